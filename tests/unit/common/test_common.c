@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/mpcheck.h"
 #include "common/types.h"
 #include "common/uuid.h"
 
@@ -199,6 +200,32 @@ START_TEST(log_levels_parse) {
 }
 END_TEST
 
+START_TEST(mpcheck_rejects_lying_counts) {
+    /* [1, "ab", {true: nil}] */
+    const uint8_t ok[] = {0x93, 0x01, 0xa2, 'a', 'b', 0x81, 0xc3, 0xc0};
+    ck_assert_int_eq(bs_mpcheck(ok, sizeof ok, 8), 0);
+    for (size_t n = 0; n < sizeof ok; n++) ck_assert_int_ne(bs_mpcheck(ok, n, 8), 0);
+    /* trailing byte */
+    const uint8_t trail[] = {0xc0, 0xc0};
+    ck_assert_int_eq(bs_mpcheck(trail, 2, 8), BS_ECORRUPT);
+    /* array32 claiming 4 billion elements in 5 bytes */
+    const uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    ck_assert_int_eq(bs_mpcheck(huge, sizeof huge, 8), BS_ECORRUPT);
+    /* str32 longer than the input */
+    const uint8_t longstr[] = {0xdb, 0x00, 0x01, 0x00, 0x00, 'x'};
+    ck_assert_int_eq(bs_mpcheck(longstr, sizeof longstr, 8), BS_ETRUNC);
+    /* nesting deeper than allowed */
+    uint8_t deep[40];
+    memset(deep, 0x91, sizeof deep);
+    deep[39] = 0xc0;
+    ck_assert_int_eq(bs_mpcheck(deep, sizeof deep, 16), BS_ECORRUPT);
+    ck_assert_int_eq(bs_mpcheck(deep, sizeof deep, 64), 0);
+    /* the never-used byte */
+    const uint8_t c1[] = {0xc1};
+    ck_assert_int_eq(bs_mpcheck(c1, 1, 8), BS_ECORRUPT);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("common");
     TCase *tc = tcase_create("core");
@@ -212,6 +239,7 @@ int main(void) {
     tcase_add_test(tc, arena_alloc_aligned_and_big);
     tcase_add_test(tc, types_clone_equal_free);
     tcase_add_test(tc, log_levels_parse);
+    tcase_add_test(tc, mpcheck_rejects_lying_counts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
