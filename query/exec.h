@@ -1,0 +1,123 @@
+/*
+ * exec.h - the CQL executor: turns QUERY / PREPARE / EXECUTE / BATCH
+ * requests into reads and writes, and those into RESULT or ERROR frames.
+ *
+ * The executor knows CQL, the schema and the result format; it does not
+ * know where data lives.  It reaches data, schema changes and node facts
+ * through a bs_exec_backend that node/ implements (single node: the local
+ * store; cluster: the coordinator).  query/ never includes storage/ or
+ * node/ headers.
+ *
+ * Threading: a bs_exec is shared by every connection and thread; the
+ * prepared-statement cache is internally locked.  bs_exec_request() may
+ * block (it calls the backend synchronously), so the server runs it off
+ * the event loops, on worker threads.  A bs_exec_session belongs to one
+ * connection and is used by one request at a time... except that a
+ * driver may pipeline requests on a connection: only `keyspace` is
+ * shared, and it is guarded by the session's own lock.
+ */
+#ifndef BS_QUERY_EXEC_H
+#define BS_QUERY_EXEC_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/buf.h"
+#include "common/rowdata.h"
+#include "common/uuid.h"
+#include "query/mutation.h"
+#include "query/proto_msg.h"
+#include "query/schema.h"
+
+/* Why a backend call failed, as the ERROR frame will say it. */
+typedef struct bs_exec_err {
+    int32_t code;          /* bs_proto_errcode */
+    char msg[512];
+    uint16_t cl;           /* consistency of the failed request */
+    int32_t required;      /* UNAVAILABLE */
+    int32_t alive;         /* UNAVAILABLE */
+    int32_t received;      /* *_TIMEOUT */
+    int32_t blockfor;      /* *_TIMEOUT */
+    uint8_t data_present;  /* READ_TIMEOUT */
+    const char *write_type;/* WRITE_TIMEOUT: "SIMPLE", "BATCH", ... static */
+} bs_exec_err;
+
+/* One node as system.local / system.peers describe it.  Strings borrowed
+ * from the backend's arena argument. */
+typedef struct bs_exec_node {
+    const char *address;       /* broadcast (internode) address */
+    const char *rpc_address;   /* CQL address */
+    int native_port;
+    int storage_port;
+    const char *dc;
+    const char *rack;
+    bs_uuid host_id;
+    bs_uuid schema_version;
+    const char *release_version;
+    const int64_t *tokens;
+    size_t ntokens;
+    int up;
+} bs_exec_node;
+
+typedef struct bs_exec_backend {
+    void *ud;
+    /* The current schema snapshot, retained for the caller. */
+    bs_schema *(*schema_get)(void *ud);
+    /* Publishes `next` (ownership passes to the backend, also on error):
+     * persists it, creates or drops the store tables it implies, tells
+     * the cluster, and pushes SCHEMA_CHANGE events described by `ev`. */
+    int (*schema_apply)(void *ud, bs_schema *next,
+                        const bs_proto_schema_change *ev, bs_exec_err *err);
+    /* Applies mutations (possibly of several partitions/tables) at
+     * consistency cl.  logged: a logged batch (all or nothing). */
+    int (*write)(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
+                 int logged, bs_exec_err *err);
+    /* Reads one partition slice; *out and what it points to come from
+     * arena `a`. */
+    int (*read)(void *ud, const bs_table_schema *t, int64_t token,
+                const void *pk, size_t pk_len, const bs_slice *sl,
+                uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err);
+    /* Scans a token range in token order; cb as bs_part_cb (the partition
+     * is valid during the call only). */
+    int (*scan)(void *ud, const bs_table_schema *t, const bs_scan *sc,
+                uint16_t cl, bs_part_cb cb, void *cbud, bs_exec_err *err);
+    /* Removes every row of a table on every replica. */
+    int (*truncate)(void *ud, const bs_table_schema *t, bs_exec_err *err);
+    /* This node and its peers, for system.local/peers/peers_v2. */
+    int (*nodes)(void *ud, bs_arena *a, bs_exec_node *local,
+                 bs_exec_node **peers, size_t *npeers);
+    /* Wall-clock microseconds for write timestamps and now(). */
+    int64_t (*now_us)(void *ud);
+    /* Static facts for system.local. */
+    const char *cluster_name;
+} bs_exec_backend;
+
+typedef struct bs_exec bs_exec;
+
+typedef struct bs_exec_session {
+    pthread_mutex_t lock;
+    char keyspace[64]; /* "" until USE */
+} bs_exec_session;
+
+void bs_exec_session_init(bs_exec_session *s);
+void bs_exec_session_destroy(bs_exec_session *s);
+
+/* A new executor over `be` (copied).  NULL on OOM. */
+bs_exec *bs_exec_new(const bs_exec_backend *be);
+void bs_exec_free(bs_exec *x);
+
+/*
+ * Executes one QUERY, PREPARE, EXECUTE or BATCH request and appends the
+ * complete response frame (RESULT or ERROR, with `stream`, compressed as
+ * `comp` says) to `out`.  `a` is the request's arena (the executor
+ * allocates its temporaries there).  Returns 0 when a frame was written
+ * (an ERROR frame is still 0), or BS_ENOMEM when nothing could be.
+ * Other opcodes give a PROTOCOL_ERROR frame.
+ */
+int bs_exec_request(bs_exec *x, bs_exec_session *s,
+                    const bs_proto_request *req, int16_t stream,
+                    bs_proto_compression comp, bs_arena *a, bs_buf *out);
+
+#endif
