@@ -1,0 +1,255 @@
+/*
+ * alloc.c - random and balanced token allocation.
+ *
+ * Random: splitmix64 draws, rejecting INT64_MIN (the ring's reserved
+ * minimum) and tokens already taken.
+ *
+ * Balanced (greedy).  The new node X is appended to a tentative view of
+ * the ring (a copy of the snapshot's arrays, with X's DC and rack interned
+ * like the builder would).  Its tokens are placed one at a time; for each:
+ *   candidates = the midpoint of every current vnode range (ranges of
+ *                width < 2 are skipped);
+ *   for each candidate, insert it, recompute every range's replicas
+ *   under the strategy (the same walk the replica map uses) and score
+ *       cost = sum over nodes of own_eff(n)^2
+ *            + 1/16 * sum over nodes of own_primary(n)^2
+ *   and keep the candidate with the lowest cost (first one on ties).
+ * The sum of effective ownership over nodes is fixed (= replicas per
+ * token), so minimising the sum of squares pulls every node towards the
+ * mean: the split that relieves the most loaded nodes wins.  The small
+ * primary term breaks ties while the ring has no more nodes than rf
+ * (then every node owns everything and only primaries differ), which
+ * keeps early rings evenly cut for the nodes that come later.
+ * Cost per token: O(ranges^2 * walk); for 12 nodes x 16 vnodes that is
+ * ~200 candidates x ~200 ranges, a few ms per node.
+ *
+ * An empty ring gets num_tokens evenly spaced tokens
+ * (i + 1/2) * 2^64 / num_tokens - 2^63.
+ */
+#include "ring/alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "ring/murmur3.h"
+#include "ring/ring_int.h"
+
+uint64_t bs_ring_rng_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int has_token(const bs_ring_snapshot *snap, int64_t t) {
+    if (!snap) return 0;
+    size_t n = snap->view.ntokens;
+    size_t i = bs__ring_lower_bound(snap->view.tokens, n, t);
+    return i < n && snap->view.tokens[i] == t;
+}
+
+int bs_ring_tokens_random(const bs_ring_snapshot *snap, uint64_t *rng,
+                          size_t n, int64_t *out) {
+    for (size_t i = 0; i < n; i++) {
+        for (;;) {
+            int64_t t = (int64_t)bs_ring_rng_next(rng);
+            if (t == BS_RING_MIN_TOKEN || has_token(snap, t)) continue;
+            int dup = 0;
+            for (size_t j = 0; j < i && !dup; j++) dup = out[j] == t;
+            if (dup) continue;
+            out[i] = t;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Tentative ring with the new node appended. */
+typedef struct tent {
+    bs__ring_view v;
+    int64_t *tokens;
+    uint32_t *owner, *node_dc, *node_rack, *dc_nodes, *dc_racks;
+    const char **dc_names;
+    uint32_t x;           /* new node index */
+    int rack_is_new;      /* X's rack has no owning node yet */
+    double *own, *prim;   /* per node scratch */
+    uint32_t *reps;       /* replica scratch */
+} tent;
+
+static void tent_free(tent *t) {
+    free(t->tokens);
+    free(t->owner);
+    free(t->node_dc);
+    free(t->node_rack);
+    free(t->dc_nodes);
+    free(t->dc_racks);
+    free(t->dc_names);
+    free(t->own);
+    free(t->prim);
+    free(t->reps);
+}
+
+static int tent_init(tent *t, const bs_ring_snapshot *s, const char *dc,
+                     const char *rack, size_t extra) {
+    memset(t, 0, sizeof *t);
+    const bs__ring_view *sv = &s->view;
+    uint32_t nn = sv->nnodes + 1, nd = sv->ndcs + 1;
+    size_t nt = sv->ntokens + extra;
+    t->tokens = malloc(nt * sizeof(int64_t));
+    t->owner = malloc(nt * sizeof(uint32_t));
+    t->node_dc = malloc(nn * sizeof(uint32_t));
+    t->node_rack = malloc(nn * sizeof(uint32_t));
+    t->dc_nodes = calloc(nd, sizeof(uint32_t));
+    t->dc_racks = calloc(nd, sizeof(uint32_t));
+    t->dc_names = calloc(nd, sizeof(char *));
+    t->own = malloc(nn * sizeof(double));
+    t->prim = malloc(nn * sizeof(double));
+    if (!t->tokens || !t->owner || !t->node_dc || !t->node_rack ||
+        !t->dc_nodes || !t->dc_racks || !t->dc_names || !t->own || !t->prim) {
+        tent_free(t);
+        return BS_ENOMEM;
+    }
+    memcpy(t->tokens, sv->tokens, sv->ntokens * sizeof(int64_t));
+    memcpy(t->owner, sv->owner, sv->ntokens * sizeof(uint32_t));
+    memcpy(t->node_dc, sv->node_dc, sv->nnodes * sizeof(uint32_t));
+    memcpy(t->node_rack, sv->node_rack, sv->nnodes * sizeof(uint32_t));
+    memcpy(t->dc_nodes, sv->dc_nodes, sv->ndcs * sizeof(uint32_t));
+    memcpy(t->dc_racks, sv->dc_racks, sv->ndcs * sizeof(uint32_t));
+    for (uint32_t d = 0; d < sv->ndcs; d++) t->dc_names[d] = s->dc_names[d];
+    uint32_t ndcs = sv->ndcs, nracks = sv->nracks;
+    uint32_t d = 0;
+    while (d < ndcs && strcmp(t->dc_names[d], dc)) d++;
+    if (d == ndcs) t->dc_names[ndcs++] = dc;
+    uint32_t r = nracks;
+    t->rack_is_new = 1;
+    for (uint32_t i = 0; i < sv->nnodes; i++) {
+        if (sv->node_dc[i] != d || strcmp(s->nodes[i].rack, rack)) continue;
+        r = sv->node_rack[i];
+        if (s->nodes[i].ntokens) t->rack_is_new = 0;
+    }
+    if (r == nracks) nracks++;
+    t->x = sv->nnodes;
+    t->node_dc[t->x] = d;
+    t->node_rack[t->x] = r;
+    t->v = (bs__ring_view){sv->ntokens, t->tokens,   t->owner,
+                           nn,          t->node_dc,  t->node_rack,
+                           ndcs,        nracks,      t->dc_nodes,
+                           t->dc_racks};
+    return 0;
+}
+
+/* X owns its first token: count it in its DC (and rack). */
+static void tent_x_joins(tent *t) {
+    uint32_t d = t->node_dc[t->x];
+    t->dc_nodes[d]++;
+    if (t->rack_is_new) t->dc_racks[d]++;
+}
+
+static void tent_insert(tent *t, size_t pos, int64_t tok) {
+    size_t n = t->v.ntokens;
+    memmove(t->tokens + pos + 1, t->tokens + pos, (n - pos) * sizeof(int64_t));
+    memmove(t->owner + pos + 1, t->owner + pos, (n - pos) * sizeof(uint32_t));
+    t->tokens[pos] = tok;
+    t->owner[pos] = t->x;
+    t->v.ntokens = n + 1;
+}
+
+static void tent_remove(tent *t, size_t pos) {
+    size_t n = t->v.ntokens - 1;
+    memmove(t->tokens + pos, t->tokens + pos + 1, (n - pos) * sizeof(int64_t));
+    memmove(t->owner + pos, t->owner + pos + 1, (n - pos) * sizeof(uint32_t));
+    t->v.ntokens = n;
+}
+
+static double tent_cost(tent *t, bs__ring_plan *p) {
+    const bs__ring_view *v = &t->v;
+    size_t n = v->ntokens;
+    for (uint32_t i = 0; i < v->nnodes; i++) t->own[i] = t->prim[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        double w = bs__ring_width(v->tokens[i == 0 ? n - 1 : i - 1],
+                                  v->tokens[i]);
+        size_t k = bs__ring_calc(p, v, i, t->reps, NULL);
+        for (size_t j = 0; j < k; j++) t->own[t->reps[j]] += w;
+        t->prim[v->owner[i]] += w;
+    }
+    double c = 0, cp = 0;
+    for (uint32_t i = 0; i < v->nnodes; i++) {
+        c += t->own[i] * t->own[i];
+        cp += t->prim[i] * t->prim[i];
+    }
+    return c + cp / 16.0;
+}
+
+static void evenly_spaced(size_t n, int64_t *out) {
+    /* (i + 1/2) * 2^64 / n - 2^63, in unsigned arithmetic */
+    uint64_t step = UINT64_MAX / n;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = step / 2 + (uint64_t)i * step;
+        out[i] = (int64_t)(u ^ 0x8000000000000000ULL); /* u - 2^63 */
+    }
+}
+
+int bs_ring_tokens_balanced(const bs_ring_snapshot *snap,
+                            const bs_ring_strategy *st, const char *dc,
+                            const char *rack, size_t num_tokens,
+                            int64_t *out) {
+    if (num_tokens == 0 || !dc || !rack || !st) return BS_EINVAL;
+    if (!snap || snap->view.ntokens == 0) {
+        evenly_spaced(num_tokens, out);
+        return 0;
+    }
+    tent t;
+    int rc = tent_init(&t, snap, dc, rack, num_tokens);
+    if (rc) return rc;
+    for (size_t k = 0; k < num_tokens; k++) {
+        if (k == 0) tent_x_joins(&t);
+        bs__ring_plan p;
+        if ((rc = bs__ring_plan_init(&p, st, &t.v, t.dc_names))) break;
+        free(t.reps);
+        t.reps = malloc((p.total + 1) * sizeof(uint32_t));
+        if (!t.reps) {
+            bs__ring_plan_free(&p);
+            rc = BS_ENOMEM;
+            break;
+        }
+        size_t n = t.v.ntokens;
+        double best = 0;
+        int64_t best_tok = 0;
+        size_t best_pos = SIZE_MAX;
+        for (size_t i = 0; i < n; i++) {
+            int64_t a = t.tokens[i == 0 ? n - 1 : i - 1], b = t.tokens[i];
+            uint64_t w = (uint64_t)b - (uint64_t)a; /* 0: the whole ring */
+            if (n > 1 && w < 2) continue;
+            int64_t mid = (int64_t)((uint64_t)a + (n == 1 ? (1ULL << 63)
+                                                          : w / 2));
+            if (mid == BS_RING_MIN_TOKEN) mid++;
+            size_t pos = bs__ring_lower_bound(t.tokens, n, mid);
+            if (pos < n && t.tokens[pos] == mid) continue;
+            tent_insert(&t, pos, mid);
+            double c = tent_cost(&t, &p);
+            tent_remove(&t, pos);
+            if (best_pos == SIZE_MAX || c < best) {
+                best = c;
+                best_tok = mid;
+                best_pos = pos;
+            }
+        }
+        bs__ring_plan_free(&p);
+        if (best_pos == SIZE_MAX) { /* ring saturated: cannot happen
+                                       with 64-bit tokens in practice */
+            rc = BS_EINVAL;
+            break;
+        }
+        tent_insert(&t, best_pos, best_tok);
+        out[k] = best_tok;
+    }
+    tent_free(&t);
+    if (rc == 0) qsort(out, num_tokens, sizeof(int64_t), cmp_i64);
+    return rc;
+}
