@@ -1,0 +1,638 @@
+/*
+ * read.c - partition slices, token-range partition scans and raw
+ * token-range iteration.
+ *
+ * Reading one partition (read_partition) with one RocksDB iterator:
+ *   1. Seek(P|0x10) and walk the partition header in key order: the
+ *      partition deletion (0x10), the static row (0x20; skipped with one
+ *      seek unless asked for) and every range tombstone (0x30), which are
+ *      kept for the row phase.
+ *   2. Compute the row window [lower, upper) from the slice bounds and the
+ *      paging cursor (strictly after `after_ck`): an inclusive start prefix
+ *      p gives P|0x40|p, an exclusive one succ(P|0x40|p) (the smallest key
+ *      above every key with that prefix); an inclusive end gives
+ *      succ(P|0x40|p), an exclusive one P|0x40|p.
+ *   3. Walk the window forward (Seek/Next) or backward (SeekForPrev/Prev),
+ *      collecting the records of one row (same clustering bytes) into a
+ *      scratch buffer; when the row ends, resolve it in key order:
+ *        D   = max(partition deletion, covering range tombstones, row
+ *              deletion)                          (a deletion at ts shadows
+ *                                                  cells with ts' <= ts)
+ *        marker live  iff not a tombstone, not expired at now, ts > D
+ *        simple cell  iff live and ts > D
+ *        element      iff live and ts > max(D, collection tombstone)
+ *      The row exists if its marker or any cell (selected or not) is live;
+ *      only selected columns are returned.
+ *   4. Stop after `limit` rows (limited = 1).
+ * Every key is parsed and every value checksummed; corrupt bytes give
+ * BS_ECORRUPT naming the table and key.  Iterator errors are checked
+ * whenever an iterator stops being valid.
+ *
+ * Token ranges (start, end] become one or two segments of inclusive token
+ * bounds [lo, hi] (two when the range wraps); each segment is one iterator
+ * with lower/upper bounds (whose bytes live in this frame until the
+ * iterator is destroyed) over one snapshot.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "storage/store_int.h"
+
+typedef struct ent {
+    size_t koff, klen, voff, vlen;
+} ent;
+
+typedef struct rtv {
+    bs__key k;      /* points into an arena copy of the key */
+    int64_t ts;
+} rtv;
+
+typedef struct rd {
+    bs_table *t;
+    rocksdb_iterator_t *it;
+    const bs_slice *sl;
+    int64_t now;
+    bs_arena *arena;
+    bs_buf kb, kb2;      /* seek keys */
+    bs_buf scratch;      /* records of the current row */
+    ent *ents;
+    size_t nents, cap_ents;
+    rtv *rts;
+    size_t nrts, cap_rts;
+    bs_rowv *rows;
+    size_t nrows, cap_rows;
+    int64_t pdel;
+    int has_pdel;
+    int err;
+} rd;
+
+static void rd_init(rd *r, bs_table *t, const bs_slice *sl, bs_arena *a) {
+    memset(r, 0, sizeof *r);
+    r->t = t;
+    r->sl = sl;
+    r->arena = a;
+    r->now = sl->now_s ? sl->now_s : bs_clock_now_s(t->store->clock);
+    bs_buf_init(&r->kb);
+    bs_buf_init(&r->kb2);
+    bs_buf_init(&r->scratch);
+}
+
+static void rd_free(rd *r) {
+    bs_buf_free(&r->kb);
+    bs_buf_free(&r->kb2);
+    bs_buf_free(&r->scratch);
+    free(r->ents);
+    free(r->rts);
+    free(r->rows);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elsz) {
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    while (nc < need) nc *= 2;
+    void *np = realloc(*p, nc * elsz);
+    if (!np) return BS_ENOMEM;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+static int iter_err(rd *r) {
+    char *err = NULL;
+    rocksdb_iter_get_error(r->it, &err);
+    return err ? bs__rocks_err(err, "read", r->t->name) : 0;
+}
+
+static int col_selected(const bs_slice *sl, uint16_t col) {
+    if (!sl->cols) return 1;
+    for (size_t i = 0; i < sl->ncols; i++)
+        if (sl->cols[i] == col) return 1;
+    return 0;
+}
+
+static int starts_with(const char *k, size_t kl, const uint8_t *p, size_t pl) {
+    return kl >= pl && memcmp(k, p, pl) == 0;
+}
+
+static int cmp_keys(const void *a, size_t al, const void *b, size_t bl) {
+    size_t n = al < bl ? al : bl;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c) return c;
+    return al < bl ? -1 : al > bl;
+}
+
+/* ------------------------------------------------------------------ */
+/* Row resolution                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Resolves the collected records (r->ents, in key order when !rev) of one
+ * row.  is_static: the static row.  Appends to r->rows or sets *srow. */
+static int finish_row(rd *r, int is_static, int rev, bs_rowv **srow) {
+    size_t n = r->nents;
+    if (n == 0) return 0;
+    const uint8_t *sb = r->scratch.data;
+    int64_t D = r->has_pdel ? r->pdel : INT64_MIN;
+    int has_d = r->has_pdel;
+    bs__key k0;
+    const ent *e0 = &r->ents[rev ? n - 1 : 0];
+    if (bs__key_parse(sb + e0->koff, e0->klen, &k0))
+        return bs__corrupt(r->t->name, sb + e0->koff, e0->klen, "bad key");
+    if (!is_static) {
+        for (size_t i = 0; i < r->nrts; i++)
+            if (r->rts[i].ts > D || !has_d)
+                if (bs__rt_covers(&r->rts[i].k, k0.ck, k0.ck_len)) {
+                    if (!has_d || r->rts[i].ts > D) D = r->rts[i].ts;
+                    has_d = 1;
+                }
+    }
+    bs_rowv row;
+    memset(&row, 0, sizeof row);
+    size_t ncells = 0;
+    int live = 0;
+    /* Pass 1 counts selected live cells and decides liveness; pass 2
+     * copies.  Collection tombstone state resets per column. */
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t rowd = D;
+        int has_rowd = has_d;
+        int ccol = -1;
+        int64_t ctomb = INT64_MIN;
+        int has_ct = 0;
+        size_t ci = 0;
+        for (size_t j = 0; j < n; j++) {
+            const ent *e = &r->ents[rev ? n - 1 - j : j];
+            const uint8_t *kp = sb + e->koff;
+            bs__key k;
+            bs__cell c;
+            if (bs__key_parse(kp, e->klen, &k)) return bs__corrupt(r->t->name, kp, e->klen, "bad key");
+            if (bs__cell_decode(kp, e->klen, sb + e->voff, e->vlen, &c))
+                return bs__corrupt(r->t->name, kp, e->klen, "bad cell value");
+            if (k.slot == BS__S_ROWDEL) {
+                if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, kp, e->klen, "row deletion is not a tombstone");
+                if (!has_rowd || c.ts > rowd) rowd = c.ts;
+                has_rowd = 1;
+                continue;
+            }
+            int shadowed = has_rowd && c.ts <= rowd;
+            if (k.slot == BS__S_MARKER) {
+                if (!shadowed && bs__cell_live(&c, r->now)) {
+                    live = 1;
+                    if (pass == 1) {
+                        row.has_marker = 1;
+                        row.marker_ts = c.ts;
+                        row.marker_ttl = c.ttl;
+                        row.marker_expiry_s = (c.flags & BS__CELL_EXP) ? (int64_t)c.ldt : 0;
+                    }
+                }
+                continue;
+            }
+            if (k.col != ccol) {
+                ccol = k.col;
+                has_ct = 0;
+            }
+            if (k.csub == BS__C_CTOMB) {
+                if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, kp, e->klen, "collection tombstone is not a tombstone");
+                if (!has_ct || c.ts > ctomb) ctomb = c.ts;
+                has_ct = 1;
+                continue;
+            }
+            if (k.csub == BS__C_ELEM && has_ct && c.ts <= ctomb) shadowed = 1;
+            if (shadowed || !bs__cell_live(&c, r->now)) continue;
+            live = 1;
+            if (!col_selected(r->sl, k.col)) continue;
+            if (pass == 0) {
+                ncells++;
+                continue;
+            }
+            bs_cellv *cv = &row.cells[ci++];
+            cv->col = k.col;
+            cv->has_elem = k.csub == BS__C_ELEM;
+            if (cv->has_elem) {
+                cv->elem = bs_arena_memdup(r->arena, k.elem, k.elem_len ? k.elem_len : 1);
+                cv->elem_len = k.elem_len;
+                if (!cv->elem) return BS_ENOMEM;
+            }
+            cv->val = bs_arena_memdup(r->arena, c.val, c.val_len ? c.val_len : 1);
+            if (!cv->val) return BS_ENOMEM;
+            cv->val_len = c.val_len;
+            cv->ts = c.ts;
+            cv->ttl = (c.flags & BS__CELL_EXP) ? c.ttl : 0;
+            cv->expiry_s = (c.flags & BS__CELL_EXP) ? (int64_t)c.ldt : 0;
+        }
+        if (pass == 0) {
+            if (!live) {
+                r->nents = 0;
+                return 0;
+            }
+            if (ncells) {
+                row.cells = bs_arena_alloc(r->arena, ncells * sizeof *row.cells);
+                if (!row.cells) return BS_ENOMEM;
+            }
+            row.ncells = ncells;
+            live = 0;
+        }
+    }
+    if (!is_static) {
+        row.ck = bs_arena_memdup(r->arena, k0.ck, k0.ck_len ? k0.ck_len : 1);
+        if (!row.ck) return BS_ENOMEM;
+        row.ck_len = k0.ck_len;
+    }
+    r->nents = 0;
+    if (is_static) {
+        *srow = bs_arena_alloc(r->arena, sizeof **srow);
+        if (!*srow) return BS_ENOMEM;
+        **srow = row;
+        return 0;
+    }
+    if (grow((void **)&r->rows, &r->cap_rows, r->nrows + 1, sizeof *r->rows)) return BS_ENOMEM;
+    r->rows[r->nrows++] = row;
+    return 0;
+}
+
+/* Copies the iterator's current record into the row scratch. */
+static int collect(rd *r) {
+    size_t kl, vl;
+    const char *k = rocksdb_iter_key(r->it, &kl);
+    const char *v = rocksdb_iter_value(r->it, &vl);
+    if (grow((void **)&r->ents, &r->cap_ents, r->nents + 1, sizeof *r->ents)) return BS_ENOMEM;
+    ent *e = &r->ents[r->nents++];
+    e->koff = r->scratch.len;
+    e->klen = kl;
+    if (bs_buf_append(&r->scratch, k, kl)) return BS_ENOMEM;
+    e->voff = r->scratch.len;
+    e->vlen = vl;
+    if (bs_buf_append(&r->scratch, v, vl)) return BS_ENOMEM;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* One partition                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Builds P|0x40|p into b (then succ when `succ`).  Returns 1 when the
+ * successor does not exist (cannot happen below 0x41, kept for safety). */
+static int row_bound(bs_buf *b, const uint8_t *pp, size_t ppl, const void *p, size_t pl, int succ) {
+    bs_buf_reset(b);
+    if (bs_buf_append(b, pp, ppl) || bs_buf_append_u8(b, BS__K_ROW)) return -1;
+    if (pl && bs_buf_append(b, p, pl)) return -1;
+    if (succ) return bs__key_succ(b);
+    return 0;
+}
+
+/* Reads the partition whose prefix (token|len|pk) is pp.  The iterator may
+ * be anywhere; it is left anywhere.  *out in the arena. */
+static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) {
+    const bs_slice *sl = r->sl;
+    bs_partv *pv = bs_arena_calloc(r->arena, sizeof *pv);
+    if (!pv) return BS_ENOMEM;
+    pv->token = bs__token_dec(bs_get_u64(pp));
+    pv->pk = bs_arena_memdup(r->arena, pp + 10, ppl > 10 ? ppl - 10 : 1);
+    if (!pv->pk) return BS_ENOMEM;
+    pv->pk_len = ppl - 10;
+    r->nrts = 0;
+    r->nrows = 0;
+    r->nents = 0;
+    r->has_pdel = 0;
+    bs_buf_reset(&r->scratch);
+    int rc;
+
+    /* 1. Header: partition deletion, static row, range tombstones. */
+    bs_buf_reset(&r->kb);
+    if (bs_buf_append(&r->kb, pp, ppl) || bs_buf_append_u8(&r->kb, BS__K_PDEL)) return BS_ENOMEM;
+    rocksdb_iter_seek(r->it, (const char *)r->kb.data, r->kb.len);
+    while (rocksdb_iter_valid(r->it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        if (!starts_with(k, kl, pp, ppl) || kl < ppl + 1) break;
+        uint8_t kind = (uint8_t)k[ppl];
+        if (kind >= BS__K_ROW) break;
+        const char *v = rocksdb_iter_value(r->it, &vl);
+        bs__key pk;
+        bs__cell c;
+        if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.prefix_len != ppl)
+            return bs__corrupt(r->t->name, k, kl, "bad key");
+        if (kind == BS__K_STATIC) {
+            if (!sl->with_static) {
+                bs_buf_reset(&r->kb);
+                if (bs_buf_append(&r->kb, pp, ppl) || bs_buf_append_u8(&r->kb, BS__K_RT)) return BS_ENOMEM;
+                rocksdb_iter_seek(r->it, (const char *)r->kb.data, r->kb.len);
+                continue;
+            }
+            if ((rc = collect(r))) return rc;
+            rocksdb_iter_next(r->it);
+            continue;
+        }
+        if (bs__cell_decode(k, kl, (const uint8_t *)v, vl, &c)) return bs__corrupt(r->t->name, k, kl, "bad cell value");
+        if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, k, kl, "deletion is not a tombstone");
+        if (kind == BS__K_PDEL) {
+            r->pdel = c.ts;
+            r->has_pdel = 1;
+        } else { /* range tombstone: keep a parsed copy of the key */
+            uint8_t *kc = bs_arena_memdup(r->arena, k, kl);
+            if (!kc) return BS_ENOMEM;
+            if (grow((void **)&r->rts, &r->cap_rts, r->nrts + 1, sizeof *r->rts)) return BS_ENOMEM;
+            bs__key_parse(kc, kl, &r->rts[r->nrts].k);
+            r->rts[r->nrts++].ts = c.ts;
+        }
+        rocksdb_iter_next(r->it);
+    }
+    if ((rc = iter_err(r))) return rc;
+    if (r->nents) { /* the static row */
+        bs_rowv *srow = NULL;
+        if ((rc = finish_row(r, 1, 0, &srow))) return rc;
+        pv->static_row = srow;
+        bs_buf_reset(&r->scratch);
+    }
+
+    /* 2. Row window [kb, kb2). */
+    bs_buf *lo = &r->kb, *hi = &r->kb2;
+    if (sl->start.kind == BS_BOUND_NONE) rc = row_bound(lo, pp, ppl, NULL, 0, 0);
+    else rc = row_bound(lo, pp, ppl, sl->start.prefix, sl->start.len, sl->start.kind == BS_BOUND_EXCL);
+    if (rc < 0) return BS_ENOMEM;
+    if (sl->end.kind == BS_BOUND_NONE) rc = row_bound(hi, pp, ppl, NULL, 0, 1);
+    else rc = row_bound(hi, pp, ppl, sl->end.prefix, sl->end.len, sl->end.kind == BS_BOUND_INCL);
+    if (rc < 0) return BS_ENOMEM;
+    if (sl->has_after) {
+        bs_buf tmp = BS_BUF_INIT;
+        rc = row_bound(&tmp, pp, ppl, sl->after_ck, sl->after_len, !sl->reversed);
+        if (rc < 0) {
+            bs_buf_free(&tmp);
+            return BS_ENOMEM;
+        }
+        bs_buf *dst = sl->reversed ? hi : lo;
+        int c = cmp_keys(tmp.data, tmp.len, dst->data, dst->len);
+        if ((!sl->reversed && c > 0) || (sl->reversed && c < 0)) {
+            bs_buf_reset(dst);
+            if (bs_buf_append(dst, tmp.data, tmp.len)) rc = -1;
+        }
+        bs_buf_free(&tmp);
+        if (rc < 0) return BS_ENOMEM;
+    }
+    if (cmp_keys(lo->data, lo->len, hi->data, hi->len) >= 0) goto done;
+
+    /* 3. Walk the rows. */
+    const uint8_t *cur = NULL; /* row prefix of the collected row, in scratch */
+    size_t curl = 0;
+    if (!sl->reversed) {
+        rocksdb_iter_seek(r->it, (const char *)lo->data, lo->len);
+    } else {
+        rocksdb_iter_seek_for_prev(r->it, (const char *)hi->data, hi->len);
+        if (rocksdb_iter_valid(r->it)) {
+            size_t kl;
+            const char *k = rocksdb_iter_key(r->it, &kl);
+            if (cmp_keys(k, kl, hi->data, hi->len) >= 0) rocksdb_iter_prev(r->it);
+        }
+    }
+    size_t curoff = 0;
+    while (rocksdb_iter_valid(r->it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        if (!sl->reversed ? cmp_keys(k, kl, hi->data, hi->len) >= 0
+                          : cmp_keys(k, kl, lo->data, lo->len) < 0)
+            break;
+        bs__key pk;
+        if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.kind != BS__K_ROW || pk.prefix_len != ppl)
+            return bs__corrupt(r->t->name, k, kl, "bad key");
+        cur = r->nents ? r->scratch.data + curoff : NULL;
+        if (cur && (curl != pk.row_prefix_len || memcmp(cur, k, curl) != 0)) {
+            if ((rc = finish_row(r, 0, sl->reversed, NULL))) return rc;
+            bs_buf_reset(&r->scratch);
+            if (sl->limit && r->nrows >= sl->limit) {
+                pv->limited = 1;
+                goto done;
+            }
+        }
+        if (r->nents == 0) {
+            curoff = r->scratch.len;
+            curl = pk.row_prefix_len;
+        }
+        if ((rc = collect(r))) return rc;
+        if (!sl->reversed) rocksdb_iter_next(r->it);
+        else rocksdb_iter_prev(r->it);
+    }
+    if ((rc = iter_err(r))) return rc;
+    if (r->nents) {
+        if ((rc = finish_row(r, 0, sl->reversed, NULL))) return rc;
+        bs_buf_reset(&r->scratch);
+    }
+done:
+    if (sl->limit && r->nrows > sl->limit) r->nrows = sl->limit;
+    if (r->nrows) {
+        pv->rows = bs_arena_alloc(r->arena, r->nrows * sizeof *pv->rows);
+        if (!pv->rows) return BS_ENOMEM;
+        memcpy(pv->rows, r->rows, r->nrows * sizeof *pv->rows);
+    }
+    pv->nrows = r->nrows;
+    *out = pv;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public reads                                                        */
+/* ------------------------------------------------------------------ */
+
+static const bs_slice k_all_slice;
+
+int bs_store_read(bs_table *t, int64_t token, const void *pk, size_t pk_len, const bs_slice *sl,
+                  bs_arena *arena, bs_partv **out) {
+    *out = NULL;
+    if (atomic_load(&t->dropped)) return bs__seterr(BS_ENOTFOUND, "table %s was dropped", t->name);
+    if (!sl) sl = &k_all_slice;
+    if (pk_len > 0xFFFF || (pk_len && !pk)) return bs__seterr(BS_EINVAL, "bad partition key");
+    rd r;
+    rd_init(&r, t, sl, arena);
+    bs_buf pp = BS_BUF_INIT, ub = BS_BUF_INIT;
+    int rc = bs__key_part_prefix(&pp, token, pk, pk_len);
+    if (!rc && bs_buf_append(&ub, pp.data, pp.len)) rc = BS_ENOMEM;
+    if (rc) goto out;
+    bs__key_succ(&ub); /* prefix starts below 0xFF..: always exists unless token max & ... */
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    if (ub.len) rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)ub.data, ub.len);
+    r.it = rocksdb_create_iterator_cf(t->store->db, ro, t->cf);
+    rc = read_partition(&r, pp.data, pp.len, out);
+    rocksdb_iter_destroy(r.it);
+    rocksdb_readoptions_destroy(ro);
+out:
+    bs_buf_free(&pp);
+    bs_buf_free(&ub);
+    rd_free(&r);
+    return rc;
+}
+
+/* Splits (start, end] into inclusive token segments; returns their count. */
+static int segments(int64_t start, int64_t end, int64_t lo[2], int64_t hi[2]) {
+    int n = 0;
+    if (start < end) {
+        lo[n] = start + 1;
+        hi[n++] = end;
+    } else {
+        if (start < INT64_MAX) {
+            lo[n] = start + 1;
+            hi[n++] = INT64_MAX;
+        }
+        lo[n] = INT64_MIN;
+        hi[n++] = end;
+    }
+    return n;
+}
+
+typedef struct seg_iter {
+    rocksdb_readoptions_t *ro;
+    rocksdb_iterator_t *it;
+    uint8_t lo[8], hi[8];
+} seg_iter;
+
+static void seg_open(seg_iter *si, bs_table *t, const rocksdb_snapshot_t *snap, int64_t lo, int64_t hi) {
+    si->ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_snapshot(si->ro, snap);
+    bs_put_u64(si->lo, bs__token_enc(lo));
+    rocksdb_readoptions_set_iterate_lower_bound(si->ro, (const char *)si->lo, 8);
+    if (hi < INT64_MAX) {
+        bs_put_u64(si->hi, bs__token_enc(hi + 1));
+        rocksdb_readoptions_set_iterate_upper_bound(si->ro, (const char *)si->hi, 8);
+    }
+    si->it = rocksdb_create_iterator_cf(t->store->db, si->ro, t->cf);
+}
+
+static void seg_close(seg_iter *si) {
+    rocksdb_iter_destroy(si->it);
+    rocksdb_readoptions_destroy(si->ro);
+}
+
+int bs_store_scan(bs_table *t, const bs_scan *sc, bs_part_cb cb, void *ud) {
+    if (atomic_load(&t->dropped)) return bs__seterr(BS_ENOTFOUND, "table %s was dropped", t->name);
+    bs_slice sl = sc->slice ? *sc->slice : k_all_slice;
+    sl.has_after = 0;
+    bs_arena arena;
+    bs_arena_init(&arena, 0);
+    rd r;
+    rd_init(&r, t, &sl, &arena);
+    if (!sl.now_s) sl.now_s = r.now;
+    int64_t lo[2], hi[2];
+    int nseg = segments(sc->start_token, sc->end_token, lo, hi);
+    int first = 0;
+    bs_buf cur = BS_BUF_INIT, cpp = BS_BUF_INIT;
+    int rc = 0, stop = 0;
+    if (sc->has_cursor) {
+        if (sc->cursor_pk_len > 0xFFFF) {
+            rc = bs__seterr(BS_EINVAL, "bad cursor");
+            goto out;
+        }
+        while (first < nseg && !(sc->cursor_token >= lo[first] && sc->cursor_token <= hi[first])) first++;
+        if (first == nseg) goto out; /* cursor outside the range: nothing left */
+        if ((rc = bs__key_part_prefix(&cpp, sc->cursor_token, sc->cursor_pk, sc->cursor_pk_len))) goto out;
+    }
+    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(t->store->db);
+    for (int s = first; s < nseg && !stop && !rc; s++) {
+        seg_iter si;
+        seg_open(&si, t, snap, lo[s], hi[s]);
+        r.it = si.it;
+        if (s == first && sc->has_cursor) {
+            if (sc->has_cursor_ck) {
+                bs_slice csl = sl;
+                csl.has_after = 1;
+                csl.after_ck = sc->cursor_ck;
+                csl.after_len = sc->cursor_ck_len;
+                r.sl = &csl;
+                bs_partv *pv = NULL;
+                rc = read_partition(&r, cpp.data, cpp.len, &pv);
+                r.sl = &sl;
+                if (!rc && (pv->nrows || pv->static_row)) {
+                    int c = cb(ud, pv);
+                    if (c > 0) stop = 1;
+                    else if (c < 0) rc = c;
+                }
+                bs_arena_reset(&arena);
+            }
+            bs_buf_reset(&cur);
+            if (!rc && bs_buf_append(&cur, cpp.data, cpp.len)) rc = BS_ENOMEM;
+            if (!rc && bs__key_succ(&cur)) stop = 1;
+            if (!rc && !stop) rocksdb_iter_seek(si.it, (const char *)cur.data, cur.len);
+        } else {
+            rocksdb_iter_seek_to_first(si.it);
+        }
+        while (!rc && !stop && rocksdb_iter_valid(si.it)) {
+            size_t kl;
+            const char *k = rocksdb_iter_key(si.it, &kl);
+            if (kl < 10 || kl < 10 + (size_t)bs_get_u16((const uint8_t *)k + 8)) {
+                rc = bs__corrupt(t->name, k, kl, "bad key");
+                break;
+            }
+            size_t ppl = 10 + bs_get_u16((const uint8_t *)k + 8);
+            bs_buf_reset(&cur);
+            if (bs_buf_append(&cur, k, ppl)) {
+                rc = BS_ENOMEM;
+                break;
+            }
+            bs_partv *pv = NULL;
+            rc = read_partition(&r, cur.data, cur.len, &pv);
+            if (rc) break;
+            if (pv->nrows || pv->static_row) {
+                int c = cb(ud, pv);
+                if (c > 0) stop = 1;
+                else if (c < 0) rc = c;
+            }
+            bs_arena_reset(&arena);
+            if (bs__key_succ(&cur)) break;
+            rocksdb_iter_seek(si.it, (const char *)cur.data, cur.len);
+        }
+        if (!rc && !stop) {
+            char *err = NULL;
+            rocksdb_iter_get_error(si.it, &err);
+            if (err) rc = bs__rocks_err(err, "scan", t->name);
+        }
+        seg_close(&si);
+    }
+    rocksdb_release_snapshot(t->store->db, snap);
+out:
+    bs_buf_free(&cur);
+    bs_buf_free(&cpp);
+    rd_free(&r);
+    bs_arena_free(&arena);
+    return rc;
+}
+
+int bs_store_iterate_range(bs_table *t, int64_t start_excl, int64_t end_incl, bs_raw_cb cb,
+                           void *ud) {
+    if (atomic_load(&t->dropped)) return bs__seterr(BS_ENOTFOUND, "table %s was dropped", t->name);
+    int64_t lo[2], hi[2];
+    int nseg = segments(start_excl, end_incl, lo, hi);
+    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(t->store->db);
+    int rc = 0, stop = 0;
+    for (int s = 0; s < nseg && !rc && !stop; s++) {
+        seg_iter si;
+        seg_open(&si, t, snap, lo[s], hi[s]);
+        for (rocksdb_iter_seek_to_first(si.it); rocksdb_iter_valid(si.it); rocksdb_iter_next(si.it)) {
+            size_t kl, vl;
+            const char *k = rocksdb_iter_key(si.it, &kl);
+            const char *v = rocksdb_iter_value(si.it, &vl);
+            bs__key pk;
+            bs__cell c;
+            if (bs__key_parse((const uint8_t *)k, kl, &pk)) {
+                rc = bs__corrupt(t->name, k, kl, "bad key");
+                break;
+            }
+            if (bs__cell_decode(k, kl, (const uint8_t *)v, vl, &c)) {
+                rc = bs__corrupt(t->name, k, kl, "bad cell value");
+                break;
+            }
+            int x = cb(ud, (const uint8_t *)k, kl, (const uint8_t *)v, vl);
+            if (x > 0) {
+                stop = 1;
+                break;
+            }
+            if (x < 0) {
+                rc = x;
+                break;
+            }
+        }
+        if (!rc && !stop) {
+            char *err = NULL;
+            rocksdb_iter_get_error(si.it, &err);
+            if (err) rc = bs__rocks_err(err, "iterate range", t->name);
+        }
+        seg_close(&si);
+    }
+    rocksdb_release_snapshot(t->store->db, snap);
+    return rc;
+}

@@ -1,0 +1,696 @@
+/*
+ * store.c - opening the RocksDB instance, tables as column families,
+ * mutation batches, durability, and maintenance (flush, compact, truncate,
+ * sizes).  Reads live in read.c, the TTL/tombstone GC in gc.c.
+ *
+ * Ownership (RocksDB C API rules, see include/rocksdb/c.h):
+ *   - each table CF gets its own rocksdb_options_t built by
+ *     bs__table_cf_options(); the options take ownership of the merge
+ *     operator and of the compaction filter factory, and the factory owns
+ *     the table's bs__gctab.  We destroy our options object right after the
+ *     CF is opened/created; RocksDB keeps its own references, so gctab lives
+ *     until the CF is gone for good (DB close).
+ *   - column family handles (also of dropped tables) are destroyed just
+ *     before rocksdb_close; a dropped table's bs_table stays allocated
+ *     (flag `dropped`) so stale handles held by callers never dangle.
+ *
+ * Durability:
+ *   PERIODIC - writes with sync=0 (the WAL record reaches the OS at once, so
+ *              a process crash loses nothing); a thread calls
+ *              rocksdb_flush_wal(sync=1) every periodic_sync_ms.
+ *   BATCH    - writes with sync=1; RocksDB's write thread groups concurrent
+ *              writers and the group leader issues one fsync for all of them
+ *              (group commit), so each ack follows an fsync of its record.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "storage/store_int.h"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+static _Thread_local char g_errmsg[512];
+
+const char *bs_store_errmsg(void) { return g_errmsg; }
+
+int bs__seterr(int err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_errmsg, sizeof g_errmsg, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+int bs__rocks_err(char *errptr, const char *what, const char *table) {
+    bs__seterr(BS_EIO, "%s%s%s: %s", table ? "table " : "", table ? table : "", what,
+               errptr ? errptr : "?");
+    BS_WARN("storage", "%s", g_errmsg);
+    rocksdb_free(errptr);
+    return BS_EIO;
+}
+
+int bs__corrupt(const char *table, const void *key, size_t klen, const char *what) {
+    char hex[160];
+    bs__hex(key, klen, hex, sizeof hex);
+    bs__seterr(BS_ECORRUPT, "table %s: %s at key 0x%s", table, what, hex);
+    BS_ERROR("storage", "%s", g_errmsg);
+    return BS_ECORRUPT;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+void bs_store_opts_default(bs_store_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->durability = BS_DURABILITY_PERIODIC;
+    o->periodic_sync_ms = 10000;
+    o->block_cache_mb = 64;
+    o->write_buffer_mb = 64;
+    o->create_if_missing = 1;
+}
+
+void bs_table_opts_default(bs_table_opts *o) { o->gc_grace_seconds = 864000; }
+
+static void set_common(bs_store *s, rocksdb_options_t *o) {
+    rocksdb_block_based_table_options_t *bb = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(bb, s->cache);
+    rocksdb_block_based_options_set_filter_policy(bb, rocksdb_filterpolicy_create_bloom_full(10));
+    rocksdb_options_set_block_based_table_factory(o, bb);
+    rocksdb_block_based_options_destroy(bb);
+    rocksdb_options_set_compression(o, rocksdb_lz4_compression);
+    rocksdb_options_set_write_buffer_size(o, s->opts.write_buffer_mb << 20);
+    rocksdb_options_set_disable_auto_compactions(o, s->opts.disable_auto_compactions ? 1 : 0);
+    /* One filter instance must see a whole partition in key order (gc.c). */
+    rocksdb_options_set_max_subcompactions(o, 1);
+}
+
+rocksdb_options_t *bs__table_cf_options(bs_store *s, bs__gctab *gc) {
+    rocksdb_options_t *o = rocksdb_options_create();
+    set_common(s, o);
+    rocksdb_options_set_merge_operator(o, bs__merge_operator_create());
+    rocksdb_options_set_compaction_filter_factory(o, bs__gc_factory_create(gc));
+    return o;
+}
+
+static bs_table *table_new(bs_store *s, const char *name, bs__gctab **gc_out) {
+    bs_table *t = calloc(1, sizeof *t);
+    bs__gctab *gc = calloc(1, sizeof *gc);
+    char *nm = strdup(name);
+    if (!t || !gc || !nm) {
+        free(t);
+        free(gc);
+        free(nm);
+        return NULL;
+    }
+    t->store = s;
+    t->name = nm;
+    t->gc = gc;
+    atomic_store(&gc->gc_grace_s, 864000);
+    gc->clock = s->clock;
+    snprintf(gc->name, sizeof gc->name, "%s", name);
+    *gc_out = gc;
+    return t;
+}
+
+static void table_free(bs_table *t) {
+    if (!t) return;
+    free(t->name);
+    free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Open / close                                                        */
+/* ------------------------------------------------------------------ */
+
+static void *syncer_main(void *arg) {
+    bs_store *s = arg;
+    pthread_mutex_lock(&s->sync_mu);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->opts.periodic_sync_ms * 1000000ull;
+        ts.tv_sec += (time_t)(ns / 1000000000ull);
+        ts.tv_nsec = (long)(ns % 1000000000ull);
+        int rc = pthread_cond_timedwait(&s->sync_cv, &s->sync_mu, &ts);
+        if (s->stopping) break;
+        if (rc == ETIMEDOUT) {
+            pthread_mutex_unlock(&s->sync_mu);
+            bs_store_sync(s);
+            pthread_mutex_lock(&s->sync_mu);
+        }
+    }
+    pthread_mutex_unlock(&s->sync_mu);
+    return NULL;
+}
+
+int bs_store_sync(bs_store *s) {
+    char *err = NULL;
+    rocksdb_flush_wal(s->db, 1, &err);
+    return err ? bs__rocks_err(err, "WAL sync", NULL) : 0;
+}
+
+int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
+    *out = NULL;
+    bs_store *s = calloc(1, sizeof *s);
+    if (!s) return BS_ENOMEM;
+    if (opts) s->opts = *opts;
+    else bs_store_opts_default(&s->opts);
+    if (s->opts.periodic_sync_ms == 0) s->opts.periodic_sync_ms = 10000;
+    if (s->opts.block_cache_mb == 0) s->opts.block_cache_mb = 64;
+    if (s->opts.write_buffer_mb == 0) s->opts.write_buffer_mb = 64;
+    s->clock = s->opts.clock;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_cond_init(&s->sync_cv, NULL);
+    s->cache = rocksdb_cache_create_lru(s->opts.block_cache_mb << 20);
+    s->dbopts = rocksdb_options_create();
+    set_common(s, s->dbopts);
+    rocksdb_options_set_create_if_missing(s->dbopts, s->opts.create_if_missing ? 1 : 0);
+    rocksdb_options_set_create_missing_column_families(s->dbopts, 1);
+    rocksdb_options_set_max_background_jobs(s->dbopts, 2);
+    s->wopts = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(s->wopts, s->opts.durability == BS_DURABILITY_BATCH);
+
+    /* Existing column families. */
+    char *err = NULL;
+    size_t ncf = 0;
+    char **names = rocksdb_list_column_families(s->dbopts, dir, &ncf, &err);
+    if (err) { /* no database yet */
+        rocksdb_free(err);
+        err = NULL;
+        names = NULL;
+        ncf = 0;
+    }
+    size_t n = 1 + ncf;
+    const char **cfn = calloc(n, sizeof *cfn);
+    const rocksdb_options_t **cfo = calloc(n, sizeof *cfo);
+    rocksdb_column_family_handle_t **cfh = calloc(n, sizeof *cfh);
+    bs_table **tabs = calloc(n, sizeof *tabs);
+    int rc = 0;
+    size_t k = 0;
+    if (!cfn || !cfo || !cfh || !tabs) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    cfn[k] = "default";
+    cfo[k++] = s->dbopts;
+    for (size_t i = 0; i < ncf; i++) {
+        if (strcmp(names[i], "default") == 0) continue;
+        bs__gctab *gc;
+        bs_table *t = table_new(s, names[i], &gc);
+        if (!t) {
+            rc = BS_ENOMEM;
+            goto out;
+        }
+        tabs[k] = t;
+        cfn[k] = t->name;
+        cfo[k++] = bs__table_cf_options(s, gc); /* gc now owned by the factory */
+    }
+    s->db = rocksdb_open_column_families(s->dbopts, dir, (int)k, cfn, cfo, cfh, &err);
+    if (err) {
+        rc = bs__rocks_err(err, "open", NULL);
+        s->db = NULL;
+        goto out;
+    }
+    s->default_cf = cfh[0];
+    for (size_t i = 1; i < k; i++) {
+        bs_table *t = tabs[i];
+        t->cf = cfh[i];
+        atomic_store(&t->gc->cf, cfh[i]);
+        atomic_store(&t->gc->db, s->db);
+        t->next = s->tables;
+        s->tables = t;
+        tabs[i] = NULL;
+    }
+    if (s->opts.durability == BS_DURABILITY_PERIODIC) {
+        if (pthread_create(&s->syncer, NULL, syncer_main, s) == 0) s->syncer_running = 1;
+        else BS_WARN("storage", "cannot start the WAL sync thread");
+    }
+out:
+    for (size_t i = 1; i < k; i++) {
+        if (cfo && cfo[i]) rocksdb_options_destroy((rocksdb_options_t *)cfo[i]);
+        if (tabs && tabs[i]) table_free(tabs[i]);
+    }
+    if (names) rocksdb_list_column_families_destroy(names, ncf);
+    free(cfn);
+    free(cfo);
+    free(cfh);
+    free(tabs);
+    if (rc) {
+        bs_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void bs_store_close(bs_store *s) {
+    if (!s) return;
+    if (s->syncer_running) {
+        pthread_mutex_lock(&s->sync_mu);
+        s->stopping = 1;
+        pthread_cond_signal(&s->sync_cv);
+        pthread_mutex_unlock(&s->sync_mu);
+        pthread_join(s->syncer, NULL);
+    }
+    if (s->db) {
+        char *err = NULL;
+        rocksdb_flush_wal(s->db, 1, &err);
+        if (err) bs__rocks_err(err, "WAL sync at close", NULL);
+    }
+    for (bs_table *t = s->tables; t; t = t->next) {
+        if (t->cf) rocksdb_column_family_handle_destroy(t->cf);
+        t->cf = NULL;
+    }
+    if (s->default_cf) rocksdb_column_family_handle_destroy(s->default_cf);
+    if (s->db) rocksdb_close(s->db);
+    for (bs_table *t = s->tables, *nx; t; t = nx) {
+        nx = t->next;
+        table_free(t);
+    }
+    if (s->dbopts) rocksdb_options_destroy(s->dbopts);
+    if (s->wopts) rocksdb_writeoptions_destroy(s->wopts);
+    if (s->cache) rocksdb_cache_destroy(s->cache);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->sync_mu);
+    pthread_cond_destroy(&s->sync_cv);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                              */
+/* ------------------------------------------------------------------ */
+
+static bs_table *find_live(bs_store *s, const char *name) {
+    for (bs_table *t = s->tables; t; t = t->next)
+        if (!atomic_load(&t->dropped) && strcmp(t->name, name) == 0) return t;
+    return NULL;
+}
+
+static int check_table_opts(const bs_table_opts *o) {
+    if (o && o->gc_grace_seconds < 0) return bs__seterr(BS_EINVAL, "gc_grace_seconds < 0");
+    return 0;
+}
+
+int bs_store_table_open(bs_store *s, const char *name, const bs_table_opts *o, bs_table **out) {
+    *out = NULL;
+    size_t nl = name ? strlen(name) : 0;
+    if (nl == 0 || nl > 200) return bs__seterr(BS_EINVAL, "table name must be 1..200 bytes");
+    if (strcmp(name, "default") == 0) return bs__seterr(BS_EINVAL, "table name 'default' is reserved");
+    int rc = check_table_opts(o);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->mu);
+    bs_table *t = find_live(s, name);
+    if (!t) {
+        bs__gctab *gc;
+        t = table_new(s, name, &gc);
+        if (!t) {
+            pthread_mutex_unlock(&s->mu);
+            return BS_ENOMEM;
+        }
+        if (o) atomic_store(&gc->gc_grace_s, o->gc_grace_seconds);
+        rocksdb_options_t *co = bs__table_cf_options(s, gc);
+        char *err = NULL;
+        t->cf = rocksdb_create_column_family(s->db, co, name, &err);
+        rocksdb_options_destroy(co);
+        if (err) {
+            table_free(t);
+            pthread_mutex_unlock(&s->mu);
+            return bs__rocks_err(err, "create column family", name);
+        }
+        atomic_store(&gc->cf, t->cf);
+        atomic_store(&gc->db, s->db);
+        t->next = s->tables;
+        s->tables = t;
+    } else if (o) {
+        atomic_store(&t->gc->gc_grace_s, o->gc_grace_seconds);
+    }
+    pthread_mutex_unlock(&s->mu);
+    *out = t;
+    return 0;
+}
+
+int bs_store_table_get(bs_store *s, const char *name, bs_table **out) {
+    pthread_mutex_lock(&s->mu);
+    bs_table *t = find_live(s, name);
+    pthread_mutex_unlock(&s->mu);
+    *out = t;
+    return t ? 0 : bs__seterr(BS_ENOTFOUND, "no table %s", name);
+}
+
+int bs_table_set_opts(bs_table *t, const bs_table_opts *o) {
+    int rc = check_table_opts(o);
+    if (rc) return rc;
+    if (atomic_load(&t->dropped)) return bs__seterr(BS_ENOTFOUND, "table %s was dropped", t->name);
+    atomic_store(&t->gc->gc_grace_s, o->gc_grace_seconds);
+    return 0;
+}
+
+const char *bs_table_name(const bs_table *t) { return t->name; }
+
+int bs_store_table_drop(bs_store *s, const char *name) {
+    pthread_mutex_lock(&s->mu);
+    bs_table *t = find_live(s, name);
+    if (!t) {
+        pthread_mutex_unlock(&s->mu);
+        return bs__seterr(BS_ENOTFOUND, "no table %s", name);
+    }
+    char *err = NULL;
+    rocksdb_drop_column_family(s->db, t->cf, &err);
+    if (err) {
+        pthread_mutex_unlock(&s->mu);
+        return bs__rocks_err(err, "drop column family", name);
+    }
+    atomic_store(&t->dropped, 1);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int bs_store_table_list(bs_store *s, int (*cb)(void *ud, const char *name), void *ud) {
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    for (bs_table *t = s->tables; t && !rc; t = t->next)
+        if (!atomic_load(&t->dropped)) rc = cb(ud, t->name);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int live_check(bs_table *t) {
+    if (atomic_load(&t->dropped)) return bs__seterr(BS_ENOTFOUND, "table %s was dropped", t->name);
+    return 0;
+}
+
+int bs_store_truncate(bs_table *t) {
+    int rc = live_check(t);
+    if (rc) return rc;
+    bs_store *s = t->store;
+    static const char lo[1] = {0};
+    static const char hi[8] = {'\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff'};
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    /* [00, ff*8) holds every token but INT64_MAX; keys of that token (a
+     * prefix ff*8 that no finite bound can close) are deleted one by one. */
+    rocksdb_writebatch_delete_range_cf(wb, t->cf, lo, 0, hi, sizeof hi);
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, t->cf);
+    for (rocksdb_iter_seek(it, hi, sizeof hi); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        rocksdb_writebatch_delete_cf(wb, t->cf, k, kl);
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    if (!err) rocksdb_write(s->db, s->wopts, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    return err ? bs__rocks_err(err, "truncate", t->name) : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches                                                             */
+/* ------------------------------------------------------------------ */
+
+int bs_batch_new(bs_store *s, bs_batch **out) {
+    bs_batch *b = calloc(1, sizeof *b);
+    if (!b) return BS_ENOMEM;
+    b->store = s;
+    b->wb = rocksdb_writebatch_create();
+    b->now_s = bs_clock_now_s(s->clock);
+    bs_buf_init(&b->key);
+    bs_buf_init(&b->val);
+    *out = b;
+    return 0;
+}
+
+void bs_batch_free(bs_batch *b) {
+    if (!b) return;
+    rocksdb_writebatch_destroy(b->wb);
+    bs_buf_free(&b->key);
+    bs_buf_free(&b->val);
+    free(b);
+}
+
+void bs_batch_set_now(bs_batch *b, int64_t now_s) { b->now_s = now_s; }
+
+void bs_batch_clear(bs_batch *b) {
+    rocksdb_writebatch_clear(b->wb);
+    b->poisoned = 0;
+}
+
+size_t bs_batch_count(const bs_batch *b) {
+    return (size_t)rocksdb_writebatch_count(b->wb);
+}
+
+static int poison(bs_batch *b, int rc) {
+    b->poisoned = 1;
+    return rc;
+}
+
+static int batch_begin(bs_batch *b, bs_table *t) {
+    if (b->poisoned) return BS_EPOISONED;
+    if (!t || t->store != b->store) return poison(b, bs__seterr(BS_EINVAL, "table of another store"));
+    int rc = live_check(t);
+    if (rc) return poison(b, rc);
+    bs_buf_reset(&b->key);
+    bs_buf_reset(&b->val);
+    return 0;
+}
+
+/* Encodes the cell for the key in b->key and adds the merge operand. */
+static int batch_cell(bs_batch *b, bs_table *t, uint8_t flags, int64_t ts, int32_t ttl,
+                      const void *val, size_t vlen) {
+    uint32_t ldt = BS__NO_LDT;
+    if (ttl < 0 || ttl > BS__MAX_TTL) return poison(b, bs__seterr(BS_ERANGE, "ttl %d out of range", (int)ttl));
+    if (flags & BS__CELL_TOMB) {
+        if (b->now_s < 0 || b->now_s >= (int64_t)BS__NO_LDT) return poison(b, bs__seterr(BS_ERANGE, "now out of range"));
+        ldt = (uint32_t)b->now_s;
+        ttl = 0;
+    } else if (ttl > 0) {
+        int64_t exp = b->now_s + ttl;
+        if (b->now_s < 0 || exp >= (int64_t)BS__NO_LDT) return poison(b, bs__seterr(BS_ERANGE, "expiry time out of range"));
+        flags |= BS__CELL_EXP;
+        ldt = (uint32_t)exp;
+    }
+    if (vlen > (1u << 30)) return poison(b, bs__seterr(BS_ETOOBIG, "value of %zu bytes", vlen));
+    if (bs__cell_encode(&b->val, b->key.data, b->key.len, flags, ts, ttl, ldt, val, vlen))
+        return poison(b, BS_ENOMEM);
+    rocksdb_writebatch_merge_cf(b->wb, t->cf, (const char *)b->key.data, b->key.len,
+                                (const char *)b->val.data, b->val.len);
+    return 0;
+}
+
+static int row_check(bs_batch *b, const bs_rowkey *row) {
+    if (!row || (row->pk_len && !row->pk) || (!row->is_static && row->ck_len && !row->ck))
+        return poison(b, bs__seterr(BS_EINVAL, "bad row key"));
+    return 0;
+}
+
+int bs_batch_put_cell(bs_batch *b, bs_table *t, const bs_rowkey *row, uint16_t col,
+                      const void *elem, size_t elem_len, const void *val, size_t val_len,
+                      int64_t ts, int32_t ttl) {
+    int rc = batch_begin(b, t);
+    if (!rc) rc = row_check(b, row);
+    if (rc) return rc;
+    rc = bs__key_slot(&b->key, row, BS__S_COL, col, elem ? BS__C_ELEM : BS__C_SIMPLE, elem, elem_len);
+    if (rc) return poison(b, rc);
+    return batch_cell(b, t, 0, ts, ttl, val, val_len);
+}
+
+int bs_batch_delete_cell(bs_batch *b, bs_table *t, const bs_rowkey *row, uint16_t col,
+                         const void *elem, size_t elem_len, int64_t ts) {
+    int rc = batch_begin(b, t);
+    if (!rc) rc = row_check(b, row);
+    if (rc) return rc;
+    rc = bs__key_slot(&b->key, row, BS__S_COL, col, elem ? BS__C_ELEM : BS__C_SIMPLE, elem, elem_len);
+    if (rc) return poison(b, rc);
+    return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
+}
+
+int bs_batch_delete_collection(bs_batch *b, bs_table *t, const bs_rowkey *row, uint16_t col,
+                               int64_t ts) {
+    int rc = batch_begin(b, t);
+    if (!rc) rc = row_check(b, row);
+    if (rc) return rc;
+    rc = bs__key_slot(&b->key, row, BS__S_COL, col, BS__C_CTOMB, NULL, 0);
+    if (rc) return poison(b, rc);
+    return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
+}
+
+int bs_batch_row_marker(bs_batch *b, bs_table *t, const bs_rowkey *row, int64_t ts, int32_t ttl) {
+    int rc = batch_begin(b, t);
+    if (!rc) rc = row_check(b, row);
+    if (rc) return rc;
+    rc = bs__key_slot(&b->key, row, BS__S_MARKER, 0, 0, NULL, 0);
+    if (rc) return poison(b, rc);
+    return batch_cell(b, t, 0, ts, ttl, NULL, 0);
+}
+
+int bs_batch_delete_row(bs_batch *b, bs_table *t, const bs_rowkey *row, int64_t ts) {
+    int rc = batch_begin(b, t);
+    if (!rc) rc = row_check(b, row);
+    if (rc) return rc;
+    rc = bs__key_slot(&b->key, row, BS__S_ROWDEL, 0, 0, NULL, 0);
+    if (rc) return poison(b, rc);
+    return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
+}
+
+int bs_batch_delete_range(bs_batch *b, bs_table *t, int64_t token, const void *pk, size_t pk_len,
+                          const bs_bound *start, const bs_bound *end, int64_t ts) {
+    int rc = batch_begin(b, t);
+    if (rc) return rc;
+    if (!start || !end || (pk_len && !pk)) return poison(b, bs__seterr(BS_EINVAL, "bad range"));
+    rc = bs__key_rt(&b->key, token, pk, pk_len, start, end);
+    if (rc) return poison(b, rc);
+    return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
+}
+
+int bs_batch_delete_partition(bs_batch *b, bs_table *t, int64_t token, const void *pk,
+                              size_t pk_len, int64_t ts) {
+    int rc = batch_begin(b, t);
+    if (rc) return rc;
+    if (pk_len && !pk) return poison(b, bs__seterr(BS_EINVAL, "bad partition key"));
+    rc = bs__key_part_prefix(&b->key, token, pk, pk_len);
+    if (!rc && bs_buf_append_u8(&b->key, BS__K_PDEL)) rc = BS_ENOMEM;
+    if (rc) return poison(b, rc);
+    return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
+}
+
+int bs_batch_put_raw(bs_batch *b, bs_table *t, const void *key, size_t klen, const void *val,
+                     size_t vlen) {
+    int rc = batch_begin(b, t);
+    if (rc) return rc;
+    bs__key pk;
+    bs__cell c;
+    if (!key || !val || bs__key_parse(key, klen, &pk)) return poison(b, bs__corrupt(t->name, key, key ? klen : 0, "raw record with a bad key"));
+    if (bs__cell_decode(key, klen, val, vlen, &c)) return poison(b, bs__corrupt(t->name, key, klen, "raw record with a bad value"));
+    rocksdb_writebatch_merge_cf(b->wb, t->cf, key, klen, val, vlen);
+    return 0;
+}
+
+int bs_store_write(bs_store *s, bs_batch *b) {
+    if (b->poisoned) return bs__seterr(BS_EPOISONED, "batch failed earlier");
+    if (b->store != s) return bs__seterr(BS_EINVAL, "batch of another store");
+    char *err = NULL;
+    rocksdb_write(s->db, s->wopts, b->wb, &err);
+    return err ? bs__rocks_err(err, "write", NULL) : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Maintenance                                                         */
+/* ------------------------------------------------------------------ */
+
+int bs_store_flush(bs_store *s, bs_table *t) {
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    int rc = 0;
+    if (t) {
+        rc = live_check(t);
+        if (!rc) {
+            char *err = NULL;
+            rocksdb_flush_cf(s->db, fo, t->cf, &err);
+            if (err) rc = bs__rocks_err(err, "flush", t->name);
+        }
+    } else {
+        pthread_mutex_lock(&s->mu);
+        for (bs_table *x = s->tables; x && !rc; x = x->next) {
+            if (atomic_load(&x->dropped)) continue;
+            char *err = NULL;
+            rocksdb_flush_cf(s->db, fo, x->cf, &err);
+            if (err) rc = bs__rocks_err(err, "flush", x->name);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    rocksdb_flushoptions_destroy(fo);
+    return rc;
+}
+
+int bs_store_compact(bs_table *t) {
+    int rc = live_check(t);
+    if (rc) return rc;
+    rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+    rocksdb_compactoptions_set_exclusive_manual_compaction(co, 1);
+    rocksdb_compactoptions_set_bottommost_level_compaction(co, 2 /* kForce */);
+    rocksdb_compact_range_cf_opt(t->store->db, t->cf, co, NULL, 0, NULL, 0);
+    rocksdb_compactoptions_destroy(co);
+    return 0;
+}
+
+int bs_store_key_token(const void *key, size_t klen, int64_t *out) {
+    if (!key || klen < 8) return bs__seterr(BS_ECORRUPT, "key of %zu bytes has no token", klen);
+    *out = bs__token_dec(bs_get_u64(key));
+    return 0;
+}
+
+int bs_store_approx_size(bs_table *t, int64_t start_excl, int64_t end_incl, uint64_t *out) {
+    int rc = live_check(t);
+    if (rc) return rc;
+    *out = 0;
+    /* Up to two segments [lo, hi] of tokens, as in read.c. */
+    int64_t lo[2], hi[2];
+    int n = 0;
+    if (start_excl < end_incl) {
+        lo[n] = start_excl + 1;
+        hi[n++] = end_incl;
+    } else {
+        if (start_excl < INT64_MAX) {
+            lo[n] = start_excl + 1;
+            hi[n++] = INT64_MAX;
+        }
+        lo[n] = INT64_MIN;
+        hi[n++] = end_incl;
+    }
+    char sk[2][8], ek[2][9];
+    const char *sp[2], *ep[2];
+    size_t sl[2], el[2];
+    for (int i = 0; i < n; i++) {
+        bs_put_u64((uint8_t *)sk[i], bs__token_enc(lo[i]));
+        sp[i] = sk[i];
+        sl[i] = 8;
+        if (hi[i] == INT64_MAX) {
+            memset(ek[i], 0xFF, 9);
+            el[i] = 9;
+        } else {
+            bs_put_u64((uint8_t *)ek[i], bs__token_enc(hi[i] + 1));
+            el[i] = 8;
+        }
+        ep[i] = ek[i];
+    }
+    uint64_t sizes[2] = {0, 0};
+    char *err = NULL;
+    rocksdb_approximate_sizes_cf(t->store->db, t->cf, n, sp, sl, ep, el, sizes, &err);
+    if (err) return bs__rocks_err(err, "approximate sizes", t->name);
+    *out = sizes[0] + sizes[1];
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Test hooks                                                          */
+/* ------------------------------------------------------------------ */
+
+int bs__raw_put(bs_table *t, const void *key, size_t klen, const void *val, size_t vlen) {
+    char *err = NULL;
+    rocksdb_put_cf(t->store->db, t->store->wopts, t->cf, key, klen, val, vlen, &err);
+    return err ? bs__rocks_err(err, "raw put", t->name) : 0;
+}
+
+int bs__raw_count(bs_table *t, uint64_t *out) {
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(t->store->db, ro, t->cf);
+    uint64_t n = 0;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) n++;
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    *out = n;
+    return err ? bs__rocks_err(err, "raw count", t->name) : 0;
+}
