@@ -51,6 +51,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 
 /* ------------------------------------------------------------------ */
@@ -58,18 +59,18 @@
 /* ------------------------------------------------------------------ */
 
 typedef enum {
-    K_STR,       /* string; non-empty unless KF_EMPTY */
-    K_ADDR,      /* IPv4/IPv6 literal; "" allowed with KF_EMPTY */
-    K_ADDRLIST,  /* comma-separated addresses (seeds), 1..MAX_SEEDS */
-    K_TOKENS,    /* comma-separated int64 tokens; "" = none */
-    K_INT,       /* int in [min, max] */
-    K_INT64,     /* int64 in [min, max] */
-    K_BOOL,      /* true/false (yes/no, on/off) */
-    K_DOUBLE,    /* double in [min, max] */
-    K_DURATION,  /* uint64 milliseconds in [min, max] */
-    K_SIZE,      /* uint64 bytes in [min, max] */
-    K_ENUM,      /* int index into names[] */
-    K_SPECRETRY  /* speculative_retry grammar, kept as text */
+    K_STR,      /* string; non-empty unless KF_EMPTY */
+    K_ADDR,     /* IPv4/IPv6 literal; "" allowed with KF_EMPTY */
+    K_ADDRLIST, /* comma-separated addresses (seeds), 1..MAX_SEEDS */
+    K_TOKENS,   /* comma-separated int64 tokens; "" = none */
+    K_INT,      /* int in [min, max] */
+    K_INT64,    /* int64 in [min, max] */
+    K_BOOL,     /* true/false (yes/no, on/off) */
+    K_DOUBLE,   /* double in [min, max] */
+    K_DURATION, /* uint64 milliseconds in [min, max] */
+    K_SIZE,     /* uint64 bytes in [min, max] */
+    K_ENUM,     /* int index into names[] */
+    K_SPECRETRY /* speculative_retry grammar, kept as text */
 } kind;
 
 #define KF_EMPTY 1u /* an empty string is a valid value */
@@ -89,7 +90,7 @@ struct key {
 
 static const char *const commitlog_sync_names[] = {"periodic", "batch", NULL};
 static const char *const log_level_names[] = {"trace", "debug", "info", "warn",
-                                              "error", "off", NULL};
+                                              "error", "off",   NULL};
 
 #define F(field) offsetof(bs_config, field)
 #define MS_S 1000LL
@@ -116,8 +117,8 @@ static const struct key keys[] = {
     {"rack", K_STR, F(rack), 0, "rack1", 0, 0, NULL, 0, "Cluster",
      "Rack of this node inside its data center; replicas are spread over "
      "racks."},
-    {"num_tokens", K_INT, F(num_tokens), 0, "16", 1, BS_CONFIG_MAX_TOKENS,
-     NULL, 0, "Cluster",
+    {"num_tokens", K_INT, F(num_tokens), 0, "16", 1, BS_CONFIG_MAX_TOKENS, NULL,
+     0, "Cluster",
      "Number of virtual nodes (tokens) this node owns on the ring."},
     {"allocate_tokens_for_local_replication_factor", K_INT,
      F(allocate_tokens_for_local_replication_factor), 0, "3", 1, 16, NULL, 0,
@@ -130,8 +131,8 @@ static const struct key keys[] = {
      "node. Empty: tokens are chosen automatically on first start."},
 
     /* Network */
-    {"listen_address", K_ADDR, F(listen_address), 0, "127.0.0.1", 0, 0, NULL,
-     0, "Network",
+    {"listen_address", K_ADDR, F(listen_address), 0, "127.0.0.1", 0, 0, NULL, 0,
+     "Network",
      "Address the internode (storage_port) listener binds; not a wildcard."},
     {"broadcast_address", K_ADDR, F(broadcast_address), 0, "", 0, 0, NULL,
      KF_EMPTY, "Network",
@@ -155,13 +156,13 @@ static const struct key keys[] = {
     {"admin_port", K_INT, F(admin_port), 0, "7199", 1, 65535, NULL, 0,
      "Network", "Port of the admin REST API (on admin_address)."},
     {"native_transport_max_frame_size", K_SIZE,
-     F(native_transport_max_frame_size_bytes), 0, "16MiB", KIB, 256 * MIB,
-     NULL, 0, "Network",
+     F(native_transport_max_frame_size_bytes), 0, "16MiB", KIB, 256 * MIB, NULL,
+     0, "Network",
      "Largest CQL frame accepted; a bigger frame is a protocol error and "
      "closes the connection."},
     {"native_transport_max_concurrent_connections", K_INT,
-     F(native_transport_max_concurrent_connections), 0, "-1", -1, 1000000,
-     NULL, 0, "Network",
+     F(native_transport_max_concurrent_connections), 0, "-1", -1, 1000000, NULL,
+     0, "Network",
      "Maximum number of concurrent CQL client connections; -1: unlimited."},
     {"io_threads", K_INT, F(io_threads), 0, "0", 0, 1024, NULL, 0, "Network",
      "Number of I/O threads, each running one event loop; 0: one per CPU "
@@ -246,11 +247,11 @@ static const struct key keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 typedef enum {
-    AL_INT_MS,        /* plain integer milliseconds -> K_DURATION */
-    AL_INT_KIB,       /* plain integer KiB -> K_SIZE */
-    AL_INT_MIB,       /* plain integer MiB -> K_SIZE */
-    AL_DIRLIST,       /* list of exactly one path -> K_STR */
-    AL_SEED_PROVIDER  /* cassandra.yaml seed_provider shape -> seeds */
+    AL_INT_MS,       /* plain integer milliseconds -> K_DURATION */
+    AL_INT_KIB,      /* plain integer KiB -> K_SIZE */
+    AL_INT_MIB,      /* plain integer MiB -> K_SIZE */
+    AL_DIRLIST,      /* list of exactly one path -> K_STR */
+    AL_SEED_PROVIDER /* cassandra.yaml seed_provider shape -> seeds */
 } alias_conv;
 
 struct alias {
@@ -272,8 +273,8 @@ static const struct alias aliases[] = {
     {"range_request_timeout_in_ms", "range_request_timeout", AL_INT_MS},
     {"request_timeout_in_ms", "request_timeout", AL_INT_MS},
     {"truncate_request_timeout_in_ms", "truncate_request_timeout", AL_INT_MS},
-    {"native_transport_max_frame_size_in_mb",
-     "native_transport_max_frame_size", AL_INT_MIB},
+    {"native_transport_max_frame_size_in_mb", "native_transport_max_frame_size",
+     AL_INT_MIB},
 };
 #define NALIASES (sizeof aliases / sizeof aliases[0])
 
@@ -301,7 +302,10 @@ static void printable(const char *s, size_t n, char *out, size_t cap) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (o + 8 >= cap || i >= 60) {
-            if (o + 4 <= cap) { memcpy(out + o, "...", 3); o += 3; }
+            if (o + 4 <= cap) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
             break;
         }
         if (c >= 0x20 && c != 0x7f) {
@@ -313,7 +317,9 @@ static void printable(const char *s, size_t n, char *out, size_t cap) {
     out[o < cap ? o : cap - 1] = '\0';
 }
 
-static void *field(bs_config *cfg, size_t off) { return (char *)cfg + off; }
+static void *field(bs_config *cfg, size_t off) {
+    return (char *)cfg + off;
+}
 static const void *cfield(const bs_config *cfg, size_t off) {
     return (const char *)cfg + off;
 }
@@ -348,11 +354,21 @@ static bool utf8_valid(const char *s, size_t n) {
         unsigned char c = p[i];
         size_t len;
         uint32_t cp;
-        if (c < 0x80) { i++; continue; }
-        if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            return false;
         if (i + len > n) return false;
         for (size_t j = 1; j < len; j++) {
             if ((p[i + j] & 0xc0) != 0x80) return false;
@@ -371,7 +387,10 @@ static bool utf8_valid(const char *s, size_t n) {
 static bool parse_i64(const char *s, size_t n, int64_t *out) {
     size_t i = 0;
     bool neg = false;
-    if (n > 0 && (s[0] == '-' || s[0] == '+')) { neg = s[0] == '-'; i++; }
+    if (n > 0 && (s[0] == '-' || s[0] == '+')) {
+        neg = s[0] == '-';
+        i++;
+    }
     if (i == n) return false;
     uint64_t v = 0;
     for (; i < n; i++) {
@@ -394,7 +413,8 @@ static bool parse_i64(const char *s, size_t n, int64_t *out) {
 static bool parse_with_unit(const char *s, size_t n, const char *const *units,
                             const int64_t *mult, uint64_t *out) {
     size_t i = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
     if (i == 0 || i > 18) return false;
     int64_t num;
     if (!parse_i64(s, i, &num)) return false;
@@ -466,7 +486,9 @@ static bool addr_is_wildcard(const char *s) {
     return memcmp(a.s6_addr, any6, 16) == 0 || memcmp(a.s6_addr, any4, 16) == 0;
 }
 
-static bool trim_is_space(char c) { return c == ' ' || c == '\t'; }
+static bool trim_is_space(char c) {
+    return c == ' ' || c == '\t';
+}
 
 /* Splits "a, b,c" into trimmed pieces; calls fn for each.  Empty pieces
  * are an error.  Returns false on the first failing piece. */
@@ -476,10 +498,13 @@ static bool split_commas(const char *s, size_t n,
     size_t i = 0;
     for (;;) {
         size_t j = i;
-        while (j < n && s[j] != ',') j++;
+        while (j < n && s[j] != ',')
+            j++;
         size_t a = i, b = j;
-        while (a < b && trim_is_space(s[a])) a++;
-        while (b > a && trim_is_space(s[b - 1])) b--;
+        while (a < b && trim_is_space(s[a]))
+            a++;
+        while (b > a && trim_is_space(s[b - 1]))
+            b--;
         if (a == b) return false;
         if (!fn(s + a, b - a, ctx)) return false;
         if (j == n) return true;
@@ -500,12 +525,13 @@ struct val {
     char **list;   /* owned */
     int64_t *toks; /* owned */
     size_t n;
-    bool nomem;    /* parse failed for lack of memory */
+    bool nomem; /* parse failed for lack of memory */
 };
 
 static void val_free(struct val *v) {
     free(v->s);
-    for (size_t i = 0; i < v->n && v->list; i++) free(v->list[i]);
+    for (size_t i = 0; i < v->n && v->list; i++)
+        free(v->list[i]);
     free(v->list);
     free(v->toks);
     memset(v, 0, sizeof *v);
@@ -524,9 +550,15 @@ static bool add_addr(const char *p, size_t len, void *ctx) {
     if (v->n >= BS_CONFIG_MAX_SEEDS) return false;
     if (!parse_addr(p, len, NULL)) return false;
     char **nl = realloc(v->list, (v->n + 1) * sizeof *nl);
-    if (!nl) { v->nomem = true; return false; }
+    if (!nl) {
+        v->nomem = true;
+        return false;
+    }
     v->list = nl;
-    if (!(nl[v->n] = dup_n(p, len))) { v->nomem = true; return false; }
+    if (!(nl[v->n] = dup_n(p, len))) {
+        v->nomem = true;
+        return false;
+    }
     v->n++;
     return true;
 }
@@ -537,7 +569,10 @@ static bool add_token(const char *p, size_t len, void *ctx) {
     if (v->n >= BS_CONFIG_MAX_TOKENS) return false;
     if (!parse_i64(p, len, &t)) return false;
     int64_t *nt = realloc(v->toks, (v->n + 1) * sizeof *nt);
-    if (!nt) { v->nomem = true; return false; }
+    if (!nt) {
+        v->nomem = true;
+        return false;
+    }
     v->toks = nt;
     nt[v->n++] = t;
     return true;
@@ -549,7 +584,10 @@ static bool specretry_valid(const char *s, size_t n) {
         return true;
     size_t i = 0, digits = 0, dots = 0;
     while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) {
-        if (s[i] == '.') dots++; else digits++;
+        if (s[i] == '.')
+            dots++;
+        else
+            digits++;
         i++;
     }
     if (digits == 0 || dots > 1 || i > 12 || s[0] == '.') return false;
@@ -571,30 +609,33 @@ static void expected(const struct key *k, char *out, size_t cap) {
     char a[32], b[32];
     switch (k->kind) {
     case K_STR:
-        snprintf(out, cap, "expected %stext (valid UTF-8, no control "
-                 "characters)", (k->flags & KF_EMPTY) ? "" : "non-empty ");
+        snprintf(out, cap,
+                 "expected %stext (valid UTF-8, no control "
+                 "characters)",
+                 (k->flags & KF_EMPTY) ? "" : "non-empty ");
         break;
     case K_ADDR:
         snprintf(out, cap, "expected an IPv4 or IPv6 address%s",
                  (k->flags & KF_EMPTY) ? " or empty" : "");
         break;
     case K_ADDRLIST:
-        snprintf(out, cap, "expected a comma-separated list of %lld..%lld "
-                 "IPv4 or IPv6 addresses", (long long)k->min,
-                 (long long)k->max);
+        snprintf(out, cap,
+                 "expected a comma-separated list of %lld..%lld "
+                 "IPv4 or IPv6 addresses",
+                 (long long)k->min, (long long)k->max);
         break;
     case K_TOKENS:
-        snprintf(out, cap, "expected a comma-separated list of at most %lld "
-                 "64-bit integer tokens", (long long)k->max);
+        snprintf(out, cap,
+                 "expected a comma-separated list of at most %lld "
+                 "64-bit integer tokens",
+                 (long long)k->max);
         break;
     case K_INT:
     case K_INT64:
         snprintf(out, cap, "expected an integer %lld..%lld", (long long)k->min,
                  (long long)k->max);
         break;
-    case K_BOOL:
-        snprintf(out, cap, "expected true or false");
-        break;
+    case K_BOOL: snprintf(out, cap, "expected true or false"); break;
     case K_DOUBLE:
         snprintf(out, cap, "expected a number %lld..%lld", (long long)k->min,
                  (long long)k->max);
@@ -602,14 +643,18 @@ static void expected(const struct key *k, char *out, size_t cap) {
     case K_DURATION:
         fmt_duration((uint64_t)k->min, a, sizeof a);
         fmt_duration((uint64_t)k->max, b, sizeof b);
-        snprintf(out, cap, "expected a duration %s..%s with a unit "
-                 "(ms, s, m, h, d), e.g. 500ms, 10s, 3h", a, b);
+        snprintf(out, cap,
+                 "expected a duration %s..%s with a unit "
+                 "(ms, s, m, h, d), e.g. 500ms, 10s, 3h",
+                 a, b);
         break;
     case K_SIZE:
         fmt_size((uint64_t)k->min, a, sizeof a);
         fmt_size((uint64_t)k->max, b, sizeof b);
-        snprintf(out, cap, "expected a size %s..%s with a unit (B, KiB, MiB, "
-                 "GiB), e.g. 16MiB", a, b);
+        snprintf(out, cap,
+                 "expected a size %s..%s with a unit (B, KiB, MiB, "
+                 "GiB), e.g. 16MiB",
+                 a, b);
         break;
     case K_ENUM: {
         size_t o = (size_t)snprintf(out, cap, "expected one of ");
@@ -619,7 +664,8 @@ static void expected(const struct key *k, char *out, size_t cap) {
         break;
     }
     case K_SPECRETRY:
-        snprintf(out, cap, "expected NONE, ALWAYS, a percentile such as 99p "
+        snprintf(out, cap,
+                 "expected NONE, ALWAYS, a percentile such as 99p "
                  "or a delay such as 50ms");
         break;
     }
@@ -639,7 +685,10 @@ static bool parse_value(const struct key *k, const char *s, size_t n,
             if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
         if (n > 0 && k->kind == K_ADDR && !parse_addr(s, n, NULL)) return false;
         if (k->kind == K_SPECRETRY && !specretry_valid(s, n)) return false;
-        if (!(v->s = dup_n(s, n))) { v->nomem = true; return false; }
+        if (!(v->s = dup_n(s, n))) {
+            v->nomem = true;
+            return false;
+        }
         return true;
     case K_ADDRLIST:
         if (!split_commas(s, n, add_addr, v) || (int64_t)v->n < k->min) {
@@ -725,7 +774,8 @@ static void free_field(bs_config *cfg, const struct key *k) {
     case K_ADDRLIST: {
         char ***p = field(cfg, k->off);
         size_t *n = field(cfg, k->off_n);
-        for (size_t i = 0; *p && i < *n; i++) free((*p)[i]);
+        for (size_t i = 0; *p && i < *n; i++)
+            free((*p)[i]);
         free(*p);
         *p = NULL;
         *n = 0;
@@ -738,8 +788,7 @@ static void free_field(bs_config *cfg, const struct key *k) {
         *(size_t *)field(cfg, k->off_n) = 0;
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -772,19 +821,11 @@ static void store(bs_config *cfg, const struct key *k, struct val *v) {
         memcpy(f, &x, sizeof x);
         break;
     }
-    case K_INT64:
-        memcpy(f, &v->i, sizeof v->i);
-        break;
-    case K_BOOL:
-        memcpy(f, &v->b, sizeof v->b);
-        break;
-    case K_DOUBLE:
-        memcpy(f, &v->d, sizeof v->d);
-        break;
+    case K_INT64: memcpy(f, &v->i, sizeof v->i); break;
+    case K_BOOL: memcpy(f, &v->b, sizeof v->b); break;
+    case K_DOUBLE: memcpy(f, &v->d, sizeof v->d); break;
     case K_DURATION:
-    case K_SIZE:
-        memcpy(f, &v->u, sizeof v->u);
-        break;
+    case K_SIZE: memcpy(f, &v->u, sizeof v->u); break;
     }
     val_free(v);
 }
@@ -792,17 +833,16 @@ static void store(bs_config *cfg, const struct key *k, struct val *v) {
 /* Parses text for key k (or alias al of it) into v.  On failure writes
  * "bad value 'x' for NAME: expected ..." into why and returns BS_ECONFIG
  * (BS_ENOMEM when memory ran out). */
-static int parse_for(const struct key *k, const struct alias *al,
-                     const char *s, size_t n, struct val *v, char *why,
-                     size_t whylen) {
+static int parse_for(const struct key *k, const struct alias *al, const char *s,
+                     size_t n, struct val *v, char *why, size_t whylen) {
     char exp[200], shown[128];
     bool ok;
     if (al && (al->conv == AL_INT_MS || al->conv == AL_INT_KIB ||
                al->conv == AL_INT_MIB)) {
         int64_t x;
-        uint64_t mult = al->conv == AL_INT_MS ? 1 : al->conv == AL_INT_KIB
-                                                        ? (uint64_t)KIB
-                                                        : (uint64_t)MIB;
+        uint64_t mult = al->conv == AL_INT_MS    ? 1
+                        : al->conv == AL_INT_KIB ? (uint64_t)KIB
+                                                 : (uint64_t)MIB;
         memset(v, 0, sizeof *v);
         ok = parse_i64(s, n, &x) && x >= 0 && (uint64_t)x <= UINT64_MAX / mult;
         if (ok) {
@@ -810,13 +850,15 @@ static int parse_for(const struct key *k, const struct alias *al,
             ok = v->u >= (uint64_t)k->min && v->u <= (uint64_t)k->max;
         }
         if (!ok) {
-            const char *unit = al->conv == AL_INT_MS ? "milliseconds"
-                               : al->conv == AL_INT_KIB ? "KiB" : "MiB";
+            const char *unit = al->conv == AL_INT_MS    ? "milliseconds"
+                               : al->conv == AL_INT_KIB ? "KiB"
+                                                        : "MiB";
             uint64_t lo = ((uint64_t)k->min + mult - 1) / mult;
             uint64_t hi = (uint64_t)k->max / mult;
-            snprintf(exp, sizeof exp, "expected an integer number of %s "
-                     "%llu..%llu", unit, (unsigned long long)lo,
-                     (unsigned long long)hi);
+            snprintf(exp, sizeof exp,
+                     "expected an integer number of %s "
+                     "%llu..%llu",
+                     unit, (unsigned long long)lo, (unsigned long long)hi);
         }
     } else {
         ok = parse_value(k, s, n, v);
@@ -856,7 +898,8 @@ void bs_config_init(bs_config *cfg) {
 
 void bs_config_free(bs_config *cfg) {
     if (!cfg) return;
-    for (size_t i = 0; i < NKEYS; i++) free_field(cfg, &keys[i]);
+    for (size_t i = 0; i < NKEYS; i++)
+        free_field(cfg, &keys[i]);
 }
 
 int bs_config_copy(bs_config *dst, const bs_config *src) {
@@ -927,16 +970,12 @@ static bool key_equal(const bs_config *a, const bs_config *b,
                                 n * sizeof(int64_t)) == 0;
     }
     case K_INT:
-    case K_ENUM:
-        return memcmp(fa, fb, sizeof(int)) == 0;
+    case K_ENUM: return memcmp(fa, fb, sizeof(int)) == 0;
     case K_INT64:
     case K_DURATION:
-    case K_SIZE:
-        return memcmp(fa, fb, 8) == 0;
-    case K_BOOL:
-        return *(const bool *)fa == *(const bool *)fb;
-    case K_DOUBLE:
-        return *(const double *)fa == *(const double *)fb;
+    case K_SIZE: return memcmp(fa, fb, 8) == 0;
+    case K_BOOL: return *(const bool *)fa == *(const bool *)fb;
+    case K_DOUBLE: return *(const double *)fa == *(const double *)fb;
     }
     return false;
 }
@@ -947,7 +986,9 @@ bool bs_config_equal(const bs_config *a, const bs_config *b) {
     return true;
 }
 
-size_t bs_config_key_count(void) { return NKEYS; }
+size_t bs_config_key_count(void) {
+    return NKEYS;
+}
 
 const char *bs_config_key_name(size_t i) {
     return i < NKEYS ? keys[i].name : NULL;
@@ -973,26 +1014,33 @@ static int validate(const bs_config *c, const char **bad, char *err,
     }
     if (addr_is_wildcard(c->listen_address)) {
         *bad = "listen_address";
-        seterr(err, errlen, "listen_address cannot be a wildcard address "
-               "(%s)", c->listen_address);
+        seterr(err, errlen,
+               "listen_address cannot be a wildcard address "
+               "(%s)",
+               c->listen_address);
         return BS_ECONFIG;
     }
     if (c->broadcast_address[0] && addr_is_wildcard(c->broadcast_address)) {
         *bad = "broadcast_address";
-        seterr(err, errlen, "broadcast_address cannot be a wildcard address "
-               "(%s)", c->broadcast_address);
+        seterr(err, errlen,
+               "broadcast_address cannot be a wildcard address "
+               "(%s)",
+               c->broadcast_address);
         return BS_ECONFIG;
     }
     if (c->broadcast_rpc_address[0] &&
         addr_is_wildcard(c->broadcast_rpc_address)) {
         *bad = "broadcast_rpc_address";
-        seterr(err, errlen, "broadcast_rpc_address cannot be a wildcard "
-               "address (%s)", c->broadcast_rpc_address);
+        seterr(err, errlen,
+               "broadcast_rpc_address cannot be a wildcard "
+               "address (%s)",
+               c->broadcast_rpc_address);
         return BS_ECONFIG;
     }
     if (addr_is_wildcard(c->rpc_address) && !c->broadcast_rpc_address[0]) {
         *bad = "rpc_address";
-        seterr(err, errlen, "rpc_address %s is a wildcard address: set "
+        seterr(err, errlen,
+               "rpc_address %s is a wildcard address: set "
                "broadcast_rpc_address to the address drivers should use",
                c->rpc_address);
         return BS_ECONFIG;
@@ -1029,10 +1077,11 @@ static int validate(const bs_config *c, const char **bad, char *err,
                         addr_is_wildcard(ep[j].addr);
             if (same) {
                 *bad = ep[j].port_key;
-                seterr(err, errlen, "%s %d conflicts with %s %d: both listen "
-                       "on %s (%s) and %s (%s)", ep[j].port_key, ep[j].port,
-                       ep[i].port_key, ep[i].port, ep[j].addr, ep[j].addr_key,
-                       ep[i].addr, ep[i].addr_key);
+                seterr(err, errlen,
+                       "%s %d conflicts with %s %d: both listen "
+                       "on %s (%s) and %s (%s)",
+                       ep[j].port_key, ep[j].port, ep[i].port_key, ep[i].port,
+                       ep[j].addr, ep[j].addr_key, ep[i].addr, ep[i].addr_key);
                 return BS_ECONFIG;
             }
         }
@@ -1040,8 +1089,10 @@ static int validate(const bs_config *c, const char **bad, char *err,
     if (c->n_initial_tokens > 0) {
         if (c->n_initial_tokens != (size_t)c->num_tokens) {
             *bad = "initial_token";
-            seterr(err, errlen, "initial_token lists %zu tokens but "
-                   "num_tokens is %d", c->n_initial_tokens, c->num_tokens);
+            seterr(err, errlen,
+                   "initial_token lists %zu tokens but "
+                   "num_tokens is %d",
+                   c->n_initial_tokens, c->num_tokens);
             return BS_ECONFIG;
         }
         int64_t *t = malloc(c->n_initial_tokens * sizeof *t);
@@ -1087,7 +1138,9 @@ struct loadctx {
     const char *set_as[NKEYS];
 };
 
-static size_t key_index(const struct key *k) { return (size_t)(k - keys); }
+static size_t key_index(const struct key *k) {
+    return (size_t)(k - keys);
+}
 
 static void errat(struct loadctx *L, const yaml_node_t *node, const char *fmt,
                   ...) __attribute__((format(printf, 3, 4)));
@@ -1109,9 +1162,9 @@ static bool scalar_is_null(const yaml_node_t *n) {
     const char *s = (const char *)n->data.scalar.value;
     size_t len = n->data.scalar.length;
     return len == 0 || (len == 1 && s[0] == '~') ||
-           (len == 4 && (memcmp(s, "null", 4) == 0 ||
-                         memcmp(s, "Null", 4) == 0 ||
-                         memcmp(s, "NULL", 4) == 0));
+           (len == 4 &&
+            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
+             memcmp(s, "NULL", 4) == 0));
 }
 
 /* Parses a scalar value node for key k/alias al and stores it. */
@@ -1140,8 +1193,10 @@ static int join_sequence(struct loadctx *L, const char *keyname,
          it < seq->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(L->doc, *it);
         if (!item || item->type != YAML_SCALAR_NODE) {
-            errat(L, item ? item : seq, "bad value for %s: list items must "
-                  "be plain values", keyname);
+            errat(L, item ? item : seq,
+                  "bad value for %s: list items must "
+                  "be plain values",
+                  keyname);
             return BS_ECONFIG;
         }
         if ((out->len && bs_buf_append_str(out, ",")) ||
@@ -1211,7 +1266,8 @@ static int load_seed_provider(struct loadctx *L, const struct key *k,
     static const char *const param_keys[] = {"seeds", NULL};
     if (vn->type != YAML_SEQUENCE_NODE ||
         vn->data.sequence.items.top - vn->data.sequence.items.start != 1) {
-        errat(L, vn, "bad value for seed_provider: expected a list of one "
+        errat(L, vn,
+              "bad value for seed_provider: expected a list of one "
               "provider: [{class_name: SimpleSeedProvider, parameters: "
               "[{seeds: \"a,b\"}]}]");
         return BS_ECONFIG;
@@ -1219,7 +1275,8 @@ static int load_seed_provider(struct loadctx *L, const struct key *k,
     yaml_node_t *prov =
         yaml_document_get_node(L->doc, *vn->data.sequence.items.start);
     if (!prov || prov->type != YAML_MAPPING_NODE) {
-        errat(L, prov ? prov : vn, "bad value for seed_provider: expected a "
+        errat(L, prov ? prov : vn,
+              "bad value for seed_provider: expected a "
               "mapping with class_name and parameters");
         return BS_ECONFIG;
     }
@@ -1229,20 +1286,21 @@ static int load_seed_provider(struct loadctx *L, const struct key *k,
     if (cls) {
         const char *want = "SimpleSeedProvider";
         size_t wl = strlen(want);
-        bool ok = cls->type == YAML_SCALAR_NODE &&
-                  cls->data.scalar.length >= wl &&
-                  memcmp(cls->data.scalar.value + cls->data.scalar.length - wl,
-                         want, wl) == 0 &&
-                  (cls->data.scalar.length == wl ||
-                   cls->data.scalar.value[cls->data.scalar.length - wl - 1] ==
-                       '.');
+        bool ok =
+            cls->type == YAML_SCALAR_NODE && cls->data.scalar.length >= wl &&
+            memcmp(cls->data.scalar.value + cls->data.scalar.length - wl, want,
+                   wl) == 0 &&
+            (cls->data.scalar.length == wl ||
+             cls->data.scalar.value[cls->data.scalar.length - wl - 1] == '.');
         if (!ok) {
             char shown[128] = "(not a scalar)";
             if (cls->type == YAML_SCALAR_NODE)
                 printable((const char *)cls->data.scalar.value,
                           cls->data.scalar.length, shown, sizeof shown);
-            errat(L, cls, "bad value '%s' for seed_provider class_name: only "
-                  "SimpleSeedProvider is supported", shown);
+            errat(L, cls,
+                  "bad value '%s' for seed_provider class_name: only "
+                  "SimpleSeedProvider is supported",
+                  shown);
             return BS_ECONFIG;
         }
     }
@@ -1250,14 +1308,16 @@ static int load_seed_provider(struct loadctx *L, const struct key *k,
     if (!params || params->type != YAML_SEQUENCE_NODE ||
         params->data.sequence.items.top - params->data.sequence.items.start !=
             1) {
-        errat(L, params ? params : prov, "bad value for seed_provider: "
+        errat(L, params ? params : prov,
+              "bad value for seed_provider: "
               "parameters must be a list of one mapping [{seeds: \"a,b\"}]");
         return BS_ECONFIG;
     }
     yaml_node_t *pm =
         yaml_document_get_node(L->doc, *params->data.sequence.items.start);
     if (!pm || pm->type != YAML_MAPPING_NODE) {
-        errat(L, pm ? pm : params, "bad value for seed_provider parameters: "
+        errat(L, pm ? pm : params,
+              "bad value for seed_provider parameters: "
               "expected a mapping {seeds: \"a,b\"}");
         return BS_ECONFIG;
     }
@@ -1273,8 +1333,7 @@ static int load_seed_provider(struct loadctx *L, const struct key *k,
         bs_buf b = BS_BUF_INIT;
         rc = join_sequence(L, "seeds", seeds, &b);
         if (rc == 0)
-            rc = load_from_text(L, k, NULL, seeds, (const char *)b.data,
-                                b.len);
+            rc = load_from_text(L, k, NULL, seeds, (const char *)b.data, b.len);
         bs_buf_free(&b);
         return rc;
     }
@@ -1305,8 +1364,10 @@ static int load_pair(struct loadctx *L, yaml_node_t *kn, yaml_node_t *vn) {
             errat(L, kn, "duplicate key '%s' (first set at line %zu)", as,
                   L->line[ki]);
         else
-            errat(L, kn, "key '%s' conflicts with '%s' at line %zu (both set "
-                  "%s)", as, L->set_as[ki], L->line[ki], k->name);
+            errat(L, kn,
+                  "key '%s' conflicts with '%s' at line %zu (both set "
+                  "%s)",
+                  as, L->set_as[ki], L->line[ki], k->name);
         return BS_ECONFIG;
     }
     L->line[ki] = kn->start_mark.line + 1;
@@ -1327,11 +1388,12 @@ static int load_pair(struct loadctx *L, yaml_node_t *kn, yaml_node_t *vn) {
                             vn->data.sequence.items.start);
         if (al && al->conv == AL_DIRLIST) {
             yaml_node_t *item =
-                n == 1 ? yaml_document_get_node(
-                             L->doc, *vn->data.sequence.items.start)
+                n == 1 ? yaml_document_get_node(L->doc,
+                                                *vn->data.sequence.items.start)
                        : NULL;
             if (!item || item->type != YAML_SCALAR_NODE) {
-                errat(L, vn, "bad value for %s: Basalt keeps one data "
+                errat(L, vn,
+                      "bad value for %s: Basalt keeps one data "
                       "directory; expected a list of exactly one path",
                       al->name);
                 return BS_ECONFIG;
@@ -1364,8 +1426,11 @@ static void offset_to_linecol(const char *text, size_t len, size_t off,
     *line = 1;
     *col = 1;
     for (size_t i = 0; i < off && i < len; i++) {
-        if (text[i] == '\n') { (*line)++; *col = 1; }
-        else if (((unsigned char)text[i] & 0xc0) != 0x80) (*col)++;
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80)
+            (*col)++;
     }
 }
 
@@ -1411,7 +1476,8 @@ static int apply_yaml(struct loadctx *L, const char *text, size_t len) {
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && scalar_is_null(root)) root = NULL; /* a file of comments */
     if (root && root->type != YAML_MAPPING_NODE) {
-        errat(L, root, "expected a mapping of 'key: value' lines at the top "
+        errat(L, root,
+              "expected a mapping of 'key: value' lines at the top "
               "level");
         rc = BS_ECONFIG;
     }
@@ -1420,7 +1486,10 @@ static int apply_yaml(struct loadctx *L, const char *text, size_t len) {
          pr && pr < root->data.mapping.pairs.top && rc == 0; pr++) {
         yaml_node_t *kn = yaml_document_get_node(&doc, pr->key);
         yaml_node_t *vn = yaml_document_get_node(&doc, pr->value);
-        if (!kn || !vn) { rc = BS_EINTERNAL; break; }
+        if (!kn || !vn) {
+            rc = BS_EINTERNAL;
+            break;
+        }
         rc = load_pair(L, kn, vn);
     }
     yaml_document_delete(&doc);
@@ -1505,7 +1574,10 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
     int rc = 0;
     for (;;) {
         uint8_t *p = bs_buf_extend(&b, 65536);
-        if (!p) { rc = BS_ENOMEM; break; }
+        if (!p) {
+            rc = BS_ENOMEM;
+            break;
+        }
         size_t n = fread(p, 1, 65536, f);
         b.len -= 65536 - n;
         if (b.len > BS_CONFIG_MAX_FILE) {
@@ -1552,7 +1624,8 @@ int bs_config_load_file(const char *path, bs_config *cfg, char *err,
 /* Normalises a flag name (dashes -> underscores) into buf. */
 static bool flag_to_key(const char *s, size_t n, char *buf, size_t cap) {
     if (n == 0 || n >= cap) return false;
-    for (size_t i = 0; i < n; i++) buf[i] = s[i] == '-' ? '_' : s[i];
+    for (size_t i = 0; i < n; i++)
+        buf[i] = s[i] == '-' ? '_' : s[i];
     buf[n] = '\0';
     return true;
 }
@@ -1571,8 +1644,10 @@ static int set_named(bs_config *cfg, const char *flag, size_t flen,
         return BS_ECONFIG;
     }
     if (al && al->conv == AL_SEED_PROVIDER) {
-        seterr(err, errlen, "%s: seed_provider cannot be set from the command "
-               "line; use --seeds", shown_flag);
+        seterr(err, errlen,
+               "%s: seed_provider cannot be set from the command "
+               "line; use --seeds",
+               shown_flag);
         return BS_ECONFIG;
     }
     struct val v;
@@ -1590,8 +1665,8 @@ static int set_named(bs_config *cfg, const char *flag, size_t flen,
     return 0;
 }
 
-int bs_config_set(bs_config *cfg, const char *key, const char *value,
-                  char *err, size_t errlen) {
+int bs_config_set(bs_config *cfg, const char *key, const char *value, char *err,
+                  size_t errlen) {
     return set_named(cfg, key, strlen(key), key, value, err, errlen);
 }
 
@@ -1652,8 +1727,10 @@ static int apply_args(bs_config *cfg, int argc, char **argv, char *err,
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             char shown[128];
             printable(a, strlen(a), shown, sizeof shown);
-            seterr(err, errlen, "unexpected argument '%s' (options are "
-                   "--key=value or --key value; see --help)", shown);
+            seterr(err, errlen,
+                   "unexpected argument '%s' (options are "
+                   "--key=value or --key value; see --help)",
+                   shown);
             return BS_ECONFIG;
         }
         const char *name = a + 2;
@@ -1758,8 +1835,7 @@ static int format_value(const bs_config *cfg, const struct key *k,
     switch (k->kind) {
     case K_STR:
     case K_ADDR:
-    case K_SPECRETRY:
-        return bs_buf_append_str(out, *(char *const *)f);
+    case K_SPECRETRY: return bs_buf_append_str(out, *(char *const *)f);
     case K_ADDRLIST: {
         size_t n = *(const size_t *)cfield(cfg, k->off_n);
         for (size_t i = 0; i < n && rc == 0; i++)
@@ -1783,9 +1859,10 @@ static int format_value(const bs_config *cfg, const struct key *k,
         int x;
         memcpy(&x, f, sizeof x);
         size_t n = 0;
-        while (k->names[n]) n++;
-        return bs_buf_append_str(out, x >= 0 && (size_t)x < n ? k->names[x]
-                                                              : "?");
+        while (k->names[n])
+            n++;
+        return bs_buf_append_str(out,
+                                 x >= 0 && (size_t)x < n ? k->names[x] : "?");
     }
     case K_INT64: {
         int64_t x;
@@ -1822,8 +1899,8 @@ static int emit_handler(void *data, unsigned char *buffer, size_t size) {
 static int emit_scalar(yaml_emitter_t *e, const char *s, size_t n,
                        yaml_scalar_style_t style) {
     yaml_event_t ev;
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
-                                      (int)n, 1, 1, style))
+    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)n,
+                                      1, 1, style))
         return 0;
     return yaml_emitter_emit(e, &ev);
 }
@@ -1887,9 +1964,10 @@ static const char *metavar(const struct key *k) {
     case K_DOUBLE: return "NUMBER";
     case K_DURATION: return "DURATION";
     case K_SIZE: return "SIZE";
-    case K_ENUM: return k == find_primary("log_level", 9)
-                            ? "trace|debug|info|warn|error|off"
-                            : "periodic|batch";
+    case K_ENUM:
+        return k == find_primary("log_level", 9)
+                   ? "trace|debug|info|warn|error|off"
+                   : "periodic|batch";
     case K_SPECRETRY: return "NONE|ALWAYS|Np|Nms";
     }
     return "VALUE";
@@ -1901,7 +1979,8 @@ static int append_wrapped(bs_buf *out, const char *text, int ind) {
     const char *p = text;
     while (*p) {
         const char *w = p;
-        while (*p && *p != ' ') p++;
+        while (*p && *p != ' ')
+            p++;
         int wl = (int)(p - w);
         if (col > 0 && col + 1 + wl > 78) {
             if (bs_buf_append_str(out, "\n")) return BS_ENOMEM;
@@ -1916,7 +1995,8 @@ static int append_wrapped(bs_buf *out, const char *text, int ind) {
         }
         if (bs_buf_append(out, w, (size_t)wl)) return BS_ENOMEM;
         col += wl;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
     }
     return bs_buf_append_str(out, "\n");
 }
@@ -1948,8 +2028,9 @@ int bs_config_help(const char *prog, bs_buf *out) {
                                 metavar(k), k->def[0] ? k->def : "\"\"");
         if (rc == 0) rc = append_wrapped(out, k->help, 8);
     }
-    if (rc == 0) rc = bs_buf_append_str(out, "\nLegacy cassandra.yaml names "
-                                             "also accepted:\n");
+    if (rc == 0)
+        rc = bs_buf_append_str(out, "\nLegacy cassandra.yaml names "
+                                    "also accepted:\n");
     for (size_t i = 0; i < NALIASES && rc == 0; i++)
         rc = bs_buf_appendf(out, "  %s -> %s\n", aliases[i].name,
                             aliases[i].target);
@@ -2022,6 +2103,26 @@ int bs_config_reference_markdown(bs_buf *out) {
 /* ------------------------------------------------------------------ */
 /* Derived values                                                      */
 /* ------------------------------------------------------------------ */
+
+int bs_config_apply_runtime(const bs_config *cfg, FILE **log_out, char *err,
+                            size_t errlen) {
+    FILE *f = NULL;
+    *log_out = NULL;
+    if (cfg->log_file[0]) {
+        f = fopen(cfg->log_file, "a");
+        if (!f) {
+            seterr(err, errlen, "log_file %s: cannot open: %s", cfg->log_file,
+                   strerror(errno));
+            return BS_EIO;
+        }
+        setvbuf(f, NULL, _IOLBF, 0);
+    }
+    bs_log_set_file(f);
+    bs_log_set_level(cfg->log_level);
+    bs_clock_set_offset_us(bs_clock_default(), cfg->clock_skew_us);
+    *log_out = f;
+    return 0;
+}
 
 const char *bs_config_broadcast_address(const bs_config *cfg) {
     return cfg->broadcast_address[0] ? cfg->broadcast_address

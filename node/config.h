@@ -11,16 +11,16 @@
  *
  *     bs_config cfg;
  *     char err[512];
- *     if (bs_config_args_want_help(argc, argv)) { print bs_config_help; exit 0 }
- *     bs_config_init(&cfg);
- *     if (bs_config_load_command_line(&cfg, argc, argv, err, sizeof err))
- *         { fprintf(stderr, "%s\n", err); exit 1; }
+ *     if (bs_config_args_want_help(argc, argv)) { print bs_config_help; exit 0
+ * } bs_config_init(&cfg); if (bs_config_load_command_line(&cfg, argc, argv,
+ * err, sizeof err)) { fprintf(stderr, "%s\n", err); exit 1; }
  *     ...
  *     bs_config_free(&cfg);
  *
  * Errors name the source, line and column, the key and the value:
  *     basalt.yaml:12:1: unknown key 'num_tokenz'
- *     basalt.yaml:7:13: bad value 'abc' for num_tokens: expected an integer 1..1024
+ *     basalt.yaml:7:13: bad value 'abc' for num_tokens: expected an
+ * integer 1..1024
  *     --num-tokens: bad value 'abc' for num_tokens: expected an integer 1..1024
  * (columns are 1-based; for a bad value they point at the value).
  *
@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -51,19 +52,19 @@ typedef enum {
 } bs_commitlog_sync;
 
 #define BS_CONFIG_MAX_SEEDS 64
-#define BS_CONFIG_MAX_TOKENS 1024 /* num_tokens upper bound */
+#define BS_CONFIG_MAX_TOKENS 1024     /* num_tokens upper bound */
 #define BS_CONFIG_MAX_FILE (1u << 20) /* larger config files are refused */
 
 typedef struct bs_config {
     /* cluster identity and topology */
-    char *cluster_name;          /* "Test Cluster" */
-    char **seeds;                /* IP address strings; n_seeds >= 1 */
+    char *cluster_name; /* "Test Cluster" */
+    char **seeds;       /* IP address strings; n_seeds >= 1 */
     size_t n_seeds;
-    char *dc;                    /* "dc1" */
-    char *rack;                  /* "rack1" */
-    int num_tokens;              /* 16, 1..1024 */
+    char *dc;                                         /* "dc1" */
+    char *rack;                                       /* "rack1" */
+    int num_tokens;                                   /* 16, 1..1024 */
     int allocate_tokens_for_local_replication_factor; /* 3 */
-    int64_t *initial_tokens;     /* NULL/0 = allocate; else n == num_tokens */
+    int64_t *initial_tokens; /* NULL/0 = allocate; else n == num_tokens */
     size_t n_initial_tokens;
 
     /* addresses and ports; "" in broadcast_* means "same as listen/rpc" */
@@ -78,16 +79,16 @@ typedef struct bs_config {
     int admin_port;              /* 7199, on admin_address */
 
     /* storage and durability */
-    char *data_directory;        /* "data" (relative to the cwd) */
-    char *hints_directory;       /* "" = <data_directory>/hints */
-    bs_commitlog_sync commitlog_sync;          /* periodic */
-    uint64_t commitlog_sync_period_ms;         /* 10000 (periodic mode) */
-    uint64_t commitlog_sync_batch_window_ms;   /* 2 (batch mode) */
+    char *data_directory;                    /* "data" (relative to the cwd) */
+    char *hints_directory;                   /* "" = <data_directory>/hints */
+    bs_commitlog_sync commitlog_sync;        /* periodic */
+    uint64_t commitlog_sync_period_ms;       /* 10000 (periodic mode) */
+    uint64_t commitlog_sync_batch_window_ms; /* 2 (batch mode) */
 
     /* hinted handoff */
-    bool hinted_handoff_enabled;               /* true */
-    uint64_t max_hint_window_ms;               /* 3h */
-    uint64_t hinted_handoff_throttle_bytes;    /* 1024KiB per second; 0 = off */
+    bool hinted_handoff_enabled;            /* true */
+    uint64_t max_hint_window_ms;            /* 3h */
+    uint64_t hinted_handoff_throttle_bytes; /* 1024KiB per second; 0 = off */
 
     /* timeouts (milliseconds) */
     uint64_t read_request_timeout_ms;     /* 5000 */
@@ -98,9 +99,9 @@ typedef struct bs_config {
     char *speculative_retry;              /* "99p": NONE|ALWAYS|Np|Nms */
 
     /* failure detection, threads, transport limits */
-    double phi_convict_threshold;                 /* 8 */
-    int io_threads;                               /* 0 = number of cores */
-    uint64_t native_transport_max_frame_size_bytes; /* 16MiB */
+    double phi_convict_threshold;                    /* 8 */
+    int io_threads;                                  /* 0 = number of cores */
+    uint64_t native_transport_max_frame_size_bytes;  /* 16MiB */
     int native_transport_max_concurrent_connections; /* -1 = unlimited */
 
     /* repair */
@@ -170,8 +171,8 @@ int bs_config_load_command_line(bs_config *cfg, int argc, char **argv,
 /* Sets one key from its text form exactly as a flag would ("num_tokens",
  * "8"); aliases accepted.  Does not run the cross-field validation.
  * BS_ECONFIG (unknown key / bad value, message in err) or BS_ENOMEM. */
-int bs_config_set(bs_config *cfg, const char *key, const char *value,
-                  char *err, size_t errlen);
+int bs_config_set(bs_config *cfg, const char *key, const char *value, char *err,
+                  size_t errlen);
 
 /* Cross-field checks: data_directory non-empty; ports distinct per
  * address (a wildcard address conflicts with every address);
@@ -192,6 +193,16 @@ int bs_config_help(const char *prog, bs_buf *out);
 /* Appends a Markdown reference table of every key (the generated part of
  * docs/CONFIG.md) and the legacy aliases to out. */
 int bs_config_reference_markdown(bs_buf *out);
+
+/* Applies the process-wide settings of cfg: log level, log file and
+ * the default clock's skew (clock_skew_us).  Opens log_file for append
+ * (when non-empty) and installs it as the log sink; *log_out receives the
+ * FILE (NULL when logging to stderr), which the caller keeps open while
+ * logging and closes at exit after bs_log_set_file(NULL).  If the file
+ * cannot be opened nothing is changed and BS_EIO is returned with a
+ * message naming the file. */
+int bs_config_apply_runtime(const bs_config *cfg, FILE **log_out, char *err,
+                            size_t errlen);
 
 /* Derived values. */
 /* broadcast_address, or listen_address when it is empty. */

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "node/config.h"
 
 static char err[1024];
@@ -132,7 +134,8 @@ START_TEST(defaults) {
 
     /* derived values */
     char hb[256];
-    ck_assert_str_eq(bs_config_hints_directory(&c, hb, sizeof hb), "data/hints");
+    ck_assert_str_eq(bs_config_hints_directory(&c, hb, sizeof hb),
+                     "data/hints");
     ck_assert_ptr_null(bs_config_hints_directory(&c, hb, 5));
     ck_assert_str_eq(bs_config_broadcast_address(&c), "127.0.0.1");
     ck_assert_str_eq(bs_config_broadcast_rpc_address(&c), "127.0.0.1");
@@ -458,8 +461,8 @@ START_TEST(null_value_resets_default) {
     ck_assert_int_eq(bs_config_set(&c, "num_tokens", "8", e, sizeof e), 0);
     ck_assert_int_eq(bs_config_set(&c, "dc", "east", e, sizeof e), 0);
     const char *y = "num_tokens:\ndc: ~\nbroadcast_address: null\n";
-    ck_assert_int_eq(bs_config_load_string(y, strlen(y), "t.yaml", &c, e,
-                                           sizeof e), 0);
+    ck_assert_int_eq(
+        bs_config_load_string(y, strlen(y), "t.yaml", &c, e, sizeof e), 0);
     ck_assert_int_eq(c.num_tokens, 16);
     ck_assert_str_eq(c.dc, "dc1");
     ck_assert_str_eq(c.broadcast_address, "");
@@ -573,13 +576,13 @@ START_TEST(seeds_all_shapes) {
     ck_assert_str_eq(c.seeds[1], "::1");
     bs_config_free(&c);
     /* cassandra.yaml's seed_provider */
-    ck_assert_msg(
-        load(&c, "seed_provider:\n"
-                 "  - class_name: org.apache.cassandra.locator."
-                 "SimpleSeedProvider\n"
-                 "    parameters:\n"
-                 "      - seeds: \"10.1.0.1,10.1.0.2,10.1.0.3\"\n") == 0,
-        "%s", err);
+    ck_assert_msg(load(&c,
+                       "seed_provider:\n"
+                       "  - class_name: org.apache.cassandra.locator."
+                       "SimpleSeedProvider\n"
+                       "    parameters:\n"
+                       "      - seeds: \"10.1.0.1,10.1.0.2,10.1.0.3\"\n") == 0,
+                  "%s", err);
     ck_assert_uint_eq(c.n_seeds, 3);
     ck_assert_str_eq(c.seeds[0], "10.1.0.1");
     ck_assert_str_eq(c.seeds[2], "10.1.0.3");
@@ -621,7 +624,8 @@ START_TEST(seeds_all_shapes) {
     bs_buf_append_u8(&b, 0);
     ck_assert_int_eq(load(&c, (const char *)b.data), BS_ECONFIG);
     ck_assert_msg(strstr(err, "for seeds: expected a comma-separated list of "
-                              "1..64"), "%s", err);
+                              "1..64"),
+                  "%s", err);
     bs_config_free(&c);
     bs_buf_free(&b);
 }
@@ -670,8 +674,9 @@ START_TEST(cross_field_validation) {
     char e[512];
     ck_assert_int_eq(bs_config_set(&c, "http_port", "9042", e, sizeof e), 0);
     const char *y = "dc: x\n";
-    ck_assert_int_eq(bs_config_load_string(y, strlen(y), "t.yaml", &c, e,
-                                           sizeof e), BS_ECONFIG);
+    ck_assert_int_eq(
+        bs_config_load_string(y, strlen(y), "t.yaml", &c, e, sizeof e),
+        BS_ECONFIG);
     ck_assert_str_eq(e, "t.yaml: http_port 9042 conflicts with "
                         "native_transport_port 9042: both listen on 127.0.0.1 "
                         "(rpc_address) and 127.0.0.1 (rpc_address)");
@@ -686,8 +691,9 @@ START_TEST(error_leaves_config_unchanged) {
     ck_assert_int_eq(bs_config_copy(&before, &c), 0);
     ck_assert(bs_config_equal(&c, &before));
     const char *y = "num_tokens: 8\ndc: changed\nlog_level: nope\n";
-    ck_assert_int_eq(bs_config_load_string(y, strlen(y), "t.yaml", &c, err,
-                                           sizeof err), BS_ECONFIG);
+    ck_assert_int_eq(
+        bs_config_load_string(y, strlen(y), "t.yaml", &c, err, sizeof err),
+        BS_ECONFIG);
     ck_assert(bs_config_equal(&c, &before));
     char *argv[] = {"basaltd", "--dc", "x", "--num-tokens", "0", NULL};
     ck_assert_int_eq(bs_config_apply_args(&c, 5, argv, err, sizeof err),
@@ -793,8 +799,8 @@ START_TEST(flags_override_file) {
     bs_config c;
     bs_config_init(&c);
     /* flags before and after -f: flags always win over the file */
-    char *argv[] = {"basaltd", "--num-tokens", "32", "-f", path,
-                    "--dc=flag-dc", "--help", NULL};
+    char *argv[] = {"basaltd", "--num-tokens", "32",     "-f",
+                    path,      "--dc=flag-dc", "--help", NULL};
     ck_assert(bs_config_args_want_help(7, argv));
     const char *p;
     ck_assert_int_eq(bs_config_args_config_path(7, argv, &p, err, sizeof err),
@@ -828,9 +834,11 @@ START_TEST(flags_override_file) {
     ck_assert_int_eq(bs_config_load_command_line(&c, 3, argv3, err, sizeof err),
                      BS_ECONFIG);
     char want[512];
-    snprintf(want, sizeof want, "%s:1:1: http_port 9042 conflicts with "
+    snprintf(want, sizeof want,
+             "%s:1:1: http_port 9042 conflicts with "
              "native_transport_port 9042: both listen on 127.0.0.1 "
-             "(rpc_address) and 127.0.0.1 (rpc_address)", path2);
+             "(rpc_address) and 127.0.0.1 (rpc_address)",
+             path2);
     ck_assert_str_eq(err, want);
     bs_config_free(&c);
 
@@ -838,8 +846,9 @@ START_TEST(flags_override_file) {
     bs_config_init(&c);
     ck_assert_int_eq(bs_config_load_file(path, &c, err, sizeof err), 0);
     ck_assert_int_eq(c.num_tokens, 4);
-    ck_assert_int_eq(bs_config_load_file("/nonexistent/basalt.yaml", &c, err,
-                                         sizeof err), BS_EIO);
+    ck_assert_int_eq(
+        bs_config_load_file("/nonexistent/basalt.yaml", &c, err, sizeof err),
+        BS_EIO);
     ck_assert_str_eq(err, "/nonexistent/basalt.yaml: cannot open: No such "
                           "file or directory");
     ck_assert_int_eq(c.num_tokens, 4);
@@ -918,15 +927,17 @@ START_TEST(dump_load_roundtrip) {
     /* awkward strings: quotes, backslashes, unicode, YAML keywords */
     bs_config_init(&c);
     char e[256];
-    ck_assert_int_eq(bs_config_set(&c, "cluster_name", "it's \"q\" \\ #x: y",
-                                   e, sizeof e), 0);
+    ck_assert_int_eq(
+        bs_config_set(&c, "cluster_name", "it's \"q\" \\ #x: y", e, sizeof e),
+        0);
     ck_assert_int_eq(bs_config_set(&c, "dc", "null", e, sizeof e), 0);
     ck_assert_int_eq(bs_config_set(&c, "rack", "räck-☃", e, sizeof e), 0);
     ck_assert_int_eq(bs_config_set(&c, "log_file", "- [x]", e, sizeof e), 0);
-    ck_assert_int_eq(bs_config_set(&c, "phi_convict_threshold", "3.3", e,
-                                   sizeof e), 0);
-    ck_assert_int_eq(bs_config_set(&c, "commitlog_sync_batch_window", "0ms", e,
-                                   sizeof e), 0);
+    ck_assert_int_eq(
+        bs_config_set(&c, "phi_convict_threshold", "3.3", e, sizeof e), 0);
+    ck_assert_int_eq(
+        bs_config_set(&c, "commitlog_sync_batch_window", "0ms", e, sizeof e),
+        0);
     roundtrip(&c);
     bs_config_free(&c);
 }
@@ -999,6 +1010,44 @@ START_TEST(example_config_and_docs_match_table) {
 }
 END_TEST
 
+START_TEST(apply_runtime_settings) {
+    char *path = write_temp("");
+    bs_config c;
+    bs_config_init(&c);
+    char e[512];
+    ck_assert_int_eq(bs_config_set(&c, "log_level", "warn", e, sizeof e), 0);
+    ck_assert_int_eq(bs_config_set(&c, "clock_skew_us", "-250000", e, sizeof e),
+                     0);
+    ck_assert_int_eq(bs_config_set(&c, "log_file", path, e, sizeof e), 0);
+    FILE *lf;
+    ck_assert_int_eq(bs_config_apply_runtime(&c, &lf, e, sizeof e), 0);
+    ck_assert_ptr_nonnull(lf);
+    ck_assert_int_eq(bs_log_get_level(), BS_LOG_WARN);
+    ck_assert_int_eq(bs_clock_default()->offset_us, -250000);
+    BS_WARN("test", "hello %d", 42);
+    BS_INFO("test", "filtered");
+    bs_log_set_file(NULL);
+    fclose(lf);
+    char *text = slurp(path);
+    ck_assert_ptr_nonnull(strstr(text, "hello 42"));
+    ck_assert_ptr_null(strstr(text, "filtered"));
+    free(text);
+    /* an unopenable log file changes nothing */
+    ck_assert_int_eq(
+        bs_config_set(&c, "log_file", "/nonexistent/dir/x.log", e, sizeof e),
+        0);
+    ck_assert_int_eq(bs_config_set(&c, "log_level", "error", e, sizeof e), 0);
+    ck_assert_int_eq(bs_config_apply_runtime(&c, &lf, e, sizeof e), BS_EIO);
+    ck_assert_str_eq(e, "log_file /nonexistent/dir/x.log: cannot open: No "
+                        "such file or directory");
+    ck_assert_ptr_null(lf);
+    ck_assert_int_eq(bs_log_get_level(), BS_LOG_WARN);
+    bs_config_free(&c);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 static Suite *config_suite(void) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
@@ -1022,6 +1071,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, dump_load_roundtrip);
     tcase_add_test(tc, help_lists_every_key);
     tcase_add_test(tc, example_config_and_docs_match_table);
+    tcase_add_test(tc, apply_runtime_settings);
     suite_add_tcase(s, tc);
     return s;
 }
