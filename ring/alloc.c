@@ -28,6 +28,8 @@
  */
 #include "ring/alloc.h"
 
+#include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,8 +80,15 @@ typedef struct tent {
     const char **dc_names;
     uint32_t x;           /* new node index */
     int rack_is_new;      /* X's rack has no owning node yet */
-    double *own, *prim;   /* per node scratch */
-    uint32_t *reps;       /* replica scratch */
+    double *own, *prim;   /* per node: scratch for candidates */
+    uint32_t *reps;       /* replica scratch (plan total) */
+    /* the current ring without a candidate ("base"), per range i: */
+    uint32_t *base_reps;  /* ntokens x plan total */
+    uint32_t *base_cnt, *base_span;
+    double *base_own, *base_prim; /* per node */
+    size_t *aff;          /* candidate_cost scratch: affected ranges */
+    double *aff_w;
+    size_t cap;           /* capacity of the token arrays */
 } tent;
 
 static void tent_free(tent *t) {
@@ -93,6 +102,13 @@ static void tent_free(tent *t) {
     free(t->own);
     free(t->prim);
     free(t->reps);
+    free(t->base_reps);
+    free(t->base_cnt);
+    free(t->base_span);
+    free(t->base_own);
+    free(t->base_prim);
+    free(t->aff);
+    free(t->aff_w);
 }
 
 static int tent_init(tent *t, const bs_ring_snapshot *s, const char *dc,
@@ -110,8 +126,17 @@ static int tent_init(tent *t, const bs_ring_snapshot *s, const char *dc,
     t->dc_names = calloc(nd, sizeof(char *));
     t->own = malloc(nn * sizeof(double));
     t->prim = malloc(nn * sizeof(double));
+    t->base_own = malloc(nn * sizeof(double));
+    t->base_prim = malloc(nn * sizeof(double));
+    t->base_cnt = malloc(nt * sizeof(uint32_t));
+    t->base_span = malloc(nt * sizeof(uint32_t));
+    t->aff = malloc(nt * sizeof(size_t));
+    t->aff_w = malloc(nt * sizeof(double));
+    t->cap = nt;
     if (!t->tokens || !t->owner || !t->node_dc || !t->node_rack ||
-        !t->dc_nodes || !t->dc_racks || !t->dc_names || !t->own || !t->prim) {
+        !t->dc_nodes || !t->dc_racks || !t->dc_names || !t->own ||
+        !t->prim || !t->base_own || !t->base_prim || !t->base_cnt ||
+        !t->base_span || !t->aff || !t->aff_w) {
         tent_free(t);
         return BS_ENOMEM;
     }
@@ -167,23 +192,96 @@ static void tent_remove(tent *t, size_t pos) {
     t->v.ntokens = n;
 }
 
-static double tent_cost(tent *t, bs__ring_plan *p) {
-    const bs__ring_view *v = &t->v;
-    size_t n = v->ntokens;
-    for (uint32_t i = 0; i < v->nnodes; i++) t->own[i] = t->prim[i] = 0;
-    for (size_t i = 0; i < n; i++) {
-        double w = bs__ring_width(v->tokens[i == 0 ? n - 1 : i - 1],
-                                  v->tokens[i]);
-        size_t k = bs__ring_calc(p, v, i, t->reps, NULL);
-        for (size_t j = 0; j < k; j++) t->own[t->reps[j]] += w;
-        t->prim[v->owner[i]] += w;
-    }
+static double width_at(const tent *t, size_t i) {
+    size_t n = t->v.ntokens;
+    return bs__ring_width(t->tokens[i == 0 ? n - 1 : i - 1], t->tokens[i]);
+}
+
+static double score(const tent *t, const double *own, const double *prim) {
     double c = 0, cp = 0;
-    for (uint32_t i = 0; i < v->nnodes; i++) {
-        c += t->own[i] * t->own[i];
-        cp += t->prim[i] * t->prim[i];
+    for (uint32_t i = 0; i < t->v.nnodes; i++) {
+        c += own[i] * own[i];
+        cp += prim[i] * prim[i];
     }
     return c + cp / 16.0;
+}
+
+/* Replicas, walk span and ownership of every range of the current ring. */
+static void compute_base(tent *t, bs__ring_plan *p) {
+    const bs__ring_view *v = &t->v;
+    for (uint32_t i = 0; i < v->nnodes; i++) t->base_own[i] = t->base_prim[i] = 0;
+    for (size_t i = 0; i < v->ntokens; i++) {
+        double w = width_at(t, i);
+        uint32_t *r = t->base_reps + i * p->total;
+        size_t span;
+        size_t k = bs__ring_calc(p, v, i, r, &span);
+        t->base_cnt[i] = (uint32_t)k;
+        t->base_span[i] = (uint32_t)span;
+        for (size_t j = 0; j < k; j++) t->base_own[r[j]] += w;
+        t->base_prim[v->owner[i]] += w;
+    }
+}
+
+static double base_cost(const tent *t) {
+    return score(t, t->base_own, t->base_prim);
+}
+
+#ifndef NDEBUG
+/* Full recomputation of the cost of t's ring, to check candidate_cost. */
+static double full_cost(tent *t, bs__ring_plan *p) {
+    for (uint32_t i = 0; i < t->v.nnodes; i++) t->own[i] = t->prim[i] = 0;
+    for (size_t i = 0; i < t->v.ntokens; i++) {
+        double w = width_at(t, i);
+        size_t k = bs__ring_calc(p, &t->v, i, t->reps, NULL);
+        for (size_t j = 0; j < k; j++) t->own[t->reps[j]] += w;
+        t->prim[t->owner[i]] += w;
+    }
+    return score(t, t->own, t->prim);
+}
+#endif
+
+/* Cost of the ring with X's token cand inserted at position at (the base
+ * is the ring without it).  The token sits between old positions split-1
+ * and split; the walk of range i (old positions i .. i+span-1) meets it
+ * iff it continues past split-1, i.e. 1 <= (split - i) mod n < span, or,
+ * for i == split, when the walk went all the way round (span == n).
+ * Only those ranges can change (a walk that meets an X token while X is
+ * already taken, or rejected, ends exactly as before); the split range
+ * also hands (prev, cand] to the new range. */
+static double candidate_cost(tent *t, bs__ring_plan *p, size_t at,
+                             int64_t cand) {
+    size_t n = t->v.ntokens; /* without cand */
+    uint32_t tot = p->total;
+    memcpy(t->own, t->base_own, t->v.nnodes * sizeof(double));
+    memcpy(t->prim, t->base_prim, t->v.nnodes * sizeof(double));
+    size_t split = at == n ? 0 : at;
+    double wnew = bs__ring_width(t->tokens[split == 0 ? n - 1 : split - 1],
+                                 cand);
+    for (uint32_t j = 0; j < t->base_cnt[split]; j++)
+        t->own[t->base_reps[split * tot + j]] -= wnew;
+    t->prim[t->owner[split]] -= wnew;
+    t->prim[t->x] += wnew;
+    size_t naff = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = (split + n - i) % n;
+        int hit = d == 0 ? t->base_span[i] >= n : d < t->base_span[i];
+        if (!hit) continue;
+        double w = width_at(t, i) - (i == split ? wnew : 0);
+        const uint32_t *old = t->base_reps + i * tot;
+        for (uint32_t j = 0; j < t->base_cnt[i]; j++) t->own[old[j]] -= w;
+        t->aff[naff] = i;
+        t->aff_w[naff++] = w;
+    }
+    tent_insert(t, at, cand);
+    size_t k = bs__ring_calc(p, &t->v, at, t->reps, NULL);
+    for (size_t j = 0; j < k; j++) t->own[t->reps[j]] += wnew;
+    for (size_t q = 0; q < naff; q++) {
+        size_t i = t->aff[q];
+        k = bs__ring_calc(p, &t->v, i + (i >= at), t->reps, NULL);
+        for (size_t j = 0; j < k; j++) t->own[t->reps[j]] += t->aff_w[q];
+    }
+    tent_remove(t, at);
+    return score(t, t->own, t->prim);
 }
 
 static void evenly_spaced(size_t n, int64_t *out) {
@@ -194,6 +292,60 @@ static void evenly_spaced(size_t n, int64_t *out) {
         out[i] = (int64_t)(u ^ 0x8000000000000000ULL); /* u - 2^63 */
     }
 }
+
+/* Best candidate position for one more token of X in t's current ring
+ * (t's base must be up to date): every range split at 1/4, 1/2 and 3/4
+ * of its width.  Returns 0 and sets tok, pos and cost, or BS_EINVAL when
+ * no position is free. */
+static int best_candidate(tent *t, bs__ring_plan *p, int64_t *tok,
+                          size_t *pos, double *cost) {
+    size_t n = t->v.ntokens;
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t a = t->tokens[i == 0 ? n - 1 : i - 1];
+        uint64_t w = (uint64_t)t->tokens[i] - (uint64_t)a; /* 0: all */
+        for (int q = 1; q <= 3; q++) {
+            uint64_t off = w == 0 ? (uint64_t)q << 62 : w / 4 * (uint64_t)q;
+            if (off == 0 || (w && off >= w)) continue;
+            int64_t cand = (int64_t)((uint64_t)a + off);
+            if (cand == BS_RING_MIN_TOKEN) continue;
+            size_t at = bs__ring_lower_bound(t->tokens, n, cand);
+            if (at < n && t->tokens[at] == cand) continue;
+            double c = candidate_cost(t, p, at, cand);
+#ifndef NDEBUG
+            if (i == 0) { /* debug builds: incremental == full */
+                tent_insert(t, at, cand);
+                double f = full_cost(t, p);
+                tent_remove(t, at);
+                assert(fabs(f - c) < 1e-9);
+            }
+#endif
+            if (!found || c < *cost) {
+                *cost = c;
+                *tok = cand;
+                *pos = at;
+                found = 1;
+            }
+        }
+    }
+    return found ? 0 : BS_EINVAL;
+}
+
+static int plan_for(tent *t, const bs_ring_strategy *st, bs__ring_plan *p) {
+    int rc = bs__ring_plan_init(p, st, &t->v, t->dc_names);
+    if (rc) return rc;
+    free(t->reps);
+    free(t->base_reps);
+    t->reps = malloc((p->total + 1) * sizeof(uint32_t));
+    t->base_reps = malloc((t->cap * p->total + 1) * sizeof(uint32_t));
+    if (!t->reps || !t->base_reps) {
+        bs__ring_plan_free(p);
+        return BS_ENOMEM;
+    }
+    return 0;
+}
+
+#define REFINE_ROUNDS 2
 
 int bs_ring_tokens_balanced(const bs_ring_snapshot *snap,
                             const bs_ring_strategy *st, const char *dc,
@@ -207,48 +359,43 @@ int bs_ring_tokens_balanced(const bs_ring_snapshot *snap,
     tent t;
     int rc = tent_init(&t, snap, dc, rack, num_tokens);
     if (rc) return rc;
-    for (size_t k = 0; k < num_tokens; k++) {
-        if (k == 0) tent_x_joins(&t);
-        bs__ring_plan p;
-        if ((rc = bs__ring_plan_init(&p, st, &t.v, t.dc_names))) break;
-        free(t.reps);
-        t.reps = malloc((p.total + 1) * sizeof(uint32_t));
-        if (!t.reps) {
-            bs__ring_plan_free(&p);
-            rc = BS_ENOMEM;
-            break;
-        }
-        size_t n = t.v.ntokens;
-        double best = 0;
-        int64_t best_tok = 0;
-        size_t best_pos = SIZE_MAX;
-        for (size_t i = 0; i < n; i++) {
-            int64_t a = t.tokens[i == 0 ? n - 1 : i - 1], b = t.tokens[i];
-            uint64_t w = (uint64_t)b - (uint64_t)a; /* 0: the whole ring */
-            if (n > 1 && w < 2) continue;
-            int64_t mid = (int64_t)((uint64_t)a + (n == 1 ? (1ULL << 63)
-                                                          : w / 2));
-            if (mid == BS_RING_MIN_TOKEN) mid++;
-            size_t pos = bs__ring_lower_bound(t.tokens, n, mid);
-            if (pos < n && t.tokens[pos] == mid) continue;
-            tent_insert(&t, pos, mid);
-            double c = tent_cost(&t, &p);
-            tent_remove(&t, pos);
-            if (best_pos == SIZE_MAX || c < best) {
-                best = c;
-                best_tok = mid;
-                best_pos = pos;
+    tent_x_joins(&t);
+    bs__ring_plan p;
+    if ((rc = plan_for(&t, st, &p))) {
+        tent_free(&t);
+        return rc;
+    }
+    /* greedy placement */
+    for (size_t k = 0; k < num_tokens && rc == 0; k++) {
+        int64_t tok;
+        size_t pos;
+        double c;
+        compute_base(&t, &p);
+        if ((rc = best_candidate(&t, &p, &tok, &pos, &c))) break;
+        tent_insert(&t, pos, tok);
+        out[k] = tok;
+    }
+    /* refinement: take each token out and put it back where it helps
+     * most (possibly the same place); never makes the cost worse */
+    for (int round = 0; round < REFINE_ROUNDS && rc == 0; round++) {
+        for (size_t k = 0; k < num_tokens; k++) {
+            compute_base(&t, &p);
+            double before = base_cost(&t);
+            size_t at = bs__ring_lower_bound(t.tokens, t.v.ntokens, out[k]);
+            tent_remove(&t, at);
+            compute_base(&t, &p);
+            int64_t tok;
+            size_t pos;
+            double c;
+            if (best_candidate(&t, &p, &tok, &pos, &c) == 0 && c < before) {
+                tent_insert(&t, pos, tok);
+                out[k] = tok;
+            } else {
+                tent_insert(&t, at, out[k]);
             }
         }
-        bs__ring_plan_free(&p);
-        if (best_pos == SIZE_MAX) { /* ring saturated: cannot happen
-                                       with 64-bit tokens in practice */
-            rc = BS_EINVAL;
-            break;
-        }
-        tent_insert(&t, best_pos, best_tok);
-        out[k] = best_tok;
     }
+    bs__ring_plan_free(&p);
     tent_free(&t);
     if (rc == 0) qsort(out, num_tokens, sizeof(int64_t), cmp_i64);
     return rc;
