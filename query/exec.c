@@ -1,0 +1,942 @@
+/*
+ * exec.c - the executor's front: request dispatch, the prepared-statement
+ * cache, bind values, errors, term evaluation and key building.
+ *
+ * Flow of a request: QUERY parses its text; PREPARE parses, computes the
+ * bind metadata and caches the tree under an id (XXH3-128 of the session
+ * keyspace and the text, so re-preparing gives the same id); EXECUTE
+ * finds the tree by id (UNPREPARED if unknown); BATCH does either per
+ * child.  Statements then run in exec_ddl.c, exec_write.c or
+ * exec_select.c against the backend, and the result (or the first
+ * error) becomes one response frame.
+ *
+ * Prepared entries own an arena holding the parsed tree; they are never
+ * evicted in this version (a bounded cache is future work) and are freed
+ * with the executor.
+ */
+#include "query/exec_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "ring/murmur3.h"
+#include "storage/keycodec.h"
+
+typedef struct prep_entry {
+    struct prep_entry *next;
+    uint8_t id[16];
+    bs_arena arena;
+    bs_cql_stmt *stmt;
+    char keyspace[64];       /* session keyspace at PREPARE time */
+} prep_entry;
+
+/* ==================================================================== */
+/* lifecycle                                                              */
+/* ==================================================================== */
+
+void bs_exec_session_init(bs_exec_session *s) {
+    pthread_mutex_init(&s->lock, NULL);
+    s->keyspace[0] = 0;
+}
+
+void bs_exec_session_destroy(bs_exec_session *s) {
+    pthread_mutex_destroy(&s->lock);
+}
+
+bs_exec *bs_exec_new(const bs_exec_backend *be) {
+    bs_exec *x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    x->be = *be;
+    x->nprep_buckets = 1024;
+    x->prep = calloc(x->nprep_buckets, sizeof *x->prep);
+    if (!x->prep) {
+        free(x);
+        return NULL;
+    }
+    pthread_mutex_init(&x->prep_lock, NULL);
+    return x;
+}
+
+void bs_exec_free(bs_exec *x) {
+    if (!x) return;
+    for (size_t i = 0; i < x->nprep_buckets; i++) {
+        prep_entry *e = x->prep[i];
+        while (e) {
+            prep_entry *n = e->next;
+            bs_arena_free(&e->arena);
+            free(e);
+            e = n;
+        }
+    }
+    free(x->prep);
+    pthread_mutex_destroy(&x->prep_lock);
+    free(x);
+}
+
+/* ==================================================================== */
+/* errors                                                                 */
+/* ==================================================================== */
+
+int bs__x_fail(xctx *c, int32_t code, const char *fmt, ...) {
+    if (c->failed) return -1;
+    c->failed = 1;
+    c->err.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err.msg, sizeof c->err.msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int write_error(xctx *c) {
+    bs_proto_response r;
+    memset(&r, 0, sizeof r);
+    r.opcode = BS_PROTO_OP_ERROR;
+    bs_proto_error *e = &r.u.error;
+    e->code = c->err.code;
+    e->message = bs_proto_cstr(c->err.msg);
+    e->cl = c->err.cl ? c->err.cl : c->cl;
+    e->required = c->err.required;
+    e->alive = c->err.alive;
+    e->received = c->err.received;
+    e->blockfor = c->err.blockfor;
+    e->data_present = c->err.data_present;
+    e->write_type = bs_proto_cstr(c->err.write_type ? c->err.write_type
+                                                    : "SIMPLE");
+    e->keyspace = bs_proto_cstr(c->ae_ks ? c->ae_ks : "");
+    e->name = bs_proto_cstr(c->ae_table ? c->ae_table : "");
+    return bs_proto_response_encode(c->out, c->stream, &r, c->comp);
+}
+
+/* ==================================================================== */
+/* static helper types                                                    */
+/* ==================================================================== */
+
+static bs_type g_int = {BS_TYPE_INT, 0, 0, NULL, NULL, NULL, NULL};
+static bs_type g_bigint = {BS_TYPE_BIGINT, 0, 0, NULL, NULL, NULL, NULL};
+static bs_type g_text = {BS_TYPE_VARCHAR, 0, 0, NULL, NULL, NULL, NULL};
+bs_type *bs__x_int_type(void) { return &g_int; }
+bs_type *bs__x_bigint_type(void) { return &g_bigint; }
+bs_type *bs__x_text_type(void) { return &g_text; }
+
+const bs_type *bs__x_elem_type(const bs_type *coll, int key) {
+    if (coll->kind == BS_TYPE_MAP) return coll->params[key ? 0 : 1];
+    if (coll->kind == BS_TYPE_LIST) return key ? &g_int : coll->params[0];
+    if (coll->kind == BS_TYPE_SET) return coll->params[0];
+    return NULL;
+}
+
+/* ==================================================================== */
+/* names                                                                  */
+/* ==================================================================== */
+
+int bs__x_keyspace(xctx *c, const bs_cql_qname *q, const char **ks) {
+    if (q->ks) {
+        *ks = q->ks;
+        return 0;
+    }
+    pthread_mutex_lock(&c->sess->lock);
+    const char *k = c->sess->keyspace[0]
+                        ? bs_arena_strndup(c->a, c->sess->keyspace,
+                                           strlen(c->sess->keyspace))
+                        : NULL;
+    pthread_mutex_unlock(&c->sess->lock);
+    if (!k)
+        return XINVALID(c, "No keyspace has been specified. USE a keyspace, "
+                           "or explicitly specify keyspace.tablename");
+    *ks = k;
+    return 0;
+}
+
+int bs__x_table(xctx *c, const bs_cql_qname *q, const bs_table_schema **t) {
+    const char *ks;
+    if (bs__x_keyspace(c, q, &ks)) return -1;
+    if (!bs_schema_keyspace(c->schema, ks))
+        return XINVALID(c, "Keyspace %s does not exist", ks);
+    *t = bs_schema_table(c->schema, ks, q->name);
+    if (!*t) return XINVALID(c, "unconfigured table %s", q->name);
+    return 0;
+}
+
+/* ==================================================================== */
+/* terms                                                                  */
+/* ==================================================================== */
+
+static int xval_from_buf(xctx *c, bs_buf *b, xval *out) {
+    out->unset = 0;
+    out->len = b->len;
+    out->p = b->len ? bs_arena_memdup(c->a, b->data, b->len)
+                    : (const uint8_t *)"";
+    bs_buf_free(b);
+    if (!out->p) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    return 0;
+}
+
+static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
+                     const char *name, xval *out) {
+    const char *f = e->name;
+    bs_buf b = BS_BUF_INIT;
+    if (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid")) {
+        if (e->n) return XINVALID(c, "Invalid number of arguments in call to function %s: 0 required but %u provided", f, e->n);
+        if (t->kind != BS_TYPE_TIMEUUID && t->kind != BS_TYPE_UUID)
+            return XINVALID(c, "Type error: cannot assign result of function system.%s (type timeuuid) to %s", f, name);
+        bs_uuid u;
+        bs_uuid_v1(NULL, &u);
+        bs_buf_append(&b, u.b, 16);
+        return xval_from_buf(c, &b, out);
+    }
+    if (!strcmp(f, "uuid")) {
+        bs_uuid u;
+        if (bs_uuid_v4(&u)) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "random source failed");
+        bs_buf_append(&b, u.b, 16);
+        return xval_from_buf(c, &b, out);
+    }
+    if (!strcmp(f, "currenttimestamp") || !strcmp(f, "totimestamp") ||
+        !strcmp(f, "currentdate") || !strcmp(f, "todate") ||
+        !strcmp(f, "tounixtimestamp")) {
+        int64_t ms = c->now_us / 1000;
+        if (e->n == 1) {
+            xval arg;
+            bs_type tu = {BS_TYPE_TIMEUUID, 0, 0, NULL, NULL, NULL, NULL};
+            if (bs__x_term(c, e->items[0], &tu, name, &arg)) return -1;
+            if (arg.len != 16) return XINVALID(c, "Invalid argument for %s", f);
+            bs_uuid u;
+            memcpy(u.b, arg.p, 16);
+            ms = bs_uuid_v1_unix_ms(&u);
+        }
+        if (!strcmp(f, "currentdate") || !strcmp(f, "todate")) {
+            int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+            bs_buf_append_u32(&b, (uint32_t)(days + (1LL << 31)));
+        } else {
+            bs_buf_append_u64(&b, (uint64_t)ms);
+        }
+        return xval_from_buf(c, &b, out);
+    }
+    if (!strcmp(f, "mintimeuuid") || !strcmp(f, "maxtimeuuid")) {
+        if (e->n != 1) return XINVALID(c, "Invalid number of arguments in call to function %s", f);
+        xval arg;
+        bs_type ts = {BS_TYPE_TIMESTAMP, 0, 0, NULL, NULL, NULL, NULL};
+        if (bs__x_term(c, e->items[0], &ts, name, &arg)) return -1;
+        if (arg.len != 8) return XINVALID(c, "Invalid argument for %s", f);
+        int64_t ms = (int64_t)bs_get_u64(arg.p);
+        bs_uuid u;
+        /* min: lowest lsb (signed compare: 0x8080...), max: highest */
+        bs_uuid_v1_at(ms * 1000 + (f[1] == 'a' ? 999 : 0),
+                      f[1] == 'a' ? 0x7f7f7f7f7f7f7f7fULL : 0x8080808080808080ULL,
+                      &u);
+        bs_buf_append(&b, u.b, 16);
+        return xval_from_buf(c, &b, out);
+    }
+    /* typeAsBlob / blobAsType conversions */
+    if (!strncmp(f, "blobas", 6) && e->n == 1) {
+        bs_type bt = {BS_TYPE_BLOB, 0, 0, NULL, NULL, NULL, NULL};
+        if (bs__x_term(c, e->items[0], &bt, name, out)) return -1;
+        if (out->len != BS_VALUE_NULL &&
+            bs_value_validate(t, out->p, out->len, NULL, 0))
+            return XINVALID(c, "In call to function system.%s, value 0x... is not a valid binary representation for type %s", f, f + 6);
+        return 0;
+    }
+    if (strlen(f) > 6 && !strcmp(f + strlen(f) - 6, "asblob") && e->n == 1) {
+        char tn[32];
+        snprintf(tn, sizeof tn, "%.*s", (int)(strlen(f) - 6), f);
+        bs_type *at = NULL;
+        if (bs_value_type_parse(tn, strlen(tn), &at, NULL, 0))
+            return XINVALID(c, "Unknown function %s", f);
+        int rc = bs__x_term(c, e->items[0], at, name, out);
+        bs_type_free(at);
+        return rc;
+    }
+    return XINVALID(c, "Unknown function '%s'", f);
+}
+
+int bs__x_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
+               const char *name, xval *out) {
+    char err[256];
+    bs_buf b = BS_BUF_INIT;
+    out->unset = 0;
+    switch (e->kind) {
+    case BS_CQL_EXPR_LITERAL:
+        if (e->lit.kind == BS_LIT_NULL) {
+            out->p = NULL;
+            out->len = BS_VALUE_NULL;
+            return 0;
+        }
+        if (bs_type_is_collection(t) || t->kind == BS_TYPE_TUPLE ||
+            t->kind == BS_TYPE_UDT) {
+            bs_buf tn = BS_BUF_INIT;
+            bs_value_type_to_cql(t, &tn);
+            bs_buf_append_u8(&tn, 0);
+            XINVALID(c, "Invalid %s constant (%.*s) for \"%s\" of type %s",
+                     e->lit.kind == BS_LIT_STRING ? "STRING" : "constant",
+                     (int)e->lit.len, e->lit.text, name,
+                     tn.data ? (char *)tn.data : "?");
+            bs_buf_free(&tn);
+            return -1;
+        }
+        if (bs_value_from_literal(t, &e->lit, name, &b, err, sizeof err)) {
+            bs_buf_free(&b);
+            return XINVALID(c, "%s", err);
+        }
+        return xval_from_buf(c, &b, out);
+    case BS_CQL_EXPR_BIND: {
+        if (e->bind >= c->nbinds)
+            return XINVALID(c, "There were %u markers(?) in CQL but %u bound variables", c->stmt ? c->stmt->nbinds : 0, c->nbinds);
+        *out = c->binds[e->bind];
+        if (out->unset || out->len == BS_VALUE_NULL) return 0;
+        if (bs_value_validate(t, out->p, out->len, err, sizeof err))
+            return XINVALID(c, "Invalid value for %s: %s", name, err);
+        return 0;
+    }
+    case BS_CQL_EXPR_CAST:
+        return bs__x_term(c, e->items[0], e->type ? e->type : t, name, out);
+    case BS_CQL_EXPR_CALL:
+        return call_term(c, e, t, name, out);
+    case BS_CQL_EXPR_LIST:
+    case BS_CQL_EXPR_SET:
+    case BS_CQL_EXPR_EMPTY:
+    case BS_CQL_EXPR_MAP:
+    case BS_CQL_EXPR_TUPLE: {
+        int is_map = t->kind == BS_TYPE_MAP, is_tuple = t->kind == BS_TYPE_TUPLE;
+        int ok = (e->kind == BS_CQL_EXPR_LIST && t->kind == BS_TYPE_LIST) ||
+                 (e->kind == BS_CQL_EXPR_SET && t->kind == BS_TYPE_SET) ||
+                 (e->kind == BS_CQL_EXPR_MAP && is_map) ||
+                 (e->kind == BS_CQL_EXPR_EMPTY && (is_map || t->kind == BS_TYPE_SET || t->kind == BS_TYPE_LIST)) ||
+                 (e->kind == BS_CQL_EXPR_TUPLE && is_tuple);
+        if (!ok) return XINVALID(c, "Invalid collection literal for %s", name);
+        if (is_tuple && e->n > t->nparams)
+            return XINVALID(c, "Invalid tuple literal for %s: too many elements. Type %s expects %u but got %u", name, "tuple", t->nparams, e->n);
+        bs_value_elem *ks = bs_arena_calloc(c->a, (e->n + 1) * sizeof *ks);
+        bs_value_elem *vs = bs_arena_calloc(c->a, (e->n + 1) * sizeof *vs);
+        if (!ks || !vs) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+        for (uint32_t i = 0; i < e->n; i++) {
+            xval k, v;
+            const bs_type *kt = is_tuple ? t->params[i] : t->params[0];
+            if (bs__x_term(c, e->items[i], kt, name, &k)) return -1;
+            if (!is_tuple && (k.len == BS_VALUE_NULL || k.unset))
+                return XINVALID(c, "null is not supported inside collections");
+            ks[i].p = k.p;
+            ks[i].len = k.len;
+            if (is_map) {
+                if (bs__x_term(c, e->values[i], t->params[1], name, &v)) return -1;
+                if (v.len == BS_VALUE_NULL || v.unset)
+                    return XINVALID(c, "null is not supported inside collections");
+                vs[i].p = v.p;
+                vs[i].len = v.len;
+            }
+        }
+        int rc;
+        if (is_map) rc = bs_value_build_map(t, ks, vs, e->n, &b);
+        else if (t->kind == BS_TYPE_SET) rc = bs_value_build_set(t, ks, e->n, &b);
+        else if (t->kind == BS_TYPE_LIST) rc = bs_value_build_list(ks, e->n, &b);
+        else rc = bs_value_build_tuple(ks, e->n, &b);
+        if (rc) {
+            bs_buf_free(&b);
+            return XINVALID(c, "Invalid collection value for %s: %s", name, bs_strerror(rc));
+        }
+        return xval_from_buf(c, &b, out);
+    }
+    default:
+        return XINVALID(c, "Invalid term for %s", name);
+    }
+}
+
+int bs__x_int_term(xctx *c, const bs_cql_expr *e, const char *what,
+                   int64_t lo, int64_t hi, int64_t *out) {
+    xval v;
+    const bs_type *t = !strcmp(what, "timestamp") ? &g_bigint : &g_int;
+    if (bs__x_term(c, e, t, what, &v)) return -1;
+    if (v.unset || v.len == BS_VALUE_NULL) {
+        *out = INT64_MIN;
+        return 0;
+    }
+    int64_t n = t == &g_int ? (int64_t)(int32_t)bs_get_u32(v.p)
+                            : (int64_t)bs_get_u64(v.p);
+    if (n < lo || n > hi) {
+        if (!strcmp(what, "ttl"))
+            return XINVALID(c, n < 0 ? "A TTL must be greater or equal to 0, but was %lld"
+                                     : "ttl is too large. requested (%lld) maximum (630720000)",
+                            (long long)n);
+        return XINVALID(c, "%s must be positive", !strcmp(what, "limit") ? "LIMIT" : what);
+    }
+    *out = n;
+    return 0;
+}
+
+/* ==================================================================== */
+/* keys                                                                   */
+/* ==================================================================== */
+
+int bs__x_partition_key(xctx *c, const bs_table_schema *t, const xval *pk,
+                        const uint8_t **key, size_t *len, int64_t *token) {
+    bs_ring_keypart parts[16];
+    if (t->npk > 16) return XINVALID(c, "too many partition key columns");
+    for (size_t i = 0; i < t->npk; i++) {
+        if (pk[i].unset || pk[i].len == BS_VALUE_NULL)
+            return XINVALID(c, "Invalid null value in condition for column %s", t->cols[i].name);
+        parts[i].data = pk[i].p;
+        parts[i].len = pk[i].len;
+    }
+    bs_buf b = BS_BUF_INIT;
+    int rc = bs_ring_compose_key(parts, t->npk, &b);
+    if (rc) {
+        bs_buf_free(&b);
+        return XINVALID(c, "Key length of %zu is longer than maximum of 65535", pk[0].len);
+    }
+    if (b.len > 65535) {
+        bs_buf_free(&b);
+        return XINVALID(c, "Key length of %zu is longer than maximum of 65535", b.len);
+    }
+    *token = bs_ring_partition_token(b.data, b.len);
+    xval v;
+    if (xval_from_buf(c, &b, &v)) return -1;
+    *key = v.p;
+    *len = v.len;
+    return 0;
+}
+
+int bs__x_split_partition_key(xctx *c, const bs_table_schema *t,
+                              const uint8_t *key, size_t len, xval *out) {
+    if (t->npk == 1) {
+        out[0].p = key;
+        out[0].len = len;
+        out[0].unset = 0;
+        return 0;
+    }
+    bs_ring_keypart parts[16];
+    if (t->npk > 16 || bs_ring_decompose_key(key, len, t->npk, parts))
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "corrupt partition key in %s.%s", t->keyspace, t->name);
+    for (size_t i = 0; i < t->npk; i++) {
+        out[i].p = parts[i].data;
+        out[i].len = parts[i].len;
+        out[i].unset = 0;
+    }
+    return 0;
+}
+
+int bs__x_clustering(xctx *c, const bs_table_schema *t, const xval *v,
+                     size_t n, const uint8_t **key, size_t *len) {
+    bs_buf b = BS_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const bs_column *col = &t->cols[t->npk + i];
+        if (v[i].unset || v[i].len == BS_VALUE_NULL) {
+            bs_buf_free(&b);
+            return XINVALID(c, "Invalid null value in condition for column %s", col->name);
+        }
+        int rc = bs_keycodec_encode(col->type, v[i].p, (int32_t)v[i].len, col->desc, &b);
+        if (rc) {
+            bs_buf_free(&b);
+            return XINVALID(c, "Invalid value for clustering column %s: %s", col->name, bs_strerror(rc));
+        }
+    }
+    if (b.len > 65535) {
+        bs_buf_free(&b);
+        return XINVALID(c, "Key length of %zu is longer than maximum of 65535", b.len);
+    }
+    xval o;
+    if (xval_from_buf(c, &b, &o)) return -1;
+    *key = o.p;
+    *len = o.len;
+    return 0;
+}
+
+int bs__x_split_clustering(xctx *c, const bs_table_schema *t,
+                           const uint8_t *key, size_t len, xval *out) {
+    bs_type *types[64];
+    uint8_t desc[64];
+    bs_keycodec_value vals[64];
+    if (t->nck > 64) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "too many clustering columns");
+    for (size_t i = 0; i < t->nck; i++) {
+        types[i] = t->cols[t->npk + i].type;
+        desc[i] = (uint8_t)t->cols[t->npk + i].desc;
+    }
+    bs_rbuf r;
+    bs_rbuf_init(&r, key, len);
+    size_t nd = 0;
+    int rc = bs_keycodec_decode_prefix(types, desc, t->nck, &r, c->a, vals, &nd);
+    if (rc || nd != t->nck)
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "corrupt clustering key in %s.%s", t->keyspace, t->name);
+    for (size_t i = 0; i < t->nck; i++) {
+        out[i].unset = 0;
+        if (vals[i].len < 0) {
+            out[i].p = NULL;
+            out[i].len = BS_VALUE_NULL;
+        } else {
+            out[i].p = vals[i].data ? vals[i].data : (const uint8_t *)"";
+            out[i].len = (size_t)vals[i].len;
+        }
+    }
+    return 0;
+}
+
+int bs__x_elem_key(xctx *c, const bs_type *et, const xval *v,
+                   const uint8_t **key, size_t *len) {
+    bs_buf b = BS_BUF_INIT;
+    int rc = bs_keycodec_encode(et, v->p, (int32_t)v->len, 0, &b);
+    if (rc) {
+        bs_buf_free(&b);
+        return XINVALID(c, "Invalid collection element: %s", bs_strerror(rc));
+    }
+    xval o;
+    if (xval_from_buf(c, &b, &o)) return -1;
+    *key = o.p;
+    *len = o.len;
+    return 0;
+}
+
+/* ==================================================================== */
+/* results                                                                */
+/* ==================================================================== */
+
+int bs__x_void_result(xctx *c) {
+    bs_proto_response r;
+    memset(&r, 0, sizeof r);
+    r.opcode = BS_PROTO_OP_RESULT;
+    r.u.result.kind = BS_PROTO_RESULT_VOID;
+    if (bs_proto_response_encode(c->out, c->stream, &r, c->comp))
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    return 0;
+}
+
+/* ==================================================================== */
+/* prepared statements                                                    */
+/* ==================================================================== */
+
+static void prep_id(const char *ks, const char *q, size_t qlen, uint8_t id[16]) {
+    XXH3_state_t *st = XXH3_createState();
+    XXH3_128bits_reset(st);
+    XXH3_128bits_update(st, ks, strlen(ks) + 1);
+    XXH3_128bits_update(st, q, qlen);
+    XXH128_hash_t h = XXH3_128bits_digest(st);
+    XXH3_freeState(st);
+    bs_put_u64(id, h.high64);
+    bs_put_u64(id + 8, h.low64);
+}
+
+static prep_entry *prep_find(bs_exec *x, const uint8_t *id, size_t idlen) {
+    if (idlen != 16) return NULL;
+    size_t bkt = bs_get_u32(id) % x->nprep_buckets;
+    pthread_mutex_lock(&x->prep_lock);
+    prep_entry *e = x->prep[bkt];
+    while (e && memcmp(e->id, id, 16)) e = e->next;
+    pthread_mutex_unlock(&x->prep_lock);
+    return e;
+}
+
+/* Column spec (name + type) that a bind marker binds to. */
+static int bind_spec(xctx *c, const bs_table_schema *t, const bs_cql_bind *b,
+                     bs_proto_colspec *out) {
+    out->keyspace = bs_proto_cstr(t ? t->keyspace : "");
+    out->table = bs_proto_cstr(t ? t->name : "");
+    out->name = bs_proto_cstr(b->recv_name ? b->recv_name : "?");
+    out->type = &g_text;
+    if (b->cast) {
+        out->type = b->cast;
+        return 0;
+    }
+    const bs_cql_recv *r = &b->recv;
+    const bs_column *col = (t && r->column) ? bs_table_column(t, r->column) : NULL;
+    switch (r->kind) {
+    case BS_CQL_RECV_COLUMN:
+        if (!col) return XINVALID(c, "Undefined column name %s", r->column ? r->column : "?");
+        out->type = col->type;
+        out->name = bs_proto_cstr(col->name);
+        return 0;
+    case BS_CQL_RECV_IN: {
+        if (!col) return XINVALID(c, "Undefined column name %s", r->column ? r->column : "?");
+        bs_type *l = bs_arena_calloc(c->a, sizeof *l);
+        bs_type **ps = bs_arena_calloc(c->a, sizeof *ps);
+        l->kind = BS_TYPE_LIST;
+        l->nparams = 1;
+        ps[0] = col->type;
+        l->params = ps;
+        out->type = l;
+        return 0;
+    }
+    case BS_CQL_RECV_KEY:
+    case BS_CQL_RECV_VALUE:
+        if (!col) return XINVALID(c, "Undefined column name %s", r->column ? r->column : "?");
+        if (!bs_type_is_collection(col->type)) {
+            out->type = col->type;
+            return 0;
+        }
+        out->type = bs__x_elem_type(col->type, r->kind == BS_CQL_RECV_KEY);
+        return 0;
+    case BS_CQL_RECV_TOKEN:
+        out->type = &g_bigint;
+        out->name = bs_proto_cstr("partition key token");
+        return 0;
+    case BS_CQL_RECV_LIMIT:
+    case BS_CQL_RECV_PER_PARTITION_LIMIT:
+    case BS_CQL_RECV_TTL:
+        out->type = &g_int;
+        return 0;
+    case BS_CQL_RECV_TIMESTAMP:
+        out->type = &g_bigint;
+        return 0;
+    case BS_CQL_RECV_MULTI:
+    case BS_CQL_RECV_MULTI_IN: {
+        bs_type *tu = bs_arena_calloc(c->a, sizeof *tu);
+        bs_type **ps = bs_arena_calloc(c->a, (r->ncols + 1) * sizeof *ps);
+        tu->kind = BS_TYPE_TUPLE;
+        tu->nparams = (uint16_t)r->ncols;
+        tu->params = ps;
+        for (uint32_t i = 0; i < r->ncols; i++) {
+            const bs_column *cc = t ? bs_table_column(t, r->cols[i]) : NULL;
+            if (!cc) return XINVALID(c, "Undefined column name %s", r->cols[i]);
+            ps[i] = cc->type;
+        }
+        if (r->kind == BS_CQL_RECV_MULTI) {
+            out->type = tu;
+        } else {
+            bs_type *l = bs_arena_calloc(c->a, sizeof *l);
+            bs_type **lp = bs_arena_calloc(c->a, sizeof *lp);
+            l->kind = BS_TYPE_LIST;
+            l->nparams = 1;
+            lp[0] = tu;
+            l->params = lp;
+            out->type = l;
+        }
+        return 0;
+    }
+    default:
+        out->type = col ? col->type : &g_text;
+        return 0;
+    }
+}
+
+/* The table a statement works on (NULL for DDL/USE). */
+static const bs_cql_qname *stmt_table(const bs_cql_stmt *s) {
+    switch (s->kind) {
+    case BS_CQL_STMT_INSERT: return &s->u.insert.table;
+    case BS_CQL_STMT_UPDATE: return &s->u.update.table;
+    case BS_CQL_STMT_DELETE: return &s->u.del.table;
+    case BS_CQL_STMT_SELECT: return &s->u.select.table;
+    default: return NULL;
+    }
+}
+
+static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
+    const bs_table_schema *t = NULL;
+    const bs_cql_qname *q = stmt_table(s);
+    if (s->kind == BS_CQL_STMT_BATCH && s->u.batch.nstmts)
+        q = stmt_table(s->u.batch.stmts[0]);
+    if (q && bs__x_table(c, q, &t)) return -1;
+    bs_proto_response r;
+    memset(&r, 0, sizeof r);
+    r.opcode = BS_PROTO_OP_RESULT;
+    r.u.result.kind = BS_PROTO_RESULT_PREPARED;
+    bs_proto_prepared *p = &r.u.result.u.prepared;
+    p->id = bs_proto_bytes(id, 16);
+    p->bind.ncols = s->nbinds;
+    p->bind.cols = bs_arena_calloc(c->a, (s->nbinds + 1) * sizeof *p->bind.cols);
+    for (uint32_t i = 0; i < s->nbinds; i++) {
+        /* in a batch each child names its own table */
+        if (bind_spec(c, t, &s->binds[i], &p->bind.cols[i])) return -1;
+    }
+    /* pk_indices: the marker bound to each partition key column by = */
+    if (t && s->kind != BS_CQL_STMT_BATCH) {
+        uint16_t *idx = bs_arena_calloc(c->a, (t->npk + 1) * sizeof *idx);
+        size_t found = 0;
+        for (size_t k = 0; k < t->npk; k++) {
+            for (uint32_t i = 0; i < s->nbinds; i++) {
+                const bs_cql_bind *b = &s->binds[i];
+                if (b->recv.kind == BS_CQL_RECV_COLUMN && b->recv.column &&
+                    !strcmp(b->recv.column, t->cols[k].name)) {
+                    idx[found++] = (uint16_t)i;
+                    break;
+                }
+            }
+        }
+        if (found == t->npk) {
+            p->bind.npk = (uint32_t)found;
+            p->bind.pk_indices = idx;
+        }
+    }
+    /* Result metadata is not announced (NO_METADATA): drivers then never
+     * ask to skip it, and every ROWS result carries its own. */
+    p->result.flags = BS_PROTO_RF_NO_METADATA;
+    p->result.paging_state.len = BS_PROTO_NULL;
+    if (bs_proto_response_encode(c->out, c->stream, &r, c->comp))
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    return 0;
+}
+
+static void cql_error(xctx *c, int rc, const bs_cql_error *e) {
+    if (rc == BS_ESYNTAX) bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "%s", e->msg);
+    else bs__x_fail(c, BS_PROTO_ERR_INVALID, "%s", e->msg);
+}
+
+static int do_prepare(xctx *c, bs_proto_str q) {
+    char ks[64];
+    pthread_mutex_lock(&c->sess->lock);
+    snprintf(ks, sizeof ks, "%s", c->sess->keyspace);
+    pthread_mutex_unlock(&c->sess->lock);
+    uint8_t id[16];
+    prep_id(ks, q.p, q.len, id);
+    prep_entry *e = prep_find(c->x, id, 16);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+        bs_arena_init(&e->arena, 0);
+        bs_cql_error perr;
+        int rc = bs_cql_parse(&e->arena, q.p, q.len, &e->stmt, &perr);
+        if (rc) {
+            cql_error(c, rc, &perr);
+            bs_arena_free(&e->arena);
+            free(e);
+            return -1;
+        }
+        memcpy(e->id, id, 16);
+        snprintf(e->keyspace, sizeof e->keyspace, "%s", ks);
+        pthread_mutex_lock(&c->x->prep_lock);
+        size_t bkt = bs_get_u32(id) % c->x->nprep_buckets;
+        prep_entry *dup = c->x->prep[bkt];
+        while (dup && memcmp(dup->id, id, 16)) dup = dup->next;
+        if (dup) {
+            bs_arena_free(&e->arena);
+            free(e);
+            e = dup;
+        } else {
+            e->next = c->x->prep[bkt];
+            c->x->prep[bkt] = e;
+            c->x->nprep++;
+        }
+        pthread_mutex_unlock(&c->x->prep_lock);
+    }
+    c->stmt = e->stmt;
+    return write_prepared(c, e->stmt, id);
+}
+
+/* Resolves bound values (positional or by name) for statement s. */
+static int bind_values(xctx *c, const bs_cql_stmt *s, uint16_t n,
+                       const bs_proto_val *vals, const bs_proto_str *names) {
+    c->nbinds = s->nbinds;
+    c->binds = bs_arena_calloc(c->a, (s->nbinds + 1) * sizeof *c->binds);
+    if (!c->binds) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    if (!names && n != s->nbinds)
+        return XINVALID(c, "There were %u markers(?) in CQL but %u bound variables", s->nbinds, n);
+    for (uint32_t i = 0; i < s->nbinds; i++) {
+        int found = -1;
+        if (names) {
+            for (uint16_t j = 0; j < n; j++)
+                if (s->binds[i].name && bs_proto_str_eq(names[j], s->binds[i].name))
+                    found = j;
+            if (found < 0)
+                return XINVALID(c, "Invalid unset value for column %s", s->binds[i].name ? s->binds[i].name : "?");
+        } else {
+            found = (int)i;
+        }
+        const bs_proto_val *v = &vals[found];
+        if (v->len == BS_PROTO_UNSET) {
+            c->binds[i].unset = 1;
+            c->binds[i].len = BS_VALUE_NULL;
+        } else if (v->len < 0) {
+            c->binds[i].len = BS_VALUE_NULL;
+        } else {
+            c->binds[i].p = v->p ? v->p : (const uint8_t *)"";
+            c->binds[i].len = (size_t)v->len;
+        }
+    }
+    return 0;
+}
+
+static int run_stmt(xctx *c, const bs_cql_stmt *s) {
+    c->stmt = s;
+    switch (s->kind) {
+    case BS_CQL_STMT_USE: return bs__x_use(c, s);
+    case BS_CQL_STMT_SELECT: return bs__x_select(c, s);
+    case BS_CQL_STMT_INSERT:
+    case BS_CQL_STMT_UPDATE:
+    case BS_CQL_STMT_DELETE:
+    case BS_CQL_STMT_BATCH: return bs__x_write(c, s);
+    case BS_CQL_STMT_CREATE_TYPE:
+    case BS_CQL_STMT_ALTER_TYPE:
+    case BS_CQL_STMT_DROP_TYPE:
+        return XINVALID(c, "User-defined types are not supported by Basalt");
+    default: return bs__x_ddl(c, s);
+    }
+}
+
+static void set_params(xctx *c, const bs_proto_params *p) {
+    c->cl = p->consistency;
+    c->page_size = (p->flags & BS_PROTO_QF_PAGE_SIZE) ? p->page_size : -1;
+    if (c->page_size == 0) c->page_size = -1;
+    c->paging_state = p->paging_state;
+    c->default_ts = p->timestamp;
+}
+
+int bs_exec_request(bs_exec *x, bs_exec_session *s,
+                    const bs_proto_request *req, int16_t stream,
+                    bs_proto_compression comp, bs_arena *a, bs_buf *out) {
+    xctx c;
+    memset(&c, 0, sizeof c);
+    c.x = x;
+    c.sess = s;
+    c.a = a;
+    c.out = out;
+    c.stream = stream;
+    c.comp = comp;
+    c.cl = BS_CL_ONE;
+    c.page_size = -1;
+    c.paging_state.len = BS_PROTO_NULL;
+    c.default_ts = INT64_MIN;
+    c.now_us = x->be.now_us(x->be.ud);
+    c.schema = x->be.schema_get(x->be.ud);
+    size_t before = out->len;
+    bs_cql_error perr;
+    bs_cql_stmt *stmt = NULL;
+    int rc;
+    switch (req->opcode) {
+    case BS_PROTO_OP_QUERY:
+        set_params(&c, &req->u.query.params);
+        rc = bs_cql_parse(a, req->u.query.query.p, req->u.query.query.len, &stmt, &perr);
+        if (rc) {
+            cql_error(&c, rc, &perr);
+            break;
+        }
+        if (bind_values(&c, stmt, req->u.query.params.nvalues, req->u.query.params.values,
+                        req->u.query.params.names))
+            break;
+        run_stmt(&c, stmt);
+        break;
+    case BS_PROTO_OP_PREPARE:
+        do_prepare(&c, req->u.prepare.query);
+        break;
+    case BS_PROTO_OP_EXECUTE: {
+        set_params(&c, &req->u.execute.params);
+        prep_entry *e = prep_find(x, req->u.execute.id.p, (size_t)(req->u.execute.id.len > 0 ? req->u.execute.id.len : 0));
+        if (!e) {
+            /* UNPREPARED carries the id */
+            bs_proto_response r;
+            memset(&r, 0, sizeof r);
+            r.opcode = BS_PROTO_OP_ERROR;
+            r.u.error.code = BS_PROTO_ERR_UNPREPARED;
+            r.u.error.message = bs_proto_cstr("Prepared query with ID not found (either the query was not prepared on this host (maybe the host has been restarted?) or you have prepared too many queries and it has been evicted from the internal cache)");
+            r.u.error.unprepared_id = req->u.execute.id;
+            if (r.u.error.unprepared_id.len < 0) r.u.error.unprepared_id.len = 0;
+            bs_proto_response_encode(out, stream, &r, comp);
+            bs_schema_release(c.schema);
+            return 0;
+        }
+        if (e->keyspace[0]) {
+            /* a statement prepared under USE ks keeps that keyspace */
+            pthread_mutex_lock(&s->lock);
+            int empty = !s->keyspace[0];
+            pthread_mutex_unlock(&s->lock);
+            if (empty) {
+                pthread_mutex_lock(&s->lock);
+                snprintf(s->keyspace, sizeof s->keyspace, "%s", e->keyspace);
+                pthread_mutex_unlock(&s->lock);
+            }
+        }
+        if (bind_values(&c, e->stmt, req->u.execute.params.nvalues,
+                        req->u.execute.params.values, req->u.execute.params.names))
+            break;
+        run_stmt(&c, e->stmt);
+        break;
+    }
+    case BS_PROTO_OP_BATCH: {
+        const bs_proto_batch *b = &req->u.batch;
+        c.cl = b->consistency;
+        c.default_ts = b->timestamp;
+        /* build one synthetic BATCH statement out of the children */
+        bs_cql_stmt *bs = bs_arena_calloc(a, sizeof *bs);
+        bs_cql_stmt **kids = bs_arena_calloc(a, (b->nstmts + 1) * sizeof *kids);
+        xval **kbinds = bs_arena_calloc(a, (b->nstmts + 1) * sizeof *kbinds);
+        uint32_t *knb = bs_arena_calloc(a, (b->nstmts + 1) * sizeof *knb);
+        if (!bs || !kids || !kbinds || !knb) {
+            bs__x_fail(&c, BS_PROTO_ERR_SERVER, "out of memory");
+            break;
+        }
+        int bad = 0;
+        for (uint16_t i = 0; i < b->nstmts && !bad; i++) {
+            const bs_proto_batch_stmt *bst = &b->stmts[i];
+            bs_cql_stmt *k = NULL;
+            if (bst->kind == 0) {
+                rc = bs_cql_parse(a, bst->query.p, bst->query.len, &k, &perr);
+                if (rc) {
+                    cql_error(&c, rc, &perr);
+                    bad = 1;
+                    break;
+                }
+            } else {
+                prep_entry *e = prep_find(x, bst->id.p, bst->id.len > 0 ? (size_t)bst->id.len : 0);
+                if (!e) {
+                    bs_proto_response r;
+                    memset(&r, 0, sizeof r);
+                    r.opcode = BS_PROTO_OP_ERROR;
+                    r.u.error.code = BS_PROTO_ERR_UNPREPARED;
+                    r.u.error.message = bs_proto_cstr("Prepared query with ID not found");
+                    r.u.error.unprepared_id = bst->id;
+                    out->len = before;
+                    bs_proto_response_encode(out, stream, &r, comp);
+                    bs_schema_release(c.schema);
+                    return 0;
+                }
+                k = e->stmt;
+            }
+            if (k->kind != BS_CQL_STMT_INSERT && k->kind != BS_CQL_STMT_UPDATE &&
+                k->kind != BS_CQL_STMT_DELETE) {
+                XINVALID(&c, "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.");
+                bad = 1;
+                break;
+            }
+            if (bind_values(&c, k, bst->nvalues, bst->values, NULL)) {
+                bad = 1;
+                break;
+            }
+            kids[i] = k;
+            kbinds[i] = c.binds;
+            knb[i] = c.nbinds;
+        }
+        if (bad) break;
+        bs->kind = BS_CQL_STMT_BATCH;
+        bs->u.batch.kind = b->type == BS_PROTO_BATCH_UNLOGGED ? BS_CQL_BATCH_UNLOGGED
+                           : b->type == BS_PROTO_BATCH_COUNTER ? BS_CQL_BATCH_COUNTER
+                                                                : BS_CQL_BATCH_LOGGED;
+        bs->u.batch.nstmts = b->nstmts;
+        bs->u.batch.stmts = kids;
+        /* protocol batches bind per child: run them through a special path */
+        int64_t ts = c.default_ts != INT64_MIN ? c.default_ts : c.now_us;
+        bs_mutation *muts = NULL;
+        size_t nm = 0, cap = 0;
+        for (uint16_t i = 0; i < b->nstmts; i++) {
+            c.binds = kbinds[i];
+            c.nbinds = knb[i];
+            c.stmt = kids[i];
+            if (bs__x_modification(&c, kids[i], ts, &muts, &nm, &cap)) {
+                bad = 1;
+                break;
+            }
+        }
+        if (bad) break;
+        bs_exec_err err;
+        memset(&err, 0, sizeof err);
+        if (nm && x->be.write(x->be.ud, muts, nm, c.cl,
+                              bs->u.batch.kind == BS_CQL_BATCH_LOGGED, &err)) {
+            c.failed = 1;
+            c.err = err;
+            if (!c.err.write_type) c.err.write_type = "BATCH";
+            break;
+        }
+        bs__x_void_result(&c);
+        break;
+    }
+    default:
+        bs__x_fail(&c, BS_PROTO_ERR_PROTOCOL, "unexpected %s message", bs_proto_opcode_name(req->opcode));
+        break;
+    }
+    if (c.failed) {
+        out->len = before;
+        rc = write_error(&c);
+    } else {
+        rc = 0;
+    }
+    bs_schema_release(c.schema);
+    return rc ? BS_ENOMEM : 0;
+}
