@@ -184,7 +184,7 @@ START_TEST(adding_a_node_moves_one_over_n_plus_one) {
     uint64_t rng = 777;
     double worst = 0;
     int runs = 0;
-    for (int round = 0; round < 80; round++) {
+    for (int round = 0; round < 40; round++) {
         int simple = round % 2 == 0;
         int ndcs = simple ? 1 : 1 + (int)(bs_ring_rng_next(&rng) % 3);
         int n = 1 + (int)(bs_ring_rng_next(&rng) % 11); /* 1..11, then +1 */
