@@ -195,7 +195,8 @@ typedef struct bs_proto_inet {
 static inline bs_proto_str bs_proto_cstr(const char *s) {
     bs_proto_str r = {s, 0};
     if (s)
-        while (s[r.len]) r.len++;
+        while (s[r.len])
+            r.len++;
     return r;
 }
 
@@ -234,14 +235,16 @@ int bs_proto_rd_short(bs_proto_rd *r, const char *what, uint16_t *out);
 int bs_proto_rd_int(bs_proto_rd *r, const char *what, int32_t *out);
 int bs_proto_rd_long(bs_proto_rd *r, const char *what, int64_t *out);
 int bs_proto_rd_string(bs_proto_rd *r, const char *what, bs_proto_str *out);
-int bs_proto_rd_long_string(bs_proto_rd *r, const char *what, bs_proto_str *out);
+int bs_proto_rd_long_string(bs_proto_rd *r, const char *what,
+                            bs_proto_str *out);
 /* 16 raw bytes; *out borrows them. */
 int bs_proto_rd_uuid(bs_proto_rd *r, const char *what, const uint8_t **out);
 /* [bytes]: any negative length is null (len set to BS_PROTO_NULL). */
 int bs_proto_rd_bytes(bs_proto_rd *r, const char *what, bs_proto_val *out);
 /* [value]: -1 null, -2 not set, < -2 BS_EPROTO. */
 int bs_proto_rd_value(bs_proto_rd *r, const char *what, bs_proto_val *out);
-int bs_proto_rd_short_bytes(bs_proto_rd *r, const char *what, bs_proto_val *out);
+int bs_proto_rd_short_bytes(bs_proto_rd *r, const char *what,
+                            bs_proto_val *out);
 /* [consistency]: BS_EPROTO for values outside ANY..LOCAL_ONE. */
 int bs_proto_rd_consistency(bs_proto_rd *r, const char *what, uint16_t *out);
 /* [inet] / [inetaddr]: address size must be 4 or 16. */
@@ -319,7 +322,7 @@ typedef struct bs_proto_header {
 } bs_proto_header;
 
 typedef struct bs_proto_header_opts {
-    uint32_t max_frame;  /* max body length; 0 = BS_PROTO_DEFAULT_MAX_FRAME */
+    uint32_t max_frame; /* max body length; 0 = BS_PROTO_DEFAULT_MAX_FRAME */
     uint8_t expect_response; /* 0: server side (requests), 1: client side */
 } bs_proto_header_opts;
 
@@ -382,7 +385,7 @@ int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version,
 /* ------------------------------------------------------------------ */
 
 typedef struct bs_proto_frame {
-    bs_proto_header h;  /* h.flags has COMPRESSED cleared after inflate */
+    bs_proto_header h;   /* h.flags has COMPRESSED cleared after inflate */
     const uint8_t *body; /* decompressed body; borrowed, see next() */
     size_t body_len;
 } bs_proto_frame;

@@ -60,7 +60,8 @@ static void setmsg(char *m, size_t n, const char *fmt, ...) {
 int bs_proto_header_parse(const uint8_t *p, size_t n,
                           const bs_proto_header_opts *opts,
                           bs_proto_header *out, char *errmsg, size_t errlen) {
-    uint32_t max = opts && opts->max_frame ? opts->max_frame : BS_PROTO_DEFAULT_MAX_FRAME;
+    uint32_t max =
+        opts && opts->max_frame ? opts->max_frame : BS_PROTO_DEFAULT_MAX_FRAME;
     int want_resp = opts ? opts->expect_response : 0;
     if (n < 1) return BS_EAGAIN;
     uint8_t v = p[0] & 0x7f;
@@ -81,7 +82,8 @@ int bs_proto_header_parse(const uint8_t *p, size_t n,
             out->length = bs_get_u32(p + 5);
         }
         setmsg(errmsg, errlen,
-               "Invalid or unsupported protocol version (%u); the lowest supported "
+               "Invalid or unsupported protocol version (%u); the lowest "
+               "supported "
                "version is %d and the greatest is %d",
                v, BS_PROTO_VERSION, BS_PROTO_VERSION);
         return BS_ENOTSUP;
@@ -93,32 +95,41 @@ int bs_proto_header_parse(const uint8_t *p, size_t n,
     out->length = bs_get_u32(p + 5);
     if (out->response != want_resp) {
         setmsg(errmsg, errlen, "Wrong protocol direction (expected %s, got %s)",
-               want_resp ? "RESPONSE" : "REQUEST", out->response ? "RESPONSE" : "REQUEST");
+               want_resp ? "RESPONSE" : "REQUEST",
+               out->response ? "RESPONSE" : "REQUEST");
         return BS_EPROTO;
     }
     if (!bs_proto_opcode_valid(out->opcode, want_resp)) {
         if (bs_proto_opcode_valid(out->opcode, !want_resp))
-            setmsg(errmsg, errlen, "Wrong protocol direction (expected %s, got %s) for opcode %s",
-                   want_resp ? "RESPONSE" : "REQUEST", want_resp ? "REQUEST" : "RESPONSE",
-                   bs_proto_opcode_name(out->opcode));
+            setmsg(
+                errmsg, errlen,
+                "Wrong protocol direction (expected %s, got %s) for opcode %s",
+                want_resp ? "RESPONSE" : "REQUEST",
+                want_resp ? "REQUEST" : "RESPONSE",
+                bs_proto_opcode_name(out->opcode));
         else
             setmsg(errmsg, errlen, "Unknown opcode 0x%02x", out->opcode);
         return BS_EPROTO;
     }
     if (out->length > INT32_MAX) {
-        setmsg(errmsg, errlen, "Invalid frame body length %u (negative)", out->length);
+        setmsg(errmsg, errlen, "Invalid frame body length %u (negative)",
+               out->length);
         return BS_EPROTO;
     }
     if (out->length > max) {
-        setmsg(errmsg, errlen, "Request is too big: length %u exceeds maximum allowed length %u",
-               out->length, max);
+        setmsg(
+            errmsg, errlen,
+            "Request is too big: length %u exceeds maximum allowed length %u",
+            out->length, max);
         return BS_ETOOBIG;
     }
     return 0;
 }
 
-void bs_proto_header_write(uint8_t out[BS_PROTO_HEADER_LEN], const bs_proto_header *h) {
-    out[0] = (uint8_t)((h->version & 0x7f) | (h->response ? BS_PROTO_RESPONSE_BIT : 0));
+void bs_proto_header_write(uint8_t out[BS_PROTO_HEADER_LEN],
+                           const bs_proto_header *h) {
+    out[0] = (uint8_t)((h->version & 0x7f) |
+                       (h->response ? BS_PROTO_RESPONSE_BIT : 0));
     out[1] = h->flags;
     bs_put_u16(out + 2, (uint16_t)h->stream);
     out[4] = h->opcode;
@@ -131,7 +142,12 @@ void bs_proto_header_write(uint8_t out[BS_PROTO_HEADER_LEN], const bs_proto_head
 
 int bs_proto_frame_begin(bs_buf *b, int response_dir, uint8_t flags,
                          int16_t stream, uint8_t opcode, size_t *start) {
-    bs_proto_header h = {BS_PROTO_VERSION, (uint8_t)(response_dir != 0), flags, opcode, stream, 0};
+    bs_proto_header h = {BS_PROTO_VERSION,
+                         (uint8_t)(response_dir != 0),
+                         flags,
+                         opcode,
+                         stream,
+                         0};
     size_t at = b->len;
     uint8_t *p = bs_buf_extend(b, BS_PROTO_HEADER_LEN);
     if (!p) return BS_ENOMEM;
@@ -145,7 +161,8 @@ int bs_proto_frame_end(bs_buf *b, size_t start, bs_proto_compression compress) {
     size_t body = b->len - start - BS_PROTO_HEADER_LEN;
     if (compress == BS_PROTO_COMP_LZ4 && body > 0) {
         bs_buf tmp = BS_BUF_INIT;
-        int rc = bs_proto_lz4_compress(b->data + start + BS_PROTO_HEADER_LEN, body, &tmp);
+        int rc = bs_proto_lz4_compress(b->data + start + BS_PROTO_HEADER_LEN,
+                                       body, &tmp);
         if (rc) {
             bs_buf_free(&tmp);
             return rc;
@@ -168,13 +185,15 @@ int bs_proto_lz4_compress(const uint8_t *p, size_t n, bs_buf *out) {
     if (bs_buf_reserve(out, 4 + (size_t)bound)) return BS_ENOMEM;
     uint8_t *dst = out->data + out->len;
     bs_put_u32(dst, (uint32_t)n);
-    int c = LZ4_compress_default((const char *)p, (char *)dst + 4, (int)n, bound);
+    int c =
+        LZ4_compress_default((const char *)p, (char *)dst + 4, (int)n, bound);
     if (c <= 0) return BS_EINTERNAL;
     out->len += 4 + (size_t)c;
     return 0;
 }
 
-int bs_proto_lz4_decompress(const uint8_t *p, size_t n, size_t max_len, bs_buf *out) {
+int bs_proto_lz4_decompress(const uint8_t *p, size_t n, size_t max_len,
+                            bs_buf *out) {
     if (n < 4) return BS_ETRUNC;
     uint32_t ulen = bs_get_u32(p);
     size_t clen = n - 4;
@@ -189,20 +208,23 @@ int bs_proto_lz4_decompress(const uint8_t *p, size_t n, size_t max_len, bs_buf *
         if (bs_buf_reserve(out, ulen)) return BS_ENOMEM;
         dst = out->data + out->len;
     }
-    int d = LZ4_decompress_safe((const char *)p + 4, (char *)dst, (int)clen, (int)ulen);
+    int d = LZ4_decompress_safe((const char *)p + 4, (char *)dst, (int)clen,
+                                (int)ulen);
     if (d < 0 || (uint32_t)d != ulen) return BS_ECORRUPT;
     out->len += ulen;
     return 0;
 }
 
-int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version, int16_t stream) {
+int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version,
+                                 int16_t stream) {
     uint8_t v = client_version & 0x7f;
     uint8_t reply = (v >= 1 && v <= 3) ? v : BS_PROTO_VERSION;
     char msg[160];
-    int mlen = snprintf(msg, sizeof msg,
-                        "Invalid or unsupported protocol version (%u); the lowest supported "
-                        "version is %d and the greatest is %d",
-                        v, BS_PROTO_VERSION, BS_PROTO_VERSION);
+    int mlen = snprintf(
+        msg, sizeof msg,
+        "Invalid or unsupported protocol version (%u); the lowest supported "
+        "version is %d and the greatest is %d",
+        v, BS_PROTO_VERSION, BS_PROTO_VERSION);
     size_t body = 4 + 2 + (size_t)mlen;
     size_t hl = reply < 3 ? 8 : 9;
     uint8_t *p = bs_buf_extend(out, hl + body);
@@ -230,17 +252,18 @@ int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version, int16_t st
 /* ------------------------------------------------------------------ */
 
 struct bs_proto_decoder {
-    bs_buf in;          /* buffered input; [rpos, in.len) not yet returned */
+    bs_buf in; /* buffered input; [rpos, in.len) not yet returned */
     size_t rpos;
-    bs_buf inflate;     /* body of the last compressed frame */
+    bs_buf inflate; /* body of the last compressed frame */
     bs_proto_header_opts opts;
     bs_proto_compression comp;
-    uint64_t skip;      /* bytes of an oversize body still to discard */
-    int err;            /* sticky (poisoned) */
+    uint64_t skip; /* bytes of an oversize body still to discard */
+    int err;       /* sticky (poisoned) */
     char msg[200];
 };
 
-int bs_proto_decoder_new(const bs_proto_header_opts *opts, bs_proto_decoder **out) {
+int bs_proto_decoder_new(const bs_proto_header_opts *opts,
+                         bs_proto_decoder **out) {
     bs_proto_decoder *d = calloc(1, sizeof *d);
     if (!d) return BS_ENOMEM;
     if (opts) d->opts = *opts;
@@ -256,7 +279,8 @@ void bs_proto_decoder_free(bs_proto_decoder *d) {
     free(d);
 }
 
-void bs_proto_decoder_set_compression(bs_proto_decoder *d, bs_proto_compression c) {
+void bs_proto_decoder_set_compression(bs_proto_decoder *d,
+                                      bs_proto_compression c) {
     d->comp = c;
 }
 
@@ -264,9 +288,13 @@ void bs_proto_decoder_set_max_frame(bs_proto_decoder *d, uint32_t max_frame) {
     d->opts.max_frame = max_frame ? max_frame : BS_PROTO_DEFAULT_MAX_FRAME;
 }
 
-const char *bs_proto_decoder_errmsg(const bs_proto_decoder *d) { return d->msg; }
+const char *bs_proto_decoder_errmsg(const bs_proto_decoder *d) {
+    return d->msg;
+}
 
-size_t bs_proto_decoder_pending(const bs_proto_decoder *d) { return d->in.len - d->rpos; }
+size_t bs_proto_decoder_pending(const bs_proto_decoder *d) {
+    return d->in.len - d->rpos;
+}
 
 static void compact(bs_proto_decoder *d) {
     if (d->rpos == 0) return;
@@ -295,7 +323,8 @@ int bs_proto_decoder_feed(bs_proto_decoder *d, const void *p, size_t n) {
     return n ? bs_buf_append(&d->in, src, n) : 0;
 }
 
-int bs_proto_decoder_wbuf(bs_proto_decoder *d, size_t hint, uint8_t **p, size_t *cap) {
+int bs_proto_decoder_wbuf(bs_proto_decoder *d, size_t hint, uint8_t **p,
+                          size_t *cap) {
     if (d->err) return d->err;
     compact(d);
     if (hint == 0) hint = 1;
@@ -321,7 +350,8 @@ int bs_proto_decoder_next(bs_proto_decoder *d, bs_proto_frame *out) {
     const uint8_t *p = d->in.data + d->rpos;
     size_t avail = d->in.len - d->rpos;
     memset(out, 0, sizeof *out);
-    int rc = bs_proto_header_parse(p, avail, &d->opts, &out->h, d->msg, sizeof d->msg);
+    int rc = bs_proto_header_parse(p, avail, &d->opts, &out->h, d->msg,
+                                   sizeof d->msg);
     if (rc == BS_EAGAIN) return rc;
     if (rc == BS_ETOOBIG) {
         d->rpos += BS_PROTO_HEADER_LEN;
@@ -333,7 +363,8 @@ int bs_proto_decoder_next(bs_proto_decoder *d, bs_proto_frame *out) {
     if (avail < need) {
         /* make room for the whole frame once instead of doubling */
         if (d->rpos == 0 && bs_buf_reserve(&d->in, need - avail)) {
-            snprintf(d->msg, sizeof d->msg, "out of memory buffering a %zu byte frame", need);
+            snprintf(d->msg, sizeof d->msg,
+                     "out of memory buffering a %zu byte frame", need);
             return poison(d, BS_ENOMEM);
         }
         return BS_EAGAIN;
@@ -344,7 +375,8 @@ int bs_proto_decoder_next(bs_proto_decoder *d, bs_proto_frame *out) {
     if (out->h.flags & BS_PROTO_FLAG_COMPRESSED) {
         if (d->comp != BS_PROTO_COMP_LZ4) {
             snprintf(d->msg, sizeof d->msg,
-                     "Received a compressed frame (stream %d) but no compression was negotiated",
+                     "Received a compressed frame (stream %d) but no "
+                     "compression was negotiated",
                      out->h.stream);
             return poison(d, BS_EPROTO);
         }
@@ -352,11 +384,12 @@ int bs_proto_decoder_next(bs_proto_decoder *d, bs_proto_frame *out) {
         if (out->body_len == 0) {
             out->body = NULL;
         } else {
-            rc = bs_proto_lz4_decompress(out->body, out->body_len, d->opts.max_frame,
-                                         &d->inflate);
+            rc = bs_proto_lz4_decompress(out->body, out->body_len,
+                                         d->opts.max_frame, &d->inflate);
             if (rc) {
                 snprintf(d->msg, sizeof d->msg,
-                         "Cannot decompress LZ4 frame body (stream %d, %zu bytes): %s",
+                         "Cannot decompress LZ4 frame body (stream %d, %zu "
+                         "bytes): %s",
                          out->h.stream, out->body_len, bs_strerror(rc));
                 return poison(d, rc == BS_ETOOBIG ? BS_EPROTO : rc);
             }

@@ -27,8 +27,8 @@
 /* ------------------------------------------------------------------ */
 
 typedef struct bs_proto_prelude {
-    const uint8_t *tracing_id;    /* response with TRACING flag; else NULL */
-    bs_proto_strlist warnings;    /* response with WARNING flag */
+    const uint8_t *tracing_id; /* response with TRACING flag; else NULL */
+    bs_proto_strlist warnings; /* response with WARNING flag */
     bs_proto_bytesmap custom_payload; /* CUSTOM_PAYLOAD flag */
     int has_custom_payload;
 } bs_proto_prelude;
@@ -47,8 +47,8 @@ int bs_proto_prelude_encode(bs_buf *b, const bs_proto_prelude *pre,
 /* ------------------------------------------------------------------ */
 
 typedef struct bs_proto_startup {
-    bs_proto_strmap options;   /* every pair as sent */
-    bs_proto_str cql_version;  /* CQL_VERSION (mandatory, "3.x.y") */
+    bs_proto_strmap options;          /* every pair as sent */
+    bs_proto_str cql_version;         /* CQL_VERSION (mandatory, "3.x.y") */
     bs_proto_compression compression; /* from COMPRESSION */
 } bs_proto_startup;
 
@@ -65,14 +65,14 @@ enum {
 
 typedef struct bs_proto_params {
     uint16_t consistency;
-    uint8_t flags;          /* BS_PROTO_QF_* as sent (decoded) / to send */
+    uint8_t flags; /* BS_PROTO_QF_* as sent (decoded) / to send */
     uint16_t nvalues;
-    bs_proto_val *values;   /* nvalues; NULL/UNSET lengths allowed */
-    bs_proto_str *names;    /* nvalues names with NAMES_FOR_VALUES, else NULL */
-    int32_t page_size;      /* with PAGE_SIZE; else -1 */
-    bs_proto_val paging_state; /* with PAGING_STATE; else len BS_PROTO_NULL */
+    bs_proto_val *values; /* nvalues; NULL/UNSET lengths allowed */
+    bs_proto_str *names;  /* nvalues names with NAMES_FOR_VALUES, else NULL */
+    int32_t page_size;    /* with PAGE_SIZE; else -1 */
+    bs_proto_val paging_state;   /* with PAGING_STATE; else len BS_PROTO_NULL */
     uint16_t serial_consistency; /* with SERIAL_CONSISTENCY; else SERIAL */
-    int64_t timestamp;      /* with DEFAULT_TIMESTAMP; else INT64_MIN */
+    int64_t timestamp;           /* with DEFAULT_TIMESTAMP; else INT64_MIN */
 } bs_proto_params;
 
 /* Fills defaults (consistency ONE, no flags, page_size -1, ...). */
@@ -99,9 +99,9 @@ typedef enum {
 } bs_proto_batch_type;
 
 typedef struct bs_proto_batch_stmt {
-    uint8_t kind;          /* 0: query string, 1: prepared id */
-    bs_proto_str query;    /* kind 0 */
-    bs_proto_val id;       /* kind 1 */
+    uint8_t kind;       /* 0: query string, 1: prepared id */
+    bs_proto_str query; /* kind 0 */
+    bs_proto_val id;    /* kind 1 */
     uint16_t nvalues;
     bs_proto_val *values;
 } bs_proto_batch_stmt;
@@ -110,13 +110,13 @@ typedef struct bs_proto_batch_stmt {
  * spec itself says the feature cannot work (CASSANDRA-10246) and no
  * driver sends it. */
 typedef struct bs_proto_batch {
-    uint8_t type;          /* bs_proto_batch_type */
+    uint8_t type; /* bs_proto_batch_type */
     uint16_t nstmts;
     bs_proto_batch_stmt *stmts;
     uint16_t consistency;
-    uint8_t flags;         /* 0x10 / 0x20 only */
+    uint8_t flags;               /* 0x10 / 0x20 only */
     uint16_t serial_consistency; /* else SERIAL */
-    int64_t timestamp;     /* else INT64_MIN */
+    int64_t timestamp;           /* else INT64_MIN */
 } bs_proto_batch;
 
 enum {
@@ -200,16 +200,16 @@ typedef struct bs_proto_colspec {
 
 /* Rows metadata (also a Prepared result's result metadata). */
 typedef struct bs_proto_meta {
-    uint32_t flags;        /* decode: as sent; encode: only NO_METADATA is
-                              taken, the others are derived */
+    uint32_t flags; /* decode: as sent; encode: only NO_METADATA is
+                       taken, the others are derived */
     uint32_t ncols;
-    bs_proto_colspec *cols; /* NULL with NO_METADATA */
+    bs_proto_colspec *cols;    /* NULL with NO_METADATA */
     bs_proto_val paging_state; /* len >= 0 <=> HAS_MORE_PAGES */
 } bs_proto_meta;
 
 /* Prepared bind-variable metadata. */
 typedef struct bs_proto_prepared_meta {
-    uint32_t flags;        /* GLOBAL_TABLES_SPEC derived when encoding */
+    uint32_t flags; /* GLOBAL_TABLES_SPEC derived when encoding */
     uint32_t ncols;
     bs_proto_colspec *cols;
     uint32_t npk;
@@ -229,19 +229,19 @@ int bs_proto_prepared_meta_decode(bs_proto_rd *r, bs_arena *a,
 /* ------------------------------------------------------------------ */
 
 typedef struct bs_proto_error {
-    int32_t code;          /* bs_proto_errcode */
+    int32_t code; /* bs_proto_errcode */
     bs_proto_str message;
     /* code-specific fields; the ones a code does not use stay zero */
-    uint16_t cl;           /* UNAVAILABLE, *_TIMEOUT, *_FAILURE */
-    int32_t required;      /* UNAVAILABLE */
-    int32_t alive;         /* UNAVAILABLE */
-    int32_t received;      /* *_TIMEOUT, *_FAILURE */
-    int32_t blockfor;      /* *_TIMEOUT, *_FAILURE */
-    int32_t numfailures;   /* *_FAILURE (v4: a count, no reason map) */
-    uint8_t data_present;  /* READ_TIMEOUT, READ_FAILURE */
+    uint16_t cl;             /* UNAVAILABLE, *_TIMEOUT, *_FAILURE */
+    int32_t required;        /* UNAVAILABLE */
+    int32_t alive;           /* UNAVAILABLE */
+    int32_t received;        /* *_TIMEOUT, *_FAILURE */
+    int32_t blockfor;        /* *_TIMEOUT, *_FAILURE */
+    int32_t numfailures;     /* *_FAILURE (v4: a count, no reason map) */
+    uint8_t data_present;    /* READ_TIMEOUT, READ_FAILURE */
     bs_proto_str write_type; /* WRITE_TIMEOUT, WRITE_FAILURE: "SIMPLE", ... */
-    bs_proto_str keyspace; /* FUNCTION_FAILURE, ALREADY_EXISTS */
-    bs_proto_str name;     /* FUNCTION_FAILURE function, ALREADY_EXISTS table */
+    bs_proto_str keyspace;   /* FUNCTION_FAILURE, ALREADY_EXISTS */
+    bs_proto_str name; /* FUNCTION_FAILURE function, ALREADY_EXISTS table */
     bs_proto_strlist arg_types; /* FUNCTION_FAILURE */
     bs_proto_val unprepared_id; /* UNPREPARED [short bytes] */
 } bs_proto_error;
@@ -259,7 +259,7 @@ typedef enum {
  * FUNCTION/AGGREGATE -> keyspace, name, arg_types. */
 typedef struct bs_proto_schema_change {
     bs_proto_str change_type; /* CREATED / UPDATED / DROPPED */
-    bs_proto_str target;      /* KEYSPACE / TABLE / TYPE / FUNCTION / AGGREGATE */
+    bs_proto_str target; /* KEYSPACE / TABLE / TYPE / FUNCTION / AGGREGATE */
     bs_proto_str keyspace;
     bs_proto_str name;
     bs_proto_strlist arg_types;
@@ -289,9 +289,9 @@ typedef struct bs_proto_result {
 } bs_proto_result;
 
 typedef struct bs_proto_event {
-    bs_proto_str type;        /* TOPOLOGY_CHANGE / STATUS_CHANGE / SCHEMA_CHANGE */
-    bs_proto_str change;      /* NEW_NODE, REMOVED_NODE, UP, DOWN */
-    bs_proto_inet addr;       /* topology/status */
+    bs_proto_str type;   /* TOPOLOGY_CHANGE / STATUS_CHANGE / SCHEMA_CHANGE */
+    bs_proto_str change; /* NEW_NODE, REMOVED_NODE, UP, DOWN */
+    bs_proto_inet addr;  /* topology/status */
     bs_proto_schema_change schema; /* SCHEMA_CHANGE */
 } bs_proto_event;
 
@@ -301,11 +301,11 @@ typedef struct bs_proto_response {
     bs_proto_prelude prelude;
     union {
         bs_proto_error error;
-        bs_proto_str authenticator;   /* AUTHENTICATE */
-        bs_proto_multimap supported;  /* SUPPORTED */
+        bs_proto_str authenticator;  /* AUTHENTICATE */
+        bs_proto_multimap supported; /* SUPPORTED */
         bs_proto_result result;
         bs_proto_event event;
-        bs_proto_val auth_token;      /* AUTH_CHALLENGE / AUTH_SUCCESS */
+        bs_proto_val auth_token; /* AUTH_CHALLENGE / AUTH_SUCCESS */
         /* READY: no body */
     } u;
 } bs_proto_response;
@@ -360,12 +360,12 @@ int bs_proto_error_frame(bs_buf *b, int16_t stream, int32_t code,
  */
 typedef struct bs_proto_rows_builder {
     bs_buf *out;
-    size_t start;       /* offset of the kind */
-    size_t state_off;   /* where a paging state goes */
-    size_t count_off;   /* offset of the row count */
+    size_t start;     /* offset of the kind */
+    size_t state_off; /* where a paging state goes */
+    size_t count_off; /* offset of the row count */
     uint32_t flags;
     uint32_t ncols;
-    uint32_t col;       /* cells written in the current row */
+    uint32_t col; /* cells written in the current row */
     int32_t nrows;
     bs_proto_val paging_state; /* borrowed until finish() */
     int err;
@@ -381,8 +381,8 @@ int bs_proto_rows_cell(bs_proto_rows_builder *rb, const void *p, int32_t len);
 int bs_proto_rows_cell_reserve(bs_proto_rows_builder *rb, size_t len,
                                uint8_t **dst);
 /* Borrowed: the bytes must stay valid until finish(). */
-void bs_proto_rows_set_paging_state(bs_proto_rows_builder *rb,
-                                    const void *p, size_t len);
+void bs_proto_rows_set_paging_state(bs_proto_rows_builder *rb, const void *p,
+                                    size_t len);
 static inline int32_t bs_proto_rows_count(const bs_proto_rows_builder *rb) {
     return rb->nrows;
 }

@@ -34,9 +34,10 @@
 /* ------------------------------------------------------------------ */
 
 const char *bs_proto_consistency_name(uint16_t cl) {
-    static const char *const names[] = {
-        "ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM",
-        "EACH_QUORUM", "SERIAL", "LOCAL_SERIAL", "LOCAL_ONE"};
+    static const char *const names[] = {"ANY",          "ONE",         "TWO",
+                                        "THREE",        "QUORUM",      "ALL",
+                                        "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL",
+                                        "LOCAL_SERIAL", "LOCAL_ONE"};
     return cl < sizeof names / sizeof names[0] ? names[cl] : NULL;
 }
 
@@ -88,18 +89,23 @@ const char *bs_proto_opcode_name(uint8_t op) {
 
 int bs_proto_opcode_valid(uint8_t op, int response) {
     switch (op) {
-    case BS_PROTO_OP_STARTUP: case BS_PROTO_OP_OPTIONS: case BS_PROTO_OP_QUERY:
-    case BS_PROTO_OP_PREPARE: case BS_PROTO_OP_EXECUTE:
-    case BS_PROTO_OP_REGISTER: case BS_PROTO_OP_BATCH:
-    case BS_PROTO_OP_AUTH_RESPONSE:
-        return !response;
-    case BS_PROTO_OP_ERROR: case BS_PROTO_OP_READY:
-    case BS_PROTO_OP_AUTHENTICATE: case BS_PROTO_OP_SUPPORTED:
-    case BS_PROTO_OP_RESULT: case BS_PROTO_OP_EVENT:
-    case BS_PROTO_OP_AUTH_CHALLENGE: case BS_PROTO_OP_AUTH_SUCCESS:
-        return response;
-    default:
-        return 0;
+    case BS_PROTO_OP_STARTUP:
+    case BS_PROTO_OP_OPTIONS:
+    case BS_PROTO_OP_QUERY:
+    case BS_PROTO_OP_PREPARE:
+    case BS_PROTO_OP_EXECUTE:
+    case BS_PROTO_OP_REGISTER:
+    case BS_PROTO_OP_BATCH:
+    case BS_PROTO_OP_AUTH_RESPONSE: return !response;
+    case BS_PROTO_OP_ERROR:
+    case BS_PROTO_OP_READY:
+    case BS_PROTO_OP_AUTHENTICATE:
+    case BS_PROTO_OP_SUPPORTED:
+    case BS_PROTO_OP_RESULT:
+    case BS_PROTO_OP_EVENT:
+    case BS_PROTO_OP_AUTH_CHALLENGE:
+    case BS_PROTO_OP_AUTH_SUCCESS: return response;
+    default: return 0;
     }
 }
 
@@ -145,13 +151,15 @@ int bs_proto_rd_fail(bs_proto_rd *r, int code, const char *fmt, ...) {
 #define WHAT(w) ((w) ? (w) : "value")
 
 /* Borrows n bytes or fails with a truncation message. */
-static int take(bs_proto_rd *r, const char *what, size_t n, const uint8_t **out) {
+static int take(bs_proto_rd *r, const char *what, size_t n,
+                const uint8_t **out) {
     *out = NULL;
     if (r->err) return r->err;
     if (r->len - r->pos < n)
-        return bs_proto_rd_fail(r, BS_ETRUNC,
-                                "truncated %s at offset %zu: need %zu bytes, %zu left",
-                                WHAT(what), r->pos, n, r->len - r->pos);
+        return bs_proto_rd_fail(
+            r, BS_ETRUNC,
+            "truncated %s at offset %zu: need %zu bytes, %zu left", WHAT(what),
+            r->pos, n, r->len - r->pos);
     *out = r->p + r->pos;
     r->pos += n;
     return 0;
@@ -200,14 +208,16 @@ int bs_proto_rd_string(bs_proto_rd *r, const char *what, bs_proto_str *out) {
     return 0;
 }
 
-int bs_proto_rd_long_string(bs_proto_rd *r, const char *what, bs_proto_str *out) {
+int bs_proto_rd_long_string(bs_proto_rd *r, const char *what,
+                            bs_proto_str *out) {
     int32_t n;
     const uint8_t *p;
     size_t at = r->pos;
     int rc = bs_proto_rd_int(r, what, &n);
     if (rc) return rc;
     if (n < 0)
-        return bs_proto_rd_fail(r, BS_EPROTO, "negative length %d of %s at offset %zu",
+        return bs_proto_rd_fail(r, BS_EPROTO,
+                                "negative length %d of %s at offset %zu",
                                 (int)n, WHAT(what), at);
     if ((rc = take(r, what, (size_t)n, &p))) {
         r->pos = at;
@@ -230,7 +240,8 @@ static int rd_sized(bs_proto_rd *r, const char *what, int value_rules,
     int rc = bs_proto_rd_int(r, what, &n);
     if (rc) return rc;
     if (n < 0) {
-        if (!value_rules) n = BS_PROTO_NULL;
+        if (!value_rules)
+            n = BS_PROTO_NULL;
         else if (n < BS_PROTO_UNSET)
             return bs_proto_rd_fail(r, BS_EPROTO,
                                     "invalid length %d of %s at offset %zu "
@@ -257,7 +268,8 @@ int bs_proto_rd_value(bs_proto_rd *r, const char *what, bs_proto_val *out) {
     return rd_sized(r, what, 1, out);
 }
 
-int bs_proto_rd_short_bytes(bs_proto_rd *r, const char *what, bs_proto_val *out) {
+int bs_proto_rd_short_bytes(bs_proto_rd *r, const char *what,
+                            bs_proto_val *out) {
     bs_proto_str s;
     int rc = bs_proto_rd_string(r, what, &s);
     if (rc) return rc;
@@ -272,8 +284,10 @@ int bs_proto_rd_consistency(bs_proto_rd *r, const char *what, uint16_t *out) {
     int rc = bs_proto_rd_short(r, what, &v);
     if (rc) return rc;
     if (v > BS_CL_LOCAL_ONE)
-        return bs_proto_rd_fail(r, BS_EPROTO, "unknown consistency level 0x%04x in %s at offset %zu",
-                                v, WHAT(what), at);
+        return bs_proto_rd_fail(
+            r, BS_EPROTO,
+            "unknown consistency level 0x%04x in %s at offset %zu", v,
+            WHAT(what), at);
     *out = v;
     return 0;
 }
@@ -285,8 +299,9 @@ int bs_proto_rd_inetaddr(bs_proto_rd *r, const char *what, bs_proto_inet *out) {
     int rc = bs_proto_rd_byte(r, what, &n);
     if (rc) return rc;
     if (n != 4 && n != 16)
-        return bs_proto_rd_fail(r, BS_EPROTO, "bad address size %u in %s at offset %zu",
-                                n, WHAT(what), at);
+        return bs_proto_rd_fail(r, BS_EPROTO,
+                                "bad address size %u in %s at offset %zu", n,
+                                WHAT(what), at);
     if ((rc = take(r, what, n, &p))) return rc;
     memset(out, 0, sizeof *out);
     out->addr_len = n;
@@ -305,16 +320,20 @@ int bs_proto_rd_inet(bs_proto_rd *r, const char *what, bs_proto_inet *out) {
 /* Checks a wire count against what is left (min_each bytes per element)
  * and allocates count * size bytes from the arena. */
 static int alloc_items(bs_proto_rd *r, bs_arena *a, const char *what,
-                       uint32_t count, size_t min_each, size_t size, void **out) {
+                       uint32_t count, size_t min_each, size_t size,
+                       void **out) {
     if (r->err) return r->err;
     if ((uint64_t)count * min_each > r->len - r->pos)
-        return bs_proto_rd_fail(r, BS_ETRUNC,
-                                "truncated %s at offset %zu: %u entries cannot fit in %zu bytes",
-                                WHAT(what), r->pos, count, r->len - r->pos);
+        return bs_proto_rd_fail(
+            r, BS_ETRUNC,
+            "truncated %s at offset %zu: %u entries cannot fit in %zu bytes",
+            WHAT(what), r->pos, count, r->len - r->pos);
     *out = NULL;
     if (count == 0) return 0;
     *out = bs_arena_alloc(a, (size_t)count * size);
-    if (!*out) return bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding %s", WHAT(what));
+    if (!*out)
+        return bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding %s",
+                                WHAT(what));
     return 0;
 }
 
@@ -338,7 +357,8 @@ int bs_proto_rd_string_map(bs_proto_rd *r, bs_arena *a, const char *what,
     uint16_t n;
     void *items;
     int rc = bs_proto_rd_short(r, what, &n);
-    if (!rc) rc = alloc_items(r, a, what, n, 4, sizeof(bs_proto_strpair), &items);
+    if (!rc)
+        rc = alloc_items(r, a, what, n, 4, sizeof(bs_proto_strpair), &items);
     if (rc) return rc;
     bs_proto_strpair *kv = items;
     for (unsigned i = 0; i < n; i++) {
@@ -355,7 +375,9 @@ int bs_proto_rd_string_multimap(bs_proto_rd *r, bs_arena *a, const char *what,
     uint16_t n;
     void *items;
     int rc = bs_proto_rd_short(r, what, &n);
-    if (!rc) rc = alloc_items(r, a, what, n, 4, sizeof(bs_proto_multimap_entry), &items);
+    if (!rc)
+        rc = alloc_items(r, a, what, n, 4, sizeof(bs_proto_multimap_entry),
+                         &items);
     if (rc) return rc;
     bs_proto_multimap_entry *e = items;
     for (unsigned i = 0; i < n; i++) {
@@ -372,7 +394,9 @@ int bs_proto_rd_bytes_map(bs_proto_rd *r, bs_arena *a, const char *what,
     uint16_t n;
     void *items;
     int rc = bs_proto_rd_short(r, what, &n);
-    if (!rc) rc = alloc_items(r, a, what, n, 6, sizeof(bs_proto_bytesmap_entry), &items);
+    if (!rc)
+        rc = alloc_items(r, a, what, n, 6, sizeof(bs_proto_bytesmap_entry),
+                         &items);
     if (rc) return rc;
     bs_proto_bytesmap_entry *e = items;
     for (unsigned i = 0; i < n; i++) {
@@ -388,10 +412,18 @@ int bs_proto_rd_bytes_map(bs_proto_rd *r, bs_arena *a, const char *what,
 /* Writers                                                             */
 /* ------------------------------------------------------------------ */
 
-int bs_proto_wr_byte(bs_buf *b, uint8_t v) { return bs_buf_append_u8(b, v); }
-int bs_proto_wr_short(bs_buf *b, uint16_t v) { return bs_buf_append_u16(b, v); }
-int bs_proto_wr_int(bs_buf *b, int32_t v) { return bs_buf_append_u32(b, (uint32_t)v); }
-int bs_proto_wr_long(bs_buf *b, int64_t v) { return bs_buf_append_u64(b, (uint64_t)v); }
+int bs_proto_wr_byte(bs_buf *b, uint8_t v) {
+    return bs_buf_append_u8(b, v);
+}
+int bs_proto_wr_short(bs_buf *b, uint16_t v) {
+    return bs_buf_append_u16(b, v);
+}
+int bs_proto_wr_int(bs_buf *b, int32_t v) {
+    return bs_buf_append_u32(b, (uint32_t)v);
+}
+int bs_proto_wr_long(bs_buf *b, int64_t v) {
+    return bs_buf_append_u64(b, (uint64_t)v);
+}
 
 int bs_proto_wr_string(bs_buf *b, const char *s, size_t len) {
     if (len > UINT16_MAX) return BS_ERANGE;
@@ -402,7 +434,9 @@ int bs_proto_wr_string(bs_buf *b, const char *s, size_t len) {
     return 0;
 }
 
-int bs_proto_wr_str(bs_buf *b, bs_proto_str s) { return bs_proto_wr_string(b, s.p, s.len); }
+int bs_proto_wr_str(bs_buf *b, bs_proto_str s) {
+    return bs_proto_wr_string(b, s.p, s.len);
+}
 
 int bs_proto_wr_cstring(bs_buf *b, const char *s) {
     return bs_proto_wr_string(b, s ? s : "", s ? strlen(s) : 0);
@@ -417,10 +451,14 @@ int bs_proto_wr_long_string(bs_buf *b, const char *s, size_t len) {
     return 0;
 }
 
-int bs_proto_wr_uuid(bs_buf *b, const uint8_t uuid[16]) { return bs_buf_append(b, uuid, 16); }
+int bs_proto_wr_uuid(bs_buf *b, const uint8_t uuid[16]) {
+    return bs_buf_append(b, uuid, 16);
+}
 
 int bs_proto_wr_value(bs_buf *b, bs_proto_val v) {
-    if (v.len < 0) return bs_proto_wr_int(b, v.len < BS_PROTO_UNSET ? BS_PROTO_NULL : v.len);
+    if (v.len < 0)
+        return bs_proto_wr_int(b,
+                               v.len < BS_PROTO_UNSET ? BS_PROTO_NULL : v.len);
     uint8_t *p = bs_buf_extend(b, 4 + (size_t)v.len);
     if (!p) return BS_ENOMEM;
     bs_put_u32(p, (uint32_t)v.len);
@@ -445,7 +483,8 @@ int bs_proto_wr_inet(bs_buf *b, const bs_proto_inet *in) {
 
 int bs_proto_wr_string_list(bs_buf *b, const bs_proto_strlist *l) {
     int rc = bs_proto_wr_short(b, l->n);
-    for (unsigned i = 0; !rc && i < l->n; i++) rc = bs_proto_wr_str(b, l->items[i]);
+    for (unsigned i = 0; !rc && i < l->n; i++)
+        rc = bs_proto_wr_str(b, l->items[i]);
     return rc;
 }
 

@@ -38,8 +38,8 @@
 /* Prelude                                                             */
 /* ------------------------------------------------------------------ */
 
-int bs_proto_prelude_decode(bs_proto_rd *r, bs_arena *a, uint8_t flags, int response,
-                            bs_proto_prelude *out) {
+int bs_proto_prelude_decode(bs_proto_rd *r, bs_arena *a, uint8_t flags,
+                            int response, bs_proto_prelude *out) {
     memset(out, 0, sizeof *out);
     int rc = 0;
     if (response && (flags & BS_PROTO_FLAG_TRACING))
@@ -47,14 +47,15 @@ int bs_proto_prelude_decode(bs_proto_rd *r, bs_arena *a, uint8_t flags, int resp
     if (!rc && response && (flags & BS_PROTO_FLAG_WARNING))
         rc = bs_proto_rd_string_list(r, a, "warnings", &out->warnings);
     if (!rc && (flags & BS_PROTO_FLAG_CUSTOM_PAYLOAD)) {
-        rc = bs_proto_rd_bytes_map(r, a, "custom payload", &out->custom_payload);
+        rc =
+            bs_proto_rd_bytes_map(r, a, "custom payload", &out->custom_payload);
         out->has_custom_payload = !rc;
     }
     return rc;
 }
 
-int bs_proto_prelude_encode(bs_buf *b, const bs_proto_prelude *pre, int response,
-                            uint8_t *flags) {
+int bs_proto_prelude_encode(bs_buf *b, const bs_proto_prelude *pre,
+                            int response, uint8_t *flags) {
     if (!pre) return 0;
     int rc = 0;
     if (response && pre->tracing_id) {
@@ -100,7 +101,8 @@ static int cql_version_ok(bs_proto_str v) {
     return major >= 3;
 }
 
-int bs_proto_startup_decode(bs_proto_rd *r, bs_arena *a, bs_proto_startup *out) {
+int bs_proto_startup_decode(bs_proto_rd *r, bs_arena *a,
+                            bs_proto_startup *out) {
     memset(out, 0, sizeof *out);
     int rc = bs_proto_rd_string_map(r, a, "STARTUP options", &out->options);
     if (rc) return rc;
@@ -115,20 +117,24 @@ int bs_proto_startup_decode(bs_proto_rd *r, bs_arena *a, bs_proto_startup *out) 
                 out->compression = BS_PROTO_COMP_LZ4;
             else if (bs_proto_str_ieq(kv->val, "snappy"))
                 return bs_proto_rd_fail(r, BS_EPROTO,
-                                        "This server does not support snappy compression (use lz4)");
+                                        "This server does not support snappy "
+                                        "compression (use lz4)");
             else
-                return bs_proto_rd_fail(r, BS_EPROTO, "Unknown compression algorithm: %.*s",
-                                        (int)(kv->val.len > 64 ? 64 : kv->val.len), kv->val.p);
+                return bs_proto_rd_fail(
+                    r, BS_EPROTO, "Unknown compression algorithm: %.*s",
+                    (int)(kv->val.len > 64 ? 64 : kv->val.len), kv->val.p);
         }
     }
     if (!have_cql)
-        return bs_proto_rd_fail(r, BS_EPROTO, "Missing value CQL_VERSION in STARTUP message");
-    if (!cql_version_ok(out->cql_version))
         return bs_proto_rd_fail(r, BS_EPROTO,
-                                "CQL version %.*s is not supported by the binary protocol "
-                                "(supported version are >= 3.0.0)",
-                                (int)(out->cql_version.len > 64 ? 64 : out->cql_version.len),
-                                out->cql_version.p);
+                                "Missing value CQL_VERSION in STARTUP message");
+    if (!cql_version_ok(out->cql_version))
+        return bs_proto_rd_fail(
+            r, BS_EPROTO,
+            "CQL version %.*s is not supported by the binary protocol "
+            "(supported version are >= 3.0.0)",
+            (int)(out->cql_version.len > 64 ? 64 : out->cql_version.len),
+            out->cql_version.p);
     return 0;
 }
 
@@ -138,15 +144,18 @@ static int rd_values(bs_proto_rd *r, bs_arena *a, uint16_t n, int named,
     if (names) *names = NULL;
     if (n == 0) return 0;
     if ((size_t)n * (named ? 6u : 4u) > bs_proto_rd_left(r))
-        return bs_proto_rd_fail(r, BS_ETRUNC,
-                                "truncated values at offset %zu: %u values cannot fit in %zu bytes",
-                                r->pos, n, bs_proto_rd_left(r));
+        return bs_proto_rd_fail(
+            r, BS_ETRUNC,
+            "truncated values at offset %zu: %u values cannot fit in %zu bytes",
+            r->pos, n, bs_proto_rd_left(r));
     bs_proto_val *v = bs_arena_alloc(a, n * sizeof *v);
     bs_proto_str *nm = named ? bs_arena_alloc(a, n * sizeof *nm) : NULL;
-    if (!v || (named && !nm)) return bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding values");
+    if (!v || (named && !nm))
+        return bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding values");
     for (unsigned i = 0; i < n; i++) {
         int rc;
-        if (named && (rc = bs_proto_rd_string(r, "value name", &nm[i]))) return rc;
+        if (named && (rc = bs_proto_rd_string(r, "value name", &nm[i])))
+            return rc;
         if ((rc = bs_proto_rd_value(r, "bound value", &v[i]))) return rc;
     }
     *vals = v;
@@ -170,8 +179,10 @@ int bs_proto_params_decode(bs_proto_rd *r, bs_arena *a, bs_proto_params *out) {
     if (rc) return rc;
     uint8_t f = out->flags;
     if (f & BS_PROTO_QF_VALUES) {
-        if ((rc = bs_proto_rd_short(r, "value count", &out->nvalues))) return rc;
-        if ((rc = rd_values(r, a, out->nvalues, (f & BS_PROTO_QF_NAMES_FOR_VALUES) != 0,
+        if ((rc = bs_proto_rd_short(r, "value count", &out->nvalues)))
+            return rc;
+        if ((rc = rd_values(r, a, out->nvalues,
+                            (f & BS_PROTO_QF_NAMES_FOR_VALUES) != 0,
                             &out->values, &out->names)))
             return rc;
     }
@@ -179,23 +190,27 @@ int bs_proto_params_decode(bs_proto_rd *r, bs_arena *a, bs_proto_params *out) {
         size_t at = r->pos;
         if ((rc = bs_proto_rd_int(r, "page size", &out->page_size))) return rc;
         if (out->page_size == 0)
-            return bs_proto_rd_fail(r, BS_EPROTO, "The page size cannot be 0 (offset %zu)", at);
+            return bs_proto_rd_fail(
+                r, BS_EPROTO, "The page size cannot be 0 (offset %zu)", at);
         if (out->page_size < 0) out->page_size = -1;
     }
     if ((f & BS_PROTO_QF_PAGING_STATE) &&
         (rc = bs_proto_rd_bytes(r, "paging state", &out->paging_state)))
         return rc;
     if ((f & BS_PROTO_QF_SERIAL_CONSISTENCY) &&
-        (rc = bs_proto_rd_consistency(r, "serial consistency", &out->serial_consistency)))
+        (rc = bs_proto_rd_consistency(r, "serial consistency",
+                                      &out->serial_consistency)))
         return rc;
     if (f & BS_PROTO_QF_DEFAULT_TIMESTAMP) {
         size_t at = r->pos;
-        if ((rc = bs_proto_rd_long(r, "default timestamp", &out->timestamp))) return rc;
+        if ((rc = bs_proto_rd_long(r, "default timestamp", &out->timestamp)))
+            return rc;
         if (out->timestamp == INT64_MIN)
-            return bs_proto_rd_fail(r, BS_EPROTO,
-                                    "Out of bound timestamp at offset %zu, must be in "
-                                    "[%lld, %lld]",
-                                    at, (long long)INT64_MIN + 1, (long long)INT64_MAX);
+            return bs_proto_rd_fail(
+                r, BS_EPROTO,
+                "Out of bound timestamp at offset %zu, must be in "
+                "[%lld, %lld]",
+                at, (long long)INT64_MIN + 1, (long long)INT64_MAX);
     }
     return 0;
 }
@@ -209,12 +224,14 @@ int bs_proto_prepare_decode(bs_proto_rd *r, bs_proto_prepare *out) {
     return bs_proto_rd_long_string(r, "query string", &out->query);
 }
 
-int bs_proto_execute_decode(bs_proto_rd *r, bs_arena *a, bs_proto_execute *out) {
+int bs_proto_execute_decode(bs_proto_rd *r, bs_arena *a,
+                            bs_proto_execute *out) {
     size_t at = r->pos;
     int rc = bs_proto_rd_short_bytes(r, "prepared id", &out->id);
     if (rc) return rc;
     if (out->id.len == 0)
-        return bs_proto_rd_fail(r, BS_EPROTO, "empty prepared statement id at offset %zu", at);
+        return bs_proto_rd_fail(
+            r, BS_EPROTO, "empty prepared statement id at offset %zu", at);
     return bs_proto_params_decode(r, a, &out->params);
 }
 
@@ -226,91 +243,117 @@ int bs_proto_batch_decode(bs_proto_rd *r, bs_arena *a, bs_proto_batch *out) {
     int rc = bs_proto_rd_byte(r, "batch type", &out->type);
     if (rc) return rc;
     if (out->type > BS_PROTO_BATCH_COUNTER)
-        return bs_proto_rd_fail(r, BS_EPROTO, "Invalid batch type %u at offset %zu", out->type, at);
-    if ((rc = bs_proto_rd_short(r, "batch statement count", &out->nstmts))) return rc;
+        return bs_proto_rd_fail(
+            r, BS_EPROTO, "Invalid batch type %u at offset %zu", out->type, at);
+    if ((rc = bs_proto_rd_short(r, "batch statement count", &out->nstmts)))
+        return rc;
     /* each statement is at least kind(1) + [short bytes](2) + count(2) */
     if ((size_t)out->nstmts * 5 > bs_proto_rd_left(r))
         return bs_proto_rd_fail(r, BS_ETRUNC,
-                                "truncated batch at offset %zu: %u statements cannot fit in %zu bytes",
+                                "truncated batch at offset %zu: %u statements "
+                                "cannot fit in %zu bytes",
                                 r->pos, out->nstmts, bs_proto_rd_left(r));
     if (out->nstmts) {
         out->stmts = bs_arena_calloc(a, out->nstmts * sizeof *out->stmts);
-        if (!out->stmts) return bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding batch");
+        if (!out->stmts)
+            return bs_proto_rd_fail(r, BS_ENOMEM,
+                                    "out of memory decoding batch");
     }
     for (unsigned i = 0; i < out->nstmts; i++) {
         bs_proto_batch_stmt *s = &out->stmts[i];
         at = r->pos;
-        if ((rc = bs_proto_rd_byte(r, "batch statement kind", &s->kind))) return rc;
+        if ((rc = bs_proto_rd_byte(r, "batch statement kind", &s->kind)))
+            return rc;
         if (s->kind == 0)
             rc = bs_proto_rd_long_string(r, "batch query string", &s->query);
         else if (s->kind == 1)
             rc = bs_proto_rd_short_bytes(r, "batch prepared id", &s->id);
         else
             return bs_proto_rd_fail(r, BS_EPROTO,
-                                    "Invalid query kind in BATCH messages. Must be 0 or 1 but got %u "
+                                    "Invalid query kind in BATCH messages. "
+                                    "Must be 0 or 1 but got %u "
                                     "(statement %u at offset %zu)",
                                     s->kind, i, at);
         if (rc) return rc;
-        if ((rc = bs_proto_rd_short(r, "batch value count", &s->nvalues))) return rc;
+        if ((rc = bs_proto_rd_short(r, "batch value count", &s->nvalues)))
+            return rc;
         if ((rc = rd_values(r, a, s->nvalues, 0, &s->values, NULL))) return rc;
     }
-    if ((rc = bs_proto_rd_consistency(r, "batch consistency", &out->consistency))) return rc;
+    if ((rc = bs_proto_rd_consistency(r, "batch consistency",
+                                      &out->consistency)))
+        return rc;
     at = r->pos;
     if ((rc = bs_proto_rd_byte(r, "batch flags", &out->flags))) return rc;
     if (out->flags & BS_PROTO_QF_NAMES_FOR_VALUES)
         return bs_proto_rd_fail(r, BS_EPROTO,
-                                "Names for values are not supported in BATCH (flag 0x40 at offset %zu; "
+                                "Names for values are not supported in BATCH "
+                                "(flag 0x40 at offset %zu; "
                                 "see CASSANDRA-10246)",
                                 at);
     if ((out->flags & BS_PROTO_QF_SERIAL_CONSISTENCY) &&
-        (rc = bs_proto_rd_consistency(r, "batch serial consistency", &out->serial_consistency)))
+        (rc = bs_proto_rd_consistency(r, "batch serial consistency",
+                                      &out->serial_consistency)))
         return rc;
     if (out->flags & BS_PROTO_QF_DEFAULT_TIMESTAMP) {
         at = r->pos;
-        if ((rc = bs_proto_rd_long(r, "batch timestamp", &out->timestamp))) return rc;
+        if ((rc = bs_proto_rd_long(r, "batch timestamp", &out->timestamp)))
+            return rc;
         if (out->timestamp == INT64_MIN)
-            return bs_proto_rd_fail(r, BS_EPROTO, "Out of bound timestamp at offset %zu", at);
+            return bs_proto_rd_fail(r, BS_EPROTO,
+                                    "Out of bound timestamp at offset %zu", at);
     }
     return 0;
 }
 
-int bs_proto_register_decode(bs_proto_rd *r, bs_arena *a, bs_proto_register *out) {
+int bs_proto_register_decode(bs_proto_rd *r, bs_arena *a,
+                             bs_proto_register *out) {
     out->mask = 0;
     int rc = bs_proto_rd_string_list(r, a, "event types", &out->events);
     if (rc) return rc;
     for (unsigned i = 0; i < out->events.n; i++) {
         bs_proto_str e = out->events.items[i];
-        if (bs_proto_str_ieq(e, "TOPOLOGY_CHANGE")) out->mask |= BS_PROTO_EV_TOPOLOGY_CHANGE;
-        else if (bs_proto_str_ieq(e, "STATUS_CHANGE")) out->mask |= BS_PROTO_EV_STATUS_CHANGE;
-        else if (bs_proto_str_ieq(e, "SCHEMA_CHANGE")) out->mask |= BS_PROTO_EV_SCHEMA_CHANGE;
+        if (bs_proto_str_ieq(e, "TOPOLOGY_CHANGE"))
+            out->mask |= BS_PROTO_EV_TOPOLOGY_CHANGE;
+        else if (bs_proto_str_ieq(e, "STATUS_CHANGE"))
+            out->mask |= BS_PROTO_EV_STATUS_CHANGE;
+        else if (bs_proto_str_ieq(e, "SCHEMA_CHANGE"))
+            out->mask |= BS_PROTO_EV_SCHEMA_CHANGE;
         else
-            return bs_proto_rd_fail(r, BS_EPROTO, "Invalid value '%.*s' for event type",
+            return bs_proto_rd_fail(r, BS_EPROTO,
+                                    "Invalid value '%.*s' for event type",
                                     (int)(e.len > 64 ? 64 : e.len), e.p);
     }
     return 0;
 }
 
-int bs_proto_request_decode(const bs_proto_frame *f, bs_arena *a, bs_proto_request *out,
-                            bs_proto_rd *r) {
+int bs_proto_request_decode(const bs_proto_frame *f, bs_arena *a,
+                            bs_proto_request *out, bs_proto_rd *r) {
     bs_proto_rd_init(r, f->body, f->body_len);
     memset(out, 0, sizeof *out);
     out->opcode = f->h.opcode;
     if (f->h.response)
-        return bs_proto_rd_fail(r, BS_EPROTO, "a response frame where a request was expected");
+        return bs_proto_rd_fail(
+            r, BS_EPROTO, "a response frame where a request was expected");
     int rc = bs_proto_prelude_decode(r, a, f->h.flags, 0, &out->prelude);
     if (rc) return rc;
     switch (f->h.opcode) {
-    case BS_PROTO_OP_STARTUP: return bs_proto_startup_decode(r, a, &out->u.startup);
+    case BS_PROTO_OP_STARTUP:
+        return bs_proto_startup_decode(r, a, &out->u.startup);
     case BS_PROTO_OP_AUTH_RESPONSE:
-        return bs_proto_rd_bytes(r, "authentication token", &out->u.auth_response);
+        return bs_proto_rd_bytes(r, "authentication token",
+                                 &out->u.auth_response);
     case BS_PROTO_OP_OPTIONS: return 0;
     case BS_PROTO_OP_QUERY: return bs_proto_query_decode(r, a, &out->u.query);
-    case BS_PROTO_OP_PREPARE: return bs_proto_prepare_decode(r, &out->u.prepare);
-    case BS_PROTO_OP_EXECUTE: return bs_proto_execute_decode(r, a, &out->u.execute);
+    case BS_PROTO_OP_PREPARE:
+        return bs_proto_prepare_decode(r, &out->u.prepare);
+    case BS_PROTO_OP_EXECUTE:
+        return bs_proto_execute_decode(r, a, &out->u.execute);
     case BS_PROTO_OP_BATCH: return bs_proto_batch_decode(r, a, &out->u.batch);
-    case BS_PROTO_OP_REGISTER: return bs_proto_register_decode(r, a, &out->u.reg);
+    case BS_PROTO_OP_REGISTER:
+        return bs_proto_register_decode(r, a, &out->u.reg);
     default:
-        return bs_proto_rd_fail(r, BS_EPROTO, "opcode 0x%02x (%s) is not a request",
+        return bs_proto_rd_fail(r, BS_EPROTO,
+                                "opcode 0x%02x (%s) is not a request",
                                 f->h.opcode, bs_proto_opcode_name(f->h.opcode));
     }
 }
@@ -324,8 +367,9 @@ int bs_proto_startup_encode(bs_buf *b, const bs_proto_startup *m) {
 }
 
 int bs_proto_params_encode(bs_buf *b, const bs_proto_params *p) {
-    uint8_t f = p->flags & (BS_PROTO_QF_SKIP_METADATA | BS_PROTO_QF_SERIAL_CONSISTENCY |
-                            BS_PROTO_QF_VALUES);
+    uint8_t f =
+        p->flags & (BS_PROTO_QF_SKIP_METADATA | BS_PROTO_QF_SERIAL_CONSISTENCY |
+                    BS_PROTO_QF_VALUES);
     if (p->nvalues) f |= BS_PROTO_QF_VALUES;
     if ((f & BS_PROTO_QF_VALUES) && p->names) f |= BS_PROTO_QF_NAMES_FOR_VALUES;
     if (p->page_size > 0) f |= BS_PROTO_QF_PAGE_SIZE;
@@ -341,10 +385,14 @@ int bs_proto_params_encode(bs_buf *b, const bs_proto_params *p) {
             if (!rc) rc = bs_proto_wr_value(b, p->values[i]);
         }
     }
-    if (!rc && (f & BS_PROTO_QF_PAGE_SIZE)) rc = bs_proto_wr_int(b, p->page_size);
-    if (!rc && (f & BS_PROTO_QF_PAGING_STATE)) rc = bs_proto_wr_value(b, p->paging_state);
-    if (!rc && (f & BS_PROTO_QF_SERIAL_CONSISTENCY)) rc = bs_proto_wr_short(b, p->serial_consistency);
-    if (!rc && (f & BS_PROTO_QF_DEFAULT_TIMESTAMP)) rc = bs_proto_wr_long(b, p->timestamp);
+    if (!rc && (f & BS_PROTO_QF_PAGE_SIZE))
+        rc = bs_proto_wr_int(b, p->page_size);
+    if (!rc && (f & BS_PROTO_QF_PAGING_STATE))
+        rc = bs_proto_wr_value(b, p->paging_state);
+    if (!rc && (f & BS_PROTO_QF_SERIAL_CONSISTENCY))
+        rc = bs_proto_wr_short(b, p->serial_consistency);
+    if (!rc && (f & BS_PROTO_QF_DEFAULT_TIMESTAMP))
+        rc = bs_proto_wr_long(b, p->timestamp);
     return rc;
 }
 
@@ -373,15 +421,20 @@ int bs_proto_batch_encode(bs_buf *b, const bs_proto_batch *m) {
         if (s->kind > 1 || (s->nvalues && !s->values)) return BS_EINVAL;
         rc = bs_proto_wr_byte(b, s->kind);
         if (!rc)
-            rc = s->kind == 0 ? bs_proto_wr_long_string(b, s->query.p, s->query.len)
-                              : bs_proto_wr_short_bytes(b, s->id.p, s->id.len > 0 ? (size_t)s->id.len : 0);
+            rc = s->kind == 0
+                     ? bs_proto_wr_long_string(b, s->query.p, s->query.len)
+                     : bs_proto_wr_short_bytes(
+                           b, s->id.p, s->id.len > 0 ? (size_t)s->id.len : 0);
         if (!rc) rc = bs_proto_wr_short(b, s->nvalues);
-        for (unsigned j = 0; !rc && j < s->nvalues; j++) rc = bs_proto_wr_value(b, s->values[j]);
+        for (unsigned j = 0; !rc && j < s->nvalues; j++)
+            rc = bs_proto_wr_value(b, s->values[j]);
     }
     if (!rc) rc = bs_proto_wr_short(b, m->consistency);
     if (!rc) rc = bs_proto_wr_byte(b, f);
-    if (!rc && (f & BS_PROTO_QF_SERIAL_CONSISTENCY)) rc = bs_proto_wr_short(b, m->serial_consistency);
-    if (!rc && (f & BS_PROTO_QF_DEFAULT_TIMESTAMP)) rc = bs_proto_wr_long(b, m->timestamp);
+    if (!rc && (f & BS_PROTO_QF_SERIAL_CONSISTENCY))
+        rc = bs_proto_wr_short(b, m->serial_consistency);
+    if (!rc && (f & BS_PROTO_QF_DEFAULT_TIMESTAMP))
+        rc = bs_proto_wr_long(b, m->timestamp);
     return rc;
 }
 
@@ -390,13 +443,17 @@ int bs_proto_register_encode(bs_buf *b, const bs_proto_register *m) {
     /* derive the list from the mask */
     bs_proto_str names[3];
     bs_proto_strlist l = {0, names};
-    if (m->mask & BS_PROTO_EV_TOPOLOGY_CHANGE) names[l.n++] = bs_proto_cstr("TOPOLOGY_CHANGE");
-    if (m->mask & BS_PROTO_EV_STATUS_CHANGE) names[l.n++] = bs_proto_cstr("STATUS_CHANGE");
-    if (m->mask & BS_PROTO_EV_SCHEMA_CHANGE) names[l.n++] = bs_proto_cstr("SCHEMA_CHANGE");
+    if (m->mask & BS_PROTO_EV_TOPOLOGY_CHANGE)
+        names[l.n++] = bs_proto_cstr("TOPOLOGY_CHANGE");
+    if (m->mask & BS_PROTO_EV_STATUS_CHANGE)
+        names[l.n++] = bs_proto_cstr("STATUS_CHANGE");
+    if (m->mask & BS_PROTO_EV_SCHEMA_CHANGE)
+        names[l.n++] = bs_proto_cstr("SCHEMA_CHANGE");
     return bs_proto_wr_string_list(b, &l);
 }
 
-int bs_proto_request_encode(bs_buf *b, int16_t stream, const bs_proto_request *req,
+int bs_proto_request_encode(bs_buf *b, int16_t stream,
+                            const bs_proto_request *req,
                             bs_proto_compression compress) {
     if (!bs_proto_opcode_valid(req->opcode, 0)) return BS_EINVAL;
     size_t start, mark = b->len;
@@ -409,13 +466,25 @@ int bs_proto_request_encode(bs_buf *b, int16_t stream, const bs_proto_request *r
             rc = bs_proto_startup_encode(b, &req->u.startup);
             compress = BS_PROTO_COMP_NONE; /* STARTUP is never compressed */
             break;
-        case BS_PROTO_OP_AUTH_RESPONSE: rc = bs_proto_wr_value(b, req->u.auth_response); break;
+        case BS_PROTO_OP_AUTH_RESPONSE:
+            rc = bs_proto_wr_value(b, req->u.auth_response);
+            break;
         case BS_PROTO_OP_OPTIONS: compress = BS_PROTO_COMP_NONE; break;
-        case BS_PROTO_OP_QUERY: rc = bs_proto_query_encode(b, &req->u.query); break;
-        case BS_PROTO_OP_PREPARE: rc = bs_proto_prepare_encode(b, &req->u.prepare); break;
-        case BS_PROTO_OP_EXECUTE: rc = bs_proto_execute_encode(b, &req->u.execute); break;
-        case BS_PROTO_OP_BATCH: rc = bs_proto_batch_encode(b, &req->u.batch); break;
-        case BS_PROTO_OP_REGISTER: rc = bs_proto_register_encode(b, &req->u.reg); break;
+        case BS_PROTO_OP_QUERY:
+            rc = bs_proto_query_encode(b, &req->u.query);
+            break;
+        case BS_PROTO_OP_PREPARE:
+            rc = bs_proto_prepare_encode(b, &req->u.prepare);
+            break;
+        case BS_PROTO_OP_EXECUTE:
+            rc = bs_proto_execute_encode(b, &req->u.execute);
+            break;
+        case BS_PROTO_OP_BATCH:
+            rc = bs_proto_batch_encode(b, &req->u.batch);
+            break;
+        case BS_PROTO_OP_REGISTER:
+            rc = bs_proto_register_encode(b, &req->u.reg);
+            break;
         default: rc = BS_EINVAL;
         }
     }

@@ -64,22 +64,35 @@ static int wr_type(bs_buf *b, const bs_type *t, int depth) {
         for (unsigned i = 0; i < t->nparams; i++)
             if ((rc = wr_type(b, t->params[i], depth + 1))) return rc;
         return 0;
-    case BS_TYPE_ASCII: case BS_TYPE_BIGINT: case BS_TYPE_BLOB:
-    case BS_TYPE_BOOLEAN: case BS_TYPE_COUNTER: case BS_TYPE_DECIMAL:
-    case BS_TYPE_DOUBLE: case BS_TYPE_FLOAT: case BS_TYPE_INT:
-    case BS_TYPE_TIMESTAMP: case BS_TYPE_UUID: case BS_TYPE_VARCHAR:
-    case BS_TYPE_VARINT: case BS_TYPE_TIMEUUID: case BS_TYPE_INET:
-    case BS_TYPE_DATE: case BS_TYPE_TIME: case BS_TYPE_SMALLINT:
-    case BS_TYPE_TINYINT:
-        return bs_proto_wr_short(b, t->kind);
-    default:
-        return BS_EINVAL;
+    case BS_TYPE_ASCII:
+    case BS_TYPE_BIGINT:
+    case BS_TYPE_BLOB:
+    case BS_TYPE_BOOLEAN:
+    case BS_TYPE_COUNTER:
+    case BS_TYPE_DECIMAL:
+    case BS_TYPE_DOUBLE:
+    case BS_TYPE_FLOAT:
+    case BS_TYPE_INT:
+    case BS_TYPE_TIMESTAMP:
+    case BS_TYPE_UUID:
+    case BS_TYPE_VARCHAR:
+    case BS_TYPE_VARINT:
+    case BS_TYPE_TIMEUUID:
+    case BS_TYPE_INET:
+    case BS_TYPE_DATE:
+    case BS_TYPE_TIME:
+    case BS_TYPE_SMALLINT:
+    case BS_TYPE_TINYINT: return bs_proto_wr_short(b, t->kind);
+    default: return BS_EINVAL;
     }
 }
 
-int bs_proto_wr_type(bs_buf *b, const bs_type *t) { return wr_type(b, t, 0); }
+int bs_proto_wr_type(bs_buf *b, const bs_type *t) {
+    return wr_type(b, t, 0);
+}
 
-static bs_type *arena_type(bs_arena *a, uint16_t kind, uint16_t nparams, int named) {
+static bs_type *arena_type(bs_arena *a, uint16_t kind, uint16_t nparams,
+                           int named) {
     bs_type *t = bs_arena_calloc(a, sizeof *t);
     if (!t) return NULL;
     t->kind = kind;
@@ -88,7 +101,8 @@ static bs_type *arena_type(bs_arena *a, uint16_t kind, uint16_t nparams, int nam
         t->params = bs_arena_calloc(a, nparams * sizeof *t->params);
         if (!t->params) return NULL;
         if (named) {
-            t->field_names = bs_arena_calloc(a, nparams * sizeof *t->field_names);
+            t->field_names =
+                bs_arena_calloc(a, nparams * sizeof *t->field_names);
             if (!t->field_names) return NULL;
         }
     }
@@ -100,7 +114,9 @@ static int rd_name(bs_proto_rd *r, bs_arena *a, const char *what, char **out) {
     int rc = bs_proto_rd_string(r, what, &s);
     if (rc) return rc;
     *out = bs_arena_strndup(a, s.p, s.len);
-    return *out ? 0 : bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding %s", what);
+    return *out ? 0
+                : bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding %s",
+                                   what);
 }
 
 static int rd_type(bs_proto_rd *r, bs_arena *a, const char *what, int depth,
@@ -110,8 +126,9 @@ static int rd_type(bs_proto_rd *r, bs_arena *a, const char *what, int depth,
     int rc = bs_proto_rd_short(r, what, &id);
     if (rc) return rc;
     if (depth > MAX_TYPE_DEPTH)
-        return bs_proto_rd_fail(r, BS_EPROTO, "type of %s nested deeper than %d at offset %zu",
-                                what, MAX_TYPE_DEPTH, at);
+        return bs_proto_rd_fail(
+            r, BS_EPROTO, "type of %s nested deeper than %d at offset %zu",
+            what, MAX_TYPE_DEPTH, at);
     bs_type *t = NULL;
     uint16_t n;
     switch (id) {
@@ -129,15 +146,26 @@ static int rd_type(bs_proto_rd *r, bs_arena *a, const char *what, int depth,
     case 0x000A: /* "text" in protocol v1/v2; drivers still know it */
         t = arena_type(a, BS_TYPE_VARCHAR, 0, 0);
         break;
-    case BS_TYPE_ASCII: case BS_TYPE_BIGINT: case BS_TYPE_BLOB:
-    case BS_TYPE_BOOLEAN: case BS_TYPE_COUNTER: case BS_TYPE_DECIMAL:
-    case BS_TYPE_DOUBLE: case BS_TYPE_FLOAT: case BS_TYPE_INT:
-    case BS_TYPE_TIMESTAMP: case BS_TYPE_UUID: case BS_TYPE_VARCHAR:
-    case BS_TYPE_VARINT: case BS_TYPE_TIMEUUID: case BS_TYPE_INET:
-    case BS_TYPE_DATE: case BS_TYPE_TIME: case BS_TYPE_SMALLINT:
-    case BS_TYPE_TINYINT: case BS_TYPE_DURATION:
-        t = arena_type(a, id, 0, 0);
-        break;
+    case BS_TYPE_ASCII:
+    case BS_TYPE_BIGINT:
+    case BS_TYPE_BLOB:
+    case BS_TYPE_BOOLEAN:
+    case BS_TYPE_COUNTER:
+    case BS_TYPE_DECIMAL:
+    case BS_TYPE_DOUBLE:
+    case BS_TYPE_FLOAT:
+    case BS_TYPE_INT:
+    case BS_TYPE_TIMESTAMP:
+    case BS_TYPE_UUID:
+    case BS_TYPE_VARCHAR:
+    case BS_TYPE_VARINT:
+    case BS_TYPE_TIMEUUID:
+    case BS_TYPE_INET:
+    case BS_TYPE_DATE:
+    case BS_TYPE_TIME:
+    case BS_TYPE_SMALLINT:
+    case BS_TYPE_TINYINT:
+    case BS_TYPE_DURATION: t = arena_type(a, id, 0, 0); break;
     case BS_TYPE_LIST:
     case BS_TYPE_SET:
     case BS_TYPE_MAP:
@@ -148,12 +176,14 @@ static int rd_type(bs_proto_rd *r, bs_arena *a, const char *what, int depth,
         break;
     case BS_TYPE_UDT: {
         char *ks, *name;
-        if ((rc = rd_name(r, a, what, &ks)) || (rc = rd_name(r, a, what, &name)) ||
+        if ((rc = rd_name(r, a, what, &ks)) ||
+            (rc = rd_name(r, a, what, &name)) ||
             (rc = bs_proto_rd_short(r, what, &n)))
             return rc;
         if ((size_t)n * 4 > bs_proto_rd_left(r))
-            return bs_proto_rd_fail(r, BS_ETRUNC, "truncated %s: UDT with %u fields at offset %zu",
-                                    what, n, r->pos);
+            return bs_proto_rd_fail(
+                r, BS_ETRUNC, "truncated %s: UDT with %u fields at offset %zu",
+                what, n, r->pos);
         if (!(t = arena_type(a, id, n, 1))) break;
         t->keyspace = ks;
         t->name = name;
@@ -166,21 +196,26 @@ static int rd_type(bs_proto_rd *r, bs_arena *a, const char *what, int depth,
     case BS_TYPE_TUPLE:
         if ((rc = bs_proto_rd_short(r, what, &n))) return rc;
         if ((size_t)n * 2 > bs_proto_rd_left(r))
-            return bs_proto_rd_fail(r, BS_ETRUNC, "truncated %s: tuple with %u types at offset %zu",
-                                    what, n, r->pos);
+            return bs_proto_rd_fail(
+                r, BS_ETRUNC, "truncated %s: tuple with %u types at offset %zu",
+                what, n, r->pos);
         if (!(t = arena_type(a, id, n, 0))) break;
         for (unsigned i = 0; i < n; i++)
             if ((rc = rd_type(r, a, what, depth + 1, &t->params[i]))) return rc;
         break;
     default:
-        return bs_proto_rd_fail(r, BS_EPROTO, "unknown type option id 0x%04x in %s at offset %zu",
-                                id, what, at);
+        return bs_proto_rd_fail(
+            r, BS_EPROTO, "unknown type option id 0x%04x in %s at offset %zu",
+            id, what, at);
     }
-    if (!t) return bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding %s", what);
+    if (!t)
+        return bs_proto_rd_fail(r, BS_ENOMEM, "out of memory decoding %s",
+                                what);
     *out = t;
     return 0;
 }
 
-int bs_proto_rd_type(bs_proto_rd *r, bs_arena *a, const char *what, bs_type **out) {
+int bs_proto_rd_type(bs_proto_rd *r, bs_arena *a, const char *what,
+                     bs_type **out) {
     return rd_type(r, a, what ? what : "type", 0, out);
 }

@@ -47,33 +47,40 @@ static void all_decoders(const bs_proto_frame *f, bs_arena *a) {
     /* the client-side decoders share the primitives: run them too */
     bs_proto_frame rf = *f;
     rf.h.response = 1;
-    static const uint8_t resp_ops[] = {BS_PROTO_OP_ERROR, BS_PROTO_OP_RESULT, BS_PROTO_OP_EVENT,
+    static const uint8_t resp_ops[] = {BS_PROTO_OP_ERROR, BS_PROTO_OP_RESULT,
+                                       BS_PROTO_OP_EVENT,
                                        BS_PROTO_OP_SUPPORTED};
     for (unsigned i = 0; i < sizeof resp_ops; i++) {
         bs_proto_response resp;
         rf.h.opcode = resp_ops[i];
-        if (bs_proto_response_decode(&rf, a, &resp, &r) == 0 && rf.h.opcode == BS_PROTO_OP_RESULT &&
+        if (bs_proto_response_decode(&rf, a, &resp, &r) == 0 &&
+            rf.h.opcode == BS_PROTO_OP_RESULT &&
             resp.u.result.kind == BS_PROTO_RESULT_ROWS) {
             bs_proto_rows_iter it;
             bs_proto_val cells[64];
             if (resp.u.result.u.rows.meta.ncols <= 64) {
                 bs_proto_rows_iter_init(&it, &resp.u.result.u.rows);
                 int rc, n = 0;
-                while ((rc = bs_proto_rows_next(&it, cells)) == 1 && n < 100000) n++;
+                while ((rc = bs_proto_rows_next(&it, cells)) == 1 && n < 100000)
+                    n++;
                 if (rc < 0) abort(); /* validated rows must iterate */
             }
         }
     }
 }
 
-static void round_trip(const bs_proto_frame *f, const bs_proto_request *req, bs_arena *a) {
+static void round_trip(const bs_proto_frame *f, const bs_proto_request *req,
+                       bs_arena *a) {
     bs_buf out = BS_BUF_INIT;
-    int rc = bs_proto_request_encode(&out, f->h.stream, req, BS_PROTO_COMP_NONE);
+    int rc =
+        bs_proto_request_encode(&out, f->h.stream, req, BS_PROTO_COMP_NONE);
     if (rc == BS_ENOMEM) goto done;
     if (rc) abort();
     bs_proto_header h;
-    if (bs_proto_header_parse(out.data, out.len, NULL, &h, NULL, 0) != 0) abort();
-    bs_proto_frame f2 = {h, out.data + BS_PROTO_HEADER_LEN, out.len - BS_PROTO_HEADER_LEN};
+    if (bs_proto_header_parse(out.data, out.len, NULL, &h, NULL, 0) != 0)
+        abort();
+    bs_proto_frame f2 = {h, out.data + BS_PROTO_HEADER_LEN,
+                         out.len - BS_PROTO_HEADER_LEN};
     bs_proto_request again;
     bs_proto_rd r;
     if (bs_proto_request_decode(&f2, a, &again, &r) != 0) abort();
@@ -118,17 +125,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 /* the server answers and closes: build that answer too */
                 bs_buf ans = BS_BUF_INIT;
                 if (rc == BS_ENOTSUP)
-                    (void)bs_proto_version_error_frame(&ans, f.h.version, f.h.stream);
+                    (void)bs_proto_version_error_frame(&ans, f.h.version,
+                                                       f.h.stream);
                 else
-                    (void)bs_proto_error_frame(&ans, f.h.stream, BS_PROTO_ERR_PROTOCOL,
-                                               bs_proto_decoder_errmsg(d), BS_PROTO_COMP_NONE);
+                    (void)bs_proto_error_frame(
+                        &ans, f.h.stream, BS_PROTO_ERR_PROTOCOL,
+                        bs_proto_decoder_errmsg(d), BS_PROTO_COMP_NONE);
                 bs_buf_free(&ans);
                 dead = 1;
                 break;
             }
             bs_proto_request req;
             bs_proto_rd r;
-            if (bs_proto_request_decode(&f, &a, &req, &r) == 0) round_trip(&f, &req, &a);
+            if (bs_proto_request_decode(&f, &a, &req, &r) == 0)
+                round_trip(&f, &req, &a);
             all_decoders(&f, &a);
             bs_arena_reset(&a);
         }

@@ -20,10 +20,12 @@
 #endif
 
 #define S(lit) ((bs_proto_str){lit, sizeof(lit) - 1})
-#define V(lit) ((bs_proto_val){(const uint8_t *)(lit), (int32_t)(sizeof(lit) - 1)})
+#define V(lit)                                                                 \
+    ((bs_proto_val){(const uint8_t *)(lit), (int32_t)(sizeof(lit) - 1)})
 
 static void ck_str(bs_proto_str s, const char *want) {
-    ck_assert_msg(bs_proto_str_eq(s, want), "got '%.*s', want '%s'", (int)s.len, s.p, want);
+    ck_assert_msg(bs_proto_str_eq(s, want), "got '%.*s', want '%s'", (int)s.len,
+                  s.p, want);
 }
 
 static void ck_val(bs_proto_val v, const void *want, int32_t len) {
@@ -33,8 +35,9 @@ static void ck_val(bs_proto_val v, const void *want, int32_t len) {
 
 /* Feeds all bytes to a fresh server-side (or client-side) decoder and
  * expects exactly one frame; copies the body into *body (heap). */
-static int decode_one(const uint8_t *p, size_t n, int response, bs_proto_compression comp,
-                      bs_proto_frame *f, bs_buf *body) {
+static int decode_one(const uint8_t *p, size_t n, int response,
+                      bs_proto_compression comp, bs_proto_frame *f,
+                      bs_buf *body) {
     bs_proto_decoder *d;
     bs_proto_header_opts o = {0, (uint8_t)response};
     ck_assert_int_eq(bs_proto_decoder_new(&o, &d), 0);
@@ -60,15 +63,18 @@ START_TEST(prim_round_trip) {
     bs_arena a;
     bs_arena_init(&a, 0);
     uint8_t uuid[16];
-    for (int i = 0; i < 16; i++) uuid[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < 16; i++)
+        uuid[i] = (uint8_t)(i * 7);
     bs_proto_str l_items[] = {S("a"), S(""), S("ccc")};
     bs_proto_strlist l = {3, l_items};
     bs_proto_strpair m_items[] = {{S("k1"), S("v1")}, {S("k2"), S("")}};
     bs_proto_strmap m = {2, m_items};
     bs_proto_str mm_v[] = {S("x"), S("y")};
-    bs_proto_multimap_entry mm_items[] = {{S("CQL_VERSION"), {2, mm_v}}, {S("E"), {0, NULL}}};
+    bs_proto_multimap_entry mm_items[] = {{S("CQL_VERSION"), {2, mm_v}},
+                                          {S("E"), {0, NULL}}};
     bs_proto_multimap mm = {2, mm_items};
-    bs_proto_bytesmap_entry bm_items[] = {{S("p"), V("\x00\x01")}, {S("n"), {NULL, -1}}};
+    bs_proto_bytesmap_entry bm_items[] = {{S("p"), V("\x00\x01")},
+                                          {S("n"), {NULL, -1}}};
     bs_proto_bytesmap bm = {2, bm_items};
     bs_proto_inet in4 = {4, {127, 0, 0, 2}, 9042};
     bs_proto_inet in6 = {16, {0xfe, 0x80, [15] = 1}, 7000};
@@ -81,9 +87,12 @@ START_TEST(prim_round_trip) {
     ck_assert_int_eq(bs_proto_wr_long_string(&b, "long", 4), 0);
     ck_assert_int_eq(bs_proto_wr_uuid(&b, uuid), 0);
     ck_assert_int_eq(bs_proto_wr_value(&b, V("xyz")), 0);
-    ck_assert_int_eq(bs_proto_wr_value(&b, (bs_proto_val){NULL, BS_PROTO_NULL}), 0);
-    ck_assert_int_eq(bs_proto_wr_value(&b, (bs_proto_val){NULL, BS_PROTO_UNSET}), 0);
-    ck_assert_int_eq(bs_proto_wr_value(&b, (bs_proto_val){(const uint8_t *)"", 0}), 0);
+    ck_assert_int_eq(bs_proto_wr_value(&b, (bs_proto_val){NULL, BS_PROTO_NULL}),
+                     0);
+    ck_assert_int_eq(
+        bs_proto_wr_value(&b, (bs_proto_val){NULL, BS_PROTO_UNSET}), 0);
+    ck_assert_int_eq(
+        bs_proto_wr_value(&b, (bs_proto_val){(const uint8_t *)"", 0}), 0);
     ck_assert_int_eq(bs_proto_wr_short_bytes(&b, "\x01\x02", 2), 0);
     ck_assert_int_eq(bs_proto_wr_short(&b, BS_CL_LOCAL_ONE), 0);
     ck_assert_int_eq(bs_proto_wr_inet(&b, &in4), 0);
@@ -95,40 +104,73 @@ START_TEST(prim_round_trip) {
 
     bs_proto_rd r;
     bs_proto_rd_init(&r, b.data, b.len);
-    uint8_t u8; uint16_t u16; int32_t i32; int64_t i64;
-    bs_proto_str s; bs_proto_val v; const uint8_t *u; bs_proto_inet in;
-    ck_assert_int_eq(bs_proto_rd_byte(&r, "b", &u8), 0); ck_assert_uint_eq(u8, 0xfe);
-    ck_assert_int_eq(bs_proto_rd_short(&r, "s", &u16), 0); ck_assert_uint_eq(u16, 0xfffe);
-    ck_assert_int_eq(bs_proto_rd_int(&r, "i", &i32), 0); ck_assert_int_eq(i32, -5);
-    ck_assert_int_eq(bs_proto_rd_long(&r, "l", &i64), 0); ck_assert(i64 == INT64_MIN + 3);
-    ck_assert_int_eq(bs_proto_rd_string(&r, "s", &s), 0); ck_str(s, "héllo");
-    ck_assert_int_eq(bs_proto_rd_long_string(&r, "ls", &s), 0); ck_str(s, "long");
-    ck_assert_int_eq(bs_proto_rd_uuid(&r, "u", &u), 0); ck_assert_int_eq(memcmp(u, uuid, 16), 0);
-    ck_assert_int_eq(bs_proto_rd_value(&r, "v", &v), 0); ck_val(v, "xyz", 3);
-    ck_assert_int_eq(bs_proto_rd_value(&r, "v", &v), 0); ck_assert_int_eq(v.len, BS_PROTO_NULL);
-    ck_assert_int_eq(bs_proto_rd_value(&r, "v", &v), 0); ck_assert_int_eq(v.len, BS_PROTO_UNSET);
-    ck_assert_int_eq(bs_proto_rd_bytes(&r, "v", &v), 0); ck_assert_int_eq(v.len, 0);
+    uint8_t u8;
+    uint16_t u16;
+    int32_t i32;
+    int64_t i64;
+    bs_proto_str s;
+    bs_proto_val v;
+    const uint8_t *u;
+    bs_proto_inet in;
+    ck_assert_int_eq(bs_proto_rd_byte(&r, "b", &u8), 0);
+    ck_assert_uint_eq(u8, 0xfe);
+    ck_assert_int_eq(bs_proto_rd_short(&r, "s", &u16), 0);
+    ck_assert_uint_eq(u16, 0xfffe);
+    ck_assert_int_eq(bs_proto_rd_int(&r, "i", &i32), 0);
+    ck_assert_int_eq(i32, -5);
+    ck_assert_int_eq(bs_proto_rd_long(&r, "l", &i64), 0);
+    ck_assert(i64 == INT64_MIN + 3);
+    ck_assert_int_eq(bs_proto_rd_string(&r, "s", &s), 0);
+    ck_str(s, "héllo");
+    ck_assert_int_eq(bs_proto_rd_long_string(&r, "ls", &s), 0);
+    ck_str(s, "long");
+    ck_assert_int_eq(bs_proto_rd_uuid(&r, "u", &u), 0);
+    ck_assert_int_eq(memcmp(u, uuid, 16), 0);
+    ck_assert_int_eq(bs_proto_rd_value(&r, "v", &v), 0);
+    ck_val(v, "xyz", 3);
+    ck_assert_int_eq(bs_proto_rd_value(&r, "v", &v), 0);
+    ck_assert_int_eq(v.len, BS_PROTO_NULL);
+    ck_assert_int_eq(bs_proto_rd_value(&r, "v", &v), 0);
+    ck_assert_int_eq(v.len, BS_PROTO_UNSET);
+    ck_assert_int_eq(bs_proto_rd_bytes(&r, "v", &v), 0);
+    ck_assert_int_eq(v.len, 0);
     ck_assert_ptr_nonnull(v.p);
-    ck_assert_int_eq(bs_proto_rd_short_bytes(&r, "sb", &v), 0); ck_val(v, "\x01\x02", 2);
+    ck_assert_int_eq(bs_proto_rd_short_bytes(&r, "sb", &v), 0);
+    ck_val(v, "\x01\x02", 2);
     ck_assert_int_eq(bs_proto_rd_consistency(&r, "cl", &u16), 0);
     ck_assert_uint_eq(u16, BS_CL_LOCAL_ONE);
     ck_assert_int_eq(bs_proto_rd_inet(&r, "in", &in), 0);
-    ck_assert_uint_eq(in.addr_len, 4); ck_assert_int_eq(in.port, 9042);
+    ck_assert_uint_eq(in.addr_len, 4);
+    ck_assert_int_eq(in.port, 9042);
     ck_assert_int_eq(memcmp(in.addr, in4.addr, 4), 0);
     ck_assert_int_eq(bs_proto_rd_inetaddr(&r, "in6", &in), 0);
-    ck_assert_uint_eq(in.addr_len, 16); ck_assert_int_eq(memcmp(in.addr, in6.addr, 16), 0);
-    bs_proto_strlist l2; bs_proto_strmap m2; bs_proto_multimap mm2; bs_proto_bytesmap bm2;
+    ck_assert_uint_eq(in.addr_len, 16);
+    ck_assert_int_eq(memcmp(in.addr, in6.addr, 16), 0);
+    bs_proto_strlist l2;
+    bs_proto_strmap m2;
+    bs_proto_multimap mm2;
+    bs_proto_bytesmap bm2;
     ck_assert_int_eq(bs_proto_rd_string_list(&r, &a, "l", &l2), 0);
-    ck_assert_uint_eq(l2.n, 3); ck_str(l2.items[0], "a"); ck_str(l2.items[1], ""); ck_str(l2.items[2], "ccc");
+    ck_assert_uint_eq(l2.n, 3);
+    ck_str(l2.items[0], "a");
+    ck_str(l2.items[1], "");
+    ck_str(l2.items[2], "ccc");
     ck_assert_int_eq(bs_proto_rd_string_map(&r, &a, "m", &m2), 0);
-    ck_assert_uint_eq(m2.n, 2); ck_str(m2.items[0].key, "k1"); ck_str(m2.items[0].val, "v1");
-    ck_str(m2.items[1].key, "k2"); ck_str(m2.items[1].val, "");
+    ck_assert_uint_eq(m2.n, 2);
+    ck_str(m2.items[0].key, "k1");
+    ck_str(m2.items[0].val, "v1");
+    ck_str(m2.items[1].key, "k2");
+    ck_str(m2.items[1].val, "");
     ck_assert_int_eq(bs_proto_rd_string_multimap(&r, &a, "mm", &mm2), 0);
-    ck_assert_uint_eq(mm2.n, 2); ck_str(mm2.items[0].key, "CQL_VERSION");
-    ck_assert_uint_eq(mm2.items[0].vals.n, 2); ck_str(mm2.items[0].vals.items[1], "y");
+    ck_assert_uint_eq(mm2.n, 2);
+    ck_str(mm2.items[0].key, "CQL_VERSION");
+    ck_assert_uint_eq(mm2.items[0].vals.n, 2);
+    ck_str(mm2.items[0].vals.items[1], "y");
     ck_assert_uint_eq(mm2.items[1].vals.n, 0);
     ck_assert_int_eq(bs_proto_rd_bytes_map(&r, &a, "bm", &bm2), 0);
-    ck_assert_uint_eq(bm2.n, 2); ck_str(bm2.items[0].key, "p"); ck_val(bm2.items[0].val, "\x00\x01", 2);
+    ck_assert_uint_eq(bm2.n, 2);
+    ck_str(bm2.items[0].key, "p");
+    ck_val(bm2.items[0].val, "\x00\x01", 2);
     ck_assert_int_eq(bm2.items[1].val.len, BS_PROTO_NULL);
     ck_assert_uint_eq(bs_proto_rd_left(&r), 0);
     /* past the end: sticky truncation with a message */
@@ -164,7 +206,8 @@ START_TEST(prim_rejects_malformed) {
     ck_assert_uint_eq(r.pos, 0);
     /* unknown consistency */
     bs_proto_rd_init(&r, "\x00\x0b", 2);
-    ck_assert_int_eq(bs_proto_rd_consistency(&r, "consistency", &cl), BS_EPROTO);
+    ck_assert_int_eq(bs_proto_rd_consistency(&r, "consistency", &cl),
+                     BS_EPROTO);
     /* inet with a 5-byte address */
     bs_proto_rd_init(&r, "\x05\x01\x02\x03\x04\x05\x00\x00\x00\x01", 10);
     ck_assert_int_eq(bs_proto_rd_inet(&r, "addr", &in), BS_EPROTO);
@@ -209,7 +252,8 @@ START_TEST(names_and_codes) {
     ck_assert_int_eq(BS_PROTO_ERR_CONFIG, 0x2300);
     ck_assert_int_eq(BS_PROTO_ERR_ALREADY_EXISTS, 0x2400);
     ck_assert_int_eq(BS_PROTO_ERR_UNPREPARED, 0x2500);
-    ck_assert_str_eq(bs_proto_consistency_name(BS_CL_LOCAL_QUORUM), "LOCAL_QUORUM");
+    ck_assert_str_eq(bs_proto_consistency_name(BS_CL_LOCAL_QUORUM),
+                     "LOCAL_QUORUM");
     ck_assert_str_eq(bs_proto_consistency_name(BS_CL_LOCAL_ONE), "LOCAL_ONE");
     ck_assert_ptr_null(bs_proto_consistency_name(11));
     ck_assert_str_eq(bs_proto_opcode_name(BS_PROTO_OP_BATCH), "BATCH");
@@ -221,7 +265,8 @@ START_TEST(names_and_codes) {
     }
     ck_assert_int_eq(nreq, 8);
     ck_assert_int_eq(nresp, 8);
-    ck_assert(!bs_proto_opcode_valid(0x04, 0) && !bs_proto_opcode_valid(0x04, 1));
+    ck_assert(!bs_proto_opcode_valid(0x04, 0) &&
+              !bs_proto_opcode_valid(0x04, 1));
 }
 END_TEST
 
@@ -235,7 +280,9 @@ static bs_type *udt_address(void) {
     t->name = strdup("address");
     bs_type_add_param(t, bs_type_new(BS_TYPE_VARCHAR), "street");
     bs_type_add_param(t, bs_type_new(BS_TYPE_INT), "zip");
-    bs_type_add_param(t, bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INET), NULL), "ips");
+    bs_type_add_param(
+        t, bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INET), NULL),
+        "ips");
     return t;
 }
 
@@ -245,7 +292,10 @@ START_TEST(type_round_trip) {
     types[n++] = bs_type_new(BS_TYPE_TIMEUUID);
     types[n++] = bs_type_new_coll(
         BS_TYPE_MAP, bs_type_new(BS_TYPE_VARCHAR),
-        bs_type_new_coll(BS_TYPE_LIST, bs_type_new_coll(BS_TYPE_SET, bs_type_new(BS_TYPE_BIGINT), NULL), NULL));
+        bs_type_new_coll(
+            BS_TYPE_LIST,
+            bs_type_new_coll(BS_TYPE_SET, bs_type_new(BS_TYPE_BIGINT), NULL),
+            NULL));
     bs_type *tup = bs_type_new(BS_TYPE_TUPLE);
     bs_type_add_param(tup, bs_type_new(BS_TYPE_TINYINT), NULL);
     bs_type_add_param(tup, udt_address(), NULL);
@@ -257,11 +307,14 @@ START_TEST(type_round_trip) {
     types[n++] = bs_type_new(BS_TYPE_DURATION);
     types[n++] = bs_type_new(BS_TYPE_SMALLINT);
     bs_buf b = BS_BUF_INIT;
-    for (int i = 0; i < n; i++) ck_assert_int_eq(bs_proto_wr_type(&b, types[i]), 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(bs_proto_wr_type(&b, types[i]), 0);
     /* duration goes out as Cassandra's v4 custom class */
-    ck_assert_ptr_nonnull(memmem(b.data, b.len, BS_PROTO_DURATION_CLASS, strlen(BS_PROTO_DURATION_CLASS)));
+    ck_assert_ptr_nonnull(memmem(b.data, b.len, BS_PROTO_DURATION_CLASS,
+                                 strlen(BS_PROTO_DURATION_CLASS)));
     /* map<varchar, list<set<bigint>>> is 0021 000d 0020 0022 0002 */
-    static const uint8_t map_bytes[] = {0x00, 0x21, 0x00, 0x0d, 0x00, 0x20, 0x00, 0x22, 0x00, 0x02};
+    static const uint8_t map_bytes[] = {0x00, 0x21, 0x00, 0x0d, 0x00,
+                                        0x20, 0x00, 0x22, 0x00, 0x02};
     ck_assert_int_eq(memcmp(b.data + 2, map_bytes, sizeof map_bytes), 0);
 
     bs_arena a;
@@ -277,7 +330,8 @@ START_TEST(type_round_trip) {
         bs_type_free(heap);
     }
     ck_assert_uint_eq(bs_proto_rd_left(&r), 0);
-    for (int i = 0; i < n; i++) bs_type_free(types[i]);
+    for (int i = 0; i < n; i++)
+        bs_type_free(types[i]);
 
     /* 0x0015 (v5 duration) and 0x000A (v1 text) are understood */
     bs_type *t;
@@ -294,7 +348,8 @@ START_TEST(type_round_trip) {
     bs_proto_rd_init(&r, "\x00\x21\x00\x01", 4);
     ck_assert_int_eq(bs_proto_rd_type(&r, &a, "t", &t), BS_ETRUNC);
     bs_buf_reset(&b);
-    for (int i = 0; i < 200; i++) bs_proto_wr_short(&b, BS_TYPE_LIST);
+    for (int i = 0; i < 200; i++)
+        bs_proto_wr_short(&b, BS_TYPE_LIST);
     bs_proto_wr_short(&b, BS_TYPE_INT);
     bs_proto_rd_init(&r, b.data, b.len);
     ck_assert_int_eq(bs_proto_rd_type(&r, &a, "t", &t), BS_EPROTO);
@@ -314,12 +369,12 @@ END_TEST
 /* STARTUP {CQL_VERSION: 3.0.0} on stream 1, written by hand from spec
  * sections 2 and 4.1.1. */
 static const uint8_t golden_startup[] = {
-    0x04, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x16,
-    0x00, 0x01,
-    0x00, 0x0b, 'C', 'Q', 'L', '_', 'V', 'E', 'R', 'S', 'I', 'O', 'N',
-    0x00, 0x05, '3', '.', '0', '.', '0'};
+    0x04, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x16, 0x00, 0x01,
+    0x00, 0x0b, 'C',  'Q',  'L',  '_',  'V',  'E',  'R',  'S',  'I',
+    'O',  'N',  0x00, 0x05, '3',  '.',  '0',  '.',  '0'};
 
-static const uint8_t golden_ready[] = {0x84, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00};
+static const uint8_t golden_ready[] = {0x84, 0x00, 0x00, 0x01, 0x02,
+                                       0x00, 0x00, 0x00, 0x00};
 
 START_TEST(golden_startup_and_ready) {
     bs_buf b = BS_BUF_INIT, body = BS_BUF_INIT;
@@ -329,12 +384,14 @@ START_TEST(golden_startup_and_ready) {
     req.opcode = BS_PROTO_OP_STARTUP;
     req.u.startup.options = (bs_proto_strmap){1, kv};
     /* even if asked to compress, STARTUP goes out plain */
-    ck_assert_int_eq(bs_proto_request_encode(&b, 1, &req, BS_PROTO_COMP_LZ4), 0);
+    ck_assert_int_eq(bs_proto_request_encode(&b, 1, &req, BS_PROTO_COMP_LZ4),
+                     0);
     ck_assert_uint_eq(b.len, sizeof golden_startup);
     ck_assert_int_eq(memcmp(b.data, golden_startup, b.len), 0);
 
     bs_proto_frame f;
-    ck_assert_int_eq(decode_one(golden_startup, sizeof golden_startup, 0, 0, &f, &body), 0);
+    ck_assert_int_eq(
+        decode_one(golden_startup, sizeof golden_startup, 0, 0, &f, &body), 0);
     ck_assert_uint_eq(f.h.version, 4);
     ck_assert_int_eq(f.h.stream, 1);
     ck_assert_uint_eq(f.h.opcode, BS_PROTO_OP_STARTUP);
@@ -350,9 +407,11 @@ START_TEST(golden_startup_and_ready) {
     bs_proto_response resp;
     memset(&resp, 0, sizeof resp);
     resp.opcode = BS_PROTO_OP_READY;
-    ck_assert_int_eq(bs_proto_response_encode(&b, 1, &resp, BS_PROTO_COMP_LZ4), 0);
+    ck_assert_int_eq(bs_proto_response_encode(&b, 1, &resp, BS_PROTO_COMP_LZ4),
+                     0);
     ck_assert_uint_eq(b.len, sizeof golden_ready);
-    ck_assert_int_eq(memcmp(b.data, golden_ready, b.len), 0); /* empty body: never compressed */
+    ck_assert_int_eq(memcmp(b.data, golden_ready, b.len),
+                     0); /* empty body: never compressed */
     bs_arena_free(&a);
     bs_buf_free(&b);
     bs_buf_free(&body);
@@ -364,51 +423,71 @@ START_TEST(header_validation) {
     char msg[200];
     bs_proto_header_opts srv = {0, 0};
     /* need more */
-    ck_assert_int_eq(bs_proto_header_parse(golden_startup, 0, &srv, &h, msg, sizeof msg), BS_EAGAIN);
-    ck_assert_int_eq(bs_proto_header_parse(golden_startup, 8, &srv, &h, msg, sizeof msg), BS_EAGAIN);
-    ck_assert_int_eq(bs_proto_header_parse(golden_startup, 9, &srv, &h, msg, sizeof msg), 0);
+    ck_assert_int_eq(
+        bs_proto_header_parse(golden_startup, 0, &srv, &h, msg, sizeof msg),
+        BS_EAGAIN);
+    ck_assert_int_eq(
+        bs_proto_header_parse(golden_startup, 8, &srv, &h, msg, sizeof msg),
+        BS_EAGAIN);
+    ck_assert_int_eq(
+        bs_proto_header_parse(golden_startup, 9, &srv, &h, msg, sizeof msg), 0);
     ck_assert_uint_eq(h.length, 22);
     /* v5 and v3 headers: the version error, with the stream to answer */
     uint8_t v5[9] = {0x05, 0x00, 0x00, 0x07, 0x01, 0x00, 0x00, 0x00, 0x16};
-    ck_assert_int_eq(bs_proto_header_parse(v5, 9, &srv, &h, msg, sizeof msg), BS_ENOTSUP);
+    ck_assert_int_eq(bs_proto_header_parse(v5, 9, &srv, &h, msg, sizeof msg),
+                     BS_ENOTSUP);
     ck_assert_uint_eq(h.version, 5);
     ck_assert_int_eq(h.stream, 7);
-    ck_assert_str_eq(msg, "Invalid or unsupported protocol version (5); the lowest supported "
-                          "version is 4 and the greatest is 4");
+    ck_assert_str_eq(
+        msg,
+        "Invalid or unsupported protocol version (5); the lowest supported "
+        "version is 4 and the greatest is 4");
     uint8_t v3[9] = {0x03, 0x00, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00};
-    ck_assert_int_eq(bs_proto_header_parse(v3, 9, &srv, &h, msg, sizeof msg), BS_ENOTSUP);
+    ck_assert_int_eq(bs_proto_header_parse(v3, 9, &srv, &h, msg, sizeof msg),
+                     BS_ENOTSUP);
     ck_assert_uint_eq(h.version, 3);
     ck_assert_int_eq(h.stream, 256);
     ck_assert_ptr_nonnull(strstr(msg, "unsupported protocol version (3)"));
     /* v2: 8-byte header with a 1-byte stream */
     uint8_t v2[8] = {0x02, 0x00, 0x05, 0x05, 0x00, 0x00, 0x00, 0x00};
-    ck_assert_int_eq(bs_proto_header_parse(v2, 7, &srv, &h, msg, sizeof msg), BS_EAGAIN);
-    ck_assert_int_eq(bs_proto_header_parse(v2, 8, &srv, &h, msg, sizeof msg), BS_ENOTSUP);
+    ck_assert_int_eq(bs_proto_header_parse(v2, 7, &srv, &h, msg, sizeof msg),
+                     BS_EAGAIN);
+    ck_assert_int_eq(bs_proto_header_parse(v2, 8, &srv, &h, msg, sizeof msg),
+                     BS_ENOTSUP);
     ck_assert_int_eq(h.stream, 5);
     /* bad opcodes: unknown, 0x04, a response opcode in a request */
     uint8_t bad[9] = {0x04, 0x00, 0x00, 0x01, 0x42, 0x00, 0x00, 0x00, 0x00};
-    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg), BS_EPROTO);
+    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg),
+                     BS_EPROTO);
     ck_assert_ptr_nonnull(strstr(msg, "Unknown opcode 0x42"));
     bad[4] = 0x04;
-    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg), BS_EPROTO);
+    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg),
+                     BS_EPROTO);
     bad[4] = BS_PROTO_OP_RESULT;
-    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg), BS_EPROTO);
+    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg),
+                     BS_EPROTO);
     ck_assert_ptr_nonnull(strstr(msg, "Wrong protocol direction"));
     /* a response frame sent to the server */
     bad[0] = 0x84;
     bad[4] = BS_PROTO_OP_QUERY;
-    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg), BS_EPROTO);
+    ck_assert_int_eq(bs_proto_header_parse(bad, 9, &srv, &h, msg, sizeof msg),
+                     BS_EPROTO);
     /* frame size limit: default 256 MiB, configurable */
     uint8_t big[9] = {0x04, 0x00, 0x00, 0x03, 0x07, 0x10, 0x00, 0x00, 0x01};
-    ck_assert_int_eq(bs_proto_header_parse(big, 9, &srv, &h, msg, sizeof msg), BS_ETOOBIG);
+    ck_assert_int_eq(bs_proto_header_parse(big, 9, &srv, &h, msg, sizeof msg),
+                     BS_ETOOBIG);
     ck_assert_int_eq(h.stream, 3);
-    ck_assert_ptr_nonnull(strstr(msg, "exceeds maximum allowed length 268435456"));
+    ck_assert_ptr_nonnull(
+        strstr(msg, "exceeds maximum allowed length 268435456"));
     big[5] = 0x01; /* 16 MiB + 1 */
-    ck_assert_int_eq(bs_proto_header_parse(big, 9, &srv, &h, msg, sizeof msg), 0);
+    ck_assert_int_eq(bs_proto_header_parse(big, 9, &srv, &h, msg, sizeof msg),
+                     0);
     bs_proto_header_opts small = {16u << 20, 0};
-    ck_assert_int_eq(bs_proto_header_parse(big, 9, &small, &h, msg, sizeof msg), BS_ETOOBIG);
+    ck_assert_int_eq(bs_proto_header_parse(big, 9, &small, &h, msg, sizeof msg),
+                     BS_ETOOBIG);
     big[5] = 0x80; /* "negative" */
-    ck_assert_int_eq(bs_proto_header_parse(big, 9, &srv, &h, msg, sizeof msg), BS_EPROTO);
+    ck_assert_int_eq(bs_proto_header_parse(big, 9, &srv, &h, msg, sizeof msg),
+                     BS_EPROTO);
 }
 END_TEST
 
@@ -427,8 +506,9 @@ START_TEST(version_error_frames) {
     bs_proto_rd r;
     ck_assert_int_eq(bs_proto_response_decode(&f, &a, &resp, &r), 0);
     ck_assert_int_eq(resp.u.error.code, BS_PROTO_ERR_PROTOCOL);
-    ck_str(resp.u.error.message, "Invalid or unsupported protocol version (5); the lowest "
-                                 "supported version is 4 and the greatest is 4");
+    ck_str(resp.u.error.message,
+           "Invalid or unsupported protocol version (5); the lowest "
+           "supported version is 4 and the greatest is 4");
     /* v3 client: answered in v3 (9-byte header) */
     bs_buf_reset(&b);
     ck_assert_int_eq(bs_proto_version_error_frame(&b, 0x03, 300), 0);
@@ -454,24 +534,27 @@ END_TEST
  * ks.t, columns k int and v varchar, rows (1, 'a') and (2, null). */
 static const uint8_t golden_rows[] = {
     0x84, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x3a,
-    0x00, 0x00, 0x00, 0x02,                         /* kind Rows */
-    0x00, 0x00, 0x00, 0x01,                         /* Global_tables_spec */
-    0x00, 0x00, 0x00, 0x02,                         /* 2 columns */
-    0x00, 0x02, 'k', 's', 0x00, 0x01, 't',          /* ks, t */
-    0x00, 0x01, 'k', 0x00, 0x09,                    /* k int */
-    0x00, 0x01, 'v', 0x00, 0x0d,                    /* v varchar */
-    0x00, 0x00, 0x00, 0x02,                         /* 2 rows */
-    0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 'a',
-    0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, 0xff, 0xff, 0xff, 0xff};
+    0x00, 0x00, 0x00, 0x02,                  /* kind Rows */
+    0x00, 0x00, 0x00, 0x01,                  /* Global_tables_spec */
+    0x00, 0x00, 0x00, 0x02,                  /* 2 columns */
+    0x00, 0x02, 'k',  's',  0x00, 0x01, 't', /* ks, t */
+    0x00, 0x01, 'k',  0x00, 0x09,            /* k int */
+    0x00, 0x01, 'v',  0x00, 0x0d,            /* v varchar */
+    0x00, 0x00, 0x00, 0x02,                  /* 2 rows */
+    0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00,
+    0x00, 0x00, 0x01, 'a',  0x00, 0x00, 0x00, 0x04, 0x00,
+    0x00, 0x00, 0x02, 0xff, 0xff, 0xff, 0xff};
 
 START_TEST(golden_rows_result) {
     bs_buf b = BS_BUF_INIT, body = BS_BUF_INIT;
     bs_type *ti = bs_type_new(BS_TYPE_INT), *tv = bs_type_new(BS_TYPE_VARCHAR);
-    bs_proto_colspec cols[] = {{S("ks"), S("t"), S("k"), ti}, {S("ks"), S("t"), S("v"), tv}};
+    bs_proto_colspec cols[] = {{S("ks"), S("t"), S("k"), ti},
+                               {S("ks"), S("t"), S("v"), tv}};
     bs_proto_meta meta = {0, 2, cols, {NULL, BS_PROTO_NULL}};
     size_t start;
     bs_proto_rows_builder rb;
-    ck_assert_int_eq(bs_proto_frame_begin(&b, 1, 0, 0, BS_PROTO_OP_RESULT, &start), 0);
+    ck_assert_int_eq(
+        bs_proto_frame_begin(&b, 1, 0, 0, BS_PROTO_OP_RESULT, &start), 0);
     ck_assert_int_eq(bs_proto_rows_begin(&rb, &b, &meta), 0);
     ck_assert_int_eq(bs_proto_rows_cell(&rb, "\x00\x00\x00\x01", 4), 0);
     ck_assert_int_eq(bs_proto_rows_cell(&rb, "a", 1), 0);
@@ -487,7 +570,8 @@ START_TEST(golden_rows_result) {
 
     /* client side decode of the hand-written bytes */
     bs_proto_frame f;
-    ck_assert_int_eq(decode_one(golden_rows, sizeof golden_rows, 1, 0, &f, &body), 0);
+    ck_assert_int_eq(
+        decode_one(golden_rows, sizeof golden_rows, 1, 0, &f, &body), 0);
     bs_arena a;
     bs_arena_init(&a, 0);
     bs_proto_response resp;
@@ -524,19 +608,23 @@ END_TEST
 START_TEST(rows_builder_paging_and_errors) {
     bs_buf b = BS_BUF_INIT, body = BS_BUF_INIT;
     bs_type *tb = bs_type_new(BS_TYPE_BLOB);
-    bs_type *tl = bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_VARCHAR), NULL);
+    bs_type *tl =
+        bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_VARCHAR), NULL);
     /* different tables: no global spec, per-column ks/table */
-    bs_proto_colspec cols[] = {{S("ks1"), S("a"), S("x"), tb}, {S("ks2"), S("b"), S("y"), tl}};
+    bs_proto_colspec cols[] = {{S("ks1"), S("a"), S("x"), tb},
+                               {S("ks2"), S("b"), S("y"), tl}};
     bs_proto_meta meta = {0, 2, cols, {NULL, BS_PROTO_NULL}};
     size_t start;
     bs_proto_rows_builder rb;
-    ck_assert_int_eq(bs_proto_frame_begin(&b, 1, 0, 42, BS_PROTO_OP_RESULT, &start), 0);
+    ck_assert_int_eq(
+        bs_proto_frame_begin(&b, 1, 0, 42, BS_PROTO_OP_RESULT, &start), 0);
     ck_assert_int_eq(bs_proto_rows_begin(&rb, &b, &meta), 0);
     char cell[32];
     for (int i = 0; i < 1000; i++) {
         int n = snprintf(cell, sizeof cell, "row%d", i);
         ck_assert_int_eq(bs_proto_rows_cell(&rb, cell, n), 0);
-        ck_assert_int_eq(bs_proto_rows_cell(&rb, i % 3 ? cell : NULL, i % 3 ? n : -1), 0);
+        ck_assert_int_eq(
+            bs_proto_rows_cell(&rb, i % 3 ? cell : NULL, i % 3 ? n : -1), 0);
     }
     bs_proto_rows_set_paging_state(&rb, "\xca\xfe\x00\x01", 4);
     ck_assert_int_eq(bs_proto_rows_finish(&rb), 0);
@@ -545,7 +633,8 @@ START_TEST(rows_builder_paging_and_errors) {
     ck_assert(b.data[1] & BS_PROTO_FLAG_COMPRESSED);
 
     bs_proto_frame f;
-    ck_assert_int_eq(decode_one(b.data, b.len, 1, BS_PROTO_COMP_LZ4, &f, &body), 0);
+    ck_assert_int_eq(decode_one(b.data, b.len, 1, BS_PROTO_COMP_LZ4, &f, &body),
+                     0);
     ck_assert_int_eq(f.h.stream, 42);
     bs_arena a;
     bs_arena_init(&a, 0);
@@ -567,8 +656,10 @@ START_TEST(rows_builder_paging_and_errors) {
     while (bs_proto_rows_next(&it, cells) == 1) {
         int n = snprintf(cell, sizeof cell, "row%d", i);
         ck_val(cells[0], cell, n);
-        if (cells[1].len < 0) nulls++;
-        else ck_val(cells[1], cell, n);
+        if (cells[1].len < 0)
+            nulls++;
+        else
+            ck_val(cells[1], cell, n);
         i++;
     }
     ck_assert_int_eq(i, 1000);
@@ -582,13 +673,15 @@ START_TEST(rows_builder_paging_and_errors) {
     ck_assert_int_eq(bs_proto_rows_finish(&rb), BS_EINVAL);
     /* NO_METADATA: no column specs */
     bs_buf_reset(&b);
-    bs_proto_meta nm = {BS_PROTO_RF_NO_METADATA, 2, NULL, {NULL, BS_PROTO_NULL}};
+    bs_proto_meta nm = {
+        BS_PROTO_RF_NO_METADATA, 2, NULL, {NULL, BS_PROTO_NULL}};
     ck_assert_int_eq(bs_proto_rows_begin(&rb, &b, &nm), 0);
     ck_assert_int_eq(bs_proto_rows_cell(&rb, "1", 1), 0);
     ck_assert_int_eq(bs_proto_rows_cell(&rb, "2", 1), 0);
     ck_assert_int_eq(bs_proto_rows_finish(&rb), 0);
-    static const uint8_t nm_bytes[] = {0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 1,
-                                       0, 0, 0, 1, '1', 0, 0, 0, 1, '2'};
+    static const uint8_t nm_bytes[] = {0, 0, 0,   2, 0, 0, 0, 4,  0,
+                                       0, 0, 2,   0, 0, 0, 1, 0,  0,
+                                       0, 1, '1', 0, 0, 0, 1, '2'};
     ck_assert_uint_eq(b.len, sizeof nm_bytes);
     ck_assert_int_eq(memcmp(b.data, nm_bytes, b.len), 0);
     bs_arena_free(&a);
@@ -605,8 +698,9 @@ END_TEST
 
 /* Encodes req as a frame (client side), decodes it with the streaming
  * decoder and the request decoder (server side). */
-static void req_round_trip(const bs_proto_request *req, bs_proto_compression comp, bs_arena *a,
-                           bs_buf *wire, bs_buf *body, bs_proto_request *out) {
+static void req_round_trip(const bs_proto_request *req,
+                           bs_proto_compression comp, bs_arena *a, bs_buf *wire,
+                           bs_buf *body, bs_proto_request *out) {
     bs_buf_reset(wire);
     ck_assert_int_eq(bs_proto_request_encode(wire, 77, req, comp), 0);
     bs_proto_frame f;
@@ -627,7 +721,8 @@ START_TEST(request_round_trips) {
     /* STARTUP with lz4 */
     memset(&req, 0, sizeof req);
     req.opcode = BS_PROTO_OP_STARTUP;
-    bs_proto_strpair kv[] = {{S("CQL_VERSION"), S("3.4.5")}, {S("COMPRESSION"), S("LZ4")},
+    bs_proto_strpair kv[] = {{S("CQL_VERSION"), S("3.4.5")},
+                             {S("COMPRESSION"), S("LZ4")},
                              {S("DRIVER_NAME"), S("basalt")}};
     req.u.startup.options = (bs_proto_strmap){3, kv};
     req_round_trip(&req, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
@@ -652,7 +747,10 @@ START_TEST(request_round_trips) {
     /* QUERY with every parameter, named values, a custom payload */
     memset(&req, 0, sizeof req);
     req.opcode = BS_PROTO_OP_QUERY;
-    bs_proto_val vals[] = {V("\x00\x00\x00\x2a"), {NULL, BS_PROTO_NULL}, {NULL, BS_PROTO_UNSET}, V("")};
+    bs_proto_val vals[] = {V("\x00\x00\x00\x2a"),
+                           {NULL, BS_PROTO_NULL},
+                           {NULL, BS_PROTO_UNSET},
+                           V("")};
     bs_proto_str names[] = {S("a"), S("b"), S("c"), S("d")};
     bs_proto_bytesmap_entry pl[] = {{S("trace"), V("on")}};
     req.prelude.has_custom_payload = 1;
@@ -727,7 +825,8 @@ START_TEST(request_round_trips) {
     req_round_trip(&req, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     ck_val(got.u.execute.id, "0123456789abcdef", 16);
     ck_assert_uint_eq(got.u.execute.params.consistency, BS_CL_ALL);
-    ck_assert_uint_eq(got.u.execute.params.flags, BS_PROTO_QF_VALUES | BS_PROTO_QF_PAGE_SIZE);
+    ck_assert_uint_eq(got.u.execute.params.flags,
+                      BS_PROTO_QF_VALUES | BS_PROTO_QF_PAGE_SIZE);
     ck_assert_uint_eq(got.u.execute.params.nvalues, 2);
     ck_assert_ptr_null(got.u.execute.params.names);
     ck_val(got.u.execute.params.values[0], "\x00\x00\x00\x2a", 4);
@@ -739,10 +838,16 @@ START_TEST(request_round_trips) {
     req.opcode = BS_PROTO_OP_BATCH;
     bs_proto_batch_stmt st[3];
     memset(st, 0, sizeof st);
-    st[0].kind = 0; st[0].query = S("INSERT INTO t (k, v) VALUES (?, ?)");
-    st[0].nvalues = 2; st[0].values = vals;
-    st[1].kind = 1; st[1].id = V("\xaa\xbb"); st[1].nvalues = 1; st[1].values = vals + 2;
-    st[2].kind = 0; st[2].query = S("DELETE FROM t WHERE k = 1");
+    st[0].kind = 0;
+    st[0].query = S("INSERT INTO t (k, v) VALUES (?, ?)");
+    st[0].nvalues = 2;
+    st[0].values = vals;
+    st[1].kind = 1;
+    st[1].id = V("\xaa\xbb");
+    st[1].nvalues = 1;
+    st[1].values = vals + 2;
+    st[2].kind = 0;
+    st[2].query = S("DELETE FROM t WHERE k = 1");
     bs_proto_batch *bt = &req.u.batch;
     bt->type = BS_PROTO_BATCH_COUNTER;
     bt->nstmts = 3;
@@ -776,7 +881,8 @@ START_TEST(request_round_trips) {
     req_round_trip(&req, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     ck_assert_uint_eq(got.u.reg.events.n, 2);
     ck_str(got.u.reg.events.items[0], "STATUS_CHANGE");
-    ck_assert_uint_eq(got.u.reg.mask, BS_PROTO_EV_STATUS_CHANGE | BS_PROTO_EV_SCHEMA_CHANGE);
+    ck_assert_uint_eq(got.u.reg.mask,
+                      BS_PROTO_EV_STATUS_CHANGE | BS_PROTO_EV_SCHEMA_CHANGE);
 
     bs_arena_free(&a);
     bs_buf_free(&wire);
@@ -785,7 +891,8 @@ START_TEST(request_round_trips) {
 END_TEST
 
 /* Decodes a body with the given request decoder opcode. */
-static int decode_body(uint8_t opcode, const void *p, size_t n, bs_arena *a, bs_proto_rd *r) {
+static int decode_body(uint8_t opcode, const void *p, size_t n, bs_arena *a,
+                       bs_proto_rd *r) {
     bs_proto_frame f;
     memset(&f, 0, sizeof f);
     f.h.version = 4;
@@ -805,7 +912,8 @@ START_TEST(request_validation) {
     bs_proto_strpair kv1[] = {{S("COMPRESSION"), S("lz4")}};
     bs_proto_strmap m = {1, kv1};
     bs_proto_wr_string_map(&b, &m);
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r),
+                     BS_EPROTO);
     ck_assert_str_eq(r.msg, "Missing value CQL_VERSION in STARTUP message");
     const char *badv[] = {"2.0.0", "three", "3", "3.x", ""};
     for (unsigned i = 0; i < 5; i++) {
@@ -813,8 +921,9 @@ START_TEST(request_validation) {
         m = (bs_proto_strmap){1, kv};
         bs_buf_reset(&b);
         bs_proto_wr_string_map(&b, &m);
-        ck_assert_msg(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r) == BS_EPROTO, "%s",
-                      badv[i]);
+        ck_assert_msg(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r) ==
+                          BS_EPROTO,
+                      "%s", badv[i]);
     }
     const char *goodv[] = {"3.0.0", "3.4.5", "3.4", "4.0.0-beta"};
     for (unsigned i = 0; i < 4; i++) {
@@ -822,61 +931,88 @@ START_TEST(request_validation) {
         m = (bs_proto_strmap){1, kv};
         bs_buf_reset(&b);
         bs_proto_wr_string_map(&b, &m);
-        ck_assert_msg(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r) == 0, "%s", goodv[i]);
+        ck_assert_msg(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r) ==
+                          0,
+                      "%s", goodv[i]);
     }
-    bs_proto_strpair kv2[] = {{S("CQL_VERSION"), S("3.0.0")}, {S("COMPRESSION"), S("snappy")}};
+    bs_proto_strpair kv2[] = {{S("CQL_VERSION"), S("3.0.0")},
+                              {S("COMPRESSION"), S("snappy")}};
     m = (bs_proto_strmap){2, kv2};
     bs_buf_reset(&b);
     bs_proto_wr_string_map(&b, &m);
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r),
+                     BS_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.msg, "snappy"));
     kv2[1].val = S("zstd");
     bs_buf_reset(&b);
     bs_proto_wr_string_map(&b, &m);
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(decode_body(BS_PROTO_OP_STARTUP, b.data, b.len, &a, &r),
+                     BS_EPROTO);
     ck_assert_str_eq(r.msg, "Unknown compression algorithm: zstd");
 
     /* QUERY: page size 0, INT64_MIN timestamp, bad consistency, value -3 */
     static const uint8_t q_page0[] = {0, 0, 0, 1, 'x', 0, 1, 0x04, 0, 0, 0, 0};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_page0, sizeof q_page0, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_QUERY, q_page0, sizeof q_page0, &a, &r),
+        BS_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.msg, "page size cannot be 0"));
-    static const uint8_t q_tsmin[] = {0, 0, 0, 1, 'x', 0, 1, 0x20, 0x80, 0, 0, 0, 0, 0, 0, 0};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_tsmin, sizeof q_tsmin, &a, &r), BS_EPROTO);
+    static const uint8_t q_tsmin[] = {0,    0, 0, 1, 'x', 0, 1, 0x20,
+                                      0x80, 0, 0, 0, 0,   0, 0, 0};
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_QUERY, q_tsmin, sizeof q_tsmin, &a, &r),
+        BS_EPROTO);
     static const uint8_t q_cl[] = {0, 0, 0, 1, 'x', 0, 0x20, 0};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_cl, sizeof q_cl, &a, &r), BS_EPROTO);
-    static const uint8_t q_v3[] = {0, 0, 0, 1, 'x', 0, 1, 0x01, 0, 1, 0xff, 0xff, 0xff, 0xfd};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_v3, sizeof q_v3, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_cl, sizeof q_cl, &a, &r),
+                     BS_EPROTO);
+    static const uint8_t q_v3[] = {0,    0, 0, 1,    'x',  0,    1,
+                                   0x01, 0, 1, 0xff, 0xff, 0xff, 0xfd};
+    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_v3, sizeof q_v3, &a, &r),
+                     BS_EPROTO);
     /* a negative page size means no paging */
-    static const uint8_t q_neg[] = {0, 0, 0, 1, 'x', 0, 1, 0x04, 0xff, 0xff, 0xff, 0xfe};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_neg, sizeof q_neg, &a, &r), 0);
+    static const uint8_t q_neg[] = {0, 0,    0,    1,    'x',  0,
+                                    1, 0x04, 0xff, 0xff, 0xff, 0xfe};
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_QUERY, q_neg, sizeof q_neg, &a, &r), 0);
     /* trailing bytes after a message are ignored (spec section 1) */
     static const uint8_t q_extra[] = {0, 0, 0, 1, 'x', 0, 1, 0x00, 0xde, 0xad};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_QUERY, q_extra, sizeof q_extra, &a, &r), 0);
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_QUERY, q_extra, sizeof q_extra, &a, &r), 0);
 
     /* BATCH: names for values refused, type 3, kind 2 */
     static const uint8_t b_names[] = {0, 0, 0, 0, 1, 0x40};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_BATCH, b_names, sizeof b_names, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_BATCH, b_names, sizeof b_names, &a, &r),
+        BS_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.msg, "Names for values"));
     static const uint8_t b_type[] = {3, 0, 0, 0, 1, 0};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_BATCH, b_type, sizeof b_type, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_BATCH, b_type, sizeof b_type, &a, &r),
+        BS_EPROTO);
     static const uint8_t b_kind[] = {0, 0, 1, 2, 0, 0, 0, 0, 0, 1, 0};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_BATCH, b_kind, sizeof b_kind, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_BATCH, b_kind, sizeof b_kind, &a, &r),
+        BS_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.msg, "Must be 0 or 1"));
     /* a batch claiming 65535 statements in a few bytes */
     static const uint8_t b_many[] = {0, 0xff, 0xff, 0, 0, 0, 0, 0, 0};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_BATCH, b_many, sizeof b_many, &a, &r), BS_ETRUNC);
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_BATCH, b_many, sizeof b_many, &a, &r),
+        BS_ETRUNC);
 
     /* REGISTER: unknown event */
     bs_proto_str ev[] = {S("SCHEMA_CHANGE"), S("NOPE")};
     bs_proto_strlist l = {2, ev};
     bs_buf_reset(&b);
     bs_proto_wr_string_list(&b, &l);
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_REGISTER, b.data, b.len, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(decode_body(BS_PROTO_OP_REGISTER, b.data, b.len, &a, &r),
+                     BS_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.msg, "NOPE"));
 
     /* EXECUTE with an empty id */
     static const uint8_t e_empty[] = {0, 0, 0, 1, 0};
-    ck_assert_int_eq(decode_body(BS_PROTO_OP_EXECUTE, e_empty, sizeof e_empty, &a, &r), BS_EPROTO);
+    ck_assert_int_eq(
+        decode_body(BS_PROTO_OP_EXECUTE, e_empty, sizeof e_empty, &a, &r),
+        BS_EPROTO);
     /* a response opcode given to the request decoder */
     ck_assert_int_eq(decode_body(BS_PROTO_OP_RESULT, "", 0, &a, &r), BS_EPROTO);
     bs_buf_free(&b);
@@ -891,12 +1027,14 @@ START_TEST(query_truncated_at_every_byte) {
     bs_proto_request req;
     memset(&req, 0, sizeof req);
     req.opcode = BS_PROTO_OP_QUERY;
-    bs_proto_val vals[] = {V("\x00\x00\x00\x01"), {NULL, BS_PROTO_NULL}, V("text")};
+    bs_proto_val vals[] = {
+        V("\x00\x00\x00\x01"), {NULL, BS_PROTO_NULL}, V("text")};
     bs_proto_str names[] = {S("a"), S("bb"), S("ccc")};
     bs_proto_bytesmap_entry pl[] = {{S("k"), V("v")}};
     req.prelude.has_custom_payload = 1;
     req.prelude.custom_payload = (bs_proto_bytesmap){1, pl};
-    req.u.query.query = S("SELECT * FROM t WHERE a = :a AND b = :bb AND c = :ccc");
+    req.u.query.query =
+        S("SELECT * FROM t WHERE a = :a AND b = :bb AND c = :ccc");
     bs_proto_params *p = &req.u.query.params;
     bs_proto_params_init(p);
     p->nvalues = 3;
@@ -907,7 +1045,8 @@ START_TEST(query_truncated_at_every_byte) {
     p->flags = BS_PROTO_QF_SERIAL_CONSISTENCY;
     p->serial_consistency = BS_CL_SERIAL;
     p->timestamp = 5;
-    ck_assert_int_eq(bs_proto_request_encode(&wire, 3, &req, BS_PROTO_COMP_NONE), 0);
+    ck_assert_int_eq(
+        bs_proto_request_encode(&wire, 3, &req, BS_PROTO_COMP_NONE), 0);
     size_t body_len = wire.len - 9;
     bs_proto_rd r;
     int checked = 0;
@@ -962,7 +1101,8 @@ static void build_stream(bs_buf *wire) {
     bs_proto_request req;
     memset(&req, 0, sizeof req);
     req.opcode = BS_PROTO_OP_OPTIONS;
-    ck_assert_int_eq(bs_proto_request_encode(wire, 0, &req, BS_PROTO_COMP_NONE), 0);
+    ck_assert_int_eq(bs_proto_request_encode(wire, 0, &req, BS_PROTO_COMP_NONE),
+                     0);
     char q[4096];
     for (int i = 0; i < 6; i++) {
         memset(&req, 0, sizeof req);
@@ -974,7 +1114,9 @@ static void build_stream(bs_buf *wire) {
         bs_proto_params_init(&req.u.query.params);
         req.u.query.params.page_size = i + 1;
         ck_assert_int_eq(bs_proto_request_encode(wire, (int16_t)(i + 1), &req,
-                                                 i % 2 ? BS_PROTO_COMP_LZ4 : BS_PROTO_COMP_NONE), 0);
+                                                 i % 2 ? BS_PROTO_COMP_LZ4
+                                                       : BS_PROTO_COMP_NONE),
+                         0);
     }
 }
 
@@ -999,7 +1141,8 @@ static int drain(bs_proto_decoder *d, frames_seen *s) {
 }
 
 static void frames_free(frames_seen *s) {
-    for (int i = 0; i < s->n; i++) bs_buf_free(&s->bodies[i]);
+    for (int i = 0; i < s->n; i++)
+        bs_buf_free(&s->bodies[i]);
 }
 
 START_TEST(stream_byte_by_byte_equals_whole) {
@@ -1052,8 +1195,12 @@ START_TEST(stream_byte_by_byte_equals_whole) {
         ck_assert_uint_eq(bytes.bodies[i].len, whole.bodies[i].len);
         ck_assert_uint_eq(zc.bodies[i].len, whole.bodies[i].len);
         if (whole.bodies[i].len) {
-            ck_assert_int_eq(memcmp(bytes.bodies[i].data, whole.bodies[i].data, whole.bodies[i].len), 0);
-            ck_assert_int_eq(memcmp(zc.bodies[i].data, whole.bodies[i].data, whole.bodies[i].len), 0);
+            ck_assert_int_eq(memcmp(bytes.bodies[i].data, whole.bodies[i].data,
+                                    whole.bodies[i].len),
+                             0);
+            ck_assert_int_eq(memcmp(zc.bodies[i].data, whole.bodies[i].data,
+                                    whole.bodies[i].len),
+                             0);
         }
     }
     /* the decompressed bodies decode as the queries sent */
@@ -1079,13 +1226,15 @@ START_TEST(stream_oversize_frame_is_skipped) {
     bs_buf wire = BS_BUF_INIT;
     /* an oversized QUERY (2000-byte body > 1000 limit), then OPTIONS */
     size_t start;
-    ck_assert_int_eq(bs_proto_frame_begin(&wire, 0, 0, 12, BS_PROTO_OP_QUERY, &start), 0);
+    ck_assert_int_eq(
+        bs_proto_frame_begin(&wire, 0, 0, 12, BS_PROTO_OP_QUERY, &start), 0);
     ck_assert_ptr_nonnull(memset(bs_buf_extend(&wire, 2000), 'q', 2000));
     ck_assert_int_eq(bs_proto_frame_end(&wire, start, BS_PROTO_COMP_NONE), 0);
     bs_proto_request req;
     memset(&req, 0, sizeof req);
     req.opcode = BS_PROTO_OP_OPTIONS;
-    ck_assert_int_eq(bs_proto_request_encode(&wire, 13, &req, BS_PROTO_COMP_NONE), 0);
+    ck_assert_int_eq(
+        bs_proto_request_encode(&wire, 13, &req, BS_PROTO_COMP_NONE), 0);
     for (size_t chunk = 1; chunk <= 4096; chunk *= 8) {
         bs_proto_decoder *d;
         bs_proto_header_opts o = {1000, 0};
@@ -1101,7 +1250,8 @@ START_TEST(stream_oversize_frame_is_skipped) {
                 if (rc == BS_ETOOBIG) {
                     ck_assert_int_eq(f.h.stream, 12);
                     ck_assert_uint_eq(f.h.length, 2000);
-                    ck_assert_ptr_nonnull(strstr(bs_proto_decoder_errmsg(d), "too big"));
+                    ck_assert_ptr_nonnull(
+                        strstr(bs_proto_decoder_errmsg(d), "too big"));
                     toobig++;
                     continue;
                 }
@@ -1125,18 +1275,23 @@ START_TEST(stream_errors_poison) {
     bs_proto_decoder *d;
     bs_proto_frame f;
     /* v5 STARTUP: version error with the stream, then poisoned */
-    static const uint8_t v5[] = {0x05, 0x00, 0x00, 0x07, 0x01, 0x00, 0x00, 0x00, 0x00};
+    static const uint8_t v5[] = {0x05, 0x00, 0x00, 0x07, 0x01,
+                                 0x00, 0x00, 0x00, 0x00};
     ck_assert_int_eq(bs_proto_decoder_new(NULL, &d), 0);
     ck_assert_int_eq(bs_proto_decoder_feed(d, v5, sizeof v5), 0);
     ck_assert_int_eq(bs_proto_decoder_next(d, &f), BS_ENOTSUP);
     ck_assert_uint_eq(f.h.version, 5);
     ck_assert_int_eq(f.h.stream, 7);
-    ck_assert_ptr_nonnull(strstr(bs_proto_decoder_errmsg(d), "unsupported protocol version (5)"));
+    ck_assert_ptr_nonnull(
+        strstr(bs_proto_decoder_errmsg(d), "unsupported protocol version (5)"));
     ck_assert_int_eq(bs_proto_decoder_next(d, &f), BS_ENOTSUP);
-    ck_assert_int_eq(bs_proto_decoder_feed(d, golden_startup, sizeof golden_startup), BS_ENOTSUP);
+    ck_assert_int_eq(
+        bs_proto_decoder_feed(d, golden_startup, sizeof golden_startup),
+        BS_ENOTSUP);
     bs_proto_decoder_free(d);
     /* bad opcode */
-    static const uint8_t badop[] = {0x04, 0x00, 0x00, 0x01, 0x11, 0x00, 0x00, 0x00, 0x00};
+    static const uint8_t badop[] = {0x04, 0x00, 0x00, 0x01, 0x11,
+                                    0x00, 0x00, 0x00, 0x00};
     ck_assert_int_eq(bs_proto_decoder_new(NULL, &d), 0);
     ck_assert_int_eq(bs_proto_decoder_feed(d, badop, sizeof badop), 0);
     ck_assert_int_eq(bs_proto_decoder_next(d, &f), BS_EPROTO);
@@ -1148,9 +1303,13 @@ START_TEST(stream_errors_poison) {
     memset(&req, 0, sizeof req);
     req.opcode = BS_PROTO_OP_PREPARE;
     req.u.prepare.query = S("SELECT 1 FROM system.local");
-    ck_assert_int_eq(bs_proto_request_encode(&wire, 1, &req, BS_PROTO_COMP_LZ4), 0);
-    ck_assert_int_eq(decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_NONE, &f, &body), BS_EPROTO);
-    ck_assert_int_eq(decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_LZ4, &f, &body), 0);
+    ck_assert_int_eq(bs_proto_request_encode(&wire, 1, &req, BS_PROTO_COMP_LZ4),
+                     0);
+    ck_assert_int_eq(
+        decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_NONE, &f, &body),
+        BS_EPROTO);
+    ck_assert_int_eq(
+        decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_LZ4, &f, &body), 0);
     ck_assert_uint_eq(f.body_len, 4 + strlen("SELECT 1 FROM system.local"));
     bs_buf_free(&wire);
     bs_buf_free(&body);
@@ -1160,50 +1319,67 @@ END_TEST
 START_TEST(lz4_round_trip_and_lies) {
     bs_buf c = BS_BUF_INIT, out = BS_BUF_INIT;
     uint8_t src[5000];
-    for (size_t i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i % 13 == 0 ? i : 'a');
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i % 13 == 0 ? i : 'a');
     ck_assert_int_eq(bs_proto_lz4_compress(src, sizeof src, &c), 0);
-    ck_assert_uint_eq(bs_get_u32(c.data), sizeof src); /* BE uncompressed length */
+    ck_assert_uint_eq(bs_get_u32(c.data),
+                      sizeof src); /* BE uncompressed length */
     ck_assert_uint_lt(c.len, sizeof src);
     ck_assert_int_eq(bs_proto_lz4_decompress(c.data, c.len, 1u << 20, &out), 0);
     ck_assert_uint_eq(out.len, sizeof src);
     ck_assert_int_eq(memcmp(out.data, src, sizeof src), 0);
     /* over the limit */
     bs_buf_reset(&out);
-    ck_assert_int_eq(bs_proto_lz4_decompress(c.data, c.len, 4999, &out), BS_ETOOBIG);
+    ck_assert_int_eq(bs_proto_lz4_decompress(c.data, c.len, 4999, &out),
+                     BS_ETOOBIG);
     /* announced length one off either way */
     bs_put_u32(c.data, sizeof src + 1);
-    ck_assert_int_eq(bs_proto_lz4_decompress(c.data, c.len, 1u << 20, &out), BS_ECORRUPT);
+    ck_assert_int_eq(bs_proto_lz4_decompress(c.data, c.len, 1u << 20, &out),
+                     BS_ECORRUPT);
     bs_put_u32(c.data, sizeof src - 1);
-    ck_assert_int_eq(bs_proto_lz4_decompress(c.data, c.len, 1u << 20, &out), BS_ECORRUPT);
+    ck_assert_int_eq(bs_proto_lz4_decompress(c.data, c.len, 1u << 20, &out),
+                     BS_ECORRUPT);
     bs_put_u32(c.data, sizeof src);
     /* a length lie no block could honour: refused before allocating */
     static const uint8_t lie[] = {0x00, 0x10, 0x00, 0x00, 0x10, 'a', 'b'};
     bs_buf_free(&out);
-    ck_assert_int_eq(bs_proto_lz4_decompress(lie, sizeof lie, 1u << 30, &out), BS_ECORRUPT);
+    ck_assert_int_eq(bs_proto_lz4_decompress(lie, sizeof lie, 1u << 30, &out),
+                     BS_ECORRUPT);
     ck_assert_ptr_null(out.data);
     /* garbage block, short body */
     uint8_t junk[64];
     memset(junk, 0xff, sizeof junk);
     bs_put_u32(junk, 100);
-    ck_assert_int_eq(bs_proto_lz4_decompress(junk, sizeof junk, 1u << 20, &out), BS_ECORRUPT);
-    ck_assert_int_eq(bs_proto_lz4_decompress(junk, 3, 1u << 20, &out), BS_ETRUNC);
+    ck_assert_int_eq(bs_proto_lz4_decompress(junk, sizeof junk, 1u << 20, &out),
+                     BS_ECORRUPT);
+    ck_assert_int_eq(bs_proto_lz4_decompress(junk, 3, 1u << 20, &out),
+                     BS_ETRUNC);
 
     /* the same lies inside frames poison the stream decoder */
     bs_buf wire = BS_BUF_INIT, body = BS_BUF_INIT;
     size_t start;
     bs_proto_frame f;
-    ck_assert_int_eq(bs_proto_frame_begin(&wire, 0, BS_PROTO_FLAG_COMPRESSED, 4, BS_PROTO_OP_QUERY, &start), 0);
+    ck_assert_int_eq(bs_proto_frame_begin(&wire, 0, BS_PROTO_FLAG_COMPRESSED, 4,
+                                          BS_PROTO_OP_QUERY, &start),
+                     0);
     bs_buf_append(&wire, lie, sizeof lie);
     ck_assert_int_eq(bs_proto_frame_end(&wire, start, BS_PROTO_COMP_NONE), 0);
-    ck_assert_int_eq(decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_LZ4, &f, &body), BS_ECORRUPT);
+    ck_assert_int_eq(
+        decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_LZ4, &f, &body),
+        BS_ECORRUPT);
     bs_buf_reset(&wire);
-    ck_assert_int_eq(bs_proto_frame_begin(&wire, 0, BS_PROTO_FLAG_COMPRESSED, 4, BS_PROTO_OP_QUERY, &start), 0);
+    ck_assert_int_eq(bs_proto_frame_begin(&wire, 0, BS_PROTO_FLAG_COMPRESSED, 4,
+                                          BS_PROTO_OP_QUERY, &start),
+                     0);
     bs_buf_append(&wire, c.data, c.len - 1); /* block cut short */
     ck_assert_int_eq(bs_proto_frame_end(&wire, start, BS_PROTO_COMP_NONE), 0);
-    ck_assert_int_eq(decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_LZ4, &f, &body), BS_ECORRUPT);
+    ck_assert_int_eq(
+        decode_one(wire.data, wire.len, 0, BS_PROTO_COMP_LZ4, &f, &body),
+        BS_ECORRUPT);
     /* a decompressed size above the frame limit */
     bs_buf_reset(&wire);
-    ck_assert_int_eq(bs_proto_frame_begin(&wire, 0, 0, 4, BS_PROTO_OP_QUERY, &start), 0);
+    ck_assert_int_eq(
+        bs_proto_frame_begin(&wire, 0, 0, 4, BS_PROTO_OP_QUERY, &start), 0);
     bs_buf_append(&wire, src, sizeof src);
     ck_assert_int_eq(bs_proto_frame_end(&wire, start, BS_PROTO_COMP_LZ4), 0);
     bs_proto_decoder *d;
@@ -1224,8 +1400,10 @@ END_TEST
 /* Response round trips                                                */
 /* ------------------------------------------------------------------ */
 
-static void resp_round_trip(const bs_proto_response *resp, int16_t stream, bs_proto_compression comp,
-                            bs_arena *a, bs_buf *wire, bs_buf *body, bs_proto_response *out) {
+static void resp_round_trip(const bs_proto_response *resp, int16_t stream,
+                            bs_proto_compression comp, bs_arena *a,
+                            bs_buf *wire, bs_buf *body,
+                            bs_proto_response *out) {
     bs_buf_reset(wire);
     ck_assert_int_eq(bs_proto_response_encode(wire, stream, resp, comp), 0);
     ck_assert_uint_eq(wire->data[0], 0x84);
@@ -1243,19 +1421,23 @@ START_TEST(error_round_trips) {
     bs_arena_init(&a, 0);
     bs_buf wire = BS_BUF_INIT, body = BS_BUF_INIT;
     bs_proto_response resp, got;
-    static const int32_t plain[] = {BS_PROTO_ERR_SERVER, BS_PROTO_ERR_PROTOCOL,
-                                    BS_PROTO_ERR_BAD_CREDENTIALS, BS_PROTO_ERR_OVERLOADED,
-                                    BS_PROTO_ERR_IS_BOOTSTRAPPING, BS_PROTO_ERR_TRUNCATE,
-                                    BS_PROTO_ERR_SYNTAX, BS_PROTO_ERR_UNAUTHORIZED,
-                                    BS_PROTO_ERR_INVALID, BS_PROTO_ERR_CONFIG};
+    static const int32_t plain[] = {
+        BS_PROTO_ERR_SERVER,           BS_PROTO_ERR_PROTOCOL,
+        BS_PROTO_ERR_BAD_CREDENTIALS,  BS_PROTO_ERR_OVERLOADED,
+        BS_PROTO_ERR_IS_BOOTSTRAPPING, BS_PROTO_ERR_TRUNCATE,
+        BS_PROTO_ERR_SYNTAX,           BS_PROTO_ERR_UNAUTHORIZED,
+        BS_PROTO_ERR_INVALID,          BS_PROTO_ERR_CONFIG};
     for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         memset(&resp, 0, sizeof resp);
         resp.opcode = BS_PROTO_OP_ERROR;
         resp.u.error.code = plain[i];
-        resp.u.error.message = S("line 1:7 no viable alternative at input 'FORM'");
-        resp_round_trip(&resp, (int16_t)i, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
+        resp.u.error.message =
+            S("line 1:7 no viable alternative at input 'FORM'");
+        resp_round_trip(&resp, (int16_t)i, BS_PROTO_COMP_NONE, &a, &wire, &body,
+                        &got);
         ck_assert_int_eq(got.u.error.code, plain[i]);
-        ck_str(got.u.error.message, "line 1:7 no viable alternative at input 'FORM'");
+        ck_str(got.u.error.message,
+               "line 1:7 no viable alternative at input 'FORM'");
         ck_assert_uint_eq(wire.len, 9 + 4 + 2 + resp.u.error.message.len);
     }
     struct {
@@ -1266,10 +1448,12 @@ START_TEST(error_round_trips) {
         const char *write_type;
     } cases[] = {
         {BS_PROTO_ERR_UNAVAILABLE, BS_CL_QUORUM, 2, 1, 0, 0, 0, 0, NULL},
-        {BS_PROTO_ERR_WRITE_TIMEOUT, BS_CL_LOCAL_QUORUM, 0, 0, 1, 2, 0, 0, "BATCH_LOG"},
+        {BS_PROTO_ERR_WRITE_TIMEOUT, BS_CL_LOCAL_QUORUM, 0, 0, 1, 2, 0, 0,
+         "BATCH_LOG"},
         {BS_PROTO_ERR_READ_TIMEOUT, BS_CL_ALL, 0, 0, 2, 3, 0, 1, NULL},
         {BS_PROTO_ERR_READ_FAILURE, BS_CL_TWO, 0, 0, 1, 2, 1, 0, NULL},
-        {BS_PROTO_ERR_WRITE_FAILURE, BS_CL_THREE, 0, 0, 2, 3, 1, 0, "UNLOGGED_BATCH"},
+        {BS_PROTO_ERR_WRITE_FAILURE, BS_CL_THREE, 0, 0, 2, 3, 1, 0,
+         "UNLOGGED_BATCH"},
     };
     for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memset(&resp, 0, sizeof resp);
@@ -1284,7 +1468,8 @@ START_TEST(error_round_trips) {
         e->blockfor = cases[i].blockfor;
         e->numfailures = cases[i].numfailures;
         e->data_present = cases[i].data_present;
-        if (cases[i].write_type) e->write_type = bs_proto_cstr(cases[i].write_type);
+        if (cases[i].write_type)
+            e->write_type = bs_proto_cstr(cases[i].write_type);
         resp_round_trip(&resp, 5, BS_PROTO_COMP_LZ4, &a, &wire, &body, &got);
         bs_proto_error *g = &got.u.error;
         ck_assert_int_eq(g->code, cases[i].code);
@@ -1295,34 +1480,45 @@ START_TEST(error_round_trips) {
         ck_assert_int_eq(g->blockfor, cases[i].blockfor);
         ck_assert_int_eq(g->numfailures, cases[i].numfailures);
         ck_assert_uint_eq(g->data_present, cases[i].data_present);
-        if (cases[i].write_type) ck_str(g->write_type, cases[i].write_type);
-        else ck_assert_uint_eq(g->write_type.len, 0);
+        if (cases[i].write_type)
+            ck_str(g->write_type, cases[i].write_type);
+        else
+            ck_assert_uint_eq(g->write_type.len, 0);
     }
     /* function failure, already exists, unprepared */
     memset(&resp, 0, sizeof resp);
     resp.opcode = BS_PROTO_OP_ERROR;
     bs_proto_str args[] = {S("int"), S("list<text>")};
-    resp.u.error = (bs_proto_error){.code = BS_PROTO_ERR_FUNCTION_FAILURE, .message = S("boom"),
-                                    .keyspace = S("ks"), .name = S("fn"), .arg_types = {2, args}};
+    resp.u.error = (bs_proto_error){.code = BS_PROTO_ERR_FUNCTION_FAILURE,
+                                    .message = S("boom"),
+                                    .keyspace = S("ks"),
+                                    .name = S("fn"),
+                                    .arg_types = {2, args}};
     resp_round_trip(&resp, 1, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     ck_str(got.u.error.keyspace, "ks");
     ck_str(got.u.error.name, "fn");
     ck_assert_uint_eq(got.u.error.arg_types.n, 2);
     ck_str(got.u.error.arg_types.items[1], "list<text>");
-    resp.u.error = (bs_proto_error){.code = BS_PROTO_ERR_ALREADY_EXISTS,
-                                    .message = S("Cannot add existing keyspace \"ks\""),
-                                    .keyspace = S("ks"), .name = S("")};
+    resp.u.error =
+        (bs_proto_error){.code = BS_PROTO_ERR_ALREADY_EXISTS,
+                         .message = S("Cannot add existing keyspace \"ks\""),
+                         .keyspace = S("ks"),
+                         .name = S("")};
     resp_round_trip(&resp, 1, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     ck_str(got.u.error.keyspace, "ks");
     ck_str(got.u.error.name, "");
-    resp.u.error = (bs_proto_error){.code = BS_PROTO_ERR_UNPREPARED, .message = S("unknown id"),
+    resp.u.error = (bs_proto_error){.code = BS_PROTO_ERR_UNPREPARED,
+                                    .message = S("unknown id"),
                                     .unprepared_id = V("\x01\x02\x03\x04")};
     resp_round_trip(&resp, 1, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     ck_val(got.u.error.unprepared_id, "\x01\x02\x03\x04", 4);
     /* the convenience error frame */
     bs_buf_reset(&wire);
-    ck_assert_int_eq(bs_proto_error_frame(&wire, 9, BS_PROTO_ERR_INVALID, "bad", BS_PROTO_COMP_NONE), 0);
-    static const uint8_t ef[] = {0x84, 0, 0, 9, 0, 0, 0, 0, 9, 0, 0, 0x22, 0, 0, 3, 'b', 'a', 'd'};
+    ck_assert_int_eq(bs_proto_error_frame(&wire, 9, BS_PROTO_ERR_INVALID, "bad",
+                                          BS_PROTO_COMP_NONE),
+                     0);
+    static const uint8_t ef[] = {0x84, 0, 0,    9, 0, 0, 0,   0,   9,
+                                 0,    0, 0x22, 0, 0, 3, 'b', 'a', 'd'};
     ck_assert_uint_eq(wire.len, sizeof ef);
     ck_assert_int_eq(memcmp(wire.data, ef, sizeof ef), 0);
     bs_arena_free(&a);
@@ -1342,7 +1538,8 @@ START_TEST(response_round_trips) {
     resp.opcode = BS_PROTO_OP_AUTHENTICATE;
     resp.u.authenticator = S("org.apache.cassandra.auth.PasswordAuthenticator");
     resp_round_trip(&resp, 1, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
-    ck_str(got.u.authenticator, "org.apache.cassandra.auth.PasswordAuthenticator");
+    ck_str(got.u.authenticator,
+           "org.apache.cassandra.auth.PasswordAuthenticator");
     resp.opcode = BS_PROTO_OP_AUTH_CHALLENGE;
     resp.u.auth_token = V("nonce");
     resp_round_trip(&resp, 1, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
@@ -1356,7 +1553,8 @@ START_TEST(response_round_trips) {
     memset(&resp, 0, sizeof resp);
     resp.opcode = BS_PROTO_OP_SUPPORTED;
     bs_proto_str cqlv[] = {S("3.4.5")}, comp[] = {S("lz4")}, pv[] = {S("4/v4")};
-    bs_proto_multimap_entry sup[] = {{S("CQL_VERSION"), {1, cqlv}}, {S("COMPRESSION"), {1, comp}},
+    bs_proto_multimap_entry sup[] = {{S("CQL_VERSION"), {1, cqlv}},
+                                     {S("COMPRESSION"), {1, comp}},
                                      {S("PROTOCOL_VERSIONS"), {1, pv}}};
     resp.u.supported = (bs_proto_multimap){3, sup};
     resp_round_trip(&resp, 0, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
@@ -1389,9 +1587,12 @@ START_TEST(response_round_trips) {
     ck_str(got.u.result.u.keyspace, "my_ks");
 
     /* Prepared: 3 bind markers, pk indices [2, 0], result metadata */
-    bs_type *tint = bs_type_new(BS_TYPE_INT), *ttext = bs_type_new(BS_TYPE_VARCHAR);
-    bs_type *tmap = bs_type_new_coll(BS_TYPE_MAP, bs_type_new(BS_TYPE_VARCHAR), bs_type_new(BS_TYPE_DOUBLE));
-    bs_proto_colspec binds[] = {{S("ks"), S("t"), S("b"), ttext}, {S("ks"), S("t"), S("c"), tmap},
+    bs_type *tint = bs_type_new(BS_TYPE_INT),
+            *ttext = bs_type_new(BS_TYPE_VARCHAR);
+    bs_type *tmap = bs_type_new_coll(BS_TYPE_MAP, bs_type_new(BS_TYPE_VARCHAR),
+                                     bs_type_new(BS_TYPE_DOUBLE));
+    bs_proto_colspec binds[] = {{S("ks"), S("t"), S("b"), ttext},
+                                {S("ks"), S("t"), S("c"), tmap},
                                 {S("ks"), S("t"), S("a"), tint}};
     uint16_t pk[] = {2, 0};
     bs_proto_colspec rcols[] = {{S("ks"), S("t"), S("v"), tmap}};
@@ -1399,12 +1600,15 @@ START_TEST(response_round_trips) {
     resp.opcode = BS_PROTO_OP_RESULT;
     resp.u.result.kind = BS_PROTO_RESULT_PREPARED;
     bs_proto_prepared *pp = &resp.u.result.u.prepared;
-    pp->id = V("\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0\xd0\xe0\xf0\xff");
+    pp->id =
+        V("\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0\xd0\xe0\xf0\xff");
     pp->bind = (bs_proto_prepared_meta){0, 3, binds, 2, pk};
     pp->result = (bs_proto_meta){0, 1, rcols, {NULL, BS_PROTO_NULL}};
     resp_round_trip(&resp, 3, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     bs_proto_prepared *gp = &got.u.result.u.prepared;
-    ck_val(gp->id, "\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0\xd0\xe0\xf0\xff", 16);
+    ck_val(gp->id,
+           "\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0\xd0\xe0\xf0\xff",
+           16);
     ck_assert_uint_eq(gp->bind.flags, BS_PROTO_RF_GLOBAL_TABLES_SPEC);
     ck_assert_uint_eq(gp->bind.ncols, 3);
     ck_assert_uint_eq(gp->bind.npk, 2);
@@ -1418,10 +1622,12 @@ START_TEST(response_round_trips) {
     ck_str(gp->result.cols[0].name, "v");
     ck_assert(bs_type_equal(gp->result.cols[0].type, tmap));
     /* Prepared for a non-SELECT: empty NO_METADATA result metadata */
-    pp->result = (bs_proto_meta){BS_PROTO_RF_NO_METADATA, 0, NULL, {NULL, BS_PROTO_NULL}};
+    pp->result = (bs_proto_meta){
+        BS_PROTO_RF_NO_METADATA, 0, NULL, {NULL, BS_PROTO_NULL}};
     pp->bind.npk = 0;
     resp_round_trip(&resp, 3, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
-    ck_assert_uint_eq(got.u.result.u.prepared.result.flags, BS_PROTO_RF_NO_METADATA);
+    ck_assert_uint_eq(got.u.result.u.prepared.result.flags,
+                      BS_PROTO_RF_NO_METADATA);
     ck_assert_uint_eq(got.u.result.u.prepared.result.ncols, 0);
     ck_assert_uint_eq(got.u.result.u.prepared.bind.npk, 0);
 
@@ -1429,18 +1635,21 @@ START_TEST(response_round_trips) {
     memset(&resp, 0, sizeof resp);
     resp.opcode = BS_PROTO_OP_RESULT;
     resp.u.result.kind = BS_PROTO_RESULT_ROWS;
-    resp.u.result.u.rows.meta = (bs_proto_meta){0, 1, rcols, {NULL, BS_PROTO_NULL}};
+    resp.u.result.u.rows.meta =
+        (bs_proto_meta){0, 1, rcols, {NULL, BS_PROTO_NULL}};
     resp_round_trip(&resp, 3, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     ck_assert_int_eq(got.u.result.u.rows.nrows, 0);
     ck_assert_uint_eq(got.u.result.u.rows.meta.ncols, 1);
     static const uint8_t cells[] = {0, 0, 0, 1, 'x', 0xff, 0xff, 0xff, 0xff};
-    resp.u.result.u.rows.meta = (bs_proto_meta){BS_PROTO_RF_NO_METADATA, 1, NULL, V("ps")};
+    resp.u.result.u.rows.meta =
+        (bs_proto_meta){BS_PROTO_RF_NO_METADATA, 1, NULL, V("ps")};
     resp.u.result.u.rows.nrows = 2;
     resp.u.result.u.rows.content = cells;
     resp.u.result.u.rows.content_len = sizeof cells;
     resp_round_trip(&resp, 3, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
     bs_proto_rows *gr = &got.u.result.u.rows;
-    ck_assert_uint_eq(gr->meta.flags, BS_PROTO_RF_NO_METADATA | BS_PROTO_RF_HAS_MORE_PAGES);
+    ck_assert_uint_eq(gr->meta.flags,
+                      BS_PROTO_RF_NO_METADATA | BS_PROTO_RF_HAS_MORE_PAGES);
     ck_val(gr->meta.paging_state, "ps", 2);
     ck_assert_ptr_null(gr->meta.cols);
     ck_assert_int_eq(gr->nrows, 2);
@@ -1463,9 +1672,12 @@ START_TEST(response_round_trips) {
         resp_round_trip(&resp, 3, BS_PROTO_COMP_NONE, &a, &wire, &body, &got);
         bs_proto_schema_change *sc = &got.u.result.u.schema_change;
         ck_assert_uint_eq(sc->change_type.len, changes[i].change_type.len);
-        ck_assert_int_eq(memcmp(sc->change_type.p, changes[i].change_type.p, sc->change_type.len), 0);
+        ck_assert_int_eq(memcmp(sc->change_type.p, changes[i].change_type.p,
+                                sc->change_type.len),
+                         0);
         ck_assert_uint_eq(sc->target.len, changes[i].target.len);
-        ck_assert_int_eq(memcmp(sc->target.p, changes[i].target.p, sc->target.len), 0);
+        ck_assert_int_eq(
+            memcmp(sc->target.p, changes[i].target.p, sc->target.len), 0);
         ck_str(sc->keyspace, "ks");
         ck_assert_uint_eq(sc->name.len, changes[i].name.len);
         ck_assert_uint_eq(sc->arg_types.n, changes[i].arg_types.n);
@@ -1474,7 +1686,9 @@ START_TEST(response_round_trips) {
     /* unknown targets cannot be encoded */
     resp.u.result.u.schema_change.target = S("INDEX");
     bs_buf_reset(&wire);
-    ck_assert_int_eq(bs_proto_response_encode(&wire, 1, &resp, BS_PROTO_COMP_NONE), BS_EINVAL);
+    ck_assert_int_eq(
+        bs_proto_response_encode(&wire, 1, &resp, BS_PROTO_COMP_NONE),
+        BS_EINVAL);
     ck_assert_uint_eq(wire.len, 0);
 
     /* EVENTs on stream -1 */
@@ -1491,7 +1705,8 @@ START_TEST(response_round_trips) {
     ck_assert_int_eq(got.u.event.addr.port, 9042);
     resp.u.event.type = S("TOPOLOGY_CHANGE");
     resp.u.event.change = S("NEW_NODE");
-    resp.u.event.addr = (bs_proto_inet){16, {0x20, 0x01, 0x0d, 0xb8, [15] = 9}, 9043};
+    resp.u.event.addr =
+        (bs_proto_inet){16, {0x20, 0x01, 0x0d, 0xb8, [15] = 9}, 9043};
     resp_round_trip(&resp, -1, BS_PROTO_COMP_LZ4, &a, &wire, &body, &got);
     ck_str(got.u.event.change, "NEW_NODE");
     ck_assert_uint_eq(got.u.event.addr.addr_len, 16);
@@ -1519,21 +1734,24 @@ START_TEST(response_decode_rejects_lies) {
     bs_proto_rd r;
     bs_proto_result res;
     /* 2^31-1 rows of 0 columns: no loop, count is fine (0 cells) */
-    static const uint8_t zero_cols[] = {0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
+    static const uint8_t zero_cols[] = {0, 0, 0, 2, 0,    0,    0,    4,
+                                        0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
     bs_proto_rd_init(&r, zero_cols, sizeof zero_cols);
     ck_assert_int_eq(bs_proto_result_decode(&r, &a, &res), 0);
     ck_assert_int_eq(res.u.rows.nrows, INT32_MAX);
     /* a million rows of 1 column in no bytes */
-    static const uint8_t many[] = {0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0x0f, 0x42, 0x40};
+    static const uint8_t many[] = {0, 0, 0, 2, 0, 0,    0,    4,
+                                   0, 0, 0, 1, 0, 0x0f, 0x42, 0x40};
     bs_proto_rd_init(&r, many, sizeof many);
     ck_assert_int_eq(bs_proto_result_decode(&r, &a, &res), BS_ETRUNC);
     /* a cell longer than the body */
-    static const uint8_t longcell[] = {0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 1,
-                                       0, 0, 1, 0, 'x'};
+    static const uint8_t longcell[] = {0, 0, 0, 2, 0, 0, 0, 4, 0, 0,  0,
+                                       1, 0, 0, 0, 1, 0, 0, 1, 0, 'x'};
     bs_proto_rd_init(&r, longcell, sizeof longcell);
     ck_assert_int_eq(bs_proto_result_decode(&r, &a, &res), BS_ETRUNC);
     /* negative column count, unknown kind */
-    static const uint8_t negcols[] = {0, 0, 0, 2, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t negcols[] = {0, 0, 0,    2,    0,    0,
+                                      0, 4, 0xff, 0xff, 0xff, 0xff};
     bs_proto_rd_init(&r, negcols, sizeof negcols);
     ck_assert_int_eq(bs_proto_result_decode(&r, &a, &res), BS_EPROTO);
     static const uint8_t kind9[] = {0, 0, 0, 9};
@@ -1554,8 +1772,8 @@ static size_t read_golden(const char *name, uint8_t *buf, size_t cap) {
         /* derive from this file's path: .../tests/unit/query/test_proto.c */
         const char *f = __FILE__;
         const char *slash = strrchr(f, '/');
-        snprintf(path, sizeof path, "%.*s/proto_golden/%s", (int)(slash ? slash - f : 1),
-                 slash ? f : ".", name);
+        snprintf(path, sizeof path, "%.*s/proto_golden/%s",
+                 (int)(slash ? slash - f : 1), slash ? f : ".", name);
     } else {
         snprintf(path, sizeof path, "%s/%s", dir, name);
     }
@@ -1567,8 +1785,8 @@ static size_t read_golden(const char *name, uint8_t *buf, size_t cap) {
     return n;
 }
 
-static void golden_request(const char *name, bs_arena *a, bs_buf *body, bs_proto_frame *f,
-                           bs_proto_request *req) {
+static void golden_request(const char *name, bs_arena *a, bs_buf *body,
+                           bs_proto_frame *f, bs_proto_request *req) {
     uint8_t buf[4096];
     size_t n = read_golden(name, buf, sizeof buf);
     ck_assert_int_eq(decode_one(buf, n, 0, BS_PROTO_COMP_NONE, f, body), 0);
@@ -1592,8 +1810,10 @@ START_TEST(python_driver_golden_requests) {
     ck_assert_int_eq(req.u.startup.compression, BS_PROTO_COMP_LZ4);
     int seen_driver = 0;
     for (unsigned i = 0; i < req.u.startup.options.n; i++)
-        if (bs_proto_str_eq(req.u.startup.options.items[i].key, "DRIVER_NAME")) {
-            ck_str(req.u.startup.options.items[i].val, "DataStax Python Driver");
+        if (bs_proto_str_eq(req.u.startup.options.items[i].key,
+                            "DRIVER_NAME")) {
+            ck_str(req.u.startup.options.items[i].val,
+                   "DataStax Python Driver");
             seen_driver = 1;
         }
     ck_assert(seen_driver);
@@ -1607,8 +1827,10 @@ START_TEST(python_driver_golden_requests) {
     ck_str(req.u.query.query, "SELECT * FROM ks.t WHERE k = 'x'");
     bs_proto_params *p = &req.u.query.params;
     ck_assert_uint_eq(p->consistency, BS_CL_LOCAL_QUORUM);
-    ck_assert_uint_eq(p->flags, BS_PROTO_QF_PAGE_SIZE | BS_PROTO_QF_PAGING_STATE |
-                                    BS_PROTO_QF_SERIAL_CONSISTENCY | BS_PROTO_QF_DEFAULT_TIMESTAMP);
+    ck_assert_uint_eq(p->flags, BS_PROTO_QF_PAGE_SIZE |
+                                    BS_PROTO_QF_PAGING_STATE |
+                                    BS_PROTO_QF_SERIAL_CONSISTENCY |
+                                    BS_PROTO_QF_DEFAULT_TIMESTAMP);
     ck_assert_uint_eq(p->nvalues, 0);
     ck_assert_int_eq(p->page_size, 100);
     ck_val(p->paging_state, "\x01\x02\x03", 3);
@@ -1622,7 +1844,8 @@ START_TEST(python_driver_golden_requests) {
     ck_assert_uint_eq(req.prelude.custom_payload.n, 1);
     ck_str(req.prelude.custom_payload.items[0].key, "k1");
     ck_val(req.prelude.custom_payload.items[0].val, "v1", 2);
-    ck_str(req.u.query.query, "INSERT INTO ks.t (a, b, c, d) VALUES (?, ?, ?, ?)");
+    ck_str(req.u.query.query,
+           "INSERT INTO ks.t (a, b, c, d) VALUES (?, ?, ?, ?)");
     p = &req.u.query.params;
     ck_assert_uint_eq(p->consistency, BS_CL_ONE);
     ck_assert_uint_eq(p->flags, BS_PROTO_QF_VALUES);
@@ -1634,11 +1857,14 @@ START_TEST(python_driver_golden_requests) {
 
     golden_request("execute.bin", &a, &body, &f, &req);
     ck_assert_int_eq(f.h.stream, 300);
-    ck_val(req.u.execute.id, "\xde\xad\xbe\xef\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b", 16);
+    ck_val(req.u.execute.id,
+           "\xde\xad\xbe\xef\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b",
+           16);
     p = &req.u.execute.params;
     ck_assert_uint_eq(p->consistency, BS_CL_QUORUM);
     /* this driver version does not send Skip_metadata (0x02) */
-    ck_assert_uint_eq(p->flags, BS_PROTO_QF_VALUES | BS_PROTO_QF_PAGE_SIZE | BS_PROTO_QF_DEFAULT_TIMESTAMP);
+    ck_assert_uint_eq(p->flags, BS_PROTO_QF_VALUES | BS_PROTO_QF_PAGE_SIZE |
+                                    BS_PROTO_QF_DEFAULT_TIMESTAMP);
     ck_assert_uint_eq(p->nvalues, 3);
     ck_val(p->values[0], "\x00\x00\x00\x07", 4);
     ck_assert_int_eq(p->values[1].len, 0);
@@ -1663,7 +1889,8 @@ START_TEST(python_driver_golden_requests) {
     ck_str(b->stmts[2].query, "DELETE FROM ks.t WHERE k = 'z'");
     ck_assert_uint_eq(b->stmts[2].nvalues, 0);
     ck_assert_uint_eq(b->consistency, BS_CL_TWO);
-    ck_assert_uint_eq(b->flags, BS_PROTO_QF_SERIAL_CONSISTENCY | BS_PROTO_QF_DEFAULT_TIMESTAMP);
+    ck_assert_uint_eq(b->flags, BS_PROTO_QF_SERIAL_CONSISTENCY |
+                                    BS_PROTO_QF_DEFAULT_TIMESTAMP);
     ck_assert_uint_eq(b->serial_consistency, BS_CL_LOCAL_SERIAL);
     ck_assert(b->timestamp == 1700000000000000LL);
 
@@ -1676,7 +1903,12 @@ START_TEST(python_driver_golden_requests) {
     ck_str(req.u.prepare.query, "INSERT INTO ks.t (k, v) VALUES (?, ?)");
 
     golden_request("auth_response.bin", &a, &body, &f, &req);
-    ck_val(req.u.auth_response, "\x00" "cassandra" "\x00" "cassandra", 20);
+    ck_val(req.u.auth_response,
+           "\x00"
+           "cassandra"
+           "\x00"
+           "cassandra",
+           20);
 
     /* v5 and v3 STARTUPs from the driver get the version error */
     uint8_t buf[256];
@@ -1684,7 +1916,8 @@ START_TEST(python_driver_golden_requests) {
     const int want_v[] = {5, 3}, want_stream[] = {7, 9};
     for (int i = 0; i < 2; i++) {
         size_t n = read_golden(vf[i], buf, sizeof buf);
-        ck_assert_int_eq(decode_one(buf, n, 0, BS_PROTO_COMP_NONE, &f, &body), BS_ENOTSUP);
+        ck_assert_int_eq(decode_one(buf, n, 0, BS_PROTO_COMP_NONE, &f, &body),
+                         BS_ENOTSUP);
         ck_assert_uint_eq(f.h.version, want_v[i]);
         ck_assert_int_eq(f.h.stream, want_stream[i]);
     }
