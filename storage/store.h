@@ -39,6 +39,7 @@
 
 #include "common/arena.h"
 #include "common/clock.h"
+#include "common/rowdata.h"
 
 typedef struct bs_store bs_store;
 typedef struct bs_table bs_table;
@@ -143,18 +144,7 @@ typedef struct bs_rowkey {
     int is_static;
 } bs_rowkey;
 
-/* A clustering bound: a prefix of encoded clustering components. */
-typedef enum {
-    BS_BOUND_NONE = 0, /* unbounded */
-    BS_BOUND_INCL = 1, /* rows whose clustering starts with prefix included */
-    BS_BOUND_EXCL = 2  /* ... excluded */
-} bs_bound_kind;
-
-typedef struct bs_bound {
-    bs_bound_kind kind;
-    const void *prefix; /* borrowed; ignored when kind == NONE */
-    size_t len;         /* <= 65535 */
-} bs_bound;
+/* bs_bound, bs_bound_kind: common/rowdata.h */
 
 /* A new empty batch for store `s`.  Its "now" (seconds; TTL expiry and
  * tombstone local deletion times are computed from it) is read from the
@@ -217,58 +207,12 @@ int bs_store_write(bs_store *s, bs_batch *b);
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */
 
-/* One live cell.  Memory lives in the caller's arena. */
-typedef struct bs_cellv {
-    uint16_t col;
-    int has_elem;          /* collection element */
-    const uint8_t *elem;   /* element key bytes */
-    size_t elem_len;
-    const uint8_t *val;
-    size_t val_len;
-    int64_t ts;            /* writetime(), microseconds */
-    int32_t ttl;           /* 0 if the cell has no TTL */
-    int64_t expiry_s;      /* expiry (epoch seconds), 0 if no TTL; ttl()
-                              remaining = expiry_s - now */
-} bs_cellv;
-
-typedef struct bs_rowv {
-    const uint8_t *ck;     /* clustering bytes (NULL/0 for the static row) */
-    size_t ck_len;
-    int has_marker;        /* live row marker */
-    int64_t marker_ts;
-    int32_t marker_ttl;
-    int64_t marker_expiry_s;
-    bs_cellv *cells;       /* selected live cells, in (col, elem) order */
-    size_t ncells;
-} bs_rowv;
-
-typedef struct bs_partv {
-    int64_t token;
-    const uint8_t *pk;
-    size_t pk_len;
-    bs_rowv *static_row;   /* NULL when absent, not live or not asked for */
-    bs_rowv *rows;         /* live rows in slice order */
-    size_t nrows;
-    int limited;           /* 1 when the row limit stopped the read: more
-                              rows may follow (resume with after_ck) */
-} bs_partv;
+/* (type defined in common/rowdata.h) */
 
 /* What to read from a partition.  Zero-initialise, then set fields:
  * a zeroed bs_slice reads every row and column, forward, no limit, no
  * static row, at the store clock's now. */
-typedef struct bs_slice {
-    bs_bound start, end;   /* in clustering order (start <= end) even when
-                              reversed */
-    const uint16_t *cols;  /* selected column ids; NULL = all */
-    size_t ncols;
-    int with_static;       /* also return the static row */
-    int reversed;
-    uint32_t limit;        /* max rows; 0 = no limit */
-    int has_after;         /* paging: resume strictly after this full */
-    const void *after_ck;  /* clustering key (in read direction) */
-    size_t after_len;
-    int64_t now_s;         /* TTL "now"; 0 = store clock */
-} bs_slice;
+/* (type defined in common/rowdata.h) */
 
 /* Reads one partition.  A row is returned if it has a live row marker or
  * any live cell in any column (the column selection only filters the cells
@@ -281,27 +225,13 @@ int bs_store_read(bs_table *t, int64_t token, const void *pk, size_t pk_len,
 /* Token range (start, end], Cassandra style: start < end is the plain
  * range; start >= end wraps around the ring ((start, max] then
  * [min, end]); start == end is the whole ring. */
-typedef struct bs_scan {
-    int64_t start_token;   /* exclusive */
-    int64_t end_token;     /* inclusive */
-    const bs_slice *slice; /* per partition; NULL = everything */
-    /* Paging cursor: resume at partition (cursor_token, cursor_pk) strictly
-     * after clustering cursor_ck (has_cursor_ck) or, without it, at the
-     * partition after that one. */
-    int has_cursor;
-    int64_t cursor_token;
-    const void *cursor_pk;
-    size_t cursor_pk_len;
-    int has_cursor_ck;
-    const void *cursor_ck;
-    size_t cursor_ck_len;
-} bs_scan;
+/* (type defined in common/rowdata.h) */
 
 /* Called once per partition that has a live row or a live static row, in
  * token order.  `p` and everything it points to is valid only during the
  * call.  Return 0 to go on, > 0 to stop (bs_store_scan returns 0), < 0 to
  * stop with that error. */
-typedef int (*bs_part_cb)(void *ud, const bs_partv *p);
+/* (type defined in common/rowdata.h) */
 
 /* Scans partitions of a token range from one RocksDB snapshot. */
 int bs_store_scan(bs_table *t, const bs_scan *sc, bs_part_cb cb, void *ud);

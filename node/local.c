@@ -1,0 +1,526 @@
+/*
+ * local.c - the local node (see local.h): store + schema + identity, and
+ * the executor backend over them.
+ *
+ * Writes: every mutation of a request becomes one bs_batch (atomic across
+ * partitions and tables of the request), applied with the store's
+ * durability mode.  Reads and scans go straight to the store.  Consistency
+ * levels are accepted and trivially met by the one replica (a cluster
+ * coordinator replaces this backend).
+ *
+ * Schema changes: serialized by schema_lock; the new snapshot is
+ * persisted first, then store tables are created/dropped, then the
+ * snapshot is published (readers take it under a short rwlock).
+ */
+#include "node/local.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "ring/murmur3.h"
+#include "storage/store.h"
+
+#define COL_HOST_ID 16
+#define COL_TOKENS 17
+#define COL_CLUSTER 18
+#define COL_SCHEMA 16
+
+struct bs_local {
+    const bs_config *cfg;
+    bs_store *store;
+    bs_table *t_schema;
+    bs_table *t_local;
+    pthread_rwlock_t lock;       /* guards `schema` pointer */
+    pthread_mutex_t schema_lock; /* serializes schema changes */
+    bs_schema *schema;
+    bs_uuid host_id;
+    int64_t *tokens;
+    size_t ntokens;
+    void (*sink)(void *ud, const bs_proto_event *ev);
+    void *sink_ud;
+};
+
+static const char SCHEMA_PK[] = "schema";
+static const char LOCAL_PK[] = "local";
+
+/* ---- small store helpers ---------------------------------------------- */
+
+static int put_system_cell(bs_local *n, bs_table *t, const char *pk,
+                           uint16_t col, const void *v, size_t len) {
+    bs_batch *b;
+    int rc = bs_batch_new(n->store, &b);
+    if (rc) return rc;
+    bs_rowkey rk = {bs_ring_partition_token(pk, strlen(pk)), pk, strlen(pk), NULL, 0, 0};
+    rc = bs_batch_put_cell(b, t, &rk, col, NULL, 0, v, len, bs_clock_now_us(NULL), 0);
+    if (!rc) rc = bs_store_write(n->store, b);
+    bs_batch_free(b);
+    return rc;
+}
+
+/* Reads the row of a system partition; cells valid while `a` lives. */
+static int get_system_row(bs_table *t, const char *pk,
+                          bs_arena *a, bs_rowv **row) {
+    bs_slice sl;
+    memset(&sl, 0, sizeof sl);
+    bs_partv *p = NULL;
+    *row = NULL;
+    int rc = bs_store_read(t, bs_ring_partition_token(pk, strlen(pk)), pk, strlen(pk), &sl, a, &p);
+    if (rc) return rc;
+    if (p && p->nrows) *row = &p->rows[0];
+    return 0;
+}
+
+static const bs_cellv *find_cell(const bs_rowv *r, uint16_t col) {
+    for (size_t i = 0; r && i < r->ncells; i++)
+        if (r->cells[i].col == col && !r->cells[i].has_elem) return &r->cells[i];
+    return NULL;
+}
+
+/* ---- identity ----------------------------------------------------------- */
+
+static int load_identity(bs_local *n, char *err, size_t errlen) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_rowv *row;
+    int rc = get_system_row(n->t_local, LOCAL_PK, &a, &row);
+    if (rc) {
+        snprintf(err, errlen, "cannot read system.local: %s", bs_store_errmsg());
+        bs_arena_free(&a);
+        return rc;
+    }
+    const bs_cellv *hid = find_cell(row, COL_HOST_ID);
+    const bs_cellv *tok = find_cell(row, COL_TOKENS);
+    const bs_cellv *cn = find_cell(row, COL_CLUSTER);
+    if (cn && (cn->val_len != strlen(n->cfg->cluster_name) ||
+               memcmp(cn->val, n->cfg->cluster_name, cn->val_len))) {
+        snprintf(err, errlen,
+                 "data directory %s belongs to cluster '%.*s', not '%s': refusing to start",
+                 n->cfg->data_directory, (int)cn->val_len, (const char *)cn->val,
+                 n->cfg->cluster_name);
+        bs_arena_free(&a);
+        return BS_ECONFIG;
+    }
+    if (hid && hid->val_len == 16 && tok && tok->val_len && tok->val_len % 8 == 0) {
+        memcpy(n->host_id.b, hid->val, 16);
+        n->ntokens = tok->val_len / 8;
+        n->tokens = calloc(n->ntokens, sizeof *n->tokens);
+        if (!n->tokens) {
+            bs_arena_free(&a);
+            return BS_ENOMEM;
+        }
+        for (size_t i = 0; i < n->ntokens; i++)
+            n->tokens[i] = (int64_t)bs_get_u64(tok->val + 8 * i);
+        bs_arena_free(&a);
+        return 0;
+    }
+    bs_arena_free(&a);
+    /* first start: a host id and tokens */
+    if (bs_uuid_v4(&n->host_id)) return BS_EIO;
+    if (n->cfg->n_initial_tokens) {
+        n->ntokens = n->cfg->n_initial_tokens;
+        n->tokens = calloc(n->ntokens, sizeof *n->tokens);
+        if (!n->tokens) return BS_ENOMEM;
+        memcpy(n->tokens, n->cfg->initial_tokens, n->ntokens * sizeof *n->tokens);
+    } else {
+        n->ntokens = (size_t)n->cfg->num_tokens;
+        n->tokens = calloc(n->ntokens, sizeof *n->tokens);
+        if (!n->tokens) return BS_ENOMEM;
+        for (size_t i = 0; i < n->ntokens; i++) {
+            uint8_t r[8];
+            int64_t t;
+            int dup;
+            do {
+                if (RAND_bytes(r, 8) != 1) return BS_EIO;
+                t = (int64_t)bs_get_u64(r);
+                dup = t == INT64_MIN;
+                for (size_t j = 0; j < i; j++) dup |= n->tokens[j] == t;
+            } while (dup);
+            n->tokens[i] = t;
+        }
+    }
+    uint8_t *tb = malloc(n->ntokens * 8);
+    if (!tb) return BS_ENOMEM;
+    for (size_t i = 0; i < n->ntokens; i++) bs_put_u64(tb + 8 * i, (uint64_t)n->tokens[i]);
+    rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_HOST_ID, n->host_id.b, 16);
+    if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_TOKENS, tb, n->ntokens * 8);
+    if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_CLUSTER, n->cfg->cluster_name,
+                                  strlen(n->cfg->cluster_name));
+    free(tb);
+    if (rc) snprintf(err, errlen, "cannot persist node identity: %s", bs_store_errmsg());
+    return rc;
+}
+
+/* ---- schema -------------------------------------------------------------- */
+
+/* Creates/updates store tables for every table of s; drops the tables of
+ * `old` that s no longer has. */
+static int sync_tables(bs_local *n, const bs_schema *old, const bs_schema *s) {
+    size_t nks = bs_schema_nkeyspaces(s);
+    for (size_t i = 0; i < nks; i++) {
+        const bs_keyspace_schema *k = bs_schema_keyspace_at(s, i);
+        if (k->system) continue;
+        for (size_t j = 0; j < k->ntables; j++) {
+            const bs_table_schema *t = k->tables[j];
+            char cf[200];
+            bs_table_cf_name(t, cf, sizeof cf);
+            bs_table_opts o;
+            bs_table_opts_default(&o);
+            o.gc_grace_seconds = (int32_t)t->gc_grace;
+            bs_table *h;
+            const bs_table_schema *ot = old ? bs_schema_table(old, t->keyspace, t->name) : NULL;
+            if (ot && memcmp(ot->id.b, t->id.b, 16)) {
+                /* same name, new table: the old data must not show through */
+                bs_store_table_drop(n->store, cf);
+            }
+            int rc = bs_store_table_open(n->store, cf, &o, &h);
+            if (rc) return rc;
+        }
+    }
+    if (!old) return 0;
+    nks = bs_schema_nkeyspaces(old);
+    for (size_t i = 0; i < nks; i++) {
+        const bs_keyspace_schema *k = bs_schema_keyspace_at(old, i);
+        if (k->system) continue;
+        for (size_t j = 0; j < k->ntables; j++) {
+            const bs_table_schema *t = k->tables[j];
+            if (bs_schema_table(s, t->keyspace, t->name)) continue;
+            char cf[200];
+            bs_table_cf_name(t, cf, sizeof cf);
+            int rc = bs_store_table_drop(n->store, cf);
+            if (rc && rc != BS_ENOTFOUND) return rc;
+        }
+    }
+    return 0;
+}
+
+static int load_schema(bs_local *n, char *err, size_t errlen) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_rowv *row;
+    int rc = get_system_row(n->t_schema, SCHEMA_PK, &a, &row);
+    if (rc) {
+        snprintf(err, errlen, "cannot read system.schema: %s", bs_store_errmsg());
+        bs_arena_free(&a);
+        return rc;
+    }
+    const bs_cellv *c = find_cell(row, COL_SCHEMA);
+    bs_schema *s = NULL;
+    if (c) {
+        rc = bs_schema_decode(c->val, c->val_len, &s, err, errlen);
+        if (rc) {
+            bs_arena_free(&a);
+            return rc;
+        }
+    } else {
+        s = bs_schema_new();
+        if (!s) {
+            bs_arena_free(&a);
+            return BS_ENOMEM;
+        }
+    }
+    bs_arena_free(&a);
+    rc = sync_tables(n, NULL, s);
+    if (rc) {
+        snprintf(err, errlen, "cannot open tables: %s", bs_store_errmsg());
+        bs_schema_release(s);
+        return rc;
+    }
+    n->schema = s;
+    return 0;
+}
+
+/* ---- backend callbacks ------------------------------------------------- */
+
+static bs_schema *be_schema_get(void *ud) {
+    bs_local *n = ud;
+    pthread_rwlock_rdlock(&n->lock);
+    bs_schema *s = bs_schema_retain(n->schema);
+    pthread_rwlock_unlock(&n->lock);
+    return s;
+}
+
+static void set_err(bs_exec_err *e, int32_t code, const char *fmt, const char *a) {
+    e->code = code;
+    snprintf(e->msg, sizeof e->msg, fmt, a);
+}
+
+static int be_schema_apply(void *ud, bs_schema *next,
+                           const bs_proto_schema_change *ev, bs_exec_err *err) {
+    bs_local *n = ud;
+    pthread_mutex_lock(&n->schema_lock);
+    bs_buf b = BS_BUF_INIT;
+    int rc = bs_schema_encode(next, &b);
+    if (!rc) rc = put_system_cell(n, n->t_schema, SCHEMA_PK, COL_SCHEMA, b.data, b.len);
+    bs_buf_free(&b);
+    if (!rc) {
+        pthread_rwlock_rdlock(&n->lock);
+        bs_schema *old = bs_schema_retain(n->schema);
+        pthread_rwlock_unlock(&n->lock);
+        rc = sync_tables(n, old, next);
+        bs_schema_release(old);
+    }
+    if (rc) {
+        pthread_mutex_unlock(&n->schema_lock);
+        bs_schema_release(next);
+        set_err(err, BS_PROTO_ERR_SERVER, "schema change failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    pthread_rwlock_wrlock(&n->lock);
+    bs_schema *old = n->schema;
+    n->schema = next;
+    pthread_rwlock_unlock(&n->lock);
+    bs_schema_release(old);
+    pthread_mutex_unlock(&n->schema_lock);
+    if (n->sink && ev) {
+        bs_proto_event e;
+        memset(&e, 0, sizeof e);
+        e.type = bs_proto_cstr("SCHEMA_CHANGE");
+        e.schema = *ev;
+        n->sink(n->sink_ud, &e);
+    }
+    return 0;
+}
+
+static int get_table(bs_local *n, const char *cf, bs_table **t, bs_exec_err *err) {
+    if (bs_store_table_get(n->store, cf, t)) {
+        set_err(err, BS_PROTO_ERR_INVALID, "unconfigured table %s", cf);
+        return -1;
+    }
+    return 0;
+}
+
+static int be_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl,
+                    int logged, bs_exec_err *err) {
+    (void)cl;
+    (void)logged; /* one local batch is atomic already */
+    bs_local *n = ud;
+    bs_batch *b;
+    if (bs_batch_new(n->store, &b)) {
+        set_err(err, BS_PROTO_ERR_SERVER, "%s", "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < nm && !rc; i++) {
+        bs_table *t;
+        if (get_table(n, m[i].cf, &t, err)) {
+            bs_batch_free(b);
+            return -1;
+        }
+        for (size_t j = 0; j < m[i].nops && !rc; j++) {
+            const bs_mop *op = &m[i].ops[j];
+            bs_rowkey rk = {m[i].token, m[i].pk, m[i].pk_len, op->ck, op->ck_len, op->is_static};
+            const void *elem = op->has_elem ? (op->elem ? op->elem : (const uint8_t *)"") : NULL;
+            switch (op->kind) {
+            case BS_MOP_CELL:
+                rc = bs_batch_put_cell(b, t, &rk, op->col, elem, op->elem_len,
+                                       op->val ? op->val : (const uint8_t *)"", op->val_len, op->ts, op->ttl);
+                break;
+            case BS_MOP_CELL_DEL:
+                rc = bs_batch_delete_cell(b, t, &rk, op->col, elem, op->elem_len, op->ts);
+                break;
+            case BS_MOP_COLL_DEL:
+                rc = bs_batch_delete_collection(b, t, &rk, op->col, op->ts);
+                break;
+            case BS_MOP_MARKER:
+                rc = bs_batch_row_marker(b, t, &rk, op->ts, op->ttl);
+                break;
+            case BS_MOP_ROW_DEL:
+                rc = bs_batch_delete_row(b, t, &rk, op->ts);
+                break;
+            case BS_MOP_RANGE_DEL:
+                rc = bs_batch_delete_range(b, t, m[i].token, m[i].pk, m[i].pk_len, &op->start, &op->end, op->ts);
+                break;
+            case BS_MOP_PART_DEL:
+                rc = bs_batch_delete_partition(b, t, m[i].token, m[i].pk, m[i].pk_len, op->ts);
+                break;
+            default:
+                rc = BS_EINVAL;
+            }
+        }
+    }
+    if (!rc) rc = bs_store_write(n->store, b);
+    bs_batch_free(b);
+    if (rc) {
+        set_err(err, rc == BS_EINVAL || rc == BS_ERANGE ? BS_PROTO_ERR_INVALID : BS_PROTO_ERR_SERVER,
+                "write failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static int be_read(void *ud, const bs_table_schema *ts, int64_t token,
+                   const void *pk, size_t pk_len, const bs_slice *sl,
+                   uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err) {
+    (void)cl;
+    bs_local *n = ud;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t;
+    if (get_table(n, cf, &t, err)) return -1;
+    int rc = bs_store_read(t, token, pk, pk_len, sl, a, out);
+    if (rc) {
+        set_err(err, BS_PROTO_ERR_SERVER, "read failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static int be_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc,
+                   uint16_t cl, bs_part_cb cb, void *cbud, bs_exec_err *err) {
+    (void)cl;
+    bs_local *n = ud;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t;
+    if (get_table(n, cf, &t, err)) return -1;
+    int rc = bs_store_scan(t, sc, cb, cbud);
+    if (rc) {
+        set_err(err, BS_PROTO_ERR_SERVER, "scan failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static int be_truncate(void *ud, const bs_table_schema *ts, bs_exec_err *err) {
+    bs_local *n = ud;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t;
+    if (get_table(n, cf, &t, err)) return -1;
+    if (bs_store_truncate(t)) {
+        set_err(err, BS_PROTO_ERR_TRUNCATE, "truncate failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static int be_nodes(void *ud, bs_arena *a, bs_exec_node *local,
+                    bs_exec_node **peers, size_t *npeers) {
+    (void)a;
+    bs_local *n = ud;
+    memset(local, 0, sizeof *local);
+    local->address = bs_config_broadcast_address(n->cfg);
+    local->rpc_address = bs_config_broadcast_rpc_address(n->cfg);
+    local->native_port = n->cfg->native_transport_port;
+    local->storage_port = n->cfg->storage_port;
+    local->dc = n->cfg->dc;
+    local->rack = n->cfg->rack;
+    local->host_id = n->host_id;
+    local->tokens = n->tokens;
+    local->ntokens = n->ntokens;
+    local->up = 1;
+    *peers = NULL;
+    *npeers = 0;
+    return 0;
+}
+
+static int64_t be_now_us(void *ud) {
+    (void)ud;
+    return bs_clock_now_us(NULL);
+}
+
+void bs_local_backend(bs_local *n, bs_exec_backend *be) {
+    memset(be, 0, sizeof *be);
+    be->ud = n;
+    be->schema_get = be_schema_get;
+    be->schema_apply = be_schema_apply;
+    be->write = be_write;
+    be->read = be_read;
+    be->scan = be_scan;
+    be->truncate = be_truncate;
+    be->nodes = be_nodes;
+    be->now_us = be_now_us;
+    be->cluster_name = n->cfg->cluster_name;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static int mkdirs(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST) return -errno;
+    return 0;
+}
+
+int bs_local_open(const bs_config *cfg, bs_local **out, char *err,
+                  size_t errlen) {
+    *out = NULL;
+    bs_local *n = calloc(1, sizeof *n);
+    if (!n) return BS_ENOMEM;
+    n->cfg = cfg;
+    pthread_rwlock_init(&n->lock, NULL);
+    pthread_mutex_init(&n->schema_lock, NULL);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/data", cfg->data_directory);
+    int rc = mkdirs(dir);
+    if (rc) {
+        snprintf(err, errlen, "cannot create data directory %s: %s", dir, bs_strerror(rc));
+        bs_local_close(n);
+        return rc;
+    }
+    bs_store_opts so;
+    bs_store_opts_default(&so);
+    so.durability = cfg->commitlog_sync == BS_COMMITLOG_BATCH ? BS_DURABILITY_BATCH : BS_DURABILITY_PERIODIC;
+    so.periodic_sync_ms = (uint32_t)cfg->commitlog_sync_period_ms;
+    rc = bs_store_open(dir, &so, &n->store);
+    if (rc) {
+        snprintf(err, errlen, "cannot open the store in %s: %s", dir, bs_store_errmsg());
+        bs_local_close(n);
+        return rc;
+    }
+    if ((rc = bs_store_table_open(n->store, "system.schema", NULL, &n->t_schema)) ||
+        (rc = bs_store_table_open(n->store, "system.local", NULL, &n->t_local))) {
+        snprintf(err, errlen, "cannot open system tables: %s", bs_store_errmsg());
+        bs_local_close(n);
+        return rc;
+    }
+    if ((rc = load_identity(n, err, errlen)) || (rc = load_schema(n, err, errlen))) {
+        bs_local_close(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+void bs_local_close(bs_local *n) {
+    if (!n) return;
+    if (n->store) {
+        bs_store_flush(n->store, NULL);
+        bs_store_close(n->store);
+    }
+    bs_schema_release(n->schema);
+    free(n->tokens);
+    pthread_rwlock_destroy(&n->lock);
+    pthread_mutex_destroy(&n->schema_lock);
+    free(n);
+}
+
+void bs_local_set_event_sink(bs_local *n,
+                             void (*fn)(void *ud, const bs_proto_event *ev),
+                             void *ud) {
+    n->sink = fn;
+    n->sink_ud = ud;
+}
+
+int bs_local_flush(bs_local *n) { return bs_store_flush(n->store, NULL); }
+
+void bs_local_host_id(const bs_local *n, bs_uuid *out) { *out = n->host_id; }
+
+size_t bs_local_tokens(const bs_local *n, const int64_t **tokens) {
+    *tokens = n->tokens;
+    return n->ntokens;
+}

@@ -1,0 +1,46 @@
+/*
+ * local.h - the local node: its store, its schema, its identity (host id
+ * and tokens), and the executor backend that serves CQL from them.
+ *
+ * State kept in the store's system tables (survives restarts):
+ *   system.schema  partition "schema": the msgpack schema (query/schema.h)
+ *   system.local   partition "local":  host id (16 bytes), tokens (8 bytes
+ *                  each, big-endian), cluster name
+ * A node refuses to start when its data directory belongs to another
+ * cluster (cluster name mismatch).
+ *
+ * Threads: every function may be called from any thread; schema changes
+ * are serialized by an internal mutex and published atomically.
+ */
+#ifndef BS_NODE_LOCAL_H
+#define BS_NODE_LOCAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/config.h"
+#include "query/exec.h"
+
+typedef struct bs_local bs_local;
+
+/* Opens <data_directory>/data, loads or creates identity and schema, and
+ * opens a store table for every table of the schema.  cfg is borrowed
+ * and must outlive the node.  0, or an error with a message in err. */
+int bs_local_open(const bs_config *cfg, bs_local **out, char *err,
+                  size_t errlen);
+/* Flushes memtables and closes the store.  NULL is a no-op. */
+void bs_local_close(bs_local *n);
+/* Fills an executor backend served by this node (ud = n). */
+void bs_local_backend(bs_local *n, bs_exec_backend *be);
+/* Called after each schema change with the SCHEMA_CHANGE event to push
+ * to drivers (the server's broadcast).  Any thread. */
+void bs_local_set_event_sink(bs_local *n,
+                             void (*fn)(void *ud, const bs_proto_event *ev),
+                             void *ud);
+/* Flushes every table's memtable (drain). */
+int bs_local_flush(bs_local *n);
+/* Identity. */
+void bs_local_host_id(const bs_local *n, bs_uuid *out);
+size_t bs_local_tokens(const bs_local *n, const int64_t **tokens);
+
+#endif
