@@ -83,7 +83,9 @@ int bs_value_validate(const bs_type *t, const uint8_t *p, size_t len,
 /* Compares two serialized values of type `t` in Cassandra's order and
  * stores <0, 0 or >0 in *cmp.  Nulls (BS_VALUE_NULL) and empty values
  * sort first.  ints/bigint/timestamp/time signed; date unsigned;
- * text/ascii/blob/inet/duration unsigned bytewise (shorter prefix first);
+ * text/ascii/blob/inet unsigned bytewise (shorter prefix first); duration
+ * by (months, days, nanos) (Cassandra compares its bytes, but durations
+ * are never keys there; decoding makes re-encodings of a value equal);
  * boolean false < true; float/double as Java Float.compare (-0.0 < 0.0,
  * NaN greatest, all NaNs equal); varint and decimal by numeric value
  * (1.0 == 1.00); uuid as UUIDType (version, then v1 time, then unsigned

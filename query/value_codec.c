@@ -425,10 +425,23 @@ static int compare(const bs_type *t, const uint8_t *a, size_t an,
     case BS_TYPE_VARCHAR:
     case BS_TYPE_BLOB:
     case BS_TYPE_INET:
-    case BS_TYPE_DURATION:
     case BS_TYPE_CUSTOM:
         *cmp = bytes_cmp(a, an, b, bn);
         return 0;
+    case BS_TYPE_DURATION: {
+        /* by (months, days, nanos): Cassandra compares bytes, but durations
+         * cannot be keys there, and decoded order makes non-minimal vint
+         * encodings of one value equal */
+        int32_t m1, d1, m2, d2;
+        int64_t n1, n2;
+        if (bs__value_get_duration(a, an, &m1, &d1, &n1) ||
+            bs__value_get_duration(b, bn, &m2, &d2, &n2))
+            return BS_ECORRUPT;
+        *cmp = m1 != m2 ? (m1 > m2) - (m1 < m2)
+               : d1 != d2 ? (d1 > d2) - (d1 < d2)
+                          : (n1 > n2) - (n1 < n2);
+        return 0;
+    }
     case BS_TYPE_UUID:
     case BS_TYPE_TIMEUUID:
         *cmp = uuid_cmp(a, b, t->kind == BS_TYPE_TIMEUUID);

@@ -43,7 +43,7 @@ static int put_quoted(bs_buf *out, const uint8_t *p, size_t n) {
             s = i + 1;
         }
     }
-    if (!rc) rc = bs_buf_append(out, p + s, n - s);
+    if (!rc && n > s) rc = bs_buf_append(out, p + s, n - s);
     return rc ? rc : bs_buf_append_u8(out, '\'');
 }
 

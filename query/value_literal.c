@@ -93,7 +93,7 @@ static int is_raw_int(const char *s, size_t n) {
 static char *cstr(const char *s, size_t n, char *small, size_t smalln) {
     char *d = n < smalln ? small : malloc(n + 1);
     if (!d) return NULL;
-    memcpy(d, s, n);
+    if (n) memcpy(d, s, n);
     d[n] = 0;
     return d;
 }
@@ -486,7 +486,9 @@ static bs_value_elem *elems_view(elems *e, size_t from, size_t step) {
     if (!v) return NULL;
     for (size_t i = 0, j = from; j < e->n; i++, j += step) {
         v[i].len = e->len[j];
-        v[i].p = e->len[j] == BS_VALUE_NULL ? NULL : e->data.data + e->off[j];
+        v[i].p = e->len[j] == BS_VALUE_NULL ? NULL
+                 : e->data.data             ? e->data.data + e->off[j]
+                                            : (const uint8_t *)"";
     }
     return v;
 }

@@ -220,11 +220,14 @@ int bs_value_parse_time(const char *s, size_t n, int64_t *nanos) {
 
 typedef struct {
     int64_t months, days, nanos;
+    int sign; /* -1 for a negative duration: components accumulate down, so
+               * INT64_MIN nanoseconds are reachable */
 } dur;
 
-static int dur_add(int64_t *acc, int64_t v, int64_t mul) {
+#define dur_add(acc, v, mul) dur_add_(d, acc, v, mul)
+static int dur_add_(const dur *d, int64_t *acc, int64_t v, int64_t mul) {
     int64_t t;
-    if (__builtin_mul_overflow(v, mul, &t) || __builtin_add_overflow(*acc, t, acc))
+    if (__builtin_mul_overflow(v, mul * d->sign, &t) || __builtin_add_overflow(*acc, t, acc))
         return BS_ERANGE;
     return 0;
 }
@@ -236,8 +239,9 @@ static int parse_standard(const char *s, size_t n, dur *d) {
         int64_t v = 0;
         size_t st = i;
         while (i < n && isdigit((unsigned char)s[i])) {
-            if (v > (INT64_MAX - 9) / 10) return BS_ERANGE;
-            v = v * 10 + (s[i++] - '0');
+            int dg = s[i++] - '0';
+            if (v > (INT64_MAX - dg) / 10) return BS_ERANGE;
+            v = v * 10 + dg;
         }
         if (i == st) return BS_EINVAL;
         size_t us = i;
@@ -285,9 +289,9 @@ static int parse_iso(const char *s, size_t n, dur *d) {
             digits(s, n, &i, 2, &mi) != 2 || s[i++] != ':' ||
             digits(s, n, &i, 2, &se) != 2 || i != n)
             return BS_EINVAL;
-        d->months = y * 12 + mo;
-        d->days = dd;
-        d->nanos = ((h * 60 + mi) * 60 + se) * 1000000000LL;
+        d->months = d->sign * (y * 12 + mo);
+        d->days = d->sign * dd;
+        d->nanos = d->sign * (((h * 60 + mi) * 60 + se) * 1000000000LL);
         return 0;
     }
     static const char date_units[] = "YMD", time_units[] = "HMS";
@@ -331,13 +335,15 @@ int bs_value_parse_duration(const char *s, size_t n, int32_t *months,
         s++;
         n--;
     }
-    dur d = {0, 0, 0};
+    dur d = {0, 0, 0, neg ? -1 : 1};
     int rc = n && s[0] == 'P' ? parse_iso(s, n, &d) : parse_standard(s, n, &d);
     if (rc) return BS_EINVAL;
-    if (d.months > INT32_MAX || d.days > INT32_MAX) return BS_EINVAL;
-    *months = (int32_t)(neg ? -d.months : d.months);
-    *days = (int32_t)(neg ? -d.days : d.days);
-    *nanos = neg ? -d.nanos : d.nanos;
+    if (d.months > INT32_MAX || d.days > INT32_MAX || d.months < INT32_MIN ||
+        d.days < INT32_MIN)
+        return BS_EINVAL;
+    *months = (int32_t)d.months;
+    *days = (int32_t)d.days;
+    *nanos = d.nanos;
     return 0;
 }
 
