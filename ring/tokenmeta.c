@@ -22,6 +22,7 @@
  */
 #include "ring/ring_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,6 +234,24 @@ static int intern_topology(bs_ring_snapshot *s) {
     return 0;
 }
 
+#ifndef NDEBUG
+/* Debug builds: the snapshot invariants listed at the top of the file. */
+static void check_invariants(const bs_ring_snapshot *s) {
+    size_t sum = 0;
+    for (uint32_t i = 0; i < s->view.nnodes; i++) sum += s->nodes[i].ntokens;
+    assert(sum == s->view.ntokens);
+    for (size_t i = 0; i < s->view.ntokens; i++) {
+        assert(s->tokens[i] != INT64_MIN);
+        assert(i == 0 || s->tokens[i - 1] < s->tokens[i]);
+        const bs__ring_node *n = &s->nodes[s->owner[i]];
+        size_t k = bs__ring_lower_bound(n->tokens, n->ntokens, s->tokens[i]);
+        assert(k < n->ntokens && n->tokens[k] == s->tokens[i]);
+        (void)k;
+    }
+    (void)sum;
+}
+#endif
+
 int bs_ring_builder_build(const bs_ring_builder *b, bs_ring_snapshot **out) {
     *out = NULL;
     bs_ring_snapshot *s = calloc(1, sizeof *s);
@@ -283,6 +302,9 @@ int bs_ring_builder_build(const bs_ring_builder *b, bs_ring_snapshot **out) {
     s->view.node_rack = s->node_rack;
     s->view.dc_nodes = s->dc_nodes;
     s->view.dc_racks = s->dc_racks;
+#ifndef NDEBUG
+    check_invariants(s);
+#endif
     *out = s;
     return 0;
 nomem:
