@@ -67,6 +67,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,8 @@ struct srv_loop {
     int idx;
     uv_loop_t loop;
     uv_tcp_t listener;
+    uv_tcp_t spare; /* takes a connection that cannot be served (OOM) */
+    int spare_busy;
     uv_async_t async;
     uv_timer_t drain;
     uv_thread_t thread;
@@ -672,6 +675,8 @@ static void conn_pump(conn *c) {
 
 static void free_handle_cb(uv_handle_t *hd) { free(hd->data); }
 
+static void spare_closed(uv_handle_t *hd) { ((srv_loop *)hd->data)->spare_busy = 0; }
+
 static void peer_name(uv_tcp_t *t, char *out, size_t cap) {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -701,7 +706,16 @@ static void on_accept(uv_stream_t *ls, int status) {
     }
     conn *c = calloc(1, sizeof *c);
     if (!c) {
-        BS_ERROR(LOGC, "accept: out of memory");
+        /* libuv stops polling a listener until uv_accept is called, so the
+         * connection is taken into a handle reserved for this and closed */
+        BS_ERROR(LOGC, "accept: out of memory; dropping a connection");
+        if (!lp->spare_busy) {
+            uv_tcp_init(&lp->loop, &lp->spare);
+            lp->spare.data = lp;
+            lp->spare_busy = 1;
+            uv_accept(ls, (uv_stream_t *)&lp->spare);
+            uv_close((uv_handle_t *)&lp->spare, spare_closed);
+        }
         return;
     }
     c->lp = lp;
@@ -716,8 +730,11 @@ static void on_accept(uv_stream_t *ls, int status) {
     int n = atomic_fetch_add(&s->nopen, 1) + 1;
     c->counted = 1;
     const char *why = NULL;
+    char whybuf[64];
     if (s->opts.max_connections >= 0 && n > s->opts.max_connections) {
-        why = "too many connections";
+        snprintf(whybuf, sizeof whybuf, "too many connections (limit %d)",
+                 s->opts.max_connections);
+        why = whybuf;
     } else {
         bs_proto_header_opts ho = {.max_frame = s->opts.max_frame, .expect_response = 0};
         if (bs_proto_decoder_new(&ho, &c->dec)) why = "out of memory";
@@ -728,8 +745,7 @@ static void on_accept(uv_stream_t *ls, int status) {
         atomic_fetch_sub(&s->nopen, 1);
         c->counted = 0;
         BUMP(s->st_rejected, 1);
-        BS_WARN(LOGC, "rejecting connection from %s: %s (limit %d)", c->peer, why,
-                s->opts.max_connections);
+        BS_WARN(LOGC, "rejecting connection from %s: %s", c->peer, why);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_conn_close);
         return;
@@ -892,6 +908,15 @@ static int make_socket(const struct sockaddr_storage *ss, socklen_t len, int reu
 
 static void loop_thread(void *arg) {
     srv_loop *lp = arg;
+    /* libuv writes with write(2), not send(MSG_NOSIGNAL): a write to a
+     * connection the peer has reset may raise SIGPIPE, which must not end
+     * the process.  Blocking it in the loop threads (rather than ignoring
+     * it process-wide) keeps the choice local; the write still fails with
+     * EPIPE and the connection is closed. */
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &ss, NULL);
     uv_run(&lp->loop, UV_RUN_DEFAULT);
 }
 

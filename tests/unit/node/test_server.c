@@ -37,7 +37,7 @@
 /* ------------------------------------------------------------------ */
 
 typedef struct fake {
-    atomic_int handled, inside, max_inside, opened, closed, bad_ud;
+    atomic_int handled, inside, max_inside, opened, closed, bad_ud, refuse;
     sem_t gate;
     bs_server *srv;
 } fake;
@@ -48,6 +48,7 @@ static bs_type k_text = {.kind = BS_TYPE_VARCHAR};
 
 static int fake_open(void *ud, void **conn_ud) {
     fake *f = ud;
+    if (atomic_load(&f->refuse)) return BS_EBUSY;
     int *n = malloc(sizeof *n);
     if (!n) return BS_ENOMEM;
     *n = atomic_fetch_add(&f->opened, 1) + 1;
@@ -845,6 +846,26 @@ START_TEST(max_connections_limit) {
 }
 END_TEST
 
+START_TEST(handler_refuses_connection) {
+    bs_server_opts o = test_opts();
+    bs_server *s = start(&o);
+    atomic_store(&F.refuse, 1);
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_expect_closed(&c);
+    cli_close(&c);
+    bs_server_stats st = stats(s);
+    ck_assert_uint_eq(st.connections_rejected, 1);
+    ck_assert_uint_eq(st.connections_total, 0);
+    ck_assert_int_eq(ld(&F.opened), 0);
+    atomic_store(&F.refuse, 0);
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    cli_close(&c);
+    finish(s); /* conn_close ran only for the accepted one */
+}
+END_TEST
+
 START_TEST(events_only_to_registered) {
     bs_server_opts o = test_opts();
     o.io_threads = 1; /* one loop: delivery order is then observable */
@@ -1009,6 +1030,43 @@ START_TEST(stop_with_work_in_flight) {
 }
 END_TEST
 
+START_TEST(client_gone_before_response) {
+    /* a response written to a reset connection must neither raise SIGPIPE
+     * in the process nor disturb anything else */
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    bs_server *s = start(&o);
+    for (int round = 0; round < 2; round++) {
+        cli c;
+        cli_open(&c, bs_server_port(s), 0);
+        cli_startup(&c, NULL);
+        cli_query(&c, 1, round ? "block" : "big 4000000");
+        if (round) {
+            for (int i = 0; i < 1000 && ld(&F.inside) < 1; i++) usleep(1000);
+        } else {
+            /* let a part of the answer arrive so the server is mid-write */
+            uint8_t b[1000];
+            ck_assert_int_gt(recv(c.fd, b, sizeof b, 0), 0);
+        }
+        struct linger lg = {1, 0}; /* close with RST */
+        setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        cli_close(&c);
+        if (round) sem_post(&F.gate);
+        /* the server noticed and cleaned up */
+        wait_open(s, 0);
+    }
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    cli_query(&c, 2, "still here");
+    rframe f;
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 2, "still here");
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
 typedef struct release_arg {
     int fd;
     int saw_close;
@@ -1143,11 +1201,13 @@ static Suite *suite(void) {
     tcase_add_test(t, oversize_frame_then_usable);
     tcase_add_test(t, many_connections);
     tcase_add_test(t, max_connections_limit);
+    tcase_add_test(t, handler_refuses_connection);
     tcase_add_test(t, events_only_to_registered);
     tcase_add_test(t, inflight_backpressure);
     tcase_add_test(t, write_backpressure);
     tcase_add_test(t, stop_with_work_in_flight);
     tcase_add_test(t, stop_timeout_drops_late_response);
+    tcase_add_test(t, client_gone_before_response);
     tcase_add_test(t, bind_errors);
     tcase_add_test(t, ipv6_loopback);
     tcase_add_test(t, opts_from_config);
