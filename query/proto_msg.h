@@ -31,6 +31,7 @@ typedef struct bs_proto_prelude {
     bs_proto_strlist warnings; /* response with WARNING flag */
     bs_proto_bytesmap custom_payload; /* CUSTOM_PAYLOAD flag */
     int has_custom_payload;
+    int trace_request; /* request with TRACING flag (carries no bytes) */
 } bs_proto_prelude;
 
 /* Reads the prefix that the frame flags announce (responses: tracing id,

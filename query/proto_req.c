@@ -42,6 +42,7 @@ int bs_proto_prelude_decode(bs_proto_rd *r, bs_arena *a, uint8_t flags,
                             int response, bs_proto_prelude *out) {
     memset(out, 0, sizeof *out);
     int rc = 0;
+    out->trace_request = !response && (flags & BS_PROTO_FLAG_TRACING);
     if (response && (flags & BS_PROTO_FLAG_TRACING))
         rc = bs_proto_rd_uuid(r, "tracing id", &out->tracing_id);
     if (!rc && response && (flags & BS_PROTO_FLAG_WARNING))
@@ -58,6 +59,7 @@ int bs_proto_prelude_encode(bs_buf *b, const bs_proto_prelude *pre,
                             int response, uint8_t *flags) {
     if (!pre) return 0;
     int rc = 0;
+    if (!response && pre->trace_request) *flags |= BS_PROTO_FLAG_TRACING;
     if (response && pre->tracing_id) {
         *flags |= BS_PROTO_FLAG_TRACING;
         rc = bs_proto_wr_uuid(b, pre->tracing_id);

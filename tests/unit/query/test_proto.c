@@ -755,6 +755,7 @@ START_TEST(request_round_trips) {
     bs_proto_bytesmap_entry pl[] = {{S("trace"), V("on")}};
     req.prelude.has_custom_payload = 1;
     req.prelude.custom_payload = (bs_proto_bytesmap){1, pl};
+    req.prelude.trace_request = 1;
     req.u.query.query = S("SELECT * FROM ks.t WHERE a = :a");
     bs_proto_params *p = &req.u.query.params;
     bs_proto_params_init(p);
@@ -770,6 +771,8 @@ START_TEST(request_round_trips) {
     req_round_trip(&req, BS_PROTO_COMP_LZ4, &a, &wire, &body, &got);
     ck_assert(wire.data[1] & BS_PROTO_FLAG_COMPRESSED);
     ck_assert(wire.data[1] & BS_PROTO_FLAG_CUSTOM_PAYLOAD);
+    ck_assert(wire.data[1] & BS_PROTO_FLAG_TRACING);
+    ck_assert_int_eq(got.prelude.trace_request, 1);
     ck_assert_int_eq(got.prelude.has_custom_payload, 1);
     ck_str(got.prelude.custom_payload.items[0].key, "trace");
     ck_val(got.prelude.custom_payload.items[0].val, "on", 2);
