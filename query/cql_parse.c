@@ -252,10 +252,20 @@ static int ident_at(parser *p, unsigned k) {
     return 0;
 }
 
+/* Names are C strings: a NUL inside "..." would silently cut them. */
+static const char *name_text(parser *p, const bs_cql_token *t) {
+    size_t n;
+    const char *s = text_of(p, t, &n);
+    if (memchr(s, 0, n))
+        fail_at(p, t, BS_ESYNTAX, "%s contains a NUL character",
+                t->kind == BS_CQL_TOK_STRING ? "type name" : "identifier");
+    return s;
+}
+
 static const char *ident(parser *p) {
     if (!ident_at(p, 0)) fail_noviable(p);
     bs_cql_token t = next(p);
-    return text_of(p, &t, NULL);
+    return name_text(p, &t);
 }
 
 static bs_cql_qname qname(parser *p) {
@@ -322,7 +332,7 @@ static bs_type *parse_type(parser *p) {
     if (t->kind == BS_CQL_TOK_STRING) {
         bs_cql_token s = next(p);
         ty = type_new(p, BS_TYPE_CUSTOM);
-        ty->name = text_of(p, &s, NULL);
+        ty->name = (char *)name_text(p, &s);
     } else if (generic && kw(p, 0, "frozen")) {
         next(p);
         next(p);
@@ -618,11 +628,11 @@ static bs_cql_expr *parse_call(parser *p, int selector, const recv *r) {
     bs_cql_token t = *peek(p, 0);
     bs_cql_expr *e = expr_new(p, BS_CQL_EXPR_CALL, &t);
     bs_cql_token nt = next(p);
-    e->name = text_of(p, &nt, NULL);
+    e->name = name_text(p, &nt);
     if (accept(p, BS_CQL_TOK_DOT)) {
         e->ks = e->name;
         nt = next(p);
-        e->name = text_of(p, &nt, NULL);
+        e->name = name_text(p, &nt);
     }
     expect(p, BS_CQL_TOK_LPAREN);
     int is_token = !e->ks && streq(e->name, "token");

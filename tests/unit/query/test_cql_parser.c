@@ -739,6 +739,20 @@ START_TEST(parse_identifier_case) {
     s = P("SELECT \"select\" FROM \"from\"");
     ck_assert_str_eq(s->u.select.table.name, "from");
     PE("SELECT \"\" FROM t", BS_ESYNTAX);
+    /* names are C strings: NUL inside quotes is refused (found by fuzzing) */
+    static const char nul_id[] = "USE \"a\0b\"";
+    bs_cql_stmt *st;
+    bs_cql_error e;
+    ck_assert_int_eq(bs_cql_parse(&A, nul_id, sizeof nul_id - 1, &st, &e), BS_ESYNTAX);
+    ck_assert_str_eq(e.msg, "line 1:4 identifier contains a NUL character");
+    static const char nul_ty[] = "CREATE TABLE t (k 'a\0b' PRIMARY KEY)";
+    ck_assert_int_eq(bs_cql_parse(&A, nul_ty, sizeof nul_ty - 1, &st, &e), BS_ESYNTAX);
+    ck_assert(strstr(e.msg, "type name contains a NUL character"));
+    /* NUL inside a string literal is data, kept with its length */
+    static const char nul_str[] = "INSERT INTO t (k) VALUES ('a\0b')";
+    ck_assert_int_eq(bs_cql_parse(&A, nul_str, sizeof nul_str - 1, &st, &e), 0);
+    ck_assert_uint_eq(st->u.insert.values[0]->lit.len, 3);
+    ck_assert(memcmp(st->u.insert.values[0]->lit.text, "a\0b", 3) == 0);
 }
 END_TEST
 
