@@ -116,6 +116,7 @@ static int pick(const char *key, size_t klen, const char *const *vals,
                 const size_t *lens, int n) {
     int best = -1;
     bs__cell bc, c;
+    if (n == 1) return 0; /* nothing to reconcile; readers verify it */
     for (int i = 0; i < n; i++) {
         if (bs__cell_decode(key, klen, (const uint8_t *)vals[i], lens[i], &c)) continue;
         if (best < 0 || bs__cell_reconcile(&c, &bc) > 0) {

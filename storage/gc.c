@@ -113,6 +113,7 @@ static int covered_exists(gcf *f, int64_t D) {
     rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)f->lo.data, f->lo.len);
     if (f->hi.len) rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)f->hi.data, f->hi.len);
     rocksdb_readoptions_set_fill_cache(ro, 0);
+    rocksdb_readoptions_set_total_order_seek(ro, 1);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, cf);
     int found = 0;
     for (rocksdb_iter_seek(it, (const char *)f->lo.data, f->lo.len); rocksdb_iter_valid(it);

@@ -41,6 +41,8 @@
 
 typedef struct ent {
     size_t koff, klen, voff, vlen;
+    bs__key k;   /* parsed and verified once, in finish_row */
+    bs__cell c;
 } ent;
 
 typedef struct rtv {
@@ -54,7 +56,7 @@ typedef struct rd {
     const bs_slice *sl;
     int64_t now;
     bs_arena *arena;
-    bs_buf kb, kb2;      /* seek keys */
+    bs_buf kb, kb2, kb3; /* seek keys */
     bs_buf scratch;      /* records of the current row */
     ent *ents;
     size_t nents, cap_ents;
@@ -64,6 +66,7 @@ typedef struct rd {
     size_t nrows, cap_rows;
     int64_t pdel;
     int has_pdel;
+    int prefix_mode;     /* iterator has prefix_same_as_start (see below) */
     int err;
 } rd;
 
@@ -75,12 +78,14 @@ static void rd_init(rd *r, bs_table *t, const bs_slice *sl, bs_arena *a) {
     r->now = sl->now_s ? sl->now_s : bs_clock_now_s(t->store->clock);
     bs_buf_init(&r->kb);
     bs_buf_init(&r->kb2);
+    bs_buf_init(&r->kb3);
     bs_buf_init(&r->scratch);
 }
 
 static void rd_free(rd *r) {
     bs_buf_free(&r->kb);
     bs_buf_free(&r->kb2);
+    bs_buf_free(&r->kb3);
     bs_buf_free(&r->scratch);
     free(r->ents);
     free(r->rts);
@@ -146,6 +151,13 @@ static int finish_row(rd *r, int is_static, int rev, bs_rowv **srow) {
                     has_d = 1;
                 }
     }
+    for (size_t j = 0; j < n; j++) {
+        ent *e = &r->ents[j];
+        const uint8_t *kp = sb + e->koff;
+        if (bs__key_parse(kp, e->klen, &e->k)) return bs__corrupt(r->t->name, kp, e->klen, "bad key");
+        if (bs__cell_decode(kp, e->klen, sb + e->voff, e->vlen, &e->c))
+            return bs__corrupt(r->t->name, kp, e->klen, "bad cell value");
+    }
     bs_rowv row;
     memset(&row, 0, sizeof row);
     size_t ncells = 0;
@@ -162,11 +174,8 @@ static int finish_row(rd *r, int is_static, int rev, bs_rowv **srow) {
         for (size_t j = 0; j < n; j++) {
             const ent *e = &r->ents[rev ? n - 1 - j : j];
             const uint8_t *kp = sb + e->koff;
-            bs__key k;
-            bs__cell c;
-            if (bs__key_parse(kp, e->klen, &k)) return bs__corrupt(r->t->name, kp, e->klen, "bad key");
-            if (bs__cell_decode(kp, e->klen, sb + e->voff, e->vlen, &c))
-                return bs__corrupt(r->t->name, kp, e->klen, "bad cell value");
+            const bs__key k = e->k;
+            const bs__cell c = e->c;
             if (k.slot == BS__S_ROWDEL) {
                 if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, kp, e->klen, "row deletion is not a tombstone");
                 if (!has_rowd || c.ts > rowd) rowd = c.ts;
@@ -279,73 +288,10 @@ static int row_bound(bs_buf *b, const uint8_t *pp, size_t ppl, const void *p, si
     return 0;
 }
 
-/* Reads the partition whose prefix (token|len|pk) is pp.  The iterator may
- * be anywhere; it is left anywhere.  *out in the arena. */
-static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) {
-    const bs_slice *sl = r->sl;
-    bs_partv *pv = bs_arena_calloc(r->arena, sizeof *pv);
-    if (!pv) return BS_ENOMEM;
-    pv->token = bs__token_dec(bs_get_u64(pp));
-    pv->pk = bs_arena_memdup(r->arena, pp + 10, ppl > 10 ? ppl - 10 : 1);
-    if (!pv->pk) return BS_ENOMEM;
-    pv->pk_len = ppl - 10;
-    r->nrts = 0;
-    r->nrows = 0;
-    r->nents = 0;
-    r->has_pdel = 0;
-    bs_buf_reset(&r->scratch);
+/* The row window [lo, hi) of a slice in partition pp (see the header
+ * comment).  0 or BS_ENOMEM. */
+static int row_window(const bs_slice *sl, const uint8_t *pp, size_t ppl, bs_buf *lo, bs_buf *hi) {
     int rc;
-
-    /* 1. Header: partition deletion, static row, range tombstones. */
-    bs_buf_reset(&r->kb);
-    if (bs_buf_append(&r->kb, pp, ppl) || bs_buf_append_u8(&r->kb, BS__K_PDEL)) return BS_ENOMEM;
-    rocksdb_iter_seek(r->it, (const char *)r->kb.data, r->kb.len);
-    while (rocksdb_iter_valid(r->it)) {
-        size_t kl, vl;
-        const char *k = rocksdb_iter_key(r->it, &kl);
-        if (!starts_with(k, kl, pp, ppl) || kl < ppl + 1) break;
-        uint8_t kind = (uint8_t)k[ppl];
-        if (kind >= BS__K_ROW) break;
-        const char *v = rocksdb_iter_value(r->it, &vl);
-        bs__key pk;
-        bs__cell c;
-        if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.prefix_len != ppl)
-            return bs__corrupt(r->t->name, k, kl, "bad key");
-        if (kind == BS__K_STATIC) {
-            if (!sl->with_static) {
-                bs_buf_reset(&r->kb);
-                if (bs_buf_append(&r->kb, pp, ppl) || bs_buf_append_u8(&r->kb, BS__K_RT)) return BS_ENOMEM;
-                rocksdb_iter_seek(r->it, (const char *)r->kb.data, r->kb.len);
-                continue;
-            }
-            if ((rc = collect(r))) return rc;
-            rocksdb_iter_next(r->it);
-            continue;
-        }
-        if (bs__cell_decode(k, kl, (const uint8_t *)v, vl, &c)) return bs__corrupt(r->t->name, k, kl, "bad cell value");
-        if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, k, kl, "deletion is not a tombstone");
-        if (kind == BS__K_PDEL) {
-            r->pdel = c.ts;
-            r->has_pdel = 1;
-        } else { /* range tombstone: keep a parsed copy of the key */
-            uint8_t *kc = bs_arena_memdup(r->arena, k, kl);
-            if (!kc) return BS_ENOMEM;
-            if (grow((void **)&r->rts, &r->cap_rts, r->nrts + 1, sizeof *r->rts)) return BS_ENOMEM;
-            bs__key_parse(kc, kl, &r->rts[r->nrts].k);
-            r->rts[r->nrts++].ts = c.ts;
-        }
-        rocksdb_iter_next(r->it);
-    }
-    if ((rc = iter_err(r))) return rc;
-    if (r->nents) { /* the static row */
-        bs_rowv *srow = NULL;
-        if ((rc = finish_row(r, 1, 0, &srow))) return rc;
-        pv->static_row = srow;
-        bs_buf_reset(&r->scratch);
-    }
-
-    /* 2. Row window [kb, kb2). */
-    bs_buf *lo = &r->kb, *hi = &r->kb2;
     if (sl->start.kind == BS_BOUND_NONE) rc = row_bound(lo, pp, ppl, NULL, 0, 0);
     else rc = row_bound(lo, pp, ppl, sl->start.prefix, sl->start.len, sl->start.kind == BS_BOUND_EXCL);
     if (rc < 0) return BS_ENOMEM;
@@ -368,13 +314,154 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) 
         bs_buf_free(&tmp);
         if (rc < 0) return BS_ENOMEM;
     }
+    return 0;
+}
+
+/* One header record (deletion or range tombstone) at the iterator. */
+static int header_record(rd *r, size_t ppl, uint8_t kind) {
+    size_t kl, vl;
+    const char *k = rocksdb_iter_key(r->it, &kl);
+    const char *v = rocksdb_iter_value(r->it, &vl);
+    bs__key pk;
+    bs__cell c;
+    if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.prefix_len != ppl || pk.kind != kind)
+        return bs__corrupt(r->t->name, k, kl, "bad key");
+    if (bs__cell_decode(k, kl, (const uint8_t *)v, vl, &c)) return bs__corrupt(r->t->name, k, kl, "bad cell value");
+    if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, k, kl, "deletion is not a tombstone");
+    if (kind == BS__K_PDEL) {
+        r->pdel = c.ts;
+        r->has_pdel = 1;
+        return 0;
+    }
+    uint8_t *kc = bs_arena_memdup(r->arena, k, kl);
+    if (!kc) return BS_ENOMEM;
+    if (grow((void **)&r->rts, &r->cap_rts, r->nrts + 1, sizeof *r->rts)) return BS_ENOMEM;
+    bs__key_parse(kc, kl, &r->rts[r->nrts].k);
+    r->rts[r->nrts++].ts = c.ts;
+    return 0;
+}
+
+/* The header in prefix mode: one seek per kind; each seek is answered by
+ * the prefix bloom filters when the partition has no such records, and the
+ * iterator stays within the kind's prefix (prefix_same_as_start). */
+static int header_by_prefix(rd *r, const uint8_t *pp, size_t ppl) {
+    static const uint8_t kinds[3] = {BS__K_PDEL, BS__K_STATIC, BS__K_RT};
+    int rc;
+    for (int i = 0; i < 3; i++) {
+        if (kinds[i] == BS__K_STATIC && !r->sl->with_static) continue;
+        bs_buf_reset(&r->kb3);
+        if (bs_buf_append(&r->kb3, pp, ppl) || bs_buf_append_u8(&r->kb3, kinds[i])) return BS_ENOMEM;
+        for (rocksdb_iter_seek(r->it, (const char *)r->kb3.data, r->kb3.len); rocksdb_iter_valid(r->it);
+             rocksdb_iter_next(r->it)) {
+            size_t kl;
+            const char *k = rocksdb_iter_key(r->it, &kl);
+            if (!starts_with(k, kl, r->kb3.data, r->kb3.len)) break;
+            if (kinds[i] == BS__K_STATIC) rc = collect(r);
+            else rc = header_record(r, ppl, kinds[i]);
+            if (rc) return rc;
+        }
+        if ((rc = iter_err(r))) return rc;
+    }
+    return 0;
+}
+
+/* Reads the partition whose prefix (token|len|pk) is pp.  The iterator may
+ * be anywhere; it is left anywhere.  *out in the arena. */
+static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) {
+    const bs_slice *sl = r->sl;
+    bs_partv *pv = bs_arena_calloc(r->arena, sizeof *pv);
+    if (!pv) return BS_ENOMEM;
+    pv->token = bs__token_dec(bs_get_u64(pp));
+    pv->pk = bs_arena_memdup(r->arena, pp + 10, ppl > 10 ? ppl - 10 : 1);
+    if (!pv->pk) return BS_ENOMEM;
+    pv->pk_len = ppl - 10;
+    r->nrts = 0;
+    r->nrows = 0;
+    r->nents = 0;
+    r->has_pdel = 0;
+    bs_buf_reset(&r->scratch);
+    int rc;
+
+    /* 1. Header: partition deletion, static row, range tombstones. */
+    int positioned = 0;
+    if (r->prefix_mode) {
+        if ((rc = header_by_prefix(r, pp, ppl))) return rc;
+        goto header_done;
+    }
+    bs_buf_reset(&r->kb3);
+    if (bs_buf_append(&r->kb3, pp, ppl) || bs_buf_append_u8(&r->kb3, BS__K_PDEL)) return BS_ENOMEM;
+    rocksdb_iter_seek(r->it, (const char *)r->kb3.data, r->kb3.len);
+    while (rocksdb_iter_valid(r->it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        if (!starts_with(k, kl, pp, ppl) || kl < ppl + 1) break;
+        uint8_t kind = (uint8_t)k[ppl];
+        if (kind >= BS__K_ROW) break;
+        const char *v = rocksdb_iter_value(r->it, &vl);
+        bs__key pk;
+        bs__cell c;
+        if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.prefix_len != ppl)
+            return bs__corrupt(r->t->name, k, kl, "bad key");
+        if (kind == BS__K_STATIC) {
+            if (!sl->with_static) {
+                bs_buf_reset(&r->kb3);
+                if (bs_buf_append(&r->kb3, pp, ppl) || bs_buf_append_u8(&r->kb3, BS__K_RT)) return BS_ENOMEM;
+                rocksdb_iter_seek(r->it, (const char *)r->kb3.data, r->kb3.len);
+                continue;
+            }
+            if ((rc = collect(r))) return rc;
+            rocksdb_iter_next(r->it);
+            continue;
+        }
+        if (bs__cell_decode(k, kl, (const uint8_t *)v, vl, &c)) return bs__corrupt(r->t->name, k, kl, "bad cell value");
+        if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, k, kl, "deletion is not a tombstone");
+        if (kind == BS__K_PDEL) {
+            r->pdel = c.ts;
+            r->has_pdel = 1;
+        } else { /* range tombstone: keep a parsed copy of the key */
+            uint8_t *kc = bs_arena_memdup(r->arena, k, kl);
+            if (!kc) return BS_ENOMEM;
+            if (grow((void **)&r->rts, &r->cap_rts, r->nrts + 1, sizeof *r->rts)) return BS_ENOMEM;
+            bs__key_parse(kc, kl, &r->rts[r->nrts].k);
+            r->rts[r->nrts++].ts = c.ts;
+        }
+        rocksdb_iter_next(r->it);
+    }
+    if ((rc = iter_err(r))) return rc;
+    /* Where the header walk stopped: if that is already the first key of
+     * the row window (forward reads), the row phase needs no seek. */
+    if (rocksdb_iter_valid(r->it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        positioned = starts_with(k, kl, pp, ppl) && kl > ppl && (uint8_t)k[ppl] == BS__K_ROW;
+        if (positioned) bs_buf_reset(&r->kb3), positioned = !bs_buf_append(&r->kb3, k, kl);
+    }
+header_done:
+    if (r->nents) { /* the static row */
+        bs_rowv *srow = NULL;
+        if ((rc = finish_row(r, 1, 0, &srow))) return rc;
+        pv->static_row = srow;
+        bs_buf_reset(&r->scratch);
+    }
+
+    /* 2. Row window [kb, kb2). */
+    bs_buf *lo = &r->kb, *hi = &r->kb2;
+    if ((rc = row_window(sl, pp, ppl, lo, hi))) return rc;
     if (cmp_keys(lo->data, lo->len, hi->data, hi->len) >= 0) goto done;
 
     /* 3. Walk the rows. */
     const uint8_t *cur = NULL; /* row prefix of the collected row, in scratch */
     size_t curl = 0;
     if (!sl->reversed) {
-        rocksdb_iter_seek(r->it, (const char *)lo->data, lo->len);
+        /* the first row key at or after lo: skip the seek when the header
+         * walk already stopped there (first row of the partition) */
+        int skip = positioned && cmp_keys(r->kb3.data, r->kb3.len, lo->data, lo->len) >= 0;
+        if (skip) {
+            /* nothing between lo and the current key: lo <= key and the
+             * iterator is at the first key >= P|0x40 <= lo */
+        } else {
+            rocksdb_iter_seek(r->it, (const char *)lo->data, lo->len);
+        }
     } else {
         rocksdb_iter_seek_for_prev(r->it, (const char *)hi->data, hi->len);
         if (rocksdb_iter_valid(r->it)) {
@@ -441,19 +528,28 @@ int bs_store_read(bs_table *t, int64_t token, const void *pk, size_t pk_len, con
     if (pk_len > 0xFFFF || (pk_len && !pk)) return bs__seterr(BS_EINVAL, "bad partition key");
     rd r;
     rd_init(&r, t, sl, arena);
-    bs_buf pp = BS_BUF_INIT, ub = BS_BUF_INIT;
+    /* Iterator bounds [P, end of the row window): the header lies below
+     * P|0x40 <= window end, and nothing past the window is ever merged. */
+    bs_buf pp = BS_BUF_INIT, lb = BS_BUF_INIT, ub = BS_BUF_INIT;
     int rc = bs__key_part_prefix(&pp, token, pk, pk_len);
-    if (!rc && bs_buf_append(&ub, pp.data, pp.len)) rc = BS_ENOMEM;
+    if (!rc) rc = row_window(sl, pp.data, pp.len, &lb, &ub);
     if (rc) goto out;
-    bs__key_succ(&ub); /* prefix starts below 0xFF..: always exists unless token max & ... */
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    if (ub.len) rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)ub.data, ub.len);
+    /* Forward point/slice reads use prefix seeks (partition|kind); a
+     * reversed read's SeekForPrev target may lie in the next kind's
+     * prefix, so it uses total order. */
+    r.prefix_mode = !sl->reversed;
+    if (r.prefix_mode) rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
+    else rocksdb_readoptions_set_total_order_seek(ro, 1);
+    rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)pp.data, pp.len);
+    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)ub.data, ub.len);
     r.it = rocksdb_create_iterator_cf(t->store->db, ro, t->cf);
     rc = read_partition(&r, pp.data, pp.len, out);
     rocksdb_iter_destroy(r.it);
     rocksdb_readoptions_destroy(ro);
 out:
     bs_buf_free(&pp);
+    bs_buf_free(&lb);
     bs_buf_free(&ub);
     rd_free(&r);
     return rc;
@@ -484,6 +580,7 @@ typedef struct seg_iter {
 
 static void seg_open(seg_iter *si, bs_table *t, const rocksdb_snapshot_t *snap, int64_t lo, int64_t hi) {
     si->ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_total_order_seek(si->ro, 1);
     rocksdb_readoptions_set_snapshot(si->ro, snap);
     bs_put_u64(si->lo, bs__token_enc(lo));
     rocksdb_readoptions_set_iterate_lower_bound(si->ro, (const char *)si->lo, 8);

@@ -80,7 +80,37 @@ void bs_store_opts_default(bs_store_opts *o) {
 
 void bs_table_opts_default(bs_table_opts *o) { o->gc_grace_seconds = 864000; }
 
+/* Prefix extractor: partition prefix + kind byte (token|P|pk|kind), so a
+ * point read's probes for a partition deletion / range tombstones that do
+ * not exist are answered by bloom filters (memtable and SST) instead of
+ * real seeks.  Every iterator that crosses prefixes sets total_order_seek.
+ * The C wrapper calls the destructor unconditionally. */
+static char *pfx_transform(void *st, const char *key, size_t len, size_t *dst) {
+    (void)st;
+    size_t p = len >= 10 ? 11 + (size_t)bs_get_u16((const uint8_t *)key + 8) : len;
+    *dst = p <= len ? p : len;
+    return (char *)key;
+}
+static unsigned char pfx_in_domain(void *st, const char *key, size_t len) {
+    (void)st;
+    return len >= 11 && len >= 11 + (size_t)bs_get_u16((const uint8_t *)key + 8);
+}
+static unsigned char pfx_in_range(void *st, const char *key, size_t len) {
+    (void)st;
+    (void)key;
+    (void)len;
+    return 0;
+}
+static const char *pfx_name(void *st) {
+    (void)st;
+    return "basalt.partition_kind_prefix.v1";
+}
+static void pfx_destroy(void *st) { (void)st; }
+
 static void set_common(bs_store *s, rocksdb_options_t *o) {
+    rocksdb_options_set_prefix_extractor(
+        o, rocksdb_slicetransform_create(NULL, pfx_destroy, pfx_transform, pfx_in_domain, pfx_in_range, pfx_name));
+    rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.05);
     rocksdb_block_based_table_options_t *bb = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(bb, s->cache);
     rocksdb_block_based_options_set_filter_policy(bb, rocksdb_filterpolicy_create_bloom_full(10));
@@ -400,6 +430,7 @@ int bs_store_truncate(bs_table *t) {
      * prefix ff*8 that no finite bound can close) are deleted one by one. */
     rocksdb_writebatch_delete_range_cf(wb, t->cf, lo, 0, hi, sizeof hi);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_total_order_seek(ro, 1);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, t->cf);
     for (rocksdb_iter_seek(it, hi, sizeof hi); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kl;
@@ -684,6 +715,7 @@ int bs__raw_put(bs_table *t, const void *key, size_t klen, const void *val, size
 
 int bs__raw_count(bs_table *t, uint64_t *out) {
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_total_order_seek(ro, 1);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(t->store->db, ro, t->cf);
     uint64_t n = 0;
     for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) n++;
