@@ -75,8 +75,8 @@ int bs_value_type_parse(const char *s, size_t len, bs_type **out, char *err,
  * components allowed).  Set order is NOT required.  0 or BS_ECORRUPT
  * (BS_EINVAL for an unresolved UDT or custom type) with a message in err
  * when err != NULL. */
-int bs_value_validate(const bs_type *t, const uint8_t *p, size_t len,
-                      char *err, size_t errlen);
+int bs_value_validate(const bs_type *t, const uint8_t *p, size_t len, char *err,
+                      size_t errlen);
 
 /* ----------------------------------------------------------- comparison */
 
@@ -123,9 +123,9 @@ int bs_value_build_tuple(const bs_value_elem *elems, size_t n, bs_buf *out);
 typedef struct bs_value_iter {
     const uint8_t *p;
     size_t len, pos;
-    uint32_t count;  /* elements (maps: entries) announced; tuples: 0 */
-    uint32_t index;  /* elements yielded so far */
-    int tuple;       /* 1 for tuple/UDT (no count prefix) */
+    uint32_t count; /* elements (maps: entries) announced; tuples: 0 */
+    uint32_t index; /* elements yielded so far */
+    int tuple;      /* 1 tuple/UDT (no count prefix), -1 map, 0 list/set */
 } bs_value_iter;
 
 /* 0, or BS_EINVAL when `t` is not a collection/tuple/UDT, BS_ECORRUPT
@@ -188,8 +188,8 @@ enum {
  * "10:00:00.123456789", blobs "0xcafe", durations "1h30m" (zero: "0s"),
  * lists [1, 2], sets {1, 2}, maps {'a': 1}, tuples (1, 'a'), UDTs
  * {f: 1}, null as "null".  Validates first: BS_ECORRUPT on bad bytes. */
-int bs_value_format(const bs_type *t, const uint8_t *p, size_t len,
-                    int flags, bs_buf *out);
+int bs_value_format(const bs_type *t, const uint8_t *p, size_t len, int flags,
+                    bs_buf *out);
 /* Appends a CQL literal that the CQL parser reads back as the same value
  * (strings and date/time/timestamp/inet quoted, floats exact, blobs 0x..,
  * uuids bare, durations bare, collections/tuples/UDTs in CQL syntax). */
@@ -216,7 +216,7 @@ enum {
  * is taken verbatim unless BS_VALUE_PARSE_CQL.  Whitespace around
  * non-text values is ignored.  0, or BS_EINVAL/BS_ERANGE with a message
  * (which names the offset for structural errors). */
-int bs_value_parse_text(const bs_type *t, const char *s, size_t len,
-                        int flags, bs_buf *out, char *err, size_t errlen);
+int bs_value_parse_text(const bs_type *t, const char *s, size_t len, int flags,
+                        bs_buf *out, char *err, size_t errlen);
 
 #endif

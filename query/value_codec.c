@@ -43,10 +43,12 @@ size_t bs__value_get_uvint(const uint8_t *p, size_t len, uint64_t *out) {
     if (len == 0) return 0;
     uint8_t first = p[0];
     int extra = 0;
-    while (extra < 8 && (first & (0x80 >> extra))) extra++;
+    while (extra < 8 && (first & (0x80 >> extra)))
+        extra++;
     if ((size_t)extra + 1 > len) return 0;
     uint64_t v = extra == 8 ? 0 : (uint64_t)(first & (0xff >> (extra + 1)));
-    for (int i = 1; i <= extra; i++) v = (v << 8) | p[i];
+    for (int i = 1; i <= extra; i++)
+        v = (v << 8) | p[i];
     *out = v;
     return (size_t)extra + 1;
 }
@@ -54,10 +56,12 @@ size_t bs__value_get_uvint(const uint8_t *p, size_t len, uint64_t *out) {
 int bs__value_put_uvint(bs_buf *b, uint64_t v) {
     /* bits needed */
     int bits = 64;
-    while (bits > 1 && !(v >> (bits - 1))) bits--;
+    while (bits > 1 && !(v >> (bits - 1)))
+        bits--;
     if (v == 0) bits = 1;
     int extra = 0;
-    while (extra < 8 && bits > 7 * (extra + 1)) extra++;
+    while (extra < 8 && bits > 7 * (extra + 1))
+        extra++;
     uint8_t t[9];
     if (extra == 8) {
         t[0] = 0xff;
@@ -111,10 +115,17 @@ int bs__value_utf8_ok(const uint8_t *p, size_t n) {
         }
         uint32_t cp;
         size_t k;
-        if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; }
-        else return 0;
+        if (c >= 0xc2 && c <= 0xdf) {
+            k = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            k = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            k = 3;
+            cp = c & 0x07;
+        } else
+            return 0;
         if (n - i < k + 1) return 0;
         for (size_t j = 1; j <= k; j++) {
             if ((p[i + j] & 0xc0) != 0x80) return 0;
@@ -182,8 +193,7 @@ static int validate(const bs_type *t, const uint8_t *p, size_t len, char *err,
         return 0;
     }
     switch (t->kind) {
-    case BS_TYPE_BLOB:
-        return 0;
+    case BS_TYPE_BLOB: return 0;
     case BS_TYPE_VARCHAR:
         if (!bs__value_utf8_ok(p, len))
             return vfail(err, errlen, t, "invalid UTF-8");
@@ -265,8 +275,8 @@ static int validate(const bs_type *t, const uint8_t *p, size_t len, char *err,
     }
 }
 
-int bs_value_validate(const bs_type *t, const uint8_t *p, size_t len,
-                      char *err, size_t errlen) {
+int bs_value_validate(const bs_type *t, const uint8_t *p, size_t len, char *err,
+                      size_t errlen) {
     if (!t || (!p && len)) return BS_EINVAL;
     if (len == BS_VALUE_NULL) return BS_EINVAL;
     return validate(t, p, len, err, errlen, 0);
@@ -283,7 +293,8 @@ static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
 
 static int64_t get_be_signed(const uint8_t *p, size_t n) {
     uint64_t v = (p[0] & 0x80) ? UINT64_MAX : 0;
-    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return (int64_t)v;
 }
 
@@ -395,15 +406,12 @@ static int compare(const bs_type *t, const uint8_t *a, size_t an,
     case BS_TYPE_BIGINT:
     case BS_TYPE_COUNTER:
     case BS_TYPE_TIMESTAMP:
-    case BS_TYPE_TIME:
-    {
+    case BS_TYPE_TIME: {
         int64_t x = get_be_signed(a, an), y = get_be_signed(b, bn);
         *cmp = (x > y) - (x < y);
         return 0;
     }
-    case BS_TYPE_BOOLEAN:
-        *cmp = (a[0] != 0) - (b[0] != 0);
-        return 0;
+    case BS_TYPE_BOOLEAN: *cmp = (a[0] != 0) - (b[0] != 0); return 0;
     case BS_TYPE_FLOAT: {
         float x, y;
         uint32_t ux = bs_get_u32(a), uy = bs_get_u32(b);
@@ -425,9 +433,7 @@ static int compare(const bs_type *t, const uint8_t *a, size_t an,
     case BS_TYPE_VARCHAR:
     case BS_TYPE_BLOB:
     case BS_TYPE_INET:
-    case BS_TYPE_CUSTOM:
-        *cmp = bytes_cmp(a, an, b, bn);
-        return 0;
+    case BS_TYPE_CUSTOM: *cmp = bytes_cmp(a, an, b, bn); return 0;
     case BS_TYPE_DURATION: {
         /* by (months, days, nanos): Cassandra compares bytes, but durations
          * cannot be keys there, and decoded order makes non-minimal vint
@@ -437,7 +443,7 @@ static int compare(const bs_type *t, const uint8_t *a, size_t an,
         if (bs__value_get_duration(a, an, &m1, &d1, &n1) ||
             bs__value_get_duration(b, bn, &m2, &d2, &n2))
             return BS_ECORRUPT;
-        *cmp = m1 != m2 ? (m1 > m2) - (m1 < m2)
+        *cmp = m1 != m2   ? (m1 > m2) - (m1 < m2)
                : d1 != d2 ? (d1 > d2) - (d1 < d2)
                           : (n1 > n2) - (n1 < n2);
         return 0;
@@ -446,19 +452,14 @@ static int compare(const bs_type *t, const uint8_t *a, size_t an,
     case BS_TYPE_TIMEUUID:
         *cmp = uuid_cmp(a, b, t->kind == BS_TYPE_TIMEUUID);
         return 0;
-    case BS_TYPE_VARINT:
-        *cmp = bs__value_varint_cmp(a, an, b, bn);
-        return 0;
-    case BS_TYPE_DECIMAL:
-        return bs__value_decimal_cmp(a, an, b, bn, cmp);
+    case BS_TYPE_VARINT: *cmp = bs__value_varint_cmp(a, an, b, bn); return 0;
+    case BS_TYPE_DECIMAL: return bs__value_decimal_cmp(a, an, b, bn, cmp);
     case BS_TYPE_LIST:
     case BS_TYPE_SET:
     case BS_TYPE_MAP:
     case BS_TYPE_TUPLE:
-    case BS_TYPE_UDT:
-        return cmp_elems(t, a, an, b, bn, cmp, depth);
-    default:
-        return BS_EINVAL;
+    case BS_TYPE_UDT: return cmp_elems(t, a, an, b, bn, cmp, depth);
+    default: return BS_EINVAL;
     }
 }
 
@@ -478,8 +479,10 @@ int bs_value_build_list(const bs_value_elem *elems, size_t n, bs_buf *out) {
     size_t mark = out->len;
     int rc = bs_buf_append_u32(out, (uint32_t)n);
     for (size_t i = 0; !rc && i < n; i++) {
-        if (elems[i].len == BS_VALUE_NULL) rc = BS_EINVAL;
-        else rc = bs__value_put_elem(out, elems[i].p, elems[i].len);
+        if (elems[i].len == BS_VALUE_NULL)
+            rc = BS_EINVAL;
+        else
+            rc = bs__value_put_elem(out, elems[i].p, elems[i].len);
     }
     if (rc) out->len = mark;
     return rc;
@@ -511,8 +514,10 @@ static int sort_idx(const bs_type *t, const bs_value_elem *e, size_t *idx,
         if (rc) return rc;
         tmp[k++] = c <= 0 ? idx[i++] : idx[j++];
     }
-    while (i < h) tmp[k++] = idx[i++];
-    while (j < n) tmp[k++] = idx[j++];
+    while (i < h)
+        tmp[k++] = idx[i++];
+    while (j < n)
+        tmp[k++] = idx[j++];
     memcpy(idx, tmp, n * sizeof *idx);
     return 0;
 }
@@ -523,14 +528,16 @@ static int build_sorted(const bs_type *kt, const bs_type *vt,
     if (n > INT32_MAX) return BS_ETOOBIG;
     for (size_t i = 0; i < n; i++) {
         if (keys[i].len == BS_VALUE_NULL) return BS_EINVAL;
-        if (validate(kt, keys[i].p, keys[i].len, NULL, 0, 0)) return BS_ECORRUPT;
+        if (validate(kt, keys[i].p, keys[i].len, NULL, 0, 0))
+            return BS_ECORRUPT;
         if (vals && vals[i].len == BS_VALUE_NULL) return BS_EINVAL;
         if (vals && validate(vt, vals[i].p, vals[i].len, NULL, 0, 0))
             return BS_ECORRUPT;
     }
     size_t *idx = malloc((n ? n : 1) * 2 * sizeof *idx);
     if (!idx) return BS_ENOMEM;
-    for (size_t i = 0; i < n; i++) idx[i] = i;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
     int rc = sort_idx(kt, keys, idx, idx + n, n);
     size_t mark = out->len;
     uint32_t count = 0;
@@ -550,8 +557,10 @@ static int build_sorted(const bs_type *kt, const bs_type *vt,
             rc = bs__value_put_elem(out, vals[idx[i]].p, vals[idx[i]].len);
         count++;
     }
-    if (!rc) bs_put_u32(out->data + mark, count);
-    else out->len = mark;
+    if (!rc)
+        bs_put_u32(out->data + mark, count);
+    else
+        out->len = mark;
     free(idx);
     return rc;
 }

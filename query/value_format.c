@@ -52,15 +52,22 @@ static int put_escaped(bs_buf *out, const uint8_t *p, size_t n) {
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         uint8_t c = p[i];
-        if (c == '\\') rc = bs_buf_append_str(out, "\\\\");
-        else if (c == '\n') rc = bs_buf_append_str(out, "\\n");
-        else if (c == '\t') rc = bs_buf_append_str(out, "\\t");
-        else if (c == '\r') rc = bs_buf_append_str(out, "\\r");
-        else if (c < 0x20 || c == 0x7f) rc = bs_buf_appendf(out, "\\x%02x", c);
-        else if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0xa0) {
+        if (c == '\\')
+            rc = bs_buf_append_str(out, "\\\\");
+        else if (c == '\n')
+            rc = bs_buf_append_str(out, "\\n");
+        else if (c == '\t')
+            rc = bs_buf_append_str(out, "\\t");
+        else if (c == '\r')
+            rc = bs_buf_append_str(out, "\\r");
+        else if (c < 0x20 || c == 0x7f)
+            rc = bs_buf_appendf(out, "\\x%02x", c);
+        else if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+                 p[i + 1] <= 0xa0) {
             rc = bs_buf_appendf(out, "\\x%02x", p[i + 1]);
             i++;
-        } else rc = bs_buf_append_u8(out, c);
+        } else
+            rc = bs_buf_append_u8(out, c);
     }
     return rc;
 }
@@ -69,15 +76,24 @@ static int put_json_str(bs_buf *out, const uint8_t *p, size_t n) {
     int rc = bs_buf_append_u8(out, '"');
     for (size_t i = 0; !rc && i < n; i++) {
         uint8_t c = p[i];
-        if (c == '"') rc = bs_buf_append_str(out, "\\\"");
-        else if (c == '\\') rc = bs_buf_append_str(out, "\\\\");
-        else if (c == '\n') rc = bs_buf_append_str(out, "\\n");
-        else if (c == '\t') rc = bs_buf_append_str(out, "\\t");
-        else if (c == '\r') rc = bs_buf_append_str(out, "\\r");
-        else if (c == '\b') rc = bs_buf_append_str(out, "\\b");
-        else if (c == '\f') rc = bs_buf_append_str(out, "\\f");
-        else if (c < 0x20) rc = bs_buf_appendf(out, "\\u%04x", c);
-        else rc = bs_buf_append_u8(out, c);
+        if (c == '"')
+            rc = bs_buf_append_str(out, "\\\"");
+        else if (c == '\\')
+            rc = bs_buf_append_str(out, "\\\\");
+        else if (c == '\n')
+            rc = bs_buf_append_str(out, "\\n");
+        else if (c == '\t')
+            rc = bs_buf_append_str(out, "\\t");
+        else if (c == '\r')
+            rc = bs_buf_append_str(out, "\\r");
+        else if (c == '\b')
+            rc = bs_buf_append_str(out, "\\b");
+        else if (c == '\f')
+            rc = bs_buf_append_str(out, "\\f");
+        else if (c < 0x20)
+            rc = bs_buf_appendf(out, "\\u%04x", c);
+        else
+            rc = bs_buf_append_u8(out, c);
     }
     return rc ? rc : bs_buf_append_u8(out, '"');
 }
@@ -124,8 +140,10 @@ static int fmt_composite(const bs_type *t, const uint8_t *p, size_t n,
                 bs_buf k = BS_BUF_INIT;
                 rc = fmt(t->params[0], ep, el, style, flags, 1, &k, depth + 1);
                 if (!rc) {
-                    if (k.len && k.data[0] == '"') rc = bs_buf_append(out, k.data, k.len);
-                    else rc = put_json_str(out, k.data, k.len);
+                    if (k.len && k.data[0] == '"')
+                        rc = bs_buf_append(out, k.data, k.len);
+                    else
+                        rc = put_json_str(out, k.data, k.len);
                 }
                 bs_buf_free(&k);
             } else {
@@ -135,7 +153,8 @@ static int fmt_composite(const bs_type *t, const uint8_t *p, size_t n,
                 rc = bs_buf_append_str(out, ": ");
                 if (!rc) rc = bs__value_read_elem(p, n, &pos, &ep, &el);
                 if (!rc)
-                    rc = fmt(t->params[1], ep, el, style, flags, 1, out, depth + 1);
+                    rc = fmt(t->params[1], ep, el, style, flags, 1, out,
+                             depth + 1);
             }
         }
         return rc ? rc : bs_buf_append_u8(out, open == '[' ? ']' : '}');
@@ -148,7 +167,8 @@ static int fmt_composite(const bs_type *t, const uint8_t *p, size_t n,
             if (i) rc = bs_buf_append_str(out, ", ");
             if (!rc) rc = bs__value_read_elem(p, n, &pos, &ep, &el);
             if (!rc && i >= t->nparams) rc = BS_ECORRUPT;
-            if (!rc) rc = fmt(t->params[i], ep, el, style, flags, 1, out, depth + 1);
+            if (!rc)
+                rc = fmt(t->params[i], ep, el, style, flags, 1, out, depth + 1);
         }
         return rc ? rc : bs_buf_append_u8(out, json ? ']' : ')');
     }
@@ -162,10 +182,12 @@ static int fmt_composite(const bs_type *t, const uint8_t *p, size_t n,
         if (i) rc = bs_buf_append_str(out, ", ");
         if (!rc && pos < n) rc = bs__value_read_elem(p, n, &pos, &ep, &el);
         const char *fname = t->field_names ? t->field_names[i] : "";
-        if (!rc) rc = json ? put_json_str(out, (const uint8_t *)fname, strlen(fname))
-                           : put_field_name(out, fname);
+        if (!rc)
+            rc = json ? put_json_str(out, (const uint8_t *)fname, strlen(fname))
+                      : put_field_name(out, fname);
         if (!rc) rc = bs_buf_append_str(out, ": ");
-        if (!rc) rc = fmt(t->params[i], ep, el, style, flags, 1, out, depth + 1);
+        if (!rc)
+            rc = fmt(t->params[i], ep, el, style, flags, 1, out, depth + 1);
     }
     return rc ? rc : bs_buf_append_u8(out, '}');
 }
@@ -195,14 +217,15 @@ static int fmt(const bs_type *t, const uint8_t *p, size_t n, int style,
         return bs_buf_append(out, p, n);
     case BS_TYPE_BLOB:
         rc = bs_buf_append_str(&tmp, "0x");
-        for (size_t i = 0; !rc && i < n; i++) rc = bs_buf_appendf(&tmp, "%02x", p[i]);
+        for (size_t i = 0; !rc && i < n; i++)
+            rc = bs_buf_appendf(&tmp, "%02x", p[i]);
         if (!rc) rc = wrap(out, &tmp, json, style);
         break;
     case BS_TYPE_BOOLEAN:
-        return bs_buf_append_str(out, style == ST_DISPLAY ? (p[0] ? "True" : "False")
-                                                          : (p[0] ? "true" : "false"));
-    case BS_TYPE_TINYINT:
-        return bs_buf_appendf(out, "%d", (int)(int8_t)p[0]);
+        return bs_buf_append_str(out, style == ST_DISPLAY
+                                          ? (p[0] ? "True" : "False")
+                                          : (p[0] ? "true" : "false"));
+    case BS_TYPE_TINYINT: return bs_buf_appendf(out, "%d", (int)(int8_t)p[0]);
     case BS_TYPE_SMALLINT:
         return bs_buf_appendf(out, "%d", (int)(int16_t)bs_get_u16(p));
     case BS_TYPE_INT:
@@ -210,10 +233,8 @@ static int fmt(const bs_type *t, const uint8_t *p, size_t n, int style,
     case BS_TYPE_BIGINT:
     case BS_TYPE_COUNTER:
         return bs_buf_appendf(out, "%lld", (long long)(int64_t)bs_get_u64(p));
-    case BS_TYPE_VARINT:
-        return bs__value_varint_to_dec(p, n, out);
-    case BS_TYPE_DECIMAL:
-        return bs__value_decimal_to_text(p, n, out);
+    case BS_TYPE_VARINT: return bs__value_varint_to_dec(p, n, out);
+    case BS_TYPE_DECIMAL: return bs__value_decimal_to_text(p, n, out);
     case BS_TYPE_FLOAT:
     case BS_TYPE_DOUBLE: {
         int isf = t->kind == BS_TYPE_FLOAT;
@@ -228,17 +249,24 @@ static int fmt(const bs_type *t, const uint8_t *p, size_t n, int style,
             memcpy(&v, &u, 8);
         }
         int special = isnan(v) || isinf(v);
-        rc = bs__value_fmt_fp(v, isf, json ? 2 : exact ? 1 : 0, isf ? 5 : 12, &tmp);
+        rc = bs__value_fmt_fp(v, isf,
+                              json    ? 2
+                              : exact ? 1
+                                      : 0,
+                              isf ? 5 : 12, &tmp);
         if (!rc) rc = wrap(out, &tmp, json && special, style);
         break;
     }
     case BS_TYPE_TIMESTAMP: {
         int64_t ms = (int64_t)bs_get_u64(p);
-        rc = bs__value_fmt_timestamp(ms, json ? BS__TS_JSON : cql ? BS__TS_ISO
-                                                                 : BS__TS_CQLSH,
+        rc = bs__value_fmt_timestamp(ms,
+                                     json  ? BS__TS_JSON
+                                     : cql ? BS__TS_ISO
+                                           : BS__TS_CQLSH,
                                      &tmp);
         int isnum = !rc && !memchr(tmp.data, ':', tmp.len);
-        if (!rc) rc = wrap(out, &tmp, json || ((cql || nested) && !isnum), style);
+        if (!rc)
+            rc = wrap(out, &tmp, json || ((cql || nested) && !isnum), style);
         break;
     }
     case BS_TYPE_DATE: {
@@ -281,10 +309,8 @@ static int fmt(const bs_type *t, const uint8_t *p, size_t n, int style,
     case BS_TYPE_SET:
     case BS_TYPE_MAP:
     case BS_TYPE_TUPLE:
-    case BS_TYPE_UDT:
-        return fmt_composite(t, p, n, style, flags, out, depth);
-    default:
-        return BS_EINVAL;
+    case BS_TYPE_UDT: return fmt_composite(t, p, n, style, flags, out, depth);
+    default: return BS_EINVAL;
     }
     bs_buf_free(&tmp);
     return rc;

@@ -63,16 +63,14 @@ int bs__value_decimal_cmp(const uint8_t *a, size_t an, const uint8_t *b,
 /* Appends a float/double: mode 0 cqlsh display with `prec` significant
  * digits, mode 1 shortest round trip (%g style), mode 2 Java
  * Float/Double.toString.  is_float selects the float round trip. */
-int bs__value_fmt_fp(double v, int is_float, int mode, int prec,
-                     bs_buf *out);
+int bs__value_fmt_fp(double v, int is_float, int mode, int prec, bs_buf *out);
 /* Strict float syntax check: [-+]digits[.digits][e[-+]digits] or
  * NaN / [-+]Infinity.  1 if ok. */
 int bs__value_fp_syntax_ok(const char *s, size_t n);
 
 /* ---- value_time.c */
 int64_t bs__value_days_from_civil(int64_t y, unsigned m, unsigned d);
-void bs__value_civil_from_days(int64_t z, int64_t *y, unsigned *m,
-                               unsigned *d);
+void bs__value_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 int bs__value_fmt_timestamp(int64_t ms, int style, bs_buf *out);
 int bs__value_fmt_date(uint32_t d, int exact, bs_buf *out);
 int bs__value_fmt_time(int64_t ns, bs_buf *out);

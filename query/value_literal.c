@@ -57,8 +57,12 @@ static int hex_decode(const char *s, size_t n, bs_buf *out) {
 }
 
 static void trim(const char **s, size_t *n) {
-    while (*n && isspace((unsigned char)**s)) { (*s)++; (*n)--; }
-    while (*n && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
+    while (*n && isspace((unsigned char)**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && isspace((unsigned char)(*s)[*n - 1]))
+        (*n)--;
 }
 
 static int parse_int_range(const char *s, size_t n, int64_t lo, int64_t hi,
@@ -143,8 +147,10 @@ int bs__value_scalar_from_text(const bs_type *t, const char *s, size_t n,
         int64_t v;
         rc = parse_int_range(s, n, -hi - 1, hi, &v);
         if (rc) {
-            const char *jn = w == 1 ? "byte" : w == 2 ? "short"
-                             : w == 4 ? "int" : "long";
+            const char *jn = w == 1   ? "byte"
+                             : w == 2 ? "short"
+                             : w == 4 ? "int"
+                                      : "long";
             bs__value_err(err, errlen, "Unable to make %s from '%.*s'", jn,
                           SHOW(n), s);
             return rc;
@@ -259,7 +265,8 @@ int bs__value_scalar_from_text(const bs_type *t, const char *s, size_t n,
         if (n >= sizeof small) goto bad_inet;
         cstr(s, n, small, sizeof small);
         if (inet_pton(AF_INET, small, a) == 1) return bs_buf_append(out, a, 4);
-        if (inet_pton(AF_INET6, small, a) == 1) return bs_buf_append(out, a, 16);
+        if (inet_pton(AF_INET6, small, a) == 1)
+            return bs_buf_append(out, a, 16);
     bad_inet:
         bs__value_err(err, errlen, "Unable to make inet address from '%.*s'",
                       SHOW(n), s);
@@ -303,34 +310,25 @@ static int accepts(unsigned type, bs_lit_kind k) {
     switch (type) {
     case BS_TYPE_ASCII:
     case BS_TYPE_VARCHAR:
-    case BS_TYPE_INET:
-        return k == BS_LIT_STRING;
+    case BS_TYPE_INET: return k == BS_LIT_STRING;
     case BS_TYPE_TINYINT:
     case BS_TYPE_SMALLINT:
     case BS_TYPE_INT:
     case BS_TYPE_BIGINT:
     case BS_TYPE_COUNTER:
-    case BS_TYPE_VARINT:
-        return k == BS_LIT_INTEGER;
+    case BS_TYPE_VARINT: return k == BS_LIT_INTEGER;
     case BS_TYPE_FLOAT:
     case BS_TYPE_DOUBLE:
-    case BS_TYPE_DECIMAL:
-        return k == BS_LIT_INTEGER || k == BS_LIT_FLOAT;
-    case BS_TYPE_BLOB:
-        return k == BS_LIT_HEX;
-    case BS_TYPE_BOOLEAN:
-        return k == BS_LIT_BOOL;
+    case BS_TYPE_DECIMAL: return k == BS_LIT_INTEGER || k == BS_LIT_FLOAT;
+    case BS_TYPE_BLOB: return k == BS_LIT_HEX;
+    case BS_TYPE_BOOLEAN: return k == BS_LIT_BOOL;
     case BS_TYPE_TIMESTAMP:
     case BS_TYPE_DATE:
-    case BS_TYPE_TIME:
-        return k == BS_LIT_STRING || k == BS_LIT_INTEGER;
+    case BS_TYPE_TIME: return k == BS_LIT_STRING || k == BS_LIT_INTEGER;
     case BS_TYPE_UUID:
-    case BS_TYPE_TIMEUUID:
-        return k == BS_LIT_STRING || k == BS_LIT_UUID;
-    case BS_TYPE_DURATION:
-        return k == BS_LIT_DURATION || k == BS_LIT_STRING;
-    default:
-        return 0;
+    case BS_TYPE_TIMEUUID: return k == BS_LIT_STRING || k == BS_LIT_UUID;
+    case BS_TYPE_DURATION: return k == BS_LIT_DURATION || k == BS_LIT_STRING;
+    default: return 0;
     }
 }
 
@@ -347,9 +345,11 @@ int bs_value_from_literal(const bs_type *t, const bs_literal *lit,
         return BS_ETYPE;
     }
     if (!accepts(t->kind, lit->kind)) {
-        bs__value_err(err, errlen, "Invalid %s constant (%.*s) for \"%s\" of "
-                                   "type %s",
-                      kind_name(lit->kind), SHOW(lit->len), lit->text, name, tn);
+        bs__value_err(err, errlen,
+                      "Invalid %s constant (%.*s) for \"%s\" of "
+                      "type %s",
+                      kind_name(lit->kind), SHOW(lit->len), lit->text, name,
+                      tn);
         return BS_ETYPE;
     }
     size_t mark = out->len;
@@ -384,7 +384,8 @@ typedef struct {
 } tp;
 
 static void ws(tp *p) {
-    while (p->pos < p->n && isspace((unsigned char)p->s[p->pos])) p->pos++;
+    while (p->pos < p->n && isspace((unsigned char)p->s[p->pos]))
+        p->pos++;
 }
 
 static int fail(tp *p, const char *what) {
@@ -422,8 +423,10 @@ static int read_quoted(tp *p, bs_buf *b) {
         if (p->pos >= p->n) return fail(p, "unterminated quoted string");
         char c = p->s[p->pos++];
         if (c == '\'') {
-            if (p->pos < p->n && p->s[p->pos] == '\'') p->pos++;
-            else return 0;
+            if (p->pos < p->n && p->s[p->pos] == '\'')
+                p->pos++;
+            else
+                return 0;
         }
         int rc = bs_buf_append_u8(b, (uint8_t)c);
         if (rc) return rc;
@@ -505,7 +508,9 @@ static int parse_one_into(tp *p, const bs_type *t, elems *e, int null_ok,
 }
 
 static int parse_coll(tp *p, const bs_type *t, bs_buf *out, int depth) {
-    char open = t->kind == BS_TYPE_LIST ? '[' : t->kind == BS_TYPE_TUPLE ? '(' : '{';
+    char open = t->kind == BS_TYPE_LIST    ? '['
+                : t->kind == BS_TYPE_TUPLE ? '('
+                                           : '{';
     char close = open == '[' ? ']' : open == '(' ? ')' : '}';
     int rc = expect(p, open);
     if (rc) return rc;
@@ -537,13 +542,18 @@ static int parse_coll(tp *p, const bs_type *t, bs_buf *out, int depth) {
     if (!rc) rc = expect(p, close);
     if (!rc) {
         bs_value_elem *v = elems_view(&e, 0, t->kind == BS_TYPE_MAP ? 2 : 1);
-        bs_value_elem *vv = t->kind == BS_TYPE_MAP ? elems_view(&e, 1, 2) : NULL;
-        if (!v || (t->kind == BS_TYPE_MAP && !vv)) rc = BS_ENOMEM;
-        else if (t->kind == BS_TYPE_LIST) rc = bs_value_build_list(v, e.n, out);
-        else if (t->kind == BS_TYPE_SET) rc = bs_value_build_set(t, v, e.n, out);
+        bs_value_elem *vv =
+            t->kind == BS_TYPE_MAP ? elems_view(&e, 1, 2) : NULL;
+        if (!v || (t->kind == BS_TYPE_MAP && !vv))
+            rc = BS_ENOMEM;
+        else if (t->kind == BS_TYPE_LIST)
+            rc = bs_value_build_list(v, e.n, out);
+        else if (t->kind == BS_TYPE_SET)
+            rc = bs_value_build_set(t, v, e.n, out);
         else if (t->kind == BS_TYPE_MAP)
             rc = bs_value_build_map(t, v, vv, e.n / 2, out);
-        else rc = bs_value_build_tuple(v, e.n, out);
+        else
+            rc = bs_value_build_tuple(v, e.n, out);
         free(v);
         free(vv);
         if (rc && rc != BS_ENOMEM) rc = fail(p, "cannot build collection");
@@ -560,17 +570,19 @@ static int read_field_name(tp *p, bs_buf *name) {
             if (p->pos >= p->n) return fail(p, "unterminated field name");
             char c = p->s[p->pos++];
             if (c == '"') {
-                if (p->pos < p->n && p->s[p->pos] == '"') p->pos++;
-                else break;
+                if (p->pos < p->n && p->s[p->pos] == '"')
+                    p->pos++;
+                else
+                    break;
             }
             int rc = bs_buf_append_u8(name, (uint8_t)c);
             if (rc) return rc;
         }
     } else {
-        while (p->pos < p->n && (isalnum((unsigned char)p->s[p->pos]) ||
-                                 p->s[p->pos] == '_')) {
-            int rc = bs_buf_append_u8(name,
-                                      (uint8_t)tolower((unsigned char)p->s[p->pos]));
+        while (p->pos < p->n &&
+               (isalnum((unsigned char)p->s[p->pos]) || p->s[p->pos] == '_')) {
+            int rc = bs_buf_append_u8(
+                name, (uint8_t)tolower((unsigned char)p->s[p->pos]));
             if (rc) return rc;
             p->pos++;
         }
@@ -622,10 +634,13 @@ static int parse_udt(tp *p, const bs_type *t, bs_buf *out, int depth) {
     }
     if (!rc) rc = expect(p, '}');
     for (int f = 0; !rc && f <= maxf; f++) {
-        if (!set[f] || isnull[f]) rc = bs__value_put_elem(out, NULL, BS_VALUE_NULL);
-        else rc = bs__value_put_elem(out, vals[f].data, vals[f].len);
+        if (!set[f] || isnull[f])
+            rc = bs__value_put_elem(out, NULL, BS_VALUE_NULL);
+        else
+            rc = bs__value_put_elem(out, vals[f].data, vals[f].len);
     }
-    for (unsigned f = 0; vals && f < t->nparams; f++) bs_buf_free(&vals[f]);
+    for (unsigned f = 0; vals && f < t->nparams; f++)
+        bs_buf_free(&vals[f]);
     free(vals);
     free(set);
     free(isnull);
@@ -649,12 +664,9 @@ static int parse_elem(tp *p, const bs_type *t, bs_buf *out, int *is_null,
     case BS_TYPE_LIST:
     case BS_TYPE_SET:
     case BS_TYPE_MAP:
-    case BS_TYPE_TUPLE:
-        return parse_coll(p, t, out, depth);
-    case BS_TYPE_UDT:
-        return parse_udt(p, t, out, depth);
-    default:
-        break;
+    case BS_TYPE_TUPLE: return parse_coll(p, t, out, depth);
+    case BS_TYPE_UDT: return parse_udt(p, t, out, depth);
+    default: break;
     }
     size_t mark = out->len;
     int rc;
@@ -677,7 +689,8 @@ static int parse_elem(tp *p, const bs_type *t, bs_buf *out, int *is_null,
         size_t a, b;
         bare_token(p, t, &a, &b);
         if (a == b) return fail(p, "expected a value");
-        rc = bs__value_scalar_from_text(t, p->s + a, b - a, out, msg, sizeof msg);
+        rc = bs__value_scalar_from_text(t, p->s + a, b - a, out, msg,
+                                        sizeof msg);
         if (rc && rc != BS_ENOMEM)
             bs__value_err(p->err, p->errlen, "%s (at offset %zu)", msg, a);
     }
@@ -685,8 +698,8 @@ static int parse_elem(tp *p, const bs_type *t, bs_buf *out, int *is_null,
     return rc;
 }
 
-int bs_value_parse_text(const bs_type *t, const char *s, size_t len,
-                        int flags, bs_buf *out, char *err, size_t errlen) {
+int bs_value_parse_text(const bs_type *t, const char *s, size_t len, int flags,
+                        bs_buf *out, char *err, size_t errlen) {
     if (!t || !out || (!s && len)) return BS_EINVAL;
     size_t mark = out->len;
     int rc;
@@ -699,10 +712,11 @@ int bs_value_parse_text(const bs_type *t, const char *s, size_t len,
                 tp p = {s, len, 0, err, errlen};
                 bs_buf q = BS_BUF_INIT;
                 rc = read_quoted(&p, &q);
-                if (!rc && p.pos != len) rc = fail(&p, "text after quoted value");
+                if (!rc && p.pos != len)
+                    rc = fail(&p, "text after quoted value");
                 if (!rc)
-                    rc = bs__value_scalar_from_text(t, (const char *)q.data, q.len,
-                                                    out, err, errlen);
+                    rc = bs__value_scalar_from_text(t, (const char *)q.data,
+                                                    q.len, out, err, errlen);
                 bs_buf_free(&q);
                 if (rc) out->len = mark;
                 return rc;

@@ -68,7 +68,8 @@ int bs__value_varint_to_dec(const uint8_t *p, size_t n, bs_buf *out) {
         return BS_ENOMEM;
     }
     size_t nc = 0, start = 0;
-    while (start < nl && l[start] == 0) start++;
+    while (start < nl && l[start] == 0)
+        start++;
     while (start < nl) {
         uint64_t rem = 0;
         for (size_t i = start; i < nl; i++) {
@@ -77,7 +78,8 @@ int bs__value_varint_to_dec(const uint8_t *p, size_t n, bs_buf *out) {
             rem = cur % 1000000000u;
         }
         chunks[nc++] = (uint32_t)rem;
-        while (start < nl && l[start] == 0) start++;
+        while (start < nl && l[start] == 0)
+            start++;
     }
     if (neg) rc = bs_buf_append_u8(out, '-');
     if (!rc && nc == 0) rc = bs_buf_append_u8(out, '0');
@@ -95,7 +97,8 @@ int bs__value_dec_to_varint(const char *s, size_t n, bs_buf *out) {
     if (i >= n) return BS_EINVAL;
     for (size_t j = i; j < n; j++)
         if (!isdigit((unsigned char)s[j])) return BS_EINVAL;
-    while (i + 1 < n && s[i] == '0') i++; /* leading zeros */
+    while (i + 1 < n && s[i] == '0')
+        i++; /* leading zeros */
     size_t nd = n - i;
     if (nd / 2 > BS__NUM_MAX) return BS_ETOOBIG;
     size_t cap = nd / 9 + 2;
@@ -127,10 +130,12 @@ int bs__value_dec_to_varint(const char *s, size_t n, bs_buf *out) {
         return BS_ENOMEM;
     }
     b[0] = 0;
-    for (size_t k = 0; k < nl; k++) bs_put_u32(b + 1 + 4 * (nl - 1 - k), l[k]);
+    for (size_t k = 0; k < nl; k++)
+        bs_put_u32(b + 1 + 4 * (nl - 1 - k), l[k]);
     free(l);
     if (neg) { /* two's complement negate */
-        for (size_t k = 0; k < nb; k++) b[k] = (uint8_t)~b[k];
+        for (size_t k = 0; k < nb; k++)
+            b[k] = (uint8_t)~b[k];
         for (size_t k = nb; k-- > 0;)
             if (++b[k] != 0) break;
     }
@@ -185,8 +190,9 @@ int bs__value_parse_decimal(const char *s, size_t n, bs_buf *out) {
     if (!rc) {
         size_t mark = out->len;
         rc = bs_buf_append_u32(out, (uint32_t)(int32_t)scale);
-        if (!rc) rc = bs__value_dec_to_varint((const char *)digits.data,
-                                              digits.len, out);
+        if (!rc)
+            rc = bs__value_dec_to_varint((const char *)digits.data, digits.len,
+                                         out);
         if (rc) out->len = mark;
     }
     bs_buf_free(&digits);
@@ -216,8 +222,8 @@ int bs__value_decimal_to_text(const uint8_t *p, size_t n, bs_buf *out) {
         } else if ((int64_t)len > scale) {
             rc = bs_buf_append(out, c, len - (size_t)scale);
             if (!rc) rc = bs_buf_append_u8(out, '.');
-            if (!rc) rc = bs_buf_append(out, c + len - (size_t)scale,
-                                        (size_t)scale);
+            if (!rc)
+                rc = bs_buf_append(out, c + len - (size_t)scale, (size_t)scale);
         } else {
             rc = bs_buf_append_str(out, "0.");
             for (int64_t k = 0; !rc && k < scale - (int64_t)len; k++)
@@ -277,7 +283,12 @@ int bs__value_decimal_cmp(const uint8_t *a, size_t an, const uint8_t *b,
             *cmp = 0;
             goto done;
         }
-        if (xs < 0) { x++; xl--; y++; yl--; }
+        if (xs < 0) {
+            x++;
+            xl--;
+            y++;
+            yl--;
+        }
         int64_t ea = (int64_t)xl - (int32_t)bs_get_u32(a);
         int64_t eb = (int64_t)yl - (int32_t)bs_get_u32(b);
         int mag;
@@ -325,14 +336,15 @@ static void shortest_digits(double v, int is_float, char *digits, int *exp10) {
     for (; *c && *c != 'e'; c++)
         if (*c != '.') digits[k++] = *c;
     digits[k] = 0;
-    while (k > 1 && digits[k - 1] == '0') digits[--k] = 0;
+    while (k > 1 && digits[k - 1] == '0')
+        digits[--k] = 0;
     *exp10 = atoi(c + 1);
 }
 
-int bs__value_fmt_fp(double v, int is_float, int mode, int prec,
-                     bs_buf *out) {
+int bs__value_fmt_fp(double v, int is_float, int mode, int prec, bs_buf *out) {
     if (isnan(v)) return bs_buf_append_str(out, "NaN");
-    if (isinf(v)) return bs_buf_append_str(out, v > 0 ? "Infinity" : "-Infinity");
+    if (isinf(v))
+        return bs_buf_append_str(out, v > 0 ? "Infinity" : "-Infinity");
     char tmp[64];
     if (mode == 0) {
         int exponent = fabs(v) > DBL_EPSILON ? (int)log10(fabs(v)) : INT32_MIN;
@@ -364,19 +376,22 @@ int bs__value_fmt_fp(double v, int is_float, int mode, int prec,
                                                                : '0')))
                     return rc;
             rc = bs_buf_append_u8(out, '.');
-            if (!rc) rc = (size_t)e + 1 < nd
-                              ? bs_buf_append(out, d + e + 1, nd - (size_t)e - 1)
-                              : bs_buf_append_u8(out, '0');
+            if (!rc)
+                rc = (size_t)e + 1 < nd
+                         ? bs_buf_append(out, d + e + 1, nd - (size_t)e - 1)
+                         : bs_buf_append_u8(out, '0');
             return rc;
         }
         rc = bs_buf_append_str(out, "0.");
-        for (int i = 0; !rc && i < -e - 1; i++) rc = bs_buf_append_u8(out, '0');
+        for (int i = 0; !rc && i < -e - 1; i++)
+            rc = bs_buf_append_u8(out, '0');
         return rc ? rc : bs_buf_append(out, d, nd);
     }
     rc = bs_buf_append_u8(out, (uint8_t)d[0]);
     if (!rc) rc = bs_buf_append_u8(out, '.');
-    if (!rc) rc = nd > 1 ? bs_buf_append(out, d + 1, nd - 1)
-                         : bs_buf_append_u8(out, '0');
+    if (!rc)
+        rc = nd > 1 ? bs_buf_append(out, d + 1, nd - 1)
+                    : bs_buf_append_u8(out, '0');
     if (!rc) rc = bs_buf_appendf(out, "E%d", e);
     return rc;
 }
@@ -387,17 +402,26 @@ int bs__value_fp_syntax_ok(const char *s, size_t n) {
     if (n - i == 3 && memcmp(s + i, "NaN", 3) == 0 && i == 0) return 1;
     if (n - i == 8 && memcmp(s + i, "Infinity", 8) == 0) return 1;
     size_t nd = 0;
-    while (i < n && isdigit((unsigned char)s[i])) { i++; nd++; }
+    while (i < n && isdigit((unsigned char)s[i])) {
+        i++;
+        nd++;
+    }
     if (i < n && s[i] == '.') {
         i++;
-        while (i < n && isdigit((unsigned char)s[i])) { i++; nd++; }
+        while (i < n && isdigit((unsigned char)s[i])) {
+            i++;
+            nd++;
+        }
     }
     if (!nd) return 0;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < n && (s[i] == '-' || s[i] == '+')) i++;
         size_t ed = 0;
-        while (i < n && isdigit((unsigned char)s[i])) { i++; ed++; }
+        while (i < n && isdigit((unsigned char)s[i])) {
+            i++;
+            ed++;
+        }
         if (!ed) return 0;
     }
     return i == n;

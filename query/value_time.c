@@ -126,8 +126,10 @@ static int parse_hms(const char *s, size_t n, size_t *i, int need_sec,
             (*i)++;
             int k = digits(s, n, i, 9, &frac);
             if (!k) return BS_EINVAL;
-            for (; k < 9; k++) frac *= 10;
-            while (*i < n && isdigit((unsigned char)s[*i])) (*i)++;
+            for (; k < 9; k++)
+                frac *= 10;
+            while (*i < n && isdigit((unsigned char)s[*i]))
+                (*i)++;
         }
     } else if (need_sec) {
         return BS_EINVAL;
@@ -138,8 +140,12 @@ static int parse_hms(const char *s, size_t n, size_t *i, int need_sec,
 }
 
 static void trim(const char **s, size_t *n) {
-    while (*n && isspace((unsigned char)**s)) { (*s)++; (*n)--; }
-    while (*n && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
+    while (*n && isspace((unsigned char)**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && isspace((unsigned char)(*s)[*n - 1]))
+        (*n)--;
 }
 
 int bs_value_parse_timestamp(const char *s, size_t n, int64_t *ms) {
@@ -154,7 +160,8 @@ int bs_value_parse_timestamp(const char *s, size_t n, int64_t *ms) {
         int rc = parse_hms(s, n, &i, 0, &tod);
         if (rc) return BS_EINVAL;
     }
-    while (i < n && s[i] == ' ') i++;
+    while (i < n && s[i] == ' ')
+        i++;
     if (i < n) {
         if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n) {
             i++;
@@ -227,7 +234,8 @@ typedef struct {
 #define dur_add(acc, v, mul) dur_add_(d, acc, v, mul)
 static int dur_add_(const dur *d, int64_t *acc, int64_t v, int64_t mul) {
     int64_t t;
-    if (__builtin_mul_overflow(v, mul * d->sign, &t) || __builtin_add_overflow(*acc, t, acc))
+    if (__builtin_mul_overflow(v, mul * d->sign, &t) ||
+        __builtin_add_overflow(*acc, t, acc))
         return BS_ERANGE;
     return 0;
 }
@@ -245,23 +253,34 @@ static int parse_standard(const char *s, size_t n, dur *d) {
         }
         if (i == st) return BS_EINVAL;
         size_t us = i;
-        while (i < n && !isdigit((unsigned char)s[i])) i++;
+        while (i < n && !isdigit((unsigned char)s[i]))
+            i++;
         size_t ul = i - us;
         const char *u = s + us;
         int rc;
 #define U(str) (ul == sizeof(str) - 1 && strncasecmp(u, str, ul) == 0)
-        if (U("y")) rc = dur_add(&d->months, v, 12);
-        else if (U("mo")) rc = dur_add(&d->months, v, 1);
-        else if (U("w")) rc = dur_add(&d->days, v, 7);
-        else if (U("d")) rc = dur_add(&d->days, v, 1);
-        else if (U("h")) rc = dur_add(&d->nanos, v, 3600LL * 1000000000LL);
-        else if (U("m")) rc = dur_add(&d->nanos, v, 60LL * 1000000000LL);
-        else if (U("s")) rc = dur_add(&d->nanos, v, 1000000000LL);
-        else if (U("ms")) rc = dur_add(&d->nanos, v, 1000000LL);
+        if (U("y"))
+            rc = dur_add(&d->months, v, 12);
+        else if (U("mo"))
+            rc = dur_add(&d->months, v, 1);
+        else if (U("w"))
+            rc = dur_add(&d->days, v, 7);
+        else if (U("d"))
+            rc = dur_add(&d->days, v, 1);
+        else if (U("h"))
+            rc = dur_add(&d->nanos, v, 3600LL * 1000000000LL);
+        else if (U("m"))
+            rc = dur_add(&d->nanos, v, 60LL * 1000000000LL);
+        else if (U("s"))
+            rc = dur_add(&d->nanos, v, 1000000000LL);
+        else if (U("ms"))
+            rc = dur_add(&d->nanos, v, 1000000LL);
         else if (U("us") || U("\xc2\xb5s") || U("\xc2\xb5S"))
             rc = dur_add(&d->nanos, v, 1000LL);
-        else if (U("ns")) rc = dur_add(&d->nanos, v, 1);
-        else return BS_EINVAL;
+        else if (U("ns"))
+            rc = dur_add(&d->nanos, v, 1);
+        else
+            return BS_EINVAL;
 #undef U
         if (rc) return rc;
     }
@@ -364,7 +383,8 @@ int bs__value_fmt_timestamp(int64_t ms, int style, bs_buf *out) {
         return bs_buf_appendf(out, "%lld", (long long)ms);
     switch (style) {
     case BS__TS_CQLSH:
-        return bs_buf_appendf(out, "%04lld-%02u-%02u %02d:%02d:%02d.%03d000+0000",
+        return bs_buf_appendf(out,
+                              "%04lld-%02u-%02u %02d:%02d:%02d.%03d000+0000",
                               (long long)y, m, d, hh, mi, ss, mss);
     case BS__TS_JSON:
         return bs_buf_appendf(out, "%04lld-%02u-%02u %02d:%02d:%02d.%03dZ",
@@ -397,14 +417,16 @@ int bs__value_fmt_time(int64_t ns, bs_buf *out) {
 static uint64_t put_unit(bs_buf *out, uint64_t v, uint64_t div, const char *u,
                          int *rc) {
     if (v == 0 || v < div) return v;
-    if (!*rc) *rc = bs_buf_appendf(out, "%llu%s", (unsigned long long)(v / div), u);
+    if (!*rc)
+        *rc = bs_buf_appendf(out, "%llu%s", (unsigned long long)(v / div), u);
     return v % div;
 }
 
 int bs__value_fmt_duration(int32_t months, int32_t days, int64_t nanos,
                            bs_buf *out) {
     int rc = 0;
-    if (months == 0 && days == 0 && nanos == 0) return bs_buf_append_str(out, "0s");
+    if (months == 0 && days == 0 && nanos == 0)
+        return bs_buf_append_str(out, "0s");
     if (months < 0 || days < 0 || nanos < 0) rc = bs_buf_append_u8(out, '-');
     uint64_t am = months < 0 ? (uint64_t)(-(int64_t)months) : (uint64_t)months;
     uint64_t ad = days < 0 ? (uint64_t)(-(int64_t)days) : (uint64_t)days;

@@ -130,8 +130,7 @@ static int to_cql(const bs_type *t, int with_frozen, int depth, bs_buf *out) {
         if (!rc && fz) rc = bs_buf_append_u8(out, '>');
         return rc;
     }
-    default:
-        return BS_EINVAL;
+    default: return BS_EINVAL;
     }
 }
 
@@ -163,7 +162,8 @@ typedef struct {
 } tparser;
 
 static void skip_ws(tparser *p) {
-    while (p->pos < p->len && isspace((unsigned char)p->s[p->pos])) p->pos++;
+    while (p->pos < p->len && isspace((unsigned char)p->s[p->pos]))
+        p->pos++;
 }
 
 static int perr(tparser *p, const char *what) {
@@ -196,8 +196,10 @@ static int read_ident(tparser *p, char **out, int *quoted) {
             }
             char c = p->s[p->pos++];
             if (c == '"') {
-                if (p->pos < p->len && p->s[p->pos] == '"') p->pos++;
-                else break;
+                if (p->pos < p->len && p->s[p->pos] == '"')
+                    p->pos++;
+                else
+                    break;
             }
             if (c == 0) {
                 bs_buf_free(&b);
@@ -292,8 +294,10 @@ static int parse_type(tparser *p, int frozen_ctx, int in_coll, int depth,
             }
             char c = p->s[p->pos++];
             if (c == '\'') {
-                if (p->pos < p->len && p->s[p->pos] == '\'') p->pos++;
-                else break;
+                if (p->pos < p->len && p->s[p->pos] == '\'')
+                    p->pos++;
+                else
+                    break;
             }
             if (c == 0 || (rc = bs_buf_append_u8(&b, (uint8_t)c))) {
                 bs_buf_free(&b);
@@ -351,8 +355,10 @@ static int parse_type(tparser *p, int frozen_ctx, int in_coll, int depth,
             return perr(p, "non-frozen collections are not allowed inside "
                            "collections");
         }
-        rc = parse_params(p, t, t->frozen, k == BS_TYPE_MAP ? 2
-                                           : k == BS_TYPE_TUPLE ? 0 : 1,
+        rc = parse_params(p, t, t->frozen,
+                          k == BS_TYPE_MAP     ? 2
+                          : k == BS_TYPE_TUPLE ? 0
+                                               : 1,
                           depth);
         if (rc) {
             bs_type_free(t);

@@ -27,14 +27,41 @@
 #include "query/value.h"
 
 static const char *k_types[] = {
-    "ascii", "bigint", "blob", "boolean", "counter", "decimal", "double",
-    "float", "int", "timestamp", "uuid", "text", "varint", "timeuuid",
-    "inet", "date", "time", "smallint", "tinyint", "duration",
-    "list<int>", "set<text>", "map<text, int>", "frozen<list<list<int>>>",
-    "tuple<int, text, blob>", "list<frozen<tuple<double, date>>>",
-    "map<timestamp, frozen<set<inet>>>", "list<decimal>", "list<varint>",
-    "map<time, duration>", "set<timeuuid>", "list<float>",
-    "tuple<frozen<map<int, text>>, boolean>", "list<ascii>", "set<uuid>",
+    "ascii",
+    "bigint",
+    "blob",
+    "boolean",
+    "counter",
+    "decimal",
+    "double",
+    "float",
+    "int",
+    "timestamp",
+    "uuid",
+    "text",
+    "varint",
+    "timeuuid",
+    "inet",
+    "date",
+    "time",
+    "smallint",
+    "tinyint",
+    "duration",
+    "list<int>",
+    "set<text>",
+    "map<text, int>",
+    "frozen<list<list<int>>>",
+    "tuple<int, text, blob>",
+    "list<frozen<tuple<double, date>>>",
+    "map<timestamp, frozen<set<inet>>>",
+    "list<decimal>",
+    "list<varint>",
+    "map<time, duration>",
+    "set<timeuuid>",
+    "list<float>",
+    "tuple<frozen<map<int, text>>, boolean>",
+    "list<ascii>",
+    "set<uuid>",
 };
 #define NTYPES (sizeof k_types / sizeof k_types[0])
 
@@ -45,17 +72,19 @@ static void init(void) {
     if (g_types[0]) return;
     for (size_t i = 0; i < NTYPES; i++) {
         char err[128];
-        if (bs_value_type_parse(k_types[i], strlen(k_types[i]), &g_types[i], err,
-                                sizeof err))
+        if (bs_value_type_parse(k_types[i], strlen(k_types[i]), &g_types[i],
+                                err, sizeof err))
             abort();
-        g_has_order[i] = strstr(k_types[i], "set<") || strstr(k_types[i], "map<");
+        g_has_order[i] =
+            strstr(k_types[i], "set<") || strstr(k_types[i], "map<");
     }
     bs_type *u = bs_type_new(BS_TYPE_UDT);
     u->name = strdup("pt");
     u->frozen = 1;
     bs_type_add_param(u, bs_type_new(BS_TYPE_INT), "x");
     bs_type_add_param(u, bs_type_new(BS_TYPE_VARCHAR), "Label");
-    bs_type *l = bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_BIGINT), NULL);
+    bs_type *l =
+        bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_BIGINT), NULL);
     l->frozen = 1;
     bs_type_add_param(u, l, "xs");
     g_types[NTYPES] = u;
@@ -78,7 +107,8 @@ static void check_value(const bs_type *t, int has_order, const uint8_t *p,
     bs_buf a = BS_BUF_INIT, b = BS_BUF_INIT, c = BS_BUF_INIT, j = BS_BUF_INIT;
     must(bs_value_format(t, p, n, 0, &a) == 0, "display format", t, p, n);
     bs_buf_reset(&a);
-    must(bs_value_format(t, p, n, BS_VALUE_FMT_ESCAPE, &a) == 0, "escape", t, p, n);
+    must(bs_value_format(t, p, n, BS_VALUE_FMT_ESCAPE, &a) == 0, "escape", t, p,
+         n);
     must(bs_value_format_json(t, p, n, &j) == 0, "json format", t, p, n);
     for (int style = 0; style < 2; style++) {
         bs_buf_reset(&a);
@@ -88,28 +118,32 @@ static void check_value(const bs_type *t, int has_order, const uint8_t *p,
         must(rc == 0, "format", t, p, n);
         char err[256] = "";
         rc = bs_value_parse_text(t, (char *)a.data, a.len,
-                                 style ? BS_VALUE_PARSE_CQL : 0, &b, err, sizeof err);
-        if (rc) fprintf(stderr, "'%.*s': %s\n", (int)a.len, (char *)a.data, err);
+                                 style ? BS_VALUE_PARSE_CQL : 0, &b, err,
+                                 sizeof err);
+        if (rc)
+            fprintf(stderr, "'%.*s': %s\n", (int)a.len, (char *)a.data, err);
         must(rc == 0, "parse back", t, p, n);
-        must(bs_value_validate(t, b.data, b.len, NULL, 0) == 0, "reparsed valid", t,
-             p, n);
+        must(bs_value_validate(t, b.data, b.len, NULL, 0) == 0,
+             "reparsed valid", t, p, n);
         if (!has_order) {
             int cmp = 9;
-            must(bs_value_compare(t, p, n, b.data, b.len, &cmp) == 0, "compare", t,
-                 p, n);
+            must(bs_value_compare(t, p, n, b.data, b.len, &cmp) == 0, "compare",
+                 t, p, n);
             if (cmp) fprintf(stderr, "'%.*s'\n", (int)a.len, (char *)a.data);
             must(cmp == 0, "round trip equal", t, p, n);
         } else {
             /* canonical after one pass */
             bs_buf_reset(&c);
             bs_buf a2 = BS_BUF_INIT;
-            must(bs_value_format(t, b.data, b.len, BS_VALUE_FMT_EXACT, &a2) == 0,
+            must(bs_value_format(t, b.data, b.len, BS_VALUE_FMT_EXACT, &a2) ==
+                     0,
                  "format3", t, p, n);
             must(bs_value_parse_text(t, (char *)a2.data, a2.len, 0, &c, err,
                                      sizeof err) == 0,
                  "parse2", t, p, n);
-            must(c.len == b.len && (!b.len || memcmp(c.data, b.data, b.len) == 0), "fixed point",
-                 t, p, n);
+            must(c.len == b.len &&
+                     (!b.len || memcmp(c.data, b.data, b.len) == 0),
+                 "fixed point", t, p, n);
             bs_buf_free(&a2);
         }
     }
@@ -128,13 +162,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *p = data + 2;
     size_t n = size - 2;
     switch (data[1] % 4) {
-    case 0:
-        check_value(t, has_order, p, n);
-        break;
+    case 0: check_value(t, has_order, p, n); break;
     case 1: {
         bs_type *pt = NULL;
         char err[128];
-        if (bs_value_type_parse((const char *)p, n, &pt, err, sizeof err) == 0) {
+        if (bs_value_type_parse((const char *)p, n, &pt, err, sizeof err) ==
+            0) {
             bs_buf s = BS_BUF_INIT, s2 = BS_BUF_INIT;
             bs_type *p2 = NULL;
             if (bs_value_type_to_cql(pt, &s) == 0) {
@@ -143,8 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      "type name reparse", pt, p, n);
                 /* names print without keyspace, as Cassandra does, so the
                  * printed forms (not the descriptors) must agree */
-                must(bs_value_type_to_cql(p2, &s2) == 0 && s2.len == s.len && s.len &&
-                         memcmp(s.data, s2.data, s.len) == 0,
+                must(bs_value_type_to_cql(p2, &s2) == 0 && s2.len == s.len &&
+                         s.len && memcmp(s.data, s2.data, s.len) == 0,
                      "type name fixed point", pt, p, n);
             }
             bs_buf_free(&s2);
@@ -157,11 +190,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 2: {
         bs_buf b = BS_BUF_INIT, f = BS_BUF_INIT;
         char err[256];
-        if (bs_value_parse_text(t, (const char *)p, n, 0, &b, err, sizeof err) == 0) {
+        if (bs_value_parse_text(t, (const char *)p, n, 0, &b, err,
+                                sizeof err) == 0) {
             must(bs_value_validate(t, b.data, b.len, NULL, 0) == 0,
                  "parsed text validates", t, p, n);
-            must(bs_value_format(t, b.data, b.len, 0, &f) == 0, "parsed formats", t,
-                 p, n);
+            must(bs_value_format(t, b.data, b.len, 0, &f) == 0,
+                 "parsed formats", t, p, n);
             check_value(t, has_order, b.data, b.len);
         }
         bs_buf_free(&b);

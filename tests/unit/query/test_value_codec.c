@@ -24,7 +24,10 @@ static bs_type *T(const char *s) {
 static size_t H(const char *hex, uint8_t *out) {
     size_t n = 0;
     for (const char *c = hex; c[0] && c[1]; c += 2) {
-        if (*c == ' ') { c--; continue; }
+        if (*c == ' ') {
+            c--;
+            continue;
+        }
         unsigned v;
         sscanf(c, "%2x", &v);
         out[n++] = (uint8_t)v;
@@ -57,14 +60,16 @@ START_TEST(validate_fixed_widths_and_strings) {
     ck_assert_int_eq(valid("float", "3fc00000"), 0);
     ck_assert_int_eq(valid("double", "3fc00000"), BS_ECORRUPT);
     ck_assert_int_eq(valid("timestamp", "0000000000000000"), 0);
-    ck_assert_int_eq(valid("date", "ffffffff"), 0);  /* any uint32 */
+    ck_assert_int_eq(valid("date", "ffffffff"), 0); /* any uint32 */
     ck_assert_int_eq(valid("date", "00000000"), 0);
     ck_assert_int_eq(valid("time", "0000000000000000"), 0);
     ck_assert_int_eq(valid("time", "00004e94914effff"), 0); /* 86399999999999 */
-    ck_assert_int_eq(valid("time", "00004e94914f0000"), BS_ECORRUPT); /* 1 day */
+    ck_assert_int_eq(valid("time", "00004e94914f0000"),
+                     BS_ECORRUPT); /* 1 day */
     ck_assert_int_eq(valid("time", "ffffffffffffffff"), BS_ECORRUPT); /* -1 */
     ck_assert_int_eq(valid("uuid", "00112233445566778899aabbccddeeff"), 0);
-    ck_assert_int_eq(valid("uuid", "00112233445566778899aabbccddee"), BS_ECORRUPT);
+    ck_assert_int_eq(valid("uuid", "00112233445566778899aabbccddee"),
+                     BS_ECORRUPT);
     ck_assert_int_eq(valid("timeuuid", "00112233445511778899aabbccddeeff"), 0);
     ck_assert_int_eq(valid("timeuuid", "00112233445541778899aabbccddeeff"),
                      BS_ECORRUPT); /* version 4 */
@@ -77,11 +82,11 @@ START_TEST(validate_fixed_widths_and_strings) {
     ck_assert_int_eq(valid("decimal", "0000000001"), 0);
     ck_assert_int_eq(valid("decimal", "00000001"), BS_ECORRUPT);
     ck_assert_int_eq(valid("text", ""), 0);
-    ck_assert_int_eq(valid("text", "68c3a9"), 0);        /* hé */
-    ck_assert_int_eq(valid("text", "f09f9880"), 0);      /* U+1F600 */
-    ck_assert_int_eq(valid("text", "c3"), BS_ECORRUPT);  /* truncated */
-    ck_assert_int_eq(valid("text", "c0af"), BS_ECORRUPT); /* overlong / */
-    ck_assert_int_eq(valid("text", "eda080"), BS_ECORRUPT); /* surrogate */
+    ck_assert_int_eq(valid("text", "68c3a9"), 0);             /* hé */
+    ck_assert_int_eq(valid("text", "f09f9880"), 0);           /* U+1F600 */
+    ck_assert_int_eq(valid("text", "c3"), BS_ECORRUPT);       /* truncated */
+    ck_assert_int_eq(valid("text", "c0af"), BS_ECORRUPT);     /* overlong / */
+    ck_assert_int_eq(valid("text", "eda080"), BS_ECORRUPT);   /* surrogate */
     ck_assert_int_eq(valid("text", "f4908080"), BS_ECORRUPT); /* > U+10FFFF */
     ck_assert_int_eq(valid("text", "ff"), BS_ECORRUPT);
     ck_assert_int_eq(valid("ascii", "41427f"), 0);
@@ -93,41 +98,53 @@ END_TEST
 
 START_TEST(validate_duration) {
     ck_assert_int_eq(valid("duration", "000000"), 0);
-    ck_assert_int_eq(valid("duration", "020406"), 0);       /* 1mo 2d 3ns */
-    ck_assert_int_eq(valid("duration", "010305"), 0);       /* all negative */
+    ck_assert_int_eq(valid("duration", "020406"), 0);         /* 1mo 2d 3ns */
+    ck_assert_int_eq(valid("duration", "010305"), 0);         /* all negative */
     ck_assert_int_eq(valid("duration", "0203"), BS_ECORRUPT); /* 2 vints */
     ck_assert_int_eq(valid("duration", "02040600"), BS_ECORRUPT); /* trailing */
-    ck_assert_int_eq(valid("duration", "020306"), BS_ECORRUPT);  /* mixed sign */
-    ck_assert_int_eq(valid("duration", "80"), BS_ECORRUPT);      /* truncated */
+    ck_assert_int_eq(valid("duration", "020306"), BS_ECORRUPT); /* mixed sign */
+    ck_assert_int_eq(valid("duration", "80"), BS_ECORRUPT);     /* truncated */
     /* months = 2^32 does not fit int32 */
     ck_assert_int_eq(valid("duration", "f80200000000000000"), BS_ECORRUPT);
-    ck_assert_int_eq(valid("duration", "f800ffffffff0000"), 0); /* -2^31 months */
+    ck_assert_int_eq(valid("duration", "f800ffffffff0000"),
+                     0); /* -2^31 months */
 }
 END_TEST
 
 START_TEST(validate_collections_and_tuples) {
     ck_assert_int_eq(valid("list<int>", "00000000"), 0);
     ck_assert_int_eq(valid("list<int>", "00000001 00000004 00000007"), 0);
-    ck_assert_int_eq(valid("list<int>", "00000001 00000004 000007"), BS_ECORRUPT);
-    ck_assert_int_eq(valid("list<int>", "00000001 00000003 000007"), BS_ECORRUPT);
-    ck_assert_int_eq(valid("list<int>", "00000002 00000004 00000007"), BS_ECORRUPT);
+    ck_assert_int_eq(valid("list<int>", "00000001 00000004 000007"),
+                     BS_ECORRUPT);
+    ck_assert_int_eq(valid("list<int>", "00000001 00000003 000007"),
+                     BS_ECORRUPT);
+    ck_assert_int_eq(valid("list<int>", "00000002 00000004 00000007"),
+                     BS_ECORRUPT);
     ck_assert_int_eq(valid("list<int>", "00000001 00000004 00000007 00"),
                      BS_ECORRUPT); /* trailing */
     ck_assert_int_eq(valid("list<int>", "ffffffff"), BS_ECORRUPT);
-    ck_assert_int_eq(valid("list<int>", "00000001 ffffffff"), BS_ECORRUPT); /* null */
+    ck_assert_int_eq(valid("list<int>", "00000001 ffffffff"),
+                     BS_ECORRUPT); /* null */
     ck_assert_int_eq(valid("list<int>", "000000"), BS_ECORRUPT);
     ck_assert_int_eq(valid("set<text>", "00000001 00000001 ff"), BS_ECORRUPT);
-    ck_assert_int_eq(valid("map<int, text>", "00000001 00000004 00000001 00000001 61"), 0);
-    ck_assert_int_eq(valid("map<int, text>", "00000001 00000004 00000001"), BS_ECORRUPT);
+    ck_assert_int_eq(
+        valid("map<int, text>", "00000001 00000004 00000001 00000001 61"), 0);
+    ck_assert_int_eq(valid("map<int, text>", "00000001 00000004 00000001"),
+                     BS_ECORRUPT);
     ck_assert_int_eq(valid("frozen<list<list<int>>>",
-                           "00000001 0000000c 00000001 00000004 00000002"), 0);
+                           "00000001 0000000c 00000001 00000004 00000002"),
+                     0);
     ck_assert_int_eq(valid("frozen<list<list<int>>>",
-                           "00000001 0000000c 00000001 00000003 00000002"), BS_ECORRUPT);
-    ck_assert_int_eq(valid("tuple<int, text>", "00000004 00000001 ffffffff"), 0);
-    ck_assert_int_eq(valid("tuple<int, text>", "00000004 00000001"), 0); /* short */
+                           "00000001 0000000c 00000001 00000003 00000002"),
+                     BS_ECORRUPT);
+    ck_assert_int_eq(valid("tuple<int, text>", "00000004 00000001 ffffffff"),
+                     0);
+    ck_assert_int_eq(valid("tuple<int, text>", "00000004 00000001"),
+                     0); /* short */
     ck_assert_int_eq(valid("tuple<int, text>", ""), 0);
-    ck_assert_int_eq(valid("tuple<int, text>", "00000004 00000001 ffffffff ffffffff"),
-                     BS_ECORRUPT); /* 3 components */
+    ck_assert_int_eq(
+        valid("tuple<int, text>", "00000004 00000001 ffffffff ffffffff"),
+        BS_ECORRUPT); /* 3 components */
     ck_assert_int_eq(valid("tuple<int, text>", "00000004 000001"), BS_ECORRUPT);
     ck_assert_int_eq(valid("tuple<int, text>", "fffffffe"), BS_ECORRUPT);
     /* unresolved UDT reference cannot be validated */
@@ -153,8 +170,10 @@ START_TEST(compare_numbers) {
     ck_assert_int_eq(cmp_hex("int", "80000000", "7fffffff"), -1);
     ck_assert_int_eq(cmp_hex("tinyint", "80", "7f"), -1);
     ck_assert_int_eq(cmp_hex("smallint", "0100", "00ff"), 1);
-    ck_assert_int_eq(cmp_hex("bigint", "8000000000000000", "0000000000000000"), -1);
-    ck_assert_int_eq(cmp_hex("timestamp", "ffffffffffffffff", "0000000000000000"), -1);
+    ck_assert_int_eq(cmp_hex("bigint", "8000000000000000", "0000000000000000"),
+                     -1);
+    ck_assert_int_eq(
+        cmp_hex("timestamp", "ffffffffffffffff", "0000000000000000"), -1);
     ck_assert_int_eq(cmp_hex("date", "80000000", "7fffffff"), 1); /* unsigned */
     ck_assert_int_eq(cmp_hex("boolean", "00", "01"), -1);
     ck_assert_int_eq(cmp_hex("boolean", "01", "02"), 0); /* both true */
@@ -163,9 +182,12 @@ START_TEST(compare_numbers) {
     ck_assert_int_eq(cmp_hex("float", "7fc00000", "7f800000"), 1);
     ck_assert_int_eq(cmp_hex("float", "7fc00000", "7fc00001"), 0);
     ck_assert_int_eq(cmp_hex("float", "ff800000", "bf800000"), -1);
-    ck_assert_int_eq(cmp_hex("double", "8000000000000000", "0000000000000000"), -1);
-    ck_assert_int_eq(cmp_hex("double", "7ff8000000000000", "7ff0000000000000"), 1);
-    ck_assert_int_eq(cmp_hex("double", "bff0000000000000", "3ff0000000000000"), -1);
+    ck_assert_int_eq(cmp_hex("double", "8000000000000000", "0000000000000000"),
+                     -1);
+    ck_assert_int_eq(cmp_hex("double", "7ff8000000000000", "7ff0000000000000"),
+                     1);
+    ck_assert_int_eq(cmp_hex("double", "bff0000000000000", "3ff0000000000000"),
+                     -1);
     /* varints: same value, different lengths; sign; magnitude */
     ck_assert_int_eq(cmp_hex("varint", "0001", "01"), 0);
     ck_assert_int_eq(cmp_hex("varint", "ffff", "ff"), 0);
@@ -180,7 +202,8 @@ START_TEST(compare_numbers) {
     ck_assert_int_eq(cmp_hex("decimal", "00000003 03e7", "00000001 0a"), -1);
     ck_assert_int_eq(cmp_hex("decimal", "00000001 f1", "00000002 83"), -1);
     ck_assert_int_eq(cmp_hex("decimal", "ffffffff 01", "00000002 03e7"), 1);
-    ck_assert_int_eq(cmp_hex("decimal", "00000005 00", "fffffffb 00"), 0); /* zeros */
+    ck_assert_int_eq(cmp_hex("decimal", "00000005 00", "fffffffb 00"),
+                     0); /* zeros */
     ck_assert_int_eq(cmp_hex("decimal", "00000000 ff", "00000005 00"), -1);
 }
 END_TEST
@@ -190,15 +213,18 @@ START_TEST(compare_bytes_uuids_and_empties) {
     ck_assert_int_eq(cmp_hex("text", "c3a9", "7a"), 1); /* unsigned bytes */
     ck_assert_int_eq(cmp_hex("blob", "", "00"), -1);
     ck_assert_int_eq(cmp_hex("blob", "ff", "0000"), 1);
-    ck_assert_int_eq(cmp_hex("inet", "7f000001", "00000000000000000000000000000001"), 1);
+    ck_assert_int_eq(
+        cmp_hex("inet", "7f000001", "00000000000000000000000000000001"), 1);
     ck_assert_int_eq(cmp_hex("int", "", "80000000"), -1); /* empty first */
 
     /* uuid: version first (v1 < v4 even with larger bytes) */
     ck_assert_int_eq(cmp_hex("uuid", "ffffffffffff1fffbfffffffffffffff",
-                             "00000000000040008000000000000000"), -1);
+                             "00000000000040008000000000000000"),
+                     -1);
     /* v4: unsigned bytewise */
     ck_assert_int_eq(cmp_hex("uuid", "80000000000040008000000000000000",
-                             "7fffffffffff4fff8000000000000000"), 1);
+                             "7fffffffffff4fff8000000000000000"),
+                     1);
     /* v1 in uuid column: by time, not by bytes */
     bs_uuid early, late;
     bs_uuid_v1_at(1000000, 0x8000000000000001ULL, &early);
@@ -213,7 +239,12 @@ START_TEST(compare_bytes_uuids_and_empties) {
     ck_assert_int_eq(c, 1);
     /* timeuuid ordering across many times, even when the low time bytes
      * would sort the other way */
-    int64_t times[] = {0, 1, 999999, 1000000, 4294967296LL, 1600000000000000LL,
+    int64_t times[] = {0,
+                       1,
+                       999999,
+                       1000000,
+                       4294967296LL,
+                       1600000000000000LL,
                        1700000000000000LL};
     for (size_t i = 0; i + 1 < sizeof times / sizeof times[0]; i++) {
         bs_uuid a, b;
@@ -235,7 +266,8 @@ START_TEST(compare_bytes_uuids_and_empties) {
     /* nulls first */
     ck_assert_int_eq(bs_value_compare(ut, NULL, BS_VALUE_NULL, a.b, 16, &c), 0);
     ck_assert_int_eq(c, -1);
-    ck_assert_int_eq(bs_value_compare(ut, NULL, BS_VALUE_NULL, NULL, BS_VALUE_NULL, &c), 0);
+    ck_assert_int_eq(
+        bs_value_compare(ut, NULL, BS_VALUE_NULL, NULL, BS_VALUE_NULL, &c), 0);
     ck_assert_int_eq(c, 0);
     /* corrupt input is an error, not a crash */
     ck_assert_int_eq(bs_value_compare(ut, a.b, 15, b.b, 16, &c), BS_ECORRUPT);
@@ -256,29 +288,37 @@ START_TEST(compare_collections_and_tuples) {
     ck_assert_int_eq(cmp_hex("frozen<list<int>>", l1, l10), -1);
     ck_assert_int_eq(cmp_hex("frozen<list<int>>", "00000000", l1), -1);
     /* elements compare by their type: -1 < 1 */
-    ck_assert_int_eq(cmp_hex("frozen<set<int>>", "00000001 00000004 ffffffff", l1), -1);
+    ck_assert_int_eq(
+        cmp_hex("frozen<set<int>>", "00000001 00000004 ffffffff", l1), -1);
     /* maps: key then value */
     ck_assert_int_eq(cmp_hex("frozen<map<int, int>>",
                              "00000001 00000004 00000001 00000004 00000005",
-                             "00000001 00000004 00000001 00000004 00000006"), -1);
+                             "00000001 00000004 00000001 00000004 00000006"),
+                     -1);
     /* tuples: null component first, missing trailing component first */
-    ck_assert_int_eq(cmp_hex("tuple<int, int>", "ffffffff", "00000004 80000000"), -1);
+    ck_assert_int_eq(
+        cmp_hex("tuple<int, int>", "ffffffff", "00000004 80000000"), -1);
     ck_assert_int_eq(cmp_hex("tuple<int, int>", "00000004 00000001",
-                             "00000004 00000001 00000004 80000000"), -1);
-    ck_assert_int_eq(cmp_hex("tuple<int, text>", "00000004 00000001 00000001 62",
-                             "00000004 00000001 00000001 61"), 1);
+                             "00000004 00000001 00000004 80000000"),
+                     -1);
+    ck_assert_int_eq(cmp_hex("tuple<int, text>",
+                             "00000004 00000001 00000001 62",
+                             "00000004 00000001 00000001 61"),
+                     1);
 }
 END_TEST
 
 START_TEST(builders_sort_and_dedup) {
     bs_type *st = T("set<int>");
-    uint8_t v[4][4] = {{0, 0, 0, 3}, {0xff, 0xff, 0xff, 0xff}, {0, 0, 0, 3}, {0, 0, 0, 1}};
+    uint8_t v[4][4] = {
+        {0, 0, 0, 3}, {0xff, 0xff, 0xff, 0xff}, {0, 0, 0, 3}, {0, 0, 0, 1}};
     bs_value_elem e[4];
-    for (int i = 0; i < 4; i++) e[i] = (bs_value_elem){v[i], 4};
+    for (int i = 0; i < 4; i++)
+        e[i] = (bs_value_elem){v[i], 4};
     bs_buf b = BS_BUF_INIT;
     ck_assert_int_eq(bs_value_build_set(st, e, 4, &b), 0);
-    uint8_t want[] = {0, 0, 0, 3, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 4, 0, 0,
-                      0, 1, 0, 0, 0, 4, 0, 0, 0, 3};
+    uint8_t want[] = {0, 0, 0, 3, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 0,
+                      0, 4, 0, 0, 0, 1, 0, 0, 0,    4,    0,    0,    0, 3};
     ck_assert_uint_eq(b.len, sizeof want);
     ck_assert_mem_eq(b.data, want, sizeof want);
     /* an invalid element is refused and the buffer is left as it was */
@@ -290,7 +330,8 @@ START_TEST(builders_sort_and_dedup) {
 
     /* map: sorted keys, last duplicate wins */
     bs_type *mt = T("map<text, int>");
-    bs_value_elem k[3] = {{(const uint8_t *)"b", 1}, {(const uint8_t *)"a", 1},
+    bs_value_elem k[3] = {{(const uint8_t *)"b", 1},
+                          {(const uint8_t *)"a", 1},
                           {(const uint8_t *)"b", 1}};
     bs_value_elem val[3] = {{v[0], 4}, {v[1], 4}, {v[3], 4}};
     ck_assert_int_eq(bs_value_build_map(mt, k, val, 3, &b), 0);

@@ -40,11 +40,11 @@ static void check_canon(const char *s, const char *want) {
 }
 
 START_TEST(scalars_print_and_parse) {
-    static const char *names[] = {"ascii", "bigint", "blob", "boolean",
-                                  "counter", "decimal", "double", "float",
-                                  "int", "timestamp", "uuid", "text",
-                                  "varint", "timeuuid", "inet", "date",
-                                  "time", "smallint", "tinyint", "duration"};
+    static const char *names[] = {
+        "ascii",   "bigint", "blob",     "boolean",  "counter",
+        "decimal", "double", "float",    "int",      "timestamp",
+        "uuid",    "text",   "varint",   "timeuuid", "inet",
+        "date",    "time",   "smallint", "tinyint",  "duration"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         check_canon(names[i], names[i]);
     check_canon("varchar", "text");
@@ -58,7 +58,8 @@ END_TEST
 
 START_TEST(nested_types_as_cassandra_prints_them) {
     check_canon("map<text, frozen<list<int>>>", "map<text, frozen<list<int>>>");
-    check_canon("map<varchar,frozen< list <int> >>", "map<text, frozen<list<int>>>");
+    check_canon("map<varchar,frozen< list <int> >>",
+                "map<text, frozen<list<int>>>");
     check_canon("frozen<list<list<int>>>", "frozen<list<list<int>>>");
     check_canon("frozen<list<frozen<list<int>>>>", "frozen<list<list<int>>>");
     check_canon("tuple<int, text>", "frozen<tuple<int, text>>");
@@ -96,9 +97,11 @@ START_TEST(nested_types_as_cassandra_prints_them) {
 END_TEST
 
 START_TEST(hand_built_descriptor_prints) {
-    bs_type *inner = bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL);
+    bs_type *inner =
+        bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL);
     inner->frozen = 1;
-    bs_type *m = bs_type_new_coll(BS_TYPE_MAP, bs_type_new(BS_TYPE_VARCHAR), inner);
+    bs_type *m =
+        bs_type_new_coll(BS_TYPE_MAP, bs_type_new(BS_TYPE_VARCHAR), inner);
     char *c = to_cql(m);
     ck_assert_str_eq(c, "map<text, frozen<list<int>>>");
     free(c);
@@ -128,8 +131,8 @@ static void parse_fails(const char *s, const char *msg_part) {
     int rc = bs_value_type_parse(s, strlen(s), &t, err, sizeof err);
     ck_assert_msg(rc == BS_ESYNTAX, "'%s' gave %d", s, rc);
     ck_assert_ptr_null(t);
-    ck_assert_msg(strstr(err, msg_part) != NULL, "'%s': message '%s' lacks '%s'",
-                  s, err, msg_part);
+    ck_assert_msg(strstr(err, msg_part) != NULL,
+                  "'%s': message '%s' lacks '%s'", s, err, msg_part);
 }
 
 START_TEST(parse_errors_are_clear) {
@@ -150,7 +153,8 @@ START_TEST(parse_errors_are_clear) {
     /* deep nesting is refused, not a stack overflow */
     char deep[2000];
     size_t k = 0;
-    for (int i = 0; i < 150; i++) k += (size_t)sprintf(deep + k, "frozen<list<");
+    for (int i = 0; i < 150; i++)
+        k += (size_t)sprintf(deep + k, "frozen<list<");
     deep[k] = 0;
     parse_fails(deep, "nested too deeply");
 }
