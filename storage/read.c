@@ -3,10 +3,15 @@
  * token-range iteration.
  *
  * Reading one partition (read_partition) with one RocksDB iterator:
- *   1. Seek(P|0x10) and walk the partition header in key order: the
- *      partition deletion (0x10), the static row (0x20; skipped with one
- *      seek unless asked for) and every range tombstone (0x30), which are
- *      kept for the row phase.
+ *   1. Read the partition header: the partition deletion (0x10), the
+ *      static row (0x20, only if asked for) and every range tombstone
+ *      (0x30), kept for the row phase.  bs_store_read (forward) uses prefix
+ *      seeks: the CF's prefix extractor is token|P|pk|kind, so one Seek per
+ *      kind with prefix_same_as_start is answered by the memtable/SST
+ *      prefix blooms when the partition has no such record (the common
+ *      case) - a point read then costs one real seek.  Scans and reversed
+ *      reads use total order: Seek(P|0x10) and walk forward; if the walk
+ *      stops on the first row at/after the window start, no second seek.
  *   2. Compute the row window [lower, upper) from the slice bounds and the
  *      paging cursor (strictly after `after_ck`): an inclusive start prefix
  *      p gives P|0x40|p, an exclusive one succ(P|0x40|p) (the smallest key

@@ -214,9 +214,10 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     char *err = NULL;
     size_t ncf = 0;
     char **names = rocksdb_list_column_families(s->dbopts, dir, &ncf, &err);
-    if (err) { /* no database yet */
+    if (err) { /* no database yet; the (empty) list is allocated anyway */
         rocksdb_free(err);
         err = NULL;
+        if (names) rocksdb_list_column_families_destroy(names, ncf);
         names = NULL;
         ncf = 0;
     }

@@ -38,8 +38,8 @@ static size_t nrows(const char *pk) { return rd_part(T, 1, pk, NULL, &A)->nrows;
 
 static void rows(const char *pk, int from, int to, int64_t ts) {
     for (int i = from; i < to; i++) {
-        char ck[8];
-        snprintf(ck, sizeof ck, "r%02d", i);
+        char ck[16];
+        snprintf(ck, sizeof ck, "r%02d", i % 100);
         w_cell(S, T, 1, pk, ck, 1, "v", ts, 0);
     }
 }
