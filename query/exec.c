@@ -527,9 +527,21 @@ static prep_entry *prep_find(bs_exec *x, const uint8_t *id, size_t idlen) {
     return e;
 }
 
-/* Column spec (name + type) that a bind marker binds to. */
+/* Column spec (name + type) that a bind marker binds to.  The name is
+ * the marker's own for a named marker (:v), else the receiver's: drivers
+ * bind a dict of values by these names. */
+static int bind_spec_recv(xctx *c, const bs_table_schema *t,
+                          const bs_cql_bind *b, bs_proto_colspec *out);
+
 static int bind_spec(xctx *c, const bs_table_schema *t, const bs_cql_bind *b,
                      bs_proto_colspec *out) {
+    if (bind_spec_recv(c, t, b, out)) return -1;
+    if (b->name) out->name = bs_proto_cstr(b->name);
+    return 0;
+}
+
+static int bind_spec_recv(xctx *c, const bs_table_schema *t,
+                          const bs_cql_bind *b, bs_proto_colspec *out) {
     out->keyspace = bs_proto_cstr(t ? t->keyspace : "");
     out->table = bs_proto_cstr(t ? t->name : "");
     out->name = bs_proto_cstr(b->recv_name ? b->recv_name : "?");
@@ -723,11 +735,16 @@ static int bind_values(xctx *c, const bs_cql_stmt *s, uint16_t n,
     for (uint32_t i = 0; i < s->nbinds; i++) {
         int found = -1;
         if (names) {
+            /* a named marker by its name, a ? by its receiver column */
+            const bs_cql_bind *bd = &s->binds[i];
+            const char *bn = bd->name ? bd->name
+                             : bd->recv.kind == BS_CQL_RECV_COLUMN ? bd->recv.column
+                                                                   : NULL;
             for (uint16_t j = 0; j < n; j++)
-                if (s->binds[i].name && bs_proto_str_eq(names[j], s->binds[i].name))
+                if (bn && bs_proto_str_eq(names[j], bn))
                     found = j;
             if (found < 0)
-                return XINVALID(c, "Invalid unset value for column %s", s->binds[i].name ? s->binds[i].name : "?");
+                return XINVALID(c, "Invalid unset value for column %s", bn ? bn : "?");
         } else {
             found = (int)i;
         }
