@@ -26,6 +26,8 @@
 #include "query/cql_lex.h"
 
 #define BS_CQL_MAX_DEPTH 64
+/* Most WITH options in one clause (duplicates are checked pairwise). */
+#define BS_CQL_MAX_OPTIONS 256
 /* Largest statement text accepted (BS_ETOOBIG beyond). */
 #define BS_CQL_MAX_TEXT ((size_t)1 << 30)
 

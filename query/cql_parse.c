@@ -1034,6 +1034,9 @@ static void properties(parser *p, vec *opts, vec *order, int table) {
             expect(p, BS_CQL_TOK_RPAREN);
             continue;
         }
+        if (opts->n >= BS_CQL_MAX_OPTIONS)
+            fail_at(p, &t, BS_ESYNTAX, "too many properties (more than %d)",
+                    BS_CQL_MAX_OPTIONS);
         const char *name = ident(p);
         for (uint32_t i = 0; i < opts->n; i++)
             if (streq(((bs_cql_option *)opts->v)[i].name, name))

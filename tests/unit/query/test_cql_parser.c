@@ -212,6 +212,13 @@ START_TEST(parse_create_table_variants) {
     e = PE("CREATE TABLE t (k int PRIMARY KEY) WITH CLUSTERING ORDER BY (k)",
            BS_ESYNTAX);
     ck_assert(strstr(e.msg, "expecting ASC or DESC"));
+    /* option count is capped (the duplicate check is pairwise) */
+    bs_buf b = BS_BUF_INIT;
+    ck_assert_int_eq(bs_buf_appendf(&b, "CREATE TABLE t (k int PRIMARY KEY) WITH o0 = 0"), 0);
+    for (int i = 1; i < 300; i++) ck_assert_int_eq(bs_buf_appendf(&b, " AND o%d = %d", i, i), 0);
+    e = PE((const char *)b.data, BS_ESYNTAX);
+    ck_assert(strstr(e.msg, "too many properties (more than 256)"));
+    bs_buf_free(&b);
     e = PE("CREATE TABLE t (k list PRIMARY KEY)", BS_ESYNTAX);
     ck_assert(strstr(e.msg, "Invalid (reserved) user type name list"));
     e = PE("CREATE TABLE t (k vector<float, 3> PRIMARY KEY)", BS_ENOTSUP);
