@@ -684,18 +684,29 @@ out:
 }
 
 static int dec_escaped(krd *r, bs_buf *out, size_t *n) {
+    const uint8_t esc_raw = ESC ^ r->mask;
     *n = 0;
     for (;;) {
+        /* copy the run up to the next escape byte in one go */
+        size_t left = r->len - r->pos;
+        if (left == 0) return BS_ECORRUPT;
+        const uint8_t *s = r->p + r->pos;
+        const uint8_t *z = memchr(s, esc_raw, left);
+        if (!z) return BS_ECORRUPT;
+        size_t run = (size_t)(z - s);
+        if (run && out) {
+            uint8_t *d = bs_buf_extend(out, run);
+            if (!d) return BS_ENOMEM;
+            for (size_t i = 0; i < run; i++) d[i] = s[i] ^ r->mask;
+        }
+        *n += run;
+        r->pos += run + 1;
         uint8_t b;
         int rc = rd_u8(r, &b);
         if (rc) return rc;
-        if (b == ESC) {
-            if ((rc = rd_u8(r, &b))) return rc;
-            if (b == ESC_END) return *n ? 0 : BS_ECORRUPT;
-            if (b != ESC_ZERO) return BS_ECORRUPT;
-            b = 0;
-        }
-        if (out && bs_buf_append_u8(out, b)) return BS_ENOMEM;
+        if (b == ESC_END) return *n ? 0 : BS_ECORRUPT;
+        if (b != ESC_ZERO) return BS_ECORRUPT;
+        if (out && bs_buf_append_u8(out, 0)) return BS_ENOMEM;
         ++*n;
     }
 }

@@ -33,6 +33,12 @@
  * encodings, so for every successful decode re-encoding gives back the
  * consumed bytes exactly (one value, one key).
  *
+ * Deviation from Cassandra, on purpose: TupleType.compare (4.x) treats a
+ * missing trailing field as equal to a null one AND to an empty one,
+ * while null < empty when both are present; that is not a total order,
+ * so here missing == null < empty everywhere.  Older Cassandra (fewer
+ * fields sorts first) differs the same way.
+ *
  * Not done here: UTF-8/ASCII validation of text (the query layer
  * validates), sorting/deduplicating frozen set and map elements (the
  * query layer must serialize sets and maps in their element order, as
