@@ -63,8 +63,8 @@ typedef struct bs_cql_piece {
  * last ';' remains -- e.g. an unterminated string or a statement still
  * being typed; that tail is the last piece.  Never fails on bad text
  * (the server will report it); BS_ENOMEM only. */
-int bs_cql_split(bs_arena *a, const char *text, size_t len,
-                 bs_cql_piece **out, size_t *n, int *complete);
+int bs_cql_split(bs_arena *a, const char *text, size_t len, bs_cql_piece **out,
+                 size_t *n, int *complete);
 
 /* ---- printing (cql_print.c) ---- */
 

@@ -55,13 +55,13 @@ typedef struct bs_cql_expr bs_cql_expr;
 struct bs_cql_expr {
     bs_cql_expr_kind kind;
     bs_cql_pos pos;
-    bs_literal lit;       /* LITERAL: text points into arena memory */
-    uint32_t bind;        /* BIND */
-    const char *name;     /* COLUMN, CALL (function), FIELD (field) */
-    const char *ks;       /* CALL: function keyspace or NULL */
-    bs_type *type;        /* CAST target */
-    uint8_t star;         /* CALL: count(*) */
-    uint8_t sql_cast;     /* CAST: 1 = CAST(x AS t) selector, 0 = (t) x */
+    bs_literal lit;   /* LITERAL: text points into arena memory */
+    uint32_t bind;    /* BIND */
+    const char *name; /* COLUMN, CALL (function), FIELD (field) */
+    const char *ks;   /* CALL: function keyspace or NULL */
+    bs_type *type;    /* CAST target */
+    uint8_t star;     /* CALL: count(*) */
+    uint8_t sql_cast; /* CAST: 1 = CAST(x AS t) selector, 0 = (t) x */
     uint32_t n;
     bs_cql_expr **items;  /* see kinds */
     bs_cql_expr **values; /* MAP values, n of them */
@@ -93,24 +93,24 @@ typedef enum {
                              * ks = its keyspace; "arg0(f)" */
     BS_CQL_RECV_LIMIT,      /* "[limit]" */
     BS_CQL_RECV_PER_PARTITION_LIMIT, /* "[per_partition_limit]" */
-    BS_CQL_RECV_TTL,        /* "[ttl]" */
-    BS_CQL_RECV_TIMESTAMP,  /* "[timestamp]" */
-    BS_CQL_RECV_JSON        /* INSERT JSON ? ; "[json]" */
+    BS_CQL_RECV_TTL,                 /* "[ttl]" */
+    BS_CQL_RECV_TIMESTAMP,           /* "[timestamp]" */
+    BS_CQL_RECV_JSON                 /* INSERT JSON ? ; "[json]" */
 } bs_cql_recv_kind;
 
 typedef struct bs_cql_recv {
     bs_cql_recv_kind kind;
-    const char *column;  /* column (function name for FUNC_ARG) */
-    const char *field;   /* FIELD */
-    const char *ks;      /* FUNC_ARG: function keyspace or NULL */
-    uint32_t index;      /* TUPLE_ELEM component, FUNC_ARG argument */
-    uint32_t ncols;      /* MULTI, MULTI_IN, TOKEN */
+    const char *column; /* column (function name for FUNC_ARG) */
+    const char *field;  /* FIELD */
+    const char *ks;     /* FUNC_ARG: function keyspace or NULL */
+    uint32_t index;     /* TUPLE_ELEM component, FUNC_ARG argument */
+    uint32_t ncols;     /* MULTI, MULTI_IN, TOKEN */
     const char **cols;
 } bs_cql_recv;
 
 typedef struct bs_cql_bind {
-    uint32_t index;        /* position among the statement's markers */
-    const char *name;      /* :name (case-folded like identifiers) or NULL */
+    uint32_t index;   /* position among the statement's markers */
+    const char *name; /* :name (case-folded like identifiers) or NULL */
     bs_cql_pos pos;
     bs_cql_recv recv;
     const char *recv_name; /* printable receiver, see bs_cql_recv_kind */
@@ -145,13 +145,13 @@ typedef struct bs_cql_relation {
     bs_cql_lhs_kind lhs;
     bs_cql_op op;
     bs_cql_pos pos;
-    const char *column;   /* COLUMN, ELEM, FIELD */
-    bs_cql_expr *key;     /* ELEM */
-    const char *field;    /* FIELD */
-    uint32_t ncols;       /* MULTI, TOKEN */
+    const char *column; /* COLUMN, ELEM, FIELD */
+    bs_cql_expr *key;   /* ELEM */
+    const char *field;  /* FIELD */
+    uint32_t ncols;     /* MULTI, TOKEN */
     const char **cols;
-    bs_cql_expr *rhs;     /* the value; for IN without a list: the marker */
-    uint8_t in_list;      /* IN (v, ...): values in in[] (possibly none) */
+    bs_cql_expr *rhs; /* the value; for IN without a list: the marker */
+    uint8_t in_list;  /* IN (v, ...): values in in[] (possibly none) */
     uint32_t nin;
     bs_cql_expr **in;
 } bs_cql_relation;
@@ -231,7 +231,7 @@ typedef struct bs_cql_create_table {
     const char **ck;
     uint32_t norder; /* WITH CLUSTERING ORDER BY */
     bs_cql_order *order;
-    uint32_t nopts;  /* other WITH options, in written order */
+    uint32_t nopts; /* other WITH options, in written order */
     bs_cql_option *opts;
 } bs_cql_create_table;
 
@@ -266,29 +266,29 @@ typedef struct bs_cql_create_type {
 
 typedef struct bs_cql_insert {
     bs_cql_qname table;
-    uint32_t ncols;        /* 0 for INSERT ... JSON */
+    uint32_t ncols; /* 0 for INSERT ... JSON */
     const char **cols;
-    bs_cql_expr **values;  /* ncols of them */
-    bs_cql_expr *json;     /* INSERT JSON: string literal or marker */
+    bs_cql_expr **values;       /* ncols of them */
+    bs_cql_expr *json;          /* INSERT JSON: string literal or marker */
     uint8_t json_default_unset; /* DEFAULT UNSET (default is NULL) */
     uint8_t if_not_exists;
     bs_cql_using using;
 } bs_cql_insert;
 
 typedef enum {
-    BS_CQL_ASSIGN_SET,       /* c = v */
-    BS_CQL_ASSIGN_ADD,       /* c = c + v, c += v */
-    BS_CQL_ASSIGN_SUB,       /* c = c - v, c -= v */
-    BS_CQL_ASSIGN_PREPEND,   /* c = v + c */
-    BS_CQL_ASSIGN_SET_ELEM,  /* c[key] = v */
-    BS_CQL_ASSIGN_SET_FIELD  /* c.field = v */
+    BS_CQL_ASSIGN_SET,      /* c = v */
+    BS_CQL_ASSIGN_ADD,      /* c = c + v, c += v */
+    BS_CQL_ASSIGN_SUB,      /* c = c - v, c -= v */
+    BS_CQL_ASSIGN_PREPEND,  /* c = v + c */
+    BS_CQL_ASSIGN_SET_ELEM, /* c[key] = v */
+    BS_CQL_ASSIGN_SET_FIELD /* c.field = v */
 } bs_cql_assign_kind;
 
 typedef struct bs_cql_assign {
     bs_cql_assign_kind kind;
     const char *column;
-    bs_cql_expr *key;   /* SET_ELEM */
-    const char *field;  /* SET_FIELD */
+    bs_cql_expr *key;  /* SET_ELEM */
+    const char *field; /* SET_FIELD */
     bs_cql_expr *value;
 } bs_cql_assign;
 
@@ -300,7 +300,7 @@ typedef struct bs_cql_update {
     uint32_t nwhere;
     bs_cql_relation *where;
     uint8_t if_exists;
-    uint32_t nconds;       /* IF c = v AND ... */
+    uint32_t nconds; /* IF c = v AND ... */
     bs_cql_relation *conds;
 } bs_cql_update;
 
@@ -312,10 +312,10 @@ typedef struct bs_cql_deletion {
 } bs_cql_deletion;
 
 typedef struct bs_cql_delete {
-    uint32_t ncols;        /* 0: the whole row(s) */
+    uint32_t ncols; /* 0: the whole row(s) */
     bs_cql_deletion *cols;
     bs_cql_qname table;
-    bs_cql_using using;    /* only timestamp */
+    bs_cql_using using; /* only timestamp */
     uint32_t nwhere;
     bs_cql_relation *where;
     uint8_t if_exists;
@@ -348,7 +348,7 @@ typedef struct bs_cql_selector {
 typedef struct bs_cql_select {
     uint8_t json;
     uint8_t distinct;
-    uint8_t star;        /* SELECT * (then nsel == 0) */
+    uint8_t star; /* SELECT * (then nsel == 0) */
     uint32_t nsel;
     bs_cql_selector *sel;
     bs_cql_qname table;
@@ -365,17 +365,17 @@ typedef struct bs_cql_select {
 
 struct bs_cql_stmt {
     bs_cql_stmt_kind kind;
-    bs_cql_pos pos;        /* of the first token */
-    const char *text;      /* the statement's source text (arena copy) */
+    bs_cql_pos pos;   /* of the first token */
+    const char *text; /* the statement's source text (arena copy) */
     size_t len;
     uint32_t nbinds;
     bs_cql_bind *binds;
     union {
         bs_cql_use use;
-        bs_cql_keyspace_def keyspace;     /* CREATE/ALTER KEYSPACE */
-        bs_cql_drop drop;                 /* DROP *, TRUNCATE */
+        bs_cql_keyspace_def keyspace; /* CREATE/ALTER KEYSPACE */
+        bs_cql_drop drop;             /* DROP *, TRUNCATE */
         bs_cql_create_table create_table;
-        bs_cql_alter alter;               /* ALTER TABLE, ALTER TYPE */
+        bs_cql_alter alter; /* ALTER TABLE, ALTER TYPE */
         bs_cql_create_type create_type;
         bs_cql_insert insert;
         bs_cql_update update;

@@ -29,29 +29,35 @@
 /* Sorted; words that need quotes to be identifiers.  Cassandra's reserved
  * keywords plus the literal words true/false (lexed as booleans). */
 static const char *const reserved_words[] = {
-    "add",      "allow",    "alter",       "and",      "apply",
-    "asc",      "authorize", "batch",      "begin",    "by",
-    "columnfamily", "create", "delete",    "desc",     "describe",
-    "drop",     "entries",  "execute",     "false",    "from",
-    "full",     "grant",    "if",          "in",       "index",
-    "infinity", "insert",   "into",        "is",       "keyspace",
-    "limit",    "materialized", "modify",  "nan",      "norecursive",
-    "not",      "null",     "of",          "on",       "or",
-    "order",    "primary",  "rename",      "replace",  "revoke",
-    "schema",   "select",   "set",         "table",    "to",
-    "token",    "true",     "truncate",    "unlogged", "update",
-    "use",      "using",    "view",        "where",    "with",
+    "add",          "allow",        "alter",    "and",      "apply",
+    "asc",          "authorize",    "batch",    "begin",    "by",
+    "columnfamily", "create",       "delete",   "desc",     "describe",
+    "drop",         "entries",      "execute",  "false",    "from",
+    "full",         "grant",        "if",       "in",       "index",
+    "infinity",     "insert",       "into",     "is",       "keyspace",
+    "limit",        "materialized", "modify",   "nan",      "norecursive",
+    "not",          "null",         "of",       "on",       "or",
+    "order",        "primary",      "rename",   "replace",  "revoke",
+    "schema",       "select",       "set",      "table",    "to",
+    "token",        "true",         "truncate", "unlogged", "update",
+    "use",          "using",        "view",     "where",    "with",
 };
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
+static int is_digit(int c) {
+    return c >= '0' && c <= '9';
+}
 static int is_letter(int c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 static int is_hex(int c) {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-static int is_ident(int c) { return is_letter(c) || is_digit(c) || c == '_'; }
-static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+static int is_ident(int c) {
+    return is_letter(c) || is_digit(c) || c == '_';
+}
+static int lower(int c) {
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
 
 void bs_cql_lex_init(bs_cql_lexer *lx, const char *src, size_t len) {
     lx->src = src;
@@ -89,7 +95,8 @@ static int ci_word(const bs_cql_lexer *lx, size_t i, const char *w) {
 
 static size_t digits(const bs_cql_lexer *lx, size_t i) {
     size_t s = i;
-    while (is_digit(at(lx, i))) i++;
+    while (is_digit(at(lx, i)))
+        i++;
     return i - s;
 }
 
@@ -122,7 +129,8 @@ static size_t match_unit_duration(const bs_cql_lexer *lx, size_t i) {
         if ((c0 == 'm' && (c1 == 'o' || c1 == 's')) ||
             ((c0 == 'u' || c0 == 'n') && c1 == 's'))
             ul = 2;
-        else if (c0 == 0xC2 && at(lx, q + 1) == 0xB5 && lower(at(lx, q + 2)) == 's')
+        else if (c0 == 0xC2 && at(lx, q + 1) == 0xB5 &&
+                 lower(at(lx, q + 2)) == 's')
             ul = 3; /* µs */
         else if (c0 == 'y' || c0 == 'w' || c0 == 'd' || c0 == 'h' ||
                  c0 == 'm' || c0 == 's')
@@ -273,7 +281,8 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
             advance(lx, p - lx->pos);
         } else if (c == '/' && at(lx, lx->pos + 1) == '*') {
             size_t p = lx->pos + 2;
-            while (p + 1 < lx->len && !(lx->src[p] == '*' && lx->src[p + 1] == '/'))
+            while (p + 1 < lx->len &&
+                   !(lx->src[p] == '*' && lx->src[p + 1] == '/'))
                 p++;
             if (p + 1 >= lx->len)
                 return lex_error(lx, err, "unterminated comment%s", "");
@@ -297,7 +306,8 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
     if (is_digit(c)) {
         if (c == '0' && (at(lx, i + 1) == 'x' || at(lx, i + 1) == 'X')) {
             n = 2;
-            while (is_hex(at(lx, i + n))) n++;
+            while (is_hex(at(lx, i + n)))
+                n++;
             emit(lx, t, BS_CQL_TOK_HEX, n);
             return 0;
         }
@@ -315,7 +325,8 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
             return 0;
         }
         n = 1;
-        while (is_ident(at(lx, i + n))) n++;
+        while (is_ident(at(lx, i + n)))
+            n++;
         bs_cql_tok_kind k = BS_CQL_TOK_IDENT;
         if (ci_word(lx, i, "true") || ci_word(lx, i, "false"))
             k = BS_CQL_TOK_BOOL;
@@ -327,7 +338,10 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
     int c1 = at(lx, i + 1);
     switch (c) {
     case '-':
-        if (c1 == '=') { emit(lx, t, BS_CQL_TOK_MINUS_EQ, 2); return 0; }
+        if (c1 == '=') {
+            emit(lx, t, BS_CQL_TOK_MINUS_EQ, 2);
+            return 0;
+        }
         if (is_digit(c1)) {
             if ((n = match_unit_duration(lx, i + 1))) {
                 emit(lx, t, BS_CQL_TOK_DURATION, n + 1);
@@ -341,12 +355,19 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
             emit(lx, t, BS_CQL_TOK_DURATION, n + 1);
             return 0;
         }
-        if (ci_word(lx, i + 1, "nan")) { emit(lx, t, BS_CQL_TOK_FLOAT, 4); return 0; }
-        if (ci_word(lx, i + 1, "infinity")) { emit(lx, t, BS_CQL_TOK_FLOAT, 9); return 0; }
+        if (ci_word(lx, i + 1, "nan")) {
+            emit(lx, t, BS_CQL_TOK_FLOAT, 4);
+            return 0;
+        }
+        if (ci_word(lx, i + 1, "infinity")) {
+            emit(lx, t, BS_CQL_TOK_FLOAT, 9);
+            return 0;
+        }
         emit(lx, t, BS_CQL_TOK_MINUS, 1);
         return 0;
     case '+':
-        emit(lx, t, c1 == '=' ? BS_CQL_TOK_PLUS_EQ : BS_CQL_TOK_PLUS, c1 == '=' ? 2 : 1);
+        emit(lx, t, c1 == '=' ? BS_CQL_TOK_PLUS_EQ : BS_CQL_TOK_PLUS,
+             c1 == '=' ? 2 : 1);
         return 0;
     case '\'':
         if (!(n = quoted(lx, i, '\'')))
@@ -361,22 +382,29 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
     case '$':
         if (c1 == '$') {
             size_t p = i + 2;
-            while (p + 1 < lx->len && !(lx->src[p] == '$' && lx->src[p + 1] == '$'))
+            while (p + 1 < lx->len &&
+                   !(lx->src[p] == '$' && lx->src[p + 1] == '$'))
                 p++;
             if (p + 1 >= lx->len)
-                return lex_error(lx, err, "unterminated $$ string literal%s", "");
+                return lex_error(lx, err, "unterminated $$ string literal%s",
+                                 "");
             emit(lx, t, BS_CQL_TOK_STRING, p + 2 - i);
             return 0;
         }
         break;
     case '!':
-        if (c1 == '=') { emit(lx, t, BS_CQL_TOK_NEQ, 2); return 0; }
+        if (c1 == '=') {
+            emit(lx, t, BS_CQL_TOK_NEQ, 2);
+            return 0;
+        }
         break;
     case '<':
-        emit(lx, t, c1 == '=' ? BS_CQL_TOK_LTE : BS_CQL_TOK_LT, c1 == '=' ? 2 : 1);
+        emit(lx, t, c1 == '=' ? BS_CQL_TOK_LTE : BS_CQL_TOK_LT,
+             c1 == '=' ? 2 : 1);
         return 0;
     case '>':
-        emit(lx, t, c1 == '=' ? BS_CQL_TOK_GTE : BS_CQL_TOK_GT, c1 == '=' ? 2 : 1);
+        emit(lx, t, c1 == '=' ? BS_CQL_TOK_GTE : BS_CQL_TOK_GT,
+             c1 == '=' ? 2 : 1);
         return 0;
     case '=': emit(lx, t, BS_CQL_TOK_EQ, 1); return 0;
     case '?': emit(lx, t, BS_CQL_TOK_QMARK, 1); return 0;
@@ -402,12 +430,15 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
     } else if (c >= 0xC2 && c <= 0xF4) {
         size_t k = 1, need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
         shown[0] = (char)c;
-        while (k < need && (at(lx, i + k) & 0xC0) == 0x80 && at(lx, i + k) >= 0) {
+        while (k < need && (at(lx, i + k) & 0xC0) == 0x80 &&
+               at(lx, i + k) >= 0) {
             shown[k] = (char)at(lx, i + k);
             k++;
         }
-        if (k != need) snprintf(shown, sizeof shown, "\\x%02x", (unsigned)c);
-        else shown[k] = 0;
+        if (k != need)
+            snprintf(shown, sizeof shown, "\\x%02x", (unsigned)c);
+        else
+            shown[k] = 0;
     } else {
         snprintf(shown, sizeof shown, "\\x%02x", (unsigned)c);
     }
@@ -471,7 +502,8 @@ char *bs_cql_tok_text(bs_arena *a, const char *src, const bs_cql_token *t,
     case BS_CQL_TOK_IDENT:
         d = bs_arena_alloc(a, n + 1);
         if (!d) return NULL;
-        for (o = 0; o < n; o++) d[o] = (char)lower((unsigned char)s[o]);
+        for (o = 0; o < n; o++)
+            d[o] = (char)lower((unsigned char)s[o]);
         break;
     case BS_CQL_TOK_STRING:
     case BS_CQL_TOK_QIDENT:
@@ -504,15 +536,18 @@ char *bs_cql_tok_text(bs_arena *a, const char *src, const bs_cql_token *t,
 int bs_cql_is_reserved(const char *word, size_t len) {
     char buf[16];
     if (len == 0 || len >= sizeof buf) return 0;
-    for (size_t i = 0; i < len; i++) buf[i] = (char)lower((unsigned char)word[i]);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)lower((unsigned char)word[i]);
     buf[len] = 0;
     size_t lo = 0, hi = sizeof reserved_words / sizeof reserved_words[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(buf, reserved_words[mid]);
         if (c == 0) return 1;
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return 0;
 }

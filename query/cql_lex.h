@@ -38,18 +38,18 @@
 
 typedef enum {
     BS_CQL_TOK_EOF = 0,
-    BS_CQL_TOK_IDENT,    /* unquoted word (keywords included) */
-    BS_CQL_TOK_QIDENT,   /* "Quoted" identifier */
-    BS_CQL_TOK_STRING,   /* '...' or $$...$$ */
+    BS_CQL_TOK_IDENT,  /* unquoted word (keywords included) */
+    BS_CQL_TOK_QIDENT, /* "Quoted" identifier */
+    BS_CQL_TOK_STRING, /* '...' or $$...$$ */
     BS_CQL_TOK_INTEGER,
     BS_CQL_TOK_FLOAT,
     BS_CQL_TOK_UUID,
-    BS_CQL_TOK_HEX,      /* 0x... */
+    BS_CQL_TOK_HEX, /* 0x... */
     BS_CQL_TOK_BOOL,
     BS_CQL_TOK_DURATION,
-    BS_CQL_TOK_QMARK,    /* ? */
-    BS_CQL_TOK_EQ,       /* = */
-    BS_CQL_TOK_NEQ,      /* != */
+    BS_CQL_TOK_QMARK, /* ? */
+    BS_CQL_TOK_EQ,    /* = */
+    BS_CQL_TOK_NEQ,   /* != */
     BS_CQL_TOK_LT,
     BS_CQL_TOK_LTE,
     BS_CQL_TOK_GT,
@@ -73,10 +73,10 @@ typedef enum {
 
 typedef struct bs_cql_token {
     bs_cql_tok_kind kind;
-    uint32_t line;  /* 1-based */
-    uint32_t col;   /* 0-based, in characters */
-    size_t off;     /* byte offset of the token in the source */
-    size_t len;     /* byte length (quotes included for strings/names) */
+    uint32_t line; /* 1-based */
+    uint32_t col;  /* 0-based, in characters */
+    size_t off;    /* byte offset of the token in the source */
+    size_t len;    /* byte length (quotes included for strings/names) */
 } bs_cql_token;
 
 /* The result of a failed lex/parse.  code is BS_ESYNTAX (bad text),

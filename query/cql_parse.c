@@ -52,7 +52,7 @@ typedef struct parser {
     unsigned nla;
     size_t hist[HIST]; /* start offsets of the last consumed tokens */
     unsigned nhist;
-    size_t last_end;   /* end offset of the last consumed token */
+    size_t last_end; /* end offset of the last consumed token */
     bs_cql_error err;
     jmp_buf jb;
     int depth;
@@ -65,7 +65,9 @@ static const recv RNONE = {BS_CQL_RECV_NONE, NULL, NULL, NULL, 0, 0, NULL};
 /* ------------------------------------------------------------------ */
 /* errors and memory                                                   */
 
-_Noreturn static void bail(parser *p) { longjmp(p->jb, 1); }
+_Noreturn static void bail(parser *p) {
+    longjmp(p->jb, 1);
+}
 
 static void *alloc(parser *p, size_t n) {
     void *m = bs_arena_calloc(p->a, n ? n : 1);
@@ -102,7 +104,8 @@ static void tok_show(const parser *p, const bs_cql_token *t, char *buf,
         return;
     }
     size_t n = t->len > 40 ? 40 : t->len;
-    snprintf(buf, cap, "%.*s%s", (int)n, p->src + t->off, t->len > 40 ? "..." : "");
+    snprintf(buf, cap, "%.*s%s", (int)n, p->src + t->off,
+             t->len > 40 ? "..." : "");
 }
 
 /* " (SELECT * [FORM]...)" */
@@ -118,8 +121,10 @@ static void snippet(const parser *p, const bs_cql_token *t, char *buf,
         n = 80;
     }
     char show[64];
-    if (t->kind == BS_CQL_TOK_EOF) show[0] = 0;
-    else tok_show(p, t, show, sizeof show);
+    if (t->kind == BS_CQL_TOK_EOF)
+        show[0] = 0;
+    else
+        tok_show(p, t, show, sizeof show);
     snprintf(buf, cap, " (%.*s[%s]%s)", (int)n, p->src + from, show,
              t->kind == BS_CQL_TOK_EOF ? "" : "...");
 }
@@ -174,7 +179,9 @@ static void enter(parser *p) {
                 BS_CQL_MAX_DEPTH, show);
     }
 }
-static void leave(parser *p) { p->depth--; }
+static void leave(parser *p) {
+    p->depth--;
+}
 
 /* ------------------------------------------------------------------ */
 /* tokens                                                              */
@@ -239,7 +246,9 @@ static char *text_of(parser *p, const bs_cql_token *t, size_t *len) {
     return s;
 }
 
-static int streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static int streq(const char *a, const char *b) {
+    return strcmp(a, b) == 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* identifiers and names                                               */
@@ -382,10 +391,12 @@ static bs_type *parse_type(parser *p) {
     } else if (ident_at(p, 0)) {
         bs_cql_qname q = qname(p);
         static const char *const reserved_types[] = {
-            "frozen", "list", "map", "set", "tuple", "vector", "byte",
-            "complex", "enum", "interval", "macaddr", "bitstring"};
-        for (size_t i = 0; i < sizeof reserved_types / sizeof *reserved_types; i++)
-            if (streq(q.name, reserved_types[i]) && start.kind == BS_CQL_TOK_IDENT)
+            "frozen", "list",    "map",  "set",      "tuple",   "vector",
+            "byte",   "complex", "enum", "interval", "macaddr", "bitstring"};
+        for (size_t i = 0; i < sizeof reserved_types / sizeof *reserved_types;
+             i++)
+            if (streq(q.name, reserved_types[i]) &&
+                start.kind == BS_CQL_TOK_IDENT)
                 fail_at(p, &start, BS_ESYNTAX,
                         "Invalid (reserved) user type name %s", q.name);
         ty = type_new(p, BS_TYPE_UDT);
@@ -452,7 +463,9 @@ static const char *recv_name(parser *p, const recv *r) {
     case BS_CQL_RECV_COLUMN: rc = bs_buf_appendf(&b, "%s", r->column); break;
     case BS_CQL_RECV_IN: rc = bs_buf_appendf(&b, "in(%s)", r->column); break;
     case BS_CQL_RECV_KEY: rc = bs_buf_appendf(&b, "key(%s)", r->column); break;
-    case BS_CQL_RECV_VALUE: rc = bs_buf_appendf(&b, "value(%s)", r->column); break;
+    case BS_CQL_RECV_VALUE:
+        rc = bs_buf_appendf(&b, "value(%s)", r->column);
+        break;
     case BS_CQL_RECV_FIELD:
         rc = bs_buf_appendf(&b, "%s.%s", r->column, r->field);
         break;
@@ -464,9 +477,13 @@ static const char *recv_name(parser *p, const recv *r) {
         rc = bs_buf_appendf(&b, r->kind == BS_CQL_RECV_MULTI_IN ? "in((" : "(");
         for (uint32_t i = 0; i < r->ncols && !rc; i++)
             rc = bs_buf_appendf(&b, "%s%s", i ? "," : "", r->cols[i]);
-        if (!rc) rc = bs_buf_appendf(&b, r->kind == BS_CQL_RECV_MULTI_IN ? "))" : ")");
+        if (!rc)
+            rc = bs_buf_appendf(&b,
+                                r->kind == BS_CQL_RECV_MULTI_IN ? "))" : ")");
         break;
-    case BS_CQL_RECV_TOKEN: rc = bs_buf_appendf(&b, "partition key token"); break;
+    case BS_CQL_RECV_TOKEN:
+        rc = bs_buf_appendf(&b, "partition key token");
+        break;
     case BS_CQL_RECV_FUNC_ARG:
         rc = bs_buf_appendf(&b, "arg%u(%s%s%s)", (unsigned)r->index,
                             r->ks ? r->ks : "", r->ks ? "." : "", r->column);
@@ -529,12 +546,14 @@ static int bind_at(parser *p) {
 
 static int literal_at(parser *p, unsigned k) {
     switch (peek(p, k)->kind) {
-    case BS_CQL_TOK_STRING: case BS_CQL_TOK_INTEGER: case BS_CQL_TOK_FLOAT:
-    case BS_CQL_TOK_UUID: case BS_CQL_TOK_HEX: case BS_CQL_TOK_BOOL:
-    case BS_CQL_TOK_DURATION:
-        return 1;
-    default:
-        return 0;
+    case BS_CQL_TOK_STRING:
+    case BS_CQL_TOK_INTEGER:
+    case BS_CQL_TOK_FLOAT:
+    case BS_CQL_TOK_UUID:
+    case BS_CQL_TOK_HEX:
+    case BS_CQL_TOK_BOOL:
+    case BS_CQL_TOK_DURATION: return 1;
+    default: return 0;
     }
 }
 
@@ -568,8 +587,7 @@ static bs_cql_expr *parse_literal(parser *p) {
         e->lit.text = (s[0] == 't' || s[0] == 'T') ? "true" : "false";
         e->lit.len = strlen(e->lit.text);
         return e;
-    default:
-        fail_noviable(p);
+    default: fail_noviable(p);
     }
     e->lit.text = s;
     e->lit.len = t.len;
@@ -579,12 +597,14 @@ static bs_cql_expr *parse_literal(parser *p) {
 static int term_start_at(parser *p, unsigned k) {
     if (literal_at(p, k)) return 1;
     switch (peek(p, k)->kind) {
-    case BS_CQL_TOK_QMARK: case BS_CQL_TOK_COLON: case BS_CQL_TOK_LBRACKET:
-    case BS_CQL_TOK_LBRACE: case BS_CQL_TOK_LPAREN: case BS_CQL_TOK_QIDENT:
-    case BS_CQL_TOK_IDENT:
-        return 1;
-    default:
-        return 0;
+    case BS_CQL_TOK_QMARK:
+    case BS_CQL_TOK_COLON:
+    case BS_CQL_TOK_LBRACKET:
+    case BS_CQL_TOK_LBRACE:
+    case BS_CQL_TOK_LPAREN:
+    case BS_CQL_TOK_QIDENT:
+    case BS_CQL_TOK_IDENT: return 1;
+    default: return 0;
     }
 }
 
@@ -647,7 +667,8 @@ static bs_cql_expr *parse_call(parser *p, int selector, const recv *r) {
                 ar.ks = e->ks;
                 ar.index = v.n;
             }
-            ppush(p, &v, selector ? parse_selector(p) : parse_term(p, &ar, NULL));
+            ppush(p, &v,
+                  selector ? parse_selector(p) : parse_term(p, &ar, NULL));
         } while (accept(p, BS_CQL_TOK_COMMA));
     }
     expect(p, BS_CQL_TOK_RPAREN);
@@ -706,7 +727,8 @@ static bs_cql_expr *parse_braces(parser *p, const recv *r) {
         e = expr_new(p, BS_CQL_EXPR_SET, &t);
         /* the first element was parsed as if it were a map key */
         if (first->kind == BS_CQL_EXPR_BIND) set_bind_recv(p, first->bind, &vr);
-        while (accept(p, BS_CQL_TOK_COMMA)) ppush(p, &keys, parse_term(p, &vr, NULL));
+        while (accept(p, BS_CQL_TOK_COMMA))
+            ppush(p, &keys, parse_term(p, &vr, NULL));
     }
     expect(p, BS_CQL_TOK_RBRACE);
     finish_items(e, &keys);
@@ -727,7 +749,8 @@ static bs_cql_expr *parse_term(parser *p, const recv *r, const bs_type *cast) {
         recv er = r_elem(r);
         vec v = {0};
         if (!is(p, 0, BS_CQL_TOK_RBRACKET)) {
-            do ppush(p, &v, parse_term(p, &er, NULL));
+            do
+                ppush(p, &v, parse_term(p, &er, NULL));
             while (accept(p, BS_CQL_TOK_COMMA));
         }
         expect(p, BS_CQL_TOK_RBRACKET);
@@ -770,7 +793,8 @@ static bs_cql_expr *parse_selector(parser *p) {
         e = expr_new(p, BS_CQL_EXPR_CALL, &t);
         e->name = "count";
         e->star = 1;
-        for (int i = 0; i < 4; i++) next(p);
+        for (int i = 0; i < 4; i++)
+            next(p);
     } else if (kw(p, 0, "cast") && is(p, 1, BS_CQL_TOK_LPAREN)) {
         next(p);
         next(p);
@@ -847,7 +871,8 @@ static int cmp_op(parser *p, bs_cql_op *op) {
 static const char **ident_list(parser *p, uint32_t *n) {
     vec v = {0};
     expect(p, BS_CQL_TOK_LPAREN);
-    do ppush(p, &v, ident(p));
+    do
+        ppush(p, &v, ident(p));
     while (accept(p, BS_CQL_TOK_COMMA));
     expect(p, BS_CQL_TOK_RPAREN);
     *n = v.n;
@@ -866,7 +891,8 @@ static void parse_in(parser *p, bs_cql_relation *rel, const recv *elem,
     rel->in_list = 1;
     vec v = {0};
     if (!is(p, 0, BS_CQL_TOK_RPAREN)) {
-        do ppush(p, &v, parse_term(p, elem, NULL));
+        do
+            ppush(p, &v, parse_term(p, elem, NULL));
         while (accept(p, BS_CQL_TOK_COMMA));
     }
     expect(p, BS_CQL_TOK_RPAREN);
@@ -943,7 +969,8 @@ static void parse_relation(parser *p, bs_cql_relation *rel, int cond) {
 
 static bs_cql_relation *relations(parser *p, uint32_t *n, int cond) {
     vec v = {0};
-    do parse_relation(p, vpush(p, &v, sizeof(bs_cql_relation)), cond);
+    do
+        parse_relation(p, vpush(p, &v, sizeof(bs_cql_relation)), cond);
     while (accept_kw(p, "and"));
     *n = v.n;
     return v.v;
@@ -957,7 +984,8 @@ static void if_clause(parser *p, uint8_t *if_exists, uint32_t *nconds,
         bs_cql_tok_kind k = peek(p, 1)->kind;
         if (k != BS_CQL_TOK_EQ && k != BS_CQL_TOK_NEQ && k != BS_CQL_TOK_LT &&
             k != BS_CQL_TOK_LTE && k != BS_CQL_TOK_GT && k != BS_CQL_TOK_GTE &&
-            k != BS_CQL_TOK_LBRACKET && k != BS_CQL_TOK_DOT && !kw(p, 1, "in")) {
+            k != BS_CQL_TOK_LBRACKET && k != BS_CQL_TOK_DOT &&
+            !kw(p, 1, "in")) {
             next(p);
             *if_exists = 1;
             return;
@@ -973,8 +1001,7 @@ static void using_clause(parser *p, bs_cql_using *u, int ts_only) {
             if (u->ttl) fail_at(p, &t, BS_ESYNTAX, "duplicate TTL");
             u->ttl = int_value(p, BS_CQL_RECV_TTL);
         } else if (accept_kw(p, "timestamp")) {
-            if (u->timestamp)
-                fail_at(p, &t, BS_ESYNTAX, "duplicate TIMESTAMP");
+            if (u->timestamp) fail_at(p, &t, BS_ESYNTAX, "duplicate TIMESTAMP");
             u->timestamp = int_value(p, BS_CQL_RECV_TIMESTAMP);
         } else {
             fail_mismatch(p, ts_only ? "TIMESTAMP" : "TTL or TIMESTAMP");
@@ -1028,8 +1055,10 @@ static void properties(parser *p, vec *opts, vec *order, int table) {
             do {
                 bs_cql_order *o = vpush(p, order, sizeof *o);
                 o->column = ident(p);
-                if (accept_kw(p, "desc")) o->desc = 1;
-                else if (!accept_kw(p, "asc")) fail_mismatch(p, "ASC or DESC");
+                if (accept_kw(p, "desc"))
+                    o->desc = 1;
+                else if (!accept_kw(p, "asc"))
+                    fail_mismatch(p, "ASC or DESC");
             } while (accept(p, BS_CQL_TOK_COMMA));
             expect(p, BS_CQL_TOK_RPAREN);
             continue;
@@ -1085,8 +1114,10 @@ static void parse_select(parser *p, bs_cql_select *s) {
             k == BS_CQL_TOK_LBRACKET)
             break; /* a column with that name */
         next(p);
-        if (i == 0) s->json = 1;
-        else s->distinct = 1;
+        if (i == 0)
+            s->json = 1;
+        else
+            s->distinct = 1;
     }
     if (accept(p, BS_CQL_TOK_STAR)) {
         s->star = 1;
@@ -1107,7 +1138,8 @@ static void parse_select(parser *p, bs_cql_select *s) {
         next(p);
         next(p);
         vec v = {0};
-        do ppush(p, &v, ident(p));
+        do
+            ppush(p, &v, ident(p));
         while (accept(p, BS_CQL_TOK_COMMA));
         s->group = v.v;
         s->ngroup = v.n;
@@ -1118,8 +1150,10 @@ static void parse_select(parser *p, bs_cql_select *s) {
         do {
             bs_cql_order *o = vpush(p, &v, sizeof *o);
             o->column = ident(p);
-            if (accept_kw(p, "desc")) o->desc = 1;
-            else accept_kw(p, "asc");
+            if (accept_kw(p, "desc"))
+                o->desc = 1;
+            else
+                accept_kw(p, "asc");
         } while (accept(p, BS_CQL_TOK_COMMA));
         s->order = v.v;
         s->norder = v.n;
@@ -1145,12 +1179,15 @@ static void parse_insert(parser *p, bs_cql_insert *s) {
             recv r = r_kind(BS_CQL_RECV_JSON, NULL);
             s->json = parse_bind(p, &r, NULL);
         } else {
-            if (!is(p, 0, BS_CQL_TOK_STRING)) fail_mismatch(p, "STRING_LITERAL");
+            if (!is(p, 0, BS_CQL_TOK_STRING))
+                fail_mismatch(p, "STRING_LITERAL");
             s->json = parse_literal(p);
         }
         if (accept_kw(p, "default")) {
-            if (accept_kw(p, "unset")) s->json_default_unset = 1;
-            else expect_kw(p, "null");
+            if (accept_kw(p, "unset"))
+                s->json_default_unset = 1;
+            else
+                expect_kw(p, "null");
         }
     } else {
         bs_cql_token t = *peek(p, 0);
@@ -1218,8 +1255,9 @@ static void parse_assignment(parser *p, bs_cql_assign *as) {
         bs_cql_token ot = *peek(p, 0);
         const char *other = ident(p);
         if (!streq(other, as->column))
-            fail_at(p, &ot, BS_EINVAL,
-                    "Only expressions of the form X = X +<value> are supported.");
+            fail_at(
+                p, &ot, BS_EINVAL,
+                "Only expressions of the form X = X +<value> are supported.");
         if (accept(p, BS_CQL_TOK_PLUS)) {
             as->kind = BS_CQL_ASSIGN_ADD;
             as->value = parse_term(p, &col, NULL);
@@ -1241,8 +1279,9 @@ static void parse_assignment(parser *p, bs_cql_assign *as) {
         bs_cql_token ot = *peek(p, 0);
         const char *other = ident(p);
         if (!streq(other, as->column))
-            fail_at(p, &ot, BS_EINVAL,
-                    "Only expressions of the form X = <value> + X are supported.");
+            fail_at(
+                p, &ot, BS_EINVAL,
+                "Only expressions of the form X = <value> + X are supported.");
         as->kind = BS_CQL_ASSIGN_PREPEND;
     }
 }
@@ -1252,7 +1291,8 @@ static void parse_update(parser *p, bs_cql_update *s) {
     if (accept_kw(p, "using")) using_clause(p, &s->using, 0);
     expect_kw(p, "set");
     vec v = {0};
-    do parse_assignment(p, vpush(p, &v, sizeof(bs_cql_assign)));
+    do
+        parse_assignment(p, vpush(p, &v, sizeof(bs_cql_assign)));
     while (accept(p, BS_CQL_TOK_COMMA));
     s->assign = v.v;
     s->nassign = v.n;
@@ -1289,8 +1329,10 @@ static void parse_delete(parser *p, bs_cql_delete *s) {
 static bs_cql_stmt *parse_statement(parser *p, int in_batch);
 
 static void parse_batch(parser *p, bs_cql_batch *s) {
-    if (accept_kw(p, "unlogged")) s->kind = BS_CQL_BATCH_UNLOGGED;
-    else if (accept_kw(p, "counter")) s->kind = BS_CQL_BATCH_COUNTER;
+    if (accept_kw(p, "unlogged"))
+        s->kind = BS_CQL_BATCH_UNLOGGED;
+    else if (accept_kw(p, "counter"))
+        s->kind = BS_CQL_BATCH_COUNTER;
     expect_kw(p, "batch");
     if (accept_kw(p, "using")) using_clause(p, &s->using, 1);
     vec v = {0};
@@ -1329,13 +1371,15 @@ static void parse_create_table(parser *p, bs_cql_create_table *s,
             npk_defs++;
             expect(p, BS_CQL_TOK_LPAREN);
             if (accept(p, BS_CQL_TOK_LPAREN)) {
-                do ppush(p, &pk, ident(p));
+                do
+                    ppush(p, &pk, ident(p));
                 while (accept(p, BS_CQL_TOK_COMMA));
                 expect(p, BS_CQL_TOK_RPAREN);
             } else {
                 ppush(p, &pk, ident(p));
             }
-            while (accept(p, BS_CQL_TOK_COMMA)) ppush(p, &ck, ident(p));
+            while (accept(p, BS_CQL_TOK_COMMA))
+                ppush(p, &ck, ident(p));
             expect(p, BS_CQL_TOK_RPAREN);
             continue;
         }
@@ -1378,11 +1422,13 @@ static void parse_alter(parser *p, bs_cql_alter *s, int type) {
         s->kind = BS_CQL_ALTER_ADD;
         vec v = {0};
         if (accept(p, BS_CQL_TOK_LPAREN)) {
-            do coldef(p, vpush(p, &v, sizeof(bs_cql_coldef)), !type);
+            do
+                coldef(p, vpush(p, &v, sizeof(bs_cql_coldef)), !type);
             while (accept(p, BS_CQL_TOK_COMMA));
             expect(p, BS_CQL_TOK_RPAREN);
         } else {
-            do coldef(p, vpush(p, &v, sizeof(bs_cql_coldef)), !type);
+            do
+                coldef(p, vpush(p, &v, sizeof(bs_cql_coldef)), !type);
             while (accept(p, BS_CQL_TOK_COMMA));
         }
         s->cols = v.v;
@@ -1401,14 +1447,16 @@ static void parse_alter(parser *p, bs_cql_alter *s, int type) {
     } else if (!type && kw(p, 0, "drop")) {
         next(p);
         if (kw(p, 0, "compact") && kw(p, 1, "storage"))
-            fail_at(p, &t, BS_ENOTSUP,
-                    "ALTER TABLE DROP COMPACT STORAGE is not supported by Basalt");
+            fail_at(
+                p, &t, BS_ENOTSUP,
+                "ALTER TABLE DROP COMPACT STORAGE is not supported by Basalt");
         s->kind = BS_CQL_ALTER_DROP;
         vec v = {0};
         if (is(p, 0, BS_CQL_TOK_LPAREN)) {
             s->drop = ident_list(p, &s->ndrop);
         } else {
-            do ppush(p, &v, ident(p));
+            do
+                ppush(p, &v, ident(p));
             while (accept(p, BS_CQL_TOK_COMMA));
             s->drop = v.v;
             s->ndrop = v.n;
@@ -1453,7 +1501,8 @@ static bs_cql_stmt *parse_create(parser *p, const bs_cql_token *t) {
         ct->name = qname(p);
         expect(p, BS_CQL_TOK_LPAREN);
         vec v = {0};
-        do coldef(p, vpush(p, &v, sizeof(bs_cql_coldef)), 0);
+        do
+            coldef(p, vpush(p, &v, sizeof(bs_cql_coldef)), 0);
         while (accept(p, BS_CQL_TOK_COMMA));
         expect(p, BS_CQL_TOK_RPAREN);
         ct->fields = v.v;
@@ -1462,11 +1511,12 @@ static bs_cql_stmt *parse_create(parser *p, const bs_cql_token *t) {
         unsupported(p, t, "CREATE INDEX");
     } else if (kw(p, 0, "materialized")) {
         unsupported(p, t, "CREATE MATERIALIZED VIEW");
-    } else if (kw(p, 0, "function") ||
-               (kw(p, 0, "or") && kw(p, 1, "replace") && kw(p, 2, "function"))) {
+    } else if (kw(p, 0, "function") || (kw(p, 0, "or") && kw(p, 1, "replace") &&
+                                        kw(p, 2, "function"))) {
         unsupported(p, t, "CREATE FUNCTION");
     } else if (kw(p, 0, "aggregate") ||
-               (kw(p, 0, "or") && kw(p, 1, "replace") && kw(p, 2, "aggregate"))) {
+               (kw(p, 0, "or") && kw(p, 1, "replace") &&
+                kw(p, 2, "aggregate"))) {
         unsupported(p, t, "CREATE AGGREGATE");
     } else if (kw(p, 0, "trigger")) {
         unsupported(p, t, "CREATE TRIGGER");
@@ -1639,8 +1689,10 @@ static int setup(parser *p, bs_arena *a, const char *text, size_t len) {
 
 static int finish(parser *p, int rc, bs_cql_error *err) {
     if (err) {
-        if (rc) *err = p->err;
-        else memset(err, 0, sizeof *err);
+        if (rc)
+            *err = p->err;
+        else
+            memset(err, 0, sizeof *err);
     }
     return rc;
 }
@@ -1665,7 +1717,8 @@ int bs_cql_parse(bs_arena *a, const char *text, size_t len, bs_cql_stmt **out,
 static int run_script(parser *p, vec *v) {
     if (setjmp(p->jb)) return p->err.code ? p->err.code : BS_ESYNTAX;
     for (;;) {
-        while (accept(p, BS_CQL_TOK_SEMI)) {}
+        while (accept(p, BS_CQL_TOK_SEMI)) {
+        }
         if (is(p, 0, BS_CQL_TOK_EOF)) break;
         ppush(p, v, parse_statement(p, 0));
         if (!is(p, 0, BS_CQL_TOK_EOF) && !is(p, 0, BS_CQL_TOK_SEMI))
@@ -1709,8 +1762,8 @@ static int split_push(splitter *sp, bs_cql_piece pc) {
     return 0;
 }
 
-int bs_cql_split(bs_arena *a, const char *text, size_t len,
-                 bs_cql_piece **out, size_t *n, int *complete) {
+int bs_cql_split(bs_arena *a, const char *text, size_t len, bs_cql_piece **out,
+                 size_t *n, int *complete) {
     bs_cql_lexer lx;
     bs_cql_lex_init(&lx, text, len);
     splitter sp = {a, NULL, 0, 0};

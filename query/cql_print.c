@@ -36,7 +36,8 @@ static void putn(out *o, const char *s, size_t n) {
 static int plain_ident(const char *id) {
     if (!(id[0] >= 'a' && id[0] <= 'z')) return 0;
     for (const char *c = id; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '_'))
             return 0;
     return !bs_cql_is_reserved(id, strlen(id));
 }
@@ -57,8 +58,10 @@ static void quoted(out *o, const char *s, size_t n, char q) {
 }
 
 static void ident(out *o, const char *id) {
-    if (plain_ident(id)) put(o, id);
-    else quoted(o, id, strlen(id), '"');
+    if (plain_ident(id))
+        put(o, id);
+    else
+        quoted(o, id, strlen(id), '"');
 }
 
 static void qname(out *o, const bs_cql_qname *q) {
@@ -97,10 +100,11 @@ static const char *native_name(unsigned kind) {
 
 static int type_word(const char *n) {
     static const char *const words[] = {
-        "ascii", "bigint", "blob", "boolean", "counter", "date", "decimal",
-        "double", "duration", "float", "inet", "int", "smallint", "text",
-        "time", "timestamp", "timeuuid", "tinyint", "uuid", "varchar",
-        "varint", "frozen", "list", "map", "set", "tuple", "vector"};
+        "ascii",    "bigint",  "blob",     "boolean",   "counter",  "date",
+        "decimal",  "double",  "duration", "float",     "inet",     "int",
+        "smallint", "text",    "time",     "timestamp", "timeuuid", "tinyint",
+        "uuid",     "varchar", "varint",   "frozen",    "list",     "map",
+        "set",      "tuple",   "vector"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strcmp(n, words[i]) == 0) return 1;
     return 0;
@@ -113,7 +117,7 @@ static void type(out *o, const bs_type *t) {
         put(o, nn);
     } else if (t->kind == BS_TYPE_LIST || t->kind == BS_TYPE_SET ||
                t->kind == BS_TYPE_MAP || t->kind == BS_TYPE_TUPLE) {
-        put(o, t->kind == BS_TYPE_LIST ? "list<"
+        put(o, t->kind == BS_TYPE_LIST  ? "list<"
                : t->kind == BS_TYPE_SET ? "set<"
                : t->kind == BS_TYPE_MAP ? "map<"
                                         : "tuple<");
@@ -128,8 +132,10 @@ static void type(out *o, const bs_type *t) {
             put(o, ".");
         }
         const char *n = t->name ? t->name : "";
-        if (type_word(n)) quoted(o, n, strlen(n), '"');
-        else ident(o, n);
+        if (type_word(n))
+            quoted(o, n, strlen(n), '"');
+        else
+            ident(o, n);
     } else { /* custom */
         const char *n = t->name ? t->name : "";
         quoted(o, n, strlen(n), '\'');
@@ -140,7 +146,10 @@ static void type(out *o, const bs_type *t) {
 static void literal(out *o, const bs_literal *l) {
     switch (l->kind) {
     case BS_LIT_STRING: quoted(o, l->text, l->len, '\''); break;
-    case BS_LIT_HEX: put(o, "0x"); putn(o, l->text, l->len); break;
+    case BS_LIT_HEX:
+        put(o, "0x");
+        putn(o, l->text, l->len);
+        break;
     case BS_LIT_NULL: put(o, "null"); break;
     default: putn(o, l->text, l->len); break;
     }
@@ -207,11 +216,15 @@ static void expr(out *o, const bs_cql_expr *e) {
             ident(o, e->ks);
             put(o, ".");
         }
-        if (!e->ks && strcmp(e->name, "token") == 0) put(o, "token");
-        else ident(o, e->name);
+        if (!e->ks && strcmp(e->name, "token") == 0)
+            put(o, "token");
+        else
+            ident(o, e->name);
         put(o, "(");
-        if (e->star) put(o, "*");
-        else expr_list(o, e->items, e->n);
+        if (e->star)
+            put(o, "*");
+        else
+            expr_list(o, e->items, e->n);
         put(o, ")");
         break;
     case BS_CQL_EXPR_CAST:
@@ -549,7 +562,9 @@ static void stmt(out *o, const bs_cql_stmt *s) {
         put(o, "TRUNCATE TABLE ");
         qname(o, &s->u.drop.name);
         break;
-    case BS_CQL_STMT_CREATE_TABLE: print_create_table(o, &s->u.create_table); break;
+    case BS_CQL_STMT_CREATE_TABLE:
+        print_create_table(o, &s->u.create_table);
+        break;
     case BS_CQL_STMT_ALTER_TABLE:
         put(o, "ALTER TABLE ");
         print_alter(o, &s->u.alter);
@@ -572,7 +587,7 @@ static void stmt(out *o, const bs_cql_stmt *s) {
     case BS_CQL_STMT_SELECT: print_select(o, &s->u.select); break;
     case BS_CQL_STMT_BATCH: {
         const bs_cql_batch *b = &s->u.batch;
-        put(o, b->kind == BS_CQL_BATCH_UNLOGGED ? "BEGIN UNLOGGED BATCH"
+        put(o, b->kind == BS_CQL_BATCH_UNLOGGED  ? "BEGIN UNLOGGED BATCH"
                : b->kind == BS_CQL_BATCH_COUNTER ? "BEGIN COUNTER BATCH"
                                                  : "BEGIN BATCH");
         using(o, &b->using);
@@ -667,11 +682,12 @@ static int expr_eq(const bs_cql_expr *a, const bs_cql_expr *b) {
 static int rel_eq(const bs_cql_relation *a, const bs_cql_relation *b,
                   uint32_t n) {
     for (uint32_t i = 0; i < n; i++, a++, b++) {
-        if (a->lhs != b->lhs || a->op != b->op || !str_eq(a->column, b->column) ||
-            !expr_eq(a->key, b->key) || !str_eq(a->field, b->field) ||
-            a->ncols != b->ncols || !strs_eq(a->cols, b->cols, a->ncols) ||
-            !expr_eq(a->rhs, b->rhs) || a->in_list != b->in_list ||
-            a->nin != b->nin || !exprs_eq(a->in, b->in, a->nin))
+        if (a->lhs != b->lhs || a->op != b->op ||
+            !str_eq(a->column, b->column) || !expr_eq(a->key, b->key) ||
+            !str_eq(a->field, b->field) || a->ncols != b->ncols ||
+            !strs_eq(a->cols, b->cols, a->ncols) || !expr_eq(a->rhs, b->rhs) ||
+            a->in_list != b->in_list || a->nin != b->nin ||
+            !exprs_eq(a->in, b->in, a->nin))
             return 0;
     }
     return 1;
@@ -717,8 +733,9 @@ static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
     case BS_CQL_STMT_CREATE_KEYSPACE:
     case BS_CQL_STMT_ALTER_KEYSPACE: {
         const bs_cql_keyspace_def *x = &a->u.keyspace, *y = &b->u.keyspace;
-        return str_eq(x->name, y->name) && x->if_not_exists == y->if_not_exists &&
-               x->nopts == y->nopts && opts_eq(x->opts, y->opts, x->nopts);
+        return str_eq(x->name, y->name) &&
+               x->if_not_exists == y->if_not_exists && x->nopts == y->nopts &&
+               opts_eq(x->opts, y->opts, x->nopts);
     }
     case BS_CQL_STMT_DROP_KEYSPACE:
     case BS_CQL_STMT_DROP_TABLE:
@@ -728,31 +745,35 @@ static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
                str_eq(a->u.drop.name.name, b->u.drop.name.name) &&
                a->u.drop.if_exists == b->u.drop.if_exists;
     case BS_CQL_STMT_CREATE_TABLE: {
-        const bs_cql_create_table *x = &a->u.create_table, *y = &b->u.create_table;
+        const bs_cql_create_table *x = &a->u.create_table,
+                                  *y = &b->u.create_table;
         return str_eq(x->table.ks, y->table.ks) &&
                str_eq(x->table.name, y->table.name) &&
                x->if_not_exists == y->if_not_exists && x->ncols == y->ncols &&
                cols_eq(x->cols, y->cols, x->ncols) && x->npk == y->npk &&
                strs_eq(x->pk, y->pk, x->npk) && x->nck == y->nck &&
                strs_eq(x->ck, y->ck, x->nck) && x->norder == y->norder &&
-               order_eq(x->order, y->order, x->norder) && x->nopts == y->nopts &&
-               opts_eq(x->opts, y->opts, x->nopts);
+               order_eq(x->order, y->order, x->norder) &&
+               x->nopts == y->nopts && opts_eq(x->opts, y->opts, x->nopts);
     }
     case BS_CQL_STMT_ALTER_TABLE:
     case BS_CQL_STMT_ALTER_TYPE: {
         const bs_cql_alter *x = &a->u.alter, *y = &b->u.alter;
-        return str_eq(x->name.ks, y->name.ks) && str_eq(x->name.name, y->name.name) &&
-               x->kind == y->kind && x->ncols == y->ncols &&
-               cols_eq(x->cols, y->cols, x->ncols) && x->ndrop == y->ndrop &&
-               strs_eq(x->drop, y->drop, x->ndrop) && x->nrename == y->nrename &&
+        return str_eq(x->name.ks, y->name.ks) &&
+               str_eq(x->name.name, y->name.name) && x->kind == y->kind &&
+               x->ncols == y->ncols && cols_eq(x->cols, y->cols, x->ncols) &&
+               x->ndrop == y->ndrop && strs_eq(x->drop, y->drop, x->ndrop) &&
+               x->nrename == y->nrename &&
                strs_eq(x->from, y->from, x->nrename) &&
                strs_eq(x->to, y->to, x->nrename) && x->nopts == y->nopts &&
                opts_eq(x->opts, y->opts, x->nopts);
     }
     case BS_CQL_STMT_CREATE_TYPE: {
         const bs_cql_create_type *x = &a->u.create_type, *y = &b->u.create_type;
-        return str_eq(x->name.ks, y->name.ks) && str_eq(x->name.name, y->name.name) &&
-               x->if_not_exists == y->if_not_exists && x->nfields == y->nfields &&
+        return str_eq(x->name.ks, y->name.ks) &&
+               str_eq(x->name.name, y->name.name) &&
+               x->if_not_exists == y->if_not_exists &&
+               x->nfields == y->nfields &&
                cols_eq(x->fields, y->fields, x->nfields);
     }
     case BS_CQL_STMT_INSERT: {
@@ -837,8 +858,8 @@ int bs_cql_stmt_equal(const bs_cql_stmt *a, const bs_cql_stmt *b) {
     for (uint32_t i = 0; i < a->nbinds; i++) {
         const bs_cql_bind *x = &a->binds[i], *y = &b->binds[i];
         if (x->index != y->index || !str_eq(x->name, y->name) ||
-            !recv_eq(&x->recv, &y->recv) || !str_eq(x->recv_name, y->recv_name) ||
-            !type_eq(x->cast, y->cast))
+            !recv_eq(&x->recv, &y->recv) ||
+            !str_eq(x->recv_name, y->recv_name) || !type_eq(x->cast, y->cast))
             return 0;
     }
     return body_eq(a, b);

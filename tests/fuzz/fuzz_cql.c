@@ -26,15 +26,17 @@ static void check_round_trip(const bs_cql_stmt *s) {
     bs_cql_error e;
     int rc = bs_cql_parse(&a, (const char *)b1.data, b1.len, &s2, &e);
     if (rc) {
-        fprintf(stderr, "printed text does not parse: %.*s\n  %s\n", (int)b1.len,
-                (const char *)b1.data, e.msg);
+        fprintf(stderr, "printed text does not parse: %.*s\n  %s\n",
+                (int)b1.len, (const char *)b1.data, e.msg);
         abort();
     }
     if (!bs_cql_stmt_equal(s, s2)) {
-        fprintf(stderr, "round trip differs: %.*s\n", (int)b1.len, (const char *)b1.data);
+        fprintf(stderr, "round trip differs: %.*s\n", (int)b1.len,
+                (const char *)b1.data);
         abort();
     }
-    if (bs_cql_print(s2, &b2) || b1.len != b2.len || memcmp(b1.data, b2.data, b1.len)) {
+    if (bs_cql_print(s2, &b2) || b1.len != b2.len ||
+        memcmp(b1.data, b2.data, b1.len)) {
         fprintf(stderr, "print is not a fixed point: %.*s\n", (int)b1.len,
                 (const char *)b1.data);
         abort();
@@ -51,13 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bs_cql_stmt *s = NULL;
     bs_cql_error e;
     int rc = bs_cql_parse(&a, text, size, &s, &e);
-    if (rc == 0) check_round_trip(s);
-    else if (!e.msg[0] || e.code != rc) abort();
+    if (rc == 0)
+        check_round_trip(s);
+    else if (!e.msg[0] || e.code != rc)
+        abort();
 
     bs_cql_stmt **v;
     size_t n;
     if (bs_cql_parse_script(&a, text, size, &v, &n, &e) == 0)
-        for (size_t i = 0; i < n; i++) check_round_trip(v[i]);
+        for (size_t i = 0; i < n; i++)
+            check_round_trip(v[i]);
 
     bs_cql_piece *p;
     int complete;

@@ -15,7 +15,7 @@
 
 typedef struct lexed {
     bs_cql_token t[MAXT];
-    int n;      /* tokens before EOF */
+    int n; /* tokens before EOF */
     int rc;
     bs_cql_error err;
 } lexed;
@@ -54,18 +54,20 @@ START_TEST(lex_statement_kinds_and_positions) {
     lexed L = lex_all(q);
     ck_assert_int_eq(L.rc, 0);
     static const bs_cql_tok_kind want[] = {
-        BS_CQL_TOK_IDENT, BS_CQL_TOK_IDENT, BS_CQL_TOK_COMMA,
-        BS_CQL_TOK_QIDENT, BS_CQL_TOK_IDENT, BS_CQL_TOK_IDENT,
-        BS_CQL_TOK_DOT, BS_CQL_TOK_IDENT, BS_CQL_TOK_IDENT,
-        BS_CQL_TOK_IDENT, BS_CQL_TOK_GTE, BS_CQL_TOK_FLOAT, BS_CQL_TOK_SEMI};
+        BS_CQL_TOK_IDENT, BS_CQL_TOK_IDENT, BS_CQL_TOK_COMMA, BS_CQL_TOK_QIDENT,
+        BS_CQL_TOK_IDENT, BS_CQL_TOK_IDENT, BS_CQL_TOK_DOT,   BS_CQL_TOK_IDENT,
+        BS_CQL_TOK_IDENT, BS_CQL_TOK_IDENT, BS_CQL_TOK_GTE,   BS_CQL_TOK_FLOAT,
+        BS_CQL_TOK_SEMI};
     ck_assert_int_eq(L.n, 13);
-    for (int i = 0; i < 13; i++) ck_assert_int_eq(L.t[i].kind, want[i]);
+    for (int i = 0; i < 13; i++)
+        ck_assert_int_eq(L.t[i].kind, want[i]);
     ck_assert_uint_eq(L.t[0].col, 0);
     ck_assert_uint_eq(L.t[3].col, 10);  /* "B c" */
     ck_assert_uint_eq(L.t[4].col, 16);  /* FROM */
     ck_assert_uint_eq(L.t[11].col, 37); /* -1.5e3 */
     ck_assert_uint_eq(L.t[11].len, 6);
-    for (int i = 0; i < 13; i++) ck_assert_uint_eq(L.t[i].line, 1);
+    for (int i = 0; i < 13; i++)
+        ck_assert_uint_eq(L.t[i].line, 1);
     ck_assert(bs_cql_tok_is(q, &L.t[0], "select"));
     ck_assert(!bs_cql_tok_is(q, &L.t[0], "selec"));
     ck_assert(!bs_cql_tok_is(q, &L.t[3], "b c")); /* quoted is no keyword */
@@ -93,7 +95,8 @@ START_TEST(lex_strings) {
     lexed L = lex_all(q);
     ck_assert_int_eq(L.rc, 0);
     ck_assert_int_eq(L.n, 4);
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(L.t[i].kind, BS_CQL_TOK_STRING);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(L.t[i].kind, BS_CQL_TOK_STRING);
     ck_assert_str_eq(text(&a, q, &L.t[0]), "it's");
     ck_assert_str_eq(text(&a, q, &L.t[1]), "a'b''c");
     size_t n = 99;
@@ -152,10 +155,24 @@ START_TEST(lex_uuid_hex_bool) {
 END_TEST
 
 START_TEST(lex_durations) {
-    static const char *const d[] = {
-        "1h30m", "12mo", "2w", "1d", "5us", "5\xc2\xb5s", "3ns", "7ms",
-        "1y2mo3w4d5h6m7s8ms9us10ns", "-5s", "10H", "P1Y2M3DT4H5M6S",
-        "PT1H", "P2W", "P1D", "PT30S", "P0001-02-03T04:05:06", "-P1D"};
+    static const char *const d[] = {"1h30m",
+                                    "12mo",
+                                    "2w",
+                                    "1d",
+                                    "5us",
+                                    "5\xc2\xb5s",
+                                    "3ns",
+                                    "7ms",
+                                    "1y2mo3w4d5h6m7s8ms9us10ns",
+                                    "-5s",
+                                    "10H",
+                                    "P1Y2M3DT4H5M6S",
+                                    "PT1H",
+                                    "P2W",
+                                    "P1D",
+                                    "PT30S",
+                                    "P0001-02-03T04:05:06",
+                                    "-P1D"};
     for (size_t i = 0; i < sizeof d / sizeof *d; i++)
         one(d[i], BS_CQL_TOK_DURATION);
     /* lower-case p is not ISO: an identifier */
@@ -174,21 +191,24 @@ END_TEST
 START_TEST(lex_operators) {
     const char *q = "= != < <= > >= + - += -= , ; ( ) [ ] { } : . * ?";
     static const bs_cql_tok_kind want[] = {
-        BS_CQL_TOK_EQ, BS_CQL_TOK_NEQ, BS_CQL_TOK_LT, BS_CQL_TOK_LTE,
-        BS_CQL_TOK_GT, BS_CQL_TOK_GTE, BS_CQL_TOK_PLUS, BS_CQL_TOK_MINUS,
-        BS_CQL_TOK_PLUS_EQ, BS_CQL_TOK_MINUS_EQ, BS_CQL_TOK_COMMA,
-        BS_CQL_TOK_SEMI, BS_CQL_TOK_LPAREN, BS_CQL_TOK_RPAREN,
-        BS_CQL_TOK_LBRACKET, BS_CQL_TOK_RBRACKET, BS_CQL_TOK_LBRACE,
-        BS_CQL_TOK_RBRACE, BS_CQL_TOK_COLON, BS_CQL_TOK_DOT, BS_CQL_TOK_STAR,
+        BS_CQL_TOK_EQ,       BS_CQL_TOK_NEQ,    BS_CQL_TOK_LT,
+        BS_CQL_TOK_LTE,      BS_CQL_TOK_GT,     BS_CQL_TOK_GTE,
+        BS_CQL_TOK_PLUS,     BS_CQL_TOK_MINUS,  BS_CQL_TOK_PLUS_EQ,
+        BS_CQL_TOK_MINUS_EQ, BS_CQL_TOK_COMMA,  BS_CQL_TOK_SEMI,
+        BS_CQL_TOK_LPAREN,   BS_CQL_TOK_RPAREN, BS_CQL_TOK_LBRACKET,
+        BS_CQL_TOK_RBRACKET, BS_CQL_TOK_LBRACE, BS_CQL_TOK_RBRACE,
+        BS_CQL_TOK_COLON,    BS_CQL_TOK_DOT,    BS_CQL_TOK_STAR,
         BS_CQL_TOK_QMARK};
     lexed L = lex_all(q);
     ck_assert_int_eq(L.rc, 0);
     ck_assert_int_eq(L.n, (int)(sizeof want / sizeof *want));
-    for (int i = 0; i < L.n; i++) ck_assert_int_eq(L.t[i].kind, want[i]);
+    for (int i = 0; i < L.n; i++)
+        ck_assert_int_eq(L.t[i].kind, want[i]);
     /* no spaces: map<text,frozen<list<int>>> closes with three '>' */
     L = lex_all("map<text,frozen<list<int>>>");
     ck_assert_int_eq(L.n, 12);
-    for (int i = 9; i < 12; i++) ck_assert_int_eq(L.t[i].kind, BS_CQL_TOK_GT);
+    for (int i = 9; i < 12; i++)
+        ck_assert_int_eq(L.t[i].kind, BS_CQL_TOK_GT);
 }
 END_TEST
 
@@ -221,7 +241,8 @@ START_TEST(lex_errors) {
 
     L = lex_all("a\n  b @ c");
     ck_assert_int_eq(L.rc, BS_ESYNTAX);
-    ck_assert_str_eq(L.err.msg, "line 2:4 no viable alternative at character '@'");
+    ck_assert_str_eq(L.err.msg,
+                     "line 2:4 no viable alternative at character '@'");
 
     L = lex_all("x /* never closed");
     ck_assert_int_eq(L.rc, BS_ESYNTAX);
@@ -242,12 +263,14 @@ START_TEST(lex_errors) {
     bs_cql_lex_init(&lx, nul, sizeof nul);
     ck_assert_int_eq(bs_cql_lex_next(&lx, &t, &e), 0);
     ck_assert_int_eq(bs_cql_lex_next(&lx, &t, &e), BS_ESYNTAX);
-    ck_assert_str_eq(e.msg, "line 1:2 no viable alternative at character '\\x00'");
+    ck_assert_str_eq(e.msg,
+                     "line 1:2 no viable alternative at character '\\x00'");
     L = lex_all("\xff");
     ck_assert_int_eq(L.rc, BS_ESYNTAX);
     L = lex_all("\xc3\xa9");
     ck_assert_int_eq(L.rc, BS_ESYNTAX);
-    ck_assert_str_eq(L.err.msg, "line 1:0 no viable alternative at character '\xc3\xa9'");
+    ck_assert_str_eq(L.err.msg,
+                     "line 1:0 no viable alternative at character '\xc3\xa9'");
 }
 END_TEST
 

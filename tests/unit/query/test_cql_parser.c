@@ -15,8 +15,12 @@
 
 static bs_arena A;
 
-static void setup(void) { bs_arena_init(&A, 0); }
-static void teardown(void) { bs_arena_free(&A); }
+static void setup(void) {
+    bs_arena_init(&A, 0);
+}
+static void teardown(void) {
+    bs_arena_free(&A);
+}
 
 static bs_cql_stmt *P(const char *q) {
     bs_cql_error e;
@@ -42,8 +46,8 @@ static void lit_is(const bs_cql_expr *e, bs_lit_kind k, const char *text) {
     ck_assert_int_eq(e->kind, BS_CQL_EXPR_LITERAL);
     ck_assert_int_eq(e->lit.kind, k);
     ck_assert_uint_eq(e->lit.len, strlen(text));
-    ck_assert_msg(memcmp(e->lit.text, text, e->lit.len) == 0, "literal %.*s != %s",
-                  (int)e->lit.len, e->lit.text, text);
+    ck_assert_msg(memcmp(e->lit.text, text, e->lit.len) == 0,
+                  "literal %.*s != %s", (int)e->lit.len, e->lit.text, text);
 }
 
 static void bind_is(const bs_cql_stmt *s, uint32_t i, const char *name,
@@ -51,8 +55,10 @@ static void bind_is(const bs_cql_stmt *s, uint32_t i, const char *name,
     ck_assert_uint_lt(i, s->nbinds);
     const bs_cql_bind *b = &s->binds[i];
     ck_assert_uint_eq(b->index, i);
-    if (name) ck_assert_str_eq(b->name, name);
-    else ck_assert_ptr_null(b->name);
+    if (name)
+        ck_assert_str_eq(b->name, name);
+    else
+        ck_assert_ptr_null(b->name);
     ck_assert_int_eq(b->recv.kind, k);
     ck_assert_str_eq(b->recv_name, recv_name);
 }
@@ -114,9 +120,11 @@ START_TEST(parse_create_table_full) {
         ") WITH CLUSTERING ORDER BY (ts DESC, seq ASC)\n"
         "  AND default_time_to_live = 86400 AND gc_grace_seconds = 3600\n"
         "  AND compaction = {'class': 'LeveledCompactionStrategy'}\n"
-        "  AND compression = {'sstable_compression': 'LZ4Compressor', 'chunk_length_kb': 64}\n"
+        "  AND compression = {'sstable_compression': 'LZ4Compressor', "
+        "'chunk_length_kb': 64}\n"
         "  AND comment = 'it''s a table' AND caching = {'keys': 'ALL'}\n"
-        "  AND bloom_filter_fp_chance = 0.01 AND speculative_retry = '99PERCENTILE'");
+        "  AND bloom_filter_fp_chance = 0.01 AND speculative_retry = "
+        "'99PERCENTILE'");
     ck_assert_int_eq(s->kind, BS_CQL_STMT_CREATE_TABLE);
     const bs_cql_create_table *t = &s->u.create_table;
     ck_assert_int_eq(t->if_not_exists, 1);
@@ -200,13 +208,19 @@ START_TEST(parse_create_table_variants) {
     ck_assert_int_eq(s->u.create_table.cols[2].type->kind, BS_TYPE_VARCHAR);
 
     bs_cql_error e = PE("CREATE TABLE t (k int, v int)", BS_EINVAL);
-    ck_assert_str_eq(e.msg, "No PRIMARY KEY specifed for table 't' (exactly one required)");
-    e = PE("CREATE TABLE t (k int PRIMARY KEY, v int, PRIMARY KEY (v))", BS_EINVAL);
-    ck_assert_str_eq(e.msg, "Multiple PRIMARY KEYs specifed (exactly one required)");
-    e = PE("CREATE TABLE t (k int PRIMARY KEY) WITH COMPACT STORAGE", BS_ENOTSUP);
-    ck_assert_str_eq(e.msg, "COMPACT STORAGE tables are not supported by Basalt");
+    ck_assert_str_eq(
+        e.msg, "No PRIMARY KEY specifed for table 't' (exactly one required)");
+    e = PE("CREATE TABLE t (k int PRIMARY KEY, v int, PRIMARY KEY (v))",
+           BS_EINVAL);
+    ck_assert_str_eq(e.msg,
+                     "Multiple PRIMARY KEYs specifed (exactly one required)");
+    e = PE("CREATE TABLE t (k int PRIMARY KEY) WITH COMPACT STORAGE",
+           BS_ENOTSUP);
+    ck_assert_str_eq(e.msg,
+                     "COMPACT STORAGE tables are not supported by Basalt");
     e = PE("CREATE TABLE t (k frozen<int> PRIMARY KEY)", BS_EINVAL);
-    e = PE("CREATE TABLE t (k int PRIMARY KEY) WITH comment = 'a' AND comment = 'b'",
+    e = PE("CREATE TABLE t (k int PRIMARY KEY) WITH comment = 'a' AND comment "
+           "= 'b'",
            BS_ESYNTAX);
     ck_assert(strstr(e.msg, "Multiple definition for property 'comment'"));
     e = PE("CREATE TABLE t (k int PRIMARY KEY) WITH CLUSTERING ORDER BY (k)",
@@ -214,8 +228,11 @@ START_TEST(parse_create_table_variants) {
     ck_assert(strstr(e.msg, "expecting ASC or DESC"));
     /* option count is capped (the duplicate check is pairwise) */
     bs_buf b = BS_BUF_INIT;
-    ck_assert_int_eq(bs_buf_appendf(&b, "CREATE TABLE t (k int PRIMARY KEY) WITH o0 = 0"), 0);
-    for (int i = 1; i < 300; i++) ck_assert_int_eq(bs_buf_appendf(&b, " AND o%d = %d", i, i), 0);
+    ck_assert_int_eq(
+        bs_buf_appendf(&b, "CREATE TABLE t (k int PRIMARY KEY) WITH o0 = 0"),
+        0);
+    for (int i = 1; i < 300; i++)
+        ck_assert_int_eq(bs_buf_appendf(&b, " AND o%d = %d", i, i), 0);
     e = PE((const char *)b.data, BS_ESYNTAX);
     ck_assert(strstr(e.msg, "too many properties (more than 256)"));
     bs_buf_free(&b);
@@ -296,8 +313,9 @@ END_TEST
 /* ---------------- DML ---------------- */
 
 START_TEST(parse_insert) {
-    bs_cql_stmt *s = P("INSERT INTO ks.t (k, \"V\", m) VALUES (1, 'x', {'a': 1}) "
-                       "IF NOT EXISTS USING TTL 86400 AND TIMESTAMP 1234567890");
+    bs_cql_stmt *s =
+        P("INSERT INTO ks.t (k, \"V\", m) VALUES (1, 'x', {'a': 1}) "
+          "IF NOT EXISTS USING TTL 86400 AND TIMESTAMP 1234567890");
     ck_assert_int_eq(s->kind, BS_CQL_STMT_INSERT);
     const bs_cql_insert *i = &s->u.insert;
     ck_assert_str_eq(i->table.ks, "ks");
@@ -332,10 +350,11 @@ START_TEST(parse_insert) {
 END_TEST
 
 START_TEST(parse_update_assignments) {
-    bs_cql_stmt *s = P(
-        "UPDATE ks.t USING TTL 10 SET a = 1, l = l + [2], l2 = [0] + l2, "
-        "s = s - {'x'}, m[?] = ?, c = c - 1, d = d -1, u.street = 'Main', "
-        "n += 5, o -= {'k'} WHERE k = 1 AND ck > 2 IF a = 3 AND m['q'] != null");
+    bs_cql_stmt *s =
+        P("UPDATE ks.t USING TTL 10 SET a = 1, l = l + [2], l2 = [0] + l2, "
+          "s = s - {'x'}, m[?] = ?, c = c - 1, d = d -1, u.street = 'Main', "
+          "n += 5, o -= {'k'} WHERE k = 1 AND ck > 2 IF a = 3 AND m['q'] != "
+          "null");
     ck_assert_int_eq(s->kind, BS_CQL_STMT_UPDATE);
     const bs_cql_update *u = &s->u.update;
     lit_is(u->using.ttl, BS_LIT_INTEGER, "10");
@@ -437,13 +456,15 @@ START_TEST(parse_batch) {
     bind_is(s, 4, "key", BS_CQL_RECV_COLUMN, "k");
     ck_assert_int_eq(b->stmts[1]->u.update.where[0].rhs->bind, 3);
 
-    s = P("BEGIN COUNTER BATCH UPDATE c SET n = n + 1 WHERE k = 1; APPLY BATCH");
+    s = P(
+        "BEGIN COUNTER BATCH UPDATE c SET n = n + 1 WHERE k = 1; APPLY BATCH");
     ck_assert_int_eq(s->u.batch.kind, BS_CQL_BATCH_COUNTER);
     s = P("BEGIN BATCH APPLY BATCH");
     ck_assert_int_eq(s->u.batch.kind, BS_CQL_BATCH_LOGGED);
     ck_assert_uint_eq(s->u.batch.nstmts, 0);
     bs_cql_error e = PE("BEGIN BATCH SELECT * FROM t; APPLY BATCH", BS_ESYNTAX);
-    ck_assert(strstr(e.msg, "line 1:12 mismatched input 'SELECT' expecting INSERT, UPDATE, DELETE or APPLY"));
+    ck_assert(strstr(e.msg, "line 1:12 mismatched input 'SELECT' expecting "
+                            "INSERT, UPDATE, DELETE or APPLY"));
     PE("BEGIN BATCH INSERT INTO t (k) VALUES (1)", BS_ESYNTAX);
 }
 END_TEST
@@ -498,17 +519,18 @@ START_TEST(parse_select_clauses) {
     s = P("SELECT * FROM t LIMIT ? ");
     bind_is(s, 0, NULL, BS_CQL_RECV_LIMIT, "[limit]");
     s = P("SELECT * FROM t PER PARTITION LIMIT :ppl LIMIT :lim");
-    bind_is(s, 0, "ppl", BS_CQL_RECV_PER_PARTITION_LIMIT, "[per_partition_limit]");
+    bind_is(s, 0, "ppl", BS_CQL_RECV_PER_PARTITION_LIMIT,
+            "[per_partition_limit]");
     bind_is(s, 1, "lim", BS_CQL_RECV_LIMIT, "[limit]");
 }
 END_TEST
 
 START_TEST(parse_selectors) {
-    bs_cql_stmt *s = P(
-        "SELECT count(*), COUNT(1), writetime(v), ttl(v), token(a, b), "
-        "CAST(x AS text), toJson(m), blobAsText(intAsBlob(max(v))), "
-        "ks.myfn(a, 'lit'), u.street, m['k'], 42, [1, 2], (int) 3, "
-        "\"Fn\"(a) AS r FROM t");
+    bs_cql_stmt *s =
+        P("SELECT count(*), COUNT(1), writetime(v), ttl(v), token(a, b), "
+          "CAST(x AS text), toJson(m), blobAsText(intAsBlob(max(v))), "
+          "ks.myfn(a, 'lit'), u.street, m['k'], 42, [1, 2], (int) 3, "
+          "\"Fn\"(a) AS r FROM t");
     const bs_cql_select *q = &s->u.select;
     ck_assert_uint_eq(q->nsel, 15);
     const bs_cql_expr *e = q->sel[0].expr;
@@ -567,12 +589,13 @@ START_TEST(parse_selectors) {
 END_TEST
 
 START_TEST(parse_relations) {
-    bs_cql_stmt *s = P(
-        "SELECT * FROM t WHERE token(a, b) > token(1, 'x') AND token(a, b) <= ? "
-        "AND (c1, c2) >= (1, 2) AND (c1, c2) IN ((1, 2), (3, 4)) "
-        "AND (c1, c2) IN ? AND (c1, c2) < ? AND tags CONTAINS 'x' "
-        "AND m CONTAINS KEY ? AND name LIKE 'ab%' AND m['k'] = 5 "
-        "AND x != 3 AND y IN ? AND z IN () ALLOW FILTERING");
+    bs_cql_stmt *s =
+        P("SELECT * FROM t WHERE token(a, b) > token(1, 'x') AND token(a, b) "
+          "<= ? "
+          "AND (c1, c2) >= (1, 2) AND (c1, c2) IN ((1, 2), (3, 4)) "
+          "AND (c1, c2) IN ? AND (c1, c2) < ? AND tags CONTAINS 'x' "
+          "AND m CONTAINS KEY ? AND name LIKE 'ab%' AND m['k'] = 5 "
+          "AND x != 3 AND y IN ? AND z IN () ALLOW FILTERING");
     const bs_cql_select *q = &s->u.select;
     ck_assert_uint_eq(q->nwhere, 13);
     const bs_cql_relation *r = q->where;
@@ -613,10 +636,11 @@ END_TEST
 /* ---------------- terms ---------------- */
 
 START_TEST(parse_literal_terms) {
-    bs_cql_stmt *s = P(
-        "INSERT INTO t (a, b, c, d, e, f, g, h, i, j, k, l, m, n, o) VALUES ("
-        "'it''s', -42, 1.5e3, NaN, -Infinity, 123e4567-e89b-12d3-a456-426614174000, "
-        "0xCAFE, TRUE, 1h30m, null, $$x'y$$, P1DT2H, -7, 0x, 12mo)");
+    bs_cql_stmt *s =
+        P("INSERT INTO t (a, b, c, d, e, f, g, h, i, j, k, l, m, n, o) VALUES ("
+          "'it''s', -42, 1.5e3, NaN, -Infinity, "
+          "123e4567-e89b-12d3-a456-426614174000, "
+          "0xCAFE, TRUE, 1h30m, null, $$x'y$$, P1DT2H, -7, 0x, 12mo)");
     bs_cql_expr **v = s->u.insert.values;
     lit_is(v[0], BS_LIT_STRING, "it's");
     lit_is(v[1], BS_LIT_INTEGER, "-42");
@@ -639,11 +663,11 @@ START_TEST(parse_literal_terms) {
 END_TEST
 
 START_TEST(parse_collection_terms) {
-    bs_cql_stmt *s = P(
-        "INSERT INTO t (l, s, m, e, tu, u, f, c, n) VALUES ("
-        "[1, 2, 3], {'a', 'b'}, {'k': [1], 'j': []}, {}, (1, 'x', (2, 3)), "
-        "{street: 'Main', \"Zip\": 12345}, toTimestamp(now()), "
-        "(frozen<list<int>>) [1], (ks.addr) {street: 'x'})");
+    bs_cql_stmt *s =
+        P("INSERT INTO t (l, s, m, e, tu, u, f, c, n) VALUES ("
+          "[1, 2, 3], {'a', 'b'}, {'k': [1], 'j': []}, {}, (1, 'x', (2, 3)), "
+          "{street: 'Main', \"Zip\": 12345}, toTimestamp(now()), "
+          "(frozen<list<int>>) [1], (ks.addr) {street: 'x'})");
     bs_cql_expr **v = s->u.insert.values;
     ck_assert_int_eq(v[0]->kind, BS_CQL_EXPR_LIST);
     ck_assert_uint_eq(v[0]->n, 3);
@@ -675,18 +699,20 @@ START_TEST(parse_collection_terms) {
     ck_assert_int_eq(v[8]->items[0]->kind, BS_CQL_EXPR_UDT);
 
     s = P("SELECT * FROM t WHERE k = minTimeuuid('2013-01-01 00:05+0000') "
-          "AND j = maxTimeuuid('2013-02-02') AND u = uuid() AND c = currentTimestamp()");
+          "AND j = maxTimeuuid('2013-02-02') AND u = uuid() AND c = "
+          "currentTimestamp()");
     ck_assert_str_eq(s->u.select.where[0].rhs->name, "mintimeuuid");
-    lit_is(s->u.select.where[0].rhs->items[0], BS_LIT_STRING, "2013-01-01 00:05+0000");
+    lit_is(s->u.select.where[0].rhs->items[0], BS_LIT_STRING,
+           "2013-01-01 00:05+0000");
     ck_assert_str_eq(s->u.select.where[3].rhs->name, "currenttimestamp");
 }
 END_TEST
 
 START_TEST(parse_bind_markers) {
-    bs_cql_stmt *s = P(
-        "UPDATE t USING TTL :ttl SET l = ?, m = {?: ?}, s = {?}, lst = [?], "
-        "tu = (?, ?), u = {f: ?}, x = (int) ?, y = blobAsText(?), "
-        "z = :v, w = :v WHERE k IN (?, :k2) AND c = ?");
+    bs_cql_stmt *s =
+        P("UPDATE t USING TTL :ttl SET l = ?, m = {?: ?}, s = {?}, lst = [?], "
+          "tu = (?, ?), u = {f: ?}, x = (int) ?, y = blobAsText(?), "
+          "z = :v, w = :v WHERE k IN (?, :k2) AND c = ?");
     ck_assert_uint_eq(s->nbinds, 16);
     bind_is(s, 0, "ttl", BS_CQL_RECV_TTL, "[ttl]");
     bind_is(s, 1, NULL, BS_CQL_RECV_COLUMN, "l");
@@ -750,10 +776,12 @@ START_TEST(parse_identifier_case) {
     static const char nul_id[] = "USE \"a\0b\"";
     bs_cql_stmt *st;
     bs_cql_error e;
-    ck_assert_int_eq(bs_cql_parse(&A, nul_id, sizeof nul_id - 1, &st, &e), BS_ESYNTAX);
+    ck_assert_int_eq(bs_cql_parse(&A, nul_id, sizeof nul_id - 1, &st, &e),
+                     BS_ESYNTAX);
     ck_assert_str_eq(e.msg, "line 1:4 identifier contains a NUL character");
     static const char nul_ty[] = "CREATE TABLE t (k 'a\0b' PRIMARY KEY)";
-    ck_assert_int_eq(bs_cql_parse(&A, nul_ty, sizeof nul_ty - 1, &st, &e), BS_ESYNTAX);
+    ck_assert_int_eq(bs_cql_parse(&A, nul_ty, sizeof nul_ty - 1, &st, &e),
+                     BS_ESYNTAX);
     ck_assert(strstr(e.msg, "type name contains a NUL character"));
     /* NUL inside a string literal is data, kept with its length */
     static const char nul_str[] = "INSERT INTO t (k) VALUES ('a\0b')";
@@ -769,24 +797,31 @@ START_TEST(parse_error_messages) {
     bs_cql_error e = PE("SELECT * FORM t", BS_ESYNTAX);
     ck_assert_uint_eq(e.line, 1);
     ck_assert_uint_eq(e.col, 9);
-    ck_assert_str_eq(e.msg, "line 1:9 mismatched input 'FORM' expecting FROM (SELECT * [FORM]...)");
+    ck_assert_str_eq(
+        e.msg,
+        "line 1:9 mismatched input 'FORM' expecting FROM (SELECT * [FORM]...)");
 
     e = PE("SELEC * FROM t", BS_ESYNTAX);
-    ck_assert_str_eq(e.msg, "line 1:0 no viable alternative at input 'SELEC' ([SELEC]...)");
+    ck_assert_str_eq(
+        e.msg, "line 1:0 no viable alternative at input 'SELEC' ([SELEC]...)");
 
     e = PE("SELECT a,\n  b\nFROM t WHERE k = = 1", BS_ESYNTAX);
     ck_assert_uint_eq(e.line, 3);
     ck_assert_uint_eq(e.col, 17);
-    ck_assert(strncmp(e.msg, "line 3:17 no viable alternative at input '='", 44) == 0);
+    ck_assert(strncmp(e.msg, "line 3:17 no viable alternative at input '='",
+                      44) == 0);
 
     e = PE("INSERT INTO t (k, v) VALUES (1, 2", BS_ESYNTAX);
-    ck_assert(strstr(e.msg, "line 1:33 mismatched input '<EOF>' expecting ')'"));
+    ck_assert(
+        strstr(e.msg, "line 1:33 mismatched input '<EOF>' expecting ')'"));
 
     e = PE("SELECT * FROM t WHERE", BS_ESYNTAX);
-    ck_assert(strstr(e.msg, "line 1:21 no viable alternative at input '<EOF>'"));
+    ck_assert(
+        strstr(e.msg, "line 1:21 no viable alternative at input '<EOF>'"));
 
     e = PE("SELECT * FROM t extra", BS_ESYNTAX);
-    ck_assert(strstr(e.msg, "line 1:16 mismatched input 'extra' expecting EOF"));
+    ck_assert(
+        strstr(e.msg, "line 1:16 mismatched input 'extra' expecting EOF"));
 
     e = PE("CREATE TABLE t (k int PRIMARY KEY) WITH", BS_ESYNTAX);
     ck_assert_uint_eq(e.col, 39);
@@ -820,28 +855,43 @@ START_TEST(parse_unsupported) {
         const char *msg;
     } cases[] = {
         {"CREATE INDEX ON t (v)", "CREATE INDEX is not supported by Basalt"},
-        {"CREATE CUSTOM INDEX i ON t (v) USING 'x'", "CREATE INDEX is not supported by Basalt"},
+        {"CREATE CUSTOM INDEX i ON t (v) USING 'x'",
+         "CREATE INDEX is not supported by Basalt"},
         {"DROP INDEX i", "DROP INDEX is not supported by Basalt"},
-        {"CREATE MATERIALIZED VIEW v AS SELECT * FROM t", "CREATE MATERIALIZED VIEW is not supported by Basalt"},
-        {"ALTER MATERIALIZED VIEW v WITH comment = 'x'", "ALTER MATERIALIZED VIEW is not supported by Basalt"},
-        {"DROP MATERIALIZED VIEW v", "DROP MATERIALIZED VIEW is not supported by Basalt"},
-        {"CREATE FUNCTION f(a int) RETURNS NULL ON NULL INPUT", "CREATE FUNCTION is not supported by Basalt"},
-        {"CREATE OR REPLACE FUNCTION f() ...", "CREATE FUNCTION is not supported by Basalt"},
-        {"CREATE AGGREGATE a(int) SFUNC s STYPE int", "CREATE AGGREGATE is not supported by Basalt"},
+        {"CREATE MATERIALIZED VIEW v AS SELECT * FROM t",
+         "CREATE MATERIALIZED VIEW is not supported by Basalt"},
+        {"ALTER MATERIALIZED VIEW v WITH comment = 'x'",
+         "ALTER MATERIALIZED VIEW is not supported by Basalt"},
+        {"DROP MATERIALIZED VIEW v",
+         "DROP MATERIALIZED VIEW is not supported by Basalt"},
+        {"CREATE FUNCTION f(a int) RETURNS NULL ON NULL INPUT",
+         "CREATE FUNCTION is not supported by Basalt"},
+        {"CREATE OR REPLACE FUNCTION f() ...",
+         "CREATE FUNCTION is not supported by Basalt"},
+        {"CREATE AGGREGATE a(int) SFUNC s STYPE int",
+         "CREATE AGGREGATE is not supported by Basalt"},
         {"DROP FUNCTION f", "DROP FUNCTION is not supported by Basalt"},
         {"DROP AGGREGATE a", "DROP AGGREGATE is not supported by Basalt"},
-        {"CREATE TRIGGER tr ON t USING 'c'", "CREATE TRIGGER is not supported by Basalt"},
+        {"CREATE TRIGGER tr ON t USING 'c'",
+         "CREATE TRIGGER is not supported by Basalt"},
         {"DROP TRIGGER tr ON t", "DROP TRIGGER is not supported by Basalt"},
-        {"CREATE ROLE r WITH PASSWORD = 'p'", "CREATE ROLE is not supported by Basalt"},
-        {"ALTER ROLE r WITH LOGIN = true", "ALTER ROLE is not supported by Basalt"},
+        {"CREATE ROLE r WITH PASSWORD = 'p'",
+         "CREATE ROLE is not supported by Basalt"},
+        {"ALTER ROLE r WITH LOGIN = true",
+         "ALTER ROLE is not supported by Basalt"},
         {"DROP ROLE r", "DROP ROLE is not supported by Basalt"},
-        {"CREATE USER u WITH PASSWORD 'p'", "CREATE USER is not supported by Basalt"},
-        {"ALTER USER u WITH PASSWORD 'p'", "ALTER USER is not supported by Basalt"},
+        {"CREATE USER u WITH PASSWORD 'p'",
+         "CREATE USER is not supported by Basalt"},
+        {"ALTER USER u WITH PASSWORD 'p'",
+         "ALTER USER is not supported by Basalt"},
         {"DROP USER u", "DROP USER is not supported by Basalt"},
-        {"GRANT SELECT ON ALL KEYSPACES TO r", "GRANT is not supported by Basalt"},
+        {"GRANT SELECT ON ALL KEYSPACES TO r",
+         "GRANT is not supported by Basalt"},
         {"REVOKE SELECT ON ks.t FROM r", "REVOKE is not supported by Basalt"},
-        {"LIST ROLES", "LIST (roles, users, permissions) is not supported by Basalt"},
-        {"DESCRIBE TABLES", "Server-side DESCRIBE (use basalt-shell's DESCRIBE) is not supported by Basalt"},
+        {"LIST ROLES",
+         "LIST (roles, users, permissions) is not supported by Basalt"},
+        {"DESCRIBE TABLES", "Server-side DESCRIBE (use basalt-shell's "
+                            "DESCRIBE) is not supported by Basalt"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         bs_cql_error e = PE(cases[i].q, BS_ENOTSUP);
@@ -857,9 +907,11 @@ START_TEST(parse_nesting_limit) {
     char q[4096];
     for (int depth = 60; depth <= 200; depth += 140) {
         int n = snprintf(q, sizeof q, "INSERT INTO t (k) VALUES (");
-        for (int i = 0; i < depth; i++) q[n++] = '[';
+        for (int i = 0; i < depth; i++)
+            q[n++] = '[';
         q[n++] = '1';
-        for (int i = 0; i < depth; i++) q[n++] = ']';
+        for (int i = 0; i < depth; i++)
+            q[n++] = ']';
         q[n++] = ')';
         q[n] = 0;
         bs_cql_error e;
@@ -869,7 +921,10 @@ START_TEST(parse_nesting_limit) {
             ck_assert_int_eq(rc, 0);
             const bs_cql_expr *x = s->u.insert.values[0];
             int d = 0;
-            while (x->kind == BS_CQL_EXPR_LIST) { x = x->items[0]; d++; }
+            while (x->kind == BS_CQL_EXPR_LIST) {
+                x = x->items[0];
+                d++;
+            }
             ck_assert_int_eq(d, 60);
         } else {
             ck_assert_int_eq(rc, BS_ESYNTAX);
@@ -883,7 +938,8 @@ START_TEST(parse_nesting_limit) {
     static const char *const openers[] = {"frozen<", "f(", "(", "(int) ", "{"};
     for (size_t k = 0; k < sizeof openers / sizeof *openers; k++) {
         size_t n = 0;
-        const char *pre = k == 0 ? "CREATE TABLE t (k " : "SELECT * FROM t WHERE k = ";
+        const char *pre =
+            k == 0 ? "CREATE TABLE t (k " : "SELECT * FROM t WHERE k = ";
         memcpy(h + n, pre, strlen(pre));
         n += strlen(pre);
         for (size_t i = 0; i < big; i++) {
@@ -906,7 +962,8 @@ START_TEST(parse_scripts) {
     const char *q = "USE ks;\n"
                     "-- comment line\n"
                     "INSERT INTO t (k) VALUES (?);;\n"
-                    "BEGIN BATCH INSERT INTO t (k) VALUES (1); DELETE FROM t WHERE k = ?; APPLY BATCH;\n"
+                    "BEGIN BATCH INSERT INTO t (k) VALUES (1); DELETE FROM t "
+                    "WHERE k = ?; APPLY BATCH;\n"
                     "SELECT * FROM t";
     bs_cql_stmt **v;
     size_t n;
@@ -922,16 +979,21 @@ START_TEST(parse_scripts) {
     ck_assert_uint_eq(v[2]->binds[0].index, 0);
     ck_assert_int_eq(v[3]->kind, BS_CQL_STMT_SELECT);
     ck_assert_uint_eq(v[1]->len, strlen("INSERT INTO t (k) VALUES (?)"));
-    ck_assert(memcmp(v[1]->text, "INSERT INTO t (k) VALUES (?)", v[1]->len) == 0);
+    ck_assert(memcmp(v[1]->text, "INSERT INTO t (k) VALUES (?)", v[1]->len) ==
+              0);
 
     const char *bad = "USE ks;\nSELECT * FROM t;\nSELECT * FORM t;";
-    ck_assert_int_eq(bs_cql_parse_script(&A, bad, strlen(bad), &v, &n, &e), BS_ESYNTAX);
+    ck_assert_int_eq(bs_cql_parse_script(&A, bad, strlen(bad), &v, &n, &e),
+                     BS_ESYNTAX);
     ck_assert_uint_eq(e.line, 3);
-    ck_assert_str_eq(e.msg, "line 3:9 mismatched input 'FORM' expecting FROM (SELECT * [FORM]...)");
+    ck_assert_str_eq(
+        e.msg,
+        "line 3:9 mismatched input 'FORM' expecting FROM (SELECT * [FORM]...)");
 
     ck_assert_int_eq(bs_cql_parse_script(&A, "", 0, &v, &n, &e), 0);
     ck_assert_uint_eq(n, 0);
-    ck_assert_int_eq(bs_cql_parse_script(&A, "USE a USE b", 11, &v, &n, &e), BS_ESYNTAX);
+    ck_assert_int_eq(bs_cql_parse_script(&A, "USE a USE b", 11, &v, &n, &e),
+                     BS_ESYNTAX);
     ck_assert(strstr(e.msg, "expecting ';'"));
 }
 END_TEST
@@ -940,7 +1002,8 @@ START_TEST(split_statements) {
     const char *q = "SELECT ';' FROM t; -- a ; comment\n"
                     "INSERT INTO t (k) VALUES ($$;$$);\n"
                     "  ;\n"
-                    "BEGIN BATCH INSERT INTO t (k) VALUES (1); UPDATE t SET v = 1 WHERE k = 1; APPLY BATCH;\n"
+                    "BEGIN BATCH INSERT INTO t (k) VALUES (1); UPDATE t SET v "
+                    "= 1 WHERE k = 1; APPLY BATCH;\n"
                     "/* ; */ SELECT \"a;b\" FROM t";
     bs_cql_piece *p;
     size_t n;
