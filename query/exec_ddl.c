@@ -179,7 +179,7 @@ static int drop_keyspace(xctx *c, const bs_cql_stmt *s) {
     const char *name = s->u.drop.name.name;
     if (!bs_schema_keyspace(c->schema, name)) {
         if (s->u.drop.if_exists) return bs__x_void_result(c);
-        return bs__x_fail(c, BS_PROTO_ERR_CONFIG, "Cannot drop non existing keyspace '%s'.", name);
+        return XINVALID(c, "Keyspace '%s' doesn't exist", name);
     }
     bs_schema *next = bs_schema_clone(c->schema);
     if (!next) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
@@ -340,6 +340,9 @@ static int alter_table(xctx *c, const bs_cql_stmt *s) {
     }
     if (rc) {
         bs_schema_release(next);
+        /* a column that exists is an invalid ALTER, not AlreadyExists
+         * (which names a keyspace or table) */
+        if (rc == BS_EEXIST) return XINVALID(c, "%s", err);
         return schema_err(c, rc, err, ks, t->name);
     }
     return publish(c, next, "UPDATED", "TABLE", ks, t->name);

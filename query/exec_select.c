@@ -900,6 +900,7 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     if (q->distinct) {
         for (size_t i = 0; i < s->nsel; i++) {
             int ci = s->sel[i].col;
+            if (s->sel[i].kind == SEL_TOKEN) continue; /* token(pk) is allowed */
             if (s->sel[i].kind != SEL_COLUMN || ci < 0 ||
                 (t->cols[ci].kind != BS_COL_PARTITION_KEY && t->cols[ci].kind != BS_COL_STATIC))
                 return XINVALID(c, "SELECT DISTINCT queries must only request partition key columns and/or static columns (not %s)",
