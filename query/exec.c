@@ -632,12 +632,99 @@ static const bs_cql_qname *stmt_table(const bs_cql_stmt *s) {
     }
 }
 
+/* ---- column checks at PREPARE time ----
+ * Cassandra rejects a statement naming an unknown column when it is
+ * prepared, not at the first EXECUTE; these walks check every column a
+ * DML statement names (selectors, WHERE, INSERT/UPDATE/DELETE targets). */
+
+static int need_col(xctx *c, const bs_table_schema *t, const char *name) {
+    if (name && !bs_table_column(t, name))
+        return XINVALID(c, "Undefined column name %s", name);
+    return 0;
+}
+
+static int check_expr_cols(xctx *c, const bs_table_schema *t,
+                           const bs_cql_expr *e) {
+    if (!e) return 0;
+    switch (e->kind) {
+    case BS_CQL_EXPR_COLUMN: return need_col(c, t, e->name);
+    case BS_CQL_EXPR_FIELD:
+    case BS_CQL_EXPR_ELEM:
+    case BS_CQL_EXPR_CAST:
+        return e->n ? check_expr_cols(c, t, e->items[0]) : 0;
+    case BS_CQL_EXPR_CALL:
+        for (uint32_t i = 0; i < e->n; i++)
+            if (check_expr_cols(c, t, e->items[i])) return -1;
+        return 0;
+    default: return 0;
+    }
+}
+
+static int check_where_cols(xctx *c, const bs_table_schema *t,
+                            const bs_cql_relation *r, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (r[i].lhs == BS_CQL_LHS_MULTI || r[i].lhs == BS_CQL_LHS_TOKEN) {
+            for (uint32_t k = 0; k < r[i].ncols; k++)
+                if (need_col(c, t, r[i].cols[k])) return -1;
+        } else if (need_col(c, t, r[i].column)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_stmt_cols(xctx *c, const bs_table_schema *t,
+                           const bs_cql_stmt *s) {
+    switch (s->kind) {
+    case BS_CQL_STMT_SELECT: {
+        const bs_cql_select *q = &s->u.select;
+        for (uint32_t i = 0; i < q->nsel; i++)
+            if (check_expr_cols(c, t, q->sel[i].expr)) return -1;
+        return check_where_cols(c, t, q->where, q->nwhere);
+    }
+    case BS_CQL_STMT_INSERT:
+        for (uint32_t i = 0; i < s->u.insert.ncols; i++)
+            if (need_col(c, t, s->u.insert.cols[i])) return -1;
+        return 0;
+    case BS_CQL_STMT_UPDATE:
+        for (uint32_t i = 0; i < s->u.update.nassign; i++)
+            if (need_col(c, t, s->u.update.assign[i].column)) return -1;
+        return check_where_cols(c, t, s->u.update.where, s->u.update.nwhere);
+    case BS_CQL_STMT_DELETE:
+        for (uint32_t i = 0; i < s->u.del.ncols; i++)
+            if (need_col(c, t, s->u.del.cols[i].column)) return -1;
+        return check_where_cols(c, t, s->u.del.where, s->u.del.nwhere);
+    default: return 0;
+    }
+}
+
+static int pos_before(bs_cql_pos a, bs_cql_pos b) {
+    return a.line < b.line || (a.line == b.line && a.col < b.col);
+}
+
+/* The child of a text BATCH a marker belongs to: the last child that
+ * starts before it (children number their markers across the batch). */
+static const bs_cql_stmt *batch_child_of(const bs_cql_stmt *s,
+                                         const bs_cql_bind *b) {
+    const bs_cql_stmt *owner = s->u.batch.stmts[0];
+    for (uint32_t k = 1; k < s->u.batch.nstmts; k++)
+        if (!pos_before(b->pos, s->u.batch.stmts[k]->pos)) owner = s->u.batch.stmts[k];
+    return owner;
+}
+
 static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
     const bs_table_schema *t = NULL;
     const bs_cql_qname *q = stmt_table(s);
-    if (s->kind == BS_CQL_STMT_BATCH && s->u.batch.nstmts)
-        q = stmt_table(s->u.batch.stmts[0]);
+    if (s->kind == BS_CQL_STMT_BATCH) {
+        /* every child's table and columns must exist */
+        for (uint32_t k = 0; k < s->u.batch.nstmts; k++) {
+            const bs_table_schema *kt;
+            if (bs__x_table(c, stmt_table(s->u.batch.stmts[k]), &kt)) return -1;
+            if (check_stmt_cols(c, kt, s->u.batch.stmts[k])) return -1;
+        }
+    }
     if (q && bs__x_table(c, q, &t)) return -1;
+    if (t && check_stmt_cols(c, t, s)) return -1;
     bs_proto_response r;
     memset(&r, 0, sizeof r);
     r.opcode = BS_PROTO_OP_RESULT;
@@ -648,7 +735,11 @@ static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
     p->bind.cols = bs_arena_calloc(c->a, (s->nbinds + 1) * sizeof *p->bind.cols);
     for (uint32_t i = 0; i < s->nbinds; i++) {
         /* in a batch each child names its own table */
-        if (bind_spec(c, t, &s->binds[i], &p->bind.cols[i])) return -1;
+        const bs_table_schema *bt = t;
+        if (s->kind == BS_CQL_STMT_BATCH && s->u.batch.nstmts &&
+            bs__x_table(c, stmt_table(batch_child_of(s, &s->binds[i])), &bt))
+            return -1;
+        if (bind_spec(c, bt, &s->binds[i], &p->bind.cols[i])) return -1;
     }
     /* pk_indices: the marker bound to each partition key column by = */
     if (t && s->kind != BS_CQL_STMT_BATCH) {

@@ -272,4 +272,6 @@ def main():
         sys.exit(2)
     import logging
     logging.basicConfig(level=logging.ERROR)
+    # the driver logs every server error it passes on (expected ones too)
+    logging.getLogger("cassandra").setLevel(logging.CRITICAL)
     unittest.main(argv=argv, verbosity=2)

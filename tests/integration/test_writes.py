@@ -56,6 +56,19 @@ class WritesTest(harness.NodeTestCase):
                        "INSERT INTO b (k, c, v) VALUES (?, 2, ?); APPLY BATCH")
         s.execute(pb, [300, "q1", 300, "q2"])
         self.assertEqual([r.v for r in self.q("SELECT v FROM b WHERE k = 300")], ["q1", "q2"])
+        # prepared text batch over two tables: each marker typed by its
+        # own statement's table
+        s.execute("CREATE TABLE b2 (name text PRIMARY KEY, n bigint)")
+        pb2 = s.prepare("BEGIN UNLOGGED BATCH INSERT INTO b (k, c, v) VALUES (?, ?, ?); "
+                        "INSERT INTO b2 (name, n) VALUES (?, ?) APPLY BATCH")
+        self.assertEqual([c.type.typename for c in pb2.column_metadata],
+                         ["int", "int", "varchar", "varchar", "bigint"])
+        s.execute(pb2, [301, 1, "x", "key", 2 ** 40])
+        self.assertEqual(self.q("SELECT v FROM b WHERE k = 301")[0].v, "x")
+        self.assertEqual(self.q("SELECT n FROM b2 WHERE name = 'key'")[0].n, 2 ** 40)
+        with self.assertRaises(InvalidRequest):
+            s.prepare("BEGIN BATCH INSERT INTO b (k, c, v) VALUES (?, ?, ?); "
+                      "INSERT INTO b2 (name, nope) VALUES (?, ?) APPLY BATCH")
         # a SELECT is not allowed in a batch (a syntax error, as in Cassandra)
         with self.assertRaises(SyntaxException):
             s.execute("BEGIN BATCH SELECT * FROM b; APPLY BATCH")
