@@ -14,6 +14,13 @@
  * strictly after the last clustering key), so filtering and paging never
  * need a whole partition in memory.
  *
+ * ORDER BY over several partitions (pk IN (...)) needs post-query
+ * ordering: the rows are collected, sorted by their encoded clustering
+ * key (memcmp order = clustering order; ORDER BY follows or reverses it)
+ * with arrival order breaking ties, then LIMIT is applied.  As in
+ * Cassandra such a query is not paged: it fails when the page size is
+ * smaller than the LIMIT (or there is no LIMIT).
+ *
  * Paging state (opaque to drivers), version 1:
  *   OFFSET SIZE DESCRIPTION
  *   0      1    version (1)
@@ -102,7 +109,18 @@ typedef struct sctx {
     int64_t part_rows;    /* rows returned from the current partition */
     const uint8_t *cur_pk;
     size_t cur_pk_len;
+    /* post-query ordering (ORDER BY over several partitions of an IN):
+     * rows are collected, sorted by clustering key, then emitted */
+    int collect;
+    struct crow *crows;
+    size_t ncrows, capcrows;
 } sctx;
+
+typedef struct crow {
+    xrow r;
+    int64_t token;
+    size_t seq;           /* arrival order: ties keep partition order */
+} crow;
 
 static const bs_type *type_of_kind(bs_type_kind k) {
     static bs_type ts[0x16];
@@ -471,6 +489,22 @@ static int emit_row(sctx *s, const uint8_t *pk, size_t pklen, int64_t token,
     if (s->ppl >= 0 && s->part_rows >= s->ppl) return 0;
     s->part_rows++;
     if (s->aggregate) return aggregate_row(s, r);
+    if (s->collect) {
+        if (s->ncrows == s->capcrows) {
+            size_t cap = s->capcrows ? 2 * s->capcrows : 64;
+            crow *n = bs_arena_alloc(c->a, cap * sizeof *n);
+            if (!n) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+            if (s->ncrows) memcpy(n, s->crows, s->ncrows * sizeof *n);
+            s->crows = n;
+            s->capcrows = cap;
+        }
+        /* rows come from new_row() in the request arena: keep them */
+        crow *cr = &s->crows[s->ncrows];
+        cr->r = *r;
+        cr->token = token;
+        cr->seq = s->ncrows++;
+        return 0;
+    }
     if (output_row(s, r, token)) return -1;
     s->last_token = token;
     s->last_pk = pk;
@@ -488,6 +522,28 @@ static int emit_row(sctx *s, const uint8_t *pk, size_t pklen, int64_t token,
         s->done = 1;
         s->more = 1;
         return 1;
+    }
+    return 0;
+}
+
+/* Post-query ordering: the encoded clustering keys compare (memcmp) in
+ * the table's clustering order; ORDER BY either follows it or reverses
+ * it entirely. */
+static int crow_cmp(const void *a, const void *b, void *reversed) {
+    const crow *x = a, *y = b;
+    size_t n = x->r.ck_len < y->r.ck_len ? x->r.ck_len : y->r.ck_len;
+    int c = n ? memcmp(x->r.ck, y->r.ck, n) : 0;
+    if (!c) c = (x->r.ck_len > y->r.ck_len) - (x->r.ck_len < y->r.ck_len);
+    if (*(const int *)reversed) c = -c;
+    if (!c) c = (x->seq > y->seq) - (x->seq < y->seq);
+    return c;
+}
+
+static int emit_sorted(sctx *s) {
+    if (s->ncrows > 1) qsort_r(s->crows, s->ncrows, sizeof *s->crows, crow_cmp, &s->reversed);
+    for (size_t i = 0; i < s->ncrows && s->limit != 0; i++) {
+        if (output_row(s, &s->crows[i].r, s->crows[i].token)) return -1;
+        if (s->limit > 0) s->limit--;
     }
     return 0;
 }
@@ -989,6 +1045,14 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         size_t *pklens, npk;
         int64_t *tokens;
         if (bs__x_partition_keys(c, t, &s->w, &pks, &pklens, &tokens, &npk)) return -1;
+        if (q->norder && npk > 1 && !s->aggregate) {
+            /* as Cassandra: sorted across partitions, so not pageable
+             * unless the LIMIT fits in one page */
+            if (s->page > 0 && (s->limit < 0 || s->limit > s->page))
+                return XINVALID(c, "Cannot page queries with both ORDER BY and a IN restriction on the partition key; you must either remove the ORDER BY or the IN and sort client side, or disable paging for this query");
+            s->collect = 1;
+            s->page = -1;
+        }
         size_t start = ps.valid ? ps.part_idx : 0;
         for (size_t i = start; i < npk && !s->done && rc >= 0; i++) {
             s->part_idx = i;
@@ -999,6 +1063,7 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
             rc = read_partition(s, pks[i], pklens[i], tokens[i], res);
         }
         if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk) s->more = 0;
+        if (rc >= 0 && !c->failed && s->collect && emit_sorted(s)) return -1;
     } else {
         rc = scan_table(s, ps.valid ? &ps : NULL);
     }

@@ -149,6 +149,21 @@ class SelectTest(harness.NodeTestCase):
         self.assertEqual(self.rows("SELECT count(*) FROM s LIMIT 5")[0][0], 100)
         self.assertEqual(len(self.rows("SELECT * FROM s LIMIT 7")), 7)
 
+    def test_order_by_across_in_partitions(self):
+        # rows of several partitions sorted together by the clustering
+        # columns (post-query ordering), unpaged or LIMIT within a page
+        r = self.rows("SELECT k, c1, c2 FROM s WHERE k IN (2, 0) AND c1 = 1 "
+                      "ORDER BY c1 DESC, c2 DESC", fetch_size=None)
+        self.assertEqual([tuple(x) for x in r],
+                         [(k, 1, c2) for c2 in range(4, -1, -1) for k in (0, 2)])
+        r = self.rows("SELECT k, c1, c2 FROM s WHERE k IN (0, 2) AND c1 IN (1, 3) AND c2 = 4 "
+                      "ORDER BY c1 ASC LIMIT 3", fetch_size=100)
+        self.assertEqual([tuple(x) for x in r], [(0, 1, 4), (2, 1, 4), (0, 3, 4)])
+        # Cassandra's rule: no paging with post-query ordering
+        with self.assertRaises(InvalidRequest) as cm:
+            self.rows("SELECT * FROM s WHERE k IN (0, 2) ORDER BY c1 DESC", fetch_size=100)
+        self.assertIn("Cannot page queries with both ORDER BY and a IN", str(cm.exception))
+
     def test_token_ranges(self):
         toks = sorted(x[0] for x in self.rows("SELECT DISTINCT token(k) FROM many"))
         self.assertEqual(len(toks), 1000)
