@@ -19,6 +19,9 @@ removed:
   * Node is a context manager and tests call stop()/cleanup() in
     tearDown/tearDownClass.
 
+When basaltd is a sanitizer build, a report in a node's output fails
+the run (checked as each node is cleaned up).
+
 Nothing here sleeps to "let things settle": start() polls until the CQL
 port accepts a connection (bounded by a deadline) and stop() waits for
 the process to exit.
@@ -39,6 +42,7 @@ import unittest
 BASALTD = os.environ.get("BASALTD", "")
 
 _LIVE = []          # nodes whose process may be running or dir exists
+_SAN_REPORTS = []   # sanitizer reports found in node output (fail the run)
 _next_host = [0]    # per-process counter of 127.0.0.N addresses
 
 PR_SET_PDEATHSIG = 1
@@ -159,8 +163,25 @@ class Node(object):
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def sanitizer_report(self):
+        """The ASan/UBSan/LSan report in the node's output, or ''."""
+        try:
+            with open(os.path.join(self.base, "stdio.log"), "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "WARNING: ThreadSanitizer"):
+            i = text.find(mark)
+            if i >= 0:
+                return text[max(0, i - 200):i + 4000]
+        return ""
+
     def cleanup(self):
         self.kill()
+        rep = self.sanitizer_report()
+        if rep:
+            _SAN_REPORTS.append("%s (%s):\n%s" % (self.host, self.base, rep))
         shutil.rmtree(self.base, ignore_errors=True)
         if self in _LIVE:
             _LIVE.remove(self)
@@ -253,10 +274,15 @@ class NodeTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        # a clean SIGTERM drain ends every file (and lets a sanitizer
+        # build report leaks); it must exit 0
         try:
             cls.cluster.shutdown()
+            rc = cls.node.stop()
         finally:
             cls.node.cleanup()
+        if rc != 0:
+            raise AssertionError("basaltd exited with %r on SIGTERM" % rc)
 
 
 def main():
@@ -274,4 +300,9 @@ def main():
     logging.basicConfig(level=logging.ERROR)
     # the driver logs every server error it passes on (expected ones too)
     logging.getLogger("cassandra").setLevel(logging.CRITICAL)
-    unittest.main(argv=argv, verbosity=2)
+    prog = unittest.main(argv=argv, verbosity=2, exit=False)
+    _cleanup_all()
+    if _SAN_REPORTS:
+        sys.stderr.write("\nbasaltd sanitizer reports:\n%s\n" % "\n".join(_SAN_REPORTS))
+        sys.exit(1)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)

@@ -50,7 +50,11 @@ class RestartBase(unittest.TestCase):
     def tearDown(self):
         for c in self.clusters:
             c.shutdown()
-        self.node.cleanup()
+        try:
+            rc = self.node.stop()
+        finally:
+            self.node.cleanup()
+        self.assertEqual(rc, 0, "basaltd exit code on SIGTERM")
 
     def connect(self, **kw):
         c = self.node.cluster(**kw)
