@@ -177,6 +177,12 @@ static int xval_from_buf(xctx *c, bs_buf *b, xval *out) {
     return 0;
 }
 
+/* Same simple type for a conversion function's result (one kind covers
+ * text and varchar). */
+static int same_simple_kind(const bs_type *a, const bs_type *b) {
+    return a->kind == b->kind && a->nparams == 0 && b->nparams == 0;
+}
+
 static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
                      const char *name, xval *out) {
     const char *f = e->name;
@@ -235,6 +241,14 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
     /* typeAsBlob / blobAsType conversions */
     if (!strncmp(f, "blobas", 6) && e->n == 1) {
         bs_type bt = {BS_TYPE_BLOB, 0, 0, NULL, NULL, NULL, NULL};
+        /* the result has the named type: it must be the receiver's */
+        bs_type *rt = NULL;
+        if (bs_value_type_parse(f + 6, strlen(f + 6), &rt, NULL, 0))
+            return XINVALID(c, "Unknown function %s", f);
+        int same = same_simple_kind(rt, t);
+        bs_type_free(rt);
+        if (!same)
+            return XINVALID(c, "Type error: cannot assign result of function system.%s (type %s) to %s", f, f + 6, name);
         if (bs__x_term(c, e->items[0], &bt, name, out)) return -1;
         if (out->len != BS_VALUE_NULL &&
             bs_value_validate(t, out->p, out->len, NULL, 0))
@@ -247,6 +261,10 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         bs_type *at = NULL;
         if (bs_value_type_parse(tn, strlen(tn), &at, NULL, 0))
             return XINVALID(c, "Unknown function %s", f);
+        if (t->kind != BS_TYPE_BLOB) {
+            bs_type_free(at);
+            return XINVALID(c, "Type error: cannot assign result of function system.%s (type blob) to %s", f, name);
+        }
         int rc = bs__x_term(c, e->items[0], at, name, out);
         bs_type_free(at);
         return rc;

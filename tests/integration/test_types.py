@@ -334,6 +334,28 @@ class TypesTest(harness.NodeTestCase):
             s.execute(bad)
         self.assertIn("a", str(cm.exception))
         self.assertIsNone(s.execute("SELECT a FROM pu WHERE k = 2").one())
+    def test_09_term_functions(self):
+        from cassandra import InvalidRequest
+        s = self.session
+        s.execute("CREATE TABLE fn (k int PRIMARY KEY, t text, b blob, i int, "
+                  "tu timeuuid, u uuid, ts timestamp, d date)")
+        s.execute("INSERT INTO fn (k, t, b, i, tu, u, ts, d) VALUES (1, blobAsText(0x68c3a9), "
+                  "textAsBlob('h\u00e9'), blobAsInt(0x00000102), now(), uuid(), "
+                  "toTimestamp(now()), currentDate())")
+        r = s.execute("SELECT * FROM fn WHERE k = 1").one()
+        self.assertEqual((r.t, r.b, r.i), ("h\u00e9", b"h\xc3\xa9", 258))
+        self.assertEqual(r.tu.version, 1)
+        self.assertEqual(r.u.version, 4)
+        self.assertLess(abs((r.ts - datetime.datetime.utcnow()).total_seconds()), 600)
+        # a conversion's result type must be the receiver's type
+        for bad in ("INSERT INTO fn (k, t) VALUES (2, bigintAsBlob(-1))",
+                    "INSERT INTO fn (k, t) VALUES (2, blobAsInt(0x00000001))",
+                    "INSERT INTO fn (k, b) VALUES (2, blobAsBigint(0x01))",
+                    "INSERT INTO fn (k, i) VALUES (2, now())"):
+            with self.assertRaises(InvalidRequest, msg=bad):
+                s.execute(bad)
+        self.assertIsNone(s.execute("SELECT * FROM fn WHERE k = 2").one())
+
 
 if __name__ == "__main__":
     harness.main()
