@@ -17,7 +17,9 @@ removed:
   * each child gets PR_SET_PDEATHSIG(SIGKILL), so the kernel kills it
     even when this process is SIGKILLed and no Python code runs;
   * Node is a context manager and tests call stop()/cleanup() in
-    tearDown/tearDownClass.
+    tearDown/tearDownClass;
+  * directories are named basalt-integ-<pid>-*: a later run removes those
+    whose owning process no longer exists (a SIGKILLed run).
 
 When basaltd is a sanitizer build, a report in a node's output fails
 the run (checked as each node is cleaned up).
@@ -87,7 +89,7 @@ class Node(object):
         self.http_port = _free_port(self.host)
         self.admin_port = _free_port(self.host)
         self.owns_dir = data_dir is None
-        self.base = tempfile.mkdtemp(prefix="basalt-integ-")
+        self.base = tempfile.mkdtemp(prefix="basalt-integ-%d-" % os.getpid())
         self.data_dir = data_dir or os.path.join(self.base, "data")
         self.log_path = os.path.join(self.base, "basaltd.log")
         self.extra = dict(extra or {})
@@ -243,6 +245,25 @@ def _on_signal(signum, frame):
     os._exit(128 + signum)
 
 
+def _sweep_stale_dirs():
+    """Removes the directories of earlier test processes that died by
+    SIGKILL (their nodes died with them through PDEATHSIG)."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        parts = name.split("-")
+        if len(parts) < 4 or parts[:2] != ["basalt", "integ"] or not parts[2].isdigit():
+            continue
+        pid = int(parts[2])
+        try:
+            os.kill(pid, 0)
+            continue            # owner still running
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        except PermissionError:
+            continue
+
+
+_sweep_stale_dirs()
 atexit.register(_cleanup_all)
 for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(_s, _on_signal)
