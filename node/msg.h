@@ -1,0 +1,242 @@
+/*
+ * msg.h - internode messaging: length-framed msgpack messages between
+ * Basalt nodes over TCP (storage_port).
+ *
+ * Every message has a verb, a 64-bit id and a deadline (wall-clock ms
+ * since the epoch, 0 = none), and carries an opaque payload (normally a
+ * msgpack value the verb's handler decodes).  A request may expect a
+ * response: the response carries the request's id, a status and its own
+ * payload, and the sender's callback runs exactly once, with the
+ * response or with a local error (timeout, queue full, shutting down).
+ *
+ * Threads: one bs_msg runs one dedicated messaging thread with its own
+ * uv_loop (DESIGN.md wants one connection per loop per peer; a single
+ * messaging loop is the first step, documented in msg.c).  Every public
+ * function below is thread-safe unless it says "loop thread only".
+ * Handlers, response callbacks, connection observers and functions run
+ * with bs_msg_call() all run on the messaging thread, one at a time; they
+ * must not block for long.
+ *
+ * Connections: one outbound connection per peer, opened on first send,
+ * kept open and re-established with exponential backoff; it starts with a
+ * handshake (cluster name, protocol version, host id, the sender's
+ * endpoint).  A peer of another cluster or protocol version is refused
+ * and logged on both sides.  A message is read from the connection it
+ * arrives on (inbound) and answered through our own outbound connection
+ * to its sender, as in Cassandra.
+ */
+#ifndef BS_NODE_MSG_H
+#define BS_NODE_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/uuid.h"
+
+typedef struct bs_msg bs_msg;
+
+/* An endpoint: an IP address in text form and its storage port. */
+#define BS_MSG_ADDRLEN 64
+typedef struct bs_msg_peer {
+    char addr[BS_MSG_ADDRLEN];
+    uint16_t port;
+} bs_msg_peer;
+
+/* Fills a peer; 0 or BS_EINVAL (address too long or not an IP). */
+int bs_msg_peer_set(bs_msg_peer *p, const char *addr, uint16_t port);
+int bs_msg_peer_equal(const bs_msg_peer *a, const bs_msg_peer *b);
+
+/* Verbs.  0 is the handshake and cannot be registered.  New verbs take
+ * the next number; numbers are part of the wire protocol. */
+typedef enum {
+    BS_VERB_HANDSHAKE = 0,
+    BS_VERB_ECHO = 1,
+    BS_VERB_GOSSIP_SYN = 2,
+    BS_VERB_GOSSIP_ACK = 3,
+    BS_VERB_GOSSIP_ACK2 = 4,
+    BS_VERB_SCHEMA_PUSH = 5,
+    BS_VERB_SCHEMA_PULL = 6,
+    BS_VERB_MUTATION = 7,
+    BS_VERB_READ = 8,
+    BS_VERB_HINT = 9,
+    BS_VERB_MERKLE = 10,
+    BS_VERB_STREAM = 11,
+    BS_VERB_MAX = 32 /* exclusive bound */
+} bs_msg_verb;
+
+#define BS_MSG_PROTOCOL_VERSION 1
+
+typedef struct bs_msg_opts {
+    const char *cluster_name;   /* copied */
+    bs_uuid host_id;
+    const char *listen_address; /* bound; copied */
+    uint16_t port;              /* 0 = any free port (see bs_msg_local) */
+    const char *broadcast_address; /* what peers call us; NULL = listen */
+    size_t max_message_bytes;   /* frame and decompressed size; 16 MiB */
+    size_t compress_threshold;  /* lz4 bodies at least this long; 4096 */
+    size_t queue_max;           /* messages queued per peer; 4096 */
+    uint32_t reconnect_min_ms;  /* first backoff; 100 */
+    uint32_t reconnect_max_ms;  /* backoff cap; 4000 */
+} bs_msg_opts;
+
+void bs_msg_opts_default(bs_msg_opts *o);
+
+/* A received request (or one-way message) as a handler sees it.  The
+ * payload is borrowed and valid during the handler call only; the rest
+ * may be copied to answer later with bs_msg_reply(). */
+typedef struct bs_msg_in {
+    bs_msg_peer from;   /* the sender's endpoint (from its handshake) */
+    bs_uuid from_host;  /* the sender's host id */
+    uint8_t verb;
+    uint64_t id;
+    int64_t deadline_ms; /* 0 = none */
+    int expects_reply;
+    const uint8_t *payload;
+    size_t len;
+} bs_msg_in;
+
+typedef void (*bs_msg_handler)(void *ud, bs_msg *m, const bs_msg_in *in);
+/* status 0: the peer answered and payload/len hold its response
+ * (borrowed for the call).  Otherwise payload is NULL and status is
+ * BS_ETIMEDOUT, BS_EOVERLOAD (queue full), BS_ECLOSED (stopping),
+ * BS_ENOTSUP (the peer has no handler for the verb), or the negative
+ * status the peer's handler replied with. */
+typedef void (*bs_msg_response_cb)(void *ud, int status, const uint8_t *payload,
+                                   size_t len);
+
+/* Connection events reported to the observer (loop thread). */
+typedef enum {
+    BS_MSG_CONN_UP = 1,      /* outbound connection handshaken */
+    BS_MSG_CONN_REFUSED = 2, /* connect() refused: nothing listens there */
+    BS_MSG_CONN_LOST = 3     /* an established outbound connection closed */
+} bs_msg_conn_event;
+typedef void (*bs_msg_conn_cb)(void *ud, const bs_msg_peer *peer,
+                               bs_msg_conn_event ev);
+
+/* Counters (monotonic), read with relaxed atomics. */
+typedef struct bs_msg_stats {
+    uint64_t sent;             /* frames whose write completed */
+    uint64_t received;         /* frames decoded */
+    uint64_t dropped_overflow; /* sends refused: per-peer queue full */
+    uint64_t dropped_expired;  /* messages past their deadline */
+    uint64_t timeouts;         /* requests whose callback got TIMEDOUT */
+    uint64_t decode_errors;    /* garbage/truncated/oversized input */
+    uint64_t refused;          /* handshakes refused (either side) */
+    uint64_t connects;         /* outbound connections handshaken */
+    uint64_t compressed;       /* frames sent lz4-compressed */
+} bs_msg_stats;
+
+/* Creates the instance and its thread, binds and listens.  0, BS_EINVAL,
+ * a negated errno from bind/listen, or BS_ENOMEM. */
+int bs_msg_start(const bs_msg_opts *o, bs_msg **out);
+/* Stops: closes connections, fails pending requests with BS_ECLOSED,
+ * joins the thread, frees.  Not from the loop thread.  NULL is a no-op. */
+void bs_msg_stop(bs_msg *m);
+
+/* The endpoint peers use to reach us (broadcast address + bound port). */
+void bs_msg_local(const bs_msg *m, bs_msg_peer *out);
+void bs_msg_host_id(const bs_msg *m, bs_uuid *out);
+
+/* Installs the handler of a verb (replacing any earlier one; h NULL
+ * removes it).  Requests with no handler are answered BS_ENOTSUP.
+ * 0 or BS_EINVAL (verb 0 or >= BS_VERB_MAX). */
+int bs_msg_register(bs_msg *m, uint8_t verb, bs_msg_handler h, void *ud);
+void bs_msg_set_conn_observer(bs_msg *m, bs_msg_conn_cb cb, void *ud);
+
+/*
+ * Sends payload (copied) to `to`.  With cb: a request; cb runs once on the
+ * loop thread with the response or an error, at the latest timeout_ms
+ * after the call (the message's deadline).  Without cb: one-way.
+ * timeout_ms 0 means no deadline (one-way only; a request needs one).
+ * Returns 0 when queued (the outcome then goes to cb), BS_EINVAL, BS_ENOMEM
+ * or BS_ECLOSED (then cb is not called).
+ */
+int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
+                const void *payload, size_t len, uint32_t timeout_ms,
+                bs_msg_response_cb cb, void *ud);
+/* Answers request `req` (only from/id/verb are read, so a copy made in
+ * the handler works later) with status (0 or a negative BS_E code) and a
+ * payload (copied).  No-op for one-way messages.  0 or an error. */
+int bs_msg_reply(bs_msg *m, const bs_msg_in *req, int status,
+                 const void *payload, size_t len);
+
+/* Runs fn(ud) on the loop thread (asynchronously).  0, BS_ENOMEM or
+ * BS_ECLOSED. */
+int bs_msg_call(bs_msg *m, void (*fn)(void *ud), void *ud);
+/* Same, and waits until fn returned.  Not from the loop thread. */
+int bs_msg_call_sync(bs_msg *m, void (*fn)(void *ud), void *ud);
+/* The messaging loop (a uv_loop_t *), for timers owned by code running
+ * on the loop thread (gossip).  Loop thread only. */
+void *bs_msg_loop(bs_msg *m);
+/* Closes the outbound connection to a peer and stops reconnecting. */
+int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer);
+
+void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *out);
+
+/* ---- wire codec (pure; msg_codec.c; fuzzed) ---------------------------
+ *
+ * A frame on the wire:
+ *   OFFSET SIZE DESCRIPTION
+ *   0      4    N: length of the rest, big-endian, 1..max_message_bytes
+ *   4      1    flags: bit 0 = body is lz4-compressed; others must be 0
+ *   5      N-1  body; when compressed: u32 BE raw length, then an lz4 block
+ * The (raw) body is one msgpack map with short string keys:
+ *   "v" verb (uint < BS_VERB_MAX)   "i" id (uint64)
+ *   "d" deadline ms (int64, 0 none) "k" kind (0 request, 1 response,
+ *                                        2 one-way)
+ *   "s" status (int32; responses)   "p" payload (bin)
+ * Unknown keys are ignored (newer peers may add some).
+ */
+typedef enum {
+    BS_MSG_KIND_REQUEST = 0,
+    BS_MSG_KIND_RESPONSE = 1,
+    BS_MSG_KIND_ONEWAY = 2
+} bs_msg_kind;
+
+typedef struct bs_msg_frame {
+    uint8_t verb;
+    uint8_t kind;
+    uint64_t id;
+    int64_t deadline_ms;
+    int32_t status;
+    uint8_t *payload; /* malloc'd by decode (NULL when empty) */
+    size_t len;
+} bs_msg_frame;
+
+#define BS_MSG_FRAME_HDR 5
+
+/* Appends one complete frame (header included) to out, compressing the
+ * body when it is at least compress_threshold bytes (0 = never).
+ * 0, BS_ENOMEM or BS_ETOOBIG (over max). */
+struct bs_buf;
+int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
+                        size_t max, struct bs_buf *out);
+/* Looks at the start of a byte stream: 0 with *frame_len (header
+ * included) when a whole frame is there, BS_EAGAIN when more bytes are
+ * needed, BS_ETOOBIG/BS_ECORRUPT when the length field is out of range. */
+int bs_msg_frame_peek(const uint8_t *p, size_t len, size_t max,
+                      size_t *frame_len);
+/* Decodes one whole frame (as measured by peek).  On success *f owns its
+ * payload (free with bs_msg_frame_free).  BS_ECORRUPT/BS_ETRUNC/
+ * BS_ETOOBIG/BS_ENOMEM with a reason in err. */
+int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
+                        bs_msg_frame *f, char *err, size_t errlen);
+void bs_msg_frame_free(bs_msg_frame *f);
+
+/* Handshake payload: cluster name, protocol version, host id, endpoint.
+ * As a msgpack map {"c": str, "pv": uint, "h": bin16, "a": str, "o":
+ * uint16, "ok": bool (responses), "why": str (refusals)}. */
+typedef struct bs_msg_hello {
+    char cluster[256];
+    uint32_t proto;
+    bs_uuid host_id;
+    bs_msg_peer from;
+    int ok;          /* responses: 1 accepted, 0 refused */
+    char why[256];   /* refusal reason */
+} bs_msg_hello;
+
+int bs_msg_hello_encode(const bs_msg_hello *h, struct bs_buf *out);
+int bs_msg_hello_decode(const uint8_t *p, size_t len, bs_msg_hello *h,
+                        char *err, size_t errlen);
+
+#endif
