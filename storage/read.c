@@ -8,18 +8,24 @@
  *      (0x30), kept for the row phase.  bs_store_read (forward) uses prefix
  *      seeks: the CF's prefix extractor is token|P|pk|kind, so one Seek per
  *      kind with prefix_same_as_start is answered by the memtable/SST
- *      prefix blooms when the partition has no such record (the common
- *      case) - a point read then costs one real seek.  Scans and reversed
- *      reads use total order: Seek(P|0x10) and walk forward; if the walk
- *      stops on the first row at/after the window start, no second seek.
+ *      prefix blooms when the partition has no such record.  Tables that
+ *      never received a partition deletion or range tombstone (header hint
+ *      clear, see store_int.h) skip those two probes altogether, and a
+ *      point read then costs one seek.  Scans and reversed reads use total
+ *      order: Seek(P|0x10) and walk forward (reversed reads of hint-clear
+ *      tables without the static row skip this); if the walk stops on the
+ *      first row at/after the window start, no second seek.
  *   2. Compute the row window [lower, upper) from the slice bounds and the
  *      paging cursor (strictly after `after_ck`): an inclusive start prefix
  *      p gives P|0x40|p, an exclusive one succ(P|0x40|p) (the smallest key
  *      above every key with that prefix); an inclusive end gives
- *      succ(P|0x40|p), an exclusive one P|0x40|p.
+ *      succ(P|0x40|p), an exclusive one P|0x40|p.  bs_store_read computes
+ *      it once and uses its end as the iterator's upper bound.
  *   3. Walk the window forward (Seek/Next) or backward (SeekForPrev/Prev),
- *      collecting the records of one row (same clustering bytes) into a
- *      scratch buffer; when the row ends, resolve it in key order:
+ *      collecting the records of one row (same row prefix P|0x40|ck, whose
+ *      length the key's trailing C gives) into a scratch buffer; when the
+ *      row ends, parse and verify each record once and resolve the row in
+ *      key order:
  *        D   = max(partition deletion, covering range tombstones, row
  *              deletion)                          (a deletion at ts shadows
  *                                                  cells with ts' <= ts)
@@ -33,11 +39,18 @@
  * BS_ECORRUPT naming the table and key.  Iterator errors are checked
  * whenever an iterator stops being valid.
  *
+ * Allocation: the scratch buffers, seek keys, row arrays and bs_store_read's
+ * rocksdb_readoptions_t are kept per thread (rd_cache) and lent to one read
+ * at a time, so a read allocates only its result (in the caller's arena)
+ * and RocksDB's iterator.  A read nested in a scan callback on the same
+ * thread finds the cache busy and uses buffers of its own.
+ *
  * Token ranges (start, end] become one or two segments of inclusive token
  * bounds [lo, hi] (two when the range wraps); each segment is one iterator
  * with lower/upper bounds (whose bytes live in this frame until the
  * iterator is destroyed) over one snapshot.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,46 +68,122 @@ typedef struct rtv {
     int64_t ts;
 } rtv;
 
+/* Buffers a read reuses: kept per thread between reads (see rd_init), so
+ * a point read allocates nothing but what it returns (in the arena). */
+typedef struct rd_bufs {
+    rocksdb_readoptions_t *ro; /* bs_store_read's options; NULL until used */
+    bs_buf kb, kb2, kb3;       /* row window [kb, kb2), seek keys */
+    bs_buf pp;                 /* partition prefix of bs_store_read */
+    bs_buf scratch;            /* records of the current row */
+    ent *ents;
+    size_t cap_ents;
+    rtv *rts;
+    size_t cap_rts;
+    bs_rowv *rows;
+    size_t cap_rows;
+} rd_bufs;
+
 typedef struct rd {
     bs_table *t;
     rocksdb_iterator_t *it;
     const bs_slice *sl;
     int64_t now;
     bs_arena *arena;
-    bs_buf kb, kb2, kb3; /* seek keys */
-    bs_buf scratch;      /* records of the current row */
-    ent *ents;
-    size_t nents, cap_ents;
-    rtv *rts;
-    size_t nrts, cap_rts;
-    bs_rowv *rows;
-    size_t nrows, cap_rows;
+    rd_bufs b;
+    size_t nents, nrts, nrows;
     int64_t pdel;
     int has_pdel;
     int prefix_mode;     /* iterator has prefix_same_as_start (see below) */
-    int err;
+    int hdr;             /* the table may hold partition/range deletions */
+    int tls;             /* b was borrowed from this thread's cache */
 } rd;
+
+/* ------------------------------------------------------------------ */
+/* Per-thread buffer cache                                             */
+/* ------------------------------------------------------------------ */
+
+/* One rd_bufs per thread, lent to one read at a time (a read started from
+ * inside a scan callback on the same thread gets fresh buffers).  Freed by
+ * a pthread key destructor when the thread exits; the main thread's stays
+ * reachable from the thread-local pointer until the process ends.
+ * Buffers that grew past RD_KEEP_MAX (a huge partition) are dropped
+ * instead of being kept. */
+#define RD_KEEP_MAX (1u << 20)
+
+typedef struct rd_cache {
+    rd_bufs b;
+    int busy;
+} rd_cache;
+
+static _Thread_local rd_cache *tl_cache;
+static pthread_key_t g_cache_key;
+static pthread_once_t g_cache_once = PTHREAD_ONCE_INIT;
+static int g_cache_key_ok;
+
+static void bufs_free(rd_bufs *b) {
+    if (b->ro) rocksdb_readoptions_destroy(b->ro);
+    bs_buf_free(&b->kb);
+    bs_buf_free(&b->kb2);
+    bs_buf_free(&b->kb3);
+    bs_buf_free(&b->pp);
+    bs_buf_free(&b->scratch);
+    free(b->ents);
+    free(b->rts);
+    free(b->rows);
+    memset(b, 0, sizeof *b);
+}
+
+static void cache_destroy(void *p) {
+    rd_cache *c = p;
+    if (!c) return;
+    if (tl_cache == c) tl_cache = NULL;
+    bufs_free(&c->b);
+    free(c);
+}
+
+static void cache_key_init(void) { g_cache_key_ok = pthread_key_create(&g_cache_key, cache_destroy) == 0; }
 
 static void rd_init(rd *r, bs_table *t, const bs_slice *sl, bs_arena *a) {
     memset(r, 0, sizeof *r);
     r->t = t;
     r->sl = sl;
     r->arena = a;
+    r->hdr = 1;
     r->now = sl->now_s ? sl->now_s : bs_clock_now_s(t->store->clock);
-    bs_buf_init(&r->kb);
-    bs_buf_init(&r->kb2);
-    bs_buf_init(&r->kb3);
-    bs_buf_init(&r->scratch);
+    rd_cache *c = tl_cache;
+    if (!c) {
+        pthread_once(&g_cache_once, cache_key_init);
+        if (g_cache_key_ok && (c = calloc(1, sizeof *c)) != NULL) {
+            if (pthread_setspecific(g_cache_key, c) == 0) {
+                tl_cache = c;
+            } else {
+                free(c);
+                c = NULL;
+            }
+        }
+    }
+    if (c && !c->busy) {
+        c->busy = 1;
+        r->b = c->b;
+        memset(&c->b, 0, sizeof c->b);
+        r->tls = 1;
+    }
 }
 
 static void rd_free(rd *r) {
-    bs_buf_free(&r->kb);
-    bs_buf_free(&r->kb2);
-    bs_buf_free(&r->kb3);
-    bs_buf_free(&r->scratch);
-    free(r->ents);
-    free(r->rts);
-    free(r->rows);
+    rd_cache *c = tl_cache;
+    if (r->tls && c) {
+        rd_bufs *b = &r->b;
+        if (b->scratch.cap > RD_KEEP_MAX) bs_buf_free(&b->scratch);
+        if (b->cap_ents * sizeof *b->ents > RD_KEEP_MAX) free(b->ents), b->ents = NULL, b->cap_ents = 0;
+        if (b->cap_rts * sizeof *b->rts > RD_KEEP_MAX) free(b->rts), b->rts = NULL, b->cap_rts = 0;
+        if (b->cap_rows * sizeof *b->rows > RD_KEEP_MAX) free(b->rows), b->rows = NULL, b->cap_rows = 0;
+        c->b = *b;
+        c->busy = 0;
+    } else {
+        bufs_free(&r->b);
+    }
+    memset(&r->b, 0, sizeof r->b);
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elsz) {
@@ -136,32 +225,34 @@ static int cmp_keys(const void *a, size_t al, const void *b, size_t bl) {
 /* Row resolution                                                      */
 /* ------------------------------------------------------------------ */
 
-/* Resolves the collected records (r->ents, in key order when !rev) of one
- * row.  is_static: the static row.  Appends to r->rows or sets *srow. */
-static int finish_row(rd *r, int is_static, int rev, bs_rowv **srow) {
+/* Resolves the collected records (r->b.ents, in key order when !rev) of one
+ * row.  is_static: the static row.  Appends to r->b.rows or sets *srow. */
+static int finish_row(rd *r, size_t ppl, int is_static, int rev, bs_rowv **srow) {
     size_t n = r->nents;
     if (n == 0) return 0;
-    const uint8_t *sb = r->scratch.data;
+    const uint8_t *sb = r->b.scratch.data;
     int64_t D = r->has_pdel ? r->pdel : INT64_MIN;
     int has_d = r->has_pdel;
-    bs__key k0;
-    const ent *e0 = &r->ents[rev ? n - 1 : 0];
-    if (bs__key_parse(sb + e0->koff, e0->klen, &k0))
-        return bs__corrupt(r->t->name, sb + e0->koff, e0->klen, "bad key");
-    if (!is_static) {
-        for (size_t i = 0; i < r->nrts; i++)
-            if (r->rts[i].ts > D || !has_d)
-                if (bs__rt_covers(&r->rts[i].k, k0.ck, k0.ck_len)) {
-                    if (!has_d || r->rts[i].ts > D) D = r->rts[i].ts;
-                    has_d = 1;
-                }
-    }
+    /* Parse and verify every record once.  All records of a row share its
+     * prefix bytes (the walk grouped them so); the parse checks that the
+     * key is well formed and of the expected kind and partition. */
     for (size_t j = 0; j < n; j++) {
-        ent *e = &r->ents[j];
+        ent *e = &r->b.ents[j];
         const uint8_t *kp = sb + e->koff;
-        if (bs__key_parse(kp, e->klen, &e->k)) return bs__corrupt(r->t->name, kp, e->klen, "bad key");
+        if (bs__key_parse(kp, e->klen, &e->k) || e->k.prefix_len != ppl ||
+            e->k.kind != (is_static ? BS__K_STATIC : BS__K_ROW))
+            return bs__corrupt(r->t->name, kp, e->klen, "bad key");
         if (bs__cell_decode(kp, e->klen, sb + e->voff, e->vlen, &e->c))
             return bs__corrupt(r->t->name, kp, e->klen, "bad cell value");
+    }
+    const bs__key *k0 = &r->b.ents[0].k;
+    if (!is_static) {
+        for (size_t i = 0; i < r->nrts; i++)
+            if (r->b.rts[i].ts > D || !has_d)
+                if (bs__rt_covers(&r->b.rts[i].k, k0->ck, k0->ck_len)) {
+                    if (!has_d || r->b.rts[i].ts > D) D = r->b.rts[i].ts;
+                    has_d = 1;
+                }
     }
     bs_rowv row;
     memset(&row, 0, sizeof row);
@@ -177,7 +268,7 @@ static int finish_row(rd *r, int is_static, int rev, bs_rowv **srow) {
         int has_ct = 0;
         size_t ci = 0;
         for (size_t j = 0; j < n; j++) {
-            const ent *e = &r->ents[rev ? n - 1 - j : j];
+            const ent *e = &r->b.ents[rev ? n - 1 - j : j];
             const uint8_t *kp = sb + e->koff;
             const bs__key k = e->k;
             const bs__cell c = e->c;
@@ -247,9 +338,9 @@ static int finish_row(rd *r, int is_static, int rev, bs_rowv **srow) {
         }
     }
     if (!is_static) {
-        row.ck = bs_arena_memdup(r->arena, k0.ck, k0.ck_len ? k0.ck_len : 1);
+        row.ck = bs_arena_memdup(r->arena, k0->ck, k0->ck_len ? k0->ck_len : 1);
         if (!row.ck) return BS_ENOMEM;
-        row.ck_len = k0.ck_len;
+        row.ck_len = k0->ck_len;
     }
     r->nents = 0;
     if (is_static) {
@@ -258,8 +349,8 @@ static int finish_row(rd *r, int is_static, int rev, bs_rowv **srow) {
         **srow = row;
         return 0;
     }
-    if (grow((void **)&r->rows, &r->cap_rows, r->nrows + 1, sizeof *r->rows)) return BS_ENOMEM;
-    r->rows[r->nrows++] = row;
+    if (grow((void **)&r->b.rows, &r->b.cap_rows, r->nrows + 1, sizeof *r->b.rows)) return BS_ENOMEM;
+    r->b.rows[r->nrows++] = row;
     return 0;
 }
 
@@ -268,14 +359,14 @@ static int collect(rd *r) {
     size_t kl, vl;
     const char *k = rocksdb_iter_key(r->it, &kl);
     const char *v = rocksdb_iter_value(r->it, &vl);
-    if (grow((void **)&r->ents, &r->cap_ents, r->nents + 1, sizeof *r->ents)) return BS_ENOMEM;
-    ent *e = &r->ents[r->nents++];
-    e->koff = r->scratch.len;
+    if (grow((void **)&r->b.ents, &r->b.cap_ents, r->nents + 1, sizeof *r->b.ents)) return BS_ENOMEM;
+    ent *e = &r->b.ents[r->nents++];
+    e->koff = r->b.scratch.len;
     e->klen = kl;
-    if (bs_buf_append(&r->scratch, k, kl)) return BS_ENOMEM;
-    e->voff = r->scratch.len;
+    if (bs_buf_append(&r->b.scratch, k, kl)) return BS_ENOMEM;
+    e->voff = r->b.scratch.len;
     e->vlen = vl;
-    if (bs_buf_append(&r->scratch, v, vl)) return BS_ENOMEM;
+    if (bs_buf_append(&r->b.scratch, v, vl)) return BS_ENOMEM;
     return 0;
 }
 
@@ -340,9 +431,9 @@ static int header_record(rd *r, size_t ppl, uint8_t kind) {
     }
     uint8_t *kc = bs_arena_memdup(r->arena, k, kl);
     if (!kc) return BS_ENOMEM;
-    if (grow((void **)&r->rts, &r->cap_rts, r->nrts + 1, sizeof *r->rts)) return BS_ENOMEM;
-    bs__key_parse(kc, kl, &r->rts[r->nrts].k);
-    r->rts[r->nrts++].ts = c.ts;
+    if (grow((void **)&r->b.rts, &r->b.cap_rts, r->nrts + 1, sizeof *r->b.rts)) return BS_ENOMEM;
+    bs__key_parse(kc, kl, &r->b.rts[r->nrts].k);
+    r->b.rts[r->nrts++].ts = c.ts;
     return 0;
 }
 
@@ -353,14 +444,14 @@ static int header_by_prefix(rd *r, const uint8_t *pp, size_t ppl) {
     static const uint8_t kinds[3] = {BS__K_PDEL, BS__K_STATIC, BS__K_RT};
     int rc;
     for (int i = 0; i < 3; i++) {
-        if (kinds[i] == BS__K_STATIC && !r->sl->with_static) continue;
-        bs_buf_reset(&r->kb3);
-        if (bs_buf_append(&r->kb3, pp, ppl) || bs_buf_append_u8(&r->kb3, kinds[i])) return BS_ENOMEM;
-        for (rocksdb_iter_seek(r->it, (const char *)r->kb3.data, r->kb3.len); rocksdb_iter_valid(r->it);
+        if (kinds[i] == BS__K_STATIC ? !r->sl->with_static : !r->hdr) continue;
+        bs_buf_reset(&r->b.kb3);
+        if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, kinds[i])) return BS_ENOMEM;
+        for (rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len); rocksdb_iter_valid(r->it);
              rocksdb_iter_next(r->it)) {
             size_t kl;
             const char *k = rocksdb_iter_key(r->it, &kl);
-            if (!starts_with(k, kl, r->kb3.data, r->kb3.len)) break;
+            if (!starts_with(k, kl, r->b.kb3.data, r->b.kb3.len)) break;
             if (kinds[i] == BS__K_STATIC) rc = collect(r);
             else rc = header_record(r, ppl, kinds[i]);
             if (rc) return rc;
@@ -371,8 +462,10 @@ static int header_by_prefix(rd *r, const uint8_t *pp, size_t ppl) {
 }
 
 /* Reads the partition whose prefix (token|len|pk) is pp.  The iterator may
- * be anywhere; it is left anywhere.  *out in the arena. */
-static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) {
+ * be anywhere; it is left anywhere.  have_window: r->b.kb/kb2 already hold
+ * the row window (bs_store_read computes it for the iterator bound).
+ * *out in the arena. */
+static int read_partition(rd *r, const uint8_t *pp, size_t ppl, int have_window, bs_partv **out) {
     const bs_slice *sl = r->sl;
     bs_partv *pv = bs_arena_calloc(r->arena, sizeof *pv);
     if (!pv) return BS_ENOMEM;
@@ -384,7 +477,7 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) 
     r->nrows = 0;
     r->nents = 0;
     r->has_pdel = 0;
-    bs_buf_reset(&r->scratch);
+    bs_buf_reset(&r->b.scratch);
     int rc;
 
     /* 1. Header: partition deletion, static row, range tombstones. */
@@ -393,9 +486,10 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) 
         if ((rc = header_by_prefix(r, pp, ppl))) return rc;
         goto header_done;
     }
-    bs_buf_reset(&r->kb3);
-    if (bs_buf_append(&r->kb3, pp, ppl) || bs_buf_append_u8(&r->kb3, BS__K_PDEL)) return BS_ENOMEM;
-    rocksdb_iter_seek(r->it, (const char *)r->kb3.data, r->kb3.len);
+    if (!r->hdr && !sl->with_static) goto header_done; /* nothing to look for */
+    bs_buf_reset(&r->b.kb3);
+    if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, BS__K_PDEL)) return BS_ENOMEM;
+    rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len);
     while (rocksdb_iter_valid(r->it)) {
         size_t kl, vl;
         const char *k = rocksdb_iter_key(r->it, &kl);
@@ -409,9 +503,9 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) 
             return bs__corrupt(r->t->name, k, kl, "bad key");
         if (kind == BS__K_STATIC) {
             if (!sl->with_static) {
-                bs_buf_reset(&r->kb3);
-                if (bs_buf_append(&r->kb3, pp, ppl) || bs_buf_append_u8(&r->kb3, BS__K_RT)) return BS_ENOMEM;
-                rocksdb_iter_seek(r->it, (const char *)r->kb3.data, r->kb3.len);
+                bs_buf_reset(&r->b.kb3);
+                if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, BS__K_RT)) return BS_ENOMEM;
+                rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len);
                 continue;
             }
             if ((rc = collect(r))) return rc;
@@ -426,9 +520,9 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) 
         } else { /* range tombstone: keep a parsed copy of the key */
             uint8_t *kc = bs_arena_memdup(r->arena, k, kl);
             if (!kc) return BS_ENOMEM;
-            if (grow((void **)&r->rts, &r->cap_rts, r->nrts + 1, sizeof *r->rts)) return BS_ENOMEM;
-            bs__key_parse(kc, kl, &r->rts[r->nrts].k);
-            r->rts[r->nrts++].ts = c.ts;
+            if (grow((void **)&r->b.rts, &r->b.cap_rts, r->nrts + 1, sizeof *r->b.rts)) return BS_ENOMEM;
+            bs__key_parse(kc, kl, &r->b.rts[r->nrts].k);
+            r->b.rts[r->nrts++].ts = c.ts;
         }
         rocksdb_iter_next(r->it);
     }
@@ -439,19 +533,19 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, bs_partv **out) 
         size_t kl;
         const char *k = rocksdb_iter_key(r->it, &kl);
         positioned = starts_with(k, kl, pp, ppl) && kl > ppl && (uint8_t)k[ppl] == BS__K_ROW;
-        if (positioned) bs_buf_reset(&r->kb3), positioned = !bs_buf_append(&r->kb3, k, kl);
+        if (positioned) bs_buf_reset(&r->b.kb3), positioned = !bs_buf_append(&r->b.kb3, k, kl);
     }
 header_done:
     if (r->nents) { /* the static row */
         bs_rowv *srow = NULL;
-        if ((rc = finish_row(r, 1, 0, &srow))) return rc;
+        if ((rc = finish_row(r, ppl, 1, 0, &srow))) return rc;
         pv->static_row = srow;
-        bs_buf_reset(&r->scratch);
+        bs_buf_reset(&r->b.scratch);
     }
 
     /* 2. Row window [kb, kb2). */
-    bs_buf *lo = &r->kb, *hi = &r->kb2;
-    if ((rc = row_window(sl, pp, ppl, lo, hi))) return rc;
+    bs_buf *lo = &r->b.kb, *hi = &r->b.kb2;
+    if (!have_window && (rc = row_window(sl, pp, ppl, lo, hi))) return rc;
     if (cmp_keys(lo->data, lo->len, hi->data, hi->len) >= 0) goto done;
 
     /* 3. Walk the rows. */
@@ -460,7 +554,7 @@ header_done:
     if (!sl->reversed) {
         /* the first row key at or after lo: skip the seek when the header
          * walk already stopped there (first row of the partition) */
-        int skip = positioned && cmp_keys(r->kb3.data, r->kb3.len, lo->data, lo->len) >= 0;
+        int skip = positioned && cmp_keys(r->b.kb3.data, r->b.kb3.len, lo->data, lo->len) >= 0;
         if (skip) {
             /* nothing between lo and the current key: lo <= key and the
              * iterator is at the first key >= P|0x40 <= lo */
@@ -475,6 +569,9 @@ header_done:
             if (cmp_keys(k, kl, hi->data, hi->len) >= 0) rocksdb_iter_prev(r->it);
         }
     }
+    /* Records are grouped into rows by their row prefix P|0x40|ck, whose
+     * length is read from the key's last two bytes (C); finish_row parses
+     * and verifies each record fully. */
     size_t curoff = 0;
     while (rocksdb_iter_valid(r->it)) {
         size_t kl;
@@ -482,21 +579,21 @@ header_done:
         if (!sl->reversed ? cmp_keys(k, kl, hi->data, hi->len) >= 0
                           : cmp_keys(k, kl, lo->data, lo->len) < 0)
             break;
-        bs__key pk;
-        if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.kind != BS__K_ROW || pk.prefix_len != ppl)
-            return bs__corrupt(r->t->name, k, kl, "bad key");
-        cur = r->nents ? r->scratch.data + curoff : NULL;
-        if (cur && (curl != pk.row_prefix_len || memcmp(cur, k, curl) != 0)) {
-            if ((rc = finish_row(r, 0, sl->reversed, NULL))) return rc;
-            bs_buf_reset(&r->scratch);
+        /* inside the window, so k starts with P|0x40 */
+        size_t rpl = kl >= ppl + 4 ? ppl + 1 + bs_get_u16((const uint8_t *)k + kl - 2) : kl;
+        if (rpl + 3 > kl || (uint8_t)k[ppl] != BS__K_ROW) return bs__corrupt(r->t->name, k, kl, "bad key");
+        cur = r->nents ? r->b.scratch.data + curoff : NULL;
+        if (cur && (curl != rpl || memcmp(cur, k, curl) != 0)) {
+            if ((rc = finish_row(r, ppl, 0, sl->reversed, NULL))) return rc;
+            bs_buf_reset(&r->b.scratch);
             if (sl->limit && r->nrows >= sl->limit) {
                 pv->limited = 1;
                 goto done;
             }
         }
         if (r->nents == 0) {
-            curoff = r->scratch.len;
-            curl = pk.row_prefix_len;
+            curoff = r->b.scratch.len;
+            curl = rpl;
         }
         if ((rc = collect(r))) return rc;
         if (!sl->reversed) rocksdb_iter_next(r->it);
@@ -504,15 +601,15 @@ header_done:
     }
     if ((rc = iter_err(r))) return rc;
     if (r->nents) {
-        if ((rc = finish_row(r, 0, sl->reversed, NULL))) return rc;
-        bs_buf_reset(&r->scratch);
+        if ((rc = finish_row(r, ppl, 0, sl->reversed, NULL))) return rc;
+        bs_buf_reset(&r->b.scratch);
     }
 done:
     if (sl->limit && r->nrows > sl->limit) r->nrows = sl->limit;
     if (r->nrows) {
         pv->rows = bs_arena_alloc(r->arena, r->nrows * sizeof *pv->rows);
         if (!pv->rows) return BS_ENOMEM;
-        memcpy(pv->rows, r->rows, r->nrows * sizeof *pv->rows);
+        memcpy(pv->rows, r->b.rows, r->nrows * sizeof *pv->rows);
     }
     pv->nrows = r->nrows;
     *out = pv;
@@ -533,29 +630,35 @@ int bs_store_read(bs_table *t, int64_t token, const void *pk, size_t pk_len, con
     if (pk_len > 0xFFFF || (pk_len && !pk)) return bs__seterr(BS_EINVAL, "bad partition key");
     rd r;
     rd_init(&r, t, sl, arena);
-    /* Iterator bounds [P, end of the row window): the header lies below
-     * P|0x40 <= window end, and nothing past the window is ever merged. */
-    bs_buf pp = BS_BUF_INIT, lb = BS_BUF_INIT, ub = BS_BUF_INIT;
-    int rc = bs__key_part_prefix(&pp, token, pk, pk_len);
-    if (!rc) rc = row_window(sl, pp.data, pp.len, &lb, &ub);
+    bs_buf *pp = &r.b.pp;
+    bs_buf_reset(pp);
+    int rc = bs__key_part_prefix(pp, token, pk, pk_len);
+    if (!rc) rc = row_window(sl, pp->data, pp->len, &r.b.kb, &r.b.kb2);
     if (rc) goto out;
-    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    if (!r.b.ro && !(r.b.ro = rocksdb_readoptions_create())) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    rocksdb_readoptions_t *ro = r.b.ro;
     /* Forward point/slice reads use prefix seeks (partition|kind); a
      * reversed read's SeekForPrev target may lie in the next kind's
-     * prefix, so it uses total order. */
+     * prefix, so it uses total order.  Bounds [P, end of the row window):
+     * the header lies below P|0x40 <= window end, and nothing past the
+     * window is ever merged.  The bound bytes (pp, kb2) stay untouched
+     * until the iterator is destroyed. */
     r.prefix_mode = !sl->reversed;
-    if (r.prefix_mode) rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
-    else rocksdb_readoptions_set_total_order_seek(ro, 1);
-    rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)pp.data, pp.len);
-    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)ub.data, ub.len);
+    rocksdb_readoptions_set_prefix_same_as_start(ro, r.prefix_mode);
+    rocksdb_readoptions_set_total_order_seek(ro, !r.prefix_mode);
+    rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)pp->data, pp->len);
+    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)r.b.kb2.data, r.b.kb2.len);
     r.it = rocksdb_create_iterator_cf(t->store->db, ro, t->cf);
-    rc = read_partition(&r, pp.data, pp.len, out);
+    /* after the iterator exists: see the header hint in store_int.h */
+    r.hdr = atomic_load(&t->hdr);
+    rc = read_partition(&r, pp->data, pp->len, 1, out);
     rocksdb_iter_destroy(r.it);
-    rocksdb_readoptions_destroy(ro);
+    rocksdb_readoptions_set_iterate_lower_bound(ro, NULL, 0);
+    rocksdb_readoptions_set_iterate_upper_bound(ro, NULL, 0);
 out:
-    bs_buf_free(&pp);
-    bs_buf_free(&lb);
-    bs_buf_free(&ub);
     rd_free(&r);
     return rc;
 }
@@ -637,7 +740,7 @@ int bs_store_scan(bs_table *t, const bs_scan *sc, bs_part_cb cb, void *ud) {
                 csl.after_len = sc->cursor_ck_len;
                 r.sl = &csl;
                 bs_partv *pv = NULL;
-                rc = read_partition(&r, cpp.data, cpp.len, &pv);
+                rc = read_partition(&r, cpp.data, cpp.len, 0, &pv);
                 r.sl = &sl;
                 if (!rc && (pv->nrows || pv->static_row)) {
                     int c = cb(ud, pv);
@@ -667,7 +770,7 @@ int bs_store_scan(bs_table *t, const bs_scan *sc, bs_part_cb cb, void *ud) {
                 break;
             }
             bs_partv *pv = NULL;
-            rc = read_partition(&r, cur.data, cur.len, &pv);
+            rc = read_partition(&r, cur.data, cur.len, 0, &pv);
             if (rc) break;
             if (pv->nrows || pv->static_row) {
                 int c = cb(ud, pv);

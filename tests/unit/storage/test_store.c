@@ -3,7 +3,8 @@
  * reopen, drop frees data, truncate), atomic batches, every shadowing rule
  * (cell, row, range, partition, collection tombstones; a later row marker
  * does not erase an older row deletion), TTL against a fixed clock,
- * corruption reports, raw token-range iteration and raw apply, sizes.
+ * corruption reports, raw token-range iteration and raw apply, sizes, and
+ * the header hint (raised, persisted, carried by raw records, dropped).
  */
 #include "storetest.h"
 #include "common/log.h"
@@ -429,6 +430,107 @@ START_TEST(raw_ranges_and_apply) {
 }
 END_TEST
 
+/* The header hint (store_int.h): a table that never received a partition
+ * deletion or range tombstone reads without looking for them; the first
+ * such record raises the hint before the write, the hint survives a
+ * reopen, comes along with raw records, and goes away with the table. */
+static int hint_on_disk(const char *table) {
+    char hk[256];
+    size_t hkl = bs__hdr_key(table, hk, sizeof hk), vl = 0;
+    char *err = NULL;
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    char *v = rocksdb_get_cf(S->db, ro, S->default_cf, hk, hkl, &vl, &err);
+    rocksdb_readoptions_destroy(ro);
+    ck_assert_ptr_null(err);
+    int on = v != NULL;
+    rocksdb_free(v);
+    return on;
+}
+
+static size_t nrows_of(bs_table *t, const char *pk, int rev, const char *ck) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_slice sl;
+    memset(&sl, 0, sizeof sl);
+    sl.reversed = rev;
+    if (ck) sl.start = sl.end = bnd(BS_BOUND_INCL, ck);
+    size_t n = rd_part(t, 1, pk, &sl, &a)->nrows;
+    bs_arena_free(&a);
+    return n;
+}
+
+static int copy_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    void **x = ud;
+    return bs_batch_put_raw(x[0], x[1], k, kl, v, vl);
+}
+
+START_TEST(header_hint) {
+    w_cell(S, T, 1, "p", "a1", 1, "x", 100, 0);
+    w_cell(S, T, 1, "p", "a2", 1, "y", 100, 0);
+    ck_assert_int_eq(atomic_load(&T->hdr), 0);
+    ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 1);
+    ck_assert_int_eq(nrows_of(T, "p", 1, NULL), 2);
+    ck_assert(!hint_on_disk("ks.t"));
+    /* raised when the record enters the batch, persisted by the write */
+    bs_batch *b = B();
+    ck_assert_int_eq(bs_batch_delete_partition(b, T, 1, "p", 1, 150), 0);
+    ck_assert_int_eq(atomic_load(&T->hdr), 1);
+    ck_assert_int_eq(atomic_load(&T->hdr_logged), 0);
+    ck_assert_uint_eq(bs_batch_count(b), 2); /* the deletion and the hint */
+    W(b);
+    ck_assert_int_eq(atomic_load(&T->hdr_logged), 1);
+    ck_assert(hint_on_disk("ks.t"));
+    ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 0);
+    ck_assert_int_eq(nrows_of(T, "p", 1, NULL), 0);
+    /* once logged, later batches do not carry it again */
+    b = B();
+    ck_assert_int_eq(bs_batch_delete_partition(b, T, 1, "q", 1, 150), 0);
+    ck_assert_uint_eq(bs_batch_count(b), 1);
+    W(b);
+    /* after a reopen the hint is loaded: the deletion still shadows */
+    bs_store_close(S);
+    S = open_store();
+    ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
+    ck_assert_int_eq(atomic_load(&T->hdr), 1);
+    ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 0);
+    ck_assert_int_eq(nrows_of(T, "p", 1, NULL), 0);
+    w_cell(S, T, 1, "p", "a3", 1, "z", 151, 0);
+    ck_assert_int_eq(nrows_of(T, "p", 0, "a3"), 1);
+    /* raw records carry the hint to another table */
+    bs_table *t2 = open_table(S, "ks.copy", 864000);
+    ck_assert_int_eq(atomic_load(&t2->hdr), 0);
+    b = B();
+    void *x[2] = {b, t2};
+    ck_assert_int_eq(bs_store_iterate_range(T, INT64_MIN, INT64_MIN, copy_cb, x), 0);
+    W(b);
+    ck_assert_int_eq(atomic_load(&t2->hdr), 1);
+    ck_assert(hint_on_disk("ks.copy"));
+    ck_assert_int_eq(nrows_of(t2, "p", 0, "a1"), 0);
+    ck_assert_int_eq(nrows_of(t2, "p", 0, "a3"), 1);
+    /* a range tombstone raises it too */
+    bs_table *t3 = open_table(S, "ks.rt", 864000);
+    w_cell(S, t3, 1, "p", "a1", 1, "x", 100, 0);
+    ck_assert_int_eq(nrows_of(t3, "p", 0, "a1"), 1);
+    b = B();
+    bs_bound s = bnd(BS_BOUND_INCL, "a"), e = bnd(BS_BOUND_INCL, "a");
+    ck_assert_int_eq(bs_batch_delete_range(b, t3, 1, "p", 1, &s, &e, 150), 0);
+    W(b);
+    ck_assert_int_eq(atomic_load(&t3->hdr), 1);
+    ck_assert_int_eq(nrows_of(t3, "p", 0, "a1"), 0);
+    ck_assert_int_eq(nrows_of(t3, "p", 1, NULL), 0);
+    /* dropping the table removes it; a new table of that name starts clear */
+    ck_assert_int_eq(bs_store_table_drop(S, "ks.t"), 0);
+    ck_assert(!hint_on_disk("ks.t"));
+    bs_store_close(S);
+    S = open_store();
+    T = open_table(S, "ks.t", 864000);
+    ck_assert_int_eq(atomic_load(&T->hdr), 0);
+    ck_assert_int_eq(nrows_of(T, "p", 0, "a3"), 0);
+    ck_assert_int_eq(bs_store_table_get(S, "ks.copy", &t2), 0);
+    ck_assert_int_eq(atomic_load(&t2->hdr), 1);
+}
+END_TEST
+
 START_TEST(approx_sizes) {
     char val[1000];
     srand(3);
@@ -548,6 +650,7 @@ int main(void) {
     tcase_add_test(tc, collections);
     tcase_add_test(tc, ttl_expiry);
     tcase_add_test(tc, raw_ranges_and_apply);
+    tcase_add_test(tc, header_hint);
     tcase_add_test(tc, approx_sizes);
     tcase_add_test(tc, corruption_is_reported);
     tcase_add_test(tc, periodic_mode_syncs);
