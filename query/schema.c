@@ -13,10 +13,15 @@
  * serialized.
  *
  * Serialized form (msgpack), version 1:
- *   [1, timestamp_us, [keyspace...]]
- *   keyspace = [name, durable_writes, class, {k: v...}, [table...]]
+ *   [1, timestamp_us, [keyspace...], [tombstone...]]
+ *   keyspace = [name, durable_writes, class, {k: v...}, [table...],
+ *               ts_us, created_us]
  *   table    = [name, id(bin16), default_ttl, gc_grace, next_col_id,
- *               [column...], [option...], [dropped...]]
+ *               [column...], [option...], [dropped...], ts_us]
+ *   tombstone = [keyspace, table|nil, time_us]
+ * (The trailing tombstone list, keyspace stamps and table stamp were
+ * added for schema convergence; decode also accepts the older shorter
+ * arrays, with stamps 0.)
  *   column   = [name, type, kind, position, desc, id]
  *   type     = [kind, frozen, [type...], name|nil, keyspace|nil,
  *               [field name...]]
@@ -37,12 +42,20 @@
 #include "common/error.h"
 #include "common/mpcheck.h"
 
+typedef struct bs_tomb {
+    char *ks;
+    char *table; /* NULL: the keyspace itself */
+    int64_t ts;
+} bs_tomb;
+
 struct bs_schema {
     atomic_int refs;
     bs_keyspace_schema **ks; /* sorted by name */
     size_t nks;
     int64_t timestamp_us;
     bs_uuid version;
+    bs_tomb *tombs; /* drops, for merge (see schema.h) */
+    size_t ntombs;
 };
 
 /* ==================================================================== */
@@ -140,6 +153,7 @@ static bs_table_schema *table_clone(const bs_table_schema *s) {
     t->default_ttl = s->default_ttl;
     t->gc_grace = s->gc_grace;
     t->next_col_id = s->next_col_id;
+    t->ts_us = s->ts_us;
     if (!t->keyspace || !t->name) goto oom;
     if (s->ncols) {
         t->cols = calloc(s->ncols, sizeof *t->cols);
@@ -232,6 +246,8 @@ static bs_keyspace_schema *ks_clone(const bs_keyspace_schema *s) {
     k->name = xstrdup(s->name);
     k->durable_writes = s->durable_writes;
     k->system = s->system;
+    k->ts_us = s->ts_us;
+    k->created_us = s->created_us;
     if (!k->name ||
         ks_set_repl(k, s->repl_class, s->nrepl,
                     (const char *const *)s->repl_keys,
@@ -463,6 +479,83 @@ static int add_builtin(bs_schema *s) {
     return 0;
 }
 
+/* ---- tombstones ---------------------------------------------------- */
+
+static void tombs_free(bs_tomb *t, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(t[i].ks);
+        free(t[i].table);
+    }
+    free(t);
+}
+
+static int tomb_match(const bs_tomb *t, const char *ks, const char *table) {
+    if (strcmp(t->ks, ks) != 0) return 0;
+    if (!table || !t->table) return !table && !t->table;
+    return strcmp(t->table, table) == 0;
+}
+
+int64_t bs_schema_tombstone(const bs_schema *s, const char *ks,
+                            const char *table) {
+    for (size_t i = 0; i < s->ntombs; i++)
+        if (tomb_match(&s->tombs[i], ks, table)) return s->tombs[i].ts;
+    return 0;
+}
+
+static void tomb_remove(bs_schema *s, const char *ks, const char *table) {
+    for (size_t i = 0; i < s->ntombs; i++) {
+        if (!tomb_match(&s->tombs[i], ks, table)) continue;
+        free(s->tombs[i].ks);
+        free(s->tombs[i].table);
+        s->tombs[i] = s->tombs[--s->ntombs];
+        return;
+    }
+}
+
+/* Drops the table tombstones of keyspace ks (a keyspace drop or a new
+ * keyspace supersedes them). */
+static void tomb_remove_tables(bs_schema *s, const char *ks) {
+    for (size_t i = 0; i < s->ntombs;) {
+        if (s->tombs[i].table && strcmp(s->tombs[i].ks, ks) == 0) {
+            free(s->tombs[i].ks);
+            free(s->tombs[i].table);
+            s->tombs[i] = s->tombs[--s->ntombs];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Sets (or raises) a tombstone.  0 or BS_ENOMEM. */
+static int tomb_set(bs_schema *s, const char *ks, const char *table,
+                    int64_t ts) {
+    for (size_t i = 0; i < s->ntombs; i++) {
+        if (tomb_match(&s->tombs[i], ks, table)) {
+            if (ts > s->tombs[i].ts) s->tombs[i].ts = ts;
+            return 0;
+        }
+    }
+    bs_tomb *nt = realloc(s->tombs, (s->ntombs + 1) * sizeof *nt);
+    if (!nt) return BS_ENOMEM;
+    s->tombs = nt;
+    bs_tomb *t = &nt[s->ntombs];
+    t->ks = xstrdup(ks);
+    t->table = table ? xstrdup(table) : NULL;
+    t->ts = ts;
+    if (!t->ks || (table && !t->table)) {
+        free(t->ks);
+        free(t->table);
+        return BS_ENOMEM;
+    }
+    s->ntombs++;
+    return 0;
+}
+
+/* The stamp of a change made at now_us over something stamped prev. */
+static int64_t stamp(int64_t now_us, int64_t prev) {
+    return now_us > prev ? now_us : prev + 1;
+}
+
 bs_schema *bs_schema_new(void) {
     bs_schema *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -482,6 +575,10 @@ bs_schema *bs_schema_clone(const bs_schema *src) {
     atomic_init(&s->refs, 1);
     s->timestamp_us = src->timestamp_us;
     s->version = src->version;
+    for (size_t i = 0; i < src->ntombs; i++)
+        if (tomb_set(s, src->tombs[i].ks, src->tombs[i].table,
+                     src->tombs[i].ts))
+            goto oom;
     if (src->nks) {
         s->ks = calloc(src->nks, sizeof *s->ks);
         if (!s->ks) goto oom;
@@ -508,6 +605,7 @@ void bs_schema_release(bs_schema *s) {
         return;
     for (size_t i = 0; i < s->nks; i++) ks_free(s->ks[i]);
     free(s->ks);
+    tombs_free(s->tombs, s->ntombs);
     free(s);
 }
 
@@ -698,6 +796,7 @@ int bs_schema_create_keyspace(bs_schema *s, const char *name,
     if (!k) return BS_ENOMEM;
     k->name = xstrdup(name);
     k->durable_writes = durable_writes;
+    k->ts_us = k->created_us = stamp(now_us, bs_schema_tombstone(s, name, NULL));
     if (!k->name || ks_set_repl(k, cls, nrepl, keys, values)) {
         ks_free(k);
         return BS_ENOMEM;
@@ -711,6 +810,8 @@ int bs_schema_create_keyspace(bs_schema *s, const char *name,
     memmove(&s->ks[at + 1], &s->ks[at], (s->nks - at) * sizeof *nk);
     s->ks[at] = k;
     s->nks++;
+    tomb_remove(s, name, NULL);
+    tomb_remove_tables(s, name);
     if (now_us > s->timestamp_us) s->timestamp_us = now_us;
     recompute_version(s);
     return 0;
@@ -746,6 +847,7 @@ int bs_schema_alter_keyspace(bs_schema *s, const char *name,
         if (rc) return rc;
     }
     if (durable_writes >= 0) k->durable_writes = durable_writes;
+    k->ts_us = stamp(now_us, k->ts_us);
     if (now_us > s->timestamp_us) s->timestamp_us = now_us;
     recompute_version(s);
     return 0;
@@ -758,6 +860,15 @@ int bs_schema_drop_keyspace(bs_schema *s, const char *name, int64_t now_us,
     if (rc) return rc;
     int found;
     size_t i = ks_index(s, name, &found);
+    int64_t latest = k->ts_us;
+    for (size_t j = 0; j < k->ntables; j++)
+        if (k->tables[j]->ts_us > latest) latest = k->tables[j]->ts_us;
+    for (size_t j = 0; j < s->ntombs; j++)
+        if (s->tombs[j].table && strcmp(s->tombs[j].ks, name) == 0 &&
+            s->tombs[j].ts > latest)
+            latest = s->tombs[j].ts;
+    if (tomb_set(s, name, NULL, stamp(now_us, latest))) return BS_ENOMEM;
+    tomb_remove_tables(s, name);
     ks_free(k);
     memmove(&s->ks[i], &s->ks[i + 1], (s->nks - i - 1) * sizeof *s->ks);
     s->nks--;
@@ -956,6 +1067,12 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
             (k->ntables - at) * sizeof *nt);
     k->tables[at] = t;
     k->ntables++;
+    {
+        int64_t prev = bs_schema_tombstone(s, ks, name);
+        if (k->created_us > prev) prev = k->created_us - 1;
+        t->ts_us = stamp(now_us, prev);
+    }
+    tomb_remove(s, ks, name);
     if (now_us > s->timestamp_us) s->timestamp_us = now_us;
     recompute_version(s);
     return 0;
@@ -996,6 +1113,8 @@ int bs_schema_drop_table(bs_schema *s, const char *ks, const char *name,
     size_t ti;
     int rc = user_table(s, ks, name, &k, &ti, err, errlen);
     if (rc) return rc;
+    if (tomb_set(s, ks, name, stamp(now_us, k->tables[ti]->ts_us)))
+        return BS_ENOMEM;
     table_free(k->tables[ti]);
     memmove(&k->tables[ti], &k->tables[ti + 1],
             (k->ntables - ti - 1) * sizeof *k->tables);
@@ -1048,6 +1167,7 @@ int bs_schema_add_column(bs_schema *s, const char *ks, const char *table,
     t->cols[t->ncols++] = c;
     t->next_col_id++;
     qsort(t->cols, t->ncols, sizeof *t->cols, col_order);
+    t->ts_us = stamp(now_us, t->ts_us);
     touched(s, now_us);
     return 0;
 }
@@ -1088,6 +1208,7 @@ int bs_schema_drop_column(bs_schema *s, const char *ks, const char *table,
     memmove(&t->cols[ci], &t->cols[ci + 1],
             (t->ncols - ci - 1) * sizeof *t->cols);
     t->ncols--;
+    t->ts_us = stamp(now_us, t->ts_us);
     touched(s, now_us);
     return 0;
 }
@@ -1116,6 +1237,7 @@ int bs_schema_rename_column(bs_schema *s, const char *ks, const char *table,
     if (!n) return BS_ENOMEM;
     free(c->name);
     c->name = n;
+    t->ts_us = stamp(now_us, t->ts_us);
     touched(s, now_us);
     return 0;
 }
@@ -1140,6 +1262,7 @@ int bs_schema_set_table_options(bs_schema *s, const char *ks,
     }
     table_free(k->tables[ti]);
     k->tables[ti] = copy;
+    copy->ts_us = stamp(now_us, copy->ts_us);
     touched(s, now_us);
     return 0;
 }
@@ -1184,7 +1307,7 @@ static void pk_strmap(msgpack_packer *p, size_t n, char **k, char **v) {
 }
 
 static void pk_table(msgpack_packer *p, const bs_table_schema *t) {
-    msgpack_pack_array(p, 8);
+    msgpack_pack_array(p, 9);
     pk_str(p, t->name);
     msgpack_pack_bin(p, 16);
     msgpack_pack_bin_body(p, t->id.b, 16);
@@ -1217,6 +1340,7 @@ static void pk_table(msgpack_packer *p, const bs_table_schema *t) {
         pk_type(p, t->dropped[i].type);
         msgpack_pack_int64(p, t->dropped[i].dropped_time_us);
     }
+    msgpack_pack_int64(p, t->ts_us);
 }
 
 int bs_schema_encode(const bs_schema *s, bs_buf *out) {
@@ -1225,14 +1349,14 @@ int bs_schema_encode(const bs_schema *s, bs_buf *out) {
     size_t nuser = 0;
     for (size_t i = 0; i < s->nks; i++) nuser += !s->ks[i]->system;
     size_t before = out->len;
-    msgpack_pack_array(&p, 3);
+    msgpack_pack_array(&p, 4);
     msgpack_pack_int(&p, 1);
     msgpack_pack_int64(&p, s->timestamp_us);
     msgpack_pack_array(&p, nuser);
     for (size_t i = 0; i < s->nks; i++) {
         const bs_keyspace_schema *k = s->ks[i];
         if (k->system) continue;
-        msgpack_pack_array(&p, 5);
+        msgpack_pack_array(&p, 7);
         pk_str(&p, k->name);
         if (k->durable_writes) msgpack_pack_true(&p);
         else msgpack_pack_false(&p);
@@ -1240,7 +1364,34 @@ int bs_schema_encode(const bs_schema *s, bs_buf *out) {
         pk_strmap(&p, k->nrepl, k->repl_keys, k->repl_values);
         msgpack_pack_array(&p, k->ntables);
         for (size_t j = 0; j < k->ntables; j++) pk_table(&p, k->tables[j]);
+        msgpack_pack_int64(&p, k->ts_us);
+        msgpack_pack_int64(&p, k->created_us);
     }
+    /* tombstones in a canonical order (keyspace, then table, NULL first)
+     * so equal schemas encode - and digest - equally */
+    size_t *ord = s->ntombs ? malloc(s->ntombs * sizeof *ord) : NULL;
+    if (s->ntombs && !ord) return BS_ENOMEM;
+    for (size_t i = 0; i < s->ntombs; i++) ord[i] = i;
+    for (size_t i = 1; i < s->ntombs; i++) {
+        for (size_t j = i; j > 0; j--) {
+            const bs_tomb *x = &s->tombs[ord[j - 1]], *y = &s->tombs[ord[j]];
+            int c = strcmp(x->ks, y->ks);
+            if (!c) c = !x->table ? -1 : !y->table ? 1 : strcmp(x->table, y->table);
+            if (c <= 0) break;
+            size_t tmp = ord[j - 1];
+            ord[j - 1] = ord[j];
+            ord[j] = tmp;
+        }
+    }
+    msgpack_pack_array(&p, s->ntombs);
+    for (size_t i = 0; i < s->ntombs; i++) {
+        const bs_tomb *t = &s->tombs[ord[i]];
+        msgpack_pack_array(&p, 3);
+        pk_str(&p, t->ks);
+        pk_str(&p, t->table);
+        msgpack_pack_int64(&p, t->ts);
+    }
+    free(ord);
     /* bs_buf_append failures surface as a short buffer; detect by size */
     if (out->len == before) return BS_ENOMEM;
     return 0;
@@ -1388,9 +1539,15 @@ static void free_strmap(size_t n, char **k, char **v) {
  * validating path, then restores ids and dropped columns. */
 static int d_table(dctx *c, bs_schema *s, const char *ks,
                    const msgpack_object *o) {
-    int rc = d_array(c, o, 8, "table");
+    int rc = d_array(c, o, 0, "table");
     if (rc) return rc;
+    if (o->via.array.size != 8 && o->via.array.size != 9)
+        return D_FAIL(c, "schema: table: expected an array of 8 or 9");
     const msgpack_object *a = o->via.array.ptr;
+    int64_t tts = 0;
+    if (o->via.array.size == 9 &&
+        (rc = d_int(c, &a[8], 0, INT64_MAX, &tts, "table timestamp")))
+        return rc;
     char *name = NULL;
     bs_column_def *defs = NULL;
     char **cnames = NULL;
@@ -1464,6 +1621,7 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
         goto out;
     }
     bs_table_schema *t = (bs_table_schema *)bs_schema_table(s, ks, name);
+    t->ts_us = tts;
     t->default_ttl = ttl;
     t->gc_grace = gc;
     t->next_col_id = (uint16_t)next;
@@ -1527,7 +1685,11 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
         goto out;
     }
     const msgpack_object *root = &u.data;
-    if ((rc = d_array(&c, root, 3, "root"))) goto out;
+    if ((rc = d_array(&c, root, 0, "root"))) goto out;
+    if (root->via.array.size != 3 && root->via.array.size != 4) {
+        rc = D_FAIL(&c, "schema: root: expected an array of 3 or 4");
+        goto out;
+    }
     int64_t ver, ts;
     if ((rc = d_int(&c, &root->via.array.ptr[0], 1, 1, &ver, "version")) ||
         (rc = d_int(&c, &root->via.array.ptr[1], 0, INT64_MAX, &ts,
@@ -1539,8 +1701,17 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
     const msgpack_object_array *kss = &root->via.array.ptr[2].via.array;
     for (uint32_t i = 0; i < kss->size; i++) {
         const msgpack_object *ko = &kss->ptr[i];
-        if ((rc = d_array(&c, ko, 5, "keyspace"))) goto out;
+        if ((rc = d_array(&c, ko, 0, "keyspace"))) goto out;
+        if (ko->via.array.size != 5 && ko->via.array.size != 7) {
+            rc = D_FAIL(&c, "schema: keyspace: expected an array of 5 or 7");
+            goto out;
+        }
         const msgpack_object *ka = ko->via.array.ptr;
+        int64_t kts = 0, kcr = 0;
+        if (ko->via.array.size == 7 &&
+            ((rc = d_int(&c, &ka[5], 0, INT64_MAX, &kts, "keyspace timestamp")) ||
+             (rc = d_int(&c, &ka[6], 0, INT64_MAX, &kcr, "keyspace creation"))))
+            goto out;
         char *name = NULL, *cls = NULL, **rk = NULL, **rv = NULL;
         size_t nr = 0;
         if (ka[1].type != MSGPACK_OBJECT_BOOLEAN) {
@@ -1568,10 +1739,44 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
             free(name);
             goto out;
         }
+        bs_keyspace_schema *kk = (bs_keyspace_schema *)bs_schema_keyspace(s, name);
+        kk->ts_us = kts;
+        kk->created_us = kcr;
         for (uint32_t j = 0; j < ka[4].via.array.size && !rc; j++)
             rc = d_table(&c, s, name, &ka[4].via.array.ptr[j]);
         free(name);
         if (rc) goto out;
+    }
+    if (root->via.array.size == 4) {
+        const msgpack_object *to = &root->via.array.ptr[3];
+        if ((rc = d_array(&c, to, 0, "tombstones"))) goto out;
+        for (uint32_t i = 0; i < to->via.array.size; i++) {
+            const msgpack_object *t = &to->via.array.ptr[i];
+            char *tk = NULL, *tt = NULL;
+            int64_t tts;
+            if ((rc = d_array(&c, t, 3, "tombstone")) ||
+                (rc = d_str(&c, &t->via.array.ptr[0], 0, &tk, "tombstone keyspace")) ||
+                (rc = d_str(&c, &t->via.array.ptr[1], 1, &tt, "tombstone table")) ||
+                (rc = d_int(&c, &t->via.array.ptr[2], 1, INT64_MAX, &tts,
+                            "tombstone time"))) {
+                free(tk);
+                free(tt);
+                goto out;
+            }
+            if (bs_schema_tombstone(s, tk, tt)) {
+                rc = D_FAIL(&c, "schema: duplicate tombstone %s%s%s", tk, tt ? "." : "",
+                            tt ? tt : "");
+            } else if (!tt && bs_schema_keyspace(s, tk)) {
+                rc = D_FAIL(&c, "schema: keyspace %s both live and dropped", tk);
+            } else if (tt && bs_schema_table(s, tk, tt)) {
+                rc = D_FAIL(&c, "schema: table %s.%s both live and dropped", tk, tt);
+            } else {
+                rc = tomb_set(s, tk, tt, tts);
+            }
+            free(tk);
+            free(tt);
+            if (rc) goto out;
+        }
     }
     s->timestamp_us = ts;
     recompute_version(s);
@@ -1582,4 +1787,201 @@ out:
     if (s) bs_schema_release(s);
     msgpack_unpacked_destroy(&u);
     return rc;
+}
+
+/* ==================================================================== */
+/* merge (see schema.h for the rule)                                      */
+/* ==================================================================== */
+
+static const bs_keyspace_schema *user_ks(const bs_schema *s, const char *name) {
+    const bs_keyspace_schema *k = bs_schema_keyspace(s, name);
+    return k && !k->system ? k : NULL;
+}
+
+static const bs_table_schema *ks_table(const bs_keyspace_schema *k,
+                                       const char *name) {
+    if (!k) return NULL;
+    int found;
+    size_t i = table_index(k, name, &found);
+    return found ? k->tables[i] : NULL;
+}
+
+/* Orders two candidates with equal stamps by their serialized bytes. */
+static int bytes_cmp(const bs_buf *x, const bs_buf *y) {
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = n ? memcmp(x->data, y->data, n) : 0;
+    if (c) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static void pk_ks_attrs(bs_buf *b, const bs_keyspace_schema *k) {
+    msgpack_packer p;
+    msgpack_packer_init(&p, b, pk_write);
+    msgpack_pack_array(&p, 4);
+    if (k->durable_writes) msgpack_pack_true(&p);
+    else msgpack_pack_false(&p);
+    pk_str(&p, k->repl_class);
+    pk_strmap(&p, k->nrepl, k->repl_keys, k->repl_values);
+    msgpack_pack_int64(&p, k->created_us);
+}
+
+static const bs_keyspace_schema *pick_ks(const bs_keyspace_schema *x,
+                                         const bs_keyspace_schema *y) {
+    if (!x || !y) return x ? x : y;
+    if (x->ts_us != y->ts_us) return x->ts_us > y->ts_us ? x : y;
+    bs_buf bx = BS_BUF_INIT, by = BS_BUF_INIT;
+    pk_ks_attrs(&bx, x);
+    pk_ks_attrs(&by, y);
+    int c = bytes_cmp(&bx, &by);
+    bs_buf_free(&bx);
+    bs_buf_free(&by);
+    return c >= 0 ? x : y;
+}
+
+static const bs_table_schema *pick_table(const bs_table_schema *x,
+                                         const bs_table_schema *y) {
+    if (!x || !y) return x ? x : y;
+    if (x->ts_us != y->ts_us) return x->ts_us > y->ts_us ? x : y;
+    bs_buf bx = BS_BUF_INIT, by = BS_BUF_INIT;
+    msgpack_packer p;
+    msgpack_packer_init(&p, &bx, pk_write);
+    pk_table(&p, x);
+    msgpack_packer_init(&p, &by, pk_write);
+    pk_table(&p, y);
+    int c = bytes_cmp(&bx, &by);
+    bs_buf_free(&bx);
+    bs_buf_free(&by);
+    return c >= 0 ? x : y;
+}
+
+static int name_cmp_ks(const void *a, const void *b) {
+    return strcmp((*(bs_keyspace_schema *const *)a)->name,
+                  (*(bs_keyspace_schema *const *)b)->name);
+}
+
+static int name_cmp_table(const void *a, const void *b) {
+    return strcmp((*(bs_table_schema *const *)a)->name,
+                  (*(bs_table_schema *const *)b)->name);
+}
+
+/* Appends name to a set of borrowed strings (no duplicates). */
+static int names_add(const char ***v, size_t *n, const char *name) {
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], name) == 0) return 0;
+    const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv) return BS_ENOMEM;
+    nv[(*n)++] = name;
+    *v = nv;
+    return 0;
+}
+
+/* Merges the tables of keyspace `name` into k (a fresh keyspace holding
+ * the winner's attributes and no tables). */
+static int merge_tables(bs_schema *s, bs_keyspace_schema *k, const bs_schema *a,
+                        const bs_schema *b, const char *name) {
+    const bs_keyspace_schema *ka = user_ks(a, name), *kb = user_ks(b, name);
+    const char **tn = NULL;
+    size_t ntn = 0;
+    int rc = 0;
+    const bs_schema *both[2] = {a, b};
+    const bs_keyspace_schema *kk[2] = {ka, kb};
+    for (int side = 0; side < 2 && !rc; side++) {
+        for (size_t i = 0; kk[side] && i < kk[side]->ntables && !rc; i++)
+            rc = names_add(&tn, &ntn, kk[side]->tables[i]->name);
+        for (size_t i = 0; i < both[side]->ntombs && !rc; i++)
+            if (both[side]->tombs[i].table && strcmp(both[side]->tombs[i].ks, name) == 0)
+                rc = names_add(&tn, &ntn, both[side]->tombs[i].table);
+    }
+    for (size_t i = 0; i < ntn && !rc; i++) {
+        const bs_table_schema *ta = ks_table(ka, tn[i]), *tb = ks_table(kb, tn[i]);
+        if (ta && ta->ts_us < k->created_us) ta = NULL; /* older incarnation */
+        if (tb && tb->ts_us < k->created_us) tb = NULL;
+        int64_t tomb = bs_schema_tombstone(a, name, tn[i]);
+        int64_t t2 = bs_schema_tombstone(b, name, tn[i]);
+        if (t2 > tomb) tomb = t2;
+        if (tomb < k->created_us) tomb = 0;
+        const bs_table_schema *w = pick_table(ta, tb);
+        if (w && w->ts_us > tomb) {
+            bs_table_schema *c = table_clone(w);
+            bs_table_schema **nt = c ? realloc(k->tables, (k->ntables + 1) * sizeof *nt) : NULL;
+            if (!nt) {
+                table_free(c);
+                rc = BS_ENOMEM;
+                break;
+            }
+            k->tables = nt;
+            nt[k->ntables++] = c;
+        } else if (tomb) {
+            rc = tomb_set(s, name, tn[i], tomb);
+        }
+    }
+    free(tn);
+    if (k->ntables > 1) qsort(k->tables, k->ntables, sizeof *k->tables, name_cmp_table);
+    return rc;
+}
+
+int bs_schema_merge(const bs_schema *a, const bs_schema *b, bs_schema **out) {
+    *out = NULL;
+    bs_schema *s = bs_schema_new();
+    if (!s) return BS_ENOMEM;
+    s->timestamp_us = a->timestamp_us > b->timestamp_us ? a->timestamp_us : b->timestamp_us;
+    const char **names = NULL;
+    size_t nn = 0;
+    int rc = 0;
+    const bs_schema *both[2] = {a, b};
+    for (int side = 0; side < 2 && !rc; side++) {
+        const bs_schema *x = both[side];
+        for (size_t i = 0; i < x->nks && !rc; i++)
+            if (!x->ks[i]->system) rc = names_add(&names, &nn, x->ks[i]->name);
+        for (size_t i = 0; i < x->ntombs && !rc; i++)
+            if (!x->tombs[i].table) rc = names_add(&names, &nn, x->tombs[i].ks);
+    }
+    for (size_t i = 0; i < nn && !rc; i++) {
+        const char *name = names[i];
+        /* a built-in name can never be a user keyspace */
+        const bs_keyspace_schema *builtin = bs_schema_keyspace(s, name);
+        if (builtin) continue;
+        int64_t tomb = bs_schema_tombstone(a, name, NULL);
+        int64_t t2 = bs_schema_tombstone(b, name, NULL);
+        if (t2 > tomb) tomb = t2;
+        const bs_keyspace_schema *w = pick_ks(user_ks(a, name), user_ks(b, name));
+        if (!w || w->ts_us <= tomb) {
+            if (tomb) rc = tomb_set(s, name, NULL, tomb);
+            continue;
+        }
+        bs_keyspace_schema *k = calloc(1, sizeof *k);
+        if (!k) {
+            rc = BS_ENOMEM;
+            break;
+        }
+        k->name = xstrdup(w->name);
+        k->durable_writes = w->durable_writes;
+        k->ts_us = w->ts_us;
+        k->created_us = w->created_us;
+        if (!k->name || ks_set_repl(k, w->repl_class, w->nrepl,
+                                    (const char *const *)w->repl_keys,
+                                    (const char *const *)w->repl_values)) {
+            ks_free(k);
+            rc = BS_ENOMEM;
+            break;
+        }
+        bs_keyspace_schema **nk = realloc(s->ks, (s->nks + 1) * sizeof *nk);
+        if (!nk) {
+            ks_free(k);
+            rc = BS_ENOMEM;
+            break;
+        }
+        s->ks = nk;
+        nk[s->nks++] = k;
+        rc = merge_tables(s, k, a, b, name);
+    }
+    free(names);
+    if (rc) {
+        bs_schema_release(s);
+        return rc;
+    }
+    qsort(s->ks, s->nks, sizeof *s->ks, name_cmp_ks);
+    recompute_version(s);
+    *out = s;
+    return 0;
 }

@@ -79,6 +79,7 @@ typedef struct bs_table_schema {
     bs_dropped_column *dropped;
     size_t ndropped;
     uint16_t next_col_id;
+    int64_t ts_us;         /* last change of this table (µs); see merge */
 } bs_table_schema;
 
 typedef struct bs_keyspace_schema {
@@ -91,6 +92,9 @@ typedef struct bs_keyspace_schema {
     bs_table_schema **tables; /* sorted by name */
     size_t ntables;
     int system;            /* built-in keyspace: cannot be altered/dropped */
+    int64_t ts_us;         /* last change of the keyspace's own attributes */
+    int64_t created_us;    /* creation: older tables belong to an earlier
+                              keyspace of the same name */
 } bs_keyspace_schema;
 
 typedef struct bs_schema bs_schema;
@@ -183,6 +187,34 @@ int bs_schema_set_table_options(bs_schema *s, const char *ks,
                                 const char *table,
                                 const bs_table_option *opts, size_t nopts,
                                 int64_t now_us, char *err, size_t errlen);
+
+/* ---- convergence of concurrent DDL ------------------------------------ */
+/*
+ * Every keyspace and table carries the time of its last change (ts_us)
+ * and a drop leaves a tombstone (name + time).  Mutators stamp changes
+ * with max(now_us, previous stamp + 1), so a change always supersedes
+ * what it was made on even when clocks disagree a little.
+ *
+ * bs_schema_merge(a, b) is commutative, associative and idempotent, so
+ * nodes exchanging schemas in any order end with the same one (the same
+ * version UUID):
+ *   - per keyspace name: the candidate with the highest stamp among a's
+ *     and b's live keyspace and tombstone wins; a tombstone wins a tie;
+ *     two live keyspaces with the same stamp but different attributes are
+ *     ordered by their serialized bytes (larger wins);
+ *   - inside a live keyspace, per table name, the same rule over live
+ *     tables (whole-table last-write-wins: two concurrent ALTERs of one
+ *     table keep only the later) and table tombstones; tables and
+ *     tombstones stamped before the winning keyspace's creation belong to
+ *     an older incarnation and are discarded;
+ *   - the schema timestamp is the larger of the two.
+ * *out is a new snapshot (refcount 1).  0 or BS_ENOMEM.
+ */
+int bs_schema_merge(const bs_schema *a, const bs_schema *b, bs_schema **out);
+/* Time of the tombstone of keyspace ks (table NULL) or table ks.table,
+ * 0 when there is none. */
+int64_t bs_schema_tombstone(const bs_schema *s, const char *ks,
+                            const char *table);
 
 /* ---- serialization ---------------------------------------------------- */
 /* Appends the msgpack form of every non-built-in keyspace (built-ins are
