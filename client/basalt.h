@@ -290,7 +290,9 @@ const bs_type *bs_client_prepared_param_type(const bs_client_prepared *p,
  * BS_ENOTFOUND. */
 int bs_client_prepared_param_index(const bs_client_prepared *p,
                                    const char *name);
-/* Result columns announced at prepare time (0 for writes). */
+/* Result columns announced at prepare time: 0 for writes, and also when
+ * the server does not announce them (Basalt answers PREPARE with
+ * NO_METADATA; every ROWS result then carries its own columns). */
 size_t bs_client_prepared_column_count(const bs_client_prepared *p);
 
 /* ------------------------------------------------------------------ */
@@ -306,8 +308,14 @@ int bs_client_stmt_new(const char *cql, size_t nparams, bs_client_stmt **out);
 /* A statement executing `p` (a reference to p is taken: p may be freed by
  * the caller before the statement).  All parameters start UNSET. */
 int bs_client_stmt_new_prepared(bs_client_prepared *p, bs_client_stmt **out);
-/* A batch (BS_PROTO_BATCH_LOGGED / UNLOGGED / COUNTER); add statements
- * with bs_client_batch_add. */
+/* Batch types (the protocol's values). */
+enum {
+    BS_CLIENT_BATCH_LOGGED = 0,
+    BS_CLIENT_BATCH_UNLOGGED = 1,
+    BS_CLIENT_BATCH_COUNTER = 2
+};
+/* A batch of type BS_CLIENT_BATCH_*; add statements with
+ * bs_client_batch_add.  Executing an empty batch is BS_EINVAL. */
 int bs_client_stmt_new_batch(int batch_type, bs_client_stmt **out);
 /* Appends a copy of `s` (simple or prepared, with its current values) to
  * a batch.  Later changes to s do not affect the batch.  0, BS_EINVAL

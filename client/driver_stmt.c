@@ -222,8 +222,8 @@ int bs_client_stmt_new_prepared(bs_client_prepared *p, bs_client_stmt **out) {
 }
 
 int bs_client_stmt_new_batch(int batch_type, bs_client_stmt **out) {
-    if (!out || batch_type < BS_PROTO_BATCH_LOGGED ||
-        batch_type > BS_PROTO_BATCH_COUNTER)
+    if (!out || batch_type < BS_CLIENT_BATCH_LOGGED ||
+        batch_type > BS_CLIENT_BATCH_COUNTER)
         return BS_EINVAL;
     bs_client_stmt *s = stmt_alloc(BS__STMT_BATCH);
     if (!s) return BS_ENOMEM;

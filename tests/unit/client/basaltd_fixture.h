@@ -1,0 +1,157 @@
+/*
+ * basaltd_fixture.h - starts and stops a real basaltd for client tests.
+ *
+ * The node listens on 127.0.0.N (N from the pid, 20..219) on a port the
+ * kernel picked free, with its data in a fresh directory under /tmp.  The
+ * child gets PR_SET_PDEATHSIG(SIGKILL), so a test process that dies (a
+ * failed assertion in Check's fork mode skips teardown) takes its server
+ * with it.  Header-only: included by one test file each.
+ */
+#ifndef BS_TEST_BASALTD_FIXTURE_H
+#define BS_TEST_BASALTD_FIXTURE_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct bs_test_server {
+    pid_t pid;
+    char addr[32];
+    int port;
+    int other_ports[3]; /* storage, http, admin */
+    char dir[128];
+    char hostport[64];
+} bs_test_server;
+
+static int tsrv_can_connect(const char *addr, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, addr, &sa.sin_addr);
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+/* n distinct free ports on addr (all bound at once, then released). */
+static int tsrv_free_ports(const char *addr, int n, int *out) {
+    int fds[8], rc = 0;
+    for (int i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        inet_pton(AF_INET, addr, &sa.sin_addr);
+        socklen_t l = sizeof sa;
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa, sizeof sa) ||
+            getsockname(fds[i], (struct sockaddr *)&sa, &l))
+            rc = -1;
+        out[i] = ntohs(sa.sin_port);
+    }
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    return rc;
+}
+
+/* Starts basaltd on s (addr/port/dir kept when already set: a restart).
+ * 0 when it accepts connections within 20 s. */
+static int tsrv_start(bs_test_server *s) {
+    if (!s->addr[0]) {
+        snprintf(s->addr, sizeof s->addr, "127.0.0.%d", 20 + (int)(getpid() % 200));
+        int ports[4];
+        if (tsrv_free_ports(s->addr, 4, ports)) return -1;
+        s->port = ports[0];
+        memcpy(s->other_ports, ports + 1, sizeof s->other_ports);
+        snprintf(s->dir, sizeof s->dir, "/tmp/bs_client_test.XXXXXX");
+        if (!mkdtemp(s->dir)) return -1;
+        snprintf(s->hostport, sizeof s->hostport, "%s:%d", s->addr, s->port);
+    }
+    char port[16], sp[16], hp[16], ap[16], data[160], log[200];
+    snprintf(port, sizeof port, "%d", s->port);
+    snprintf(sp, sizeof sp, "%d", s->other_ports[0]);
+    snprintf(hp, sizeof hp, "%d", s->other_ports[1]);
+    snprintf(ap, sizeof ap, "%d", s->other_ports[2]);
+    snprintf(data, sizeof data, "%s/data", s->dir);
+    snprintf(log, sizeof log, "%s/basaltd.log", s->dir);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(1);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(BASALTD_PATH, "basaltd", "--data-directory", data,
+              "--rpc-address", s->addr, "--listen-address", s->addr,
+              "--seeds", s->addr, "--native-transport-port", port,
+              "--storage-port", sp, "--http-port", hp, "--admin-address",
+              s->addr, "--admin-port", ap, (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    for (int i = 0; i < 400; i++) {
+        if (tsrv_can_connect(s->addr, s->port)) return 0;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            s->pid = 0;
+            return -1;
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+/* SIGTERM (SIGCONT first, in case it is stopped), wait up to 20 s, then
+ * SIGKILL. */
+static void tsrv_stop(bs_test_server *s) {
+    if (s->pid <= 0) return;
+    kill(s->pid, SIGCONT);
+    kill(s->pid, SIGTERM);
+    for (int i = 0; i < 400; i++) {
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return;
+        }
+        usleep(50000);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    s->pid = 0;
+}
+
+static void tsrv_destroy(bs_test_server *s) {
+    tsrv_stop(s);
+    if (s->dir[0]) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+        if (system(cmd)) { /* best effort */
+        }
+        s->dir[0] = '\0';
+    }
+}
+
+static double tsrv_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#endif
