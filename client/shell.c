@@ -749,6 +749,8 @@ static void history_add(shell *sh, const char *text, size_t len) {
     if (!s) return;
     for (char *p = s; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t')) s[--l] = 0;
     HistEvent ev;
     history(sh->hist, &ev, H_ENTER, s);
     if (sh->histfile[0]) history(sh->hist, &ev, H_SAVE, sh->histfile);

@@ -14,9 +14,10 @@
  *   DESCRIBE / DESC                    KEYSPACES TABLES ... + names
  *   CONSISTENCY                        consistency levels
  *   EXPAND PAGING                      ON OFF
- *   anything else                      columns of the table the statement
+ *   WHERE AND SET BY , (               columns of the table the statement
  *                                      names (FROM t / INTO t / UPDATE t /
- *                                      COPY t), then all keywords
+ *                                      COPY t) when it names one
+ *   anything else                      those columns, then all keywords
  *
  * Matching is case-insensitive; keywords are offered in the case of the
  * first letter typed (upper when nothing is typed).  Candidates are
@@ -245,9 +246,19 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
         break;
     }
     bs_arena_free(&a);
-    if (s && tb[0])
-        for (size_t i = 0; i < bs_shell_schema_ncolumns(s, ks, tb); i++)
-            add(&c, bs_shell_schema_column(s, ks, tb, i), NULL, 0);
+    size_t ncols = s && tb[0] ? bs_shell_schema_ncolumns(s, ks, tb) : 0;
+    for (size_t i = 0; i < ncols; i++)
+        add(&c, bs_shell_schema_column(s, ks, tb, i), NULL, 0);
+    /* where only a column name can follow, offer nothing else */
+    int col_only = ncols && (tok_is(line, prev, "where") || tok_is(line, prev, "and") ||
+                             tok_is(line, prev, "set") || tok_is(line, prev, "by") ||
+                             prev->kind == BS_CQL_TOK_COMMA ||
+                             prev->kind == BS_CQL_TOK_LPAREN);
+    if (col_only) {
+        if (tok_is(line, prev, "where") || tok_is(line, prev, "and"))
+            add(&c, "TOKEN", NULL, 1);
+        return c.rc;
+    }
     add_list(&c, keywords);
     return c.rc;
 }
