@@ -94,7 +94,7 @@ typedef struct rd {
     int64_t pdel;
     int has_pdel;
     int prefix_mode;     /* iterator has prefix_same_as_start (see below) */
-    int hdr;             /* the table may hold partition/range deletions */
+    int hdr;             /* BS__HDR_* kinds the table may hold */
     int tls;             /* b was borrowed from this thread's cache */
 } rd;
 
@@ -148,7 +148,7 @@ static void rd_init(rd *r, bs_table *t, const bs_slice *sl, bs_arena *a) {
     r->t = t;
     r->sl = sl;
     r->arena = a;
-    r->hdr = 1;
+    r->hdr = BS__HDR_ALL;
     r->now = sl->now_s ? sl->now_s : bs_clock_now_s(t->store->clock);
     rd_cache *c = tl_cache;
     if (!c) {
@@ -444,7 +444,9 @@ static int header_by_prefix(rd *r, const uint8_t *pp, size_t ppl) {
     static const uint8_t kinds[3] = {BS__K_PDEL, BS__K_STATIC, BS__K_RT};
     int rc;
     for (int i = 0; i < 3; i++) {
-        if (kinds[i] == BS__K_STATIC ? !r->sl->with_static : !r->hdr) continue;
+        if (kinds[i] == BS__K_STATIC ? !r->sl->with_static
+                                     : !(r->hdr & (kinds[i] == BS__K_PDEL ? BS__HDR_PDEL : BS__HDR_RT)))
+            continue;
         bs_buf_reset(&r->b.kb3);
         if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, kinds[i])) return BS_ENOMEM;
         for (rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len); rocksdb_iter_valid(r->it);

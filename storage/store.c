@@ -257,22 +257,22 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     for (size_t i = 1; i < k; i++) {
         bs_table *t = tabs[i];
         t->cf = cfh[i];
-        char hk[256];
-        size_t hkl = bs__hdr_key(t->name, hk, sizeof hk), hvl = 0;
-        char *hv = rocksdb_get_cf(s->db, hro, s->default_cf, hk, hkl, &hvl, &err);
-        if (err) { /* unreadable hint: assume header records exist */
-            bs__rocks_err(err, "read header hint", t->name);
-            err = NULL;
-            hv = NULL;
-            atomic_store(&t->hdr, 1);
+        for (int bit = BS__HDR_PDEL; bit <= BS__HDR_RT; bit <<= 1) {
+            char hk[256];
+            size_t hkl = bs__hdr_key(t->name, bit, hk, sizeof hk), hvl = 0;
+            char *hv = rocksdb_get_cf(s->db, hro, s->default_cf, hk, hkl, &hvl, &err);
+            if (err) { /* unreadable hint: assume such records exist */
+                bs__rocks_err(err, "read header hint", t->name);
+                err = NULL;
+                hv = NULL;
+                atomic_fetch_or(&t->hdr, bit);
+            }
+            if (hv) {
+                atomic_fetch_or(&t->hdr, bit);
+                atomic_fetch_or(&t->hdr_logged, bit);
+                rocksdb_free(hv);
+            }
         }
-        if (hv) {
-            atomic_store(&t->hdr, 1);
-            atomic_store(&t->hdr_logged, 1);
-            rocksdb_free(hv);
-        }
-        atomic_store(&t->gc->cf, cfh[i]);
-        atomic_store(&t->gc->db, s->db);
         t->next = s->tables;
         s->tables = t;
         tabs[i] = NULL;
@@ -421,10 +421,13 @@ int bs_store_table_drop(bs_store *s, const char *name) {
     pthread_mutex_unlock(&s->mu);
     /* The data are gone; the hint goes too (if this fails or we crash
      * first, a new table of that name only pays for needless probes). */
-    char hk[256];
-    size_t hkl = bs__hdr_key(name, hk, sizeof hk);
-    rocksdb_delete_cf(s->db, s->wopts, s->default_cf, hk, hkl, &err);
-    if (err) bs__rocks_err(err, "delete header hint", name);
+    for (int bit = BS__HDR_PDEL; bit <= BS__HDR_RT; bit <<= 1) {
+        char hk[256];
+        size_t hkl = bs__hdr_key(name, bit, hk, sizeof hk);
+        rocksdb_delete_cf(s->db, s->wopts, s->default_cf, hk, hkl, &err);
+        if (err) bs__rocks_err(err, "delete header hint", name);
+        err = NULL;
+    }
     return 0;
 }
 
@@ -544,30 +547,31 @@ static int batch_cell(bs_batch *b, bs_table *t, uint8_t flags, int64_t ts, int32
     return 0;
 }
 
-size_t bs__hdr_key(const char *table, char *buf, size_t bufsz) {
-    int n = snprintf(buf, bufsz, "basalt/hdr/%s", table);
+size_t bs__hdr_key(const char *table, int bit, char *buf, size_t bufsz) {
+    int n = snprintf(buf, bufsz, "basalt/hdr/%c/%s", bit == BS__HDR_PDEL ? 'p' : 'r', table);
     return n < 0 ? 0 : (size_t)n < bufsz ? (size_t)n : bufsz - 1;
 }
 
-/* The batch is about to receive a partition deletion or range tombstone
- * for t: raise the table's header hint now (before the write, see
- * store_int.h) and, until a batch carrying it has been written, add the
- * persisted hint to this batch (once per table). */
-static int hdr_note(bs_batch *b, bs_table *t) {
-    atomic_store(&t->hdr, 1);
-    if (atomic_load(&t->hdr_logged)) return 0;
+/* The batch is about to receive a record of header kind `bit` for t:
+ * raise the table's hint bit now (before the write, see store_int.h) and,
+ * until a batch carrying it has been written, add its persisted key to
+ * this batch (once per table and bit). */
+static int hdr_note(bs_batch *b, bs_table *t, int bit) {
+    atomic_fetch_or(&t->hdr, bit);
+    if (atomic_load(&t->hdr_logged) & bit) return 0;
     for (size_t i = 0; i < b->nhdr; i++)
-        if (b->hdr_tabs[i] == t) return 0;
+        if (b->hdr_tabs[i].t == t && b->hdr_tabs[i].bit == bit) return 0;
     if (b->nhdr == b->cap_hdr) {
         size_t nc = b->cap_hdr ? b->cap_hdr * 2 : 4;
-        bs_table **np = realloc(b->hdr_tabs, nc * sizeof *np);
+        struct bs__hdr_ent *np = realloc(b->hdr_tabs, nc * sizeof *np);
         if (!np) return poison(b, BS_ENOMEM);
         b->hdr_tabs = np;
         b->cap_hdr = nc;
     }
-    b->hdr_tabs[b->nhdr++] = t;
+    b->hdr_tabs[b->nhdr].t = t;
+    b->hdr_tabs[b->nhdr++].bit = bit;
     char hk[256];
-    size_t hkl = bs__hdr_key(t->name, hk, sizeof hk);
+    size_t hkl = bs__hdr_key(t->name, bit, hk, sizeof hk);
     rocksdb_writebatch_put_cf(b->wb, b->store->default_cf, hk, hkl, "1", 1);
     return 0;
 }
@@ -634,7 +638,7 @@ int bs_batch_delete_range(bs_batch *b, bs_table *t, int64_t token, const void *p
     if (!start || !end || (pk_len && !pk)) return poison(b, bs__seterr(BS_EINVAL, "bad range"));
     rc = bs__key_rt(&b->key, token, pk, pk_len, start, end);
     if (rc) return poison(b, rc);
-    if ((rc = hdr_note(b, t))) return rc;
+    if ((rc = hdr_note(b, t, BS__HDR_RT))) return rc;
     return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
 }
 
@@ -646,7 +650,7 @@ int bs_batch_delete_partition(bs_batch *b, bs_table *t, int64_t token, const voi
     rc = bs__key_part_prefix(&b->key, token, pk, pk_len);
     if (!rc && bs_buf_append_u8(&b->key, BS__K_PDEL)) rc = BS_ENOMEM;
     if (rc) return poison(b, rc);
-    if ((rc = hdr_note(b, t))) return rc;
+    if ((rc = hdr_note(b, t, BS__HDR_PDEL))) return rc;
     return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
 }
 
@@ -658,7 +662,8 @@ int bs_batch_put_raw(bs_batch *b, bs_table *t, const void *key, size_t klen, con
     bs__cell c;
     if (!key || !val || bs__key_parse(key, klen, &pk)) return poison(b, bs__corrupt(t->name, key, key ? klen : 0, "raw record with a bad key"));
     if (bs__cell_decode(key, klen, val, vlen, &c)) return poison(b, bs__corrupt(t->name, key, klen, "raw record with a bad value"));
-    if ((pk.kind == BS__K_PDEL || pk.kind == BS__K_RT) && (rc = hdr_note(b, t))) return rc;
+    if (pk.kind == BS__K_PDEL && (rc = hdr_note(b, t, BS__HDR_PDEL))) return rc;
+    if (pk.kind == BS__K_RT && (rc = hdr_note(b, t, BS__HDR_RT))) return rc;
     rocksdb_writebatch_merge_cf(b->wb, t->cf, key, klen, val, vlen);
     return 0;
 }
@@ -669,7 +674,7 @@ int bs_store_write(bs_store *s, bs_batch *b) {
     char *err = NULL;
     rocksdb_write(s->db, s->wopts, b->wb, &err);
     if (err) return bs__rocks_err(err, "write", NULL);
-    for (size_t i = 0; i < b->nhdr; i++) atomic_store(&b->hdr_tabs[i]->hdr_logged, 1);
+    for (size_t i = 0; i < b->nhdr; i++) atomic_fetch_or(&b->hdr_tabs[i].t->hdr_logged, b->hdr_tabs[i].bit);
     return 0;
 }
 
@@ -767,7 +772,7 @@ int bs_store_approx_size(bs_table *t, int64_t start_excl, int64_t end_incl, uint
 
 int bs__raw_put(bs_table *t, const void *key, size_t klen, const void *val, size_t vlen) {
     char *err = NULL;
-    atomic_store(&t->hdr, 1); /* raw bytes may be anything: read them all */
+    atomic_fetch_or(&t->hdr, BS__HDR_ALL); /* raw bytes may be anything: read them all */
     rocksdb_put_cf(t->store->db, t->store->wopts, t->cf, key, klen, val, vlen, &err);
     return err ? bs__rocks_err(err, "raw put", t->name) : 0;
 }

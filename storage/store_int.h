@@ -195,26 +195,33 @@ typedef struct bs__gctab {
 } bs__gctab;
 
 /* HEADER HINT.  Most tables never see a partition deletion or a range
- * tombstone; for them a read can skip looking for one.  `hdr` is set (and
- * never cleared while the handle lives) as soon as a batch receives a
- * record of kind 0x10 or 0x30 for the table, before that batch is
- * written; a reader loads it after creating its iterator, so a reader
- * whose iterator can see such a record also sees hdr == 1 (the write's
- * sequence publication orders the two).  It persists as the key
- * "basalt/hdr/<table>" (value "1") in the default column family, put in
- * the same atomic batch as the record, once per table until a batch
- * carrying it has been written (`hdr_logged`); bs_store_open loads it.
- * WAL replay is in order, so a surviving header record implies a
- * surviving hint.  Dropping the table deletes the key; truncate and GC
- * leave it (a stale hint only costs the probes). */
+ * tombstone; for them a read can skip looking for one.  `hdr` holds one
+ * bit per kind (BS__HDR_PDEL, BS__HDR_RT); a bit is set (and never
+ * cleared while the handle lives) as soon as a batch receives a record of
+ * that kind for the table, before the batch is written; a reader loads
+ * `hdr` after creating its iterator, so a reader whose iterator can see
+ * such a record also sees its bit (the write's sequence publication
+ * orders the two).  Each bit persists as its own key in the default
+ * column family - "basalt/hdr/p/<table>" and "basalt/hdr/r/<table>",
+ * value "1" (separate keys, so concurrent batches never overwrite each
+ * other's bit) - put in the same atomic batch as the record, once per
+ * table and kind until a batch carrying it has been written
+ * (`hdr_logged`); bs_store_open loads them.  WAL replay is in order, so a
+ * surviving header record implies a surviving hint.  Dropping the table
+ * deletes the keys; truncate and GC leave them (a stale hint only costs
+ * the probes). */
+#define BS__HDR_PDEL 0x01
+#define BS__HDR_RT 0x02
+#define BS__HDR_ALL 0x03
+
 struct bs_table {
     bs_store *store;
     char *name;
     rocksdb_column_family_handle_t *cf;
     bs__gctab *gc;
     _Atomic int dropped;
-    _Atomic int hdr;        /* may hold partition deletions / range tombstones */
-    _Atomic int hdr_logged; /* the persisted hint has been written */
+    _Atomic int hdr;        /* BS__HDR_* kinds the table may hold */
+    _Atomic int hdr_logged; /* BS__HDR_* bits whose key has been written */
     bs_table *next;
 };
 
@@ -243,13 +250,13 @@ struct bs_batch {
     int poisoned;
     bs_buf key;
     bs_buf val;
-    bs_table **hdr_tabs;     /* tables whose header hint this batch carries */
+    struct bs__hdr_ent { bs_table *t; int bit; } *hdr_tabs; /* hint keys carried */
     size_t nhdr, cap_hdr;
 };
 
-/* The default-CF key of a table's header hint into buf (>= 220 bytes);
- * returns its length. */
-size_t bs__hdr_key(const char *table, char *buf, size_t bufsz);
+/* The default-CF key of a table's header hint bit (BS__HDR_PDEL or
+ * BS__HDR_RT) into buf (>= 220 bytes); returns its length. */
+size_t bs__hdr_key(const char *table, int bit, char *buf, size_t bufsz);
 
 /* Sets the thread-local error message; returns err. */
 int bs__seterr(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

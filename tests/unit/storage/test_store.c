@@ -434,9 +434,9 @@ END_TEST
  * deletion or range tombstone reads without looking for them; the first
  * such record raises the hint before the write, the hint survives a
  * reopen, comes along with raw records, and goes away with the table. */
-static int hint_on_disk(const char *table) {
+static int hint_on_disk(const char *table, int bit) {
     char hk[256];
-    size_t hkl = bs__hdr_key(table, hk, sizeof hk), vl = 0;
+    size_t hkl = bs__hdr_key(table, bit, hk, sizeof hk), vl = 0;
     char *err = NULL;
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     char *v = rocksdb_get_cf(S->db, ro, S->default_cf, hk, hkl, &vl, &err);
@@ -470,16 +470,16 @@ START_TEST(header_hint) {
     ck_assert_int_eq(atomic_load(&T->hdr), 0);
     ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 1);
     ck_assert_int_eq(nrows_of(T, "p", 1, NULL), 2);
-    ck_assert(!hint_on_disk("ks.t"));
+    ck_assert(!hint_on_disk("ks.t", BS__HDR_PDEL) && !hint_on_disk("ks.t", BS__HDR_RT));
     /* raised when the record enters the batch, persisted by the write */
     bs_batch *b = B();
     ck_assert_int_eq(bs_batch_delete_partition(b, T, 1, "p", 1, 150), 0);
-    ck_assert_int_eq(atomic_load(&T->hdr), 1);
+    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_PDEL);
     ck_assert_int_eq(atomic_load(&T->hdr_logged), 0);
     ck_assert_uint_eq(bs_batch_count(b), 2); /* the deletion and the hint */
     W(b);
-    ck_assert_int_eq(atomic_load(&T->hdr_logged), 1);
-    ck_assert(hint_on_disk("ks.t"));
+    ck_assert_int_eq(atomic_load(&T->hdr_logged), BS__HDR_PDEL);
+    ck_assert(hint_on_disk("ks.t", BS__HDR_PDEL) && !hint_on_disk("ks.t", BS__HDR_RT));
     ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 0);
     ck_assert_int_eq(nrows_of(T, "p", 1, NULL), 0);
     /* once logged, later batches do not carry it again */
@@ -491,11 +491,29 @@ START_TEST(header_hint) {
     bs_store_close(S);
     S = open_store();
     ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
-    ck_assert_int_eq(atomic_load(&T->hdr), 1);
+    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_PDEL);
     ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 0);
     ck_assert_int_eq(nrows_of(T, "p", 1, NULL), 0);
     w_cell(S, T, 1, "p", "a3", 1, "z", 151, 0);
     ck_assert_int_eq(nrows_of(T, "p", 0, "a3"), 1);
+    /* a range tombstone raises the other bit, also across a reopen */
+    w_cell(S, T, 1, "r", "a1", 1, "x", 100, 0);
+    ck_assert_int_eq(nrows_of(T, "r", 0, "a1"), 1);
+    b = B();
+    bs_bound s = bnd(BS_BOUND_INCL, "a"), e = bnd(BS_BOUND_INCL, "a");
+    ck_assert_int_eq(bs_batch_delete_range(b, T, 1, "r", 1, &s, &e, 150), 0);
+    ck_assert_uint_eq(bs_batch_count(b), 2);
+    W(b);
+    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_ALL);
+    ck_assert(hint_on_disk("ks.t", BS__HDR_RT));
+    ck_assert_int_eq(nrows_of(T, "r", 0, "a1"), 0);
+    bs_store_close(S);
+    S = open_store();
+    ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
+    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_ALL);
+    ck_assert_int_eq(nrows_of(T, "r", 0, "a1"), 0);
+    ck_assert_int_eq(nrows_of(T, "r", 1, NULL), 0);
+    ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 0);
     /* raw records carry the hint to another table */
     bs_table *t2 = open_table(S, "ks.copy", 864000);
     ck_assert_int_eq(atomic_load(&t2->hdr), 0);
@@ -503,31 +521,32 @@ START_TEST(header_hint) {
     void *x[2] = {b, t2};
     ck_assert_int_eq(bs_store_iterate_range(T, INT64_MIN, INT64_MIN, copy_cb, x), 0);
     W(b);
-    ck_assert_int_eq(atomic_load(&t2->hdr), 1);
-    ck_assert(hint_on_disk("ks.copy"));
+    ck_assert_int_eq(atomic_load(&t2->hdr), BS__HDR_ALL);
+    ck_assert(hint_on_disk("ks.copy", BS__HDR_PDEL) && hint_on_disk("ks.copy", BS__HDR_RT));
     ck_assert_int_eq(nrows_of(t2, "p", 0, "a1"), 0);
+    ck_assert_int_eq(nrows_of(t2, "r", 0, "a1"), 0);
     ck_assert_int_eq(nrows_of(t2, "p", 0, "a3"), 1);
-    /* a range tombstone raises it too */
+    /* a table with range tombstones only probes for them alone */
     bs_table *t3 = open_table(S, "ks.rt", 864000);
     w_cell(S, t3, 1, "p", "a1", 1, "x", 100, 0);
-    ck_assert_int_eq(nrows_of(t3, "p", 0, "a1"), 1);
+    w_cell(S, t3, 1, "p", "b1", 1, "x", 100, 0);
     b = B();
-    bs_bound s = bnd(BS_BOUND_INCL, "a"), e = bnd(BS_BOUND_INCL, "a");
     ck_assert_int_eq(bs_batch_delete_range(b, t3, 1, "p", 1, &s, &e, 150), 0);
     W(b);
-    ck_assert_int_eq(atomic_load(&t3->hdr), 1);
+    ck_assert_int_eq(atomic_load(&t3->hdr), BS__HDR_RT);
     ck_assert_int_eq(nrows_of(t3, "p", 0, "a1"), 0);
-    ck_assert_int_eq(nrows_of(t3, "p", 1, NULL), 0);
+    ck_assert_int_eq(nrows_of(t3, "p", 0, "b1"), 1);
+    ck_assert_int_eq(nrows_of(t3, "p", 1, NULL), 1);
     /* dropping the table removes it; a new table of that name starts clear */
     ck_assert_int_eq(bs_store_table_drop(S, "ks.t"), 0);
-    ck_assert(!hint_on_disk("ks.t"));
+    ck_assert(!hint_on_disk("ks.t", BS__HDR_PDEL) && !hint_on_disk("ks.t", BS__HDR_RT));
     bs_store_close(S);
     S = open_store();
     T = open_table(S, "ks.t", 864000);
     ck_assert_int_eq(atomic_load(&T->hdr), 0);
     ck_assert_int_eq(nrows_of(T, "p", 0, "a3"), 0);
     ck_assert_int_eq(bs_store_table_get(S, "ks.copy", &t2), 0);
-    ck_assert_int_eq(atomic_load(&t2->hdr), 1);
+    ck_assert_int_eq(atomic_load(&t2->hdr), BS__HDR_ALL);
 }
 END_TEST
 
