@@ -155,7 +155,7 @@ static bs_client_prepared *make_prepared(const bs_type_kind *kinds, size_t n,
     pr.id = bs_proto_bytes(id, 4);
     bs_proto_colspec cols[16];
     bs_type *types[16];
-    char names[16][8];
+    char names[16][32];
     for (size_t i = 0; i < n; i++) {
         types[i] = bs_type_new(kinds[i]);
         snprintf(names[i], sizeof names[i], "c%zu", i);
