@@ -46,9 +46,9 @@ static const int64_t fake_tok1[] = {-100, 200};
 static const int64_t fake_tok2[] = {-9223372036854775807LL, 50};
 static const int64_t fake_tok3[] = {9223372036854775807LL};
 
-static void fake_uuid(const char *s, bs_uuid *u) { bs_uuid_parse(s, strlen(s), u); }
+static inline void fake_uuid(const char *s, bs_uuid *u) { bs_uuid_parse(s, strlen(s), u); }
 
-static int fake_local(void *ud, bs_arena *a, bs_admin_local *out) {
+static inline int fake_local(void *ud, bs_arena *a, bs_admin_local *out) {
     (void)a;
     fake_provider *f = ud;
     memset(out, 0, sizeof *out);
@@ -71,7 +71,7 @@ static int fake_local(void *ud, bs_arena *a, bs_admin_local *out) {
     return 0;
 }
 
-static int fake_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
+static inline int fake_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
     (void)ud;
     bs_admin_node *v = bs_arena_calloc(a, 3 * sizeof *v);
     if (!v) return BS_ENOMEM;
@@ -98,7 +98,7 @@ static int fake_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
     return 0;
 }
 
-static int fake_ownership(void *ud, const char *ks, bs_arena *a, bs_admin_owner **out,
+static inline int fake_ownership(void *ud, const char *ks, bs_arena *a, bs_admin_owner **out,
                           size_t *n, const char **used) {
     fake_provider *f = ud;
     double o1 = 0.5, o2 = 0.25, o3 = 0.25;
@@ -132,7 +132,7 @@ static int fake_ownership(void *ud, const char *ks, bs_arena *a, bs_admin_owner 
     return 0;
 }
 
-static int fake_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, size_t *n) {
+static inline int fake_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, size_t *n) {
     (void)ud;
     static const bs_admin_app_state s1[] = {
         {"STATUS", 14, "NORMAL,-100"},
@@ -153,7 +153,7 @@ static int fake_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, size_t *n
     return 0;
 }
 
-static int fake_action(fake_provider *f, atomic_int *counter, const char *ks, const char *table,
+static inline int fake_action(fake_provider *f, atomic_int *counter, const char *ks, const char *table,
                        char *err, size_t errlen) {
     if (ks && strcmp(ks, "missing") == 0) {
         snprintf(err, errlen, "unknown keyspace '%s'", ks);
@@ -169,17 +169,17 @@ static int fake_action(fake_provider *f, atomic_int *counter, const char *ks, co
     return 0;
 }
 
-static int fake_flush(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+static inline int fake_flush(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
     fake_provider *f = ud;
     return fake_action(f, &f->flushes, ks, table, err, errlen);
 }
 
-static int fake_compact(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+static inline int fake_compact(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
     fake_provider *f = ud;
     return fake_action(f, &f->compacts, ks, table, err, errlen);
 }
 
-static int fake_drain(void *ud, char *err, size_t errlen) {
+static inline int fake_drain(void *ud, char *err, size_t errlen) {
     (void)err;
     (void)errlen;
     fake_provider *f = ud;
@@ -187,12 +187,12 @@ static int fake_drain(void *ud, char *err, size_t errlen) {
     return 0;
 }
 
-static void fake_init(fake_provider *f) {
+static inline void fake_init(fake_provider *f) {
     memset(f, 0, sizeof *f);
     sem_init(&f->release, 0, 0);
 }
 
-static void fake_fill(fake_provider *f, bs_admin_provider *p) {
+static inline void fake_fill(fake_provider *f, bs_admin_provider *p) {
     memset(p, 0, sizeof *p);
     p->ud = f;
     p->release_version = "4.0.11";

@@ -24,7 +24,7 @@ typedef struct http_resp {
     size_t body_len;
 } http_resp;
 
-static int tcp_connect(int port) {
+static inline int tcp_connect(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
     struct sockaddr_in sa;
@@ -41,7 +41,7 @@ static int tcp_connect(int port) {
     return fd;
 }
 
-static int send_all(int fd, const void *p, size_t n) {
+static inline int send_all(int fd, const void *p, size_t n) {
     const char *c = p;
     while (n) {
         ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
@@ -52,11 +52,11 @@ static int send_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
-static int send_str(int fd, const char *s) { return send_all(fd, s, strlen(s)); }
+static inline int send_str(int fd, const char *s) { return send_all(fd, s, strlen(s)); }
 
 /* Reads exactly up to and including "\r\n\r\n" byte by byte (so bytes of
  * a following pipelined response stay in the socket), then the body. */
-static int read_resp(int fd, http_resp *r) {
+static inline int read_resp(int fd, http_resp *r) {
     memset(r, 0, sizeof *r);
     size_t n = 0;
     while (n < sizeof r->headers - 1) {
@@ -83,19 +83,19 @@ static int read_resp(int fd, http_resp *r) {
     return 0;
 }
 
-static void resp_free(http_resp *r) {
+static inline void resp_free(http_resp *r) {
     free(r->body);
     r->body = NULL;
 }
 
 /* True when the peer closed the connection (recv returns 0). */
-static int peer_closed(int fd) {
+static inline int peer_closed(int fd) {
     char c;
     return recv(fd, &c, 1, 0) == 0;
 }
 
 /* One request on a fresh connection; returns status, body in r. */
-static int http_do(int port, const char *method, const char *target, http_resp *r) {
+static inline int http_do(int port, const char *method, const char *target, http_resp *r) {
     int fd = tcp_connect(port);
     if (fd < 0) return -1;
     char req[2048];

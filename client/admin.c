@@ -1,0 +1,391 @@
+/*
+ * admin.c - basalt-admin, the nodetool-like command line tool:
+ *
+ *   basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> [args]
+ *
+ * It talks to a node's admin REST API (node/admin.h) with one plain
+ * HTTP/1.1 request per command over a blocking socket ("Connection:
+ * close"; no libcurl), parses the JSON answer (admin_json.c) and prints
+ * it the way nodetool would (admin_fmt.c).
+ *
+ * Exit status: 0 on success; 1 when the node cannot be reached, answers
+ * an error or something unparseable (a one-line message on stderr:
+ * "basalt-admin: cannot connect to 127.0.0.1:7199: Connection refused");
+ * 2 for a usage error.
+ *
+ * Timeouts: connecting and each read/write wait at most -t seconds
+ * (default 30; 0 = forever), so a paused (SIGSTOPped) node, whose kernel
+ * still accepts connections, cannot hang a script.  flush/compact/drain
+ * wait forever unless -t is given: they take as long as the work takes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/admin_fmt.h"
+#include "client/admin_json.h"
+#include "common/arena.h"
+#include "common/buf.h"
+#include "common/error.h"
+
+#define MAX_RESPONSE (64u << 20)
+
+typedef struct opts {
+    const char *host;
+    const char *port;
+    int timeout_s; /* -1 = per-command default */
+} opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> [args]\n"
+            "\n"
+            "Options:\n"
+            "  -h, --host HOST      node's admin address (default 127.0.0.1)\n"
+            "  -p, --port PORT      admin port (default 7199)\n"
+            "  -t, --timeout SECS   give up after SECS without progress (0 = never;\n"
+            "                       default 30, none for flush/compact/drain)\n"
+            "      --help           this text\n"
+            "\n"
+            "Commands:\n"
+            "  status [keyspace]         nodes with state, load, tokens, ownership\n"
+            "  ring [keyspace]           token ring: token -> node\n"
+            "  info [-T|--tokens] [-c|--config]\n"
+            "                            this node: id, load, uptime, tokens, config\n"
+            "  gossipinfo                gossip endpoint states\n"
+            "  describecluster           name, snitch, partitioner, schema versions\n"
+            "  flush [keyspace [table...]]    flush memtables\n"
+            "  compact [keyspace [table...]]  major compaction\n"
+            "  drain                     flush everything and stop accepting writes\n"
+            "  version                   release version\n");
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("basalt-admin: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP                                                                */
+/* ------------------------------------------------------------------ */
+
+static int wait_fd(int fd, short ev, int timeout_s) {
+    struct pollfd p = {fd, ev, 0};
+    for (;;) {
+        int r = poll(&p, 1, timeout_s > 0 ? timeout_s * 1000 : -1);
+        if (r > 0) return 0;
+        if (r == 0) return -ETIMEDOUT;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+static int connect_to(const opts *o, int timeout_s) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(o->host, o->port, &hints, &res);
+    if (gai) die("cannot resolve %s: %s", o->host, gai_strerror(gai));
+    int err = ECONNREFUSED;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int fl = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (r < 0 && errno == EINPROGRESS) {
+            r = wait_fd(fd, POLLOUT, timeout_s);
+            if (r == 0) {
+                int soerr = 0;
+                socklen_t sl = sizeof soerr;
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+                if (soerr) {
+                    errno = soerr;
+                    r = -1;
+                }
+            } else {
+                errno = -r;
+                r = -1;
+            }
+        }
+        if (r == 0) {
+            fcntl(fd, F_SETFL, fl);
+            freeaddrinfo(res);
+            return fd;
+        }
+        err = errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    die("cannot connect to %s:%s: %s", o->host, o->port, strerror(err));
+}
+
+/* Performs one request; returns the HTTP status, body in *body. */
+static int http(const opts *o, const char *method, const char *target, int timeout_s,
+                bs_buf *body) {
+    int fd = connect_to(o, timeout_s);
+    bs_buf req = BS_BUF_INIT;
+    if (bs_buf_appendf(&req,
+                       "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: basalt-admin\r\n"
+                       "Accept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                       method, target, o->host, o->port))
+        die("out of memory");
+    size_t off = 0;
+    while (off < req.len) {
+        if (wait_fd(fd, POLLOUT, timeout_s)) die("timed out sending to %s:%s", o->host, o->port);
+        ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            die("cannot send to %s:%s: %s", o->host, o->port, strerror(errno));
+        }
+        off += (size_t)n;
+    }
+    bs_buf_free(&req);
+    bs_buf in = BS_BUF_INIT;
+    for (;;) {
+        int w = wait_fd(fd, POLLIN, timeout_s);
+        if (w == -ETIMEDOUT)
+            die("no answer from %s:%s within %d s (is the node paused or overloaded?)", o->host,
+                o->port, timeout_s);
+        if (bs_buf_reserve(&in, 65536)) die("out of memory");
+        ssize_t n = recv(fd, in.data + in.len, 65536, 0);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            die("cannot read from %s:%s: %s", o->host, o->port, strerror(errno));
+        }
+        if (n == 0) break;
+        in.len += (size_t)n;
+        if (in.len > MAX_RESPONSE) die("response from %s:%s is too large", o->host, o->port);
+    }
+    close(fd);
+    /* status line, headers, body (Content-Length or until close) */
+    char *p = (char *)in.data;
+    if (!p || in.len < 12 || strncmp(p, "HTTP/1.", 7) != 0)
+        die("%s:%s did not answer HTTP (is this the admin port?)", o->host, o->port);
+    int status = atoi(p + 9);
+    size_t hend = 0;
+    for (size_t i = 0; i + 3 < in.len; i++)
+        if (!memcmp(p + i, "\r\n\r\n", 4)) {
+            hend = i + 4;
+            break;
+        }
+    if (!hend) die("truncated response from %s:%s", o->host, o->port);
+    size_t blen = in.len - hend;
+    for (char *line = strstr(p, "\r\n"); line && (size_t)(line - p) < hend; line = strstr(line + 2, "\r\n")) {
+        if (strncasecmp(line + 2, "Content-Length:", 15) == 0) {
+            size_t cl = strtoull(line + 17, NULL, 10);
+            if (cl > blen) die("truncated response from %s:%s", o->host, o->port);
+            blen = cl;
+        }
+    }
+    bs_buf_init(body);
+    if (bs_buf_append(body, p + hend, blen) || bs_buf_append_u8(body, 0)) die("out of memory");
+    body->len--; /* keep a NUL after the body for printing */
+    bs_buf_free(&in);
+    return status;
+}
+
+static void append_escaped(bs_buf *b, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            bs_buf_append_u8(b, c);
+        else
+            bs_buf_appendf(b, "%%%02X", c);
+    }
+}
+
+/* GET or POST; on success parses the JSON body into *doc (arena a). */
+static void call(const opts *o, const char *method, const char *target, int dflt_timeout,
+                 bs_arena *a, const bs_json **doc) {
+    int timeout = o->timeout_s >= 0 ? o->timeout_s : dflt_timeout;
+    bs_buf body;
+    int st = http(o, method, target, timeout, &body);
+    char err[160];
+    const bs_json *d = NULL;
+    int rc = bs_json_parse((const char *)body.data, body.len, a, &d, err, sizeof err);
+    if (st < 200 || st > 299) {
+        const char *msg = rc ? NULL : bs_json_string(bs_json_get(d, "error"), NULL);
+        if (msg) die("%s (HTTP %d)", msg, st);
+        die("%s %s failed with HTTP %d", method, target, st);
+    }
+    if (rc) die("bad JSON from %s:%s: %s", o->host, o->port, err);
+    bs_buf_free(&body);
+    *doc = d;
+}
+
+static void print_buf(bs_buf *out) {
+    if (out->len) fwrite(out->data, 1, out->len, stdout);
+    bs_buf_free(out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef int (*render_fn)(const bs_json *doc, bs_buf *out);
+
+static int cmd_get(const opts *o, const char *path, const char *ks, render_fn fn) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf target = BS_BUF_INIT, out = BS_BUF_INIT;
+    bs_buf_append_str(&target, path);
+    if (ks) {
+        bs_buf_append_str(&target, "?keyspace=");
+        append_escaped(&target, ks);
+    }
+    bs_buf_append_u8(&target, 0);
+    const bs_json *doc;
+    call(o, "GET", (const char *)target.data, 30, &a, &doc);
+    if (fn(doc, &out)) die("unexpected answer to %s from %s:%s", path, o->host, o->port);
+    print_buf(&out);
+    bs_buf_free(&target);
+    bs_arena_free(&a);
+    return 0;
+}
+
+static int cmd_info(const opts *o, int argc, char **argv) {
+    bool tokens = false, config = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-T") || !strcmp(argv[i], "--tokens"))
+            tokens = true;
+        else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
+            config = true;
+        else {
+            fprintf(stderr, "basalt-admin: info: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    const bs_json *doc;
+    call(o, "GET", tokens ? "/info?tokens=1" : "/info", 30, &a, &doc);
+    bs_buf out = BS_BUF_INIT;
+    if (bs_admin_fmt_info(doc, tokens, config, &out))
+        die("unexpected answer to /info from %s:%s", o->host, o->port);
+    print_buf(&out);
+    bs_arena_free(&a);
+    return 0;
+}
+
+static int cmd_action(const opts *o, const char *path, int argc, char **argv) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    int ntables = argc > 1 ? argc - 1 : 1;
+    for (int i = 0; i < ntables; i++) {
+        bs_buf target = BS_BUF_INIT;
+        bs_buf_append_str(&target, path);
+        if (argc >= 1) {
+            bs_buf_append_str(&target, "?keyspace=");
+            append_escaped(&target, argv[0]);
+            if (argc >= 2) {
+                bs_buf_append_str(&target, "&table=");
+                append_escaped(&target, argv[1 + i]);
+            }
+        }
+        bs_buf_append_u8(&target, 0);
+        const bs_json *doc;
+        call(o, "POST", (const char *)target.data, 0, &a, &doc);
+        bs_buf_free(&target);
+    }
+    bs_arena_free(&a);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    opts o = {"127.0.0.1", "7199", -1};
+    signal(SIGPIPE, SIG_IGN);
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (a[0] != '-') break;
+        const char *val = NULL;
+        if (i + 1 < argc) val = argv[i + 1];
+        if (!strcmp(a, "-h") || !strcmp(a, "--host")) {
+            if (!val) goto missing;
+            o.host = val;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--port")) {
+            if (!val) goto missing;
+            char *end;
+            long p = strtol(val, &end, 10);
+            if (*end || p <= 0 || p > 65535) {
+                fprintf(stderr, "basalt-admin: bad port '%s'\n", val);
+                return 2;
+            }
+            o.port = val;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--timeout")) {
+            if (!val) goto missing;
+            char *end;
+            long t = strtol(val, &end, 10);
+            if (*end || t < 0 || t > 86400) {
+                fprintf(stderr, "basalt-admin: bad timeout '%s'\n", val);
+                return 2;
+            }
+            o.timeout_s = (int)t;
+        } else {
+            fprintf(stderr, "basalt-admin: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        i++;
+        continue;
+    missing:
+        fprintf(stderr, "basalt-admin: option %s needs a value\n", a);
+        return 2;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[i];
+    int nargs = argc - i - 1;
+    char **args = argv + i + 1;
+    if (!strcmp(cmd, "status") || !strcmp(cmd, "ring")) {
+        if (nargs > 1) {
+            fprintf(stderr, "basalt-admin: %s takes at most one keyspace\n", cmd);
+            return 2;
+        }
+        return cmd_get(&o, !strcmp(cmd, "status") ? "/status" : "/ring", nargs ? args[0] : NULL,
+                       !strcmp(cmd, "status") ? bs_admin_fmt_status : bs_admin_fmt_ring);
+    }
+    if (!strcmp(cmd, "info")) return cmd_info(&o, nargs, args);
+    if (!strcmp(cmd, "gossipinfo") || !strcmp(cmd, "describecluster") || !strcmp(cmd, "version") ||
+        !strcmp(cmd, "drain")) {
+        if (nargs) {
+            fprintf(stderr, "basalt-admin: %s takes no arguments\n", cmd);
+            return 2;
+        }
+        if (!strcmp(cmd, "gossipinfo"))
+            return cmd_get(&o, "/gossipinfo", NULL, bs_admin_fmt_gossipinfo);
+        if (!strcmp(cmd, "describecluster"))
+            return cmd_get(&o, "/describecluster", NULL, bs_admin_fmt_describecluster);
+        if (!strcmp(cmd, "version")) return cmd_get(&o, "/version", NULL, bs_admin_fmt_version);
+        return cmd_action(&o, "/drain", 0, NULL);
+    }
+    if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);
+    if (!strcmp(cmd, "compact")) return cmd_action(&o, "/compact", nargs, args);
+    fprintf(stderr, "basalt-admin: unknown command '%s' (see --help)\n", cmd);
+    return 2;
+}
