@@ -778,7 +778,9 @@ static void repl(shell *sh) {
     el_set(sh->el, EL_PROMPT, prompt_fn);
     el_set(sh->el, EL_SIGNAL, 1);
     if (sh->hist) el_set(sh->el, EL_HIST, history, sh->hist);
-    el_set(sh->el, EL_ADDFN, "bs-complete", "Complete a CQL word", complete_fn);
+    /* the wide-character call: the narrow el_set(EL_ADDFN) copies the
+     * name and help with wcsdup and never frees them (libedit 3.1) */
+    el_wset(sh->el, EL_ADDFN, L"bs-complete", L"Complete a CQL word", complete_fn);
     el_set(sh->el, EL_BIND, "^I", "bs-complete", NULL);
     el_source(sh->el, NULL);
     while (!sh->exit_req) {

@@ -231,6 +231,8 @@ class ShellTest(harness.NodeTestCase):
         tm.line("SELECT c, v FROM nums WHERE k = 0 AND c > 100;")
         s = tm.wait_for(r"^\(150 rows\)")
         self.assertEqual(s.count("---MORE---"), 2)
+        tm.line("QUIT")
+        tm.wait_for(r"\[shell exited 0\]")
 
     def test_describe_and_recreate(self):
         self.session.execute("DROP TABLE IF EXISTS ks.ev")
@@ -268,6 +270,8 @@ class ShellTest(harness.NodeTestCase):
         tm.wait_for(r"^basalt:ks> ", count=5)
         after = describe(2)
         self.assertEqual(before, after)
+        tm.key("C-d")  # end of input leaves the shell too
+        tm.wait_for(r"\[shell exited 0\]")
         # the recreated table works
         self.session.execute("INSERT INTO ks.ev (\"Src\", b, kind, ts, st) "
                              "VALUES ('s', 1, 'k', 0, 5)")
