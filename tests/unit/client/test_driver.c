@@ -910,6 +910,85 @@ START_TEST(test_close_completes_pending) {
 }
 END_TEST
 
+typedef struct retry_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int code[2];
+    int attempts[2];
+} retry_state;
+
+typedef struct retry_slot {
+    retry_state *st;
+    int i;
+} retry_slot;
+
+static void on_retry_cb(bs_client_result *res, const bs_client_error *err,
+                        void *ud) {
+    retry_slot *sl = ud;
+    pthread_mutex_lock(&sl->st->mu);
+    sl->st->code[sl->i] = err->code;
+    sl->st->attempts[sl->i] = err->attempts;
+    sl->st->done++;
+    pthread_cond_broadcast(&sl->st->cv);
+    pthread_mutex_unlock(&sl->st->mu);
+    bs_client_result_free(res);
+}
+
+START_TEST(test_retry_idempotent_on_connection_loss) {
+    srv_up();
+    bs_client_config *cfg;
+    ck_assert_int_eq(bs_client_config_new(&cfg), 0);
+    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, srv.hostport), 0);
+    /* a long backoff (2.5..5 s with jitter) leaves the node time to
+     * come back before the retry */
+    ck_assert_int_eq(bs_client_config_set_retry(cfg, 3, 5000, 5000), 0);
+    ck_assert_int_eq(bs_client_config_set_request_timeout(cfg, 30000), 0);
+    bs_client *c;
+    bs_client_error err;
+    ck_assert_int_eq(bs_client_connect(cfg, &c, &err), 0);
+    bs_client_config_free(cfg);
+    make_ks(c);
+    x_ok(c, "CREATE TABLE ks.t (k int PRIMARY KEY, v int)");
+    x_ok(c, "INSERT INTO ks.t (k, v) VALUES (1, 1)");
+
+    retry_state st;
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.cv, NULL);
+    retry_slot sl[2] = {{&st, 0}, {&st, 1}};
+    ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+    bs_client_stmt *rd, *wr;
+    ck_assert_int_eq(bs_client_stmt_new("SELECT v FROM ks.t WHERE k = 1", 0,
+                                        &rd), 0);
+    ck_assert_int_eq(bs_client_stmt_new("INSERT INTO ks.t (k, v) VALUES (2, 2)",
+                                        0, &wr), 0);
+    ck_assert_int_eq(bs_client_execute_async(c, rd, on_retry_cb, &sl[0]), 0);
+    ck_assert_int_eq(bs_client_execute_async(c, wr, on_retry_cb, &sl[1]), 0);
+    bs_client_stmt_free(rd);
+    bs_client_stmt_free(wr);
+    usleep(300000); /* both are sent, no answer */
+    /* the node dies with both requests in flight, then restarts */
+    kill(srv.pid, SIGKILL);
+    waitpid(srv.pid, NULL, 0);
+    srv.pid = 0;
+    ck_assert_int_eq(tsrv_start(&srv), 0);
+    pthread_mutex_lock(&st.mu);
+    while (st.done < 2) pthread_cond_wait(&st.cv, &st.mu);
+    pthread_mutex_unlock(&st.mu);
+    /* the read (idempotent) was retried and succeeded; the write was not
+     * retried */
+    ck_assert_int_eq(st.code[0], 0);
+    ck_assert_int_eq(st.attempts[0], 2);
+    ck_assert_int_eq(st.code[1], BS_CLIENT_ECONNLOST);
+    ck_assert_int_eq(st.attempts[1], 1);
+    bs_client_close(c);
+    pthread_mutex_destroy(&st.mu);
+    pthread_cond_destroy(&st.cv);
+    srv_down();
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("client_driver");
     TCase *tc = tcase_create("driver");
@@ -928,6 +1007,7 @@ int main(void) {
     tcase_add_test(tc, test_keyspace_config_and_routing);
     tcase_add_test(tc, test_threads_share_client);
     tcase_add_test(tc, test_close_completes_pending);
+    tcase_add_test(tc, test_retry_idempotent_on_connection_loss);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
