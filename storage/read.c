@@ -12,8 +12,8 @@
  *      never received a partition deletion or range tombstone (header hint
  *      clear, see store_int.h) skip those two probes altogether, and a
  *      point read then costs one seek.  Scans and reversed reads use total
- *      order: Seek(P|0x10) and walk forward (reversed reads of hint-clear
- *      tables without the static row skip this); if the walk stops on the
+ *      order: Seek(P|0x10) and walk forward (reversed reads skip this when
+ *      the hint says there is nothing to find); if the walk stops on the
  *      first row at/after the window start, no second seek.
  *   2. Compute the row window [lower, upper) from the slice bounds and the
  *      paging cursor (strictly after `after_ck`): an inclusive start prefix
@@ -442,11 +442,10 @@ static int header_record(rd *r, size_t ppl, uint8_t kind) {
  * iterator stays within the kind's prefix (prefix_same_as_start). */
 static int header_by_prefix(rd *r, const uint8_t *pp, size_t ppl) {
     static const uint8_t kinds[3] = {BS__K_PDEL, BS__K_STATIC, BS__K_RT};
+    static const int bits[3] = {BS__HDR_PDEL, BS__HDR_STATIC, BS__HDR_RT};
     int rc;
     for (int i = 0; i < 3; i++) {
-        if (kinds[i] == BS__K_STATIC ? !r->sl->with_static
-                                     : !(r->hdr & (kinds[i] == BS__K_PDEL ? BS__HDR_PDEL : BS__HDR_RT)))
-            continue;
+        if (!(r->hdr & bits[i]) || (kinds[i] == BS__K_STATIC && !r->sl->with_static)) continue;
         bs_buf_reset(&r->b.kb3);
         if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, kinds[i])) return BS_ENOMEM;
         for (rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len); rocksdb_iter_valid(r->it);
@@ -488,7 +487,8 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, int have_window,
         if ((rc = header_by_prefix(r, pp, ppl))) return rc;
         goto header_done;
     }
-    if (!r->hdr && !sl->with_static) goto header_done; /* nothing to look for */
+    if (!(r->hdr & (BS__HDR_PDEL | BS__HDR_RT)) && !(sl->with_static && (r->hdr & BS__HDR_STATIC)))
+        goto header_done; /* nothing to look for */
     bs_buf_reset(&r->b.kb3);
     if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, BS__K_PDEL)) return BS_ENOMEM;
     rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len);

@@ -257,7 +257,7 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     for (size_t i = 1; i < k; i++) {
         bs_table *t = tabs[i];
         t->cf = cfh[i];
-        for (int bit = BS__HDR_PDEL; bit <= BS__HDR_RT; bit <<= 1) {
+        for (int bit = 1; bit <= BS__HDR_STATIC; bit <<= 1) {
             char hk[256];
             size_t hkl = bs__hdr_key(t->name, bit, hk, sizeof hk), hvl = 0;
             char *hv = rocksdb_get_cf(s->db, hro, s->default_cf, hk, hkl, &hvl, &err);
@@ -421,7 +421,7 @@ int bs_store_table_drop(bs_store *s, const char *name) {
     pthread_mutex_unlock(&s->mu);
     /* The data are gone; the hint goes too (if this fails or we crash
      * first, a new table of that name only pays for needless probes). */
-    for (int bit = BS__HDR_PDEL; bit <= BS__HDR_RT; bit <<= 1) {
+    for (int bit = 1; bit <= BS__HDR_STATIC; bit <<= 1) {
         char hk[256];
         size_t hkl = bs__hdr_key(name, bit, hk, sizeof hk);
         rocksdb_delete_cf(s->db, s->wopts, s->default_cf, hk, hkl, &err);
@@ -548,7 +548,7 @@ static int batch_cell(bs_batch *b, bs_table *t, uint8_t flags, int64_t ts, int32
 }
 
 size_t bs__hdr_key(const char *table, int bit, char *buf, size_t bufsz) {
-    int n = snprintf(buf, bufsz, "basalt/hdr/%c/%s", bit == BS__HDR_PDEL ? 'p' : 'r', table);
+    int n = snprintf(buf, bufsz, "basalt/hdr/%c/%s", bit == BS__HDR_PDEL ? 'p' : bit == BS__HDR_RT ? 'r' : 's', table);
     return n < 0 ? 0 : (size_t)n < bufsz ? (size_t)n : bufsz - 1;
 }
 
@@ -557,7 +557,7 @@ size_t bs__hdr_key(const char *table, int bit, char *buf, size_t bufsz) {
  * until a batch carrying it has been written, add its persisted key to
  * this batch (once per table and bit). */
 static int hdr_note(bs_batch *b, bs_table *t, int bit) {
-    atomic_fetch_or(&t->hdr, bit);
+    if (!(atomic_load(&t->hdr) & bit)) atomic_fetch_or(&t->hdr, bit);
     if (atomic_load(&t->hdr_logged) & bit) return 0;
     for (size_t i = 0; i < b->nhdr; i++)
         if (b->hdr_tabs[i].t == t && b->hdr_tabs[i].bit == bit) return 0;
@@ -590,6 +590,7 @@ int bs_batch_put_cell(bs_batch *b, bs_table *t, const bs_rowkey *row, uint16_t c
     if (rc) return rc;
     rc = bs__key_slot(&b->key, row, BS__S_COL, col, elem ? BS__C_ELEM : BS__C_SIMPLE, elem, elem_len);
     if (rc) return poison(b, rc);
+    if (row->is_static && (rc = hdr_note(b, t, BS__HDR_STATIC))) return rc;
     return batch_cell(b, t, 0, ts, ttl, val, val_len);
 }
 
@@ -600,6 +601,7 @@ int bs_batch_delete_cell(bs_batch *b, bs_table *t, const bs_rowkey *row, uint16_
     if (rc) return rc;
     rc = bs__key_slot(&b->key, row, BS__S_COL, col, elem ? BS__C_ELEM : BS__C_SIMPLE, elem, elem_len);
     if (rc) return poison(b, rc);
+    if (row->is_static && (rc = hdr_note(b, t, BS__HDR_STATIC))) return rc;
     return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
 }
 
@@ -610,6 +612,7 @@ int bs_batch_delete_collection(bs_batch *b, bs_table *t, const bs_rowkey *row, u
     if (rc) return rc;
     rc = bs__key_slot(&b->key, row, BS__S_COL, col, BS__C_CTOMB, NULL, 0);
     if (rc) return poison(b, rc);
+    if (row->is_static && (rc = hdr_note(b, t, BS__HDR_STATIC))) return rc;
     return batch_cell(b, t, BS__CELL_TOMB, ts, 0, NULL, 0);
 }
 
@@ -664,6 +667,7 @@ int bs_batch_put_raw(bs_batch *b, bs_table *t, const void *key, size_t klen, con
     if (bs__cell_decode(key, klen, val, vlen, &c)) return poison(b, bs__corrupt(t->name, key, klen, "raw record with a bad value"));
     if (pk.kind == BS__K_PDEL && (rc = hdr_note(b, t, BS__HDR_PDEL))) return rc;
     if (pk.kind == BS__K_RT && (rc = hdr_note(b, t, BS__HDR_RT))) return rc;
+    if (pk.kind == BS__K_STATIC && (rc = hdr_note(b, t, BS__HDR_STATIC))) return rc;
     rocksdb_writebatch_merge_cf(b->wb, t->cf, key, klen, val, vlen);
     return 0;
 }

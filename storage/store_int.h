@@ -195,14 +195,16 @@ typedef struct bs__gctab {
 } bs__gctab;
 
 /* HEADER HINT.  Most tables never see a partition deletion or a range
- * tombstone; for them a read can skip looking for one.  `hdr` holds one
- * bit per kind (BS__HDR_PDEL, BS__HDR_RT); a bit is set (and never
+ * tombstone, many have no static columns; for them a read can skip
+ * looking for such records (the query layer always asks for the static
+ * row).  `hdr` holds one bit per kind (BS__HDR_PDEL, BS__HDR_RT,
+ * BS__HDR_STATIC: any static-row record); a bit is set (and never
  * cleared while the handle lives) as soon as a batch receives a record of
  * that kind for the table, before the batch is written; a reader loads
  * `hdr` after creating its iterator, so a reader whose iterator can see
  * such a record also sees its bit (the write's sequence publication
  * orders the two).  Each bit persists as its own key in the default
- * column family - "basalt/hdr/p/<table>" and "basalt/hdr/r/<table>",
+ * column family - "basalt/hdr/p/<table>", ".../r/..." and ".../s/...",
  * value "1" (separate keys, so concurrent batches never overwrite each
  * other's bit) - put in the same atomic batch as the record, once per
  * table and kind until a batch carrying it has been written
@@ -212,7 +214,8 @@ typedef struct bs__gctab {
  * the probes). */
 #define BS__HDR_PDEL 0x01
 #define BS__HDR_RT 0x02
-#define BS__HDR_ALL 0x03
+#define BS__HDR_STATIC 0x04
+#define BS__HDR_ALL 0x07
 
 struct bs_table {
     bs_store *store;
@@ -254,8 +257,8 @@ struct bs_batch {
     size_t nhdr, cap_hdr;
 };
 
-/* The default-CF key of a table's header hint bit (BS__HDR_PDEL or
- * BS__HDR_RT) into buf (>= 220 bytes); returns its length. */
+/* The default-CF key of a table's header hint bit (one BS__HDR_* bit)
+ * into buf (>= 220 bytes); returns its length. */
 size_t bs__hdr_key(const char *table, int bit, char *buf, size_t bufsz);
 
 /* Sets the thread-local error message; returns err. */

@@ -10,10 +10,12 @@
  *   store put   : one bs_batch with one cell per bs_store_write (a merge
  *                 operand: blind LWW write)
  *   raw get     : rocksdb_get of a random existing key
- *   store get   : bs_store_read of one row by full primary key (partition
- *                 deletion, range tombstones and the row resolved,
- *                 checksums verified), table "bench.t": no deletions ever,
- *                 so its header hint is clear
+ *   store get   : bs_store_read of one row by full primary key, static
+ *                 row asked for as the CQL executor does (partition
+ *                 deletion, range tombstones, static row and the row
+ *                 resolved, checksums verified), table "bench.t": no
+ *                 deletions or static rows ever, so its header hint is
+ *                 clear
  *   store get/d : the same on table "bench.d": the same rows plus a
  *                 partition deletion (older than every cell, so it shadows
  *                 nothing) in every 10th partition, so every read probes
@@ -176,6 +178,7 @@ static uint64_t store_gets(bs_table *t, bs_arena *a, uint64_t seed, uint64_t cou
         sl.start.kind = sl.end.kind = BS_BOUND_INCL;
         sl.start.prefix = sl.end.prefix = ck;
         sl.start.len = sl.end.len = 7;
+        sl.with_static = 1; /* as query/exec_select.c always asks */
         bs_partv *p;
         if (bs_store_read(t, tok_of(part), pk, 10, &sl, a, &p)) {
             fprintf(stderr, "store get: %s\n", bs_store_errmsg());

@@ -4,7 +4,8 @@
  * (cell, row, range, partition, collection tombstones; a later row marker
  * does not erase an older row deletion), TTL against a fixed clock,
  * corruption reports, raw token-range iteration and raw apply, sizes, and
- * the header hint (raised, persisted, carried by raw records, dropped).
+ * the header hint per kind (raised, persisted, carried by raw records,
+ * dropped).
  */
 #include "storetest.h"
 #include "common/log.h"
@@ -504,13 +505,13 @@ START_TEST(header_hint) {
     ck_assert_int_eq(bs_batch_delete_range(b, T, 1, "r", 1, &s, &e, 150), 0);
     ck_assert_uint_eq(bs_batch_count(b), 2);
     W(b);
-    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_ALL);
+    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_PDEL | BS__HDR_RT);
     ck_assert(hint_on_disk("ks.t", BS__HDR_RT));
     ck_assert_int_eq(nrows_of(T, "r", 0, "a1"), 0);
     bs_store_close(S);
     S = open_store();
     ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
-    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_ALL);
+    ck_assert_int_eq(atomic_load(&T->hdr), BS__HDR_PDEL | BS__HDR_RT);
     ck_assert_int_eq(nrows_of(T, "r", 0, "a1"), 0);
     ck_assert_int_eq(nrows_of(T, "r", 1, NULL), 0);
     ck_assert_int_eq(nrows_of(T, "p", 0, "a1"), 0);
@@ -521,7 +522,7 @@ START_TEST(header_hint) {
     void *x[2] = {b, t2};
     ck_assert_int_eq(bs_store_iterate_range(T, INT64_MIN, INT64_MIN, copy_cb, x), 0);
     W(b);
-    ck_assert_int_eq(atomic_load(&t2->hdr), BS__HDR_ALL);
+    ck_assert_int_eq(atomic_load(&t2->hdr), BS__HDR_PDEL | BS__HDR_RT);
     ck_assert(hint_on_disk("ks.copy", BS__HDR_PDEL) && hint_on_disk("ks.copy", BS__HDR_RT));
     ck_assert_int_eq(nrows_of(t2, "p", 0, "a1"), 0);
     ck_assert_int_eq(nrows_of(t2, "r", 0, "a1"), 0);
@@ -537,6 +538,37 @@ START_TEST(header_hint) {
     ck_assert_int_eq(nrows_of(t3, "p", 0, "a1"), 0);
     ck_assert_int_eq(nrows_of(t3, "p", 0, "b1"), 1);
     ck_assert_int_eq(nrows_of(t3, "p", 1, NULL), 1);
+    /* static rows: a cell, a cell deletion or a collection deletion */
+    bs_table *t4 = open_table(S, "ks.st", 864000);
+    w_cell(S, t4, 1, "p", "a1", 1, "x", 100, 0);
+    bs_rowkey st = rk(1, "p", NULL);
+    const char *statics[3] = {"put", "delete", "collection"};
+    for (int i = 0; i < 3; i++) {
+        bs_table *tx = i == 0 ? t4 : open_table(S, statics[i], 864000);
+        b = B();
+        int rc = i == 0 ? bs_batch_put_cell(b, tx, &st, 7, NULL, 0, "S", 1, 100, 0)
+                 : i == 1 ? bs_batch_delete_cell(b, tx, &st, 7, NULL, 0, 100)
+                          : bs_batch_delete_collection(b, tx, &st, 7, 100);
+        ck_assert_int_eq(rc, 0);
+        W(b);
+        ck_assert_int_eq(atomic_load(&tx->hdr), BS__HDR_STATIC);
+        ck_assert(hint_on_disk(statics[i], BS__HDR_STATIC) || i == 0);
+    }
+    ck_assert(hint_on_disk("ks.st", BS__HDR_STATIC));
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_slice sl;
+    memset(&sl, 0, sizeof sl);
+    sl.with_static = 1;
+    sl.start = sl.end = bnd(BS_BOUND_INCL, "a1");
+    for (int rev = 0; rev < 2; rev++) {
+        sl.reversed = rev;
+        bs_partv *p = rd_part(t4, 1, "p", &sl, &a);
+        ck_assert_int_eq(p->nrows, 1);
+        ck_assert_ptr_nonnull(p->static_row);
+        ck_assert_int_eq(p->static_row->cells[0].col, 7);
+    }
+    bs_arena_free(&a);
     /* dropping the table removes it; a new table of that name starts clear */
     ck_assert_int_eq(bs_store_table_drop(S, "ks.t"), 0);
     ck_assert(!hint_on_disk("ks.t", BS__HDR_PDEL) && !hint_on_disk("ks.t", BS__HDR_RT));
@@ -546,7 +578,7 @@ START_TEST(header_hint) {
     ck_assert_int_eq(atomic_load(&T->hdr), 0);
     ck_assert_int_eq(nrows_of(T, "p", 0, "a3"), 0);
     ck_assert_int_eq(bs_store_table_get(S, "ks.copy", &t2), 0);
-    ck_assert_int_eq(atomic_load(&t2->hdr), BS__HDR_ALL);
+    ck_assert_int_eq(atomic_load(&t2->hdr), BS__HDR_PDEL | BS__HDR_RT);
 }
 END_TEST
 
