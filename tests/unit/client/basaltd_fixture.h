@@ -137,6 +137,27 @@ static void tsrv_stop(bs_test_server *s) {
     s->pid = 0;
 }
 
+/* SIGSTOP, then waits until every thread of the node is stopped (the
+ * signal takes effect asynchronously: a loop thread could otherwise still
+ * answer a request sent right after kill() returned).  0 or -1. */
+static int tsrv_pause(bs_test_server *s) {
+    if (kill(s->pid, SIGSTOP)) return -1;
+    char path[64];
+    for (int tries = 0; tries < 200; tries++) {
+        snprintf(path, sizeof path, "/proc/%d/task", (int)s->pid);
+        char cmd[160];
+        /* the third field of each task's stat is its state */
+        snprintf(cmd, sizeof cmd,
+                 "for f in %s/*/stat; do cut -d')' -f2 \"$f\" | cut -c2; done"
+                 " | grep -qv T",
+                 path);
+        int running = system(cmd) == 0;
+        if (!running) return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
 static void tsrv_destroy(bs_test_server *s) {
     tsrv_stop(s);
     if (s->dir[0]) {

@@ -660,7 +660,7 @@ START_TEST(test_timeout_stopped_server) {
     srv_up();
     bs_client *c = connect_opts(0, 800, NULL);
     x_ok(c, "SELECT release_version FROM system.local");
-    ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+    ck_assert_int_eq(tsrv_pause(&srv), 0);
     bs_client_result *r = NULL;
     bs_client_error err;
     double t0 = tsrv_now();
@@ -895,7 +895,7 @@ START_TEST(test_close_completes_pending) {
     close_state st;
     atomic_init(&st.calls, 0);
     atomic_init(&st.closed, 0);
-    kill(srv.pid, SIGSTOP); /* nothing will answer */
+    ck_assert_int_eq(tsrv_pause(&srv), 0); /* nothing will answer */
     bs_client_stmt *s;
     ck_assert_int_eq(bs_client_stmt_new("SELECT * FROM system.local", 0, &s), 0);
     for (int i = 0; i < 10; i++)
@@ -957,7 +957,7 @@ START_TEST(test_retry_idempotent_on_connection_loss) {
     pthread_mutex_init(&st.mu, NULL);
     pthread_cond_init(&st.cv, NULL);
     retry_slot sl[2] = {{&st, 0}, {&st, 1}};
-    ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+    ck_assert_int_eq(tsrv_pause(&srv), 0);
     bs_client_stmt *rd, *wr;
     ck_assert_int_eq(bs_client_stmt_new("SELECT v FROM ks.t WHERE k = 1", 0,
                                         &rd), 0);
