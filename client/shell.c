@@ -72,7 +72,9 @@ typedef struct shell {
 
 static shell *g_sh; /* for libedit callbacks */
 
-static void out_flush(void) { fflush(stdout); }
+static void out_flush(void) {
+    fflush(stdout);
+}
 
 static void print_err(shell *sh, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -130,7 +132,8 @@ static int add_page(bs_shell_grid *g, bs_client_result *r, bs_buf *cellbuf,
         cellbuf->len = 0;
         for (size_t i = 0; i < nc; i++) {
             offs[i] = cellbuf->len;
-            int rc = bs_client_result_get_formatted(r, i, BS_VALUE_FMT_ESCAPE, cellbuf);
+            int rc = bs_client_result_get_formatted(r, i, BS_VALUE_FMT_ESCAPE,
+                                                    cellbuf);
             if (rc) {
                 cellbuf->len = offs[i];
                 rc = bs_buf_append_str(cellbuf, "<invalid value>");
@@ -138,7 +141,8 @@ static int add_page(bs_shell_grid *g, bs_client_result *r, bs_buf *cellbuf,
             }
             lens[i] = cellbuf->len - offs[i];
         }
-        for (size_t i = 0; i < nc; i++) cells[i] = (const char *)cellbuf->data + offs[i];
+        for (size_t i = 0; i < nc; i++)
+            cells[i] = (const char *)cellbuf->data + offs[i];
         int rc = bs_shell_grid_add_row(g, cells, lens);
         if (rc) return rc;
     }
@@ -153,16 +157,19 @@ static int print_grid(shell *sh, bs_shell_grid *g, int header, size_t first) {
     return rc;
 }
 
-static void print_rows(shell *sh, const bs_client_stmt *st, bs_client_result *r) {
+static void print_rows(shell *sh, const bs_client_stmt *st,
+                       bs_client_result *r) {
     size_t nc = bs_client_result_column_count(r);
     const char **names = calloc(nc + 1, sizeof *names);
     const char **cells = calloc(nc + 1, sizeof *cells);
-    size_t *lens = calloc(nc + 1, sizeof *lens), *offs = calloc(nc + 1, sizeof *offs);
+    size_t *lens = calloc(nc + 1, sizeof *lens),
+           *offs = calloc(nc + 1, sizeof *offs);
     bs_shell_grid *g = NULL;
     bs_client_result *owned = NULL;
     bs_buf cellbuf = BS_BUF_INIT;
     if (!names || !cells || !lens || !offs) goto oom;
-    for (size_t i = 0; i < nc; i++) names[i] = bs_client_result_column_name(r, i);
+    for (size_t i = 0; i < nc; i++)
+        names[i] = bs_client_result_column_name(r, i);
     if (bs_shell_grid_new(nc, names, &g)) goto oom;
     int paged = sh->interactive && sh->stdout_tty && sh->paging;
     size_t total = 0;
@@ -247,17 +254,12 @@ static void run_cql(shell *sh, const char *text, size_t len) {
             fprintf(stderr, "%s\n\n", bs_client_result_warning(r, i));
     }
     switch (bs_client_result_kind(r)) {
-    case BS_CLIENT_RESULT_ROWS:
-        print_rows(sh, st, r);
-        break;
+    case BS_CLIENT_RESULT_ROWS: print_rows(sh, st, r); break;
     case BS_CLIENT_RESULT_SET_KEYSPACE:
         snprintf(sh->ks, sizeof sh->ks, "%s", bs_client_result_keyspace(r));
         break;
-    case BS_CLIENT_RESULT_SCHEMA_CHANGE:
-        invalidate_schema(sh);
-        break;
-    default:
-        break;
+    case BS_CLIENT_RESULT_SCHEMA_CHANGE: invalidate_schema(sh); break;
+    default: break;
     }
     bs_client_result_free(r);
     bs_client_stmt_free(st);
@@ -282,30 +284,37 @@ static const char *help_text =
 static const struct {
     const char *topic, *text;
 } help_topics[] = {
-    {"CONSISTENCY", "CONSISTENCY [level]\n  Shows or sets the consistency level of "
-                    "later requests: ANY, ONE, TWO, THREE, QUORUM, ALL,\n"
-                    "  LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE (SERIAL CONSISTENCY "
-                    "sets SERIAL or LOCAL_SERIAL)."},
-    {"COPY", "COPY [ks.]table [(col, ...)] TO 'file.csv'|STDOUT [WITH opt = v [AND ...]]\n"
-             "COPY [ks.]table [(col, ...)] FROM 'file.csv'|STDIN [WITH ...]\n"
-             "  Options: HEADER = true|false, DELIMITER = ',', MAXROWS = n,\n"
-             "  PAGESIZE = n (TO), MAXINFLIGHT = n (FROM: concurrent INSERTs).\n"
-             "  Nulls are empty fields; empty strings are \"\"."},
-    {"DESCRIBE", "DESCRIBE KEYSPACES | TABLES | KEYSPACE [k] | TABLE [k.]t | CLUSTER | "
-                 "SCHEMA | name\n  Prints the CQL that recreates the schema."},
+    {"CONSISTENCY",
+     "CONSISTENCY [level]\n  Shows or sets the consistency level of "
+     "later requests: ANY, ONE, TWO, THREE, QUORUM, ALL,\n"
+     "  LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE (SERIAL CONSISTENCY "
+     "sets SERIAL or LOCAL_SERIAL)."},
+    {"COPY",
+     "COPY [ks.]table [(col, ...)] TO 'file.csv'|STDOUT [WITH opt = v [AND "
+     "...]]\n"
+     "COPY [ks.]table [(col, ...)] FROM 'file.csv'|STDIN [WITH ...]\n"
+     "  Options: HEADER = true|false, DELIMITER = ',', MAXROWS = n,\n"
+     "  PAGESIZE = n (TO), MAXINFLIGHT = n (FROM: concurrent INSERTs).\n"
+     "  Nulls are empty fields; empty strings are \"\"."},
+    {"DESCRIBE",
+     "DESCRIBE KEYSPACES | TABLES | KEYSPACE [k] | TABLE [k.]t | CLUSTER | "
+     "SCHEMA | name\n  Prints the CQL that recreates the schema."},
     {"EXPAND", "EXPAND [ON|OFF]\n  Shows each row as a vertical record."},
-    {"PAGING", "PAGING [ON|OFF|n]\n  On a terminal, shows n rows (default 100) at a time "
-               "with ---MORE---."},
+    {"PAGING",
+     "PAGING [ON|OFF|n]\n  On a terminal, shows n rows (default 100) at a time "
+     "with ---MORE---."},
     {"SOURCE", "SOURCE 'file'\n  Runs the statements in the file."},
     {"EXIT", "EXIT | QUIT\n  Leaves the shell."},
     {"QUIT", "EXIT | QUIT\n  Leaves the shell."},
     {"CLEAR", "CLEAR | CLS\n  Clears the terminal."},
-    {"USE", "USE keyspace;\n  Makes keyspace the default for unqualified table names."},
+    {"USE", "USE keyspace;\n  Makes keyspace the default for unqualified table "
+            "names."},
 };
 
 static void cmd_help(shell *sh, const char *arg) {
     (void)sh;
-    while (*arg == ' ') arg++;
+    while (*arg == ' ')
+        arg++;
     if (!*arg) {
         fputs(help_text, stdout);
         return;
@@ -359,22 +368,27 @@ static void cmd_consistency(shell *sh, const char *arg) {
 static void cmd_serial(shell *sh, const char *arg) {
     if (!*arg) {
         printf("Current serial consistency level is %s.\n",
-               bs_proto_consistency_name(sh->serial_cl ? sh->serial_cl : BS_CL_SERIAL));
+               bs_proto_consistency_name(sh->serial_cl ? sh->serial_cl
+                                                       : BS_CL_SERIAL));
         return;
     }
     uint16_t cl;
-    if (parse_cl(arg, &cl) || (cl != BS_CL_SERIAL && cl != BS_CL_LOCAL_SERIAL)) {
+    if (parse_cl(arg, &cl) ||
+        (cl != BS_CL_SERIAL && cl != BS_CL_LOCAL_SERIAL)) {
         print_err(sh, "Improper SERIAL CONSISTENCY command.");
         return;
     }
     sh->serial_cl = cl;
-    printf("Serial consistency level set to %s.\n", bs_proto_consistency_name(cl));
+    printf("Serial consistency level set to %s.\n",
+           bs_proto_consistency_name(cl));
 }
 
 static void cmd_expand(shell *sh, const char *arg) {
     if (!*arg)
-        printf(sh->expand ? "Expanded output is currently enabled. Use EXPAND OFF to disable\n"
-                          : "Expanded output is currently disabled. Use EXPAND ON to enable.\n");
+        printf(sh->expand ? "Expanded output is currently enabled. Use EXPAND "
+                            "OFF to disable\n"
+                          : "Expanded output is currently disabled. Use EXPAND "
+                            "ON to enable.\n");
     else if (!strcmp(arg, "on")) {
         sh->expand = 1;
         printf("Now Expanded output is enabled\n");
@@ -387,10 +401,13 @@ static void cmd_expand(shell *sh, const char *arg) {
 static void cmd_paging(shell *sh, const char *arg) {
     if (!*arg) {
         if (sh->paging)
-            printf("Query paging is currently enabled. Use PAGING OFF to disable\n"
-                   "Page size: %d\n", sh->page_size);
+            printf(
+                "Query paging is currently enabled. Use PAGING OFF to disable\n"
+                "Page size: %d\n",
+                sh->page_size);
         else
-            printf("Query paging is currently disabled. Use PAGING ON to enable.\n");
+            printf("Query paging is currently disabled. Use PAGING ON to "
+                   "enable.\n");
     } else if (!strcmp(arg, "off")) {
         sh->paging = 0;
         printf("Disabled Query paging.\n");
@@ -430,7 +447,8 @@ static void cmd_describe(shell *sh, const bs_shell_cmd *cmd) {
         int is_ks = 0;
         if (!cmd->ks[0])
             for (size_t i = 0; i < bs_shell_schema_nkeyspaces(s); i++)
-                if (!strcmp(bs_shell_schema_keyspace(s, i), cmd->name)) is_ks = 1;
+                if (!strcmp(bs_shell_schema_keyspace(s, i), cmd->name))
+                    is_ks = 1;
         kind = is_ks ? BS_SHELL_DESC_KEYSPACE : BS_SHELL_DESC_TABLE;
     }
     switch (kind) {
@@ -449,7 +467,8 @@ static void cmd_describe(shell *sh, const bs_shell_cmd *cmd) {
             size_t col = 0;
             if (!sh->ks[0]) {
                 bs_buf_appendf(&o, "\nKeyspace %s\n", k);
-                for (size_t j = 0; j < strlen(k) + 9; j++) bs_buf_append_u8(&o, '-');
+                for (size_t j = 0; j < strlen(k) + 9; j++)
+                    bs_buf_append_u8(&o, '-');
             }
             bs_buf_append_u8(&o, '\n');
             for (size_t j = 0; j < bs_shell_schema_ntables(s, k); j++)
@@ -490,7 +509,8 @@ static void cmd_describe(shell *sh, const bs_shell_cmd *cmd) {
         bs_client_result *r = NULL;
         bs_client_error e;
         char cluster[256] = "";
-        if (bs_client_query(sh->c, "SELECT cluster_name FROM system.local", &r, &e) == 0) {
+        if (bs_client_query(sh->c, "SELECT cluster_name FROM system.local", &r,
+                            &e) == 0) {
             const char *p;
             size_t l;
             if (bs_client_result_next_row(r) &&
@@ -498,17 +518,18 @@ static void cmd_describe(shell *sh, const bs_shell_cmd *cmd) {
                 snprintf(cluster, sizeof cluster, "%.*s", (int)l, p);
             bs_client_result_free(r);
         }
-        bs_buf_appendf(&o, "\nCluster: %s\nPartitioner: Murmur3Partitioner\n\n", cluster);
+        bs_buf_appendf(&o, "\nCluster: %s\nPartitioner: Murmur3Partitioner\n\n",
+                       cluster);
         size_t nh = bs_client_host_count(sh->c);
-        bs_buf_appendf(&o, "%-22s %-14s %-10s %-7s %s\n", "Address", "DC", "Rack", "Tokens",
-                       "Status");
+        bs_buf_appendf(&o, "%-22s %-14s %-10s %-7s %s\n", "Address", "DC",
+                       "Rack", "Tokens", "Status");
         for (size_t i = 0; i < nh; i++) {
             bs_client_host h;
             if (bs_client_host_get(sh->c, i, &h)) continue;
             char addr[96];
             snprintf(addr, sizeof addr, "%s:%d", h.address, h.port);
-            bs_buf_appendf(&o, "%-22s %-14s %-10s %-7zu %s\n", addr, h.dc, h.rack, h.ntokens,
-                           h.up ? "UP" : "DOWN");
+            bs_buf_appendf(&o, "%-22s %-14s %-10s %-7zu %s\n", addr, h.dc,
+                           h.rack, h.ntokens, h.up ? "UP" : "DOWN");
         }
         bs_buf_append_u8(&o, '\n');
         break;
@@ -522,8 +543,7 @@ static void cmd_describe(shell *sh, const bs_shell_cmd *cmd) {
         }
         bs_buf_append_u8(&o, '\n');
         break;
-    default:
-        break;
+    default: break;
     }
     if (rc) {
         print_err(sh, "Error: %s", bs_strerror(rc));
@@ -538,9 +558,10 @@ static void cmd_copy(shell *sh, const bs_shell_cmd *cmd) {
     bs_shell_copy_stats st;
     char err[1200];
     out_flush();
-    FILE *pf = cmd->copy.to && !strcmp(cmd->copy.file, "STDOUT") ? stderr : stdout;
-    fprintf(pf, "Starting copy of %s.%s with columns [", cmd->copy.ks[0] ? cmd->copy.ks : sh->ks,
-            cmd->copy.table);
+    FILE *pf =
+        cmd->copy.to && !strcmp(cmd->copy.file, "STDOUT") ? stderr : stdout;
+    fprintf(pf, "Starting copy of %s.%s with columns [",
+            cmd->copy.ks[0] ? cmd->copy.ks : sh->ks, cmd->copy.table);
     if (cmd->copy.ncols)
         for (size_t i = 0; i < cmd->copy.ncols; i++)
             fprintf(pf, "%s%s", i ? ", " : "", cmd->copy.cols[i]);
@@ -551,14 +572,20 @@ static void cmd_copy(shell *sh, const bs_shell_cmd *cmd) {
     int rc = bs_shell_copy(sh->c, &cmd->copy, sh->ks, pf, &st, err, sizeof err);
     double rate = st.secs > 0 ? (double)st.rows / st.secs : 0;
     if (cmd->copy.to)
-        fprintf(pf, "\n%ld rows exported to 1 files in %.3f seconds (%.0f rows/s).\n", st.rows,
-                st.secs, rate);
+        fprintf(
+            pf,
+            "\n%ld rows exported to 1 files in %.3f seconds (%.0f rows/s).\n",
+            st.rows, st.secs, rate);
     else
-        fprintf(pf, "\n%ld rows imported from 1 files in %.3f seconds (%ld skipped; %.0f rows/s).\n",
+        fprintf(pf,
+                "\n%ld rows imported from 1 files in %.3f seconds (%ld "
+                "skipped; %.0f rows/s).\n",
                 st.rows, st.secs, st.errors, rate);
     fflush(pf);
-    if (rc) print_err(sh, "%s", err[0] ? err : bs_client_strerror(rc));
-    else if (st.errors) print_err(sh, "Failed to import %ld rows", st.errors);
+    if (rc)
+        print_err(sh, "%s", err[0] ? err : bs_client_strerror(rc));
+    else if (st.errors)
+        print_err(sh, "Failed to import %ld rows", st.errors);
 }
 
 static void run_text(shell *sh, const char *text, size_t len);
@@ -609,36 +636,16 @@ static void run_stmt(shell *sh, const char *text, size_t len) {
     }
     switch (cmd->kind) {
     case BS_SHELL_CMD_CQL:
-    case BS_SHELL_CMD_USE:
-        run_cql(sh, text, len);
-        break;
-    case BS_SHELL_CMD_EXIT:
-        sh->exit_req = 1;
-        break;
-    case BS_SHELL_CMD_HELP:
-        cmd_help(sh, cmd->arg);
-        break;
-    case BS_SHELL_CMD_EXPAND:
-        cmd_expand(sh, cmd->arg);
-        break;
-    case BS_SHELL_CMD_PAGING:
-        cmd_paging(sh, cmd->arg);
-        break;
-    case BS_SHELL_CMD_CONSISTENCY:
-        cmd_consistency(sh, cmd->arg);
-        break;
-    case BS_SHELL_CMD_SERIAL:
-        cmd_serial(sh, cmd->arg);
-        break;
-    case BS_SHELL_CMD_DESCRIBE:
-        cmd_describe(sh, cmd);
-        break;
-    case BS_SHELL_CMD_SOURCE:
-        cmd_source(sh, cmd->arg);
-        break;
-    case BS_SHELL_CMD_COPY:
-        cmd_copy(sh, cmd);
-        break;
+    case BS_SHELL_CMD_USE: run_cql(sh, text, len); break;
+    case BS_SHELL_CMD_EXIT: sh->exit_req = 1; break;
+    case BS_SHELL_CMD_HELP: cmd_help(sh, cmd->arg); break;
+    case BS_SHELL_CMD_EXPAND: cmd_expand(sh, cmd->arg); break;
+    case BS_SHELL_CMD_PAGING: cmd_paging(sh, cmd->arg); break;
+    case BS_SHELL_CMD_CONSISTENCY: cmd_consistency(sh, cmd->arg); break;
+    case BS_SHELL_CMD_SERIAL: cmd_serial(sh, cmd->arg); break;
+    case BS_SHELL_CMD_DESCRIBE: cmd_describe(sh, cmd); break;
+    case BS_SHELL_CMD_SOURCE: cmd_source(sh, cmd->arg); break;
+    case BS_SHELL_CMD_COPY: cmd_copy(sh, cmd); break;
     case BS_SHELL_CMD_CLEAR:
         if (sh->stdout_tty) fputs("\033[H\033[2J", stdout);
         break;
@@ -652,7 +659,8 @@ static void run_text(shell *sh, const char *text, size_t len) {
     size_t pos = 0;
     while (pos < len && !sh->exit_req) {
         size_t off, slen, used;
-        int k = bs_shell_next_stmt(text + pos, len - pos, 1, &off, &slen, &used);
+        int k =
+            bs_shell_next_stmt(text + pos, len - pos, 1, &off, &slen, &used);
         if (k < 0) {
             print_err(sh, "Error: %s", bs_strerror(k));
             return;
@@ -670,8 +678,10 @@ static char *prompt_fn(EditLine *el) {
     static char p[300];
     shell *sh = g_sh;
     if (sh->pending.len) return "   ... ";
-    if (sh->ks[0]) snprintf(p, sizeof p, "basalt:%s> ", sh->ks);
-    else snprintf(p, sizeof p, "basalt> ");
+    if (sh->ks[0])
+        snprintf(p, sizeof p, "basalt:%s> ", sh->ks);
+    else
+        snprintf(p, sizeof p, "basalt> ");
     return p;
 }
 
@@ -682,7 +692,8 @@ static unsigned char complete_fn(EditLine *el, int ch) {
     size_t cursor = (size_t)(li->cursor - li->buffer);
     bs_buf text = BS_BUF_INIT, cands = BS_BUF_INIT;
     unsigned char ret = CC_ERROR;
-    if (bs_buf_append(&text, sh->pending.data ? (char *)sh->pending.data : "", sh->pending.len) ||
+    if (bs_buf_append(&text, sh->pending.data ? (char *)sh->pending.data : "",
+                      sh->pending.len) ||
         bs_buf_append(&text, li->buffer, cursor) || bs_buf_append_u8(&text, 0))
         goto done;
     if (!sh->schema) {
@@ -691,7 +702,8 @@ static unsigned char complete_fn(EditLine *el, int ch) {
     }
     size_t n = 0, ws = 0;
     size_t tlen = text.len - 1;
-    if (bs_shell_complete(sh->schema, sh->ks, (char *)text.data, tlen, &cands, &n, &ws))
+    if (bs_shell_complete(sh->schema, sh->ks, (char *)text.data, tlen, &cands,
+                          &n, &ws))
         goto done;
     size_t wlen = tlen - ws;
     if (n == 0) goto done;
@@ -700,7 +712,8 @@ static unsigned char complete_fn(EditLine *el, int ch) {
         char ins[700];
         size_t fl = strlen(first);
         int dot = fl && first[fl - 1] == '.';
-        snprintf(ins, sizeof ins, "%s%s", first + (wlen < fl ? wlen : fl), dot ? "" : " ");
+        snprintf(ins, sizeof ins, "%s%s", first + (wlen < fl ? wlen : fl),
+                 dot ? "" : " ");
         if (el_insertstr(el, ins) == 0) ret = CC_REFRESH;
         goto done;
     }
@@ -709,7 +722,8 @@ static unsigned char complete_fn(EditLine *el, int ch) {
     const char *p = first;
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
-        while (j < common && p[j] && tolower((unsigned char)p[j]) == tolower((unsigned char)first[j]))
+        while (j < common && p[j] &&
+               tolower((unsigned char)p[j]) == tolower((unsigned char)first[j]))
             j++;
         common = j;
         p += strlen(p) + 1;
@@ -750,7 +764,8 @@ static void history_add(shell *sh, const char *text, size_t len) {
     for (char *p = s; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
     size_t l = strlen(s);
-    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t')) s[--l] = 0;
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+        s[--l] = 0;
     HistEvent ev;
     history(sh->hist, &ev, H_ENTER, s);
     if (sh->histfile[0]) history(sh->hist, &ev, H_SAVE, sh->histfile);
@@ -765,7 +780,8 @@ static void repl(shell *sh) {
         history(sh->hist, &ev, H_SETUNIQUE, 1);
         const char *home = getenv("HOME");
         if (home && *home) {
-            snprintf(sh->histfile, sizeof sh->histfile, "%s/.basalt_history", home);
+            snprintf(sh->histfile, sizeof sh->histfile, "%s/.basalt_history",
+                     home);
             history(sh->hist, &ev, H_LOAD, sh->histfile);
         }
     }
@@ -780,7 +796,8 @@ static void repl(shell *sh) {
     if (sh->hist) el_set(sh->el, EL_HIST, history, sh->hist);
     /* the wide-character call: the narrow el_set(EL_ADDFN) copies the
      * name and help with wcsdup and never frees them (libedit 3.1) */
-    el_wset(sh->el, EL_ADDFN, L"bs-complete", L"Complete a CQL word", complete_fn);
+    el_wset(sh->el, EL_ADDFN, L"bs-complete", L"Complete a CQL word",
+            complete_fn);
     el_set(sh->el, EL_BIND, "^I", "bs-complete", NULL);
     el_source(sh->el, NULL);
     while (!sh->exit_req) {
@@ -796,7 +813,8 @@ static void repl(shell *sh) {
         for (;;) {
             size_t off, slen, used;
             const char *t = (const char *)sh->pending.data;
-            int k = bs_shell_next_stmt(t, sh->pending.len, 0, &off, &slen, &used);
+            int k =
+                bs_shell_next_stmt(t, sh->pending.len, 0, &off, &slen, &used);
             if (k == BS_SHELL_STMT_PARTIAL || k < 0) break;
             if (k == BS_SHELL_STMT_NONE) {
                 sh->pending.len = 0;
@@ -805,7 +823,8 @@ static void repl(shell *sh) {
             /* the statement text as typed (with its terminator) */
             history_add(sh, t + off, used - off);
             run_stmt(sh, t + off, slen);
-            memmove(sh->pending.data, sh->pending.data + used, sh->pending.len - used);
+            memmove(sh->pending.data, sh->pending.data + used,
+                    sh->pending.len - used);
             sh->pending.len -= used;
             if (sh->exit_req) break;
             /* only blanks left: drop them so the prompt is not "..." */
@@ -832,32 +851,36 @@ static void repl(shell *sh) {
 /* ----------------------------------------------------------------- main */
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "Usage: basalt-shell [options] [host [port]]\n"
-            "\n"
-            "CQL shell for Basalt (and any CQL native protocol v4 server).\n"
-            "\n"
-            "Options:\n"
-            "  --host HOST               node to connect to (default 127.0.0.1)\n"
-            "  --port PORT               native transport port (default 9042)\n"
-            "  -k, --keyspace KS         keyspace to USE\n"
-            "  -u, --username USER       accepted; unused until authentication exists\n"
-            "  -p, --password PASS       accepted; unused until authentication exists\n"
-            "  -e, --execute STATEMENTS  run the statements and exit\n"
-            "  -f, --file FILE           run the statements in FILE and exit\n"
-            "  --connect-timeout SECS    connection timeout (default 5)\n"
-            "  --request-timeout SECS    request timeout (default 10)\n"
-            "  --no-color, -C, --color   accepted for cqlsh compatibility\n"
-            "  --version                 print the version and exit\n"
-            "  -h, --help                this help\n"
-            "\n"
-            "Exit status: 0 on success, 1 for usage or connection errors, 2 when a\n"
-            "statement failed.\n");
+    fprintf(
+        f,
+        "Usage: basalt-shell [options] [host [port]]\n"
+        "\n"
+        "CQL shell for Basalt (and any CQL native protocol v4 server).\n"
+        "\n"
+        "Options:\n"
+        "  --host HOST               node to connect to (default 127.0.0.1)\n"
+        "  --port PORT               native transport port (default 9042)\n"
+        "  -k, --keyspace KS         keyspace to USE\n"
+        "  -u, --username USER       accepted; unused until authentication "
+        "exists\n"
+        "  -p, --password PASS       accepted; unused until authentication "
+        "exists\n"
+        "  -e, --execute STATEMENTS  run the statements and exit\n"
+        "  -f, --file FILE           run the statements in FILE and exit\n"
+        "  --connect-timeout SECS    connection timeout (default 5)\n"
+        "  --request-timeout SECS    request timeout (default 10)\n"
+        "  --no-color, -C, --color   accepted for cqlsh compatibility\n"
+        "  --version                 print the version and exit\n"
+        "  -h, --help                this help\n"
+        "\n"
+        "Exit status: 0 on success, 1 for usage or connection errors, 2 when "
+        "a\n"
+        "statement failed.\n");
 }
 
 /* --name=value or --name value or -x value. */
-static const char *opt_value(int argc, char **argv, int *i, const char *longname,
-                             const char *shortname) {
+static const char *opt_value(int argc, char **argv, int *i,
+                             const char *longname, const char *shortname) {
     const char *a = argv[*i];
     size_t ll = strlen(longname);
     if (!strncmp(a, longname, ll) && a[ll] == '=') return a + ll + 1;
@@ -894,16 +917,26 @@ int main(int argc, char **argv) {
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if ((v = opt_value(argc, argv, &i, "--host", NULL))) snprintf(sh.host, sizeof sh.host, "%s", v);
-        else if ((v = opt_value(argc, argv, &i, "--port", NULL))) sh.port = atoi(v);
-        else if ((v = opt_value(argc, argv, &i, "--keyspace", "-k"))) keyspace = v;
-        else if ((v = opt_value(argc, argv, &i, "--username", "-u"))) (void)v;
-        else if ((v = opt_value(argc, argv, &i, "--password", "-p"))) (void)v;
-        else if ((v = opt_value(argc, argv, &i, "--execute", "-e"))) execute = v;
-        else if ((v = opt_value(argc, argv, &i, "--file", "-f"))) file = v;
-        else if ((v = opt_value(argc, argv, &i, "--connect-timeout", NULL))) connect_timeout = atof(v);
-        else if ((v = opt_value(argc, argv, &i, "--request-timeout", NULL))) request_timeout = atof(v);
-        else if (!strcmp(argv[i], "--no-color") || !strcmp(argv[i], "-C") || !strcmp(argv[i], "--color")) {
+        if ((v = opt_value(argc, argv, &i, "--host", NULL)))
+            snprintf(sh.host, sizeof sh.host, "%s", v);
+        else if ((v = opt_value(argc, argv, &i, "--port", NULL)))
+            sh.port = atoi(v);
+        else if ((v = opt_value(argc, argv, &i, "--keyspace", "-k")))
+            keyspace = v;
+        else if ((v = opt_value(argc, argv, &i, "--username", "-u")))
+            (void)v;
+        else if ((v = opt_value(argc, argv, &i, "--password", "-p")))
+            (void)v;
+        else if ((v = opt_value(argc, argv, &i, "--execute", "-e")))
+            execute = v;
+        else if ((v = opt_value(argc, argv, &i, "--file", "-f")))
+            file = v;
+        else if ((v = opt_value(argc, argv, &i, "--connect-timeout", NULL)))
+            connect_timeout = atof(v);
+        else if ((v = opt_value(argc, argv, &i, "--request-timeout", NULL)))
+            request_timeout = atof(v);
+        else if (!strcmp(argv[i], "--no-color") || !strcmp(argv[i], "-C") ||
+                 !strcmp(argv[i], "--color")) {
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -933,7 +966,8 @@ int main(int argc, char **argv) {
     if (request_timeout <= 0) request_timeout = 10;
 
     bs_client_config *cfg = NULL;
-    if (bs_client_config_new(&cfg) || bs_client_config_add_contact_points(cfg, sh.host) ||
+    if (bs_client_config_new(&cfg) ||
+        bs_client_config_add_contact_points(cfg, sh.host) ||
         bs_client_config_set_port(cfg, sh.port)) {
         fprintf(stderr, "basalt-shell: bad host '%s'\n", sh.host);
         bs_client_config_free(cfg);
@@ -956,7 +990,8 @@ int main(int argc, char **argv) {
             fprintf(stderr,
                     "Connection error: ('Unable to connect to any servers', "
                     "{'%s:%d': '%s'})\n",
-                    sh.host, sh.port, e.message[0] ? e.message : bs_client_strerror(rc));
+                    sh.host, sh.port,
+                    e.message[0] ? e.message : bs_client_strerror(rc));
         }
         return 1;
     }
@@ -975,15 +1010,18 @@ int main(int argc, char **argv) {
         bs_buf b = BS_BUF_INIT;
         int r2 = read_all(f, &b);
         fclose(f);
-        if (r2) fprintf(stderr, "Could not read '%s'\n", file), sh.errors++;
-        else run_text(&sh, b.data ? (char *)b.data : "", b.len);
+        if (r2)
+            fprintf(stderr, "Could not read '%s'\n", file), sh.errors++;
+        else
+            run_text(&sh, b.data ? (char *)b.data : "", b.len);
         bs_buf_free(&b);
     } else if (isatty(STDIN_FILENO)) {
         sh.interactive = 1;
         char cluster[256] = "", version[64] = "";
         bs_client_result *r = NULL;
-        if (bs_client_query(sh.c, "SELECT cluster_name, release_version FROM system.local", &r,
-                            &e) == 0) {
+        if (bs_client_query(
+                sh.c, "SELECT cluster_name, release_version FROM system.local",
+                &r, &e) == 0) {
             const char *p;
             size_t l;
             if (bs_client_result_next_row(r)) {
@@ -995,14 +1033,17 @@ int main(int argc, char **argv) {
             bs_client_result_free(r);
         }
         printf("Connected to %s at %s:%d\n"
-               "[basalt-shell %s | Basalt %s | CQL spec 3.4.5 | Native protocol v4]\n"
+               "[basalt-shell %s | Basalt %s | CQL spec 3.4.5 | Native "
+               "protocol v4]\n"
                "Use HELP for help.\n",
                cluster, sh.host, sh.port, SHELL_VERSION, version);
         repl(&sh);
     } else {
         bs_buf b = BS_BUF_INIT;
-        if (read_all(stdin, &b)) fprintf(stderr, "Could not read standard input\n"), sh.errors++;
-        else run_text(&sh, b.data ? (char *)b.data : "", b.len);
+        if (read_all(stdin, &b))
+            fprintf(stderr, "Could not read standard input\n"), sh.errors++;
+        else
+            run_text(&sh, b.data ? (char *)b.data : "", b.len);
         bs_buf_free(&b);
     }
     out_flush();

@@ -32,9 +32,9 @@
 
 /* Outcome of bs_shell_next_stmt. */
 enum {
-    BS_SHELL_STMT_NONE = 0,      /* only blanks/comments are left */
-    BS_SHELL_STMT_COMPLETE = 1,  /* a statement was found */
-    BS_SHELL_STMT_PARTIAL = 2    /* a statement is still being typed */
+    BS_SHELL_STMT_NONE = 0,     /* only blanks/comments are left */
+    BS_SHELL_STMT_COMPLETE = 1, /* a statement was found */
+    BS_SHELL_STMT_PARTIAL = 2   /* a statement is still being typed */
 };
 
 /*
@@ -70,7 +70,7 @@ typedef enum {
     BS_SHELL_CMD_SOURCE,      /* arg: the file name */
     BS_SHELL_CMD_COPY,        /* see bs_shell_copy_req */
     BS_SHELL_CMD_CLEAR,
-    BS_SHELL_CMD_USE          /* sent to the server; arg: the keyspace */
+    BS_SHELL_CMD_USE /* sent to the server; arg: the keyspace */
 } bs_shell_cmd_kind;
 
 typedef enum {
@@ -80,15 +80,15 @@ typedef enum {
     BS_SHELL_DESC_TABLE,    /* [ks.]name */
     BS_SHELL_DESC_CLUSTER,
     BS_SHELL_DESC_SCHEMA,
-    BS_SHELL_DESC_NAME      /* DESCRIBE x: a keyspace, else a table */
+    BS_SHELL_DESC_NAME /* DESCRIBE x: a keyspace, else a table */
 } bs_shell_desc_kind;
 
 #define BS_SHELL_MAX_COPY_COLS 256
 
 typedef struct bs_shell_copy_req {
-    char ks[256];    /* "" = current keyspace */
+    char ks[256]; /* "" = current keyspace */
     char table[256];
-    size_t ncols;    /* 0 = all columns */
+    size_t ncols; /* 0 = all columns */
     char cols[BS_SHELL_MAX_COPY_COLS][256];
     int to;          /* 1 TO, 0 FROM */
     char file[1024]; /* "STDOUT"/"STDIN" (unquoted) or a path */
@@ -174,8 +174,8 @@ void bs_shell_csv_close(bs_shell_csv *r);
  * the 1-based line in *line.  CRLF and LF both end records; quoted fields
  * may span lines.  Blank lines are skipped.
  */
-int bs_shell_csv_next(bs_shell_csv *r, size_t *n, char ***fields,
-                      size_t **lens, uint8_t **quoted, long *line);
+int bs_shell_csv_next(bs_shell_csv *r, size_t *n, char ***fields, size_t **lens,
+                      uint8_t **quoted, long *line);
 
 /* --------------------------------------------------------------- schema */
 
@@ -244,16 +244,16 @@ int bs_shell_describe_table(const bs_shell_schema *s, const char *ks,
  * s may be NULL (keywords only).  0 or BS_ENOMEM.
  */
 int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
-                      const char *line, size_t cursor, bs_buf *out,
-                      size_t *n, size_t *word_start);
+                      const char *line, size_t cursor, bs_buf *out, size_t *n,
+                      size_t *word_start);
 
 /* ----------------------------------------------------------------- COPY */
 
 /* What COPY reports at the end; printed by the caller. */
 typedef struct bs_shell_copy_stats {
-    long rows;     /* rows exported / imported */
-    long errors;   /* rows rejected (FROM) */
-    double secs;   /* wall time */
+    long rows;   /* rows exported / imported */
+    long errors; /* rows rejected (FROM) */
+    double secs; /* wall time */
 } bs_shell_copy_stats;
 
 /* Runs COPY.  Progress goes to `progress` (may be NULL) as

@@ -34,28 +34,33 @@
 #include "query/cql_lex.h"
 
 static const char *const start_words[] = {
-    "SELECT", "INSERT", "UPDATE", "DELETE", "BEGIN", "APPLY", "CREATE",
-    "ALTER", "DROP", "TRUNCATE", "USE", "DESCRIBE", "DESC", "COPY",
-    "CONSISTENCY", "SERIAL", "EXPAND", "PAGING", "SOURCE", "HELP", "EXIT",
-    "QUIT", "CLEAR", NULL};
+    "SELECT", "INSERT", "UPDATE",      "DELETE",   "BEGIN",  "APPLY",
+    "CREATE", "ALTER",  "DROP",        "TRUNCATE", "USE",    "DESCRIBE",
+    "DESC",   "COPY",   "CONSISTENCY", "SERIAL",   "EXPAND", "PAGING",
+    "SOURCE", "HELP",   "EXIT",        "QUIT",     "CLEAR",  NULL};
 
 static const char *const keywords[] = {
-    "SELECT", "FROM", "WHERE", "AND", "INSERT", "INTO", "VALUES", "UPDATE",
-    "SET", "DELETE", "USING", "TTL", "TIMESTAMP", "IF", "EXISTS", "NOT",
-    "IN", "CONTAINS", "KEY", "ORDER", "BY", "ASC", "DESC", "LIMIT",
-    "PER", "PARTITION", "ALLOW", "FILTERING", "DISTINCT", "JSON", "AS",
-    "COUNT", "TOKEN", "WRITETIME", "BEGIN", "UNLOGGED", "BATCH", "APPLY",
-    "CREATE", "ALTER", "DROP", "KEYSPACE", "TABLE", "TRUNCATE", "WITH",
-    "PRIMARY", "CLUSTERING", "STATIC", "REPLICATION", "DURABLE_WRITES",
-    "ADD", "RENAME", "TO", "TYPE", "USE", "NULL", "TRUE", "FALSE",
-    "FROZEN", "LIST", "SET", "MAP", "TUPLE", "ASCII", "BIGINT", "BLOB",
-    "BOOLEAN", "DATE", "DECIMAL", "DOUBLE", "DURATION", "FLOAT", "INET",
-    "INT", "SMALLINT", "TEXT", "TIME", "TIMEUUID", "TINYINT", "UUID",
-    "VARCHAR", "VARINT", NULL};
+    "SELECT",    "FROM",       "WHERE",     "AND",         "INSERT",
+    "INTO",      "VALUES",     "UPDATE",    "SET",         "DELETE",
+    "USING",     "TTL",        "TIMESTAMP", "IF",          "EXISTS",
+    "NOT",       "IN",         "CONTAINS",  "KEY",         "ORDER",
+    "BY",        "ASC",        "DESC",      "LIMIT",       "PER",
+    "PARTITION", "ALLOW",      "FILTERING", "DISTINCT",    "JSON",
+    "AS",        "COUNT",      "TOKEN",     "WRITETIME",   "BEGIN",
+    "UNLOGGED",  "BATCH",      "APPLY",     "CREATE",      "ALTER",
+    "DROP",      "KEYSPACE",   "TABLE",     "TRUNCATE",    "WITH",
+    "PRIMARY",   "CLUSTERING", "STATIC",    "REPLICATION", "DURABLE_WRITES",
+    "ADD",       "RENAME",     "TO",        "TYPE",        "USE",
+    "NULL",      "TRUE",       "FALSE",     "FROZEN",      "LIST",
+    "SET",       "MAP",        "TUPLE",     "ASCII",       "BIGINT",
+    "BLOB",      "BOOLEAN",    "DATE",      "DECIMAL",     "DOUBLE",
+    "DURATION",  "FLOAT",      "INET",      "INT",         "SMALLINT",
+    "TEXT",      "TIME",       "TIMEUUID",  "TINYINT",     "UUID",
+    "VARCHAR",   "VARINT",     NULL};
 
 static const char *const levels[] = {
-    "ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM",
-    "EACH_QUORUM", "SERIAL", "LOCAL_SERIAL", "LOCAL_ONE", NULL};
+    "ANY",          "ONE",         "TWO",    "THREE",        "QUORUM",    "ALL",
+    "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL", "LOCAL_SERIAL", "LOCAL_ONE", NULL};
 
 static const char *const describe_words[] = {
     "KEYSPACES", "TABLES", "KEYSPACE", "TABLE", "CLUSTER", "SCHEMA", NULL};
@@ -80,7 +85,8 @@ static void add(cands *c, const char *s, const char *suffix, int keyword) {
     if (l + sl >= sizeof tmp) return;
     memcpy(tmp, s, l);
     if (keyword && c->lower)
-        for (size_t i = 0; i < l; i++) tmp[i] = (char)tolower((unsigned char)tmp[i]);
+        for (size_t i = 0; i < l; i++)
+            tmp[i] = (char)tolower((unsigned char)tmp[i]);
     if (sl) memcpy(tmp + l, suffix, sl);
     tmp[l + sl] = 0;
     /* de-duplicate */
@@ -97,7 +103,8 @@ static void add(cands *c, const char *s, const char *suffix, int keyword) {
 }
 
 static void add_list(cands *c, const char *const *l) {
-    for (size_t i = 0; l[i]; i++) add(c, l[i], NULL, 1);
+    for (size_t i = 0; l[i]; i++)
+        add(c, l[i], NULL, 1);
 }
 
 static void add_keyspaces(cands *c, const bs_shell_schema *s,
@@ -123,11 +130,12 @@ static int tok_is(const char *src, const bs_cql_token *t, const char *w) {
 }
 
 int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
-                      const char *line, size_t cursor, bs_buf *out,
-                      size_t *n, size_t *word_start) {
+                      const char *line, size_t cursor, bs_buf *out, size_t *n,
+                      size_t *word_start) {
     *n = 0;
     size_t ws = cursor;
-    while (ws > 0 && is_word_char(line[ws - 1])) ws--;
+    while (ws > 0 && is_word_char(line[ws - 1]))
+        ws--;
     *word_start = ws;
     cands c = {out, n, line + ws, cursor - ws, 0, 0};
     if (c.wlen && islower((unsigned char)c.word[0])) c.lower = 1;
@@ -140,7 +148,8 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
     /* "ks." right before the word: tables of ks */
     if (ws > 0 && line[ws - 1] == '.') {
         size_t ke = ws - 1, kb = ke;
-        while (kb > 0 && is_word_char(line[kb - 1])) kb--;
+        while (kb > 0 && is_word_char(line[kb - 1]))
+            kb--;
         char ks[256];
         size_t kl = ke - kb;
         if (kl && kl < sizeof ks) {
@@ -150,7 +159,8 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
                 memmove(ks, ks + 1, kl);
                 if (kl > 1 && ks[kl - 2] == '"') ks[kl - 2] = 0;
             } else {
-                for (char *p = ks; *p; p++) *p = (char)tolower((unsigned char)*p);
+                for (char *p = ks; *p; p++)
+                    *p = (char)tolower((unsigned char)*p);
             }
             add_tables(&c, s, ks);
         }
@@ -178,7 +188,8 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
             nt = 0;
             continue;
         }
-        if (nt == sizeof toks / sizeof *toks) memmove(toks, toks + 1, --nt * sizeof *toks);
+        if (nt == sizeof toks / sizeof *toks)
+            memmove(toks, toks + 1, --nt * sizeof *toks);
         toks[nt++] = t;
     }
     if (nt == 0) {
@@ -224,12 +235,14 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
     bs_arena a;
     bs_arena_init(&a, 0);
     for (size_t i = 0; i + 1 < nt; i++) {
-        if (!(tok_is(line, &toks[i], "from") || tok_is(line, &toks[i], "into") ||
+        if (!(tok_is(line, &toks[i], "from") ||
+              tok_is(line, &toks[i], "into") ||
               (tok_is(line, &toks[i], "update") && i == 0) ||
               (tok_is(line, &toks[i], "copy") && i == 0)))
             continue;
         const bs_cql_token *x = &toks[i + 1];
-        if (x->kind != BS_CQL_TOK_IDENT && x->kind != BS_CQL_TOK_QIDENT) continue;
+        if (x->kind != BS_CQL_TOK_IDENT && x->kind != BS_CQL_TOK_QIDENT)
+            continue;
         char *n1 = bs_cql_tok_text(&a, line, x, NULL);
         if (!n1) break;
         if (i + 3 < nt && toks[i + 2].kind == BS_CQL_TOK_DOT &&
@@ -250,10 +263,11 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
     for (size_t i = 0; i < ncols; i++)
         add(&c, bs_shell_schema_column(s, ks, tb, i), NULL, 0);
     /* where only a column name can follow, offer nothing else */
-    int col_only = ncols && (tok_is(line, prev, "where") || tok_is(line, prev, "and") ||
-                             tok_is(line, prev, "set") || tok_is(line, prev, "by") ||
-                             prev->kind == BS_CQL_TOK_COMMA ||
-                             prev->kind == BS_CQL_TOK_LPAREN);
+    int col_only =
+        ncols &&
+        (tok_is(line, prev, "where") || tok_is(line, prev, "and") ||
+         tok_is(line, prev, "set") || tok_is(line, prev, "by") ||
+         prev->kind == BS_CQL_TOK_COMMA || prev->kind == BS_CQL_TOK_LPAREN);
     if (col_only) {
         if (tok_is(line, prev, "where") || tok_is(line, prev, "and"))
             add(&c, "TOKEN", NULL, 1);

@@ -61,8 +61,10 @@ static void progress_tick(progress *p, long rows, int final) {
     double dt = t - p->last, total = t - p->start;
     double rate = dt > 0 ? (double)(rows - p->last_rows) / dt : 0;
     double avg = total > 0 ? (double)rows / total : 0;
-    fprintf(p->f, "%sProcessed: %ld rows; Rate: %7.0f rows/s; Avg. rate: %7.0f rows/s%s",
-            p->tty ? "\r" : "", rows, rate, avg, p->tty && !final ? "" : "\n");
+    fprintf(
+        p->f,
+        "%sProcessed: %ld rows; Rate: %7.0f rows/s; Avg. rate: %7.0f rows/s%s",
+        p->tty ? "\r" : "", rows, rate, avg, p->tty && !final ? "" : "\n");
     fflush(p->f);
     p->last = t;
     p->last_rows = rows;
@@ -99,14 +101,18 @@ static int resolve_columns(bs_client *c, const bs_shell_copy_req *req,
         return BS_ENOMEM;
     }
     for (size_t i = 0; i < want; i++) {
-        const char *name = req->ncols ? req->cols[i] : bs_shell_schema_column(s, ks, req->table, i);
+        const char *name = req->ncols
+                               ? req->cols[i]
+                               : bs_shell_schema_column(s, ks, req->table, i);
         if (req->ncols) {
             int found = 0;
             for (size_t j = 0; j < n; j++)
-                if (!strcmp(bs_shell_schema_column(s, ks, req->table, j), name)) found = 1;
+                if (!strcmp(bs_shell_schema_column(s, ks, req->table, j), name))
+                    found = 1;
             if (!found) {
                 errf(err, errlen, "Invalid column name %s%s", name, "");
-                for (size_t j = 0; j < i; j++) free(v[j]);
+                for (size_t j = 0; j < i; j++)
+                    free(v[j]);
                 free(v);
                 bs_shell_schema_free(s);
                 return BS_EINVAL;
@@ -114,7 +120,8 @@ static int resolve_columns(bs_client *c, const bs_shell_copy_req *req,
         }
         v[i] = strdup(name);
         if (!v[i]) {
-            for (size_t j = 0; j < i; j++) free(v[j]);
+            for (size_t j = 0; j < i; j++)
+                free(v[j]);
             free(v);
             bs_shell_schema_free(s);
             return BS_ENOMEM;
@@ -127,7 +134,8 @@ static int resolve_columns(bs_client *c, const bs_shell_copy_req *req,
 }
 
 static void free_cols(char **cols, size_t n) {
-    for (size_t i = 0; i < n; i++) free(cols[i]);
+    for (size_t i = 0; i < n; i++)
+        free(cols[i]);
     free(cols);
 }
 
@@ -141,8 +149,8 @@ static int append_target(bs_buf *q, const char *ks, const char *table) {
 /* --------------------------------------------------------------- COPY TO */
 
 static int copy_to(bs_client *c, const bs_shell_copy_req *req, const char *ks,
-                   char **cols, size_t ncols, FILE *pf,
-                   bs_shell_copy_stats *st, char *err, size_t errlen) {
+                   char **cols, size_t ncols, FILE *pf, bs_shell_copy_stats *st,
+                   char *err, size_t errlen) {
     FILE *f = stdout;
     int own = 0;
     if (strcmp(req->file, "STDOUT")) {
@@ -172,7 +180,9 @@ static int copy_to(bs_client *c, const bs_shell_copy_req *req, const char *ks,
     if (req->header) {
         for (size_t i = 0; i < ncols && !rc; i++) {
             if (i) rc = bs_buf_append_u8(&line, (uint8_t)req->delim);
-            if (!rc) rc = bs_shell_csv_field(&line, cols[i], strlen(cols[i]), 0, req->delim);
+            if (!rc)
+                rc = bs_shell_csv_field(&line, cols[i], strlen(cols[i]), 0,
+                                        req->delim);
         }
         if (!rc) rc = bs_buf_append_u8(&line, '\n');
         if (rc) goto done;
@@ -201,8 +211,8 @@ static int copy_to(bs_client *c, const bs_shell_copy_req *req, const char *ks,
                 rc = bs_value_format(bs_client_result_column_type(r, i), p, l,
                                      BS_VALUE_FMT_EXACT, &val);
                 if (!rc)
-                    rc = bs_shell_csv_field(&line, (const char *)val.data, val.len, 0,
-                                            req->delim);
+                    rc = bs_shell_csv_field(&line, (const char *)val.data,
+                                            val.len, 0, req->delim);
                 if (rc) {
                     errf(err, errlen, "Cannot format a value of column %s%s",
                          cols[i], "");
@@ -230,7 +240,8 @@ static int copy_to(bs_client *c, const bs_shell_copy_req *req, const char *ks,
     }
     if (rc && !err[0]) bs_shell_format_error(&e, rc, err, errlen);
     if (!rc) {
-        if (line.len && fwrite(line.data, 1, line.len, f) != line.len) rc = BS_EIO;
+        if (line.len && fwrite(line.data, 1, line.len, f) != line.len)
+            rc = BS_EIO;
         progress_tick(&pg, st->rows, 1);
     }
 done:
@@ -281,8 +292,8 @@ static void on_done(bs_client_result *res, const bs_client_error *e, void *ud) {
     pthread_mutex_unlock(&w->mu);
 }
 
-static int copy_from(bs_client *c, const bs_shell_copy_req *req,
-                     const char *ks, char **cols, size_t ncols, FILE *pf,
+static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
+                     char **cols, size_t ncols, FILE *pf,
                      bs_shell_copy_stats *st, char *err, size_t errlen) {
     FILE *f = stdin;
     int own = 0;
@@ -311,7 +322,8 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req,
         if (!rc) rc = bs_cql_print_ident(cols[i], &q);
     }
     if (!rc) rc = bs_buf_append_str(&q, ") VALUES (");
-    for (size_t i = 0; i < ncols && !rc; i++) rc = bs_buf_append_str(&q, i ? ", ?" : "?");
+    for (size_t i = 0; i < ncols && !rc; i++)
+        rc = bs_buf_append_str(&q, i ? ", ?" : "?");
     if (!rc) rc = bs_buf_append_str(&q, ")");
     if (!rc) rc = bs_buf_append_u8(&q, 0);
     if (rc) goto done;
@@ -322,7 +334,8 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req,
         goto done;
     }
     if (bs_client_prepared_param_count(prep) != ncols) {
-        errf(err, errlen, "Unexpected bind variable count for %s%s", (char *)q.data, "");
+        errf(err, errlen, "Unexpected bind variable count for %s%s",
+             (char *)q.data, "");
         rc = BS_EPROTO;
         goto done;
     }
@@ -357,8 +370,8 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req,
         if (x < 0) {
             snprintf(why, sizeof why, "malformed CSV record at line %ld", line);
         } else if (n != ncols) {
-            snprintf(why, sizeof why, "line %ld: expected %zu values, got %zu", line,
-                     ncols, n);
+            snprintf(why, sizeof why, "line %ld: expected %zu values, got %zu",
+                     line, ncols, n);
         } else {
             for (size_t i = 0; i < ncols && !why[0]; i++) {
                 if (!quoted[i] && lens[i] == 0) {
@@ -368,28 +381,31 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req,
                 val.len = 0;
                 char perr[200];
                 perr[0] = 0;
-                int pr = bs_value_parse_text(bs_client_prepared_param_type(prep, i),
-                                             fields[i], lens[i], 0, &val, perr,
-                                             sizeof perr);
+                int pr = bs_value_parse_text(
+                    bs_client_prepared_param_type(prep, i), fields[i], lens[i],
+                    0, &val, perr, sizeof perr);
                 if (pr) {
                     snprintf(why, sizeof why, "line %ld: column %s: %s", line,
                              cols[i], perr[0] ? perr : bs_strerror(pr));
                     break;
                 }
-                if (bs_client_stmt_bind_bytes(stmt, i, val.data ? (const void *)val.data : "",
-                                              val.len)) {
-                    snprintf(why, sizeof why, "line %ld: column %s: cannot bind", line,
-                             cols[i]);
+                if (bs_client_stmt_bind_bytes(
+                        stmt, i, val.data ? (const void *)val.data : "",
+                        val.len)) {
+                    snprintf(why, sizeof why,
+                             "line %ld: column %s: cannot bind", line, cols[i]);
                 }
             }
         }
         if (why[0]) {
             st->errors++;
-            if (reported++ < 20) fprintf(stderr, "Failed to import row: %s\n", why);
+            if (reported++ < 20)
+                fprintf(stderr, "Failed to import row: %s\n", why);
             continue;
         }
         pthread_mutex_lock(&w.mu);
-        while (w.inflight >= req->inflight) pthread_cond_wait(&w.cv, &w.mu);
+        while (w.inflight >= req->inflight)
+            pthread_cond_wait(&w.cv, &w.mu);
         w.inflight++;
         pthread_mutex_unlock(&w.mu);
         int ar = bs_client_execute_async(c, stmt, on_done, &w);
@@ -398,7 +414,8 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req,
             w.inflight--;
             pthread_mutex_unlock(&w.mu);
             rc = ar;
-            errf(err, errlen, "Cannot send INSERT: %s%s", bs_client_strerror(ar), "");
+            errf(err, errlen, "Cannot send INSERT: %s%s",
+                 bs_client_strerror(ar), "");
             break;
         }
         sent++;
@@ -410,7 +427,8 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req,
         }
     }
     pthread_mutex_lock(&w.mu);
-    while (w.inflight > 0) pthread_cond_wait(&w.cv, &w.mu);
+    while (w.inflight > 0)
+        pthread_cond_wait(&w.cv, &w.mu);
     pthread_mutex_unlock(&w.mu);
     st->rows = w.ok;
     st->errors += w.failed;
@@ -418,7 +436,8 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req,
     if (!rc && w.have_first) {
         char m[400];
         bs_shell_format_error(&w.first, w.first_rc, m, sizeof m);
-        snprintf(err, errlen, "Failed to import %ld rows; first error: %s", w.failed, m);
+        snprintf(err, errlen, "Failed to import %ld rows; first error: %s",
+                 w.failed, m);
         rc = BS_CLIENT_ESERVER;
     }
 done:
@@ -440,7 +459,8 @@ int bs_shell_copy(bs_client *c, const bs_shell_copy_req *req,
     err[0] = 0;
     const char *ks = req->ks[0] ? req->ks : cur_ks;
     if (!ks || !*ks) {
-        errf(err, errlen, "%s%s", "No keyspace specified and no current keyspace", "");
+        errf(err, errlen, "%s%s",
+             "No keyspace specified and no current keyspace", "");
         return BS_EINVAL;
     }
     char **cols;

@@ -32,8 +32,7 @@ int bs_shell_csv_field(bs_buf *out, const char *s, size_t len, int is_null,
     int q = len == 0 || s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' ||
             s[len - 1] == '\t';
     for (size_t i = 0; i < len && !q; i++)
-        if (s[i] == delim || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
-            q = 1;
+        if (s[i] == delim || s[i] == '"' || s[i] == '\n' || s[i] == '\r') q = 1;
     if (!q) return bs_buf_append(out, s, len);
     if (bs_buf_reserve(out, len + 2)) return BS_ENOMEM;
     if (bs_buf_append_u8(out, '"')) return BS_ENOMEM;
@@ -111,8 +110,8 @@ static int end_field(bs_shell_csv *r) {
 
 enum { FIELD_START, UNQUOTED, QUOTED, QUOTE_IN_QUOTED };
 
-int bs_shell_csv_next(bs_shell_csv *r, size_t *n, char ***fields,
-                      size_t **lens, uint8_t **quoted, long *line) {
+int bs_shell_csv_next(bs_shell_csv *r, size_t *n, char ***fields, size_t **lens,
+                      uint8_t **quoted, long *line) {
     for (;;) {
         r->n = 0;
         r->text.len = 0;
@@ -124,10 +123,12 @@ int bs_shell_csv_next(bs_shell_csv *r, size_t *n, char ***fields,
             if (c == EOF) break;
             any = 1;
             if (st == QUOTED) {
-                if (c == '"') st = QUOTE_IN_QUOTED;
+                if (c == '"')
+                    st = QUOTE_IN_QUOTED;
                 else {
                     if (c == '\n') r->line++;
-                    if (bs_buf_append_u8(&r->text, (uint8_t)c)) return BS_ENOMEM;
+                    if (bs_buf_append_u8(&r->text, (uint8_t)c))
+                        return BS_ENOMEM;
                 }
                 continue;
             }

@@ -65,7 +65,8 @@ int bs_shell_grid_new(size_t ncols, const char *const *names,
 
 void bs_shell_grid_free(bs_shell_grid *g) {
     if (!g) return;
-    for (size_t i = 0; i < g->ncols; i++) free(g->names[i]);
+    for (size_t i = 0; i < g->ncols; i++)
+        free(g->names[i]);
     free(g->names);
     bs_buf_free(&g->data);
     free(g->cells);
@@ -76,7 +77,8 @@ int bs_shell_grid_add_row(bs_shell_grid *g, const char *const *cells,
                           const size_t *lens) {
     if (g->ncells + g->ncols > g->capcells) {
         size_t nc = g->capcells ? g->capcells * 2 : 64 * (g->ncols + 1);
-        while (nc < g->ncells + g->ncols) nc *= 2;
+        while (nc < g->ncells + g->ncols)
+            nc *= 2;
         size_t *n = realloc(g->cells, nc * 2 * sizeof *n);
         if (!n) return BS_ENOMEM;
         g->cells = n;
@@ -210,7 +212,8 @@ static int render_table(const bs_shell_grid *g, int header, bs_buf *out) {
             if (pad(out, ' ', w[c] - bs_shell_display_width(g->names[c], nl)))
                 goto done;
         }
-        while (out->len > start && out->data[out->len - 1] == ' ') out->len--;
+        while (out->len > start && out->data[out->len - 1] == ' ')
+            out->len--;
         if (bs_buf_append_u8(out, '\n')) goto done;
         if (bs_buf_append_u8(out, '-')) goto done;
         for (size_t c = 0; c < g->ncols; c++) {
@@ -290,18 +293,22 @@ static const char *error_summary(int32_t code) {
     case BS_PROTO_ERR_BAD_CREDENTIALS: return "Bad credentials";
     case BS_PROTO_ERR_UNAVAILABLE: return "Unavailable exception";
     case BS_PROTO_ERR_OVERLOADED: return "Coordinator node overloaded";
-    case BS_PROTO_ERR_IS_BOOTSTRAPPING: return "Coordinator node is bootstrapping";
+    case BS_PROTO_ERR_IS_BOOTSTRAPPING:
+        return "Coordinator node is bootstrapping";
     case BS_PROTO_ERR_TRUNCATE: return "Error during truncate";
     case BS_PROTO_ERR_WRITE_TIMEOUT:
     case BS_PROTO_ERR_READ_TIMEOUT:
-        return "Coordinator node timed out waiting for replica nodes' responses";
+        return "Coordinator node timed out waiting for replica nodes' "
+               "responses";
     case BS_PROTO_ERR_READ_FAILURE: return "Replica(s) failed to execute read";
     case BS_PROTO_ERR_FUNCTION_FAILURE: return "User Defined Function failure";
-    case BS_PROTO_ERR_WRITE_FAILURE: return "Replica(s) failed to execute write";
+    case BS_PROTO_ERR_WRITE_FAILURE:
+        return "Replica(s) failed to execute write";
     case BS_PROTO_ERR_SYNTAX: return "Syntax error in CQL query";
     case BS_PROTO_ERR_UNAUTHORIZED: return "Unauthorized";
     case BS_PROTO_ERR_INVALID: return "Invalid query";
-    case BS_PROTO_ERR_CONFIG: return "Query invalid because of configuration issue";
+    case BS_PROTO_ERR_CONFIG:
+        return "Query invalid because of configuration issue";
     case BS_PROTO_ERR_ALREADY_EXISTS: return "Already exists";
     case BS_PROTO_ERR_UNPREPARED: return "Unprepared query";
     default: return "Unknown error";
@@ -318,9 +325,10 @@ void bs_shell_format_error(const bs_client_error *e, int rc, char *buf,
             snprintf(buf, buflen, "%s: %s", cls, e->message);
             return;
         }
-        int n = snprintf(buf, buflen, "%s: Error from server: code=%04x [%s] message=\"%s\"",
-                         cls, (unsigned)e->server_code, error_summary(e->server_code),
-                         e->message);
+        int n = snprintf(buf, buflen,
+                         "%s: Error from server: code=%04x [%s] message=\"%s\"",
+                         cls, (unsigned)e->server_code,
+                         error_summary(e->server_code), e->message);
         if (n < 0 || (size_t)n >= buflen) return;
         const char *cl = bs_proto_consistency_name(e->cl);
         switch (e->server_code) {
@@ -337,8 +345,7 @@ void bs_shell_format_error(const bs_client_error *e, int rc, char *buf,
                      "'received_responses': %d}",
                      cl ? cl : "?", (int)e->blockfor, (int)e->received);
             break;
-        default:
-            break;
+        default: break;
         }
         return;
     }
@@ -353,7 +360,8 @@ void bs_shell_format_error(const bs_client_error *e, int rc, char *buf,
     case BS_CLIENT_EPROTO: cls = "ProtocolException"; break;
     default: cls = "Error"; break;
     }
-    const char *msg = e && e->message[0] ? e->message : bs_client_strerror(code);
+    const char *msg =
+        e && e->message[0] ? e->message : bs_client_strerror(code);
     if (e && e->host[0])
         snprintf(buf, buflen, "%s: ('%s', {'%s': '%s'})", cls,
                  code == BS_CLIENT_ENOHOST

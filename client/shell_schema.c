@@ -136,7 +136,8 @@ int bs_shell_schema_add_keyspace(bs_shell_schema *s, const char *name,
                                  int durable_writes, const char *replication) {
     if (find_ks(s, name)) return BS_EEXIST;
     size_t at = 0;
-    while (at < s->nks && strcmp(s->ks[at].name, name) < 0) at++;
+    while (at < s->nks && strcmp(s->ks[at].name, name) < 0)
+        at++;
     char *n = strdup(name), *r = strdup(replication ? replication : "{}");
     if (!n || !r || insert_slot((void **)&s->ks, sizeof *s->ks, s->nks, at)) {
         free(n);
@@ -156,10 +157,11 @@ int bs_shell_schema_add_table(bs_shell_schema *s, const char *ks,
     if (!k) return BS_ENOTFOUND;
     if (find_table(s, ks, name)) return BS_EEXIST;
     size_t at = 0;
-    while (at < k->ntables && strcmp(k->tables[at].name, name) < 0) at++;
+    while (at < k->ntables && strcmp(k->tables[at].name, name) < 0)
+        at++;
     char *n = strdup(name);
-    if (!n || insert_slot((void **)&k->tables, sizeof *k->tables, k->ntables,
-                          at)) {
+    if (!n ||
+        insert_slot((void **)&k->tables, sizeof *k->tables, k->ntables, at)) {
         free(n);
         return BS_ENOMEM;
     }
@@ -174,8 +176,8 @@ int bs_shell_schema_add_table_option(bs_shell_schema *s, const char *ks,
     stable *t = find_table(s, ks, table);
     if (!t) return BS_ENOTFOUND;
     char *n = strdup(opt), *v = strdup(value_cql);
-    if (!n || !v || insert_slot((void **)&t->opts, sizeof *t->opts, t->nopts,
-                                t->nopts)) {
+    if (!n || !v ||
+        insert_slot((void **)&t->opts, sizeof *t->opts, t->nopts, t->nopts)) {
         free(n);
         free(v);
         return BS_ENOMEM;
@@ -224,7 +226,9 @@ int bs_shell_schema_add_column(bs_shell_schema *s, const char *ks,
     return 0;
 }
 
-size_t bs_shell_schema_nkeyspaces(const bs_shell_schema *s) { return s->nks; }
+size_t bs_shell_schema_nkeyspaces(const bs_shell_schema *s) {
+    return s->nks;
+}
 
 const char *bs_shell_schema_keyspace(const bs_shell_schema *s, size_t i) {
     return i < s->nks ? s->ks[i].name : NULL;
@@ -262,8 +266,10 @@ int bs_shell_describe_table(const bs_shell_schema *s, const char *ks,
     size_t npk = 0, nck = 0;
     for (size_t i = 0; i < t->ncols; i++) {
         int r = kind_rank(t->cols[i].kind);
-        if (r == 0) npk++;
-        else if (r == 1) nck++;
+        if (r == 0)
+            npk++;
+        else if (r == 1)
+            nck++;
     }
     int inline_pk = npk == 1 && nck == 0;
     int rc = 0;
@@ -327,7 +333,8 @@ int bs_shell_describe_keyspace(const bs_shell_schema *s, const char *ks,
     int rc = 0;
     rc |= bs_buf_append_str(out, "CREATE KEYSPACE ");
     rc |= bs_cql_print_ident(ks, out);
-    rc |= bs_buf_appendf(out, " WITH replication = %s  AND durable_writes = %s;\n",
+    rc |= bs_buf_appendf(out,
+                         " WITH replication = %s  AND durable_writes = %s;\n",
                          k->repl, k->durable ? "true" : "false");
     if (rc) return BS_ENOMEM;
     if (!with_tables) return 0;
@@ -353,7 +360,8 @@ static int for_rows(bs_client *c, const char *cql, bs_shell_schema *s,
     bs_client_result *r = NULL;
     rc = bs_client_execute(c, st, &r, err);
     while (!rc) {
-        while (!rc && bs_client_result_next_row(r)) rc = fn(s, r);
+        while (!rc && bs_client_result_next_row(r))
+            rc = fn(s, r);
         if (rc || !bs_client_result_has_more_pages(r)) break;
         bs_client_result *next = NULL;
         rc = bs_client_next_page(c, st, r, &next, err);
@@ -387,8 +395,8 @@ static int get_cql(bs_client_result *r, const char *col, bs_buf *out) {
     size_t l;
     if (bs_client_result_get_bytes(r, (size_t)i, &p, &l) || l == BS_CLIENT_NULL)
         return BS_ENOTFOUND;
-    return bs_value_format_cql(bs_client_result_column_type(r, (size_t)i), p,
-                               l, out);
+    return bs_value_format_cql(bs_client_result_column_type(r, (size_t)i), p, l,
+                               out);
 }
 
 static int ks_row(bs_shell_schema *s, bs_client_result *r) {
@@ -401,23 +409,31 @@ static int ks_row(bs_shell_schema *s, bs_client_result *r) {
     int rc = get_cql(r, "replication", &repl);
     if (rc == BS_ENOTFOUND) rc = bs_buf_append_str(&repl, "{}");
     if (!rc) rc = bs_buf_append_u8(&repl, 0);
-    if (!rc) rc = bs_shell_schema_add_keyspace(s, name, durable, (char *)repl.data);
+    if (!rc)
+        rc = bs_shell_schema_add_keyspace(s, name, durable, (char *)repl.data);
     bs_buf_free(&repl);
     return rc == BS_EEXIST ? 0 : rc;
 }
 
 /* Options CREATE TABLE accepts, in the (alphabetical) order Cassandra 4's
  * DESCRIBE prints them. */
-static const char *const table_opts[] = {
-    "additional_write_policy", "bloom_filter_fp_chance",
-    "caching",                 "cdc",
-    "comment",                 "compaction",
-    "compression",             "crc_check_chance",
-    "default_time_to_live",    "extensions",
-    "gc_grace_seconds",        "max_index_interval",
-    "memtable_flush_period_in_ms", "min_index_interval",
-    "read_repair",             "speculative_retry",
-    NULL};
+static const char *const table_opts[] = {"additional_write_policy",
+                                         "bloom_filter_fp_chance",
+                                         "caching",
+                                         "cdc",
+                                         "comment",
+                                         "compaction",
+                                         "compression",
+                                         "crc_check_chance",
+                                         "default_time_to_live",
+                                         "extensions",
+                                         "gc_grace_seconds",
+                                         "max_index_interval",
+                                         "memtable_flush_period_in_ms",
+                                         "min_index_interval",
+                                         "read_repair",
+                                         "speculative_retry",
+                                         NULL};
 
 static int table_row(bs_shell_schema *s, bs_client_result *r) {
     char ks[256], name[256];
@@ -466,8 +482,9 @@ int bs_shell_schema_load(bs_client *c, bs_shell_schema **out,
                   "SELECT keyspace_name, durable_writes, replication FROM "
                   "system_schema.keyspaces",
                   s, ks_row, err);
-    if (!rc) rc = for_rows(c, "SELECT * FROM system_schema.tables", s,
-                           table_row, err);
+    if (!rc)
+        rc = for_rows(c, "SELECT * FROM system_schema.tables", s, table_row,
+                      err);
     if (!rc)
         rc = for_rows(c,
                       "SELECT keyspace_name, table_name, column_name, kind, "

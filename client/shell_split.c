@@ -30,10 +30,10 @@
 #include "query/cql_lex.h"
 
 static const char *const line_commands[] = {
-    "help",  "?",     "consistency", "serial", "describe", "desc",
-    "show",  "source", "capture",    "login",  "debug",    "tracing",
-    "expand", "paging", "exit",      "quit",   "clear",    "cls",
-    "history", NULL};
+    "help",  "?",       "consistency", "serial",  "describe",
+    "desc",  "show",    "source",      "capture", "login",
+    "debug", "tracing", "expand",      "paging",  "exit",
+    "quit",  "clear",   "cls",         "history", NULL};
 
 int bs_shell_is_line_command(const char *word, size_t len) {
     for (size_t i = 0; line_commands[i]; i++)
@@ -68,7 +68,8 @@ static int next_tok(bs_cql_lexer *lx, bs_cql_token *t) {
 }
 
 static size_t rtrim(const char *s, size_t start, size_t end) {
-    while (end > start && isspace((unsigned char)s[end - 1])) end--;
+    while (end > start && isspace((unsigned char)s[end - 1]))
+        end--;
     return end;
 }
 
@@ -248,7 +249,8 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *arg) {
 }
 
 static void upcase(char *s) {
-    for (; *s; s++) *s = (char)toupper((unsigned char)*s);
+    for (; *s; s++)
+        *s = (char)toupper((unsigned char)*s);
 }
 
 static int parse_describe(toks *tk, bs_shell_cmd *out, char *err,
@@ -298,8 +300,7 @@ static int parse_describe(toks *tk, bs_shell_cmd *out, char *err,
 }
 
 static int opt_bool(const char *v) {
-    return !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-           !strcmp(v, "1");
+    return !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1");
 }
 
 static int parse_copy(toks *tk, bs_shell_cmd *out, char *err, size_t errlen) {
@@ -334,9 +335,12 @@ static int parse_copy(toks *tk, bs_shell_cmd *out, char *err, size_t errlen) {
             return fail(err, errlen, usage, "");
         }
     }
-    if (is_word(tk, i, "to")) q->to = 1;
-    else if (is_word(tk, i, "from")) q->to = 0;
-    else return fail(err, errlen, usage, "");
+    if (is_word(tk, i, "to"))
+        q->to = 1;
+    else if (is_word(tk, i, "from"))
+        q->to = 0;
+    else
+        return fail(err, errlen, usage, "");
     i++;
     if (i < tk->n && tk->t[i].kind == BS_CQL_TOK_STRING) {
         if (tok_copy(tk, i, q->file, sizeof q->file))
@@ -360,14 +364,16 @@ static int parse_copy(toks *tk, bs_shell_cmd *out, char *err, size_t errlen) {
         if (tok_copy(tk, i, name, sizeof name) ||
             tok_copy(tk, i + 2, val, sizeof val))
             return fail(err, errlen, usage, "");
-        if (!strcmp(name, "header")) q->header = opt_bool(val);
+        if (!strcmp(name, "header"))
+            q->header = opt_bool(val);
         else if (!strcmp(name, "delimiter")) {
             if (strlen(val) != 1 || val[0] == '"' || val[0] == '\n' ||
                 val[0] == '\r')
                 return fail(err, errlen, "%s",
                             "COPY: DELIMITER must be one character");
             q->delim = val[0];
-        } else if (!strcmp(name, "maxrows")) q->maxrows = atol(val);
+        } else if (!strcmp(name, "maxrows"))
+            q->maxrows = atol(val);
         else if (!strcmp(name, "pagesize")) {
             q->pagesize = atoi(val);
             if (q->pagesize <= 0) q->pagesize = 1000;
@@ -412,7 +418,8 @@ int bs_shell_parse_cmd(const char *stmt, size_t len, bs_shell_cmd *out,
                       out->kind == BS_SHELL_CMD_EXPAND ? "EXPAND" : "PAGING");
         } else if (tk->n == 2) {
             rc = tok_copy(tk, 1, out->arg, sizeof out->arg);
-            int ok = !strcasecmp(out->arg, "on") || !strcasecmp(out->arg, "off");
+            int ok =
+                !strcasecmp(out->arg, "on") || !strcasecmp(out->arg, "off");
             if (out->kind == BS_SHELL_CMD_PAGING &&
                 tk->t[1].kind == BS_CQL_TOK_INTEGER && atol(out->arg) > 0)
                 ok = 1;
@@ -420,7 +427,8 @@ int bs_shell_parse_cmd(const char *stmt, size_t len, bs_shell_cmd *out,
                 rc = fail(err, errlen, "Improper %s command.",
                           out->kind == BS_SHELL_CMD_EXPAND ? "EXPAND"
                                                            : "PAGING");
-            for (char *p = out->arg; *p; p++) *p = (char)tolower((unsigned char)*p);
+            for (char *p = out->arg; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
         }
     } else if (is_word(tk, 0, "consistency") ||
                (is_word(tk, 0, "serial") && is_word(tk, 1, "consistency"))) {
