@@ -11,6 +11,15 @@
  * Schema changes: serialized by schema_lock; the new snapshot is
  * persisted first, then store tables are created/dropped, then the
  * snapshot is published (readers take it under a short rwlock).
+ *
+ * Cluster hooks (node/cluster.c): a local DDL's snapshot is merged with
+ * the current one (bs_schema_merge) before it is published, so a schema
+ * merged in from a peer between the executor's clone and its apply is not
+ * lost; the schema listener then pushes it to peers.  A peer's schema is
+ * merged the same way (bs_local_schema_merge) and announced to drivers as
+ * SCHEMA_CHANGE events computed by diffing the two snapshots.  The peers
+ * of system.peers come from a provider (gossip).  The gossip generation
+ * is persisted in system.local (column 19).
  */
 #include "node/local.h"
 
@@ -31,6 +40,7 @@
 #define COL_HOST_ID 16
 #define COL_TOKENS 17
 #define COL_CLUSTER 18
+#define COL_GENERATION 19
 #define COL_SCHEMA 16
 
 struct bs_local {
@@ -46,6 +56,10 @@ struct bs_local {
     size_t ntokens;
     void (*sink)(void *ud, const bs_proto_event *ev);
     void *sink_ud;
+    void (*schema_fn)(void *ud, const bs_schema *s);
+    void *schema_ud;
+    bs_local_peers_fn peers_fn;
+    void *peers_ud;
 };
 
 static const char SCHEMA_PK[] = "schema";
@@ -256,6 +270,23 @@ static int be_schema_apply(void *ud, bs_schema *next,
                            const bs_proto_schema_change *ev, bs_exec_err *err) {
     bs_local *n = ud;
     pthread_mutex_lock(&n->schema_lock);
+    {
+        /* keep what peers merged in since the executor cloned */
+        pthread_rwlock_rdlock(&n->lock);
+        bs_schema *cur = bs_schema_retain(n->schema);
+        pthread_rwlock_unlock(&n->lock);
+        bs_schema *merged = NULL;
+        int mrc = bs_schema_merge(cur, next, &merged);
+        bs_schema_release(cur);
+        if (mrc) {
+            pthread_mutex_unlock(&n->schema_lock);
+            bs_schema_release(next);
+            set_err(err, BS_PROTO_ERR_SERVER, "schema change failed: %s", bs_strerror(mrc));
+            return -1;
+        }
+        bs_schema_release(next);
+        next = merged;
+    }
     bs_buf b = BS_BUF_INIT;
     int rc = bs_schema_encode(next, &b);
     if (!rc) rc = put_system_cell(n, n->t_schema, SCHEMA_PK, COL_SCHEMA, b.data, b.len);
@@ -278,6 +309,7 @@ static int be_schema_apply(void *ud, bs_schema *next,
     n->schema = next;
     pthread_rwlock_unlock(&n->lock);
     bs_schema_release(old);
+    bs_schema *pushed = bs_schema_retain(next);
     pthread_mutex_unlock(&n->schema_lock);
     if (n->sink && ev) {
         bs_proto_event e;
@@ -286,6 +318,8 @@ static int be_schema_apply(void *ud, bs_schema *next,
         e.schema = *ev;
         n->sink(n->sink_ud, &e);
     }
+    if (n->schema_fn) n->schema_fn(n->schema_ud, pushed);
+    bs_schema_release(pushed);
     return 0;
 }
 
@@ -404,7 +438,6 @@ static int be_truncate(void *ud, const bs_table_schema *ts, bs_exec_err *err) {
 
 static int be_nodes(void *ud, bs_arena *a, bs_exec_node *local,
                     bs_exec_node **peers, size_t *npeers) {
-    (void)a;
     bs_local *n = ud;
     memset(local, 0, sizeof *local);
     local->address = bs_config_broadcast_address(n->cfg);
@@ -419,6 +452,7 @@ static int be_nodes(void *ud, bs_arena *a, bs_exec_node *local,
     local->up = 1;
     *peers = NULL;
     *npeers = 0;
+    if (n->peers_fn) return n->peers_fn(n->peers_ud, a, peers, npeers);
     return 0;
 }
 
@@ -524,3 +558,138 @@ size_t bs_local_tokens(const bs_local *n, const int64_t **tokens) {
     *tokens = n->tokens;
     return n->ntokens;
 }
+
+/* ---- cluster hooks ----------------------------------------------------- */
+
+int bs_local_next_generation(bs_local *n, int64_t now_s, int32_t *gen) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_rowv *row;
+    int64_t last = 0;
+    int rc = get_system_row(n->t_local, LOCAL_PK, &a, &row);
+    if (!rc) {
+        const bs_cellv *c = find_cell(row, COL_GENERATION);
+        if (c && c->val_len == 4) last = (int32_t)bs_get_u32(c->val);
+    }
+    bs_arena_free(&a);
+    if (rc) return rc;
+    int64_t g = now_s > last ? now_s : last + 1;
+    if (g <= 0 || g > INT32_MAX) g = last + 1 > 0 && last + 1 <= INT32_MAX ? last + 1 : 1;
+    uint8_t b[4];
+    bs_put_u32(b, (uint32_t)g);
+    rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_GENERATION, b, 4);
+    if (rc) return rc;
+    *gen = (int32_t)g;
+    return 0;
+}
+
+void bs_local_set_schema_listener(bs_local *n,
+                                  void (*fn)(void *ud, const bs_schema *s),
+                                  void *ud) {
+    n->schema_fn = fn;
+    n->schema_ud = ud;
+}
+
+void bs_local_set_peers_provider(bs_local *n, bs_local_peers_fn fn, void *ud) {
+    n->peers_fn = fn;
+    n->peers_ud = ud;
+}
+
+bs_schema *bs_local_schema(bs_local *n) { return be_schema_get(n); }
+
+static void emit_change(bs_local *n, const char *change, const char *target,
+                        const char *ks, const char *name) {
+    if (!n->sink) return;
+    bs_proto_event e;
+    memset(&e, 0, sizeof e);
+    e.type = bs_proto_cstr("SCHEMA_CHANGE");
+    e.schema.change_type = bs_proto_cstr(change);
+    e.schema.target = bs_proto_cstr(target);
+    e.schema.keyspace = bs_proto_cstr(ks);
+    if (name) e.schema.name = bs_proto_cstr(name);
+    n->sink(n->sink_ud, &e);
+}
+
+/* SCHEMA_CHANGE events for what differs between two snapshots. */
+static void diff_events(bs_local *n, const bs_schema *old, const bs_schema *s) {
+    for (size_t i = 0; i < bs_schema_nkeyspaces(old); i++) {
+        const bs_keyspace_schema *k = bs_schema_keyspace_at(old, i);
+        if (!k->system && !bs_schema_keyspace(s, k->name))
+            emit_change(n, "DROPPED", "KEYSPACE", k->name, NULL);
+    }
+    for (size_t i = 0; i < bs_schema_nkeyspaces(s); i++) {
+        const bs_keyspace_schema *k = bs_schema_keyspace_at(s, i);
+        if (k->system) continue;
+        const bs_keyspace_schema *ok = bs_schema_keyspace(old, k->name);
+        if (ok && ok->created_us != k->created_us) {
+            emit_change(n, "DROPPED", "KEYSPACE", k->name, NULL);
+            ok = NULL;
+        }
+        if (!ok) emit_change(n, "CREATED", "KEYSPACE", k->name, NULL);
+        else if (ok->ts_us != k->ts_us) emit_change(n, "UPDATED", "KEYSPACE", k->name, NULL);
+        for (size_t j = 0; ok && j < ok->ntables; j++)
+            if (!bs_schema_table(s, k->name, ok->tables[j]->name))
+                emit_change(n, "DROPPED", "TABLE", k->name, ok->tables[j]->name);
+        for (size_t j = 0; j < k->ntables; j++) {
+            const bs_table_schema *t = k->tables[j];
+            const bs_table_schema *ot = ok ? bs_schema_table(old, k->name, t->name) : NULL;
+            if (ot && memcmp(ot->id.b, t->id.b, 16) != 0) {
+                emit_change(n, "DROPPED", "TABLE", k->name, t->name);
+                ot = NULL;
+            }
+            if (!ot) emit_change(n, "CREATED", "TABLE", k->name, t->name);
+            else if (ot->ts_us != t->ts_us) emit_change(n, "UPDATED", "TABLE", k->name, t->name);
+        }
+    }
+}
+
+int bs_local_schema_merge(bs_local *n, const void *data, size_t len,
+                          int *changed, char *err, size_t errlen) {
+    if (changed) *changed = 0;
+    bs_schema *in = NULL;
+    int rc = bs_schema_decode(data, len, &in, err, errlen);
+    if (rc) return rc;
+    pthread_mutex_lock(&n->schema_lock);
+    pthread_rwlock_rdlock(&n->lock);
+    bs_schema *cur = bs_schema_retain(n->schema);
+    pthread_rwlock_unlock(&n->lock);
+    bs_schema *next = NULL;
+    rc = bs_schema_merge(cur, in, &next);
+    bs_schema_release(in);
+    bs_uuid v1, v2;
+    if (!rc) {
+        bs_schema_version(cur, &v1);
+        bs_schema_version(next, &v2);
+    }
+    if (rc || memcmp(v1.b, v2.b, 16) == 0) {
+        pthread_mutex_unlock(&n->schema_lock);
+        bs_schema_release(cur);
+        bs_schema_release(next);
+        if (rc) snprintf(err, errlen, "schema merge: %s", bs_strerror(rc));
+        return rc;
+    }
+    bs_buf b = BS_BUF_INIT;
+    rc = bs_schema_encode(next, &b);
+    if (!rc) rc = put_system_cell(n, n->t_schema, SCHEMA_PK, COL_SCHEMA, b.data, b.len);
+    bs_buf_free(&b);
+    if (!rc) rc = sync_tables(n, cur, next);
+    if (rc) {
+        pthread_mutex_unlock(&n->schema_lock);
+        bs_schema_release(cur);
+        bs_schema_release(next);
+        snprintf(err, errlen, "cannot apply a peer's schema: %s", bs_store_errmsg());
+        return rc;
+    }
+    pthread_rwlock_wrlock(&n->lock);
+    bs_schema *old = n->schema;
+    n->schema = next;
+    pthread_rwlock_unlock(&n->lock);
+    bs_schema_release(old);
+    pthread_mutex_unlock(&n->schema_lock);
+    diff_events(n, cur, next);
+    bs_schema_release(cur);
+    if (changed) *changed = 1;
+    return 0;
+}
+
+bs_store *bs_local_store(bs_local *n) { return n->store; }

@@ -42,5 +42,37 @@ int bs_local_flush(bs_local *n);
 /* Identity. */
 void bs_local_host_id(const bs_local *n, bs_uuid *out);
 size_t bs_local_tokens(const bs_local *n, const int64_t **tokens);
+/* The node's store (borrowed; valid until bs_local_close), for the
+ * replicated coordinator (node/coord*.c): replica writes and reads, read
+ * repair and the hint table. */
+typedef struct bs_store bs_store;
+bs_store *bs_local_store(bs_local *n);
+
+/* ---- cluster hooks (node/cluster.c) ------------------------------------ */
+
+/* The gossip generation of this start: max(now_s, last one + 1), persisted
+ * in system.local so a restart within the same second still moves it
+ * forward.  0 or an error. */
+int bs_local_next_generation(bs_local *n, int64_t now_s, int32_t *gen);
+/* Called (any thread) after a DDL of this node's own clients has been
+ * applied, with the new schema (borrowed for the call): the cluster
+ * pushes it to its peers. */
+void bs_local_set_schema_listener(bs_local *n,
+                                  void (*fn)(void *ud, const bs_schema *s),
+                                  void *ud);
+/* Peers for system.peers/peers_v2: fills *peers (from arena a) and
+ * *npeers.  Without a provider the node has no peers. */
+typedef int (*bs_local_peers_fn)(void *ud, bs_arena *a, bs_exec_node **peers,
+                                 size_t *npeers);
+void bs_local_set_peers_provider(bs_local *n, bs_local_peers_fn fn, void *ud);
+/* Merges a schema received from a peer (msgpack, untrusted: validated)
+ * into ours with bs_schema_merge's rule; when that changes anything it is
+ * persisted, tables are created/dropped, and SCHEMA_CHANGE events go to
+ * the event sink.  *changed (may be NULL) says whether it did.  0, or
+ * BS_ECORRUPT (bad bytes, message in err) or a store error. */
+int bs_local_schema_merge(bs_local *n, const void *data, size_t len,
+                          int *changed, char *err, size_t errlen);
+/* The current schema, retained (release it). */
+bs_schema *bs_local_schema(bs_local *n);
 
 #endif

@@ -4,9 +4,12 @@
  *   basaltd [-f basalt.yaml] [--key value ...]
  *
  * Start-up: configuration (file, then flags), logging, the local node
- * (store, identity, schema), the CQL executor, then the native-protocol
+ * (store, identity, schema), the CQL executor, the native-protocol
+ * server, then the cluster (internode messaging + gossip on
+ * storage_port, node/cluster.h), whose driver events go out through the
  * server.  SIGTERM/SIGINT drain: stop accepting, let in-flight requests
- * finish, flush every memtable, close the store, exit 0.
+ * finish, leave the cluster, flush every memtable, close the store,
+ * exit 0.
  *
  * Signals are blocked in every thread (the mask is set before any thread
  * starts) and taken synchronously with sigwait() in the main thread.
@@ -19,6 +22,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "node/cluster.h"
 #include "node/config.h"
 #include "node/local.h"
 #include "node/server.h"
@@ -123,6 +127,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     bs_local_set_event_sink(node, on_event, &ap);
+    bs_cluster *cluster = NULL;
+    rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err);
+    if (rc) {
+        BS_ERROR("main", "%s", err);
+        fprintf(stderr, "basaltd: %s\n", err);
+        bs_local_set_event_sink(node, NULL, NULL);
+        bs_server_stop(ap.server);
+        bs_server_free(ap.server);
+        bs_exec_free(ap.exec);
+        bs_local_close(node);
+        bs_config_free(&cfg);
+        return 1;
+    }
     BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4)",
             so.address, bs_server_port(ap.server));
     int sig = 0;
@@ -130,6 +147,7 @@ int main(int argc, char **argv) {
     BS_INFO("main", "signal %d: draining", sig);
     bs_local_set_event_sink(node, NULL, NULL);
     bs_server_stop(ap.server);
+    bs_cluster_stop(cluster);
     bs_server_free(ap.server);
     bs_exec_free(ap.exec);
     bs_local_close(node);
