@@ -5,7 +5,7 @@
  * kernel picked free, with its data in a fresh directory under /tmp.  The
  * child gets PR_SET_PDEATHSIG(SIGKILL), so a test process that dies (a
  * failed assertion in Check's fork mode skips teardown) takes its server
- * with it.  Header-only: included by one test file each.
+ * with it.  The binary is BASALTD_PATH (set by CMake), or $BASALTD.  Header-only: included by one test file each.
  */
 #ifndef BS_TEST_BASALTD_FIXTURE_H
 #define BS_TEST_BASALTD_FIXTURE_H
@@ -98,7 +98,8 @@ static int tsrv_start(bs_test_server *s) {
             dup2(fd, 2);
             close(fd);
         }
-        execl(BASALTD_PATH, "basaltd", "--data-directory", data,
+        const char *bin = getenv("BASALTD"); /* override for odd builds */
+        execl(bin && *bin ? bin : BASALTD_PATH, "basaltd", "--data-directory", data,
               "--rpc-address", s->addr, "--listen-address", s->addr,
               "--seeds", s->addr, "--native-transport-port", port,
               "--storage-port", sp, "--http-port", hp, "--admin-address",
