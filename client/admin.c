@@ -47,29 +47,36 @@ typedef struct opts {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> [args]\n"
+            "usage: basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> "
+            "[args]\n"
             "\n"
             "Options:\n"
             "  -h, --host HOST      node's admin address (default 127.0.0.1)\n"
             "  -p, --port PORT      admin port (default 7199)\n"
-            "  -t, --timeout SECS   give up after SECS without progress (0 = never;\n"
+            "  -t, --timeout SECS   give up after SECS without progress (0 = "
+            "never;\n"
             "                       default 30, none for flush/compact/drain)\n"
             "      --help           this text\n"
             "\n"
             "Commands:\n"
-            "  status [keyspace]         nodes with state, load, tokens, ownership\n"
+            "  status [keyspace]         nodes with state, load, tokens, "
+            "ownership\n"
             "  ring [keyspace]           token ring: token -> node\n"
             "  info [-T|--tokens] [-c|--config]\n"
-            "                            this node: id, load, uptime, tokens, config\n"
+            "                            this node: id, load, uptime, tokens, "
+            "config\n"
             "  gossipinfo                gossip endpoint states\n"
-            "  describecluster           name, snitch, partitioner, schema versions\n"
+            "  describecluster           name, snitch, partitioner, schema "
+            "versions\n"
             "  flush [keyspace [table...]]    flush memtables\n"
             "  compact [keyspace [table...]]  major compaction\n"
-            "  drain                     flush everything and stop accepting writes\n"
+            "  drain                     flush everything and stop accepting "
+            "writes\n"
             "  version                   release version\n");
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -103,7 +110,8 @@ static int connect_to(const opts *o, int timeout_s) {
     if (gai) die("cannot resolve %s: %s", o->host, gai_strerror(gai));
     int err = ECONNREFUSED;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                        ai->ai_protocol);
         if (fd < 0) {
             err = errno;
             continue;
@@ -139,18 +147,21 @@ static int connect_to(const opts *o, int timeout_s) {
 }
 
 /* Performs one request; returns the HTTP status, body in *body. */
-static int http(const opts *o, const char *method, const char *target, int timeout_s,
-                bs_buf *body) {
+static int http(const opts *o, const char *method, const char *target,
+                int timeout_s, bs_buf *body) {
     int fd = connect_to(o, timeout_s);
     bs_buf req = BS_BUF_INIT;
-    if (bs_buf_appendf(&req,
-                       "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: basalt-admin\r\n"
-                       "Accept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                       method, target, o->host, o->port))
+    if (bs_buf_appendf(
+            &req,
+            "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: basalt-admin\r\n"
+            "Accept: application/json\r\nContent-Length: 0\r\nConnection: "
+            "close\r\n\r\n",
+            method, target, o->host, o->port))
         die("out of memory");
     size_t off = 0;
     while (off < req.len) {
-        if (wait_fd(fd, POLLOUT, timeout_s)) die("timed out sending to %s:%s", o->host, o->port);
+        if (wait_fd(fd, POLLOUT, timeout_s))
+            die("timed out sending to %s:%s", o->host, o->port);
         ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
@@ -163,23 +174,27 @@ static int http(const opts *o, const char *method, const char *target, int timeo
     for (;;) {
         int w = wait_fd(fd, POLLIN, timeout_s);
         if (w == -ETIMEDOUT)
-            die("no answer from %s:%s within %d s (is the node paused or overloaded?)", o->host,
-                o->port, timeout_s);
+            die("no answer from %s:%s within %d s (is the node paused or "
+                "overloaded?)",
+                o->host, o->port, timeout_s);
         if (bs_buf_reserve(&in, 65536)) die("out of memory");
         ssize_t n = recv(fd, in.data + in.len, 65536, 0);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
-            die("cannot read from %s:%s: %s", o->host, o->port, strerror(errno));
+            die("cannot read from %s:%s: %s", o->host, o->port,
+                strerror(errno));
         }
         if (n == 0) break;
         in.len += (size_t)n;
-        if (in.len > MAX_RESPONSE) die("response from %s:%s is too large", o->host, o->port);
+        if (in.len > MAX_RESPONSE)
+            die("response from %s:%s is too large", o->host, o->port);
     }
     close(fd);
     /* status line, headers, body (Content-Length or until close) */
     char *p = (char *)in.data;
     if (!p || in.len < 12 || strncmp(p, "HTTP/1.", 7) != 0)
-        die("%s:%s did not answer HTTP (is this the admin port?)", o->host, o->port);
+        die("%s:%s did not answer HTTP (is this the admin port?)", o->host,
+            o->port);
     int status = atoi(p + 9);
     size_t hend = 0;
     for (size_t i = 0; i + 3 < in.len; i++)
@@ -189,15 +204,18 @@ static int http(const opts *o, const char *method, const char *target, int timeo
         }
     if (!hend) die("truncated response from %s:%s", o->host, o->port);
     size_t blen = in.len - hend;
-    for (char *line = strstr(p, "\r\n"); line && (size_t)(line - p) < hend; line = strstr(line + 2, "\r\n")) {
+    for (char *line = strstr(p, "\r\n"); line && (size_t)(line - p) < hend;
+         line = strstr(line + 2, "\r\n")) {
         if (strncasecmp(line + 2, "Content-Length:", 15) == 0) {
             size_t cl = strtoull(line + 17, NULL, 10);
-            if (cl > blen) die("truncated response from %s:%s", o->host, o->port);
+            if (cl > blen)
+                die("truncated response from %s:%s", o->host, o->port);
             blen = cl;
         }
     }
     bs_buf_init(body);
-    if (bs_buf_append(body, p + hend, blen) || bs_buf_append_u8(body, 0)) die("out of memory");
+    if (bs_buf_append(body, p + hend, blen) || bs_buf_append_u8(body, 0))
+        die("out of memory");
     body->len--; /* keep a NUL after the body for printing */
     bs_buf_free(&in);
     return status;
@@ -206,8 +224,9 @@ static int http(const opts *o, const char *method, const char *target, int timeo
 static void append_escaped(bs_buf *b, const char *s) {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~')
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+            c == '~')
             bs_buf_append_u8(b, c);
         else
             bs_buf_appendf(b, "%%%02X", c);
@@ -215,16 +234,18 @@ static void append_escaped(bs_buf *b, const char *s) {
 }
 
 /* GET or POST; on success parses the JSON body into *doc (arena a). */
-static void call(const opts *o, const char *method, const char *target, int dflt_timeout,
-                 bs_arena *a, const bs_json **doc) {
+static void call(const opts *o, const char *method, const char *target,
+                 int dflt_timeout, bs_arena *a, const bs_json **doc) {
     int timeout = o->timeout_s >= 0 ? o->timeout_s : dflt_timeout;
     bs_buf body;
     int st = http(o, method, target, timeout, &body);
     char err[160];
     const bs_json *d = NULL;
-    int rc = bs_json_parse((const char *)body.data, body.len, a, &d, err, sizeof err);
+    int rc = bs_json_parse((const char *)body.data, body.len, a, &d, err,
+                           sizeof err);
     if (st < 200 || st > 299) {
-        const char *msg = rc ? NULL : bs_json_string(bs_json_get(d, "error"), NULL);
+        const char *msg =
+            rc ? NULL : bs_json_string(bs_json_get(d, "error"), NULL);
         if (msg) die("%s (HTTP %d)", msg, st);
         die("%s %s failed with HTTP %d", method, target, st);
     }
@@ -244,7 +265,8 @@ static void print_buf(bs_buf *out) {
 
 typedef int (*render_fn)(const bs_json *doc, bs_buf *out);
 
-static int cmd_get(const opts *o, const char *path, const char *ks, render_fn fn) {
+static int cmd_get(const opts *o, const char *path, const char *ks,
+                   render_fn fn) {
     bs_arena a;
     bs_arena_init(&a, 0);
     bs_buf target = BS_BUF_INIT, out = BS_BUF_INIT;
@@ -256,7 +278,8 @@ static int cmd_get(const opts *o, const char *path, const char *ks, render_fn fn
     bs_buf_append_u8(&target, 0);
     const bs_json *doc;
     call(o, "GET", (const char *)target.data, 30, &a, &doc);
-    if (fn(doc, &out)) die("unexpected answer to %s from %s:%s", path, o->host, o->port);
+    if (fn(doc, &out))
+        die("unexpected answer to %s from %s:%s", path, o->host, o->port);
     print_buf(&out);
     bs_buf_free(&target);
     bs_arena_free(&a);
@@ -271,7 +294,8 @@ static int cmd_info(const opts *o, int argc, char **argv) {
         else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
             config = true;
         else {
-            fprintf(stderr, "basalt-admin: info: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "basalt-admin: info: unknown option '%s'\n",
+                    argv[i]);
             return 2;
         }
     }
@@ -346,7 +370,8 @@ int main(int argc, char **argv) {
             }
             o.timeout_s = (int)t;
         } else {
-            fprintf(stderr, "basalt-admin: unknown option '%s' (see --help)\n", a);
+            fprintf(stderr, "basalt-admin: unknown option '%s' (see --help)\n",
+                    a);
             return 2;
         }
         i++;
@@ -364,15 +389,18 @@ int main(int argc, char **argv) {
     char **args = argv + i + 1;
     if (!strcmp(cmd, "status") || !strcmp(cmd, "ring")) {
         if (nargs > 1) {
-            fprintf(stderr, "basalt-admin: %s takes at most one keyspace\n", cmd);
+            fprintf(stderr, "basalt-admin: %s takes at most one keyspace\n",
+                    cmd);
             return 2;
         }
-        return cmd_get(&o, !strcmp(cmd, "status") ? "/status" : "/ring", nargs ? args[0] : NULL,
-                       !strcmp(cmd, "status") ? bs_admin_fmt_status : bs_admin_fmt_ring);
+        return cmd_get(&o, !strcmp(cmd, "status") ? "/status" : "/ring",
+                       nargs ? args[0] : NULL,
+                       !strcmp(cmd, "status") ? bs_admin_fmt_status
+                                              : bs_admin_fmt_ring);
     }
     if (!strcmp(cmd, "info")) return cmd_info(&o, nargs, args);
-    if (!strcmp(cmd, "gossipinfo") || !strcmp(cmd, "describecluster") || !strcmp(cmd, "version") ||
-        !strcmp(cmd, "drain")) {
+    if (!strcmp(cmd, "gossipinfo") || !strcmp(cmd, "describecluster") ||
+        !strcmp(cmd, "version") || !strcmp(cmd, "drain")) {
         if (nargs) {
             fprintf(stderr, "basalt-admin: %s takes no arguments\n", cmd);
             return 2;
@@ -380,8 +408,10 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, "gossipinfo"))
             return cmd_get(&o, "/gossipinfo", NULL, bs_admin_fmt_gossipinfo);
         if (!strcmp(cmd, "describecluster"))
-            return cmd_get(&o, "/describecluster", NULL, bs_admin_fmt_describecluster);
-        if (!strcmp(cmd, "version")) return cmd_get(&o, "/version", NULL, bs_admin_fmt_version);
+            return cmd_get(&o, "/describecluster", NULL,
+                           bs_admin_fmt_describecluster);
+        if (!strcmp(cmd, "version"))
+            return cmd_get(&o, "/version", NULL, bs_admin_fmt_version);
         return cmd_action(&o, "/drain", 0, NULL);
     }
     if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);

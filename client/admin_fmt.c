@@ -58,7 +58,8 @@ static void tb_row(table *t, const char *const *cols) {
     for (size_t i = 0; i < t->ncols; i++) {
         char *s = strdup(cols[i] ? cols[i] : "");
         if (!s) {
-            for (size_t j = 0; j < i; j++) free(t->cells[t->nrows * t->ncols + j]);
+            for (size_t j = 0; j < i; j++)
+                free(t->cells[t->nrows * t->ncols + j]);
             t->err = BS_ENOMEM;
             return;
         }
@@ -85,11 +86,13 @@ static int tb_render(table *t, bs_buf *out) {
         }
         if (!rc) {
             /* no trailing blanks when the last cells are empty */
-            while (out->len && out->data[out->len - 1] == ' ') out->len--;
+            while (out->len && out->data[out->len - 1] == ' ')
+                out->len--;
             rc = bs_buf_append_u8(out, '\n');
         }
     }
-    for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
     free(t->cells);
     memset(t, 0, sizeof *t);
     return rc;
@@ -120,7 +123,8 @@ void bs_admin_fmt_size(int64_t bytes, char *out, size_t cap) {
     char *dot = strchr(num, '.');
     if (dot) {
         char *e = num + strlen(num);
-        while (e > dot + 1 && e[-1] == '0') *--e = 0;
+        while (e > dot + 1 && e[-1] == '0')
+            *--e = 0;
         if (e == dot + 1) *dot = 0;
     }
     snprintf(out, cap, "%s %s", num, units[u]);
@@ -145,7 +149,8 @@ static void fmt_owns(const bs_json *v, const char *fmt, char *out, size_t cap) {
 static int dc_header(bs_buf *out, const char *dc, bool fixed_rule) {
     int rc = bs_buf_appendf(out, "Datacenter: %s\n", dc);
     size_t n = fixed_rule ? 10 : strlen("Datacenter: ") + strlen(dc);
-    for (size_t i = 0; i < n && !rc; i++) rc = bs_buf_append_u8(out, '=');
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = bs_buf_append_u8(out, '=');
     return rc ? rc : bs_buf_append_u8(out, '\n');
 }
 
@@ -162,22 +167,29 @@ int bs_admin_fmt_status(const bs_json *doc, bs_buf *out) {
         const char *dc = bs_json_string(bs_json_get(nodes->items[i], "dc"), "");
         bool seen = false;
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(dc, bs_json_string(bs_json_get(nodes->items[j], "dc"), ""))) seen = true;
+            if (!strcmp(dc,
+                        bs_json_string(bs_json_get(nodes->items[j], "dc"), "")))
+                seen = true;
         if (seen) continue;
         if (i) rc = bs_buf_append_u8(out, '\n');
         if (!rc) rc = dc_header(out, dc, false);
         if (!rc)
-            rc = bs_buf_append_str(out, "Status=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n");
+            rc = bs_buf_append_str(
+                out,
+                "Status=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n");
         if (rc) break;
         table t;
         tb_init(&t, 7);
-        const char *hdr[] = {"--", "Address", "Load", "Tokens", "Owns (effective)", "Host ID", "Rack"};
+        const char *hdr[] = {"--",     "Address",          "Load",
+                             "Tokens", "Owns (effective)", "Host ID",
+                             "Rack"};
         tb_row(&t, hdr);
         for (size_t j = i; j < nodes->n; j++) {
             const bs_json *n = nodes->items[j];
             if (strcmp(dc, bs_json_string(bs_json_get(n, "dc"), ""))) continue;
             char code[8], load[32], toks[24], owns[16];
-            snprintf(code, sizeof code, "%s%s", bs_json_string(bs_json_get(n, "status"), "?"),
+            snprintf(code, sizeof code, "%s%s",
+                     bs_json_string(bs_json_get(n, "status"), "?"),
                      bs_json_string(bs_json_get(n, "state"), "?"));
             fmt_load(bs_json_get(n, "load_bytes"), load, sizeof load);
             int64_t nt = 0;
@@ -185,8 +197,12 @@ int bs_admin_fmt_status(const bs_json *doc, bs_buf *out) {
             snprintf(toks, sizeof toks, "%lld", (long long)nt);
             fmt_owns(bs_json_get(n, "owns"), "%.1f%%", owns, sizeof owns);
             if (!strcmp(owns, "?")) unknown_owns = true;
-            const char *row[] = {code, bs_json_string(bs_json_get(n, "address"), "?"), load, toks,
-                                 owns, bs_json_string(bs_json_get(n, "host_id"), "?"),
+            const char *row[] = {code,
+                                 bs_json_string(bs_json_get(n, "address"), "?"),
+                                 load,
+                                 toks,
+                                 owns,
+                                 bs_json_string(bs_json_get(n, "host_id"), "?"),
                                  bs_json_string(bs_json_get(n, "rack"), "?")};
             tb_row(&t, row);
         }
@@ -195,8 +211,9 @@ int bs_admin_fmt_status(const bs_json *doc, bs_buf *out) {
     if (!rc && unknown_owns) {
         const char *ks = bs_json_string(bs_json_get(doc, "keyspace"), NULL);
         if (!ks)
-            rc = bs_buf_append_str(out, "\nNote: there is no non-system keyspace, so effective "
-                                        "ownership is unknown ('?'); pass a keyspace to see it\n");
+            rc = bs_buf_append_str(
+                out, "\nNote: there is no non-system keyspace, so effective "
+                     "ownership is unknown ('?'); pass a keyspace to see it\n");
     }
     return rc;
 }
@@ -213,20 +230,25 @@ int bs_admin_fmt_ring(const bs_json *doc, bs_buf *out) {
         const char *dc = bs_json_string(bs_json_get(ring->items[i], "dc"), "");
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
-            if (!strcmp(dc, bs_json_string(bs_json_get(ring->items[j], "dc"), ""))) seen = true;
+            if (!strcmp(dc,
+                        bs_json_string(bs_json_get(ring->items[j], "dc"), "")))
+                seen = true;
         if (seen) continue;
         rc = bs_buf_append_u8(out, '\n');
         if (!rc) rc = dc_header(out, dc, true);
         if (rc) break;
         table t;
         tb_init(&t, 7);
-        const char *hdr[] = {"Address", "Rack", "Status", "State", "Load", "Owns", "Token"};
+        const char *hdr[] = {"Address", "Rack", "Status", "State",
+                             "Load",    "Owns", "Token"};
         tb_row(&t, hdr);
         /* the last token of this dc first: the ring wraps around to it */
         const char *last = NULL;
         for (size_t j = i; j < ring->n; j++)
-            if (!strcmp(dc, bs_json_string(bs_json_get(ring->items[j], "dc"), "")))
-                last = bs_json_string(bs_json_get(ring->items[j], "token"), "?");
+            if (!strcmp(dc,
+                        bs_json_string(bs_json_get(ring->items[j], "dc"), "")))
+                last =
+                    bs_json_string(bs_json_get(ring->items[j], "token"), "?");
         const char *wrap[] = {"", "", "", "", "", "", last};
         tb_row(&t, wrap);
         for (size_t j = i; j < ring->n; j++) {
@@ -258,15 +280,22 @@ static int kv(bs_buf *out, const char *k, const char *v) {
     return bs_buf_appendf(out, "%-23s: %s\n", k, v);
 }
 
-static const char *boolstr(const bs_json *v) { return bs_json_true(v) ? "true" : "false"; }
+static const char *boolstr(const bs_json *v) {
+    return bs_json_true(v) ? "true" : "false";
+}
 
-int bs_admin_fmt_info(const bs_json *doc, bool tokens, bool config, bs_buf *out) {
-    if (!doc || doc->type != BS_JSON_OBJECT || !bs_json_get(doc, "host_id")) return BS_EPROTO;
+int bs_admin_fmt_info(const bs_json *doc, bool tokens, bool config,
+                      bs_buf *out) {
+    if (!doc || doc->type != BS_JSON_OBJECT || !bs_json_get(doc, "host_id"))
+        return BS_EPROTO;
     char load[32], num[32];
     int rc = kv(out, "ID", bs_json_string(bs_json_get(doc, "host_id"), "?"));
-    if (!rc) rc = kv(out, "Gossip active", boolstr(bs_json_get(doc, "gossip_active")));
     if (!rc)
-        rc = kv(out, "Native Transport active", boolstr(bs_json_get(doc, "native_transport_active")));
+        rc = kv(out, "Gossip active",
+                boolstr(bs_json_get(doc, "gossip_active")));
+    if (!rc)
+        rc = kv(out, "Native Transport active",
+                boolstr(bs_json_get(doc, "native_transport_active")));
     fmt_load(bs_json_get(doc, "load_bytes"), load, sizeof load);
     if (!rc) rc = kv(out, "Load", load);
     int64_t x = 0;
@@ -277,9 +306,14 @@ int bs_admin_fmt_info(const bs_json *doc, bool tokens, bool config, bs_buf *out)
     bs_json_int(bs_json_get(doc, "uptime_seconds"), &x);
     snprintf(num, sizeof num, "%lld", (long long)x);
     if (!rc) rc = kv(out, "Uptime (seconds)", num);
-    if (!rc) rc = kv(out, "Data Center", bs_json_string(bs_json_get(doc, "dc"), "?"));
-    if (!rc) rc = kv(out, "Rack", bs_json_string(bs_json_get(doc, "rack"), "?"));
-    if (!rc) rc = kv(out, "Schema Version", bs_json_string(bs_json_get(doc, "schema_version"), "?"));
+    if (!rc)
+        rc =
+            kv(out, "Data Center", bs_json_string(bs_json_get(doc, "dc"), "?"));
+    if (!rc)
+        rc = kv(out, "Rack", bs_json_string(bs_json_get(doc, "rack"), "?"));
+    if (!rc)
+        rc = kv(out, "Schema Version",
+                bs_json_string(bs_json_get(doc, "schema_version"), "?"));
     x = 0;
     bs_json_int(bs_json_get(doc, "tokens"), &x);
     const bs_json *tl = bs_json_get(doc, "token_list");
@@ -288,7 +322,9 @@ int bs_admin_fmt_info(const bs_json *doc, bool tokens, bool config, bs_buf *out)
             rc = kv(out, "Token", bs_json_string(tl->items[i], "?"));
     } else if (!rc) {
         char msg[96];
-        snprintf(msg, sizeof msg, "(invoke with -T/--tokens to see all %lld tokens)", (long long)x);
+        snprintf(msg, sizeof msg,
+                 "(invoke with -T/--tokens to see all %lld tokens)",
+                 (long long)x);
         rc = kv(out, "Token", msg);
     }
     const char *cfg = bs_json_string(bs_json_get(doc, "config"), NULL);
@@ -309,16 +345,18 @@ int bs_admin_fmt_gossipinfo(const bs_json *doc, bs_buf *out) {
         bs_json_int(bs_json_get(e, "generation"), &gen);
         bs_json_int(bs_json_get(e, "heartbeat"), &hb);
         rc = bs_buf_appendf(out, "/%s\n  generation:%lld\n  heartbeat:%lld\n",
-                            bs_json_string(bs_json_get(e, "endpoint"), "?"), (long long)gen,
-                            (long long)hb);
+                            bs_json_string(bs_json_get(e, "endpoint"), "?"),
+                            (long long)gen, (long long)hb);
         const bs_json *st = bs_json_get(e, "states");
-        for (size_t j = 0; st && st->type == BS_JSON_ARRAY && j < st->n && !rc; j++) {
+        for (size_t j = 0; st && st->type == BS_JSON_ARRAY && j < st->n && !rc;
+             j++) {
             int64_t ver = 0;
             bs_json_int(bs_json_get(st->items[j], "version"), &ver);
-            rc = bs_buf_appendf(out, "  %s:%lld:%s\n",
-                                bs_json_string(bs_json_get(st->items[j], "name"), "?"),
-                                (long long)ver,
-                                bs_json_string(bs_json_get(st->items[j], "value"), ""));
+            rc = bs_buf_appendf(
+                out, "  %s:%lld:%s\n",
+                bs_json_string(bs_json_get(st->items[j], "name"), "?"),
+                (long long)ver,
+                bs_json_string(bs_json_get(st->items[j], "value"), ""));
         }
     }
     return rc;
@@ -327,17 +365,22 @@ int bs_admin_fmt_gossipinfo(const bs_json *doc, bs_buf *out) {
 int bs_admin_fmt_describecluster(const bs_json *doc, bs_buf *out) {
     const bs_json *sv = bs_json_get(doc, "schema_versions");
     if (!sv || sv->type != BS_JSON_ARRAY) return BS_EPROTO;
-    int rc = bs_buf_appendf(out,
-                            "Cluster Information:\n\tName: %s\n\tSnitch: %s\n\tPartitioner: %s\n"
-                            "\tSchema versions:\n",
-                            bs_json_string(bs_json_get(doc, "name"), "?"),
-                            bs_json_string(bs_json_get(doc, "snitch"), "?"),
-                            bs_json_string(bs_json_get(doc, "partitioner"), "?"));
+    int rc = bs_buf_appendf(
+        out,
+        "Cluster Information:\n\tName: %s\n\tSnitch: %s\n\tPartitioner: %s\n"
+        "\tSchema versions:\n",
+        bs_json_string(bs_json_get(doc, "name"), "?"),
+        bs_json_string(bs_json_get(doc, "snitch"), "?"),
+        bs_json_string(bs_json_get(doc, "partitioner"), "?"));
     for (size_t i = 0; i < sv->n && !rc; i++) {
         const bs_json *hosts = bs_json_get(sv->items[i], "hosts");
-        rc = bs_buf_appendf(out, "\t\t%s: [", bs_json_string(bs_json_get(sv->items[i], "version"), "?"));
-        for (size_t j = 0; hosts && hosts->type == BS_JSON_ARRAY && j < hosts->n && !rc; j++)
-            rc = bs_buf_appendf(out, "%s%s", j ? ", " : "", bs_json_string(hosts->items[j], "?"));
+        rc = bs_buf_appendf(
+            out, "\t\t%s: [",
+            bs_json_string(bs_json_get(sv->items[i], "version"), "?"));
+        for (size_t j = 0;
+             hosts && hosts->type == BS_JSON_ARRAY && j < hosts->n && !rc; j++)
+            rc = bs_buf_appendf(out, "%s%s", j ? ", " : "",
+                                bs_json_string(hosts->items[j], "?"));
         if (!rc) rc = bs_buf_append_str(out, "]\n\n");
     }
     return rc;
@@ -349,8 +392,9 @@ int bs_admin_fmt_version(const bs_json *doc, bs_buf *out) {
     const char *build = bs_json_string(bs_json_get(doc, "build"), "");
     int rc = bs_buf_appendf(out, "ReleaseVersion: %s\n", rel);
     if (!rc)
-        rc = bs_buf_appendf(out, "Basalt: %s%s%s%s\n",
-                            bs_json_string(bs_json_get(doc, "basalt_version"), "?"),
-                            *build ? " (build " : "", build, *build ? ")" : "");
+        rc = bs_buf_appendf(
+            out, "Basalt: %s%s%s%s\n",
+            bs_json_string(bs_json_get(doc, "basalt_version"), "?"),
+            *build ? " (build " : "", build, *build ? ")" : "");
     return rc;
 }

@@ -22,7 +22,8 @@ void bs_admin_fmt_size(int64_t bytes, char *out, size_t cap);
 
 int bs_admin_fmt_status(const bs_json *doc, bs_buf *out);
 int bs_admin_fmt_ring(const bs_json *doc, bs_buf *out);
-int bs_admin_fmt_info(const bs_json *doc, bool tokens, bool config, bs_buf *out);
+int bs_admin_fmt_info(const bs_json *doc, bool tokens, bool config,
+                      bs_buf *out);
 int bs_admin_fmt_gossipinfo(const bs_json *doc, bs_buf *out);
 int bs_admin_fmt_describecluster(const bs_json *doc, bs_buf *out);
 int bs_admin_fmt_version(const bs_json *doc, bs_buf *out);

@@ -32,7 +32,8 @@ typedef struct parser {
 } parser;
 
 static int perr(parser *ps, const char *msg) {
-    if (ps->err && ps->errlen) snprintf(ps->err, ps->errlen, "offset %zu: %s", ps->pos, msg);
+    if (ps->err && ps->errlen)
+        snprintf(ps->err, ps->errlen, "offset %zu: %s", ps->pos, msg);
     return ps->rc = BS_ESYNTAX;
 }
 
@@ -77,10 +78,14 @@ static int hex4(parser *ps, unsigned *out) {
     for (int i = 0; i < 4; i++) {
         unsigned char c = ps->p[ps->pos + (size_t)i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= c - '0';
-        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10u;
-        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10u;
-        else return perr(ps, "bad \\u escape");
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10u;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10u;
+        else
+            return perr(ps, "bad \\u escape");
     }
     ps->pos += 4;
     *out = v;
@@ -116,7 +121,8 @@ static size_t put_utf8(char *d, unsigned cp) {
 static int parse_string(parser *ps, const char **out, size_t *outlen) {
     ps->pos++; /* '"' */
     size_t start = ps->pos, end = start;
-    while (end < ps->len && ps->p[end] != '"') end += ps->p[end] == '\\' ? 2 : 1;
+    while (end < ps->len && ps->p[end] != '"')
+        end += ps->p[end] == '\\' ? 2 : 1;
     if (end >= ps->len) return perr(ps, "unterminated string");
     char *d = bs_arena_alloc(ps->a, end - start + 1);
     if (!d) return ps->rc = BS_ENOMEM;
@@ -141,11 +147,13 @@ static int parse_string(parser *ps, const char **out, size_t *outlen) {
                 if (hex4(ps, &cp)) return ps->rc;
                 if (cp >= 0xd800 && cp <= 0xdbff) {
                     unsigned lo;
-                    if (ps->pos + 2 > end || ps->p[ps->pos] != '\\' || ps->p[ps->pos + 1] != 'u')
+                    if (ps->pos + 2 > end || ps->p[ps->pos] != '\\' ||
+                        ps->p[ps->pos + 1] != 'u')
                         return perr(ps, "lone surrogate");
                     ps->pos += 2;
                     if (hex4(ps, &lo)) return ps->rc;
-                    if (lo < 0xdc00 || lo > 0xdfff) return perr(ps, "bad surrogate pair");
+                    if (lo < 0xdc00 || lo > 0xdfff)
+                        return perr(ps, "bad surrogate pair");
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 } else if (cp >= 0xdc00 && cp <= 0xdfff) {
                     return perr(ps, "lone surrogate");
@@ -174,7 +182,9 @@ static int parse_string(parser *ps, const char **out, size_t *outlen) {
     return 0;
 }
 
-static int is_digit(parser *ps) { return ps->pos < ps->len && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9'; }
+static int is_digit(parser *ps) {
+    return ps->pos < ps->len && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9';
+}
 
 static int parse_number(parser *ps, bs_json *v) {
     size_t start = ps->pos;
@@ -183,21 +193,27 @@ static int parse_number(parser *ps, bs_json *v) {
     if (ps->p[ps->pos] == '0') {
         ps->pos++;
     } else {
-        while (is_digit(ps)) ps->pos++;
+        while (is_digit(ps))
+            ps->pos++;
     }
     if (ps->pos < ps->len && ps->p[ps->pos] == '.') {
         ps->pos++;
         if (!is_digit(ps)) return perr(ps, "bad number");
-        while (is_digit(ps)) ps->pos++;
+        while (is_digit(ps))
+            ps->pos++;
     }
     if (ps->pos < ps->len && (ps->p[ps->pos] == 'e' || ps->p[ps->pos] == 'E')) {
         ps->pos++;
-        if (ps->pos < ps->len && (ps->p[ps->pos] == '+' || ps->p[ps->pos] == '-')) ps->pos++;
+        if (ps->pos < ps->len &&
+            (ps->p[ps->pos] == '+' || ps->p[ps->pos] == '-'))
+            ps->pos++;
         if (!is_digit(ps)) return perr(ps, "bad number");
-        while (is_digit(ps)) ps->pos++;
+        while (is_digit(ps))
+            ps->pos++;
     }
     v->type = BS_JSON_NUMBER;
-    v->str = bs_arena_strndup(ps->a, (const char *)ps->p + start, ps->pos - start);
+    v->str =
+        bs_arena_strndup(ps->a, (const char *)ps->p + start, ps->pos - start);
     v->len = ps->pos - start;
     return v->str ? 0 : (ps->rc = BS_ENOMEM);
 }
@@ -311,20 +327,16 @@ static int parse_value(parser *ps, bs_json **out, int depth) {
         v->type = BS_JSON_BOOL;
         v->boolean = true;
         return lit(ps, "true");
-    case 'f':
-        v->type = BS_JSON_BOOL;
-        return lit(ps, "false");
-    case 'n':
-        v->type = BS_JSON_NULL;
-        return lit(ps, "null");
+    case 'f': v->type = BS_JSON_BOOL; return lit(ps, "false");
+    case 'n': v->type = BS_JSON_NULL; return lit(ps, "null");
     default:
         if (c == '-' || (c >= '0' && c <= '9')) return parse_number(ps, v);
         return perr(ps, "unexpected character");
     }
 }
 
-int bs_json_parse(const char *text, size_t len, bs_arena *a, const bs_json **out,
-                  char *err, size_t errlen) {
+int bs_json_parse(const char *text, size_t len, bs_arena *a,
+                  const bs_json **out, char *err, size_t errlen) {
     parser ps = {(const unsigned char *)text, len, 0, a, err, errlen, 0};
     if (err && errlen) err[0] = 0;
     bs_json *v = NULL;
@@ -348,7 +360,8 @@ const char *bs_json_string(const bs_json *v, const char *dflt) {
 }
 
 int bs_json_int(const bs_json *v, int64_t *out) {
-    if (!v || (v->type != BS_JSON_NUMBER && v->type != BS_JSON_STRING)) return BS_EINVAL;
+    if (!v || (v->type != BS_JSON_NUMBER && v->type != BS_JSON_STRING))
+        return BS_EINVAL;
     const char *s = v->str;
     size_t i = 0;
     if (s[i] == '-') i++;
@@ -368,4 +381,6 @@ int bs_json_double(const bs_json *v, double *out) {
     return 0;
 }
 
-bool bs_json_true(const bs_json *v) { return v && v->type == BS_JSON_BOOL && v->boolean; }
+bool bs_json_true(const bs_json *v) {
+    return v && v->type == BS_JSON_BOOL && v->boolean;
+}

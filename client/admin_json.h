@@ -31,17 +31,17 @@ typedef struct bs_json bs_json;
 struct bs_json {
     bs_json_type type;
     bool boolean;
-    const char *str; /* STRING: decoded text; NUMBER: source text */
-    size_t len;      /* of str */
-    size_t n;        /* ARRAY/OBJECT: element count */
-    bs_json **items; /* n elements */
+    const char *str;   /* STRING: decoded text; NUMBER: source text */
+    size_t len;        /* of str */
+    size_t n;          /* ARRAY/OBJECT: element count */
+    bs_json **items;   /* n elements */
     const char **keys; /* OBJECT: n keys (decoded) */
 };
 
 /* Parses text[0..len).  0, BS_ESYNTAX (message "offset N: ..." in err),
  * BS_ERANGE (too deep) or BS_ENOMEM.  err may be NULL. */
-int bs_json_parse(const char *text, size_t len, bs_arena *a, const bs_json **out,
-                  char *err, size_t errlen);
+int bs_json_parse(const char *text, size_t len, bs_arena *a,
+                  const bs_json **out, char *err, size_t errlen);
 
 /* Member of an object (the last one when a key repeats); NULL when v is
  * not an object or has no such key. */

@@ -106,14 +106,14 @@ struct conn {
     uv_timer_t timer;
     bs_admin *adm;
     bs_buf in;
-    size_t need;         /* total bytes the pending request needs, 0 = ? */
-    bool sent_continue;  /* 100 Continue already sent for it */
-    bs_arena arena;      /* the current request's memory */
-    bool busy;           /* a blocking handler is running */
-    bool closing;        /* conn_close called */
-    bool fatal;          /* no more requests: close after the writes */
+    size_t need;        /* total bytes the pending request needs, 0 = ? */
+    bool sent_continue; /* 100 Continue already sent for it */
+    bs_arena arena;     /* the current request's memory */
+    bool busy;          /* a blocking handler is running */
+    bool closing;       /* conn_close called */
+    bool fatal;         /* no more requests: close after the writes */
     bool reading;
-    int open_handles;    /* tcp + timer until their close callbacks */
+    int open_handles; /* tcp + timer until their close callbacks */
     size_t nwrites;
     size_t wq_bytes;
     char peer[64];
@@ -154,7 +154,8 @@ void bs_admin_opts_init(bs_admin_opts *o) {
 
 void bs_admin_opts_from_config(bs_admin_opts *o, const bs_config *cfg) {
     bs_admin_opts_init(o);
-    if (cfg->admin_address && *cfg->admin_address) o->address = cfg->admin_address;
+    if (cfg->admin_address && *cfg->admin_address)
+        o->address = cfg->admin_address;
     o->port = cfg->admin_port;
 }
 
@@ -179,7 +180,8 @@ int bs_admin_new(const bs_admin_opts *o, bs_admin **out) {
 
 static int add_route(bs_admin *a, const char *method, const char *path,
                      bs_admin_handler h, void *ud, bool blocking) {
-    if (!a || !method || !*method || !path || path[0] != '/' || !h) return BS_EINVAL;
+    if (!a || !method || !*method || !path || path[0] != '/' || !h)
+        return BS_EINVAL;
     pthread_mutex_lock(&a->mu);
     for (route *r = a->routes; r; r = r->next) {
         if (strcmp(r->method, method) == 0 && strcmp(r->path, path) == 0) {
@@ -209,7 +211,8 @@ static int add_route(bs_admin *a, const char *method, const char *path,
     r->blocking = blocking;
     /* append: keeps the Allow header in registration order */
     route **pp = &a->routes;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = r;
     pthread_mutex_unlock(&a->mu);
     return 0;
@@ -268,7 +271,8 @@ static void on_write(uv_write_t *req, int status) {
     free(w);
     if (c->closing) return;
     if (status < 0) {
-        BS_DEBUG("admin", "write to %s failed: %s", c->peer, uv_strerror(status));
+        BS_DEBUG("admin", "write to %s failed: %s", c->peer,
+                 uv_strerror(status));
         conn_close(c);
         return;
     }
@@ -304,12 +308,14 @@ static void send_buf(conn *c, bs_buf *b) {
     c->wq_bytes += w->buf.len;
 }
 
-static void send_response(conn *c, int status, const char *ctype, const char *extra,
-                          bool keep_alive, const bs_buf *body) {
+static void send_response(conn *c, int status, const char *ctype,
+                          const char *extra, bool keep_alive,
+                          const bs_buf *body) {
     if (atomic_load(&c->adm->stopping)) keep_alive = false;
     bs_buf out = BS_BUF_INIT;
     if (bs__http_write_response(&out, status, ctype, extra, keep_alive,
-                                body ? body->data : NULL, body ? body->len : 0)) {
+                                body ? body->data : NULL,
+                                body ? body->len : 0)) {
         bs_buf_free(&out);
         conn_close(c);
         return;
@@ -337,8 +343,7 @@ static void send_error(conn *c, int status, const char *msg, bool keep_alive,
 static void finish_handler(bs_admin_response *resp, int rc) {
     if (rc == 0) return;
     int st = resp->status >= 400 ? resp->status : bs__admin_status_for(rc);
-    if (resp->body.len == 0)
-        bs_admin_error(resp, st, "%s", bs_strerror(rc));
+    if (resp->body.len == 0) bs_admin_error(resp, st, "%s", bs_strerror(rc));
     resp->status = st;
 }
 
@@ -359,8 +364,8 @@ static void after_work_cb(uv_work_t *req, int status) {
         finish_handler(&w->resp, w->rc);
     }
     if (!c->closing) {
-        send_response(c, w->resp.status, w->resp.content_type, NULL, w->req.keep_alive,
-                      &w->resp.body);
+        send_response(c, w->resp.status, w->resp.content_type, NULL,
+                      w->req.keep_alive, &w->resp.body);
     }
     bs_buf_free(&w->resp.body);
     free(w);
@@ -382,8 +387,9 @@ static void after_work_cb(uv_work_t *req, int status) {
 
 static void dispatch(conn *c, const bs__http_req *hr) {
     bs_admin *a = c->adm;
-    bs_admin_request req = {hr->method, hr->path, hr->query, hr->headers, hr->n_headers,
-                            hr->body, hr->body_len, hr->minor, hr->keep_alive, &c->arena};
+    bs_admin_request req = {hr->method,     hr->path, hr->query,    hr->headers,
+                            hr->n_headers,  hr->body, hr->body_len, hr->minor,
+                            hr->keep_alive, &c->arena};
     bs_admin_handler h = NULL;
     void *ud = NULL;
     bool blocking = false, path_known = false;
@@ -405,7 +411,8 @@ static void dispatch(conn *c, const bs__http_req *hr) {
         if (path_known) {
             char extra[300], msg[300];
             snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
-            snprintf(msg, sizeof msg, "method %s not allowed on %s (allowed: %s)", hr->method,
+            snprintf(msg, sizeof msg,
+                     "method %s not allowed on %s (allowed: %s)", hr->method,
                      hr->path, allow);
             send_error(c, 405, msg, hr->keep_alive, extra);
         } else {
@@ -445,7 +452,8 @@ static void dispatch(conn *c, const bs__http_req *hr) {
     bs_admin_response resp = {200, "application/json", BS_BUF_INIT};
     int rc = h(ud, &req, &resp);
     finish_handler(&resp, rc);
-    send_response(c, resp.status, resp.content_type, NULL, req.keep_alive, &resp.body);
+    send_response(c, resp.status, resp.content_type, NULL, req.keep_alive,
+                  &resp.body);
     bs_buf_free(&resp.body);
 }
 
@@ -466,7 +474,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn *c = st->data;
     if (nread < 0) {
         if (nread != UV_EOF)
-            BS_DEBUG("admin", "read from %s: %s", c->peer, uv_strerror((int)nread));
+            BS_DEBUG("admin", "read from %s: %s", c->peer,
+                     uv_strerror((int)nread));
         conn_close(c);
         return;
     }
@@ -478,7 +487,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void set_reading(conn *c, bool on) {
     if (c->closing || on == c->reading) return;
     if (on) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
     } else {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -493,8 +503,8 @@ static void pump(conn *c) {
         size_t consumed = 0;
         int status = 0;
         const char *why = "";
-        int rc = bs__http_parse(c->in.data, c->in.len, c->adm->opts.max_body, &c->arena, &hr,
-                                &consumed, &status, &why);
+        int rc = bs__http_parse(c->in.data, c->in.len, c->adm->opts.max_body,
+                                &c->arena, &hr, &consumed, &status, &why);
         if (rc == BS_EAGAIN) {
             c->need = consumed;
             if (consumed && hr.expect_continue && !c->sent_continue) {
@@ -510,7 +520,8 @@ static void pump(conn *c) {
             break;
         }
         if (rc == BS_EPROTO) {
-            BS_DEBUG("admin", "bad request from %s: %d %s", c->peer, status, why);
+            BS_DEBUG("admin", "bad request from %s: %d %s", c->peer, status,
+                     why);
             send_error(c, status, why, false, NULL);
             break;
         }
@@ -525,7 +536,8 @@ static void pump(conn *c) {
         uv_timer_again(&c->timer);
         dispatch(c, &hr);
     }
-    set_reading(c, !c->closing && !c->busy && !c->fatal && c->wq_bytes < WQ_LIMIT);
+    set_reading(c,
+                !c->closing && !c->busy && !c->fatal && c->wq_bytes < WQ_LIMIT);
 }
 
 /* ------------------------------------------------------------------ */
@@ -563,7 +575,9 @@ static void on_idle(uv_timer_t *t) {
     conn_close(c);
 }
 
-static void free_handle(uv_handle_t *hd) { free(hd); }
+static void free_handle(uv_handle_t *hd) {
+    free(hd);
+}
 
 static void on_connection(uv_stream_t *server, int status) {
     bs_admin *a = server->data;
@@ -576,7 +590,9 @@ static void on_connection(uv_stream_t *server, int status) {
         if (!t) return;
         uv_tcp_init(&a->loop, t);
         if (uv_accept(server, (uv_stream_t *)t) == 0)
-            BS_WARN("admin", "refusing an admin connection: %d connections open", a->nconns);
+            BS_WARN("admin",
+                    "refusing an admin connection: %d connections open",
+                    a->nconns);
         uv_close((uv_handle_t *)t, free_handle);
         return;
     }
@@ -611,7 +627,8 @@ static void on_connection(uv_stream_t *server, int status) {
         }
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
     }
-    uv_timer_start(&c->timer, on_idle, a->opts.idle_timeout_ms, a->opts.idle_timeout_ms);
+    uv_timer_start(&c->timer, on_idle, a->opts.idle_timeout_ms,
+                   a->opts.idle_timeout_ms);
     set_reading(c, true);
 }
 
@@ -674,8 +691,8 @@ int bs_admin_start(bs_admin *a) {
     if (!rc) rc = uv_listen((uv_stream_t *)&a->listener, 128, on_connection);
     if (!rc) rc = uv_async_init(&a->loop, &a->stop_async, on_stop);
     if (rc) {
-        BS_ERROR("admin", "cannot listen on %s:%d: %s", a->address, a->opts.port,
-                 uv_strerror(rc));
+        BS_ERROR("admin", "cannot listen on %s:%d: %s", a->address,
+                 a->opts.port, uv_strerror(rc));
         uv_close((uv_handle_t *)&a->listener, NULL);
         uv_run(&a->loop, UV_RUN_DEFAULT);
         uv_loop_close(&a->loop);
@@ -685,8 +702,9 @@ int bs_admin_start(bs_admin *a) {
     struct sockaddr_storage bound;
     int blen = sizeof bound;
     if (uv_tcp_getsockname(&a->listener, (struct sockaddr *)&bound, &blen) == 0)
-        a->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
-                                                   : ((struct sockaddr_in6 *)&bound)->sin6_port);
+        a->port = ntohs(bound.ss_family == AF_INET
+                            ? ((struct sockaddr_in *)&bound)->sin_port
+                            : ((struct sockaddr_in6 *)&bound)->sin6_port);
     rc = uv_thread_create(&a->thread, run_loop, a);
     if (rc) {
         uv_close((uv_handle_t *)&a->listener, NULL);
@@ -696,11 +714,14 @@ int bs_admin_start(bs_admin *a) {
         return rc;
     }
     a->started = true;
-    BS_INFO("admin", "admin API listening on http://%s:%d/", a->address, a->port);
+    BS_INFO("admin", "admin API listening on http://%s:%d/", a->address,
+            a->port);
     return 0;
 }
 
-int bs_admin_port(const bs_admin *a) { return a ? a->port : 0; }
+int bs_admin_port(const bs_admin *a) {
+    return a ? a->port : 0;
+}
 
 void bs_admin_stop(bs_admin *a) {
     if (!a || !a->started || a->joined) return;
@@ -708,7 +729,8 @@ void bs_admin_stop(bs_admin *a) {
     uv_async_send(&a->stop_async);
     uv_thread_join(&a->thread);
     a->joined = true;
-    if (uv_loop_close(&a->loop)) BS_WARN("admin", "admin loop closed with handles open");
+    if (uv_loop_close(&a->loop))
+        BS_WARN("admin", "admin loop closed with handles open");
 }
 
 void bs_admin_free(bs_admin *a) {

@@ -202,10 +202,7 @@ int bs_admin_json_quote(bs_buf *b, const char *s, size_t n);
 /* Built-in routes and their provider                                  */
 /* ------------------------------------------------------------------ */
 
-typedef enum {
-    BS_ADMIN_DOWN = 0,
-    BS_ADMIN_UP = 1
-} bs_admin_liveness;
+typedef enum { BS_ADMIN_DOWN = 0, BS_ADMIN_UP = 1 } bs_admin_liveness;
 
 typedef enum {
     BS_ADMIN_NORMAL = 0,
@@ -225,7 +222,7 @@ typedef struct bs_admin_node {
     bs_uuid host_id;
     const int64_t *tokens;
     size_t n_tokens;
-    bool has_schema;       /* schema_version known (gossip SCHEMA) */
+    bool has_schema; /* schema_version known (gossip SCHEMA) */
     bs_uuid schema_version;
     const char *release_version; /* NULL: unknown */
     bool is_local;
@@ -241,15 +238,16 @@ typedef struct bs_admin_owner {
 /* The local node's identity and runtime facts. */
 typedef struct bs_admin_local {
     const char *cluster_name;
-    const char *partitioner; /* e.g. "org.apache.cassandra.dht.Murmur3Partitioner" */
-    const char *snitch;      /* e.g. "org.apache.cassandra.locator.SimpleSnitch" */
+    const char
+        *partitioner;   /* e.g. "org.apache.cassandra.dht.Murmur3Partitioner" */
+    const char *snitch; /* e.g. "org.apache.cassandra.locator.SimpleSnitch" */
     const char *address;
     const char *dc;
     const char *rack;
     bs_uuid host_id;
-    int64_t generation;     /* gossip generation (seconds at start) */
+    int64_t generation; /* gossip generation (seconds at start) */
     int64_t uptime_seconds;
-    int64_t load_bytes;     /* < 0: unknown */
+    int64_t load_bytes; /* < 0: unknown */
     const int64_t *tokens;
     size_t n_tokens;
     bs_uuid schema_version;
@@ -301,8 +299,8 @@ typedef struct bs_admin_provider {
      * BS_ENOTFOUND for an unknown keyspace or table. */
     int (*flush)(void *ud, const char *keyspace, const char *table, char *err,
                  size_t errlen);
-    int (*compact)(void *ud, const char *keyspace, const char *table,
-                   char *err, size_t errlen);
+    int (*compact)(void *ud, const char *keyspace, const char *table, char *err,
+                   size_t errlen);
     /* Stop accepting writes, flush everything (nodetool drain). */
     int (*drain)(void *ud, char *err, size_t errlen);
 } bs_admin_provider;

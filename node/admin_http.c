@@ -82,7 +82,8 @@ int bs__http_unescape(const char *s, size_t n, bool plus_space, bs_arena *a,
         char c = s[i];
         if (c == '%') {
             if (n - i < 3) return BS_EINVAL; /* fewer than two hex digits */
-            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            int h = hexval((unsigned char)s[i + 1]),
+                l = hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0) return BS_EINVAL;
             c = (char)(h * 16 + l);
             if (c == 0) return BS_EINVAL;
@@ -104,11 +105,14 @@ static int list_has(const char *v, const char *tok) {
     size_t tl = strlen(tok);
     const char *s = v;
     while (*s) {
-        while (*s == ' ' || *s == '\t' || *s == ',') s++;
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
         const char *e = s;
-        while (*e && *e != ',') e++;
+        while (*e && *e != ',')
+            e++;
         const char *t = e;
-        while (t > s && (t[-1] == ' ' || t[-1] == '\t')) t--;
+        while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
         if ((size_t)(t - s) == tl && strncasecmp(s, tok, tl) == 0) return 1;
         s = e;
     }
@@ -135,7 +139,8 @@ int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
         if (start > BS_ADMIN_MAX_HEAD)
             return fail(status, why, 431, "request header section too large");
     }
-    size_t lim = len < start + BS_ADMIN_MAX_HEAD ? len : start + BS_ADMIN_MAX_HEAD;
+    size_t lim =
+        len < start + BS_ADMIN_MAX_HEAD ? len : start + BS_ADMIN_MAX_HEAD;
     size_t hend = head_end(p, lim, start);
     if (hend == 0) {
         if (lim - start >= BS_ADMIN_MAX_HEAD)
@@ -150,36 +155,46 @@ int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
     if (le > q && le[-1] == '\r') le--;
     for (const uint8_t *c = q; c < le; c++)
         if (*c < 0x20 || *c == 0x7f)
-            return fail(status, why, 400, "control character in the request line");
+            return fail(status, why, 400,
+                        "control character in the request line");
     const uint8_t *sp1 = memchr(q, ' ', (size_t)(le - q));
-    if (!sp1 || sp1 == q) return fail(status, why, 400, "malformed request line");
+    if (!sp1 || sp1 == q)
+        return fail(status, why, 400, "malformed request line");
     if (sp1 - q > MAX_METHOD) return fail(status, why, 400, "method too long");
     for (const uint8_t *c = q; c < sp1; c++)
-        if (!is_tchar(*c)) return fail(status, why, 400, "bad character in the method");
+        if (!is_tchar(*c))
+            return fail(status, why, 400, "bad character in the method");
     const uint8_t *tg = sp1 + 1;
     const uint8_t *sp2 = memchr(tg, ' ', (size_t)(le - tg));
-    if (!sp2 || sp2 == tg) return fail(status, why, 400, "malformed request line");
-    if (sp2 - tg > MAX_TARGET) return fail(status, why, 400, "request target too long");
+    if (!sp2 || sp2 == tg)
+        return fail(status, why, 400, "malformed request line");
+    if (sp2 - tg > MAX_TARGET)
+        return fail(status, why, 400, "request target too long");
     const uint8_t *ver = sp2 + 1;
     if (le - ver != 8 || memcmp(ver, "HTTP/", 5) != 0 || !isdigit(ver[5]) ||
         ver[6] != '.' || !isdigit(ver[7]))
         return fail(status, why, 400, "malformed HTTP version");
-    if (ver[5] != '1') return fail(status, why, 505, "only HTTP/1.x is supported");
+    if (ver[5] != '1')
+        return fail(status, why, 505, "only HTTP/1.x is supported");
     out->minor = ver[7] == '0' ? 0 : 1;
-    if (*tg != '/') return fail(status, why, 400, "request target must start with '/'");
+    if (*tg != '/')
+        return fail(status, why, 400, "request target must start with '/'");
     for (const uint8_t *c = tg; c < sp2; c++)
         if (*c > 0x7e || *c == '#')
-            return fail(status, why, 400, "bad character in the request target");
+            return fail(status, why, 400,
+                        "bad character in the request target");
     char *method = bs_arena_strndup(a, (const char *)q, (size_t)(sp1 - q));
     if (!method) return BS_ENOMEM;
     out->method = method;
     const uint8_t *qm = memchr(tg, '?', (size_t)(sp2 - tg));
     const uint8_t *pe = qm ? qm : sp2;
-    int rc = bs__http_unescape((const char *)tg, (size_t)(pe - tg), false, a, &out->path);
+    int rc = bs__http_unescape((const char *)tg, (size_t)(pe - tg), false, a,
+                               &out->path);
     if (rc == BS_ENOMEM) return rc;
     if (rc) return fail(status, why, 400, "bad percent-escape in the path");
-    out->query = qm ? bs_arena_strndup(a, (const char *)qm + 1, (size_t)(sp2 - qm - 1))
-                    : bs_arena_strndup(a, "", 0);
+    out->query =
+        qm ? bs_arena_strndup(a, (const char *)qm + 1, (size_t)(sp2 - qm - 1))
+           : bs_arena_strndup(a, "", 0);
     if (!out->query) return BS_ENOMEM;
 
     /* ---- field lines ---- */
@@ -196,23 +211,29 @@ int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
         if (le > q && le[-1] == '\r') le--;
         if (le == q) break; /* the empty line */
         if (*q == ' ' || *q == '\t')
-            return fail(status, why, 400, "obsolete line folding is not accepted");
+            return fail(status, why, 400,
+                        "obsolete line folding is not accepted");
         if (nh == BS_ADMIN_MAX_HEADERS)
             return fail(status, why, 431, "too many header fields");
         const uint8_t *colon = q;
-        while (colon < le && is_tchar(*colon)) colon++;
+        while (colon < le && is_tchar(*colon))
+            colon++;
         if (colon == q || colon == le || *colon != ':')
             return fail(status, why, 400, "malformed header field");
         const uint8_t *v = colon + 1, *ve = le;
         for (const uint8_t *c = v; c < ve; c++)
             if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
-                return fail(status, why, 400, "control character in a header field");
-        while (v < ve && (*v == ' ' || *v == '\t')) v++;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+                return fail(status, why, 400,
+                            "control character in a header field");
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
         char *name = bs_arena_strndup(a, (const char *)q, (size_t)(colon - q));
         char *val = bs_arena_strndup(a, (const char *)v, (size_t)(ve - v));
         if (!name || !val) return BS_ENOMEM;
-        for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
+        for (char *c = name; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
         hs[nh].name = name;
         hs[nh].value = val;
         nh++;
@@ -222,14 +243,16 @@ int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
             if (!*val) return fail(status, why, 400, "bad Content-Length");
             uint64_t n = 0;
             for (const char *c = val; *c; c++) {
-                if (!isdigit((unsigned char)*c)) return fail(status, why, 400, "bad Content-Length");
+                if (!isdigit((unsigned char)*c))
+                    return fail(status, why, 400, "bad Content-Length");
                 if (n > (UINT64_MAX - 9) / 10) {
                     n = UINT64_MAX;
                     break;
                 }
                 n = n * 10 + (uint64_t)(*c - '0');
             }
-            if (have_cl && n != cl) return fail(status, why, 400, "conflicting Content-Length");
+            if (have_cl && n != cl)
+                return fail(status, why, 400, "conflicting Content-Length");
             have_cl = 1;
             cl = n;
         } else if (strcmp(name, "transfer-encoding") == 0) {
@@ -238,17 +261,22 @@ int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
             if (list_has(val, "close")) conn_close = 1;
             if (list_has(val, "keep-alive")) conn_keep = 1;
         } else if (strcmp(name, "expect") == 0) {
-            if (strcasecmp(val, "100-continue") == 0) out->expect_continue = true;
+            if (strcasecmp(val, "100-continue") == 0)
+                out->expect_continue = true;
         }
         q = eol + 1;
     }
     out->n_headers = nh;
-    if (have_te) return fail(status, why, 501, "Transfer-Encoding is not supported");
+    if (have_te)
+        return fail(status, why, 501, "Transfer-Encoding is not supported");
     if (out->minor == 1 && n_host != 1)
-        return fail(status, why, 400, n_host ? "more than one Host header" : "missing Host header");
+        return fail(status, why, 400,
+                    n_host ? "more than one Host header"
+                           : "missing Host header");
     if (n_host > 1) return fail(status, why, 400, "more than one Host header");
     if (cl > max_body) return fail(status, why, 413, "request body too large");
-    out->keep_alive = out->minor == 1 ? !conn_close : (conn_keep && !conn_close);
+    out->keep_alive =
+        out->minor == 1 ? !conn_close : (conn_keep && !conn_close);
 
     size_t need = hend + (size_t)cl;
     if (len < need) {
@@ -294,8 +322,8 @@ int bs__http_write_response(bs_buf *out, int status, const char *content_type,
                             "Content-Type: %s\r\nContent-Length: %zu\r\n"
                             "Connection: %s\r\n%s\r\n",
                             status, bs_admin_status_text(status),
-                            content_type ? content_type : "application/json", body_len,
-                            keep_alive ? "keep-alive" : "close",
+                            content_type ? content_type : "application/json",
+                            body_len, keep_alive ? "keep-alive" : "close",
                             extra_headers ? extra_headers : "");
     if (rc) return rc;
     return body_len ? bs_buf_append(out, body, body_len) : 0;
@@ -319,7 +347,8 @@ int bs__admin_status_for(int rc) {
 
 const char *bs_admin_header_get(const bs_admin_request *r, const char *name) {
     for (size_t i = 0; i < r->n_headers; i++)
-        if (strcasecmp(r->headers[i].name, name) == 0) return r->headers[i].value;
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
     return NULL;
 }
 
@@ -340,7 +369,8 @@ int bs_admin_query_param(const bs_admin_request *r, const char *name,
                 *out = bs_arena_strndup(r->arena, "", 0);
                 return *out ? 0 : BS_ENOMEM;
             }
-            return bs__http_unescape(eq + 1, (size_t)(e - eq - 1), true, r->arena, out);
+            return bs__http_unescape(eq + 1, (size_t)(e - eq - 1), true,
+                                     r->arena, out);
         }
         s = *e ? e + 1 : e;
     }

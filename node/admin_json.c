@@ -86,7 +86,9 @@ int bs_admin_json_quote(bs_buf *b, const char *s, size_t n) {
         } else {
             /* copy the run of plain bytes in one go */
             size_t j = i + l;
-            while (j < n && u[j] >= 0x20 && u[j] < 0x7f && u[j] != '"' && u[j] != '\\') j++;
+            while (j < n && u[j] >= 0x20 && u[j] < 0x7f && u[j] != '"' &&
+                   u[j] != '\\')
+                j++;
             rc = bs_buf_append(b, u + i, j - i);
             i = j;
         }
@@ -156,8 +158,12 @@ static void open_container(bs_admin_json *w, char c, bool obj) {
         w->is_obj &= ~(1ull << w->depth);
 }
 
-void bs_admin_json_obj(bs_admin_json *w) { open_container(w, '{', true); }
-void bs_admin_json_arr(bs_admin_json *w) { open_container(w, '[', false); }
+void bs_admin_json_obj(bs_admin_json *w) {
+    open_container(w, '{', true);
+}
+void bs_admin_json_arr(bs_admin_json *w) {
+    open_container(w, '[', false);
+}
 
 void bs_admin_json_end(bs_admin_json *w) {
     if (w->err) return;
@@ -184,7 +190,8 @@ void bs_admin_json_key(bs_admin_json *w, const char *key) {
         set_err(w, BS_ENOMEM);
         return;
     }
-    if (bs_admin_json_quote(w->out, key, strlen(key)) || bs_buf_append_u8(w->out, ':')) {
+    if (bs_admin_json_quote(w->out, key, strlen(key)) ||
+        bs_buf_append_u8(w->out, ':')) {
         set_err(w, BS_ENOMEM);
         return;
     }
@@ -211,7 +218,8 @@ void bs_admin_json_int(bs_admin_json *w, int64_t v) {
 
 void bs_admin_json_double(bs_admin_json *w, double v) {
     if (before_value(w)) return;
-    int rc = isfinite(v) ? bs_buf_appendf(w->out, "%.17g", v) : bs_buf_append_str(w->out, "null");
+    int rc = isfinite(v) ? bs_buf_appendf(w->out, "%.17g", v)
+                         : bs_buf_append_str(w->out, "null");
     if (rc) set_err(w, BS_ENOMEM);
 }
 

@@ -32,8 +32,12 @@ typedef struct builtins {
     bs_admin_provider p;
 } builtins;
 
-static const char *status_letter(bs_admin_liveness s) { return s == BS_ADMIN_UP ? "U" : "D"; }
-static const char *status_word(bs_admin_liveness s) { return s == BS_ADMIN_UP ? "Up" : "Down"; }
+static const char *status_letter(bs_admin_liveness s) {
+    return s == BS_ADMIN_UP ? "U" : "D";
+}
+static const char *status_word(bs_admin_liveness s) {
+    return s == BS_ADMIN_UP ? "Up" : "Down";
+}
 
 static const char *state_letter(bs_admin_node_state s) {
     switch (s) {
@@ -56,8 +60,12 @@ static const char *state_word(bs_admin_node_state s) {
 /* Orders IP literals numerically (v4 before v6), anything else by text. */
 static int addr_cmp(const char *a, const char *b) {
     unsigned char x[16], y[16];
-    int fa = inet_pton(AF_INET, a, x) == 1 ? 4 : inet_pton(AF_INET6, a, x) == 1 ? 6 : 0;
-    int fb = inet_pton(AF_INET, b, y) == 1 ? 4 : inet_pton(AF_INET6, b, y) == 1 ? 6 : 0;
+    int fa = inet_pton(AF_INET, a, x) == 1    ? 4
+             : inet_pton(AF_INET6, a, x) == 1 ? 6
+                                              : 0;
+    int fb = inet_pton(AF_INET, b, y) == 1    ? 4
+             : inet_pton(AF_INET6, b, y) == 1 ? 6
+                                              : 0;
     if (fa && fb) {
         if (fa != fb) return fa < fb ? -1 : 1;
         return memcmp(x, y, fa == 4 ? 4 : 16);
@@ -66,7 +74,9 @@ static int addr_cmp(const char *a, const char *b) {
     return strcmp(a, b);
 }
 
-static const char *nz(const char *s) { return s ? s : ""; }
+static const char *nz(const char *s) {
+    return s ? s : "";
+}
 
 static int node_cmp(const void *pa, const void *pb) {
     const bs_admin_node *a = pa, *b = pb;
@@ -87,18 +97,21 @@ static void json_token(bs_admin_json *w, int64_t t) {
     bs_admin_json_str(w, s);
 }
 
-static int provider_error(bs_admin_response *resp, int rc, const char *err, const char *what) {
+static int provider_error(bs_admin_response *resp, int rc, const char *err,
+                          const char *what) {
     int st = bs__admin_status_for(rc);
     if (err && *err) return bs_admin_error(resp, st, "%s", err);
     return bs_admin_error(resp, st, "%s: %s", what, bs_strerror(rc));
 }
 
 static int not_impl(bs_admin_response *resp, const char *what) {
-    return bs_admin_error(resp, 501, "%s is not implemented by this node", what);
+    return bs_admin_error(resp, 501, "%s is not implemented by this node",
+                          what);
 }
 
 /* Optional query parameter: NULL when absent; BS_EINVAL when malformed. */
-static int opt_param(const bs_admin_request *req, const char *name, const char **out) {
+static int opt_param(const bs_admin_request *req, const char *name,
+                     const char **out) {
     *out = NULL;
     int rc = bs_admin_query_param(req, name, out);
     if (rc == BS_ENOTFOUND) {
@@ -117,30 +130,35 @@ typedef struct view {
     const char *keyspace;
 } view;
 
-static int load_view(builtins *b, const bs_admin_request *req, bs_admin_response *resp,
-                     view *v, bool *answered) {
+static int load_view(builtins *b, const bs_admin_request *req,
+                     bs_admin_response *resp, view *v, bool *answered) {
     *answered = true;
     memset(v, 0, sizeof *v);
     if (!b->p.nodes) return not_impl(resp, "the node list");
     const char *ks = NULL;
-    if (opt_param(req, "keyspace", &ks)) return bs_admin_error(resp, 400, "bad keyspace parameter");
+    if (opt_param(req, "keyspace", &ks))
+        return bs_admin_error(resp, 400, "bad keyspace parameter");
     int rc = b->p.nodes(b->p.ud, req->arena, &v->nodes, &v->n);
     if (rc) return provider_error(resp, rc, NULL, "cannot list nodes");
     if (v->n) qsort(v->nodes, v->n, sizeof *v->nodes, node_cmp);
     v->owns = bs_arena_alloc(req->arena, sizeof(double) * (v->n ? v->n : 1));
     if (!v->owns) return BS_ENOMEM;
-    for (size_t i = 0; i < v->n; i++) v->owns[i] = -1;
+    for (size_t i = 0; i < v->n; i++)
+        v->owns[i] = -1;
     if (b->p.ownership) {
         bs_admin_owner *own = NULL;
         size_t no = 0;
         const char *used = NULL;
         rc = b->p.ownership(b->p.ud, ks, req->arena, &own, &no, &used);
-        if (rc == BS_ENOTFOUND && ks) return bs_admin_error(resp, 404, "unknown keyspace '%s'", ks);
-        if (rc) return provider_error(resp, rc, NULL, "cannot compute ownership");
+        if (rc == BS_ENOTFOUND && ks)
+            return bs_admin_error(resp, 404, "unknown keyspace '%s'", ks);
+        if (rc)
+            return provider_error(resp, rc, NULL, "cannot compute ownership");
         v->keyspace = used;
         for (size_t i = 0; i < v->n; i++)
             for (size_t j = 0; j < no; j++)
-                if (memcmp(&v->nodes[i].host_id, &own[j].host_id, sizeof(bs_uuid)) == 0)
+                if (memcmp(&v->nodes[i].host_id, &own[j].host_id,
+                           sizeof(bs_uuid)) == 0)
                     v->owns[i] = own[j].owns;
     } else if (ks) {
         return not_impl(resp, "ownership");
@@ -160,14 +178,16 @@ static void json_owns(bs_admin_json *w, double o) {
 /* Handlers                                                            */
 /* ------------------------------------------------------------------ */
 
-static int h_version(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_version(void *ud, const bs_admin_request *req,
+                     bs_admin_response *resp) {
     (void)req;
     builtins *b = ud;
     bs_admin_json w;
     bs_admin_json_init(&w, &resp->body);
     bs_admin_json_obj(&w);
     bs_admin_json_key(&w, "release_version");
-    bs_admin_json_str(&w, b->p.release_version ? b->p.release_version : DEFAULT_RELEASE);
+    bs_admin_json_str(&w, b->p.release_version ? b->p.release_version
+                                               : DEFAULT_RELEASE);
     bs_admin_json_key(&w, "basalt_version");
     bs_admin_json_str(&w, BASALT_VERSION);
     bs_admin_json_key(&w, "build");
@@ -176,7 +196,8 @@ static int h_version(void *ud, const bs_admin_request *req, bs_admin_response *r
     return bs_admin_json_finish(&w);
 }
 
-static int h_info(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_info(void *ud, const bs_admin_request *req,
+                  bs_admin_response *resp) {
     builtins *b = ud;
     if (!b->p.local) return not_impl(resp, "node info");
     bs_admin_local l;
@@ -184,8 +205,10 @@ static int h_info(void *ud, const bs_admin_request *req, bs_admin_response *resp
     int rc = b->p.local(b->p.ud, req->arena, &l);
     if (rc) return provider_error(resp, rc, NULL, "cannot read node info");
     const char *tok = NULL;
-    if (opt_param(req, "tokens", &tok)) return bs_admin_error(resp, 400, "bad tokens parameter");
-    bool with_tokens = tok && strcmp(tok, "0") != 0 && strcmp(tok, "false") != 0;
+    if (opt_param(req, "tokens", &tok))
+        return bs_admin_error(resp, 400, "bad tokens parameter");
+    bool with_tokens =
+        tok && strcmp(tok, "0") != 0 && strcmp(tok, "false") != 0;
     bs_admin_json w;
     bs_admin_json_init(&w, &resp->body);
     bs_admin_json_obj(&w);
@@ -214,13 +237,15 @@ static int h_info(void *ud, const bs_admin_request *req, bs_admin_response *resp
     if (with_tokens) {
         bs_admin_json_key(&w, "token_list");
         bs_admin_json_arr(&w);
-        for (size_t i = 0; i < l.n_tokens; i++) json_token(&w, l.tokens[i]);
+        for (size_t i = 0; i < l.n_tokens; i++)
+            json_token(&w, l.tokens[i]);
         bs_admin_json_end(&w);
     }
     bs_admin_json_key(&w, "schema_version");
     bs_admin_json_uuid(&w, &l.schema_version);
     bs_admin_json_key(&w, "release_version");
-    bs_admin_json_str(&w, b->p.release_version ? b->p.release_version : DEFAULT_RELEASE);
+    bs_admin_json_str(&w, b->p.release_version ? b->p.release_version
+                                               : DEFAULT_RELEASE);
     bs_admin_json_key(&w, "partitioner");
     bs_admin_json_str(&w, l.partitioner);
     bs_admin_json_key(&w, "snitch");
@@ -240,7 +265,8 @@ static int h_info(void *ud, const bs_admin_request *req, bs_admin_response *resp
     return bs_admin_json_finish(&w);
 }
 
-static int h_status(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_status(void *ud, const bs_admin_request *req,
+                    bs_admin_response *resp) {
     view v;
     bool answered;
     int rc = load_view(ud, req, resp, &v, &answered);
@@ -293,18 +319,21 @@ static int ring_cmp(const void *pa, const void *pb) {
     return a->node < b->node ? -1 : a->node > b->node;
 }
 
-static int h_ring(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_ring(void *ud, const bs_admin_request *req,
+                  bs_admin_response *resp) {
     view v;
     bool answered;
     int rc = load_view(ud, req, resp, &v, &answered);
     if (rc || answered) return rc;
     size_t total = 0;
-    for (size_t i = 0; i < v.n; i++) total += v.nodes[i].n_tokens;
+    for (size_t i = 0; i < v.n; i++)
+        total += v.nodes[i].n_tokens;
     ring_ent *e = bs_arena_alloc(req->arena, sizeof *e * (total ? total : 1));
     if (!e) return BS_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < v.n; i++)
-        for (size_t j = 0; j < v.nodes[i].n_tokens; j++) e[k++] = (ring_ent){v.nodes[i].tokens[j], i};
+        for (size_t j = 0; j < v.nodes[i].n_tokens; j++)
+            e[k++] = (ring_ent){v.nodes[i].tokens[j], i};
     if (total) qsort(e, total, sizeof *e, ring_cmp);
     bs_admin_json w;
     bs_admin_json_init(&w, &resp->body);
@@ -346,11 +375,13 @@ static int ep_cmp(const void *pa, const void *pb) {
     return addr_cmp(nz(a->address), nz(b->address));
 }
 
-static int h_gossipinfo(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_gossipinfo(void *ud, const bs_admin_request *req,
+                        bs_admin_response *resp) {
     builtins *b = ud;
     if (!b->p.gossip) return not_impl(resp, "gossip info");
     const char *fmt = NULL;
-    if (opt_param(req, "format", &fmt)) return bs_admin_error(resp, 400, "bad format parameter");
+    if (opt_param(req, "format", &fmt))
+        return bs_admin_error(resp, 400, "bad format parameter");
     bool text = fmt && strcmp(fmt, "text") == 0;
     if (fmt && !text && strcmp(fmt, "json") != 0)
         return bs_admin_error(resp, 400, "format must be json or text");
@@ -363,12 +394,14 @@ static int h_gossipinfo(void *ud, const bs_admin_request *req, bs_admin_response
         resp->content_type = "text/plain; charset=utf-8";
         for (size_t i = 0; i < n && !rc; i++) {
             const bs_admin_endpoint *e = &eps[i];
-            rc = bs_buf_appendf(&resp->body, "/%s\n  generation:%lld\n  heartbeat:%lld\n",
+            rc = bs_buf_appendf(&resp->body,
+                                "/%s\n  generation:%lld\n  heartbeat:%lld\n",
                                 nz(e->address), (long long)e->generation,
                                 (long long)e->heartbeat);
             for (size_t j = 0; j < e->n_states && !rc; j++)
-                rc = bs_buf_appendf(&resp->body, "  %s:%lld:%s\n", nz(e->states[j].name),
-                                    (long long)e->states[j].version, nz(e->states[j].value));
+                rc = bs_buf_appendf(
+                    &resp->body, "  %s:%lld:%s\n", nz(e->states[j].name),
+                    (long long)e->states[j].version, nz(e->states[j].value));
         }
         return rc;
     }
@@ -408,7 +441,8 @@ static int h_gossipinfo(void *ud, const bs_admin_request *req, bs_admin_response
     return bs_admin_json_finish(&w);
 }
 
-static int h_describecluster(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_describecluster(void *ud, const bs_admin_request *req,
+                             bs_admin_response *resp) {
     builtins *b = ud;
     if (!b->p.local || !b->p.nodes) return not_impl(resp, "describecluster");
     bs_admin_local l;
@@ -422,7 +456,8 @@ static int h_describecluster(void *ud, const bs_admin_request *req, bs_admin_res
     if (n) qsort(nodes, n, sizeof *nodes, node_cmp);
     /* group key per node: its schema version text, "UNREACHABLE" for down
      * nodes, "UNKNOWN" for live nodes that have not announced one */
-    char (*key)[BS_UUID_STRLEN + 1] = bs_arena_alloc(req->arena, sizeof *key * (n ? n : 1));
+    char(*key)[BS_UUID_STRLEN + 1] =
+        bs_arena_alloc(req->arena, sizeof *key * (n ? n : 1));
     bool *done = bs_arena_calloc(req->arena, sizeof *done * (n ? n : 1));
     if (!key || !done) return BS_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -469,7 +504,8 @@ static int h_describecluster(void *ud, const bs_admin_request *req, bs_admin_res
     return bs_admin_json_finish(&w);
 }
 
-typedef int (*ks_action)(void *ud, const char *ks, const char *table, char *err, size_t errlen);
+typedef int (*ks_action)(void *ud, const char *ks, const char *table, char *err,
+                         size_t errlen);
 
 static int run_ks_action(builtins *b, ks_action fn, const char *what,
                          const bs_admin_request *req, bs_admin_response *resp) {
@@ -477,7 +513,8 @@ static int run_ks_action(builtins *b, ks_action fn, const char *what,
     const char *ks = NULL, *table = NULL;
     if (opt_param(req, "keyspace", &ks) || opt_param(req, "table", &table))
         return bs_admin_error(resp, 400, "bad query parameter");
-    if (table && !ks) return bs_admin_error(resp, 400, "table given without keyspace");
+    if (table && !ks)
+        return bs_admin_error(resp, 400, "table given without keyspace");
     char err[512] = "";
     int rc = fn(b->p.ud, ks, table, err, sizeof err);
     if (rc) return provider_error(resp, rc, err, what);
@@ -494,17 +531,20 @@ static int run_ks_action(builtins *b, ks_action fn, const char *what,
     return bs_admin_json_finish(&w);
 }
 
-static int h_flush(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_flush(void *ud, const bs_admin_request *req,
+                   bs_admin_response *resp) {
     builtins *b = ud;
     return run_ks_action(b, b->p.flush, "flush", req, resp);
 }
 
-static int h_compact(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_compact(void *ud, const bs_admin_request *req,
+                     bs_admin_response *resp) {
     builtins *b = ud;
     return run_ks_action(b, b->p.compact, "compact", req, resp);
 }
 
-static int h_drain(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_drain(void *ud, const bs_admin_request *req,
+                   bs_admin_response *resp) {
     (void)req;
     builtins *b = ud;
     if (!b->p.drain) return not_impl(resp, "drain");
@@ -542,8 +582,10 @@ int bs_admin_install_builtins(bs_admin *a, const bs_admin_provider *p) {
         {"POST", "/drain", h_drain, true},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
-        rc = tab[i].blocking ? bs_admin_route_blocking(a, tab[i].method, tab[i].path, tab[i].h, b)
-                             : bs_admin_route(a, tab[i].method, tab[i].path, tab[i].h, b);
+        rc = tab[i].blocking
+                 ? bs_admin_route_blocking(a, tab[i].method, tab[i].path,
+                                           tab[i].h, b)
+                 : bs_admin_route(a, tab[i].method, tab[i].path, tab[i].h, b);
         if (rc) return rc;
     }
     return 0;

@@ -20,7 +20,8 @@
 
 static size_t walk(const bs_json *v) {
     size_t n = 1;
-    if (v->type == BS_JSON_STRING || v->type == BS_JSON_NUMBER) (void)strlen(v->str);
+    if (v->type == BS_JSON_STRING || v->type == BS_JSON_NUMBER)
+        (void)strlen(v->str);
     for (size_t i = 0; i < v->n; i++) {
         if (v->type == BS_JSON_OBJECT) (void)strlen(v->keys[i]);
         n += walk(v->items[i]);
@@ -53,8 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (rc != 0 || s->type != BS_JSON_STRING) abort();
         /* valid UTF-8 comes back byte for byte */
         size_t i = 0, l = 1;
-        while (i < size && (l = utf8_seq(data + i, size - i)) != 0) i += l;
-        if (i == size && (s->len != size || memcmp(s->str, data, size) != 0)) abort();
+        while (i < size && (l = utf8_seq(data + i, size - i)) != 0)
+            i += l;
+        if (i == size && (s->len != size || memcmp(s->str, data, size) != 0))
+            abort();
         if (size > 0 && s->len == 0) abort();
     }
     bs_buf_free(&q);

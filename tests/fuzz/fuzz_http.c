@@ -36,10 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int st;
         const char *why;
         bs_arena_reset(&a);
-        int rc = bs__http_parse(data + off, size - off, 4096, &a, &r, &used, &st, &why);
+        int rc = bs__http_parse(data + off, size - off, 4096, &a, &r, &used,
+                                &st, &why);
         if (rc == BS_EAGAIN) break;
         if (rc == BS_EPROTO) {
-            if (st != 400 && st != 413 && st != 431 && st != 501 && st != 505) abort();
+            if (st != 400 && st != 413 && st != 431 && st != 501 && st != 505)
+                abort();
             if (!why || !*why) abort();
             break;
         }
@@ -50,8 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < r.n_headers; i++)
             for (const char *c = r.headers[i].name; *c; c++)
                 if (isupper((unsigned char)*c)) abort();
-        bs_admin_request req = {r.method, r.path, r.query, r.headers, r.n_headers, r.body,
-                                r.body_len, r.minor, r.keep_alive, &a};
+        bs_admin_request req = {r.method,     r.path, r.query,    r.headers,
+                                r.n_headers,  r.body, r.body_len, r.minor,
+                                r.keep_alive, &a};
         const char *v;
         rc = bs_admin_query_param(&req, "keyspace", &v);
         if (rc && rc != BS_ENOTFOUND && rc != BS_EINVAL) abort();
@@ -61,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bs_arena_init(&b, 0);
         bs__http_req r2;
         size_t used2;
-        rc = bs__http_parse(data + off, used - 1, 4096, &b, &r2, &used2, &st, &why);
+        rc = bs__http_parse(data + off, used - 1, 4096, &b, &r2, &used2, &st,
+                            &why);
         if (rc != BS_EAGAIN) abort();
         bs_arena_free(&b);
         off += used;

@@ -21,7 +21,8 @@
 #include "node/admin.h"
 #include "tests/unit/node/test_admin_fake.h"
 
-static int h_counters(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_counters(void *ud, const bs_admin_request *req,
+                      bs_admin_response *resp) {
     (void)req;
     fake_provider *f = ud;
     bs_admin_json w;
@@ -61,7 +62,8 @@ int main(int argc, char **argv) {
     o.port = 0;
     bs_admin *adm;
     if (bs_admin_new(&o, &adm) || bs_admin_install_builtins(adm, &p) ||
-        bs_admin_route(adm, "GET", "/fake/counters", h_counters, &fake) || bs_admin_start(adm)) {
+        bs_admin_route(adm, "GET", "/fake/counters", h_counters, &fake) ||
+        bs_admin_start(adm)) {
         fprintf(stderr, "test_admin_fakesrv: cannot start\n");
         return 1;
     }

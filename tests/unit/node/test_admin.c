@@ -59,7 +59,8 @@ START_TEST(test_json_writer) {
     bs_admin_json_end(&w);
     ck_assert_int_eq(bs_admin_json_finish(&w), 0);
     ck_assert_str_eq(json_of(&b),
-                     "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0001\\u007f/é\",\"n\":-9223372036854775808,"
+                     "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0001\\u007f/"
+                     "é\",\"n\":-9223372036854775808,"
                      "\"d\":0.25,\"inf\":null,\"arr\":[true,null,null,[],{}],"
                      "\"u\":\"" FAKE_HOST1 "\"}");
     bs_buf_free(&b);
@@ -68,11 +69,14 @@ END_TEST
 
 START_TEST(test_json_invalid_utf8) {
     bs_buf b = BS_BUF_INIT;
-    /* lone continuation, overlong '/', surrogate, truncated 3-byte, valid 4-byte */
+    /* lone continuation, overlong '/', surrogate, truncated 3-byte, valid
+     * 4-byte */
     const char in[] = "\x80|\xc0\xaf|\xed\xa0\x80|\xe2\x82|\xf0\x9f\x98\x80";
     ck_assert_int_eq(bs_admin_json_quote(&b, in, sizeof in - 1), 0);
-    ck_assert_str_eq(json_of(&b), "\"\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd"
-                                  "\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xf0\x9f\x98\x80\"");
+    ck_assert_str_eq(
+        json_of(&b),
+        "\"\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd"
+        "\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xf0\x9f\x98\x80\"");
     bs_buf_free(&b);
 }
 END_TEST
@@ -108,13 +112,17 @@ START_TEST(test_json_misuse) {
     /* depth: 32 levels fine, 33 is BS_ERANGE and sticky */
     bs_buf_reset(&b);
     bs_admin_json_init(&w, &b);
-    for (int i = 0; i < 32; i++) bs_admin_json_arr(&w);
-    for (int i = 0; i < 32; i++) bs_admin_json_end(&w);
+    for (int i = 0; i < 32; i++)
+        bs_admin_json_arr(&w);
+    for (int i = 0; i < 32; i++)
+        bs_admin_json_end(&w);
     ck_assert_int_eq(bs_admin_json_finish(&w), 0);
     bs_buf_reset(&b);
     bs_admin_json_init(&w, &b);
-    for (int i = 0; i < 33; i++) bs_admin_json_arr(&w);
-    for (int i = 0; i < 33; i++) bs_admin_json_end(&w);
+    for (int i = 0; i < 33; i++)
+        bs_admin_json_arr(&w);
+    for (int i = 0; i < 33; i++)
+        bs_admin_json_end(&w);
     ck_assert_int_eq(bs_admin_json_finish(&w), BS_ERANGE);
     bs_buf_free(&b);
 }
@@ -126,7 +134,8 @@ END_TEST
 
 static atomic_int hello_calls;
 
-static int h_hello(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_hello(void *ud, const bs_admin_request *req,
+                   bs_admin_response *resp) {
     atomic_fetch_add(&hello_calls, 1);
     const char *name = NULL;
     if (bs_admin_query_param(req, "name", &name)) name = (const char *)ud;
@@ -141,20 +150,23 @@ static int h_hello(void *ud, const bs_admin_request *req, bs_admin_response *res
     return bs_admin_json_finish(&w);
 }
 
-static int h_notfound(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_notfound(void *ud, const bs_admin_request *req,
+                      bs_admin_response *resp) {
     (void)ud;
     (void)req;
     (void)resp;
     return BS_ENOTFOUND;
 }
 
-static int h_custom(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_custom(void *ud, const bs_admin_request *req,
+                    bs_admin_response *resp) {
     (void)ud;
     (void)req;
     return bs_admin_error(resp, 503, "try later: %d", 7);
 }
 
-static int h_text(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_text(void *ud, const bs_admin_request *req,
+                  bs_admin_response *resp) {
     (void)ud;
     (void)req;
     resp->content_type = "text/plain";
@@ -182,7 +194,8 @@ static void start_server(size_t max_body, int max_conns) {
     ck_assert_int_eq(bs_admin_route(adm, "GET", "/nf", h_notfound, NULL), 0);
     ck_assert_int_eq(bs_admin_route(adm, "GET", "/custom", h_custom, NULL), 0);
     ck_assert_int_eq(bs_admin_route(adm, "GET", "/text", h_text, NULL), 0);
-    ck_assert_int_eq(bs_admin_route(adm, "GET", "bad", h_text, NULL), BS_EINVAL);
+    ck_assert_int_eq(bs_admin_route(adm, "GET", "bad", h_text, NULL),
+                     BS_EINVAL);
     ck_assert_int_eq(bs_admin_route(adm, "", "/x", h_text, NULL), BS_EINVAL);
     ck_assert_int_eq(bs_admin_start(adm), 0);
     ck_assert_int_eq(bs_admin_start(adm), BS_EBUSY);
@@ -201,7 +214,8 @@ START_TEST(test_routes_and_errors) {
     http_resp r;
     ck_assert_int_eq(http_do(port, "GET", "/hello?name=a%20b", &r), 200);
     ck_assert_str_eq(r.body, "{\"hello\":\"a b\",\"body\":\"\"}");
-    ck_assert_ptr_nonnull(strstr(r.headers, "Content-Type: application/json\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.headers, "Content-Type: application/json\r\n"));
     resp_free(&r);
     ck_assert_int_eq(http_do(port, "GET", "/nowhere", &r), 404);
     ck_assert_str_eq(r.body, "{\"error\":\"no such endpoint: /nowhere\"}");
@@ -233,18 +247,23 @@ START_TEST(test_keepalive_pipelining) {
     ck_assert_int_ge(fd, 0);
     http_resp r;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(send_str(fd, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+        ck_assert_int_eq(send_str(fd, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
+                         0);
         ck_assert_int_eq(read_resp(fd, &r), 0);
         ck_assert_int_eq(r.status, 200);
         ck_assert_ptr_nonnull(strstr(r.headers, "Connection: keep-alive\r\n"));
         resp_free(&r);
     }
     /* three pipelined requests in one write, one with a body, last closes */
-    ck_assert_int_eq(send_str(fd, "GET /hello?name=1 HTTP/1.1\r\nHost: h\r\n\r\n"
-                                  "PUT /hello?name=2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
-                                  "GET /hello?name=3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+    ck_assert_int_eq(send_str(fd,
+                              "GET /hello?name=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                              "PUT /hello?name=2 HTTP/1.1\r\nHost: "
+                              "h\r\nContent-Length: 3\r\n\r\nabc"
+                              "GET /hello?name=3 HTTP/1.1\r\nHost: "
+                              "h\r\nConnection: close\r\n\r\n"),
                      0);
-    const char *want[] = {"{\"hello\":\"1\",\"body\":\"\"}", "{\"hello\":\"2\",\"body\":\"abc\"}",
+    const char *want[] = {"{\"hello\":\"1\",\"body\":\"\"}",
+                          "{\"hello\":\"2\",\"body\":\"abc\"}",
                           "{\"hello\":\"3\",\"body\":\"\"}"};
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(read_resp(fd, &r), 0);
@@ -262,7 +281,9 @@ START_TEST(test_bad_request_closes) {
     start_server(16, 0);
     int fd = tcp_connect(port);
     http_resp r;
-    ck_assert_int_eq(send_str(fd, "GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"), 0);
+    ck_assert_int_eq(send_str(fd, "GET / HTTP/1.1\r\nHost: h\r\n "
+                                  "folded\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"),
+                     0);
     ck_assert_int_eq(read_resp(fd, &r), 0);
     ck_assert_int_eq(r.status, 400);
     ck_assert_ptr_nonnull(strstr(r.body, "folding"));
@@ -272,7 +293,10 @@ START_TEST(test_bad_request_closes) {
     close(fd);
     /* body over the limit (16): 413 and closed, the body is never read */
     fd = tcp_connect(port);
-    ck_assert_int_eq(send_str(fd, "PUT /hello HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n"), 0);
+    ck_assert_int_eq(
+        send_str(
+            fd, "PUT /hello HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n"),
+        0);
     ck_assert_int_eq(read_resp(fd, &r), 0);
     ck_assert_int_eq(r.status, 413);
     resp_free(&r);
@@ -280,7 +304,9 @@ START_TEST(test_bad_request_closes) {
     close(fd);
     /* binary garbage */
     fd = tcp_connect(port);
-    ck_assert_int_eq(send_all(fd, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n", 13), 0);
+    ck_assert_int_eq(
+        send_all(fd, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n", 13),
+        0);
     ck_assert_int_eq(read_resp(fd, &r), 0);
     ck_assert_int_eq(r.status, 400);
     resp_free(&r);
@@ -296,9 +322,11 @@ END_TEST
 START_TEST(test_expect_continue) {
     start_server(0, 0);
     int fd = tcp_connect(port);
-    ck_assert_int_eq(send_str(fd, "PUT /hello HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
-                                  "Content-Length: 4\r\n\r\n"),
-                     0);
+    ck_assert_int_eq(
+        send_str(fd,
+                 "PUT /hello HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 4\r\n\r\n"),
+        0);
     char buf[64] = {0};
     const char *cont = "HTTP/1.1 100 Continue\r\n\r\n";
     size_t got = 0;
@@ -322,10 +350,12 @@ END_TEST
 START_TEST(test_blocking_handler_does_not_stall) {
     start_server(0, 0);
     int a = tcp_connect(port);
-    ck_assert_int_eq(send_str(a, "POST /flush?keyspace=slow HTTP/1.1\r\nHost: h\r\n\r\n"
-                                 "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
-                     0);
-    while (atomic_load(&fake.in_slow) == 0) usleep(1000);
+    ck_assert_int_eq(
+        send_str(a, "POST /flush?keyspace=slow HTTP/1.1\r\nHost: h\r\n\r\n"
+                    "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
+        0);
+    while (atomic_load(&fake.in_slow) == 0)
+        usleep(1000);
     /* the flush is blocked in the provider: other connections are served */
     http_resp r;
     for (int i = 0; i < 5; i++) {
@@ -337,7 +367,8 @@ START_TEST(test_blocking_handler_does_not_stall) {
     sem_post(&fake.release);
     ck_assert_int_eq(read_resp(a, &r), 0);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(r.body, "{\"ok\":true,\"keyspace\":\"slow\",\"table\":null}");
+    ck_assert_str_eq(r.body,
+                     "{\"ok\":true,\"keyspace\":\"slow\",\"table\":null}");
     resp_free(&r);
     /* the pipelined request behind it is answered afterwards, in order */
     ck_assert_int_eq(read_resp(a, &r), 0);
@@ -418,7 +449,8 @@ START_TEST(test_idle_timeout) {
     ck_assert_int_eq(bs_admin_new(&o, &adm), 0);
     ck_assert_int_eq(bs_admin_start(adm), 0);
     int fd = tcp_connect(bs_admin_port(adm));
-    ck_assert_int_eq(send_str(fd, "GET /x HTTP/1.1\r\n"), 0); /* never finished */
+    ck_assert_int_eq(send_str(fd, "GET /x HTTP/1.1\r\n"),
+                     0);        /* never finished */
     ck_assert(peer_closed(fd)); /* the 10 s receive timeout bounds this */
     close(fd);
     bs_admin_free(adm);

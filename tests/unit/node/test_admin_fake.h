@@ -6,16 +6,15 @@
  *
  * The fake cluster:
  *   127.0.0.1  dc1 rack1  UP   NORMAL   load 1536        tokens -100, 200
- *   127.0.0.2  dc1 rack2  DOWN NORMAL   load 123         tokens -9223372036854775807, 50
- *   127.0.0.10 dc2 rack1  UP   JOINING  load unknown     tokens 9223372036854775807
- * (listed out of order on purpose: the server sorts by dc, then address).
- * Ownership: keyspace "ks1" (also the default) 0.5 / 0.25 / 0.25;
- * "ks2" 1 / 1 / 0; other names BS_ENOTFOUND; fake_no_keyspaces makes the
- * default "none" (owns unknown).
- * Schema versions: nodes 1 and 10 share SCHEMA_A; node 2 is down.
- * Flush/compact: keyspace "missing" -> BS_ENOTFOUND with a message;
- * keyspace "slow" blocks until fake.release is posted; calls are counted
- * and the last keyspace/table remembered.
+ *   127.0.0.2  dc1 rack2  DOWN NORMAL   load 123         tokens
+ * -9223372036854775807, 50 127.0.0.10 dc2 rack1  UP   JOINING  load unknown
+ * tokens 9223372036854775807 (listed out of order on purpose: the server sorts
+ * by dc, then address). Ownership: keyspace "ks1" (also the default) 0.5 / 0.25
+ * / 0.25; "ks2" 1 / 1 / 0; other names BS_ENOTFOUND; fake_no_keyspaces makes
+ * the default "none" (owns unknown). Schema versions: nodes 1 and 10 share
+ * SCHEMA_A; node 2 is down. Flush/compact: keyspace "missing" -> BS_ENOTFOUND
+ * with a message; keyspace "slow" blocks until fake.release is posted; calls
+ * are counted and the last keyspace/table remembered.
  */
 #ifndef BS_TEST_ADMIN_FAKE_H
 #define BS_TEST_ADMIN_FAKE_H
@@ -46,7 +45,9 @@ static const int64_t fake_tok1[] = {-100, 200};
 static const int64_t fake_tok2[] = {-9223372036854775807LL, 50};
 static const int64_t fake_tok3[] = {9223372036854775807LL};
 
-static inline void fake_uuid(const char *s, bs_uuid *u) { bs_uuid_parse(s, strlen(s), u); }
+static inline void fake_uuid(const char *s, bs_uuid *u) {
+    bs_uuid_parse(s, strlen(s), u);
+}
 
 static inline int fake_local(void *ud, bs_arena *a, bs_admin_local *out) {
     (void)a;
@@ -71,22 +72,26 @@ static inline int fake_local(void *ud, bs_arena *a, bs_admin_local *out) {
     return 0;
 }
 
-static inline int fake_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
+static inline int fake_nodes(void *ud, bs_arena *a, bs_admin_node **out,
+                             size_t *n) {
     (void)ud;
     bs_admin_node *v = bs_arena_calloc(a, 3 * sizeof *v);
     if (!v) return BS_ENOMEM;
     /* out of order on purpose */
-    v[0] = (bs_admin_node){"127.0.0.10", "dc2", "rack1", BS_ADMIN_UP, BS_ADMIN_JOINING, -1};
+    v[0] = (bs_admin_node){"127.0.0.10",     "dc2", "rack1", BS_ADMIN_UP,
+                           BS_ADMIN_JOINING, -1};
     fake_uuid(FAKE_HOST3, &v[0].host_id);
     v[0].tokens = fake_tok3;
     v[0].n_tokens = 1;
     v[0].has_schema = true;
     fake_uuid(FAKE_SCHEMA_A, &v[0].schema_version);
-    v[1] = (bs_admin_node){"127.0.0.2", "dc1", "rack2", BS_ADMIN_DOWN, BS_ADMIN_NORMAL, 123};
+    v[1] = (bs_admin_node){"127.0.0.2",   "dc1",           "rack2",
+                           BS_ADMIN_DOWN, BS_ADMIN_NORMAL, 123};
     fake_uuid(FAKE_HOST2, &v[1].host_id);
     v[1].tokens = fake_tok2;
     v[1].n_tokens = 2;
-    v[2] = (bs_admin_node){"127.0.0.1", "dc1", "rack1", BS_ADMIN_UP, BS_ADMIN_NORMAL, 1536};
+    v[2] = (bs_admin_node){"127.0.0.1", "dc1",           "rack1",
+                           BS_ADMIN_UP, BS_ADMIN_NORMAL, 1536};
     fake_uuid(FAKE_HOST1, &v[2].host_id);
     v[2].tokens = fake_tok1;
     v[2].n_tokens = 2;
@@ -98,8 +103,9 @@ static inline int fake_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t 
     return 0;
 }
 
-static inline int fake_ownership(void *ud, const char *ks, bs_arena *a, bs_admin_owner **out,
-                          size_t *n, const char **used) {
+static inline int fake_ownership(void *ud, const char *ks, bs_arena *a,
+                                 bs_admin_owner **out, size_t *n,
+                                 const char **used) {
     fake_provider *f = ud;
     double o1 = 0.5, o2 = 0.25, o3 = 0.25;
     if (!ks) {
@@ -132,7 +138,8 @@ static inline int fake_ownership(void *ud, const char *ks, bs_arena *a, bs_admin
     return 0;
 }
 
-static inline int fake_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, size_t *n) {
+static inline int fake_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out,
+                              size_t *n) {
     (void)ud;
     static const bs_admin_app_state s1[] = {
         {"STATUS", 14, "NORMAL,-100"},
@@ -153,8 +160,9 @@ static inline int fake_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, si
     return 0;
 }
 
-static inline int fake_action(fake_provider *f, atomic_int *counter, const char *ks, const char *table,
-                       char *err, size_t errlen) {
+static inline int fake_action(fake_provider *f, atomic_int *counter,
+                              const char *ks, const char *table, char *err,
+                              size_t errlen) {
     if (ks && strcmp(ks, "missing") == 0) {
         snprintf(err, errlen, "unknown keyspace '%s'", ks);
         return BS_ENOTFOUND;
@@ -164,17 +172,20 @@ static inline int fake_action(fake_provider *f, atomic_int *counter, const char 
         sem_wait(&f->release);
     }
     snprintf(f->last_ks, sizeof f->last_ks, "%s", ks ? ks : "(all)");
-    snprintf(f->last_table, sizeof f->last_table, "%s", table ? table : "(all)");
+    snprintf(f->last_table, sizeof f->last_table, "%s",
+             table ? table : "(all)");
     atomic_fetch_add(counter, 1);
     return 0;
 }
 
-static inline int fake_flush(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+static inline int fake_flush(void *ud, const char *ks, const char *table,
+                             char *err, size_t errlen) {
     fake_provider *f = ud;
     return fake_action(f, &f->flushes, ks, table, err, errlen);
 }
 
-static inline int fake_compact(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+static inline int fake_compact(void *ud, const char *ks, const char *table,
+                               char *err, size_t errlen) {
     fake_provider *f = ud;
     return fake_action(f, &f->compacts, ks, table, err, errlen);
 }

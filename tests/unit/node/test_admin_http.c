@@ -16,19 +16,25 @@
 
 static bs_arena A;
 
-static int parse(const char *s, size_t len, size_t max_body, bs__http_req *r, size_t *consumed,
-                 int *status) {
+static int parse(const char *s, size_t len, size_t max_body, bs__http_req *r,
+                 size_t *consumed, int *status) {
     const char *why;
     bs_arena_reset(&A);
-    return bs__http_parse((const uint8_t *)s, len, max_body, &A, r, consumed, status, &why);
+    return bs__http_parse((const uint8_t *)s, len, max_body, &A, r, consumed,
+                          status, &why);
 }
 
-static void setup(void) { bs_arena_init(&A, 0); }
-static void teardown(void) { bs_arena_free(&A); }
+static void setup(void) {
+    bs_arena_init(&A, 0);
+}
+static void teardown(void) {
+    bs_arena_free(&A);
+}
 
 START_TEST(test_simple_get) {
-    const char *s = "GET /status?keyspace=ks1&x=%41 HTTP/1.1\r\nHost: localhost:7199\r\n"
-                    "User-Agent:  curl/8   \r\nACCEPT: */*\r\n\r\n";
+    const char *s =
+        "GET /status?keyspace=ks1&x=%41 HTTP/1.1\r\nHost: localhost:7199\r\n"
+        "User-Agent:  curl/8   \r\nACCEPT: */*\r\n\r\n";
     bs__http_req r;
     size_t used;
     int st;
@@ -52,7 +58,8 @@ START_TEST(test_simple_get) {
 END_TEST
 
 START_TEST(test_every_prefix_incomplete) {
-    const char *s = "POST /flush?keyspace=k HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+    const char *s = "POST /flush?keyspace=k HTTP/1.1\r\nHost: "
+                    "h\r\nContent-Length: 5\r\n\r\nhello";
     size_t n = strlen(s), head = strlen(s) - 5;
     bs__http_req r;
     size_t used;
@@ -70,8 +77,9 @@ START_TEST(test_every_prefix_incomplete) {
 END_TEST
 
 START_TEST(test_pipelined) {
-    const char *s = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"
-                    "GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    const char *s =
+        "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"
+        "GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
     bs__http_req r;
     size_t used;
     int st;
@@ -97,7 +105,8 @@ START_TEST(test_versions_and_connection) {
     const char *s10k = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
     ck_assert_int_eq(parse(s10k, strlen(s10k), 0, &r, &used, &st), 0);
     ck_assert(r.keep_alive);
-    const char *s11c = "GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, Close\r\n\r\n";
+    const char *s11c =
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, Close\r\n\r\n";
     ck_assert_int_eq(parse(s11c, strlen(s11c), 0, &r, &used, &st), 0);
     ck_assert(!r.keep_alive);
     /* bare LF line ends, leading empty lines skipped */
@@ -105,11 +114,13 @@ START_TEST(test_versions_and_connection) {
     ck_assert_int_eq(parse(lf, strlen(lf), 0, &r, &used, &st), 0);
     ck_assert_str_eq(r.path, "/x/y");
     ck_assert_uint_eq(used, strlen(lf));
-    const char *ex = "PUT /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    const char *ex = "PUT /p HTTP/1.1\r\nHost: h\r\nExpect: "
+                     "100-continue\r\nContent-Length: 2\r\n\r\n";
     ck_assert_int_eq(parse(ex, strlen(ex), 0, &r, &used, &st), BS_EAGAIN);
     ck_assert_uint_eq(used, strlen(ex) + 2);
     ck_assert(r.expect_continue);
-    const char *same = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok";
+    const char *same = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: "
+                       "2\r\ncontent-length: 2\r\n\r\nok";
     ck_assert_int_eq(parse(same, strlen(same), 0, &r, &used, &st), 0);
     ck_assert_uint_eq(r.body_len, 2);
 }
@@ -119,14 +130,16 @@ static const struct {
     const char *req;
     int status;
 } bad[] = {
-    {"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400},            /* bare CR */
-    {"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400},       /* obs-fold */
-    {"GET / HTTP/1.1\r\n\r\n", 400},                             /* no Host */
-    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},       /* two Hosts */
+    {"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400},      /* bare CR */
+    {"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400}, /* obs-fold */
+    {"GET / HTTP/1.1\r\n\r\n", 400},                       /* no Host */
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400}, /* two Hosts */
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1a\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", 400},
-    {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: "
+     "2\r\n\r\n",
+     400},
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 1\r\n\r\n", 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
     {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
@@ -135,7 +148,7 @@ static const struct {
     {"GET /\r\nHost: h\r\n\r\n", 400},
     {"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     {"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
-    {"GETGETGETGETGETGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400},   /* method > 16 */
+    {"GETGETGETGETGETGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400}, /* method > 16 */
     {"GET status HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     {"GET http://x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     {"GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400},
@@ -144,11 +157,13 @@ static const struct {
     {"GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     {"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     {"GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
-    {"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},                 /* space before colon */
+    {"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400}, /* space before colon */
     {"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: h\r\n: empty\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n", 400},
-    {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413},
+    {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: "
+     "99999999999999999999999\r\n\r\n",
+     413},
     {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1048577\r\n\r\n", 413},
 };
 
@@ -159,8 +174,8 @@ START_TEST(test_rejections) {
         int st = 0;
         int rc = parse(bad[i].req, strlen(bad[i].req), 0, &r, &used, &st);
         if (rc != BS_EPROTO || st != bad[i].status)
-            ck_abort_msg("case %zu (%s): rc %d status %d, want %d", i, bad[i].req, rc, st,
-                         bad[i].status);
+            ck_abort_msg("case %zu (%s): rc %d status %d, want %d", i,
+                         bad[i].req, rc, st, bad[i].status);
     }
 }
 END_TEST
@@ -178,21 +193,25 @@ START_TEST(test_limits) {
     char *big = malloc(n);
     memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
     memset(big + 19, 'a', n - 19);
-    ck_assert_int_eq(parse(big, BS_ADMIN_MAX_HEAD - 1, 0, &r, &used, &st), BS_EAGAIN);
+    ck_assert_int_eq(parse(big, BS_ADMIN_MAX_HEAD - 1, 0, &r, &used, &st),
+                     BS_EAGAIN);
     ck_assert_int_eq(parse(big, n, 0, &r, &used, &st), BS_EPROTO);
     ck_assert_int_eq(st, 431);
     free(big);
     /* too many header fields */
     bs_buf m = BS_BUF_INIT;
     bs_buf_append_str(&m, "GET / HTTP/1.1\r\nHost: h\r\n");
-    for (int i = 0; i < BS_ADMIN_MAX_HEADERS; i++) bs_buf_appendf(&m, "X-%d: v\r\n", i);
+    for (int i = 0; i < BS_ADMIN_MAX_HEADERS; i++)
+        bs_buf_appendf(&m, "X-%d: v\r\n", i);
     bs_buf_append_str(&m, "\r\n");
-    ck_assert_int_eq(parse((char *)m.data, m.len, 0, &r, &used, &st), BS_EPROTO);
+    ck_assert_int_eq(parse((char *)m.data, m.len, 0, &r, &used, &st),
+                     BS_EPROTO);
     ck_assert_int_eq(st, 431);
     bs_buf_free(&m);
     /* exactly the limit of fields is fine */
     bs_buf_append_str(&m, "GET / HTTP/1.1\r\nHost: h\r\n");
-    for (int i = 0; i < BS_ADMIN_MAX_HEADERS - 1; i++) bs_buf_appendf(&m, "X-%d: v\r\n", i);
+    for (int i = 0; i < BS_ADMIN_MAX_HEADERS - 1; i++)
+        bs_buf_appendf(&m, "X-%d: v\r\n", i);
     bs_buf_append_str(&m, "\r\n");
     ck_assert_int_eq(parse((char *)m.data, m.len, 0, &r, &used, &st), 0);
     ck_assert_uint_eq(r.n_headers, BS_ADMIN_MAX_HEADERS);
@@ -233,13 +252,14 @@ END_TEST
 
 START_TEST(test_response_writer) {
     bs_buf b = BS_BUF_INIT;
-    ck_assert_int_eq(bs__http_write_response(&b, 404, NULL, "Allow: GET\r\n", false,
-                                             (const uint8_t *)"{}", 2),
+    ck_assert_int_eq(bs__http_write_response(&b, 404, NULL, "Allow: GET\r\n",
+                                             false, (const uint8_t *)"{}", 2),
                      0);
     bs_buf_append_u8(&b, 0);
-    ck_assert_str_eq((char *)b.data, "HTTP/1.1 404 Not Found\r\nServer: basalt-admin\r\n"
-                                     "Content-Type: application/json\r\nContent-Length: 2\r\n"
-                                     "Connection: close\r\nAllow: GET\r\n\r\n{}");
+    ck_assert_str_eq((char *)b.data,
+                     "HTTP/1.1 404 Not Found\r\nServer: basalt-admin\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 2\r\n"
+                     "Connection: close\r\nAllow: GET\r\n\r\n{}");
     bs_buf_free(&b);
     ck_assert_str_eq(bs_admin_status_text(413), "Content Too Large");
     ck_assert_str_eq(bs_admin_status_text(999), "Unknown");
@@ -255,7 +275,8 @@ END_TEST
  * consumed within the input on success. */
 START_TEST(test_random_soak) {
     uint64_t x = 0x9e3779b97f4a7c15ull;
-    const char *seed = "POST /flush?keyspace=ks HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody";
+    const char *seed = "POST /flush?keyspace=ks HTTP/1.1\r\nHost: "
+                       "h\r\nContent-Length: 4\r\n\r\nbody";
     size_t sl = strlen(seed);
     char buf[256];
     int ok = 0, again = 0, proto = 0;
@@ -289,7 +310,8 @@ START_TEST(test_random_soak) {
             again++;
         } else {
             ck_assert_int_eq(rc, BS_EPROTO);
-            ck_assert(st == 400 || st == 413 || st == 431 || st == 501 || st == 505);
+            ck_assert(st == 400 || st == 413 || st == 431 || st == 501 ||
+                      st == 505);
             proto++;
         }
     }

@@ -57,14 +57,18 @@ static void stop(void) {
 }
 
 /* GET/POST target, expect `status`, parse the body as JSON. */
-static const bs_json *req_json(const char *method, const char *target, int status) {
+static const bs_json *req_json(const char *method, const char *target,
+                               int status) {
     http_resp r;
     int st = http_do(port, method, target, &r);
-    if (st != status) ck_abort_msg("%s %s: status %d, want %d: %s", method, target, st, status, r.body);
+    if (st != status)
+        ck_abort_msg("%s %s: status %d, want %d: %s", method, target, st,
+                     status, r.body);
     const bs_json *doc = NULL;
     char err[128];
     int rc = bs_json_parse(r.body, r.body_len, &A, &doc, err, sizeof err);
-    if (rc) ck_abort_msg("%s %s: bad JSON (%s): %s", method, target, err, r.body);
+    if (rc)
+        ck_abort_msg("%s %s: bad JSON (%s): %s", method, target, err, r.body);
     resp_free(&r);
     return doc;
 }
@@ -74,7 +78,8 @@ static const char *str_at(const bs_json *arr, size_t i, const char *key) {
     return bs_json_string(bs_json_get(arr->items[i], key), NULL);
 }
 
-static char *render(int (*fn)(const bs_json *, bs_buf *), const bs_json *doc, bs_buf *b) {
+static char *render(int (*fn)(const bs_json *, bs_buf *), const bs_json *doc,
+                    bs_buf *b) {
     bs_buf_reset(b);
     ck_assert_int_eq(fn(doc, b), 0);
     bs_buf_append_u8(b, 0);
@@ -93,7 +98,8 @@ START_TEST(test_status) {
     ck_assert_str_eq(str_at(n, 1, "status"), "D");
     ck_assert_str_eq(str_at(n, 2, "state"), "J");
     ck_assert_str_eq(str_at(n, 2, "host_id"), FAKE_HOST3);
-    ck_assert_int_eq(bs_json_get(n->items[2], "load_bytes")->type, BS_JSON_NULL);
+    ck_assert_int_eq(bs_json_get(n->items[2], "load_bytes")->type,
+                     BS_JSON_NULL);
     double o;
     ck_assert_int_eq(bs_json_double(bs_json_get(n->items[0], "owns"), &o), 0);
     ck_assert(o == 0.5);
@@ -110,16 +116,21 @@ START_TEST(test_status) {
         "===============\n"
         "Status=Up/Down\n"
         "|/ State=Normal/Leaving/Joining/Moving\n"
-        "--  Address    Load       Tokens  Owns (effective)  Host ID                               Rack\n"
-        "UN  127.0.0.1  1.5 KiB    2       50.0%             " FAKE_HOST1 "  rack1\n"
-        "DN  127.0.0.2  123 bytes  2       25.0%             " FAKE_HOST2 "  rack2\n"
+        "--  Address    Load       Tokens  Owns (effective)  Host ID           "
+        "                    Rack\n"
+        "UN  127.0.0.1  1.5 KiB    2       50.0%             " FAKE_HOST1
+        "  rack1\n"
+        "DN  127.0.0.2  123 bytes  2       25.0%             " FAKE_HOST2
+        "  rack2\n"
         "\n"
         "Datacenter: dc2\n"
         "===============\n"
         "Status=Up/Down\n"
         "|/ State=Normal/Leaving/Joining/Moving\n"
-        "--  Address     Load  Tokens  Owns (effective)  Host ID                               Rack\n"
-        "UJ  127.0.0.10  ?     1       25.0%             " FAKE_HOST3 "  rack1\n");
+        "--  Address     Load  Tokens  Owns (effective)  Host ID               "
+        "                Rack\n"
+        "UJ  127.0.0.10  ?     1       25.0%             " FAKE_HOST3
+        "  rack1\n");
 
     d = req_json("GET", "/status?keyspace=ks2", 200);
     n = bs_json_get(d, "nodes");
@@ -128,15 +139,20 @@ START_TEST(test_status) {
     ck_assert_int_eq(bs_json_double(bs_json_get(n->items[1], "owns"), &o), 0);
     ck_assert(o == 1);
     d = req_json("GET", "/status?keyspace=nope", 404);
-    ck_assert_str_eq(bs_json_string(bs_json_get(d, "error"), ""), "unknown keyspace 'nope'");
+    ck_assert_str_eq(bs_json_string(bs_json_get(d, "error"), ""),
+                     "unknown keyspace 'nope'");
     /* no keyspace at all: owns unknown, and the note says so */
     fake.no_keyspaces = 1;
     d = req_json("GET", "/status", 200);
     ck_assert_int_eq(bs_json_get(d, "keyspace")->type, BS_JSON_NULL);
-    ck_assert_int_eq(bs_json_get(bs_json_get(d, "nodes")->items[0], "owns")->type, BS_JSON_NULL);
+    ck_assert_int_eq(
+        bs_json_get(bs_json_get(d, "nodes")->items[0], "owns")->type,
+        BS_JSON_NULL);
     char *txt = render(bs_admin_fmt_status, d, &b);
-    ck_assert_ptr_nonnull(strstr(txt, "UN  127.0.0.1  1.5 KiB    2       ?                 "));
-    ck_assert_ptr_nonnull(strstr(txt, "\nNote: there is no non-system keyspace"));
+    ck_assert_ptr_nonnull(
+        strstr(txt, "UN  127.0.0.1  1.5 KiB    2       ?                 "));
+    ck_assert_ptr_nonnull(
+        strstr(txt, "\nNote: there is no non-system keyspace"));
     bs_buf_free(&b);
     stop();
 }
@@ -147,8 +163,10 @@ START_TEST(test_ring) {
     const bs_json *d = req_json("GET", "/ring", 200);
     const bs_json *r = bs_json_get(d, "ring");
     ck_assert_uint_eq(r->n, 5);
-    const char *want[] = {"-9223372036854775807", "-100", "50", "200", "9223372036854775807"};
-    const char *addr[] = {"127.0.0.2", "127.0.0.1", "127.0.0.2", "127.0.0.1", "127.0.0.10"};
+    const char *want[] = {"-9223372036854775807", "-100", "50", "200",
+                          "9223372036854775807"};
+    const char *addr[] = {"127.0.0.2", "127.0.0.1", "127.0.0.2", "127.0.0.1",
+                          "127.0.0.10"};
     for (size_t i = 0; i < 5; i++) {
         ck_assert_str_eq(str_at(r, i, "token"), want[i]);
         ck_assert_str_eq(str_at(r, i, "address"), addr[i]);
@@ -159,23 +177,27 @@ START_TEST(test_ring) {
     ck_assert_str_eq(str_at(r, 0, "status"), "Down");
     ck_assert_str_eq(str_at(r, 4, "state"), "Joining");
     bs_buf b = BS_BUF_INIT;
-    ck_assert_str_eq(render(bs_admin_fmt_ring, d, &b),
-                     "\n"
-                     "Datacenter: dc1\n"
-                     "==========\n"
-                     "Address    Rack   Status  State   Load       Owns    Token\n"
-                     "                                                     200\n"
-                     "127.0.0.2  rack2  Down    Normal  123 bytes  25.00%  -9223372036854775807\n"
-                     "127.0.0.1  rack1  Up      Normal  1.5 KiB    50.00%  -100\n"
-                     "127.0.0.2  rack2  Down    Normal  123 bytes  25.00%  50\n"
-                     "127.0.0.1  rack1  Up      Normal  1.5 KiB    50.00%  200\n"
-                     "\n"
-                     "Datacenter: dc2\n"
-                     "==========\n"
-                     "Address     Rack   Status  State    Load  Owns    Token\n"
-                     "                                                  9223372036854775807\n"
-                     "127.0.0.10  rack1  Up      Joining  ?     25.00%  9223372036854775807\n"
-                     "\n");
+    ck_assert_str_eq(
+        render(bs_admin_fmt_ring, d, &b),
+        "\n"
+        "Datacenter: dc1\n"
+        "==========\n"
+        "Address    Rack   Status  State   Load       Owns    Token\n"
+        "                                                     200\n"
+        "127.0.0.2  rack2  Down    Normal  123 bytes  25.00%  "
+        "-9223372036854775807\n"
+        "127.0.0.1  rack1  Up      Normal  1.5 KiB    50.00%  -100\n"
+        "127.0.0.2  rack2  Down    Normal  123 bytes  25.00%  50\n"
+        "127.0.0.1  rack1  Up      Normal  1.5 KiB    50.00%  200\n"
+        "\n"
+        "Datacenter: dc2\n"
+        "==========\n"
+        "Address     Rack   Status  State    Load  Owns    Token\n"
+        "                                                  "
+        "9223372036854775807\n"
+        "127.0.0.10  rack1  Up      Joining  ?     25.00%  "
+        "9223372036854775807\n"
+        "\n");
     bs_buf_free(&b);
     stop();
 }
@@ -185,7 +207,8 @@ START_TEST(test_info_version_describe) {
     start(1);
     const bs_json *d = req_json("GET", "/info", 200);
     ck_assert_str_eq(bs_json_string(bs_json_get(d, "host_id"), ""), FAKE_HOST1);
-    ck_assert_str_eq(bs_json_string(bs_json_get(d, "cluster_name"), ""), "Fake Cluster");
+    ck_assert_str_eq(bs_json_string(bs_json_get(d, "cluster_name"), ""),
+                     "Fake Cluster");
     ck_assert_ptr_null(bs_json_get(d, "token_list"));
     const char *conf = bs_json_string(bs_json_get(d, "config"), "");
     ck_assert_ptr_nonnull(strstr(conf, "cluster_name: "));
@@ -193,7 +216,8 @@ START_TEST(test_info_version_describe) {
     /* the dump loads back into an equal config */
     bs_config back;
     bs_config_init(&back);
-    ck_assert_int_eq(bs_config_load_string(conf, strlen(conf), "info", &back, NULL, 0), 0);
+    ck_assert_int_eq(
+        bs_config_load_string(conf, strlen(conf), "info", &back, NULL, 0), 0);
     ck_assert(bs_config_equal(&back, &cfg));
     bs_config_free(&back);
     bs_buf b = BS_BUF_INIT;
@@ -209,17 +233,20 @@ START_TEST(test_info_version_describe) {
                      "Data Center            : dc1\n"
                      "Rack                   : rack1\n"
                      "Schema Version         : " FAKE_SCHEMA_A "\n"
-                     "Token                  : (invoke with -T/--tokens to see all 2 tokens)\n");
+                     "Token                  : (invoke with -T/--tokens to see "
+                     "all 2 tokens)\n");
     d = req_json("GET", "/info?tokens=1", 200);
     bs_buf_reset(&b);
     ck_assert_int_eq(bs_admin_fmt_info(d, true, false, &b), 0);
     bs_buf_append_u8(&b, 0);
-    ck_assert_ptr_nonnull(strstr((char *)b.data, "Token                  : -100\n"
-                                                 "Token                  : 200\n"));
+    ck_assert_ptr_nonnull(strstr((char *)b.data,
+                                 "Token                  : -100\n"
+                                 "Token                  : 200\n"));
 
     d = req_json("GET", "/version", 200);
-    ck_assert_str_eq(render(bs_admin_fmt_version, d, &b),
-                     "ReleaseVersion: 4.0.11\nBasalt: 0.1.0 (build test-build)\n");
+    ck_assert_str_eq(
+        render(bs_admin_fmt_version, d, &b),
+        "ReleaseVersion: 4.0.11\nBasalt: 0.1.0 (build test-build)\n");
 
     d = req_json("GET", "/describecluster", 200);
     const bs_json *sv = bs_json_get(d, "schema_versions");
@@ -227,16 +254,17 @@ START_TEST(test_info_version_describe) {
     ck_assert_str_eq(str_at(sv, 0, "version"), FAKE_SCHEMA_A);
     ck_assert_uint_eq(bs_json_get(sv->items[0], "hosts")->n, 2);
     ck_assert_str_eq(str_at(sv, 1, "version"), "UNREACHABLE");
-    ck_assert_str_eq(render(bs_admin_fmt_describecluster, d, &b),
-                     "Cluster Information:\n"
-                     "\tName: Fake Cluster\n"
-                     "\tSnitch: org.apache.cassandra.locator.GossipingPropertyFileSnitch\n"
-                     "\tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner\n"
-                     "\tSchema versions:\n"
-                     "\t\t" FAKE_SCHEMA_A ": [127.0.0.1, 127.0.0.10]\n"
-                     "\n"
-                     "\t\tUNREACHABLE: [127.0.0.2]\n"
-                     "\n");
+    ck_assert_str_eq(
+        render(bs_admin_fmt_describecluster, d, &b),
+        "Cluster Information:\n"
+        "\tName: Fake Cluster\n"
+        "\tSnitch: org.apache.cassandra.locator.GossipingPropertyFileSnitch\n"
+        "\tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner\n"
+        "\tSchema versions:\n"
+        "\t\t" FAKE_SCHEMA_A ": [127.0.0.1, 127.0.0.10]\n"
+        "\n"
+        "\t\tUNREACHABLE: [127.0.0.2]\n"
+        "\n");
     bs_buf_free(&b);
     stop();
 }
@@ -283,9 +311,11 @@ START_TEST(test_actions) {
     ck_assert_str_eq(fake.last_ks, "k s");
     ck_assert_str_eq(fake.last_table, "(all)");
     d = req_json("POST", "/flush?table=t", 400);
-    ck_assert_str_eq(bs_json_string(bs_json_get(d, "error"), ""), "table given without keyspace");
+    ck_assert_str_eq(bs_json_string(bs_json_get(d, "error"), ""),
+                     "table given without keyspace");
     d = req_json("POST", "/compact?keyspace=missing", 404);
-    ck_assert_str_eq(bs_json_string(bs_json_get(d, "error"), ""), "unknown keyspace 'missing'");
+    ck_assert_str_eq(bs_json_string(bs_json_get(d, "error"), ""),
+                     "unknown keyspace 'missing'");
     req_json("GET", "/flush", 405);
     req_json("POST", "/drain", 200);
     ck_assert_int_eq(atomic_load(&fake.drains), 1);
@@ -300,17 +330,21 @@ START_TEST(test_missing_callbacks) {
     const char *paths[] = {"/info", "/gossipinfo", "/describecluster"};
     for (size_t i = 0; i < 3; i++) {
         const bs_json *d = req_json("GET", paths[i], 501);
-        ck_assert_ptr_nonnull(strstr(bs_json_string(bs_json_get(d, "error"), ""), "not implemented"));
+        ck_assert_ptr_nonnull(strstr(
+            bs_json_string(bs_json_get(d, "error"), ""), "not implemented"));
     }
     req_json("POST", "/flush", 501);
     req_json("POST", "/drain", 501);
     /* status works without ownership: owns null; a keyspace is 501 */
     const bs_json *d = req_json("GET", "/status", 200);
-    ck_assert_int_eq(bs_json_get(bs_json_get(d, "nodes")->items[0], "owns")->type, BS_JSON_NULL);
+    ck_assert_int_eq(
+        bs_json_get(bs_json_get(d, "nodes")->items[0], "owns")->type,
+        BS_JSON_NULL);
     req_json("GET", "/status?keyspace=ks1", 501);
     /* release version default */
     d = req_json("GET", "/version", 200);
-    ck_assert_str_eq(bs_json_string(bs_json_get(d, "release_version"), ""), "4.0.11");
+    ck_assert_str_eq(bs_json_string(bs_json_get(d, "release_version"), ""),
+                     "4.0.11");
     ck_assert_str_eq(bs_json_string(bs_json_get(d, "build"), "?"), "");
     stop();
 }

@@ -52,7 +52,9 @@ static inline int send_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
-static inline int send_str(int fd, const char *s) { return send_all(fd, s, strlen(s)); }
+static inline int send_str(int fd, const char *s) {
+    return send_all(fd, s, strlen(s));
+}
 
 /* Reads exactly up to and including "\r\n\r\n" byte by byte (so bytes of
  * a following pipelined response stay in the socket), then the body. */
@@ -70,7 +72,8 @@ static inline int read_resp(int fd, http_resp *r) {
     r->status = atoi(r->headers + 9);
     size_t cl = 0;
     for (char *l = strstr(r->headers, "\r\n"); l; l = strstr(l + 2, "\r\n"))
-        if (!strncasecmp(l + 2, "Content-Length:", 15)) cl = strtoul(l + 17, NULL, 10);
+        if (!strncasecmp(l + 2, "Content-Length:", 15))
+            cl = strtoul(l + 17, NULL, 10);
     r->body = malloc(cl + 1);
     size_t got = 0;
     while (got < cl) {
@@ -95,11 +98,13 @@ static inline int peer_closed(int fd) {
 }
 
 /* One request on a fresh connection; returns status, body in r. */
-static inline int http_do(int port, const char *method, const char *target, http_resp *r) {
+static inline int http_do(int port, const char *method, const char *target,
+                          http_resp *r) {
     int fd = tcp_connect(port);
     if (fd < 0) return -1;
     char req[2048];
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", method,
+    snprintf(req, sizeof req,
+             "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", method,
              target);
     int rc = send_str(fd, req) ? -1 : read_resp(fd, r);
     close(fd);
