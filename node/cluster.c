@@ -74,7 +74,8 @@ struct bs_cluster {
     bs_ring_snapshot *ring;
 };
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static void schema_version_text(bs_local *node, char out[BS_UUID_STRLEN + 1]) {
     bs_schema *s = bs_local_schema(node);
@@ -90,7 +91,8 @@ static int parse_tokens(const char *s, int64_t **out, size_t *n) {
     *n = 0;
     if (!s || !*s) return 0;
     size_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
     int64_t *t = calloc(cap, sizeof *t);
     if (!t) return BS_ENOMEM;
     size_t k = 0;
@@ -140,14 +142,18 @@ static void send_event(bs_cluster *c, const char *type, const char *change,
     memset(&ev, 0, sizeof ev);
     ev.type = bs_proto_cstr(type);
     ev.change = bs_proto_cstr(change);
-    if (inet_pton(AF_INET, rpc, ev.addr.addr) == 1) ev.addr.addr_len = 4;
-    else if (inet_pton(AF_INET6, rpc, ev.addr.addr) == 1) ev.addr.addr_len = 16;
-    else return;
+    if (inet_pton(AF_INET, rpc, ev.addr.addr) == 1)
+        ev.addr.addr_len = 4;
+    else if (inet_pton(AF_INET6, rpc, ev.addr.addr) == 1)
+        ev.addr.addr_len = 16;
+    else
+        return;
     ev.addr.port = atoi(port);
     c->events(c->events_ud, &ev);
 }
 
-/* ---- ring ------------------------------------------------------------------ */
+/* ---- ring ------------------------------------------------------------------
+ */
 
 static void rebuild_ring(bs_cluster *c) {
     bs_gossip_view *v;
@@ -164,8 +170,8 @@ static void rebuild_ring(bs_cluster *c) {
         if (!is_member(e)) continue;
         bs_ring_node_desc d;
         memset(&d, 0, sizeof d);
-        if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value, strlen(e->app[BS_GS_HOST_ID].value),
-                          &d.host_id))
+        if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                          strlen(e->app[BS_GS_HOST_ID].value), &d.host_id))
             continue;
         char epname[BS_MSG_ADDRLEN + 8];
         snprintf(epname, sizeof epname, "%s:%u", e->ep.addr, e->ep.port);
@@ -173,11 +179,13 @@ static void rebuild_ring(bs_cluster *c) {
         d.dc = e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "dc1";
         d.rack = e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "rack1";
         int64_t *toks = NULL;
-        if (parse_tokens(e->app[BS_GS_TOKENS].value, &toks, &d.ntokens)) continue;
+        if (parse_tokens(e->app[BS_GS_TOKENS].value, &toks, &d.ntokens))
+            continue;
         d.tokens = toks;
         int arc = bs_ring_builder_add_node(b, &d);
         if (arc && arc != BS_EEXIST)
-            BS_WARN(LOG, "endpoint %s left out of the ring: %s", epname, bs_strerror(arc));
+            BS_WARN(LOG, "endpoint %s left out of the ring: %s", epname,
+                    bs_strerror(arc));
         free(toks);
     }
     bs_ring_snapshot *snap = NULL;
@@ -185,7 +193,8 @@ static void rebuild_ring(bs_cluster *c) {
     bs_ring_builder_free(b);
     bs_gossip_views_free(v, n);
     if (rc) {
-        BS_WARN(LOG, "cannot build the ring: %s (keeping the previous one)", bs_strerror(rc));
+        BS_WARN(LOG, "cannot build the ring: %s (keeping the previous one)",
+                bs_strerror(rc));
         return;
     }
     pthread_mutex_lock(&c->mu);
@@ -219,7 +228,8 @@ int bs_cluster_is_alive(bs_cluster *c, const bs_uuid *host_id) {
     return rc;
 }
 
-/* ---- schema propagation ------------------------------------------------------ */
+/* ---- schema propagation
+ * ------------------------------------------------------ */
 
 static void announce_schema(bs_cluster *c) {
     char ver[BS_UUID_STRLEN + 1];
@@ -227,18 +237,21 @@ static void announce_schema(bs_cluster *c) {
     bs_gossip_set_local(c->gossip, BS_GS_SCHEMA, ver);
 }
 
-static void merge_schema(bs_cluster *c, const bs_msg_peer *from, const uint8_t *p, size_t len) {
+static void merge_schema(bs_cluster *c, const bs_msg_peer *from,
+                         const uint8_t *p, size_t len) {
     char err[256] = "";
     int changed = 0;
     int rc = bs_local_schema_merge(c->node, p, len, &changed, err, sizeof err);
     if (rc) {
-        BS_WARN(LOG, "schema from %s:%u rejected: %s", from->addr, from->port, err);
+        BS_WARN(LOG, "schema from %s:%u rejected: %s", from->addr, from->port,
+                err);
         return;
     }
     if (changed) {
         char ver[BS_UUID_STRLEN + 1];
         schema_version_text(c->node, ver);
-        BS_INFO(LOG, "merged schema from %s:%u: now version %s", from->addr, from->port, ver);
+        BS_INFO(LOG, "merged schema from %s:%u: now version %s", from->addr,
+                from->port, ver);
         announce_schema(c);
     }
 }
@@ -253,10 +266,11 @@ static void on_pulled(void *ud, int status, const uint8_t *p, size_t len) {
     bs_cluster *c = x->c;
     member *m = find_member(c, &x->ep, 0);
     if (m) m->pulling = 0;
-    if (status == 0) merge_schema(c, &x->ep, p, len);
+    if (status == 0)
+        merge_schema(c, &x->ep, p, len);
     else if (status != BS_ECLOSED)
-        BS_DEBUG(LOG, "schema pull from %s:%u failed: %s", x->ep.addr, x->ep.port,
-                 bs_strerror(status));
+        BS_DEBUG(LOG, "schema pull from %s:%u failed: %s", x->ep.addr,
+                 x->ep.port, bs_strerror(status));
     free(x);
 }
 
@@ -269,7 +283,8 @@ static void pull_schema(bs_cluster *c, const bs_msg_peer *ep) {
     x->ep = *ep;
     m->pulling = 1;
     BS_DEBUG(LOG, "pulling schema from %s:%u", ep->addr, ep->port);
-    if (bs_msg_send(c->msg, ep, BS_VERB_SCHEMA_PULL, NULL, 0, PULL_TIMEOUT_MS, on_pulled, x)) {
+    if (bs_msg_send(c->msg, ep, BS_VERB_SCHEMA_PULL, NULL, 0, PULL_TIMEOUT_MS,
+                    on_pulled, x)) {
         m->pulling = 0;
         free(x);
     }
@@ -290,7 +305,9 @@ static void check_schemas(bs_cluster *c) {
     bs_gossip_views_free(v, n);
 }
 
-static void on_check(uv_timer_t *t) { check_schemas(t->data); }
+static void on_check(uv_timer_t *t) {
+    check_schemas(t->data);
+}
 
 static void h_push(void *ud, bs_msg *m, const bs_msg_in *in) {
     (void)m;
@@ -303,8 +320,10 @@ static void h_pull(void *ud, bs_msg *m, const bs_msg_in *in) {
     bs_buf b = BS_BUF_INIT;
     int rc = bs_schema_encode(s, &b);
     bs_schema_release(s);
-    if (rc) bs_msg_reply(m, in, rc, NULL, 0);
-    else bs_msg_reply(m, in, 0, b.data, b.len);
+    if (rc)
+        bs_msg_reply(m, in, rc, NULL, 0);
+    else
+        bs_msg_reply(m, in, 0, b.data, b.len);
     bs_buf_free(&b);
 }
 
@@ -324,8 +343,8 @@ static void push_on_loop(void *ud) {
     if (bs_gossip_snapshot(c->gossip, &v, &n) == 0) {
         for (size_t i = 0; i < n; i++)
             if (!v[i].is_self && v[i].alive)
-                bs_msg_send(c->msg, &v[i].st.ep, BS_VERB_SCHEMA_PUSH, x->data, x->len,
-                            PULL_TIMEOUT_MS, NULL, NULL);
+                bs_msg_send(c->msg, &v[i].st.ep, BS_VERB_SCHEMA_PUSH, x->data,
+                            x->len, PULL_TIMEOUT_MS, NULL, NULL);
         bs_gossip_views_free(v, n);
     }
     free(x->data);
@@ -351,14 +370,17 @@ static void on_local_ddl(void *ud, const bs_schema *s) {
     }
 }
 
-/* ---- gossip events ------------------------------------------------------------ */
+/* ---- gossip events
+ * ------------------------------------------------------------ */
 
-static void on_gossip(void *ud, bs_gossip_event ev, const bs_gossip_ep *e, uint32_t changed) {
+static void on_gossip(void *ud, bs_gossip_event ev, const bs_gossip_ep *e,
+                      uint32_t changed) {
     bs_cluster *c = ud;
     if (bs_msg_peer_equal(&e->ep, &c->self)) return;
     member *m = find_member(c, &e->ep, 1);
-    uint32_t ring_bits = (1u << BS_GS_STATUS) | (1u << BS_GS_TOKENS) | (1u << BS_GS_DC) |
-                         (1u << BS_GS_RACK) | (1u << BS_GS_HOST_ID);
+    uint32_t ring_bits = (1u << BS_GS_STATUS) | (1u << BS_GS_TOKENS) |
+                         (1u << BS_GS_DC) | (1u << BS_GS_RACK) |
+                         (1u << BS_GS_HOST_ID);
     switch (ev) {
     case BS_GOSSIP_EV_JOIN:
     case BS_GOSSIP_EV_CHANGE:
@@ -366,8 +388,8 @@ static void on_gossip(void *ud, bs_gossip_event ev, const bs_gossip_ep *e, uint3
         if (changed & ring_bits) rebuild_ring(c);
         if (m && !m->announced && is_member(e)) {
             m->announced = 1;
-            BS_INFO(LOG, "node %s:%u (host %s) joined the ring", e->ep.addr, e->ep.port,
-                    e->app[BS_GS_HOST_ID].value);
+            BS_INFO(LOG, "node %s:%u (host %s) joined the ring", e->ep.addr,
+                    e->ep.port, e->app[BS_GS_HOST_ID].value);
             send_event(c, "TOPOLOGY_CHANGE", "NEW_NODE", e);
         } else if (m && m->announced && e->app[BS_GS_STATUS].value &&
                    strcmp(e->app[BS_GS_STATUS].value, "LEFT") == 0) {
@@ -380,13 +402,12 @@ static void on_gossip(void *ud, bs_gossip_event ev, const bs_gossip_ep *e, uint3
         send_event(c, "STATUS_CHANGE", "UP", e);
         check_schemas(c);
         break;
-    case BS_GOSSIP_EV_DEAD:
-        send_event(c, "STATUS_CHANGE", "DOWN", e);
-        break;
+    case BS_GOSSIP_EV_DEAD: send_event(c, "STATUS_CHANGE", "DOWN", e); break;
     }
 }
 
-/* ---- peers for system.peers ------------------------------------------------------ */
+/* ---- peers for system.peers
+ * ------------------------------------------------------ */
 
 static int peers_fn(void *ud, bs_arena *a, bs_exec_node **out, size_t *nout) {
     bs_cluster *c = ud;
@@ -400,14 +421,14 @@ static int peers_fn(void *ud, bs_arena *a, bs_exec_node **out, size_t *nout) {
     size_t k = 0;
     for (size_t i = 0; p && i < n; i++) {
         const bs_gossip_ep *e = &v[i].st;
-        if (v[i].is_self || !e->app[BS_GS_HOST_ID].value || !e->app[BS_GS_TOKENS].value ||
-            !e->app[BS_GS_RPC_ADDRESS].value)
+        if (v[i].is_self || !e->app[BS_GS_HOST_ID].value ||
+            !e->app[BS_GS_TOKENS].value || !e->app[BS_GS_RPC_ADDRESS].value)
             continue;
         const char *st = e->app[BS_GS_STATUS].value;
         if (st && strcmp(st, "LEFT") == 0) continue;
         bs_exec_node *x = &p[k];
-        if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value, strlen(e->app[BS_GS_HOST_ID].value),
-                          &x->host_id))
+        if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                          strlen(e->app[BS_GS_HOST_ID].value), &x->host_id))
             continue;
         const char *sv = e->app[BS_GS_SCHEMA].value;
         if (sv) bs_uuid_parse(sv, strlen(sv), &x->schema_version);
@@ -428,16 +449,19 @@ static int peers_fn(void *ud, bs_arena *a, bs_exec_node **out, size_t *nout) {
         x->address = DUP(e->ep.addr);
         x->rpc_address = DUP(e->app[BS_GS_RPC_ADDRESS].value);
         x->dc = DUP(e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "dc1");
-        x->rack = DUP(e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "rack1");
-        x->release_version =
-            DUP(e->app[BS_GS_RELEASE_VERSION].value ? e->app[BS_GS_RELEASE_VERSION].value
-                                                    : RELEASE);
+        x->rack =
+            DUP(e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "rack1");
+        x->release_version = DUP(e->app[BS_GS_RELEASE_VERSION].value
+                                     ? e->app[BS_GS_RELEASE_VERSION].value
+                                     : RELEASE);
 #undef DUP
-        x->native_port = e->app[BS_GS_NATIVE_PORT].value ? atoi(e->app[BS_GS_NATIVE_PORT].value)
-                                                         : 9042;
+        x->native_port = e->app[BS_GS_NATIVE_PORT].value
+                             ? atoi(e->app[BS_GS_NATIVE_PORT].value)
+                             : 9042;
         x->storage_port = e->ep.port;
         x->up = v[i].alive;
-        if (!x->address || !x->rpc_address || !x->dc || !x->rack || !x->release_version) {
+        if (!x->address || !x->rpc_address || !x->dc || !x->rack ||
+            !x->release_version) {
             rc = BS_ENOMEM;
             break;
         }
@@ -451,7 +475,8 @@ static int peers_fn(void *ud, bs_arena *a, bs_exec_node **out, size_t *nout) {
     return 0;
 }
 
-/* ---- lifecycle ------------------------------------------------------------------- */
+/* ---- lifecycle
+ * ------------------------------------------------------------------- */
 
 static void start_timer(void *ud) {
     bs_cluster *c = ud;
@@ -461,7 +486,9 @@ static void start_timer(void *ud) {
     c->timer_live = 1;
 }
 
-static void on_timer_closed(uv_handle_t *h) { (void)h; }
+static void on_timer_closed(uv_handle_t *h) {
+    (void)h;
+}
 
 static void stop_timer(void *ud) {
     bs_cluster *c = ud;
@@ -473,10 +500,13 @@ static void stop_timer(void *ud) {
     bs_msg_register(c->msg, BS_VERB_SCHEMA_PULL, NULL, NULL);
 }
 
-static void noop(void *ud) { (void)ud; }
+static void noop(void *ud) {
+    (void)ud;
+}
 
-int bs_cluster_start(const bs_config *cfg, bs_local *node, bs_cluster_event_fn events,
-                     void *events_ud, bs_cluster **out, char *err, size_t errlen) {
+int bs_cluster_start(const bs_config *cfg, bs_local *node,
+                     bs_cluster_event_fn events, void *events_ud,
+                     bs_cluster **out, char *err, size_t errlen) {
     *out = NULL;
     bs_cluster *c = calloc(1, sizeof *c);
     if (!c) return BS_ENOMEM;
@@ -489,7 +519,8 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node, bs_cluster_event_fn e
     int32_t gen;
     int rc = bs_local_next_generation(node, bs_clock_now_s(NULL), &gen);
     if (rc) {
-        snprintf(err, errlen, "cannot persist the gossip generation: %s", bs_strerror(rc));
+        snprintf(err, errlen, "cannot persist the gossip generation: %s",
+                 bs_strerror(rc));
         goto fail;
     }
     bs_msg_opts mo;
@@ -499,12 +530,14 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node, bs_cluster_event_fn e
     mo.listen_address = cfg->listen_address;
     mo.port = (uint16_t)cfg->storage_port;
     mo.broadcast_address = bs_config_broadcast_address(cfg);
-    mo.max_message_bytes = cfg->native_transport_max_frame_size_bytes > (16u << 20)
-                               ? cfg->native_transport_max_frame_size_bytes
-                               : (16u << 20);
+    mo.max_message_bytes =
+        cfg->native_transport_max_frame_size_bytes > (16u << 20)
+            ? cfg->native_transport_max_frame_size_bytes
+            : (16u << 20);
     rc = bs_msg_start(&mo, &c->msg);
     if (rc) {
-        snprintf(err, errlen, "cannot listen for internode messages on %s:%d: %s",
+        snprintf(err, errlen,
+                 "cannot listen for internode messages on %s:%d: %s",
                  cfg->listen_address, cfg->storage_port, bs_strerror(rc));
         goto fail;
     }
@@ -516,13 +549,15 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node, bs_cluster_event_fn e
         goto fail;
     }
     for (size_t i = 0; i < cfg->n_seeds; i++)
-        if (bs_msg_peer_set(&seeds[nseeds], cfg->seeds[i], (uint16_t)cfg->storage_port) == 0)
+        if (bs_msg_peer_set(&seeds[nseeds], cfg->seeds[i],
+                            (uint16_t)cfg->storage_port) == 0)
             nseeds++;
     /* initial states */
     const int64_t *toks;
     size_t nt = bs_local_tokens(node, &toks);
     bs_buf tb = BS_BUF_INIT;
-    for (size_t i = 0; i < nt; i++) bs_buf_appendf(&tb, "%s%" PRId64, i ? "," : "", toks[i]);
+    for (size_t i = 0; i < nt; i++)
+        bs_buf_appendf(&tb, "%s%" PRId64, i ? "," : "", toks[i]);
     bs_buf_append_u8(&tb, 0);
     char hid[BS_UUID_STRLEN + 1], ver[BS_UUID_STRLEN + 1], port[16];
     bs_uuid_format(&c->host_id, hid);
@@ -563,7 +598,9 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node, bs_cluster_event_fn e
     bs_msg_call_sync(c->msg, start_timer, c);
     bs_local_set_peers_provider(node, peers_fn, c);
     bs_local_set_schema_listener(node, on_local_ddl, c);
-    BS_INFO(LOG, "node %s:%u joined cluster '%s' as NORMAL with %zu tokens (generation %d)",
+    BS_INFO(LOG,
+            "node %s:%u joined cluster '%s' as NORMAL with %zu tokens "
+            "(generation %d)",
             c->self.addr, c->self.port, cfg->cluster_name, nt, gen);
     *out = c;
     return 0;
@@ -590,5 +627,9 @@ void bs_cluster_stop(bs_cluster *c) {
     free(c);
 }
 
-bs_msg *bs_cluster_msg(bs_cluster *c) { return c->msg; }
-bs_gossip *bs_cluster_gossip(bs_cluster *c) { return c->gossip; }
+bs_msg *bs_cluster_msg(bs_cluster *c) {
+    return c->msg;
+}
+bs_gossip *bs_cluster_gossip(bs_cluster *c) {
+    return c->gossip;
+}

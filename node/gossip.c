@@ -18,7 +18,9 @@
  *
  * UP: an endpoint becomes live only after it answers an ECHO request,
  * sent when its heartbeat moves while it is down (or on first sight), so
- * a stale state relayed by a third node cannot resurrect it.  DOWN: phi
+ * a stale state relayed by a third node cannot resurrect it; the answer
+ * carries the answering process's generation (u32 BE), which must be the
+ * one we hold state for.  DOWN: phi
  * over the threshold, or - a deliberate addition to Cassandra's rules -
  * our connection attempt was refused (nothing listens on its storage
  * port: the process is gone), which makes a crash visible in well under
@@ -77,7 +79,9 @@ struct bs_gossip {
     size_t nev, evcap;
 };
 
-static int64_t now_s(void) { return bs_clock_now_us(NULL) / 1000000; }
+static int64_t now_s(void) {
+    return bs_clock_now_us(NULL) / 1000000;
+}
 
 static uint64_t rnd(bs_gossip *g) {
     /* xorshift64*: loop thread only */
@@ -89,7 +93,9 @@ static uint64_t rnd(bs_gossip *g) {
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-static double rnd01(bs_gossip *g) { return (double)(rnd(g) >> 11) / (double)(1ULL << 53); }
+static double rnd01(bs_gossip *g) {
+    return (double)(rnd(g) >> 11) / (double)(1ULL << 53);
+}
 
 /* ---- table (mu held) ---------------------------------------------------- */
 
@@ -115,7 +121,8 @@ static node *add_node(bs_gossip *g, const bs_msg_peer *p) {
     return x;
 }
 
-static void push_ev(bs_gossip *g, bs_gossip_event ev, const node *x, uint32_t changed) {
+static void push_ev(bs_gossip *g, bs_gossip_event ev, const node *x,
+                    uint32_t changed) {
     if (g->nev == g->evcap) {
         size_t nc = g->evcap ? g->evcap * 2 : 8;
         pev *ne = realloc(g->evs, nc * sizeof *ne);
@@ -139,7 +146,9 @@ static void fire(bs_gossip *g) {
     g->nev = g->evcap = 0;
     pthread_mutex_unlock(&g->mu);
     for (size_t i = 0; i < n; i++) {
-        if (g->o.listener) g->o.listener(g->o.listener_ud, evs[i].ev, &evs[i].ep, evs[i].changed);
+        if (g->o.listener)
+            g->o.listener(g->o.listener_ud, evs[i].ev, &evs[i].ep,
+                          evs[i].changed);
         bs_gossip_ep_clear(&evs[i].ep);
     }
     free(evs);
@@ -148,7 +157,8 @@ static void fire(bs_gossip *g) {
 static void mark_dead(bs_gossip *g, node *x, const char *why) {
     if (!x->alive || x->is_self) return;
     x->alive = 0;
-    BS_INFO(LOG, "InetAddress %s:%u is now DOWN (%s)", x->st.ep.addr, x->st.ep.port, why);
+    BS_INFO(LOG, "InetAddress %s:%u is now DOWN (%s)", x->st.ep.addr,
+            x->st.ep.port, why);
     push_ev(g, BS_GOSSIP_EV_DEAD, x, 0);
 }
 
@@ -161,19 +171,23 @@ typedef struct echo_ctx {
 } echo_ctx;
 
 static void on_echo(void *ud, int status, const uint8_t *p, size_t len) {
-    (void)p;
-    (void)len;
     echo_ctx *c = ud;
     bs_gossip *g = c->g;
+    /* the answer names the generation of the process that answered: an
+     * ECHO meant for an old incarnation that reaches a restarted one must
+     * not mark the old state alive */
+    int32_t gen = status == 0 && len == 4 ? (int32_t)bs_get_u32(p) : -1;
     pthread_mutex_lock(&g->mu);
     node *x = g->stopped ? NULL : find(g, &c->ep);
     if (x) {
         x->echo_pending = 0;
-        if (status == 0 && !x->alive && x->st.generation == c->gen) {
+        if (status == 0 && !x->alive && x->st.generation == c->gen &&
+            gen == c->gen) {
             x->alive = 1;
             /* restart the detector's clock: the node just answered */
             x->fd.last_ns = bs_clock_mono_ns();
-            BS_INFO(LOG, "InetAddress %s:%u is now UP", x->st.ep.addr, x->st.ep.port);
+            BS_INFO(LOG, "InetAddress %s:%u is now UP", x->st.ep.addr,
+                    x->st.ep.port);
             push_ev(g, BS_GOSSIP_EV_ALIVE, x, 0);
         }
     }
@@ -191,15 +205,18 @@ static void send_echo(bs_gossip *g, node *x) {
     c->ep = x->st.ep;
     c->gen = x->st.generation;
     x->echo_pending = 1;
-    if (bs_msg_send(g->msg, &x->st.ep, BS_VERB_ECHO, NULL, 0, ECHO_TIMEOUT_MS, on_echo, c)) {
+    if (bs_msg_send(g->msg, &x->st.ep, BS_VERB_ECHO, NULL, 0, ECHO_TIMEOUT_MS,
+                    on_echo, c)) {
         x->echo_pending = 0;
         free(c);
     }
 }
 
 static void h_echo(void *ud, bs_msg *m, const bs_msg_in *in) {
-    (void)ud;
-    bs_msg_reply(m, in, 0, NULL, 0);
+    bs_gossip *g = ud;
+    uint8_t b[4];
+    bs_put_u32(b, (uint32_t)g->o.generation);
+    bs_msg_reply(m, in, 0, b, 4);
 }
 
 /* ---- applying remote state (mu held) ----------------------------------- */
@@ -209,7 +226,8 @@ static void apply_states(bs_gossip *g, bs_gossip_ep *eps, size_t n) {
     int64_t iv = (int64_t)g->o.interval_ms * 1000000;
     for (size_t i = 0; i < n; i++) {
         bs_gossip_ep *r = &eps[i];
-        if (bs_msg_peer_equal(&r->ep, &g->nodes[0]->st.ep)) continue; /* we own our state */
+        if (bs_msg_peer_equal(&r->ep, &g->nodes[0]->st.ep))
+            continue; /* we own our state */
         node *x = find(g, &r->ep);
         int created = 0;
         if (!x) {
@@ -231,12 +249,12 @@ static void apply_states(bs_gossip *g, bs_gossip_ep *eps, size_t n) {
             continue;
         }
         if (what & BS_GOSSIP_M_NEW) {
-            BS_INFO(LOG, "new endpoint %s:%u (generation %d)", x->st.ep.addr, x->st.ep.port,
-                    x->st.generation);
+            BS_INFO(LOG, "new endpoint %s:%u (generation %d)", x->st.ep.addr,
+                    x->st.ep.port, x->st.generation);
             push_ev(g, BS_GOSSIP_EV_JOIN, x, changed);
         } else if (what & BS_GOSSIP_M_RESTART) {
-            BS_INFO(LOG, "endpoint %s:%u restarted (generation %d)", x->st.ep.addr,
-                    x->st.ep.port, x->st.generation);
+            BS_INFO(LOG, "endpoint %s:%u restarted (generation %d)",
+                    x->st.ep.addr, x->st.ep.port, x->st.generation);
             mark_dead(g, x, "restarted");
             bs_fd_init(&x->fd);
             push_ev(g, BS_GOSSIP_EV_RESTART, x, changed);
@@ -252,15 +270,16 @@ static void apply_states(bs_gossip *g, bs_gossip_ep *eps, size_t n) {
 }
 
 /* States to answer requests with (mu held).  *out malloc'd. */
-static int answer_requests(bs_gossip *g, const bs_gossip_digest *r, size_t nr, bs_gossip_ep **out,
-                           size_t *nout) {
+static int answer_requests(bs_gossip *g, const bs_gossip_digest *r, size_t nr,
+                           bs_gossip_ep **out, size_t *nout) {
     *out = calloc(nr ? nr : 1, sizeof **out);
     *nout = 0;
     if (!*out) return BS_ENOMEM;
     for (size_t i = 0; i < nr; i++) {
         node *x = find(g, &r[i].ep);
         if (!x || x->st.generation == 0) continue;
-        int32_t above = x->st.generation == r[i].generation ? r[i].max_version : -1;
+        int32_t above =
+            x->st.generation == r[i].generation ? r[i].max_version : -1;
         if (x->st.generation < r[i].generation) continue;
         if (bs_gossip_ep_delta(&x->st, above, &(*out)[*nout]) == 0) (*nout)++;
     }
@@ -274,12 +293,15 @@ static void h_syn(void *ud, bs_msg *m, const bs_msg_in *in) {
     char cluster[256];
     bs_gossip_digest *d = NULL;
     size_t nd = 0;
-    if (bs_gossip_syn_decode(in->payload, in->len, cluster, sizeof cluster, &d, &nd)) {
-        BS_WARN(LOG, "bad gossip SYN from %s:%u; ignored", in->from.addr, in->from.port);
+    if (bs_gossip_syn_decode(in->payload, in->len, cluster, sizeof cluster, &d,
+                             &nd)) {
+        BS_WARN(LOG, "bad gossip SYN from %s:%u; ignored", in->from.addr,
+                in->from.port);
         return;
     }
     if (strcmp(cluster, g->cluster) != 0) {
-        BS_WARN(LOG, "gossip SYN from %s:%u of cluster '%s' (we are '%s'); ignored",
+        BS_WARN(LOG,
+                "gossip SYN from %s:%u of cluster '%s' (we are '%s'); ignored",
                 in->from.addr, in->from.port, cluster, g->cluster);
         free(d);
         return;
@@ -289,15 +311,15 @@ static void h_syn(void *ud, bs_msg *m, const bs_msg_in *in) {
     size_t nr = 0, ndl = 0;
     pthread_mutex_lock(&g->mu);
     int rc = g->stopped ? BS_ECLOSED
-                        : bs_gossip_examine((bs_gossip_ep *const *)g->nodes, g->n, d, nd, &reqs,
-                                            &nr, &dl, &ndl);
+                        : bs_gossip_examine((bs_gossip_ep *const *)g->nodes,
+                                            g->n, d, nd, &reqs, &nr, &dl, &ndl);
     pthread_mutex_unlock(&g->mu);
     free(d);
     if (rc) return;
     bs_buf b = BS_BUF_INIT;
     if (bs_gossip_ack_encode(dl, ndl, reqs, nr, &b) == 0)
-        bs_msg_send(m, &in->from, BS_VERB_GOSSIP_ACK, b.data, b.len, g->o.interval_ms * 2, NULL,
-                    NULL);
+        bs_msg_send(m, &in->from, BS_VERB_GOSSIP_ACK, b.data, b.len,
+                    g->o.interval_ms * 2, NULL, NULL);
     bs_buf_free(&b);
     free(reqs);
     bs_gossip_free_eps(dl, ndl);
@@ -310,7 +332,8 @@ static void h_ack(void *ud, bs_msg *m, const bs_msg_in *in) {
     size_t ne = 0, nr = 0;
     if (bs_gossip_ack_decode(in->payload, in->len, &eps, &ne, &reqs, &nr)) {
         BS_WARN(LOG, "bad gossip %s from %s:%u; ignored",
-                in->verb == BS_VERB_GOSSIP_ACK ? "ACK" : "ACK2", in->from.addr, in->from.port);
+                in->verb == BS_VERB_GOSSIP_ACK ? "ACK" : "ACK2", in->from.addr,
+                in->from.port);
         return;
     }
     bs_gossip_ep *ans = NULL;
@@ -318,7 +341,9 @@ static void h_ack(void *ud, bs_msg *m, const bs_msg_in *in) {
     pthread_mutex_lock(&g->mu);
     if (!g->stopped) {
         apply_states(g, eps, ne);
-        if (in->verb == BS_VERB_GOSSIP_ACK && answer_requests(g, reqs, nr, &ans, &nans)) ans = NULL;
+        if (in->verb == BS_VERB_GOSSIP_ACK &&
+            answer_requests(g, reqs, nr, &ans, &nans))
+            ans = NULL;
     }
     pthread_mutex_unlock(&g->mu);
     bs_gossip_free_eps(eps, ne);
@@ -326,8 +351,8 @@ static void h_ack(void *ud, bs_msg *m, const bs_msg_in *in) {
     if (ans) {
         bs_buf b = BS_BUF_INIT;
         if (bs_gossip_ack_encode(ans, nans, NULL, 0, &b) == 0)
-            bs_msg_send(m, &in->from, BS_VERB_GOSSIP_ACK2, b.data, b.len, g->o.interval_ms * 2,
-                        NULL, NULL);
+            bs_msg_send(m, &in->from, BS_VERB_GOSSIP_ACK2, b.data, b.len,
+                        g->o.interval_ms * 2, NULL, NULL);
         bs_buf_free(&b);
         bs_gossip_free_eps(ans, nans);
     }
@@ -347,7 +372,8 @@ static void on_conn(void *ud, const bs_msg_peer *p, bs_msg_conn_event ev) {
 /* ---- the round ----------------------------------------------------------- */
 
 static void send_syn(bs_gossip *g, const bs_msg_peer *to, const bs_buf *b) {
-    bs_msg_send(g->msg, to, BS_VERB_GOSSIP_SYN, b->data, b->len, g->o.interval_ms * 2, NULL, NULL);
+    bs_msg_send(g->msg, to, BS_VERB_GOSSIP_SYN, b->data, b->len,
+                g->o.interval_ms * 2, NULL, NULL);
 }
 
 static void on_round(uv_timer_t *t) {
@@ -365,7 +391,9 @@ static void on_round(uv_timer_t *t) {
      * peers', so restart every detector's clock instead of convicting. */
     int local_pause = g->last_round_ns && mono - g->last_round_ns > 4 * iv;
     if (local_pause)
-        BS_WARN(LOG, "local pause of %lld ms detected: not marking peers down this round",
+        BS_WARN(LOG,
+                "local pause of %lld ms detected: not marking peers down this "
+                "round",
                 (long long)((mono - g->last_round_ns) / 1000000));
     g->last_round_ns = mono;
     size_t nlive = 0, ndead = 0;
@@ -376,12 +404,15 @@ static void on_round(uv_timer_t *t) {
             double phi = bs_fd_phi(&x->fd, mono);
             if (phi > g->o.phi_threshold) {
                 char why[64];
-                snprintf(why, sizeof why, "phi %.1f > %.1f", phi, g->o.phi_threshold);
+                snprintf(why, sizeof why, "phi %.1f > %.1f", phi,
+                         g->o.phi_threshold);
                 mark_dead(g, x, why);
             }
         }
-        if (x->alive) nlive++;
-        else ndead++;
+        if (x->alive)
+            nlive++;
+        else
+            ndead++;
     }
     bs_gossip_digest *d = calloc(g->n, sizeof *d);
     if (d) {
@@ -419,16 +450,19 @@ static void on_round(uv_timer_t *t) {
             }
     }
     size_t nseeds = 0;
-    for (size_t i = 0; i < g->nseeds; i++) nseeds += !bs_msg_peer_equal(&g->seeds[i], &self->st.ep);
+    for (size_t i = 0; i < g->nseeds; i++)
+        nseeds += !bs_msg_peer_equal(&g->seeds[i], &self->st.ep);
     if (nseeds) {
         int live_is_seed = 0;
         for (size_t i = 0; have_live && i < g->nseeds; i++)
             live_is_seed |= bs_msg_peer_equal(&g->seeds[i], &live_to);
         if (!have_live ||
-            (!live_is_seed && rnd01(g) < (double)nseeds / (double)(nlive + ndead + 1))) {
+            (!live_is_seed &&
+             rnd01(g) < (double)nseeds / (double)(nlive + ndead + 1))) {
             size_t k = rnd(g) % nseeds;
             for (size_t i = 0; i < g->nseeds; i++)
-                if (!bs_msg_peer_equal(&g->seeds[i], &self->st.ep) && k-- == 0) {
+                if (!bs_msg_peer_equal(&g->seeds[i], &self->st.ep) &&
+                    k-- == 0) {
                     seed_to = g->seeds[i];
                     have_seed = 1;
                     break;
@@ -446,7 +480,8 @@ static void on_round(uv_timer_t *t) {
     fire(g);
 }
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
 static void start_on_loop(void *ud) {
     bs_gossip *g = ud;
@@ -456,7 +491,9 @@ static void start_on_loop(void *ud) {
     uv_timer_start(&g->timer, on_round, g->o.interval_ms, g->o.interval_ms);
 }
 
-static void on_timer_closed(uv_handle_t *h) { (void)h; }
+static void on_timer_closed(uv_handle_t *h) {
+    (void)h;
+}
 
 static void stop_on_loop(void *ud) {
     bs_gossip *g = ud;
@@ -477,12 +514,15 @@ static void stop_on_loop(void *ud) {
 
 /* The timer's close callback has to run before g is freed: a no-op call
  * queued after the close runs after the loop processed it. */
-static void noop(void *ud) { (void)ud; }
+static void noop(void *ud) {
+    (void)ud;
+}
 
-int bs_gossip_start(const bs_gossip_opts *o, const char *const values[BS_GS_NSTATES],
-                    bs_gossip **out) {
+int bs_gossip_start(const bs_gossip_opts *o,
+                    const char *const values[BS_GS_NSTATES], bs_gossip **out) {
     *out = NULL;
-    if (!o->msg || !o->cluster_name || strlen(o->cluster_name) >= 256 || o->generation <= 0)
+    if (!o->msg || !o->cluster_name || strlen(o->cluster_name) >= 256 ||
+        o->generation <= 0)
         return BS_EINVAL;
     bs_gossip *g = calloc(1, sizeof *g);
     if (!g) return BS_ENOMEM;
@@ -493,7 +533,8 @@ int bs_gossip_start(const bs_gossip_opts *o, const char *const values[BS_GS_NSTA
     g->o.cluster_name = g->cluster;
     g->msg = o->msg;
     pthread_mutex_init(&g->mu, NULL);
-    g->rng = (uint64_t)bs_clock_mono_ns() ^ ((uint64_t)(uintptr_t)g << 16) ^ 0x9E3779B97F4A7C15ULL;
+    g->rng = (uint64_t)bs_clock_mono_ns() ^ ((uint64_t)(uintptr_t)g << 16) ^
+             0x9E3779B97F4A7C15ULL;
     if (!g->rng) g->rng = 1;
     if (o->nseeds) {
         g->seeds = calloc(o->nseeds, sizeof *g->seeds);
@@ -510,7 +551,9 @@ int bs_gossip_start(const bs_gossip_opts *o, const char *const values[BS_GS_NSTA
     x->alive = 1;
     x->st.generation = o->generation;
     for (int a = 0; a < BS_GS_NSTATES; a++)
-        if (values && values[a] && bs_gossip_ep_set(&x->st, a, values[a], ++g->version)) goto nomem;
+        if (values && values[a] &&
+            bs_gossip_ep_set(&x->st, a, values[a], ++g->version))
+            goto nomem;
     x->st.hb_version = ++g->version;
     bs_msg_register(o->msg, BS_VERB_ECHO, h_echo, g);
     bs_msg_register(o->msg, BS_VERB_GOSSIP_SYN, h_syn, g);
@@ -522,8 +565,8 @@ int bs_gossip_start(const bs_gossip_opts *o, const char *const values[BS_GS_NSTA
         bs_gossip_stop(g);
         return rc;
     }
-    BS_INFO(LOG, "gossip started on %s:%u, generation %d, %zu seed(s)", self.addr, self.port,
-            o->generation, o->nseeds);
+    BS_INFO(LOG, "gossip started on %s:%u, generation %d, %zu seed(s)",
+            self.addr, self.port, o->generation, o->nseeds);
     *out = g;
     return 0;
 nomem:
@@ -533,14 +576,17 @@ nomem:
 
 void bs_gossip_stop(bs_gossip *g) {
     if (!g) return;
-    if (bs_msg_call_sync(g->msg, stop_on_loop, g) == 0) bs_msg_call_sync(g->msg, noop, NULL);
-    else stop_on_loop(g); /* messaging already stopped: nothing runs */
+    if (bs_msg_call_sync(g->msg, stop_on_loop, g) == 0)
+        bs_msg_call_sync(g->msg, noop, NULL);
+    else
+        stop_on_loop(g); /* messaging already stopped: nothing runs */
     for (size_t i = 0; i < g->n; i++) {
         bs_gossip_ep_clear(&g->nodes[i]->st);
         free(g->nodes[i]);
     }
     free(g->nodes);
-    for (size_t i = 0; i < g->nev; i++) bs_gossip_ep_clear(&g->evs[i].ep);
+    for (size_t i = 0; i < g->nev; i++)
+        bs_gossip_ep_clear(&g->evs[i].ep);
     free(g->evs);
     free(g->seeds);
     pthread_mutex_destroy(&g->mu);
@@ -561,7 +607,8 @@ static void set_on_loop(void *ud) {
         node *self = g->nodes[0];
         const char *old = self->st.app[c->app].value;
         int changed = !old || strcmp(old, c->value) != 0;
-        if (bs_gossip_ep_set(&self->st, c->app, c->value, ++g->version) == 0 && changed)
+        if (bs_gossip_ep_set(&self->st, c->app, c->value, ++g->version) == 0 &&
+            changed)
             push_ev(g, BS_GOSSIP_EV_CHANGE, self, 1u << c->app);
     }
     pthread_mutex_unlock(&g->mu);
@@ -571,7 +618,8 @@ static void set_on_loop(void *ud) {
 }
 
 int bs_gossip_set_local(bs_gossip *g, int app, const char *value) {
-    if (app < 0 || app >= BS_GS_NSTATES || !value || strlen(value) > BS_GOSSIP_MAX_VALUE)
+    if (app < 0 || app >= BS_GS_NSTATES || !value ||
+        strlen(value) > BS_GOSSIP_MAX_VALUE)
         return BS_EINVAL;
     setcmd *c = malloc(sizeof *c);
     if (!c) return BS_ENOMEM;
@@ -620,7 +668,8 @@ int bs_gossip_snapshot(bs_gossip *g, bs_gossip_view **out, size_t *n) {
 }
 
 void bs_gossip_views_free(bs_gossip_view *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++) bs_gossip_ep_clear(&v[i].st);
+    for (size_t i = 0; v && i < n; i++)
+        bs_gossip_ep_clear(&v[i].st);
     free(v);
 }
 

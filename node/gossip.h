@@ -29,8 +29,8 @@
 
 /* Application states; numbers are part of the wire format. */
 typedef enum {
-    BS_GS_STATUS = 0,  /* NORMAL / BOOT / LEAVING / LEFT */
-    BS_GS_TOKENS,      /* decimal tokens separated by commas */
+    BS_GS_STATUS = 0, /* NORMAL / BOOT / LEAVING / LEFT */
+    BS_GS_TOKENS,     /* decimal tokens separated by commas */
     BS_GS_DC,
     BS_GS_RACK,
     BS_GS_HOST_ID,     /* uuid text */
@@ -48,7 +48,7 @@ const char *bs_gossip_app_name(int app);
 #define BS_GOSSIP_MAX_VALUE 65536 /* longest accepted state value */
 
 typedef struct bs_gossip_vv {
-    char *value;     /* owned, NUL-terminated; NULL = state absent */
+    char *value; /* owned, NUL-terminated; NULL = state absent */
     int32_t version;
 } bs_gossip_vv;
 
@@ -65,12 +65,14 @@ void bs_gossip_ep_clear(bs_gossip_ep *e);
 /* Deep copy into an uninitialised dst.  0 or BS_ENOMEM (dst then empty). */
 int bs_gossip_ep_copy(bs_gossip_ep *dst, const bs_gossip_ep *src);
 /* Sets one state (value copied) at `version`.  0, BS_EINVAL, BS_ENOMEM. */
-int bs_gossip_ep_set(bs_gossip_ep *e, int app, const char *value, int32_t version);
+int bs_gossip_ep_set(bs_gossip_ep *e, int app, const char *value,
+                     int32_t version);
 /* The largest version of the heartbeat and every state. */
 int32_t bs_gossip_ep_max_version(const bs_gossip_ep *e);
 /* dst (uninitialised) = the heartbeat of src plus its states whose version
  * is above `above`.  0 or BS_ENOMEM. */
-int bs_gossip_ep_delta(const bs_gossip_ep *src, int32_t above, bs_gossip_ep *dst);
+int bs_gossip_ep_delta(const bs_gossip_ep *src, int32_t above,
+                       bs_gossip_ep *dst);
 
 /* What bs_gossip_ep_merge did (bits). */
 #define BS_GOSSIP_M_NEW 1       /* local knew nothing: took remote whole */
@@ -132,8 +134,7 @@ int bs_gossip_syn_encode(const char *cluster, const bs_gossip_digest *d,
 int bs_gossip_syn_decode(const uint8_t *p, size_t len, char *cluster,
                          size_t cap, bs_gossip_digest **d, size_t *n);
 int bs_gossip_ack_encode(const bs_gossip_ep *eps, size_t ne,
-                         const bs_gossip_digest *reqs, size_t nr,
-                         bs_buf *out);
+                         const bs_gossip_digest *reqs, size_t nr, bs_buf *out);
 int bs_gossip_ack_decode(const uint8_t *p, size_t len, bs_gossip_ep **eps,
                          size_t *ne, bs_gossip_digest **reqs, size_t *nr);
 
@@ -164,11 +165,11 @@ double bs_fd_mean(const bs_fd_window *w);
 typedef struct bs_gossip bs_gossip;
 
 typedef enum {
-    BS_GOSSIP_EV_JOIN = 1,   /* first state of an endpoint */
-    BS_GOSSIP_EV_CHANGE,     /* states in `changed` changed */
-    BS_GOSSIP_EV_ALIVE,      /* UP */
-    BS_GOSSIP_EV_DEAD,       /* DOWN */
-    BS_GOSSIP_EV_RESTART     /* new generation */
+    BS_GOSSIP_EV_JOIN = 1, /* first state of an endpoint */
+    BS_GOSSIP_EV_CHANGE,   /* states in `changed` changed */
+    BS_GOSSIP_EV_ALIVE,    /* UP */
+    BS_GOSSIP_EV_DEAD,     /* DOWN */
+    BS_GOSSIP_EV_RESTART   /* new generation */
 } bs_gossip_event;
 
 /* Runs on the messaging thread without gossip's lock held; ep is a copy
@@ -177,13 +178,13 @@ typedef void (*bs_gossip_listener)(void *ud, bs_gossip_event ev,
                                    const bs_gossip_ep *ep, uint32_t changed);
 
 typedef struct bs_gossip_opts {
-    bs_msg *msg;           /* borrowed; must outlive the gossiper */
+    bs_msg *msg; /* borrowed; must outlive the gossiper */
     const char *cluster_name;
     const bs_msg_peer *seeds; /* copied */
     size_t nseeds;
-    int32_t generation;    /* > every earlier generation of this node */
-    uint32_t interval_ms;  /* 1000 */
-    double phi_threshold;  /* 8 */
+    int32_t generation;   /* > every earlier generation of this node */
+    uint32_t interval_ms; /* 1000 */
+    double phi_threshold; /* 8 */
     bs_gossip_listener listener;
     void *listener_ud;
 } bs_gossip_opts;

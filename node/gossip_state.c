@@ -25,8 +25,8 @@
 #include "node/gossip.h"
 
 static const char *const app_names[BS_GS_NSTATES] = {
-    "STATUS", "TOKENS", "DC", "RACK", "HOST_ID", "SCHEMA", "RPC_ADDRESS",
-    "NATIVE_PORT", "LOAD", "RELEASE_VERSION"};
+    "STATUS", "TOKENS",      "DC",          "RACK", "HOST_ID",
+    "SCHEMA", "RPC_ADDRESS", "NATIVE_PORT", "LOAD", "RELEASE_VERSION"};
 
 const char *bs_gossip_app_name(int app) {
     return app >= 0 && app < BS_GS_NSTATES ? app_names[app] : "?";
@@ -53,7 +53,8 @@ int bs_gossip_ep_copy(bs_gossip_ep *dst, const bs_gossip_ep *src) {
     return bs_gossip_ep_delta(src, -1, dst);
 }
 
-int bs_gossip_ep_set(bs_gossip_ep *e, int app, const char *value, int32_t version) {
+int bs_gossip_ep_set(bs_gossip_ep *e, int app, const char *value,
+                     int32_t version) {
     if (app < 0 || app >= BS_GS_NSTATES || !value) return BS_EINVAL;
     char *v = strdup(value);
     if (!v) return BS_ENOMEM;
@@ -70,7 +71,8 @@ int32_t bs_gossip_ep_max_version(const bs_gossip_ep *e) {
     return m;
 }
 
-int bs_gossip_ep_delta(const bs_gossip_ep *src, int32_t above, bs_gossip_ep *dst) {
+int bs_gossip_ep_delta(const bs_gossip_ep *src, int32_t above,
+                       bs_gossip_ep *dst) {
     bs_gossip_ep_init(dst, &src->ep);
     dst->generation = src->generation;
     dst->hb_version = src->hb_version;
@@ -85,17 +87,19 @@ int bs_gossip_ep_delta(const bs_gossip_ep *src, int32_t above, bs_gossip_ep *dst
 }
 
 void bs_gossip_free_eps(bs_gossip_ep *eps, size_t n) {
-    for (size_t i = 0; i < n; i++) bs_gossip_ep_clear(&eps[i]);
+    for (size_t i = 0; i < n; i++)
+        bs_gossip_ep_clear(&eps[i]);
     free(eps);
 }
 
 /* ---- merge rule --------------------------------------------------------- */
 
-int bs_gossip_ep_merge(bs_gossip_ep *local, const bs_gossip_ep *remote, int64_t now_s,
-                       int *what, uint32_t *changed) {
+int bs_gossip_ep_merge(bs_gossip_ep *local, const bs_gossip_ep *remote,
+                       int64_t now_s, int *what, uint32_t *changed) {
     *what = 0;
     *changed = 0;
-    if (remote->generation <= 0 || (int64_t)remote->generation > now_s + BS_GOSSIP_MAX_GEN_AHEAD ||
+    if (remote->generation <= 0 ||
+        (int64_t)remote->generation > now_s + BS_GOSSIP_MAX_GEN_AHEAD ||
         remote->generation < local->generation) {
         *what = BS_GOSSIP_M_IGNORED;
         return 0;
@@ -106,13 +110,15 @@ int bs_gossip_ep_merge(bs_gossip_ep *local, const bs_gossip_ep *remote, int64_t 
         if (bs_gossip_ep_copy(&fresh, remote)) return BS_ENOMEM;
         for (int i = 0; i < BS_GS_NSTATES; i++) {
             const char *a = local->app[i].value, *b = fresh.app[i].value;
-            if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0)) *changed |= 1u << i;
+            if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+                *changed |= 1u << i;
         }
         fresh.ep = local->ep;
         if (!was_known) fresh.ep = remote->ep;
         bs_gossip_ep_clear(local);
         *local = fresh;
-        *what = (was_known ? BS_GOSSIP_M_RESTART : BS_GOSSIP_M_NEW) | BS_GOSSIP_M_HEARTBEAT;
+        *what = (was_known ? BS_GOSSIP_M_RESTART : BS_GOSSIP_M_NEW) |
+                BS_GOSSIP_M_HEARTBEAT;
         if (*changed) *what |= BS_GOSSIP_M_STATES;
         return 0;
     }
@@ -137,8 +143,9 @@ int bs_gossip_ep_merge(bs_gossip_ep *local, const bs_gossip_ep *remote, int64_t 
 
 /* ---- SYN examination -------------------------------------------------- */
 
-int bs_gossip_examine(bs_gossip_ep *const *local, size_t n, const bs_gossip_digest *d,
-                      size_t nd, bs_gossip_digest **reqs, size_t *nreqs,
+int bs_gossip_examine(bs_gossip_ep *const *local, size_t n,
+                      const bs_gossip_digest *d, size_t nd,
+                      bs_gossip_digest **reqs, size_t *nreqs,
                       bs_gossip_ep **deltas, size_t *ndeltas) {
     *reqs = NULL;
     *deltas = NULL;
@@ -223,8 +230,8 @@ static void pk_digests(msgpack_packer *p, const bs_gossip_digest *d, size_t n) {
     }
 }
 
-int bs_gossip_syn_encode(const char *cluster, const bs_gossip_digest *d, size_t n,
-                         bs_buf *out) {
+int bs_gossip_syn_encode(const char *cluster, const bs_gossip_digest *d,
+                         size_t n, bs_buf *out) {
     size_t before = out->len;
     msgpack_packer p;
     msgpack_packer_init(&p, out, pk_write);
@@ -236,8 +243,8 @@ int bs_gossip_syn_encode(const char *cluster, const bs_gossip_digest *d, size_t 
     return out->len > before ? 0 : BS_ENOMEM;
 }
 
-int bs_gossip_ack_encode(const bs_gossip_ep *eps, size_t ne, const bs_gossip_digest *reqs,
-                         size_t nr, bs_buf *out) {
+int bs_gossip_ack_encode(const bs_gossip_ep *eps, size_t ne,
+                         const bs_gossip_digest *reqs, size_t nr, bs_buf *out) {
     size_t before = out->len;
     msgpack_packer p;
     msgpack_packer_init(&p, out, pk_write);
@@ -247,7 +254,8 @@ int bs_gossip_ack_encode(const bs_gossip_ep *eps, size_t ne, const bs_gossip_dig
     for (size_t i = 0; i < ne; i++) {
         const bs_gossip_ep *e = &eps[i];
         size_t na = 0;
-        for (int a = 0; a < BS_GS_NSTATES; a++) na += e->app[a].value != NULL;
+        for (int a = 0; a < BS_GS_NSTATES; a++)
+            na += e->app[a].value != NULL;
         msgpack_pack_array(&p, 5);
         pk_str(&p, e->ep.addr);
         msgpack_pack_uint16(&p, e->ep.port);
@@ -273,7 +281,8 @@ static int key_is(const msgpack_object *k, const char *s) {
            memcmp(k->via.str.ptr, s, n) == 0;
 }
 
-static int get_i32(const msgpack_object *o, int32_t lo, int64_t hi, int32_t *out) {
+static int get_i32(const msgpack_object *o, int32_t lo, int64_t hi,
+                   int32_t *out) {
     int64_t v;
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
         if (o->via.u64 > (uint64_t)hi) return BS_ECORRUPT;
@@ -289,23 +298,28 @@ static int get_i32(const msgpack_object *o, int32_t lo, int64_t hi, int32_t *out
 }
 
 static int get_str(const msgpack_object *o, size_t max, char *dst, size_t cap) {
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max || o->via.str.size >= cap)
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
+        o->via.str.size >= cap)
         return BS_ECORRUPT;
-    if (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size)) return BS_ECORRUPT;
+    if (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size))
+        return BS_ECORRUPT;
     memcpy(dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = 0;
     return 0;
 }
 
-static int get_peer(const msgpack_object *a, const msgpack_object *port, bs_msg_peer *out) {
+static int get_peer(const msgpack_object *a, const msgpack_object *port,
+                    bs_msg_peer *out) {
     char addr[BS_MSG_ADDRLEN];
     int32_t pt;
-    if (get_str(a, sizeof addr - 1, addr, sizeof addr) || get_i32(port, 1, 65535, &pt))
+    if (get_str(a, sizeof addr - 1, addr, sizeof addr) ||
+        get_i32(port, 1, 65535, &pt))
         return BS_ECORRUPT;
     return bs_msg_peer_set(out, addr, (uint16_t)pt) ? BS_ECORRUPT : 0;
 }
 
-static int get_digests(const msgpack_object *o, bs_gossip_digest **out, size_t *n) {
+static int get_digests(const msgpack_object *o, bs_gossip_digest **out,
+                       size_t *n) {
     *out = NULL;
     *n = 0;
     if (o->type != MSGPACK_OBJECT_ARRAY) return BS_ECORRUPT;
@@ -330,14 +344,15 @@ static int get_digests(const msgpack_object *o, bs_gossip_digest **out, size_t *
 static int unpack(const uint8_t *p, size_t len, msgpack_unpacked *u) {
     if (bs_mpcheck(p, len, 8) != 0) return BS_ECORRUPT;
     size_t off = 0;
-    if (msgpack_unpack_next(u, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    if (msgpack_unpack_next(u, (const char *)p, len, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
         off != len || u->data.type != MSGPACK_OBJECT_MAP)
         return BS_ECORRUPT;
     return 0;
 }
 
-int bs_gossip_syn_decode(const uint8_t *p, size_t len, char *cluster, size_t cap,
-                         bs_gossip_digest **d, size_t *n) {
+int bs_gossip_syn_decode(const uint8_t *p, size_t len, char *cluster,
+                         size_t cap, bs_gossip_digest **d, size_t *n) {
     *d = NULL;
     *n = 0;
     msgpack_unpacked u;
@@ -345,7 +360,8 @@ int bs_gossip_syn_decode(const uint8_t *p, size_t len, char *cluster, size_t cap
     int rc = unpack(p, len, &u);
     int have_c = 0, have_d = 0;
     for (uint32_t i = 0; !rc && i < u.data.via.map.size; i++) {
-        const msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+        const msgpack_object *k = &u.data.via.map.ptr[i].key,
+                             *v = &u.data.via.map.ptr[i].val;
         if (key_is(k, "c") && !have_c) {
             rc = get_str(v, cap - 1, cluster, cap);
             have_c = 1;
@@ -366,10 +382,13 @@ int bs_gossip_syn_decode(const uint8_t *p, size_t len, char *cluster, size_t cap
 
 static int get_state(const msgpack_object *o, bs_gossip_ep *e) {
     bs_gossip_ep_init(e, NULL);
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5) return BS_ECORRUPT;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5)
+        return BS_ECORRUPT;
     const msgpack_object *a = o->via.array.ptr;
-    if (get_peer(&a[0], &a[1], &e->ep) || get_i32(&a[2], 1, INT32_MAX, &e->generation) ||
-        get_i32(&a[3], 0, INT32_MAX, &e->hb_version) || a[4].type != MSGPACK_OBJECT_ARRAY)
+    if (get_peer(&a[0], &a[1], &e->ep) ||
+        get_i32(&a[2], 1, INT32_MAX, &e->generation) ||
+        get_i32(&a[3], 0, INT32_MAX, &e->hb_version) ||
+        a[4].type != MSGPACK_OBJECT_ARRAY)
         return BS_ECORRUPT;
     for (uint32_t i = 0; i < a[4].via.array.size; i++) {
         const msgpack_object *s = &a[4].via.array.ptr[i];
@@ -379,11 +398,12 @@ static int get_state(const msgpack_object *o, bs_gossip_ep *e) {
             get_i32(&s->via.array.ptr[1], 0, INT32_MAX, &ver))
             goto bad;
         const msgpack_object *v = &s->via.array.ptr[2];
-        if (v->type != MSGPACK_OBJECT_STR || v->via.str.size > BS_GOSSIP_MAX_VALUE ||
+        if (v->type != MSGPACK_OBJECT_STR ||
+            v->via.str.size > BS_GOSSIP_MAX_VALUE ||
             (v->via.str.size && memchr(v->via.str.ptr, 0, v->via.str.size)))
             goto bad;
         if (app >= BS_GS_NSTATES) continue; /* a newer peer's state */
-        if (e->app[app].value) goto bad;     /* duplicate */
+        if (e->app[app].value) goto bad;    /* duplicate */
         char *val = malloc(v->via.str.size + 1);
         if (!val) {
             bs_gossip_ep_clear(e);
@@ -400,8 +420,8 @@ bad:
     return BS_ECORRUPT;
 }
 
-int bs_gossip_ack_decode(const uint8_t *p, size_t len, bs_gossip_ep **eps, size_t *ne,
-                         bs_gossip_digest **reqs, size_t *nr) {
+int bs_gossip_ack_decode(const uint8_t *p, size_t len, bs_gossip_ep **eps,
+                         size_t *ne, bs_gossip_digest **reqs, size_t *nr) {
     *eps = NULL;
     *reqs = NULL;
     *ne = *nr = 0;
@@ -412,7 +432,8 @@ int bs_gossip_ack_decode(const uint8_t *p, size_t len, bs_gossip_ep **eps, size_
     bs_gossip_ep *e = NULL;
     size_t n = 0;
     for (uint32_t i = 0; !rc && i < u.data.via.map.size; i++) {
-        const msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+        const msgpack_object *k = &u.data.via.map.ptr[i].key,
+                             *v = &u.data.via.map.ptr[i].val;
         if (key_is(k, "e") && !have_e) {
             have_e = 1;
             if (v->type != MSGPACK_OBJECT_ARRAY) {
@@ -449,7 +470,9 @@ int bs_gossip_ack_decode(const uint8_t *p, size_t len, bs_gossip_ep **eps, size_
 
 /* ---- phi accrual failure detector ------------------------------------ */
 
-void bs_fd_init(bs_fd_window *w) { memset(w, 0, sizeof *w); }
+void bs_fd_init(bs_fd_window *w) {
+    memset(w, 0, sizeof *w);
+}
 
 static void fd_add(bs_fd_window *w, double v) {
     if (w->n == BS_FD_WINDOW) {
@@ -462,7 +485,8 @@ static void fd_add(bs_fd_window *w, double v) {
     w->head = (w->head + 1) % BS_FD_WINDOW;
 }
 
-void bs_fd_report(bs_fd_window *w, int64_t now_ns, int64_t initial_ns, int64_t max_ns) {
+void bs_fd_report(bs_fd_window *w, int64_t now_ns, int64_t initial_ns,
+                  int64_t max_ns) {
     if (w->last_ns == 0) {
         fd_add(w, (double)initial_ns);
     } else {
@@ -472,7 +496,9 @@ void bs_fd_report(bs_fd_window *w, int64_t now_ns, int64_t initial_ns, int64_t m
     w->last_ns = now_ns;
 }
 
-double bs_fd_mean(const bs_fd_window *w) { return w->n ? w->sum / w->n : 0.0; }
+double bs_fd_mean(const bs_fd_window *w) {
+    return w->n ? w->sum / w->n : 0.0;
+}
 
 double bs_fd_phi(const bs_fd_window *w, int64_t now_ns) {
     double mean = bs_fd_mean(w);

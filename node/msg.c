@@ -75,8 +75,8 @@ typedef struct outconn {
     uv_connect_t creq;
     uv_timer_t timer;
     int state;
-    int tcp_live;   /* tcp initialised and not yet closed */
-    int forgotten;  /* being freed: no reconnect */
+    int tcp_live;  /* tcp initialised and not yet closed */
+    int forgotten; /* being freed: no reconnect */
     int refused_by_peer;
     int pending_closes;
     qitem *qhead, *qtail;
@@ -132,8 +132,8 @@ typedef struct wreq {
     uv_write_t req;
     uint8_t *data;
     bs_msg *m;
-    struct outconn *oc;  /* outbound writes: keep flushing its queue */
-    struct inconn *ic;   /* inbound refusal: close it once written */
+    struct outconn *oc; /* outbound writes: keep flushing its queue */
+    struct inconn *ic;  /* inbound refusal: close it once written */
 } wreq;
 
 struct bs_msg {
@@ -173,7 +173,9 @@ struct bs_msg {
 
 #define INC(m, f) atomic_fetch_add_explicit(&(m)->st.f, 1, memory_order_relaxed)
 
-static int64_t now_ms(void) { return bs_clock_now_us(NULL) / 1000; }
+static int64_t now_ms(void) {
+    return bs_clock_now_us(NULL) / 1000;
+}
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
@@ -185,7 +187,8 @@ int bs_msg_peer_set(bs_msg_peer *p, const char *addr, uint16_t port) {
     size_t n = strlen(addr);
     if (n == 0 || n >= sizeof p->addr) return BS_EINVAL;
     unsigned char tmp[16];
-    if (inet_pton(AF_INET, addr, tmp) != 1 && inet_pton(AF_INET6, addr, tmp) != 1)
+    if (inet_pton(AF_INET, addr, tmp) != 1 &&
+        inet_pton(AF_INET6, addr, tmp) != 1)
         return BS_EINVAL;
     memcpy(p->addr, addr, n + 1);
     p->port = port;
@@ -207,7 +210,8 @@ void bs_msg_opts_default(bs_msg_opts *o) {
     o->reconnect_max_ms = 4000;
 }
 
-static int make_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss) {
+static int make_sockaddr(const char *addr, uint16_t port,
+                         struct sockaddr_storage *ss) {
     memset(ss, 0, sizeof *ss);
     if (uv_ip4_addr(addr, port, (struct sockaddr_in *)ss) == 0) return 0;
     if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)ss) == 0) return 0;
@@ -289,14 +293,15 @@ static void on_write(uv_write_t *req, int status) {
         in_close(w->ic);
     } else if (w->oc) {
         /* a write failure shows up as a read error / EOF as well */
-        if (status == 0 && w->oc->state == OC_READY && !w->oc->forgotten) oc_flush(w->oc);
+        if (status == 0 && w->oc->state == OC_READY && !w->oc->forgotten)
+            oc_flush(w->oc);
     }
     free(w);
 }
 
 /* Takes ownership of data. */
-static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len, outconn *oc,
-                     inconn *close_after) {
+static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
+                     outconn *oc, inconn *close_after) {
     wreq *w = calloc(1, sizeof *w);
     if (!w) {
         free(data);
@@ -335,7 +340,8 @@ static void oc_flush(outconn *oc) {
     bs_msg *m = oc->m;
     int64_t now = bs_clock_mono_ns();
     while (oc->qhead && oc->state == OC_READY &&
-           uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp) < WRITE_HIGH) {
+           uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp) <
+               WRITE_HIGH) {
         qitem *q = oc->qhead;
         oc->qhead = q->next;
         if (!oc->qhead) oc->qtail = NULL;
@@ -346,7 +352,8 @@ static void oc_flush(outconn *oc) {
             free(q);
             continue;
         }
-        int rc = write_raw(m, (uv_stream_t *)&oc->tcp, q->data, q->len, oc, NULL);
+        int rc =
+            write_raw(m, (uv_stream_t *)&oc->tcp, q->data, q->len, oc, NULL);
         free(q);
         if (rc) {
             oc_fail(oc, uv_strerror(rc));
@@ -394,7 +401,8 @@ static void oc_fail(outconn *oc, const char *why) {
     if (!m->shut && !oc->forgotten) {
         uint32_t d = oc->backoff_ms;
         uint32_t next = oc->backoff_ms * 2;
-        oc->backoff_ms = next > m->o.reconnect_max_ms ? m->o.reconnect_max_ms : next;
+        oc->backoff_ms =
+            next > m->o.reconnect_max_ms ? m->o.reconnect_max_ms : next;
         if (oc->refused_by_peer) d = m->o.reconnect_max_ms;
         oc->timer.data = oc;
         uv_timer_start(&oc->timer, on_backoff, d, 0);
@@ -406,18 +414,21 @@ static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
     bs_msg *m = oc->m;
     bs_msg_frame f;
     char err[128];
-    int rc = bs_msg_frame_decode(p, len, m->o.max_message_bytes, &f, err, sizeof err);
+    int rc = bs_msg_frame_decode(p, len, m->o.max_message_bytes, &f, err,
+                                 sizeof err);
     if (rc) {
         INC(m, decode_errors);
-        BS_WARN(LOG, "bad internode message from %s:%u: %s", oc->peer.addr, oc->peer.port, err);
+        BS_WARN(LOG, "bad internode message from %s:%u: %s", oc->peer.addr,
+                oc->peer.port, err);
         oc_fail(oc, err);
         return;
     }
     INC(m, received);
     if (oc->state != OC_HANDSHAKE || f.verb != BS_VERB_HANDSHAKE ||
         f.kind != BS_MSG_KIND_RESPONSE) {
-        BS_DEBUG(LOG, "unexpected message (verb %u) on outbound connection to %s", f.verb,
-                 oc->peer.addr);
+        BS_DEBUG(LOG,
+                 "unexpected message (verb %u) on outbound connection to %s",
+                 f.verb, oc->peer.addr);
         bs_msg_frame_free(&f);
         return;
     }
@@ -426,23 +437,26 @@ static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
     bs_msg_frame_free(&f);
     if (rc) {
         INC(m, decode_errors);
-        BS_WARN(LOG, "bad handshake answer from %s:%u: %s", oc->peer.addr, oc->peer.port, err);
+        BS_WARN(LOG, "bad handshake answer from %s:%u: %s", oc->peer.addr,
+                oc->peer.port, err);
         oc_fail(oc, err);
         return;
     }
     if (!h.ok) {
         INC(m, refused);
         oc->refused_by_peer = 1;
-        BS_WARN(LOG, "node %s:%u refused our connection: %s", oc->peer.addr, oc->peer.port,
-                h.why);
+        BS_WARN(LOG, "node %s:%u refused our connection: %s", oc->peer.addr,
+                oc->peer.port, h.why);
         oc_fail(oc, "refused by peer");
         return;
     }
-    if (strcmp(h.cluster, m->cluster) != 0 || h.proto != BS_MSG_PROTOCOL_VERSION) {
+    if (strcmp(h.cluster, m->cluster) != 0 ||
+        h.proto != BS_MSG_PROTOCOL_VERSION) {
         INC(m, refused);
         oc->refused_by_peer = 1;
         BS_WARN(LOG,
-                "refusing node %s:%u: it belongs to cluster '%s' (protocol %u), we are "
+                "refusing node %s:%u: it belongs to cluster '%s' (protocol "
+                "%u), we are "
                 "'%s' (protocol %u)",
                 oc->peer.addr, oc->peer.port, h.cluster, h.proto, m->cluster,
                 BS_MSG_PROTOCOL_VERSION);
@@ -478,7 +492,8 @@ static int feed(bs_msg *m, bs_buf *rb, const char *data, size_t n, void *conn,
     size_t off = 0;
     while (alive(conn)) {
         size_t fl;
-        int rc = bs_msg_frame_peek(rb->data + off, rb->len - off, m->o.max_message_bytes, &fl);
+        int rc = bs_msg_frame_peek(rb->data + off, rb->len - off,
+                                   m->o.max_message_bytes, &fl);
         if (rc == BS_EAGAIN) break;
         if (rc) {
             *why = rc == BS_ETOOBIG ? "oversized frame" : "zero-length frame";
@@ -495,8 +510,13 @@ static int feed(bs_msg *m, bs_buf *rb, const char *data, size_t n, void *conn,
     return 0;
 }
 
-static int oc_alive(void *c) { return ((outconn *)c)->state == OC_HANDSHAKE || ((outconn *)c)->state == OC_READY; }
-static void oc_frame(void *c, const uint8_t *p, size_t len) { oc_handle_frame(c, p, len); }
+static int oc_alive(void *c) {
+    return ((outconn *)c)->state == OC_HANDSHAKE ||
+           ((outconn *)c)->state == OC_READY;
+}
+static void oc_frame(void *c, const uint8_t *p, size_t len) {
+    oc_handle_frame(c, p, len);
+}
 
 static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     outconn *oc = s->data;
@@ -506,10 +526,11 @@ static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     }
     if (n == 0) return;
     const char *why = NULL;
-    if (feed(oc->m, &oc->rbuf, b->base, (size_t)n, oc, oc_frame, oc_alive, &why)) {
+    if (feed(oc->m, &oc->rbuf, b->base, (size_t)n, oc, oc_frame, oc_alive,
+             &why)) {
         INC(oc->m, decode_errors);
-        BS_WARN(LOG, "bad internode data from %s:%u: %s; closing", oc->peer.addr,
-                oc->peer.port, why);
+        BS_WARN(LOG, "bad internode data from %s:%u: %s; closing",
+                oc->peer.addr, oc->peer.port, why);
         oc_fail(oc, why);
     }
 }
@@ -519,7 +540,8 @@ static void on_connect(uv_connect_t *req, int status) {
     bs_msg *m = oc->m;
     if (oc->state != OC_CONNECTING) return;
     if (status) {
-        if (status == UV_ECONNREFUSED) notify(m, &oc->peer, BS_MSG_CONN_REFUSED);
+        if (status == UV_ECONNREFUSED)
+            notify(m, &oc->peer, BS_MSG_CONN_REFUSED);
         oc_fail(oc, uv_strerror(status));
         return;
     }
@@ -560,7 +582,8 @@ static void oc_connect(outconn *oc) {
     oc->tcp_live = 1;
     oc->state = OC_CONNECTING;
     oc->creq.data = oc;
-    int rc = uv_tcp_connect(&oc->creq, &oc->tcp, (struct sockaddr *)&ss, on_connect);
+    int rc =
+        uv_tcp_connect(&oc->creq, &oc->tcp, (struct sockaddr *)&ss, on_connect);
     if (rc) oc_fail(oc, uv_strerror(rc));
 }
 
@@ -613,19 +636,24 @@ static void in_close(inconn *c) {
     if (c->closing) return;
     c->closing = 1;
     bs_msg *m = c->m;
-    if (c->prev) c->prev->next = c->next;
-    else m->ins = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        m->ins = c->next;
     if (c->next) c->next->prev = c->prev;
     uv_close((uv_handle_t *)&c->tcp, on_in_closed);
 }
 
-static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data, size_t len,
-                          int64_t expire_ns, uint64_t id, bs_msg_response_cb cb, void *ud);
+static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
+                          size_t len, int64_t expire_ns, uint64_t id,
+                          bs_msg_response_cb cb, void *ud);
 
-static int encode_reply(bs_msg *m, uint8_t verb, uint64_t id, int status, const void *payload,
-                        size_t len, bs_buf *out) {
-    bs_msg_frame f = {verb, BS_MSG_KIND_RESPONSE, id, 0, status, (uint8_t *)payload, len};
-    return bs_msg_frame_encode(&f, m->o.compress_threshold, m->o.max_message_bytes, out);
+static int encode_reply(bs_msg *m, uint8_t verb, uint64_t id, int status,
+                        const void *payload, size_t len, bs_buf *out) {
+    bs_msg_frame f = {verb,   BS_MSG_KIND_RESPONSE, id, 0,
+                      status, (uint8_t *)payload,   len};
+    return bs_msg_frame_encode(&f, m->o.compress_threshold,
+                               m->o.max_message_bytes, out);
 }
 
 static void in_hello(inconn *c, const bs_msg_frame *f) {
@@ -640,7 +668,9 @@ static void in_hello(inconn *c, const bs_msg_frame *f) {
     r.ok = 1;
     if (f->verb != BS_VERB_HANDSHAKE || f->kind != BS_MSG_KIND_REQUEST) {
         INC(m, decode_errors);
-        BS_WARN(LOG, "internode connection from %s did not start with a handshake; closing",
+        BS_WARN(LOG,
+                "internode connection from %s did not start with a handshake; "
+                "closing",
                 c->remote);
         in_close(c);
         return;
@@ -653,23 +683,27 @@ static void in_hello(inconn *c, const bs_msg_frame *f) {
     }
     if (strcmp(h.cluster, m->cluster) != 0) {
         r.ok = 0;
-        snprintf(r.why, sizeof r.why, "cluster name '%.100s' does not match ours '%.100s'",
+        snprintf(r.why, sizeof r.why,
+                 "cluster name '%.100s' does not match ours '%.100s'",
                  h.cluster, m->cluster);
     } else if (h.proto != BS_MSG_PROTOCOL_VERSION) {
         r.ok = 0;
-        snprintf(r.why, sizeof r.why, "protocol version %u is not ours (%u)", h.proto,
-                 BS_MSG_PROTOCOL_VERSION);
+        snprintf(r.why, sizeof r.why, "protocol version %u is not ours (%u)",
+                 h.proto, BS_MSG_PROTOCOL_VERSION);
     }
     if (!r.ok) {
         INC(m, refused);
         char hid[40];
         bs_uuid_format(&h.host_id, hid);
-        BS_WARN(LOG, "refusing internode connection from %s:%u (host %s, via %s): %s",
-                h.from.addr, h.from.port, hid, c->remote, r.why);
+        BS_WARN(
+            LOG,
+            "refusing internode connection from %s:%u (host %s, via %s): %s",
+            h.from.addr, h.from.port, hid, c->remote, r.why);
     }
     bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
     int rc = bs_msg_hello_encode(&r, &pl);
-    if (!rc) rc = encode_reply(m, BS_VERB_HANDSHAKE, f->id, 0, pl.data, pl.len, &fr);
+    if (!rc)
+        rc = encode_reply(m, BS_VERB_HANDSHAKE, f->id, 0, pl.data, pl.len, &fr);
     bs_buf_free(&pl);
     if (rc) {
         bs_buf_free(&fr);
@@ -699,13 +733,16 @@ static void in_dispatch(inconn *c, bs_msg_frame *f) {
         pending *p = pending_take(m, f->id);
         if (!p) return; /* late (timed out) or unknown */
         if (!bs_msg_peer_equal(&p->to, &c->from)) {
-            BS_WARN(LOG, "response %llu from %s:%u, but the request went to %s:%u; ignored",
-                    (unsigned long long)f->id, c->from.addr, c->from.port, p->to.addr,
-                    p->to.port);
+            BS_WARN(LOG,
+                    "response %llu from %s:%u, but the request went to %s:%u; "
+                    "ignored",
+                    (unsigned long long)f->id, c->from.addr, c->from.port,
+                    p->to.addr, p->to.port);
             pending_add(m, p);
             return;
         }
-        p->cb(p->ud, f->status, f->status ? NULL : f->payload, f->status ? 0 : f->len);
+        p->cb(p->ud, f->status, f->status ? NULL : f->payload,
+              f->status ? 0 : f->len);
         free(p);
         return;
     }
@@ -723,10 +760,12 @@ static void in_dispatch(inconn *c, bs_msg_frame *f) {
     bs_msg_handler h = m->handlers[f->verb].h;
     void *hud = m->handlers[f->verb].ud;
     pthread_mutex_unlock(&m->mu);
-    bs_msg_in in = {c->from, c->host, f->verb, f->id, f->deadline_ms,
-                    f->kind == BS_MSG_KIND_REQUEST, f->payload, f->len};
+    bs_msg_in in = {c->from,    c->host,        f->verb,
+                    f->id,      f->deadline_ms, f->kind == BS_MSG_KIND_REQUEST,
+                    f->payload, f->len};
     if (!h) {
-        BS_DEBUG(LOG, "no handler for verb %u from %s:%u", f->verb, c->from.addr, c->from.port);
+        BS_DEBUG(LOG, "no handler for verb %u from %s:%u", f->verb,
+                 c->from.addr, c->from.port);
         bs_msg_reply(m, &in, BS_ENOTSUP, NULL, 0);
         return;
     }
@@ -738,16 +777,20 @@ static void in_handle_frame(inconn *c, const uint8_t *p, size_t len) {
     bs_msg_frame f;
     char err[128];
     if (c->hello_ok < 0) return;
-    int rc = bs_msg_frame_decode(p, len, m->o.max_message_bytes, &f, err, sizeof err);
+    int rc = bs_msg_frame_decode(p, len, m->o.max_message_bytes, &f, err,
+                                 sizeof err);
     if (rc) {
         INC(m, decode_errors);
-        BS_WARN(LOG, "bad internode message from %s: %s; closing", c->remote, err);
+        BS_WARN(LOG, "bad internode message from %s: %s; closing", c->remote,
+                err);
         in_close(c);
         return;
     }
     INC(m, received);
-    if (!c->hello_ok) in_hello(c, &f);
-    else in_dispatch(c, &f);
+    if (!c->hello_ok)
+        in_hello(c, &f);
+    else
+        in_dispatch(c, &f);
     bs_msg_frame_free(&f);
 }
 
@@ -755,7 +798,9 @@ static int in_alive(void *c) {
     inconn *ic = c;
     return !ic->closing && ic->hello_ok >= 0;
 }
-static void in_frame(void *c, const uint8_t *p, size_t len) { in_handle_frame(c, p, len); }
+static void in_frame(void *c, const uint8_t *p, size_t len) {
+    in_handle_frame(c, p, len);
+}
 
 static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     inconn *c = s->data;
@@ -810,8 +855,9 @@ static void on_accept(uv_stream_t *srv, int status) {
 /* commands                                                            */
 /* ------------------------------------------------------------------ */
 
-static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data, size_t len,
-                          int64_t expire_ns, uint64_t id, bs_msg_response_cb cb, void *ud) {
+static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
+                          size_t len, int64_t expire_ns, uint64_t id,
+                          bs_msg_response_cb cb, void *ud) {
     if (cb) {
         pending *p = calloc(1, sizeof *p);
         if (!p) {
@@ -833,7 +879,8 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data, size_
         free(data);
         if (oc) {
             INC(m, dropped_overflow);
-            BS_DEBUG(LOG, "queue to %s:%u full: message dropped", to->addr, to->port);
+            BS_DEBUG(LOG, "queue to %s:%u full: message dropped", to->addr,
+                     to->port);
         }
         if (cb) fail_request(m, id, oc ? BS_EOVERLOAD : BS_ENOMEM);
         return;
@@ -841,12 +888,16 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data, size_
     q->data = data;
     q->len = len;
     q->expire_ns = expire_ns;
-    if (oc->qtail) oc->qtail->next = q;
-    else oc->qhead = q;
+    if (oc->qtail)
+        oc->qtail->next = q;
+    else
+        oc->qhead = q;
     oc->qtail = q;
     oc->qlen++;
-    if (oc->state == OC_IDLE) oc_connect(oc);
-    else if (oc->state == OC_READY) oc_flush(oc);
+    if (oc->state == OC_IDLE)
+        oc_connect(oc);
+    else if (oc->state == OC_READY)
+        oc_flush(oc);
 }
 
 static void finish_sync(syncwait *sw) {
@@ -864,7 +915,8 @@ static void run_cmd(bs_msg *m, cmd *c) {
             free(c->data);
             if (c->cb) c->cb(c->ud, BS_ECLOSED, NULL, 0);
         } else {
-            enqueue_frame(m, &c->peer, c->data, c->len, c->expire_ns, c->id, c->cb, c->ud);
+            enqueue_frame(m, &c->peer, c->data, c->len, c->expire_ns, c->id,
+                          c->cb, c->ud);
         }
         break;
     case CMD_CALL:
@@ -880,14 +932,18 @@ static void run_cmd(bs_msg *m, cmd *c) {
     free(c);
 }
 
-static void on_close_noop(uv_handle_t *h) { (void)h; }
+static void on_close_noop(uv_handle_t *h) {
+    (void)h;
+}
 
 static void shutdown_loop(bs_msg *m) {
     m->shut = 1;
     uv_close((uv_handle_t *)&m->server, on_close_noop);
     uv_close((uv_handle_t *)&m->sweep, on_close_noop);
-    while (m->outs) oc_forget(m, m->outs);
-    while (m->ins) in_close(m->ins);
+    while (m->outs)
+        oc_forget(m, m->outs);
+    while (m->ins)
+        in_close(m->ins);
     for (size_t b = 0; b < NBUCKETS; b++) {
         while (m->buckets[b]) {
             pending *p = m->buckets[b];
@@ -927,8 +983,10 @@ static int push_cmd(bs_msg *m, cmd *c) {
         pthread_mutex_unlock(&m->mu);
         return BS_ECLOSED;
     }
-    if (m->ctail) m->ctail->next = c;
-    else m->chead = c;
+    if (m->ctail)
+        m->ctail->next = c;
+    else
+        m->chead = c;
     m->ctail = c;
     pthread_mutex_unlock(&m->mu);
     uv_async_send(&m->async);
@@ -948,19 +1006,22 @@ static void *loop_main(void *arg) {
 
 int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     *out = NULL;
-    if (!o->cluster_name || strlen(o->cluster_name) >= 256 || !o->listen_address ||
-        o->max_message_bytes < 64 || o->queue_max == 0)
+    if (!o->cluster_name || strlen(o->cluster_name) >= 256 ||
+        !o->listen_address || o->max_message_bytes < 64 || o->queue_max == 0)
         return BS_EINVAL;
     bs_msg *m = calloc(1, sizeof *m);
     if (!m) return BS_ENOMEM;
     m->o = *o;
     if (!m->o.reconnect_min_ms) m->o.reconnect_min_ms = 100;
-    if (m->o.reconnect_max_ms < m->o.reconnect_min_ms) m->o.reconnect_max_ms = m->o.reconnect_min_ms;
+    if (m->o.reconnect_max_ms < m->o.reconnect_min_ms)
+        m->o.reconnect_max_ms = m->o.reconnect_min_ms;
     snprintf(m->cluster, sizeof m->cluster, "%s", o->cluster_name);
-    const char *bc = o->broadcast_address && *o->broadcast_address ? o->broadcast_address
-                                                                     : o->listen_address;
+    const char *bc = o->broadcast_address && *o->broadcast_address
+                         ? o->broadcast_address
+                         : o->listen_address;
     if (bs_msg_peer_set(&m->self, bc, o->port) ||
-        snprintf(m->listen, sizeof m->listen, "%s", o->listen_address) >= (int)sizeof m->listen) {
+        snprintf(m->listen, sizeof m->listen, "%s", o->listen_address) >=
+            (int)sizeof m->listen) {
         free(m);
         return BS_EINVAL;
     }
@@ -992,8 +1053,9 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     struct sockaddr_storage bound;
     int bl = sizeof bound;
     uv_tcp_getsockname(&m->server, (struct sockaddr *)&bound, &bl);
-    m->self.port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
-                                                     : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    m->self.port = ntohs(bound.ss_family == AF_INET
+                             ? ((struct sockaddr_in *)&bound)->sin_port
+                             : ((struct sockaddr_in6 *)&bound)->sin6_port);
     uv_async_init(&m->loop, &m->async, on_async);
     m->async.data = m;
     uv_timer_init(&m->loop, &m->sweep);
@@ -1026,8 +1088,12 @@ void bs_msg_stop(bs_msg *m) {
     free(m);
 }
 
-void bs_msg_local(const bs_msg *m, bs_msg_peer *out) { *out = m->self; }
-void bs_msg_host_id(const bs_msg *m, bs_uuid *out) { *out = m->o.host_id; }
+void bs_msg_local(const bs_msg *m, bs_msg_peer *out) {
+    *out = m->self;
+}
+void bs_msg_host_id(const bs_msg *m, bs_uuid *out) {
+    *out = m->o.host_id;
+}
 
 int bs_msg_register(bs_msg *m, uint8_t verb, bs_msg_handler h, void *ud) {
     if (verb == BS_VERB_HANDSHAKE || verb >= BS_VERB_MAX) return BS_EINVAL;
@@ -1045,12 +1111,14 @@ void bs_msg_set_conn_observer(bs_msg *m, bs_msg_conn_cb cb, void *ud) {
     pthread_mutex_unlock(&m->mu);
 }
 
-static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f, uint32_t timeout_ms,
-                      bs_msg_response_cb cb, void *ud) {
+static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
+                      uint32_t timeout_ms, bs_msg_response_cb cb, void *ud) {
     bs_msg_peer chk;
-    if (!to || bs_msg_peer_set(&chk, to->addr, to->port) || to->port == 0) return BS_EINVAL;
+    if (!to || bs_msg_peer_set(&chk, to->addr, to->port) || to->port == 0)
+        return BS_EINVAL;
     bs_buf fr = BS_BUF_INIT;
-    int rc = bs_msg_frame_encode(f, m->o.compress_threshold, m->o.max_message_bytes, &fr);
+    int rc = bs_msg_frame_encode(f, m->o.compress_threshold,
+                                 m->o.max_message_bytes, &fr);
     if (rc) {
         bs_buf_free(&fr);
         return rc;
@@ -1065,7 +1133,8 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f, uint32_
     c->peer = *to;
     c->data = bs_buf_steal(&fr, &c->len);
     c->id = f->id;
-    c->expire_ns = timeout_ms ? bs_clock_mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    c->expire_ns =
+        timeout_ms ? bs_clock_mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
     c->cb = cb;
     c->ud = ud;
     rc = push_cmd(m, c);
@@ -1076,10 +1145,11 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f, uint32_
     return rc;
 }
 
-int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb, const void *payload, size_t len,
-                uint32_t timeout_ms, bs_msg_response_cb cb, void *ud) {
-    if (verb == BS_VERB_HANDSHAKE || verb >= BS_VERB_MAX || (cb && !timeout_ms) ||
-        (len && !payload))
+int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
+                const void *payload, size_t len, uint32_t timeout_ms,
+                bs_msg_response_cb cb, void *ud) {
+    if (verb == BS_VERB_HANDSHAKE || verb >= BS_VERB_MAX ||
+        (cb && !timeout_ms) || (len && !payload))
         return BS_EINVAL;
     bs_msg_frame f;
     memset(&f, 0, sizeof f);
@@ -1092,11 +1162,12 @@ int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb, const void *payl
     return send_frame(m, to, &f, timeout_ms, cb, ud);
 }
 
-int bs_msg_reply(bs_msg *m, const bs_msg_in *req, int status, const void *payload, size_t len) {
+int bs_msg_reply(bs_msg *m, const bs_msg_in *req, int status,
+                 const void *payload, size_t len) {
     if (!req->expects_reply) return 0;
     if (status > 0 || (len && !payload)) return BS_EINVAL;
-    bs_msg_frame f = {req->verb, BS_MSG_KIND_RESPONSE, req->id, 0, status,
-                      (uint8_t *)payload, status ? 0 : len};
+    bs_msg_frame f = {req->verb, BS_MSG_KIND_RESPONSE, req->id,         0,
+                      status,    (uint8_t *)payload,   status ? 0 : len};
     /* a reply waits in the queue at most as long as its request's
      * deadline allows (or 10 s) */
     uint32_t tmo = 10000;
@@ -1135,7 +1206,8 @@ int bs_msg_call_sync(bs_msg *m, void (*fn)(void *ud), void *ud) {
     }
     if (!rc) {
         pthread_mutex_lock(&sw.mu);
-        while (!sw.done) pthread_cond_wait(&sw.cv, &sw.mu);
+        while (!sw.done)
+            pthread_cond_wait(&sw.cv, &sw.mu);
         pthread_mutex_unlock(&sw.mu);
     }
     pthread_mutex_destroy(&sw.mu);
@@ -1143,7 +1215,9 @@ int bs_msg_call_sync(bs_msg *m, void (*fn)(void *ud), void *ud) {
     return rc;
 }
 
-void *bs_msg_loop(bs_msg *m) { return &m->loop; }
+void *bs_msg_loop(bs_msg *m) {
+    return &m->loop;
+}
 
 int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer) {
     cmd *c = calloc(1, sizeof *c);

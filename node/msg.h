@@ -67,16 +67,16 @@ typedef enum {
 #define BS_MSG_PROTOCOL_VERSION 1
 
 typedef struct bs_msg_opts {
-    const char *cluster_name;   /* copied */
+    const char *cluster_name; /* copied */
     bs_uuid host_id;
-    const char *listen_address; /* bound; copied */
-    uint16_t port;              /* 0 = any free port (see bs_msg_local) */
+    const char *listen_address;    /* bound; copied */
+    uint16_t port;                 /* 0 = any free port (see bs_msg_local) */
     const char *broadcast_address; /* what peers call us; NULL = listen */
-    size_t max_message_bytes;   /* frame and decompressed size; 16 MiB */
-    size_t compress_threshold;  /* lz4 bodies at least this long; 4096 */
-    size_t queue_max;           /* messages queued per peer; 4096 */
-    uint32_t reconnect_min_ms;  /* first backoff; 100 */
-    uint32_t reconnect_max_ms;  /* backoff cap; 4000 */
+    size_t max_message_bytes;      /* frame and decompressed size; 16 MiB */
+    size_t compress_threshold;     /* lz4 bodies at least this long; 4096 */
+    size_t queue_max;              /* messages queued per peer; 4096 */
+    uint32_t reconnect_min_ms;     /* first backoff; 100 */
+    uint32_t reconnect_max_ms;     /* backoff cap; 4000 */
 } bs_msg_opts;
 
 void bs_msg_opts_default(bs_msg_opts *o);
@@ -85,8 +85,8 @@ void bs_msg_opts_default(bs_msg_opts *o);
  * payload is borrowed and valid during the handler call only; the rest
  * may be copied to answer later with bs_msg_reply(). */
 typedef struct bs_msg_in {
-    bs_msg_peer from;   /* the sender's endpoint (from its handshake) */
-    bs_uuid from_host;  /* the sender's host id */
+    bs_msg_peer from;  /* the sender's endpoint (from its handshake) */
+    bs_uuid from_host; /* the sender's host id */
     uint8_t verb;
     uint64_t id;
     int64_t deadline_ms; /* 0 = none */
@@ -231,8 +231,8 @@ typedef struct bs_msg_hello {
     uint32_t proto;
     bs_uuid host_id;
     bs_msg_peer from;
-    int ok;          /* responses: 1 accepted, 0 refused */
-    char why[256];   /* refusal reason */
+    int ok;        /* responses: 1 accepted, 0 refused */
+    char why[256]; /* refusal reason */
 } bs_msg_hello;
 
 int bs_msg_hello_encode(const bs_msg_hello *h, struct bs_buf *out);

@@ -159,18 +159,23 @@ int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
     size_t flen;
     int rc = bs_msg_frame_peek(p, len, max, &flen);
     if (rc == BS_EAGAIN) return fail(err, errlen, BS_ETRUNC, "truncated frame");
-    if (rc == BS_ETOOBIG) return fail(err, errlen, rc, "frame larger than the maximum");
+    if (rc == BS_ETOOBIG)
+        return fail(err, errlen, rc, "frame larger than the maximum");
     if (rc) return fail(err, errlen, rc, "zero-length frame");
-    if (flen != len) return fail(err, errlen, BS_ECORRUPT, "bytes after the frame");
+    if (flen != len)
+        return fail(err, errlen, BS_ECORRUPT, "bytes after the frame");
     uint8_t flags = p[4];
     const uint8_t *body = p + 5;
     size_t blen = len - 5;
     uint8_t *raw = NULL;
-    if (flags & ~FLAG_LZ4) return fail(err, errlen, BS_ECORRUPT, "unknown frame flags");
+    if (flags & ~FLAG_LZ4)
+        return fail(err, errlen, BS_ECORRUPT, "unknown frame flags");
     if (flags & FLAG_LZ4) {
-        if (blen < 4) return fail(err, errlen, BS_ETRUNC, "truncated lz4 header");
+        if (blen < 4)
+            return fail(err, errlen, BS_ETRUNC, "truncated lz4 header");
         uint32_t rawlen = bs_get_u32(body);
-        if (rawlen == 0 || rawlen > max || rawlen > (uint32_t)LZ4_MAX_INPUT_SIZE)
+        if (rawlen == 0 || rawlen > max ||
+            rawlen > (uint32_t)LZ4_MAX_INPUT_SIZE)
             return fail(err, errlen, BS_ETOOBIG, "lz4 raw length out of range");
         if (blen - 4 > (size_t)INT32_MAX)
             return fail(err, errlen, BS_ETOOBIG, "lz4 block too large");
@@ -289,15 +294,18 @@ int bs_msg_hello_encode(const bs_msg_hello *h, bs_buf *out) {
     pk_key(&p, "o");
     msgpack_pack_uint16(&p, h->from.port);
     pk_key(&p, "ok");
-    if (h->ok) msgpack_pack_true(&p);
-    else msgpack_pack_false(&p);
+    if (h->ok)
+        msgpack_pack_true(&p);
+    else
+        msgpack_pack_false(&p);
     pk_key(&p, "why");
     pk_key(&p, h->why);
     return out->len > before + 20 ? 0 : BS_ENOMEM;
 }
 
 static int copy_str(const msgpack_object *o, char *dst, size_t cap) {
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap) return BS_ECORRUPT;
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
+        return BS_ECORRUPT;
     memcpy(dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = 0;
     if (memchr(dst, 0, o->via.str.size)) return BS_ECORRUPT;
@@ -313,7 +321,8 @@ int bs_msg_hello_decode(const uint8_t *p, size_t len, bs_msg_hello *h,
     msgpack_unpacked_init(&u);
     size_t off = 0;
     int rc = 0;
-    if (msgpack_unpack_next(&u, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    if (msgpack_unpack_next(&u, (const char *)p, len, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
         off != len || u.data.type != MSGPACK_OBJECT_MAP) {
         rc = fail(err, errlen, BS_ECORRUPT, "handshake is not a map");
         goto out;
@@ -331,8 +340,10 @@ int bs_msg_hello_decode(const uint8_t *p, size_t len, bs_msg_hello *h,
             h->proto = (uint32_t)n;
             seen |= 2;
         } else if (key_is(k, "h")) {
-            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != 16) rc = BS_ECORRUPT;
-            else memcpy(h->host_id.b, v->via.bin.ptr, 16);
+            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != 16)
+                rc = BS_ECORRUPT;
+            else
+                memcpy(h->host_id.b, v->via.bin.ptr, 16);
             seen |= 4;
         } else if (key_is(k, "a")) {
             rc = copy_str(v, h->from.addr, sizeof h->from.addr);
@@ -342,8 +353,10 @@ int bs_msg_hello_decode(const uint8_t *p, size_t len, bs_msg_hello *h,
             h->from.port = (uint16_t)n;
             seen |= 16;
         } else if (key_is(k, "ok")) {
-            if (v->type != MSGPACK_OBJECT_BOOLEAN) rc = BS_ECORRUPT;
-            else h->ok = v->via.boolean;
+            if (v->type != MSGPACK_OBJECT_BOOLEAN)
+                rc = BS_ECORRUPT;
+            else
+                h->ok = v->via.boolean;
         } else if (key_is(k, "why")) {
             rc = copy_str(v, h->why, sizeof h->why);
         }

@@ -31,7 +31,8 @@ static void mk(bs_gossip_ep *e, const char *addr, int32_t gen, int32_t hb) {
     e->hb_version = hb;
 }
 
-/* ---- merge rules ---------------------------------------------------------- */
+/* ---- merge rules ----------------------------------------------------------
+ */
 
 START_TEST(merge_new_endpoint_takes_everything) {
     bs_gossip_ep l, r;
@@ -60,10 +61,10 @@ START_TEST(merge_same_generation_takes_newer_versions_only) {
     mk(&l, "10.0.0.1", 1000, 10);
     bs_gossip_ep_set(&l, BS_GS_STATUS, "NORMAL", 2);
     bs_gossip_ep_set(&l, BS_GS_SCHEMA, "v1", 8);
-    mk(&r, "10.0.0.1", 1000, 9); /* older heartbeat */
+    mk(&r, "10.0.0.1", 1000, 9);                      /* older heartbeat */
     bs_gossip_ep_set(&r, BS_GS_STATUS, "LEAVING", 1); /* older: ignored */
-    bs_gossip_ep_set(&r, BS_GS_SCHEMA, "v2", 9);       /* newer: taken */
-    bs_gossip_ep_set(&r, BS_GS_LOAD, "123", 7);        /* absent here: taken */
+    bs_gossip_ep_set(&r, BS_GS_SCHEMA, "v2", 9);      /* newer: taken */
+    bs_gossip_ep_set(&r, BS_GS_LOAD, "123", 7);       /* absent here: taken */
     int what;
     uint32_t ch;
     ck_assert_int_eq(bs_gossip_ep_merge(&l, &r, 1000, &what, &ch), 0);
@@ -112,7 +113,8 @@ START_TEST(merge_generations) {
     bs_gossip_ep_set(&r, BS_GS_STATUS, "NORMAL", 1);
     ck_assert_int_eq(bs_gossip_ep_merge(&l, &r, 2000, &what, &ch), 0);
     ck_assert(what & BS_GOSSIP_M_RESTART);
-    ck_assert_uint_eq(ch, 1u << BS_GS_LOAD); /* LOAD vanished; STATUS same value */
+    ck_assert_uint_eq(ch,
+                      1u << BS_GS_LOAD); /* LOAD vanished; STATUS same value */
     ck_assert_int_eq(l.generation, 1500);
     ck_assert_int_eq(l.hb_version, 3);
     ck_assert_ptr_null(l.app[BS_GS_LOAD].value);
@@ -161,7 +163,8 @@ START_TEST(examine_digests) {
     bs_gossip_digest *rq;
     bs_gossip_ep *dl;
     size_t nrq, ndl;
-    ck_assert_int_eq(bs_gossip_examine(local, 4, d, 5, &rq, &nrq, &dl, &ndl), 0);
+    ck_assert_int_eq(bs_gossip_examine(local, 4, d, 5, &rq, &nrq, &dl, &ndl),
+                     0);
     ck_assert_uint_eq(nrq, 3);
     ck_assert_str_eq(rq[0].ep.addr, "10.0.0.2");
     ck_assert_int_eq(rq[0].max_version, 10); /* send me above 10 */
@@ -187,23 +190,27 @@ START_TEST(examine_digests) {
 }
 END_TEST
 
-/* ---- codecs ---------------------------------------------------------------- */
+/* ---- codecs ----------------------------------------------------------------
+ */
 
 START_TEST(codecs_round_trip_and_reject_garbage) {
-    bs_gossip_digest d[2] = {{P("10.0.0.1", 7000), 100, 5}, {P("::1", 7001), 7, 0}};
+    bs_gossip_digest d[2] = {{P("10.0.0.1", 7000), 100, 5},
+                             {P("::1", 7001), 7, 0}};
     bs_buf b = BS_BUF_INIT;
     ck_assert_int_eq(bs_gossip_syn_encode("Test Cluster", d, 2, &b), 0);
     char cl[64];
     bs_gossip_digest *dd;
     size_t n;
-    ck_assert_int_eq(bs_gossip_syn_decode(b.data, b.len, cl, sizeof cl, &dd, &n), 0);
+    ck_assert_int_eq(
+        bs_gossip_syn_decode(b.data, b.len, cl, sizeof cl, &dd, &n), 0);
     ck_assert_str_eq(cl, "Test Cluster");
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(dd[1].ep.addr, "::1");
     ck_assert_int_eq(dd[0].max_version, 5);
     free(dd);
     for (size_t cut = 0; cut < b.len; cut++)
-        ck_assert_int_ne(bs_gossip_syn_decode(b.data, cut, cl, sizeof cl, &dd, &n), 0);
+        ck_assert_int_ne(
+            bs_gossip_syn_decode(b.data, cut, cl, sizeof cl, &dd, &n), 0);
     /* cluster name longer than the caller's buffer */
     ck_assert_int_ne(bs_gossip_syn_decode(b.data, b.len, cl, 4, &dd, &n), 0);
     bs_buf_free(&b);
@@ -217,7 +224,8 @@ START_TEST(codecs_round_trip_and_reject_garbage) {
     bs_gossip_ep *ee;
     bs_gossip_digest *rr;
     size_t ne, nr;
-    ck_assert_int_eq(bs_gossip_ack_decode(b.data, b.len, &ee, &ne, &rr, &nr), 0);
+    ck_assert_int_eq(bs_gossip_ack_decode(b.data, b.len, &ee, &ne, &rr, &nr),
+                     0);
     ck_assert_uint_eq(ne, 2);
     ck_assert_uint_eq(nr, 1);
     ck_assert_str_eq(ee[0].app[BS_GS_TOKENS].value, "1,2,-3");
@@ -226,7 +234,8 @@ START_TEST(codecs_round_trip_and_reject_garbage) {
     bs_gossip_free_eps(ee, ne);
     free(rr);
     for (size_t cut = 0; cut < b.len; cut++)
-        ck_assert_int_ne(bs_gossip_ack_decode(b.data, cut, &ee, &ne, &rr, &nr), 0);
+        ck_assert_int_ne(bs_gossip_ack_decode(b.data, cut, &ee, &ne, &rr, &nr),
+                         0);
     /* flip every byte once: decode either fails or yields a valid state */
     for (size_t i = 0; i < b.len; i++) {
         b.data[i] ^= 0x5a;
@@ -240,13 +249,16 @@ START_TEST(codecs_round_trip_and_reject_garbage) {
     bs_gossip_ep_clear(&e[0]);
     bs_gossip_ep_clear(&e[1]);
     /* an address that is not an IP */
-    uint8_t bad[] = {0x82, 0xa1, 'c', 0xa1, 'x', 0xa1, 'd', 0x91, 0x94, 0xa3, 'b', 'a', 'd',
-                     0xcd, 0x1b, 0x58, 0x01, 0x01};
-    ck_assert_int_eq(bs_gossip_syn_decode(bad, sizeof bad, cl, sizeof cl, &dd, &n), BS_ECORRUPT);
+    uint8_t bad[] = {0x82, 0xa1, 'c', 0xa1, 'x',  0xa1, 'd',  0x91, 0x94,
+                     0xa3, 'b',  'a', 'd',  0xcd, 0x1b, 0x58, 0x01, 0x01};
+    ck_assert_int_eq(
+        bs_gossip_syn_decode(bad, sizeof bad, cl, sizeof cl, &dd, &n),
+        BS_ECORRUPT);
 }
 END_TEST
 
-/* ---- phi ------------------------------------------------------------------- */
+/* ---- phi -------------------------------------------------------------------
+ */
 
 START_TEST(phi_accrual) {
     const int64_t S = 1000000000LL;
@@ -255,7 +267,8 @@ START_TEST(phi_accrual) {
     ck_assert(bs_fd_phi(&w, 5 * S) == 0.0);
     bs_fd_report(&w, 10 * S, 2 * S, 2 * S); /* first: initial 2 s sample */
     ck_assert(fabs(bs_fd_mean(&w) - 2.0 * S) < 1);
-    for (int i = 1; i <= 99; i++) bs_fd_report(&w, (10 + i) * S, 2 * S, 2 * S);
+    for (int i = 1; i <= 99; i++)
+        bs_fd_report(&w, (10 + i) * S, 2 * S, 2 * S);
     /* 100 samples: one of 2 s, 99 of 1 s */
     ck_assert(fabs(bs_fd_mean(&w) - 1.01 * S) < 1e3);
     int64_t last = 109 * S;
@@ -266,7 +279,8 @@ START_TEST(phi_accrual) {
     ck_assert(bs_fd_phi(&w, last + 18 * S) < 8.0);
     ck_assert(bs_fd_phi(&w, last + 19 * S) > 8.0);
     /* the window slides: 100 more 1 s samples push the 2 s one out */
-    for (int i = 1; i <= 100; i++) bs_fd_report(&w, last + i * S, 2 * S, 2 * S);
+    for (int i = 1; i <= 100; i++)
+        bs_fd_report(&w, last + i * S, 2 * S, 2 * S);
     ck_assert(fabs(bs_fd_mean(&w) - 1.0 * S) < 1e3);
     /* a long pause is not sampled as an interval */
     last += 100 * S;
@@ -276,7 +290,8 @@ START_TEST(phi_accrual) {
 }
 END_TEST
 
-/* ---- live gossipers ------------------------------------------------------- */
+/* ---- live gossipers -------------------------------------------------------
+ */
 
 typedef struct node {
     bs_msg *m;
@@ -300,15 +315,16 @@ static int alive_count(node *n, const char *schema_want, int *schema_ok) {
 }
 
 static int evs[8];
-static void listener(void *ud, bs_gossip_event ev, const bs_gossip_ep *ep, uint32_t ch) {
+static void listener(void *ud, bs_gossip_event ev, const bs_gossip_ep *ep,
+                     uint32_t ch) {
     (void)ud;
     (void)ep;
     (void)ch;
     __atomic_fetch_add(&evs[ev], 1, __ATOMIC_SEQ_CST);
 }
 
-static void start_node(node *n, const char *addr, uint16_t port, const bs_msg_peer *seed,
-                       int32_t gen) {
+static void start_node(node *n, const char *addr, uint16_t port,
+                       const bs_msg_peer *seed, int32_t gen) {
     bs_msg_opts o;
     bs_msg_opts_default(&o);
     o.cluster_name = "G";
@@ -340,14 +356,14 @@ static void stop_node(node *n) {
     bs_msg_stop(n->m);
 }
 
-#define WAIT(cond)                                                 \
-    do {                                                           \
-        int ok_ = 0;                                               \
-        for (int i_ = 0; i_ < 1500 && !ok_; i_++) {                \
-            ok_ = (cond);                                          \
-            if (!ok_) usleep(10000);                               \
-        }                                                          \
-        ck_assert_msg(ok_, "condition never held: %s", #cond);     \
+#define WAIT(cond)                                                             \
+    do {                                                                       \
+        int ok_ = 0;                                                           \
+        for (int i_ = 0; i_ < 1500 && !ok_; i_++) {                            \
+            ok_ = (cond);                                                      \
+            if (!ok_) usleep(10000);                                           \
+        }                                                                      \
+        ck_assert_msg(ok_, "condition never held: %s", #cond);                 \
     } while (0)
 
 START_TEST(three_gossipers_converge_detect_down_and_up) {
@@ -359,28 +375,34 @@ START_TEST(three_gossipers_converge_detect_down_and_up) {
     /* node 0 is the seed and knows nobody: it waits to be contacted */
     start_node(&n[1], "127.0.0.2", 0, &seed, 100);
     start_node(&n[2], "127.0.0.3", 0, &seed, 100);
-    for (int i = 0; i < 3; i++) WAIT(alive_count(&n[i], NULL, NULL) == 3);
+    for (int i = 0; i < 3; i++)
+        WAIT(alive_count(&n[i], NULL, NULL) == 3);
     /* a state change spreads */
     ck_assert_int_eq(bs_gossip_set_local(n[2].g, BS_GS_SCHEMA, "s1"), 0);
     int ok;
-    for (int i = 0; i < 3; i++) WAIT((alive_count(&n[i], "s1", &ok), ok == 1));
+    for (int i = 0; i < 3; i++)
+        WAIT((alive_count(&n[i], "s1", &ok), ok == 1));
     /* node 2 stops: both others mark it down */
     bs_msg_peer p2;
     bs_msg_local(n[2].m, &p2);
     stop_node(&n[2]);
     WAIT(bs_gossip_is_alive(n[0].g, &p2) == 0);
     WAIT(bs_gossip_is_alive(n[1].g, &p2) == 0);
-    ck_assert_int_ge(__atomic_load_n(&evs[BS_GOSSIP_EV_DEAD], __ATOMIC_SEQ_CST), 2);
+    ck_assert_int_ge(__atomic_load_n(&evs[BS_GOSSIP_EV_DEAD], __ATOMIC_SEQ_CST),
+                     2);
     /* it comes back on the same endpoint with a new generation: UP again */
     int ups = __atomic_load_n(&evs[BS_GOSSIP_EV_ALIVE], __ATOMIC_SEQ_CST);
     start_node(&n[2], "127.0.0.3", p2.port, &seed, 101);
     WAIT(bs_gossip_is_alive(n[0].g, &p2) == 1);
     WAIT(bs_gossip_is_alive(n[1].g, &p2) == 1);
-    ck_assert_int_ge(__atomic_load_n(&evs[BS_GOSSIP_EV_ALIVE], __ATOMIC_SEQ_CST), ups + 2);
-    ck_assert_int_ge(__atomic_load_n(&evs[BS_GOSSIP_EV_RESTART], __ATOMIC_SEQ_CST), 2);
+    ck_assert_int_ge(
+        __atomic_load_n(&evs[BS_GOSSIP_EV_ALIVE], __ATOMIC_SEQ_CST), ups + 2);
+    ck_assert_int_ge(
+        __atomic_load_n(&evs[BS_GOSSIP_EV_RESTART], __ATOMIC_SEQ_CST), 2);
     /* restarted node knows everyone again */
     WAIT(alive_count(&n[2], NULL, NULL) == 3);
-    for (int i = 0; i < 3; i++) stop_node(&n[i]);
+    for (int i = 0; i < 3; i++)
+        stop_node(&n[i]);
 }
 END_TEST
 

@@ -24,16 +24,19 @@ static bs_schema *clone(const bs_schema *s) {
 static void mk_ks(bs_schema *s, const char *ks, int64_t now) {
     const char *k[] = {"replication_factor"}, *v[] = {"1"};
     char err[256];
-    ck_assert_int_eq(bs_schema_create_keyspace(s, ks, "SimpleStrategy", 1, k, v, 1, now, err,
-                                               sizeof err),
+    ck_assert_int_eq(bs_schema_create_keyspace(s, ks, "SimpleStrategy", 1, k, v,
+                                               1, now, err, sizeof err),
                      0);
 }
 
-static void mk_table(bs_schema *s, const char *ks, const char *t, const char *col, int64_t now) {
+static void mk_table(bs_schema *s, const char *ks, const char *t,
+                     const char *col, int64_t now) {
     bs_column_def d[2] = {{"k", &k_int, BS_COL_PARTITION_KEY, 0, 0},
                           {col, &k_text, BS_COL_REGULAR, -1, 0}};
     char err[256];
-    ck_assert_int_eq(bs_schema_create_table(s, ks, t, NULL, d, 2, NULL, 0, now, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_create_table(s, ks, t, NULL, d, 2, NULL, 0, now,
+                                            err, sizeof err),
+                     0);
 }
 
 static bs_schema *merge(const bs_schema *a, const bs_schema *b) {
@@ -79,7 +82,8 @@ START_TEST(concurrent_creates_both_survive) {
     ck_assert_ptr_nonnull(bs_schema_keyspace(m, "system")); /* built-ins kept */
     ck_assert_int_eq(bs_schema_timestamp(m), 202);
     /* the table ids are kept, not regenerated */
-    ck_assert_mem_eq(bs_schema_table(m, "ks", "ta")->id.b, bs_schema_table(a, "ks", "ta")->id.b, 16);
+    ck_assert_mem_eq(bs_schema_table(m, "ks", "ta")->id.b,
+                     bs_schema_table(a, "ks", "ta")->id.b, 16);
     bs_schema_release(m);
     bs_schema_release(a);
     bs_schema_release(b);
@@ -93,7 +97,8 @@ START_TEST(drop_beats_older_copy_and_newer_create_beats_drop) {
     mk_table(base, "ks", "t", "v", 110);
     bs_schema *a = clone(base), *b = clone(base);
     char err[256];
-    ck_assert_int_eq(bs_schema_drop_table(a, "ks", "t", 120, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_drop_table(a, "ks", "t", 120, err, sizeof err),
+                     0);
     ck_assert_int_eq(bs_schema_tombstone(a, "ks", "t"), 120);
     bs_schema *m = check_merge(a, b);
     ck_assert_ptr_null(bs_schema_table(m, "ks", "t")); /* not resurrected */
@@ -122,8 +127,12 @@ START_TEST(concurrent_alters_last_write_wins) {
     mk_table(base, "ks", "t", "v", 110);
     bs_schema *a = clone(base), *b = clone(base);
     char err[256];
-    ck_assert_int_eq(bs_schema_add_column(a, "ks", "t", "from_a", &k_int, 0, 150, err, sizeof err), 0);
-    ck_assert_int_eq(bs_schema_add_column(b, "ks", "t", "from_b", &k_int, 0, 160, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_add_column(a, "ks", "t", "from_a", &k_int, 0,
+                                          150, err, sizeof err),
+                     0);
+    ck_assert_int_eq(bs_schema_add_column(b, "ks", "t", "from_b", &k_int, 0,
+                                          160, err, sizeof err),
+                     0);
     bs_schema *m = check_merge(a, b);
     const bs_table_schema *t = bs_schema_table(m, "ks", "t");
     ck_assert_ptr_nonnull(bs_table_column(t, "from_b"));
@@ -131,10 +140,13 @@ START_TEST(concurrent_alters_last_write_wins) {
     /* a change made with a clock behind the object's stamp still wins
      * over what it was made on */
     bs_schema *c = clone(m);
-    ck_assert_int_eq(bs_schema_add_column(c, "ks", "t", "late", &k_int, 0, 5, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_add_column(c, "ks", "t", "late", &k_int, 0, 5,
+                                          err, sizeof err),
+                     0);
     ck_assert_int_eq(bs_schema_table(c, "ks", "t")->ts_us, 161);
     bs_schema *m2 = check_merge(m, c);
-    ck_assert_ptr_nonnull(bs_table_column(bs_schema_table(m2, "ks", "t"), "late"));
+    ck_assert_ptr_nonnull(
+        bs_table_column(bs_schema_table(m2, "ks", "t"), "late"));
     bs_schema_release(m2);
     bs_schema_release(c);
     bs_schema_release(m);
@@ -182,13 +194,15 @@ START_TEST(three_way_any_order_converges) {
     mk_table(x[1], "ks", "t1", "v", 201);
     mk_table(x[1], "ks", "shared", "v1", 202);
     mk_table(x[2], "ks", "shared", "v2", 203); /* same name, later */
-    ck_assert_int_eq(bs_schema_drop_table(x[1], "ks", "t1", 204, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_schema_drop_table(x[1], "ks", "t1", 204, err, sizeof err), 0);
     bs_schema *l = merge(x[0], x[1]), *l2 = merge(l, x[2]);
     bs_schema *r = merge(x[2], x[0]), *r2 = merge(x[1], r);
     ck_assert(same_version(l2, r2));
     ck_assert_ptr_nonnull(bs_schema_table(l2, "ks", "t0"));
     ck_assert_ptr_null(bs_schema_table(l2, "ks", "t1"));
-    ck_assert_ptr_nonnull(bs_table_column(bs_schema_table(l2, "ks", "shared"), "v2"));
+    ck_assert_ptr_nonnull(
+        bs_table_column(bs_schema_table(l2, "ks", "shared"), "v2"));
     /* and it survives encode/decode with the same version */
     bs_buf b = BS_BUF_INIT;
     ck_assert_int_eq(bs_schema_encode(l2, &b), 0);
@@ -204,7 +218,8 @@ START_TEST(three_way_any_order_converges) {
     bs_schema_release(l2);
     bs_schema_release(r);
     bs_schema_release(r2);
-    for (int i = 0; i < 3; i++) bs_schema_release(x[i]);
+    for (int i = 0; i < 3; i++)
+        bs_schema_release(x[i]);
     bs_schema_release(base);
 }
 END_TEST
@@ -220,14 +235,18 @@ START_TEST(decode_accepts_the_older_form_and_rejects_bad_tombstones) {
     bs_schema_release(s);
     bs_schema_release(n);
     /* [1, 0, [], [["ks", nil, 0]]]: a tombstone time must be positive */
-    const uint8_t t0[] = {0x94, 0x01, 0x00, 0x90, 0x91, 0x93, 0xa2, 'k', 's', 0xc0, 0x00};
-    ck_assert_int_eq(bs_schema_decode(t0, sizeof t0, &s, err, sizeof err), BS_ECORRUPT);
+    const uint8_t t0[] = {0x94, 0x01, 0x00, 0x90, 0x91, 0x93,
+                          0xa2, 'k',  's',  0xc0, 0x00};
+    ck_assert_int_eq(bs_schema_decode(t0, sizeof t0, &s, err, sizeof err),
+                     BS_ECORRUPT);
     /* duplicate tombstones */
-    const uint8_t t2[] = {0x94, 0x01, 0x00, 0x90, 0x92, 0x93, 0xa2, 'k', 's', 0xc0, 0x05,
-                          0x93, 0xa2, 'k', 's', 0xc0, 0x06};
-    ck_assert_int_eq(bs_schema_decode(t2, sizeof t2, &s, err, sizeof err), BS_ECORRUPT);
+    const uint8_t t2[] = {0x94, 0x01, 0x00, 0x90, 0x92, 0x93, 0xa2, 'k', 's',
+                          0xc0, 0x05, 0x93, 0xa2, 'k',  's',  0xc0, 0x06};
+    ck_assert_int_eq(bs_schema_decode(t2, sizeof t2, &s, err, sizeof err),
+                     BS_ECORRUPT);
     /* a good one */
-    const uint8_t t1[] = {0x94, 0x01, 0x00, 0x90, 0x91, 0x93, 0xa2, 'k', 's', 0xc0, 0x05};
+    const uint8_t t1[] = {0x94, 0x01, 0x00, 0x90, 0x91, 0x93,
+                          0xa2, 'k',  's',  0xc0, 0x05};
     ck_assert_int_eq(bs_schema_decode(t1, sizeof t1, &s, err, sizeof err), 0);
     ck_assert_int_eq(bs_schema_tombstone(s, "ks", NULL), 5);
     bs_schema_release(s);

@@ -31,15 +31,22 @@ static int wait_for(atomic_int *v, int want) {
     return atomic_load(v) >= want;
 }
 
-/* ---- codec ---------------------------------------------------------------- */
+/* ---- codec ----------------------------------------------------------------
+ */
 
 START_TEST(frame_round_trip_plain_and_lz4) {
     for (int big = 0; big < 2; big++) {
         size_t n = big ? 100000 : 10;
         uint8_t *pl = malloc(n);
-        for (size_t i = 0; i < n; i++) pl[i] = (uint8_t)(big ? i % 7 : i);
-        bs_msg_frame f = {BS_VERB_MUTATION, BS_MSG_KIND_RESPONSE, 123456789012ULL, 42, -1005,
-                          pl, n};
+        for (size_t i = 0; i < n; i++)
+            pl[i] = (uint8_t)(big ? i % 7 : i);
+        bs_msg_frame f = {BS_VERB_MUTATION,
+                          BS_MSG_KIND_RESPONSE,
+                          123456789012ULL,
+                          42,
+                          -1005,
+                          pl,
+                          n};
         bs_buf b = BS_BUF_INIT;
         ck_assert_int_eq(bs_msg_frame_encode(&f, 4096, MAX, &b), 0);
         ck_assert_int_eq(b.data[4] & 1, big); /* compressed only when long */
@@ -47,10 +54,12 @@ START_TEST(frame_round_trip_plain_and_lz4) {
         size_t fl = 0;
         ck_assert_int_eq(bs_msg_frame_peek(b.data, b.len, MAX, &fl), 0);
         ck_assert_uint_eq(fl, b.len);
-        ck_assert_int_eq(bs_msg_frame_peek(b.data, b.len - 1, MAX, &fl), BS_EAGAIN);
+        ck_assert_int_eq(bs_msg_frame_peek(b.data, b.len - 1, MAX, &fl),
+                         BS_EAGAIN);
         bs_msg_frame g;
         char err[128];
-        ck_assert_int_eq(bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
+        ck_assert_int_eq(
+            bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
         ck_assert_uint_eq(g.verb, BS_VERB_MUTATION);
         ck_assert_uint_eq(g.kind, BS_MSG_KIND_RESPONSE);
         ck_assert(g.id == 123456789012ULL);
@@ -61,7 +70,8 @@ START_TEST(frame_round_trip_plain_and_lz4) {
         bs_msg_frame_free(&g);
         /* every truncation fails cleanly */
         for (size_t cut = 0; cut < b.len; cut += (big ? 97 : 1))
-            ck_assert_int_ne(bs_msg_frame_decode(b.data, cut, MAX, &g, err, sizeof err), 0);
+            ck_assert_int_ne(
+                bs_msg_frame_decode(b.data, cut, MAX, &g, err, sizeof err), 0);
         bs_buf_free(&b);
         free(pl);
     }
@@ -78,19 +88,23 @@ START_TEST(frame_rejects_garbage) {
     ck_assert_int_eq(bs_msg_frame_peek(buf, 8, MAX, &fl), BS_ECORRUPT);
     bs_put_u32(buf, MAX + 1);
     ck_assert_int_eq(bs_msg_frame_peek(buf, 8, MAX, &fl), BS_ETOOBIG);
-    ck_assert_int_eq(bs_msg_frame_decode(buf, 8, MAX, &g, err, sizeof err), BS_ETOOBIG);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 8, MAX, &g, err, sizeof err),
+                     BS_ETOOBIG);
     /* unknown flags */
     bs_put_u32(buf, 2);
     buf[4] = 0x80;
     buf[5] = 0x80; /* empty map */
-    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err), BS_ECORRUPT);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
     /* a valid empty map misses verb/id/kind */
     buf[4] = 0;
-    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err), BS_ECORRUPT);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
     ck_assert(strstr(err, "missing") != NULL);
     /* not msgpack: 0xc1 is never used */
     buf[5] = 0xc1;
-    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err), BS_ECORRUPT);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
     /* a map claiming 4 billion entries in 5 bytes */
     bs_put_u32(buf, 6);
     buf[4] = 0;
@@ -104,9 +118,11 @@ START_TEST(frame_rejects_garbage) {
     buf[9] = 0xff;
     buf[10] = 0xff;
     buf[11] = 0xff;
-    ck_assert_int_eq(bs_msg_frame_decode(buf, 12, MAX, &g, err, sizeof err), BS_ECORRUPT);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 12, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
     bs_put_u32(buf + 5, 0xfffffff0u);
-    ck_assert_int_eq(bs_msg_frame_decode(buf, 12, MAX, &g, err, sizeof err), BS_ETOOBIG);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 12, MAX, &g, err, sizeof err),
+                     BS_ETOOBIG);
     /* verb out of range */
     bs_msg_frame f = {BS_VERB_ECHO, 0, 1, 0, 0, NULL, 0};
     bs_buf b = BS_BUF_INIT;
@@ -114,7 +130,9 @@ START_TEST(frame_rejects_garbage) {
     /* map: 0x85, "v"(a1 76), verb byte at offset 5+1+2 */
     ck_assert_uint_eq(b.data[8], BS_VERB_ECHO);
     b.data[8] = 0x7f;
-    ck_assert_int_eq(bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), BS_ECORRUPT);
+    ck_assert_int_eq(
+        bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err),
+        BS_ECORRUPT);
     bs_buf_free(&b);
 }
 END_TEST
@@ -131,7 +149,8 @@ START_TEST(hello_round_trip) {
     bs_buf b = BS_BUF_INIT;
     ck_assert_int_eq(bs_msg_hello_encode(&h, &b), 0);
     char err[128];
-    ck_assert_int_eq(bs_msg_hello_decode(b.data, b.len, &g, err, sizeof err), 0);
+    ck_assert_int_eq(bs_msg_hello_decode(b.data, b.len, &g, err, sizeof err),
+                     0);
     ck_assert_str_eq(g.cluster, "Test Cluster");
     ck_assert_uint_eq(g.proto, BS_MSG_PROTOCOL_VERSION);
     ck_assert_mem_eq(g.host_id.b, h.host_id.b, 16);
@@ -139,12 +158,14 @@ START_TEST(hello_round_trip) {
     ck_assert_int_eq(g.ok, 0);
     ck_assert_str_eq(g.why, "no");
     for (size_t cut = 0; cut < b.len; cut++)
-        ck_assert_int_ne(bs_msg_hello_decode(b.data, cut, &g, err, sizeof err), 0);
+        ck_assert_int_ne(bs_msg_hello_decode(b.data, cut, &g, err, sizeof err),
+                         0);
     bs_buf_free(&b);
     /* an address that is not an IP is refused */
     strcpy(h.from.addr, "evil.example");
     ck_assert_int_eq(bs_msg_hello_encode(&h, &b), 0);
-    ck_assert_int_eq(bs_msg_hello_decode(b.data, b.len, &g, err, sizeof err), BS_ECORRUPT);
+    ck_assert_int_eq(bs_msg_hello_decode(b.data, b.len, &g, err, sizeof err),
+                     BS_ECORRUPT);
     bs_buf_free(&b);
     ck_assert_int_eq(bs_msg_peer_set(&h.from, "not-an-ip", 1), BS_EINVAL);
 }
@@ -194,7 +215,8 @@ static void h_test(void *ud, bs_msg *m, const bs_msg_in *in) {
         return;
     }
     char out[300];
-    int n = snprintf(out, sizeof out, "re:%.*s", (int)(in->len > 200 ? 200 : in->len),
+    int n = snprintf(out, sizeof out, "re:%.*s",
+                     (int)(in->len > 200 ? 200 : in->len),
                      (const char *)in->payload);
     bs_msg_reply(m, in, 0, out, (size_t)n);
 }
@@ -226,7 +248,9 @@ START_TEST(request_response_between_instances) {
     for (int i = 0; i < 10; i++) {
         char p[16];
         int n = snprintf(p, sizeof p, "hi%d", i);
-        ck_assert_int_eq(bs_msg_send(a, &pb, BS_VERB_MUTATION, p, (size_t)n, 5000, on_resp, &r[i]), 0);
+        ck_assert_int_eq(bs_msg_send(a, &pb, BS_VERB_MUTATION, p, (size_t)n,
+                                     5000, on_resp, &r[i]),
+                         0);
     }
     for (int i = 0; i < 10; i++) {
         ck_assert(wait_for(&r[i].done, 1));
@@ -249,7 +273,8 @@ START_TEST(request_response_between_instances) {
     ck_assert_int_eq(u.status, BS_ENOTSUP);
     /* one-way */
     int before = atomic_load(&oneway);
-    ck_assert_int_eq(bs_msg_send(a, &pb, BS_VERB_MUTATION, "ow", 2, 0, NULL, NULL), 0);
+    ck_assert_int_eq(
+        bs_msg_send(a, &pb, BS_VERB_MUTATION, "ow", 2, 0, NULL, NULL), 0);
     ck_assert(wait_for(&oneway, before + 1));
     /* deferred answer from another thread (this one) */
     resp d;
@@ -277,7 +302,8 @@ START_TEST(request_response_between_instances) {
     ck_assert_uint_eq(st.connects, 1);
     ck_assert_uint_eq(st.decode_errors, 0);
     bs_msg_get_stats(b, &st);
-    ck_assert_uint_eq(st.connects, 1); /* b answered through its own connection to a */
+    ck_assert_uint_eq(st.connects,
+                      1); /* b answered through its own connection to a */
     bs_msg_stop(a);
     bs_msg_stop(b);
 }
@@ -290,14 +316,18 @@ START_TEST(timeout_and_close) {
     resp t, c;
     memset(&t, 0, sizeof t);
     memset(&c, 0, sizeof c);
-    ck_assert_int_eq(bs_msg_send(a, &pb, BS_VERB_MUTATION, "silent", 6, 200, on_resp, &t), 0);
+    ck_assert_int_eq(
+        bs_msg_send(a, &pb, BS_VERB_MUTATION, "silent", 6, 200, on_resp, &t),
+        0);
     ck_assert(wait_for(&t.done, 1));
     ck_assert_int_eq(t.status, BS_ETIMEDOUT);
     bs_msg_stats st;
     bs_msg_get_stats(a, &st);
     ck_assert_uint_eq(st.timeouts, 1);
     /* a request still pending at stop gets BS_ECLOSED, exactly once */
-    ck_assert_int_eq(bs_msg_send(a, &pb, BS_VERB_MUTATION, "silent", 6, 60000, on_resp, &c), 0);
+    ck_assert_int_eq(
+        bs_msg_send(a, &pb, BS_VERB_MUTATION, "silent", 6, 60000, on_resp, &c),
+        0);
     ck_assert(wait_for(&handled, 1));
     bs_msg_stop(a);
     ck_assert_int_eq(atomic_load(&c.done), 1);
@@ -310,13 +340,15 @@ START_TEST(timeout_and_close) {
 END_TEST
 
 START_TEST(other_cluster_is_refused) {
-    bs_msg *a = start("127.0.0.1", "Alpha", 0), *c = start("127.0.0.2", "Beta", 0);
+    bs_msg *a = start("127.0.0.1", "Alpha", 0),
+           *c = start("127.0.0.2", "Beta", 0);
     bs_msg_peer pa;
     bs_msg_local(a, &pa);
     resp r;
     memset(&r, 0, sizeof r);
     int before = atomic_load(&handled);
-    ck_assert_int_eq(bs_msg_send(c, &pa, BS_VERB_MUTATION, "hi", 2, 500, on_resp, &r), 0);
+    ck_assert_int_eq(
+        bs_msg_send(c, &pa, BS_VERB_MUTATION, "hi", 2, 500, on_resp, &r), 0);
     ck_assert(wait_for(&r.done, 1));
     ck_assert_int_eq(r.status, BS_ETIMEDOUT);
     ck_assert_int_eq(atomic_load(&handled), before); /* never delivered */
@@ -360,7 +392,8 @@ START_TEST(garbage_is_rejected_and_node_stays_up) {
     bs_msg_local(a, &pa);
     /* 1: random bytes with a plausible length */
     int fd = raw_connect(&pa);
-    uint8_t g[20] = {0, 0, 0, 16, 0, 0xc1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+    uint8_t g[20] = {0, 0, 0, 16, 0, 0xc1, 1,  2,  3,  4,
+                     5, 6, 7, 8,  9, 10,   11, 12, 13, 14};
     ck_assert_int_eq(write(fd, g, sizeof g), (ssize_t)sizeof g);
     expect_closed(fd);
     /* 2: an oversized frame header */
@@ -370,7 +403,8 @@ START_TEST(garbage_is_rejected_and_node_stays_up) {
     expect_closed(fd);
     /* 3: a valid frame that is not a handshake */
     fd = raw_connect(&pa);
-    bs_msg_frame f = {BS_VERB_MUTATION, BS_MSG_KIND_REQUEST, 1, 0, 0, (uint8_t *)"x", 1};
+    bs_msg_frame f = {
+        BS_VERB_MUTATION, BS_MSG_KIND_REQUEST, 1, 0, 0, (uint8_t *)"x", 1};
     bs_buf bb = BS_BUF_INIT;
     bs_msg_frame_encode(&f, 0, MAX, &bb);
     ck_assert_int_eq(write(fd, bb.data, bb.len), (ssize_t)bb.len);
@@ -403,7 +437,9 @@ START_TEST(bounded_queue_drops_and_counts) {
     resp r[8];
     memset(r, 0, sizeof r);
     for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(bs_msg_send(a, &dead, BS_VERB_MUTATION, "q", 1, 300, on_resp, &r[i]), 0);
+        ck_assert_int_eq(bs_msg_send(a, &dead, BS_VERB_MUTATION, "q", 1, 300,
+                                     on_resp, &r[i]),
+                         0);
     int overload = 0, timedout = 0;
     for (int i = 0; i < 8; i++) {
         ck_assert(wait_for(&r[i].done, 1));
@@ -416,9 +452,15 @@ START_TEST(bounded_queue_drops_and_counts) {
     bs_msg_get_stats(a, &st);
     ck_assert_uint_eq(st.dropped_overflow, 5);
     /* bad arguments */
-    ck_assert_int_eq(bs_msg_send(a, &dead, BS_VERB_HANDSHAKE, "q", 1, 300, on_resp, &r[0]), BS_EINVAL);
-    ck_assert_int_eq(bs_msg_send(a, &dead, BS_VERB_MAX, "q", 1, 300, on_resp, &r[0]), BS_EINVAL);
-    ck_assert_int_eq(bs_msg_send(a, &dead, BS_VERB_READ, "q", 1, 0, on_resp, &r[0]), BS_EINVAL);
+    ck_assert_int_eq(
+        bs_msg_send(a, &dead, BS_VERB_HANDSHAKE, "q", 1, 300, on_resp, &r[0]),
+        BS_EINVAL);
+    ck_assert_int_eq(
+        bs_msg_send(a, &dead, BS_VERB_MAX, "q", 1, 300, on_resp, &r[0]),
+        BS_EINVAL);
+    ck_assert_int_eq(
+        bs_msg_send(a, &dead, BS_VERB_READ, "q", 1, 0, on_resp, &r[0]),
+        BS_EINVAL);
     bs_msg_stop(a);
 }
 END_TEST
