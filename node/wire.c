@@ -151,7 +151,9 @@ static void digest_row(XXH3_state_t *st, const bs_rowv *r) {
         uint8_t ch[2 + 1 + 8 + 8 + 8 + 4 + 8];
         bs_put_u16(ch, c->col);
         ch[2] = (uint8_t)c->has_elem;
-        bs_put_u64(ch + 3, c->elem_len);
+        /* elem/elem_len are meaningful only with has_elem (a store read
+         * may leave them unset for simple cells) */
+        bs_put_u64(ch + 3, c->has_elem ? c->elem_len : 0);
         bs_put_u64(ch + 11, c->val_len);
         bs_put_u64(ch + 19, (uint64_t)c->ts);
         bs_put_u32(ch + 27, (uint32_t)c->ttl);
@@ -508,6 +510,225 @@ int bs_wire_result_decode(const void *p, size_t len, bs_arena *a,
         *part = pv;
     }
     rc = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* ---- coordinator payloads (layouts in wire.h) ---------------------------- */
+
+int bs_wire_write_encode(int64_t now_s, const bs_mutation *m, size_t n,
+                         bs_buf *out) {
+    bs_buf inner = BS_BUF_INIT;
+    int rc = bs_wire_mutations_encode(m, n, &inner);
+    if (rc) {
+        bs_buf_free(&inner);
+        return rc;
+    }
+    size_t before = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, wr);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int(&pk, WIRE_VERSION);
+    msgpack_pack_int64(&pk, now_s);
+    p_bin(&pk, inner.data, inner.len);
+    size_t want = inner.len;
+    bs_buf_free(&inner);
+    return out->len >= before + want ? 0 : BS_ENOMEM;
+}
+
+int bs_wire_write_decode(const void *p, size_t len, bs_arena *a,
+                         int64_t *now_s, bs_mutation **out, size_t *n,
+                         char *err, size_t errlen) {
+    dc c = {a, err, errlen};
+    msgpack_unpacked u;
+    int rc = unpack(&c, p, len, &u);
+    if (rc) return rc;
+    const msgpack_object *f;
+    int64_t v;
+    if ((rc = g_arr(&c, &u.data, 3, "write", &f)) ||
+        (rc = g_int(&c, &f[0], WIRE_VERSION, WIRE_VERSION, &v, "version")) ||
+        (rc = g_int(&c, &f[1], 0, INT64_MAX, now_s, "now")))
+        goto out;
+    if (f[2].type != MSGPACK_OBJECT_BIN) {
+        rc = bad(&c, "wire: write: expected mutation bytes");
+        goto out;
+    }
+    rc = bs_wire_mutations_decode(f[2].via.bin.ptr, f[2].via.bin.size, a, out, n, err, errlen);
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int bs_wire_raw_encode(const char *cf, const bs_wire_rec *r, size_t n,
+                       bs_buf *out) {
+    size_t before = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, wr);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int(&pk, WIRE_VERSION);
+    p_str(&pk, cf);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_array(&pk, 2);
+        p_bin(&pk, r[i].key, r[i].klen);
+        p_bin(&pk, r[i].val, r[i].vlen);
+    }
+    return out->len > before ? 0 : BS_ENOMEM;
+}
+
+int bs_wire_raw_decode(const void *p, size_t len, bs_arena *a,
+                       const char **cf, bs_wire_rec **out, size_t *n,
+                       char *err, size_t errlen) {
+    dc c = {a, err, errlen};
+    msgpack_unpacked u;
+    int rc = unpack(&c, p, len, &u);
+    if (rc) return rc;
+    const msgpack_object *f, *rs;
+    int64_t v;
+    if ((rc = g_arr(&c, &u.data, 3, "raw", &f)) ||
+        (rc = g_int(&c, &f[0], WIRE_VERSION, WIRE_VERSION, &v, "version")) ||
+        (rc = g_str(&c, &f[1], cf, "table")) ||
+        (rc = g_arr(&c, &f[2], UINT32_MAX, "records", &rs)))
+        goto out;
+    size_t nr = f[2].via.array.size;
+    bs_wire_rec *r = bs_arena_calloc(a, (nr + 1) * sizeof *r);
+    if (!r) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const msgpack_object *kv;
+        if ((rc = g_arr(&c, &rs[i], 2, "record", &kv)) ||
+            (rc = g_bin(&c, &kv[0], 0, &r[i].key, &r[i].klen, 1u << 20, "record key")) ||
+            (rc = g_bin(&c, &kv[1], 0, &r[i].val, &r[i].vlen, (size_t)256 << 20, "record value")))
+            goto out;
+        if (r[i].klen == 0) {
+            rc = bad(&c, "wire: empty record key");
+            goto out;
+        }
+    }
+    *out = r;
+    *n = nr;
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int bs_wire_scan_encode(const bs_wire_scan *s, bs_buf *out) {
+    bs_buf inner = BS_BUF_INIT;
+    int rc = bs_wire_read_encode(&s->read, &inner);
+    if (rc) {
+        bs_buf_free(&inner);
+        return rc;
+    }
+    size_t before = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, wr);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_int(&pk, WIRE_VERSION);
+    p_bin(&pk, inner.data, inner.len);
+    bs_buf_free(&inner);
+    msgpack_pack_int64(&pk, s->start);
+    msgpack_pack_int64(&pk, s->end);
+    if (s->has_cursor) {
+        msgpack_pack_array(&pk, 3);
+        msgpack_pack_int64(&pk, s->cursor_token);
+        p_bin(&pk, s->cursor_pk, s->cursor_pk_len);
+        if (s->has_cursor_ck) p_bin(&pk, s->cursor_ck, s->cursor_ck_len);
+        else msgpack_pack_nil(&pk);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    msgpack_pack_uint32(&pk, s->max_parts);
+    return out->len > before ? 0 : BS_ENOMEM;
+}
+
+int bs_wire_scan_decode(const void *p, size_t len, bs_arena *a,
+                        bs_wire_scan *s, char *err, size_t errlen) {
+    dc c = {a, err, errlen};
+    msgpack_unpacked u;
+    int rc = unpack(&c, p, len, &u);
+    if (rc) return rc;
+    memset(s, 0, sizeof *s);
+    const msgpack_object *f;
+    int64_t v, mp;
+    if ((rc = g_arr(&c, &u.data, 6, "scan", &f)) ||
+        (rc = g_int(&c, &f[0], WIRE_VERSION, WIRE_VERSION, &v, "version")) ||
+        (rc = g_int(&c, &f[2], INT64_MIN, INT64_MAX, &s->start, "start")) ||
+        (rc = g_int(&c, &f[3], INT64_MIN, INT64_MAX, &s->end, "end")) ||
+        (rc = g_int(&c, &f[5], 1, UINT32_MAX, &mp, "max partitions")))
+        goto out;
+    s->max_parts = (uint32_t)mp;
+    if (f[1].type != MSGPACK_OBJECT_BIN) {
+        rc = bad(&c, "wire: scan: expected read bytes");
+        goto out;
+    }
+    if ((rc = bs_wire_read_decode(f[1].via.bin.ptr, f[1].via.bin.size, a, &s->read, err, errlen)))
+        goto out;
+    if (f[4].type != MSGPACK_OBJECT_NIL) {
+        const msgpack_object *cu;
+        if ((rc = g_arr(&c, &f[4], 3, "cursor", &cu)) ||
+            (rc = g_int(&c, &cu[0], INT64_MIN, INT64_MAX, &s->cursor_token, "cursor token")) ||
+            (rc = g_bin(&c, &cu[1], 0, &s->cursor_pk, &s->cursor_pk_len, 65535, "cursor key")) ||
+            (rc = g_bin(&c, &cu[2], 1, &s->cursor_ck, &s->cursor_ck_len, 65535, "cursor clustering")))
+            goto out;
+        s->has_cursor = 1;
+        s->has_cursor_ck = cu[2].type != MSGPACK_OBJECT_NIL;
+    }
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int bs_wire_scanres_encode(int more, const bs_buf *parts, size_t n,
+                           bs_buf *out) {
+    size_t before = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, wr);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int(&pk, WIRE_VERSION);
+    p_bool(&pk, more);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) p_bin(&pk, parts[i].data, parts[i].len);
+    return out->len > before ? 0 : BS_ENOMEM;
+}
+
+int bs_wire_scanres_decode(const void *p, size_t len, bs_arena *a, int *more,
+                           bs_partv ***parts, size_t *n, char *err,
+                           size_t errlen) {
+    dc c = {a, err, errlen};
+    msgpack_unpacked u;
+    int rc = unpack(&c, p, len, &u);
+    if (rc) return rc;
+    const msgpack_object *f, *ps;
+    int64_t v;
+    if ((rc = g_arr(&c, &u.data, 3, "scan result", &f)) ||
+        (rc = g_int(&c, &f[0], WIRE_VERSION, WIRE_VERSION, &v, "version")) ||
+        (rc = g_bool(&c, &f[1], more, "more")) ||
+        (rc = g_arr(&c, &f[2], UINT32_MAX, "partitions", &ps)))
+        goto out;
+    size_t np = f[2].via.array.size;
+    bs_partv **pv = bs_arena_calloc(a, (np + 1) * sizeof *pv);
+    if (!pv) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < np; i++) {
+        uint8_t dg[16];
+        if (ps[i].type != MSGPACK_OBJECT_BIN) {
+            rc = bad(&c, "wire: scan result: expected partition bytes");
+            goto out;
+        }
+        if ((rc = bs_wire_result_decode(ps[i].via.bin.ptr, ps[i].via.bin.size, a, dg, &pv[i], err, errlen)))
+            goto out;
+        if (!pv[i]) {
+            rc = bad(&c, "wire: scan result: empty partition");
+            goto out;
+        }
+    }
+    *parts = pv;
+    *n = np;
 out:
     msgpack_unpacked_destroy(&u);
     return rc;

@@ -65,4 +65,69 @@ int bs_wire_result_decode(const void *p, size_t len, bs_arena *a,
                           uint8_t digest[16], bs_partv **part, char *err,
                           size_t errlen);
 
+/* ---- coordinator payloads (node/coord*.c) -------------------------------
+ *
+ *   write   = [1, now_s, mutations bin]        MUTATION and HINT requests;
+ *             mutations bin = bs_wire_mutations_encode bytes; now_s is the
+ *             coordinator's clock (seconds) that replicas apply TTLs with
+ *   raw     = [1, cf str, [[key bin, val bin]...]]   READ_RAW responses and
+ *             REPAIR_RAW requests: store records (bs_store_iterate_range)
+ *   scan    = [1, read bin, start, end, cursor | nil, max_parts]
+ *             read bin = bs_wire_read_encode bytes (table, cf, slice,
+ *             now; token/pk unused); cursor = [token, pk bin, ck bin | nil]
+ *   scanres = [1, more bool, [result bin...]]  each result bin as
+ *             bs_wire_result_encode(part, 0)
+ */
+
+/* Encodes a write; 0 or BS_ENOMEM. */
+int bs_wire_write_encode(int64_t now_s, const bs_mutation *m, size_t n,
+                         bs_buf *out);
+/* Decodes a write into arena memory.  0, BS_ECORRUPT (message in err),
+ * BS_ENOMEM. */
+int bs_wire_write_decode(const void *p, size_t len, bs_arena *a,
+                         int64_t *now_s, bs_mutation **out, size_t *n,
+                         char *err, size_t errlen);
+
+/* One raw store record; pointers borrowed (encode) or in the arena
+ * (decode). */
+typedef struct bs_wire_rec {
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;
+    size_t vlen;
+} bs_wire_rec;
+
+int bs_wire_raw_encode(const char *cf, const bs_wire_rec *r, size_t n,
+                       bs_buf *out);
+int bs_wire_raw_decode(const void *p, size_t len, bs_arena *a,
+                       const char **cf, bs_wire_rec **out, size_t *n,
+                       char *err, size_t errlen);
+
+/* A range read: one bs_scan of table `read.cf` with read.slice applied to
+ * every partition, at most max_parts partitions per answer. */
+typedef struct bs_wire_scan {
+    bs_wire_read read;  /* table_id, cf, slice (now_s included) */
+    int64_t start;      /* exclusive */
+    int64_t end;        /* inclusive */
+    int has_cursor;
+    int64_t cursor_token;
+    const uint8_t *cursor_pk;
+    size_t cursor_pk_len;
+    int has_cursor_ck;
+    const uint8_t *cursor_ck;
+    size_t cursor_ck_len;
+    uint32_t max_parts; /* >= 1 */
+} bs_wire_scan;
+
+int bs_wire_scan_encode(const bs_wire_scan *s, bs_buf *out);
+int bs_wire_scan_decode(const void *p, size_t len, bs_arena *a,
+                        bs_wire_scan *out, char *err, size_t errlen);
+/* parts: n buffers each holding one bs_wire_result_encode(part, 0). */
+int bs_wire_scanres_encode(int more, const bs_buf *parts, size_t n,
+                           bs_buf *out);
+/* *parts: n partitions in arena memory (never NULL entries). */
+int bs_wire_scanres_decode(const void *p, size_t len, bs_arena *a, int *more,
+                           bs_partv ***parts, size_t *n, char *err,
+                           size_t errlen);
+
 #endif
