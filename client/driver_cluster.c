@@ -699,6 +699,157 @@ void bs__cluster_tick(bs_client *c, int64_t now) {
         bs__refresh_start(c);
 }
 
+/* ---------------------------------------------------- schema agreement */
+
+/* Like the Java/Python drivers: after DDL, poll system.local and
+ * system.peers on the control connection every 200 ms until every up node
+ * reports the same schema_version (at most 10 s, or the request's
+ * deadline), so the next statement finds the new schema on any node.  One
+ * refinement: the version to reach is first read from the node that ran
+ * the DDL (on the connection that answered), so a control node whose
+ * gossip has not heard of the change yet cannot report a stale
+ * "agreement".  The DDL itself succeeded either way: the result is always
+ * delivered. */
+
+typedef struct agree {
+    bs__req *user;
+    bs_client_result *res;
+    int64_t until;
+    char ver[40];    /* the control node's own version */
+    char target[40]; /* the DDL coordinator's version, "" if unknown */
+} agree;
+
+static void agree_done(bs_client *c, agree *a) {
+    bs__complete(c, a->user, a->res, 0, NULL);
+    free(a);
+}
+
+static void on_agree_local(bs_client *c, bs__req *r,
+                           const bs_proto_response *resp,
+                           bs_client_result *res, int code,
+                           bs_client_error *err);
+
+static void agree_step(bs_client *c, agree *a, int64_t delay_ns) {
+    bs__req *r = bs__req_new(BS__REQ_RAW);
+    if (!r || !(r->text = strdup("SELECT schema_version FROM system.local "
+                                 "WHERE key = 'local'"))) {
+        bs__req_free(r);
+        agree_done(c, a);
+        return;
+    }
+    r->opcode = BS_PROTO_OP_QUERY;
+    r->fixed_control = 1;
+    r->icb = on_agree_local;
+    r->iud = a;
+    if (delay_ns > 0)
+        bs__dispatch_later(c, r, delay_ns);
+    else
+        bs__dispatch(c, r);
+}
+
+static void on_agree_peers(bs_client *c, bs__req *r,
+                           const bs_proto_response *resp,
+                           bs_client_result *res, int code,
+                           bs_client_error *err) {
+    (void)resp;
+    (void)err;
+    agree *a = r->iud;
+    if (code) {
+        bs_client_result_free(res);
+        agree_done(c, a);
+        return;
+    }
+    int agreed = a->ver[0] != '\0' &&
+                 (!a->target[0] || !strcmp(a->ver, a->target));
+    while (agreed && bs_client_result_next_row(res)) {
+        char addr[64], ver[40];
+        col_text(res, "native_address", addr, sizeof addr);
+        if (!addr[0]) col_text(res, "rpc_address", addr, sizeof addr);
+        if (!addr[0]) col_text(res, "peer", addr, sizeof addr);
+        col_text(res, "schema_version", ver, sizeof ver);
+        int up = 1;
+        pthread_mutex_lock(&c->mu);
+        for (size_t i = 0; i < c->nhosts; i++)
+            if (!strcmp(c->hosts[i]->addr, addr)) up = c->hosts[i]->up;
+        pthread_mutex_unlock(&c->mu);
+        if (up && strcmp(ver, a->ver)) agreed = 0;
+    }
+    bs_client_result_free(res);
+    if (agreed || bs__now_ns() >= a->until) {
+        agree_done(c, a);
+        return;
+    }
+    agree_step(c, a, 200000000LL);
+}
+
+static void on_agree_local(bs_client *c, bs__req *r,
+                           const bs_proto_response *resp,
+                           bs_client_result *res, int code,
+                           bs_client_error *err) {
+    (void)resp;
+    (void)err;
+    agree *a = r->iud;
+    if (code || !bs_client_result_next_row(res)) {
+        bs_client_result_free(res);
+        agree_done(c, a);
+        return;
+    }
+    col_text(res, "schema_version", a->ver, sizeof a->ver);
+    bs_client_result_free(res);
+    bs__req *q = bs__req_new(BS__REQ_RAW);
+    if (!q || !(q->text = strdup(c->peers_v2 != 0 ? "SELECT * FROM system.peers_v2"
+                                                  : "SELECT * FROM system.peers"))) {
+        bs__req_free(q);
+        agree_done(c, a);
+        return;
+    }
+    q->opcode = BS_PROTO_OP_QUERY;
+    q->fixed_control = 1;
+    q->icb = on_agree_peers;
+    q->iud = a;
+    bs__dispatch(c, q);
+}
+
+static void on_agree_target(bs_client *c, bs__req *r,
+                            const bs_proto_response *resp,
+                            bs_client_result *res, int code,
+                            bs_client_error *err) {
+    (void)resp;
+    (void)err;
+    agree *a = r->iud;
+    if (!code && bs_client_result_next_row(res))
+        col_text(res, "schema_version", a->target, sizeof a->target);
+    bs_client_result_free(res);
+    agree_step(c, a, 0);
+}
+
+void bs__schema_agreement(bs_client *c, bs__req *user, bs_client_result *res,
+                          bs__conn *cn) {
+    agree *a = calloc(1, sizeof *a);
+    if (!a) {
+        bs__complete(c, user, res, 0, NULL);
+        return;
+    }
+    a->user = user;
+    a->res = res;
+    int64_t now = bs__now_ns();
+    a->until = now + 10000000000LL;
+    if (user->deadline_ns && user->deadline_ns < a->until)
+        a->until = user->deadline_ns;
+    bs__req *r = bs__req_new(BS__REQ_RAW);
+    if (!r || !(r->text = strdup("SELECT schema_version FROM system.local "
+                                 "WHERE key = 'local'"))) {
+        bs__req_free(r);
+        agree_step(c, a, 0);
+        return;
+    }
+    r->opcode = BS_PROTO_OP_QUERY;
+    r->fixed = cn; /* the node that ran the DDL */
+    r->icb = on_agree_target;
+    r->iud = a;
+    bs__dispatch(c, r);
+}
+
 /* ------------------------------------------------------------- events */
 
 static bs__host *host_by_inet(bs_client *c, const bs_proto_inet *in) {

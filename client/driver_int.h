@@ -190,6 +190,7 @@ struct bs__req {
     void *iud;
     bs__req *parent;        /* re-prepare: the request to resend */
     bs__conn *fixed;        /* internal requests bound to a connection */
+    int fixed_control;      /* bind to the control connection at dispatch */
     int64_t start_ns, deadline_ns;
     int64_t wake_ns;        /* delayed retry */
     int attempts, retries, unavail_retried, reprepares;
@@ -319,6 +320,13 @@ int64_t bs__now_ns(void);
 /* I/O thread: start an internal request on a connection (RAW/PREPARE
  * with r->fixed set). */
 void bs__dispatch(bs_client *c, bs__req *r);
+/* I/O thread: delays an internal request (not yet dispatched) by
+ * delay_ns, then dispatches it. */
+void bs__dispatch_later(bs_client *c, bs__req *r, int64_t delay_ns);
+/* I/O thread: completes a (detached) request: user callback or internal
+ * callback, then frees it.  Takes res. */
+void bs__complete(bs_client *c, bs__req *r, bs_client_result *res, int code,
+                  bs_client_error *err);
 /* I/O thread: opens a connection to host (control or pooled). */
 bs__conn *bs__conn_open(bs_client *c, bs__host *h, int is_control);
 void bs__conn_close(bs_client *c, bs__conn *cn, int code, const char *why);
@@ -336,6 +344,11 @@ void bs__control_lost(bs_client *c);
 void bs__handle_event(bs_client *c, const bs_proto_event *ev);
 /* Control-connection upkeep and scheduled refreshes, once per loop turn. */
 void bs__cluster_tick(bs_client *c, int64_t now);
+/* After a SCHEMA_CHANGE result in a multi-node cluster: waits (bounded)
+ * until every up node reports the same schema_version, then completes
+ * the user request with res (takes both). */
+void bs__schema_agreement(bs_client *c, bs__req *user, bs_client_result *res,
+                          bs__conn *cn);
 /* Builds r->plan (takes mu). */
 int bs__plan_build(bs_client *c, bs__req *r);
 /* Finds or creates a host (mu held). */

@@ -764,8 +764,26 @@ static void try_host(bs_client *c, bs__req *r) {
     fail(c, r, BS_CLIENT_ENOHOST, NULL, "no host available%s", "");
 }
 
+void bs__complete(bs_client *c, bs__req *r, bs_client_result *res, int code,
+                  bs_client_error *err) {
+    complete(c, r, res, NULL, code, err);
+}
+
+void bs__dispatch_later(bs_client *c, bs__req *r, int64_t delay_ns) {
+    r->wake_ns = bs__now_ns() + delay_ns;
+    r->state = BS__RS_DELAYED;
+    list_add(&c->delayed, r);
+}
+
 void bs__dispatch(bs_client *c, bs__req *r) {
     int64_t now = bs__now_ns();
+    if (r->fixed_control) {
+        r->fixed = c->control;
+        if (!r->fixed) {
+            fail(c, r, BS_CLIENT_ECONNLOST, NULL, "no control connection%s", "");
+            return;
+        }
+    }
     if (!r->start_ns) r->start_ns = now;
     if (!r->deadline_ns) {
         int ms = c->cfg.request_timeout_ms;
@@ -981,6 +999,13 @@ static void handle_frame(bs_client *c, bs__conn *cn, const bs_proto_frame *f) {
             cn->ks_version = c->ks_version;
             pthread_mutex_unlock(&c->mu);
         }
+        if (r->type == BS__REQ_USER &&
+            bs_client_result_kind(res) == BS_CLIENT_RESULT_SCHEMA_CHANGE &&
+            c->nhosts > 1) {
+            bs__schema_agreement(c, r, res, cn);
+            if (cn->state == BS__CS_READY) conn_drain_waitq(c, cn);
+            return;
+        }
         complete(c, r, res, NULL, 0, NULL);
     } else if (f->h.opcode == BS_PROTO_OP_ERROR) {
         bs_arena a;
@@ -1112,7 +1137,10 @@ static void check_deadlines(bs_client *c, int64_t now) {
         if (r->wake_ns <= now) {
             list_del(&c->delayed, r);
             r->state = BS__RS_NEW;
-            try_host(c, r);
+            if (r->fixed_control)
+                bs__dispatch(c, r);
+            else
+                try_host(c, r);
             nx = c->delayed; /* may have changed */
         }
         r = nx;

@@ -31,9 +31,10 @@ typedef struct bs_test_server {
     int other_ports[3]; /* storage, http, admin */
     char dir[128];
     char hostport[64];
+    char seeds[32]; /* "" = itself */
 } bs_test_server;
 
-static int tsrv_can_connect(const char *addr, int port) {
+__attribute__((unused)) static int tsrv_can_connect(const char *addr, int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
     struct sockaddr_in sa;
@@ -47,7 +48,7 @@ static int tsrv_can_connect(const char *addr, int port) {
 }
 
 /* n distinct free ports on addr (all bound at once, then released). */
-static int tsrv_free_ports(const char *addr, int n, int *out) {
+__attribute__((unused)) static int tsrv_free_ports(const char *addr, int n, int *out) {
     int fds[8], rc = 0;
     for (int i = 0; i < n; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
@@ -68,7 +69,7 @@ static int tsrv_free_ports(const char *addr, int n, int *out) {
 
 /* Starts basaltd on s (addr/port/dir kept when already set: a restart).
  * 0 when it accepts connections within 20 s. */
-static int tsrv_start(bs_test_server *s) {
+__attribute__((unused)) static int tsrv_start(bs_test_server *s) {
     if (!s->addr[0]) {
         snprintf(s->addr, sizeof s->addr, "127.0.0.%d", 20 + (int)(getpid() % 200));
         int ports[4];
@@ -101,7 +102,8 @@ static int tsrv_start(bs_test_server *s) {
         const char *bin = getenv("BASALTD"); /* override for odd builds */
         execl(bin && *bin ? bin : BASALTD_PATH, "basaltd", "--data-directory", data,
               "--rpc-address", s->addr, "--listen-address", s->addr,
-              "--seeds", s->addr, "--native-transport-port", port,
+              "--seeds", s->seeds[0] ? s->seeds : s->addr,
+              "--native-transport-port", port,
               "--storage-port", sp, "--http-port", hp, "--admin-address",
               s->addr, "--admin-port", ap, (char *)NULL);
         _exit(127);
@@ -119,9 +121,37 @@ static int tsrv_start(bs_test_server *s) {
     return -1;
 }
 
+/* Prepares n nodes of one cluster on 127.0.0.B .. B+n-1: one CQL port
+ * and one storage port shared by all (seeds are addresses; the storage
+ * port is the cluster's), node 0 the seed, own data dirs, HTTP and admin
+ * ports.  Start them with tsrv_start.  0 or -1. */
+__attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes, int n) {
+    int base = 20 + (int)(getpid() % 190);
+    char a0[32];
+    snprintf(a0, sizeof a0, "127.0.0.%d", base);
+    int shared[2];
+    if (tsrv_free_ports(a0, 2, shared)) return -1;
+    for (int i = 0; i < n; i++) {
+        bs_test_server *s = &nodes[i];
+        memset(s, 0, sizeof *s);
+        snprintf(s->addr, sizeof s->addr, "127.0.0.%d", base + i);
+        snprintf(s->seeds, sizeof s->seeds, "%s", a0);
+        s->port = shared[0];
+        s->other_ports[0] = shared[1];
+        int own[2];
+        if (tsrv_free_ports(s->addr, 2, own)) return -1;
+        s->other_ports[1] = own[0];
+        s->other_ports[2] = own[1];
+        snprintf(s->dir, sizeof s->dir, "/tmp/bs_client_test.XXXXXX");
+        if (!mkdtemp(s->dir)) return -1;
+        snprintf(s->hostport, sizeof s->hostport, "%s:%d", s->addr, s->port);
+    }
+    return 0;
+}
+
 /* SIGTERM (SIGCONT first, in case it is stopped), wait up to 20 s, then
  * SIGKILL. */
-static void tsrv_stop(bs_test_server *s) {
+__attribute__((unused)) static void tsrv_stop(bs_test_server *s) {
     if (s->pid <= 0) return;
     kill(s->pid, SIGCONT);
     kill(s->pid, SIGTERM);
@@ -141,7 +171,7 @@ static void tsrv_stop(bs_test_server *s) {
 /* SIGSTOP, then waits until every thread of the node is stopped (the
  * signal takes effect asynchronously: a loop thread could otherwise still
  * answer a request sent right after kill() returned).  0 or -1. */
-static int tsrv_pause(bs_test_server *s) {
+__attribute__((unused)) static int tsrv_pause(bs_test_server *s) {
     if (kill(s->pid, SIGSTOP)) return -1;
     char path[64];
     for (int tries = 0; tries < 200; tries++) {
@@ -159,7 +189,7 @@ static int tsrv_pause(bs_test_server *s) {
     return -1;
 }
 
-static void tsrv_destroy(bs_test_server *s) {
+__attribute__((unused)) static void tsrv_destroy(bs_test_server *s) {
     tsrv_stop(s);
     if (s->dir[0]) {
         char cmd[200];
@@ -170,7 +200,7 @@ static void tsrv_destroy(bs_test_server *s) {
     }
 }
 
-static double tsrv_now(void) {
+__attribute__((unused)) static double tsrv_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
