@@ -63,19 +63,24 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 
 /* Client-side error codes, distinct from common/error.h's range. */
-#define BS_CLIENT_ESERVER (-2001)      /* the server answered ERROR: see
-                                          bs_client_error.server_code */
-#define BS_CLIENT_ENOHOST (-2002)      /* no host available (all down,
-                                          refused, or none in the plan) */
-#define BS_CLIENT_ETIMEOUT (-2003)     /* no answer within the request
+#define BS_CLIENT_ESERVER                                                      \
+    (-2001) /* the server answered ERROR: see                                  \
+               bs_client_error.server_code */
+#define BS_CLIENT_ENOHOST                                                      \
+    (-2002) /* no host available (all down,                                    \
+               refused, or none in the plan) */
+#define BS_CLIENT_ETIMEOUT                                                     \
+    (-2003)                            /* no answer within the request         \
                                           timeout (client side) */
 #define BS_CLIENT_ECONNREFUSED (-2004) /* TCP connect refused / failed */
-#define BS_CLIENT_ECONNLOST (-2005)    /* connection lost with the request
+#define BS_CLIENT_ECONNLOST                                                    \
+    (-2005)                            /* connection lost with the request     \
                                           in flight */
 #define BS_CLIENT_ECLOSED (-2006)      /* the client is closing/closed */
 #define BS_CLIENT_ECONNTIMEOUT (-2007) /* TCP connect / STARTUP timed out */
-#define BS_CLIENT_EPROTO (-2008)       /* the server sent bytes that do not
-                                          decode (message has details) */
+#define BS_CLIENT_EPROTO                                                       \
+    (-2008) /* the server sent bytes that do not                               \
+               decode (message has details) */
 
 /* Static message for any code above, a BS_E code or a negated errno. */
 const char *bs_client_strerror(int code);
@@ -93,18 +98,18 @@ typedef struct bs_client_error {
     char host[64];       /* "addr:port" of the node that answered/failed,
                             "" if none */
     /* code-specific fields of server errors; zero when unused */
-    uint16_t cl;           /* UNAVAILABLE, *_TIMEOUT, *_FAILURE */
-    int32_t required;      /* UNAVAILABLE */
-    int32_t alive;         /* UNAVAILABLE */
-    int32_t received;      /* *_TIMEOUT, *_FAILURE */
-    int32_t blockfor;      /* *_TIMEOUT, *_FAILURE */
-    int32_t numfailures;   /* *_FAILURE */
-    uint8_t data_present;  /* READ_TIMEOUT, READ_FAILURE */
-    char write_type[32];   /* WRITE_TIMEOUT, WRITE_FAILURE: "SIMPLE", ... */
-    char keyspace[128];    /* ALREADY_EXISTS, FUNCTION_FAILURE */
-    char table[128];       /* ALREADY_EXISTS (table; "" for a keyspace),
-                              FUNCTION_FAILURE (function name) */
-    int attempts;          /* requests sent to servers for this call */
+    uint16_t cl;          /* UNAVAILABLE, *_TIMEOUT, *_FAILURE */
+    int32_t required;     /* UNAVAILABLE */
+    int32_t alive;        /* UNAVAILABLE */
+    int32_t received;     /* *_TIMEOUT, *_FAILURE */
+    int32_t blockfor;     /* *_TIMEOUT, *_FAILURE */
+    int32_t numfailures;  /* *_FAILURE */
+    uint8_t data_present; /* READ_TIMEOUT, READ_FAILURE */
+    char write_type[32];  /* WRITE_TIMEOUT, WRITE_FAILURE: "SIMPLE", ... */
+    char keyspace[128];   /* ALREADY_EXISTS, FUNCTION_FAILURE */
+    char table[128];      /* ALREADY_EXISTS (table; "" for a keyspace),
+                             FUNCTION_FAILURE (function name) */
+    int attempts;         /* requests sent to servers for this call */
 } bs_client_error;
 
 /* Cassandra-style class name of a server error code ("SyntaxException",
@@ -142,8 +147,7 @@ int bs_client_config_set_local_dc(bs_client_config *cfg, const char *dc);
 /* Default consistency for statements that do not set one. */
 int bs_client_config_set_consistency(bs_client_config *cfg, uint16_t cl);
 /* Default serial consistency (SERIAL / LOCAL_SERIAL). */
-int bs_client_config_set_serial_consistency(bs_client_config *cfg,
-                                            uint16_t cl);
+int bs_client_config_set_serial_consistency(bs_client_config *cfg, uint16_t cl);
 /* Per-request timeout in ms (> 0), applied to each attempt; a
  * statement's own timeout overrides it. */
 int bs_client_config_set_request_timeout(bs_client_config *cfg, int ms);
@@ -214,14 +218,14 @@ char *bs_client_keyspace(bs_client *c, char *buf, size_t buflen);
 
 /* A node as the client knows it (a copy: no free needed). */
 typedef struct bs_client_host {
-    char address[64];        /* RPC address, "127.0.0.1" or v6 text */
-    int port;                /* native transport port */
+    char address[64]; /* RPC address, "127.0.0.1" or v6 text */
+    int port;         /* native transport port */
     char dc[64];
     char rack[64];
-    char host_id[40];        /* "xxxxxxxx-...", "" when unknown */
+    char host_id[40]; /* "xxxxxxxx-...", "" when unknown */
     char release_version[32];
-    int up;                  /* 1 while the client considers it usable */
-    int is_control;          /* 1 for the control connection's node */
+    int up;         /* 1 while the client considers it usable */
+    int is_control; /* 1 for the control connection's node */
     size_t ntokens;
 } bs_client_host;
 
@@ -233,8 +237,8 @@ int bs_client_host_get(bs_client *c, size_t i, bs_client_host *out);
 /* Node i's tokens, ascending: up to cap into tokens, the total in *n.
  * 0, BS_ERANGE (bad index; or cap too small: then *n is the size
  * needed and the first cap are written). */
-int bs_client_host_tokens(bs_client *c, size_t i, int64_t *tokens,
-                          size_t cap, size_t *n);
+int bs_client_host_tokens(bs_client *c, size_t i, int64_t *tokens, size_t cap,
+                          size_t *n);
 /* Re-reads system.local/peers/keyspaces now (as an event would) and
  * waits for it.  0 or an error as for a request. */
 int bs_client_refresh_topology(bs_client *c, bs_client_error *err);
@@ -422,13 +426,11 @@ size_t bs_client_result_column_count(const bs_client_result *r);
 const char *bs_client_result_column_name(const bs_client_result *r, size_t i);
 const char *bs_client_result_column_keyspace(const bs_client_result *r,
                                              size_t i);
-const char *bs_client_result_column_table(const bs_client_result *r,
-                                          size_t i);
+const char *bs_client_result_column_table(const bs_client_result *r, size_t i);
 const bs_type *bs_client_result_column_type(const bs_client_result *r,
                                             size_t i);
 /* Index of the column with this name, or BS_ENOTFOUND. */
-int bs_client_result_column_index(const bs_client_result *r,
-                                  const char *name);
+int bs_client_result_column_index(const bs_client_result *r, const char *name);
 
 /* Rows in this page. */
 size_t bs_client_result_row_count(const bs_client_result *r);
@@ -471,8 +473,8 @@ int bs_client_result_get_formatted(const bs_client_result *r, size_t col,
 /* Paging: 1 when the server has more rows after this page. */
 int bs_client_result_has_more_pages(const bs_client_result *r);
 /* The paging state (borrowed; *len 0 and *p NULL when none). */
-void bs_client_result_paging_state(const bs_client_result *r,
-                                   const uint8_t **p, size_t *len);
+void bs_client_result_paging_state(const bs_client_result *r, const uint8_t **p,
+                                   size_t *len);
 
 /* ------------------------------------------------------------------ */
 /* Execution                                                           */

@@ -51,7 +51,8 @@ static void waiter_destroy(waiter *w) {
 
 static void waiter_wait(waiter *w) {
     pthread_mutex_lock(&w->mu);
-    while (!w->done) pthread_cond_wait(&w->cv, &w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -89,18 +90,21 @@ static int resolve_cps(bs_client *c, bs_client_error *err) {
         }
         for (struct addrinfo *a = ai; a; a = a->ai_next) {
             char txt[64];
-            const void *src = a->ai_family == AF_INET
-                                  ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
-                                  : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+            const void *src =
+                a->ai_family == AF_INET
+                    ? (const void *)&((struct sockaddr_in *)a->ai_addr)
+                          ->sin_addr
+                    : (const void *)&((struct sockaddr_in6 *)a->ai_addr)
+                          ->sin6_addr;
             if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
             if (!inet_ntop(a->ai_family, src, txt, sizeof txt)) continue;
             bs__host *h = bs__host_get(c, txt, port);
             if (!h) continue;
             int dup = 0;
-            for (size_t j = 0; j < c->ncp_hosts; j++) dup |= c->cp_hosts[j] == h;
+            for (size_t j = 0; j < c->ncp_hosts; j++)
+                dup |= c->cp_hosts[j] == h;
             if (dup) continue;
-            bs__host **n =
-                realloc(c->cp_hosts, (c->ncp_hosts + 1) * sizeof *n);
+            bs__host **n = realloc(c->cp_hosts, (c->ncp_hosts + 1) * sizeof *n);
             if (!n) {
                 freeaddrinfo(ai);
                 return BS_ENOMEM;
@@ -177,7 +181,8 @@ int bs_client_connect(const bs_client_config *cfg, bs_client **out,
         c->ks_version = 1;
     }
     c->peers_v2 = -1;
-    c->rng = (uint64_t)bs__now_ns() ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ULL;
+    c->rng =
+        (uint64_t)bs__now_ns() ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ULL;
     if (!c->rng) c->rng = 1;
     bs__err_clear(&c->connect_err);
     c->control_retry_ns = 1; /* open the control connection at once */
@@ -188,9 +193,9 @@ int bs_client_connect(const bs_client_config *cfg, bs_client **out,
     }
     c->io_started = 1;
     /* wait for discovery: bounded, the I/O thread enforces finer limits */
-    int64_t wait_ms = (int64_t)c->cfg.connect_timeout_ms *
-                          (int64_t)(c->ncp_hosts + 1) +
-                      3LL * c->cfg.request_timeout_ms;
+    int64_t wait_ms =
+        (int64_t)c->cfg.connect_timeout_ms * (int64_t)(c->ncp_hosts + 1) +
+        3LL * c->cfg.request_timeout_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += (time_t)(wait_ms / 1000);
@@ -536,7 +541,8 @@ int bs_client_replicas(bs_client *c, const char *keyspace, int64_t token,
                 int loc = !c->local_dc[0] || !strcmp(reps[i]->dc, c->local_dc);
                 if (loc != (pass == 0)) continue;
                 if (*n < cap)
-                    bs__strlcpy(out[*n], 64, reps[i]->key, strlen(reps[i]->key));
+                    bs__strlcpy(out[*n], 64, reps[i]->key,
+                                strlen(reps[i]->key));
                 (*n)++;
             }
         if (*n > cap) *n = cap;

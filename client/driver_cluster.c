@@ -68,7 +68,8 @@ typedef struct refresh {
 
 static void refresh_free(refresh *rf) {
     if (!rf) return;
-    for (size_t i = 0; i < rf->nhosts; i++) free(rf->hosts[i].tokens);
+    for (size_t i = 0; i < rf->nhosts; i++)
+        free(rf->hosts[i].tokens);
     free(rf->hosts);
     for (size_t i = 0; i < rf->nkss; i++) {
         free(rf->kss[i].name);
@@ -304,7 +305,8 @@ static bs_ring_strategy *strategy_from(const bs_type *t, const uint8_t *p,
     } else if (ends_with(cls, "NetworkTopologyStrategy") && n) {
         bs_ring_strategy_nts((const char *const *)dcs, rfs, n, &st);
     }
-    for (size_t i = 0; i < n; i++) free(dcs[i]);
+    for (size_t i = 0; i < n; i++)
+        free(dcs[i]);
     return st;
 }
 
@@ -435,7 +437,8 @@ static void apply_refresh(bs_client *c, refresh *rf) {
         bs__host *h = bs__host_get(c, r->addr, r->port);
         if (!h) continue;
         int dup = 0;
-        for (size_t j = 0; j < n; j++) dup |= nh[j] == h;
+        for (size_t j = 0; j < n; j++)
+            dup |= nh[j] == h;
         if (dup) continue;
         bs__strlcpy(h->dc, sizeof h->dc, r->dc, strlen(r->dc));
         bs__strlcpy(h->rack, sizeof h->rack, r->rack, strlen(r->rack));
@@ -464,7 +467,8 @@ static void apply_refresh(bs_client *c, refresh *rf) {
     size_t ngone = 0;
     for (size_t i = 0; i < c->nhosts; i++) {
         int kept = 0;
-        for (size_t j = 0; j < n && !kept; j++) kept = nh[j] == c->hosts[i];
+        for (size_t j = 0; j < n && !kept; j++)
+            kept = nh[j] == c->hosts[i];
         if (!kept) {
             c->hosts[i]->removed = 1;
             bs__host **g = realloc(gone, (ngone + 1) * sizeof *g);
@@ -528,7 +532,8 @@ static void apply_refresh(bs_client *c, refresh *rf) {
     }
     c->topo_version++;
     pthread_mutex_unlock(&c->mu);
-    for (size_t i = 0; i < ngone; i++) bs__pool_close(c, gone[i]);
+    for (size_t i = 0; i < ngone; i++)
+        bs__pool_close(c, gone[i]);
     free(gone);
     /* open pools to members once the client is up */
     if (c->ready > 0)
@@ -539,9 +544,8 @@ static void apply_refresh(bs_client *c, refresh *rf) {
 /* ------------------------------------------------- connect life cycle */
 
 static void on_initial_use(bs_client *c, bs__req *r,
-                           const bs_proto_response *resp,
-                           bs_client_result *res, int code,
-                           bs_client_error *err) {
+                           const bs_proto_response *resp, bs_client_result *res,
+                           int code, bs_client_error *err) {
     (void)r;
     (void)resp;
     bs_client_result_free(res);
@@ -555,7 +559,8 @@ static void on_initial_use(bs_client *c, bs__req *r,
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     if (!code)
-        for (size_t i = 0; i < c->nhosts; i++) bs__pool_fill(c, c->hosts[i]);
+        for (size_t i = 0; i < c->nhosts; i++)
+            bs__pool_fill(c, c->hosts[i]);
 }
 
 static void refresh_finish(bs_client *c, int rc, const bs_client_error *err) {
@@ -566,7 +571,8 @@ static void refresh_finish(bs_client *c, int rc, const bs_client_error *err) {
     if (err)
         c->refresh_err = *err;
     else
-        bs__err_set(&c->refresh_err, rc, NULL, "%s", rc ? bs_client_strerror(rc) : "");
+        bs__err_set(&c->refresh_err, rc, NULL, "%s",
+                    rc ? bs_client_strerror(rc) : "");
     if (!rc) c->refresh_err.code = 0;
     int initial = c->ready == 0;
     if (initial && rc) {
@@ -725,9 +731,8 @@ static void agree_done(bs_client *c, agree *a) {
 }
 
 static void on_agree_local(bs_client *c, bs__req *r,
-                           const bs_proto_response *resp,
-                           bs_client_result *res, int code,
-                           bs_client_error *err);
+                           const bs_proto_response *resp, bs_client_result *res,
+                           int code, bs_client_error *err);
 
 static void agree_step(bs_client *c, agree *a, int64_t delay_ns) {
     bs__req *r = bs__req_new(BS__REQ_RAW);
@@ -748,9 +753,8 @@ static void agree_step(bs_client *c, agree *a, int64_t delay_ns) {
 }
 
 static void on_agree_peers(bs_client *c, bs__req *r,
-                           const bs_proto_response *resp,
-                           bs_client_result *res, int code,
-                           bs_client_error *err) {
+                           const bs_proto_response *resp, bs_client_result *res,
+                           int code, bs_client_error *err) {
     (void)resp;
     (void)err;
     agree *a = r->iud;
@@ -759,8 +763,8 @@ static void on_agree_peers(bs_client *c, bs__req *r,
         agree_done(c, a);
         return;
     }
-    int agreed = a->ver[0] != '\0' &&
-                 (!a->target[0] || !strcmp(a->ver, a->target));
+    int agreed =
+        a->ver[0] != '\0' && (!a->target[0] || !strcmp(a->ver, a->target));
     while (agreed && bs_client_result_next_row(res)) {
         char addr[64], ver[40];
         col_text(res, "native_address", addr, sizeof addr);
@@ -783,9 +787,8 @@ static void on_agree_peers(bs_client *c, bs__req *r,
 }
 
 static void on_agree_local(bs_client *c, bs__req *r,
-                           const bs_proto_response *resp,
-                           bs_client_result *res, int code,
-                           bs_client_error *err) {
+                           const bs_proto_response *resp, bs_client_result *res,
+                           int code, bs_client_error *err) {
     (void)resp;
     (void)err;
     agree *a = r->iud;
@@ -797,8 +800,9 @@ static void on_agree_local(bs_client *c, bs__req *r,
     col_text(res, "schema_version", a->ver, sizeof a->ver);
     bs_client_result_free(res);
     bs__req *q = bs__req_new(BS__REQ_RAW);
-    if (!q || !(q->text = strdup(c->peers_v2 != 0 ? "SELECT * FROM system.peers_v2"
-                                                  : "SELECT * FROM system.peers"))) {
+    if (!q ||
+        !(q->text = strdup(c->peers_v2 != 0 ? "SELECT * FROM system.peers_v2"
+                                            : "SELECT * FROM system.peers"))) {
         bs__req_free(q);
         agree_done(c, a);
         return;
@@ -909,7 +913,8 @@ int bs__replicas_locked(bs_client *c, const char *ks, int64_t token,
     bs__ksmeta *k = ks ? ksmeta_find(c, ks) : NULL;
     if (!k || !k->st) {
         uint32_t node;
-        if (bs_ring_snapshot_primary(c->ring, token, &node)) return BS_ENOTFOUND;
+        if (bs_ring_snapshot_primary(c->ring, token, &node))
+            return BS_ENOTFOUND;
         if (cap) out[(*n)++] = c->ring_hosts[node];
         return 0;
     }
@@ -961,8 +966,9 @@ int bs__plan_build(bs_client *c, bs__req *r) {
                     bs__host *h = reps[(start + k) % nr];
                     int loc = !ldc[0] || !strcmp(h->dc, ldc);
                     int ok = usable(h, now);
-                    int want = pass == 0 ? ok && loc : pass == 1 ? ok && !loc
-                                                               : !ok;
+                    int want = pass == 0   ? ok && loc
+                               : pass == 1 ? ok && !loc
+                                           : !ok;
                     if (want && !h->removed) plan[np++] = h;
                 }
             }
@@ -976,7 +982,8 @@ int bs__plan_build(bs_client *c, bs__req *r) {
             int want = pass == 0 ? ok && loc : pass == 1 ? ok && !loc : !ok;
             if (!want) continue;
             int dup = 0;
-            for (size_t j = 0; j < np && !dup; j++) dup = plan[j] == h;
+            for (size_t j = 0; j < np && !dup; j++)
+                dup = plan[j] == h;
             if (!dup && np < nm + 1) plan[np++] = h;
         }
     }

@@ -132,7 +132,8 @@ int bs_client_config_new(bs_client_config **out) {
 }
 
 void bs__config_clear(bs_client_config *c) {
-    for (size_t i = 0; i < c->ncps; i++) free(c->cps[i].host);
+    for (size_t i = 0; i < c->ncps; i++)
+        free(c->cps[i].host);
     free(c->cps);
     free(c->local_dc);
     free(c->keyspace);
@@ -190,8 +191,10 @@ static int parse_port(const char *s, size_t n, int *port) {
 
 /* One "host", "host:port", "[v6]", "[v6]:port" or bare v6 address. */
 static int parse_cp(const char *s, size_t n, bs__cp *out) {
-    while (n && isspace((unsigned char)*s)) s++, n--;
-    while (n && isspace((unsigned char)s[n - 1])) n--;
+    while (n && isspace((unsigned char)*s))
+        s++, n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
     if (!n) return BS_EINVAL;
     const char *h = s;
     size_t hl = n;
@@ -243,7 +246,8 @@ int bs_client_config_add_contact_points(bs_client_config *cfg,
         p = comma + 1;
         continue;
     fail_rc:
-        while (cfg->ncps > old) free(cfg->cps[--cfg->ncps].host);
+        while (cfg->ncps > old)
+            free(cfg->cps[--cfg->ncps].host);
         return rc;
     }
     return 0;

@@ -69,14 +69,14 @@ void bs__strlcpy(char *dst, size_t cap, const char *src, size_t len);
 struct bs_client_prepared {
     atomic_int refs;
     char *query;
-    char *cache_ks;   /* keyspace in use when prepared (cache key) */
-    uint8_t *id;      /* owned; only the I/O thread changes it */
+    char *cache_ks; /* keyspace in use when prepared (cache key) */
+    uint8_t *id;    /* owned; only the I/O thread changes it */
     size_t id_len;
     pthread_mutex_t id_mu;
     size_t nparams;
-    char **names;     /* nparams */
-    bs_type **types;  /* nparams, heap clones */
-    char *route_ks;   /* keyspace of the bound table, or NULL */
+    char **names;    /* nparams */
+    bs_type **types; /* nparams, heap clones */
+    char *route_ks;  /* keyspace of the bound table, or NULL */
     size_t npk;
     uint16_t *pk_idx; /* npk */
     size_t ncols;     /* result columns */
@@ -89,8 +89,7 @@ int bs__prepared_from_result(const char *query, const char *cache_ks,
 bs_client_prepared *bs__prepared_retain(bs_client_prepared *p);
 /* Copies the id into an arena (under id_mu).  NULL on OOM. */
 bs_proto_val bs__prepared_id(bs_client_prepared *p, bs_arena *a);
-void bs__prepared_set_id(bs_client_prepared *p, const uint8_t *id,
-                         size_t len);
+void bs__prepared_set_id(bs_client_prepared *p, const uint8_t *id, size_t len);
 
 /* ------------------------------------------------------------ statement */
 
@@ -110,14 +109,14 @@ struct bs_client_stmt {
     size_t nvals;
     bs__val *vals;
     uint16_t cl, serial_cl;
-    int64_t timestamp;  /* INT64_MIN: none */
-    int32_t page_size;  /* BS__PAGE_DEFAULT */
+    int64_t timestamp; /* INT64_MIN: none */
+    int32_t page_size; /* BS__PAGE_DEFAULT */
     uint8_t *paging_state;
     size_t paging_len;
-    int idempotent;     /* -1: by statement text */
-    int timeout_ms;     /* 0: default */
-    char *keyspace;     /* routing keyspace */
-    uint8_t *rkey;      /* composed routing key (owned) */
+    int idempotent; /* -1: by statement text */
+    int timeout_ms; /* 0: default */
+    char *keyspace; /* routing keyspace */
+    uint8_t *rkey;  /* composed routing key (owned) */
     size_t rkey_len;
     int has_rkey;
     /* batch */
@@ -151,18 +150,18 @@ typedef struct bs__req bs__req;
 typedef struct bs__host {
     char addr[64]; /* numeric address text */
     int port;
-    char key[80];  /* "addr:port" */
+    char key[80]; /* "addr:port" */
     struct sockaddr_storage sa;
     socklen_t salen;
     char dc[64], rack[64], host_id[40], release[32];
     bs_uuid uuid;
     int64_t *tokens;
     size_t ntokens;
-    int up;            /* 0 after a failed connect, until one succeeds */
-    int removed;       /* no longer in the cluster (kept: plans point here) */
+    int up;              /* 0 after a failed connect, until one succeeds */
+    int removed;         /* no longer in the cluster (kept: plans point here) */
     int64_t next_try_ns; /* reconnect backoff while down */
     int fail_count;
-    bs__conn **pool;   /* pool_size slots, NULL when empty */
+    bs__conn **pool;           /* pool_size slots, NULL when empty */
     struct bs__host *next_all; /* every host ever known */
 } bs__host;
 
@@ -186,23 +185,23 @@ struct bs__req {
     uint8_t opcode;         /* RAW: QUERY or REGISTER */
     bs_client_callback ucb; /* USER */
     void *ud;
-    bs__internal_cb icb;    /* internal */
+    bs__internal_cb icb; /* internal */
     void *iud;
-    bs__req *parent;        /* re-prepare: the request to resend */
-    bs__conn *fixed;        /* internal requests bound to a connection */
-    int fixed_control;      /* bind to the control connection at dispatch */
+    bs__req *parent;   /* re-prepare: the request to resend */
+    bs__conn *fixed;   /* internal requests bound to a connection */
+    int fixed_control; /* bind to the control connection at dispatch */
     int64_t start_ns, deadline_ns;
-    int64_t wake_ns;        /* delayed retry */
+    int64_t wake_ns; /* delayed retry */
     int attempts, retries, unavail_retried, reprepares;
     bs__host **plan;
     size_t nplan, plan_pos;
     bs__host *cur_host;
-    bs__conn *conn;         /* where it is in flight / waiting */
+    bs__conn *conn; /* where it is in flight / waiting */
     int16_t stream;
-    int state;              /* BS__RS_* */
+    int state; /* BS__RS_* */
     bs_client_error last_err;
-    bs__req *next, *prev;   /* in the list of its state */
-    bs__req *qnext;         /* submit queue / conn wait queue */
+    bs__req *next, *prev; /* in the list of its state */
+    bs__req *qnext;       /* submit queue / conn wait queue */
 };
 
 enum {
@@ -217,12 +216,7 @@ enum {
 
 #define BS__MAX_STREAMS 1024
 
-enum {
-    BS__CS_CONNECTING = 0,
-    BS__CS_STARTUP,
-    BS__CS_READY,
-    BS__CS_CLOSED
-};
+enum { BS__CS_CONNECTING = 0, BS__CS_STARTUP, BS__CS_READY, BS__CS_CLOSED };
 
 struct bs__conn {
     int fd;
@@ -242,7 +236,7 @@ struct bs__conn {
     bs__req *waitq, *waitq_tail; /* waiting for READY or a stream */
     uint64_t ks_version;         /* keyspace USEd on this conn */
     int use_pending;
-    struct bs__conn *next;       /* list of all conns */
+    struct bs__conn *next; /* list of all conns */
 };
 
 /* --------------------------------------------------------------- client */
@@ -271,12 +265,12 @@ struct bs_client {
     int closing;
     int ready; /* first discovery done (1) or failed (< 0 code) */
     bs_client_error connect_err;
-    bs__host *hosts_all;   /* every host ever known */
-    bs__host **hosts;      /* current members, sorted by key */
+    bs__host *hosts_all; /* every host ever known */
+    bs__host **hosts;    /* current members, sorted by key */
     size_t nhosts;
     bs__host *control_host;
     char local_dc[64];
-    bs_ring_snapshot *ring;  /* node i == ring_hosts[i] */
+    bs_ring_snapshot *ring; /* node i == ring_hosts[i] */
     bs__host **ring_hosts;
     bs__ksmeta *ksmeta;
     bs__prep_entry *prepq;
@@ -284,7 +278,7 @@ struct bs_client {
     uint64_t ks_version;
     uint16_t cl;
     uint64_t topo_version;
-    uint64_t rr; /* round-robin counter */
+    uint64_t rr;         /* round-robin counter */
     bs__host **cp_hosts; /* resolved contact points */
     size_t ncp_hosts;
     /* --- I/O thread only --- */
@@ -296,9 +290,9 @@ struct bs_client {
     int refresh_wanted;
     int64_t refresh_at_ns;
     int refreshing;
-    int peers_v2; /* 1 yes, 0 no, -1 unknown */
-    bs__req *active;   /* waiting / in flight requests */
-    bs__req *delayed;  /* in backoff */
+    int peers_v2;     /* 1 yes, 0 no, -1 unknown */
+    bs__req *active;  /* waiting / in flight requests */
+    bs__req *delayed; /* in backoff */
     int64_t next_deadline_ns;
     uint64_t rng;
     /* refresh waiters: bs_client_refresh_topology (guarded by mu) */

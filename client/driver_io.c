@@ -139,8 +139,8 @@ static void list_del(bs__req **head, bs__req *r) {
 
 static void activate(bs_client *c, bs__req *r) {
     list_add(&c->active, r);
-    if (r->deadline_ns && (!c->next_deadline_ns ||
-                           r->deadline_ns < c->next_deadline_ns))
+    if (r->deadline_ns &&
+        (!c->next_deadline_ns || r->deadline_ns < c->next_deadline_ns))
         c->next_deadline_ns = r->deadline_ns;
 }
 
@@ -303,8 +303,8 @@ static int encode_user(bs_client *c, bs__req *r, int16_t stream, bs_buf *out,
     p->consistency = eff_cl(c, s);
     if (vals_to_proto(a, s, &p->values, &p->nvalues)) return BS_ENOMEM;
     if (s->nvals) p->flags |= BS_PROTO_QF_VALUES;
-    int32_t ps = s->page_size == BS__PAGE_DEFAULT ? c->cfg.page_size
-                                                  : s->page_size;
+    int32_t ps =
+        s->page_size == BS__PAGE_DEFAULT ? c->cfg.page_size : s->page_size;
     p->page_size = ps > 0 ? ps : -1;
     if (s->paging_state) {
         p->paging_state.p = s->paging_state;
@@ -399,8 +399,8 @@ bs__conn *bs__conn_open(bs_client *c, bs__host *h, int is_control) {
     cn->nfree = 0;
     for (int i = BS__MAX_STREAMS - 1; i >= 1; i--)
         cn->free_streams[cn->nfree++] = (int16_t)i;
-    cn->fd = socket(h->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    cn->fd =
+        socket(h->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (cn->fd < 0) {
         conn_free(cn);
         return NULL;
@@ -442,9 +442,8 @@ static int conn_flush(bs_client *c, bs__conn *cn) {
 static void try_host(bs_client *c, bs__req *r);
 static void conn_submit(bs_client *c, bs__conn *cn, bs__req *r);
 
-static void on_use_done(bs_client *c, bs__req *r,
-                        const bs_proto_response *resp, bs_client_result *res,
-                        int code, bs_client_error *err) {
+static void on_use_done(bs_client *c, bs__req *r, const bs_proto_response *resp,
+                        bs_client_result *res, int code, bs_client_error *err) {
     (void)resp;
     (void)err;
     (void)code;
@@ -554,7 +553,8 @@ static void conn_drain_waitq(bs_client *c, bs__conn *cn) {
 
 static int64_t backoff_ns(bs_client *c, int retries) {
     int64_t ms = c->cfg.retry_base_ms;
-    for (int i = 0; i < retries && ms < c->cfg.retry_max_ms; i++) ms *= 2;
+    for (int i = 0; i < retries && ms < c->cfg.retry_max_ms; i++)
+        ms *= 2;
     if (ms > c->cfg.retry_max_ms) ms = c->cfg.retry_max_ms;
     /* jitter: [0.5, 1] */
     double f = 0.5 + (double)(rng_next(c) >> 11) / (double)(1ULL << 53) / 2;
@@ -590,8 +590,8 @@ static void req_conn_lost(bs_client *c, bs__req *r, int sent, int code,
                           const char *host, const char *why) {
     bs_client_error e;
     bs__err_clear(&e);
-    bs__err_set(&e, sent ? BS_CLIENT_ECONNLOST : code, host,
-                "%s: %s", sent ? "connection lost" : "cannot connect", why);
+    bs__err_set(&e, sent ? BS_CLIENT_ECONNLOST : code, host, "%s: %s",
+                sent ? "connection lost" : "cannot connect", why);
     if (r->type != BS__REQ_USER || r->parent) {
         if (r->type == BS__REQ_PREPARE && !r->fixed && !sent) {
             /* routed PREPARE (bs_client_prepare): next host */
@@ -641,13 +641,14 @@ void bs__conn_close(bs_client *c, bs__conn *cn, int code, const char *why) {
         pthread_mutex_unlock(&c->mu);
     }
     int lost_code = code == BS_CLIENT_ECONNTIMEOUT ? code
-                    : was_ready                  ? BS_CLIENT_ECONNLOST
-                                                 : BS_CLIENT_ECONNREFUSED;
+                    : was_ready                    ? BS_CLIENT_ECONNLOST
+                                                   : BS_CLIENT_ECONNREFUSED;
     if (cn->is_control && c->ready == 0) {
         /* remembered for bs_client_connect's answer */
         pthread_mutex_lock(&c->mu);
-        bs__err_set(&c->connect_err, was_ready ? BS_CLIENT_ECONNLOST : lost_code,
-                    h->key, "%s: %s", h->key, why);
+        bs__err_set(&c->connect_err,
+                    was_ready ? BS_CLIENT_ECONNLOST : lost_code, h->key,
+                    "%s: %s", h->key, why);
         pthread_mutex_unlock(&c->mu);
     }
     /* in-flight requests */
@@ -751,7 +752,8 @@ static void try_host(bs_client *c, bs__req *r) {
     }
     if (r->last_err.code) {
         bs_client_error e = r->last_err;
-        if (e.code == BS_CLIENT_ECONNREFUSED || e.code == BS_CLIENT_ECONNTIMEOUT) {
+        if (e.code == BS_CLIENT_ECONNREFUSED ||
+            e.code == BS_CLIENT_ECONNTIMEOUT) {
             char msg[sizeof e.message], host[sizeof e.host];
             memcpy(msg, e.message, sizeof msg);
             memcpy(host, e.host, sizeof host);
@@ -780,7 +782,8 @@ void bs__dispatch(bs_client *c, bs__req *r) {
     if (r->fixed_control) {
         r->fixed = c->control;
         if (!r->fixed) {
-            fail(c, r, BS_CLIENT_ECONNLOST, NULL, "no control connection%s", "");
+            fail(c, r, BS_CLIENT_ECONNLOST, NULL, "no control connection%s",
+                 "");
             return;
         }
     }
@@ -1124,8 +1127,8 @@ static void check_deadlines(bs_client *c, int64_t now) {
                 r = c->active; /* completion may have changed the list */
                 continue;
             }
-            if (r->deadline_ns && (!c->next_deadline_ns ||
-                                   r->deadline_ns < c->next_deadline_ns))
+            if (r->deadline_ns &&
+                (!c->next_deadline_ns || r->deadline_ns < c->next_deadline_ns))
                 c->next_deadline_ns = r->deadline_ns;
             r = nx;
         }
@@ -1167,7 +1170,6 @@ static int64_t next_timer(bs_client *c, int64_t now) {
     if (c->refresh_wanted && c->refresh_at_ns < t) t = c->refresh_at_ns;
     return t;
 }
-
 
 /* ------------------------------------------------------------ the loop */
 
@@ -1240,7 +1242,8 @@ void *bs__io_main(void *arg) {
         sweep_closed(c);
 
         size_t n = 1;
-        for (bs__conn *cn = c->conns; cn; cn = cn->next) n++;
+        for (bs__conn *cn = c->conns; cn; cn = cn->next)
+            n++;
         if (n > pcap) {
             size_t nc = n * 2;
             struct pollfd *np = realloc(pfds, nc * sizeof *np);
@@ -1268,7 +1271,8 @@ void *bs__io_main(void *arg) {
         }
         now = bs__now_ns();
         int64_t until = next_timer(c, now);
-        int timeout = until <= now ? 0 : (int)((until - now + 999999) / 1000000);
+        int timeout =
+            until <= now ? 0 : (int)((until - now + 999999) / 1000000);
         int rc = poll(pfds, k, timeout);
         if (rc < 0 && errno != EINTR) usleep(1000);
         if (rc <= 0) continue;

@@ -127,7 +127,9 @@ void bs_client_result_free(bs_client_result *r) {
     free(r);
 }
 
-int bs_client_result_kind(const bs_client_result *r) { return r ? r->kind : 0; }
+int bs_client_result_kind(const bs_client_result *r) {
+    return r ? r->kind : 0;
+}
 
 const char *bs_client_result_host(const bs_client_result *r) {
     return r ? r->host : "";
@@ -167,8 +169,7 @@ const char *bs_client_result_column_keyspace(const bs_client_result *r,
     return r && i < r->ncols ? r->kss[i] ? r->kss[i] : "" : NULL;
 }
 
-const char *bs_client_result_column_table(const bs_client_result *r,
-                                          size_t i) {
+const char *bs_client_result_column_table(const bs_client_result *r, size_t i) {
     return r && i < r->ncols ? r->tables[i] ? r->tables[i] : "" : NULL;
 }
 
@@ -179,8 +180,7 @@ const bs_type *bs_client_result_column_type(const bs_client_result *r,
     return m->cols ? m->cols[i].type : NULL;
 }
 
-int bs_client_result_column_index(const bs_client_result *r,
-                                  const char *name) {
+int bs_client_result_column_index(const bs_client_result *r, const char *name) {
     if (!r || !name) return BS_EINVAL;
     for (size_t i = 0; i < r->ncols; i++)
         if (r->names[i] && !strcmp(r->names[i], name)) return (int)i;
@@ -288,7 +288,8 @@ int bs_client_result_get_int64(const bs_client_result *r, size_t col,
         if (n < 1) return BS_ECORRUPT;
         if (n > 8) return BS_ERANGE;
         uint64_t u = (p[0] & 0x80) ? UINT64_MAX : 0;
-        for (int32_t i = 0; i < n; i++) u = (u << 8) | p[i];
+        for (int32_t i = 0; i < n; i++)
+            u = (u << 8) | p[i];
         *out = (int64_t)u;
         return 0;
     }
@@ -379,8 +380,8 @@ int bs_client_result_has_more_pages(const bs_client_result *r) {
     return r->resp.u.result.u.rows.meta.paging_state.len >= 0;
 }
 
-void bs_client_result_paging_state(const bs_client_result *r,
-                                   const uint8_t **p, size_t *len) {
+void bs_client_result_paging_state(const bs_client_result *r, const uint8_t **p,
+                                   size_t *len) {
     *p = NULL;
     *len = 0;
     if (!bs_client_result_has_more_pages(r)) return;

@@ -85,7 +85,8 @@ int bs__prepared_from_result(const char *query, const char *cache_ks,
         p->pk_idx = calloc(pr->bind.npk, sizeof *p->pk_idx);
         if (!p->pk_idx) goto oom;
         for (size_t i = 0; i < pr->bind.npk; i++) {
-            if (pr->bind.pk_indices[i] >= p->nparams) { /* nonsense: no routing */
+            if (pr->bind.pk_indices[i] >=
+                p->nparams) { /* nonsense: no routing */
                 p->npk = 0;
                 goto done;
             }
@@ -125,8 +126,7 @@ bs_proto_val bs__prepared_id(bs_client_prepared *p, bs_arena *a) {
     return v;
 }
 
-void bs__prepared_set_id(bs_client_prepared *p, const uint8_t *id,
-                         size_t len) {
+void bs__prepared_set_id(bs_client_prepared *p, const uint8_t *id, size_t len) {
     pthread_mutex_lock(&p->id_mu);
     uint8_t *n = malloc(len ? len : 1);
     if (n) {
@@ -236,7 +236,8 @@ void bs_client_stmt_free(bs_client_stmt *s) {
     if (!s) return;
     free(s->query);
     if (s->prep) bs_client_prepared_free(s->prep);
-    for (size_t i = 0; i < s->nvals; i++) free(s->vals[i].p);
+    for (size_t i = 0; i < s->nvals; i++)
+        free(s->vals[i].p);
     free(s->vals);
     free(s->paging_state);
     free(s->keyspace);
@@ -318,9 +319,10 @@ int bs_client_batch_add(bs_client_stmt *b, const bs_client_stmt *s) {
 }
 
 static int starts_with_select(const char *q) {
-    while (*q && (isspace((unsigned char)*q) || *q == '(')) q++;
-    return strncasecmp(q, "SELECT", 6) == 0 &&
-           !isalnum((unsigned char)q[6]) && q[6] != '_';
+    while (*q && (isspace((unsigned char)*q) || *q == '('))
+        q++;
+    return strncasecmp(q, "SELECT", 6) == 0 && !isalnum((unsigned char)q[6]) &&
+           q[6] != '_';
 }
 
 int bs__stmt_idempotent(const bs_client_stmt *s) {

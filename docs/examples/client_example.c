@@ -74,8 +74,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < bs_client_host_count(c); i++) {
         bs_client_host h;
         bs_client_host_get(c, i, &h);
-        printf("host %s:%d dc=%s rack=%s tokens=%zu\n", h.address, h.port,
-               h.dc, h.rack, h.ntokens);
+        printf("host %s:%d dc=%s rack=%s tokens=%zu\n", h.address, h.port, h.dc,
+               h.rack, h.ntokens);
     }
     if (run(c, "CREATE KEYSPACE IF NOT EXISTS example WITH replication = "
                "{'class': 'SimpleStrategy', 'replication_factor': 1}") ||
@@ -111,7 +111,8 @@ int main(int argc, char **argv) {
     /* paged read: 10 rows a page */
     bs_client_stmt *sel;
     bs_client_stmt_new("SELECT seq, value FROM example.readings WHERE "
-                       "sensor = 'kitchen'", 0, &sel);
+                       "sensor = 'kitchen'",
+                       0, &sel);
     bs_client_stmt_set_page_size(sel, 10);
     bs_client_result *page = NULL;
     rc = bs_client_execute(c, sel, &page, &err);
@@ -123,7 +124,8 @@ int main(int argc, char **argv) {
             bs_buf v = BS_BUF_INIT;
             bs_client_result_get_int32(page, 0, &seq);
             bs_client_result_get_formatted(page, 1, 0, &v);
-            printf("seq=%d value=%.*s\n", seq, (int)v.len, (const char *)v.data);
+            printf("seq=%d value=%.*s\n", seq, (int)v.len,
+                   (const char *)v.data);
             bs_buf_free(&v);
         }
         if (!bs_client_result_has_more_pages(page)) break;
@@ -143,7 +145,8 @@ int main(int argc, char **argv) {
     bs_client_stmt_new("SELECT count(*) FROM example.readings", 0, &cnt);
     if (bs_client_execute_async(c, cnt, on_count, &d) == 0) {
         pthread_mutex_lock(&d.mu);
-        while (!d.finished) pthread_cond_wait(&d.cv, &d.mu);
+        while (!d.finished)
+            pthread_cond_wait(&d.cv, &d.mu);
         pthread_mutex_unlock(&d.mu);
         printf("count(*) = %zu\n", d.rows);
     }

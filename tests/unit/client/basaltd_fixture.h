@@ -5,7 +5,8 @@
  * kernel picked free, with its data in a fresh directory under /tmp.  The
  * child gets PR_SET_PDEATHSIG(SIGKILL), so a test process that dies (a
  * failed assertion in Check's fork mode skips teardown) takes its server
- * with it.  The binary is BASALTD_PATH (set by CMake), or $BASALTD.  Header-only: included by one test file each.
+ * with it.  The binary is BASALTD_PATH (set by CMake), or $BASALTD.
+ * Header-only: included by one test file each.
  */
 #ifndef BS_TEST_BASALTD_FIXTURE_H
 #define BS_TEST_BASALTD_FIXTURE_H
@@ -34,7 +35,8 @@ typedef struct bs_test_server {
     char seeds[32]; /* "" = itself */
 } bs_test_server;
 
-__attribute__((unused)) static int tsrv_can_connect(const char *addr, int port) {
+__attribute__((unused)) static int tsrv_can_connect(const char *addr,
+                                                    int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
     struct sockaddr_in sa;
@@ -48,7 +50,8 @@ __attribute__((unused)) static int tsrv_can_connect(const char *addr, int port) 
 }
 
 /* n distinct free ports on addr (all bound at once, then released). */
-__attribute__((unused)) static int tsrv_free_ports(const char *addr, int n, int *out) {
+__attribute__((unused)) static int tsrv_free_ports(const char *addr, int n,
+                                                   int *out) {
     int fds[8], rc = 0;
     for (int i = 0; i < n; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
@@ -71,7 +74,8 @@ __attribute__((unused)) static int tsrv_free_ports(const char *addr, int n, int 
  * 0 when it accepts connections within 20 s. */
 __attribute__((unused)) static int tsrv_start(bs_test_server *s) {
     if (!s->addr[0]) {
-        snprintf(s->addr, sizeof s->addr, "127.0.0.%d", 20 + (int)(getpid() % 200));
+        snprintf(s->addr, sizeof s->addr, "127.0.0.%d",
+                 20 + (int)(getpid() % 200));
         int ports[4];
         if (tsrv_free_ports(s->addr, 4, ports)) return -1;
         s->port = ports[0];
@@ -100,12 +104,12 @@ __attribute__((unused)) static int tsrv_start(bs_test_server *s) {
             close(fd);
         }
         const char *bin = getenv("BASALTD"); /* override for odd builds */
-        execl(bin && *bin ? bin : BASALTD_PATH, "basaltd", "--data-directory", data,
-              "--rpc-address", s->addr, "--listen-address", s->addr,
+        execl(bin && *bin ? bin : BASALTD_PATH, "basaltd", "--data-directory",
+              data, "--rpc-address", s->addr, "--listen-address", s->addr,
               "--seeds", s->seeds[0] ? s->seeds : s->addr,
-              "--native-transport-port", port,
-              "--storage-port", sp, "--http-port", hp, "--admin-address",
-              s->addr, "--admin-port", ap, (char *)NULL);
+              "--native-transport-port", port, "--storage-port", sp,
+              "--http-port", hp, "--admin-address", s->addr, "--admin-port", ap,
+              (char *)NULL);
         _exit(127);
     }
     s->pid = pid;
@@ -125,7 +129,8 @@ __attribute__((unused)) static int tsrv_start(bs_test_server *s) {
  * and one storage port shared by all (seeds are addresses; the storage
  * port is the cluster's), node 0 the seed, own data dirs, HTTP and admin
  * ports.  Start them with tsrv_start.  0 or -1. */
-__attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes, int n) {
+__attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes,
+                                                     int n) {
     int base = 20 + (int)(getpid() % 190);
     char a0[32];
     snprintf(a0, sizeof a0, "127.0.0.%d", base);

@@ -27,7 +27,9 @@ static void srv_up(void) {
     ck_assert_int_eq(tsrv_start(&srv), 0);
 }
 
-static void srv_down(void) { tsrv_destroy(&srv); }
+static void srv_down(void) {
+    tsrv_destroy(&srv);
+}
 
 static bs_client *connect_opts(int lz4, int timeout_ms, const char *ks) {
     bs_client_config *cfg;
@@ -45,7 +47,9 @@ static bs_client *connect_opts(int lz4, int timeout_ms, const char *ks) {
     return c;
 }
 
-static bs_client *connect_default(void) { return connect_opts(0, 0, NULL); }
+static bs_client *connect_default(void) {
+    return connect_opts(0, 0, NULL);
+}
 
 /* Runs cql, asserts success, returns the result (caller frees). */
 static bs_client_result *q_ok(bs_client *c, const char *cql) {
@@ -98,7 +102,8 @@ START_TEST(test_connect_discovery) {
     size_t n = 0;
     ck_assert_int_eq(bs_client_host_tokens(c, 0, toks, 16, &n), 0);
     ck_assert_uint_eq(n, 16);
-    for (size_t i = 1; i < n; i++) ck_assert(toks[i - 1] < toks[i]);
+    for (size_t i = 1; i < n; i++)
+        ck_assert(toks[i - 1] < toks[i]);
     size_t need = 0;
     ck_assert_int_eq(bs_client_host_tokens(c, 0, toks, 3, &need), BS_ERANGE);
     ck_assert_uint_eq(need, 16);
@@ -139,9 +144,9 @@ END_TEST
 START_TEST(test_simple_and_ddl) {
     srv_up();
     bs_client *c = connect_default();
-    bs_client_result *r = q_ok(
-        c, "CREATE KEYSPACE ks WITH replication = {'class': "
-           "'SimpleStrategy', 'replication_factor': 1}");
+    bs_client_result *r =
+        q_ok(c, "CREATE KEYSPACE ks WITH replication = {'class': "
+                "'SimpleStrategy', 'replication_factor': 1}");
     ck_assert_int_eq(bs_client_result_kind(r), BS_CLIENT_RESULT_SCHEMA_CHANGE);
     ck_assert_str_eq(bs_client_result_change_type(r), "CREATED");
     ck_assert_str_eq(bs_client_result_change_target(r), "KEYSPACE");
@@ -154,8 +159,8 @@ START_TEST(test_simple_and_ddl) {
 
     /* simple statement with bound values */
     bs_client_stmt *s;
-    ck_assert_int_eq(bs_client_stmt_new("INSERT INTO ks.t (k, v) VALUES (?, ?)",
-                                        2, &s), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_new("INSERT INTO ks.t (k, v) VALUES (?, ?)", 2, &s), 0);
     bs_client_error err;
     for (int i = 0; i < 5; i++) {
         char v[16];
@@ -240,7 +245,8 @@ START_TEST(test_prepared_typed) {
     bs_client_prepared_free(ins2);
 
     uint8_t u[16];
-    for (int i = 0; i < 16; i++) u[i] = (uint8_t)(0x10 + i);
+    for (int i = 0; i < 16; i++)
+        u[i] = (uint8_t)(0x10 + i);
     u[6] = 0x40; /* version 4 */
     u[8] = 0x80;
     bs_client_stmt *s;
@@ -272,9 +278,11 @@ START_TEST(test_prepared_typed) {
     bs_client_result_free(r);
     bs_client_stmt_free(s);
 
-    ck_assert_int_eq(bs_client_prepare(c, "SELECT ck, name, score, ok, u, "
-                                          "ts, small FROM ks.typed WHERE id = ?",
-                                       &sel, &err), 0);
+    ck_assert_int_eq(bs_client_prepare(c,
+                                       "SELECT ck, name, score, ok, u, "
+                                       "ts, small FROM ks.typed WHERE id = ?",
+                                       &sel, &err),
+                     0);
     ck_assert_int_eq(bs_client_stmt_new_prepared(sel, &s), 0);
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 7), 0);
     ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
@@ -342,8 +350,11 @@ START_TEST(test_paging) {
     x_ok(c, "CREATE TABLE ks.p (pk text, n int, PRIMARY KEY (pk, n))");
     bs_client_prepared *ins;
     bs_client_error err;
-    ck_assert_int_eq(bs_client_prepare(c, "INSERT INTO ks.p (pk, n) VALUES "
-                                          "('a', ?)", &ins, &err), 0);
+    ck_assert_int_eq(bs_client_prepare(c,
+                                       "INSERT INTO ks.p (pk, n) VALUES "
+                                       "('a', ?)",
+                                       &ins, &err),
+                     0);
     bs_client_stmt *s;
     ck_assert_int_eq(bs_client_stmt_new_prepared(ins, &s), 0);
     for (int i = 0; i < 1000; i++) {
@@ -356,8 +367,8 @@ START_TEST(test_paging) {
     bs_client_prepared_free(ins);
 
     bs_client_stmt *sel;
-    ck_assert_int_eq(bs_client_stmt_new("SELECT n FROM ks.p WHERE pk = 'a'", 0,
-                                        &sel), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_new("SELECT n FROM ks.p WHERE pk = 'a'", 0, &sel), 0);
     ck_assert_int_eq(bs_client_stmt_set_page_size(sel, 100), 0);
     bs_client_result *page;
     ck_assert_int_eq(bs_client_execute(c, sel, &page, &err), 0);
@@ -431,8 +442,8 @@ static void on_async(bs_client_result *res, const bs_client_error *err,
                      void *ud) {
     async_state *st = ud;
     pthread_mutex_lock(&st->mu);
-    if (res && err->code == 0 && bs_client_result_kind(res) ==
-                                     BS_CLIENT_RESULT_VOID)
+    if (res && err->code == 0 &&
+        bs_client_result_kind(res) == BS_CLIENT_RESULT_VOID)
         st->ok++;
     else
         st->failed++;
@@ -449,8 +460,10 @@ START_TEST(test_async_200) {
     x_ok(c, "CREATE TABLE ks.a (k int PRIMARY KEY, v int)");
     bs_client_prepared *ins;
     bs_client_error err;
-    ck_assert_int_eq(bs_client_prepare(c, "INSERT INTO ks.a (k, v) VALUES (?, ?)",
-                                       &ins, &err), 0);
+    ck_assert_int_eq(bs_client_prepare(c,
+                                       "INSERT INTO ks.a (k, v) VALUES (?, ?)",
+                                       &ins, &err),
+                     0);
     async_state st;
     memset(&st, 0, sizeof st);
     pthread_mutex_init(&st.mu, NULL);
@@ -464,7 +477,8 @@ START_TEST(test_async_200) {
         bs_client_stmt_free(s); /* copied by execute_async */
     }
     pthread_mutex_lock(&st.mu);
-    while (st.done < 200) pthread_cond_wait(&st.cv, &st.mu);
+    while (st.done < 200)
+        pthread_cond_wait(&st.cv, &st.mu);
     pthread_mutex_unlock(&st.mu);
     ck_assert_int_eq(st.ok, 200);
     ck_assert_int_eq(st.failed, 0);
@@ -490,20 +504,22 @@ START_TEST(test_batch) {
     ck_assert_int_eq(bs_client_execute(c, b, &r, &err), BS_EINVAL); /* empty */
     for (int i = 0; i < 3; i++) {
         char q[96];
-        snprintf(q, sizeof q, "INSERT INTO ks.b (k, v) VALUES (%d, 'simple')", i);
+        snprintf(q, sizeof q, "INSERT INTO ks.b (k, v) VALUES (%d, 'simple')",
+                 i);
         ck_assert_int_eq(bs_client_stmt_new(q, 0, &s), 0);
         ck_assert_int_eq(bs_client_batch_add(b, s), 0);
         bs_client_stmt_free(s);
     }
-    ck_assert_int_eq(bs_client_stmt_new("INSERT INTO ks.b (k, v) VALUES (?, ?)",
-                                        2, &s), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_new("INSERT INTO ks.b (k, v) VALUES (?, ?)", 2, &s), 0);
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 3), 0);
     ck_assert_int_eq(bs_client_stmt_bind_text(s, 1, "bound"), 0);
     ck_assert_int_eq(bs_client_batch_add(b, s), 0);
     bs_client_stmt_free(s);
     bs_client_prepared *p;
-    ck_assert_int_eq(bs_client_prepare(c, "INSERT INTO ks.b (k, v) VALUES (?, ?)",
-                                       &p, &err), 0);
+    ck_assert_int_eq(
+        bs_client_prepare(c, "INSERT INTO ks.b (k, v) VALUES (?, ?)", &p, &err),
+        0);
     ck_assert_int_eq(bs_client_stmt_new_prepared(p, &s), 0);
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 4), 0);
     ck_assert_int_eq(bs_client_stmt_bind_text(s, 1, "prepared"), 0);
@@ -521,7 +537,8 @@ START_TEST(test_batch) {
     bs_client_result_free(r);
     bs_client_stmt_free(b);
     ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.b"), 5);
-    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.b WHERE k = 99"), 0);
+    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.b WHERE k = 99"),
+                     0);
     r = q_ok(c, "SELECT v, writetime(v) FROM ks.b WHERE k = 4");
     ck_assert_int_eq(bs_client_result_next_row(r), 1);
     const char *t;
@@ -557,8 +574,9 @@ START_TEST(test_errors) {
     ck_assert_str_eq(bs_client_error_class(err.server_code), "InvalidRequest");
 
     make_ks(c);
-    rc = bs_client_query(c, "CREATE KEYSPACE ks WITH replication = {'class': "
-                            "'SimpleStrategy', 'replication_factor': 1}",
+    rc = bs_client_query(c,
+                         "CREATE KEYSPACE ks WITH replication = {'class': "
+                         "'SimpleStrategy', 'replication_factor': 1}",
                          &r, &err);
     ck_assert_int_eq(rc, BS_CLIENT_ESERVER);
     ck_assert_int_eq(err.server_code, BS_PROTO_ERR_ALREADY_EXISTS);
@@ -579,8 +597,8 @@ START_TEST(test_errors) {
 
     /* a wrong bound value: the server validates it */
     bs_client_stmt *s;
-    ck_assert_int_eq(bs_client_stmt_new("INSERT INTO ks.t (k) VALUES (?)", 1,
-                                        &s), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_new("INSERT INTO ks.t (k) VALUES (?)", 1, &s), 0);
     ck_assert_int_eq(bs_client_stmt_bind_bytes(s, 0, "abc", 3), 0);
     rc = bs_client_execute(c, s, &r, &err);
     ck_assert_int_eq(rc, BS_CLIENT_ESERVER);
@@ -601,10 +619,12 @@ START_TEST(test_unprepared_after_restart) {
     x_ok(c, "CREATE TABLE ks.r (k int PRIMARY KEY, v int)");
     bs_client_prepared *ins, *sel;
     bs_client_error err;
-    ck_assert_int_eq(bs_client_prepare(c, "INSERT INTO ks.r (k, v) VALUES (?, ?)",
-                                       &ins, &err), 0);
-    ck_assert_int_eq(bs_client_prepare(c, "SELECT v FROM ks.r WHERE k = ?",
-                                       &sel, &err), 0);
+    ck_assert_int_eq(bs_client_prepare(c,
+                                       "INSERT INTO ks.r (k, v) VALUES (?, ?)",
+                                       &ins, &err),
+                     0);
+    ck_assert_int_eq(
+        bs_client_prepare(c, "SELECT v FROM ks.r WHERE k = ?", &sel, &err), 0);
     /* restart: the node forgets its prepared statements */
     tsrv_stop(&srv);
     ck_assert_int_eq(tsrv_start(&srv), 0);
@@ -674,7 +694,8 @@ START_TEST(test_timeout_stopped_server) {
 
     /* a statement's own timeout overrides the default */
     bs_client_stmt *s;
-    ck_assert_int_eq(bs_client_stmt_new("SELECT * FROM system.local", 0, &s), 0);
+    ck_assert_int_eq(bs_client_stmt_new("SELECT * FROM system.local", 0, &s),
+                     0);
     ck_assert_int_eq(bs_client_stmt_set_timeout(s, 300), 0);
     t0 = tsrv_now();
     ck_assert_int_eq(bs_client_execute(c, s, &r, &err), BS_CLIENT_ETIMEOUT);
@@ -700,13 +721,14 @@ START_TEST(test_lz4) {
     size_t n = 200000;
     char *big = malloc(n + 1);
     ck_assert_ptr_nonnull(big);
-    for (size_t i = 0; i < n; i++) big[i] = (char)('a' + (i / 7) % 26);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + (i / 7) % 26);
     big[n] = '\0';
     bs_client_stmt *s;
     bs_client_error err;
     bs_client_result *r;
-    ck_assert_int_eq(bs_client_stmt_new("INSERT INTO ks.z (k, v) VALUES (?, ?)",
-                                        2, &s), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_new("INSERT INTO ks.z (k, v) VALUES (?, ?)", 2, &s), 0);
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, i), 0);
         big[0] = (char)('A' + i);
@@ -790,15 +812,19 @@ START_TEST(test_keyspace_config_and_routing) {
     srv_up();
     bs_client *c = connect_default();
     make_ks(c);
-    x_ok(c, "CREATE TABLE ks.c (a int, b text, c int, PRIMARY KEY ((a, b), c))");
+    x_ok(c,
+         "CREATE TABLE ks.c (a int, b text, c int, PRIMARY KEY ((a, b), c))");
     bs_client_close(c);
     c = connect_opts(0, 0, "ks"); /* USE on every connection */
     char ks[64];
     ck_assert_str_eq(bs_client_keyspace(c, ks, sizeof ks), "ks");
     bs_client_prepared *p;
     bs_client_error err;
-    ck_assert_int_eq(bs_client_prepare(c, "INSERT INTO c (a, b, c) VALUES "
-                                          "(?, ?, ?)", &p, &err), 0);
+    ck_assert_int_eq(bs_client_prepare(c,
+                                       "INSERT INTO c (a, b, c) VALUES "
+                                       "(?, ?, ?)",
+                                       &p, &err),
+                     0);
     bs_client_stmt *s;
     ck_assert_int_eq(bs_client_stmt_new_prepared(p, &s), 0);
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 5), 0);
@@ -843,7 +869,8 @@ static void *thr_main(void *p) {
     thr_arg *a = p;
     for (int i = 0; i < 50; i++) {
         char q[96];
-        snprintf(q, sizeof q, "INSERT INTO ks.m (t, i) VALUES (%d, %d)", a->id, i);
+        snprintf(q, sizeof q, "INSERT INTO ks.m (t, i) VALUES (%d, %d)", a->id,
+                 i);
         bs_client_result *r = NULL;
         if (bs_client_query(a->c, q, &r, NULL) == 0) a->ok++;
         bs_client_result_free(r);
@@ -864,14 +891,17 @@ START_TEST(test_threads_share_client) {
         args[i].ok = 0;
         ck_assert_int_eq(pthread_create(&th[i], NULL, thr_main, &args[i]), 0);
     }
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(args[i].ok, 50);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(args[i].ok, 50);
     ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.m"), 200);
     /* consistency default can change at runtime */
     ck_assert_int_eq(bs_client_set_consistency(c, BS_CL_QUORUM), 0);
     ck_assert_int_eq(bs_client_consistency(c), BS_CL_QUORUM);
     ck_assert_int_eq(bs_client_set_consistency(c, 0x77), BS_EINVAL);
-    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.m WHERE t = 2"), 50);
+    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.m WHERE t = 2"),
+                     50);
     bs_client_close(c);
     srv_down();
 }
@@ -897,7 +927,8 @@ START_TEST(test_close_completes_pending) {
     atomic_init(&st.closed, 0);
     ck_assert_int_eq(tsrv_pause(&srv), 0); /* nothing will answer */
     bs_client_stmt *s;
-    ck_assert_int_eq(bs_client_stmt_new("SELECT * FROM system.local", 0, &s), 0);
+    ck_assert_int_eq(bs_client_stmt_new("SELECT * FROM system.local", 0, &s),
+                     0);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(bs_client_execute_async(c, s, on_close_cb, &st), 0);
     bs_client_stmt_free(s);
@@ -959,10 +990,10 @@ START_TEST(test_retry_idempotent_on_connection_loss) {
     retry_slot sl[2] = {{&st, 0}, {&st, 1}};
     ck_assert_int_eq(tsrv_pause(&srv), 0);
     bs_client_stmt *rd, *wr;
-    ck_assert_int_eq(bs_client_stmt_new("SELECT v FROM ks.t WHERE k = 1", 0,
-                                        &rd), 0);
-    ck_assert_int_eq(bs_client_stmt_new("INSERT INTO ks.t (k, v) VALUES (2, 2)",
-                                        0, &wr), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_new("SELECT v FROM ks.t WHERE k = 1", 0, &rd), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_new("INSERT INTO ks.t (k, v) VALUES (2, 2)", 0, &wr), 0);
     ck_assert_int_eq(bs_client_execute_async(c, rd, on_retry_cb, &sl[0]), 0);
     ck_assert_int_eq(bs_client_execute_async(c, wr, on_retry_cb, &sl[1]), 0);
     bs_client_stmt_free(rd);
@@ -974,7 +1005,8 @@ START_TEST(test_retry_idempotent_on_connection_loss) {
     srv.pid = 0;
     ck_assert_int_eq(tsrv_start(&srv), 0);
     pthread_mutex_lock(&st.mu);
-    while (st.done < 2) pthread_cond_wait(&st.cv, &st.mu);
+    while (st.done < 2)
+        pthread_cond_wait(&st.cv, &st.mu);
     pthread_mutex_unlock(&st.mu);
     /* the read (idempotent) was retried and succeeded; the write was not
      * retried */

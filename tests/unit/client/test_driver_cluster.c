@@ -31,14 +31,16 @@ static void cluster_up(void) {
 }
 
 static void cluster_down(void) {
-    for (int i = 0; i < NNODES; i++) tsrv_destroy(&nodes[i]);
+    for (int i = 0; i < NNODES; i++)
+        tsrv_destroy(&nodes[i]);
 }
 
 /* Connects through node 0 and waits until the client knows all nodes. */
 static bs_client *connect_all(void) {
     bs_client_config *cfg;
     ck_assert_int_eq(bs_client_config_new(&cfg), 0);
-    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, nodes[0].hostport), 0);
+    ck_assert_int_eq(
+        bs_client_config_add_contact_points(cfg, nodes[0].hostport), 0);
     bs_client *c = NULL;
     bs_client_error err;
     int rc = bs_client_connect(cfg, &c, &err);
@@ -76,7 +78,8 @@ START_TEST(test_discovery_and_routing) {
         ck_assert_uint_eq(h.ntokens, 16);
         ck_assert_uint_eq(strlen(h.host_id), 36);
         int known = 0;
-        for (int k = 0; k < NNODES; k++) known |= !strcmp(h.address, nodes[k].addr);
+        for (int k = 0; k < NNODES; k++)
+            known |= !strcmp(h.address, nodes[k].addr);
         ck_assert(known);
         ck_assert_int_eq(h.is_control, !strcmp(h.address, nodes[0].addr));
         int64_t toks[64];
@@ -91,26 +94,34 @@ START_TEST(test_discovery_and_routing) {
     }
     ck_assert_uint_eq(nall, NNODES * 16);
     qsort(all, nall, sizeof *all, tok_cmp);
-    for (size_t i = 1; i < nall; i++) ck_assert(all[i - 1].t < all[i].t);
+    for (size_t i = 1; i < nall; i++)
+        ck_assert(all[i - 1].t < all[i].t);
 
     bs_client_result *r;
     bs_client_error err;
-    ck_assert_int_eq(bs_client_query(c, "CREATE KEYSPACE ks WITH replication = "
-                                        "{'class': 'SimpleStrategy', "
-                                        "'replication_factor': 1}", &r, &err), 0);
+    ck_assert_int_eq(bs_client_query(c,
+                                     "CREATE KEYSPACE ks WITH replication = "
+                                     "{'class': 'SimpleStrategy', "
+                                     "'replication_factor': 1}",
+                                     &r, &err),
+                     0);
     bs_client_result_free(r);
     /* schema agreement: the table is known on every node right away */
-    ck_assert_int_eq(bs_client_query(c, "CREATE TABLE ks.t (k int PRIMARY KEY, "
-                                        "v int)", &r, &err), 0);
+    ck_assert_int_eq(bs_client_query(c,
+                                     "CREATE TABLE ks.t (k int PRIMARY KEY, "
+                                     "v int)",
+                                     &r, &err),
+                     0);
     bs_client_result_free(r);
-    ck_assert_int_eq(bs_client_refresh_topology(c, &err), 0); /* ks replication */
+    ck_assert_int_eq(bs_client_refresh_topology(c, &err),
+                     0); /* ks replication */
 
     bs_client_prepared *ins, *sel;
-    int rc = bs_client_prepare(c, "INSERT INTO ks.t (k, v) VALUES (?, ?)",
-                               &ins, &err);
+    int rc = bs_client_prepare(c, "INSERT INTO ks.t (k, v) VALUES (?, ?)", &ins,
+                               &err);
     ck_assert_msg(rc == 0, "prepare on %s: %s", err.host, err.message);
-    ck_assert_int_eq(bs_client_prepare(c, "SELECT v FROM ks.t WHERE k = ?", &sel,
-                                       &err), 0);
+    ck_assert_int_eq(
+        bs_client_prepare(c, "SELECT v FROM ks.t WHERE k = ?", &sel, &err), 0);
     int hits[NNODES] = {0};
     for (int k = 0; k < 60; k++) {
         bs_client_stmt *s;
@@ -150,7 +161,8 @@ START_TEST(test_discovery_and_routing) {
         bs_client_stmt_free(s);
     }
     /* 60 keys over 48 vnodes of 3 nodes: every node owns some */
-    for (int i = 0; i < NNODES; i++) ck_assert_int_gt(hits[i], 0);
+    for (int i = 0; i < NNODES; i++)
+        ck_assert_int_gt(hits[i], 0);
     bs_client_prepared_free(ins);
     bs_client_prepared_free(sel);
 
@@ -175,7 +187,8 @@ START_TEST(test_discovery_and_routing) {
         usleep(50000);
     ck_assert_uint_gt(bs_client_topology_version(c), v0);
     /* requests keep working on the others */
-    ck_assert_int_eq(bs_client_query(c, "SELECT * FROM system.local", &r, &err), 0);
+    ck_assert_int_eq(bs_client_query(c, "SELECT * FROM system.local", &r, &err),
+                     0);
     bs_client_result_free(r);
     bs_client_close(c);
     cluster_down();

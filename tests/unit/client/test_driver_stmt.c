@@ -38,10 +38,13 @@ START_TEST(test_config_contact_points) {
     /* a bad entry adds nothing of its list */
     ck_assert_int_eq(bs_client_config_add_contact_points(cfg, "a:1,b:99999"),
                      BS_EINVAL);
-    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, "a:x"), BS_EINVAL);
+    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, "a:x"),
+                     BS_EINVAL);
     ck_assert_int_eq(bs_client_config_add_contact_points(cfg, ""), BS_EINVAL);
-    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, "[::1"), BS_EINVAL);
-    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, "a,,b"), BS_EINVAL);
+    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, "[::1"),
+                     BS_EINVAL);
+    ck_assert_int_eq(bs_client_config_add_contact_points(cfg, "a,,b"),
+                     BS_EINVAL);
     ck_assert_uint_eq(cfg->ncps, 4);
     /* knobs validate */
     ck_assert_int_eq(bs_client_config_set_port(cfg, 0), BS_EINVAL);
@@ -129,7 +132,8 @@ START_TEST(test_simple_binders) {
     ck_assert_int_eq(bs__stmt_idempotent(q), 0);
     /* options validate */
     ck_assert_int_eq(bs_client_stmt_set_consistency(q, 0x42), BS_EINVAL);
-    ck_assert_int_eq(bs_client_stmt_set_serial_consistency(q, BS_CL_LOCAL_SERIAL), 0);
+    ck_assert_int_eq(
+        bs_client_stmt_set_serial_consistency(q, BS_CL_LOCAL_SERIAL), 0);
     ck_assert_int_eq(bs_client_stmt_set_timeout(q, -1), BS_EINVAL);
     ck_assert_int_eq(bs_client_stmt_set_paging_state(q, NULL, 3), BS_EINVAL);
     bs_client_stmt_free(q);
@@ -171,7 +175,8 @@ static bs_client_prepared *make_prepared(const bs_type_kind *kinds, size_t n,
     pr.result.paging_state.len = BS_PROTO_NULL;
     bs_client_prepared *p = NULL;
     ck_assert_int_eq(bs__prepared_from_result("INSERT q", "", &pr, &p), 0);
-    for (size_t i = 0; i < n; i++) bs_type_free(types[i]);
+    for (size_t i = 0; i < n; i++)
+        bs_type_free(types[i]);
     return p;
 }
 
@@ -202,10 +207,17 @@ START_TEST(test_prepared_binders) {
     ck_assert_int_eq(s->vals[2].p[0], 0x80);
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 2, 128), BS_ERANGE);
     /* varint: minimal two's complement */
-    struct { int64_t v; int len; const char *b; } vi[] = {
-        {0, 1, "\x00"}, {127, 1, "\x7f"}, {128, 2, "\x00\x80"},
-        {-1, 1, "\xff"}, {-128, 1, "\x80"}, {-129, 2, "\xff\x7f"},
-        {INT64_MIN, 8, "\x80\0\0\0\0\0\0\0"}};
+    struct {
+        int64_t v;
+        int len;
+        const char *b;
+    } vi[] = {{0, 1, "\x00"},
+              {127, 1, "\x7f"},
+              {128, 2, "\x00\x80"},
+              {-1, 1, "\xff"},
+              {-128, 1, "\x80"},
+              {-129, 2, "\xff\x7f"},
+              {INT64_MIN, 8, "\x80\0\0\0\0\0\0\0"}};
     for (size_t i = 0; i < sizeof vi / sizeof *vi; i++) {
         ck_assert_int_eq(bs_client_stmt_bind_int64(s, 3, vi[i].v), 0);
         ck_assert_int_eq(s->vals[3].len, vi[i].len);
@@ -224,7 +236,8 @@ START_TEST(test_prepared_binders) {
     ck_assert_int_eq(bs_client_stmt_bind_uuid(s, 8, u), BS_ETYPE);
     ck_assert_int_eq(bs_client_stmt_bind_text(s, 8, "x"), BS_ETYPE);
     ck_assert_int_eq(bs_client_stmt_bind_bool(s, 8, 1), BS_ETYPE);
-    ck_assert_int_eq(bs_client_stmt_bind_bytes_by_name(s, "c8", "\xca\xfe", 2), 0);
+    ck_assert_int_eq(bs_client_stmt_bind_bytes_by_name(s, "c8", "\xca\xfe", 2),
+                     0);
     ck_assert_int_eq(s->vals[8].len, 2);
     ck_assert_int_eq(bs_client_stmt_bind_bytes_by_name(s, "nope", "", 0),
                      BS_ENOTFOUND);
@@ -249,7 +262,8 @@ START_TEST(test_prepared_binders) {
     size_t kl[1] = {3};
     ck_assert_int_eq(bs_client_stmt_set_routing_key(s, kp, kl, 1), 0);
     ck_assert_int_eq(bs_client_stmt_routing_token(s, &tok), 0);
-    ck_assert_int_eq(tok, -7468325962851647638LL); /* Cassandra's token('123') */
+    ck_assert_int_eq(tok,
+                     -7468325962851647638LL); /* Cassandra's token('123') */
     bs_client_stmt_free(s);
 }
 END_TEST
@@ -321,7 +335,8 @@ START_TEST(test_result_rows) {
     uint8_t *body = rows_body(&len, 1);
     bs_client_result *r;
     char msg[200];
-    ck_assert_int_eq(bs__result_new(body, len, 0, "h:1", &r, msg, sizeof msg), 0);
+    ck_assert_int_eq(bs__result_new(body, len, 0, "h:1", &r, msg, sizeof msg),
+                     0);
     ck_assert_int_eq(bs_client_result_kind(r), BS_CLIENT_RESULT_ROWS);
     ck_assert_str_eq(bs_client_result_host(r), "h:1");
     ck_assert_uint_eq(bs_client_result_row_count(r), 2);
