@@ -693,3 +693,86 @@ int bs_local_schema_merge(bs_local *n, const void *data, size_t len,
 }
 
 bs_store *bs_local_store(bs_local *n) { return n->store; }
+
+/* ---- maintenance (admin API) ------------------------------------------- */
+
+typedef struct load_ctx {
+    char **names;
+    size_t n, cap;
+} load_ctx;
+
+/* Collects table names (the list callback holds the store's lock, so
+ * sizes are read after it returns). */
+static int add_name(void *ud, const char *name) {
+    load_ctx *lc = ud;
+    if (lc->n == lc->cap) {
+        size_t nc = lc->cap ? lc->cap * 2 : 16;
+        char **nn = realloc(lc->names, nc * sizeof *nn);
+        if (!nn) return BS_ENOMEM;
+        lc->names = nn;
+        lc->cap = nc;
+    }
+    size_t len = strlen(name) + 1;
+    lc->names[lc->n] = malloc(len);
+    if (!lc->names[lc->n]) return BS_ENOMEM;
+    memcpy(lc->names[lc->n++], name, len);
+    return 0;
+}
+
+int64_t bs_local_load_bytes(bs_local *n) {
+    load_ctx lc = {NULL, 0, 0};
+    bs_store_table_list(n->store, add_name, &lc);
+    int64_t total = 0;
+    for (size_t i = 0; i < lc.n; i++) {
+        bs_table *t;
+        uint64_t sz = 0;
+        if (bs_store_table_get(n->store, lc.names[i], &t) == 0 &&
+            bs_store_approx_size(t, INT64_MIN, INT64_MIN, &sz) == 0)
+            total += (int64_t)sz;
+        free(lc.names[i]);
+    }
+    free(lc.names);
+    return total;
+}
+
+/* Applies fn to the store tables selected by ks/table. */
+static int for_tables(bs_local *n, const char *ks, const char *table,
+                      int (*fn)(bs_local *, bs_table *)) {
+    bs_schema *s = be_schema_get(n);
+    int rc = 0, found = 0;
+    size_t nks = bs_schema_nkeyspaces(s);
+    for (size_t i = 0; i < nks && !rc; i++) {
+        const bs_keyspace_schema *k = bs_schema_keyspace_at(s, i);
+        if (ks && strcmp(k->name, ks)) continue;
+        if (ks) found = 1;
+        for (size_t j = 0; j < k->ntables && !rc; j++) {
+            const bs_table_schema *t = k->tables[j];
+            if (table && strcmp(t->name, table)) continue;
+            char cf[200];
+            bs_table_cf_name(t, cf, sizeof cf);
+            bs_table *h;
+            if (bs_store_table_get(n->store, cf, &h)) continue; /* virtual/system */
+            found = 2;
+            rc = fn(n, h);
+        }
+    }
+    bs_schema_release(s);
+    if (!rc && ks && !found) return BS_ENOTFOUND;
+    if (!rc && table && found != 2) return BS_ENOTFOUND;
+    return rc;
+}
+
+static int flush_one(bs_local *n, bs_table *t) { return bs_store_flush(n->store, t); }
+static int compact_one(bs_local *n, bs_table *t) {
+    (void)n;
+    return bs_store_compact(t);
+}
+
+int bs_local_flush_tables(bs_local *n, const char *ks, const char *table) {
+    if (!ks) return bs_store_flush(n->store, NULL);
+    return for_tables(n, ks, table, flush_one);
+}
+
+int bs_local_compact_tables(bs_local *n, const char *ks, const char *table) {
+    return for_tables(n, ks, table, compact_one);
+}

@@ -39,6 +39,13 @@ void bs_local_set_event_sink(bs_local *n,
                              void *ud);
 /* Flushes every table's memtable (drain). */
 int bs_local_flush(bs_local *n);
+/* Approximate bytes on disk of every table (SST files). */
+int64_t bs_local_load_bytes(bs_local *n);
+/* Flush / full compaction of one table, every table of a keyspace
+ * (table NULL) or everything (ks NULL).  BS_ENOTFOUND for an unknown
+ * keyspace or table. */
+int bs_local_flush_tables(bs_local *n, const char *ks, const char *table);
+int bs_local_compact_tables(bs_local *n, const char *ks, const char *table);
 /* Identity. */
 void bs_local_host_id(const bs_local *n, bs_uuid *out);
 size_t bs_local_tokens(const bs_local *n, const int64_t **tokens);

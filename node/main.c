@@ -20,9 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "node/admin.h"
 #include "node/cluster.h"
+#include "node/provider.h"
 #include "node/config.h"
 #include "node/local.h"
 #include "node/server.h"
@@ -140,12 +143,38 @@ int main(int argc, char **argv) {
         bs_config_free(&cfg);
         return 1;
     }
-    BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4)",
-            so.address, bs_server_port(ap.server));
+    /* the admin REST API (basalt-admin) */
+    bs_provider prov = {&cfg, node, cluster, bs_clock_now_s(NULL), 0};
+    bs_admin_provider ap_prov;
+    bs_provider_fill(&prov, &ap_prov);
+    bs_admin_opts ao;
+    bs_admin_opts_from_config(&ao, &cfg);
+    bs_admin *admin = NULL;
+    rc = bs_admin_new(&ao, &admin);
+    if (!rc) rc = bs_admin_install_builtins(admin, &ap_prov);
+    if (!rc) rc = bs_admin_start(admin);
+    if (rc) {
+        BS_ERROR("main", "cannot start the admin API on %s:%d: %s", ao.address ? ao.address : "127.0.0.1",
+                 ao.port, bs_strerror(rc));
+        fprintf(stderr, "basaltd: cannot start the admin API on port %d: %s\n", ao.port, bs_strerror(rc));
+        bs_admin_free(admin);
+        bs_local_set_event_sink(node, NULL, NULL);
+        bs_server_stop(ap.server);
+        bs_cluster_stop(cluster);
+        bs_server_free(ap.server);
+        bs_exec_free(ap.exec);
+        bs_local_close(node);
+        bs_config_free(&cfg);
+        return 1;
+    }
+    BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4); admin API on port %d",
+            so.address, bs_server_port(ap.server), bs_admin_port(admin));
     int sig = 0;
     sigwait(&set, &sig);
     BS_INFO("main", "signal %d: draining", sig);
     bs_local_set_event_sink(node, NULL, NULL);
+    bs_admin_stop(admin);
+    bs_admin_free(admin);
     bs_server_stop(ap.server);
     bs_cluster_stop(cluster);
     bs_server_free(ap.server);

@@ -1,0 +1,297 @@
+/*
+ * provider.c - the admin API provider of basaltd (see provider.h).
+ *
+ * Node list and gossip states come from a gossip snapshot (every known
+ * endpoint, self first); a node's liveness is the failure detector's
+ * verdict, its state comes from gossip STATUS (NORMAL/BOOT/LEAVING/...).
+ * Effective ownership is computed per request from the current ring and
+ * the keyspace's replication strategy (ring/strategy.h), so it matches
+ * what the coordinator uses.
+ */
+#include "node/provider.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "ring/strategy.h"
+
+static const char *adup(bs_arena *a, const char *s) {
+    return s ? bs_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+static int p_local(void *ud, bs_arena *a, bs_admin_local *o) {
+    bs_provider *p = ud;
+    memset(o, 0, sizeof *o);
+    o->cluster_name = p->cfg->cluster_name;
+    o->partitioner = "org.apache.cassandra.dht.Murmur3Partitioner";
+    o->snitch = "org.apache.cassandra.locator.GossipingPropertyFileSnitch";
+    o->address = bs_config_broadcast_address(p->cfg);
+    o->dc = p->cfg->dc;
+    o->rack = p->cfg->rack;
+    bs_local_host_id(p->node, &o->host_id);
+    int64_t now = bs_clock_now_s(NULL);
+    o->uptime_seconds = now - p->started_s;
+    o->generation = p->started_s;
+    o->load_bytes = bs_local_load_bytes(p->node);
+    const int64_t *toks;
+    size_t nt = bs_local_tokens(p->node, &toks);
+    int64_t *copy = bs_arena_alloc(a, (nt + 1) * sizeof *copy);
+    if (!copy) return BS_ENOMEM;
+    memcpy(copy, toks, nt * sizeof *copy);
+    o->tokens = copy;
+    o->n_tokens = nt;
+    bs_schema *s = bs_local_schema(p->node);
+    bs_schema_version(s, &o->schema_version);
+    bs_schema_release(s);
+    o->gossip_active = p->cluster != NULL;
+    o->native_transport_active = !p->drained;
+    o->config = p->cfg;
+    return 0;
+}
+
+static bs_admin_node_state state_of(const char *status) {
+    if (!status) return BS_ADMIN_NORMAL;
+    if (!strncmp(status, "BOOT", 4)) return BS_ADMIN_JOINING;
+    if (!strncmp(status, "LEAVING", 7) || !strncmp(status, "LEFT", 4)) return BS_ADMIN_LEAVING;
+    if (!strncmp(status, "MOVING", 6)) return BS_ADMIN_MOVING;
+    return BS_ADMIN_NORMAL;
+}
+
+/* Parses "t1,t2,..." into arena memory. */
+static size_t parse_tokens(bs_arena *a, const char *s, const int64_t **out) {
+    size_t n = 0;
+    for (const char *q = s; q && *q; q++) n += *q == ',';
+    int64_t *t = bs_arena_alloc(a, (n + 2) * sizeof *t);
+    size_t k = 0;
+    const char *q = s;
+    while (q && *q && t) {
+        char *end;
+        long long v = strtoll(q, &end, 10);
+        if (end == q) break;
+        t[k++] = v;
+        q = *end == ',' ? end + 1 : end;
+        if (!*end) break;
+    }
+    *out = t;
+    return k;
+}
+
+static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
+    bs_provider *p = ud;
+    *out = NULL;
+    *n = 0;
+    if (!p->cluster) {
+        bs_admin_node *nd = bs_arena_calloc(a, sizeof *nd);
+        bs_admin_local l;
+        if (!nd || p_local(ud, a, &l)) return BS_ENOMEM;
+        nd->address = l.address;
+        nd->dc = l.dc;
+        nd->rack = l.rack;
+        nd->status = BS_ADMIN_UP;
+        nd->state = BS_ADMIN_NORMAL;
+        nd->load_bytes = l.load_bytes;
+        nd->host_id = l.host_id;
+        nd->tokens = l.tokens;
+        nd->n_tokens = l.n_tokens;
+        nd->has_schema = true;
+        nd->schema_version = l.schema_version;
+        nd->is_local = true;
+        *out = nd;
+        *n = 1;
+        return 0;
+    }
+    bs_gossip_view *v;
+    size_t nv;
+    int rc = bs_gossip_snapshot(bs_cluster_gossip(p->cluster), &v, &nv);
+    if (rc) return rc;
+    bs_admin_node *nd = bs_arena_calloc(a, (nv + 1) * sizeof *nd);
+    if (!nd) {
+        bs_gossip_views_free(v, nv);
+        return BS_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nv; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        if (!e->app[BS_GS_HOST_ID].value) continue; /* a seed not heard from yet */
+        bs_admin_node *d = &nd[k++];
+        d->address = adup(a, e->ep.addr);
+        d->dc = adup(a, e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "?");
+        d->rack = adup(a, e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "?");
+        d->status = (v[i].is_self || v[i].alive) ? BS_ADMIN_UP : BS_ADMIN_DOWN;
+        d->state = state_of(e->app[BS_GS_STATUS].value);
+        d->load_bytes = e->app[BS_GS_LOAD].value ? strtoll(e->app[BS_GS_LOAD].value, NULL, 10) : -1;
+        bs_uuid_parse(e->app[BS_GS_HOST_ID].value, strlen(e->app[BS_GS_HOST_ID].value), &d->host_id);
+        d->n_tokens = parse_tokens(a, e->app[BS_GS_TOKENS].value, &d->tokens);
+        if (e->app[BS_GS_SCHEMA].value &&
+            bs_uuid_parse(e->app[BS_GS_SCHEMA].value, strlen(e->app[BS_GS_SCHEMA].value),
+                          &d->schema_version) == 0)
+            d->has_schema = true;
+        d->release_version = adup(a, e->app[BS_GS_RELEASE_VERSION].value);
+        d->is_local = v[i].is_self;
+        if (d->is_local) d->load_bytes = bs_local_load_bytes(p->node);
+    }
+    bs_gossip_views_free(v, nv);
+    *out = nd;
+    *n = k;
+    return 0;
+}
+
+/* The replication strategy of a keyspace schema; BS_ENOTSUP for
+ * LocalStrategy (system keyspaces). */
+static int strategy_of(const bs_keyspace_schema *k, bs_ring_strategy **out) {
+    if (strstr(k->repl_class, "SimpleStrategy")) {
+        for (size_t i = 0; i < k->nrepl; i++)
+            if (!strcmp(k->repl_keys[i], "replication_factor"))
+                return bs_ring_strategy_simple((uint32_t)atoi(k->repl_values[i]), out);
+        return BS_EINVAL;
+    }
+    if (strstr(k->repl_class, "NetworkTopologyStrategy")) {
+        const char *dcs[64];
+        uint32_t rfs[64];
+        size_t n = 0;
+        for (size_t i = 0; i < k->nrepl && n < 64; i++) {
+            if (!strcmp(k->repl_keys[i], "replication_factor")) continue;
+            dcs[n] = k->repl_keys[i];
+            rfs[n++] = (uint32_t)atoi(k->repl_values[i]);
+        }
+        return bs_ring_strategy_nts(dcs, rfs, n, out);
+    }
+    return BS_ENOTSUP;
+}
+
+static int p_ownership(void *ud, const char *keyspace, bs_arena *a, bs_admin_owner **out,
+                       size_t *n, const char **used) {
+    bs_provider *p = ud;
+    *out = NULL;
+    *n = 0;
+    *used = NULL;
+    bs_schema *s = bs_local_schema(p->node);
+    const bs_keyspace_schema *k = NULL;
+    if (keyspace) {
+        k = bs_schema_keyspace(s, keyspace);
+        if (!k) {
+            bs_schema_release(s);
+            return BS_ENOTFOUND;
+        }
+    } else {
+        for (size_t i = 0; i < bs_schema_nkeyspaces(s) && !k; i++) {
+            const bs_keyspace_schema *c = bs_schema_keyspace_at(s, i);
+            if (!c->system) k = c;
+        }
+    }
+    bs_ring_strategy *st = NULL;
+    if (!k || strategy_of(k, &st)) {
+        bs_schema_release(s);
+        return 0;
+    }
+    *used = adup(a, k->name);
+    bs_schema_release(s);
+    bs_ring_snapshot *snap = p->cluster ? bs_cluster_ring(p->cluster) : NULL;
+    if (!snap) {
+        bs_ring_strategy_free(st);
+        return 0;
+    }
+    bs_ring_replica_map *m = NULL;
+    int rc = bs_ring_replica_map_build(snap, st, &m);
+    bs_ring_strategy_free(st);
+    if (rc) {
+        bs_ring_snapshot_release(snap);
+        return rc;
+    }
+    uint32_t nn = bs_ring_snapshot_node_count(snap);
+    double *own = bs_arena_calloc(a, (nn + 1) * sizeof *own);
+    bs_admin_owner *o = bs_arena_calloc(a, (nn + 1) * sizeof *o);
+    if (!own || !o) rc = BS_ENOMEM;
+    if (!rc) {
+        bs_ring_replica_map_ownership(m, own);
+        for (uint32_t i = 0; i < nn; i++) {
+            bs_ring_node_desc d;
+            if (bs_ring_snapshot_node(snap, i, &d)) continue;
+            o[*n].host_id = d.host_id;
+            o[*n].owns = own[i];
+            (*n)++;
+        }
+        *out = o;
+    }
+    bs_ring_replica_map_release(m);
+    bs_ring_snapshot_release(snap);
+    return rc;
+}
+
+static int p_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, size_t *n) {
+    bs_provider *p = ud;
+    *out = NULL;
+    *n = 0;
+    if (!p->cluster) return 0;
+    bs_gossip_view *v;
+    size_t nv;
+    int rc = bs_gossip_snapshot(bs_cluster_gossip(p->cluster), &v, &nv);
+    if (rc) return rc;
+    bs_admin_endpoint *e = bs_arena_calloc(a, (nv + 1) * sizeof *e);
+    for (size_t i = 0; e && i < nv; i++) {
+        const bs_gossip_ep *g = &v[i].st;
+        e[i].address = adup(a, g->ep.addr);
+        e[i].generation = g->generation;
+        e[i].heartbeat = g->hb_version;
+        e[i].alive = v[i].is_self || v[i].alive;
+        bs_admin_app_state *st = bs_arena_calloc(a, BS_GS_NSTATES * sizeof *st);
+        size_t k = 0;
+        for (int j = 0; st && j < BS_GS_NSTATES; j++) {
+            if (!g->app[j].value) continue;
+            st[k].name = bs_gossip_app_name(j);
+            st[k].version = g->app[j].version;
+            st[k].value = adup(a, g->app[j].value);
+            k++;
+        }
+        e[i].states = st;
+        e[i].n_states = k;
+    }
+    bs_gossip_views_free(v, nv);
+    if (!e) return BS_ENOMEM;
+    *out = e;
+    *n = nv;
+    return 0;
+}
+
+static int maint(bs_provider *p, int compact, const char *ks, const char *table, char *err,
+                 size_t errlen) {
+    int rc = compact ? bs_local_compact_tables(p->node, ks, table)
+                     : bs_local_flush_tables(p->node, ks, table);
+    if (rc == BS_ENOTFOUND)
+        snprintf(err, errlen, "unknown %s %s%s%s", table ? "table" : "keyspace", ks ? ks : "",
+                 table ? "." : "", table ? table : "");
+    else if (rc)
+        snprintf(err, errlen, "%s failed: %s", compact ? "compaction" : "flush", bs_strerror(rc));
+    return rc;
+}
+
+static int p_flush(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+    return maint(ud, 0, ks, table, err, errlen);
+}
+
+static int p_compact(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+    return maint(ud, 1, ks, table, err, errlen);
+}
+
+static int p_drain(void *ud, char *err, size_t errlen) {
+    bs_provider *p = ud;
+    p->drained = 1;
+    int rc = bs_local_flush(p->node);
+    if (rc) snprintf(err, errlen, "flush failed: %s", bs_strerror(rc));
+    return rc;
+}
+
+void bs_provider_fill(bs_provider *p, bs_admin_provider *o) {
+    memset(o, 0, sizeof *o);
+    o->ud = p;
+    o->local = p_local;
+    o->nodes = p_nodes;
+    o->ownership = p_ownership;
+    o->gossip = p_gossip;
+    o->flush = p_flush;
+    o->compact = p_compact;
+    o->drain = p_drain;
+}

@@ -1,0 +1,26 @@
+/*
+ * provider.h - the admin API's view of a running basaltd: fills a
+ * bs_admin_provider (node/admin.h) from the local node, the cluster
+ * (gossip + ring) and the configuration.
+ */
+#ifndef BS_NODE_PROVIDER_H
+#define BS_NODE_PROVIDER_H
+
+#include "node/admin.h"
+#include "node/cluster.h"
+#include "node/config.h"
+#include "node/local.h"
+
+typedef struct bs_provider {
+    const bs_config *cfg;
+    bs_local *node;
+    bs_cluster *cluster;   /* may be NULL (single node, no gossip) */
+    int64_t started_s;     /* wall clock at start */
+    volatile int drained;  /* set by drain */
+} bs_provider;
+
+/* Fills p (whose fields the caller set) into out; p must outlive the
+ * admin server. */
+void bs_provider_fill(bs_provider *p, bs_admin_provider *out);
+
+#endif
