@@ -70,6 +70,46 @@ __attribute__((unused)) static int tsrv_free_ports(const char *addr, int n,
     return rc;
 }
 
+/* Data directories are /tmp/bs_client_test.<tag>.XXXXXX, the tag being
+ * the pid of the Check runner (set by tsrv_suite_setup, an unchecked
+ * fixture, and inherited by the forked tests); tsrv_suite_teardown runs in
+ * the runner even when a test failed and removes them all. */
+static void tsrv_dir_template(char *out, size_t cap) {
+    const char *tag = getenv("BS_TSRV_TAG");
+    snprintf(out, cap, "/tmp/bs_client_test.%s.XXXXXX", tag ? tag : "x");
+}
+
+__attribute__((unused)) static void tsrv_suite_setup(void) {
+    char tag[32];
+    snprintf(tag, sizeof tag, "%d", (int)getpid());
+    setenv("BS_TSRV_TAG", tag, 1);
+}
+
+__attribute__((unused)) static void tsrv_suite_teardown(void) {
+    const char *tag = getenv("BS_TSRV_TAG");
+    if (!tag) return;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf /tmp/bs_client_test.%s.*", tag);
+    if (system(cmd)) { /* best effort */
+    }
+}
+
+/* Servers to clean up at exit: a failed Check assertion exits the test
+ * process without running the test's own teardown. */
+static bs_test_server *tsrv_reg[8];
+static int tsrv_nreg;
+static void tsrv_destroy(bs_test_server *s);
+static void tsrv_atexit(void) {
+    for (int i = 0; i < tsrv_nreg; i++)
+        tsrv_destroy(tsrv_reg[i]);
+}
+static void tsrv_register(bs_test_server *s) {
+    for (int i = 0; i < tsrv_nreg; i++)
+        if (tsrv_reg[i] == s) return;
+    if (tsrv_nreg == 0) atexit(tsrv_atexit);
+    if (tsrv_nreg < 8) tsrv_reg[tsrv_nreg++] = s;
+}
+
 /* Starts basaltd on s (addr/port/dir kept when already set: a restart).
  * 0 when it accepts connections within 20 s. */
 __attribute__((unused)) static int tsrv_start(bs_test_server *s) {
@@ -80,7 +120,7 @@ __attribute__((unused)) static int tsrv_start(bs_test_server *s) {
         if (tsrv_free_ports(s->addr, 4, ports)) return -1;
         s->port = ports[0];
         memcpy(s->other_ports, ports + 1, sizeof s->other_ports);
-        snprintf(s->dir, sizeof s->dir, "/tmp/bs_client_test.XXXXXX");
+        tsrv_dir_template(s->dir, sizeof s->dir);
         if (!mkdtemp(s->dir)) return -1;
         snprintf(s->hostport, sizeof s->hostport, "%s:%d", s->addr, s->port);
     }
@@ -91,6 +131,7 @@ __attribute__((unused)) static int tsrv_start(bs_test_server *s) {
     snprintf(ap, sizeof ap, "%d", s->other_ports[2]);
     snprintf(data, sizeof data, "%s/data", s->dir);
     snprintf(log, sizeof log, "%s/basaltd.log", s->dir);
+    tsrv_register(s);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return -1;
@@ -139,6 +180,7 @@ __attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes,
     for (int i = 0; i < n; i++) {
         bs_test_server *s = &nodes[i];
         memset(s, 0, sizeof *s);
+        tsrv_register(s);
         snprintf(s->addr, sizeof s->addr, "127.0.0.%d", base + i);
         snprintf(s->seeds, sizeof s->seeds, "%s", a0);
         s->port = shared[0];
@@ -147,7 +189,7 @@ __attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes,
         if (tsrv_free_ports(s->addr, 2, own)) return -1;
         s->other_ports[1] = own[0];
         s->other_ports[2] = own[1];
-        snprintf(s->dir, sizeof s->dir, "/tmp/bs_client_test.XXXXXX");
+        tsrv_dir_template(s->dir, sizeof s->dir);
         if (!mkdtemp(s->dir)) return -1;
         snprintf(s->hostport, sizeof s->hostport, "%s:%d", s->addr, s->port);
     }
@@ -194,7 +236,7 @@ __attribute__((unused)) static int tsrv_pause(bs_test_server *s) {
     return -1;
 }
 
-__attribute__((unused)) static void tsrv_destroy(bs_test_server *s) {
+static void tsrv_destroy(bs_test_server *s) {
     tsrv_stop(s);
     if (s->dir[0]) {
         char cmd[200];

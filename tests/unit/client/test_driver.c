@@ -1040,6 +1040,7 @@ int main(void) {
     tcase_add_test(tc, test_threads_share_client);
     tcase_add_test(tc, test_close_completes_pending);
     tcase_add_test(tc, test_retry_idempotent_on_connection_loss);
+    tcase_add_unchecked_fixture(tc, tsrv_suite_setup, tsrv_suite_teardown);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -200,6 +200,7 @@ int main(void) {
     TCase *tc = tcase_create("cluster");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_discovery_and_routing);
+    tcase_add_unchecked_fixture(tc, tsrv_suite_setup, tsrv_suite_teardown);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
