@@ -1,0 +1,367 @@
+/*
+ * stress.c - basalt-stress: a cassandra-stress-like load generator over
+ * the C driver (client/basalt.h) and the engine in stress_core.c.
+ *
+ *   basalt-stress write|read|mixed [n=N | duration=30s] [cl=ONE]
+ *       [ratio(write=1,read=3)] [-rate threads=N] [-rate fixed=5000/s]
+ *       [-node 127.0.0.1,127.0.0.2] [-port 9042] [-pop seq|uniform|gaussian]
+ *       [-dist N] [-col size=100] [-rows N] [-replication N]
+ *       [-keyspace basalt_stress] [-connections N] [-json FILE]
+ *       [-log interval=5] [-no-warmup]
+ *
+ * Schema (created if missing): keyspace basalt_stress (SimpleStrategy,
+ * replication N), table standard1 (key blob, c int, v blob,
+ * PRIMARY KEY (key, c)).  Operation i touches key population(i) split
+ * into partition = k / rows and clustering c = k % rows, so -rows 1 is
+ * one row per partition and -rows 100 builds wide partitions.
+ * Writes are prepared INSERTs of a `size`-byte value; reads are prepared
+ * point SELECTs by full primary key.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/basalt.h"
+#include "client/stress.h"
+#include "common/buf.h"
+#include "common/error.h"
+
+typedef struct cfg {
+    int kind;           /* 0 write, 1 read, 2 mixed */
+    uint64_t n;
+    double duration;
+    uint16_t cl;
+    int wr, rd;
+    int threads;
+    double rate;
+    char nodes[512];
+    int port;
+    int pop;            /* 0 seq, 1 uniform, 2 gaussian */
+    uint64_t dist;
+    int size;
+    int rows;
+    int rf;
+    char ks[64];
+    int connections;
+    const char *json;
+    double interval;
+} cfg;
+
+typedef struct wstate {
+    bs_client_stmt *ins, *sel;
+    uint64_t rng;
+    uint8_t *val;
+} wstate;
+
+typedef struct app {
+    cfg *c;
+    bs_client *cl;
+    bs_client_prepared *ins, *sel;
+    wstate *ws;
+} app;
+
+enum { E_TIMEOUT = 1, E_UNAVAIL, E_OVERLOAD, E_NOTFOUND, E_SERVER, E_CLIENT };
+
+static const char *errname(int cls) {
+    switch (cls) {
+    case E_TIMEOUT: return "timeout";
+    case E_UNAVAIL: return "unavailable";
+    case E_OVERLOAD: return "overloaded";
+    case E_NOTFOUND: return "read_missing";
+    case E_SERVER: return "server_error";
+    case E_CLIENT: return "client_error";
+    default: return "error";
+    }
+}
+
+static int classify(const bs_client_error *e) {
+    if (e->code == BS_CLIENT_ETIMEOUT) return E_TIMEOUT;
+    if (e->code == BS_CLIENT_ESERVER) {
+        switch (e->server_code) {
+        case 0x1100: case 0x1200: return E_TIMEOUT;
+        case 0x1000: return E_UNAVAIL;
+        case 0x1001: return E_OVERLOAD;
+        default: return E_SERVER;
+        }
+    }
+    return E_CLIENT;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static uint64_t population(app *a, wstate *w, uint64_t seq) {
+    cfg *c = a->c;
+    switch (c->pop) {
+    case 1: return xorshift(&w->rng) % c->dist;
+    case 2: {
+        double u1 = ((double)(xorshift(&w->rng) >> 11) + 1) / 9007199254740993.0;
+        double u2 = (double)(xorshift(&w->rng) >> 11) / 9007199254740992.0;
+        double z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+        double v = (double)c->dist / 2 + z * (double)c->dist / 6;
+        if (v < 0) v = 0;
+        if (v >= (double)c->dist) v = (double)c->dist - 1;
+        return (uint64_t)v;
+    }
+    default: return seq % c->dist;
+    }
+}
+
+static int op(void *ud, int worker, uint64_t seq, int kind) {
+    app *a = ud;
+    wstate *w = &a->ws[worker];
+    uint64_t k = population(a, w, seq);
+    uint8_t key[8];
+    bs_put_u64(key, k / (uint64_t)a->c->rows);
+    int32_t ck = (int32_t)(k % (uint64_t)a->c->rows);
+    bs_client_stmt *s = kind == 0 ? w->ins : w->sel;
+    bs_client_stmt_bind_bytes(s, 0, key, 8);
+    bs_client_stmt_bind_int32(s, 1, ck);
+    if (kind == 0) {
+        bs_put_u64(w->val, seq);
+        bs_client_stmt_bind_bytes(s, 2, w->val, (size_t)a->c->size);
+    }
+    bs_client_result *res = NULL;
+    bs_client_error err;
+    int rc = bs_client_execute(a->cl, s, &res, &err);
+    if (rc) return classify(&err);
+    int cls = 0;
+    if (kind == 1 && a->c->pop == 0 && bs_client_result_row_count(res) == 0) cls = E_NOTFOUND;
+    bs_client_result_free(res);
+    return cls;
+}
+
+static int parse_cl(const char *s, uint16_t *out) {
+    static const struct { const char *n; uint16_t v; } cls[] = {
+        {"ANY", 0}, {"ONE", 1}, {"TWO", 2}, {"THREE", 3}, {"QUORUM", 4}, {"ALL", 5},
+        {"LOCAL_QUORUM", 6}, {"EACH_QUORUM", 7}, {"LOCAL_ONE", 10}};
+    for (size_t i = 0; i < sizeof cls / sizeof *cls; i++)
+        if (!strcasecmp(s, cls[i].n)) {
+            *out = cls[i].v;
+            return 0;
+        }
+    return -1;
+}
+
+static double parse_duration(const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) return -1;
+    if (!*end || !strcmp(end, "s")) return v;
+    if (!strcmp(end, "m")) return v * 60;
+    if (!strcmp(end, "h")) return v * 3600;
+    if (!strcmp(end, "ms")) return v / 1000;
+    return -1;
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: basalt-stress write|read|mixed [n=N | duration=30s] [cl=ONE]\n"
+            "         [ratio(write=1,read=3)] [-rate threads=N] [-rate fixed=5000/s]\n"
+            "         [-node HOST[,HOST]] [-port 9042] [-pop seq|uniform|gaussian] [-dist N]\n"
+            "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
+            "         [-connections N] [-json FILE] [-log interval=5]\n");
+}
+
+static int parse_args(int argc, char **argv, cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->cl = 1;
+    c->threads = 8;
+    c->port = 9042;
+    c->size = 100;
+    c->rows = 1;
+    c->rf = 1;
+    c->connections = 2;
+    c->interval = 5;
+    c->wr = 1;
+    c->rd = 3;
+    snprintf(c->nodes, sizeof c->nodes, "127.0.0.1");
+    snprintf(c->ks, sizeof c->ks, "basalt_stress");
+    if (argc < 2) return -1;
+    if (!strcmp(argv[1], "write")) c->kind = 0;
+    else if (!strcmp(argv[1], "read")) c->kind = 1;
+    else if (!strcmp(argv[1], "mixed")) c->kind = 2;
+    else return -1;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strncmp(a, "n=", 2)) {
+            char *end;
+            double n = strtod(a + 2, &end);
+            if (*end == 'k' || *end == 'K') n *= 1e3;
+            else if (*end == 'm' || *end == 'M') n *= 1e6;
+            if (n <= 0) return -1;
+            c->n = (uint64_t)n;
+        } else if (!strncmp(a, "duration=", 9)) {
+            if ((c->duration = parse_duration(a + 9)) <= 0) return -1;
+        } else if (!strncmp(a, "cl=", 3)) {
+            if (parse_cl(a + 3, &c->cl)) return -1;
+        } else if (!strncmp(a, "ratio(", 6)) {
+            if (sscanf(a, "ratio(write=%d,read=%d)", &c->wr, &c->rd) != 2 || c->wr < 0 || c->rd < 0 ||
+                c->wr + c->rd == 0)
+                return -1;
+        } else if (!strcmp(a, "-rate") && v) {
+            i++;
+            if (!strncmp(v, "threads=", 8)) c->threads = atoi(v + 8);
+            else if (!strncmp(v, "fixed=", 6)) c->rate = strtod(v + 6, NULL);
+            else return -1;
+            /* "-rate fixed=1000/s threads=16" */
+            if (i + 1 < argc && !strncmp(argv[i + 1], "threads=", 8)) c->threads = atoi(argv[++i] + 8);
+            if (c->threads < 1 || c->threads > 1024 || c->rate < 0) return -1;
+        } else if (!strcmp(a, "-node") && v) {
+            snprintf(c->nodes, sizeof c->nodes, "%s", v);
+            i++;
+        } else if (!strcmp(a, "-port") && v) {
+            c->port = atoi(v);
+            i++;
+        } else if (!strcmp(a, "-pop") && v) {
+            c->pop = !strcmp(v, "seq") ? 0 : !strcmp(v, "uniform") ? 1 : !strcmp(v, "gaussian") ? 2 : -1;
+            if (c->pop < 0) return -1;
+            i++;
+        } else if (!strcmp(a, "-dist") && v) {
+            c->dist = strtoull(v, NULL, 10);
+            i++;
+        } else if (!strcmp(a, "-col") && v && !strncmp(v, "size=", 5)) {
+            c->size = atoi(v + 5);
+            if (c->size < 8 || c->size > (1 << 20)) return -1;
+            i++;
+        } else if (!strcmp(a, "-rows") && v) {
+            c->rows = atoi(v);
+            if (c->rows < 1) return -1;
+            i++;
+        } else if (!strcmp(a, "-replication") && v) {
+            c->rf = atoi(v);
+            i++;
+        } else if (!strcmp(a, "-keyspace") && v) {
+            snprintf(c->ks, sizeof c->ks, "%s", v);
+            i++;
+        } else if (!strcmp(a, "-connections") && v) {
+            c->connections = atoi(v);
+            i++;
+        } else if (!strcmp(a, "-json") && v) {
+            c->json = v;
+            i++;
+        } else if (!strcmp(a, "-log") && v && !strncmp(v, "interval=", 9)) {
+            c->interval = parse_duration(v + 9);
+            i++;
+        } else {
+            fprintf(stderr, "basalt-stress: unknown argument '%s'\n", a);
+            return -1;
+        }
+    }
+    if (!c->n && c->duration <= 0) c->n = 100000;
+    if (!c->dist) c->dist = c->n ? c->n : 1000000;
+    if (c->kind == 0) c->rd = 0, c->wr = 1;
+    if (c->kind == 1) c->wr = 0, c->rd = 1;
+    return 0;
+}
+
+static int run_cql(bs_client *cl, const char *q) {
+    bs_client_result *r = NULL;
+    bs_client_error e;
+    int rc = bs_client_query(cl, q, &r, &e);
+    if (rc) fprintf(stderr, "basalt-stress: %s: %s\n", q, e.message);
+    bs_client_result_free(r);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    cfg c;
+    if (parse_args(argc, argv, &c)) {
+        usage();
+        return 2;
+    }
+    bs_client_config *cc;
+    bs_client_error err;
+    if (bs_client_config_new(&cc) || bs_client_config_add_contact_points(cc, c.nodes) ||
+        bs_client_config_set_port(cc, c.port) || bs_client_config_set_consistency(cc, c.cl) ||
+        bs_client_config_set_pool_size(cc, c.connections)) {
+        fprintf(stderr, "basalt-stress: bad client configuration\n");
+        return 2;
+    }
+    app a = {&c, NULL, NULL, NULL, NULL};
+    if (bs_client_connect(cc, &a.cl, &err)) {
+        fprintf(stderr, "basalt-stress: cannot connect to %s:%d: %s\n", c.nodes, c.port, err.message);
+        bs_client_config_free(cc);
+        return 1;
+    }
+    char q[512];
+    snprintf(q, sizeof q,
+             "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'SimpleStrategy', "
+             "'replication_factor': %d}",
+             c.ks, c.rf);
+    if (run_cql(a.cl, q)) return 1;
+    snprintf(q, sizeof q,
+             "CREATE TABLE IF NOT EXISTS %s.standard1 (key blob, c int, v blob, PRIMARY KEY (key, c))",
+             c.ks);
+    if (run_cql(a.cl, q)) return 1;
+    snprintf(q, sizeof q, "INSERT INTO %s.standard1 (key, c, v) VALUES (?, ?, ?)", c.ks);
+    if (bs_client_prepare(a.cl, q, &a.ins, &err)) {
+        fprintf(stderr, "basalt-stress: prepare: %s\n", err.message);
+        return 1;
+    }
+    snprintf(q, sizeof q, "SELECT v FROM %s.standard1 WHERE key = ? AND c = ?", c.ks);
+    if (bs_client_prepare(a.cl, q, &a.sel, &err)) {
+        fprintf(stderr, "basalt-stress: prepare: %s\n", err.message);
+        return 1;
+    }
+    a.ws = calloc((size_t)c.threads, sizeof *a.ws);
+    for (int i = 0; i < c.threads; i++) {
+        bs_client_stmt_new_prepared(a.ins, &a.ws[i].ins);
+        bs_client_stmt_new_prepared(a.sel, &a.ws[i].sel);
+        bs_client_stmt_set_consistency(a.ws[i].ins, c.cl);
+        bs_client_stmt_set_consistency(a.ws[i].sel, c.cl);
+        a.ws[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
+        a.ws[i].val = malloc((size_t)c.size);
+        for (int j = 0; j < c.size; j++) a.ws[i].val[j] = (uint8_t)(j * 31 + i);
+    }
+    printf("basalt-stress %s: %s%llu ops%s, %d threads, %s, cl=%u, pop=%s dist=%llu, %d-byte values, "
+           "%d rows/partition, nodes %s:%d\n",
+           argv[1], c.n ? "" : "duration ", (unsigned long long)(c.n ? c.n : (uint64_t)c.duration),
+           c.n ? "" : " s", c.threads,
+           c.rate > 0 ? "open loop" : "closed loop", c.cl,
+           c.pop == 0 ? "seq" : c.pop == 1 ? "uniform" : "gaussian", (unsigned long long)c.dist, c.size,
+           c.rows, c.nodes, c.port);
+    if (c.rate > 0) printf("target rate %.0f op/s (latency measured from intended start)\n", c.rate);
+    bs_stress_opts o = {0};
+    o.threads = c.threads;
+    o.rate = c.rate;
+    o.n = c.n;
+    o.duration_s = c.duration;
+    o.write_ratio = c.wr;
+    o.read_ratio = c.rd;
+    o.report_every_s = c.interval;
+    o.out = stdout;
+    o.op = op;
+    o.ud = &a;
+    o.errclass_name = errname;
+    bs_stress_result *r = malloc(sizeof *r);
+    if (!r || bs_stress_run(&o, r)) {
+        fprintf(stderr, "basalt-stress: cannot run\n");
+        return 1;
+    }
+    FILE *jf = NULL;
+    if (c.json && !(jf = fopen(c.json, "w"))) fprintf(stderr, "basalt-stress: cannot write %s\n", c.json);
+    bs_stress_report(&o, r, stdout, jf);
+    if (jf) fclose(jf);
+    int failed = r->ok == 0;
+    for (int i = 0; i < c.threads; i++) {
+        bs_client_stmt_free(a.ws[i].ins);
+        bs_client_stmt_free(a.ws[i].sel);
+        free(a.ws[i].val);
+    }
+    free(a.ws);
+    free(r);
+    bs_client_prepared_free(a.ins);
+    bs_client_prepared_free(a.sel);
+    bs_client_close(a.cl);
+    bs_client_config_free(cc);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,123 @@
+/*
+ * test_stress.c - basalt-stress's engine without a network: histogram
+ * precision, op counts and mixes, and the point of the open loop: with a
+ * deliberately slow "server" (an op that stalls), latency measured from
+ * the intended start times shows the stall, latency from actual starts
+ * (closed loop) hides it.
+ */
+#include <check.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "client/stress.h"
+
+START_TEST(histogram_percentiles_within_one_percent) {
+    bs_hist *h = malloc(sizeof *h);
+    bs_hist_init(h);
+    for (uint64_t v = 1; v <= 100000; v++) bs_hist_record(h, v * 1000); /* 1us..100ms */
+    ck_assert_uint_eq(h->total, 100000);
+    uint64_t p50 = bs_hist_percentile(h, 50), p99 = bs_hist_percentile(h, 99);
+    ck_assert(p50 >= 50000000ULL * 99 / 100 && p50 <= 50000000ULL * 101 / 100);
+    ck_assert(p99 >= 99000000ULL * 99 / 100 && p99 <= 99000000ULL * 101 / 100);
+    ck_assert_uint_eq(bs_hist_percentile(h, 100), 100000000ULL);
+    bs_hist *g = malloc(sizeof *g);
+    bs_hist_init(g);
+    bs_hist_record(g, 5);
+    bs_hist_merge(h, g);
+    ck_assert_uint_eq(h->total, 100001);
+    ck_assert_uint_eq(h->min_ns, 5);
+    bs_hist_init(g);
+    ck_assert_uint_eq(bs_hist_percentile(g, 50), 0);
+    free(g);
+    free(h);
+}
+END_TEST
+
+static atomic_int writes, reads;
+static int count_op(void *ud, int worker, uint64_t seq, int kind) {
+    (void)ud; (void)worker; (void)seq;
+    if (kind == 0) atomic_fetch_add(&writes, 1);
+    else atomic_fetch_add(&reads, 1);
+    return seq % 100 == 7 ? 3 : 0; /* 1% errors of class 3 */
+}
+
+START_TEST(counts_mix_and_errors) {
+    atomic_store(&writes, 0);
+    atomic_store(&reads, 0);
+    bs_stress_opts o = {0};
+    o.threads = 4;
+    o.n = 40000;
+    o.write_ratio = 1;
+    o.read_ratio = 3;
+    o.op = count_op;
+    bs_stress_result *r = malloc(sizeof *r);
+    ck_assert_int_eq(bs_stress_run(&o, r), 0);
+    ck_assert_uint_eq(r->ops, 40000);
+    ck_assert_int_eq(atomic_load(&writes), 10000);
+    ck_assert_int_eq(atomic_load(&reads), 30000);
+    ck_assert_uint_eq(r->errors[3], 400);
+    ck_assert_uint_eq(r->ok, 39600);
+    ck_assert_uint_eq(r->lat[0].total + r->lat[1].total, 39600);
+    free(r);
+}
+END_TEST
+
+/* A "server" that answers in 1 ms except for one 300 ms stall at op 200. */
+static int slow_op(void *ud, int worker, uint64_t seq, int kind) {
+    (void)ud; (void)worker; (void)kind;
+    struct timespec ts = {0, seq == 200 ? 300000000 : 1000000};
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+START_TEST(open_loop_reports_from_intended_start) {
+    bs_stress_result *closed = malloc(sizeof *closed), *open = malloc(sizeof *open);
+    bs_stress_opts o = {0};
+    o.threads = 1;
+    o.n = 600;
+    o.op = slow_op;
+    ck_assert_int_eq(bs_stress_run(&o, closed), 0);
+    o.rate = 500; /* one op every 2 ms: the 300 ms stall delays ~150 intended starts */
+    ck_assert_int_eq(bs_stress_run(&o, open), 0);
+    /* closed loop: only the one stalled op is slow, p90 stays near 1 ms */
+    ck_assert_uint_lt(bs_hist_percentile(&closed->all, 90), 20000000ULL);
+    ck_assert_uint_ge(closed->all.max_ns, 300000000ULL);
+    /* open loop: every op queued behind the stall counts its wait */
+    ck_assert_uint_gt(bs_hist_percentile(&open->all, 90), 50000000ULL);
+    ck_assert_uint_gt(bs_hist_percentile(&open->all, 90), 5 * bs_hist_percentile(&closed->all, 90));
+    free(closed);
+    free(open);
+}
+END_TEST
+
+START_TEST(duration_mode_stops) {
+    bs_stress_opts o = {0};
+    o.threads = 2;
+    o.duration_s = 0.3;
+    o.op = count_op;
+    bs_stress_result *r = malloc(sizeof *r);
+    ck_assert_int_eq(bs_stress_run(&o, r), 0);
+    ck_assert_uint_gt(r->ops, 0);
+    ck_assert(r->elapsed_s >= 0.3 && r->elapsed_s < 5.0);
+    bs_stress_opts bad = {0};
+    ck_assert_int_ne(bs_stress_run(&bad, r), 0);
+    free(r);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("stress");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, histogram_percentiles_within_one_percent);
+    tcase_add_test(tc, counts_mix_and_errors);
+    tcase_add_test(tc, open_loop_reports_from_intended_start);
+    tcase_add_test(tc, duration_mode_stops);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
