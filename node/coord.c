@@ -349,6 +349,34 @@ out:
     return 0;
 }
 
+/* "addr:port" (IPv4 or a bare IPv6 whose port follows the last ':'). */
+static int parse_endpoint(const char *ep, bs_msg_peer *out) {
+    const char *colon = ep ? strrchr(ep, ':') : NULL;
+    if (!colon || colon == ep || (size_t)(colon - ep) >= BS_MSG_ADDRLEN) return BS_EINVAL;
+    char addr[BS_MSG_ADDRLEN];
+    memcpy(addr, ep, (size_t)(colon - ep));
+    addr[colon - ep] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535) return BS_EINVAL;
+    return bs_msg_peer_set(out, addr, (uint16_t)port);
+}
+
+/* Where to reach host: the membership's endpoint callback, or else the
+ * ring's endpoint string. */
+static int endpoint_of(bs_coord *c, const bs_uuid *host, const char *ring_ep, bs_msg_peer *out) {
+    if (c->mem.endpoint) return c->mem.endpoint(c->mem.ud, host, out);
+    if (ring_ep) return parse_endpoint(ring_ep, out);
+    bs_ring_snapshot *r = c->mem.ring(c->mem.ud);
+    int rc = BS_ENOTFOUND;
+    uint32_t idx;
+    bs_ring_node_desc d;
+    if (r && !bs_ring_snapshot_find_node(r, host, &idx) && !bs_ring_snapshot_node(r, idx, &d))
+        rc = parse_endpoint(d.endpoint, out);
+    if (r) bs_ring_snapshot_release(r);
+    return rc;
+}
+
 static void fill_target(bs_coord *c, bs__target *t, const bs_ring_node_desc *d, int pending) {
     memset(t, 0, sizeof *t);
     t->host = d->host_id;
@@ -356,7 +384,7 @@ static void fill_target(bs_coord *c, bs__target *t, const bs_ring_node_desc *d, 
     t->pending = pending;
     t->local = !memcmp(d->host_id.b, c->self.b, 16);
     t->alive = t->local ? 1 : c->mem.alive(c->mem.ud, &d->host_id) > 0;
-    if (!t->local) t->has_peer = c->mem.endpoint(c->mem.ud, &d->host_id, &t->peer) == 0;
+    if (!t->local) t->has_peer = endpoint_of(c, &d->host_id, d->endpoint, &t->peer) == 0;
     if (!t->local && !t->has_peer) t->alive = 0;
 }
 
@@ -731,7 +759,7 @@ static int pred_one_done(bs__fan *f, void *ud) {
 static int hint_deliver(void *ud, const bs_uuid *target, const void *payload, size_t len) {
     bs_coord *c = ud;
     bs_msg_peer peer;
-    if (c->mem.endpoint(c->mem.ud, target, &peer)) return BS_ENOTFOUND;
+    if (endpoint_of(c, target, NULL, &peer)) return BS_ENOTFOUND;
     bs__fan *f = bs__fan_new(c, 1);
     if (!f) return BS_ENOMEM;
     int rc = bs__fan_send(f, 0, &peer, BS_VERB_HINT, payload, len, c->o.write_timeout_ms);
@@ -810,7 +838,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
 int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
                  const bs_coord_membership *mem, bs_coord **out) {
     *out = NULL;
-    if (!o || !local || !msg || !mem || !mem->ring || !mem->alive || !mem->endpoint) return BS_EINVAL;
+    if (!o || !local || !msg || !mem || !mem->ring || !mem->alive) return BS_EINVAL;
     bs_coord *c = calloc(1, sizeof *c);
     if (!c) return BS_ENOMEM;
     c->o = *o;

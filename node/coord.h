@@ -67,7 +67,9 @@ typedef struct bs_coord_membership {
     bs_ring_snapshot *(*future_ring)(void *ud);
     /* Failure detector verdict: 1 up, 0 down. */
     int (*alive)(void *ud, const bs_uuid *host);
-    /* Where to send to host: 0, or BS_ENOTFOUND (unknown). */
+    /* Optional (NULL: parse the ring's "addr:port" endpoint strings, as
+     * bs_cluster_ring() writes them).  Where to send to host: 0, or
+     * BS_ENOTFOUND (unknown). */
     int (*endpoint)(void *ud, const bs_uuid *host, bs_msg_peer *out);
 } bs_coord_membership;
 

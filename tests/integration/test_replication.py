@@ -200,29 +200,34 @@ class _ReplicatedCluster(unittest.TestCase):
         self.session(i).execute(SimpleStatement("INSERT INTO rf3.t (k, v) VALUES (%s, %s)",
                                                 consistency_level=cl), (k, v))
 
+    def _seen_alive(self, j, want):
+        """True when a write at ALL through node j sees `want` live
+        replicas (success when want == 3)."""
+        try:
+            self.write(j, -2, "x", ConsistencyLevel.ALL)
+            return want == 3
+        except Unavailable as e:
+            return e.alive_replicas == want
+        except Exception:
+            return False
+
+    def _converge(self, what):
+        """Waits until every running node's failure detector agrees with
+        which processes run."""
+        live = [j for j in range(3) if self.nodes[j].alive()]
+        for j in live:
+            _wait(lambda j=j: self._seen_alive(j, len(live)), 60,
+                  "node %d sees %d live replicas (%s)" % (j, len(live), what), step=0.5)
+
     def kill(self, i):
         self.drop_session(i)
         self.nodes[i].kill()
-        # the others' failure detectors convict it: ALL becomes Unavailable
-        other = 0 if i != 0 else 1
-        _wait(lambda: self._all_unavailable(other), 30, "node %d seen down" % i, step=0.5)
-
-    def _all_unavailable(self, i):
-        try:
-            self.write(i, -2, "x", ConsistencyLevel.ALL)
-            return False
-        except Unavailable:
-            return True
-        except (WriteTimeout, Exception):
-            return False
+        self._converge("node %d killed" % i)
 
     def restart(self, i):
         self.drop_session(i)
         self.nodes[i].start()
-        # every node sees it again: ALL through each succeeds
-        for j in range(3):
-            _wait(lambda j=j: self.write(j, -3, "y", ConsistencyLevel.ALL) is None, 30,
-                  "ALL write through node %d after restarting node %d" % (j, i), step=0.5)
+        self._converge("node %d restarted" % i)
 
 
 class ReplicationTest(_ReplicatedCluster):
@@ -251,7 +256,8 @@ class ReplicationTest(_ReplicatedCluster):
         finally:
             for i in (1, 2):
                 if not self.nodes[i].alive():
-                    self.restart(i)
+                    self.nodes[i].start()
+            self._converge("nodes restarted")
 
     def test_3_hints_replay_10000_keys(self):
         n_keys = 10000
