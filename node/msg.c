@@ -78,6 +78,7 @@ typedef struct outconn {
     int tcp_live;  /* tcp initialised and not yet closed */
     int forgotten; /* being freed: no reconnect */
     int refused_by_peer;
+    unsigned refusals;
     int pending_closes;
     qitem *qhead, *qtail;
     size_t qlen;
@@ -445,8 +446,12 @@ static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
     if (!h.ok) {
         INC(m, refused);
         oc->refused_by_peer = 1;
-        BS_WARN(LOG, "node %s:%u refused our connection: %s", oc->peer.addr,
-                oc->peer.port, h.why);
+        /* logged at the 1st, 2nd, 4th, 8th... refusal: it repeats at every
+         * reconnect attempt */
+        oc->refusals++;
+        if ((oc->refusals & (oc->refusals - 1)) == 0)
+            BS_WARN(LOG, "node %s:%u refused our connection (%u times): %s",
+                    oc->peer.addr, oc->peer.port, oc->refusals, h.why);
         oc_fail(oc, "refused by peer");
         return;
     }
