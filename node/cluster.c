@@ -28,11 +28,15 @@
  * that made concurrent changes converge to one version.  The merge writes
  * to the store on the messaging thread; schema changes are rare and
  * small, which keeps that acceptable for now.
+ *
+ * LOAD is the size of the files under <data_directory>/data, measured at
+ * start and every LOAD_EVERY * CHECK_MS (a minute).
  */
 #include "node/cluster.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +52,7 @@
 #define CHECK_MS 2000
 #define PULL_TIMEOUT_MS 5000
 #define RELEASE "4.0.11"
+#define LOAD_EVERY 30 /* checks (CHECK_MS) between LOAD updates */
 
 typedef struct member {
     bs_msg_peer ep;
@@ -69,6 +74,7 @@ struct bs_cluster {
     size_t nmembers;
     uv_timer_t timer;
     int timer_live;
+    unsigned ticks;
     /* shared */
     pthread_mutex_t mu;
     bs_ring_snapshot *ring;
@@ -305,8 +311,30 @@ static void check_schemas(bs_cluster *c) {
     bs_gossip_views_free(v, n);
 }
 
+/* LOAD: bytes under <data_directory>/data (what nodetool status shows). */
+static __thread uint64_t load_acc;
+
+static int load_add(const char *path, const struct stat *st, int flag,
+                    struct FTW *f) {
+    (void)path;
+    (void)f;
+    if (flag == FTW_F) load_acc += (uint64_t)st->st_size;
+    return 0;
+}
+
+static void update_load(bs_cluster *c) {
+    char dir[4096], v[32];
+    snprintf(dir, sizeof dir, "%s/data", c->cfg->data_directory);
+    load_acc = 0;
+    if (nftw(dir, load_add, 16, FTW_PHYS) != 0) return;
+    snprintf(v, sizeof v, "%" PRIu64, load_acc);
+    bs_gossip_set_local(c->gossip, BS_GS_LOAD, v);
+}
+
 static void on_check(uv_timer_t *t) {
-    check_schemas(t->data);
+    bs_cluster *c = t->data;
+    check_schemas(c);
+    if (c->ticks++ % LOAD_EVERY == 0) update_load(c);
 }
 
 static void h_push(void *ud, bs_msg *m, const bs_msg_in *in) {
@@ -482,7 +510,7 @@ static void start_timer(void *ud) {
     bs_cluster *c = ud;
     uv_timer_init((uv_loop_t *)bs_msg_loop(c->msg), &c->timer);
     c->timer.data = c;
-    uv_timer_start(&c->timer, on_check, CHECK_MS, CHECK_MS);
+    uv_timer_start(&c->timer, on_check, 0, CHECK_MS);
     c->timer_live = 1;
 }
 
