@@ -4,18 +4,20 @@
  *   basaltd [-f basalt.yaml] [--key value ...]
  *
  * Start-up: configuration (file, then flags), logging, the local node
- * (store, identity, schema), the CQL executor, the native-protocol
- * server, then the cluster (internode messaging + gossip on
- * storage_port, node/cluster.h), whose driver events go out through the
- * server.  SIGTERM/SIGINT drain: stop accepting, let in-flight requests
- * finish, leave the cluster, flush every memtable, close the store,
- * exit 0.
+ * (store, identity, schema), the cluster (internode messaging, gossip,
+ * schema propagation), the coordinator (replicated reads and writes at
+ * the client's consistency level, read repair, hinted handoff), the CQL
+ * executor over the coordinator, the native-protocol server, and the
+ * admin REST API.  SIGTERM/SIGINT drain: stop the admin API, stop
+ * accepting and finish in-flight requests, stop the coordinator and
+ * leave the cluster, flush every memtable, close the store, exit 0.
  *
  * Signals are blocked in every thread (the mask is set before any thread
  * starts) and taken synchronously with sigwait() in the main thread.
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "common/log.h"
 #include "node/admin.h"
 #include "node/cluster.h"
+#include "node/coord.h"
 #include "node/provider.h"
 #include "node/config.h"
 #include "node/local.h"
@@ -33,7 +36,7 @@
 
 typedef struct app {
     bs_exec *exec;
-    bs_server *server;
+    _Atomic(bs_server *) server; /* set once the CQL server runs */
 } app;
 
 static int h_conn_open(void *ud, void **conn_ud) {
@@ -60,9 +63,13 @@ static int h_handle(void *ud, void *conn_ud, const bs_proto_request *req,
     return bs_exec_request(ap->exec, conn_ud, req, stream, comp, a, out);
 }
 
+static bs_ring_snapshot *m_ring(void *ud) { return bs_cluster_ring(ud); }
+static int m_alive(void *ud, const bs_uuid *h) { return bs_cluster_is_alive(ud, h); }
+
 static void on_event(void *ud, const bs_proto_event *ev) {
     app *ap = ud;
-    if (ap->server) bs_server_broadcast_event(ap->server, ev);
+    bs_server *s = atomic_load(&ap->server);
+    if (s) bs_server_broadcast_event(s, ev);
 }
 
 int main(int argc, char **argv) {
@@ -98,91 +105,97 @@ int main(int argc, char **argv) {
 
     BS_INFO("main", "Basalt starting: cluster '%s', node %s, data in %s",
             cfg.cluster_name, bs_config_broadcast_address(&cfg), cfg.data_directory);
+    /* Start-up, each step undone in reverse order by `out:`:
+     *   local node (store, identity, schema) -> cluster (messaging,
+     *   gossip, schema propagation) -> coordinator (replicated reads and
+     *   writes, hints) -> executor over the coordinator -> CQL server ->
+     *   admin API. */
+    int status = 1, rc;
     bs_local *node = NULL;
-    int rc = bs_local_open(&cfg, &node, err, sizeof err);
-    if (rc) {
-        BS_ERROR("main", "%s", err);
-        fprintf(stderr, "basaltd: %s\n", err);
-        bs_config_free(&cfg);
-        return 1;
+    bs_cluster *cluster = NULL;
+    bs_coord *coord = NULL;
+    bs_admin *admin = NULL;
+    app ap;
+    ap.exec = NULL;
+    atomic_init(&ap.server, NULL);
+    bs_provider prov;
+    memset(&prov, 0, sizeof prov);
+
+    if ((rc = bs_local_open(&cfg, &node, err, sizeof err))) goto fail;
+    bs_local_set_event_sink(node, on_event, &ap);
+    if ((rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err))) goto fail;
+
+    bs_coord_opts co;
+    bs_coord_opts_from_config(&cfg, &co);
+    bs_coord_membership mem = {cluster, m_ring, NULL, m_alive, NULL};
+    if ((rc = bs_coord_new(&co, node, bs_cluster_msg(cluster), &mem, &coord))) {
+        snprintf(err, sizeof err, "cannot start the coordinator: %s", bs_strerror(rc));
+        goto fail;
     }
-    app ap = {NULL, NULL};
     bs_exec_backend be;
-    bs_local_backend(node, &be);
+    bs_coord_backend(coord, &be);
+    if (!be.cluster_name) be.cluster_name = cfg.cluster_name;
     ap.exec = bs_exec_new(&be);
     if (!ap.exec) {
-        bs_local_close(node);
-        bs_config_free(&cfg);
-        return 1;
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
     }
+
     bs_server_opts so;
     bs_server_opts_from_config(&so, &cfg);
     bs_server_handler h = {&ap, h_conn_open, h_conn_close, h_handle};
-    rc = bs_server_start(&so, &h, &ap.server);
-    if (rc) {
-        BS_ERROR("main", "cannot listen for CQL clients on %s:%d: %s", so.address, so.port,
+    bs_server *server = NULL;
+    if ((rc = bs_server_start(&so, &h, &server))) {
+        snprintf(err, sizeof err, "cannot listen for CQL clients on %s:%d: %s", so.address, so.port,
                  bs_strerror(rc));
-        fprintf(stderr, "basaltd: cannot listen on %s:%d: %s\n", so.address, so.port,
-                bs_strerror(rc));
-        bs_exec_free(ap.exec);
-        bs_local_close(node);
-        bs_config_free(&cfg);
-        return 1;
+        goto fail;
     }
-    bs_local_set_event_sink(node, on_event, &ap);
-    bs_cluster *cluster = NULL;
-    rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err);
-    if (rc) {
-        BS_ERROR("main", "%s", err);
-        fprintf(stderr, "basaltd: %s\n", err);
-        bs_local_set_event_sink(node, NULL, NULL);
-        bs_server_stop(ap.server);
-        bs_server_free(ap.server);
-        bs_exec_free(ap.exec);
-        bs_local_close(node);
-        bs_config_free(&cfg);
-        return 1;
-    }
-    /* the admin REST API (basalt-admin) */
-    bs_provider prov = {&cfg, node, cluster, bs_clock_now_s(NULL), 0};
+    atomic_store(&ap.server, server);
+
+    prov.cfg = &cfg;
+    prov.node = node;
+    prov.cluster = cluster;
+    prov.started_s = bs_clock_now_s(NULL);
     bs_admin_provider ap_prov;
     bs_provider_fill(&prov, &ap_prov);
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &cfg);
-    bs_admin *admin = NULL;
-    rc = bs_admin_new(&ao, &admin);
-    if (!rc) rc = bs_admin_install_builtins(admin, &ap_prov);
-    if (!rc) rc = bs_admin_start(admin);
-    if (rc) {
-        BS_ERROR("main", "cannot start the admin API on %s:%d: %s", ao.address ? ao.address : "127.0.0.1",
-                 ao.port, bs_strerror(rc));
-        fprintf(stderr, "basaltd: cannot start the admin API on port %d: %s\n", ao.port, bs_strerror(rc));
-        bs_admin_free(admin);
-        bs_local_set_event_sink(node, NULL, NULL);
-        bs_server_stop(ap.server);
-        bs_cluster_stop(cluster);
-        bs_server_free(ap.server);
-        bs_exec_free(ap.exec);
-        bs_local_close(node);
-        bs_config_free(&cfg);
-        return 1;
+    if ((rc = bs_admin_new(&ao, &admin)) || (rc = bs_admin_install_builtins(admin, &ap_prov)) ||
+        (rc = bs_admin_start(admin))) {
+        snprintf(err, sizeof err, "cannot start the admin API on %s:%d: %s",
+                 ao.address ? ao.address : "127.0.0.1", ao.port, bs_strerror(rc));
+        goto fail;
     }
     BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4); admin API on port %d",
-            so.address, bs_server_port(ap.server), bs_admin_port(admin));
+            so.address, bs_server_port(server), bs_admin_port(admin));
+
     int sig = 0;
     sigwait(&set, &sig);
     BS_INFO("main", "signal %d: draining", sig);
-    bs_local_set_event_sink(node, NULL, NULL);
-    bs_admin_stop(admin);
-    bs_admin_free(admin);
-    bs_server_stop(ap.server);
-    bs_cluster_stop(cluster);
-    bs_server_free(ap.server);
+    status = 0;
+    goto out;
+fail:
+    BS_ERROR("main", "%s", err);
+    fprintf(stderr, "basaltd: %s\n", err);
+out:
+    if (admin) {
+        bs_admin_stop(admin);
+        bs_admin_free(admin);
+    }
+    if (node) bs_local_set_event_sink(node, NULL, NULL);
+    bs_server *srv = atomic_exchange(&ap.server, NULL);
+    if (srv) {
+        bs_server_stop(srv); /* in-flight requests finish first */
+        bs_server_free(srv);
+    }
+    if (coord) bs_coord_stop(coord);
+    bs_cluster_stop(cluster); /* stops messaging */
+    if (coord) bs_coord_free(coord);
     bs_exec_free(ap.exec);
-    bs_local_close(node);
-    BS_INFO("main", "Basalt stopped cleanly");
+    bs_local_close(node); /* flushes memtables */
+    if (!status) BS_INFO("main", "Basalt stopped cleanly");
     bs_log_set_file(NULL);
     if (logf) fclose(logf);
     bs_config_free(&cfg);
-    return 0;
+    return status;
 }
