@@ -312,6 +312,8 @@ static int finish_row(rd *r, size_t ppl, int is_static, int rev, bs_rowv **srow)
             bs_cellv *cv = &row.cells[ci++];
             cv->col = k.col;
             cv->has_elem = k.csub == BS__C_ELEM;
+            cv->elem = NULL;
+            cv->elem_len = 0;
             if (cv->has_elem) {
                 cv->elem = bs_arena_memdup(r->arena, k.elem, k.elem_len ? k.elem_len : 1);
                 cv->elem_len = k.elem_len;
