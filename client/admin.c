@@ -72,7 +72,8 @@ static void usage(FILE *f) {
             "  compact [keyspace [table...]]  major compaction\n"
             "  drain                     flush everything and stop accepting "
             "writes\n"
-            "  version                   release version\n");
+            "  version                   release version\n"
+            "  hints                     pending hints per target node\n");
 }
 
 static void die(const char *fmt, ...)
@@ -413,6 +414,13 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, "version"))
             return cmd_get(&o, "/version", NULL, bs_admin_fmt_version);
         return cmd_action(&o, "/drain", 0, NULL);
+    }
+    if (!strcmp(cmd, "hints")) {
+        if (nargs) {
+            fprintf(stderr, "basalt-admin: hints takes no arguments\n");
+            return 2;
+        }
+        return cmd_get(&o, "/hints", NULL, bs_admin_fmt_hints);
     }
     if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);
     if (!strcmp(cmd, "compact")) return cmd_action(&o, "/compact", nargs, args);

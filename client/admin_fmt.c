@@ -398,3 +398,25 @@ int bs_admin_fmt_version(const bs_json *doc, bs_buf *out) {
             *build ? " (build " : "", build, *build ? ")" : "");
     return rc;
 }
+
+int bs_admin_fmt_hints(const bs_json *doc, bs_buf *out) {
+    const bs_json *h = bs_json_get(doc, "hints");
+    if (!h || h->type != BS_JSON_ARRAY) return BS_EPROTO;
+    int rc = bs_buf_appendf(out, "%-16s %-36s %-6s %s\n", "Address", "Host ID", "State", "Pending hints");
+    for (size_t i = 0; !rc && i < h->n; i++) {
+        const bs_json *e = h->items[i];
+        int64_t pending = 0;
+        bs_json_int(bs_json_get(e, "pending"), &pending);
+        rc = bs_buf_appendf(out, "%-16s %-36s %-6s %lld\n", bs_json_string(bs_json_get(e, "address"), "?"),
+                            bs_json_string(bs_json_get(e, "host_id"), "?"),
+                            bs_json_true(bs_json_get(e, "up")) ? "UP" : "DOWN", (long long)pending);
+    }
+    int64_t w = 0, r = 0, d = 0;
+    bs_json_int(bs_json_get(doc, "written"), &w);
+    bs_json_int(bs_json_get(doc, "replayed"), &r);
+    bs_json_int(bs_json_get(doc, "dropped"), &d);
+    if (!rc)
+        rc = bs_buf_appendf(out, "\nHints written %lld, replayed %lld, dropped %lld (since start)\n",
+                            (long long)w, (long long)r, (long long)d);
+    return rc;
+}

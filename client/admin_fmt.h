@@ -27,5 +27,7 @@ int bs_admin_fmt_info(const bs_json *doc, bool tokens, bool config,
 int bs_admin_fmt_gossipinfo(const bs_json *doc, bs_buf *out);
 int bs_admin_fmt_describecluster(const bs_json *doc, bs_buf *out);
 int bs_admin_fmt_version(const bs_json *doc, bs_buf *out);
+/* GET /hints: one line per target with its pending hints. */
+int bs_admin_fmt_hints(const bs_json *doc, bs_buf *out);
 
 #endif

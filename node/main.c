@@ -155,12 +155,14 @@ int main(int argc, char **argv) {
     prov.cfg = &cfg;
     prov.node = node;
     prov.cluster = cluster;
+    prov.coord = coord;
     prov.started_s = bs_clock_now_s(NULL);
     bs_admin_provider ap_prov;
     bs_provider_fill(&prov, &ap_prov);
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &cfg);
     if ((rc = bs_admin_new(&ao, &admin)) || (rc = bs_admin_install_builtins(admin, &ap_prov)) ||
+        (rc = bs_provider_install_routes(&prov, admin)) ||
         (rc = bs_admin_start(admin))) {
         snprintf(err, sizeof err, "cannot start the admin API on %s:%d: %s",
                  ao.address ? ao.address : "127.0.0.1", ao.port, bs_strerror(rc));

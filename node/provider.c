@@ -295,3 +295,46 @@ void bs_provider_fill(bs_provider *p, bs_admin_provider *o) {
     o->compact = p_compact;
     o->drain = p_drain;
 }
+
+/* GET /hints: pending hints per known node (from the coordinator). */
+static int r_hints(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+    bs_provider *p = ud;
+    bs_admin_node *nodes = NULL;
+    size_t n = 0;
+    int rc = p_nodes(p, req->arena, &nodes, &n);
+    if (rc) return rc;
+    bs_coord_stats st;
+    memset(&st, 0, sizeof st);
+    if (p->coord) bs_coord_get_stats(p->coord, &st);
+    bs_admin_json w;
+    bs_admin_json_init(&w, &resp->body);
+    bs_admin_json_obj(&w);
+    bs_admin_json_key(&w, "hints");
+    bs_admin_json_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i].is_local) continue;
+        bs_admin_json_obj(&w);
+        bs_admin_json_key(&w, "host_id");
+        bs_admin_json_uuid(&w, &nodes[i].host_id);
+        bs_admin_json_key(&w, "address");
+        bs_admin_json_str(&w, nodes[i].address);
+        bs_admin_json_key(&w, "up");
+        bs_admin_json_bool(&w, nodes[i].status == BS_ADMIN_UP);
+        bs_admin_json_key(&w, "pending");
+        bs_admin_json_int(&w, p->coord ? (int64_t)bs_coord_hints_pending(p->coord, &nodes[i].host_id) : 0);
+        bs_admin_json_end(&w);
+    }
+    bs_admin_json_end(&w);
+    bs_admin_json_key(&w, "written");
+    bs_admin_json_int(&w, (int64_t)st.hints_written);
+    bs_admin_json_key(&w, "replayed");
+    bs_admin_json_int(&w, (int64_t)st.hints_replayed);
+    bs_admin_json_key(&w, "dropped");
+    bs_admin_json_int(&w, (int64_t)st.hints_dropped);
+    bs_admin_json_end(&w);
+    return bs_admin_json_finish(&w);
+}
+
+int bs_provider_install_routes(bs_provider *p, bs_admin *a) {
+    return bs_admin_route_blocking(a, "GET", "/hints", r_hints, p);
+}

@@ -9,12 +9,14 @@
 #include "node/admin.h"
 #include "node/cluster.h"
 #include "node/config.h"
+#include "node/coord.h"
 #include "node/local.h"
 
 typedef struct bs_provider {
     const bs_config *cfg;
     bs_local *node;
     bs_cluster *cluster;   /* may be NULL (single node, no gossip) */
+    bs_coord *coord;       /* may be NULL: no /hints */
     int64_t started_s;     /* wall clock at start */
     volatile int drained;  /* set by drain */
 } bs_provider;
@@ -22,5 +24,10 @@ typedef struct bs_provider {
 /* Fills p (whose fields the caller set) into out; p must outlive the
  * admin server. */
 void bs_provider_fill(bs_provider *p, bs_admin_provider *out);
+
+/* Routes beyond the built-ins: GET /hints (pending hints per target
+ * node: {"hints": [{"host_id", "address", "pending"}], "written",
+ * "replayed", "dropped"}). */
+int bs_provider_install_routes(bs_provider *p, bs_admin *a);
 
 #endif
