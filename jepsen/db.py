@@ -1,0 +1,229 @@
+"""
+db.py - the basaltd processes of a run, one per network namespace.
+
+Node i runs `ip netns exec bj<S>-n<i> basaltd --listen-address 198.18.S.i
+--rpc-address 198.18.S.i --admin-address 198.18.S.i --seeds 198.18.S.1 ...`
+with its data directory and log file in the run's store directory.  Every
+port is the default (9042 CQL, 7000 internode, 8086 HTTP, 7199 admin):
+each node has its own namespace, so nothing collides.
+
+Processes are started with PR_SET_PDEATHSIG(SIGKILL) (`ip netns exec`
+execs basaltd, so the pid we hold is basaltd's and the death signal
+survives the exec): if the runner dies, so do the nodes.  The signal is
+tied to the forking thread, so all forks happen on one long-lived
+spawner thread (_Spawner).  kill_all() is
+called from the runner's finally block and from its signal handlers.
+
+State per node: proc (Popen or None), paused (SIGSTOPped), skew_us (the
+clock_skew_us it was started with; the clock-skew nemesis restarts a node
+with a new value).
+"""
+
+import ctypes
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+PR_SET_PDEATHSIG = 1
+
+
+def _pdeathsig():
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except OSError:
+        pass
+
+
+class _Spawner(object):
+    """PR_SET_PDEATHSIG fires when the *thread* that forked the child
+    exits, not the process.  Nodes are restarted from the nemesis thread,
+    which ends before the run does, so every Popen goes through this one
+    thread that lives as long as the runner."""
+    def __init__(self):
+        self.q = queue.Queue()
+        t = threading.Thread(target=self._loop, name="spawner", daemon=True)
+        t.start()
+
+    def _loop(self):
+        while True:
+            fn, box, ev = self.q.get()
+            try:
+                box.append((True, fn()))
+            except BaseException as e:
+                box.append((False, e))
+            ev.set()
+
+    def call(self, fn):
+        box, ev = [], threading.Event()
+        self.q.put((fn, box, ev))
+        ev.wait()
+        ok, v = box[0]
+        if not ok:
+            raise v
+        return v
+
+
+_SPAWNER = [None]
+_SPAWNER_LOCK = threading.Lock()
+
+
+def spawn(*args, **kw):
+    with _SPAWNER_LOCK:
+        if _SPAWNER[0] is None:
+            _SPAWNER[0] = _Spawner()
+    return _SPAWNER[0].call(lambda: subprocess.Popen(*args, **kw))
+
+
+class Node(object):
+    def __init__(self, db, i):
+        self.db = db
+        self.i = i
+        self.ip = db.net.ip(i)
+        self.data = os.path.join(db.dir, "n%d" % i, "data")
+        self.log = os.path.join(db.dir, "n%d" % i, "basaltd.log")
+        self.proc = None
+        self.paused = False
+        self.skew_us = 0
+        self.starts = 0
+
+    def argv(self):
+        a = self.db.net.exec_prefix(self.i) + [
+            self.db.basaltd,
+            "--cluster-name", "jepsen",
+            "--listen-address", self.ip, "--rpc-address", self.ip,
+            "--admin-address", self.ip, "--seeds", self.db.net.ip(1),
+            "--data-directory", self.data, "--log-file", self.log,
+            "--io-threads", "1", "--num-tokens", "8",
+            "--write-request-timeout", "2000ms",
+            "--read-request-timeout", "2000ms",
+            "--range-request-timeout", "4000ms",
+            "--clock-skew-us", str(self.skew_us),
+        ]
+        return a + list(self.db.extra_args)
+
+    def start(self, wait=True, timeout=30.0):
+        os.makedirs(self.data, exist_ok=True)
+        with open(self.log, "a") as f:
+            f.write("=== jepsen: start #%d skew_us=%d at %.3f\n"
+                    % (self.starts + 1, self.skew_us, time.time()))
+        out = open(self.log + ".stdout", "a")
+        self.proc = spawn(self.argv(), stdout=out, stderr=subprocess.STDOUT,
+                          stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig)
+        out.close()
+        self.paused = False
+        self.starts += 1
+        if wait:
+            self.wait_cql(timeout)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_cql(self, timeout=30.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.alive():
+                raise RuntimeError("node %d exited with %s (see %s)"
+                                   % (self.i, self.proc.returncode if self.proc else None, self.log))
+            try:
+                socket.create_connection((self.ip, 9042), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("node %d: CQL port not up after %.0fs" % (self.i, timeout))
+
+    def kill(self):
+        """kill -9 and reap."""
+        if self.proc is None:
+            return
+        try:
+            if self.paused:
+                os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+        self.paused = False
+
+    def pause(self):
+        if self.alive() and not self.paused:
+            self.proc.send_signal(signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self):
+        if self.alive() and self.paused:
+            self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def admin(self, path, method="GET", timeout=3.0):
+        req = urllib.request.Request("http://%s:7199%s" % (self.ip, path), method=method,
+                                     data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read().decode() or "null")
+
+
+class DB(object):
+    def __init__(self, net, basaltd, run_dir, extra_args=()):
+        self.net = net
+        self.basaltd = basaltd
+        self.dir = run_dir
+        self.extra_args = list(extra_args)
+        self.nodes = {i: Node(self, i) for i in range(1, net.n + 1)}
+
+    def start_all(self):
+        # the seed first; then the others one by one so that token
+        # allocation sees the earlier members
+        for i in sorted(self.nodes):
+            self.nodes[i].start(wait=True)
+
+    def kill_all(self):
+        for n in self.nodes.values():
+            try:
+                n.kill()
+            except Exception:
+                pass
+
+    def up_view(self, i):
+        """Addresses node i sees as Up (admin /status), or None."""
+        try:
+            st = self.nodes[i].admin("/status")
+        except Exception:
+            return None
+        ups = set()
+        for dc in (st.get("datacenters") or [st]) if isinstance(st, dict) else []:
+            for nd in dc.get("nodes", []):
+                if nd.get("status") == "U":
+                    ups.add(nd.get("address"))
+        return ups
+
+    def wait_all_up(self, timeout=60.0):
+        """Waits until every node sees every node Up; returns True on success."""
+        want = {n.ip for n in self.nodes.values()}
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all((self.up_view(i) or set()) >= want for i in self.nodes):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def pending_hints(self):
+        """Total hints pending over all nodes, or None when unknown."""
+        total = 0
+        for n in self.nodes.values():
+            try:
+                h = n.admin("/hints")
+            except Exception:
+                return None
+            for e in (h or {}).get("hints", []):
+                total += int(e.get("pending") or 0)
+        return total

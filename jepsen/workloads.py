@@ -1,0 +1,365 @@
+"""
+workloads.py - what the clients do, the final reads after heal, and the
+checkers that judge the history.
+
+Every workload has:
+  schema()             CQL statements creating its table in keyspace jepsen
+  op(w, rng)           the next operation (f, value) of worker state w
+  invoke(c, f, value)  runs it through client c: (type, value, error)
+                       type is "ok", "fail" (definitely not applied:
+                       Unavailable, InvalidRequest) or "info" (unknown:
+                       timeouts, lost connections)
+  final(reader)        reads after heal (per CL) -> dict saved in the store
+  check(history, fin)  -> dict with "valid": True/False and the evidence
+
+Consistency: every write and read during the run is QUORUM, RF=3.  Final
+reads are done at ONE through every node (convergence), then QUORUM, then
+ALL (both must show every acknowledged write).
+
+Timestamps: the set workload lets the coordinator assign write timestamps
+(its clock includes the node's clock_skew_us).  The register and delete
+workloads send USING TIMESTAMP so the checker knows every write's
+timestamp: register uses "wall clock + the coordinating node's current
+clock_skew_us" (what that coordinator would have assigned, so clock skew
+still reorders writes exactly as server timestamps would); delete uses the
+runner's clock, strictly increasing, so a delete always carries a later
+timestamp than the insert it follows - any row that comes back after an
+acknowledged delete is then a real resurrection, not LWW doing its job.
+"""
+
+import itertools
+import threading
+import time
+
+from cassandra import ConsistencyLevel as CL
+
+KS = "jepsen"
+NPART = 16
+
+
+class Clock(object):
+    """Strictly increasing microsecond timestamps (process-wide)."""
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.last = 0
+
+    def now_us(self, skew=0):
+        with self.lock:
+            t = int(time.time() * 1e6) + skew
+            if t <= self.last and skew == 0:
+                t = self.last + 1
+            if skew == 0:
+                self.last = t
+            return t
+
+
+CLOCK = Clock()
+
+
+def _classify(exc):
+    """Maps a driver exception to (type, short error text)."""
+    name = type(exc).__name__
+    msg = "%s: %s" % (name, str(exc)[:200])
+    if name in ("Unavailable", "InvalidRequest", "SyntaxException", "Unauthorized"):
+        return "fail", msg
+    if name == "NoHostAvailable":
+        # nothing was sent when no connection could be used; if a request
+        # was written before the connection died the driver reports
+        # ConnectionShutdown/OperationTimedOut instead.
+        errs = getattr(exc, "errors", {}) or {}
+        if all(type(e).__name__ in ("Unavailable", "ConnectionRefusedError",
+                                    "OSError", "ConnectionException") for e in errs.values()):
+            return "fail", msg
+        return "info", msg
+    return "info", msg
+
+
+def _rows_by_partition(session, table, cols, cl, parts=range(NPART), timeout=6.0):
+    """Reads every partition of table at cl -> {part: rows} or raises."""
+    from cassandra.query import SimpleStatement
+    out = {}
+    for p in parts:
+        st = SimpleStatement("SELECT %s FROM %s.%s WHERE part = %d" % (cols, KS, table, p),
+                             consistency_level=cl)
+        out[p] = list(session.execute(st, timeout=timeout))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# set: unique inserts; every acknowledged insert must survive.
+# ---------------------------------------------------------------------------
+class SetWorkload(object):
+    name = "set"
+    table = "sets"
+
+    def __init__(self):
+        self.counter = itertools.count()
+        self.lock = threading.Lock()
+
+    def schema(self):
+        return ["CREATE TABLE IF NOT EXISTS %s.sets (part int, elem int, PRIMARY KEY (part, elem))" % KS]
+
+    def op(self, w, rng):
+        with self.lock:
+            return "add", next(self.counter)
+
+    def invoke(self, c, f, v):
+        try:
+            c.execute("INSERT INTO %s.sets (part, elem) VALUES (%d, %d)" % (KS, v % NPART, v), CL.QUORUM)
+            return "ok", v, None
+        except Exception as e:
+            t, m = _classify(e)
+            return t, v, m
+
+    def snapshot(self, session, cl):
+        rows = _rows_by_partition(session, "sets", "elem", cl)
+        return sorted(r.elem for p in rows for r in rows[p])
+
+    def check(self, history, fin):
+        attempted, acked, info, failed = set(), set(), set(), set()
+        for op in history:
+            if op["f"] != "add":
+                continue
+            if op["type"] == "invoke":
+                attempted.add(op["value"])
+            elif op["type"] == "ok":
+                acked.add(op["value"])
+            elif op["type"] == "info":
+                info.add(op["value"])
+            elif op["type"] == "fail":
+                failed.add(op["value"])
+        res = {"attempted": len(attempted), "acknowledged": len(acked),
+               "indeterminate": len(info), "failed": len(failed), "valid": True}
+        for cl in ("QUORUM", "ALL"):
+            snap = fin.get("reads", {}).get(cl)
+            if snap is None:
+                res["valid"] = False
+                res[cl] = {"error": fin.get("errors", {}).get(cl, "final read failed")}
+                continue
+            got = set(snap)
+            lost = sorted(acked - got)
+            unexpected = sorted(got - attempted)
+            res[cl] = {"read": len(got), "lost_count": len(lost), "lost": lost,
+                       "unexpected_count": len(unexpected), "unexpected": unexpected,
+                       "recovered_indeterminate": len(got & info),
+                       "failed_but_present": len(got & failed)}
+            if lost or unexpected:
+                res["valid"] = False
+        return res
+
+
+# ---------------------------------------------------------------------------
+# register: LWW registers; reads never stale, final = highest timestamp.
+# ---------------------------------------------------------------------------
+class RegisterWorkload(object):
+    name = "register"
+    table = "registers"
+    NKEYS = 8
+
+    def __init__(self, skew_of):
+        self.counter = itertools.count(1)
+        self.lock = threading.Lock()
+        self.skew_of = skew_of   # node index -> current clock_skew_us
+
+    def schema(self):
+        return ["CREATE TABLE IF NOT EXISTS %s.registers (part int, k int, v int, PRIMARY KEY (part, k))" % KS]
+
+    def op(self, w, rng):
+        k = rng.randrange(self.NKEYS)
+        if rng.random() < 0.5:
+            with self.lock:
+                v = next(self.counter)
+            return "write", [k, v, None]
+        return "read", [k, None, None]
+
+    def invoke(self, c, f, val):
+        k, v, _ = val
+        try:
+            if f == "write":
+                ts = CLOCK.now_us(self.skew_of(c.node)) if self.skew_of(c.node) else CLOCK.now_us()
+                val = [k, v, ts]
+                c.execute("INSERT INTO %s.registers (part, k, v) VALUES (%d, %d, %d) USING TIMESTAMP %d"
+                          % (KS, k % NPART, k, v, ts), CL.QUORUM)
+                return "ok", val, None
+            rows = list(c.execute("SELECT v, WRITETIME(v) AS wt FROM %s.registers WHERE part = %d AND k = %d"
+                                  % (KS, k % NPART, k), CL.QUORUM))
+            if rows:
+                return "ok", [k, rows[0].v, rows[0].wt], None
+            return "ok", [k, None, None], None
+        except Exception as e:
+            t, m = _classify(e)
+            if f == "read":
+                t = "fail"   # a read that failed changed nothing
+            return t, val, m
+
+    def snapshot(self, session, cl):
+        rows = _rows_by_partition(session, "registers", "k, v, WRITETIME(v) AS wt", cl)
+        return sorted([r.k, r.v, r.wt] for p in rows for r in rows[p])
+
+    def check(self, history, fin):
+        invoked = {}
+        writes = {}      # v -> (k, ts, type)
+        ok_writes = []   # (complete_time, k, ts, v)
+        stale = []
+        pending = {}
+        for op in history:
+            key = op["process"]
+            if op["type"] == "invoke":
+                pending[key] = op
+                continue
+            inv = pending.pop(key, None)
+            if op["f"] == "write":
+                k, v, ts = op["value"]
+                writes[v] = (k, ts, op["type"])
+                if op["type"] == "ok":
+                    ok_writes.append((op["time"], k, ts, v))
+            elif op["f"] == "read" and op["type"] == "ok" and inv is not None:
+                invoked[id(op)] = inv["time"]
+        # stale reads: a QUORUM read must see every write acknowledged before
+        # the read was invoked (QUORUM+QUORUM overlap; LWW by timestamp).
+        ok_writes.sort()
+        pending = {}
+        for op in history:
+            if op["type"] == "invoke":
+                pending[op["process"]] = op
+                continue
+            inv = pending.pop(op["process"], None)
+            if op["f"] != "read" or op["type"] != "ok" or inv is None:
+                continue
+            k, v, wt = op["value"]
+            need = None
+            for (t, wk, ts, wv) in ok_writes:
+                if t >= inv["time"]:
+                    break
+                if wk == k and (need is None or ts > need[0]):
+                    need = (ts, wv)
+            if need is not None and (wt is None or wt < need[0]):
+                stale.append({"key": k, "read": [v, wt], "expected_at_least": list(need),
+                              "read_invoked": inv["time"], "process": op["process"]})
+        res = {"writes": len(writes), "acknowledged_writes": len(ok_writes),
+               "stale_reads": len(stale), "stale": stale[:20], "valid": not stale}
+        for cl in ("ALL",):
+            snap = fin.get("reads", {}).get(cl)
+            if snap is None:
+                res["valid"] = False
+                res["final_error"] = fin.get("errors", {}).get(cl, "final read failed")
+                continue
+            final = {k: (v, wt) for k, v, wt in snap}
+            bad = []
+            for k in range(self.NKEYS):
+                acked = [(ts, v) for (_, wk, ts, v) in ok_writes if wk == k]
+                top = max(acked) if acked else None
+                got = final.get(k)
+                if got is None:
+                    if top is not None:
+                        bad.append({"key": k, "final": None, "highest_acknowledged": list(top)})
+                    continue
+                v, wt = got
+                w = writes.get(v)
+                if w is None or w[0] != k or w[1] != wt:
+                    bad.append({"key": k, "final": [v, wt], "error": "value never written with that timestamp"})
+                elif top is not None and wt < top[0]:
+                    bad.append({"key": k, "final": [v, wt], "highest_acknowledged": list(top)})
+            res["final_wrong"] = bad
+            if bad:
+                res["valid"] = False
+        return res
+
+
+# ---------------------------------------------------------------------------
+# delete: insert then delete unique rows; deleted rows never come back.
+# ---------------------------------------------------------------------------
+class DeleteWorkload(object):
+    name = "delete"
+    table = "dels"
+
+    def __init__(self):
+        self.counter = itertools.count()
+        self.lock = threading.Lock()
+
+    def schema(self):
+        return ["CREATE TABLE IF NOT EXISTS %s.dels (part int, k int, v int, PRIMARY KEY (part, k))" % KS]
+
+    def op(self, w, rng):
+        live = w.setdefault("live", [])
+        dead = w.setdefault("dead", [])
+        r = rng.random()
+        if live and r < 0.4:
+            return "delete", live.pop(rng.randrange(len(live)))
+        if dead and r < 0.6:
+            return "read", dead[rng.randrange(len(dead))]
+        with self.lock:
+            return "insert", next(self.counter)
+
+    def after(self, w, f, v, t):
+        if f == "insert" and t == "ok":
+            w.setdefault("live", []).append(v)
+        elif f == "delete" and t == "ok":
+            w.setdefault("dead", []).append(v)
+
+    def invoke(self, c, f, k):
+        try:
+            ts = CLOCK.now_us()
+            if f == "insert":
+                c.execute("INSERT INTO %s.dels (part, k, v) VALUES (%d, %d, 1) USING TIMESTAMP %d"
+                          % (KS, k % NPART, k, ts), CL.QUORUM)
+                return "ok", k, None
+            if f == "delete":
+                c.execute("DELETE FROM %s.dels USING TIMESTAMP %d WHERE part = %d AND k = %d"
+                          % (KS, ts, k % NPART, k), CL.QUORUM)
+                return "ok", k, None
+            rows = list(c.execute("SELECT k FROM %s.dels WHERE part = %d AND k = %d"
+                                  % (KS, k % NPART, k), CL.QUORUM))
+            return "ok", [k, bool(rows)], None
+        except Exception as e:
+            t, m = _classify(e)
+            if f == "read":
+                t = "fail"
+            return t, (k if f != "read" else [k, None]), m
+
+    def snapshot(self, session, cl):
+        rows = _rows_by_partition(session, "dels", "k", cl)
+        return sorted(r.k for p in rows for r in rows[p])
+
+    def check(self, history, fin):
+        inserted_ok, delete_invoked, deleted_ok = set(), set(), {}
+        seen_after_delete = []
+        pending = {}
+        del_done = {}
+        for op in history:
+            if op["type"] == "invoke":
+                pending[op["process"]] = op
+                if op["f"] == "delete":
+                    delete_invoked.add(op["value"])
+                continue
+            inv = pending.pop(op["process"], None)
+            if op["type"] != "ok":
+                continue
+            if op["f"] == "insert":
+                inserted_ok.add(op["value"])
+            elif op["f"] == "delete":
+                del_done[op["value"]] = op["time"]
+            elif op["f"] == "read" and inv is not None:
+                k, present = op["value"]
+                if present and k in del_done and del_done[k] < inv["time"]:
+                    seen_after_delete.append({"key": k, "read_invoked": inv["time"],
+                                              "delete_acknowledged": del_done[k]})
+        res = {"inserted": len(inserted_ok), "deleted": len(del_done),
+               "resurrected_during_run": seen_after_delete[:20],
+               "valid": not seen_after_delete}
+        for cl in ("QUORUM", "ALL"):
+            snap = fin.get("reads", {}).get(cl)
+            if snap is None:
+                res["valid"] = False
+                res[cl] = {"error": fin.get("errors", {}).get(cl, "final read failed")}
+                continue
+            got = set(snap)
+            resurrected = sorted(got & set(del_done))
+            lost = sorted(inserted_ok - delete_invoked - got)
+            res[cl] = {"read": len(got), "resurrected": resurrected, "lost": lost}
+            if resurrected or lost:
+                res["valid"] = False
+        return res
+
+
+WORKLOADS = {"set": SetWorkload, "register": RegisterWorkload, "delete": DeleteWorkload}
