@@ -388,6 +388,24 @@ static void fill_target(bs_coord *c, bs__target *t, const bs_ring_node_desc *d, 
     if (!t->local && !t->has_peer) t->alive = 0;
 }
 
+int bs_coord_local_only(bs_coord *c) {
+    if (!c) return 0;
+    bs_ring_snapshot *r = c->mem.ring(c->mem.ud);
+    if (!r) return 0;
+    bs_ring_node_desc d;
+    int only = bs_ring_snapshot_node_count(r) == 1 && !bs_ring_snapshot_node(r, 0, &d) &&
+               !memcmp(d.host_id.b, c->self.b, 16);
+    bs_ring_snapshot_release(r);
+    if (only && c->mem.future_ring) { /* a node joining: its pending ranges need it */
+        bs_ring_snapshot *fr = c->mem.future_ring(c->mem.ud);
+        if (fr) {
+            only = bs_ring_snapshot_node_count(fr) == 1;
+            bs_ring_snapshot_release(fr);
+        }
+    }
+    return only;
+}
+
 /* Targets of node indices idx[0..n) of snap: proximity order, local first. */
 static size_t targets_of(bs_coord *c, const bs_ring_snapshot *snap, const uint32_t *nodes,
                          size_t n, bs__target *out) {

@@ -114,6 +114,13 @@ void bs_coord_free(bs_coord *c);
  * coordinator's: truncate only empties the local replica). */
 void bs_coord_backend(bs_coord *c, bs_exec_backend *be);
 
+/* 1 when this node is the only node of the ring (a single-node cluster):
+ * every replica of every token is local, so no request waits for
+ * another node (basaltd then runs prepared statements on the CQL
+ * server's loop threads, see node/server.h inline_ok).  0 otherwise or
+ * while the ring is not known.  Cheap: one ring snapshot retain/release. */
+int bs_coord_local_only(bs_coord *c);
+
 /* Hints waiting for a target (basalt-admin). */
 uint64_t bs_coord_hints_pending(bs_coord *c, const bs_uuid *target);
 /* One replay pass for target now, on the caller's thread (tests/admin).

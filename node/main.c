@@ -36,6 +36,7 @@
 
 typedef struct app {
     bs_exec *exec;
+    bs_coord *coord;
     _Atomic(bs_server *) server; /* set once the CQL server runs */
 } app;
 
@@ -61,6 +62,15 @@ static int h_handle(void *ud, void *conn_ud, const bs_proto_request *req,
                     bs_buf *out) {
     app *ap = ud;
     return bs_exec_request(ap->exec, conn_ud, req, stream, comp, a, out);
+}
+
+/* Prepared statements run on the CQL loop thread when this node is the
+ * whole ring: nothing can wait for another node, and the thread-pool
+ * round trip costs more than a local write (node/server.h inline_ok). */
+static int h_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
+    app *ap = ud;
+    (void)conn_ud;
+    return req->opcode == BS_PROTO_OP_EXECUTE && bs_coord_local_only(ap->coord);
 }
 
 static bs_ring_snapshot *m_ring(void *ud) { return bs_cluster_ring(ud); }
@@ -117,6 +127,7 @@ int main(int argc, char **argv) {
     bs_admin *admin = NULL;
     app ap;
     ap.exec = NULL;
+    ap.coord = NULL;
     atomic_init(&ap.server, NULL);
     bs_provider prov;
     memset(&prov, 0, sizeof prov);
@@ -143,7 +154,8 @@ int main(int argc, char **argv) {
 
     bs_server_opts so;
     bs_server_opts_from_config(&so, &cfg);
-    bs_server_handler h = {&ap, h_conn_open, h_conn_close, h_handle};
+    ap.coord = coord;
+    bs_server_handler h = {&ap, h_conn_open, h_conn_close, h_handle, h_inline_ok};
     bs_server *server = NULL;
     if ((rc = bs_server_start(&so, &h, &server))) {
         snprintf(err, sizeof err, "cannot listen for CQL clients on %s:%d: %s", so.address, so.port,

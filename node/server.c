@@ -11,7 +11,15 @@
  * stop request).  The handler runs on libuv's thread pool: a work item
  * (struct work) is touched by exactly one thread at a time - the loop
  * until uv_queue_work, the worker in work_cb, the loop again in
- * after_work_cb (libuv's queue gives the happens-before).
+ * after_work_cb (libuv's queue gives the happens-before).  When the
+ * handler's optional inline_ok says so for a request, handle runs right
+ * on the loop thread instead (dispatch -> work_cb -> conn_write; the work
+ * item never leaves the loop): on a 2-core machine the two thread
+ * hand-offs (pool mutex + condition variable, then uv_async back) cost
+ * more CPU than a local RocksDB write (docs/BENCHMARKS.md).  Such a call
+ * holds up the loop's other connections while it runs, which is why
+ * only the embedder can judge when it is short (basaltd: EXECUTE on a
+ * node that owns the whole ring, so nothing waits for another node).
  *
  * Listening
  * ---------
@@ -170,7 +178,7 @@ struct bs_server {
     int stopped;
     atomic_int nopen; /* connections counted against max_connections */
     atomic_uint_fast64_t next_id;
-    atomic_uint_fast64_t st_total, st_rejected, st_requests, st_in, st_out;
+    atomic_uint_fast64_t st_total, st_rejected, st_requests, st_in, st_out, st_inline;
     atomic_uint_fast64_t st_err[BS_SERVER_NERRCODES], st_err_other;
 };
 
@@ -229,6 +237,7 @@ void bs_server_stats_get(const bs_server *cs, bs_server_stats *out) {
     out->requests_total = LOAD(s->st_requests);
     out->bytes_in = LOAD(s->st_in);
     out->bytes_out = LOAD(s->st_out);
+    out->requests_inline = LOAD(s->st_inline);
     for (int i = 0; i < BS_SERVER_NERRCODES; i++) {
         out->errcodes[i] = k_errcodes[i];
         out->errors[i] = LOAD(s->st_err[i]);
@@ -444,6 +453,7 @@ static void after_work_cb(uv_work_t *req, int status) {
 /* Copies the frame body into a fresh request arena, decodes it and hands
  * it to the pool.  Decoding errors are fatal to the connection. */
 static void dispatch(conn *c, const bs_proto_frame *f) {
+    bs_server *s = c->lp->srv;
     work *w = calloc(1, sizeof *w);
     if (!w) {
         send_error(c, f->h.stream, BS_PROTO_ERR_OVERLOADED, "Server out of memory");
@@ -470,6 +480,14 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
     w->c = c;
     w->stream = f->h.stream;
     w->comp = c->comp;
+    if (s->h.inline_ok && s->h.inline_ok(s->h.ud, c->ud, &w->req)) {
+        /* on this loop thread: no hand-off to the pool and back */
+        BUMP(s->st_inline, 1);
+        work_cb(&w->uv);
+        if (!c->closing && !c->fatal) conn_write(c, &w->out);
+        work_free(w);
+        return;
+    }
     rc = uv_queue_work(&c->lp->loop, &w->uv, work_cb, after_work_cb);
     if (rc) {
         work_free(w);

@@ -100,6 +100,12 @@ void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg);
  *
  * conn_close (loop thread) runs once when the connection is closed and no
  * handle() call for it is still running.
+ *
+ * inline_ok (loop thread, optional, NULL = never) is asked for every
+ * decoded QUERY/PREPARE/EXECUTE/BATCH request; when it returns non-zero,
+ * handle() runs right away on the loop thread instead of the pool, and
+ * the loop's other connections wait until it returns.  Only for requests
+ * known to be short and never to block (e.g. writes to the local store).
  */
 typedef struct bs_server_handler {
     void *ud;
@@ -108,6 +114,7 @@ typedef struct bs_server_handler {
     int (*handle)(void *ud, void *conn_ud, const bs_proto_request *req,
                   int16_t stream, bs_proto_compression comp, bs_arena *a,
                   bs_buf *out);
+    int (*inline_ok)(void *ud, void *conn_ud, const bs_proto_request *req);
 } bs_server_handler;
 
 /*
@@ -156,6 +163,7 @@ typedef struct bs_server_stats {
     uint64_t requests_total;       /* frames received (all opcodes) */
     uint64_t bytes_in;
     uint64_t bytes_out;            /* bytes whose write completed */
+    uint64_t requests_inline;      /* handle() calls run on a loop thread */
     /* ERROR frames sent, by code: errcodes[i] is the code, errors[i]
      * the count (the handler's answers included). */
     int32_t errcodes[BS_SERVER_NERRCODES];

@@ -40,6 +40,10 @@ typedef struct fake {
     atomic_int handled, inside, max_inside, opened, closed, bad_ud, refuse;
     sem_t gate;
     bs_server *srv;
+    /* inline_ok tests: the thread conn_open ran on (a loop thread) and
+     * how many handle() calls ran on it / elsewhere */
+    pthread_t open_thread;
+    atomic_int on_loop, off_loop;
 } fake;
 
 static fake F;
@@ -53,6 +57,7 @@ static int fake_open(void *ud, void **conn_ud) {
     if (!n) return BS_ENOMEM;
     *n = atomic_fetch_add(&f->opened, 1) + 1;
     *conn_ud = n;
+    f->open_thread = pthread_self();
     return 0;
 }
 
@@ -86,6 +91,7 @@ static int fake_handle(void *ud, void *conn_ud, const bs_proto_request *req, int
     fake *f = ud;
     (void)a;
     if (!conn_ud) atomic_fetch_add(&f->bad_ud, 1);
+    atomic_fetch_add(pthread_equal(pthread_self(), f->open_thread) ? &f->on_loop : &f->off_loop, 1);
     int in = atomic_fetch_add(&f->inside, 1) + 1;
     int mx = atomic_load(&f->max_inside);
     while (in > mx && !atomic_compare_exchange_weak(&f->max_inside, &mx, in)) {
@@ -1183,6 +1189,62 @@ START_TEST(opts_from_config) {
 }
 END_TEST
 
+/* inline_ok: QUERYs starting with "inline", and "fail", run on the loop thread. */
+static int fake_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
+    (void)ud;
+    if (!conn_ud) atomic_fetch_add(&F.bad_ud, 1);
+    if (req->opcode != BS_PROTO_OP_QUERY) return 0;
+    bs_proto_str q = req->u.query.query;
+    return bs_proto_str_eq(q, "fail") || (q.len >= 6 && memcmp(q.p, "inline", 6) == 0);
+}
+
+START_TEST(inline_requests_run_on_loop) {
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    memset(&F, 0, sizeof F);
+    sem_init(&F.gate, 0, 0);
+    bs_server_handler h = {&F, fake_open, fake_close, fake_handle, fake_inline_ok};
+    bs_server *s = NULL;
+    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
+    F.srv = s;
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    rframe f;
+    cli_query(&c, 1, "inline a");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 1, "inline a");
+    ck_assert_int_eq(ld(&F.on_loop), 1);
+    ck_assert_int_eq(ld(&F.off_loop), 0);
+    cli_query(&c, 2, "pooled");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 2, "pooled");
+    ck_assert_int_eq(ld(&F.off_loop), 1);
+    /* a pooled request blocked in the handler does not hold up an inline
+     * one behind it: its answer comes first */
+    cli_query(&c, 3, "block");
+    cli_query(&c, 4, "inline b");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 4, "inline b");
+    sem_post(&F.gate);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 3, "block");
+    ck_assert_int_eq(ld(&F.on_loop), 2);
+    ck_assert_int_eq(ld(&F.off_loop), 2);
+    bs_server_stats st = stats(s);
+    ck_assert_uint_eq(st.requests_inline, 2);
+    ck_assert_uint_eq(st.requests_total, 5);
+    /* a failing inline call is answered SERVER_ERROR like a pooled one */
+    cli_query(&c, 5, "fail");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 5, BS_PROTO_ERR_SERVER, "handler failed");
+    ck_assert_int_eq(ld(&F.on_loop), 3);
+    ck_assert_uint_eq(stats(s).requests_inline, 3);
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("server");
     TCase *t = tcase_create("server");
@@ -1211,6 +1273,7 @@ static Suite *suite(void) {
     tcase_add_test(t, bind_errors);
     tcase_add_test(t, ipv6_loopback);
     tcase_add_test(t, opts_from_config);
+    tcase_add_test(t, inline_requests_run_on_loop);
     suite_add_tcase(s, t);
     return s;
 }
