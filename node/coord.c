@@ -377,6 +377,10 @@ static int endpoint_of(bs_coord *c, const bs_uuid *host, const char *ring_ep, bs
     return rc;
 }
 
+int bs__endpoint_of(bs_coord *c, const bs_uuid *host, bs_msg_peer *out) {
+    return endpoint_of(c, host, NULL, out);
+}
+
 static void fill_target(bs_coord *c, bs__target *t, const bs_ring_node_desc *d, int pending) {
     memset(t, 0, sizeof *t);
     t->host = d->host_id;
@@ -710,6 +714,8 @@ static const verb_ent k_verbs[] = {
     {BS_VERB_MUTATION, bs__job_mutation},   {BS_VERB_HINT, bs__job_mutation},
     {BS_VERB_READ, bs__job_read},           {BS_VERB_READ_RAW, bs__job_read_raw},
     {BS_VERB_REPAIR_RAW, bs__job_repair_raw}, {BS_VERB_RANGE_READ, bs__job_range},
+    {BS_VERB_BATCHLOG_STORE, bs__job_batchlog_store},
+    {BS_VERB_BATCHLOG_REMOVE, bs__job_batchlog_remove},
 };
 
 /* Messaging thread: copy the request and hand it to the stage. */
@@ -906,6 +912,7 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     for (size_t i = 0; !rc && i < sizeof k_verbs / sizeof k_verbs[0]; i++)
         rc = bs_msg_register(msg, k_verbs[i].verb, on_request, c);
     if (!rc) rc = bs_hints_start(c->hints, hint_deliver, hint_alive, c);
+    if (!rc) rc = bs__batchlog_start(c);
     if (rc) {
         bs_coord_stop(c);
         bs_coord_free(c);
@@ -933,6 +940,7 @@ void bs_coord_stop(bs_coord *c) {
     pthread_mutex_unlock(&c->qlock);
     for (size_t i = 0; i < c->nworkers; i++) pthread_join(c->workers[i], NULL);
     c->nworkers = 0;
+    bs__batchlog_stop(c); /* no holder job can run any more */
     /* callbacks that fail after this (bs_msg_stop) store hints inline */
     bs_hints_opts ho;
     bs_hints_opts_default(&ho);

@@ -48,6 +48,9 @@
 #define BS_VERB_READ_RAW 12
 #define BS_VERB_REPAIR_RAW 13
 #define BS_VERB_RANGE_READ 14
+/* Batchlog of logged batches (node/coord_batchlog.c). */
+#define BS_VERB_BATCHLOG_STORE 28
+#define BS_VERB_BATCHLOG_REMOVE 29
 
 typedef struct bs_coord bs_coord;
 

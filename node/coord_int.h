@@ -102,6 +102,29 @@ void bs__fan_local(bs__fan *f, size_t i, int status);
 int bs__fan_wait(bs__fan *f, int (*pred)(bs__fan *f, void *ud), void *ud,
                  int64_t deadline_ns);
 
+/* ---- batchlog (coord_batchlog.c) ------------------------------------------ */
+
+/* Where a logged batch's batchlog entry went, to remove it afterwards. */
+typedef struct bs__blog_ref {
+    uint8_t id[16];
+    size_t n;                 /* remote holders */
+    bs_msg_peer peers[2];
+    int local;                /* stored on this node (no live peer) */
+} bs__blog_ref;
+
+/* Opens system.batchlog and starts the replay thread. */
+int bs__batchlog_start(bs_coord *c);
+void bs__batchlog_stop(bs_coord *c);
+/* Stores the batch on up to two other live nodes (this node when there
+ * is none) and waits for them.  0, or -1 with a WriteTimeout (write type
+ * BATCH_LOG) in err. */
+int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now_s,
+                       int64_t deadline_ns, bs__blog_ref *ref, bs_exec_err *err);
+/* Forgets the entry everywhere (one-way messages). */
+void bs__batchlog_remove(bs_coord *c, const bs__blog_ref *ref);
+/* Endpoint of a host (membership callback or ring endpoint). */
+int bs__endpoint_of(bs_coord *c, const bs_uuid *host, bs_msg_peer *out);
+
 /* ---- the coordinator ----------------------------------------------------- */
 
 typedef struct bs__job {
@@ -112,6 +135,10 @@ typedef struct bs__job {
     size_t len;
     bs_uuid host;      /* hint jobs */
 } bs__job;
+
+/* Holder side of the batchlog verbs (coord_batchlog.c). */
+void bs__job_batchlog_store(bs_coord *c, bs__job *j);
+void bs__job_batchlog_remove(bs_coord *c, bs__job *j);
 
 typedef struct bs__cache_ent bs__cache_ent;
 
@@ -127,6 +154,7 @@ struct bs_coord {
     bs_msg *msg;
     bs_coord_membership mem;
     bs_hints *hints;
+    struct bs__batchlog *blog; /* node/coord_batchlog.c */
     bs_exec_backend lbe;  /* the local node's backend (delegation) */
 
     pthread_mutex_t cache_lock;

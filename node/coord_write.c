@@ -23,14 +23,16 @@
  * Every replica applies with the coordinator's now_s (carried in the
  * payload) so TTL expiry is identical everywhere.
  *
- * Logged batches are applied atomically per replica (step 2) but there
- * is no batchlog on other nodes yet: a coordinator dying mid-batch can
- * leave some replicas without it until hints/repair.
+ * Logged batches are applied atomically per replica (step 2), and a
+ * logged batch over several partitions is first stored in the batchlog
+ * of up to two other nodes (coord_batchlog.c), which replay it if this
+ * coordinator dies before the batch is applied everywhere.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -158,6 +160,21 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     }
     int64_t now_s = bs__coord_now_s(c);
     int64_t deadline = t0 + (int64_t)c->o.write_timeout_ms * 1000000;
+    /* a logged batch over several partitions goes through the batchlog */
+    bs__blog_ref bref;
+    int have_blog = 0;
+    if (logged && nm > 1 && c->blog) {
+        if (bs__batchlog_write(c, m, nm, now_s, deadline, &bref, err)) {
+            BS__INC(c->write_timeouts);
+            err->cl = cl;
+            goto out;
+        }
+        have_blog = 1;
+        if (getenv("BASALT_TEST_CRASH_AFTER_BATCHLOG")) { /* fault injection (tests) */
+            BS_WARN(LOG, "BASALT_TEST_CRASH_AFTER_BATCHLOG: exiting after the batchlog write");
+            _exit(137);
+        }
+    }
     int local_rc = 0;
     size_t local_g = SIZE_MAX;
     for (size_t g = 0; g < w.ntg; g++) {
@@ -217,6 +234,7 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     }
     if (bs__fan_wait(f, write_met, &w, deadline)) {
         rc = 0;
+        if (have_blog) bs__batchlog_remove(c, &bref);
     } else {
         BS__INC(c->write_timeouts);
         err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
