@@ -33,6 +33,7 @@
 
 #include "client/admin_fmt.h"
 #include "client/admin_json.h"
+#include "client/admin_repair.h"
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/error.h"
@@ -73,7 +74,13 @@ static void usage(FILE *f) {
             "  drain                     flush everything and stop accepting "
             "writes\n"
             "  version                   release version\n"
-            "  hints                     pending hints per target node\n");
+            "  hints                     pending hints per target node\n"
+            "  repair [keyspace [table]] [--full] [--range a:b]\n"
+            "                            anti-entropy repair of the ranges this node\n"
+            "                            replicates; exit 1 when a range failed\n"
+            "  checksum [keyspace [table]]\n"
+            "                            per-node checksum of each table; exit 1 on a\n"
+            "                            mismatch\n");
 }
 
 static void die(const char *fmt, ...)
@@ -336,6 +343,47 @@ static int cmd_action(const opts *o, const char *path, int argc, char **argv) {
     return 0;
 }
 
+/* repair / checksum: [keyspace [table]] plus options. */
+static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
+    const char *pos[2] = {NULL, NULL}, *range = NULL;
+    int npos = 0, full = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!checksum && !strcmp(argv[i], "--full")) full = 1;
+        else if (!checksum && !strcmp(argv[i], "--range") && i + 1 < argc) range = argv[++i];
+        else if (argv[i][0] != '-' && npos < 2) pos[npos++] = argv[i];
+        else {
+            fprintf(stderr, "basalt-admin: %s: unexpected argument '%s'\n",
+                    checksum ? "checksum" : "repair", argv[i]);
+            return 2;
+        }
+    }
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf target = BS_BUF_INIT, out = BS_BUF_INIT;
+    bs_buf_append_str(&target, checksum ? "/checksum" : "/repair");
+    char sep = '?';
+    const char *names[] = {"keyspace", "table", "range"};
+    const char *vals[] = {pos[0], pos[1], range};
+    for (int i = 0; i < 3; i++) {
+        if (!vals[i]) continue;
+        bs_buf_appendf(&target, "%c%s=", sep, names[i]);
+        append_escaped(&target, vals[i]);
+        sep = '&';
+    }
+    if (full) bs_buf_appendf(&target, "%cfull=1", sep);
+    bs_buf_append_u8(&target, 0);
+    const bs_json *doc;
+    /* a repair takes as long as it takes: no default timeout */
+    call(o, checksum ? "GET" : "POST", (const char *)target.data, checksum ? 300 : 0, &a, &doc);
+    int64_t bad = 0;
+    if (checksum ? bs_admin_fmt_checksum(doc, &out, &bad) : bs_admin_fmt_repair(doc, &out, &bad))
+        die("unexpected answer from %s:%s", o->host, o->port);
+    print_buf(&out);
+    bs_buf_free(&target);
+    bs_arena_free(&a);
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     opts o = {"127.0.0.1", "7199", -1};
     signal(SIGPIPE, SIG_IGN);
@@ -422,6 +470,8 @@ int main(int argc, char **argv) {
         }
         return cmd_get(&o, "/hints", NULL, bs_admin_fmt_hints);
     }
+    if (!strcmp(cmd, "repair")) return cmd_repair(&o, 0, nargs, args);
+    if (!strcmp(cmd, "checksum")) return cmd_repair(&o, 1, nargs, args);
     if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);
     if (!strcmp(cmd, "compact")) return cmd_action(&o, "/compact", nargs, args);
     fprintf(stderr, "basalt-admin: unknown command '%s' (see --help)\n", cmd);

@@ -29,6 +29,8 @@
 #include "node/cluster.h"
 #include "node/coord.h"
 #include "node/provider.h"
+#include "node/repair.h"
+#include "node/repair_admin.h"
 #include "node/config.h"
 #include "node/local.h"
 #include "node/server.h"
@@ -125,6 +127,7 @@ int main(int argc, char **argv) {
     bs_cluster *cluster = NULL;
     bs_coord *coord = NULL;
     bs_admin *admin = NULL;
+    bs_repair *repair = NULL;
     app ap;
     ap.exec = NULL;
     ap.coord = NULL;
@@ -173,7 +176,12 @@ int main(int argc, char **argv) {
     bs_provider_fill(&prov, &ap_prov);
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &cfg);
+    if ((rc = bs_repair_new(NULL, node, bs_cluster_msg(cluster), &mem, &repair))) {
+        snprintf(err, sizeof err, "cannot start the repair service: %s", bs_strerror(rc));
+        goto fail;
+    }
     if ((rc = bs_admin_new(&ao, &admin)) || (rc = bs_admin_install_builtins(admin, &ap_prov)) ||
+        (rc = bs_repair_admin_install(admin, repair)) ||
         (rc = bs_provider_install_routes(&prov, admin)) ||
         (rc = bs_admin_start(admin))) {
         snprintf(err, sizeof err, "cannot start the admin API on %s:%d: %s",
@@ -202,9 +210,11 @@ out:
         bs_server_stop(srv); /* in-flight requests finish first */
         bs_server_free(srv);
     }
+    bs_repair_stop(repair);
     if (coord) bs_coord_stop(coord);
     bs_cluster_stop(cluster); /* stops messaging */
     if (coord) bs_coord_free(coord);
+    bs_repair_free(repair);
     bs_exec_free(ap.exec);
     bs_local_close(node); /* flushes memtables */
     if (!status) BS_INFO("main", "Basalt stopped cleanly");
