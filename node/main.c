@@ -171,6 +171,7 @@ int main(int argc, char **argv) {
     prov.node = node;
     prov.cluster = cluster;
     prov.coord = coord;
+    prov.server = server;
     prov.started_s = bs_clock_now_s(NULL);
     bs_admin_provider ap_prov;
     bs_provider_fill(&prov, &ap_prov);

@@ -16,6 +16,8 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "node/server.h"
+#include "query/proto.h"
 #include "ring/strategy.h"
 
 static const char *adup(bs_arena *a, const char *s) {
@@ -335,6 +337,75 @@ static int r_hints(void *ud, const bs_admin_request *req, bs_admin_response *res
     return bs_admin_json_finish(&w);
 }
 
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+static void metric(bs_buf *b, const char *name, const char *type, const char *help, uint64_t v) {
+    bs_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+                   (unsigned long long)v);
+}
+
+static int r_metrics(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+    (void)req;
+    bs_provider *p = ud;
+    bs_buf *b = &resp->body;
+    resp->content_type = "text/plain; version=0.0.4";
+    if (p->coord) {
+        bs_coord_stats st;
+        bs_coord_get_stats(p->coord, &st);
+        bs_buf_appendf(b, "# HELP basalt_coordinator_writes_total Writes coordinated, by consistency level\n"
+                          "# TYPE basalt_coordinator_writes_total counter\n");
+        for (int i = 0; i < BS_COORD_NCL; i++)
+            if (bs_proto_consistency_name((uint16_t)i))
+                bs_buf_appendf(b, "basalt_coordinator_writes_total{cl=\"%s\"} %llu\n",
+                               bs_proto_consistency_name((uint16_t)i), (unsigned long long)st.writes[i]);
+        bs_buf_appendf(b, "# HELP basalt_coordinator_reads_total Reads coordinated, by consistency level\n"
+                          "# TYPE basalt_coordinator_reads_total counter\n");
+        for (int i = 0; i < BS_COORD_NCL; i++)
+            if (bs_proto_consistency_name((uint16_t)i))
+                bs_buf_appendf(b, "basalt_coordinator_reads_total{cl=\"%s\"} %llu\n",
+                               bs_proto_consistency_name((uint16_t)i), (unsigned long long)st.reads[i]);
+        metric(b, "basalt_coordinator_range_reads_total", "counter", "Token-range reads coordinated", st.range_reads);
+        metric(b, "basalt_coordinator_unavailables_total", "counter", "Requests refused with Unavailable", st.unavailables);
+        metric(b, "basalt_coordinator_write_timeouts_total", "counter", "Writes answered WriteTimeout", st.write_timeouts);
+        metric(b, "basalt_coordinator_read_timeouts_total", "counter", "Reads answered ReadTimeout", st.read_timeouts);
+        metric(b, "basalt_hints_written_total", "counter", "Hints stored for replicas that missed a write", st.hints_written);
+        metric(b, "basalt_hints_replayed_total", "counter", "Hints delivered", st.hints_replayed);
+        metric(b, "basalt_hints_dropped_total", "counter", "Hints dropped (window passed or target left)", st.hints_dropped);
+        metric(b, "basalt_hints_pending", "gauge", "Hints waiting for delivery", st.hints_pending);
+        metric(b, "basalt_read_repairs_total", "counter", "Digest mismatches repaired before answering", st.read_repairs);
+        metric(b, "basalt_speculative_retries_total", "counter", "Reads retried on another replica", st.speculative_retries);
+        metric(b, "basalt_replica_writes_total", "counter", "Mutations applied for other coordinators", st.replica_writes);
+        metric(b, "basalt_replica_reads_total", "counter", "Reads served for other coordinators", st.replica_reads);
+        bs_buf_appendf(b, "# HELP basalt_coordinator_latency_seconds Coordinator latency quantiles\n"
+                          "# TYPE basalt_coordinator_latency_seconds summary\n"
+                          "basalt_coordinator_latency_seconds{op=\"write\",quantile=\"0.5\"} %.6f\n"
+                          "basalt_coordinator_latency_seconds{op=\"write\",quantile=\"0.99\"} %.6f\n"
+                          "basalt_coordinator_latency_seconds{op=\"read\",quantile=\"0.5\"} %.6f\n"
+                          "basalt_coordinator_latency_seconds{op=\"read\",quantile=\"0.99\"} %.6f\n",
+                       st.write_p50_us / 1e6, st.write_p99_us / 1e6, st.read_p50_us / 1e6,
+                       st.read_p99_us / 1e6);
+    }
+    if (p->server) {
+        bs_server_stats ss;
+        bs_server_stats_get(p->server, &ss);
+        metric(b, "basalt_cql_connections", "gauge", "Open CQL connections", ss.connections_open);
+        metric(b, "basalt_cql_connections_total", "counter", "CQL connections accepted", ss.connections_total);
+        metric(b, "basalt_cql_requests_total", "counter", "CQL frames received", ss.requests_total);
+        metric(b, "basalt_cql_bytes_in_total", "counter", "CQL bytes received", ss.bytes_in);
+        metric(b, "basalt_cql_bytes_out_total", "counter", "CQL bytes sent", ss.bytes_out);
+        bs_buf_appendf(b, "# HELP basalt_cql_errors_total ERROR responses by code\n"
+                          "# TYPE basalt_cql_errors_total counter\n");
+        for (int i = 0; i < BS_SERVER_NERRCODES; i++)
+            if (ss.errors[i])
+                bs_buf_appendf(b, "basalt_cql_errors_total{code=\"0x%04x\"} %llu\n", (unsigned)ss.errcodes[i],
+                               (unsigned long long)ss.errors[i]);
+    }
+    metric(b, "basalt_load_bytes", "gauge", "Bytes on disk of every table (SST files)",
+           (uint64_t)bs_local_load_bytes(p->node));
+    return 0;
+}
+
 int bs_provider_install_routes(bs_provider *p, bs_admin *a) {
-    return bs_admin_route_blocking(a, "GET", "/hints", r_hints, p);
+    int rc = bs_admin_route_blocking(a, "GET", "/hints", r_hints, p);
+    if (!rc) rc = bs_admin_route_blocking(a, "GET", "/metrics", r_metrics, p);
+    return rc;
 }

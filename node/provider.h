@@ -17,6 +17,7 @@ typedef struct bs_provider {
     bs_local *node;
     bs_cluster *cluster;   /* may be NULL (single node, no gossip) */
     bs_coord *coord;       /* may be NULL: no /hints */
+    struct bs_server *server; /* may be NULL: no CQL server counters */
     int64_t started_s;     /* wall clock at start */
     volatile int drained;  /* set by drain */
 } bs_provider;
@@ -25,7 +26,10 @@ typedef struct bs_provider {
  * admin server. */
 void bs_provider_fill(bs_provider *p, bs_admin_provider *out);
 
-/* Routes beyond the built-ins: GET /hints (pending hints per target
+/* Routes beyond the built-ins: GET /metrics (Prometheus text format:
+ * coordinator counters per consistency level, timeouts, unavailables,
+ * hints, read repairs, latency quantiles; CQL server connections,
+ * requests, bytes and errors by code; load) and GET /hints (pending hints per target
  * node: {"hints": [{"host_id", "address", "pending"}], "written",
  * "replayed", "dropped"}). */
 int bs_provider_install_routes(bs_provider *p, bs_admin *a);
