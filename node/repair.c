@@ -80,6 +80,9 @@ struct bs_repair {
     struct worker_arg *args;
     uint32_t nthreads;
     atomic_int session_running;
+    /* hosts that failed earlier in the running session (session thread) */
+    bs_uuid failed[32];
+    size_t nfailed;
 };
 
 /* ------------------------------------------------------------------ */
@@ -618,6 +621,19 @@ static int intersect(int64_t s, int64_t e, int64_t a, int64_t b, bs_merkle_range
     return k;
 }
 
+static int failed_before(const bs_repair *r, const bs_uuid *h) {
+    for (size_t i = 0; i < r->nfailed; i++)
+        if (!memcmp(r->failed[i].b, h->b, 16)) return 1;
+    return 0;
+}
+
+/* A replica that did not answer is not asked again in this session: its
+ * other ranges fail at once instead of waiting for a timeout each. */
+static void mark_failed(bs_repair *r, const bs_uuid *h) {
+    if (!failed_before(r, h) && r->nfailed < sizeof r->failed / sizeof r->failed[0])
+        r->failed[r->nfailed++] = *h;
+}
+
 static void fail_range(bs_repair_report *rep, const char *cf, const bs_merkle_range *rg,
                        const char *fmt, const char *who, int rc) {
     rep->ranges_failed++;
@@ -808,7 +824,8 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t 
 static int repair_range(bs_repair *r, const char *cf, bs_table *lt, const bs_merkle_range *rg,
                         const replica *reps, size_t nrep, bs_repair_report *rep) {
     for (size_t i = 0; i < nrep; i++)
-        if (!reps[i].local && r->mem.alive(r->mem.ud, &reps[i].host) != 1) {
+        if (!reps[i].local && (r->mem.alive(r->mem.ud, &reps[i].host) != 1 ||
+                               failed_before(r, &reps[i].host))) {
             fail_range(rep, cf, rg, "replica %s: %s", reps[i].addr, BS_EUNAVAIL);
             return 0;
         }
@@ -827,6 +844,8 @@ static int repair_range(bs_repair *r, const char *cf, bs_table *lt, const bs_mer
             rc = fetch_tree(r, &reps[i], cf, rg, depth, &trees[i]);
             if (rc) {
                 fail_range(rep, cf, rg, "tree from %s: %s", reps[i].addr, rc);
+                if (rc == BS_ETIMEDOUT || rc == BS_EOVERLOAD || rc == BS_ECLOSED)
+                    mark_failed(r, &reps[i].host);
                 rc = 1; /* counted */
             } else if (bs_merkle_rows(trees[i]) > maxrows) maxrows = bs_merkle_rows(trees[i]);
         }
@@ -954,6 +973,7 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *r
     int expect = 0;
     if (!atomic_compare_exchange_strong(&r->session_running, &expect, 1)) return BS_EBUSY;
     bs_uuid_v4(&rep->session);
+    r->nfailed = 0;
     rep->started_ms = bs_clock_now_us(NULL) / 1000;
     bs_schema *sc = bs_local_schema(r->local);
     bs_ring_snapshot *snap = r->mem.ring(r->mem.ud);

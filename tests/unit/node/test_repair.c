@@ -1,0 +1,501 @@
+/*
+ * test_repair.c - anti-entropy repair sessions in one process: three
+ * nodes, each a bs_local (own store) + a bs_msg on a free 127.0.0.1 port
+ * + a bs_repair, over a fake membership (static ring, switchable alive
+ * flags).  Keyspace "ks" (SimpleStrategy rf 3) has table t; data are
+ * written straight into each node's store so the replicas can be made
+ * to differ at will.
+ *
+ * Covers: an in-sync cluster compares every range and streams nothing;
+ * a replica missing rows, holding older values and missing a tombstone
+ * is repaired (all three trees equal, the newer value and the deletion
+ * win on every node, streamed <= 3x differed), and a second run streams
+ * nothing; the local node missing data is repaired too (it is a stream
+ * target); a down replica makes its ranges fail without hanging;
+ * --range restricts the ranges; unknown keyspace; per-node checksums;
+ * malformed REPAIR_* requests are answered with BS_ECORRUPT.
+ */
+#include <check.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "node/repair.h"
+#include "repair/merkle.h"
+#include "ring/murmur3.h"
+#include "ring/tokenmeta.h"
+#include "storage/store.h"
+
+#define N 3
+#define NKEYS 600
+
+typedef struct fake_mem {
+    pthread_mutex_t lock;
+    bs_ring_snapshot *ring;
+    bs_uuid host[N];
+    int alive[N];
+    bs_msg_peer peer[N];
+} fake_mem;
+
+typedef struct node {
+    char dir[128];
+    bs_config cfg;
+    bs_local *local;
+    bs_msg *msg;
+    bs_repair *rep;
+    bs_exec_backend lbe;
+    bs_table *t;
+} node;
+
+static fake_mem g_mem;
+static node g_n[N];
+static uint16_t g_vid;
+
+static bs_ring_snapshot *m_ring(void *ud) {
+    fake_mem *m = ud;
+    pthread_mutex_lock(&m->lock);
+    bs_ring_snapshot *r = m->ring ? bs_ring_snapshot_retain(m->ring) : NULL;
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+static int idx_of(fake_mem *m, const bs_uuid *h) {
+    for (int i = 0; i < N; i++)
+        if (!memcmp(m->host[i].b, h->b, 16)) return i;
+    return -1;
+}
+
+static int m_alive(void *ud, const bs_uuid *h) {
+    fake_mem *m = ud;
+    pthread_mutex_lock(&m->lock);
+    int i = idx_of(m, h);
+    int a = i >= 0 && m->alive[i];
+    pthread_mutex_unlock(&m->lock);
+    return a;
+}
+
+static int m_endpoint(void *ud, const bs_uuid *h, bs_msg_peer *out) {
+    fake_mem *m = ud;
+    pthread_mutex_lock(&m->lock);
+    int i = idx_of(m, h);
+    if (i >= 0) *out = m->peer[i];
+    pthread_mutex_unlock(&m->lock);
+    return i >= 0 ? 0 : BS_ENOTFOUND;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static bs_type k_text = {.kind = BS_TYPE_VARCHAR};
+
+static void apply_schema(node *n) {
+    bs_schema *cur = n->lbe.schema_get(n->lbe.ud);
+    bs_schema *s = bs_schema_clone(cur);
+    bs_schema_release(cur);
+    char err[256];
+    const char *k[] = {"replication_factor"}, *v3[] = {"3"};
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k, v3, 1, 1, err, sizeof err), 0);
+    bs_column_def d[2] = {{"k", &k_text, BS_COL_PARTITION_KEY, 0, 0}, {"v", &k_text, BS_COL_REGULAR, -1, 0}};
+    bs_uuid id;
+    memset(id.b, 0x11, 16);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", &id, d, 2, NULL, 0, 1, err, sizeof err), 0);
+    bs_exec_err e;
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(n->lbe.schema_apply(n->lbe.ud, s, NULL, &e), 0);
+}
+
+static void setup(void) {
+    memset(&g_mem, 0, sizeof g_mem);
+    pthread_mutex_init(&g_mem.lock, NULL);
+    bs_ring_builder *b;
+    ck_assert_int_eq(bs_ring_builder_new(&b), 0);
+    for (int i = 0; i < N; i++) {
+        node *n = &g_n[i];
+        memset(n, 0, sizeof *n);
+        snprintf(n->dir, sizeof n->dir, "/tmp/bs_repair_test_XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(n->dir));
+        bs_config_init(&n->cfg);
+        char err[256];
+        ck_assert_int_eq(bs_config_set(&n->cfg, "data_directory", n->dir, err, sizeof err), 0);
+        ck_assert_int_eq(bs_config_set(&n->cfg, "num_tokens", "4", err, sizeof err), 0);
+        ck_assert_int_eq(bs_local_open(&n->cfg, &n->local, err, sizeof err), 0);
+        bs_local_backend(n->local, &n->lbe);
+        apply_schema(n);
+        ck_assert_int_eq(bs_store_table_get(bs_local_store(n->local), "ks.t", &n->t), 0);
+        bs_local_host_id(n->local, &g_mem.host[i]);
+        g_mem.alive[i] = 1;
+        const int64_t *toks;
+        size_t nt = bs_local_tokens(n->local, &toks);
+        char ep[32];
+        snprintf(ep, sizeof ep, "node%d", i);
+        bs_ring_node_desc d = {g_mem.host[i], ep, "dc1", "rack1", toks, nt};
+        ck_assert_int_eq(bs_ring_builder_add_node(b, &d), 0);
+    }
+    ck_assert_int_eq(bs_ring_builder_build(b, &g_mem.ring), 0);
+    bs_ring_builder_free(b);
+    for (int i = 0; i < N; i++) {
+        bs_msg_opts o;
+        bs_msg_opts_default(&o);
+        o.cluster_name = "repair-test";
+        bs_local_host_id(g_n[i].local, &o.host_id);
+        o.listen_address = "127.0.0.1";
+        o.port = 0;
+        o.reconnect_max_ms = 200;
+        ck_assert_int_eq(bs_msg_start(&o, &g_n[i].msg), 0);
+        bs_msg_local(g_n[i].msg, &g_mem.peer[i]);
+    }
+    bs_coord_membership mem = {&g_mem, m_ring, NULL, m_alive, m_endpoint};
+    bs_repair_opts ro;
+    bs_repair_opts_default(&ro);
+    ro.chunk_bytes = 1024; /* several chunks per stream */
+    ro.tree_timeout_ms = 1500;
+    ro.send_timeout_ms = 20000;
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(bs_repair_new(&ro, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep), 0);
+    bs_schema *s = g_n[0].lbe.schema_get(g_n[0].lbe.ud);
+    g_vid = bs_table_column(bs_schema_table(s, "ks", "t"), "v")->id;
+    bs_schema_release(s);
+}
+
+static void teardown(void) {
+    for (int i = 0; i < N; i++) bs_repair_stop(g_n[i].rep);
+    for (int i = 0; i < N; i++) bs_msg_stop(g_n[i].msg);
+    for (int i = 0; i < N; i++) {
+        bs_repair_free(g_n[i].rep);
+        bs_local_close(g_n[i].local);
+        bs_config_free(&g_n[i].cfg);
+        nftw(g_n[i].dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    bs_ring_snapshot_release(g_mem.ring);
+    pthread_mutex_destroy(&g_mem.lock);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void key(int k, char *out) { snprintf(out, 16, "key%d", k); }
+
+/* k = v at ts on node i (v NULL: partition deletion). */
+static void put(int i, int k, const char *v, int64_t ts) {
+    char pk[16];
+    key(k, pk);
+    bs_store *s = bs_local_store(g_n[i].local);
+    bs_batch *b;
+    ck_assert_int_eq(bs_batch_new(s, &b), 0);
+    int64_t tok = bs_ring_partition_token(pk, strlen(pk));
+    if (v) {
+        bs_rowkey rk = {tok, pk, strlen(pk), NULL, 0, 0};
+        ck_assert_int_eq(bs_batch_row_marker(b, g_n[i].t, &rk, ts, 0), 0);
+        ck_assert_int_eq(bs_batch_put_cell(b, g_n[i].t, &rk, g_vid, NULL, 0, v, strlen(v), ts, 0), 0);
+    } else {
+        ck_assert_int_eq(bs_batch_delete_partition(b, g_n[i].t, tok, pk, strlen(pk), ts), 0);
+    }
+    ck_assert_int_eq(bs_store_write(s, b), 0);
+    bs_batch_free(b);
+}
+
+static void put_all(int k, const char *v, int64_t ts) {
+    for (int i = 0; i < N; i++) put(i, k, v, ts);
+}
+
+/* v of k on node i's own store ("" = no live row). */
+static void local_get(int i, int k, char *out) {
+    char pk[16];
+    key(k, pk);
+    bs_slice sl;
+    memset(&sl, 0, sizeof sl);
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_partv *p = NULL;
+    ck_assert_int_eq(bs_store_read(g_n[i].t, bs_ring_partition_token(pk, strlen(pk)), pk, strlen(pk), &sl, &a, &p), 0);
+    out[0] = 0;
+    if (p && p->nrows && p->rows[0].ncells)
+        snprintf(out, 64, "%.*s", (int)p->rows[0].cells[0].val_len, (const char *)p->rows[0].cells[0].val);
+    bs_arena_free(&a);
+}
+
+static uint64_t root(int i) {
+    bs_merkle *m;
+    ck_assert_int_eq(bs_merkle_build(g_n[i].t, 0, 0, 0, &m), 0);
+    uint64_t r = bs_merkle_root(m);
+    bs_merkle_free(m);
+    return r;
+}
+
+static void run(int i, const bs_repair_run_opts *o, bs_repair_report *rep) {
+    bs_repair_run_opts dflt;
+    memset(&dflt, 0, sizeof dflt);
+    dflt.keyspace = "ks";
+    ck_assert_int_eq(bs_repair_run(g_n[i].rep, o ? o : &dflt, rep), 0);
+}
+
+static void fill(void) {
+    char v[32];
+    for (int k = 0; k < NKEYS; k++) {
+        snprintf(v, sizeof v, "value-%d", k);
+        put_all(k, v, 1000 + k);
+    }
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+START_TEST(test_in_sync_streams_nothing) {
+    fill();
+    ck_assert(root(0) == root(1) && root(1) == root(2));
+    bs_repair_report rep;
+    run(0, NULL, &rep);
+    ck_assert_uint_eq(rep.tables, 1);
+    ck_assert_uint_eq(rep.ranges_compared, N * 4); /* rf 3 on 3 nodes: every vnode range */
+    ck_assert_uint_eq(rep.ranges_in_sync, rep.ranges_compared);
+    ck_assert_uint_eq(rep.ranges_mismatched, 0);
+    ck_assert_uint_eq(rep.ranges_failed, 0);
+    ck_assert_uint_eq(rep.rows_streamed, 0);
+    ck_assert_uint_eq(rep.bytes_differed, 0);
+    ck_assert_uint_eq(rep.streams, 0);
+    /* the report as JSON */
+    bs_buf js = BS_BUF_INIT;
+    ck_assert_int_eq(bs_repair_report_json(&rep, &js), 0);
+    ck_assert_ptr_nonnull(memmem(js.data, js.len, "\"ranges_in_sync\":12", 19));
+    ck_assert_ptr_nonnull(memmem(js.data, js.len, "\"error\":null}", 13));
+    bs_buf_free(&js);
+}
+END_TEST
+
+START_TEST(test_stale_replica_repaired) {
+    fill();
+    /* node 2 missed: 50 updates, 20 deletions and 10 new rows */
+    char v[32];
+    for (int k = 0; k < 100; k += 2) {
+        snprintf(v, sizeof v, "new-%d", k);
+        put(0, k, v, 5000 + k);
+        put(1, k, v, 5000 + k);
+    }
+    for (int k = 1; k < 100; k += 5) {
+        put(0, k, NULL, 6000);
+        put(1, k, NULL, 6000);
+    }
+    for (int k = NKEYS; k < NKEYS + 10; k++) {
+        put(0, k, "fresh", 7000);
+        put(1, k, "fresh", 7000);
+    }
+    ck_assert(root(0) == root(1));
+    ck_assert(root(0) != root(2));
+    bs_repair_report rep;
+    run(0, NULL, &rep);
+    ck_assert_uint_eq(rep.ranges_failed, 0);
+    ck_assert_uint_gt(rep.ranges_mismatched, 0);
+    ck_assert_uint_eq(rep.ranges_compared, rep.ranges_in_sync + rep.ranges_mismatched);
+    /* 50 updates: old + new version of the cell and a row marker each
+     * (2 * 2 * 50); 20 partition tombstones; 10 new rows (marker + cell) */
+    ck_assert_uint_eq(rep.rows_differed, 200 + 20 + 20);
+    ck_assert_uint_ge(rep.rows_streamed, 140); /* at least everything node 2 lacked */
+    ck_assert_uint_le(rep.bytes_streamed, 3 * rep.bytes_differed);
+    ck_assert(root(0) == root(2));
+    ck_assert(root(1) == root(2));
+    char got[64];
+    for (int i = 0; i < N; i++) {
+        local_get(i, 0, got);
+        ck_assert_str_eq(got, "new-0");
+        local_get(i, 1, got); /* deleted */
+        ck_assert_str_eq(got, "");
+        local_get(i, 3, got); /* untouched */
+        ck_assert_str_eq(got, "value-3");
+        local_get(i, NKEYS + 4, got);
+        ck_assert_str_eq(got, "fresh");
+    }
+    uint64_t r = root(0);
+    bs_repair_report again;
+    run(1, NULL, &again);
+    ck_assert_uint_eq(again.ranges_mismatched, 0);
+    ck_assert_uint_eq(again.rows_streamed, 0);
+    ck_assert(root(0) == r && root(1) == r && root(2) == r);
+}
+END_TEST
+
+START_TEST(test_initiator_is_stale) {
+    fill();
+    for (int k = 0; k < 30; k++) {
+        put(1, k, "newer", 9000);
+        put(2, k, "newer", 9000);
+    }
+    put(2, 500, NULL, 9500); /* only node 2 saw this deletion */
+    bs_repair_report rep;
+    run(0, NULL, &rep);
+    ck_assert_uint_eq(rep.ranges_failed, 0);
+    ck_assert(root(0) == root(1) && root(1) == root(2));
+    char got[64];
+    for (int i = 0; i < N; i++) {
+        local_get(i, 7, got);
+        ck_assert_str_eq(got, "newer");
+        local_get(i, 500, got);
+        ck_assert_str_eq(got, "");
+    }
+}
+END_TEST
+
+START_TEST(test_down_replica_fails_ranges) {
+    fill();
+    put(0, 5, "x", 99999);
+    pthread_mutex_lock(&g_mem.lock);
+    g_mem.alive[2] = 0;
+    pthread_mutex_unlock(&g_mem.lock);
+    bs_repair_report rep;
+    run(0, NULL, &rep);
+    ck_assert_uint_eq(rep.ranges_failed, N * 4);
+    ck_assert_uint_eq(rep.ranges_compared, 0);
+    ck_assert_uint_eq(rep.rows_streamed, 0);
+    ck_assert_ptr_nonnull(strstr(rep.first_error, "unavailable"));
+    /* alive per the detector, but its messaging is gone: trees time out or
+     * fail, the session still ends and reports every range failed */
+    pthread_mutex_lock(&g_mem.lock);
+    g_mem.alive[2] = 1;
+    pthread_mutex_unlock(&g_mem.lock);
+    bs_repair_stop(g_n[2].rep);
+    bs_msg_stop(g_n[2].msg);
+    g_n[2].msg = NULL;
+    run(0, NULL, &rep);
+    ck_assert_uint_eq(rep.ranges_failed, N * 4);
+    ck_assert_uint_eq(rep.ranges_compared, 0);
+    /* nodes 0 and 1 were not repaired with each other either (same ranges) */
+    ck_assert(root(0) != root(1));
+}
+END_TEST
+
+START_TEST(test_range_and_errors) {
+    fill();
+    bs_repair_run_opts o;
+    memset(&o, 0, sizeof o);
+    o.keyspace = "ks";
+    o.has_range = 1;
+    o.range_start = 0;
+    o.range_end = INT64_MAX / 2;
+    bs_repair_report rep;
+    run(0, &o, &rep);
+    ck_assert_uint_gt(rep.ranges_compared, 0);
+    ck_assert_uint_lt(rep.ranges_compared, N * 4);
+    ck_assert_uint_eq(rep.ranges_in_sync, rep.ranges_compared);
+    /* a key outside the range differs: not repaired by a range-limited run */
+    int64_t t = bs_ring_partition_token("key7", 4);
+    int inside = t > 0 && t <= INT64_MAX / 2;
+    put(2, 7, "outlier", 123456);
+    run(0, &o, &rep);
+    ck_assert_uint_eq(rep.ranges_mismatched > 0, inside);
+    ck_assert_uint_eq(root(0) == root(2), inside);
+
+    o.keyspace = "nope";
+    ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_ENOTFOUND);
+    o.keyspace = "ks";
+    o.table = "nope";
+    ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_ENOTFOUND);
+    o.keyspace = NULL;
+    ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_EINVAL);
+}
+END_TEST
+
+START_TEST(test_checksum) {
+    fill();
+    bs_buf b = BS_BUF_INIT;
+    ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, "ks", "t", &b), 0);
+    char want[40];
+    snprintf(want, sizeof want, "\"checksum\":\"%016llx\"", (unsigned long long)root(0));
+    /* the same checksum three times (once per node) */
+    int count = 0;
+    for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), want, strlen(want))); p++)
+        count++;
+    ck_assert_int_eq(count, 3);
+    ck_assert_ptr_nonnull(memmem(b.data, b.len, "\"rows\":1200", 11)); /* marker + cell */
+    bs_buf_reset(&b);
+    pthread_mutex_lock(&g_mem.lock);
+    g_mem.alive[0] = 0;
+    pthread_mutex_unlock(&g_mem.lock);
+    ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, NULL, NULL, &b), 0);
+    ck_assert_ptr_nonnull(memmem(b.data, b.len, "\"error\":\"unavailable\"", 21));
+    bs_buf_reset(&b);
+    ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, "nope", NULL, &b), BS_ENOTFOUND);
+    bs_buf_free(&b);
+}
+END_TEST
+
+/* ---- malformed requests ---------------------------------------------------- */
+
+typedef struct answer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, status;
+} answer;
+
+static void on_answer(void *ud, int status, const uint8_t *p, size_t len) {
+    (void)p;
+    (void)len;
+    answer *a = ud;
+    pthread_mutex_lock(&a->mu);
+    a->status = status;
+    a->done = 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static int ask(uint8_t verb, const void *p, size_t len) {
+    answer a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
+    ck_assert_int_eq(bs_msg_send(g_n[0].msg, &g_mem.peer[1], verb, p, len, 5000, on_answer, &a), 0);
+    pthread_mutex_lock(&a.mu);
+    while (!a.done) pthread_cond_wait(&a.cv, &a.mu);
+    pthread_mutex_unlock(&a.mu);
+    pthread_mutex_destroy(&a.mu);
+    pthread_cond_destroy(&a.cv);
+    return a.status;
+}
+
+START_TEST(test_malformed_requests) {
+    const uint8_t empty[1] = {0};
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_TREE, empty, 0), BS_ECORRUPT);
+    /* name length 4 "ks.t", then a range count far beyond the bytes */
+    const uint8_t huge[] = {0, 4, 'k', 's', '.', 't', 0xff, 0xff, 0xff, 0xff};
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_DIGESTS, huge, sizeof huge), BS_ECORRUPT);
+    /* one range, depth 200 */
+    uint8_t tree[6 + 4 + 16 + 1] = {0, 4, 'k', 's', '.', 't', 0, 0, 0, 1};
+    tree[sizeof tree - 1] = 200;
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_TREE, tree, sizeof tree), BS_ECORRUPT);
+    /* depth 3 is fine; unknown table */
+    tree[sizeof tree - 1] = 3;
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_TREE, tree, sizeof tree), 0);
+    tree[2] = 'x';
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_TREE, tree, sizeof tree), BS_ENOTFOUND);
+    /* a stream chunk with a bad checksum */
+    uint8_t chunk[6 + 4 + 16] = {0, 4, 'k', 's', '.', 't', 0, 0, 0, 0, 'B', 'S', 'C', '1'};
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_STREAM, chunk, sizeof chunk), BS_ECORRUPT);
+    /* SEND with a truncated target address */
+    const uint8_t send[] = {0, 4, 'k', 's', '.', 't', 0, 0, 0, 0, 0, 9, '1'};
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_SEND, send, sizeof send), BS_ECORRUPT);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("repair");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_in_sync_streams_nothing);
+    tcase_add_test(tc, test_stale_replica_repaired);
+    tcase_add_test(tc, test_initiator_is_stale);
+    tcase_add_test(tc, test_down_replica_fails_ranges);
+    tcase_add_test(tc, test_range_and_errors);
+    tcase_add_test(tc, test_checksum);
+    tcase_add_test(tc, test_malformed_requests);
+    suite_add_tcase(s, tc);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int nf = srunner_ntests_failed(r);
+    srunner_free(r);
+    return nf ? 1 : 0;
+}
