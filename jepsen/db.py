@@ -14,6 +14,13 @@ tied to the forking thread, so all forks happen on one long-lived
 spawner thread (_Spawner).  kill_all() is
 called from the runner's finally block and from its signal handlers.
 
+Restart gate (default on; --no-restart-gate turns it off): while a node
+restarts, the clients' address is blackholed in its namespace and the
+runner waits until the node itself lists every node and sees the running
+ones Up, like an operator waiting for `nodetool status` before routing
+traffic.  Without it a freshly restarted basaltd accepts CQL requests
+before gossip has told it the ring (finding F1 in docs/JEPSEN.md).
+
 State per node: proc (Popen or None), paused (SIGSTOPped), skew_us (the
 clock_skew_us it was started with; the clock-skew nemesis restarts a node
 with a new value).
@@ -92,6 +99,7 @@ class Node(object):
         self.paused = False
         self.skew_us = 0
         self.starts = 0
+        self.ready_waits = []   # seconds each gated restart waited (None: gave up)
 
     def argv(self):
         a = self.db.net.exec_prefix(self.i) + [
@@ -109,6 +117,42 @@ class Node(object):
         return a + list(self.db.extra_args)
 
     def start(self, wait=True, timeout=30.0):
+        gated = self.db.restart_gate and self.starts > 0
+        if gated:
+            self.db.net.gate_clients(self.i, True)
+        try:
+            self._start(wait, timeout)
+            if gated:
+                self.wait_ring_ready(timeout)
+        finally:
+            if gated:
+                self.db.net.gate_clients(self.i, False)
+
+    def wait_ring_ready(self, timeout):
+        """Readiness gate after a restart: polls this node's own admin
+        /status from inside its namespace (clients are blackholed) until it
+        lists every node and sees every running, unpaused node Up."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.alive():
+                raise RuntimeError("node %d exited during restart (see %s)" % (self.i, self.log))
+            r = subprocess.run(self.db.net.exec_prefix(self.i) + [
+                "curl", "-s", "-m", "1", "http://%s:7199/status" % self.ip],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            try:
+                st = json.loads(r.stdout)
+                seen = {nd.get("address"): nd.get("status") for nd in st.get("nodes", [])}
+            except (ValueError, AttributeError):
+                seen = {}
+            want = [n for n in self.db.nodes.values()
+                    if n is not self and n.alive() and not n.paused]
+            if len(seen) >= len(self.db.nodes) and all(seen.get(n.ip) == "U" for n in want):
+                self.ready_waits.append(round(time.time() - deadline + timeout, 2))
+                return
+            time.sleep(0.2)
+        self.ready_waits.append(None)
+
+    def _start(self, wait, timeout):
         os.makedirs(self.data, exist_ok=True)
         with open(self.log, "a") as f:
             f.write("=== jepsen: start #%d skew_us=%d at %.3f\n"
@@ -119,7 +163,7 @@ class Node(object):
         out.close()
         self.paused = False
         self.starts += 1
-        if wait:
+        if wait and not (self.db.restart_gate and self.starts > 1):
             self.wait_cql(timeout)
 
     def alive(self):
@@ -173,8 +217,9 @@ class Node(object):
 
 
 class DB(object):
-    def __init__(self, net, basaltd, run_dir, extra_args=()):
+    def __init__(self, net, basaltd, run_dir, extra_args=(), restart_gate=True):
         self.net = net
+        self.restart_gate = restart_gate
         self.basaltd = basaltd
         self.dir = run_dir
         self.extra_args = list(extra_args)

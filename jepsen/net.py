@@ -215,6 +215,14 @@ class Net(object):
         _ip("-n", self.ns(i), "link", "set", "eth0", "up", check=False)
         self.down_links.discard(i)
 
+    def gate_clients(self, i, on):
+        """Blackholes (on) or restores (off) node i's route to the clients."""
+        if on:
+            _ip("-n", self.ns(i), "route", "add", "blackhole", self.host_ip() + "/32")
+        else:
+            _ip("-n", self.ns(i), "route", "del", "blackhole", self.host_ip() + "/32",
+                check=False)
+
     def heal(self):
         self.heal_partition()
         for i in list(self.down_links):

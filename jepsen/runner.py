@@ -239,7 +239,7 @@ class Run(object):
         try:
             self.net.setup()
             summary["subnet"] = "198.18.%d.0/24" % self.net.subnet
-            self.db = dbmod.DB(self.net, a.basaltd, self.dir)
+            self.db = dbmod.DB(self.net, a.basaltd, self.dir, restart_gate=a.restart_gate)
             self.t0 = time.monotonic_ns()
             self.db.start_all()
             if not self.db.wait_all_up(60):
@@ -389,6 +389,8 @@ class Run(object):
             k = "%s:%s" % (op["f"], op["type"])
             ops[k] = ops.get(k, 0) + 1
         s["ops"] = ops
+        if self.db is not None:
+            s["restart_ready_waits"] = {str(n.i): n.ready_waits for n in self.db.nodes.values()}
         s["faults"] = [op["value"] for op in self.hist
                        if op["process"] == "nemesis" and op["f"] in ("start", "wipe")]
         self.write_json("summary.json", s)
@@ -447,6 +449,8 @@ def main(argv=None):
     p.add_argument("--basaltd", default=os.environ.get("BASALTD") or _default_basaltd())
     p.add_argument("--store", default=os.path.join(HERE, "store"))
     p.add_argument("--keep-data", action="store_true")
+    p.add_argument("--no-restart-gate", dest="restart_gate", action="store_false",
+                   help="let clients reach a restarted node at once (exposes finding F1)")
     a = p.parse_args(argv)
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)

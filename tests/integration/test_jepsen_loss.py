@@ -1,0 +1,73 @@
+"""
+test_jepsen_loss.py - the quick Jepsen suite, part 2: proof that the set
+checker catches lost writes, and the delete/resurrection workload.
+
+test_wiped_replica_is_reported: RF=1, no faults during the run, then the
+test-only --wipe 2 kills node 2, deletes its data directory and restarts it
+with the same tokens (no repair, no hints can help: RF=1).  The checker
+must fail (exit status 1) and list the lost elements: all acknowledged,
+nonempty, whole partitions (elem % 16) gone at both QUORUM and ALL, and
+every other acknowledged element still present.
+
+test_delete_kill_pause_isolate: deleted rows never come back (during the
+run at QUORUM, after heal + flush + compaction at QUORUM and ALL).
+"""
+import json
+import os
+
+import harness
+from test_jepsen_quick import JepsenCase, run_jepsen
+
+NPART = 16
+
+
+class TestJepsenLoss(JepsenCase):
+    def test_wiped_replica_is_reported(self):
+        rc, d, res, hist = run_jepsen(["--workload", "set", "--nemesis", "none",
+                                       "--time", "8", "--seed", "21", "--rf", "1",
+                                       "--wipe", "2", "--settle", "3",
+                                       "--converge-timeout", "5"], 150)
+        self.assertIsNotNone(res, "no results.json in " + d)
+        self.assertEqual(rc, 1)
+        self.assertFalse(res["valid"])
+        acked = {op["value"] for op in hist if op["f"] == "add" and op["type"] == "ok"}
+        self.assertGreater(len(acked), 100)
+        for cl in ("QUORUM", "ALL"):
+            lost = set(res[cl]["lost"])
+            self.assertGreater(len(lost), 0, cl)
+            self.assertEqual(res[cl]["lost_count"], len(lost))
+            self.assertLessEqual(lost, acked)
+            parts = {e % NPART for e in lost}
+            # whole partitions vanished with their only replica
+            self.assertEqual(lost, {e for e in acked if e % NPART in parts})
+            self.assertLess(len(parts), NPART)
+            self.assertEqual(res[cl]["read"], len(acked - lost))
+        with open(os.path.join(d, "summary.txt")) as f:
+            txt = f.read()
+        self.assertIn("RESULT    INVALID", txt)
+        self.assertIn("LOST", txt)
+        self.assertIn(str(min(res["ALL"]["lost"])), txt)
+        wipes = [op for op in hist if op["f"] == "wipe"]
+        self.assertEqual(len(wipes), 1)
+        self.assertEqual(wipes[0]["value"]["node"], 2)
+
+    def test_delete_kill_pause_isolate(self):
+        rc, d, res, hist = run_jepsen(["--workload", "delete", "--nemesis",
+                                       "kill,pause,isolate", "--time", "25",
+                                       "--interval", "5", "--seed", "22"], 160)
+        self.assertHistoryWellFormed(hist)
+        self.assertIsNotNone(res, "no results.json in " + d)
+        self.assertGreaterEqual(len(self.faults(hist)), 2)
+        self.assertGreater(res["deleted"], 100)
+        reads = sum(1 for op in hist if op["f"] == "read" and op["type"] == "ok")
+        self.assertGreater(reads, 50)
+        self.assertEqual(res["resurrected_during_run"], [])
+        for cl in ("QUORUM", "ALL"):
+            self.assertEqual(res[cl]["resurrected"], [], cl)
+            self.assertEqual(res[cl]["lost"], [], cl)
+        self.assertTrue(res["valid"], json.dumps(res)[:2000])
+        self.assertEqual(rc, 0)
+
+
+if __name__ == "__main__":
+    harness.main()
