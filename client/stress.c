@@ -29,7 +29,7 @@
 #include "common/error.h"
 
 typedef struct cfg {
-    int kind;           /* 0 write, 1 read, 2 mixed */
+    int kind; /* 0 write, 1 read, 2 mixed */
     uint64_t n;
     double duration;
     uint16_t cl;
@@ -38,7 +38,7 @@ typedef struct cfg {
     double rate;
     char nodes[512];
     int port;
-    int pop;            /* 0 seq, 1 uniform, 2 gaussian */
+    int pop; /* 0 seq, 1 uniform, 2 gaussian */
     uint64_t dist;
     int size;
     int rows;
@@ -80,7 +80,8 @@ static int classify(const bs_client_error *e) {
     if (e->code == BS_CLIENT_ETIMEOUT) return E_TIMEOUT;
     if (e->code == BS_CLIENT_ESERVER) {
         switch (e->server_code) {
-        case 0x1100: case 0x1200: return E_TIMEOUT;
+        case 0x1100:
+        case 0x1200: return E_TIMEOUT;
         case 0x1000: return E_UNAVAIL;
         case 0x1001: return E_OVERLOAD;
         default: return E_SERVER;
@@ -102,7 +103,8 @@ static uint64_t population(app *a, wstate *w, uint64_t seq) {
     switch (c->pop) {
     case 1: return xorshift(&w->rng) % c->dist;
     case 2: {
-        double u1 = ((double)(xorshift(&w->rng) >> 11) + 1) / 9007199254740993.0;
+        double u1 =
+            ((double)(xorshift(&w->rng) >> 11) + 1) / 9007199254740993.0;
         double u2 = (double)(xorshift(&w->rng) >> 11) / 9007199254740992.0;
         double z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
         double v = (double)c->dist / 2 + z * (double)c->dist / 6;
@@ -133,15 +135,19 @@ static int op(void *ud, int worker, uint64_t seq, int kind) {
     int rc = bs_client_execute(a->cl, s, &res, &err);
     if (rc) return classify(&err);
     int cls = 0;
-    if (kind == 1 && a->c->pop == 0 && bs_client_result_row_count(res) == 0) cls = E_NOTFOUND;
+    if (kind == 1 && a->c->pop == 0 && bs_client_result_row_count(res) == 0)
+        cls = E_NOTFOUND;
     bs_client_result_free(res);
     return cls;
 }
 
 static int parse_cl(const char *s, uint16_t *out) {
-    static const struct { const char *n; uint16_t v; } cls[] = {
-        {"ANY", 0}, {"ONE", 1}, {"TWO", 2}, {"THREE", 3}, {"QUORUM", 4}, {"ALL", 5},
-        {"LOCAL_QUORUM", 6}, {"EACH_QUORUM", 7}, {"LOCAL_ONE", 10}};
+    static const struct {
+        const char *n;
+        uint16_t v;
+    } cls[] = {{"ANY", 0},          {"ONE", 1},         {"TWO", 2},
+               {"THREE", 3},        {"QUORUM", 4},      {"ALL", 5},
+               {"LOCAL_QUORUM", 6}, {"EACH_QUORUM", 7}, {"LOCAL_ONE", 10}};
     for (size_t i = 0; i < sizeof cls / sizeof *cls; i++)
         if (!strcasecmp(s, cls[i].n)) {
             *out = cls[i].v;
@@ -162,12 +168,15 @@ static double parse_duration(const char *s) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: basalt-stress write|read|mixed [n=N | duration=30s] [cl=ONE]\n"
-            "         [ratio(write=1,read=3)] [-rate threads=N] [-rate fixed=5000/s]\n"
-            "         [-node HOST[,HOST]] [-port 9042] [-pop seq|uniform|gaussian] [-dist N]\n"
-            "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
-            "         [-connections N] [-json FILE] [-log interval=5]\n");
+    fprintf(
+        stderr,
+        "usage: basalt-stress write|read|mixed [n=N | duration=30s] [cl=ONE]\n"
+        "         [ratio(write=1,read=3)] [-rate threads=N] [-rate "
+        "fixed=5000/s]\n"
+        "         [-node HOST[,HOST]] [-port 9042] [-pop seq|uniform|gaussian] "
+        "[-dist N]\n"
+        "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
+        "         [-connections N] [-json FILE] [-log interval=5]\n");
 }
 
 static int parse_args(int argc, char **argv, cfg *c) {
@@ -185,18 +194,24 @@ static int parse_args(int argc, char **argv, cfg *c) {
     snprintf(c->nodes, sizeof c->nodes, "127.0.0.1");
     snprintf(c->ks, sizeof c->ks, "basalt_stress");
     if (argc < 2) return -1;
-    if (!strcmp(argv[1], "write")) c->kind = 0;
-    else if (!strcmp(argv[1], "read")) c->kind = 1;
-    else if (!strcmp(argv[1], "mixed")) c->kind = 2;
-    else return -1;
+    if (!strcmp(argv[1], "write"))
+        c->kind = 0;
+    else if (!strcmp(argv[1], "read"))
+        c->kind = 1;
+    else if (!strcmp(argv[1], "mixed"))
+        c->kind = 2;
+    else
+        return -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strncmp(a, "n=", 2)) {
             char *end;
             double n = strtod(a + 2, &end);
-            if (*end == 'k' || *end == 'K') n *= 1e3;
-            else if (*end == 'm' || *end == 'M') n *= 1e6;
+            if (*end == 'k' || *end == 'K')
+                n *= 1e3;
+            else if (*end == 'm' || *end == 'M')
+                n *= 1e6;
             if (n <= 0) return -1;
             c->n = (uint64_t)n;
         } else if (!strncmp(a, "duration=", 9)) {
@@ -204,16 +219,20 @@ static int parse_args(int argc, char **argv, cfg *c) {
         } else if (!strncmp(a, "cl=", 3)) {
             if (parse_cl(a + 3, &c->cl)) return -1;
         } else if (!strncmp(a, "ratio(", 6)) {
-            if (sscanf(a, "ratio(write=%d,read=%d)", &c->wr, &c->rd) != 2 || c->wr < 0 || c->rd < 0 ||
-                c->wr + c->rd == 0)
+            if (sscanf(a, "ratio(write=%d,read=%d)", &c->wr, &c->rd) != 2 ||
+                c->wr < 0 || c->rd < 0 || c->wr + c->rd == 0)
                 return -1;
         } else if (!strcmp(a, "-rate") && v) {
             i++;
-            if (!strncmp(v, "threads=", 8)) c->threads = atoi(v + 8);
-            else if (!strncmp(v, "fixed=", 6)) c->rate = strtod(v + 6, NULL);
-            else return -1;
+            if (!strncmp(v, "threads=", 8))
+                c->threads = atoi(v + 8);
+            else if (!strncmp(v, "fixed=", 6))
+                c->rate = strtod(v + 6, NULL);
+            else
+                return -1;
             /* "-rate fixed=1000/s threads=16" */
-            if (i + 1 < argc && !strncmp(argv[i + 1], "threads=", 8)) c->threads = atoi(argv[++i] + 8);
+            if (i + 1 < argc && !strncmp(argv[i + 1], "threads=", 8))
+                c->threads = atoi(argv[++i] + 8);
             if (c->threads < 1 || c->threads > 1024 || c->rate < 0) return -1;
         } else if (!strcmp(a, "-node") && v) {
             snprintf(c->nodes, sizeof c->nodes, "%s", v);
@@ -222,7 +241,10 @@ static int parse_args(int argc, char **argv, cfg *c) {
             c->port = atoi(v);
             i++;
         } else if (!strcmp(a, "-pop") && v) {
-            c->pop = !strcmp(v, "seq") ? 0 : !strcmp(v, "uniform") ? 1 : !strcmp(v, "gaussian") ? 2 : -1;
+            c->pop = !strcmp(v, "seq")        ? 0
+                     : !strcmp(v, "uniform")  ? 1
+                     : !strcmp(v, "gaussian") ? 2
+                                              : -1;
             if (c->pop < 0) return -1;
             i++;
         } else if (!strcmp(a, "-dist") && v) {
@@ -280,34 +302,41 @@ int main(int argc, char **argv) {
     }
     bs_client_config *cc;
     bs_client_error err;
-    if (bs_client_config_new(&cc) || bs_client_config_add_contact_points(cc, c.nodes) ||
-        bs_client_config_set_port(cc, c.port) || bs_client_config_set_consistency(cc, c.cl) ||
+    if (bs_client_config_new(&cc) ||
+        bs_client_config_add_contact_points(cc, c.nodes) ||
+        bs_client_config_set_port(cc, c.port) ||
+        bs_client_config_set_consistency(cc, c.cl) ||
         bs_client_config_set_pool_size(cc, c.connections)) {
         fprintf(stderr, "basalt-stress: bad client configuration\n");
         return 2;
     }
     app a = {&c, NULL, NULL, NULL, NULL};
     if (bs_client_connect(cc, &a.cl, &err)) {
-        fprintf(stderr, "basalt-stress: cannot connect to %s:%d: %s\n", c.nodes, c.port, err.message);
+        fprintf(stderr, "basalt-stress: cannot connect to %s:%d: %s\n", c.nodes,
+                c.port, err.message);
         bs_client_config_free(cc);
         return 1;
     }
     char q[512];
     snprintf(q, sizeof q,
-             "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'SimpleStrategy', "
+             "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': "
+             "'SimpleStrategy', "
              "'replication_factor': %d}",
              c.ks, c.rf);
     if (run_cql(a.cl, q)) return 1;
     snprintf(q, sizeof q,
-             "CREATE TABLE IF NOT EXISTS %s.standard1 (key blob, c int, v blob, PRIMARY KEY (key, c))",
+             "CREATE TABLE IF NOT EXISTS %s.standard1 (key blob, c int, v "
+             "blob, PRIMARY KEY (key, c))",
              c.ks);
     if (run_cql(a.cl, q)) return 1;
-    snprintf(q, sizeof q, "INSERT INTO %s.standard1 (key, c, v) VALUES (?, ?, ?)", c.ks);
+    snprintf(q, sizeof q,
+             "INSERT INTO %s.standard1 (key, c, v) VALUES (?, ?, ?)", c.ks);
     if (bs_client_prepare(a.cl, q, &a.ins, &err)) {
         fprintf(stderr, "basalt-stress: prepare: %s\n", err.message);
         return 1;
     }
-    snprintf(q, sizeof q, "SELECT v FROM %s.standard1 WHERE key = ? AND c = ?", c.ks);
+    snprintf(q, sizeof q, "SELECT v FROM %s.standard1 WHERE key = ? AND c = ?",
+             c.ks);
     if (bs_client_prepare(a.cl, q, &a.sel, &err)) {
         fprintf(stderr, "basalt-stress: prepare: %s\n", err.message);
         return 1;
@@ -320,16 +349,23 @@ int main(int argc, char **argv) {
         bs_client_stmt_set_consistency(a.ws[i].sel, c.cl);
         a.ws[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
         a.ws[i].val = malloc((size_t)c.size);
-        for (int j = 0; j < c.size; j++) a.ws[i].val[j] = (uint8_t)(j * 31 + i);
+        for (int j = 0; j < c.size; j++)
+            a.ws[i].val[j] = (uint8_t)(j * 31 + i);
     }
-    printf("basalt-stress %s: %s%llu ops%s, %d threads, %s, cl=%u, pop=%s dist=%llu, %d-byte values, "
+    printf("basalt-stress %s: %s%llu ops%s, %d threads, %s, cl=%u, pop=%s "
+           "dist=%llu, %d-byte values, "
            "%d rows/partition, nodes %s:%d\n",
-           argv[1], c.n ? "" : "duration ", (unsigned long long)(c.n ? c.n : (uint64_t)c.duration),
-           c.n ? "" : " s", c.threads,
-           c.rate > 0 ? "open loop" : "closed loop", c.cl,
-           c.pop == 0 ? "seq" : c.pop == 1 ? "uniform" : "gaussian", (unsigned long long)c.dist, c.size,
-           c.rows, c.nodes, c.port);
-    if (c.rate > 0) printf("target rate %.0f op/s (latency measured from intended start)\n", c.rate);
+           argv[1], c.n ? "" : "duration ",
+           (unsigned long long)(c.n ? c.n : (uint64_t)c.duration),
+           c.n ? "" : " s", c.threads, c.rate > 0 ? "open loop" : "closed loop",
+           c.cl,
+           c.pop == 0   ? "seq"
+           : c.pop == 1 ? "uniform"
+                        : "gaussian",
+           (unsigned long long)c.dist, c.size, c.rows, c.nodes, c.port);
+    if (c.rate > 0)
+        printf("target rate %.0f op/s (latency measured from intended start)\n",
+               c.rate);
     bs_stress_opts o = {0};
     o.threads = c.threads;
     o.rate = c.rate;
@@ -348,7 +384,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     FILE *jf = NULL;
-    if (c.json && !(jf = fopen(c.json, "w"))) fprintf(stderr, "basalt-stress: cannot write %s\n", c.json);
+    if (c.json && !(jf = fopen(c.json, "w")))
+        fprintf(stderr, "basalt-stress: cannot write %s\n", c.json);
     bs_stress_report(&o, r, stdout, jf);
     if (jf) fclose(jf);
     int failed = r->ok == 0;

@@ -23,8 +23,8 @@
 #include <stdio.h>
 
 /* ---- histogram: log-linear buckets, ~1% relative precision ---------- */
-#define BS_HIST_SUB 128  /* linear sub-buckets per power of two */
-#define BS_HIST_POW 40   /* up to 2^40 ns (~18 min) */
+#define BS_HIST_SUB 128 /* linear sub-buckets per power of two */
+#define BS_HIST_POW 40  /* up to 2^40 ns (~18 min) */
 
 typedef struct bs_hist {
     uint64_t counts[BS_HIST_POW][BS_HIST_SUB];
@@ -50,25 +50,25 @@ uint64_t bs_hist_percentile(const bs_hist *h, double p);
 typedef int (*bs_stress_op)(void *ud, int worker, uint64_t seq, int kind);
 
 typedef struct bs_stress_opts {
-    int threads;              /* workers; >= 1 */
-    double rate;              /* ops/s, 0 = closed loop */
-    uint64_t n;               /* operations; 0 = use duration */
-    double duration_s;        /* when n == 0 */
-    int write_ratio;          /* mixed: writes per (write+read) ratio */
-    int read_ratio;           /* (write=1, read=0 -> all writes) */
-    double report_every_s;    /* 0 = no periodic reports */
-    FILE *out;                /* reports; NULL = none */
+    int threads;           /* workers; >= 1 */
+    double rate;           /* ops/s, 0 = closed loop */
+    uint64_t n;            /* operations; 0 = use duration */
+    double duration_s;     /* when n == 0 */
+    int write_ratio;       /* mixed: writes per (write+read) ratio */
+    int read_ratio;        /* (write=1, read=0 -> all writes) */
+    double report_every_s; /* 0 = no periodic reports */
+    FILE *out;             /* reports; NULL = none */
     bs_stress_op op;
     void *ud;
     const char *(*errclass_name)(int cls);
 } bs_stress_opts;
 
 typedef struct bs_stress_result {
-    uint64_t ops;             /* completed (ok + errors) */
+    uint64_t ops; /* completed (ok + errors) */
     uint64_t ok;
     uint64_t errors[BS_STRESS_MAX_ERRCLASSES];
     double elapsed_s;
-    bs_hist lat[2];           /* write, read */
+    bs_hist lat[2]; /* write, read */
     bs_hist all;
 } bs_stress_result;
 

@@ -32,8 +32,8 @@ static void bucket_of(uint64_t v, int *p, int *s) {
         return;
     }
     int lz = __builtin_clzll(v);
-    int top = 63 - lz;                /* position of the leading one, >= 7 */
-    *p = top - 6;                     /* 1.. */
+    int top = 63 - lz; /* position of the leading one, >= 7 */
+    *p = top - 6;      /* 1.. */
     *s = (int)((v >> (top - 7)) & (BS_HIST_SUB - 1));
     if (*p >= BS_HIST_POW) {
         *p = BS_HIST_POW - 1;
@@ -61,7 +61,8 @@ void bs_hist_record(bs_hist *h, uint64_t ns) {
 
 void bs_hist_merge(bs_hist *into, const bs_hist *from) {
     for (int p = 0; p < BS_HIST_POW; p++)
-        for (int s = 0; s < BS_HIST_SUB; s++) into->counts[p][s] += from->counts[p][s];
+        for (int s = 0; s < BS_HIST_SUB; s++)
+            into->counts[p][s] += from->counts[p][s];
     into->total += from->total;
     into->sum_ns += from->sum_ns;
     if (from->max_ns > into->max_ns) into->max_ns = from->max_ns;
@@ -85,7 +86,8 @@ uint64_t bs_hist_percentile(const bs_hist *h, double pct) {
     return h->max_ns;
 }
 
-/* ---- engine --------------------------------------------------------------- */
+/* ---- engine ---------------------------------------------------------------
+ */
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -103,9 +105,9 @@ typedef struct worker {
     pthread_t th;
     int id;
     struct run *run;
-    pthread_mutex_t lock;  /* guards the histograms and counters below */
-    bs_hist lat[2];        /* whole run */
-    bs_hist interval;      /* since the last periodic report */
+    pthread_mutex_t lock; /* guards the histograms and counters below */
+    bs_hist lat[2];       /* whole run */
+    bs_hist interval;     /* since the last periodic report */
     uint64_t ok;
     uint64_t errors[BS_STRESS_MAX_ERRCLASSES];
 } worker;
@@ -113,7 +115,7 @@ typedef struct worker {
 typedef struct run {
     const bs_stress_opts *o;
     int64_t t0;
-    int64_t end;           /* duration mode: intended start limit */
+    int64_t end; /* duration mode: intended start limit */
     atomic_uint_fast64_t next;
     atomic_int stop;
     worker *w;
@@ -149,7 +151,8 @@ static void *work(void *arg) {
             bs_hist_record(&w->lat[kind], (uint64_t)lat);
             bs_hist_record(&w->interval, (uint64_t)lat);
         } else {
-            if (cls < 0 || cls >= BS_STRESS_MAX_ERRCLASSES) cls = BS_STRESS_MAX_ERRCLASSES - 1;
+            if (cls < 0 || cls >= BS_STRESS_MAX_ERRCLASSES)
+                cls = BS_STRESS_MAX_ERRCLASSES - 1;
             w->errors[cls]++;
         }
         pthread_mutex_unlock(&w->lock);
@@ -158,7 +161,8 @@ static void *work(void *arg) {
 }
 
 int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
-    if (!o->op || o->threads < 1 || (!o->n && o->duration_s <= 0)) return BS_EINVAL;
+    if (!o->op || o->threads < 1 || (!o->n && o->duration_s <= 0))
+        return BS_EINVAL;
     memset(res, 0, sizeof *res);
     run r;
     memset(&r, 0, sizeof r);
@@ -178,11 +182,13 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
         bs_hist_init(&w->lat[1]);
         bs_hist_init(&w->interval);
     }
-    for (int i = 0; i < o->threads; i++) pthread_create(&r.w[i].th, NULL, work, &r.w[i]);
+    for (int i = 0; i < o->threads; i++)
+        pthread_create(&r.w[i].th, NULL, work, &r.w[i]);
     /* periodic reports from this thread */
     if (o->report_every_s > 0 && o->out) {
-        fprintf(o->out, "%8s %10s %10s %9s %9s %9s %9s %9s %8s\n", "time_s", "ops", "op/s", "p50_ms",
-                "p90_ms", "p99_ms", "p99.9_ms", "max_ms", "errors");
+        fprintf(o->out, "%8s %10s %10s %9s %9s %9s %9s %9s %8s\n", "time_s",
+                "ops", "op/s", "p50_ms", "p90_ms", "p99_ms", "p99.9_ms",
+                "max_ms", "errors");
         int64_t last = r.t0;
         uint64_t total_ops = 0;
         bs_hist *iv = malloc(sizeof *iv);
@@ -193,8 +199,14 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
                 struct timespec ts = {0, 50000000};
                 nanosleep(&ts, NULL);
                 uint64_t seq = atomic_load(&r.next);
-                if (o->n && seq >= o->n + (uint64_t)o->threads) { finished = 1; break; }
-                if (!o->n && now_ns() >= r.end + 50000000) { finished = 1; break; }
+                if (o->n && seq >= o->n + (uint64_t)o->threads) {
+                    finished = 1;
+                    break;
+                }
+                if (!o->n && now_ns() >= r.end + 50000000) {
+                    finished = 1;
+                    break;
+                }
             }
             if (!iv) break;
             bs_hist_init(iv);
@@ -204,24 +216,30 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
                 pthread_mutex_lock(&w->lock);
                 bs_hist_merge(iv, &w->interval);
                 bs_hist_init(&w->interval);
-                for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++) errs += w->errors[k];
+                for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
+                    errs += w->errors[k];
                 pthread_mutex_unlock(&w->lock);
             }
             int64_t t = now_ns();
             total_ops += iv->total;
             double dt = (double)(t - last) / 1e9;
-            fprintf(o->out, "%8.1f %10llu %10.0f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n",
-                    (double)(t - r.t0) / 1e9, (unsigned long long)total_ops, dt > 0 ? (double)iv->total / dt : 0,
-                    bs_hist_percentile(iv, 50) / 1e6, bs_hist_percentile(iv, 90) / 1e6,
-                    bs_hist_percentile(iv, 99) / 1e6, bs_hist_percentile(iv, 99.9) / 1e6,
-                    iv->max_ns / 1e6, (unsigned long long)errs);
+            fprintf(o->out,
+                    "%8.1f %10llu %10.0f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n",
+                    (double)(t - r.t0) / 1e9, (unsigned long long)total_ops,
+                    dt > 0 ? (double)iv->total / dt : 0,
+                    bs_hist_percentile(iv, 50) / 1e6,
+                    bs_hist_percentile(iv, 90) / 1e6,
+                    bs_hist_percentile(iv, 99) / 1e6,
+                    bs_hist_percentile(iv, 99.9) / 1e6, iv->max_ns / 1e6,
+                    (unsigned long long)errs);
             fflush(o->out);
             last = t;
             if (finished) break;
         }
         free(iv);
     }
-    for (int i = 0; i < o->threads; i++) pthread_join(r.w[i].th, NULL);
+    for (int i = 0; i < o->threads; i++)
+        pthread_join(r.w[i].th, NULL);
     res->elapsed_s = (double)(now_ns() - r.t0) / 1e9;
     bs_hist_init(&res->lat[0]);
     bs_hist_init(&res->lat[1]);
@@ -231,42 +249,53 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
         bs_hist_merge(&res->lat[0], &w->lat[0]);
         bs_hist_merge(&res->lat[1], &w->lat[1]);
         res->ok += w->ok;
-        for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++) res->errors[k] += w->errors[k];
+        for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
+            res->errors[k] += w->errors[k];
         pthread_mutex_destroy(&w->lock);
     }
     bs_hist_merge(&res->all, &res->lat[0]);
     bs_hist_merge(&res->all, &res->lat[1]);
     res->ops = res->ok;
-    for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++) res->ops += res->errors[k];
+    for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
+        res->ops += res->errors[k];
     free(r.w);
     return 0;
 }
 
 static void lat_line(FILE *f, const char *name, const bs_hist *h) {
     if (!h->total) return;
-    fprintf(f, "%-6s latency ms: mean %.3f  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", name,
-            h->sum_ns / (double)h->total / 1e6, bs_hist_percentile(h, 50) / 1e6,
-            bs_hist_percentile(h, 90) / 1e6, bs_hist_percentile(h, 99) / 1e6,
-            bs_hist_percentile(h, 99.9) / 1e6, h->max_ns / 1e6);
+    fprintf(f,
+            "%-6s latency ms: mean %.3f  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 "
+            "%.3f  max %.3f\n",
+            name, h->sum_ns / (double)h->total / 1e6,
+            bs_hist_percentile(h, 50) / 1e6, bs_hist_percentile(h, 90) / 1e6,
+            bs_hist_percentile(h, 99) / 1e6, bs_hist_percentile(h, 99.9) / 1e6,
+            h->max_ns / 1e6);
 }
 
 static void lat_json(FILE *f, const char *name, const bs_hist *h, int comma) {
-    fprintf(f, "    \"%s\": {\"count\": %llu, \"mean_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, "
-               "\"p99_ms\": %.4f, \"p999_ms\": %.4f, \"max_ms\": %.4f}%s\n",
-            name, (unsigned long long)h->total, h->total ? h->sum_ns / (double)h->total / 1e6 : 0,
+    fprintf(f,
+            "    \"%s\": {\"count\": %llu, \"mean_ms\": %.4f, \"p50_ms\": "
+            "%.4f, \"p90_ms\": %.4f, "
+            "\"p99_ms\": %.4f, \"p999_ms\": %.4f, \"max_ms\": %.4f}%s\n",
+            name, (unsigned long long)h->total,
+            h->total ? h->sum_ns / (double)h->total / 1e6 : 0,
             bs_hist_percentile(h, 50) / 1e6, bs_hist_percentile(h, 90) / 1e6,
-            bs_hist_percentile(h, 99) / 1e6, bs_hist_percentile(h, 99.9) / 1e6, h->max_ns / 1e6,
-            comma ? "," : "");
+            bs_hist_percentile(h, 99) / 1e6, bs_hist_percentile(h, 99.9) / 1e6,
+            h->max_ns / 1e6, comma ? "," : "");
 }
 
-void bs_stress_report(const bs_stress_opts *o, const bs_stress_result *r, FILE *text,
-                      FILE *json) {
+void bs_stress_report(const bs_stress_opts *o, const bs_stress_result *r,
+                      FILE *text, FILE *json) {
     double tput = r->elapsed_s > 0 ? (double)r->ops / r->elapsed_s : 0;
     if (text) {
         fprintf(text, "\nResults:\n");
-        fprintf(text, "op rate          : %.0f op/s (%llu ops in %.2f s, %s loop%s)\n", tput,
-                (unsigned long long)r->ops, r->elapsed_s, o->rate > 0 ? "open" : "closed",
-                o->rate > 0 ? ", latency from intended start" : "");
+        fprintf(
+            text,
+            "op rate          : %.0f op/s (%llu ops in %.2f s, %s loop%s)\n",
+            tput, (unsigned long long)r->ops, r->elapsed_s,
+            o->rate > 0 ? "open" : "closed",
+            o->rate > 0 ? ", latency from intended start" : "");
         lat_line(text, "all", &r->all);
         lat_line(text, "write", &r->lat[0]);
         lat_line(text, "read", &r->lat[1]);
@@ -274,14 +303,19 @@ void bs_stress_report(const bs_stress_opts *o, const bs_stress_result *r, FILE *
         fprintf(text, "errors           : %llu\n", (unsigned long long)errs);
         for (int k = 1; k < BS_STRESS_MAX_ERRCLASSES; k++)
             if (r->errors[k])
-                fprintf(text, "  %-14s : %llu\n", o->errclass_name ? o->errclass_name(k) : "error",
+                fprintf(text, "  %-14s : %llu\n",
+                        o->errclass_name ? o->errclass_name(k) : "error",
                         (unsigned long long)r->errors[k]);
     }
     if (json) {
-        fprintf(json, "{\n  \"ops\": %llu,\n  \"ok\": %llu,\n  \"elapsed_s\": %.3f,\n  \"op_rate\": %.1f,\n"
-                      "  \"mode\": \"%s\",\n  \"threads\": %d,\n  \"target_rate\": %.1f,\n  \"latency\": {\n",
-                (unsigned long long)r->ops, (unsigned long long)r->ok, r->elapsed_s, tput,
-                o->rate > 0 ? "open" : "closed", o->threads, o->rate);
+        fprintf(json,
+                "{\n  \"ops\": %llu,\n  \"ok\": %llu,\n  \"elapsed_s\": "
+                "%.3f,\n  \"op_rate\": %.1f,\n"
+                "  \"mode\": \"%s\",\n  \"threads\": %d,\n  \"target_rate\": "
+                "%.1f,\n  \"latency\": {\n",
+                (unsigned long long)r->ops, (unsigned long long)r->ok,
+                r->elapsed_s, tput, o->rate > 0 ? "open" : "closed", o->threads,
+                o->rate);
         lat_json(json, "all", &r->all, 1);
         lat_json(json, "write", &r->lat[0], 1);
         lat_json(json, "read", &r->lat[1], 0);
@@ -290,7 +324,8 @@ void bs_stress_report(const bs_stress_opts *o, const bs_stress_result *r, FILE *
         for (int k = 1; k < BS_STRESS_MAX_ERRCLASSES; k++)
             if (r->errors[k]) {
                 fprintf(json, "%s\"%s\": %llu", first ? "" : ", ",
-                        o->errclass_name ? o->errclass_name(k) : "error", (unsigned long long)r->errors[k]);
+                        o->errclass_name ? o->errclass_name(k) : "error",
+                        (unsigned long long)r->errors[k]);
                 first = 0;
             }
         fprintf(json, "}\n}\n");

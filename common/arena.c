@@ -49,8 +49,11 @@ void *bs_arena_alloc(bs_arena *a, size_t n) {
         bs_arena_chunk *c = chunk_new(need);
         if (!c) return NULL;
         c->used = need;
-        if (h) { c->next = h->next; h->next = c; }
-        else a->head = c;
+        if (h) {
+            c->next = h->next;
+            h->next = c;
+        } else
+            a->head = c;
         a->total += need;
         return c->data;
     }
@@ -90,11 +93,16 @@ void bs_arena_reset(bs_arena *a) {
     bs_arena_chunk *keep = NULL;
     while (c) {
         bs_arena_chunk *next = c->next;
-        if (!keep && c->size == a->chunk_size) keep = c;
-        else free(c);
+        if (!keep && c->size == a->chunk_size)
+            keep = c;
+        else
+            free(c);
         c = next;
     }
-    if (keep) { keep->next = NULL; keep->used = 0; }
+    if (keep) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
     a->head = keep;
     a->total = 0;
 }

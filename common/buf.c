@@ -13,7 +13,10 @@
 
 #include "common/error.h"
 
-void bs_buf_init(bs_buf *b) { b->data = NULL; b->len = b->cap = 0; }
+void bs_buf_init(bs_buf *b) {
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
 
 void bs_buf_free(bs_buf *b) {
     free(b->data);
@@ -26,7 +29,10 @@ int bs_buf_reserve(bs_buf *b, size_t extra) {
     size_t need = b->len + extra;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) {
-        if (cap > SIZE_MAX / 2) { cap = need; break; }
+        if (cap > SIZE_MAX / 2) {
+            cap = need;
+            break;
+        }
         cap *= 2;
     }
     uint8_t *d = realloc(b->data, cap);
@@ -52,7 +58,9 @@ uint8_t *bs_buf_extend(bs_buf *b, size_t n) {
     return p;
 }
 
-int bs_buf_append_u8(bs_buf *b, uint8_t v) { return bs_buf_append(b, &v, 1); }
+int bs_buf_append_u8(bs_buf *b, uint8_t v) {
+    return bs_buf_append(b, &v, 1);
+}
 
 int bs_buf_append_u16(bs_buf *b, uint16_t v) {
     uint8_t t[2];

@@ -22,13 +22,16 @@ typedef struct bs_buf {
     size_t cap;
 } bs_buf;
 
-#define BS_BUF_INIT {NULL, 0, 0}
+#define BS_BUF_INIT                                                            \
+    { NULL, 0, 0 }
 
 void bs_buf_init(bs_buf *b);
 /* Frees the bytes and resets to empty.  Safe on an initialised empty buf. */
 void bs_buf_free(bs_buf *b);
 /* Keeps the allocation, sets len to 0. */
-static inline void bs_buf_reset(bs_buf *b) { b->len = 0; }
+static inline void bs_buf_reset(bs_buf *b) {
+    b->len = 0;
+}
 /* Ensures room for `extra` more bytes.  0 or BS_ENOMEM. */
 int bs_buf_reserve(bs_buf *b, size_t extra);
 /* Appends; 0 or BS_ENOMEM.  On error the buf is unchanged. */
@@ -53,14 +56,18 @@ uint8_t *bs_buf_steal(bs_buf *b, size_t *len_out);
 
 /* Big-endian stores/loads on raw memory. */
 static inline void bs_put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
 }
 static inline void bs_put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
 static inline void bs_put_u64(uint8_t *p, uint64_t v) {
-    bs_put_u32(p, (uint32_t)(v >> 32)); bs_put_u32(p + 4, (uint32_t)v);
+    bs_put_u32(p, (uint32_t)(v >> 32));
+    bs_put_u32(p + 4, (uint32_t)v);
 }
 static inline uint16_t bs_get_u16(const uint8_t *p) {
     return (uint16_t)((p[0] << 8) | p[1]);
@@ -81,9 +88,13 @@ typedef struct bs_rbuf {
 } bs_rbuf;
 
 static inline void bs_rbuf_init(bs_rbuf *r, const void *p, size_t len) {
-    r->p = (const uint8_t *)p; r->len = len; r->pos = 0;
+    r->p = (const uint8_t *)p;
+    r->len = len;
+    r->pos = 0;
 }
-static inline size_t bs_rbuf_left(const bs_rbuf *r) { return r->len - r->pos; }
+static inline size_t bs_rbuf_left(const bs_rbuf *r) {
+    return r->len - r->pos;
+}
 
 /* Each returns 0 or BS_ETRUNC (the reader does not advance on error). */
 int bs_rbuf_u8(bs_rbuf *r, uint8_t *out);

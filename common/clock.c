@@ -13,11 +13,15 @@ static int64_t system_now_us(bs_clock *self) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t fixed_now_us(bs_clock *self) { return self->fixed_us; }
+static int64_t fixed_now_us(bs_clock *self) {
+    return self->fixed_us;
+}
 
 static bs_clock g_default = {system_now_us, 0, 0};
 
-bs_clock *bs_clock_default(void) { return &g_default; }
+bs_clock *bs_clock_default(void) {
+    return &g_default;
+}
 
 int64_t bs_clock_now_us(bs_clock *c) {
     if (c == NULL) c = &g_default;
@@ -52,4 +56,6 @@ void bs_clock_init_fixed(bs_clock *c, int64_t us) {
     c->fixed_us = us;
 }
 
-void bs_clock_set_fixed(bs_clock *c, int64_t us) { c->fixed_us = us; }
+void bs_clock_set_fixed(bs_clock *c, int64_t us) {
+    c->fixed_us = us;
+}

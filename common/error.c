@@ -8,8 +8,9 @@
 const char *bs_strerror(int err) {
     switch (err) {
     case 0: return "success";
-#define BS__ERR_MSG(name, val, msg) case (val): return (msg);
-    BS_ERRNO_MAP(BS__ERR_MSG)
+#define BS__ERR_MSG(name, val, msg)                                            \
+    case (val): return (msg);
+        BS_ERRNO_MAP(BS__ERR_MSG)
 #undef BS__ERR_MSG
     default: break;
     }
@@ -20,8 +21,9 @@ const char *bs_strerror(int err) {
 const char *bs_err_name(int err) {
     switch (err) {
     case 0: return "BS_OK";
-#define BS__ERR_NAME(name, val, msg) case (val): return "BS_E" #name;
-    BS_ERRNO_MAP(BS__ERR_NAME)
+#define BS__ERR_NAME(name, val, msg)                                           \
+    case (val): return "BS_E" #name;
+        BS_ERRNO_MAP(BS__ERR_NAME)
 #undef BS__ERR_NAME
     default: break;
     }

@@ -11,37 +11,37 @@
 #ifndef BS_ERROR_H
 #define BS_ERROR_H
 
-#define BS_ERRNO_MAP(XX)                                                   \
-    XX(NOMEM, -1001, "out of memory")                                      \
-    XX(INVAL, -1002, "invalid argument")                                   \
-    XX(IO, -1003, "I/O error")                                             \
-    XX(CORRUPT, -1004, "corrupt data")                                     \
-    XX(NOTFOUND, -1005, "not found")                                       \
-    XX(EXIST, -1006, "already exists")                                     \
-    XX(RANGE, -1007, "value out of range")                                 \
-    XX(PROTO, -1008, "protocol error")                                     \
-    XX(SYNTAX, -1009, "syntax error")                                      \
-    XX(TIMEDOUT, -1010, "timed out")                                       \
-    XX(UNAVAIL, -1011, "unavailable")                                      \
-    XX(NOTSUP, -1012, "not supported")                                     \
-    XX(BUSY, -1013, "busy")                                                \
-    XX(POISONED, -1014, "object failed earlier; only free is allowed")     \
-    XX(TOOBIG, -1015, "too big")                                           \
-    XX(CONFIG, -1016, "configuration error")                               \
-    XX(CLOSED, -1017, "closed")                                            \
-    XX(TRUNC, -1018, "truncated input")                                    \
-    XX(OVERLOAD, -1019, "overloaded")                                      \
-    XX(AGAIN, -1020, "try again")                                          \
-    XX(INTERNAL, -1021, "internal error")                                  \
-    XX(AUTH, -1022, "authentication error")                                \
-    XX(UNPREPARED, -1023, "unprepared statement")                          \
+#define BS_ERRNO_MAP(XX)                                                       \
+    XX(NOMEM, -1001, "out of memory")                                          \
+    XX(INVAL, -1002, "invalid argument")                                       \
+    XX(IO, -1003, "I/O error")                                                 \
+    XX(CORRUPT, -1004, "corrupt data")                                         \
+    XX(NOTFOUND, -1005, "not found")                                           \
+    XX(EXIST, -1006, "already exists")                                         \
+    XX(RANGE, -1007, "value out of range")                                     \
+    XX(PROTO, -1008, "protocol error")                                         \
+    XX(SYNTAX, -1009, "syntax error")                                          \
+    XX(TIMEDOUT, -1010, "timed out")                                           \
+    XX(UNAVAIL, -1011, "unavailable")                                          \
+    XX(NOTSUP, -1012, "not supported")                                         \
+    XX(BUSY, -1013, "busy")                                                    \
+    XX(POISONED, -1014, "object failed earlier; only free is allowed")         \
+    XX(TOOBIG, -1015, "too big")                                               \
+    XX(CONFIG, -1016, "configuration error")                                   \
+    XX(CLOSED, -1017, "closed")                                                \
+    XX(TRUNC, -1018, "truncated input")                                        \
+    XX(OVERLOAD, -1019, "overloaded")                                          \
+    XX(AGAIN, -1020, "try again")                                              \
+    XX(INTERNAL, -1021, "internal error")                                      \
+    XX(AUTH, -1022, "authentication error")                                    \
+    XX(UNPREPARED, -1023, "unprepared statement")                              \
     XX(TYPE, -1024, "type mismatch")
 
 typedef enum {
 #define BS__ERR_ENUM(name, val, msg) BS_E##name = (val),
     BS_ERRNO_MAP(BS__ERR_ENUM)
 #undef BS__ERR_ENUM
-    BS_OK = 0
+        BS_OK = 0
 } bs_errno;
 
 /* Message for a BS_E code, a negated errno, or 0.  Never NULL; the

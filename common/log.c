@@ -19,9 +19,15 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"trace", "debug", "info",
                                           "warn",  "error", "off"};
 
-void bs_log_set_level(bs_log_level lvl) { g_level = lvl; }
-bs_log_level bs_log_get_level(void) { return g_level; }
-void bs_log_set_file(FILE *f) { g_file = f; }
+void bs_log_set_level(bs_log_level lvl) {
+    g_level = lvl;
+}
+bs_log_level bs_log_get_level(void) {
+    return g_level;
+}
+void bs_log_set_file(FILE *f) {
+    g_file = f;
+}
 
 int bs_log_parse_level(const char *name, bs_log_level *out) {
     for (int i = 0; i <= BS_LOG_OFF; i++) {
@@ -51,15 +57,17 @@ void bs_log_write(bs_log_level lvl, const char *component, const char *fmt,
     for (i = 0; ln[i] && i < sizeof upper - 1; i++)
         upper[i] = (char)(ln[i] - 32);
     upper[i] = 0;
-    int k = snprintf(line + n, sizeof line - n, ".%03dZ %-5s [%s] ",
-                     (int)((us / 1000) % 1000), upper,
-                     component ? component : "-");
-    if (k > 0) n += (size_t)k < sizeof line - n ? (size_t)k : sizeof line - n - 1;
+    int k =
+        snprintf(line + n, sizeof line - n, ".%03dZ %-5s [%s] ",
+                 (int)((us / 1000) % 1000), upper, component ? component : "-");
+    if (k > 0)
+        n += (size_t)k < sizeof line - n ? (size_t)k : sizeof line - n - 1;
     va_list ap;
     va_start(ap, fmt);
     k = vsnprintf(line + n, sizeof line - n, fmt, ap);
     va_end(ap);
-    if (k > 0) n += (size_t)k < sizeof line - n ? (size_t)k : sizeof line - n - 1;
+    if (k > 0)
+        n += (size_t)k < sizeof line - n ? (size_t)k : sizeof line - n - 1;
     if (n >= sizeof line - 1) n = sizeof line - 2;
     line[n++] = '\n';
     pthread_mutex_lock(&g_lock);

@@ -29,12 +29,13 @@ void bs_log_set_file(FILE *f);
 /* "trace".."error","off" -> level; 0 or BS_EINVAL. */
 int bs_log_parse_level(const char *name, bs_log_level *out);
 
-void bs_log_write(bs_log_level lvl, const char *component, const char *fmt,
-                  ...) __attribute__((format(printf, 3, 4)));
+void bs_log_write(bs_log_level lvl, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-#define BS_LOG(lvl, comp, ...)                                           \
-    do {                                                                 \
-        if ((lvl) >= bs_log_get_level()) bs_log_write((lvl), (comp), __VA_ARGS__); \
+#define BS_LOG(lvl, comp, ...)                                                 \
+    do {                                                                       \
+        if ((lvl) >= bs_log_get_level())                                       \
+            bs_log_write((lvl), (comp), __VA_ARGS__);                          \
     } while (0)
 #define BS_TRACE(comp, ...) BS_LOG(BS_LOG_TRACE, comp, __VA_ARGS__)
 #define BS_DEBUG(comp, ...) BS_LOG(BS_LOG_DEBUG, comp, __VA_ARGS__)

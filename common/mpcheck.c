@@ -45,38 +45,59 @@ int bs_mpcheck(const void *data, size_t len, int max_depth) {
         if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
             continue;
         } else if (b >= 0x80 && b <= 0x8f) {
-            count = (uint64_t)(b & 0x0f) * 2; container = 1;
+            count = (uint64_t)(b & 0x0f) * 2;
+            container = 1;
         } else if (b >= 0x90 && b <= 0x9f) {
-            count = b & 0x0f; container = 1;
+            count = b & 0x0f;
+            container = 1;
         } else if (b >= 0xa0 && b <= 0xbf) {
             skip = b & 0x1f;
         } else {
             switch (b) {
             case 0xc1: return BS_ECORRUPT;
-            case 0xc4: case 0xd9:
+            case 0xc4:
+            case 0xd9:
                 if (!need(pos, 1, len)) return BS_ETRUNC;
-                skip = p[pos]; pos += 1; break;
-            case 0xc5: case 0xda:
+                skip = p[pos];
+                pos += 1;
+                break;
+            case 0xc5:
+            case 0xda:
                 if (!need(pos, 2, len)) return BS_ETRUNC;
-                skip = bs_get_u16(p + pos); pos += 2; break;
-            case 0xc6: case 0xdb:
+                skip = bs_get_u16(p + pos);
+                pos += 2;
+                break;
+            case 0xc6:
+            case 0xdb:
                 if (!need(pos, 4, len)) return BS_ETRUNC;
-                skip = bs_get_u32(p + pos); pos += 4; break;
+                skip = bs_get_u32(p + pos);
+                pos += 4;
+                break;
             case 0xc7:
                 if (!need(pos, 1, len)) return BS_ETRUNC;
-                skip = (uint64_t)p[pos] + 1; pos += 1; break;
+                skip = (uint64_t)p[pos] + 1;
+                pos += 1;
+                break;
             case 0xc8:
                 if (!need(pos, 2, len)) return BS_ETRUNC;
-                skip = (uint64_t)bs_get_u16(p + pos) + 1; pos += 2; break;
+                skip = (uint64_t)bs_get_u16(p + pos) + 1;
+                pos += 2;
+                break;
             case 0xc9:
                 if (!need(pos, 4, len)) return BS_ETRUNC;
-                skip = (uint64_t)bs_get_u32(p + pos) + 1; pos += 4; break;
+                skip = (uint64_t)bs_get_u32(p + pos) + 1;
+                pos += 4;
+                break;
             case 0xca: skip = 4; break;
             case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
+            case 0xcc:
+            case 0xd0: skip = 1; break;
+            case 0xcd:
+            case 0xd1: skip = 2; break;
+            case 0xce:
+            case 0xd2: skip = 4; break;
+            case 0xcf:
+            case 0xd3: skip = 8; break;
             case 0xd4: skip = 2; break;
             case 0xd5: skip = 3; break;
             case 0xd6: skip = 5; break;
@@ -84,18 +105,28 @@ int bs_mpcheck(const void *data, size_t len, int max_depth) {
             case 0xd8: skip = 17; break;
             case 0xdc:
                 if (!need(pos, 2, len)) return BS_ETRUNC;
-                count = bs_get_u16(p + pos); pos += 2; container = 1; break;
+                count = bs_get_u16(p + pos);
+                pos += 2;
+                container = 1;
+                break;
             case 0xdd:
                 if (!need(pos, 4, len)) return BS_ETRUNC;
-                count = bs_get_u32(p + pos); pos += 4; container = 1; break;
+                count = bs_get_u32(p + pos);
+                pos += 4;
+                container = 1;
+                break;
             case 0xde:
                 if (!need(pos, 2, len)) return BS_ETRUNC;
-                count = (uint64_t)bs_get_u16(p + pos) * 2; pos += 2;
-                container = 1; break;
+                count = (uint64_t)bs_get_u16(p + pos) * 2;
+                pos += 2;
+                container = 1;
+                break;
             case 0xdf:
                 if (!need(pos, 4, len)) return BS_ETRUNC;
-                count = (uint64_t)bs_get_u32(p + pos) * 2; pos += 4;
-                container = 1; break;
+                count = (uint64_t)bs_get_u32(p + pos) * 2;
+                pos += 4;
+                container = 1;
+                break;
             default: return BS_ECORRUPT;
             }
         }

@@ -28,24 +28,24 @@ typedef struct bs_bound {
 /* One live cell. */
 typedef struct bs_cellv {
     uint16_t col;
-    int has_elem;          /* collection element */
-    const uint8_t *elem;   /* element key bytes */
+    int has_elem;        /* collection element */
+    const uint8_t *elem; /* element key bytes */
     size_t elem_len;
     const uint8_t *val;
     size_t val_len;
-    int64_t ts;            /* writetime(), microseconds */
-    int32_t ttl;           /* 0 if the cell has no TTL */
-    int64_t expiry_s;      /* expiry (epoch seconds), 0 if no TTL */
+    int64_t ts;       /* writetime(), microseconds */
+    int32_t ttl;      /* 0 if the cell has no TTL */
+    int64_t expiry_s; /* expiry (epoch seconds), 0 if no TTL */
 } bs_cellv;
 
 typedef struct bs_rowv {
-    const uint8_t *ck;     /* clustering bytes (NULL/0 for the static row) */
+    const uint8_t *ck; /* clustering bytes (NULL/0 for the static row) */
     size_t ck_len;
-    int has_marker;        /* live row marker */
+    int has_marker; /* live row marker */
     int64_t marker_ts;
     int32_t marker_ttl;
     int64_t marker_expiry_s;
-    bs_cellv *cells;       /* selected live cells, in (col, elem) order */
+    bs_cellv *cells; /* selected live cells, in (col, elem) order */
     size_t ncells;
 } bs_rowv;
 
@@ -53,24 +53,24 @@ typedef struct bs_partv {
     int64_t token;
     const uint8_t *pk;
     size_t pk_len;
-    bs_rowv *static_row;   /* NULL when absent, not live or not asked for */
-    bs_rowv *rows;         /* live rows in slice order */
+    bs_rowv *static_row; /* NULL when absent, not live or not asked for */
+    bs_rowv *rows;       /* live rows in slice order */
     size_t nrows;
-    int limited;           /* the row limit stopped the read */
+    int limited; /* the row limit stopped the read */
 } bs_partv;
 
 /* What to read from a partition (zero-initialise, then set fields). */
 typedef struct bs_slice {
-    bs_bound start, end;   /* in clustering order even when reversed */
-    const uint16_t *cols;  /* selected column ids; NULL = all */
+    bs_bound start, end;  /* in clustering order even when reversed */
+    const uint16_t *cols; /* selected column ids; NULL = all */
     size_t ncols;
-    int with_static;       /* also return the static row */
+    int with_static; /* also return the static row */
     int reversed;
-    uint32_t limit;        /* max rows; 0 = no limit */
-    int has_after;         /* paging: resume strictly after after_ck */
+    uint32_t limit; /* max rows; 0 = no limit */
+    int has_after;  /* paging: resume strictly after after_ck */
     const void *after_ck;
     size_t after_len;
-    int64_t now_s;         /* TTL "now"; 0 = store clock */
+    int64_t now_s; /* TTL "now"; 0 = store clock */
 } bs_slice;
 
 /* A token range (start, end], Cassandra style (start >= end wraps). */

@@ -43,9 +43,15 @@ oom:
 bs_type *bs_type_new_coll(bs_type_kind kind, bs_type *p1, bs_type *p2) {
     bs_type *t = bs_type_new(kind);
     if (!t) goto fail;
-    if (p1 && bs_type_add_param(t, p1, NULL)) { p1 = NULL; goto fail; }
+    if (p1 && bs_type_add_param(t, p1, NULL)) {
+        p1 = NULL;
+        goto fail;
+    }
     p1 = NULL;
-    if (p2 && bs_type_add_param(t, p2, NULL)) { p2 = NULL; goto fail; }
+    if (p2 && bs_type_add_param(t, p2, NULL)) {
+        p2 = NULL;
+        goto fail;
+    }
     return t;
 fail:
     bs_type_free(p1);
@@ -107,12 +113,19 @@ int bs_type_equal(const bs_type *a, const bs_type *b) {
 
 int bs_type_fixed_size(bs_type_kind kind) {
     switch (kind) {
-    case BS_TYPE_BOOLEAN: case BS_TYPE_TINYINT: return 1;
+    case BS_TYPE_BOOLEAN:
+    case BS_TYPE_TINYINT: return 1;
     case BS_TYPE_SMALLINT: return 2;
-    case BS_TYPE_INT: case BS_TYPE_FLOAT: case BS_TYPE_DATE: return 4;
-    case BS_TYPE_BIGINT: case BS_TYPE_COUNTER: case BS_TYPE_DOUBLE:
-    case BS_TYPE_TIMESTAMP: case BS_TYPE_TIME: return 8;
-    case BS_TYPE_UUID: case BS_TYPE_TIMEUUID: return 16;
+    case BS_TYPE_INT:
+    case BS_TYPE_FLOAT:
+    case BS_TYPE_DATE: return 4;
+    case BS_TYPE_BIGINT:
+    case BS_TYPE_COUNTER:
+    case BS_TYPE_DOUBLE:
+    case BS_TYPE_TIMESTAMP:
+    case BS_TYPE_TIME: return 8;
+    case BS_TYPE_UUID:
+    case BS_TYPE_TIMEUUID: return 16;
     default: return -1;
     }
 }

@@ -43,13 +43,13 @@ typedef enum {
 
 typedef struct bs_type bs_type;
 struct bs_type {
-    uint16_t kind;       /* bs_type_kind */
-    uint8_t frozen;      /* 1 for frozen<...> collections/UDTs */
-    uint16_t nparams;    /* element types (see above) */
-    bs_type **params;    /* owned */
-    char **field_names;  /* UDT only: nparams owned strings */
-    char *name;          /* UDT type name or custom class; owned or NULL */
-    char *keyspace;      /* UDT keyspace; owned or NULL */
+    uint16_t kind;      /* bs_type_kind */
+    uint8_t frozen;     /* 1 for frozen<...> collections/UDTs */
+    uint16_t nparams;   /* element types (see above) */
+    bs_type **params;   /* owned */
+    char **field_names; /* UDT only: nparams owned strings */
+    char *name;         /* UDT type name or custom class; owned or NULL */
+    char *keyspace;     /* UDT keyspace; owned or NULL */
 };
 
 /* A scalar type, or a collection/tuple/UDT with no params yet. NULL on OOM. */

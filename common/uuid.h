@@ -30,7 +30,9 @@ void bs_uuid_v1(bs_clock *c, bs_uuid *out);
  * (clock sequence + node); for tests and minTimeuuid()/maxTimeuuid(). */
 void bs_uuid_v1_at(int64_t unix_us, uint64_t lsb, bs_uuid *out);
 /* Version nibble (1, 4, ...). */
-static inline int bs_uuid_version(const bs_uuid *u) { return u->b[6] >> 4; }
+static inline int bs_uuid_version(const bs_uuid *u) {
+    return u->b[6] >> 4;
+}
 /* The 60-bit timestamp of a v1 UUID (100 ns units since 1582-10-15). */
 uint64_t bs_uuid_v1_timestamp(const bs_uuid *u);
 /* Milliseconds since the Unix epoch of a v1 UUID. */

@@ -53,12 +53,14 @@ typedef struct bs__batchlog {
 
 /* ---- local entries ------------------------------------------------------- */
 
-static int entry_put(bs_coord *c, const uint8_t id[16], const uint8_t *val, size_t len) {
+static int entry_put(bs_coord *c, const uint8_t id[16], const uint8_t *val,
+                     size_t len) {
     bs_batch *b;
     int rc = bs_batch_new(c->store, &b);
     if (rc) return rc;
     bs_rowkey rk = {bs_ring_partition_token(id, 16), id, 16, NULL, 0, 0};
-    rc = bs_batch_put_cell(b, c->blog->t, &rk, COL_ENTRY, NULL, 0, val, len, bs_clock_now_us(c->o.clock), 0);
+    rc = bs_batch_put_cell(b, c->blog->t, &rk, COL_ENTRY, NULL, 0, val, len,
+                           bs_clock_now_us(c->o.clock), 0);
     if (!rc) rc = bs_store_write(c->store, b);
     bs_batch_free(b);
     return rc;
@@ -68,7 +70,8 @@ static int entry_del(bs_coord *c, const uint8_t id[16]) {
     bs_batch *b;
     int rc = bs_batch_new(c->store, &b);
     if (rc) return rc;
-    rc = bs_batch_delete_partition(b, c->blog->t, bs_ring_partition_token(id, 16), id, 16,
+    rc = bs_batch_delete_partition(b, c->blog->t,
+                                   bs_ring_partition_token(id, 16), id, 16,
                                    bs_clock_now_us(c->o.clock));
     if (!rc) rc = bs_store_write(c->store, b);
     bs_batch_free(b);
@@ -116,8 +119,9 @@ static int holders_done(bs__fan *f, void *ud) {
     return ok == a->n || done == f->n;
 }
 
-int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now_s,
-                       int64_t deadline_ns, bs__blog_ref *ref, bs_exec_err *err) {
+int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm,
+                       int64_t now_s, int64_t deadline_ns, bs__blog_ref *ref,
+                       bs_exec_err *err) {
     memset(ref, 0, sizeof *ref);
     bs_uuid id;
     bs_buf msg = BS_BUF_INIT;
@@ -129,7 +133,8 @@ int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now
     if (rc) {
         bs_buf_free(&msg);
         err->code = BS_PROTO_ERR_SERVER;
-        snprintf(err->msg, sizeof err->msg, "cannot encode the batchlog: %s", bs_strerror(rc));
+        snprintf(err->msg, sizeof err->msg, "cannot encode the batchlog: %s",
+                 bs_strerror(rc));
         return -1;
     }
     ref->n = pick_holders(c, ref->peers);
@@ -139,7 +144,8 @@ int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now
         bs_buf_free(&msg);
         if (rc) {
             err->code = BS_PROTO_ERR_SERVER;
-            snprintf(err->msg, sizeof err->msg, "cannot store the batchlog: %s", bs_store_errmsg());
+            snprintf(err->msg, sizeof err->msg, "cannot store the batchlog: %s",
+                     bs_store_errmsg());
             return -1;
         }
         ref->local = 1;
@@ -153,8 +159,8 @@ int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now
         return -1;
     }
     for (size_t i = 0; i < ref->n; i++)
-        bs__fan_send(f, i, &ref->peers[i], BS_VERB_BATCHLOG_STORE, msg.data, msg.len,
-                     c->o.write_timeout_ms);
+        bs__fan_send(f, i, &ref->peers[i], BS_VERB_BATCHLOG_STORE, msg.data,
+                     msg.len, c->o.write_timeout_ms);
     all_ok a = {ref->n, 0};
     int ok = bs__fan_wait(f, holders_done, &a, deadline_ns) && a.ok == ref->n;
     bs__fan_release(f);
@@ -166,7 +172,8 @@ int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now
         err->received = (int32_t)a.ok;
         err->blockfor = (int32_t)ref->n;
         snprintf(err->msg, sizeof err->msg,
-                 "Operation timed out - received only %zu responses (%zu required) while writing the batchlog",
+                 "Operation timed out - received only %zu responses (%zu "
+                 "required) while writing the batchlog",
                  a.ok, ref->n);
         return -1;
     }
@@ -179,15 +186,20 @@ void bs__batchlog_remove(bs_coord *c, const bs__blog_ref *ref) {
         return;
     }
     for (size_t i = 0; i < ref->n; i++)
-        bs_msg_send(c->msg, &ref->peers[i], BS_VERB_BATCHLOG_REMOVE, ref->id, 16, 0, NULL, NULL);
+        bs_msg_send(c->msg, &ref->peers[i], BS_VERB_BATCHLOG_REMOVE, ref->id,
+                    16, 0, NULL, NULL);
 }
 
-/* ---- holder side ------------------------------------------------------------ */
+/* ---- holder side ------------------------------------------------------------
+ */
 
 void bs__job_batchlog_store(bs_coord *c, bs__job *j) {
     int rc = BS_ECORRUPT;
-    if (j->len > 24 && c->blog) rc = entry_put(c, j->data, j->data + 16, j->len - 16);
-    if (rc) BS_WARN(LOG, "cannot store a batchlog entry from %s: %s", j->in.from.addr, bs_strerror(rc));
+    if (j->len > 24 && c->blog)
+        rc = entry_put(c, j->data, j->data + 16, j->len - 16);
+    if (rc)
+        BS_WARN(LOG, "cannot store a batchlog entry from %s: %s",
+                j->in.from.addr, bs_strerror(rc));
     bs_msg_reply(c->msg, &j->in, rc, NULL, 0);
 }
 
@@ -195,7 +207,8 @@ void bs__job_batchlog_remove(bs_coord *c, bs__job *j) {
     if (j->len == 16 && c->blog) entry_del(c, j->data);
 }
 
-/* ---- replay ----------------------------------------------------------------- */
+/* ---- replay -----------------------------------------------------------------
+ */
 
 typedef struct pending {
     uint8_t id[16];
@@ -256,7 +269,8 @@ static void replay_round(bs_coord *c) {
         int64_t now_s;
         bs_mutation *m;
         size_t n;
-        if (bs_wire_write_decode(e->payload, e->len, &a, &now_s, &m, &n, msg, sizeof msg)) {
+        if (bs_wire_write_decode(e->payload, e->len, &a, &now_s, &m, &n, msg,
+                                 sizeof msg)) {
             BS_WARN(LOG, "dropping a corrupt batchlog entry: %s", msg);
             entry_del(c, e->id);
         } else {
@@ -265,8 +279,10 @@ static void replay_round(bs_coord *c) {
             uint16_t cl_ = c->o.hints_enabled ? BS_CL_ANY : BS_CL_ONE;
             if (bs__coord_write(c, m, n, cl_, 0, &err) == 0) {
                 entry_del(c, e->id);
-                BS_INFO(LOG, "replayed a batch of %zu mutations (created %lld s ago)", n,
-                        (long long)(bs_clock_now_s(c->o.clock) - e->created));
+                BS_INFO(
+                    LOG,
+                    "replayed a batch of %zu mutations (created %lld s ago)", n,
+                    (long long)(bs_clock_now_s(c->o.clock) - e->created));
             } else {
                 BS_WARN(LOG, "batch replay failed, will retry: %s", err.msg);
             }

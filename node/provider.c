@@ -57,7 +57,8 @@ static int p_local(void *ud, bs_arena *a, bs_admin_local *o) {
 static bs_admin_node_state state_of(const char *status) {
     if (!status) return BS_ADMIN_NORMAL;
     if (!strncmp(status, "BOOT", 4)) return BS_ADMIN_JOINING;
-    if (!strncmp(status, "LEAVING", 7) || !strncmp(status, "LEFT", 4)) return BS_ADMIN_LEAVING;
+    if (!strncmp(status, "LEAVING", 7) || !strncmp(status, "LEFT", 4))
+        return BS_ADMIN_LEAVING;
     if (!strncmp(status, "MOVING", 6)) return BS_ADMIN_MOVING;
     return BS_ADMIN_NORMAL;
 }
@@ -65,7 +66,8 @@ static bs_admin_node_state state_of(const char *status) {
 /* Parses "t1,t2,..." into arena memory. */
 static size_t parse_tokens(bs_arena *a, const char *s, const int64_t **out) {
     size_t n = 0;
-    for (const char *q = s; q && *q; q++) n += *q == ',';
+    for (const char *q = s; q && *q; q++)
+        n += *q == ',';
     int64_t *t = bs_arena_alloc(a, (n + 2) * sizeof *t);
     size_t k = 0;
     const char *q = s;
@@ -117,18 +119,24 @@ static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
     size_t k = 0;
     for (size_t i = 0; i < nv; i++) {
         const bs_gossip_ep *e = &v[i].st;
-        if (!e->app[BS_GS_HOST_ID].value) continue; /* a seed not heard from yet */
+        if (!e->app[BS_GS_HOST_ID].value)
+            continue; /* a seed not heard from yet */
         bs_admin_node *d = &nd[k++];
         d->address = adup(a, e->ep.addr);
         d->dc = adup(a, e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "?");
-        d->rack = adup(a, e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "?");
+        d->rack =
+            adup(a, e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "?");
         d->status = (v[i].is_self || v[i].alive) ? BS_ADMIN_UP : BS_ADMIN_DOWN;
         d->state = state_of(e->app[BS_GS_STATUS].value);
-        d->load_bytes = e->app[BS_GS_LOAD].value ? strtoll(e->app[BS_GS_LOAD].value, NULL, 10) : -1;
-        bs_uuid_parse(e->app[BS_GS_HOST_ID].value, strlen(e->app[BS_GS_HOST_ID].value), &d->host_id);
+        d->load_bytes = e->app[BS_GS_LOAD].value
+                            ? strtoll(e->app[BS_GS_LOAD].value, NULL, 10)
+                            : -1;
+        bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                      strlen(e->app[BS_GS_HOST_ID].value), &d->host_id);
         d->n_tokens = parse_tokens(a, e->app[BS_GS_TOKENS].value, &d->tokens);
         if (e->app[BS_GS_SCHEMA].value &&
-            bs_uuid_parse(e->app[BS_GS_SCHEMA].value, strlen(e->app[BS_GS_SCHEMA].value),
+            bs_uuid_parse(e->app[BS_GS_SCHEMA].value,
+                          strlen(e->app[BS_GS_SCHEMA].value),
                           &d->schema_version) == 0)
             d->has_schema = true;
         d->release_version = adup(a, e->app[BS_GS_RELEASE_VERSION].value);
@@ -147,7 +155,8 @@ static int strategy_of(const bs_keyspace_schema *k, bs_ring_strategy **out) {
     if (strstr(k->repl_class, "SimpleStrategy")) {
         for (size_t i = 0; i < k->nrepl; i++)
             if (!strcmp(k->repl_keys[i], "replication_factor"))
-                return bs_ring_strategy_simple((uint32_t)atoi(k->repl_values[i]), out);
+                return bs_ring_strategy_simple(
+                    (uint32_t)atoi(k->repl_values[i]), out);
         return BS_EINVAL;
     }
     if (strstr(k->repl_class, "NetworkTopologyStrategy")) {
@@ -164,8 +173,8 @@ static int strategy_of(const bs_keyspace_schema *k, bs_ring_strategy **out) {
     return BS_ENOTSUP;
 }
 
-static int p_ownership(void *ud, const char *keyspace, bs_arena *a, bs_admin_owner **out,
-                       size_t *n, const char **used) {
+static int p_ownership(void *ud, const char *keyspace, bs_arena *a,
+                       bs_admin_owner **out, size_t *n, const char **used) {
     bs_provider *p = ud;
     *out = NULL;
     *n = 0;
@@ -258,23 +267,26 @@ static int p_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, size_t *n) {
     return 0;
 }
 
-static int maint(bs_provider *p, int compact, const char *ks, const char *table, char *err,
-                 size_t errlen) {
+static int maint(bs_provider *p, int compact, const char *ks, const char *table,
+                 char *err, size_t errlen) {
     int rc = compact ? bs_local_compact_tables(p->node, ks, table)
                      : bs_local_flush_tables(p->node, ks, table);
     if (rc == BS_ENOTFOUND)
-        snprintf(err, errlen, "unknown %s %s%s%s", table ? "table" : "keyspace", ks ? ks : "",
-                 table ? "." : "", table ? table : "");
+        snprintf(err, errlen, "unknown %s %s%s%s", table ? "table" : "keyspace",
+                 ks ? ks : "", table ? "." : "", table ? table : "");
     else if (rc)
-        snprintf(err, errlen, "%s failed: %s", compact ? "compaction" : "flush", bs_strerror(rc));
+        snprintf(err, errlen, "%s failed: %s", compact ? "compaction" : "flush",
+                 bs_strerror(rc));
     return rc;
 }
 
-static int p_flush(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+static int p_flush(void *ud, const char *ks, const char *table, char *err,
+                   size_t errlen) {
     return maint(ud, 0, ks, table, err, errlen);
 }
 
-static int p_compact(void *ud, const char *ks, const char *table, char *err, size_t errlen) {
+static int p_compact(void *ud, const char *ks, const char *table, char *err,
+                     size_t errlen) {
     return maint(ud, 1, ks, table, err, errlen);
 }
 
@@ -299,7 +311,8 @@ void bs_provider_fill(bs_provider *p, bs_admin_provider *o) {
 }
 
 /* GET /hints: pending hints per known node (from the coordinator). */
-static int r_hints(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int r_hints(void *ud, const bs_admin_request *req,
+                   bs_admin_response *resp) {
     bs_provider *p = ud;
     bs_admin_node *nodes = NULL;
     size_t n = 0;
@@ -323,7 +336,9 @@ static int r_hints(void *ud, const bs_admin_request *req, bs_admin_response *res
         bs_admin_json_key(&w, "up");
         bs_admin_json_bool(&w, nodes[i].status == BS_ADMIN_UP);
         bs_admin_json_key(&w, "pending");
-        bs_admin_json_int(&w, p->coord ? (int64_t)bs_coord_hints_pending(p->coord, &nodes[i].host_id) : 0);
+        bs_admin_json_int(&w, p->coord ? (int64_t)bs_coord_hints_pending(
+                                             p->coord, &nodes[i].host_id)
+                                       : 0);
         bs_admin_json_end(&w);
     }
     bs_admin_json_end(&w);
@@ -338,12 +353,14 @@ static int r_hints(void *ud, const bs_admin_request *req, bs_admin_response *res
 }
 
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
-static void metric(bs_buf *b, const char *name, const char *type, const char *help, uint64_t v) {
-    bs_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
-                   (unsigned long long)v);
+static void metric(bs_buf *b, const char *name, const char *type,
+                   const char *help, uint64_t v) {
+    bs_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+                   type, name, (unsigned long long)v);
 }
 
-static int r_metrics(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int r_metrics(void *ud, const bs_admin_request *req,
+                     bs_admin_response *resp) {
     (void)req;
     bs_provider *p = ud;
     bs_buf *b = &resp->body;
@@ -351,55 +368,89 @@ static int r_metrics(void *ud, const bs_admin_request *req, bs_admin_response *r
     if (p->coord) {
         bs_coord_stats st;
         bs_coord_get_stats(p->coord, &st);
-        bs_buf_appendf(b, "# HELP basalt_coordinator_writes_total Writes coordinated, by consistency level\n"
+        bs_buf_appendf(b, "# HELP basalt_coordinator_writes_total Writes "
+                          "coordinated, by consistency level\n"
                           "# TYPE basalt_coordinator_writes_total counter\n");
         for (int i = 0; i < BS_COORD_NCL; i++)
             if (bs_proto_consistency_name((uint16_t)i))
-                bs_buf_appendf(b, "basalt_coordinator_writes_total{cl=\"%s\"} %llu\n",
-                               bs_proto_consistency_name((uint16_t)i), (unsigned long long)st.writes[i]);
-        bs_buf_appendf(b, "# HELP basalt_coordinator_reads_total Reads coordinated, by consistency level\n"
+                bs_buf_appendf(
+                    b, "basalt_coordinator_writes_total{cl=\"%s\"} %llu\n",
+                    bs_proto_consistency_name((uint16_t)i),
+                    (unsigned long long)st.writes[i]);
+        bs_buf_appendf(b, "# HELP basalt_coordinator_reads_total Reads "
+                          "coordinated, by consistency level\n"
                           "# TYPE basalt_coordinator_reads_total counter\n");
         for (int i = 0; i < BS_COORD_NCL; i++)
             if (bs_proto_consistency_name((uint16_t)i))
-                bs_buf_appendf(b, "basalt_coordinator_reads_total{cl=\"%s\"} %llu\n",
-                               bs_proto_consistency_name((uint16_t)i), (unsigned long long)st.reads[i]);
-        metric(b, "basalt_coordinator_range_reads_total", "counter", "Token-range reads coordinated", st.range_reads);
-        metric(b, "basalt_coordinator_unavailables_total", "counter", "Requests refused with Unavailable", st.unavailables);
-        metric(b, "basalt_coordinator_write_timeouts_total", "counter", "Writes answered WriteTimeout", st.write_timeouts);
-        metric(b, "basalt_coordinator_read_timeouts_total", "counter", "Reads answered ReadTimeout", st.read_timeouts);
-        metric(b, "basalt_hints_written_total", "counter", "Hints stored for replicas that missed a write", st.hints_written);
-        metric(b, "basalt_hints_replayed_total", "counter", "Hints delivered", st.hints_replayed);
-        metric(b, "basalt_hints_dropped_total", "counter", "Hints dropped (window passed or target left)", st.hints_dropped);
-        metric(b, "basalt_hints_pending", "gauge", "Hints waiting for delivery", st.hints_pending);
-        metric(b, "basalt_read_repairs_total", "counter", "Digest mismatches repaired before answering", st.read_repairs);
-        metric(b, "basalt_speculative_retries_total", "counter", "Reads retried on another replica", st.speculative_retries);
-        metric(b, "basalt_replica_writes_total", "counter", "Mutations applied for other coordinators", st.replica_writes);
-        metric(b, "basalt_replica_reads_total", "counter", "Reads served for other coordinators", st.replica_reads);
-        bs_buf_appendf(b, "# HELP basalt_coordinator_latency_seconds Coordinator latency quantiles\n"
-                          "# TYPE basalt_coordinator_latency_seconds summary\n"
-                          "basalt_coordinator_latency_seconds{op=\"write\",quantile=\"0.5\"} %.6f\n"
-                          "basalt_coordinator_latency_seconds{op=\"write\",quantile=\"0.99\"} %.6f\n"
-                          "basalt_coordinator_latency_seconds{op=\"read\",quantile=\"0.5\"} %.6f\n"
-                          "basalt_coordinator_latency_seconds{op=\"read\",quantile=\"0.99\"} %.6f\n",
-                       st.write_p50_us / 1e6, st.write_p99_us / 1e6, st.read_p50_us / 1e6,
-                       st.read_p99_us / 1e6);
+                bs_buf_appendf(
+                    b, "basalt_coordinator_reads_total{cl=\"%s\"} %llu\n",
+                    bs_proto_consistency_name((uint16_t)i),
+                    (unsigned long long)st.reads[i]);
+        metric(b, "basalt_coordinator_range_reads_total", "counter",
+               "Token-range reads coordinated", st.range_reads);
+        metric(b, "basalt_coordinator_unavailables_total", "counter",
+               "Requests refused with Unavailable", st.unavailables);
+        metric(b, "basalt_coordinator_write_timeouts_total", "counter",
+               "Writes answered WriteTimeout", st.write_timeouts);
+        metric(b, "basalt_coordinator_read_timeouts_total", "counter",
+               "Reads answered ReadTimeout", st.read_timeouts);
+        metric(b, "basalt_hints_written_total", "counter",
+               "Hints stored for replicas that missed a write",
+               st.hints_written);
+        metric(b, "basalt_hints_replayed_total", "counter", "Hints delivered",
+               st.hints_replayed);
+        metric(b, "basalt_hints_dropped_total", "counter",
+               "Hints dropped (window passed or target left)",
+               st.hints_dropped);
+        metric(b, "basalt_hints_pending", "gauge", "Hints waiting for delivery",
+               st.hints_pending);
+        metric(b, "basalt_read_repairs_total", "counter",
+               "Digest mismatches repaired before answering", st.read_repairs);
+        metric(b, "basalt_speculative_retries_total", "counter",
+               "Reads retried on another replica", st.speculative_retries);
+        metric(b, "basalt_replica_writes_total", "counter",
+               "Mutations applied for other coordinators", st.replica_writes);
+        metric(b, "basalt_replica_reads_total", "counter",
+               "Reads served for other coordinators", st.replica_reads);
+        bs_buf_appendf(b,
+                       "# HELP basalt_coordinator_latency_seconds Coordinator "
+                       "latency quantiles\n"
+                       "# TYPE basalt_coordinator_latency_seconds summary\n"
+                       "basalt_coordinator_latency_seconds{op=\"write\","
+                       "quantile=\"0.5\"} %.6f\n"
+                       "basalt_coordinator_latency_seconds{op=\"write\","
+                       "quantile=\"0.99\"} %.6f\n"
+                       "basalt_coordinator_latency_seconds{op=\"read\","
+                       "quantile=\"0.5\"} %.6f\n"
+                       "basalt_coordinator_latency_seconds{op=\"read\","
+                       "quantile=\"0.99\"} %.6f\n",
+                       st.write_p50_us / 1e6, st.write_p99_us / 1e6,
+                       st.read_p50_us / 1e6, st.read_p99_us / 1e6);
     }
     if (p->server) {
         bs_server_stats ss;
         bs_server_stats_get(p->server, &ss);
-        metric(b, "basalt_cql_connections", "gauge", "Open CQL connections", ss.connections_open);
-        metric(b, "basalt_cql_connections_total", "counter", "CQL connections accepted", ss.connections_total);
-        metric(b, "basalt_cql_requests_total", "counter", "CQL frames received", ss.requests_total);
-        metric(b, "basalt_cql_bytes_in_total", "counter", "CQL bytes received", ss.bytes_in);
-        metric(b, "basalt_cql_bytes_out_total", "counter", "CQL bytes sent", ss.bytes_out);
-        bs_buf_appendf(b, "# HELP basalt_cql_errors_total ERROR responses by code\n"
-                          "# TYPE basalt_cql_errors_total counter\n");
+        metric(b, "basalt_cql_connections", "gauge", "Open CQL connections",
+               ss.connections_open);
+        metric(b, "basalt_cql_connections_total", "counter",
+               "CQL connections accepted", ss.connections_total);
+        metric(b, "basalt_cql_requests_total", "counter", "CQL frames received",
+               ss.requests_total);
+        metric(b, "basalt_cql_bytes_in_total", "counter", "CQL bytes received",
+               ss.bytes_in);
+        metric(b, "basalt_cql_bytes_out_total", "counter", "CQL bytes sent",
+               ss.bytes_out);
+        bs_buf_appendf(
+            b, "# HELP basalt_cql_errors_total ERROR responses by code\n"
+               "# TYPE basalt_cql_errors_total counter\n");
         for (int i = 0; i < BS_SERVER_NERRCODES; i++)
             if (ss.errors[i])
-                bs_buf_appendf(b, "basalt_cql_errors_total{code=\"0x%04x\"} %llu\n", (unsigned)ss.errcodes[i],
-                               (unsigned long long)ss.errors[i]);
+                bs_buf_appendf(
+                    b, "basalt_cql_errors_total{code=\"0x%04x\"} %llu\n",
+                    (unsigned)ss.errcodes[i], (unsigned long long)ss.errors[i]);
     }
-    metric(b, "basalt_load_bytes", "gauge", "Bytes on disk of every table (SST files)",
+    metric(b, "basalt_load_bytes", "gauge",
+           "Bytes on disk of every table (SST files)",
            (uint64_t)bs_local_load_bytes(p->node));
     return 0;
 }

@@ -15,11 +15,11 @@
 typedef struct bs_provider {
     const bs_config *cfg;
     bs_local *node;
-    bs_cluster *cluster;   /* may be NULL (single node, no gossip) */
-    bs_coord *coord;       /* may be NULL: no /hints */
+    bs_cluster *cluster;      /* may be NULL (single node, no gossip) */
+    bs_coord *coord;          /* may be NULL: no /hints */
     struct bs_server *server; /* may be NULL: no CQL server counters */
-    int64_t started_s;     /* wall clock at start */
-    volatile int drained;  /* set by drain */
+    int64_t started_s;        /* wall clock at start */
+    volatile int drained;     /* set by drain */
 } bs_provider;
 
 /* Fills p (whose fields the caller set) into out; p must outlive the
@@ -29,8 +29,8 @@ void bs_provider_fill(bs_provider *p, bs_admin_provider *out);
 /* Routes beyond the built-ins: GET /metrics (Prometheus text format:
  * coordinator counters per consistency level, timeouts, unavailables,
  * hints, read repairs, latency quantiles; CQL server connections,
- * requests, bytes and errors by code; load) and GET /hints (pending hints per target
- * node: {"hints": [{"host_id", "address", "pending"}], "written",
+ * requests, bytes and errors by code; load) and GET /hints (pending hints per
+ * target node: {"hints": [{"host_id", "address", "pending"}], "written",
  * "replayed", "dropped"}). */
 int bs_provider_install_routes(bs_provider *p, bs_admin *a);
 

@@ -40,14 +40,17 @@ static void p_str(msgpack_packer *pk, const char *s) {
 }
 
 static void p_bool(msgpack_packer *pk, int v) {
-    if (v) msgpack_pack_true(pk);
-    else msgpack_pack_false(pk);
+    if (v)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
 }
 
 static void p_bound(msgpack_packer *pk, const bs_bound *b) {
     msgpack_pack_array(pk, 2);
     msgpack_pack_int(pk, b->kind);
-    p_bin(pk, b->kind == BS_BOUND_NONE ? NULL : b->prefix, b->kind == BS_BOUND_NONE ? 0 : b->len);
+    p_bin(pk, b->kind == BS_BOUND_NONE ? NULL : b->prefix,
+          b->kind == BS_BOUND_NONE ? 0 : b->len);
 }
 
 int bs_wire_mutations_encode(const bs_mutation *m, size_t n, bs_buf *out) {
@@ -67,7 +70,8 @@ int bs_wire_mutations_encode(const bs_mutation *m, size_t n, bs_buf *out) {
             const bs_mop *op = &m[i].ops[j];
             msgpack_pack_array(&pk, 10);
             msgpack_pack_uint8(&pk, op->kind);
-            msgpack_pack_uint8(&pk, (uint8_t)((op->is_static ? 1 : 0) | (op->has_elem ? 2 : 0)));
+            msgpack_pack_uint8(&pk, (uint8_t)((op->is_static ? 1 : 0) |
+                                              (op->has_elem ? 2 : 0)));
             msgpack_pack_uint16(&pk, op->col);
             p_bin(&pk, op->ck, op->ck_len);
             p_bin(&pk, op->elem, op->has_elem ? op->elem_len : 0);
@@ -87,15 +91,18 @@ static void p_slice(msgpack_packer *pk, const bs_slice *s) {
     p_bound(pk, &s->end);
     if (s->cols) {
         msgpack_pack_array(pk, s->ncols);
-        for (size_t i = 0; i < s->ncols; i++) msgpack_pack_uint16(pk, s->cols[i]);
+        for (size_t i = 0; i < s->ncols; i++)
+            msgpack_pack_uint16(pk, s->cols[i]);
     } else {
         msgpack_pack_nil(pk);
     }
     p_bool(pk, s->with_static);
     p_bool(pk, s->reversed);
     msgpack_pack_uint32(pk, s->limit);
-    if (s->has_after) p_bin(pk, s->after_ck, s->after_len);
-    else msgpack_pack_nil(pk);
+    if (s->has_after)
+        p_bin(pk, s->after_ck, s->after_len);
+    else
+        msgpack_pack_nil(pk);
 }
 
 int bs_wire_read_encode(const bs_wire_read *r, bs_buf *out) {
@@ -126,8 +133,10 @@ static void p_row(msgpack_packer *pk, const bs_rowv *r) {
         const bs_cellv *c = &r->cells[i];
         msgpack_pack_array(pk, 6);
         msgpack_pack_uint16(pk, c->col);
-        if (c->has_elem) p_bin(pk, c->elem, c->elem_len);
-        else msgpack_pack_nil(pk);
+        if (c->has_elem)
+            p_bin(pk, c->elem, c->elem_len);
+        else
+            msgpack_pack_nil(pk);
         p_bin(pk, c->val, c->val_len);
         msgpack_pack_int64(pk, c->ts);
         msgpack_pack_int32(pk, c->ttl);
@@ -159,7 +168,8 @@ static void digest_row(XXH3_state_t *st, const bs_rowv *r) {
         bs_put_u32(ch + 27, (uint32_t)c->ttl);
         bs_put_u64(ch + 31, (uint64_t)c->expiry_s);
         XXH3_128bits_update(st, ch, sizeof ch);
-        if (c->has_elem && c->elem_len) XXH3_128bits_update(st, c->elem, c->elem_len);
+        if (c->has_elem && c->elem_len)
+            XXH3_128bits_update(st, c->elem, c->elem_len);
         if (c->val_len) XXH3_128bits_update(st, c->val, c->val_len);
     }
 }
@@ -176,7 +186,8 @@ void bs_wire_digest(const bs_partv *p, uint8_t out[16]) {
         bs_put_u64(h + 9, (uint64_t)p->limited);
         XXH3_128bits_update(st, h, sizeof h);
         if (p->static_row) digest_row(st, p->static_row);
-        for (size_t i = 0; i < p->nrows; i++) digest_row(st, &p->rows[i]);
+        for (size_t i = 0; i < p->nrows; i++)
+            digest_row(st, &p->rows[i]);
     }
     XXH128_hash_t d = XXH3_128bits_digest(st);
     XXH3_freeState(st);
@@ -199,10 +210,13 @@ int bs_wire_result_encode(const bs_partv *p, int digest_only, bs_buf *out) {
         msgpack_pack_array(&pk, 5);
         msgpack_pack_int64(&pk, p->token);
         p_bin(&pk, p->pk, p->pk_len);
-        if (p->static_row) p_row(&pk, p->static_row);
-        else msgpack_pack_nil(&pk);
+        if (p->static_row)
+            p_row(&pk, p->static_row);
+        else
+            msgpack_pack_nil(&pk);
         msgpack_pack_array(&pk, p->nrows);
-        for (size_t i = 0; i < p->nrows; i++) p_row(&pk, &p->rows[i]);
+        for (size_t i = 0; i < p->nrows; i++)
+            p_row(&pk, &p->rows[i]);
         p_bool(&pk, p->limited);
     }
     return out->len > before ? 0 : BS_ENOMEM;
@@ -216,7 +230,8 @@ typedef struct dc {
     size_t errlen;
 } dc;
 
-static int bad(dc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(dc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int bad(dc *c, const char *fmt, ...) {
     if (c->err && c->errlen) {
         va_list ap;
@@ -230,7 +245,8 @@ static int bad(dc *c, const char *fmt, ...) {
 static int g_arr(dc *c, const msgpack_object *o, uint32_t n, const char *what,
                  const msgpack_object **items) {
     *items = NULL;
-    if (o->type != MSGPACK_OBJECT_ARRAY || (n != UINT32_MAX && o->via.array.size != n))
+    if (o->type != MSGPACK_OBJECT_ARRAY ||
+        (n != UINT32_MAX && o->via.array.size != n))
         return bad(c, "wire: %s: expected an array", what);
     *items = o->via.array.ptr;
     return 0;
@@ -241,7 +257,8 @@ static int g_int(dc *c, const msgpack_object *o, int64_t lo, int64_t hi,
     int64_t v;
     *out = 0;
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > (uint64_t)INT64_MAX) return bad(c, "wire: %s out of range", what);
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return bad(c, "wire: %s out of range", what);
         v = (int64_t)o->via.u64;
     } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
         v = o->via.i64;
@@ -255,7 +272,8 @@ static int g_int(dc *c, const msgpack_object *o, int64_t lo, int64_t hi,
 
 static int g_bool(dc *c, const msgpack_object *o, int *out, const char *what) {
     *out = 0;
-    if (o->type != MSGPACK_OBJECT_BOOLEAN) return bad(c, "wire: %s: expected a boolean", what);
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return bad(c, "wire: %s: expected a boolean", what);
     *out = o->via.boolean;
     return 0;
 }
@@ -268,14 +286,17 @@ static int g_bin(dc *c, const msgpack_object *o, int nullable,
         *n = 0;
         return 0;
     }
-    if (o->type != MSGPACK_OBJECT_BIN) return bad(c, "wire: %s: expected bytes", what);
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return bad(c, "wire: %s: expected bytes", what);
     if (o->via.bin.size > max) return bad(c, "wire: %s too long", what);
     *n = o->via.bin.size;
-    *p = bs_arena_memdup(c->a, o->via.bin.size ? o->via.bin.ptr : "", o->via.bin.size ? o->via.bin.size : 1);
+    *p = bs_arena_memdup(c->a, o->via.bin.size ? o->via.bin.ptr : "",
+                         o->via.bin.size ? o->via.bin.size : 1);
     return *p ? 0 : BS_ENOMEM;
 }
 
-static int g_str(dc *c, const msgpack_object *o, const char **out, const char *what) {
+static int g_str(dc *c, const msgpack_object *o, const char **out,
+                 const char *what) {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > 400 ||
         memchr(o->via.str.ptr, 0, o->via.str.size))
         return bad(c, "wire: %s: expected a short string", what);
@@ -283,7 +304,8 @@ static int g_str(dc *c, const msgpack_object *o, const char **out, const char *w
     return *out ? 0 : BS_ENOMEM;
 }
 
-static int g_uuid(dc *c, const msgpack_object *o, bs_uuid *u, const char *what) {
+static int g_uuid(dc *c, const msgpack_object *o, bs_uuid *u,
+                  const char *what) {
     if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != 16)
         return bad(c, "wire: %s: expected 16 bytes", what);
     memcpy(u->b, o->via.bin.ptr, 16);
@@ -294,7 +316,8 @@ static int g_bound(dc *c, const msgpack_object *o, bs_bound *b) {
     const msgpack_object *it;
     int64_t k;
     int rc;
-    if ((rc = g_arr(c, o, 2, "bound", &it)) || (rc = g_int(c, &it[0], 0, 2, &k, "bound kind")))
+    if ((rc = g_arr(c, o, 2, "bound", &it)) ||
+        (rc = g_int(c, &it[0], 0, 2, &k, "bound kind")))
         return rc;
     b->kind = (bs_bound_kind)k;
     const uint8_t *p;
@@ -309,7 +332,8 @@ static int unpack(dc *c, const void *p, size_t len, msgpack_unpacked *u) {
     if (bs_mpcheck(p, len, MAX_DEPTH)) return bad(c, "wire: malformed msgpack");
     size_t off = 0;
     msgpack_unpacked_init(u);
-    if (msgpack_unpack_next(u, p, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
+    if (msgpack_unpack_next(u, p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
         msgpack_unpacked_destroy(u);
         return bad(c, "wire: malformed msgpack");
     }
@@ -327,36 +351,51 @@ int bs_wire_mutations_decode(const void *p, size_t len, bs_arena *a,
     if ((rc = g_arr(&c, &u.data, UINT32_MAX, "mutations", &ms))) goto out;
     size_t nm = u.data.via.array.size;
     bs_mutation *m = bs_arena_calloc(a, (nm + 1) * sizeof *m);
-    if (!m) { rc = BS_ENOMEM; goto out; }
+    if (!m) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < nm; i++) {
         const msgpack_object *f;
         int64_t v;
         if ((rc = g_arr(&c, &ms[i], 6, "mutation", &f)) ||
-            (rc = g_int(&c, &f[0], WIRE_VERSION, WIRE_VERSION, &v, "version")) ||
+            (rc =
+                 g_int(&c, &f[0], WIRE_VERSION, WIRE_VERSION, &v, "version")) ||
             (rc = g_uuid(&c, &f[1], &m[i].table_id, "table id")) ||
             (rc = g_str(&c, &f[2], &m[i].cf, "table")) ||
-            (rc = g_int(&c, &f[3], INT64_MIN, INT64_MAX, &m[i].token, "token")) ||
-            (rc = g_bin(&c, &f[4], 0, &m[i].pk, &m[i].pk_len, 65535, "partition key")))
+            (rc = g_int(&c, &f[3], INT64_MIN, INT64_MAX, &m[i].token,
+                        "token")) ||
+            (rc = g_bin(&c, &f[4], 0, &m[i].pk, &m[i].pk_len, 65535,
+                        "partition key")))
             goto out;
         const msgpack_object *ops;
         if ((rc = g_arr(&c, &f[5], UINT32_MAX, "ops", &ops))) goto out;
         m[i].nops = f[5].via.array.size;
         m[i].ops = bs_arena_calloc(a, (m[i].nops + 1) * sizeof *m[i].ops);
-        if (!m[i].ops) { rc = BS_ENOMEM; goto out; }
+        if (!m[i].ops) {
+            rc = BS_ENOMEM;
+            goto out;
+        }
         for (size_t j = 0; j < m[i].nops; j++) {
             bs_mop *op = &m[i].ops[j];
             const msgpack_object *o;
             int64_t kind, flags, col, ts, ttl;
             if ((rc = g_arr(&c, &ops[j], 10, "op", &o)) ||
-                (rc = g_int(&c, &o[0], BS_MOP_CELL, BS_MOP_PART_DEL, &kind, "op kind")) ||
+                (rc = g_int(&c, &o[0], BS_MOP_CELL, BS_MOP_PART_DEL, &kind,
+                            "op kind")) ||
                 (rc = g_int(&c, &o[1], 0, 3, &flags, "op flags")) ||
                 (rc = g_int(&c, &o[2], 0, UINT16_MAX, &col, "column")) ||
-                (rc = g_bin(&c, &o[3], 0, &op->ck, &op->ck_len, 65535, "clustering")) ||
-                (rc = g_bin(&c, &o[4], 0, &op->elem, &op->elem_len, 65535, "element")) ||
-                (rc = g_bin(&c, &o[5], 0, &op->val, &op->val_len, (size_t)256 << 20, "value")) ||
-                (rc = g_int(&c, &o[6], INT64_MIN, INT64_MAX, &ts, "timestamp")) ||
+                (rc = g_bin(&c, &o[3], 0, &op->ck, &op->ck_len, 65535,
+                            "clustering")) ||
+                (rc = g_bin(&c, &o[4], 0, &op->elem, &op->elem_len, 65535,
+                            "element")) ||
+                (rc = g_bin(&c, &o[5], 0, &op->val, &op->val_len,
+                            (size_t)256 << 20, "value")) ||
+                (rc = g_int(&c, &o[6], INT64_MIN, INT64_MAX, &ts,
+                            "timestamp")) ||
                 (rc = g_int(&c, &o[7], 0, 630720000, &ttl, "ttl")) ||
-                (rc = g_bound(&c, &o[8], &op->start)) || (rc = g_bound(&c, &o[9], &op->end)))
+                (rc = g_bound(&c, &o[8], &op->start)) ||
+                (rc = g_bound(&c, &o[9], &op->end)))
                 goto out;
             op->kind = (uint8_t)kind;
             op->is_static = flags & 1;
@@ -374,8 +413,8 @@ out:
     return rc;
 }
 
-int bs_wire_read_decode(const void *p, size_t len, bs_arena *a,
-                        bs_wire_read *r, char *err, size_t errlen) {
+int bs_wire_read_decode(const void *p, size_t len, bs_arena *a, bs_wire_read *r,
+                        char *err, size_t errlen) {
     dc c = {a, err, errlen};
     msgpack_unpacked u;
     int rc = unpack(&c, p, len, &u);
@@ -390,8 +429,10 @@ int bs_wire_read_decode(const void *p, size_t len, bs_arena *a,
         (rc = g_uuid(&c, &f[1], &r->table_id, "table id")) ||
         (rc = g_str(&c, &f[2], &r->cf, "table")) ||
         (rc = g_int(&c, &f[3], INT64_MIN, INT64_MAX, &r->token, "token")) ||
-        (rc = g_bin(&c, &f[4], 0, &r->pk, &r->pk_len, 65535, "partition key")) ||
-        (rc = g_arr(&c, &f[5], 7, "slice", &s)) || (rc = g_bound(&c, &s[0], &r->slice.start)) ||
+        (rc =
+             g_bin(&c, &f[4], 0, &r->pk, &r->pk_len, 65535, "partition key")) ||
+        (rc = g_arr(&c, &f[5], 7, "slice", &s)) ||
+        (rc = g_bound(&c, &s[0], &r->slice.start)) ||
         (rc = g_bound(&c, &s[1], &r->slice.end)) ||
         (rc = g_bool(&c, &s[3], &r->slice.with_static, "with_static")) ||
         (rc = g_bool(&c, &s[4], &r->slice.reversed, "reversed")) ||
@@ -412,10 +453,14 @@ int bs_wire_read_decode(const void *p, size_t len, bs_arena *a,
         if ((rc = g_arr(&c, &s[2], UINT32_MAX, "columns", &cols))) goto out;
         size_t nc = s[2].via.array.size;
         uint16_t *ids = bs_arena_calloc(a, (nc + 1) * sizeof *ids);
-        if (!ids) { rc = BS_ENOMEM; goto out; }
+        if (!ids) {
+            rc = BS_ENOMEM;
+            goto out;
+        }
         for (size_t i = 0; i < nc; i++) {
             int64_t id;
-            if ((rc = g_int(&c, &cols[i], 0, UINT16_MAX, &id, "column"))) goto out;
+            if ((rc = g_int(&c, &cols[i], 0, UINT16_MAX, &id, "column")))
+                goto out;
             ids[i] = (uint16_t)id;
         }
         r->slice.cols = ids;
@@ -451,8 +496,10 @@ static int g_row(dc *c, const msgpack_object *o, bs_rowv *r) {
         int64_t col, ts, ttl, exp;
         if ((rc = g_arr(c, &cells[i], 6, "cell", &g)) ||
             (rc = g_int(c, &g[0], 0, UINT16_MAX, &col, "column")) ||
-            (rc = g_bin(c, &g[1], 1, &cv->elem, &cv->elem_len, 65535, "element")) ||
-            (rc = g_bin(c, &g[2], 0, &cv->val, &cv->val_len, (size_t)256 << 20, "value")) ||
+            (rc = g_bin(c, &g[1], 1, &cv->elem, &cv->elem_len, 65535,
+                        "element")) ||
+            (rc = g_bin(c, &g[2], 0, &cv->val, &cv->val_len, (size_t)256 << 20,
+                        "value")) ||
             (rc = g_int(c, &g[3], INT64_MIN, INT64_MAX, &ts, "cell ts")) ||
             (rc = g_int(c, &g[4], 0, 630720000, &ttl, "cell ttl")) ||
             (rc = g_int(c, &g[5], 0, INT64_MAX, &exp, "cell expiry")))
@@ -490,21 +537,32 @@ int bs_wire_result_decode(const void *p, size_t len, bs_arena *a,
     if (f[2].type != MSGPACK_OBJECT_NIL) {
         const msgpack_object *pf, *rows;
         bs_partv *pv = bs_arena_calloc(a, sizeof *pv);
-        if (!pv) { rc = BS_ENOMEM; goto out; }
+        if (!pv) {
+            rc = BS_ENOMEM;
+            goto out;
+        }
         if ((rc = g_arr(&c, &f[2], 5, "partition", &pf)) ||
-            (rc = g_int(&c, &pf[0], INT64_MIN, INT64_MAX, &pv->token, "token")) ||
-            (rc = g_bin(&c, &pf[1], 0, &pv->pk, &pv->pk_len, 65535, "partition key")) ||
+            (rc = g_int(&c, &pf[0], INT64_MIN, INT64_MAX, &pv->token,
+                        "token")) ||
+            (rc = g_bin(&c, &pf[1], 0, &pv->pk, &pv->pk_len, 65535,
+                        "partition key")) ||
             (rc = g_arr(&c, &pf[3], UINT32_MAX, "rows", &rows)) ||
             (rc = g_bool(&c, &pf[4], &pv->limited, "limited")))
             goto out;
         if (pf[2].type != MSGPACK_OBJECT_NIL) {
             pv->static_row = bs_arena_calloc(a, sizeof *pv->static_row);
-            if (!pv->static_row) { rc = BS_ENOMEM; goto out; }
+            if (!pv->static_row) {
+                rc = BS_ENOMEM;
+                goto out;
+            }
             if ((rc = g_row(&c, &pf[2], pv->static_row))) goto out;
         }
         pv->nrows = pf[3].via.array.size;
         pv->rows = bs_arena_calloc(a, (pv->nrows + 1) * sizeof *pv->rows);
-        if (!pv->rows) { rc = BS_ENOMEM; goto out; }
+        if (!pv->rows) {
+            rc = BS_ENOMEM;
+            goto out;
+        }
         for (size_t i = 0; i < pv->nrows; i++)
             if ((rc = g_row(&c, &rows[i], &pv->rows[i]))) goto out;
         *part = pv;
@@ -537,9 +595,9 @@ int bs_wire_write_encode(int64_t now_s, const bs_mutation *m, size_t n,
     return out->len >= before + want ? 0 : BS_ENOMEM;
 }
 
-int bs_wire_write_decode(const void *p, size_t len, bs_arena *a,
-                         int64_t *now_s, bs_mutation **out, size_t *n,
-                         char *err, size_t errlen) {
+int bs_wire_write_decode(const void *p, size_t len, bs_arena *a, int64_t *now_s,
+                         bs_mutation **out, size_t *n, char *err,
+                         size_t errlen) {
     dc c = {a, err, errlen};
     msgpack_unpacked u;
     int rc = unpack(&c, p, len, &u);
@@ -554,7 +612,8 @@ int bs_wire_write_decode(const void *p, size_t len, bs_arena *a,
         rc = bad(&c, "wire: write: expected mutation bytes");
         goto out;
     }
-    rc = bs_wire_mutations_decode(f[2].via.bin.ptr, f[2].via.bin.size, a, out, n, err, errlen);
+    rc = bs_wire_mutations_decode(f[2].via.bin.ptr, f[2].via.bin.size, a, out,
+                                  n, err, errlen);
 out:
     msgpack_unpacked_destroy(&u);
     return rc;
@@ -577,9 +636,8 @@ int bs_wire_raw_encode(const char *cf, const bs_wire_rec *r, size_t n,
     return out->len > before ? 0 : BS_ENOMEM;
 }
 
-int bs_wire_raw_decode(const void *p, size_t len, bs_arena *a,
-                       const char **cf, bs_wire_rec **out, size_t *n,
-                       char *err, size_t errlen) {
+int bs_wire_raw_decode(const void *p, size_t len, bs_arena *a, const char **cf,
+                       bs_wire_rec **out, size_t *n, char *err, size_t errlen) {
     dc c = {a, err, errlen};
     msgpack_unpacked u;
     int rc = unpack(&c, p, len, &u);
@@ -600,8 +658,10 @@ int bs_wire_raw_decode(const void *p, size_t len, bs_arena *a,
     for (size_t i = 0; i < nr; i++) {
         const msgpack_object *kv;
         if ((rc = g_arr(&c, &rs[i], 2, "record", &kv)) ||
-            (rc = g_bin(&c, &kv[0], 0, &r[i].key, &r[i].klen, 1u << 20, "record key")) ||
-            (rc = g_bin(&c, &kv[1], 0, &r[i].val, &r[i].vlen, (size_t)256 << 20, "record value")))
+            (rc = g_bin(&c, &kv[0], 0, &r[i].key, &r[i].klen, 1u << 20,
+                        "record key")) ||
+            (rc = g_bin(&c, &kv[1], 0, &r[i].val, &r[i].vlen, (size_t)256 << 20,
+                        "record value")))
             goto out;
         if (r[i].klen == 0) {
             rc = bad(&c, "wire: empty record key");
@@ -635,8 +695,10 @@ int bs_wire_scan_encode(const bs_wire_scan *s, bs_buf *out) {
         msgpack_pack_array(&pk, 3);
         msgpack_pack_int64(&pk, s->cursor_token);
         p_bin(&pk, s->cursor_pk, s->cursor_pk_len);
-        if (s->has_cursor_ck) p_bin(&pk, s->cursor_ck, s->cursor_ck_len);
-        else msgpack_pack_nil(&pk);
+        if (s->has_cursor_ck)
+            p_bin(&pk, s->cursor_ck, s->cursor_ck_len);
+        else
+            msgpack_pack_nil(&pk);
     } else {
         msgpack_pack_nil(&pk);
     }
@@ -644,8 +706,8 @@ int bs_wire_scan_encode(const bs_wire_scan *s, bs_buf *out) {
     return out->len > before ? 0 : BS_ENOMEM;
 }
 
-int bs_wire_scan_decode(const void *p, size_t len, bs_arena *a,
-                        bs_wire_scan *s, char *err, size_t errlen) {
+int bs_wire_scan_decode(const void *p, size_t len, bs_arena *a, bs_wire_scan *s,
+                        char *err, size_t errlen) {
     dc c = {a, err, errlen};
     msgpack_unpacked u;
     int rc = unpack(&c, p, len, &u);
@@ -664,14 +726,18 @@ int bs_wire_scan_decode(const void *p, size_t len, bs_arena *a,
         rc = bad(&c, "wire: scan: expected read bytes");
         goto out;
     }
-    if ((rc = bs_wire_read_decode(f[1].via.bin.ptr, f[1].via.bin.size, a, &s->read, err, errlen)))
+    if ((rc = bs_wire_read_decode(f[1].via.bin.ptr, f[1].via.bin.size, a,
+                                  &s->read, err, errlen)))
         goto out;
     if (f[4].type != MSGPACK_OBJECT_NIL) {
         const msgpack_object *cu;
         if ((rc = g_arr(&c, &f[4], 3, "cursor", &cu)) ||
-            (rc = g_int(&c, &cu[0], INT64_MIN, INT64_MAX, &s->cursor_token, "cursor token")) ||
-            (rc = g_bin(&c, &cu[1], 0, &s->cursor_pk, &s->cursor_pk_len, 65535, "cursor key")) ||
-            (rc = g_bin(&c, &cu[2], 1, &s->cursor_ck, &s->cursor_ck_len, 65535, "cursor clustering")))
+            (rc = g_int(&c, &cu[0], INT64_MIN, INT64_MAX, &s->cursor_token,
+                        "cursor token")) ||
+            (rc = g_bin(&c, &cu[1], 0, &s->cursor_pk, &s->cursor_pk_len, 65535,
+                        "cursor key")) ||
+            (rc = g_bin(&c, &cu[2], 1, &s->cursor_ck, &s->cursor_ck_len, 65535,
+                        "cursor clustering")))
             goto out;
         s->has_cursor = 1;
         s->has_cursor_ck = cu[2].type != MSGPACK_OBJECT_NIL;
@@ -690,7 +756,8 @@ int bs_wire_scanres_encode(int more, const bs_buf *parts, size_t n,
     msgpack_pack_int(&pk, WIRE_VERSION);
     p_bool(&pk, more);
     msgpack_pack_array(&pk, n);
-    for (size_t i = 0; i < n; i++) p_bin(&pk, parts[i].data, parts[i].len);
+    for (size_t i = 0; i < n; i++)
+        p_bin(&pk, parts[i].data, parts[i].len);
     return out->len > before ? 0 : BS_ENOMEM;
 }
 
@@ -720,7 +787,8 @@ int bs_wire_scanres_decode(const void *p, size_t len, bs_arena *a, int *more,
             rc = bad(&c, "wire: scan result: expected partition bytes");
             goto out;
         }
-        if ((rc = bs_wire_result_decode(ps[i].via.bin.ptr, ps[i].via.bin.size, a, dg, &pv[i], err, errlen)))
+        if ((rc = bs_wire_result_decode(ps[i].via.bin.ptr, ps[i].via.bin.size,
+                                        a, dg, &pv[i], err, errlen)))
             goto out;
         if (!pv[i]) {
             rc = bad(&c, "wire: scan result: empty partition");

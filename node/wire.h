@@ -46,7 +46,7 @@ typedef struct bs_wire_read {
     int64_t token;
     const uint8_t *pk;
     size_t pk_len;
-    bs_slice slice;   /* cols/after/bounds point into the arena */
+    bs_slice slice; /* cols/after/bounds point into the arena */
     int digest_only;
 } bs_wire_read;
 
@@ -84,9 +84,9 @@ int bs_wire_write_encode(int64_t now_s, const bs_mutation *m, size_t n,
                          bs_buf *out);
 /* Decodes a write into arena memory.  0, BS_ECORRUPT (message in err),
  * BS_ENOMEM. */
-int bs_wire_write_decode(const void *p, size_t len, bs_arena *a,
-                         int64_t *now_s, bs_mutation **out, size_t *n,
-                         char *err, size_t errlen);
+int bs_wire_write_decode(const void *p, size_t len, bs_arena *a, int64_t *now_s,
+                         bs_mutation **out, size_t *n, char *err,
+                         size_t errlen);
 
 /* One raw store record; pointers borrowed (encode) or in the arena
  * (decode). */
@@ -99,16 +99,15 @@ typedef struct bs_wire_rec {
 
 int bs_wire_raw_encode(const char *cf, const bs_wire_rec *r, size_t n,
                        bs_buf *out);
-int bs_wire_raw_decode(const void *p, size_t len, bs_arena *a,
-                       const char **cf, bs_wire_rec **out, size_t *n,
-                       char *err, size_t errlen);
+int bs_wire_raw_decode(const void *p, size_t len, bs_arena *a, const char **cf,
+                       bs_wire_rec **out, size_t *n, char *err, size_t errlen);
 
 /* A range read: one bs_scan of table `read.cf` with read.slice applied to
  * every partition, at most max_parts partitions per answer. */
 typedef struct bs_wire_scan {
-    bs_wire_read read;  /* table_id, cf, slice (now_s included) */
-    int64_t start;      /* exclusive */
-    int64_t end;        /* inclusive */
+    bs_wire_read read; /* table_id, cf, slice (now_s included) */
+    int64_t start;     /* exclusive */
+    int64_t end;       /* inclusive */
     int has_cursor;
     int64_t cursor_token;
     const uint8_t *cursor_pk;

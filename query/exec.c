@@ -32,7 +32,7 @@ typedef struct prep_entry {
     uint8_t id[16];
     bs_arena arena;
     bs_cql_stmt *stmt;
-    char keyspace[64];       /* session keyspace at PREPARE time */
+    char keyspace[64]; /* session keyspace at PREPARE time */
 } prep_entry;
 
 /* ==================================================================== */
@@ -106,8 +106,8 @@ static int write_error(xctx *c) {
     e->received = c->err.received;
     e->blockfor = c->err.blockfor;
     e->data_present = c->err.data_present;
-    e->write_type = bs_proto_cstr(c->err.write_type ? c->err.write_type
-                                                    : "SIMPLE");
+    e->write_type =
+        bs_proto_cstr(c->err.write_type ? c->err.write_type : "SIMPLE");
     e->keyspace = bs_proto_cstr(c->ae_ks ? c->ae_ks : "");
     e->name = bs_proto_cstr(c->ae_table ? c->ae_table : "");
     return bs_proto_response_encode(c->out, c->stream, &r, c->comp);
@@ -120,9 +120,15 @@ static int write_error(xctx *c) {
 static bs_type g_int = {BS_TYPE_INT, 0, 0, NULL, NULL, NULL, NULL};
 static bs_type g_bigint = {BS_TYPE_BIGINT, 0, 0, NULL, NULL, NULL, NULL};
 static bs_type g_text = {BS_TYPE_VARCHAR, 0, 0, NULL, NULL, NULL, NULL};
-bs_type *bs__x_int_type(void) { return &g_int; }
-bs_type *bs__x_bigint_type(void) { return &g_bigint; }
-bs_type *bs__x_text_type(void) { return &g_text; }
+bs_type *bs__x_int_type(void) {
+    return &g_int;
+}
+bs_type *bs__x_bigint_type(void) {
+    return &g_bigint;
+}
+bs_type *bs__x_text_type(void) {
+    return &g_text;
+}
 
 const bs_type *bs__x_elem_type(const bs_type *coll, int key) {
     if (coll->kind == BS_TYPE_MAP) return coll->params[key ? 0 : 1];
@@ -170,8 +176,8 @@ int bs__x_table(xctx *c, const bs_cql_qname *q, const bs_table_schema **t) {
 static int xval_from_buf(xctx *c, bs_buf *b, xval *out) {
     out->unset = 0;
     out->len = b->len;
-    out->p = b->len ? bs_arena_memdup(c->a, b->data, b->len)
-                    : (const uint8_t *)"";
+    out->p =
+        b->len ? bs_arena_memdup(c->a, b->data, b->len) : (const uint8_t *)"";
     bs_buf_free(b);
     if (!out->p) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     return 0;
@@ -188,9 +194,16 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
     const char *f = e->name;
     bs_buf b = BS_BUF_INIT;
     if (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid")) {
-        if (e->n) return XINVALID(c, "Invalid number of arguments in call to function %s: 0 required but %u provided", f, e->n);
+        if (e->n)
+            return XINVALID(c,
+                            "Invalid number of arguments in call to function "
+                            "%s: 0 required but %u provided",
+                            f, e->n);
         if (t->kind != BS_TYPE_TIMEUUID && t->kind != BS_TYPE_UUID)
-            return XINVALID(c, "Type error: cannot assign result of function system.%s (type timeuuid) to %s", f, name);
+            return XINVALID(c,
+                            "Type error: cannot assign result of function "
+                            "system.%s (type timeuuid) to %s",
+                            f, name);
         bs_uuid u;
         bs_uuid_v1(NULL, &u);
         bs_buf_append(&b, u.b, 16);
@@ -198,7 +211,8 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
     }
     if (!strcmp(f, "uuid")) {
         bs_uuid u;
-        if (bs_uuid_v4(&u)) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "random source failed");
+        if (bs_uuid_v4(&u))
+            return bs__x_fail(c, BS_PROTO_ERR_SERVER, "random source failed");
         bs_buf_append(&b, u.b, 16);
         return xval_from_buf(c, &b, out);
     }
@@ -216,7 +230,8 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
             ms = bs_uuid_v1_unix_ms(&u);
         }
         if (!strcmp(f, "currentdate") || !strcmp(f, "todate")) {
-            int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+            int64_t days =
+                ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
             bs_buf_append_u32(&b, (uint32_t)(days + (1LL << 31)));
         } else {
             bs_buf_append_u64(&b, (uint64_t)ms);
@@ -224,7 +239,9 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         return xval_from_buf(c, &b, out);
     }
     if (!strcmp(f, "mintimeuuid") || !strcmp(f, "maxtimeuuid")) {
-        if (e->n != 1) return XINVALID(c, "Invalid number of arguments in call to function %s", f);
+        if (e->n != 1)
+            return XINVALID(
+                c, "Invalid number of arguments in call to function %s", f);
         xval arg;
         bs_type ts = {BS_TYPE_TIMESTAMP, 0, 0, NULL, NULL, NULL, NULL};
         if (bs__x_term(c, e->items[0], &ts, name, &arg)) return -1;
@@ -232,9 +249,9 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         int64_t ms = (int64_t)bs_get_u64(arg.p);
         bs_uuid u;
         /* min: lowest lsb (signed compare: 0x8080...), max: highest */
-        bs_uuid_v1_at(ms * 1000 + (f[1] == 'a' ? 999 : 0),
-                      f[1] == 'a' ? 0x7f7f7f7f7f7f7f7fULL : 0x8080808080808080ULL,
-                      &u);
+        bs_uuid_v1_at(
+            ms * 1000 + (f[1] == 'a' ? 999 : 0),
+            f[1] == 'a' ? 0x7f7f7f7f7f7f7f7fULL : 0x8080808080808080ULL, &u);
         bs_buf_append(&b, u.b, 16);
         return xval_from_buf(c, &b, out);
     }
@@ -248,11 +265,17 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         int same = same_simple_kind(rt, t);
         bs_type_free(rt);
         if (!same)
-            return XINVALID(c, "Type error: cannot assign result of function system.%s (type %s) to %s", f, f + 6, name);
+            return XINVALID(c,
+                            "Type error: cannot assign result of function "
+                            "system.%s (type %s) to %s",
+                            f, f + 6, name);
         if (bs__x_term(c, e->items[0], &bt, name, out)) return -1;
         if (out->len != BS_VALUE_NULL &&
             bs_value_validate(t, out->p, out->len, NULL, 0))
-            return XINVALID(c, "In call to function system.%s, value 0x... is not a valid binary representation for type %s", f, f + 6);
+            return XINVALID(c,
+                            "In call to function system.%s, value 0x... is not "
+                            "a valid binary representation for type %s",
+                            f, f + 6);
         return 0;
     }
     if (strlen(f) > 6 && !strcmp(f + strlen(f) - 6, "asblob") && e->n == 1) {
@@ -263,7 +286,10 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
             return XINVALID(c, "Unknown function %s", f);
         if (t->kind != BS_TYPE_BLOB) {
             bs_type_free(at);
-            return XINVALID(c, "Type error: cannot assign result of function system.%s (type blob) to %s", f, name);
+            return XINVALID(c,
+                            "Type error: cannot assign result of function "
+                            "system.%s (type blob) to %s",
+                            f, name);
         }
         int rc = bs__x_term(c, e->items[0], at, name, out);
         bs_type_free(at);
@@ -303,7 +329,9 @@ int bs__x_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         return xval_from_buf(c, &b, out);
     case BS_CQL_EXPR_BIND: {
         if (e->bind >= c->nbinds)
-            return XINVALID(c, "There were %u markers(?) in CQL but %u bound variables", c->stmt ? c->stmt->nbinds : 0, c->nbinds);
+            return XINVALID(
+                c, "There were %u markers(?) in CQL but %u bound variables",
+                c->stmt ? c->stmt->nbinds : 0, c->nbinds);
         *out = c->binds[e->bind];
         if (out->unset || out->len == BS_VALUE_NULL) return 0;
         if (bs_value_validate(t, out->p, out->len, err, sizeof err))
@@ -312,25 +340,31 @@ int bs__x_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
     }
     case BS_CQL_EXPR_CAST:
         return bs__x_term(c, e->items[0], e->type ? e->type : t, name, out);
-    case BS_CQL_EXPR_CALL:
-        return call_term(c, e, t, name, out);
+    case BS_CQL_EXPR_CALL: return call_term(c, e, t, name, out);
     case BS_CQL_EXPR_LIST:
     case BS_CQL_EXPR_SET:
     case BS_CQL_EXPR_EMPTY:
     case BS_CQL_EXPR_MAP:
     case BS_CQL_EXPR_TUPLE: {
-        int is_map = t->kind == BS_TYPE_MAP, is_tuple = t->kind == BS_TYPE_TUPLE;
-        int ok = (e->kind == BS_CQL_EXPR_LIST && t->kind == BS_TYPE_LIST) ||
-                 (e->kind == BS_CQL_EXPR_SET && t->kind == BS_TYPE_SET) ||
-                 (e->kind == BS_CQL_EXPR_MAP && is_map) ||
-                 (e->kind == BS_CQL_EXPR_EMPTY && (is_map || t->kind == BS_TYPE_SET || t->kind == BS_TYPE_LIST)) ||
-                 (e->kind == BS_CQL_EXPR_TUPLE && is_tuple);
+        int is_map = t->kind == BS_TYPE_MAP,
+            is_tuple = t->kind == BS_TYPE_TUPLE;
+        int ok =
+            (e->kind == BS_CQL_EXPR_LIST && t->kind == BS_TYPE_LIST) ||
+            (e->kind == BS_CQL_EXPR_SET && t->kind == BS_TYPE_SET) ||
+            (e->kind == BS_CQL_EXPR_MAP && is_map) ||
+            (e->kind == BS_CQL_EXPR_EMPTY &&
+             (is_map || t->kind == BS_TYPE_SET || t->kind == BS_TYPE_LIST)) ||
+            (e->kind == BS_CQL_EXPR_TUPLE && is_tuple);
         if (!ok) return XINVALID(c, "Invalid collection literal for %s", name);
         if (is_tuple && e->n > t->nparams)
-            return XINVALID(c, "Invalid tuple literal for %s: too many elements. Type %s expects %u but got %u", name, "tuple", t->nparams, e->n);
+            return XINVALID(c,
+                            "Invalid tuple literal for %s: too many elements. "
+                            "Type %s expects %u but got %u",
+                            name, "tuple", t->nparams, e->n);
         bs_value_elem *ks = bs_arena_calloc(c->a, (e->n + 1) * sizeof *ks);
         bs_value_elem *vs = bs_arena_calloc(c->a, (e->n + 1) * sizeof *vs);
-        if (!ks || !vs) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+        if (!ks || !vs)
+            return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
         for (uint32_t i = 0; i < e->n; i++) {
             xval k, v;
             const bs_type *kt = is_tuple ? t->params[i] : t->params[0];
@@ -340,31 +374,37 @@ int bs__x_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
             ks[i].p = k.p;
             ks[i].len = k.len;
             if (is_map) {
-                if (bs__x_term(c, e->values[i], t->params[1], name, &v)) return -1;
+                if (bs__x_term(c, e->values[i], t->params[1], name, &v))
+                    return -1;
                 if (v.len == BS_VALUE_NULL || v.unset)
-                    return XINVALID(c, "null is not supported inside collections");
+                    return XINVALID(c,
+                                    "null is not supported inside collections");
                 vs[i].p = v.p;
                 vs[i].len = v.len;
             }
         }
         int rc;
-        if (is_map) rc = bs_value_build_map(t, ks, vs, e->n, &b);
-        else if (t->kind == BS_TYPE_SET) rc = bs_value_build_set(t, ks, e->n, &b);
-        else if (t->kind == BS_TYPE_LIST) rc = bs_value_build_list(ks, e->n, &b);
-        else rc = bs_value_build_tuple(ks, e->n, &b);
+        if (is_map)
+            rc = bs_value_build_map(t, ks, vs, e->n, &b);
+        else if (t->kind == BS_TYPE_SET)
+            rc = bs_value_build_set(t, ks, e->n, &b);
+        else if (t->kind == BS_TYPE_LIST)
+            rc = bs_value_build_list(ks, e->n, &b);
+        else
+            rc = bs_value_build_tuple(ks, e->n, &b);
         if (rc) {
             bs_buf_free(&b);
-            return XINVALID(c, "Invalid collection value for %s: %s", name, bs_strerror(rc));
+            return XINVALID(c, "Invalid collection value for %s: %s", name,
+                            bs_strerror(rc));
         }
         return xval_from_buf(c, &b, out);
     }
-    default:
-        return XINVALID(c, "Invalid term for %s", name);
+    default: return XINVALID(c, "Invalid term for %s", name);
     }
 }
 
-int bs__x_int_term(xctx *c, const bs_cql_expr *e, const char *what,
-                   int64_t lo, int64_t hi, int64_t *out) {
+int bs__x_int_term(xctx *c, const bs_cql_expr *e, const char *what, int64_t lo,
+                   int64_t hi, int64_t *out) {
     xval v;
     const bs_type *t = !strcmp(what, "timestamp") ? &g_bigint : &g_int;
     if (bs__x_term(c, e, t, what, &v)) return -1;
@@ -376,10 +416,14 @@ int bs__x_int_term(xctx *c, const bs_cql_expr *e, const char *what,
                             : (int64_t)bs_get_u64(v.p);
     if (n < lo || n > hi) {
         if (!strcmp(what, "ttl"))
-            return XINVALID(c, n < 0 ? "A TTL must be greater or equal to 0, but was %lld"
-                                     : "ttl is too large. requested (%lld) maximum (630720000)",
-                            (long long)n);
-        return XINVALID(c, "%s must be positive", !strcmp(what, "limit") ? "LIMIT" : what);
+            return XINVALID(
+                c,
+                n < 0
+                    ? "A TTL must be greater or equal to 0, but was %lld"
+                    : "ttl is too large. requested (%lld) maximum (630720000)",
+                (long long)n);
+        return XINVALID(c, "%s must be positive",
+                        !strcmp(what, "limit") ? "LIMIT" : what);
     }
     *out = n;
     return 0;
@@ -395,7 +439,8 @@ int bs__x_partition_key(xctx *c, const bs_table_schema *t, const xval *pk,
     if (t->npk > 16) return XINVALID(c, "too many partition key columns");
     for (size_t i = 0; i < t->npk; i++) {
         if (pk[i].unset || pk[i].len == BS_VALUE_NULL)
-            return XINVALID(c, "Invalid null value in condition for column %s", t->cols[i].name);
+            return XINVALID(c, "Invalid null value in condition for column %s",
+                            t->cols[i].name);
         parts[i].data = pk[i].p;
         parts[i].len = pk[i].len;
     }
@@ -403,11 +448,13 @@ int bs__x_partition_key(xctx *c, const bs_table_schema *t, const xval *pk,
     int rc = bs_ring_compose_key(parts, t->npk, &b);
     if (rc) {
         bs_buf_free(&b);
-        return XINVALID(c, "Key length of %zu is longer than maximum of 65535", pk[0].len);
+        return XINVALID(c, "Key length of %zu is longer than maximum of 65535",
+                        pk[0].len);
     }
     if (b.len > 65535) {
         bs_buf_free(&b);
-        return XINVALID(c, "Key length of %zu is longer than maximum of 65535", b.len);
+        return XINVALID(c, "Key length of %zu is longer than maximum of 65535",
+                        b.len);
     }
     *token = bs_ring_partition_token(b.data, b.len);
     xval v;
@@ -427,7 +474,9 @@ int bs__x_split_partition_key(xctx *c, const bs_table_schema *t,
     }
     bs_ring_keypart parts[16];
     if (t->npk > 16 || bs_ring_decompose_key(key, len, t->npk, parts))
-        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "corrupt partition key in %s.%s", t->keyspace, t->name);
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER,
+                          "corrupt partition key in %s.%s", t->keyspace,
+                          t->name);
     for (size_t i = 0; i < t->npk; i++) {
         out[i].p = parts[i].data;
         out[i].len = parts[i].len;
@@ -436,24 +485,28 @@ int bs__x_split_partition_key(xctx *c, const bs_table_schema *t,
     return 0;
 }
 
-int bs__x_clustering(xctx *c, const bs_table_schema *t, const xval *v,
-                     size_t n, const uint8_t **key, size_t *len) {
+int bs__x_clustering(xctx *c, const bs_table_schema *t, const xval *v, size_t n,
+                     const uint8_t **key, size_t *len) {
     bs_buf b = BS_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         const bs_column *col = &t->cols[t->npk + i];
         if (v[i].unset || v[i].len == BS_VALUE_NULL) {
             bs_buf_free(&b);
-            return XINVALID(c, "Invalid null value in condition for column %s", col->name);
+            return XINVALID(c, "Invalid null value in condition for column %s",
+                            col->name);
         }
-        int rc = bs_keycodec_encode(col->type, v[i].p, (int32_t)v[i].len, col->desc, &b);
+        int rc = bs_keycodec_encode(col->type, v[i].p, (int32_t)v[i].len,
+                                    col->desc, &b);
         if (rc) {
             bs_buf_free(&b);
-            return XINVALID(c, "Invalid value for clustering column %s: %s", col->name, bs_strerror(rc));
+            return XINVALID(c, "Invalid value for clustering column %s: %s",
+                            col->name, bs_strerror(rc));
         }
     }
     if (b.len > 65535) {
         bs_buf_free(&b);
-        return XINVALID(c, "Key length of %zu is longer than maximum of 65535", b.len);
+        return XINVALID(c, "Key length of %zu is longer than maximum of 65535",
+                        b.len);
     }
     xval o;
     if (xval_from_buf(c, &b, &o)) return -1;
@@ -467,7 +520,9 @@ int bs__x_split_clustering(xctx *c, const bs_table_schema *t,
     bs_type *types[64];
     uint8_t desc[64];
     bs_keycodec_value vals[64];
-    if (t->nck > 64) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "too many clustering columns");
+    if (t->nck > 64)
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER,
+                          "too many clustering columns");
     for (size_t i = 0; i < t->nck; i++) {
         types[i] = t->cols[t->npk + i].type;
         desc[i] = (uint8_t)t->cols[t->npk + i].desc;
@@ -475,9 +530,12 @@ int bs__x_split_clustering(xctx *c, const bs_table_schema *t,
     bs_rbuf r;
     bs_rbuf_init(&r, key, len);
     size_t nd = 0;
-    int rc = bs_keycodec_decode_prefix(types, desc, t->nck, &r, c->a, vals, &nd);
+    int rc =
+        bs_keycodec_decode_prefix(types, desc, t->nck, &r, c->a, vals, &nd);
     if (rc || nd != t->nck)
-        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "corrupt clustering key in %s.%s", t->keyspace, t->name);
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER,
+                          "corrupt clustering key in %s.%s", t->keyspace,
+                          t->name);
     for (size_t i = 0; i < t->nck; i++) {
         out[i].unset = 0;
         if (vals[i].len < 0) {
@@ -524,7 +582,8 @@ int bs__x_void_result(xctx *c) {
 /* prepared statements                                                    */
 /* ==================================================================== */
 
-static void prep_id(const char *ks, const char *q, size_t qlen, uint8_t id[16]) {
+static void prep_id(const char *ks, const char *q, size_t qlen,
+                    uint8_t id[16]) {
     XXH3_state_t *st = XXH3_createState();
     XXH3_128bits_reset(st);
     XXH3_128bits_update(st, ks, strlen(ks) + 1);
@@ -540,7 +599,8 @@ static prep_entry *prep_find(bs_exec *x, const uint8_t *id, size_t idlen) {
     size_t bkt = bs_get_u32(id) % x->nprep_buckets;
     pthread_mutex_lock(&x->prep_lock);
     prep_entry *e = x->prep[bkt];
-    while (e && memcmp(e->id, id, 16)) e = e->next;
+    while (e && memcmp(e->id, id, 16))
+        e = e->next;
     pthread_mutex_unlock(&x->prep_lock);
     return e;
 }
@@ -569,15 +629,20 @@ static int bind_spec_recv(xctx *c, const bs_table_schema *t,
         return 0;
     }
     const bs_cql_recv *r = &b->recv;
-    const bs_column *col = (t && r->column) ? bs_table_column(t, r->column) : NULL;
+    const bs_column *col =
+        (t && r->column) ? bs_table_column(t, r->column) : NULL;
     switch (r->kind) {
     case BS_CQL_RECV_COLUMN:
-        if (!col) return XINVALID(c, "Undefined column name %s", r->column ? r->column : "?");
+        if (!col)
+            return XINVALID(c, "Undefined column name %s",
+                            r->column ? r->column : "?");
         out->type = col->type;
         out->name = bs_proto_cstr(col->name);
         return 0;
     case BS_CQL_RECV_IN: {
-        if (!col) return XINVALID(c, "Undefined column name %s", r->column ? r->column : "?");
+        if (!col)
+            return XINVALID(c, "Undefined column name %s",
+                            r->column ? r->column : "?");
         bs_type *l = bs_arena_calloc(c->a, sizeof *l);
         bs_type **ps = bs_arena_calloc(c->a, sizeof *ps);
         l->kind = BS_TYPE_LIST;
@@ -589,7 +654,9 @@ static int bind_spec_recv(xctx *c, const bs_table_schema *t,
     }
     case BS_CQL_RECV_KEY:
     case BS_CQL_RECV_VALUE:
-        if (!col) return XINVALID(c, "Undefined column name %s", r->column ? r->column : "?");
+        if (!col)
+            return XINVALID(c, "Undefined column name %s",
+                            r->column ? r->column : "?");
         if (!bs_type_is_collection(col->type)) {
             out->type = col->type;
             return 0;
@@ -602,12 +669,8 @@ static int bind_spec_recv(xctx *c, const bs_table_schema *t,
         return 0;
     case BS_CQL_RECV_LIMIT:
     case BS_CQL_RECV_PER_PARTITION_LIMIT:
-    case BS_CQL_RECV_TTL:
-        out->type = &g_int;
-        return 0;
-    case BS_CQL_RECV_TIMESTAMP:
-        out->type = &g_bigint;
-        return 0;
+    case BS_CQL_RECV_TTL: out->type = &g_int; return 0;
+    case BS_CQL_RECV_TIMESTAMP: out->type = &g_bigint; return 0;
     case BS_CQL_RECV_MULTI:
     case BS_CQL_RECV_MULTI_IN: {
         bs_type *tu = bs_arena_calloc(c->a, sizeof *tu);
@@ -633,9 +696,7 @@ static int bind_spec_recv(xctx *c, const bs_table_schema *t,
         }
         return 0;
     }
-    default:
-        out->type = col ? col->type : &g_text;
-        return 0;
+    default: out->type = col ? col->type : &g_text; return 0;
     }
 }
 
@@ -668,8 +729,7 @@ static int check_expr_cols(xctx *c, const bs_table_schema *t,
     case BS_CQL_EXPR_COLUMN: return need_col(c, t, e->name);
     case BS_CQL_EXPR_FIELD:
     case BS_CQL_EXPR_ELEM:
-    case BS_CQL_EXPR_CAST:
-        return e->n ? check_expr_cols(c, t, e->items[0]) : 0;
+    case BS_CQL_EXPR_CAST: return e->n ? check_expr_cols(c, t, e->items[0]) : 0;
     case BS_CQL_EXPR_CALL:
         for (uint32_t i = 0; i < e->n; i++)
             if (check_expr_cols(c, t, e->items[i])) return -1;
@@ -726,7 +786,8 @@ static const bs_cql_stmt *batch_child_of(const bs_cql_stmt *s,
                                          const bs_cql_bind *b) {
     const bs_cql_stmt *owner = s->u.batch.stmts[0];
     for (uint32_t k = 1; k < s->u.batch.nstmts; k++)
-        if (!pos_before(b->pos, s->u.batch.stmts[k]->pos)) owner = s->u.batch.stmts[k];
+        if (!pos_before(b->pos, s->u.batch.stmts[k]->pos))
+            owner = s->u.batch.stmts[k];
     return owner;
 }
 
@@ -750,7 +811,8 @@ static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
     bs_proto_prepared *p = &r.u.result.u.prepared;
     p->id = bs_proto_bytes(id, 16);
     p->bind.ncols = s->nbinds;
-    p->bind.cols = bs_arena_calloc(c->a, (s->nbinds + 1) * sizeof *p->bind.cols);
+    p->bind.cols =
+        bs_arena_calloc(c->a, (s->nbinds + 1) * sizeof *p->bind.cols);
     for (uint32_t i = 0; i < s->nbinds; i++) {
         /* in a batch each child names its own table */
         const bs_table_schema *bt = t;
@@ -788,8 +850,10 @@ static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
 }
 
 static void cql_error(xctx *c, int rc, const bs_cql_error *e) {
-    if (rc == BS_ESYNTAX) bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "%s", e->msg);
-    else bs__x_fail(c, BS_PROTO_ERR_INVALID, "%s", e->msg);
+    if (rc == BS_ESYNTAX)
+        bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "%s", e->msg);
+    else
+        bs__x_fail(c, BS_PROTO_ERR_INVALID, "%s", e->msg);
 }
 
 static int do_prepare(xctx *c, bs_proto_str q) {
@@ -817,7 +881,8 @@ static int do_prepare(xctx *c, bs_proto_str q) {
         pthread_mutex_lock(&c->x->prep_lock);
         size_t bkt = bs_get_u32(id) % c->x->nprep_buckets;
         prep_entry *dup = c->x->prep[bkt];
-        while (dup && memcmp(dup->id, id, 16)) dup = dup->next;
+        while (dup && memcmp(dup->id, id, 16))
+            dup = dup->next;
         if (dup) {
             bs_arena_free(&e->arena);
             free(e);
@@ -840,20 +905,23 @@ static int bind_values(xctx *c, const bs_cql_stmt *s, uint16_t n,
     c->binds = bs_arena_calloc(c->a, (s->nbinds + 1) * sizeof *c->binds);
     if (!c->binds) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     if (!names && n != s->nbinds)
-        return XINVALID(c, "There were %u markers(?) in CQL but %u bound variables", s->nbinds, n);
+        return XINVALID(
+            c, "There were %u markers(?) in CQL but %u bound variables",
+            s->nbinds, n);
     for (uint32_t i = 0; i < s->nbinds; i++) {
         int found = -1;
         if (names) {
             /* a named marker by its name, a ? by its receiver column */
             const bs_cql_bind *bd = &s->binds[i];
             const char *bn = bd->name ? bd->name
-                             : bd->recv.kind == BS_CQL_RECV_COLUMN ? bd->recv.column
-                                                                   : NULL;
+                             : bd->recv.kind == BS_CQL_RECV_COLUMN
+                                 ? bd->recv.column
+                                 : NULL;
             for (uint16_t j = 0; j < n; j++)
-                if (bn && bs_proto_str_eq(names[j], bn))
-                    found = j;
+                if (bn && bs_proto_str_eq(names[j], bn)) found = j;
             if (found < 0)
-                return XINVALID(c, "Invalid unset value for column %s", bn ? bn : "?");
+                return XINVALID(c, "Invalid unset value for column %s",
+                                bn ? bn : "?");
         } else {
             found = (int)i;
         }
@@ -896,9 +964,9 @@ static void set_params(xctx *c, const bs_proto_params *p) {
     c->default_ts = p->timestamp;
 }
 
-int bs_exec_request(bs_exec *x, bs_exec_session *s,
-                    const bs_proto_request *req, int16_t stream,
-                    bs_proto_compression comp, bs_arena *a, bs_buf *out) {
+int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
+                    int16_t stream, bs_proto_compression comp, bs_arena *a,
+                    bs_buf *out) {
     xctx c;
     memset(&c, 0, sizeof c);
     c.x = x;
@@ -920,31 +988,37 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s,
     switch (req->opcode) {
     case BS_PROTO_OP_QUERY:
         set_params(&c, &req->u.query.params);
-        rc = bs_cql_parse(a, req->u.query.query.p, req->u.query.query.len, &stmt, &perr);
+        rc = bs_cql_parse(a, req->u.query.query.p, req->u.query.query.len,
+                          &stmt, &perr);
         if (rc) {
             cql_error(&c, rc, &perr);
             break;
         }
-        if (bind_values(&c, stmt, req->u.query.params.nvalues, req->u.query.params.values,
-                        req->u.query.params.names))
+        if (bind_values(&c, stmt, req->u.query.params.nvalues,
+                        req->u.query.params.values, req->u.query.params.names))
             break;
         run_stmt(&c, stmt);
         break;
-    case BS_PROTO_OP_PREPARE:
-        do_prepare(&c, req->u.prepare.query);
-        break;
+    case BS_PROTO_OP_PREPARE: do_prepare(&c, req->u.prepare.query); break;
     case BS_PROTO_OP_EXECUTE: {
         set_params(&c, &req->u.execute.params);
-        prep_entry *e = prep_find(x, req->u.execute.id.p, (size_t)(req->u.execute.id.len > 0 ? req->u.execute.id.len : 0));
+        prep_entry *e = prep_find(
+            x, req->u.execute.id.p,
+            (size_t)(req->u.execute.id.len > 0 ? req->u.execute.id.len : 0));
         if (!e) {
             /* UNPREPARED carries the id */
             bs_proto_response r;
             memset(&r, 0, sizeof r);
             r.opcode = BS_PROTO_OP_ERROR;
             r.u.error.code = BS_PROTO_ERR_UNPREPARED;
-            r.u.error.message = bs_proto_cstr("Prepared query with ID not found (either the query was not prepared on this host (maybe the host has been restarted?) or you have prepared too many queries and it has been evicted from the internal cache)");
+            r.u.error.message = bs_proto_cstr(
+                "Prepared query with ID not found (either the query was not "
+                "prepared on this host (maybe the host has been restarted?) or "
+                "you have prepared too many queries and it has been evicted "
+                "from the internal cache)");
             r.u.error.unprepared_id = req->u.execute.id;
-            if (r.u.error.unprepared_id.len < 0) r.u.error.unprepared_id.len = 0;
+            if (r.u.error.unprepared_id.len < 0)
+                r.u.error.unprepared_id.len = 0;
             bs_proto_response_encode(out, stream, &r, comp);
             bs_schema_release(c.schema);
             return 0;
@@ -961,7 +1035,8 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s,
             }
         }
         if (bind_values(&c, e->stmt, req->u.execute.params.nvalues,
-                        req->u.execute.params.values, req->u.execute.params.names))
+                        req->u.execute.params.values,
+                        req->u.execute.params.names))
             break;
         run_stmt(&c, e->stmt);
         break;
@@ -991,13 +1066,15 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s,
                     break;
                 }
             } else {
-                prep_entry *e = prep_find(x, bst->id.p, bst->id.len > 0 ? (size_t)bst->id.len : 0);
+                prep_entry *e = prep_find(
+                    x, bst->id.p, bst->id.len > 0 ? (size_t)bst->id.len : 0);
                 if (!e) {
                     bs_proto_response r;
                     memset(&r, 0, sizeof r);
                     r.opcode = BS_PROTO_OP_ERROR;
                     r.u.error.code = BS_PROTO_ERR_UNPREPARED;
-                    r.u.error.message = bs_proto_cstr("Prepared query with ID not found");
+                    r.u.error.message =
+                        bs_proto_cstr("Prepared query with ID not found");
                     r.u.error.unprepared_id = bst->id;
                     out->len = before;
                     bs_proto_response_encode(out, stream, &r, comp);
@@ -1006,9 +1083,11 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s,
                 }
                 k = e->stmt;
             }
-            if (k->kind != BS_CQL_STMT_INSERT && k->kind != BS_CQL_STMT_UPDATE &&
+            if (k->kind != BS_CQL_STMT_INSERT &&
+                k->kind != BS_CQL_STMT_UPDATE &&
                 k->kind != BS_CQL_STMT_DELETE) {
-                XINVALID(&c, "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.");
+                XINVALID(&c, "Invalid statement in batch: only UPDATE, INSERT "
+                             "and DELETE statements are allowed.");
                 bad = 1;
                 break;
             }
@@ -1022,9 +1101,10 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s,
         }
         if (bad) break;
         bs->kind = BS_CQL_STMT_BATCH;
-        bs->u.batch.kind = b->type == BS_PROTO_BATCH_UNLOGGED ? BS_CQL_BATCH_UNLOGGED
-                           : b->type == BS_PROTO_BATCH_COUNTER ? BS_CQL_BATCH_COUNTER
-                                                                : BS_CQL_BATCH_LOGGED;
+        bs->u.batch.kind =
+            b->type == BS_PROTO_BATCH_UNLOGGED  ? BS_CQL_BATCH_UNLOGGED
+            : b->type == BS_PROTO_BATCH_COUNTER ? BS_CQL_BATCH_COUNTER
+                                                : BS_CQL_BATCH_LOGGED;
         bs->u.batch.nstmts = b->nstmts;
         bs->u.batch.stmts = kids;
         /* protocol batches bind per child: run them through a special path */
@@ -1054,7 +1134,8 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s,
         break;
     }
     default:
-        bs__x_fail(&c, BS_PROTO_ERR_PROTOCOL, "unexpected %s message", bs_proto_opcode_name(req->opcode));
+        bs__x_fail(&c, BS_PROTO_ERR_PROTOCOL, "unexpected %s message",
+                   bs_proto_opcode_name(req->opcode));
         break;
     }
     if (c.failed) {

@@ -33,22 +33,22 @@
 
 /* Why a backend call failed, as the ERROR frame will say it. */
 typedef struct bs_exec_err {
-    int32_t code;          /* bs_proto_errcode */
+    int32_t code; /* bs_proto_errcode */
     char msg[512];
-    uint16_t cl;           /* consistency of the failed request */
-    int32_t required;      /* UNAVAILABLE */
-    int32_t alive;         /* UNAVAILABLE */
-    int32_t received;      /* *_TIMEOUT */
-    int32_t blockfor;      /* *_TIMEOUT */
-    uint8_t data_present;  /* READ_TIMEOUT */
-    const char *write_type;/* WRITE_TIMEOUT: "SIMPLE", "BATCH", ... static */
+    uint16_t cl;            /* consistency of the failed request */
+    int32_t required;       /* UNAVAILABLE */
+    int32_t alive;          /* UNAVAILABLE */
+    int32_t received;       /* *_TIMEOUT */
+    int32_t blockfor;       /* *_TIMEOUT */
+    uint8_t data_present;   /* READ_TIMEOUT */
+    const char *write_type; /* WRITE_TIMEOUT: "SIMPLE", "BATCH", ... static */
 } bs_exec_err;
 
 /* One node as system.local / system.peers describe it.  Strings borrowed
  * from the backend's arena argument. */
 typedef struct bs_exec_node {
-    const char *address;       /* broadcast (internode) address */
-    const char *rpc_address;   /* CQL address */
+    const char *address;     /* broadcast (internode) address */
+    const char *rpc_address; /* CQL address */
     int native_port;
     int storage_port;
     const char *dc;
@@ -77,8 +77,8 @@ typedef struct bs_exec_backend {
     /* Reads one partition slice; *out and what it points to come from
      * arena `a`. */
     int (*read)(void *ud, const bs_table_schema *t, int64_t token,
-                const void *pk, size_t pk_len, const bs_slice *sl,
-                uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err);
+                const void *pk, size_t pk_len, const bs_slice *sl, uint16_t cl,
+                bs_arena *a, bs_partv **out, bs_exec_err *err);
     /* Scans a token range in token order; cb as bs_part_cb (the partition
      * is valid during the call only). */
     int (*scan)(void *ud, const bs_table_schema *t, const bs_scan *sc,
@@ -116,8 +116,8 @@ void bs_exec_free(bs_exec *x);
  * (an ERROR frame is still 0), or BS_ENOMEM when nothing could be.
  * Other opcodes give a PROTOCOL_ERROR frame.
  */
-int bs_exec_request(bs_exec *x, bs_exec_session *s,
-                    const bs_proto_request *req, int16_t stream,
-                    bs_proto_compression comp, bs_arena *a, bs_buf *out);
+int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
+                    int16_t stream, bs_proto_compression comp, bs_arena *a,
+                    bs_buf *out);
 
 #endif

@@ -22,9 +22,8 @@ static const char *lit_text(xctx *c, const bs_cql_expr *e) {
     return bs_arena_strndup(c->a, e->lit.text, e->lit.len);
 }
 
-static int schema_change_result(xctx *c, const char *change,
-                                const char *target, const char *ks,
-                                const char *name) {
+static int schema_change_result(xctx *c, const char *change, const char *target,
+                                const char *ks, const char *name) {
     bs_proto_response r;
     memset(&r, 0, sizeof r);
     r.opcode = BS_PROTO_OP_RESULT;
@@ -65,12 +64,9 @@ static int schema_err(xctx *c, int rc, const char *msg, const char *ks,
         c->ae_ks = ks;
         c->ae_table = table ? table : "";
         return bs__x_fail(c, BS_PROTO_ERR_ALREADY_EXISTS, "%s", msg);
-    case BS_ECONFIG:
-        return bs__x_fail(c, BS_PROTO_ERR_CONFIG, "%s", msg);
-    case BS_ENOMEM:
-        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-    default:
-        return XINVALID(c, "%s", msg);
+    case BS_ECONFIG: return bs__x_fail(c, BS_PROTO_ERR_CONFIG, "%s", msg);
+    case BS_ENOMEM: return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    default: return XINVALID(c, "%s", msg);
     }
 }
 
@@ -102,15 +98,18 @@ static int ks_options(xctx *c, const bs_cql_keyspace_def *d, const char **cls,
         const bs_cql_option *o = &d->opts[i];
         if (!strcmp(o->name, "replication")) {
             const bs_cql_expr *m = o->value;
-            if (!m || (m->kind != BS_CQL_EXPR_MAP && m->kind != BS_CQL_EXPR_EMPTY))
-                return bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "replication must be a map");
+            if (!m ||
+                (m->kind != BS_CQL_EXPR_MAP && m->kind != BS_CQL_EXPR_EMPTY))
+                return bs__x_fail(c, BS_PROTO_ERR_SYNTAX,
+                                  "replication must be a map");
             *keys = bs_arena_calloc(c->a, (m->n + 1) * sizeof **keys);
             *vals = bs_arena_calloc(c->a, (m->n + 1) * sizeof **vals);
             for (uint32_t j = 0; j < m->n; j++) {
                 const char *k = lit_text(c, m->items[j]);
                 const char *v = lit_text(c, m->values[j]);
                 if (!k || !v)
-                    return bs__x_fail(c, BS_PROTO_ERR_CONFIG, "replication options must be constants");
+                    return bs__x_fail(c, BS_PROTO_ERR_CONFIG,
+                                      "replication options must be constants");
                 if (!strcmp(k, "class")) {
                     *cls = v;
                 } else {
@@ -120,13 +119,17 @@ static int ks_options(xctx *c, const bs_cql_keyspace_def *d, const char **cls,
                 }
             }
             if (!*cls)
-                return bs__x_fail(c, BS_PROTO_ERR_CONFIG, "Missing replication strategy class");
+                return bs__x_fail(c, BS_PROTO_ERR_CONFIG,
+                                  "Missing replication strategy class");
         } else if (!strcmp(o->name, "durable_writes")) {
             const char *v = lit_text(c, o->value);
-            if (!v) return bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "durable_writes must be a boolean");
+            if (!v)
+                return bs__x_fail(c, BS_PROTO_ERR_SYNTAX,
+                                  "durable_writes must be a boolean");
             *durable = !strcmp(v, "true");
         } else {
-            return bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "Unknown property '%s'", o->name);
+            return bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "Unknown property '%s'",
+                              o->name);
         }
     }
     return 0;
@@ -138,18 +141,22 @@ static int create_keyspace(xctx *c, const bs_cql_stmt *s) {
     size_t n;
     int durable;
     if (ks_options(c, d, &cls, &n, &keys, &vals, &durable)) return -1;
-    if (!cls) return bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "Missing mandatory replication strategy class");
+    if (!cls)
+        return bs__x_fail(c, BS_PROTO_ERR_SYNTAX,
+                          "Missing mandatory replication strategy class");
     if (bs_schema_keyspace(c->schema, d->name)) {
         if (d->if_not_exists) return bs__x_void_result(c);
         c->ae_ks = d->name;
         c->ae_table = "";
-        return bs__x_fail(c, BS_PROTO_ERR_ALREADY_EXISTS, "Keyspace %s already exists", d->name);
+        return bs__x_fail(c, BS_PROTO_ERR_ALREADY_EXISTS,
+                          "Keyspace %s already exists", d->name);
     }
     bs_schema *next = bs_schema_clone(c->schema);
     if (!next) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     char err[256];
     int rc = bs_schema_create_keyspace(next, d->name, cls, n, keys, vals,
-                                       durable < 0 ? 1 : durable, c->now_us, err, sizeof err);
+                                       durable < 0 ? 1 : durable, c->now_us,
+                                       err, sizeof err);
     if (rc) {
         bs_schema_release(next);
         return schema_err(c, rc, err, d->name, NULL);
@@ -166,8 +173,8 @@ static int alter_keyspace(xctx *c, const bs_cql_stmt *s) {
     bs_schema *next = bs_schema_clone(c->schema);
     if (!next) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     char err[256];
-    int rc = bs_schema_alter_keyspace(next, d->name, cls, n, keys, vals, durable,
-                                      c->now_us, err, sizeof err);
+    int rc = bs_schema_alter_keyspace(next, d->name, cls, n, keys, vals,
+                                      durable, c->now_us, err, sizeof err);
     if (rc) {
         bs_schema_release(next);
         return schema_err(c, rc, err, d->name, NULL);
@@ -203,7 +210,8 @@ static int table_options(xctx *c, const bs_cql_option *opts, uint32_t nopts,
         t->name = (char *)opts[i].name;
         if (v && v->kind == BS_CQL_EXPR_LITERAL) {
             t->value = (char *)lit_text(c, v);
-        } else if (v && (v->kind == BS_CQL_EXPR_MAP || v->kind == BS_CQL_EXPR_EMPTY)) {
+        } else if (v && (v->kind == BS_CQL_EXPR_MAP ||
+                         v->kind == BS_CQL_EXPR_EMPTY)) {
             t->nentries = v->n;
             t->keys = bs_arena_calloc(c->a, (v->n + 1) * sizeof *t->keys);
             t->values = bs_arena_calloc(c->a, (v->n + 1) * sizeof *t->values);
@@ -211,10 +219,13 @@ static int table_options(xctx *c, const bs_cql_option *opts, uint32_t nopts,
                 t->keys[j] = (char *)lit_text(c, v->items[j]);
                 t->values[j] = (char *)lit_text(c, v->values[j]);
                 if (!t->keys[j] || !t->values[j])
-                    return bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "Invalid value for property '%s'", t->name);
+                    return bs__x_fail(c, BS_PROTO_ERR_SYNTAX,
+                                      "Invalid value for property '%s'",
+                                      t->name);
             }
         } else {
-            return bs__x_fail(c, BS_PROTO_ERR_SYNTAX, "Invalid value for property '%s'", opts[i].name);
+            return bs__x_fail(c, BS_PROTO_ERR_SYNTAX,
+                              "Invalid value for property '%s'", opts[i].name);
         }
     }
     return 0;
@@ -230,7 +241,10 @@ static int create_table(xctx *c, const bs_cql_stmt *s) {
         if (d->if_not_exists) return bs__x_void_result(c);
         c->ae_ks = ks;
         c->ae_table = d->table.name;
-        return bs__x_fail(c, BS_PROTO_ERR_ALREADY_EXISTS, "Cannot add already existing table \"%s\" to keyspace \"%s\"", d->table.name, ks);
+        return bs__x_fail(
+            c, BS_PROTO_ERR_ALREADY_EXISTS,
+            "Cannot add already existing table \"%s\" to keyspace \"%s\"",
+            d->table.name, ks);
     }
     bs_column_def *defs = bs_arena_calloc(c->a, (d->ncols + 1) * sizeof *defs);
     if (!defs) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
@@ -252,36 +266,57 @@ static int create_table(xctx *c, const bs_cql_stmt *s) {
                 def->position = (int)k;
             }
         if (cd->is_static && def->kind != BS_COL_STATIC)
-            return XINVALID(c, "Static column %s cannot be part of the PRIMARY KEY", cd->name);
+            return XINVALID(
+                c, "Static column %s cannot be part of the PRIMARY KEY",
+                cd->name);
         if (cd->type->kind == BS_TYPE_UDT)
-            return XINVALID(c, "User-defined types are not supported by Basalt (column %s)", cd->name);
+            return XINVALID(
+                c, "User-defined types are not supported by Basalt (column %s)",
+                cd->name);
         if (cd->type->kind == BS_TYPE_COUNTER)
-            return XINVALID(c, "counter columns are not supported by Basalt yet (column %s)", cd->name);
+            return XINVALID(
+                c,
+                "counter columns are not supported by Basalt yet (column %s)",
+                cd->name);
     }
     for (uint32_t k = 0; k < d->npk; k++) {
         int found = 0;
-        for (uint32_t i = 0; i < d->ncols; i++) found |= !strcmp(d->cols[i].name, d->pk[k]);
-        if (!found) return XINVALID(c, "Unknown definition %s referenced in PRIMARY KEY", d->pk[k]);
+        for (uint32_t i = 0; i < d->ncols; i++)
+            found |= !strcmp(d->cols[i].name, d->pk[k]);
+        if (!found)
+            return XINVALID(
+                c, "Unknown definition %s referenced in PRIMARY KEY", d->pk[k]);
     }
     for (uint32_t k = 0; k < d->nck; k++) {
         int found = 0;
-        for (uint32_t i = 0; i < d->ncols; i++) found |= !strcmp(d->cols[i].name, d->ck[k]);
-        if (!found) return XINVALID(c, "Unknown definition %s referenced in PRIMARY KEY", d->ck[k]);
+        for (uint32_t i = 0; i < d->ncols; i++)
+            found |= !strcmp(d->cols[i].name, d->ck[k]);
+        if (!found)
+            return XINVALID(
+                c, "Unknown definition %s referenced in PRIMARY KEY", d->ck[k]);
     }
     /* CLUSTERING ORDER BY must list clustering columns in order */
     if (d->norder) {
         if (d->norder > d->nck)
-            return XINVALID(c, "Only clustering key columns can be defined in CLUSTERING ORDER directive");
+            return XINVALID(c, "Only clustering key columns can be defined in "
+                               "CLUSTERING ORDER directive");
         for (uint32_t k = 0; k < d->norder; k++) {
             if (strcmp(d->order[k].column, d->ck[k])) {
                 int is_ck = 0;
-                for (uint32_t j = 0; j < d->nck; j++) is_ck |= !strcmp(d->ck[j], d->order[k].column);
+                for (uint32_t j = 0; j < d->nck; j++)
+                    is_ck |= !strcmp(d->ck[j], d->order[k].column);
                 if (!is_ck)
-                    return XINVALID(c, "Only clustering key columns can be defined in CLUSTERING ORDER directive");
-                return XINVALID(c, "The order of columns in the CLUSTERING ORDER directive must be the one of the clustering key (%s must appear before %s)", d->ck[k], d->order[k].column);
+                    return XINVALID(c, "Only clustering key columns can be "
+                                       "defined in CLUSTERING ORDER directive");
+                return XINVALID(c,
+                                "The order of columns in the CLUSTERING ORDER "
+                                "directive must be the one of the clustering "
+                                "key (%s must appear before %s)",
+                                d->ck[k], d->order[k].column);
             }
             for (uint32_t i = 0; i < d->ncols; i++)
-                if (!strcmp(defs[i].name, d->order[k].column)) defs[i].desc = d->order[k].desc;
+                if (!strcmp(defs[i].name, d->order[k].column))
+                    defs[i].desc = d->order[k].desc;
         }
     }
     bs_table_option *opts;
@@ -289,8 +324,9 @@ static int create_table(xctx *c, const bs_cql_stmt *s) {
     bs_schema *next = bs_schema_clone(c->schema);
     if (!next) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     char err[256];
-    int rc = bs_schema_create_table(next, ks, d->table.name, NULL, defs, d->ncols, opts,
-                                    d->nopts, c->now_us, err, sizeof err);
+    int rc =
+        bs_schema_create_table(next, ks, d->table.name, NULL, defs, d->ncols,
+                               opts, d->nopts, c->now_us, err, sizeof err);
     if (rc) {
         bs_schema_release(next);
         return schema_err(c, rc, err, ks, d->table.name);
@@ -310,22 +346,27 @@ static int alter_table(xctx *c, const bs_cql_stmt *s) {
     switch (d->kind) {
     case BS_CQL_ALTER_ADD:
         for (uint32_t i = 0; i < d->ncols && !rc; i++) {
-            if (d->cols[i].type->kind == BS_TYPE_UDT || d->cols[i].type->kind == BS_TYPE_COUNTER) {
+            if (d->cols[i].type->kind == BS_TYPE_UDT ||
+                d->cols[i].type->kind == BS_TYPE_COUNTER) {
                 bs_schema_release(next);
-                return XINVALID(c, "type of column %s is not supported by Basalt", d->cols[i].name);
+                return XINVALID(c,
+                                "type of column %s is not supported by Basalt",
+                                d->cols[i].name);
             }
-            rc = bs_schema_add_column(next, ks, t->name, d->cols[i].name, d->cols[i].type,
-                                      d->cols[i].is_static, c->now_us, err, sizeof err);
+            rc = bs_schema_add_column(next, ks, t->name, d->cols[i].name,
+                                      d->cols[i].type, d->cols[i].is_static,
+                                      c->now_us, err, sizeof err);
         }
         break;
     case BS_CQL_ALTER_DROP:
         for (uint32_t i = 0; i < d->ndrop && !rc; i++)
-            rc = bs_schema_drop_column(next, ks, t->name, d->drop[i], c->now_us, err, sizeof err);
+            rc = bs_schema_drop_column(next, ks, t->name, d->drop[i], c->now_us,
+                                       err, sizeof err);
         break;
     case BS_CQL_ALTER_RENAME:
         for (uint32_t i = 0; i < d->nrename && !rc; i++)
-            rc = bs_schema_rename_column(next, ks, t->name, d->from[i], d->to[i], c->now_us, err,
-                                         sizeof err);
+            rc = bs_schema_rename_column(next, ks, t->name, d->from[i],
+                                         d->to[i], c->now_us, err, sizeof err);
         break;
     case BS_CQL_ALTER_WITH: {
         bs_table_option *opts;
@@ -333,8 +374,8 @@ static int alter_table(xctx *c, const bs_cql_stmt *s) {
             bs_schema_release(next);
             return -1;
         }
-        rc = bs_schema_set_table_options(next, ks, t->name, opts, d->nopts, c->now_us, err,
-                                         sizeof err);
+        rc = bs_schema_set_table_options(next, ks, t->name, opts, d->nopts,
+                                         c->now_us, err, sizeof err);
         break;
     }
     }
@@ -391,6 +432,8 @@ int bs__x_ddl(xctx *c, const bs_cql_stmt *s) {
     case BS_CQL_STMT_ALTER_TABLE: return alter_table(c, s);
     case BS_CQL_STMT_DROP_TABLE: return drop_table(c, s);
     case BS_CQL_STMT_TRUNCATE: return truncate_table(c, s);
-    default: return XINVALID(c, "%s is not supported by Basalt", bs_cql_stmt_kind_name(s->kind));
+    default:
+        return XINVALID(c, "%s is not supported by Basalt",
+                        bs_cql_stmt_kind_name(s->kind));
     }
 }

@@ -27,14 +27,14 @@ typedef struct xctx {
     bs_exec *x;
     bs_exec_session *sess;
     bs_arena *a;
-    bs_schema *schema;          /* retained for the request */
-    const bs_cql_stmt *stmt;    /* current statement */
-    xval *binds;                /* stmt->nbinds resolved values */
+    bs_schema *schema;       /* retained for the request */
+    const bs_cql_stmt *stmt; /* current statement */
+    xval *binds;             /* stmt->nbinds resolved values */
     uint32_t nbinds;
     uint16_t cl;
-    int32_t page_size;          /* -1 none */
+    int32_t page_size; /* -1 none */
     bs_proto_val paging_state;
-    int64_t default_ts;         /* INT64_MIN when not given */
+    int64_t default_ts; /* INT64_MIN when not given */
     int64_t now_us;
     bs_exec_err err;
     int failed;
@@ -48,7 +48,7 @@ typedef struct xctx {
 struct bs_exec {
     bs_exec_backend be;
     pthread_mutex_t prep_lock;
-    struct prep_entry **prep;   /* hash buckets */
+    struct prep_entry **prep; /* hash buckets */
     size_t nprep_buckets;
     size_t nprep;
 };
@@ -70,11 +70,11 @@ int bs__x_table(xctx *c, const bs_cql_qname *q, const bs_table_schema **t);
 int bs__x_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
                const char *name, xval *out);
 /* Integer term (LIMIT, TTL, TIMESTAMP). */
-int bs__x_int_term(xctx *c, const bs_cql_expr *e, const char *what,
-                   int64_t lo, int64_t hi, int64_t *out);
+int bs__x_int_term(xctx *c, const bs_cql_expr *e, const char *what, int64_t lo,
+                   int64_t hi, int64_t *out);
 /* The element type of a collection for a KEY or VALUE receiver. */
 const bs_type *bs__x_elem_type(const bs_type *coll, int key);
-bs_type *bs__x_int_type(void);   /* static int type */
+bs_type *bs__x_int_type(void); /* static int type */
 bs_type *bs__x_bigint_type(void);
 bs_type *bs__x_text_type(void);
 
@@ -86,8 +86,8 @@ int bs__x_partition_key(xctx *c, const bs_table_schema *t, const xval *pk,
 int bs__x_split_partition_key(xctx *c, const bs_table_schema *t,
                               const uint8_t *key, size_t len, xval *out);
 /* Encoded clustering prefix of n values. */
-int bs__x_clustering(xctx *c, const bs_table_schema *t, const xval *v,
-                     size_t n, const uint8_t **key, size_t *len);
+int bs__x_clustering(xctx *c, const bs_table_schema *t, const xval *v, size_t n,
+                     const uint8_t **key, size_t *len);
 /* Decodes a full clustering key into t->nck values. */
 int bs__x_split_clustering(xctx *c, const bs_table_schema *t,
                            const uint8_t *key, size_t len, xval *out);
@@ -99,13 +99,13 @@ int bs__x_elem_key(xctx *c, const bs_type *elem_type, const xval *v,
 #define XMAX_KEY 16
 typedef struct xwhere {
     /* partition key: values per column (EQ -> 1, IN -> n) */
-    int pk_full;                  /* every pk column restricted by = / IN */
+    int pk_full; /* every pk column restricted by = / IN */
     xval *pkv[XMAX_KEY];
     size_t npkv[XMAX_KEY];
     /* token(pk) range: (tok_lo, tok_hi] after folding the relations */
     int has_token;
-    int64_t tok_lo, tok_hi;       /* exclusive low, inclusive high */
-    int tok_empty;                /* the range selects nothing */
+    int64_t tok_lo, tok_hi; /* exclusive low, inclusive high */
+    int tok_empty;          /* the range selects nothing */
     /* clustering: leading columns restricted by = / IN */
     size_t ck_eq;
     xval *ckv[XMAX_KEY * 4];
@@ -119,18 +119,17 @@ typedef struct xwhere {
     /* relations not served by the key: filtered row by row */
     const bs_cql_relation **filters;
     size_t nfilters;
-    int needs_filtering;          /* would need ALLOW FILTERING */
+    int needs_filtering; /* would need ALLOW FILTERING */
 } xwhere;
 
 /* Classifies WHERE relations of table t.  for_write: UPDATE/DELETE rules
  * (no filtering, no token). */
-int bs__x_where(xctx *c, const bs_table_schema *t,
-                const bs_cql_relation *rels, uint32_t n, int for_write,
-                xwhere *w);
+int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
+                uint32_t n, int for_write, xwhere *w);
 /* Serialized partition keys of the cartesian product of pkv (deduped). */
 int bs__x_partition_keys(xctx *c, const bs_table_schema *t, const xwhere *w,
-                         const uint8_t ***keys, size_t **lens,
-                         int64_t **tokens, size_t *n);
+                         const uint8_t ***keys, size_t **lens, int64_t **tokens,
+                         size_t *n);
 /* Encoded clustering prefixes of the cartesian product of ckv[0..ck_eq). */
 int bs__x_ck_prefixes(xctx *c, const bs_table_schema *t, const xwhere *w,
                       const uint8_t ***keys, size_t **lens, size_t *n);
@@ -139,8 +138,8 @@ int bs__x_ck_bounds(xctx *c, const bs_table_schema *t, const xwhere *w,
                     const uint8_t *prefix, size_t plen, bs_bound *start,
                     bs_bound *end);
 /* Does a row (values per column) satisfy a filter relation? */
-int bs__x_filter(xctx *c, const bs_table_schema *t,
-                 const bs_cql_relation *r, const xval *row, int *ok);
+int bs__x_filter(xctx *c, const bs_table_schema *t, const bs_cql_relation *r,
+                 const xval *row, int *ok);
 
 /* ---- statements ---- */
 int bs__x_ddl(xctx *c, const bs_cql_stmt *s);
@@ -162,16 +161,16 @@ int bs__x_is_virtual(const char *ks, const char *table);
  * writetime/ttl of simple cells. */
 typedef struct xrow {
     xval *vals;
-    int64_t *wt;     /* writetime per column, INT64_MIN none */
-    int32_t *ttl;    /* remaining ttl per column, 0 none */
-    const uint8_t *ck; size_t ck_len; /* encoded clustering (paging) */
+    int64_t *wt;  /* writetime per column, INT64_MIN none */
+    int32_t *ttl; /* remaining ttl per column, 0 none */
+    const uint8_t *ck;
+    size_t ck_len; /* encoded clustering (paging) */
     int is_static_only;
 } xrow;
 
 /* Calls cb for every row of a virtual table (partition order). */
 typedef int (*xrow_cb)(xctx *c, void *ud, const uint8_t *pk, size_t pklen,
                        int64_t token, xrow *r);
-int bs__x_virtual_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
-                       void *ud);
+int bs__x_virtual_rows(xctx *c, const bs_table_schema *t, xrow_cb cb, void *ud);
 
 #endif

@@ -65,14 +65,14 @@ typedef enum {
 
 typedef struct selx {
     sel_kind kind;
-    int col;              /* column index or -1 */
-    const bs_type *type;  /* output type */
-    const char *name;     /* output column name */
-    xval cval;            /* SEL_CONST */
+    int col;             /* column index or -1 */
+    const bs_type *type; /* output type */
+    const char *name;    /* output column name */
+    xval cval;           /* SEL_CONST */
     /* aggregate state */
     int64_t count;
-    int has;              /* min/max/sum seen a value */
-    xval best;            /* min/max */
+    int has;   /* min/max/sum seen a value */
+    xval best; /* min/max */
     double dsum;
     int64_t isum;
     int isfloat;
@@ -88,17 +88,17 @@ typedef struct sctx {
     int aggregate;
     int json;
     int reversed;
-    int64_t limit;        /* rows left under LIMIT (-1 none) */
-    int64_t ppl;          /* per partition limit (-1 none) */
-    int64_t page;         /* rows left in this page (-1 unlimited) */
+    int64_t limit; /* rows left under LIMIT (-1 none) */
+    int64_t ppl;   /* per partition limit (-1 none) */
+    int64_t page;  /* rows left in this page (-1 unlimited) */
     int64_t now_s;
     bs_proto_rows_builder rb;
     bs_buf *out;
-    int have_first;       /* aggregates: non-aggregate columns from row 1 */
+    int have_first; /* aggregates: non-aggregate columns from row 1 */
     xval *first;
     /* position for paging */
-    int done;             /* page full or limit reached */
-    int more;             /* a paging state must be returned */
+    int done; /* page full or limit reached */
+    int more; /* a paging state must be returned */
     size_t part_idx;
     int64_t last_token;
     const uint8_t *last_pk;
@@ -106,7 +106,7 @@ typedef struct sctx {
     const uint8_t *last_ck;
     size_t last_ck_len;
     int last_has_ck;
-    int64_t part_rows;    /* rows returned from the current partition */
+    int64_t part_rows; /* rows returned from the current partition */
     const uint8_t *cur_pk;
     size_t cur_pk_len;
     /* post-query ordering (ORDER BY over several partitions of an IN):
@@ -119,7 +119,7 @@ typedef struct sctx {
 typedef struct crow {
     xrow r;
     int64_t token;
-    size_t seq;           /* arrival order: ties keep partition order */
+    size_t seq; /* arrival order: ties keep partition order */
 } crow;
 
 static const bs_type *type_of_kind(bs_type_kind k) {
@@ -143,10 +143,15 @@ static int col_index(const bs_table_schema *t, const char *name) {
 
 static int is_numeric(const bs_type *t) {
     switch (t->kind) {
-    case BS_TYPE_INT: case BS_TYPE_BIGINT: case BS_TYPE_SMALLINT:
-    case BS_TYPE_TINYINT: case BS_TYPE_FLOAT: case BS_TYPE_DOUBLE:
-    case BS_TYPE_VARINT: case BS_TYPE_DECIMAL: case BS_TYPE_COUNTER:
-        return 1;
+    case BS_TYPE_INT:
+    case BS_TYPE_BIGINT:
+    case BS_TYPE_SMALLINT:
+    case BS_TYPE_TINYINT:
+    case BS_TYPE_FLOAT:
+    case BS_TYPE_DOUBLE:
+    case BS_TYPE_VARINT:
+    case BS_TYPE_DECIMAL:
+    case BS_TYPE_COUNTER: return 1;
     default: return 0;
     }
 }
@@ -165,7 +170,9 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
     if (e->kind == BS_CQL_EXPR_COLUMN) {
         o->kind = SEL_COLUMN;
         o->col = col_index(s->t, e->name);
-        if (o->col < 0) return XINVALID(c, "Undefined column name %s in selection clause", e->name);
+        if (o->col < 0)
+            return XINVALID(c, "Undefined column name %s in selection clause",
+                            e->name);
         o->type = s->t->cols[o->col].type;
         o->name = s->t->cols[o->col].name;
     } else if (e->kind == BS_CQL_EXPR_CALL) {
@@ -173,23 +180,36 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
         int one_col = e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_COLUMN;
         int ci = one_col ? col_index(s->t, e->items[0]->name) : -1;
         if (one_col && ci < 0)
-            return XINVALID(c, "Undefined column name %s in selection clause", e->items[0]->name);
+            return XINVALID(c, "Undefined column name %s in selection clause",
+                            e->items[0]->name);
         if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
-            if (ci < 0) return XINVALID(c, "%s() requires a column argument", f);
+            if (ci < 0)
+                return XINVALID(c, "%s() requires a column argument", f);
             const bs_column *col = &s->t->cols[ci];
-            if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
-                return XINVALID(c, "Cannot use selection function %s on PRIMARY KEY part %s", f, col->name);
+            if (col->kind == BS_COL_PARTITION_KEY ||
+                col->kind == BS_COL_CLUSTERING)
+                return XINVALID(
+                    c,
+                    "Cannot use selection function %s on PRIMARY KEY part %s",
+                    f, col->name);
             if (bs_type_is_multicell(col->type))
-                return XINVALID(c, "Cannot use selection function %s on non-frozen collection %s", f, col->name);
+                return XINVALID(c,
+                                "Cannot use selection function %s on "
+                                "non-frozen collection %s",
+                                f, col->name);
             o->kind = f[0] == 'w' ? SEL_WRITETIME : SEL_TTL;
             o->col = ci;
             o->type = type_of_kind(f[0] == 'w' ? BS_TYPE_BIGINT : BS_TYPE_INT);
-            o->name = namef(c, f[0] == 'w' ? "writetime(%s)" : "ttl(%s)", col->name);
+            o->name =
+                namef(c, f[0] == 'w' ? "writetime(%s)" : "ttl(%s)", col->name);
         } else if (!strcmp(f, "token")) {
-            if (e->n != s->t->npk) return XINVALID(c, "Invalid number of arguments for token()");
+            if (e->n != s->t->npk)
+                return XINVALID(c, "Invalid number of arguments for token()");
             for (uint32_t i = 0; i < e->n; i++)
-                if (e->items[i]->kind != BS_CQL_EXPR_COLUMN || strcmp(e->items[i]->name, s->t->cols[i].name))
-                    return XINVALID(c, "Type error: token() arguments must be the partition key columns");
+                if (e->items[i]->kind != BS_CQL_EXPR_COLUMN ||
+                    strcmp(e->items[i]->name, s->t->cols[i].name))
+                    return XINVALID(c, "Type error: token() arguments must be "
+                                       "the partition key columns");
             o->kind = SEL_TOKEN;
             o->type = type_of_kind(BS_TYPE_BIGINT);
             bs_buf nb = BS_BUF_INIT;
@@ -202,58 +222,85 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
             o->name = bs_arena_strndup(c->a, (char *)nb.data, nb.len);
             bs_buf_free(&nb);
         } else if (!strcmp(f, "count")) {
-            if (e->star || (e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_LITERAL)) {
+            if (e->star ||
+                (e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_LITERAL)) {
                 o->kind = SEL_COUNT_STAR;
                 o->name = "count";
             } else {
-                if (ci < 0) return XINVALID(c, "count() requires a column argument");
+                if (ci < 0)
+                    return XINVALID(c, "count() requires a column argument");
                 o->kind = SEL_COUNT;
                 o->col = ci;
                 o->name = namef(c, "system.count(%s)", s->t->cols[ci].name);
             }
             o->type = type_of_kind(BS_TYPE_BIGINT);
             s->aggregate = 1;
-        } else if (!strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum") || !strcmp(f, "avg")) {
-            if (ci < 0) return XINVALID(c, "%s() requires a column argument", f);
+        } else if (!strcmp(f, "min") || !strcmp(f, "max") ||
+                   !strcmp(f, "sum") || !strcmp(f, "avg")) {
+            if (ci < 0)
+                return XINVALID(c, "%s() requires a column argument", f);
             const bs_type *ct = s->t->cols[ci].type;
             o->col = ci;
             o->type = ct;
-            o->name = namef(c, f[1] == 'i' ? "system.min(%s)" : f[1] == 'a' ? "system.max(%s)"
-                               : f[0] == 's' ? "system.sum(%s)" : "system.avg(%s)", s->t->cols[ci].name);
-            if (!strcmp(f, "min")) o->kind = SEL_MIN;
-            else if (!strcmp(f, "max")) o->kind = SEL_MAX;
+            o->name = namef(c,
+                            f[1] == 'i'   ? "system.min(%s)"
+                            : f[1] == 'a' ? "system.max(%s)"
+                            : f[0] == 's' ? "system.sum(%s)"
+                                          : "system.avg(%s)",
+                            s->t->cols[ci].name);
+            if (!strcmp(f, "min"))
+                o->kind = SEL_MIN;
+            else if (!strcmp(f, "max"))
+                o->kind = SEL_MAX;
             else {
-                if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT || ct->kind == BS_TYPE_DECIMAL)
-                    return XINVALID(c, "Invalid call to function %s, none of its type signatures match (column %s of type is not supported)", f, s->t->cols[ci].name);
+                if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT ||
+                    ct->kind == BS_TYPE_DECIMAL)
+                    return XINVALID(
+                        c,
+                        "Invalid call to function %s, none of its type "
+                        "signatures match (column %s of type is not supported)",
+                        f, s->t->cols[ci].name);
                 o->kind = f[0] == 's' ? SEL_SUM : SEL_AVG;
-                o->isfloat = ct->kind == BS_TYPE_FLOAT || ct->kind == BS_TYPE_DOUBLE;
+                o->isfloat =
+                    ct->kind == BS_TYPE_FLOAT || ct->kind == BS_TYPE_DOUBLE;
             }
             s->aggregate = 1;
         } else if (!strcmp(f, "tojson")) {
-            if (ci < 0) return XINVALID(c, "toJson() requires a column argument");
+            if (ci < 0)
+                return XINVALID(c, "toJson() requires a column argument");
             o->kind = SEL_TOJSON;
             o->col = ci;
             o->type = type_of_kind(BS_TYPE_VARCHAR);
             o->name = namef(c, "system.tojson(%s)", s->t->cols[ci].name);
         } else {
             /* a constant function call: now(), uuid(), ... */
-            const bs_type *rt = (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid")) ? type_of_kind(BS_TYPE_TIMEUUID)
-                                : !strcmp(f, "uuid") ? type_of_kind(BS_TYPE_UUID)
-                                : !strcmp(f, "currenttimestamp") ? type_of_kind(BS_TYPE_TIMESTAMP)
-                                : !strcmp(f, "currentdate") ? type_of_kind(BS_TYPE_DATE)
-                                : NULL;
+            const bs_type *rt =
+                (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid"))
+                    ? type_of_kind(BS_TYPE_TIMEUUID)
+                : !strcmp(f, "uuid") ? type_of_kind(BS_TYPE_UUID)
+                : !strcmp(f, "currenttimestamp")
+                    ? type_of_kind(BS_TYPE_TIMESTAMP)
+                : !strcmp(f, "currentdate") ? type_of_kind(BS_TYPE_DATE)
+                                            : NULL;
             if (!rt || e->n)
-                return XINVALID(c, "Unknown function '%s' or unsupported arguments in selection clause", f);
+                return XINVALID(c,
+                                "Unknown function '%s' or unsupported "
+                                "arguments in selection clause",
+                                f);
             o->kind = SEL_CONST;
             o->type = rt;
             o->name = namef(c, "system.%s()", f);
             if (bs__x_term(c, e, rt, f, &o->cval)) return -1;
         }
-    } else if (e->kind == BS_CQL_EXPR_CAST && e->sql_cast && e->items[0]->kind == BS_CQL_EXPR_COLUMN &&
-               e->type && (e->type->kind == BS_TYPE_VARCHAR || e->type->kind == BS_TYPE_ASCII)) {
+    } else if (e->kind == BS_CQL_EXPR_CAST && e->sql_cast &&
+               e->items[0]->kind == BS_CQL_EXPR_COLUMN && e->type &&
+               (e->type->kind == BS_TYPE_VARCHAR ||
+                e->type->kind == BS_TYPE_ASCII)) {
         o->kind = SEL_CAST_TEXT;
         o->col = col_index(s->t, e->items[0]->name);
-        if (o->col < 0) return XINVALID(c, "Undefined column name %s in selection clause", e->items[0]->name);
+        if (o->col < 0)
+            return XINVALID(c, "Undefined column name %s in selection clause",
+                            e->items[0]->name);
         o->type = e->type;
         o->name = namef(c, "cast(%s as text)", s->t->cols[o->col].name);
     } else if (e->kind == BS_CQL_EXPR_LITERAL || e->kind == BS_CQL_EXPR_CAST) {
@@ -265,7 +312,8 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
     return 0;
 }
 
-/* ---- aggregates ----------------------------------------------------------- */
+/* ---- aggregates -----------------------------------------------------------
+ */
 
 static int64_t get_int(const bs_type *t, const xval *v) {
     switch (t->kind) {
@@ -289,15 +337,25 @@ static double get_double(const bs_type *t, const xval *v) {
     return d;
 }
 
-static int put_number(xctx *c, const bs_type *t, int64_t iv, double dv, xval *out) {
+static int put_number(xctx *c, const bs_type *t, int64_t iv, double dv,
+                      xval *out) {
     uint8_t *p = bs_arena_alloc(c->a, 8);
     if (!p) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     out->p = p;
     out->unset = 0;
     switch (t->kind) {
-    case BS_TYPE_TINYINT: p[0] = (uint8_t)iv; out->len = 1; break;
-    case BS_TYPE_SMALLINT: bs_put_u16(p, (uint16_t)iv); out->len = 2; break;
-    case BS_TYPE_INT: bs_put_u32(p, (uint32_t)iv); out->len = 4; break;
+    case BS_TYPE_TINYINT:
+        p[0] = (uint8_t)iv;
+        out->len = 1;
+        break;
+    case BS_TYPE_SMALLINT:
+        bs_put_u16(p, (uint16_t)iv);
+        out->len = 2;
+        break;
+    case BS_TYPE_INT:
+        bs_put_u32(p, (uint32_t)iv);
+        out->len = 4;
+        break;
     case BS_TYPE_FLOAT: {
         float f = (float)dv;
         uint32_t u;
@@ -313,7 +371,10 @@ static int put_number(xctx *c, const bs_type *t, int64_t iv, double dv, xval *ou
         out->len = 8;
         break;
     }
-    default: bs_put_u64(p, (uint64_t)iv); out->len = 8; break;
+    default:
+        bs_put_u64(p, (uint64_t)iv);
+        out->len = 8;
+        break;
     }
     return 0;
 }
@@ -324,12 +385,16 @@ static int aggregate_row(sctx *s, const xrow *r) {
         const xval *v = o->col >= 0 ? &r->vals[o->col] : NULL;
         switch (o->kind) {
         case SEL_COUNT_STAR: o->count++; break;
-        case SEL_COUNT: if (v->len != BS_VALUE_NULL) o->count++; break;
+        case SEL_COUNT:
+            if (v->len != BS_VALUE_NULL) o->count++;
+            break;
         case SEL_MIN:
         case SEL_MAX: {
             if (v->len == BS_VALUE_NULL) break;
             int cmp = 0;
-            if (o->has) bs_value_compare(o->type, v->p, v->len, o->best.p, o->best.len, &cmp);
+            if (o->has)
+                bs_value_compare(o->type, v->p, v->len, o->best.p, o->best.len,
+                                 &cmp);
             if (!o->has || (o->kind == SEL_MIN ? cmp < 0 : cmp > 0)) {
                 o->best.p = bs_arena_memdup(s->c->a, v->p, v->len ? v->len : 1);
                 o->best.len = v->len;
@@ -341,19 +406,23 @@ static int aggregate_row(sctx *s, const xrow *r) {
         case SEL_AVG:
             if (v->len == BS_VALUE_NULL) break;
             o->count++;
-            if (o->isfloat) o->dsum += get_double(o->type, v);
-            else o->isum += get_int(o->type, v);
+            if (o->isfloat)
+                o->dsum += get_double(o->type, v);
+            else
+                o->isum += get_int(o->type, v);
             o->has = 1;
             break;
         default: break;
         }
     }
     if (!s->have_first) {
-        s->first = bs_arena_calloc(s->c->a, (s->t->ncols + 1) * sizeof *s->first);
+        s->first =
+            bs_arena_calloc(s->c->a, (s->t->ncols + 1) * sizeof *s->first);
         for (size_t i = 0; i < s->t->ncols; i++) {
             s->first[i] = r->vals[i];
             if (r->vals[i].len != BS_VALUE_NULL)
-                s->first[i].p = bs_arena_memdup(s->c->a, r->vals[i].p, r->vals[i].len ? r->vals[i].len : 1);
+                s->first[i].p = bs_arena_memdup(
+                    s->c->a, r->vals[i].p, r->vals[i].len ? r->vals[i].len : 1);
         }
         s->have_first = 1;
     }
@@ -373,7 +442,8 @@ static int finish_aggregates(sctx *s) {
         switch (o->kind) {
         case SEL_COUNT_STAR:
         case SEL_COUNT:
-            if (put_number(c, type_of_kind(BS_TYPE_BIGINT), o->count, 0, &v)) return -1;
+            if (put_number(c, type_of_kind(BS_TYPE_BIGINT), o->count, 0, &v))
+                return -1;
             break;
         case SEL_MIN:
         case SEL_MAX:
@@ -384,21 +454,23 @@ static int finish_aggregates(sctx *s) {
             break;
         case SEL_AVG:
             if (o->isfloat) {
-                if (put_number(c, o->type, 0, o->count ? o->dsum / (double)o->count : 0, &v)) return -1;
+                if (put_number(c, o->type, 0,
+                               o->count ? o->dsum / (double)o->count : 0, &v))
+                    return -1;
             } else {
-                if (put_number(c, o->type, o->count ? o->isum / o->count : 0, 0, &v)) return -1;
+                if (put_number(c, o->type, o->count ? o->isum / o->count : 0, 0,
+                               &v))
+                    return -1;
             }
             break;
         case SEL_COLUMN:
             if (s->have_first) v = s->first[o->col];
             break;
-        case SEL_CONST:
-            v = o->cval;
-            break;
-        default:
-            break;
+        case SEL_CONST: v = o->cval; break;
+        default: break;
         }
-        if (cell(s, &v)) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+        if (cell(s, &v))
+            return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     }
     return 0;
 }
@@ -439,10 +511,14 @@ static int output_row(sctx *s, const xrow *r, int64_t token) {
         switch (o->kind) {
         case SEL_COLUMN: v = r->vals[o->col]; break;
         case SEL_WRITETIME:
-            if (r->wt[o->col] != INT64_MIN && put_number(c, o->type, r->wt[o->col], 0, &v)) return -1;
+            if (r->wt[o->col] != INT64_MIN &&
+                put_number(c, o->type, r->wt[o->col], 0, &v))
+                return -1;
             break;
         case SEL_TTL:
-            if (r->ttl[o->col] > 0 && put_number(c, o->type, r->ttl[o->col], 0, &v)) return -1;
+            if (r->ttl[o->col] > 0 &&
+                put_number(c, o->type, r->ttl[o->col], 0, &v))
+                return -1;
             break;
         case SEL_TOKEN:
             if (put_number(c, o->type, token, 0, &v)) return -1;
@@ -453,12 +529,16 @@ static int output_row(sctx *s, const xrow *r, int64_t token) {
             const xval *src = &r->vals[o->col];
             bs_buf j = BS_BUF_INIT;
             if (src->len == BS_VALUE_NULL) {
-                if (o->kind == SEL_TOJSON) bs_buf_append_str(&j, "null");
-                else break;
+                if (o->kind == SEL_TOJSON)
+                    bs_buf_append_str(&j, "null");
+                else
+                    break;
             } else if (o->kind == SEL_TOJSON) {
-                bs_value_format_json(s->t->cols[o->col].type, src->p, src->len, &j);
+                bs_value_format_json(s->t->cols[o->col].type, src->p, src->len,
+                                     &j);
             } else {
-                bs_value_format(s->t->cols[o->col].type, src->p, src->len, BS_VALUE_FMT_EXACT, &j);
+                bs_value_format(s->t->cols[o->col].type, src->p, src->len,
+                                BS_VALUE_FMT_EXACT, &j);
             }
             v.p = bs_arena_memdup(c->a, j.data ? j.data : (uint8_t *)"", j.len);
             v.len = j.len;
@@ -467,7 +547,8 @@ static int output_row(sctx *s, const xrow *r, int64_t token) {
         }
         default: break;
         }
-        if (cell(s, &v)) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+        if (cell(s, &v))
+            return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     }
     return 0;
 }
@@ -540,7 +621,8 @@ static int crow_cmp(const void *a, const void *b, void *reversed) {
 }
 
 static int emit_sorted(sctx *s) {
-    if (s->ncrows > 1) qsort_r(s->crows, s->ncrows, sizeof *s->crows, crow_cmp, &s->reversed);
+    if (s->ncrows > 1)
+        qsort_r(s->crows, s->ncrows, sizeof *s->crows, crow_cmp, &s->reversed);
     for (size_t i = 0; i < s->ncrows && s->limit != 0; i++) {
         if (output_row(s, &s->crows[i].r, s->crows[i].token)) return -1;
         if (s->limit > 0) s->limit--;
@@ -548,7 +630,8 @@ static int emit_sorted(sctx *s) {
     return 0;
 }
 
-/* ---- materialising stored rows --------------------------------------------- */
+/* ---- materialising stored rows ---------------------------------------------
+ */
 
 static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
     xctx *c = s->c;
@@ -572,7 +655,8 @@ static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
             continue;
         }
         size_t j = i;
-        while (j < rv->ncells && rv->cells[j].col == cv->col) j++;
+        while (j < rv->ncells && rv->cells[j].col == cv->col)
+            j++;
         size_t n = j - i;
         bs_value_elem *ks = bs_arena_calloc(c->a, (n + 1) * sizeof *ks);
         bs_value_elem *vs = bs_arena_calloc(c->a, (n + 1) * sizeof *vs);
@@ -588,11 +672,15 @@ static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
                 bs_rbuf rb;
                 bs_rbuf_init(&rb, e->elem, e->elem_len);
                 int32_t kl;
-                if (bs_keycodec_decode(col->type->params[0], 0, &rb, &kb, &kl)) {
+                if (bs_keycodec_decode(col->type->params[0], 0, &rb, &kb,
+                                       &kl)) {
                     bs_buf_free(&kb);
-                    return bs__x_fail(c, BS_PROTO_ERR_SERVER, "corrupt collection element in %s.%s", t->keyspace, t->name);
+                    return bs__x_fail(c, BS_PROTO_ERR_SERVER,
+                                      "corrupt collection element in %s.%s",
+                                      t->keyspace, t->name);
                 }
-                ks[m].p = bs_arena_memdup(c->a, kb.data ? kb.data : (uint8_t *)"", kb.len);
+                ks[m].p = bs_arena_memdup(
+                    c->a, kb.data ? kb.data : (uint8_t *)"", kb.len);
                 ks[m].len = kb.len;
                 bs_buf_free(&kb);
                 vs[m].p = e->val;
@@ -602,14 +690,18 @@ static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
         }
         if (m) {
             bs_buf b = BS_BUF_INIT;
-            int rc = col->type->kind == BS_TYPE_LIST ? bs_value_build_list(ks, m, &b)
-                     : col->type->kind == BS_TYPE_SET ? bs_value_build_set(col->type, ks, m, &b)
-                                                      : bs_value_build_map(col->type, ks, vs, m, &b);
+            int rc = col->type->kind == BS_TYPE_LIST
+                         ? bs_value_build_list(ks, m, &b)
+                     : col->type->kind == BS_TYPE_SET
+                         ? bs_value_build_set(col->type, ks, m, &b)
+                         : bs_value_build_map(col->type, ks, vs, m, &b);
             if (rc) {
                 bs_buf_free(&b);
-                return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot rebuild collection %s", col->name);
+                return bs__x_fail(c, BS_PROTO_ERR_SERVER,
+                                  "cannot rebuild collection %s", col->name);
             }
-            r->vals[ci].p = bs_arena_memdup(c->a, b.data ? b.data : (uint8_t *)"", b.len);
+            r->vals[ci].p =
+                bs_arena_memdup(c->a, b.data ? b.data : (uint8_t *)"", b.len);
             r->vals[ci].len = b.len;
             bs_buf_free(&b);
         }
@@ -623,7 +715,8 @@ static int new_row(sctx *s, xrow *r) {
     r->vals = bs_arena_alloc(s->c->a, n * sizeof *r->vals);
     r->wt = bs_arena_alloc(s->c->a, n * sizeof *r->wt);
     r->ttl = bs_arena_calloc(s->c->a, n * sizeof *r->ttl);
-    if (!r->vals || !r->wt || !r->ttl) return bs__x_fail(s->c, BS_PROTO_ERR_SERVER, "out of memory");
+    if (!r->vals || !r->wt || !r->ttl)
+        return bs__x_fail(s->c, BS_PROTO_ERR_SERVER, "out of memory");
     for (size_t i = 0; i < n; i++) {
         r->vals[i].p = NULL;
         r->vals[i].len = BS_VALUE_NULL;
@@ -653,14 +746,18 @@ static int emit_partition(sctx *s, const bs_partv *p, int first_chunk,
     if (s->q->distinct) {
         if (!first_chunk) return 0;
         xrow r;
-        if (have_static) r = st;
-        else if (new_row(s, &r)) return -1;
-        for (size_t k = 0; k < t->npk; k++) r.vals[k] = pkv[k];
+        if (have_static)
+            r = st;
+        else if (new_row(s, &r))
+            return -1;
+        for (size_t k = 0; k < t->npk; k++)
+            r.vals[k] = pkv[k];
         r.is_static_only = 1;
         return emit_row(s, p->pk, p->pk_len, p->token, &r);
     }
     if (p->nrows == 0 && have_static && first_chunk && !ck_restricted) {
-        for (size_t k = 0; k < t->npk; k++) st.vals[k] = pkv[k];
+        for (size_t k = 0; k < t->npk; k++)
+            st.vals[k] = pkv[k];
         st.is_static_only = 1;
         return emit_row(s, p->pk, p->pk_len, p->token, &st);
     }
@@ -668,8 +765,11 @@ static int emit_partition(sctx *s, const bs_partv *p, int first_chunk,
         const bs_rowv *rv = &p->rows[i];
         xrow r;
         if (new_row(s, &r)) return -1;
-        for (size_t k = 0; k < t->npk; k++) r.vals[k] = pkv[k];
-        if (t->nck && bs__x_split_clustering(c, t, rv->ck, rv->ck_len, r.vals + t->npk)) return -1;
+        for (size_t k = 0; k < t->npk; k++)
+            r.vals[k] = pkv[k];
+        if (t->nck &&
+            bs__x_split_clustering(c, t, rv->ck, rv->ck_len, r.vals + t->npk))
+            return -1;
         if (have_static)
             for (size_t k = t->npk + t->nck; k < t->ncols; k++)
                 if (t->cols[k].kind == BS_COL_STATIC) {
@@ -686,7 +786,8 @@ static int emit_partition(sctx *s, const bs_partv *p, int first_chunk,
     return 0;
 }
 
-/* ---- paging state --------------------------------------------------------- */
+/* ---- paging state ---------------------------------------------------------
+ */
 
 typedef struct pstate {
     int valid;
@@ -710,11 +811,13 @@ static int parse_state(xctx *c, pstate *ps) {
     uint16_t pl, cl;
     uint32_t idx, lim, pr;
     uint64_t tok;
-    if (bs_rbuf_u8(&r, &ver) || ver != 1 || bs_rbuf_u8(&r, &flags) || bs_rbuf_u32(&r, &idx) ||
-        bs_rbuf_u64(&r, &tok) || bs_rbuf_u16(&r, &pl) || bs_rbuf_bytes(&r, pl, &ps->pk) ||
-        bs_rbuf_u16(&r, &cl) || bs_rbuf_bytes(&r, cl, &ps->ck) || bs_rbuf_u32(&r, &lim) ||
-        bs_rbuf_u32(&r, &pr) || bs_rbuf_left(&r))
-        return bs__x_fail(c, BS_PROTO_ERR_PROTOCOL, "Invalid value for the paging state");
+    if (bs_rbuf_u8(&r, &ver) || ver != 1 || bs_rbuf_u8(&r, &flags) ||
+        bs_rbuf_u32(&r, &idx) || bs_rbuf_u64(&r, &tok) ||
+        bs_rbuf_u16(&r, &pl) || bs_rbuf_bytes(&r, pl, &ps->pk) ||
+        bs_rbuf_u16(&r, &cl) || bs_rbuf_bytes(&r, cl, &ps->ck) ||
+        bs_rbuf_u32(&r, &lim) || bs_rbuf_u32(&r, &pr) || bs_rbuf_left(&r))
+        return bs__x_fail(c, BS_PROTO_ERR_PROTOCOL,
+                          "Invalid value for the paging state");
     ps->valid = 1;
     ps->has_ck = flags & 1;
     ps->part_idx = idx;
@@ -741,7 +844,8 @@ static int make_state(sctx *s, bs_buf *b) {
     return 0;
 }
 
-/* ---- sources --------------------------------------------------------------- */
+/* ---- sources ---------------------------------------------------------------
+ */
 
 static int backend_fail(xctx *c, const bs_exec_err *err) {
     c->failed = 1;
@@ -769,8 +873,8 @@ static int read_partition(sctx *s, const uint8_t *pk, size_t pklen,
         size_t pi = s->reversed ? npre - 1 - pi0 : pi0;
         bs_slice sl;
         memset(&sl, 0, sizeof sl);
-        if (bs__x_ck_bounds(c, s->t, &s->w, pre ? pre[pi] : NULL, pre ? prelen[pi] : 0,
-                            &sl.start, &sl.end))
+        if (bs__x_ck_bounds(c, s->t, &s->w, pre ? pre[pi] : NULL,
+                            pre ? prelen[pi] : 0, &sl.start, &sl.end))
             return -1;
         sl.with_static = 1;
         sl.reversed = s->reversed;
@@ -792,10 +896,12 @@ static int read_partition(sctx *s, const uint8_t *pk, size_t pklen,
             bs_partv *p = NULL;
             bs_exec_err err;
             memset(&err, 0, sizeof err);
-            if (c->x->be.read(c->x->be.ud, s->t, token, pk, pklen, &sl, c->cl, c->a, &p, &err))
+            if (c->x->be.read(c->x->be.ud, s->t, token, pk, pklen, &sl, c->cl,
+                              c->a, &p, &err))
                 return backend_fail(c, &err);
             if (!p) break;
-            int rc = emit_partition(s, p, first_chunk && pi0 == 0, ck_restricted);
+            int rc =
+                emit_partition(s, p, first_chunk && pi0 == 0, ck_restricted);
             first_chunk = 0;
             if (rc) return rc;
             if (!p->limited || p->nrows == 0 || s->q->distinct) break;
@@ -824,14 +930,17 @@ static int scan_cb(void *ud, const bs_partv *p) {
     /* the partition's bytes die after the callback: copy what paging keeps */
     bs_partv cp = *p;
     cp.pk = bs_arena_memdup(s->c->a, p->pk, p->pk_len ? p->pk_len : 1);
-    int first = !(s->cur_pk && s->cur_pk_len == p->pk_len && !memcmp(s->cur_pk, p->pk, p->pk_len));
+    int first = !(s->cur_pk && s->cur_pk_len == p->pk_len &&
+                  !memcmp(s->cur_pk, p->pk, p->pk_len));
     bs_rowv *rows = bs_arena_alloc(s->c->a, (p->nrows + 1) * sizeof *rows);
     for (size_t i = 0; i < p->nrows; i++) {
         rows[i] = p->rows[i];
-        rows[i].ck = bs_arena_memdup(s->c->a, p->rows[i].ck, p->rows[i].ck_len ? p->rows[i].ck_len : 1);
+        rows[i].ck = bs_arena_memdup(s->c->a, p->rows[i].ck,
+                                     p->rows[i].ck_len ? p->rows[i].ck_len : 1);
     }
     cp.rows = rows;
-    int rc = emit_partition(s, &cp, first, s->w.ck_eq || s->w.has_lo || s->w.has_hi);
+    int rc =
+        emit_partition(s, &cp, first, s->w.ck_eq || s->w.has_lo || s->w.has_hi);
     if (rc < 0) return -1;
     if (rc > 0) {
         sc->stopped = 1;
@@ -852,11 +961,13 @@ static int scan_cb(void *ud, const bs_partv *p) {
 
 static int scan_table(sctx *s, const pstate *resume) {
     xctx *c = s->c;
-    if (s->w.tok_empty || (s->w.has_token && s->w.tok_lo >= s->w.tok_hi &&
-                           !(s->w.tok_lo == INT64_MIN && s->w.tok_hi == INT64_MAX)))
+    if (s->w.tok_empty ||
+        (s->w.has_token && s->w.tok_lo >= s->w.tok_hi &&
+         !(s->w.tok_lo == INT64_MIN && s->w.tok_hi == INT64_MAX)))
         return 0;
     if (s->w.ck_eq > 1 || (s->w.ck_eq == 1 && s->w.nckv[0] > 1))
-        return XINVALID(c, "Clustering column IN restrictions are only supported with a partition key restriction");
+        return XINVALID(c, "Clustering column IN restrictions are only "
+                           "supported with a partition key restriction");
     const uint8_t **pre = NULL;
     size_t *prelen = NULL, npre = 0;
     bs_slice sl;
@@ -864,7 +975,8 @@ static int scan_table(sctx *s, const pstate *resume) {
     if (s->w.ck_eq) {
         if (bs__x_ck_prefixes(c, s->t, &s->w, &pre, &prelen, &npre)) return -1;
     }
-    if (bs__x_ck_bounds(c, s->t, &s->w, npre ? pre[0] : NULL, npre ? prelen[0] : 0, &sl.start, &sl.end))
+    if (bs__x_ck_bounds(c, s->t, &s->w, npre ? pre[0] : NULL,
+                        npre ? prelen[0] : 0, &sl.start, &sl.end))
         return -1;
     sl.with_static = 1;
     sl.now_s = s->now_s;
@@ -923,7 +1035,8 @@ static int virtual_cb(xctx *c, void *ud, const uint8_t *pk, size_t pklen,
     return emit_row(s, pk, pklen, token, r);
 }
 
-/* ---- SELECT ----------------------------------------------------------------- */
+/* ---- SELECT -----------------------------------------------------------------
+ */
 
 int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     const bs_cql_select *q = &stmt->u.select;
@@ -956,11 +1069,16 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     if (q->distinct) {
         for (size_t i = 0; i < s->nsel; i++) {
             int ci = s->sel[i].col;
-            if (s->sel[i].kind == SEL_TOKEN) continue; /* token(pk) is allowed */
+            if (s->sel[i].kind == SEL_TOKEN)
+                continue; /* token(pk) is allowed */
             if (s->sel[i].kind != SEL_COLUMN || ci < 0 ||
-                (t->cols[ci].kind != BS_COL_PARTITION_KEY && t->cols[ci].kind != BS_COL_STATIC))
-                return XINVALID(c, "SELECT DISTINCT queries must only request partition key columns and/or static columns (not %s)",
-                                s->sel[i].name);
+                (t->cols[ci].kind != BS_COL_PARTITION_KEY &&
+                 t->cols[ci].kind != BS_COL_STATIC))
+                return XINVALID(
+                    c,
+                    "SELECT DISTINCT queries must only request partition key "
+                    "columns and/or static columns (not %s)",
+                    s->sel[i].name);
         }
     }
     /* where */
@@ -969,25 +1087,42 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         /* every relation filters the generated rows */
         s->w.nfilters = 0;
         for (uint32_t i = 0; i < q->nwhere; i++)
-            if (q->where[i].lhs != BS_CQL_LHS_TOKEN) s->w.filters[s->w.nfilters++] = &q->where[i];
-    } else if ((s->w.needs_filtering || (!s->w.pk_full && (s->w.ck_eq || s->w.has_lo || s->w.has_hi))) &&
+            if (q->where[i].lhs != BS_CQL_LHS_TOKEN)
+                s->w.filters[s->w.nfilters++] = &q->where[i];
+    } else if ((s->w.needs_filtering ||
+                (!s->w.pk_full &&
+                 (s->w.ck_eq || s->w.has_lo || s->w.has_hi))) &&
                !q->allow_filtering) {
-        return XINVALID(c, "Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING");
+        return XINVALID(
+            c, "Cannot execute this query as it might involve data filtering "
+               "and thus may have unpredictable performance. If you want to "
+               "execute this query despite the performance unpredictability, "
+               "use ALLOW FILTERING");
     }
     /* order */
     if (q->norder) {
         if (!s->w.pk_full)
-            return XINVALID(c, "ORDER BY is only supported when the partition key is restricted by an EQ or an IN.");
+            return XINVALID(c, "ORDER BY is only supported when the partition "
+                               "key is restricted by an EQ or an IN.");
         int rev = -1;
         for (uint32_t i = 0; i < q->norder; i++) {
             const bs_column *col = bs_table_column(t, q->order[i].column);
-            if (!col) return XINVALID(c, "Undefined column name %s", q->order[i].column);
+            if (!col)
+                return XINVALID(c, "Undefined column name %s",
+                                q->order[i].column);
             if (col->kind != BS_COL_CLUSTERING)
-                return XINVALID(c, "Order by is currently only supported on the clustered columns of the PRIMARY KEY, got %s", col->name);
+                return XINVALID(c,
+                                "Order by is currently only supported on the "
+                                "clustered columns of the PRIMARY KEY, got %s",
+                                col->name);
             if (col->position != (int)i)
-                return XINVALID(c, "Order by currently only supports the ordering of columns following their declared order in the PRIMARY KEY");
+                return XINVALID(
+                    c,
+                    "Order by currently only supports the ordering of columns "
+                    "following their declared order in the PRIMARY KEY");
             int r = q->order[i].desc != col->desc;
-            if (rev >= 0 && r != rev) return XINVALID(c, "Unsupported order by relation");
+            if (rev >= 0 && r != rev)
+                return XINVALID(c, "Unsupported order by relation");
             rev = r;
         }
         s->reversed = rev > 0;
@@ -1002,7 +1137,9 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     }
     if (q->per_partition_limit) {
         int64_t v;
-        if (bs__x_int_term(c, q->per_partition_limit, "limit", 1, INT32_MAX, &v)) return -1;
+        if (bs__x_int_term(c, q->per_partition_limit, "limit", 1, INT32_MAX,
+                           &v))
+            return -1;
         if (v != INT64_MIN) s->ppl = v;
     }
     pstate ps;
@@ -1032,7 +1169,8 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         }
     }
     size_t frame_start;
-    if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT, &frame_start))
+    if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT,
+                             &frame_start))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     if (bs_proto_rows_begin(&s->rb, c->out, &meta))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
@@ -1044,12 +1182,17 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         const uint8_t **pks;
         size_t *pklens, npk;
         int64_t *tokens;
-        if (bs__x_partition_keys(c, t, &s->w, &pks, &pklens, &tokens, &npk)) return -1;
+        if (bs__x_partition_keys(c, t, &s->w, &pks, &pklens, &tokens, &npk))
+            return -1;
         if (q->norder && npk > 1 && !s->aggregate) {
             /* as Cassandra: sorted across partitions, so not pageable
              * unless the LIMIT fits in one page */
             if (s->page > 0 && (s->limit < 0 || s->limit > s->page))
-                return XINVALID(c, "Cannot page queries with both ORDER BY and a IN restriction on the partition key; you must either remove the ORDER BY or the IN and sort client side, or disable paging for this query");
+                return XINVALID(
+                    c, "Cannot page queries with both ORDER BY and a IN "
+                       "restriction on the partition key; you must either "
+                       "remove the ORDER BY or the IN and sort client side, or "
+                       "disable paging for this query");
             s->collect = 1;
             s->page = -1;
         }
@@ -1062,7 +1205,8 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
             s->cur_pk = NULL;
             rc = read_partition(s, pks[i], pklens[i], tokens[i], res);
         }
-        if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk) s->more = 0;
+        if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk)
+            s->more = 0;
         if (rc >= 0 && !c->failed && s->collect && emit_sorted(s)) return -1;
     } else {
         rc = scan_table(s, ps.valid ? &ps : NULL);
@@ -1077,6 +1221,8 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     rc = bs_proto_rows_finish(&s->rb);
     if (!rc) rc = bs_proto_frame_end(c->out, frame_start, c->comp);
     bs_buf_free(&st);
-    if (rc) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot build the result: %s", bs_strerror(rc));
+    if (rc)
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot build the result: %s",
+                          bs_strerror(rc));
     return 0;
 }

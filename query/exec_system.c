@@ -24,7 +24,8 @@
 int bs__x_is_virtual(const char *ks, const char *table) {
     if (!strcmp(ks, "system_schema")) return 1;
     if (!strcmp(ks, "system"))
-        return !strcmp(table, "local") || !strcmp(table, "peers") || !strcmp(table, "peers_v2");
+        return !strcmp(table, "local") || !strcmp(table, "peers") ||
+               !strcmp(table, "peers_v2");
     return 0;
 }
 
@@ -41,7 +42,8 @@ static int vr_new(xctx *c, const bs_table_schema *t, vrow *v) {
     v->r.vals = bs_arena_alloc(c->a, n * sizeof *v->r.vals);
     v->r.wt = bs_arena_alloc(c->a, n * sizeof *v->r.wt);
     v->r.ttl = bs_arena_calloc(c->a, n * sizeof *v->r.ttl);
-    if (!v->r.vals || !v->r.wt || !v->r.ttl) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    if (!v->r.vals || !v->r.wt || !v->r.ttl)
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     for (size_t i = 0; i < n; i++) {
         v->r.vals[i].p = NULL;
         v->r.vals[i].len = BS_VALUE_NULL;
@@ -92,8 +94,10 @@ static void vr_uuid(vrow *v, const char *col, const bs_uuid *u) {
 static void vr_inet(vrow *v, const char *col, const char *addr) {
     if (!addr) return;
     uint8_t b[16];
-    if (inet_pton(AF_INET, addr, b) == 1) vr_bytes(v, col, b, 4);
-    else if (inet_pton(AF_INET6, addr, b) == 1) vr_bytes(v, col, b, 16);
+    if (inet_pton(AF_INET, addr, b) == 1)
+        vr_bytes(v, col, b, 4);
+    else if (inet_pton(AF_INET6, addr, b) == 1)
+        vr_bytes(v, col, b, 16);
 }
 
 /* A text->text map (frozen or not) from parallel arrays. */
@@ -110,7 +114,8 @@ static void vr_map(vrow *v, const char *col, size_t n, const char *const *k,
         vs[i].len = strlen(val[i]);
     }
     bs_buf b = BS_BUF_INIT;
-    if (bs_value_build_map(c->type, ks, vs, n, &b) == 0) vr_bytes(v, col, b.data, b.len);
+    if (bs_value_build_map(c->type, ks, vs, n, &b) == 0)
+        vr_bytes(v, col, b.data, b.len);
     bs_buf_free(&b);
 }
 
@@ -125,7 +130,8 @@ static void vr_tokens(vrow *v, const char *col, const int64_t *toks, size_t n) {
         es[i].len = (size_t)l;
     }
     bs_buf b = BS_BUF_INIT;
-    if (bs_value_build_set(c->type, es, n, &b) == 0) vr_bytes(v, col, b.data, b.len);
+    if (bs_value_build_set(c->type, es, n, &b) == 0)
+        vr_bytes(v, col, b.data, b.len);
     bs_buf_free(&b);
 }
 
@@ -152,7 +158,8 @@ static int local_rows(xctx *c, const bs_table_schema *t, xrow_cb cb, void *ud,
         vr_text(&v, "bootstrapped", "COMPLETED");
         vr_inet(&v, "broadcast_address", local.address);
         vr_int(&v, "broadcast_port", local.storage_port);
-        vr_text(&v, "cluster_name", c->x->be.cluster_name ? c->x->be.cluster_name : "Test Cluster");
+        vr_text(&v, "cluster_name",
+                c->x->be.cluster_name ? c->x->be.cluster_name : "Test Cluster");
         vr_text(&v, "cql_version", "3.4.5");
         vr_text(&v, "data_center", local.dc);
         vr_int(&v, "gossip_generation", (int32_t)(c->now_us / 1000000));
@@ -160,7 +167,8 @@ static int local_rows(xctx *c, const bs_table_schema *t, xrow_cb cb, void *ud,
         vr_inet(&v, "listen_address", local.address);
         vr_int(&v, "listen_port", local.storage_port);
         vr_text(&v, "native_protocol_version", "4");
-        vr_text(&v, "partitioner", "org.apache.cassandra.dht.Murmur3Partitioner");
+        vr_text(&v, "partitioner",
+                "org.apache.cassandra.dht.Murmur3Partitioner");
         vr_text(&v, "rack", local.rack);
         vr_text(&v, "release_version", RELEASE_VERSION);
         vr_inet(&v, "rpc_address", local.rpc_address);
@@ -178,7 +186,8 @@ static int local_rows(xctx *c, const bs_table_schema *t, xrow_cb cb, void *ud,
         vr_uuid(&v, "host_id", &p->host_id);
         vr_inet(&v, "preferred_ip", p->address);
         vr_text(&v, "rack", p->rack);
-        vr_text(&v, "release_version", p->release_version ? p->release_version : RELEASE_VERSION);
+        vr_text(&v, "release_version",
+                p->release_version ? p->release_version : RELEASE_VERSION);
         vr_uuid(&v, "schema_version", &p->schema_version);
         vr_tokens(&v, "tokens", p->tokens, p->ntokens);
         if (which == 1) {
@@ -212,7 +221,8 @@ static void vr_opt_map(vrow *v, const bs_table_schema *t, const char *name,
                        size_t n, const char *const *k, const char *const *val) {
     const bs_table_option *o = opt(t, name);
     if (o && !o->value) {
-        vr_map(v, name, o->nentries, (const char *const *)o->keys, (const char *const *)o->values);
+        vr_map(v, name, o->nentries, (const char *const *)o->keys,
+               (const char *const *)o->values);
         return;
     }
     vr_map(v, name, n, k, val);
@@ -251,16 +261,21 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                 vr_text(&v, "table_name", tb->name);
                 const bs_table_option *o;
                 o = opt(tb, "bloom_filter_fp_chance");
-                vr_double(&v, "bloom_filter_fp_chance", o && o->value ? atof(o->value) : 0.01);
-                const char *ck[] = {"keys", "rows_per_partition"}, *cv[] = {"ALL", "NONE"};
+                vr_double(&v, "bloom_filter_fp_chance",
+                          o && o->value ? atof(o->value) : 0.01);
+                const char *ck[] = {"keys", "rows_per_partition"},
+                           *cv[] = {"ALL", "NONE"};
                 vr_opt_map(&v, tb, "caching", 2, ck, cv);
                 o = opt(tb, "comment");
                 vr_text(&v, "comment", o && o->value ? o->value : "");
                 const char *mk[] = {"class", "max_threshold", "min_threshold"};
-                const char *mv[] = {"org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy", "32", "4"};
+                const char *mv[] = {"org.apache.cassandra.db.compaction."
+                                    "SizeTieredCompactionStrategy",
+                                    "32", "4"};
                 vr_opt_map(&v, tb, "compaction", 3, mk, mv);
                 const char *zk[] = {"chunk_length_in_kb", "class"};
-                const char *zv[] = {"16", "org.apache.cassandra.io.compress.LZ4Compressor"};
+                const char *zv[] = {
+                    "16", "org.apache.cassandra.io.compress.LZ4Compressor"};
                 vr_opt_map(&v, tb, "compression", 2, zk, zv);
                 vr_double(&v, "crc_check_chance", 1.0);
                 vr_double(&v, "dclocal_read_repair_chance", 0.0);
@@ -270,7 +285,8 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                     const bs_column *fc = bs_table_column(t, "flags");
                     bs_value_elem e = {(const uint8_t *)"compound", 8};
                     bs_buf b = BS_BUF_INIT;
-                    if (fc && bs_value_build_set(fc->type, &e, 1, &b) == 0) vr_bytes(&v, "flags", b.data, b.len);
+                    if (fc && bs_value_build_set(fc->type, &e, 1, &b) == 0)
+                        vr_bytes(&v, "flags", b.data, b.len);
                     bs_buf_free(&b);
                 }
                 vr_int(&v, "gc_grace_seconds", (int32_t)tb->gc_grace);
@@ -280,7 +296,8 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                 vr_int(&v, "min_index_interval", 128);
                 vr_double(&v, "read_repair_chance", 0.0);
                 o = opt(tb, "speculative_retry");
-                vr_text(&v, "speculative_retry", o && o->value ? o->value : "99p");
+                vr_text(&v, "speculative_retry",
+                        o && o->value ? o->value : "99p");
                 int rc = emit(c, cb, ud, &v);
                 if (rc) return rc;
             } else if (!strcmp(tn, "columns")) {
@@ -291,8 +308,12 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                     vr_text(&v, "keyspace_name", k->name);
                     vr_text(&v, "table_name", tb->name);
                     vr_text(&v, "column_name", col->name);
-                    vr_text(&v, "clustering_order", col->kind == BS_COL_CLUSTERING ? (col->desc ? "desc" : "asc") : "none");
-                    vr_bytes(&v, "column_name_bytes", col->name, strlen(col->name));
+                    vr_text(&v, "clustering_order",
+                            col->kind == BS_COL_CLUSTERING
+                                ? (col->desc ? "desc" : "asc")
+                                : "none");
+                    vr_bytes(&v, "column_name_bytes", col->name,
+                             strlen(col->name));
                     vr_text(&v, "kind", kind_name(col->kind));
                     vr_int(&v, "position", col->position);
                     bs_buf tb2 = BS_BUF_INIT;
@@ -310,7 +331,8 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                     vr_text(&v, "table_name", tb->name);
                     vr_text(&v, "column_name", tb->dropped[di].name);
                     uint8_t b[8];
-                    bs_put_u64(b, (uint64_t)(tb->dropped[di].dropped_time_us / 1000));
+                    bs_put_u64(
+                        b, (uint64_t)(tb->dropped[di].dropped_time_us / 1000));
                     vr_bytes(&v, "dropped_time", b, 8);
                     vr_text(&v, "kind", "regular");
                     bs_buf tb2 = BS_BUF_INIT;
@@ -329,7 +351,9 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
 int bs__x_virtual_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                        void *ud) {
     if (!strcmp(t->keyspace, "system")) {
-        int which = !strcmp(t->name, "local") ? 0 : !strcmp(t->name, "peers") ? 1 : 2;
+        int which = !strcmp(t->name, "local")   ? 0
+                    : !strcmp(t->name, "peers") ? 1
+                                                : 2;
         return local_rows(c, t, cb, ud, which);
     }
     if (!strcmp(t->name, "keyspaces") || !strcmp(t->name, "tables") ||

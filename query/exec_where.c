@@ -35,7 +35,8 @@ static int rhs_values(xctx *c, const bs_cql_relation *r, const bs_type *ct,
         if ((*vals)[0].unset)
             return XINVALID(c, "Invalid unset value for column %s", name);
         if ((*vals)[0].len == BS_VALUE_NULL)
-            return XINVALID(c, "Invalid null value in condition for column %s", name);
+            return XINVALID(c, "Invalid null value in condition for column %s",
+                            name);
         return 0;
     }
     /* IN */
@@ -46,14 +47,19 @@ static int rhs_values(xctx *c, const bs_cql_relation *r, const bs_type *ct,
             xval v;
             if (bs__x_term(c, r->in[i], ct, name, &v)) return -1;
             if (v.len == BS_VALUE_NULL || v.unset)
-                return XINVALID(c, "Invalid null value in condition for column %s", name);
+                return XINVALID(
+                    c, "Invalid null value in condition for column %s", name);
             /* dedupe, keep sorted by type order */
             size_t at = *n;
             int dup = 0;
             for (size_t j = 0; j < *n; j++) {
                 int cmp = 0;
-                bs_value_compare(ct, (*vals)[j].p, (*vals)[j].len, v.p, v.len, &cmp);
-                if (cmp == 0) { dup = 1; break; }
+                bs_value_compare(ct, (*vals)[j].p, (*vals)[j].len, v.p, v.len,
+                                 &cmp);
+                if (cmp == 0) {
+                    dup = 1;
+                    break;
+                }
                 if (cmp > 0 && at == *n) at = j;
             }
             if (dup) continue;
@@ -93,25 +99,33 @@ static int tuple_values(xctx *c, const bs_table_schema *t,
     *vals = bs_arena_calloc(c->a, (r->ncols + 1) * sizeof **vals);
     if (e->kind == BS_CQL_EXPR_TUPLE) {
         if (e->n != r->ncols)
-            return XINVALID(c, "Expected %u elements in value tuple, but got %u", r->ncols, e->n);
+            return XINVALID(c,
+                            "Expected %u elements in value tuple, but got %u",
+                            r->ncols, e->n);
         for (uint32_t i = 0; i < r->ncols; i++) {
             const bs_column *col = bs_table_column(t, r->cols[i]);
-            if (bs__x_term(c, e->items[i], col->type, col->name, &(*vals)[i])) return -1;
+            if (bs__x_term(c, e->items[i], col->type, col->name, &(*vals)[i]))
+                return -1;
             if ((*vals)[i].len == BS_VALUE_NULL)
-                return XINVALID(c, "Invalid null value in condition for column %s", col->name);
+                return XINVALID(c,
+                                "Invalid null value in condition for column %s",
+                                col->name);
         }
         return 0;
     }
     /* a bound tuple value */
     bs_type tt = {BS_TYPE_TUPLE, 0, (uint16_t)r->ncols, NULL, NULL, NULL, NULL};
     bs_type **ps = bs_arena_calloc(c->a, (r->ncols + 1) * sizeof *ps);
-    for (uint32_t i = 0; i < r->ncols; i++) ps[i] = bs_table_column(t, r->cols[i])->type;
+    for (uint32_t i = 0; i < r->ncols; i++)
+        ps[i] = bs_table_column(t, r->cols[i])->type;
     tt.params = ps;
     xval tv;
     if (bs__x_term(c, e, &tt, "tuple", &tv)) return -1;
-    if (tv.len == BS_VALUE_NULL) return XINVALID(c, "Invalid null value in tuple condition");
+    if (tv.len == BS_VALUE_NULL)
+        return XINVALID(c, "Invalid null value in tuple condition");
     bs_value_iter it;
-    if (bs_value_iter_init(&it, &tt, tv.p, tv.len)) return XINVALID(c, "Invalid tuple value");
+    if (bs_value_iter_init(&it, &tt, tv.p, tv.len))
+        return XINVALID(c, "Invalid tuple value");
     bs_value_elem el;
     for (uint32_t i = 0; i < r->ncols; i++) {
         if (bs_value_iter_next(&it, &el) || el.len == BS_VALUE_NULL)
@@ -124,21 +138,22 @@ static int tuple_values(xctx *c, const bs_table_schema *t,
 
 static int token_value(xctx *c, const bs_cql_expr *e, int64_t *out) {
     xval v;
-    if (bs__x_term(c, e, bs__x_bigint_type(), "partition key token", &v)) return -1;
+    if (bs__x_term(c, e, bs__x_bigint_type(), "partition key token", &v))
+        return -1;
     if (v.len != 8) return XINVALID(c, "Invalid null value for token");
     *out = (int64_t)bs_get_u64(v.p);
     return 0;
 }
 
-int bs__x_where(xctx *c, const bs_table_schema *t,
-                const bs_cql_relation *rels, uint32_t n, int for_write,
-                xwhere *w) {
+int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
+                uint32_t n, int for_write, xwhere *w) {
     memset(w, 0, sizeof *w);
     w->tok_lo = INT64_MIN;
     w->tok_hi = INT64_MAX;
     w->filters = bs_arena_calloc(c->a, (n + 1) * sizeof *w->filters);
     const bs_cql_relation *ck_rel[XMAX_KEY * 4] = {0};
-    const bs_cql_relation *ck_lo[XMAX_KEY * 4] = {0}, *ck_hi[XMAX_KEY * 4] = {0};
+    const bs_cql_relation *ck_lo[XMAX_KEY * 4] = {0},
+                                            *ck_hi[XMAX_KEY * 4] = {0};
     const bs_cql_relation *multi = NULL, *multi_lo = NULL, *multi_hi = NULL;
     int pk_set[XMAX_KEY] = {0};
     if (t->npk > XMAX_KEY || t->nck > XMAX_KEY * 4)
@@ -147,28 +162,39 @@ int bs__x_where(xctx *c, const bs_table_schema *t,
         const bs_cql_relation *r = &rels[i];
         if (r->lhs == BS_CQL_LHS_TOKEN) {
             if (for_write)
-                return XINVALID(c, "The token function cannot be used in WHERE clauses for UPDATE and DELETE statements");
+                return XINVALID(c, "The token function cannot be used in WHERE "
+                                   "clauses for UPDATE and DELETE statements");
             if (r->ncols != t->npk)
-                return XINVALID(c, "The token function arguments must be the partition key columns in order");
+                return XINVALID(c, "The token function arguments must be the "
+                                   "partition key columns in order");
             for (uint32_t k = 0; k < r->ncols; k++)
                 if (strcmp(r->cols[k], t->cols[k].name))
-                    return XINVALID(c, "The token() function must be applied to all partition key components or none of them");
+                    return XINVALID(
+                        c, "The token() function must be applied to all "
+                           "partition key components or none of them");
             int64_t v = 0;
             if (r->op == BS_CQL_OP_IN || r->op == BS_CQL_OP_NEQ)
-                return XINVALID(c, "%s is not supported on token", r->op == BS_CQL_OP_IN ? "IN" : "!=");
+                return XINVALID(c, "%s is not supported on token",
+                                r->op == BS_CQL_OP_IN ? "IN" : "!=");
             if (token_value(c, r->rhs, &v)) return -1;
             w->has_token = 1;
             switch (r->op) {
-            case BS_CQL_OP_GT: if (v > w->tok_lo) w->tok_lo = v; break;
+            case BS_CQL_OP_GT:
+                if (v > w->tok_lo) w->tok_lo = v;
+                break;
             case BS_CQL_OP_GTE:
                 if (v == INT64_MIN) break;
                 if (v - 1 > w->tok_lo) w->tok_lo = v - 1;
                 break;
             case BS_CQL_OP_LT:
-                if (v == INT64_MIN) w->tok_empty = 1;
-                else if (v - 1 < w->tok_hi) w->tok_hi = v - 1;
+                if (v == INT64_MIN)
+                    w->tok_empty = 1;
+                else if (v - 1 < w->tok_hi)
+                    w->tok_hi = v - 1;
                 break;
-            case BS_CQL_OP_LTE: if (v < w->tok_hi) w->tok_hi = v; break;
+            case BS_CQL_OP_LTE:
+                if (v < w->tok_hi) w->tok_hi = v;
+                break;
             case BS_CQL_OP_EQ:
                 if (v != INT64_MIN && v - 1 > w->tok_lo) w->tok_lo = v - 1;
                 if (v < w->tok_hi) w->tok_hi = v;
@@ -185,16 +211,30 @@ int bs__x_where(xctx *c, const bs_table_schema *t,
             for (uint32_t k = 0; k < r->ncols; k++) {
                 const bs_column *col = bs_table_column(t, r->cols[k]);
                 if (col->kind != BS_COL_CLUSTERING)
-                    return XINVALID(c, "Multi-column relations can only be applied to clustering columns but was applied to: %s", col->name);
+                    return XINVALID(
+                        c,
+                        "Multi-column relations can only be applied to "
+                        "clustering columns but was applied to: %s",
+                        col->name);
                 if (col->position != first->position + (int)k)
-                    return XINVALID(c, "Clustering columns must appear in the PRIMARY KEY order in multi-column relations");
+                    return XINVALID(
+                        c, "Clustering columns must appear in the PRIMARY KEY "
+                           "order in multi-column relations");
                 if (col->desc != first->desc)
-                    return XINVALID(c, "Multi-column slice restrictions over columns of mixed clustering order are not supported by Basalt");
+                    return XINVALID(
+                        c,
+                        "Multi-column slice restrictions over columns of mixed "
+                        "clustering order are not supported by Basalt");
             }
-            if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN) multi = r;
-            else if (r->op == BS_CQL_OP_GT || r->op == BS_CQL_OP_GTE) multi_lo = r;
-            else if (r->op == BS_CQL_OP_LT || r->op == BS_CQL_OP_LTE) multi_hi = r;
-            else return XINVALID(c, "Unsupported operator for multi-column relation");
+            if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)
+                multi = r;
+            else if (r->op == BS_CQL_OP_GT || r->op == BS_CQL_OP_GTE)
+                multi_lo = r;
+            else if (r->op == BS_CQL_OP_LT || r->op == BS_CQL_OP_LTE)
+                multi_hi = r;
+            else
+                return XINVALID(
+                    c, "Unsupported operator for multi-column relation");
             continue;
         }
         const bs_column *col = bs_table_column(t, r->column);
@@ -204,67 +244,97 @@ int bs__x_where(xctx *c, const bs_table_schema *t,
             w->needs_filtering = 1;
             continue;
         }
-        if (col->kind == BS_COL_PARTITION_KEY && (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)) {
+        if (col->kind == BS_COL_PARTITION_KEY &&
+            (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)) {
             int k = col->position;
             if (pk_set[k])
-                return XINVALID(c, "%s cannot be restricted by more than one relation if it includes an Equal", col->name);
+                return XINVALID(c,
+                                "%s cannot be restricted by more than one "
+                                "relation if it includes an Equal",
+                                col->name);
             pk_set[k] = 1;
-            if (rhs_values(c, r, col->type, col->name, &w->pkv[k], &w->npkv[k])) return -1;
+            if (rhs_values(c, r, col->type, col->name, &w->pkv[k], &w->npkv[k]))
+                return -1;
             continue;
         }
         if (col->kind == BS_COL_CLUSTERING) {
             int k = col->position;
             if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN) {
                 if (ck_rel[k] || ck_lo[k] || ck_hi[k])
-                    return XINVALID(c, "%s cannot be restricted by more than one relation if it includes an Equal", col->name);
+                    return XINVALID(c,
+                                    "%s cannot be restricted by more than one "
+                                    "relation if it includes an Equal",
+                                    col->name);
                 ck_rel[k] = r;
                 continue;
             }
             if (r->op == BS_CQL_OP_GT || r->op == BS_CQL_OP_GTE) {
-                if (ck_lo[k]) return XINVALID(c, "More than one restriction was found for the start bound on %s", col->name);
+                if (ck_lo[k])
+                    return XINVALID(c,
+                                    "More than one restriction was found for "
+                                    "the start bound on %s",
+                                    col->name);
                 ck_lo[k] = r;
                 continue;
             }
             if (r->op == BS_CQL_OP_LT || r->op == BS_CQL_OP_LTE) {
-                if (ck_hi[k]) return XINVALID(c, "More than one restriction was found for the end bound on %s", col->name);
+                if (ck_hi[k])
+                    return XINVALID(c,
+                                    "More than one restriction was found for "
+                                    "the end bound on %s",
+                                    col->name);
                 ck_hi[k] = r;
                 continue;
             }
         }
         if (for_write) {
-            if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
-                return XINVALID(c, "Invalid operator %s for PRIMARY KEY part %s", "in", col->name);
-            return XINVALID(c, "Non PRIMARY KEY columns found in where clause: %s ", col->name);
+            if (col->kind == BS_COL_PARTITION_KEY ||
+                col->kind == BS_COL_CLUSTERING)
+                return XINVALID(c,
+                                "Invalid operator %s for PRIMARY KEY part %s",
+                                "in", col->name);
+            return XINVALID(
+                c, "Non PRIMARY KEY columns found in where clause: %s ",
+                col->name);
         }
         w->filters[w->nfilters++] = r;
         w->needs_filtering = 1;
     }
     /* partition key */
     size_t npk_set = 0;
-    for (size_t k = 0; k < t->npk; k++) npk_set += pk_set[k];
+    for (size_t k = 0; k < t->npk; k++)
+        npk_set += pk_set[k];
     w->pk_full = npk_set == t->npk;
     if (npk_set && !w->pk_full) {
         if (for_write) {
             for (size_t k = 0; k < t->npk; k++)
-                if (!pk_set[k]) return XINVALID(c, "Some partition key parts are missing: %s", t->cols[k].name);
+                if (!pk_set[k])
+                    return XINVALID(c,
+                                    "Some partition key parts are missing: %s",
+                                    t->cols[k].name);
         }
         /* partial partition key: filter on those relations */
         for (uint32_t i = 0; i < n; i++) {
             const bs_cql_relation *r = &rels[i];
             if (r->lhs == BS_CQL_LHS_COLUMN) {
                 const bs_column *col = bs_table_column(t, r->column);
-                if (col && col->kind == BS_COL_PARTITION_KEY) w->filters[w->nfilters++] = r;
+                if (col && col->kind == BS_COL_PARTITION_KEY)
+                    w->filters[w->nfilters++] = r;
             }
         }
         w->needs_filtering = 1;
     }
     if (w->pk_full && w->has_token)
-        return XINVALID(c, "Columns \"%s\" cannot be restricted by both a normal relation and a token relation", t->cols[0].name);
+        return XINVALID(c,
+                        "Columns \"%s\" cannot be restricted by both a normal "
+                        "relation and a token relation",
+                        t->cols[0].name);
     /* clustering: = prefix, then one slice */
     size_t k = 0;
     if (multi) {
         if (bs_table_column(t, multi->cols[0])->position != 0)
-            return XINVALID(c, "Clustering columns must appear in the PRIMARY KEY order in multi-column relations");
+            return XINVALID(c, "Clustering columns must appear in the PRIMARY "
+                               "KEY order in multi-column relations");
         if (multi->op == BS_CQL_OP_EQ) {
             xval *vals;
             if (tuple_values(c, t, multi, multi->rhs, &vals)) return -1;
@@ -274,18 +344,22 @@ int bs__x_where(xctx *c, const bs_table_schema *t,
             }
             k = multi->ncols;
         } else {
-            return XINVALID(c, "Multi-column IN restrictions are not supported by Basalt");
+            return XINVALID(
+                c, "Multi-column IN restrictions are not supported by Basalt");
         }
     }
     for (; k < t->nck && ck_rel[k]; k++) {
         const bs_column *col = &t->cols[t->npk + k];
-        if (rhs_values(c, ck_rel[k], col->type, col->name, &w->ckv[k], &w->nckv[k])) return -1;
+        if (rhs_values(c, ck_rel[k], col->type, col->name, &w->ckv[k],
+                       &w->nckv[k]))
+            return -1;
     }
     w->ck_eq = k;
     if (multi_lo || multi_hi) {
         const bs_cql_relation *mr = multi_lo ? multi_lo : multi_hi;
         if (bs_table_column(t, mr->cols[0])->position != (int)k)
-            return XINVALID(c, "Clustering columns must appear in the PRIMARY KEY order in multi-column relations");
+            return XINVALID(c, "Clustering columns must appear in the PRIMARY "
+                               "KEY order in multi-column relations");
         if (multi_lo) {
             if (tuple_values(c, t, multi_lo, multi_lo->rhs, &w->lo)) return -1;
             w->nlo = multi_lo->ncols;
@@ -302,16 +376,24 @@ int bs__x_where(xctx *c, const bs_table_schema *t,
         const bs_column *col = &t->cols[t->npk + k];
         if (ck_lo[k]) {
             w->lo = bs_arena_calloc(c->a, sizeof *w->lo);
-            if (bs__x_term(c, ck_lo[k]->rhs, col->type, col->name, w->lo)) return -1;
-            if (w->lo->len == BS_VALUE_NULL) return XINVALID(c, "Invalid null value in condition for column %s", col->name);
+            if (bs__x_term(c, ck_lo[k]->rhs, col->type, col->name, w->lo))
+                return -1;
+            if (w->lo->len == BS_VALUE_NULL)
+                return XINVALID(c,
+                                "Invalid null value in condition for column %s",
+                                col->name);
             w->nlo = 1;
             w->has_lo = 1;
             w->lo_incl = ck_lo[k]->op == BS_CQL_OP_GTE;
         }
         if (ck_hi[k]) {
             w->hi = bs_arena_calloc(c->a, sizeof *w->hi);
-            if (bs__x_term(c, ck_hi[k]->rhs, col->type, col->name, w->hi)) return -1;
-            if (w->hi->len == BS_VALUE_NULL) return XINVALID(c, "Invalid null value in condition for column %s", col->name);
+            if (bs__x_term(c, ck_hi[k]->rhs, col->type, col->name, w->hi))
+                return -1;
+            if (w->hi->len == BS_VALUE_NULL)
+                return XINVALID(c,
+                                "Invalid null value in condition for column %s",
+                                col->name);
             w->nhi = 1;
             w->has_hi = 1;
             w->hi_incl = ck_hi[k]->op == BS_CQL_OP_LTE;
@@ -322,8 +404,12 @@ int bs__x_where(xctx *c, const bs_table_schema *t,
     for (size_t j = k; j < t->nck; j++) {
         if (ck_rel[j] || ck_lo[j] || ck_hi[j]) {
             if (for_write)
-                return XINVALID(c, "PRIMARY KEY column \"%s\" cannot be restricted as preceding column \"%s\" is not restricted",
-                                t->cols[t->npk + j].name, t->cols[t->npk + (j ? j - 1 : 0)].name);
+                return XINVALID(
+                    c,
+                    "PRIMARY KEY column \"%s\" cannot be restricted as "
+                    "preceding column \"%s\" is not restricted",
+                    t->cols[t->npk + j].name,
+                    t->cols[t->npk + (j ? j - 1 : 0)].name);
             if (ck_rel[j]) w->filters[w->nfilters++] = ck_rel[j];
             if (ck_lo[j]) w->filters[w->nfilters++] = ck_lo[j];
             if (ck_hi[j]) w->filters[w->nfilters++] = ck_hi[j];
@@ -334,13 +420,15 @@ int bs__x_where(xctx *c, const bs_table_schema *t,
 }
 
 int bs__x_partition_keys(xctx *c, const bs_table_schema *t, const xwhere *w,
-                         const uint8_t ***keys, size_t **lens,
-                         int64_t **tokens, size_t *n) {
+                         const uint8_t ***keys, size_t **lens, int64_t **tokens,
+                         size_t *n) {
     size_t total = 1;
     for (size_t k = 0; k < t->npk; k++) {
         total *= w->npkv[k];
         if (total > 10000)
-            return XINVALID(c, "IN restrictions produce too many partition keys (max 10000)");
+            return XINVALID(
+                c,
+                "IN restrictions produce too many partition keys (max 10000)");
     }
     *keys = bs_arena_calloc(c->a, (total + 1) * sizeof **keys);
     *lens = bs_arena_calloc(c->a, (total + 1) * sizeof **lens);
@@ -349,7 +437,8 @@ int bs__x_partition_keys(xctx *c, const bs_table_schema *t, const xwhere *w,
     size_t idx[XMAX_KEY] = {0};
     xval cur[XMAX_KEY];
     for (size_t i = 0; i < total; i++) {
-        for (size_t k = 0; k < t->npk; k++) cur[k] = w->pkv[k][idx[k]];
+        for (size_t k = 0; k < t->npk; k++)
+            cur[k] = w->pkv[k][idx[k]];
         const uint8_t *key;
         size_t len;
         int64_t tok;
@@ -372,7 +461,9 @@ int bs__x_ck_prefixes(xctx *c, const bs_table_schema *t, const xwhere *w,
     for (size_t k = 0; k < w->ck_eq; k++) {
         total *= w->nckv[k];
         if (total > 10000)
-            return XINVALID(c, "IN restrictions produce too many clustering keys (max 10000)");
+            return XINVALID(
+                c,
+                "IN restrictions produce too many clustering keys (max 10000)");
     }
     *keys = bs_arena_calloc(c->a, (total + 1) * sizeof **keys);
     *lens = bs_arena_calloc(c->a, (total + 1) * sizeof **lens);
@@ -381,8 +472,10 @@ int bs__x_ck_prefixes(xctx *c, const bs_table_schema *t, const xwhere *w,
     size_t idx[XMAX_KEY * 4] = {0};
     xval cur[XMAX_KEY * 4];
     for (size_t i = 0; i < total; i++) {
-        for (size_t k = 0; k < w->ck_eq; k++) cur[k] = w->ckv[k][idx[k]];
-        if (bs__x_clustering(c, t, cur, w->ck_eq, &(*keys)[*n], &(*lens)[*n])) return -1;
+        for (size_t k = 0; k < w->ck_eq; k++)
+            cur[k] = w->ckv[k][idx[k]];
+        if (bs__x_clustering(c, t, cur, w->ck_eq, &(*keys)[*n], &(*lens)[*n]))
+            return -1;
         (*n)++;
         for (size_t k = w->ck_eq; k-- > 0;) {
             if (++idx[k] < w->nckv[k]) break;
@@ -410,10 +503,12 @@ static int bound_key(xctx *c, const bs_table_schema *t, const xwhere *w,
                      const uint8_t *prefix, size_t plen, const xval *v,
                      size_t nv, const uint8_t **out, size_t *olen) {
     bs_buf b = BS_BUF_INIT;
-    if (bs_buf_append(&b, prefix, plen)) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    if (bs_buf_append(&b, prefix, plen))
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     for (size_t i = 0; i < nv; i++) {
         const bs_column *col = &t->cols[t->npk + w->ck_eq + i];
-        int rc = bs_keycodec_encode(col->type, v[i].p, (int32_t)v[i].len, col->desc, &b);
+        int rc = bs_keycodec_encode(col->type, v[i].p, (int32_t)v[i].len,
+                                    col->desc, &b);
         if (rc) {
             bs_buf_free(&b);
             return XINVALID(c, "Invalid value for %s", col->name);
@@ -467,8 +562,8 @@ static int cmp_ok(bs_cql_op op, int cmp) {
     }
 }
 
-int bs__x_filter(xctx *c, const bs_table_schema *t,
-                 const bs_cql_relation *r, const xval *row, int *ok) {
+int bs__x_filter(xctx *c, const bs_table_schema *t, const bs_cql_relation *r,
+                 const xval *row, int *ok) {
     *ok = 0;
     if (r->lhs == BS_CQL_LHS_TOKEN || r->lhs == BS_CQL_LHS_MULTI) {
         *ok = 1;
@@ -480,19 +575,26 @@ int bs__x_filter(xctx *c, const bs_table_schema *t,
     const xval *v = &row[ci];
     if (r->lhs == BS_CQL_LHS_ELEM) {
         if (col->type->kind != BS_TYPE_MAP)
-            return XINVALID(c, "Element filtering is only supported on maps (%s)", col->name);
+            return XINVALID(c,
+                            "Element filtering is only supported on maps (%s)",
+                            col->name);
         xval key, want;
-        if (bs__x_term(c, r->key, col->type->params[0], col->name, &key)) return -1;
-        if (bs__x_term(c, r->rhs, col->type->params[1], col->name, &want)) return -1;
+        if (bs__x_term(c, r->key, col->type->params[0], col->name, &key))
+            return -1;
+        if (bs__x_term(c, r->rhs, col->type->params[1], col->name, &want))
+            return -1;
         if (v->len == BS_VALUE_NULL) return 0;
         bs_value_iter it;
         if (bs_value_iter_init(&it, col->type, v->p, v->len)) return 0;
         bs_value_elem ke, ve;
-        while (bs_value_iter_next(&it, &ke) == 0 && bs_value_iter_next(&it, &ve) == 0) {
+        while (bs_value_iter_next(&it, &ke) == 0 &&
+               bs_value_iter_next(&it, &ve) == 0) {
             int cmp = 1;
-            bs_value_compare(col->type->params[0], ke.p, ke.len, key.p, key.len, &cmp);
+            bs_value_compare(col->type->params[0], ke.p, ke.len, key.p, key.len,
+                             &cmp);
             if (cmp == 0) {
-                bs_value_compare(col->type->params[1], ve.p, ve.len, want.p, want.len, &cmp);
+                bs_value_compare(col->type->params[1], ve.p, ve.len, want.p,
+                                 want.len, &cmp);
                 *ok = cmp_ok(r->op, cmp);
                 return 0;
             }
@@ -501,12 +603,16 @@ int bs__x_filter(xctx *c, const bs_table_schema *t,
     }
     if (r->op == BS_CQL_OP_CONTAINS || r->op == BS_CQL_OP_CONTAINS_KEY) {
         if (!bs_type_is_collection(col->type))
-            return XINVALID(c, "Cannot use CONTAINS on non-collection column %s", col->name);
+            return XINVALID(c,
+                            "Cannot use CONTAINS on non-collection column %s",
+                            col->name);
         int key = r->op == BS_CQL_OP_CONTAINS_KEY;
         if (key && col->type->kind != BS_TYPE_MAP)
-            return XINVALID(c, "Cannot use CONTAINS KEY on non-map column %s", col->name);
-        const bs_type *et = col->type->kind == BS_TYPE_MAP ? col->type->params[key ? 0 : 1]
-                                                            : col->type->params[0];
+            return XINVALID(c, "Cannot use CONTAINS KEY on non-map column %s",
+                            col->name);
+        const bs_type *et = col->type->kind == BS_TYPE_MAP
+                                ? col->type->params[key ? 0 : 1]
+                                : col->type->params[0];
         xval want;
         if (bs__x_term(c, r->rhs, et, col->name, &want)) return -1;
         if (v->len == BS_VALUE_NULL) return 0;
@@ -534,7 +640,8 @@ int bs__x_filter(xctx *c, const bs_table_schema *t,
         if (v->len == BS_VALUE_NULL) return 0;
         for (size_t i = 0; i < n; i++) {
             int cmp = 1;
-            bs_value_compare(col->type, v->p, v->len, vals[i].p, vals[i].len, &cmp);
+            bs_value_compare(col->type, v->p, v->len, vals[i].p, vals[i].len,
+                             &cmp);
             if (cmp == 0) {
                 *ok = 1;
                 return 0;
@@ -542,14 +649,16 @@ int bs__x_filter(xctx *c, const bs_table_schema *t,
         }
         return 0;
     }
-    if (r->op == BS_CQL_OP_LIKE) return XINVALID(c, "LIKE restrictions are not supported by Basalt");
+    if (r->op == BS_CQL_OP_LIKE)
+        return XINVALID(c, "LIKE restrictions are not supported by Basalt");
     xval want;
     if (bs__x_term(c, r->rhs, col->type, col->name, &want)) return -1;
     if (want.len == BS_VALUE_NULL || want.unset)
         return XINVALID(c, "Unsupported null value for column %s", col->name);
     if (v->len == BS_VALUE_NULL) return 0;
     int cmp = 0;
-    if (bs_value_compare(col->type, v->p, v->len, want.p, want.len, &cmp)) return 0;
+    if (bs_value_compare(col->type, v->p, v->len, want.p, want.len, &cmp))
+        return 0;
     *ok = cmp_ok(r->op, cmp);
     return 0;
 }

@@ -60,7 +60,8 @@ static int new_mutation(xctx *c, const bs_table_schema *t, const uint8_t *pk,
         size_t nc = *cap ? *cap * 2 : 4;
         bs_mutation *nm = bs_arena_calloc(c->a, nc * sizeof *nm);
         size_t *no = bs_arena_calloc(c->a, nc * sizeof *no);
-        if (!nm || !no) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+        if (!nm || !no)
+            return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
         if (*n) {
             memcpy(nm, *muts, *n * sizeof *nm);
             memcpy(no, *opcaps, *n * sizeof *no);
@@ -95,7 +96,8 @@ static int list_keys(xctx *c, int prepend, size_t n, uint8_t **keys) {
         tk[i] = bs_uuid_v1_timestamp(&u);
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t v = prepend ? (1ULL << 63) - tk[n - 1 - i] : (1ULL << 63) + tk[i];
+        uint64_t v =
+            prepend ? (1ULL << 63) - tk[n - 1 - i] : (1ULL << 63) + tk[i];
         bs_put_u64(k + 16 * i, v);
         bs_put_u64(k + 16 * i + 8, tk[i] ^ 0x5bd1e995ULL);
     }
@@ -134,8 +136,8 @@ static int cell_op(xctx *c, wctx *w, const bs_column *col, uint8_t kind,
 }
 
 /* Adds the elements of a serialized collection value as cells. */
-static int add_elements(xctx *c, wctx *w, const bs_column *col,
-                        const xval *v, int prepend) {
+static int add_elements(xctx *c, wctx *w, const bs_column *col, const xval *v,
+                        int prepend) {
     const bs_type *t = col->type;
     bs_value_iter it;
     if (bs_value_iter_init(&it, t, v->p, v->len))
@@ -147,7 +149,8 @@ static int add_elements(xctx *c, wctx *w, const bs_column *col,
         if (n && list_keys(c, prepend, n, &keys)) return -1;
         for (size_t i = 0; bs_value_iter_next(&it, &e) == 0; i++) {
             if (i >= n) break;
-            if (cell_op(c, w, col, BS_MOP_CELL, keys + 16 * i, 16, 1, e.p, e.len, w->ts))
+            if (cell_op(c, w, col, BS_MOP_CELL, keys + 16 * i, 16, 1, e.p,
+                        e.len, w->ts))
                 return -1;
         }
         return 0;
@@ -158,10 +161,14 @@ static int add_elements(xctx *c, wctx *w, const bs_column *col,
         size_t klen;
         if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen)) return -1;
         if (t->kind == BS_TYPE_MAP) {
-            if (bs_value_iter_next(&it, &ev)) return XINVALID(c, "Invalid map value for %s", col->name);
-            if (cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, ev.p, ev.len, w->ts)) return -1;
+            if (bs_value_iter_next(&it, &ev))
+                return XINVALID(c, "Invalid map value for %s", col->name);
+            if (cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, ev.p, ev.len,
+                        w->ts))
+                return -1;
         } else {
-            if (cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, (const uint8_t *)"", 0, w->ts))
+            if (cell_op(c, w, col, BS_MOP_CELL, key, klen, 1,
+                        (const uint8_t *)"", 0, w->ts))
                 return -1;
         }
     }
@@ -172,7 +179,8 @@ static int add_elements(xctx *c, wctx *w, const bs_column *col,
 static int set_column(xctx *c, wctx *w, const bs_column *col, const xval *v) {
     if (v->unset) return 0;
     if (bs_type_is_multicell(col->type)) {
-        if (cell_op(c, w, col, BS_MOP_COLL_DEL, NULL, 0, 0, NULL, 0, w->ts - 1)) return -1;
+        if (cell_op(c, w, col, BS_MOP_COLL_DEL, NULL, 0, 0, NULL, 0, w->ts - 1))
+            return -1;
         if (v->len == BS_VALUE_NULL) return 0;
         return add_elements(c, w, col, v, 0);
     }
@@ -201,8 +209,9 @@ static int read_list(xctx *c, wctx *w, const bs_column *col, bs_cellv **cells,
     bs_partv *p = NULL;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
-    if (c->x->be.read(c->x->be.ud, w->t, w->m->token, w->m->pk, w->m->pk_len, &sl,
-                      BS_CL_QUORUM == c->cl ? c->cl : c->cl, c->a, &p, &err)) {
+    if (c->x->be.read(c->x->be.ud, w->t, w->m->token, w->m->pk, w->m->pk_len,
+                      &sl, BS_CL_QUORUM == c->cl ? c->cl : c->cl, c->a, &p,
+                      &err)) {
         c->failed = 1;
         c->err = err;
         return -1;
@@ -210,8 +219,10 @@ static int read_list(xctx *c, wctx *w, const bs_column *col, bs_cellv **cells,
     *cells = NULL;
     *n = 0;
     const bs_rowv *r = NULL;
-    if (col->kind == BS_COL_STATIC) r = p ? p->static_row : NULL;
-    else if (p && p->nrows) r = &p->rows[0];
+    if (col->kind == BS_COL_STATIC)
+        r = p ? p->static_row : NULL;
+    else if (p && p->nrows)
+        r = &p->rows[0];
     if (!r) return 0;
     *cells = r->cells;
     *n = r->ncells;
@@ -255,11 +266,16 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
     case BS_CQL_ASSIGN_ADD:
     case BS_CQL_ASSIGN_PREPEND: {
         if (!multi) {
-            if (t->kind == BS_TYPE_COUNTER) return XINVALID(c, "counters are not supported by Basalt");
-            return XINVALID(c, "Invalid operation (%s = %s + ?) for non counter column %s", col->name, col->name, col->name);
+            if (t->kind == BS_TYPE_COUNTER)
+                return XINVALID(c, "counters are not supported by Basalt");
+            return XINVALID(
+                c, "Invalid operation (%s = %s + ?) for non counter column %s",
+                col->name, col->name, col->name);
         }
         if (as->kind == BS_CQL_ASSIGN_PREPEND && t->kind != BS_TYPE_LIST)
-            return XINVALID(c, "Invalid operation (%s = ? + %s) for non list column %s", col->name, col->name, col->name);
+            return XINVALID(
+                c, "Invalid operation (%s = ? + %s) for non list column %s",
+                col->name, col->name, col->name);
         xval v;
         if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
         if (v.unset) return 0;
@@ -267,7 +283,10 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
         return add_elements(c, w, col, &v, as->kind == BS_CQL_ASSIGN_PREPEND);
     }
     case BS_CQL_ASSIGN_SUB: {
-        if (!multi) return XINVALID(c, "Invalid operation (%s = %s - ?) for non counter column %s", col->name, col->name, col->name);
+        if (!multi)
+            return XINVALID(
+                c, "Invalid operation (%s = %s - ?) for non counter column %s",
+                col->name, col->name, col->name);
         if (t->kind == BS_TYPE_MAP) {
             /* m = m - {keys}: a set of keys */
             bs_type st = {BS_TYPE_SET, 1, 1, NULL, NULL, NULL, NULL};
@@ -278,13 +297,17 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
             if (v.unset || v.len == BS_VALUE_NULL) return 0;
             bs_value_iter it;
             bs_value_elem e;
-            if (bs_value_iter_init(&it, &st, v.p, v.len)) return XINVALID(c, "Invalid set value");
+            if (bs_value_iter_init(&it, &st, v.p, v.len))
+                return XINVALID(c, "Invalid set value");
             while (bs_value_iter_next(&it, &e) == 0) {
                 xval ek = {e.p, e.len, 0};
                 const uint8_t *key;
                 size_t klen;
-                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen)) return -1;
-                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0, w->ts)) return -1;
+                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen))
+                    return -1;
+                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0,
+                            w->ts))
+                    return -1;
             }
             return 0;
         }
@@ -293,14 +316,18 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
         if (v.unset || v.len == BS_VALUE_NULL) return 0;
         bs_value_iter it;
         bs_value_elem e;
-        if (bs_value_iter_init(&it, t, v.p, v.len)) return XINVALID(c, "Invalid collection value");
+        if (bs_value_iter_init(&it, t, v.p, v.len))
+            return XINVALID(c, "Invalid collection value");
         if (t->kind == BS_TYPE_SET) {
             while (bs_value_iter_next(&it, &e) == 0) {
                 xval ek = {e.p, e.len, 0};
                 const uint8_t *key;
                 size_t klen;
-                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen)) return -1;
-                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0, w->ts)) return -1;
+                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen))
+                    return -1;
+                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0,
+                            w->ts))
+                    return -1;
             }
             return 0;
         }
@@ -310,14 +337,17 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
         if (read_list(c, w, col, &cells, &n)) return -1;
         bs_value_elem rm[256];
         size_t nrm = 0;
-        while (nrm < 256 && bs_value_iter_next(&it, &e) == 0) rm[nrm++] = e;
+        while (nrm < 256 && bs_value_iter_next(&it, &e) == 0)
+            rm[nrm++] = e;
         for (size_t i = 0; i < n; i++) {
             if (cells[i].col != col->id || !cells[i].has_elem) continue;
             for (size_t j = 0; j < nrm; j++) {
                 int cmp = 1;
-                bs_value_compare(t->params[0], cells[i].val, cells[i].val_len, rm[j].p, rm[j].len, &cmp);
+                bs_value_compare(t->params[0], cells[i].val, cells[i].val_len,
+                                 rm[j].p, rm[j].len, &cmp);
                 if (cmp == 0) {
-                    if (cell_op(c, w, col, BS_MOP_CELL_DEL, cells[i].elem, cells[i].elem_len, 1, NULL, 0, w->ts))
+                    if (cell_op(c, w, col, BS_MOP_CELL_DEL, cells[i].elem,
+                                cells[i].elem_len, 1, NULL, 0, w->ts))
                         return -1;
                     break;
                 }
@@ -327,19 +357,25 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
     }
     case BS_CQL_ASSIGN_SET_ELEM: {
         if (!multi || t->kind == BS_TYPE_SET)
-            return XINVALID(c, "Invalid operation (%s[?] = ?) for non map/list column %s", col->name, col->name);
+            return XINVALID(
+                c, "Invalid operation (%s[?] = ?) for non map/list column %s",
+                col->name, col->name);
         if (t->kind == BS_TYPE_MAP) {
             xval k, v;
             if (bs__x_term(c, as->key, t->params[0], col->name, &k)) return -1;
-            if (k.len == BS_VALUE_NULL || k.unset) return XINVALID(c, "Invalid null map key for %s", col->name);
-            if (bs__x_term(c, as->value, t->params[1], col->name, &v)) return -1;
+            if (k.len == BS_VALUE_NULL || k.unset)
+                return XINVALID(c, "Invalid null map key for %s", col->name);
+            if (bs__x_term(c, as->value, t->params[1], col->name, &v))
+                return -1;
             if (v.unset) return 0;
             const uint8_t *key;
             size_t klen;
             if (bs__x_elem_key(c, t->params[0], &k, &key, &klen)) return -1;
             if (v.len == BS_VALUE_NULL)
-                return cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0, w->ts);
-            return cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, v.p, v.len, w->ts);
+                return cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL,
+                               0, w->ts);
+            return cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, v.p, v.len,
+                           w->ts);
         }
         const bs_cellv *cell;
         if (list_index(c, w, col, as->key, &cell)) return -1;
@@ -347,8 +383,10 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
         if (bs__x_term(c, as->value, t->params[0], col->name, &v)) return -1;
         if (v.unset) return 0;
         if (v.len == BS_VALUE_NULL)
-            return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem, cell->elem_len, 1, NULL, 0, w->ts);
-        return cell_op(c, w, col, BS_MOP_CELL, cell->elem, cell->elem_len, 1, v.p, v.len, w->ts);
+            return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem,
+                           cell->elem_len, 1, NULL, 0, w->ts);
+        return cell_op(c, w, col, BS_MOP_CELL, cell->elem, cell->elem_len, 1,
+                       v.p, v.len, w->ts);
     }
     case BS_CQL_ASSIGN_SET_FIELD:
         return XINVALID(c, "User-defined types are not supported by Basalt");
@@ -360,38 +398,51 @@ static int do_deletion(xctx *c, wctx *w, const bs_cql_deletion *d) {
     const bs_column *col = bs_table_column(w->t, d->column);
     if (!col) return XINVALID(c, "Undefined column name %s", d->column);
     if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
-        return XINVALID(c, "Invalid identifier %s for deletion (should not be a PRIMARY KEY part)", col->name);
-    if (d->field) return XINVALID(c, "User-defined types are not supported by Basalt");
+        return XINVALID(c,
+                        "Invalid identifier %s for deletion (should not be a "
+                        "PRIMARY KEY part)",
+                        col->name);
+    if (d->field)
+        return XINVALID(c, "User-defined types are not supported by Basalt");
     const bs_type *t = col->type;
     if (!d->key) {
         if (bs_type_is_multicell(t))
-            return cell_op(c, w, col, BS_MOP_COLL_DEL, NULL, 0, 0, NULL, 0, w->ts);
+            return cell_op(c, w, col, BS_MOP_COLL_DEL, NULL, 0, 0, NULL, 0,
+                           w->ts);
         return cell_op(c, w, col, BS_MOP_CELL_DEL, NULL, 0, 0, NULL, 0, w->ts);
     }
     if (!bs_type_is_multicell(t))
-        return XINVALID(c, "Invalid deletion operation for non collection column %s", col->name);
+        return XINVALID(
+            c, "Invalid deletion operation for non collection column %s",
+            col->name);
     if (t->kind == BS_TYPE_LIST) {
         const bs_cellv *cell;
         if (list_index(c, w, col, d->key, &cell)) return -1;
-        return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem, cell->elem_len, 1, NULL, 0, w->ts);
+        return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem, cell->elem_len,
+                       1, NULL, 0, w->ts);
     }
     xval k;
     if (bs__x_term(c, d->key, t->params[0], col->name, &k)) return -1;
-    if (k.len == BS_VALUE_NULL || k.unset) return XINVALID(c, "Invalid null value for %s element", col->name);
+    if (k.len == BS_VALUE_NULL || k.unset)
+        return XINVALID(c, "Invalid null value for %s element", col->name);
     const uint8_t *key;
     size_t klen;
     if (bs__x_elem_key(c, t->params[0], &k, &key, &klen)) return -1;
     return cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0, w->ts);
 }
 
-static int using_ts_ttl(xctx *c, const bs_cql_using *u, const bs_table_schema *t,
-                        int64_t batch_ts, int64_t *ts, int32_t *ttl) {
-    *ts = batch_ts != INT64_MIN ? batch_ts
-                                : (c->default_ts != INT64_MIN ? c->default_ts : c->now_us);
+static int using_ts_ttl(xctx *c, const bs_cql_using *u,
+                        const bs_table_schema *t, int64_t batch_ts, int64_t *ts,
+                        int32_t *ttl) {
+    *ts = batch_ts != INT64_MIN
+              ? batch_ts
+              : (c->default_ts != INT64_MIN ? c->default_ts : c->now_us);
     *ttl = (int32_t)t->default_ttl;
     if (u->timestamp) {
         int64_t v;
-        if (bs__x_int_term(c, u->timestamp, "timestamp", INT64_MIN + 1, INT64_MAX, &v)) return -1;
+        if (bs__x_int_term(c, u->timestamp, "timestamp", INT64_MIN + 1,
+                           INT64_MAX, &v))
+            return -1;
         if (v != INT64_MIN) *ts = v;
     }
     if (u->ttl) {
@@ -404,11 +455,13 @@ static int using_ts_ttl(xctx *c, const bs_cql_using *u, const bs_table_schema *t
 
 static int reject_conditions(xctx *c, int ifx, uint32_t nconds) {
     if (ifx || nconds)
-        return XINVALID(c, "Conditional updates (lightweight transactions, IF ...) are not supported by Basalt");
+        return XINVALID(c, "Conditional updates (lightweight transactions, IF "
+                           "...) are not supported by Basalt");
     return 0;
 }
 
-static int is_static_only_assign(const bs_table_schema *t, const bs_cql_update *u) {
+static int is_static_only_assign(const bs_table_schema *t,
+                                 const bs_cql_update *u) {
     for (uint32_t i = 0; i < u->nassign; i++) {
         const bs_column *col = bs_table_column(t, u->assign[i].column);
         if (!col || col->kind != BS_COL_STATIC) return 0;
@@ -424,44 +477,57 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
                                                             : &s->u.del.table;
     if (bs__x_table(c, q, &t)) return -1;
     const bs_keyspace_schema *ks = bs_schema_keyspace(c->schema, t->keyspace);
-    if (ks && ks->system) return XINVALID(c, "%s keyspace is not user-modifiable.", t->keyspace);
+    if (ks && ks->system)
+        return XINVALID(c, "%s keyspace is not user-modifiable.", t->keyspace);
     int64_t ts;
     int32_t ttl;
     /* op-array capacities, parallel to *muts: earlier statements' ops
      * arrays are full (cap = nops), so their next op reallocates */
     size_t *caps = bs_arena_calloc(c->a, (*cap + 1) * sizeof *caps);
     if (!caps) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-    for (size_t i = 0; i < *n; i++) caps[i] = (*muts)[i].nops;
+    for (size_t i = 0; i < *n; i++)
+        caps[i] = (*muts)[i].nops;
     size_t mcap = *cap;
 
     if (s->kind == BS_CQL_STMT_INSERT) {
         const bs_cql_insert *ins = &s->u.insert;
         if (reject_conditions(c, ins->if_not_exists, 0)) return -1;
-        if (ins->json) return XINVALID(c, "INSERT JSON is not supported by Basalt yet");
+        if (ins->json)
+            return XINVALID(c, "INSERT JSON is not supported by Basalt yet");
         if (using_ts_ttl(c, &ins->using, t, batch_ts, &ts, &ttl)) return -1;
         xval *vals = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *vals);
         int *given = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *given);
         for (uint32_t i = 0; i < ins->ncols; i++) {
             const bs_column *col = bs_table_column(t, ins->cols[i]);
-            if (!col) return XINVALID(c, "Undefined column name %s", ins->cols[i]);
+            if (!col)
+                return XINVALID(c, "Undefined column name %s", ins->cols[i]);
             size_t ci = (size_t)(col - t->cols);
-            if (given[ci]) return XINVALID(c, "The column names contains duplicates");
+            if (given[ci])
+                return XINVALID(c, "The column names contains duplicates");
             given[ci] = 1;
-            if (bs__x_term(c, ins->values[i], col->type, col->name, &vals[ci])) return -1;
+            if (bs__x_term(c, ins->values[i], col->type, col->name, &vals[ci]))
+                return -1;
         }
         for (size_t k = 0; k < t->npk; k++) {
-            if (!given[k]) return XINVALID(c, "Some partition key parts are missing: %s", t->cols[k].name);
+            if (!given[k])
+                return XINVALID(c, "Some partition key parts are missing: %s",
+                                t->cols[k].name);
             if (vals[k].unset || vals[k].len == BS_VALUE_NULL)
-                return XINVALID(c, "Invalid null value in condition for column %s", t->cols[k].name);
+                return XINVALID(c,
+                                "Invalid null value in condition for column %s",
+                                t->cols[k].name);
         }
         int static_only = 1;
         for (size_t i = t->npk + t->nck; i < t->ncols; i++)
             if (given[i] && t->cols[i].kind != BS_COL_STATIC) static_only = 0;
         int have_ck = 1;
-        for (size_t k = t->npk; k < t->npk + t->nck; k++) have_ck &= given[k];
+        for (size_t k = t->npk; k < t->npk + t->nck; k++)
+            have_ck &= given[k];
         if (!have_ck && !(static_only && t->nck)) {
             for (size_t k = t->npk; k < t->npk + t->nck; k++)
-                if (!given[k]) return XINVALID(c, "Some clustering keys are missing: %s", t->cols[k].name);
+                if (!given[k])
+                    return XINVALID(c, "Some clustering keys are missing: %s",
+                                    t->cols[k].name);
         }
         const uint8_t *pk;
         size_t pklen;
@@ -470,11 +536,14 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
         wctx w = {t, NULL, NULL, NULL, 0, ts, ttl};
         bs_mutation *m;
         size_t *opcap;
-        if (new_mutation(c, t, pk, pklen, token, muts, n, &mcap, &caps, &m, &opcap)) return -1;
+        if (new_mutation(c, t, pk, pklen, token, muts, n, &mcap, &caps, &m,
+                         &opcap))
+            return -1;
         w.m = m;
         w.opcap = opcap;
         if (have_ck && t->nck) {
-            if (bs__x_clustering(c, t, vals + t->npk, t->nck, &w.ck, &w.ck_len)) return -1;
+            if (bs__x_clustering(c, t, vals + t->npk, t->nck, &w.ck, &w.ck_len))
+                return -1;
         }
         if (have_ck) {
             bs_mop op;
@@ -496,31 +565,38 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
     uint32_t nwhere;
     const bs_cql_using *u;
     if (s->kind == BS_CQL_STMT_UPDATE) {
-        if (reject_conditions(c, s->u.update.if_exists, s->u.update.nconds)) return -1;
+        if (reject_conditions(c, s->u.update.if_exists, s->u.update.nconds))
+            return -1;
         where = s->u.update.where;
         nwhere = s->u.update.nwhere;
         u = &s->u.update.using;
     } else {
-        if (reject_conditions(c, s->u.del.if_exists, s->u.del.nconds)) return -1;
+        if (reject_conditions(c, s->u.del.if_exists, s->u.del.nconds))
+            return -1;
         where = s->u.del.where;
         nwhere = s->u.del.nwhere;
         u = &s->u.del.using;
-        if (u->ttl) return XINVALID(c, "TTL is not allowed in DELETE statements");
+        if (u->ttl)
+            return XINVALID(c, "TTL is not allowed in DELETE statements");
     }
     if (using_ts_ttl(c, u, t, batch_ts, &ts, &ttl)) return -1;
     xwhere wh;
     if (bs__x_where(c, t, where, nwhere, 1, &wh)) return -1;
     if (!wh.pk_full) {
         for (size_t k = 0; k < t->npk; k++)
-            if (!wh.npkv[k]) return XINVALID(c, "Some partition key parts are missing: %s", t->cols[k].name);
+            if (!wh.npkv[k])
+                return XINVALID(c, "Some partition key parts are missing: %s",
+                                t->cols[k].name);
     }
     const uint8_t **pks;
     size_t *pklens, npk;
     int64_t *tokens;
-    if (bs__x_partition_keys(c, t, &wh, &pks, &pklens, &tokens, &npk)) return -1;
+    if (bs__x_partition_keys(c, t, &wh, &pks, &pklens, &tokens, &npk))
+        return -1;
     int full_ck = wh.ck_eq == t->nck && !wh.has_lo && !wh.has_hi;
     int is_delete = s->kind == BS_CQL_STMT_DELETE;
-    int static_only = s->kind == BS_CQL_STMT_UPDATE && is_static_only_assign(t, &s->u.update);
+    int static_only =
+        s->kind == BS_CQL_STMT_UPDATE && is_static_only_assign(t, &s->u.update);
     if (is_delete && s->u.del.ncols) {
         static_only = 1;
         for (uint32_t i = 0; i < s->u.del.ncols; i++) {
@@ -529,12 +605,16 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
         }
     }
     if (!is_delete || s->u.del.ncols) {
-        if (!full_ck && !(static_only && wh.ck_eq == 0 && !wh.has_lo && !wh.has_hi)) {
+        if (!full_ck &&
+            !(static_only && wh.ck_eq == 0 && !wh.has_lo && !wh.has_hi)) {
             if (wh.has_lo || wh.has_hi)
-                return XINVALID(c, "Slice restrictions are not supported on the clustering columns in %s statements",
+                return XINVALID(c,
+                                "Slice restrictions are not supported on the "
+                                "clustering columns in %s statements",
                                 is_delete ? "DELETE" : "UPDATE");
             for (size_t k = wh.ck_eq; k < t->nck; k++)
-                return XINVALID(c, "Some clustering keys are missing: %s", t->cols[t->npk + k].name);
+                return XINVALID(c, "Some clustering keys are missing: %s",
+                                t->cols[t->npk + k].name);
         }
     }
     const uint8_t **cks = NULL;
@@ -545,7 +625,8 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
     for (size_t p = 0; p < npk; p++) {
         bs_mutation *m;
         size_t *opcap;
-        if (new_mutation(c, t, pks[p], pklens[p], tokens[p], muts, n, &mcap, &caps, &m, &opcap))
+        if (new_mutation(c, t, pks[p], pklens[p], tokens[p], muts, n, &mcap,
+                         &caps, &m, &opcap))
             return -1;
         wctx w = {t, m, opcap, NULL, 0, ts, ttl};
         if (is_delete && !s->u.del.ncols) {
@@ -564,7 +645,9 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
                     op.ck_len = cklens[r];
                 } else {
                     op.kind = BS_MOP_RANGE_DEL;
-                    if (bs__x_ck_bounds(c, t, &wh, cks[r], cklens[r], &op.start, &op.end)) return -1;
+                    if (bs__x_ck_bounds(c, t, &wh, cks[r], cklens[r], &op.start,
+                                        &op.end))
+                        return -1;
                 }
                 if (add_op(c, m, opcap, &op)) return -1;
             }
@@ -593,19 +676,25 @@ int bs__x_write(xctx *c, const bs_cql_stmt *s) {
     int logged = 0;
     if (s->kind == BS_CQL_STMT_BATCH) {
         const bs_cql_batch *b = &s->u.batch;
-        if (b->kind == BS_CQL_BATCH_COUNTER) return XINVALID(c, "Counter batches are not supported by Basalt");
+        if (b->kind == BS_CQL_BATCH_COUNTER)
+            return XINVALID(c, "Counter batches are not supported by Basalt");
         logged = b->kind == BS_CQL_BATCH_LOGGED;
         int64_t bts = INT64_MIN;
         if (b->using.timestamp) {
-            if (bs__x_int_term(c, b->using.timestamp, "timestamp", INT64_MIN + 1, INT64_MAX, &bts)) return -1;
+            if (bs__x_int_term(c, b->using.timestamp, "timestamp",
+                               INT64_MIN + 1, INT64_MAX, &bts))
+                return -1;
         }
         for (uint32_t i = 0; i < b->nstmts; i++) {
             const bs_cql_stmt *k = b->stmts[i];
-            if (k->kind == BS_CQL_STMT_INSERT ? k->u.insert.using.timestamp != NULL
-                : k->kind == BS_CQL_STMT_UPDATE ? k->u.update.using.timestamp != NULL
-                                                : k->u.del.using.timestamp != NULL) {
+            if (k->kind == BS_CQL_STMT_INSERT
+                    ? k->u.insert.using.timestamp != NULL
+                : k->kind == BS_CQL_STMT_UPDATE
+                    ? k->u.update.using.timestamp != NULL
+                    : k->u.del.using.timestamp != NULL) {
                 if (bts != INT64_MIN)
-                    return XINVALID(c, "Timestamp must be set either on BATCH or individual statements");
+                    return XINVALID(c, "Timestamp must be set either on BATCH "
+                                       "or individual statements");
             }
             if (bs__x_modification(c, k, bts, &muts, &n, &cap)) return -1;
         }
@@ -618,7 +707,9 @@ int bs__x_write(xctx *c, const bs_cql_stmt *s) {
         if (c->x->be.write(c->x->be.ud, muts, n, c->cl, logged, &err)) {
             c->failed = 1;
             c->err = err;
-            if (!c->err.write_type) c->err.write_type = s->kind == BS_CQL_STMT_BATCH ? "BATCH" : "SIMPLE";
+            if (!c->err.write_type)
+                c->err.write_type =
+                    s->kind == BS_CQL_STMT_BATCH ? "BATCH" : "SIMPLE";
             return -1;
         }
     }

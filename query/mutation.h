@@ -19,21 +19,21 @@
 #include "common/uuid.h"
 
 typedef enum {
-    BS_MOP_CELL = 1,     /* live cell (simple column or element) */
-    BS_MOP_CELL_DEL,     /* cell tombstone */
-    BS_MOP_COLL_DEL,     /* whole collection tombstone */
-    BS_MOP_MARKER,       /* row marker (INSERT) */
-    BS_MOP_ROW_DEL,      /* row tombstone */
-    BS_MOP_RANGE_DEL,    /* range tombstone [start, end] */
-    BS_MOP_PART_DEL      /* partition tombstone */
+    BS_MOP_CELL = 1,  /* live cell (simple column or element) */
+    BS_MOP_CELL_DEL,  /* cell tombstone */
+    BS_MOP_COLL_DEL,  /* whole collection tombstone */
+    BS_MOP_MARKER,    /* row marker (INSERT) */
+    BS_MOP_ROW_DEL,   /* row tombstone */
+    BS_MOP_RANGE_DEL, /* range tombstone [start, end] */
+    BS_MOP_PART_DEL   /* partition tombstone */
 } bs_mop_kind;
 
 typedef struct bs_mop {
-    uint8_t kind;        /* bs_mop_kind */
-    uint8_t is_static;   /* static row (ck ignored) */
-    uint8_t has_elem;    /* elem is set (collections) */
-    uint16_t col;        /* column id (cells) */
-    const uint8_t *ck;   /* encoded clustering key (row ops) */
+    uint8_t kind;      /* bs_mop_kind */
+    uint8_t is_static; /* static row (ck ignored) */
+    uint8_t has_elem;  /* elem is set (collections) */
+    uint16_t col;      /* column id (cells) */
+    const uint8_t *ck; /* encoded clustering key (row ops) */
     size_t ck_len;
     const uint8_t *elem;
     size_t elem_len;
@@ -46,7 +46,7 @@ typedef struct bs_mop {
 
 typedef struct bs_mutation {
     bs_uuid table_id;
-    const char *cf;      /* store table name ("ks.table"); borrowed */
+    const char *cf; /* store table name ("ks.table"); borrowed */
     int64_t token;
     const uint8_t *pk;
     size_t pk_len;

@@ -132,7 +132,8 @@ static void table_free(bs_table_schema *t) {
         bs_type_free(t->cols[i].type);
     }
     free(t->cols);
-    for (size_t i = 0; i < t->nopts; i++) option_free(&t->opts[i]);
+    for (size_t i = 0; i < t->nopts; i++)
+        option_free(&t->opts[i]);
     free(t->opts);
     for (size_t i = 0; i < t->ndropped; i++) {
         free(t->dropped[i].name);
@@ -201,7 +202,8 @@ static void ks_free(bs_keyspace_schema *k) {
     }
     free(k->repl_keys);
     free(k->repl_values);
-    for (size_t i = 0; i < k->ntables; i++) table_free(k->tables[i]);
+    for (size_t i = 0; i < k->ntables; i++)
+        table_free(k->tables[i]);
     free(k->tables);
     free(k);
 }
@@ -248,10 +250,9 @@ static bs_keyspace_schema *ks_clone(const bs_keyspace_schema *s) {
     k->system = s->system;
     k->ts_us = s->ts_us;
     k->created_us = s->created_us;
-    if (!k->name ||
-        ks_set_repl(k, s->repl_class, s->nrepl,
-                    (const char *const *)s->repl_keys,
-                    (const char *const *)s->repl_values))
+    if (!k->name || ks_set_repl(k, s->repl_class, s->nrepl,
+                                (const char *const *)s->repl_keys,
+                                (const char *const *)s->repl_values))
         goto oom;
     if (s->ntables) {
         k->tables = calloc(s->ntables, sizeof *k->tables);
@@ -293,37 +294,56 @@ static void recompute_version(bs_schema *s) {
 /* Parses the small type language of the built-in table below:
  * name | frozen<T> | list<T> | set<T> | map<T,T>. */
 static bs_type *parse_builtin_type(const char **p) {
-    static const struct { const char *n; bs_type_kind k; } names[] = {
-        {"text", BS_TYPE_VARCHAR},   {"ascii", BS_TYPE_ASCII},
-        {"int", BS_TYPE_INT},        {"bigint", BS_TYPE_BIGINT},
-        {"boolean", BS_TYPE_BOOLEAN},{"uuid", BS_TYPE_UUID},
+    static const struct {
+        const char *n;
+        bs_type_kind k;
+    } names[] = {
+        {"text", BS_TYPE_VARCHAR},      {"ascii", BS_TYPE_ASCII},
+        {"int", BS_TYPE_INT},           {"bigint", BS_TYPE_BIGINT},
+        {"boolean", BS_TYPE_BOOLEAN},   {"uuid", BS_TYPE_UUID},
         {"timeuuid", BS_TYPE_TIMEUUID}, {"inet", BS_TYPE_INET},
-        {"blob", BS_TYPE_BLOB},      {"timestamp", BS_TYPE_TIMESTAMP},
-        {"double", BS_TYPE_DOUBLE},  {"float", BS_TYPE_FLOAT},
-        {"varint", BS_TYPE_VARINT},  {"date", BS_TYPE_DATE},
+        {"blob", BS_TYPE_BLOB},         {"timestamp", BS_TYPE_TIMESTAMP},
+        {"double", BS_TYPE_DOUBLE},     {"float", BS_TYPE_FLOAT},
+        {"varint", BS_TYPE_VARINT},     {"date", BS_TYPE_DATE},
     };
     const char *s = *p;
     size_t n = 0;
-    while (isalnum((unsigned char)s[n]) || s[n] == '_') n++;
+    while (isalnum((unsigned char)s[n]) || s[n] == '_')
+        n++;
     bs_type *t = NULL;
     if (s[n] == '<') {
         bs_type_kind k;
         int frozen = 0;
-        if (n == 6 && !strncmp(s, "frozen", 6)) frozen = 1, k = 0;
-        else if (n == 4 && !strncmp(s, "list", 4)) k = BS_TYPE_LIST;
-        else if (n == 3 && !strncmp(s, "set", 3)) k = BS_TYPE_SET;
-        else if (n == 3 && !strncmp(s, "map", 3)) k = BS_TYPE_MAP;
-        else return NULL;
+        if (n == 6 && !strncmp(s, "frozen", 6))
+            frozen = 1, k = 0;
+        else if (n == 4 && !strncmp(s, "list", 4))
+            k = BS_TYPE_LIST;
+        else if (n == 3 && !strncmp(s, "set", 3))
+            k = BS_TYPE_SET;
+        else if (n == 3 && !strncmp(s, "map", 3))
+            k = BS_TYPE_MAP;
+        else
+            return NULL;
         *p = s + n + 1;
         bs_type *a = parse_builtin_type(p), *b = NULL;
         if (!a) return NULL;
         if (!frozen && k == BS_TYPE_MAP) {
-            if (**p != ',') { bs_type_free(a); return NULL; }
+            if (**p != ',') {
+                bs_type_free(a);
+                return NULL;
+            }
             (*p)++;
             b = parse_builtin_type(p);
-            if (!b) { bs_type_free(a); return NULL; }
+            if (!b) {
+                bs_type_free(a);
+                return NULL;
+            }
         }
-        if (**p != '>') { bs_type_free(a); bs_type_free(b); return NULL; }
+        if (**p != '>') {
+            bs_type_free(a);
+            bs_type_free(b);
+            return NULL;
+        }
         (*p)++;
         if (frozen) {
             a->frozen = 1;
@@ -340,73 +360,147 @@ static bs_type *parse_builtin_type(const char **p) {
 
 /* "ks.table" followed by columns "name type kind" where kind is p0 p1
  * (partition key position), c0 c1 (clustering), s (static) or r. */
-static const char *const builtin[] = {
-    "system.local",
-    "key text p0", "bootstrapped text r", "broadcast_address inet r",
-    "broadcast_port int r", "cluster_name text r", "cql_version text r",
-    "data_center text r", "gossip_generation int r", "host_id uuid r",
-    "listen_address inet r", "listen_port int r",
-    "native_protocol_version text r", "partitioner text r", "rack text r",
-    "release_version text r", "rpc_address inet r", "rpc_port int r",
-    "schema_version uuid r", "tokens set<text> r",
-    "truncated_at map<uuid,blob> r", NULL,
-    "system.peers",
-    "peer inet p0", "data_center text r", "host_id uuid r",
-    "preferred_ip inet r", "rack text r", "release_version text r",
-    "rpc_address inet r", "schema_version uuid r", "tokens set<text> r",
-    NULL,
-    "system.peers_v2",
-    "peer inet p0", "peer_port int c0", "data_center text r",
-    "host_id uuid r", "native_address inet r", "native_port int r",
-    "preferred_ip inet r", "preferred_port int r", "rack text r",
-    "release_version text r", "schema_version uuid r", "tokens set<text> r",
-    NULL,
-    "system_schema.keyspaces",
-    "keyspace_name text p0", "durable_writes boolean r",
-    "replication frozen<map<text,text>> r", NULL,
-    "system_schema.tables",
-    "keyspace_name text p0", "table_name text c0",
-    "bloom_filter_fp_chance double r", "caching frozen<map<text,text>> r",
-    "cdc boolean r", "comment text r",
-    "compaction frozen<map<text,text>> r",
-    "compression frozen<map<text,text>> r", "crc_check_chance double r",
-    "dclocal_read_repair_chance double r", "default_time_to_live int r",
-    "extensions frozen<map<text,blob>> r", "flags frozen<set<text>> r",
-    "gc_grace_seconds int r", "id uuid r", "max_index_interval int r",
-    "memtable_flush_period_in_ms int r", "min_index_interval int r",
-    "read_repair_chance double r", "speculative_retry text r", NULL,
-    "system_schema.columns",
-    "keyspace_name text p0", "table_name text c0", "column_name text c1",
-    "clustering_order text r", "column_name_bytes blob r", "kind text r",
-    "position int r", "type text r", NULL,
-    "system_schema.dropped_columns",
-    "keyspace_name text p0", "table_name text c0", "column_name text c1",
-    "dropped_time timestamp r", "kind text r", "type text r", NULL,
-    "system_schema.types",
-    "keyspace_name text p0", "type_name text c0",
-    "field_names frozen<list<text>> r", "field_types frozen<list<text>> r",
-    NULL,
-    "system_schema.functions",
-    "keyspace_name text p0", "function_name text c0",
-    "argument_types frozen<list<text>> c1",
-    "argument_names frozen<list<text>> r", "body text r", "language text r",
-    "return_type text r", "called_on_null_input boolean r", NULL,
-    "system_schema.aggregates",
-    "keyspace_name text p0", "aggregate_name text c0",
-    "argument_types frozen<list<text>> c1", "final_func text r",
-    "initcond text r", "return_type text r", "state_func text r",
-    "state_type text r", NULL,
-    "system_schema.indexes",
-    "keyspace_name text p0", "table_name text c0", "index_name text c1",
-    "kind text r", "options frozen<map<text,text>> r", NULL,
-    "system_schema.views",
-    "keyspace_name text p0", "view_name text c0",
-    "base_table_id uuid r", "base_table_name text r", "id uuid r",
-    "include_all_columns boolean r", "where_clause text r", NULL,
-    "system_schema.triggers",
-    "keyspace_name text p0", "table_name text c0", "trigger_name text c1",
-    "options frozen<map<text,text>> r", NULL,
-    NULL};
+static const char *const builtin[] = {"system.local",
+                                      "key text p0",
+                                      "bootstrapped text r",
+                                      "broadcast_address inet r",
+                                      "broadcast_port int r",
+                                      "cluster_name text r",
+                                      "cql_version text r",
+                                      "data_center text r",
+                                      "gossip_generation int r",
+                                      "host_id uuid r",
+                                      "listen_address inet r",
+                                      "listen_port int r",
+                                      "native_protocol_version text r",
+                                      "partitioner text r",
+                                      "rack text r",
+                                      "release_version text r",
+                                      "rpc_address inet r",
+                                      "rpc_port int r",
+                                      "schema_version uuid r",
+                                      "tokens set<text> r",
+                                      "truncated_at map<uuid,blob> r",
+                                      NULL,
+                                      "system.peers",
+                                      "peer inet p0",
+                                      "data_center text r",
+                                      "host_id uuid r",
+                                      "preferred_ip inet r",
+                                      "rack text r",
+                                      "release_version text r",
+                                      "rpc_address inet r",
+                                      "schema_version uuid r",
+                                      "tokens set<text> r",
+                                      NULL,
+                                      "system.peers_v2",
+                                      "peer inet p0",
+                                      "peer_port int c0",
+                                      "data_center text r",
+                                      "host_id uuid r",
+                                      "native_address inet r",
+                                      "native_port int r",
+                                      "preferred_ip inet r",
+                                      "preferred_port int r",
+                                      "rack text r",
+                                      "release_version text r",
+                                      "schema_version uuid r",
+                                      "tokens set<text> r",
+                                      NULL,
+                                      "system_schema.keyspaces",
+                                      "keyspace_name text p0",
+                                      "durable_writes boolean r",
+                                      "replication frozen<map<text,text>> r",
+                                      NULL,
+                                      "system_schema.tables",
+                                      "keyspace_name text p0",
+                                      "table_name text c0",
+                                      "bloom_filter_fp_chance double r",
+                                      "caching frozen<map<text,text>> r",
+                                      "cdc boolean r",
+                                      "comment text r",
+                                      "compaction frozen<map<text,text>> r",
+                                      "compression frozen<map<text,text>> r",
+                                      "crc_check_chance double r",
+                                      "dclocal_read_repair_chance double r",
+                                      "default_time_to_live int r",
+                                      "extensions frozen<map<text,blob>> r",
+                                      "flags frozen<set<text>> r",
+                                      "gc_grace_seconds int r",
+                                      "id uuid r",
+                                      "max_index_interval int r",
+                                      "memtable_flush_period_in_ms int r",
+                                      "min_index_interval int r",
+                                      "read_repair_chance double r",
+                                      "speculative_retry text r",
+                                      NULL,
+                                      "system_schema.columns",
+                                      "keyspace_name text p0",
+                                      "table_name text c0",
+                                      "column_name text c1",
+                                      "clustering_order text r",
+                                      "column_name_bytes blob r",
+                                      "kind text r",
+                                      "position int r",
+                                      "type text r",
+                                      NULL,
+                                      "system_schema.dropped_columns",
+                                      "keyspace_name text p0",
+                                      "table_name text c0",
+                                      "column_name text c1",
+                                      "dropped_time timestamp r",
+                                      "kind text r",
+                                      "type text r",
+                                      NULL,
+                                      "system_schema.types",
+                                      "keyspace_name text p0",
+                                      "type_name text c0",
+                                      "field_names frozen<list<text>> r",
+                                      "field_types frozen<list<text>> r",
+                                      NULL,
+                                      "system_schema.functions",
+                                      "keyspace_name text p0",
+                                      "function_name text c0",
+                                      "argument_types frozen<list<text>> c1",
+                                      "argument_names frozen<list<text>> r",
+                                      "body text r",
+                                      "language text r",
+                                      "return_type text r",
+                                      "called_on_null_input boolean r",
+                                      NULL,
+                                      "system_schema.aggregates",
+                                      "keyspace_name text p0",
+                                      "aggregate_name text c0",
+                                      "argument_types frozen<list<text>> c1",
+                                      "final_func text r",
+                                      "initcond text r",
+                                      "return_type text r",
+                                      "state_func text r",
+                                      "state_type text r",
+                                      NULL,
+                                      "system_schema.indexes",
+                                      "keyspace_name text p0",
+                                      "table_name text c0",
+                                      "index_name text c1",
+                                      "kind text r",
+                                      "options frozen<map<text,text>> r",
+                                      NULL,
+                                      "system_schema.views",
+                                      "keyspace_name text p0",
+                                      "view_name text c0",
+                                      "base_table_id uuid r",
+                                      "base_table_name text r",
+                                      "id uuid r",
+                                      "include_all_columns boolean r",
+                                      "where_clause text r",
+                                      NULL,
+                                      "system_schema.triggers",
+                                      "keyspace_name text p0",
+                                      "table_name text c0",
+                                      "trigger_name text c1",
+                                      "options frozen<map<text,text>> r",
+                                      NULL,
+                                      NULL};
 
 static const char *const builtin_keyspaces[] = {
     "system", "system_auth", "system_distributed", "system_schema",
@@ -445,16 +539,24 @@ static int add_builtin(bs_schema *s) {
             snprintf(names[nd], sizeof names[nd], "%.*s", (int)(sp - d), d);
             const char *tp = sp + 1;
             bs_type *t = parse_builtin_type(&tp);
-            if (!t || *tp != ' ') { bs_type_free(t); rc = BS_EINVAL; break; }
+            if (!t || *tp != ' ') {
+                bs_type_free(t);
+                rc = BS_EINVAL;
+                break;
+            }
             tp++;
             defs[nd].name = names[nd];
             defs[nd].type = t;
             defs[nd].desc = 0;
             defs[nd].position = -1;
-            if (*tp == 'p') defs[nd].kind = BS_COL_PARTITION_KEY;
-            else if (*tp == 'c') defs[nd].kind = BS_COL_CLUSTERING;
-            else if (*tp == 's') defs[nd].kind = BS_COL_STATIC;
-            else defs[nd].kind = BS_COL_REGULAR;
+            if (*tp == 'p')
+                defs[nd].kind = BS_COL_PARTITION_KEY;
+            else if (*tp == 'c')
+                defs[nd].kind = BS_COL_CLUSTERING;
+            else if (*tp == 's')
+                defs[nd].kind = BS_COL_STATIC;
+            else
+                defs[nd].kind = BS_COL_REGULAR;
             if (tp[1]) defs[nd].position = tp[1] - '0';
             nd++;
         }
@@ -463,7 +565,8 @@ static int add_builtin(bs_schema *s) {
             rc = bs_schema_create_table(s, ks, tn, NULL, defs, nd, NULL, 0, 0,
                                         err, sizeof err);
         }
-        for (size_t j = 0; j < nd; j++) bs_type_free((bs_type *)defs[j].type);
+        for (size_t j = 0; j < nd; j++)
+            bs_type_free((bs_type *)defs[j].type);
         if (rc) return rc;
         /* built-in ids are stable: derived from the name */
         bs_keyspace_schema *k = (bs_keyspace_schema *)bs_schema_keyspace(s, ks);
@@ -475,7 +578,8 @@ static int add_builtin(bs_schema *s) {
         t->id.b[8] = (uint8_t)((t->id.b[8] & 0x3f) | 0x80);
         (void)k;
     }
-    for (size_t k = 0; k < s->nks; k++) s->ks[k]->system = 1;
+    for (size_t k = 0; k < s->nks; k++)
+        s->ks[k]->system = 1;
     return 0;
 }
 
@@ -603,7 +707,8 @@ void bs_schema_release(bs_schema *s) {
     if (!s) return;
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < s->nks; i++) ks_free(s->ks[i]);
+    for (size_t i = 0; i < s->nks; i++)
+        ks_free(s->ks[i]);
     free(s->ks);
     tombs_free(s->tombs, s->ntombs);
     free(s);
@@ -613,10 +718,11 @@ void bs_schema_release(bs_schema *s) {
 /* lookups                                                                */
 /* ==================================================================== */
 
-size_t bs_schema_nkeyspaces(const bs_schema *s) { return s->nks; }
+size_t bs_schema_nkeyspaces(const bs_schema *s) {
+    return s->nks;
+}
 
-const bs_keyspace_schema *bs_schema_keyspace_at(const bs_schema *s,
-                                                size_t i) {
+const bs_keyspace_schema *bs_schema_keyspace_at(const bs_schema *s, size_t i) {
     return i < s->nks ? s->ks[i] : NULL;
 }
 
@@ -625,9 +731,14 @@ static size_t ks_index(const bs_schema *s, const char *name, int *found) {
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(s->ks[mid]->name, name);
-        if (c == 0) { *found = 1; return mid; }
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *found = 0;
     return lo;
@@ -639,9 +750,14 @@ static size_t table_index(const bs_keyspace_schema *k, const char *name,
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(k->tables[mid]->name, name);
-        if (c == 0) { *found = 1; return mid; }
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *found = 0;
     return lo;
@@ -678,8 +794,7 @@ const bs_column *bs_table_column(const bs_table_schema *t, const char *name) {
     return NULL;
 }
 
-const bs_column *bs_table_column_by_id(const bs_table_schema *t,
-                                       uint16_t id) {
+const bs_column *bs_table_column_by_id(const bs_table_schema *t, uint16_t id) {
     for (size_t i = 0; i < t->ncols; i++)
         if (t->cols[i].id == id) return &t->cols[i];
     return NULL;
@@ -696,8 +811,12 @@ void bs_table_cf_name(const bs_table_schema *t, char *out, size_t outlen) {
     snprintf(out, outlen, "%s.%s", t->keyspace, t->name);
 }
 
-void bs_schema_version(const bs_schema *s, bs_uuid *out) { *out = s->version; }
-int64_t bs_schema_timestamp(const bs_schema *s) { return s->timestamp_us; }
+void bs_schema_version(const bs_schema *s, bs_uuid *out) {
+    *out = s->version;
+}
+int64_t bs_schema_timestamp(const bs_schema *s) {
+    return s->timestamp_us;
+}
 
 /* ==================================================================== */
 /* keyspace DDL                                                           */
@@ -732,8 +851,7 @@ static int parse_rf(const char *v) {
     return (int)n;
 }
 
-static int check_replication(const char *cls, size_t n,
-                             const char *const *keys,
+static int check_replication(const char *cls, size_t n, const char *const *keys,
                              const char *const *values, char *err,
                              size_t errlen) {
     if (!cls)
@@ -759,8 +877,7 @@ static int check_replication(const char *cls, size_t n,
                         "option.");
         return 0;
     }
-    if (!strcmp(cls,
-                "org.apache.cassandra.locator.NetworkTopologyStrategy")) {
+    if (!strcmp(cls, "org.apache.cassandra.locator.NetworkTopologyStrategy")) {
         for (size_t i = 0; i < n; i++)
             if (parse_rf(values[i]) < 0)
                 return fail(err, errlen, BS_ECONFIG,
@@ -790,13 +907,13 @@ int bs_schema_create_keyspace(bs_schema *s, const char *name,
     int found;
     size_t at = ks_index(s, name, &found);
     if (found)
-        return fail(err, errlen, BS_EEXIST,
-                    "Keyspace %s already exists", name);
+        return fail(err, errlen, BS_EEXIST, "Keyspace %s already exists", name);
     bs_keyspace_schema *k = calloc(1, sizeof *k);
     if (!k) return BS_ENOMEM;
     k->name = xstrdup(name);
     k->durable_writes = durable_writes;
-    k->ts_us = k->created_us = stamp(now_us, bs_schema_tombstone(s, name, NULL));
+    k->ts_us = k->created_us =
+        stamp(now_us, bs_schema_tombstone(s, name, NULL));
     if (!k->name || ks_set_repl(k, cls, nrepl, keys, values)) {
         ks_free(k);
         return BS_ENOMEM;
@@ -833,9 +950,9 @@ static int user_keyspace(bs_schema *s, const char *name,
 
 int bs_schema_alter_keyspace(bs_schema *s, const char *name,
                              const char *repl_class, size_t nrepl,
-                             const char *const *keys,
-                             const char *const *values, int durable_writes,
-                             int64_t now_us, char *err, size_t errlen) {
+                             const char *const *keys, const char *const *values,
+                             int durable_writes, int64_t now_us, char *err,
+                             size_t errlen) {
     bs_keyspace_schema *k;
     int rc = user_keyspace(s, name, &k, err, errlen);
     if (rc) return rc;
@@ -901,8 +1018,8 @@ static int col_order(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-static int apply_option(bs_table_schema *t, const bs_table_option *o,
-                        char *err, size_t errlen) {
+static int apply_option(bs_table_schema *t, const bs_table_option *o, char *err,
+                        size_t errlen) {
     if (!strcmp(o->name, "default_time_to_live") ||
         !strcmp(o->name, "gc_grace_seconds")) {
         if (!o->value)
@@ -914,26 +1031,40 @@ static int apply_option(bs_table_schema *t, const bs_table_option *o,
             return fail(err, errlen, BS_ECONFIG,
                         "%s must be an integer between 0 and 630720000, got %s",
                         o->name, o->value);
-        if (o->name[0] == 'd') t->default_ttl = v;
-        else t->gc_grace = v;
+        if (o->name[0] == 'd')
+            t->default_ttl = v;
+        else
+            t->gc_grace = v;
         return 0;
     }
-    static const char *const known[] = {
-        "bloom_filter_fp_chance", "caching", "cdc", "comment", "compaction",
-        "compression", "crc_check_chance", "dclocal_read_repair_chance",
-        "extensions", "max_index_interval", "memtable_flush_period_in_ms",
-        "min_index_interval", "read_repair_chance", "read_repair",
-        "speculative_retry", "additional_write_policy", "memtable",
-        "allow_auto_snapshot", "incremental_backups"};
+    static const char *const known[] = {"bloom_filter_fp_chance",
+                                        "caching",
+                                        "cdc",
+                                        "comment",
+                                        "compaction",
+                                        "compression",
+                                        "crc_check_chance",
+                                        "dclocal_read_repair_chance",
+                                        "extensions",
+                                        "max_index_interval",
+                                        "memtable_flush_period_in_ms",
+                                        "min_index_interval",
+                                        "read_repair_chance",
+                                        "read_repair",
+                                        "speculative_retry",
+                                        "additional_write_policy",
+                                        "memtable",
+                                        "allow_auto_snapshot",
+                                        "incremental_backups"};
     int ok = 0;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (!strcmp(o->name, known[i])) ok = 1;
     if (!ok)
-        return fail(err, errlen, BS_ECONFIG, "Unknown property '%s'",
-                    o->name);
+        return fail(err, errlen, BS_ECONFIG, "Unknown property '%s'", o->name);
     /* replace or insert, sorted by name */
     size_t at = 0;
-    while (at < t->nopts && strcmp(t->opts[at].name, o->name) < 0) at++;
+    while (at < t->nopts && strcmp(t->opts[at].name, o->name) < 0)
+        at++;
     bs_table_option copy;
     int rc = option_copy(&copy, o);
     if (rc) return rc;
@@ -1000,9 +1131,12 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
                             "column '%s'",
                             d->name);
         }
-        if (d->kind == BS_COL_PARTITION_KEY) npk++;
-        else if (d->kind == BS_COL_CLUSTERING) nck++;
-        else if (d->kind == BS_COL_STATIC) nstatic++;
+        if (d->kind == BS_COL_PARTITION_KEY)
+            npk++;
+        else if (d->kind == BS_COL_CLUSTERING)
+            nck++;
+        else if (d->kind == BS_COL_STATIC)
+            nstatic++;
     }
     if (npk == 0)
         return fail(err, errlen, BS_EINVAL,
@@ -1024,8 +1158,8 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
                         d->name);
         for (size_t j = 0; j < i; j++)
             if (defs[j].kind == d->kind && defs[j].position == d->position)
-                return fail(err, errlen, BS_EINVAL,
-                            "duplicate key position %d", d->position);
+                return fail(err, errlen, BS_EINVAL, "duplicate key position %d",
+                            d->position);
     }
     bs_table_schema *t = calloc(1, sizeof *t);
     if (!t) return BS_ENOMEM;
@@ -1034,8 +1168,10 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
     t->cols = calloc(ndefs, sizeof *t->cols);
     t->gc_grace = 864000;
     if (!t->keyspace || !t->name || !t->cols) goto oom;
-    if (id) t->id = *id;
-    else if (bs_uuid_v4(&t->id)) goto oom;
+    if (id)
+        t->id = *id;
+    else if (bs_uuid_v4(&t->id))
+        goto oom;
     for (size_t i = 0; i < ndefs; i++) {
         bs_column *c = &t->cols[i];
         t->ncols = i + 1;
@@ -1063,8 +1199,7 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
     bs_table_schema **nt = realloc(k->tables, (k->ntables + 1) * sizeof *nt);
     if (!nt) goto oom;
     k->tables = nt;
-    memmove(&k->tables[at + 1], &k->tables[at],
-            (k->ntables - at) * sizeof *nt);
+    memmove(&k->tables[at + 1], &k->tables[at], (k->ntables - at) * sizeof *nt);
     k->tables[at] = t;
     k->ntables++;
     {
@@ -1185,10 +1320,9 @@ int bs_schema_drop_column(bs_schema *s, const char *ks, const char *table,
         return fail(err, errlen, BS_ENOTFOUND,
                     "Column %s was not found in table %s", col, table);
     if (c->kind == BS_COL_PARTITION_KEY || c->kind == BS_COL_CLUSTERING)
-        return fail(err, errlen, BS_EINVAL,
-                    "Cannot drop PRIMARY KEY part %s", col);
-    bs_dropped_column *nd =
-        realloc(t->dropped, (t->ndropped + 1) * sizeof *nd);
+        return fail(err, errlen, BS_EINVAL, "Cannot drop PRIMARY KEY part %s",
+                    col);
+    bs_dropped_column *nd = realloc(t->dropped, (t->ndropped + 1) * sizeof *nd);
     if (!nd) return BS_ENOMEM;
     t->dropped = nd;
     size_t ci = (size_t)(c - t->cols);
@@ -1242,8 +1376,7 @@ int bs_schema_rename_column(bs_schema *s, const char *ks, const char *table,
     return 0;
 }
 
-int bs_schema_set_table_options(bs_schema *s, const char *ks,
-                                const char *table,
+int bs_schema_set_table_options(bs_schema *s, const char *ks, const char *table,
                                 const bs_table_option *opts, size_t nopts,
                                 int64_t now_us, char *err, size_t errlen) {
     bs_keyspace_schema *k;
@@ -1290,12 +1423,14 @@ static void pk_type(msgpack_packer *p, const bs_type *t) {
     msgpack_pack_uint16(p, t->kind);
     msgpack_pack_uint8(p, t->frozen);
     msgpack_pack_array(p, t->nparams);
-    for (unsigned i = 0; i < t->nparams; i++) pk_type(p, t->params[i]);
+    for (unsigned i = 0; i < t->nparams; i++)
+        pk_type(p, t->params[i]);
     pk_str(p, t->name);
     pk_str(p, t->keyspace);
     size_t nf = t->field_names ? t->nparams : 0;
     msgpack_pack_array(p, nf);
-    for (size_t i = 0; i < nf; i++) pk_str(p, t->field_names[i]);
+    for (size_t i = 0; i < nf; i++)
+        pk_str(p, t->field_names[i]);
 }
 
 static void pk_strmap(msgpack_packer *p, size_t n, char **k, char **v) {
@@ -1347,7 +1482,8 @@ int bs_schema_encode(const bs_schema *s, bs_buf *out) {
     msgpack_packer p;
     msgpack_packer_init(&p, out, pk_write);
     size_t nuser = 0;
-    for (size_t i = 0; i < s->nks; i++) nuser += !s->ks[i]->system;
+    for (size_t i = 0; i < s->nks; i++)
+        nuser += !s->ks[i]->system;
     size_t before = out->len;
     msgpack_pack_array(&p, 4);
     msgpack_pack_int(&p, 1);
@@ -1358,12 +1494,15 @@ int bs_schema_encode(const bs_schema *s, bs_buf *out) {
         if (k->system) continue;
         msgpack_pack_array(&p, 7);
         pk_str(&p, k->name);
-        if (k->durable_writes) msgpack_pack_true(&p);
-        else msgpack_pack_false(&p);
+        if (k->durable_writes)
+            msgpack_pack_true(&p);
+        else
+            msgpack_pack_false(&p);
         pk_str(&p, k->repl_class);
         pk_strmap(&p, k->nrepl, k->repl_keys, k->repl_values);
         msgpack_pack_array(&p, k->ntables);
-        for (size_t j = 0; j < k->ntables; j++) pk_table(&p, k->tables[j]);
+        for (size_t j = 0; j < k->ntables; j++)
+            pk_table(&p, k->tables[j]);
         msgpack_pack_int64(&p, k->ts_us);
         msgpack_pack_int64(&p, k->created_us);
     }
@@ -1371,12 +1510,14 @@ int bs_schema_encode(const bs_schema *s, bs_buf *out) {
      * so equal schemas encode - and digest - equally */
     size_t *ord = s->ntombs ? malloc(s->ntombs * sizeof *ord) : NULL;
     if (s->ntombs && !ord) return BS_ENOMEM;
-    for (size_t i = 0; i < s->ntombs; i++) ord[i] = i;
+    for (size_t i = 0; i < s->ntombs; i++)
+        ord[i] = i;
     for (size_t i = 1; i < s->ntombs; i++) {
         for (size_t j = i; j > 0; j--) {
             const bs_tomb *x = &s->tombs[ord[j - 1]], *y = &s->tombs[ord[j]];
             int c = strcmp(x->ks, y->ks);
-            if (!c) c = !x->table ? -1 : !y->table ? 1 : strcmp(x->table, y->table);
+            if (!c)
+                c = !x->table ? -1 : !y->table ? 1 : strcmp(x->table, y->table);
             if (c <= 0) break;
             size_t tmp = ord[j - 1];
             ord[j - 1] = ord[j];
@@ -1484,7 +1625,10 @@ static int d_type(dctx *c, const msgpack_object *o, bs_type **out) {
     for (uint32_t i = 0; i < ps->size; i++) {
         bs_type *p;
         rc = d_type(c, &ps->ptr[i], &p);
-        if (rc) { bs_type_free(t); return rc; }
+        if (rc) {
+            bs_type_free(t);
+            return rc;
+        }
         char *fname = NULL;
         if (fs->size && (rc = d_str(c, &fs->ptr[i], 0, &fname, "field"))) {
             bs_type_free(p);
@@ -1493,7 +1637,10 @@ static int d_type(dctx *c, const msgpack_object *o, bs_type **out) {
         }
         rc = bs_type_add_param(t, p, fname);
         free(fname);
-        if (rc) { bs_type_free(t); return rc; }
+        if (rc) {
+            bs_type_free(t);
+            return rc;
+        }
     }
     if ((rc = d_str(c, &a[3], 1, &t->name, "type name")) ||
         (rc = d_str(c, &a[4], 1, &t->keyspace, "type keyspace"))) {
@@ -1576,7 +1723,10 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
     cnames = calloc(n + 1, sizeof *cnames);
     ctypes = calloc(n + 1, sizeof *ctypes);
     cids = calloc(n + 1, sizeof *cids);
-    if (!defs || !cnames || !ctypes || !cids) { rc = BS_ENOMEM; goto out; }
+    if (!defs || !cnames || !ctypes || !cids) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         const msgpack_object *co = &a[5].via.array.ptr[i];
         if ((rc = d_array(c, co, 6, "column"))) goto out;
@@ -1600,7 +1750,10 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
     }
     size_t no = a[6].via.array.size;
     opts = calloc(no + 1, sizeof *opts);
-    if (!opts) { rc = BS_ENOMEM; goto out; }
+    if (!opts) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < no; i++) {
         const msgpack_object *oo = &a[6].via.array.ptr[i];
         if ((rc = d_array(c, oo, 3, "option"))) goto out;
@@ -1637,7 +1790,10 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
     size_t nd = a[7].via.array.size;
     if (nd) {
         t->dropped = calloc(nd, sizeof *t->dropped);
-        if (!t->dropped) { rc = BS_ENOMEM; goto out; }
+        if (!t->dropped) {
+            rc = BS_ENOMEM;
+            goto out;
+        }
         for (size_t i = 0; i < nd; i++) {
             const msgpack_object *dobj = &a[7].via.array.ptr[i];
             if ((rc = d_array(c, dobj, 3, "dropped column"))) goto out;
@@ -1661,13 +1817,14 @@ out:
     free(ctypes);
     free(cids);
     free(defs);
-    for (size_t i = 0; i < nopts; i++) option_free(&opts[i]);
+    for (size_t i = 0; i < nopts; i++)
+        option_free(&opts[i]);
     free(opts);
     return rc;
 }
 
-int bs_schema_decode(const void *data, size_t len, bs_schema **out,
-                     char *err, size_t errlen) {
+int bs_schema_decode(const void *data, size_t len, bs_schema **out, char *err,
+                     size_t errlen) {
     *out = NULL;
     dctx c = {err, errlen, 0};
     msgpack_unpacked u;
@@ -1697,7 +1854,10 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
         (rc = d_array(&c, &root->via.array.ptr[2], 0, "keyspaces")))
         goto out;
     s = bs_schema_new();
-    if (!s) { rc = BS_ENOMEM; goto out; }
+    if (!s) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
     const msgpack_object_array *kss = &root->via.array.ptr[2].via.array;
     for (uint32_t i = 0; i < kss->size; i++) {
         const msgpack_object *ko = &kss->ptr[i];
@@ -1709,7 +1869,8 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
         const msgpack_object *ka = ko->via.array.ptr;
         int64_t kts = 0, kcr = 0;
         if (ko->via.array.size == 7 &&
-            ((rc = d_int(&c, &ka[5], 0, INT64_MAX, &kts, "keyspace timestamp")) ||
+            ((rc = d_int(&c, &ka[5], 0, INT64_MAX, &kts,
+                         "keyspace timestamp")) ||
              (rc = d_int(&c, &ka[6], 0, INT64_MAX, &kcr, "keyspace creation"))))
             goto out;
         char *name = NULL, *cls = NULL, **rk = NULL, **rv = NULL;
@@ -1728,10 +1889,9 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
             goto out;
         }
         char e2[256];
-        rc = bs_schema_create_keyspace(s, name, cls, nr,
-                                       (const char *const *)rk,
-                                       (const char *const *)rv,
-                                       ka[1].via.boolean, 0, e2, sizeof e2);
+        rc = bs_schema_create_keyspace(
+            s, name, cls, nr, (const char *const *)rk, (const char *const *)rv,
+            ka[1].via.boolean, 0, e2, sizeof e2);
         free(cls);
         free_strmap(nr, rk, rv);
         if (rc) {
@@ -1739,7 +1899,8 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
             free(name);
             goto out;
         }
-        bs_keyspace_schema *kk = (bs_keyspace_schema *)bs_schema_keyspace(s, name);
+        bs_keyspace_schema *kk =
+            (bs_keyspace_schema *)bs_schema_keyspace(s, name);
         kk->ts_us = kts;
         kk->created_us = kcr;
         for (uint32_t j = 0; j < ka[4].via.array.size && !rc; j++)
@@ -1755,8 +1916,10 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
             char *tk = NULL, *tt = NULL;
             int64_t tts;
             if ((rc = d_array(&c, t, 3, "tombstone")) ||
-                (rc = d_str(&c, &t->via.array.ptr[0], 0, &tk, "tombstone keyspace")) ||
-                (rc = d_str(&c, &t->via.array.ptr[1], 1, &tt, "tombstone table")) ||
+                (rc = d_str(&c, &t->via.array.ptr[0], 0, &tk,
+                            "tombstone keyspace")) ||
+                (rc = d_str(&c, &t->via.array.ptr[1], 1, &tt,
+                            "tombstone table")) ||
                 (rc = d_int(&c, &t->via.array.ptr[2], 1, INT64_MAX, &tts,
                             "tombstone time"))) {
                 free(tk);
@@ -1764,12 +1927,14 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out,
                 goto out;
             }
             if (bs_schema_tombstone(s, tk, tt)) {
-                rc = D_FAIL(&c, "schema: duplicate tombstone %s%s%s", tk, tt ? "." : "",
-                            tt ? tt : "");
+                rc = D_FAIL(&c, "schema: duplicate tombstone %s%s%s", tk,
+                            tt ? "." : "", tt ? tt : "");
             } else if (!tt && bs_schema_keyspace(s, tk)) {
-                rc = D_FAIL(&c, "schema: keyspace %s both live and dropped", tk);
+                rc =
+                    D_FAIL(&c, "schema: keyspace %s both live and dropped", tk);
             } else if (tt && bs_schema_table(s, tk, tt)) {
-                rc = D_FAIL(&c, "schema: table %s.%s both live and dropped", tk, tt);
+                rc = D_FAIL(&c, "schema: table %s.%s both live and dropped", tk,
+                            tt);
             } else {
                 rc = tomb_set(s, tk, tt, tts);
             }
@@ -1818,8 +1983,10 @@ static void pk_ks_attrs(bs_buf *b, const bs_keyspace_schema *k) {
     msgpack_packer p;
     msgpack_packer_init(&p, b, pk_write);
     msgpack_pack_array(&p, 4);
-    if (k->durable_writes) msgpack_pack_true(&p);
-    else msgpack_pack_false(&p);
+    if (k->durable_writes)
+        msgpack_pack_true(&p);
+    else
+        msgpack_pack_false(&p);
     pk_str(&p, k->repl_class);
     pk_strmap(&p, k->nrepl, k->repl_keys, k->repl_values);
     msgpack_pack_int64(&p, k->created_us);
@@ -1889,11 +2056,13 @@ static int merge_tables(bs_schema *s, bs_keyspace_schema *k, const bs_schema *a,
         for (size_t i = 0; kk[side] && i < kk[side]->ntables && !rc; i++)
             rc = names_add(&tn, &ntn, kk[side]->tables[i]->name);
         for (size_t i = 0; i < both[side]->ntombs && !rc; i++)
-            if (both[side]->tombs[i].table && strcmp(both[side]->tombs[i].ks, name) == 0)
+            if (both[side]->tombs[i].table &&
+                strcmp(both[side]->tombs[i].ks, name) == 0)
                 rc = names_add(&tn, &ntn, both[side]->tombs[i].table);
     }
     for (size_t i = 0; i < ntn && !rc; i++) {
-        const bs_table_schema *ta = ks_table(ka, tn[i]), *tb = ks_table(kb, tn[i]);
+        const bs_table_schema *ta = ks_table(ka, tn[i]),
+                              *tb = ks_table(kb, tn[i]);
         if (ta && ta->ts_us < k->created_us) ta = NULL; /* older incarnation */
         if (tb && tb->ts_us < k->created_us) tb = NULL;
         int64_t tomb = bs_schema_tombstone(a, name, tn[i]);
@@ -1903,7 +2072,8 @@ static int merge_tables(bs_schema *s, bs_keyspace_schema *k, const bs_schema *a,
         const bs_table_schema *w = pick_table(ta, tb);
         if (w && w->ts_us > tomb) {
             bs_table_schema *c = table_clone(w);
-            bs_table_schema **nt = c ? realloc(k->tables, (k->ntables + 1) * sizeof *nt) : NULL;
+            bs_table_schema **nt =
+                c ? realloc(k->tables, (k->ntables + 1) * sizeof *nt) : NULL;
             if (!nt) {
                 table_free(c);
                 rc = BS_ENOMEM;
@@ -1916,7 +2086,8 @@ static int merge_tables(bs_schema *s, bs_keyspace_schema *k, const bs_schema *a,
         }
     }
     free(tn);
-    if (k->ntables > 1) qsort(k->tables, k->ntables, sizeof *k->tables, name_cmp_table);
+    if (k->ntables > 1)
+        qsort(k->tables, k->ntables, sizeof *k->tables, name_cmp_table);
     return rc;
 }
 
@@ -1924,7 +2095,8 @@ int bs_schema_merge(const bs_schema *a, const bs_schema *b, bs_schema **out) {
     *out = NULL;
     bs_schema *s = bs_schema_new();
     if (!s) return BS_ENOMEM;
-    s->timestamp_us = a->timestamp_us > b->timestamp_us ? a->timestamp_us : b->timestamp_us;
+    s->timestamp_us =
+        a->timestamp_us > b->timestamp_us ? a->timestamp_us : b->timestamp_us;
     const char **names = NULL;
     size_t nn = 0;
     int rc = 0;
@@ -1944,7 +2116,8 @@ int bs_schema_merge(const bs_schema *a, const bs_schema *b, bs_schema **out) {
         int64_t tomb = bs_schema_tombstone(a, name, NULL);
         int64_t t2 = bs_schema_tombstone(b, name, NULL);
         if (t2 > tomb) tomb = t2;
-        const bs_keyspace_schema *w = pick_ks(user_ks(a, name), user_ks(b, name));
+        const bs_keyspace_schema *w =
+            pick_ks(user_ks(a, name), user_ks(b, name));
         if (!w || w->ts_us <= tomb) {
             if (tomb) rc = tomb_set(s, name, NULL, tomb);
             continue;

@@ -40,12 +40,12 @@ typedef enum {
 } bs_col_kind;
 
 typedef struct bs_column {
-    char *name;       /* owned */
-    bs_type *type;    /* owned */
+    char *name;    /* owned */
+    bs_type *type; /* owned */
     bs_col_kind kind;
-    int position;     /* index within the partition key / clustering; -1 */
-    int desc;         /* clustering column in DESC order */
-    uint16_t id;      /* storage column id, >= BS_SCHEMA_FIRST_COLUMN_ID */
+    int position; /* index within the partition key / clustering; -1 */
+    int desc;     /* clustering column in DESC order */
+    uint16_t id;  /* storage column id, >= BS_SCHEMA_FIRST_COLUMN_ID */
 } bs_column;
 
 typedef struct bs_dropped_column {
@@ -58,8 +58,8 @@ typedef struct bs_dropped_column {
  * (text form) or a map of text to text (compaction, compression, ...). */
 typedef struct bs_table_option {
     char *name;
-    char *value;       /* constant's text, NULL for a map */
-    size_t nentries;   /* map entries */
+    char *value;     /* constant's text, NULL for a map */
+    size_t nentries; /* map entries */
     char **keys, **values;
 } bs_table_option;
 
@@ -70,8 +70,8 @@ typedef struct bs_table_schema {
     bs_column *cols; /* pk columns in order, then clustering in order, then
                         the rest sorted by name (Cassandra's layout) */
     size_t ncols;
-    size_t npk;      /* cols[0..npk) are the partition key */
-    size_t nck;      /* cols[npk..npk+nck) are the clustering columns */
+    size_t npk;            /* cols[0..npk) are the partition key */
+    size_t nck;            /* cols[npk..npk+nck) are the clustering columns */
     int64_t default_ttl;   /* seconds, 0 = none */
     int64_t gc_grace;      /* seconds, default 864000 */
     bs_table_option *opts; /* every other option, sorted by name */
@@ -79,22 +79,22 @@ typedef struct bs_table_schema {
     bs_dropped_column *dropped;
     size_t ndropped;
     uint16_t next_col_id;
-    int64_t ts_us;         /* last change of this table (µs); see merge */
+    int64_t ts_us; /* last change of this table (µs); see merge */
 } bs_table_schema;
 
 typedef struct bs_keyspace_schema {
     char *name;
     int durable_writes;
-    char *repl_class;      /* fully qualified, e.g.
-                              org.apache.cassandra.locator.SimpleStrategy */
-    size_t nrepl;          /* replication options other than class */
+    char *repl_class; /* fully qualified, e.g.
+                         org.apache.cassandra.locator.SimpleStrategy */
+    size_t nrepl;     /* replication options other than class */
     char **repl_keys, **repl_values;
     bs_table_schema **tables; /* sorted by name */
     size_t ntables;
-    int system;            /* built-in keyspace: cannot be altered/dropped */
-    int64_t ts_us;         /* last change of the keyspace's own attributes */
-    int64_t created_us;    /* creation: older tables belong to an earlier
-                              keyspace of the same name */
+    int system;         /* built-in keyspace: cannot be altered/dropped */
+    int64_t ts_us;      /* last change of the keyspace's own attributes */
+    int64_t created_us; /* creation: older tables belong to an earlier
+                           keyspace of the same name */
 } bs_keyspace_schema;
 
 typedef struct bs_schema bs_schema;
@@ -146,10 +146,9 @@ int bs_schema_create_keyspace(bs_schema *s, const char *name,
                               int64_t now_us, char *err, size_t errlen);
 int bs_schema_alter_keyspace(bs_schema *s, const char *name,
                              const char *repl_class, size_t nrepl,
-                             const char *const *keys,
-                             const char *const *values,
-                             int durable_writes /* -1 = keep */,
-                             int64_t now_us, char *err, size_t errlen);
+                             const char *const *keys, const char *const *values,
+                             int durable_writes /* -1 = keep */, int64_t now_us,
+                             char *err, size_t errlen);
 int bs_schema_drop_keyspace(bs_schema *s, const char *name, int64_t now_us,
                             char *err, size_t errlen);
 
@@ -183,8 +182,7 @@ int bs_schema_drop_column(bs_schema *s, const char *ks, const char *table,
 int bs_schema_rename_column(bs_schema *s, const char *ks, const char *table,
                             const char *from, const char *to, int64_t now_us,
                             char *err, size_t errlen);
-int bs_schema_set_table_options(bs_schema *s, const char *ks,
-                                const char *table,
+int bs_schema_set_table_options(bs_schema *s, const char *ks, const char *table,
                                 const bs_table_option *opts, size_t nopts,
                                 int64_t now_us, char *err, size_t errlen);
 
@@ -222,7 +220,7 @@ int64_t bs_schema_tombstone(const bs_schema *s, const char *ks,
 int bs_schema_encode(const bs_schema *s, bs_buf *out);
 /* Builds a schema (built-ins + the encoded keyspaces).  BS_ECORRUPT with
  * a message for malformed bytes. */
-int bs_schema_decode(const void *data, size_t len, bs_schema **out,
-                     char *err, size_t errlen);
+int bs_schema_decode(const void *data, size_t len, bs_schema **out, char *err,
+                     size_t errlen);
 
 #endif

@@ -25,7 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (bs_wire_mutations_encode(m, nm, &b)) abort();
             bs_mutation *m2;
             size_t nm2;
-            if (bs_wire_mutations_decode(b.data, b.len, &a, &m2, &nm2, err, sizeof err) || nm2 != nm)
+            if (bs_wire_mutations_decode(b.data, b.len, &a, &m2, &nm2, err,
+                                         sizeof err) ||
+                nm2 != nm)
                 abort();
         }
         break;
@@ -35,18 +37,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (bs_wire_read_decode(p, n, &a, &r, err, sizeof err) == 0) {
             if (bs_wire_read_encode(&r, &b)) abort();
             bs_wire_read r2;
-            if (bs_wire_read_decode(b.data, b.len, &a, &r2, err, sizeof err)) abort();
+            if (bs_wire_read_decode(b.data, b.len, &a, &r2, err, sizeof err))
+                abort();
         }
         break;
     }
     default: {
         uint8_t dg[16], dg2[16];
         bs_partv *part;
-        if (bs_wire_result_decode(p, n, &a, dg, &part, err, sizeof err) == 0 && part) {
+        if (bs_wire_result_decode(p, n, &a, dg, &part, err, sizeof err) == 0 &&
+            part) {
             bs_wire_digest(part, dg);
             if (bs_wire_result_encode(part, 0, &b)) abort();
             bs_partv *p2;
-            if (bs_wire_result_decode(b.data, b.len, &a, dg2, &p2, err, sizeof err)) abort();
+            if (bs_wire_result_decode(b.data, b.len, &a, dg2, &p2, err,
+                                      sizeof err))
+                abort();
             if (memcmp(dg, dg2, 16)) abort();
         }
         break;

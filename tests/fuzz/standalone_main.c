@@ -27,7 +27,11 @@ static int run_file(const char *path) {
         if (len == cap) {
             cap = cap ? cap * 2 : 4096;
             uint8_t *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); return 1; }
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return 1;
+            }
             buf = nb;
         }
         size_t n = fread(buf + len, 1, cap - len, f);
@@ -42,10 +46,19 @@ static int run_file(const char *path) {
 
 static int run_path(const char *path, int *count) {
     struct stat st;
-    if (stat(path, &st) != 0) { perror(path); return 1; }
-    if (!S_ISDIR(st.st_mode)) { (*count)++; return run_file(path); }
+    if (stat(path, &st) != 0) {
+        perror(path);
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        (*count)++;
+        return run_file(path);
+    }
     DIR *d = opendir(path);
-    if (!d) { perror(path); return 1; }
+    if (!d) {
+        perror(path);
+        return 1;
+    }
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) != NULL) {
@@ -60,7 +73,8 @@ static int run_path(const char *path, int *count) {
 
 int main(int argc, char **argv) {
     int rc = 0, count = 0;
-    for (int i = 1; i < argc; i++) rc |= run_path(argv[i], &count);
+    for (int i = 1; i < argc; i++)
+        rc |= run_path(argv[i], &count);
     printf("%d inputs replayed\n", count);
     return rc || count == 0;
 }

@@ -15,7 +15,8 @@
 START_TEST(histogram_percentiles_within_one_percent) {
     bs_hist *h = malloc(sizeof *h);
     bs_hist_init(h);
-    for (uint64_t v = 1; v <= 100000; v++) bs_hist_record(h, v * 1000); /* 1us..100ms */
+    for (uint64_t v = 1; v <= 100000; v++)
+        bs_hist_record(h, v * 1000); /* 1us..100ms */
     ck_assert_uint_eq(h->total, 100000);
     uint64_t p50 = bs_hist_percentile(h, 50), p99 = bs_hist_percentile(h, 99);
     ck_assert(p50 >= 50000000ULL * 99 / 100 && p50 <= 50000000ULL * 101 / 100);
@@ -36,9 +37,13 @@ END_TEST
 
 static atomic_int writes, reads;
 static int count_op(void *ud, int worker, uint64_t seq, int kind) {
-    (void)ud; (void)worker; (void)seq;
-    if (kind == 0) atomic_fetch_add(&writes, 1);
-    else atomic_fetch_add(&reads, 1);
+    (void)ud;
+    (void)worker;
+    (void)seq;
+    if (kind == 0)
+        atomic_fetch_add(&writes, 1);
+    else
+        atomic_fetch_add(&reads, 1);
     return seq % 100 == 7 ? 3 : 0; /* 1% errors of class 3 */
 }
 
@@ -65,27 +70,32 @@ END_TEST
 
 /* A "server" that answers in 1 ms except for one 300 ms stall at op 200. */
 static int slow_op(void *ud, int worker, uint64_t seq, int kind) {
-    (void)ud; (void)worker; (void)kind;
+    (void)ud;
+    (void)worker;
+    (void)kind;
     struct timespec ts = {0, seq == 200 ? 300000000 : 1000000};
     nanosleep(&ts, NULL);
     return 0;
 }
 
 START_TEST(open_loop_reports_from_intended_start) {
-    bs_stress_result *closed = malloc(sizeof *closed), *open = malloc(sizeof *open);
+    bs_stress_result *closed = malloc(sizeof *closed),
+                     *open = malloc(sizeof *open);
     bs_stress_opts o = {0};
     o.threads = 1;
     o.n = 600;
     o.op = slow_op;
     ck_assert_int_eq(bs_stress_run(&o, closed), 0);
-    o.rate = 500; /* one op every 2 ms: the 300 ms stall delays ~150 intended starts */
+    o.rate = 500; /* one op every 2 ms: the 300 ms stall delays ~150 intended
+                     starts */
     ck_assert_int_eq(bs_stress_run(&o, open), 0);
     /* closed loop: only the one stalled op is slow, p90 stays near 1 ms */
     ck_assert_uint_lt(bs_hist_percentile(&closed->all, 90), 20000000ULL);
     ck_assert_uint_ge(closed->all.max_ns, 300000000ULL);
     /* open loop: every op queued behind the stall counts its wait */
     ck_assert_uint_gt(bs_hist_percentile(&open->all, 90), 50000000ULL);
-    ck_assert_uint_gt(bs_hist_percentile(&open->all, 90), 5 * bs_hist_percentile(&closed->all, 90));
+    ck_assert_uint_gt(bs_hist_percentile(&open->all, 90),
+                      5 * bs_hist_percentile(&closed->all, 90));
     free(closed);
     free(open);
 }

@@ -29,14 +29,22 @@ START_TEST(buf_append_and_read_back) {
 
     bs_rbuf r;
     bs_rbuf_init(&r, b.data, b.len);
-    uint8_t u8; uint16_t u16; uint32_t u32; uint64_t u64;
-    ck_assert_int_eq(bs_rbuf_u8(&r, &u8), 0); ck_assert_uint_eq(u8, 0xab);
-    ck_assert_int_eq(bs_rbuf_u16(&r, &u16), 0); ck_assert_uint_eq(u16, 0x1234);
-    ck_assert_int_eq(bs_rbuf_u32(&r, &u32), 0); ck_assert_uint_eq(u32, 0xdeadbeef);
+    uint8_t u8;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+    ck_assert_int_eq(bs_rbuf_u8(&r, &u8), 0);
+    ck_assert_uint_eq(u8, 0xab);
+    ck_assert_int_eq(bs_rbuf_u16(&r, &u16), 0);
+    ck_assert_uint_eq(u16, 0x1234);
+    ck_assert_int_eq(bs_rbuf_u32(&r, &u32), 0);
+    ck_assert_uint_eq(u32, 0xdeadbeef);
     ck_assert_int_eq(bs_rbuf_u64(&r, &u64), 0);
     ck_assert_uint_eq(u64, 0x0102030405060708ULL);
-    ck_assert_int_eq(bs_rbuf_varint(&r, &u64), 0); ck_assert_uint_eq(u64, 300);
-    ck_assert_int_eq(bs_rbuf_varint(&r, &u64), 0); ck_assert_uint_eq(u64, UINT64_MAX);
+    ck_assert_int_eq(bs_rbuf_varint(&r, &u64), 0);
+    ck_assert_uint_eq(u64, 300);
+    ck_assert_int_eq(bs_rbuf_varint(&r, &u64), 0);
+    ck_assert_uint_eq(u64, UINT64_MAX);
     const uint8_t *p;
     ck_assert_int_eq(bs_rbuf_bytes(&r, 2, &p), 0);
     ck_assert_int_eq(memcmp(p, "hi", 2), 0);
@@ -68,7 +76,8 @@ END_TEST
 
 START_TEST(buf_appendf_and_steal) {
     bs_buf b = BS_BUF_INIT;
-    for (int i = 0; i < 1000; i++) ck_assert_int_eq(bs_buf_appendf(&b, "%d,", i), 0);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(bs_buf_appendf(&b, "%d,", i), 0);
     ck_assert_int_eq(strncmp((char *)b.data, "0,1,2,", 6), 0);
     ck_assert_int_eq(b.data[b.len], 0);
     size_t n;
@@ -116,8 +125,9 @@ START_TEST(uuid_text_roundtrip_and_versions) {
     ck_assert_int_eq(bs_uuid_parse(s, 36, &v), 0);
     ck_assert_int_eq(memcmp(u.b, v.b, 16), 0);
     ck_assert_int_eq(bs_uuid_parse("not-a-uuid", 10, &v), BS_EINVAL);
-    ck_assert_int_eq(bs_uuid_parse("zzzzzzzz-1234-1234-1234-123456789012", 36, &v),
-                     BS_EINVAL);
+    ck_assert_int_eq(
+        bs_uuid_parse("zzzzzzzz-1234-1234-1234-123456789012", 36, &v),
+        BS_EINVAL);
     /* known v1: 2020-01-01T00:00:00Z */
     bs_uuid_v1_at(1577836800000000LL, 0, &u);
     ck_assert_int_eq(bs_uuid_version(&u), 1);
@@ -132,7 +142,8 @@ START_TEST(uuid_v1_strictly_increasing_on_fixed_clock) {
     bs_uuid_v1(&c, &prev);
     for (int i = 0; i < 1000; i++) {
         bs_uuid_v1(&c, &cur);
-        ck_assert_uint_gt(bs_uuid_v1_timestamp(&cur), bs_uuid_v1_timestamp(&prev));
+        ck_assert_uint_gt(bs_uuid_v1_timestamp(&cur),
+                          bs_uuid_v1_timestamp(&prev));
         prev = cur;
     }
 }
@@ -160,8 +171,9 @@ START_TEST(arena_alloc_aligned_and_big) {
 END_TEST
 
 START_TEST(types_clone_equal_free) {
-    bs_type *m = bs_type_new_coll(BS_TYPE_MAP, bs_type_new(BS_TYPE_VARCHAR),
-                                  bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL));
+    bs_type *m = bs_type_new_coll(
+        BS_TYPE_MAP, bs_type_new(BS_TYPE_VARCHAR),
+        bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL));
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(m->nparams, 2);
     ck_assert(bs_type_is_multicell(m));
@@ -175,7 +187,10 @@ START_TEST(types_clone_equal_free) {
     ck_assert_str_eq(u2->field_names[0], "x");
     ck_assert_int_eq(bs_type_fixed_size(BS_TYPE_UUID), 16);
     ck_assert_int_eq(bs_type_fixed_size(BS_TYPE_VARCHAR), -1);
-    bs_type_free(m); bs_type_free(c); bs_type_free(u); bs_type_free(u2);
+    bs_type_free(m);
+    bs_type_free(c);
+    bs_type_free(u);
+    bs_type_free(u2);
 }
 END_TEST
 
@@ -204,7 +219,8 @@ START_TEST(mpcheck_rejects_lying_counts) {
     /* [1, "ab", {true: nil}] */
     const uint8_t ok[] = {0x93, 0x01, 0xa2, 'a', 'b', 0x81, 0xc3, 0xc0};
     ck_assert_int_eq(bs_mpcheck(ok, sizeof ok, 8), 0);
-    for (size_t n = 0; n < sizeof ok; n++) ck_assert_int_ne(bs_mpcheck(ok, n, 8), 0);
+    for (size_t n = 0; n < sizeof ok; n++)
+        ck_assert_int_ne(bs_mpcheck(ok, n, 8), 0);
     /* trailing byte */
     const uint8_t trail[] = {0xc0, 0xc0};
     ck_assert_int_eq(bs_mpcheck(trail, 2, 8), BS_ECORRUPT);

@@ -14,7 +14,8 @@ static bs_mutation sample_mutation(bs_mop *ops) {
     memset(ops, 0, 3 * sizeof *ops);
     ops[0].kind = BS_MOP_CELL;
     ops[0].col = 17;
-    ops[0].ck = (const uint8_t *)"\x03" "ck\x00\x01";
+    ops[0].ck = (const uint8_t *)"\x03"
+                                 "ck\x00\x01";
     ops[0].ck_len = 5;
     ops[0].val = (const uint8_t *)"value";
     ops[0].val_len = 5;
@@ -61,7 +62,9 @@ START_TEST(mutation_round_trip_and_hostile_bytes) {
     bs_mutation *d;
     size_t n;
     char err[128];
-    ck_assert_int_eq(bs_wire_mutations_decode(b.data, b.len, &a, &d, &n, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_wire_mutations_decode(b.data, b.len, &a, &d, &n, err, sizeof err),
+        0);
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(d[0].cf, "ks.t");
     ck_assert_str_eq(d[1].cf, "ks.u");
@@ -79,7 +82,9 @@ START_TEST(mutation_round_trip_and_hostile_bytes) {
     ck_assert_int_eq(d[0].ops[2].end.kind, BS_BOUND_EXCL);
     ck_assert_int_eq(((const char *)d[0].ops[2].end.prefix)[0], 'z');
     for (size_t cut = 0; cut < b.len; cut++)
-        ck_assert_int_ne(bs_wire_mutations_decode(b.data, cut, &a, &d, &n, err, sizeof err), 0);
+        ck_assert_int_ne(
+            bs_wire_mutations_decode(b.data, cut, &a, &d, &n, err, sizeof err),
+            0);
     srand(3);
     for (int i = 0; i < 5000; i++) {
         uint8_t *x = malloc(b.len);
@@ -90,7 +95,9 @@ START_TEST(mutation_round_trip_and_hostile_bytes) {
     }
     /* a lying array count must not allocate */
     const uint8_t lie[] = {0xdd, 0x7f, 0xff, 0xff, 0xff};
-    ck_assert_int_eq(bs_wire_mutations_decode(lie, sizeof lie, &a, &d, &n, err, sizeof err), BS_ECORRUPT);
+    ck_assert_int_eq(
+        bs_wire_mutations_decode(lie, sizeof lie, &a, &d, &n, err, sizeof err),
+        BS_ECORRUPT);
     bs_arena_free(&a);
     bs_buf_free(&b);
 }
@@ -123,7 +130,8 @@ START_TEST(read_request_round_trip) {
     bs_arena_init(&a, 0);
     bs_wire_read d;
     char err[128];
-    ck_assert_int_eq(bs_wire_read_decode(b.data, b.len, &a, &d, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_wire_read_decode(b.data, b.len, &a, &d, err, sizeof err), 0);
     ck_assert_str_eq(d.cf, "ks.t");
     ck_assert_int_eq(d.token, 77);
     ck_assert_uint_eq(d.slice.ncols, 2);
@@ -137,7 +145,8 @@ START_TEST(read_request_round_trip) {
     ck_assert_int_eq(d.slice.now_s, 1700000000);
     ck_assert_int_eq(d.digest_only, 1);
     for (size_t cut = 0; cut < b.len; cut++)
-        ck_assert_int_ne(bs_wire_read_decode(b.data, cut, &a, &d, err, sizeof err), 0);
+        ck_assert_int_ne(
+            bs_wire_read_decode(b.data, cut, &a, &d, err, sizeof err), 0);
     bs_arena_free(&a);
     bs_buf_free(&b);
 }
@@ -180,7 +189,8 @@ START_TEST(result_round_trip_and_digest) {
     uint8_t dg[16], dg0[16];
     bs_partv *d;
     char err[128];
-    ck_assert_int_eq(bs_wire_result_decode(b.data, b.len, &a, dg, &d, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_wire_result_decode(b.data, b.len, &a, dg, &d, err, sizeof err), 0);
     bs_wire_digest(&p, dg0);
     ck_assert_int_eq(memcmp(dg, dg0, 16), 0);
     ck_assert_ptr_nonnull(d);
@@ -207,7 +217,8 @@ START_TEST(result_round_trip_and_digest) {
     /* digest-only results carry no partition; absent != empty */
     bs_buf_reset(&b);
     ck_assert_int_eq(bs_wire_result_encode(&p, 1, &b), 0);
-    ck_assert_int_eq(bs_wire_result_decode(b.data, b.len, &a, dg, &d, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_wire_result_decode(b.data, b.len, &a, dg, &d, err, sizeof err), 0);
     ck_assert_ptr_null(d);
     ck_assert_int_eq(memcmp(dg, dg0, 16), 0);
     uint8_t none[16];

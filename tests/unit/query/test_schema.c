@@ -14,10 +14,13 @@ static char err[512];
 static bs_schema *with_table(void) {
     bs_schema *s = bs_schema_new();
     const char *k[] = {"replication_factor"}, *v[] = {"3"};
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k, v, 1, 10,
-                                               err, sizeof err), 0);
-    bs_type *text = bs_type_new(BS_TYPE_VARCHAR), *i32 = bs_type_new(BS_TYPE_INT);
-    bs_type *lst = bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL);
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k,
+                                               v, 1, 10, err, sizeof err),
+                     0);
+    bs_type *text = bs_type_new(BS_TYPE_VARCHAR),
+            *i32 = bs_type_new(BS_TYPE_INT);
+    bs_type *lst =
+        bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL);
     bs_column_def defs[] = {
         {"v", text, BS_COL_REGULAR, -1, 0},
         {"ck2", i32, BS_COL_CLUSTERING, 1, 1},
@@ -30,9 +33,12 @@ static bs_schema *with_table(void) {
     bs_table_option opts[] = {{"gc_grace_seconds", "100", 0, NULL, NULL},
                               {"compaction", NULL, 1, ek, ev},
                               {"comment", "hello", 0, NULL, NULL}};
-    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", NULL, defs, 6, opts, 3, 20, err,
-                                            sizeof err), 0);
-    bs_type_free(text); bs_type_free(i32); bs_type_free(lst);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", NULL, defs, 6, opts,
+                                            3, 20, err, sizeof err),
+                     0);
+    bs_type_free(text);
+    bs_type_free(i32);
+    bs_type_free(lst);
     return s;
 }
 
@@ -50,14 +56,16 @@ START_TEST(builtins_present) {
     ck_assert_ptr_nonnull(bs_schema_keyspace(s, "system_traces"));
     ck_assert_int_eq(bs_schema_keyspace(s, "system")->system, 1);
     /* built-ins are refused for DDL */
-    ck_assert_int_eq(bs_schema_drop_keyspace(s, "system", 1, err, sizeof err), BS_EINVAL);
+    ck_assert_int_eq(bs_schema_drop_keyspace(s, "system", 1, err, sizeof err),
+                     BS_EINVAL);
     /* two fresh schemas agree on version and table ids */
     bs_schema *s2 = bs_schema_new();
     bs_uuid a, b;
     bs_schema_version(s, &a);
     bs_schema_version(s2, &b);
     ck_assert_int_eq(memcmp(a.b, b.b, 16), 0);
-    ck_assert_int_eq(memcmp(t->id.b, bs_schema_table(s2, "system", "local")->id.b, 16), 0);
+    ck_assert_int_eq(
+        memcmp(t->id.b, bs_schema_table(s2, "system", "local")->id.b, 16), 0);
     bs_schema_release(s);
     bs_schema_release(s2);
 }
@@ -95,45 +103,63 @@ START_TEST(ddl_errors_leave_schema_unchanged) {
     bs_uuid v0, v1;
     bs_schema_version(s, &v0);
     const char *k[] = {"replication_factor"}, *v[] = {"x"};
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 0, NULL, NULL, 1, 1,
-                                               err, sizeof err), BS_ECONFIG);
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "k2", "SimpleStrategy", 1, k, v, 1, 1, err,
-                                               sizeof err), BS_ECONFIG);
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "k2", "Bogus", 0, NULL, NULL, 1, 1, err,
-                                               sizeof err), BS_ECONFIG);
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 0,
+                                               NULL, NULL, 1, 1, err,
+                                               sizeof err),
+                     BS_ECONFIG);
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "k2", "SimpleStrategy", 1, k,
+                                               v, 1, 1, err, sizeof err),
+                     BS_ECONFIG);
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "k2", "Bogus", 0, NULL, NULL,
+                                               1, 1, err, sizeof err),
+                     BS_ECONFIG);
     ck_assert_ptr_nonnull(strstr(err, "Bogus"));
     const char *k1[] = {"replication_factor"}, *v1s[] = {"1"};
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k1, v1s, 1, 1,
-                                               err, sizeof err), BS_EEXIST);
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "bad-name", "SimpleStrategy", 1, k1, v1s, 1,
-                                               1, err, sizeof err), BS_EINVAL);
-    bs_type *lst = bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL);
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k1,
+                                               v1s, 1, 1, err, sizeof err),
+                     BS_EEXIST);
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "bad-name", "SimpleStrategy",
+                                               1, k1, v1s, 1, 1, err,
+                                               sizeof err),
+                     BS_EINVAL);
+    bs_type *lst =
+        bs_type_new_coll(BS_TYPE_LIST, bs_type_new(BS_TYPE_INT), NULL);
     bs_type *i32 = bs_type_new(BS_TYPE_INT);
     bs_column_def nokey[] = {{"a", i32, BS_COL_REGULAR, -1, 0}};
-    ck_assert_int_eq(bs_schema_create_table(s, "ks", "u", NULL, nokey, 1, NULL, 0, 1, err,
-                                            sizeof err), BS_EINVAL);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "u", NULL, nokey, 1, NULL,
+                                            0, 1, err, sizeof err),
+                     BS_EINVAL);
     bs_column_def collkey[] = {{"a", lst, BS_COL_PARTITION_KEY, 0, 0}};
-    ck_assert_int_eq(bs_schema_create_table(s, "ks", "u", NULL, collkey, 1, NULL, 0, 1, err,
-                                            sizeof err), BS_EINVAL);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "u", NULL, collkey, 1,
+                                            NULL, 0, 1, err, sizeof err),
+                     BS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "non-frozen"));
     bs_column_def st[] = {{"a", i32, BS_COL_PARTITION_KEY, 0, 0},
                           {"b", i32, BS_COL_STATIC, -1, 0}};
-    ck_assert_int_eq(bs_schema_create_table(s, "ks", "u", NULL, st, 2, NULL, 0, 1, err,
-                                            sizeof err), BS_EINVAL);
-    bs_column_def ok[] = {{"a", i32, BS_COL_PARTITION_KEY, 0, 0}};
-    ck_assert_int_eq(bs_schema_create_table(s, "nope", "u", NULL, ok, 1, NULL, 0, 1, err,
-                                            sizeof err), BS_ENOTFOUND);
-    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", NULL, ok, 1, NULL, 0, 1, err,
-                                            sizeof err), BS_EEXIST);
-    bs_table_option bad[] = {{"gc_grace_seconds", "-1", 0, NULL, NULL}};
-    ck_assert_int_eq(bs_schema_set_table_options(s, "ks", "t", bad, 1, 1, err, sizeof err),
-                     BS_ECONFIG);
-    bs_table_option unk[] = {{"nonsense", "1", 0, NULL, NULL}};
-    ck_assert_int_eq(bs_schema_set_table_options(s, "ks", "t", unk, 1, 1, err, sizeof err),
-                     BS_ECONFIG);
-    ck_assert_int_eq(bs_schema_drop_column(s, "ks", "t", "pk", 1, err, sizeof err), BS_EINVAL);
-    ck_assert_int_eq(bs_schema_rename_column(s, "ks", "t", "v", "w", 1, err, sizeof err),
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "u", NULL, st, 2, NULL, 0,
+                                            1, err, sizeof err),
                      BS_EINVAL);
+    bs_column_def ok[] = {{"a", i32, BS_COL_PARTITION_KEY, 0, 0}};
+    ck_assert_int_eq(bs_schema_create_table(s, "nope", "u", NULL, ok, 1, NULL,
+                                            0, 1, err, sizeof err),
+                     BS_ENOTFOUND);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", NULL, ok, 1, NULL, 0,
+                                            1, err, sizeof err),
+                     BS_EEXIST);
+    bs_table_option bad[] = {{"gc_grace_seconds", "-1", 0, NULL, NULL}};
+    ck_assert_int_eq(
+        bs_schema_set_table_options(s, "ks", "t", bad, 1, 1, err, sizeof err),
+        BS_ECONFIG);
+    bs_table_option unk[] = {{"nonsense", "1", 0, NULL, NULL}};
+    ck_assert_int_eq(
+        bs_schema_set_table_options(s, "ks", "t", unk, 1, 1, err, sizeof err),
+        BS_ECONFIG);
+    ck_assert_int_eq(
+        bs_schema_drop_column(s, "ks", "t", "pk", 1, err, sizeof err),
+        BS_EINVAL);
+    ck_assert_int_eq(
+        bs_schema_rename_column(s, "ks", "t", "v", "w", 1, err, sizeof err),
+        BS_EINVAL);
     bs_schema_version(s, &v1);
     ck_assert_int_eq(memcmp(v0.b, v1.b, 16), 0);
     bs_type_free(lst);
@@ -146,20 +172,25 @@ START_TEST(alter_columns_never_reuse_ids) {
     bs_schema *s = with_table();
     bs_type *i32 = bs_type_new(BS_TYPE_INT);
     uint16_t vid = bs_table_column(bs_schema_table(s, "ks", "t"), "v")->id;
-    ck_assert_int_eq(bs_schema_drop_column(s, "ks", "t", "v", 50, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_schema_drop_column(s, "ks", "t", "v", 50, err, sizeof err), 0);
     const bs_table_schema *t = bs_schema_table(s, "ks", "t");
     ck_assert_ptr_null(bs_table_column(t, "v"));
     ck_assert_uint_eq(t->ndropped, 1);
     ck_assert_str_eq(t->dropped[0].name, "v");
-    ck_assert_int_eq(bs_schema_add_column(s, "ks", "t", "v", i32, 0, 60, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_schema_add_column(s, "ks", "t", "v", i32, 0, 60, err, sizeof err),
+        0);
     t = bs_schema_table(s, "ks", "t");
     const bs_column *nv = bs_table_column(t, "v");
     ck_assert_uint_ne(nv->id, vid);
     ck_assert_uint_eq(nv->id, t->next_col_id - 1);
-    ck_assert_int_eq(bs_schema_add_column(s, "ks", "t", "v", i32, 0, 60, err, sizeof err),
-                     BS_EEXIST);
-    ck_assert_int_eq(bs_schema_rename_column(s, "ks", "t", "ck1", "c1", 70, err, sizeof err),
-                     0);
+    ck_assert_int_eq(
+        bs_schema_add_column(s, "ks", "t", "v", i32, 0, 60, err, sizeof err),
+        BS_EEXIST);
+    ck_assert_int_eq(
+        bs_schema_rename_column(s, "ks", "t", "ck1", "c1", 70, err, sizeof err),
+        0);
     ck_assert_ptr_nonnull(bs_table_column(bs_schema_table(s, "ks", "t"), "c1"));
     ck_assert_int_eq(bs_schema_timestamp(s), 70);
     bs_type_free(i32);
@@ -170,7 +201,8 @@ END_TEST
 START_TEST(clone_is_independent) {
     bs_schema *s = with_table();
     bs_schema *c = bs_schema_clone(s);
-    ck_assert_int_eq(bs_schema_drop_table(c, "ks", "t", 99, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_drop_table(c, "ks", "t", 99, err, sizeof err),
+                     0);
     ck_assert_ptr_null(bs_schema_table(c, "ks", "t"));
     ck_assert_ptr_nonnull(bs_schema_table(s, "ks", "t"));
     bs_uuid a, b;
@@ -187,8 +219,11 @@ END_TEST
 START_TEST(encode_decode_round_trip) {
     bs_schema *s = with_table();
     bs_type *i32 = bs_type_new(BS_TYPE_INT);
-    ck_assert_int_eq(bs_schema_drop_column(s, "ks", "t", "v", 50, err, sizeof err), 0);
-    ck_assert_int_eq(bs_schema_add_column(s, "ks", "t", "w", i32, 0, 60, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_schema_drop_column(s, "ks", "t", "v", 50, err, sizeof err), 0);
+    ck_assert_int_eq(
+        bs_schema_add_column(s, "ks", "t", "w", i32, 0, 60, err, sizeof err),
+        0);
     bs_buf b = BS_BUF_INIT;
     ck_assert_int_eq(bs_schema_encode(s, &b), 0);
     bs_schema *d;
@@ -198,7 +233,8 @@ START_TEST(encode_decode_round_trip) {
     bs_schema_version(d, &vb);
     ck_assert_int_eq(memcmp(va.b, vb.b, 16), 0);
     ck_assert_int_eq(bs_schema_timestamp(d), 60);
-    const bs_table_schema *x = bs_schema_table(s, "ks", "t"), *y = bs_schema_table(d, "ks", "t");
+    const bs_table_schema *x = bs_schema_table(s, "ks", "t"),
+                          *y = bs_schema_table(d, "ks", "t");
     ck_assert_int_eq(memcmp(x->id.b, y->id.b, 16), 0);
     ck_assert_uint_eq(x->ncols, y->ncols);
     for (size_t i = 0; i < x->ncols; i++) {
@@ -220,9 +256,11 @@ START_TEST(encode_decode_round_trip) {
     for (int i = 0; i < 3000; i++) {
         uint8_t *m = malloc(b.len);
         memcpy(m, b.data, b.len);
-        for (int f = 0; f < 1 + i % 4; f++) m[rand() % b.len] ^= (uint8_t)(1 + rand() % 255);
+        for (int f = 0; f < 1 + i % 4; f++)
+            m[rand() % b.len] ^= (uint8_t)(1 + rand() % 255);
         bs_schema *z = NULL;
-        if (bs_schema_decode(m, b.len, &z, err, sizeof err) == 0) bs_schema_release(z);
+        if (bs_schema_decode(m, b.len, &z, err, sizeof err) == 0)
+            bs_schema_release(z);
         free(m);
     }
     bs_buf_free(&b);
