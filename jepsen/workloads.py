@@ -197,24 +197,15 @@ class RegisterWorkload(object):
         return sorted([r.k, r.v, r.wt] for p in rows for r in rows[p])
 
     def check(self, history, fin):
-        invoked = {}
         writes = {}      # v -> (k, ts, type)
         ok_writes = []   # (complete_time, k, ts, v)
         stale = []
-        pending = {}
         for op in history:
-            key = op["process"]
-            if op["type"] == "invoke":
-                pending[key] = op
-                continue
-            inv = pending.pop(key, None)
-            if op["f"] == "write":
+            if op["type"] != "invoke" and op["f"] == "write":
                 k, v, ts = op["value"]
                 writes[v] = (k, ts, op["type"])
                 if op["type"] == "ok":
                     ok_writes.append((op["time"], k, ts, v))
-            elif op["f"] == "read" and op["type"] == "ok" and inv is not None:
-                invoked[id(op)] = inv["time"]
         # stale reads: a QUORUM read must see every write acknowledged before
         # the read was invoked (QUORUM+QUORUM overlap; LWW by timestamp).
         ok_writes.sort()
