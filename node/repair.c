@@ -94,6 +94,11 @@ typedef struct req {
     uint32_t nranges;
     int64_t *starts, *ends; /* malloc'd */
     bs_rbuf tail;
+    /* verb-specific, filled by req_parse */
+    uint8_t depth;           /* TREE */
+    bs_msg_peer to;          /* SEND */
+    const uint8_t *body;     /* SEND: wanted digests; STREAM: the chunk */
+    size_t body_len;
 } req;
 
 static int req_encode(bs_buf *b, const char *cf, const int64_t *s, const int64_t *e, uint32_t n) {
@@ -288,53 +293,86 @@ static int do_send(bs_repair *r, const char *cf, const int64_t *s, const int64_t
     return rc;
 }
 
-static void handle_job(bs_repair *r, job *j) {
-    req q;
-    bs_buf out = BS_BUF_INIT;
-    int rc = req_decode(j->in.payload, j->in.len, &q);
-    if (rc) {
-        BS_WARN(LOG, "bad repair request (verb %u) from %s", j->in.verb, j->in.from.addr);
-        bs_msg_reply(r->msg, &j->in, rc, NULL, 0);
-        return;
-    }
-    switch (j->in.verb) {
-    case BS_VERB_REPAIR_TREE: {
-        uint8_t depth;
-        bs_merkle *m = NULL;
-        if (q.nranges != 1 || bs_rbuf_u8(&q.tail, &depth) || depth > BS_MERKLE_MAX_DEPTH ||
-            bs_rbuf_left(&q.tail))
+/* Decodes and validates a request of `verb` completely.  0 (then
+ * req_free), BS_ECORRUPT, BS_EINVAL (not a repair verb) or BS_ENOMEM. */
+static int req_parse(uint8_t verb, const uint8_t *p, size_t len, req *q) {
+    int rc = req_decode(p, len, q);
+    if (rc) return rc;
+    switch (verb) {
+    case BS_VERB_REPAIR_TREE:
+        if (q->nranges != 1 || bs_rbuf_u8(&q->tail, &q->depth) || q->depth > BS_MERKLE_MAX_DEPTH ||
+            bs_rbuf_left(&q->tail))
             rc = BS_ECORRUPT;
-        else if (!(rc = do_tree(r, q.cf, q.starts[0], q.ends[0], depth, &m)))
-            rc = bs_merkle_encode(m, &out);
-        bs_merkle_free(m);
         break;
-    }
     case BS_VERB_REPAIR_DIGESTS:
-        rc = bs_rbuf_left(&q.tail) ? BS_ECORRUPT
-                                   : do_digests(r, q.cf, q.starts, q.ends, q.nranges, &out);
+        if (bs_rbuf_left(&q->tail)) rc = BS_ECORRUPT;
         break;
     case BS_VERB_REPAIR_SEND: {
         uint16_t al, port;
         const uint8_t *a;
         char addr[BS_MSG_ADDRLEN];
-        bs_msg_peer to;
-        bs_stream_digest *want = NULL;
-        size_t nwant = 0;
-        uint64_t res[3] = {0, 0, 0};
-        if (bs_rbuf_u16(&q.tail, &al) || al == 0 || al >= sizeof addr ||
-            bs_rbuf_bytes(&q.tail, al, &a) || bs_rbuf_u16(&q.tail, &port)) {
+        if (bs_rbuf_u16(&q->tail, &al) || al == 0 || al >= sizeof addr ||
+            bs_rbuf_bytes(&q->tail, al, &a) || memchr(a, 0, al) || bs_rbuf_u16(&q->tail, &port) ||
+            port == 0) {
             rc = BS_ECORRUPT;
             break;
         }
         memcpy(addr, a, al);
         addr[al] = 0;
-        if (bs_msg_peer_set(&to, addr, port) ||
-            bs_stream_digests_parse(q.tail.p + q.tail.pos, bs_rbuf_left(&q.tail), &want, &nwant)) {
+        q->body = q->tail.p + q->tail.pos;
+        q->body_len = bs_rbuf_left(&q->tail);
+        if (bs_msg_peer_set(&q->to, addr, port) || q->body_len % BS_STREAM_DIGEST_LEN)
             rc = BS_ECORRUPT;
-            break;
+        break;
+    }
+    case BS_VERB_REPAIR_STREAM:
+        q->body = q->tail.p + q->tail.pos;
+        q->body_len = bs_rbuf_left(&q->tail);
+        if (q->nranges || bs_stream_chunk_walk(q->body, q->body_len, NULL, NULL)) rc = BS_ECORRUPT;
+        break;
+    default:
+        rc = BS_EINVAL;
+    }
+    if (rc) req_free(q);
+    return rc;
+}
+
+int bs_repair_request_check(uint8_t verb, const void *p, size_t len) {
+    req q;
+    int rc = req_parse(verb, p, len, &q);
+    if (!rc) req_free(&q);
+    return rc;
+}
+
+static void handle_job(bs_repair *r, job *j) {
+    req q;
+    bs_buf out = BS_BUF_INIT;
+    int rc = req_parse(j->in.verb, j->in.payload, j->in.len, &q);
+    if (rc) {
+        BS_WARN(LOG, "bad repair request (verb %u, %zu bytes) from %s: %s", j->in.verb, j->in.len,
+                j->in.from.addr, bs_strerror(rc));
+        bs_msg_reply(r->msg, &j->in, rc, NULL, 0);
+        return;
+    }
+    switch (j->in.verb) {
+    case BS_VERB_REPAIR_TREE: {
+        bs_merkle *m = NULL;
+        if (!(rc = do_tree(r, q.cf, q.starts[0], q.ends[0], q.depth, &m))) rc = bs_merkle_encode(m, &out);
+        bs_merkle_free(m);
+        break;
+    }
+    case BS_VERB_REPAIR_DIGESTS:
+        rc = do_digests(r, q.cf, q.starts, q.ends, q.nranges, &out);
+        break;
+    case BS_VERB_REPAIR_SEND: {
+        bs_stream_digest *want = NULL;
+        size_t nwant = 0;
+        uint64_t res[3] = {0, 0, 0};
+        rc = bs_stream_digests_parse(q.body, q.body_len, &want, &nwant);
+        if (!rc) {
+            bs_stream_digests_sort(want, nwant);
+            rc = do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to, want, nwant, res);
         }
-        bs_stream_digests_sort(want, nwant);
-        rc = do_send(r, q.cf, q.starts, q.ends, q.nranges, &to, want, nwant, res);
         free(want);
         for (int i = 0; i < 3 && !rc; i++)
             if (bs_buf_append_u64(&out, res[i])) rc = BS_ENOMEM;
@@ -342,10 +380,8 @@ static void handle_job(bs_repair *r, job *j) {
     }
     case BS_VERB_REPAIR_STREAM: {
         bs_table *t;
-        if (q.nranges) rc = BS_ECORRUPT;
-        else if (!(rc = get_table(r, q.cf, &t)))
-            rc = bs_stream_chunk_apply(r->store, t, q.tail.p + q.tail.pos, bs_rbuf_left(&q.tail),
-                                       NULL, NULL);
+        if (!(rc = get_table(r, q.cf, &t)))
+            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, NULL, NULL);
         if (rc == BS_ECORRUPT) BS_WARN(LOG, "corrupt stream chunk for %s from %s", q.cf, j->in.from.addr);
         break;
     }

@@ -107,6 +107,11 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
 /* The report as a JSON object (appended to out). */
 int bs_repair_report_json(const bs_repair_report *rep, bs_buf *out);
 
+/* Validates a REPAIR_* request payload of `verb` as its handler would
+ * (layouts in repair.c) without doing the work.  0, BS_ECORRUPT, or
+ * BS_EINVAL for a verb that is not a repair verb.  Pure (fuzzed). */
+int bs_repair_request_check(uint8_t verb, const void *p, size_t len);
+
 /* Per-node checksums: for each table (keyspace/table may be NULL as in
  * run), each ring member is asked (TREE over the whole ring, depth 0) for
  * the hash of every record it stores, and the result is appended to out

@@ -56,38 +56,55 @@ int bs_stream_chunk_finish(bs_stream_chunk *c) {
     return bs_buf_append_u64(&c->b, XXH64(c->b.data, c->b.len, 0));
 }
 
-int bs_stream_chunk_apply(bs_store *s, bs_table *t, const void *data, size_t len, uint64_t *rows,
-                          uint64_t *bytes) {
+int bs_stream_chunk_walk(const void *data, size_t len, bs_raw_cb cb, void *ud) {
     const uint8_t *p = data;
-    if (rows) *rows = 0;
-    if (bytes) *bytes = 0;
     if (len < 16 || memcmp(p, MAGIC, 4)) return BS_ECORRUPT;
     if (bs_get_u64(p + len - 8) != XXH64(p, len - 8, 0)) return BS_ECORRUPT;
     uint32_t n = bs_get_u32(p + 4);
     bs_rbuf r;
     bs_rbuf_init(&r, p + 8, len - 16);
-    bs_batch *b;
-    int rc = bs_batch_new(s, &b);
-    if (rc) return rc;
-    uint64_t nb = 0;
-    for (uint32_t i = 0; i < n && !rc; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         uint32_t kl, vl;
         const uint8_t *k, *v;
         if (bs_rbuf_u32(&r, &kl) || bs_rbuf_bytes(&r, kl, &k) || bs_rbuf_u32(&r, &vl) ||
-            bs_rbuf_bytes(&r, vl, &v)) {
-            rc = BS_ECORRUPT;
-            break;
-        }
-        rc = bs_batch_put_raw(b, t, k, kl, v, vl);
-        if (rc == BS_EINVAL) rc = BS_ECORRUPT;
-        nb += (uint64_t)kl + vl;
+            bs_rbuf_bytes(&r, vl, &v))
+            return BS_ECORRUPT;
+        int rc = cb ? cb(ud, k, kl, v, vl) : 0;
+        if (rc) return rc < 0 ? rc : 0;
     }
-    if (!rc && bs_rbuf_left(&r)) rc = BS_ECORRUPT;
-    if (!rc && n) rc = bs_store_write(s, b);
-    bs_batch_free(b);
+    return bs_rbuf_left(&r) ? BS_ECORRUPT : 0;
+}
+
+typedef struct apply_ctx {
+    bs_batch *b;
+    bs_table *t;
+    uint64_t rows, bytes;
+} apply_ctx;
+
+static int apply_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    apply_ctx *c = ud;
+    int rc = bs_batch_put_raw(c->b, c->t, k, kl, v, vl);
+    if (rc == BS_EINVAL) rc = BS_ECORRUPT;
+    c->rows++;
+    c->bytes += kl + vl;
+    return rc;
+}
+
+int bs_stream_chunk_apply(bs_store *s, bs_table *t, const void *data, size_t len, uint64_t *rows,
+                          uint64_t *bytes) {
+    if (rows) *rows = 0;
+    if (bytes) *bytes = 0;
+    /* check the whole chunk before touching the store */
+    int rc = bs_stream_chunk_walk(data, len, NULL, NULL);
+    if (rc) return rc;
+    apply_ctx c = {NULL, t, 0, 0};
+    if ((rc = bs_batch_new(s, &c.b))) return rc;
+    rc = bs_stream_chunk_walk(data, len, apply_cb, &c);
+    if (!rc && c.rows) rc = bs_store_write(s, c.b);
+    bs_batch_free(c.b);
     if (!rc) {
-        if (rows) *rows = n;
-        if (bytes) *bytes = nb;
+        if (rows) *rows = c.rows;
+        if (bytes) *bytes = c.bytes;
     }
     return rc;
 }

@@ -50,6 +50,12 @@ int bs_stream_chunk_add(bs_stream_chunk *c, const void *key, size_t klen,
 /* Appends the checksum; after this only reset/free. */
 int bs_stream_chunk_finish(bs_stream_chunk *c);
 
+/* Checks a chunk (magic, checksum, every record inside the buffer,
+ * nothing after the last) and calls cb for each record (bs_raw_cb
+ * convention: > 0 stops, < 0 is returned).  0 or BS_ECORRUPT.  Pure: the
+ * fuzz target's entry point. */
+int bs_stream_chunk_walk(const void *p, size_t len, bs_raw_cb cb, void *ud);
+
 /* Checks a received chunk (magic, bounds, checksum; BS_ECORRUPT) and
  * applies every record to table t in one atomic batch (BS_ECORRUPT also
  * for a record the store refuses).  rows and bytes (may be NULL) receive
