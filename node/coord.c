@@ -716,6 +716,7 @@ static const verb_ent k_verbs[] = {
     {BS_VERB_REPAIR_RAW, bs__job_repair_raw}, {BS_VERB_RANGE_READ, bs__job_range},
     {BS_VERB_BATCHLOG_STORE, bs__job_batchlog_store},
     {BS_VERB_BATCHLOG_REMOVE, bs__job_batchlog_remove},
+    {BS_VERB_TRUNCATE, bs__job_truncate},
 };
 
 /* Messaging thread: copy the request and hand it to the stage. */
@@ -830,10 +831,6 @@ static int d_schema_apply(void *ud, bs_schema *next, const bs_proto_schema_chang
     bs_coord *c = ud;
     return c->lbe.schema_apply(c->lbe.ud, next, ev, err);
 }
-static int d_truncate(void *ud, const bs_table_schema *t, bs_exec_err *err) {
-    bs_coord *c = ud;
-    return c->lbe.truncate(c->lbe.ud, t, err);
-}
 static int d_nodes(void *ud, bs_arena *a, bs_exec_node *local, bs_exec_node **peers,
                    size_t *npeers) {
     bs_coord *c = ud;
@@ -852,7 +849,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->write = bs__coord_write;
     be->read = bs__coord_read;
     be->scan = bs__coord_scan;
-    be->truncate = d_truncate;
+    be->truncate = bs__coord_truncate;
     be->nodes = d_nodes;
     be->now_us = d_now_us;
 }

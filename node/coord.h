@@ -51,6 +51,7 @@
 /* Batchlog of logged batches (node/coord_batchlog.c). */
 #define BS_VERB_BATCHLOG_STORE 28
 #define BS_VERB_BATCHLOG_REMOVE 29
+#define BS_VERB_TRUNCATE 30
 
 typedef struct bs_coord bs_coord;
 

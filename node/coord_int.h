@@ -139,6 +139,9 @@ typedef struct bs__job {
 /* Holder side of the batchlog verbs (coord_batchlog.c). */
 void bs__job_batchlog_store(bs_coord *c, bs__job *j);
 void bs__job_batchlog_remove(bs_coord *c, bs__job *j);
+/* TRUNCATE on every node (coord_truncate.c). */
+int bs__coord_truncate(void *ud, const bs_table_schema *t, bs_exec_err *err);
+void bs__job_truncate(bs_coord *c, bs__job *j);
 
 typedef struct bs__cache_ent bs__cache_ent;
 
