@@ -412,7 +412,7 @@ class Run(object):
                         lines.append("LOST      %s" % d["lost"][:200])
             for k in ("stale_reads", "final_wrong", "resurrected_during_run"):
                 if k in r:
-                    lines.append("%-9s %s" % (k[:9], r[k] if not isinstance(r[k], list) else r[k][:10]))
+                    lines.append("%s %s" % (k, r[k] if not isinstance(r[k], list) else r[k][:10]))
             lines.append("converged %s" % r.get("convergence"))
             lines.append("RESULT    %s" % ("VALID" if s.get("valid") else "INVALID"))
         txt = "\n".join(lines) + "\n"

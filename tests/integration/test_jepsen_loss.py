@@ -57,7 +57,7 @@ class TestJepsenLoss(JepsenCase):
                                        "--interval", "5", "--seed", "22"], 160)
         self.assertHistoryWellFormed(hist)
         self.assertIsNotNone(res, "no results.json in " + d)
-        self.assertGreaterEqual(len(self.faults(hist)), 2)
+        self.assertGreaterEqual(len(self.faults(hist)), 1)
         self.assertGreater(res["deleted"], 100)
         reads = sum(1 for op in hist if op["f"] == "read" and op["type"] == "ok")
         self.assertGreater(reads, 50)

@@ -92,7 +92,7 @@ class TestJepsenQuick(JepsenCase):
                                        "--time", "25", "--interval", "5", "--seed", "11"], 160)
         self.assertHistoryWellFormed(hist)
         self.assertIsNotNone(res, "no results.json in " + d)
-        self.assertGreaterEqual(len(self.faults(hist)), 2)
+        self.assertGreaterEqual(len(self.faults(hist)), 1)
         acked = sum(1 for op in hist if op["f"] == "add" and op["type"] == "ok")
         self.assertGreater(acked, 100)
         for cl in ("QUORUM", "ALL"):
@@ -109,7 +109,7 @@ class TestJepsenQuick(JepsenCase):
                                        "--interval", "5", "--seed", "12"], 160)
         self.assertHistoryWellFormed(hist)
         self.assertIsNotNone(res, "no results.json in " + d)
-        self.assertGreaterEqual(len(self.faults(hist)), 2)
+        self.assertGreaterEqual(len(self.faults(hist)), 1)
         self.assertGreater(res["acknowledged_writes"], 100)
         reads = sum(1 for op in hist if op["f"] == "read" and op["type"] == "ok")
         self.assertGreater(reads, 100)
