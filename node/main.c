@@ -201,6 +201,7 @@ fail:
     BS_ERROR("main", "%s", err);
     fprintf(stderr, "basaltd: %s\n", err);
 out:
+    bs_repair_stop(repair); /* a running session stops after its current range */
     if (admin) {
         bs_admin_stop(admin);
         bs_admin_free(admin);
@@ -211,7 +212,6 @@ out:
         bs_server_stop(srv); /* in-flight requests finish first */
         bs_server_free(srv);
     }
-    bs_repair_stop(repair);
     if (coord) bs_coord_stop(coord);
     bs_cluster_stop(cluster); /* stops messaging */
     if (coord) bs_coord_free(coord);

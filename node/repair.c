@@ -941,6 +941,13 @@ out:
     return 0;
 }
 
+static int stopping(bs_repair *r) {
+    pthread_mutex_lock(&r->mu);
+    int s = r->stopping;
+    pthread_mutex_unlock(&r->mu);
+    return s;
+}
+
 static int repair_table(bs_repair *r, const bs_table_schema *ts, const bs_ring_replica_map *map,
                         uint32_t self_idx, const bs_repair_run_opts *o, bs_repair_report *rep) {
     char cf[256];
@@ -970,6 +977,7 @@ static int repair_table(bs_repair *r, const bs_table_schema *ts, const bs_ring_r
         if (o->has_range)
             np = intersect(ranges[i].start, ranges[i].end, o->range_start, o->range_end, parts);
         for (int p = 0; p < np; p++) rc = repair_range(r, cf, lt, &parts[p], reps, nrep, rep);
+        if (!rc && stopping(r)) rc = BS_ECLOSED;
     }
     free(ranges);
     return rc;
@@ -1016,6 +1024,7 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *r
     int rc = 0;
     uint32_t self_idx;
     if (!snap || bs_ring_snapshot_find_node(snap, &r->self, &self_idx)) rc = BS_EUNAVAIL;
+    if (!rc && stopping(r)) rc = BS_ECLOSED;
     if (!rc && o->keyspace) {
         const bs_keyspace_schema *ks = bs_schema_keyspace(sc, o->keyspace);
         if (!ks || (o->table && !bs_schema_table(sc, o->keyspace, o->table))) rc = BS_ENOTFOUND;
@@ -1040,7 +1049,8 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *r
         for (size_t t = 0; t < ks->ntables && !rc; t++) {
             if (o->table && strcmp(ks->tables[t]->name, o->table)) continue;
             int trc = repair_table(r, ks->tables[t], map, self_idx, o, rep);
-            if (trc) BS_WARN(LOG, "table %s.%s: %s", ks->name, ks->tables[t]->name, bs_strerror(trc));
+            if (trc == BS_ECLOSED) rc = trc; /* shutting down: stop here */
+            else if (trc) BS_WARN(LOG, "table %s.%s: %s", ks->name, ks->tables[t]->name, bs_strerror(trc));
         }
         bs_ring_replica_map_release(map);
     }

@@ -72,7 +72,9 @@ void bs_repair_opts_default(bs_repair_opts *o);
 int bs_repair_new(const bs_repair_opts *o, bs_local *local, bs_msg *msg,
                   const bs_coord_membership *mem, bs_repair **out);
 /* Unregisters the verbs, answers queued requests BS_ECLOSED and joins the
- * threads.  Idempotent; NULL is a no-op.  Call before bs_msg_stop. */
+ * threads; a session in progress ends after its current range with
+ * BS_ECLOSED.  Idempotent; NULL is a no-op.  Call before bs_msg_stop (and
+ * before stopping whatever runs sessions, e.g. the admin server). */
 void bs_repair_stop(bs_repair *r);
 void bs_repair_free(bs_repair *r);
 
@@ -101,7 +103,9 @@ typedef struct bs_repair_report {
 
 /* Runs a session (see the top).  0 when it ran (failed ranges are in the
  * report, not an error); BS_ENOTFOUND unknown keyspace/table; BS_EBUSY
- * another session runs; BS_EUNAVAIL no ring yet. */
+ * another session runs; BS_EUNAVAIL no ring yet; BS_ECLOSED the service
+ * was stopped (before or during the session: it stops after the range in
+ * progress). */
 int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
                   bs_repair_report *rep);
 /* The report as a JSON object (appended to out). */

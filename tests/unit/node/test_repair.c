@@ -12,7 +12,8 @@
  * win on every node, streamed <= 3x differed), and a second run streams
  * nothing; the local node missing data is repaired too (it is a stream
  * target); a down replica makes its ranges fail without hanging;
- * --range restricts the ranges; unknown keyspace; per-node checksums;
+ * --range restricts the ranges; unknown keyspace; a stopped service;
+ * per-node checksums;
  * malformed REPAIR_* requests are answered with BS_ECORRUPT.
  */
 #include <check.h>
@@ -396,6 +397,11 @@ START_TEST(test_range_and_errors) {
     ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_ENOTFOUND);
     o.keyspace = NULL;
     ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_EINVAL);
+    /* a stopped service runs no session */
+    o.keyspace = "ks";
+    o.table = NULL;
+    bs_repair_stop(g_n[0].rep);
+    ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_ECLOSED);
 }
 END_TEST
 
