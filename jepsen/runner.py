@@ -151,7 +151,7 @@ class Run(object):
             self.record({"process": proc, "type": "info", "f": "worker-crash",
                          "value": "%s: %s" % (type(e).__name__, e)})
 
-    def snapshot(self, node_order, cl, attempts=6):
+    def snapshot(self, node_order, cl, attempts=6, parts=range(wl.NPART)):
         last = None
         for k in range(attempts):
             i = node_order[k % len(node_order)]
@@ -159,41 +159,77 @@ class Run(object):
             try:
                 if c.session is None:
                     c.connect()
-                return self.wl.snapshot(c.session, cl), None
+                return self.wl.snapshot(c.session, cl, parts), None
             except Exception as e:
                 last = "%s via node %d: %s" % (type(e).__name__, i, str(e)[:300])
                 c.close()
                 time.sleep(1)
         return None, last
 
+    def replicas_of(self):
+        """{partition: [node indices of its replicas]} from the driver's
+        token map (Murmur3, the same the nodes use); None if unknown."""
+        import struct
+        by_ip = {self.net.ip(i): i for i in self.db.nodes}
+        for r in self.readers.values():
+            try:
+                if r.session is None:
+                    r.connect()
+                meta = r.cluster.metadata
+                meta.token_map.rebuild_keyspace(wl.KS, build_if_absent=True)
+                out = {}
+                for p in range(wl.NPART):
+                    hs = meta.get_replicas(wl.KS, struct.pack(">i", p))
+                    out[p] = sorted(by_ip[h.address] for h in hs if h.address in by_ip)
+                if all(len(v) == min(self.a.rf, self.a.nodes) for v in out.values()):
+                    return out
+            except Exception:
+                r.close()
+        return None
+
     def converge(self, fin):
+        """Every replica of every partition, read locally (CL ONE through
+        that replica as coordinator: the local replica is read first), must
+        hold the same rows; compared by a SHA-1 per replica and partition.
+        Without a token map, every node's ONE view of the whole table is
+        compared instead.  Retried until --converge-timeout (hints)."""
+        import hashlib
         from cassandra import ConsistencyLevel as CL
+        reps = self.replicas_of()
         deadline = time.time() + self.a.converge_timeout
         attempt = 0
         while True:
             attempt += 1
-            views, errs = {}, {}
-            for i in sorted(self.db.nodes):
-                snap, err = self.snapshot([i], CL.ONE, attempts=2)
-                if snap is None:
-                    errs[i] = err
-                else:
-                    views[i] = snap
-            agree = not errs and len({json.dumps(v) for v in views.values()}) == 1
+            errs, diff, sums = {}, [], {}
+            groups = reps or {"all": sorted(self.db.nodes)}
+            for p, nodes in sorted(groups.items(), key=lambda kv: str(kv[0])):
+                views = {}
+                for i in nodes:
+                    parts = [p] if reps else range(wl.NPART)
+                    snap, err = self.snapshot([i], CL.ONE, attempts=2, parts=parts)
+                    if snap is None:
+                        errs["%s@%d" % (p, i)] = err
+                    else:
+                        views[i] = snap
+                        sums.setdefault(str(p), {})[str(i)] = hashlib.sha1(
+                            json.dumps(snap).encode()).hexdigest()[:12]
+                if len({json.dumps(v) for v in views.values()}) > 1:
+                    base_i = min(views)
+                    base = set(json.dumps(x) for x in views[base_i])
+                    for i, v in sorted(views.items()):
+                        s = set(json.dumps(x) for x in v)
+                        if s != base:
+                            diff.append({"partition": p, "node": i, "vs_node": base_i,
+                                         "missing": sorted(base - s)[:50],
+                                         "extra": sorted(s - base)[:50]})
+            agree = not errs and not diff
             if agree or time.time() > deadline:
                 break
             time.sleep(2)
-        diff = []
-        if views and not agree:
-            base = set(json.dumps(x) for x in views[min(views)])
-            for i, v in views.items():
-                s = set(json.dumps(x) for x in v)
-                if s != base:
-                    diff.append({"node": i, "missing_vs_node%d" % min(views): sorted(base - s)[:50],
-                                 "extra_vs_node%d" % min(views): sorted(s - base)[:50]})
         fin["convergence"] = {"agree": agree, "attempts": attempt, "errors": errs,
-                              "sizes": {str(i): len(v) for i, v in views.items()},
-                              "differences": diff}
+                              "mode": "per-replica" if reps else "per-node",
+                              "replicas": {str(k): v for k, v in (reps or {}).items()},
+                              "checksums": sums, "differences": diff}
 
     def wipe(self, i):
         """Test-only: lose node i's data (kill -9, delete its data dir,

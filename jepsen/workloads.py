@@ -111,8 +111,8 @@ class SetWorkload(object):
             t, m = _classify(e)
             return t, v, m
 
-    def snapshot(self, session, cl):
-        rows = _rows_by_partition(session, "sets", "elem", cl)
+    def snapshot(self, session, cl, parts=range(NPART)):
+        rows = _rows_by_partition(session, "sets", "elem", cl, parts)
         return sorted(r.elem for p in rows for r in rows[p])
 
     def check(self, history, fin):
@@ -192,8 +192,8 @@ class RegisterWorkload(object):
                 t = "fail"   # a read that failed changed nothing
             return t, val, m
 
-    def snapshot(self, session, cl):
-        rows = _rows_by_partition(session, "registers", "k, v, WRITETIME(v) AS wt", cl)
+    def snapshot(self, session, cl, parts=range(NPART)):
+        rows = _rows_by_partition(session, "registers", "k, v, WRITETIME(v) AS wt", cl, parts)
         return sorted([r.k, r.v, r.wt] for p in rows for r in rows[p])
 
     def check(self, history, fin):
@@ -308,8 +308,8 @@ class DeleteWorkload(object):
                 t = "fail"
             return t, (k if f != "read" else [k, None]), m
 
-    def snapshot(self, session, cl):
-        rows = _rows_by_partition(session, "dels", "k", cl)
+    def snapshot(self, session, cl, parts=range(NPART)):
+        rows = _rows_by_partition(session, "dels", "k", cl, parts)
         return sorted(r.k for p in rows for r in rows[p])
 
     def check(self, history, fin):

@@ -9,6 +9,10 @@ must fail (exit status 1) and list the lost elements: all acknowledged,
 nonempty, whole partitions (elem % 16) gone at both QUORUM and ALL, and
 every other acknowledged element still present.
 
+test_convergence_catches_wiped_replica: RF=3 and --wipe 2: the
+per-replica convergence check (before any read repair) reports node 2's
+partitions as different from their other replicas.
+
 test_delete_kill_pause_isolate: deleted rows never come back (during the
 run at QUORUM, after heal + flush + compaction at QUORUM and ALL).
 """
@@ -50,6 +54,33 @@ class TestJepsenLoss(JepsenCase):
         wipes = [op for op in hist if op["f"] == "wipe"]
         self.assertEqual(len(wipes), 1)
         self.assertEqual(wipes[0]["value"]["node"], 2)
+
+    def test_convergence_catches_wiped_replica(self):
+        # RF=3: QUORUM/ALL reads repair the wiped replica (nothing lost),
+        # but the per-replica convergence check, which runs first, must
+        # see node 2's partitions differ from their other replicas.
+        rc, d, res, hist = run_jepsen(["--workload", "set", "--nemesis", "none",
+                                       "--time", "6", "--seed", "23", "--wipe", "2",
+                                       "--settle", "2", "--converge-timeout", "3"], 150)
+        self.assertIsNotNone(res, "no results.json in " + d)
+        self.assertEqual(rc, 1)
+        self.assertFalse(res["valid"])
+        self.assertFalse(res["convergence"])
+        for cl in ("QUORUM", "ALL"):
+            self.assertEqual(res[cl]["lost"], [], cl)
+        with open(os.path.join(d, "final.json")) as f:
+            conv = json.load(f)["convergence"]
+        self.assertEqual(conv["mode"], "per-replica")
+        self.assertTrue(conv["differences"])
+        reps = conv["replicas"]
+        for diff in conv["differences"]:
+            self.assertIn(2, (diff["node"], diff["vs_node"]))
+            self.assertIn(2, reps[str(diff["partition"])])
+            # node 2 is the side without the rows
+            if diff["node"] == 2:
+                self.assertTrue(diff["missing"])
+            else:
+                self.assertTrue(diff["extra"])
 
     def test_delete_kill_pause_isolate(self):
         rc, d, res, hist = run_jepsen(["--workload", "delete", "--nemesis",
