@@ -808,7 +808,11 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t 
         }
         nv = k;
         uint32_t all = nrep >= 32 ? 0xffffffffu : (1u << nrep) - 1;
-        /* per (source, target) the wanted digests */
+        /* Per (source, target) the wanted digests.  Pass 0 moves the
+         * versions a majority holds, pass 1 the others: a stale replica's
+         * old versions are usually overwritten by pass 0, and its source
+         * walk in pass 1 then no longer finds (and sends) them. */
+        for (int pass = 0; pass < 2 && !rc; pass++)
         for (size_t src = 0; src < nrep && !rc; src++)
             for (size_t dst = 0; dst < nrep && !rc; dst++) {
                 if (src == dst) continue;
@@ -818,6 +822,8 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t 
                     /* dst lacks it and src is its first holder */
                     if (v[i].holders & (1u << dst)) continue;
                     if ((uint32_t)__builtin_ctz(v[i].holders) != src) continue;
+                    int majority = 2 * (size_t)__builtin_popcount(v[i].holders) > nrep;
+                    if (majority != (pass == 0)) continue;
                     if (nw == cap) {
                         cap = cap ? cap * 2 : 64;
                         bs_stream_digest *p = realloc(want, cap * sizeof *p);
