@@ -47,40 +47,43 @@ typedef struct opts {
 } opts;
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> "
-            "[args]\n"
-            "\n"
-            "Options:\n"
-            "  -h, --host HOST      node's admin address (default 127.0.0.1)\n"
-            "  -p, --port PORT      admin port (default 7199)\n"
-            "  -t, --timeout SECS   give up after SECS without progress (0 = "
-            "never;\n"
-            "                       default 30, none for flush/compact/drain)\n"
-            "      --help           this text\n"
-            "\n"
-            "Commands:\n"
-            "  status [keyspace]         nodes with state, load, tokens, "
-            "ownership\n"
-            "  ring [keyspace]           token ring: token -> node\n"
-            "  info [-T|--tokens] [-c|--config]\n"
-            "                            this node: id, load, uptime, tokens, "
-            "config\n"
-            "  gossipinfo                gossip endpoint states\n"
-            "  describecluster           name, snitch, partitioner, schema "
-            "versions\n"
-            "  flush [keyspace [table...]]    flush memtables\n"
-            "  compact [keyspace [table...]]  major compaction\n"
-            "  drain                     flush everything and stop accepting "
-            "writes\n"
-            "  version                   release version\n"
-            "  hints                     pending hints per target node\n"
-            "  repair [keyspace [table]] [--full] [--range a:b]\n"
-            "                            anti-entropy repair of the ranges this node\n"
-            "                            replicates; exit 1 when a range failed\n"
-            "  checksum [keyspace [table]]\n"
-            "                            per-node checksum of each table; exit 1 on a\n"
-            "                            mismatch\n");
+    fprintf(
+        f,
+        "usage: basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> "
+        "[args]\n"
+        "\n"
+        "Options:\n"
+        "  -h, --host HOST      node's admin address (default 127.0.0.1)\n"
+        "  -p, --port PORT      admin port (default 7199)\n"
+        "  -t, --timeout SECS   give up after SECS without progress (0 = "
+        "never;\n"
+        "                       default 30, none for flush/compact/drain)\n"
+        "      --help           this text\n"
+        "\n"
+        "Commands:\n"
+        "  status [keyspace]         nodes with state, load, tokens, "
+        "ownership\n"
+        "  ring [keyspace]           token ring: token -> node\n"
+        "  info [-T|--tokens] [-c|--config]\n"
+        "                            this node: id, load, uptime, tokens, "
+        "config\n"
+        "  gossipinfo                gossip endpoint states\n"
+        "  describecluster           name, snitch, partitioner, schema "
+        "versions\n"
+        "  flush [keyspace [table...]]    flush memtables\n"
+        "  compact [keyspace [table...]]  major compaction\n"
+        "  drain                     flush everything and stop accepting "
+        "writes\n"
+        "  version                   release version\n"
+        "  hints                     pending hints per target node\n"
+        "  repair [keyspace [table]] [--full] [--range a:b]\n"
+        "                            anti-entropy repair of the ranges this "
+        "node\n"
+        "                            replicates; exit 1 when a range failed\n"
+        "  checksum [keyspace [table]]\n"
+        "                            per-node checksum of each table; exit 1 "
+        "on a\n"
+        "                            mismatch\n");
 }
 
 static void die(const char *fmt, ...)
@@ -348,9 +351,12 @@ static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
     const char *pos[2] = {NULL, NULL}, *range = NULL;
     int npos = 0, full = 0;
     for (int i = 0; i < argc; i++) {
-        if (!checksum && !strcmp(argv[i], "--full")) full = 1;
-        else if (!checksum && !strcmp(argv[i], "--range") && i + 1 < argc) range = argv[++i];
-        else if (argv[i][0] != '-' && npos < 2) pos[npos++] = argv[i];
+        if (!checksum && !strcmp(argv[i], "--full"))
+            full = 1;
+        else if (!checksum && !strcmp(argv[i], "--range") && i + 1 < argc)
+            range = argv[++i];
+        else if (argv[i][0] != '-' && npos < 2)
+            pos[npos++] = argv[i];
         else {
             fprintf(stderr, "basalt-admin: %s: unexpected argument '%s'\n",
                     checksum ? "checksum" : "repair", argv[i]);
@@ -374,9 +380,11 @@ static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
     bs_buf_append_u8(&target, 0);
     const bs_json *doc;
     /* a repair takes as long as it takes: no default timeout */
-    call(o, checksum ? "GET" : "POST", (const char *)target.data, checksum ? 300 : 0, &a, &doc);
+    call(o, checksum ? "GET" : "POST", (const char *)target.data,
+         checksum ? 300 : 0, &a, &doc);
     int64_t bad = 0;
-    if (checksum ? bs_admin_fmt_checksum(doc, &out, &bad) : bs_admin_fmt_repair(doc, &out, &bad))
+    if (checksum ? bs_admin_fmt_checksum(doc, &out, &bad)
+                 : bs_admin_fmt_repair(doc, &out, &bad))
         die("unexpected answer from %s:%s", o->host, o->port);
     print_buf(&out);
     bs_buf_free(&target);

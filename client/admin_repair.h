@@ -10,7 +10,8 @@
 #include "common/buf.h"
 
 /* The session report; *failed_ranges gets ranges_failed (exit status). */
-int bs_admin_fmt_repair(const bs_json *doc, bs_buf *out, int64_t *failed_ranges);
+int bs_admin_fmt_repair(const bs_json *doc, bs_buf *out,
+                        int64_t *failed_ranges);
 /* One line per (table, node) and a verdict per table; *mismatched gets
  * the number of tables whose live nodes disagree. */
 int bs_admin_fmt_checksum(const bs_json *doc, bs_buf *out, int64_t *mismatched);

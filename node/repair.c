@@ -95,19 +95,23 @@ typedef struct req {
     int64_t *starts, *ends; /* malloc'd */
     bs_rbuf tail;
     /* verb-specific, filled by req_parse */
-    uint8_t depth;           /* TREE */
-    bs_msg_peer to;          /* SEND */
-    const uint8_t *body;     /* SEND: wanted digests; STREAM: the chunk */
+    uint8_t depth;       /* TREE */
+    bs_msg_peer to;      /* SEND */
+    const uint8_t *body; /* SEND: wanted digests; STREAM: the chunk */
     size_t body_len;
 } req;
 
-static int req_encode(bs_buf *b, const char *cf, const int64_t *s, const int64_t *e, uint32_t n) {
+static int req_encode(bs_buf *b, const char *cf, const int64_t *s,
+                      const int64_t *e, uint32_t n) {
     size_t l = strlen(cf);
     if (l > 255) return BS_EINVAL;
-    if (bs_buf_append_u16(b, (uint16_t)l) || bs_buf_append(b, cf, l) || bs_buf_append_u32(b, n))
+    if (bs_buf_append_u16(b, (uint16_t)l) || bs_buf_append(b, cf, l) ||
+        bs_buf_append_u32(b, n))
         return BS_ENOMEM;
     for (uint32_t i = 0; i < n; i++)
-        if (bs_buf_append_u64(b, (uint64_t)s[i]) || bs_buf_append_u64(b, (uint64_t)e[i])) return BS_ENOMEM;
+        if (bs_buf_append_u64(b, (uint64_t)s[i]) ||
+            bs_buf_append_u64(b, (uint64_t)e[i]))
+            return BS_ENOMEM;
     return 0;
 }
 
@@ -123,11 +127,13 @@ static int req_decode(const uint8_t *p, size_t len, req *q) {
     bs_rbuf_init(&r, p, len);
     uint16_t l;
     const uint8_t *name;
-    if (bs_rbuf_u16(&r, &l) || l == 0 || l > 255 || bs_rbuf_bytes(&r, l, &name) || memchr(name, 0, l))
+    if (bs_rbuf_u16(&r, &l) || l == 0 || l > 255 ||
+        bs_rbuf_bytes(&r, l, &name) || memchr(name, 0, l))
         return BS_ECORRUPT;
     memcpy(q->cf, name, l);
     q->cf[l] = 0;
-    if (bs_rbuf_u32(&r, &q->nranges) || q->nranges > bs_rbuf_left(&r) / 16) return BS_ECORRUPT;
+    if (bs_rbuf_u32(&r, &q->nranges) || q->nranges > bs_rbuf_left(&r) / 16)
+        return BS_ECORRUPT;
     if (q->nranges) {
         q->starts = malloc(q->nranges * sizeof *q->starts);
         q->ends = malloc(q->nranges * sizeof *q->ends);
@@ -164,8 +170,10 @@ static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
     uint8_t *copy = NULL;
     if (!status && len) {
         copy = malloc(len);
-        if (copy) memcpy(copy, p, len);
-        else status = BS_ENOMEM;
+        if (copy)
+            memcpy(copy, p, len);
+        else
+            status = BS_ENOMEM;
     }
     pthread_mutex_lock(&c->mu);
     c->status = status;
@@ -178,8 +186,8 @@ static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
 
 /* Sends and waits; on success *out (malloc'd, may be NULL when empty) is
  * the caller's. */
-static int call(bs_repair *r, const bs_msg_peer *to, uint8_t verb, const bs_buf *b, uint32_t tmo,
-                uint8_t **out, size_t *outlen) {
+static int call(bs_repair *r, const bs_msg_peer *to, uint8_t verb,
+                const bs_buf *b, uint32_t tmo, uint8_t **out, size_t *outlen) {
     sync_call c;
     memset(&c, 0, sizeof c);
     pthread_mutex_init(&c.mu, NULL);
@@ -187,7 +195,8 @@ static int call(bs_repair *r, const bs_msg_peer *to, uint8_t verb, const bs_buf 
     int rc = bs_msg_send(r->msg, to, verb, b->data, b->len, tmo, sync_cb, &c);
     if (!rc) {
         pthread_mutex_lock(&c.mu);
-        while (!c.done) pthread_cond_wait(&c.cv, &c.mu);
+        while (!c.done)
+            pthread_cond_wait(&c.cv, &c.mu);
         pthread_mutex_unlock(&c.mu);
         rc = c.status;
     }
@@ -214,15 +223,15 @@ static int get_table(bs_repair *r, const char *cf, bs_table **t) {
     return bs_store_table_get(r->store, cf, t);
 }
 
-static int do_tree(bs_repair *r, const char *cf, int64_t s, int64_t e, unsigned depth,
-                   bs_merkle **out) {
+static int do_tree(bs_repair *r, const char *cf, int64_t s, int64_t e,
+                   unsigned depth, bs_merkle **out) {
     bs_table *t;
     int rc = get_table(r, cf, &t);
     return rc ? rc : bs_merkle_build(t, s, e, depth, out);
 }
 
-static int do_digests(bs_repair *r, const char *cf, const int64_t *s, const int64_t *e, size_t n,
-                      bs_buf *out) {
+static int do_digests(bs_repair *r, const char *cf, const int64_t *s,
+                      const int64_t *e, size_t n, bs_buf *out) {
     bs_table *t;
     int rc = get_table(r, cf, &t);
     return rc ? rc : bs_stream_digests_build(t, s, e, n, out);
@@ -244,19 +253,24 @@ static int send_chunk(sender *sd) {
     int rc = bs_stream_chunk_finish(&sd->chunk);
     bs_buf_reset(&sd->msg);
     if (!rc) rc = req_encode(&sd->msg, sd->cf, NULL, NULL, 0);
-    if (!rc && bs_buf_append(&sd->msg, sd->chunk.b.data, sd->chunk.b.len)) rc = BS_ENOMEM;
+    if (!rc && bs_buf_append(&sd->msg, sd->chunk.b.data, sd->chunk.b.len))
+        rc = BS_ENOMEM;
     /* one chunk in flight: wait for the target to have applied it */
-    if (!rc) rc = call(sd->r, sd->to, BS_VERB_REPAIR_STREAM, &sd->msg, sd->r->o.tree_timeout_ms, NULL, NULL);
+    if (!rc)
+        rc = call(sd->r, sd->to, BS_VERB_REPAIR_STREAM, &sd->msg,
+                  sd->r->o.tree_timeout_ms, NULL, NULL);
     if (!rc) sd->chunks++;
     bs_stream_chunk_reset(&sd->chunk);
     return rc;
 }
 
-static int send_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+static int send_cb(void *ud, const uint8_t *key, size_t klen,
+                   const uint8_t *val, size_t vlen) {
     sender *sd = ud;
     bs_stream_digest d;
     bs_stream_digest_of(key, klen, val, vlen, &d);
-    if (!bs_stream_digest_find(sd->want, sd->nwant, d.key_hash, d.rec_hash)) return 0;
+    if (!bs_stream_digest_find(sd->want, sd->nwant, d.key_hash, d.rec_hash))
+        return 0;
     int rc = bs_stream_chunk_add(&sd->chunk, key, klen, val, vlen);
     if (rc) return rc;
     sd->rows++;
@@ -266,8 +280,9 @@ static int send_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *val
 }
 
 /* Streams the wanted records of the ranges to `to`.  want must be sorted. */
-static int do_send(bs_repair *r, const char *cf, const int64_t *s, const int64_t *e, size_t n,
-                   const bs_msg_peer *to, const bs_stream_digest *want, size_t nwant,
+static int do_send(bs_repair *r, const char *cf, const int64_t *s,
+                   const int64_t *e, size_t n, const bs_msg_peer *to,
+                   const bs_stream_digest *want, size_t nwant,
                    uint64_t res[3]) {
     bs_table *t;
     int rc = get_table(r, cf, &t);
@@ -300,8 +315,8 @@ static int req_parse(uint8_t verb, const uint8_t *p, size_t len, req *q) {
     if (rc) return rc;
     switch (verb) {
     case BS_VERB_REPAIR_TREE:
-        if (q->nranges != 1 || bs_rbuf_u8(&q->tail, &q->depth) || q->depth > BS_MERKLE_MAX_DEPTH ||
-            bs_rbuf_left(&q->tail))
+        if (q->nranges != 1 || bs_rbuf_u8(&q->tail, &q->depth) ||
+            q->depth > BS_MERKLE_MAX_DEPTH || bs_rbuf_left(&q->tail))
             rc = BS_ECORRUPT;
         break;
     case BS_VERB_REPAIR_DIGESTS:
@@ -312,8 +327,8 @@ static int req_parse(uint8_t verb, const uint8_t *p, size_t len, req *q) {
         const uint8_t *a;
         char addr[BS_MSG_ADDRLEN];
         if (bs_rbuf_u16(&q->tail, &al) || al == 0 || al >= sizeof addr ||
-            bs_rbuf_bytes(&q->tail, al, &a) || memchr(a, 0, al) || bs_rbuf_u16(&q->tail, &port) ||
-            port == 0) {
+            bs_rbuf_bytes(&q->tail, al, &a) || memchr(a, 0, al) ||
+            bs_rbuf_u16(&q->tail, &port) || port == 0) {
             rc = BS_ECORRUPT;
             break;
         }
@@ -321,17 +336,19 @@ static int req_parse(uint8_t verb, const uint8_t *p, size_t len, req *q) {
         addr[al] = 0;
         q->body = q->tail.p + q->tail.pos;
         q->body_len = bs_rbuf_left(&q->tail);
-        if (bs_msg_peer_set(&q->to, addr, port) || q->body_len % BS_STREAM_DIGEST_LEN)
+        if (bs_msg_peer_set(&q->to, addr, port) ||
+            q->body_len % BS_STREAM_DIGEST_LEN)
             rc = BS_ECORRUPT;
         break;
     }
     case BS_VERB_REPAIR_STREAM:
         q->body = q->tail.p + q->tail.pos;
         q->body_len = bs_rbuf_left(&q->tail);
-        if (q->nranges || bs_stream_chunk_walk(q->body, q->body_len, NULL, NULL)) rc = BS_ECORRUPT;
+        if (q->nranges ||
+            bs_stream_chunk_walk(q->body, q->body_len, NULL, NULL))
+            rc = BS_ECORRUPT;
         break;
-    default:
-        rc = BS_EINVAL;
+    default: rc = BS_EINVAL;
     }
     if (rc) req_free(q);
     return rc;
@@ -349,15 +366,16 @@ static void handle_job(bs_repair *r, job *j) {
     bs_buf out = BS_BUF_INIT;
     int rc = req_parse(j->in.verb, j->in.payload, j->in.len, &q);
     if (rc) {
-        BS_WARN(LOG, "bad repair request (verb %u, %zu bytes) from %s: %s", j->in.verb, j->in.len,
-                j->in.from.addr, bs_strerror(rc));
+        BS_WARN(LOG, "bad repair request (verb %u, %zu bytes) from %s: %s",
+                j->in.verb, j->in.len, j->in.from.addr, bs_strerror(rc));
         bs_msg_reply(r->msg, &j->in, rc, NULL, 0);
         return;
     }
     switch (j->in.verb) {
     case BS_VERB_REPAIR_TREE: {
         bs_merkle *m = NULL;
-        if (!(rc = do_tree(r, q.cf, q.starts[0], q.ends[0], q.depth, &m))) rc = bs_merkle_encode(m, &out);
+        if (!(rc = do_tree(r, q.cf, q.starts[0], q.ends[0], q.depth, &m)))
+            rc = bs_merkle_encode(m, &out);
         bs_merkle_free(m);
         break;
     }
@@ -371,7 +389,8 @@ static void handle_job(bs_repair *r, job *j) {
         rc = bs_stream_digests_parse(q.body, q.body_len, &want, &nwant);
         if (!rc) {
             bs_stream_digests_sort(want, nwant);
-            rc = do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to, want, nwant, res);
+            rc = do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to, want,
+                         nwant, res);
         }
         free(want);
         for (int i = 0; i < 3 && !rc; i++)
@@ -381,16 +400,20 @@ static void handle_job(bs_repair *r, job *j) {
     case BS_VERB_REPAIR_STREAM: {
         bs_table *t;
         if (!(rc = get_table(r, q.cf, &t)))
-            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, NULL, NULL);
-        if (rc == BS_ECORRUPT) BS_WARN(LOG, "corrupt stream chunk for %s from %s", q.cf, j->in.from.addr);
+            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, NULL,
+                                       NULL);
+        if (rc == BS_ECORRUPT)
+            BS_WARN(LOG, "corrupt stream chunk for %s from %s", q.cf,
+                    j->in.from.addr);
         break;
     }
-    default:
-        rc = BS_ENOTSUP;
+    default: rc = BS_ENOTSUP;
     }
     req_free(&q);
-    if (rc) bs_msg_reply(r->msg, &j->in, rc, NULL, 0);
-    else bs_msg_reply(r->msg, &j->in, 0, out.data, out.len);
+    if (rc)
+        bs_msg_reply(r->msg, &j->in, rc, NULL, 0);
+    else
+        bs_msg_reply(r->msg, &j->in, 0, out.data, out.len);
     bs_buf_free(&out);
 }
 
@@ -421,8 +444,10 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
         return;
     }
     queue *q = in->verb == BS_VERB_REPAIR_SEND ? &r->q_send : &r->q_work;
-    if (q->tail) q->tail->next = j;
-    else q->head = j;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
     q->tail = j;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -439,15 +464,18 @@ static void *worker(void *arg) {
     queue *q = wa->sender ? &r->q_send : &r->q_work;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (!q->head && !r->stopping) pthread_cond_wait(&r->cv, &r->mu);
+        while (!q->head && !r->stopping)
+            pthread_cond_wait(&r->cv, &r->mu);
         job *j = q->head;
         if (!j) break; /* stopping and drained */
         q->head = j->next;
         if (!q->head) q->tail = NULL;
         int stopping = r->stopping;
         pthread_mutex_unlock(&r->mu);
-        if (stopping) bs_msg_reply(r->msg, &j->in, BS_ECLOSED, NULL, 0);
-        else handle_job(r, j);
+        if (stopping)
+            bs_msg_reply(r->msg, &j->in, BS_ECLOSED, NULL, 0);
+        else
+            handle_job(r, j);
         free(j->payload);
         free(j);
         pthread_mutex_lock(&r->mu);
@@ -467,16 +495,19 @@ void bs_repair_opts_default(bs_repair_opts *o) {
     o->chunk_bytes = 256 * 1024;
 }
 
-static const uint8_t k_verbs[] = {BS_VERB_REPAIR_TREE, BS_VERB_REPAIR_DIGESTS, BS_VERB_REPAIR_SEND,
-                                  BS_VERB_REPAIR_STREAM};
+static const uint8_t k_verbs[] = {BS_VERB_REPAIR_TREE, BS_VERB_REPAIR_DIGESTS,
+                                  BS_VERB_REPAIR_SEND, BS_VERB_REPAIR_STREAM};
 
 int bs_repair_new(const bs_repair_opts *o, bs_local *local, bs_msg *msg,
                   const bs_coord_membership *mem, bs_repair **out) {
-    if (!local || !msg || !mem || !mem->ring || !mem->alive || !out) return BS_EINVAL;
+    if (!local || !msg || !mem || !mem->ring || !mem->alive || !out)
+        return BS_EINVAL;
     bs_repair *r = calloc(1, sizeof *r);
     if (!r) return BS_ENOMEM;
-    if (o) r->o = *o;
-    else bs_repair_opts_default(&r->o);
+    if (o)
+        r->o = *o;
+    else
+        bs_repair_opts_default(&r->o);
     if (!r->o.workers) r->o.workers = 1;
     if (!r->o.chunk_bytes) r->o.chunk_bytes = 256 * 1024;
     if (!r->o.tree_timeout_ms) r->o.tree_timeout_ms = 120000;
@@ -491,7 +522,8 @@ int bs_repair_new(const bs_repair_opts *o, bs_local *local, bs_msg *msg,
     pthread_cond_init(&r->cv, NULL);
     int rc = bs_store_table_open(r->store, HISTORY_CF, NULL, &r->history);
     if (rc) {
-        BS_WARN(LOG, "cannot open %s: %s (history not kept)", HISTORY_CF, bs_strerror(rc));
+        BS_WARN(LOG, "cannot open %s: %s (history not kept)", HISTORY_CF,
+                bs_strerror(rc));
         r->history = NULL;
     }
     uint32_t n = r->o.workers + 1;
@@ -511,19 +543,22 @@ int bs_repair_new(const bs_repair_opts *o, bs_local *local, bs_msg *msg,
         }
         r->nthreads++;
     }
-    for (size_t i = 0; i < sizeof k_verbs; i++) bs_msg_register(msg, k_verbs[i], on_request, r);
+    for (size_t i = 0; i < sizeof k_verbs; i++)
+        bs_msg_register(msg, k_verbs[i], on_request, r);
     *out = r;
     return 0;
 }
 
 void bs_repair_stop(bs_repair *r) {
     if (!r || r->stopped) return;
-    for (size_t i = 0; i < sizeof k_verbs; i++) bs_msg_register(r->msg, k_verbs[i], NULL, NULL);
+    for (size_t i = 0; i < sizeof k_verbs; i++)
+        bs_msg_register(r->msg, k_verbs[i], NULL, NULL);
     pthread_mutex_lock(&r->mu);
     r->stopping = 1;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    for (uint32_t i = 0; i < r->nthreads; i++) pthread_join(r->threads[i], NULL);
+    for (uint32_t i = 0; i < r->nthreads; i++)
+        pthread_join(r->threads[i], NULL);
     r->nthreads = 0;
     r->stopped = 1;
 }
@@ -544,7 +579,8 @@ void bs_repair_free(bs_repair *r) {
 
 static int parse_endpoint(const char *ep, bs_msg_peer *out) {
     const char *colon = ep ? strrchr(ep, ':') : NULL;
-    if (!colon || colon == ep || (size_t)(colon - ep) >= BS_MSG_ADDRLEN) return BS_EINVAL;
+    if (!colon || colon == ep || (size_t)(colon - ep) >= BS_MSG_ADDRLEN)
+        return BS_EINVAL;
     char addr[BS_MSG_ADDRLEN];
     memcpy(addr, ep, (size_t)(colon - ep));
     addr[colon - ep] = 0;
@@ -561,17 +597,21 @@ typedef struct replica {
     char addr[BS_MSG_ADDRLEN];
 } replica;
 
-static int replica_of(bs_repair *r, const bs_ring_snapshot *snap, uint32_t idx, replica *out) {
+static int replica_of(bs_repair *r, const bs_ring_snapshot *snap, uint32_t idx,
+                      replica *out) {
     bs_ring_node_desc d;
     int rc = bs_ring_snapshot_node(snap, idx, &d);
     if (rc) return rc;
     memset(out, 0, sizeof *out);
     out->host = d.host_id;
     out->local = !memcmp(d.host_id.b, r->self.b, 16);
-    if (r->mem.endpoint) rc = r->mem.endpoint(r->mem.ud, &d.host_id, &out->peer);
-    else rc = parse_endpoint(d.endpoint, &out->peer);
+    if (r->mem.endpoint)
+        rc = r->mem.endpoint(r->mem.ud, &d.host_id, &out->peer);
+    else
+        rc = parse_endpoint(d.endpoint, &out->peer);
     if (rc && !out->local) return rc;
-    snprintf(out->addr, sizeof out->addr, "%s", out->local && rc ? "local" : out->peer.addr);
+    snprintf(out->addr, sizeof out->addr, "%s",
+             out->local && rc ? "local" : out->peer.addr);
     return 0;
 }
 
@@ -584,19 +624,23 @@ static int parse_rf(const char *s, uint32_t *out) {
 }
 
 /* The keyspace's replication strategy (as the coordinator reads it). */
-static int make_strategy(const bs_keyspace_schema *ks, const bs_ring_snapshot *ring,
-                         bs_ring_strategy **out) {
+static int make_strategy(const bs_keyspace_schema *ks,
+                         const bs_ring_snapshot *ring, bs_ring_strategy **out) {
     const char *cls = ks->repl_class ? ks->repl_class : "";
     const char *rfs = NULL;
     for (size_t i = 0; i < ks->nrepl; i++)
-        if (!strcmp(ks->repl_keys[i], "replication_factor")) rfs = ks->repl_values[i];
+        if (!strcmp(ks->repl_keys[i], "replication_factor"))
+            rfs = ks->repl_values[i];
     uint32_t rf;
     if (strstr(cls, "SimpleStrategy")) {
         if (!rfs || parse_rf(rfs, &rf) || !rf) return BS_EINVAL;
         return bs_ring_strategy_simple(rf, out);
     }
     if (strstr(cls, "EverywhereStrategy"))
-        return bs_ring_strategy_simple(bs_ring_snapshot_node_count(ring) ? bs_ring_snapshot_node_count(ring) : 1, out);
+        return bs_ring_strategy_simple(bs_ring_snapshot_node_count(ring)
+                                           ? bs_ring_snapshot_node_count(ring)
+                                           : 1,
+                                       out);
     if (!strstr(cls, "NetworkTopologyStrategy")) return BS_ENOTSUP;
     const char *dcs[64];
     uint32_t rfv[64];
@@ -613,7 +657,8 @@ static int make_strategy(const bs_keyspace_schema *ks, const bs_ring_snapshot *r
             bs_ring_node_desc d;
             if (bs_ring_snapshot_node(ring, i, &d)) continue;
             int seen = 0;
-            for (size_t j = 0; j < n; j++) seen |= !strcmp(dcs[j], d.dc);
+            for (size_t j = 0; j < n; j++)
+                seen |= !strcmp(dcs[j], d.dc);
             if (!seen) {
                 dcs[n] = d.dc;
                 rfv[n++] = rf;
@@ -645,7 +690,8 @@ static int pieces(int64_t s, int64_t e, int64_t lo[2], int64_t hi[2]) {
 }
 
 /* (s, e] ∩ (a, b] as up to 4 ranges. */
-static int intersect(int64_t s, int64_t e, int64_t a, int64_t b, bs_merkle_range out[4]) {
+static int intersect(int64_t s, int64_t e, int64_t a, int64_t b,
+                     bs_merkle_range out[4]) {
     int64_t l1[2], h1[2], l2[2], h2[2];
     int n1 = pieces(s, e, l1, h1), n2 = pieces(a, b, l2, h2), k = 0;
     for (int i = 0; i < n1; i++)
@@ -666,40 +712,47 @@ static int failed_before(const bs_repair *r, const bs_uuid *h) {
 /* A replica that did not answer is not asked again in this session: its
  * other ranges fail at once instead of waiting for a timeout each. */
 static void mark_failed(bs_repair *r, const bs_uuid *h) {
-    if (!failed_before(r, h) && r->nfailed < sizeof r->failed / sizeof r->failed[0])
+    if (!failed_before(r, h) &&
+        r->nfailed < sizeof r->failed / sizeof r->failed[0])
         r->failed[r->nfailed++] = *h;
 }
 
-static void fail_range(bs_repair_report *rep, const char *cf, const bs_merkle_range *rg,
-                       const char *fmt, const char *who, int rc) {
+static void fail_range(bs_repair_report *rep, const char *cf,
+                       const bs_merkle_range *rg, const char *fmt,
+                       const char *who, int rc) {
     rep->ranges_failed++;
     char msg[256];
     snprintf(msg, sizeof msg, fmt, who, bs_strerror(rc));
-    BS_WARN(LOG, "%s (%lld, %lld]: %s", cf, (long long)rg->start, (long long)rg->end, msg);
+    BS_WARN(LOG, "%s (%lld, %lld]: %s", cf, (long long)rg->start,
+            (long long)rg->end, msg);
     if (!rep->first_error[0]) {
         char full[600];
-        snprintf(full, sizeof full, "%s (%lld,%lld]: %s", cf, (long long)rg->start,
-                 (long long)rg->end, msg);
+        snprintf(full, sizeof full, "%s (%lld,%lld]: %s", cf,
+                 (long long)rg->start, (long long)rg->end, msg);
         snprintf(rep->first_error, sizeof rep->first_error, "%.255s", full);
     }
 }
 
-static int fetch_tree(bs_repair *r, const replica *rp, const char *cf, const bs_merkle_range *rg,
-                      unsigned depth, bs_merkle **out) {
+static int fetch_tree(bs_repair *r, const replica *rp, const char *cf,
+                      const bs_merkle_range *rg, unsigned depth,
+                      bs_merkle **out) {
     if (rp->local) return do_tree(r, cf, rg->start, rg->end, depth, out);
     bs_buf b = BS_BUF_INIT;
     int rc = req_encode(&b, cf, &rg->start, &rg->end, 1);
     if (!rc && bs_buf_append_u8(&b, (uint8_t)depth)) rc = BS_ENOMEM;
     uint8_t *p = NULL;
     size_t len = 0;
-    if (!rc) rc = call(r, &rp->peer, BS_VERB_REPAIR_TREE, &b, r->o.tree_timeout_ms, &p, &len);
+    if (!rc)
+        rc = call(r, &rp->peer, BS_VERB_REPAIR_TREE, &b, r->o.tree_timeout_ms,
+                  &p, &len);
     bs_buf_free(&b);
     if (!rc) {
         rc = bs_merkle_decode(p, len, out);
         if (!rc) {
             bs_merkle_range got;
             bs_merkle_get_range(*out, &got);
-            if (got.start != rg->start || got.end != rg->end || bs_merkle_depth(*out) != depth) {
+            if (got.start != rg->start || got.end != rg->end ||
+                bs_merkle_depth(*out) != depth) {
                 bs_merkle_free(*out);
                 rc = BS_EPROTO;
             }
@@ -709,8 +762,9 @@ static int fetch_tree(bs_repair *r, const replica *rp, const char *cf, const bs_
     return rc;
 }
 
-static int fetch_digests(bs_repair *r, const replica *rp, const char *cf, const int64_t *s,
-                         const int64_t *e, size_t n, bs_stream_digest **out, size_t *nout) {
+static int fetch_digests(bs_repair *r, const replica *rp, const char *cf,
+                         const int64_t *s, const int64_t *e, size_t n,
+                         bs_stream_digest **out, size_t *nout) {
     bs_buf b = BS_BUF_INIT;
     int rc;
     if (rp->local) {
@@ -722,34 +776,44 @@ static int fetch_digests(bs_repair *r, const replica *rp, const char *cf, const 
     rc = req_encode(&b, cf, s, e, (uint32_t)n);
     uint8_t *p = NULL;
     size_t len = 0;
-    if (!rc) rc = call(r, &rp->peer, BS_VERB_REPAIR_DIGESTS, &b, r->o.tree_timeout_ms, &p, &len);
+    if (!rc)
+        rc = call(r, &rp->peer, BS_VERB_REPAIR_DIGESTS, &b,
+                  r->o.tree_timeout_ms, &p, &len);
     bs_buf_free(&b);
     if (!rc) rc = bs_stream_digests_parse(p, len, out, nout);
     free(p);
     return rc;
 }
 
-static int run_send(bs_repair *r, const replica *src, const replica *dst, const char *cf,
-                    const int64_t *s, const int64_t *e, size_t n, bs_stream_digest *want,
-                    size_t nwant, uint64_t res[3]) {
+static int run_send(bs_repair *r, const replica *src, const replica *dst,
+                    const char *cf, const int64_t *s, const int64_t *e,
+                    size_t n, bs_stream_digest *want, size_t nwant,
+                    uint64_t res[3]) {
     bs_stream_digests_sort(want, nwant);
-    if (src->local) return do_send(r, cf, s, e, n, &dst->peer, want, nwant, res);
+    if (src->local)
+        return do_send(r, cf, s, e, n, &dst->peer, want, nwant, res);
     bs_buf b = BS_BUF_INIT;
     const bs_msg_peer *to = &dst->peer;
     int rc = req_encode(&b, cf, s, e, (uint32_t)n);
     size_t al = strlen(to->addr);
-    if (!rc && (bs_buf_append_u16(&b, (uint16_t)al) || bs_buf_append(&b, to->addr, al) ||
-                bs_buf_append_u16(&b, to->port)))
+    if (!rc &&
+        (bs_buf_append_u16(&b, (uint16_t)al) ||
+         bs_buf_append(&b, to->addr, al) || bs_buf_append_u16(&b, to->port)))
         rc = BS_ENOMEM;
-    for (size_t i = 0; i < nwant && !rc; i++) rc = bs_stream_digest_append(&b, &want[i]);
+    for (size_t i = 0; i < nwant && !rc; i++)
+        rc = bs_stream_digest_append(&b, &want[i]);
     uint8_t *p = NULL;
     size_t len = 0;
-    if (!rc) rc = call(r, &src->peer, BS_VERB_REPAIR_SEND, &b, r->o.send_timeout_ms, &p, &len);
+    if (!rc)
+        rc = call(r, &src->peer, BS_VERB_REPAIR_SEND, &b, r->o.send_timeout_ms,
+                  &p, &len);
     bs_buf_free(&b);
     if (!rc) {
-        if (len != 24) rc = BS_EPROTO;
+        if (len != 24)
+            rc = BS_EPROTO;
         else
-            for (int i = 0; i < 3; i++) res[i] = bs_get_u64(p + 8 * i);
+            for (int i = 0; i < 3; i++)
+                res[i] = bs_get_u64(p + 8 * i);
     }
     free(p);
     return rc;
@@ -772,8 +836,9 @@ static int vcmp(const void *a, const void *b) {
 #define MAX_REPLICAS 32
 
 /* Steps 3 and 4 of repair.h for the differing sub-ranges of one range. */
-static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t nrep,
-                      const bs_merkle_range *sub, size_t nsub, bs_repair_report *rep) {
+static int sync_range(bs_repair *r, const char *cf, const replica *reps,
+                      size_t nrep, const bs_merkle_range *sub, size_t nsub,
+                      bs_repair_report *rep) {
     int64_t *s = malloc(nsub * sizeof *s), *e = malloc(nsub * sizeof *e);
     version *v = NULL;
     size_t nv = 0;
@@ -787,15 +852,19 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t 
         size_t nd = 0;
         rc = fetch_digests(r, &reps[i], cf, s, e, nsub, &d, &nd);
         if (rc) {
-            fail_range(rep, cf, &sub[0], "digests from %s: %s", reps[i].addr, rc);
+            fail_range(rep, cf, &sub[0], "digests from %s: %s", reps[i].addr,
+                       rc);
             rc = 1;
             break;
         }
         version *nvv = nd ? realloc(v, (nv + nd) * sizeof *v) : v;
-        if (nd && !nvv) rc = BS_ENOMEM;
-        else v = nvv;
+        if (nd && !nvv)
+            rc = BS_ENOMEM;
+        else
+            v = nvv;
         for (size_t k = 0; k < nd && !rc; k++)
-            v[nv++] = (version){d[k].key_hash, d[k].rec_hash, d[k].size, 1u << i};
+            v[nv++] =
+                (version){d[k].key_hash, d[k].rec_hash, d[k].size, 1u << i};
         free(d);
     }
     if (!rc && nv) {
@@ -803,8 +872,10 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t 
         qsort(v, nv, sizeof *v, vcmp);
         size_t k = 0;
         for (size_t i = 0; i < nv; i++) {
-            if (k && !vcmp(&v[k - 1], &v[i])) v[k - 1].holders |= v[i].holders;
-            else v[k++] = v[i];
+            if (k && !vcmp(&v[k - 1], &v[i]))
+                v[k - 1].holders |= v[i].holders;
+            else
+                v[k++] = v[i];
         }
         nv = k;
         uint32_t all = nrep >= 32 ? 0xffffffffu : (1u << nrep) - 1;
@@ -813,43 +884,50 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t 
          * old versions are usually overwritten by pass 0, and its source
          * walk in pass 1 then no longer finds (and sends) them. */
         for (int pass = 0; pass < 2 && !rc; pass++)
-        for (size_t src = 0; src < nrep && !rc; src++)
-            for (size_t dst = 0; dst < nrep && !rc; dst++) {
-                if (src == dst) continue;
-                bs_stream_digest *want = NULL;
-                size_t nw = 0, cap = 0;
-                for (size_t i = 0; i < nv && !rc; i++) {
-                    /* dst lacks it and src is its first holder */
-                    if (v[i].holders & (1u << dst)) continue;
-                    if ((uint32_t)__builtin_ctz(v[i].holders) != src) continue;
-                    int majority = 2 * (size_t)__builtin_popcount(v[i].holders) > nrep;
-                    if (majority != (pass == 0)) continue;
-                    if (nw == cap) {
-                        cap = cap ? cap * 2 : 64;
-                        bs_stream_digest *p = realloc(want, cap * sizeof *p);
-                        if (!p) {
-                            rc = BS_ENOMEM;
-                            break;
+            for (size_t src = 0; src < nrep && !rc; src++)
+                for (size_t dst = 0; dst < nrep && !rc; dst++) {
+                    if (src == dst) continue;
+                    bs_stream_digest *want = NULL;
+                    size_t nw = 0, cap = 0;
+                    for (size_t i = 0; i < nv && !rc; i++) {
+                        /* dst lacks it and src is its first holder */
+                        if (v[i].holders & (1u << dst)) continue;
+                        if ((uint32_t)__builtin_ctz(v[i].holders) != src)
+                            continue;
+                        int majority =
+                            2 * (size_t)__builtin_popcount(v[i].holders) > nrep;
+                        if (majority != (pass == 0)) continue;
+                        if (nw == cap) {
+                            cap = cap ? cap * 2 : 64;
+                            bs_stream_digest *p =
+                                realloc(want, cap * sizeof *p);
+                            if (!p) {
+                                rc = BS_ENOMEM;
+                                break;
+                            }
+                            want = p;
                         }
-                        want = p;
+                        want[nw++] = (bs_stream_digest){
+                            v[i].key_hash, v[i].rec_hash, v[i].size};
                     }
-                    want[nw++] = (bs_stream_digest){v[i].key_hash, v[i].rec_hash, v[i].size};
-                }
-                if (!rc && nw) {
-                    uint64_t res[3] = {0, 0, 0};
-                    int src_rc = run_send(r, &reps[src], &reps[dst], cf, s, e, nsub, want, nw, res);
-                    rep->streams++;
-                    rep->rows_streamed += res[0];
-                    rep->bytes_streamed += res[1];
-                    if (src_rc) {
-                        char who[2 * BS_MSG_ADDRLEN + 8];
-                        snprintf(who, sizeof who, "%s -> %s", reps[src].addr, reps[dst].addr);
-                        fail_range(rep, cf, &sub[0], "stream %s: %s", who, src_rc);
-                        rc = 1;
+                    if (!rc && nw) {
+                        uint64_t res[3] = {0, 0, 0};
+                        int src_rc = run_send(r, &reps[src], &reps[dst], cf, s,
+                                              e, nsub, want, nw, res);
+                        rep->streams++;
+                        rep->rows_streamed += res[0];
+                        rep->bytes_streamed += res[1];
+                        if (src_rc) {
+                            char who[2 * BS_MSG_ADDRLEN + 8];
+                            snprintf(who, sizeof who, "%s -> %s",
+                                     reps[src].addr, reps[dst].addr);
+                            fail_range(rep, cf, &sub[0], "stream %s: %s", who,
+                                       src_rc);
+                            rc = 1;
+                        }
                     }
+                    free(want);
                 }
-                free(want);
-            }
         for (size_t i = 0; i < nv; i++)
             if (v[i].holders != all) {
                 rep->rows_differed++;
@@ -863,12 +941,14 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps, size_t 
 }
 
 /* Repairs one range of one table among its replicas. */
-static int repair_range(bs_repair *r, const char *cf, bs_table *lt, const bs_merkle_range *rg,
-                        const replica *reps, size_t nrep, bs_repair_report *rep) {
+static int repair_range(bs_repair *r, const char *cf, bs_table *lt,
+                        const bs_merkle_range *rg, const replica *reps,
+                        size_t nrep, bs_repair_report *rep) {
     for (size_t i = 0; i < nrep; i++)
         if (!reps[i].local && (r->mem.alive(r->mem.ud, &reps[i].host) != 1 ||
                                failed_before(r, &reps[i].host))) {
-            fail_range(rep, cf, rg, "replica %s: %s", reps[i].addr, BS_EUNAVAIL);
+            fail_range(rep, cf, rg, "replica %s: %s", reps[i].addr,
+                       BS_EUNAVAIL);
             return 0;
         }
     uint64_t approx = 0;
@@ -886,14 +966,17 @@ static int repair_range(bs_repair *r, const char *cf, bs_table *lt, const bs_mer
             rc = fetch_tree(r, &reps[i], cf, rg, depth, &trees[i]);
             if (rc) {
                 fail_range(rep, cf, rg, "tree from %s: %s", reps[i].addr, rc);
-                if (rc == BS_ETIMEDOUT || rc == BS_EOVERLOAD || rc == BS_ECLOSED)
+                if (rc == BS_ETIMEDOUT || rc == BS_EOVERLOAD ||
+                    rc == BS_ECLOSED)
                     mark_failed(r, &reps[i].host);
                 rc = 1; /* counted */
-            } else if (bs_merkle_rows(trees[i]) > maxrows) maxrows = bs_merkle_rows(trees[i]);
+            } else if (bs_merkle_rows(trees[i]) > maxrows)
+                maxrows = bs_merkle_rows(trees[i]);
         }
         if (rc) break;
         int same = 1;
-        for (size_t i = 1; i < nrep; i++) same &= bs_merkle_root(trees[i]) == bs_merkle_root(trees[0]);
+        for (size_t i = 1; i < nrep; i++)
+            same &= bs_merkle_root(trees[i]) == bs_merkle_root(trees[0]);
         unsigned want = bs_merkle_depth_for(maxrows);
         if (same || want <= depth || round == 1) break;
         depth = want; /* too coarse for the data: ask again, deeper */
@@ -929,11 +1012,14 @@ static int repair_range(bs_repair *r, const char *cf, bs_table *lt, const bs_mer
         if (!lv) rc = BS_ENOMEM;
         for (size_t i = 0; i < nl && lv; i++)
             if (diff[i]) lv[k++] = i;
-        if (!rc) rc = bs_merkle_leaves_to_ranges(trees[0], lv, ndiff, &sub, &nsub);
+        if (!rc)
+            rc = bs_merkle_leaves_to_ranges(trees[0], lv, ndiff, &sub, &nsub);
         if (!rc) {
-            BS_INFO(LOG, "%s (%lld, %lld]: %zu of %zu leaves differ (depth %u), %zu sub-ranges", cf,
-                    (long long)rg->start, (long long)rg->end, ndiff, nl, bs_merkle_depth(trees[0]),
-                    nsub);
+            BS_INFO(LOG,
+                    "%s (%lld, %lld]: %zu of %zu leaves differ (depth %u), %zu "
+                    "sub-ranges",
+                    cf, (long long)rg->start, (long long)rg->end, ndiff, nl,
+                    bs_merkle_depth(trees[0]), nsub);
             rc = sync_range(r, cf, reps, nrep, sub, nsub, rep);
             if (rc > 0) rc = 0; /* the range failed and is counted; go on */
         }
@@ -942,7 +1028,8 @@ static int repair_range(bs_repair *r, const char *cf, bs_table *lt, const bs_mer
     }
     free(diff);
 out:
-    for (size_t i = 0; i < nrep; i++) bs_merkle_free(trees[i]);
+    for (size_t i = 0; i < nrep; i++)
+        bs_merkle_free(trees[i]);
     if (rc < 0) fail_range(rep, cf, rg, "%s%s", "", rc);
     return 0;
 }
@@ -954,8 +1041,9 @@ static int stopping(bs_repair *r) {
     return s;
 }
 
-static int repair_table(bs_repair *r, const bs_table_schema *ts, const bs_ring_replica_map *map,
-                        uint32_t self_idx, const bs_repair_run_opts *o, bs_repair_report *rep) {
+static int repair_table(bs_repair *r, const bs_table_schema *ts,
+                        const bs_ring_replica_map *map, uint32_t self_idx,
+                        const bs_repair_run_opts *o, bs_repair_report *rep) {
     char cf[256];
     bs_table_cf_name(ts, cf, sizeof cf);
     bs_table *lt;
@@ -970,7 +1058,8 @@ static int repair_table(bs_repair *r, const bs_table_schema *ts, const bs_ring_r
     for (size_t i = 0; i < nr && !rc; i++) {
         const uint32_t *nodes;
         size_t nn;
-        if (bs_ring_replica_map_lookup(map, ranges[i].end, &nodes, &nn)) continue;
+        if (bs_ring_replica_map_lookup(map, ranges[i].end, &nodes, &nn))
+            continue;
         if (nn > MAX_REPLICAS) nn = MAX_REPLICAS;
         replica reps[MAX_REPLICAS];
         size_t nrep = 0;
@@ -981,15 +1070,18 @@ static int repair_table(bs_repair *r, const bs_table_schema *ts, const bs_ring_r
         int np = 1;
         parts[0] = (bs_merkle_range){ranges[i].start, ranges[i].end};
         if (o->has_range)
-            np = intersect(ranges[i].start, ranges[i].end, o->range_start, o->range_end, parts);
-        for (int p = 0; p < np; p++) rc = repair_range(r, cf, lt, &parts[p], reps, nrep, rep);
+            np = intersect(ranges[i].start, ranges[i].end, o->range_start,
+                           o->range_end, parts);
+        for (int p = 0; p < np; p++)
+            rc = repair_range(r, cf, lt, &parts[p], reps, nrep, rep);
         if (!rc && stopping(r)) rc = BS_ECLOSED;
     }
     free(ranges);
     return rc;
 }
 
-static void write_history(bs_repair *r, const bs_repair_run_opts *o, const bs_repair_report *rep) {
+static void write_history(bs_repair *r, const bs_repair_run_opts *o,
+                          const bs_repair_report *rep) {
     if (!r->history) return;
     bs_buf js = BS_BUF_INIT;
     if (bs_repair_report_json(rep, &js)) {
@@ -1003,25 +1095,33 @@ static void write_history(bs_repair *r, const bs_repair_run_opts *o, const bs_re
     memcpy(ck + 8, rep->session.b, 16);
     bs_rowkey rk = {0, "history", 7, ck, sizeof ck, 0};
     char what[600];
-    snprintf(what, sizeof what, "%s.%s", o->keyspace ? o->keyspace : "*", o->table ? o->table : "*");
+    snprintf(what, sizeof what, "%s.%s", o->keyspace ? o->keyspace : "*",
+             o->table ? o->table : "*");
     int64_t ts = bs_clock_now_us(NULL);
     bs_batch *b;
     if (!bs_batch_new(r->store, &b)) {
         int rc = bs_batch_row_marker(b, r->history, &rk, ts, 0);
-        if (!rc) rc = bs_batch_put_cell(b, r->history, &rk, 16, NULL, 0, what, strlen(what), ts, 0);
-        if (!rc) rc = bs_batch_put_cell(b, r->history, &rk, 17, NULL, 0, js.data, js.len, ts, 0);
+        if (!rc)
+            rc = bs_batch_put_cell(b, r->history, &rk, 16, NULL, 0, what,
+                                   strlen(what), ts, 0);
+        if (!rc)
+            rc = bs_batch_put_cell(b, r->history, &rk, 17, NULL, 0, js.data,
+                                   js.len, ts, 0);
         if (!rc) rc = bs_store_write(r->store, b);
-        if (rc) BS_WARN(LOG, "cannot write repair history: %s", bs_strerror(rc));
+        if (rc)
+            BS_WARN(LOG, "cannot write repair history: %s", bs_strerror(rc));
         bs_batch_free(b);
     }
     bs_buf_free(&js);
 }
 
-int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *rep) {
+int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
+                  bs_repair_report *rep) {
     memset(rep, 0, sizeof *rep);
     if (o->table && !o->keyspace) return BS_EINVAL;
     int expect = 0;
-    if (!atomic_compare_exchange_strong(&r->session_running, &expect, 1)) return BS_EBUSY;
+    if (!atomic_compare_exchange_strong(&r->session_running, &expect, 1))
+        return BS_EBUSY;
     bs_uuid_v4(&rep->session);
     r->nfailed = 0;
     rep->started_ms = bs_clock_now_us(NULL) / 1000;
@@ -1029,11 +1129,13 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *r
     bs_ring_snapshot *snap = r->mem.ring(r->mem.ud);
     int rc = 0;
     uint32_t self_idx;
-    if (!snap || bs_ring_snapshot_find_node(snap, &r->self, &self_idx)) rc = BS_EUNAVAIL;
+    if (!snap || bs_ring_snapshot_find_node(snap, &r->self, &self_idx))
+        rc = BS_EUNAVAIL;
     if (!rc && stopping(r)) rc = BS_ECLOSED;
     if (!rc && o->keyspace) {
         const bs_keyspace_schema *ks = bs_schema_keyspace(sc, o->keyspace);
-        if (!ks || (o->table && !bs_schema_table(sc, o->keyspace, o->table))) rc = BS_ENOTFOUND;
+        if (!ks || (o->table && !bs_schema_table(sc, o->keyspace, o->table)))
+            rc = BS_ENOTFOUND;
     }
     char sid[37];
     bs_uuid_format(&rep->session, sid);
@@ -1049,14 +1151,18 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *r
         if (!krc) krc = bs_ring_replica_map_build(snap, st, &map);
         bs_ring_strategy_free(st);
         if (krc) {
-            BS_WARN(LOG, "keyspace %s: cannot place replicas: %s", ks->name, bs_strerror(krc));
+            BS_WARN(LOG, "keyspace %s: cannot place replicas: %s", ks->name,
+                    bs_strerror(krc));
             continue;
         }
         for (size_t t = 0; t < ks->ntables && !rc; t++) {
             if (o->table && strcmp(ks->tables[t]->name, o->table)) continue;
             int trc = repair_table(r, ks->tables[t], map, self_idx, o, rep);
-            if (trc == BS_ECLOSED) rc = trc; /* shutting down: stop here */
-            else if (trc) BS_WARN(LOG, "table %s.%s: %s", ks->name, ks->tables[t]->name, bs_strerror(trc));
+            if (trc == BS_ECLOSED)
+                rc = trc; /* shutting down: stop here */
+            else if (trc)
+                BS_WARN(LOG, "table %s.%s: %s", ks->name, ks->tables[t]->name,
+                        bs_strerror(trc));
         }
         bs_ring_replica_map_release(map);
     }
@@ -1064,13 +1170,19 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *r
     bs_schema_release(sc);
     rep->duration_ms = bs_clock_now_us(NULL) / 1000 - rep->started_ms;
     if (!rc) {
-        BS_INFO(LOG,
-                "repair session %s done in %lld ms: %llu ranges compared, %llu mismatched, %llu failed, "
-                "%llu rows / %llu bytes differed, %llu rows / %llu bytes streamed",
-                sid, (long long)rep->duration_ms, (unsigned long long)rep->ranges_compared,
-                (unsigned long long)rep->ranges_mismatched, (unsigned long long)rep->ranges_failed,
-                (unsigned long long)rep->rows_differed, (unsigned long long)rep->bytes_differed,
-                (unsigned long long)rep->rows_streamed, (unsigned long long)rep->bytes_streamed);
+        BS_INFO(
+            LOG,
+            "repair session %s done in %lld ms: %llu ranges compared, %llu "
+            "mismatched, %llu failed, "
+            "%llu rows / %llu bytes differed, %llu rows / %llu bytes streamed",
+            sid, (long long)rep->duration_ms,
+            (unsigned long long)rep->ranges_compared,
+            (unsigned long long)rep->ranges_mismatched,
+            (unsigned long long)rep->ranges_failed,
+            (unsigned long long)rep->rows_differed,
+            (unsigned long long)rep->bytes_differed,
+            (unsigned long long)rep->rows_streamed,
+            (unsigned long long)rep->bytes_streamed);
         write_history(r, o, rep);
     }
     atomic_store(&r->session_running, 0);
@@ -1080,21 +1192,33 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o, bs_repair_report *r
 int bs_repair_report_json(const bs_repair_report *rep, bs_buf *out) {
     char sid[37];
     bs_uuid_format(&rep->session, sid);
-    int rc = bs_buf_appendf(
-        out,
-        "{\"session\":\"%s\",\"started_ms\":%lld,\"duration_ms\":%lld,\"tables\":%llu,"
-        "\"ranges_compared\":%llu,\"ranges_in_sync\":%llu,\"ranges_mismatched\":%llu,"
-        "\"ranges_failed\":%llu,\"leaves_mismatched\":%llu,\"rows_differed\":%llu,"
-        "\"bytes_differed\":%llu,\"rows_streamed\":%llu,\"bytes_streamed\":%llu,\"streams\":%llu,"
-        "\"error\":",
-        sid, (long long)rep->started_ms, (long long)rep->duration_ms, (unsigned long long)rep->tables,
-        (unsigned long long)rep->ranges_compared, (unsigned long long)rep->ranges_in_sync,
-        (unsigned long long)rep->ranges_mismatched, (unsigned long long)rep->ranges_failed,
-        (unsigned long long)rep->leaves_mismatched, (unsigned long long)rep->rows_differed,
-        (unsigned long long)rep->bytes_differed, (unsigned long long)rep->rows_streamed,
-        (unsigned long long)rep->bytes_streamed, (unsigned long long)rep->streams);
+    int rc = bs_buf_appendf(out,
+                            "{\"session\":\"%s\",\"started_ms\":%lld,"
+                            "\"duration_ms\":%lld,\"tables\":%llu,"
+                            "\"ranges_compared\":%llu,\"ranges_in_sync\":%llu,"
+                            "\"ranges_mismatched\":%llu,"
+                            "\"ranges_failed\":%llu,\"leaves_mismatched\":%llu,"
+                            "\"rows_differed\":%llu,"
+                            "\"bytes_differed\":%llu,\"rows_streamed\":%llu,"
+                            "\"bytes_streamed\":%llu,\"streams\":%llu,"
+                            "\"error\":",
+                            sid, (long long)rep->started_ms,
+                            (long long)rep->duration_ms,
+                            (unsigned long long)rep->tables,
+                            (unsigned long long)rep->ranges_compared,
+                            (unsigned long long)rep->ranges_in_sync,
+                            (unsigned long long)rep->ranges_mismatched,
+                            (unsigned long long)rep->ranges_failed,
+                            (unsigned long long)rep->leaves_mismatched,
+                            (unsigned long long)rep->rows_differed,
+                            (unsigned long long)rep->bytes_differed,
+                            (unsigned long long)rep->rows_streamed,
+                            (unsigned long long)rep->bytes_streamed,
+                            (unsigned long long)rep->streams);
     if (rc) return rc;
-    rc = rep->first_error[0] ? bs_admin_json_quote(out, rep->first_error, strlen(rep->first_error)) : bs_buf_append_str(out, "null");
+    rc = rep->first_error[0] ? bs_admin_json_quote(out, rep->first_error,
+                                                   strlen(rep->first_error))
+                             : bs_buf_append_str(out, "null");
     return rc ? rc : bs_buf_append_str(out, "}");
 }
 
@@ -1102,8 +1226,8 @@ int bs_repair_report_json(const bs_repair_report *rep, bs_buf *out) {
 /* Per-node checksums                                                  */
 /* ------------------------------------------------------------------ */
 
-static int checksum_table(bs_repair *r, const bs_table_schema *ts, const bs_ring_snapshot *snap,
-                          bs_admin_json *w) {
+static int checksum_table(bs_repair *r, const bs_table_schema *ts,
+                          const bs_ring_snapshot *snap, bs_admin_json *w) {
     char cf[256];
     bs_table_cf_name(ts, cf, sizeof cf);
     bs_admin_json_obj(w);
@@ -1132,7 +1256,8 @@ static int checksum_table(bs_repair *r, const bs_table_schema *ts, const bs_ring
             bs_admin_json_str(w, bs_strerror(rc));
         } else {
             char hex[17];
-            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)bs_merkle_root(m));
+            snprintf(hex, sizeof hex, "%016llx",
+                     (unsigned long long)bs_merkle_root(m));
             bs_admin_json_key(w, "checksum");
             bs_admin_json_str(w, hex);
             bs_admin_json_key(w, "rows");
@@ -1148,13 +1273,15 @@ static int checksum_table(bs_repair *r, const bs_table_schema *ts, const bs_ring
     return 0;
 }
 
-int bs_repair_checksum(bs_repair *r, const char *keyspace, const char *table, bs_buf *out) {
+int bs_repair_checksum(bs_repair *r, const char *keyspace, const char *table,
+                       bs_buf *out) {
     if (table && !keyspace) return BS_EINVAL;
     bs_schema *sc = bs_local_schema(r->local);
     bs_ring_snapshot *snap = r->mem.ring(r->mem.ud);
     int rc = snap ? 0 : BS_EUNAVAIL;
     if (!rc && keyspace &&
-        (!bs_schema_keyspace(sc, keyspace) || (table && !bs_schema_table(sc, keyspace, table))))
+        (!bs_schema_keyspace(sc, keyspace) ||
+         (table && !bs_schema_table(sc, keyspace, table))))
         rc = BS_ENOTFOUND;
     if (!rc) {
         bs_admin_json w;

@@ -90,15 +90,15 @@ typedef struct bs_repair_report {
     bs_uuid session;
     int64_t started_ms, duration_ms;
     uint64_t tables;
-    uint64_t ranges_compared;   /* ranges whose trees were compared */
+    uint64_t ranges_compared; /* ranges whose trees were compared */
     uint64_t ranges_in_sync;
     uint64_t ranges_mismatched;
-    uint64_t ranges_failed;     /* a replica down or an error */
+    uint64_t ranges_failed; /* a replica down or an error */
     uint64_t leaves_mismatched;
     uint64_t rows_differed, bytes_differed; /* distinct record versions */
     uint64_t rows_streamed, bytes_streamed; /* records received by targets */
-    uint64_t streams;           /* SEND operations */
-    char first_error[256];      /* "" when no range failed */
+    uint64_t streams;                       /* SEND operations */
+    char first_error[256];                  /* "" when no range failed */
 } bs_repair_report;
 
 /* Runs a session (see the top).  0 when it ran (failed ranges are in the

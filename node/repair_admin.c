@@ -31,7 +31,8 @@ static const char *param(const bs_admin_request *req, const char *name) {
     return v;
 }
 
-static int h_repair(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_repair(void *ud, const bs_admin_request *req,
+                    bs_admin_response *resp) {
     bs_repair *r = ud;
     bs_repair_run_opts o;
     memset(&o, 0, sizeof o);
@@ -40,22 +41,27 @@ static int h_repair(void *ud, const bs_admin_request *req, bs_admin_response *re
     const char *full = param(req, "full");
     o.full = full && strcmp(full, "0") && strcmp(full, "false");
     const char *range = param(req, "range");
-    if (o.table && !o.keyspace) return bs_admin_error(resp, 400, "table needs a keyspace");
+    if (o.table && !o.keyspace)
+        return bs_admin_error(resp, 400, "table needs a keyspace");
     if (range) {
         if (bs_repair_parse_range(range, &o.range_start, &o.range_end))
-            return bs_admin_error(resp, 400, "bad range '%s' (want start:end tokens)", range);
+            return bs_admin_error(
+                resp, 400, "bad range '%s' (want start:end tokens)", range);
         o.has_range = 1;
     }
     bs_repair_report rep;
     int rc = bs_repair_run(r, &o, &rep);
     if (rc == BS_ENOTFOUND)
         return bs_admin_error(resp, 404, "unknown keyspace or table");
-    if (rc == BS_EBUSY) return bs_admin_error(resp, 409, "a repair session is already running");
-    if (rc) return bs_admin_error(resp, 503, "repair failed: %s", bs_strerror(rc));
+    if (rc == BS_EBUSY)
+        return bs_admin_error(resp, 409, "a repair session is already running");
+    if (rc)
+        return bs_admin_error(resp, 503, "repair failed: %s", bs_strerror(rc));
     return bs_repair_report_json(&rep, &resp->body);
 }
 
-static int h_checksum(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+static int h_checksum(void *ud, const bs_admin_request *req,
+                      bs_admin_response *resp) {
     bs_repair *r = ud;
     const char *ks = param(req, "keyspace"), *t = param(req, "table");
     if (t && !ks) return bs_admin_error(resp, 400, "table needs a keyspace");
@@ -66,12 +72,14 @@ static int h_checksum(void *ud, const bs_admin_request *req, bs_admin_response *
     }
     if (rc) {
         bs_buf_reset(&resp->body);
-        return bs_admin_error(resp, 503, "checksum failed: %s", bs_strerror(rc));
+        return bs_admin_error(resp, 503, "checksum failed: %s",
+                              bs_strerror(rc));
     }
     return 0;
 }
 
 int bs_repair_admin_install(bs_admin *a, bs_repair *r) {
     int rc = bs_admin_route_blocking(a, "POST", "/repair", h_repair, r);
-    return rc ? rc : bs_admin_route_blocking(a, "GET", "/checksum", h_checksum, r);
+    return rc ? rc
+              : bs_admin_route_blocking(a, "GET", "/checksum", h_checksum, r);
 }

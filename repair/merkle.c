@@ -49,7 +49,8 @@ static uint64_t combine(uint64_t l, uint64_t r) {
     return XXH3_64bits(b, sizeof b);
 }
 
-int bs_merkle_new(int64_t start_excl, int64_t end_incl, unsigned depth, bs_merkle **out) {
+int bs_merkle_new(int64_t start_excl, int64_t end_incl, unsigned depth,
+                  bs_merkle **out) {
     if (!out || depth > BS_MERKLE_MAX_DEPTH) return BS_EINVAL;
     bs_merkle *m = calloc(1, sizeof *m);
     if (!m) return BS_ENOMEM;
@@ -72,7 +73,8 @@ void bs_merkle_free(bs_merkle *m) {
     free(m);
 }
 
-uint64_t bs_merkle_record_digest(const void *key, size_t klen, const void *val, size_t vlen) {
+uint64_t bs_merkle_record_digest(const void *key, size_t klen, const void *val,
+                                 size_t vlen) {
     uint64_t kh = XXH3_64bits(key, klen);
     return XXH3_64bits_withSeed(val, vlen, kh ^ (uint64_t)klen);
 }
@@ -86,8 +88,8 @@ int bs_merkle_leaf_of(const bs_merkle *m, int64_t token, size_t *leaf) {
     return 0;
 }
 
-int bs_merkle_add(bs_merkle *m, int64_t token, const void *key, size_t klen, const void *val,
-                  size_t vlen) {
+int bs_merkle_add(bs_merkle *m, int64_t token, const void *key, size_t klen,
+                  const void *val, size_t vlen) {
     size_t leaf;
     if (bs_merkle_leaf_of(m, token, &leaf)) return BS_ERANGE;
     uint8_t d[8];
@@ -103,10 +105,12 @@ int bs_merkle_add(bs_merkle *m, int64_t token, const void *key, size_t klen, con
 
 void bs_merkle_finish(bs_merkle *m) {
     if (m->finished) return;
-    for (size_t k = ((size_t)1 << m->depth) - 1; k >= 1; k--) m->h[k] = combine(m->h[2 * k], m->h[2 * k + 1]);
+    for (size_t k = ((size_t)1 << m->depth) - 1; k >= 1; k--)
+        m->h[k] = combine(m->h[2 * k], m->h[2 * k + 1]);
     m->finished = 1;
 #ifndef NDEBUG
-    for (size_t k = 1; k < ((size_t)1 << m->depth); k++) assert(m->h[k] == combine(m->h[2 * k], m->h[2 * k + 1]));
+    for (size_t k = 1; k < ((size_t)1 << m->depth); k++)
+        assert(m->h[k] == combine(m->h[2 * k], m->h[2 * k + 1]));
 #endif
 }
 
@@ -115,7 +119,8 @@ typedef struct build_ctx {
     int err;
 } build_ctx;
 
-static int build_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+static int build_cb(void *ud, const uint8_t *key, size_t klen,
+                    const uint8_t *val, size_t vlen) {
     build_ctx *c = ud;
     int64_t tok;
     int rc = bs_store_key_token(key, klen, &tok);
@@ -123,8 +128,8 @@ static int build_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *va
     return bs_merkle_add(c->m, tok, key, klen, val, vlen);
 }
 
-int bs_merkle_build(bs_table *t, int64_t start_excl, int64_t end_incl, unsigned depth,
-                    bs_merkle **out) {
+int bs_merkle_build(bs_table *t, int64_t start_excl, int64_t end_incl,
+                    unsigned depth, bs_merkle **out) {
     if (!t || !out) return BS_EINVAL;
     bs_merkle *m;
     int rc = bs_merkle_new(start_excl, end_incl, depth, &m);
@@ -142,22 +147,33 @@ int bs_merkle_build(bs_table *t, int64_t start_excl, int64_t end_incl, unsigned 
 
 unsigned bs_merkle_depth_for(uint64_t rows) {
     unsigned d = 0;
-    while (d < BS_MERKLE_MAX_DEPTH && ((uint64_t)1 << d) < rows) d++;
+    while (d < BS_MERKLE_MAX_DEPTH && ((uint64_t)1 << d) < rows)
+        d++;
     return d;
 }
 
-unsigned bs_merkle_depth(const bs_merkle *m) { return m->depth; }
-size_t bs_merkle_leaf_count(const bs_merkle *m) { return (size_t)1 << m->depth; }
+unsigned bs_merkle_depth(const bs_merkle *m) {
+    return m->depth;
+}
+size_t bs_merkle_leaf_count(const bs_merkle *m) {
+    return (size_t)1 << m->depth;
+}
 void bs_merkle_get_range(const bs_merkle *m, bs_merkle_range *out) {
     out->start = m->start;
     out->end = m->end;
 }
-uint64_t bs_merkle_root(const bs_merkle *m) { return m->h[1]; }
+uint64_t bs_merkle_root(const bs_merkle *m) {
+    return m->h[1];
+}
 uint64_t bs_merkle_leaf_hash(const bs_merkle *m, size_t i) {
     return i < bs_merkle_leaf_count(m) ? m->h[bs_merkle_leaf_count(m) + i] : 0;
 }
-uint64_t bs_merkle_rows(const bs_merkle *m) { return m->rows; }
-uint64_t bs_merkle_bytes(const bs_merkle *m) { return m->bytes; }
+uint64_t bs_merkle_rows(const bs_merkle *m) {
+    return m->rows;
+}
+uint64_t bs_merkle_bytes(const bs_merkle *m) {
+    return m->bytes;
+}
 
 /* b_i = ceil(i * W / n) as a token (start + b_i mod 2^64). */
 static int64_t boundary(const bs_merkle *m, size_t i) {
@@ -170,7 +186,8 @@ int bs_merkle_leaf_range(const bs_merkle *m, size_t i, bs_merkle_range *out) {
     if (i >= bs_merkle_leaf_count(m)) return BS_ERANGE;
     out->start = boundary(m, i);
     out->end = boundary(m, i + 1);
-    if (i + 1 == bs_merkle_leaf_count(m)) out->end = m->end; /* exact, even for W = 2^64 */
+    if (i + 1 == bs_merkle_leaf_count(m))
+        out->end = m->end; /* exact, even for W = 2^64 */
     if (i == 0) out->start = m->start;
     return 0;
 }
@@ -187,8 +204,8 @@ static int push(size_t **v, size_t *n, size_t *cap, size_t x) {
     return 0;
 }
 
-static int diff_rec(const bs_merkle *a, const bs_merkle *b, size_t k, size_t **v, size_t *n,
-                    size_t *cap) {
+static int diff_rec(const bs_merkle *a, const bs_merkle *b, size_t k,
+                    size_t **v, size_t *n, size_t *cap) {
     if (a->h[k] == b->h[k]) return 0;
     size_t nl = (size_t)1 << a->depth;
     if (k >= nl) return push(v, n, cap, k - nl);
@@ -196,11 +213,12 @@ static int diff_rec(const bs_merkle *a, const bs_merkle *b, size_t k, size_t **v
     return rc ? rc : diff_rec(a, b, 2 * k + 1, v, n, cap);
 }
 
-int bs_merkle_diff(const bs_merkle *a, const bs_merkle *b, size_t **leaves, size_t *n) {
+int bs_merkle_diff(const bs_merkle *a, const bs_merkle *b, size_t **leaves,
+                   size_t *n) {
     *leaves = NULL;
     *n = 0;
-    if (a->depth != b->depth || a->start != b->start || a->end != b->end || !a->finished ||
-        !b->finished)
+    if (a->depth != b->depth || a->start != b->start || a->end != b->end ||
+        !a->finished || !b->finished)
         return BS_EINVAL;
     size_t cap = 0;
     int rc = diff_rec(a, b, 1, leaves, n, &cap);
@@ -212,8 +230,9 @@ int bs_merkle_diff(const bs_merkle *a, const bs_merkle *b, size_t **leaves, size
     return rc;
 }
 
-int bs_merkle_leaves_to_ranges(const bs_merkle *m, const size_t *leaves, size_t nleaves,
-                               bs_merkle_range **out, size_t *n) {
+int bs_merkle_leaves_to_ranges(const bs_merkle *m, const size_t *leaves,
+                               size_t nleaves, bs_merkle_range **out,
+                               size_t *n) {
     *out = NULL;
     *n = 0;
     if (!nleaves) return 0;
@@ -248,7 +267,8 @@ int bs_merkle_encode(const bs_merkle *m, bs_buf *out) {
     bs_put_u64(p + 10, (uint64_t)m->end);
     bs_put_u64(p + 18, m->rows);
     bs_put_u64(p + 26, m->bytes);
-    for (size_t i = 0; i < nl; i++) bs_put_u64(p + HDR + 8 * i, m->h[nl + i]);
+    for (size_t i = 0; i < nl; i++)
+        bs_put_u64(p + HDR + 8 * i, m->h[nl + i]);
     return 0;
 }
 
@@ -260,11 +280,13 @@ int bs_merkle_decode(const void *data, size_t len, bs_merkle **out) {
     size_t nl = (size_t)1 << d;
     if (len != HDR + 8 * nl) return BS_ECORRUPT;
     bs_merkle *m;
-    int rc = bs_merkle_new((int64_t)bs_get_u64(p + 2), (int64_t)bs_get_u64(p + 10), d, &m);
+    int rc = bs_merkle_new((int64_t)bs_get_u64(p + 2),
+                           (int64_t)bs_get_u64(p + 10), d, &m);
     if (rc) return rc;
     m->rows = bs_get_u64(p + 18);
     m->bytes = bs_get_u64(p + 26);
-    for (size_t i = 0; i < nl; i++) m->h[nl + i] = bs_get_u64(p + HDR + 8 * i);
+    for (size_t i = 0; i < nl; i++)
+        m->h[nl + i] = bs_get_u64(p + HDR + 8 * i);
     m->finished = 0;
     bs_merkle_finish(m);
     *out = m;

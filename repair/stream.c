@@ -28,10 +28,12 @@ void bs_stream_chunk_reset(bs_stream_chunk *c) {
     c->count = 0;
 }
 
-void bs_stream_chunk_free(bs_stream_chunk *c) { bs_buf_free(&c->b); }
+void bs_stream_chunk_free(bs_stream_chunk *c) {
+    bs_buf_free(&c->b);
+}
 
-int bs_stream_chunk_add(bs_stream_chunk *c, const void *key, size_t klen, const void *val,
-                        size_t vlen) {
+int bs_stream_chunk_add(bs_stream_chunk *c, const void *key, size_t klen,
+                        const void *val, size_t vlen) {
     if (klen > UINT32_MAX || vlen > UINT32_MAX) return BS_ETOOBIG;
     if (!c->b.len) {
         uint8_t *h = bs_buf_extend(&c->b, 8);
@@ -39,8 +41,10 @@ int bs_stream_chunk_add(bs_stream_chunk *c, const void *key, size_t klen, const 
         memcpy(h, MAGIC, 4);
         bs_put_u32(h + 4, 0);
     }
-    if (bs_buf_append_u32(&c->b, (uint32_t)klen) || bs_buf_append(&c->b, key, klen) ||
-        bs_buf_append_u32(&c->b, (uint32_t)vlen) || bs_buf_append(&c->b, val, vlen))
+    if (bs_buf_append_u32(&c->b, (uint32_t)klen) ||
+        bs_buf_append(&c->b, key, klen) ||
+        bs_buf_append_u32(&c->b, (uint32_t)vlen) ||
+        bs_buf_append(&c->b, val, vlen))
         return BS_ENOMEM;
     c->count++;
     return 0;
@@ -66,8 +70,8 @@ int bs_stream_chunk_walk(const void *data, size_t len, bs_raw_cb cb, void *ud) {
     for (uint32_t i = 0; i < n; i++) {
         uint32_t kl, vl;
         const uint8_t *k, *v;
-        if (bs_rbuf_u32(&r, &kl) || bs_rbuf_bytes(&r, kl, &k) || bs_rbuf_u32(&r, &vl) ||
-            bs_rbuf_bytes(&r, vl, &v))
+        if (bs_rbuf_u32(&r, &kl) || bs_rbuf_bytes(&r, kl, &k) ||
+            bs_rbuf_u32(&r, &vl) || bs_rbuf_bytes(&r, vl, &v))
             return BS_ECORRUPT;
         int rc = cb ? cb(ud, k, kl, v, vl) : 0;
         if (rc) return rc < 0 ? rc : 0;
@@ -81,7 +85,8 @@ typedef struct apply_ctx {
     uint64_t rows, bytes;
 } apply_ctx;
 
-static int apply_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+static int apply_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v,
+                    size_t vl) {
     apply_ctx *c = ud;
     int rc = bs_batch_put_raw(c->b, c->t, k, kl, v, vl);
     if (rc == BS_EINVAL) rc = BS_ECORRUPT;
@@ -90,8 +95,8 @@ static int apply_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, siz
     return rc;
 }
 
-int bs_stream_chunk_apply(bs_store *s, bs_table *t, const void *data, size_t len, uint64_t *rows,
-                          uint64_t *bytes) {
+int bs_stream_chunk_apply(bs_store *s, bs_table *t, const void *data,
+                          size_t len, uint64_t *rows, uint64_t *bytes) {
     if (rows) *rows = 0;
     if (bytes) *bytes = 0;
     /* check the whole chunk before touching the store */
@@ -109,8 +114,8 @@ int bs_stream_chunk_apply(bs_store *s, bs_table *t, const void *data, size_t len
     return rc;
 }
 
-void bs_stream_digest_of(const void *key, size_t klen, const void *val, size_t vlen,
-                         bs_stream_digest *out) {
+void bs_stream_digest_of(const void *key, size_t klen, const void *val,
+                         size_t vlen, bs_stream_digest *out) {
     out->key_hash = XXH3_64bits(key, klen);
     out->rec_hash = bs_merkle_record_digest(key, klen, val, vlen);
     uint64_t sz = (uint64_t)klen + vlen;
@@ -126,7 +131,8 @@ int bs_stream_digest_append(bs_buf *b, const bs_stream_digest *d) {
     return 0;
 }
 
-int bs_stream_digests_parse(const void *data, size_t len, bs_stream_digest **out, size_t *n) {
+int bs_stream_digests_parse(const void *data, size_t len,
+                            bs_stream_digest **out, size_t *n) {
     const uint8_t *p = data;
     *out = NULL;
     *n = 0;
@@ -156,20 +162,21 @@ void bs_stream_digests_sort(bs_stream_digest *d, size_t n) {
     if (n > 1) qsort(d, n, sizeof *d, dcmp);
 }
 
-int bs_stream_digest_find(const bs_stream_digest *d, size_t n, uint64_t key_hash,
-                          uint64_t rec_hash) {
+int bs_stream_digest_find(const bs_stream_digest *d, size_t n,
+                          uint64_t key_hash, uint64_t rec_hash) {
     bs_stream_digest k = {key_hash, rec_hash, 0};
     return n && bsearch(&k, d, n, sizeof *d, dcmp) != NULL;
 }
 
-static int dig_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+static int dig_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *val,
+                  size_t vlen) {
     bs_stream_digest d;
     bs_stream_digest_of(key, klen, val, vlen, &d);
     return bs_stream_digest_append(ud, &d);
 }
 
-int bs_stream_digests_build(bs_table *t, const int64_t *starts, const int64_t *ends,
-                            size_t nranges, bs_buf *out) {
+int bs_stream_digests_build(bs_table *t, const int64_t *starts,
+                            const int64_t *ends, size_t nranges, bs_buf *out) {
     for (size_t i = 0; i < nranges; i++) {
         int rc = bs_store_iterate_range(t, starts[i], ends[i], dig_cb, out);
         if (rc < 0) return rc;

@@ -51,7 +51,9 @@ static fake_mem g_mem;
 static node g_n[N];
 static uint16_t g_vid;
 
-static bs_ring_snapshot *m_ring(void *ud) { return bs_ring_snapshot_retain(((fake_mem *)ud)->ring); }
+static bs_ring_snapshot *m_ring(void *ud) {
+    return bs_ring_snapshot_retain(((fake_mem *)ud)->ring);
+}
 static int m_alive(void *ud, const bs_uuid *h) {
     (void)ud;
     (void)h;
@@ -67,7 +69,8 @@ static int m_endpoint(void *ud, const bs_uuid *h, bs_msg_peer *out) {
     return BS_ENOTFOUND;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *f) {
     (void)sb;
     (void)flag;
     (void)f;
@@ -109,14 +112,17 @@ static void start(void) {
         memset(id.b, 0x11, 16);
         bs_exec_err e;
         memset(&e, 0, sizeof e);
-        if (bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k, v3, 1, 1, err, sizeof err) ||
-            bs_schema_create_table(s, "ks", "t", &id, d, 2, NULL, 0, 1, err, sizeof err) ||
+        if (bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k, v3, 1, 1,
+                                      err, sizeof err) ||
+            bs_schema_create_table(s, "ks", "t", &id, d, 2, NULL, 0, 1, err,
+                                   sizeof err) ||
             be.schema_apply(be.ud, s, NULL, &e))
             die("schema", BS_EINVAL);
         s = be.schema_get(be.ud);
         g_vid = bs_table_column(bs_schema_table(s, "ks", "t"), "v")->id;
         bs_schema_release(s);
-        if (bs_store_table_get(bs_local_store(n->local), "ks.t", &n->t)) die("table", BS_ENOTFOUND);
+        if (bs_store_table_get(bs_local_store(n->local), "ks.t", &n->t))
+            die("table", BS_ENOTFOUND);
         bs_local_host_id(n->local, &g_mem.host[i]);
         const int64_t *toks;
         size_t nt = bs_local_tokens(n->local, &toks);
@@ -139,14 +145,17 @@ static void start(void) {
         bs_msg_local(g_n[i].msg, &g_mem.peer[i]);
     }
     for (int i = 0; i < N; i++) {
-        int rc = bs_repair_new(NULL, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep);
+        int rc =
+            bs_repair_new(NULL, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep);
         if (rc) die("repair", rc);
     }
 }
 
 static void stop(void) {
-    for (int i = 0; i < N; i++) bs_repair_stop(g_n[i].rep);
-    for (int i = 0; i < N; i++) bs_msg_stop(g_n[i].msg);
+    for (int i = 0; i < N; i++)
+        bs_repair_stop(g_n[i].rep);
+    for (int i = 0; i < N; i++)
+        bs_msg_stop(g_n[i].msg);
     for (int i = 0; i < N; i++) {
         bs_repair_free(g_n[i].rep);
         bs_local_close(g_n[i].local);
@@ -158,7 +167,8 @@ static void stop(void) {
 
 /* rows [0, nrows) at ts; with `stale` != NULL only rows where stale[k]
  * == want are written. */
-static void load(int i, long nrows, int64_t ts, const char *tag, const uint8_t *stale, int want) {
+static void load(int i, long nrows, int64_t ts, const char *tag,
+                 const uint8_t *stale, int want) {
     bs_store *s = bs_local_store(g_n[i].local);
     bs_batch *b;
     if (bs_batch_new(s, &b)) die("batch", BS_ENOMEM);
@@ -167,9 +177,15 @@ static void load(int i, long nrows, int64_t ts, const char *tag, const uint8_t *
         char pk[24], v[24];
         int pl = snprintf(pk, sizeof pk, "key%ld", k);
         int vl = snprintf(v, sizeof v, "%s-%010ld", tag, k);
-        bs_rowkey rk = {bs_ring_partition_token(pk, (size_t)pl), pk, (size_t)pl, NULL, 0, 0};
+        bs_rowkey rk = {bs_ring_partition_token(pk, (size_t)pl),
+                        pk,
+                        (size_t)pl,
+                        NULL,
+                        0,
+                        0};
         if (bs_batch_row_marker(b, g_n[i].t, &rk, ts, 0) ||
-            bs_batch_put_cell(b, g_n[i].t, &rk, g_vid, NULL, 0, v, (size_t)vl, ts, 0))
+            bs_batch_put_cell(b, g_n[i].t, &rk, g_vid, NULL, 0, v, (size_t)vl,
+                              ts, 0))
             die("put", BS_EINVAL);
         if (bs_batch_count(b) >= 2000) {
             int rc = bs_store_write(s, b);
@@ -204,8 +220,10 @@ int main(int argc, char **argv) {
     double divs_dflt[] = {0, 1, 10};
     int ndiv = argc > 2 ? argc - 2 : 3;
     bs_log_set_level(BS_LOG_WARN);
-    printf("| rows | divergence | ranges mismatched / compared | records differed | bytes differed | "
-           "records streamed | bytes streamed | repair time | 2nd run streamed | 2nd run time |\n");
+    printf("| rows | divergence | ranges mismatched / compared | records "
+           "differed | bytes differed | "
+           "records streamed | bytes streamed | repair time | 2nd run streamed "
+           "| 2nd run time |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (int d = 0; d < ndiv; d++) {
         double div = argc > 2 ? atof(argv[2 + d]) : divs_dflt[d];
@@ -218,19 +236,25 @@ int main(int argc, char **argv) {
             x ^= x << 17;
             stale[k] = (double)(x % 1000000) < div * 10000.0;
         }
-        for (int i = 0; i < N; i++) load(i, nrows, 1000, "orig", NULL, 0);
+        for (int i = 0; i < N; i++)
+            load(i, nrows, 1000, "orig", NULL, 0);
         /* A and B get the update of the stale rows; C misses it */
-        for (int i = 0; i < 2; i++) load(i, nrows, 2000, "updt", stale, 1);
+        for (int i = 0; i < 2; i++)
+            load(i, nrows, 2000, "updt", stale, 1);
         bs_repair_report r1, r2;
         double s1, s2;
         run("repair", &r1, &s1);
         run("second repair", &r2, &s2);
         char p1[32];
         snprintf(p1, sizeof p1, "%g%%", div);
-        printf("| %ld | %s | %llu / %llu | %llu | %llu | %llu | %llu | %.2f s | %llu | %.2f s |\n", nrows,
-               p1, (unsigned long long)r1.ranges_mismatched, (unsigned long long)r1.ranges_compared,
-               (unsigned long long)r1.rows_differed, (unsigned long long)r1.bytes_differed,
-               (unsigned long long)r1.rows_streamed, (unsigned long long)r1.bytes_streamed, s1,
+        printf("| %ld | %s | %llu / %llu | %llu | %llu | %llu | %llu | %.2f s "
+               "| %llu | %.2f s |\n",
+               nrows, p1, (unsigned long long)r1.ranges_mismatched,
+               (unsigned long long)r1.ranges_compared,
+               (unsigned long long)r1.rows_differed,
+               (unsigned long long)r1.bytes_differed,
+               (unsigned long long)r1.rows_streamed,
+               (unsigned long long)r1.bytes_streamed, s1,
                (unsigned long long)r2.rows_streamed, s2);
         fflush(stdout);
         free(stale);

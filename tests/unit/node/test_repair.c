@@ -88,7 +88,8 @@ static int m_endpoint(void *ud, const bs_uuid *h, bs_msg_peer *out) {
     return i >= 0 ? 0 : BS_ENOTFOUND;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *f) {
     (void)sb;
     (void)flag;
     (void)f;
@@ -103,11 +104,16 @@ static void apply_schema(node *n) {
     bs_schema_release(cur);
     char err[256];
     const char *k[] = {"replication_factor"}, *v3[] = {"3"};
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k, v3, 1, 1, err, sizeof err), 0);
-    bs_column_def d[2] = {{"k", &k_text, BS_COL_PARTITION_KEY, 0, 0}, {"v", &k_text, BS_COL_REGULAR, -1, 0}};
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k,
+                                               v3, 1, 1, err, sizeof err),
+                     0);
+    bs_column_def d[2] = {{"k", &k_text, BS_COL_PARTITION_KEY, 0, 0},
+                          {"v", &k_text, BS_COL_REGULAR, -1, 0}};
     bs_uuid id;
     memset(id.b, 0x11, 16);
-    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", &id, d, 2, NULL, 0, 1, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", &id, d, 2, NULL, 0, 1,
+                                            err, sizeof err),
+                     0);
     bs_exec_err e;
     memset(&e, 0, sizeof e);
     ck_assert_int_eq(n->lbe.schema_apply(n->lbe.ud, s, NULL, &e), 0);
@@ -125,12 +131,16 @@ static void setup(void) {
         ck_assert_ptr_nonnull(mkdtemp(n->dir));
         bs_config_init(&n->cfg);
         char err[256];
-        ck_assert_int_eq(bs_config_set(&n->cfg, "data_directory", n->dir, err, sizeof err), 0);
-        ck_assert_int_eq(bs_config_set(&n->cfg, "num_tokens", "4", err, sizeof err), 0);
+        ck_assert_int_eq(
+            bs_config_set(&n->cfg, "data_directory", n->dir, err, sizeof err),
+            0);
+        ck_assert_int_eq(
+            bs_config_set(&n->cfg, "num_tokens", "4", err, sizeof err), 0);
         ck_assert_int_eq(bs_local_open(&n->cfg, &n->local, err, sizeof err), 0);
         bs_local_backend(n->local, &n->lbe);
         apply_schema(n);
-        ck_assert_int_eq(bs_store_table_get(bs_local_store(n->local), "ks.t", &n->t), 0);
+        ck_assert_int_eq(
+            bs_store_table_get(bs_local_store(n->local), "ks.t", &n->t), 0);
         bs_local_host_id(n->local, &g_mem.host[i]);
         g_mem.alive[i] = 1;
         const int64_t *toks;
@@ -160,15 +170,18 @@ static void setup(void) {
     ro.tree_timeout_ms = 1500;
     ro.send_timeout_ms = 20000;
     for (int i = 0; i < N; i++)
-        ck_assert_int_eq(bs_repair_new(&ro, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep), 0);
+        ck_assert_int_eq(
+            bs_repair_new(&ro, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep), 0);
     bs_schema *s = g_n[0].lbe.schema_get(g_n[0].lbe.ud);
     g_vid = bs_table_column(bs_schema_table(s, "ks", "t"), "v")->id;
     bs_schema_release(s);
 }
 
 static void teardown(void) {
-    for (int i = 0; i < N; i++) bs_repair_stop(g_n[i].rep);
-    for (int i = 0; i < N; i++) bs_msg_stop(g_n[i].msg);
+    for (int i = 0; i < N; i++)
+        bs_repair_stop(g_n[i].rep);
+    for (int i = 0; i < N; i++)
+        bs_msg_stop(g_n[i].msg);
     for (int i = 0; i < N; i++) {
         bs_repair_free(g_n[i].rep);
         bs_local_close(g_n[i].local);
@@ -179,9 +192,12 @@ static void teardown(void) {
     pthread_mutex_destroy(&g_mem.lock);
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
-static void key(int k, char *out) { snprintf(out, 16, "key%d", k); }
+static void key(int k, char *out) {
+    snprintf(out, 16, "key%d", k);
+}
 
 /* k = v at ts on node i (v NULL: partition deletion). */
 static void put(int i, int k, const char *v, int64_t ts) {
@@ -194,16 +210,20 @@ static void put(int i, int k, const char *v, int64_t ts) {
     if (v) {
         bs_rowkey rk = {tok, pk, strlen(pk), NULL, 0, 0};
         ck_assert_int_eq(bs_batch_row_marker(b, g_n[i].t, &rk, ts, 0), 0);
-        ck_assert_int_eq(bs_batch_put_cell(b, g_n[i].t, &rk, g_vid, NULL, 0, v, strlen(v), ts, 0), 0);
+        ck_assert_int_eq(bs_batch_put_cell(b, g_n[i].t, &rk, g_vid, NULL, 0, v,
+                                           strlen(v), ts, 0),
+                         0);
     } else {
-        ck_assert_int_eq(bs_batch_delete_partition(b, g_n[i].t, tok, pk, strlen(pk), ts), 0);
+        ck_assert_int_eq(
+            bs_batch_delete_partition(b, g_n[i].t, tok, pk, strlen(pk), ts), 0);
     }
     ck_assert_int_eq(bs_store_write(s, b), 0);
     bs_batch_free(b);
 }
 
 static void put_all(int k, const char *v, int64_t ts) {
-    for (int i = 0; i < N; i++) put(i, k, v, ts);
+    for (int i = 0; i < N; i++)
+        put(i, k, v, ts);
 }
 
 /* v of k on node i's own store ("" = no live row). */
@@ -215,10 +235,14 @@ static void local_get(int i, int k, char *out) {
     bs_arena a;
     bs_arena_init(&a, 0);
     bs_partv *p = NULL;
-    ck_assert_int_eq(bs_store_read(g_n[i].t, bs_ring_partition_token(pk, strlen(pk)), pk, strlen(pk), &sl, &a, &p), 0);
+    ck_assert_int_eq(bs_store_read(g_n[i].t,
+                                   bs_ring_partition_token(pk, strlen(pk)), pk,
+                                   strlen(pk), &sl, &a, &p),
+                     0);
     out[0] = 0;
     if (p && p->nrows && p->rows[0].ncells)
-        snprintf(out, 64, "%.*s", (int)p->rows[0].cells[0].val_len, (const char *)p->rows[0].cells[0].val);
+        snprintf(out, 64, "%.*s", (int)p->rows[0].cells[0].val_len,
+                 (const char *)p->rows[0].cells[0].val);
     bs_arena_free(&a);
 }
 
@@ -245,7 +269,8 @@ static void fill(void) {
     }
 }
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests -----------------------------------------------------------------
+ */
 
 START_TEST(test_in_sync_streams_nothing) {
     fill();
@@ -253,7 +278,8 @@ START_TEST(test_in_sync_streams_nothing) {
     bs_repair_report rep;
     run(0, NULL, &rep);
     ck_assert_uint_eq(rep.tables, 1);
-    ck_assert_uint_eq(rep.ranges_compared, N * 4); /* rf 3 on 3 nodes: every vnode range */
+    ck_assert_uint_eq(rep.ranges_compared,
+                      N * 4); /* rf 3 on 3 nodes: every vnode range */
     ck_assert_uint_eq(rep.ranges_in_sync, rep.ranges_compared);
     ck_assert_uint_eq(rep.ranges_mismatched, 0);
     ck_assert_uint_eq(rep.ranges_failed, 0);
@@ -292,11 +318,13 @@ START_TEST(test_stale_replica_repaired) {
     run(0, NULL, &rep);
     ck_assert_uint_eq(rep.ranges_failed, 0);
     ck_assert_uint_gt(rep.ranges_mismatched, 0);
-    ck_assert_uint_eq(rep.ranges_compared, rep.ranges_in_sync + rep.ranges_mismatched);
+    ck_assert_uint_eq(rep.ranges_compared,
+                      rep.ranges_in_sync + rep.ranges_mismatched);
     /* 50 updates: old + new version of the cell and a row marker each
      * (2 * 2 * 50); 20 partition tombstones; 10 new rows (marker + cell) */
     ck_assert_uint_eq(rep.rows_differed, 200 + 20 + 20);
-    ck_assert_uint_ge(rep.rows_streamed, 140); /* at least everything node 2 lacked */
+    ck_assert_uint_ge(rep.rows_streamed,
+                      140); /* at least everything node 2 lacked */
     ck_assert_uint_le(rep.bytes_streamed, 3 * rep.bytes_differed);
     ck_assert(root(0) == root(2));
     ck_assert(root(1) == root(2));
@@ -410,26 +438,32 @@ START_TEST(test_checksum) {
     bs_buf b = BS_BUF_INIT;
     ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, "ks", "t", &b), 0);
     char want[40];
-    snprintf(want, sizeof want, "\"checksum\":\"%016llx\"", (unsigned long long)root(0));
+    snprintf(want, sizeof want, "\"checksum\":\"%016llx\"",
+             (unsigned long long)root(0));
     /* the same checksum three times (once per node) */
     int count = 0;
-    for (const uint8_t *p = b.data; (p = memmem(p, b.len - (size_t)(p - b.data), want, strlen(want))); p++)
+    for (const uint8_t *p = b.data;
+         (p = memmem(p, b.len - (size_t)(p - b.data), want, strlen(want))); p++)
         count++;
     ck_assert_int_eq(count, 3);
-    ck_assert_ptr_nonnull(memmem(b.data, b.len, "\"rows\":1200", 11)); /* marker + cell */
+    ck_assert_ptr_nonnull(
+        memmem(b.data, b.len, "\"rows\":1200", 11)); /* marker + cell */
     bs_buf_reset(&b);
     pthread_mutex_lock(&g_mem.lock);
     g_mem.alive[0] = 0;
     pthread_mutex_unlock(&g_mem.lock);
     ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, NULL, NULL, &b), 0);
-    ck_assert_ptr_nonnull(memmem(b.data, b.len, "\"error\":\"unavailable\"", 21));
+    ck_assert_ptr_nonnull(
+        memmem(b.data, b.len, "\"error\":\"unavailable\"", 21));
     bs_buf_reset(&b);
-    ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, "nope", NULL, &b), BS_ENOTFOUND);
+    ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, "nope", NULL, &b),
+                     BS_ENOTFOUND);
     bs_buf_free(&b);
 }
 END_TEST
 
-/* ---- malformed requests ---------------------------------------------------- */
+/* ---- malformed requests ----------------------------------------------------
+ */
 
 typedef struct answer {
     pthread_mutex_t mu;
@@ -453,9 +487,12 @@ static int ask(uint8_t verb, const void *p, size_t len) {
     memset(&a, 0, sizeof a);
     pthread_mutex_init(&a.mu, NULL);
     pthread_cond_init(&a.cv, NULL);
-    ck_assert_int_eq(bs_msg_send(g_n[0].msg, &g_mem.peer[1], verb, p, len, 5000, on_answer, &a), 0);
+    ck_assert_int_eq(bs_msg_send(g_n[0].msg, &g_mem.peer[1], verb, p, len, 5000,
+                                 on_answer, &a),
+                     0);
     pthread_mutex_lock(&a.mu);
-    while (!a.done) pthread_cond_wait(&a.cv, &a.mu);
+    while (!a.done)
+        pthread_cond_wait(&a.cv, &a.mu);
     pthread_mutex_unlock(&a.mu);
     pthread_mutex_destroy(&a.mu);
     pthread_cond_destroy(&a.cv);
@@ -467,7 +504,8 @@ START_TEST(test_malformed_requests) {
     ck_assert_int_eq(ask(BS_VERB_REPAIR_TREE, empty, 0), BS_ECORRUPT);
     /* name length 4 "ks.t", then a range count far beyond the bytes */
     const uint8_t huge[] = {0, 4, 'k', 's', '.', 't', 0xff, 0xff, 0xff, 0xff};
-    ck_assert_int_eq(ask(BS_VERB_REPAIR_DIGESTS, huge, sizeof huge), BS_ECORRUPT);
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_DIGESTS, huge, sizeof huge),
+                     BS_ECORRUPT);
     /* one range, depth 200 */
     uint8_t tree[6 + 4 + 16 + 1] = {0, 4, 'k', 's', '.', 't', 0, 0, 0, 1};
     tree[sizeof tree - 1] = 200;
@@ -478,8 +516,10 @@ START_TEST(test_malformed_requests) {
     tree[2] = 'x';
     ck_assert_int_eq(ask(BS_VERB_REPAIR_TREE, tree, sizeof tree), BS_ENOTFOUND);
     /* a stream chunk with a bad checksum */
-    uint8_t chunk[6 + 4 + 16] = {0, 4, 'k', 's', '.', 't', 0, 0, 0, 0, 'B', 'S', 'C', '1'};
-    ck_assert_int_eq(ask(BS_VERB_REPAIR_STREAM, chunk, sizeof chunk), BS_ECORRUPT);
+    uint8_t chunk[6 + 4 + 16] = {0, 4, 'k', 's', '.', 't', 0,
+                                 0, 0, 0,   'B', 'S', 'C', '1'};
+    ck_assert_int_eq(ask(BS_VERB_REPAIR_STREAM, chunk, sizeof chunk),
+                     BS_ECORRUPT);
     /* SEND with a truncated target address */
     const uint8_t send[] = {0, 4, 'k', 's', '.', 't', 0, 0, 0, 0, 0, 9, '1'};
     ck_assert_int_eq(ask(BS_VERB_REPAIR_SEND, send, sizeof send), BS_ECORRUPT);

@@ -19,7 +19,8 @@
 
 static char g_dir[2][256];
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *f) {
     (void)sb;
     (void)flag;
     (void)f;
@@ -34,7 +35,8 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    for (int i = 0; i < 2; i++) nftw(g_dir[i], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < 2; i++)
+        nftw(g_dir[i], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static bs_store *open_store(int i, bs_table **t) {
@@ -57,7 +59,9 @@ static uint64_t rnd(void) {
 }
 
 /* token of partition i: spread over the whole ring, deterministic */
-static int64_t tok_of(int i) { return (int64_t)((uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull); }
+static int64_t tok_of(int i) {
+    return (int64_t)((uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull);
+}
 
 static void put(bs_store *s, bs_table *t, int i, const char *val, int64_t ts) {
     bs_batch *b;
@@ -65,7 +69,8 @@ static void put(bs_store *s, bs_table *t, int i, const char *val, int64_t ts) {
     snprintf(pk, sizeof pk, "k%d", i);
     bs_rowkey rk = {tok_of(i), pk, strlen(pk), NULL, 0, 0};
     ck_assert_int_eq(bs_batch_new(s, &b), 0);
-    ck_assert_int_eq(bs_batch_put_cell(b, t, &rk, 16, NULL, 0, val, strlen(val), ts, 0), 0);
+    ck_assert_int_eq(
+        bs_batch_put_cell(b, t, &rk, 16, NULL, 0, val, strlen(val), ts, 0), 0);
     ck_assert_int_eq(bs_store_write(s, b), 0);
     bs_batch_free(b);
 }
@@ -75,7 +80,8 @@ static void del(bs_store *s, bs_table *t, int i, int64_t ts) {
     char pk[16];
     snprintf(pk, sizeof pk, "k%d", i);
     ck_assert_int_eq(bs_batch_new(s, &b), 0);
-    ck_assert_int_eq(bs_batch_delete_partition(b, t, tok_of(i), pk, strlen(pk), ts), 0);
+    ck_assert_int_eq(
+        bs_batch_delete_partition(b, t, tok_of(i), pk, strlen(pk), ts), 0);
     ck_assert_int_eq(bs_store_write(s, b), 0);
     bs_batch_free(b);
 }
@@ -90,14 +96,17 @@ static void check_partition(int64_t s, int64_t e, unsigned d) {
     bs_merkle_range prev, r;
     for (size_t i = 0; i < n; i++) {
         ck_assert_int_eq(bs_merkle_leaf_range(m, i, &r), 0);
-        if (i == 0) ck_assert_int_eq(r.start, s);
-        else ck_assert_int_eq(r.start, prev.end); /* contiguous */
+        if (i == 0)
+            ck_assert_int_eq(r.start, s);
+        else
+            ck_assert_int_eq(r.start, prev.end); /* contiguous */
         ck_assert(r.start != r.end || n == 1);   /* non-empty */
         /* the end token belongs to leaf i, the token after start too */
         size_t l;
         ck_assert_int_eq(bs_merkle_leaf_of(m, r.end, &l), 0);
         ck_assert_uint_eq(l, i);
-        ck_assert_int_eq(bs_merkle_leaf_of(m, (int64_t)((uint64_t)r.start + 1), &l), 0);
+        ck_assert_int_eq(
+            bs_merkle_leaf_of(m, (int64_t)((uint64_t)r.start + 1), &l), 0);
         ck_assert_uint_eq(l, i);
         prev = r;
     }
@@ -115,21 +124,23 @@ static void check_partition(int64_t s, int64_t e, unsigned d) {
         }
         ck_assert_int_eq(rc, 0);
         ck_assert_int_eq(bs_merkle_leaf_range(m, l, &r), 0);
-        uint64_t o2 = (uint64_t)t - (uint64_t)r.start, w2 = (uint64_t)r.end - (uint64_t)r.start;
+        uint64_t o2 = (uint64_t)t - (uint64_t)r.start,
+                 w2 = (uint64_t)r.end - (uint64_t)r.start;
         ck_assert(o2 >= 1 && o2 <= w2);
     }
     bs_merkle_free(m);
 }
 
 START_TEST(test_geometry) {
-    check_partition(-100, 100, 3);                  /* plain */
+    check_partition(-100, 100, 3);                     /* plain */
     check_partition(INT64_MAX - 10, INT64_MIN + 5, 2); /* wraps, width 16 */
-    check_partition(5, 5, 8);                       /* whole ring */
+    check_partition(5, 5, 8);                          /* whole ring */
     check_partition(INT64_MIN, INT64_MAX, 16);
-    check_partition(1000, -1000, 10);               /* wraps, wide */
+    check_partition(1000, -1000, 10); /* wraps, wide */
     check_partition(0, 1, 0);
     bs_merkle *m;
-    ck_assert_int_eq(bs_merkle_new(0, 1, BS_MERKLE_MAX_DEPTH + 1, &m), BS_EINVAL);
+    ck_assert_int_eq(bs_merkle_new(0, 1, BS_MERKLE_MAX_DEPTH + 1, &m),
+                     BS_EINVAL);
     ck_assert_uint_eq(bs_merkle_depth_for(0), 0);
     ck_assert_uint_eq(bs_merkle_depth_for(1000), 10);
     ck_assert_uint_eq(bs_merkle_depth_for(1ull << 40), BS_MERKLE_MAX_DEPTH);
@@ -142,10 +153,12 @@ END_TEST
 
 static void fill_both(bs_store *s[2], bs_table *t[2]) {
     for (int i = 0; i < NROWS; i++)
-        for (int k = 0; k < 2; k++) put(s[k], t[k], i, "value", 1000 + i);
+        for (int k = 0; k < 2; k++)
+            put(s[k], t[k], i, "value", 1000 + i);
 }
 
-static void expect_single_diff(bs_table *t[2], int64_t start, int64_t end, int row) {
+static void expect_single_diff(bs_table *t[2], int64_t start, int64_t end,
+                               int row) {
     bs_merkle *a, *b;
     ck_assert_int_eq(bs_merkle_build(t[0], start, end, 10, &a), 0);
     ck_assert_int_eq(bs_merkle_build(t[1], start, end, 10, &b), 0);
@@ -171,7 +184,8 @@ static void expect_single_diff(bs_table *t[2], int64_t start, int64_t end, int r
 START_TEST(test_build_equal_and_diff) {
     bs_store *s[2];
     bs_table *t[2];
-    for (int k = 0; k < 2; k++) s[k] = open_store(k, &t[k]);
+    for (int k = 0; k < 2; k++)
+        s[k] = open_store(k, &t[k]);
     fill_both(s, t);
     bs_merkle *a, *b;
     ck_assert_int_eq(bs_merkle_build(t[0], 0, 0, 10, &a), 0);
@@ -201,8 +215,8 @@ START_TEST(test_build_equal_and_diff) {
     /* a row only one side has, in a sub-range around it */
     put(s[0], t[0], NROWS + 3, "new", 7000);
     int64_t tk = tok_of(NROWS + 3);
-    expect_single_diff(t, (int64_t)((uint64_t)tk - 1000000), (int64_t)((uint64_t)tk + 1000000),
-                       NROWS + 3);
+    expect_single_diff(t, (int64_t)((uint64_t)tk - 1000000),
+                       (int64_t)((uint64_t)tk + 1000000), NROWS + 3);
     put(s[1], t[1], NROWS + 3, "new", 7000);
     ck_assert_int_eq(bs_merkle_build(t[0], 0, 0, 6, &a), 0);
     ck_assert_int_eq(bs_merkle_build(t[1], 0, 0, 6, &b), 0);
@@ -210,7 +224,8 @@ START_TEST(test_build_equal_and_diff) {
     ck_assert_uint_eq(bs_merkle_rows(a), bs_merkle_rows(b));
     bs_merkle_free(a);
     bs_merkle_free(b);
-    for (int k = 0; k < 2; k++) bs_store_close(s[k]);
+    for (int k = 0; k < 2; k++)
+        bs_store_close(s[k]);
 }
 END_TEST
 
@@ -218,7 +233,8 @@ START_TEST(test_depth_and_codec) {
     bs_store *s[2];
     bs_table *t[2];
     s[0] = open_store(0, &t[0]);
-    for (int i = 0; i < 300; i++) put(s[0], t[0], i, "v", 1 + i);
+    for (int i = 0; i < 300; i++)
+        put(s[0], t[0], i, "v", 1 + i);
     bs_merkle *deep, *shallow;
     ck_assert_int_eq(bs_merkle_build(t[0], -5, -5, 12, &deep), 0);
     ck_assert_int_eq(bs_merkle_build(t[0], -5, -5, 5, &shallow), 0);
@@ -265,10 +281,12 @@ END_TEST
 
 START_TEST(test_diff_ranges_coalesce) {
     bs_merkle *a, *b;
-    ck_assert_int_eq(bs_merkle_new(0, 1600, 4, &a), 0); /* leaves of width 100 */
+    ck_assert_int_eq(bs_merkle_new(0, 1600, 4, &a),
+                     0); /* leaves of width 100 */
     ck_assert_int_eq(bs_merkle_new(0, 1600, 4, &b), 0);
     const int64_t toks[] = {150, 250, 260, 1550};
-    for (size_t i = 0; i < 4; i++) ck_assert_int_eq(bs_merkle_add(a, toks[i], "k", 1, "v", 1), 0);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_int_eq(bs_merkle_add(a, toks[i], "k", 1, "v", 1), 0);
     ck_assert_int_eq(bs_merkle_add(a, 1601, "k", 1, "v", 1), BS_ERANGE);
     ck_assert_int_eq(bs_merkle_add(a, 0, "k", 1, "v", 1), BS_ERANGE);
     bs_merkle_finish(a);
@@ -307,7 +325,9 @@ typedef struct chunker {
 static int flush_chunk(chunker *k) {
     ck_assert_int_eq(bs_stream_chunk_finish(&k->c), 0);
     uint64_t rows;
-    ck_assert_int_eq(bs_stream_chunk_apply(k->dst, k->t, k->c.b.data, k->c.b.len, &rows, NULL), 0);
+    ck_assert_int_eq(bs_stream_chunk_apply(k->dst, k->t, k->c.b.data,
+                                           k->c.b.len, &rows, NULL),
+                     0);
     ck_assert_uint_eq(rows, k->c.count);
     k->rows += rows;
     k->chunks++;
@@ -315,7 +335,8 @@ static int flush_chunk(chunker *k) {
     return 0;
 }
 
-static int chunk_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+static int chunk_cb(void *ud, const uint8_t *key, size_t klen,
+                    const uint8_t *val, size_t vlen) {
     chunker *k = ud;
     ck_assert_int_eq(bs_stream_chunk_add(&k->c, key, klen, val, vlen), 0);
     if (k->c.b.len > 2048) flush_chunk(k);
@@ -325,11 +346,15 @@ static int chunk_cb(void *ud, const uint8_t *key, size_t klen, const uint8_t *va
 START_TEST(test_stream_chunks) {
     bs_store *s[2];
     bs_table *t[2];
-    for (int k = 0; k < 2; k++) s[k] = open_store(k, &t[k]);
-    for (int i = 0; i < 400; i++) put(s[0], t[0], i, "payload-0123456789", 100 + i);
-    for (int i = 0; i < 400; i += 5) del(s[0], t[0], i, 5000);
+    for (int k = 0; k < 2; k++)
+        s[k] = open_store(k, &t[k]);
+    for (int i = 0; i < 400; i++)
+        put(s[0], t[0], i, "payload-0123456789", 100 + i);
+    for (int i = 0; i < 400; i += 5)
+        del(s[0], t[0], i, 5000);
     /* the destination holds newer data for some rows: LWW must keep it */
-    for (int i = 1; i < 400; i += 50) put(s[1], t[1], i, "newer", 9000);
+    for (int i = 1; i < 400; i += 50)
+        put(s[1], t[1], i, "newer", 9000);
 
     chunker k;
     memset(&k, 0, sizeof k);
@@ -339,7 +364,8 @@ START_TEST(test_stream_chunks) {
     ck_assert_int_eq(bs_store_iterate_range(t[0], 0, 0, chunk_cb, &k), 0);
     if (k.c.count) flush_chunk(&k);
     ck_assert_int_ge(k.chunks, 2);
-    ck_assert_uint_eq(k.rows, 400 + 80); /* 400 cells + 80 partition tombstones */
+    ck_assert_uint_eq(k.rows,
+                      400 + 80); /* 400 cells + 80 partition tombstones */
 
     /* dst = src + its 8 newer rows: trees differ in exactly those leaves */
     bs_merkle *a, *b;
@@ -356,11 +382,16 @@ START_TEST(test_stream_chunks) {
     bs_stream_chunk_reset(&k.c);
     ck_assert_int_eq(bs_store_iterate_range(t[0], 0, 0, chunk_cb, &k), 0);
     ck_assert_int_eq(bs_stream_chunk_finish(&k.c), 0);
-    ck_assert_int_eq(bs_stream_chunk_apply(s[1], t[1], k.c.b.data, k.c.b.len, NULL, NULL), 0);
+    ck_assert_int_eq(
+        bs_stream_chunk_apply(s[1], t[1], k.c.b.data, k.c.b.len, NULL, NULL),
+        0);
     k.c.b.data[12] ^= 1;
-    ck_assert_int_eq(bs_stream_chunk_apply(s[1], t[1], k.c.b.data, k.c.b.len, NULL, NULL),
-                     BS_ECORRUPT);
-    ck_assert_int_eq(bs_stream_chunk_apply(s[1], t[1], k.c.b.data, 7, NULL, NULL), BS_ECORRUPT);
+    ck_assert_int_eq(
+        bs_stream_chunk_apply(s[1], t[1], k.c.b.data, k.c.b.len, NULL, NULL),
+        BS_ECORRUPT);
+    ck_assert_int_eq(
+        bs_stream_chunk_apply(s[1], t[1], k.c.b.data, 7, NULL, NULL),
+        BS_ECORRUPT);
     ck_assert_int_eq(bs_merkle_build(t[1], 0, 0, 12, &b), 0);
     ck_assert(bs_merkle_root(b) == root_b);
     bs_merkle_free(b);
@@ -371,17 +402,20 @@ START_TEST(test_stream_chunks) {
     ck_assert_int_eq(bs_stream_chunk_add(&k.c, "abc", 3, "def", 3), 0);
     k.c.count = 5;
     ck_assert_int_eq(bs_stream_chunk_finish(&k.c), 0);
-    ck_assert_int_eq(bs_stream_chunk_apply(s[1], t[1], k.c.b.data, k.c.b.len, NULL, NULL),
-                     BS_ECORRUPT);
+    ck_assert_int_eq(
+        bs_stream_chunk_apply(s[1], t[1], k.c.b.data, k.c.b.len, NULL, NULL),
+        BS_ECORRUPT);
     bs_stream_chunk_free(&k.c);
-    for (int j = 0; j < 2; j++) bs_store_close(s[j]);
+    for (int j = 0; j < 2; j++)
+        bs_store_close(s[j]);
 }
 END_TEST
 
 START_TEST(test_digests) {
     bs_store *s[2];
     bs_table *t[2];
-    for (int k = 0; k < 2; k++) s[k] = open_store(k, &t[k]);
+    for (int k = 0; k < 2; k++)
+        s[k] = open_store(k, &t[k]);
     for (int i = 0; i < 100; i++) {
         put(s[0], t[0], i, "x", 10);
         put(s[1], t[1], i, i == 3 ? "y" : "x", 10);
@@ -399,17 +433,20 @@ START_TEST(test_digests) {
     bs_stream_digests_sort(db, nb);
     size_t missing = 0;
     for (size_t i = 0; i < na; i++) {
-        missing += !bs_stream_digest_find(db, nb, da[i].key_hash, da[i].rec_hash);
+        missing +=
+            !bs_stream_digest_find(db, nb, da[i].key_hash, da[i].rec_hash);
         ck_assert_uint_gt(da[i].size, 0);
     }
     ck_assert_uint_eq(missing, 1);
     free(da);
     free(db);
-    ck_assert_int_eq(bs_stream_digests_parse(a.data, 19, &db, &nb), BS_ECORRUPT);
+    ck_assert_int_eq(bs_stream_digests_parse(a.data, 19, &db, &nb),
+                     BS_ECORRUPT);
     ck_assert_ptr_null(db);
     bs_buf_free(&a);
     bs_buf_free(&b);
-    for (int j = 0; j < 2; j++) bs_store_close(s[j]);
+    for (int j = 0; j < 2; j++)
+        bs_store_close(s[j]);
 }
 END_TEST
 
