@@ -15,7 +15,8 @@ Phases:
      node N, delete its data directory, restart it with the same tokens:
      the writes it held are gone and no repair runs); wait until all Up;
      wait for hint delivery (admin GET /hints when the node has it, else
-     --settle seconds)
+     --settle seconds); anti-entropy repair of keyspace jepsen on every
+     node (admin POST /repair; --no-repair skips it)
   5. final reads: convergence (every node at ONE agrees, retried for up to
      --converge-timeout s), then QUORUM and ALL snapshots
   6. check, then write the store directory:
@@ -231,6 +232,27 @@ class Run(object):
                               "replicas": {str(k): v for k, v in (reps or {}).items()},
                               "checksums": sums, "differences": diff}
 
+    def repair(self, fin):
+        """Anti-entropy repair of keyspace jepsen on every node in turn
+        (admin POST /repair, what `basalt-admin repair jepsen` sends).
+        A node without the route is recorded, not an error of the run."""
+        import urllib.error
+        out = {}
+        t = time.time()
+        for i, n in sorted(self.db.nodes.items()):
+            try:
+                out[str(i)] = n.admin("/repair?keyspace=%s" % wl.KS, method="POST", timeout=120)
+            except urllib.error.HTTPError as e:
+                body = e.read().decode(errors="replace")[:300]
+                out[str(i)] = {"http_status": e.code, "error": body}
+            except Exception as e:
+                out[str(i)] = {"error": "%s: %s" % (type(e).__name__, e)}
+        fin["repair"] = {"nodes": out, "seconds": round(time.time() - t, 1)}
+        self.record({"process": "nemesis", "type": "info", "f": "repair",
+                     "value": {k: (v.get("http_status", "error")
+                                   if isinstance(v, dict) and v.get("error") else "ok")
+                               for k, v in out.items()}})
+
     def wipe(self, i):
         """Test-only: lose node i's data (kill -9, delete its data dir,
         restart with the same tokens)."""
@@ -327,6 +349,8 @@ class Run(object):
                 fin["hints"] = {"pending_after_wait": hints, "waited_s": round(time.time() - t, 1)}
             for r in self.readers.values():
                 r.close()
+            if a.repair:
+                self.repair(fin)
             self.converge(fin)
             if a.workload == "delete":
                 for n in self.db.nodes.values():
@@ -345,6 +369,10 @@ class Run(object):
                     fin["reads"][name] = snap
             res = self.wl.check(self.hist, fin)
             res["convergence"] = fin["convergence"]["agree"]
+            if "repair" in fin:
+                res["repair"] = {k: ("failed: %s" % str(v["error"])[:120]
+                                     if isinstance(v, dict) and v.get("error") else "ok")
+                                 for k, v in fin["repair"]["nodes"].items()}
             if not fin["convergence"]["agree"]:
                 res["valid"] = False
             if nem.error:
@@ -360,7 +388,9 @@ class Run(object):
             summary["results"] = res
             status = 0 if res["valid"] else 1
         except BaseException as e:
+            import traceback
             summary["error"] = "%s: %s" % (type(e).__name__, e)
+            summary["traceback"] = traceback.format_exc()[-3000:]
             print("jepsen: run failed: %s" % summary["error"], file=sys.stderr, flush=True)
             if isinstance(e, KeyboardInterrupt):
                 status = 130
@@ -449,6 +479,8 @@ class Run(object):
             for k in ("stale_reads", "final_wrong", "resurrected_during_run"):
                 if k in r:
                     lines.append("%s %s" % (k, r[k] if not isinstance(r[k], list) else r[k][:10]))
+            if "repair" in r:
+                lines.append("repair    %s" % " ".join("n%s=%s" % kv for kv in sorted(r["repair"].items())))
             lines.append("converged %s" % r.get("convergence"))
             lines.append("RESULT    %s" % ("VALID" if s.get("valid") else "INVALID"))
         txt = "\n".join(lines) + "\n"
@@ -485,6 +517,9 @@ def main(argv=None):
     p.add_argument("--basaltd", default=os.environ.get("BASALTD") or _default_basaltd())
     p.add_argument("--store", default=os.path.join(HERE, "store"))
     p.add_argument("--keep-data", action="store_true")
+    p.add_argument("--no-repair", dest="repair", action="store_false",
+                   help="skip the anti-entropy repair after heal (convergence then "
+                        "relies on hints and read repair alone)")
     p.add_argument("--no-restart-gate", dest="restart_gate", action="store_false",
                    help="let clients reach a restarted node at once (exposes finding F1)")
     a = p.parse_args(argv)
