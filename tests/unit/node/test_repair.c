@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -30,6 +31,10 @@
 #include "ring/murmur3.h"
 #include "ring/tokenmeta.h"
 #include "storage/store.h"
+
+/* the batches' "now" (seconds), fixed per test in setup */
+static int64_t g_now_s;
+#define NOW_S g_now_s
 
 #define N 3
 #define NKEYS 600
@@ -120,6 +125,7 @@ static void apply_schema(node *n) {
 }
 
 static void setup(void) {
+    g_now_s = (int64_t)time(NULL);
     memset(&g_mem, 0, sizeof g_mem);
     pthread_mutex_init(&g_mem.lock, NULL);
     bs_ring_builder *b;
@@ -206,6 +212,9 @@ static void put(int i, int k, const char *v, int64_t ts) {
     bs_store *s = bs_local_store(g_n[i].local);
     bs_batch *b;
     ck_assert_int_eq(bs_batch_new(s, &b), 0);
+    /* one "now" for every replica, as the coordinator's: a tombstone's
+     * local deletion time is part of the stored record */
+    bs_batch_set_now(b, NOW_S);
     int64_t tok = bs_ring_partition_token(pk, strlen(pk));
     if (v) {
         bs_rowkey rk = {tok, pk, strlen(pk), NULL, 0, 0};

@@ -12,10 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "repair/merkle.h"
 #include "repair/stream.h"
+
+/* the batches' "now" (seconds), fixed per test in setup */
+static int64_t g_now_s;
+#define NOW_S g_now_s
 
 static char g_dir[2][256];
 
@@ -28,6 +33,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag,
 }
 
 static void setup(void) {
+    g_now_s = (int64_t)time(NULL);
     for (int i = 0; i < 2; i++) {
         snprintf(g_dir[i], sizeof g_dir[i], "/tmp/bs_merkle_test_XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(g_dir[i]));
@@ -69,6 +75,9 @@ static void put(bs_store *s, bs_table *t, int i, const char *val, int64_t ts) {
     snprintf(pk, sizeof pk, "k%d", i);
     bs_rowkey rk = {tok_of(i), pk, strlen(pk), NULL, 0, 0};
     ck_assert_int_eq(bs_batch_new(s, &b), 0);
+    /* one "now" for every replica, as the coordinator's: a tombstone's
+     * local deletion time is part of the stored record */
+    bs_batch_set_now(b, NOW_S);
     ck_assert_int_eq(
         bs_batch_put_cell(b, t, &rk, 16, NULL, 0, val, strlen(val), ts, 0), 0);
     ck_assert_int_eq(bs_store_write(s, b), 0);
@@ -80,6 +89,9 @@ static void del(bs_store *s, bs_table *t, int i, int64_t ts) {
     char pk[16];
     snprintf(pk, sizeof pk, "k%d", i);
     ck_assert_int_eq(bs_batch_new(s, &b), 0);
+    /* one "now" for every replica, as the coordinator's: a tombstone's
+     * local deletion time is part of the stored record */
+    bs_batch_set_now(b, NOW_S);
     ck_assert_int_eq(
         bs_batch_delete_partition(b, t, tok_of(i), pk, strlen(pk), ts), 0);
     ck_assert_int_eq(bs_store_write(s, b), 0);
