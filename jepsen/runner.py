@@ -395,6 +395,9 @@ class Run(object):
             if isinstance(e, KeyboardInterrupt):
                 status = 130
         finally:
+            # a second Ctrl-C / SIGTERM must not cut the teardown short
+            for sg in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sg, signal.SIG_IGN)
             for c in self.clients + list(getattr(self, "readers", {}).values()):
                 c.close()
             if self.db is not None:
