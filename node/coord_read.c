@@ -17,6 +17,9 @@
  *      latency, a fixed time, or at once), one more live replica gets a
  *      request (data if no data answer has come, else digest).  Deadline:
  *      ReadTimeout with received/blockfor/data_present.
+ *      Shortcut: when the partition has exactly one replica and it is
+ *      this node (RF=1), it is read straight from the store: no payload,
+ *      digest or fan-out (nothing to compare, nobody to retry on).
  *   4. All digests equal to the data answer's: answer it.  Otherwise
  *      blocking read repair: every replica that answered sends its raw
  *      records of the partition's token (bs_store_iterate_range over
@@ -337,6 +340,22 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
     rd.pk_len = pk_len;
     if (sl) rd.slice = *sl;
     if (!rd.slice.now_s) rd.slice.now_s = bs__coord_now_s(c);
+    if (nct == 1 && pl.n == 1 && pl.t[ct[0].slot].local) {
+        /* The only replica is this node (RF=1): no digest to compare, no
+         * replica to retry on, so skip payloads, digest and fan-out. */
+        int lrc = BS_ENOTFOUND;
+        if (!bs_store_table_get(c->store, cf, &t))
+            lrc = bs_store_read(t, token, pk, pk_len, &rd.slice, a, out);
+        if (lrc) {
+            BS_WARN(LOG, "local read of %s failed: %s", cf, bs_store_errmsg());
+            int need = 0;
+            for (size_t q = 0; q < nreq; q++) need += req[q].need;
+            read_timeout(c, err, cl, 0, need, 0);
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
     if (bs_wire_read_encode(&rd, &dpay)) goto oom;
     rd.digest_only = 1;
     if (bs_wire_read_encode(&rd, &gpay)) goto oom;

@@ -531,6 +531,37 @@ START_TEST(any_succeeds_with_a_hint_alone) {
 }
 END_TEST
 
+/* RF=1: reading through the key's only replica takes the local shortcut
+ * (coord_read.c), through the others a remote READ; same answers, also
+ * for a missing key.  A 3-node ring is not local-only. */
+START_TEST(rf1_reads_through_owner_and_others) {
+    ck_assert_int_eq(bs_coord_local_only(g_n[0].coord), 0);
+    for (int owner = 0; owner < 3; owner++) {
+        char k[32], v[16];
+        key_on(owner, k, sizeof k);
+        snprintf(v, sizeof v, "v%d", owner);
+        ck_assert_int_eq(put((owner + 1) % 3, "ks1", k, v, 100 + owner, BS_CL_ONE), 0);
+        for (int i = 0; i < 3; i++) {
+            char got[64];
+            ck_assert_int_eq(get_be(&g_n[i].be, "ks1", k, BS_CL_ONE, got, sizeof got), 0);
+            ck_assert_str_eq(got, v);
+            ck_assert_int_eq(get_be(&g_n[i].be, "ks1", k, BS_CL_QUORUM, got, sizeof got), 0);
+            ck_assert_str_eq(got, v);
+        }
+        ck_assert_int_eq(put(owner, "ks1", k, NULL, 200 + owner, BS_CL_ONE), 0);
+        char got[64];
+        ck_assert_int_eq(get_be(&g_n[owner].be, "ks1", k, BS_CL_ONE, got, sizeof got), 0);
+        ck_assert_str_eq(got, "");
+    }
+    /* the owner down: Unavailable from the others, not a stale answer */
+    char k[32], got[64];
+    key_on(1, k, sizeof k);
+    node_down(1);
+    ck_assert_int_ne(get_be(&g_n[0].be, "ks1", k, BS_CL_ONE, got, sizeof got), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+}
+END_TEST
+
 typedef struct seen {
     int count[200];
     int n;
@@ -629,6 +660,7 @@ int main(void) {
     tcase_add_test(tc, hints_disabled_writes_none);
     tcase_add_test(tc, any_succeeds_with_a_hint_alone);
     tcase_add_test(tc, range_scan_across_nodes_with_paging);
+    tcase_add_test(tc, rf1_reads_through_owner_and_others);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
