@@ -1063,17 +1063,27 @@ static int repair_table(bs_repair *r, const bs_table_schema *ts,
         if (nn > MAX_REPLICAS) nn = MAX_REPLICAS;
         replica reps[MAX_REPLICAS];
         size_t nrep = 0;
-        for (size_t k = 0; k < nn; k++)
-            if (!replica_of(r, snap, nodes[k], &reps[nrep])) nrep++;
-        if (nrep < 2) continue; /* nothing to compare with */
+        int unknown = 0;
+        for (size_t k = 0; k < nn; k++) {
+            if (!replica_of(r, snap, nodes[k], &reps[nrep]))
+                nrep++;
+            else
+                unknown = 1;
+        }
+        if (nrep + unknown < 2) continue; /* nothing to compare with */
         bs_merkle_range parts[4];
         int np = 1;
         parts[0] = (bs_merkle_range){ranges[i].start, ranges[i].end};
         if (o->has_range)
             np = intersect(ranges[i].start, ranges[i].end, o->range_start,
                            o->range_end, parts);
-        for (int p = 0; p < np; p++)
-            rc = repair_range(r, cf, lt, &parts[p], reps, nrep, rep);
+        for (int p = 0; p < np; p++) {
+            if (unknown) /* a replica we cannot address: never skip it */
+                fail_range(rep, cf, &parts[p], "replica %s: %s", "endpoint",
+                           BS_ENOTFOUND);
+            else
+                rc = repair_range(r, cf, lt, &parts[p], reps, nrep, rep);
+        }
         if (!rc && stopping(r)) rc = BS_ECLOSED;
     }
     free(ranges);

@@ -44,6 +44,7 @@ typedef struct fake_mem {
     bs_ring_snapshot *ring;
     bs_uuid host[N];
     int alive[N];
+    int noaddr[N]; /* the endpoint lookup fails */
     bs_msg_peer peer[N];
 } fake_mem;
 
@@ -88,6 +89,7 @@ static int m_endpoint(void *ud, const bs_uuid *h, bs_msg_peer *out) {
     fake_mem *m = ud;
     pthread_mutex_lock(&m->lock);
     int i = idx_of(m, h);
+    if (i >= 0 && m->noaddr[i]) i = -1;
     if (i >= 0) *out = m->peer[i];
     pthread_mutex_unlock(&m->lock);
     return i >= 0 ? 0 : BS_ENOTFOUND;
@@ -390,6 +392,18 @@ START_TEST(test_down_replica_fails_ranges) {
     ck_assert_uint_eq(rep.ranges_compared, 0);
     ck_assert_uint_eq(rep.rows_streamed, 0);
     ck_assert_ptr_nonnull(strstr(rep.first_error, "unavailable"));
+    /* a replica whose address is unknown is not skipped: its ranges fail */
+    pthread_mutex_lock(&g_mem.lock);
+    g_mem.alive[2] = 1;
+    g_mem.noaddr[2] = 1;
+    pthread_mutex_unlock(&g_mem.lock);
+    run(0, NULL, &rep);
+    ck_assert_uint_eq(rep.ranges_failed, N * 4);
+    ck_assert_uint_eq(rep.ranges_compared, 0);
+    ck_assert_ptr_nonnull(strstr(rep.first_error, "endpoint"));
+    pthread_mutex_lock(&g_mem.lock);
+    g_mem.noaddr[2] = 0;
+    pthread_mutex_unlock(&g_mem.lock);
     /* alive per the detector, but its messaging is gone: trees time out or
      * fail, the session still ends and reports every range failed */
     pthread_mutex_lock(&g_mem.lock);
