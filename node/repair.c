@@ -1125,6 +1125,49 @@ static void write_history(bs_repair *r, const bs_repair_run_opts *o,
     bs_buf_free(&js);
 }
 
+int bs_repair_history(bs_repair *r, uint32_t limit, bs_buf *out) {
+    bs_slice sl;
+    memset(&sl, 0, sizeof sl);
+    sl.reversed = 1; /* clustering = start time: newest first */
+    sl.limit = limit;
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_partv *p = NULL;
+    int rc = r->history
+                 ? bs_store_read(r->history, 0, "history", 7, &sl, &a, &p)
+                 : 0;
+    if (!rc) rc = bs_buf_append_str(out, "{\"sessions\":[");
+    for (size_t i = 0; !rc && p && i < p->nrows; i++) {
+        const bs_rowv *row = &p->rows[i];
+        const bs_cellv *what = NULL, *js = NULL;
+        for (size_t c = 0; c < row->ncells; c++) {
+            if (row->cells[c].col == 16) what = &row->cells[c];
+            if (row->cells[c].col == 17) js = &row->cells[c];
+        }
+        if (i) rc = bs_buf_append_str(out, ",");
+        if (!rc) rc = bs_buf_append_str(out, "{\"what\":");
+        if (!rc)
+            rc = what ? bs_admin_json_quote(out, (const char *)what->val,
+                                            what->val_len)
+                      : bs_buf_append_str(out, "null");
+        if (!rc) rc = bs_buf_append_str(out, ",\"report\":");
+        /* our own JSON object; anything else (damage) goes out as a string */
+        int obj = js && js->val_len >= 2 && js->val[0] == '{' &&
+                  js->val[js->val_len - 1] == '}';
+        for (size_t k = 0; obj && k < js->val_len; k++)
+            if (js->val[k] < 0x20) obj = 0;
+        if (!rc)
+            rc = obj  ? bs_buf_append(out, js->val, js->val_len)
+                 : js ? bs_admin_json_quote(out, (const char *)js->val,
+                                            js->val_len)
+                      : bs_buf_append_str(out, "null");
+        if (!rc) rc = bs_buf_append_str(out, "}");
+    }
+    if (!rc) rc = bs_buf_append_str(out, "]}");
+    bs_arena_free(&a);
+    return rc;
+}
+
 int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
                   bs_repair_report *rep) {
     memset(rep, 0, sizeof *rep);

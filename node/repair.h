@@ -111,6 +111,12 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
 /* The report as a JSON object (appended to out). */
 int bs_repair_report_json(const bs_repair_report *rep, bs_buf *out);
 
+/* The last `limit` sessions (newest first) from this node's
+ * system.repair_history, appended to out as JSON {"sessions":[{"what":
+ * "ks.table" asked for, "report": the session's report object}]}.
+ * 0 or a store error. */
+int bs_repair_history(bs_repair *r, uint32_t limit, bs_buf *out);
+
 /* Validates a REPAIR_* request payload of `verb` as its handler would
  * (layouts in repair.c) without doing the work.  0, BS_ECORRUPT, or
  * BS_EINVAL for a verb that is not a repair verb.  Pure (fuzzed). */

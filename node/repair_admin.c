@@ -78,8 +78,28 @@ static int h_checksum(void *ud, const bs_admin_request *req,
     return 0;
 }
 
+static int h_history(void *ud, const bs_admin_request *req,
+                     bs_admin_response *resp) {
+    const char *l = param(req, "limit");
+    long limit = 20;
+    if (l) {
+        char *end;
+        limit = strtol(l, &end, 10);
+        if (*end || limit < 1 || limit > 10000)
+            return bs_admin_error(resp, 400, "bad limit '%s'", l);
+    }
+    int rc = bs_repair_history(ud, (uint32_t)limit, &resp->body);
+    if (rc) {
+        bs_buf_reset(&resp->body);
+        return bs_admin_error(resp, 500, "repair history: %s", bs_strerror(rc));
+    }
+    return 0;
+}
+
 int bs_repair_admin_install(bs_admin *a, bs_repair *r) {
     int rc = bs_admin_route_blocking(a, "POST", "/repair", h_repair, r);
+    if (!rc)
+        rc = bs_admin_route_blocking(a, "GET", "/repair/history", h_history, r);
     return rc ? rc
               : bs_admin_route_blocking(a, "GET", "/checksum", h_checksum, r);
 }

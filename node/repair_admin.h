@@ -8,6 +8,8 @@
  *         "leaves_mismatched","rows_differed","bytes_differed",
  *         "rows_streamed","bytes_streamed","streams","error"}
  *        (409 while another session runs)
+ *   GET  /repair/history[?limit=N]   (default 20, newest first)
+ *        this node's sessions from system.repair_history (bs_repair_history)
  *   GET  /checksum[?keyspace=ks[&table=t]]
  *        per-node checksum of each table (bs_repair_checksum)
  *

@@ -17,7 +17,8 @@ hinted handoff disabled on all of them.  In order:
      says "consistent", CL=ONE reads routed to each node alone agree on
      every key, and deleted rows stay deleted;
   3. running the repair again streams nothing and changes no checksum;
-     a repair limited with --range compares fewer ranges;
+     a repair limited with --range compares fewer ranges; the sessions are
+     in GET /repair/history, newest first;
   4. with node B down a repair reports failed ranges (every range has B as
      a replica) instead of hanging, and basalt-admin exits 1.
 """
@@ -167,6 +168,10 @@ class RepairTest(_ReplicatedCluster):
         self.assertGreater(part["ranges_compared"], 0)
         self.assertLess(part["ranges_compared"], again["ranges_compared"])
         self.assertEqual(part["rows_streamed"], 0)
+        hist = self.http(0, "GET", "/repair/history?limit=2")["sessions"]
+        self.assertEqual([h["report"]["session"] for h in hist],
+                         [part["session"], again["session"]])
+        self.assertEqual(hist[0]["what"], "rf3.*")
 
     def test_4_replica_down_fails_ranges(self):
         self.kill(1)

@@ -302,6 +302,29 @@ START_TEST(test_in_sync_streams_nothing) {
     ck_assert_int_eq(bs_repair_report_json(&rep, &js), 0);
     ck_assert_ptr_nonnull(memmem(js.data, js.len, "\"ranges_in_sync\":12", 19));
     ck_assert_ptr_nonnull(memmem(js.data, js.len, "\"error\":null}", 13));
+    /* the history row: the same report, newest session first */
+    bs_repair_report rep2;
+    run(0, NULL, &rep2);
+    bs_buf h = BS_BUF_INIT;
+    ck_assert_int_eq(bs_repair_history(g_n[0].rep, 20, &h), 0);
+    char sid1[37], sid2[37];
+    bs_uuid_format(&rep.session, sid1);
+    bs_uuid_format(&rep2.session, sid2);
+    const uint8_t *p1 = memmem(h.data, h.len, sid1, 36);
+    const uint8_t *p2 = memmem(h.data, h.len, sid2, 36);
+    ck_assert_ptr_nonnull(p1);
+    ck_assert_ptr_nonnull(p2);
+    ck_assert(p2 < p1);
+    ck_assert_ptr_nonnull(
+        memmem(h.data, h.len, "{\"what\":\"ks.*\",\"report\":{", 25));
+    bs_buf_reset(&h);
+    ck_assert_int_eq(bs_repair_history(g_n[0].rep, 1, &h), 0);
+    ck_assert_ptr_null(memmem(h.data, h.len, sid1, 36));
+    bs_buf_reset(&h);
+    ck_assert_int_eq(bs_repair_history(g_n[1].rep, 20, &h), 0); /* ran none */
+    ck_assert_uint_eq(h.len, strlen("{\"sessions\":[]}"));
+    ck_assert(!memcmp(h.data, "{\"sessions\":[]}", h.len));
+    bs_buf_free(&h);
     bs_buf_free(&js);
 }
 END_TEST
