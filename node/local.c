@@ -60,6 +60,7 @@ struct bs_local {
     void *schema_ud;
     bs_local_peers_fn peers_fn;
     void *peers_ud;
+    int restarted; /* an earlier generation was persisted */
 };
 
 static const char SCHEMA_PK[] = "schema";
@@ -573,6 +574,7 @@ int bs_local_next_generation(bs_local *n, int64_t now_s, int32_t *gen) {
     }
     bs_arena_free(&a);
     if (rc) return rc;
+    n->restarted = last > 0;
     int64_t g = now_s > last ? now_s : last + 1;
     if (g <= 0 || g > INT32_MAX) g = last + 1 > 0 && last + 1 <= INT32_MAX ? last + 1 : 1;
     uint8_t b[4];
@@ -596,6 +598,8 @@ void bs_local_set_peers_provider(bs_local *n, bs_local_peers_fn fn, void *ud) {
 }
 
 bs_schema *bs_local_schema(bs_local *n) { return be_schema_get(n); }
+
+int bs_local_restarted(const bs_local *n) { return n->restarted; }
 
 static void emit_change(bs_local *n, const char *change, const char *target,
                         const char *ks, const char *name) {

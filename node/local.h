@@ -61,6 +61,9 @@ bs_store *bs_local_store(bs_local *n);
  * in system.local so a restart within the same second still moves it
  * forward.  0 or an error. */
 int bs_local_next_generation(bs_local *n, int64_t now_s, int32_t *gen);
+/* 1 when bs_local_next_generation found an earlier generation: this start
+ * is a restart of a node that was already a cluster member. */
+int bs_local_restarted(const bs_local *n);
 /* Called (any thread) after a DDL of this node's own clients has been
  * applied, with the new schema (borrowed for the call): the cluster
  * pushes it to its peers. */

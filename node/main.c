@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -28,6 +29,7 @@
 #include "node/admin.h"
 #include "node/cluster.h"
 #include "node/coord.h"
+#include "node/gossip.h"
 #include "node/provider.h"
 #include "node/repair.h"
 #include "node/repair_admin.h"
@@ -73,6 +75,42 @@ static int h_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
     app *ap = ud;
     (void)conn_ud;
     return req->opcode == BS_PROTO_OP_EXECUTE && bs_coord_local_only(ap->coord);
+}
+
+/* A restarted node must not coordinate requests before gossip has told it
+ * the ring (Jepsen finding F1: a QUORUM write placed on an incomplete ring
+ * can be acknowledged by nodes that are not the partition's replicas).
+ * Like Cassandra's "waiting for gossip to settle": poll the endpoint
+ * states until the set of known and live nodes has not changed for 1 s,
+ * at least 3 s while only this node is known, at most 30 s. */
+static void wait_for_gossip_to_settle(bs_cluster *cl) {
+    bs_gossip *g = bs_cluster_gossip(cl);
+    int64_t t0 = bs_clock_mono_ns();
+    size_t last_known = SIZE_MAX, last_up = SIZE_MAX, known = 0, up = 0;
+    int stable = 0;
+    BS_INFO("main", "waiting for gossip to settle before serving clients");
+    for (;;) {
+        struct timespec ts = {0, 250000000};
+        nanosleep(&ts, NULL);
+        bs_gossip_view *v;
+        size_t nv;
+        if (bs_gossip_snapshot(g, &v, &nv) == 0) {
+            known = up = 0;
+            for (size_t i = 0; i < nv; i++) {
+                if (!v[i].st.app[BS_GS_HOST_ID].value) continue;
+                known++;
+                up += v[i].is_self || v[i].alive;
+            }
+            bs_gossip_views_free(v, nv);
+        }
+        stable = (known == last_known && up == last_up) ? stable + 1 : 0;
+        last_known = known;
+        last_up = up;
+        int64_t ms = (bs_clock_mono_ns() - t0) / 1000000;
+        if (ms >= 30000) break;
+        if (stable >= 4 && (known > 1 || ms >= 3000)) break;
+    }
+    BS_INFO("main", "gossip settled: %zu nodes known, %zu up", known, up);
 }
 
 static bs_ring_snapshot *m_ring(void *ud) { return bs_cluster_ring(ud); }
@@ -138,6 +176,7 @@ int main(int argc, char **argv) {
     if ((rc = bs_local_open(&cfg, &node, err, sizeof err))) goto fail;
     bs_local_set_event_sink(node, on_event, &ap);
     if ((rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err))) goto fail;
+    if (bs_local_restarted(node)) wait_for_gossip_to_settle(cluster);
 
     bs_coord_opts co;
     bs_coord_opts_from_config(&cfg, &co);
