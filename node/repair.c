@@ -493,6 +493,7 @@ void bs_repair_opts_default(bs_repair_opts *o) {
     o->tree_timeout_ms = 120000;
     o->send_timeout_ms = 600000;
     o->chunk_bytes = 256 * 1024;
+    o->digest_batch_records = 200000;
 }
 
 static const uint8_t k_verbs[] = {BS_VERB_REPAIR_TREE, BS_VERB_REPAIR_DIGESTS,
@@ -512,6 +513,7 @@ int bs_repair_new(const bs_repair_opts *o, bs_local *local, bs_msg *msg,
     if (!r->o.chunk_bytes) r->o.chunk_bytes = 256 * 1024;
     if (!r->o.tree_timeout_ms) r->o.tree_timeout_ms = 120000;
     if (!r->o.send_timeout_ms) r->o.send_timeout_ms = 600000;
+    if (!r->o.digest_batch_records) r->o.digest_batch_records = 200000;
     r->local = local;
     r->store = bs_local_store(local);
     r->msg = msg;
@@ -1012,18 +1014,30 @@ static int repair_range(bs_repair *r, const char *cf, bs_table *lt,
         if (!lv) rc = BS_ENOMEM;
         for (size_t i = 0; i < nl && lv; i++)
             if (diff[i]) lv[k++] = i;
-        if (!rc)
-            rc = bs_merkle_leaves_to_ranges(trees[0], lv, ndiff, &sub, &nsub);
-        if (!rc) {
-            BS_INFO(LOG,
-                    "%s (%lld, %lld]: %zu of %zu leaves differ (depth %u), %zu "
-                    "sub-ranges",
-                    cf, (long long)rg->start, (long long)rg->end, ndiff, nl,
-                    bs_merkle_depth(trees[0]), nsub);
-            rc = sync_range(r, cf, reps, nrep, sub, nsub, rep);
-            if (rc > 0) rc = 0; /* the range failed and is counted; go on */
+        /* Digest lists and wanted sets stay bounded (messages have a size
+         * limit): the mismatching leaves go in groups of about
+         * digest_batch_records records. */
+        uint64_t maxrows = 0;
+        for (size_t i = 0; i < nrep; i++)
+            if (bs_merkle_rows(trees[i]) > maxrows)
+                maxrows = bs_merkle_rows(trees[i]);
+        uint64_t per_leaf = maxrows / nl + 1;
+        size_t group = (size_t)(r->o.digest_batch_records / per_leaf);
+        if (!group) group = 1;
+        BS_INFO(LOG, "%s (%lld, %lld]: %zu of %zu leaves differ (depth %u)", cf,
+                (long long)rg->start, (long long)rg->end, ndiff, nl,
+                bs_merkle_depth(trees[0]));
+        for (size_t g = 0; !rc && g < ndiff; g += group) {
+            size_t cnt = ndiff - g < group ? ndiff - g : group;
+            rc = bs_merkle_leaves_to_ranges(trees[0], lv + g, cnt, &sub, &nsub);
+            if (!rc) rc = sync_range(r, cf, reps, nrep, sub, nsub, rep);
+            free(sub);
+            sub = NULL;
+            if (rc > 0) { /* the range failed and is counted; go on */
+                rc = 0;
+                break;
+            }
         }
-        free(sub);
         free(lv);
     }
     free(diff);

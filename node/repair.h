@@ -61,6 +61,9 @@ typedef struct bs_repair_opts {
     uint32_t tree_timeout_ms; /* TREE / DIGESTS answers; 120000 */
     uint32_t send_timeout_ms; /* a whole SEND; 600000 */
     size_t chunk_bytes;       /* stream chunk target size; 256 KiB */
+    /* records per digest list / wanted set (mismatching leaves are
+     * synced in groups of about this many records); 200000 (~4 MB) */
+    uint64_t digest_batch_records;
 } bs_repair_opts;
 
 void bs_repair_opts_default(bs_repair_opts *o);

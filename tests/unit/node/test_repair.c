@@ -174,7 +174,8 @@ static void setup(void) {
     bs_coord_membership mem = {&g_mem, m_ring, NULL, m_alive, m_endpoint};
     bs_repair_opts ro;
     bs_repair_opts_default(&ro);
-    ro.chunk_bytes = 1024; /* several chunks per stream */
+    ro.chunk_bytes = 1024;        /* several chunks per stream */
+    ro.digest_batch_records = 4; /* several digest batches per range */
     ro.tree_timeout_ms = 1500;
     ro.send_timeout_ms = 20000;
     for (int i = 0; i < N; i++)
