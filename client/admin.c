@@ -76,10 +76,12 @@ static void usage(FILE *f) {
         "writes\n"
         "  version                   release version\n"
         "  hints                     pending hints per target node\n"
-        "  repair [keyspace [table]] [--full] [--range a:b]\n"
+        "  repair [keyspace [table]] [--full] [--pr] [--range a:b]\n"
         "                            anti-entropy repair of the ranges this "
         "node\n"
-        "                            replicates; exit 1 when a range failed\n"
+        "                            replicates (--pr: only those it is "
+        "primary for);\n"
+        "                            exit 1 when a range failed\n"
         "  checksum [keyspace [table]]\n"
         "                            per-node checksum of each table; exit 1 "
         "on a\n"
@@ -349,10 +351,13 @@ static int cmd_action(const opts *o, const char *path, int argc, char **argv) {
 /* repair / checksum: [keyspace [table]] plus options. */
 static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
     const char *pos[2] = {NULL, NULL}, *range = NULL;
-    int npos = 0, full = 0;
+    int npos = 0, full = 0, pr = 0;
     for (int i = 0; i < argc; i++) {
         if (!checksum && !strcmp(argv[i], "--full"))
             full = 1;
+        else if (!checksum &&
+                 (!strcmp(argv[i], "--pr") || !strcmp(argv[i], "-pr")))
+            pr = 1;
         else if (!checksum && !strcmp(argv[i], "--range") && i + 1 < argc)
             range = argv[++i];
         else if (argv[i][0] != '-' && npos < 2)
@@ -376,7 +381,11 @@ static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
         append_escaped(&target, vals[i]);
         sep = '&';
     }
-    if (full) bs_buf_appendf(&target, "%cfull=1", sep);
+    if (full) {
+        bs_buf_appendf(&target, "%cfull=1", sep);
+        sep = '&';
+    }
+    if (pr) bs_buf_appendf(&target, "%cpr=1", sep);
     bs_buf_append_u8(&target, 0);
     const bs_json *doc;
     /* a repair takes as long as it takes: no default timeout */

@@ -1074,6 +1074,7 @@ static int repair_table(bs_repair *r, const bs_table_schema *ts,
         size_t nn;
         if (bs_ring_replica_map_lookup(map, ranges[i].end, &nodes, &nn))
             continue;
+        if (o->primary_only && (!nn || nodes[0] != self_idx)) continue;
         if (nn > MAX_REPLICAS) nn = MAX_REPLICAS;
         replica reps[MAX_REPLICAS];
         size_t nrep = 0;

@@ -85,6 +85,9 @@ typedef struct bs_repair_run_opts {
     const char *keyspace; /* NULL: every non-system keyspace */
     const char *table;    /* NULL: every table (needs keyspace) */
     int full;             /* accepted; every repair is a full repair */
+    int primary_only;     /* only ranges this node is the primary replica
+                             of (nodetool -pr): run on every node, each
+                             range is repaired once */
     int has_range;        /* restrict to (range_start, range_end] */
     int64_t range_start, range_end;
 } bs_repair_run_opts;

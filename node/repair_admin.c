@@ -40,6 +40,8 @@ static int h_repair(void *ud, const bs_admin_request *req,
     o.table = param(req, "table");
     const char *full = param(req, "full");
     o.full = full && strcmp(full, "0") && strcmp(full, "false");
+    const char *pr = param(req, "pr");
+    o.primary_only = pr && strcmp(pr, "0") && strcmp(pr, "false");
     const char *range = param(req, "range");
     if (o.table && !o.keyspace)
         return bs_admin_error(resp, 400, "table needs a keyspace");

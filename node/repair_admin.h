@@ -1,7 +1,7 @@
 /*
  * repair_admin.h - the admin REST routes of anti-entropy repair:
  *
- *   POST /repair[?keyspace=ks[&table=t]][&full=1][&range=a:b]
+ *   POST /repair[?keyspace=ks[&table=t]][&full=1][&pr=1][&range=a:b]
  *        runs a session (node/repair.h) and answers its report:
  *        {"session","started_ms","duration_ms","tables","ranges_compared",
  *         "ranges_in_sync","ranges_mismatched","ranges_failed",

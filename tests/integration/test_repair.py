@@ -17,7 +17,8 @@ hinted handoff disabled on all of them.  In order:
      says "consistent", CL=ONE reads routed to each node alone agree on
      every key, and deleted rows stay deleted;
   3. running the repair again streams nothing and changes no checksum;
-     a repair limited with --range compares fewer ranges; the sessions are
+     a repair limited with --range compares fewer ranges, one with --pr
+     (pr=1) only the node's 8 primary ranges; the sessions are
      in GET /repair/history, newest first;
   4. with node B down a repair reports failed ranges (every range has B as
      a replica) instead of hanging, and basalt-admin exits 1.
@@ -168,7 +169,14 @@ class RepairTest(_ReplicatedCluster):
         self.assertGreater(part["ranges_compared"], 0)
         self.assertLess(part["ranges_compared"], again["ranges_compared"])
         self.assertEqual(part["rows_streamed"], 0)
-        hist = self.http(0, "GET", "/repair/history?limit=2")["sessions"]
+        # primary ranges only: 8 vnodes per node, the three cover the ring
+        pr = [self.http(i, "POST", "/repair?keyspace=rf3&pr=1") for i in range(3)]
+        self.assertEqual([p["ranges_compared"] for p in pr], [8, 8, 8])
+        self.assertEqual(sum(p["rows_streamed"] for p in pr), 0)
+        rc, out = self.admin(0, "repair", "rf3", "--pr")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("Ranges compared:   8 (8 in sync", out)
+        hist = self.http(0, "GET", "/repair/history?limit=4")["sessions"][2:]
         self.assertEqual([h["report"]["session"] for h in hist],
                          [part["session"], again["session"]])
         self.assertEqual(hist[0]["what"], "rf3.*")

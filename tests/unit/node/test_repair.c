@@ -174,7 +174,7 @@ static void setup(void) {
     bs_coord_membership mem = {&g_mem, m_ring, NULL, m_alive, m_endpoint};
     bs_repair_opts ro;
     bs_repair_opts_default(&ro);
-    ro.chunk_bytes = 1024;        /* several chunks per stream */
+    ro.chunk_bytes = 1024;       /* several chunks per stream */
     ro.digest_batch_records = 4; /* several digest batches per range */
     ro.tree_timeout_ms = 1500;
     ro.send_timeout_ms = 20000;
@@ -472,6 +472,19 @@ START_TEST(test_range_and_errors) {
     ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_ENOTFOUND);
     o.keyspace = NULL;
     ck_assert_int_eq(bs_repair_run(g_n[0].rep, &o, &rep), BS_EINVAL);
+    /* primary ranges only: each node repairs its own 4 vnode ranges, and
+     * the three sessions together cover the ring once */
+    memset(&o, 0, sizeof o);
+    o.keyspace = "ks";
+    o.primary_only = 1;
+    uint64_t total = 0;
+    for (int i = 0; i < N; i++) {
+        run(i, &o, &rep);
+        ck_assert_uint_eq(rep.ranges_compared + rep.ranges_failed, 4);
+        total += rep.ranges_compared;
+    }
+    ck_assert_uint_eq(total, N * 4);
+    ck_assert(root(0) == root(2)); /* key7's range was among them */
     /* a stopped service runs no session */
     o.keyspace = "ks";
     o.table = NULL;
