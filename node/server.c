@@ -13,8 +13,10 @@
  * until uv_queue_work, the worker in work_cb, the loop again in
  * after_work_cb (libuv's queue gives the happens-before).  When the
  * handler's optional inline_ok says so for a request, handle runs right
- * on the loop thread instead (dispatch -> work_cb -> conn_write; the work
- * item never leaves the loop): on a 2-core machine the two thread
+ * on the loop thread instead (dispatch -> work_cb; the work item never
+ * leaves the loop, its response joins the connection's `pend` buffer,
+ * written with one uv_write when conn_pump has taken every buffered
+ * frame, or at 64 KiB, or before a fatal error): on a 2-core machine the two thread
  * hand-offs (pool mutex + condition variable, then uv_async back) cost
  * more CPU than a local RocksDB write (docs/BENCHMARKS.md).  Such a call
  * holds up the loop's other connections while it runs, which is why
@@ -133,6 +135,7 @@ struct conn {
     work *works;
     size_t nwrites;  /* uv_write requests not yet completed */
     size_t wq_bytes; /* their bytes */
+    bs_buf pend;     /* inline responses of this pump, one uv_write at its end */
 };
 
 typedef struct evmsg {
@@ -295,6 +298,7 @@ static void maybe_free(conn *c) {
     bs_server *s = c->lp->srv;
     if (c->ud_open && s->h.conn_close) s->h.conn_close(s->h.ud, c->ud);
     bs_proto_decoder_free(c->dec);
+    bs_buf_free(&c->pend);
     free(c);
 }
 
@@ -378,6 +382,11 @@ static void conn_write(conn *c, bs_buf *b) {
     c->wq_bytes += w->len;
 }
 
+/* Hands the inline responses gathered so far to one uv_write. */
+static void conn_flush(conn *c) {
+    if (c->pend.len) conn_write(c, &c->pend);
+}
+
 static void send_error(conn *c, int16_t stream, int32_t code, const char *msg) {
     bs_buf b = BS_BUF_INIT;
     if (bs_proto_error_frame(&b, stream, code, msg, c->comp) == 0) {
@@ -394,6 +403,7 @@ static void conn_fail(conn *c, bs_buf *frame) {
         return;
     }
     c->fatal = 1;
+    conn_flush(c); /* answers already made go out before the error */
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
@@ -484,7 +494,16 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
         /* on this loop thread: no hand-off to the pool and back */
         BUMP(s->st_inline, 1);
         work_cb(&w->uv);
-        if (!c->closing && !c->fatal) conn_write(c, &w->out);
+        if (!c->closing && !c->fatal) {
+            /* gathered: conn_pump writes every inline answer of this pass
+             * at once (one send for a pipelined burst) */
+            if (bs_buf_append(&c->pend, w->out.data, w->out.len)) {
+                conn_flush(c);
+                conn_write(c, &w->out);
+            } else if (c->pend.len >= 64 * 1024) {
+                conn_flush(c);
+            }
+        }
         work_free(w);
         return;
     }
@@ -684,6 +703,7 @@ static void conn_pump(conn *c) {
         if (rc == 0) on_frame(c, &f);
         else on_decode_error(c, rc, &f);
     }
+    conn_flush(c);
     if (!c->closing) update_reading(c);
 }
 

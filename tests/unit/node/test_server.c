@@ -1245,6 +1245,48 @@ START_TEST(inline_requests_run_on_loop) {
 }
 END_TEST
 
+/* A pipelined burst of inline requests followed by a fatal frame, all in
+ * one send: every answer comes, in order, before the error and the close
+ * (inline answers are gathered and flushed before the failure). */
+START_TEST(inline_burst_then_fatal_frame) {
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    memset(&F, 0, sizeof F);
+    sem_init(&F.gate, 0, 0);
+    bs_server_handler h = {&F, fake_open, fake_close, fake_handle, fake_inline_ok};
+    bs_server *s = NULL;
+    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
+    F.srv = s;
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    bs_buf b = BS_BUF_INIT;
+    char q[20][16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(q[i], sizeof q[i], "inline %d", i);
+        bs_proto_request r = mkquery(q[i]);
+        ck_assert_int_eq(bs_proto_request_encode(&b, (int16_t)(10 + i), &r, BS_PROTO_COMP_NONE), 0);
+    }
+    uint8_t hd[9];
+    raw_header(hd, 0x05, 0, 99, BS_PROTO_OP_OPTIONS, 0);
+    ck_assert_int_eq(bs_buf_append(&b, hd, 9), 0);
+    cli_raw(&c, b.data, b.len);
+    bs_buf_free(&b);
+    rframe f;
+    for (int i = 0; i < 20; i++) {
+        ck_assert_int_eq(cli_read(&c, &f), 0);
+        expect_echo(&f, (int16_t)(10 + i), q[i]);
+    }
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 99, BS_PROTO_ERR_PROTOCOL, "protocol version");
+    cli_expect_closed(&c);
+    cli_close(&c);
+    ck_assert_int_eq(ld(&F.on_loop), 20);
+    ck_assert_uint_eq(stats(s).requests_inline, 20);
+    finish(s);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("server");
     TCase *t = tcase_create("server");
@@ -1274,6 +1316,7 @@ static Suite *suite(void) {
     tcase_add_test(t, ipv6_loopback);
     tcase_add_test(t, opts_from_config);
     tcase_add_test(t, inline_requests_run_on_loop);
+    tcase_add_test(t, inline_burst_then_fatal_frame);
     suite_add_tcase(s, t);
     return s;
 }
