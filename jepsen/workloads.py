@@ -313,7 +313,7 @@ class DeleteWorkload(object):
         return sorted(r.k for p in rows for r in rows[p])
 
     def check(self, history, fin):
-        inserted_ok, delete_invoked, deleted_ok = set(), set(), {}
+        inserted_ok, delete_invoked = set(), set()
         seen_after_delete = []
         pending = {}
         del_done = {}
