@@ -36,11 +36,13 @@
 
 #include "node/admin.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -79,6 +81,8 @@ struct bs_repair {
     pthread_t *threads;
     struct worker_arg *args;
     uint32_t nthreads;
+    pthread_t sched; /* scheduled repair (schedule_interval_ms > 0) */
+    int has_sched;
     atomic_int session_running;
     /* hosts that failed earlier in the running session (session thread) */
     bs_uuid failed[32];
@@ -488,6 +492,42 @@ static void *worker(void *arg) {
 /* Lifecycle                                                           */
 /* ------------------------------------------------------------------ */
 
+/* Scheduled repair: sleeps schedule_interval_ms (woken early only by
+ * stop), then runs a primary-range session over every non-system
+ * keyspace; a session already running (BS_EBUSY) just waits for the next
+ * interval. */
+static void *scheduler(void *arg) {
+    bs_repair *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec +
+                      (r->o.schedule_interval_ms % 1000) * 1000000u;
+        until.tv_sec +=
+            (time_t)(r->o.schedule_interval_ms / 1000 + ns / 1000000000u);
+        until.tv_nsec = (long)(ns % 1000000000u);
+        int w = 0;
+        while (!r->stopping && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&r->cv, &r->mu, &until);
+        if (r->stopping) break;
+        pthread_mutex_unlock(&r->mu);
+        bs_repair_run_opts o;
+        memset(&o, 0, sizeof o);
+        o.primary_only = 1;
+        bs_repair_report rep;
+        int rc = bs_repair_run(r, &o, &rep);
+        if (rc && rc != BS_ECLOSED)
+            BS_WARN(LOG, "scheduled repair did not run: %s", bs_strerror(rc));
+        else if (!rc && rep.ranges_failed)
+            BS_WARN(LOG, "scheduled repair: %llu ranges failed (%s)",
+                    (unsigned long long)rep.ranges_failed, rep.first_error);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
 void bs_repair_opts_default(bs_repair_opts *o) {
     o->workers = 2;
     o->tree_timeout_ms = 120000;
@@ -547,6 +587,14 @@ int bs_repair_new(const bs_repair_opts *o, bs_local *local, bs_msg *msg,
     }
     for (size_t i = 0; i < sizeof k_verbs; i++)
         bs_msg_register(msg, k_verbs[i], on_request, r);
+    if (r->o.schedule_interval_ms) {
+        if (pthread_create(&r->sched, NULL, scheduler, r)) {
+            bs_repair_stop(r);
+            bs_repair_free(r);
+            return BS_ENOMEM;
+        }
+        r->has_sched = 1;
+    }
     *out = r;
     return 0;
 }
@@ -562,6 +610,8 @@ void bs_repair_stop(bs_repair *r) {
     for (uint32_t i = 0; i < r->nthreads; i++)
         pthread_join(r->threads[i], NULL);
     r->nthreads = 0;
+    if (r->has_sched) pthread_join(r->sched, NULL);
+    r->has_sched = 0;
     r->stopped = 1;
 }
 

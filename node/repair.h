@@ -35,6 +35,10 @@
  * Requests are handled on the service's worker threads (SEND on a thread
  * of its own while it streams), never on the messaging loop.
  *
+ * Scheduled repair (opts.schedule_interval_ms): a thread of the service
+ * runs a primary-range session over every non-system keyspace each
+ * interval.
+ *
  * Threads: bs_repair_run and bs_repair_checksum may be called from any
  * thread (one session at a time: a second gets BS_EBUSY).
  */
@@ -64,6 +68,12 @@ typedef struct bs_repair_opts {
     /* records per digest list / wanted set (mismatching leaves are
      * synced in groups of about this many records); 200000 (~4 MB) */
     uint64_t digest_batch_records;
+    /* Scheduled repair: every interval, a primary-range session over every
+     * non-system keyspace (so with every node scheduled, each range is
+     * repaired once per interval; keep it under gc_grace_seconds).  0 =
+     * off (default).  A manual session in progress defers it by one
+     * interval. */
+    uint64_t schedule_interval_ms;
 } bs_repair_opts;
 
 void bs_repair_opts_default(bs_repair_opts *o);

@@ -29,6 +29,7 @@
 #include "node/repair.h"
 #include "repair/merkle.h"
 #include "ring/murmur3.h"
+#include "ring/strategy.h"
 #include "ring/tokenmeta.h"
 #include "storage/store.h"
 
@@ -525,6 +526,59 @@ END_TEST
 /* ---- malformed requests ----------------------------------------------------
  */
 
+/* Scheduled repair: a service with an interval repairs its primary ranges
+ * by itself (polled through the history it writes; bounded wait). */
+START_TEST(test_scheduled_repair) {
+    fill();
+    put(2, 11, "stale-fix", 777777); /* only node 2 has this version */
+    bs_coord_membership mem = {&g_mem, m_ring, NULL, m_alive, m_endpoint};
+    bs_repair_opts ro;
+    bs_repair_opts_default(&ro);
+    ro.schedule_interval_ms = 50;
+    ro.tree_timeout_ms = 1500;
+    /* node 0's service replaced by a scheduled one */
+    bs_repair_stop(g_n[0].rep);
+    bs_repair_free(g_n[0].rep);
+    ck_assert_int_eq(
+        bs_repair_new(&ro, g_n[0].local, g_n[0].msg, &mem, &g_n[0].rep), 0);
+    int sessions = 0;
+    bs_buf h = BS_BUF_INIT;
+    for (int tries = 0; tries < 500 && sessions < 2; tries++) {
+        usleep(20000);
+        bs_buf_reset(&h);
+        ck_assert_int_eq(bs_repair_history(g_n[0].rep, 10, &h), 0);
+        sessions = 0;
+        for (const uint8_t *p = h.data;
+             p && (p = memmem(p, h.len - (size_t)(p - h.data), "\"what\":", 7));
+             p++)
+            sessions++;
+    }
+    ck_assert_int_ge(sessions, 2);
+    /* primary ranges of node 0 only: 4 vnode ranges per session */
+    ck_assert_ptr_nonnull(memmem(h.data, h.len, "\"ranges_compared\":4,", 20));
+    bs_buf_free(&h);
+    bs_repair_stop(g_n[0].rep); /* joins the scheduler */
+    /* key 11 is fixed on node 0 iff its range is one of node 0's */
+    char got[64];
+    local_get(0, 11, got);
+    const uint32_t *nodes;
+    size_t nn;
+    bs_ring_replica_map *map;
+    bs_ring_strategy *st;
+    ck_assert_int_eq(bs_ring_strategy_simple(3, &st), 0);
+    ck_assert_int_eq(bs_ring_replica_map_build(g_mem.ring, st, &map), 0);
+    bs_ring_strategy_free(st);
+    ck_assert_int_eq(bs_ring_replica_map_lookup(
+                         map, bs_ring_partition_token("key11", 5), &nodes, &nn),
+                     0);
+    uint32_t self;
+    ck_assert_int_eq(
+        bs_ring_snapshot_find_node(g_mem.ring, &g_mem.host[0], &self), 0);
+    ck_assert_str_eq(got, nodes[0] == self ? "stale-fix" : "value-11");
+    bs_ring_replica_map_release(map);
+}
+END_TEST
+
 typedef struct answer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -598,6 +652,7 @@ int main(void) {
     tcase_add_test(tc, test_range_and_errors);
     tcase_add_test(tc, test_checksum);
     tcase_add_test(tc, test_malformed_requests);
+    tcase_add_test(tc, test_scheduled_repair);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
