@@ -269,9 +269,9 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                 o = opt(tb, "comment");
                 vr_text(&v, "comment", o && o->value ? o->value : "");
                 const char *mk[] = {"class", "max_threshold", "min_threshold"};
-                const char *mv[] = {"org.apache.cassandra.db.compaction."
-                                    "SizeTieredCompactionStrategy",
-                                    "32", "4"};
+                static const char stcs[] =
+                    "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy";
+                const char *mv[] = {stcs, "32", "4"};
                 vr_opt_map(&v, tb, "compaction", 3, mk, mv);
                 const char *zk[] = {"chunk_length_in_kb", "class"};
                 const char *zv[] = {
