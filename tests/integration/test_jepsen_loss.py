@@ -1,6 +1,7 @@
 """
 test_jepsen_loss.py - the quick Jepsen suite, part 2: proof that the set
-checker catches lost writes, and the delete/resurrection workload.
+checker catches lost writes and the convergence check catches a diverged
+replica (and that repair heals it).
 
 test_wiped_replica_is_reported: RF=1, no faults during the run, then the
 test-only --wipe 2 kills node 2, deletes its data directory and restarts it
@@ -15,9 +16,6 @@ the per-replica convergence check (before any read repair) reports node
 test_repair_heals_wiped_replica: the same with the anti-entropy repair
 step (admin POST /repair on every node): rows are streamed back and every
 replica agrees at the first convergence check.
-
-test_delete_kill_pause_isolate: deleted rows never come back (during the
-run at QUORUM, after heal + flush + compaction at QUORUM and ALL).
 """
 import json
 import os
@@ -103,23 +101,6 @@ class TestJepsenLoss(JepsenCase):
         self.assertTrue(res["convergence"], fin["convergence"]["differences"][:3])
         self.assertEqual(fin["convergence"]["attempts"], 1)
         self.assertTrue(res["valid"])
-        self.assertEqual(rc, 0)
-
-    def test_delete_kill_pause_isolate(self):
-        rc, d, res, hist = run_jepsen(["--workload", "delete", "--nemesis",
-                                       "kill,pause,isolate", "--time", "25",
-                                       "--interval", "5", "--seed", "22"], 160)
-        self.assertHistoryWellFormed(hist)
-        self.assertIsNotNone(res, "no results.json in " + d)
-        self.assertGreaterEqual(len(self.faults(hist)), 1)
-        self.assertGreater(res["deleted"], 100)
-        reads = sum(1 for op in hist if op["f"] == "read" and op["type"] == "ok")
-        self.assertGreater(reads, 50)
-        self.assertEqual(res["resurrected_during_run"], [])
-        for cl in ("QUORUM", "ALL"):
-            self.assertEqual(res[cl]["resurrected"], [], cl)
-            self.assertEqual(res[cl]["lost"], [], cl)
-        self.assertTrue(res["valid"], json.dumps(res)[:2000])
         self.assertEqual(rc, 0)
 
 
