@@ -647,8 +647,10 @@ void bs_cluster_stop(bs_cluster *c) {
         bs_msg_call_sync(c->msg, stop_timer, c);
         bs_msg_call_sync(c->msg, noop, NULL); /* the timer's close ran */
     }
+    bs_gossip_halt(c->gossip);
+    bs_msg_stop(c->msg); /* fails pending pulls and ECHOs: their callbacks
+                            run here, while the gossip state still exists */
     bs_gossip_stop(c->gossip);
-    bs_msg_stop(c->msg); /* fails pending pulls: their contexts are freed */
     free(c->members);
     if (c->ring) bs_ring_snapshot_release(c->ring);
     pthread_mutex_destroy(&c->mu);

@@ -60,6 +60,7 @@ typedef struct pev {
 } pev;
 
 struct bs_gossip {
+    int halted; /* bs_gossip_halt ran: the messaging may be gone */
     bs_gossip_opts o;
     char cluster[256];
     bs_msg_peer *seeds;
@@ -574,12 +575,19 @@ nomem:
     return BS_ENOMEM;
 }
 
-void bs_gossip_stop(bs_gossip *g) {
-    if (!g) return;
+void bs_gossip_halt(bs_gossip *g) {
+    if (!g || g->halted) return;
     if (bs_msg_call_sync(g->msg, stop_on_loop, g) == 0)
         bs_msg_call_sync(g->msg, noop, NULL);
     else
         stop_on_loop(g); /* messaging already stopped: nothing runs */
+    g->halted = 1;
+}
+
+void bs_gossip_stop(bs_gossip *g) {
+    if (!g) return;
+    bs_gossip_halt(g); /* no-op when the owner halted it before stopping
+                          the messaging (then g->msg may be gone) */
     for (size_t i = 0; i < g->n; i++) {
         bs_gossip_ep_clear(&g->nodes[i]->st);
         free(g->nodes[i]);

@@ -197,6 +197,11 @@ int bs_gossip_start(const bs_gossip_opts *o,
 /* Stops the rounds, unregisters the verbs, frees.  Not from the messaging
  * thread.  NULL is a no-op. */
 void bs_gossip_stop(bs_gossip *g);
+/* Stops the rounds and unregisters the verbs without freeing: requests
+ * gossip sent (ECHO) may still complete, into live state.  The owner
+ * calls it, then stops the messaging (which fails those requests), then
+ * bs_gossip_stop to free.  Not from the messaging thread. */
+void bs_gossip_halt(bs_gossip *g);
 /* Sets a local state (new version); any thread.  0 or an error. */
 int bs_gossip_set_local(bs_gossip *g, int app, const char *value);
 
