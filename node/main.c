@@ -216,7 +216,10 @@ int main(int argc, char **argv) {
     bs_provider_fill(&prov, &ap_prov);
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &cfg);
-    if ((rc = bs_repair_new(NULL, node, bs_cluster_msg(cluster), &mem, &repair))) {
+    bs_repair_opts ro;
+    bs_repair_opts_default(&ro);
+    ro.schedule_interval_ms = cfg.repair_interval_ms; /* 0: no scheduled repair */
+    if ((rc = bs_repair_new(&ro, node, bs_cluster_msg(cluster), &mem, &repair))) {
         snprintf(err, sizeof err, "cannot start the repair service: %s", bs_strerror(rc));
         goto fail;
     }
