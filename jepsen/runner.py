@@ -523,8 +523,12 @@ def main(argv=None):
     p.add_argument("--no-repair", dest="repair", action="store_false",
                    help="skip the anti-entropy repair after heal (convergence then "
                         "relies on hints and read repair alone)")
+    p.add_argument("--restart-gate", dest="restart_gate", action="store_true",
+                   help="keep clients away from a restarting node until it knows the "
+                        "ring (works around finding F1 on basaltd before 85ef340)")
     p.add_argument("--no-restart-gate", dest="restart_gate", action="store_false",
-                   help="let clients reach a restarted node at once (exposes finding F1)")
+                   help="the default: clients reach a restarted node as soon as it "
+                        "accepts connections")
     a = p.parse_args(argv)
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
