@@ -175,7 +175,11 @@ int bs__cl_reqs(bs_coord *c, uint16_t cl, const bs__placement *pl, int is_write,
     case BS_CL_TWO: out[k++] = (bs__req){NULL, 2}; break;
     case BS_CL_THREE: out[k++] = (bs__req){NULL, 3}; break;
     case BS_CL_QUORUM: out[k++] = (bs__req){NULL, (int)(rf / 2 + 1)}; break;
-    case BS_CL_ALL: out[k++] = (bs__req){NULL, (int)pl->nnatural}; break;
+    /* ALL waits for every replica the keyspace asks for (RF), not for the
+     * replicas the current ring happens to list: with an incomplete ring
+     * (a node that does not know every member yet) ALL is unavailable
+     * rather than silently weaker. */
+    case BS_CL_ALL: out[k++] = (bs__req){NULL, (int)rf}; break;
     case BS_CL_LOCAL_ONE: out[k++] = (bs__req){c->dc, 1}; break;
     case BS_CL_LOCAL_QUORUM:
         out[k++] = (bs__req){c->dc, (int)(bs_ring_strategy_dc_rf(pl->st, c->dc) / 2 + 1)};

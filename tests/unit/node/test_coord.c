@@ -588,7 +588,9 @@ START_TEST(range_scan_across_nodes_with_paging) {
     for (int i = 0; i < 60; i++) {
         char k[16];
         snprintf(k, sizeof k, "s%03d", i);
-        ck_assert_int_eq(put(i % 3, "ks1", k, "v", 100, BS_CL_ONE), 0);
+        /* ALL: a scan at ONE may read any replica, so every replica must
+         * hold the key (a write at ONE reaches the others asynchronously) */
+        ck_assert_int_eq(put(i % 3, "ks1", k, "v", 100, BS_CL_ALL), 0);
     }
     bs_schema *s = g_n[0].be.schema_get(g_n[0].be.ud);
     const bs_table_schema *t = bs_schema_table(s, "ks1", "t");
