@@ -19,6 +19,10 @@
  *   5. Wait until every mutation meets every requirement (ANY: an ack or
  *      a hint), or everyone answered, or the deadline: WriteTimeout with
  *      the first unmet requirement's received/blockfor.
+ *   Shortcut: when the only target of every mutation is this node (RF=1
+ *   on a partition it owns) and no batchlog is needed, steps 4-5 are one
+ *   local apply - no payload, fan-out or wait; a failing local write is
+ *   answered at once (Invalid when refused, else WriteTimeout 0/blockfor).
  *
  * Every replica applies with the coordinator's now_s (carried in the
  * payload) so TTL expiry is identical everywhere.
@@ -150,6 +154,30 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
                 goto out;
             }
         }
+    }
+    if (w.ntg == 1 && w.tg[0].local && !(logged && nm > 1)) {
+        /* RF=1 and this node holds every partition: apply here, no
+         * payload, fan-out or batchlog (there is nobody to wait for) */
+        int lrc = bs__apply_local(c, m, nm, bs__coord_now_s(c));
+        if (!lrc) {
+            rc = 0;
+            goto out;
+        }
+        BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
+        if (lrc == BS_EINVAL || lrc == BS_ERANGE || lrc == BS_ENOTFOUND) {
+            err->code = BS_PROTO_ERR_INVALID;
+            snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
+        } else {
+            BS__INC(c->write_timeouts);
+            err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
+            err->cl = cl;
+            err->received = 0;
+            err->blockfor = w.mu[0].nreq ? w.mu[0].req[0].need : 1;
+            err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
+            snprintf(err->msg, sizeof err->msg, "Operation failed - the local write failed (%s) at %s",
+                     bs_strerror(lrc), bs__cl_name(cl));
+        }
+        goto out;
     }
     sub = calloc(nm, sizeof *sub);
     f = bs__fan_new(c, w.ntg);
