@@ -23,6 +23,10 @@ before gossip has told it the ring (finding F1 in docs/JEPSEN.md, fixed
 in basaltd by 85ef340: it now waits for gossip to settle), so the gate
 is only needed against older binaries.
 
+Tokens: node i gets 8 tokens drawn from random.Random(seed, i) via
+--initial-token, so a run is reproducible from its seed down to partition
+ownership.
+
 State per node: proc (Popen or None), paused (SIGSTOPped), skew_us (the
 clock_skew_us it was started with; the clock-skew nemesis restarts a node
 with a new value).
@@ -111,6 +115,7 @@ class Node(object):
             "--admin-address", self.ip, "--seeds", self.db.net.ip(1),
             "--data-directory", self.data, "--log-file", self.log,
             "--io-threads", "1", "--num-tokens", "8",
+            "--initial-token", ",".join(str(t) for t in self.db.tokens(self.i)),
             "--write-request-timeout", "2000ms",
             "--read-request-timeout", "2000ms",
             "--range-request-timeout", "4000ms",
@@ -219,13 +224,22 @@ class Node(object):
 
 
 class DB(object):
-    def __init__(self, net, basaltd, run_dir, extra_args=(), restart_gate=False):
+    def __init__(self, net, basaltd, run_dir, extra_args=(), restart_gate=False, seed=0):
+        self.seed = seed
         self.net = net
         self.restart_gate = restart_gate
         self.basaltd = basaltd
         self.dir = run_dir
         self.extra_args = list(extra_args)
         self.nodes = {i: Node(self, i) for i in range(1, net.n + 1)}
+
+    def tokens(self, i):
+        """Node i's 8 vnode tokens, derived from the run's seed, so that which
+        node owns which partition (and so what a wipe loses) is the same on
+        every run with that seed."""
+        import random
+        rng = random.Random(self.seed * 1000003 + i)
+        return sorted(rng.randrange(-(2 ** 63) + 1, 2 ** 63) for _ in range(8))
 
     def start_all(self):
         # the seed first; then the others one by one so that token

@@ -297,7 +297,7 @@ class Run(object):
         try:
             self.net.setup()
             summary["subnet"] = "198.18.%d.0/24" % self.net.subnet
-            self.db = dbmod.DB(self.net, a.basaltd, self.dir, restart_gate=a.restart_gate)
+            self.db = dbmod.DB(self.net, a.basaltd, self.dir, restart_gate=a.restart_gate, seed=a.seed)
             self.t0 = time.monotonic_ns()
             self.db.start_all()
             if not self.db.wait_all_up(60):
