@@ -971,10 +971,11 @@ START_TEST(test_retry_idempotent_on_connection_loss) {
     bs_client_config *cfg;
     ck_assert_int_eq(bs_client_config_new(&cfg), 0);
     ck_assert_int_eq(bs_client_config_add_contact_points(cfg, srv.hostport), 0);
-    /* a long backoff (2.5..5 s with jitter) leaves the node time to
-     * come back before the retry */
-    ck_assert_int_eq(bs_client_config_set_retry(cfg, 3, 5000, 5000), 0);
-    ck_assert_int_eq(bs_client_config_set_request_timeout(cfg, 30000), 0);
+    /* a long backoff (8..16 s with jitter) leaves the node time to come
+     * back before the retry: a restarted basaltd waits for gossip to
+     * settle (>= 3 s) before it serves CQL again */
+    ck_assert_int_eq(bs_client_config_set_retry(cfg, 3, 16000, 16000), 0);
+    ck_assert_int_eq(bs_client_config_set_request_timeout(cfg, 45000), 0);
     bs_client *c;
     bs_client_error err;
     ck_assert_int_eq(bs_client_connect(cfg, &c, &err), 0);
