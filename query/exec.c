@@ -298,6 +298,37 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
     return XINVALID(c, "Unknown function '%s'", f);
 }
 
+/* Sets and maps are serialized in element order, deduplicated, as
+ * Cassandra stores them.  A driver may send a bound set in any order (the
+ * python driver iterates a Python set), so a bound value is rebuilt in
+ * canonical order: equal sets then encode to equal keys (frozen sets in
+ * primary keys) and compare equal in filters.  Elements nested inside
+ * are kept as sent. */
+static int canonical_collection(xctx *c, const bs_type *t, xval *v) {
+    if (t->kind != BS_TYPE_SET && t->kind != BS_TYPE_MAP) return 0;
+    bs_value_iter it;
+    if (bs_value_iter_init(&it, t, v->p, v->len)) return 0;
+    size_t n = it.count;
+    bs_value_elem *ks = bs_arena_calloc(c->a, (n + 1) * sizeof *ks);
+    bs_value_elem *vs = bs_arena_calloc(c->a, (n + 1) * sizeof *vs);
+    if (!ks || !vs) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    size_t i = 0;
+    bs_value_elem e;
+    while (i < n && bs_value_iter_next(&it, &e) == 0) {
+        ks[i] = e;
+        if (t->kind == BS_TYPE_MAP && bs_value_iter_next(&it, &vs[i])) return 0;
+        i++;
+    }
+    bs_buf b = BS_BUF_INIT;
+    int rc = t->kind == BS_TYPE_SET ? bs_value_build_set(t, ks, i, &b)
+                                    : bs_value_build_map(t, ks, vs, i, &b);
+    if (rc) {
+        bs_buf_free(&b);
+        return XINVALID(c, "Invalid collection value: %s", bs_strerror(rc));
+    }
+    return xval_from_buf(c, &b, v);
+}
+
 int bs__x_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
                const char *name, xval *out) {
     char err[256];
@@ -336,7 +367,7 @@ int bs__x_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         if (out->unset || out->len == BS_VALUE_NULL) return 0;
         if (bs_value_validate(t, out->p, out->len, err, sizeof err))
             return XINVALID(c, "Invalid value for %s: %s", name, err);
-        return 0;
+        return canonical_collection(c, t, out);
     }
     case BS_CQL_EXPR_CAST:
         return bs__x_term(c, e->items[0], e->type ? e->type : t, name, out);
