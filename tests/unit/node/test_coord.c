@@ -575,7 +575,10 @@ typedef struct seen {
 static int scan_cb(void *ud, const bs_partv *p) {
     seen *s = ud;
     if (s->n && p->token < s->last_token) s->order_ok = 0;
-    int i = atoi((const char *)p->pk + 1); /* "sNNN" */
+    /* "sNNN"; pk is not NUL-terminated: parse exactly its bytes */
+    char kb[16] = {0};
+    memcpy(kb, p->pk, p->pk_len < sizeof kb - 1 ? p->pk_len : sizeof kb - 1);
+    int i = atoi(kb + 1);
     if (i >= 0 && i < 200) s->count[i]++;
     s->n++;
     s->last_token = p->token;
