@@ -10,6 +10,8 @@
  */
 #include "node/provider.h"
 
+#include "node/placement.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,30 +151,6 @@ static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
     return 0;
 }
 
-/* The replication strategy of a keyspace schema; BS_ENOTSUP for
- * LocalStrategy (system keyspaces). */
-static int strategy_of(const bs_keyspace_schema *k, bs_ring_strategy **out) {
-    if (strstr(k->repl_class, "SimpleStrategy")) {
-        for (size_t i = 0; i < k->nrepl; i++)
-            if (!strcmp(k->repl_keys[i], "replication_factor"))
-                return bs_ring_strategy_simple(
-                    (uint32_t)atoi(k->repl_values[i]), out);
-        return BS_EINVAL;
-    }
-    if (strstr(k->repl_class, "NetworkTopologyStrategy")) {
-        const char *dcs[64];
-        uint32_t rfs[64];
-        size_t n = 0;
-        for (size_t i = 0; i < k->nrepl && n < 64; i++) {
-            if (!strcmp(k->repl_keys[i], "replication_factor")) continue;
-            dcs[n] = k->repl_keys[i];
-            rfs[n++] = (uint32_t)atoi(k->repl_values[i]);
-        }
-        return bs_ring_strategy_nts(dcs, rfs, n, out);
-    }
-    return BS_ENOTSUP;
-}
-
 static int p_ownership(void *ud, const char *keyspace, bs_arena *a,
                        bs_admin_owner **out, size_t *n, const char **used) {
     bs_provider *p = ud;
@@ -193,18 +171,15 @@ static int p_ownership(void *ud, const char *keyspace, bs_arena *a,
             if (!c->system) k = c;
         }
     }
+    bs_ring_snapshot *snap = p->cluster ? bs_cluster_ring(p->cluster) : NULL;
     bs_ring_strategy *st = NULL;
-    if (!k || strategy_of(k, &st)) {
+    if (!k || !snap || bs_node_strategy(k, snap, &st)) {
+        if (snap) bs_ring_snapshot_release(snap);
         bs_schema_release(s);
         return 0;
     }
     *used = adup(a, k->name);
     bs_schema_release(s);
-    bs_ring_snapshot *snap = p->cluster ? bs_cluster_ring(p->cluster) : NULL;
-    if (!snap) {
-        bs_ring_strategy_free(st);
-        return 0;
-    }
     bs_ring_replica_map *m = NULL;
     int rc = bs_ring_replica_map_build(snap, st, &m);
     bs_ring_strategy_free(st);
