@@ -109,13 +109,17 @@ int bs__submit(bs_client *c, bs__req *r) {
         return BS_CLIENT_ECLOSED;
     }
     r->qnext = NULL;
+    /* One wake per burst: a non-empty queue means the loop was already
+     * woken (or is running: the I/O thread itself queued from a
+     * callback, and it drains the queue before it polls again). */
+    int wake = !c->submitq && !bs__is_io_thread(c);
     if (c->submitq_tail)
         c->submitq_tail->qnext = r;
     else
         c->submitq = r;
     c->submitq_tail = r;
     pthread_mutex_unlock(&c->mu);
-    bs__wake(c);
+    if (wake) bs__wake(c);
     return 0;
 }
 
@@ -534,7 +538,8 @@ static void conn_submit(bs_client *c, bs__conn *cn, bs__req *r) {
         }
         return;
     }
-    conn_flush(c, cn);
+    /* no send here: the loop flushes every connection with output once
+     * per pass, so requests queued together leave in one send() */
 }
 
 static void conn_drain_waitq(bs_client *c, bs__conn *cn) {
@@ -1242,8 +1247,11 @@ void *bs__io_main(void *arg) {
         sweep_closed(c);
 
         size_t n = 1;
-        for (bs__conn *cn = c->conns; cn; cn = cn->next)
+        for (bs__conn *cn = c->conns; cn; cn = cn->next) {
+            if (cn->state == BS__CS_READY && cn->out_off < cn->out.len)
+                conn_flush(c, cn);
             n++;
+        }
         if (n > pcap) {
             size_t nc = n * 2;
             struct pollfd *np = realloc(pfds, nc * sizeof *np);
