@@ -45,22 +45,29 @@ typedef struct cfg {
     int rf;
     char ks[64];
     int connections;
+    int sync; /* -sync: OS threads with blocking calls */
     const char *json;
     double interval;
 } cfg;
 
+typedef struct app app;
+
+/* One per worker thread (-sync) or in-flight slot (default). */
 typedef struct wstate {
+    app *a;
     bs_client_stmt *ins, *sel;
     uint64_t rng;
     uint8_t *val;
+    int kind;             /* the slot's operation in flight */
+    bs_stress_slot *tok;
 } wstate;
 
-typedef struct app {
+struct app {
     cfg *c;
     bs_client *cl;
     bs_client_prepared *ins, *sel;
     wstate *ws;
-} app;
+};
 
 enum { E_TIMEOUT = 1, E_UNAVAIL, E_OVERLOAD, E_NOTFOUND, E_SERVER, E_CLIENT };
 
@@ -116,9 +123,8 @@ static uint64_t population(app *a, wstate *w, uint64_t seq) {
     }
 }
 
-static int op(void *ud, int worker, uint64_t seq, int kind) {
-    app *a = ud;
-    wstate *w = &a->ws[worker];
+/* Binds operation seq's values into w's statement for `kind`. */
+static bs_client_stmt *bind_op(app *a, wstate *w, uint64_t seq, int kind) {
     uint64_t k = population(a, w, seq);
     uint8_t key[8];
     bs_put_u64(key, k / (uint64_t)a->c->rows);
@@ -130,15 +136,46 @@ static int op(void *ud, int worker, uint64_t seq, int kind) {
         bs_put_u64(w->val, seq);
         bs_client_stmt_bind_bytes(s, 2, w->val, (size_t)a->c->size);
     }
-    bs_client_result *res = NULL;
-    bs_client_error err;
-    int rc = bs_client_execute(a->cl, s, &res, &err);
-    if (rc) return classify(&err);
+    return s;
+}
+
+/* The error class of a completed operation (0 = fine). */
+static int outcome(app *a, int kind, bs_client_result *res,
+                   const bs_client_error *err) {
+    if (!res) return classify(err);
     int cls = 0;
     if (kind == 1 && a->c->pop == 0 && bs_client_result_row_count(res) == 0)
         cls = E_NOTFOUND;
     bs_client_result_free(res);
     return cls;
+}
+
+static int op(void *ud, int worker, uint64_t seq, int kind) {
+    app *a = ud;
+    wstate *w = &a->ws[worker];
+    bs_client_result *res = NULL;
+    bs_client_error err;
+    bs_client_execute(a->cl, bind_op(a, w, seq, kind), &res, &err);
+    return outcome(a, kind, res, &err);
+}
+
+static void op_done(bs_client_result *res, const bs_client_error *err,
+                    void *ud) {
+    wstate *w = ud;
+    bs_stress_done(w->tok, outcome(w->a, w->kind, res, err));
+}
+
+/* Runs on the driver's I/O thread when a slot's previous operation
+ * completed there: no thread hand-off per request. */
+static void op_async(void *ud, int slot, uint64_t seq, int kind,
+                     bs_stress_slot *tok) {
+    app *a = ud;
+    wstate *w = &a->ws[slot];
+    w->kind = kind;
+    w->tok = tok;
+    int rc = bs_client_execute_async(a->cl, bind_op(a, w, seq, kind), op_done,
+                                     w);
+    if (rc) bs_stress_done(tok, E_CLIENT);
 }
 
 static int parse_cl(const char *s, uint16_t *out) {
@@ -176,7 +213,10 @@ static void usage(void) {
         "         [-node HOST[,HOST]] [-port 9042] [-pop seq|uniform|gaussian] "
         "[-dist N]\n"
         "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
-        "         [-connections N] [-json FILE] [-log interval=5]\n");
+        "         [-connections N] [-sync] [-json FILE] [-log interval=5]\n"
+        "  -rate threads=N: N operations in flight at once, issued\n"
+        "  asynchronously from the driver's I/O thread (with -sync: N OS\n"
+        "  threads each making blocking calls)\n");
 }
 
 static int parse_args(int argc, char **argv, cfg *c) {
@@ -267,6 +307,8 @@ static int parse_args(int argc, char **argv, cfg *c) {
         } else if (!strcmp(a, "-connections") && v) {
             c->connections = atoi(v);
             i++;
+        } else if (!strcmp(a, "-sync")) {
+            c->sync = 1;
         } else if (!strcmp(a, "-json") && v) {
             c->json = v;
             i++;
@@ -347,17 +389,19 @@ int main(int argc, char **argv) {
         bs_client_stmt_new_prepared(a.sel, &a.ws[i].sel);
         bs_client_stmt_set_consistency(a.ws[i].ins, c.cl);
         bs_client_stmt_set_consistency(a.ws[i].sel, c.cl);
+        a.ws[i].a = &a;
         a.ws[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
         a.ws[i].val = malloc((size_t)c.size);
         for (int j = 0; j < c.size; j++)
             a.ws[i].val[j] = (uint8_t)(j * 31 + i);
     }
-    printf("basalt-stress %s: %s%llu ops%s, %d threads, %s, cl=%u, pop=%s "
+    printf("basalt-stress %s: %s%llu ops%s, %d %s, %s, cl=%u, pop=%s "
            "dist=%llu, %d-byte values, "
            "%d rows/partition, nodes %s:%d\n",
            argv[1], c.n ? "" : "duration ",
            (unsigned long long)(c.n ? c.n : (uint64_t)c.duration),
-           c.n ? "" : " s", c.threads, c.rate > 0 ? "open loop" : "closed loop",
+           c.n ? "" : " s", c.threads,
+           c.sync ? "threads" : "in flight (async)", c.rate > 0 ? "open loop" : "closed loop",
            c.cl,
            c.pop == 0   ? "seq"
            : c.pop == 1 ? "uniform"
@@ -375,7 +419,10 @@ int main(int argc, char **argv) {
     o.read_ratio = c.rd;
     o.report_every_s = c.interval;
     o.out = stdout;
-    o.op = op;
+    if (c.sync)
+        o.op = op;
+    else
+        o.op_async = op_async;
     o.ud = &a;
     o.errclass_name = errname;
     bs_stress_result *r = malloc(sizeof *r);

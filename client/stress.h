@@ -49,6 +49,24 @@ uint64_t bs_hist_percentile(const bs_hist *h, double p);
  * (names via errclass_name). */
 typedef int (*bs_stress_op)(void *ud, int worker, uint64_t seq, int kind);
 
+/*
+ * Asynchronous operations (the way a CQL driver is meant to be used: many
+ * requests in flight on few connections, no thread per request).  The
+ * engine keeps `threads` SLOTS, each with at most one operation in
+ * flight; op_async starts operation `seq` on slot `slot` and returns, and
+ * whoever completes it calls bs_stress_done(tok, cls) exactly once, from
+ * any thread (also from inside op_async).  The completing thread then
+ * starts the slot's next operation, so a driver's I/O thread keeps the
+ * pipeline full by itself.  Closed loop: every slot runs back to back.
+ * Open loop: an operation starts at its intended time on a free slot, or
+ * as soon as a slot frees up when all are busy - latency still counts
+ * from the intended time.
+ */
+typedef struct bs_stress_slot bs_stress_slot;
+typedef void (*bs_stress_op_async)(void *ud, int slot, uint64_t seq, int kind,
+                                   bs_stress_slot *tok);
+void bs_stress_done(bs_stress_slot *tok, int cls);
+
 typedef struct bs_stress_opts {
     int threads;           /* workers; >= 1 */
     double rate;           /* ops/s, 0 = closed loop */
@@ -58,7 +76,8 @@ typedef struct bs_stress_opts {
     int read_ratio;        /* (write=1, read=0 -> all writes) */
     double report_every_s; /* 0 = no periodic reports */
     FILE *out;             /* reports; NULL = none */
-    bs_stress_op op;
+    bs_stress_op op;             /* one of op (worker threads) */
+    bs_stress_op_async op_async; /* or op_async (slots) */
     void *ud;
     const char *(*errclass_name)(int cls);
 } bs_stress_opts;

@@ -112,6 +112,16 @@ typedef struct worker {
     uint64_t errors[BS_STRESS_MAX_ERRCLASSES];
 } worker;
 
+struct bs_stress_slot {
+    struct run *run;
+    int id;
+    int kind;
+    uint64_t seq;
+    int64_t start, intended;
+    int in_issue;  /* op_async of this slot is still running */
+    int done_sync; /* ... and the operation already completed */
+};
+
 typedef struct run {
     const bs_stress_opts *o;
     int64_t t0;
@@ -119,15 +129,43 @@ typedef struct run {
     atomic_uint_fast64_t next;
     atomic_int stop;
     worker *w;
+    /* asynchronous slots (o->op_async); alock guards what follows */
+    pthread_mutex_t alock;
+    pthread_cond_t acond;
+    bs_stress_slot *slots;
+    int *idle; /* stack of free slot ids (open loop) */
+    int nidle;
+    int inflight;  /* slots with an operation running */
+    int exhausted; /* no operation is left to start */
+    atomic_int finished;
 } run;
+
+static int kind_of(const bs_stress_opts *o, uint64_t seq) {
+    int wr = o->write_ratio > 0 ? o->write_ratio : 0;
+    int rd = o->read_ratio > 0 ? o->read_ratio : 0;
+    if (wr + rd == 0) wr = 1;
+    return (int)(seq % (uint64_t)(wr + rd)) < wr ? 0 : 1;
+}
+
+static void record(worker *w, int kind, int cls, int64_t lat) {
+    if (lat < 0) lat = 0;
+    pthread_mutex_lock(&w->lock);
+    if (cls == 0) {
+        w->ok++;
+        bs_hist_record(&w->lat[kind], (uint64_t)lat);
+        bs_hist_record(&w->interval, (uint64_t)lat);
+    } else {
+        if (cls < 0 || cls >= BS_STRESS_MAX_ERRCLASSES)
+            cls = BS_STRESS_MAX_ERRCLASSES - 1;
+        w->errors[cls]++;
+    }
+    pthread_mutex_unlock(&w->lock);
+}
 
 static void *work(void *arg) {
     worker *w = arg;
     run *r = w->run;
     const bs_stress_opts *o = r->o;
-    int wr = o->write_ratio > 0 ? o->write_ratio : 0;
-    int rd = o->read_ratio > 0 ? o->read_ratio : 0;
-    if (wr + rd == 0) wr = 1;
     while (!atomic_load(&r->stop)) {
         uint64_t seq = atomic_fetch_add(&r->next, 1);
         if (o->n && seq >= o->n) break;
@@ -139,41 +177,175 @@ static void *work(void *arg) {
         } else if (!o->n && now_ns() >= r->end) {
             break;
         }
-        int kind = (int)(seq % (uint64_t)(wr + rd)) < wr ? 0 : 1;
+        int kind = kind_of(o, seq);
         int64_t start = now_ns();
         int cls = o->op(o->ud, w->id, seq, kind);
         int64_t done = now_ns();
-        int64_t lat = done - (o->rate > 0 ? intended : start);
-        if (lat < 0) lat = 0;
-        pthread_mutex_lock(&w->lock);
-        if (cls == 0) {
-            w->ok++;
-            bs_hist_record(&w->lat[kind], (uint64_t)lat);
-            bs_hist_record(&w->interval, (uint64_t)lat);
-        } else {
-            if (cls < 0 || cls >= BS_STRESS_MAX_ERRCLASSES)
-                cls = BS_STRESS_MAX_ERRCLASSES - 1;
-            w->errors[cls]++;
-        }
-        pthread_mutex_unlock(&w->lock);
+        record(w, kind, cls, done - (o->rate > 0 ? intended : start));
     }
     return NULL;
 }
 
+/* ---- asynchronous slots ---------------------------------------------------
+ */
+
+/* The next operation to start, under alock: 1 (taken), 0 (open loop: not
+ * due before `now`) or -1 (none left). */
+static int take_seq(run *r, int64_t now, uint64_t *seq, int64_t *intended) {
+    const bs_stress_opts *o = r->o;
+    if (r->exhausted) return -1;
+    uint64_t s = atomic_load(&r->next);
+    int64_t it = 0;
+    if (o->n && s >= o->n) {
+        r->exhausted = 1;
+    } else if (o->rate > 0) {
+        it = r->t0 + (int64_t)((double)s * 1e9 / o->rate);
+        if (!o->n && it >= r->end) r->exhausted = 1;
+        if (!r->exhausted && it > now) return 0;
+    } else if (!o->n && now >= r->end) {
+        r->exhausted = 1;
+    }
+    if (r->exhausted) {
+        pthread_cond_broadcast(&r->acond);
+        return -1;
+    }
+    atomic_store(&r->next, s + 1);
+    *seq = s;
+    *intended = it;
+    return 1;
+}
+
+/* Slot sl has nothing to run now (under alock). */
+static void slot_park(run *r, bs_stress_slot *sl) {
+    if (!r->exhausted) r->idle[r->nidle++] = sl->id;
+    if (--r->inflight == 0 && r->exhausted) pthread_cond_broadcast(&r->acond);
+}
+
+/* Runs operations on sl, starting with seq, for as long as they complete
+ * synchronously and more are due; an asynchronous completion continues
+ * in bs_stress_done. */
+static void slot_go(run *r, bs_stress_slot *sl, uint64_t seq,
+                    int64_t intended) {
+    const bs_stress_opts *o = r->o;
+    for (;;) {
+        pthread_mutex_lock(&r->alock);
+        sl->seq = seq;
+        sl->intended = intended;
+        sl->kind = kind_of(o, seq);
+        sl->start = now_ns();
+        sl->in_issue = 1;
+        sl->done_sync = 0;
+        pthread_mutex_unlock(&r->alock);
+        o->op_async(o->ud, sl->id, seq, sl->kind, sl);
+        pthread_mutex_lock(&r->alock);
+        sl->in_issue = 0;
+        int t = sl->done_sync ? take_seq(r, now_ns(), &seq, &intended) : 2;
+        if (t == 0 || t == -1) slot_park(r, sl);
+        pthread_mutex_unlock(&r->alock);
+        if (t != 1) return;
+    }
+}
+
+void bs_stress_done(bs_stress_slot *sl, int cls) {
+    run *r = sl->run;
+    int64_t done = now_ns();
+    pthread_mutex_lock(&r->alock);
+    int kind = sl->kind;
+    int64_t from = r->o->rate > 0 ? sl->intended : sl->start;
+    pthread_mutex_unlock(&r->alock);
+    record(&r->w[0], kind, cls, done - from);
+    pthread_mutex_lock(&r->alock);
+    if (sl->in_issue) { /* slot_go goes on */
+        sl->done_sync = 1;
+        pthread_mutex_unlock(&r->alock);
+        return;
+    }
+    uint64_t seq;
+    int64_t it;
+    int t = take_seq(r, done, &seq, &it);
+    if (t != 1) slot_park(r, sl);
+    pthread_mutex_unlock(&r->alock);
+    if (t == 1) slot_go(r, sl, seq, it);
+}
+
+/* Starts due operations on free slots; waits for the end of the run. */
+static void *sched(void *arg) {
+    run *r = arg;
+    const bs_stress_opts *o = r->o;
+    pthread_mutex_lock(&r->alock);
+    for (int i = o->threads - 1; i >= 0; i--)
+        r->idle[r->nidle++] = i;
+    for (;;) {
+        int64_t now = now_ns();
+        while (r->nidle > 0) {
+            uint64_t seq;
+            int64_t it;
+            if (take_seq(r, now, &seq, &it) != 1) break;
+            bs_stress_slot *sl = &r->slots[r->idle[--r->nidle]];
+            r->inflight++;
+            pthread_mutex_unlock(&r->alock);
+            slot_go(r, sl, seq, it);
+            pthread_mutex_lock(&r->alock);
+        }
+        if (r->exhausted) break;
+        /* Open loop: wake for the next intended start, but at most every
+         * 100 us (ops due meanwhile start together, their lateness
+         * counted); busy slots start due ops themselves. */
+        int64_t next = now + 1000000;
+        if (o->rate > 0) {
+            int64_t it = r->t0 + (int64_t)((double)atomic_load(&r->next) *
+                                           1e9 / o->rate);
+            if (it < next) next = it;
+            if (next < now + 100000) next = now + 100000;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t rt = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
+                     (next - now);
+        ts.tv_sec = rt / 1000000000;
+        ts.tv_nsec = rt % 1000000000;
+        pthread_cond_timedwait(&r->acond, &r->alock, &ts);
+    }
+    while (r->inflight > 0)
+        pthread_cond_wait(&r->acond, &r->alock);
+    atomic_store(&r->finished, 1);
+    pthread_mutex_unlock(&r->alock);
+    return NULL;
+}
+
 int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
-    if (!o->op || o->threads < 1 || (!o->n && o->duration_s <= 0))
+    if ((!o->op && !o->op_async) || o->threads < 1 ||
+        (!o->n && o->duration_s <= 0))
         return BS_EINVAL;
     memset(res, 0, sizeof *res);
     run r;
     memset(&r, 0, sizeof r);
     r.o = o;
-    r.w = calloc((size_t)o->threads, sizeof *r.w);
-    if (!r.w) return BS_ENOMEM;
+    /* worker threads each keep their histograms; slots share one set */
+    int nw = o->op_async ? 1 : o->threads;
+    r.w = calloc((size_t)nw, sizeof *r.w);
+    if (o->op_async) {
+        r.slots = calloc((size_t)o->threads, sizeof *r.slots);
+        r.idle = calloc((size_t)o->threads, sizeof *r.idle);
+    }
+    if (!r.w || (o->op_async && (!r.slots || !r.idle))) {
+        free(r.w);
+        free(r.slots);
+        free(r.idle);
+        return BS_ENOMEM;
+    }
     atomic_init(&r.next, 0);
     atomic_init(&r.stop, 0);
+    atomic_init(&r.finished, 0);
+    pthread_mutex_init(&r.alock, NULL);
+    pthread_cond_init(&r.acond, NULL);
+    for (int i = 0; o->op_async && i < o->threads; i++) {
+        r.slots[i].run = &r;
+        r.slots[i].id = i;
+    }
     r.t0 = now_ns();
     r.end = r.t0 + (int64_t)(o->duration_s * 1e9);
-    for (int i = 0; i < o->threads; i++) {
+    for (int i = 0; i < nw; i++) {
         worker *w = &r.w[i];
         w->id = i;
         w->run = &r;
@@ -182,8 +354,12 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
         bs_hist_init(&w->lat[1]);
         bs_hist_init(&w->interval);
     }
-    for (int i = 0; i < o->threads; i++)
-        pthread_create(&r.w[i].th, NULL, work, &r.w[i]);
+    pthread_t sched_th;
+    if (o->op_async)
+        pthread_create(&sched_th, NULL, sched, &r);
+    else
+        for (int i = 0; i < nw; i++)
+            pthread_create(&r.w[i].th, NULL, work, &r.w[i]);
     /* periodic reports from this thread */
     if (o->report_every_s > 0 && o->out) {
         fprintf(o->out, "%8s %10s %10s %9s %9s %9s %9s %9s %8s\n", "time_s",
@@ -199,6 +375,13 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
                 struct timespec ts = {0, 50000000};
                 nanosleep(&ts, NULL);
                 uint64_t seq = atomic_load(&r.next);
+                if (o->op_async) {
+                    if (atomic_load(&r.finished)) {
+                        finished = 1;
+                        break;
+                    }
+                    continue;
+                }
                 if (o->n && seq >= o->n + (uint64_t)o->threads) {
                     finished = 1;
                     break;
@@ -211,7 +394,7 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
             if (!iv) break;
             bs_hist_init(iv);
             uint64_t errs = 0;
-            for (int i = 0; i < o->threads; i++) {
+            for (int i = 0; i < nw; i++) {
                 worker *w = &r.w[i];
                 pthread_mutex_lock(&w->lock);
                 bs_hist_merge(iv, &w->interval);
@@ -238,13 +421,16 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
         }
         free(iv);
     }
-    for (int i = 0; i < o->threads; i++)
-        pthread_join(r.w[i].th, NULL);
+    if (o->op_async)
+        pthread_join(sched_th, NULL);
+    else
+        for (int i = 0; i < nw; i++)
+            pthread_join(r.w[i].th, NULL);
     res->elapsed_s = (double)(now_ns() - r.t0) / 1e9;
     bs_hist_init(&res->lat[0]);
     bs_hist_init(&res->lat[1]);
     bs_hist_init(&res->all);
-    for (int i = 0; i < o->threads; i++) {
+    for (int i = 0; i < nw; i++) {
         worker *w = &r.w[i];
         bs_hist_merge(&res->lat[0], &w->lat[0]);
         bs_hist_merge(&res->lat[1], &w->lat[1]);
@@ -259,6 +445,10 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
     for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
         res->ops += res->errors[k];
     free(r.w);
+    free(r.slots);
+    free(r.idle);
+    pthread_mutex_destroy(&r.alock);
+    pthread_cond_destroy(&r.acond);
     return 0;
 }
 
