@@ -33,6 +33,10 @@
  * bound first (with port 0 it also picks the port) and closed again; only
  * then is the group bound.  libuv 1.44 has no UV_TCP_REUSEPORT, so sockets
  * are made with socket()/bind()/listen() and handed over with uv_tcp_open.
+ * The kernel's choice is a hash, so a driver's two connections often land
+ * on the same loop; a loop that accepts a connection while another loop
+ * has fewer hands the socket over (dup + the other loop's inbox), once
+ * per connection.
  *
  * Connection lifecycle and invariants
  * -----------------------------------
@@ -138,6 +142,11 @@ struct conn {
     bs_buf pend;     /* inline responses of this pump, one uv_write at its end */
 };
 
+typedef struct fdmsg {
+    struct fdmsg *next;
+    int fd;
+} fdmsg;
+
 typedef struct evmsg {
     struct evmsg *next;
     uint8_t bit;
@@ -155,9 +164,11 @@ struct srv_loop {
     uv_timer_t drain;
     uv_thread_t thread;
     int have_loop, have_listener, have_async, have_timer, have_thread;
-    pthread_mutex_t mu; /* guards inbox and stop_req */
+    pthread_mutex_t mu; /* guards inbox, fds and stop_req */
     evmsg *inbox, *inbox_tail;
+    struct fdmsg *fds; /* accepted sockets handed over by another loop */
     int stop_req;
+    atomic_int nconns; /* connections linked on this loop */
     /* loop thread only */
     int stopping;
     uint64_t deadline;
@@ -246,6 +257,12 @@ void bs_server_stats_get(const bs_server *cs, bs_server_stats *out) {
         out->errors[i] = LOAD(s->st_err[i]);
     }
     out->errors_other = LOAD(s->st_err_other);
+    for (int i = 0; i < s->nloops; i++) {
+        int n = atomic_load(&s->loops[i].nconns);
+        uint64_t u = n > 0 ? (uint64_t)n : 0;
+        if (i == 0 || u > out->loop_connections_max) out->loop_connections_max = u;
+        if (i == 0 || u < out->loop_connections_min) out->loop_connections_min = u;
+    }
 }
 
 uint64_t bs_server_stats_errors(const bs_server_stats *st, int32_t code) {
@@ -311,6 +328,7 @@ static void on_conn_close(uv_handle_t *hd) {
         else lp->conns = c->next;
         if (c->next) c->next->prev = c->prev;
         c->linked = 0;
+        atomic_fetch_sub(&lp->nconns, 1);
     }
     if (c->counted) {
         atomic_fetch_sub(&lp->srv->nopen, 1);
@@ -735,6 +753,8 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap) {
     }
 }
 
+static void conn_start(srv_loop *lp, conn *c);
+
 static void on_accept(uv_stream_t *ls, int status) {
     srv_loop *lp = ls->data;
     bs_server *s = lp->srv;
@@ -763,6 +783,59 @@ static void on_accept(uv_stream_t *ls, int status) {
         uv_close((uv_handle_t *)&c->tcp, free_handle_cb);
         return;
     }
+    /* The kernel spreads accepts over the SO_REUSEPORT group by a hash of
+     * the addresses, so a few connections (a driver's pool) can all land
+     * on one loop while the others idle.  Hand the socket to the loop
+     * with the fewest connections when that is not this one. */
+    srv_loop *to = lp;
+    for (int i = 0; i < s->nloops; i++)
+        if (atomic_load(&s->loops[i].nconns) < atomic_load(&to->nconns)) to = &s->loops[i];
+    uv_os_fd_t ofd;
+    fdmsg *m = to != lp ? malloc(sizeof *m) : NULL;
+    if (m && uv_fileno((uv_handle_t *)&c->tcp, &ofd) == 0 && (m->fd = dup(ofd)) >= 0) {
+        uv_close((uv_handle_t *)&c->tcp, free_handle_cb);
+        atomic_fetch_add(&to->nconns, 1); /* reserved until adopted */
+        pthread_mutex_lock(&to->mu);
+        int stopping = to->stop_req;
+        if (!stopping) {
+            m->next = to->fds;
+            to->fds = m;
+            uv_async_send(&to->async);
+        }
+        pthread_mutex_unlock(&to->mu);
+        if (stopping) {
+            atomic_fetch_sub(&to->nconns, 1);
+            close(m->fd);
+            free(m);
+        }
+        return;
+    }
+    free(m);
+    conn_start(lp, c);
+}
+
+/* A socket accepted by another loop, on this loop's thread. */
+static void conn_adopt(srv_loop *lp, int fd) {
+    conn *c = calloc(1, sizeof *c);
+    if (!c || uv_tcp_init(&lp->loop, &c->tcp)) {
+        BS_ERROR(LOGC, "accept: out of memory; dropping a connection");
+        close(fd);
+        free(c);
+        return;
+    }
+    c->lp = lp;
+    c->tcp.data = c;
+    if (uv_tcp_open(&c->tcp, fd)) {
+        close(fd);
+        uv_close((uv_handle_t *)&c->tcp, free_handle_cb);
+        return;
+    }
+    conn_start(lp, c);
+}
+
+/* Everything after the accept: limits, handler, reading. */
+static void conn_start(srv_loop *lp, conn *c) {
+    bs_server *s = lp->srv;
     c->id = atomic_fetch_add(&s->next_id, 1) + 1;
     peer_name(&c->tcp, c->peer, sizeof c->peer);
     int n = atomic_fetch_add(&s->nopen, 1) + 1;
@@ -794,6 +867,7 @@ static void on_accept(uv_stream_t *ls, int status) {
     if (lp->conns) lp->conns->prev = c;
     lp->conns = c;
     c->linked = 1;
+    atomic_fetch_add(&lp->nconns, 1);
     BS_DEBUG(LOGC, "connection %llu from %s opened on loop %d", (unsigned long long)c->id, c->peer,
              lp->idx);
     update_reading(c);
@@ -835,8 +909,18 @@ static void on_async(uv_async_t *a) {
     pthread_mutex_lock(&lp->mu);
     evmsg *m = lp->inbox;
     lp->inbox = lp->inbox_tail = NULL;
+    fdmsg *fm = lp->fds;
+    lp->fds = NULL;
     int stop = lp->stop_req;
     pthread_mutex_unlock(&lp->mu);
+    while (fm) {
+        fdmsg *next = fm->next;
+        atomic_fetch_sub(&lp->nconns, 1); /* the reservation */
+        if (lp->stopping) close(fm->fd);
+        else conn_adopt(lp, fm->fd);
+        free(fm);
+        fm = next;
+    }
     while (m) {
         evmsg *next = m->next;
         for (conn *c = lp->conns; c && !lp->stopping; c = c->next) {
@@ -976,6 +1060,12 @@ static void loop_dispose(srv_loop *lp) {
         evmsg *n = lp->inbox->next;
         evmsg_free(lp->inbox);
         lp->inbox = n;
+    }
+    while (lp->fds) {
+        fdmsg *n = lp->fds->next;
+        close(lp->fds->fd);
+        free(lp->fds);
+        lp->fds = n;
     }
     /* the mutex stays until bs_server_free: a late broadcast must still
      * be able to see stop_req */

@@ -164,6 +164,9 @@ typedef struct bs_server_stats {
     uint64_t bytes_in;
     uint64_t bytes_out;            /* bytes whose write completed */
     uint64_t requests_inline;      /* handle() calls run on a loop thread */
+    /* connections on the busiest and the idlest loop (accepts are
+     * rebalanced, so these differ by at most 1 while nothing closes) */
+    uint64_t loop_connections_max, loop_connections_min;
     /* ERROR frames sent, by code: errcodes[i] is the code, errors[i]
      * the count (the handler's answers included). */
     int32_t errcodes[BS_SERVER_NERRCODES];
