@@ -203,6 +203,24 @@ int bs_batch_put_raw(bs_batch *b, bs_table *t, const void *key, size_t klen,
  * to reuse).  BS_EPOISONED if an add failed; BS_EIO on a RocksDB error. */
 int bs_store_write(bs_store *s, bs_batch *b);
 
+/*
+ * Group commit for one thread (PERIODIC durability).  Normally every
+ * bs_store_write applies its batch and hands its WAL record to the OS
+ * before it returns (one write(2) per call).  Between
+ * bs_store_defer_begin() and bs_store_defer_commit(), the calling
+ * thread's bs_store_write calls on that store only queue their batches;
+ * the commit applies all of them as ONE atomic RocksDB write and hands
+ * its WAL record to the OS.  So until the commit, those writes are not
+ * visible to reads (not even on this thread) and must not be
+ * acknowledged: use a scope only for writes that are concurrent anyway
+ * (pipelined requests) and read back nothing they wrote.  The commit ends
+ * the scope.  In BATCH durability both are no-ops (every write is applied
+ * and fsynced before it returns).  Commit: 0 or BS_EIO/BS_ENOMEM (nothing
+ * of the scope may then be acknowledged; some of it may be applied).
+ */
+void bs_store_defer_begin(bs_store *s);
+int bs_store_defer_commit(void);
+
 /* ------------------------------------------------------------------ */
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */

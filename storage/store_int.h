@@ -232,6 +232,7 @@ struct bs_store {
     rocksdb_t *db;
     rocksdb_options_t *dbopts;
     rocksdb_writeoptions_t *wopts;
+    int manual_wal; /* PERIODIC: WAL buffer flushed by us (bs_store_write) */
     rocksdb_cache_t *cache;
     bs_store_opts opts;
     bs_clock *clock;

@@ -688,6 +688,65 @@ START_TEST(periodic_mode_syncs) {
 }
 END_TEST
 
+/* bs_store_defer_*: queued writes are invisible until the commit applies
+ * them as one write; LWW still decides; a batch that must be written
+ * directly first applies what is queued (order kept); BATCH durability
+ * ignores scopes. */
+START_TEST(defer_scope_groups_writes) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    ck_assert_int_eq(bs_store_defer_commit(), 0); /* no scope: nothing to do */
+    bs_store_defer_begin(S);
+    w_cell(S, T, 1, "p1", "c", 1, "a", 10, 0);
+    w_cell(S, T, 2, "p2", "c", 1, "b", 10, 0);
+    w_cell(S, T, 1, "p1", "c", 2, "x", 20, 0);
+    w_cell(S, T, 1, "p1", "c", 2, "y", 15, 0); /* older: loses */
+    bs_batch *bad = B();
+    bs_rowkey r = rk(1, "p1", "c");
+    ck_assert_int_eq(bs_batch_put_cell(bad, T, &r, 3, NULL, 0, "z", 1, 10, -1), BS_ERANGE);
+    ck_assert_int_eq(bs_store_write(S, bad), BS_EPOISONED); /* not queued */
+    bs_batch_free(bad);
+    ck_assert_int_eq(rd_part(T, 1, "p1", NULL, &a)->nrows, 0);
+    ck_assert_int_eq(rd_part(T, 2, "p2", NULL, &a)->nrows, 0);
+    ck_assert_int_eq(bs_store_defer_commit(), 0);
+    ck_assert_str_eq(cellval(rd_part(T, 1, "p1", NULL, &a), "c", 1), "a");
+    ck_assert_str_eq(cellval(rd_part(T, 1, "p1", NULL, &a), "c", 2), "x");
+    ck_assert_ptr_null(cellval(rd_part(T, 1, "p1", NULL, &a), "c", 3));
+    ck_assert_str_eq(cellval(rd_part(T, 2, "p2", NULL, &a), "c", 1), "b");
+    /* the table's first partition deletion carries a header hint, so its
+     * batch is written directly - after the queued cell, which it shadows */
+    bs_store_defer_begin(S);
+    w_cell(S, T, 4, "p4", "c", 1, "q", 10, 0);
+    w_cell(S, T, 5, "p5", "c", 1, "old", 10, 0);
+    bs_batch *b = B();
+    ck_assert_int_eq(bs_batch_delete_partition(b, T, 5, "p5", 2, 30), 0);
+    W(b);
+    ck_assert_str_eq(cellval(rd_part(T, 4, "p4", NULL, &a), "c", 1), "q");
+    ck_assert_int_eq(rd_part(T, 5, "p5", NULL, &a)->nrows, 0);
+    ck_assert_int_eq(bs_store_defer_commit(), 0);
+    ck_assert_int_eq(rd_part(T, 5, "p5", NULL, &a)->nrows, 0);
+    /* committed writes survive a reopen */
+    bs_store_close(S);
+    S = open_store();
+    ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
+    ck_assert_str_eq(cellval(rd_part(T, 1, "p1", NULL, &a), "c", 2), "x");
+    ck_assert_str_eq(cellval(rd_part(T, 4, "p4", NULL, &a), "c", 1), "q");
+    /* BATCH durability: no scope, every write applied at once */
+    bs_store_close(S);
+    bs_store_opts o;
+    bs_store_opts_default(&o);
+    o.clock = &g_clock;
+    o.durability = BS_DURABILITY_BATCH;
+    S = open_store_opts(&o);
+    ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
+    bs_store_defer_begin(S);
+    w_cell(S, T, 6, "p6", "c", 1, "now", 10, 0);
+    ck_assert_str_eq(cellval(rd_part(T, 6, "p6", NULL, &a), "c", 1), "now");
+    ck_assert_int_eq(bs_store_defer_commit(), 0);
+    bs_arena_free(&a);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage_store");
     TCase *tc = tcase_create("store");
@@ -705,6 +764,7 @@ int main(void) {
     tcase_add_test(tc, approx_sizes);
     tcase_add_test(tc, corruption_is_reported);
     tcase_add_test(tc, periodic_mode_syncs);
+    tcase_add_test(tc, defer_scope_groups_writes);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
