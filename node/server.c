@@ -34,9 +34,9 @@
  * then is the group bound.  libuv 1.44 has no UV_TCP_REUSEPORT, so sockets
  * are made with socket()/bind()/listen() and handed over with uv_tcp_open.
  * The kernel's choice is a hash, so a driver's two connections often land
- * on the same loop; a loop that accepts a connection while another loop
- * has fewer hands the socket over (dup + the other loop's inbox), once
- * per connection.
+ * on the same loop; accepted connections are dealt to the loops in turn
+ * instead, and a loop that accepts one meant for another hands the socket
+ * over (dup + the other loop's inbox), once per connection.
  *
  * Connection lifecycle and invariants
  * -----------------------------------
@@ -192,6 +192,7 @@ struct bs_server {
     int stopped;
     atomic_int nopen; /* connections counted against max_connections */
     atomic_uint_fast64_t next_id;
+    atomic_uint_fast64_t next_loop; /* accepted connections dealt in turn */
     atomic_uint_fast64_t st_total, st_rejected, st_requests, st_in, st_out, st_inline;
     atomic_uint_fast64_t st_err[BS_SERVER_NERRCODES], st_err_other;
 };
@@ -402,7 +403,16 @@ static void conn_write(conn *c, bs_buf *b) {
 
 /* Hands the inline responses gathered so far to one uv_write. */
 static void conn_flush(conn *c) {
-    if (c->pend.len) conn_write(c, &c->pend);
+    if (!c->pend.len) return;
+    bs_server *s = c->lp->srv;
+    if (s->h.inline_commit && s->h.inline_commit(s->h.ud)) {
+        BS_ERROR(LOGC, "connection %llu from %s: cannot commit the writes of %zu bytes of answers; closing it",
+                 (unsigned long long)c->id, c->peer, c->pend.len);
+        c->pend.len = 0;
+        conn_close(c);
+        return;
+    }
+    conn_write(c, &c->pend);
 }
 
 static void send_error(conn *c, int16_t stream, int32_t code, const char *msg) {
@@ -511,12 +521,20 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
     if (s->h.inline_ok && s->h.inline_ok(s->h.ud, c->ud, &w->req)) {
         /* on this loop thread: no hand-off to the pool and back */
         BUMP(s->st_inline, 1);
+        if (s->h.inline_begin && s->h.inline_begin(s->h.ud, &w->req)) {
+            BS_ERROR(LOGC, "connection %llu from %s: cannot commit earlier writes; closing it",
+                     (unsigned long long)c->id, c->peer);
+            c->pend.len = 0;
+            work_free(w);
+            conn_close(c);
+            return;
+        }
         work_cb(&w->uv);
         if (!c->closing && !c->fatal) {
             /* gathered: conn_pump writes every inline answer of this pass
              * at once (one send for a pipelined burst) */
             if (bs_buf_append(&c->pend, w->out.data, w->out.len)) {
-                conn_flush(c);
+                conn_flush(c); /* commits for w too */
                 conn_write(c, &w->out);
             } else if (c->pend.len >= 64 * 1024) {
                 conn_flush(c);
@@ -785,11 +803,12 @@ static void on_accept(uv_stream_t *ls, int status) {
     }
     /* The kernel spreads accepts over the SO_REUSEPORT group by a hash of
      * the addresses, so a few connections (a driver's pool) can all land
-     * on one loop while the others idle.  Hand the socket to the loop
-     * with the fewest connections when that is not this one. */
-    srv_loop *to = lp;
-    for (int i = 0; i < s->nloops; i++)
-        if (atomic_load(&s->loops[i].nconns) < atomic_load(&to->nconns)) to = &s->loops[i];
+     * on one loop while the others idle.  Connections are dealt to the
+     * loops in turn instead (as Netty assigns channels to event loops):
+     * a driver's control connection followed by its pool of 2 then puts
+     * the two busy connections on different loops, where "fewest
+     * connections" would tie and leave it to the hash. */
+    srv_loop *to = &s->loops[atomic_fetch_add(&s->next_loop, 1) % (uint64_t)s->nloops];
     uv_os_fd_t ofd;
     fdmsg *m = to != lp ? malloc(sizeof *m) : NULL;
     if (m && uv_fileno((uv_handle_t *)&c->tcp, &ofd) == 0 && (m->fd = dup(ofd)) >= 0) {

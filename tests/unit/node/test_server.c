@@ -823,8 +823,8 @@ START_TEST(many_connections) {
 END_TEST
 
 /* The kernel picks a SO_REUSEPORT listener by a hash: 16 connections over
- * 4 loops come out 4/4/4/4 by chance only ~1.5% of the time.  Accepts
- * are handed to the loop with the fewest connections, so they must. */
+ * 4 loops come out 4/4/4/4 by chance only ~1.5% of the time.  Accepted
+ * connections are dealt to the loops in turn, so they must. */
 START_TEST(connections_balanced_over_loops) {
     bs_server_opts o = test_opts();
     o.io_threads = 4;
