@@ -46,6 +46,7 @@ typedef struct cfg {
     char ks[64];
     int connections;
     int sync; /* -sync: OS threads with blocking calls */
+    double tick_us; /* -tick: open-loop start granularity */
     const char *json;
     double interval;
 } cfg;
@@ -213,10 +214,13 @@ static void usage(void) {
         "         [-node HOST[,HOST]] [-port 9042] [-pop seq|uniform|gaussian] "
         "[-dist N]\n"
         "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
-        "         [-connections N] [-sync] [-json FILE] [-log interval=5]\n"
+        "         [-connections N] [-sync] [-tick US] [-json FILE] [-log interval=5]\n"
         "  -rate threads=N: N operations in flight at once, issued\n"
         "  asynchronously from the driver's I/O thread (with -sync: N OS\n"
-        "  threads each making blocking calls)\n");
+        "  threads each making blocking calls)\n"
+        "  -tick US: open loop starts due operations at most every US\n"
+        "  microseconds (default 200); latency still counts from each\n"
+        "  operation's own intended start\n");
 }
 
 static int parse_args(int argc, char **argv, cfg *c) {
@@ -306,6 +310,10 @@ static int parse_args(int argc, char **argv, cfg *c) {
             i++;
         } else if (!strcmp(a, "-connections") && v) {
             c->connections = atoi(v);
+            i++;
+        } else if (!strcmp(a, "-tick") && v) {
+            c->tick_us = atof(v);
+            if (c->tick_us <= 0 || c->tick_us > 100000) return -1;
             i++;
         } else if (!strcmp(a, "-sync")) {
             c->sync = 1;
@@ -418,6 +426,7 @@ int main(int argc, char **argv) {
     o.write_ratio = c.wr;
     o.read_ratio = c.rd;
     o.report_every_s = c.interval;
+    o.tick_us = c.tick_us;
     o.out = stdout;
     if (c.sync)
         o.op = op;

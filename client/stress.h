@@ -78,6 +78,8 @@ typedef struct bs_stress_opts {
     FILE *out;             /* reports; NULL = none */
     bs_stress_op op;             /* one of op (worker threads) */
     bs_stress_op_async op_async; /* or op_async (slots) */
+    double tick_us; /* op_async open loop: start due ops at most once per
+                       tick (0 = 200 us); lateness still counts */
     void *ud;
     const char *(*errclass_name)(int cls);
 } bs_stress_opts;

@@ -288,15 +288,17 @@ static void *sched(void *arg) {
             pthread_mutex_lock(&r->alock);
         }
         if (r->exhausted) break;
-        /* Open loop: wake for the next intended start, but at most every
-         * 100 us (ops due meanwhile start together, their lateness
-         * counted); busy slots start due ops themselves. */
+        /* Open loop: wake for the next intended start, but at most once
+         * a tick (ops due meanwhile start together, each one's lateness
+         * counted from its own intended time); busy slots start due ops
+         * themselves as they complete. */
+        int64_t tick = o->tick_us > 0 ? (int64_t)(o->tick_us * 1000) : 200000;
         int64_t next = now + 1000000;
         if (o->rate > 0) {
             int64_t it = r->t0 + (int64_t)((double)atomic_load(&r->next) *
                                            1e9 / o->rate);
             if (it < next) next = it;
-            if (next < now + 100000) next = now + 100000;
+            if (next < now + tick) next = now + tick;
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
