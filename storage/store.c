@@ -26,11 +26,13 @@
  *              writers and the group leader issues one fsync for all of them
  *              (group commit), so each ack follows an fsync of its record.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -38,6 +40,34 @@
 #include "storage/store_int.h"
 
 static int wal_to_os(bs_store *s);
+
+/* RocksDB's flush and compaction threads ("rocksdb:low", "rocksdb:high",
+ * started by the open) get nice BS__BG_NICE: requests go first, and
+ * flushes and compactions use the CPU they leave - on 2 cores a compaction
+ * at equal priority takes a whole core from the request loops and shows
+ * up in their tail latency.  They still get about a quarter of a core
+ * against a busy loop, so they keep up under sustained load (the L0
+ * slowdown triggers are the backstop).  Best effort: without
+ * /proc or permission nothing changes. */
+#define BS__BG_NICE 5
+static void lower_background_priority(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, "rocksdb:", 8)) continue;
+        id_t tid = (id_t)strtol(e->d_name, NULL, 10);
+        if (getpriority(PRIO_PROCESS, tid) < BS__BG_NICE) setpriority(PRIO_PROCESS, tid, BS__BG_NICE);
+    }
+    closedir(d);
+}
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -267,6 +297,7 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
         goto out;
     }
     s->default_cf = cfh[0];
+    lower_background_priority();
     rocksdb_readoptions_t *hro = rocksdb_readoptions_create();
     for (size_t i = 1; i < k; i++) {
         bs_table *t = tabs[i];
