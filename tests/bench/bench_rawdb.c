@@ -140,7 +140,11 @@ int main(int argc, char **argv) {
     rocksdb_block_based_options_set_block_cache(bb, cache);
     rocksdb_block_based_options_set_filter_policy(bb, rocksdb_filterpolicy_create_bloom_full(10));
     rocksdb_options_set_block_based_table_factory(o, bb);
-    rocksdb_options_set_compression(o, rocksdb_lz4_compression);
+    /* as the store (storage/store.c): no compression in L0/L1, LZ4 below */
+    int comp[7] = {rocksdb_no_compression, rocksdb_no_compression, rocksdb_lz4_compression,
+                   rocksdb_lz4_compression, rocksdb_lz4_compression, rocksdb_lz4_compression,
+                   rocksdb_lz4_compression};
+    rocksdb_options_set_compression_per_level(o, comp, 7);
     rocksdb_options_set_write_buffer_size(o, 64 << 20);
     rocksdb_options_set_max_background_jobs(o, 2);
     char *err = NULL;
