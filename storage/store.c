@@ -242,6 +242,7 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     s->clock = s->opts.clock;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_mutex_init(&s->commit_mu, NULL);
     pthread_cond_init(&s->sync_cv, NULL);
     s->cache = rocksdb_cache_create_lru(s->opts.block_cache_mb << 20);
     s->dbopts = rocksdb_options_create();
@@ -374,6 +375,7 @@ void bs_store_close(bs_store *s) {
     if (s->cache) rocksdb_cache_destroy(s->cache);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->sync_mu);
+    pthread_mutex_destroy(&s->commit_mu);
     pthread_cond_destroy(&s->sync_cv);
     free(s);
 }
@@ -758,7 +760,13 @@ static int rep_write(bs_store *s) {
     bs_buf_free(&t_rep);
     t_rep_count = 0;
     char *err = NULL;
+    /* One scope's write at a time: a second loop thread sleeps here
+     * instead of joining RocksDB's write group, whose followers spin with
+     * sched_yield (at half load that spinning cost ~3 us per write and
+     * showed in p99; at full load the queue is ~5 % faster) */
+    pthread_mutex_lock(&s->commit_mu);
     rocksdb_write(s->db, s->wopts, wb, &err);
+    pthread_mutex_unlock(&s->commit_mu);
     rocksdb_writebatch_destroy(wb);
     if (err) return bs__rocks_err(err, "write", NULL);
     t_defer_dirty = 1;

@@ -233,6 +233,7 @@ struct bs_store {
     rocksdb_options_t *dbopts;
     rocksdb_writeoptions_t *wopts;
     int manual_wal; /* PERIODIC: WAL buffer flushed by us (bs_store_write) */
+    pthread_mutex_t commit_mu; /* one defer scope's write at a time */
     rocksdb_cache_t *cache;
     bs_store_opts opts;
     bs_clock *clock;
