@@ -39,6 +39,18 @@ def _proc_state(pid):
         return None
 
 
+def _wait_state(pid, states, timeout=5.0):
+    """The process state once it is one of `states` (or the last seen
+    after `timeout` s): a group stop reaches every thread asynchronously,
+    so a busy process can still read 'R' right after kill(SIGSTOP)."""
+    deadline = time.monotonic() + timeout
+    st = _proc_state(pid)
+    while st not in states and time.monotonic() < deadline:
+        time.sleep(0.02)
+        st = _proc_state(pid)
+    return st
+
+
 class ClusterScript(unittest.TestCase):
 
     @classmethod
@@ -158,7 +170,7 @@ class ClusterScript(unittest.TestCase):
 
         # pause / resume: the same process, serving again afterwards
         self.assertIn("node2 paused", self.cl("pause", "2"))
-        self.assertIn(_proc_state(pid2), ("T", "t"))
+        self.assertIn(_wait_state(pid2, ("T", "t")), ("T", "t"))
         self.assertEqual(self.ps_state(2), "paused")
         out = self.cl("status")  # must not hang on the paused node
         self.assertIn("node2 resumed", self.cl("resume", "node2"))
