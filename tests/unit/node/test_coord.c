@@ -27,14 +27,8 @@
 #include "ring/tokenmeta.h"
 
 #define N 3
-
-typedef struct fake_mem {
-    pthread_mutex_t lock;
-    bs_ring_snapshot *ring;
-    bs_uuid host[N];
-    int alive[N];
-    bs_msg_peer peer[N];
-} fake_mem;
+#define FAKE_MEM_N N
+#include "fake_mem.h"
 
 typedef struct node {
     char dir[128];
@@ -52,45 +46,7 @@ static int g_hints_enabled = 1;
 static const uint16_t *g_vcol;
 static uint16_t g_vid;
 
-/* ---- fake membership ------------------------------------------------------ */
-
-static bs_ring_snapshot *m_ring(void *ud) {
-    fake_mem *m = ud;
-    pthread_mutex_lock(&m->lock);
-    bs_ring_snapshot *r = m->ring ? bs_ring_snapshot_retain(m->ring) : NULL;
-    pthread_mutex_unlock(&m->lock);
-    return r;
-}
-
-static int idx_of(fake_mem *m, const bs_uuid *h) {
-    for (int i = 0; i < N; i++)
-        if (!memcmp(m->host[i].b, h->b, 16)) return i;
-    return -1;
-}
-
-static int m_alive(void *ud, const bs_uuid *h) {
-    fake_mem *m = ud;
-    pthread_mutex_lock(&m->lock);
-    int i = idx_of(m, h);
-    int a = i >= 0 && m->alive[i];
-    pthread_mutex_unlock(&m->lock);
-    return a;
-}
-
-static int m_endpoint(void *ud, const bs_uuid *h, bs_msg_peer *out) {
-    fake_mem *m = ud;
-    pthread_mutex_lock(&m->lock);
-    int i = idx_of(m, h);
-    if (i >= 0) *out = m->peer[i];
-    pthread_mutex_unlock(&m->lock);
-    return i >= 0 ? 0 : BS_ENOTFOUND;
-}
-
-static void set_alive(int i, int a) {
-    pthread_mutex_lock(&g_mem.lock);
-    g_mem.alive[i] = a;
-    pthread_mutex_unlock(&g_mem.lock);
-}
+static void set_alive(int i, int a) { fake_mem_set_alive(&g_mem, i, a); }
 
 /* ---- cluster setup ------------------------------------------------------- */
 

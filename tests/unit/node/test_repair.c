@@ -38,16 +38,10 @@ static int64_t g_now_s;
 #define NOW_S g_now_s
 
 #define N 3
+#define FAKE_MEM_N N
+#include "fake_mem.h"
 #define NKEYS 600
 
-typedef struct fake_mem {
-    pthread_mutex_t lock;
-    bs_ring_snapshot *ring;
-    bs_uuid host[N];
-    int alive[N];
-    int noaddr[N]; /* the endpoint lookup fails */
-    bs_msg_peer peer[N];
-} fake_mem;
 
 typedef struct node {
     char dir[128];
@@ -62,39 +56,6 @@ typedef struct node {
 static fake_mem g_mem;
 static node g_n[N];
 static uint16_t g_vid;
-
-static bs_ring_snapshot *m_ring(void *ud) {
-    fake_mem *m = ud;
-    pthread_mutex_lock(&m->lock);
-    bs_ring_snapshot *r = m->ring ? bs_ring_snapshot_retain(m->ring) : NULL;
-    pthread_mutex_unlock(&m->lock);
-    return r;
-}
-
-static int idx_of(fake_mem *m, const bs_uuid *h) {
-    for (int i = 0; i < N; i++)
-        if (!memcmp(m->host[i].b, h->b, 16)) return i;
-    return -1;
-}
-
-static int m_alive(void *ud, const bs_uuid *h) {
-    fake_mem *m = ud;
-    pthread_mutex_lock(&m->lock);
-    int i = idx_of(m, h);
-    int a = i >= 0 && m->alive[i];
-    pthread_mutex_unlock(&m->lock);
-    return a;
-}
-
-static int m_endpoint(void *ud, const bs_uuid *h, bs_msg_peer *out) {
-    fake_mem *m = ud;
-    pthread_mutex_lock(&m->lock);
-    int i = idx_of(m, h);
-    if (i >= 0 && m->noaddr[i]) i = -1;
-    if (i >= 0) *out = m->peer[i];
-    pthread_mutex_unlock(&m->lock);
-    return i >= 0 ? 0 : BS_ENOTFOUND;
-}
 
 static int rm_cb(const char *p, const struct stat *sb, int flag,
                  struct FTW *f) {
@@ -408,9 +369,7 @@ END_TEST
 START_TEST(test_down_replica_fails_ranges) {
     fill();
     put(0, 5, "x", 99999);
-    pthread_mutex_lock(&g_mem.lock);
-    g_mem.alive[2] = 0;
-    pthread_mutex_unlock(&g_mem.lock);
+    fake_mem_set_alive(&g_mem, 2, 0);
     bs_repair_report rep;
     run(0, NULL, &rep);
     ck_assert_uint_eq(rep.ranges_failed, N * 4);
@@ -418,22 +377,16 @@ START_TEST(test_down_replica_fails_ranges) {
     ck_assert_uint_eq(rep.rows_streamed, 0);
     ck_assert_ptr_nonnull(strstr(rep.first_error, "unavailable"));
     /* a replica whose address is unknown is not skipped: its ranges fail */
-    pthread_mutex_lock(&g_mem.lock);
-    g_mem.alive[2] = 1;
-    g_mem.noaddr[2] = 1;
-    pthread_mutex_unlock(&g_mem.lock);
+    fake_mem_set_alive(&g_mem, 2, 1);
+    fake_mem_set_noaddr(&g_mem, 2, 1);
     run(0, NULL, &rep);
     ck_assert_uint_eq(rep.ranges_failed, N * 4);
     ck_assert_uint_eq(rep.ranges_compared, 0);
     ck_assert_ptr_nonnull(strstr(rep.first_error, "endpoint"));
-    pthread_mutex_lock(&g_mem.lock);
-    g_mem.noaddr[2] = 0;
-    pthread_mutex_unlock(&g_mem.lock);
+    fake_mem_set_noaddr(&g_mem, 2, 0);
     /* alive per the detector, but its messaging is gone: trees time out or
      * fail, the session still ends and reports every range failed */
-    pthread_mutex_lock(&g_mem.lock);
-    g_mem.alive[2] = 1;
-    pthread_mutex_unlock(&g_mem.lock);
+    fake_mem_set_alive(&g_mem, 2, 1);
     bs_repair_stop(g_n[2].rep);
     bs_msg_stop(g_n[2].msg);
     g_n[2].msg = NULL;
@@ -510,9 +463,7 @@ START_TEST(test_checksum) {
     ck_assert_ptr_nonnull(
         memmem(b.data, b.len, "\"rows\":1200", 11)); /* marker + cell */
     bs_buf_reset(&b);
-    pthread_mutex_lock(&g_mem.lock);
-    g_mem.alive[0] = 0;
-    pthread_mutex_unlock(&g_mem.lock);
+    fake_mem_set_alive(&g_mem, 0, 0);
     ck_assert_int_eq(bs_repair_checksum(g_n[1].rep, NULL, NULL, &b), 0);
     ck_assert_ptr_nonnull(
         memmem(b.data, b.len, "\"error\":\"unavailable\"", 21));
