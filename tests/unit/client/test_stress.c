@@ -48,6 +48,16 @@ static int count_op(void *ud, int worker, uint64_t seq, int kind) {
     return seq % 100 == 7 ? 3 : 0; /* 1% errors of class 3 */
 }
 
+/* 40 000 ops at write=1,read=3 with count_op's / async_op's 1% errors */
+static void check_mix(const bs_stress_result *r) {
+    ck_assert_uint_eq(r->ops, 40000);
+    ck_assert_int_eq(atomic_load(&writes), 10000);
+    ck_assert_int_eq(atomic_load(&reads), 30000);
+    ck_assert_uint_eq(r->errors[3], 400);
+    ck_assert_uint_eq(r->ok, 39600);
+    ck_assert_uint_eq(r->lat[0].total + r->lat[1].total, 39600);
+}
+
 START_TEST(counts_mix_and_errors) {
     atomic_store(&writes, 0);
     atomic_store(&reads, 0);
@@ -59,12 +69,7 @@ START_TEST(counts_mix_and_errors) {
     o.op = count_op;
     bs_stress_result *r = malloc(sizeof *r);
     ck_assert_int_eq(bs_stress_run(&o, r), 0);
-    ck_assert_uint_eq(r->ops, 40000);
-    ck_assert_int_eq(atomic_load(&writes), 10000);
-    ck_assert_int_eq(atomic_load(&reads), 30000);
-    ck_assert_uint_eq(r->errors[3], 400);
-    ck_assert_uint_eq(r->ok, 39600);
-    ck_assert_uint_eq(r->lat[0].total + r->lat[1].total, 39600);
+    check_mix(r);
     free(r);
 }
 END_TEST
@@ -238,12 +243,7 @@ START_TEST(async_counts_mix_errors_and_slots) {
     bs_stress_result *r = malloc(sizeof *r);
     ck_assert_int_eq(bs_stress_run(&o, r), 0);
     fake_stop(th);
-    ck_assert_uint_eq(r->ops, 40000);
-    ck_assert_int_eq(atomic_load(&writes), 10000);
-    ck_assert_int_eq(atomic_load(&reads), 30000);
-    ck_assert_uint_eq(r->errors[3], 400);
-    ck_assert_uint_eq(r->ok, 39600);
-    ck_assert_uint_eq(r->lat[0].total + r->lat[1].total, 39600);
+    check_mix(r);
     /* never more than `threads` operations in flight, and the pipeline
      * was actually used; synchronous completions do not recurse forever */
     ck_assert_int_le(atomic_load(&FS.max_inflight), 8);
