@@ -802,12 +802,26 @@ static int rep_append(bs_batch *b) {
     return 0;
 }
 
+static int write_now(bs_store *s, bs_batch *b);
+
+int bs_store_write_grouped(bs_store *s, bs_batch *b) {
+    if (b->poisoned) return bs__seterr(BS_EPOISONED, "batch failed earlier");
+    if (b->store != s) return bs__seterr(BS_EINVAL, "batch of another store");
+    if (t_defer == s && rep_append(b) == 0) return 0;
+    return write_now(s, b);
+}
+
 int bs_store_write(bs_store *s, bs_batch *b) {
     if (b->poisoned) return bs__seterr(BS_EPOISONED, "batch failed earlier");
     if (b->store != s) return bs__seterr(BS_EINVAL, "batch of another store");
+    return write_now(s, b);
+}
+
+/* Applies b now: after what the thread's scope has queued (order kept),
+ * its WAL record flushed now or, in a scope, by the commit. */
+static int write_now(bs_store *s, bs_batch *b) {
     if (t_defer == s) {
-        if (rep_append(b) == 0) return 0;
-        int rc = rep_write(s); /* keep the scope's order */
+        int rc = rep_write(s);
         if (rc) return rc;
     }
     char *err = NULL;

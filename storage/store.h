@@ -205,19 +205,25 @@ int bs_store_write(bs_store *s, bs_batch *b);
 
 /*
  * Group commit for one thread (PERIODIC durability).  Normally every
- * bs_store_write applies its batch and hands its WAL record to the OS
- * before it returns (one write(2) per call).  Between
- * bs_store_defer_begin() and bs_store_defer_commit(), the calling
- * thread's bs_store_write calls on that store only queue their batches;
- * the commit applies all of them as ONE atomic RocksDB write and hands
- * its WAL record to the OS.  So until the commit, those writes are not
- * visible to reads (not even on this thread) and must not be
- * acknowledged: use a scope only for writes that are concurrent anyway
- * (pipelined requests) and read back nothing they wrote.  The commit ends
- * the scope.  In BATCH durability both are no-ops (every write is applied
- * and fsynced before it returns).  Commit: 0 or BS_EIO/BS_ENOMEM (nothing
- * of the scope may then be acknowledged; some of it may be applied).
+ * write applies its batch and hands its WAL record to the OS before it
+ * returns (one write(2) per call).  Between bs_store_defer_begin() and
+ * bs_store_defer_commit() on a thread:
+ *   - bs_store_write_grouped only queues its batch; the commit applies
+ *     everything queued as ONE atomic RocksDB write.  Until then those
+ *     writes are invisible to reads (also on this thread): use it for
+ *     writes that are concurrent anyway (pipelined requests' mutations)
+ *     and read back nothing they wrote.
+ *   - bs_store_write first applies what is queued (order kept), then its
+ *     own batch, so whoever wrote it can read it back at once.
+ *   - no WAL record of the scope reaches the OS before the commit, so
+ *     none of the scope's writes may be acknowledged before it.
+ * The commit ends the scope.  Without a scope, bs_store_write_grouped is
+ * bs_store_write.  In BATCH durability begin is a no-op (every write is
+ * applied and fsynced before it returns).  Commit: 0 or BS_EIO/BS_ENOMEM
+ * (nothing of the scope may then be acknowledged; some of it may be
+ * applied).
  */
+int bs_store_write_grouped(bs_store *s, bs_batch *b);
 void bs_store_defer_begin(bs_store *s);
 int bs_store_defer_commit(void);
 

@@ -688,23 +688,33 @@ START_TEST(periodic_mode_syncs) {
 }
 END_TEST
 
-/* bs_store_defer_*: queued writes are invisible until the commit applies
+/* One cell through bs_store_write_grouped. */
+static void wg_cell(int64_t tok, const char *pk, const char *ck, uint16_t col, const char *val,
+                    int64_t ts) {
+    bs_batch *b = B();
+    bs_rowkey r = rk(tok, pk, ck);
+    ck_assert_int_eq(bs_batch_put_cell(b, T, &r, col, NULL, 0, val, strlen(val), ts, 0), 0);
+    ck_assert_msg(bs_store_write_grouped(S, b) == 0, "%s", bs_store_errmsg());
+    bs_batch_free(b);
+}
+
+/* bs_store_defer_*: grouped writes are invisible until the commit applies
  * them as one write; LWW still decides; a batch that must be written
- * directly first applies what is queued (order kept); BATCH durability
- * ignores scopes. */
+ * directly (a header hint, or plain bs_store_write) first applies what is
+ * queued (order kept); BATCH durability ignores scopes. */
 START_TEST(defer_scope_groups_writes) {
     bs_arena a;
     bs_arena_init(&a, 0);
     ck_assert_int_eq(bs_store_defer_commit(), 0); /* no scope: nothing to do */
     bs_store_defer_begin(S);
-    w_cell(S, T, 1, "p1", "c", 1, "a", 10, 0);
-    w_cell(S, T, 2, "p2", "c", 1, "b", 10, 0);
-    w_cell(S, T, 1, "p1", "c", 2, "x", 20, 0);
-    w_cell(S, T, 1, "p1", "c", 2, "y", 15, 0); /* older: loses */
+    wg_cell(1, "p1", "c", 1, "a", 10);
+    wg_cell(2, "p2", "c", 1, "b", 10);
+    wg_cell(1, "p1", "c", 2, "x", 20);
+    wg_cell(1, "p1", "c", 2, "y", 15); /* older: loses */
     bs_batch *bad = B();
     bs_rowkey r = rk(1, "p1", "c");
     ck_assert_int_eq(bs_batch_put_cell(bad, T, &r, 3, NULL, 0, "z", 1, 10, -1), BS_ERANGE);
-    ck_assert_int_eq(bs_store_write(S, bad), BS_EPOISONED); /* not queued */
+    ck_assert_int_eq(bs_store_write_grouped(S, bad), BS_EPOISONED); /* not queued */
     bs_batch_free(bad);
     ck_assert_int_eq(rd_part(T, 1, "p1", NULL, &a)->nrows, 0);
     ck_assert_int_eq(rd_part(T, 2, "p2", NULL, &a)->nrows, 0);
@@ -716,13 +726,19 @@ START_TEST(defer_scope_groups_writes) {
     /* the table's first partition deletion carries a header hint, so its
      * batch is written directly - after the queued cell, which it shadows */
     bs_store_defer_begin(S);
-    w_cell(S, T, 4, "p4", "c", 1, "q", 10, 0);
-    w_cell(S, T, 5, "p5", "c", 1, "old", 10, 0);
+    wg_cell(4, "p4", "c", 1, "q", 10);
+    wg_cell(5, "p5", "c", 1, "old", 10);
     bs_batch *b = B();
     ck_assert_int_eq(bs_batch_delete_partition(b, T, 5, "p5", 2, 30), 0);
-    W(b);
+    ck_assert_int_eq(bs_store_write_grouped(S, b), 0);
+    bs_batch_free(b);
     ck_assert_str_eq(cellval(rd_part(T, 4, "p4", NULL, &a), "c", 1), "q");
     ck_assert_int_eq(rd_part(T, 5, "p5", NULL, &a)->nrows, 0);
+    /* a plain write in the scope: the queued one first, then itself */
+    wg_cell(7, "p7", "c", 1, "queued", 10);
+    w_cell(S, T, 8, "p8", "c", 1, "direct", 10, 0);
+    ck_assert_str_eq(cellval(rd_part(T, 7, "p7", NULL, &a), "c", 1), "queued");
+    ck_assert_str_eq(cellval(rd_part(T, 8, "p8", NULL, &a), "c", 1), "direct");
     ck_assert_int_eq(bs_store_defer_commit(), 0);
     ck_assert_int_eq(rd_part(T, 5, "p5", NULL, &a)->nrows, 0);
     /* committed writes survive a reopen */
@@ -740,7 +756,7 @@ START_TEST(defer_scope_groups_writes) {
     S = open_store_opts(&o);
     ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
     bs_store_defer_begin(S);
-    w_cell(S, T, 6, "p6", "c", 1, "now", 10, 0);
+    wg_cell(6, "p6", "c", 1, "now", 10);
     ck_assert_str_eq(cellval(rd_part(T, 6, "p6", NULL, &a), "c", 1), "now");
     ck_assert_int_eq(bs_store_defer_commit(), 0);
     bs_arena_free(&a);
