@@ -36,6 +36,7 @@
  * thread-safe), so the messaging loop never waits on RocksDB.
  */
 #include "node/coord_int.h"
+#include "node/local.h"
 #include "node/placement.h"
 
 #include <math.h>
@@ -590,41 +591,7 @@ int bs__fan_wait(bs__fan *f, int (*pred)(bs__fan *f, void *ud), void *ud,
 /* ---- local apply ---------------------------------------------------------- */
 
 int bs__apply_local(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now_s) {
-    bs_batch *b;
-    int rc = bs_batch_new(c->store, &b);
-    if (rc) return rc;
-    if (now_s > 0) bs_batch_set_now(b, now_s);
-    for (size_t i = 0; i < nm && !rc; i++) {
-        bs_table *t;
-        if ((rc = bs_store_table_get(c->store, m[i].cf, &t))) break;
-        for (size_t j = 0; j < m[i].nops && !rc; j++) {
-            const bs_mop *op = &m[i].ops[j];
-            bs_rowkey rk = {m[i].token, m[i].pk, m[i].pk_len, op->ck, op->ck_len, op->is_static};
-            const void *elem = op->has_elem ? (op->elem ? op->elem : (const uint8_t *)"") : NULL;
-            switch (op->kind) {
-            case BS_MOP_CELL:
-                rc = bs_batch_put_cell(b, t, &rk, op->col, elem, op->elem_len,
-                                       op->val ? op->val : (const uint8_t *)"", op->val_len, op->ts, op->ttl);
-                break;
-            case BS_MOP_CELL_DEL:
-                rc = bs_batch_delete_cell(b, t, &rk, op->col, elem, op->elem_len, op->ts);
-                break;
-            case BS_MOP_COLL_DEL: rc = bs_batch_delete_collection(b, t, &rk, op->col, op->ts); break;
-            case BS_MOP_MARKER: rc = bs_batch_row_marker(b, t, &rk, op->ts, op->ttl); break;
-            case BS_MOP_ROW_DEL: rc = bs_batch_delete_row(b, t, &rk, op->ts); break;
-            case BS_MOP_RANGE_DEL:
-                rc = bs_batch_delete_range(b, t, m[i].token, m[i].pk, m[i].pk_len, &op->start, &op->end, op->ts);
-                break;
-            case BS_MOP_PART_DEL:
-                rc = bs_batch_delete_partition(b, t, m[i].token, m[i].pk, m[i].pk_len, op->ts);
-                break;
-            default: rc = BS_EINVAL;
-            }
-        }
-    }
-    if (!rc) rc = bs_store_write(c->store, b);
-    bs_batch_free(b);
-    return rc;
+    return bs_local_apply(c->store, m, nm, now_s);
 }
 
 /* ---- stage ------------------------------------------------------------------ */

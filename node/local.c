@@ -332,23 +332,14 @@ static int get_table(bs_local *n, const char *cf, bs_table **t, bs_exec_err *err
     return 0;
 }
 
-static int be_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl,
-                    int logged, bs_exec_err *err) {
-    (void)cl;
-    (void)logged; /* one local batch is atomic already */
-    bs_local *n = ud;
+int bs_local_apply(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s) {
     bs_batch *b;
-    if (bs_batch_new(n->store, &b)) {
-        set_err(err, BS_PROTO_ERR_SERVER, "%s", "out of memory");
-        return -1;
-    }
-    int rc = 0;
+    int rc = bs_batch_new(s, &b);
+    if (rc) return rc;
+    if (now_s > 0) bs_batch_set_now(b, now_s);
     for (size_t i = 0; i < nm && !rc; i++) {
         bs_table *t;
-        if (get_table(n, m[i].cf, &t, err)) {
-            bs_batch_free(b);
-            return -1;
-        }
+        if ((rc = bs_store_table_get(s, m[i].cf, &t))) break;
         for (size_t j = 0; j < m[i].nops && !rc; j++) {
             const bs_mop *op = &m[i].ops[j];
             bs_rowkey rk = {m[i].token, m[i].pk, m[i].pk_len, op->ck, op->ck_len, op->is_static};
@@ -361,31 +352,36 @@ static int be_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl,
             case BS_MOP_CELL_DEL:
                 rc = bs_batch_delete_cell(b, t, &rk, op->col, elem, op->elem_len, op->ts);
                 break;
-            case BS_MOP_COLL_DEL:
-                rc = bs_batch_delete_collection(b, t, &rk, op->col, op->ts);
-                break;
-            case BS_MOP_MARKER:
-                rc = bs_batch_row_marker(b, t, &rk, op->ts, op->ttl);
-                break;
-            case BS_MOP_ROW_DEL:
-                rc = bs_batch_delete_row(b, t, &rk, op->ts);
-                break;
+            case BS_MOP_COLL_DEL: rc = bs_batch_delete_collection(b, t, &rk, op->col, op->ts); break;
+            case BS_MOP_MARKER: rc = bs_batch_row_marker(b, t, &rk, op->ts, op->ttl); break;
+            case BS_MOP_ROW_DEL: rc = bs_batch_delete_row(b, t, &rk, op->ts); break;
             case BS_MOP_RANGE_DEL:
                 rc = bs_batch_delete_range(b, t, m[i].token, m[i].pk, m[i].pk_len, &op->start, &op->end, op->ts);
                 break;
             case BS_MOP_PART_DEL:
                 rc = bs_batch_delete_partition(b, t, m[i].token, m[i].pk, m[i].pk_len, op->ts);
                 break;
-            default:
-                rc = BS_EINVAL;
+            default: rc = BS_EINVAL;
             }
         }
     }
-    if (!rc) rc = bs_store_write(n->store, b);
+    if (!rc) rc = bs_store_write_grouped(s, b);
     bs_batch_free(b);
+    return rc;
+}
+
+static int be_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl,
+                    int logged, bs_exec_err *err) {
+    (void)cl;
+    (void)logged; /* one local batch is atomic already */
+    bs_local *n = ud;
+    bs_table *t;
+    for (size_t i = 0; i < nm; i++)
+        if (get_table(n, m[i].cf, &t, err)) return -1;
+    int rc = bs_local_apply(n->store, m, nm, 0);
     if (rc) {
         set_err(err, rc == BS_EINVAL || rc == BS_ERANGE ? BS_PROTO_ERR_INVALID : BS_PROTO_ERR_SERVER,
-                "write failed: %s", bs_store_errmsg());
+                "write failed: %s", rc == BS_ENOMEM ? "out of memory" : bs_store_errmsg());
         return -1;
     }
     return 0;

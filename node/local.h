@@ -55,6 +55,13 @@ size_t bs_local_tokens(const bs_local *n, const int64_t **tokens);
 typedef struct bs_store bs_store;
 bs_store *bs_local_store(bs_local *n);
 
+/* Applies mutations to s as one atomic batch, with now_s (> 0) as the
+ * clock for TTLs, 0 for the store's.  Goes through
+ * bs_store_write_grouped: in a thread with an open defer scope (the CQL
+ * loop's inline pass) the batch is queued until the scope's commit.
+ * 0, a bs_store_table_get error for an unknown table, or a store error. */
+int bs_local_apply(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s);
+
 /* ---- cluster hooks (node/cluster.c) ------------------------------------ */
 
 /* The gossip generation of this start: max(now_s, last one + 1), persisted

@@ -79,20 +79,16 @@ static int h_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
     return req->opcode == BS_PROTO_OP_EXECUTE && bs_coord_local_only(ap->coord);
 }
 
-/* Group commit of an inline burst: the prepared INSERT/UPDATE/DELETEs
- * of one read pass are applied as one RocksDB write, whose WAL record
- * goes to the OS in one write(2), just before their answers are sent.
- * Pipelined requests are concurrent by the protocol, so none of them may
- * expect to see another's write before its answer. */
-static int h_inline_begin(void *ud, const bs_proto_request *req) {
+/* Group commit of an inline burst: the mutations the pass's requests
+ * apply locally (bs_local_apply: bs_store_write_grouped) are applied as
+ * one RocksDB write, whose WAL record goes to the OS in one write(2), just
+ * before the pass's answers are sent.  Pipelined requests are concurrent
+ * by the protocol, so none may expect to see another's write before its
+ * answer; other writes (schema) are applied at once, after the queued
+ * ones. */
+static void h_inline_begin(void *ud) {
     app *ap = ud;
-    if (bs_exec_is_data_write(ap->exec, req)) {
-        bs_store_defer_begin(ap->store);
-        return 0;
-    }
-    /* anything else (a SELECT, a prepared DDL) runs after the burst's
-     * queued writes are applied, as it would have without the scope */
-    return bs_store_defer_commit();
+    bs_store_defer_begin(ap->store);
 }
 
 static int h_inline_commit(void *ud) {

@@ -521,14 +521,7 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
     if (s->h.inline_ok && s->h.inline_ok(s->h.ud, c->ud, &w->req)) {
         /* on this loop thread: no hand-off to the pool and back */
         BUMP(s->st_inline, 1);
-        if (s->h.inline_begin && s->h.inline_begin(s->h.ud, &w->req)) {
-            BS_ERROR(LOGC, "connection %llu from %s: cannot commit earlier writes; closing it",
-                     (unsigned long long)c->id, c->peer);
-            c->pend.len = 0;
-            work_free(w);
-            conn_close(c);
-            return;
-        }
+        if (s->h.inline_begin) s->h.inline_begin(s->h.ud);
         work_cb(&w->uv);
         if (!c->closing && !c->fatal) {
             /* gathered: conn_pump writes every inline answer of this pass
@@ -813,7 +806,6 @@ static void on_accept(uv_stream_t *ls, int status) {
     fdmsg *m = to != lp ? malloc(sizeof *m) : NULL;
     if (m && uv_fileno((uv_handle_t *)&c->tcp, &ofd) == 0 && (m->fd = dup(ofd)) >= 0) {
         uv_close((uv_handle_t *)&c->tcp, free_handle_cb);
-        atomic_fetch_add(&to->nconns, 1); /* reserved until adopted */
         pthread_mutex_lock(&to->mu);
         int stopping = to->stop_req;
         if (!stopping) {
@@ -823,7 +815,6 @@ static void on_accept(uv_stream_t *ls, int status) {
         }
         pthread_mutex_unlock(&to->mu);
         if (stopping) {
-            atomic_fetch_sub(&to->nconns, 1);
             close(m->fd);
             free(m);
         }
@@ -934,7 +925,6 @@ static void on_async(uv_async_t *a) {
     pthread_mutex_unlock(&lp->mu);
     while (fm) {
         fdmsg *next = fm->next;
-        atomic_fetch_sub(&lp->nconns, 1); /* the reservation */
         if (lp->stopping) close(fm->fd);
         else conn_adopt(lp, fm->fd);
         free(fm);

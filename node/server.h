@@ -117,11 +117,11 @@ typedef struct bs_server_handler {
     int (*inline_ok)(void *ud, void *conn_ud, const bs_proto_request *req);
     /* Optional, loop thread: inline_begin runs before each inline
      * handle(); inline_commit before inline answers gathered since are
-     * sent (once per burst).  A non-zero return from either means the
-     * answers gathered so far must not go out: the connection is closed
-     * instead (its client sees the outcome as unknown, like a timeout).
-     * basaltd: group commit of a burst's writes (bs_store_defer_*). */
-    int (*inline_begin)(void *ud, const bs_proto_request *req);
+     * sent (once per burst).  A non-zero commit means those answers must
+     * not go out: the connection is closed instead (its client sees the
+     * outcome as unknown, like a timeout).  basaltd: group commit of a
+     * burst's writes (bs_store_defer_*). */
+    void (*inline_begin)(void *ud);
     int (*inline_commit)(void *ud);
 } bs_server_handler;
 

@@ -636,14 +636,6 @@ static prep_entry *prep_find(bs_exec *x, const uint8_t *id, size_t idlen) {
     return e;
 }
 
-int bs_exec_is_data_write(bs_exec *x, const bs_proto_request *req) {
-    if (req->opcode != BS_PROTO_OP_EXECUTE || req->u.execute.id.len != 16) return 0;
-    prep_entry *e = prep_find(x, req->u.execute.id.p, 16);
-    if (!e) return 0;
-    bs_cql_stmt_kind k = e->stmt->kind;
-    return k == BS_CQL_STMT_INSERT || k == BS_CQL_STMT_UPDATE || k == BS_CQL_STMT_DELETE;
-}
-
 /* Column spec (name + type) that a bind marker binds to.  The name is
  * the marker's own for a named marker (:v), else the receiver's: drivers
  * bind a dict of values by these names. */

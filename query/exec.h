@@ -120,9 +120,4 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
                     int16_t stream, bs_proto_compression comp, bs_arena *a,
                     bs_buf *out);
 
-/* 1 when req EXECUTEs a prepared INSERT, UPDATE or DELETE: a data write
- * that reads back nothing it wrote (its storage writes may be grouped
- * with the other requests of a burst), else 0. */
-int bs_exec_is_data_write(bs_exec *x, const bs_proto_request *req);
-
 #endif
