@@ -68,6 +68,40 @@ def _free_port(host):
         s.close()
 
 
+def shared_port(hosts):
+    """A port free on every host (a cluster's storage_port)."""
+    for _ in range(200):
+        p = _free_port(hosts[0])
+        ok = True
+        for h in hosts[1:]:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind((h, p))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return p
+    raise RuntimeError("no common free port")
+
+
+def wait_for(cond, timeout, what, step=0.05):
+    """cond()'s first truthy value within timeout s; exceptions count as
+    not yet (a node restarting, a driver reconnecting)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+            if last:
+                return last
+        except Exception as e:
+            last = e
+        time.sleep(step)
+    raise AssertionError("%s not reached within %.0fs (last: %r)" % (what, timeout, last))
+
+
 def _pick_host():
     """A loopback address not shared with other test processes running in
     parallel: derived from our pid, then a counter for further nodes."""

@@ -45,36 +45,11 @@ from cassandra.query import SimpleStatement
 WRITE_TIMEOUT_MS = 2000
 
 
-def _shared_port(hosts):
-    """A port free on every host (the cluster's storage_port)."""
-    for _ in range(200):
-        p = harness._free_port(hosts[0])
-        ok = True
-        for h in hosts[1:]:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind((h, p))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-        if ok:
-            return p
-    raise RuntimeError("no common free port")
+_shared_port = harness.shared_port
 
 
 def _wait(cond, timeout, what, step=0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except Exception as e:  # node restarting, driver reconnecting...
-            last = e
-        time.sleep(step)
-    raise AssertionError("%s not reached within %.0fs (last: %r)" % (what, timeout, last))
+    return harness.wait_for(cond, timeout, what, step)
 
 
 def _session_for(node):
