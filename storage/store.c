@@ -16,8 +16,9 @@
  *
  * Durability:
  *   PERIODIC - writes with sync=0 (the WAL record reaches the OS at once, so
- *              a process crash loses nothing); a thread calls
- *              rocksdb_flush_wal(sync=1) every periodic_sync_ms.
+ *              a process crash loses nothing); the housekeeping thread
+ *              (store_bg.c) calls rocksdb_flush_wal(sync=1) every
+ *              periodic_sync_ms.
  *              The WAL is in manual-flush mode: bs_store_write flushes
  *              RocksDB's WAL buffer to the OS itself, unless the thread is
  *              inside a bs_store_defer scope, whose commit flushes once for
@@ -26,13 +27,11 @@
  *              writers and the group leader issues one fsync for all of them
  *              (group commit), so each ack follows an fsync of its record.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -40,34 +39,6 @@
 #include "storage/store_int.h"
 
 static int wal_to_os(bs_store *s);
-
-/* RocksDB's flush and compaction threads ("rocksdb:low", "rocksdb:high",
- * started by the open) get nice BS__BG_NICE: requests go first, and
- * flushes and compactions use the CPU they leave - on 2 cores a compaction
- * at equal priority takes a whole core from the request loops and shows
- * up in their tail latency.  They still get about a quarter of a core
- * against a busy loop, so they keep up under sustained load (the L0
- * slowdown triggers are the backstop).  Best effort: without
- * /proc or permission nothing changes. */
-#define BS__BG_NICE 5
-static void lower_background_priority(void) {
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[64], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
-        fclose(f);
-        if (strncmp(comm, "rocksdb:", 8)) continue;
-        id_t tid = (id_t)strtol(e->d_name, NULL, 10);
-        if (getpriority(PRIO_PROCESS, tid) < BS__BG_NICE) setpriority(PRIO_PROCESS, tid, BS__BG_NICE);
-    }
-    closedir(d);
-}
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -203,27 +174,6 @@ static void table_free(bs_table *t) {
 /* Open / close                                                        */
 /* ------------------------------------------------------------------ */
 
-static void *syncer_main(void *arg) {
-    bs_store *s = arg;
-    pthread_mutex_lock(&s->sync_mu);
-    while (!s->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->opts.periodic_sync_ms * 1000000ull;
-        ts.tv_sec += (time_t)(ns / 1000000000ull);
-        ts.tv_nsec = (long)(ns % 1000000000ull);
-        int rc = pthread_cond_timedwait(&s->sync_cv, &s->sync_mu, &ts);
-        if (s->stopping) break;
-        if (rc == ETIMEDOUT) {
-            pthread_mutex_unlock(&s->sync_mu);
-            bs_store_sync(s);
-            pthread_mutex_lock(&s->sync_mu);
-        }
-    }
-    pthread_mutex_unlock(&s->sync_mu);
-    return NULL;
-}
-
 int bs_store_sync(bs_store *s) {
     char *err = NULL;
     rocksdb_flush_wal(s->db, 1, &err);
@@ -250,6 +200,14 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     rocksdb_options_set_create_if_missing(s->dbopts, s->opts.create_if_missing ? 1 : 0);
     rocksdb_options_set_create_missing_column_families(s->dbopts, 1);
     rocksdb_options_set_max_background_jobs(s->dbopts, 2);
+    /* RocksDB's own LOG: INFO (flushes, compactions, stalls).  Debian's
+     * library defaults to DEBUG, which writes a line for every WAL flush -
+     * one per request pass, ~20 MB per 12 s of writes and CPU on the hot
+     * path.  Size-bounded and rotated, so a long-lived node's data
+     * directory does not fill with logs. */
+    rocksdb_options_set_info_log_level(s->dbopts, 1 /* INFO_LEVEL */);
+    rocksdb_options_set_max_log_file_size(s->dbopts, 16u << 20);
+    rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
     s->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(s->wopts, s->opts.durability == BS_DURABILITY_BATCH);
     s->manual_wal = s->opts.durability == BS_DURABILITY_PERIODIC;
@@ -298,7 +256,6 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
         goto out;
     }
     s->default_cf = cfh[0];
-    lower_background_priority();
     rocksdb_readoptions_t *hro = rocksdb_readoptions_create();
     for (size_t i = 1; i < k; i++) {
         bs_table *t = tabs[i];
@@ -324,9 +281,9 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
         tabs[i] = NULL;
     }
     rocksdb_readoptions_destroy(hro);
-    if (s->opts.durability == BS_DURABILITY_PERIODIC) {
-        if (pthread_create(&s->syncer, NULL, syncer_main, s) == 0) s->syncer_running = 1;
-        else BS_WARN("storage", "cannot start the WAL sync thread");
+    if (bs__keeper_start(s) != 0) {
+        rc = bs__seterr(BS_ENOMEM, "cannot start the store's housekeeping thread");
+        goto out;
     }
 out:
     for (size_t i = 1; i < k; i++) {
@@ -348,13 +305,7 @@ out:
 
 void bs_store_close(bs_store *s) {
     if (!s) return;
-    if (s->syncer_running) {
-        pthread_mutex_lock(&s->sync_mu);
-        s->stopping = 1;
-        pthread_cond_signal(&s->sync_cv);
-        pthread_mutex_unlock(&s->sync_mu);
-        pthread_join(s->syncer, NULL);
-    }
+    bs__keeper_stop(s);
     if (s->db) {
         char *err = NULL;
         rocksdb_flush_wal(s->db, 1, &err);

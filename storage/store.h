@@ -92,6 +92,18 @@ const char *bs_store_errmsg(void);
 /* Fsyncs the WAL now (what the periodic thread does).  0 or BS_EIO. */
 int bs_store_sync(bs_store *s);
 
+/* How RocksDB's flush and compaction threads are scheduled (store_bg.c):
+ * on idle CPU only (SCHED_IDLE) while the store keeps up, at normal
+ * priority (nice 5) while work is behind.  idle_allowed is 0 when the
+ * process may not leave SCHED_IDLE again (no CAP_SYS_NICE / RLIMIT_NICE);
+ * then they always run at nice 5. */
+typedef struct bs_store_bg {
+    int idle_allowed;
+    int behind;        /* checked every 250 ms */
+    uint64_t switches; /* behind <-> caught up, since open */
+} bs_store_bg;
+void bs_store_bg_state(bs_store *s, bs_store_bg *out);
+
 /* ------------------------------------------------------------------ */
 /* Tables (one column family each)                                     */
 /* ------------------------------------------------------------------ */

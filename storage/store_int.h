@@ -240,13 +240,22 @@ struct bs_store {
     pthread_mutex_t mu;      /* guards the table list */
     bs_table *tables;        /* live and dropped (dropped are kept) */
     rocksdb_column_family_handle_t *default_cf;
-    /* periodic sync */
-    pthread_t syncer;
-    int syncer_running;
+    /* housekeeping thread (store_bg.c): periodic sync, background priority */
+    pthread_t keeper;
+    int keeper_running;
     pthread_mutex_t sync_mu;
     pthread_cond_t sync_cv;
     int stopping;
+    _Atomic int bg_behind;   /* this store's background work is behind */
+    _Atomic uint64_t bg_switches;
 };
+
+/* nice of RocksDB's background threads when they run SCHED_OTHER */
+#define BS__BG_NICE 5
+/* Starts the housekeeping thread (store_bg.c); -1 if it cannot. */
+int bs__keeper_start(bs_store *s);
+/* Stops it (no-op if not running). */
+void bs__keeper_stop(bs_store *s);
 
 struct bs_batch {
     bs_store *store;

@@ -7,6 +7,10 @@
  * the header hint per kind (raised, persisted, carried by raw records,
  * dropped).
  */
+#include <dirent.h>
+#include <sched.h>
+#include <sys/resource.h>
+
 #include "storetest.h"
 #include "common/log.h"
 
@@ -763,6 +767,81 @@ START_TEST(defer_scope_groups_writes) {
 }
 END_TEST
 
+/* How many of the process's RocksDB background threads run SCHED_IDLE and
+ * how many SCHED_OTHER; every SCHED_OTHER one must be at nice 5. */
+static void rocks_threads(int *idle, int *other) {
+    *idle = *other = 0;
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, "rocksdb:", 8)) continue;
+        pid_t tid = (pid_t)atoi(e->d_name);
+        int pol = sched_getscheduler(tid);
+        if (pol == SCHED_IDLE) {
+            (*idle)++;
+        } else {
+            ck_assert_int_eq(pol, SCHED_OTHER);
+            ck_assert_int_eq(getpriority(PRIO_PROCESS, (id_t)tid), 5);
+            (*other)++;
+        }
+    }
+    closedir(d);
+}
+
+/* Polls (up to 10 s) until the store reports `behind`. */
+static void wait_behind(int behind) {
+    bs_store_bg st;
+    for (int i = 0; i < 1000; i++) {
+        bs_store_bg_state(S, &st);
+        if (st.behind == behind) return;
+        usleep(10000);
+    }
+    ck_abort_msg("store never became %s", behind ? "behind" : "caught up");
+}
+
+/* Flushes and compactions use idle CPU while the store keeps up and go
+ * back to normal priority (nice 5) while L0 files pile up. */
+START_TEST(background_priority_follows_backlog) {
+    bs_store_bg st;
+    int idle, other;
+    bs_store_bg_state(S, &st);
+    ck_assert_int_eq(st.behind, 0);
+    rocks_threads(&idle, &other);
+    ck_assert_int_gt(idle + other, 0);
+    if (!st.idle_allowed) { /* cannot leave SCHED_IDLE: never entered */
+        ck_assert_int_eq(idle, 0);
+        return;
+    }
+    ck_assert_int_eq(other, 0);
+    /* auto compactions are off in these tests: every flush adds an L0 file */
+    for (int i = 0; i < 8; i++) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "p%d", i);
+        w_cell(S, T, i, pk, "c", 1, "v", 10, 0);
+        ck_assert_int_eq(bs_store_flush(S, T), 0);
+    }
+    wait_behind(1);
+    rocks_threads(&idle, &other);
+    ck_assert_int_eq(idle, 0);
+    bs_store_bg_state(S, &st);
+    ck_assert_uint_eq(st.switches, 1);
+    ck_assert_int_eq(bs_store_compact(T), 0);
+    wait_behind(0);
+    rocks_threads(&idle, &other);
+    ck_assert_int_eq(other, 0);
+    bs_store_bg_state(S, &st);
+    ck_assert_uint_eq(st.switches, 2);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage_store");
     TCase *tc = tcase_create("store");
@@ -781,6 +860,7 @@ int main(void) {
     tcase_add_test(tc, corruption_is_reported);
     tcase_add_test(tc, periodic_mode_syncs);
     tcase_add_test(tc, defer_scope_groups_writes);
+    tcase_add_test(tc, background_priority_follows_backlog);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
