@@ -524,6 +524,18 @@ typedef void (*bs_client_callback)(bs_client_result *res,
 int bs_client_execute_async(bs_client *c, const bs_client_stmt *s,
                             bs_client_callback cb, void *ud);
 
+/*
+ * Runs fn(ud) on the client's I/O thread about every period_us
+ * microseconds (10..1000000), with the same rules as a completion
+ * callback (never concurrently with one, must not block), until fn
+ * returns non-zero or another call replaces it (fn NULL: none).  Made for
+ * load generators that start requests at planned times: requests
+ * submitted from fn are sent in the same pass of the loop, without
+ * waking another thread.  The loop waits with nanosecond timeouts while
+ * a ticker is set.  0, BS_EINVAL or BS_CLIENT_ECLOSED.
+ */
+int bs_client_set_ticker(bs_client *c, uint32_t period_us, int (*fn)(void *ud), void *ud);
+
 #ifdef __cplusplus
 }
 #endif

@@ -282,6 +282,22 @@ int bs_client_execute_async(bs_client *c, const bs_client_stmt *s,
     return bs__submit(c, r);
 }
 
+int bs_client_set_ticker(bs_client *c, uint32_t period_us, int (*fn)(void *ud), void *ud) {
+    if (!c || (fn && (period_us < 10 || period_us > 1000000))) return BS_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    if (c->closing) {
+        pthread_mutex_unlock(&c->mu);
+        return BS_CLIENT_ECLOSED;
+    }
+    c->ticker_fn = fn;
+    c->ticker_ud = ud;
+    c->ticker_period_ns = (int64_t)period_us * 1000;
+    c->ticker_gen++;
+    pthread_mutex_unlock(&c->mu);
+    if (!bs__is_io_thread(c)) bs__wake(c);
+    return 0;
+}
+
 int bs_client_execute(bs_client *c, const bs_client_stmt *s,
                       bs_client_result **out, bs_client_error *err) {
     bs__err_clear(err);

@@ -263,6 +263,11 @@ struct bs_client {
     /* --- guarded by mu --- */
     bs__req *submitq, *submitq_tail;
     int closing;
+    /* bs_client_set_ticker: set by the caller, run by the I/O thread */
+    int (*ticker_fn)(void *ud);
+    void *ticker_ud;
+    int64_t ticker_period_ns;
+    uint64_t ticker_gen; /* bumped by each bs_client_set_ticker */
     int ready; /* first discovery done (1) or failed (< 0 code) */
     bs_client_error connect_err;
     bs__host *hosts_all; /* every host ever known */
@@ -295,6 +300,10 @@ struct bs_client {
     bs__req *delayed; /* in backoff */
     int64_t next_deadline_ns;
     uint64_t rng;
+    uint64_t ticker_seen_gen; /* the I/O thread's copy of the ticker */
+    int (*ticker_run)(void *ud);
+    void *ticker_run_ud;
+    int64_t ticker_every_ns, ticker_next_ns;
     /* refresh waiters: bs_client_refresh_topology (guarded by mu) */
     uint64_t refresh_gen, refresh_cur_gen, refresh_done_gen;
     int refresh_rc;

@@ -1173,7 +1173,28 @@ static int64_t next_timer(bs_client *c, int64_t now) {
     if (!c->control && c->control_retry_ns && c->control_retry_ns < t)
         t = c->control_retry_ns;
     if (c->refresh_wanted && c->refresh_at_ns < t) t = c->refresh_at_ns;
+    if (c->ticker_run && c->ticker_next_ns < t) t = c->ticker_next_ns;
     return t;
+}
+
+/* bs_client_set_ticker: takes a new setting (under mu) and runs the
+ * ticker when due.  Its requests land in submitq, drained right after. */
+static void run_ticker(bs_client *c, uint64_t gen, int (*fn)(void *), void *ud, int64_t every) {
+    if (gen != c->ticker_seen_gen) {
+        c->ticker_seen_gen = gen;
+        c->ticker_run = fn;
+        c->ticker_run_ud = ud;
+        c->ticker_every_ns = every;
+        c->ticker_next_ns = bs__now_ns();
+    }
+    if (!c->ticker_run) return;
+    int64_t now = bs__now_ns();
+    if (now < c->ticker_next_ns) return;
+    /* the next tick a period after this one, never in the past (a late
+     * loop does not run the ticker several times in a row) */
+    c->ticker_next_ns += c->ticker_every_ns;
+    if (c->ticker_next_ns <= now) c->ticker_next_ns = now + c->ticker_every_ns;
+    if (c->ticker_run(c->ticker_run_ud)) c->ticker_run = NULL;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -1227,7 +1248,15 @@ void *bs__io_main(void *arg) {
     size_t pcap = 0;
     for (;;) {
         pthread_mutex_lock(&c->mu);
+        uint64_t tgen = c->ticker_gen;
+        int (*tfn)(void *) = c->ticker_fn;
+        void *tud = c->ticker_ud;
+        int64_t tevery = c->ticker_period_ns;
         int closing = c->closing;
+        pthread_mutex_unlock(&c->mu);
+        if (!closing) run_ticker(c, tgen, tfn, tud, tevery);
+        pthread_mutex_lock(&c->mu);
+        closing = c->closing;
         bs__req *q = c->submitq;
         c->submitq = c->submitq_tail = NULL;
         pthread_mutex_unlock(&c->mu);
@@ -1279,9 +1308,11 @@ void *bs__io_main(void *arg) {
         }
         now = bs__now_ns();
         int64_t until = next_timer(c, now);
-        int timeout =
-            until <= now ? 0 : (int)((until - now + 999999) / 1000000);
-        int rc = poll(pfds, k, timeout);
+        /* whole milliseconds (rounded up) unless a ticker needs finer */
+        int64_t wait = until <= now ? 0 : until - now;
+        if (!c->ticker_run) wait = (wait + 999999) / 1000000 * 1000000;
+        struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
+        int rc = ppoll(pfds, k, &ts, NULL);
         if (rc < 0 && errno != EINTR) usleep(1000);
         if (rc <= 0) continue;
         if (pfds[0].revents & POLLIN) {

@@ -179,6 +179,14 @@ static void op_async(void *ud, int slot, uint64_t seq, int kind,
     if (rc) bs_stress_done(tok, E_CLIENT);
 }
 
+/* The open loop's pacing runs on the driver's I/O thread (no wake-up of
+ * another thread per tick). */
+static int ticker(void *ud, double tick_us, int (*fn)(void *arg), void *arg) {
+    app *a = ud;
+    uint32_t us = tick_us < 10 ? 10 : (uint32_t)tick_us;
+    return bs_client_set_ticker(a->cl, us, fn, arg);
+}
+
 static int parse_cl(const char *s, uint16_t *out) {
     static const struct {
         const char *n;
@@ -432,6 +440,7 @@ int main(int argc, char **argv) {
         o.op = op;
     else
         o.op_async = op_async;
+    o.ticker = ticker;
     o.ud = &a;
     o.errclass_name = errname;
     bs_stress_result *r = malloc(sizeof *r);

@@ -80,6 +80,12 @@ typedef struct bs_stress_opts {
     bs_stress_op_async op_async; /* or op_async (slots) */
     double tick_us; /* op_async open loop: start due ops at most once per
                        tick (0 = 200 us); lateness still counts */
+    /* op_async open loop, optional: instead of pacing with a thread of
+     * its own, the engine asks the caller to run fn(arg) about every
+     * tick_us on the thread that completes operations (a driver's I/O
+     * thread: bs_client_set_ticker), until fn returns non-zero.  Returns
+     * 0 if it will; otherwise the engine paces itself. */
+    int (*ticker)(void *ud, double tick_us, int (*fn)(void *arg), void *arg);
     void *ud;
     const char *(*errclass_name)(int cls);
 } bs_stress_opts;

@@ -137,6 +137,7 @@ typedef struct run {
     int nidle;
     int inflight;  /* slots with an operation running */
     int exhausted; /* no operation is left to start */
+    int ticking;   /* the caller's ticker paces the open loop */
     atomic_int finished;
 } run;
 
@@ -268,6 +269,41 @@ void bs_stress_done(bs_stress_slot *sl, int cls) {
     if (t == 1) slot_go(r, sl, seq, it);
 }
 
+/* Starts the operations due by now on free slots (under alock, which it
+ * drops around each start). */
+static void start_due(run *r) {
+    int64_t now = now_ns();
+    while (r->nidle > 0) {
+        uint64_t seq;
+        int64_t it;
+        if (take_seq(r, now, &seq, &it) != 1) break;
+        bs_stress_slot *sl = &r->slots[r->idle[--r->nidle]];
+        r->inflight++;
+        pthread_mutex_unlock(&r->alock);
+        slot_go(r, sl, seq, it);
+        pthread_mutex_lock(&r->alock);
+    }
+}
+
+static int64_t tick_ns(const bs_stress_opts *o) {
+    return o->tick_us > 0 ? (int64_t)(o->tick_us * 1000) : 200000;
+}
+
+/* One tick of the caller's ticker (o->ticker); non-zero once nothing is
+ * left to start, which ends the ticker. */
+static int on_tick(void *arg) {
+    run *r = arg;
+    pthread_mutex_lock(&r->alock);
+    start_due(r);
+    int done = r->exhausted;
+    if (done) {
+        r->ticking = 0;
+        pthread_cond_broadcast(&r->acond);
+    }
+    pthread_mutex_unlock(&r->alock);
+    return done;
+}
+
 /* Starts due operations on free slots; waits for the end of the run. */
 static void *sched(void *arg) {
     run *r = arg;
@@ -275,24 +311,26 @@ static void *sched(void *arg) {
     pthread_mutex_lock(&r->alock);
     for (int i = o->threads - 1; i >= 0; i--)
         r->idle[r->nidle++] = i;
-    for (;;) {
-        int64_t now = now_ns();
-        while (r->nidle > 0) {
-            uint64_t seq;
-            int64_t it;
-            if (take_seq(r, now, &seq, &it) != 1) break;
-            bs_stress_slot *sl = &r->slots[r->idle[--r->nidle]];
-            r->inflight++;
-            pthread_mutex_unlock(&r->alock);
-            slot_go(r, sl, seq, it);
-            pthread_mutex_lock(&r->alock);
+    if (o->rate > 0 && o->ticker) {
+        r->ticking = 1;
+        pthread_mutex_unlock(&r->alock);
+        int rc = o->ticker(o->ud, (double)tick_ns(o) / 1000, on_tick, r);
+        pthread_mutex_lock(&r->alock);
+        if (rc == 0) { /* paced by the ticker until exhausted */
+            while (r->ticking)
+                pthread_cond_wait(&r->acond, &r->alock);
         }
+        r->ticking = 0;
+    }
+    for (;;) {
+        start_due(r);
         if (r->exhausted) break;
         /* Open loop: wake for the next intended start, but at most once
          * a tick (ops due meanwhile start together, each one's lateness
          * counted from its own intended time); busy slots start due ops
          * themselves as they complete. */
-        int64_t tick = o->tick_us > 0 ? (int64_t)(o->tick_us * 1000) : 200000;
+        int64_t now = now_ns();
+        int64_t tick = tick_ns(o);
         int64_t next = now + 1000000;
         if (o->rate > 0) {
             int64_t it = r->t0 + (int64_t)((double)atomic_load(&r->next) *

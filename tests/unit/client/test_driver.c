@@ -492,6 +492,98 @@ START_TEST(test_async_200) {
 }
 END_TEST
 
+/* bs_client_set_ticker: a ticker that starts one INSERT per tick from the
+ * I/O thread (the thread of the completion callbacks) and stops itself
+ * after 50 ticks. */
+typedef struct tick_state {
+    bs_client *c;
+    bs_client_prepared *ins;
+    async_state *st;
+    int ticks;
+    pthread_t th;
+    int other_thread;
+} tick_state;
+
+static int on_tick(void *ud) {
+    tick_state *t = ud;
+    if (t->ticks++ == 0) t->th = pthread_self();
+    else if (!pthread_equal(t->th, pthread_self())) t->other_thread = 1;
+    bs_client_stmt *s;
+    ck_assert_int_eq(bs_client_stmt_new_prepared(t->ins, &s), 0);
+    ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, t->ticks), 0);
+    ck_assert_int_eq(bs_client_stmt_bind_int32(s, 1, t->ticks), 0);
+    ck_assert_int_eq(bs_client_execute_async(t->c, s, on_async, t->st), 0);
+    bs_client_stmt_free(s);
+    return t->ticks == 50;
+}
+
+static void on_async_thread(bs_client_result *res, const bs_client_error *err, void *ud) {
+    tick_state *t = ud;
+    t->th = pthread_self();
+    (void)err;
+    bs_client_result_free(res);
+    pthread_mutex_lock(&t->st->mu);
+    t->st->done++;
+    pthread_cond_broadcast(&t->st->cv);
+    pthread_mutex_unlock(&t->st->mu);
+}
+
+START_TEST(test_ticker) {
+    srv_up();
+    bs_client *c = connect_default();
+    make_ks(c);
+    x_ok(c, "CREATE TABLE ks.t (k int PRIMARY KEY, v int)");
+    bs_client_prepared *ins;
+    bs_client_error err;
+    ck_assert_int_eq(bs_client_prepare(c, "INSERT INTO ks.t (k, v) VALUES (?, ?)", &ins, &err), 0);
+    async_state st;
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.cv, NULL);
+    tick_state t = {c, ins, &st, 0, 0, 0};
+    ck_assert_int_eq(bs_client_set_ticker(c, 5, on_tick, &t), BS_EINVAL);
+    ck_assert_int_eq(bs_client_set_ticker(c, 2000000, on_tick, &t), BS_EINVAL);
+    /* the completion callbacks' thread, for comparison */
+    tick_state cbt = {c, ins, &st, 0, 0, 0};
+    bs_client_stmt *s;
+    ck_assert_int_eq(bs_client_stmt_new_prepared(ins, &s), 0);
+    ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 0), 0);
+    ck_assert_int_eq(bs_client_stmt_bind_int32(s, 1, 0), 0);
+    ck_assert_int_eq(bs_client_execute_async(c, s, on_async_thread, &cbt), 0);
+    bs_client_stmt_free(s);
+    pthread_mutex_lock(&st.mu);
+    while (st.done < 1)
+        pthread_cond_wait(&st.cv, &st.mu);
+    st.done = 0;
+    pthread_mutex_unlock(&st.mu);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(bs_client_set_ticker(c, 2000, on_tick, &t), 0);
+    pthread_mutex_lock(&st.mu);
+    while (st.done < 50)
+        pthread_cond_wait(&st.cv, &st.mu);
+    pthread_mutex_unlock(&st.mu);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_eq(st.ok, 50);
+    ck_assert_int_eq(st.failed, 0);
+    ck_assert(pthread_equal(t.th, cbt.th)); /* the I/O thread */
+    ck_assert_int_eq(t.other_thread, 0);
+    /* 50 ticks 2 ms apart: the first at once, the last >= 98 ms later */
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_msg(ms >= 97.0, "50 ticks in %.1f ms", ms);
+    /* it stopped itself: no tick after the 50th */
+    usleep(20000);
+    ck_assert_int_eq(t.ticks, 50);
+    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.t"), 51);
+    bs_client_prepared_free(ins);
+    bs_client_close(c);
+    pthread_mutex_destroy(&st.mu);
+    pthread_cond_destroy(&st.cv);
+    srv_down();
+}
+END_TEST
+
 START_TEST(test_batch) {
     srv_up();
     bs_client *c = connect_default();
@@ -1032,6 +1124,7 @@ int main(void) {
     tcase_add_test(tc, test_paging);
     tcase_add_test(tc, test_async_200);
     tcase_add_test(tc, test_batch);
+    tcase_add_test(tc, test_ticker);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_unprepared_after_restart);
     tcase_add_test(tc, test_timeout_stopped_server);

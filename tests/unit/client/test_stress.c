@@ -150,8 +150,14 @@ static int64_t mono_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Which thread started an operation: 0 = the engine's own, 1 = the
+ * test's ticker, 2 = the fake server (a completion starting the next). */
+static _Thread_local int tl_role;
+static atomic_int started_by[3];
+
 static void *fake_server(void *arg) {
     (void)arg;
+    tl_role = 2;
     pthread_mutex_lock(&FS.mu);
     for (;;) {
         while (!FS.head && !FS.stop)
@@ -180,6 +186,7 @@ static void async_op(void *ud, int slot, uint64_t seq, int kind,
                      bs_stress_slot *tok) {
     (void)ud;
     (void)slot;
+    atomic_fetch_add(&started_by[tl_role], 1);
     if (kind == 0)
         atomic_fetch_add(&writes, 1);
     else
@@ -300,6 +307,80 @@ START_TEST(async_duration_mode_stops) {
 }
 END_TEST
 
+/* A caller's ticker (bs_stress_opts.ticker): a thread of the test calls
+ * fn every tick until it returns non-zero. */
+static struct {
+    int (*fn)(void *);
+    void *arg;
+    int64_t tick_ns;
+    atomic_int calls;
+    int refuse;
+} TK;
+
+static void *ticker_main(void *arg) {
+    (void)arg;
+    tl_role = 1;
+    for (;;) {
+        atomic_fetch_add(&TK.calls, 1);
+        if (TK.fn(TK.arg)) break;
+        struct timespec ts = {0, TK.tick_ns};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static pthread_t ticker_th;
+static int test_ticker(void *ud, double tick_us, int (*fn)(void *), void *arg) {
+    (void)ud;
+    if (TK.refuse) return -1;
+    TK.fn = fn;
+    TK.arg = arg;
+    TK.tick_ns = (int64_t)(tick_us * 1000);
+    pthread_create(&ticker_th, NULL, ticker_main, NULL);
+    return 0;
+}
+
+/* The open loop paced by the caller's ticker: same semantics (latency from
+ * intended starts through a stall, the rate honoured), every operation
+ * started by the ticker or by a completion, none by an engine thread; the
+ * ticker is released when the run ends.  A caller that refuses leaves the
+ * pacing to the engine. */
+START_TEST(async_open_loop_on_callers_ticker) {
+    bs_stress_result *r = malloc(sizeof *r);
+    bs_stress_opts o = {0};
+    o.threads = 4;
+    o.n = 600;
+    o.rate = 500;
+    o.tick_us = 300;
+    o.op_async = async_op;
+    o.ticker = test_ticker;
+    memset(&TK, 0, sizeof TK);
+    for (int i = 0; i < 3; i++) atomic_store(&started_by[i], 0);
+    pthread_t th = fake_start(1000000, 1);
+    ck_assert_int_eq(bs_stress_run(&o, r), 0);
+    pthread_join(ticker_th, NULL); /* it stopped by itself */
+    fake_stop(th);
+    ck_assert_uint_eq(r->ops, 600);
+    ck_assert_uint_gt(bs_hist_percentile(&r->all, 90), 50000000ULL);
+    ck_assert(r->elapsed_s >= 1.19);
+    ck_assert_int_eq(atomic_load(&started_by[0]), 0);
+    ck_assert_int_gt(atomic_load(&started_by[1]), 0);
+    ck_assert_int_eq(atomic_load(&started_by[1]) + atomic_load(&started_by[2]), 600);
+    ck_assert_int_gt(atomic_load(&TK.calls), 100); /* ~1.2 s of 300 us ticks */
+    /* refused: the engine paces */
+    memset(&TK, 0, sizeof TK);
+    TK.refuse = 1;
+    for (int i = 0; i < 3; i++) atomic_store(&started_by[i], 0);
+    th = fake_start(1000000, 0);
+    ck_assert_int_eq(bs_stress_run(&o, r), 0);
+    fake_stop(th);
+    ck_assert_uint_eq(r->ops, 600);
+    ck_assert_int_gt(atomic_load(&started_by[0]), 0);
+    ck_assert_int_eq(atomic_load(&started_by[1]), 0);
+    free(r);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("stress");
     TCase *tc = tcase_create("core");
@@ -311,6 +392,7 @@ int main(void) {
     tcase_add_test(tc, async_counts_mix_errors_and_slots);
     tcase_add_test(tc, async_open_loop_reports_from_intended_start);
     tcase_add_test(tc, async_duration_mode_stops);
+    tcase_add_test(tc, async_open_loop_on_callers_ticker);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
