@@ -21,6 +21,7 @@
 #include "node/server.h"
 #include "query/proto.h"
 #include "ring/strategy.h"
+#include "storage/store.h"
 
 static const char *adup(bs_arena *a, const char *s) {
     return s ? bs_arena_strndup(a, s, strlen(s)) : NULL;
@@ -427,6 +428,16 @@ static int r_metrics(void *ud, const bs_admin_request *req,
     metric(b, "basalt_load_bytes", "gauge",
            "Bytes on disk of every table (SST files)",
            (uint64_t)bs_local_load_bytes(p->node));
+    bs_store_bg bg;
+    bs_store_bg_state(bs_local_store(p->node), &bg);
+    metric(b, "basalt_storage_background_behind", "gauge",
+           "1 while flushes/compactions are behind and run at normal priority, "
+           "0 while they use idle CPU only", (uint64_t)bg.behind);
+    metric(b, "basalt_storage_background_switches_total", "counter",
+           "Changes between behind and caught up", bg.switches);
+    metric(b, "basalt_storage_background_idle_allowed", "gauge",
+           "1 if flushes/compactions may run on idle CPU (SCHED_IDLE can be left again)",
+           (uint64_t)bg.idle_allowed);
     return 0;
 }
 

@@ -28,10 +28,12 @@ not replicate (a write through one node is not visible on another within
 """
 
 import os
+import re
 import signal
 import socket
 import time
 import unittest
+import urllib.request
 
 import harness
 from harness import Node
@@ -279,6 +281,34 @@ class ReplicationTest(_ReplicatedCluster):
             os.kill(n2.proc.pid, signal.SIGCONT)
         _wait(lambda: self.write(0, -5, "w", ConsistencyLevel.ALL) is None, 60,
               "paused node writable again")
+
+    def test_5_metrics(self):
+        """GET /metrics: Prometheus text with the coordinator's, the
+        replica's and the storage's figures."""
+        for k in range(5):
+            self.write(1, 70000 + k, "m", ConsistencyLevel.QUORUM)
+        n = self.nodes[1]
+        with urllib.request.urlopen("http://%s:%d/metrics" % (n.host, n.admin_port),
+                                    timeout=10) as r:
+            self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
+            text = r.read().decode()
+        vals = {}
+        for line in text.splitlines():
+            if line.startswith("# HELP ") or line.startswith("# TYPE "):
+                continue
+            m = re.fullmatch(r'([a-z_]+(?:\{[a-z]+="[^"]*"(?:,[a-z]+="[^"]*")*\})?) '
+                             r'([0-9.e+-]+)', line)
+            self.assertIsNotNone(m, "not a sample line: %r" % line)
+            vals[m.group(1)] = float(m.group(2))
+        self.assertGreaterEqual(vals['basalt_coordinator_writes_total{cl="QUORUM"}'], 5)
+        self.assertGreater(vals["basalt_replica_writes_total"], 0)  # node 0's writes
+        self.assertGreaterEqual(vals["basalt_cql_requests_total"], 5)
+        self.assertIn("basalt_hints_pending", vals)
+        # flushes/compactions: caught up on an idle node; SCHED_IDLE usable
+        # by root (CAP_SYS_NICE), maybe not by another user
+        self.assertEqual(vals["basalt_storage_background_behind"], 0)
+        if os.geteuid() == 0:
+            self.assertEqual(vals["basalt_storage_background_idle_allowed"], 1)
 
 
 class StaleReplicaTest(_ReplicatedCluster):
