@@ -50,9 +50,11 @@ static pthread_once_t g_probe_once = PTHREAD_ONCE_INIT;
 static void *probe_main(void *arg) {
     (void)arg;
     struct sched_param sp = {0};
+    /* at the background threads' nice: leaving SCHED_IDLE is checked
+     * against the thread's nice value (RLIMIT_NICE >= 20 - nice) */
+    if (setpriority(PRIO_PROCESS, 0, BS__BG_NICE) != 0) return NULL;
     if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0) return NULL;
     if (sched_setscheduler(0, SCHED_OTHER, &sp) != 0) return NULL;
-    setpriority(PRIO_PROCESS, 0, BS__BG_NICE); /* as it would be set */
     return (void *)1;
 }
 
