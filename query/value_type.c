@@ -79,6 +79,21 @@ static int put_ident(bs_buf *out, const char *s) {
     return rc ? rc : bs_buf_append_u8(out, '"');
 }
 
+/* A user type's name: quoted also when, unquoted, it would read back as a
+ * native or parameterized type ("varchar" -> the text type). */
+static int put_type_ident(bs_buf *out, const char *s) {
+    static const char *const k_param[] = {"frozen", "list", "set", "map", "tuple"};
+    int clash = 0;
+    for (size_t i = 0; s && !clash && i < sizeof k_scalars / sizeof k_scalars[0]; i++)
+        clash = strcmp(s, k_scalars[i].name) == 0;
+    for (size_t i = 0; s && !clash && i < sizeof k_param / sizeof k_param[0]; i++)
+        clash = strcmp(s, k_param[i]) == 0;
+    if (!clash) return put_ident(out, s);
+    int rc = bs_buf_append_u8(out, '"');
+    if (!rc) rc = bs_buf_append_str(out, s);
+    return rc ? rc : bs_buf_append_u8(out, '"');
+}
+
 static int to_cql(const bs_type *t, int with_frozen, int depth, bs_buf *out) {
     if (depth > 64) return BS_EINVAL;
     const char *sn = scalar_name(t->kind);
@@ -126,7 +141,7 @@ static int to_cql(const bs_type *t, int with_frozen, int depth, bs_buf *out) {
     case BS_TYPE_UDT: {
         int fz = t->frozen && with_frozen;
         if (fz) rc = bs_buf_append_str(out, "frozen<");
-        if (!rc) rc = put_ident(out, t->name);
+        if (!rc) rc = put_type_ident(out, t->name);
         if (!rc && fz) rc = bs_buf_append_u8(out, '>');
         return rc;
     }

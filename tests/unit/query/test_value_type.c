@@ -71,6 +71,11 @@ START_TEST(nested_types_as_cassandra_prints_them) {
     check_canon("Address", "address");
     check_canon("\"MyType\"", "\"MyType\"");
     check_canon("list<frozen<\"My\"\"T\">>", "list<frozen<\"My\"\"T\">>");
+    /* a user type named like a native or parameterized type stays quoted
+     * (unquoted it would read back as that type; found by fuzz_value) */
+    check_canon("\"varchar\"", "\"varchar\"");
+    check_canon("frozen<\"int\">", "frozen<\"int\">");
+    check_canon("\"list\"", "\"list\"");
     check_canon("'org.apache.cassandra.db.marshal.BytesType'",
                 "'org.apache.cassandra.db.marshal.BytesType'");
 
