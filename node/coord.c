@@ -596,21 +596,52 @@ int bs__apply_local(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now_s)
 
 /* ---- stage ------------------------------------------------------------------ */
 
+#define STAGE_BATCH 64
+
+static void job_free(bs__job *j) {
+    free(j->data);
+    free(j);
+}
+
+/* Stage worker.  It takes every job queued (up to STAGE_BATCH) at once:
+ * the MUTATIONs among them are applied in one store defer scope - one
+ * RocksDB write and one WAL write for the lot - and answered after its
+ * commit (a failed commit answers them with its error).  Jobs of one
+ * batch arrived together and are concurrent for their senders, so a read
+ * among them need not see a write of the same batch; a sender that waits
+ * for its write's answer always does. */
 static void *worker_main(void *arg) {
     bs_coord *c = arg;
     for (;;) {
         pthread_mutex_lock(&c->qlock);
         while (!c->qhead && !c->qstop) pthread_cond_wait(&c->qcond, &c->qlock);
-        bs__job *j = c->qhead;
-        if (j) {
-            c->qhead = j->next;
+        bs__job *batch = c->qhead, *last = batch;
+        for (int k = 1; last && last->next && k < STAGE_BATCH; k++) last = last->next;
+        if (last) {
+            c->qhead = last->next;
             if (!c->qhead) c->qtail = NULL;
+            last->next = NULL;
         }
         pthread_mutex_unlock(&c->qlock);
-        if (!j) return NULL; /* stopping and drained */
-        j->fn(c, j);
-        free(j->data);
-        free(j);
+        if (!batch) return NULL; /* stopping and drained */
+        if (!batch->next) {
+            batch->fn(c, batch);
+            job_free(batch);
+            continue;
+        }
+        bs_store_defer_begin(c->store);
+        for (bs__job *j = batch; j; j = j->next) {
+            if (j->fn == bs__job_mutation) j->status = bs__mutation_apply(c, j);
+            else j->fn(c, j); /* a direct write applies what is queued first */
+        }
+        int crc = bs_store_defer_commit();
+        if (crc) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
+        for (bs__job *j = batch, *nx; j; j = nx) {
+            nx = j->next;
+            if (j->fn == bs__job_mutation)
+                bs_msg_reply(c->msg, &j->in, crc ? crc : j->status, NULL, 0);
+            job_free(j);
+        }
     }
 }
 

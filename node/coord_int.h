@@ -134,6 +134,7 @@ typedef struct bs__job {
     uint8_t *data;
     size_t len;
     bs_uuid host;      /* hint jobs */
+    int status;        /* a batched MUTATION's outcome, answered after the commit */
 } bs__job;
 
 /* Holder side of the batchlog verbs (coord_batchlog.c). */
@@ -225,6 +226,9 @@ const bs_keyspace_schema *bs__keyspace_of(const bs_schema *s, const char *cf);
 
 /* Stage: job handlers (coord_write.c / coord_read.c). */
 void bs__job_mutation(bs_coord *c, bs__job *j);
+/* A MUTATION/HINT job's decode and local apply (through
+ * bs_store_write_grouped: queued in a defer scope); its reply status. */
+int bs__mutation_apply(bs_coord *c, bs__job *j);
 void bs__job_read(bs_coord *c, bs__job *j);
 void bs__job_read_raw(bs_coord *c, bs__job *j);
 void bs__job_repair_raw(bs_coord *c, bs__job *j);

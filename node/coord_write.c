@@ -289,7 +289,7 @@ out:
 
 /* ---- replica side: MUTATION and HINT ----------------------------------- */
 
-void bs__job_mutation(bs_coord *c, bs__job *j) {
+int bs__mutation_apply(bs_coord *c, bs__job *j) {
     bs_arena a;
     bs_arena_init(&a, 0);
     char e[160];
@@ -305,6 +305,10 @@ void bs__job_mutation(bs_coord *c, bs__job *j) {
         if (rc) BS_WARN(LOG, "replica write failed: %s", bs_store_errmsg());
         else BS__INC(c->replica_writes);
     }
-    bs_msg_reply(c->msg, &j->in, rc, NULL, 0);
     bs_arena_free(&a);
+    return rc;
+}
+
+void bs__job_mutation(bs_coord *c, bs__job *j) {
+    bs_msg_reply(c->msg, &j->in, bs__mutation_apply(c, j), NULL, 0);
 }
