@@ -28,6 +28,7 @@ them) and the host-side veth; it is idempotent and never raises.
 import os
 import signal
 import subprocess
+import time
 
 PREFIX = "bj"
 OWNER_DIR = "/tmp"   # bj-owner-<S>: pid of the runner that claimed subnet S
@@ -69,6 +70,15 @@ def _alive(pid):
         return True
 
 
+def _young(ns, seconds=60):
+    """True if namespace ns was created less than `seconds` ago (its
+    /run/netns bind-mount point is made at `ip netns add`)."""
+    try:
+        return time.time() - os.stat(os.path.join("/run/netns", ns)).st_mtime < seconds
+    except OSError:
+        return False
+
+
 def cleanup_stale():
     """Removes the namespaces of earlier runs whose runner process is gone
     (a runner that was SIGKILLed cannot clean up): kills what still runs
@@ -91,6 +101,10 @@ def cleanup_stale():
         except (OSError, ValueError):
             pid = 0
         if pid and _alive(pid):
+            continue
+        if not pid and _young("%s%d-sw" % (PREFIX, s)):
+            # another runner has just claimed this subnet (its namespace
+            # exists, its owner file comes right after): not stale
             continue
         mine = [nm for nm in names if nm.startswith("%s%d-" % (PREFIX, s))]
         for nm in mine:
