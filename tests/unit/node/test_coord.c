@@ -15,6 +15,8 @@
 #include <check.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +184,8 @@ static void teardown(void) {
 static bs_exec_err g_err;
 
 /* k = v (v NULL: delete the row) with timestamp ts through node i. */
-static int put(int i, const char *ks, const char *k, const char *v, int64_t ts, uint16_t cl) {
+static int put_e(int i, const char *ks, const char *k, const char *v, int64_t ts, uint16_t cl,
+                 bs_exec_err *err) {
     bs_mop ops[2];
     memset(ops, 0, sizeof ops);
     size_t nops;
@@ -209,14 +212,18 @@ static int put(int i, const char *ks, const char *k, const char *v, int64_t ts, 
     m.token = bs_ring_partition_token(k, strlen(k));
     m.ops = ops;
     m.nops = nops;
-    memset(&g_err, 0, sizeof g_err);
-    return g_n[i].be.write(g_n[i].be.ud, &m, 1, cl, 0, &g_err);
+    memset(err, 0, sizeof *err);
+    return g_n[i].be.write(g_n[i].be.ud, &m, 1, cl, 0, err);
+}
+
+static int put(int i, const char *ks, const char *k, const char *v, int64_t ts, uint16_t cl) {
+    return put_e(i, ks, k, v, ts, cl, &g_err);
 }
 
 /* Reads k through backend be; fills out (NUL-terminated, "" = no row).
  * Returns the backend's rc. */
-static int get_be(const bs_exec_backend *be, const char *ks, const char *k, uint16_t cl, char *out,
-                  size_t cap) {
+static int get_be_e(const bs_exec_backend *be, const char *ks, const char *k, uint16_t cl, char *out,
+                    size_t cap, bs_exec_err *err) {
     bs_schema *s = be->schema_get(be->ud);
     const bs_table_schema *t = bs_schema_table(s, ks, "t");
     bs_slice sl;
@@ -224,14 +231,19 @@ static int get_be(const bs_exec_backend *be, const char *ks, const char *k, uint
     bs_arena a;
     bs_arena_init(&a, 0);
     bs_partv *p = NULL;
-    memset(&g_err, 0, sizeof g_err);
-    int rc = be->read(be->ud, t, bs_ring_partition_token(k, strlen(k)), k, strlen(k), &sl, cl, &a, &p, &g_err);
+    memset(err, 0, sizeof *err);
+    int rc = be->read(be->ud, t, bs_ring_partition_token(k, strlen(k)), k, strlen(k), &sl, cl, &a, &p, err);
     out[0] = 0;
     if (!rc && p && p->nrows && p->rows[0].ncells)
         snprintf(out, cap, "%.*s", (int)p->rows[0].cells[0].val_len, (const char *)p->rows[0].cells[0].val);
     bs_arena_free(&a);
     bs_schema_release(s);
     return rc;
+}
+
+static int get_be(const bs_exec_backend *be, const char *ks, const char *k, uint16_t cl, char *out,
+                  size_t cap) {
+    return get_be_e(be, ks, k, cl, out, cap, &g_err);
 }
 
 /* Through node i's coordinator. */
@@ -274,6 +286,41 @@ START_TEST(quorum_write_lands_on_all_replicas) {
     bs_coord_get_stats(g_n[1].coord, &st);
     ck_assert_uint_eq(st.reads[BS_CL_ALL], 1);
     ck_assert_uint_eq(st.read_repairs, 0);
+}
+END_TEST
+
+/* Concurrent CL=ALL writes: the replicas' stage workers apply the
+ * MUTATIONs queued together in one commit and must answer only after it,
+ * so every replica holds each value as soon as its write is acknowledged. */
+static atomic_int g_bad;
+static void *all_writer(void *arg) {
+    int w = (int)(intptr_t)arg;
+    bs_exec_err err;
+    for (int k = 0; k < 150; k++) {
+        char key[32], val[32], got[64];
+        snprintf(key, sizeof key, "w%d-%d", w, k);
+        snprintf(val, sizeof val, "v%d", k);
+        if (put_e(0, "ks", key, val, 100, BS_CL_ALL, &err)) {
+            atomic_fetch_add(&g_bad, 1);
+            continue;
+        }
+        for (int i = 1; i < N; i++)
+            if (get_be_e(&g_n[i].lbe, "ks", key, BS_CL_ONE, got, sizeof got, &err) || strcmp(got, val))
+                atomic_fetch_add(&g_bad, 1);
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_all_writes_visible_when_acked) {
+    atomic_store(&g_bad, 0);
+    pthread_t th[8];
+    for (int w = 0; w < 8; w++) pthread_create(&th[w], NULL, all_writer, (void *)(intptr_t)w);
+    for (int w = 0; w < 8; w++) pthread_join(th[w], NULL);
+    int bad = atomic_load(&g_bad); /* acknowledged but not on a replica */
+    ck_assert_int_eq(bad, 0);
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[1].coord, &st);
+    ck_assert_uint_ge(st.replica_writes, 8 * 150);
 }
 END_TEST
 
@@ -612,6 +659,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, quorum_write_lands_on_all_replicas);
+    tcase_add_test(tc, concurrent_all_writes_visible_when_acked);
     tcase_add_test(tc, one_down_quorum_ok_all_unavailable);
     tcase_add_test(tc, two_down_quorum_unavailable);
     tcase_add_test(tc, silent_replica_gives_write_timeout);
