@@ -65,10 +65,7 @@ static void probe(void) {
         g_idle_ok = ok != NULL;
 }
 
-/* Puts every "rocksdb:*" thread of the process into the wanted class:
- * SCHED_IDLE (idle != 0) or SCHED_OTHER at nice BS__BG_NICE.  Threads
- * already there are left alone; best effort. */
-static void apply_class(int idle) {
+void bs__rocks_threads(void (*fn)(pid_t tid, void *ud), void *ud) {
     DIR *d = opendir("/proc/self/task");
     if (!d) return;
     struct dirent *e;
@@ -80,22 +77,29 @@ static void apply_class(int idle) {
         if (!f) continue;
         if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
         fclose(f);
-        if (strncmp(comm, "rocksdb:", 8)) continue;
-        pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
-        int pol = sched_getscheduler(tid);
-        if (pol < 0) continue;
-        struct sched_param sp = {0};
-        if (idle) {
-            if (pol != SCHED_IDLE) sched_setscheduler(tid, SCHED_IDLE, &sp);
-        } else if (pol == SCHED_IDLE) {
-            sched_setscheduler(tid, SCHED_OTHER, &sp);
-        }
-        /* nice is kept across SCHED_IDLE; set it where it is still 0 */
-        if (getpriority(PRIO_PROCESS, (id_t)tid) < BS__BG_NICE)
-            setpriority(PRIO_PROCESS, (id_t)tid, BS__BG_NICE);
+        if (strncmp(comm, "rocksdb:", 8) == 0) fn((pid_t)strtol(e->d_name, NULL, 10), ud);
     }
     closedir(d);
 }
+
+/* Puts one RocksDB thread into the wanted class: SCHED_IDLE (*idle) or
+ * SCHED_OTHER at nice BS__BG_NICE; best effort. */
+static void set_class(pid_t tid, void *ud) {
+    int idle = *(int *)ud;
+    int pol = sched_getscheduler(tid);
+    if (pol < 0) return;
+    struct sched_param sp = {0};
+    if (idle) {
+        if (pol != SCHED_IDLE) sched_setscheduler(tid, SCHED_IDLE, &sp);
+    } else if (pol == SCHED_IDLE) {
+        sched_setscheduler(tid, SCHED_OTHER, &sp);
+    }
+    /* nice is kept across SCHED_IDLE; set it where it is still 0 */
+    if (getpriority(PRIO_PROCESS, (id_t)tid) < BS__BG_NICE)
+        setpriority(PRIO_PROCESS, (id_t)tid, BS__BG_NICE);
+}
+
+static void apply_class(int idle) { bs__rocks_threads(set_class, &idle); }
 
 static uint64_t cf_prop(bs_store *s, rocksdb_column_family_handle_t *cf, const char *name) {
     uint64_t v = 0;

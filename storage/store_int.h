@@ -67,6 +67,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <rocksdb/c.h>
 
@@ -256,6 +257,9 @@ struct bs_store {
 int bs__keeper_start(bs_store *s);
 /* Stops it (no-op if not running). */
 void bs__keeper_stop(bs_store *s);
+/* Calls fn for every RocksDB background thread ("rocksdb:*") of the
+ * process, by thread id. */
+void bs__rocks_threads(void (*fn)(pid_t tid, void *ud), void *ud);
 
 struct bs_batch {
     bs_store *store;

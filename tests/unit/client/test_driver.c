@@ -453,6 +453,15 @@ static void on_async(bs_client_result *res, const bs_client_error *err,
     bs_client_result_free(res);
 }
 
+/* End of an async test: frees what it made and stops the server. */
+static void async_end(bs_client *c, bs_client_prepared *ins, async_state *st) {
+    bs_client_prepared_free(ins);
+    bs_client_close(c);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    srv_down();
+}
+
 START_TEST(test_async_200) {
     srv_up();
     bs_client *c = connect_default();
@@ -484,11 +493,7 @@ START_TEST(test_async_200) {
     ck_assert_int_eq(st.failed, 0);
     ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.a"), 200);
     ck_assert_int_eq(count_rows(c, "SELECT v FROM ks.a WHERE k = 123"), 246);
-    bs_client_prepared_free(ins);
-    bs_client_close(c);
-    pthread_mutex_destroy(&st.mu);
-    pthread_cond_destroy(&st.cv);
-    srv_down();
+    async_end(c, ins, &st);
 }
 END_TEST
 
@@ -576,11 +581,7 @@ START_TEST(test_ticker) {
     usleep(20000);
     ck_assert_int_eq(t.ticks, 50);
     ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM ks.t"), 51);
-    bs_client_prepared_free(ins);
-    bs_client_close(c);
-    pthread_mutex_destroy(&st.mu);
-    pthread_cond_destroy(&st.cv);
-    srv_down();
+    async_end(c, ins, &st);
 }
 END_TEST
 

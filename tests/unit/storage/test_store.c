@@ -7,7 +7,6 @@
  * the header hint per kind (raised, persisted, carried by raw records,
  * dropped).
  */
-#include <dirent.h>
 #include <sched.h>
 #include <sys/resource.h>
 
@@ -769,31 +768,24 @@ END_TEST
 
 /* How many of the process's RocksDB background threads run SCHED_IDLE and
  * how many SCHED_OTHER; every SCHED_OTHER one must be at nice 5. */
+typedef struct classes {
+    int idle, other, bad;
+} classes;
+
+static void count_class(pid_t tid, void *ud) {
+    classes *c = ud;
+    int pol = sched_getscheduler(tid);
+    if (pol == SCHED_IDLE) c->idle++;
+    else if (pol == SCHED_OTHER && getpriority(PRIO_PROCESS, (id_t)tid) == 5) c->other++;
+    else c->bad++;
+}
+
 static void rocks_threads(int *idle, int *other) {
-    *idle = *other = 0;
-    DIR *d = opendir("/proc/self/task");
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[64], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
-        fclose(f);
-        if (strncmp(comm, "rocksdb:", 8)) continue;
-        pid_t tid = (pid_t)atoi(e->d_name);
-        int pol = sched_getscheduler(tid);
-        if (pol == SCHED_IDLE) {
-            (*idle)++;
-        } else {
-            ck_assert_int_eq(pol, SCHED_OTHER);
-            ck_assert_int_eq(getpriority(PRIO_PROCESS, (id_t)tid), 5);
-            (*other)++;
-        }
-    }
-    closedir(d);
+    classes c = {0, 0, 0};
+    bs__rocks_threads(count_class, &c);
+    ck_assert_int_eq(c.bad, 0);
+    *idle = c.idle;
+    *other = c.other;
 }
 
 /* Polls (up to 10 s) until the store reports `behind`. */
