@@ -175,6 +175,11 @@ int bs_client_config_set_retry(bs_client_config *cfg, int max_retries,
 int bs_client_config_set_keyspace(bs_client_config *cfg, const char *ks);
 /* 0 disables token-aware routing (round-robin only).  Default 1. */
 int bs_client_config_set_token_aware(bs_client_config *cfg, int on);
+/* 1 sends every request to the contact points only, in turn (what cqlsh
+ * does with its host): node-local tables such as system.local and
+ * system.peers are then read from the node asked for.  Discovery still
+ * runs (events, schema agreement).  Default 0. */
+int bs_client_config_set_contact_points_only(bs_client_config *cfg, int on);
 
 /* ------------------------------------------------------------------ */
 /* Client                                                              */

@@ -939,7 +939,7 @@ int bs__plan_build(bs_client *c, bs__req *r) {
     pthread_mutex_lock(&c->mu);
     bs__host **members = c->hosts;
     size_t nm = c->nhosts;
-    if (!nm) {
+    if (!nm || c->cfg.contact_only) {
         members = c->cp_hosts;
         nm = c->ncp_hosts;
     }
@@ -952,7 +952,7 @@ int bs__plan_build(bs_client *c, bs__req *r) {
     uint64_t rr = c->rr++;
     const char *ldc = c->local_dc;
     int64_t token;
-    if (c->cfg.token_aware && r->stmt &&
+    if (c->cfg.token_aware && !c->cfg.contact_only && r->stmt &&
         bs_client_stmt_routing_token(r->stmt, &token) == 0) {
         const char *ks = bs__stmt_route_ks(r->stmt);
         if (!ks && c->keyspace[0]) ks = c->keyspace;

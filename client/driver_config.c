@@ -338,3 +338,9 @@ int bs_client_config_set_token_aware(bs_client_config *cfg, int on) {
     cfg->token_aware = on ? 1 : 0;
     return 0;
 }
+
+int bs_client_config_set_contact_points_only(bs_client_config *cfg, int on) {
+    if (!cfg) return BS_EINVAL;
+    cfg->contact_only = on ? 1 : 0;
+    return 0;
+}

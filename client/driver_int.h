@@ -49,6 +49,7 @@ struct bs_client_config {
     int max_retries, retry_base_ms, retry_max_ms;
     char *keyspace;
     int token_aware;
+    int contact_only; /* route to the contact points only */
 };
 
 /* Copies src into dst (fresh).  0 or BS_ENOMEM. */

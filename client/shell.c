@@ -977,6 +977,9 @@ int main(int argc, char **argv) {
     bs_client_config_set_connect_timeout(cfg, (int)(connect_timeout * 1000));
     bs_client_config_set_request_timeout(cfg, (int)(request_timeout * 1000));
     bs_client_config_set_pool_size(cfg, 2);
+    /* as cqlsh: every statement to --host, so system.local/system.peers
+     * describe the node asked for */
+    bs_client_config_set_contact_points_only(cfg, 1);
     if (keyspace) bs_client_config_set_keyspace(cfg, keyspace);
     bs_client_error e;
     int rc = bs_client_connect(cfg, &sh.c, &e);

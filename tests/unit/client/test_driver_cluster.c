@@ -17,6 +17,7 @@
 
 #include "basaltd_fixture.h"
 #include "client/basalt.h"
+#include "common/buf.h"
 
 #define NNODES 3
 
@@ -167,6 +168,40 @@ START_TEST(test_discovery_and_routing) {
     bs_client_prepared_free(sel);
 
     /* a node goes away: a STATUS_CHANGE DOWN event marks it down */
+    /* contact points only (basalt-shell, as cqlsh): system.local always
+     * from the node asked for; the default round robin visits them all */
+    for (int only = 1; only >= 0; only--) {
+        bs_client_config *cfg;
+        ck_assert_int_eq(bs_client_config_new(&cfg), 0);
+        ck_assert_int_eq(bs_client_config_add_contact_points(cfg, nodes[1].hostport), 0);
+        ck_assert_int_eq(bs_client_config_set_contact_points_only(cfg, only), 0);
+        bs_client *c2 = NULL;
+        ck_assert_int_eq(bs_client_connect(cfg, &c2, &err), 0);
+        bs_client_config_free(cfg);
+        double t1 = tsrv_now();
+        while (bs_client_host_count(c2) < NNODES && tsrv_now() - t1 < 20) {
+            usleep(200000);
+            bs_client_refresh_topology(c2, NULL);
+        }
+        int seen[NNODES] = {0};
+        for (int q = 0; q < 12; q++) {
+            ck_assert_int_eq(bs_client_query(c2, "SELECT rpc_address FROM system.local", &r, &err), 0);
+            ck_assert_int_eq(bs_client_result_next_row(r), 1);
+            bs_buf a = BS_BUF_INIT;
+            ck_assert_int_eq(bs_client_result_get_formatted(r, 0, 0, &a), 0);
+            for (int k = 0; k < NNODES; k++)
+                if (a.len == strlen(nodes[k].addr) && !memcmp(a.data, nodes[k].addr, a.len)) seen[k]++;
+            bs_buf_free(&a);
+            bs_client_result_free(r);
+        }
+        if (only) {
+            ck_assert_int_eq(seen[1], 12);
+        } else {
+            ck_assert_int_gt(seen[0] + seen[2], 0);
+        }
+        bs_client_close(c2);
+    }
+
     uint64_t v0 = bs_client_topology_version(c);
     tsrv_stop(&nodes[2]);
     int down = 0;
