@@ -34,10 +34,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "storage/store_int.h"
 
 #define TICK_MS 250
+#define RESCAN_TICKS 8                    /* threads re-checked every 2 s */
 #define BEHIND_L0 8                       /* L0 files (slowdown is at 20) */
 #define CAUGHT_UP_L0 4                    /* = the L0 compaction trigger */
 #define BEHIND_DEBT (1ull << 30)          /* estimated compaction debt */
@@ -153,8 +155,9 @@ static void govern(bs_store *s) {
         else
             BS_INFO("storage", "background work caught up: flushes and compactions run on idle CPU");
     }
-    /* new pool threads appear when RocksDB starts them: look every tick */
-    apply_class(g_idle_ok && atomic_load(&g_behind) == 0);
+    /* on a change, and every 2 s for pool threads RocksDB started since */
+    if (now != was || ++s->bg_ticks % RESCAN_TICKS == 0)
+        apply_class(g_idle_ok && atomic_load(&g_behind) == 0);
     if (now != was) { /* published once the threads are in their class */
         atomic_fetch_add(&s->bg_switches, 1);
         s->bg_behind = now;
@@ -163,8 +166,7 @@ static void govern(bs_store *s) {
 
 static void *keeper_main(void *arg) {
     bs_store *s = arg;
-    struct timespec last;
-    clock_gettime(CLOCK_MONOTONIC, &last);
+    int64_t last = bs_clock_mono_ns();
     pthread_mutex_lock(&s->sync_mu);
     while (!s->stopping) {
         struct timespec ts;
@@ -176,11 +178,9 @@ static void *keeper_main(void *arg) {
         if (s->stopping) break;
         pthread_mutex_unlock(&s->sync_mu);
         govern(s);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t since_ms = (uint64_t)(now.tv_sec - last.tv_sec) * 1000u +
-                            (uint64_t)((now.tv_nsec - last.tv_nsec) / 1000000);
-        if (s->opts.durability == BS_DURABILITY_PERIODIC && since_ms >= s->opts.periodic_sync_ms) {
+        int64_t now = bs_clock_mono_ns();
+        if (s->opts.durability == BS_DURABILITY_PERIODIC &&
+            now - last >= (int64_t)s->opts.periodic_sync_ms * 1000000) {
             bs_store_sync(s);
             last = now;
         }

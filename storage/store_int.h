@@ -249,6 +249,7 @@ struct bs_store {
     int stopping;
     _Atomic int bg_behind;   /* this store's background work is behind */
     _Atomic uint64_t bg_switches;
+    unsigned bg_ticks; /* keeper thread only */
 };
 
 /* nice of RocksDB's background threads when they run SCHED_OTHER */
