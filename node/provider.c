@@ -438,6 +438,17 @@ static int r_metrics(void *ud, const bs_admin_request *req,
     metric(b, "basalt_storage_background_idle_allowed", "gauge",
            "1 if flushes/compactions may run on idle CPU (SCHED_IDLE can be left again)",
            (uint64_t)bg.idle_allowed);
+    metric(b, "basalt_storage_flushes_running", "gauge", "Memtable flushes running now",
+           (uint64_t)bg.flushes_running);
+    metric(b, "basalt_storage_compactions_running", "gauge", "Compactions running now",
+           (uint64_t)bg.compactions_running);
+    metric(b, "basalt_storage_flushes_pending", "gauge",
+           "Tables with a memtable waiting for its flush", (uint64_t)bg.flushes_pending);
+    metric(b, "basalt_storage_compactions_pending", "gauge",
+           "Tables whose files call for a compaction", (uint64_t)bg.compactions_pending);
+    metric(b, "basalt_storage_pending_compaction_bytes", "gauge",
+           "Estimated bytes the pending compactions would rewrite",
+           bg.pending_compaction_bytes);
     return 0;
 }
 

@@ -101,6 +101,14 @@ typedef struct bs_store_bg {
     int idle_allowed;
     int behind;        /* checked every 250 ms */
     uint64_t switches; /* behind <-> caught up, since open */
+    /* Work now, read when asked (nodetool compactionstats' question):
+     * flushes and compactions running in the whole store, tables with a
+     * memtable waiting for its flush, tables whose LSM shape calls for a
+     * compaction, and RocksDB's estimate of the bytes those compactions
+     * would rewrite.  All 0: the store is quiet. */
+    int flushes_running, compactions_running;
+    int flushes_pending, compactions_pending;
+    uint64_t pending_compaction_bytes;
 } bs_store_bg;
 void bs_store_bg_state(bs_store *s, bs_store_bg *out);
 

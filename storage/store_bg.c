@@ -212,8 +212,23 @@ void bs__keeper_stop(bs_store *s) {
     }
 }
 
+static void cf_activity(bs_store_bg *out, bs_store *s, rocksdb_column_family_handle_t *cf) {
+    out->flushes_pending += cf_prop(s, cf, "rocksdb.mem-table-flush-pending") != 0;
+    out->compactions_pending += cf_prop(s, cf, "rocksdb.compaction-pending") != 0;
+    out->pending_compaction_bytes += cf_prop(s, cf, "rocksdb.estimate-pending-compaction-bytes");
+}
+
 void bs_store_bg_state(bs_store *s, bs_store_bg *out) {
+    memset(out, 0, sizeof *out);
     out->idle_allowed = g_idle_ok;
     out->behind = s->bg_behind;
     out->switches = atomic_load(&s->bg_switches);
+    /* DB-wide counters, read through the default column family */
+    out->flushes_running = (int)cf_prop(s, s->default_cf, "rocksdb.num-running-flushes");
+    out->compactions_running = (int)cf_prop(s, s->default_cf, "rocksdb.num-running-compactions");
+    cf_activity(out, s, s->default_cf);
+    pthread_mutex_lock(&s->mu);
+    for (bs_table *t = s->tables; t; t = t->next)
+        if (t->cf && !atomic_load(&t->dropped)) cf_activity(out, s, t->cf);
+    pthread_mutex_unlock(&s->mu);
 }

@@ -309,6 +309,10 @@ class ReplicationTest(_ReplicatedCluster):
         self.assertEqual(vals["basalt_storage_background_behind"], 0)
         if os.geteuid() == 0:
             self.assertEqual(vals["basalt_storage_background_idle_allowed"], 1)
+        # what runs and waits (scripts/bench waits for 0 before a timed run)
+        for k in ("flushes_running", "compactions_running", "flushes_pending",
+                  "compactions_pending", "pending_compaction_bytes"):
+            self.assertGreaterEqual(vals["basalt_storage_" + k], 0)
 
 
 class StaleReplicaTest(_ReplicatedCluster):

@@ -834,6 +834,39 @@ START_TEST(background_priority_follows_backlog) {
 }
 END_TEST
 
+/* What runs and what waits, as /metrics shows it: L0 files past the
+ * compaction trigger are pending work until a compaction merges them. */
+START_TEST(background_activity_is_reported) {
+    bs_store_bg st;
+    bs_store_bg_state(S, &st);
+    ck_assert_int_eq(st.flushes_running + st.compactions_running, 0);
+    ck_assert_int_eq(st.flushes_pending + st.compactions_pending, 0);
+    ck_assert_uint_eq(st.pending_compaction_bytes, 0);
+    /* auto compactions are off in these tests: every flush adds an L0 file */
+    for (int i = 0; i < 6; i++) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "a%d", i);
+        w_cell(S, T, i, pk, "c", 1, "v", 10, 0);
+        ck_assert_int_eq(bs_store_flush(S, T), 0);
+    }
+    bs_store_bg_state(S, &st);
+    ck_assert_uint_gt(st.pending_compaction_bytes, 0);
+    ck_assert_int_eq(st.flushes_pending, 0); /* the flushes waited for */
+    ck_assert_int_eq(bs_store_compact(T), 0);
+    bs_store_bg_state(S, &st);
+    ck_assert_uint_eq(st.pending_compaction_bytes, 0);
+    ck_assert_int_eq(st.compactions_pending, 0);
+    /* the manual compaction's job is counted until its clean-up is done,
+     * a moment after CompactRange returned */
+    for (int i = 0; i < 500 && st.compactions_running; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        bs_store_bg_state(S, &st);
+    }
+    ck_assert_int_eq(st.compactions_running, 0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage_store");
     TCase *tc = tcase_create("store");
@@ -853,6 +886,7 @@ int main(void) {
     tcase_add_test(tc, periodic_mode_syncs);
     tcase_add_test(tc, defer_scope_groups_writes);
     tcase_add_test(tc, background_priority_follows_backlog);
+    tcase_add_test(tc, background_activity_is_reported);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
