@@ -119,10 +119,11 @@ static void set_common(bs_store *s, rocksdb_options_t *o) {
         o, rocksdb_slicetransform_create(NULL, pfx_destroy, pfx_transform, pfx_in_domain, pfx_in_range, pfx_name));
     /* A memtable's prefix bloom is allocated and zeroed when the memtable
      * is made, on the writing thread, at each memtable switch: at 5 % of
-     * 64 MiB (~100 bits per partition of 100-byte rows) that was 3.2 MiB
-     * of page faults and memset, ~1.6 ms during which no write went on.
-     * 1 % still gives ~20 bits per partition (< 0.1 % false positives). */
-    rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.01);
+     * 64 MiB that was 3.2 MiB of page faults and memset, ~1.6 ms during
+     * which no write went on.  2 % halves that; 1 % cost ~13 % of point
+     * read throughput (a memtable holds ~500 k prefixes of 100-byte rows,
+     * too many for 5 Mbit), 2 % did not (docs/BENCHMARKS.md). */
+    rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.02);
     rocksdb_block_based_table_options_t *bb = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(bb, s->cache);
     rocksdb_block_based_options_set_filter_policy(bb, rocksdb_filterpolicy_create_bloom_full(10));
