@@ -123,7 +123,18 @@ typedef struct backlog {
     int flush_late; /* a memtable waits for its flush, the next half full */
 } backlog;
 
-static void worst(backlog *b, bs_store *s, rocksdb_column_family_handle_t *cf) {
+/* Calls fn for the default column family and every live table's. */
+static void each_cf(bs_store *s, void (*fn)(void *ud, bs_store *s, rocksdb_column_family_handle_t *cf),
+                    void *ud) {
+    fn(ud, s, s->default_cf);
+    pthread_mutex_lock(&s->mu);
+    for (bs_table *t = s->tables; t; t = t->next)
+        if (t->cf && !atomic_load(&t->dropped)) fn(ud, s, t->cf);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void worst(void *ud, bs_store *s, rocksdb_column_family_handle_t *cf) {
+    backlog *b = ud;
     uint64_t v, imm;
     if ((v = cf_l0_files(s, cf)) > b->l0) b->l0 = v;
     if ((imm = cf_prop(s, cf, "rocksdb.num-immutable-mem-table")) > b->imm) b->imm = imm;
@@ -134,11 +145,7 @@ static void worst(backlog *b, bs_store *s, rocksdb_column_family_handle_t *cf) {
 
 static void govern(bs_store *s) {
     backlog b = {0, 0, 0, 0};
-    worst(&b, s, s->default_cf);
-    pthread_mutex_lock(&s->mu);
-    for (bs_table *t = s->tables; t; t = t->next)
-        if (t->cf && !atomic_load(&t->dropped)) worst(&b, s, t->cf);
-    pthread_mutex_unlock(&s->mu);
+    each_cf(s, worst, &b);
     int was = s->bg_behind, now = was;
     if (!was && (b.l0 >= BEHIND_L0 || b.flush_late || b.debt >= BEHIND_DEBT))
         now = 1;
@@ -212,7 +219,8 @@ void bs__keeper_stop(bs_store *s) {
     }
 }
 
-static void cf_activity(bs_store_bg *out, bs_store *s, rocksdb_column_family_handle_t *cf) {
+static void cf_activity(void *ud, bs_store *s, rocksdb_column_family_handle_t *cf) {
+    bs_store_bg *out = ud;
     out->flushes_pending += cf_prop(s, cf, "rocksdb.mem-table-flush-pending") != 0;
     out->compactions_pending += cf_prop(s, cf, "rocksdb.compaction-pending") != 0;
     out->pending_compaction_bytes += cf_prop(s, cf, "rocksdb.estimate-pending-compaction-bytes");
@@ -226,9 +234,5 @@ void bs_store_bg_state(bs_store *s, bs_store_bg *out) {
     /* DB-wide counters, read through the default column family */
     out->flushes_running = (int)cf_prop(s, s->default_cf, "rocksdb.num-running-flushes");
     out->compactions_running = (int)cf_prop(s, s->default_cf, "rocksdb.num-running-compactions");
-    cf_activity(out, s, s->default_cf);
-    pthread_mutex_lock(&s->mu);
-    for (bs_table *t = s->tables; t; t = t->next)
-        if (t->cf && !atomic_load(&t->dropped)) cf_activity(out, s, t->cf);
-    pthread_mutex_unlock(&s->mu);
+    each_cf(s, cf_activity, out);
 }
