@@ -19,6 +19,7 @@
 
 #include "client/admin_json.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
 #define MAX_DEPTH 64
 
@@ -43,33 +44,6 @@ static void ws(parser *ps) {
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
         ps->pos++;
     }
-}
-
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t len;
-    unsigned cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) return 0;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) return 0;
-    return len;
 }
 
 static int hex4(parser *ps, unsigned *out) {
@@ -169,7 +143,7 @@ static int parse_string(parser *ps, const char **out, size_t *outlen) {
             if (ps->pos > end) return perr(ps, "bad escape");
             continue;
         }
-        size_t l = utf8_seq(ps->p + ps->pos, end - ps->pos);
+        size_t l = bs_utf8_decode(ps->p + ps->pos, end - ps->pos, NULL);
         if (!l) return perr(ps, "invalid UTF-8 in string");
         memcpy(d + j, ps->p + ps->pos, l);
         j += l;

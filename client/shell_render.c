@@ -31,6 +31,7 @@
 
 #include "client/shell.h"
 #include "common/error.h"
+#include "common/utf8.h"
 #include "query/proto.h"
 
 struct bs_shell_grid {
@@ -106,50 +107,14 @@ void bs_shell_grid_clear(bs_shell_grid *g) {
     g->data.len = 0;
 }
 
-/* Decodes one UTF-8 sequence at s[0..len); returns its length (1 for an
- * invalid byte, with *cp = -1). */
-static size_t utf8_next(const unsigned char *s, size_t len, long *cp) {
-    unsigned char c = s[0];
-    size_t n;
-    long v;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xE0) == 0xC0) {
-        n = 2;
-        v = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3;
-        v = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        *cp = -1;
-        return 1;
-    }
-    if (n > len) {
-        *cp = -1;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = -1;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    *cp = v;
-    return n;
-}
-
 size_t bs_shell_display_width(const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
     size_t w = 0, i = 0;
     while (i < len) {
-        long cp;
-        size_t n = utf8_next(u + i, len - i, &cp);
-        i += n;
+        uint32_t v;
+        size_t n = bs_utf8_decode(u + i, len - i, &v);
+        long cp = n ? (long)v : -1; /* an invalid byte counts as one */
+        i += n ? n : 1;
         if (cp < 0x80) {
             w += 1; /* ASCII and invalid bytes */
             continue;

@@ -20,37 +20,10 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "node/admin.h"
 
 #define MAX_DEPTH 32
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) return 0;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) return 0;
-    return len;
-}
 
 int bs_admin_json_quote(bs_buf *b, const char *s, size_t n) {
     const unsigned char *u = (const unsigned char *)s;
@@ -79,7 +52,7 @@ int bs_admin_json_quote(bs_buf *b, const char *s, size_t n) {
             i++;
             continue;
         }
-        size_t l = utf8_len(u + i, n - i);
+        size_t l = bs_utf8_decode(u + i, n - i, NULL);
         if (l == 0) {
             rc = bs_buf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD */
             i++;

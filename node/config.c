@@ -53,6 +53,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
 /* ------------------------------------------------------------------ */
 /* The key table                                                       */
@@ -345,42 +346,6 @@ static const struct key *find_key(const char *name, size_t n,
         }
     }
     return NULL;
-}
-
-static bool utf8_valid(const char *s, size_t n) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else
-            return false;
-        if (i + len > n) return false;
-        for (size_t j = 1; j < len; j++) {
-            if ((p[i + j] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + j] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-            (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
 }
 
 /* Strict decimal integer: optional '-', digits, nothing else. */
@@ -680,7 +645,7 @@ static bool parse_value(const struct key *k, const char *s, size_t n,
     case K_ADDR:
     case K_SPECRETRY:
         if (n == 0 && !(k->flags & KF_EMPTY)) return false;
-        if (!utf8_valid(s, n)) return false;
+        if (!bs_utf8_valid(s, n)) return false;
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
         if (n > 0 && k->kind == K_ADDR && !parse_addr(s, n, NULL)) return false;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "query/value.h"
 #include "query/value_int.h"
 
@@ -105,40 +106,6 @@ int bs__value_put_duration(bs_buf *b, int32_t months, int32_t days,
     return rc;
 }
 
-int bs__value_utf8_ok(const uint8_t *p, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t k;
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            cp = c & 0x07;
-        } else
-            return 0;
-        if (n - i < k + 1) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80) return 0;
-            cp = (cp << 6) | (p[i + j] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 int bs__value_read_elem(const uint8_t *p, size_t len, size_t *pos,
                         const uint8_t **ep, size_t *elen) {
     if (len - *pos < 4) return BS_ECORRUPT;
@@ -195,7 +162,7 @@ static int validate(const bs_type *t, const uint8_t *p, size_t len, char *err,
     switch (t->kind) {
     case BS_TYPE_BLOB: return 0;
     case BS_TYPE_VARCHAR:
-        if (!bs__value_utf8_ok(p, len))
+        if (!bs_utf8_valid(p, len))
             return vfail(err, errlen, t, "invalid UTF-8");
         return 0;
     case BS_TYPE_ASCII:

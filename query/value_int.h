@@ -34,8 +34,6 @@ int bs__value_get_duration(const uint8_t *p, size_t len, int32_t *months,
                            int32_t *days, int64_t *nanos);
 int bs__value_put_duration(bs_buf *b, int32_t months, int32_t days,
                            int64_t nanos);
-/* 1 when p[0..n) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-int bs__value_utf8_ok(const uint8_t *p, size_t n);
 /* Reads a [int len][bytes] element; len BS_VALUE_NULL for negative -1.
  * 0 or BS_ECORRUPT (truncated / len < -1). */
 int bs__value_read_elem(const uint8_t *p, size_t len, size_t *pos,

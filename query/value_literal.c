@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "common/uuid.h"
 #include "query/value.h"
 #include "query/value_int.h"
@@ -108,7 +109,7 @@ int bs__value_scalar_from_text(const bs_type *t, const char *s, size_t n,
     if (t->kind != BS_TYPE_VARCHAR && t->kind != BS_TYPE_ASCII) trim(&s, &n);
     switch (t->kind) {
     case BS_TYPE_VARCHAR:
-        if (!bs__value_utf8_ok((const uint8_t *)s, n)) {
+        if (!bs_utf8_valid(s, n)) {
             bs__value_err(err, errlen, "Invalid UTF-8 bytes in string");
             return BS_EINVAL;
         }

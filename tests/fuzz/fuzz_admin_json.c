@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (rc != 0 || s->type != BS_JSON_STRING) abort();
         /* valid UTF-8 comes back byte for byte */
         size_t i = 0, l = 1;
-        while (i < size && (l = utf8_seq(data + i, size - i)) != 0)
+        while (i < size && (l = bs_utf8_decode(data + i, size - i, NULL)) != 0)
             i += l;
         if (i == size && (s->len != size || memcmp(s->str, data, size) != 0))
             abort();

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/mpcheck.h"
 #include "common/types.h"
+#include "common/utf8.h"
 #include "common/uuid.h"
 
 START_TEST(buf_append_and_read_back) {
@@ -215,6 +216,40 @@ START_TEST(log_levels_parse) {
 }
 END_TEST
 
+START_TEST(utf8_strict_decode_and_validate) {
+    uint32_t cp = 0;
+    ck_assert_uint_eq(bs_utf8_decode((const unsigned char *)"A", 1, &cp), 1);
+    ck_assert_uint_eq(cp, 0x41);
+    ck_assert_uint_eq(bs_utf8_decode((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+    ck_assert_uint_eq(cp, 0xe9);
+    ck_assert_uint_eq(bs_utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &cp), 3);
+    ck_assert_uint_eq(cp, 0x20ac);
+    ck_assert_uint_eq(bs_utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+    ck_assert_uint_eq(cp, 0x1f600);
+    ck_assert_uint_eq(bs_utf8_decode((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, &cp), 4);
+    ck_assert_uint_eq(cp, 0x10ffff);
+    /* refused: overlong forms, surrogates, above U+10FFFF, stray
+     * continuation bytes, bad lead bytes, truncated and broken sequences */
+    static const char *const bad[] = {
+        "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf", "\xf0\x80\x80\x80",
+        "\xf0\x8f\xbf\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80", "\xff", "\x80", "\xbf", "\xc3", "\xe2\x82", "\xf0\x9f\x98",
+        "\xc3\x41", "\xe2\x28\xac", "\xf0\x9f\x28\x80",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = strlen(bad[i]);
+        ck_assert_msg(bs_utf8_decode((const unsigned char *)bad[i], n, NULL) == 0, "bad[%zu]", i);
+        ck_assert_msg(!bs_utf8_valid(bad[i], n), "bad[%zu]", i);
+    }
+    /* a sequence cut by the length given is refused even if more follows */
+    ck_assert_uint_eq(bs_utf8_decode((const unsigned char *)"\xe2\x82\xac", 2, NULL), 0);
+    ck_assert(bs_utf8_valid("", 0));
+    ck_assert(bs_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 ok", 17));
+    ck_assert(!bs_utf8_valid("caf\xc3\xa9 \xed\xa0\x80 ok", 12));
+    ck_assert(bs_utf8_valid("a\0b", 3)); /* NUL is valid UTF-8 */
+}
+END_TEST
+
 START_TEST(mpcheck_rejects_lying_counts) {
     /* [1, "ab", {true: nil}] */
     const uint8_t ok[] = {0x93, 0x01, 0xa2, 'a', 'b', 0x81, 0xc3, 0xc0};
@@ -256,6 +291,7 @@ int main(void) {
     tcase_add_test(tc, types_clone_equal_free);
     tcase_add_test(tc, log_levels_parse);
     tcase_add_test(tc, mpcheck_rejects_lying_counts);
+    tcase_add_test(tc, utf8_strict_decode_and_validate);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
