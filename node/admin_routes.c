@@ -265,6 +265,27 @@ static int h_info(void *ud, const bs_admin_request *req,
     return bs_admin_json_finish(&w);
 }
 
+/* The fields of a node that `status` and `ring` share; status and state
+ * as nodetool status's letters (UN) or, for ring, as words. */
+static void json_node(bs_admin_json *w, const bs_admin_node *n, double owns, bool words) {
+    bs_admin_json_key(w, "address");
+    bs_admin_json_str(w, n->address);
+    bs_admin_json_key(w, "dc");
+    bs_admin_json_str(w, n->dc);
+    bs_admin_json_key(w, "rack");
+    bs_admin_json_str(w, n->rack);
+    bs_admin_json_key(w, "status");
+    bs_admin_json_str(w, words ? status_word(n->status) : status_letter(n->status));
+    bs_admin_json_key(w, "state");
+    bs_admin_json_str(w, words ? state_word(n->state) : state_letter(n->state));
+    bs_admin_json_key(w, "load_bytes");
+    json_load(w, n->load_bytes);
+    bs_admin_json_key(w, "owns");
+    json_owns(w, owns);
+    bs_admin_json_key(w, "host_id");
+    bs_admin_json_uuid(w, &n->host_id);
+}
+
 static int h_status(void *ud, const bs_admin_request *req,
                     bs_admin_response *resp) {
     view v;
@@ -281,24 +302,9 @@ static int h_status(void *ud, const bs_admin_request *req,
     for (size_t i = 0; i < v.n; i++) {
         const bs_admin_node *n = &v.nodes[i];
         bs_admin_json_obj(&w);
-        bs_admin_json_key(&w, "address");
-        bs_admin_json_str(&w, n->address);
-        bs_admin_json_key(&w, "dc");
-        bs_admin_json_str(&w, n->dc);
-        bs_admin_json_key(&w, "rack");
-        bs_admin_json_str(&w, n->rack);
-        bs_admin_json_key(&w, "status");
-        bs_admin_json_str(&w, status_letter(n->status));
-        bs_admin_json_key(&w, "state");
-        bs_admin_json_str(&w, state_letter(n->state));
-        bs_admin_json_key(&w, "load_bytes");
-        json_load(&w, n->load_bytes);
+        json_node(&w, n, v.owns[i], false);
         bs_admin_json_key(&w, "tokens");
         bs_admin_json_int(&w, (int64_t)n->n_tokens);
-        bs_admin_json_key(&w, "owns");
-        json_owns(&w, v.owns[i]);
-        bs_admin_json_key(&w, "host_id");
-        bs_admin_json_uuid(&w, &n->host_id);
         bs_admin_json_key(&w, "is_local");
         bs_admin_json_bool(&w, n->is_local);
         bs_admin_json_end(&w);
@@ -347,22 +353,7 @@ static int h_ring(void *ud, const bs_admin_request *req,
         bs_admin_json_obj(&w);
         bs_admin_json_key(&w, "token");
         json_token(&w, e[i].token);
-        bs_admin_json_key(&w, "address");
-        bs_admin_json_str(&w, n->address);
-        bs_admin_json_key(&w, "dc");
-        bs_admin_json_str(&w, n->dc);
-        bs_admin_json_key(&w, "rack");
-        bs_admin_json_str(&w, n->rack);
-        bs_admin_json_key(&w, "status");
-        bs_admin_json_str(&w, status_word(n->status));
-        bs_admin_json_key(&w, "state");
-        bs_admin_json_str(&w, state_word(n->state));
-        bs_admin_json_key(&w, "load_bytes");
-        json_load(&w, n->load_bytes);
-        bs_admin_json_key(&w, "owns");
-        json_owns(&w, v.owns[e[i].node]);
-        bs_admin_json_key(&w, "host_id");
-        bs_admin_json_uuid(&w, &n->host_id);
+        json_node(&w, n, v.owns[e[i].node], true);
         bs_admin_json_end(&w);
     }
     bs_admin_json_end(&w);
