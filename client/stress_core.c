@@ -263,7 +263,10 @@ void bs_stress_done(bs_stress_slot *sl, int cls) {
     }
     uint64_t seq;
     int64_t it;
-    int t = take_seq(r, done, &seq, &it);
+    /* paced by the ticker, only ticks start operations: what is due
+     * between two ticks goes out in one burst at the next (its wait
+     * counted from its intended start) instead of a few at every answer */
+    int t = r->ticking ? 0 : take_seq(r, done, &seq, &it);
     if (t != 1) slot_park(r, sl);
     pthread_mutex_unlock(&r->alock);
     if (t == 1) slot_go(r, sl, seq, it);
