@@ -33,6 +33,7 @@
 #include <histedit.h>
 #include <limits.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -772,6 +773,15 @@ static void history_add(shell *sh, const char *text, size_t len) {
     free(s);
 }
 
+/* Ctrl-C at the prompt: set by the SIGINT handler, which is installed
+ * without SA_RESTART so that the terminal read returns. */
+static volatile sig_atomic_t g_sigint;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_sigint = 1;
+}
+
 static void repl(shell *sh) {
     HistEvent ev;
     sh->hist = history_init();
@@ -800,9 +810,28 @@ static void repl(shell *sh) {
             complete_fn);
     el_set(sh->el, EL_BIND, "^I", "bs-complete", NULL);
     el_source(sh->el, NULL);
+    /* like cqlsh: Ctrl-C at the prompt drops what is typed (a whole
+     * multi-line statement too) and gives a fresh prompt; Ctrl-D on an
+     * empty line exits.  libedit restores the terminal, then passes the
+     * signal on to the handler.  Only while reading: while a statement
+     * runs, Ctrl-C still ends the shell (nothing polls a flag there). */
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
     while (!sh->exit_req) {
         int count = 0;
+        g_sigint = 0;
+        sigaction(SIGINT, &sa, &old_sa);
         const char *line = el_gets(sh->el, &count);
+        sigaction(SIGINT, &old_sa, NULL);
+        if (g_sigint) {
+            g_sigint = 0;
+            sh->pending.len = 0;
+            el_reset(sh->el);
+            fputc('\n', stdout);
+            continue;
+        }
         if (!line || count <= 0) {
             fputc('\n', stdout);
             break;

@@ -63,8 +63,11 @@ class Tmux(object):
         self.sock = os.path.join(self.dir, "tmux.sock")
         self.width = width
         cmd = " ".join(_q(a) for a in ["env", "HOME=" + home, "TERM=xterm"] + argv)
-        # keep the pane after the shell exits so its exit status can be read
-        script = "%s; echo \"[shell exited $?]\"; sleep 600" % cmd
+        # keep the pane after the shell exits so its exit status can be
+        # read; Ctrl-C goes to the whole foreground process group, this
+        # sh included, which must outlive it (a trap, unlike an ignored
+        # signal, is not inherited by the shell under test)
+        script = "trap : INT; %s; echo \"[shell exited $?]\"; sleep 600" % cmd
         self._tmux("new-session", "-d", "-s", "t", "-x", str(width),
                    "-y", str(height), "sh", "-c", script)
         self._tmux("set-option", "-t", "t", "history-limit", "20000")
@@ -200,6 +203,28 @@ class ShellTest(harness.NodeTestCase):
             hist = f.read().decode("utf-8", "replace")
         self.assertIn("CONSISTENCY", hist)
         self.assertIn("FROM\\040users\\040WHERE\\040id\\040=\\0407", hist)
+
+    def test_ctrl_c_drops_input_and_ctrl_d_exits(self):
+        tm = self.start_tmux()
+        # half a line: Ctrl-C drops it and gives a fresh prompt
+        tm.type("SELECT nonsense FROM")
+        tm.key("C-c")
+        tm.wait_for(r"^basalt> ", count=2)
+        # half a statement over two lines: Ctrl-C drops both lines
+        tm.line("SELECT release_version")
+        tm.wait_for(r"^   \.\.\. ")
+        tm.key("C-c")
+        tm.wait_for(r"^basalt> ", count=3)
+        # the shell is still connected and nothing of the dropped text
+        # is left over to run with the next statement
+        tm.line("SELECT cluster_name FROM system.local;")
+        s = tm.wait_for(r"^\(1 rows\)")
+        self.assertNotIn("SyntaxException", s)
+        self.assertNotIn("nonsense", s.split("SELECT cluster_name")[1])
+        # Ctrl-D on an empty line exits with status 0
+        tm.wait_for(r"^basalt> ", count=4)
+        tm.key("C-d")
+        tm.wait_for(r"\[shell exited 0\]")
 
     def test_paging_with_more(self):
         self.session.execute("DROP TABLE IF EXISTS ks.nums")
