@@ -114,17 +114,44 @@ static int load_schema(shell *sh) {
 
 /* ----------------------------------------------------------------- rows */
 
-/* Waits for Enter on the terminal after a page.  Reads the descriptor
- * directly: stdio buffering must not swallow typed-ahead input that
- * libedit reads next. */
-static void wait_more(void) {
+/* Ctrl-C while the shell waits for the terminal (the prompt, ---MORE---):
+ * set by the SIGINT handler, which is installed without SA_RESTART so
+ * that the read returns.  At other times SIGINT keeps its default. */
+static volatile sig_atomic_t g_sigint;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_sigint = 1;
+}
+
+static void sigint_catch(struct sigaction *old) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    g_sigint = 0;
+    sigaction(SIGINT, &sa, old);
+}
+
+static void sigint_release(const struct sigaction *old) {
+    sigaction(SIGINT, old, NULL);
+}
+
+/* Waits for Enter on the terminal after a page: 1, or 0 after Ctrl-C
+ * (no more pages).  Reads the descriptor directly: stdio buffering must
+ * not swallow typed-ahead input that libedit reads next. */
+static int wait_more(void) {
     fputs("---MORE---", stdout);
     out_flush();
+    struct sigaction old;
+    sigint_catch(&old);
     char ch;
     for (;;) {
         ssize_t n = read(STDIN_FILENO, &ch, 1);
         if (n <= 0 || ch == '\n' || ch == '\r') break;
     }
+    sigint_release(&old);
+    return !g_sigint;
 }
 
 static int add_page(bs_shell_grid *g, bs_client_result *r, bs_buf *cellbuf,
@@ -188,7 +215,10 @@ static void print_rows(shell *sh, const bs_client_stmt *st,
             }
             if (more) {
                 fputc('\n', stdout);
-                wait_more();
+                if (!wait_more()) { /* Ctrl-C: stop at the rows shown */
+                    fputc('\n', stdout);
+                    more = 0;
+                }
             }
         }
         if (!more) break;
@@ -773,15 +803,6 @@ static void history_add(shell *sh, const char *text, size_t len) {
     free(s);
 }
 
-/* Ctrl-C at the prompt: set by the SIGINT handler, which is installed
- * without SA_RESTART so that the terminal read returns. */
-static volatile sig_atomic_t g_sigint;
-
-static void on_sigint(int sig) {
-    (void)sig;
-    g_sigint = 1;
-}
-
 static void repl(shell *sh) {
     HistEvent ev;
     sh->hist = history_init();
@@ -813,18 +834,15 @@ static void repl(shell *sh) {
     /* like cqlsh: Ctrl-C at the prompt drops what is typed (a whole
      * multi-line statement too) and gives a fresh prompt; Ctrl-D on an
      * empty line exits.  libedit restores the terminal, then passes the
-     * signal on to the handler.  Only while reading: while a statement
-     * runs, Ctrl-C still ends the shell (nothing polls a flag there). */
-    struct sigaction sa, old_sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
+     * signal on to the handler.  Only while reading (and at ---MORE---,
+     * where it stops the paging): while a statement runs, Ctrl-C still
+     * ends the shell (nothing polls a flag there). */
     while (!sh->exit_req) {
         int count = 0;
-        g_sigint = 0;
-        sigaction(SIGINT, &sa, &old_sa);
+        struct sigaction old_sa;
+        sigint_catch(&old_sa);
         const char *line = el_gets(sh->el, &count);
-        sigaction(SIGINT, &old_sa, NULL);
+        sigint_release(&old_sa);
         if (g_sigint) {
             g_sigint = 0;
             sh->pending.len = 0;

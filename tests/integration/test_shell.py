@@ -250,12 +250,20 @@ class ShellTest(harness.NodeTestCase):
         self.assertEqual([int(r) for r in rows], list(range(1, 251)))
         # each page has its own header
         self.assertEqual(len(re.findall(r"(?m)^ c +\| v$", s)), 3)
+        # Ctrl-C at ---MORE--- stops the paging at the rows shown; the
+        # shell goes on
+        tm.line("SELECT c, v FROM nums WHERE k = 0 AND c > 0;")
+        tm.wait_for(r"^---MORE---", count=3)
+        tm.key("C-c")
+        s = tm.wait_for(r"^\(100 rows\)")
+        tm.wait_for(r"^basalt:ks> ", count=4)
+        self.assertEqual(s.count("---MORE---"), 3)
         # PAGING OFF: everything at once
         tm.line("PAGING OFF")
         tm.wait_for(r"Disabled Query paging")
         tm.line("SELECT c, v FROM nums WHERE k = 0 AND c > 100;")
         s = tm.wait_for(r"^\(150 rows\)")
-        self.assertEqual(s.count("---MORE---"), 2)
+        self.assertEqual(s.count("---MORE---"), 3)
         tm.line("QUIT")
         tm.wait_for(r"\[shell exited 0\]")
 
