@@ -600,7 +600,8 @@ static void cmd_copy(shell *sh, const bs_shell_cmd *cmd) {
         fputs("*", pf);
     fputs("].\n", pf);
     fflush(pf);
-    int rc = bs_shell_copy(sh->c, &cmd->copy, sh->ks, pf, &st, err, sizeof err);
+    int rc = bs_shell_copy(sh->c, &cmd->copy, sh->ks, pf, &g_sigint, &st, err,
+                           sizeof err);
     double rate = st.secs > 0 ? (double)st.rows / st.secs : 0;
     if (cmd->copy.to)
         fprintf(
@@ -688,7 +689,7 @@ static void run_stmt(shell *sh, const char *text, size_t len) {
 /* Runs every statement of a script (-e, -f, a pipe, SOURCE). */
 static void run_text(shell *sh, const char *text, size_t len) {
     size_t pos = 0;
-    while (pos < len && !sh->exit_req) {
+    while (pos < len && !sh->exit_req && !g_sigint) {
         size_t off, slen, used;
         int k =
             bs_shell_next_stmt(text + pos, len - pos, 1, &off, &slen, &used);
@@ -869,7 +870,13 @@ static void repl(shell *sh) {
             }
             /* the statement text as typed (with its terminator) */
             history_add(sh, t + off, used - off);
+            /* Ctrl-C while it runs: COPY stops, SOURCE stops before its
+             * next statement, anything else runs to its end (bounded by
+             * the request timeout); the shell stays */
+            struct sigaction run_sa;
+            sigint_catch(&run_sa);
             run_stmt(sh, t + off, slen);
+            sigint_release(&run_sa);
             memmove(sh->pending.data, sh->pending.data + used,
                     sh->pending.len - used);
             sh->pending.len -= used;

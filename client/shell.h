@@ -22,6 +22,7 @@
 #define BS_CLIENT_SHELL_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -257,10 +258,13 @@ typedef struct bs_shell_copy_stats {
 } bs_shell_copy_stats;
 
 /* Runs COPY.  Progress goes to `progress` (may be NULL) as
- * "Processed: N rows; Rate: R rows/s" lines.  On failure a message is in
- * err.  0, or a negative code. */
+ * "Processed: N rows; Rate: R rows/s" lines.  COPY stops early, with
+ * BS_ECANCELED, once *cancel (may be NULL) is non-zero (Ctrl-C): TO after
+ * the page it is writing, FROM after the rows already sent are answered.
+ * On failure a message is in err.  0, or a negative code. */
 int bs_shell_copy(bs_client *c, const bs_shell_copy_req *req,
                   const char *cur_ks, FILE *progress,
+                  const volatile sig_atomic_t *cancel,
                   bs_shell_copy_stats *stats, char *err, size_t errlen);
 
 /* Formats a client error the way cqlsh prints it

@@ -148,8 +148,16 @@ static int append_target(bs_buf *q, const char *ks, const char *table) {
 
 /* --------------------------------------------------------------- COPY TO */
 
+static int canceled(const volatile sig_atomic_t *cancel, long rows, char *err,
+                    size_t errlen) {
+    if (!cancel || !*cancel) return 0;
+    snprintf(err, errlen, "Aborted by Ctrl-C after %ld rows", rows);
+    return BS_ECANCELED;
+}
+
 static int copy_to(bs_client *c, const bs_shell_copy_req *req, const char *ks,
-                   char **cols, size_t ncols, FILE *pf, bs_shell_copy_stats *st,
+                   char **cols, size_t ncols, FILE *pf,
+                   const volatile sig_atomic_t *cancel, bs_shell_copy_stats *st,
                    char *err, size_t errlen) {
     FILE *f = stdout;
     int own = 0;
@@ -233,6 +241,7 @@ static int copy_to(bs_client *c, const bs_shell_copy_req *req, const char *ks,
         line.len = 0;
         progress_tick(&pg, st->rows, 0);
         if (stop || !bs_client_result_has_more_pages(r)) break;
+        if ((rc = canceled(cancel, st->rows, err, errlen))) break;
         bs_client_result *next = NULL;
         rc = bs_client_next_page(c, stmt, r, &next, &e);
         bs_client_result_free(r);
@@ -294,6 +303,7 @@ static void on_done(bs_client_result *res, const bs_client_error *e, void *ud) {
 
 static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
                      char **cols, size_t ncols, FILE *pf,
+                     const volatile sig_atomic_t *cancel,
                      bs_shell_copy_stats *st, char *err, size_t errlen) {
     FILE *f = stdin;
     int own = 0;
@@ -347,6 +357,10 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
     long recno = 0, reported = 0, sent = 0;
     int first_record = 1;
     for (;;) {
+        if (cancel && *cancel) {
+            rc = BS_ECANCELED;
+            break;
+        }
         size_t n;
         char **fields;
         size_t *lens;
@@ -433,6 +447,7 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
     st->rows = w.ok;
     st->errors += w.failed;
     progress_tick(&pg, st->rows, 1);
+    if (rc == BS_ECANCELED) canceled(cancel, st->rows, err, errlen);
     if (!rc && w.have_first) {
         char m[400];
         bs_shell_format_error(&w.first, w.first_rc, m, sizeof m);
@@ -454,6 +469,7 @@ done:
 
 int bs_shell_copy(bs_client *c, const bs_shell_copy_req *req,
                   const char *cur_ks, FILE *progress_f,
+                  const volatile sig_atomic_t *cancel,
                   bs_shell_copy_stats *stats, char *err, size_t errlen) {
     memset(stats, 0, sizeof *stats);
     err[0] = 0;
@@ -469,9 +485,11 @@ int bs_shell_copy(bs_client *c, const bs_shell_copy_req *req,
     if (rc) return rc;
     double t0 = now_s();
     if (req->to)
-        rc = copy_to(c, req, ks, cols, ncols, progress_f, stats, err, errlen);
+        rc = copy_to(c, req, ks, cols, ncols, progress_f, cancel, stats, err,
+                     errlen);
     else
-        rc = copy_from(c, req, ks, cols, ncols, progress_f, stats, err, errlen);
+        rc = copy_from(c, req, ks, cols, ncols, progress_f, cancel, stats, err,
+                       errlen);
     stats->secs = now_s() - t0;
     free_cols(cols, ncols);
     return rc;

@@ -35,7 +35,8 @@
     XX(INTERNAL, -1021, "internal error")                                      \
     XX(AUTH, -1022, "authentication error")                                    \
     XX(UNPREPARED, -1023, "unprepared statement")                              \
-    XX(TYPE, -1024, "type mismatch")
+    XX(TYPE, -1024, "type mismatch")                                           \
+    XX(CANCELED, -1025, "canceled")
 
 typedef enum {
 #define BS__ERR_ENUM(name, val, msg) BS_E##name = (val),

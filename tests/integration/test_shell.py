@@ -226,6 +226,33 @@ class ShellTest(harness.NodeTestCase):
         tm.key("C-d")
         tm.wait_for(r"\[shell exited 0\]")
 
+    def test_ctrl_c_stops_copy_from(self):
+        n = 1000000
+        self.session.execute("DROP TABLE IF EXISTS ks.cc")
+        self.session.execute("CREATE TABLE ks.cc (k int PRIMARY KEY, v text)")
+        src = os.path.join(self.tmp, "cc.csv")
+        with open(src, "w") as f:
+            f.writelines("%d,v%d\n" % (i, i) for i in range(n))
+        tm = self.start_tmux(["-k", "ks"])
+        tm.line("COPY cc (k, v) FROM '%s';" % src)
+        # the first progress line (after ~1 s), then Ctrl-C
+        tm.wait_for(r"Processed: \d+ rows", timeout=60)
+        tm.key("C-c")
+        s = tm.wait_for(r"Aborted by Ctrl-C after \d+ rows", timeout=60)
+        done = int(re.search(r"Aborted by Ctrl-C after (\d+) rows", s).group(1))
+        self.assertIn("%d rows imported" % done, s)
+        self.assertGreater(done, 0)
+        self.assertLess(done, n)
+        # the shell goes on, and every row it counted is there: COPY
+        # stopped sending and waited for the answers of what it had sent
+        tm.wait_for(r"^basalt:ks> ", count=2)
+        tm.line("SELECT k FROM cc WHERE k = 0;")
+        tm.wait_for(r"^\(1 rows\)")
+        got = sum(1 for _ in self.session.execute("SELECT k FROM ks.cc"))
+        self.assertEqual(got, done)
+        tm.line("EXIT")
+        tm.wait_for(r"\[shell exited 0\]")
+
     def test_paging_with_more(self):
         self.session.execute("DROP TABLE IF EXISTS ks.nums")
         self.session.execute("CREATE TABLE ks.nums (k int, c int, v text, PRIMARY KEY (k, c))")
