@@ -114,9 +114,10 @@ static int load_schema(shell *sh) {
 
 /* ----------------------------------------------------------------- rows */
 
-/* Ctrl-C while the shell waits for the terminal (the prompt, ---MORE---):
- * set by the SIGINT handler, which is installed without SA_RESTART so
- * that the read returns.  At other times SIGINT keeps its default. */
+/* Ctrl-C in an interactive session (at the prompt, at ---MORE---, while
+ * a typed statement runs): set by the SIGINT handler, which is installed
+ * without SA_RESTART so that a terminal read returns.  Scripts (-e, -f,
+ * a pipe) keep SIGINT's default. */
 static volatile sig_atomic_t g_sigint;
 
 static void on_sigint(int sig) {
@@ -835,9 +836,7 @@ static void repl(shell *sh) {
     /* like cqlsh: Ctrl-C at the prompt drops what is typed (a whole
      * multi-line statement too) and gives a fresh prompt; Ctrl-D on an
      * empty line exits.  libedit restores the terminal, then passes the
-     * signal on to the handler.  Only while reading (and at ---MORE---,
-     * where it stops the paging): while a statement runs, Ctrl-C still
-     * ends the shell (nothing polls a flag there). */
+     * signal on to the handler.  While a statement runs, see below. */
     while (!sh->exit_req) {
         int count = 0;
         struct sigaction old_sa;
