@@ -3,7 +3,7 @@
  *
  *   basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> [args]
  *
- * It talks to a node's admin REST API (node/admin.h) with one plain
+ * It talks to a node's admin REST API (node/admin/admin.h) with one plain
  * HTTP/1.1 request per command over a blocking socket ("Connection:
  * close"; no libcurl), parses the JSON answer (admin_json.c) and prints
  * it the way nodetool would (admin_fmt.c).

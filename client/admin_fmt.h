@@ -1,6 +1,6 @@
 /*
  * admin_fmt.h - basalt-admin's renderers: JSON documents of the admin
- * REST API (node/admin.h documents their shape) to nodetool-style text.
+ * REST API (node/admin/admin.h documents their shape) to nodetool-style text.
  *
  * Each function appends to `out` and returns 0, BS_ENOMEM, or
  * BS_EPROTO when the document lacks a field it needs (a server of

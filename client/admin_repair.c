@@ -1,6 +1,6 @@
 /*
  * admin_repair.c - text for `basalt-admin repair` and `basalt-admin
- * checksum` from the admin API's JSON (node/repair_admin.h).
+ * checksum` from the admin API's JSON (node/admin/repair_admin.h).
  */
 #include "client/admin_repair.h"
 

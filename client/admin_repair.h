@@ -1,6 +1,6 @@
 /*
  * admin_repair.h - basalt-admin's renderers for POST /repair and
- * GET /checksum (shapes in node/repair_admin.h).  Same conventions as
+ * GET /checksum (shapes in node/admin/repair_admin.h).  Same conventions as
  * admin_fmt.h: append to out; 0, BS_ENOMEM or BS_EPROTO.
  */
 #ifndef BS_CLIENT_ADMIN_REPAIR_H

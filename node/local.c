@@ -12,7 +12,7 @@
  * persisted first, then store tables are created/dropped, then the
  * snapshot is published (readers take it under a short rwlock).
  *
- * Cluster hooks (node/cluster.c): a local DDL's snapshot is merged with
+ * Cluster hooks (node/cluster/cluster.c): a local DDL's snapshot is merged with
  * the current one (bs_schema_merge) before it is published, so a schema
  * merged in from a peer between the executor's clone and its apply is not
  * lost; the schema listener then pushes it to peers.  A peer's schema is

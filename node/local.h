@@ -62,7 +62,7 @@ bs_store *bs_local_store(bs_local *n);
  * 0, a bs_store_table_get error for an unknown table, or a store error. */
 int bs_local_apply(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s);
 
-/* ---- cluster hooks (node/cluster.c) ------------------------------------ */
+/* ---- cluster hooks (node/cluster/cluster.c) ------------------------------------ */
 
 /* The gossip generation of this start: max(now_s, last one + 1), persisted
  * in system.local so a restart within the same second still moves it

@@ -26,17 +26,17 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "node/admin.h"
-#include "node/cluster.h"
-#include "node/coord.h"
-#include "node/gossip.h"
-#include "node/provider.h"
+#include "node/admin/admin.h"
+#include "node/cluster/cluster.h"
+#include "node/coord/coord.h"
+#include "node/cluster/gossip.h"
+#include "node/admin/provider.h"
 #include "node/repair.h"
-#include "node/repair_admin.h"
+#include "node/admin/repair_admin.h"
 #include "node/config.h"
 #include "node/local.h"
 #include "storage/store.h"
-#include "node/server.h"
+#include "node/transport/server.h"
 #include "query/exec.h"
 
 typedef struct app {
@@ -72,7 +72,7 @@ static int h_handle(void *ud, void *conn_ud, const bs_proto_request *req,
 
 /* Prepared statements run on the CQL loop thread when this node is the
  * whole ring: nothing can wait for another node, and the thread-pool
- * round trip costs more than a local write (node/server.h inline_ok). */
+ * round trip costs more than a local write (node/transport/server.h inline_ok). */
 static int h_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
     app *ap = ud;
     (void)conn_ud;

@@ -33,9 +33,9 @@
  * moves).
  */
 #include "node/repair.h"
-#include "node/placement.h"
+#include "node/coord/placement.h"
 
-#include "node/admin.h"
+#include "node/admin/admin.h"
 
 #include <errno.h>
 #include <pthread.h>

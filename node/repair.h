@@ -49,9 +49,9 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "node/coord.h"
+#include "node/coord/coord.h"
 #include "node/local.h"
-#include "node/msg.h"
+#include "node/cluster/msg.h"
 
 #define BS_VERB_REPAIR_TREE 15
 #define BS_VERB_REPAIR_DIGESTS 16

@@ -1,7 +1,7 @@
 /*
  * fuzz_admin_json.c - libFuzzer driver for basalt-admin's JSON reader
  * (client/admin_json.c) against the server's JSON string writer
- * (node/admin_json.c).
+ * (node/admin/admin_json.c).
  *
  * The input is (1) parsed as a JSON document - any result but a crash is
  * fine, and a successful parse is walked completely and rendered with
@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/admin_fmt.c"
-#include "client/admin_json.c"
-#include "node/admin.h"
+#include "client/admin_fmt.h"
+#include "client/admin_json.h"
+#include "common/utf8.h"
+#include "node/admin/admin.h"
 
 static size_t walk(const bs_json *v) {
     size_t n = 1;

@@ -1,6 +1,6 @@
 /*
  * fuzz_coord_wire.c - the coordinator's internode payload decoders
- * (node/wire.h: write, raw records, scan request, scan result) on
+ * (node/coord/wire.h: write, raw records, scan request, scan result) on
  * arbitrary bytes; the first byte picks the decoder.  Whatever decodes
  * must re-encode and decode again to the same shape (counts, digests).
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/wire.h"
+#include "node/coord/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;

@@ -1,6 +1,6 @@
 /*
  * fuzz_http.c - libFuzzer driver for the admin server's HTTP/1.1 request
- * parser (node/admin_http.c).
+ * parser (node/admin/admin_http.c).
  *
  * The input is treated as a stream of pipelined requests: each parse
  * that succeeds consumes its bytes and the next one starts after them,
@@ -24,7 +24,7 @@
 
 #include "common/arena.h"
 #include "common/error.h"
-#include "node/admin_int.h"
+#include "node/admin/admin_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bs_arena a;

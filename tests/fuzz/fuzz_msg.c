@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "node/gossip.h"
-#include "node/msg.h"
+#include "node/cluster/gossip.h"
+#include "node/cluster/msg.h"
 
 #define MAX (1u << 20)
 

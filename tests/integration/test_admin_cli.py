@@ -1,15 +1,15 @@
 """
 test_admin_cli.py - basalt-admin, the nodetool-like tool, end to end.
 
-It runs against test_admin_fakesrv: the real admin REST server (node/admin.c)
+It runs against test_admin_fakesrv: the real admin REST server (node/admin/admin.c)
 with the unit tests' fake provider, a known three-node, two-DC cluster
-(tests/unit/node/test_admin_fake.h), so every line of output can be
+(tests/unit/node/admin/test_admin_fake.h), so every line of output can be
 checked.  Covers: status/ring/info/gossipinfo/describecluster/version
 output, keyspace arguments, flush/compact/drain reaching the provider,
 error messages and exit codes (connection refused, HTTP errors, a paused
 server with a timeout, a port that does not speak HTTP, usage errors).
 
-Binaries: BASALT_ADMIN and BASALT_ADMIN_FAKESRV (set by admin.cmake), or
+Binaries: BASALT_ADMIN and BASALT_ADMIN_FAKESRV (set by tests/integration/CMakeLists.txt), or
 next to basaltd's build tree (build/client/basalt-admin,
 build/tests/integration/test_admin_fakesrv).
 """

@@ -1,6 +1,6 @@
 /*
  * test_admin_fakesrv.c - the admin REST server with the fake provider of
- * the unit tests (tests/unit/node/test_admin_fake.h), as a process that
+ * the unit tests (tests/unit/node/admin/test_admin_fake.h), as a process that
  * test_admin_cli.py runs basalt-admin against.  basaltd's own provider is
  * wired by the node; this fixture makes the client's output testable
  * against a known three-node, two-DC cluster.
@@ -18,8 +18,8 @@
 #include <stdio.h>
 
 #include "common/log.h"
-#include "node/admin.h"
-#include "tests/unit/node/test_admin_fake.h"
+#include "node/admin/admin.h"
+#include "tests/unit/node/admin/test_admin_fake.h"
 
 static int h_counters(void *ud, const bs_admin_request *req,
                       bs_admin_response *resp) {

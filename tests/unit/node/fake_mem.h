@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "common/uuid.h"
-#include "node/msg.h"
+#include "node/cluster/msg.h"
 #include "ring/tokenmeta.h"
 
 #ifndef FAKE_MEM_N

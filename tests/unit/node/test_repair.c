@@ -39,7 +39,7 @@ static int64_t g_now_s;
 
 #define N 3
 #define FAKE_MEM_N N
-#include "fake_mem.h"
+#include "tests/unit/node/fake_mem.h"
 #define NKEYS 600
 
 

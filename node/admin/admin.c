@@ -1,0 +1,755 @@
+/*
+ * admin.c - the admin HTTP server: one thread, one libuv loop, a route
+ * table, connections with keep-alive and pipelining.
+ *
+ * Threads and ownership
+ * ---------------------
+ * The controlling thread creates the server, registers routes (the route
+ * list is guarded by `mu`, so routes may also be added while serving),
+ * binds and listens in bs_admin_start, then hands the loop to the admin
+ * thread (pthread_create gives the happens-before).  From then on only
+ * the admin thread touches the loop, listener and connections; the
+ * controlling thread reaches it through `stop_async` alone.
+ * A blocking route's handler runs on libuv's thread pool; its work item
+ * (struct work) is touched by the loop until uv_queue_work, by the worker
+ * in work_cb, and by the loop again in after_work_cb.
+ *
+ * Connection lifecycle
+ * --------------------
+ *   accept -> reading; bytes accumulate in `in`
+ *   pump(): parse one request at the front of `in` (admin_http.c), take
+ *           its bytes off, dispatch it; repeat while requests are complete
+ *           and the connection is neither busy nor closing
+ *   dispatch: route lookup -> inline handler (admin thread) and write the
+ *           response, or a blocking handler: `busy` set, reading stopped,
+ *           uv_queue_work; after_work writes the response and pumps again
+ *   conn_close(): `closing` set, tcp and timer closed; the conn is freed
+ *           once both close callbacks ran AND no work item is in flight
+ *           (so after_work_cb can always dereference its conn)
+ * Responses are written in request order because a connection dispatches
+ * one request at a time.  Pending writes need no reference on the conn:
+ * uv_close cancels them and their callbacks run before the close
+ * callback.
+ *
+ * Limits: a request head is at most 16 KiB and a body at most max_body
+ * (the parser enforces both), so `in` holds at most one request plus one
+ * read's worth of bytes beyond it, except while busy (reading is stopped
+ * then).  When more than WQ_LIMIT response bytes wait for a client that
+ * does not read, the connection stops reading and parsing until they
+ * drain.  An idle timer closes connections without a complete request for
+ * idle_timeout_ms (slow or silent clients cannot pin a slot forever);
+ * at most max_connections are served, further ones are accepted and
+ * closed at once.
+ *
+ * Stop
+ * ----
+ * bs_admin_stop sets `stopping` and wakes the loop: the listener and the
+ * async handle are closed, idle connections are closed, busy ones close
+ * as soon as their handler returns and the response is written.  uv_run
+ * returns when the last handle is closed and the last work item is back;
+ * then the thread exits and is joined.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "node/admin/admin_int.h"
+
+#define READ_CHUNK 65536
+#define WQ_LIMIT (4u << 20)
+
+typedef struct route {
+    char *method;
+    char *path;
+    bs_admin_handler h;
+    void *ud;
+    bool blocking;
+    struct route *next;
+} route;
+
+typedef struct conn conn;
+
+struct bs_admin {
+    bs_admin_opts opts;
+    char *address;
+    pthread_mutex_t mu; /* guards routes */
+    route *routes;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t stop_async;
+    uv_thread_t thread;
+    bool started, joined;
+    atomic_int stopping;
+    int port;
+    conn *conns; /* admin thread only */
+    int nconns;
+    struct kept *kept; /* freed in bs_admin_free */
+};
+
+typedef struct kept {
+    void *p;
+    void (*fr)(void *);
+    struct kept *next;
+} kept;
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    bs_admin *adm;
+    bs_buf in;
+    size_t need;        /* total bytes the pending request needs, 0 = ? */
+    bool sent_continue; /* 100 Continue already sent for it */
+    bs_arena arena;     /* the current request's memory */
+    bool busy;          /* a blocking handler is running */
+    bool closing;       /* conn_close called */
+    bool fatal;         /* no more requests: close after the writes */
+    bool reading;
+    int open_handles; /* tcp + timer until their close callbacks */
+    size_t nwrites;
+    size_t wq_bytes;
+    char peer[64];
+    conn *prev, *next;
+};
+
+typedef struct wreq {
+    uv_write_t uv;
+    conn *c;
+    bs_buf buf;
+} wreq;
+
+typedef struct work {
+    uv_work_t uv;
+    conn *c;
+    bs_admin_handler h;
+    void *ud;
+    bs_admin_request req;
+    bs_admin_response resp;
+    int rc;
+} work;
+
+static void pump(conn *c);
+static void conn_close(conn *c);
+
+/* ------------------------------------------------------------------ */
+/* Options, routes                                                     */
+/* ------------------------------------------------------------------ */
+
+void bs_admin_opts_init(bs_admin_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->address = "127.0.0.1";
+    o->port = BS_ADMIN_DEFAULT_PORT;
+    o->max_body = BS_ADMIN_MAX_BODY;
+    o->max_connections = 64;
+    o->idle_timeout_ms = 60000;
+}
+
+void bs_admin_opts_from_config(bs_admin_opts *o, const bs_config *cfg) {
+    bs_admin_opts_init(o);
+    if (cfg->admin_address && *cfg->admin_address)
+        o->address = cfg->admin_address;
+    o->port = cfg->admin_port;
+}
+
+int bs_admin_new(const bs_admin_opts *o, bs_admin **out) {
+    bs_admin *a = calloc(1, sizeof *a);
+    if (!a) return BS_ENOMEM;
+    bs_admin_opts_init(&a->opts);
+    if (o) a->opts = *o;
+    if (a->opts.max_body == 0) a->opts.max_body = BS_ADMIN_MAX_BODY;
+    if (a->opts.max_connections <= 0) a->opts.max_connections = 64;
+    if (a->opts.idle_timeout_ms == 0) a->opts.idle_timeout_ms = 60000;
+    a->address = strdup(a->opts.address ? a->opts.address : "127.0.0.1");
+    if (!a->address) {
+        free(a);
+        return BS_ENOMEM;
+    }
+    a->opts.address = a->address;
+    pthread_mutex_init(&a->mu, NULL);
+    *out = a;
+    return 0;
+}
+
+static int add_route(bs_admin *a, const char *method, const char *path,
+                     bs_admin_handler h, void *ud, bool blocking) {
+    if (!a || !method || !*method || !path || path[0] != '/' || !h)
+        return BS_EINVAL;
+    pthread_mutex_lock(&a->mu);
+    for (route *r = a->routes; r; r = r->next) {
+        if (strcmp(r->method, method) == 0 && strcmp(r->path, path) == 0) {
+            r->h = h;
+            r->ud = ud;
+            r->blocking = blocking;
+            pthread_mutex_unlock(&a->mu);
+            return 0;
+        }
+    }
+    route *r = calloc(1, sizeof *r);
+    if (r) {
+        r->method = strdup(method);
+        r->path = strdup(path);
+    }
+    if (!r || !r->method || !r->path) {
+        if (r) {
+            free(r->method);
+            free(r->path);
+        }
+        free(r);
+        pthread_mutex_unlock(&a->mu);
+        return BS_ENOMEM;
+    }
+    r->h = h;
+    r->ud = ud;
+    r->blocking = blocking;
+    /* append: keeps the Allow header in registration order */
+    route **pp = &a->routes;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = r;
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+int bs__admin_keep(bs_admin *a, void *p, void (*fr)(void *)) {
+    kept *k = malloc(sizeof *k);
+    if (!k) return BS_ENOMEM;
+    k->p = p;
+    k->fr = fr;
+    pthread_mutex_lock(&a->mu);
+    k->next = a->kept;
+    a->kept = k;
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+int bs_admin_route(bs_admin *a, const char *method, const char *path,
+                   bs_admin_handler h, void *ud) {
+    return add_route(a, method, path, h, ud, false);
+}
+
+int bs_admin_route_blocking(bs_admin *a, const char *method, const char *path,
+                            bs_admin_handler h, void *ud) {
+    return add_route(a, method, path, h, ud, true);
+}
+
+int bs_admin_error(bs_admin_response *resp, int status, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp->status = status;
+    resp->content_type = "application/json";
+    bs_buf_reset(&resp->body);
+    bs_admin_json w;
+    bs_admin_json_init(&w, &resp->body);
+    bs_admin_json_obj(&w);
+    bs_admin_json_key(&w, "error");
+    bs_admin_json_str(&w, msg);
+    bs_admin_json_end(&w);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+static void on_write(uv_write_t *req, int status) {
+    wreq *w = req->data;
+    conn *c = w->c;
+    c->nwrites--;
+    c->wq_bytes -= w->buf.len;
+    bs_buf_free(&w->buf);
+    free(w);
+    if (c->closing) return;
+    if (status < 0) {
+        BS_DEBUG("admin", "write to %s failed: %s", c->peer,
+                 uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    if (c->fatal && c->nwrites == 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->wq_bytes < WQ_LIMIT / 2) pump(c);
+}
+
+/* Queues bytes (taken from *b, which is left empty). */
+static void send_buf(conn *c, bs_buf *b) {
+    wreq *w = calloc(1, sizeof *w);
+    if (!w) {
+        bs_buf_free(b);
+        conn_close(c);
+        return;
+    }
+    w->c = c;
+    w->buf = *b;
+    bs_buf_init(b);
+    w->uv.data = w;
+    uv_buf_t ub = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
+    int rc = uv_write(&w->uv, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
+    if (rc) {
+        BS_DEBUG("admin", "write to %s failed: %s", c->peer, uv_strerror(rc));
+        bs_buf_free(&w->buf);
+        free(w);
+        conn_close(c);
+        return;
+    }
+    c->nwrites++;
+    c->wq_bytes += w->buf.len;
+}
+
+static void send_response(conn *c, int status, const char *ctype,
+                          const char *extra, bool keep_alive,
+                          const bs_buf *body) {
+    if (atomic_load(&c->adm->stopping)) keep_alive = false;
+    bs_buf out = BS_BUF_INIT;
+    if (bs__http_write_response(&out, status, ctype, extra, keep_alive,
+                                body ? body->data : NULL,
+                                body ? body->len : 0)) {
+        bs_buf_free(&out);
+        conn_close(c);
+        return;
+    }
+    if (!keep_alive) c->fatal = true;
+    send_buf(c, &out);
+    if (!c->closing && c->fatal && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void send_error(conn *c, int status, const char *msg, bool keep_alive,
+                       const char *extra) {
+    bs_admin_response r = {status, "application/json", BS_BUF_INIT};
+    bs_admin_error(&r, status, "%s", msg);
+    send_response(c, status, "application/json", extra, keep_alive, &r.body);
+    bs_buf_free(&r.body);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                            */
+/* ------------------------------------------------------------------ */
+
+static void finish_handler(bs_admin_response *resp, int rc) {
+    if (rc == 0) return;
+    int st = resp->status >= 400 ? resp->status : bs__admin_status_for(rc);
+    if (resp->body.len == 0) bs_admin_error(resp, st, "%s", bs_strerror(rc));
+    resp->status = st;
+}
+
+static void work_cb(uv_work_t *req) {
+    work *w = req->data;
+    w->rc = w->h(w->ud, &w->req, &w->resp);
+    finish_handler(&w->resp, w->rc);
+}
+
+static void after_work_cb(uv_work_t *req, int status) {
+    work *w = req->data;
+    conn *c = w->c;
+    c->busy = false;
+    if (status == UV_ECANCELED) {
+        bs_buf_reset(&w->resp.body);
+        w->resp.status = 503;
+        w->rc = BS_EUNAVAIL;
+        finish_handler(&w->resp, w->rc);
+    }
+    if (!c->closing) {
+        send_response(c, w->resp.status, w->resp.content_type, NULL,
+                      w->req.keep_alive, &w->resp.body);
+    }
+    bs_buf_free(&w->resp.body);
+    free(w);
+    if (c->closing) {
+        if (c->open_handles == 0) {
+            bs_buf_free(&c->in);
+            bs_arena_free(&c->arena);
+            free(c);
+        }
+        return;
+    }
+    if (atomic_load(&c->adm->stopping)) {
+        c->fatal = true; /* closes once the response is written */
+        return;
+    }
+    uv_timer_again(&c->timer);
+    pump(c);
+}
+
+static void dispatch(conn *c, const bs__http_req *hr) {
+    bs_admin *a = c->adm;
+    bs_admin_request req = {hr->method,     hr->path, hr->query,    hr->headers,
+                            hr->n_headers,  hr->body, hr->body_len, hr->minor,
+                            hr->keep_alive, &c->arena};
+    bs_admin_handler h = NULL;
+    void *ud = NULL;
+    bool blocking = false, path_known = false;
+    char allow[256] = "";
+    pthread_mutex_lock(&a->mu);
+    for (route *r = a->routes; r; r = r->next) {
+        if (strcmp(r->path, hr->path) != 0) continue;
+        path_known = true;
+        if (strcmp(r->method, hr->method) == 0) {
+            h = r->h;
+            ud = r->ud;
+            blocking = r->blocking;
+        }
+        size_t l = strlen(allow);
+        snprintf(allow + l, sizeof allow - l, "%s%s", l ? ", " : "", r->method);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (!h) {
+        if (path_known) {
+            char extra[300], msg[300];
+            snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+            snprintf(msg, sizeof msg,
+                     "method %s not allowed on %s (allowed: %s)", hr->method,
+                     hr->path, allow);
+            send_error(c, 405, msg, hr->keep_alive, extra);
+        } else {
+            char msg[300];
+            snprintf(msg, sizeof msg, "no such endpoint: %.200s", hr->path);
+            send_error(c, 404, msg, hr->keep_alive, NULL);
+        }
+        return;
+    }
+    if (blocking) {
+        work *w = calloc(1, sizeof *w);
+        if (!w) {
+            send_error(c, 503, "out of memory", false, NULL);
+            return;
+        }
+        w->c = c;
+        w->h = h;
+        w->ud = ud;
+        w->req = req;
+        w->resp.status = 200;
+        w->resp.content_type = "application/json";
+        w->uv.data = w;
+        int rc = uv_queue_work(&a->loop, &w->uv, work_cb, after_work_cb);
+        if (rc) {
+            free(w);
+            send_error(c, 503, "cannot queue work", false, NULL);
+            return;
+        }
+        c->busy = true;
+        uv_timer_stop(&c->timer);
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = false;
+        }
+        return;
+    }
+    bs_admin_response resp = {200, "application/json", BS_BUF_INIT};
+    int rc = h(ud, &req, &resp);
+    finish_handler(&resp, rc);
+    send_response(c, resp.status, resp.content_type, NULL, req.keep_alive,
+                  &resp.body);
+    bs_buf_free(&resp.body);
+}
+
+static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf) {
+    (void)suggested;
+    conn *c = hd->data;
+    if (bs_buf_reserve(&c->in, READ_CHUNK)) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)c->in.data + c->in.len;
+    buf->len = READ_CHUNK;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+    (void)buf;
+    conn *c = st->data;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            BS_DEBUG("admin", "read from %s: %s", c->peer,
+                     uv_strerror((int)nread));
+        conn_close(c);
+        return;
+    }
+    if (nread == 0) return;
+    c->in.len += (size_t)nread;
+    pump(c);
+}
+
+static void set_reading(conn *c, bool on) {
+    if (c->closing || on == c->reading) return;
+    if (on) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    } else {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void pump(conn *c) {
+    while (!c->closing && !c->busy && !c->fatal && c->wq_bytes < WQ_LIMIT) {
+        if (c->in.len == 0 || (c->need && c->in.len < c->need)) break;
+        bs_arena_reset(&c->arena);
+        bs__http_req hr;
+        size_t consumed = 0;
+        int status = 0;
+        const char *why = "";
+        int rc = bs__http_parse(c->in.data, c->in.len, c->adm->opts.max_body,
+                                &c->arena, &hr, &consumed, &status, &why);
+        if (rc == BS_EAGAIN) {
+            c->need = consumed;
+            if (consumed && hr.expect_continue && !c->sent_continue) {
+                c->sent_continue = true;
+                bs_buf b = BS_BUF_INIT;
+                if (bs_buf_append_str(&b, "HTTP/1.1 100 Continue\r\n\r\n")) {
+                    bs_buf_free(&b);
+                    conn_close(c);
+                    return;
+                }
+                send_buf(c, &b);
+            }
+            break;
+        }
+        if (rc == BS_EPROTO) {
+            BS_DEBUG("admin", "bad request from %s: %d %s", c->peer, status,
+                     why);
+            send_error(c, status, why, false, NULL);
+            break;
+        }
+        if (rc) {
+            conn_close(c);
+            return;
+        }
+        memmove(c->in.data, c->in.data + consumed, c->in.len - consumed);
+        c->in.len -= consumed;
+        c->need = 0;
+        c->sent_continue = false;
+        uv_timer_again(&c->timer);
+        dispatch(c, &hr);
+    }
+    set_reading(c,
+                !c->closing && !c->busy && !c->fatal && c->wq_bytes < WQ_LIMIT);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                         */
+/* ------------------------------------------------------------------ */
+
+static void on_conn_closed(uv_handle_t *hd) {
+    conn *c = hd->data;
+    if (--c->open_handles > 0) return;
+    bs_admin *a = c->adm;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        a->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    a->nconns--;
+    if (c->busy) return; /* after_work_cb frees it */
+    bs_buf_free(&c->in);
+    bs_arena_free(&c->arena);
+    free(c);
+}
+
+static void conn_close(conn *c) {
+    if (c->closing) return;
+    c->closing = true;
+    c->reading = false;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+static void on_idle(uv_timer_t *t) {
+    conn *c = t->data;
+    if (c->busy || c->nwrites) return;
+    BS_DEBUG("admin", "closing idle connection from %s", c->peer);
+    conn_close(c);
+}
+
+static void free_handle(uv_handle_t *hd) {
+    free(hd);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+    bs_admin *a = server->data;
+    if (status < 0) {
+        BS_WARN("admin", "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    if (atomic_load(&a->stopping) || a->nconns >= a->opts.max_connections) {
+        uv_tcp_t *t = malloc(sizeof *t);
+        if (!t) return;
+        uv_tcp_init(&a->loop, t);
+        if (uv_accept(server, (uv_stream_t *)t) == 0)
+            BS_WARN("admin",
+                    "refusing an admin connection: %d connections open",
+                    a->nconns);
+        uv_close((uv_handle_t *)t, free_handle);
+        return;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->adm = a;
+    bs_arena_init(&c->arena, 0);
+    uv_tcp_init(&a->loop, &c->tcp);
+    uv_timer_init(&a->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    c->next = a->conns;
+    if (a->conns) a->conns->prev = c;
+    a->conns = c;
+    a->nconns++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+        conn_close(c);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        char host[48] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+    }
+    uv_timer_start(&c->timer, on_idle, a->opts.idle_timeout_ms,
+                   a->opts.idle_timeout_ms);
+    set_reading(c, true);
+}
+
+/* ------------------------------------------------------------------ */
+/* Thread, start, stop                                                 */
+/* ------------------------------------------------------------------ */
+
+static void on_stop(uv_async_t *as) {
+    bs_admin *a = as->data;
+    uv_close((uv_handle_t *)&a->listener, NULL);
+    uv_close((uv_handle_t *)&a->stop_async, NULL);
+    conn *next;
+    for (conn *c = a->conns; c; c = next) {
+        next = c->next;
+        if (c->busy) {
+            c->fatal = true; /* after_work writes, then closes */
+            continue;
+        }
+        conn_close(c);
+    }
+}
+
+static void run_loop(void *arg) {
+    bs_admin *a = arg;
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+}
+
+static int resolve(const char *addr, int port, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    if (uv_ip4_addr(addr, port, (struct sockaddr_in *)ss) == 0) return 0;
+    if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)ss) == 0) return 0;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(addr, NULL, &hints, &res) || !res) return BS_EINVAL;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+    freeaddrinfo(res);
+    return 0;
+}
+
+int bs_admin_start(bs_admin *a) {
+    if (a->started) return BS_EBUSY;
+    struct sockaddr_storage ss;
+    if (a->opts.port < 0 || a->opts.port > 65535) return BS_EINVAL;
+    int rc = resolve(a->address, a->opts.port, &ss);
+    if (rc) {
+        BS_ERROR("admin", "cannot resolve admin address '%s'", a->address);
+        return rc;
+    }
+    rc = uv_loop_init(&a->loop);
+    if (rc) return rc;
+    uv_tcp_init(&a->loop, &a->listener);
+    a->listener.data = a;
+    rc = uv_tcp_bind(&a->listener, (struct sockaddr *)&ss, 0);
+    if (!rc) rc = uv_listen((uv_stream_t *)&a->listener, 128, on_connection);
+    if (!rc) rc = uv_async_init(&a->loop, &a->stop_async, on_stop);
+    if (rc) {
+        BS_ERROR("admin", "cannot listen on %s:%d: %s", a->address,
+                 a->opts.port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&a->listener, NULL);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&a->loop);
+        return rc;
+    }
+    a->stop_async.data = a;
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (uv_tcp_getsockname(&a->listener, (struct sockaddr *)&bound, &blen) == 0)
+        a->port = ntohs(bound.ss_family == AF_INET
+                            ? ((struct sockaddr_in *)&bound)->sin_port
+                            : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    rc = uv_thread_create(&a->thread, run_loop, a);
+    if (rc) {
+        uv_close((uv_handle_t *)&a->listener, NULL);
+        uv_close((uv_handle_t *)&a->stop_async, NULL);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&a->loop);
+        return rc;
+    }
+    a->started = true;
+    BS_INFO("admin", "admin API listening on http://%s:%d/", a->address,
+            a->port);
+    return 0;
+}
+
+int bs_admin_port(const bs_admin *a) {
+    return a ? a->port : 0;
+}
+
+void bs_admin_stop(bs_admin *a) {
+    if (!a || !a->started || a->joined) return;
+    atomic_store(&a->stopping, 1);
+    uv_async_send(&a->stop_async);
+    uv_thread_join(&a->thread);
+    a->joined = true;
+    if (uv_loop_close(&a->loop))
+        BS_WARN("admin", "admin loop closed with handles open");
+}
+
+void bs_admin_free(bs_admin *a) {
+    if (!a) return;
+    bs_admin_stop(a);
+    route *next;
+    for (route *r = a->routes; r; r = next) {
+        next = r->next;
+        free(r->method);
+        free(r->path);
+        free(r);
+    }
+    kept *kn;
+    for (kept *k = a->kept; k; k = kn) {
+        kn = k->next;
+        k->fr(k->p);
+        free(k);
+    }
+    pthread_mutex_destroy(&a->mu);
+    free(a->address);
+    free(a);
+}

@@ -1,0 +1,459 @@
+/*
+ * provider.c - the admin API provider of basaltd (see provider.h).
+ *
+ * Node list and gossip states come from a gossip snapshot (every known
+ * endpoint, self first); a node's liveness is the failure detector's
+ * verdict, its state comes from gossip STATUS (NORMAL/BOOT/LEAVING/...).
+ * Effective ownership is computed per request from the current ring and
+ * the keyspace's replication strategy (ring/strategy.h), so it matches
+ * what the coordinator uses.
+ */
+#include "node/admin/provider.h"
+
+#include "node/coord/placement.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "node/transport/server.h"
+#include "query/proto.h"
+#include "ring/strategy.h"
+#include "storage/store.h"
+
+static const char *adup(bs_arena *a, const char *s) {
+    return s ? bs_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+static int p_local(void *ud, bs_arena *a, bs_admin_local *o) {
+    bs_provider *p = ud;
+    memset(o, 0, sizeof *o);
+    o->cluster_name = p->cfg->cluster_name;
+    o->partitioner = "org.apache.cassandra.dht.Murmur3Partitioner";
+    o->snitch = "org.apache.cassandra.locator.GossipingPropertyFileSnitch";
+    o->address = bs_config_broadcast_address(p->cfg);
+    o->dc = p->cfg->dc;
+    o->rack = p->cfg->rack;
+    bs_local_host_id(p->node, &o->host_id);
+    int64_t now = bs_clock_now_s(NULL);
+    o->uptime_seconds = now - p->started_s;
+    o->generation = p->started_s;
+    o->load_bytes = bs_local_load_bytes(p->node);
+    const int64_t *toks;
+    size_t nt = bs_local_tokens(p->node, &toks);
+    int64_t *copy = bs_arena_alloc(a, (nt + 1) * sizeof *copy);
+    if (!copy) return BS_ENOMEM;
+    memcpy(copy, toks, nt * sizeof *copy);
+    o->tokens = copy;
+    o->n_tokens = nt;
+    bs_schema *s = bs_local_schema(p->node);
+    bs_schema_version(s, &o->schema_version);
+    bs_schema_release(s);
+    o->gossip_active = p->cluster != NULL;
+    o->native_transport_active = !p->drained;
+    o->config = p->cfg;
+    return 0;
+}
+
+static bs_admin_node_state state_of(const char *status) {
+    if (!status) return BS_ADMIN_NORMAL;
+    if (!strncmp(status, "BOOT", 4)) return BS_ADMIN_JOINING;
+    if (!strncmp(status, "LEAVING", 7) || !strncmp(status, "LEFT", 4))
+        return BS_ADMIN_LEAVING;
+    if (!strncmp(status, "MOVING", 6)) return BS_ADMIN_MOVING;
+    return BS_ADMIN_NORMAL;
+}
+
+/* Parses "t1,t2,..." into arena memory. */
+static size_t parse_tokens(bs_arena *a, const char *s, const int64_t **out) {
+    size_t n = 0;
+    for (const char *q = s; q && *q; q++)
+        n += *q == ',';
+    int64_t *t = bs_arena_alloc(a, (n + 2) * sizeof *t);
+    size_t k = 0;
+    const char *q = s;
+    while (q && *q && t) {
+        char *end;
+        long long v = strtoll(q, &end, 10);
+        if (end == q) break;
+        t[k++] = v;
+        q = *end == ',' ? end + 1 : end;
+        if (!*end) break;
+    }
+    *out = t;
+    return k;
+}
+
+static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
+    bs_provider *p = ud;
+    *out = NULL;
+    *n = 0;
+    if (!p->cluster) {
+        bs_admin_node *nd = bs_arena_calloc(a, sizeof *nd);
+        bs_admin_local l;
+        if (!nd || p_local(ud, a, &l)) return BS_ENOMEM;
+        nd->address = l.address;
+        nd->dc = l.dc;
+        nd->rack = l.rack;
+        nd->status = BS_ADMIN_UP;
+        nd->state = BS_ADMIN_NORMAL;
+        nd->load_bytes = l.load_bytes;
+        nd->host_id = l.host_id;
+        nd->tokens = l.tokens;
+        nd->n_tokens = l.n_tokens;
+        nd->has_schema = true;
+        nd->schema_version = l.schema_version;
+        nd->is_local = true;
+        *out = nd;
+        *n = 1;
+        return 0;
+    }
+    bs_gossip_view *v;
+    size_t nv;
+    int rc = bs_gossip_snapshot(bs_cluster_gossip(p->cluster), &v, &nv);
+    if (rc) return rc;
+    bs_admin_node *nd = bs_arena_calloc(a, (nv + 1) * sizeof *nd);
+    if (!nd) {
+        bs_gossip_views_free(v, nv);
+        return BS_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nv; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        if (!e->app[BS_GS_HOST_ID].value)
+            continue; /* a seed not heard from yet */
+        bs_admin_node *d = &nd[k++];
+        d->address = adup(a, e->ep.addr);
+        d->dc = adup(a, e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "?");
+        d->rack =
+            adup(a, e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "?");
+        d->status = (v[i].is_self || v[i].alive) ? BS_ADMIN_UP : BS_ADMIN_DOWN;
+        d->state = state_of(e->app[BS_GS_STATUS].value);
+        d->load_bytes = e->app[BS_GS_LOAD].value
+                            ? strtoll(e->app[BS_GS_LOAD].value, NULL, 10)
+                            : -1;
+        bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                      strlen(e->app[BS_GS_HOST_ID].value), &d->host_id);
+        d->n_tokens = parse_tokens(a, e->app[BS_GS_TOKENS].value, &d->tokens);
+        if (e->app[BS_GS_SCHEMA].value &&
+            bs_uuid_parse(e->app[BS_GS_SCHEMA].value,
+                          strlen(e->app[BS_GS_SCHEMA].value),
+                          &d->schema_version) == 0)
+            d->has_schema = true;
+        d->release_version = adup(a, e->app[BS_GS_RELEASE_VERSION].value);
+        d->is_local = v[i].is_self;
+        if (d->is_local) d->load_bytes = bs_local_load_bytes(p->node);
+    }
+    bs_gossip_views_free(v, nv);
+    *out = nd;
+    *n = k;
+    return 0;
+}
+
+static int p_ownership(void *ud, const char *keyspace, bs_arena *a,
+                       bs_admin_owner **out, size_t *n, const char **used) {
+    bs_provider *p = ud;
+    *out = NULL;
+    *n = 0;
+    *used = NULL;
+    bs_schema *s = bs_local_schema(p->node);
+    const bs_keyspace_schema *k = NULL;
+    if (keyspace) {
+        k = bs_schema_keyspace(s, keyspace);
+        if (!k) {
+            bs_schema_release(s);
+            return BS_ENOTFOUND;
+        }
+    } else {
+        for (size_t i = 0; i < bs_schema_nkeyspaces(s) && !k; i++) {
+            const bs_keyspace_schema *c = bs_schema_keyspace_at(s, i);
+            if (!c->system) k = c;
+        }
+    }
+    bs_ring_snapshot *snap = p->cluster ? bs_cluster_ring(p->cluster) : NULL;
+    bs_ring_strategy *st = NULL;
+    if (!k || !snap || bs_node_strategy(k, snap, &st)) {
+        if (snap) bs_ring_snapshot_release(snap);
+        bs_schema_release(s);
+        return 0;
+    }
+    *used = adup(a, k->name);
+    bs_schema_release(s);
+    bs_ring_replica_map *m = NULL;
+    int rc = bs_ring_replica_map_build(snap, st, &m);
+    bs_ring_strategy_free(st);
+    if (rc) {
+        bs_ring_snapshot_release(snap);
+        return rc;
+    }
+    uint32_t nn = bs_ring_snapshot_node_count(snap);
+    double *own = bs_arena_calloc(a, (nn + 1) * sizeof *own);
+    bs_admin_owner *o = bs_arena_calloc(a, (nn + 1) * sizeof *o);
+    if (!own || !o) rc = BS_ENOMEM;
+    if (!rc) {
+        bs_ring_replica_map_ownership(m, own);
+        for (uint32_t i = 0; i < nn; i++) {
+            bs_ring_node_desc d;
+            if (bs_ring_snapshot_node(snap, i, &d)) continue;
+            o[*n].host_id = d.host_id;
+            o[*n].owns = own[i];
+            (*n)++;
+        }
+        *out = o;
+    }
+    bs_ring_replica_map_release(m);
+    bs_ring_snapshot_release(snap);
+    return rc;
+}
+
+static int p_gossip(void *ud, bs_arena *a, bs_admin_endpoint **out, size_t *n) {
+    bs_provider *p = ud;
+    *out = NULL;
+    *n = 0;
+    if (!p->cluster) return 0;
+    bs_gossip_view *v;
+    size_t nv;
+    int rc = bs_gossip_snapshot(bs_cluster_gossip(p->cluster), &v, &nv);
+    if (rc) return rc;
+    bs_admin_endpoint *e = bs_arena_calloc(a, (nv + 1) * sizeof *e);
+    for (size_t i = 0; e && i < nv; i++) {
+        const bs_gossip_ep *g = &v[i].st;
+        e[i].address = adup(a, g->ep.addr);
+        e[i].generation = g->generation;
+        e[i].heartbeat = g->hb_version;
+        e[i].alive = v[i].is_self || v[i].alive;
+        bs_admin_app_state *st = bs_arena_calloc(a, BS_GS_NSTATES * sizeof *st);
+        size_t k = 0;
+        for (int j = 0; st && j < BS_GS_NSTATES; j++) {
+            if (!g->app[j].value) continue;
+            st[k].name = bs_gossip_app_name(j);
+            st[k].version = g->app[j].version;
+            st[k].value = adup(a, g->app[j].value);
+            k++;
+        }
+        e[i].states = st;
+        e[i].n_states = k;
+    }
+    bs_gossip_views_free(v, nv);
+    if (!e) return BS_ENOMEM;
+    *out = e;
+    *n = nv;
+    return 0;
+}
+
+static int maint(bs_provider *p, int compact, const char *ks, const char *table,
+                 char *err, size_t errlen) {
+    int rc = compact ? bs_local_compact_tables(p->node, ks, table)
+                     : bs_local_flush_tables(p->node, ks, table);
+    if (rc == BS_ENOTFOUND)
+        snprintf(err, errlen, "unknown %s %s%s%s", table ? "table" : "keyspace",
+                 ks ? ks : "", table ? "." : "", table ? table : "");
+    else if (rc)
+        snprintf(err, errlen, "%s failed: %s", compact ? "compaction" : "flush",
+                 bs_strerror(rc));
+    return rc;
+}
+
+static int p_flush(void *ud, const char *ks, const char *table, char *err,
+                   size_t errlen) {
+    return maint(ud, 0, ks, table, err, errlen);
+}
+
+static int p_compact(void *ud, const char *ks, const char *table, char *err,
+                     size_t errlen) {
+    return maint(ud, 1, ks, table, err, errlen);
+}
+
+static int p_drain(void *ud, char *err, size_t errlen) {
+    bs_provider *p = ud;
+    p->drained = 1;
+    int rc = bs_local_flush(p->node);
+    if (rc) snprintf(err, errlen, "flush failed: %s", bs_strerror(rc));
+    return rc;
+}
+
+void bs_provider_fill(bs_provider *p, bs_admin_provider *o) {
+    memset(o, 0, sizeof *o);
+    o->ud = p;
+    o->local = p_local;
+    o->nodes = p_nodes;
+    o->ownership = p_ownership;
+    o->gossip = p_gossip;
+    o->flush = p_flush;
+    o->compact = p_compact;
+    o->drain = p_drain;
+}
+
+/* GET /hints: pending hints per known node (from the coordinator). */
+static int r_hints(void *ud, const bs_admin_request *req,
+                   bs_admin_response *resp) {
+    bs_provider *p = ud;
+    bs_admin_node *nodes = NULL;
+    size_t n = 0;
+    int rc = p_nodes(p, req->arena, &nodes, &n);
+    if (rc) return rc;
+    bs_coord_stats st;
+    memset(&st, 0, sizeof st);
+    if (p->coord) bs_coord_get_stats(p->coord, &st);
+    bs_admin_json w;
+    bs_admin_json_init(&w, &resp->body);
+    bs_admin_json_obj(&w);
+    bs_admin_json_key(&w, "hints");
+    bs_admin_json_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i].is_local) continue;
+        bs_admin_json_obj(&w);
+        bs_admin_json_key(&w, "host_id");
+        bs_admin_json_uuid(&w, &nodes[i].host_id);
+        bs_admin_json_key(&w, "address");
+        bs_admin_json_str(&w, nodes[i].address);
+        bs_admin_json_key(&w, "up");
+        bs_admin_json_bool(&w, nodes[i].status == BS_ADMIN_UP);
+        bs_admin_json_key(&w, "pending");
+        bs_admin_json_int(&w, p->coord ? (int64_t)bs_coord_hints_pending(
+                                             p->coord, &nodes[i].host_id)
+                                       : 0);
+        bs_admin_json_end(&w);
+    }
+    bs_admin_json_end(&w);
+    bs_admin_json_key(&w, "written");
+    bs_admin_json_int(&w, (int64_t)st.hints_written);
+    bs_admin_json_key(&w, "replayed");
+    bs_admin_json_int(&w, (int64_t)st.hints_replayed);
+    bs_admin_json_key(&w, "dropped");
+    bs_admin_json_int(&w, (int64_t)st.hints_dropped);
+    bs_admin_json_end(&w);
+    return bs_admin_json_finish(&w);
+}
+
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+static void metric(bs_buf *b, const char *name, const char *type,
+                   const char *help, uint64_t v) {
+    bs_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+                   type, name, (unsigned long long)v);
+}
+
+static int r_metrics(void *ud, const bs_admin_request *req,
+                     bs_admin_response *resp) {
+    (void)req;
+    bs_provider *p = ud;
+    bs_buf *b = &resp->body;
+    resp->content_type = "text/plain; version=0.0.4";
+    if (p->coord) {
+        bs_coord_stats st;
+        bs_coord_get_stats(p->coord, &st);
+        bs_buf_appendf(b, "# HELP basalt_coordinator_writes_total Writes "
+                          "coordinated, by consistency level\n"
+                          "# TYPE basalt_coordinator_writes_total counter\n");
+        for (int i = 0; i < BS_COORD_NCL; i++)
+            if (bs_proto_consistency_name((uint16_t)i))
+                bs_buf_appendf(
+                    b, "basalt_coordinator_writes_total{cl=\"%s\"} %llu\n",
+                    bs_proto_consistency_name((uint16_t)i),
+                    (unsigned long long)st.writes[i]);
+        bs_buf_appendf(b, "# HELP basalt_coordinator_reads_total Reads "
+                          "coordinated, by consistency level\n"
+                          "# TYPE basalt_coordinator_reads_total counter\n");
+        for (int i = 0; i < BS_COORD_NCL; i++)
+            if (bs_proto_consistency_name((uint16_t)i))
+                bs_buf_appendf(
+                    b, "basalt_coordinator_reads_total{cl=\"%s\"} %llu\n",
+                    bs_proto_consistency_name((uint16_t)i),
+                    (unsigned long long)st.reads[i]);
+        metric(b, "basalt_coordinator_range_reads_total", "counter",
+               "Token-range reads coordinated", st.range_reads);
+        metric(b, "basalt_coordinator_unavailables_total", "counter",
+               "Requests refused with Unavailable", st.unavailables);
+        metric(b, "basalt_coordinator_write_timeouts_total", "counter",
+               "Writes answered WriteTimeout", st.write_timeouts);
+        metric(b, "basalt_coordinator_read_timeouts_total", "counter",
+               "Reads answered ReadTimeout", st.read_timeouts);
+        metric(b, "basalt_hints_written_total", "counter",
+               "Hints stored for replicas that missed a write",
+               st.hints_written);
+        metric(b, "basalt_hints_replayed_total", "counter", "Hints delivered",
+               st.hints_replayed);
+        metric(b, "basalt_hints_dropped_total", "counter",
+               "Hints dropped (window passed or target left)",
+               st.hints_dropped);
+        metric(b, "basalt_hints_pending", "gauge", "Hints waiting for delivery",
+               st.hints_pending);
+        metric(b, "basalt_read_repairs_total", "counter",
+               "Digest mismatches repaired before answering", st.read_repairs);
+        metric(b, "basalt_speculative_retries_total", "counter",
+               "Reads retried on another replica", st.speculative_retries);
+        metric(b, "basalt_replica_writes_total", "counter",
+               "Mutations applied for other coordinators", st.replica_writes);
+        metric(b, "basalt_replica_reads_total", "counter",
+               "Reads served for other coordinators", st.replica_reads);
+        bs_buf_appendf(b,
+                       "# HELP basalt_coordinator_latency_seconds Coordinator "
+                       "latency quantiles\n"
+                       "# TYPE basalt_coordinator_latency_seconds summary\n"
+                       "basalt_coordinator_latency_seconds{op=\"write\","
+                       "quantile=\"0.5\"} %.6f\n"
+                       "basalt_coordinator_latency_seconds{op=\"write\","
+                       "quantile=\"0.99\"} %.6f\n"
+                       "basalt_coordinator_latency_seconds{op=\"read\","
+                       "quantile=\"0.5\"} %.6f\n"
+                       "basalt_coordinator_latency_seconds{op=\"read\","
+                       "quantile=\"0.99\"} %.6f\n",
+                       st.write_p50_us / 1e6, st.write_p99_us / 1e6,
+                       st.read_p50_us / 1e6, st.read_p99_us / 1e6);
+    }
+    if (p->server) {
+        bs_server_stats ss;
+        bs_server_stats_get(p->server, &ss);
+        metric(b, "basalt_cql_connections", "gauge", "Open CQL connections",
+               ss.connections_open);
+        metric(b, "basalt_cql_connections_total", "counter",
+               "CQL connections accepted", ss.connections_total);
+        metric(b, "basalt_cql_requests_total", "counter", "CQL frames received",
+               ss.requests_total);
+        metric(b, "basalt_cql_bytes_in_total", "counter", "CQL bytes received",
+               ss.bytes_in);
+        metric(b, "basalt_cql_bytes_out_total", "counter", "CQL bytes sent",
+               ss.bytes_out);
+        bs_buf_appendf(
+            b, "# HELP basalt_cql_errors_total ERROR responses by code\n"
+               "# TYPE basalt_cql_errors_total counter\n");
+        for (int i = 0; i < BS_SERVER_NERRCODES; i++)
+            if (ss.errors[i])
+                bs_buf_appendf(
+                    b, "basalt_cql_errors_total{code=\"0x%04x\"} %llu\n",
+                    (unsigned)ss.errcodes[i], (unsigned long long)ss.errors[i]);
+    }
+    metric(b, "basalt_load_bytes", "gauge",
+           "Bytes on disk of every table (SST files)",
+           (uint64_t)bs_local_load_bytes(p->node));
+    bs_store_bg bg;
+    bs_store_bg_state(bs_local_store(p->node), &bg);
+    metric(b, "basalt_storage_background_behind", "gauge",
+           "1 while flushes/compactions are behind and run at normal priority, "
+           "0 while they use idle CPU only", (uint64_t)bg.behind);
+    metric(b, "basalt_storage_background_switches_total", "counter",
+           "Changes between behind and caught up", bg.switches);
+    metric(b, "basalt_storage_background_idle_allowed", "gauge",
+           "1 if flushes/compactions may run on idle CPU (SCHED_IDLE can be left again)",
+           (uint64_t)bg.idle_allowed);
+    metric(b, "basalt_storage_flushes_running", "gauge", "Memtable flushes running now",
+           (uint64_t)bg.flushes_running);
+    metric(b, "basalt_storage_compactions_running", "gauge", "Compactions running now",
+           (uint64_t)bg.compactions_running);
+    metric(b, "basalt_storage_flushes_pending", "gauge",
+           "Tables with a memtable waiting for its flush", (uint64_t)bg.flushes_pending);
+    metric(b, "basalt_storage_compactions_pending", "gauge",
+           "Tables whose files call for a compaction", (uint64_t)bg.compactions_pending);
+    metric(b, "basalt_storage_pending_compaction_bytes", "gauge",
+           "Estimated bytes the pending compactions would rewrite",
+           bg.pending_compaction_bytes);
+    return 0;
+}
+
+int bs_provider_install_routes(bs_provider *p, bs_admin *a) {
+    int rc = bs_admin_route_blocking(a, "GET", "/hints", r_hints, p);
+    if (!rc) rc = bs_admin_route_blocking(a, "GET", "/metrics", r_metrics, p);
+    return rc;
+}

@@ -1,0 +1,665 @@
+/*
+ * cluster.c - membership, ring, peers, driver events and schema
+ * propagation on top of gossip (see cluster.h).
+ *
+ * Joining a new cluster: every node already chose its tokens at first
+ * start (node/local.c persists host id and tokens), so it gossips
+ * STATUS=NORMAL with them right away; there is no bootstrap streaming yet
+ * (that comes with topology changes).  A restart gossips a newer
+ * generation (persisted by bs_local_next_generation) with the same host
+ * id and tokens.
+ *
+ * Membership: an endpoint is a member once gossip carries its HOST_ID,
+ * TOKENS and STATUS=NORMAL.  On becoming a member it is announced to
+ * drivers as TOPOLOGY_CHANGE NEW_NODE; STATUS LEFT announces
+ * REMOVED_NODE; gossip UP/DOWN become STATUS_CHANGE UP/DOWN.  Events carry
+ * the node's RPC_ADDRESS and NATIVE_PORT, which is how drivers name hosts.
+ * Any change of a member's ring-relevant states rebuilds the ring
+ * snapshot (published under `mu`, read by bs_cluster_ring()).
+ *
+ * Schema propagation: a DDL of this node's clients is applied locally
+ * (node/local.c) and then handed to us (schema listener): we update our
+ * SCHEMA gossip state and push the encoded schema (SCHEMA_PUSH, one-way)
+ * to every live peer.  A node whose gossip shows a live peer with another
+ * schema version pulls (SCHEMA_PULL request; answer = encoded schema)
+ * from it, immediately on the gossip change and again every CHECK_MS
+ * while versions differ.  Whatever arrives is merged with
+ * bs_local_schema_merge (bs_schema_merge's deterministic rule), so nodes
+ * that made concurrent changes converge to one version.  The merge writes
+ * to the store on the messaging thread; schema changes are rare and
+ * small, which keeps that acceptable for now.
+ *
+ * LOAD is the size of the files under <data_directory>/data, measured at
+ * start and every LOAD_EVERY * CHECK_MS (a minute).
+ */
+#include "node/cluster/cluster.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#define LOG "cluster"
+#define CHECK_MS 2000
+#define PULL_TIMEOUT_MS 5000
+#define RELEASE "4.0.11"
+#define LOAD_EVERY 30 /* checks (CHECK_MS) between LOAD updates */
+
+typedef struct member {
+    bs_msg_peer ep;
+    int announced; /* NEW_NODE sent */
+    int pulling;   /* a SCHEMA_PULL in flight */
+} member;
+
+struct bs_cluster {
+    const bs_config *cfg;
+    bs_local *node;
+    bs_msg *msg;
+    bs_gossip *gossip;
+    bs_cluster_event_fn events;
+    void *events_ud;
+    bs_msg_peer self;
+    bs_uuid host_id;
+    /* loop thread only */
+    member *members;
+    size_t nmembers;
+    uv_timer_t timer;
+    int timer_live;
+    unsigned ticks;
+    /* shared */
+    pthread_mutex_t mu;
+    bs_ring_snapshot *ring;
+};
+
+/* ---- helpers --------------------------------------------------------------
+ */
+
+static void schema_version_text(bs_local *node, char out[BS_UUID_STRLEN + 1]) {
+    bs_schema *s = bs_local_schema(node);
+    bs_uuid v;
+    bs_schema_version(s, &v);
+    bs_schema_release(s);
+    bs_uuid_format(&v, out);
+}
+
+/* Parses "t1,t2,..." into a malloc'd array.  0 or BS_ECORRUPT/BS_ENOMEM. */
+static int parse_tokens(const char *s, int64_t **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (!s || !*s) return 0;
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    int64_t *t = calloc(cap, sizeof *t);
+    if (!t) return BS_ENOMEM;
+    size_t k = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || (*end && *end != ',') || k >= cap) {
+            free(t);
+            return BS_ECORRUPT;
+        }
+        t[k++] = (int64_t)v;
+        p = *end ? end + 1 : end;
+    }
+    *out = t;
+    *n = k;
+    return 0;
+}
+
+static int is_member(const bs_gossip_ep *e) {
+    const char *st = e->app[BS_GS_STATUS].value;
+    return st && strcmp(st, "NORMAL") == 0 && e->app[BS_GS_HOST_ID].value &&
+           e->app[BS_GS_TOKENS].value;
+}
+
+static member *find_member(bs_cluster *c, const bs_msg_peer *p, int create) {
+    for (size_t i = 0; i < c->nmembers; i++)
+        if (bs_msg_peer_equal(&c->members[i].ep, p)) return &c->members[i];
+    if (!create) return NULL;
+    member *nm = realloc(c->members, (c->nmembers + 1) * sizeof *nm);
+    if (!nm) return NULL;
+    c->members = nm;
+    member *m = &nm[c->nmembers++];
+    memset(m, 0, sizeof *m);
+    m->ep = *p;
+    return m;
+}
+
+static void send_event(bs_cluster *c, const char *type, const char *change,
+                       const bs_gossip_ep *e) {
+    if (!c->events) return;
+    const char *rpc = e->app[BS_GS_RPC_ADDRESS].value;
+    const char *port = e->app[BS_GS_NATIVE_PORT].value;
+    if (!rpc || !port) return;
+    bs_proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = bs_proto_cstr(type);
+    ev.change = bs_proto_cstr(change);
+    if (inet_pton(AF_INET, rpc, ev.addr.addr) == 1)
+        ev.addr.addr_len = 4;
+    else if (inet_pton(AF_INET6, rpc, ev.addr.addr) == 1)
+        ev.addr.addr_len = 16;
+    else
+        return;
+    ev.addr.port = atoi(port);
+    c->events(c->events_ud, &ev);
+}
+
+/* ---- ring ------------------------------------------------------------------
+ */
+
+static void rebuild_ring(bs_cluster *c) {
+    bs_gossip_view *v;
+    size_t n;
+    if (bs_gossip_snapshot(c->gossip, &v, &n)) return;
+    bs_ring_builder *b;
+    if (bs_ring_builder_new(&b)) {
+        bs_gossip_views_free(v, n);
+        return;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        if (!is_member(e)) continue;
+        bs_ring_node_desc d;
+        memset(&d, 0, sizeof d);
+        if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                          strlen(e->app[BS_GS_HOST_ID].value), &d.host_id))
+            continue;
+        char epname[BS_MSG_ADDRLEN + 8];
+        snprintf(epname, sizeof epname, "%s:%u", e->ep.addr, e->ep.port);
+        d.endpoint = epname;
+        d.dc = e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "dc1";
+        d.rack = e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "rack1";
+        int64_t *toks = NULL;
+        if (parse_tokens(e->app[BS_GS_TOKENS].value, &toks, &d.ntokens))
+            continue;
+        d.tokens = toks;
+        int arc = bs_ring_builder_add_node(b, &d);
+        if (arc && arc != BS_EEXIST)
+            BS_WARN(LOG, "endpoint %s left out of the ring: %s", epname,
+                    bs_strerror(arc));
+        free(toks);
+    }
+    bs_ring_snapshot *snap = NULL;
+    rc = bs_ring_builder_build(b, &snap);
+    bs_ring_builder_free(b);
+    bs_gossip_views_free(v, n);
+    if (rc) {
+        BS_WARN(LOG, "cannot build the ring: %s (keeping the previous one)",
+                bs_strerror(rc));
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    bs_ring_snapshot *old = c->ring;
+    c->ring = snap;
+    pthread_mutex_unlock(&c->mu);
+    if (old) bs_ring_snapshot_release(old);
+}
+
+bs_ring_snapshot *bs_cluster_ring(bs_cluster *c) {
+    pthread_mutex_lock(&c->mu);
+    bs_ring_snapshot *s = c->ring ? bs_ring_snapshot_retain(c->ring) : NULL;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+int bs_cluster_is_alive(bs_cluster *c, const bs_uuid *host_id) {
+    if (memcmp(host_id->b, c->host_id.b, 16) == 0) return 1;
+    bs_gossip_view *v;
+    size_t n;
+    int rc = bs_gossip_snapshot(c->gossip, &v, &n);
+    if (rc) return rc;
+    rc = BS_ENOTFOUND;
+    char want[BS_UUID_STRLEN + 1];
+    bs_uuid_format(host_id, want);
+    for (size_t i = 0; i < n; i++) {
+        const char *h = v[i].st.app[BS_GS_HOST_ID].value;
+        if (h && strcasecmp(h, want) == 0) rc = v[i].alive;
+    }
+    bs_gossip_views_free(v, n);
+    return rc;
+}
+
+/* ---- schema propagation
+ * ------------------------------------------------------ */
+
+static void announce_schema(bs_cluster *c) {
+    char ver[BS_UUID_STRLEN + 1];
+    schema_version_text(c->node, ver);
+    bs_gossip_set_local(c->gossip, BS_GS_SCHEMA, ver);
+}
+
+static void merge_schema(bs_cluster *c, const bs_msg_peer *from,
+                         const uint8_t *p, size_t len) {
+    char err[256] = "";
+    int changed = 0;
+    int rc = bs_local_schema_merge(c->node, p, len, &changed, err, sizeof err);
+    if (rc) {
+        BS_WARN(LOG, "schema from %s:%u rejected: %s", from->addr, from->port,
+                err);
+        return;
+    }
+    if (changed) {
+        char ver[BS_UUID_STRLEN + 1];
+        schema_version_text(c->node, ver);
+        BS_INFO(LOG, "merged schema from %s:%u: now version %s", from->addr,
+                from->port, ver);
+        announce_schema(c);
+    }
+}
+
+typedef struct pull_ctx {
+    bs_cluster *c;
+    bs_msg_peer ep;
+} pull_ctx;
+
+static void on_pulled(void *ud, int status, const uint8_t *p, size_t len) {
+    pull_ctx *x = ud;
+    bs_cluster *c = x->c;
+    member *m = find_member(c, &x->ep, 0);
+    if (m) m->pulling = 0;
+    if (status == 0)
+        merge_schema(c, &x->ep, p, len);
+    else if (status != BS_ECLOSED)
+        BS_DEBUG(LOG, "schema pull from %s:%u failed: %s", x->ep.addr,
+                 x->ep.port, bs_strerror(status));
+    free(x);
+}
+
+static void pull_schema(bs_cluster *c, const bs_msg_peer *ep) {
+    member *m = find_member(c, ep, 1);
+    if (!m || m->pulling) return;
+    pull_ctx *x = malloc(sizeof *x);
+    if (!x) return;
+    x->c = c;
+    x->ep = *ep;
+    m->pulling = 1;
+    BS_DEBUG(LOG, "pulling schema from %s:%u", ep->addr, ep->port);
+    if (bs_msg_send(c->msg, ep, BS_VERB_SCHEMA_PULL, NULL, 0, PULL_TIMEOUT_MS,
+                    on_pulled, x)) {
+        m->pulling = 0;
+        free(x);
+    }
+}
+
+/* Pulls from every live peer whose gossiped schema differs from ours. */
+static void check_schemas(bs_cluster *c) {
+    char ver[BS_UUID_STRLEN + 1];
+    schema_version_text(c->node, ver);
+    bs_gossip_view *v;
+    size_t n;
+    if (bs_gossip_snapshot(c->gossip, &v, &n)) return;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].is_self || !v[i].alive) continue;
+        const char *s = v[i].st.app[BS_GS_SCHEMA].value;
+        if (s && strcasecmp(s, ver) != 0) pull_schema(c, &v[i].st.ep);
+    }
+    bs_gossip_views_free(v, n);
+}
+
+/* LOAD: bytes under <data_directory>/data (what nodetool status shows). */
+static __thread uint64_t load_acc;
+
+static int load_add(const char *path, const struct stat *st, int flag,
+                    struct FTW *f) {
+    (void)path;
+    (void)f;
+    if (flag == FTW_F) load_acc += (uint64_t)st->st_size;
+    return 0;
+}
+
+static void update_load(bs_cluster *c) {
+    char dir[4096], v[32];
+    snprintf(dir, sizeof dir, "%s/data", c->cfg->data_directory);
+    load_acc = 0;
+    if (nftw(dir, load_add, 16, FTW_PHYS) != 0) return;
+    snprintf(v, sizeof v, "%" PRIu64, load_acc);
+    bs_gossip_set_local(c->gossip, BS_GS_LOAD, v);
+}
+
+static void on_check(uv_timer_t *t) {
+    bs_cluster *c = t->data;
+    check_schemas(c);
+    if (c->ticks++ % LOAD_EVERY == 0) update_load(c);
+}
+
+static void h_push(void *ud, bs_msg *m, const bs_msg_in *in) {
+    (void)m;
+    merge_schema(ud, &in->from, in->payload, in->len);
+}
+
+static void h_pull(void *ud, bs_msg *m, const bs_msg_in *in) {
+    bs_cluster *c = ud;
+    bs_schema *s = bs_local_schema(c->node);
+    bs_buf b = BS_BUF_INIT;
+    int rc = bs_schema_encode(s, &b);
+    bs_schema_release(s);
+    if (rc)
+        bs_msg_reply(m, in, rc, NULL, 0);
+    else
+        bs_msg_reply(m, in, 0, b.data, b.len);
+    bs_buf_free(&b);
+}
+
+typedef struct push_ctx {
+    bs_cluster *c;
+    uint8_t *data;
+    size_t len;
+} push_ctx;
+
+/* Loop thread: push to every live peer. */
+static void push_on_loop(void *ud) {
+    push_ctx *x = ud;
+    bs_cluster *c = x->c;
+    announce_schema(c);
+    bs_gossip_view *v;
+    size_t n;
+    if (bs_gossip_snapshot(c->gossip, &v, &n) == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (!v[i].is_self && v[i].alive)
+                bs_msg_send(c->msg, &v[i].st.ep, BS_VERB_SCHEMA_PUSH, x->data,
+                            x->len, PULL_TIMEOUT_MS, NULL, NULL);
+        bs_gossip_views_free(v, n);
+    }
+    free(x->data);
+    free(x);
+}
+
+/* Any thread (a CQL worker after a DDL). */
+static void on_local_ddl(void *ud, const bs_schema *s) {
+    bs_cluster *c = ud;
+    push_ctx *x = calloc(1, sizeof *x);
+    if (!x) return;
+    bs_buf b = BS_BUF_INIT;
+    if (bs_schema_encode(s, &b)) {
+        bs_buf_free(&b);
+        free(x);
+        return;
+    }
+    x->c = c;
+    x->data = bs_buf_steal(&b, &x->len);
+    if (bs_msg_call(c->msg, push_on_loop, x)) {
+        free(x->data);
+        free(x);
+    }
+}
+
+/* ---- gossip events
+ * ------------------------------------------------------------ */
+
+static void on_gossip(void *ud, bs_gossip_event ev, const bs_gossip_ep *e,
+                      uint32_t changed) {
+    bs_cluster *c = ud;
+    if (bs_msg_peer_equal(&e->ep, &c->self)) return;
+    member *m = find_member(c, &e->ep, 1);
+    uint32_t ring_bits = (1u << BS_GS_STATUS) | (1u << BS_GS_TOKENS) |
+                         (1u << BS_GS_DC) | (1u << BS_GS_RACK) |
+                         (1u << BS_GS_HOST_ID);
+    switch (ev) {
+    case BS_GOSSIP_EV_JOIN:
+    case BS_GOSSIP_EV_CHANGE:
+    case BS_GOSSIP_EV_RESTART:
+        if (changed & ring_bits) rebuild_ring(c);
+        if (m && !m->announced && is_member(e)) {
+            m->announced = 1;
+            BS_INFO(LOG, "node %s:%u (host %s) joined the ring", e->ep.addr,
+                    e->ep.port, e->app[BS_GS_HOST_ID].value);
+            send_event(c, "TOPOLOGY_CHANGE", "NEW_NODE", e);
+        } else if (m && m->announced && e->app[BS_GS_STATUS].value &&
+                   strcmp(e->app[BS_GS_STATUS].value, "LEFT") == 0) {
+            m->announced = 0;
+            send_event(c, "TOPOLOGY_CHANGE", "REMOVED_NODE", e);
+        }
+        if (changed & (1u << BS_GS_SCHEMA)) check_schemas(c);
+        break;
+    case BS_GOSSIP_EV_ALIVE:
+        send_event(c, "STATUS_CHANGE", "UP", e);
+        check_schemas(c);
+        break;
+    case BS_GOSSIP_EV_DEAD: send_event(c, "STATUS_CHANGE", "DOWN", e); break;
+    }
+}
+
+/* ---- peers for system.peers
+ * ------------------------------------------------------ */
+
+static int peers_fn(void *ud, bs_arena *a, bs_exec_node **out, size_t *nout) {
+    bs_cluster *c = ud;
+    *out = NULL;
+    *nout = 0;
+    bs_gossip_view *v;
+    size_t n;
+    int rc = bs_gossip_snapshot(c->gossip, &v, &n);
+    if (rc) return rc;
+    bs_exec_node *p = n ? bs_arena_calloc(a, n * sizeof *p) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; p && i < n; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        if (v[i].is_self || !e->app[BS_GS_HOST_ID].value ||
+            !e->app[BS_GS_TOKENS].value || !e->app[BS_GS_RPC_ADDRESS].value)
+            continue;
+        const char *st = e->app[BS_GS_STATUS].value;
+        if (st && strcmp(st, "LEFT") == 0) continue;
+        bs_exec_node *x = &p[k];
+        if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                          strlen(e->app[BS_GS_HOST_ID].value), &x->host_id))
+            continue;
+        const char *sv = e->app[BS_GS_SCHEMA].value;
+        if (sv) bs_uuid_parse(sv, strlen(sv), &x->schema_version);
+        int64_t *toks = NULL;
+        size_t nt = 0;
+        if (parse_tokens(e->app[BS_GS_TOKENS].value, &toks, &nt)) continue;
+        int64_t *at = nt ? bs_arena_alloc(a, nt * sizeof *at) : NULL;
+        if (nt && !at) {
+            free(toks);
+            rc = BS_ENOMEM;
+            break;
+        }
+        if (nt) memcpy(at, toks, nt * sizeof *at);
+        free(toks);
+        x->tokens = at;
+        x->ntokens = nt;
+#define DUP(s) bs_arena_strndup(a, (s), strlen(s))
+        x->address = DUP(e->ep.addr);
+        x->rpc_address = DUP(e->app[BS_GS_RPC_ADDRESS].value);
+        x->dc = DUP(e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "dc1");
+        x->rack =
+            DUP(e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "rack1");
+        x->release_version = DUP(e->app[BS_GS_RELEASE_VERSION].value
+                                     ? e->app[BS_GS_RELEASE_VERSION].value
+                                     : RELEASE);
+#undef DUP
+        x->native_port = e->app[BS_GS_NATIVE_PORT].value
+                             ? atoi(e->app[BS_GS_NATIVE_PORT].value)
+                             : 9042;
+        x->storage_port = e->ep.port;
+        x->up = v[i].alive;
+        if (!x->address || !x->rpc_address || !x->dc || !x->rack ||
+            !x->release_version) {
+            rc = BS_ENOMEM;
+            break;
+        }
+        k++;
+    }
+    if (n && !p) rc = BS_ENOMEM;
+    bs_gossip_views_free(v, n);
+    if (rc) return rc;
+    *out = p;
+    *nout = k;
+    return 0;
+}
+
+/* ---- lifecycle
+ * ------------------------------------------------------------------- */
+
+static void start_timer(void *ud) {
+    bs_cluster *c = ud;
+    uv_timer_init((uv_loop_t *)bs_msg_loop(c->msg), &c->timer);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, on_check, 0, CHECK_MS);
+    c->timer_live = 1;
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+    (void)h;
+}
+
+static void stop_timer(void *ud) {
+    bs_cluster *c = ud;
+    if (c->timer_live) {
+        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+        c->timer_live = 0;
+    }
+    bs_msg_register(c->msg, BS_VERB_SCHEMA_PUSH, NULL, NULL);
+    bs_msg_register(c->msg, BS_VERB_SCHEMA_PULL, NULL, NULL);
+}
+
+static void noop(void *ud) {
+    (void)ud;
+}
+
+int bs_cluster_start(const bs_config *cfg, bs_local *node,
+                     bs_cluster_event_fn events, void *events_ud,
+                     bs_cluster **out, char *err, size_t errlen) {
+    *out = NULL;
+    bs_cluster *c = calloc(1, sizeof *c);
+    if (!c) return BS_ENOMEM;
+    c->cfg = cfg;
+    c->node = node;
+    c->events = events;
+    c->events_ud = events_ud;
+    pthread_mutex_init(&c->mu, NULL);
+    bs_local_host_id(node, &c->host_id);
+    int32_t gen;
+    int rc = bs_local_next_generation(node, bs_clock_now_s(NULL), &gen);
+    if (rc) {
+        snprintf(err, errlen, "cannot persist the gossip generation: %s",
+                 bs_strerror(rc));
+        goto fail;
+    }
+    bs_msg_opts mo;
+    bs_msg_opts_default(&mo);
+    mo.cluster_name = cfg->cluster_name;
+    mo.host_id = c->host_id;
+    mo.listen_address = cfg->listen_address;
+    mo.port = (uint16_t)cfg->storage_port;
+    mo.broadcast_address = bs_config_broadcast_address(cfg);
+    mo.max_message_bytes =
+        cfg->native_transport_max_frame_size_bytes > (16u << 20)
+            ? cfg->native_transport_max_frame_size_bytes
+            : (16u << 20);
+    rc = bs_msg_start(&mo, &c->msg);
+    if (rc) {
+        snprintf(err, errlen,
+                 "cannot listen for internode messages on %s:%d: %s",
+                 cfg->listen_address, cfg->storage_port, bs_strerror(rc));
+        goto fail;
+    }
+    bs_msg_local(c->msg, &c->self);
+    bs_msg_peer *seeds = calloc(cfg->n_seeds ? cfg->n_seeds : 1, sizeof *seeds);
+    size_t nseeds = 0;
+    if (!seeds) {
+        rc = BS_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < cfg->n_seeds; i++)
+        if (bs_msg_peer_set(&seeds[nseeds], cfg->seeds[i],
+                            (uint16_t)cfg->storage_port) == 0)
+            nseeds++;
+    /* initial states */
+    const int64_t *toks;
+    size_t nt = bs_local_tokens(node, &toks);
+    bs_buf tb = BS_BUF_INIT;
+    for (size_t i = 0; i < nt; i++)
+        bs_buf_appendf(&tb, "%s%" PRId64, i ? "," : "", toks[i]);
+    bs_buf_append_u8(&tb, 0);
+    char hid[BS_UUID_STRLEN + 1], ver[BS_UUID_STRLEN + 1], port[16];
+    bs_uuid_format(&c->host_id, hid);
+    schema_version_text(node, ver);
+    snprintf(port, sizeof port, "%d", cfg->native_transport_port);
+    const char *vals[BS_GS_NSTATES] = {0};
+    vals[BS_GS_STATUS] = "NORMAL";
+    vals[BS_GS_TOKENS] = tb.data ? (const char *)tb.data : "";
+    vals[BS_GS_DC] = cfg->dc;
+    vals[BS_GS_RACK] = cfg->rack;
+    vals[BS_GS_HOST_ID] = hid;
+    vals[BS_GS_SCHEMA] = ver;
+    vals[BS_GS_RPC_ADDRESS] = bs_config_broadcast_rpc_address(cfg);
+    vals[BS_GS_NATIVE_PORT] = port;
+    vals[BS_GS_LOAD] = "0";
+    vals[BS_GS_RELEASE_VERSION] = RELEASE;
+    bs_gossip_opts go;
+    memset(&go, 0, sizeof go);
+    go.msg = c->msg;
+    go.cluster_name = cfg->cluster_name;
+    go.seeds = seeds;
+    go.nseeds = nseeds;
+    go.generation = gen;
+    go.interval_ms = 1000;
+    go.phi_threshold = cfg->phi_convict_threshold;
+    go.listener = on_gossip;
+    go.listener_ud = c;
+    rc = bs_gossip_start(&go, vals, &c->gossip);
+    bs_buf_free(&tb);
+    free(seeds);
+    if (rc) {
+        snprintf(err, errlen, "cannot start gossip: %s", bs_strerror(rc));
+        goto fail;
+    }
+    bs_msg_register(c->msg, BS_VERB_SCHEMA_PUSH, h_push, c);
+    bs_msg_register(c->msg, BS_VERB_SCHEMA_PULL, h_pull, c);
+    rebuild_ring(c);
+    bs_msg_call_sync(c->msg, start_timer, c);
+    bs_local_set_peers_provider(node, peers_fn, c);
+    bs_local_set_schema_listener(node, on_local_ddl, c);
+    BS_INFO(LOG,
+            "node %s:%u joined cluster '%s' as NORMAL with %zu tokens "
+            "(generation %d)",
+            c->self.addr, c->self.port, cfg->cluster_name, nt, gen);
+    *out = c;
+    return 0;
+fail:
+    bs_cluster_stop(c);
+    return rc;
+}
+
+void bs_cluster_stop(bs_cluster *c) {
+    if (!c) return;
+    if (c->node) {
+        bs_local_set_peers_provider(c->node, NULL, NULL);
+        bs_local_set_schema_listener(c->node, NULL, NULL);
+    }
+    if (c->msg) {
+        bs_msg_call_sync(c->msg, stop_timer, c);
+        bs_msg_call_sync(c->msg, noop, NULL); /* the timer's close ran */
+    }
+    bs_gossip_halt(c->gossip);
+    bs_msg_stop(c->msg); /* fails pending pulls and ECHOs: their callbacks
+                            run here, while the gossip state still exists */
+    bs_gossip_stop(c->gossip);
+    free(c->members);
+    if (c->ring) bs_ring_snapshot_release(c->ring);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+bs_msg *bs_cluster_msg(bs_cluster *c) {
+    return c->msg;
+}
+bs_gossip *bs_cluster_gossip(bs_cluster *c) {
+    return c->gossip;
+}

@@ -1,0 +1,1250 @@
+/*
+ * msg.c - internode messaging (see msg.h).
+ *
+ * Threading.  One messaging thread runs its own uv_loop; every handle
+ * below belongs to it.  Other threads talk to it through a command list
+ * (mutex) and a uv_async: bs_msg_send() encodes the frame on the caller's
+ * thread (the codec is pure), queues a SEND command and wakes the loop.
+ * DESIGN.md wants one connection per event loop per peer; until the
+ * coordinator needs that, a single messaging loop with one outbound
+ * connection per peer is used: simple, and enough for gossip and schema.
+ *
+ * Connections.  Outbound: one `outconn` per peer, created on the first
+ * send, states IDLE -> CONNECTING -> HANDSHAKE -> READY, on any failure
+ * BACKOFF (timer, min..max ms doubling) and again CONNECTING.  Messages
+ * wait in a bounded per-peer queue (queue_max; a send beyond it is
+ * dropped and counted, its callback gets BS_EOVERLOAD) until READY, and
+ * are written while libuv's write queue holds under WRITE_HIGH bytes, so
+ * a slow peer fills our queue rather than memory.  Queued messages whose
+ * deadline passed are dropped (counted) instead of being written.
+ * Inbound: accepted connections whose first frame must be a HANDSHAKE
+ * request; it is answered on the same socket (accepted or refused with a
+ * reason: another cluster name or protocol version), and later frames are
+ * requests, one-way messages and responses from that peer.  Responses to
+ * requests received here go out through our own outbound connection to
+ * the sender's endpoint (from its handshake), as in Cassandra.
+ *
+ * Requests.  A request with a callback is entered in a small hash table
+ * by id (ids are unique per instance, from an atomic counter) with a
+ * monotonic deadline; a sweep timer (SWEEP_MS) fails expired ones with
+ * BS_ETIMEDOUT.  A response is accepted only from the endpoint the
+ * request went to.  Each callback runs exactly once.
+ *
+ * Untrusted input.  Frame length is checked before buffering more than
+ * the 4-byte header (oversized -> the connection is closed), frames are
+ * decoded by msg_codec.c (mpcheck + type checks), and every failure is
+ * logged with the peer's address and counted; the node never aborts.
+ */
+#include "node/cluster/msg.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#define SWEEP_MS 50
+#define WRITE_HIGH (1u << 20)
+#define NBUCKETS 256
+#define LOG "msg"
+
+/* ------------------------------------------------------------------ */
+/* types                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct qitem {
+    struct qitem *next;
+    uint8_t *data;
+    size_t len;
+    int64_t expire_ns; /* 0 = never */
+} qitem;
+
+enum { OC_IDLE, OC_CONNECTING, OC_HANDSHAKE, OC_READY, OC_BACKOFF };
+
+typedef struct outconn {
+    struct outconn *next;
+    bs_msg *m;
+    bs_msg_peer peer;
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uv_timer_t timer;
+    int state;
+    int tcp_live;  /* tcp initialised and not yet closed */
+    int forgotten; /* being freed: no reconnect */
+    int refused_by_peer;
+    unsigned refusals;
+    int pending_closes;
+    qitem *qhead, *qtail;
+    size_t qlen;
+    bs_buf rbuf;
+    uint32_t backoff_ms;
+} outconn;
+
+typedef struct inconn {
+    struct inconn *next, *prev;
+    bs_msg *m;
+    uv_tcp_t tcp;
+    bs_buf rbuf;
+    int hello_ok;
+    int closing;
+    bs_msg_peer from;
+    bs_uuid host;
+    char remote[BS_MSG_ADDRLEN + 8];
+} inconn;
+
+typedef struct pending {
+    struct pending *next;
+    uint64_t id;
+    int64_t deadline_ns;
+    bs_msg_peer to;
+    bs_msg_response_cb cb;
+    void *ud;
+} pending;
+
+enum { CMD_SEND, CMD_CALL, CMD_FORGET };
+
+typedef struct syncwait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} syncwait;
+
+typedef struct cmd {
+    struct cmd *next;
+    int type;
+    bs_msg_peer peer;
+    uint8_t *data; /* CMD_SEND: an encoded frame */
+    size_t len;
+    uint64_t id;
+    int64_t expire_ns;
+    bs_msg_response_cb cb;
+    void *ud;
+    void (*fn)(void *);
+    syncwait *sw;
+} cmd;
+
+typedef struct wreq {
+    uv_write_t req;
+    uint8_t *data;
+    bs_msg *m;
+    struct outconn *oc; /* outbound writes: keep flushing its queue */
+    struct inconn *ic;  /* inbound refusal: close it once written */
+} wreq;
+
+struct bs_msg {
+    bs_msg_opts o;
+    char cluster[256];
+    char listen[BS_MSG_ADDRLEN];
+    bs_msg_peer self;
+    uv_loop_t loop;
+    uv_tcp_t server;
+    uv_async_t async;
+    uv_timer_t sweep;
+    pthread_t thread;
+    int thread_started;
+    pthread_t loop_tid;
+
+    pthread_mutex_t mu; /* cmds, stopping, handlers, observer */
+    cmd *chead, *ctail;
+    int stopping;
+    struct {
+        bs_msg_handler h;
+        void *ud;
+    } handlers[BS_VERB_MAX];
+    bs_msg_conn_cb obs;
+    void *obs_ud;
+
+    atomic_uint_fast64_t next_id;
+    outconn *outs;
+    inconn *ins;
+    pending *buckets[NBUCKETS];
+    int shut; /* loop side: shutdown started */
+
+    struct {
+        atomic_uint_fast64_t sent, received, dropped_overflow, dropped_expired,
+            timeouts, decode_errors, refused, connects, compressed;
+    } st;
+};
+
+#define INC(m, f) atomic_fetch_add_explicit(&(m)->st.f, 1, memory_order_relaxed)
+
+static int64_t now_ms(void) {
+    return bs_clock_now_us(NULL) / 1000;
+}
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+int bs_msg_peer_set(bs_msg_peer *p, const char *addr, uint16_t port) {
+    memset(p, 0, sizeof *p);
+    if (!addr) return BS_EINVAL;
+    size_t n = strlen(addr);
+    if (n == 0 || n >= sizeof p->addr) return BS_EINVAL;
+    unsigned char tmp[16];
+    if (inet_pton(AF_INET, addr, tmp) != 1 &&
+        inet_pton(AF_INET6, addr, tmp) != 1)
+        return BS_EINVAL;
+    memcpy(p->addr, addr, n + 1);
+    p->port = port;
+    return 0;
+}
+
+int bs_msg_peer_equal(const bs_msg_peer *a, const bs_msg_peer *b) {
+    return a->port == b->port && strcmp(a->addr, b->addr) == 0;
+}
+
+void bs_msg_opts_default(bs_msg_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->cluster_name = "Test Cluster";
+    o->listen_address = "127.0.0.1";
+    o->max_message_bytes = 16u << 20;
+    o->compress_threshold = 4096;
+    o->queue_max = 4096;
+    o->reconnect_min_ms = 100;
+    o->reconnect_max_ms = 4000;
+}
+
+static int make_sockaddr(const char *addr, uint16_t port,
+                         struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    if (uv_ip4_addr(addr, port, (struct sockaddr_in *)ss) == 0) return 0;
+    if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)ss) == 0) return 0;
+    return BS_EINVAL;
+}
+
+static void free_items(qitem *q) {
+    while (q) {
+        qitem *n = q->next;
+        free(q->data);
+        free(q);
+        q = n;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* pending requests                                                    */
+/* ------------------------------------------------------------------ */
+
+static void pending_add(bs_msg *m, pending *p) {
+    size_t b = p->id % NBUCKETS;
+    p->next = m->buckets[b];
+    m->buckets[b] = p;
+}
+
+static pending *pending_take(bs_msg *m, uint64_t id) {
+    pending **pp = &m->buckets[id % NBUCKETS];
+    for (; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            pending *p = *pp;
+            *pp = p->next;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void fail_request(bs_msg *m, uint64_t id, int status) {
+    pending *p = pending_take(m, id);
+    if (!p) return;
+    if (status == BS_ETIMEDOUT) INC(m, timeouts);
+    p->cb(p->ud, status, NULL, 0);
+    free(p);
+}
+
+static void on_sweep(uv_timer_t *t) {
+    bs_msg *m = t->data;
+    int64_t now = bs_clock_mono_ns();
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        pending **pp = &m->buckets[b];
+        while (*pp) {
+            pending *p = *pp;
+            if (p->deadline_ns && p->deadline_ns <= now) {
+                *pp = p->next;
+                INC(m, timeouts);
+                p->cb(p->ud, BS_ETIMEDOUT, NULL, 0);
+                free(p);
+            } else {
+                pp = &p->next;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* writing                                                             */
+/* ------------------------------------------------------------------ */
+
+static void on_in_closed(uv_handle_t *h);
+static void in_close(inconn *c);
+static void oc_flush(outconn *oc);
+
+static void on_write(uv_write_t *req, int status) {
+    wreq *w = (wreq *)req;
+    bs_msg *m = w->m;
+    free(w->data);
+    if (status == 0) INC(m, sent);
+    if (w->ic) {
+        in_close(w->ic);
+    } else if (w->oc) {
+        /* a write failure shows up as a read error / EOF as well */
+        if (status == 0 && w->oc->state == OC_READY && !w->oc->forgotten)
+            oc_flush(w->oc);
+    }
+    free(w);
+}
+
+/* Takes ownership of data. */
+static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
+                     outconn *oc, inconn *close_after) {
+    wreq *w = calloc(1, sizeof *w);
+    if (!w) {
+        free(data);
+        return BS_ENOMEM;
+    }
+    w->data = data;
+    w->m = m;
+    w->oc = oc;
+    w->ic = close_after;
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int rc = uv_write(&w->req, s, &b, 1, on_write);
+    if (rc) {
+        free(data);
+        free(w);
+        return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* outbound connections                                                */
+/* ------------------------------------------------------------------ */
+
+static void oc_connect(outconn *oc);
+static void oc_fail(outconn *oc, const char *why);
+
+static void notify(bs_msg *m, const bs_msg_peer *p, bs_msg_conn_event ev) {
+    pthread_mutex_lock(&m->mu);
+    bs_msg_conn_cb cb = m->obs;
+    void *ud = m->obs_ud;
+    pthread_mutex_unlock(&m->mu);
+    if (cb) cb(ud, p, ev);
+}
+
+static void oc_flush(outconn *oc) {
+    bs_msg *m = oc->m;
+    int64_t now = bs_clock_mono_ns();
+    while (oc->qhead && oc->state == OC_READY &&
+           uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp) <
+               WRITE_HIGH) {
+        qitem *q = oc->qhead;
+        oc->qhead = q->next;
+        if (!oc->qhead) oc->qtail = NULL;
+        oc->qlen--;
+        if (q->expire_ns && q->expire_ns <= now) {
+            INC(m, dropped_expired);
+            free(q->data);
+            free(q);
+            continue;
+        }
+        int rc =
+            write_raw(m, (uv_stream_t *)&oc->tcp, q->data, q->len, oc, NULL);
+        free(q);
+        if (rc) {
+            oc_fail(oc, uv_strerror(rc));
+            return;
+        }
+    }
+}
+
+static void oc_maybe_free(outconn *oc) {
+    if (!oc->forgotten || oc->pending_closes) return;
+    free_items(oc->qhead);
+    bs_buf_free(&oc->rbuf);
+    free(oc);
+}
+
+static void on_oc_handle_closed(uv_handle_t *h) {
+    outconn *oc = h->data;
+    oc->pending_closes--;
+    if (h == (uv_handle_t *)&oc->tcp) oc->tcp_live = 0;
+    if (oc->forgotten) oc_maybe_free(oc);
+}
+
+static void on_backoff(uv_timer_t *t) {
+    outconn *oc = t->data;
+    if (oc->forgotten || oc->m->shut) return;
+    if (oc->tcp_live) { /* still closing: retry shortly */
+        uv_timer_start(&oc->timer, on_backoff, 10, 0);
+        return;
+    }
+    oc_connect(oc);
+}
+
+/* Closes the socket and schedules a reconnect after the backoff. */
+static void oc_fail(outconn *oc, const char *why) {
+    bs_msg *m = oc->m;
+    int was_ready = oc->state == OC_READY;
+    if (oc->state == OC_BACKOFF || oc->state == OC_IDLE) return;
+    BS_DEBUG(LOG, "connection to %s:%u: %s", oc->peer.addr, oc->peer.port, why);
+    oc->state = OC_BACKOFF;
+    if (oc->tcp_live && !uv_is_closing((uv_handle_t *)&oc->tcp)) {
+        oc->pending_closes++;
+        uv_close((uv_handle_t *)&oc->tcp, on_oc_handle_closed);
+    }
+    oc->rbuf.len = 0;
+    if (!m->shut && !oc->forgotten) {
+        uint32_t d = oc->backoff_ms;
+        uint32_t next = oc->backoff_ms * 2;
+        oc->backoff_ms =
+            next > m->o.reconnect_max_ms ? m->o.reconnect_max_ms : next;
+        if (oc->refused_by_peer) d = m->o.reconnect_max_ms;
+        oc->timer.data = oc;
+        uv_timer_start(&oc->timer, on_backoff, d, 0);
+    }
+    if (was_ready) notify(m, &oc->peer, BS_MSG_CONN_LOST);
+}
+
+static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
+    bs_msg *m = oc->m;
+    bs_msg_frame f;
+    char err[128];
+    int rc = bs_msg_frame_decode(p, len, m->o.max_message_bytes, &f, err,
+                                 sizeof err);
+    if (rc) {
+        INC(m, decode_errors);
+        BS_WARN(LOG, "bad internode message from %s:%u: %s", oc->peer.addr,
+                oc->peer.port, err);
+        oc_fail(oc, err);
+        return;
+    }
+    INC(m, received);
+    if (oc->state != OC_HANDSHAKE || f.verb != BS_VERB_HANDSHAKE ||
+        f.kind != BS_MSG_KIND_RESPONSE) {
+        BS_DEBUG(LOG,
+                 "unexpected message (verb %u) on outbound connection to %s",
+                 f.verb, oc->peer.addr);
+        bs_msg_frame_free(&f);
+        return;
+    }
+    bs_msg_hello h;
+    rc = bs_msg_hello_decode(f.payload, f.len, &h, err, sizeof err);
+    bs_msg_frame_free(&f);
+    if (rc) {
+        INC(m, decode_errors);
+        BS_WARN(LOG, "bad handshake answer from %s:%u: %s", oc->peer.addr,
+                oc->peer.port, err);
+        oc_fail(oc, err);
+        return;
+    }
+    if (!h.ok) {
+        INC(m, refused);
+        oc->refused_by_peer = 1;
+        /* logged at the 1st, 2nd, 4th, 8th... refusal: it repeats at every
+         * reconnect attempt */
+        oc->refusals++;
+        if ((oc->refusals & (oc->refusals - 1)) == 0)
+            BS_WARN(LOG, "node %s:%u refused our connection (%u times): %s",
+                    oc->peer.addr, oc->peer.port, oc->refusals, h.why);
+        oc_fail(oc, "refused by peer");
+        return;
+    }
+    if (strcmp(h.cluster, m->cluster) != 0 ||
+        h.proto != BS_MSG_PROTOCOL_VERSION) {
+        INC(m, refused);
+        oc->refused_by_peer = 1;
+        BS_WARN(LOG,
+                "refusing node %s:%u: it belongs to cluster '%s' (protocol "
+                "%u), we are "
+                "'%s' (protocol %u)",
+                oc->peer.addr, oc->peer.port, h.cluster, h.proto, m->cluster,
+                BS_MSG_PROTOCOL_VERSION);
+        oc_fail(oc, "peer of another cluster");
+        return;
+    }
+    oc->state = OC_READY;
+    oc->refused_by_peer = 0;
+    oc->backoff_ms = m->o.reconnect_min_ms;
+    INC(m, connects);
+    BS_DEBUG(LOG, "connected to %s:%u", oc->peer.addr, oc->peer.port);
+    notify(m, &oc->peer, BS_MSG_CONN_UP);
+    if (oc->state == OC_READY) oc_flush(oc);
+}
+
+static void on_alloc(uv_handle_t *h, size_t sugg, uv_buf_t *b) {
+    (void)h;
+    (void)sugg;
+    static __thread char slab[65536];
+    b->base = slab;
+    b->len = sizeof slab;
+}
+
+/* Appends and processes whole frames.  Returns 0, or an error after which
+ * the connection must be closed (reason in *why). */
+typedef void (*frame_fn)(void *conn, const uint8_t *p, size_t len);
+static int feed(bs_msg *m, bs_buf *rb, const char *data, size_t n, void *conn,
+                frame_fn fn, int (*alive)(void *conn), const char **why) {
+    if (bs_buf_append(rb, data, n)) {
+        *why = "out of memory";
+        return BS_ENOMEM;
+    }
+    size_t off = 0;
+    while (alive(conn)) {
+        size_t fl;
+        int rc = bs_msg_frame_peek(rb->data + off, rb->len - off,
+                                   m->o.max_message_bytes, &fl);
+        if (rc == BS_EAGAIN) break;
+        if (rc) {
+            *why = rc == BS_ETOOBIG ? "oversized frame" : "zero-length frame";
+            return rc;
+        }
+        fn(conn, rb->data + off, fl);
+        off += fl;
+    }
+    if (!alive(conn)) return 0;
+    if (off) {
+        memmove(rb->data, rb->data + off, rb->len - off);
+        rb->len -= off;
+    }
+    return 0;
+}
+
+static int oc_alive(void *c) {
+    return ((outconn *)c)->state == OC_HANDSHAKE ||
+           ((outconn *)c)->state == OC_READY;
+}
+static void oc_frame(void *c, const uint8_t *p, size_t len) {
+    oc_handle_frame(c, p, len);
+}
+
+static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+    outconn *oc = s->data;
+    if (n < 0) {
+        oc_fail(oc, n == UV_EOF ? "closed by peer" : uv_strerror((int)n));
+        return;
+    }
+    if (n == 0) return;
+    const char *why = NULL;
+    if (feed(oc->m, &oc->rbuf, b->base, (size_t)n, oc, oc_frame, oc_alive,
+             &why)) {
+        INC(oc->m, decode_errors);
+        BS_WARN(LOG, "bad internode data from %s:%u: %s; closing",
+                oc->peer.addr, oc->peer.port, why);
+        oc_fail(oc, why);
+    }
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+    outconn *oc = req->data;
+    bs_msg *m = oc->m;
+    if (oc->state != OC_CONNECTING) return;
+    if (status) {
+        if (status == UV_ECONNREFUSED)
+            notify(m, &oc->peer, BS_MSG_CONN_REFUSED);
+        oc_fail(oc, uv_strerror(status));
+        return;
+    }
+    oc->state = OC_HANDSHAKE;
+    uv_tcp_nodelay(&oc->tcp, 1);
+    bs_msg_hello h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.cluster, sizeof h.cluster, "%s", m->cluster);
+    h.proto = BS_MSG_PROTOCOL_VERSION;
+    h.host_id = m->o.host_id;
+    h.from = m->self;
+    h.ok = 1;
+    bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
+    bs_msg_frame f = {BS_VERB_HANDSHAKE, BS_MSG_KIND_REQUEST, 0, 0, 0, NULL, 0};
+    int rc = bs_msg_hello_encode(&h, &pl);
+    if (!rc) {
+        f.payload = pl.data;
+        f.len = pl.len;
+        rc = bs_msg_frame_encode(&f, 0, m->o.max_message_bytes, &fr);
+    }
+    bs_buf_free(&pl);
+    if (!rc) rc = uv_read_start((uv_stream_t *)&oc->tcp, on_alloc, on_oc_read);
+    if (!rc) {
+        size_t len;
+        uint8_t *d = bs_buf_steal(&fr, &len);
+        rc = write_raw(m, (uv_stream_t *)&oc->tcp, d, len, oc, NULL);
+    }
+    bs_buf_free(&fr);
+    if (rc) oc_fail(oc, "cannot send the handshake");
+}
+
+static void oc_connect(outconn *oc) {
+    bs_msg *m = oc->m;
+    struct sockaddr_storage ss;
+    if (make_sockaddr(oc->peer.addr, oc->peer.port, &ss)) return;
+    uv_tcp_init(&m->loop, &oc->tcp);
+    oc->tcp.data = oc;
+    oc->tcp_live = 1;
+    oc->state = OC_CONNECTING;
+    oc->creq.data = oc;
+    int rc =
+        uv_tcp_connect(&oc->creq, &oc->tcp, (struct sockaddr *)&ss, on_connect);
+    if (rc) oc_fail(oc, uv_strerror(rc));
+}
+
+static outconn *oc_get(bs_msg *m, const bs_msg_peer *p, int create) {
+    for (outconn *c = m->outs; c; c = c->next)
+        if (bs_msg_peer_equal(&c->peer, p)) return c;
+    if (!create) return NULL;
+    outconn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->m = m;
+    c->peer = *p;
+    c->backoff_ms = m->o.reconnect_min_ms;
+    uv_timer_init(&m->loop, &c->timer);
+    c->timer.data = c;
+    c->next = m->outs;
+    m->outs = c;
+    return c;
+}
+
+static void oc_forget(bs_msg *m, outconn *oc) {
+    for (outconn **pp = &m->outs; *pp; pp = &(*pp)->next) {
+        if (*pp == oc) {
+            *pp = oc->next;
+            break;
+        }
+    }
+    oc->forgotten = 1;
+    oc->state = OC_IDLE;
+    if (oc->tcp_live && !uv_is_closing((uv_handle_t *)&oc->tcp)) {
+        oc->pending_closes++;
+        uv_close((uv_handle_t *)&oc->tcp, on_oc_handle_closed);
+    } else if (oc->tcp_live) {
+        /* already closing: its close callback is counted */
+    }
+    oc->pending_closes++;
+    uv_close((uv_handle_t *)&oc->timer, on_oc_handle_closed);
+}
+
+/* ------------------------------------------------------------------ */
+/* inbound connections                                                 */
+/* ------------------------------------------------------------------ */
+
+static void on_in_closed(uv_handle_t *h) {
+    inconn *c = h->data;
+    bs_buf_free(&c->rbuf);
+    free(c);
+}
+
+static void in_close(inconn *c) {
+    if (c->closing) return;
+    c->closing = 1;
+    bs_msg *m = c->m;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        m->ins = c->next;
+    if (c->next) c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->tcp, on_in_closed);
+}
+
+static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
+                          size_t len, int64_t expire_ns, uint64_t id,
+                          bs_msg_response_cb cb, void *ud);
+
+static int encode_reply(bs_msg *m, uint8_t verb, uint64_t id, int status,
+                        const void *payload, size_t len, bs_buf *out) {
+    bs_msg_frame f = {verb,   BS_MSG_KIND_RESPONSE, id, 0,
+                      status, (uint8_t *)payload,   len};
+    return bs_msg_frame_encode(&f, m->o.compress_threshold,
+                               m->o.max_message_bytes, out);
+}
+
+static void in_hello(inconn *c, const bs_msg_frame *f) {
+    bs_msg *m = c->m;
+    bs_msg_hello h, r;
+    char err[128];
+    memset(&r, 0, sizeof r);
+    snprintf(r.cluster, sizeof r.cluster, "%s", m->cluster);
+    r.proto = BS_MSG_PROTOCOL_VERSION;
+    r.host_id = m->o.host_id;
+    r.from = m->self;
+    r.ok = 1;
+    if (f->verb != BS_VERB_HANDSHAKE || f->kind != BS_MSG_KIND_REQUEST) {
+        INC(m, decode_errors);
+        BS_WARN(LOG,
+                "internode connection from %s did not start with a handshake; "
+                "closing",
+                c->remote);
+        in_close(c);
+        return;
+    }
+    if (bs_msg_hello_decode(f->payload, f->len, &h, err, sizeof err)) {
+        INC(m, decode_errors);
+        BS_WARN(LOG, "bad handshake from %s: %s; closing", c->remote, err);
+        in_close(c);
+        return;
+    }
+    if (strcmp(h.cluster, m->cluster) != 0) {
+        r.ok = 0;
+        snprintf(r.why, sizeof r.why,
+                 "cluster name '%.100s' does not match ours '%.100s'",
+                 h.cluster, m->cluster);
+    } else if (h.proto != BS_MSG_PROTOCOL_VERSION) {
+        r.ok = 0;
+        snprintf(r.why, sizeof r.why, "protocol version %u is not ours (%u)",
+                 h.proto, BS_MSG_PROTOCOL_VERSION);
+    }
+    if (!r.ok) {
+        INC(m, refused);
+        char hid[40];
+        bs_uuid_format(&h.host_id, hid);
+        BS_WARN(
+            LOG,
+            "refusing internode connection from %s:%u (host %s, via %s): %s",
+            h.from.addr, h.from.port, hid, c->remote, r.why);
+    }
+    bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
+    int rc = bs_msg_hello_encode(&r, &pl);
+    if (!rc)
+        rc = encode_reply(m, BS_VERB_HANDSHAKE, f->id, 0, pl.data, pl.len, &fr);
+    bs_buf_free(&pl);
+    if (rc) {
+        bs_buf_free(&fr);
+        in_close(c);
+        return;
+    }
+    size_t len;
+    uint8_t *d = bs_buf_steal(&fr, &len);
+    if (!r.ok) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->hello_ok = -1; /* refused: ignore anything until closed */
+        if (write_raw(m, (uv_stream_t *)&c->tcp, d, len, NULL, c)) in_close(c);
+        return;
+    }
+    if (write_raw(m, (uv_stream_t *)&c->tcp, d, len, NULL, NULL)) {
+        in_close(c);
+        return;
+    }
+    c->hello_ok = 1;
+    c->from = h.from;
+    c->host = h.host_id;
+}
+
+static void in_dispatch(inconn *c, bs_msg_frame *f) {
+    bs_msg *m = c->m;
+    if (f->kind == BS_MSG_KIND_RESPONSE) {
+        pending *p = pending_take(m, f->id);
+        if (!p) return; /* late (timed out) or unknown */
+        if (!bs_msg_peer_equal(&p->to, &c->from)) {
+            BS_WARN(LOG,
+                    "response %llu from %s:%u, but the request went to %s:%u; "
+                    "ignored",
+                    (unsigned long long)f->id, c->from.addr, c->from.port,
+                    p->to.addr, p->to.port);
+            pending_add(m, p);
+            return;
+        }
+        p->cb(p->ud, f->status, f->status ? NULL : f->payload,
+              f->status ? 0 : f->len);
+        free(p);
+        return;
+    }
+    if (f->verb == BS_VERB_HANDSHAKE) {
+        INC(m, decode_errors);
+        BS_WARN(LOG, "second handshake from %s; closing", c->remote);
+        in_close(c);
+        return;
+    }
+    if (f->deadline_ms && f->deadline_ms < now_ms()) {
+        INC(m, dropped_expired);
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
+    bs_msg_handler h = m->handlers[f->verb].h;
+    void *hud = m->handlers[f->verb].ud;
+    pthread_mutex_unlock(&m->mu);
+    bs_msg_in in = {c->from,    c->host,        f->verb,
+                    f->id,      f->deadline_ms, f->kind == BS_MSG_KIND_REQUEST,
+                    f->payload, f->len};
+    if (!h) {
+        BS_DEBUG(LOG, "no handler for verb %u from %s:%u", f->verb,
+                 c->from.addr, c->from.port);
+        bs_msg_reply(m, &in, BS_ENOTSUP, NULL, 0);
+        return;
+    }
+    h(hud, m, &in);
+}
+
+static void in_handle_frame(inconn *c, const uint8_t *p, size_t len) {
+    bs_msg *m = c->m;
+    bs_msg_frame f;
+    char err[128];
+    if (c->hello_ok < 0) return;
+    int rc = bs_msg_frame_decode(p, len, m->o.max_message_bytes, &f, err,
+                                 sizeof err);
+    if (rc) {
+        INC(m, decode_errors);
+        BS_WARN(LOG, "bad internode message from %s: %s; closing", c->remote,
+                err);
+        in_close(c);
+        return;
+    }
+    INC(m, received);
+    if (!c->hello_ok)
+        in_hello(c, &f);
+    else
+        in_dispatch(c, &f);
+    bs_msg_frame_free(&f);
+}
+
+static int in_alive(void *c) {
+    inconn *ic = c;
+    return !ic->closing && ic->hello_ok >= 0;
+}
+static void in_frame(void *c, const uint8_t *p, size_t len) {
+    in_handle_frame(c, p, len);
+}
+
+static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+    inconn *c = s->data;
+    if (n < 0) {
+        in_close(c);
+        return;
+    }
+    if (n == 0 || c->closing) return;
+    const char *why = NULL;
+    if (feed(c->m, &c->rbuf, b->base, (size_t)n, c, in_frame, in_alive, &why)) {
+        INC(c->m, decode_errors);
+        BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
+        in_close(c);
+    }
+}
+
+static void on_accept(uv_stream_t *srv, int status) {
+    bs_msg *m = srv->data;
+    if (status < 0 || m->shut) return;
+    inconn *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->m = m;
+    uv_tcp_init(&m->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(srv, (uv_stream_t *)&c->tcp)) {
+        uv_close((uv_handle_t *)&c->tcp, on_in_closed);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    snprintf(c->remote, sizeof c->remote, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[64];
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+            snprintf(c->remote, sizeof c->remote, "%s:%u", ip,
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        } else {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            snprintf(c->remote, sizeof c->remote, "[%s]:%u", ip,
+                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        }
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->next = m->ins;
+    if (m->ins) m->ins->prev = c;
+    m->ins = c;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_in_read);
+}
+
+/* ------------------------------------------------------------------ */
+/* commands                                                            */
+/* ------------------------------------------------------------------ */
+
+static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
+                          size_t len, int64_t expire_ns, uint64_t id,
+                          bs_msg_response_cb cb, void *ud) {
+    if (cb) {
+        pending *p = calloc(1, sizeof *p);
+        if (!p) {
+            free(data);
+            cb(ud, BS_ENOMEM, NULL, 0);
+            return;
+        }
+        p->id = id;
+        p->deadline_ns = expire_ns;
+        p->to = *to;
+        p->cb = cb;
+        p->ud = ud;
+        pending_add(m, p);
+    }
+    outconn *oc = oc_get(m, to, 1);
+    qitem *q = oc ? calloc(1, sizeof *q) : NULL;
+    if (!q || oc->qlen >= m->o.queue_max) {
+        free(q);
+        free(data);
+        if (oc) {
+            INC(m, dropped_overflow);
+            BS_DEBUG(LOG, "queue to %s:%u full: message dropped", to->addr,
+                     to->port);
+        }
+        if (cb) fail_request(m, id, oc ? BS_EOVERLOAD : BS_ENOMEM);
+        return;
+    }
+    q->data = data;
+    q->len = len;
+    q->expire_ns = expire_ns;
+    if (oc->qtail)
+        oc->qtail->next = q;
+    else
+        oc->qhead = q;
+    oc->qtail = q;
+    oc->qlen++;
+    if (oc->state == OC_IDLE)
+        oc_connect(oc);
+    else if (oc->state == OC_READY)
+        oc_flush(oc);
+}
+
+static void finish_sync(syncwait *sw) {
+    if (!sw) return;
+    pthread_mutex_lock(&sw->mu);
+    sw->done = 1;
+    pthread_cond_broadcast(&sw->cv);
+    pthread_mutex_unlock(&sw->mu);
+}
+
+static void run_cmd(bs_msg *m, cmd *c) {
+    switch (c->type) {
+    case CMD_SEND:
+        if (m->shut) {
+            free(c->data);
+            if (c->cb) c->cb(c->ud, BS_ECLOSED, NULL, 0);
+        } else {
+            enqueue_frame(m, &c->peer, c->data, c->len, c->expire_ns, c->id,
+                          c->cb, c->ud);
+        }
+        break;
+    case CMD_CALL:
+        c->fn(c->ud);
+        finish_sync(c->sw);
+        break;
+    case CMD_FORGET: {
+        outconn *oc = oc_get(m, &c->peer, 0);
+        if (oc) oc_forget(m, oc);
+        break;
+    }
+    }
+    free(c);
+}
+
+static void on_close_noop(uv_handle_t *h) {
+    (void)h;
+}
+
+static void shutdown_loop(bs_msg *m) {
+    m->shut = 1;
+    uv_close((uv_handle_t *)&m->server, on_close_noop);
+    uv_close((uv_handle_t *)&m->sweep, on_close_noop);
+    while (m->outs)
+        oc_forget(m, m->outs);
+    while (m->ins)
+        in_close(m->ins);
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        while (m->buckets[b]) {
+            pending *p = m->buckets[b];
+            m->buckets[b] = p->next;
+            p->cb(p->ud, BS_ECLOSED, NULL, 0);
+            free(p);
+        }
+    }
+    uv_close((uv_handle_t *)&m->async, on_close_noop);
+}
+
+static void on_async(uv_async_t *a) {
+    bs_msg *m = a->data;
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        cmd *c = m->chead;
+        m->chead = NULL;
+        m->ctail = NULL;
+        int stopping = m->stopping;
+        pthread_mutex_unlock(&m->mu);
+        if (!c) {
+            if (stopping && !m->shut) shutdown_loop(m);
+            return;
+        }
+        while (c) {
+            cmd *n = c->next;
+            run_cmd(m, c);
+            c = n;
+        }
+    }
+}
+
+static int push_cmd(bs_msg *m, cmd *c) {
+    c->next = NULL;
+    pthread_mutex_lock(&m->mu);
+    if (m->stopping) {
+        pthread_mutex_unlock(&m->mu);
+        return BS_ECLOSED;
+    }
+    if (m->ctail)
+        m->ctail->next = c;
+    else
+        m->chead = c;
+    m->ctail = c;
+    pthread_mutex_unlock(&m->mu);
+    uv_async_send(&m->async);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* public API                                                          */
+/* ------------------------------------------------------------------ */
+
+static void *loop_main(void *arg) {
+    bs_msg *m = arg;
+    m->loop_tid = pthread_self();
+    uv_run(&m->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
+    *out = NULL;
+    if (!o->cluster_name || strlen(o->cluster_name) >= 256 ||
+        !o->listen_address || o->max_message_bytes < 64 || o->queue_max == 0)
+        return BS_EINVAL;
+    bs_msg *m = calloc(1, sizeof *m);
+    if (!m) return BS_ENOMEM;
+    m->o = *o;
+    if (!m->o.reconnect_min_ms) m->o.reconnect_min_ms = 100;
+    if (m->o.reconnect_max_ms < m->o.reconnect_min_ms)
+        m->o.reconnect_max_ms = m->o.reconnect_min_ms;
+    snprintf(m->cluster, sizeof m->cluster, "%s", o->cluster_name);
+    const char *bc = o->broadcast_address && *o->broadcast_address
+                         ? o->broadcast_address
+                         : o->listen_address;
+    if (bs_msg_peer_set(&m->self, bc, o->port) ||
+        snprintf(m->listen, sizeof m->listen, "%s", o->listen_address) >=
+            (int)sizeof m->listen) {
+        free(m);
+        return BS_EINVAL;
+    }
+    m->o.cluster_name = m->cluster;
+    m->o.listen_address = m->listen;
+    m->o.broadcast_address = NULL;
+    atomic_init(&m->next_id, 1);
+    pthread_mutex_init(&m->mu, NULL);
+    struct sockaddr_storage ss;
+    int rc = make_sockaddr(m->listen, o->port, &ss);
+    if (rc) {
+        pthread_mutex_destroy(&m->mu);
+        free(m);
+        return rc;
+    }
+    uv_loop_init(&m->loop);
+    uv_tcp_init(&m->loop, &m->server);
+    m->server.data = m;
+    rc = uv_tcp_bind(&m->server, (struct sockaddr *)&ss, 0);
+    if (!rc) rc = uv_listen((uv_stream_t *)&m->server, 128, on_accept);
+    if (rc) {
+        uv_close((uv_handle_t *)&m->server, NULL);
+        uv_run(&m->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&m->loop);
+        pthread_mutex_destroy(&m->mu);
+        free(m);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int bl = sizeof bound;
+    uv_tcp_getsockname(&m->server, (struct sockaddr *)&bound, &bl);
+    m->self.port = ntohs(bound.ss_family == AF_INET
+                             ? ((struct sockaddr_in *)&bound)->sin_port
+                             : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    uv_async_init(&m->loop, &m->async, on_async);
+    m->async.data = m;
+    uv_timer_init(&m->loop, &m->sweep);
+    m->sweep.data = m;
+    uv_timer_start(&m->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    if (pthread_create(&m->thread, NULL, loop_main, m)) {
+        m->stopping = 1;
+        shutdown_loop(m);
+        uv_run(&m->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&m->loop);
+        pthread_mutex_destroy(&m->mu);
+        free(m);
+        return BS_ENOMEM;
+    }
+    m->thread_started = 1;
+    *out = m;
+    return 0;
+}
+
+void bs_msg_stop(bs_msg *m) {
+    if (!m) return;
+    pthread_mutex_lock(&m->mu);
+    m->stopping = 1;
+    pthread_mutex_unlock(&m->mu);
+    uv_async_send(&m->async);
+    pthread_join(m->thread, NULL);
+    /* commands that raced with the stop flag were drained by on_async */
+    uv_loop_close(&m->loop);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void bs_msg_local(const bs_msg *m, bs_msg_peer *out) {
+    *out = m->self;
+}
+void bs_msg_host_id(const bs_msg *m, bs_uuid *out) {
+    *out = m->o.host_id;
+}
+
+int bs_msg_register(bs_msg *m, uint8_t verb, bs_msg_handler h, void *ud) {
+    if (verb == BS_VERB_HANDSHAKE || verb >= BS_VERB_MAX) return BS_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    m->handlers[verb].h = h;
+    m->handlers[verb].ud = ud;
+    pthread_mutex_unlock(&m->mu);
+    return 0;
+}
+
+void bs_msg_set_conn_observer(bs_msg *m, bs_msg_conn_cb cb, void *ud) {
+    pthread_mutex_lock(&m->mu);
+    m->obs = cb;
+    m->obs_ud = ud;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
+                      uint32_t timeout_ms, bs_msg_response_cb cb, void *ud) {
+    bs_msg_peer chk;
+    if (!to || bs_msg_peer_set(&chk, to->addr, to->port) || to->port == 0)
+        return BS_EINVAL;
+    bs_buf fr = BS_BUF_INIT;
+    int rc = bs_msg_frame_encode(f, m->o.compress_threshold,
+                                 m->o.max_message_bytes, &fr);
+    if (rc) {
+        bs_buf_free(&fr);
+        return rc;
+    }
+    if (fr.len > 4 && (fr.data[4] & 1)) INC(m, compressed);
+    cmd *c = calloc(1, sizeof *c);
+    if (!c) {
+        bs_buf_free(&fr);
+        return BS_ENOMEM;
+    }
+    c->type = CMD_SEND;
+    c->peer = *to;
+    c->data = bs_buf_steal(&fr, &c->len);
+    c->id = f->id;
+    c->expire_ns =
+        timeout_ms ? bs_clock_mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    c->cb = cb;
+    c->ud = ud;
+    rc = push_cmd(m, c);
+    if (rc) {
+        free(c->data);
+        free(c);
+    }
+    return rc;
+}
+
+int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
+                const void *payload, size_t len, uint32_t timeout_ms,
+                bs_msg_response_cb cb, void *ud) {
+    if (verb == BS_VERB_HANDSHAKE || verb >= BS_VERB_MAX ||
+        (cb && !timeout_ms) || (len && !payload))
+        return BS_EINVAL;
+    bs_msg_frame f;
+    memset(&f, 0, sizeof f);
+    f.verb = verb;
+    f.kind = cb ? BS_MSG_KIND_REQUEST : BS_MSG_KIND_ONEWAY;
+    f.id = atomic_fetch_add(&m->next_id, 1);
+    f.deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
+    f.payload = (uint8_t *)payload;
+    f.len = len;
+    return send_frame(m, to, &f, timeout_ms, cb, ud);
+}
+
+int bs_msg_reply(bs_msg *m, const bs_msg_in *req, int status,
+                 const void *payload, size_t len) {
+    if (!req->expects_reply) return 0;
+    if (status > 0 || (len && !payload)) return BS_EINVAL;
+    bs_msg_frame f = {req->verb, BS_MSG_KIND_RESPONSE, req->id,         0,
+                      status,    (uint8_t *)payload,   status ? 0 : len};
+    /* a reply waits in the queue at most as long as its request's
+     * deadline allows (or 10 s) */
+    uint32_t tmo = 10000;
+    if (req->deadline_ms) {
+        int64_t left = req->deadline_ms - now_ms();
+        tmo = left <= 0 ? 1 : (uint32_t)(left > 10000 ? 10000 : left);
+    }
+    return send_frame(m, &req->from, &f, tmo, NULL, NULL);
+}
+
+int bs_msg_call(bs_msg *m, void (*fn)(void *ud), void *ud) {
+    cmd *c = calloc(1, sizeof *c);
+    if (!c) return BS_ENOMEM;
+    c->type = CMD_CALL;
+    c->fn = fn;
+    c->ud = ud;
+    int rc = push_cmd(m, c);
+    if (rc) free(c);
+    return rc;
+}
+
+int bs_msg_call_sync(bs_msg *m, void (*fn)(void *ud), void *ud) {
+    syncwait sw;
+    pthread_mutex_init(&sw.mu, NULL);
+    pthread_cond_init(&sw.cv, NULL);
+    sw.done = 0;
+    cmd *c = calloc(1, sizeof *c);
+    int rc = BS_ENOMEM;
+    if (c) {
+        c->type = CMD_CALL;
+        c->fn = fn;
+        c->ud = ud;
+        c->sw = &sw;
+        rc = push_cmd(m, c);
+        if (rc) free(c);
+    }
+    if (!rc) {
+        pthread_mutex_lock(&sw.mu);
+        while (!sw.done)
+            pthread_cond_wait(&sw.cv, &sw.mu);
+        pthread_mutex_unlock(&sw.mu);
+    }
+    pthread_mutex_destroy(&sw.mu);
+    pthread_cond_destroy(&sw.cv);
+    return rc;
+}
+
+void *bs_msg_loop(bs_msg *m) {
+    return &m->loop;
+}
+
+int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer) {
+    cmd *c = calloc(1, sizeof *c);
+    if (!c) return BS_ENOMEM;
+    c->type = CMD_FORGET;
+    c->peer = *peer;
+    int rc = push_cmd(m, c);
+    if (rc) free(c);
+    return rc;
+}
+
+void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *o) {
+    bs_msg *mm = (bs_msg *)m;
+#define LD(f) o->f = atomic_load_explicit(&mm->st.f, memory_order_relaxed)
+    LD(sent);
+    LD(received);
+    LD(dropped_overflow);
+    LD(dropped_expired);
+    LD(timeouts);
+    LD(decode_errors);
+    LD(refused);
+    LD(connects);
+    LD(compressed);
+#undef LD
+}

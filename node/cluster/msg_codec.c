@@ -1,0 +1,380 @@
+/*
+ * msg_codec.c - the internode wire codec (see msg.h for the frame table).
+ *
+ * Encoding packs the envelope map with msgpack-c into a bs_buf and, when
+ * the body is long enough, replaces it by an lz4 block prefixed with the
+ * raw length (only when that is actually shorter).
+ *
+ * Decoding never trusts the bytes: the length field is bounded by the
+ * caller's maximum before anything is buffered, the lz4 raw length is
+ * bounded the same way and must match what LZ4_decompress_safe produced,
+ * bs_mpcheck() validates the msgpack structure before msgpack-c unpacks
+ * it (so a tiny frame cannot make msgpack-c allocate gigabytes), and every
+ * field's type and range is checked.  A failure is an error code plus a
+ * reason for the log; nothing aborts.
+ */
+#include <lz4.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/mpcheck.h"
+#include "node/cluster/msg.h"
+
+#define FLAG_LZ4 0x01
+
+static int pk_write(void *data, const char *buf, size_t len) {
+    return bs_buf_append((bs_buf *)data, buf, len) ? -1 : 0;
+}
+
+static void pk_key(msgpack_packer *p, const char *k) {
+    size_t n = strlen(k);
+    msgpack_pack_str(p, n);
+    msgpack_pack_str_body(p, k, n);
+}
+
+static int fail(char *err, size_t errlen, int code, const char *what) {
+    if (err && errlen) snprintf(err, errlen, "%s", what);
+    return code;
+}
+
+int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
+                        size_t max, bs_buf *out) {
+    bs_buf body = BS_BUF_INIT;
+    msgpack_packer p;
+    msgpack_packer_init(&p, &body, pk_write);
+    int n = 5 + (f->kind == BS_MSG_KIND_RESPONSE);
+    msgpack_pack_map(&p, (size_t)n);
+    pk_key(&p, "v");
+    msgpack_pack_uint8(&p, f->verb);
+    pk_key(&p, "i");
+    msgpack_pack_uint64(&p, f->id);
+    pk_key(&p, "d");
+    msgpack_pack_int64(&p, f->deadline_ms);
+    pk_key(&p, "k");
+    msgpack_pack_uint8(&p, f->kind);
+    if (f->kind == BS_MSG_KIND_RESPONSE) {
+        pk_key(&p, "s");
+        msgpack_pack_int32(&p, f->status);
+    }
+    pk_key(&p, "p");
+    msgpack_pack_bin(&p, f->len);
+    if (f->len) msgpack_pack_bin_body(&p, f->payload, f->len);
+    int rc = 0;
+    /* packer write errors leave the body short; detect by its size */
+    if (body.len < 16 + f->len) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    if (compress_threshold && body.len >= compress_threshold &&
+        body.len <= (size_t)LZ4_MAX_INPUT_SIZE) {
+        int bound = LZ4_compressBound((int)body.len);
+        uint8_t *z = malloc((size_t)bound);
+        if (!z) {
+            rc = BS_ENOMEM;
+            goto out;
+        }
+        int zn = LZ4_compress_default((const char *)body.data, (char *)z,
+                                      (int)body.len, bound);
+        if (zn > 0 && (size_t)zn + 4 < body.len) {
+            size_t total = 1 + 4 + (size_t)zn;
+            if (total > max) {
+                free(z);
+                rc = BS_ETOOBIG;
+                goto out;
+            }
+            uint8_t *h = bs_buf_extend(out, 4 + 1 + 4);
+            if (!h) {
+                free(z);
+                rc = BS_ENOMEM;
+                goto out;
+            }
+            bs_put_u32(h, (uint32_t)total);
+            h[4] = FLAG_LZ4;
+            bs_put_u32(h + 5, (uint32_t)body.len);
+            rc = bs_buf_append(out, z, (size_t)zn);
+            free(z);
+            goto out;
+        }
+        free(z);
+    }
+    if (1 + body.len > max) {
+        rc = BS_ETOOBIG;
+        goto out;
+    }
+    uint8_t *h = bs_buf_extend(out, 5);
+    if (!h) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    bs_put_u32(h, (uint32_t)(1 + body.len));
+    h[4] = 0;
+    rc = bs_buf_append(out, body.data, body.len);
+out:
+    bs_buf_free(&body);
+    return rc;
+}
+
+int bs_msg_frame_peek(const uint8_t *p, size_t len, size_t max,
+                      size_t *frame_len) {
+    if (len < 4) return BS_EAGAIN;
+    uint32_t n = bs_get_u32(p);
+    if (n == 0) return BS_ECORRUPT;
+    if ((size_t)n > max) return BS_ETOOBIG;
+    if (len - 4 < n) return BS_EAGAIN;
+    *frame_len = 4 + (size_t)n;
+    return 0;
+}
+
+static int key_is(const msgpack_object *k, const char *s) {
+    size_t n = strlen(s);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, s, n) == 0;
+}
+
+/* Integer of either msgpack sign into [lo, hi]. */
+static int get_int(const msgpack_object *o, int64_t lo, int64_t hi,
+                   int64_t *out) {
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX || (int64_t)o->via.u64 > hi ||
+            (int64_t)o->via.u64 < lo)
+            return BS_ECORRUPT;
+        *out = (int64_t)o->via.u64;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        if (o->via.i64 < lo || o->via.i64 > hi) return BS_ECORRUPT;
+        *out = o->via.i64;
+        return 0;
+    }
+    return BS_ECORRUPT;
+}
+
+int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
+                        bs_msg_frame *f, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    size_t flen;
+    int rc = bs_msg_frame_peek(p, len, max, &flen);
+    if (rc == BS_EAGAIN) return fail(err, errlen, BS_ETRUNC, "truncated frame");
+    if (rc == BS_ETOOBIG)
+        return fail(err, errlen, rc, "frame larger than the maximum");
+    if (rc) return fail(err, errlen, rc, "zero-length frame");
+    if (flen != len)
+        return fail(err, errlen, BS_ECORRUPT, "bytes after the frame");
+    uint8_t flags = p[4];
+    const uint8_t *body = p + 5;
+    size_t blen = len - 5;
+    uint8_t *raw = NULL;
+    if (flags & ~FLAG_LZ4)
+        return fail(err, errlen, BS_ECORRUPT, "unknown frame flags");
+    if (flags & FLAG_LZ4) {
+        if (blen < 4)
+            return fail(err, errlen, BS_ETRUNC, "truncated lz4 header");
+        uint32_t rawlen = bs_get_u32(body);
+        if (rawlen == 0 || rawlen > max ||
+            rawlen > (uint32_t)LZ4_MAX_INPUT_SIZE)
+            return fail(err, errlen, BS_ETOOBIG, "lz4 raw length out of range");
+        if (blen - 4 > (size_t)INT32_MAX)
+            return fail(err, errlen, BS_ETOOBIG, "lz4 block too large");
+        raw = malloc(rawlen);
+        if (!raw) return fail(err, errlen, BS_ENOMEM, "out of memory");
+        int got = LZ4_decompress_safe((const char *)body + 4, (char *)raw,
+                                      (int)(blen - 4), (int)rawlen);
+        if (got < 0 || (uint32_t)got != rawlen) {
+            free(raw);
+            return fail(err, errlen, BS_ECORRUPT, "bad lz4 block");
+        }
+        body = raw;
+        blen = rawlen;
+    }
+    if (bs_mpcheck(body, blen, 4) != 0) {
+        free(raw);
+        return fail(err, errlen, BS_ECORRUPT, "malformed msgpack body");
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    if (msgpack_unpack_next(&u, (const char *)body, blen, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != blen || u.data.type != MSGPACK_OBJECT_MAP) {
+        rc = fail(err, errlen, BS_ECORRUPT, "body is not a msgpack map");
+        goto out;
+    }
+    int have_v = 0, have_i = 0, have_k = 0;
+    const msgpack_object_map *m = &u.data.via.map;
+    int64_t v;
+    rc = 0;
+    for (uint32_t i = 0; i < m->size && !rc; i++) {
+        const msgpack_object *k = &m->ptr[i].key, *val = &m->ptr[i].val;
+        if (key_is(k, "v")) {
+            if (get_int(val, 0, BS_VERB_MAX - 1, &v)) {
+                rc = fail(err, errlen, BS_ECORRUPT, "bad verb");
+                break;
+            }
+            f->verb = (uint8_t)v;
+            have_v = 1;
+        } else if (key_is(k, "i")) {
+            if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                rc = fail(err, errlen, BS_ECORRUPT, "bad id");
+                break;
+            }
+            f->id = val->via.u64;
+            have_i = 1;
+        } else if (key_is(k, "d")) {
+            if (get_int(val, 0, INT64_MAX, &v)) {
+                rc = fail(err, errlen, BS_ECORRUPT, "bad deadline");
+                break;
+            }
+            f->deadline_ms = v;
+        } else if (key_is(k, "k")) {
+            if (get_int(val, 0, 2, &v)) {
+                rc = fail(err, errlen, BS_ECORRUPT, "bad kind");
+                break;
+            }
+            f->kind = (uint8_t)v;
+            have_k = 1;
+        } else if (key_is(k, "s")) {
+            if (get_int(val, INT32_MIN, 0, &v)) {
+                rc = fail(err, errlen, BS_ECORRUPT, "bad status");
+                break;
+            }
+            f->status = (int32_t)v;
+        } else if (key_is(k, "p")) {
+            if (val->type != MSGPACK_OBJECT_BIN) {
+                rc = fail(err, errlen, BS_ECORRUPT, "payload is not bin");
+                break;
+            }
+            free(f->payload);
+            f->payload = NULL;
+            f->len = val->via.bin.size;
+            if (f->len) {
+                f->payload = malloc(f->len);
+                if (!f->payload) {
+                    rc = fail(err, errlen, BS_ENOMEM, "out of memory");
+                    break;
+                }
+                memcpy(f->payload, val->via.bin.ptr, f->len);
+            }
+        } /* unknown keys: ignored */
+    }
+    if (!rc && !(have_v && have_i && have_k))
+        rc = fail(err, errlen, BS_ECORRUPT, "missing verb, id or kind");
+out:
+    if (rc) bs_msg_frame_free(f);
+    msgpack_unpacked_destroy(&u);
+    free(raw);
+    return rc;
+}
+
+void bs_msg_frame_free(bs_msg_frame *f) {
+    free(f->payload);
+    f->payload = NULL;
+    f->len = 0;
+}
+
+/* ---- handshake payload ------------------------------------------------ */
+
+int bs_msg_hello_encode(const bs_msg_hello *h, bs_buf *out) {
+    size_t before = out->len;
+    msgpack_packer p;
+    msgpack_packer_init(&p, out, pk_write);
+    msgpack_pack_map(&p, 7);
+    pk_key(&p, "c");
+    pk_key(&p, h->cluster);
+    pk_key(&p, "pv");
+    msgpack_pack_uint32(&p, h->proto);
+    pk_key(&p, "h");
+    msgpack_pack_bin(&p, 16);
+    msgpack_pack_bin_body(&p, h->host_id.b, 16);
+    pk_key(&p, "a");
+    pk_key(&p, h->from.addr);
+    pk_key(&p, "o");
+    msgpack_pack_uint16(&p, h->from.port);
+    pk_key(&p, "ok");
+    if (h->ok)
+        msgpack_pack_true(&p);
+    else
+        msgpack_pack_false(&p);
+    pk_key(&p, "why");
+    pk_key(&p, h->why);
+    return out->len > before + 20 ? 0 : BS_ENOMEM;
+}
+
+static int copy_str(const msgpack_object *o, char *dst, size_t cap) {
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
+        return BS_ECORRUPT;
+    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    dst[o->via.str.size] = 0;
+    if (memchr(dst, 0, o->via.str.size)) return BS_ECORRUPT;
+    return 0;
+}
+
+int bs_msg_hello_decode(const uint8_t *p, size_t len, bs_msg_hello *h,
+                        char *err, size_t errlen) {
+    memset(h, 0, sizeof *h);
+    if (bs_mpcheck(p, len, 2) != 0)
+        return fail(err, errlen, BS_ECORRUPT, "malformed handshake");
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = 0;
+    if (msgpack_unpack_next(&u, (const char *)p, len, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != len || u.data.type != MSGPACK_OBJECT_MAP) {
+        rc = fail(err, errlen, BS_ECORRUPT, "handshake is not a map");
+        goto out;
+    }
+    int seen = 0;
+    const msgpack_object_map *m = &u.data.via.map;
+    for (uint32_t i = 0; i < m->size && !rc; i++) {
+        const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
+        int64_t n = 0;
+        if (key_is(k, "c")) {
+            rc = copy_str(v, h->cluster, sizeof h->cluster);
+            seen |= 1;
+        } else if (key_is(k, "pv")) {
+            rc = get_int(v, 0, UINT32_MAX, &n);
+            h->proto = (uint32_t)n;
+            seen |= 2;
+        } else if (key_is(k, "h")) {
+            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != 16)
+                rc = BS_ECORRUPT;
+            else
+                memcpy(h->host_id.b, v->via.bin.ptr, 16);
+            seen |= 4;
+        } else if (key_is(k, "a")) {
+            rc = copy_str(v, h->from.addr, sizeof h->from.addr);
+            seen |= 8;
+        } else if (key_is(k, "o")) {
+            rc = get_int(v, 1, 65535, &n);
+            h->from.port = (uint16_t)n;
+            seen |= 16;
+        } else if (key_is(k, "ok")) {
+            if (v->type != MSGPACK_OBJECT_BOOLEAN)
+                rc = BS_ECORRUPT;
+            else
+                h->ok = v->via.boolean;
+        } else if (key_is(k, "why")) {
+            rc = copy_str(v, h->why, sizeof h->why);
+        }
+    }
+    if (rc) {
+        rc = fail(err, errlen, BS_ECORRUPT, "bad handshake field");
+        goto out;
+    }
+    if (seen != 31) {
+        rc = fail(err, errlen, BS_ECORRUPT, "handshake misses a field");
+        goto out;
+    }
+    bs_msg_peer chk;
+    if (bs_msg_peer_set(&chk, h->from.addr, h->from.port)) {
+        rc = fail(err, errlen, BS_ECORRUPT, "handshake address is not an IP");
+        goto out;
+    }
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}

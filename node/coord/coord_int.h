@@ -1,0 +1,246 @@
+/*
+ * coord_int.h - internals shared by coord.c (lifecycle, placement,
+ * consistency arithmetic, fan-out, stage, stats), coord_write.c and
+ * coord_read.c.  Not for other modules.
+ */
+#ifndef BS_NODE_COORD_INT_H
+#define BS_NODE_COORD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "node/coord/coord.h"
+#include "repair/hints.h"
+#include <string.h>
+
+#include "ring/pending.h"
+#include "ring/strategy.h"
+#include "storage/store.h"
+
+/* ---- latency histogram (log-linear buckets, lock-free) ------------------ */
+#define BS__HIST_N 160
+typedef struct bs__hist {
+    _Atomic uint64_t b[BS__HIST_N];
+    _Atomic uint64_t n;
+} bs__hist;
+void bs__hist_add(bs__hist *h, uint64_t us);
+/* The value under which pct percent of samples fall (upper bucket bound);
+ * 0 when empty. */
+uint64_t bs__hist_pct(bs__hist *h, double pct);
+
+/* ---- placement ------------------------------------------------------------ */
+
+#define BS__MAX_TARGETS 64
+
+typedef struct bs__target {
+    bs_uuid host;
+    const char *dc;     /* borrowed from the placement's snapshot */
+    int local;          /* this node */
+    int alive;
+    int pending;        /* pending endpoint (writes only) */
+    int has_peer;
+    bs_msg_peer peer;
+} bs__target;
+
+/* The replicas of one token for one keyspace.  Holds references on the
+ * snapshots the dc strings point into; release with bs__placement_done. */
+typedef struct bs__placement {
+    bs_ring_replica_map *map;  /* retained */
+    bs_ring_pending *pend;     /* borrowed from the cache entry via map ref */
+    const bs_ring_snapshot *future; /* retained or NULL */
+    const bs_ring_strategy *st;     /* owned by the cache entry (kept alive
+                                       by `entry` reference) */
+    void *entry;               /* cache entry reference */
+    bs__target t[BS__MAX_TARGETS];
+    size_t n;                  /* natural replicas first (proximity order:
+                                  local, same rack, same dc, others), then
+                                  pending ones */
+    size_t nnatural;
+} bs__placement;
+
+/* Consistency requirement: `need` acks from replicas of `dc` (NULL: any). */
+typedef struct bs__req {
+    const char *dc;
+    int need;
+} bs__req;
+#define BS__MAX_REQS 16
+
+/* ---- fan-out of requests to peers ----------------------------------------- */
+
+typedef struct bs__call {
+    int done;          /* response or failure arrived */
+    int status;        /* 0 ok, else the failure */
+    uint8_t *resp;     /* malloc'd response payload (status 0) */
+    size_t len;
+    int64_t sent_ns;
+    /* hint to store if this call fails (writes); malloc'd or NULL */
+    uint8_t *hint;
+    size_t hint_len;
+    bs_uuid host;
+    int replica_read;  /* record latency in the replica-read histogram */
+} bs__call;
+
+typedef struct bs__fan {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refs;
+    bs_coord *c;
+    size_t n;
+    bs__call calls[];
+} bs__fan;
+
+bs__fan *bs__fan_new(bs_coord *c, size_t n);
+void bs__fan_release(bs__fan *f);
+/* Sends call i (its hint/host fields set by the caller beforehand).  On a
+ * send error the call is marked failed at once.  Returns the send rc. */
+int bs__fan_send(bs__fan *f, size_t i, const bs_msg_peer *to, uint8_t verb,
+                 const void *payload, size_t len, uint32_t timeout_ms);
+/* Marks call i done locally (the local replica) with status. */
+void bs__fan_local(bs__fan *f, size_t i, int status);
+/* Waits (lock taken inside) until pred(f, ud) is true, or every call is
+ * done, or the monotonic deadline passes.  Returns pred's final value. */
+int bs__fan_wait(bs__fan *f, int (*pred)(bs__fan *f, void *ud), void *ud,
+                 int64_t deadline_ns);
+
+/* ---- batchlog (coord_batchlog.c) ------------------------------------------ */
+
+/* Where a logged batch's batchlog entry went, to remove it afterwards. */
+typedef struct bs__blog_ref {
+    uint8_t id[16];
+    size_t n;                 /* remote holders */
+    bs_msg_peer peers[2];
+    int local;                /* stored on this node (no live peer) */
+} bs__blog_ref;
+
+/* Opens system.batchlog and starts the replay thread. */
+int bs__batchlog_start(bs_coord *c);
+void bs__batchlog_stop(bs_coord *c);
+/* Stores the batch on up to two other live nodes (this node when there
+ * is none) and waits for them.  0, or -1 with a WriteTimeout (write type
+ * BATCH_LOG) in err. */
+int bs__batchlog_write(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now_s,
+                       int64_t deadline_ns, bs__blog_ref *ref, bs_exec_err *err);
+/* Forgets the entry everywhere (one-way messages). */
+void bs__batchlog_remove(bs_coord *c, const bs__blog_ref *ref);
+/* Endpoint of a host (membership callback or ring endpoint). */
+int bs__endpoint_of(bs_coord *c, const bs_uuid *host, bs_msg_peer *out);
+
+/* ---- the coordinator ----------------------------------------------------- */
+
+typedef struct bs__job {
+    struct bs__job *next;
+    void (*fn)(bs_coord *c, struct bs__job *j);
+    bs_msg_in in;      /* copy; payload points to `data` */
+    uint8_t *data;
+    size_t len;
+    bs_uuid host;      /* hint jobs */
+    int status;        /* a batched MUTATION's outcome, answered after the commit */
+} bs__job;
+
+/* Holder side of the batchlog verbs (coord_batchlog.c). */
+void bs__job_batchlog_store(bs_coord *c, bs__job *j);
+void bs__job_batchlog_remove(bs_coord *c, bs__job *j);
+/* TRUNCATE on every node (coord_truncate.c). */
+int bs__coord_truncate(void *ud, const bs_table_schema *t, bs_exec_err *err);
+void bs__job_truncate(bs_coord *c, bs__job *j);
+
+typedef struct bs__cache_ent bs__cache_ent;
+
+struct bs_coord {
+    bs_coord_opts o;
+    char dc[128], rack[128];
+    int spec_mode;        /* 0 none, 1 always, 2 percentile, 3 fixed ms */
+    double spec_pct;
+    uint32_t spec_ms;
+    bs_local *local;
+    bs_store *store;
+    bs_uuid self;
+    bs_msg *msg;
+    bs_coord_membership mem;
+    bs_hints *hints;
+    struct bs__batchlog *blog; /* node/coord/coord_batchlog.c */
+    bs_exec_backend lbe;  /* the local node's backend (delegation) */
+
+    pthread_mutex_t cache_lock;
+    bs__cache_ent *cache;
+
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    bs__job *qhead, *qtail;
+    int qstop;
+    pthread_t *workers;
+    size_t nworkers;
+    int stopped;
+
+    /* stats */
+    _Atomic uint64_t writes[BS_COORD_NCL], reads[BS_COORD_NCL];
+    _Atomic uint64_t range_reads, unavailables, write_timeouts, read_timeouts;
+    _Atomic uint64_t read_repairs, spec_retries, replica_writes, replica_reads;
+    _Atomic uint64_t hints_written_here;
+    bs__hist write_lat, read_lat, replica_read_lat;
+};
+
+#define BS__INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
+
+int64_t bs__coord_now_s(bs_coord *c);
+
+/* Placement of token for keyspace ks.  0, or an error already described
+ * in err (Unavailable-free: just "no ring"/"bad replication"). */
+int bs__placement_get(bs_coord *c, const bs_keyspace_schema *ks, int64_t token,
+                      int with_pending, bs__placement *pl, bs_exec_err *err);
+void bs__placement_done(bs_coord *c, bs__placement *pl);
+/* The replicas of vnode v of pl's ring (same order rules as a placement:
+ * local first, then proximity).  *n <= BS__MAX_TARGETS. */
+int bs__vnode_targets(bs_coord *c, const bs__placement *pl, size_t v,
+                      bs__target *out, size_t *n);
+/* Speculative retry delay in ms (-1 = never). */
+int64_t bs__spec_delay_ms(bs_coord *c);
+
+/* Requirements of consistency cl over placement pl.  Writes add the
+ * pending replicas of each requirement's dc to its need.  0, or -1 with
+ * err (invalid consistency). */
+int bs__cl_reqs(bs_coord *c, uint16_t cl, const bs__placement *pl,
+                int is_write, bs__req *out, size_t *n, bs_exec_err *err);
+/* 1 when target t counts for requirement r. */
+static inline int bs__req_match(const bs__req *r, const bs__target *t) {
+    return !r->dc || (t->dc && !strcmp(r->dc, t->dc));
+}
+const char *bs__cl_name(uint16_t cl);
+void bs__unavailable(bs_coord *c, bs_exec_err *err, uint16_t cl, int need,
+                     int alive);
+
+/* Applies mutations to the local store with now_s for TTLs (one atomic
+ * batch).  0 or a store error. */
+int bs__apply_local(bs_coord *c, const bs_mutation *m, size_t n,
+                    int64_t now_s);
+/* Stores a hint (payload = write payload) for host, counting it. */
+void bs__hint_store(bs_coord *c, const bs_uuid *host, const void *payload,
+                    size_t len);
+/* Queues a hint to be stored by the stage (callable on the loop thread);
+ * takes ownership of payload (malloc'd). */
+void bs__hint_queue(bs_coord *c, const bs_uuid *host, uint8_t *payload,
+                    size_t len);
+
+/* The keyspace of a table ("ks.table"), from schema s, or NULL. */
+const bs_keyspace_schema *bs__keyspace_of(const bs_schema *s, const char *cf);
+
+/* Stage: job handlers (coord_write.c / coord_read.c). */
+void bs__job_mutation(bs_coord *c, bs__job *j);
+/* A MUTATION/HINT job's decode and local apply (through
+ * bs_store_write_grouped: queued in a defer scope); its reply status. */
+int bs__mutation_apply(bs_coord *c, bs__job *j);
+void bs__job_read(bs_coord *c, bs__job *j);
+void bs__job_read_raw(bs_coord *c, bs__job *j);
+void bs__job_repair_raw(bs_coord *c, bs__job *j);
+void bs__job_range(bs_coord *c, bs__job *j);
+
+/* Backend entry points. */
+int bs__coord_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
+                    int logged, bs_exec_err *err);
+int bs__coord_read(void *ud, const bs_table_schema *t, int64_t token,
+                   const void *pk, size_t pk_len, const bs_slice *sl,
+                   uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err);
+int bs__coord_scan(void *ud, const bs_table_schema *t, const bs_scan *sc,
+                   uint16_t cl, bs_part_cb cb, void *cbud, bs_exec_err *err);
+
+#endif

@@ -1,0 +1,835 @@
+/*
+ * coord_read.c - the replicated read path (digests, speculative retry,
+ * blocking read repair), range scans across nodes, and the replica side
+ * of READ, READ_RAW, REPAIR_RAW and RANGE_READ.
+ *
+ * Single-partition read:
+ *   1. Placement (natural replicas, local first, then by proximity) and
+ *      requirements of the level; Unavailable when too few are alive.
+ *   2. Contacts: walking the live replicas in that order, a replica is
+ *      taken while it helps an unmet requirement.  The first gets a data
+ *      request, the others digest requests; all use the same slice and
+ *      the same now_s (TTL), so equal data gives equal digests.  The local
+ *      replica is read on this thread.
+ *   3. Wait until the requirements are met by successful answers and a
+ *      data answer is in.  Speculative retry: if that has not happened
+ *      after the configured delay (a percentile of observed replica read
+ *      latency, a fixed time, or at once), one more live replica gets a
+ *      request (data if no data answer has come, else digest).  Deadline:
+ *      ReadTimeout with received/blockfor/data_present.
+ *      Shortcut: when the partition has exactly one replica and it is
+ *      this node (RF=1), it is read straight from the store: no payload,
+ *      digest or fan-out (nothing to compare, nobody to retry on).
+ *   4. All digests equal to the data answer's: answer it.  Otherwise
+ *      blocking read repair: every replica that answered sends its raw
+ *      records of the partition's token (bs_store_iterate_range over
+ *      (token-1, token]: cells, markers and every kind of tombstone, so
+ *      deletions are repaired too); the coordinator keeps per key the LWW
+ *      winner (bs_store_lww_cmp) and sends that union to each of them
+ *      (REPAIR_RAW -> bs_batch_put_raw, which LWW-merges and is
+ *      idempotent), waits for their acks, then reads the data replica
+ *      again and answers that.  Records of another partition sharing the
+ *      64-bit token travel too: harmless, they are replicated by the same
+ *      nodes and merging is idempotent.
+ *
+ * Range scan: the requested (start, end] is cut at vnode boundaries and
+ * walked in token order; each piece is read from ONE live replica (the
+ * local one when it is a replica), whatever the level: range reads are
+ * CL ONE semantics here (no digests, no repair).  Remote pieces come back
+ * range_page partitions at a time, resuming after the last partition.
+ * The caller's cursor is handed to the piece that contains its token;
+ * pieces before it are skipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "node/coord/coord_int.h"
+#include "node/coord/wire.h"
+#include "query/proto.h"
+
+#define LOG "coord"
+
+static int is_local_ks(const bs_keyspace_schema *ks) {
+    return !ks || ks->system || (ks->repl_class && strstr(ks->repl_class, "LocalStrategy"));
+}
+
+static int64_t prev_token(int64_t t) { return t == INT64_MIN ? INT64_MAX : t - 1; }
+
+/* ---- raw records of one token ----------------------------------------- */
+
+typedef struct recs {
+    bs_wire_rec *r;
+    size_t n, cap;
+    bs_arena *a;
+} recs;
+
+static int recs_push(recs *v, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        bs_wire_rec *nr = realloc(v->r, cap * sizeof *nr);
+        if (!nr) return BS_ENOMEM;
+        v->r = nr;
+        v->cap = cap;
+    }
+    bs_wire_rec *x = &v->r[v->n];
+    x->key = bs_arena_memdup(v->a, k, kl ? kl : 1);
+    x->val = bs_arena_memdup(v->a, vl ? val : (const uint8_t *)"", vl ? vl : 1);
+    if (!x->key || !x->val) return BS_ENOMEM;
+    x->klen = kl;
+    x->vlen = vl;
+    v->n++;
+    return 0;
+}
+
+static int raw_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
+    return recs_push(ud, k, kl, val, vl);
+}
+
+static int collect_raw(bs_table *t, int64_t token, recs *out) {
+    return bs_store_iterate_range(t, prev_token(token), token, raw_cb, out);
+}
+
+static int rec_cmp(const void *a, const void *b) {
+    const bs_wire_rec *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    if (c) return c;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+/* Sorts and keeps the LWW winner of each key. */
+static void recs_resolve(recs *v) {
+    if (!v->n) return;
+    qsort(v->r, v->n, sizeof *v->r, rec_cmp);
+    size_t o = 0;
+    for (size_t i = 1; i < v->n; i++) {
+        if (!rec_cmp(&v->r[o], &v->r[i])) {
+            int e = 0;
+            int w = bs_store_lww_cmp(v->r[i].key, v->r[i].klen, v->r[i].val, v->r[i].vlen,
+                                     v->r[o].val, v->r[o].vlen, &e);
+            if (!e && w > 0) v->r[o] = v->r[i];
+        } else {
+            v->r[++o] = v->r[i];
+        }
+    }
+    v->n = o + 1;
+}
+
+static int apply_raw(bs_coord *c, bs_table *t, const bs_wire_rec *r, size_t n) {
+    bs_batch *b;
+    int rc = bs_batch_new(c->store, &b);
+    for (size_t i = 0; !rc && i < n; i++) rc = bs_batch_put_raw(b, t, r[i].key, r[i].klen, r[i].val, r[i].vlen);
+    if (!rc) rc = bs_store_write(c->store, b);
+    if (b) bs_batch_free(b);
+    return rc;
+}
+
+static int pred_all_done(bs__fan *f, void *ud) {
+    (void)ud;
+    for (size_t i = 0; i < f->n; i++)
+        if (!f->calls[i].done) return 0;
+    return 1;
+}
+
+/* Blocking read repair of one partition over targets tg[0..n). */
+static int read_repair(bs_coord *c, bs_table *t, const bs_wire_read *rd, const bs__target *tg,
+                       size_t n, int64_t deadline, bs_arena *a) {
+    recs all = {NULL, 0, 0, a};
+    bs_buf pay = BS_BUF_INIT;
+    int rc = 0;
+    bs__fan *f = bs__fan_new(c, n);
+    if (!f || bs_wire_read_encode(rd, &pay)) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    uint32_t tmo = (uint32_t)((deadline - bs_clock_mono_ns()) / 1000000);
+    if (!tmo) tmo = 1;
+    for (size_t i = 0; i < n; i++)
+        if (!tg[i].local) bs__fan_send(f, i, &tg[i].peer, BS_VERB_READ_RAW, pay.data, pay.len, tmo);
+    for (size_t i = 0; i < n; i++)
+        if (tg[i].local) bs__fan_local(f, i, collect_raw(t, rd->token, &all));
+    bs__fan_wait(f, pred_all_done, NULL, deadline);
+    int *ok = calloc(n ? n : 1, sizeof *ok);
+    if (!ok) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < n && !rc; i++) {
+        bs__call *k = &f->calls[i];
+        if (!k->done || k->status) continue;
+        ok[i] = 1;
+        if (tg[i].local) continue;
+        const char *cf;
+        bs_wire_rec *r;
+        size_t nr;
+        char e[128];
+        if (bs_wire_raw_decode(k->resp, k->len, a, &cf, &r, &nr, e, sizeof e)) {
+            ok[i] = 0;
+            BS_WARN(LOG, "bad READ_RAW answer from %s: %s", tg[i].peer.addr, e);
+            continue;
+        }
+        for (size_t j = 0; j < nr && !rc; j++) rc = recs_push(&all, r[j].key, r[j].klen, r[j].val, r[j].vlen);
+    }
+    pthread_mutex_unlock(&f->lock);
+    bs__fan_release(f);
+    f = NULL;
+    if (rc) {
+        free(ok);
+        goto out;
+    }
+    recs_resolve(&all);
+    /* send the union back to everyone who answered */
+    bs_buf_reset(&pay);
+    if (bs_wire_raw_encode(rd->cf, all.r, all.n, &pay) || !(f = bs__fan_new(c, n))) {
+        free(ok);
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    tmo = (uint32_t)((deadline - bs_clock_mono_ns()) / 1000000);
+    if (!tmo) tmo = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i]) bs__fan_local(f, i, BS_EUNAVAIL);
+        else if (!tg[i].local) bs__fan_send(f, i, &tg[i].peer, BS_VERB_REPAIR_RAW, pay.data, pay.len, tmo);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ok[i] && tg[i].local) bs__fan_local(f, i, apply_raw(c, t, all.r, all.n));
+    bs__fan_wait(f, pred_all_done, NULL, deadline);
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < n && !rc; i++)
+        if (ok[i] && (!f->calls[i].done || f->calls[i].status)) rc = BS_ETIMEDOUT;
+    pthread_mutex_unlock(&f->lock);
+    free(ok);
+out:
+    bs__fan_release(f);
+    bs_buf_free(&pay);
+    free(all.r);
+    return rc;
+}
+
+/* ---- single-partition read -------------------------------------------- */
+
+typedef struct contact {
+    size_t slot;   /* placement slot */
+    int data;      /* data (1) or digest (0) request */
+} contact;
+
+typedef struct rstate {
+    const bs__placement *pl;
+    const bs__req *req;
+    size_t nreq;
+    contact *ct;
+    size_t nct;
+    int received, blockfor, data_present;
+} rstate;
+
+static int read_met(bs__fan *f, void *ud) {
+    rstate *r = ud;
+    r->data_present = 0;
+    for (size_t k = 0; k < r->nct; k++)
+        if (r->ct[k].data && f->calls[k].done && !f->calls[k].status) r->data_present = 1;
+    int met = 1;
+    for (size_t q = 0; q < r->nreq; q++) {
+        int got = 0;
+        for (size_t k = 0; k < r->nct; k++)
+            if (f->calls[k].done && !f->calls[k].status && bs__req_match(&r->req[q], &r->pl->t[r->ct[k].slot]))
+                got++;
+        if (got < r->req[q].need && met) {
+            met = 0;
+            r->received = got;
+            r->blockfor = r->req[q].need;
+        }
+    }
+    if (met) {
+        r->received = r->blockfor = 0;
+        for (size_t q = 0; q < r->nreq; q++) r->blockfor += r->req[q].need;
+        r->received = r->blockfor;
+    }
+    return met && r->data_present;
+}
+
+/* Reads locally: the partition (into a) and its digest. */
+static int local_read(bs_table *t, const bs_wire_read *rd, bs_arena *a, bs_partv **part,
+                      uint8_t dg[16]) {
+    int rc = bs_store_read(t, rd->token, rd->pk, rd->pk_len, &rd->slice, a, part);
+    if (!rc) bs_wire_digest(*part, dg);
+    return rc;
+}
+
+static void read_timeout(bs_coord *c, bs_exec_err *err, uint16_t cl, int received, int blockfor,
+                         int data_present) {
+    BS__INC(c->read_timeouts);
+    err->code = BS_PROTO_ERR_READ_TIMEOUT;
+    err->cl = cl;
+    err->received = received;
+    err->blockfor = blockfor;
+    err->data_present = (uint8_t)(data_present ? 1 : 0);
+    snprintf(err->msg, sizeof err->msg,
+             "Operation timed out - received only %d responses (%d required) at %s", received, blockfor,
+             bs__cl_name(cl));
+}
+
+/* Sends contact k of r (remote) through f. */
+static void send_contact(bs__fan *f, size_t k, const rstate *r, const bs_buf *dpay,
+                         const bs_buf *gpay, int64_t deadline) {
+    const bs__target *tg = &r->pl->t[r->ct[k].slot];
+    const bs_buf *p = r->ct[k].data ? dpay : gpay;
+    f->calls[k].replica_read = 1;
+    uint32_t tmo = (uint32_t)((deadline - bs_clock_mono_ns()) / 1000000);
+    bs__fan_send(f, k, &tg->peer, BS_VERB_READ, p->data, p->len, tmo ? tmo : 1);
+}
+
+int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const void *pk,
+                   size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a, bs_partv **out,
+                   bs_exec_err *err) {
+    bs_coord *c = ud;
+    int64_t t0 = bs_clock_mono_ns();
+    if (cl < BS_COORD_NCL) BS__INC(c->reads[cl]);
+    bs_schema *s = c->lbe.schema_get(c->lbe.ud);
+    const bs_keyspace_schema *ks = bs_schema_keyspace(s, ts->keyspace);
+    if (is_local_ks(ks)) {
+        bs_schema_release(s);
+        return c->lbe.read(c->lbe.ud, ts, token, pk, pk_len, sl, cl, a, out, err);
+    }
+    int rc = -1;
+    bs__placement pl;
+    bs__req req[BS__MAX_REQS];
+    size_t nreq;
+    contact ct[BS__MAX_TARGETS];
+    bs__fan *f = NULL;
+    bs_buf dpay = BS_BUF_INIT, gpay = BS_BUF_INIT;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t = NULL;
+    if (bs__placement_get(c, ks, token, 0, &pl, err)) goto done;
+    if (bs__cl_reqs(c, cl, &pl, 0, req, &nreq, err)) goto out;
+    for (size_t q = 0; q < nreq; q++) {
+        int alive = 0;
+        for (size_t i = 0; i < pl.n; i++) alive += pl.t[i].alive && bs__req_match(&req[q], &pl.t[i]);
+        if (alive < req[q].need) {
+            bs__unavailable(c, err, cl, req[q].need, alive);
+            goto out;
+        }
+    }
+    /* contacts */
+    size_t nct = 0;
+    int got[BS__MAX_REQS] = {0};
+    for (size_t i = 0; i < pl.n; i++) {
+        if (!pl.t[i].alive) continue;
+        int helps = 0, unmet = 0;
+        for (size_t q = 0; q < nreq; q++) {
+            if (got[q] < req[q].need && bs__req_match(&req[q], &pl.t[i])) helps = 1;
+            if (got[q] < req[q].need) unmet = 1;
+        }
+        if (!unmet) break;
+        if (!helps) continue;
+        for (size_t q = 0; q < nreq; q++) got[q] += bs__req_match(&req[q], &pl.t[i]);
+        ct[nct].slot = i;
+        ct[nct].data = nct == 0;
+        nct++;
+    }
+    bs_wire_read rd;
+    memset(&rd, 0, sizeof rd);
+    rd.table_id = ts->id;
+    rd.cf = cf;
+    rd.token = token;
+    rd.pk = pk;
+    rd.pk_len = pk_len;
+    if (sl) rd.slice = *sl;
+    if (!rd.slice.now_s) rd.slice.now_s = bs__coord_now_s(c);
+    if (nct == 1 && pl.n == 1 && pl.t[ct[0].slot].local) {
+        /* The only replica is this node (RF=1): no digest to compare, no
+         * replica to retry on, so skip payloads, digest and fan-out. */
+        int lrc = BS_ENOTFOUND;
+        if (!bs_store_table_get(c->store, cf, &t))
+            lrc = bs_store_read(t, token, pk, pk_len, &rd.slice, a, out);
+        if (lrc) {
+            BS_WARN(LOG, "local read of %s failed: %s", cf, bs_store_errmsg());
+            int need = 0;
+            for (size_t q = 0; q < nreq; q++) need += req[q].need;
+            read_timeout(c, err, cl, 0, need, 0);
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    if (bs_wire_read_encode(&rd, &dpay)) goto oom;
+    rd.digest_only = 1;
+    if (bs_wire_read_encode(&rd, &gpay)) goto oom;
+    rd.digest_only = 0;
+    f = bs__fan_new(c, pl.n); /* room for speculative contacts */
+    if (!f) goto oom;
+    int64_t deadline = t0 + (int64_t)c->o.read_timeout_ms * 1000000;
+    rstate r = {&pl, req, nreq, ct, nct, 0, 0, 0};
+    for (size_t k = 0; k < nct; k++)
+        if (!pl.t[ct[k].slot].local) send_contact(f, k, &r, &dpay, &gpay, deadline);
+    bs_partv *lpart = NULL;
+    uint8_t ldg[16];
+    int lk = -1;
+    for (size_t k = 0; k < nct; k++)
+        if (pl.t[ct[k].slot].local) {
+            int lrc = BS_ENOTFOUND;
+            if (!bs_store_table_get(c->store, cf, &t)) lrc = local_read(t, &rd, a, &lpart, ldg);
+            if (lrc) BS_WARN(LOG, "local read of %s failed: %s", cf, bs_store_errmsg());
+            else lk = (int)k;
+            bs__fan_local(f, k, lrc);
+        }
+    /* wait, with one speculative retry */
+    int met;
+    int64_t spec = bs__spec_delay_ms(c);
+    if (spec >= 0 && nct < pl.n) {
+        int64_t at = t0 + spec * 1000000;
+        met = bs__fan_wait(f, read_met, &r, at < deadline ? at : deadline);
+        if (!met && bs_clock_mono_ns() < deadline) {
+            size_t extra = SIZE_MAX;
+            for (size_t i = 0; i < pl.n && extra == SIZE_MAX; i++) {
+                int used = 0;
+                for (size_t k = 0; k < r.nct; k++) used |= ct[k].slot == i;
+                if (!used && pl.t[i].alive && !pl.t[i].local) extra = i;
+            }
+            if (extra != SIZE_MAX) {
+                pthread_mutex_lock(&f->lock);
+                int have_data = read_met(f, &r), dp = r.data_present;
+                (void)have_data;
+                ct[r.nct].slot = extra;
+                ct[r.nct].data = !dp;
+                r.nct++;
+                pthread_mutex_unlock(&f->lock);
+                BS__INC(c->spec_retries);
+                send_contact(f, r.nct - 1, &r, &dpay, &gpay, deadline);
+            }
+        }
+    }
+    met = bs__fan_wait(f, read_met, &r, deadline);
+    if (!met) {
+        read_timeout(c, err, cl, r.received, r.blockfor, r.data_present);
+        goto out;
+    }
+    /* the data answer and every digest that came in */
+    bs_partv *part = NULL;
+    uint8_t dg[16];
+    int mismatch = 0;
+    size_t dk = SIZE_MAX;
+    pthread_mutex_lock(&f->lock);
+    for (size_t k = 0; k < r.nct && dk == SIZE_MAX; k++)
+        if (ct[k].data && f->calls[k].done && !f->calls[k].status) dk = k;
+    if ((int)dk == lk) {
+        part = lpart;
+        memcpy(dg, ldg, 16);
+    } else {
+        char e[128];
+        if (bs_wire_result_decode(f->calls[dk].resp, f->calls[dk].len, a, dg, &part, e, sizeof e)) {
+            pthread_mutex_unlock(&f->lock);
+            err->code = BS_PROTO_ERR_SERVER;
+            snprintf(err->msg, sizeof err->msg, "bad read answer from a replica: %s", e);
+            goto out;
+        }
+    }
+    for (size_t k = 0; k < r.nct; k++) {
+        if (k == dk || !f->calls[k].done || f->calls[k].status) continue;
+        uint8_t od[16];
+        if ((int)k == lk) {
+            memcpy(od, ldg, 16);
+        } else {
+            bs_partv *ign;
+            char e[128];
+            if (bs_wire_result_decode(f->calls[k].resp, f->calls[k].len, a, od, &ign, e, sizeof e))
+                memset(od, 0, 16);
+        }
+        if (memcmp(od, dg, 16)) mismatch = 1;
+    }
+    /* who answered: the repair set */
+    bs__target rt[BS__MAX_TARGETS];
+    size_t nrt = 0;
+    for (size_t k = 0; k < r.nct; k++)
+        if (f->calls[k].done && !f->calls[k].status) rt[nrt++] = pl.t[ct[k].slot];
+    pthread_mutex_unlock(&f->lock);
+    if (!mismatch) {
+        *out = part;
+        rc = 0;
+        goto out;
+    }
+    /* blocking read repair, then read the data replica again */
+    BS__INC(c->read_repairs);
+    if (!t && bs_store_table_get(c->store, cf, &t)) t = NULL;
+    if (!t) {
+        err->code = BS_PROTO_ERR_INVALID;
+        snprintf(err->msg, sizeof err->msg, "unconfigured table %s", cf);
+        goto out;
+    }
+    if (read_repair(c, t, &rd, rt, nrt, deadline, a)) {
+        read_timeout(c, err, cl, 0, r.blockfor, 1);
+        goto out;
+    }
+    const bs__target *dt = &pl.t[ct[dk].slot];
+    if (dt->local) {
+        if (local_read(t, &rd, a, out, dg)) {
+            err->code = BS_PROTO_ERR_SERVER;
+            snprintf(err->msg, sizeof err->msg, "read failed: %s", bs_store_errmsg());
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    bs__fan *f2 = bs__fan_new(c, 1);
+    if (!f2) goto oom;
+    uint32_t tmo = (uint32_t)((deadline - bs_clock_mono_ns()) / 1000000);
+    bs__fan_send(f2, 0, &dt->peer, BS_VERB_READ, dpay.data, dpay.len, tmo ? tmo : 1);
+    bs__fan_wait(f2, pred_all_done, NULL, deadline);
+    pthread_mutex_lock(&f2->lock);
+    char e[128];
+    int ok = f2->calls[0].done && !f2->calls[0].status &&
+             !bs_wire_result_decode(f2->calls[0].resp, f2->calls[0].len, a, dg, out, e, sizeof e) && *out;
+    pthread_mutex_unlock(&f2->lock);
+    bs__fan_release(f2);
+    if (!ok) read_timeout(c, err, cl, 0, 1, 0);
+    else rc = 0;
+    goto out;
+oom:
+    err->code = BS_PROTO_ERR_SERVER;
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+out:
+    bs__placement_done(c, &pl);
+done:
+    bs__fan_release(f);
+    bs_buf_free(&dpay);
+    bs_buf_free(&gpay);
+    bs_schema_release(s);
+    bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
+    return rc;
+}
+
+/* ---- range scans ------------------------------------------------------- */
+
+typedef struct fwd {
+    bs_part_cb cb;
+    void *ud;
+    int stopped;
+} fwd;
+
+static int fwd_cb(void *ud, const bs_partv *p) {
+    fwd *w = ud;
+    int r = w->cb(w->ud, p);
+    if (r > 0) w->stopped = 1;
+    return r;
+}
+
+/* Scans (lo, hi] (lo < hi) on target tg, forwarding partitions. */
+static int scan_piece(bs_coord *c, const bs__target *tg, bs_table *t, const char *cf,
+                      const bs_table_schema *ts, const bs_scan *sc, int64_t lo, int64_t hi,
+                      int with_cursor, fwd *w, bs_exec_err *err) {
+    bs_scan p;
+    memset(&p, 0, sizeof p);
+    p.start_token = lo;
+    p.end_token = hi;
+    p.slice = sc->slice;
+    if (with_cursor) {
+        p.has_cursor = 1;
+        p.cursor_token = sc->cursor_token;
+        p.cursor_pk = sc->cursor_pk;
+        p.cursor_pk_len = sc->cursor_pk_len;
+        p.has_cursor_ck = sc->has_cursor_ck;
+        p.cursor_ck = sc->cursor_ck;
+        p.cursor_ck_len = sc->cursor_ck_len;
+    }
+    if (tg->local) {
+        int rc = t ? bs_store_scan(t, &p, fwd_cb, w) : BS_ENOTFOUND;
+        if (rc < 0 && !w->stopped) {
+            err->code = rc == BS_ENOTFOUND ? BS_PROTO_ERR_INVALID : BS_PROTO_ERR_SERVER;
+            snprintf(err->msg, sizeof err->msg, "scan failed: %s", bs_store_errmsg());
+            return -1;
+        }
+        return rc < 0 ? rc : 0;
+    }
+    bs_wire_scan ws;
+    memset(&ws, 0, sizeof ws);
+    ws.read.table_id = ts->id;
+    ws.read.cf = cf;
+    if (sc->slice) ws.read.slice = *sc->slice;
+    if (!ws.read.slice.now_s) ws.read.slice.now_s = bs__coord_now_s(c);
+    ws.start = lo;
+    ws.end = hi;
+    ws.max_parts = c->o.range_page;
+    ws.has_cursor = p.has_cursor;
+    ws.cursor_token = p.cursor_token;
+    ws.cursor_pk = p.cursor_pk;
+    ws.cursor_pk_len = p.cursor_pk_len;
+    ws.has_cursor_ck = p.has_cursor_ck;
+    ws.cursor_ck = p.cursor_ck;
+    ws.cursor_ck_len = p.cursor_ck_len;
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf pay = BS_BUF_INIT;
+    int rc = 0;
+    for (;;) {
+        bs_buf_reset(&pay);
+        bs__fan *f = bs__fan_new(c, 1);
+        if (!f || bs_wire_scan_encode(&ws, &pay)) {
+            bs__fan_release(f);
+            rc = BS_ENOMEM;
+            break;
+        }
+        int64_t deadline = bs_clock_mono_ns() + (int64_t)c->o.range_timeout_ms * 1000000;
+        bs__fan_send(f, 0, &tg->peer, BS_VERB_RANGE_READ, pay.data, pay.len, c->o.range_timeout_ms);
+        bs__fan_wait(f, pred_all_done, NULL, deadline);
+        bs_arena_reset(&a);
+        bs_partv **parts = NULL;
+        size_t np = 0;
+        int more = 0;
+        char e[128];
+        pthread_mutex_lock(&f->lock);
+        if (!f->calls[0].done || f->calls[0].status) rc = BS_ETIMEDOUT;
+        else if (bs_wire_scanres_decode(f->calls[0].resp, f->calls[0].len, &a, &more, &parts, &np, e, sizeof e))
+            rc = BS_ECORRUPT;
+        pthread_mutex_unlock(&f->lock);
+        bs__fan_release(f);
+        if (rc) break;
+        for (size_t i = 0; i < np && !w->stopped && !rc; i++) {
+            int r = fwd_cb(w, parts[i]);
+            if (r < 0) rc = r;
+        }
+        if (rc || w->stopped || !more || !np) break;
+        const bs_partv *last = parts[np - 1];
+        /* resume after the last partition: copy the key out of the arena */
+        uint8_t *pkc = malloc(last->pk_len ? last->pk_len : 1);
+        if (!pkc) {
+            rc = BS_ENOMEM;
+            break;
+        }
+        memcpy(pkc, last->pk, last->pk_len);
+        free((void *)(ws.has_cursor && ws.cursor_pk != p.cursor_pk ? ws.cursor_pk : NULL));
+        ws.has_cursor = 1;
+        ws.cursor_token = last->token;
+        ws.cursor_pk = pkc;
+        ws.cursor_pk_len = last->pk_len;
+        ws.has_cursor_ck = 0;
+    }
+    if (ws.has_cursor && ws.cursor_pk != p.cursor_pk) free((void *)ws.cursor_pk);
+    bs_buf_free(&pay);
+    bs_arena_free(&a);
+    if (rc == BS_ETIMEDOUT || rc == BS_ECORRUPT) {
+        BS__INC(c->read_timeouts);
+        err->code = BS_PROTO_ERR_READ_TIMEOUT;
+        err->received = 0;
+        err->blockfor = 1;
+        snprintf(err->msg, sizeof err->msg, "range read from %s failed", tg->peer.addr);
+        return -1;
+    }
+    if (rc < 0 && !w->stopped) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "range read failed: %s", bs_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint16_t cl,
+                   bs_part_cb cb, void *cbud, bs_exec_err *err) {
+    bs_coord *c = ud;
+    BS__INC(c->range_reads);
+    bs_schema *s = c->lbe.schema_get(c->lbe.ud);
+    const bs_keyspace_schema *ks = bs_schema_keyspace(s, ts->keyspace);
+    if (is_local_ks(ks)) {
+        bs_schema_release(s);
+        return c->lbe.scan(c->lbe.ud, ts, sc, cl, cb, cbud, err);
+    }
+    int rc = -1;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t = NULL;
+    if (bs_store_table_get(c->store, cf, &t)) t = NULL;
+    bs__placement pl;
+    if (bs__placement_get(c, ks, sc->start_token, 0, &pl, err)) {
+        bs_schema_release(s);
+        return -1;
+    }
+    const bs_ring_snapshot *snap = bs_ring_replica_map_snapshot(pl.map);
+    int64_t lo[2], hi[2];
+    int nseg = 0;
+    if (sc->start_token < sc->end_token) {
+        lo[0] = sc->start_token;
+        hi[0] = sc->end_token;
+        nseg = 1;
+    } else { /* wraps (or the whole ring when equal) */
+        lo[0] = sc->start_token;
+        hi[0] = INT64_MAX;
+        lo[1] = INT64_MIN;
+        hi[1] = sc->end_token;
+        nseg = 2;
+    }
+    fwd w = {cb, cbud, 0};
+    int cursor_pending = sc->has_cursor;
+    rc = 0;
+    for (int g = 0; g < nseg && !rc && !w.stopped; g++) {
+        int64_t pos = lo[g];
+        while (pos < hi[g] && !rc && !w.stopped) {
+            size_t v;
+            int64_t tok;
+            uint32_t owner;
+            if (bs_ring_snapshot_vnode_of(snap, pos + 1, &v) ||
+                bs_ring_snapshot_token_at(snap, v, &tok, &owner)) {
+                err->code = BS_PROTO_ERR_SERVER;
+                snprintf(err->msg, sizeof err->msg, "the ring has no tokens");
+                rc = -1;
+                break;
+            }
+            int64_t e = tok >= pos + 1 ? tok : INT64_MAX;
+            int64_t sub = e < hi[g] ? e : hi[g];
+            int with_cursor = 0;
+            if (cursor_pending) {
+                if (sc->cursor_token > pos && sc->cursor_token <= sub) {
+                    with_cursor = 1;
+                    cursor_pending = 0;
+                } else {
+                    pos = sub;
+                    continue;
+                }
+            }
+            bs__target tg[BS__MAX_TARGETS];
+            size_t n = 0;
+            bs__vnode_targets(c, &pl, v, tg, &n);
+            size_t pick = SIZE_MAX;
+            for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
+                if (tg[i].alive) pick = i;
+            if (pick == SIZE_MAX) {
+                bs__unavailable(c, err, cl, 1, 0);
+                rc = -1;
+                break;
+            }
+            rc = scan_piece(c, &tg[pick], t, cf, ts, sc, pos, sub, with_cursor, &w, err);
+            pos = sub;
+        }
+    }
+    bs__placement_done(c, &pl);
+    bs_schema_release(s);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- replica side -------------------------------------------------------- */
+
+static bs_table *job_table(bs_coord *c, const char *cf) {
+    bs_table *t;
+    return bs_store_table_get(c->store, cf, &t) ? NULL : t;
+}
+
+void bs__job_read(bs_coord *c, bs__job *j) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    char e[128];
+    bs_wire_read rd;
+    bs_buf out = BS_BUF_INIT;
+    bs_table *t;
+    bs_partv *p = NULL;
+    int rc = bs_wire_read_decode(j->data, j->len, &a, &rd, e, sizeof e);
+    if (rc) BS_WARN(LOG, "bad READ from %s: %s", j->in.from.addr, e);
+    else if (!(t = job_table(c, rd.cf))) rc = BS_ENOTFOUND;
+    else if (!(rc = bs_store_read(t, rd.token, rd.pk, rd.pk_len, &rd.slice, &a, &p)))
+        rc = bs_wire_result_encode(p, rd.digest_only, &out);
+    if (!rc) BS__INC(c->replica_reads);
+    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    bs_buf_free(&out);
+    bs_arena_free(&a);
+}
+
+void bs__job_read_raw(bs_coord *c, bs__job *j) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    char e[128];
+    bs_wire_read rd;
+    bs_buf out = BS_BUF_INIT;
+    bs_table *t;
+    recs v = {NULL, 0, 0, &a};
+    int rc = bs_wire_read_decode(j->data, j->len, &a, &rd, e, sizeof e);
+    if (rc) BS_WARN(LOG, "bad READ_RAW from %s: %s", j->in.from.addr, e);
+    else if (!(t = job_table(c, rd.cf))) rc = BS_ENOTFOUND;
+    else if (!(rc = collect_raw(t, rd.token, &v))) rc = bs_wire_raw_encode(rd.cf, v.r, v.n, &out);
+    if (!rc) BS__INC(c->replica_reads);
+    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    free(v.r);
+    bs_buf_free(&out);
+    bs_arena_free(&a);
+}
+
+void bs__job_repair_raw(bs_coord *c, bs__job *j) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    char e[128];
+    const char *cf;
+    bs_wire_rec *r;
+    size_t n;
+    bs_table *t;
+    int rc = bs_wire_raw_decode(j->data, j->len, &a, &cf, &r, &n, e, sizeof e);
+    if (rc) BS_WARN(LOG, "bad REPAIR_RAW from %s: %s", j->in.from.addr, e);
+    else if (!(t = job_table(c, cf))) rc = BS_ENOTFOUND;
+    else rc = apply_raw(c, t, r, n);
+    if (rc && rc != BS_ECORRUPT) BS_WARN(LOG, "read repair write failed: %s", bs_store_errmsg());
+    if (!rc) BS__INC(c->replica_writes);
+    bs_msg_reply(c->msg, &j->in, rc, NULL, 0);
+    bs_arena_free(&a);
+}
+
+typedef struct rangeacc {
+    bs_buf *parts;
+    size_t n, cap, max;
+    int more;
+} rangeacc;
+
+static int range_cb(void *ud, const bs_partv *p) {
+    rangeacc *r = ud;
+    if (r->n == r->max) {
+        r->more = 1;
+        return 1;
+    }
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        bs_buf *np = realloc(r->parts, cap * sizeof *np);
+        if (!np) return BS_ENOMEM;
+        r->parts = np;
+        r->cap = cap;
+    }
+    bs_buf_init(&r->parts[r->n]);
+    int rc = bs_wire_result_encode(p, 0, &r->parts[r->n]);
+    r->n++;
+    return rc;
+}
+
+void bs__job_range(bs_coord *c, bs__job *j) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    char e[128];
+    bs_wire_scan ws;
+    bs_buf out = BS_BUF_INIT;
+    bs_table *t;
+    rangeacc acc = {NULL, 0, 0, 0, 0};
+    int rc = bs_wire_scan_decode(j->data, j->len, &a, &ws, e, sizeof e);
+    if (rc) {
+        BS_WARN(LOG, "bad RANGE_READ from %s: %s", j->in.from.addr, e);
+    } else if (!(t = job_table(c, ws.read.cf))) {
+        rc = BS_ENOTFOUND;
+    } else {
+        bs_scan sc;
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = ws.start;
+        sc.end_token = ws.end;
+        sc.slice = &ws.read.slice;
+        sc.has_cursor = ws.has_cursor;
+        sc.cursor_token = ws.cursor_token;
+        sc.cursor_pk = ws.cursor_pk;
+        sc.cursor_pk_len = ws.cursor_pk_len;
+        sc.has_cursor_ck = ws.has_cursor_ck;
+        sc.cursor_ck = ws.cursor_ck;
+        sc.cursor_ck_len = ws.cursor_ck_len;
+        acc.max = ws.max_parts;
+        rc = bs_store_scan(t, &sc, range_cb, &acc);
+        if (!rc) rc = bs_wire_scanres_encode(acc.more, acc.parts, acc.n, &out);
+    }
+    if (!rc) BS__INC(c->replica_reads);
+    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    for (size_t i = 0; i < acc.n; i++) bs_buf_free(&acc.parts[i]);
+    free(acc.parts);
+    bs_buf_free(&out);
+    bs_arena_free(&a);
+}

@@ -1,0 +1,314 @@
+/*
+ * coord_write.c - the replicated write path and the replica side of
+ * MUTATION/HINT.
+ *
+ * Algorithm (one backend write call = n mutations, possibly of several
+ * partitions and tables):
+ *   1. For each mutation, the placement of its token (natural replicas +
+ *      pending endpoints) and its consistency requirements (coord.c).
+ *   2. Targets = the distinct hosts over all placements; each target gets
+ *      ONE message holding every mutation it replicates, so a batch is
+ *      applied atomically on each replica (one store batch there).
+ *   3. Unavailable, before anything is sent, when for some mutation a
+ *      requirement has fewer live replicas than it needs (ANY: when no
+ *      replica is alive and hints are disabled).
+ *   4. The local replica is applied on this thread; live remote ones get
+ *      a MUTATION with the write timeout; dead ones get a hint at once.
+ *      A remote request that fails or times out leaves a hint (through the
+ *      fan slot, see coord.c) whether or not the level was met.
+ *   5. Wait until every mutation meets every requirement (ANY: an ack or
+ *      a hint), or everyone answered, or the deadline: WriteTimeout with
+ *      the first unmet requirement's received/blockfor.
+ *   Shortcut: when the only target of every mutation is this node (RF=1
+ *   on a partition it owns) and no batchlog is needed, steps 4-5 are one
+ *   local apply - no payload, fan-out or wait; a failing local write is
+ *   answered at once (Invalid when refused, else WriteTimeout 0/blockfor).
+ *
+ * Every replica applies with the coordinator's now_s (carried in the
+ * payload) so TTL expiry is identical everywhere.
+ *
+ * Logged batches are applied atomically per replica (step 2), and a
+ * logged batch over several partitions is first stored in the batchlog
+ * of up to two other nodes (coord_batchlog.c), which replay it if this
+ * coordinator dies before the batch is applied everywhere.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "node/coord/coord_int.h"
+#include "node/coord/wire.h"
+#include "query/proto.h"
+
+#define LOG "coord"
+
+typedef struct wmut {
+    bs__placement pl;
+    bs__req req[BS__MAX_REQS];
+    size_t nreq;
+    size_t tix[BS__MAX_TARGETS]; /* placement slot -> global target index */
+} wmut;
+
+typedef struct wstate {
+    size_t nm;
+    wmut *mu;
+    bs__target *tg; /* global targets */
+    size_t ntg;
+    int *hinted;    /* per global target: a hint stands in (ANY) */
+    int any;
+    /* first unmet requirement (filled by the predicate) */
+    int received, blockfor;
+} wstate;
+
+/* Lock held.  1 when every mutation meets every requirement. */
+static int write_met(bs__fan *f, void *ud) {
+    wstate *w = ud;
+    for (size_t i = 0; i < w->nm; i++) {
+        wmut *u = &w->mu[i];
+        for (size_t r = 0; r < u->nreq; r++) {
+            int got = 0;
+            for (size_t s = 0; s < u->pl.n; s++) {
+                size_t g = u->tix[s];
+                const bs__call *k = &f->calls[g];
+                if ((k->done && !k->status && bs__req_match(&u->req[r], &u->pl.t[s])) ||
+                    (w->any && w->hinted[g]))
+                    got++;
+            }
+            if (got < u->req[r].need) {
+                w->received = got;
+                w->blockfor = u->req[r].need;
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static int is_system(const bs_keyspace_schema *ks) {
+    return !ks || ks->system || (ks->repl_class && strstr(ks->repl_class, "LocalStrategy"));
+}
+
+int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
+                    bs_exec_err *err) {
+    bs_coord *c = ud;
+    int64_t t0 = bs_clock_mono_ns();
+    if (cl < BS_COORD_NCL) BS__INC(c->writes[cl]);
+    if (!nm) return 0;
+    bs_schema *s = c->lbe.schema_get(c->lbe.ud);
+    int rc = -1, nsys = 0;
+    for (size_t i = 0; i < nm; i++) nsys += is_system(bs__keyspace_of(s, m[i].cf));
+    if (nsys == (int)nm) { /* node-local tables: no replication */
+        bs_schema_release(s);
+        return c->lbe.write(c->lbe.ud, m, nm, cl, logged, err);
+    }
+    wstate w;
+    memset(&w, 0, sizeof w);
+    w.nm = nm;
+    w.any = cl == BS_CL_ANY;
+    w.mu = calloc(nm, sizeof *w.mu);
+    w.tg = calloc(nm * BS__MAX_TARGETS, sizeof *w.tg);
+    w.hinted = calloc(nm * BS__MAX_TARGETS, sizeof *w.hinted);
+    bs__fan *f = NULL;
+    bs_mutation *sub = NULL;
+    bs_buf pay = BS_BUF_INIT;
+    if (!w.mu || !w.tg || !w.hinted) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nm; i++) {
+        const bs_keyspace_schema *ks = bs__keyspace_of(s, m[i].cf);
+        if (is_system(ks)) {
+            err->code = BS_PROTO_ERR_INVALID;
+            snprintf(err->msg, sizeof err->msg,
+                     "a batch cannot mix node-local system tables with replicated tables (%s)", m[i].cf);
+            goto out;
+        }
+        wmut *u = &w.mu[i];
+        if (bs__placement_get(c, ks, m[i].token, 1, &u->pl, err) ||
+            bs__cl_reqs(c, cl, &u->pl, 1, u->req, &u->nreq, err)) {
+            goto out;
+        }
+        for (size_t t = 0; t < u->pl.n; t++) {
+            size_t g = 0;
+            while (g < w.ntg && memcmp(w.tg[g].host.b, u->pl.t[t].host.b, 16)) g++;
+            if (g == w.ntg) w.tg[w.ntg++] = u->pl.t[t];
+            u->tix[t] = g;
+        }
+        /* Unavailable? */
+        for (size_t r = 0; r < u->nreq; r++) {
+            int alive = 0;
+            for (size_t t = 0; t < u->pl.n; t++)
+                alive += u->pl.t[t].alive && bs__req_match(&u->req[r], &u->pl.t[t]);
+            if (w.any) {
+                if (!alive && !c->o.hints_enabled) {
+                    bs__unavailable(c, err, cl, 1, 0);
+                    goto out;
+                }
+            } else if (alive < u->req[r].need) {
+                bs__unavailable(c, err, cl, u->req[r].need, alive);
+                goto out;
+            }
+        }
+    }
+    if (w.ntg == 1 && w.tg[0].local && !(logged && nm > 1)) {
+        /* RF=1 and this node holds every partition: apply here, no
+         * payload, fan-out or batchlog (there is nobody to wait for) */
+        int lrc = bs__apply_local(c, m, nm, bs__coord_now_s(c));
+        if (!lrc) {
+            rc = 0;
+            goto out;
+        }
+        BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
+        if (lrc == BS_EINVAL || lrc == BS_ERANGE || lrc == BS_ENOTFOUND) {
+            err->code = BS_PROTO_ERR_INVALID;
+            snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
+        } else {
+            BS__INC(c->write_timeouts);
+            err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
+            err->cl = cl;
+            err->received = 0;
+            err->blockfor = w.mu[0].nreq ? w.mu[0].req[0].need : 1;
+            err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
+            snprintf(err->msg, sizeof err->msg, "Operation failed - the local write failed (%s) at %s",
+                     bs_strerror(lrc), bs__cl_name(cl));
+        }
+        goto out;
+    }
+    sub = calloc(nm, sizeof *sub);
+    f = bs__fan_new(c, w.ntg);
+    if (!sub || !f) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        goto out;
+    }
+    int64_t now_s = bs__coord_now_s(c);
+    int64_t deadline = t0 + (int64_t)c->o.write_timeout_ms * 1000000;
+    /* a logged batch over several partitions goes through the batchlog */
+    bs__blog_ref bref;
+    int have_blog = 0;
+    if (logged && nm > 1 && c->blog) {
+        if (bs__batchlog_write(c, m, nm, now_s, deadline, &bref, err)) {
+            BS__INC(c->write_timeouts);
+            err->cl = cl;
+            goto out;
+        }
+        have_blog = 1;
+        if (getenv("BASALT_TEST_CRASH_AFTER_BATCHLOG")) { /* fault injection (tests) */
+            BS_WARN(LOG, "BASALT_TEST_CRASH_AFTER_BATCHLOG: exiting after the batchlog write");
+            _exit(137);
+        }
+    }
+    int local_rc = 0;
+    size_t local_g = SIZE_MAX;
+    for (size_t g = 0; g < w.ntg; g++) {
+        size_t ns = 0;
+        for (size_t i = 0; i < nm; i++)
+            for (size_t t = 0; t < w.mu[i].pl.n; t++)
+                if (w.mu[i].tix[t] == g) {
+                    sub[ns++] = m[i];
+                    break;
+                }
+        bs__target *tg = &w.tg[g];
+        if (tg->local) {
+            local_g = g; /* applied after the sends, to overlap with them */
+            continue;
+        }
+        bs_buf_reset(&pay);
+        if (bs_wire_write_encode(now_s, sub, ns, &pay)) {
+            bs__fan_local(f, g, BS_ENOMEM);
+            continue;
+        }
+        if (!tg->alive) {
+            if (c->o.hints_enabled) {
+                bs__hint_store(c, &tg->host, pay.data, pay.len);
+                w.hinted[g] = 1;
+            }
+            bs__fan_local(f, g, BS_EUNAVAIL);
+            continue;
+        }
+        if (c->o.hints_enabled) {
+            f->calls[g].hint = malloc(pay.len);
+            if (f->calls[g].hint) {
+                memcpy(f->calls[g].hint, pay.data, pay.len);
+                f->calls[g].hint_len = pay.len;
+            }
+        }
+        f->calls[g].host = tg->host;
+        bs__fan_send(f, g, &tg->peer, BS_VERB_MUTATION, pay.data, pay.len, c->o.write_timeout_ms);
+    }
+    if (local_g != SIZE_MAX) {
+        size_t ns = 0;
+        for (size_t i = 0; i < nm; i++)
+            for (size_t t = 0; t < w.mu[i].pl.n; t++)
+                if (w.mu[i].tix[t] == local_g) {
+                    sub[ns++] = m[i];
+                    break;
+                }
+        local_rc = bs__apply_local(c, sub, ns, now_s);
+        if (local_rc)
+            BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(local_rc), bs_store_errmsg());
+        bs__fan_local(f, local_g, local_rc);
+    }
+    if (local_rc == BS_EINVAL || local_rc == BS_ERANGE || local_rc == BS_ENOTFOUND) {
+        /* the local replica refused the mutation itself: a client error */
+        err->code = BS_PROTO_ERR_INVALID;
+        snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
+        goto out;
+    }
+    if (bs__fan_wait(f, write_met, &w, deadline)) {
+        rc = 0;
+        if (have_blog) bs__batchlog_remove(c, &bref);
+    } else {
+        BS__INC(c->write_timeouts);
+        err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
+        err->cl = cl;
+        err->received = w.received;
+        err->blockfor = w.blockfor;
+        err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
+        snprintf(err->msg, sizeof err->msg,
+                 "Operation timed out - received only %d responses (%d required) at %s", w.received,
+                 w.blockfor, bs__cl_name(cl));
+    }
+out:
+    for (size_t i = 0; w.mu && i < nm; i++) bs__placement_done(c, &w.mu[i].pl);
+    bs__fan_release(f);
+    bs_buf_free(&pay);
+    free(sub);
+    free(w.mu);
+    free(w.tg);
+    free(w.hinted);
+    bs_schema_release(s);
+    bs__hist_add(&c->write_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
+    return rc;
+}
+
+/* ---- replica side: MUTATION and HINT ----------------------------------- */
+
+int bs__mutation_apply(bs_coord *c, bs__job *j) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    char e[160];
+    int64_t now_s;
+    bs_mutation *m;
+    size_t n;
+    int rc = bs_wire_write_decode(j->data, j->len, &a, &now_s, &m, &n, e, sizeof e);
+    if (rc) {
+        BS_WARN(LOG, "bad %s from %s: %s", j->in.verb == BS_VERB_HINT ? "HINT" : "MUTATION",
+                j->in.from.addr, e);
+    } else {
+        rc = bs__apply_local(c, m, n, now_s);
+        if (rc) BS_WARN(LOG, "replica write failed: %s", bs_store_errmsg());
+        else BS__INC(c->replica_writes);
+    }
+    bs_arena_free(&a);
+    return rc;
+}
+
+void bs__job_mutation(bs_coord *c, bs__job *j) {
+    bs_msg_reply(c->msg, &j->in, bs__mutation_apply(c, j), NULL, 0);
+}

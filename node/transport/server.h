@@ -1,0 +1,196 @@
+/*
+ * server.h - basaltd's CQL native-protocol transport (libuv).
+ *
+ * Room node/transport/ (this header is its door): the client-facing
+ * listeners.  It owns sockets, event loops, frame decoding/encoding and
+ * per-connection protocol state, and knows nothing of what a request
+ * means.  It may call query/ (the frame codec), node/config.h and
+ * common/; nothing in node/ calls into it except main.c and the admin
+ * room's statistics.
+ *
+ * The server owns sockets, event loops and the protocol state of each
+ * connection (OPTIONS/STARTUP/REGISTER, compression, stream ids, limits).
+ * Everything a request means is left to a handler (in basaltd: the CQL
+ * executor), called on a worker thread because it may block.
+ *
+ * Threads:
+ *   - io_threads loops, each a thread with its own uv_loop and its own
+ *     SO_REUSEPORT listener on the same address and port; the kernel
+ *     spreads new connections over the listeners and a connection stays
+ *     on the loop that accepted it for its whole life.
+ *   - the handler runs on libuv's thread pool (uv_queue_work).  libuv
+ *     sizes that pool once per process from UV_THREADPOOL_SIZE; the
+ *     server sets it (to opts.worker_threads) before its first libuv call
+ *     unless the environment already sets it.
+ *   - bs_server_broadcast_event() and bs_server_stats() may be called from
+ *     any thread; bs_server_start/stop/free from one controlling thread
+ *     that is not a loop or handler thread.
+ *
+ * Per connection, in order of arrival of frames:
+ *   OPTIONS   -> SUPPORTED {CQL_VERSION:[3.4.5], COMPRESSION:[lz4],
+ *                PROTOCOL_VERSIONS:[4/v4]}
+ *   STARTUP   -> READY (uncompressed); with COMPRESSION=lz4 every later
+ *                frame in both directions is lz4-compressed
+ *   REGISTER  -> READY; the connection then receives those EVENTs
+ *   QUERY, PREPARE, EXECUTE, BATCH -> handler on a worker thread; its
+ *                response frame is written when ready (out of order)
+ *   anything else before STARTUP -> PROTOCOL_ERROR "Unexpected message X,
+ *                expecting STARTUP or OPTIONS" (connection kept)
+ * Errors: an unsupported protocol version is answered with
+ * bs_proto_version_error_frame and the connection closed once written; a
+ * malformed frame or body gets a PROTOCOL_ERROR with the decoder's message
+ * on that stream, then the connection is closed; a frame over the size
+ * limit gets PROTOCOL_ERROR "Request is too big: ..." and the connection
+ * continues (its body is skipped unread).
+ *
+ * Back-pressure: a connection stops being read while it has
+ * max_inflight requests with the handler or more than max_write_queue
+ * response bytes waiting for the client, and resumes below both.
+ */
+#ifndef BS_NODE_SERVER_H
+#define BS_NODE_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/buf.h"
+#include "node/config.h"
+#include "query/proto_msg.h"
+
+typedef struct bs_server bs_server;
+
+typedef struct bs_server_opts {
+    const char *address;     /* IPv4/IPv6 literal or host name; borrowed
+                                during bs_server_start only.
+                                NULL = "127.0.0.1" */
+    int port;                /* 0 = any free port (see bs_server_port) */
+    int io_threads;          /* loops; <= 0 means 1 */
+    uint32_t max_frame;      /* body limit in bytes; 0 = 16 MiB;
+                                clamped to 2^31 - 1 */
+    int max_connections;     /* open connections over all loops; -1 (or
+                                any negative) = unlimited.  Beyond it a new
+                                connection is accepted and closed at once */
+    int max_inflight;        /* per connection; <= 0 means 1024 */
+    size_t max_write_queue;  /* per connection, bytes; 0 = 64 MiB */
+    unsigned stop_timeout_ms; /* bs_server_stop's wait for in-flight work
+                                 before closing connections; 0 = 5000 */
+    int worker_threads;      /* UV_THREADPOOL_SIZE to set when the
+                                environment has none; <= 0 means 64 */
+} bs_server_opts;
+
+/* Defaults as documented above (address 127.0.0.1, port 9042). */
+void bs_server_opts_init(bs_server_opts *o);
+
+/* Fills o from basaltd's config: rpc_address, native_transport_port,
+ * io_threads (0 = cores), native_transport_max_frame_size_bytes and
+ * native_transport_max_concurrent_connections; the rest keeps its
+ * default.  o->address borrows cfg's string. */
+void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg);
+
+/*
+ * What the server calls.  Every callback is optional except handle.
+ *
+ * conn_open (loop thread) runs when a connection is accepted; *conn_ud
+ * (NULL on entry) is handed to every later call for that connection.  A
+ * non-zero return refuses the connection (it is closed; conn_close is
+ * not called).
+ *
+ * handle (worker thread) executes one QUERY, PREPARE, EXECUTE or BATCH
+ * request and appends exactly one complete response frame for `stream`,
+ * compressed as `comp` says, to `out` (empty on entry).  req and all it
+ * points to live in `a`, the request's arena, which the handler may
+ * also allocate from; both are freed once the response is written.
+ * Several calls may run at once, also for the same connection (a driver
+ * pipelines requests).  Returning non-zero, or leaving `out` empty, makes
+ * the server answer SERVER_ERROR itself.
+ *
+ * conn_close (loop thread) runs once when the connection is closed and no
+ * handle() call for it is still running.
+ *
+ * inline_ok (loop thread, optional, NULL = never) is asked for every
+ * decoded QUERY/PREPARE/EXECUTE/BATCH request; when it returns non-zero,
+ * handle() runs right away on the loop thread instead of the pool, and
+ * the loop's other connections wait until it returns.  Only for requests
+ * known to be short and never to block (e.g. writes to the local store).
+ */
+typedef struct bs_server_handler {
+    void *ud;
+    int (*conn_open)(void *ud, void **conn_ud);
+    void (*conn_close)(void *ud, void *conn_ud);
+    int (*handle)(void *ud, void *conn_ud, const bs_proto_request *req,
+                  int16_t stream, bs_proto_compression comp, bs_arena *a,
+                  bs_buf *out);
+    int (*inline_ok)(void *ud, void *conn_ud, const bs_proto_request *req);
+    /* Optional, loop thread: inline_begin runs before each inline
+     * handle(); inline_commit before inline answers gathered since are
+     * sent (once per burst).  A non-zero commit means those answers must
+     * not go out: the connection is closed instead (its client sees the
+     * outcome as unknown, like a timeout).  basaltd: group commit of a
+     * burst's writes (bs_store_defer_*). */
+    void (*inline_begin)(void *ud);
+    int (*inline_commit)(void *ud);
+} bs_server_handler;
+
+/*
+ * Binds every listener, then starts the loops.  opts and h are copied.
+ * Returns 0 and *out, or BS_EINVAL (bad options, unresolvable address),
+ * a negated errno from socket/bind/listen (e.g. -EADDRINUSE), BS_ENOMEM.
+ * On error nothing is left running.
+ */
+int bs_server_start(const bs_server_opts *opts, const bs_server_handler *h,
+                    bs_server **out);
+
+/* The bound TCP port (the chosen one when opts.port was 0). */
+int bs_server_port(const bs_server *s);
+
+/*
+ * Stops accepting, stops reading requests, waits up to
+ * opts.stop_timeout_ms for the handler calls and response writes in
+ * flight, then closes every connection and joins the loop threads.
+ * Handler calls still running after the timeout are waited for (they
+ * cannot be interrupted) but their responses are dropped; queued ones
+ * are cancelled.  Idempotent.  Must not be called from a loop or
+ * handler thread.
+ */
+void bs_server_stop(bs_server *s);
+
+/* Stops (if needed) and frees.  NULL is a no-op. */
+void bs_server_free(bs_server *s);
+
+/*
+ * Sends an EVENT (stream -1) to every connection that REGISTERed for its
+ * type (ev->type: TOPOLOGY_CHANGE, STATUS_CHANGE or SCHEMA_CHANGE), each
+ * framed with that connection's compression.  Any thread.  The event is
+ * encoded before returning (ev is only read during the call) and
+ * delivered asynchronously by each loop.
+ * Returns 0, BS_EINVAL (unknown type or unencodable event), BS_ENOMEM, or
+ * BS_ECLOSED once the server is stopping.
+ */
+int bs_server_broadcast_event(bs_server *s, const bs_proto_event *ev);
+
+/* Counters (monotonic unless said otherwise), read with relaxed atomics. */
+#define BS_SERVER_NERRCODES 18
+typedef struct bs_server_stats {
+    uint64_t connections_open;     /* gauge */
+    uint64_t connections_total;    /* accepted and kept */
+    uint64_t connections_rejected; /* over max_connections or refused */
+    uint64_t requests_total;       /* frames received (all opcodes) */
+    uint64_t bytes_in;
+    uint64_t bytes_out;            /* bytes whose write completed */
+    uint64_t requests_inline;      /* handle() calls run on a loop thread */
+    /* connections on the busiest and the idlest loop (accepts are
+     * rebalanced, so these differ by at most 1 while nothing closes) */
+    uint64_t loop_connections_max, loop_connections_min;
+    /* ERROR frames sent, by code: errcodes[i] is the code, errors[i]
+     * the count (the handler's answers included). */
+    int32_t errcodes[BS_SERVER_NERRCODES];
+    uint64_t errors[BS_SERVER_NERRCODES];
+    uint64_t errors_other;         /* codes not in errcodes */
+} bs_server_stats;
+
+void bs_server_stats_get(const bs_server *s, bs_server_stats *out);
+/* Count of ERROR frames with `code` in st (0 for unknown codes). */
+uint64_t bs_server_stats_errors(const bs_server_stats *st, int32_t code);
+
+#endif

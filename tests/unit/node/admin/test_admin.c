@@ -1,0 +1,484 @@
+/*
+ * test_admin.c - the admin HTTP server (node/admin/admin.c) over real sockets
+ * on 127.0.0.1 with port 0, and the JSON writer (node/admin/admin_json.c).
+ *
+ * Server: routing (200/404/405 + Allow), handler error mapping,
+ * keep-alive and pipelining (responses in order on one connection),
+ * Connection: close, 400/413 followed by a close, 100 Continue, blocking
+ * handlers not stalling other connections, the connection cap, a busy
+ * port reported by start, stop with idle connections open.
+ */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "node/admin/admin.h"
+#include "test_admin_fake.h"
+#include "test_admin_util.h"
+
+/* ------------------------------------------------------------------ */
+/* JSON writer                                                         */
+/* ------------------------------------------------------------------ */
+
+static char *json_of(bs_buf *b) {
+    bs_buf_append_u8(b, 0);
+    b->len--;
+    return (char *)b->data;
+}
+
+START_TEST(test_json_writer) {
+    bs_buf b = BS_BUF_INIT;
+    bs_admin_json w;
+    bs_admin_json_init(&w, &b);
+    bs_admin_json_obj(&w);
+    bs_admin_json_key(&w, "s");
+    bs_admin_json_str(&w, "a\"b\\c\n\t\x01\x7f/é");
+    bs_admin_json_key(&w, "n");
+    bs_admin_json_int(&w, INT64_MIN);
+    bs_admin_json_key(&w, "d");
+    bs_admin_json_double(&w, 0.25);
+    bs_admin_json_key(&w, "inf");
+    bs_admin_json_double(&w, INFINITY);
+    bs_admin_json_key(&w, "arr");
+    bs_admin_json_arr(&w);
+    bs_admin_json_bool(&w, true);
+    bs_admin_json_null(&w);
+    bs_admin_json_str(&w, NULL);
+    bs_admin_json_arr(&w);
+    bs_admin_json_end(&w);
+    bs_admin_json_obj(&w);
+    bs_admin_json_end(&w);
+    bs_admin_json_end(&w);
+    bs_admin_json_key(&w, "u");
+    bs_uuid u;
+    fake_uuid(FAKE_HOST1, &u);
+    bs_admin_json_uuid(&w, &u);
+    bs_admin_json_end(&w);
+    ck_assert_int_eq(bs_admin_json_finish(&w), 0);
+    ck_assert_str_eq(json_of(&b),
+                     "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0001\\u007f/"
+                     "é\",\"n\":-9223372036854775808,"
+                     "\"d\":0.25,\"inf\":null,\"arr\":[true,null,null,[],{}],"
+                     "\"u\":\"" FAKE_HOST1 "\"}");
+    bs_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_json_invalid_utf8) {
+    bs_buf b = BS_BUF_INIT;
+    /* lone continuation, overlong '/', surrogate, truncated 3-byte, valid
+     * 4-byte */
+    const char in[] = "\x80|\xc0\xaf|\xed\xa0\x80|\xe2\x82|\xf0\x9f\x98\x80";
+    ck_assert_int_eq(bs_admin_json_quote(&b, in, sizeof in - 1), 0);
+    ck_assert_str_eq(
+        json_of(&b),
+        "\"\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd"
+        "\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xf0\x9f\x98\x80\"");
+    bs_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_json_misuse) {
+    bs_buf b = BS_BUF_INIT;
+    bs_admin_json w;
+    /* value in an object without a key */
+    bs_admin_json_init(&w, &b);
+    bs_admin_json_obj(&w);
+    bs_admin_json_int(&w, 1);
+    ck_assert_int_eq(bs_admin_json_finish(&w), BS_EINVAL);
+    /* key in an array */
+    bs_buf_reset(&b);
+    bs_admin_json_init(&w, &b);
+    bs_admin_json_arr(&w);
+    bs_admin_json_key(&w, "k");
+    ck_assert_int_eq(bs_admin_json_finish(&w), BS_EINVAL);
+    /* unclosed, and end with nothing open, and two top-level values */
+    bs_buf_reset(&b);
+    bs_admin_json_init(&w, &b);
+    bs_admin_json_arr(&w);
+    ck_assert_int_eq(bs_admin_json_finish(&w), BS_EINVAL);
+    bs_admin_json_end(&w);
+    ck_assert_int_eq(bs_admin_json_finish(&w), 0);
+    bs_admin_json_end(&w);
+    ck_assert_int_eq(bs_admin_json_finish(&w), BS_EINVAL);
+    bs_buf_reset(&b);
+    bs_admin_json_init(&w, &b);
+    bs_admin_json_int(&w, 1);
+    bs_admin_json_int(&w, 2);
+    ck_assert_int_eq(bs_admin_json_finish(&w), BS_EINVAL);
+    /* depth: 32 levels fine, 33 is BS_ERANGE and sticky */
+    bs_buf_reset(&b);
+    bs_admin_json_init(&w, &b);
+    for (int i = 0; i < 32; i++)
+        bs_admin_json_arr(&w);
+    for (int i = 0; i < 32; i++)
+        bs_admin_json_end(&w);
+    ck_assert_int_eq(bs_admin_json_finish(&w), 0);
+    bs_buf_reset(&b);
+    bs_admin_json_init(&w, &b);
+    for (int i = 0; i < 33; i++)
+        bs_admin_json_arr(&w);
+    for (int i = 0; i < 33; i++)
+        bs_admin_json_end(&w);
+    ck_assert_int_eq(bs_admin_json_finish(&w), BS_ERANGE);
+    bs_buf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Server                                                              */
+/* ------------------------------------------------------------------ */
+
+static atomic_int hello_calls;
+
+static int h_hello(void *ud, const bs_admin_request *req,
+                   bs_admin_response *resp) {
+    atomic_fetch_add(&hello_calls, 1);
+    const char *name = NULL;
+    if (bs_admin_query_param(req, "name", &name)) name = (const char *)ud;
+    bs_admin_json w;
+    bs_admin_json_init(&w, &resp->body);
+    bs_admin_json_obj(&w);
+    bs_admin_json_key(&w, "hello");
+    bs_admin_json_str(&w, name);
+    bs_admin_json_key(&w, "body");
+    bs_admin_json_strn(&w, (const char *)req->body, req->body_len);
+    bs_admin_json_end(&w);
+    return bs_admin_json_finish(&w);
+}
+
+static int h_notfound(void *ud, const bs_admin_request *req,
+                      bs_admin_response *resp) {
+    (void)ud;
+    (void)req;
+    (void)resp;
+    return BS_ENOTFOUND;
+}
+
+static int h_custom(void *ud, const bs_admin_request *req,
+                    bs_admin_response *resp) {
+    (void)ud;
+    (void)req;
+    return bs_admin_error(resp, 503, "try later: %d", 7);
+}
+
+static int h_text(void *ud, const bs_admin_request *req,
+                  bs_admin_response *resp) {
+    (void)ud;
+    (void)req;
+    resp->content_type = "text/plain";
+    return bs_buf_append_str(&resp->body, "plain");
+}
+
+static bs_admin *adm;
+static fake_provider fake;
+static int port;
+
+static void start_server(size_t max_body, int max_conns) {
+    bs_log_set_level(BS_LOG_WARN);
+    bs_admin_opts o;
+    bs_admin_opts_init(&o);
+    o.port = 0;
+    o.max_body = max_body;
+    o.max_connections = max_conns;
+    ck_assert_int_eq(bs_admin_new(&o, &adm), 0);
+    fake_init(&fake);
+    bs_admin_provider p;
+    fake_fill(&fake, &p);
+    ck_assert_int_eq(bs_admin_install_builtins(adm, &p), 0);
+    ck_assert_int_eq(bs_admin_route(adm, "GET", "/hello", h_hello, "world"), 0);
+    ck_assert_int_eq(bs_admin_route(adm, "PUT", "/hello", h_hello, "put"), 0);
+    ck_assert_int_eq(bs_admin_route(adm, "GET", "/nf", h_notfound, NULL), 0);
+    ck_assert_int_eq(bs_admin_route(adm, "GET", "/custom", h_custom, NULL), 0);
+    ck_assert_int_eq(bs_admin_route(adm, "GET", "/text", h_text, NULL), 0);
+    ck_assert_int_eq(bs_admin_route(adm, "GET", "bad", h_text, NULL),
+                     BS_EINVAL);
+    ck_assert_int_eq(bs_admin_route(adm, "", "/x", h_text, NULL), BS_EINVAL);
+    ck_assert_int_eq(bs_admin_start(adm), 0);
+    ck_assert_int_eq(bs_admin_start(adm), BS_EBUSY);
+    port = bs_admin_port(adm);
+    ck_assert_int_gt(port, 0);
+}
+
+static void stop_server(void) {
+    bs_admin_free(adm);
+    adm = NULL;
+    sem_destroy(&fake.release);
+}
+
+START_TEST(test_routes_and_errors) {
+    start_server(0, 0);
+    http_resp r;
+    ck_assert_int_eq(http_do(port, "GET", "/hello?name=a%20b", &r), 200);
+    ck_assert_str_eq(r.body, "{\"hello\":\"a b\",\"body\":\"\"}");
+    ck_assert_ptr_nonnull(
+        strstr(r.headers, "Content-Type: application/json\r\n"));
+    resp_free(&r);
+    ck_assert_int_eq(http_do(port, "GET", "/nowhere", &r), 404);
+    ck_assert_str_eq(r.body, "{\"error\":\"no such endpoint: /nowhere\"}");
+    resp_free(&r);
+    ck_assert_int_eq(http_do(port, "DELETE", "/hello", &r), 405);
+    ck_assert_ptr_nonnull(strstr(r.headers, "Allow: GET, PUT\r\n"));
+    resp_free(&r);
+    ck_assert_int_eq(http_do(port, "GET", "/nf", &r), 404);
+    ck_assert_str_eq(r.body, "{\"error\":\"not found\"}");
+    resp_free(&r);
+    ck_assert_int_eq(http_do(port, "GET", "/custom", &r), 503);
+    ck_assert_str_eq(r.body, "{\"error\":\"try later: 7\"}");
+    resp_free(&r);
+    ck_assert_int_eq(http_do(port, "GET", "/text", &r), 200);
+    ck_assert_ptr_nonnull(strstr(r.headers, "Content-Type: text/plain\r\n"));
+    ck_assert_str_eq(r.body, "plain");
+    resp_free(&r);
+    /* a second registration replaces the handler */
+    ck_assert_int_eq(bs_admin_route(adm, "GET", "/text", h_custom, NULL), 0);
+    ck_assert_int_eq(http_do(port, "GET", "/text", &r), 503);
+    resp_free(&r);
+    stop_server();
+}
+END_TEST
+
+START_TEST(test_keepalive_pipelining) {
+    start_server(0, 0);
+    int fd = tcp_connect(port);
+    ck_assert_int_ge(fd, 0);
+    http_resp r;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(send_str(fd, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
+                         0);
+        ck_assert_int_eq(read_resp(fd, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_ptr_nonnull(strstr(r.headers, "Connection: keep-alive\r\n"));
+        resp_free(&r);
+    }
+    /* three pipelined requests in one write, one with a body, last closes */
+    ck_assert_int_eq(send_str(fd,
+                              "GET /hello?name=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                              "PUT /hello?name=2 HTTP/1.1\r\nHost: "
+                              "h\r\nContent-Length: 3\r\n\r\nabc"
+                              "GET /hello?name=3 HTTP/1.1\r\nHost: "
+                              "h\r\nConnection: close\r\n\r\n"),
+                     0);
+    const char *want[] = {"{\"hello\":\"1\",\"body\":\"\"}",
+                          "{\"hello\":\"2\",\"body\":\"abc\"}",
+                          "{\"hello\":\"3\",\"body\":\"\"}"};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(read_resp(fd, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, want[i]);
+        resp_free(&r);
+    }
+    ck_assert(peer_closed(fd));
+    close(fd);
+    stop_server();
+}
+END_TEST
+
+START_TEST(test_bad_request_closes) {
+    start_server(16, 0);
+    int fd = tcp_connect(port);
+    http_resp r;
+    ck_assert_int_eq(send_str(fd, "GET / HTTP/1.1\r\nHost: h\r\n "
+                                  "folded\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"),
+                     0);
+    ck_assert_int_eq(read_resp(fd, &r), 0);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(r.body, "folding"));
+    ck_assert_ptr_nonnull(strstr(r.headers, "Connection: close\r\n"));
+    resp_free(&r);
+    ck_assert(peer_closed(fd));
+    close(fd);
+    /* body over the limit (16): 413 and closed, the body is never read */
+    fd = tcp_connect(port);
+    ck_assert_int_eq(
+        send_str(
+            fd, "PUT /hello HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n"),
+        0);
+    ck_assert_int_eq(read_resp(fd, &r), 0);
+    ck_assert_int_eq(r.status, 413);
+    resp_free(&r);
+    ck_assert(peer_closed(fd));
+    close(fd);
+    /* binary garbage */
+    fd = tcp_connect(port);
+    ck_assert_int_eq(
+        send_all(fd, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n", 13),
+        0);
+    ck_assert_int_eq(read_resp(fd, &r), 0);
+    ck_assert_int_eq(r.status, 400);
+    resp_free(&r);
+    ck_assert(peer_closed(fd));
+    close(fd);
+    /* the server still serves */
+    ck_assert_int_eq(http_do(port, "GET", "/hello", &r), 200);
+    resp_free(&r);
+    stop_server();
+}
+END_TEST
+
+START_TEST(test_expect_continue) {
+    start_server(0, 0);
+    int fd = tcp_connect(port);
+    ck_assert_int_eq(
+        send_str(fd,
+                 "PUT /hello HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 4\r\n\r\n"),
+        0);
+    char buf[64] = {0};
+    const char *cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    size_t got = 0;
+    while (got < strlen(cont)) {
+        ssize_t k = recv(fd, buf + got, strlen(cont) - got, 0);
+        ck_assert_int_gt(k, 0);
+        got += (size_t)k;
+    }
+    ck_assert_str_eq(buf, cont);
+    ck_assert_int_eq(send_str(fd, "data"), 0);
+    http_resp r;
+    ck_assert_int_eq(read_resp(fd, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"hello\":\"put\",\"body\":\"data\"}");
+    resp_free(&r);
+    close(fd);
+    stop_server();
+}
+END_TEST
+
+START_TEST(test_blocking_handler_does_not_stall) {
+    start_server(0, 0);
+    int a = tcp_connect(port);
+    ck_assert_int_eq(
+        send_str(a, "POST /flush?keyspace=slow HTTP/1.1\r\nHost: h\r\n\r\n"
+                    "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
+        0);
+    while (atomic_load(&fake.in_slow) == 0)
+        usleep(1000);
+    /* the flush is blocked in the provider: other connections are served */
+    http_resp r;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(http_do(port, "GET", "/version", &r), 200);
+        resp_free(&r);
+    }
+    ck_assert_int_eq(atomic_load(&fake.flushes), 0);
+    int before = atomic_load(&hello_calls);
+    sem_post(&fake.release);
+    ck_assert_int_eq(read_resp(a, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body,
+                     "{\"ok\":true,\"keyspace\":\"slow\",\"table\":null}");
+    resp_free(&r);
+    /* the pipelined request behind it is answered afterwards, in order */
+    ck_assert_int_eq(read_resp(a, &r), 0);
+    ck_assert_str_eq(r.body, "{\"hello\":\"world\",\"body\":\"\"}");
+    resp_free(&r);
+    ck_assert_int_eq(atomic_load(&fake.flushes), 1);
+    ck_assert_int_eq(atomic_load(&hello_calls), before + 1);
+    close(a);
+    stop_server();
+}
+END_TEST
+
+START_TEST(test_connection_cap) {
+    start_server(0, 2);
+    int a = tcp_connect(port), b = tcp_connect(port);
+    http_resp r;
+    /* make sure both are accepted before the third arrives */
+    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(read_resp(a, &r), 0);
+    resp_free(&r);
+    ck_assert_int_eq(send_str(b, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(read_resp(b, &r), 0);
+    resp_free(&r);
+    int c = tcp_connect(port);
+    ck_assert_int_ge(c, 0);
+    ck_assert(peer_closed(c)); /* accepted and closed */
+    close(c);
+    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(read_resp(a, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
+    close(a);
+    close(b);
+    stop_server();
+}
+END_TEST
+
+START_TEST(test_busy_port_and_stop) {
+    start_server(0, 0);
+    /* a second server on the same port fails in start, synchronously */
+    bs_admin_opts o;
+    bs_admin_opts_init(&o);
+    o.port = port;
+    bs_admin *other;
+    ck_assert_int_eq(bs_admin_new(&o, &other), 0);
+    ck_assert_int_eq(bs_admin_start(other), -EADDRINUSE);
+    bs_admin_free(other);
+    /* an unresolvable address */
+    o.address = "no-such-host.invalid";
+    o.port = 0;
+    ck_assert_int_eq(bs_admin_new(&o, &other), 0);
+    ck_assert_int_eq(bs_admin_start(other), BS_EINVAL);
+    bs_admin_free(other);
+    /* stop with an idle keep-alive connection and a half-sent request */
+    int a = tcp_connect(port), b = tcp_connect(port);
+    http_resp r;
+    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(read_resp(a, &r), 0);
+    resp_free(&r);
+    ck_assert_int_eq(send_str(b, "GET /hel"), 0);
+    bs_admin_stop(adm);
+    bs_admin_stop(adm); /* idempotent */
+    ck_assert(peer_closed(a));
+    ck_assert(peer_closed(b));
+    close(a);
+    close(b);
+    ck_assert_int_lt(tcp_connect(port), 0); /* no longer listening */
+    stop_server();
+}
+END_TEST
+
+START_TEST(test_idle_timeout) {
+    bs_log_set_level(BS_LOG_WARN);
+    bs_admin_opts o;
+    bs_admin_opts_init(&o);
+    o.port = 0;
+    o.idle_timeout_ms = 50;
+    ck_assert_int_eq(bs_admin_new(&o, &adm), 0);
+    ck_assert_int_eq(bs_admin_start(adm), 0);
+    int fd = tcp_connect(bs_admin_port(adm));
+    ck_assert_int_eq(send_str(fd, "GET /x HTTP/1.1\r\n"),
+                     0);        /* never finished */
+    ck_assert(peer_closed(fd)); /* the 10 s receive timeout bounds this */
+    close(fd);
+    bs_admin_free(adm);
+    adm = NULL;
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("admin");
+    TCase *tj = tcase_create("json");
+    tcase_add_test(tj, test_json_writer);
+    tcase_add_test(tj, test_json_invalid_utf8);
+    tcase_add_test(tj, test_json_misuse);
+    suite_add_tcase(s, tj);
+    TCase *ts = tcase_create("server");
+    tcase_set_timeout(ts, 60);
+    tcase_add_test(ts, test_routes_and_errors);
+    tcase_add_test(ts, test_keepalive_pipelining);
+    tcase_add_test(ts, test_bad_request_closes);
+    tcase_add_test(ts, test_expect_continue);
+    tcase_add_test(ts, test_blocking_handler_does_not_stall);
+    tcase_add_test(ts, test_connection_cap);
+    tcase_add_test(ts, test_busy_port_and_stop);
+    tcase_add_test(ts, test_idle_timeout);
+    suite_add_tcase(s, ts);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

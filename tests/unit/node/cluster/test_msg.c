@@ -1,0 +1,540 @@
+/*
+ * test_msg.c - internode messaging (node/cluster/msg.c, node/cluster/msg_codec.c).
+ *
+ * Codec tests run on bytes; the rest start real bs_msg instances on
+ * 127.0.0.1 / 127.0.0.2 with port 0 (free ports) in this process and talk
+ * between them.  Waiting is by polling counters with a generous bound;
+ * nothing asserts a duration.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "node/cluster/msg.h"
+
+#define MAX (1u << 20)
+
+static int wait_for(atomic_int *v, int want) {
+    for (int i = 0; i < 1000; i++) {
+        if (atomic_load(v) >= want) return 1;
+        usleep(10000);
+    }
+    return atomic_load(v) >= want;
+}
+
+/* ---- codec ----------------------------------------------------------------
+ */
+
+START_TEST(frame_round_trip_plain_and_lz4) {
+    for (int big = 0; big < 2; big++) {
+        size_t n = big ? 100000 : 10;
+        uint8_t *pl = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            pl[i] = (uint8_t)(big ? i % 7 : i);
+        bs_msg_frame f = {BS_VERB_MUTATION,
+                          BS_MSG_KIND_RESPONSE,
+                          123456789012ULL,
+                          42,
+                          -1005,
+                          pl,
+                          n};
+        bs_buf b = BS_BUF_INIT;
+        ck_assert_int_eq(bs_msg_frame_encode(&f, 4096, MAX, &b), 0);
+        ck_assert_int_eq(b.data[4] & 1, big); /* compressed only when long */
+        if (big) ck_assert_uint_lt(b.len, n / 4);
+        size_t fl = 0;
+        ck_assert_int_eq(bs_msg_frame_peek(b.data, b.len, MAX, &fl), 0);
+        ck_assert_uint_eq(fl, b.len);
+        ck_assert_int_eq(bs_msg_frame_peek(b.data, b.len - 1, MAX, &fl),
+                         BS_EAGAIN);
+        bs_msg_frame g;
+        char err[128];
+        ck_assert_int_eq(
+            bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
+        ck_assert_uint_eq(g.verb, BS_VERB_MUTATION);
+        ck_assert_uint_eq(g.kind, BS_MSG_KIND_RESPONSE);
+        ck_assert(g.id == 123456789012ULL);
+        ck_assert_int_eq(g.deadline_ms, 42);
+        ck_assert_int_eq(g.status, -1005);
+        ck_assert_uint_eq(g.len, n);
+        ck_assert_mem_eq(g.payload, pl, n);
+        bs_msg_frame_free(&g);
+        /* every truncation fails cleanly */
+        for (size_t cut = 0; cut < b.len; cut += (big ? 97 : 1))
+            ck_assert_int_ne(
+                bs_msg_frame_decode(b.data, cut, MAX, &g, err, sizeof err), 0);
+        bs_buf_free(&b);
+        free(pl);
+    }
+}
+END_TEST
+
+START_TEST(frame_rejects_garbage) {
+    uint8_t buf[64];
+    size_t fl;
+    bs_msg_frame g;
+    char err[128];
+    /* zero length, oversized length */
+    memset(buf, 0, sizeof buf);
+    ck_assert_int_eq(bs_msg_frame_peek(buf, 8, MAX, &fl), BS_ECORRUPT);
+    bs_put_u32(buf, MAX + 1);
+    ck_assert_int_eq(bs_msg_frame_peek(buf, 8, MAX, &fl), BS_ETOOBIG);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 8, MAX, &g, err, sizeof err),
+                     BS_ETOOBIG);
+    /* unknown flags */
+    bs_put_u32(buf, 2);
+    buf[4] = 0x80;
+    buf[5] = 0x80; /* empty map */
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
+    /* a valid empty map misses verb/id/kind */
+    buf[4] = 0;
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
+    ck_assert(strstr(err, "missing") != NULL);
+    /* not msgpack: 0xc1 is never used */
+    buf[5] = 0xc1;
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 6, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
+    /* a map claiming 4 billion entries in 5 bytes */
+    bs_put_u32(buf, 6);
+    buf[4] = 0;
+    buf[5] = 0xdf;
+    bs_put_u32(buf + 6, 0xffffffffu);
+    ck_assert_int_ne(bs_msg_frame_decode(buf, 10, MAX, &g, err, sizeof err), 0);
+    /* lz4 flag with a bogus block and with a huge raw length */
+    bs_put_u32(buf, 1 + 4 + 3);
+    buf[4] = 1;
+    bs_put_u32(buf + 5, 100);
+    buf[9] = 0xff;
+    buf[10] = 0xff;
+    buf[11] = 0xff;
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 12, MAX, &g, err, sizeof err),
+                     BS_ECORRUPT);
+    bs_put_u32(buf + 5, 0xfffffff0u);
+    ck_assert_int_eq(bs_msg_frame_decode(buf, 12, MAX, &g, err, sizeof err),
+                     BS_ETOOBIG);
+    /* verb out of range */
+    bs_msg_frame f = {BS_VERB_ECHO, 0, 1, 0, 0, NULL, 0};
+    bs_buf b = BS_BUF_INIT;
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &b), 0);
+    /* map: 0x85, "v"(a1 76), verb byte at offset 5+1+2 */
+    ck_assert_uint_eq(b.data[8], BS_VERB_ECHO);
+    b.data[8] = 0x7f;
+    ck_assert_int_eq(
+        bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err),
+        BS_ECORRUPT);
+    bs_buf_free(&b);
+}
+END_TEST
+
+START_TEST(hello_round_trip) {
+    bs_msg_hello h, g;
+    memset(&h, 0, sizeof h);
+    strcpy(h.cluster, "Test Cluster");
+    h.proto = BS_MSG_PROTOCOL_VERSION;
+    bs_uuid_v4(&h.host_id);
+    bs_msg_peer_set(&h.from, "127.0.0.9", 7001);
+    h.ok = 0;
+    strcpy(h.why, "no");
+    bs_buf b = BS_BUF_INIT;
+    ck_assert_int_eq(bs_msg_hello_encode(&h, &b), 0);
+    char err[128];
+    ck_assert_int_eq(bs_msg_hello_decode(b.data, b.len, &g, err, sizeof err),
+                     0);
+    ck_assert_str_eq(g.cluster, "Test Cluster");
+    ck_assert_uint_eq(g.proto, BS_MSG_PROTOCOL_VERSION);
+    ck_assert_mem_eq(g.host_id.b, h.host_id.b, 16);
+    ck_assert(bs_msg_peer_equal(&g.from, &h.from));
+    ck_assert_int_eq(g.ok, 0);
+    ck_assert_str_eq(g.why, "no");
+    for (size_t cut = 0; cut < b.len; cut++)
+        ck_assert_int_ne(bs_msg_hello_decode(b.data, cut, &g, err, sizeof err),
+                         0);
+    bs_buf_free(&b);
+    /* an address that is not an IP is refused */
+    strcpy(h.from.addr, "evil.example");
+    ck_assert_int_eq(bs_msg_hello_encode(&h, &b), 0);
+    ck_assert_int_eq(bs_msg_hello_decode(b.data, b.len, &g, err, sizeof err),
+                     BS_ECORRUPT);
+    bs_buf_free(&b);
+    ck_assert_int_eq(bs_msg_peer_set(&h.from, "not-an-ip", 1), BS_EINVAL);
+}
+END_TEST
+
+/* ---- live instances ----------------------------------------------------- */
+
+typedef struct resp {
+    atomic_int done;
+    int status;
+    char body[256];
+} resp;
+
+static void on_resp(void *ud, int status, const uint8_t *p, size_t len) {
+    resp *r = ud;
+    r->status = status;
+    if (p && len < sizeof r->body) {
+        memcpy(r->body, p, len);
+        r->body[len] = 0;
+    }
+    atomic_fetch_add(&r->done, 1);
+}
+
+static atomic_int handled, oneway;
+static bs_msg_in deferred;
+static atomic_int have_deferred;
+
+/* Echoes "re:" + payload; "defer" keeps the request to answer later;
+ * "silent" never answers; one-way messages count. */
+static void h_test(void *ud, bs_msg *m, const bs_msg_in *in) {
+    (void)ud;
+    atomic_fetch_add(&handled, 1);
+    if (!in->expects_reply) {
+        atomic_fetch_add(&oneway, 1);
+        return;
+    }
+    if (in->len == 6 && memcmp(in->payload, "silent", 6) == 0) return;
+    if (in->len == 5 && memcmp(in->payload, "defer", 5) == 0) {
+        deferred = *in;
+        deferred.payload = NULL;
+        deferred.len = 0;
+        atomic_store(&have_deferred, 1);
+        return;
+    }
+    if (in->len == 4 && memcmp(in->payload, "fail", 4) == 0) {
+        bs_msg_reply(m, in, BS_EUNAVAIL, NULL, 0);
+        return;
+    }
+    char out[300];
+    int n = snprintf(out, sizeof out, "re:%.*s",
+                     (int)(in->len > 200 ? 200 : in->len),
+                     (const char *)in->payload);
+    bs_msg_reply(m, in, 0, out, (size_t)n);
+}
+
+static bs_msg *start(const char *addr, const char *cluster, size_t qmax) {
+    bs_msg_opts o;
+    bs_msg_opts_default(&o);
+    o.cluster_name = cluster;
+    o.listen_address = addr;
+    o.port = 0;
+    o.reconnect_min_ms = 20;
+    o.reconnect_max_ms = 200;
+    if (qmax) o.queue_max = qmax;
+    bs_uuid_v4(&o.host_id);
+    bs_msg *m = NULL;
+    ck_assert_int_eq(bs_msg_start(&o, &m), 0);
+    bs_msg_register(m, BS_VERB_MUTATION, h_test, NULL);
+    return m;
+}
+
+START_TEST(request_response_between_instances) {
+    bs_msg *a = start("127.0.0.1", "C", 0), *b = start("127.0.0.2", "C", 0);
+    bs_msg_peer pb;
+    bs_msg_local(b, &pb);
+    ck_assert_str_eq(pb.addr, "127.0.0.2");
+    ck_assert_uint_ne(pb.port, 0);
+    resp r[10];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 10; i++) {
+        char p[16];
+        int n = snprintf(p, sizeof p, "hi%d", i);
+        ck_assert_int_eq(bs_msg_send(a, &pb, BS_VERB_MUTATION, p, (size_t)n,
+                                     5000, on_resp, &r[i]),
+                         0);
+    }
+    for (int i = 0; i < 10; i++) {
+        ck_assert(wait_for(&r[i].done, 1));
+        ck_assert_int_eq(r[i].status, 0);
+        char want[16];
+        snprintf(want, sizeof want, "re:hi%d", i);
+        ck_assert_str_eq(r[i].body, want);
+    }
+    /* a handler error status travels back */
+    resp f;
+    memset(&f, 0, sizeof f);
+    bs_msg_send(a, &pb, BS_VERB_MUTATION, "fail", 4, 5000, on_resp, &f);
+    ck_assert(wait_for(&f.done, 1));
+    ck_assert_int_eq(f.status, BS_EUNAVAIL);
+    /* a verb nobody registered: BS_ENOTSUP */
+    resp u;
+    memset(&u, 0, sizeof u);
+    bs_msg_send(a, &pb, BS_VERB_STREAM, "x", 1, 5000, on_resp, &u);
+    ck_assert(wait_for(&u.done, 1));
+    ck_assert_int_eq(u.status, BS_ENOTSUP);
+    /* one-way */
+    int before = atomic_load(&oneway);
+    ck_assert_int_eq(
+        bs_msg_send(a, &pb, BS_VERB_MUTATION, "ow", 2, 0, NULL, NULL), 0);
+    ck_assert(wait_for(&oneway, before + 1));
+    /* deferred answer from another thread (this one) */
+    resp d;
+    memset(&d, 0, sizeof d);
+    bs_msg_send(a, &pb, BS_VERB_MUTATION, "defer", 5, 5000, on_resp, &d);
+    ck_assert(wait_for(&have_deferred, 1));
+    ck_assert_int_eq(atomic_load(&d.done), 0);
+    ck_assert_int_eq(bs_msg_reply(b, &deferred, 0, "later", 5), 0);
+    ck_assert(wait_for(&d.done, 1));
+    ck_assert_str_eq(d.body, "later");
+    /* a big payload goes compressed and arrives whole */
+    size_t n = 200000;
+    char *big = malloc(n);
+    memset(big, 'z', n);
+    resp bg;
+    memset(&bg, 0, sizeof bg);
+    bs_msg_send(a, &pb, BS_VERB_MUTATION, big, n, 5000, on_resp, &bg);
+    ck_assert(wait_for(&bg.done, 1));
+    ck_assert_int_eq(bg.status, 0);
+    ck_assert(strncmp(bg.body, "re:zzzz", 7) == 0);
+    free(big);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_ge(st.compressed, 1);
+    ck_assert_uint_eq(st.connects, 1);
+    ck_assert_uint_eq(st.decode_errors, 0);
+    bs_msg_get_stats(b, &st);
+    ck_assert_uint_eq(st.connects,
+                      1); /* b answered through its own connection to a */
+    bs_msg_stop(a);
+    bs_msg_stop(b);
+}
+END_TEST
+
+START_TEST(timeout_and_close) {
+    bs_msg *a = start("127.0.0.1", "C", 0), *b = start("127.0.0.2", "C", 0);
+    bs_msg_peer pb;
+    bs_msg_local(b, &pb);
+    resp t, c;
+    memset(&t, 0, sizeof t);
+    memset(&c, 0, sizeof c);
+    ck_assert_int_eq(
+        bs_msg_send(a, &pb, BS_VERB_MUTATION, "silent", 6, 200, on_resp, &t),
+        0);
+    ck_assert(wait_for(&t.done, 1));
+    ck_assert_int_eq(t.status, BS_ETIMEDOUT);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_eq(st.timeouts, 1);
+    /* a request still pending at stop gets BS_ECLOSED, exactly once */
+    ck_assert_int_eq(
+        bs_msg_send(a, &pb, BS_VERB_MUTATION, "silent", 6, 60000, on_resp, &c),
+        0);
+    ck_assert(wait_for(&handled, 1));
+    bs_msg_stop(a);
+    ck_assert_int_eq(atomic_load(&c.done), 1);
+    ck_assert_int_eq(c.status, BS_ECLOSED);
+    ck_assert_int_eq(atomic_load(&t.done), 1);
+    bs_msg_stop(b);
+    /* argument checks */
+    ck_assert_int_eq(bs_msg_register(NULL, 0, NULL, NULL), BS_EINVAL);
+}
+END_TEST
+
+START_TEST(other_cluster_is_refused) {
+    bs_msg *a = start("127.0.0.1", "Alpha", 0),
+           *c = start("127.0.0.2", "Beta", 0);
+    bs_msg_peer pa;
+    bs_msg_local(a, &pa);
+    resp r;
+    memset(&r, 0, sizeof r);
+    int before = atomic_load(&handled);
+    ck_assert_int_eq(
+        bs_msg_send(c, &pa, BS_VERB_MUTATION, "hi", 2, 500, on_resp, &r), 0);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert_int_eq(r.status, BS_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&handled), before); /* never delivered */
+    bs_msg_stats sa, sc;
+    bs_msg_get_stats(a, &sa);
+    bs_msg_get_stats(c, &sc);
+    ck_assert_uint_ge(sa.refused, 1);
+    ck_assert_uint_ge(sc.refused, 1);
+    ck_assert_uint_eq(sc.connects, 0);
+    bs_msg_stop(a);
+    bs_msg_stop(c);
+}
+END_TEST
+
+static int raw_connect(const bs_msg_peer *p) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(p->port);
+    inet_pton(AF_INET, p->addr, &sa.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* The peer closes on us: read returns 0 (or an error), never data. */
+static void expect_closed(int fd) {
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+    }
+    ck_assert_int_le(n, 0);
+    close(fd);
+}
+
+START_TEST(garbage_is_rejected_and_node_stays_up) {
+    bs_msg *a = start("127.0.0.1", "C", 0), *b = start("127.0.0.2", "C", 0);
+    bs_msg_peer pa;
+    bs_msg_local(a, &pa);
+    /* 1: random bytes with a plausible length */
+    int fd = raw_connect(&pa);
+    uint8_t g[20] = {0, 0, 0, 16, 0, 0xc1, 1,  2,  3,  4,
+                     5, 6, 7, 8,  9, 10,   11, 12, 13, 14};
+    ck_assert_int_eq(write(fd, g, sizeof g), (ssize_t)sizeof g);
+    expect_closed(fd);
+    /* 2: an oversized frame header */
+    fd = raw_connect(&pa);
+    uint8_t big[8] = {0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0};
+    ck_assert_int_eq(write(fd, big, sizeof big), (ssize_t)sizeof big);
+    expect_closed(fd);
+    /* 3: a valid frame that is not a handshake */
+    fd = raw_connect(&pa);
+    bs_msg_frame f = {
+        BS_VERB_MUTATION, BS_MSG_KIND_REQUEST, 1, 0, 0, (uint8_t *)"x", 1};
+    bs_buf bb = BS_BUF_INIT;
+    bs_msg_frame_encode(&f, 0, MAX, &bb);
+    ck_assert_int_eq(write(fd, bb.data, bb.len), (ssize_t)bb.len);
+    bs_buf_free(&bb);
+    expect_closed(fd);
+    /* 4: a truncated frame, then the client goes away */
+    fd = raw_connect(&pa);
+    ck_assert_int_eq(write(fd, g, 7), 7);
+    close(fd);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_ge(st.decode_errors, 3);
+    /* still serving real peers */
+    resp r;
+    memset(&r, 0, sizeof r);
+    bs_msg_send(b, &pa, BS_VERB_MUTATION, "ok", 2, 5000, on_resp, &r);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.body, "re:ok");
+    bs_msg_stop(a);
+    bs_msg_stop(b);
+}
+END_TEST
+
+START_TEST(bounded_queue_drops_and_counts) {
+    bs_msg *a = start("127.0.0.1", "C", 3);
+    /* nothing listens on 127.0.0.3:1: messages wait in the queue */
+    bs_msg_peer dead;
+    bs_msg_peer_set(&dead, "127.0.0.3", 1);
+    resp r[8];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(bs_msg_send(a, &dead, BS_VERB_MUTATION, "q", 1, 300,
+                                     on_resp, &r[i]),
+                         0);
+    int overload = 0, timedout = 0;
+    for (int i = 0; i < 8; i++) {
+        ck_assert(wait_for(&r[i].done, 1));
+        overload += r[i].status == BS_EOVERLOAD;
+        timedout += r[i].status == BS_ETIMEDOUT;
+    }
+    ck_assert_int_eq(overload, 5);
+    ck_assert_int_eq(timedout, 3);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_eq(st.dropped_overflow, 5);
+    /* bad arguments */
+    ck_assert_int_eq(
+        bs_msg_send(a, &dead, BS_VERB_HANDSHAKE, "q", 1, 300, on_resp, &r[0]),
+        BS_EINVAL);
+    ck_assert_int_eq(
+        bs_msg_send(a, &dead, BS_VERB_MAX, "q", 1, 300, on_resp, &r[0]),
+        BS_EINVAL);
+    ck_assert_int_eq(
+        bs_msg_send(a, &dead, BS_VERB_READ, "q", 1, 0, on_resp, &r[0]),
+        BS_EINVAL);
+    bs_msg_stop(a);
+}
+END_TEST
+
+typedef struct obs {
+    atomic_int up, refused, lost;
+} obs;
+
+static void on_conn(void *ud, const bs_msg_peer *p, bs_msg_conn_event ev) {
+    (void)p;
+    obs *o = ud;
+    if (ev == BS_MSG_CONN_UP) atomic_fetch_add(&o->up, 1);
+    if (ev == BS_MSG_CONN_REFUSED) atomic_fetch_add(&o->refused, 1);
+    if (ev == BS_MSG_CONN_LOST) atomic_fetch_add(&o->lost, 1);
+}
+
+START_TEST(reconnects_after_peer_restart) {
+    bs_msg *a = start("127.0.0.1", "C", 0), *b = start("127.0.0.2", "C", 0);
+    obs o;
+    memset(&o, 0, sizeof o);
+    bs_msg_set_conn_observer(a, on_conn, &o);
+    bs_msg_peer pb;
+    bs_msg_local(b, &pb);
+    resp r;
+    memset(&r, 0, sizeof r);
+    bs_msg_send(a, &pb, BS_VERB_MUTATION, "one", 3, 5000, on_resp, &r);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert_int_eq(atomic_load(&o.up), 1);
+    bs_msg_stop(b);
+    ck_assert(wait_for(&o.lost, 1));
+    ck_assert(wait_for(&o.refused, 1)); /* the reconnect finds nobody */
+    /* the same endpoint comes back */
+    bs_msg_opts opt;
+    bs_msg_opts_default(&opt);
+    opt.cluster_name = "C";
+    opt.listen_address = "127.0.0.2";
+    opt.port = pb.port;
+    b = NULL;
+    ck_assert_int_eq(bs_msg_start(&opt, &b), 0);
+    bs_msg_register(b, BS_VERB_MUTATION, h_test, NULL);
+    ck_assert(wait_for(&o.up, 2));
+    memset(&r, 0, sizeof r);
+    bs_msg_send(a, &pb, BS_VERB_MUTATION, "two", 3, 5000, on_resp, &r);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert_str_eq(r.body, "re:two");
+    bs_msg_stop(a);
+    bs_msg_stop(b);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("msg");
+    TCase *t = tcase_create("codec");
+    tcase_add_test(t, frame_round_trip_plain_and_lz4);
+    tcase_add_test(t, frame_rejects_garbage);
+    tcase_add_test(t, hello_round_trip);
+    suite_add_tcase(s, t);
+    t = tcase_create("live");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, request_response_between_instances);
+    tcase_add_test(t, timeout_and_close);
+    tcase_add_test(t, other_cluster_is_refused);
+    tcase_add_test(t, garbage_is_rejected_and_node_stays_up);
+    tcase_add_test(t, bounded_queue_drops_and_counts);
+    tcase_add_test(t, reconnects_after_peer_restart);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) {
+    bs_log_set_level(BS_LOG_ERROR);
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,679 @@
+/*
+ * test_coord.c - the replicated coordinator in one process: three nodes,
+ * each a bs_local (own store directory) + a bs_msg on a free 127.0.0.1
+ * port + a bs_coord, over a fake membership (static ring, switchable alive
+ * flags and endpoints).  Keyspace "ks" has SimpleStrategy rf 3 and "ks1"
+ * rf 1; both have table t (k text PRIMARY KEY, v text).
+ *
+ * Covers: QUORUM writes reach all replicas; Unavailable (required/alive)
+ * with one and two nodes down; WriteTimeout (received/blockfor) from a
+ * replica that is "alive" but never answers; blocking read repair of a
+ * stale replica (values and deletions); hints for a down replica replayed
+ * when it returns, surviving a coordinator restart; hints disabled; CL ANY
+ * with only a hint; range scans that cross nodes, with paging cursors.
+ */
+#include <check.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "node/coord/coord.h"
+#include "query/proto.h"
+#include "ring/murmur3.h"
+#include "ring/tokenmeta.h"
+
+#define N 3
+#define FAKE_MEM_N N
+#include "tests/unit/node/fake_mem.h"
+
+typedef struct node {
+    char dir[128];
+    bs_config cfg;
+    bs_local *local;
+    bs_msg *msg;
+    bs_coord *coord;
+    bs_exec_backend be;  /* the coordinator's */
+    bs_exec_backend lbe; /* the local node's */
+} node;
+
+static fake_mem g_mem;
+static node g_n[N];
+static int g_hints_enabled = 1;
+static const uint16_t *g_vcol;
+static uint16_t g_vid;
+
+static void set_alive(int i, int a) { fake_mem_set_alive(&g_mem, i, a); }
+
+/* ---- cluster setup ------------------------------------------------------- */
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static void start_msg(int i) {
+    bs_msg_opts o;
+    bs_msg_opts_default(&o);
+    o.cluster_name = "coord-test";
+    bs_local_host_id(g_n[i].local, &o.host_id);
+    o.listen_address = "127.0.0.1";
+    o.port = 0;
+    o.reconnect_max_ms = 200;
+    ck_assert_int_eq(bs_msg_start(&o, &g_n[i].msg), 0);
+    pthread_mutex_lock(&g_mem.lock);
+    bs_msg_local(g_n[i].msg, &g_mem.peer[i]);
+    pthread_mutex_unlock(&g_mem.lock);
+}
+
+static void start_coord(int i, uint32_t write_timeout_ms) {
+    bs_coord_opts o;
+    bs_coord_opts_default(&o);
+    o.hints_enabled = g_hints_enabled;
+    o.write_timeout_ms = write_timeout_ms;
+    o.read_timeout_ms = 2000;
+    o.hint_poll_ms = 100;
+    o.hint_throttle_bytes = 0;
+    o.range_page = 7; /* several pages per vnode range */
+    bs_coord_membership mem = {&g_mem, m_ring, NULL, m_alive, m_endpoint};
+    ck_assert_int_eq(bs_coord_new(&o, g_n[i].local, g_n[i].msg, &mem, &g_n[i].coord), 0);
+    bs_coord_backend(g_n[i].coord, &g_n[i].be);
+}
+
+/* Node i goes down: coordinator and messaging stopped (store kept). */
+static void node_down(int i) {
+    set_alive(i, 0);
+    bs_coord_stop(g_n[i].coord);
+    bs_msg_stop(g_n[i].msg);
+    bs_coord_free(g_n[i].coord);
+    g_n[i].coord = NULL;
+    g_n[i].msg = NULL;
+}
+
+/* ... and comes back on a new port. */
+static void node_up(int i) {
+    start_msg(i);
+    start_coord(i, 2000);
+    set_alive(i, 1);
+}
+
+static bs_type k_text = {.kind = BS_TYPE_VARCHAR};
+
+static void apply_schema(node *n) {
+    bs_schema *cur = n->lbe.schema_get(n->lbe.ud);
+    bs_schema *s = bs_schema_clone(cur);
+    bs_schema_release(cur);
+    char err[256];
+    const char *k[] = {"replication_factor"}, *v3[] = {"3"}, *v1[] = {"1"};
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k, v3, 1, 1, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks1", "SimpleStrategy", 1, k, v1, 1, 1, err, sizeof err), 0);
+    bs_column_def d[2] = {{"k", &k_text, BS_COL_PARTITION_KEY, 0, 0}, {"v", &k_text, BS_COL_REGULAR, -1, 0}};
+    bs_uuid id;
+    memset(id.b, 0x11, 16);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", &id, d, 2, NULL, 0, 1, err, sizeof err), 0);
+    memset(id.b, 0x22, 16);
+    ck_assert_int_eq(bs_schema_create_table(s, "ks1", "t", &id, d, 2, NULL, 0, 1, err, sizeof err), 0);
+    bs_exec_err e;
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(n->lbe.schema_apply(n->lbe.ud, s, NULL, &e), 0);
+}
+
+static void open_local(int i) {
+    char err[256];
+    ck_assert_int_eq(bs_local_open(&g_n[i].cfg, &g_n[i].local, err, sizeof err), 0);
+    bs_local_backend(g_n[i].local, &g_n[i].lbe);
+}
+
+static void setup(void) {
+    memset(&g_mem, 0, sizeof g_mem);
+    pthread_mutex_init(&g_mem.lock, NULL);
+    bs_ring_builder *b;
+    ck_assert_int_eq(bs_ring_builder_new(&b), 0);
+    for (int i = 0; i < N; i++) {
+        node *n = &g_n[i];
+        memset(n, 0, sizeof *n);
+        snprintf(n->dir, sizeof n->dir, "/tmp/bs_coord_test_XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(n->dir));
+        bs_config_init(&n->cfg);
+        char err[256];
+        ck_assert_int_eq(bs_config_set(&n->cfg, "data_directory", n->dir, err, sizeof err), 0);
+        ck_assert_int_eq(bs_config_set(&n->cfg, "num_tokens", "4", err, sizeof err), 0);
+        open_local(i);
+        apply_schema(n);
+        bs_local_host_id(n->local, &g_mem.host[i]);
+        g_mem.alive[i] = 1;
+        const int64_t *toks;
+        size_t nt = bs_local_tokens(n->local, &toks);
+        char ep[32];
+        snprintf(ep, sizeof ep, "node%d", i);
+        bs_ring_node_desc d = {g_mem.host[i], ep, "dc1", "rack1", toks, nt};
+        ck_assert_int_eq(bs_ring_builder_add_node(b, &d), 0);
+    }
+    ck_assert_int_eq(bs_ring_builder_build(b, &g_mem.ring), 0);
+    bs_ring_builder_free(b);
+    for (int i = 0; i < N; i++) start_msg(i);
+    for (int i = 0; i < N; i++) start_coord(i, 2000);
+    bs_schema *s = g_n[0].lbe.schema_get(g_n[0].lbe.ud);
+    g_vid = bs_table_column(bs_schema_table(s, "ks", "t"), "v")->id;
+    g_vcol = &g_vid;
+    bs_schema_release(s);
+}
+
+static void teardown(void) {
+    for (int i = 0; i < N; i++) bs_coord_stop(g_n[i].coord);
+    for (int i = 0; i < N; i++) bs_msg_stop(g_n[i].msg);
+    for (int i = 0; i < N; i++) {
+        bs_coord_free(g_n[i].coord);
+        bs_local_close(g_n[i].local);
+        bs_config_free(&g_n[i].cfg);
+        nftw(g_n[i].dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    bs_ring_snapshot_release(g_mem.ring);
+    pthread_mutex_destroy(&g_mem.lock);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static bs_exec_err g_err;
+
+/* k = v (v NULL: delete the row) with timestamp ts through node i. */
+static int put_e(int i, const char *ks, const char *k, const char *v, int64_t ts, uint16_t cl,
+                 bs_exec_err *err) {
+    bs_mop ops[2];
+    memset(ops, 0, sizeof ops);
+    size_t nops;
+    if (v) {
+        ops[0].kind = BS_MOP_MARKER;
+        ops[0].ts = ts;
+        ops[1].kind = BS_MOP_CELL;
+        ops[1].col = g_vid;
+        ops[1].val = (const uint8_t *)v;
+        ops[1].val_len = strlen(v);
+        ops[1].ts = ts;
+        nops = 2;
+    } else {
+        ops[0].kind = BS_MOP_ROW_DEL;
+        ops[0].ts = ts;
+        nops = 1;
+    }
+    bs_mutation m;
+    memset(&m, 0, sizeof m);
+    memset(m.table_id.b, !strcmp(ks, "ks") ? 0x11 : 0x22, 16);
+    m.cf = !strcmp(ks, "ks") ? "ks.t" : "ks1.t";
+    m.pk = (const uint8_t *)k;
+    m.pk_len = strlen(k);
+    m.token = bs_ring_partition_token(k, strlen(k));
+    m.ops = ops;
+    m.nops = nops;
+    memset(err, 0, sizeof *err);
+    return g_n[i].be.write(g_n[i].be.ud, &m, 1, cl, 0, err);
+}
+
+static int put(int i, const char *ks, const char *k, const char *v, int64_t ts, uint16_t cl) {
+    return put_e(i, ks, k, v, ts, cl, &g_err);
+}
+
+/* Reads k through backend be; fills out (NUL-terminated, "" = no row).
+ * Returns the backend's rc. */
+static int get_be_e(const bs_exec_backend *be, const char *ks, const char *k, uint16_t cl, char *out,
+                    size_t cap, bs_exec_err *err) {
+    bs_schema *s = be->schema_get(be->ud);
+    const bs_table_schema *t = bs_schema_table(s, ks, "t");
+    bs_slice sl;
+    memset(&sl, 0, sizeof sl);
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_partv *p = NULL;
+    memset(err, 0, sizeof *err);
+    int rc = be->read(be->ud, t, bs_ring_partition_token(k, strlen(k)), k, strlen(k), &sl, cl, &a, &p, err);
+    out[0] = 0;
+    if (!rc && p && p->nrows && p->rows[0].ncells)
+        snprintf(out, cap, "%.*s", (int)p->rows[0].cells[0].val_len, (const char *)p->rows[0].cells[0].val);
+    bs_arena_free(&a);
+    bs_schema_release(s);
+    return rc;
+}
+
+static int get_be(const bs_exec_backend *be, const char *ks, const char *k, uint16_t cl, char *out,
+                  size_t cap) {
+    return get_be_e(be, ks, k, cl, out, cap, &g_err);
+}
+
+/* Through node i's coordinator. */
+static int get(int i, const char *k, uint16_t cl, char *out) {
+    return get_be(&g_n[i].be, "ks", k, cl, out, 64);
+}
+
+/* Node i's own replica, no network. */
+static void local_get(int i, const char *k, char *out) {
+    ck_assert_int_eq(get_be(&g_n[i].lbe, "ks", k, BS_CL_ONE, out, 64), 0);
+}
+
+/* Waits (bounded) until node i's replica holds k = want. */
+static int wait_local(int i, const char *k, const char *want) {
+    char got[64];
+    for (int tries = 0; tries < 300; tries++) {
+        local_get(i, k, got);
+        if (!strcmp(got, want)) return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+START_TEST(quorum_write_lands_on_all_replicas) {
+    ck_assert_int_eq(put(0, "ks", "a", "1", 100, BS_CL_QUORUM), 0);
+    for (int i = 0; i < N; i++) ck_assert_msg(wait_local(i, "a", "1"), "node %d lacks the write", i);
+    char v[64];
+    ck_assert_int_eq(get(1, "a", BS_CL_ALL, v), 0);
+    ck_assert_str_eq(v, "1");
+    ck_assert_int_eq(get(2, "a", BS_CL_QUORUM, v), 0);
+    ck_assert_str_eq(v, "1");
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[0].coord, &st);
+    ck_assert_uint_eq(st.writes[BS_CL_QUORUM], 1);
+    ck_assert_uint_eq(st.unavailables, 0);
+    ck_assert_uint_ge(st.write_p99_us, st.write_p50_us);
+    ck_assert_uint_gt(st.write_p50_us, 0);
+    bs_coord_get_stats(g_n[1].coord, &st);
+    ck_assert_uint_eq(st.reads[BS_CL_ALL], 1);
+    ck_assert_uint_eq(st.read_repairs, 0);
+}
+END_TEST
+
+/* Concurrent CL=ALL writes: the replicas' stage workers apply the
+ * MUTATIONs queued together in one commit and must answer only after it,
+ * so every replica holds each value as soon as its write is acknowledged. */
+static atomic_int g_bad;
+static void *all_writer(void *arg) {
+    int w = (int)(intptr_t)arg;
+    bs_exec_err err;
+    for (int k = 0; k < 150; k++) {
+        char key[32], val[32], got[64];
+        snprintf(key, sizeof key, "w%d-%d", w, k);
+        snprintf(val, sizeof val, "v%d", k);
+        if (put_e(0, "ks", key, val, 100, BS_CL_ALL, &err)) {
+            atomic_fetch_add(&g_bad, 1);
+            continue;
+        }
+        for (int i = 1; i < N; i++)
+            if (get_be_e(&g_n[i].lbe, "ks", key, BS_CL_ONE, got, sizeof got, &err) || strcmp(got, val))
+                atomic_fetch_add(&g_bad, 1);
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_all_writes_visible_when_acked) {
+    atomic_store(&g_bad, 0);
+    pthread_t th[8];
+    for (int w = 0; w < 8; w++) pthread_create(&th[w], NULL, all_writer, (void *)(intptr_t)w);
+    for (int w = 0; w < 8; w++) pthread_join(th[w], NULL);
+    int bad = atomic_load(&g_bad); /* acknowledged but not on a replica */
+    ck_assert_int_eq(bad, 0);
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[1].coord, &st);
+    ck_assert_uint_ge(st.replica_writes, 8 * 150);
+}
+END_TEST
+
+START_TEST(one_down_quorum_ok_all_unavailable) {
+    node_down(2);
+    ck_assert_int_eq(put(0, "ks", "b", "1", 100, BS_CL_QUORUM), 0);
+    char v[64];
+    ck_assert_int_eq(get(1, "b", BS_CL_QUORUM, v), 0);
+    ck_assert_str_eq(v, "1");
+    ck_assert_int_ne(put(0, "ks", "b", "2", 200, BS_CL_ALL), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    ck_assert_int_eq(g_err.required, 3);
+    ck_assert_int_eq(g_err.alive, 2);
+    ck_assert_int_eq(g_err.cl, BS_CL_ALL);
+    ck_assert_int_ne(get(0, "b", BS_CL_ALL, v), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    /* the down replica got a hint for the QUORUM write only */
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 1);
+    /* nothing was applied by the refused ALL write */
+    char lv[64];
+    local_get(0, "b", lv);
+    ck_assert_str_eq(lv, "1");
+}
+END_TEST
+
+START_TEST(two_down_quorum_unavailable) {
+    node_down(1);
+    node_down(2);
+    ck_assert_int_ne(put(0, "ks", "c", "1", 100, BS_CL_QUORUM), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    ck_assert_int_eq(g_err.required, 2);
+    ck_assert_int_eq(g_err.alive, 1);
+    char v[64];
+    ck_assert_int_ne(get(0, "c", BS_CL_QUORUM, v), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    /* ONE still works */
+    ck_assert_int_eq(put(0, "ks", "c", "1", 100, BS_CL_ONE), 0);
+    ck_assert_int_eq(get(0, "c", BS_CL_ONE, v), 0);
+    ck_assert_str_eq(v, "1");
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[0].coord, &st);
+    ck_assert_uint_eq(st.unavailables, 2);
+}
+END_TEST
+
+static void blackhole(void *ud, bs_msg *m, const bs_msg_in *in) {
+    (void)ud;
+    (void)m;
+    (void)in; /* never answers */
+}
+
+START_TEST(silent_replica_gives_write_timeout) {
+    /* node 2 is "alive" but swallows mutations */
+    ck_assert_int_eq(bs_msg_register(g_n[2].msg, BS_VERB_MUTATION, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_n[2].msg, BS_VERB_HINT, blackhole, NULL), 0);
+    bs_coord_stop(g_n[0].coord);
+    bs_coord_free(g_n[0].coord);
+    start_coord(0, 300);
+    ck_assert_int_ne(put(0, "ks", "d", "1", 100, BS_CL_ALL), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_WRITE_TIMEOUT);
+    ck_assert_int_eq(g_err.received, 2);
+    ck_assert_int_eq(g_err.blockfor, 3);
+    ck_assert_str_eq(g_err.write_type, "SIMPLE");
+    /* QUORUM does not wait for it */
+    ck_assert_int_eq(put(0, "ks", "d", "2", 200, BS_CL_QUORUM), 0);
+    /* both timed-out requests leave a hint for node 2 */
+    for (int i = 0; i < 200 && bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]) < 2; i++)
+        usleep(10000);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 2);
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[0].coord, &st);
+    ck_assert_uint_eq(st.write_timeouts, 1);
+}
+END_TEST
+
+START_TEST(read_repair_fixes_stale_replica) {
+    ck_assert_int_eq(put(0, "ks", "e", "old", 100, BS_CL_ALL), 0);
+    ck_assert_int_eq(put(0, "ks", "f", "old", 100, BS_CL_ALL), 0);
+    /* node 2 misses a newer value and a deletion (no hints) */
+    bs_coord_stop(g_n[0].coord);
+    bs_coord_free(g_n[0].coord);
+    g_hints_enabled = 0;
+    start_coord(0, 2000);
+    set_alive(2, 0);
+    ck_assert_int_eq(put(0, "ks", "e", "new", 200, BS_CL_QUORUM), 0);
+    ck_assert_int_eq(put(0, "ks", "f", NULL, 200, BS_CL_QUORUM), 0);
+    set_alive(2, 1);
+    char v[64];
+    local_get(2, "e", v);
+    ck_assert_str_eq(v, "old");
+    /* a QUORUM read coordinated by the stale node: its local data and a
+     * fresh digest disagree -> repair, answer the new value */
+    ck_assert_int_eq(get(2, "e", BS_CL_QUORUM, v), 0);
+    ck_assert_str_eq(v, "new");
+    local_get(2, "e", v);
+    ck_assert_str_eq(v, "new");
+    ck_assert_int_eq(get(2, "f", BS_CL_QUORUM, v), 0);
+    ck_assert_str_eq(v, "");
+    local_get(2, "f", v);
+    ck_assert_str_eq(v, ""); /* the tombstone was repaired too */
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[2].coord, &st);
+    ck_assert_uint_eq(st.read_repairs, 2);
+    /* consistent now: no further repair */
+    ck_assert_int_eq(get(2, "e", BS_CL_ALL, v), 0);
+    bs_coord_get_stats(g_n[2].coord, &st);
+    ck_assert_uint_eq(st.read_repairs, 2);
+    g_hints_enabled = 1;
+}
+END_TEST
+
+START_TEST(hints_replayed_when_replica_returns) {
+    node_down(2);
+    char k[16], want[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "h%d", i);
+        snprintf(want, sizeof want, "v%d", i);
+        ck_assert_int_eq(put(i % 2, "ks", k, want, 100 + i, BS_CL_QUORUM), 0);
+    }
+    uint64_t p0 = bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]);
+    uint64_t p1 = bs_coord_hints_pending(g_n[1].coord, &g_mem.host[2]);
+    ck_assert_uint_eq(p0, 10);
+    ck_assert_uint_eq(p1, 10);
+    node_up(2);
+    /* the replay threads (100 ms poll) deliver everything */
+    for (int i = 0; i < 500 && (bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]) ||
+                                bs_coord_hints_pending(g_n[1].coord, &g_mem.host[2]));
+         i++)
+        usleep(10000);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[1].coord, &g_mem.host[2]), 0);
+    for (int i = 0; i < 20; i++) {
+        char v[64];
+        snprintf(k, sizeof k, "h%d", i);
+        snprintf(want, sizeof want, "v%d", i);
+        local_get(2, k, v);
+        ck_assert_str_eq(v, want);
+    }
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[0].coord, &st);
+    ck_assert_uint_eq(st.hints_replayed, 10);
+}
+END_TEST
+
+START_TEST(hints_survive_coordinator_restart) {
+    node_down(2);
+    for (int i = 0; i < 5; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "r%d", i);
+        ck_assert_int_eq(put(0, "ks", k, "x", 100, BS_CL_QUORUM), 0);
+    }
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 5);
+    /* node 0 restarts completely (store closed and reopened) */
+    set_alive(0, 0);
+    bs_coord_stop(g_n[0].coord);
+    bs_msg_stop(g_n[0].msg);
+    bs_coord_free(g_n[0].coord);
+    bs_local_close(g_n[0].local);
+    open_local(0);
+    start_msg(0);
+    start_coord(0, 2000);
+    set_alive(0, 1);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 5);
+    node_up(2);
+    uint64_t d = 0;
+    /* replay now on this thread (the replay thread may race: both are fine) */
+    bs_coord_hints_replay(g_n[0].coord, &g_mem.host[2], &d);
+    for (int i = 0; i < 300 && bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]); i++) usleep(10000);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 0);
+    char v[64];
+    local_get(2, "r4", v);
+    ck_assert_str_eq(v, "x");
+}
+END_TEST
+
+START_TEST(hints_disabled_writes_none) {
+    bs_coord_stop(g_n[0].coord);
+    bs_coord_free(g_n[0].coord);
+    g_hints_enabled = 0;
+    start_coord(0, 2000);
+    node_down(2);
+    ck_assert_int_eq(put(0, "ks", "n", "1", 100, BS_CL_QUORUM), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 0);
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[0].coord, &st);
+    ck_assert_uint_eq(st.hints_written, 0);
+    g_hints_enabled = 1;
+}
+END_TEST
+
+/* A key of ks1 (rf 1) whose only replica is node `want`. */
+static void key_on(int want, char *k, size_t cap) {
+    for (int i = 0;; i++) {
+        snprintf(k, cap, "any%d", i);
+        uint32_t owner;
+        ck_assert_int_eq(bs_ring_snapshot_primary(g_mem.ring, bs_ring_partition_token(k, strlen(k)), &owner), 0);
+        bs_ring_node_desc d;
+        bs_ring_snapshot_node(g_mem.ring, owner, &d);
+        if (!memcmp(d.host_id.b, g_mem.host[want].b, 16)) return;
+    }
+}
+
+START_TEST(any_succeeds_with_a_hint_alone) {
+    char k[32];
+    key_on(2, k, sizeof k);
+    node_down(2);
+    ck_assert_int_ne(put(0, "ks1", k, "1", 100, BS_CL_ONE), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    ck_assert_int_eq(put(0, "ks1", k, "1", 100, BS_CL_ANY), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 1);
+}
+END_TEST
+
+/* RF=1: reading through the key's only replica takes the local shortcut
+ * (coord_read.c), through the others a remote READ; same answers, also
+ * for a missing key.  A 3-node ring is not local-only. */
+START_TEST(rf1_reads_through_owner_and_others) {
+    ck_assert_int_eq(bs_coord_local_only(g_n[0].coord), 0);
+    for (int owner = 0; owner < 3; owner++) {
+        char k[32], v[16];
+        key_on(owner, k, sizeof k);
+        snprintf(v, sizeof v, "v%d", owner);
+        ck_assert_int_eq(put((owner + 1) % 3, "ks1", k, v, 100 + owner, BS_CL_ONE), 0);
+        for (int i = 0; i < 3; i++) {
+            char got[64];
+            ck_assert_int_eq(get_be(&g_n[i].be, "ks1", k, BS_CL_ONE, got, sizeof got), 0);
+            ck_assert_str_eq(got, v);
+            ck_assert_int_eq(get_be(&g_n[i].be, "ks1", k, BS_CL_QUORUM, got, sizeof got), 0);
+            ck_assert_str_eq(got, v);
+        }
+        ck_assert_int_eq(put(owner, "ks1", k, NULL, 200 + owner, BS_CL_ONE), 0);
+        char got[64];
+        ck_assert_int_eq(get_be(&g_n[owner].be, "ks1", k, BS_CL_ONE, got, sizeof got), 0);
+        ck_assert_str_eq(got, "");
+    }
+    /* the owner down: Unavailable from the others, not a stale answer */
+    char k[32], got[64];
+    key_on(1, k, sizeof k);
+    node_down(1);
+    ck_assert_int_ne(get_be(&g_n[0].be, "ks1", k, BS_CL_ONE, got, sizeof got), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+}
+END_TEST
+
+typedef struct seen {
+    int count[200];
+    int n;
+    int stop_after;
+    int64_t last_token;
+    char last_pk[32];
+    size_t last_pk_len;
+    int order_ok;
+} seen;
+
+static int scan_cb(void *ud, const bs_partv *p) {
+    seen *s = ud;
+    if (s->n && p->token < s->last_token) s->order_ok = 0;
+    /* "sNNN"; pk is not NUL-terminated: parse exactly its bytes */
+    char kb[16] = {0};
+    memcpy(kb, p->pk, p->pk_len < sizeof kb - 1 ? p->pk_len : sizeof kb - 1);
+    int i = atoi(kb + 1);
+    if (i >= 0 && i < 200) s->count[i]++;
+    s->n++;
+    s->last_token = p->token;
+    memcpy(s->last_pk, p->pk, p->pk_len);
+    s->last_pk_len = p->pk_len;
+    return s->stop_after && s->n >= s->stop_after ? 1 : 0;
+}
+
+START_TEST(range_scan_across_nodes_with_paging) {
+    for (int i = 0; i < 60; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "s%03d", i);
+        /* ALL: a scan at ONE may read any replica, so every replica must
+         * hold the key (a write at ONE reaches the others asynchronously) */
+        ck_assert_int_eq(put(i % 3, "ks1", k, "v", 100, BS_CL_ALL), 0);
+    }
+    bs_schema *s = g_n[0].be.schema_get(g_n[0].be.ud);
+    const bs_table_schema *t = bs_schema_table(s, "ks1", "t");
+    /* whole ring from node 0: every key once, in token order */
+    seen all;
+    memset(&all, 0, sizeof all);
+    all.order_ok = 1;
+    bs_scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.start_token = sc.end_token = INT64_MIN;
+    memset(&g_err, 0, sizeof g_err);
+    ck_assert_int_eq(g_n[0].be.scan(g_n[0].be.ud, t, &sc, BS_CL_ONE, scan_cb, &all, &g_err), 0);
+    ck_assert_int_eq(all.n, 60);
+    ck_assert(all.order_ok);
+    for (int i = 0; i < 60; i++) ck_assert_int_eq(all.count[i], 1);
+    /* pages of 11 resumed with a cursor, through node 1 */
+    seen pg;
+    memset(&pg, 0, sizeof pg);
+    pg.order_ok = 1;
+    int pages = 0;
+    for (;;) {
+        int before = pg.n;
+        pg.stop_after = pg.n + 11;
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = sc.end_token = INT64_MIN;
+        char cpk[32];
+        if (pages) {
+            memcpy(cpk, pg.last_pk, pg.last_pk_len);
+            sc.has_cursor = 1;
+            sc.cursor_token = pg.last_token;
+            sc.cursor_pk = cpk;
+            sc.cursor_pk_len = pg.last_pk_len;
+        }
+        ck_assert_int_eq(g_n[1].be.scan(g_n[1].be.ud, t, &sc, BS_CL_ONE, scan_cb, &pg, &g_err), 0);
+        pages++;
+        if (pg.n == before || pg.n - before < 11) break;
+        ck_assert_int_lt(pages, 20);
+    }
+    ck_assert_int_eq(pg.n, 60);
+    for (int i = 0; i < 60; i++) ck_assert_int_eq(pg.count[i], 1);
+    ck_assert(pg.order_ok);
+    bs_schema_release(s);
+    /* a range with its only replica down is Unavailable */
+    node_down(2);
+    seen none;
+    memset(&none, 0, sizeof none);
+    s = g_n[0].be.schema_get(g_n[0].be.ud);
+    t = bs_schema_table(s, "ks1", "t");
+    memset(&sc, 0, sizeof sc);
+    sc.start_token = sc.end_token = INT64_MIN;
+    ck_assert_int_ne(g_n[0].be.scan(g_n[0].be.ud, t, &sc, BS_CL_ONE, scan_cb, &none, &g_err), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    bs_schema_release(s);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("coord");
+    TCase *tc = tcase_create("coord");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, quorum_write_lands_on_all_replicas);
+    tcase_add_test(tc, concurrent_all_writes_visible_when_acked);
+    tcase_add_test(tc, one_down_quorum_ok_all_unavailable);
+    tcase_add_test(tc, two_down_quorum_unavailable);
+    tcase_add_test(tc, silent_replica_gives_write_timeout);
+    tcase_add_test(tc, read_repair_fixes_stale_replica);
+    tcase_add_test(tc, hints_replayed_when_replica_returns);
+    tcase_add_test(tc, hints_survive_coordinator_restart);
+    tcase_add_test(tc, hints_disabled_writes_none);
+    tcase_add_test(tc, any_succeeds_with_a_hint_alone);
+    tcase_add_test(tc, range_scan_across_nodes_with_paging);
+    tcase_add_test(tc, rf1_reads_through_owner_and_others);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? 1 : 0;
+}
