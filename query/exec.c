@@ -160,7 +160,7 @@ int bs__x_keyspace(xctx *c, const bs_cql_qname *q, const char **ks) {
 }
 
 int bs__x_table(xctx *c, const bs_cql_qname *q, const bs_table_schema **t) {
-    const char *ks;
+    const char *ks = NULL;
     if (bs__x_keyspace(c, q, &ks)) return -1;
     if (!bs_schema_keyspace(c->schema, ks))
         return XINVALID(c, "Keyspace %s does not exist", ks);
