@@ -953,7 +953,7 @@ int bs_schema_alter_keyspace(bs_schema *s, const char *name,
                              const char *const *keys, const char *const *values,
                              int durable_writes, int64_t now_us, char *err,
                              size_t errlen) {
-    bs_keyspace_schema *k;
+    bs_keyspace_schema *k = NULL;
     int rc = user_keyspace(s, name, &k, err, errlen);
     if (rc) return rc;
     if (repl_class) {
@@ -972,7 +972,7 @@ int bs_schema_alter_keyspace(bs_schema *s, const char *name,
 
 int bs_schema_drop_keyspace(bs_schema *s, const char *name, int64_t now_us,
                             char *err, size_t errlen) {
-    bs_keyspace_schema *k;
+    bs_keyspace_schema *k = NULL;
     int rc = user_keyspace(s, name, &k, err, errlen);
     if (rc) return rc;
     int found;
@@ -1591,7 +1591,7 @@ static int d_type(dctx *c, const msgpack_object *o, bs_type **out) {
     int rc = d_array(c, o, 6, "type");
     if (rc) return rc;
     const msgpack_object *a = o->via.array.ptr;
-    int64_t kind, frozen;
+    int64_t kind = 0, frozen = 0;
     if ((rc = d_int(c, &a[0], 0, 0x31, &kind, "type kind")) ||
         (rc = d_int(c, &a[1], 0, 1, &frozen, "type frozen")) ||
         (rc = d_array(c, &a[2], 0, "type params")) ||
