@@ -98,6 +98,7 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     int64_t t0 = bs_clock_mono_ns();
     if (cl < BS_COORD_NCL) BS__INC(c->writes[cl]);
     if (!nm) return 0;
+    if (atomic_load(&c->drained)) return bs__drained_error(c, err);
     bs_schema *s = c->lbe.schema_get(c->lbe.ud);
     int rc = -1, nsys = 0;
     for (size_t i = 0; i < nm; i++) nsys += is_system(bs__keyspace_of(s, m[i].cf));
