@@ -23,3 +23,11 @@ if(TARGET basalt-shell AND TARGET basaltd)
       TIMEOUT 240 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
   endif()
 endif()
+
+# test_quickstart.py (./scripts/quickstart in tmux, Ctrl-C in its shell)
+# is registered by the folder's glob; it gets the client binaries here.
+if(TARGET basalt-shell AND TARGET basalt-admin AND TEST integ_test_quickstart)
+  set_property(TEST integ_test_quickstart APPEND PROPERTY ENVIRONMENT
+    "BASALT_SHELL=$<TARGET_FILE:basalt-shell>"
+    "BASALT_ADMIN=$<TARGET_FILE:basalt-admin>")
+endif()
