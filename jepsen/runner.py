@@ -543,6 +543,11 @@ def main(argv=None):
     a.basaltd = os.path.abspath(a.basaltd)
     for s in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, _sig)
+    # jepsen/run starts us with `&` from a script, and bash makes such a
+    # background command ignore SIGINT; Python then leaves it ignored, and
+    # Ctrl-C did nothing at all.  Ctrl-C is KeyboardInterrupt: the run
+    # stops, tears down and exits 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return Run(a).main()
 
 

@@ -279,9 +279,30 @@ def _on_signal(signum, frame):
     os._exit(128 + signum)
 
 
+def _kill_detached_nodes(top):
+    """SIGKILLs the basaltd processes named by basaltd.pid files under
+    `top`: nodes started through scripts/cluster run in their own session,
+    out of reach of PDEATHSIG.  A pid is only killed while its command is
+    still basaltd (pid reuse)."""
+    for root, _, files in os.walk(top):
+        if "basaltd.pid" not in files:
+            continue
+        try:
+            with open(os.path.join(root, "basaltd.pid")) as f:
+                pid = int(f.read())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+            if os.path.basename(argv0) == b"basaltd":
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
 def _sweep_stale_dirs():
     """Removes the directories of earlier test processes that died by
-    SIGKILL (their nodes died with them through PDEATHSIG)."""
+    SIGKILL (their nodes died with them through PDEATHSIG, except those
+    scripts/cluster detached: they are killed here)."""
     tmp = tempfile.gettempdir()
     for name in os.listdir(tmp):
         parts = name.split("-")
@@ -292,6 +313,7 @@ def _sweep_stale_dirs():
             os.kill(pid, 0)
             continue            # owner still running
         except ProcessLookupError:
+            _kill_detached_nodes(os.path.join(tmp, name))
             shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
         except PermissionError:
             continue
