@@ -67,6 +67,75 @@ class PreloadNode(harness.Node):
                 "BS_POWERLOSS_JOURNAL=" + self.journal] + a
 
 
+CHILD = r"""
+import os, sys
+root = sys.argv[1]
+def put(name, data, sync):
+    fd = os.open(os.path.join(root, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.write(fd, data)
+    if sync:
+        os.fsync(fd)
+    return fd
+def dsync():
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(fd)
+    os.close(fd)
+fd = put("a", b"0123456789", True)     # 10 bytes synced ...
+os.write(fd, b"abcde")                 # ... 5 more not
+os.close(fd)
+os.close(put("c", b"old", True))
+dsync()                                # a and c are durable names
+os.close(put("d", b"kept", True))
+os.close(put("e.tmp", b"E", True))
+os.rename(os.path.join(root, "e.tmp"), os.path.join(root, "e"))
+os.close(put("f", b"xy", False))
+dsync()                                # d, e (renamed), f: durable names
+fd = os.open(os.path.join(root, "f"), os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"zz")
+os.fdatasync(fd)                       # f: 4 bytes synced (xy came with them)
+os.write(fd, b"lost")
+os.close(fd)
+os.close(put("b", b"never", True))     # data synced, name never
+os.close(put("c.tmp", b"new", True))
+os.rename(os.path.join(root, "c.tmp"), os.path.join(root, "c"))   # no dir sync after
+"""
+
+
+class TestCutModel(unittest.TestCase):
+    """The preload and the cut on a small program with known syncs."""
+
+    def test_cut_keeps_exactly_what_was_synced(self):
+        import shutil
+        import subprocess
+        import tempfile
+        lib = preload_lib()
+        self.assertTrue(lib and os.path.exists(lib), "preload library not built: %r" % lib)
+        base = tempfile.mkdtemp(prefix="bs-powerloss-")
+        try:
+            root = os.path.join(base, "root")
+            os.mkdir(root)
+            journal = os.path.join(base, "journal")
+            env = dict(os.environ, LD_PRELOAD=lib, BS_POWERLOSS_ROOT=root,
+                       BS_POWERLOSS_JOURNAL=journal)
+            subprocess.run([sys.executable, "-c", CHILD, root], env=env, check=True)
+            self.assertEqual(sorted(os.listdir(root)), ["a", "b", "c", "d", "e", "f"])
+            rep = powerloss_cut.cut(root, journal)
+
+            def content(n):
+                with open(os.path.join(root, n), "rb") as f:
+                    return f.read()
+            self.assertEqual(sorted(os.listdir(root)), ["a", "c", "d", "e", "f"], rep)
+            self.assertEqual(content("a"), b"0123456789")
+            self.assertEqual(content("c"), b"old")      # the rename was undone
+            self.assertEqual(content("d"), b"kept")
+            self.assertEqual(content("e"), b"E")
+            self.assertEqual(content("f"), b"xyzz")
+            self.assertEqual(rep["renames_undone"], [[os.path.join(root, "c"),
+                                                      os.path.join(root, "c.tmp")]])
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+
 class TestPowerLoss(unittest.TestCase):
     def setUp(self):
         lib = preload_lib()
