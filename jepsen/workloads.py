@@ -149,7 +149,8 @@ class SetWorkload(object):
 
 
 # ---------------------------------------------------------------------------
-# register: LWW registers; reads never stale, final = highest timestamp.
+# register: LWW registers; every read a real, not stale, monotonic version;
+# final values right at QUORUM and ALL (see check()).
 # ---------------------------------------------------------------------------
 class RegisterWorkload(object):
     name = "register"
