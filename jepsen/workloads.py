@@ -27,6 +27,7 @@ timestamp than the insert it follows - any row that comes back after an
 acknowledged delete is then a real resurrection, not LWW doing its job.
 """
 
+import bisect
 import itertools
 import threading
 import time
@@ -255,20 +256,16 @@ class RegisterWorkload(object):
         for k in ok_writes:
             ok_writes[k].sort()
 
-        def floor_at(k, t, done_reads):
-            """Highest version a read of k invoked at t must reach, and why."""
-            best, why = None, None
-            for (tc, x) in ok_writes.get(k, ()):
-                if tc >= t:
-                    break
-                if best is None or x > best:
-                    best, why = x, "write acknowledged at %d" % tc
-            for (tc, x) in done_reads.get(k, ()):
-                if tc >= t:
-                    break
-                if x is not None and (best is None or x > best):
-                    best, why = x, "read completed at %d" % tc
-            return best, why
+        def prefix(entries, label):
+            """(times, running maximum with its reason) of (time, version)
+            entries sorted by time."""
+            times, best, cur = [], [], None
+            for (tc, x) in entries:
+                if x is not None and (cur is None or x > cur[0]):
+                    cur = (x, "%s at %d" % (label, tc))
+                times.append(tc)
+                best.append(cur)
+            return times, best
 
         # reads of each key sorted by completion, for R3
         by_done = {}
@@ -276,8 +273,19 @@ class RegisterWorkload(object):
             by_done.setdefault(k, []).append((tc, x))
         for k in by_done:
             by_done[k].sort(key=lambda e: e[0])
+        w_idx = {k: prefix(v, "write acknowledged") for k, v in ok_writes.items()}
 
-        def judge(k, x, t_inv, t_ok, done_reads):
+        def floor_at(k, t, r_idx):
+            """Highest version a read of k invoked at t must reach, and why:
+            the best write acknowledged and read completed before t."""
+            best = None
+            for times, run in (w_idx.get(k, ((), ())), r_idx.get(k, ((), ()))):
+                i = bisect.bisect_left(times, t)
+                if i and run[i - 1] is not None and (best is None or run[i - 1][0] > best[0]):
+                    best = run[i - 1]
+            return best if best is not None else (None, None)
+
+        def judge(k, x, t_inv, t_ok, r_idx):
             if x is not None:
                 ts, v = x
                 typ = writes.get((k, ts, v))
@@ -288,15 +296,16 @@ class RegisterWorkload(object):
                     return {"rule": "R1", "why": "value of a write that failed (not applied)"}
                 if t_ok is not None and inv_at.get(v, t_ok) > t_ok:
                     return {"rule": "R1", "why": "write invoked after the read completed"}
-            need, why = floor_at(k, t_inv, done_reads)
+            need, why = floor_at(k, t_inv, r_idx)
             if need is not None and (x is None or x < need):
                 return {"rule": "R2" if why.startswith("write") else "R3",
                         "expected_at_least": list(need), "because": why}
             return None
 
+        r_idx = {k: prefix(v, "read completed") for k, v in by_done.items()}
         stale, impossible, nonmono = [], [], []
         for (k, x, ti, tc, p) in reads:
-            bad = judge(k, x, ti, tc, by_done)
+            bad = judge(k, x, ti, tc, r_idx)
             if bad is None:
                 continue
             bad.update({"key": k, "read": list(x) if x else None, "read_invoked": ti,
@@ -319,9 +328,10 @@ class RegisterWorkload(object):
                 continue
             final = {k: (wt, v) for k, v, wt in snap}
             bad = []
+            d_idx = {kk: prefix(v, "read completed") for kk, v in done.items()}
             for k in sorted(set(range(self.NKEYS)) | set(final)):
                 x = final.get(k)
-                b = judge(k, x, end, None, done)
+                b = judge(k, x, end, None, d_idx)
                 if b is not None:
                     b.update({"key": k, "final": list(x) if x else None, "cl": cl})
                     bad.append(b)
