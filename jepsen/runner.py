@@ -479,7 +479,8 @@ class Run(object):
                         for k, v in sorted(d.items()))))
                     if d.get("lost"):
                         lines.append("LOST      %s" % d["lost"][:200])
-            for k in ("stale_reads", "final_wrong", "resurrected_during_run"):
+            for k in ("stale_reads", "impossible_reads", "nonmonotonic_reads", "final_wrong",
+                      "resurrected_during_run"):
                 if k in r:
                     lines.append("%s %s" % (k, r[k] if not isinstance(r[k], list) else r[k][:10]))
             if "repair" in r:

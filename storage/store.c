@@ -215,7 +215,16 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     rocksdb_options_set_max_log_file_size(s->dbopts, 16u << 20);
     rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
     s->wopts = rocksdb_writeoptions_create();
+#ifndef BS_BREAK_BATCH_FSYNC
     rocksdb_writeoptions_set_sync(s->wopts, s->opts.durability == BS_DURABILITY_BATCH);
+#else
+    /* Only in a build configured with -DBASALT_BREAK_BATCH_FSYNC=ON (never
+     * the default): batch mode acknowledges without the fsync, so
+     * tests/powerloss can show that it catches a missing fsync. */
+    rocksdb_writeoptions_set_sync(s->wopts, 0);
+    if (s->opts.durability == BS_DURABILITY_BATCH)
+        BS_WARN("storage", "BROKEN BUILD (BASALT_BREAK_BATCH_FSYNC): batch mode does not fsync");
+#endif
     s->manual_wal = s->opts.durability == BS_DURABILITY_PERIODIC;
     rocksdb_options_set_manual_wal_flush(s->dbopts, s->manual_wal);
 

@@ -28,7 +28,10 @@
  *      winner (bs_store_lww_cmp) and sends that union to each of them
  *      (REPAIR_RAW -> bs_batch_put_raw, which LWW-merges and is
  *      idempotent), waits for their acks, then reads the data replica
- *      again and answers that.  Records of another partition sharing the
+ *      again and answers that.  If any of them fails to send its records
+ *      or to ack the repair, the read is a ReadTimeout: answering a value
+ *      held by fewer replicas than were read could let a later read go
+ *      back in time.  Records of another partition sharing the
  *      64-bit token travel too: harmless, they are replicated by the same
  *      nodes and merging is idempotent.
  *
@@ -177,6 +180,13 @@ static int read_repair(bs_coord *c, bs_table *t, const bs_wire_read *rd, const b
     pthread_mutex_unlock(&f->lock);
     bs__fan_release(f);
     f = NULL;
+    /* Every replica that answered the read must take part: the answer
+     * goes out only once the replicas it was read from hold it, so a
+     * later read of any quorum sees it (monotonic reads).  Repairing a
+     * subset could leave a value read from one replica on that replica
+     * alone. */
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!ok[i]) rc = BS_ETIMEDOUT;
     if (rc) {
         free(ok);
         goto out;

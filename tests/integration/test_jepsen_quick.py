@@ -5,8 +5,9 @@ namespaces (jepsen/run; see docs/JEPSEN.md).
 
 Each scenario runs the runner as a subprocess with a fixed seed (the fault
 schedule is reproducible) and asserts on its results.json / history:
-the checker's verdict, lost = 0, unexpected = 0, no stale reads, the
-final register values, convergence, and that faults really happened and
+the checker's verdict, lost = 0, unexpected = 0, no stale, impossible
+or non-monotonic register reads, the final register values at QUORUM and
+ALL, convergence, and that faults really happened and
 operations really were acknowledged (a run that did nothing cannot pass).
 
 Skips (with the reason) when not root or `ip netns` is unusable.
@@ -114,7 +115,11 @@ class TestJepsenQuick(JepsenCase):
         reads = sum(1 for op in hist if op["f"] == "read" and op["type"] == "ok")
         self.assertGreater(reads, 100)
         self.assertEqual(res["stale_reads"], 0, res["stale"])
+        self.assertEqual(res["impossible_reads"], 0, res["impossible"])
+        self.assertEqual(res["nonmonotonic_reads"], 0, res["nonmonotonic"])
         self.assertEqual(res["final_wrong"], [])
+        for cl in ("QUORUM", "ALL"):
+            self.assertEqual(res[cl]["wrong"], 0, cl)
         self.assertTrue(res["convergence"])
         self.assertTrue(res["valid"], json.dumps(res)[:2000])
         self.assertEqual(rc, 0)
