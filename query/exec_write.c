@@ -478,7 +478,8 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
     if (bs__x_table(c, q, &t)) return -1;
     const bs_keyspace_schema *ks = bs_schema_keyspace(c->schema, t->keyspace);
     if (ks && ks->system)
-        return XINVALID(c, "%s keyspace is not user-modifiable.", t->keyspace);
+        return bs__x_fail(c, BS_PROTO_ERR_UNAUTHORIZED, "%s keyspace is not user-modifiable.",
+                          t->keyspace);
     int64_t ts;
     int32_t ttl;
     /* op-array capacities, parallel to *muts: earlier statements' ops
