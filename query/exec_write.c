@@ -250,144 +250,142 @@ static int list_index(xctx *c, wctx *w, const bs_column *col,
     return XINVALID(c, "List index %d out of bound, list has size %zu", idx, k);
 }
 
+/* c = c + v / c = v + c on a collection. */
+static int assign_add(xctx *c, wctx *w, const bs_column *col, const bs_cql_assign *as) {
+    const bs_type *t = col->type;
+    if (!bs_type_is_multicell(t)) {
+        if (t->kind == BS_TYPE_COUNTER) return XINVALID(c, "counters are not supported by Basalt");
+        return XINVALID(c, "Invalid operation (%s = %s + ?) for non counter column %s", col->name,
+                        col->name, col->name);
+    }
+    if (as->kind == BS_CQL_ASSIGN_PREPEND && t->kind != BS_TYPE_LIST)
+        return XINVALID(c, "Invalid operation (%s = ? + %s) for non list column %s", col->name,
+                        col->name, col->name);
+    xval v;
+    if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
+    if (v.unset) return 0;
+    if (v.len == BS_VALUE_NULL) return 0;
+    return add_elements(c, w, col, &v, as->kind == BS_CQL_ASSIGN_PREPEND);
+}
+
+/* Deletes the elements keyed by the members of v (a set value of type
+ * st whose elements are keys of type kt). */
+static int delete_keys(xctx *c, wctx *w, const bs_column *col, const bs_type *st,
+                       const bs_type *kt, const xval *v) {
+    bs_value_iter it;
+    bs_value_elem e;
+    if (bs_value_iter_init(&it, st, v->p, v->len))
+        return XINVALID(c, "%s", col->type->kind == BS_TYPE_MAP ? "Invalid set value"
+                                                                : "Invalid collection value");
+    while (bs_value_iter_next(&it, &e) == 0) {
+        xval ek = {e.p, e.len, 0};
+        const uint8_t *key;
+        size_t klen;
+        if (bs__x_elem_key(c, kt, &ek, &key, &klen)) return -1;
+        if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0, w->ts)) return -1;
+    }
+    return 0;
+}
+
+/* l = l - [values]: removes every element equal to one of the values
+ * (reads the list first, as Cassandra does). */
+static int list_remove(xctx *c, wctx *w, const bs_column *col, const xval *v) {
+    const bs_type *t = col->type;
+    bs_value_iter it;
+    bs_value_elem e;
+    if (bs_value_iter_init(&it, t, v->p, v->len)) return XINVALID(c, "Invalid collection value");
+    bs_cellv *cells;
+    size_t n;
+    if (read_list(c, w, col, &cells, &n)) return -1;
+    bs_value_elem rm[256];
+    size_t nrm = 0;
+    while (nrm < 256 && bs_value_iter_next(&it, &e) == 0)
+        rm[nrm++] = e;
+    for (size_t i = 0; i < n; i++) {
+        if (cells[i].col != col->id || !cells[i].has_elem) continue;
+        for (size_t j = 0; j < nrm; j++) {
+            int cmp = 1;
+            bs_value_compare(t->params[0], cells[i].val, cells[i].val_len, rm[j].p, rm[j].len,
+                             &cmp);
+            if (cmp == 0) {
+                if (cell_op(c, w, col, BS_MOP_CELL_DEL, cells[i].elem, cells[i].elem_len, 1, NULL,
+                            0, w->ts))
+                    return -1;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* c = c - v on a collection (map: v is a set of keys). */
+static int assign_sub(xctx *c, wctx *w, const bs_column *col, const bs_cql_assign *as) {
+    const bs_type *t = col->type;
+    if (!bs_type_is_multicell(t))
+        return XINVALID(c, "Invalid operation (%s = %s - ?) for non counter column %s", col->name,
+                        col->name, col->name);
+    if (t->kind == BS_TYPE_MAP) {
+        /* m = m - {keys}: a set of keys */
+        bs_type st = {BS_TYPE_SET, 1, 1, NULL, NULL, NULL, NULL};
+        bs_type *pp[1] = {t->params[0]};
+        st.params = pp;
+        xval v;
+        if (bs__x_term(c, as->value, &st, col->name, &v)) return -1;
+        if (v.unset || v.len == BS_VALUE_NULL) return 0;
+        return delete_keys(c, w, col, &st, t->params[0], &v);
+    }
+    xval v;
+    if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
+    if (v.unset || v.len == BS_VALUE_NULL) return 0;
+    if (t->kind == BS_TYPE_SET) return delete_keys(c, w, col, t, t->params[0], &v);
+    return list_remove(c, w, col, &v);
+}
+
+/* m[k] = v / l[i] = v. */
+static int assign_elem(xctx *c, wctx *w, const bs_column *col, const bs_cql_assign *as) {
+    const bs_type *t = col->type;
+    if (!bs_type_is_multicell(t) || t->kind == BS_TYPE_SET)
+        return XINVALID(c, "Invalid operation (%s[?] = ?) for non map/list column %s", col->name,
+                        col->name);
+    if (t->kind == BS_TYPE_MAP) {
+        xval k, v;
+        if (bs__x_term(c, as->key, t->params[0], col->name, &k)) return -1;
+        if (k.len == BS_VALUE_NULL || k.unset)
+            return XINVALID(c, "Invalid null map key for %s", col->name);
+        if (bs__x_term(c, as->value, t->params[1], col->name, &v)) return -1;
+        if (v.unset) return 0;
+        const uint8_t *key;
+        size_t klen;
+        if (bs__x_elem_key(c, t->params[0], &k, &key, &klen)) return -1;
+        if (v.len == BS_VALUE_NULL)
+            return cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0, w->ts);
+        return cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, v.p, v.len, w->ts);
+    }
+    const bs_cellv *cell;
+    if (list_index(c, w, col, as->key, &cell)) return -1;
+    xval v;
+    if (bs__x_term(c, as->value, t->params[0], col->name, &v)) return -1;
+    if (v.unset) return 0;
+    if (v.len == BS_VALUE_NULL)
+        return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem, cell->elem_len, 1, NULL, 0, w->ts);
+    return cell_op(c, w, col, BS_MOP_CELL, cell->elem, cell->elem_len, 1, v.p, v.len, w->ts);
+}
+
 static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
     const bs_column *col = bs_table_column(w->t, as->column);
     if (!col) return XINVALID(c, "Undefined column name %s", as->column);
     if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
         return XINVALID(c, "PRIMARY KEY part %s found in SET part", col->name);
-    const bs_type *t = col->type;
-    int multi = bs_type_is_multicell(t);
     switch (as->kind) {
     case BS_CQL_ASSIGN_SET: {
         xval v;
-        if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
+        if (bs__x_term(c, as->value, col->type, col->name, &v)) return -1;
         return set_column(c, w, col, &v);
     }
     case BS_CQL_ASSIGN_ADD:
-    case BS_CQL_ASSIGN_PREPEND: {
-        if (!multi) {
-            if (t->kind == BS_TYPE_COUNTER)
-                return XINVALID(c, "counters are not supported by Basalt");
-            return XINVALID(
-                c, "Invalid operation (%s = %s + ?) for non counter column %s",
-                col->name, col->name, col->name);
-        }
-        if (as->kind == BS_CQL_ASSIGN_PREPEND && t->kind != BS_TYPE_LIST)
-            return XINVALID(
-                c, "Invalid operation (%s = ? + %s) for non list column %s",
-                col->name, col->name, col->name);
-        xval v;
-        if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
-        if (v.unset) return 0;
-        if (v.len == BS_VALUE_NULL) return 0;
-        return add_elements(c, w, col, &v, as->kind == BS_CQL_ASSIGN_PREPEND);
-    }
-    case BS_CQL_ASSIGN_SUB: {
-        if (!multi)
-            return XINVALID(
-                c, "Invalid operation (%s = %s - ?) for non counter column %s",
-                col->name, col->name, col->name);
-        if (t->kind == BS_TYPE_MAP) {
-            /* m = m - {keys}: a set of keys */
-            bs_type st = {BS_TYPE_SET, 1, 1, NULL, NULL, NULL, NULL};
-            bs_type *pp[1] = {t->params[0]};
-            st.params = pp;
-            xval v;
-            if (bs__x_term(c, as->value, &st, col->name, &v)) return -1;
-            if (v.unset || v.len == BS_VALUE_NULL) return 0;
-            bs_value_iter it;
-            bs_value_elem e;
-            if (bs_value_iter_init(&it, &st, v.p, v.len))
-                return XINVALID(c, "Invalid set value");
-            while (bs_value_iter_next(&it, &e) == 0) {
-                xval ek = {e.p, e.len, 0};
-                const uint8_t *key;
-                size_t klen;
-                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen))
-                    return -1;
-                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0,
-                            w->ts))
-                    return -1;
-            }
-            return 0;
-        }
-        xval v;
-        if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
-        if (v.unset || v.len == BS_VALUE_NULL) return 0;
-        bs_value_iter it;
-        bs_value_elem e;
-        if (bs_value_iter_init(&it, t, v.p, v.len))
-            return XINVALID(c, "Invalid collection value");
-        if (t->kind == BS_TYPE_SET) {
-            while (bs_value_iter_next(&it, &e) == 0) {
-                xval ek = {e.p, e.len, 0};
-                const uint8_t *key;
-                size_t klen;
-                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen))
-                    return -1;
-                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0,
-                            w->ts))
-                    return -1;
-            }
-            return 0;
-        }
-        /* list: remove every element equal to one of the values */
-        bs_cellv *cells;
-        size_t n;
-        if (read_list(c, w, col, &cells, &n)) return -1;
-        bs_value_elem rm[256];
-        size_t nrm = 0;
-        while (nrm < 256 && bs_value_iter_next(&it, &e) == 0)
-            rm[nrm++] = e;
-        for (size_t i = 0; i < n; i++) {
-            if (cells[i].col != col->id || !cells[i].has_elem) continue;
-            for (size_t j = 0; j < nrm; j++) {
-                int cmp = 1;
-                bs_value_compare(t->params[0], cells[i].val, cells[i].val_len,
-                                 rm[j].p, rm[j].len, &cmp);
-                if (cmp == 0) {
-                    if (cell_op(c, w, col, BS_MOP_CELL_DEL, cells[i].elem,
-                                cells[i].elem_len, 1, NULL, 0, w->ts))
-                        return -1;
-                    break;
-                }
-            }
-        }
-        return 0;
-    }
-    case BS_CQL_ASSIGN_SET_ELEM: {
-        if (!multi || t->kind == BS_TYPE_SET)
-            return XINVALID(
-                c, "Invalid operation (%s[?] = ?) for non map/list column %s",
-                col->name, col->name);
-        if (t->kind == BS_TYPE_MAP) {
-            xval k, v;
-            if (bs__x_term(c, as->key, t->params[0], col->name, &k)) return -1;
-            if (k.len == BS_VALUE_NULL || k.unset)
-                return XINVALID(c, "Invalid null map key for %s", col->name);
-            if (bs__x_term(c, as->value, t->params[1], col->name, &v))
-                return -1;
-            if (v.unset) return 0;
-            const uint8_t *key;
-            size_t klen;
-            if (bs__x_elem_key(c, t->params[0], &k, &key, &klen)) return -1;
-            if (v.len == BS_VALUE_NULL)
-                return cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL,
-                               0, w->ts);
-            return cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, v.p, v.len,
-                           w->ts);
-        }
-        const bs_cellv *cell;
-        if (list_index(c, w, col, as->key, &cell)) return -1;
-        xval v;
-        if (bs__x_term(c, as->value, t->params[0], col->name, &v)) return -1;
-        if (v.unset) return 0;
-        if (v.len == BS_VALUE_NULL)
-            return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem,
-                           cell->elem_len, 1, NULL, 0, w->ts);
-        return cell_op(c, w, col, BS_MOP_CELL, cell->elem, cell->elem_len, 1,
-                       v.p, v.len, w->ts);
-    }
+    case BS_CQL_ASSIGN_PREPEND: return assign_add(c, w, col, as);
+    case BS_CQL_ASSIGN_SUB: return assign_sub(c, w, col, as);
+    case BS_CQL_ASSIGN_SET_ELEM: return assign_elem(c, w, col, as);
     case BS_CQL_ASSIGN_SET_FIELD:
         return XINVALID(c, "User-defined types are not supported by Basalt");
     }
