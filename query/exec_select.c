@@ -162,6 +162,139 @@ static const char *namef(xctx *c, const char *fmt, const char *a) {
     return bs_arena_strndup(c->a, buf, strlen(buf));
 }
 
+/* writetime(c) / ttl(c). */
+static int plan_cell_meta(sctx *s, const char *f, int ci, selx *o) {
+    xctx *c = s->c;
+    if (ci < 0) return XINVALID(c, "%s() requires a column argument", f);
+    const bs_column *col = &s->t->cols[ci];
+    if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
+        return XINVALID(c, "Cannot use selection function %s on PRIMARY KEY part %s", f,
+                        col->name);
+    if (bs_type_is_multicell(col->type))
+        return XINVALID(c,
+                        "Cannot use selection function %s on "
+                        "non-frozen collection %s",
+                        f, col->name);
+    o->kind = f[0] == 'w' ? SEL_WRITETIME : SEL_TTL;
+    o->col = ci;
+    o->type = type_of_kind(f[0] == 'w' ? BS_TYPE_BIGINT : BS_TYPE_INT);
+    o->name = namef(c, f[0] == 'w' ? "writetime(%s)" : "ttl(%s)", col->name);
+    return 0;
+}
+
+/* token(pk columns). */
+static int plan_token(sctx *s, const bs_cql_expr *e, selx *o) {
+    xctx *c = s->c;
+    if (e->n != s->t->npk) return XINVALID(c, "Invalid number of arguments for token()");
+    for (uint32_t i = 0; i < e->n; i++)
+        if (e->items[i]->kind != BS_CQL_EXPR_COLUMN || strcmp(e->items[i]->name, s->t->cols[i].name))
+            return XINVALID(c, "Type error: token() arguments must be "
+                               "the partition key columns");
+    o->kind = SEL_TOKEN;
+    o->type = type_of_kind(BS_TYPE_BIGINT);
+    bs_buf nb = BS_BUF_INIT;
+    bs_buf_append_str(&nb, "system.token(");
+    for (uint32_t i = 0; i < e->n; i++) {
+        if (i) bs_buf_append_str(&nb, ", ");
+        bs_buf_append_str(&nb, s->t->cols[i].name);
+    }
+    bs_buf_append_str(&nb, ")");
+    o->name = bs_arena_strndup(c->a, (char *)nb.data, nb.len);
+    bs_buf_free(&nb);
+    return 0;
+}
+
+/* count(*) / count(c). */
+static int plan_count(sctx *s, const bs_cql_expr *e, int ci, selx *o) {
+    if (e->star || (e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_LITERAL)) {
+        o->kind = SEL_COUNT_STAR;
+        o->name = "count";
+    } else {
+        if (ci < 0) return XINVALID(s->c, "count() requires a column argument");
+        o->kind = SEL_COUNT;
+        o->col = ci;
+        o->name = namef(s->c, "system.count(%s)", s->t->cols[ci].name);
+    }
+    o->type = type_of_kind(BS_TYPE_BIGINT);
+    s->aggregate = 1;
+    return 0;
+}
+
+/* min / max / sum / avg (c). */
+static int plan_numeric_agg(sctx *s, const char *f, int ci, selx *o) {
+    xctx *c = s->c;
+    if (ci < 0) return XINVALID(c, "%s() requires a column argument", f);
+    const bs_type *ct = s->t->cols[ci].type;
+    o->col = ci;
+    o->type = ct;
+    o->name = namef(c,
+                    f[1] == 'i'   ? "system.min(%s)"
+                    : f[1] == 'a' ? "system.max(%s)"
+                    : f[0] == 's' ? "system.sum(%s)"
+                                  : "system.avg(%s)",
+                    s->t->cols[ci].name);
+    if (!strcmp(f, "min"))
+        o->kind = SEL_MIN;
+    else if (!strcmp(f, "max"))
+        o->kind = SEL_MAX;
+    else {
+        if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT || ct->kind == BS_TYPE_DECIMAL)
+            return XINVALID(c,
+                            "Invalid call to function %s, none of its type "
+                            "signatures match (column %s of type is not supported)",
+                            f, s->t->cols[ci].name);
+        o->kind = f[0] == 's' ? SEL_SUM : SEL_AVG;
+        o->isfloat = ct->kind == BS_TYPE_FLOAT || ct->kind == BS_TYPE_DOUBLE;
+    }
+    s->aggregate = 1;
+    return 0;
+}
+
+/* A constant function call: now(), uuid(), ... */
+static int plan_const_call(sctx *s, const bs_cql_expr *e, selx *o) {
+    xctx *c = s->c;
+    const char *f = e->name;
+    const bs_type *rt = (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid"))
+                            ? type_of_kind(BS_TYPE_TIMEUUID)
+                        : !strcmp(f, "uuid")             ? type_of_kind(BS_TYPE_UUID)
+                        : !strcmp(f, "currenttimestamp") ? type_of_kind(BS_TYPE_TIMESTAMP)
+                        : !strcmp(f, "currentdate")      ? type_of_kind(BS_TYPE_DATE)
+                                                         : NULL;
+    if (!rt || e->n)
+        return XINVALID(c,
+                        "Unknown function '%s' or unsupported "
+                        "arguments in selection clause",
+                        f);
+    o->kind = SEL_CONST;
+    o->type = rt;
+    o->name = namef(c, "system.%s()", f);
+    return bs__x_term(c, e, rt, f, &o->cval);
+}
+
+/* A function call in the selection. */
+static int plan_call(sctx *s, const bs_cql_expr *e, selx *o) {
+    xctx *c = s->c;
+    const char *f = e->name;
+    int one_col = e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_COLUMN;
+    int ci = one_col ? col_index(s->t, e->items[0]->name) : -1;
+    if (one_col && ci < 0)
+        return XINVALID(c, "Undefined column name %s in selection clause", e->items[0]->name);
+    if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) return plan_cell_meta(s, f, ci, o);
+    if (!strcmp(f, "token")) return plan_token(s, e, o);
+    if (!strcmp(f, "count")) return plan_count(s, e, ci, o);
+    if (!strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum") || !strcmp(f, "avg"))
+        return plan_numeric_agg(s, f, ci, o);
+    if (!strcmp(f, "tojson")) {
+        if (ci < 0) return XINVALID(c, "toJson() requires a column argument");
+        o->kind = SEL_TOJSON;
+        o->col = ci;
+        o->type = type_of_kind(BS_TYPE_VARCHAR);
+        o->name = namef(c, "system.tojson(%s)", s->t->cols[ci].name);
+        return 0;
+    }
+    return plan_const_call(s, e, o);
+}
+
 static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
     xctx *c = s->c;
     const bs_cql_expr *e = cs->expr;
@@ -170,137 +303,18 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
     if (e->kind == BS_CQL_EXPR_COLUMN) {
         o->kind = SEL_COLUMN;
         o->col = col_index(s->t, e->name);
-        if (o->col < 0)
-            return XINVALID(c, "Undefined column name %s in selection clause",
-                            e->name);
+        if (o->col < 0) return XINVALID(c, "Undefined column name %s in selection clause", e->name);
         o->type = s->t->cols[o->col].type;
         o->name = s->t->cols[o->col].name;
     } else if (e->kind == BS_CQL_EXPR_CALL) {
-        const char *f = e->name;
-        int one_col = e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_COLUMN;
-        int ci = one_col ? col_index(s->t, e->items[0]->name) : -1;
-        if (one_col && ci < 0)
-            return XINVALID(c, "Undefined column name %s in selection clause",
-                            e->items[0]->name);
-        if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
-            if (ci < 0)
-                return XINVALID(c, "%s() requires a column argument", f);
-            const bs_column *col = &s->t->cols[ci];
-            if (col->kind == BS_COL_PARTITION_KEY ||
-                col->kind == BS_COL_CLUSTERING)
-                return XINVALID(
-                    c,
-                    "Cannot use selection function %s on PRIMARY KEY part %s",
-                    f, col->name);
-            if (bs_type_is_multicell(col->type))
-                return XINVALID(c,
-                                "Cannot use selection function %s on "
-                                "non-frozen collection %s",
-                                f, col->name);
-            o->kind = f[0] == 'w' ? SEL_WRITETIME : SEL_TTL;
-            o->col = ci;
-            o->type = type_of_kind(f[0] == 'w' ? BS_TYPE_BIGINT : BS_TYPE_INT);
-            o->name =
-                namef(c, f[0] == 'w' ? "writetime(%s)" : "ttl(%s)", col->name);
-        } else if (!strcmp(f, "token")) {
-            if (e->n != s->t->npk)
-                return XINVALID(c, "Invalid number of arguments for token()");
-            for (uint32_t i = 0; i < e->n; i++)
-                if (e->items[i]->kind != BS_CQL_EXPR_COLUMN ||
-                    strcmp(e->items[i]->name, s->t->cols[i].name))
-                    return XINVALID(c, "Type error: token() arguments must be "
-                                       "the partition key columns");
-            o->kind = SEL_TOKEN;
-            o->type = type_of_kind(BS_TYPE_BIGINT);
-            bs_buf nb = BS_BUF_INIT;
-            bs_buf_append_str(&nb, "system.token(");
-            for (uint32_t i = 0; i < e->n; i++) {
-                if (i) bs_buf_append_str(&nb, ", ");
-                bs_buf_append_str(&nb, s->t->cols[i].name);
-            }
-            bs_buf_append_str(&nb, ")");
-            o->name = bs_arena_strndup(c->a, (char *)nb.data, nb.len);
-            bs_buf_free(&nb);
-        } else if (!strcmp(f, "count")) {
-            if (e->star ||
-                (e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_LITERAL)) {
-                o->kind = SEL_COUNT_STAR;
-                o->name = "count";
-            } else {
-                if (ci < 0)
-                    return XINVALID(c, "count() requires a column argument");
-                o->kind = SEL_COUNT;
-                o->col = ci;
-                o->name = namef(c, "system.count(%s)", s->t->cols[ci].name);
-            }
-            o->type = type_of_kind(BS_TYPE_BIGINT);
-            s->aggregate = 1;
-        } else if (!strcmp(f, "min") || !strcmp(f, "max") ||
-                   !strcmp(f, "sum") || !strcmp(f, "avg")) {
-            if (ci < 0)
-                return XINVALID(c, "%s() requires a column argument", f);
-            const bs_type *ct = s->t->cols[ci].type;
-            o->col = ci;
-            o->type = ct;
-            o->name = namef(c,
-                            f[1] == 'i'   ? "system.min(%s)"
-                            : f[1] == 'a' ? "system.max(%s)"
-                            : f[0] == 's' ? "system.sum(%s)"
-                                          : "system.avg(%s)",
-                            s->t->cols[ci].name);
-            if (!strcmp(f, "min"))
-                o->kind = SEL_MIN;
-            else if (!strcmp(f, "max"))
-                o->kind = SEL_MAX;
-            else {
-                if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT ||
-                    ct->kind == BS_TYPE_DECIMAL)
-                    return XINVALID(
-                        c,
-                        "Invalid call to function %s, none of its type "
-                        "signatures match (column %s of type is not supported)",
-                        f, s->t->cols[ci].name);
-                o->kind = f[0] == 's' ? SEL_SUM : SEL_AVG;
-                o->isfloat =
-                    ct->kind == BS_TYPE_FLOAT || ct->kind == BS_TYPE_DOUBLE;
-            }
-            s->aggregate = 1;
-        } else if (!strcmp(f, "tojson")) {
-            if (ci < 0)
-                return XINVALID(c, "toJson() requires a column argument");
-            o->kind = SEL_TOJSON;
-            o->col = ci;
-            o->type = type_of_kind(BS_TYPE_VARCHAR);
-            o->name = namef(c, "system.tojson(%s)", s->t->cols[ci].name);
-        } else {
-            /* a constant function call: now(), uuid(), ... */
-            const bs_type *rt =
-                (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid"))
-                    ? type_of_kind(BS_TYPE_TIMEUUID)
-                : !strcmp(f, "uuid") ? type_of_kind(BS_TYPE_UUID)
-                : !strcmp(f, "currenttimestamp")
-                    ? type_of_kind(BS_TYPE_TIMESTAMP)
-                : !strcmp(f, "currentdate") ? type_of_kind(BS_TYPE_DATE)
-                                            : NULL;
-            if (!rt || e->n)
-                return XINVALID(c,
-                                "Unknown function '%s' or unsupported "
-                                "arguments in selection clause",
-                                f);
-            o->kind = SEL_CONST;
-            o->type = rt;
-            o->name = namef(c, "system.%s()", f);
-            if (bs__x_term(c, e, rt, f, &o->cval)) return -1;
-        }
+        if (plan_call(s, e, o)) return -1;
     } else if (e->kind == BS_CQL_EXPR_CAST && e->sql_cast &&
                e->items[0]->kind == BS_CQL_EXPR_COLUMN && e->type &&
-               (e->type->kind == BS_TYPE_VARCHAR ||
-                e->type->kind == BS_TYPE_ASCII)) {
+               (e->type->kind == BS_TYPE_VARCHAR || e->type->kind == BS_TYPE_ASCII)) {
         o->kind = SEL_CAST_TEXT;
         o->col = col_index(s->t, e->items[0]->name);
         if (o->col < 0)
-            return XINVALID(c, "Undefined column name %s in selection clause",
-                            e->items[0]->name);
+            return XINVALID(c, "Undefined column name %s in selection clause", e->items[0]->name);
         o->type = e->type;
         o->name = namef(c, "cast(%s as text)", s->t->cols[o->col].name);
     } else if (e->kind == BS_CQL_EXPR_LITERAL || e->kind == BS_CQL_EXPR_CAST) {
