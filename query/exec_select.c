@@ -1052,19 +1052,11 @@ static int virtual_cb(xctx *c, void *ud, const uint8_t *pk, size_t pklen,
 /* ---- SELECT -----------------------------------------------------------------
  */
 
-int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
-    const bs_cql_select *q = &stmt->u.select;
-    sctx *s = bs_arena_calloc(c->a, sizeof *s);
-    if (!s) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-    s->c = c;
-    s->q = q;
-    if (bs__x_table(c, &q->table, &s->t)) return -1;
+/* The selectors (SELECT * or a list) and the DISTINCT rules. */
+static int plan_selection(sctx *s) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
     const bs_table_schema *t = s->t;
-    int virt = bs__x_is_virtual(t->keyspace, t->name);
-    s->now_s = c->now_us / 1000000;
-    s->json = q->json;
-    if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
-    /* selectors */
     if (q->star) {
         s->nsel = t->ncols;
         s->sel = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *s->sel);
@@ -1080,68 +1072,75 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         for (uint32_t i = 0; i < q->nsel; i++)
             if (plan_selector(s, &q->sel[i], &s->sel[i])) return -1;
     }
-    if (q->distinct) {
-        for (size_t i = 0; i < s->nsel; i++) {
-            int ci = s->sel[i].col;
-            if (s->sel[i].kind == SEL_TOKEN)
-                continue; /* token(pk) is allowed */
-            if (s->sel[i].kind != SEL_COLUMN || ci < 0 ||
-                (t->cols[ci].kind != BS_COL_PARTITION_KEY &&
-                 t->cols[ci].kind != BS_COL_STATIC))
-                return XINVALID(
-                    c,
-                    "SELECT DISTINCT queries must only request partition key "
-                    "columns and/or static columns (not %s)",
-                    s->sel[i].name);
-        }
+    if (!q->distinct) return 0;
+    for (size_t i = 0; i < s->nsel; i++) {
+        int ci = s->sel[i].col;
+        if (s->sel[i].kind == SEL_TOKEN) continue; /* token(pk) is allowed */
+        if (s->sel[i].kind != SEL_COLUMN || ci < 0 ||
+            (t->cols[ci].kind != BS_COL_PARTITION_KEY && t->cols[ci].kind != BS_COL_STATIC))
+            return XINVALID(c,
+                            "SELECT DISTINCT queries must only request partition key "
+                            "columns and/or static columns (not %s)",
+                            s->sel[i].name);
     }
-    /* where */
-    if (bs__x_where(c, t, q->where, q->nwhere, 0, &s->w)) return -1;
+    return 0;
+}
+
+/* WHERE: what the key serves, what filters (and whether that needs
+ * ALLOW FILTERING).  virt: a virtual table, where everything filters. */
+static int plan_where(sctx *s, int virt) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
+    if (bs__x_where(c, s->t, q->where, q->nwhere, 0, &s->w)) return -1;
     if (virt) {
         /* every relation filters the generated rows */
         s->w.nfilters = 0;
         for (uint32_t i = 0; i < q->nwhere; i++)
-            if (q->where[i].lhs != BS_CQL_LHS_TOKEN)
-                s->w.filters[s->w.nfilters++] = &q->where[i];
+            if (q->where[i].lhs != BS_CQL_LHS_TOKEN) s->w.filters[s->w.nfilters++] = &q->where[i];
     } else if ((s->w.needs_filtering ||
-                (!s->w.pk_full &&
-                 (s->w.ck_eq || s->w.has_lo || s->w.has_hi))) &&
+                (!s->w.pk_full && (s->w.ck_eq || s->w.has_lo || s->w.has_hi))) &&
                !q->allow_filtering) {
-        return XINVALID(
-            c, "Cannot execute this query as it might involve data filtering "
-               "and thus may have unpredictable performance. If you want to "
-               "execute this query despite the performance unpredictability, "
-               "use ALLOW FILTERING");
+        return XINVALID(c, "Cannot execute this query as it might involve data filtering "
+                           "and thus may have unpredictable performance. If you want to "
+                           "execute this query despite the performance unpredictability, "
+                           "use ALLOW FILTERING");
     }
-    /* order */
-    if (q->norder) {
-        if (!s->w.pk_full)
-            return XINVALID(c, "ORDER BY is only supported when the partition "
-                               "key is restricted by an EQ or an IN.");
-        int rev = -1;
-        for (uint32_t i = 0; i < q->norder; i++) {
-            const bs_column *col = bs_table_column(t, q->order[i].column);
-            if (!col)
-                return XINVALID(c, "Undefined column name %s",
-                                q->order[i].column);
-            if (col->kind != BS_COL_CLUSTERING)
-                return XINVALID(c,
-                                "Order by is currently only supported on the "
-                                "clustered columns of the PRIMARY KEY, got %s",
-                                col->name);
-            if (col->position != (int)i)
-                return XINVALID(
-                    c,
-                    "Order by currently only supports the ordering of columns "
-                    "following their declared order in the PRIMARY KEY");
-            int r = q->order[i].desc != col->desc;
-            if (rev >= 0 && r != rev)
-                return XINVALID(c, "Unsupported order by relation");
-            rev = r;
-        }
-        s->reversed = rev > 0;
+    return 0;
+}
+
+/* ORDER BY: only the clustering columns in declared order, all in the
+ * table's order or all reversed. */
+static int plan_order(sctx *s) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
+    if (!q->norder) return 0;
+    if (!s->w.pk_full)
+        return XINVALID(c, "ORDER BY is only supported when the partition "
+                           "key is restricted by an EQ or an IN.");
+    int rev = -1;
+    for (uint32_t i = 0; i < q->norder; i++) {
+        const bs_column *col = bs_table_column(s->t, q->order[i].column);
+        if (!col) return XINVALID(c, "Undefined column name %s", q->order[i].column);
+        if (col->kind != BS_COL_CLUSTERING)
+            return XINVALID(c,
+                            "Order by is currently only supported on the "
+                            "clustered columns of the PRIMARY KEY, got %s",
+                            col->name);
+        if (col->position != (int)i)
+            return XINVALID(c, "Order by currently only supports the ordering of columns "
+                               "following their declared order in the PRIMARY KEY");
+        int r = q->order[i].desc != col->desc;
+        if (rev >= 0 && r != rev) return XINVALID(c, "Unsupported order by relation");
+        rev = r;
     }
-    /* limits */
+    s->reversed = rev > 0;
+    return 0;
+}
+
+/* LIMIT and PER PARTITION LIMIT (-1 when absent). */
+static int plan_limits(sctx *s) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
     s->limit = -1;
     s->ppl = -1;
     if (q->limit) {
@@ -1151,80 +1150,104 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     }
     if (q->per_partition_limit) {
         int64_t v;
-        if (bs__x_int_term(c, q->per_partition_limit, "limit", 1, INT32_MAX,
-                           &v))
-            return -1;
+        if (bs__x_int_term(c, q->per_partition_limit, "limit", 1, INT32_MAX, &v)) return -1;
         if (v != INT64_MIN) s->ppl = v;
     }
+    return 0;
+}
+
+/* The result's column specs (arena memory). */
+static void result_meta(sctx *s, bs_proto_meta *meta) {
+    xctx *c = s->c;
+    const bs_table_schema *t = s->t;
+    memset(meta, 0, sizeof *meta);
+    meta->paging_state.len = BS_PROTO_NULL;
+    if (s->json) {
+        meta->ncols = 1;
+        meta->cols = bs_arena_calloc(c->a, sizeof *meta->cols);
+        meta->cols[0].keyspace = bs_proto_cstr(t->keyspace);
+        meta->cols[0].table = bs_proto_cstr(t->name);
+        meta->cols[0].name = bs_proto_cstr("[json]");
+        meta->cols[0].type = type_of_kind(BS_TYPE_VARCHAR);
+        return;
+    }
+    meta->ncols = (uint32_t)s->nsel;
+    meta->cols = bs_arena_calloc(c->a, (s->nsel + 1) * sizeof *meta->cols);
+    for (size_t i = 0; i < s->nsel; i++) {
+        meta->cols[i].keyspace = bs_proto_cstr(t->keyspace);
+        meta->cols[i].table = bs_proto_cstr(t->name);
+        meta->cols[i].name = bs_proto_cstr(s->sel[i].name);
+        meta->cols[i].type = s->sel[i].type;
+    }
+}
+
+/* Rows of the partitions the WHERE names (= / IN on the whole key),
+ * resuming at ps when it is valid.  < 0 on error. */
+static int read_keyed(sctx *s, const pstate *ps) {
+    xctx *c = s->c;
+    const uint8_t **pks;
+    size_t *pklens, npk;
+    int64_t *tokens;
+    if (bs__x_partition_keys(c, s->t, &s->w, &pks, &pklens, &tokens, &npk)) return -1;
+    if (s->q->norder && npk > 1 && !s->aggregate) {
+        /* as Cassandra: sorted across partitions, so not pageable
+         * unless the LIMIT fits in one page */
+        if (s->page > 0 && (s->limit < 0 || s->limit > s->page))
+            return XINVALID(c, "Cannot page queries with both ORDER BY and a IN "
+                               "restriction on the partition key; you must either "
+                               "remove the ORDER BY or the IN and sort client side, or "
+                               "disable paging for this query");
+        s->collect = 1;
+        s->page = -1;
+    }
+    int rc = 0;
+    size_t start = ps->valid ? ps->part_idx : 0;
+    for (size_t i = start; i < npk && !s->done && rc >= 0; i++) {
+        s->part_idx = i;
+        const pstate *res = (ps->valid && i == ps->part_idx) ? ps : NULL;
+        if (res && !res->has_ck) continue; /* that partition was finished */
+        s->part_rows = 0;
+        s->cur_pk = NULL;
+        rc = read_partition(s, pks[i], pklens[i], tokens[i], res);
+    }
+    if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk) s->more = 0;
+    if (rc >= 0 && !c->failed && s->collect && emit_sorted(s)) return -1;
+    return rc;
+}
+
+int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
+    const bs_cql_select *q = &stmt->u.select;
+    sctx *s = bs_arena_calloc(c->a, sizeof *s);
+    if (!s) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    s->c = c;
+    s->q = q;
+    if (bs__x_table(c, &q->table, &s->t)) return -1;
+    const bs_table_schema *t = s->t;
+    int virt = bs__x_is_virtual(t->keyspace, t->name);
+    s->now_s = c->now_us / 1000000;
+    s->json = q->json;
+    if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
+    if (plan_selection(s) || plan_where(s, virt) || plan_order(s) || plan_limits(s)) return -1;
     pstate ps;
     if (parse_state(c, &ps)) return -1;
     if (ps.valid && ps.limit >= 0) s->limit = ps.limit;
     s->page = (s->aggregate || virt) ? -1 : c->page_size;
     if (s->page == 0) s->page = -1;
-    /* metadata */
     bs_proto_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.paging_state.len = BS_PROTO_NULL;
-    if (s->json) {
-        meta.ncols = 1;
-        meta.cols = bs_arena_calloc(c->a, sizeof *meta.cols);
-        meta.cols[0].keyspace = bs_proto_cstr(t->keyspace);
-        meta.cols[0].table = bs_proto_cstr(t->name);
-        meta.cols[0].name = bs_proto_cstr("[json]");
-        meta.cols[0].type = type_of_kind(BS_TYPE_VARCHAR);
-    } else {
-        meta.ncols = (uint32_t)s->nsel;
-        meta.cols = bs_arena_calloc(c->a, (s->nsel + 1) * sizeof *meta.cols);
-        for (size_t i = 0; i < s->nsel; i++) {
-            meta.cols[i].keyspace = bs_proto_cstr(t->keyspace);
-            meta.cols[i].table = bs_proto_cstr(t->name);
-            meta.cols[i].name = bs_proto_cstr(s->sel[i].name);
-            meta.cols[i].type = s->sel[i].type;
-        }
-    }
+    result_meta(s, &meta);
     size_t frame_start;
-    if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT,
-                             &frame_start))
+    if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT, &frame_start))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     if (bs_proto_rows_begin(&s->rb, c->out, &meta))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     /* rows */
-    int rc = 0;
-    if (virt) {
+    int rc;
+    if (virt)
         rc = bs__x_virtual_rows(c, t, virtual_cb, s);
-    } else if (s->w.pk_full) {
-        const uint8_t **pks;
-        size_t *pklens, npk;
-        int64_t *tokens;
-        if (bs__x_partition_keys(c, t, &s->w, &pks, &pklens, &tokens, &npk))
-            return -1;
-        if (q->norder && npk > 1 && !s->aggregate) {
-            /* as Cassandra: sorted across partitions, so not pageable
-             * unless the LIMIT fits in one page */
-            if (s->page > 0 && (s->limit < 0 || s->limit > s->page))
-                return XINVALID(
-                    c, "Cannot page queries with both ORDER BY and a IN "
-                       "restriction on the partition key; you must either "
-                       "remove the ORDER BY or the IN and sort client side, or "
-                       "disable paging for this query");
-            s->collect = 1;
-            s->page = -1;
-        }
-        size_t start = ps.valid ? ps.part_idx : 0;
-        for (size_t i = start; i < npk && !s->done && rc >= 0; i++) {
-            s->part_idx = i;
-            const pstate *res = (ps.valid && i == ps.part_idx) ? &ps : NULL;
-            if (res && !res->has_ck) continue; /* that partition was finished */
-            s->part_rows = 0;
-            s->cur_pk = NULL;
-            rc = read_partition(s, pks[i], pklens[i], tokens[i], res);
-        }
-        if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk)
-            s->more = 0;
-        if (rc >= 0 && !c->failed && s->collect && emit_sorted(s)) return -1;
-    } else {
+    else if (s->w.pk_full)
+        rc = read_keyed(s, &ps);
+    else
         rc = scan_table(s, ps.valid ? &ps : NULL);
-    }
     if (rc < 0 || c->failed) return -1;
     if (s->aggregate && finish_aggregates(s)) return -1;
     bs_buf st = BS_BUF_INIT;
@@ -1236,7 +1259,6 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     if (!rc) rc = bs_proto_frame_end(c->out, frame_start, c->comp);
     bs_buf_free(&st);
     if (rc)
-        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot build the result: %s",
-                          bs_strerror(rc));
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot build the result: %s", bs_strerror(rc));
     return 0;
 }
