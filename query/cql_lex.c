@@ -281,9 +281,11 @@ static int skip_blanks(bs_cql_lexer *lx, bs_cql_error *err) {
             advance(lx, p - lx->pos);
         } else if (c == '/' && at(lx, lx->pos + 1) == '*') {
             size_t p = lx->pos + 2;
-            while (p + 1 < lx->len && !(lx->src[p] == '*' && lx->src[p + 1] == '/'))
+            while (p + 1 < lx->len &&
+                   !(lx->src[p] == '*' && lx->src[p + 1] == '/'))
                 p++;
-            if (p + 1 >= lx->len) return lex_error(lx, err, "unterminated comment%s", "");
+            if (p + 1 >= lx->len)
+                return lex_error(lx, err, "unterminated comment%s", "");
             advance(lx, p + 2 - lx->pos);
         } else {
             return 0;
@@ -354,7 +356,8 @@ static void lex_minus(bs_cql_lexer *lx, bs_cql_token *t, size_t i) {
 
 /* Quoted strings and identifiers at i ('...', "...", $$...$$).  1 when a
  * token was emitted, 0 when none starts at i, BS_ESYNTAX. */
-static int lex_quoted(bs_cql_lexer *lx, bs_cql_token *t, size_t i, bs_cql_error *err) {
+static int lex_quoted(bs_cql_lexer *lx, bs_cql_token *t, size_t i,
+                      bs_cql_error *err) {
     int c = at(lx, i);
     size_t n;
     if (c == '\'') {
@@ -373,7 +376,8 @@ static int lex_quoted(bs_cql_lexer *lx, bs_cql_token *t, size_t i, bs_cql_error 
         size_t p = i + 2;
         while (p + 1 < lx->len && !(lx->src[p] == '$' && lx->src[p + 1] == '$'))
             p++;
-        if (p + 1 >= lx->len) return lex_error(lx, err, "unterminated $$ string literal%s", "");
+        if (p + 1 >= lx->len)
+            return lex_error(lx, err, "unterminated $$ string literal%s", "");
         emit(lx, t, BS_CQL_TOK_STRING, p + 2 - i);
         return 1;
     }
@@ -385,14 +389,21 @@ static int lex_punct(bs_cql_lexer *lx, bs_cql_token *t, size_t i) {
     int c = at(lx, i), c1 = at(lx, i + 1);
     switch (c) {
     case '+':
-        emit(lx, t, c1 == '=' ? BS_CQL_TOK_PLUS_EQ : BS_CQL_TOK_PLUS, c1 == '=' ? 2 : 1);
+        emit(lx, t, c1 == '=' ? BS_CQL_TOK_PLUS_EQ : BS_CQL_TOK_PLUS,
+             c1 == '=' ? 2 : 1);
         return 1;
     case '!':
         if (c1 != '=') return 0;
         emit(lx, t, BS_CQL_TOK_NEQ, 2);
         return 1;
-    case '<': emit(lx, t, c1 == '=' ? BS_CQL_TOK_LTE : BS_CQL_TOK_LT, c1 == '=' ? 2 : 1); return 1;
-    case '>': emit(lx, t, c1 == '=' ? BS_CQL_TOK_GTE : BS_CQL_TOK_GT, c1 == '=' ? 2 : 1); return 1;
+    case '<':
+        emit(lx, t, c1 == '=' ? BS_CQL_TOK_LTE : BS_CQL_TOK_LT,
+             c1 == '=' ? 2 : 1);
+        return 1;
+    case '>':
+        emit(lx, t, c1 == '=' ? BS_CQL_TOK_GTE : BS_CQL_TOK_GT,
+             c1 == '=' ? 2 : 1);
+        return 1;
     case '=': emit(lx, t, BS_CQL_TOK_EQ, 1); return 1;
     case '?': emit(lx, t, BS_CQL_TOK_QMARK, 1); return 1;
     case ',': emit(lx, t, BS_CQL_TOK_COMMA, 1); return 1;
@@ -421,7 +432,8 @@ static int bad_char(bs_cql_lexer *lx, size_t i, bs_cql_error *err) {
     } else if (c >= 0xC2 && c <= 0xF4) {
         size_t k = 1, need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
         shown[0] = (char)c;
-        while (k < need && (at(lx, i + k) & 0xC0) == 0x80 && at(lx, i + k) >= 0) {
+        while (k < need && (at(lx, i + k) & 0xC0) == 0x80 &&
+               at(lx, i + k) >= 0) {
             shown[k] = (char)at(lx, i + k);
             k++;
         }

@@ -168,8 +168,9 @@ static int plan_cell_meta(sctx *s, const char *f, int ci, selx *o) {
     if (ci < 0) return XINVALID(c, "%s() requires a column argument", f);
     const bs_column *col = &s->t->cols[ci];
     if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
-        return XINVALID(c, "Cannot use selection function %s on PRIMARY KEY part %s", f,
-                        col->name);
+        return XINVALID(
+            c, "Cannot use selection function %s on PRIMARY KEY part %s", f,
+            col->name);
     if (bs_type_is_multicell(col->type))
         return XINVALID(c,
                         "Cannot use selection function %s on "
@@ -185,9 +186,11 @@ static int plan_cell_meta(sctx *s, const char *f, int ci, selx *o) {
 /* token(pk columns). */
 static int plan_token(sctx *s, const bs_cql_expr *e, selx *o) {
     xctx *c = s->c;
-    if (e->n != s->t->npk) return XINVALID(c, "Invalid number of arguments for token()");
+    if (e->n != s->t->npk)
+        return XINVALID(c, "Invalid number of arguments for token()");
     for (uint32_t i = 0; i < e->n; i++)
-        if (e->items[i]->kind != BS_CQL_EXPR_COLUMN || strcmp(e->items[i]->name, s->t->cols[i].name))
+        if (e->items[i]->kind != BS_CQL_EXPR_COLUMN ||
+            strcmp(e->items[i]->name, s->t->cols[i].name))
             return XINVALID(c, "Type error: token() arguments must be "
                                "the partition key columns");
     o->kind = SEL_TOKEN;
@@ -238,11 +241,13 @@ static int plan_numeric_agg(sctx *s, const char *f, int ci, selx *o) {
     else if (!strcmp(f, "max"))
         o->kind = SEL_MAX;
     else {
-        if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT || ct->kind == BS_TYPE_DECIMAL)
-            return XINVALID(c,
-                            "Invalid call to function %s, none of its type "
-                            "signatures match (column %s of type is not supported)",
-                            f, s->t->cols[ci].name);
+        if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT ||
+            ct->kind == BS_TYPE_DECIMAL)
+            return XINVALID(
+                c,
+                "Invalid call to function %s, none of its type "
+                "signatures match (column %s of type is not supported)",
+                f, s->t->cols[ci].name);
         o->kind = f[0] == 's' ? SEL_SUM : SEL_AVG;
         o->isfloat = ct->kind == BS_TYPE_FLOAT || ct->kind == BS_TYPE_DOUBLE;
     }
@@ -256,10 +261,11 @@ static int plan_const_call(sctx *s, const bs_cql_expr *e, selx *o) {
     const char *f = e->name;
     const bs_type *rt = (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid"))
                             ? type_of_kind(BS_TYPE_TIMEUUID)
-                        : !strcmp(f, "uuid")             ? type_of_kind(BS_TYPE_UUID)
-                        : !strcmp(f, "currenttimestamp") ? type_of_kind(BS_TYPE_TIMESTAMP)
-                        : !strcmp(f, "currentdate")      ? type_of_kind(BS_TYPE_DATE)
-                                                         : NULL;
+                        : !strcmp(f, "uuid") ? type_of_kind(BS_TYPE_UUID)
+                        : !strcmp(f, "currenttimestamp")
+                            ? type_of_kind(BS_TYPE_TIMESTAMP)
+                        : !strcmp(f, "currentdate") ? type_of_kind(BS_TYPE_DATE)
+                                                    : NULL;
     if (!rt || e->n)
         return XINVALID(c,
                         "Unknown function '%s' or unsupported "
@@ -278,11 +284,14 @@ static int plan_call(sctx *s, const bs_cql_expr *e, selx *o) {
     int one_col = e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_COLUMN;
     int ci = one_col ? col_index(s->t, e->items[0]->name) : -1;
     if (one_col && ci < 0)
-        return XINVALID(c, "Undefined column name %s in selection clause", e->items[0]->name);
-    if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) return plan_cell_meta(s, f, ci, o);
+        return XINVALID(c, "Undefined column name %s in selection clause",
+                        e->items[0]->name);
+    if (!strcmp(f, "writetime") || !strcmp(f, "ttl"))
+        return plan_cell_meta(s, f, ci, o);
     if (!strcmp(f, "token")) return plan_token(s, e, o);
     if (!strcmp(f, "count")) return plan_count(s, e, ci, o);
-    if (!strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum") || !strcmp(f, "avg"))
+    if (!strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum") ||
+        !strcmp(f, "avg"))
         return plan_numeric_agg(s, f, ci, o);
     if (!strcmp(f, "tojson")) {
         if (ci < 0) return XINVALID(c, "toJson() requires a column argument");
@@ -303,18 +312,22 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
     if (e->kind == BS_CQL_EXPR_COLUMN) {
         o->kind = SEL_COLUMN;
         o->col = col_index(s->t, e->name);
-        if (o->col < 0) return XINVALID(c, "Undefined column name %s in selection clause", e->name);
+        if (o->col < 0)
+            return XINVALID(c, "Undefined column name %s in selection clause",
+                            e->name);
         o->type = s->t->cols[o->col].type;
         o->name = s->t->cols[o->col].name;
     } else if (e->kind == BS_CQL_EXPR_CALL) {
         if (plan_call(s, e, o)) return -1;
     } else if (e->kind == BS_CQL_EXPR_CAST && e->sql_cast &&
                e->items[0]->kind == BS_CQL_EXPR_COLUMN && e->type &&
-               (e->type->kind == BS_TYPE_VARCHAR || e->type->kind == BS_TYPE_ASCII)) {
+               (e->type->kind == BS_TYPE_VARCHAR ||
+                e->type->kind == BS_TYPE_ASCII)) {
         o->kind = SEL_CAST_TEXT;
         o->col = col_index(s->t, e->items[0]->name);
         if (o->col < 0)
-            return XINVALID(c, "Undefined column name %s in selection clause", e->items[0]->name);
+            return XINVALID(c, "Undefined column name %s in selection clause",
+                            e->items[0]->name);
         o->type = e->type;
         o->name = namef(c, "cast(%s as text)", s->t->cols[o->col].name);
     } else if (e->kind == BS_CQL_EXPR_LITERAL || e->kind == BS_CQL_EXPR_CAST) {
@@ -1077,11 +1090,13 @@ static int plan_selection(sctx *s) {
         int ci = s->sel[i].col;
         if (s->sel[i].kind == SEL_TOKEN) continue; /* token(pk) is allowed */
         if (s->sel[i].kind != SEL_COLUMN || ci < 0 ||
-            (t->cols[ci].kind != BS_COL_PARTITION_KEY && t->cols[ci].kind != BS_COL_STATIC))
-            return XINVALID(c,
-                            "SELECT DISTINCT queries must only request partition key "
-                            "columns and/or static columns (not %s)",
-                            s->sel[i].name);
+            (t->cols[ci].kind != BS_COL_PARTITION_KEY &&
+             t->cols[ci].kind != BS_COL_STATIC))
+            return XINVALID(
+                c,
+                "SELECT DISTINCT queries must only request partition key "
+                "columns and/or static columns (not %s)",
+                s->sel[i].name);
     }
     return 0;
 }
@@ -1096,14 +1111,17 @@ static int plan_where(sctx *s, int virt) {
         /* every relation filters the generated rows */
         s->w.nfilters = 0;
         for (uint32_t i = 0; i < q->nwhere; i++)
-            if (q->where[i].lhs != BS_CQL_LHS_TOKEN) s->w.filters[s->w.nfilters++] = &q->where[i];
+            if (q->where[i].lhs != BS_CQL_LHS_TOKEN)
+                s->w.filters[s->w.nfilters++] = &q->where[i];
     } else if ((s->w.needs_filtering ||
-                (!s->w.pk_full && (s->w.ck_eq || s->w.has_lo || s->w.has_hi))) &&
+                (!s->w.pk_full &&
+                 (s->w.ck_eq || s->w.has_lo || s->w.has_hi))) &&
                !q->allow_filtering) {
-        return XINVALID(c, "Cannot execute this query as it might involve data filtering "
-                           "and thus may have unpredictable performance. If you want to "
-                           "execute this query despite the performance unpredictability, "
-                           "use ALLOW FILTERING");
+        return XINVALID(
+            c, "Cannot execute this query as it might involve data filtering "
+               "and thus may have unpredictable performance. If you want to "
+               "execute this query despite the performance unpredictability, "
+               "use ALLOW FILTERING");
     }
     return 0;
 }
@@ -1120,17 +1138,20 @@ static int plan_order(sctx *s) {
     int rev = -1;
     for (uint32_t i = 0; i < q->norder; i++) {
         const bs_column *col = bs_table_column(s->t, q->order[i].column);
-        if (!col) return XINVALID(c, "Undefined column name %s", q->order[i].column);
+        if (!col)
+            return XINVALID(c, "Undefined column name %s", q->order[i].column);
         if (col->kind != BS_COL_CLUSTERING)
             return XINVALID(c,
                             "Order by is currently only supported on the "
                             "clustered columns of the PRIMARY KEY, got %s",
                             col->name);
         if (col->position != (int)i)
-            return XINVALID(c, "Order by currently only supports the ordering of columns "
-                               "following their declared order in the PRIMARY KEY");
+            return XINVALID(
+                c, "Order by currently only supports the ordering of columns "
+                   "following their declared order in the PRIMARY KEY");
         int r = q->order[i].desc != col->desc;
-        if (rev >= 0 && r != rev) return XINVALID(c, "Unsupported order by relation");
+        if (rev >= 0 && r != rev)
+            return XINVALID(c, "Unsupported order by relation");
         rev = r;
     }
     s->reversed = rev > 0;
@@ -1150,7 +1171,9 @@ static int plan_limits(sctx *s) {
     }
     if (q->per_partition_limit) {
         int64_t v;
-        if (bs__x_int_term(c, q->per_partition_limit, "limit", 1, INT32_MAX, &v)) return -1;
+        if (bs__x_int_term(c, q->per_partition_limit, "limit", 1, INT32_MAX,
+                           &v))
+            return -1;
         if (v != INT64_MIN) s->ppl = v;
     }
     return 0;
@@ -1188,15 +1211,17 @@ static int read_keyed(sctx *s, const pstate *ps) {
     const uint8_t **pks;
     size_t *pklens, npk;
     int64_t *tokens;
-    if (bs__x_partition_keys(c, s->t, &s->w, &pks, &pklens, &tokens, &npk)) return -1;
+    if (bs__x_partition_keys(c, s->t, &s->w, &pks, &pklens, &tokens, &npk))
+        return -1;
     if (s->q->norder && npk > 1 && !s->aggregate) {
         /* as Cassandra: sorted across partitions, so not pageable
          * unless the LIMIT fits in one page */
         if (s->page > 0 && (s->limit < 0 || s->limit > s->page))
-            return XINVALID(c, "Cannot page queries with both ORDER BY and a IN "
-                               "restriction on the partition key; you must either "
-                               "remove the ORDER BY or the IN and sort client side, or "
-                               "disable paging for this query");
+            return XINVALID(
+                c, "Cannot page queries with both ORDER BY and a IN "
+                   "restriction on the partition key; you must either "
+                   "remove the ORDER BY or the IN and sort client side, or "
+                   "disable paging for this query");
         s->collect = 1;
         s->page = -1;
     }
@@ -1210,7 +1235,8 @@ static int read_keyed(sctx *s, const pstate *ps) {
         s->cur_pk = NULL;
         rc = read_partition(s, pks[i], pklens[i], tokens[i], res);
     }
-    if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk) s->more = 0;
+    if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk)
+        s->more = 0;
     if (rc >= 0 && !c->failed && s->collect && emit_sorted(s)) return -1;
     return rc;
 }
@@ -1227,7 +1253,9 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     s->now_s = c->now_us / 1000000;
     s->json = q->json;
     if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
-    if (plan_selection(s) || plan_where(s, virt) || plan_order(s) || plan_limits(s)) return -1;
+    if (plan_selection(s) || plan_where(s, virt) || plan_order(s) ||
+        plan_limits(s))
+        return -1;
     pstate ps;
     if (parse_state(c, &ps)) return -1;
     if (ps.valid && ps.limit >= 0) s->limit = ps.limit;
@@ -1236,7 +1264,8 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     bs_proto_meta meta;
     result_meta(s, &meta);
     size_t frame_start;
-    if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT, &frame_start))
+    if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT,
+                             &frame_start))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     if (bs_proto_rows_begin(&s->rb, c->out, &meta))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
@@ -1259,6 +1288,7 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     if (!rc) rc = bs_proto_frame_end(c->out, frame_start, c->comp);
     bs_buf_free(&st);
     if (rc)
-        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot build the result: %s", bs_strerror(rc));
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot build the result: %s",
+                          bs_strerror(rc));
     return 0;
 }

@@ -147,15 +147,16 @@ static int token_value(xctx *c, const bs_cql_expr *e, int64_t *out) {
 
 /* Relations of a WHERE clause sorted by what serves them (bs__x_where). */
 typedef struct wclass {
-    const bs_cql_relation *ck_rel[XMAX_KEY * 4]; /* = / IN per clustering column */
+    const bs_cql_relation
+        *ck_rel[XMAX_KEY * 4]; /* = / IN per clustering column */
     const bs_cql_relation *ck_lo[XMAX_KEY * 4], *ck_hi[XMAX_KEY * 4];
     const bs_cql_relation *multi, *multi_lo, *multi_hi; /* (a, b) relations */
     int pk_set[XMAX_KEY];
 } wclass;
 
 /* token(pk) op v: narrows w's token range. */
-static int token_relation(xctx *c, const bs_table_schema *t, const bs_cql_relation *r,
-                          int for_write, xwhere *w) {
+static int token_relation(xctx *c, const bs_table_schema *t,
+                          const bs_cql_relation *r, int for_write, xwhere *w) {
     if (for_write)
         return XINVALID(c, "The token function cannot be used in WHERE "
                            "clauses for UPDATE and DELETE statements");
@@ -168,7 +169,8 @@ static int token_relation(xctx *c, const bs_table_schema *t, const bs_cql_relati
                                "partition key components or none of them");
     int64_t v = 0;
     if (r->op == BS_CQL_OP_IN || r->op == BS_CQL_OP_NEQ)
-        return XINVALID(c, "%s is not supported on token", r->op == BS_CQL_OP_IN ? "IN" : "!=");
+        return XINVALID(c, "%s is not supported on token",
+                        r->op == BS_CQL_OP_IN ? "IN" : "!=");
     if (token_value(c, r->rhs, &v)) return -1;
     w->has_token = 1;
     switch (r->op) {
@@ -198,8 +200,8 @@ static int token_relation(xctx *c, const bs_table_schema *t, const bs_cql_relati
 }
 
 /* (a, b) op ...: checks the columns and files the relation in wc. */
-static int multi_relation(xctx *c, const bs_table_schema *t, const bs_cql_relation *r,
-                          wclass *wc) {
+static int multi_relation(xctx *c, const bs_table_schema *t,
+                          const bs_cql_relation *r, wclass *wc) {
     for (uint32_t k = 0; k < r->ncols; k++)
         if (!bs_table_column(t, r->cols[k]))
             return XINVALID(c, "Undefined column name %s", r->cols[k]);
@@ -212,11 +214,13 @@ static int multi_relation(xctx *c, const bs_table_schema *t, const bs_cql_relati
                             "clustering columns but was applied to: %s",
                             col->name);
         if (col->position != first->position + (int)k)
-            return XINVALID(c, "Clustering columns must appear in the PRIMARY KEY "
-                               "order in multi-column relations");
+            return XINVALID(c,
+                            "Clustering columns must appear in the PRIMARY KEY "
+                            "order in multi-column relations");
         if (col->desc != first->desc)
-            return XINVALID(c, "Multi-column slice restrictions over columns of mixed "
-                               "clustering order are not supported by Basalt");
+            return XINVALID(
+                c, "Multi-column slice restrictions over columns of mixed "
+                   "clustering order are not supported by Basalt");
     }
     if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)
         wc->multi = r;
@@ -231,8 +235,8 @@ static int multi_relation(xctx *c, const bs_table_schema *t, const bs_cql_relati
 
 /* A relation on a clustering column: 1 when filed in wc, 0 when the
  * operator is not one the key can serve, -1 on error. */
-static int clustering_relation(xctx *c, const bs_column *col, const bs_cql_relation *r,
-                               wclass *wc) {
+static int clustering_relation(xctx *c, const bs_column *col,
+                               const bs_cql_relation *r, wclass *wc) {
     int k = col->position;
     if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN) {
         if (wc->ck_rel[k] || wc->ck_lo[k] || wc->ck_hi[k])
@@ -266,8 +270,9 @@ static int clustering_relation(xctx *c, const bs_column *col, const bs_cql_relat
 
 /* A single-column relation: served by the key (filed in w / wc) or
  * filtered. */
-static int column_relation(xctx *c, const bs_table_schema *t, const bs_cql_relation *r,
-                           int for_write, xwhere *w, wclass *wc) {
+static int column_relation(xctx *c, const bs_table_schema *t,
+                           const bs_cql_relation *r, int for_write, xwhere *w,
+                           wclass *wc) {
     const bs_column *col = bs_table_column(t, r->column);
     if (!col) return XINVALID(c, "Undefined column name %s", r->column);
     if (r->lhs != BS_CQL_LHS_COLUMN) {
@@ -275,7 +280,8 @@ static int column_relation(xctx *c, const bs_table_schema *t, const bs_cql_relat
         w->needs_filtering = 1;
         return 0;
     }
-    if (col->kind == BS_COL_PARTITION_KEY && (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)) {
+    if (col->kind == BS_COL_PARTITION_KEY &&
+        (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)) {
         int k = col->position;
         if (wc->pk_set[k])
             return XINVALID(c,
@@ -291,8 +297,10 @@ static int column_relation(xctx *c, const bs_table_schema *t, const bs_cql_relat
     }
     if (for_write) {
         if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
-            return XINVALID(c, "Invalid operator %s for PRIMARY KEY part %s", "in", col->name);
-        return XINVALID(c, "Non PRIMARY KEY columns found in where clause: %s ", col->name);
+            return XINVALID(c, "Invalid operator %s for PRIMARY KEY part %s",
+                            "in", col->name);
+        return XINVALID(c, "Non PRIMARY KEY columns found in where clause: %s ",
+                        col->name);
     }
     w->filters[w->nfilters++] = r;
     w->needs_filtering = 1;
@@ -301,8 +309,9 @@ static int column_relation(xctx *c, const bs_table_schema *t, const bs_cql_relat
 
 /* Partition key: complete (served by the key), partial (filtered) or
  * absent. */
-static int pk_finish(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels, uint32_t n,
-                     int for_write, const wclass *wc, xwhere *w) {
+static int pk_finish(xctx *c, const bs_table_schema *t,
+                     const bs_cql_relation *rels, uint32_t n, int for_write,
+                     const wclass *wc, xwhere *w) {
     size_t npk_set = 0;
     for (size_t k = 0; k < t->npk; k++)
         npk_set += wc->pk_set[k];
@@ -311,7 +320,8 @@ static int pk_finish(xctx *c, const bs_table_schema *t, const bs_cql_relation *r
         if (for_write) {
             for (size_t k = 0; k < t->npk; k++)
                 if (!wc->pk_set[k])
-                    return XINVALID(c, "Some partition key parts are missing: %s",
+                    return XINVALID(c,
+                                    "Some partition key parts are missing: %s",
                                     t->cols[k].name);
         }
         /* partial partition key: filter on those relations */
@@ -319,7 +329,8 @@ static int pk_finish(xctx *c, const bs_table_schema *t, const bs_cql_relation *r
             const bs_cql_relation *r = &rels[i];
             if (r->lhs == BS_CQL_LHS_COLUMN) {
                 const bs_column *col = bs_table_column(t, r->column);
-                if (col && col->kind == BS_COL_PARTITION_KEY) w->filters[w->nfilters++] = r;
+                if (col && col->kind == BS_COL_PARTITION_KEY)
+                    w->filters[w->nfilters++] = r;
             }
         }
         w->needs_filtering = 1;
@@ -333,8 +344,8 @@ static int pk_finish(xctx *c, const bs_table_schema *t, const bs_cql_relation *r
 }
 
 /* The = / IN prefix of the clustering columns; *k = its length. */
-static int ck_eq_prefix(xctx *c, const bs_table_schema *t, const wclass *wc, xwhere *w,
-                        size_t *kp) {
+static int ck_eq_prefix(xctx *c, const bs_table_schema *t, const wclass *wc,
+                        xwhere *w, size_t *kp) {
     size_t k = 0;
     const bs_cql_relation *multi = wc->multi;
     if (multi) {
@@ -342,7 +353,8 @@ static int ck_eq_prefix(xctx *c, const bs_table_schema *t, const wclass *wc, xwh
             return XINVALID(c, "Clustering columns must appear in the PRIMARY "
                                "KEY order in multi-column relations");
         if (multi->op != BS_CQL_OP_EQ)
-            return XINVALID(c, "Multi-column IN restrictions are not supported by Basalt");
+            return XINVALID(
+                c, "Multi-column IN restrictions are not supported by Basalt");
         xval *vals;
         if (tuple_values(c, t, multi, multi->rhs, &vals)) return -1;
         for (uint32_t j = 0; j < multi->ncols; j++) {
@@ -353,7 +365,8 @@ static int ck_eq_prefix(xctx *c, const bs_table_schema *t, const wclass *wc, xwh
     }
     for (; k < t->nck && wc->ck_rel[k]; k++) {
         const bs_column *col = &t->cols[t->npk + k];
-        if (rhs_values(c, wc->ck_rel[k], col->type, col->name, &w->ckv[k], &w->nckv[k]))
+        if (rhs_values(c, wc->ck_rel[k], col->type, col->name, &w->ckv[k],
+                       &w->nckv[k]))
             return -1;
     }
     *kp = k;
@@ -361,17 +374,20 @@ static int ck_eq_prefix(xctx *c, const bs_table_schema *t, const wclass *wc, xwh
 }
 
 /* One bound of a single-column slice: *v (arena) from relation r. */
-static int slice_bound(xctx *c, const bs_column *col, const bs_cql_relation *r, xval **v) {
+static int slice_bound(xctx *c, const bs_column *col, const bs_cql_relation *r,
+                       xval **v) {
     *v = bs_arena_calloc(c->a, sizeof **v);
     if (bs__x_term(c, r->rhs, col->type, col->name, *v)) return -1;
     if ((*v)->len == BS_VALUE_NULL)
-        return XINVALID(c, "Invalid null value in condition for column %s", col->name);
+        return XINVALID(c, "Invalid null value in condition for column %s",
+                        col->name);
     return 0;
 }
 
 /* The slice after the = prefix (column k); *kp moves past a
  * single-column slice. */
-static int ck_slice(xctx *c, const bs_table_schema *t, const wclass *wc, xwhere *w, size_t *kp) {
+static int ck_slice(xctx *c, const bs_table_schema *t, const wclass *wc,
+                    xwhere *w, size_t *kp) {
     size_t k = *kp;
     const bs_cql_relation *multi_lo = wc->multi_lo, *multi_hi = wc->multi_hi;
     if (multi_lo || multi_hi) {
@@ -411,8 +427,8 @@ static int ck_slice(xctx *c, const bs_table_schema *t, const wclass *wc, xwhere 
 }
 
 /* Clustering: = prefix, then one slice; what follows a gap filters. */
-static int ck_finish(xctx *c, const bs_table_schema *t, int for_write, const wclass *wc,
-                     xwhere *w) {
+static int ck_finish(xctx *c, const bs_table_schema *t, int for_write,
+                     const wclass *wc, xwhere *w) {
     size_t k = 0;
     if (ck_eq_prefix(c, t, wc, w, &k)) return -1;
     w->ck_eq = k;
@@ -421,10 +437,12 @@ static int ck_finish(xctx *c, const bs_table_schema *t, int for_write, const wcl
     for (size_t j = k; j < t->nck; j++) {
         if (wc->ck_rel[j] || wc->ck_lo[j] || wc->ck_hi[j]) {
             if (for_write)
-                return XINVALID(c,
-                                "PRIMARY KEY column \"%s\" cannot be restricted as "
-                                "preceding column \"%s\" is not restricted",
-                                t->cols[t->npk + j].name, t->cols[t->npk + (j ? j - 1 : 0)].name);
+                return XINVALID(
+                    c,
+                    "PRIMARY KEY column \"%s\" cannot be restricted as "
+                    "preceding column \"%s\" is not restricted",
+                    t->cols[t->npk + j].name,
+                    t->cols[t->npk + (j ? j - 1 : 0)].name);
             if (wc->ck_rel[j]) w->filters[w->nfilters++] = wc->ck_rel[j];
             if (wc->ck_lo[j]) w->filters[w->nfilters++] = wc->ck_lo[j];
             if (wc->ck_hi[j]) w->filters[w->nfilters++] = wc->ck_hi[j];
@@ -446,9 +464,11 @@ int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
         return XINVALID(c, "too many key columns");
     for (uint32_t i = 0; i < n; i++) {
         const bs_cql_relation *r = &rels[i];
-        int rc = r->lhs == BS_CQL_LHS_TOKEN   ? token_relation(c, t, r, for_write, w)
-                 : r->lhs == BS_CQL_LHS_MULTI ? multi_relation(c, t, r, &wc)
-                                              : column_relation(c, t, r, for_write, w, &wc);
+        int rc = r->lhs == BS_CQL_LHS_TOKEN
+                     ? token_relation(c, t, r, for_write, w)
+                 : r->lhs == BS_CQL_LHS_MULTI
+                     ? multi_relation(c, t, r, &wc)
+                     : column_relation(c, t, r, for_write, w, &wc);
         if (rc) return -1;
     }
     if (pk_finish(c, t, rels, n, for_write, &wc, w)) return -1;
