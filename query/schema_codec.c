@@ -320,6 +320,110 @@ static void free_strmap(size_t n, char **k, char **v) {
 
 /* Decodes a table into defs/options and creates it through the normal
  * validating path, then restores ids and dropped columns. */
+/* The column definitions and options of a table being decoded (d_table
+ * owns them and frees them with dtable_free). */
+typedef struct dtable {
+    bs_column_def *defs;
+    char **cnames;
+    bs_type **ctypes;
+    uint16_t *cids;
+    size_t ncols; /* entries of the arrays above to free */
+    bs_table_option *opts;
+    size_t nopts;
+} dtable;
+
+static void dtable_free(dtable *d) {
+    for (size_t i = 0; i < d->ncols; i++) {
+        free(d->cnames[i]);
+        bs_type_free(d->ctypes[i]);
+    }
+    free(d->cnames);
+    free(d->ctypes);
+    free(d->cids);
+    free(d->defs);
+    for (size_t i = 0; i < d->nopts; i++)
+        bs__schema_option_free(&d->opts[i]);
+    free(d->opts);
+}
+
+/* The column list (array o) of a table whose ids are below next. */
+static int d_columns(dctx *c, const msgpack_object *o, int64_t next,
+                     dtable *d) {
+    size_t n = o->via.array.size;
+    d->defs = calloc(n + 1, sizeof *d->defs);
+    d->cnames = calloc(n + 1, sizeof *d->cnames);
+    d->ctypes = calloc(n + 1, sizeof *d->ctypes);
+    d->cids = calloc(n + 1, sizeof *d->cids);
+    if (!d->defs || !d->cnames || !d->ctypes || !d->cids) return BS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *co = &o->via.array.ptr[i];
+        int rc = d_array(c, co, 6, "column");
+        if (rc) return rc;
+        const msgpack_object *ca = co->via.array.ptr;
+        int64_t kind, pos, desc, cid;
+        d->ncols = i + 1;
+        if ((rc = d_str(c, &ca[0], 0, &d->cnames[i], "column name")) ||
+            (rc = d_type(c, &ca[1], &d->ctypes[i])) ||
+            (rc = d_int(c, &ca[2], 0, 3, &kind, "column kind")) ||
+            (rc = d_int(c, &ca[3], -1, 1024, &pos, "column position")) ||
+            (rc = d_int(c, &ca[4], 0, 1, &desc, "column order")) ||
+            (rc = d_int(c, &ca[5], BS_SCHEMA_FIRST_COLUMN_ID, next - 1, &cid,
+                        "column id")))
+            return rc;
+        d->defs[i].name = d->cnames[i];
+        d->defs[i].type = d->ctypes[i];
+        d->defs[i].kind = (bs_col_kind)kind;
+        d->defs[i].position = (int)pos;
+        d->defs[i].desc = (int)desc;
+        d->cids[i] = (uint16_t)cid;
+    }
+    return 0;
+}
+
+/* The option list (array o) of a table. */
+static int d_options(dctx *c, const msgpack_object *o, dtable *d) {
+    size_t no = o->via.array.size;
+    d->opts = calloc(no + 1, sizeof *d->opts);
+    if (!d->opts) return BS_ENOMEM;
+    for (size_t i = 0; i < no; i++) {
+        const msgpack_object *oo = &o->via.array.ptr[i];
+        int rc = d_array(c, oo, 3, "option");
+        if (rc) return rc;
+        d->nopts = i + 1;
+        bs_table_option *op = &d->opts[i];
+        if ((rc = d_str(c, &oo->via.array.ptr[0], 0, &op->name,
+                        "option name")) ||
+            (rc = d_str(c, &oo->via.array.ptr[1], 1, &op->value,
+                        "option value")) ||
+            (rc = d_strmap(c, &oo->via.array.ptr[2], &op->nentries, &op->keys,
+                           &op->values, "option map")))
+            return rc;
+    }
+    return 0;
+}
+
+/* The dropped-column list (array o) into table t. */
+static int d_dropped(dctx *c, const msgpack_object *o, bs_table_schema *t) {
+    size_t nd = o->via.array.size;
+    if (!nd) return 0;
+    t->dropped = calloc(nd, sizeof *t->dropped);
+    if (!t->dropped) return BS_ENOMEM;
+    for (size_t i = 0; i < nd; i++) {
+        const msgpack_object *dobj = &o->via.array.ptr[i];
+        int rc = d_array(c, dobj, 3, "dropped column");
+        if (rc) return rc;
+        bs_dropped_column *dc = &t->dropped[i];
+        t->ndropped = i + 1;
+        if ((rc = d_str(c, &dobj->via.array.ptr[0], 0, &dc->name,
+                        "dropped name")) ||
+            (rc = d_type(c, &dobj->via.array.ptr[1], &dc->type)) ||
+            (rc = d_int(c, &dobj->via.array.ptr[2], INT64_MIN, INT64_MAX,
+                        &dc->dropped_time_us, "dropped time")))
+            return rc;
+    }
+    return 0;
+}
+
 static int d_table(dctx *c, bs_schema *s, const char *ks,
                    const msgpack_object *o) {
     int rc = d_array(c, o, 0, "table");
@@ -332,12 +436,8 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
         (rc = d_int(c, &a[8], 0, INT64_MAX, &tts, "table timestamp")))
         return rc;
     char *name = NULL;
-    bs_column_def *defs = NULL;
-    char **cnames = NULL;
-    bs_type **ctypes = NULL;
-    uint16_t *cids = NULL;
-    bs_table_option *opts = NULL;
-    size_t ncols = 0, nopts = 0;
+    dtable d;
+    memset(&d, 0, sizeof d);
     int64_t ttl, gc, next;
     if ((rc = d_str(c, &a[0], 0, &name, "table name"))) goto out;
     if (a[1].type != MSGPACK_OBJECT_BIN || a[1].via.bin.size != 16) {
@@ -354,57 +454,11 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
         (rc = d_array(c, &a[6], 0, "options")) ||
         (rc = d_array(c, &a[7], 0, "dropped")))
         goto out;
-    size_t n = a[5].via.array.size;
-    defs = calloc(n + 1, sizeof *defs);
-    cnames = calloc(n + 1, sizeof *cnames);
-    ctypes = calloc(n + 1, sizeof *ctypes);
-    cids = calloc(n + 1, sizeof *cids);
-    if (!defs || !cnames || !ctypes || !cids) {
-        rc = BS_ENOMEM;
+    if ((rc = d_columns(c, &a[5], next, &d)) || (rc = d_options(c, &a[6], &d)))
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const msgpack_object *co = &a[5].via.array.ptr[i];
-        if ((rc = d_array(c, co, 6, "column"))) goto out;
-        const msgpack_object *ca = co->via.array.ptr;
-        int64_t kind, pos, desc, cid;
-        ncols = i + 1;
-        if ((rc = d_str(c, &ca[0], 0, &cnames[i], "column name")) ||
-            (rc = d_type(c, &ca[1], &ctypes[i])) ||
-            (rc = d_int(c, &ca[2], 0, 3, &kind, "column kind")) ||
-            (rc = d_int(c, &ca[3], -1, 1024, &pos, "column position")) ||
-            (rc = d_int(c, &ca[4], 0, 1, &desc, "column order")) ||
-            (rc = d_int(c, &ca[5], BS_SCHEMA_FIRST_COLUMN_ID, next - 1, &cid,
-                        "column id")))
-            goto out;
-        defs[i].name = cnames[i];
-        defs[i].type = ctypes[i];
-        defs[i].kind = (bs_col_kind)kind;
-        defs[i].position = (int)pos;
-        defs[i].desc = (int)desc;
-        cids[i] = (uint16_t)cid;
-    }
-    size_t no = a[6].via.array.size;
-    opts = calloc(no + 1, sizeof *opts);
-    if (!opts) {
-        rc = BS_ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < no; i++) {
-        const msgpack_object *oo = &a[6].via.array.ptr[i];
-        if ((rc = d_array(c, oo, 3, "option"))) goto out;
-        nopts = i + 1;
-        if ((rc = d_str(c, &oo->via.array.ptr[0], 0, &opts[i].name,
-                        "option name")) ||
-            (rc = d_str(c, &oo->via.array.ptr[1], 1, &opts[i].value,
-                        "option value")) ||
-            (rc = d_strmap(c, &oo->via.array.ptr[2], &opts[i].nentries,
-                           &opts[i].keys, &opts[i].values, "option map")))
-            goto out;
-    }
     char e2[256];
-    rc = bs_schema_create_table(s, ks, name, &id, defs, ncols, opts, nopts, 0,
-                                e2, sizeof e2);
+    rc = bs_schema_create_table(s, ks, name, &id, d.defs, d.ncols, d.opts,
+                                d.nopts, 0, e2, sizeof e2);
     if (rc) {
         rc = D_FAIL(c, "schema: table %s.%s: %s", ks, name, e2);
         goto out;
@@ -414,49 +468,100 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
     t->default_ttl = ttl;
     t->gc_grace = gc;
     t->next_col_id = (uint16_t)next;
-    for (size_t i = 0; i < ncols; i++) {
-        bs_column *col = (bs_column *)bs_table_column(t, cnames[i]);
+    for (size_t i = 0; i < d.ncols; i++) {
+        bs_column *col = (bs_column *)bs_table_column(t, d.cnames[i]);
         for (size_t j = 0; j < i; j++)
-            if (cids[j] == cids[i]) {
-                rc = D_FAIL(c, "schema: duplicate column id %u", cids[i]);
+            if (d.cids[j] == d.cids[i]) {
+                rc = D_FAIL(c, "schema: duplicate column id %u", d.cids[i]);
                 goto out;
             }
-        col->id = cids[i];
+        col->id = d.cids[i];
     }
-    size_t nd = a[7].via.array.size;
-    if (nd) {
-        t->dropped = calloc(nd, sizeof *t->dropped);
-        if (!t->dropped) {
-            rc = BS_ENOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < nd; i++) {
-            const msgpack_object *dobj = &a[7].via.array.ptr[i];
-            if ((rc = d_array(c, dobj, 3, "dropped column"))) goto out;
-            bs_dropped_column *dc = &t->dropped[i];
-            t->ndropped = i + 1;
-            if ((rc = d_str(c, &dobj->via.array.ptr[0], 0, &dc->name,
-                            "dropped name")) ||
-                (rc = d_type(c, &dobj->via.array.ptr[1], &dc->type)) ||
-                (rc = d_int(c, &dobj->via.array.ptr[2], INT64_MIN, INT64_MAX,
-                            &dc->dropped_time_us, "dropped time")))
-                goto out;
-        }
-    }
+    rc = d_dropped(c, &a[7], t);
 out:
     free(name);
-    for (size_t i = 0; i < ncols; i++) {
-        free(cnames[i]);
-        bs_type_free(ctypes[i]);
-    }
-    free(cnames);
-    free(ctypes);
-    free(cids);
-    free(defs);
-    for (size_t i = 0; i < nopts; i++)
-        bs__schema_option_free(&opts[i]);
-    free(opts);
+    dtable_free(&d);
     return rc;
+}
+
+/* One keyspace and its tables into s. */
+static int d_keyspace(dctx *c, bs_schema *s, const msgpack_object *ko) {
+    int rc;
+    if ((rc = d_array(c, ko, 0, "keyspace"))) return rc;
+    if (ko->via.array.size != 5 && ko->via.array.size != 7)
+        return D_FAIL(c, "schema: keyspace: expected an array of 5 or 7");
+    const msgpack_object *ka = ko->via.array.ptr;
+    int64_t kts = 0, kcr = 0;
+    if (ko->via.array.size == 7 &&
+        ((rc = d_int(c, &ka[5], 0, INT64_MAX, &kts, "keyspace timestamp")) ||
+         (rc = d_int(c, &ka[6], 0, INT64_MAX, &kcr, "keyspace creation"))))
+        return rc;
+    char *name = NULL, *cls = NULL, **rk = NULL, **rv = NULL;
+    size_t nr = 0;
+    if (ka[1].type != MSGPACK_OBJECT_BOOLEAN)
+        return D_FAIL(c, "schema: durable_writes must be a boolean");
+    if ((rc = d_str(c, &ka[0], 0, &name, "keyspace name")) ||
+        (rc = d_str(c, &ka[2], 0, &cls, "replication class")) ||
+        (rc = d_strmap(c, &ka[3], &nr, &rk, &rv, "replication")) ||
+        (rc = d_array(c, &ka[4], 0, "tables"))) {
+        free(name);
+        free(cls);
+        free_strmap(nr, rk, rv);
+        return rc;
+    }
+    char e2[256];
+    rc = bs_schema_create_keyspace(s, name, cls, nr, (const char *const *)rk,
+                                   (const char *const *)rv, ka[1].via.boolean,
+                                   0, e2, sizeof e2);
+    free(cls);
+    free_strmap(nr, rk, rv);
+    if (rc) {
+        rc = D_FAIL(c, "schema: keyspace %s: %s", name, e2);
+        free(name);
+        return rc;
+    }
+    bs_keyspace_schema *kk = (bs_keyspace_schema *)bs_schema_keyspace(s, name);
+    kk->ts_us = kts;
+    kk->created_us = kcr;
+    for (uint32_t j = 0; j < ka[4].via.array.size && !rc; j++)
+        rc = d_table(c, s, name, &ka[4].via.array.ptr[j]);
+    free(name);
+    return rc;
+}
+
+/* The tombstone list (array to) into s. */
+static int d_tombstones(dctx *c, bs_schema *s, const msgpack_object *to) {
+    int rc = d_array(c, to, 0, "tombstones");
+    if (rc) return rc;
+    for (uint32_t i = 0; i < to->via.array.size; i++) {
+        const msgpack_object *t = &to->via.array.ptr[i];
+        char *tk = NULL, *tt = NULL;
+        int64_t tts;
+        if ((rc = d_array(c, t, 3, "tombstone")) ||
+            (rc = d_str(c, &t->via.array.ptr[0], 0, &tk,
+                        "tombstone keyspace")) ||
+            (rc = d_str(c, &t->via.array.ptr[1], 1, &tt, "tombstone table")) ||
+            (rc = d_int(c, &t->via.array.ptr[2], 1, INT64_MAX, &tts,
+                        "tombstone time"))) {
+            free(tk);
+            free(tt);
+            return rc;
+        }
+        if (bs_schema_tombstone(s, tk, tt)) {
+            rc = D_FAIL(c, "schema: duplicate tombstone %s%s%s", tk,
+                        tt ? "." : "", tt ? tt : "");
+        } else if (!tt && bs_schema_keyspace(s, tk)) {
+            rc = D_FAIL(c, "schema: keyspace %s both live and dropped", tk);
+        } else if (tt && bs_schema_table(s, tk, tt)) {
+            rc = D_FAIL(c, "schema: table %s.%s both live and dropped", tk, tt);
+        } else {
+            rc = bs__schema_tomb_set(s, tk, tt, tts);
+        }
+        free(tk);
+        free(tt);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 int bs_schema_decode(const void *data, size_t len, bs_schema **out, char *err,
@@ -495,90 +600,11 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out, char *err,
         goto out;
     }
     const msgpack_object_array *kss = &root->via.array.ptr[2].via.array;
-    for (uint32_t i = 0; i < kss->size; i++) {
-        const msgpack_object *ko = &kss->ptr[i];
-        if ((rc = d_array(&c, ko, 0, "keyspace"))) goto out;
-        if (ko->via.array.size != 5 && ko->via.array.size != 7) {
-            rc = D_FAIL(&c, "schema: keyspace: expected an array of 5 or 7");
-            goto out;
-        }
-        const msgpack_object *ka = ko->via.array.ptr;
-        int64_t kts = 0, kcr = 0;
-        if (ko->via.array.size == 7 &&
-            ((rc = d_int(&c, &ka[5], 0, INT64_MAX, &kts,
-                         "keyspace timestamp")) ||
-             (rc = d_int(&c, &ka[6], 0, INT64_MAX, &kcr, "keyspace creation"))))
-            goto out;
-        char *name = NULL, *cls = NULL, **rk = NULL, **rv = NULL;
-        size_t nr = 0;
-        if (ka[1].type != MSGPACK_OBJECT_BOOLEAN) {
-            rc = D_FAIL(&c, "schema: durable_writes must be a boolean");
-            goto out;
-        }
-        if ((rc = d_str(&c, &ka[0], 0, &name, "keyspace name")) ||
-            (rc = d_str(&c, &ka[2], 0, &cls, "replication class")) ||
-            (rc = d_strmap(&c, &ka[3], &nr, &rk, &rv, "replication")) ||
-            (rc = d_array(&c, &ka[4], 0, "tables"))) {
-            free(name);
-            free(cls);
-            free_strmap(nr, rk, rv);
-            goto out;
-        }
-        char e2[256];
-        rc = bs_schema_create_keyspace(
-            s, name, cls, nr, (const char *const *)rk, (const char *const *)rv,
-            ka[1].via.boolean, 0, e2, sizeof e2);
-        free(cls);
-        free_strmap(nr, rk, rv);
-        if (rc) {
-            rc = D_FAIL(&c, "schema: keyspace %s: %s", name, e2);
-            free(name);
-            goto out;
-        }
-        bs_keyspace_schema *kk =
-            (bs_keyspace_schema *)bs_schema_keyspace(s, name);
-        kk->ts_us = kts;
-        kk->created_us = kcr;
-        for (uint32_t j = 0; j < ka[4].via.array.size && !rc; j++)
-            rc = d_table(&c, s, name, &ka[4].via.array.ptr[j]);
-        free(name);
-        if (rc) goto out;
-    }
-    if (root->via.array.size == 4) {
-        const msgpack_object *to = &root->via.array.ptr[3];
-        if ((rc = d_array(&c, to, 0, "tombstones"))) goto out;
-        for (uint32_t i = 0; i < to->via.array.size; i++) {
-            const msgpack_object *t = &to->via.array.ptr[i];
-            char *tk = NULL, *tt = NULL;
-            int64_t tts;
-            if ((rc = d_array(&c, t, 3, "tombstone")) ||
-                (rc = d_str(&c, &t->via.array.ptr[0], 0, &tk,
-                            "tombstone keyspace")) ||
-                (rc = d_str(&c, &t->via.array.ptr[1], 1, &tt,
-                            "tombstone table")) ||
-                (rc = d_int(&c, &t->via.array.ptr[2], 1, INT64_MAX, &tts,
-                            "tombstone time"))) {
-                free(tk);
-                free(tt);
-                goto out;
-            }
-            if (bs_schema_tombstone(s, tk, tt)) {
-                rc = D_FAIL(&c, "schema: duplicate tombstone %s%s%s", tk,
-                            tt ? "." : "", tt ? tt : "");
-            } else if (!tt && bs_schema_keyspace(s, tk)) {
-                rc =
-                    D_FAIL(&c, "schema: keyspace %s both live and dropped", tk);
-            } else if (tt && bs_schema_table(s, tk, tt)) {
-                rc = D_FAIL(&c, "schema: table %s.%s both live and dropped", tk,
-                            tt);
-            } else {
-                rc = bs__schema_tomb_set(s, tk, tt, tts);
-            }
-            free(tk);
-            free(tt);
-            if (rc) goto out;
-        }
-    }
+    for (uint32_t i = 0; i < kss->size; i++)
+        if ((rc = d_keyspace(&c, s, &kss->ptr[i]))) goto out;
+    if (root->via.array.size == 4 &&
+        (rc = d_tombstones(&c, s, &root->via.array.ptr[3])))
+        goto out;
     s->timestamp_us = ts;
     bs__schema_recompute_version(s);
     *out = s;
