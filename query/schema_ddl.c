@@ -295,29 +295,31 @@ static int apply_option(bs_table_schema *t, const bs_table_option *o, char *err,
     return 0;
 }
 
-int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
-                           const bs_uuid *id, const bs_column_def *defs,
-                           size_t ndefs, const bs_table_option *opts,
-                           size_t nopts, int64_t now_us, char *err,
-                           size_t errlen) {
-    int found;
-    size_t ki = bs__schema_ks_index(s, ks, &found);
-    if (!found)
-        return bs__schema_fail(err, errlen, BS_ENOTFOUND,
-                               "Keyspace '%s' does not exist", ks);
-    bs_keyspace_schema *k = s->ks[ki];
-    if (!valid_name(name))
-        return bs__schema_fail(
-            err, errlen, BS_EINVAL,
-            "Table name must not be empty, more than 48 characters "
-            "long, or contain non-alphanumeric-underscore characters "
-            "(got \"%s\")",
-            name);
-    size_t at = bs__schema_table_index(k, name, &found);
-    if (found)
-        return bs__schema_fail(err, errlen, BS_EEXIST,
-                               "Table %s.%s already exists", ks, name);
-    /* validate the definitions */
+/* A primary-key column's type: frozen, no counter, no duration. */
+static int check_key_type(const bs_column_def *d, char *err, size_t errlen) {
+    if (bs_type_is_multicell(d->type))
+        return bs__schema_fail(err, errlen, BS_EINVAL,
+                               "Invalid non-frozen collection type for PRIMARY "
+                               "KEY component %s",
+                               d->name);
+    if (type_has_kind(d->type, BS_TYPE_COUNTER))
+        return bs__schema_fail(err, errlen, BS_EINVAL,
+                               "counter type is not supported for PRIMARY KEY "
+                               "column '%s'",
+                               d->name);
+    if (type_has_kind(d->type, BS_TYPE_DURATION))
+        return bs__schema_fail(err, errlen, BS_EINVAL,
+                               "duration type is not supported for PRIMARY KEY "
+                               "column '%s'",
+                               d->name);
+    return 0;
+}
+
+/* Validates CREATE TABLE column definitions (Cassandra's messages) and
+ * counts the partition key and clustering columns. */
+static int check_column_defs(const char *name, const bs_column_def *defs,
+                             size_t ndefs, size_t *npkp, size_t *nckp,
+                             char *err, size_t errlen) {
     size_t npk = 0, nck = 0, nstatic = 0;
     for (size_t i = 0; i < ndefs; i++) {
         const bs_column_def *d = &defs[i];
@@ -326,26 +328,9 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
                 return bs__schema_fail(err, errlen, BS_EINVAL,
                                        "Multiple definition of identifier %s",
                                        d->name);
-        if (d->kind == BS_COL_PARTITION_KEY || d->kind == BS_COL_CLUSTERING) {
-            if (bs_type_is_multicell(d->type))
-                return bs__schema_fail(
-                    err, errlen, BS_EINVAL,
-                    "Invalid non-frozen collection type for PRIMARY "
-                    "KEY component %s",
-                    d->name);
-            if (type_has_kind(d->type, BS_TYPE_COUNTER))
-                return bs__schema_fail(
-                    err, errlen, BS_EINVAL,
-                    "counter type is not supported for PRIMARY KEY "
-                    "column '%s'",
-                    d->name);
-            if (type_has_kind(d->type, BS_TYPE_DURATION))
-                return bs__schema_fail(
-                    err, errlen, BS_EINVAL,
-                    "duration type is not supported for PRIMARY KEY "
-                    "column '%s'",
-                    d->name);
-        }
+        if ((d->kind == BS_COL_PARTITION_KEY || d->kind == BS_COL_CLUSTERING) &&
+            check_key_type(d, err, errlen))
+            return BS_EINVAL;
         if (d->kind == BS_COL_PARTITION_KEY)
             npk++;
         else if (d->kind == BS_COL_CLUSTERING)
@@ -379,6 +364,16 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
                                        "duplicate key position %d",
                                        d->position);
     }
+    *npkp = npk;
+    *nckp = nck;
+    return 0;
+}
+
+/* A new table ks.name (id NULL: random) with the columns of defs in
+ * Cassandra's layout and ids in that order.  0 or BS_ENOMEM. */
+static int new_table(const char *ks, const char *name, const bs_uuid *id,
+                     const bs_column_def *defs, size_t ndefs,
+                     bs_table_schema **out) {
     bs_table_schema *t = calloc(1, sizeof *t);
     if (!t) return BS_ENOMEM;
     t->keyspace = bs__schema_xstrdup(ks);
@@ -405,10 +400,44 @@ int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
     for (size_t i = 0; i < t->ncols; i++)
         t->cols[i].id = (uint16_t)(BS_SCHEMA_FIRST_COLUMN_ID + i);
     t->next_col_id = (uint16_t)(BS_SCHEMA_FIRST_COLUMN_ID + t->ncols);
+    *out = t;
+    return 0;
+oom:
+    bs__schema_table_free(t);
+    return BS_ENOMEM;
+}
+
+int bs_schema_create_table(bs_schema *s, const char *ks, const char *name,
+                           const bs_uuid *id, const bs_column_def *defs,
+                           size_t ndefs, const bs_table_option *opts,
+                           size_t nopts, int64_t now_us, char *err,
+                           size_t errlen) {
+    int found;
+    size_t ki = bs__schema_ks_index(s, ks, &found);
+    if (!found)
+        return bs__schema_fail(err, errlen, BS_ENOTFOUND,
+                               "Keyspace '%s' does not exist", ks);
+    bs_keyspace_schema *k = s->ks[ki];
+    if (!valid_name(name))
+        return bs__schema_fail(
+            err, errlen, BS_EINVAL,
+            "Table name must not be empty, more than 48 characters "
+            "long, or contain non-alphanumeric-underscore characters "
+            "(got \"%s\")",
+            name);
+    size_t at = bs__schema_table_index(k, name, &found);
+    if (found)
+        return bs__schema_fail(err, errlen, BS_EEXIST,
+                               "Table %s.%s already exists", ks, name);
+    size_t npk = 0, nck = 0;
+    int rc = check_column_defs(name, defs, ndefs, &npk, &nck, err, errlen);
+    if (rc) return rc;
+    bs_table_schema *t;
+    if ((rc = new_table(ks, name, id, defs, ndefs, &t))) return rc;
     t->npk = npk;
     t->nck = nck;
     for (size_t i = 0; i < nopts; i++) {
-        int rc = apply_option(t, &opts[i], err, errlen);
+        rc = apply_option(t, &opts[i], err, errlen);
         if (rc) {
             bs__schema_table_free(t);
             return rc;
