@@ -112,8 +112,9 @@ const bs_xres *bs_xh_query(bs_xh *h, const char *cql, const bs_xq *q);
 /* Formats like bs_xh_query (printf style), default parameters. */
 const bs_xres *bs_xh_q(bs_xh *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* PREPARE then EXECUTE helpers: the id is taken from `prepared` (a
- * PREPARED result, copied by the caller with bs_xh_keep_id). */
+/* PREPARE cql; EXECUTE the statement whose id (idlen bytes) a PREPARED
+ * result gave (copy it out of r->result.u.prepared.id first: results do
+ * not outlive the next request). */
 const bs_xres *bs_xh_prepare(bs_xh *h, const char *cql);
 const bs_xres *bs_xh_execute(bs_xh *h, const uint8_t *id, size_t idlen,
                              const bs_xq *q);
