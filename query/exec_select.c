@@ -10,6 +10,13 @@
  * which filters, applies PER PARTITION LIMIT, evaluates the selectors
  * and appends to the Rows result, or feeds the aggregates.
  *
+ * Result metadata comes from the selection alone (plan_selection +
+ * selection_meta), so PREPARE announces the same columns that EXECUTE
+ * returns (bs__x_select_meta).  With skip_metadata a Rows result leaves
+ * them out, unless they no longer match what PREPARE announced (an
+ * ALTER in between): then the answer is UNPREPARED and the driver
+ * prepares again and gets the new columns.
+ *
  * Reads are chunked: a partition is read `chunk` rows at a time (resuming
  * strictly after the last clustering key), so filtering and paging never
  * need a whole partition in memory.
@@ -1038,7 +1045,8 @@ static int virtual_cb(xctx *c, void *ud, const uint8_t *pk, size_t pklen,
 /* ---- SELECT -----------------------------------------------------------------
  */
 
-int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
+/* The table and the selectors of a SELECT (no reading). */
+static int plan_selection(xctx *c, const bs_cql_stmt *stmt, sctx **out) {
     const bs_cql_select *q = &stmt->u.select;
     sctx *s = bs_arena_calloc(c->a, sizeof *s);
     if (!s) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
@@ -1046,7 +1054,6 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     s->q = q;
     if (bs__x_table(c, &q->table, &s->t)) return -1;
     const bs_table_schema *t = s->t;
-    int virt = bs__x_is_virtual(t->keyspace, t->name);
     s->now_s = c->now_us / 1000000;
     s->json = q->json;
     if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
@@ -1081,6 +1088,50 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
                     s->sel[i].name);
         }
     }
+    *out = s;
+    return 0;
+}
+
+/* The result metadata of a planned selection (arena memory). */
+static void selection_meta(sctx *s, bs_proto_meta *meta) {
+    xctx *c = s->c;
+    const bs_table_schema *t = s->t;
+    memset(meta, 0, sizeof *meta);
+    meta->paging_state.len = BS_PROTO_NULL;
+    meta->version = c->version;
+    if (s->json) {
+        meta->ncols = 1;
+        meta->cols = bs_arena_calloc(c->a, sizeof *meta->cols);
+        meta->cols[0].keyspace = bs_proto_cstr(t->keyspace);
+        meta->cols[0].table = bs_proto_cstr(t->name);
+        meta->cols[0].name = bs_proto_cstr("[json]");
+        meta->cols[0].type = type_of_kind(BS_TYPE_VARCHAR);
+    } else {
+        meta->ncols = (uint32_t)s->nsel;
+        meta->cols = bs_arena_calloc(c->a, (s->nsel + 1) * sizeof *meta->cols);
+        for (size_t i = 0; i < s->nsel; i++) {
+            meta->cols[i].keyspace = bs_proto_cstr(t->keyspace);
+            meta->cols[i].table = bs_proto_cstr(t->name);
+            meta->cols[i].name = bs_proto_cstr(s->sel[i].name);
+            meta->cols[i].type = s->sel[i].type;
+        }
+    }
+}
+
+int bs__x_select_meta(xctx *c, const bs_cql_stmt *stmt, bs_proto_meta *meta) {
+    sctx *s;
+    if (plan_selection(c, stmt, &s)) return -1;
+    selection_meta(s, meta);
+    if (!meta->cols) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    return 0;
+}
+
+int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
+    const bs_cql_select *q = &stmt->u.select;
+    sctx *s;
+    if (plan_selection(c, stmt, &s)) return -1;
+    const bs_table_schema *t = s->t;
+    int virt = bs__x_is_virtual(t->keyspace, t->name);
     /* where */
     if (bs__x_where(c, t, q->where, q->nwhere, 0, &s->w)) return -1;
     if (virt) {
@@ -1147,26 +1198,14 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     if (ps.valid && ps.limit >= 0) s->limit = ps.limit;
     s->page = (s->aggregate || virt) ? -1 : c->page_size;
     if (s->page == 0) s->page = -1;
-    /* metadata */
+    /* metadata: left out when the client has the one of PREPARE
+     * (skip_metadata), which must then still describe these columns */
     bs_proto_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.paging_state.len = BS_PROTO_NULL;
-    if (s->json) {
-        meta.ncols = 1;
-        meta.cols = bs_arena_calloc(c->a, sizeof *meta.cols);
-        meta.cols[0].keyspace = bs_proto_cstr(t->keyspace);
-        meta.cols[0].table = bs_proto_cstr(t->name);
-        meta.cols[0].name = bs_proto_cstr("[json]");
-        meta.cols[0].type = type_of_kind(BS_TYPE_VARCHAR);
-    } else {
-        meta.ncols = (uint32_t)s->nsel;
-        meta.cols = bs_arena_calloc(c->a, (s->nsel + 1) * sizeof *meta.cols);
-        for (size_t i = 0; i < s->nsel; i++) {
-            meta.cols[i].keyspace = bs_proto_cstr(t->keyspace);
-            meta.cols[i].table = bs_proto_cstr(t->name);
-            meta.cols[i].name = bs_proto_cstr(s->sel[i].name);
-            meta.cols[i].type = s->sel[i].type;
-        }
+    selection_meta(s, &meta);
+    if (c->skip_meta) {
+        if (c->check_fp && bs__x_meta_fp(&meta) != c->prep_fp)
+            return bs__x_unprepared(c);
+        meta.flags |= BS_PROTO_RF_NO_METADATA;
     }
     size_t frame_start;
     if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT,
