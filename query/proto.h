@@ -385,9 +385,9 @@ int bs_proto_lz4_decompress(const uint8_t *p, size_t n, size_t max_len,
  * (with their 8-byte header), for anything else v4, which drivers then
  * retry with (the Java driver 4.x and the Node.js driver look for the
  * PROTOCOL_ERROR code and "Invalid or unsupported protocol version", the
- * python driver for "unsupported protocol version", gocql for a
- * protocol error on its first frame).  `stream` is echoed.  Appends to
- * out. */
+ * python driver for "unsupported protocol version"; gocql parses "the
+ * lowest supported version is N and the greatest is M" and retries with
+ * M).  `stream` is echoed.  Appends to out. */
 int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version,
                                  int16_t stream);
 
