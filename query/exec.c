@@ -1139,7 +1139,8 @@ static int batch_children(xctx *c, const bs_proto_batch *b, size_t before,
         bs_cql_stmt *k = NULL;
         if (bst->kind == 0) {
             bs_cql_error perr;
-            int rc = bs_cql_parse(c->a, bst->query.p, bst->query.len, &k, &perr);
+            int rc =
+                bs_cql_parse(c->a, bst->query.p, bst->query.len, &k, &perr);
             if (rc) {
                 cql_error(c, rc, &perr);
                 return -1;
@@ -1178,8 +1179,8 @@ static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
     }
     int rc = batch_children(c, b, before, kids, kbinds, knb);
     if (rc) return rc > 0;
-    int logged = b->type != BS_PROTO_BATCH_UNLOGGED &&
-                 b->type != BS_PROTO_BATCH_COUNTER;
+    int logged =
+        b->type != BS_PROTO_BATCH_UNLOGGED && b->type != BS_PROTO_BATCH_COUNTER;
     /* protocol batches bind per child: each child builds its mutations
      * with its own values, then all go to the backend at once */
     int64_t ts = c->default_ts != INT64_MIN ? c->default_ts : c->now_us;

@@ -16,9 +16,9 @@
  * (ProtocolVersion.decode): the version byte is checked first, before
  * the direction and the opcode; an old version (1, 2) is answered in
  * that same version so the client can read the error, anything else
- * (0, 5, 6, 0x41 ...) in v4, which a v5 driver then falls back to.  The python driver recognises the
- * answer by the substring "unsupported protocol version" in a
- * ProtocolException (connection.py) and retries one version lower.
+ * (0, 5, 6, 0x41 ...) in v4, which a v5 driver then falls back to.  The python
+ * driver recognises the answer by the substring "unsupported protocol version"
+ * in a ProtocolException (connection.py) and retries one version lower.
  *
  * LZ4 body: [uncompressed length, 4 bytes BE][raw LZ4 block] - the python
  * driver prepends int32_pack(len) to lz4.block.compress(...)[4:] (the

@@ -347,8 +347,8 @@ static int no_unset_v3(const bs_proto_request *q, bs_proto_rd *r) {
     case BS_PROTO_OP_QUERY:
         return unset_in(q->u.query.params.values, q->u.query.params.nvalues, r);
     case BS_PROTO_OP_EXECUTE:
-        return unset_in(q->u.execute.params.values,
-                        q->u.execute.params.nvalues, r);
+        return unset_in(q->u.execute.params.values, q->u.execute.params.nvalues,
+                        r);
     case BS_PROTO_OP_BATCH:
         for (uint16_t i = 0; i < q->u.batch.nstmts; i++)
             if (unset_in(q->u.batch.stmts[i].values,

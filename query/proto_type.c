@@ -161,8 +161,7 @@ static int rd_type(bs_proto_rd *r, bs_arena *a, const char *what, int depth,
         static const uint16_t v3k[] = {BS_TYPE_DATE, BS_TYPE_TIME,
                                        BS_TYPE_SMALLINT, BS_TYPE_TINYINT};
         for (size_t i = 0; i < sizeof v3k / sizeof *v3k && !t; i++)
-            if (!strcmp(cls, v3_class(v3k[i])))
-                t = arena_type(a, v3k[i], 0, 0);
+            if (!strcmp(cls, v3_class(v3k[i]))) t = arena_type(a, v3k[i], 0, 0);
         if (t) {
             /* a v3 custom class for a v4 type */
         } else if (!strcmp(cls, BS_PROTO_DURATION_CLASS)) {

@@ -1996,7 +1996,7 @@ START_TEST(v3_types_meta_and_requests) {
     bs_type_free(it);
     /* v3 requests: no UNSET value, no custom payload */
     static const uint8_t q_unset[] = {
-        0, 0, 0, 1, 'x', 0, 1, /* query "x", ONE */
+        0,    0, 0, 1,    'x',  0,    1, /* query "x", ONE */
         0x01, 0, 1, 0xff, 0xff, 0xff, 0xfe /* values: 1, UNSET */};
     bs_proto_frame f;
     memset(&f, 0, sizeof f);
