@@ -10,6 +10,13 @@
  * which filters, applies PER PARTITION LIMIT, evaluates the selectors
  * and appends to the Rows result, or feeds the aggregates.
  *
+ * Result metadata comes from the selection alone (select_begin +
+ * result_meta), so PREPARE announces the same columns that EXECUTE
+ * returns (bs__x_select_meta).  With skip_metadata a Rows result leaves
+ * them out, unless they no longer match what PREPARE announced (an
+ * ALTER in between): then the answer is UNPREPARED and the driver
+ * prepares again and gets the new columns.
+ *
  * Reads are chunked: a partition is read `chunk` rows at a time (resuming
  * strictly after the last clustering key), so filtering and paging never
  * need a whole partition in memory.
@@ -1185,6 +1192,7 @@ static void result_meta(sctx *s, bs_proto_meta *meta) {
     const bs_table_schema *t = s->t;
     memset(meta, 0, sizeof *meta);
     meta->paging_state.len = BS_PROTO_NULL;
+    meta->version = c->version;
     if (s->json) {
         meta->ncols = 1;
         meta->cols = bs_arena_calloc(c->a, sizeof *meta->cols);
@@ -1241,28 +1249,50 @@ static int read_keyed(sctx *s, const pstate *ps) {
     return rc;
 }
 
-int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
+/* The table and the selectors of a SELECT (no reading). */
+static int select_begin(xctx *c, const bs_cql_stmt *stmt, sctx **out) {
     const bs_cql_select *q = &stmt->u.select;
     sctx *s = bs_arena_calloc(c->a, sizeof *s);
     if (!s) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     s->c = c;
     s->q = q;
     if (bs__x_table(c, &q->table, &s->t)) return -1;
-    const bs_table_schema *t = s->t;
-    int virt = bs__x_is_virtual(t->keyspace, t->name);
     s->now_s = c->now_us / 1000000;
     s->json = q->json;
     if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
-    if (plan_selection(s) || plan_where(s, virt) || plan_order(s) ||
-        plan_limits(s))
-        return -1;
+    if (plan_selection(s)) return -1;
+    *out = s;
+    return 0;
+}
+
+int bs__x_select_meta(xctx *c, const bs_cql_stmt *stmt, bs_proto_meta *meta) {
+    sctx *s;
+    if (select_begin(c, stmt, &s)) return -1;
+    result_meta(s, meta);
+    if (!meta->cols) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    return 0;
+}
+
+int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
+    sctx *s;
+    if (select_begin(c, stmt, &s)) return -1;
+    const bs_table_schema *t = s->t;
+    int virt = bs__x_is_virtual(t->keyspace, t->name);
+    if (plan_where(s, virt) || plan_order(s) || plan_limits(s)) return -1;
     pstate ps;
     if (parse_state(c, &ps)) return -1;
     if (ps.valid && ps.limit >= 0) s->limit = ps.limit;
     s->page = (s->aggregate || virt) ? -1 : c->page_size;
     if (s->page == 0) s->page = -1;
+    /* metadata: left out when the client has the one of PREPARE
+     * (skip_metadata), which must then still describe these columns */
     bs_proto_meta meta;
     result_meta(s, &meta);
+    if (c->skip_meta) {
+        if (c->check_fp && bs__x_meta_fp(&meta) != c->prep_fp)
+            return bs__x_unprepared(c);
+        meta.flags |= BS_PROTO_RF_NO_METADATA;
+    }
     size_t frame_start;
     if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT,
                              &frame_start))

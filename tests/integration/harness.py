@@ -327,17 +327,19 @@ for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
 
 class NodeTestCase(unittest.TestCase):
     """One node (and one driver session) shared by the tests of a class.
-    Subclasses may set node_extra (config flags) and keyspace."""
+    Subclasses may set node_extra (config flags), keyspace and
+    protocol_version (4 by default)."""
 
     node_extra = {}
     keyspace = "ks"
+    protocol_version = 4
 
     @classmethod
     def setUpClass(cls):
         cls.node = Node(extra=cls.node_extra)
         try:
             cls.node.start()
-            cls.cluster = cls.node.cluster()
+            cls.cluster = cls.node.cluster(protocol_version=cls.protocol_version)
             cls.session = cls.cluster.connect()
             if cls.keyspace:
                 cls.session.execute(
