@@ -1,8 +1,8 @@
 # Replication integration test (included at the end of
 # tests/integration/CMakeLists.txt): test_replication.py starts two 3-node
 # clusters and writes 10,000 keys through hinted handoff, so it gets a
-# longer timeout than the glob's default.  It skips itself until basaltd
-# runs the replicated coordinator (see the file's docstring).
+# longer timeout than the glob's default.  Its set-up fails (never skips)
+# when the nodes do not form a cluster or do not replicate.
 if(TARGET basaltd)
   if(NOT BS_INTEG_PYTHON)
     set(BS_INTEG_PYTHON /usr/bin/python3)

@@ -46,7 +46,8 @@ class AdminCli(unittest.TestCase):
                           "test_admin_fakesrv")
         for b in (cls.admin, fakesrv):
             if not os.access(b, os.X_OK):
-                raise unittest.SkipTest("%s not built" % b)
+                raise AssertionError("%s not built (build the basalt-admin and "
+                                     "test_admin_fakesrv targets)" % b)
         cls.srv = subprocess.Popen([fakesrv], stdout=subprocess.PIPE,
                                    preexec_fn=harness._pdeathsig)
         line = cls.srv.stdout.readline().decode()
