@@ -71,7 +71,8 @@ _BAD_EXITS = []     # nodes that exited in a way nobody asked for (fail the run)
 SAN_MARKS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:",
              "WARNING: ThreadSanitizer")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SKIP_ALLOWLIST = os.path.join(ROOT, "tests", "skip-allowlist.txt")
+SKIP_ALLOWLIST = os.environ.get("BASALT_SKIP_ALLOWLIST") or os.path.join(
+    ROOT, "tests", "skip-allowlist.txt")
 _next_host = [0]    # per-process counter of 127.0.0.N addresses
 
 PR_SET_PDEATHSIG = 1
@@ -501,7 +502,7 @@ def main():
         tid = _skip_id(test, module)
         why = skip_allowed(tid, allow)
         if why:
-            sys.stderr.write("harness: allowed skip %s (%s): %s\n" % (tid, reason, why))
+            sys.stderr.write("harness: allowed skip: %s: %s (allow-list: %s)\n" % (tid, reason, why))
         else:
             sys.stderr.write("harness: SKIP IS A FAILURE: %s: %s (not in %s)\n"
                              % (tid, reason, os.path.relpath(SKIP_ALLOWLIST, ROOT)))
