@@ -130,6 +130,21 @@ def wait_for(cond, timeout, what, step=0.05):
     raise AssertionError("%s not reached within %.0fs (last: %r)" % (what, timeout, last))
 
 
+def pause(pid, timeout=10.0):
+    """SIGSTOP, then waits until every thread of the process is stopped
+    (the signal takes effect asynchronously: a thread could otherwise
+    still answer a request sent right after os.kill returned)."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped():
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return False
+        return True
+    wait_for(stopped, timeout, "process %d stopped" % pid, step=0.005)
+
+
 def _pick_host():
     """A loopback address not shared with other test processes running in
     parallel: derived from our pid, then a counter for further nodes."""

@@ -162,7 +162,7 @@ class AdminCli(unittest.TestCase):
                                       "Connection refused" % port)
 
     def test_paused_server_times_out(self):
-        self.srv.send_signal(signal.SIGSTOP)
+        harness.pause(self.srv.pid)
         try:
             _, err = self.run_admin("-t", "1", "status", code=1)
         finally:

@@ -284,7 +284,7 @@ class ReplicationTest(_ReplicatedCluster):
         n2 = self.nodes[2]
         timeouts0 = self.metric(0, "basalt_coordinator_write_timeouts_total")
         self.assertIsNotNone(timeouts0, "no basalt_coordinator_write_timeouts_total")
-        os.kill(n2.proc.pid, signal.SIGSTOP)
+        harness.pause(n2.proc.pid)
         try:
             for k in range(20):
                 # raises WriteTimeout if the coordinator waits for node 2
