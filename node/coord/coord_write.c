@@ -31,6 +31,11 @@
  * logged batch over several partitions is first stored in the batchlog
  * of up to two other nodes (coord_batchlog.c), which replay it if this
  * coordinator dies before the batch is applied everywhere.
+ *
+ * Test hooks: built with BS_TEST_HOOKS (basaltd-testhooks, see
+ * node/CMakeLists.txt), BASALT_TEST_CRASH_AFTER_BATCHLOG in the
+ * environment makes the coordinator _exit(137) right after the batchlog
+ * write.  basaltd itself is compiled without BS_TEST_HOOKS.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -276,10 +281,14 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
             goto out;
         }
         have_blog = 1;
-        if (getenv("BASALT_TEST_CRASH_AFTER_BATCHLOG")) { /* fault injection (tests) */
+#ifdef BS_TEST_HOOKS
+        /* fault injection, compiled into basaltd-testhooks only (CMake
+         * option BASALT_TEST_HOOKS); the shipped basaltd has no such switch */
+        if (getenv("BASALT_TEST_CRASH_AFTER_BATCHLOG")) {
             BS_WARN(LOG, "BASALT_TEST_CRASH_AFTER_BATCHLOG: exiting after the batchlog write");
             _exit(137);
         }
+#endif
     }
     int local_rc = 0;
     size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s);

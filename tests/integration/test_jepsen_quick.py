@@ -10,7 +10,8 @@ or non-monotonic register reads, the final register values at QUORUM and
 ALL, convergence, and that faults really happened and
 operations really were acknowledged (a run that did nothing cannot pass).
 
-Skips (with the reason) when not root or `ip netns` is unusable.
+Fails (with the reason; it does not skip) when not root or `ip netns` is
+unusable: CI runs as root and scripts/install-deps installs iproute2.
 """
 import json
 import os
@@ -26,7 +27,7 @@ RUN = os.path.join(ROOT, "jepsen", "run")
 STORE = os.environ.get("JEPSEN_STORE", os.path.join(ROOT, "jepsen", "store"))
 
 
-def netns_skip_reason():
+def netns_unusable_reason():
     if os.geteuid() != 0:
         return "jepsen needs root for ip netns (CI runs as root)"
     try:
@@ -59,9 +60,9 @@ def run_jepsen(args, timeout):
 
 class JepsenCase(unittest.TestCase):
     def setUp(self):
-        why = netns_skip_reason()
+        why = netns_unusable_reason()
         if why:
-            self.skipTest(why)
+            self.fail("cannot run the Jepsen suite: " + why)
 
     def assertHistoryWellFormed(self, hist):
         self.assertTrue(hist)
