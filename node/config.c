@@ -225,6 +225,22 @@ static const struct key keys[] = {
      "Default speculative retry of reads: NONE, ALWAYS, a latency "
      "percentile (99p) or a fixed delay (50ms)."},
 
+    /* Write guardrails */
+    {"max_future_timestamp", K_DURATION, F(max_future_timestamp_ms), 0, "1d", 0,
+     3650 * MS_D, NULL, 0, "Write guardrails",
+     "A write whose timestamp (USING TIMESTAMP or the client's) is further "
+     "ahead of the coordinator's clock is refused with InvalidRequest: it "
+     "would shadow every later write and delete. 0ms: no check. The "
+     "largest timestamp (9223372036854775807) is always refused."},
+    {"batch_size_warn_threshold", K_SIZE, F(batch_size_warn_threshold_bytes),
+     0, "5KiB", 0, GIB, NULL, 0, "Write guardrails",
+     "A batch over more than one partition with more bytes of keys and "
+     "values than this is logged; 0: never."},
+    {"batch_size_fail_threshold", K_SIZE, F(batch_size_fail_threshold_bytes),
+     0, "50KiB", 0, GIB, NULL, 0, "Write guardrails",
+     "A batch over more than one partition with more bytes of keys and "
+     "values than this is refused with InvalidRequest; 0: no limit."},
+
     /* Failure detection and repair */
     {"phi_convict_threshold", K_DOUBLE, F(phi_convict_threshold), 0, "8", 1,
      100, NULL, 0, "Failure detection and repair",
@@ -268,6 +284,8 @@ static const struct alias aliases[] = {
     {"commitlog_sync_batch_window_in_ms", "commitlog_sync_batch_window",
      AL_INT_MS},
     {"max_hint_window_in_ms", "max_hint_window", AL_INT_MS},
+    {"batch_size_warn_threshold_in_kb", "batch_size_warn_threshold", AL_INT_KIB},
+    {"batch_size_fail_threshold_in_kb", "batch_size_fail_threshold", AL_INT_KIB},
     {"hinted_handoff_throttle_in_kb", "hinted_handoff_throttle", AL_INT_KIB},
     {"read_request_timeout_in_ms", "read_request_timeout", AL_INT_MS},
     {"write_request_timeout_in_ms", "write_request_timeout", AL_INT_MS},

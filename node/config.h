@@ -97,6 +97,10 @@ typedef struct bs_config {
     uint64_t request_timeout_ms;          /* 10000 (other operations) */
     uint64_t truncate_request_timeout_ms; /* 60000 */
     char *speculative_retry;              /* "99p": NONE|ALWAYS|Np|Nms */
+    /* Write guardrails (bs_exec_limits) */
+    uint64_t max_future_timestamp_ms;          /* 1d; 0 = no check */
+    uint64_t batch_size_warn_threshold_bytes;  /* 5KiB; 0 = no check */
+    uint64_t batch_size_fail_threshold_bytes;  /* 50KiB; 0 = no check */
 
     /* failure detection, threads, transport limits */
     double phi_convict_threshold;                    /* 8 */

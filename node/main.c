@@ -212,6 +212,12 @@ int main(int argc, char **argv) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
+    bs_exec_limits lim;
+    bs_exec_limits_default(&lim);
+    lim.max_future_timestamp_us = (int64_t)cfg.max_future_timestamp_ms * 1000;
+    lim.batch_size_warn_bytes = cfg.batch_size_warn_threshold_bytes;
+    lim.batch_size_fail_bytes = cfg.batch_size_fail_threshold_bytes;
+    bs_exec_set_limits(ap.exec, &lim);
 
     bs_server_opts so;
     bs_server_opts_from_config(&so, &cfg);

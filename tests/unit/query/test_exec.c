@@ -884,6 +884,114 @@ START_TEST(system_local_from_backend) {
 }
 END_TEST
 
+/* ---- write guardrails (issue 19, finding 6 and finding 2) ----------------- */
+
+START_TEST(timestamps_too_far_ahead_are_refused) {
+    make_kcv();
+    int64_t now = bs_fake_now(H.f);
+    fails(0x2200, "Invalid timestamp",
+          "INSERT INTO t (k, c, v) VALUES (1, 1, 'max') USING TIMESTAMP "
+          "9223372036854775807");
+    fails(0x2200, "in the future",
+          "INSERT INTO t (k, c, v) VALUES (1, 1, 'ahead') USING TIMESTAMP %lld",
+          (long long)(now + 2LL * 86400 * 1000000));
+    fails(0x2200, "in the future",
+          "BEGIN BATCH USING TIMESTAMP %lld INSERT INTO t (k, c, v) VALUES "
+          "(1, 1, 'b'); APPLY BATCH",
+          (long long)(now + 10LL * 86400 * 1000000));
+    fails(0x2200, "in the future",
+          "DELETE FROM t USING TIMESTAMP %lld WHERE k = 1",
+          (long long)(now + 3LL * 86400 * 1000000));
+    /* the driver's client-side timestamp is held to the same rule */
+    bs_xq q = {0};
+    q.timestamp = now + 5LL * 86400 * 1000000;
+    const bs_xres *r =
+        bs_xh_query(&H, "INSERT INTO t (k, c, v) VALUES (1, 2, 'c')", &q);
+    ck_assert_int_eq(r->err, 0x2200);
+    ck_assert_ptr_nonnull(strstr(r->msg, "max_future_timestamp"));
+    ROWS("", "SELECT * FROM t");
+    /* within the window, and in the past, writes go through */
+    ok("INSERT INTO t (k, c, v) VALUES (1, 1, 'soon') USING TIMESTAMP %lld",
+       (long long)(now + 3600LL * 1000000));
+    ok("INSERT INTO t (k, c, v) VALUES (1, 2, 'old') USING TIMESTAMP 1");
+    ROWS("1 | 1 | soon\n1 | 2 | old", "SELECT * FROM t");
+    /* 0 switches the window off; the largest timestamp stays refused */
+    bs_exec_limits l;
+    bs_exec_limits_default(&l);
+    l.max_future_timestamp_us = 0;
+    bs_exec_set_limits(H.x, &l);
+    ok("INSERT INTO t (k, c, v) VALUES (2, 1, 'far') USING TIMESTAMP %lld",
+       (long long)(now + 30LL * 86400 * 1000000));
+    fails(0x2200, "Invalid timestamp",
+          "INSERT INTO t (k, c, v) VALUES (2, 1, 'max') USING TIMESTAMP "
+          "9223372036854775807");
+}
+END_TEST
+
+/* A text BATCH of n INSERTs: into partition k = i % nparts. */
+static char *big_batch(int n, int nparts) {
+    size_t cap = (size_t)n * 80 + 64;
+    char *q = malloc(cap);
+    ck_assert_ptr_nonnull(q);
+    size_t len = (size_t)snprintf(q, cap, "BEGIN UNLOGGED BATCH\n");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(q + len, cap - len,
+                                "INSERT INTO t (k, c, v) VALUES (%d, %d, "
+                                "'xxxxxxxxxxxxxxxx');\n",
+                                i % nparts, i);
+    snprintf(q + len, cap - len, "APPLY BATCH");
+    return q;
+}
+
+START_TEST(batch_size_thresholds) {
+    make_kcv();
+    /* 2000 rows over 10 partitions: about 60 KiB, over the 50 KiB fail
+     * threshold */
+    char *q = big_batch(2000, 10);
+    const bs_xres *r = bs_xh_query(&H, q, NULL);
+    ck_assert_int_eq(r->err, 0x2200);
+    ck_assert_ptr_nonnull(strstr(r->msg, "Batch too large"));
+    ck_assert_uint_eq(bs_fake_stats_get(H.f)->writes, 0);
+    free(q);
+    /* the same rows in one partition are not limited (as in Cassandra) */
+    q = big_batch(2000, 1);
+    r = bs_xh_query(&H, q, NULL);
+    ck_assert_int_eq(r->err, ERR_NONE);
+    free(q);
+    r = ok("SELECT count(*) FROM t");
+    ck_assert_str_eq(r->text, "2000");
+    /* a small multi-partition batch passes */
+    q = big_batch(20, 10);
+    ck_assert_int_eq(bs_xh_query(&H, q, NULL)->err, ERR_NONE);
+    free(q);
+    /* 0 = no limit */
+    bs_exec_limits l;
+    bs_exec_limits_default(&l);
+    l.batch_size_fail_bytes = 0;
+    bs_exec_set_limits(H.x, &l);
+    q = big_batch(2000, 10);
+    ck_assert_int_eq(bs_xh_query(&H, q, NULL)->err, ERR_NONE);
+    free(q);
+}
+END_TEST
+
+/* Issue 19, finding 2: each statement of a batch copied a table as long
+ * as the batch so far, so memory grew with the square of its length (a
+ * 100,000-INSERT batch took the node down).  5,000 statements must stay
+ * within a few MiB of arena (they took ~330 MiB). */
+START_TEST(batch_memory_is_linear) {
+    make_kcv();
+    char *q = big_batch(5000, 1);
+    const bs_xres *r = bs_xh_query(&H, q, NULL);
+    ck_assert_int_eq(r->err, ERR_NONE);
+    ck_assert_msg(H.a.total < 32u << 20, "a 5000-statement batch used %zu bytes",
+                  H.a.total);
+    free(q);
+    r = ok("SELECT count(*) FROM t");
+    ck_assert_str_eq(r->text, "5000");
+}
+END_TEST
+
 static TCase *tc(const char *name) {
     TCase *t = tcase_create(name);
     tcase_add_checked_fixture(t, setup, teardown);
@@ -894,6 +1002,7 @@ static TCase *tc(const char *name) {
 int main(void) {
     Suite *s = suite_create("exec");
     TCase *w = tc("writes");
+    tcase_add_test(w, timestamps_too_far_ahead_are_refused);
     tcase_add_test(w, insert_then_select);
     tcase_add_test(w, insert_is_an_upsert);
     tcase_add_test(w, update_row_has_no_marker);
@@ -927,6 +1036,8 @@ int main(void) {
     tcase_add_test(q, paging_state_garbage_is_an_error);
     suite_add_tcase(s, q);
     TCase *b = tc("batch");
+    tcase_add_test(b, batch_size_thresholds);
+    tcase_add_test(b, batch_memory_is_linear);
     tcase_add_test(b, logged_batch_two_tables);
     tcase_add_test(b, unlogged_batch_and_timestamps);
     tcase_add_test(b, batch_with_bad_statement_writes_nothing);
