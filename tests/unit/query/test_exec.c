@@ -992,6 +992,92 @@ START_TEST(batch_memory_is_linear) {
 }
 END_TEST
 
+/* ---- one nesting limit (issue 19, finding 1) ------------------------------ */
+
+static const char *const k_scalars[] = {"int",  "text",   "bigint", "blob",
+                                        "uuid", "double", "boolean"};
+
+/* Appends a random column type of exactly `depth` levels (frozen inside
+ * collections, as CQL requires) to b. */
+static void gen_type(bs_buf *b, int depth, unsigned *seed) {
+    if (depth <= 1) {
+        bs_buf_append_str(b, k_scalars[rand_r(seed) % 7]);
+        return;
+    }
+    switch (rand_r(seed) % 4) {
+    case 0:
+        bs_buf_append_str(b, "frozen<list<");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">>");
+        break;
+    case 1:
+        bs_buf_append_str(b, "frozen<set<");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">>");
+        break;
+    case 2:
+        bs_buf_append_str(b, "frozen<map<int, ");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">>");
+        break;
+    default:
+        bs_buf_append_str(b, "tuple<text, ");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">");
+        break;
+    }
+}
+
+/* Random column types of 1 to 18 levels: CREATE TABLE accepts exactly
+ * those within BS_TYPE_MAX_DEPTH, and every accepted schema survives
+ * encode -> decode (what a restart and a schema push do) unchanged.  A
+ * CREATE TABLE the parser took but the schema codec refused bricked the
+ * node at its next start. */
+START_TEST(accepted_types_persist) {
+    unsigned seed = 1919;
+    bs_exec_backend be;
+    bs_fake_backend(H.f, &be);
+    for (int i = 0; i < 200; i++) {
+        int depth = 1 + (int)(rand_r(&seed) % (BS_TYPE_MAX_DEPTH + 2));
+        bs_buf ty = BS_BUF_INIT, q = BS_BUF_INIT;
+        gen_type(&ty, depth, &seed);
+        bs_buf_append_str(&q, i % 2 ? "CREATE TABLE " : "CREATE TABLE ");
+        char name[32];
+        snprintf(name, sizeof name, "p%d (k int PRIMARY KEY, v ", i);
+        bs_buf_append_str(&q, name);
+        bs_buf_append(&q, ty.data, ty.len);
+        bs_buf_append_str(&q, ")");
+        bs_buf_append(&q, "", 1);
+        const bs_xres *r = bs_xh_query(&H, (const char *)q.data, NULL);
+        if (depth <= BS_TYPE_MAX_DEPTH) {
+            ck_assert_msg(r->err == ERR_NONE, "depth %d refused: %s: %s", depth,
+                          (const char *)q.data, r->msg);
+        } else {
+            ck_assert_msg(r->err == 0x2200, "depth %d accepted: %s", depth,
+                          (const char *)q.data);
+            ck_assert_ptr_nonnull(strstr(r->msg, "nested too deeply"));
+        }
+        bs_buf_free(&ty);
+        bs_buf_free(&q);
+    }
+    /* what was accepted round-trips through the schema codec */
+    bs_schema *s = be.schema_get(be.ud);
+    bs_buf e1 = BS_BUF_INIT, e2 = BS_BUF_INIT;
+    ck_assert_int_eq(bs_schema_encode(s, &e1), 0);
+    bs_schema *d = NULL;
+    char err[256];
+    ck_assert_msg(bs_schema_decode(e1.data, e1.len, &d, err, sizeof err) == 0,
+                  "decode: %s", err);
+    ck_assert_int_eq(bs_schema_encode(d, &e2), 0);
+    ck_assert_uint_eq(e1.len, e2.len);
+    ck_assert_int_eq(memcmp(e1.data, e2.data, e1.len), 0);
+    bs_schema_release(d);
+    bs_schema_release(s);
+    bs_buf_free(&e1);
+    bs_buf_free(&e2);
+}
+END_TEST
+
 static TCase *tc(const char *name) {
     TCase *t = tcase_create(name);
     tcase_add_checked_fixture(t, setup, teardown);
@@ -1043,6 +1129,7 @@ int main(void) {
     tcase_add_test(b, batch_with_bad_statement_writes_nothing);
     suite_add_tcase(s, b);
     TCase *d = tc("ddl");
+    tcase_add_test(d, accepted_types_persist);
     tcase_add_test(d, create_keyspace_twice);
     tcase_add_test(d, create_table_twice);
     tcase_add_test(d, schema_change_results);
