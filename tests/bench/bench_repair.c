@@ -5,7 +5,7 @@
  *
  * Three in-process nodes (bs_local + bs_msg on 127.0.0.1 + bs_repair,
  * static ring, 16 vnodes each, keyspace rf 3) - the same wiring as
- * tests/unit/node/test_repair.c, so the figures are the repair's own
+ * tests/unit/repair/test_session.c, so the figures are the repair's own
  * (Merkle builds, digests, streaming over loopback TCP with lz4), not the
  * write path's.  For each divergence d: every row (row marker + one
  * 16-byte text cell) is written to all three stores; then on node C a
@@ -24,7 +24,8 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "node/repair.h"
+#include "node/repair_env.h"
+#include "repair/session.h"
 #include "repair/merkle.h"
 #include "ring/murmur3.h"
 #include "ring/tokenmeta.h"
@@ -146,7 +147,7 @@ static void start(void) {
     }
     for (int i = 0; i < N; i++) {
         int rc =
-            bs_repair_new(NULL, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep);
+            bs_node_repair_new(NULL, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep);
         if (rc) die("repair", rc);
     }
 }

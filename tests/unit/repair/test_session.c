@@ -1,5 +1,5 @@
 /*
- * test_repair.c - anti-entropy repair sessions in one process: three
+ * test_session.c - anti-entropy repair sessions in one process: three
  * nodes, each a bs_local (own store) + a bs_msg on a free 127.0.0.1 port
  * + a bs_repair, over a fake membership (static ring, switchable alive
  * flags).  Keyspace "ks" (SimpleStrategy rf 3) has table t; data are
@@ -26,7 +26,8 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "node/repair.h"
+#include "node/repair_env.h"
+#include "repair/session.h"
 #include "repair/merkle.h"
 #include "ring/murmur3.h"
 #include "ring/strategy.h"
@@ -142,7 +143,7 @@ static void setup(void) {
     ro.send_timeout_ms = 20000;
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(
-            bs_repair_new(&ro, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep), 0);
+            bs_node_repair_new(&ro, g_n[i].local, g_n[i].msg, &mem, &g_n[i].rep), 0);
     bs_schema *s = g_n[0].lbe.schema_get(g_n[0].lbe.ud);
     g_vid = bs_table_column(bs_schema_table(s, "ks", "t"), "v")->id;
     bs_schema_release(s);
@@ -491,7 +492,7 @@ START_TEST(test_scheduled_repair) {
     bs_repair_stop(g_n[0].rep);
     bs_repair_free(g_n[0].rep);
     ck_assert_int_eq(
-        bs_repair_new(&ro, g_n[0].local, g_n[0].msg, &mem, &g_n[0].rep), 0);
+        bs_node_repair_new(&ro, g_n[0].local, g_n[0].msg, &mem, &g_n[0].rep), 0);
     int sessions = 0;
     bs_buf h = BS_BUF_INIT;
     for (int tries = 0; tries < 500 && sessions < 2; tries++) {
