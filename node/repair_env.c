@@ -38,20 +38,6 @@ static int e_alive(void *ud, const bs_uuid *host) {
     return st->mem.alive(st->mem.ud, host);
 }
 
-/* "addr:port" as bs_cluster_ring() writes ring endpoints. */
-static int parse_endpoint(const char *ep, bs_msg_peer *out) {
-    const char *colon = ep ? strrchr(ep, ':') : NULL;
-    if (!colon || colon == ep || (size_t)(colon - ep) >= BS_MSG_ADDRLEN)
-        return BS_EINVAL;
-    char addr[BS_MSG_ADDRLEN];
-    memcpy(addr, ep, (size_t)(colon - ep));
-    addr[colon - ep] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port <= 0 || port > 65535) return BS_EINVAL;
-    return bs_msg_peer_set(out, addr, (uint16_t)port);
-}
-
 static int e_endpoint(void *ud, const bs_ring_node_desc *node,
                       bs_repair_peer *out) {
     env_state *st = ud;
@@ -59,7 +45,7 @@ static int e_endpoint(void *ud, const bs_ring_node_desc *node,
     memset(&p, 0, sizeof p);
     int rc = st->mem.endpoint
                  ? st->mem.endpoint(st->mem.ud, &node->host_id, &p)
-                 : parse_endpoint(node->endpoint, &p);
+                 : bs_msg_peer_parse(&p, node->endpoint);
     _Static_assert(sizeof out->addr == sizeof p.addr, "address sizes");
     memcpy(out->addr, p.addr, sizeof out->addr);
     out->port = p.port;
