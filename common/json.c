@@ -53,4 +53,3 @@ int bs_json_quote(bs_buf *b, const char *s, size_t n) {
     if (!rc) rc = bs_buf_append_u8(b, '"');
     return rc;
 }
-

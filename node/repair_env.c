@@ -43,9 +43,8 @@ static int e_endpoint(void *ud, const bs_ring_node_desc *node,
     env_state *st = ud;
     bs_msg_peer p;
     memset(&p, 0, sizeof p);
-    int rc = st->mem.endpoint
-                 ? st->mem.endpoint(st->mem.ud, &node->host_id, &p)
-                 : bs_msg_peer_parse(&p, node->endpoint);
+    int rc = st->mem.endpoint ? st->mem.endpoint(st->mem.ud, &node->host_id, &p)
+                              : bs_msg_peer_parse(&p, node->endpoint);
     _Static_assert(sizeof out->addr == sizeof p.addr, "address sizes");
     memcpy(out->addr, p.addr, sizeof out->addr);
     out->port = p.port;
@@ -61,8 +60,8 @@ static int e_catalog(void *ud, const bs_ring_snapshot *ring,
         const bs_keyspace_schema *ks = bs_schema_keyspace_at(sc, k);
         bs_ring_strategy *strat = NULL;
         int src = ring ? bs_node_strategy(ks, ring, &strat) : 0;
-        rc = bs_repair_catalog_add_keyspace(c, ks->name, ks->system, strat,
-                                            src);
+        rc =
+            bs_repair_catalog_add_keyspace(c, ks->name, ks->system, strat, src);
         for (size_t t = 0; !rc && t < ks->ntables; t++) {
             char cf[256];
             bs_table_cf_name(ks->tables[t], cf, sizeof cf);

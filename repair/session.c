@@ -67,8 +67,8 @@ int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
     memset(&c, 0, sizeof c);
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
-    int rc = r->env.send(r->env.ud, to, verb, b->data, b->len, tmo, sync_cb,
-                         &c);
+    int rc =
+        r->env.send(r->env.ud, to, verb, b->data, b->len, tmo, sync_cb, &c);
     if (!rc) {
         pthread_mutex_lock(&c.mu);
         while (!c.done)
@@ -183,8 +183,8 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     return rc;
 }
 
-static void reply(bs_repair *r, bs__repair_job *j, int status,
-                  const void *p, size_t len) {
+static void reply(bs_repair *r, bs__repair_job *j, int status, const void *p,
+                  size_t len) {
     r->env.reply(r->env.ud, j->in.reply_to, status, p, len);
     j->in.reply_to = NULL;
 }
@@ -202,8 +202,8 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
     switch (j->in.verb) {
     case BS_VERB_REPAIR_TREE: {
         bs_merkle *m = NULL;
-        if (!(rc = bs__repair_do_tree(r, q.cf, q.starts[0], q.ends[0],
-                                      q.depth, &m)))
+        if (!(rc = bs__repair_do_tree(r, q.cf, q.starts[0], q.ends[0], q.depth,
+                                      &m)))
             rc = bs_merkle_encode(m, &out);
         bs_merkle_free(m);
         break;
@@ -218,8 +218,8 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
         rc = bs_stream_digests_parse(q.body, q.body_len, &want, &nwant);
         if (!rc) {
             bs_stream_digests_sort(want, nwant);
-            rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges,
-                                    &q.to, want, nwant, res);
+            rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to,
+                                    want, nwant, res);
         }
         free(want);
         for (int i = 0; i < 3 && !rc; i++)
@@ -340,8 +340,7 @@ static void *grow(void *p, size_t *cap, size_t n, size_t size) {
 int bs_repair_catalog_add_keyspace(bs_repair_catalog *c, const char *name,
                                    int system, bs_ring_strategy *st,
                                    int st_rc) {
-    bs__repair_ks_desc *ks =
-        grow(c->ks, &c->cap, c->nks, sizeof *c->ks);
+    bs__repair_ks_desc *ks = grow(c->ks, &c->cap, c->nks, sizeof *c->ks);
     char *nm = ks ? strdup(name) : NULL;
     if (!nm) {
         if (ks) c->ks = ks;

@@ -107,8 +107,7 @@ typedef struct bs_repair_catalog bs_repair_catalog;
  * st_rc saying why it cannot be built.  system: a system keyspace
  * (never repaired unless named).  0 or BS_ENOMEM (st freed). */
 int bs_repair_catalog_add_keyspace(bs_repair_catalog *c, const char *name,
-                                   int system, bs_ring_strategy *st,
-                                   int st_rc);
+                                   int system, bs_ring_strategy *st, int st_rc);
 /* Appends a table (`name`, stored in column family `cf` of env->store) to
  * the last keyspace added.  0, BS_EINVAL (no keyspace yet), BS_ENOMEM. */
 int bs_repair_catalog_add_table(bs_repair_catalog *c, const char *name,
@@ -136,9 +135,9 @@ typedef struct bs_repair_env {
      * and then cb runs exactly once (on any thread) with the answer or an
      * error, at the latest timeout_ms later; otherwise an error and cb is
      * not called. */
-    int (*send)(void *ud, const bs_repair_peer *to, uint8_t verb,
-                const void *p, size_t len, uint32_t timeout_ms,
-                bs_repair_answer_fn cb, void *cbud);
+    int (*send)(void *ud, const bs_repair_peer *to, uint8_t verb, const void *p,
+                size_t len, uint32_t timeout_ms, bs_repair_answer_fn cb,
+                void *cbud);
     /* Installs h as the handler of requests of `verb` (h NULL: removes
      * it; requests then get an error from the environment).  h runs on
      * the environment's thread and must not block.  0 or an error. */

@@ -119,15 +119,16 @@ static void fail_range(bs_repair_report *rep, const char *cf,
 static int fetch_tree(bs_repair *r, const replica *rp, const char *cf,
                       const bs_merkle_range *rg, unsigned depth,
                       bs_merkle **out) {
-    if (rp->local) return bs__repair_do_tree(r, cf, rg->start, rg->end, depth, out);
+    if (rp->local)
+        return bs__repair_do_tree(r, cf, rg->start, rg->end, depth, out);
     bs_buf b = BS_BUF_INIT;
     int rc = bs__repair_req_encode(&b, cf, &rg->start, &rg->end, 1);
     if (!rc && bs_buf_append_u8(&b, (uint8_t)depth)) rc = BS_ENOMEM;
     uint8_t *p = NULL;
     size_t len = 0;
     if (!rc)
-        rc = bs__repair_call(r, &rp->peer, BS_VERB_REPAIR_TREE, &b, r->o.tree_timeout_ms,
-                  &p, &len);
+        rc = bs__repair_call(r, &rp->peer, BS_VERB_REPAIR_TREE, &b,
+                             r->o.tree_timeout_ms, &p, &len);
     bs_buf_free(&b);
     if (!rc) {
         rc = bs_merkle_decode(p, len, out);
@@ -161,7 +162,7 @@ static int fetch_digests(bs_repair *r, const replica *rp, const char *cf,
     size_t len = 0;
     if (!rc)
         rc = bs__repair_call(r, &rp->peer, BS_VERB_REPAIR_DIGESTS, &b,
-                  r->o.tree_timeout_ms, &p, &len);
+                             r->o.tree_timeout_ms, &p, &len);
     bs_buf_free(&b);
     if (!rc) rc = bs_stream_digests_parse(p, len, out, nout);
     free(p);
@@ -183,8 +184,8 @@ static int run_send(bs_repair *r, const replica *src, const replica *dst,
     uint8_t *p = NULL;
     size_t len = 0;
     if (!rc)
-        rc = bs__repair_call(r, &src->peer, BS_VERB_REPAIR_SEND, &b, r->o.send_timeout_ms,
-                  &p, &len);
+        rc = bs__repair_call(r, &src->peer, BS_VERB_REPAIR_SEND, &b,
+                             r->o.send_timeout_ms, &p, &len);
     bs_buf_free(&b);
     if (!rc) {
         if (len != 24)
@@ -530,7 +531,7 @@ int bs_repair_history(bs_repair *r, uint32_t limit, bs_buf *out) {
         if (!rc) rc = bs_buf_append_str(out, "{\"what\":");
         if (!rc)
             rc = what ? bs_json_quote(out, (const char *)what->val,
-                                            what->val_len)
+                                      what->val_len)
                       : bs_buf_append_str(out, "null");
         if (!rc) rc = bs_buf_append_str(out, ",\"report\":");
         /* our own JSON object; anything else (damage) goes out as a string */
@@ -540,8 +541,7 @@ int bs_repair_history(bs_repair *r, uint32_t limit, bs_buf *out) {
             if (js->val[k] < 0x20) obj = 0;
         if (!rc)
             rc = obj  ? bs_buf_append(out, js->val, js->val_len)
-                 : js ? bs_json_quote(out, (const char *)js->val,
-                                            js->val_len)
+                 : js ? bs_json_quote(out, (const char *)js->val, js->val_len)
                       : bs_buf_append_str(out, "null");
         if (!rc) rc = bs_buf_append_str(out, "}");
     }
@@ -583,10 +583,10 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
         const bs__repair_ks_desc *ks = &cat.ks[k];
         if (o->keyspace ? strcmp(ks->name, o->keyspace) : ks->system) continue;
         bs_ring_replica_map *map = NULL;
-        int krc = ks->strategy ? bs_ring_replica_map_build(snap, ks->strategy,
-                                                           &map)
-                               : ks->strategy_rc ? ks->strategy_rc
-                                                 : BS_EINVAL;
+        int krc = ks->strategy
+                      ? bs_ring_replica_map_build(snap, ks->strategy, &map)
+                  : ks->strategy_rc ? ks->strategy_rc
+                                    : BS_EINVAL;
         if (krc) {
             BS_WARN(LOG, "keyspace %s: cannot place replicas: %s", ks->name,
                     bs_strerror(krc));
@@ -653,9 +653,9 @@ int bs_repair_report_json(const bs_repair_report *rep, bs_buf *out) {
                             (unsigned long long)rep->bytes_streamed,
                             (unsigned long long)rep->streams);
     if (rc) return rc;
-    rc = rep->first_error[0] ? bs_json_quote(out, rep->first_error,
-                                                   strlen(rep->first_error))
-                             : bs_buf_append_str(out, "null");
+    rc = rep->first_error[0]
+             ? bs_json_quote(out, rep->first_error, strlen(rep->first_error))
+             : bs_buf_append_str(out, "null");
     return rc ? rc : bs_buf_append_str(out, "}");
 }
 
@@ -739,7 +739,8 @@ int bs_repair_checksum(bs_repair *r, const char *keyspace, const char *table,
             if (table && strcmp(ks->tables[t].name, table)) continue;
             if (!first) rc = bs_buf_append_str(out, ",");
             first = 0;
-            if (!rc) rc = checksum_table(r, ks->name, &ks->tables[t], snap, out);
+            if (!rc)
+                rc = checksum_table(r, ks->name, &ks->tables[t], snap, out);
         }
     }
     if (!rc) rc = bs_buf_append_str(out, "]}");

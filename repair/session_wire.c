@@ -94,8 +94,8 @@ static int parse_target(bs_rbuf *t, bs_repair_peer *to) {
     uint16_t al, port;
     const uint8_t *a;
     if (bs_rbuf_u16(t, &al) || al == 0 || al >= sizeof to->addr ||
-        bs_rbuf_bytes(t, al, &a) || memchr(a, 0, al) ||
-        bs_rbuf_u16(t, &port) || port == 0)
+        bs_rbuf_bytes(t, al, &a) || memchr(a, 0, al) || bs_rbuf_u16(t, &port) ||
+        port == 0)
         return BS_ECORRUPT;
     memset(to, 0, sizeof *to);
     memcpy(to->addr, a, al);

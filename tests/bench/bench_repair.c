@@ -88,8 +88,8 @@ static void load(int i, long nrows, int64_t ts, const char *tag,
                         0,
                         0};
         if (bs_batch_row_marker(b, g_t[i], &rk, ts, 0) ||
-            bs_batch_put_cell(b, g_t[i], &rk, g_vid, NULL, 0, v, (size_t)vl,
-                              ts, 0))
+            bs_batch_put_cell(b, g_t[i], &rk, g_vid, NULL, 0, v, (size_t)vl, ts,
+                              0))
             die("put", BS_EINVAL);
         if (bs_batch_count(b) >= 2000) {
             int rc = bs_store_write(s, b);

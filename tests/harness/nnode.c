@@ -219,8 +219,8 @@ static int repair_start(void *ud, int i) {
     bs_nnode *c = ud;
     bs_coord_membership mem;
     bs_nnode_membership(c, &mem);
-    return bs_node_repair_new(&c->repair_opts, c->node[i].local,
-                              c->node[i].msg, &mem, &c->repair[i]);
+    return bs_node_repair_new(&c->repair_opts, c->node[i].local, c->node[i].msg,
+                              &mem, &c->repair[i]);
 }
 static void repair_stop(void *ud, int i) {
     bs_nnode *c = ud;
@@ -302,11 +302,11 @@ int bs_nnode_create_table(bs_nnode *c, const char *ks, int rf,
                               {"v", &k_text, BS_COL_REGULAR, -1, 0}};
         bs_uuid id;
         memset(id.b, id_byte, 16);
-        int rc = bs_schema_create_keyspace(s, ks, "SimpleStrategy", 1, k, v,
-                                           1, 1, err, sizeof err);
+        int rc = bs_schema_create_keyspace(s, ks, "SimpleStrategy", 1, k, v, 1,
+                                           1, err, sizeof err);
         if (!rc)
-            rc = bs_schema_create_table(s, ks, "t", &id, d, 2, NULL, 0, 1,
-                                        err, sizeof err);
+            rc = bs_schema_create_table(s, ks, "t", &id, d, 2, NULL, 0, 1, err,
+                                        sizeof err);
         if (rc) {
             bs_schema_release(s);
             return fail(c, rc, "node %d: %s", i, err);

@@ -106,8 +106,7 @@ void bs_nnode_stop(bs_nnode *c);
 /* Creates keyspace `ks` (SimpleStrategy, replication_factor rf) with
  * table t (k text PRIMARY KEY, v text) and a table id of 16 bytes
  * `id_byte`, on every node's local schema.  0 or an error. */
-int bs_nnode_create_table(bs_nnode *c, const char *ks, int rf,
-                          uint8_t id_byte);
+int bs_nnode_create_table(bs_nnode *c, const char *ks, int rf, uint8_t id_byte);
 /* The id of column v of ks.t (as node 0 sees it), or -1. */
 int bs_nnode_vcol(bs_nnode *c, const char *ks);
 

@@ -14,7 +14,7 @@
  * nothing; the local node missing data is repaired too (it is a stream
  * target); a down replica makes its ranges fail without hanging;
  * --range restricts the ranges; unknown keyspace; a stopped service;
- * per-node checksums;
+ * per-node checksums; an incomplete environment is refused;
  * malformed REPAIR_* requests are answered with BS_ECORRUPT.
  */
 #include <check.h>
@@ -198,7 +198,8 @@ START_TEST(test_in_sync_streams_nothing) {
     ck_assert_int_eq(bs_repair_history(g_c.repair[0], 1, &h), 0);
     ck_assert_ptr_null(memmem(h.data, h.len, sid1, 36));
     bs_buf_reset(&h);
-    ck_assert_int_eq(bs_repair_history(g_c.repair[1], 20, &h), 0); /* ran none */
+    ck_assert_int_eq(bs_repair_history(g_c.repair[1], 20, &h),
+                     0); /* ran none */
     ck_assert_uint_eq(h.len, strlen("{\"sessions\":[]}"));
     ck_assert(!memcmp(h.data, "{\"sessions\":[]}", h.len));
     bs_buf_free(&h);
@@ -405,8 +406,8 @@ START_TEST(test_scheduled_repair) {
     bs_repair_stop(g_c.repair[0]);
     bs_repair_free(g_c.repair[0]);
     g_c.repair[0] = NULL;
-    ck_assert_int_eq(bs_node_repair_new(&ro, g_c.node[0].local,
-                                        g_c.node[0].msg, &mem, &g_c.repair[0]),
+    ck_assert_int_eq(bs_node_repair_new(&ro, g_c.node[0].local, g_c.node[0].msg,
+                                        &mem, &g_c.repair[0]),
                      0);
     int sessions = 0;
     bs_buf h = BS_BUF_INIT;
@@ -439,10 +440,36 @@ START_TEST(test_scheduled_repair) {
                          map, bs_ring_partition_token("key11", 5), &nodes, &nn),
                      0);
     uint32_t self;
-    ck_assert_int_eq(
-        bs_ring_snapshot_find_node(g_c.ring, &g_c.host[0], &self), 0);
+    ck_assert_int_eq(bs_ring_snapshot_find_node(g_c.ring, &g_c.host[0], &self),
+                     0);
     ck_assert_str_eq(got, nodes[0] == self ? "stale-fix" : "value-11");
     bs_ring_replica_map_release(map);
+}
+END_TEST
+
+/* The service checks its environment; when it refuses one the caller
+ * still owns it (released here once: ASan sees a leak or a double free). */
+START_TEST(test_env_checked) {
+    bs_repair *r = NULL;
+    ck_assert_int_eq(bs_repair_new(NULL, NULL, &r), BS_EINVAL);
+    bs_coord_membership mem;
+    bs_nnode_membership(&g_c, &mem);
+    bs_repair_env env;
+    ck_assert_int_eq(
+        bs_node_repair_env(g_c.node[0].local, g_c.node[0].msg, &mem, &env), 0);
+    ck_assert(!memcmp(env.self.b, g_c.host[0].b, 16));
+    bs_repair_env partial = env;
+    partial.catalog = NULL;
+    ck_assert_int_eq(bs_repair_new(NULL, &partial, &r), BS_EINVAL);
+    partial = env;
+    partial.serve = NULL;
+    ck_assert_int_eq(bs_repair_new(NULL, &partial, &r), BS_EINVAL);
+    ck_assert_ptr_null(r);
+    env.release(env.ud);
+    mem.alive = NULL;
+    ck_assert_int_eq(
+        bs_node_repair_env(g_c.node[0].local, g_c.node[0].msg, &mem, &env),
+        BS_EINVAL);
 }
 END_TEST
 
@@ -468,8 +495,8 @@ static int ask(uint8_t verb, const void *p, size_t len) {
     memset(&a, 0, sizeof a);
     pthread_mutex_init(&a.mu, NULL);
     pthread_cond_init(&a.cv, NULL);
-    ck_assert_int_eq(bs_msg_send(g_c.node[0].msg, &g_c.peer[1], verb, p, len, 5000,
-                                 on_answer, &a),
+    ck_assert_int_eq(bs_msg_send(g_c.node[0].msg, &g_c.peer[1], verb, p, len,
+                                 5000, on_answer, &a),
                      0);
     pthread_mutex_lock(&a.mu);
     while (!a.done)
@@ -513,6 +540,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_in_sync_streams_nothing);
+    tcase_add_test(tc, test_env_checked);
     tcase_add_test(tc, test_stale_replica_repaired);
     tcase_add_test(tc, test_initiator_is_stale);
     tcase_add_test(tc, test_down_replica_fails_ranges);
