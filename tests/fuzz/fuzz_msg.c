@@ -36,7 +36,7 @@ static void payload_decoders(const uint8_t *p, size_t n) {
     }
     char ep[128];
     if (n < sizeof ep) {
-        memcpy(ep, p, n);
+        if (n) memcpy(ep, p, n); /* an empty payload may be NULL */
         ep[n] = 0;
         bs_msg_peer peer, again;
         if (bs_msg_peer_parse(&peer, ep) == 0) {
