@@ -955,39 +955,36 @@ static int read_all(FILE *f, bs_buf *b) {
     return ferror(f) ? BS_EIO : 0;
 }
 
-int main(int argc, char **argv) {
-    setlocale(LC_CTYPE, "");
-    shell sh;
-    memset(&sh, 0, sizeof sh);
-    snprintf(sh.host, sizeof sh.host, "127.0.0.1");
-    sh.port = 9042;
-    sh.paging = 1;
-    sh.page_size = 100;
-    bs_buf_init(&sh.pending);
-    g_sh = &sh;
-    const char *keyspace = NULL, *execute = NULL, *file = NULL;
-    double connect_timeout = 5, request_timeout = 10;
+/* Command-line settings other than those kept in the shell. */
+typedef struct shell_args {
+    const char *keyspace, *execute, *file;
+    double connect_timeout, request_timeout; /* seconds */
+} shell_args;
+
+/* Parses the command line into sh (host, port) and *a.  -1 to go on,
+ * else the exit status (--help, --version, bad options). */
+static int parse_args(int argc, char **argv, shell *sh, shell_args *a) {
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--host", NULL)))
-            snprintf(sh.host, sizeof sh.host, "%s", v);
+            snprintf(sh->host, sizeof sh->host, "%s", v);
         else if ((v = opt_value(argc, argv, &i, "--port", NULL)))
-            sh.port = atoi(v);
+            sh->port = atoi(v);
         else if ((v = opt_value(argc, argv, &i, "--keyspace", "-k")))
-            keyspace = v;
+            a->keyspace = v;
         else if ((v = opt_value(argc, argv, &i, "--username", "-u")))
             (void)v;
         else if ((v = opt_value(argc, argv, &i, "--password", "-p")))
             (void)v;
         else if ((v = opt_value(argc, argv, &i, "--execute", "-e")))
-            execute = v;
+            a->execute = v;
         else if ((v = opt_value(argc, argv, &i, "--file", "-f")))
-            file = v;
+            a->file = v;
         else if ((v = opt_value(argc, argv, &i, "--connect-timeout", NULL)))
-            connect_timeout = atof(v);
+            a->connect_timeout = atof(v);
         else if ((v = opt_value(argc, argv, &i, "--request-timeout", NULL)))
-            request_timeout = atof(v);
+            a->request_timeout = atof(v);
         else if (!strcmp(argv[i], "--no-color") || !strcmp(argv[i], "-C") ||
                  !strcmp(argv[i], "--color")) {
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -1001,106 +998,135 @@ int main(int argc, char **argv) {
             usage(stderr);
             return 1;
         } else if (npos == 0) {
-            snprintf(sh.host, sizeof sh.host, "%s", argv[i]);
+            snprintf(sh->host, sizeof sh->host, "%s", argv[i]);
             npos++;
         } else if (npos == 1) {
-            sh.port = atoi(argv[i]);
+            sh->port = atoi(argv[i]);
             npos++;
         } else {
             usage(stderr);
             return 1;
         }
     }
-    if (sh.port <= 0 || sh.port > 65535) {
+    if (sh->port <= 0 || sh->port > 65535) {
         fprintf(stderr, "basalt-shell: bad port\n");
         return 1;
     }
-    if (connect_timeout <= 0) connect_timeout = 5;
-    if (request_timeout <= 0) request_timeout = 10;
+    if (a->connect_timeout <= 0) a->connect_timeout = 5;
+    if (a->request_timeout <= 0) a->request_timeout = 10;
+    return -1;
+}
 
+/* Connects sh->c as cqlsh does; prints the error and returns 1 when it
+ * cannot. */
+static int connect_shell(shell *sh, const shell_args *a) {
     bs_client_config *cfg = NULL;
     if (bs_client_config_new(&cfg) ||
-        bs_client_config_add_contact_points(cfg, sh.host) ||
-        bs_client_config_set_port(cfg, sh.port)) {
-        fprintf(stderr, "basalt-shell: bad host '%s'\n", sh.host);
+        bs_client_config_add_contact_points(cfg, sh->host) ||
+        bs_client_config_set_port(cfg, sh->port)) {
+        fprintf(stderr, "basalt-shell: bad host '%s'\n", sh->host);
         bs_client_config_free(cfg);
         return 1;
     }
     bs_client_config_set_consistency(cfg, BS_CL_ONE);
-    bs_client_config_set_connect_timeout(cfg, (int)(connect_timeout * 1000));
-    bs_client_config_set_request_timeout(cfg, (int)(request_timeout * 1000));
+    bs_client_config_set_connect_timeout(cfg, (int)(a->connect_timeout * 1000));
+    bs_client_config_set_request_timeout(cfg, (int)(a->request_timeout * 1000));
     bs_client_config_set_pool_size(cfg, 2);
     /* as cqlsh: every statement to --host, so system.local/system.peers
      * describe the node asked for */
     bs_client_config_set_contact_points_only(cfg, 1);
-    if (keyspace) bs_client_config_set_keyspace(cfg, keyspace);
+    if (a->keyspace) bs_client_config_set_keyspace(cfg, a->keyspace);
     bs_client_error e;
-    int rc = bs_client_connect(cfg, &sh.c, &e);
+    int rc = bs_client_connect(cfg, &sh->c, &e);
     bs_client_config_free(cfg);
-    if (rc) {
-        char msg[1024];
-        if (rc == BS_CLIENT_ESERVER) {
-            bs_shell_format_error(&e, rc, msg, sizeof msg);
-            fprintf(stderr, "%s\n", msg);
-        } else {
-            fprintf(stderr,
-                    "Connection error: ('Unable to connect to any servers', "
-                    "{'%s:%d': '%s'})\n",
-                    sh.host, sh.port,
-                    e.message[0] ? e.message : bs_client_strerror(rc));
-        }
-        return 1;
+    if (!rc) return 0;
+    char msg[1024];
+    if (rc == BS_CLIENT_ESERVER) {
+        bs_shell_format_error(&e, rc, msg, sizeof msg);
+        fprintf(stderr, "%s\n", msg);
+    } else {
+        fprintf(stderr,
+                "Connection error: ('Unable to connect to any servers', "
+                "{'%s:%d': '%s'})\n",
+                sh->host, sh->port,
+                e.message[0] ? e.message : bs_client_strerror(rc));
     }
+    return 1;
+}
+
+/* The greeting of an interactive session (cluster name and version from
+ * system.local). */
+static void banner(shell *sh) {
+    char cluster[256] = "", version[64] = "";
+    bs_client_result *r = NULL;
+    bs_client_error e;
+    if (bs_client_query(
+            sh->c, "SELECT cluster_name, release_version FROM system.local", &r,
+            &e) == 0) {
+        const char *p;
+        size_t l;
+        if (bs_client_result_next_row(r)) {
+            if (bs_client_result_get_text(r, 0, &p, &l) == 0)
+                snprintf(cluster, sizeof cluster, "%.*s", (int)l, p);
+            if (bs_client_result_get_text(r, 1, &p, &l) == 0)
+                snprintf(version, sizeof version, "%.*s", (int)l, p);
+        }
+        bs_client_result_free(r);
+    }
+    printf("Connected to %s at %s:%d\n"
+           "[basalt-shell %s | Basalt %s | CQL spec 3.4.5 | Native "
+           "protocol v4]\n"
+           "Use HELP for help.\n",
+           cluster, sh->host, sh->port, SHELL_VERSION, version);
+}
+
+/* Runs every statement of stream f (name for messages). */
+static void run_stream(shell *sh, FILE *f, const char *name) {
+    bs_buf b = BS_BUF_INIT;
+    if (read_all(f, &b))
+        fprintf(stderr, "Could not read %s\n", name), sh->errors++;
+    else
+        run_text(sh, b.data ? (char *)b.data : "", b.len);
+    bs_buf_free(&b);
+}
+
+int main(int argc, char **argv) {
+    setlocale(LC_CTYPE, "");
+    shell sh;
+    memset(&sh, 0, sizeof sh);
+    snprintf(sh.host, sizeof sh.host, "127.0.0.1");
+    sh.port = 9042;
+    sh.paging = 1;
+    sh.page_size = 100;
+    bs_buf_init(&sh.pending);
+    g_sh = &sh;
+    shell_args a = {NULL, NULL, NULL, 5, 10};
+    int rc = parse_args(argc, argv, &sh, &a);
+    if (rc >= 0) return rc;
+    if (connect_shell(&sh, &a)) return 1;
     bs_client_keyspace(sh.c, sh.ks, sizeof sh.ks);
     sh.stdout_tty = isatty(STDOUT_FILENO);
 
-    if (execute) {
-        run_text(&sh, execute, strlen(execute));
-    } else if (file) {
-        FILE *f = fopen(file, "r");
+    if (a.execute) {
+        run_text(&sh, a.execute, strlen(a.execute));
+    } else if (a.file) {
+        FILE *f = fopen(a.file, "r");
         if (!f) {
-            fprintf(stderr, "Could not open '%s': %s\n", file, strerror(errno));
+            fprintf(stderr, "Could not open '%s': %s\n", a.file,
+                    strerror(errno));
             bs_client_close(sh.c);
             return 1;
         }
-        bs_buf b = BS_BUF_INIT;
-        int r2 = read_all(f, &b);
+        char name[1100];
+        snprintf(name, sizeof name, "'%s'", a.file);
+        run_stream(&sh, f, name);
         fclose(f);
-        if (r2)
-            fprintf(stderr, "Could not read '%s'\n", file), sh.errors++;
-        else
-            run_text(&sh, b.data ? (char *)b.data : "", b.len);
-        bs_buf_free(&b);
     } else if (isatty(STDIN_FILENO)) {
         sh.interactive = 1;
-        char cluster[256] = "", version[64] = "";
-        bs_client_result *r = NULL;
-        if (bs_client_query(
-                sh.c, "SELECT cluster_name, release_version FROM system.local",
-                &r, &e) == 0) {
-            const char *p;
-            size_t l;
-            if (bs_client_result_next_row(r)) {
-                if (bs_client_result_get_text(r, 0, &p, &l) == 0)
-                    snprintf(cluster, sizeof cluster, "%.*s", (int)l, p);
-                if (bs_client_result_get_text(r, 1, &p, &l) == 0)
-                    snprintf(version, sizeof version, "%.*s", (int)l, p);
-            }
-            bs_client_result_free(r);
-        }
-        printf("Connected to %s at %s:%d\n"
-               "[basalt-shell %s | Basalt %s | CQL spec 3.4.5 | Native "
-               "protocol v4]\n"
-               "Use HELP for help.\n",
-               cluster, sh.host, sh.port, SHELL_VERSION, version);
+        banner(&sh);
         repl(&sh);
     } else {
-        bs_buf b = BS_BUF_INIT;
-        if (read_all(stdin, &b))
-            fprintf(stderr, "Could not read standard input\n"), sh.errors++;
-        else
-            run_text(&sh, b.data ? (char *)b.data : "", b.len);
-        bs_buf_free(&b);
+        run_stream(&sh, stdin, "standard input");
     }
     out_flush();
     invalidate_schema(&sh);

@@ -129,56 +129,43 @@ static int tok_is(const char *src, const bs_cql_token *t, const char *w) {
     return t->kind == BS_CQL_TOK_IDENT && bs_cql_tok_is(src, t, w);
 }
 
-int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
-                      const char *line, size_t cursor, bs_buf *out, size_t *n,
-                      size_t *word_start) {
-    *n = 0;
-    size_t ws = cursor;
-    while (ws > 0 && is_word_char(line[ws - 1]))
-        ws--;
-    *word_start = ws;
-    cands c = {out, n, line + ws, cursor - ws, 0, 0};
-    if (c.wlen && islower((unsigned char)c.word[0])) c.lower = 1;
-    if (c.wlen && c.word[0] == '"') {
-        c.word++;
-        c.wlen--;
-        (*word_start)++;
+/* "ks." right before the word at ws: the tables of ks. */
+static void complete_qualified(cands *c, const bs_shell_schema *s,
+                               const char *line, size_t ws) {
+    size_t ke = ws - 1, kb = ke;
+    while (kb > 0 && is_word_char(line[kb - 1]))
+        kb--;
+    char ks[256];
+    size_t kl = ke - kb;
+    if (!kl || kl >= sizeof ks) return;
+    memcpy(ks, line + kb, kl);
+    ks[kl] = 0;
+    if (ks[0] == '"') {
+        memmove(ks, ks + 1, kl);
+        if (kl > 1 && ks[kl - 2] == '"') ks[kl - 2] = 0;
+    } else {
+        for (char *p = ks; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
     }
+    add_tables(c, s, ks);
+}
 
-    /* "ks." right before the word: tables of ks */
-    if (ws > 0 && line[ws - 1] == '.') {
-        size_t ke = ws - 1, kb = ke;
-        while (kb > 0 && is_word_char(line[kb - 1]))
-            kb--;
-        char ks[256];
-        size_t kl = ke - kb;
-        if (kl && kl < sizeof ks) {
-            memcpy(ks, line + kb, kl);
-            ks[kl] = 0;
-            if (ks[0] == '"') {
-                memmove(ks, ks + 1, kl);
-                if (kl > 1 && ks[kl - 2] == '"') ks[kl - 2] = 0;
-            } else {
-                for (char *p = ks; *p; p++)
-                    *p = (char)tolower((unsigned char)*p);
-            }
-            add_tables(&c, s, ks);
-        }
-        return c.rc;
-    }
+#define MAX_TOKS 256
 
-    /* tokens of the statement being typed */
+/* The tokens of the statement being typed (after the last ';') before
+ * ws; the last MAX_TOKS when there are more.  -1 when ws is inside a
+ * string or comment. */
+static int statement_tokens(const char *line, size_t ws, bs_cql_token *toks,
+                            size_t *ntp) {
     bs_cql_lexer lx;
     bs_cql_lex_init(&lx, line, ws);
-    bs_cql_token toks[256];
     size_t nt = 0;
     for (;;) {
         bs_cql_token t;
         if (bs_cql_lex_next(&lx, &t, NULL)) {
             if (lx.pos >= ws) break;
             int ch = (unsigned char)line[lx.pos];
-            if (ch == '\'' || ch == '"' || ch == '$' || ch == '/')
-                return 0; /* inside a string or comment: nothing to offer */
+            if (ch == '\'' || ch == '"' || ch == '$' || ch == '/') return -1;
             lx.pos++;
             lx.col++;
             continue;
@@ -188,49 +175,57 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
             nt = 0;
             continue;
         }
-        if (nt == sizeof toks / sizeof *toks)
-            memmove(toks, toks + 1, --nt * sizeof *toks);
+        if (nt == MAX_TOKS) memmove(toks, toks + 1, --nt * sizeof *toks);
         toks[nt++] = t;
     }
-    if (nt == 0) {
-        add_list(&c, start_words);
-        return c.rc;
-    }
+    *ntp = nt;
+    return 0;
+}
+
+/* Candidates decided by the previous keyword alone (table names after
+ * FROM, keyspaces after USE, ...).  1 when it decided. */
+static int complete_after_keyword(cands *c, const bs_shell_schema *s,
+                                  const char *cur_ks, const char *line,
+                                  const bs_cql_token *toks, size_t nt) {
     const bs_cql_token *prev = &toks[nt - 1];
     if (tok_is(line, prev, "from") || tok_is(line, prev, "into") ||
         tok_is(line, prev, "update") || tok_is(line, prev, "table") ||
         tok_is(line, prev, "columnfamily") || tok_is(line, prev, "truncate") ||
         (tok_is(line, prev, "copy") && nt == 1)) {
-        add_tables(&c, s, cur_ks);
-        add_keyspaces(&c, s, ".");
+        add_tables(c, s, cur_ks);
+        add_keyspaces(c, s, ".");
         if (tok_is(line, prev, "table") && nt >= 2 &&
             (tok_is(line, &toks[nt - 2], "create")))
-            add(&c, "IF", NULL, 1);
-        return c.rc;
+            add(c, "IF", NULL, 1);
+        return 1;
     }
     if (tok_is(line, prev, "use") || tok_is(line, prev, "keyspace")) {
-        add_keyspaces(&c, s, NULL);
-        return c.rc;
+        add_keyspaces(c, s, NULL);
+        return 1;
     }
     if ((tok_is(line, prev, "describe") || tok_is(line, prev, "desc")) &&
         nt == 1) {
-        add_list(&c, describe_words);
-        add_tables(&c, s, cur_ks);
-        add_keyspaces(&c, s, NULL);
-        return c.rc;
+        add_list(c, describe_words);
+        add_tables(c, s, cur_ks);
+        add_keyspaces(c, s, NULL);
+        return 1;
     }
     if (tok_is(line, prev, "consistency")) {
-        add_list(&c, levels);
-        return c.rc;
+        add_list(c, levels);
+        return 1;
     }
     if ((tok_is(line, prev, "expand") || tok_is(line, prev, "paging")) &&
         nt == 1) {
-        add_list(&c, onoff);
-        return c.rc;
+        add_list(c, onoff);
+        return 1;
     }
+    return 0;
+}
 
-    /* the table this statement names, for its columns */
-    char ks[256], tb[256];
+/* The table the statement names (after FROM / INTO / UPDATE / COPY) into
+ * ks, tb (256 bytes each; "" when none). */
+static void named_table(const char *line, const bs_cql_token *toks, size_t nt,
+                        const char *cur_ks, char *ks, char *tb) {
     ks[0] = tb[0] = 0;
     bs_arena a;
     bs_arena_init(&a, 0);
@@ -250,15 +245,49 @@ int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
              toks[i + 3].kind == BS_CQL_TOK_QIDENT)) {
             char *n2 = bs_cql_tok_text(&a, line, &toks[i + 3], NULL);
             if (!n2) break;
-            snprintf(ks, sizeof ks, "%s", n1);
-            snprintf(tb, sizeof tb, "%s", n2);
+            snprintf(ks, 256, "%s", n1);
+            snprintf(tb, 256, "%s", n2);
         } else {
-            snprintf(ks, sizeof ks, "%s", cur_ks ? cur_ks : "");
-            snprintf(tb, sizeof tb, "%s", n1);
+            snprintf(ks, 256, "%s", cur_ks ? cur_ks : "");
+            snprintf(tb, 256, "%s", n1);
         }
         break;
     }
     bs_arena_free(&a);
+}
+
+int bs_shell_complete(const bs_shell_schema *s, const char *cur_ks,
+                      const char *line, size_t cursor, bs_buf *out, size_t *n,
+                      size_t *word_start) {
+    *n = 0;
+    size_t ws = cursor;
+    while (ws > 0 && is_word_char(line[ws - 1]))
+        ws--;
+    *word_start = ws;
+    cands c = {out, n, line + ws, cursor - ws, 0, 0};
+    if (c.wlen && islower((unsigned char)c.word[0])) c.lower = 1;
+    if (c.wlen && c.word[0] == '"') {
+        c.word++;
+        c.wlen--;
+        (*word_start)++;
+    }
+    if (ws > 0 && line[ws - 1] == '.') {
+        complete_qualified(&c, s, line, ws);
+        return c.rc;
+    }
+    bs_cql_token toks[MAX_TOKS];
+    size_t nt = 0;
+    if (statement_tokens(line, ws, toks, &nt))
+        return 0; /* inside a string or comment: nothing to offer */
+    if (nt == 0) {
+        add_list(&c, start_words);
+        return c.rc;
+    }
+    if (complete_after_keyword(&c, s, cur_ks, line, toks, nt)) return c.rc;
+    const bs_cql_token *prev = &toks[nt - 1];
+    /* the table this statement names, for its columns */
+    char ks[256], tb[256];
+    named_table(line, toks, nt, cur_ks, ks, tb);
     size_t ncols = s && tb[0] ? bs_shell_schema_ncolumns(s, ks, tb) : 0;
     for (size_t i = 0; i < ncols; i++)
         add(&c, bs_shell_schema_column(s, ks, tb, i), NULL, 0);

@@ -301,6 +301,104 @@ static void on_done(bs_client_result *res, const bs_client_error *e, void *ud) {
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Waits until every INSERT sent has been answered. */
+static void wait_all(window *w) {
+    pthread_mutex_lock(&w->mu);
+    while (w->inflight > 0)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* The error of a COPY FROM whose INSERTs failed: how many, and the first
+ * failure's message. */
+static int first_failure(const window *w, char *err, size_t errlen) {
+    char m[400];
+    bs_shell_format_error(&w->first, w->first_rc, m, sizeof m);
+    snprintf(err, errlen, "Failed to import %ld rows; first error: %s",
+             w->failed, m);
+    return BS_CLIENT_ESERVER;
+}
+
+/* INSERT INTO ks.table (cols...) VALUES (?, ...), NUL-terminated. */
+static int insert_query(bs_buf *q, const char *ks, const char *table,
+                        char **cols, size_t ncols) {
+    int rc = bs_buf_append_str(q, "INSERT INTO ");
+    if (!rc) rc = append_target(q, ks, table);
+    if (!rc) rc = bs_buf_append_str(q, " (");
+    for (size_t i = 0; i < ncols && !rc; i++) {
+        if (i) rc = bs_buf_append_str(q, ", ");
+        if (!rc) rc = bs_cql_print_ident(cols[i], q);
+    }
+    if (!rc) rc = bs_buf_append_str(q, ") VALUES (");
+    for (size_t i = 0; i < ncols && !rc; i++)
+        rc = bs_buf_append_str(q, i ? ", ?" : "?");
+    if (!rc) rc = bs_buf_append_str(q, ")");
+    if (!rc) rc = bs_buf_append_u8(q, 0);
+    return rc;
+}
+
+/* One CSV record as bs_shell_csv_next returns it. */
+typedef struct csvrec {
+    size_t n;
+    char **fields;
+    size_t *lens;
+    uint8_t *quoted;
+    long line;
+} csvrec;
+
+/* Binds record r to the INSERT's ncols parameters (val: scratch).  On a
+ * bad record why (300 bytes) says what is wrong; else it stays "". */
+static void bind_record(bs_client_stmt *stmt, bs_client_prepared *prep,
+                        char **cols, size_t ncols, const csvrec *r, bs_buf *val,
+                        char *why) {
+    const size_t whylen = 300;
+    if (r->n != ncols) {
+        snprintf(why, whylen, "line %ld: expected %zu values, got %zu", r->line,
+                 ncols, r->n);
+        return;
+    }
+    for (size_t i = 0; i < ncols && !why[0]; i++) {
+        if (!r->quoted[i] && r->lens[i] == 0) {
+            bs_client_stmt_bind_null(stmt, i);
+            continue;
+        }
+        val->len = 0;
+        char perr[200];
+        perr[0] = 0;
+        int pr = bs_value_parse_text(bs_client_prepared_param_type(prep, i),
+                                     r->fields[i], r->lens[i], 0, val, perr,
+                                     sizeof perr);
+        if (pr) {
+            snprintf(why, whylen, "line %ld: column %s: %s", r->line, cols[i],
+                     perr[0] ? perr : bs_strerror(pr));
+            break;
+        }
+        if (bs_client_stmt_bind_bytes(
+                stmt, i, val->data ? (const void *)val->data : "", val->len)) {
+            snprintf(why, whylen, "line %ld: column %s: cannot bind", r->line,
+                     cols[i]);
+        }
+    }
+}
+
+/* Sends the bound INSERT once fewer than `inflight` are unanswered
+ * (on_done counts the answer in w).  0 or the client's error. */
+static int send_row(bs_client *c, bs_client_stmt *stmt, window *w,
+                    int inflight) {
+    pthread_mutex_lock(&w->mu);
+    while (w->inflight >= inflight)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->inflight++;
+    pthread_mutex_unlock(&w->mu);
+    int ar = bs_client_execute_async(c, stmt, on_done, w);
+    if (ar) {
+        pthread_mutex_lock(&w->mu);
+        w->inflight--;
+        pthread_mutex_unlock(&w->mu);
+    }
+    return ar;
+}
+
 static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
                      char **cols, size_t ncols, FILE *pf,
                      const volatile sig_atomic_t *cancel,
@@ -324,18 +422,7 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
     memset(&w, 0, sizeof w);
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    int rc = bs_buf_append_str(&q, "INSERT INTO ");
-    if (!rc) rc = append_target(&q, ks, req->table);
-    if (!rc) rc = bs_buf_append_str(&q, " (");
-    for (size_t i = 0; i < ncols && !rc; i++) {
-        if (i) rc = bs_buf_append_str(&q, ", ");
-        if (!rc) rc = bs_cql_print_ident(cols[i], &q);
-    }
-    if (!rc) rc = bs_buf_append_str(&q, ") VALUES (");
-    for (size_t i = 0; i < ncols && !rc; i++)
-        rc = bs_buf_append_str(&q, i ? ", ?" : "?");
-    if (!rc) rc = bs_buf_append_str(&q, ")");
-    if (!rc) rc = bs_buf_append_u8(&q, 0);
+    int rc = insert_query(&q, ks, req->table, cols, ncols);
     if (rc) goto done;
     bs_client_error e;
     rc = bs_client_prepare(c, (char *)q.data, &prep, &e);
@@ -361,12 +448,9 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
             rc = BS_ECANCELED;
             break;
         }
-        size_t n;
-        char **fields;
-        size_t *lens;
-        uint8_t *quoted;
-        long line = 0;
-        int x = bs_shell_csv_next(csv, &n, &fields, &lens, &quoted, &line);
+        csvrec r = {0, NULL, NULL, NULL, 0};
+        int x = bs_shell_csv_next(csv, &r.n, &r.fields, &r.lens, &r.quoted,
+                                  &r.line);
         if (x == 0) break;
         if (x == BS_ENOMEM) {
             rc = x;
@@ -381,52 +465,19 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
         recno++;
         char why[300];
         why[0] = 0;
-        if (x < 0) {
-            snprintf(why, sizeof why, "malformed CSV record at line %ld", line);
-        } else if (n != ncols) {
-            snprintf(why, sizeof why, "line %ld: expected %zu values, got %zu",
-                     line, ncols, n);
-        } else {
-            for (size_t i = 0; i < ncols && !why[0]; i++) {
-                if (!quoted[i] && lens[i] == 0) {
-                    bs_client_stmt_bind_null(stmt, i);
-                    continue;
-                }
-                val.len = 0;
-                char perr[200];
-                perr[0] = 0;
-                int pr = bs_value_parse_text(
-                    bs_client_prepared_param_type(prep, i), fields[i], lens[i],
-                    0, &val, perr, sizeof perr);
-                if (pr) {
-                    snprintf(why, sizeof why, "line %ld: column %s: %s", line,
-                             cols[i], perr[0] ? perr : bs_strerror(pr));
-                    break;
-                }
-                if (bs_client_stmt_bind_bytes(
-                        stmt, i, val.data ? (const void *)val.data : "",
-                        val.len)) {
-                    snprintf(why, sizeof why,
-                             "line %ld: column %s: cannot bind", line, cols[i]);
-                }
-            }
-        }
+        if (x < 0)
+            snprintf(why, sizeof why, "malformed CSV record at line %ld",
+                     r.line);
+        else
+            bind_record(stmt, prep, cols, ncols, &r, &val, why);
         if (why[0]) {
             st->errors++;
             if (reported++ < 20)
                 fprintf(stderr, "Failed to import row: %s\n", why);
             continue;
         }
-        pthread_mutex_lock(&w.mu);
-        while (w.inflight >= req->inflight)
-            pthread_cond_wait(&w.cv, &w.mu);
-        w.inflight++;
-        pthread_mutex_unlock(&w.mu);
-        int ar = bs_client_execute_async(c, stmt, on_done, &w);
+        int ar = send_row(c, stmt, &w, req->inflight);
         if (ar) {
-            pthread_mutex_lock(&w.mu);
-            w.inflight--;
-            pthread_mutex_unlock(&w.mu);
             rc = ar;
             errf(err, errlen, "Cannot send INSERT: %s%s",
                  bs_client_strerror(ar), "");
@@ -440,21 +491,12 @@ static int copy_from(bs_client *c, const bs_shell_copy_req *req, const char *ks,
             progress_tick(&pg, done_rows, 0);
         }
     }
-    pthread_mutex_lock(&w.mu);
-    while (w.inflight > 0)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
+    wait_all(&w);
     st->rows = w.ok;
     st->errors += w.failed;
     progress_tick(&pg, st->rows, 1);
     if (rc == BS_ECANCELED) canceled(cancel, st->rows, err, errlen);
-    if (!rc && w.have_first) {
-        char m[400];
-        bs_shell_format_error(&w.first, w.first_rc, m, sizeof m);
-        snprintf(err, errlen, "Failed to import %ld rows; first error: %s",
-                 w.failed, m);
-        rc = BS_CLIENT_ESERVER;
-    }
+    if (!rc && w.have_first) rc = first_failure(&w, err, errlen);
 done:
     bs_shell_csv_close(csv);
     bs_client_stmt_free(stmt);

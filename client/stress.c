@@ -7,14 +7,16 @@
  *       [-node 127.0.0.1,127.0.0.2] [-port 9042] [-pop seq|uniform|gaussian]
  *       [-dist N] [-col size=100] [-rows N] [-replication N]
  *       [-keyspace basalt_stress] [-connections N] [-json FILE]
- *       [-log interval=5] [-no-warmup]
+ *       [-log interval=5] [-no-warmup] [-seed N]
  *
  * Schema (created if missing): keyspace basalt_stress (SimpleStrategy,
  * replication N), table standard1 (key blob, c int, v blob,
  * PRIMARY KEY (key, c)).  Operation i touches key population(i) split
  * into partition = k / rows and clustering c = k % rows, so -rows 1 is
  * one row per partition and -rows 100 builds wide partitions.
- * Writes are prepared INSERTs of a `size`-byte value; reads are prepared
+ * Writes are prepared INSERTs of a `size`-byte value of random bytes
+ * (xorshift64, seeded by -seed and the slot: incompressible, like real
+ * payloads, and the same on every run of a seed); reads are prepared
  * point SELECTs by full primary key.
  */
 #include <math.h>
@@ -49,6 +51,7 @@ typedef struct cfg {
     double tick_us; /* -tick: open-loop start granularity */
     const char *json;
     double interval;
+    uint64_t seed; /* -seed: value bytes */
 } cfg;
 
 typedef struct app app;
@@ -58,6 +61,7 @@ typedef struct wstate {
     app *a;
     bs_client_stmt *ins, *sel;
     uint64_t rng;
+    uint64_t vrng; /* value bytes */
     uint8_t *val;
     int kind;             /* the slot's operation in flight */
     bs_stress_slot *tok;
@@ -134,8 +138,12 @@ static bs_client_stmt *bind_op(app *a, wstate *w, uint64_t seq, int kind) {
     bs_client_stmt_bind_bytes(s, 0, key, 8);
     bs_client_stmt_bind_int32(s, 1, ck);
     if (kind == 0) {
-        bs_put_u64(w->val, seq);
-        bs_client_stmt_bind_bytes(s, 2, w->val, (size_t)a->c->size);
+        size_t n = (size_t)a->c->size;
+        for (size_t j = 0; j < n; j += 8) {
+            uint64_t r = xorshift(&w->vrng);
+            memcpy(w->val + j, &r, n - j < 8 ? n - j : 8);
+        }
+        bs_client_stmt_bind_bytes(s, 2, w->val, n);
     }
     return s;
 }
@@ -223,12 +231,14 @@ static void usage(void) {
         "[-dist N]\n"
         "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
         "         [-connections N] [-sync] [-tick US] [-json FILE] [-log interval=5]\n"
+        "         [-seed N]\n"
         "  -rate threads=N: N operations in flight at once, issued\n"
         "  asynchronously from the driver's I/O thread (with -sync: N OS\n"
         "  threads each making blocking calls)\n"
         "  -tick US: open loop starts due operations at most every US\n"
         "  microseconds (default 200); latency still counts from each\n"
-        "  operation's own intended start\n");
+        "  operation's own intended start\n"
+        "  -seed N: seed of the random value bytes (default 1)\n");
 }
 
 static int parse_args(int argc, char **argv, cfg *c) {
@@ -241,6 +251,7 @@ static int parse_args(int argc, char **argv, cfg *c) {
     c->rf = 1;
     c->connections = 2;
     c->interval = 5;
+    c->seed = 1;
     c->wr = 1;
     c->rd = 3;
     snprintf(c->nodes, sizeof c->nodes, "127.0.0.1");
@@ -322,6 +333,9 @@ static int parse_args(int argc, char **argv, cfg *c) {
         } else if (!strcmp(a, "-tick") && v) {
             c->tick_us = atof(v);
             if (c->tick_us <= 0 || c->tick_us > 100000) return -1;
+            i++;
+        } else if (!strcmp(a, "-seed") && v) {
+            c->seed = strtoull(v, NULL, 10);
             i++;
         } else if (!strcmp(a, "-sync")) {
             c->sync = 1;
@@ -408,11 +422,12 @@ int main(int argc, char **argv) {
         a.ws[i].a = &a;
         a.ws[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
         a.ws[i].val = malloc((size_t)c.size);
-        for (int j = 0; j < c.size; j++)
-            a.ws[i].val[j] = (uint8_t)(j * 31 + i);
+        /* a distinct, never-zero xorshift state per slot and seed */
+        a.ws[i].vrng = (c.seed + 1) * 0xD1B54A32D192ED03ULL ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ULL;
+        if (!a.ws[i].vrng) a.ws[i].vrng = 1;
     }
     printf("basalt-stress %s: %s%llu ops%s, %d %s, %s, cl=%u, pop=%s "
-           "dist=%llu, %d-byte values, "
+           "dist=%llu, %d-byte random values (seed %llu), "
            "%d rows/partition, nodes %s:%d\n",
            argv[1], c.n ? "" : "duration ",
            (unsigned long long)(c.n ? c.n : (uint64_t)c.duration),
@@ -422,7 +437,8 @@ int main(int argc, char **argv) {
            c.pop == 0   ? "seq"
            : c.pop == 1 ? "uniform"
                         : "gaussian",
-           (unsigned long long)c.dist, c.size, c.rows, c.nodes, c.port);
+           (unsigned long long)c.dist, c.size, (unsigned long long)c.seed, c.rows, c.nodes,
+           c.port);
     if (c.rate > 0)
         printf("target rate %.0f op/s (latency measured from intended start)\n",
                c.rate);

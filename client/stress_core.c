@@ -356,6 +356,90 @@ static void *sched(void *arg) {
     return NULL;
 }
 
+/* Sleeps until the report time `next` or the end of the run; 1 when
+ * the run has finished. */
+static int wait_report(run *r, int64_t next) {
+    const bs_stress_opts *o = r->o;
+    while (now_ns() < next) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+        uint64_t seq = atomic_load(&r->next);
+        if (o->op_async) {
+            if (atomic_load(&r->finished)) return 1;
+            continue;
+        }
+        if (o->n && seq >= o->n + (uint64_t)o->threads) return 1;
+        if (!o->n && now_ns() >= r->end + 50000000) return 1;
+    }
+    return 0;
+}
+
+/* Prints a line of interval statistics every report_every_s seconds
+ * until the run finishes (nw workers' histograms). */
+static void report_loop(run *r, int nw) {
+    const bs_stress_opts *o = r->o;
+    fprintf(o->out, "%8s %10s %10s %9s %9s %9s %9s %9s %8s\n", "time_s", "ops",
+            "op/s", "p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms",
+            "errors");
+    int64_t last = r->t0;
+    uint64_t total_ops = 0;
+    bs_hist *iv = malloc(sizeof *iv);
+    for (;;) {
+        int finished =
+            wait_report(r, last + (int64_t)(o->report_every_s * 1e9));
+        if (!iv) break;
+        bs_hist_init(iv);
+        uint64_t errs = 0;
+        for (int i = 0; i < nw; i++) {
+            worker *w = &r->w[i];
+            pthread_mutex_lock(&w->lock);
+            bs_hist_merge(iv, &w->interval);
+            bs_hist_init(&w->interval);
+            for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
+                errs += w->errors[k];
+            pthread_mutex_unlock(&w->lock);
+        }
+        int64_t t = now_ns();
+        total_ops += iv->total;
+        double dt = (double)(t - last) / 1e9;
+        fprintf(
+            o->out, "%8.1f %10llu %10.0f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n",
+            (double)(t - r->t0) / 1e9, (unsigned long long)total_ops,
+            dt > 0 ? (double)iv->total / dt : 0,
+            bs_hist_percentile(iv, 50) / 1e6, bs_hist_percentile(iv, 90) / 1e6,
+            bs_hist_percentile(iv, 99) / 1e6,
+            bs_hist_percentile(iv, 99.9) / 1e6, iv->max_ns / 1e6,
+            (unsigned long long)errs);
+        fflush(o->out);
+        last = t;
+        if (finished) break;
+    }
+    free(iv);
+}
+
+/* Sums the nw workers' counts and histograms into *res (after they
+ * stopped) and destroys their locks. */
+static void merge_results(run *r, int nw, bs_stress_result *res) {
+    res->elapsed_s = (double)(now_ns() - r->t0) / 1e9;
+    bs_hist_init(&res->lat[0]);
+    bs_hist_init(&res->lat[1]);
+    bs_hist_init(&res->all);
+    for (int i = 0; i < nw; i++) {
+        worker *w = &r->w[i];
+        bs_hist_merge(&res->lat[0], &w->lat[0]);
+        bs_hist_merge(&res->lat[1], &w->lat[1]);
+        res->ok += w->ok;
+        for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
+            res->errors[k] += w->errors[k];
+        pthread_mutex_destroy(&w->lock);
+    }
+    bs_hist_merge(&res->all, &res->lat[0]);
+    bs_hist_merge(&res->all, &res->lat[1]);
+    res->ops = res->ok;
+    for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
+        res->ops += res->errors[k];
+}
+
 int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
     if ((!o->op && !o->op_async) || o->threads < 1 ||
         (!o->n && o->duration_s <= 0))
@@ -404,89 +488,13 @@ int bs_stress_run(const bs_stress_opts *o, bs_stress_result *res) {
         for (int i = 0; i < nw; i++)
             pthread_create(&r.w[i].th, NULL, work, &r.w[i]);
     /* periodic reports from this thread */
-    if (o->report_every_s > 0 && o->out) {
-        fprintf(o->out, "%8s %10s %10s %9s %9s %9s %9s %9s %8s\n", "time_s",
-                "ops", "op/s", "p50_ms", "p90_ms", "p99_ms", "p99.9_ms",
-                "max_ms", "errors");
-        int64_t last = r.t0;
-        uint64_t total_ops = 0;
-        bs_hist *iv = malloc(sizeof *iv);
-        for (;;) {
-            int64_t next = last + (int64_t)(o->report_every_s * 1e9);
-            int finished = 0;
-            while (now_ns() < next) {
-                struct timespec ts = {0, 50000000};
-                nanosleep(&ts, NULL);
-                uint64_t seq = atomic_load(&r.next);
-                if (o->op_async) {
-                    if (atomic_load(&r.finished)) {
-                        finished = 1;
-                        break;
-                    }
-                    continue;
-                }
-                if (o->n && seq >= o->n + (uint64_t)o->threads) {
-                    finished = 1;
-                    break;
-                }
-                if (!o->n && now_ns() >= r.end + 50000000) {
-                    finished = 1;
-                    break;
-                }
-            }
-            if (!iv) break;
-            bs_hist_init(iv);
-            uint64_t errs = 0;
-            for (int i = 0; i < nw; i++) {
-                worker *w = &r.w[i];
-                pthread_mutex_lock(&w->lock);
-                bs_hist_merge(iv, &w->interval);
-                bs_hist_init(&w->interval);
-                for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
-                    errs += w->errors[k];
-                pthread_mutex_unlock(&w->lock);
-            }
-            int64_t t = now_ns();
-            total_ops += iv->total;
-            double dt = (double)(t - last) / 1e9;
-            fprintf(o->out,
-                    "%8.1f %10llu %10.0f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n",
-                    (double)(t - r.t0) / 1e9, (unsigned long long)total_ops,
-                    dt > 0 ? (double)iv->total / dt : 0,
-                    bs_hist_percentile(iv, 50) / 1e6,
-                    bs_hist_percentile(iv, 90) / 1e6,
-                    bs_hist_percentile(iv, 99) / 1e6,
-                    bs_hist_percentile(iv, 99.9) / 1e6, iv->max_ns / 1e6,
-                    (unsigned long long)errs);
-            fflush(o->out);
-            last = t;
-            if (finished) break;
-        }
-        free(iv);
-    }
+    if (o->report_every_s > 0 && o->out) report_loop(&r, nw);
     if (o->op_async)
         pthread_join(sched_th, NULL);
     else
         for (int i = 0; i < nw; i++)
             pthread_join(r.w[i].th, NULL);
-    res->elapsed_s = (double)(now_ns() - r.t0) / 1e9;
-    bs_hist_init(&res->lat[0]);
-    bs_hist_init(&res->lat[1]);
-    bs_hist_init(&res->all);
-    for (int i = 0; i < nw; i++) {
-        worker *w = &r.w[i];
-        bs_hist_merge(&res->lat[0], &w->lat[0]);
-        bs_hist_merge(&res->lat[1], &w->lat[1]);
-        res->ok += w->ok;
-        for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
-            res->errors[k] += w->errors[k];
-        pthread_mutex_destroy(&w->lock);
-    }
-    bs_hist_merge(&res->all, &res->lat[0]);
-    bs_hist_merge(&res->all, &res->lat[1]);
-    res->ops = res->ok;
-    for (int k = 0; k < BS_STRESS_MAX_ERRCLASSES; k++)
-        res->ops += res->errors[k];
+    merge_results(&r, nw, res);
     free(r.w);
     free(r.slots);
     free(r.idle);

@@ -13,6 +13,9 @@ survives the exec): if the runner dies, so do the nodes.  The signal is
 tied to the forking thread, so all forks happen on one long-lived
 spawner thread (_Spawner).  kill_all() is
 called from the runner's finally block and from its signal handlers.
+Each node runs in a session of its own (start_new_session): Ctrl-C in
+the terminal reaches the runner only, whose teardown then kills the
+nodes; they never start a drain of their own in the middle of it.
 
 Restart gate (off by default; --restart-gate turns it on): while a node
 restarts, the clients' address is blackholed in its namespace and the
@@ -166,7 +169,8 @@ class Node(object):
                     % (self.starts + 1, self.skew_us, time.time()))
         out = open(self.log + ".stdout", "a")
         self.proc = spawn(self.argv(), stdout=out, stderr=subprocess.STDOUT,
-                          stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig)
+                          stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig,
+                          start_new_session=True)
         out.close()
         self.paused = False
         self.starts += 1

@@ -479,7 +479,8 @@ class Run(object):
                         for k, v in sorted(d.items()))))
                     if d.get("lost"):
                         lines.append("LOST      %s" % d["lost"][:200])
-            for k in ("stale_reads", "final_wrong", "resurrected_during_run"):
+            for k in ("stale_reads", "impossible_reads", "nonmonotonic_reads", "final_wrong",
+                      "resurrected_during_run"):
                 if k in r:
                     lines.append("%s %s" % (k, r[k] if not isinstance(r[k], list) else r[k][:10]))
             if "repair" in r:
@@ -543,6 +544,11 @@ def main(argv=None):
     a.basaltd = os.path.abspath(a.basaltd)
     for s in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, _sig)
+    # jepsen/run starts us with `&` from a script, and bash makes such a
+    # background command ignore SIGINT; Python then leaves it ignored, and
+    # Ctrl-C did nothing at all.  Ctrl-C is KeyboardInterrupt: the run
+    # stops, tears down and exits 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return Run(a).main()
 
 

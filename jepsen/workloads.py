@@ -27,6 +27,7 @@ timestamp than the insert it follows - any row that comes back after an
 acknowledged delete is then a real resurrection, not LWW doing its job.
 """
 
+import bisect
 import itertools
 import threading
 import time
@@ -149,7 +150,8 @@ class SetWorkload(object):
 
 
 # ---------------------------------------------------------------------------
-# register: LWW registers; reads never stale, final = highest timestamp.
+# register: LWW registers; every read a real, not stale, monotonic version;
+# final values right at QUORUM and ALL (see check()).
 # ---------------------------------------------------------------------------
 class RegisterWorkload(object):
     name = "register"
@@ -197,61 +199,147 @@ class RegisterWorkload(object):
         return sorted([r.k, r.v, r.wt] for p in rows for r in rows[p])
 
     def check(self, history, fin):
-        writes = {}      # v -> (k, ts, type)
-        ok_writes = []   # (complete_time, k, ts, v)
-        stale = []
-        for op in history:
-            if op["type"] != "invoke" and op["f"] == "write":
-                k, v, ts = op["value"]
-                writes[v] = (k, ts, op["type"])
-                if op["type"] == "ok":
-                    ok_writes.append((op["time"], k, ts, v))
-        # stale reads: a QUORUM read must see every write acknowledged before
-        # the read was invoked (QUORUM+QUORUM overlap; LWW by timestamp).
-        ok_writes.sort()
+        """The LWW register checker (see the module notes and
+        docs/JEPSEN.md).  Order of versions: (timestamp, value), which is
+        LWW's order (a timestamp tie goes to the greater value; values
+        are positive ints, so their big-endian bytes order like numbers).
+
+        Every ok read r of key k returning version x (None = no row) must
+        satisfy, with t_inv / t_ok its invocation and completion times:
+          R1 real: x is None or x = (ts, v) of a write of k with value v
+             and timestamp ts that was not definitely failed ("fail":
+             Unavailable, nothing written) and was invoked before r
+             completed (no value from the future, no value never written,
+             no value under a timestamp it was not written with);
+          R2 not stale: x >= every write of k acknowledged before t_inv
+             (QUORUM write and QUORUM read sets share a replica, and LWW
+             keeps the highest version);
+          R3 monotonic: x >= every read of k that completed before t_inv
+             (blocking read repair leaves a quorum holding what a QUORUM
+             read returned, so a later QUORUM read cannot go back).
+        Anything else is legal: a read concurrent with writes may return
+        any of them that is not below those bounds, including a write that
+        later fails to be acknowledged (info) and a write whose timestamp
+        is below a concurrent one (clock skew).  This is deliberately not
+        max-register linearizability: a QUORUM read samples its replicas
+        at different instants, so it may return a write w invoked after
+        a higher write w' was acknowledged as long as w' was acknowledged
+        after the read began; no leaderless LWW store promises more.
+
+        The final reads after heal (QUORUM, then ALL) are checked as reads
+        invoked after every operation of the run completed, ALL also after
+        the QUORUM read: each key must hold a real version (R1) no lower
+        than any acknowledged write or any read of the run (R2, R3)."""
+        writes = {}      # (k, ts, v) -> type of the write's completion
+        inv_at = {}      # v -> invoke time of the write of v
+        ok_writes = {}   # k -> [(complete_time, version)]
+        reads = []       # (k, version or None, t_inv, t_ok, process)
         pending = {}
         for op in history:
+            if op["process"] == "nemesis":
+                continue
             if op["type"] == "invoke":
                 pending[op["process"]] = op
+                if op["f"] == "write":
+                    inv_at[op["value"][1]] = op["time"]
                 continue
             inv = pending.pop(op["process"], None)
-            if op["f"] != "read" or op["type"] != "ok" or inv is None:
+            if op["f"] == "write":
+                k, v, ts = op["value"]
+                writes[(k, ts, v)] = op["type"]
+                if op["type"] == "ok":
+                    ok_writes.setdefault(k, []).append((op["time"], (ts, v)))
+            elif op["f"] == "read" and op["type"] == "ok" and inv is not None:
+                k, v, wt = op["value"]
+                reads.append((k, None if v is None else (wt, v), inv["time"], op["time"],
+                              op["process"]))
+        for k in ok_writes:
+            ok_writes[k].sort()
+
+        def prefix(entries, label):
+            """(times, running maximum with its reason) of (time, version)
+            entries sorted by time."""
+            times, best, cur = [], [], None
+            for (tc, x) in entries:
+                if x is not None and (cur is None or x > cur[0]):
+                    cur = (x, "%s at %d" % (label, tc))
+                times.append(tc)
+                best.append(cur)
+            return times, best
+
+        # reads of each key sorted by completion, for R3
+        by_done = {}
+        for (k, x, ti, tc, p) in reads:
+            by_done.setdefault(k, []).append((tc, x))
+        for k in by_done:
+            by_done[k].sort(key=lambda e: e[0])
+        w_idx = {k: prefix(v, "write acknowledged") for k, v in ok_writes.items()}
+
+        def floor_at(k, t, r_idx):
+            """Highest version a read of k invoked at t must reach, and why:
+            the best write acknowledged and read completed before t."""
+            best = None
+            for times, run in (w_idx.get(k, ((), ())), r_idx.get(k, ((), ()))):
+                i = bisect.bisect_left(times, t)
+                if i and run[i - 1] is not None and (best is None or run[i - 1][0] > best[0]):
+                    best = run[i - 1]
+            return best if best is not None else (None, None)
+
+        def judge(k, x, t_inv, t_ok, r_idx):
+            if x is not None:
+                ts, v = x
+                typ = writes.get((k, ts, v))
+                if typ is None:
+                    return {"rule": "R1", "why": "no write of key %d with value %s and timestamp %s"
+                            % (k, v, ts)}
+                if typ == "fail":
+                    return {"rule": "R1", "why": "value of a write that failed (not applied)"}
+                if t_ok is not None and inv_at.get(v, t_ok) > t_ok:
+                    return {"rule": "R1", "why": "write invoked after the read completed"}
+            need, why = floor_at(k, t_inv, r_idx)
+            if need is not None and (x is None or x < need):
+                return {"rule": "R2" if why.startswith("write") else "R3",
+                        "expected_at_least": list(need), "because": why}
+            return None
+
+        r_idx = {k: prefix(v, "read completed") for k, v in by_done.items()}
+        stale, impossible, nonmono = [], [], []
+        for (k, x, ti, tc, p) in reads:
+            bad = judge(k, x, ti, tc, r_idx)
+            if bad is None:
                 continue
-            k, v, wt = op["value"]
-            need = None
-            for (t, wk, ts, wv) in ok_writes:
-                if t >= inv["time"]:
-                    break
-                if wk == k and (need is None or ts > need[0]):
-                    need = (ts, wv)
-            if need is not None and (wt is None or wt < need[0]):
-                stale.append({"key": k, "read": [v, wt], "expected_at_least": list(need),
-                              "read_invoked": inv["time"], "process": op["process"]})
-        res = {"writes": len(writes), "acknowledged_writes": len(ok_writes),
-               "stale_reads": len(stale), "stale": stale[:20], "valid": not stale}
-        for cl in ("ALL",):
+            bad.update({"key": k, "read": list(x) if x else None, "read_invoked": ti,
+                        "read_completed": tc, "process": p})
+            {"R1": impossible, "R2": stale, "R3": nonmono}[bad["rule"]].append(bad)
+        res = {"writes": len(writes), "acknowledged_writes": sum(len(v) for v in ok_writes.values()),
+               "reads": len(reads),
+               "stale_reads": len(stale), "stale": stale[:20],
+               "impossible_reads": len(impossible), "impossible": impossible[:20],
+               "nonmonotonic_reads": len(nonmono), "nonmonotonic": nonmono[:20],
+               "valid": not (stale or impossible or nonmono)}
+        end = max([op["time"] for op in history] + [0]) + 1
+        done = {k: list(v) for k, v in by_done.items()}
+        res["final_wrong"] = []
+        for cl in ("QUORUM", "ALL"):
             snap = fin.get("reads", {}).get(cl)
             if snap is None:
                 res["valid"] = False
-                res["final_error"] = fin.get("errors", {}).get(cl, "final read failed")
+                res[cl] = {"error": fin.get("errors", {}).get(cl, "final read failed")}
                 continue
-            final = {k: (v, wt) for k, v, wt in snap}
+            final = {k: (wt, v) for k, v, wt in snap}
             bad = []
-            for k in range(self.NKEYS):
-                acked = [(ts, v) for (_, wk, ts, v) in ok_writes if wk == k]
-                top = max(acked) if acked else None
-                got = final.get(k)
-                if got is None:
-                    if top is not None:
-                        bad.append({"key": k, "final": None, "highest_acknowledged": list(top)})
-                    continue
-                v, wt = got
-                w = writes.get(v)
-                if w is None or w[0] != k or w[1] != wt:
-                    bad.append({"key": k, "final": [v, wt], "error": "value never written with that timestamp"})
-                elif top is not None and wt < top[0]:
-                    bad.append({"key": k, "final": [v, wt], "highest_acknowledged": list(top)})
-            res["final_wrong"] = bad
+            d_idx = {kk: prefix(v, "read completed") for kk, v in done.items()}
+            for k in sorted(set(range(self.NKEYS)) | set(final)):
+                x = final.get(k)
+                b = judge(k, x, end, None, d_idx)
+                if b is not None:
+                    b.update({"key": k, "final": list(x) if x else None, "cl": cl})
+                    bad.append(b)
+            for k, x in final.items():
+                done.setdefault(k, []).append((end, x))
+            end += 1
+            res[cl] = {"keys": len(final), "wrong": len(bad)}
+            res["final_wrong"] += bad
             if bad:
                 res["valid"] = False
         return res

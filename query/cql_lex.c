@@ -267,8 +267,8 @@ static size_t quoted(const bs_cql_lexer *lx, size_t i, int q) {
     }
 }
 
-int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
-    /* blanks and comments */
+/* Skips blanks and comments.  0 or BS_ESYNTAX (unterminated comment). */
+static int skip_blanks(bs_cql_lexer *lx, bs_cql_error *err) {
     for (;;) {
         int c = at(lx, lx->pos);
         if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
@@ -288,141 +288,143 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
                 return lex_error(lx, err, "unterminated comment%s", "");
             advance(lx, p + 2 - lx->pos);
         } else {
-            break;
+            return 0;
         }
     }
-    size_t i = lx->pos;
-    int c = at(lx, i);
-    if (c < 0) {
-        emit(lx, t, BS_CQL_TOK_EOF, 0);
-        return 0;
-    }
+}
+
+/* A token starting with a digit at i: hex blob, duration, number. */
+static void lex_digits(bs_cql_lexer *lx, bs_cql_token *t, size_t i) {
+    int c = at(lx, i), fl;
     size_t n;
-    int fl;
-    if (is_hex(c) && (n = match_uuid(lx, i))) {
-        emit(lx, t, BS_CQL_TOK_UUID, n);
-        return 0;
-    }
-    if (is_digit(c)) {
-        if (c == '0' && (at(lx, i + 1) == 'x' || at(lx, i + 1) == 'X')) {
-            n = 2;
-            while (is_hex(at(lx, i + n)))
-                n++;
-            emit(lx, t, BS_CQL_TOK_HEX, n);
-            return 0;
-        }
-        if ((n = match_unit_duration(lx, i))) {
-            emit(lx, t, BS_CQL_TOK_DURATION, n);
-            return 0;
-        }
+    if (c == '0' && (at(lx, i + 1) == 'x' || at(lx, i + 1) == 'X')) {
+        n = 2;
+        while (is_hex(at(lx, i + n)))
+            n++;
+        emit(lx, t, BS_CQL_TOK_HEX, n);
+    } else if ((n = match_unit_duration(lx, i))) {
+        emit(lx, t, BS_CQL_TOK_DURATION, n);
+    } else {
         n = match_number(lx, i, &fl);
         emit(lx, t, fl ? BS_CQL_TOK_FLOAT : BS_CQL_TOK_INTEGER, n);
-        return 0;
     }
-    if (is_letter(c)) {
-        if (c == 'P' && (n = match_iso_duration(lx, i))) {
-            emit(lx, t, BS_CQL_TOK_DURATION, n);
-            return 0;
-        }
-        n = 1;
-        while (is_ident(at(lx, i + n)))
-            n++;
-        bs_cql_tok_kind k = BS_CQL_TOK_IDENT;
-        if (ci_word(lx, i, "true") || ci_word(lx, i, "false"))
-            k = BS_CQL_TOK_BOOL;
-        else if (ci_word(lx, i, "nan") || ci_word(lx, i, "infinity"))
-            k = BS_CQL_TOK_FLOAT;
-        emit(lx, t, k, n);
-        return 0;
+}
+
+/* A token starting with a letter at i: ISO duration, identifier,
+ * boolean, NaN / Infinity. */
+static void lex_word(bs_cql_lexer *lx, bs_cql_token *t, size_t i) {
+    size_t n;
+    if (at(lx, i) == 'P' && (n = match_iso_duration(lx, i))) {
+        emit(lx, t, BS_CQL_TOK_DURATION, n);
+        return;
     }
-    int c1 = at(lx, i + 1);
-    switch (c) {
-    case '-':
-        if (c1 == '=') {
-            emit(lx, t, BS_CQL_TOK_MINUS_EQ, 2);
-            return 0;
-        }
-        if (is_digit(c1)) {
-            if ((n = match_unit_duration(lx, i + 1))) {
-                emit(lx, t, BS_CQL_TOK_DURATION, n + 1);
-                return 0;
-            }
+    n = 1;
+    while (is_ident(at(lx, i + n)))
+        n++;
+    bs_cql_tok_kind k = BS_CQL_TOK_IDENT;
+    if (ci_word(lx, i, "true") || ci_word(lx, i, "false"))
+        k = BS_CQL_TOK_BOOL;
+    else if (ci_word(lx, i, "nan") || ci_word(lx, i, "infinity"))
+        k = BS_CQL_TOK_FLOAT;
+    emit(lx, t, k, n);
+}
+
+/* '-' at i: -=, a negative number or duration, -NaN, -Infinity, or a
+ * minus sign. */
+static void lex_minus(bs_cql_lexer *lx, bs_cql_token *t, size_t i) {
+    int c1 = at(lx, i + 1), fl;
+    size_t n;
+    if (c1 == '=') {
+        emit(lx, t, BS_CQL_TOK_MINUS_EQ, 2);
+    } else if (is_digit(c1)) {
+        if ((n = match_unit_duration(lx, i + 1))) {
+            emit(lx, t, BS_CQL_TOK_DURATION, n + 1);
+        } else {
             n = match_number(lx, i + 1, &fl);
             emit(lx, t, fl ? BS_CQL_TOK_FLOAT : BS_CQL_TOK_INTEGER, n + 1);
-            return 0;
         }
-        if (c1 == 'P' && (n = match_iso_duration(lx, i + 1))) {
-            emit(lx, t, BS_CQL_TOK_DURATION, n + 1);
-            return 0;
-        }
-        if (ci_word(lx, i + 1, "nan")) {
-            emit(lx, t, BS_CQL_TOK_FLOAT, 4);
-            return 0;
-        }
-        if (ci_word(lx, i + 1, "infinity")) {
-            emit(lx, t, BS_CQL_TOK_FLOAT, 9);
-            return 0;
-        }
+    } else if (c1 == 'P' && (n = match_iso_duration(lx, i + 1))) {
+        emit(lx, t, BS_CQL_TOK_DURATION, n + 1);
+    } else if (ci_word(lx, i + 1, "nan")) {
+        emit(lx, t, BS_CQL_TOK_FLOAT, 4);
+    } else if (ci_word(lx, i + 1, "infinity")) {
+        emit(lx, t, BS_CQL_TOK_FLOAT, 9);
+    } else {
         emit(lx, t, BS_CQL_TOK_MINUS, 1);
-        return 0;
-    case '+':
-        emit(lx, t, c1 == '=' ? BS_CQL_TOK_PLUS_EQ : BS_CQL_TOK_PLUS,
-             c1 == '=' ? 2 : 1);
-        return 0;
-    case '\'':
+    }
+}
+
+/* Quoted strings and identifiers at i ('...', "...", $$...$$).  1 when a
+ * token was emitted, 0 when none starts at i, BS_ESYNTAX. */
+static int lex_quoted(bs_cql_lexer *lx, bs_cql_token *t, size_t i,
+                      bs_cql_error *err) {
+    int c = at(lx, i);
+    size_t n;
+    if (c == '\'') {
         if (!(n = quoted(lx, i, '\'')))
             return lex_error(lx, err, "unterminated string literal%s", "");
         emit(lx, t, BS_CQL_TOK_STRING, n);
-        return 0;
-    case '"':
+        return 1;
+    }
+    if (c == '"') {
         if (!(n = quoted(lx, i, '"')))
             return lex_error(lx, err, "unterminated quoted identifier%s", "");
         emit(lx, t, BS_CQL_TOK_QIDENT, n);
-        return 0;
-    case '$':
-        if (c1 == '$') {
-            size_t p = i + 2;
-            while (p + 1 < lx->len &&
-                   !(lx->src[p] == '$' && lx->src[p + 1] == '$'))
-                p++;
-            if (p + 1 >= lx->len)
-                return lex_error(lx, err, "unterminated $$ string literal%s",
-                                 "");
-            emit(lx, t, BS_CQL_TOK_STRING, p + 2 - i);
-            return 0;
-        }
-        break;
+        return 1;
+    }
+    if (c == '$' && at(lx, i + 1) == '$') {
+        size_t p = i + 2;
+        while (p + 1 < lx->len && !(lx->src[p] == '$' && lx->src[p + 1] == '$'))
+            p++;
+        if (p + 1 >= lx->len)
+            return lex_error(lx, err, "unterminated $$ string literal%s", "");
+        emit(lx, t, BS_CQL_TOK_STRING, p + 2 - i);
+        return 1;
+    }
+    return 0;
+}
+
+/* Operators and punctuation at i: 1 when emitted, 0 when none. */
+static int lex_punct(bs_cql_lexer *lx, bs_cql_token *t, size_t i) {
+    int c = at(lx, i), c1 = at(lx, i + 1);
+    switch (c) {
+    case '+':
+        emit(lx, t, c1 == '=' ? BS_CQL_TOK_PLUS_EQ : BS_CQL_TOK_PLUS,
+             c1 == '=' ? 2 : 1);
+        return 1;
     case '!':
-        if (c1 == '=') {
-            emit(lx, t, BS_CQL_TOK_NEQ, 2);
-            return 0;
-        }
-        break;
+        if (c1 != '=') return 0;
+        emit(lx, t, BS_CQL_TOK_NEQ, 2);
+        return 1;
     case '<':
         emit(lx, t, c1 == '=' ? BS_CQL_TOK_LTE : BS_CQL_TOK_LT,
              c1 == '=' ? 2 : 1);
-        return 0;
+        return 1;
     case '>':
         emit(lx, t, c1 == '=' ? BS_CQL_TOK_GTE : BS_CQL_TOK_GT,
              c1 == '=' ? 2 : 1);
-        return 0;
-    case '=': emit(lx, t, BS_CQL_TOK_EQ, 1); return 0;
-    case '?': emit(lx, t, BS_CQL_TOK_QMARK, 1); return 0;
-    case ',': emit(lx, t, BS_CQL_TOK_COMMA, 1); return 0;
-    case ';': emit(lx, t, BS_CQL_TOK_SEMI, 1); return 0;
-    case '(': emit(lx, t, BS_CQL_TOK_LPAREN, 1); return 0;
-    case ')': emit(lx, t, BS_CQL_TOK_RPAREN, 1); return 0;
-    case '[': emit(lx, t, BS_CQL_TOK_LBRACKET, 1); return 0;
-    case ']': emit(lx, t, BS_CQL_TOK_RBRACKET, 1); return 0;
-    case '{': emit(lx, t, BS_CQL_TOK_LBRACE, 1); return 0;
-    case '}': emit(lx, t, BS_CQL_TOK_RBRACE, 1); return 0;
-    case ':': emit(lx, t, BS_CQL_TOK_COLON, 1); return 0;
-    case '.': emit(lx, t, BS_CQL_TOK_DOT, 1); return 0;
-    case '*': emit(lx, t, BS_CQL_TOK_STAR, 1); return 0;
-    default: break;
+        return 1;
+    case '=': emit(lx, t, BS_CQL_TOK_EQ, 1); return 1;
+    case '?': emit(lx, t, BS_CQL_TOK_QMARK, 1); return 1;
+    case ',': emit(lx, t, BS_CQL_TOK_COMMA, 1); return 1;
+    case ';': emit(lx, t, BS_CQL_TOK_SEMI, 1); return 1;
+    case '(': emit(lx, t, BS_CQL_TOK_LPAREN, 1); return 1;
+    case ')': emit(lx, t, BS_CQL_TOK_RPAREN, 1); return 1;
+    case '[': emit(lx, t, BS_CQL_TOK_LBRACKET, 1); return 1;
+    case ']': emit(lx, t, BS_CQL_TOK_RBRACKET, 1); return 1;
+    case '{': emit(lx, t, BS_CQL_TOK_LBRACE, 1); return 1;
+    case '}': emit(lx, t, BS_CQL_TOK_RBRACE, 1); return 1;
+    case ':': emit(lx, t, BS_CQL_TOK_COLON, 1); return 1;
+    case '.': emit(lx, t, BS_CQL_TOK_DOT, 1); return 1;
+    case '*': emit(lx, t, BS_CQL_TOK_STAR, 1); return 1;
+    default: return 0;
     }
-    /* Invalid character: show the whole UTF-8 sequence, or a hex escape
-     * for control/invalid bytes. */
+}
+
+/* The error for an invalid character at i: shows the whole UTF-8
+ * sequence, or a hex escape for control/invalid bytes. */
+static int bad_char(bs_cql_lexer *lx, size_t i, bs_cql_error *err) {
+    int c = at(lx, i);
     char shown[16];
     if (c >= 0x20 && c < 0x7f) {
         shown[0] = (char)c;
@@ -443,6 +445,30 @@ int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
         snprintf(shown, sizeof shown, "\\x%02x", (unsigned)c);
     }
     return lex_error(lx, err, "no viable alternative at character '%s'", shown);
+}
+
+int bs_cql_lex_next(bs_cql_lexer *lx, bs_cql_token *t, bs_cql_error *err) {
+    int rc = skip_blanks(lx, err);
+    if (rc) return rc;
+    size_t i = lx->pos;
+    int c = at(lx, i);
+    size_t n;
+    if (c < 0) {
+        emit(lx, t, BS_CQL_TOK_EOF, 0);
+    } else if (is_hex(c) && (n = match_uuid(lx, i))) {
+        emit(lx, t, BS_CQL_TOK_UUID, n);
+    } else if (is_digit(c)) {
+        lex_digits(lx, t, i);
+    } else if (is_letter(c)) {
+        lex_word(lx, t, i);
+    } else if (c == '-') {
+        lex_minus(lx, t, i);
+    } else {
+        rc = lex_quoted(lx, t, i, err);
+        if (rc < 0) return rc;
+        if (!rc && !lex_punct(lx, t, i)) return bad_char(lx, i, err);
+    }
+    return 0;
 }
 
 const char *bs_cql_tok_name(bs_cql_tok_kind k) {

@@ -726,6 +726,75 @@ static int recv_eq(const bs_cql_recv *a, const bs_cql_recv *b) {
            strs_eq(a->cols, b->cols, a->ncols);
 }
 
+/* CREATE TABLE bodies. */
+static int create_table_eq(const bs_cql_create_table *x,
+                           const bs_cql_create_table *y) {
+    return str_eq(x->table.ks, y->table.ks) &&
+           str_eq(x->table.name, y->table.name) &&
+           x->if_not_exists == y->if_not_exists && x->ncols == y->ncols &&
+           cols_eq(x->cols, y->cols, x->ncols) && x->npk == y->npk &&
+           strs_eq(x->pk, y->pk, x->npk) && x->nck == y->nck &&
+           strs_eq(x->ck, y->ck, x->nck) && x->norder == y->norder &&
+           order_eq(x->order, y->order, x->norder) && x->nopts == y->nopts &&
+           opts_eq(x->opts, y->opts, x->nopts);
+}
+
+/* UPDATE bodies. */
+static int update_eq(const bs_cql_update *x, const bs_cql_update *y) {
+    if (!str_eq(x->table.ks, y->table.ks) ||
+        !str_eq(x->table.name, y->table.name) ||
+        !using_eq(&x->using, &y->using) || x->nassign != y->nassign ||
+        x->nwhere != y->nwhere || !rel_eq(x->where, y->where, x->nwhere) ||
+        x->if_exists != y->if_exists || x->nconds != y->nconds ||
+        !rel_eq(x->conds, y->conds, x->nconds))
+        return 0;
+    for (uint32_t i = 0; i < x->nassign; i++) {
+        const bs_cql_assign *p = &x->assign[i], *q = &y->assign[i];
+        if (p->kind != q->kind || !str_eq(p->column, q->column) ||
+            !expr_eq(p->key, q->key) || !str_eq(p->field, q->field) ||
+            !expr_eq(p->value, q->value))
+            return 0;
+    }
+    return 1;
+}
+
+/* DELETE bodies. */
+static int delete_eq(const bs_cql_delete *x, const bs_cql_delete *y) {
+    if (!str_eq(x->table.ks, y->table.ks) ||
+        !str_eq(x->table.name, y->table.name) ||
+        !using_eq(&x->using, &y->using) || x->ncols != y->ncols ||
+        x->nwhere != y->nwhere || !rel_eq(x->where, y->where, x->nwhere) ||
+        x->if_exists != y->if_exists || x->nconds != y->nconds ||
+        !rel_eq(x->conds, y->conds, x->nconds))
+        return 0;
+    for (uint32_t i = 0; i < x->ncols; i++)
+        if (!str_eq(x->cols[i].column, y->cols[i].column) ||
+            !expr_eq(x->cols[i].key, y->cols[i].key) ||
+            !str_eq(x->cols[i].field, y->cols[i].field))
+            return 0;
+    return 1;
+}
+
+/* SELECT bodies. */
+static int select_eq(const bs_cql_select *x, const bs_cql_select *y) {
+    if (x->json != y->json || x->distinct != y->distinct ||
+        x->star != y->star || x->nsel != y->nsel ||
+        !str_eq(x->table.ks, y->table.ks) ||
+        !str_eq(x->table.name, y->table.name) || x->nwhere != y->nwhere ||
+        !rel_eq(x->where, y->where, x->nwhere) || x->ngroup != y->ngroup ||
+        !strs_eq(x->group, y->group, x->ngroup) || x->norder != y->norder ||
+        !order_eq(x->order, y->order, x->norder) ||
+        !expr_eq(x->per_partition_limit, y->per_partition_limit) ||
+        !expr_eq(x->limit, y->limit) ||
+        x->allow_filtering != y->allow_filtering)
+        return 0;
+    for (uint32_t i = 0; i < x->nsel; i++)
+        if (!expr_eq(x->sel[i].expr, y->sel[i].expr) ||
+            !str_eq(x->sel[i].alias, y->sel[i].alias))
+            return 0;
+    return 1;
+}
+
 static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
     if (a->kind != b->kind) return 0;
     switch (a->kind) {
@@ -744,18 +813,8 @@ static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
         return str_eq(a->u.drop.name.ks, b->u.drop.name.ks) &&
                str_eq(a->u.drop.name.name, b->u.drop.name.name) &&
                a->u.drop.if_exists == b->u.drop.if_exists;
-    case BS_CQL_STMT_CREATE_TABLE: {
-        const bs_cql_create_table *x = &a->u.create_table,
-                                  *y = &b->u.create_table;
-        return str_eq(x->table.ks, y->table.ks) &&
-               str_eq(x->table.name, y->table.name) &&
-               x->if_not_exists == y->if_not_exists && x->ncols == y->ncols &&
-               cols_eq(x->cols, y->cols, x->ncols) && x->npk == y->npk &&
-               strs_eq(x->pk, y->pk, x->npk) && x->nck == y->nck &&
-               strs_eq(x->ck, y->ck, x->nck) && x->norder == y->norder &&
-               order_eq(x->order, y->order, x->norder) &&
-               x->nopts == y->nopts && opts_eq(x->opts, y->opts, x->nopts);
-    }
+    case BS_CQL_STMT_CREATE_TABLE:
+        return create_table_eq(&a->u.create_table, &b->u.create_table);
     case BS_CQL_STMT_ALTER_TABLE:
     case BS_CQL_STMT_ALTER_TYPE: {
         const bs_cql_alter *x = &a->u.alter, *y = &b->u.alter;
@@ -787,40 +846,8 @@ static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
                x->if_not_exists == y->if_not_exists &&
                using_eq(&x->using, &y->using);
     }
-    case BS_CQL_STMT_UPDATE: {
-        const bs_cql_update *x = &a->u.update, *y = &b->u.update;
-        if (!str_eq(x->table.ks, y->table.ks) ||
-            !str_eq(x->table.name, y->table.name) ||
-            !using_eq(&x->using, &y->using) || x->nassign != y->nassign ||
-            x->nwhere != y->nwhere || !rel_eq(x->where, y->where, x->nwhere) ||
-            x->if_exists != y->if_exists || x->nconds != y->nconds ||
-            !rel_eq(x->conds, y->conds, x->nconds))
-            return 0;
-        for (uint32_t i = 0; i < x->nassign; i++) {
-            const bs_cql_assign *p = &x->assign[i], *q = &y->assign[i];
-            if (p->kind != q->kind || !str_eq(p->column, q->column) ||
-                !expr_eq(p->key, q->key) || !str_eq(p->field, q->field) ||
-                !expr_eq(p->value, q->value))
-                return 0;
-        }
-        return 1;
-    }
-    case BS_CQL_STMT_DELETE: {
-        const bs_cql_delete *x = &a->u.del, *y = &b->u.del;
-        if (!str_eq(x->table.ks, y->table.ks) ||
-            !str_eq(x->table.name, y->table.name) ||
-            !using_eq(&x->using, &y->using) || x->ncols != y->ncols ||
-            x->nwhere != y->nwhere || !rel_eq(x->where, y->where, x->nwhere) ||
-            x->if_exists != y->if_exists || x->nconds != y->nconds ||
-            !rel_eq(x->conds, y->conds, x->nconds))
-            return 0;
-        for (uint32_t i = 0; i < x->ncols; i++)
-            if (!str_eq(x->cols[i].column, y->cols[i].column) ||
-                !expr_eq(x->cols[i].key, y->cols[i].key) ||
-                !str_eq(x->cols[i].field, y->cols[i].field))
-                return 0;
-        return 1;
-    }
+    case BS_CQL_STMT_UPDATE: return update_eq(&a->u.update, &b->u.update);
+    case BS_CQL_STMT_DELETE: return delete_eq(&a->u.del, &b->u.del);
     case BS_CQL_STMT_BATCH: {
         const bs_cql_batch *x = &a->u.batch, *y = &b->u.batch;
         if (x->kind != y->kind || !using_eq(&x->using, &y->using) ||
@@ -830,25 +857,7 @@ static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
             if (!body_eq(x->stmts[i], y->stmts[i])) return 0;
         return 1;
     }
-    case BS_CQL_STMT_SELECT: {
-        const bs_cql_select *x = &a->u.select, *y = &b->u.select;
-        if (x->json != y->json || x->distinct != y->distinct ||
-            x->star != y->star || x->nsel != y->nsel ||
-            !str_eq(x->table.ks, y->table.ks) ||
-            !str_eq(x->table.name, y->table.name) || x->nwhere != y->nwhere ||
-            !rel_eq(x->where, y->where, x->nwhere) || x->ngroup != y->ngroup ||
-            !strs_eq(x->group, y->group, x->ngroup) || x->norder != y->norder ||
-            !order_eq(x->order, y->order, x->norder) ||
-            !expr_eq(x->per_partition_limit, y->per_partition_limit) ||
-            !expr_eq(x->limit, y->limit) ||
-            x->allow_filtering != y->allow_filtering)
-            return 0;
-        for (uint32_t i = 0; i < x->nsel; i++)
-            if (!expr_eq(x->sel[i].expr, y->sel[i].expr) ||
-                !str_eq(x->sel[i].alias, y->sel[i].alias))
-                return 0;
-        return 1;
-    }
+    case BS_CQL_STMT_SELECT: return select_eq(&a->u.select, &b->u.select);
     }
     return 0;
 }

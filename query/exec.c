@@ -13,6 +13,25 @@
  * Prepared entries own an arena holding the parsed tree; they are never
  * evicted in this version (a bounded cache is future work) and are freed
  * with the executor.
+ *
+ * Result metadata.  PREPARED carries the result metadata of a SELECT
+ * (Cassandra does; gocql, the Java driver 4.x and the python driver then
+ * execute with skip_metadata and decode rows with it).  The entry keeps
+ * a fingerprint of those column specs (`result_fp`).  An EXECUTE with
+ * skip_metadata whose SELECT would now return other columns (the table
+ * was altered, dropped and re-created...) gets UNPREPARED instead of
+ * rows the driver would decode with stale columns: every driver then
+ * prepares the statement again, which refreshes the fingerprint and
+ * hands it the new metadata.  This is what Cassandra 4.0 does for
+ * protocol v4 (it drops the prepared statements of an altered table);
+ * v5's result_metadata_id is not implemented (v5 is not served).
+ *
+ * Protocol v3 (req->version 3): the same, except that the prepared
+ * metadata has no partition key indices, types that v3 lacks are sent
+ * as custom classes (bs_proto_wr_type_v), and the error codes that came
+ * with v4 are mapped as Cassandra maps them (READ_FAILURE ->
+ * READ_TIMEOUT, WRITE_FAILURE -> WRITE_TIMEOUT, FUNCTION_FAILURE ->
+ * INVALID).  The transport stamps the frame header with the version.
  */
 #include "query/exec_int.h"
 
@@ -33,6 +52,9 @@ typedef struct prep_entry {
     bs_arena arena;
     bs_cql_stmt *stmt;
     char keyspace[64]; /* session keyspace at PREPARE time */
+    /* bs__x_meta_fp of the result metadata the last PREPARE announced
+     * (0: none, not a SELECT); written under the executor's prep_lock */
+    _Atomic uint64_t result_fp;
 } prep_entry;
 
 /* ==================================================================== */
@@ -93,12 +115,38 @@ int bs__x_fail(xctx *c, int32_t code, const char *fmt, ...) {
     return -1;
 }
 
+/* v3 has no READ_FAILURE, WRITE_FAILURE or FUNCTION_FAILURE: Cassandra
+ * (ErrorMessage.encode) sends them as the timeouts and INVALID. */
+static int32_t error_code_for(int32_t code, uint8_t version) {
+    if (version >= 4) return code;
+    switch (code) {
+    case BS_PROTO_ERR_READ_FAILURE: return BS_PROTO_ERR_READ_TIMEOUT;
+    case BS_PROTO_ERR_WRITE_FAILURE: return BS_PROTO_ERR_WRITE_TIMEOUT;
+    case BS_PROTO_ERR_FUNCTION_FAILURE: return BS_PROTO_ERR_INVALID;
+    default: return code;
+    }
+}
+
+int bs__x_unprepared(xctx *c) {
+    if (c->failed) return -1;
+    bs__x_fail(c, BS_PROTO_ERR_UNPREPARED,
+               "Prepared query with ID not found (either the query was not "
+               "prepared on this host (maybe the host has been restarted?) or "
+               "you have prepared too many queries and it has been evicted "
+               "from the internal cache)");
+    return -1;
+}
+
 static int write_error(xctx *c) {
     bs_proto_response r;
     memset(&r, 0, sizeof r);
     r.opcode = BS_PROTO_OP_ERROR;
     bs_proto_error *e = &r.u.error;
-    e->code = c->err.code;
+    e->code = error_code_for(c->err.code, c->version);
+    if (e->code == BS_PROTO_ERR_UNPREPARED) {
+        e->unprepared_id = c->prep_id;
+        if (e->unprepared_id.len < 0) e->unprepared_id.len = 0;
+    }
     e->message = bs_proto_cstr(c->err.msg);
     e->cl = c->err.cl ? c->err.cl : c->cl;
     e->required = c->err.required;
@@ -160,7 +208,7 @@ int bs__x_keyspace(xctx *c, const bs_cql_qname *q, const char **ks) {
 }
 
 int bs__x_table(xctx *c, const bs_cql_qname *q, const bs_table_schema **t) {
-    const char *ks;
+    const char *ks = NULL;
     if (bs__x_keyspace(c, q, &ks)) return -1;
     if (!bs_schema_keyspace(c->schema, ks))
         return XINVALID(c, "Keyspace %s does not exist", ks);
@@ -599,6 +647,22 @@ int bs__x_elem_key(xctx *c, const bs_type *et, const xval *v,
 /* results                                                                */
 /* ==================================================================== */
 
+uint64_t bs__x_meta_fp(const bs_proto_meta *m) {
+    if (!m->ncols) return 0;
+    bs_buf b = BS_BUF_INIT;
+    int rc = bs_proto_wr_int(&b, (int32_t)m->ncols);
+    for (uint32_t i = 0; !rc && i < m->ncols; i++) {
+        rc = bs_proto_wr_str(&b, m->cols[i].keyspace);
+        if (!rc) rc = bs_proto_wr_str(&b, m->cols[i].table);
+        if (!rc) rc = bs_proto_wr_str(&b, m->cols[i].name);
+        if (!rc) rc = bs_proto_wr_type(&b, m->cols[i].type);
+    }
+    /* 0 means "none": an out-of-memory fingerprint never matches */
+    uint64_t h = rc ? 1 : XXH3_64bits(b.data, b.len);
+    bs_buf_free(&b);
+    return h ? h : 1;
+}
+
 int bs__x_void_result(xctx *c) {
     bs_proto_response r;
     memset(&r, 0, sizeof r);
@@ -822,7 +886,10 @@ static const bs_cql_stmt *batch_child_of(const bs_cql_stmt *s,
     return owner;
 }
 
-static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
+/* The PREPARED result for s; *fp gets the fingerprint of the result
+ * metadata it announces (0 when it announces none). */
+static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16],
+                          uint64_t *fp) {
     const bs_table_schema *t = NULL;
     const bs_cql_qname *q = stmt_table(s);
     if (s->kind == BS_CQL_STMT_BATCH) {
@@ -841,6 +908,7 @@ static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
     r.u.result.kind = BS_PROTO_RESULT_PREPARED;
     bs_proto_prepared *p = &r.u.result.u.prepared;
     p->id = bs_proto_bytes(id, 16);
+    p->bind.version = c->version;
     p->bind.ncols = s->nbinds;
     p->bind.cols =
         bs_arena_calloc(c->a, (s->nbinds + 1) * sizeof *p->bind.cols);
@@ -871,10 +939,17 @@ static int write_prepared(xctx *c, const bs_cql_stmt *s, const uint8_t id[16]) {
             p->bind.pk_indices = idx;
         }
     }
-    /* Result metadata is not announced (NO_METADATA): drivers then never
-     * ask to skip it, and every ROWS result carries its own. */
-    p->result.flags = BS_PROTO_RF_NO_METADATA;
-    p->result.paging_state.len = BS_PROTO_NULL;
+    /* result metadata: a SELECT's columns; nothing for other statements
+     * (NO_METADATA with no columns, as Cassandra) */
+    *fp = 0;
+    if (s->kind == BS_CQL_STMT_SELECT) {
+        if (bs__x_select_meta(c, s, &p->result)) return -1;
+        *fp = bs__x_meta_fp(&p->result);
+    } else {
+        p->result.flags = BS_PROTO_RF_NO_METADATA;
+        p->result.paging_state.len = BS_PROTO_NULL;
+        p->result.version = c->version;
+    }
     if (bs_proto_response_encode(c->out, c->stream, &r, c->comp))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     return 0;
@@ -926,7 +1001,13 @@ static int do_prepare(xctx *c, bs_proto_str q) {
         pthread_mutex_unlock(&c->x->prep_lock);
     }
     c->stmt = e->stmt;
-    return write_prepared(c, e->stmt, id);
+    uint64_t fp;
+    if (write_prepared(c, e->stmt, id, &fp)) return -1;
+    /* what the driver now decodes with (a re-PREPARE after an ALTER) */
+    pthread_mutex_lock(&c->x->prep_lock);
+    e->result_fp = fp;
+    pthread_mutex_unlock(&c->x->prep_lock);
+    return 0;
 }
 
 /* Resolves bound values (positional or by name) for statement s. */
@@ -995,6 +1076,134 @@ static void set_params(xctx *c, const bs_proto_params *p) {
     c->default_ts = p->timestamp;
 }
 
+/* An UNPREPARED error frame for `id` (replacing what out got since
+ * `before`). */
+static void send_unprepared(xctx *c, size_t before, bs_proto_val id) {
+    c->prep_id = id;
+    bs__x_unprepared(c);
+    c->out->len = before;
+    write_error(c);
+    c->failed = 0;
+}
+
+static void exec_query(xctx *c, const bs_proto_query *q) {
+    bs_cql_error perr;
+    bs_cql_stmt *stmt = NULL;
+    set_params(c, &q->params);
+    int rc = bs_cql_parse(c->a, q->query.p, q->query.len, &stmt, &perr);
+    if (rc) {
+        cql_error(c, rc, &perr);
+        return;
+    }
+    if (bind_values(c, stmt, q->params.nvalues, q->params.values,
+                    q->params.names))
+        return;
+    run_stmt(c, stmt);
+}
+
+/* Returns 1 when the answer (UNPREPARED) is already written. */
+static int exec_execute(xctx *c, const bs_proto_execute *ex) {
+    bs_exec_session *s = c->sess;
+    set_params(c, &ex->params);
+    prep_entry *e =
+        prep_find(c->x, ex->id.p, (size_t)(ex->id.len > 0 ? ex->id.len : 0));
+    if (!e) {
+        send_unprepared(c, c->out->len, ex->id);
+        return 1;
+    }
+    if (e->keyspace[0]) {
+        /* a statement prepared under USE ks keeps that keyspace */
+        pthread_mutex_lock(&s->lock);
+        if (!s->keyspace[0])
+            snprintf(s->keyspace, sizeof s->keyspace, "%s", e->keyspace);
+        pthread_mutex_unlock(&s->lock);
+    }
+    c->prep_id = ex->id;
+    c->skip_meta = (ex->params.flags & BS_PROTO_QF_SKIP_METADATA) != 0;
+    c->prep_fp = e->result_fp;
+    c->check_fp = c->skip_meta;
+    if (bind_values(c, e->stmt, ex->params.nvalues, ex->params.values,
+                    ex->params.names))
+        return 0;
+    run_stmt(c, e->stmt);
+    return 0;
+}
+
+/* Parses or looks up every child of a protocol BATCH and binds its
+ * values.  Returns 1 when the answer (UNPREPARED) is already written,
+ * -1 on an error in c. */
+static int batch_children(xctx *c, const bs_proto_batch *b, size_t before,
+                          bs_cql_stmt **kids, xval **kbinds, uint32_t *knb) {
+    for (uint16_t i = 0; i < b->nstmts; i++) {
+        const bs_proto_batch_stmt *bst = &b->stmts[i];
+        bs_cql_stmt *k = NULL;
+        if (bst->kind == 0) {
+            bs_cql_error perr;
+            int rc =
+                bs_cql_parse(c->a, bst->query.p, bst->query.len, &k, &perr);
+            if (rc) {
+                cql_error(c, rc, &perr);
+                return -1;
+            }
+        } else {
+            prep_entry *e = prep_find(
+                c->x, bst->id.p, bst->id.len > 0 ? (size_t)bst->id.len : 0);
+            if (!e) {
+                send_unprepared(c, before, bst->id);
+                return 1;
+            }
+            k = e->stmt;
+        }
+        if (k->kind != BS_CQL_STMT_INSERT && k->kind != BS_CQL_STMT_UPDATE &&
+            k->kind != BS_CQL_STMT_DELETE)
+            return XINVALID(c, "Invalid statement in batch: only UPDATE, "
+                               "INSERT and DELETE statements are allowed.");
+        if (bind_values(c, k, bst->nvalues, bst->values, NULL)) return -1;
+        kids[i] = k;
+        kbinds[i] = c->binds;
+        knb[i] = c->nbinds;
+    }
+    return 0;
+}
+
+/* Returns 1 when the answer (UNPREPARED) is already written. */
+static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
+    c->cl = b->consistency;
+    c->default_ts = b->timestamp;
+    bs_cql_stmt **kids = bs_arena_calloc(c->a, (b->nstmts + 1) * sizeof *kids);
+    xval **kbinds = bs_arena_calloc(c->a, (b->nstmts + 1) * sizeof *kbinds);
+    uint32_t *knb = bs_arena_calloc(c->a, (b->nstmts + 1) * sizeof *knb);
+    if (!kids || !kbinds || !knb) {
+        bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+        return 0;
+    }
+    int rc = batch_children(c, b, before, kids, kbinds, knb);
+    if (rc) return rc > 0;
+    int logged =
+        b->type != BS_PROTO_BATCH_UNLOGGED && b->type != BS_PROTO_BATCH_COUNTER;
+    /* protocol batches bind per child: each child builds its mutations
+     * with its own values, then all go to the backend at once */
+    int64_t ts = c->default_ts != INT64_MIN ? c->default_ts : c->now_us;
+    bs_mutation *muts = NULL;
+    size_t nm = 0, cap = 0;
+    for (uint16_t i = 0; i < b->nstmts; i++) {
+        c->binds = kbinds[i];
+        c->nbinds = knb[i];
+        c->stmt = kids[i];
+        if (bs__x_modification(c, kids[i], ts, &muts, &nm, &cap)) return 0;
+    }
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    if (nm && c->x->be.write(c->x->be.ud, muts, nm, c->cl, logged, &err)) {
+        c->failed = 1;
+        c->err = err;
+        if (!c->err.write_type) c->err.write_type = "BATCH";
+        return 0;
+    }
+    bs__x_void_result(c);
+    return 0;
+}
+
 int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
                     int16_t stream, bs_proto_compression comp, bs_arena *a,
                     bs_buf *out) {
@@ -1006,174 +1215,36 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
     c.out = out;
     c.stream = stream;
     c.comp = comp;
+    c.version = req->version >= 3 && req->version < BS_PROTO_VERSION
+                    ? req->version
+                    : BS_PROTO_VERSION;
     c.cl = BS_CL_ONE;
     c.page_size = -1;
     c.paging_state.len = BS_PROTO_NULL;
+    c.prep_id.len = BS_PROTO_NULL;
     c.default_ts = INT64_MIN;
     c.now_us = x->be.now_us(x->be.ud);
     c.schema = x->be.schema_get(x->be.ud);
     size_t before = out->len;
-    bs_cql_error perr;
-    bs_cql_stmt *stmt = NULL;
-    int rc;
+    int answered = 0;
     switch (req->opcode) {
-    case BS_PROTO_OP_QUERY:
-        set_params(&c, &req->u.query.params);
-        rc = bs_cql_parse(a, req->u.query.query.p, req->u.query.query.len,
-                          &stmt, &perr);
-        if (rc) {
-            cql_error(&c, rc, &perr);
-            break;
-        }
-        if (bind_values(&c, stmt, req->u.query.params.nvalues,
-                        req->u.query.params.values, req->u.query.params.names))
-            break;
-        run_stmt(&c, stmt);
-        break;
+    case BS_PROTO_OP_QUERY: exec_query(&c, &req->u.query); break;
     case BS_PROTO_OP_PREPARE: do_prepare(&c, req->u.prepare.query); break;
-    case BS_PROTO_OP_EXECUTE: {
-        set_params(&c, &req->u.execute.params);
-        prep_entry *e = prep_find(
-            x, req->u.execute.id.p,
-            (size_t)(req->u.execute.id.len > 0 ? req->u.execute.id.len : 0));
-        if (!e) {
-            /* UNPREPARED carries the id */
-            bs_proto_response r;
-            memset(&r, 0, sizeof r);
-            r.opcode = BS_PROTO_OP_ERROR;
-            r.u.error.code = BS_PROTO_ERR_UNPREPARED;
-            r.u.error.message = bs_proto_cstr(
-                "Prepared query with ID not found (either the query was not "
-                "prepared on this host (maybe the host has been restarted?) or "
-                "you have prepared too many queries and it has been evicted "
-                "from the internal cache)");
-            r.u.error.unprepared_id = req->u.execute.id;
-            if (r.u.error.unprepared_id.len < 0)
-                r.u.error.unprepared_id.len = 0;
-            bs_proto_response_encode(out, stream, &r, comp);
-            bs_schema_release(c.schema);
-            return 0;
-        }
-        if (e->keyspace[0]) {
-            /* a statement prepared under USE ks keeps that keyspace */
-            pthread_mutex_lock(&s->lock);
-            int empty = !s->keyspace[0];
-            pthread_mutex_unlock(&s->lock);
-            if (empty) {
-                pthread_mutex_lock(&s->lock);
-                snprintf(s->keyspace, sizeof s->keyspace, "%s", e->keyspace);
-                pthread_mutex_unlock(&s->lock);
-            }
-        }
-        if (bind_values(&c, e->stmt, req->u.execute.params.nvalues,
-                        req->u.execute.params.values,
-                        req->u.execute.params.names))
-            break;
-        run_stmt(&c, e->stmt);
+    case BS_PROTO_OP_EXECUTE:
+        answered = exec_execute(&c, &req->u.execute);
         break;
-    }
-    case BS_PROTO_OP_BATCH: {
-        const bs_proto_batch *b = &req->u.batch;
-        c.cl = b->consistency;
-        c.default_ts = b->timestamp;
-        /* build one synthetic BATCH statement out of the children */
-        bs_cql_stmt *bs = bs_arena_calloc(a, sizeof *bs);
-        bs_cql_stmt **kids = bs_arena_calloc(a, (b->nstmts + 1) * sizeof *kids);
-        xval **kbinds = bs_arena_calloc(a, (b->nstmts + 1) * sizeof *kbinds);
-        uint32_t *knb = bs_arena_calloc(a, (b->nstmts + 1) * sizeof *knb);
-        if (!bs || !kids || !kbinds || !knb) {
-            bs__x_fail(&c, BS_PROTO_ERR_SERVER, "out of memory");
-            break;
-        }
-        int bad = 0;
-        for (uint16_t i = 0; i < b->nstmts && !bad; i++) {
-            const bs_proto_batch_stmt *bst = &b->stmts[i];
-            bs_cql_stmt *k = NULL;
-            if (bst->kind == 0) {
-                rc = bs_cql_parse(a, bst->query.p, bst->query.len, &k, &perr);
-                if (rc) {
-                    cql_error(&c, rc, &perr);
-                    bad = 1;
-                    break;
-                }
-            } else {
-                prep_entry *e = prep_find(
-                    x, bst->id.p, bst->id.len > 0 ? (size_t)bst->id.len : 0);
-                if (!e) {
-                    bs_proto_response r;
-                    memset(&r, 0, sizeof r);
-                    r.opcode = BS_PROTO_OP_ERROR;
-                    r.u.error.code = BS_PROTO_ERR_UNPREPARED;
-                    r.u.error.message =
-                        bs_proto_cstr("Prepared query with ID not found");
-                    r.u.error.unprepared_id = bst->id;
-                    out->len = before;
-                    bs_proto_response_encode(out, stream, &r, comp);
-                    bs_schema_release(c.schema);
-                    return 0;
-                }
-                k = e->stmt;
-            }
-            if (k->kind != BS_CQL_STMT_INSERT &&
-                k->kind != BS_CQL_STMT_UPDATE &&
-                k->kind != BS_CQL_STMT_DELETE) {
-                XINVALID(&c, "Invalid statement in batch: only UPDATE, INSERT "
-                             "and DELETE statements are allowed.");
-                bad = 1;
-                break;
-            }
-            if (bind_values(&c, k, bst->nvalues, bst->values, NULL)) {
-                bad = 1;
-                break;
-            }
-            kids[i] = k;
-            kbinds[i] = c.binds;
-            knb[i] = c.nbinds;
-        }
-        if (bad) break;
-        bs->kind = BS_CQL_STMT_BATCH;
-        bs->u.batch.kind =
-            b->type == BS_PROTO_BATCH_UNLOGGED  ? BS_CQL_BATCH_UNLOGGED
-            : b->type == BS_PROTO_BATCH_COUNTER ? BS_CQL_BATCH_COUNTER
-                                                : BS_CQL_BATCH_LOGGED;
-        bs->u.batch.nstmts = b->nstmts;
-        bs->u.batch.stmts = kids;
-        /* protocol batches bind per child: run them through a special path */
-        int64_t ts = c.default_ts != INT64_MIN ? c.default_ts : c.now_us;
-        bs_mutation *muts = NULL;
-        size_t nm = 0, cap = 0;
-        for (uint16_t i = 0; i < b->nstmts; i++) {
-            c.binds = kbinds[i];
-            c.nbinds = knb[i];
-            c.stmt = kids[i];
-            if (bs__x_modification(&c, kids[i], ts, &muts, &nm, &cap)) {
-                bad = 1;
-                break;
-            }
-        }
-        if (bad) break;
-        bs_exec_err err;
-        memset(&err, 0, sizeof err);
-        if (nm && x->be.write(x->be.ud, muts, nm, c.cl,
-                              bs->u.batch.kind == BS_CQL_BATCH_LOGGED, &err)) {
-            c.failed = 1;
-            c.err = err;
-            if (!c.err.write_type) c.err.write_type = "BATCH";
-            break;
-        }
-        bs__x_void_result(&c);
+    case BS_PROTO_OP_BATCH:
+        answered = exec_batch(&c, &req->u.batch, before);
         break;
-    }
     default:
         bs__x_fail(&c, BS_PROTO_ERR_PROTOCOL, "unexpected %s message",
                    bs_proto_opcode_name(req->opcode));
         break;
     }
-    if (c.failed) {
+    int rc = 0;
+    if (c.failed && !answered) {
         out->len = before;
         rc = write_error(&c);
-    } else {
-        rc = 0;
     }
     bs_schema_release(c.schema);
     return rc ? BS_ENOMEM : 0;

@@ -39,6 +39,14 @@ typedef struct xctx {
     bs_exec_err err;
     int failed;
     const char *ae_ks, *ae_table; /* ALREADY_EXISTS details */
+    uint8_t version; /* protocol version of the request (3 or 4) */
+    /* EXECUTE with skip_metadata: a SELECT leaves its column specs out,
+     * unless their fingerprint (bs__x_meta_fp) differs from prep_fp, the
+     * one PREPARE announced: then UNPREPARED with prep_id */
+    int skip_meta;
+    int check_fp;
+    uint64_t prep_fp;
+    bs_proto_val prep_id;
     /* output of the statement */
     bs_buf *out;
     int16_t stream;
@@ -150,8 +158,16 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
 int bs__x_write(xctx *c, const bs_cql_stmt *s);
 int bs__x_select(xctx *c, const bs_cql_stmt *s);
 
+/* The result metadata a SELECT returns (PREPARE announces it). */
+int bs__x_select_meta(xctx *c, const bs_cql_stmt *stmt, bs_proto_meta *meta);
+
 /* ---- results ---- */
 int bs__x_void_result(xctx *c);
+/* A fingerprint of column specs (names, tables, types); 0 for none. */
+uint64_t bs__x_meta_fp(const bs_proto_meta *m);
+/* Fails the request with UNPREPARED for c->prep_id (the driver then
+ * prepares again). */
+int bs__x_unprepared(xctx *c);
 
 /* ---- system tables (exec_system.c) ---- */
 /* 1 when ks.table is a virtual system table. */

@@ -10,6 +10,13 @@
  * which filters, applies PER PARTITION LIMIT, evaluates the selectors
  * and appends to the Rows result, or feeds the aggregates.
  *
+ * Result metadata comes from the selection alone (select_begin +
+ * result_meta), so PREPARE announces the same columns that EXECUTE
+ * returns (bs__x_select_meta).  With skip_metadata a Rows result leaves
+ * them out, unless they no longer match what PREPARE announced (an
+ * ALTER in between): then the answer is UNPREPARED and the driver
+ * prepares again and gets the new columns.
+ *
  * Reads are chunked: a partition is read `chunk` rows at a time (resuming
  * strictly after the last clustering key), so filtering and paging never
  * need a whole partition in memory.
@@ -162,6 +169,148 @@ static const char *namef(xctx *c, const char *fmt, const char *a) {
     return bs_arena_strndup(c->a, buf, strlen(buf));
 }
 
+/* writetime(c) / ttl(c). */
+static int plan_cell_meta(sctx *s, const char *f, int ci, selx *o) {
+    xctx *c = s->c;
+    if (ci < 0) return XINVALID(c, "%s() requires a column argument", f);
+    const bs_column *col = &s->t->cols[ci];
+    if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
+        return XINVALID(
+            c, "Cannot use selection function %s on PRIMARY KEY part %s", f,
+            col->name);
+    if (bs_type_is_multicell(col->type))
+        return XINVALID(c,
+                        "Cannot use selection function %s on "
+                        "non-frozen collection %s",
+                        f, col->name);
+    o->kind = f[0] == 'w' ? SEL_WRITETIME : SEL_TTL;
+    o->col = ci;
+    o->type = type_of_kind(f[0] == 'w' ? BS_TYPE_BIGINT : BS_TYPE_INT);
+    o->name = namef(c, f[0] == 'w' ? "writetime(%s)" : "ttl(%s)", col->name);
+    return 0;
+}
+
+/* token(pk columns). */
+static int plan_token(sctx *s, const bs_cql_expr *e, selx *o) {
+    xctx *c = s->c;
+    if (e->n != s->t->npk)
+        return XINVALID(c, "Invalid number of arguments for token()");
+    for (uint32_t i = 0; i < e->n; i++)
+        if (e->items[i]->kind != BS_CQL_EXPR_COLUMN ||
+            strcmp(e->items[i]->name, s->t->cols[i].name))
+            return XINVALID(c, "Type error: token() arguments must be "
+                               "the partition key columns");
+    o->kind = SEL_TOKEN;
+    o->type = type_of_kind(BS_TYPE_BIGINT);
+    bs_buf nb = BS_BUF_INIT;
+    bs_buf_append_str(&nb, "system.token(");
+    for (uint32_t i = 0; i < e->n; i++) {
+        if (i) bs_buf_append_str(&nb, ", ");
+        bs_buf_append_str(&nb, s->t->cols[i].name);
+    }
+    bs_buf_append_str(&nb, ")");
+    o->name = bs_arena_strndup(c->a, (char *)nb.data, nb.len);
+    bs_buf_free(&nb);
+    return 0;
+}
+
+/* count(*) / count(c). */
+static int plan_count(sctx *s, const bs_cql_expr *e, int ci, selx *o) {
+    if (e->star || (e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_LITERAL)) {
+        o->kind = SEL_COUNT_STAR;
+        o->name = "count";
+    } else {
+        if (ci < 0) return XINVALID(s->c, "count() requires a column argument");
+        o->kind = SEL_COUNT;
+        o->col = ci;
+        o->name = namef(s->c, "system.count(%s)", s->t->cols[ci].name);
+    }
+    o->type = type_of_kind(BS_TYPE_BIGINT);
+    s->aggregate = 1;
+    return 0;
+}
+
+/* min / max / sum / avg (c). */
+static int plan_numeric_agg(sctx *s, const char *f, int ci, selx *o) {
+    xctx *c = s->c;
+    if (ci < 0) return XINVALID(c, "%s() requires a column argument", f);
+    const bs_type *ct = s->t->cols[ci].type;
+    o->col = ci;
+    o->type = ct;
+    o->name = namef(c,
+                    f[1] == 'i'   ? "system.min(%s)"
+                    : f[1] == 'a' ? "system.max(%s)"
+                    : f[0] == 's' ? "system.sum(%s)"
+                                  : "system.avg(%s)",
+                    s->t->cols[ci].name);
+    if (!strcmp(f, "min"))
+        o->kind = SEL_MIN;
+    else if (!strcmp(f, "max"))
+        o->kind = SEL_MAX;
+    else {
+        if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT ||
+            ct->kind == BS_TYPE_DECIMAL)
+            return XINVALID(
+                c,
+                "Invalid call to function %s, none of its type "
+                "signatures match (column %s of type is not supported)",
+                f, s->t->cols[ci].name);
+        o->kind = f[0] == 's' ? SEL_SUM : SEL_AVG;
+        o->isfloat = ct->kind == BS_TYPE_FLOAT || ct->kind == BS_TYPE_DOUBLE;
+    }
+    s->aggregate = 1;
+    return 0;
+}
+
+/* A constant function call: now(), uuid(), ... */
+static int plan_const_call(sctx *s, const bs_cql_expr *e, selx *o) {
+    xctx *c = s->c;
+    const char *f = e->name;
+    const bs_type *rt = (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid"))
+                            ? type_of_kind(BS_TYPE_TIMEUUID)
+                        : !strcmp(f, "uuid") ? type_of_kind(BS_TYPE_UUID)
+                        : !strcmp(f, "currenttimestamp")
+                            ? type_of_kind(BS_TYPE_TIMESTAMP)
+                        : !strcmp(f, "currentdate") ? type_of_kind(BS_TYPE_DATE)
+                                                    : NULL;
+    if (!rt || e->n)
+        return XINVALID(c,
+                        "Unknown function '%s' or unsupported "
+                        "arguments in selection clause",
+                        f);
+    o->kind = SEL_CONST;
+    o->type = rt;
+    o->name = namef(c, "system.%s()", f);
+    return bs__x_term(c, e, rt, f, &o->cval);
+}
+
+/* A function call in the selection. */
+static int plan_call(sctx *s, const bs_cql_expr *e, selx *o) {
+    xctx *c = s->c;
+    const char *f = e->name;
+    int one_col = e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_COLUMN;
+    int ci = one_col ? col_index(s->t, e->items[0]->name) : -1;
+    if (one_col && ci < 0)
+        return XINVALID(c, "Undefined column name %s in selection clause",
+                        e->items[0]->name);
+    if (!strcmp(f, "writetime") || !strcmp(f, "ttl"))
+        return plan_cell_meta(s, f, ci, o);
+    if (!strcmp(f, "token")) return plan_token(s, e, o);
+    if (!strcmp(f, "count")) return plan_count(s, e, ci, o);
+    if (!strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum") ||
+        !strcmp(f, "avg"))
+        return plan_numeric_agg(s, f, ci, o);
+    if (!strcmp(f, "tojson")) {
+        if (ci < 0) return XINVALID(c, "toJson() requires a column argument");
+        o->kind = SEL_TOJSON;
+        o->col = ci;
+        o->type = type_of_kind(BS_TYPE_VARCHAR);
+        o->name = namef(c, "system.tojson(%s)", s->t->cols[ci].name);
+        return 0;
+    }
+    return plan_const_call(s, e, o);
+}
+
 static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
     xctx *c = s->c;
     const bs_cql_expr *e = cs->expr;
@@ -176,122 +325,7 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
         o->type = s->t->cols[o->col].type;
         o->name = s->t->cols[o->col].name;
     } else if (e->kind == BS_CQL_EXPR_CALL) {
-        const char *f = e->name;
-        int one_col = e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_COLUMN;
-        int ci = one_col ? col_index(s->t, e->items[0]->name) : -1;
-        if (one_col && ci < 0)
-            return XINVALID(c, "Undefined column name %s in selection clause",
-                            e->items[0]->name);
-        if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
-            if (ci < 0)
-                return XINVALID(c, "%s() requires a column argument", f);
-            const bs_column *col = &s->t->cols[ci];
-            if (col->kind == BS_COL_PARTITION_KEY ||
-                col->kind == BS_COL_CLUSTERING)
-                return XINVALID(
-                    c,
-                    "Cannot use selection function %s on PRIMARY KEY part %s",
-                    f, col->name);
-            if (bs_type_is_multicell(col->type))
-                return XINVALID(c,
-                                "Cannot use selection function %s on "
-                                "non-frozen collection %s",
-                                f, col->name);
-            o->kind = f[0] == 'w' ? SEL_WRITETIME : SEL_TTL;
-            o->col = ci;
-            o->type = type_of_kind(f[0] == 'w' ? BS_TYPE_BIGINT : BS_TYPE_INT);
-            o->name =
-                namef(c, f[0] == 'w' ? "writetime(%s)" : "ttl(%s)", col->name);
-        } else if (!strcmp(f, "token")) {
-            if (e->n != s->t->npk)
-                return XINVALID(c, "Invalid number of arguments for token()");
-            for (uint32_t i = 0; i < e->n; i++)
-                if (e->items[i]->kind != BS_CQL_EXPR_COLUMN ||
-                    strcmp(e->items[i]->name, s->t->cols[i].name))
-                    return XINVALID(c, "Type error: token() arguments must be "
-                                       "the partition key columns");
-            o->kind = SEL_TOKEN;
-            o->type = type_of_kind(BS_TYPE_BIGINT);
-            bs_buf nb = BS_BUF_INIT;
-            bs_buf_append_str(&nb, "system.token(");
-            for (uint32_t i = 0; i < e->n; i++) {
-                if (i) bs_buf_append_str(&nb, ", ");
-                bs_buf_append_str(&nb, s->t->cols[i].name);
-            }
-            bs_buf_append_str(&nb, ")");
-            o->name = bs_arena_strndup(c->a, (char *)nb.data, nb.len);
-            bs_buf_free(&nb);
-        } else if (!strcmp(f, "count")) {
-            if (e->star ||
-                (e->n == 1 && e->items[0]->kind == BS_CQL_EXPR_LITERAL)) {
-                o->kind = SEL_COUNT_STAR;
-                o->name = "count";
-            } else {
-                if (ci < 0)
-                    return XINVALID(c, "count() requires a column argument");
-                o->kind = SEL_COUNT;
-                o->col = ci;
-                o->name = namef(c, "system.count(%s)", s->t->cols[ci].name);
-            }
-            o->type = type_of_kind(BS_TYPE_BIGINT);
-            s->aggregate = 1;
-        } else if (!strcmp(f, "min") || !strcmp(f, "max") ||
-                   !strcmp(f, "sum") || !strcmp(f, "avg")) {
-            if (ci < 0)
-                return XINVALID(c, "%s() requires a column argument", f);
-            const bs_type *ct = s->t->cols[ci].type;
-            o->col = ci;
-            o->type = ct;
-            o->name = namef(c,
-                            f[1] == 'i'   ? "system.min(%s)"
-                            : f[1] == 'a' ? "system.max(%s)"
-                            : f[0] == 's' ? "system.sum(%s)"
-                                          : "system.avg(%s)",
-                            s->t->cols[ci].name);
-            if (!strcmp(f, "min"))
-                o->kind = SEL_MIN;
-            else if (!strcmp(f, "max"))
-                o->kind = SEL_MAX;
-            else {
-                if (!is_numeric(ct) || ct->kind == BS_TYPE_VARINT ||
-                    ct->kind == BS_TYPE_DECIMAL)
-                    return XINVALID(
-                        c,
-                        "Invalid call to function %s, none of its type "
-                        "signatures match (column %s of type is not supported)",
-                        f, s->t->cols[ci].name);
-                o->kind = f[0] == 's' ? SEL_SUM : SEL_AVG;
-                o->isfloat =
-                    ct->kind == BS_TYPE_FLOAT || ct->kind == BS_TYPE_DOUBLE;
-            }
-            s->aggregate = 1;
-        } else if (!strcmp(f, "tojson")) {
-            if (ci < 0)
-                return XINVALID(c, "toJson() requires a column argument");
-            o->kind = SEL_TOJSON;
-            o->col = ci;
-            o->type = type_of_kind(BS_TYPE_VARCHAR);
-            o->name = namef(c, "system.tojson(%s)", s->t->cols[ci].name);
-        } else {
-            /* a constant function call: now(), uuid(), ... */
-            const bs_type *rt =
-                (!strcmp(f, "now") || !strcmp(f, "currenttimeuuid"))
-                    ? type_of_kind(BS_TYPE_TIMEUUID)
-                : !strcmp(f, "uuid") ? type_of_kind(BS_TYPE_UUID)
-                : !strcmp(f, "currenttimestamp")
-                    ? type_of_kind(BS_TYPE_TIMESTAMP)
-                : !strcmp(f, "currentdate") ? type_of_kind(BS_TYPE_DATE)
-                                            : NULL;
-            if (!rt || e->n)
-                return XINVALID(c,
-                                "Unknown function '%s' or unsupported "
-                                "arguments in selection clause",
-                                f);
-            o->kind = SEL_CONST;
-            o->type = rt;
-            o->name = namef(c, "system.%s()", f);
-            if (bs__x_term(c, e, rt, f, &o->cval)) return -1;
-        }
+        if (plan_call(s, e, o)) return -1;
     } else if (e->kind == BS_CQL_EXPR_CAST && e->sql_cast &&
                e->items[0]->kind == BS_CQL_EXPR_COLUMN && e->type &&
                (e->type->kind == BS_TYPE_VARCHAR ||
@@ -1038,19 +1072,11 @@ static int virtual_cb(xctx *c, void *ud, const uint8_t *pk, size_t pklen,
 /* ---- SELECT -----------------------------------------------------------------
  */
 
-int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
-    const bs_cql_select *q = &stmt->u.select;
-    sctx *s = bs_arena_calloc(c->a, sizeof *s);
-    if (!s) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-    s->c = c;
-    s->q = q;
-    if (bs__x_table(c, &q->table, &s->t)) return -1;
+/* The selectors (SELECT * or a list) and the DISTINCT rules. */
+static int plan_selection(sctx *s) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
     const bs_table_schema *t = s->t;
-    int virt = bs__x_is_virtual(t->keyspace, t->name);
-    s->now_s = c->now_us / 1000000;
-    s->json = q->json;
-    if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
-    /* selectors */
     if (q->star) {
         s->nsel = t->ncols;
         s->sel = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *s->sel);
@@ -1066,23 +1092,28 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         for (uint32_t i = 0; i < q->nsel; i++)
             if (plan_selector(s, &q->sel[i], &s->sel[i])) return -1;
     }
-    if (q->distinct) {
-        for (size_t i = 0; i < s->nsel; i++) {
-            int ci = s->sel[i].col;
-            if (s->sel[i].kind == SEL_TOKEN)
-                continue; /* token(pk) is allowed */
-            if (s->sel[i].kind != SEL_COLUMN || ci < 0 ||
-                (t->cols[ci].kind != BS_COL_PARTITION_KEY &&
-                 t->cols[ci].kind != BS_COL_STATIC))
-                return XINVALID(
-                    c,
-                    "SELECT DISTINCT queries must only request partition key "
-                    "columns and/or static columns (not %s)",
-                    s->sel[i].name);
-        }
+    if (!q->distinct) return 0;
+    for (size_t i = 0; i < s->nsel; i++) {
+        int ci = s->sel[i].col;
+        if (s->sel[i].kind == SEL_TOKEN) continue; /* token(pk) is allowed */
+        if (s->sel[i].kind != SEL_COLUMN || ci < 0 ||
+            (t->cols[ci].kind != BS_COL_PARTITION_KEY &&
+             t->cols[ci].kind != BS_COL_STATIC))
+            return XINVALID(
+                c,
+                "SELECT DISTINCT queries must only request partition key "
+                "columns and/or static columns (not %s)",
+                s->sel[i].name);
     }
-    /* where */
-    if (bs__x_where(c, t, q->where, q->nwhere, 0, &s->w)) return -1;
+    return 0;
+}
+
+/* WHERE: what the key serves, what filters (and whether that needs
+ * ALLOW FILTERING).  virt: a virtual table, where everything filters. */
+static int plan_where(sctx *s, int virt) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
+    if (bs__x_where(c, s->t, q->where, q->nwhere, 0, &s->w)) return -1;
     if (virt) {
         /* every relation filters the generated rows */
         s->w.nfilters = 0;
@@ -1099,35 +1130,45 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
                "execute this query despite the performance unpredictability, "
                "use ALLOW FILTERING");
     }
-    /* order */
-    if (q->norder) {
-        if (!s->w.pk_full)
-            return XINVALID(c, "ORDER BY is only supported when the partition "
-                               "key is restricted by an EQ or an IN.");
-        int rev = -1;
-        for (uint32_t i = 0; i < q->norder; i++) {
-            const bs_column *col = bs_table_column(t, q->order[i].column);
-            if (!col)
-                return XINVALID(c, "Undefined column name %s",
-                                q->order[i].column);
-            if (col->kind != BS_COL_CLUSTERING)
-                return XINVALID(c,
-                                "Order by is currently only supported on the "
-                                "clustered columns of the PRIMARY KEY, got %s",
-                                col->name);
-            if (col->position != (int)i)
-                return XINVALID(
-                    c,
-                    "Order by currently only supports the ordering of columns "
-                    "following their declared order in the PRIMARY KEY");
-            int r = q->order[i].desc != col->desc;
-            if (rev >= 0 && r != rev)
-                return XINVALID(c, "Unsupported order by relation");
-            rev = r;
-        }
-        s->reversed = rev > 0;
+    return 0;
+}
+
+/* ORDER BY: only the clustering columns in declared order, all in the
+ * table's order or all reversed. */
+static int plan_order(sctx *s) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
+    if (!q->norder) return 0;
+    if (!s->w.pk_full)
+        return XINVALID(c, "ORDER BY is only supported when the partition "
+                           "key is restricted by an EQ or an IN.");
+    int rev = -1;
+    for (uint32_t i = 0; i < q->norder; i++) {
+        const bs_column *col = bs_table_column(s->t, q->order[i].column);
+        if (!col)
+            return XINVALID(c, "Undefined column name %s", q->order[i].column);
+        if (col->kind != BS_COL_CLUSTERING)
+            return XINVALID(c,
+                            "Order by is currently only supported on the "
+                            "clustered columns of the PRIMARY KEY, got %s",
+                            col->name);
+        if (col->position != (int)i)
+            return XINVALID(
+                c, "Order by currently only supports the ordering of columns "
+                   "following their declared order in the PRIMARY KEY");
+        int r = q->order[i].desc != col->desc;
+        if (rev >= 0 && r != rev)
+            return XINVALID(c, "Unsupported order by relation");
+        rev = r;
     }
-    /* limits */
+    s->reversed = rev > 0;
+    return 0;
+}
+
+/* LIMIT and PER PARTITION LIMIT (-1 when absent). */
+static int plan_limits(sctx *s) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
     s->limit = -1;
     s->ppl = -1;
     if (q->limit) {
@@ -1142,31 +1183,115 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
             return -1;
         if (v != INT64_MIN) s->ppl = v;
     }
+    return 0;
+}
+
+/* The result's column specs (arena memory). */
+static void result_meta(sctx *s, bs_proto_meta *meta) {
+    xctx *c = s->c;
+    const bs_table_schema *t = s->t;
+    memset(meta, 0, sizeof *meta);
+    meta->paging_state.len = BS_PROTO_NULL;
+    meta->version = c->version;
+    if (s->json) {
+        meta->ncols = 1;
+        meta->cols = bs_arena_calloc(c->a, sizeof *meta->cols);
+        meta->cols[0].keyspace = bs_proto_cstr(t->keyspace);
+        meta->cols[0].table = bs_proto_cstr(t->name);
+        meta->cols[0].name = bs_proto_cstr("[json]");
+        meta->cols[0].type = type_of_kind(BS_TYPE_VARCHAR);
+        return;
+    }
+    meta->ncols = (uint32_t)s->nsel;
+    meta->cols = bs_arena_calloc(c->a, (s->nsel + 1) * sizeof *meta->cols);
+    for (size_t i = 0; i < s->nsel; i++) {
+        meta->cols[i].keyspace = bs_proto_cstr(t->keyspace);
+        meta->cols[i].table = bs_proto_cstr(t->name);
+        meta->cols[i].name = bs_proto_cstr(s->sel[i].name);
+        meta->cols[i].type = s->sel[i].type;
+    }
+}
+
+/* Rows of the partitions the WHERE names (= / IN on the whole key),
+ * resuming at ps when it is valid.  < 0 on error. */
+static int read_keyed(sctx *s, const pstate *ps) {
+    xctx *c = s->c;
+    const uint8_t **pks;
+    size_t *pklens, npk;
+    int64_t *tokens;
+    if (bs__x_partition_keys(c, s->t, &s->w, &pks, &pklens, &tokens, &npk))
+        return -1;
+    if (s->q->norder && npk > 1 && !s->aggregate) {
+        /* as Cassandra: sorted across partitions, so not pageable
+         * unless the LIMIT fits in one page */
+        if (s->page > 0 && (s->limit < 0 || s->limit > s->page))
+            return XINVALID(
+                c, "Cannot page queries with both ORDER BY and a IN "
+                   "restriction on the partition key; you must either "
+                   "remove the ORDER BY or the IN and sort client side, or "
+                   "disable paging for this query");
+        s->collect = 1;
+        s->page = -1;
+    }
+    int rc = 0;
+    size_t start = ps->valid ? ps->part_idx : 0;
+    for (size_t i = start; i < npk && !s->done && rc >= 0; i++) {
+        s->part_idx = i;
+        const pstate *res = (ps->valid && i == ps->part_idx) ? ps : NULL;
+        if (res && !res->has_ck) continue; /* that partition was finished */
+        s->part_rows = 0;
+        s->cur_pk = NULL;
+        rc = read_partition(s, pks[i], pklens[i], tokens[i], res);
+    }
+    if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk)
+        s->more = 0;
+    if (rc >= 0 && !c->failed && s->collect && emit_sorted(s)) return -1;
+    return rc;
+}
+
+/* The table and the selectors of a SELECT (no reading). */
+static int select_begin(xctx *c, const bs_cql_stmt *stmt, sctx **out) {
+    const bs_cql_select *q = &stmt->u.select;
+    sctx *s = bs_arena_calloc(c->a, sizeof *s);
+    if (!s) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    s->c = c;
+    s->q = q;
+    if (bs__x_table(c, &q->table, &s->t)) return -1;
+    s->now_s = c->now_us / 1000000;
+    s->json = q->json;
+    if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
+    if (plan_selection(s)) return -1;
+    *out = s;
+    return 0;
+}
+
+int bs__x_select_meta(xctx *c, const bs_cql_stmt *stmt, bs_proto_meta *meta) {
+    sctx *s;
+    if (select_begin(c, stmt, &s)) return -1;
+    result_meta(s, meta);
+    if (!meta->cols) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    return 0;
+}
+
+int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
+    sctx *s;
+    if (select_begin(c, stmt, &s)) return -1;
+    const bs_table_schema *t = s->t;
+    int virt = bs__x_is_virtual(t->keyspace, t->name);
+    if (plan_where(s, virt) || plan_order(s) || plan_limits(s)) return -1;
     pstate ps;
     if (parse_state(c, &ps)) return -1;
     if (ps.valid && ps.limit >= 0) s->limit = ps.limit;
     s->page = (s->aggregate || virt) ? -1 : c->page_size;
     if (s->page == 0) s->page = -1;
-    /* metadata */
+    /* metadata: left out when the client has the one of PREPARE
+     * (skip_metadata), which must then still describe these columns */
     bs_proto_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.paging_state.len = BS_PROTO_NULL;
-    if (s->json) {
-        meta.ncols = 1;
-        meta.cols = bs_arena_calloc(c->a, sizeof *meta.cols);
-        meta.cols[0].keyspace = bs_proto_cstr(t->keyspace);
-        meta.cols[0].table = bs_proto_cstr(t->name);
-        meta.cols[0].name = bs_proto_cstr("[json]");
-        meta.cols[0].type = type_of_kind(BS_TYPE_VARCHAR);
-    } else {
-        meta.ncols = (uint32_t)s->nsel;
-        meta.cols = bs_arena_calloc(c->a, (s->nsel + 1) * sizeof *meta.cols);
-        for (size_t i = 0; i < s->nsel; i++) {
-            meta.cols[i].keyspace = bs_proto_cstr(t->keyspace);
-            meta.cols[i].table = bs_proto_cstr(t->name);
-            meta.cols[i].name = bs_proto_cstr(s->sel[i].name);
-            meta.cols[i].type = s->sel[i].type;
-        }
+    result_meta(s, &meta);
+    if (c->skip_meta) {
+        if (c->check_fp && bs__x_meta_fp(&meta) != c->prep_fp)
+            return bs__x_unprepared(c);
+        meta.flags |= BS_PROTO_RF_NO_METADATA;
     }
     size_t frame_start;
     if (bs_proto_frame_begin(c->out, 1, 0, c->stream, BS_PROTO_OP_RESULT,
@@ -1175,42 +1300,13 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     if (bs_proto_rows_begin(&s->rb, c->out, &meta))
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     /* rows */
-    int rc = 0;
-    if (virt) {
+    int rc;
+    if (virt)
         rc = bs__x_virtual_rows(c, t, virtual_cb, s);
-    } else if (s->w.pk_full) {
-        const uint8_t **pks;
-        size_t *pklens, npk;
-        int64_t *tokens;
-        if (bs__x_partition_keys(c, t, &s->w, &pks, &pklens, &tokens, &npk))
-            return -1;
-        if (q->norder && npk > 1 && !s->aggregate) {
-            /* as Cassandra: sorted across partitions, so not pageable
-             * unless the LIMIT fits in one page */
-            if (s->page > 0 && (s->limit < 0 || s->limit > s->page))
-                return XINVALID(
-                    c, "Cannot page queries with both ORDER BY and a IN "
-                       "restriction on the partition key; you must either "
-                       "remove the ORDER BY or the IN and sort client side, or "
-                       "disable paging for this query");
-            s->collect = 1;
-            s->page = -1;
-        }
-        size_t start = ps.valid ? ps.part_idx : 0;
-        for (size_t i = start; i < npk && !s->done && rc >= 0; i++) {
-            s->part_idx = i;
-            const pstate *res = (ps.valid && i == ps.part_idx) ? &ps : NULL;
-            if (res && !res->has_ck) continue; /* that partition was finished */
-            s->part_rows = 0;
-            s->cur_pk = NULL;
-            rc = read_partition(s, pks[i], pklens[i], tokens[i], res);
-        }
-        if (s->done && s->more && !s->last_has_ck && s->part_idx + 1 >= npk)
-            s->more = 0;
-        if (rc >= 0 && !c->failed && s->collect && emit_sorted(s)) return -1;
-    } else {
+    else if (s->w.pk_full)
+        rc = read_keyed(s, &ps);
+    else
         rc = scan_table(s, ps.valid ? &ps : NULL);
-    }
     if (rc < 0 || c->failed) return -1;
     if (s->aggregate && finish_aggregates(s)) return -1;
     bs_buf st = BS_BUF_INIT;

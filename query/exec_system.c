@@ -7,8 +7,12 @@
  *   system_schema.types, functions, aggregates, indexes, views, triggers
  *     (always empty: Basalt has none of those)
  *
- * The columns are those of Cassandra 4.x, so drivers build their
- * metadata and token maps from them unchanged.  Every other system
+ * The columns are exactly those of Cassandra 4.0 (SchemaKeyspace.java,
+ * SystemKeyspace.java; the definitions are in query/schema.c and
+ * tests/integration/test_system_schema.py holds Cassandra's lists), so
+ * drivers build their metadata and token maps from them unchanged:
+ * gocql, for one, names 20 columns of system_schema.views even when it
+ * is empty.  Every other system
  * table is stored like a user table.
  */
 #include <arpa/inet.h>
@@ -298,6 +302,9 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                 o = opt(tb, "speculative_retry");
                 vr_text(&v, "speculative_retry",
                         o && o->value ? o->value : "99p");
+                vr_text(&v, "additional_write_policy", "99p");
+                vr_bool(&v, "cdc", 0);
+                vr_text(&v, "read_repair", "BLOCKING");
                 int rc = emit(c, cb, ud, &v);
                 if (rc) return rc;
             } else if (!strcmp(tn, "columns")) {

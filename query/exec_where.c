@@ -145,170 +145,181 @@ static int token_value(xctx *c, const bs_cql_expr *e, int64_t *out) {
     return 0;
 }
 
-int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
-                uint32_t n, int for_write, xwhere *w) {
-    memset(w, 0, sizeof *w);
-    w->tok_lo = INT64_MIN;
-    w->tok_hi = INT64_MAX;
-    w->filters = bs_arena_calloc(c->a, (n + 1) * sizeof *w->filters);
-    const bs_cql_relation *ck_rel[XMAX_KEY * 4] = {0};
-    const bs_cql_relation *ck_lo[XMAX_KEY * 4] = {0},
-                                            *ck_hi[XMAX_KEY * 4] = {0};
-    const bs_cql_relation *multi = NULL, *multi_lo = NULL, *multi_hi = NULL;
-    int pk_set[XMAX_KEY] = {0};
-    if (t->npk > XMAX_KEY || t->nck > XMAX_KEY * 4)
-        return XINVALID(c, "too many key columns");
-    for (uint32_t i = 0; i < n; i++) {
-        const bs_cql_relation *r = &rels[i];
-        if (r->lhs == BS_CQL_LHS_TOKEN) {
-            if (for_write)
-                return XINVALID(c, "The token function cannot be used in WHERE "
-                                   "clauses for UPDATE and DELETE statements");
-            if (r->ncols != t->npk)
-                return XINVALID(c, "The token function arguments must be the "
-                                   "partition key columns in order");
-            for (uint32_t k = 0; k < r->ncols; k++)
-                if (strcmp(r->cols[k], t->cols[k].name))
-                    return XINVALID(
-                        c, "The token() function must be applied to all "
-                           "partition key components or none of them");
-            int64_t v = 0;
-            if (r->op == BS_CQL_OP_IN || r->op == BS_CQL_OP_NEQ)
-                return XINVALID(c, "%s is not supported on token",
-                                r->op == BS_CQL_OP_IN ? "IN" : "!=");
-            if (token_value(c, r->rhs, &v)) return -1;
-            w->has_token = 1;
-            switch (r->op) {
-            case BS_CQL_OP_GT:
-                if (v > w->tok_lo) w->tok_lo = v;
-                break;
-            case BS_CQL_OP_GTE:
-                if (v == INT64_MIN) break;
-                if (v - 1 > w->tok_lo) w->tok_lo = v - 1;
-                break;
-            case BS_CQL_OP_LT:
-                if (v == INT64_MIN)
-                    w->tok_empty = 1;
-                else if (v - 1 < w->tok_hi)
-                    w->tok_hi = v - 1;
-                break;
-            case BS_CQL_OP_LTE:
-                if (v < w->tok_hi) w->tok_hi = v;
-                break;
-            case BS_CQL_OP_EQ:
-                if (v != INT64_MIN && v - 1 > w->tok_lo) w->tok_lo = v - 1;
-                if (v < w->tok_hi) w->tok_hi = v;
-                break;
-            default: break;
-            }
-            continue;
-        }
-        if (r->lhs == BS_CQL_LHS_MULTI) {
-            for (uint32_t k = 0; k < r->ncols; k++)
-                if (!bs_table_column(t, r->cols[k]))
-                    return XINVALID(c, "Undefined column name %s", r->cols[k]);
-            const bs_column *first = bs_table_column(t, r->cols[0]);
-            for (uint32_t k = 0; k < r->ncols; k++) {
-                const bs_column *col = bs_table_column(t, r->cols[k]);
-                if (col->kind != BS_COL_CLUSTERING)
-                    return XINVALID(
-                        c,
-                        "Multi-column relations can only be applied to "
-                        "clustering columns but was applied to: %s",
-                        col->name);
-                if (col->position != first->position + (int)k)
-                    return XINVALID(
-                        c, "Clustering columns must appear in the PRIMARY KEY "
-                           "order in multi-column relations");
-                if (col->desc != first->desc)
-                    return XINVALID(
-                        c,
-                        "Multi-column slice restrictions over columns of mixed "
-                        "clustering order are not supported by Basalt");
-            }
-            if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)
-                multi = r;
-            else if (r->op == BS_CQL_OP_GT || r->op == BS_CQL_OP_GTE)
-                multi_lo = r;
-            else if (r->op == BS_CQL_OP_LT || r->op == BS_CQL_OP_LTE)
-                multi_hi = r;
-            else
-                return XINVALID(
-                    c, "Unsupported operator for multi-column relation");
-            continue;
-        }
-        const bs_column *col = bs_table_column(t, r->column);
-        if (!col) return XINVALID(c, "Undefined column name %s", r->column);
-        if (r->lhs != BS_CQL_LHS_COLUMN) {
-            w->filters[w->nfilters++] = r;
-            w->needs_filtering = 1;
-            continue;
-        }
-        if (col->kind == BS_COL_PARTITION_KEY &&
-            (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)) {
-            int k = col->position;
-            if (pk_set[k])
-                return XINVALID(c,
-                                "%s cannot be restricted by more than one "
-                                "relation if it includes an Equal",
-                                col->name);
-            pk_set[k] = 1;
-            if (rhs_values(c, r, col->type, col->name, &w->pkv[k], &w->npkv[k]))
-                return -1;
-            continue;
-        }
-        if (col->kind == BS_COL_CLUSTERING) {
-            int k = col->position;
-            if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN) {
-                if (ck_rel[k] || ck_lo[k] || ck_hi[k])
-                    return XINVALID(c,
-                                    "%s cannot be restricted by more than one "
-                                    "relation if it includes an Equal",
-                                    col->name);
-                ck_rel[k] = r;
-                continue;
-            }
-            if (r->op == BS_CQL_OP_GT || r->op == BS_CQL_OP_GTE) {
-                if (ck_lo[k])
-                    return XINVALID(c,
-                                    "More than one restriction was found for "
-                                    "the start bound on %s",
-                                    col->name);
-                ck_lo[k] = r;
-                continue;
-            }
-            if (r->op == BS_CQL_OP_LT || r->op == BS_CQL_OP_LTE) {
-                if (ck_hi[k])
-                    return XINVALID(c,
-                                    "More than one restriction was found for "
-                                    "the end bound on %s",
-                                    col->name);
-                ck_hi[k] = r;
-                continue;
-            }
-        }
-        if (for_write) {
-            if (col->kind == BS_COL_PARTITION_KEY ||
-                col->kind == BS_COL_CLUSTERING)
-                return XINVALID(c,
-                                "Invalid operator %s for PRIMARY KEY part %s",
-                                "in", col->name);
+/* Relations of a WHERE clause sorted by what serves them (bs__x_where). */
+typedef struct wclass {
+    const bs_cql_relation
+        *ck_rel[XMAX_KEY * 4]; /* = / IN per clustering column */
+    const bs_cql_relation *ck_lo[XMAX_KEY * 4], *ck_hi[XMAX_KEY * 4];
+    const bs_cql_relation *multi, *multi_lo, *multi_hi; /* (a, b) relations */
+    int pk_set[XMAX_KEY];
+} wclass;
+
+/* token(pk) op v: narrows w's token range. */
+static int token_relation(xctx *c, const bs_table_schema *t,
+                          const bs_cql_relation *r, int for_write, xwhere *w) {
+    if (for_write)
+        return XINVALID(c, "The token function cannot be used in WHERE "
+                           "clauses for UPDATE and DELETE statements");
+    if (r->ncols != t->npk)
+        return XINVALID(c, "The token function arguments must be the "
+                           "partition key columns in order");
+    for (uint32_t k = 0; k < r->ncols; k++)
+        if (strcmp(r->cols[k], t->cols[k].name))
+            return XINVALID(c, "The token() function must be applied to all "
+                               "partition key components or none of them");
+    int64_t v = 0;
+    if (r->op == BS_CQL_OP_IN || r->op == BS_CQL_OP_NEQ)
+        return XINVALID(c, "%s is not supported on token",
+                        r->op == BS_CQL_OP_IN ? "IN" : "!=");
+    if (token_value(c, r->rhs, &v)) return -1;
+    w->has_token = 1;
+    switch (r->op) {
+    case BS_CQL_OP_GT:
+        if (v > w->tok_lo) w->tok_lo = v;
+        break;
+    case BS_CQL_OP_GTE:
+        if (v == INT64_MIN) break;
+        if (v - 1 > w->tok_lo) w->tok_lo = v - 1;
+        break;
+    case BS_CQL_OP_LT:
+        if (v == INT64_MIN)
+            w->tok_empty = 1;
+        else if (v - 1 < w->tok_hi)
+            w->tok_hi = v - 1;
+        break;
+    case BS_CQL_OP_LTE:
+        if (v < w->tok_hi) w->tok_hi = v;
+        break;
+    case BS_CQL_OP_EQ:
+        if (v != INT64_MIN && v - 1 > w->tok_lo) w->tok_lo = v - 1;
+        if (v < w->tok_hi) w->tok_hi = v;
+        break;
+    default: break;
+    }
+    return 0;
+}
+
+/* (a, b) op ...: checks the columns and files the relation in wc. */
+static int multi_relation(xctx *c, const bs_table_schema *t,
+                          const bs_cql_relation *r, wclass *wc) {
+    for (uint32_t k = 0; k < r->ncols; k++)
+        if (!bs_table_column(t, r->cols[k]))
+            return XINVALID(c, "Undefined column name %s", r->cols[k]);
+    const bs_column *first = bs_table_column(t, r->cols[0]);
+    for (uint32_t k = 0; k < r->ncols; k++) {
+        const bs_column *col = bs_table_column(t, r->cols[k]);
+        if (col->kind != BS_COL_CLUSTERING)
+            return XINVALID(c,
+                            "Multi-column relations can only be applied to "
+                            "clustering columns but was applied to: %s",
+                            col->name);
+        if (col->position != first->position + (int)k)
+            return XINVALID(c,
+                            "Clustering columns must appear in the PRIMARY KEY "
+                            "order in multi-column relations");
+        if (col->desc != first->desc)
             return XINVALID(
-                c, "Non PRIMARY KEY columns found in where clause: %s ",
-                col->name);
-        }
+                c, "Multi-column slice restrictions over columns of mixed "
+                   "clustering order are not supported by Basalt");
+    }
+    if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)
+        wc->multi = r;
+    else if (r->op == BS_CQL_OP_GT || r->op == BS_CQL_OP_GTE)
+        wc->multi_lo = r;
+    else if (r->op == BS_CQL_OP_LT || r->op == BS_CQL_OP_LTE)
+        wc->multi_hi = r;
+    else
+        return XINVALID(c, "Unsupported operator for multi-column relation");
+    return 0;
+}
+
+/* A relation on a clustering column: 1 when filed in wc, 0 when the
+ * operator is not one the key can serve, -1 on error. */
+static int clustering_relation(xctx *c, const bs_column *col,
+                               const bs_cql_relation *r, wclass *wc) {
+    int k = col->position;
+    if (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN) {
+        if (wc->ck_rel[k] || wc->ck_lo[k] || wc->ck_hi[k])
+            return XINVALID(c,
+                            "%s cannot be restricted by more than one "
+                            "relation if it includes an Equal",
+                            col->name);
+        wc->ck_rel[k] = r;
+        return 1;
+    }
+    if (r->op == BS_CQL_OP_GT || r->op == BS_CQL_OP_GTE) {
+        if (wc->ck_lo[k])
+            return XINVALID(c,
+                            "More than one restriction was found for "
+                            "the start bound on %s",
+                            col->name);
+        wc->ck_lo[k] = r;
+        return 1;
+    }
+    if (r->op == BS_CQL_OP_LT || r->op == BS_CQL_OP_LTE) {
+        if (wc->ck_hi[k])
+            return XINVALID(c,
+                            "More than one restriction was found for "
+                            "the end bound on %s",
+                            col->name);
+        wc->ck_hi[k] = r;
+        return 1;
+    }
+    return 0;
+}
+
+/* A single-column relation: served by the key (filed in w / wc) or
+ * filtered. */
+static int column_relation(xctx *c, const bs_table_schema *t,
+                           const bs_cql_relation *r, int for_write, xwhere *w,
+                           wclass *wc) {
+    const bs_column *col = bs_table_column(t, r->column);
+    if (!col) return XINVALID(c, "Undefined column name %s", r->column);
+    if (r->lhs != BS_CQL_LHS_COLUMN) {
         w->filters[w->nfilters++] = r;
         w->needs_filtering = 1;
+        return 0;
     }
-    /* partition key */
+    if (col->kind == BS_COL_PARTITION_KEY &&
+        (r->op == BS_CQL_OP_EQ || r->op == BS_CQL_OP_IN)) {
+        int k = col->position;
+        if (wc->pk_set[k])
+            return XINVALID(c,
+                            "%s cannot be restricted by more than one "
+                            "relation if it includes an Equal",
+                            col->name);
+        wc->pk_set[k] = 1;
+        return rhs_values(c, r, col->type, col->name, &w->pkv[k], &w->npkv[k]);
+    }
+    if (col->kind == BS_COL_CLUSTERING) {
+        int rc = clustering_relation(c, col, r, wc);
+        if (rc) return rc < 0 ? -1 : 0;
+    }
+    if (for_write) {
+        if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
+            return XINVALID(c, "Invalid operator %s for PRIMARY KEY part %s",
+                            "in", col->name);
+        return XINVALID(c, "Non PRIMARY KEY columns found in where clause: %s ",
+                        col->name);
+    }
+    w->filters[w->nfilters++] = r;
+    w->needs_filtering = 1;
+    return 0;
+}
+
+/* Partition key: complete (served by the key), partial (filtered) or
+ * absent. */
+static int pk_finish(xctx *c, const bs_table_schema *t,
+                     const bs_cql_relation *rels, uint32_t n, int for_write,
+                     const wclass *wc, xwhere *w) {
     size_t npk_set = 0;
     for (size_t k = 0; k < t->npk; k++)
-        npk_set += pk_set[k];
+        npk_set += wc->pk_set[k];
     w->pk_full = npk_set == t->npk;
     if (npk_set && !w->pk_full) {
         if (for_write) {
             for (size_t k = 0; k < t->npk; k++)
-                if (!pk_set[k])
+                if (!wc->pk_set[k])
                     return XINVALID(c,
                                     "Some partition key parts are missing: %s",
                                     t->cols[k].name);
@@ -329,32 +340,56 @@ int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
                         "Columns \"%s\" cannot be restricted by both a normal "
                         "relation and a token relation",
                         t->cols[0].name);
-    /* clustering: = prefix, then one slice */
+    return 0;
+}
+
+/* The = / IN prefix of the clustering columns; *k = its length. */
+static int ck_eq_prefix(xctx *c, const bs_table_schema *t, const wclass *wc,
+                        xwhere *w, size_t *kp) {
     size_t k = 0;
+    const bs_cql_relation *multi = wc->multi;
     if (multi) {
         if (bs_table_column(t, multi->cols[0])->position != 0)
             return XINVALID(c, "Clustering columns must appear in the PRIMARY "
                                "KEY order in multi-column relations");
-        if (multi->op == BS_CQL_OP_EQ) {
-            xval *vals;
-            if (tuple_values(c, t, multi, multi->rhs, &vals)) return -1;
-            for (uint32_t j = 0; j < multi->ncols; j++) {
-                w->ckv[j] = &vals[j];
-                w->nckv[j] = 1;
-            }
-            k = multi->ncols;
-        } else {
+        if (multi->op != BS_CQL_OP_EQ)
             return XINVALID(
                 c, "Multi-column IN restrictions are not supported by Basalt");
+        xval *vals;
+        if (tuple_values(c, t, multi, multi->rhs, &vals)) return -1;
+        for (uint32_t j = 0; j < multi->ncols; j++) {
+            w->ckv[j] = &vals[j];
+            w->nckv[j] = 1;
         }
+        k = multi->ncols;
     }
-    for (; k < t->nck && ck_rel[k]; k++) {
+    for (; k < t->nck && wc->ck_rel[k]; k++) {
         const bs_column *col = &t->cols[t->npk + k];
-        if (rhs_values(c, ck_rel[k], col->type, col->name, &w->ckv[k],
+        if (rhs_values(c, wc->ck_rel[k], col->type, col->name, &w->ckv[k],
                        &w->nckv[k]))
             return -1;
     }
-    w->ck_eq = k;
+    *kp = k;
+    return 0;
+}
+
+/* One bound of a single-column slice: *v (arena) from relation r. */
+static int slice_bound(xctx *c, const bs_column *col, const bs_cql_relation *r,
+                       xval **v) {
+    *v = bs_arena_calloc(c->a, sizeof **v);
+    if (bs__x_term(c, r->rhs, col->type, col->name, *v)) return -1;
+    if ((*v)->len == BS_VALUE_NULL)
+        return XINVALID(c, "Invalid null value in condition for column %s",
+                        col->name);
+    return 0;
+}
+
+/* The slice after the = prefix (column k); *kp moves past a
+ * single-column slice. */
+static int ck_slice(xctx *c, const bs_table_schema *t, const wclass *wc,
+                    xwhere *w, size_t *kp) {
+    size_t k = *kp;
+    const bs_cql_relation *multi_lo = wc->multi_lo, *multi_hi = wc->multi_hi;
     if (multi_lo || multi_hi) {
         const bs_cql_relation *mr = multi_lo ? multi_lo : multi_hi;
         if (bs_table_column(t, mr->cols[0])->position != (int)k)
@@ -372,37 +407,35 @@ int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
             w->has_hi = 1;
             w->hi_incl = multi_hi->op == BS_CQL_OP_LTE;
         }
-    } else if (k < t->nck && (ck_lo[k] || ck_hi[k])) {
+    } else if (k < t->nck && (wc->ck_lo[k] || wc->ck_hi[k])) {
         const bs_column *col = &t->cols[t->npk + k];
-        if (ck_lo[k]) {
-            w->lo = bs_arena_calloc(c->a, sizeof *w->lo);
-            if (bs__x_term(c, ck_lo[k]->rhs, col->type, col->name, w->lo))
-                return -1;
-            if (w->lo->len == BS_VALUE_NULL)
-                return XINVALID(c,
-                                "Invalid null value in condition for column %s",
-                                col->name);
+        if (wc->ck_lo[k]) {
+            if (slice_bound(c, col, wc->ck_lo[k], &w->lo)) return -1;
             w->nlo = 1;
             w->has_lo = 1;
-            w->lo_incl = ck_lo[k]->op == BS_CQL_OP_GTE;
+            w->lo_incl = wc->ck_lo[k]->op == BS_CQL_OP_GTE;
         }
-        if (ck_hi[k]) {
-            w->hi = bs_arena_calloc(c->a, sizeof *w->hi);
-            if (bs__x_term(c, ck_hi[k]->rhs, col->type, col->name, w->hi))
-                return -1;
-            if (w->hi->len == BS_VALUE_NULL)
-                return XINVALID(c,
-                                "Invalid null value in condition for column %s",
-                                col->name);
+        if (wc->ck_hi[k]) {
+            if (slice_bound(c, col, wc->ck_hi[k], &w->hi)) return -1;
             w->nhi = 1;
             w->has_hi = 1;
-            w->hi_incl = ck_hi[k]->op == BS_CQL_OP_LTE;
+            w->hi_incl = wc->ck_hi[k]->op == BS_CQL_OP_LTE;
         }
-        k++;
+        *kp = k + 1;
     }
+    return 0;
+}
+
+/* Clustering: = prefix, then one slice; what follows a gap filters. */
+static int ck_finish(xctx *c, const bs_table_schema *t, int for_write,
+                     const wclass *wc, xwhere *w) {
+    size_t k = 0;
+    if (ck_eq_prefix(c, t, wc, w, &k)) return -1;
+    w->ck_eq = k;
+    if (ck_slice(c, t, wc, w, &k)) return -1;
     /* any clustering restriction left after a gap needs filtering */
     for (size_t j = k; j < t->nck; j++) {
-        if (ck_rel[j] || ck_lo[j] || ck_hi[j]) {
+        if (wc->ck_rel[j] || wc->ck_lo[j] || wc->ck_hi[j]) {
             if (for_write)
                 return XINVALID(
                     c,
@@ -410,13 +443,36 @@ int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
                     "preceding column \"%s\" is not restricted",
                     t->cols[t->npk + j].name,
                     t->cols[t->npk + (j ? j - 1 : 0)].name);
-            if (ck_rel[j]) w->filters[w->nfilters++] = ck_rel[j];
-            if (ck_lo[j]) w->filters[w->nfilters++] = ck_lo[j];
-            if (ck_hi[j]) w->filters[w->nfilters++] = ck_hi[j];
+            if (wc->ck_rel[j]) w->filters[w->nfilters++] = wc->ck_rel[j];
+            if (wc->ck_lo[j]) w->filters[w->nfilters++] = wc->ck_lo[j];
+            if (wc->ck_hi[j]) w->filters[w->nfilters++] = wc->ck_hi[j];
             w->needs_filtering = 1;
         }
     }
     return 0;
+}
+
+int bs__x_where(xctx *c, const bs_table_schema *t, const bs_cql_relation *rels,
+                uint32_t n, int for_write, xwhere *w) {
+    memset(w, 0, sizeof *w);
+    w->tok_lo = INT64_MIN;
+    w->tok_hi = INT64_MAX;
+    w->filters = bs_arena_calloc(c->a, (n + 1) * sizeof *w->filters);
+    wclass wc;
+    memset(&wc, 0, sizeof wc);
+    if (t->npk > XMAX_KEY || t->nck > XMAX_KEY * 4)
+        return XINVALID(c, "too many key columns");
+    for (uint32_t i = 0; i < n; i++) {
+        const bs_cql_relation *r = &rels[i];
+        int rc = r->lhs == BS_CQL_LHS_TOKEN
+                     ? token_relation(c, t, r, for_write, w)
+                 : r->lhs == BS_CQL_LHS_MULTI
+                     ? multi_relation(c, t, r, &wc)
+                     : column_relation(c, t, r, for_write, w, &wc);
+        if (rc) return -1;
+    }
+    if (pk_finish(c, t, rels, n, for_write, &wc, w)) return -1;
+    return ck_finish(c, t, for_write, &wc, w);
 }
 
 int bs__x_partition_keys(xctx *c, const bs_table_schema *t, const xwhere *w,

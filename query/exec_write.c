@@ -250,144 +250,158 @@ static int list_index(xctx *c, wctx *w, const bs_column *col,
     return XINVALID(c, "List index %d out of bound, list has size %zu", idx, k);
 }
 
+/* c = c + v / c = v + c on a collection. */
+static int assign_add(xctx *c, wctx *w, const bs_column *col,
+                      const bs_cql_assign *as) {
+    const bs_type *t = col->type;
+    if (!bs_type_is_multicell(t)) {
+        if (t->kind == BS_TYPE_COUNTER)
+            return XINVALID(c, "counters are not supported by Basalt");
+        return XINVALID(
+            c, "Invalid operation (%s = %s + ?) for non counter column %s",
+            col->name, col->name, col->name);
+    }
+    if (as->kind == BS_CQL_ASSIGN_PREPEND && t->kind != BS_TYPE_LIST)
+        return XINVALID(
+            c, "Invalid operation (%s = ? + %s) for non list column %s",
+            col->name, col->name, col->name);
+    xval v;
+    if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
+    if (v.unset) return 0;
+    if (v.len == BS_VALUE_NULL) return 0;
+    return add_elements(c, w, col, &v, as->kind == BS_CQL_ASSIGN_PREPEND);
+}
+
+/* Deletes the elements keyed by the members of v (a set value of type
+ * st whose elements are keys of type kt). */
+static int delete_keys(xctx *c, wctx *w, const bs_column *col,
+                       const bs_type *st, const bs_type *kt, const xval *v) {
+    bs_value_iter it;
+    bs_value_elem e;
+    if (bs_value_iter_init(&it, st, v->p, v->len))
+        return XINVALID(c, "%s",
+                        col->type->kind == BS_TYPE_MAP
+                            ? "Invalid set value"
+                            : "Invalid collection value");
+    while (bs_value_iter_next(&it, &e) == 0) {
+        xval ek = {e.p, e.len, 0};
+        const uint8_t *key;
+        size_t klen;
+        if (bs__x_elem_key(c, kt, &ek, &key, &klen)) return -1;
+        if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0, w->ts))
+            return -1;
+    }
+    return 0;
+}
+
+/* l = l - [values]: removes every element equal to one of the values
+ * (reads the list first, as Cassandra does). */
+static int list_remove(xctx *c, wctx *w, const bs_column *col, const xval *v) {
+    const bs_type *t = col->type;
+    bs_value_iter it;
+    bs_value_elem e;
+    if (bs_value_iter_init(&it, t, v->p, v->len))
+        return XINVALID(c, "Invalid collection value");
+    bs_cellv *cells;
+    size_t n;
+    if (read_list(c, w, col, &cells, &n)) return -1;
+    bs_value_elem rm[256];
+    size_t nrm = 0;
+    while (nrm < 256 && bs_value_iter_next(&it, &e) == 0)
+        rm[nrm++] = e;
+    for (size_t i = 0; i < n; i++) {
+        if (cells[i].col != col->id || !cells[i].has_elem) continue;
+        for (size_t j = 0; j < nrm; j++) {
+            int cmp = 1;
+            bs_value_compare(t->params[0], cells[i].val, cells[i].val_len,
+                             rm[j].p, rm[j].len, &cmp);
+            if (cmp == 0) {
+                if (cell_op(c, w, col, BS_MOP_CELL_DEL, cells[i].elem,
+                            cells[i].elem_len, 1, NULL, 0, w->ts))
+                    return -1;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* c = c - v on a collection (map: v is a set of keys). */
+static int assign_sub(xctx *c, wctx *w, const bs_column *col,
+                      const bs_cql_assign *as) {
+    const bs_type *t = col->type;
+    if (!bs_type_is_multicell(t))
+        return XINVALID(
+            c, "Invalid operation (%s = %s - ?) for non counter column %s",
+            col->name, col->name, col->name);
+    if (t->kind == BS_TYPE_MAP) {
+        /* m = m - {keys}: a set of keys */
+        bs_type st = {BS_TYPE_SET, 1, 1, NULL, NULL, NULL, NULL};
+        bs_type *pp[1] = {t->params[0]};
+        st.params = pp;
+        xval v;
+        if (bs__x_term(c, as->value, &st, col->name, &v)) return -1;
+        if (v.unset || v.len == BS_VALUE_NULL) return 0;
+        return delete_keys(c, w, col, &st, t->params[0], &v);
+    }
+    xval v;
+    if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
+    if (v.unset || v.len == BS_VALUE_NULL) return 0;
+    if (t->kind == BS_TYPE_SET)
+        return delete_keys(c, w, col, t, t->params[0], &v);
+    return list_remove(c, w, col, &v);
+}
+
+/* m[k] = v / l[i] = v. */
+static int assign_elem(xctx *c, wctx *w, const bs_column *col,
+                       const bs_cql_assign *as) {
+    const bs_type *t = col->type;
+    if (!bs_type_is_multicell(t) || t->kind == BS_TYPE_SET)
+        return XINVALID(
+            c, "Invalid operation (%s[?] = ?) for non map/list column %s",
+            col->name, col->name);
+    if (t->kind == BS_TYPE_MAP) {
+        xval k, v;
+        if (bs__x_term(c, as->key, t->params[0], col->name, &k)) return -1;
+        if (k.len == BS_VALUE_NULL || k.unset)
+            return XINVALID(c, "Invalid null map key for %s", col->name);
+        if (bs__x_term(c, as->value, t->params[1], col->name, &v)) return -1;
+        if (v.unset) return 0;
+        const uint8_t *key;
+        size_t klen;
+        if (bs__x_elem_key(c, t->params[0], &k, &key, &klen)) return -1;
+        if (v.len == BS_VALUE_NULL)
+            return cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0,
+                           w->ts);
+        return cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, v.p, v.len, w->ts);
+    }
+    const bs_cellv *cell;
+    if (list_index(c, w, col, as->key, &cell)) return -1;
+    xval v;
+    if (bs__x_term(c, as->value, t->params[0], col->name, &v)) return -1;
+    if (v.unset) return 0;
+    if (v.len == BS_VALUE_NULL)
+        return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem, cell->elem_len,
+                       1, NULL, 0, w->ts);
+    return cell_op(c, w, col, BS_MOP_CELL, cell->elem, cell->elem_len, 1, v.p,
+                   v.len, w->ts);
+}
+
 static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
     const bs_column *col = bs_table_column(w->t, as->column);
     if (!col) return XINVALID(c, "Undefined column name %s", as->column);
     if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
         return XINVALID(c, "PRIMARY KEY part %s found in SET part", col->name);
-    const bs_type *t = col->type;
-    int multi = bs_type_is_multicell(t);
     switch (as->kind) {
     case BS_CQL_ASSIGN_SET: {
         xval v;
-        if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
+        if (bs__x_term(c, as->value, col->type, col->name, &v)) return -1;
         return set_column(c, w, col, &v);
     }
     case BS_CQL_ASSIGN_ADD:
-    case BS_CQL_ASSIGN_PREPEND: {
-        if (!multi) {
-            if (t->kind == BS_TYPE_COUNTER)
-                return XINVALID(c, "counters are not supported by Basalt");
-            return XINVALID(
-                c, "Invalid operation (%s = %s + ?) for non counter column %s",
-                col->name, col->name, col->name);
-        }
-        if (as->kind == BS_CQL_ASSIGN_PREPEND && t->kind != BS_TYPE_LIST)
-            return XINVALID(
-                c, "Invalid operation (%s = ? + %s) for non list column %s",
-                col->name, col->name, col->name);
-        xval v;
-        if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
-        if (v.unset) return 0;
-        if (v.len == BS_VALUE_NULL) return 0;
-        return add_elements(c, w, col, &v, as->kind == BS_CQL_ASSIGN_PREPEND);
-    }
-    case BS_CQL_ASSIGN_SUB: {
-        if (!multi)
-            return XINVALID(
-                c, "Invalid operation (%s = %s - ?) for non counter column %s",
-                col->name, col->name, col->name);
-        if (t->kind == BS_TYPE_MAP) {
-            /* m = m - {keys}: a set of keys */
-            bs_type st = {BS_TYPE_SET, 1, 1, NULL, NULL, NULL, NULL};
-            bs_type *pp[1] = {t->params[0]};
-            st.params = pp;
-            xval v;
-            if (bs__x_term(c, as->value, &st, col->name, &v)) return -1;
-            if (v.unset || v.len == BS_VALUE_NULL) return 0;
-            bs_value_iter it;
-            bs_value_elem e;
-            if (bs_value_iter_init(&it, &st, v.p, v.len))
-                return XINVALID(c, "Invalid set value");
-            while (bs_value_iter_next(&it, &e) == 0) {
-                xval ek = {e.p, e.len, 0};
-                const uint8_t *key;
-                size_t klen;
-                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen))
-                    return -1;
-                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0,
-                            w->ts))
-                    return -1;
-            }
-            return 0;
-        }
-        xval v;
-        if (bs__x_term(c, as->value, t, col->name, &v)) return -1;
-        if (v.unset || v.len == BS_VALUE_NULL) return 0;
-        bs_value_iter it;
-        bs_value_elem e;
-        if (bs_value_iter_init(&it, t, v.p, v.len))
-            return XINVALID(c, "Invalid collection value");
-        if (t->kind == BS_TYPE_SET) {
-            while (bs_value_iter_next(&it, &e) == 0) {
-                xval ek = {e.p, e.len, 0};
-                const uint8_t *key;
-                size_t klen;
-                if (bs__x_elem_key(c, t->params[0], &ek, &key, &klen))
-                    return -1;
-                if (cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL, 0,
-                            w->ts))
-                    return -1;
-            }
-            return 0;
-        }
-        /* list: remove every element equal to one of the values */
-        bs_cellv *cells;
-        size_t n;
-        if (read_list(c, w, col, &cells, &n)) return -1;
-        bs_value_elem rm[256];
-        size_t nrm = 0;
-        while (nrm < 256 && bs_value_iter_next(&it, &e) == 0)
-            rm[nrm++] = e;
-        for (size_t i = 0; i < n; i++) {
-            if (cells[i].col != col->id || !cells[i].has_elem) continue;
-            for (size_t j = 0; j < nrm; j++) {
-                int cmp = 1;
-                bs_value_compare(t->params[0], cells[i].val, cells[i].val_len,
-                                 rm[j].p, rm[j].len, &cmp);
-                if (cmp == 0) {
-                    if (cell_op(c, w, col, BS_MOP_CELL_DEL, cells[i].elem,
-                                cells[i].elem_len, 1, NULL, 0, w->ts))
-                        return -1;
-                    break;
-                }
-            }
-        }
-        return 0;
-    }
-    case BS_CQL_ASSIGN_SET_ELEM: {
-        if (!multi || t->kind == BS_TYPE_SET)
-            return XINVALID(
-                c, "Invalid operation (%s[?] = ?) for non map/list column %s",
-                col->name, col->name);
-        if (t->kind == BS_TYPE_MAP) {
-            xval k, v;
-            if (bs__x_term(c, as->key, t->params[0], col->name, &k)) return -1;
-            if (k.len == BS_VALUE_NULL || k.unset)
-                return XINVALID(c, "Invalid null map key for %s", col->name);
-            if (bs__x_term(c, as->value, t->params[1], col->name, &v))
-                return -1;
-            if (v.unset) return 0;
-            const uint8_t *key;
-            size_t klen;
-            if (bs__x_elem_key(c, t->params[0], &k, &key, &klen)) return -1;
-            if (v.len == BS_VALUE_NULL)
-                return cell_op(c, w, col, BS_MOP_CELL_DEL, key, klen, 1, NULL,
-                               0, w->ts);
-            return cell_op(c, w, col, BS_MOP_CELL, key, klen, 1, v.p, v.len,
-                           w->ts);
-        }
-        const bs_cellv *cell;
-        if (list_index(c, w, col, as->key, &cell)) return -1;
-        xval v;
-        if (bs__x_term(c, as->value, t->params[0], col->name, &v)) return -1;
-        if (v.unset) return 0;
-        if (v.len == BS_VALUE_NULL)
-            return cell_op(c, w, col, BS_MOP_CELL_DEL, cell->elem,
-                           cell->elem_len, 1, NULL, 0, w->ts);
-        return cell_op(c, w, col, BS_MOP_CELL, cell->elem, cell->elem_len, 1,
-                       v.p, v.len, w->ts);
-    }
+    case BS_CQL_ASSIGN_PREPEND: return assign_add(c, w, col, as);
+    case BS_CQL_ASSIGN_SUB: return assign_sub(c, w, col, as);
+    case BS_CQL_ASSIGN_SET_ELEM: return assign_elem(c, w, col, as);
     case BS_CQL_ASSIGN_SET_FIELD:
         return XINVALID(c, "User-defined types are not supported by Basalt");
     }
@@ -469,98 +483,167 @@ static int is_static_only_assign(const bs_table_schema *t,
     return u->nassign > 0;
 }
 
-int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
-                       bs_mutation **muts, size_t *n, size_t *cap) {
+/* The mutation vector one statement appends to (bs__x_modification). */
+typedef struct mstmt {
     const bs_table_schema *t;
-    const bs_cql_qname *q = s->kind == BS_CQL_STMT_INSERT   ? &s->u.insert.table
-                            : s->kind == BS_CQL_STMT_UPDATE ? &s->u.update.table
-                                                            : &s->u.del.table;
-    if (bs__x_table(c, q, &t)) return -1;
-    const bs_keyspace_schema *ks = bs_schema_keyspace(c->schema, t->keyspace);
-    if (ks && ks->system)
-        return XINVALID(c, "%s keyspace is not user-modifiable.", t->keyspace);
+    bs_mutation **muts;
+    size_t *n;
+    size_t mcap;  /* capacity of *muts */
+    size_t *caps; /* op-array capacities, parallel to *muts */
     int64_t ts;
     int32_t ttl;
-    /* op-array capacities, parallel to *muts: earlier statements' ops
-     * arrays are full (cap = nops), so their next op reallocates */
-    size_t *caps = bs_arena_calloc(c->a, (*cap + 1) * sizeof *caps);
-    if (!caps) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-    for (size_t i = 0; i < *n; i++)
-        caps[i] = (*muts)[i].nops;
-    size_t mcap = *cap;
+} mstmt;
 
-    if (s->kind == BS_CQL_STMT_INSERT) {
-        const bs_cql_insert *ins = &s->u.insert;
-        if (reject_conditions(c, ins->if_not_exists, 0)) return -1;
-        if (ins->json)
-            return XINVALID(c, "INSERT JSON is not supported by Basalt yet");
-        if (using_ts_ttl(c, &ins->using, t, batch_ts, &ts, &ttl)) return -1;
-        xval *vals = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *vals);
-        int *given = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *given);
-        for (uint32_t i = 0; i < ins->ncols; i++) {
-            const bs_column *col = bs_table_column(t, ins->cols[i]);
-            if (!col)
-                return XINVALID(c, "Undefined column name %s", ins->cols[i]);
-            size_t ci = (size_t)(col - t->cols);
-            if (given[ci])
-                return XINVALID(c, "The column names contains duplicates");
-            given[ci] = 1;
-            if (bs__x_term(c, ins->values[i], col->type, col->name, &vals[ci]))
-                return -1;
-        }
-        for (size_t k = 0; k < t->npk; k++) {
-            if (!given[k])
-                return XINVALID(c, "Some partition key parts are missing: %s",
-                                t->cols[k].name);
-            if (vals[k].unset || vals[k].len == BS_VALUE_NULL)
-                return XINVALID(c,
-                                "Invalid null value in condition for column %s",
-                                t->cols[k].name);
-        }
-        int static_only = 1;
-        for (size_t i = t->npk + t->nck; i < t->ncols; i++)
-            if (given[i] && t->cols[i].kind != BS_COL_STATIC) static_only = 0;
-        int have_ck = 1;
-        for (size_t k = t->npk; k < t->npk + t->nck; k++)
-            have_ck &= given[k];
-        if (!have_ck && !(static_only && t->nck)) {
-            for (size_t k = t->npk; k < t->npk + t->nck; k++)
-                if (!given[k])
-                    return XINVALID(c, "Some clustering keys are missing: %s",
-                                    t->cols[k].name);
-        }
-        const uint8_t *pk;
-        size_t pklen;
-        int64_t token;
-        if (bs__x_partition_key(c, t, vals, &pk, &pklen, &token)) return -1;
-        wctx w = {t, NULL, NULL, NULL, 0, ts, ttl};
-        bs_mutation *m;
-        size_t *opcap;
-        if (new_mutation(c, t, pk, pklen, token, muts, n, &mcap, &caps, &m,
-                         &opcap))
+/* A new mutation of partition pk in ms; *w set up to add ops to it. */
+static int stmt_mutation(xctx *c, mstmt *ms, const uint8_t *pk, size_t pklen,
+                         int64_t token, wctx *w) {
+    bs_mutation *m = NULL;
+    size_t *opcap = NULL;
+    if (new_mutation(c, ms->t, pk, pklen, token, ms->muts, ms->n, &ms->mcap,
+                     &ms->caps, &m, &opcap))
+        return -1;
+    wctx wc = {ms->t, m, opcap, NULL, 0, ms->ts, ms->ttl};
+    *w = wc;
+    return 0;
+}
+
+/* INSERT's column list and values: vals/given per table column. */
+static int insert_values(xctx *c, const bs_table_schema *t,
+                         const bs_cql_insert *ins, xval *vals, int *given) {
+    for (uint32_t i = 0; i < ins->ncols; i++) {
+        const bs_column *col = bs_table_column(t, ins->cols[i]);
+        if (!col) return XINVALID(c, "Undefined column name %s", ins->cols[i]);
+        size_t ci = (size_t)(col - t->cols);
+        if (given[ci])
+            return XINVALID(c, "The column names contains duplicates");
+        given[ci] = 1;
+        if (bs__x_term(c, ins->values[i], col->type, col->name, &vals[ci]))
             return -1;
-        w.m = m;
-        w.opcap = opcap;
-        if (have_ck && t->nck) {
-            if (bs__x_clustering(c, t, vals + t->npk, t->nck, &w.ck, &w.ck_len))
+    }
+    for (size_t k = 0; k < t->npk; k++) {
+        if (!given[k])
+            return XINVALID(c, "Some partition key parts are missing: %s",
+                            t->cols[k].name);
+        if (vals[k].unset || vals[k].len == BS_VALUE_NULL)
+            return XINVALID(c, "Invalid null value in condition for column %s",
+                            t->cols[k].name);
+    }
+    return 0;
+}
+
+/* INSERT: one mutation with a row marker (unless only static columns
+ * are written without a clustering key) and a cell per given column. */
+static int do_insert(xctx *c, mstmt *ms, const bs_cql_insert *ins,
+                     int64_t batch_ts) {
+    const bs_table_schema *t = ms->t;
+    if (reject_conditions(c, ins->if_not_exists, 0)) return -1;
+    if (ins->json)
+        return XINVALID(c, "INSERT JSON is not supported by Basalt yet");
+    if (using_ts_ttl(c, &ins->using, t, batch_ts, &ms->ts, &ms->ttl)) return -1;
+    xval *vals = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *vals);
+    int *given = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *given);
+    if (insert_values(c, t, ins, vals, given)) return -1;
+    int static_only = 1;
+    for (size_t i = t->npk + t->nck; i < t->ncols; i++)
+        if (given[i] && t->cols[i].kind != BS_COL_STATIC) static_only = 0;
+    int have_ck = 1;
+    for (size_t k = t->npk; k < t->npk + t->nck; k++)
+        have_ck &= given[k];
+    if (!have_ck && !(static_only && t->nck)) {
+        for (size_t k = t->npk; k < t->npk + t->nck; k++)
+            if (!given[k])
+                return XINVALID(c, "Some clustering keys are missing: %s",
+                                t->cols[k].name);
+    }
+    const uint8_t *pk;
+    size_t pklen;
+    int64_t token;
+    if (bs__x_partition_key(c, t, vals, &pk, &pklen, &token)) return -1;
+    wctx w;
+    if (stmt_mutation(c, ms, pk, pklen, token, &w)) return -1;
+    if (have_ck && t->nck) {
+        if (bs__x_clustering(c, t, vals + t->npk, t->nck, &w.ck, &w.ck_len))
+            return -1;
+    }
+    if (have_ck) {
+        bs_mop op;
+        memset(&op, 0, sizeof op);
+        op.kind = BS_MOP_MARKER;
+        op.ck = w.ck;
+        op.ck_len = w.ck_len;
+        op.ts = ms->ts;
+        op.ttl = ms->ttl;
+        if (add_op(c, w.m, w.opcap, &op)) return -1;
+    }
+    for (size_t i = t->npk + t->nck; i < t->ncols; i++)
+        if (given[i] && set_column(c, &w, &t->cols[i], &vals[i])) return -1;
+    return 0;
+}
+
+/* UPDATE / column DELETE: does the WHERE name whole rows (or only the
+ * partition, for static columns)?  *static_only set. */
+static int check_row_keys(xctx *c, const bs_table_schema *t,
+                          const bs_cql_stmt *s, const xwhere *wh,
+                          int *static_only) {
+    int full_ck = wh->ck_eq == t->nck && !wh->has_lo && !wh->has_hi;
+    int is_delete = s->kind == BS_CQL_STMT_DELETE;
+    *static_only =
+        s->kind == BS_CQL_STMT_UPDATE && is_static_only_assign(t, &s->u.update);
+    if (is_delete && s->u.del.ncols) {
+        *static_only = 1;
+        for (uint32_t i = 0; i < s->u.del.ncols; i++) {
+            const bs_column *col = bs_table_column(t, s->u.del.cols[i].column);
+            if (!col || col->kind != BS_COL_STATIC) *static_only = 0;
+        }
+    }
+    if (is_delete && !s->u.del.ncols) return 0;
+    if (full_ck ||
+        (*static_only && wh->ck_eq == 0 && !wh->has_lo && !wh->has_hi))
+        return 0;
+    if (wh->has_lo || wh->has_hi)
+        return XINVALID(c,
+                        "Slice restrictions are not supported on the "
+                        "clustering columns in %s statements",
+                        is_delete ? "DELETE" : "UPDATE");
+    for (size_t k = wh->ck_eq; k < t->nck; k++)
+        return XINVALID(c, "Some clustering keys are missing: %s",
+                        t->cols[t->npk + k].name);
+    return 0;
+}
+
+/* DELETE FROM ... (no column list): a partition, row or range
+ * tombstone per clustering prefix. */
+static int delete_rows(xctx *c, wctx *w, const xwhere *wh, const uint8_t **cks,
+                       const size_t *cklens, size_t nck) {
+    const bs_table_schema *t = w->t;
+    int full_ck = wh->ck_eq == t->nck && !wh->has_lo && !wh->has_hi;
+    bs_mop op;
+    memset(&op, 0, sizeof op);
+    op.ts = w->ts;
+    if (wh->ck_eq == 0 && !wh->has_lo && !wh->has_hi) {
+        op.kind = BS_MOP_PART_DEL;
+        return add_op(c, w->m, w->opcap, &op);
+    }
+    for (size_t r = 0; r < nck; r++) {
+        if (full_ck) {
+            op.kind = BS_MOP_ROW_DEL;
+            op.ck = cks[r];
+            op.ck_len = cklens[r];
+        } else {
+            op.kind = BS_MOP_RANGE_DEL;
+            if (bs__x_ck_bounds(c, t, wh, cks[r], cklens[r], &op.start,
+                                &op.end))
                 return -1;
         }
-        if (have_ck) {
-            bs_mop op;
-            memset(&op, 0, sizeof op);
-            op.kind = BS_MOP_MARKER;
-            op.ck = w.ck;
-            op.ck_len = w.ck_len;
-            op.ts = ts;
-            op.ttl = ttl;
-            if (add_op(c, m, opcap, &op)) return -1;
-        }
-        for (size_t i = t->npk + t->nck; i < t->ncols; i++)
-            if (given[i] && set_column(c, &w, &t->cols[i], &vals[i])) return -1;
-        *cap = mcap;
-        return 0;
+        if (add_op(c, w->m, w->opcap, &op)) return -1;
     }
+    return 0;
+}
 
+/* The WHERE, USING and IF parts of an UPDATE or DELETE. */
+static int update_delete_head(xctx *c, mstmt *ms, const bs_cql_stmt *s,
+                              int64_t batch_ts, xwhere *wh) {
+    const bs_table_schema *t = ms->t;
     const bs_cql_relation *where;
     uint32_t nwhere;
     const bs_cql_using *u;
@@ -579,78 +662,42 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
         if (u->ttl)
             return XINVALID(c, "TTL is not allowed in DELETE statements");
     }
-    if (using_ts_ttl(c, u, t, batch_ts, &ts, &ttl)) return -1;
-    xwhere wh;
-    if (bs__x_where(c, t, where, nwhere, 1, &wh)) return -1;
-    if (!wh.pk_full) {
+    if (using_ts_ttl(c, u, t, batch_ts, &ms->ts, &ms->ttl)) return -1;
+    if (bs__x_where(c, t, where, nwhere, 1, wh)) return -1;
+    if (!wh->pk_full) {
         for (size_t k = 0; k < t->npk; k++)
-            if (!wh.npkv[k])
+            if (!wh->npkv[k])
                 return XINVALID(c, "Some partition key parts are missing: %s",
                                 t->cols[k].name);
     }
+    return 0;
+}
+
+/* UPDATE and DELETE: per partition of the WHERE, per row, the
+ * assignments / deletions. */
+static int do_update_delete(xctx *c, mstmt *ms, const bs_cql_stmt *s,
+                            int64_t batch_ts) {
+    const bs_table_schema *t = ms->t;
+    xwhere wh;
+    if (update_delete_head(c, ms, s, batch_ts, &wh)) return -1;
     const uint8_t **pks;
     size_t *pklens, npk;
     int64_t *tokens;
     if (bs__x_partition_keys(c, t, &wh, &pks, &pklens, &tokens, &npk))
         return -1;
-    int full_ck = wh.ck_eq == t->nck && !wh.has_lo && !wh.has_hi;
     int is_delete = s->kind == BS_CQL_STMT_DELETE;
-    int static_only =
-        s->kind == BS_CQL_STMT_UPDATE && is_static_only_assign(t, &s->u.update);
-    if (is_delete && s->u.del.ncols) {
-        static_only = 1;
-        for (uint32_t i = 0; i < s->u.del.ncols; i++) {
-            const bs_column *col = bs_table_column(t, s->u.del.cols[i].column);
-            if (!col || col->kind != BS_COL_STATIC) static_only = 0;
-        }
-    }
-    if (!is_delete || s->u.del.ncols) {
-        if (!full_ck &&
-            !(static_only && wh.ck_eq == 0 && !wh.has_lo && !wh.has_hi)) {
-            if (wh.has_lo || wh.has_hi)
-                return XINVALID(c,
-                                "Slice restrictions are not supported on the "
-                                "clustering columns in %s statements",
-                                is_delete ? "DELETE" : "UPDATE");
-            for (size_t k = wh.ck_eq; k < t->nck; k++)
-                return XINVALID(c, "Some clustering keys are missing: %s",
-                                t->cols[t->npk + k].name);
-        }
-    }
+    int static_only;
+    if (check_row_keys(c, t, s, &wh, &static_only)) return -1;
     const uint8_t **cks = NULL;
     size_t *cklens = NULL, nck = 0;
     if (!(static_only && wh.ck_eq == 0)) {
         if (bs__x_ck_prefixes(c, t, &wh, &cks, &cklens, &nck)) return -1;
     }
     for (size_t p = 0; p < npk; p++) {
-        bs_mutation *m;
-        size_t *opcap;
-        if (new_mutation(c, t, pks[p], pklens[p], tokens[p], muts, n, &mcap,
-                         &caps, &m, &opcap))
-            return -1;
-        wctx w = {t, m, opcap, NULL, 0, ts, ttl};
+        wctx w;
+        if (stmt_mutation(c, ms, pks[p], pklens[p], tokens[p], &w)) return -1;
         if (is_delete && !s->u.del.ncols) {
-            bs_mop op;
-            memset(&op, 0, sizeof op);
-            op.ts = ts;
-            if (wh.ck_eq == 0 && !wh.has_lo && !wh.has_hi) {
-                op.kind = BS_MOP_PART_DEL;
-                if (add_op(c, m, opcap, &op)) return -1;
-                continue;
-            }
-            for (size_t r = 0; r < nck; r++) {
-                if (full_ck) {
-                    op.kind = BS_MOP_ROW_DEL;
-                    op.ck = cks[r];
-                    op.ck_len = cklens[r];
-                } else {
-                    op.kind = BS_MOP_RANGE_DEL;
-                    if (bs__x_ck_bounds(c, t, &wh, cks[r], cklens[r], &op.start,
-                                        &op.end))
-                        return -1;
-                }
-                if (add_op(c, m, opcap, &op)) return -1;
-            }
+            if (delete_rows(c, &w, &wh, cks, cklens, nck)) return -1;
             continue;
         }
         size_t rows = (static_only && wh.ck_eq == 0) ? 1 : nck;
@@ -666,7 +713,32 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
             }
         }
     }
-    *cap = mcap;
+    return 0;
+}
+
+int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
+                       bs_mutation **muts, size_t *n, size_t *cap) {
+    const bs_table_schema *t;
+    const bs_cql_qname *q = s->kind == BS_CQL_STMT_INSERT   ? &s->u.insert.table
+                            : s->kind == BS_CQL_STMT_UPDATE ? &s->u.update.table
+                                                            : &s->u.del.table;
+    if (bs__x_table(c, q, &t)) return -1;
+    const bs_keyspace_schema *ks = bs_schema_keyspace(c->schema, t->keyspace);
+    if (ks && ks->system)
+        return bs__x_fail(c, BS_PROTO_ERR_UNAUTHORIZED,
+                          "%s keyspace is not user-modifiable.", t->keyspace);
+    mstmt ms = {t, muts, n, *cap, NULL, 0, 0};
+    /* op-array capacities, parallel to *muts: earlier statements' ops
+     * arrays are full (cap = nops), so their next op reallocates */
+    ms.caps = bs_arena_calloc(c->a, (*cap + 1) * sizeof *ms.caps);
+    if (!ms.caps) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    for (size_t i = 0; i < *n; i++)
+        ms.caps[i] = (*muts)[i].nops;
+    int rc = s->kind == BS_CQL_STMT_INSERT
+                 ? do_insert(c, &ms, &s->u.insert, batch_ts)
+                 : do_update_delete(c, &ms, s, batch_ts);
+    if (rc) return -1;
+    *cap = ms.mcap;
     return 0;
 }
 

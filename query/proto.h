@@ -17,9 +17,11 @@
  *   4      1    opcode (BS_PROTO_OP_*)
  *   5      4    body length (unsigned here; > the frame limit is rejected)
  *
- * Protocol v1/v2 headers are 8 bytes (1-byte stream).  They are not
- * supported, but are recognised so that the server can answer them in a
- * frame the client can read (see bs_proto_version_error_frame).
+ * Versions 3 and 4 are served; they share this header (v3 defines only
+ * the compressed and tracing flags).  Protocol v1/v2 headers are 8 bytes
+ * (1-byte stream).  They are not supported, but are recognised so that
+ * the server can answer them in a frame the client can read (see
+ * bs_proto_version_error_frame).
  *
  * Lifetimes: everything decoded here borrows from the bytes it was decoded
  * from (or from the decoder's buffer, see bs_proto_decoder_next); nothing
@@ -39,7 +41,8 @@
 /* Constants                                                           */
 /* ------------------------------------------------------------------ */
 
-#define BS_PROTO_VERSION 4
+#define BS_PROTO_VERSION 4 /* the version we write by default */
+#define BS_PROTO_MIN_VERSION 3 /* lowest version served */
 #define BS_PROTO_HEADER_LEN 9
 #define BS_PROTO_RESPONSE_BIT 0x80
 /* Cassandra's historical limit; servers usually set a smaller one. */
@@ -299,6 +302,11 @@ int bs_proto_wr_bytes_map(bs_buf *b, const bs_proto_bytesmap *m);
  * above, as Cassandra does for v4.  BS_EINVAL for a malformed descriptor
  * (e.g. map without 2 params), BS_ERANGE for over-long names. */
 int bs_proto_wr_type(bs_buf *b, const bs_type *t);
+/* The same for protocol `version` (0 means 4).  v3 has no ids for date,
+ * time, smallint and tinyint: as Cassandra does, they are written as the
+ * custom classes SimpleDateType, TimeType, ShortType and ByteType (of
+ * org.apache.cassandra.db.marshal), which bs_proto_rd_type maps back. */
+int bs_proto_wr_type_v(bs_buf *b, const bs_type *t, uint8_t version);
 /* Reads an [option] into a type tree allocated from `a` (arena-owned:
  * never bs_type_free it; bs_type_clone gives a heap copy).  Names are
  * NUL-terminated arena copies.  Nesting deeper than 64 is BS_EPROTO.
@@ -331,7 +339,7 @@ typedef struct bs_proto_header_opts {
  * Returns
  *   0            header valid (*out filled)
  *   BS_EAGAIN    fewer than 9 bytes (8 for a v1/v2 header) available
- *   BS_ENOTSUP   unsupported protocol version: out->version and
+ *   BS_ENOTSUP   a version outside 3..4: out->version and
  *                out->stream hold what the client sent (answer with
  *                bs_proto_version_error_frame, then close)
  *   BS_ETOOBIG   body length above opts->max_frame (out filled)
@@ -372,13 +380,24 @@ int bs_proto_lz4_decompress(const uint8_t *p, size_t n, size_t max_len,
  * The answer to an unsupported protocol version, as Cassandra gives it: a
  * PROTOCOL_ERROR (0x000A) with the message
  *   "Invalid or unsupported protocol version (N); the lowest supported
- *    version is 4 and the greatest is 4"
- * in a frame the client can read: for v1..v3 the client's own version
- * (v1/v2 with their 8-byte header), for anything newer v4, which drivers
- * then retry with.  `stream` is echoed.  Appends to out.
- */
+ *    version is 3 and the greatest is 4"
+ * in a frame the client can read: for v1/v2 the client's own version
+ * (with their 8-byte header), for anything else v4, which drivers then
+ * retry with (the Java driver 4.x and the Node.js driver look for the
+ * PROTOCOL_ERROR code and "Invalid or unsupported protocol version", the
+ * python driver for "unsupported protocol version"; gocql parses "the
+ * lowest supported version is N and the greatest is M" and retries with
+ * M).  `stream` is echoed.  Appends to out. */
 int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version,
                                  int16_t stream);
+
+/*
+ * Re-stamps every complete frame in p[0..n) with `version` (direction
+ * bit kept): the server builds its answers as v4 and a v3 connection
+ * gets the same bytes with 0x83, the bodies having been written for v3
+ * (see bs_proto_meta.version).  Stops at an incomplete frame.
+ */
+void bs_proto_frames_set_version(uint8_t *p, size_t n, uint8_t version);
 
 /* ------------------------------------------------------------------ */
 /* Streaming decoder                                                   */

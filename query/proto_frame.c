@@ -11,13 +11,14 @@
  *   4      1    opcode
  *   5      4    body length
  *
- * Version negotiation, as Cassandra does it (ProtocolVersion.decode):
- * the version byte is checked first, before the direction and the
- * opcode; an old version (1..3) is answered in that same version so the
- * client can read the error, anything else (0, 5, 6, 0x41 ...) in v4,
- * which a v5 driver then falls back to.  The python driver recognises the
- * answer by the substring "unsupported protocol version" in a
- * ProtocolException (connection.py) and retries one version lower.
+ * Versions 3 and 4 are accepted (same header; the server keeps one
+ * version per connection).  Version negotiation, as Cassandra does it
+ * (ProtocolVersion.decode): the version byte is checked first, before
+ * the direction and the opcode; an old version (1, 2) is answered in
+ * that same version so the client can read the error, anything else
+ * (0, 5, 6, 0x41 ...) in v4, which a v5 driver then falls back to.  The python
+ * driver recognises the answer by the substring "unsupported protocol version"
+ * in a ProtocolException (connection.py) and retries one version lower.
  *
  * LZ4 body: [uncompressed length, 4 bytes BE][raw LZ4 block] - the python
  * driver prepends int32_pack(len) to lz4.block.compress(...)[4:] (the
@@ -68,7 +69,7 @@ int bs_proto_header_parse(const uint8_t *p, size_t n,
     memset(out, 0, sizeof *out);
     out->version = v;
     out->response = (p[0] & BS_PROTO_RESPONSE_BIT) != 0;
-    if (v != BS_PROTO_VERSION) {
+    if (v < BS_PROTO_MIN_VERSION || v > BS_PROTO_VERSION) {
         size_t hl = (v == 1 || v == 2) ? 8 : 9;
         if (n < hl) return BS_EAGAIN;
         out->flags = p[1];
@@ -85,7 +86,7 @@ int bs_proto_header_parse(const uint8_t *p, size_t n,
                "Invalid or unsupported protocol version (%u); the lowest "
                "supported "
                "version is %d and the greatest is %d",
-               v, BS_PROTO_VERSION, BS_PROTO_VERSION);
+               v, BS_PROTO_MIN_VERSION, BS_PROTO_VERSION);
         return BS_ENOTSUP;
     }
     if (n < BS_PROTO_HEADER_LEN) return BS_EAGAIN;
@@ -224,7 +225,7 @@ int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version,
         msg, sizeof msg,
         "Invalid or unsupported protocol version (%u); the lowest supported "
         "version is %d and the greatest is %d",
-        v, BS_PROTO_VERSION, BS_PROTO_VERSION);
+        v, BS_PROTO_MIN_VERSION, BS_PROTO_VERSION);
     size_t body = 4 + 2 + (size_t)mlen;
     size_t hl = reply < 3 ? 8 : 9;
     uint8_t *p = bs_buf_extend(out, hl + body);
@@ -245,6 +246,16 @@ int bs_proto_version_error_frame(bs_buf *out, uint8_t client_version,
     bs_put_u16(p + 4, (uint16_t)mlen);
     memcpy(p + 6, msg, (size_t)mlen);
     return 0;
+}
+
+void bs_proto_frames_set_version(uint8_t *p, size_t n, uint8_t version) {
+    size_t at = 0;
+    while (n - at >= BS_PROTO_HEADER_LEN) {
+        uint32_t len = bs_get_u32(p + at + 5);
+        if (len > n - at - BS_PROTO_HEADER_LEN) return;
+        p[at] = (uint8_t)((p[at] & BS_PROTO_RESPONSE_BIT) | (version & 0x7f));
+        at += BS_PROTO_HEADER_LEN + len;
+    }
 }
 
 /* ------------------------------------------------------------------ */

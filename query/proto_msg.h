@@ -133,6 +133,7 @@ typedef struct bs_proto_register {
 
 typedef struct bs_proto_request {
     uint8_t opcode;
+    uint8_t version; /* decoded: the frame's protocol version (3 or 4) */
     bs_proto_prelude prelude;
     union {
         bs_proto_startup startup;
@@ -148,7 +149,9 @@ typedef struct bs_proto_request {
 
 /* Decodes one request frame (server side): the prelude, then the message
  * the opcode names.  Bytes after the message are ignored (the spec allows
- * extensions).  0 or the error left in *r (r is initialised here). */
+ * extensions).  0 or the error left in *r (r is initialised here).  A v3
+ * frame may carry neither a custom payload nor an UNSET value (both came
+ * with v4): BS_EPROTO. */
 int bs_proto_request_decode(const bs_proto_frame *f, bs_arena *a,
                             bs_proto_request *out, bs_proto_rd *r);
 
@@ -206,6 +209,8 @@ typedef struct bs_proto_meta {
     uint32_t ncols;
     bs_proto_colspec *cols;    /* NULL with NO_METADATA */
     bs_proto_val paging_state; /* len >= 0 <=> HAS_MORE_PAGES */
+    uint8_t version; /* encode: protocol version the types are written
+                        for (bs_proto_wr_type_v); 0 means 4 */
 } bs_proto_meta;
 
 /* Prepared bind-variable metadata. */
@@ -215,6 +220,9 @@ typedef struct bs_proto_prepared_meta {
     bs_proto_colspec *cols;
     uint32_t npk;
     uint16_t *pk_indices;
+    uint8_t version; /* encode: 3 writes neither the pk count nor the
+                        indices (they came with v4) and v3 types; 0
+                        means 4.  decode: always v4 */
 } bs_proto_prepared_meta;
 
 /* Writes metadata.  The global table spec is used when every column has

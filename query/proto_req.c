@@ -328,16 +328,59 @@ int bs_proto_register_decode(bs_proto_rd *r, bs_arena *a,
     return 0;
 }
 
+static int request_body_decode(const bs_proto_frame *f, bs_arena *a,
+                               bs_proto_request *out, bs_proto_rd *r);
+
+/* v3 has no UNSET value (length -2 is v4's): refused like Cassandra. */
+static int unset_in(const bs_proto_val *v, size_t n, bs_proto_rd *r) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i].len == BS_PROTO_UNSET)
+            return bs_proto_rd_fail(r, BS_EPROTO,
+                                    "Unset values are not supported by native "
+                                    "protocol version 3 (value %zu)",
+                                    i);
+    return 0;
+}
+
+static int no_unset_v3(const bs_proto_request *q, bs_proto_rd *r) {
+    switch (q->opcode) {
+    case BS_PROTO_OP_QUERY:
+        return unset_in(q->u.query.params.values, q->u.query.params.nvalues, r);
+    case BS_PROTO_OP_EXECUTE:
+        return unset_in(q->u.execute.params.values, q->u.execute.params.nvalues,
+                        r);
+    case BS_PROTO_OP_BATCH:
+        for (uint16_t i = 0; i < q->u.batch.nstmts; i++)
+            if (unset_in(q->u.batch.stmts[i].values,
+                         q->u.batch.stmts[i].nvalues, r))
+                return r->err;
+        return 0;
+    default: return 0;
+    }
+}
+
 int bs_proto_request_decode(const bs_proto_frame *f, bs_arena *a,
                             bs_proto_request *out, bs_proto_rd *r) {
     bs_proto_rd_init(r, f->body, f->body_len);
     memset(out, 0, sizeof *out);
     out->opcode = f->h.opcode;
+    out->version = f->h.version;
     if (f->h.response)
         return bs_proto_rd_fail(
             r, BS_EPROTO, "a response frame where a request was expected");
+    if (f->h.version < 4 && (f->h.flags & BS_PROTO_FLAG_CUSTOM_PAYLOAD))
+        return bs_proto_rd_fail(r, BS_EPROTO,
+                                "Received frame with CUSTOM_PAYLOAD flag for "
+                                "native protocol version < 4");
     int rc = bs_proto_prelude_decode(r, a, f->h.flags, 0, &out->prelude);
     if (rc) return rc;
+    rc = request_body_decode(f, a, out, r);
+    if (!rc && f->h.version < 4) rc = no_unset_v3(out, r);
+    return rc;
+}
+
+static int request_body_decode(const bs_proto_frame *f, bs_arena *a,
+                               bs_proto_request *out, bs_proto_rd *r) {
     switch (f->h.opcode) {
     case BS_PROTO_OP_STARTUP:
         return bs_proto_startup_decode(r, a, &out->u.startup);

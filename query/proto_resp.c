@@ -28,7 +28,7 @@
  *                table unless 0x0001), [string] name, [option] type)
  *   <prepared metadata> = [int] flags, [int] ncols, [int] pk count,
  *                pk count x [short], then the global spec / col specs
- *                as above
+ *                as above (v3: no pk count and no indices)
  *   <change> = [string] CREATED|UPDATED|DROPPED, [string] target, then
  *              KEYSPACE: [string] ks; TABLE|TYPE: [string] ks, [string]
  *              name; FUNCTION|AGGREGATE: ks, name, [string list] args
@@ -61,7 +61,7 @@ static int global_spec(const bs_proto_colspec *cols, uint32_t n) {
 }
 
 static int wr_colspecs(bs_buf *b, const bs_proto_colspec *cols, uint32_t n,
-                       int global) {
+                       int global, uint8_t version) {
     int rc = 0;
     if (n && !cols) return BS_EINVAL;
     if (global) {
@@ -74,7 +74,7 @@ static int wr_colspecs(bs_buf *b, const bs_proto_colspec *cols, uint32_t n,
             if (!rc) rc = bs_proto_wr_str(b, cols[i].table);
         }
         if (!rc) rc = bs_proto_wr_str(b, cols[i].name);
-        if (!rc) rc = bs_proto_wr_type(b, cols[i].type);
+        if (!rc) rc = bs_proto_wr_type_v(b, cols[i].type, version);
     }
     return rc;
 }
@@ -139,7 +139,8 @@ int bs_proto_meta_encode(bs_buf *b, const bs_proto_meta *m) {
     if (!rc) rc = bs_proto_wr_int(b, (int32_t)m->ncols);
     if (!rc && m->paging_state.len >= 0)
         rc = bs_proto_wr_value(b, m->paging_state);
-    if (!rc && !nometa) rc = wr_colspecs(b, m->cols, m->ncols, global);
+    if (!rc && !nometa)
+        rc = wr_colspecs(b, m->cols, m->ncols, global, m->version);
     return rc;
 }
 
@@ -166,10 +167,11 @@ int bs_proto_prepared_meta_encode(bs_buf *b, const bs_proto_prepared_meta *m) {
     if (m->npk && !m->pk_indices) return BS_EINVAL;
     int rc = bs_proto_wr_int(b, global ? BS_PROTO_RF_GLOBAL_TABLES_SPEC : 0);
     if (!rc) rc = bs_proto_wr_int(b, (int32_t)m->ncols);
-    if (!rc) rc = bs_proto_wr_int(b, (int32_t)m->npk);
-    for (uint32_t i = 0; !rc && i < m->npk; i++)
+    int with_pk = m->version == 0 || m->version >= 4;
+    if (!rc && with_pk) rc = bs_proto_wr_int(b, (int32_t)m->npk);
+    for (uint32_t i = 0; !rc && with_pk && i < m->npk; i++)
         rc = bs_proto_wr_short(b, m->pk_indices[i]);
-    if (!rc) rc = wr_colspecs(b, m->cols, m->ncols, global);
+    if (!rc) rc = wr_colspecs(b, m->cols, m->ncols, global, m->version);
     return rc;
 }
 

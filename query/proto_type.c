@@ -13,7 +13,10 @@
  *
  * v4 has no duration id (0x0015 arrives with v5): Cassandra sends it as
  * the custom class org.apache.cassandra.db.marshal.DurationType, and so
- * do we; decoding maps both forms back to BS_TYPE_DURATION.
+ * do we; decoding maps both forms back to BS_TYPE_DURATION.  v3 has no
+ * ids for date, time, smallint and tinyint (they came with v4): for a v3
+ * connection they are custom classes too (v3_class below), which
+ * decoding also maps back.
  *
  * Decoded trees are built from an arena (no frees on the hot path of a
  * client decoding result metadata on every page).  Recursion depth is
@@ -25,10 +28,26 @@
 #include "query/proto.h"
 
 #define MAX_TYPE_DEPTH 64
+#define MARSHAL "org.apache.cassandra.db.marshal."
 
-static int wr_type(bs_buf *b, const bs_type *t, int depth) {
+/* The class name of a type that protocol v3 has no id for, else NULL. */
+static const char *v3_class(uint16_t kind) {
+    switch (kind) {
+    case BS_TYPE_DATE: return MARSHAL "SimpleDateType";
+    case BS_TYPE_TIME: return MARSHAL "TimeType";
+    case BS_TYPE_SMALLINT: return MARSHAL "ShortType";
+    case BS_TYPE_TINYINT: return MARSHAL "ByteType";
+    default: return NULL;
+    }
+}
+
+static int wr_type(bs_buf *b, const bs_type *t, int depth, uint8_t version) {
     if (!t || depth > MAX_TYPE_DEPTH) return BS_EINVAL;
     int rc;
+    if (version == 3 && v3_class(t->kind)) {
+        if ((rc = bs_proto_wr_short(b, BS_TYPE_CUSTOM))) return rc;
+        return bs_proto_wr_cstring(b, v3_class(t->kind));
+    }
     switch (t->kind) {
     case BS_TYPE_CUSTOM:
         if (!t->name) return BS_EINVAL;
@@ -41,12 +60,12 @@ static int wr_type(bs_buf *b, const bs_type *t, int depth) {
     case BS_TYPE_SET:
         if (t->nparams != 1) return BS_EINVAL;
         if ((rc = bs_proto_wr_short(b, t->kind))) return rc;
-        return wr_type(b, t->params[0], depth + 1);
+        return wr_type(b, t->params[0], depth + 1, version);
     case BS_TYPE_MAP:
         if (t->nparams != 2) return BS_EINVAL;
         if ((rc = bs_proto_wr_short(b, t->kind))) return rc;
-        if ((rc = wr_type(b, t->params[0], depth + 1))) return rc;
-        return wr_type(b, t->params[1], depth + 1);
+        if ((rc = wr_type(b, t->params[0], depth + 1, version))) return rc;
+        return wr_type(b, t->params[1], depth + 1, version);
     case BS_TYPE_UDT:
         if (!t->field_names && t->nparams) return BS_EINVAL;
         if ((rc = bs_proto_wr_short(b, t->kind))) return rc;
@@ -55,14 +74,14 @@ static int wr_type(bs_buf *b, const bs_type *t, int depth) {
         if ((rc = bs_proto_wr_short(b, t->nparams))) return rc;
         for (unsigned i = 0; i < t->nparams; i++) {
             if ((rc = bs_proto_wr_cstring(b, t->field_names[i]))) return rc;
-            if ((rc = wr_type(b, t->params[i], depth + 1))) return rc;
+            if ((rc = wr_type(b, t->params[i], depth + 1, version))) return rc;
         }
         return 0;
     case BS_TYPE_TUPLE:
         if ((rc = bs_proto_wr_short(b, t->kind))) return rc;
         if ((rc = bs_proto_wr_short(b, t->nparams))) return rc;
         for (unsigned i = 0; i < t->nparams; i++)
-            if ((rc = wr_type(b, t->params[i], depth + 1))) return rc;
+            if ((rc = wr_type(b, t->params[i], depth + 1, version))) return rc;
         return 0;
     case BS_TYPE_ASCII:
     case BS_TYPE_BIGINT:
@@ -88,7 +107,11 @@ static int wr_type(bs_buf *b, const bs_type *t, int depth) {
 }
 
 int bs_proto_wr_type(bs_buf *b, const bs_type *t) {
-    return wr_type(b, t, 0);
+    return wr_type(b, t, 0, BS_PROTO_VERSION);
+}
+
+int bs_proto_wr_type_v(bs_buf *b, const bs_type *t, uint8_t version) {
+    return wr_type(b, t, 0, version ? version : BS_PROTO_VERSION);
 }
 
 static bs_type *arena_type(bs_arena *a, uint16_t kind, uint16_t nparams,
@@ -135,7 +158,13 @@ static int rd_type(bs_proto_rd *r, bs_arena *a, const char *what, int depth,
     case BS_TYPE_CUSTOM: {
         char *cls;
         if ((rc = rd_name(r, a, what, &cls))) return rc;
-        if (!strcmp(cls, BS_PROTO_DURATION_CLASS)) {
+        static const uint16_t v3k[] = {BS_TYPE_DATE, BS_TYPE_TIME,
+                                       BS_TYPE_SMALLINT, BS_TYPE_TINYINT};
+        for (size_t i = 0; i < sizeof v3k / sizeof *v3k && !t; i++)
+            if (!strcmp(cls, v3_class(v3k[i]))) t = arena_type(a, v3k[i], 0, 0);
+        if (t) {
+            /* a v3 custom class for a v4 type */
+        } else if (!strcmp(cls, BS_PROTO_DURATION_CLASS)) {
             t = arena_type(a, BS_TYPE_DURATION, 0, 0);
         } else {
             t = arena_type(a, BS_TYPE_CUSTOM, 0, 0);

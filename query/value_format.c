@@ -192,6 +192,52 @@ static int fmt_composite(const bs_type *t, const uint8_t *p, size_t n,
     return rc ? rc : bs_buf_append_u8(out, '}');
 }
 
+/* ascii / text: bare, quoted (CQL or inside a collection) or a JSON
+ * string; optionally with control characters escaped. */
+static int fmt_text(const uint8_t *p, size_t n, int style, int flags,
+                    int nested, bs_buf *out) {
+    if (style == ST_JSON) return put_json_str(out, p, n);
+    if (style == ST_CQL || nested) {
+        if (flags & BS_VALUE_FMT_ESCAPE) {
+            bs_buf tmp = BS_BUF_INIT;
+            int rc = put_escaped(&tmp, p, n);
+            if (!rc) rc = put_quoted(out, tmp.data, tmp.len);
+            bs_buf_free(&tmp);
+            return rc;
+        }
+        return put_quoted(out, p, n);
+    }
+    if (flags & BS_VALUE_FMT_ESCAPE) return put_escaped(out, p, n);
+    return bs_buf_append(out, p, n);
+}
+
+/* float / double (isf): cqlsh precision, exact, or JSON (NaN and
+ * Infinity as strings). */
+static int fmt_float(const uint8_t *p, int isf, int style, int exact,
+                     bs_buf *out) {
+    int json = style == ST_JSON;
+    double v;
+    if (isf) {
+        uint32_t u = bs_get_u32(p);
+        float f;
+        memcpy(&f, &u, 4);
+        v = f;
+    } else {
+        uint64_t u = bs_get_u64(p);
+        memcpy(&v, &u, 8);
+    }
+    int special = isnan(v) || isinf(v);
+    bs_buf tmp = BS_BUF_INIT;
+    int rc = bs__value_fmt_fp(v, isf,
+                              json    ? 2
+                              : exact ? 1
+                                      : 0,
+                              isf ? 5 : 12, &tmp);
+    if (!rc) rc = wrap(out, &tmp, json && special, style);
+    bs_buf_free(&tmp);
+    return rc;
+}
+
 static int fmt(const bs_type *t, const uint8_t *p, size_t n, int style,
                int flags, int nested, bs_buf *out, int depth) {
     if (depth > 64) return BS_ECORRUPT;
@@ -202,19 +248,7 @@ static int fmt(const bs_type *t, const uint8_t *p, size_t n, int style,
     bs_buf tmp = BS_BUF_INIT;
     switch (t->kind) {
     case BS_TYPE_ASCII:
-    case BS_TYPE_VARCHAR:
-        if (json) return put_json_str(out, p, n);
-        if (cql || nested) {
-            if (flags & BS_VALUE_FMT_ESCAPE) {
-                rc = put_escaped(&tmp, p, n);
-                if (!rc) rc = put_quoted(out, tmp.data, tmp.len);
-                bs_buf_free(&tmp);
-                return rc;
-            }
-            return put_quoted(out, p, n);
-        }
-        if (flags & BS_VALUE_FMT_ESCAPE) return put_escaped(out, p, n);
-        return bs_buf_append(out, p, n);
+    case BS_TYPE_VARCHAR: return fmt_text(p, n, style, flags, nested, out);
     case BS_TYPE_BLOB:
         rc = bs_buf_append_str(&tmp, "0x");
         for (size_t i = 0; !rc && i < n; i++)
@@ -236,27 +270,8 @@ static int fmt(const bs_type *t, const uint8_t *p, size_t n, int style,
     case BS_TYPE_VARINT: return bs__value_varint_to_dec(p, n, out);
     case BS_TYPE_DECIMAL: return bs__value_decimal_to_text(p, n, out);
     case BS_TYPE_FLOAT:
-    case BS_TYPE_DOUBLE: {
-        int isf = t->kind == BS_TYPE_FLOAT;
-        double v;
-        if (isf) {
-            uint32_t u = bs_get_u32(p);
-            float f;
-            memcpy(&f, &u, 4);
-            v = f;
-        } else {
-            uint64_t u = bs_get_u64(p);
-            memcpy(&v, &u, 8);
-        }
-        int special = isnan(v) || isinf(v);
-        rc = bs__value_fmt_fp(v, isf,
-                              json    ? 2
-                              : exact ? 1
-                                      : 0,
-                              isf ? 5 : 12, &tmp);
-        if (!rc) rc = wrap(out, &tmp, json && special, style);
-        break;
-    }
+    case BS_TYPE_DOUBLE:
+        return fmt_float(p, t->kind == BS_TYPE_FLOAT, style, exact, out);
     case BS_TYPE_TIMESTAMP: {
         int64_t ms = (int64_t)bs_get_u64(p);
         rc = bs__value_fmt_timestamp(ms,

@@ -103,6 +103,133 @@ static char *cstr(const char *s, size_t n, char *small, size_t smalln) {
     return d;
 }
 
+/* tinyint, smallint, int, bigint, counter: decimal digits in range. */
+static int int_from_text(const bs_type *t, const char *s, size_t n, bs_buf *out,
+                         char *err, size_t errlen) {
+    int w = bs_type_fixed_size((bs_type_kind)t->kind);
+    int64_t hi = w == 8 ? INT64_MAX : (int64_t)((1ULL << (8 * w - 1)) - 1);
+    int64_t v;
+    int rc = parse_int_range(s, n, -hi - 1, hi, &v);
+    if (rc) {
+        const char *jn = w == 1   ? "byte"
+                         : w == 2 ? "short"
+                         : w == 4 ? "int"
+                                  : "long";
+        bs__value_err(err, errlen, "Unable to make %s from '%.*s'", jn, SHOW(n),
+                      s);
+        return rc;
+    }
+    uint8_t *p = bs_buf_extend(out, (size_t)w);
+    if (!p) return BS_ENOMEM;
+    for (int i = w - 1; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v = (int64_t)((uint64_t)v >> 8);
+    }
+    return 0;
+}
+
+/* float, double: Java's syntax, IEEE bits big-endian. */
+static int float_from_text(const bs_type *t, const char *s, size_t n,
+                           bs_buf *out, char *err, size_t errlen) {
+    int isf = t->kind == BS_TYPE_FLOAT;
+    if (!bs__value_fp_syntax_ok(s, n)) {
+        bs__value_err(err, errlen, "Unable to make %s from '%.*s'",
+                      isf ? "float" : "double", SHOW(n), s);
+        return BS_EINVAL;
+    }
+    int rc;
+    char small[128];
+    char *c = cstr(s, n, small, sizeof small);
+    if (!c) return BS_ENOMEM;
+    if (isf) {
+        float f = strtof(c, NULL);
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        rc = bs_buf_append_u32(out, u);
+    } else {
+        double d = strtod(c, NULL);
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        rc = bs_buf_append_u64(out, u);
+    }
+    if (c != small) free(c);
+    return rc;
+}
+
+/* date: 'yyyy-mm-dd' or the raw unsigned day number. */
+static int date_from_text(const bs_type *t, const char *s, size_t n,
+                          bs_buf *out, char *err, size_t errlen) {
+    (void)t;
+    uint32_t d;
+    int rc = bs_value_parse_date(s, n, &d);
+    if (rc && is_raw_int(s, n))
+        bs__value_err(err, errlen,
+                      "Unable to make unsigned int (for date) from: '%.*s'",
+                      SHOW(n), s);
+    else if (rc == BS_ERANGE)
+        bs__value_err(err, errlen,
+                      "Input date %.*s is out of the supported range "
+                      "[-5877641-06-23, 5881580-07-11]",
+                      SHOW(n), s);
+    else if (rc)
+        bs__value_err(err, errlen,
+                      "Unable to coerce '%.*s' to a formatted date (long)",
+                      SHOW(n), s);
+    return rc ? rc : bs_buf_append_u32(out, d);
+}
+
+/* time: 'hh:mm:ss[.fffffffff]' or nanoseconds. */
+static int time_from_text(const bs_type *t, const char *s, size_t n,
+                          bs_buf *out, char *err, size_t errlen) {
+    (void)t;
+    int64_t ns;
+    int rc = bs_value_parse_time(s, n, &ns);
+    if (rc && is_raw_int(s, n))
+        bs__value_err(err, errlen,
+                      "Unable to make long (for time) from: '%.*s'", SHOW(n),
+                      s);
+    else if (rc == BS_ERANGE)
+        bs__value_err(err, errlen, "Time value out of bounds in '%.*s'",
+                      SHOW(n), s);
+    else if (rc)
+        bs__value_err(err, errlen,
+                      "Unable to coerce '%.*s' to a formatted time (long)",
+                      SHOW(n), s);
+    return rc ? rc : bs_buf_append_u64(out, (uint64_t)ns);
+}
+
+/* uuid, timeuuid (version 1 only). */
+static int uuid_from_text(const bs_type *t, const char *s, size_t n,
+                          bs_buf *out, char *err, size_t errlen) {
+    bs_uuid u;
+    if (bs_uuid_parse(s, n, &u)) {
+        bs__value_err(err, errlen, "Unable to make UUID from '%.*s'", SHOW(n),
+                      s);
+        return BS_EINVAL;
+    }
+    if (t->kind == BS_TYPE_TIMEUUID && bs_uuid_version(&u) != 1) {
+        bs__value_err(err, errlen, "Invalid version for TimeUUID type.");
+        return BS_EINVAL;
+    }
+    return bs_buf_append(out, u.b, 16);
+}
+
+/* inet: an IPv4 or IPv6 address. */
+static int inet_from_text(const bs_type *t, const char *s, size_t n,
+                          bs_buf *out, char *err, size_t errlen) {
+    (void)t;
+    char small[64];
+    uint8_t a[16];
+    if (n >= sizeof small) goto bad_inet;
+    cstr(s, n, small, sizeof small);
+    if (inet_pton(AF_INET, small, a) == 1) return bs_buf_append(out, a, 4);
+    if (inet_pton(AF_INET6, small, a) == 1) return bs_buf_append(out, a, 16);
+bad_inet:
+    bs__value_err(err, errlen, "Unable to make inet address from '%.*s'",
+                  SHOW(n), s);
+    return BS_EINVAL;
+}
+
 int bs__value_scalar_from_text(const bs_type *t, const char *s, size_t n,
                                bs_buf *out, char *err, size_t errlen) {
     int rc;
@@ -142,28 +269,7 @@ int bs__value_scalar_from_text(const bs_type *t, const char *s, size_t n,
     case BS_TYPE_SMALLINT:
     case BS_TYPE_INT:
     case BS_TYPE_BIGINT:
-    case BS_TYPE_COUNTER: {
-        int w = bs_type_fixed_size((bs_type_kind)t->kind);
-        int64_t hi = w == 8 ? INT64_MAX : (int64_t)((1ULL << (8 * w - 1)) - 1);
-        int64_t v;
-        rc = parse_int_range(s, n, -hi - 1, hi, &v);
-        if (rc) {
-            const char *jn = w == 1   ? "byte"
-                             : w == 2 ? "short"
-                             : w == 4 ? "int"
-                                      : "long";
-            bs__value_err(err, errlen, "Unable to make %s from '%.*s'", jn,
-                          SHOW(n), s);
-            return rc;
-        }
-        uint8_t *p = bs_buf_extend(out, (size_t)w);
-        if (!p) return BS_ENOMEM;
-        for (int i = w - 1; i >= 0; i--) {
-            p[i] = (uint8_t)v;
-            v = (int64_t)((uint64_t)v >> 8);
-        }
-        return 0;
-    }
+    case BS_TYPE_COUNTER: return int_from_text(t, s, n, out, err, errlen);
     case BS_TYPE_VARINT:
         rc = bs__value_dec_to_varint(s, n, out);
         if (rc == BS_EINVAL || rc == BS_ETOOBIG)
@@ -177,30 +283,7 @@ int bs__value_scalar_from_text(const bs_type *t, const char *s, size_t n,
                           SHOW(n), s);
         return rc;
     case BS_TYPE_FLOAT:
-    case BS_TYPE_DOUBLE: {
-        int isf = t->kind == BS_TYPE_FLOAT;
-        if (!bs__value_fp_syntax_ok(s, n)) {
-            bs__value_err(err, errlen, "Unable to make %s from '%.*s'",
-                          isf ? "float" : "double", SHOW(n), s);
-            return BS_EINVAL;
-        }
-        char small[128];
-        char *c = cstr(s, n, small, sizeof small);
-        if (!c) return BS_ENOMEM;
-        if (isf) {
-            float f = strtof(c, NULL);
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            rc = bs_buf_append_u32(out, u);
-        } else {
-            double d = strtod(c, NULL);
-            uint64_t u;
-            memcpy(&u, &d, 8);
-            rc = bs_buf_append_u64(out, u);
-        }
-        if (c != small) free(c);
-        return rc;
-    }
+    case BS_TYPE_DOUBLE: return float_from_text(t, s, n, out, err, errlen);
     case BS_TYPE_TIMESTAMP: {
         int64_t ms;
         rc = bs_value_parse_timestamp(s, n, &ms);
@@ -212,67 +295,11 @@ int bs__value_scalar_from_text(const bs_type *t, const char *s, size_t n,
         }
         return bs_buf_append_u64(out, (uint64_t)ms);
     }
-    case BS_TYPE_DATE: {
-        uint32_t d;
-        rc = bs_value_parse_date(s, n, &d);
-        if (rc && is_raw_int(s, n))
-            bs__value_err(err, errlen,
-                          "Unable to make unsigned int (for date) from: '%.*s'",
-                          SHOW(n), s);
-        else if (rc == BS_ERANGE)
-            bs__value_err(err, errlen,
-                          "Input date %.*s is out of the supported range "
-                          "[-5877641-06-23, 5881580-07-11]",
-                          SHOW(n), s);
-        else if (rc)
-            bs__value_err(err, errlen,
-                          "Unable to coerce '%.*s' to a formatted date (long)",
-                          SHOW(n), s);
-        return rc ? rc : bs_buf_append_u32(out, d);
-    }
-    case BS_TYPE_TIME: {
-        int64_t ns;
-        rc = bs_value_parse_time(s, n, &ns);
-        if (rc && is_raw_int(s, n))
-            bs__value_err(err, errlen,
-                          "Unable to make long (for time) from: '%.*s'",
-                          SHOW(n), s);
-        else if (rc == BS_ERANGE)
-            bs__value_err(err, errlen, "Time value out of bounds in '%.*s'",
-                          SHOW(n), s);
-        else if (rc)
-            bs__value_err(err, errlen,
-                          "Unable to coerce '%.*s' to a formatted time (long)",
-                          SHOW(n), s);
-        return rc ? rc : bs_buf_append_u64(out, (uint64_t)ns);
-    }
+    case BS_TYPE_DATE: return date_from_text(t, s, n, out, err, errlen);
+    case BS_TYPE_TIME: return time_from_text(t, s, n, out, err, errlen);
     case BS_TYPE_UUID:
-    case BS_TYPE_TIMEUUID: {
-        bs_uuid u;
-        if (bs_uuid_parse(s, n, &u)) {
-            bs__value_err(err, errlen, "Unable to make UUID from '%.*s'",
-                          SHOW(n), s);
-            return BS_EINVAL;
-        }
-        if (t->kind == BS_TYPE_TIMEUUID && bs_uuid_version(&u) != 1) {
-            bs__value_err(err, errlen, "Invalid version for TimeUUID type.");
-            return BS_EINVAL;
-        }
-        return bs_buf_append(out, u.b, 16);
-    }
-    case BS_TYPE_INET: {
-        char small[64];
-        uint8_t a[16];
-        if (n >= sizeof small) goto bad_inet;
-        cstr(s, n, small, sizeof small);
-        if (inet_pton(AF_INET, small, a) == 1) return bs_buf_append(out, a, 4);
-        if (inet_pton(AF_INET6, small, a) == 1)
-            return bs_buf_append(out, a, 16);
-    bad_inet:
-        bs__value_err(err, errlen, "Unable to make inet address from '%.*s'",
-                      SHOW(n), s);
-        return BS_EINVAL;
-    }
+    case BS_TYPE_TIMEUUID: return uuid_from_text(t, s, n, out, err, errlen);
+    case BS_TYPE_INET: return inet_from_text(t, s, n, out, err, errlen);
     case BS_TYPE_DURATION: {
         int32_t m, d;
         int64_t ns;

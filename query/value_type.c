@@ -82,11 +82,14 @@ static int put_ident(bs_buf *out, const char *s) {
 /* A user type's name: quoted also when, unquoted, it would read back as a
  * native or parameterized type ("varchar" -> the text type). */
 static int put_type_ident(bs_buf *out, const char *s) {
-    static const char *const k_param[] = {"frozen", "list", "set", "map", "tuple"};
+    static const char *const k_param[] = {"frozen", "list", "set", "map",
+                                          "tuple"};
     int clash = 0;
-    for (size_t i = 0; s && !clash && i < sizeof k_scalars / sizeof k_scalars[0]; i++)
+    for (size_t i = 0;
+         s && !clash && i < sizeof k_scalars / sizeof k_scalars[0]; i++)
         clash = strcmp(s, k_scalars[i].name) == 0;
-    for (size_t i = 0; s && !clash && i < sizeof k_param / sizeof k_param[0]; i++)
+    for (size_t i = 0; s && !clash && i < sizeof k_param / sizeof k_param[0];
+         i++)
         clash = strcmp(s, k_param[i]) == 0;
     if (!clash) return put_ident(out, s);
     int rc = bs_buf_append_u8(out, '"');
@@ -291,125 +294,100 @@ static int parse_params(tparser *p, bs_type *t, int frozen_ctx, int n_exact,
     return expect(p, '>');
 }
 
-static int parse_type(tparser *p, int frozen_ctx, int in_coll, int depth,
-                      bs_type **out) {
-    *out = NULL;
-    if (depth > 64) return perr(p, "type nested too deeply");
-    skip_ws(p);
-    size_t start = p->pos;
-    if (p->pos < p->len && p->s[p->pos] == '\'') {
-        /* custom class name */
-        bs_buf b = BS_BUF_INIT;
-        p->pos++;
-        int rc = 0;
-        for (;;) {
-            if (p->pos >= p->len) {
-                bs_buf_free(&b);
-                return perr(p, "unterminated class name");
-            }
-            char c = p->s[p->pos++];
-            if (c == '\'') {
-                if (p->pos < p->len && p->s[p->pos] == '\'')
-                    p->pos++;
-                else
-                    break;
-            }
-            if (c == 0 || (rc = bs_buf_append_u8(&b, (uint8_t)c))) {
-                bs_buf_free(&b);
-                return c == 0 ? perr(p, "NUL in class name") : rc;
-            }
-        }
-        bs_type *t = bs_type_new(BS_TYPE_CUSTOM);
-        if (!t || bs_buf_append_u8(&b, 0)) {
-            bs_type_free(t);
+/* A custom type: a quoted Java class name ('' escapes a quote). */
+static int parse_custom(tparser *p, bs_type **out) {
+    bs_buf b = BS_BUF_INIT;
+    p->pos++;
+    int rc = 0;
+    for (;;) {
+        if (p->pos >= p->len) {
             bs_buf_free(&b);
-            return BS_ENOMEM;
+            return perr(p, "unterminated class name");
         }
-        t->name = (char *)bs_buf_steal(&b, NULL);
-        *out = t;
-        return 0;
+        char c = p->s[p->pos++];
+        if (c == '\'') {
+            if (p->pos < p->len && p->s[p->pos] == '\'')
+                p->pos++;
+            else
+                break;
+        }
+        if (c == 0 || (rc = bs_buf_append_u8(&b, (uint8_t)c))) {
+            bs_buf_free(&b);
+            return c == 0 ? perr(p, "NUL in class name") : rc;
+        }
     }
-    char *id = NULL;
-    int quoted = 0;
-    int rc = read_ident(p, &id, &quoted);
+    bs_type *t = bs_type_new(BS_TYPE_CUSTOM);
+    if (!t || bs_buf_append_u8(&b, 0)) {
+        bs_type_free(t);
+        bs_buf_free(&b);
+        return BS_ENOMEM;
+    }
+    t->name = (char *)bs_buf_steal(&b, NULL);
+    *out = t;
+    return 0;
+}
+
+/* frozen<...> after the word frozen; start: where the type began. */
+static int parse_frozen(tparser *p, int depth, size_t start, bs_type **out) {
+    p->pos++;
+    bs_type *inner = NULL;
+    int rc = parse_type(p, 1, 0, depth + 1, &inner);
     if (rc) return rc;
-    bs_type *t = NULL;
-    if (!quoted && strcmp(id, "frozen") == 0 && peek(p, '<')) {
-        free(id);
-        p->pos++;
-        bs_type *inner = NULL;
-        rc = parse_type(p, 1, 0, depth + 1, &inner);
-        if (rc) return rc;
-        if (!(bs_type_is_collection(inner) || inner->kind == BS_TYPE_UDT ||
-              inner->kind == BS_TYPE_TUPLE)) {
-            bs_type_free(inner);
-            p->pos = start;
-            return perr(p, "frozen<> is only allowed on collections, tuples "
-                           "and user types");
-        }
-        if ((rc = expect(p, '>'))) {
-            bs_type_free(inner);
-            return rc;
-        }
-        *out = inner;
-        return 0;
+    if (!(bs_type_is_collection(inner) || inner->kind == BS_TYPE_UDT ||
+          inner->kind == BS_TYPE_TUPLE)) {
+        bs_type_free(inner);
+        p->pos = start;
+        return perr(p, "frozen<> is only allowed on collections, tuples "
+                       "and user types");
     }
-    if (!quoted && (strcmp(id, "list") == 0 || strcmp(id, "set") == 0 ||
-                    strcmp(id, "map") == 0 || strcmp(id, "tuple") == 0)) {
-        bs_type_kind k = id[0] == 'l'   ? BS_TYPE_LIST
-                         : id[0] == 's' ? BS_TYPE_SET
-                         : id[0] == 'm' ? BS_TYPE_MAP
-                                        : BS_TYPE_TUPLE;
-        free(id);
-        t = bs_type_new(k);
-        if (!t) return BS_ENOMEM;
-        t->frozen = (uint8_t)(frozen_ctx || k == BS_TYPE_TUPLE);
-        if (k != BS_TYPE_TUPLE && in_coll && !frozen_ctx) {
-            bs_type_free(t);
-            p->pos = start;
-            return perr(p, "non-frozen collections are not allowed inside "
-                           "collections");
-        }
-        rc = parse_params(p, t, t->frozen,
+    if ((rc = expect(p, '>'))) {
+        bs_type_free(inner);
+        return rc;
+    }
+    *out = inner;
+    return 0;
+}
+
+/* list<...>, set<...>, map<...,...>, tuple<...> of kind k. */
+static int parse_collection(tparser *p, bs_type_kind k, int frozen_ctx,
+                            int in_coll, int depth, size_t start,
+                            bs_type **out) {
+    bs_type *t = bs_type_new(k);
+    if (!t) return BS_ENOMEM;
+    t->frozen = (uint8_t)(frozen_ctx || k == BS_TYPE_TUPLE);
+    if (k != BS_TYPE_TUPLE && in_coll && !frozen_ctx) {
+        bs_type_free(t);
+        p->pos = start;
+        return perr(p, "non-frozen collections are not allowed inside "
+                       "collections");
+    }
+    int rc = parse_params(p, t, t->frozen,
                           k == BS_TYPE_MAP     ? 2
                           : k == BS_TYPE_TUPLE ? 0
                                                : 1,
                           depth);
-        if (rc) {
+    if (rc) {
+        bs_type_free(t);
+        return rc;
+    }
+    if (k == BS_TYPE_SET || k == BS_TYPE_MAP) {
+        const bs_type *key = t->params[0];
+        if (key->kind == BS_TYPE_DURATION) {
             bs_type_free(t);
-            return rc;
-        }
-        if (k == BS_TYPE_SET || k == BS_TYPE_MAP) {
-            const bs_type *key = t->params[0];
-            if (key->kind == BS_TYPE_DURATION) {
-                bs_type_free(t);
-                p->pos = start;
-                return perr(p, "durations are not allowed inside sets or as "
-                               "map keys");
-            }
-        }
-        *out = t;
-        return 0;
-    }
-    if (!quoted) {
-        for (size_t i = 0; i < sizeof k_scalars / sizeof k_scalars[0]; i++) {
-            if (strcmp(id, k_scalars[i].name) == 0) {
-                free(id);
-                t = bs_type_new(k_scalars[i].kind);
-                if (!t) return BS_ENOMEM;
-                if (in_coll && t->kind == BS_TYPE_COUNTER) {
-                    bs_type_free(t);
-                    p->pos = start;
-                    return perr(p, "counters are not allowed inside "
-                                   "collections");
-                }
-                *out = t;
-                return 0;
-            }
+            p->pos = start;
+            return perr(p, "durations are not allowed inside sets or as "
+                           "map keys");
         }
     }
-    /* user type, optionally keyspace-qualified */
-    t = bs_type_new(BS_TYPE_UDT);
+    *out = t;
+    return 0;
+}
+
+/* A user type named id (owned, consumed), optionally ks.name. */
+static int parse_udt(tparser *p, char *id, int frozen_ctx, int in_coll,
+                     size_t start, bs_type **out) {
+    int rc;
+    bs_type *t = bs_type_new(BS_TYPE_UDT);
     if (!t) {
         free(id);
         return BS_ENOMEM;
@@ -441,6 +419,50 @@ static int parse_type(tparser *p, int frozen_ctx, int in_coll, int depth,
     t->frozen = (uint8_t)frozen_ctx;
     *out = t;
     return 0;
+}
+
+static int parse_type(tparser *p, int frozen_ctx, int in_coll, int depth,
+                      bs_type **out) {
+    *out = NULL;
+    if (depth > 64) return perr(p, "type nested too deeply");
+    skip_ws(p);
+    size_t start = p->pos;
+    if (p->pos < p->len && p->s[p->pos] == '\'') return parse_custom(p, out);
+    char *id = NULL;
+    int quoted = 0;
+    int rc = read_ident(p, &id, &quoted);
+    if (rc) return rc;
+    if (!quoted && strcmp(id, "frozen") == 0 && peek(p, '<')) {
+        free(id);
+        return parse_frozen(p, depth, start, out);
+    }
+    if (!quoted && (strcmp(id, "list") == 0 || strcmp(id, "set") == 0 ||
+                    strcmp(id, "map") == 0 || strcmp(id, "tuple") == 0)) {
+        bs_type_kind k = id[0] == 'l'   ? BS_TYPE_LIST
+                         : id[0] == 's' ? BS_TYPE_SET
+                         : id[0] == 'm' ? BS_TYPE_MAP
+                                        : BS_TYPE_TUPLE;
+        free(id);
+        return parse_collection(p, k, frozen_ctx, in_coll, depth, start, out);
+    }
+    if (!quoted) {
+        for (size_t i = 0; i < sizeof k_scalars / sizeof k_scalars[0]; i++) {
+            if (strcmp(id, k_scalars[i].name) == 0) {
+                free(id);
+                bs_type *t = bs_type_new(k_scalars[i].kind);
+                if (!t) return BS_ENOMEM;
+                if (in_coll && t->kind == BS_TYPE_COUNTER) {
+                    bs_type_free(t);
+                    p->pos = start;
+                    return perr(p, "counters are not allowed inside "
+                                   "collections");
+                }
+                *out = t;
+                return 0;
+            }
+        }
+    }
+    return parse_udt(p, id, frozen_ctx, in_coll, start, out);
 }
 
 int bs_value_type_parse(const char *s, size_t len, bs_type **out, char *err,

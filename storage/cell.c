@@ -117,7 +117,8 @@ int bs_store_lww_cmp(const void *key, size_t klen, const void *a, size_t alen,
 static int pick(const char *key, size_t klen, const char *const *vals,
                 const size_t *lens, int n) {
     int best = -1;
-    bs__cell bc, c;
+    /* bc is read only once best >= 0, but GCC -O3 cannot see that. */
+    bs__cell bc = {0}, c;
     if (n == 1) return 0; /* nothing to reconcile; readers verify it */
     for (int i = 0; i < n; i++) {
         if (bs__cell_decode(key, klen, (const uint8_t *)vals[i], lens[i], &c)) continue;

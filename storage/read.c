@@ -225,18 +225,13 @@ static int cmp_keys(const void *a, size_t al, const void *b, size_t bl) {
 /* Row resolution                                                      */
 /* ------------------------------------------------------------------ */
 
-/* Resolves the collected records (r->b.ents, in key order when !rev) of one
- * row.  is_static: the static row.  Appends to r->b.rows or sets *srow. */
-static int finish_row(rd *r, size_t ppl, int is_static, int rev, bs_rowv **srow) {
-    size_t n = r->nents;
-    if (n == 0) return 0;
+/* Parses and verifies every collected record of a row once.  All records
+ * of a row share its prefix bytes (the walk grouped them so); the parse
+ * checks that the key is well formed and of the expected kind and
+ * partition. */
+static int parse_row_records(rd *r, size_t ppl, int is_static) {
     const uint8_t *sb = r->b.scratch.data;
-    int64_t D = r->has_pdel ? r->pdel : INT64_MIN;
-    int has_d = r->has_pdel;
-    /* Parse and verify every record once.  All records of a row share its
-     * prefix bytes (the walk grouped them so); the parse checks that the
-     * key is well formed and of the expected kind and partition. */
-    for (size_t j = 0; j < n; j++) {
+    for (size_t j = 0; j < r->nents; j++) {
         ent *e = &r->b.ents[j];
         const uint8_t *kp = sb + e->koff;
         if (bs__key_parse(kp, e->klen, &e->k) || e->k.prefix_len != ppl ||
@@ -245,100 +240,133 @@ static int finish_row(rd *r, size_t ppl, int is_static, int rev, bs_rowv **srow)
         if (bs__cell_decode(kp, e->klen, sb + e->voff, e->vlen, &e->c))
             return bs__corrupt(r->t->name, kp, e->klen, "bad cell value");
     }
+    return 0;
+}
+
+/* State of the resolution of one row (finish_row). */
+typedef struct rowres {
+    int64_t D; /* partition deletion and covering range tombstones */
+    int has_d;
+    int rev;
+    bs_rowv row;
+    size_t ncells; /* selected live cells (pass 0) */
+    int live;
+} rowres;
+
+/* Copies live cell (k, c) into *cv (values in the arena). */
+static int copy_cell(rd *r, const bs__key *k, const bs__cell *c, bs_cellv *cv) {
+    cv->col = k->col;
+    cv->has_elem = k->csub == BS__C_ELEM;
+    cv->elem = NULL;
+    cv->elem_len = 0;
+    if (cv->has_elem) {
+        cv->elem = bs_arena_memdup(r->arena, k->elem, k->elem_len ? k->elem_len : 1);
+        cv->elem_len = k->elem_len;
+        if (!cv->elem) return BS_ENOMEM;
+    }
+    cv->val = bs_arena_memdup(r->arena, c->val, c->val_len ? c->val_len : 1);
+    if (!cv->val) return BS_ENOMEM;
+    cv->val_len = c->val_len;
+    cv->ts = c->ts;
+    cv->ttl = (c->flags & BS__CELL_EXP) ? c->ttl : 0;
+    cv->expiry_s = (c->flags & BS__CELL_EXP) ? (int64_t)c->ldt : 0;
+    return 0;
+}
+
+/* One pass over the row's records: pass 0 decides liveness and counts
+ * the selected live cells, pass 1 copies the marker and those cells into
+ * rr->row.cells (sized by pass 0).  Collection tombstone state resets per
+ * column. */
+static int resolve_pass(rd *r, rowres *rr, int pass) {
+    const uint8_t *sb = r->b.scratch.data;
+    size_t n = r->nents;
+    int64_t rowd = rr->D;
+    int has_rowd = rr->has_d;
+    int ccol = -1;
+    int64_t ctomb = INT64_MIN;
+    int has_ct = 0;
+    size_t ci = 0;
+    for (size_t j = 0; j < n; j++) {
+        const ent *e = &r->b.ents[rr->rev ? n - 1 - j : j];
+        const uint8_t *kp = sb + e->koff;
+        const bs__key k = e->k;
+        const bs__cell c = e->c;
+        if (k.slot == BS__S_ROWDEL) {
+            if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, kp, e->klen, "row deletion is not a tombstone");
+            if (!has_rowd || c.ts > rowd) rowd = c.ts;
+            has_rowd = 1;
+            continue;
+        }
+        int shadowed = has_rowd && c.ts <= rowd;
+        if (k.slot == BS__S_MARKER) {
+            if (!shadowed && bs__cell_live(&c, r->now)) {
+                rr->live = 1;
+                if (pass == 1) {
+                    rr->row.has_marker = 1;
+                    rr->row.marker_ts = c.ts;
+                    rr->row.marker_ttl = c.ttl;
+                    rr->row.marker_expiry_s = (c.flags & BS__CELL_EXP) ? (int64_t)c.ldt : 0;
+                }
+            }
+            continue;
+        }
+        if (k.col != ccol) {
+            ccol = k.col;
+            has_ct = 0;
+        }
+        if (k.csub == BS__C_CTOMB) {
+            if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, kp, e->klen, "collection tombstone is not a tombstone");
+            if (!has_ct || c.ts > ctomb) ctomb = c.ts;
+            has_ct = 1;
+            continue;
+        }
+        if (k.csub == BS__C_ELEM && has_ct && c.ts <= ctomb) shadowed = 1;
+        if (shadowed || !bs__cell_live(&c, r->now)) continue;
+        rr->live = 1;
+        if (!col_selected(r->sl, k.col)) continue;
+        if (pass == 0) {
+            rr->ncells++;
+            continue;
+        }
+        int rc = copy_cell(r, &k, &c, &rr->row.cells[ci++]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* Resolves the collected records (r->b.ents, in key order when !rev) of one
+ * row.  is_static: the static row.  Appends to r->b.rows or sets *srow. */
+static int finish_row(rd *r, size_t ppl, int is_static, int rev, bs_rowv **srow) {
+    if (r->nents == 0) return 0;
+    int rc = parse_row_records(r, ppl, is_static);
+    if (rc) return rc;
+    rowres rr;
+    memset(&rr, 0, sizeof rr);
+    rr.D = r->has_pdel ? r->pdel : INT64_MIN;
+    rr.has_d = r->has_pdel;
+    rr.rev = rev;
     const bs__key *k0 = &r->b.ents[0].k;
     if (!is_static) {
         for (size_t i = 0; i < r->nrts; i++)
-            if (r->b.rts[i].ts > D || !has_d)
+            if (r->b.rts[i].ts > rr.D || !rr.has_d)
                 if (bs__rt_covers(&r->b.rts[i].k, k0->ck, k0->ck_len)) {
-                    if (!has_d || r->b.rts[i].ts > D) D = r->b.rts[i].ts;
-                    has_d = 1;
+                    if (!rr.has_d || r->b.rts[i].ts > rr.D) rr.D = r->b.rts[i].ts;
+                    rr.has_d = 1;
                 }
     }
-    bs_rowv row;
-    memset(&row, 0, sizeof row);
-    size_t ncells = 0;
-    int live = 0;
-    /* Pass 1 counts selected live cells and decides liveness; pass 2
-     * copies.  Collection tombstone state resets per column. */
-    for (int pass = 0; pass < 2; pass++) {
-        int64_t rowd = D;
-        int has_rowd = has_d;
-        int ccol = -1;
-        int64_t ctomb = INT64_MIN;
-        int has_ct = 0;
-        size_t ci = 0;
-        for (size_t j = 0; j < n; j++) {
-            const ent *e = &r->b.ents[rev ? n - 1 - j : j];
-            const uint8_t *kp = sb + e->koff;
-            const bs__key k = e->k;
-            const bs__cell c = e->c;
-            if (k.slot == BS__S_ROWDEL) {
-                if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, kp, e->klen, "row deletion is not a tombstone");
-                if (!has_rowd || c.ts > rowd) rowd = c.ts;
-                has_rowd = 1;
-                continue;
-            }
-            int shadowed = has_rowd && c.ts <= rowd;
-            if (k.slot == BS__S_MARKER) {
-                if (!shadowed && bs__cell_live(&c, r->now)) {
-                    live = 1;
-                    if (pass == 1) {
-                        row.has_marker = 1;
-                        row.marker_ts = c.ts;
-                        row.marker_ttl = c.ttl;
-                        row.marker_expiry_s = (c.flags & BS__CELL_EXP) ? (int64_t)c.ldt : 0;
-                    }
-                }
-                continue;
-            }
-            if (k.col != ccol) {
-                ccol = k.col;
-                has_ct = 0;
-            }
-            if (k.csub == BS__C_CTOMB) {
-                if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, kp, e->klen, "collection tombstone is not a tombstone");
-                if (!has_ct || c.ts > ctomb) ctomb = c.ts;
-                has_ct = 1;
-                continue;
-            }
-            if (k.csub == BS__C_ELEM && has_ct && c.ts <= ctomb) shadowed = 1;
-            if (shadowed || !bs__cell_live(&c, r->now)) continue;
-            live = 1;
-            if (!col_selected(r->sl, k.col)) continue;
-            if (pass == 0) {
-                ncells++;
-                continue;
-            }
-            bs_cellv *cv = &row.cells[ci++];
-            cv->col = k.col;
-            cv->has_elem = k.csub == BS__C_ELEM;
-            cv->elem = NULL;
-            cv->elem_len = 0;
-            if (cv->has_elem) {
-                cv->elem = bs_arena_memdup(r->arena, k.elem, k.elem_len ? k.elem_len : 1);
-                cv->elem_len = k.elem_len;
-                if (!cv->elem) return BS_ENOMEM;
-            }
-            cv->val = bs_arena_memdup(r->arena, c.val, c.val_len ? c.val_len : 1);
-            if (!cv->val) return BS_ENOMEM;
-            cv->val_len = c.val_len;
-            cv->ts = c.ts;
-            cv->ttl = (c.flags & BS__CELL_EXP) ? c.ttl : 0;
-            cv->expiry_s = (c.flags & BS__CELL_EXP) ? (int64_t)c.ldt : 0;
-        }
-        if (pass == 0) {
-            if (!live) {
-                r->nents = 0;
-                return 0;
-            }
-            if (ncells) {
-                row.cells = bs_arena_alloc(r->arena, ncells * sizeof *row.cells);
-                if (!row.cells) return BS_ENOMEM;
-            }
-            row.ncells = ncells;
-            live = 0;
-        }
+    if ((rc = resolve_pass(r, &rr, 0))) return rc;
+    if (!rr.live) {
+        r->nents = 0;
+        return 0;
     }
+    if (rr.ncells) {
+        rr.row.cells = bs_arena_alloc(r->arena, rr.ncells * sizeof *rr.row.cells);
+        if (!rr.row.cells) return BS_ENOMEM;
+    }
+    rr.row.ncells = rr.ncells;
+    rr.live = 0;
+    if ((rc = resolve_pass(r, &rr, 1))) return rc;
+    bs_rowv row = rr.row;
     if (!is_static) {
         row.ck = bs_arena_memdup(r->arena, k0->ck, k0->ck_len ? k0->ck_len : 1);
         if (!row.ck) return BS_ENOMEM;
@@ -464,6 +492,115 @@ static int header_by_prefix(rd *r, const uint8_t *pp, size_t ppl) {
     return 0;
 }
 
+/* The header in total-order mode: Seek(P|0x10) and walk forward over the
+ * partition deletion, static row (collected only if asked for) and range
+ * tombstones.  *positioned: the walk stopped on the partition's first row
+ * key, now copied in r->b.kb3 (forward reads then need no seek). */
+static int header_by_walk(rd *r, const uint8_t *pp, size_t ppl, int *positioned) {
+    const bs_slice *sl = r->sl;
+    int rc;
+    *positioned = 0;
+    if (!(r->hdr & (BS__HDR_PDEL | BS__HDR_RT)) && !(sl->with_static && (r->hdr & BS__HDR_STATIC)))
+        return 0; /* nothing to look for */
+    bs_buf_reset(&r->b.kb3);
+    if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, BS__K_PDEL)) return BS_ENOMEM;
+    rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len);
+    while (rocksdb_iter_valid(r->it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        if (!starts_with(k, kl, pp, ppl) || kl < ppl + 1) break;
+        uint8_t kind = (uint8_t)k[ppl];
+        if (kind >= BS__K_ROW) break;
+        if (kind == BS__K_STATIC) {
+            bs__key pk;
+            if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.prefix_len != ppl)
+                return bs__corrupt(r->t->name, k, kl, "bad key");
+            if (!sl->with_static) {
+                bs_buf_reset(&r->b.kb3);
+                if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, BS__K_RT)) return BS_ENOMEM;
+                rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len);
+                continue;
+            }
+            if ((rc = collect(r))) return rc;
+        } else if ((rc = header_record(r, ppl, kind))) {
+            return rc;
+        }
+        rocksdb_iter_next(r->it);
+    }
+    if ((rc = iter_err(r))) return rc;
+    /* Where the header walk stopped: if that is already the first key of
+     * the row window (forward reads), the row phase needs no seek. */
+    if (rocksdb_iter_valid(r->it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        *positioned = starts_with(k, kl, pp, ppl) && kl > ppl && (uint8_t)k[ppl] == BS__K_ROW;
+        if (*positioned) bs_buf_reset(&r->b.kb3), *positioned = !bs_buf_append(&r->b.kb3, k, kl);
+    }
+    return 0;
+}
+
+/* Positions the iterator on the first record of the row window [lo, hi)
+ * in the slice's direction.  positioned: see header_by_walk. */
+static void seek_window(rd *r, const bs_buf *lo, const bs_buf *hi, int positioned) {
+    if (!r->sl->reversed) {
+        /* the first row key at or after lo: skip the seek when the header
+         * walk already stopped there (first row of the partition): then
+         * nothing lies between lo and the current key */
+        int skip = positioned && cmp_keys(r->b.kb3.data, r->b.kb3.len, lo->data, lo->len) >= 0;
+        if (!skip) rocksdb_iter_seek(r->it, (const char *)lo->data, lo->len);
+        return;
+    }
+    rocksdb_iter_seek_for_prev(r->it, (const char *)hi->data, hi->len);
+    if (rocksdb_iter_valid(r->it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        if (cmp_keys(k, kl, hi->data, hi->len) >= 0) rocksdb_iter_prev(r->it);
+    }
+}
+
+/* Walks the rows of window [lo, hi) into r->b.rows, stopping after
+ * sl->limit rows (pv->limited).  Records are grouped into rows by their
+ * row prefix P|0x40|ck, whose length is read from the key's last two
+ * bytes (C); finish_row parses and verifies each record fully. */
+static int walk_rows(rd *r, size_t ppl, const bs_buf *lo, const bs_buf *hi, bs_partv *pv) {
+    const bs_slice *sl = r->sl;
+    const uint8_t *cur = NULL; /* row prefix of the collected row, in scratch */
+    size_t curl = 0, curoff = 0;
+    int rc;
+    while (rocksdb_iter_valid(r->it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(r->it, &kl);
+        if (!sl->reversed ? cmp_keys(k, kl, hi->data, hi->len) >= 0
+                          : cmp_keys(k, kl, lo->data, lo->len) < 0)
+            break;
+        /* inside the window, so k starts with P|0x40 */
+        size_t rpl = kl >= ppl + 4 ? ppl + 1 + bs_get_u16((const uint8_t *)k + kl - 2) : kl;
+        if (rpl + 3 > kl || (uint8_t)k[ppl] != BS__K_ROW) return bs__corrupt(r->t->name, k, kl, "bad key");
+        cur = r->nents ? r->b.scratch.data + curoff : NULL;
+        if (cur && (curl != rpl || memcmp(cur, k, curl) != 0)) {
+            if ((rc = finish_row(r, ppl, 0, sl->reversed, NULL))) return rc;
+            bs_buf_reset(&r->b.scratch);
+            if (sl->limit && r->nrows >= sl->limit) {
+                pv->limited = 1;
+                return 0;
+            }
+        }
+        if (r->nents == 0) {
+            curoff = r->b.scratch.len;
+            curl = rpl;
+        }
+        if ((rc = collect(r))) return rc;
+        if (!sl->reversed) rocksdb_iter_next(r->it);
+        else rocksdb_iter_prev(r->it);
+    }
+    if ((rc = iter_err(r))) return rc;
+    if (r->nents) {
+        if ((rc = finish_row(r, ppl, 0, sl->reversed, NULL))) return rc;
+        bs_buf_reset(&r->b.scratch);
+    }
+    return 0;
+}
+
 /* Reads the partition whose prefix (token|len|pk) is pp.  The iterator may
  * be anywhere; it is left anywhere.  have_window: r->b.kb/kb2 already hold
  * the row window (bs_store_read computes it for the iterator bound).
@@ -485,61 +622,9 @@ static int read_partition(rd *r, const uint8_t *pp, size_t ppl, int have_window,
 
     /* 1. Header: partition deletion, static row, range tombstones. */
     int positioned = 0;
-    if (r->prefix_mode) {
-        if ((rc = header_by_prefix(r, pp, ppl))) return rc;
-        goto header_done;
-    }
-    if (!(r->hdr & (BS__HDR_PDEL | BS__HDR_RT)) && !(sl->with_static && (r->hdr & BS__HDR_STATIC)))
-        goto header_done; /* nothing to look for */
-    bs_buf_reset(&r->b.kb3);
-    if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, BS__K_PDEL)) return BS_ENOMEM;
-    rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len);
-    while (rocksdb_iter_valid(r->it)) {
-        size_t kl, vl;
-        const char *k = rocksdb_iter_key(r->it, &kl);
-        if (!starts_with(k, kl, pp, ppl) || kl < ppl + 1) break;
-        uint8_t kind = (uint8_t)k[ppl];
-        if (kind >= BS__K_ROW) break;
-        const char *v = rocksdb_iter_value(r->it, &vl);
-        bs__key pk;
-        bs__cell c;
-        if (bs__key_parse((const uint8_t *)k, kl, &pk) || pk.prefix_len != ppl)
-            return bs__corrupt(r->t->name, k, kl, "bad key");
-        if (kind == BS__K_STATIC) {
-            if (!sl->with_static) {
-                bs_buf_reset(&r->b.kb3);
-                if (bs_buf_append(&r->b.kb3, pp, ppl) || bs_buf_append_u8(&r->b.kb3, BS__K_RT)) return BS_ENOMEM;
-                rocksdb_iter_seek(r->it, (const char *)r->b.kb3.data, r->b.kb3.len);
-                continue;
-            }
-            if ((rc = collect(r))) return rc;
-            rocksdb_iter_next(r->it);
-            continue;
-        }
-        if (bs__cell_decode(k, kl, (const uint8_t *)v, vl, &c)) return bs__corrupt(r->t->name, k, kl, "bad cell value");
-        if (!(c.flags & BS__CELL_TOMB)) return bs__corrupt(r->t->name, k, kl, "deletion is not a tombstone");
-        if (kind == BS__K_PDEL) {
-            r->pdel = c.ts;
-            r->has_pdel = 1;
-        } else { /* range tombstone: keep a parsed copy of the key */
-            uint8_t *kc = bs_arena_memdup(r->arena, k, kl);
-            if (!kc) return BS_ENOMEM;
-            if (grow((void **)&r->b.rts, &r->b.cap_rts, r->nrts + 1, sizeof *r->b.rts)) return BS_ENOMEM;
-            bs__key_parse(kc, kl, &r->b.rts[r->nrts].k);
-            r->b.rts[r->nrts++].ts = c.ts;
-        }
-        rocksdb_iter_next(r->it);
-    }
-    if ((rc = iter_err(r))) return rc;
-    /* Where the header walk stopped: if that is already the first key of
-     * the row window (forward reads), the row phase needs no seek. */
-    if (rocksdb_iter_valid(r->it)) {
-        size_t kl;
-        const char *k = rocksdb_iter_key(r->it, &kl);
-        positioned = starts_with(k, kl, pp, ppl) && kl > ppl && (uint8_t)k[ppl] == BS__K_ROW;
-        if (positioned) bs_buf_reset(&r->b.kb3), positioned = !bs_buf_append(&r->b.kb3, k, kl);
-    }
-header_done:
+    if (r->prefix_mode) rc = header_by_prefix(r, pp, ppl);
+    else rc = header_by_walk(r, pp, ppl, &positioned);
+    if (rc) return rc;
     if (r->nents) { /* the static row */
         bs_rowv *srow = NULL;
         if ((rc = finish_row(r, ppl, 1, 0, &srow))) return rc;
@@ -550,65 +635,12 @@ header_done:
     /* 2. Row window [kb, kb2). */
     bs_buf *lo = &r->b.kb, *hi = &r->b.kb2;
     if (!have_window && (rc = row_window(sl, pp, ppl, lo, hi))) return rc;
-    if (cmp_keys(lo->data, lo->len, hi->data, hi->len) >= 0) goto done;
 
     /* 3. Walk the rows. */
-    const uint8_t *cur = NULL; /* row prefix of the collected row, in scratch */
-    size_t curl = 0;
-    if (!sl->reversed) {
-        /* the first row key at or after lo: skip the seek when the header
-         * walk already stopped there (first row of the partition) */
-        int skip = positioned && cmp_keys(r->b.kb3.data, r->b.kb3.len, lo->data, lo->len) >= 0;
-        if (skip) {
-            /* nothing between lo and the current key: lo <= key and the
-             * iterator is at the first key >= P|0x40 <= lo */
-        } else {
-            rocksdb_iter_seek(r->it, (const char *)lo->data, lo->len);
-        }
-    } else {
-        rocksdb_iter_seek_for_prev(r->it, (const char *)hi->data, hi->len);
-        if (rocksdb_iter_valid(r->it)) {
-            size_t kl;
-            const char *k = rocksdb_iter_key(r->it, &kl);
-            if (cmp_keys(k, kl, hi->data, hi->len) >= 0) rocksdb_iter_prev(r->it);
-        }
+    if (cmp_keys(lo->data, lo->len, hi->data, hi->len) < 0) {
+        seek_window(r, lo, hi, positioned);
+        if ((rc = walk_rows(r, ppl, lo, hi, pv))) return rc;
     }
-    /* Records are grouped into rows by their row prefix P|0x40|ck, whose
-     * length is read from the key's last two bytes (C); finish_row parses
-     * and verifies each record fully. */
-    size_t curoff = 0;
-    while (rocksdb_iter_valid(r->it)) {
-        size_t kl;
-        const char *k = rocksdb_iter_key(r->it, &kl);
-        if (!sl->reversed ? cmp_keys(k, kl, hi->data, hi->len) >= 0
-                          : cmp_keys(k, kl, lo->data, lo->len) < 0)
-            break;
-        /* inside the window, so k starts with P|0x40 */
-        size_t rpl = kl >= ppl + 4 ? ppl + 1 + bs_get_u16((const uint8_t *)k + kl - 2) : kl;
-        if (rpl + 3 > kl || (uint8_t)k[ppl] != BS__K_ROW) return bs__corrupt(r->t->name, k, kl, "bad key");
-        cur = r->nents ? r->b.scratch.data + curoff : NULL;
-        if (cur && (curl != rpl || memcmp(cur, k, curl) != 0)) {
-            if ((rc = finish_row(r, ppl, 0, sl->reversed, NULL))) return rc;
-            bs_buf_reset(&r->b.scratch);
-            if (sl->limit && r->nrows >= sl->limit) {
-                pv->limited = 1;
-                goto done;
-            }
-        }
-        if (r->nents == 0) {
-            curoff = r->b.scratch.len;
-            curl = rpl;
-        }
-        if ((rc = collect(r))) return rc;
-        if (!sl->reversed) rocksdb_iter_next(r->it);
-        else rocksdb_iter_prev(r->it);
-    }
-    if ((rc = iter_err(r))) return rc;
-    if (r->nents) {
-        if ((rc = finish_row(r, ppl, 0, sl->reversed, NULL))) return rc;
-        bs_buf_reset(&r->b.scratch);
-    }
-done:
     if (sl->limit && r->nrows > sl->limit) r->nrows = sl->limit;
     if (r->nrows) {
         pv->rows = bs_arena_alloc(r->arena, r->nrows * sizeof *pv->rows);

@@ -186,10 +186,9 @@ int bs_store_sync(bs_store *s) {
     return err ? bs__rocks_err(err, "WAL sync", NULL) : 0;
 }
 
-int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
-    *out = NULL;
-    bs_store *s = calloc(1, sizeof *s);
-    if (!s) return BS_ENOMEM;
+/* Fills s->opts (defaults for zero fields), the mutexes and the RocksDB
+ * database and write options. */
+static void store_options(bs_store *s, const bs_store_opts *opts) {
     if (opts) s->opts = *opts;
     else bs_store_opts_default(&s->opts);
     if (s->opts.periodic_sync_ms == 0) s->opts.periodic_sync_ms = 10000;
@@ -215,9 +214,47 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     rocksdb_options_set_max_log_file_size(s->dbopts, 16u << 20);
     rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
     s->wopts = rocksdb_writeoptions_create();
+#ifndef BS_BREAK_BATCH_FSYNC
     rocksdb_writeoptions_set_sync(s->wopts, s->opts.durability == BS_DURABILITY_BATCH);
+#else
+    /* Only in a build configured with -DBASALT_BREAK_BATCH_FSYNC=ON (never
+     * the default): batch mode acknowledges without the fsync, so
+     * tests/powerloss can show that it catches a missing fsync. */
+    rocksdb_writeoptions_set_sync(s->wopts, 0);
+    if (s->opts.durability == BS_DURABILITY_BATCH)
+        BS_WARN("storage", "BROKEN BUILD (BASALT_BREAK_BATCH_FSYNC): batch mode does not fsync");
+#endif
     s->manual_wal = s->opts.durability == BS_DURABILITY_PERIODIC;
     rocksdb_options_set_manual_wal_flush(s->dbopts, s->manual_wal);
+}
+
+/* Which header record kinds (BS__HDR_*) table t may hold, from the hint
+ * keys in the default column family; an unreadable hint counts as set. */
+static void load_header_hints(bs_store *s, bs_table *t, rocksdb_readoptions_t *hro) {
+    char *err = NULL;
+    for (int bit = 1; bit <= BS__HDR_STATIC; bit <<= 1) {
+        char hk[256];
+        size_t hkl = bs__hdr_key(t->name, bit, hk, sizeof hk), hvl = 0;
+        char *hv = rocksdb_get_cf(s->db, hro, s->default_cf, hk, hkl, &hvl, &err);
+        if (err) { /* unreadable hint: assume such records exist */
+            bs__rocks_err(err, "read header hint", t->name);
+            err = NULL;
+            hv = NULL;
+            atomic_fetch_or(&t->hdr, bit);
+        }
+        if (hv) {
+            atomic_fetch_or(&t->hdr, bit);
+            atomic_fetch_or(&t->hdr_logged, bit);
+            rocksdb_free(hv);
+        }
+    }
+}
+
+int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
+    *out = NULL;
+    bs_store *s = calloc(1, sizeof *s);
+    if (!s) return BS_ENOMEM;
+    store_options(s, opts);
 
     /* Existing column families. */
     char *err = NULL;
@@ -266,22 +303,7 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     for (size_t i = 1; i < k; i++) {
         bs_table *t = tabs[i];
         t->cf = cfh[i];
-        for (int bit = 1; bit <= BS__HDR_STATIC; bit <<= 1) {
-            char hk[256];
-            size_t hkl = bs__hdr_key(t->name, bit, hk, sizeof hk), hvl = 0;
-            char *hv = rocksdb_get_cf(s->db, hro, s->default_cf, hk, hkl, &hvl, &err);
-            if (err) { /* unreadable hint: assume such records exist */
-                bs__rocks_err(err, "read header hint", t->name);
-                err = NULL;
-                hv = NULL;
-                atomic_fetch_or(&t->hdr, bit);
-            }
-            if (hv) {
-                atomic_fetch_or(&t->hdr, bit);
-                atomic_fetch_or(&t->hdr_logged, bit);
-                rocksdb_free(hv);
-            }
-        }
+        load_header_hints(s, t, hro);
         t->next = s->tables;
         s->tables = t;
         tabs[i] = NULL;

@@ -37,9 +37,16 @@
  * then).  When more than WQ_LIMIT response bytes wait for a client that
  * does not read, the connection stops reading and parsing until they
  * drain.  An idle timer closes connections without a complete request for
- * idle_timeout_ms (slow or silent clients cannot pin a slot forever);
- * at most max_connections are served, further ones are accepted and
- * closed at once.
+ * idle_timeout_ms (slow or silent clients cannot pin a slot forever).
+ * At most max_connections are served.  When all are open, a new
+ * connection takes the slot of the one that has waited longest for a
+ * complete request (`since`: order of accept or last complete request) among those
+ * with no handler running and nothing left to write: an idle keep-alive
+ * client or one trickling a request head.  So connections that send
+ * nothing useful can delay an operator's request by no time at all,
+ * however many there are (nginx reuses idle keep-alive slots the same
+ * way).  Only when every slot is answering a request is a new connection
+ * accepted and closed at once.
  *
  * Stop
  * ----
@@ -92,6 +99,8 @@ struct bs_admin {
     int port;
     conn *conns; /* admin thread only */
     int nconns;
+    int nclosing; /* of nconns, closed but waiting for their close callbacks */
+    uint64_t ticks; /* counts accepts and complete requests: orders conns */
     struct kept *kept; /* freed in bs_admin_free */
 };
 
@@ -116,6 +125,7 @@ struct conn {
     int open_handles; /* tcp + timer until their close callbacks */
     size_t nwrites;
     size_t wq_bytes;
+    uint64_t since; /* admin's `ticks` at accept or last complete request */
     char peer[64];
     conn *prev, *next;
 };
@@ -533,6 +543,7 @@ static void pump(conn *c) {
         c->in.len -= consumed;
         c->need = 0;
         c->sent_continue = false;
+        c->since = ++c->adm->ticks;
         uv_timer_again(&c->timer);
         dispatch(c, &hr);
     }
@@ -554,6 +565,7 @@ static void on_conn_closed(uv_handle_t *hd) {
         a->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     a->nconns--;
+    a->nclosing--;
     if (c->busy) return; /* after_work_cb frees it */
     bs_buf_free(&c->in);
     bs_arena_free(&c->arena);
@@ -563,6 +575,7 @@ static void on_conn_closed(uv_handle_t *hd) {
 static void conn_close(conn *c) {
     if (c->closing) return;
     c->closing = true;
+    c->adm->nclosing++;
     c->reading = false;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
@@ -579,13 +592,31 @@ static void free_handle(uv_handle_t *hd) {
     free(hd);
 }
 
+/* The open connection that has waited longest for a complete request and
+ * may be closed without losing an answer, or NULL. */
+static conn *evictable(bs_admin *a) {
+    conn *best = NULL;
+    for (conn *c = a->conns; c; c = c->next)
+        if (!c->closing && !c->busy && c->nwrites == 0 && (!best || c->since < best->since))
+            best = c;
+    return best;
+}
+
 static void on_connection(uv_stream_t *server, int status) {
     bs_admin *a = server->data;
     if (status < 0) {
         BS_WARN("admin", "accept failed: %s", uv_strerror(status));
         return;
     }
-    if (atomic_load(&a->stopping) || a->nconns >= a->opts.max_connections) {
+    if (!atomic_load(&a->stopping) && a->nconns - a->nclosing >= a->opts.max_connections) {
+        conn *old = evictable(a);
+        if (old) {
+            BS_DEBUG("admin", "%d connections open: closing the one from %s, which waited longest",
+                     a->nconns, old->peer);
+            conn_close(old);
+        }
+    }
+    if (atomic_load(&a->stopping) || a->nconns - a->nclosing >= a->opts.max_connections) {
         uv_tcp_t *t = malloc(sizeof *t);
         if (!t) return;
         uv_tcp_init(&a->loop, t);
@@ -605,6 +636,7 @@ static void on_connection(uv_stream_t *server, int status) {
     c->tcp.data = c;
     c->timer.data = c;
     c->open_handles = 2;
+    c->since = ++a->ticks;
     c->next = a->conns;
     if (a->conns) a->conns->prev = c;
     a->conns = c;

@@ -74,7 +74,12 @@ typedef struct bs_admin_opts {
                                  bs_admin_new; NULL = "127.0.0.1" */
     int port;                 /* 0 = any free port (see bs_admin_port) */
     size_t max_body;          /* 0 = BS_ADMIN_MAX_BODY */
-    int max_connections;      /* <= 0 = 64; beyond, accepted and closed */
+    int max_connections;      /* <= 0 = 64; when all are open, a new one
+                                 takes the slot of the connection that has
+                                 waited longest for a complete request (an
+                                 idle keep-alive or a slow sender); only
+                                 when every slot is busy answering is it
+                                 accepted and closed */
     unsigned idle_timeout_ms; /* a connection with no complete request for
                                  this long is closed; 0 = 60000 */
 } bs_admin_opts;

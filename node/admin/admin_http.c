@@ -119,40 +119,11 @@ static int list_has(const char *v, const char *tok) {
     return 0;
 }
 
-int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
-                   bs__http_req *out, size_t *consumed, int *status,
-                   const char **why) {
-    memset(out, 0, sizeof *out);
-    *consumed = 0;
-    *status = 0;
-    *why = "";
-    if (max_body == 0) max_body = BS_ADMIN_MAX_BODY;
-
-    /* leading empty lines (RFC 9112 2.2: SHOULD ignore at least one) */
-    size_t start = 0;
-    while (start < len && (p[start] == '\r' || p[start] == '\n')) {
-        if (p[start] == '\r' && (start + 1 >= len || p[start + 1] != '\n')) {
-            if (start + 1 >= len) return BS_EAGAIN;
-            return fail(status, why, 400, "bare CR before the request line");
-        }
-        start += p[start] == '\r' ? 2 : 1;
-        if (start > BS_ADMIN_MAX_HEAD)
-            return fail(status, why, 431, "request header section too large");
-    }
-    size_t lim =
-        len < start + BS_ADMIN_MAX_HEAD ? len : start + BS_ADMIN_MAX_HEAD;
-    size_t hend = head_end(p, lim, start);
-    if (hend == 0) {
-        if (lim - start >= BS_ADMIN_MAX_HEAD)
-            return fail(status, why, 431, "request header section too large");
-        return BS_EAGAIN;
-    }
-
-    /* ---- request line ---- */
-    const uint8_t *q = p + start, *end = p + hend;
-    const uint8_t *eol = memchr(q, '\n', (size_t)(end - q));
-    const uint8_t *le = eol; /* line end without CR */
-    if (le > q && le[-1] == '\r') le--;
+/* The request line q..le (without its line end): method, target (path
+ * unescaped, query kept raw) and version into out.  0, BS_EPROTO (status,
+ * why set) or BS_ENOMEM. */
+static int parse_request_line(const uint8_t *q, const uint8_t *le, bs_arena *a,
+                              bs__http_req *out, int *status, const char **why) {
     for (const uint8_t *c = q; c < le; c++)
         if (*c < 0x20 || *c == 0x7f)
             return fail(status, why, 400,
@@ -195,19 +166,69 @@ int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
     out->query =
         qm ? bs_arena_strndup(a, (const char *)qm + 1, (size_t)(sp2 - qm - 1))
            : bs_arena_strndup(a, "", 0);
-    if (!out->query) return BS_ENOMEM;
+    return out->query ? 0 : BS_ENOMEM;
+}
 
-    /* ---- field lines ---- */
+/* What the field lines say about framing and the connection. */
+typedef struct fields {
+    int n_host, have_cl, have_te, conn_close, conn_keep;
+    uint64_t cl;
+} fields;
+
+/* Content-Length's value into *cl (UINT64_MAX when it overflows).
+ * 0 or BS_EPROTO. */
+static int content_length(const char *val, uint64_t *cl, int *status,
+                          const char **why) {
+    if (!*val) return fail(status, why, 400, "bad Content-Length");
+    uint64_t n = 0;
+    for (const char *c = val; *c; c++) {
+        if (!isdigit((unsigned char)*c))
+            return fail(status, why, 400, "bad Content-Length");
+        if (n > (UINT64_MAX - 9) / 10) {
+            n = UINT64_MAX;
+            break;
+        }
+        n = n * 10 + (uint64_t)(*c - '0');
+    }
+    *cl = n;
+    return 0;
+}
+
+/* Notes what one field (name already lower case) means for framing. */
+static int note_field(const char *name, const char *val, fields *fs,
+                      bs__http_req *out, int *status, const char **why) {
+    if (strcmp(name, "host") == 0) {
+        fs->n_host++;
+    } else if (strcmp(name, "content-length") == 0) {
+        uint64_t n;
+        if (content_length(val, &n, status, why)) return BS_EPROTO;
+        if (fs->have_cl && n != fs->cl)
+            return fail(status, why, 400, "conflicting Content-Length");
+        fs->have_cl = 1;
+        fs->cl = n;
+    } else if (strcmp(name, "transfer-encoding") == 0) {
+        fs->have_te = 1;
+    } else if (strcmp(name, "connection") == 0) {
+        if (list_has(val, "close")) fs->conn_close = 1;
+        if (list_has(val, "keep-alive")) fs->conn_keep = 1;
+    } else if (strcmp(name, "expect") == 0) {
+        if (strcasecmp(val, "100-continue") == 0) out->expect_continue = true;
+    }
+    return 0;
+}
+
+/* The field lines from q up to the empty line before end into
+ * out->headers, and what they mean into fs.  0, BS_EPROTO or BS_ENOMEM. */
+static int parse_fields(const uint8_t *q, const uint8_t *end, bs_arena *a,
+                        bs__http_req *out, fields *fs, int *status,
+                        const char **why) {
     bs_admin_header *hs = bs_arena_alloc(a, sizeof *hs * BS_ADMIN_MAX_HEADERS);
     if (!hs) return BS_ENOMEM;
     out->headers = hs;
     size_t nh = 0;
-    int n_host = 0, have_cl = 0, have_te = 0, conn_close = 0, conn_keep = 0;
-    uint64_t cl = 0;
-    q = eol + 1;
     for (;;) {
-        eol = memchr(q, '\n', (size_t)(end - q));
-        le = eol;
+        const uint8_t *eol = memchr(q, '\n', (size_t)(end - q));
+        const uint8_t *le = eol;
         if (le > q && le[-1] == '\r') le--;
         if (le == q) break; /* the empty line */
         if (*q == ' ' || *q == '\t')
@@ -237,57 +258,81 @@ int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
         hs[nh].name = name;
         hs[nh].value = val;
         nh++;
-        if (strcmp(name, "host") == 0) {
-            n_host++;
-        } else if (strcmp(name, "content-length") == 0) {
-            if (!*val) return fail(status, why, 400, "bad Content-Length");
-            uint64_t n = 0;
-            for (const char *c = val; *c; c++) {
-                if (!isdigit((unsigned char)*c))
-                    return fail(status, why, 400, "bad Content-Length");
-                if (n > (UINT64_MAX - 9) / 10) {
-                    n = UINT64_MAX;
-                    break;
-                }
-                n = n * 10 + (uint64_t)(*c - '0');
-            }
-            if (have_cl && n != cl)
-                return fail(status, why, 400, "conflicting Content-Length");
-            have_cl = 1;
-            cl = n;
-        } else if (strcmp(name, "transfer-encoding") == 0) {
-            have_te = 1;
-        } else if (strcmp(name, "connection") == 0) {
-            if (list_has(val, "close")) conn_close = 1;
-            if (list_has(val, "keep-alive")) conn_keep = 1;
-        } else if (strcmp(name, "expect") == 0) {
-            if (strcasecmp(val, "100-continue") == 0)
-                out->expect_continue = true;
-        }
+        int rc = note_field(name, val, fs, out, status, why);
+        if (rc) return rc;
         q = eol + 1;
     }
     out->n_headers = nh;
-    if (have_te)
-        return fail(status, why, 501, "Transfer-Encoding is not supported");
-    if (out->minor == 1 && n_host != 1)
-        return fail(status, why, 400,
-                    n_host ? "more than one Host header"
-                           : "missing Host header");
-    if (n_host > 1) return fail(status, why, 400, "more than one Host header");
-    if (cl > max_body) return fail(status, why, 413, "request body too large");
-    out->keep_alive =
-        out->minor == 1 ? !conn_close : (conn_keep && !conn_close);
+    return 0;
+}
 
-    size_t need = hend + (size_t)cl;
+/* Skips leading empty lines (RFC 9112 2.2: SHOULD ignore at least one)
+ * into *start.  0, BS_EAGAIN or BS_EPROTO. */
+static int skip_empty_lines(const uint8_t *p, size_t len, size_t *start,
+                            int *status, const char **why) {
+    size_t i = 0;
+    while (i < len && (p[i] == '\r' || p[i] == '\n')) {
+        if (p[i] == '\r' && (i + 1 >= len || p[i + 1] != '\n')) {
+            if (i + 1 >= len) return BS_EAGAIN;
+            return fail(status, why, 400, "bare CR before the request line");
+        }
+        i += p[i] == '\r' ? 2 : 1;
+        if (i > BS_ADMIN_MAX_HEAD)
+            return fail(status, why, 431, "request header section too large");
+    }
+    *start = i;
+    return 0;
+}
+
+int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
+                   bs__http_req *out, size_t *consumed, int *status,
+                   const char **why) {
+    memset(out, 0, sizeof *out);
+    *consumed = 0;
+    *status = 0;
+    *why = "";
+    if (max_body == 0) max_body = BS_ADMIN_MAX_BODY;
+    size_t start;
+    int rc = skip_empty_lines(p, len, &start, status, why);
+    if (rc) return rc;
+    size_t lim =
+        len < start + BS_ADMIN_MAX_HEAD ? len : start + BS_ADMIN_MAX_HEAD;
+    size_t hend = head_end(p, lim, start);
+    if (hend == 0) {
+        if (lim - start >= BS_ADMIN_MAX_HEAD)
+            return fail(status, why, 431, "request header section too large");
+        return BS_EAGAIN;
+    }
+    const uint8_t *q = p + start, *end = p + hend;
+    const uint8_t *eol = memchr(q, '\n', (size_t)(end - q));
+    const uint8_t *le = eol; /* line end without CR */
+    if (le > q && le[-1] == '\r') le--;
+    if ((rc = parse_request_line(q, le, a, out, status, why))) return rc;
+    fields fs;
+    memset(&fs, 0, sizeof fs);
+    if ((rc = parse_fields(eol + 1, end, a, out, &fs, status, why))) return rc;
+    if (fs.have_te)
+        return fail(status, why, 501, "Transfer-Encoding is not supported");
+    if (out->minor == 1 && fs.n_host != 1)
+        return fail(status, why, 400,
+                    fs.n_host ? "more than one Host header"
+                              : "missing Host header");
+    if (fs.n_host > 1)
+        return fail(status, why, 400, "more than one Host header");
+    if (fs.cl > max_body)
+        return fail(status, why, 413, "request body too large");
+    out->keep_alive =
+        out->minor == 1 ? !fs.conn_close : (fs.conn_keep && !fs.conn_close);
+    size_t need = hend + (size_t)fs.cl;
     if (len < need) {
         *consumed = need;
         return BS_EAGAIN;
     }
-    if (cl) {
-        uint8_t *body = bs_arena_memdup(a, p + hend, (size_t)cl);
+    if (fs.cl) {
+        uint8_t *body = bs_arena_memdup(a, p + hend, (size_t)fs.cl);
         if (!body) return BS_ENOMEM;
         out->body = body;
-        out->body_len = (size_t)cl;
+        out->body_len = (size_t)fs.cl;
     }
     *consumed = need;
     return 0;

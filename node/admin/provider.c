@@ -269,6 +269,7 @@ static int p_compact(void *ud, const char *ks, const char *table, char *err,
 static int p_drain(void *ud, char *err, size_t errlen) {
     bs_provider *p = ud;
     p->drained = 1;
+    bs_coord_drain(p->coord); /* first, so nothing lands after the flush */
     int rc = bs_local_flush(p->node);
     if (rc) snprintf(err, errlen, "flush failed: %s", bs_strerror(rc));
     return rc;

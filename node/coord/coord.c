@@ -651,16 +651,38 @@ static int enqueue(bs_coord *c, bs__job *j) {
 typedef struct verb_ent {
     uint8_t verb;
     void (*fn)(bs_coord *c, bs__job *j);
+    int writes; /* refused once the node is drained */
 } verb_ent;
 
 static const verb_ent k_verbs[] = {
-    {BS_VERB_MUTATION, bs__job_mutation},   {BS_VERB_HINT, bs__job_mutation},
-    {BS_VERB_READ, bs__job_read},           {BS_VERB_READ_RAW, bs__job_read_raw},
-    {BS_VERB_REPAIR_RAW, bs__job_repair_raw}, {BS_VERB_RANGE_READ, bs__job_range},
-    {BS_VERB_BATCHLOG_STORE, bs__job_batchlog_store},
-    {BS_VERB_BATCHLOG_REMOVE, bs__job_batchlog_remove},
-    {BS_VERB_TRUNCATE, bs__job_truncate},
+    {BS_VERB_MUTATION, bs__job_mutation, 1},
+    {BS_VERB_HINT, bs__job_mutation, 1},
+    {BS_VERB_READ, bs__job_read, 0},
+    {BS_VERB_READ_RAW, bs__job_read_raw, 0},
+    {BS_VERB_REPAIR_RAW, bs__job_repair_raw, 1},
+    {BS_VERB_RANGE_READ, bs__job_range, 0},
+    {BS_VERB_BATCHLOG_STORE, bs__job_batchlog_store, 1},
+    {BS_VERB_BATCHLOG_REMOVE, bs__job_batchlog_remove, 1},
+    {BS_VERB_TRUNCATE, bs__job_truncate, 1},
 };
+
+void bs_coord_drain(bs_coord *c) {
+    if (c && !atomic_exchange(&c->drained, 1))
+        BS_INFO(LOG, "drained: refusing writes from clients and replica writes from peers");
+}
+
+int bs_coord_drained(const bs_coord *c) {
+    return c ? atomic_load(&((bs_coord *)c)->drained) : 0;
+}
+
+int bs__drained_error(bs_coord *c, bs_exec_err *err) {
+    (void)c;
+    err->code = BS_PROTO_ERR_OVERLOADED;
+    snprintf(err->msg, sizeof err->msg,
+             "this node is drained (basalt-admin drain) and accepts no writes until it is "
+             "restarted; send the request to another node");
+    return -1;
+}
 
 /* Messaging thread: copy the request and hand it to the stage. */
 static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
@@ -673,8 +695,18 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
         bs_msg_reply(m, in, BS_EOVERLOAD, NULL, 0);
         return;
     }
+    int writes = 0;
     for (size_t i = 0; i < sizeof k_verbs / sizeof k_verbs[0]; i++)
-        if (k_verbs[i].verb == in->verb) j->fn = k_verbs[i].fn;
+        if (k_verbs[i].verb == in->verb) {
+            j->fn = k_verbs[i].fn;
+            writes = k_verbs[i].writes;
+        }
+    if (writes && atomic_load(&c->drained)) {
+        bs_msg_reply(m, in, BS_ECLOSED, NULL, 0);
+        free(data);
+        free(j);
+        return;
+    }
     if (in->len) memcpy(data, in->payload, in->len);
     j->in = *in;
     j->in.payload = data;

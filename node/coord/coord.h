@@ -122,9 +122,8 @@ void bs_coord_stop(bs_coord *c);
 void bs_coord_free(bs_coord *c);
 
 /* Fills an executor backend served by the coordinator (ud = c).
- * schema_get/schema_apply/truncate/nodes/now_us delegate to the local
- * node (schema propagation and cluster-wide TRUNCATE are not the
- * coordinator's: truncate only empties the local replica). */
+ * schema_get/schema_apply/nodes/now_us delegate to the local node;
+ * truncate empties the table on every node (coord_truncate.c). */
 void bs_coord_backend(bs_coord *c, bs_exec_backend *be);
 
 /* 1 when this node is the only node of the ring (a single-node cluster):
@@ -133,6 +132,17 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be);
  * server's loop threads, see node/transport/server.h inline_ok).  0 otherwise or
  * while the ring is not known.  Cheap: one ring snapshot retain/release. */
 int bs_coord_local_only(bs_coord *c);
+
+/* Drain (basalt-admin drain): from now on this node takes no writes.
+ * Writes it would coordinate (INSERT/UPDATE/DELETE/BATCH, TRUNCATE)
+ * fail with Overloaded "... is drained ...", which drivers answer by
+ * trying the next host; writes sent to it as a replica (MUTATION, HINT,
+ * read-repair and batchlog writes, TRUNCATE) are answered BS_ECLOSED, so
+ * their coordinators count a failed replica and keep a hint.  Reads go on.
+ * Not undone until the process restarts, as in Cassandra.  Any thread;
+ * idempotent.  Writes already past the check finish normally. */
+void bs_coord_drain(bs_coord *c);
+int bs_coord_drained(const bs_coord *c);
 
 /* Hints waiting for a target (basalt-admin). */
 uint64_t bs_coord_hints_pending(bs_coord *c, const bs_uuid *target);

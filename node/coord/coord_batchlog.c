@@ -22,9 +22,10 @@
  *   8      N    the batch as node/coord/wire.h's write payload (now_s + mutations)
  * BATCHLOG_STORE payload = id (16) | the cell value; BATCHLOG_REMOVE = id.
  *
- * Fault injection for tests: with the environment variable
- * BASALT_TEST_CRASH_AFTER_BATCHLOG=1 the coordinator exits right after
- * the batchlog is stored, before applying anything (see coord_write.c).
+ * Fault injection for tests: in basaltd-testhooks (built with
+ * BS_TEST_HOOKS, never the shipped basaltd) the environment variable
+ * BASALT_TEST_CRASH_AFTER_BATCHLOG=1 makes the coordinator exit right
+ * after the batchlog is stored, before applying anything (coord_write.c).
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -146,6 +146,9 @@ void bs__job_truncate(bs_coord *c, bs__job *j);
 
 typedef struct bs__cache_ent bs__cache_ent;
 
+/* Fills err for a write refused because the node is drained; returns -1. */
+int bs__drained_error(bs_coord *c, bs_exec_err *err);
+
 struct bs_coord {
     bs_coord_opts o;
     char dc[128], rack[128];
@@ -154,6 +157,7 @@ struct bs_coord {
     uint32_t spec_ms;
     bs_local *local;
     bs_store *store;
+    atomic_int drained; /* bs_coord_drain: no more writes */
     bs_uuid self;
     bs_msg *msg;
     bs_coord_membership mem;

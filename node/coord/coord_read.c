@@ -28,7 +28,10 @@
  *      winner (bs_store_lww_cmp) and sends that union to each of them
  *      (REPAIR_RAW -> bs_batch_put_raw, which LWW-merges and is
  *      idempotent), waits for their acks, then reads the data replica
- *      again and answers that.  Records of another partition sharing the
+ *      again and answers that.  If any of them fails to send its records
+ *      or to ack the repair, the read is a ReadTimeout: answering a value
+ *      held by fewer replicas than were read could let a later read go
+ *      back in time.  Records of another partition sharing the
  *      64-bit token travel too: harmless, they are replicated by the same
  *      nodes and merging is idempotent.
  *
@@ -177,6 +180,13 @@ static int read_repair(bs_coord *c, bs_table *t, const bs_wire_read *rd, const b
     pthread_mutex_unlock(&f->lock);
     bs__fan_release(f);
     f = NULL;
+    /* Every replica that answered the read must take part: the answer
+     * goes out only once the replicas it was read from hold it, so a
+     * later read of any quorum sees it (monotonic reads).  Repairing a
+     * subset could leave a value read from one replica on that replica
+     * alone. */
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!ok[i]) rc = BS_ETIMEDOUT;
     if (rc) {
         free(ok);
         goto out;
@@ -282,6 +292,250 @@ static void send_contact(bs__fan *f, size_t k, const rstate *r, const bs_buf *dp
     bs__fan_send(f, k, &tg->peer, BS_VERB_READ, p->data, p->len, tmo ? tmo : 1);
 }
 
+/* One coordinated single-partition read: what bs__coord_read's steps
+ * share. */
+typedef struct rctx {
+    bs_coord *c;
+    uint16_t cl;
+    bs_arena *a;
+    bs_exec_err *err;
+    int64_t t0, deadline;
+    char cf[200];
+    bs_table *t; /* the local table, once looked up */
+    bs__placement pl;
+    bs__req req[BS__MAX_REQS];
+    size_t nreq;
+    contact ct[BS__MAX_TARGETS];
+    bs_wire_read rd;
+    bs_buf dpay, gpay; /* data and digest requests */
+    bs__fan *f;
+    rstate r;
+    bs_partv *lpart; /* the local answer, when this node was contacted */
+    uint8_t ldg[16];
+    int lk; /* its contact index, or -1 */
+} rctx;
+
+static int read_oom(rctx *x) {
+    x->err->code = BS_PROTO_ERR_SERVER;
+    snprintf(x->err->msg, sizeof x->err->msg, "out of memory");
+    return -1;
+}
+
+/* Unavailable when a requirement has too few live replicas; then the
+ * replicas to contact, the first for data and the others for digests,
+ * until every requirement can be met.  0 or -1 with err. */
+static int read_contacts(rctx *x) {
+    for (size_t q = 0; q < x->nreq; q++) {
+        int alive = 0;
+        for (size_t i = 0; i < x->pl.n; i++)
+            alive += x->pl.t[i].alive && bs__req_match(&x->req[q], &x->pl.t[i]);
+        if (alive < x->req[q].need) {
+            bs__unavailable(x->c, x->err, x->cl, x->req[q].need, alive);
+            return -1;
+        }
+    }
+    size_t nct = 0;
+    int got[BS__MAX_REQS] = {0};
+    for (size_t i = 0; i < x->pl.n; i++) {
+        if (!x->pl.t[i].alive) continue;
+        int helps = 0, unmet = 0;
+        for (size_t q = 0; q < x->nreq; q++) {
+            if (got[q] < x->req[q].need && bs__req_match(&x->req[q], &x->pl.t[i])) helps = 1;
+            if (got[q] < x->req[q].need) unmet = 1;
+        }
+        if (!unmet) break;
+        if (!helps) continue;
+        for (size_t q = 0; q < x->nreq; q++) got[q] += bs__req_match(&x->req[q], &x->pl.t[i]);
+        x->ct[nct].slot = i;
+        x->ct[nct].data = nct == 0;
+        nct++;
+    }
+    x->r = (rstate){&x->pl, x->req, x->nreq, x->ct, nct, 0, 0, 0};
+    return 0;
+}
+
+/* The only replica is this node (RF=1): no digest to compare, no replica
+ * to retry on, so no payloads, digest or fan-out.  0 or -1 with err. */
+static int read_local_only(rctx *x, bs_partv **out) {
+    int lrc = BS_ENOTFOUND;
+    if (!bs_store_table_get(x->c->store, x->cf, &x->t))
+        lrc = bs_store_read(x->t, x->rd.token, x->rd.pk, x->rd.pk_len, &x->rd.slice, x->a, out);
+    if (!lrc) return 0;
+    BS_WARN(LOG, "local read of %s failed: %s", x->cf, bs_store_errmsg());
+    int need = 0;
+    for (size_t q = 0; q < x->nreq; q++) need += x->req[q].need;
+    read_timeout(x->c, x->err, x->cl, 0, need, 0);
+    return -1;
+}
+
+/* Sends the remote contacts their requests and reads locally when this
+ * node is a contact.  0 or -1 with err. */
+static int read_start(rctx *x) {
+    if (bs_wire_read_encode(&x->rd, &x->dpay)) return read_oom(x);
+    x->rd.digest_only = 1;
+    if (bs_wire_read_encode(&x->rd, &x->gpay)) return read_oom(x);
+    x->rd.digest_only = 0;
+    x->f = bs__fan_new(x->c, x->pl.n); /* room for speculative contacts */
+    if (!x->f) return read_oom(x);
+    for (size_t k = 0; k < x->r.nct; k++)
+        if (!x->pl.t[x->ct[k].slot].local)
+            send_contact(x->f, k, &x->r, &x->dpay, &x->gpay, x->deadline);
+    for (size_t k = 0; k < x->r.nct; k++)
+        if (x->pl.t[x->ct[k].slot].local) {
+            int lrc = BS_ENOTFOUND;
+            if (!bs_store_table_get(x->c->store, x->cf, &x->t))
+                lrc = local_read(x->t, &x->rd, x->a, &x->lpart, x->ldg);
+            if (lrc) BS_WARN(LOG, "local read of %s failed: %s", x->cf, bs_store_errmsg());
+            else x->lk = (int)k;
+            bs__fan_local(x->f, k, lrc);
+        }
+    return 0;
+}
+
+/* Waits for the consistency level, with one speculative retry to a
+ * replica not yet contacted when the answers are late.  1 when met. */
+static int read_wait(rctx *x) {
+    bs__fan *f = x->f;
+    int64_t spec = bs__spec_delay_ms(x->c);
+    if (spec >= 0 && x->r.nct < x->pl.n) {
+        int64_t at = x->t0 + spec * 1000000;
+        int met = bs__fan_wait(f, read_met, &x->r, at < x->deadline ? at : x->deadline);
+        if (!met && bs_clock_mono_ns() < x->deadline) {
+            size_t extra = SIZE_MAX;
+            for (size_t i = 0; i < x->pl.n && extra == SIZE_MAX; i++) {
+                int used = 0;
+                for (size_t k = 0; k < x->r.nct; k++) used |= x->ct[k].slot == i;
+                if (!used && x->pl.t[i].alive && !x->pl.t[i].local) extra = i;
+            }
+            if (extra != SIZE_MAX) {
+                pthread_mutex_lock(&f->lock);
+                (void)read_met(f, &x->r); /* refreshes data_present */
+                x->ct[x->r.nct].slot = extra;
+                x->ct[x->r.nct].data = !x->r.data_present;
+                x->r.nct++;
+                pthread_mutex_unlock(&f->lock);
+                BS__INC(x->c->spec_retries);
+                send_contact(f, x->r.nct - 1, &x->r, &x->dpay, &x->gpay, x->deadline);
+            }
+        }
+    }
+    return bs__fan_wait(f, read_met, &x->r, x->deadline);
+}
+
+/* The data answer (*part, its digest dg, its contact *dk), whether any
+ * digest that came in differs, and the replicas that answered (the
+ * repair set rt, *nrt).  0, or -1 with err for an undecodable answer. */
+static int read_compare(rctx *x, bs_partv **part, uint8_t dg[16], size_t *dk, int *mismatch,
+                        bs__target *rt, size_t *nrt) {
+    bs__fan *f = x->f;
+    int rc = 0;
+    *dk = SIZE_MAX;
+    *mismatch = 0;
+    *nrt = 0;
+    pthread_mutex_lock(&f->lock);
+    for (size_t k = 0; k < x->r.nct && *dk == SIZE_MAX; k++)
+        if (x->ct[k].data && f->calls[k].done && !f->calls[k].status) *dk = k;
+    if ((int)*dk == x->lk) {
+        *part = x->lpart;
+        memcpy(dg, x->ldg, 16);
+    } else {
+        char e[128];
+        if (bs_wire_result_decode(f->calls[*dk].resp, f->calls[*dk].len, x->a, dg, part, e,
+                                  sizeof e)) {
+            x->err->code = BS_PROTO_ERR_SERVER;
+            snprintf(x->err->msg, sizeof x->err->msg, "bad read answer from a replica: %s", e);
+            rc = -1;
+            goto unlock;
+        }
+    }
+    for (size_t k = 0; k < x->r.nct; k++) {
+        if (k == *dk || !f->calls[k].done || f->calls[k].status) continue;
+        uint8_t od[16];
+        if ((int)k == x->lk) {
+            memcpy(od, x->ldg, 16);
+        } else {
+            bs_partv *ign;
+            char e[128];
+            if (bs_wire_result_decode(f->calls[k].resp, f->calls[k].len, x->a, od, &ign, e, sizeof e))
+                memset(od, 0, 16);
+        }
+        if (memcmp(od, dg, 16)) *mismatch = 1;
+    }
+    for (size_t k = 0; k < x->r.nct; k++)
+        if (f->calls[k].done && !f->calls[k].status) rt[(*nrt)++] = x->pl.t[x->ct[k].slot];
+unlock:
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+/* After a repair: the data replica dt read again.  0 or -1 with err. */
+static int read_again(rctx *x, const bs__target *dt, bs_partv **out) {
+    uint8_t dg[16];
+    if (dt->local) {
+        if (!local_read(x->t, &x->rd, x->a, out, dg)) return 0;
+        x->err->code = BS_PROTO_ERR_SERVER;
+        snprintf(x->err->msg, sizeof x->err->msg, "read failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    bs__fan *f2 = bs__fan_new(x->c, 1);
+    if (!f2) return read_oom(x);
+    uint32_t tmo = (uint32_t)((x->deadline - bs_clock_mono_ns()) / 1000000);
+    bs__fan_send(f2, 0, &dt->peer, BS_VERB_READ, x->dpay.data, x->dpay.len, tmo ? tmo : 1);
+    bs__fan_wait(f2, pred_all_done, NULL, x->deadline);
+    pthread_mutex_lock(&f2->lock);
+    char e[128];
+    int ok = f2->calls[0].done && !f2->calls[0].status &&
+             !bs_wire_result_decode(f2->calls[0].resp, f2->calls[0].len, x->a, dg, out, e, sizeof e) &&
+             *out;
+    pthread_mutex_unlock(&f2->lock);
+    bs__fan_release(f2);
+    if (ok) return 0;
+    read_timeout(x->c, x->err, x->cl, 0, 1, 0);
+    return -1;
+}
+
+/* The answers differ: blocking read repair of every replica that
+ * answered, then the data replica read again.  0 or -1 with err. */
+static int read_repair_and_again(rctx *x, size_t dk, const bs__target *rt, size_t nrt,
+                                 bs_partv **out) {
+    BS__INC(x->c->read_repairs);
+    if (!x->t && bs_store_table_get(x->c->store, x->cf, &x->t)) x->t = NULL;
+    if (!x->t) {
+        x->err->code = BS_PROTO_ERR_INVALID;
+        snprintf(x->err->msg, sizeof x->err->msg, "unconfigured table %s", x->cf);
+        return -1;
+    }
+    if (read_repair(x->c, x->t, &x->rd, rt, nrt, x->deadline, x->a)) {
+        read_timeout(x->c, x->err, x->cl, 0, x->r.blockfor, 1);
+        return -1;
+    }
+    return read_again(x, &x->pl.t[x->ct[dk].slot], out);
+}
+
+/* Steps of a read once placed: contacts, the RF=1 shortcut, requests,
+ * the wait, the comparison and, on a mismatch, the repair. */
+static int read_placed(rctx *x, bs_partv **out) {
+    if (bs__cl_reqs(x->c, x->cl, &x->pl, 0, x->req, &x->nreq, x->err) || read_contacts(x))
+        return -1;
+    if (x->r.nct == 1 && x->pl.n == 1 && x->pl.t[x->ct[0].slot].local) return read_local_only(x, out);
+    if (read_start(x)) return -1;
+    if (!read_wait(x)) {
+        read_timeout(x->c, x->err, x->cl, x->r.received, x->r.blockfor, x->r.data_present);
+        return -1;
+    }
+    bs_partv *part = NULL;
+    uint8_t dg[16];
+    size_t dk, nrt;
+    int mismatch;
+    bs__target rt[BS__MAX_TARGETS];
+    if (read_compare(x, &part, dg, &dk, &mismatch, rt, &nrt)) return -1;
+    if (!mismatch) {
+        *out = part;
+        return 0;
+    }
+    return read_repair_and_again(x, dk, rt, nrt, out);
+}
+
 int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const void *pk,
                    size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a, bs_partv **out,
                    bs_exec_err *err) {
@@ -294,209 +548,40 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
         bs_schema_release(s);
         return c->lbe.read(c->lbe.ud, ts, token, pk, pk_len, sl, cl, a, out, err);
     }
+    rctx *x = calloc(1, sizeof *x);
     int rc = -1;
-    bs__placement pl;
-    bs__req req[BS__MAX_REQS];
-    size_t nreq;
-    contact ct[BS__MAX_TARGETS];
-    bs__fan *f = NULL;
-    bs_buf dpay = BS_BUF_INIT, gpay = BS_BUF_INIT;
-    char cf[200];
-    bs_table_cf_name(ts, cf, sizeof cf);
-    bs_table *t = NULL;
-    if (bs__placement_get(c, ks, token, 0, &pl, err)) goto done;
-    if (bs__cl_reqs(c, cl, &pl, 0, req, &nreq, err)) goto out;
-    for (size_t q = 0; q < nreq; q++) {
-        int alive = 0;
-        for (size_t i = 0; i < pl.n; i++) alive += pl.t[i].alive && bs__req_match(&req[q], &pl.t[i]);
-        if (alive < req[q].need) {
-            bs__unavailable(c, err, cl, req[q].need, alive);
-            goto out;
-        }
+    if (!x) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        goto done;
     }
-    /* contacts */
-    size_t nct = 0;
-    int got[BS__MAX_REQS] = {0};
-    for (size_t i = 0; i < pl.n; i++) {
-        if (!pl.t[i].alive) continue;
-        int helps = 0, unmet = 0;
-        for (size_t q = 0; q < nreq; q++) {
-            if (got[q] < req[q].need && bs__req_match(&req[q], &pl.t[i])) helps = 1;
-            if (got[q] < req[q].need) unmet = 1;
-        }
-        if (!unmet) break;
-        if (!helps) continue;
-        for (size_t q = 0; q < nreq; q++) got[q] += bs__req_match(&req[q], &pl.t[i]);
-        ct[nct].slot = i;
-        ct[nct].data = nct == 0;
-        nct++;
-    }
-    bs_wire_read rd;
-    memset(&rd, 0, sizeof rd);
-    rd.table_id = ts->id;
-    rd.cf = cf;
-    rd.token = token;
-    rd.pk = pk;
-    rd.pk_len = pk_len;
-    if (sl) rd.slice = *sl;
-    if (!rd.slice.now_s) rd.slice.now_s = bs__coord_now_s(c);
-    if (nct == 1 && pl.n == 1 && pl.t[ct[0].slot].local) {
-        /* The only replica is this node (RF=1): no digest to compare, no
-         * replica to retry on, so skip payloads, digest and fan-out. */
-        int lrc = BS_ENOTFOUND;
-        if (!bs_store_table_get(c->store, cf, &t))
-            lrc = bs_store_read(t, token, pk, pk_len, &rd.slice, a, out);
-        if (lrc) {
-            BS_WARN(LOG, "local read of %s failed: %s", cf, bs_store_errmsg());
-            int need = 0;
-            for (size_t q = 0; q < nreq; q++) need += req[q].need;
-            read_timeout(c, err, cl, 0, need, 0);
-            goto out;
-        }
-        rc = 0;
-        goto out;
-    }
-    if (bs_wire_read_encode(&rd, &dpay)) goto oom;
-    rd.digest_only = 1;
-    if (bs_wire_read_encode(&rd, &gpay)) goto oom;
-    rd.digest_only = 0;
-    f = bs__fan_new(c, pl.n); /* room for speculative contacts */
-    if (!f) goto oom;
-    int64_t deadline = t0 + (int64_t)c->o.read_timeout_ms * 1000000;
-    rstate r = {&pl, req, nreq, ct, nct, 0, 0, 0};
-    for (size_t k = 0; k < nct; k++)
-        if (!pl.t[ct[k].slot].local) send_contact(f, k, &r, &dpay, &gpay, deadline);
-    bs_partv *lpart = NULL;
-    uint8_t ldg[16];
-    int lk = -1;
-    for (size_t k = 0; k < nct; k++)
-        if (pl.t[ct[k].slot].local) {
-            int lrc = BS_ENOTFOUND;
-            if (!bs_store_table_get(c->store, cf, &t)) lrc = local_read(t, &rd, a, &lpart, ldg);
-            if (lrc) BS_WARN(LOG, "local read of %s failed: %s", cf, bs_store_errmsg());
-            else lk = (int)k;
-            bs__fan_local(f, k, lrc);
-        }
-    /* wait, with one speculative retry */
-    int met;
-    int64_t spec = bs__spec_delay_ms(c);
-    if (spec >= 0 && nct < pl.n) {
-        int64_t at = t0 + spec * 1000000;
-        met = bs__fan_wait(f, read_met, &r, at < deadline ? at : deadline);
-        if (!met && bs_clock_mono_ns() < deadline) {
-            size_t extra = SIZE_MAX;
-            for (size_t i = 0; i < pl.n && extra == SIZE_MAX; i++) {
-                int used = 0;
-                for (size_t k = 0; k < r.nct; k++) used |= ct[k].slot == i;
-                if (!used && pl.t[i].alive && !pl.t[i].local) extra = i;
-            }
-            if (extra != SIZE_MAX) {
-                pthread_mutex_lock(&f->lock);
-                int have_data = read_met(f, &r), dp = r.data_present;
-                (void)have_data;
-                ct[r.nct].slot = extra;
-                ct[r.nct].data = !dp;
-                r.nct++;
-                pthread_mutex_unlock(&f->lock);
-                BS__INC(c->spec_retries);
-                send_contact(f, r.nct - 1, &r, &dpay, &gpay, deadline);
-            }
-        }
-    }
-    met = bs__fan_wait(f, read_met, &r, deadline);
-    if (!met) {
-        read_timeout(c, err, cl, r.received, r.blockfor, r.data_present);
-        goto out;
-    }
-    /* the data answer and every digest that came in */
-    bs_partv *part = NULL;
-    uint8_t dg[16];
-    int mismatch = 0;
-    size_t dk = SIZE_MAX;
-    pthread_mutex_lock(&f->lock);
-    for (size_t k = 0; k < r.nct && dk == SIZE_MAX; k++)
-        if (ct[k].data && f->calls[k].done && !f->calls[k].status) dk = k;
-    if ((int)dk == lk) {
-        part = lpart;
-        memcpy(dg, ldg, 16);
-    } else {
-        char e[128];
-        if (bs_wire_result_decode(f->calls[dk].resp, f->calls[dk].len, a, dg, &part, e, sizeof e)) {
-            pthread_mutex_unlock(&f->lock);
-            err->code = BS_PROTO_ERR_SERVER;
-            snprintf(err->msg, sizeof err->msg, "bad read answer from a replica: %s", e);
-            goto out;
-        }
-    }
-    for (size_t k = 0; k < r.nct; k++) {
-        if (k == dk || !f->calls[k].done || f->calls[k].status) continue;
-        uint8_t od[16];
-        if ((int)k == lk) {
-            memcpy(od, ldg, 16);
-        } else {
-            bs_partv *ign;
-            char e[128];
-            if (bs_wire_result_decode(f->calls[k].resp, f->calls[k].len, a, od, &ign, e, sizeof e))
-                memset(od, 0, 16);
-        }
-        if (memcmp(od, dg, 16)) mismatch = 1;
-    }
-    /* who answered: the repair set */
-    bs__target rt[BS__MAX_TARGETS];
-    size_t nrt = 0;
-    for (size_t k = 0; k < r.nct; k++)
-        if (f->calls[k].done && !f->calls[k].status) rt[nrt++] = pl.t[ct[k].slot];
-    pthread_mutex_unlock(&f->lock);
-    if (!mismatch) {
-        *out = part;
-        rc = 0;
-        goto out;
-    }
-    /* blocking read repair, then read the data replica again */
-    BS__INC(c->read_repairs);
-    if (!t && bs_store_table_get(c->store, cf, &t)) t = NULL;
-    if (!t) {
-        err->code = BS_PROTO_ERR_INVALID;
-        snprintf(err->msg, sizeof err->msg, "unconfigured table %s", cf);
-        goto out;
-    }
-    if (read_repair(c, t, &rd, rt, nrt, deadline, a)) {
-        read_timeout(c, err, cl, 0, r.blockfor, 1);
-        goto out;
-    }
-    const bs__target *dt = &pl.t[ct[dk].slot];
-    if (dt->local) {
-        if (local_read(t, &rd, a, out, dg)) {
-            err->code = BS_PROTO_ERR_SERVER;
-            snprintf(err->msg, sizeof err->msg, "read failed: %s", bs_store_errmsg());
-            goto out;
-        }
-        rc = 0;
-        goto out;
-    }
-    bs__fan *f2 = bs__fan_new(c, 1);
-    if (!f2) goto oom;
-    uint32_t tmo = (uint32_t)((deadline - bs_clock_mono_ns()) / 1000000);
-    bs__fan_send(f2, 0, &dt->peer, BS_VERB_READ, dpay.data, dpay.len, tmo ? tmo : 1);
-    bs__fan_wait(f2, pred_all_done, NULL, deadline);
-    pthread_mutex_lock(&f2->lock);
-    char e[128];
-    int ok = f2->calls[0].done && !f2->calls[0].status &&
-             !bs_wire_result_decode(f2->calls[0].resp, f2->calls[0].len, a, dg, out, e, sizeof e) && *out;
-    pthread_mutex_unlock(&f2->lock);
-    bs__fan_release(f2);
-    if (!ok) read_timeout(c, err, cl, 0, 1, 0);
-    else rc = 0;
-    goto out;
-oom:
-    err->code = BS_PROTO_ERR_SERVER;
-    snprintf(err->msg, sizeof err->msg, "out of memory");
-out:
-    bs__placement_done(c, &pl);
+    x->c = c;
+    x->cl = cl;
+    x->a = a;
+    x->err = err;
+    x->t0 = t0;
+    x->deadline = t0 + (int64_t)c->o.read_timeout_ms * 1000000;
+    x->lk = -1;
+    bs_buf_init(&x->dpay);
+    bs_buf_init(&x->gpay);
+    bs_table_cf_name(ts, x->cf, sizeof x->cf);
+    x->rd.table_id = ts->id;
+    x->rd.cf = x->cf;
+    x->rd.token = token;
+    x->rd.pk = pk;
+    x->rd.pk_len = pk_len;
+    if (sl) x->rd.slice = *sl;
+    if (!x->rd.slice.now_s) x->rd.slice.now_s = bs__coord_now_s(c);
+    if (bs__placement_get(c, ks, token, 0, &x->pl, err)) goto done;
+    rc = read_placed(x, out);
+    bs__placement_done(c, &x->pl);
 done:
-    bs__fan_release(f);
-    bs_buf_free(&dpay);
-    bs_buf_free(&gpay);
+    if (x) {
+        bs__fan_release(x->f);
+        bs_buf_free(&x->dpay);
+        bs_buf_free(&x->gpay);
+        free(x);
+    }
     bs_schema_release(s);
     bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
     return rc;

@@ -35,6 +35,7 @@ static int every_call_done(bs__fan *f, void *ud) {
 
 int bs__coord_truncate(void *ud, const bs_table_schema *t, bs_exec_err *err) {
     bs_coord *c = ud;
+    if (atomic_load(&c->drained)) return bs__drained_error(c, err);
     char cf[200];
     bs_table_cf_name(t, cf, sizeof cf);
     bs_ring_snapshot *r = c->mem.ring(c->mem.ud);

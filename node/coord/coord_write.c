@@ -31,6 +31,11 @@
  * logged batch over several partitions is first stored in the batchlog
  * of up to two other nodes (coord_batchlog.c), which replay it if this
  * coordinator dies before the batch is applied everywhere.
+ *
+ * Test hooks: built with BS_TEST_HOOKS (basaltd-testhooks, see
+ * node/CMakeLists.txt), BASALT_TEST_CRASH_AFTER_BATCHLOG in the
+ * environment makes the coordinator _exit(137) right after the batchlog
+ * write.  basaltd itself is compiled without BS_TEST_HOOKS.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -92,12 +97,146 @@ static int is_system(const bs_keyspace_schema *ks) {
     return !ks || ks->system || (ks->repl_class && strstr(ks->repl_class, "LocalStrategy"));
 }
 
+/* WriteTimeout for a write of nm mutations (logged: a logged batch). */
+static void write_timeout(bs_coord *c, bs_exec_err *err, uint16_t cl, int logged, size_t nm,
+                          int received, int blockfor) {
+    BS__INC(c->write_timeouts);
+    err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
+    err->cl = cl;
+    err->received = received;
+    err->blockfor = blockfor;
+    err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
+}
+
+static int out_of_memory(bs_exec_err *err) {
+    err->code = BS_PROTO_ERR_SERVER;
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    return -1;
+}
+
+/* Placement of every mutation, the distinct targets (w->tg, each
+ * mutation's tix into them) and the requirements of the consistency
+ * level; Unavailable when too few replicas are alive.  0 or -1 with err. */
+static int write_plan(bs_coord *c, bs_schema *s, const bs_mutation *m, size_t nm, uint16_t cl,
+                      wstate *w, bs_exec_err *err) {
+    for (size_t i = 0; i < nm; i++) {
+        const bs_keyspace_schema *ks = bs__keyspace_of(s, m[i].cf);
+        if (is_system(ks)) {
+            err->code = BS_PROTO_ERR_INVALID;
+            snprintf(err->msg, sizeof err->msg,
+                     "a batch cannot mix node-local system tables with replicated tables (%s)", m[i].cf);
+            return -1;
+        }
+        wmut *u = &w->mu[i];
+        if (bs__placement_get(c, ks, m[i].token, 1, &u->pl, err) ||
+            bs__cl_reqs(c, cl, &u->pl, 1, u->req, &u->nreq, err))
+            return -1;
+        for (size_t t = 0; t < u->pl.n; t++) {
+            size_t g = 0;
+            while (g < w->ntg && memcmp(w->tg[g].host.b, u->pl.t[t].host.b, 16)) g++;
+            if (g == w->ntg) w->tg[w->ntg++] = u->pl.t[t];
+            u->tix[t] = g;
+        }
+        for (size_t r = 0; r < u->nreq; r++) {
+            int alive = 0;
+            for (size_t t = 0; t < u->pl.n; t++)
+                alive += u->pl.t[t].alive && bs__req_match(&u->req[r], &u->pl.t[t]);
+            if (w->any) {
+                if (!alive && !c->o.hints_enabled) {
+                    bs__unavailable(c, err, cl, 1, 0);
+                    return -1;
+                }
+            } else if (alive < u->req[r].need) {
+                bs__unavailable(c, err, cl, u->req[r].need, alive);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* 1 when a local write error means the mutation itself is bad (a client
+ * error), not that the replica failed. */
+static int refused_by_store(int lrc) {
+    return lrc == BS_EINVAL || lrc == BS_ERANGE || lrc == BS_ENOTFOUND;
+}
+
+/* RF=1 and this node holds every partition: apply here, no payload,
+ * fan-out or batchlog (there is nobody to wait for).  0 or -1 with err. */
+static int write_local_only(bs_coord *c, const wstate *w, const bs_mutation *m, size_t nm,
+                            uint16_t cl, int logged, bs_exec_err *err) {
+    int lrc = bs__apply_local(c, m, nm, bs__coord_now_s(c));
+    if (!lrc) return 0;
+    BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
+    if (refused_by_store(lrc)) {
+        err->code = BS_PROTO_ERR_INVALID;
+        snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
+        return -1;
+    }
+    write_timeout(c, err, cl, logged, nm, 0, w->mu[0].nreq ? w->mu[0].req[0].need : 1);
+    snprintf(err->msg, sizeof err->msg, "Operation failed - the local write failed (%s) at %s",
+             bs_strerror(lrc), bs__cl_name(cl));
+    return -1;
+}
+
+/* The mutations of m that target g replicates, into sub; their count. */
+static size_t for_target(const wstate *w, const bs_mutation *m, size_t g, bs_mutation *sub) {
+    size_t ns = 0;
+    for (size_t i = 0; i < w->nm; i++)
+        for (size_t t = 0; t < w->mu[i].pl.n; t++)
+            if (w->mu[i].tix[t] == g) {
+                sub[ns++] = m[i];
+                break;
+            }
+    return ns;
+}
+
+/* Sends every remote target its mutations (MUTATION), or stores a hint
+ * for a target that is down; returns the local target's index, or
+ * SIZE_MAX when this node is not a replica. */
+static size_t write_send(bs_coord *c, bs__fan *f, wstate *w, const bs_mutation *m,
+                         bs_mutation *sub, bs_buf *pay, int64_t now_s) {
+    size_t local_g = SIZE_MAX;
+    for (size_t g = 0; g < w->ntg; g++) {
+        size_t ns = for_target(w, m, g, sub);
+        bs__target *tg = &w->tg[g];
+        if (tg->local) {
+            local_g = g; /* applied after the sends, to overlap with them */
+            continue;
+        }
+        bs_buf_reset(pay);
+        if (bs_wire_write_encode(now_s, sub, ns, pay)) {
+            bs__fan_local(f, g, BS_ENOMEM);
+            continue;
+        }
+        if (!tg->alive) {
+            if (c->o.hints_enabled) {
+                bs__hint_store(c, &tg->host, pay->data, pay->len);
+                w->hinted[g] = 1;
+            }
+            bs__fan_local(f, g, BS_EUNAVAIL);
+            continue;
+        }
+        if (c->o.hints_enabled) {
+            f->calls[g].hint = malloc(pay->len);
+            if (f->calls[g].hint) {
+                memcpy(f->calls[g].hint, pay->data, pay->len);
+                f->calls[g].hint_len = pay->len;
+            }
+        }
+        f->calls[g].host = tg->host;
+        bs__fan_send(f, g, &tg->peer, BS_VERB_MUTATION, pay->data, pay->len, c->o.write_timeout_ms);
+    }
+    return local_g;
+}
+
 int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
                     bs_exec_err *err) {
     bs_coord *c = ud;
     int64_t t0 = bs_clock_mono_ns();
     if (cl < BS_COORD_NCL) BS__INC(c->writes[cl]);
     if (!nm) return 0;
+    if (atomic_load(&c->drained)) return bs__drained_error(c, err);
     bs_schema *s = c->lbe.schema_get(c->lbe.ud);
     int rc = -1, nsys = 0;
     for (size_t i = 0; i < nm; i++) nsys += is_system(bs__keyspace_of(s, m[i].cf));
@@ -116,74 +255,18 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     bs_mutation *sub = NULL;
     bs_buf pay = BS_BUF_INIT;
     if (!w.mu || !w.tg || !w.hinted) {
-        err->code = BS_PROTO_ERR_SERVER;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
+        out_of_memory(err);
         goto out;
     }
-    for (size_t i = 0; i < nm; i++) {
-        const bs_keyspace_schema *ks = bs__keyspace_of(s, m[i].cf);
-        if (is_system(ks)) {
-            err->code = BS_PROTO_ERR_INVALID;
-            snprintf(err->msg, sizeof err->msg,
-                     "a batch cannot mix node-local system tables with replicated tables (%s)", m[i].cf);
-            goto out;
-        }
-        wmut *u = &w.mu[i];
-        if (bs__placement_get(c, ks, m[i].token, 1, &u->pl, err) ||
-            bs__cl_reqs(c, cl, &u->pl, 1, u->req, &u->nreq, err)) {
-            goto out;
-        }
-        for (size_t t = 0; t < u->pl.n; t++) {
-            size_t g = 0;
-            while (g < w.ntg && memcmp(w.tg[g].host.b, u->pl.t[t].host.b, 16)) g++;
-            if (g == w.ntg) w.tg[w.ntg++] = u->pl.t[t];
-            u->tix[t] = g;
-        }
-        /* Unavailable? */
-        for (size_t r = 0; r < u->nreq; r++) {
-            int alive = 0;
-            for (size_t t = 0; t < u->pl.n; t++)
-                alive += u->pl.t[t].alive && bs__req_match(&u->req[r], &u->pl.t[t]);
-            if (w.any) {
-                if (!alive && !c->o.hints_enabled) {
-                    bs__unavailable(c, err, cl, 1, 0);
-                    goto out;
-                }
-            } else if (alive < u->req[r].need) {
-                bs__unavailable(c, err, cl, u->req[r].need, alive);
-                goto out;
-            }
-        }
-    }
+    if (write_plan(c, s, m, nm, cl, &w, err)) goto out;
     if (w.ntg == 1 && w.tg[0].local && !(logged && nm > 1)) {
-        /* RF=1 and this node holds every partition: apply here, no
-         * payload, fan-out or batchlog (there is nobody to wait for) */
-        int lrc = bs__apply_local(c, m, nm, bs__coord_now_s(c));
-        if (!lrc) {
-            rc = 0;
-            goto out;
-        }
-        BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
-        if (lrc == BS_EINVAL || lrc == BS_ERANGE || lrc == BS_ENOTFOUND) {
-            err->code = BS_PROTO_ERR_INVALID;
-            snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
-        } else {
-            BS__INC(c->write_timeouts);
-            err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
-            err->cl = cl;
-            err->received = 0;
-            err->blockfor = w.mu[0].nreq ? w.mu[0].req[0].need : 1;
-            err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
-            snprintf(err->msg, sizeof err->msg, "Operation failed - the local write failed (%s) at %s",
-                     bs_strerror(lrc), bs__cl_name(cl));
-        }
+        rc = write_local_only(c, &w, m, nm, cl, logged, err);
         goto out;
     }
     sub = calloc(nm, sizeof *sub);
     f = bs__fan_new(c, w.ntg);
     if (!sub || !f) {
-        err->code = BS_PROTO_ERR_SERVER;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
+        out_of_memory(err);
         goto out;
     }
     int64_t now_s = bs__coord_now_s(c);
@@ -198,63 +281,24 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
             goto out;
         }
         have_blog = 1;
-        if (getenv("BASALT_TEST_CRASH_AFTER_BATCHLOG")) { /* fault injection (tests) */
+#ifdef BS_TEST_HOOKS
+        /* fault injection, compiled into basaltd-testhooks only (CMake
+         * option BASALT_TEST_HOOKS); the shipped basaltd has no such switch */
+        if (getenv("BASALT_TEST_CRASH_AFTER_BATCHLOG")) {
             BS_WARN(LOG, "BASALT_TEST_CRASH_AFTER_BATCHLOG: exiting after the batchlog write");
             _exit(137);
         }
+#endif
     }
     int local_rc = 0;
-    size_t local_g = SIZE_MAX;
-    for (size_t g = 0; g < w.ntg; g++) {
-        size_t ns = 0;
-        for (size_t i = 0; i < nm; i++)
-            for (size_t t = 0; t < w.mu[i].pl.n; t++)
-                if (w.mu[i].tix[t] == g) {
-                    sub[ns++] = m[i];
-                    break;
-                }
-        bs__target *tg = &w.tg[g];
-        if (tg->local) {
-            local_g = g; /* applied after the sends, to overlap with them */
-            continue;
-        }
-        bs_buf_reset(&pay);
-        if (bs_wire_write_encode(now_s, sub, ns, &pay)) {
-            bs__fan_local(f, g, BS_ENOMEM);
-            continue;
-        }
-        if (!tg->alive) {
-            if (c->o.hints_enabled) {
-                bs__hint_store(c, &tg->host, pay.data, pay.len);
-                w.hinted[g] = 1;
-            }
-            bs__fan_local(f, g, BS_EUNAVAIL);
-            continue;
-        }
-        if (c->o.hints_enabled) {
-            f->calls[g].hint = malloc(pay.len);
-            if (f->calls[g].hint) {
-                memcpy(f->calls[g].hint, pay.data, pay.len);
-                f->calls[g].hint_len = pay.len;
-            }
-        }
-        f->calls[g].host = tg->host;
-        bs__fan_send(f, g, &tg->peer, BS_VERB_MUTATION, pay.data, pay.len, c->o.write_timeout_ms);
-    }
+    size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s);
     if (local_g != SIZE_MAX) {
-        size_t ns = 0;
-        for (size_t i = 0; i < nm; i++)
-            for (size_t t = 0; t < w.mu[i].pl.n; t++)
-                if (w.mu[i].tix[t] == local_g) {
-                    sub[ns++] = m[i];
-                    break;
-                }
-        local_rc = bs__apply_local(c, sub, ns, now_s);
+        local_rc = bs__apply_local(c, sub, for_target(&w, m, local_g, sub), now_s);
         if (local_rc)
             BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(local_rc), bs_store_errmsg());
         bs__fan_local(f, local_g, local_rc);
     }
-    if (local_rc == BS_EINVAL || local_rc == BS_ERANGE || local_rc == BS_ENOTFOUND) {
+    if (refused_by_store(local_rc)) {
         /* the local replica refused the mutation itself: a client error */
         err->code = BS_PROTO_ERR_INVALID;
         snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
@@ -264,12 +308,7 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
         rc = 0;
         if (have_blog) bs__batchlog_remove(c, &bref);
     } else {
-        BS__INC(c->write_timeouts);
-        err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
-        err->cl = cl;
-        err->received = w.received;
-        err->blockfor = w.blockfor;
-        err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
+        write_timeout(c, err, cl, logged, nm, w.received, w.blockfor);
         snprintf(err->msg, sizeof err->msg,
                  "Operation timed out - received only %d responses (%d required) at %s", w.received,
                  w.blockfor, bs__cl_name(cl));

@@ -281,11 +281,9 @@ static int g_bool(dc *c, const msgpack_object *o, int *out, const char *what) {
 /* bin (or nil when nullable) copied into the arena. */
 static int g_bin(dc *c, const msgpack_object *o, int nullable,
                  const uint8_t **p, size_t *n, size_t max, const char *what) {
-    if (o->type == MSGPACK_OBJECT_NIL && nullable) {
-        *p = NULL;
-        *n = 0;
-        return 0;
-    }
+    *p = NULL;
+    *n = 0;
+    if (o->type == MSGPACK_OBJECT_NIL && nullable) return 0;
     if (o->type != MSGPACK_OBJECT_BIN)
         return bad(c, "wire: %s: expected bytes", what);
     if (o->via.bin.size > max) return bad(c, "wire: %s too long", what);
@@ -297,6 +295,7 @@ static int g_bin(dc *c, const msgpack_object *o, int nullable,
 
 static int g_str(dc *c, const msgpack_object *o, const char **out,
                  const char *what) {
+    *out = NULL;
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > 400 ||
         memchr(o->via.str.ptr, 0, o->via.str.size))
         return bad(c, "wire: %s: expected a short string", what);

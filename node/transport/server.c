@@ -64,6 +64,14 @@
  * decoder call, so request bodies are copied into the request's arena
  * before the handler sees them.
  *
+ * Protocol versions
+ * -----------------
+ * v3 and v4 share the frame header; the first frame fixes a connection's
+ * version (`version`) and a frame of another version is a fatal protocol
+ * error, as in Cassandra.  Frames are built as v4 (by the executor too,
+ * whose bodies follow req->version) and conn_write stamps the header of
+ * every frame of a v3 connection with 0x83.
+ *
  * Fatal errors (bad version, malformed frame or body): the error frame is
  * written, reading stops (`fatal`), and the connection is closed when its
  * last write completes.
@@ -133,6 +141,7 @@ struct conn {
     char peer[INET6_ADDRSTRLEN + 8];
     bs_proto_compression comp;
     uint8_t events;  /* BS_PROTO_EV_* registered */
+    uint8_t version; /* protocol version of the first frame; 0 before */
     unsigned started : 1, reading : 1, closing : 1, closed : 1, fatal : 1,
         counted : 1, ud_open : 1, linked : 1;
     int inflight;    /* work items not yet back from the pool */
@@ -376,6 +385,8 @@ static void conn_write(conn *c, bs_buf *b) {
         bs_buf_free(b);
         return;
     }
+    if (c->version && c->version != BS_PROTO_VERSION)
+        bs_proto_frames_set_version(b->data, b->len, c->version);
     wreq *w = malloc(sizeof *w);
     if (!w) {
         bs_buf_free(b);
@@ -562,11 +573,11 @@ static void send_simple(conn *c, int16_t stream, bs_proto_response *r,
 
 static void send_supported(conn *c, int16_t stream) {
     bs_proto_str cqlv = bs_proto_cstr("3.4.5"), comp = bs_proto_cstr("lz4"),
-                 pv = bs_proto_cstr("4/v4");
+                 pv[2] = {bs_proto_cstr("3/v3"), bs_proto_cstr("4/v4")};
     bs_proto_multimap_entry e[3] = {
         {bs_proto_cstr("CQL_VERSION"), {1, &cqlv}},
         {bs_proto_cstr("COMPRESSION"), {1, &comp}},
-        {bs_proto_cstr("PROTOCOL_VERSIONS"), {1, &pv}},
+        {bs_proto_cstr("PROTOCOL_VERSIONS"), {2, pv}},
     };
     bs_proto_response r;
     memset(&r, 0, sizeof r);
@@ -589,6 +600,15 @@ static void on_frame(conn *c, const bs_proto_frame *f) {
     int16_t st = f->h.stream;
     char msg[160];
     BUMP(s->st_requests, 1);
+    if (!c->version) c->version = f->h.version;
+    if (f->h.version != c->version) {
+        snprintf(msg, sizeof msg,
+                 "Invalid message version. Got %u but previous messages on this connection "
+                 "had version %u",
+                 (unsigned)f->h.version, (unsigned)c->version);
+        fail_error(c, st, BS_PROTO_ERR_PROTOCOL, msg);
+        return;
+    }
     if (!c->started && op != BS_PROTO_OP_OPTIONS && op != BS_PROTO_OP_STARTUP) {
         snprintf(msg, sizeof msg, "Unexpected message %s, expecting STARTUP or OPTIONS",
                  bs_proto_opcode_name(op));

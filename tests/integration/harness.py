@@ -21,8 +21,30 @@ removed:
   * directories are named basalt-integ-<pid>-*: a later run removes those
     whose owning process no longer exists (a SIGKILLed run).
 
-When basaltd is a sanitizer build, a report in a node's output fails
-the run (checked as each node is cleaned up).
+Every basaltd is judged when it ends (stop(), kill(), cleanup(), or a
+restart with start()):
+
+  * a node stopped with SIGTERM must exit 0, a node killed with kill()
+    must have died of SIGKILL, and a node that exits by itself is a
+    failure unless the test said so first (expect_exit(rc), e.g. a
+    fault-injection crash); cleanup() stops a running node with SIGTERM
+    (not SIGKILL) so a sanitizer build gets to run its leak check;
+  * its stdout/stderr and log file are scanned for sanitizer reports
+    ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:",
+    "ThreadSanitizer").
+Any finding makes main() exit 1 with the node's address, exit status
+and the report, whatever the unittest result was.
+
+Skips are failures: main() exits 1 when any test was skipped, unless its
+id (or its class's / module's) is listed with a reason in
+tests/skip-allowlist.txt (see docs/TESTING.md).  A missing prerequisite
+(tmux, a binary, root for network namespaces) is installed by
+scripts/install-deps or built by CMake, so its absence is a failure.
+
+Test-only binaries: testhooks_binary() is basaltd-testhooks (basaltd
+built with the BS_TEST_HOOKS fault-injection hooks; CMake option
+BASALT_TEST_HOOKS=ON, which scripts/test sets).  A test that needs it
+fails, with that reason, when it was not built.
 
 Nothing here sleeps to "let things settle": start() polls until the CQL
 port accepts a connection (bounded by a deadline) and stop() waits for
@@ -45,6 +67,12 @@ BASALTD = os.environ.get("BASALTD", "")
 
 _LIVE = []          # nodes whose process may be running or dir exists
 _SAN_REPORTS = []   # sanitizer reports found in node output (fail the run)
+_BAD_EXITS = []     # nodes that exited in a way nobody asked for (fail the run)
+SAN_MARKS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:",
+             "WARNING: ThreadSanitizer")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SKIP_ALLOWLIST = os.environ.get("BASALT_SKIP_ALLOWLIST") or os.path.join(
+    ROOT, "tests", "skip-allowlist.txt")
 _next_host = [0]    # per-process counter of 127.0.0.N addresses
 
 PR_SET_PDEATHSIG = 1
@@ -102,6 +130,21 @@ def wait_for(cond, timeout, what, step=0.05):
     raise AssertionError("%s not reached within %.0fs (last: %r)" % (what, timeout, last))
 
 
+def pause(pid, timeout=10.0):
+    """SIGSTOP, then waits until every thread of the process is stopped
+    (the signal takes effect asynchronously: a thread could otherwise
+    still answer a request sent right after os.kill returned)."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped():
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return False
+        return True
+    wait_for(stopped, timeout, "process %d stopped" % pid, step=0.005)
+
+
 def _pick_host():
     """A loopback address not shared with other test processes running in
     parallel: derived from our pid, then a counter for further nodes."""
@@ -114,9 +157,10 @@ def _pick_host():
 class Node(object):
     """One basaltd process.  extra: dict of config key -> value flags."""
 
-    def __init__(self, host=None, extra=None, data_dir=None):
+    def __init__(self, host=None, extra=None, data_dir=None, binary=None):
         if not BASALTD:
             raise RuntimeError("BASALTD not set (pass --basaltd PATH)")
+        self.binary = binary    # None: BASALTD (may be changed between starts)
         self.host = host or _pick_host()
         self.port = _free_port(self.host)
         self.storage_port = _free_port(self.host)
@@ -129,11 +173,14 @@ class Node(object):
         self.extra = dict(extra or {})
         self.proc = None
         self.starts = 0
+        self._how = None        # how the current process was ended by us
+        self._judged = True     # its end was checked (or there is none)
+        self._expect = ()       # exit codes allowed when it ends by itself
         _LIVE.append(self)
 
     # -- process control ------------------------------------------------
     def argv(self):
-        a = [BASALTD,
+        a = [self.binary or BASALTD,
              "--cluster-name", "integ",
              "--data-directory", self.data_dir,
              "--listen-address", self.host,
@@ -153,6 +200,7 @@ class Node(object):
     def start(self, timeout=30.0):
         """Starts the process and waits until the CQL port accepts."""
         assert self.proc is None or self.proc.poll() is not None
+        self._judge()
         self.log_offset = (os.path.getsize(self.log_path)
                            if os.path.exists(self.log_path) else 0)
         out = open(os.path.join(self.base, "stdio.log"), "ab")
@@ -162,9 +210,11 @@ class Node(object):
                                      preexec_fn=_pdeathsig, close_fds=True)
         out.close()
         self.starts += 1
+        self._how, self._judged, self._expect = None, False, ()
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
+                self._judged = True     # reported right here
                 raise RuntimeError("basaltd exited with %d at start:\n%s"
                                    % (self.proc.returncode, self.log_tail()))
             try:
@@ -181,39 +231,90 @@ class Node(object):
         """SIGTERM (clean drain); returns the exit code.  SIGKILL if the
         node does not exit within `timeout` (and then raises)."""
         if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
+            rc = self.proc.returncode if self.proc else None
+            self._judge()
+            return rc
+        self._how = "stop"
+        try:
+            os.kill(self.proc.pid, signal.SIGCONT)   # in case it is paused
+        except OSError:
+            pass
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+            self._judge()
             raise RuntimeError("basaltd ignored SIGTERM for %.0fs" % timeout)
+        self._judge()
+        return rc
 
     def kill(self):
         """SIGKILL: a crash, nothing flushed."""
         if self.proc is not None and self.proc.poll() is None:
+            self._how = "kill"
             self.proc.kill()
             self.proc.wait()
+        self._judge()
+
+    def expect_exit(self, *codes):
+        """The current process may end by itself with one of `codes` (a
+        fault-injection crash) without failing the run."""
+        self._expect = codes
+
+    def _judge(self):
+        """Records (once per process) an end nobody asked for: SIGTERM
+        answered with a non-zero status, or an exit by itself with a code
+        not given to expect_exit()."""
+        p = self.proc
+        if p is None or self._judged or p.poll() is None:
+            return
+        self._judged = True
+        rc = p.returncode
+        if self._how == "kill":
+            ok = rc == -signal.SIGKILL
+            want = "killed by SIGKILL"
+        elif self._how == "stop":
+            ok = rc == 0
+            want = "exit 0 on SIGTERM"
+        else:
+            ok = rc in self._expect
+            want = ("an exit with %s" % (self._expect,) if self._expect
+                    else "no exit before the test stopped it")
+        if not ok:
+            _BAD_EXITS.append("basaltd %s (%s, start %d) ended with status %r; "
+                              "expected %s. Output:\n%s"
+                              % (self.host, self.binary or BASALTD, self.starts, rc,
+                                 want, self.log_tail(30)))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
     def sanitizer_report(self):
-        """The ASan/UBSan/LSan report in the node's output, or ''."""
-        try:
-            with open(os.path.join(self.base, "stdio.log"), "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                     "runtime error:", "WARNING: ThreadSanitizer"):
-            i = text.find(mark)
-            if i >= 0:
-                return text[max(0, i - 200):i + 4000]
+        """The ASan/UBSan/LSan/TSan report in the node's stdout/stderr or
+        log file, or ''."""
+        for name in ("stdio.log", os.path.basename(self.log_path)):
+            try:
+                with open(os.path.join(self.base, name), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            for mark in SAN_MARKS:
+                i = text.find(mark)
+                if i >= 0:
+                    return "%s: %s" % (name, text[max(0, i - 200):i + 4000])
         return ""
 
-    def cleanup(self):
+    def cleanup(self, graceful=True):
+        """Ends the process (SIGTERM when graceful, so leak checks run;
+        SIGKILL otherwise or when it does not stop), judges its end, scans
+        its output for sanitizer reports and removes its directory."""
+        if graceful and self.alive():
+            try:
+                self.stop()
+            except RuntimeError:
+                pass            # judged (non-zero) by stop()
         self.kill()
         rep = self.sanitizer_report()
         if rep:
@@ -266,22 +367,43 @@ class Node(object):
                        execution_profiles={EXEC_PROFILE_DEFAULT: prof}, **kw)
 
 
-def _cleanup_all():
+def _cleanup_all(graceful=True):
     for n in list(_LIVE):
         try:
-            n.cleanup()
+            n.cleanup(graceful)
         except Exception:
             pass
 
 
 def _on_signal(signum, frame):
-    _cleanup_all()
+    _cleanup_all(graceful=False)
     os._exit(128 + signum)
+
+
+def _kill_detached_nodes(top):
+    """SIGKILLs the basaltd processes named by basaltd.pid files under
+    `top`: nodes started through scripts/cluster run in their own session,
+    out of reach of PDEATHSIG.  A pid is only killed while its command is
+    still basaltd (pid reuse)."""
+    for root, _, files in os.walk(top):
+        if "basaltd.pid" not in files:
+            continue
+        try:
+            with open(os.path.join(root, "basaltd.pid")) as f:
+                pid = int(f.read())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+            if os.path.basename(argv0) == b"basaltd":
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
 
 
 def _sweep_stale_dirs():
     """Removes the directories of earlier test processes that died by
-    SIGKILL (their nodes died with them through PDEATHSIG)."""
+    SIGKILL (their nodes died with them through PDEATHSIG, except those
+    scripts/cluster detached: they are killed here)."""
     tmp = tempfile.gettempdir()
     for name in os.listdir(tmp):
         parts = name.split("-")
@@ -292,6 +414,7 @@ def _sweep_stale_dirs():
             os.kill(pid, 0)
             continue            # owner still running
         except ProcessLookupError:
+            _kill_detached_nodes(os.path.join(tmp, name))
             shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
         except PermissionError:
             continue
@@ -305,17 +428,19 @@ for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
 
 class NodeTestCase(unittest.TestCase):
     """One node (and one driver session) shared by the tests of a class.
-    Subclasses may set node_extra (config flags) and keyspace."""
+    Subclasses may set node_extra (config flags), keyspace and
+    protocol_version (4 by default)."""
 
     node_extra = {}
     keyspace = "ks"
+    protocol_version = 4
 
     @classmethod
     def setUpClass(cls):
         cls.node = Node(extra=cls.node_extra)
         try:
             cls.node.start()
-            cls.cluster = cls.node.cluster()
+            cls.cluster = cls.node.cluster(protocol_version=cls.protocol_version)
             cls.session = cls.cluster.connect()
             if cls.keyspace:
                 cls.session.execute(
@@ -340,6 +465,58 @@ class NodeTestCase(unittest.TestCase):
             raise AssertionError("basaltd exited with %r on SIGTERM" % rc)
 
 
+def testhooks_binary():
+    """basaltd-testhooks: $BASALTD_TESTHOOKS, else beside BASALTD.  Raises
+    AssertionError (the test fails, it does not skip) when absent."""
+    p = os.environ.get("BASALTD_TESTHOOKS") or os.path.join(
+        os.path.dirname(os.path.abspath(BASALTD)), "basaltd-testhooks")
+    if not os.access(p, os.X_OK):
+        raise AssertionError(
+            "%s not built: this test needs basaltd with fault-injection hooks; "
+            "configure with -DBASALT_TEST_HOOKS=ON (scripts/test does)" % p)
+    return p
+
+
+def load_skip_allowlist(path=SKIP_ALLOWLIST):
+    """{test id prefix: reason} from the allow-list: one entry a line,
+    '<id> <reason>', '#' comments; an entry without a reason is an error."""
+    out = {}
+    try:
+        f = open(path)
+    except FileNotFoundError:
+        return out
+    with f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(None, 1)
+            if len(parts) < 2 or not parts[1].strip():
+                raise SystemExit("%s:%d: entry %r has no reason" % (path, n, parts[0]))
+            out[parts[0]] = parts[1].strip()
+    return out
+
+
+def skip_allowed(test_id, allow):
+    """The allow-list reason covering test_id (module.Class.method, or
+    module.Class for a class-level skip), or None."""
+    for pat, why in allow.items():
+        if test_id == pat or test_id.startswith(pat + "."):
+            return why
+    return None
+
+
+def _skip_id(test, module):
+    """module.Class.method for a skipped test; module.Class for a skip
+    raised in setUpClass (unittest reports 'setUpClass (mod.Class)')."""
+    tid = test.id()
+    if " (" in tid and tid.endswith(")"):
+        tid = tid[tid.index(" (") + 2:-1]
+    if tid.startswith("__main__."):
+        tid = module + tid[len("__main__"):]
+    return tid
+
+
 def main():
     global BASALTD
     argv = list(sys.argv)
@@ -355,9 +532,24 @@ def main():
     logging.basicConfig(level=logging.ERROR)
     # the driver logs every server error it passes on (expected ones too)
     logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+    allow = load_skip_allowlist()
     prog = unittest.main(argv=argv, verbosity=2, exit=False)
     _cleanup_all()
+    failed = not prog.result.wasSuccessful()
+    module = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    for test, reason in prog.result.skipped:
+        tid = _skip_id(test, module)
+        why = skip_allowed(tid, allow)
+        if why:
+            sys.stderr.write("harness: allowed skip: %s: %s (allow-list: %s)\n" % (tid, reason, why))
+        else:
+            sys.stderr.write("harness: SKIP IS A FAILURE: %s: %s (not in %s)\n"
+                             % (tid, reason, os.path.relpath(SKIP_ALLOWLIST, ROOT)))
+            failed = True
+    if _BAD_EXITS:
+        sys.stderr.write("\nbasaltd processes that ended badly:\n%s\n" % "\n".join(_BAD_EXITS))
+        failed = True
     if _SAN_REPORTS:
         sys.stderr.write("\nbasaltd sanitizer reports:\n%s\n" % "\n".join(_SAN_REPORTS))
-        sys.exit(1)
-    sys.exit(0 if prog.result.wasSuccessful() else 1)
+        failed = True
+    sys.exit(1 if failed else 0)

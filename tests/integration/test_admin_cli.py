@@ -46,7 +46,8 @@ class AdminCli(unittest.TestCase):
                           "test_admin_fakesrv")
         for b in (cls.admin, fakesrv):
             if not os.access(b, os.X_OK):
-                raise unittest.SkipTest("%s not built" % b)
+                raise AssertionError("%s not built (build the basalt-admin and "
+                                     "test_admin_fakesrv targets)" % b)
         cls.srv = subprocess.Popen([fakesrv], stdout=subprocess.PIPE,
                                    preexec_fn=harness._pdeathsig)
         line = cls.srv.stdout.readline().decode()
@@ -161,7 +162,7 @@ class AdminCli(unittest.TestCase):
                                       "Connection refused" % port)
 
     def test_paused_server_times_out(self):
-        self.srv.send_signal(signal.SIGSTOP)
+        harness.pause(self.srv.pid)
         try:
             _, err = self.run_admin("-t", "1", "status", code=1)
         finally:

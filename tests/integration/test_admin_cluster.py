@@ -150,6 +150,12 @@ class ClusterScript(unittest.TestCase):
         self.assertIn("node2 up on %s2:9042" % p, out)
         pid1, pid2 = self.pid(1), self.pid(2)
         self.assertNotEqual(pid1, pid2)
+        # each node leads a session of its own (no terminal's Ctrl-C
+        # reaches it), and the pid file names basaltd itself
+        for p_ in (pid1, pid2):
+            self.assertEqual(os.getsid(p_), p_)
+            with open("/proc/%d/cmdline" % p_, "rb") as f:
+                self.assertEqual(os.path.basename(f.read().split(b"\0")[0]), b"basaltd")
         self.assertIn("node1 already running (pid %d)" % pid1, self.cl("start"))
         self.assertEqual(self.pid(1), pid1)
         for n, rack in ((1, "rack1"), (2, "rack2")):

@@ -6,6 +6,7 @@ register read, a wrong final register value, a resurrected row) and
 accept a clean history; the fault schedule must be a pure function of
 the seed.
 """
+import itertools
 import os
 import random
 import sys
@@ -62,11 +63,14 @@ class TestRegisterChecker(unittest.TestCase):
     def wl(self):
         return workloads.RegisterWorkload(lambda i: 0)
 
+    def fin(self, *rows):
+        return {"reads": {"QUORUM": list(rows), "ALL": list(rows)}}
+
     def test_stale_read(self):
         h = hist((0, "invoke", "write", [1, 10, None]), (0, "ok", "write", [1, 10, 100]),
                  (0, "invoke", "write", [1, 11, None]), (0, "ok", "write", [1, 11, 200]),
                  (1, "invoke", "read", [1, None, None]), (1, "ok", "read", [1, 10, 100]))
-        r = self.wl().check(h, {"reads": {"ALL": [[1, 11, 200]]}})
+        r = self.wl().check(h, self.fin([1, 11, 200]))
         self.assertFalse(r["valid"])
         self.assertEqual(r["stale_reads"], 1)
         self.assertEqual(r["stale"][0]["expected_at_least"], [200, 11])
@@ -78,24 +82,261 @@ class TestRegisterChecker(unittest.TestCase):
                  (1, "invoke", "read", [1, None, None]),
                  (0, "ok", "write", [1, 11, 200]),
                  (1, "ok", "read", [1, 10, 100]))
-        r = self.wl().check(h, {"reads": {"ALL": [[1, 11, 200]]}})
+        r = self.wl().check(h, self.fin([1, 11, 200]))
         self.assertTrue(r["valid"], r)
 
-    def test_final_must_be_highest_timestamp(self):
+    def test_read_value_must_match_its_timestamp(self):
+        # the timestamp is right but the value is not the one written with it
+        h = hist((0, "invoke", "write", [1, 10, None]), (0, "ok", "write", [1, 10, 100]),
+                 (1, "invoke", "read", [1, None, None]), (1, "ok", "read", [1, 99, 100]))
+        r = self.wl().check(h, self.fin([1, 10, 100]))
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["impossible_reads"], 1)
+
+    def test_read_of_failed_or_future_write(self):
+        h = hist((0, "invoke", "write", [1, 10, None]), (0, "fail", "write", [1, 10, 100]),
+                 (1, "invoke", "read", [1, None, None]), (1, "ok", "read", [1, 10, 100]))
+        self.assertEqual(self.wl().check(h, self.fin())["impossible_reads"], 1)
+        h = hist((1, "invoke", "read", [1, None, None]), (1, "ok", "read", [1, 10, 100]),
+                 (0, "invoke", "write", [1, 10, None]), (0, "info", "write", [1, 10, 100]))
+        r = self.wl().check(h, self.fin([1, 10, 100]))
+        self.assertEqual(r["impossible_reads"], 1)
+        self.assertIn("after the read completed", r["impossible"][0]["why"])
+
+    def test_indeterminate_write_may_be_read_then_must_stay(self):
+        h = hist((0, "invoke", "write", [1, 10, None]), (0, "ok", "write", [1, 10, 100]),
+                 (2, "invoke", "write", [1, 12, None]), (2, "info", "write", [1, 12, 300]),
+                 (1, "invoke", "read", [1, None, None]), (1, "ok", "read", [1, 12, 300]),
+                 (3, "invoke", "read", [1, None, None]), (3, "ok", "read", [1, 10, 100]))
+        r = self.wl().check(h, self.fin([1, 12, 300]))
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["nonmonotonic_reads"], 1)
+        self.assertEqual(r["nonmonotonic"][0]["expected_at_least"], [300, 12])
+        # concurrent reads may disagree
+        h2 = h[:6] + [{"process": 3, "type": "invoke", "f": "read", "value": [1, None, None],
+                       "time": 4.5}] + [dict(h[7], time=8)]
+        h2.sort(key=lambda o: o["time"])
+        self.assertTrue(self.wl().check(h2, self.fin([1, 12, 300]))["valid"])
+
+    def test_skewed_write_can_be_read_while_higher_one_is_unfinished_for_the_reader(self):
+        # w' (ts 200) is acknowledged while the read is running, then w
+        # (ts 100) is written: the read may sample one replica before w'
+        # and another after w, so returning w is legal (not linearizable
+        # as a max-register, but what LWW quorum reads can do)
+        h = hist((2, "invoke", "read", [1, None, None]),
+                 (0, "invoke", "write", [1, 11, None]), (0, "ok", "write", [1, 11, 200]),
+                 (1, "invoke", "write", [1, 10, None]), (1, "ok", "write", [1, 10, 100]),
+                 (2, "ok", "read", [1, 10, 100]))
+        self.assertTrue(self.wl().check(h, self.fin([1, 11, 200]))["valid"])
+
+    def test_final_must_be_highest_version(self):
         h = hist((0, "invoke", "write", [1, 10, None]), (0, "ok", "write", [1, 10, 300]),
                  (1, "invoke", "write", [1, 11, None]), (1, "ok", "write", [1, 11, 200]))
         # LWW: the write acknowledged last (11) has the lower timestamp and loses
-        self.assertTrue(self.wl().check(h, {"reads": {"ALL": [[1, 10, 300]]}})["valid"])
-        r = self.wl().check(h, {"reads": {"ALL": [[1, 11, 200]]}})
+        self.assertTrue(self.wl().check(h, self.fin([1, 10, 300]))["valid"])
+        r = self.wl().check(h, self.fin([1, 11, 200]))
         self.assertFalse(r["valid"])
-        self.assertEqual(r["final_wrong"][0]["highest_acknowledged"], [300, 10])
+        self.assertEqual(r["final_wrong"][0]["expected_at_least"], [300, 10])
+        # checked at QUORUM too, not only at ALL
+        r = self.wl().check(h, {"reads": {"QUORUM": [[1, 11, 200]], "ALL": [[1, 10, 300]]}})
+        self.assertFalse(r["valid"])
+        self.assertEqual([b["cl"] for b in r["final_wrong"]], ["QUORUM"])
+        # a timestamp tie goes to the greater value
+        h = hist((0, "invoke", "write", [1, 10, None]), (0, "ok", "write", [1, 10, 300]),
+                 (1, "invoke", "write", [1, 11, None]), (1, "ok", "write", [1, 11, 300]))
+        self.assertTrue(self.wl().check(h, self.fin([1, 11, 300]))["valid"])
+        self.assertFalse(self.wl().check(h, self.fin([1, 10, 300]))["valid"])
+
+    def test_final_must_not_go_below_a_read(self):
+        h = hist((2, "invoke", "write", [1, 12, None]), (2, "info", "write", [1, 12, 300]),
+                 (1, "invoke", "read", [1, None, None]), (1, "ok", "read", [1, 12, 300]))
+        self.assertTrue(self.wl().check(h, self.fin([1, 12, 300]))["valid"])
+        r = self.wl().check(h, self.fin())
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["final_wrong"][0]["rule"], "R3")
 
     def test_final_unknown_value(self):
         h = hist((0, "invoke", "write", [1, 10, None]), (0, "ok", "write", [1, 10, 300]))
-        r = self.wl().check(h, {"reads": {"ALL": [[1, 77, 900]]}})
+        r = self.wl().check(h, self.fin([1, 77, 900]))
         self.assertFalse(r["valid"])
-        r = self.wl().check(h, {"reads": {"ALL": []}})
+        r = self.wl().check(h, self.fin())
         self.assertFalse(r["valid"])
+        r = self.wl().check(h, {"reads": {"ALL": [[1, 10, 300]]}, "errors": {"QUORUM": "timeout"}})
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["QUORUM"]["error"], "timeout")
+
+
+class SimStore(object):
+    """A simulated leaderless LWW store: 3 replicas, each message delayed
+    at random (sometimes dropped), client timestamps with per-client
+    skew, writes acknowledged by `w_acks` replicas, reads from `r_n`
+    replicas sampled at different instants, blocking read repair of the
+    replicas read (unless repair=False).  Produces a Jepsen history of
+    the register workload (times are event-queue steps)."""
+
+    def __init__(self, seed, w_acks=2, r_n=2, repair=True, clients=5, ops=40):
+        self.rng = random.Random(seed)
+        self.w_acks, self.r_n, self.repair = w_acks, r_n, repair
+        self.clients, self.ops = clients, ops
+
+    def run(self):
+        import heapq
+        rng = self.rng
+        reps = [dict() for _ in range(3)]
+        q, seq, h = [], [0], []
+        now = [0.0]
+
+        def at(t, fn):
+            seq[0] += 1
+            heapq.heappush(q, (t, seq[0], fn))
+
+        def apply(r, k, x):
+            if k not in reps[r] or x > reps[r][k]:
+                reps[r][k] = x
+
+        def delay():
+            return rng.expovariate(1.0) if rng.random() > 0.1 else 1e9   # 10 % lost
+
+        vals = itertools.count(1)
+        skew = [rng.choice([0, 0, -3.0, 3.0]) for _ in range(self.clients)]
+        proc = list(range(self.clients))
+        left = [self.ops // self.clients] * self.clients
+
+        def rec(c, typ, f, v):
+            h.append({"process": proc[c], "type": typ, "f": f, "value": v, "time": now[0]})
+
+        def next_op(c):
+            if left[c] == 0:
+                return
+            left[c] -= 1
+            k = rng.randrange(2)
+            if rng.random() < 0.5:
+                v = next(vals)
+                rec(c, "invoke", "write", [k, v, None])
+                if rng.random() < 0.05:
+                    at(now[0] + 0.1, lambda: (rec(c, "fail", "write", [k, v, None]), next_op(c)))
+                    return
+                ts = int((now[0] + skew[c]) * 1000)
+                st = {"acks": 0, "done": False}
+
+                def arrive(r):
+                    apply(r, k, (ts, v))
+                    at(now[0] + delay(), lambda: ack())
+
+                def ack():
+                    st["acks"] += 1
+                    if st["acks"] == self.w_acks and not st["done"]:
+                        st["done"] = True
+                        rec(c, "ok", "write", [k, v, ts])
+                        next_op(c)
+
+                def timeout():
+                    if not st["done"]:
+                        st["done"] = True
+                        rec(c, "info", "write", [k, v, ts])
+                        proc[c] += self.clients
+                        next_op(c)
+                for r in range(3):
+                    at(now[0] + delay(), lambda r=r: arrive(r))
+                at(now[0] + 5.0, timeout)
+            else:
+                rec(c, "invoke", "read", [k, None, None])
+                targets = rng.sample(range(3), 3)
+                st = {"got": {}, "done": False}
+
+                def sample(r):
+                    x = reps[r].get(k)
+                    at(now[0] + delay(), lambda: answer(r, x))
+
+                def answer(r, x):
+                    if st["done"] or len(st["got"]) >= self.r_n:
+                        return
+                    st["got"][r] = x
+                    if len(st["got"]) == self.r_n:
+                        xs = [y for y in st["got"].values() if y is not None]
+                        best = max(xs) if xs else None
+                        if self.repair and best is not None and len(set(st["got"].values())) > 1:
+                            pend = {"n": len(st["got"])}
+                            for rr in st["got"]:
+                                def rep(rr=rr):
+                                    apply(rr, k, best)
+                                    pend["n"] -= 1
+                                    if pend["n"] == 0:
+                                        finish(best)
+                                at(now[0] + rng.expovariate(1.0), rep)
+                        else:
+                            finish(best)
+
+                def finish(best):
+                    if st["done"]:
+                        return
+                    st["done"] = True
+                    rec(c, "ok", "read", [k, best[1], best[0]] if best else [k, None, None])
+                    next_op(c)
+
+                def rtimeout():
+                    if not st["done"]:
+                        st["done"] = True
+                        rec(c, "fail", "read", [k, None, None])
+                        next_op(c)
+                for r in targets:
+                    at(now[0] + delay(), lambda r=r: sample(r))
+                at(now[0] + 5.0, rtimeout)
+
+        for c in range(self.clients):
+            at(rng.random(), lambda c=c: next_op(c))
+        while q:
+            t, _, fn = heapq.heappop(q)
+            if t > 1e8:
+                break
+            now[0] = t
+            fn()
+        # heal: every replica gets every write (hints), then final reads
+        final = {}
+        for r in reps:
+            for k, x in r.items():
+                final[k] = max(final.get(k, x), x)
+        rows = sorted([k, x[1], x[0]] for k, x in final.items())
+        return h, {"reads": {"QUORUM": rows, "ALL": rows}}
+
+
+class TestRegisterCheckerOnSimulatedStore(unittest.TestCase):
+    """The checker must accept every history of a correct quorum LWW store
+    (no false alarms, whatever the delays, losses and skews) and must
+    catch stores that break a quorum rule."""
+
+    def verdicts(self, **kw):
+        wl_ = workloads.RegisterWorkload(lambda i: 0)
+        wl_.NKEYS = 2
+        out = {"valid": 0, "stale": 0, "nonmono": 0, "impossible": 0, "reads": 0}
+        for seed in range(1000):
+            h, fin = SimStore(seed, **kw).run()
+            r = wl_.check(h, fin)
+            out["valid"] += r["valid"]
+            out["stale"] += r["stale_reads"] > 0
+            out["nonmono"] += r["nonmonotonic_reads"] > 0
+            out["impossible"] += r["impossible_reads"] > 0
+            out["reads"] += r["reads"]
+        return out
+
+    def test_correct_store_always_valid(self):
+        v = self.verdicts()
+        self.assertEqual(v["valid"], 1000, v)
+        self.assertGreater(v["reads"], 10000)
+
+    def test_write_acked_by_one_replica_is_caught(self):
+        v = self.verdicts(w_acks=1)
+        self.assertGreater(v["stale"], 50, v)
+        self.assertEqual(v["impossible"], 0, v)
+
+    def test_read_from_one_replica_is_caught(self):
+        v = self.verdicts(r_n=1)
+        self.assertGreater(v["stale"], 200, v)
+
+    def test_no_read_repair_is_caught(self):
+        v = self.verdicts(repair=False)
+        self.assertGreater(v["nonmono"], 10, v)
+        self.assertEqual(v["stale"], 0, v)
 
 
 class TestDeleteChecker(unittest.TestCase):

@@ -5,11 +5,13 @@ namespaces (jepsen/run; see docs/JEPSEN.md).
 
 Each scenario runs the runner as a subprocess with a fixed seed (the fault
 schedule is reproducible) and asserts on its results.json / history:
-the checker's verdict, lost = 0, unexpected = 0, no stale reads, the
-final register values, convergence, and that faults really happened and
+the checker's verdict, lost = 0, unexpected = 0, no stale, impossible
+or non-monotonic register reads, the final register values at QUORUM and
+ALL, convergence, and that faults really happened and
 operations really were acknowledged (a run that did nothing cannot pass).
 
-Skips (with the reason) when not root or `ip netns` is unusable.
+Fails (with the reason; it does not skip) when not root or `ip netns` is
+unusable: CI runs as root and scripts/install-deps installs iproute2.
 """
 import json
 import os
@@ -25,7 +27,7 @@ RUN = os.path.join(ROOT, "jepsen", "run")
 STORE = os.environ.get("JEPSEN_STORE", os.path.join(ROOT, "jepsen", "store"))
 
 
-def netns_skip_reason():
+def netns_unusable_reason():
     if os.geteuid() != 0:
         return "jepsen needs root for ip netns (CI runs as root)"
     try:
@@ -58,9 +60,9 @@ def run_jepsen(args, timeout):
 
 class JepsenCase(unittest.TestCase):
     def setUp(self):
-        why = netns_skip_reason()
+        why = netns_unusable_reason()
         if why:
-            self.skipTest(why)
+            self.fail("cannot run the Jepsen suite: " + why)
 
     def assertHistoryWellFormed(self, hist):
         self.assertTrue(hist)
@@ -114,7 +116,11 @@ class TestJepsenQuick(JepsenCase):
         reads = sum(1 for op in hist if op["f"] == "read" and op["type"] == "ok")
         self.assertGreater(reads, 100)
         self.assertEqual(res["stale_reads"], 0, res["stale"])
+        self.assertEqual(res["impossible_reads"], 0, res["impossible"])
+        self.assertEqual(res["nonmonotonic_reads"], 0, res["nonmonotonic"])
         self.assertEqual(res["final_wrong"], [])
+        for cl in ("QUORUM", "ALL"):
+            self.assertEqual(res[cl]["wrong"], 0, cl)
         self.assertTrue(res["convergence"])
         self.assertTrue(res["valid"], json.dumps(res)[:2000])
         self.assertEqual(rc, 0)

@@ -14,24 +14,27 @@ gossip over one shared storage port (as test_cluster.py does).  Checked:
     coordinator restarts in between (hints survive it); the node comes
     back, hints replay, and every key is readable at CL=ONE from that
     node alone, with no repair run;
-  * a paused (SIGSTOP) replica does not make QUORUM writes hang: each is
-    answered by the two others, within the write timeout;
+  * a paused (SIGSTOP) replica does not make QUORUM writes fail: each
+    succeeds on the acks of the two others (a coordinator that required
+    the paused one's ack would answer WriteTimeout, and the driver does
+    not retry), and no write timeout is counted.  How fast they are
+    answered is not asserted (that is a benchmark's job);
   * (own cluster, hinted_handoff_enabled false) a stale replica is fixed
     by QUORUM reads coordinated by it: afterwards a CL=ONE read from it
     alone returns the new values.
 
-The test needs basaltd to run the replicated coordinator with gossip
-membership.  It skips itself (unittest.SkipTest, reason given) when the
-nodes do not form a cluster (system.peers still empty after 10 s) or do
-not replicate (a write through one node is not visible on another within
-10 s) - i.e. before the coordinator is wired into basaltd.
+Set-up fails (it does not skip: a broken gossip or coordinator must turn
+this file and the ones that share the set-up - test_repair, test_batchlog,
+test_truncate - red) when the nodes do not form a cluster (system.peers
+of node 0 short of 2 rows after 60 s) or do not replicate (a write at ONE
+through node 0 not readable at ONE on nodes 1 and 2 within 60 s).  The
+deadlines are liveness bounds, not speed requirements.
 """
 
 import os
 import re
 import signal
 import socket
-import time
 import unittest
 import urllib.request
 
@@ -94,17 +97,17 @@ class _ReplicatedCluster(unittest.TestCase):
     @classmethod
     def _require_cluster(cls):
         s0 = cls.session(0)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if len(list(s0.execute("SELECT peer FROM system.peers"))) >= 2:
-                    break
-            except Exception:
-                pass
-            time.sleep(0.2)
-        else:
-            raise unittest.SkipTest("basaltd does not form a cluster yet "
-                                    "(system.peers empty after 10 s)")
+        peers = []
+
+        def formed():
+            peers[:] = [r.peer for r in s0.execute("SELECT peer FROM system.peers")]
+            return len(peers) >= 2
+        try:
+            _wait(formed, 60, "3-node cluster")
+        except AssertionError:
+            raise AssertionError("the 3 nodes did not form a cluster: system.peers on "
+                                 "node 0 lists %r after 60 s (gossip/membership broken?)"
+                                 % (peers,))
         s0.execute("CREATE KEYSPACE IF NOT EXISTS rf3 WITH replication = "
                    "{'class': 'SimpleStrategy', 'replication_factor': 3}")
         s0.execute("CREATE TABLE IF NOT EXISTS rf3.t (k int PRIMARY KEY, v text)")
@@ -114,16 +117,18 @@ class _ReplicatedCluster(unittest.TestCase):
                   10, "schema on node %d" % i)
         s0.execute(SimpleStatement("INSERT INTO rf3.t (k, v) VALUES (-1, 'probe')",
                                    consistency_level=ConsistencyLevel.ONE))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if all(cls.local_value(i, -1) == "probe" for i in (1, 2)):
-                    return
-            except Exception:
-                pass
-            time.sleep(0.2)
-        raise unittest.SkipTest("basaltd does not replicate writes yet "
-                                "(the coordinator is not wired into basaltd)")
+        seen = {}
+
+        def replicated():
+            for i in (1, 2):
+                seen[i] = cls.local_value(i, -1)
+            return all(seen[i] == "probe" for i in (1, 2))
+        try:
+            _wait(replicated, 60, "probe replicated")
+        except AssertionError as e:
+            raise AssertionError("a write at ONE through node 0 did not reach the other "
+                                 "replicas within 60 s (CL=ONE reads on nodes 1, 2 gave %r; "
+                                 "the coordinator does not replicate): %s" % (seen, e))
 
     @classmethod
     def session(cls, i):
@@ -266,17 +271,29 @@ class ReplicationTest(_ReplicatedCluster):
         for k in (1000, 1000 + n_keys // 2, 1000 + n_keys - 1):
             self.assertEqual(self.local_value(2, k), want[k])
 
-    def test_4_paused_node_does_not_hang_quorum_writes(self):
+    def metric(self, i, name):
+        """A sample of node i's GET /metrics (None: absent)."""
+        n = self.nodes[i]
+        with urllib.request.urlopen("http://%s:%d/metrics" % (n.host, n.admin_port),
+                                    timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return None
+
+    def test_4_paused_node_does_not_fail_quorum_writes(self):
         n2 = self.nodes[2]
-        os.kill(n2.proc.pid, signal.SIGSTOP)
+        timeouts0 = self.metric(0, "basalt_coordinator_write_timeouts_total")
+        self.assertIsNotNone(timeouts0, "no basalt_coordinator_write_timeouts_total")
+        harness.pause(n2.proc.pid)
         try:
             for k in range(20):
-                t0 = time.monotonic()
+                # raises WriteTimeout if the coordinator waits for node 2
                 self.write(0, 50000 + k, "p", ConsistencyLevel.QUORUM)
-                took = time.monotonic() - t0
-                self.assertLess(took, WRITE_TIMEOUT_MS / 1000.0 + 1.0,
-                                "QUORUM write %d took %.2fs with a paused replica" % (k, took))
-            self.assertEqual(self.local_value(1, 50019), "p")
+            for i in (0, 1):
+                self.assertEqual(self.local_value(i, 50019), "p")
+            self.assertEqual(self.metric(0, "basalt_coordinator_write_timeouts_total"),
+                             timeouts0)
         finally:
             os.kill(n2.proc.pid, signal.SIGCONT)
         _wait(lambda: self.write(0, -5, "w", ConsistencyLevel.ALL) is None, 60,

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -52,7 +51,8 @@ def _find_shell():
                             "client", "basalt-shell")
         if os.access(cand, os.X_OK):
             return cand
-    raise unittest.SkipTest("basalt-shell not found (pass --shell PATH)")
+    raise AssertionError("basalt-shell not found beside basaltd "
+                         "(build the basalt-shell target or pass --shell PATH)")
 
 
 class Tmux(object):
@@ -125,8 +125,8 @@ class ShellTest(harness.NodeTestCase):
     @classmethod
     def setUpClass(cls):
         cls.shell = _find_shell()
-        if not shutil.which("tmux"):
-            raise unittest.SkipTest("tmux not installed")
+        if not shutil.which("tmux"):  # a broken setup, not a reason to pass
+            raise AssertionError("tmux is not installed (scripts/install-deps installs it)")
         super(ShellTest, cls).setUpClass()
 
     def setUp(self):

@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """test_truncate.py - TRUNCATE empties every replica, and refuses with
 Unavailable while a node is down (as Cassandra does)."""
-import unittest
 
 import harness
 from cassandra import ConsistencyLevel, Unavailable
@@ -32,16 +31,25 @@ class TruncateTest(_ReplicatedCluster):
         _wait(lambda: not any(h.is_up for h in self.sessions[0][0].metadata.all_hosts()
                               if h.address == self.nodes[2].host), 20, "node 3 seen down")
         # until the failure detector marks it down the truncate fails on it
-        # (TruncateError); then it is refused up front (Unavailable)
+        # (TruncateError); then it is refused up front (Unavailable).  The
+        # predicate only records what happened (harness.wait_for treats an
+        # exception as "not yet", so an assertion in it would be swallowed).
+        outcomes = []
+
         def refused():
             try:
                 s0.execute("TRUNCATE rf3.t")
             except Unavailable:
+                outcomes.append("Unavailable")
                 return True
             except TruncateError:
+                outcomes.append("TruncateError")
                 return False
-            raise AssertionError("TRUNCATE succeeded with a node down")
+            outcomes.append("succeeded")
+            return True     # stop waiting: judged below
         _wait(refused, 30, "TRUNCATE refused with Unavailable")
+        self.assertNotIn("succeeded", outcomes, "TRUNCATE succeeded with a node down")
+        self.assertEqual(outcomes[-1], "Unavailable")
         self.assertEqual(self.local_value(0, 1), "kept")
         self.nodes[2].start()
 

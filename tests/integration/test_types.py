@@ -291,8 +291,10 @@ class TypesTest(harness.NodeTestCase):
         seln = s.prepare("SELECT v FROM pr WHERE b = :bb AND a = :aa AND c = :cc")
         self.assertEqual(seln.routing_key_indexes, [1, 0])
         self.assertEqual(s.execute(seln, {"aa": 1, "bb": "x", "cc": 1}).one().v, "first")
-        # Basalt announces no result metadata at PREPARE (NO_METADATA):
-        # every ROWS result carries its own column specs
+        # PREPARE announces the result columns (the driver then executes
+        # with skip_metadata and decodes rows with them)
+        self.assertEqual([m[2] for m in sel.result_metadata], ["c", "v"])
+        self.assertFalse(ins.result_metadata)
         self.assertEqual(s.execute(sel, [1, "x", 0]).column_names, ["c", "v"])
         # routing key = composite of the pk components; its token is the
         # server's token()

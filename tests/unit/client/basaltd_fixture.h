@@ -7,6 +7,12 @@
  * failed assertion in Check's fork mode skips teardown) takes its server
  * with it.  The binary is BASALTD_PATH (set by CMake), or $BASALTD.
  * Header-only: included by one test file each.
+ *
+ * A node's end is checked, so a sanitized basaltd (build-asan/) cannot
+ * crash or leak unseen: tsrv_stop() returns 0 only when the node exited
+ * 0 on SIGTERM, and tsrv_destroy() also fails (-1) when the node's output
+ * (its stdout/stderr, <dir>/basaltd.log) holds a sanitizer report; both
+ * print the reason and the log's tail to stderr.  Tests assert both.
  */
 #ifndef BS_TEST_BASALTD_FIXTURE_H
 #define BS_TEST_BASALTD_FIXTURE_H
@@ -98,10 +104,10 @@ __attribute__((unused)) static void tsrv_suite_teardown(void) {
  * process without running the test's own teardown. */
 static bs_test_server *tsrv_reg[8];
 static int tsrv_nreg;
-static void tsrv_destroy(bs_test_server *s);
+static int tsrv_destroy(bs_test_server *s);
 static void tsrv_atexit(void) {
     for (int i = 0; i < tsrv_nreg; i++)
-        tsrv_destroy(tsrv_reg[i]);
+        (void)tsrv_destroy(tsrv_reg[i]); /* a failed test: already failing */
 }
 static void tsrv_register(bs_test_server *s) {
     for (int i = 0; i < tsrv_nreg; i++)
@@ -220,23 +226,76 @@ __attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes,
     return 0;
 }
 
+/* Prints the last n lines of the node's output to stderr. */
+static void tsrv_tail(const bs_test_server *s, int n) {
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "tail -n %d '%s/basaltd.log' 1>&2", n, s->dir);
+    if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
+}
+
 /* SIGTERM (SIGCONT first, in case it is stopped), wait up to 20 s, then
- * SIGKILL. */
-__attribute__((unused)) static void tsrv_stop(bs_test_server *s) {
-    if (s->pid <= 0) return;
-    kill(s->pid, SIGCONT);
-    kill(s->pid, SIGTERM);
-    for (int i = 0; i < 400; i++) {
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
-            return;
+ * SIGKILL.  0 when the node exited with status 0 (a node not running: 0);
+ * -1, with the reason on stderr, when it had died already, exited
+ * non-zero, died of a signal or ignored SIGTERM. */
+__attribute__((unused)) static int tsrv_stop(bs_test_server *s) {
+    if (s->pid <= 0) return 0;
+    pid_t pid = s->pid;
+    int st = 0, done = 0, early = waitpid(pid, &st, WNOHANG) == pid;
+    if (early) {
+        done = 1;
+    } else {
+        kill(pid, SIGCONT);
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 400 && !done; i++) {
+            if (waitpid(pid, &st, WNOHANG) == pid)
+                done = 1;
+            else
+                usleep(50000);
         }
-        usleep(50000);
     }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
     s->pid = 0;
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fprintf(stderr, "basaltd %s ignored SIGTERM for 20 s\n", s->hostport);
+        tsrv_tail(s, 30);
+        return -1;
+    }
+    if (!early && WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+    if (WIFEXITED(st))
+        fprintf(stderr, "basaltd %s %s with status %d\n", s->hostport,
+                early ? "had exited by itself" : "exited on SIGTERM", WEXITSTATUS(st));
+    else
+        fprintf(stderr, "basaltd %s died of signal %d\n", s->hostport,
+                WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    tsrv_tail(s, 30);
+    return -1;
+}
+
+/* 1 when the node's output holds an ASan/LSan/UBSan/TSan report (printed
+ * to stderr), else 0. */
+static int tsrv_sanitizer_report(const bs_test_server *s) {
+    static const char *const marks[] = {"ERROR: AddressSanitizer", "LeakSanitizer",
+                                        "runtime error:", "WARNING: ThreadSanitizer"};
+    char path[256], line[1024];
+    snprintf(path, sizeof path, "%s/basaltd.log", s->dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int found = 0, printed = 0;
+    while (fgets(line, sizeof line, f) && printed < 60) {
+        for (size_t i = 0; !found && i < sizeof marks / sizeof marks[0]; i++)
+            if (strstr(line, marks[i])) {
+                found = 1;
+                fprintf(stderr, "sanitizer report in the output of basaltd %s (%s):\n",
+                        s->hostport, path);
+            }
+        if (found) {
+            fputs(line, stderr);
+            printed++;
+        }
+    }
+    fclose(f);
+    return found;
 }
 
 /* SIGSTOP, then waits until every thread of the node is stopped (the
@@ -260,8 +319,12 @@ __attribute__((unused)) static int tsrv_pause(bs_test_server *s) {
     return -1;
 }
 
-static void tsrv_destroy(bs_test_server *s) {
-    tsrv_stop(s);
+/* Stops the node (tsrv_stop), checks its output for sanitizer reports
+ * and removes its directory.  0 when it ended cleanly, else -1 (reason on
+ * stderr).  Safe to call again (then 0). */
+static int tsrv_destroy(bs_test_server *s) {
+    int rc = tsrv_stop(s);
+    if (s->dir[0] && tsrv_sanitizer_report(s)) rc = -1;
     if (s->dir[0]) {
         char cmd[200];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
@@ -269,6 +332,7 @@ static void tsrv_destroy(bs_test_server *s) {
         }
         s->dir[0] = '\0';
     }
+    return rc;
 }
 
 __attribute__((unused)) static double tsrv_now(void) {

@@ -27,8 +27,9 @@ static void srv_up(void) {
     ck_assert_int_eq(tsrv_start(&srv), 0);
 }
 
+/* The node must exit 0 on SIGTERM with no sanitizer report. */
 static void srv_down(void) {
-    tsrv_destroy(&srv);
+    ck_assert_int_eq(tsrv_destroy(&srv), 0);
 }
 
 static bs_client *connect_opts(int lz4, int timeout_ms, const char *ks) {
@@ -719,7 +720,7 @@ START_TEST(test_unprepared_after_restart) {
     ck_assert_int_eq(
         bs_client_prepare(c, "SELECT v FROM ks.r WHERE k = ?", &sel, &err), 0);
     /* restart: the node forgets its prepared statements */
-    tsrv_stop(&srv);
+    ck_assert_int_eq(tsrv_stop(&srv), 0);
     ck_assert_int_eq(tsrv_start(&srv), 0);
 
     bs_client_stmt *s;
@@ -746,7 +747,7 @@ START_TEST(test_unprepared_after_restart) {
     bs_client_stmt_free(s);
 
     /* prepared statements inside a batch are re-prepared too */
-    tsrv_stop(&srv);
+    ck_assert_int_eq(tsrv_stop(&srv), 0);
     ck_assert_int_eq(tsrv_start(&srv), 0);
     bs_client_stmt *b;
     ck_assert_int_eq(bs_client_stmt_new_batch(BS_CLIENT_BATCH_UNLOGGED, &b), 0);
@@ -889,7 +890,7 @@ START_TEST(test_connect_failures) {
 
     /* the node goes away: no host available, then it comes back */
     c = connect_opts(0, 2000, NULL);
-    tsrv_stop(&srv);
+    ck_assert_int_eq(tsrv_stop(&srv), 0);
     bs_client_result *r = NULL;
     int rc = bs_client_query(c, "SELECT * FROM system.local", &r, &err);
     ck_assert_int_eq(rc, BS_CLIENT_ENOHOST);

@@ -33,7 +33,7 @@ static void cluster_up(void) {
 
 static void cluster_down(void) {
     for (int i = 0; i < NNODES; i++)
-        tsrv_destroy(&nodes[i]);
+        ck_assert_int_eq(tsrv_destroy(&nodes[i]), 0); /* exit 0, no report */
 }
 
 /* Connects through node 0 and waits until the client knows all nodes. */
@@ -203,7 +203,7 @@ START_TEST(test_discovery_and_routing) {
     }
 
     uint64_t v0 = bs_client_topology_version(c);
-    tsrv_stop(&nodes[2]);
+    ck_assert_int_eq(tsrv_stop(&nodes[2]), 0);
     int down = 0;
     double t0 = tsrv_now();
     while (!down && tsrv_now() - t0 < 20) {

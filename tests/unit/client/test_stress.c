@@ -4,6 +4,13 @@
  * deliberately slow "server" (an op that stalls), latency measured from
  * the intended start times shows the stall, latency from actual starts
  * (closed loop) hides it.
+ *
+ * No assertion here depends on how fast the machine is: only lower bounds
+ * that sleeping guarantees (a 300 ms stall lasts at least 300 ms; in the
+ * open loop op 200+j cannot start before the stall ends, so its latency
+ * from its intended start is at least 300 - 2j ms whatever the scheduler
+ * does) and counts.  Upper bounds on latency or elapsed time, and
+ * throughput, belong in benchmarks (scripts/bench), not here.
  */
 #include <check.h>
 #include <pthread.h>
@@ -84,6 +91,18 @@ static int slow_op(void *ud, int worker, uint64_t seq, int kind) {
     return 0;
 }
 
+/* At least 80 samples of h are >= min_ns: the (total - 79)-th smallest
+ * is, and bs_hist_percentile gives an upper bound of its bucket.  Ops
+ * 200..299 of the open-loop runs below were all intended to start at
+ * least 100 ms before the 300 ms stall ended; the margin covers the 10
+ * of them that async_op fails (seq % 100 == 7, not in the histogram) and
+ * a few that a completing slot may start out of order around op 200. */
+static void assert_tail_at_least(const bs_hist *h, uint64_t min_ns) {
+    ck_assert_uint_ge(h->total, 500);
+    double pct = 100.0 * ((double)h->total - 79.5) / (double)h->total;
+    ck_assert_uint_ge(bs_hist_percentile(h, pct), min_ns);
+}
+
 START_TEST(open_loop_reports_from_intended_start) {
     bs_stress_result *closed = malloc(sizeof *closed),
                      *open = malloc(sizeof *open);
@@ -95,19 +114,25 @@ START_TEST(open_loop_reports_from_intended_start) {
     o.rate = 500; /* one op every 2 ms: the 300 ms stall delays ~150 intended
                      starts */
     ck_assert_int_eq(bs_stress_run(&o, open), 0);
-    /* closed loop: only the one stalled op is slow, p90 stays near 1 ms */
-    ck_assert_uint_lt(bs_hist_percentile(&closed->all, 90), 20000000ULL);
+    ck_assert_uint_eq(closed->ops, 600);
+    ck_assert_uint_eq(open->ops, 600);
+    /* closed loop: the stalled op itself is seen */
     ck_assert_uint_ge(closed->all.max_ns, 300000000ULL);
-    /* open loop: every op queued behind the stall counts its wait */
+    /* open loop: every op queued behind the stall counts its wait: ops
+     * 200..299 were all intended to start before the stall ended, at
+     * least 100 ms before it did */
+    assert_tail_at_least(&open->all, 100000000ULL);
     ck_assert_uint_gt(bs_hist_percentile(&open->all, 90), 50000000ULL);
-    ck_assert_uint_gt(bs_hist_percentile(&open->all, 90),
-                      5 * bs_hist_percentile(&closed->all, 90));
     free(closed);
     free(open);
 }
 END_TEST
 
+/* Duration mode: the run returns (the test's timeout bounds it), did not
+ * stop before its duration, and reports exactly the operations performed. */
 START_TEST(duration_mode_stops) {
+    atomic_store(&writes, 0);
+    atomic_store(&reads, 0);
     bs_stress_opts o = {0};
     o.threads = 2;
     o.duration_s = 0.3;
@@ -115,7 +140,8 @@ START_TEST(duration_mode_stops) {
     bs_stress_result *r = malloc(sizeof *r);
     ck_assert_int_eq(bs_stress_run(&o, r), 0);
     ck_assert_uint_gt(r->ops, 0);
-    ck_assert(r->elapsed_s >= 0.3 && r->elapsed_s < 5.0);
+    ck_assert_uint_eq(r->ops, (uint64_t)(atomic_load(&writes) + atomic_load(&reads)));
+    ck_assert(r->elapsed_s >= 0.3);
     bs_stress_opts bad = {0};
     ck_assert_int_ne(bs_stress_run(&bad, r), 0);
     free(r);
@@ -277,12 +303,11 @@ START_TEST(async_open_loop_reports_from_intended_start) {
     fake_stop(th);
     ck_assert_uint_eq(closed->ops, 600);
     ck_assert_uint_eq(open->ops, 600);
-    /* closed loop: the slots just wait with the server; only the few ops
-     * in flight at the stall look slow */
-    ck_assert_uint_lt(bs_hist_percentile(&closed->all, 90), 20000000ULL);
+    /* closed loop: the stalled op itself is seen */
     ck_assert_uint_ge(closed->all.max_ns, 300000000ULL);
     /* open loop: every op that should have started during the stall
      * counts its wait */
+    assert_tail_at_least(&open->all, 100000000ULL);
     ck_assert_uint_gt(bs_hist_percentile(&open->all, 90), 50000000ULL);
     /* and the rate was honoured: 600 ops at 500/s take >= 1.2 s */
     ck_assert(open->elapsed_s >= 1.19);
@@ -292,6 +317,8 @@ START_TEST(async_open_loop_reports_from_intended_start) {
 END_TEST
 
 START_TEST(async_duration_mode_stops) {
+    atomic_store(&writes, 0);
+    atomic_store(&reads, 0);
     pthread_t th = fake_start(200000, 0);
     bs_stress_opts o = {0};
     o.threads = 16;
@@ -300,8 +327,10 @@ START_TEST(async_duration_mode_stops) {
     bs_stress_result *r = malloc(sizeof *r);
     ck_assert_int_eq(bs_stress_run(&o, r), 0);
     fake_stop(th);
-    ck_assert_uint_gt(r->ops, 100);
-    ck_assert(r->elapsed_s >= 0.3 && r->elapsed_s < 5.0);
+    /* every operation started was completed and counted */
+    ck_assert_uint_gt(r->ops, 0);
+    ck_assert_uint_eq(r->ops, (uint64_t)(atomic_load(&writes) + atomic_load(&reads)));
+    ck_assert(r->elapsed_s >= 0.3);
     ck_assert_int_eq(atomic_load(&FS.inflight), 0);
     free(r);
 }
@@ -367,7 +396,7 @@ START_TEST(async_open_loop_on_callers_ticker) {
     ck_assert_int_eq(atomic_load(&started_by[0]), 0);
     ck_assert_int_eq(atomic_load(&started_by[1]), 600);
     ck_assert_int_eq(atomic_load(&started_by[2]), 0);
-    ck_assert_int_gt(atomic_load(&TK.calls), 100); /* ~1.2 s of 300 us ticks */
+    ck_assert_int_gt(atomic_load(&TK.calls), 0);
     /* refused: the engine paces */
     memset(&TK, 0, sizeof TK);
     TK.refuse = 1;

@@ -432,7 +432,7 @@ START_TEST(header_validation) {
     ck_assert_int_eq(
         bs_proto_header_parse(golden_startup, 9, &srv, &h, msg, sizeof msg), 0);
     ck_assert_uint_eq(h.length, 22);
-    /* v5 and v3 headers: the version error, with the stream to answer */
+    /* v5 and v6 headers: the version error, with the stream to answer */
     uint8_t v5[9] = {0x05, 0x00, 0x00, 0x07, 0x01, 0x00, 0x00, 0x00, 0x16};
     ck_assert_int_eq(bs_proto_header_parse(v5, 9, &srv, &h, msg, sizeof msg),
                      BS_ENOTSUP);
@@ -441,13 +441,18 @@ START_TEST(header_validation) {
     ck_assert_str_eq(
         msg,
         "Invalid or unsupported protocol version (5); the lowest supported "
-        "version is 4 and the greatest is 4");
+        "version is 3 and the greatest is 4");
+    v5[0] = 0x06;
+    ck_assert_int_eq(bs_proto_header_parse(v5, 9, &srv, &h, msg, sizeof msg),
+                     BS_ENOTSUP);
+    ck_assert_ptr_nonnull(strstr(msg, "unsupported protocol version (6)"));
+    /* v3 is served: same 9-byte header */
     uint8_t v3[9] = {0x03, 0x00, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00};
     ck_assert_int_eq(bs_proto_header_parse(v3, 9, &srv, &h, msg, sizeof msg),
-                     BS_ENOTSUP);
+                     0);
     ck_assert_uint_eq(h.version, 3);
     ck_assert_int_eq(h.stream, 256);
-    ck_assert_ptr_nonnull(strstr(msg, "unsupported protocol version (3)"));
+    ck_assert_uint_eq(h.opcode, BS_PROTO_OP_OPTIONS);
     /* v2: 8-byte header with a 1-byte stream */
     uint8_t v2[8] = {0x02, 0x00, 0x05, 0x05, 0x00, 0x00, 0x00, 0x00};
     ck_assert_int_eq(bs_proto_header_parse(v2, 7, &srv, &h, msg, sizeof msg),
@@ -508,7 +513,7 @@ START_TEST(version_error_frames) {
     ck_assert_int_eq(resp.u.error.code, BS_PROTO_ERR_PROTOCOL);
     ck_str(resp.u.error.message,
            "Invalid or unsupported protocol version (5); the lowest "
-           "supported version is 4 and the greatest is 4");
+           "supported version is 3 and the greatest is 4");
     /* v3 client: answered in v3 (9-byte header) */
     bs_buf_reset(&b);
     ck_assert_int_eq(bs_proto_version_error_frame(&b, 0x03, 300), 0);
@@ -1913,19 +1918,123 @@ START_TEST(python_driver_golden_requests) {
            "cassandra",
            20);
 
-    /* v5 and v3 STARTUPs from the driver get the version error */
+    /* a v5 STARTUP from the driver gets the version error; its v3
+     * STARTUP is served */
     uint8_t buf[256];
-    const char *vf[] = {"startup_v5.bin", "startup_v3.bin"};
-    const int want_v[] = {5, 3}, want_stream[] = {7, 9};
-    for (int i = 0; i < 2; i++) {
-        size_t n = read_golden(vf[i], buf, sizeof buf);
-        ck_assert_int_eq(decode_one(buf, n, 0, BS_PROTO_COMP_NONE, &f, &body),
-                         BS_ENOTSUP);
-        ck_assert_uint_eq(f.h.version, want_v[i]);
-        ck_assert_int_eq(f.h.stream, want_stream[i]);
-    }
+    size_t n = read_golden("startup_v5.bin", buf, sizeof buf);
+    ck_assert_int_eq(decode_one(buf, n, 0, BS_PROTO_COMP_NONE, &f, &body),
+                     BS_ENOTSUP);
+    ck_assert_uint_eq(f.h.version, 5);
+    ck_assert_int_eq(f.h.stream, 7);
+    n = read_golden("startup_v3.bin", buf, sizeof buf);
+    ck_assert_int_eq(decode_one(buf, n, 0, BS_PROTO_COMP_NONE, &f, &body), 0);
+    ck_assert_uint_eq(f.h.version, 3);
+    ck_assert_int_eq(f.h.stream, 9);
+    bs_proto_rd r3;
+    ck_assert_int_eq(bs_proto_request_decode(&f, &a, &req, &r3), 0);
+    ck_assert_uint_eq(req.version, 3);
+    ck_assert_uint_eq(req.opcode, BS_PROTO_OP_STARTUP);
     bs_arena_free(&a);
     bs_buf_free(&body);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Protocol v3                                                         */
+/* ------------------------------------------------------------------ */
+
+START_TEST(v3_types_meta_and_requests) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf b = BS_BUF_INIT;
+    /* date/time/smallint/tinyint: custom classes in v3, ids in v4; both
+     * read back as the type */
+    static const struct {
+        uint16_t kind;
+        const char *cls;
+    } v3[] = {{BS_TYPE_DATE, "org.apache.cassandra.db.marshal.SimpleDateType"},
+              {BS_TYPE_TIME, "org.apache.cassandra.db.marshal.TimeType"},
+              {BS_TYPE_SMALLINT, "org.apache.cassandra.db.marshal.ShortType"},
+              {BS_TYPE_TINYINT, "org.apache.cassandra.db.marshal.ByteType"}};
+    for (size_t i = 0; i < 4; i++) {
+        bs_type *t = bs_type_new(v3[i].kind);
+        bs_type *l = bs_type_new_coll(BS_TYPE_LIST, t, NULL);
+        bs_buf_reset(&b);
+        ck_assert_int_eq(bs_proto_wr_type_v(&b, l, 3), 0);
+        size_t cl = strlen(v3[i].cls);
+        ck_assert_uint_eq(b.len, 2 + 2 + 2 + cl);
+        ck_assert_uint_eq(bs_get_u16(b.data), BS_TYPE_LIST);
+        ck_assert_uint_eq(bs_get_u16(b.data + 2), BS_TYPE_CUSTOM);
+        ck_assert_int_eq(memcmp(b.data + 6, v3[i].cls, cl), 0);
+        bs_proto_rd r;
+        bs_proto_rd_init(&r, b.data, b.len);
+        bs_type *got;
+        ck_assert_int_eq(bs_proto_rd_type(&r, &a, NULL, &got), 0);
+        ck_assert_uint_eq(got->kind, BS_TYPE_LIST);
+        ck_assert_uint_eq(got->params[0]->kind, v3[i].kind);
+        bs_buf_reset(&b);
+        ck_assert_int_eq(bs_proto_wr_type_v(&b, l, 4), 0);
+        ck_assert_uint_eq(b.len, 4);
+        ck_assert_uint_eq(bs_get_u16(b.data + 2), v3[i].kind);
+        bs_type_free(l);
+    }
+    /* prepared metadata: v3 has no pk count */
+    bs_type *it = bs_type_new(BS_TYPE_INT);
+    bs_proto_colspec cs = {bs_proto_cstr("ks"), bs_proto_cstr("t"),
+                           bs_proto_cstr("k"), it};
+    uint16_t pk = 0;
+    bs_proto_prepared_meta pm = {0, 1, &cs, 1, &pk, 4};
+    bs_buf_reset(&b);
+    ck_assert_int_eq(bs_proto_prepared_meta_encode(&b, &pm), 0);
+    size_t v4len = b.len;
+    ck_assert_uint_eq(bs_get_u32(b.data + 8), 1); /* pk count */
+    pm.version = 3;
+    bs_buf_reset(&b);
+    ck_assert_int_eq(bs_proto_prepared_meta_encode(&b, &pm), 0);
+    ck_assert_uint_eq(b.len, v4len - 6);
+    ck_assert_uint_eq(bs_get_u16(b.data + 8), 2); /* "ks" follows ncols */
+    bs_type_free(it);
+    /* v3 requests: no UNSET value, no custom payload */
+    static const uint8_t q_unset[] = {
+        0,    0, 0, 1,    'x',  0,    1, /* query "x", ONE */
+        0x01, 0, 1, 0xff, 0xff, 0xff, 0xfe /* values: 1, UNSET */};
+    bs_proto_frame f;
+    memset(&f, 0, sizeof f);
+    f.h.version = 3;
+    f.h.opcode = BS_PROTO_OP_QUERY;
+    f.body = q_unset;
+    f.body_len = sizeof q_unset;
+    bs_proto_request req;
+    bs_proto_rd r;
+    ck_assert_int_eq(bs_proto_request_decode(&f, &a, &req, &r), BS_EPROTO);
+    ck_assert_ptr_nonnull(strstr(r.msg, "Unset values are not supported"));
+    f.h.version = 4;
+    ck_assert_int_eq(bs_proto_request_decode(&f, &a, &req, &r), 0);
+    ck_assert_uint_eq(req.version, 4);
+    ck_assert_int_eq(req.u.query.params.values[0].len, BS_PROTO_UNSET);
+    static const uint8_t q_payload[] = {0, 0, 0, 0, 0, 1, 'x', 0, 1, 0};
+    f.body = q_payload;
+    f.body_len = sizeof q_payload;
+    f.h.flags = BS_PROTO_FLAG_CUSTOM_PAYLOAD;
+    ck_assert_int_eq(bs_proto_request_decode(&f, &a, &req, &r), 0);
+    f.h.version = 3;
+    ck_assert_int_eq(bs_proto_request_decode(&f, &a, &req, &r), BS_EPROTO);
+    ck_assert_ptr_nonnull(strstr(r.msg, "CUSTOM_PAYLOAD"));
+    /* re-stamping: every complete frame, direction kept, a partial tail
+     * left alone */
+    bs_buf_reset(&b);
+    ck_assert_int_eq(bs_proto_error_frame(&b, 1, BS_PROTO_ERR_INVALID, "a", 0),
+                     0);
+    size_t first = b.len;
+    ck_assert_int_eq(bs_proto_error_frame(&b, 2, BS_PROTO_ERR_INVALID, "bb", 0),
+                     0);
+    ck_assert_int_eq(bs_buf_append(&b, "\x84\x00", 2), 0);
+    bs_proto_frames_set_version(b.data, b.len, 3);
+    ck_assert_uint_eq(b.data[0], 0x83);
+    ck_assert_uint_eq(b.data[first], 0x83);
+    ck_assert_uint_eq(b.data[b.len - 2], 0x84);
+    bs_buf_free(&b);
+    bs_arena_free(&a);
 }
 END_TEST
 
@@ -1953,6 +2062,7 @@ int main(void) {
     tcase_add_test(tc, response_round_trips);
     tcase_add_test(tc, response_decode_rejects_lies);
     tcase_add_test(tc, python_driver_golden_requests);
+    tcase_add_test(tc, v3_types_meta_and_requests);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

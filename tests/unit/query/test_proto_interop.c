@@ -149,7 +149,7 @@ START_TEST(driver_decodes_control_responses) {
     add_frame(&b, "version_error", &w,
               "v4 stream=7 ProtocolException code=0x000a msg='Invalid or "
               "unsupported protocol "
-              "version (5); the lowest supported version is 4 and the greatest "
+              "version (5); the lowest supported version is 3 and the greatest "
               "is 4' info=None");
     bs_buf_free(&w);
 

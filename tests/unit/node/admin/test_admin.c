@@ -392,16 +392,55 @@ START_TEST(test_connection_cap) {
     ck_assert_int_eq(send_str(b, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
     ck_assert_int_eq(read_resp(b, &r), 0);
     resp_free(&r);
+    /* both slots hold idle keep-alive connections: a third takes the slot
+     * of the one idle longest (a), and is served */
     int c = tcp_connect(port);
     ck_assert_int_ge(c, 0);
-    ck_assert(peer_closed(c)); /* accepted and closed */
-    close(c);
-    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
-    ck_assert_int_eq(read_resp(a, &r), 0);
+    ck_assert_int_eq(send_str(c, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(read_resp(c, &r), 0);
     ck_assert_int_eq(r.status, 200);
     resp_free(&r);
+    ck_assert(peer_closed(a));
     close(a);
+    ck_assert_int_eq(send_str(b, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(read_resp(b, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
     close(b);
+    close(c);
+    stop_server();
+}
+END_TEST
+
+/* Issue 19, finding 7: 64 connections trickling a request head locked
+ * basalt-admin out for the idle timeout (60 s).  Every slot is taken by a
+ * slow sender; a new client must be served at once, the slow senders
+ * lose their slots oldest first. */
+START_TEST(test_slow_senders_cannot_lock_out) {
+    enum { SLOTS = 8 };
+    start_server(0, SLOTS);
+    int slow[SLOTS];
+    for (int i = 0; i < SLOTS; i++) {
+        slow[i] = tcp_connect(port);
+        ck_assert_int_ge(slow[i], 0);
+        ck_assert_int_eq(send_str(slow[i], "GET /hello HTTP/1.1\r\nHo"), 0);
+    }
+    /* a request on a connection of its own proves the server has taken
+     * all of the above: it is accepted after them, in order */
+    for (int round = 0; round < 3; round++) {
+        http_resp r;
+        ck_assert_int_eq(http_do(port, "GET", "/hello", &r), 200);
+        resp_free(&r);
+    }
+    /* the oldest slow senders were closed to make room; the newest is
+     * still open and can finish its request */
+    ck_assert(peer_closed(slow[0]));
+    ck_assert_int_eq(send_str(slow[SLOTS - 1], "st: h\r\n\r\n"), 0);
+    http_resp r;
+    ck_assert_int_eq(read_resp(slow[SLOTS - 1], &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
+    for (int i = 0; i < SLOTS; i++) close(slow[i]);
     stop_server();
 }
 END_TEST
@@ -473,6 +512,7 @@ int main(void) {
     tcase_add_test(ts, test_expect_continue);
     tcase_add_test(ts, test_blocking_handler_does_not_stall);
     tcase_add_test(ts, test_connection_cap);
+    tcase_add_test(ts, test_slow_senders_cannot_lock_out);
     tcase_add_test(ts, test_busy_port_and_stop);
     tcase_add_test(ts, test_idle_timeout);
     suite_add_tcase(s, ts);

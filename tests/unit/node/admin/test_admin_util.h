@@ -7,6 +7,7 @@
 #ifndef BS_TEST_ADMIN_UTIL_H
 #define BS_TEST_ADMIN_UTIL_H
 
+#include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -92,9 +93,12 @@ static inline void resp_free(http_resp *r) {
 }
 
 /* True when the peer closed the connection (recv returns 0). */
+/* The server closed the connection: end of stream, or a reset when it
+ * closed with bytes of ours still unread. */
 static inline int peer_closed(int fd) {
     char c;
-    return recv(fd, &c, 1, 0) == 0;
+    ssize_t n = recv(fd, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 /* One request on a fresh connection; returns status, body in r. */

@@ -1,7 +1,7 @@
 /*
  * test_gossip_schema.c - convergence of concurrent DDL: the per-keyspace /
- * per-table last-write-wins merge (bs_schema_merge, query/schema.c) that
- * schema propagation (node/cluster/cluster.c) relies on, and the stamps and
+ * per-table last-write-wins merge (bs_schema_merge, query/schema_merge.c)
+ * that schema propagation (node/cluster/cluster.c) relies on, and the stamps and
  * tombstones it needs surviving encode/decode.
  */
 #include <check.h>

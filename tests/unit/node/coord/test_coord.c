@@ -355,6 +355,33 @@ START_TEST(read_repair_fixes_stale_replica) {
 }
 END_TEST
 
+START_TEST(read_repair_must_reach_every_replica_it_read) {
+    ck_assert_int_eq(put(0, "ks", "h", "old", 100, BS_CL_ALL), 0);
+    /* a newer value on node 0 only (no hints): an unacknowledged write */
+    bs_coord_stop(g_n[0].coord);
+    bs_coord_free(g_n[0].coord);
+    g_hints_enabled = 0;
+    start_coord(0, 2000);
+    set_alive(1, 0);
+    set_alive(2, 0);
+    ck_assert_int_eq(put(0, "ks", "h", "new", 200, BS_CL_ONE), 0);
+    set_alive(1, 1);
+    set_alive(2, 1);
+    /* the other replicas answer digests but never the repair's READ_RAW */
+    ck_assert_int_eq(bs_msg_register(g_n[1].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_n[2].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
+    /* a QUORUM read through node 0 sees "new" (local) and "old": it may
+     * answer "new" only once a quorum holds it, or a later QUORUM read of
+     * nodes 1 and 2 would go back to "old" */
+    char v[64];
+    ck_assert_int_ne(get(0, "h", BS_CL_QUORUM, v), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_READ_TIMEOUT);
+    local_get(1, "h", v);
+    ck_assert_str_eq(v, "old");
+    g_hints_enabled = 1;
+}
+END_TEST
+
 START_TEST(hints_replayed_when_replica_returns) {
     node_down(2);
     char k[16], want[16];
@@ -581,6 +608,7 @@ int main(void) {
     tcase_add_test(tc, two_down_quorum_unavailable);
     tcase_add_test(tc, silent_replica_gives_write_timeout);
     tcase_add_test(tc, read_repair_fixes_stale_replica);
+    tcase_add_test(tc, read_repair_must_reach_every_replica_it_read);
     tcase_add_test(tc, hints_replayed_when_replica_returns);
     tcase_add_test(tc, hints_survive_coordinator_restart);
     tcase_add_test(tc, hints_disabled_writes_none);

@@ -675,7 +675,7 @@ START_TEST(version_v5_refused) {
 }
 END_TEST
 
-START_TEST(version_v3_refused_in_v3) {
+START_TEST(version_v3_served_and_kept) {
     bs_server_opts o = test_opts();
     bs_server *s = start(&o);
     cli c;
@@ -685,8 +685,27 @@ START_TEST(version_v3_refused_in_v3) {
     cli_raw(&c, h, 9);
     rframe f;
     ck_assert_int_eq(cli_read(&c, &f), 0);
+    ck_assert_uint_eq(f.version, 0x83); /* answered in v3 */
+    ck_assert_uint_eq(f.opcode, BS_PROTO_OP_SUPPORTED);
+    ck_assert_int_eq(f.stream, 17);
+    const bs_proto_multimap *m = &f.r.u.supported;
+    int found = 0;
+    for (uint16_t i = 0; i < m->n; i++)
+        if (bs_proto_str_eq(m->items[i].key, "PROTOCOL_VERSIONS")) {
+            ck_assert_uint_eq(m->items[i].vals.n, 2);
+            ck_assert(bs_proto_str_eq(m->items[i].vals.items[0], "3/v3"));
+            ck_assert(bs_proto_str_eq(m->items[i].vals.items[1], "4/v4"));
+            found = 1;
+        }
+    ck_assert(found);
+    /* the first frame fixed the version: a v4 frame now is fatal */
+    raw_header(h, 0x04, 0, 18, BS_PROTO_OP_OPTIONS, 0);
+    cli_raw(&c, h, 9);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
     ck_assert_uint_eq(f.version, 0x83);
-    expect_error(&f, 17, BS_PROTO_ERR_PROTOCOL, "Invalid or unsupported protocol version (3)");
+    expect_error(&f, 18, BS_PROTO_ERR_PROTOCOL,
+                 "Invalid message version. Got 4 but previous messages on this connection had "
+                 "version 3");
     cli_expect_closed(&c);
     cli_close(&c);
     finish(s);
@@ -1333,7 +1352,7 @@ static Suite *suite(void) {
     tcase_add_test(t, lz4_round_trip);
     tcase_add_test(t, uncompressed_frame_with_flag_is_fatal);
     tcase_add_test(t, version_v5_refused);
-    tcase_add_test(t, version_v3_refused_in_v3);
+    tcase_add_test(t, version_v3_served_and_kept);
     tcase_add_test(t, garbage_then_still_serving);
     tcase_add_test(t, oversize_frame_then_usable);
     tcase_add_test(t, many_connections);
