@@ -368,8 +368,8 @@ START_TEST(read_repair_must_reach_every_replica_it_read) {
     set_alive(1, 1);
     set_alive(2, 1);
     /* the other replicas answer digests but never the repair's READ_RAW */
-    ck_assert_int_eq(bs_msg_register(g_n[1].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
-    ck_assert_int_eq(bs_msg_register(g_n[2].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[1].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
     /* a QUORUM read through node 0 sees "new" (local) and "old": it may
      * answer "new" only once a quorum holds it, or a later QUORUM read of
      * nodes 1 and 2 would go back to "old" */
