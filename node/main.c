@@ -31,7 +31,7 @@
 #include "node/coord/coord.h"
 #include "node/cluster/gossip.h"
 #include "node/admin/provider.h"
-#include "node/repair.h"
+#include "node/repair_env.h"
 #include "node/admin/repair_admin.h"
 #include "node/config.h"
 #include "node/local.h"
@@ -246,7 +246,7 @@ int main(int argc, char **argv) {
     bs_repair_opts ro;
     bs_repair_opts_default(&ro);
     ro.schedule_interval_ms = cfg.repair_interval_ms; /* 0: no scheduled repair */
-    if ((rc = bs_repair_new(&ro, node, bs_cluster_msg(cluster), &mem, &repair))) {
+    if ((rc = bs_node_repair_new(&ro, node, bs_cluster_msg(cluster), &mem, &repair))) {
         snprintf(err, sizeof err, "cannot start the repair service: %s", bs_strerror(rc));
         goto fail;
     }

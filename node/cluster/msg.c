@@ -196,6 +196,19 @@ int bs_msg_peer_set(bs_msg_peer *p, const char *addr, uint16_t port) {
     return 0;
 }
 
+int bs_msg_peer_parse(bs_msg_peer *p, const char *ep) {
+    const char *colon = ep ? strrchr(ep, ':') : NULL;
+    if (!colon || colon == ep || (size_t)(colon - ep) >= BS_MSG_ADDRLEN)
+        return BS_EINVAL;
+    char addr[BS_MSG_ADDRLEN];
+    memcpy(addr, ep, (size_t)(colon - ep));
+    addr[colon - ep] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535) return BS_EINVAL;
+    return bs_msg_peer_set(p, addr, (uint16_t)port);
+}
+
 int bs_msg_peer_equal(const bs_msg_peer *a, const bs_msg_peer *b) {
     return a->port == b->port && strcmp(a->addr, b->addr) == 0;
 }

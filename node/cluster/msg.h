@@ -44,6 +44,9 @@ typedef struct bs_msg_peer {
 
 /* Fills a peer; 0 or BS_EINVAL (address too long or not an IP). */
 int bs_msg_peer_set(bs_msg_peer *p, const char *addr, uint16_t port);
+/* Parses "addr:port" (IPv4, or a bare IPv6 whose port follows the last
+ * ':'), as ring endpoint strings are written.  0 or BS_EINVAL. */
+int bs_msg_peer_parse(bs_msg_peer *p, const char *endpoint);
 int bs_msg_peer_equal(const bs_msg_peer *a, const bs_msg_peer *b);
 
 /* Verbs.  0 is the handshake and cannot be registered.  New verbs take

@@ -2,11 +2,13 @@
  * fuzz_msg.c - the internode message decoders on arbitrary bytes: the
  * frame codec (length, flags, lz4, msgpack envelope), then the payload
  * as a handshake, a gossip SYN and a gossip ACK/ACK2 (what a node decodes
- * from a peer).  A frame that decodes must re-encode to a frame that
- * decodes to the same fields.  Nothing may crash, leak or read out of
- * bounds (run under ASan/UBSan).
+ * from a peer), and as a ring endpoint string "addr:port" (gossiped; one
+ * that parses, printed again, parses to the same peer).  A frame that
+ * decodes must re-encode to a frame that decodes to the same fields.
+ * Nothing may crash, leak or read out of bounds (run under ASan/UBSan).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,19 @@ static void payload_decoders(const uint8_t *p, size_t n) {
     if (bs_gossip_ack_decode(p, n, &e, &ne, &r, &nr) == 0) {
         bs_gossip_free_eps(e, ne);
         free(r);
+    }
+    char ep[128];
+    if (n < sizeof ep) {
+        if (n) memcpy(ep, p, n); /* an empty payload may be NULL */
+        ep[n] = 0;
+        bs_msg_peer peer, again;
+        if (bs_msg_peer_parse(&peer, ep) == 0) {
+            char back[128];
+            snprintf(back, sizeof back, "%s:%u", peer.addr, peer.port);
+            if (bs_msg_peer_parse(&again, back) ||
+                !bs_msg_peer_equal(&peer, &again))
+                abort();
+        }
     }
 }
 

@@ -171,6 +171,24 @@ START_TEST(hello_round_trip) {
 }
 END_TEST
 
+/* Ring endpoint strings "addr:port" (IPv6 bare, port after the last ':'). */
+START_TEST(peer_parse_endpoints) {
+    bs_msg_peer p;
+    ck_assert_int_eq(bs_msg_peer_parse(&p, "127.0.0.5:7001"), 0);
+    ck_assert_str_eq(p.addr, "127.0.0.5");
+    ck_assert_uint_eq(p.port, 7001);
+    ck_assert_int_eq(bs_msg_peer_parse(&p, "::1:7000"), 0);
+    ck_assert_str_eq(p.addr, "::1");
+    ck_assert_uint_eq(p.port, 7000);
+    const char *bad[] = {NULL,          "",          "127.0.0.5",
+                         ":7000",       "127.0.0.5:", "127.0.0.5:0",
+                         "127.0.0.5:65536", "127.0.0.5:70x",
+                         "host.example:7000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_int_eq(bs_msg_peer_parse(&p, bad[i]), BS_EINVAL);
+}
+END_TEST
+
 /* ---- live instances ----------------------------------------------------- */
 
 typedef struct resp {
@@ -517,6 +535,7 @@ static Suite *suite(void) {
     tcase_add_test(t, frame_round_trip_plain_and_lz4);
     tcase_add_test(t, frame_rejects_garbage);
     tcase_add_test(t, hello_round_trip);
+    tcase_add_test(t, peer_parse_endpoints);
     suite_add_tcase(s, t);
     t = tcase_create("live");
     tcase_set_timeout(t, 60);
