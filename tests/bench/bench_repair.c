@@ -137,6 +137,8 @@ static void start(void) {
     for (int i = 0; i < N; i++) {
         bs_msg_opts o;
         bs_msg_opts_default(&o);
+        o.secret = (const uint8_t *)"unit-test cluster secret";
+        o.secret_len = 24;
         o.cluster_name = "bench";
         bs_local_host_id(g_n[i].local, &o.host_id);
         o.listen_address = "127.0.0.1";

@@ -125,6 +125,8 @@ static void setup(void) {
     for (int i = 0; i < N; i++) {
         bs_msg_opts o;
         bs_msg_opts_default(&o);
+        o.secret = (const uint8_t *)"unit-test cluster secret";
+        o.secret_len = 24;
         o.cluster_name = "repair-test";
         bs_local_host_id(g_n[i].local, &o.host_id);
         o.listen_address = "127.0.0.1";

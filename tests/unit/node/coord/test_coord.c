@@ -62,6 +62,8 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) 
 static void start_msg(int i) {
     bs_msg_opts o;
     bs_msg_opts_default(&o);
+    o.secret = (const uint8_t *)"unit-test cluster secret";
+    o.secret_len = 24;
     o.cluster_name = "coord-test";
     bs_local_host_id(g_n[i].local, &o.host_id);
     o.listen_address = "127.0.0.1";
