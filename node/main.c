@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "node/admin/admin.h"
 #include "node/cluster/cluster.h"
 #include "node/coord/coord.h"
@@ -237,6 +238,9 @@ int main(int argc, char **argv) {
     bs_provider_fill(&prov, &ap_prov);
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &cfg);
+    char admin_token[BS_SECRET_MAX + 1];
+    if ((rc = bs_admin_load_token(&cfg, admin_token, sizeof admin_token, err, sizeof err))) goto fail;
+    ao.token = admin_token;
     bs_repair_opts ro;
     bs_repair_opts_default(&ro);
     ro.schedule_interval_ms = cfg.repair_interval_ms; /* 0: no scheduled repair */
