@@ -681,8 +681,14 @@ static void oc_connect(outconn *oc) {
     oc->tcp_live = 1;
     oc->state = OC_CONNECTING;
     oc->creq.data = oc;
-    int rc =
-        uv_tcp_connect(&oc->creq, &oc->tcp, (struct sockaddr *)&ss, on_connect);
+    /* connect from our listen address (as Cassandra does): the peer then
+     * sees, and logs, the address this node is known by */
+    struct sockaddr_storage local;
+    int rc = make_sockaddr(m->listen, 0, &local);
+    if (!rc && local.ss_family == ss.ss_family)
+        rc = uv_tcp_bind(&oc->tcp, (struct sockaddr *)&local, 0);
+    if (rc) BS_DEBUG(LOG, "cannot bind to %s: %s", m->listen, uv_strerror(rc));
+    rc = uv_tcp_connect(&oc->creq, &oc->tcp, (struct sockaddr *)&ss, on_connect);
     if (rc) oc_fail(oc, uv_strerror(rc));
 }
 
@@ -986,6 +992,19 @@ static void in_frame(void *c, const uint8_t *p, size_t len) {
 static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     inconn *c = s->data;
     if (n < 0) {
+        if (c->hello_ok == 2) {
+            /* it saw our challenge and left: our proof did not verify
+             * with its secret (or it never had one) */
+            char hid[40];
+            bs_uuid_format(&c->host, hid);
+            INC(c->m, refused);
+            INC(c->m, auth_failures);
+            log_refusal(c->m,
+                        "refused internode connection from %s (claims to be "
+                        "%s:%u, host %s): it hung up instead of proving the "
+                        "cluster secret (a node with another secret?)",
+                        c->remote, c->from.addr, c->from.port, hid);
+        }
         in_close(c);
         return;
     }
