@@ -194,6 +194,10 @@ int main(int argc, char **argv) {
     memset(&prov, 0, sizeof prov);
 
     if ((rc = bs_local_open(&cfg, &node, err, sizeof err))) goto fail;
+    /* the admin token (and, in bs_cluster_start, the cluster secret) are
+     * read before any port opens: a bad file stops start-up at once */
+    char admin_token[BS_SECRET_MAX + 1];
+    if ((rc = bs_admin_load_token(&cfg, admin_token, sizeof admin_token, err, sizeof err))) goto fail;
     bs_local_set_event_sink(node, on_event, &ap);
     if ((rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err))) goto fail;
     if (bs_local_restarted(node)) wait_for_gossip_to_settle(cluster);
@@ -238,8 +242,6 @@ int main(int argc, char **argv) {
     bs_provider_fill(&prov, &ap_prov);
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &cfg);
-    char admin_token[BS_SECRET_MAX + 1];
-    if ((rc = bs_admin_load_token(&cfg, admin_token, sizeof admin_token, err, sizeof err))) goto fail;
     ao.token = admin_token;
     bs_repair_opts ro;
     bs_repair_opts_default(&ro);
