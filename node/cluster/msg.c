@@ -29,6 +29,11 @@
  * like a refusal.  Refusals on the inbound side are logged with the
  * source address, at most RL_MAX lines per RL_WINDOW_MS (a scanner must
  * not flood the log); the number of lines left out is logged after.
+ * Unauthenticated inbound connections are bounded in time and number:
+ * the sweep timer closes one that has not finished its handshake within
+ * handshake_timeout_ms, and an accept beyond max_unauthenticated closes
+ * the oldest still in its handshake (both logged as refusals), so idle
+ * or half-open connections cannot pile up.
  * Responses to
  * requests received here go out through our own outbound connection to
  * the sender's endpoint (from its handshake), as in Cassandra.
@@ -112,6 +117,7 @@ typedef struct inconn {
     bs_msg_peer from; /* claimed in the hello; trusted once hello_ok == 1 */
     bs_uuid host;
     uint8_t cnonce[BS_MSG_NONCE_LEN], snonce[BS_MSG_NONCE_LEN];
+    int64_t accepted_ns; /* monotonic; the handshake deadline counts from it */
     char remote[BS_MSG_ADDRLEN + 8];
 } inconn;
 
@@ -232,6 +238,8 @@ void bs_msg_opts_default(bs_msg_opts *o) {
     o->queue_max = 4096;
     o->reconnect_min_ms = 100;
     o->reconnect_max_ms = 4000;
+    o->handshake_timeout_ms = 10000;
+    o->max_unauthenticated = 256;
 }
 
 static int make_sockaddr(const char *addr, uint16_t port,
@@ -321,9 +329,37 @@ static void fail_request(bs_msg *m, uint64_t id, int status) {
     free(p);
 }
 
+static void in_close(inconn *c);
+
+/* Closes inbound connections past their handshake deadline; returns how
+ * many are still in their handshake and the oldest of them. */
+static size_t sweep_handshakes(bs_msg *m, int64_t now, inconn **oldest) {
+    size_t n = 0;
+    int64_t tmo = (int64_t)m->o.handshake_timeout_ms * 1000000;
+    *oldest = NULL;
+    for (inconn *c = m->ins, *next; c; c = next) {
+        next = c->next;
+        if (c->hello_ok == 1 || c->closing) continue;
+        if (now - c->accepted_ns >= tmo) {
+            INC(m, refused);
+            log_refusal(m,
+                        "refused internode connection from %s: no handshake "
+                        "within %u ms; closing",
+                        c->remote, m->o.handshake_timeout_ms);
+            in_close(c);
+            continue;
+        }
+        n++;
+        if (!*oldest || c->accepted_ns < (*oldest)->accepted_ns) *oldest = c;
+    }
+    return n;
+}
+
 static void on_sweep(uv_timer_t *t) {
     bs_msg *m = t->data;
     int64_t now = bs_clock_mono_ns();
+    inconn *oldest;
+    sweep_handshakes(m, now, &oldest);
     for (size_t b = 0; b < NBUCKETS; b++) {
         pending **pp = &m->buckets[b];
         while (*pp) {
@@ -1045,6 +1081,18 @@ static void on_accept(uv_stream_t *srv, int status) {
         }
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    c->accepted_ns = bs_clock_mono_ns();
+    inconn *oldest;
+    if (sweep_handshakes(m, c->accepted_ns, &oldest) >=
+            m->o.max_unauthenticated &&
+        oldest) {
+        INC(m, refused);
+        log_refusal(m,
+                    "refused internode connection from %s: %zu connections "
+                    "are in their handshake already; closing the oldest",
+                    oldest->remote, m->o.max_unauthenticated);
+        in_close(oldest);
+    }
     c->next = m->ins;
     if (m->ins) m->ins->prev = c;
     m->ins = c;
@@ -1217,6 +1265,8 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     if (!m->o.reconnect_min_ms) m->o.reconnect_min_ms = 100;
     if (m->o.reconnect_max_ms < m->o.reconnect_min_ms)
         m->o.reconnect_max_ms = m->o.reconnect_min_ms;
+    if (!m->o.handshake_timeout_ms) m->o.handshake_timeout_ms = 10000;
+    if (!m->o.max_unauthenticated) m->o.max_unauthenticated = 256;
     snprintf(m->cluster, sizeof m->cluster, "%s", o->cluster_name);
     memcpy(m->secret, o->secret, o->secret_len);
     m->secret_len = o->secret_len;

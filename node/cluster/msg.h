@@ -109,6 +109,12 @@ typedef struct bs_msg_opts {
     size_t queue_max;              /* messages queued per peer; 4096 */
     uint32_t reconnect_min_ms;     /* first backoff; 100 */
     uint32_t reconnect_max_ms;     /* backoff cap; 4000 */
+    uint32_t handshake_timeout_ms; /* an inbound connection that has not
+                                      proved the secret by then is closed;
+                                      10000 */
+    size_t max_unauthenticated;    /* inbound connections still in their
+                                      handshake; beyond it the oldest is
+                                      closed; 256 */
 } bs_msg_opts;
 
 void bs_msg_opts_default(bs_msg_opts *o);
