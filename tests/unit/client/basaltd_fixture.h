@@ -233,17 +233,16 @@ __attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes,
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
     hex[64] = '\n';
-    snprintf(nodes[0].secret, sizeof nodes[0].secret, "%s/cluster_secret",
-             nodes[0].dir);
-    int fd = open(nodes[0].secret, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    char path[sizeof nodes[0].secret];
+    snprintf(path, sizeof path, "%s/cluster_secret", nodes[0].dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0 || write(fd, hex, 65) != 65) {
         if (fd >= 0) close(fd);
         return -1;
     }
     close(fd);
-    for (int i = 1; i < n; i++)
-        snprintf(nodes[i].secret, sizeof nodes[i].secret, "%s",
-                 nodes[0].secret);
+    for (int i = 0; i < n; i++)
+        snprintf(nodes[i].secret, sizeof nodes[i].secret, "%s", path);
     return 0;
 }
 
