@@ -169,6 +169,22 @@ static const struct key keys[] = {
      "Number of I/O threads, each running one event loop; 0: one per CPU "
      "core."},
 
+    /* Security */
+    {"cluster_secret_file", K_STR, F(cluster_secret_file), 0, "", 0, 0, NULL,
+     KF_EMPTY, "Security",
+     "File holding the cluster secret every node of the cluster shares; "
+     "internode connections prove it (HMAC challenge-response) before any "
+     "message is accepted. It must be private to the node's user (mode "
+     "0600) and at least 16 bytes. Empty: data_directory/cluster_secret, "
+     "created with 32 random bytes on first start: copy that file to every "
+     "other node before starting it (see docs/SECURITY.md)."},
+    {"admin_token_file", K_STR, F(admin_token_file), 0, "", 0, 0, NULL,
+     KF_EMPTY, "Security",
+     "File holding the token the admin API requires (Authorization: Bearer "
+     "<token>) on every endpoint except /health; mode 0600, at least 16 "
+     "bytes. Empty: data_directory/admin_token, created with random bytes "
+     "on first start. basalt-admin reads it (--token-file)."},
+
     /* Storage */
     {"data_directory", K_STR, F(data_directory), 0, "data", 0, 0, NULL, 0,
      "Storage",
@@ -2128,4 +2144,22 @@ const char *bs_config_hints_directory(const bs_config *cfg, char *buf,
     if (cfg->hints_directory[0]) return cfg->hints_directory;
     int n = snprintf(buf, cap, "%s/hints", cfg->data_directory);
     return n < 0 || (size_t)n >= cap ? NULL : buf;
+}
+
+static const char *in_data_dir(const bs_config *cfg, const char *set,
+                               const char *name, char *buf, size_t cap) {
+    if (set[0]) return set;
+    int n = snprintf(buf, cap, "%s/%s", cfg->data_directory, name);
+    return n < 0 || (size_t)n >= cap ? NULL : buf;
+}
+
+const char *bs_config_cluster_secret_file(const bs_config *cfg, char *buf,
+                                          size_t cap) {
+    return in_data_dir(cfg, cfg->cluster_secret_file, "cluster_secret", buf,
+                       cap);
+}
+
+const char *bs_config_admin_token_file(const bs_config *cfg, char *buf,
+                                       size_t cap) {
+    return in_data_dir(cfg, cfg->admin_token_file, "admin_token", buf, cap);
 }

@@ -78,6 +78,10 @@ typedef struct bs_config {
     char *admin_address;         /* "127.0.0.1" */
     int admin_port;              /* 7199, on admin_address */
 
+    /* security; "" = a file in data_directory */
+    char *cluster_secret_file; /* "" = <data_directory>/cluster_secret */
+    char *admin_token_file;    /* "" = <data_directory>/admin_token */
+
     /* storage and durability */
     char *data_directory;                    /* "data" (relative to the cwd) */
     char *hints_directory;                   /* "" = <data_directory>/hints */
@@ -219,6 +223,14 @@ int bs_config_io_threads(const bs_config *cfg);
  * Returns buf or cfg's string; NULL if buf is too small. */
 const char *bs_config_hints_directory(const bs_config *cfg, char *buf,
                                       size_t cap);
+
+/* cluster_secret_file, or "<data_directory>/cluster_secret" in buf;
+ * admin_token_file, or "<data_directory>/admin_token".  Same contract as
+ * bs_config_hints_directory. */
+const char *bs_config_cluster_secret_file(const bs_config *cfg, char *buf,
+                                          size_t cap);
+const char *bs_config_admin_token_file(const bs_config *cfg, char *buf,
+                                       size_t cap);
 
 /* Number of keys in the table (primary names) and the i-th key's name;
  * NULL past the end.  For tests and tools that enumerate keys. */

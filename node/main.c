@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "node/admin/admin.h"
 #include "node/cluster/cluster.h"
 #include "node/coord/coord.h"
@@ -154,6 +155,7 @@ typedef struct node_parts {
     bs_admin *admin;
     bs_provider prov;
     app ap;
+    char admin_token[BS_SECRET_MAX + 1];
     char err[1024];
 } node_parts;
 
@@ -175,6 +177,11 @@ static int load_config(node_parts *n, int argc, char **argv) {
 static int start_core(node_parts *n) {
     int rc;
     if ((rc = bs_local_open(&n->cfg, &n->node, n->err, sizeof n->err))) return rc;
+    /* the admin token (and, in bs_cluster_start, the cluster secret) are
+     * read before any port opens: a bad file stops start-up at once */
+    if ((rc = bs_admin_load_token(&n->cfg, n->admin_token, sizeof n->admin_token, n->err,
+                                  sizeof n->err)))
+        return rc;
     bs_local_set_event_sink(n->node, on_event, &n->ap);
     if ((rc = bs_cluster_start(&n->cfg, n->node, on_event, &n->ap, &n->cluster, n->err,
                                sizeof n->err)))
@@ -246,6 +253,7 @@ static int start_admin(node_parts *n) {
     }
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &n->cfg);
+    ao.token = n->admin_token;
     if ((rc = bs_admin_new(&ao, &n->admin)) ||
         (rc = bs_admin_install_builtins(n->admin, &ap_prov)) ||
         (rc = bs_repair_admin_install(n->admin, n->repair)) ||

@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/secret.h"
 
 #define LOG "cluster"
 #define CHECK_MS 2000
@@ -551,9 +553,28 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
                  bs_strerror(rc));
         goto fail;
     }
+    /* the cluster secret: created in data_directory on first start when
+     * no file is configured (the operator then copies it to the other
+     * nodes); a missing configured file or an unsafe one stops start-up */
+    char spath[4096], serr[600];
+    uint8_t secret[BS_MSG_SECRET_MAX];
+    size_t slen = 0;
+    const char *sfile = bs_config_cluster_secret_file(cfg, spath, sizeof spath);
+    bs_secret_opts so = {cfg->cluster_secret_file[0] ? 0 : 32,
+                         BS_MSG_SECRET_MIN, 1};
+    rc = sfile ? bs_secret_load(sfile, &so, secret, sizeof secret, &slen, serr,
+                                sizeof serr)
+               : BS_EINVAL;
+    if (rc) {
+        snprintf(err, errlen, "cluster secret (cluster_secret_file): %s",
+                 sfile ? serr : "data_directory path too long");
+        goto fail;
+    }
     bs_msg_opts mo;
     bs_msg_opts_default(&mo);
     mo.cluster_name = cfg->cluster_name;
+    mo.secret = secret;
+    mo.secret_len = slen;
     mo.host_id = c->host_id;
     mo.listen_address = cfg->listen_address;
     mo.port = (uint16_t)cfg->storage_port;
@@ -563,6 +584,7 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
             ? cfg->native_transport_max_frame_size_bytes
             : (16u << 20);
     rc = bs_msg_start(&mo, &c->msg);
+    OPENSSL_cleanse(secret, sizeof secret);
     if (rc) {
         snprintf(err, errlen,
                  "cannot listen for internode messages on %s:%d: %s",

@@ -108,6 +108,9 @@ static int msg_start(bs_nnode *c, int i) {
     bs_msg_opts o;
     bs_msg_opts_default(&o);
     o.cluster_name = c->o.cluster_name;
+    /* every node of the harness shares one cluster secret */
+    o.secret = (const uint8_t *)"unit-test cluster secret";
+    o.secret_len = 24;
     bs_local_host_id(n->local, &o.host_id);
     o.listen_address = "127.0.0.1";
     o.port = 0;

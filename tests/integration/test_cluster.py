@@ -26,6 +26,7 @@ Every process is cleaned up by the harness (also on failure).
 """
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -328,9 +329,40 @@ class ClusterTest(unittest.TestCase):
             intruder.start()
             _wait(lambda: "refused our connection" in intruder.log(), 15,
                   "intruder told it is refused")
-            _wait(lambda: "refusing internode connection from %s" % intruder.host
+            _wait(lambda: "refused internode connection from %s:" % intruder.host
                   in self.nodes[0].log(), 5, "seed logs the refusal")
             self.assertIn("someone-else", self.nodes[0].log())
+            # the refusal does not tell the intruder our name
+            self.assertNotIn(self.CLUSTER, intruder.log())
+            c, s = session_for(intruder)
+            try:
+                self.assertEqual(list(s.execute("SELECT peer FROM system.peers")), [])
+            finally:
+                c.shutdown()
+            self.assertEqual(len(self.peers(0)), 2)
+            self.assertTrue(all(p.peer != intruder.host for p in self.peers(0)))
+            self.assertEqual(intruder.stop(), 0)
+        finally:
+            intruder.cleanup()
+
+    def test_7b_node_without_the_secret_refused(self):
+        """Issue 20: a node with the right cluster name but not the
+        cluster's secret (it made its own in its data directory) cannot
+        join; every node it tries logs the attempt with its address."""
+        intruder = Node(extra={"storage-port": self.sp, "seeds": self.nodes[0].host,
+                               "cluster-name": self.CLUSTER})
+        intruder.extra["cluster_secret_file"] = ""   # the default: its own
+        try:
+            intruder.start()
+            self.assertTrue(os.path.exists(os.path.join(intruder.data_dir, "cluster_secret")))
+            _wait(lambda: "refused internode connection from %s:" % intruder.host
+                  in self.nodes[0].log(), 15, "seed logs the refusal")
+            self.assertRegex(self.nodes[0].log(),
+                             r"refused internode connection from %s:\d+ .*cluster secret"
+                             % re.escape(intruder.host))
+            _wait(lambda: "does not prove that it knows the cluster secret" in intruder.log()
+                  or "refused our connection" in intruder.log(), 15,
+                  "intruder told it is refused")
             c, s = session_for(intruder)
             try:
                 self.assertEqual(list(s.execute("SELECT peer FROM system.peers")), [])

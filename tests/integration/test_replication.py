@@ -305,8 +305,9 @@ class ReplicationTest(_ReplicatedCluster):
         for k in range(5):
             self.write(1, 70000 + k, "m", ConsistencyLevel.QUORUM)
         n = self.nodes[1]
-        with urllib.request.urlopen("http://%s:%d/metrics" % (n.host, n.admin_port),
-                                    timeout=10) as r:
+        req = urllib.request.Request("http://%s:%d/metrics" % (n.host, n.admin_port),
+                                     headers=n.admin_headers())
+        with urllib.request.urlopen(req, timeout=10) as r:
             self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
             text = r.read().decode()
         vals = {}

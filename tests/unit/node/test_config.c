@@ -140,6 +140,10 @@ START_TEST(defaults) {
     ck_assert_str_eq(bs_config_hints_directory(&c, hb, sizeof hb),
                      "data/hints");
     ck_assert_ptr_null(bs_config_hints_directory(&c, hb, 5));
+    ck_assert_str_eq(bs_config_cluster_secret_file(&c, hb, sizeof hb),
+                     "data/cluster_secret");
+    ck_assert_str_eq(bs_config_admin_token_file(&c, hb, sizeof hb),
+                     "data/admin_token");
     ck_assert_str_eq(bs_config_broadcast_address(&c), "127.0.0.1");
     ck_assert_str_eq(bs_config_broadcast_rpc_address(&c), "127.0.0.1");
     ck_assert_int_ge(bs_config_io_threads(&c), 1);
@@ -168,6 +172,8 @@ static const char *full_yaml =
     "native_transport_max_frame_size: 32MiB\n"
     "native_transport_max_concurrent_connections: 500\n"
     "io_threads: 6\n"
+    "cluster_secret_file: /etc/basalt/cluster_secret\n"
+    "admin_token_file: /etc/basalt/admin_token\n"
     "data_directory: /var/lib/basalt/data\n"
     "hints_directory: /var/lib/basalt/hints\n"
     "commitlog_sync: batch\n"
@@ -246,6 +252,10 @@ static void check_full(const bs_config *c) {
     char hb[64];
     ck_assert_str_eq(bs_config_hints_directory(c, hb, sizeof hb),
                      "/var/lib/basalt/hints");
+    ck_assert_str_eq(bs_config_cluster_secret_file(c, hb, sizeof hb),
+                     "/etc/basalt/cluster_secret");
+    ck_assert_str_eq(bs_config_admin_token_file(c, hb, sizeof hb),
+                     "/etc/basalt/admin_token");
 }
 
 START_TEST(full_file_every_key) {
