@@ -13,10 +13,16 @@ balanced tokens for it (node/cluster/join.c), with real basaltd processes.
     tokens are distinct, each log says it chose against a ring of 0, 1
     and 2 nodes respectively, and ownership is again 1/3 +/- 3%.
   * a restart keeps the chosen tokens (no second choice in the log).
+  * scripts/cluster add --start: a 4th node with node1's settings joins a
+    cluster the script made, and each node owns 1/4 +/- 3% (RF=1).
 
 What is not covered (not built yet): streaming a joining node's ranges.
 """
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 import unittest
 import urllib.request
 
@@ -27,6 +33,8 @@ import harness
 from harness import Node
 
 _wait = harness.wait_for
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts", "cluster")
 
 
 def http_get(n, path):
@@ -168,6 +176,58 @@ class Concurrent(_Base):
         self.assertEqual(len(set().union(*toks)), 48)
         self.create_keyspaces()
         self.assert_balanced("k1", 1 / 3, 0.03)
+
+
+class ScriptAdd(unittest.TestCase):
+    """scripts/cluster create -n 3 --start, then add --start: the new node
+    copies node1's settings, gets the next address and rack, joins, and
+    the 4 nodes own 1/4 +/- 3% each of an RF=1 keyspace."""
+
+    def test_add_start(self):
+        home = tempfile.mkdtemp(prefix="basalt-integ-%d-add-" % os.getpid())
+        x = 100 + os.getpid() % 150
+        y = os.getpid() // 150 % 250 + 1
+        prefix = "127.%d.%d." % (x, y)
+        env = dict(os.environ, BASALTD=harness.BASALTD, BASALT_CLUSTER_HOME=home,
+                   BASALT_ADMIN=os.environ.get("BASALT_ADMIN") or os.path.join(
+                       os.path.dirname(os.path.dirname(harness.BASALTD)),
+                       "client", "basalt-admin"))
+
+        def run(*args):
+            p = subprocess.run([SCRIPT] + list(args), env=env, timeout=120,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            return p.returncode, p.stdout.decode()
+        try:
+            rc, out = run("create", "ca", "-n", "3", "-i", prefix, "--start")
+            self.assertEqual(rc, 0, out)
+            rc, out = run("add", "--start")
+            self.assertEqual(rc, 0, out)
+            self.assertIn("added node4 (%s4, dc1/rack1)" % prefix, out)
+            rc, out = run("add", "node4")
+            self.assertNotEqual(rc, 0)
+            self.assertIn("node4 already exists", out)
+
+            class N(object):
+                host, admin_port = prefix + "1", 7199
+            n1 = N()
+            _wait(lambda: normal_count(n1) == 4, 30, "4 normal nodes")
+            c = Cluster([prefix + "1"], port=9042, protocol_version=4,
+                        load_balancing_policy=WhiteListRoundRobinPolicy([prefix + "1"]))
+            try:
+                c.connect().execute(
+                    "CREATE KEYSPACE k1 WITH replication = "
+                    "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+            finally:
+                c.shutdown()
+            _wait(lambda: len(owns(n1, "k1")) == 4, 30, "k1 ownership")
+            got = owns(n1, "k1")
+            print("k1 after add: %r" % got)
+            for addr, o in got.items():
+                self.assertLessEqual(abs(o - 0.25), 0.03, got)
+        finally:
+            rc, out = run("remove", "ca")
+            shutil.rmtree(home, ignore_errors=True)
+            self.assertEqual(rc, 0, out)
 
 
 if __name__ == "__main__":
