@@ -194,7 +194,12 @@ int main(int argc, char **argv) {
 
     if ((rc = bs_local_open(&cfg, &node, err, sizeof err))) goto fail;
     bs_local_set_event_sink(node, on_event, &ap);
-    if ((rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err))) goto fail;
+    if ((rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err))) {
+        if (rc != BS_ECANCELED) goto fail;
+        BS_INFO("main", "%s", err); /* stopped while joining: a clean stop */
+        status = 0;
+        goto out;
+    }
     if (bs_local_restarted(node)) wait_for_gossip_to_settle(cluster);
 
     bs_coord_opts co;

@@ -18,6 +18,7 @@
  */
 #include "node/cluster/join.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,14 @@ static int earlier_waiter(bs_gossip *g, const bs_uuid *self) {
     }
     bs_gossip_views_free(v, n);
     return found;
+}
+
+/* SIGTERM/SIGINT arrived (main blocks them and waits for them only once
+ * started): the operator stops a node that is still waiting. */
+static int stop_requested(void) {
+    sigset_t p;
+    if (sigpending(&p)) return 0;
+    return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
 }
 
 static void sleep_ms(int ms) {
@@ -149,6 +158,11 @@ int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
                      "seed is running)",
                      BS_JOIN_MAX_WAIT_MS / 1000);
             return BS_EUNAVAIL;
+        }
+        if (stop_requested()) {
+            snprintf(err, errlen,
+                     "stopped by a signal while waiting to choose tokens");
+            return BS_ECANCELED;
         }
         sleep_ms(POLL_MS);
     }

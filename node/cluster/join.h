@@ -67,8 +67,9 @@ typedef struct bs__join_env {
 /* Waits (main thread, polling gossip every 100 ms) until bs__join_decide
  * says go, then allocates cfg->num_tokens balanced tokens for the ring it
  * learned: *tokens malloc'd (caller frees), ascending.  0, or BS_EUNAVAIL
- * (no seed answered) / BS_ENOMEM / an allocator error, with a message in
- * err. */
+ * (no seed answered), BS_ECANCELED (SIGTERM or SIGINT is pending: the
+ * operator stops the node), BS_ENOMEM or an allocator error, with a
+ * message in err. */
 int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
                            size_t *ntokens, char *err, size_t errlen);
 

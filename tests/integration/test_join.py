@@ -13,6 +13,7 @@ balanced tokens for it (node/cluster/join.c), with real basaltd processes.
     tokens are distinct, each log says it chose against a ring of 0, 1
     and 2 nodes respectively, and ownership is again 1/3 +/- 3%.
   * a restart keeps the chosen tokens (no second choice in the log).
+  * a non-seed whose seed never answers waits; SIGTERM stops it cleanly.
   * scripts/cluster add --start: a 4th node with node1's settings joins a
     cluster the script made, and each node owns 1/4 +/- 3% (RF=1).
 
@@ -176,6 +177,26 @@ class Concurrent(_Base):
         self.assertEqual(len(set().union(*toks)), 48)
         self.create_keyspaces()
         self.assert_balanced("k1", 1 / 3, 0.03)
+
+
+class NoSeed(unittest.TestCase):
+    """A new non-seed node whose seed never answers waits (no CQL port, it
+    owns nothing) and a SIGTERM during the wait stops it cleanly."""
+
+    def test_sigterm_while_waiting(self):
+        hosts = [harness._pick_host() for _ in range(2)]
+        sp = harness.shared_port(hosts)
+        n = Node(host=hosts[0], extra={"storage-port": sp, "seeds": hosts[1],
+                                       "cluster-name": "integ-join-noseed"})
+        try:
+            n.start(wait=False)
+            _wait(lambda: "gossip started" in n.log(), 30, "gossip started")
+            self.assertNotIn("balanced tokens", n.log())
+            self.assertEqual(n.stop(), 0)
+            self.assertIn("stopped by a signal while waiting to choose tokens", n.log())
+            self.assertNotIn("joined cluster", n.log())
+        finally:
+            n.cleanup()
 
 
 class ScriptAdd(unittest.TestCase):
