@@ -546,8 +546,8 @@ static bs_ring_snapshot *ring_of(void *ud) {
  * announce TOKENS and then STATUS=NORMAL (see join.h). */
 static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
                      char *err, size_t errlen) {
-    bs__join_env je = {c->gossip, c->cfg, &c->host_id, self_is_seed,
-                       other_seeds, ring_of, c};
+    bs__join_env je = {
+        c->gossip, c->cfg, &c->host_id, self_is_seed, other_seeds, ring_of, c};
     int64_t *t;
     size_t n;
     int rc = bs__join_choose_tokens(&je, &t, &n, err, errlen);

@@ -128,9 +128,10 @@ int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
             last_tokens = ntok;
             since = now;
         }
-        bs__join_view v = {(now - t0) / 1000000, e->self_is_seed,
-                           e->other_seeds, nodes, (now - since) / 1000000,
-                           earlier_waiter(e->gossip, e->host_id)};
+        bs__join_view v = {
+            (now - t0) / 1000000,    e->self_is_seed,
+            e->other_seeds,          nodes,
+            (now - since) / 1000000, earlier_waiter(e->gossip, e->host_id)};
         bs__join_verdict d = bs__join_decide(&v);
         if (d == BS_JOIN_GO) {
             if (v.earlier_boot)

@@ -21,7 +21,7 @@
 #include "ring/tokenmeta.h"
 
 /* How long the wait lasts (milliseconds). */
-#define BS_JOIN_SETTLE_MS 1500   /* ring unchanged this long: complete */
+#define BS_JOIN_SETTLE_MS 1500    /* ring unchanged this long: complete */
 #define BS_JOIN_SEED_WAIT_MS 3000 /* a seed alone waits for other seeds */
 #define BS_JOIN_MAX_WAIT_MS 60000 /* then: a seed goes, a non-seed fails */
 

@@ -36,43 +36,29 @@ END_TEST
 
 START_TEST(ring_known_goes_after_settling) {
     ck_assert_int_eq(D(500, 0, 1, 2, 0, 0), BS_JOIN_WAIT);
-    ck_assert_int_eq(
-        D(5000, 0, 1, 2, BS_JOIN_SETTLE_MS - 1, 0),
-        BS_JOIN_WAIT);
-    ck_assert_int_eq(D(5000, 0, 1, 2, BS_JOIN_SETTLE_MS, 0),
-                     BS_JOIN_GO);
+    ck_assert_int_eq(D(5000, 0, 1, 2, BS_JOIN_SETTLE_MS - 1, 0), BS_JOIN_WAIT);
+    ck_assert_int_eq(D(5000, 0, 1, 2, BS_JOIN_SETTLE_MS, 0), BS_JOIN_GO);
     /* a seed that hears a ring joins it like anyone else */
-    ck_assert_int_eq(D(100, 1, 1, 1, BS_JOIN_SETTLE_MS, 0),
-                     BS_JOIN_GO);
+    ck_assert_int_eq(D(100, 1, 1, 1, BS_JOIN_SETTLE_MS, 0), BS_JOIN_GO);
 }
 END_TEST
 
 START_TEST(earlier_waiter_goes_first) {
-    ck_assert_int_eq(D(5000, 0, 1, 2, 5000, 1),
-                     BS_JOIN_WAIT);
-    ck_assert_int_eq(D(5000, 1, 1, 0, 5000, 1),
-                     BS_JOIN_WAIT);
+    ck_assert_int_eq(D(5000, 0, 1, 2, 5000, 1), BS_JOIN_WAIT);
+    ck_assert_int_eq(D(5000, 1, 1, 0, 5000, 1), BS_JOIN_WAIT);
     /* but not forever */
-    ck_assert_int_eq(
-        D(BS_JOIN_MAX_WAIT_MS, 0, 1, 2, 0, 1), BS_JOIN_GO);
-    ck_assert_int_eq(
-        D(BS_JOIN_MAX_WAIT_MS, 1, 1, 0, 0, 1), BS_JOIN_GO);
+    ck_assert_int_eq(D(BS_JOIN_MAX_WAIT_MS, 0, 1, 2, 0, 1), BS_JOIN_GO);
+    ck_assert_int_eq(D(BS_JOIN_MAX_WAIT_MS, 1, 1, 0, 0, 1), BS_JOIN_GO);
 }
 END_TEST
 
 START_TEST(no_ring_seed_founds_nonseed_fails) {
-    ck_assert_int_eq(
-        D(BS_JOIN_SEED_WAIT_MS - 1, 1, 1, 0, 9999, 0),
-        BS_JOIN_WAIT);
-    ck_assert_int_eq(
-        D(BS_JOIN_SEED_WAIT_MS, 1, 1, 0, 9999, 0),
-        BS_JOIN_GO);
-    ck_assert_int_eq(
-        D(BS_JOIN_MAX_WAIT_MS - 1, 0, 1, 0, 9999, 0),
-        BS_JOIN_WAIT);
-    ck_assert_int_eq(
-        D(BS_JOIN_MAX_WAIT_MS, 0, 1, 0, 9999, 0),
-        BS_JOIN_NO_SEED);
+    ck_assert_int_eq(D(BS_JOIN_SEED_WAIT_MS - 1, 1, 1, 0, 9999, 0),
+                     BS_JOIN_WAIT);
+    ck_assert_int_eq(D(BS_JOIN_SEED_WAIT_MS, 1, 1, 0, 9999, 0), BS_JOIN_GO);
+    ck_assert_int_eq(D(BS_JOIN_MAX_WAIT_MS - 1, 0, 1, 0, 9999, 0),
+                     BS_JOIN_WAIT);
+    ck_assert_int_eq(D(BS_JOIN_MAX_WAIT_MS, 0, 1, 0, 9999, 0), BS_JOIN_NO_SEED);
 }
 END_TEST
 
