@@ -41,6 +41,7 @@
 #define COL_TOKENS 17
 #define COL_CLUSTER 18
 #define COL_GENERATION 19
+#define COL_BOOTSTRAPPED 20 /* "NEEDS_BOOTSTRAP" while tokens are placeholders */
 #define COL_SCHEMA 16
 
 struct bs_local {
@@ -61,6 +62,7 @@ struct bs_local {
     bs_local_peers_fn peers_fn;
     void *peers_ud;
     int restarted; /* an earlier generation was persisted */
+    int needs_tokens; /* tokens are first-start placeholders (see local.h) */
 };
 
 static const char SCHEMA_PK[] = "schema";
@@ -123,8 +125,10 @@ static int load_identity(bs_local *n, char *err, size_t errlen) {
         bs_arena_free(&a);
         return BS_ECONFIG;
     }
+    const bs_cellv *bst = find_cell(row, COL_BOOTSTRAPPED);
     if (hid && hid->val_len == 16 && tok && tok->val_len && tok->val_len % 8 == 0) {
         memcpy(n->host_id.b, hid->val, 16);
+        n->needs_tokens = bst && bst->val_len == 15 && memcmp(bst->val, "NEEDS_BOOTSTRAP", 15) == 0;
         n->ntokens = tok->val_len / 8;
         n->tokens = calloc(n->ntokens, sizeof *n->tokens);
         if (!n->tokens) {
@@ -168,6 +172,11 @@ static int load_identity(bs_local *n, char *err, size_t errlen) {
     if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_TOKENS, tb, n->ntokens * 8);
     if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_CLUSTER, n->cfg->cluster_name,
                                   strlen(n->cfg->cluster_name));
+    /* random tokens are placeholders the cluster replaces with balanced
+     * ones once it knows the ring; initial_token is the operator's word */
+    n->needs_tokens = !n->cfg->n_initial_tokens;
+    if (!rc && n->needs_tokens)
+        rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "NEEDS_BOOTSTRAP", 15);
     free(tb);
     if (rc) snprintf(err, errlen, "cannot persist node identity: %s", bs_store_errmsg());
     return rc;
@@ -550,6 +559,35 @@ void bs_local_set_event_sink(bs_local *n,
 int bs_local_flush(bs_local *n) { return bs_store_flush(n->store, NULL); }
 
 void bs_local_host_id(const bs_local *n, bs_uuid *out) { *out = n->host_id; }
+
+int bs_local_needs_tokens(const bs_local *n) { return n->needs_tokens; }
+
+int bs_local_set_tokens(bs_local *n, const int64_t *tokens, size_t ntokens) {
+    if (!n->needs_tokens || !ntokens) return BS_EINVAL;
+    int64_t *t = calloc(ntokens, sizeof *t);
+    uint8_t *tb = malloc(ntokens * 8);
+    if (!t || !tb) {
+        free(t);
+        free(tb);
+        return BS_ENOMEM;
+    }
+    memcpy(t, tokens, ntokens * sizeof *t);
+    for (size_t i = 0; i < ntokens; i++) bs_put_u64(tb + 8 * i, (uint64_t)tokens[i]);
+    /* tokens first, then the marker: a crash in between keeps the marker
+     * and the next start chooses again */
+    int rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_TOKENS, tb, ntokens * 8);
+    if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "COMPLETED", 9);
+    free(tb);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    free(n->tokens);
+    n->tokens = t;
+    n->ntokens = ntokens;
+    n->needs_tokens = 0;
+    return 0;
+}
 
 size_t bs_local_tokens(const bs_local *n, const int64_t **tokens) {
     *tokens = n->tokens;

@@ -319,7 +319,13 @@ int main(int argc, char **argv) {
      * hints) -> executor over the coordinator -> CQL server -> repair
      * service and admin API */
     status = 1;
-    if (start_core(n) || start_cql(n) || start_admin(n)) {
+    int rc = start_core(n);
+    if (!rc) rc = start_cql(n);
+    if (!rc) rc = start_admin(n);
+    if (rc == BS_ECANCELED) { /* a signal while joining: a clean stop */
+        BS_INFO("main", "%s", n->err);
+        status = 0;
+    } else if (rc) {
         BS_ERROR("main", "%s", n->err);
         fprintf(stderr, "basaltd: %s\n", n->err);
     } else {

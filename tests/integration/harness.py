@@ -227,8 +227,11 @@ class Node(object):
             a += ["--" + k, str(v)]
         return a
 
-    def start(self, timeout=30.0):
-        """Starts the process and waits until the CQL port accepts."""
+    def start(self, timeout=30.0, wait=True):
+        """Starts the process and waits until the CQL port accepts
+        (wait=False: returns at once; call wait_listening).  Start from
+        the main thread: PDEATHSIG kills the node when the thread that
+        started it ends."""
         assert self.proc is None or self.proc.poll() is not None
         self._judge()
         self.log_offset = (os.path.getsize(self.log_path)
@@ -241,6 +244,10 @@ class Node(object):
         out.close()
         self.starts += 1
         self._how, self._judged, self._expect = None, False, ()
+        return self.wait_listening(timeout) if wait else self
+
+    def wait_listening(self, timeout=30.0):
+        """Waits until the started process's CQL port accepts."""
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:

@@ -19,7 +19,8 @@ protocol-v4 connection that REGISTERs for events:
     the same host id and tokens;
   * a SIGSTOPped node is marked DOWN by phi and UP again after SIGCONT;
   * a node with another cluster_name is refused (log lines on both
-    sides) and never appears in system.peers;
+    sides), never appears in system.peers, and (a new node that cannot
+    learn the ring) never opens its CQL port; SIGTERM stops it cleanly;
   * garbage on the storage port is logged and rejected, node stays up.
 
 Every process is cleaned up by the harness (also on failure).
@@ -326,7 +327,9 @@ class ClusterTest(unittest.TestCase):
         intruder = Node(extra={"storage-port": self.sp, "seeds": self.nodes[0].host,
                                "cluster-name": "someone-else"})
         try:
-            intruder.start()
+            # a new node learns the ring from its seed before it serves:
+            # refused, it keeps waiting and never opens its CQL port
+            intruder.start(wait=False)
             _wait(lambda: "refused our connection" in intruder.log(), 15,
                   "intruder told it is refused")
             _wait(lambda: "refused internode connection from %s:" % intruder.host
@@ -334,11 +337,11 @@ class ClusterTest(unittest.TestCase):
             self.assertIn("someone-else", self.nodes[0].log())
             # the refusal does not tell the intruder our name
             self.assertNotIn(self.CLUSTER, intruder.log())
-            c, s = session_for(intruder)
-            try:
-                self.assertEqual(list(s.execute("SELECT peer FROM system.peers")), [])
-            finally:
-                c.shutdown()
+            # a new node learns the ring before it serves: refused, it
+            # keeps waiting and never opens its CQL port
+            self.assertNotIn("balanced tokens", intruder.log())
+            with self.assertRaises(OSError):
+                socket.create_connection((intruder.host, intruder.port), 1).close()
             self.assertEqual(len(self.peers(0)), 2)
             self.assertTrue(all(p.peer != intruder.host for p in self.peers(0)))
             self.assertEqual(intruder.stop(), 0)
@@ -353,8 +356,9 @@ class ClusterTest(unittest.TestCase):
                                "cluster-name": self.CLUSTER})
         intruder.extra["cluster_secret_file"] = ""   # the default: its own
         try:
-            intruder.start()
-            self.assertTrue(os.path.exists(os.path.join(intruder.data_dir, "cluster_secret")))
+            intruder.start(wait=False)
+            _wait(lambda: os.path.exists(os.path.join(intruder.data_dir, "cluster_secret")),
+                  15, "the intruder's own secret")
             _wait(lambda: "refused internode connection from %s:" % intruder.host
                   in self.nodes[0].log(), 15, "seed logs the refusal")
             self.assertRegex(self.nodes[0].log(),
@@ -363,11 +367,9 @@ class ClusterTest(unittest.TestCase):
             _wait(lambda: "does not prove that it knows the cluster secret" in intruder.log()
                   or "refused our connection" in intruder.log(), 15,
                   "intruder told it is refused")
-            c, s = session_for(intruder)
-            try:
-                self.assertEqual(list(s.execute("SELECT peer FROM system.peers")), [])
-            finally:
-                c.shutdown()
+            # it never learns the ring, so it never serves
+            with self.assertRaises(OSError):
+                socket.create_connection((intruder.host, intruder.port), 1).close()
             self.assertEqual(len(self.peers(0)), 2)
             self.assertTrue(all(p.peer != intruder.host for p in self.peers(0)))
             self.assertEqual(intruder.stop(), 0)
