@@ -39,8 +39,9 @@ SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def http_get(n, path):
-    url = "http://%s:%d%s" % (n.host, n.admin_port, path)
-    with urllib.request.urlopen(url, timeout=30) as r:
+    req = urllib.request.Request("http://%s:%d%s" % (n.host, n.admin_port, path),
+                                 headers=n.admin_headers())
+    with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read().decode())
 
 
@@ -230,6 +231,10 @@ class ScriptAdd(unittest.TestCase):
 
             class N(object):
                 host, admin_port = prefix + "1", 7199
+
+                def admin_headers(self):
+                    with open(os.path.join(home, "ca", "node1", "data", "admin_token")) as f:
+                        return {"Authorization": "Bearer " + f.read().strip()}
             n1 = N()
             _wait(lambda: normal_count(n1) == 4, 30, "4 normal nodes")
             c = Cluster([prefix + "1"], port=9042, protocol_version=4,
