@@ -103,6 +103,9 @@ typedef struct bs_config {
     int io_threads;                                  /* 0 = number of cores */
     uint64_t native_transport_max_frame_size_bytes;  /* 16MiB */
     int native_transport_max_concurrent_connections; /* -1 = unlimited */
+    uint64_t http_max_body_size;                     /* 25MB (InfluxDB's) */
+    int http_max_connections;                        /* 1024 */
+    uint64_t http_idle_timeout_ms;                   /* 60000 */
 
     /* repair */
     uint64_t repair_interval_ms; /* 0 = no scheduled repair */

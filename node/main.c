@@ -36,7 +36,9 @@
 #include "node/config.h"
 #include "node/local.h"
 #include "storage/store.h"
+#include "node/transport/http.h"
 #include "node/transport/server.h"
+#include "node/ts/ts.h"
 #include "query/exec.h"
 
 typedef struct app {
@@ -185,6 +187,8 @@ int main(int argc, char **argv) {
     bs_coord *coord = NULL;
     bs_admin *admin = NULL;
     bs_repair *repair = NULL;
+    bs_ts *ts = NULL;
+    bs_http *http = NULL;
     app ap;
     ap.exec = NULL;
     ap.coord = NULL;
@@ -226,6 +230,13 @@ int main(int argc, char **argv) {
         goto fail;
     }
     atomic_store(&ap.server, server);
+    bs_http_opts ho; /* the time-series endpoint (InfluxDB API) on http_port */
+    bs_http_opts_from_config(&ho, &cfg);
+    bs_http_handler hh;
+    if ((rc = bs_ts_new(&be, &ts)) || (bs_ts_http_handler(ts, &hh), rc = bs_http_start(&ho, &hh, &http))) {
+        snprintf(err, sizeof err, "cannot listen for HTTP on %s:%d: %s", ho.address, ho.port, bs_strerror(rc));
+        goto fail;
+    }
 
     prov.cfg = &cfg;
     prov.node = node;
@@ -269,6 +280,7 @@ out:
         bs_admin_stop(admin);
         bs_admin_free(admin);
     }
+    bs_http_free(http); /* in-flight requests finish first */
     if (node) bs_local_set_event_sink(node, NULL, NULL);
     bs_server *srv = atomic_exchange(&ap.server, NULL);
     if (srv) {
@@ -280,6 +292,7 @@ out:
     if (coord) bs_coord_free(coord);
     bs_repair_free(repair);
     bs_exec_free(ap.exec);
+    bs_ts_free(ts);
     bs_local_close(node); /* flushes memtables */
     if (!status) BS_INFO("main", "Basalt stopped cleanly");
     bs_log_set_file(NULL);
