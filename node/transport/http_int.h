@@ -36,6 +36,7 @@ typedef struct bs__http_rd {
     bs_buf hdr;     /* header names and values, NUL-separated */
     size_t hdr_off[BS_HTTP_MAX_HEADERS * 2];
     size_t n_hdr_parts; /* name, value, name, value, ... starts */
+    size_t n_head_parts; /* parts before the body (trailers are ignored) */
     int last_was_value;
     size_t head_bytes;
     bs_buf body;

@@ -50,7 +50,7 @@ static int on_message_begin(http_parser *p) {
     bs_buf_reset(&r->url);
     bs_buf_reset(&r->hdr);
     bs_buf_reset(&r->body);
-    r->n_hdr_parts = 0;
+    r->n_hdr_parts = r->n_head_parts = 0;
     r->last_was_value = 1; /* the first header callback starts a name */
     r->head_bytes = 0;
     r->gzip = 0;
@@ -107,6 +107,7 @@ static int on_headers_complete(http_parser *p) {
         r->hdr_off[r->n_hdr_parts++] = r->hdr.len;
     }
     if (bs_buf_append_u8(&r->hdr, 0)) return fail(r, 500, "out of memory");
+    r->n_head_parts = r->n_hdr_parts;
     if (p->upgrade) return fail(r, 501, "protocol upgrade is not supported");
     if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
         p->content_length > r->max_body)
@@ -270,12 +271,13 @@ static int build(bs__http_rd *r, bs_http_request *req) {
     req->path = bs__http_rd_unescape(url + u.field_data[UF_PATH].off,
                                   u.field_data[UF_PATH].len, 0, &r->arena);
     if (!req->path) return fail(r, 400, "bad percent-escape in the path");
+    if (req->path[0] != '/') return fail(r, 400, "bad request target");
     if (u.field_set & (1 << UF_QUERY))
         req->query = bs_arena_strndup(&r->arena, url + u.field_data[UF_QUERY].off,
                                       u.field_data[UF_QUERY].len);
     else
         req->query = "";
-    size_t nh = r->n_hdr_parts / 2;
+    size_t nh = r->n_head_parts / 2; /* chunked trailers are not exposed */
     bs_http_header *h = bs_arena_alloc(&r->arena, (nh ? nh : 1) * sizeof *h);
     if (!req->query || !h) return fail(r, 500, "out of memory");
     for (size_t i = 0; i < nh; i++) {

@@ -11,7 +11,10 @@
  *   - a request has a method, a path starting with '/', lower-case
  *     header names, a body no larger than max_body and NUL-terminated;
  *   - bytes arriving in pieces give the same requests (method, path,
- *     query, body) and the same final verdict as bytes arriving at once.
+ *     query, body) as bytes arriving at once, and an error in one case is
+ *     an error in the other (the status may differ: http-parser reports
+ *     header bytes late when they arrive at once, so a bad byte can be
+ *     seen before a limit that pieces would trip first).
  * Seed corpus: tests/fuzz/tshttp/.
  */
 #include <ctype.h>
@@ -86,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     trace a, b;
     run(data + 1, size - 1, 0, &a);
     run(data + 1, size - 1, step, &b);
-    if (a.n != b.n || a.verdict != b.verdict) abort();
+    if (a.n != b.n || !a.verdict != !b.verdict) abort();
     for (int i = 0; i < a.n; i++)
         if (a.sig[i] != b.sig[i]) abort();
     return 0;
