@@ -164,6 +164,16 @@ static const struct key keys[] = {
      100, 86400000, NULL, 0, "Network",
      "An HTTP connection that sends nothing for this long (idle keep-alive "
      "or a stalled request) is closed."},
+    {"ts_bucket", K_DURATION, F(ts_bucket_ms), 0, "1d", 1000,
+     366LL * 86400000, NULL, 0, "Network",
+     "Time-series endpoint: the time span of one partition of a series "
+     "(partition key = series and time bucket). Fixed per database once "
+     "data are written: changing it hides older points from queries."},
+    {"ts_replication_factor", K_INT, F(ts_replication_factor), 0, "1", 1, 16,
+     NULL, 0, "Network",
+     "Time-series endpoint: replication factor of a database created by "
+     "CREATE DATABASE without WITH REPLICATION (NetworkTopologyStrategy in "
+     "this node's data center)."},
     {"admin_address", K_ADDR, F(admin_address), 0, "127.0.0.1", 0, 0, NULL, 0,
      "Network", "Address of the admin REST API used by basalt-admin."},
     {"admin_port", K_INT, F(admin_port), 0, "7199", 1, 65535, NULL, 0,

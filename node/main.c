@@ -233,7 +233,9 @@ int main(int argc, char **argv) {
     bs_http_opts ho; /* the time-series endpoint (InfluxDB API) on http_port */
     bs_http_opts_from_config(&ho, &cfg);
     bs_http_handler hh;
-    if ((rc = bs_ts_new(&be, &ts)) || (bs_ts_http_handler(ts, &hh), rc = bs_http_start(&ho, &hh, &http))) {
+    bs_ts_opts to;
+    bs_ts_opts_from_config(&to, &cfg);
+    if ((rc = bs_ts_new(&to, &be, &ts)) || (bs_ts_http_handler(ts, &hh), rc = bs_http_start(&ho, &hh, &http))) {
         snprintf(err, sizeof err, "cannot listen for HTTP on %s:%d: %s", ho.address, ho.port, bs_strerror(rc));
         goto fail;
     }

@@ -154,7 +154,13 @@ int bs_http_json_str(bs_buf *b, const char *s, size_t len) {
         unsigned char ch = (unsigned char)s[i];
         if (ch == '"' || ch == '\\') {
             rc = bs_buf_append_u8(b, '\\') || bs_buf_append_u8(b, ch) ? BS_ENOMEM : 0;
-        } else if (ch < 0x20) {
+        } else if (ch == '\n') {
+            rc = bs_buf_append_str(b, "\\n");
+        } else if (ch == '\r') {
+            rc = bs_buf_append_str(b, "\\r");
+        } else if (ch == '\t') {
+            rc = bs_buf_append_str(b, "\\t");
+        } else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&') { /* as Go's encoding/json */
             rc = bs_buf_appendf(b, "\\u%04x", ch);
         } else {
             rc = bs_buf_append_u8(b, ch);
@@ -164,17 +170,19 @@ int bs_http_json_str(bs_buf *b, const char *s, size_t len) {
 }
 
 int bs_http_error(bs_http_response *resp, int status, const char *fmt, ...) {
-    char msg[1024];
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
     resp->status = status;
     resp->content_type = "application/json";
     bs_buf_reset(&resp->body);
+    if (n < 0) return BS_ENOMEM;
     int rc = bs_buf_append_str(&resp->body, "{\"error\":");
-    if (!rc) rc = bs_http_json_str(&resp->body, msg, strlen(msg));
+    if (!rc) rc = bs_http_json_str(&resp->body, msg, (size_t)n);
     if (!rc) rc = bs_buf_append_str(&resp->body, "}\n");
+    free(msg);
     return rc;
 }
 

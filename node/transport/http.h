@@ -145,7 +145,9 @@ int bs_http_form_get(const char *form, size_t len, const char *name,
 int bs_http_error(bs_http_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Appends `s` as a JSON string (quotes included) to `b`. */
+/* Appends `s` as a JSON string (quotes included) to `b`, escaped as Go's
+ * encoding/json does (InfluxDB's answers): \" \\ \n \r \t, other
+ * control bytes and < > & as \u00XX. */
 int bs_http_json_str(bs_buf *b, const char *s, size_t len);
 
 #endif

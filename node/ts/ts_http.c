@@ -6,34 +6,50 @@
  *                      {"version": ...} as InfluxDB 1.x answers
  *   GET|HEAD /health   200 {"name":"influxdb","message":"ready for queries
  *                      and writes","status":"pass",...} (InfluxDB 1.8's)
+ *   POST /write        line protocol, InfluxDB 1.x (ts_write.c)
+ *   POST /api/v2/write line protocol, InfluxDB 2.x parameters (ts_write.c)
+ *   GET|POST /query    InfluxQL (ts_query.c)
  *   anything else      404 "404 page not found" (text/plain, as InfluxDB's
  *                      Go router says it)
  *
  * Method mismatches on a known path answer 405 with an Allow header.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
-#include "node/ts/ts.h"
+#include "node/ts/ts_int.h"
 
-struct bs_ts {
-    bs_exec_backend be;
-    int have_be;
-};
+#define DAY_NS (86400LL * 1000000000LL)
 
-int bs_ts_new(const bs_exec_backend *be, bs_ts **out) {
+void bs_ts_opts_from_config(bs_ts_opts *o, const bs_config *cfg) {
+    memset(o, 0, sizeof *o);
+    o->bucket_ns = (int64_t)cfg->ts_bucket_ms * 1000000;
+    o->replication_factor = cfg->ts_replication_factor;
+    o->dc = cfg->dc;
+}
+
+int bs_ts_new(const bs_ts_opts *o, const bs_exec_backend *be, bs_ts **out) {
     bs_ts *ts = calloc(1, sizeof *ts);
     if (!ts) return BS_ENOMEM;
     if (be) {
         ts->be = *be;
         ts->have_be = 1;
     }
+    ts->bucket_ns = o && o->bucket_ns > 0 ? o->bucket_ns : DAY_NS;
+    ts->rf = o && o->replication_factor > 0 ? o->replication_factor : 1;
+    snprintf(ts->dc, sizeof ts->dc, "%s", o && o->dc ? o->dc : "dc1");
+    pthread_mutex_init(&ts->schema_mu, NULL);
     *out = ts;
     return 0;
 }
 
-void bs_ts_free(bs_ts *ts) { free(ts); }
+void bs_ts_free(bs_ts *ts) {
+    if (!ts) return;
+    pthread_mutex_destroy(&ts->schema_mu);
+    free(ts);
+}
 
 static int is_get(const bs_http_request *r) {
     return !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
@@ -74,8 +90,14 @@ static void h_health(const bs_http_request *req, bs_http_response *resp) {
 }
 
 static void handle(void *ud, const bs_http_request *req, bs_http_response *resp) {
-    (void)ud;
-    if (!strcmp(req->path, "/ping")) {
+    bs_ts *ts = ud;
+    if (ts->have_be && !strcmp(req->path, "/write")) {
+        bs__ts_write(ts, req, resp, 0);
+    } else if (ts->have_be && !strcmp(req->path, "/api/v2/write")) {
+        bs__ts_write(ts, req, resp, 1);
+    } else if (ts->have_be && !strcmp(req->path, "/query")) {
+        bs__ts_query(ts, req, resp);
+    } else if (!strcmp(req->path, "/ping")) {
         h_ping(req, resp);
     } else if (!strcmp(req->path, "/health")) {
         h_health(req, resp);

@@ -46,7 +46,7 @@ static void handle(void *ud, const bs_http_request *req, bs_http_response *resp)
 }
 
 static bs_http *start(int max_conn, unsigned idle_ms, size_t max_body) {
-    ck_assert_int_eq(bs_ts_new(NULL, &TS), 0);
+    ck_assert_int_eq(bs_ts_new(NULL, NULL, &TS), 0);
     bs_ts_http_handler(TS, &TSH);
     bs_http_opts o;
     bs_http_opts_init(&o);

@@ -267,7 +267,7 @@ START_TEST(test_error_body) {
     ck_assert_str_eq(resp.content_type, "application/json");
     bs_buf_append_u8(&resp.body, 0);
     ck_assert_str_eq((const char *)resp.body.data,
-                     "{\"error\":\"unable to parse 'a\\\"b\\u000a': line 3\"}\n");
+                     "{\"error\":\"unable to parse 'a\\\"b\\n': line 3\"}\n");
     bs_buf_free(&resp.body);
     bs_arena a;
     bs_arena_init(&a, 0);
