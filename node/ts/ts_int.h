@@ -36,6 +36,11 @@ int bs__ts_col_lp_type(const bs_type *t);
  * digits, underscores, not starting with '_'). */
 int bs__ts_valid_name(const char *name, size_t len);
 
+/* The table of measurement name[0..len): the name itself when it is a
+ * valid name (above) and does not look like a hashed one; otherwise
+ * "m_" + 16 hex digits of its 64-bit FNV-1a hash.  out: 49 bytes. */
+void bs__ts_table_name(const char *name, size_t len, char *out);
+
 /* Creates database `db` (keyspace + series index).  rf <= 0: default.
  * 0 (also when it exists); or BS_EINVAL/BS_ENOMEM/other with msg. */
 int bs__ts_create_database(bs_ts *ts, const char *db, int rf, char *msg, size_t msglen);

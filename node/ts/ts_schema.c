@@ -3,7 +3,8 @@
  * the schema changes writes and CREATE/DROP DATABASE make.
  *
  *   database     -> keyspace <db>, NetworkTopologyStrategy {<dc>: rf}
- *   measurement  -> table <db>.<measurement>:
+ *   measurement  -> table <db>.<measurement> (a name that is not a valid
+ *                   table name becomes m_<16 hex digits of its hash>):
  *                     _series  text    partition key 1: the canonical
  *                                      series key "m,k1=v1,k2=v2" (escaped
  *                                      as in line protocol, tags sorted)
@@ -62,6 +63,20 @@ int bs__ts_valid_name(const char *name, size_t len) {
             return 0;
     }
     return 1;
+}
+
+void bs__ts_table_name(const char *name, size_t len, char *out) {
+    int hashed_look = len == 18 && name[0] == 'm' && name[1] == '_';
+    for (size_t i = 2; hashed_look && i < len; i++)
+        hashed_look = (name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f');
+    if (bs__ts_valid_name(name, len) && !hashed_look) {
+        memcpy(out, name, len);
+        out[len] = 0;
+        return;
+    }
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+    snprintf(out, 49, "m_%016llx", (unsigned long long)h);
 }
 
 /* Publishes `next` (taken).  0 or -1 with msg. */

@@ -267,17 +267,9 @@ static int add_point(wctx *w, const bs_table_schema *t, const char *cf, const bs
 /* One measurement: schema, type checks, cells, index rows. */
 static int write_measurement(wctx *w, bs_lp_point **pts, size_t n, char *msg, size_t msglen) {
     char m[64];
-    if (!bs__ts_valid_name(pts[0]->name.p, pts[0]->name.n)) {
-        if (!w->reason[0])
-            snprintf(w->reason, sizeof w->reason,
-                     "measurement name \"%.*s\" is not supported: Basalt table names are 1 to 48 "
-                     "letters, digits or underscores, not starting with an underscore",
-                     (int)(pts[0]->name.n > 100 ? 100 : pts[0]->name.n), pts[0]->name.p);
-        w->dropped += n;
-        return 0;
-    }
-    memcpy(m, pts[0]->name.p, pts[0]->name.n);
-    m[pts[0]->name.n] = 0;
+    bs__ts_table_name(pts[0]->name.p, pts[0]->name.n, m);
+    bs_lp_str mn = pts[0]->name;
+    if (mn.n > 200) mn.n = 200;
     bs_schema *s = NULL;
     int rc = bs__ts_ensure_table(w->ts, w->db, m, (const bs_lp_point *const *)pts, n, &s, msg,
                                  msglen);
@@ -318,17 +310,17 @@ static int write_measurement(wctx *w, bs_lp_point **pts, size_t n, char *msg, si
             if (!c || c->kind != BS_COL_REGULAR) { /* time, _series, ... */
                 if (!w->reason[0])
                     snprintf(w->reason, sizeof w->reason,
-                             "invalid field name: input field \"%.*s\" on measurement \"%s\" is "
-                             "invalid",
-                             (int)(k.n > 100 ? 100 : k.n), k.p, m);
+                             "invalid field name: input field \"%.*s\" on measurement \"%.*s\" "
+                             "is invalid",
+                             (int)(k.n > 100 ? 100 : k.n), k.p, (int)mn.n, mn.p);
                 bad = 1;
             } else if (bs__ts_col_lp_type(c->type) != (int)pt->fields[f].type) {
                 if (!w->reason[0]) {
                     int ct = bs__ts_col_lp_type(c->type);
                     snprintf(w->reason, sizeof w->reason,
-                             "field type conflict: input field \"%s\" on measurement \"%s\" is "
-                             "type %s, already exists as type %s",
-                             name, m, bs_lp_type_name(pt->fields[f].type),
+                             "field type conflict: input field \"%s\" on measurement \"%.*s\" "
+                             "is type %s, already exists as type %s",
+                             name, (int)mn.n, mn.p, bs_lp_type_name(pt->fields[f].type),
                              ct < 0 ? "unknown" : bs_lp_type_name((bs_lp_type)ct));
                 }
                 bad = 1;
