@@ -382,6 +382,8 @@ static int split_fields(ctx *c, size_t f0, size_t f1, bs_lp_point *pt) {
     while (i < f1) {
         size_t k0 = i;
         while (i < f1 && !(b[i] == '=' && !(i > k0 && b[i - 1] == '\\'))) i++;
+        if (i >= f1) return FAIL(c, "invalid field format"); /* a key without '=' */
+        if (i == k0) return FAIL(c, "missing field key");    /* "m \0=1": blanks skipped */
         size_t k1 = i++;
         size_t v0 = i;
         int quoted = 0;
@@ -485,6 +487,35 @@ static int scan_time(ctx *c, size_t pos, bs_lp_precision prec, int64_t now, int6
 /* Lines                                                               */
 /* ------------------------------------------------------------------ */
 
+static size_t put_esc(char *o, bs_lp_str s, const char *set) {
+    size_t k = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.p[i] && strchr(set, s.p[i])) o[k++] = '\\';
+        o[k++] = s.p[i];
+    }
+    return k;
+}
+
+/* The series key rebuilt from the unescaped parts with the minimal
+ * escapes, so one series has one key however its line escaped it
+ * ("t=\\=x" and "t==x" are the same tag value). */
+static int canonical_key(bs_arena *a, bs_lp_point *pt) {
+    size_t cap = 2 * pt->name.n + 1;
+    for (size_t i = 0; i < pt->ntags; i++) cap += 2 * (pt->tags[i].key.n + pt->tags[i].value.n) + 2;
+    char *o = bs_arena_alloc(a, cap);
+    if (!o) return BS_ENOMEM;
+    size_t k = put_esc(o, pt->name, ", ");
+    for (size_t i = 0; i < pt->ntags; i++) {
+        o[k++] = ',';
+        k += put_esc(o + k, pt->tags[i].key, ", =");
+        o[k++] = '=';
+        k += put_esc(o + k, pt->tags[i].value, ", =");
+    }
+    pt->series_key.p = o;
+    pt->series_key.n = k;
+    return 0;
+}
+
 int bs_lp_parse_line(const char *line, size_t len, bs_lp_precision prec, int64_t now_ns,
                      bs_arena *a, bs_lp_point *pt, const char **msg) {
     ctx c = {line, len, a, NULL};
@@ -537,6 +568,9 @@ int bs_lp_parse_line(const char *line, size_t len, bs_lp_precision prec, int64_t
         pt->ntags = ntags;
     }
     if (!ok) goto oom;
+    int canon = memchr(pt->series_key.p, '\\', pt->series_key.n) != NULL;
+    for (size_t i = 0; i < ntags && !canon; i++) canon = line[tags[i].v0] == '=';
+    if (canon && canonical_key(a, pt)) goto oom;
     size_t f0, f1;
     if (scan_fields(&c, kend, &f0, &f1)) goto err;
     if (scan_time(&c, f1, prec, now_ns, &pt->time_ns)) goto err;
