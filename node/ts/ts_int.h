@@ -45,6 +45,8 @@ void bs__ts_table_name(const char *name, size_t len, char *out);
  * 0 (also when it exists); or BS_EINVAL/BS_ENOMEM/other with msg. */
 int bs__ts_create_database(bs_ts *ts, const char *db, int rf, char *msg, size_t msglen);
 int bs__ts_drop_database(bs_ts *ts, const char *db, char *msg, size_t msglen);
+/* Drops measurement m's table and its series index partition. */
+int bs__ts_drop_measurement(bs_ts *ts, const char *db, const char *m, char *msg, size_t msglen);
 
 /* Makes sure measurement `m` of database `db` has a table with a column
  * for every field of the points in pts[0..n) whose measurement is m
@@ -58,6 +60,15 @@ int bs__ts_ensure_table(bs_ts *ts, const char *db, const char *m, const bs_lp_po
 
 /* POST /write (v2 = 0) and /api/v2/write (v2 = 1). */
 void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp, int v2);
+
+/* ---- ts_json.c ------------------------------------------------------ */
+
+/* Go's JSON float format; the time as RFC 3339 (quoted) or an integer in
+ * units of epoch_div ns (bs__ts_epoch_div of the `epoch` parameter; 0 =
+ * RFC 3339).  Return snprintf's count. */
+int bs__ts_fmt_float(double f, char *out, size_t cap);
+int bs__ts_fmt_time(int64_t ns, int64_t epoch_div, char *out, size_t cap);
+int64_t bs__ts_epoch_div(const char *epoch);
 
 /* ---- ts_query.c ----------------------------------------------------- */
 

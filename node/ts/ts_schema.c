@@ -30,6 +30,7 @@
 
 #include "common/error.h"
 #include "node/ts/ts_int.h"
+#include "ring/murmur3.h"
 
 int bs__ts_col_lp_type(const bs_type *t) {
     switch (t->kind) {
@@ -266,5 +267,59 @@ fail:
     bs_schema_release(cur);
     pthread_mutex_unlock(&ts->schema_mu);
     if (rc == BS_ENOMEM) snprintf(msg, msglen, "out of memory");
+    return rc;
+}
+
+int bs__ts_drop_measurement(bs_ts *ts, const char *db, const char *m, char *msg, size_t msglen) {
+    char tn[64];
+    bs__ts_table_name(m, strlen(m), tn);
+    /* the index rows first: a measurement listed without a table would
+     * be visible to SHOW; a table without index rows is not */
+    bs_schema *cur = ts->be.schema_get(ts->be.ud);
+    const bs_table_schema *ix = bs_schema_table(cur, db, BS_TS_INDEX_TABLE);
+    if (!ix) {
+        bs_schema_release(cur);
+        snprintf(msg, msglen, "database not found: %s", db);
+        return BS_ENOTFOUND;
+    }
+    char cf[160];
+    bs_table_cf_name(ix, cf, sizeof cf);
+    bs_mop op;
+    memset(&op, 0, sizeof op);
+    op.kind = BS_MOP_PART_DEL;
+    op.ts = ts->be.now_us(ts->be.ud);
+    bs_mutation mu;
+    memset(&mu, 0, sizeof mu);
+    mu.table_id = ix->id;
+    mu.cf = cf;
+    mu.pk = (const uint8_t *)m;
+    mu.pk_len = strlen(m);
+    mu.token = bs_ring_partition_token(m, mu.pk_len);
+    mu.ops = &op;
+    mu.nops = 1;
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    int rc = ts->be.write(ts->be.ud, &mu, 1, BS_CL_QUORUM, 0, &err);
+    bs_schema_release(cur);
+    if (rc) {
+        snprintf(msg, msglen, "%s", err.msg[0] ? err.msg : "drop failed");
+        return BS_EIO;
+    }
+    pthread_mutex_lock(&ts->schema_mu);
+    cur = ts->be.schema_get(ts->be.ud);
+    rc = 0;
+    if (bs_schema_table(cur, db, tn)) {
+        bs_schema *next = bs_schema_clone(cur);
+        if (!next) {
+            rc = BS_ENOMEM;
+        } else if ((rc = bs_schema_drop_table(next, db, tn, ts->be.now_us(ts->be.ud), msg,
+                                              msglen))) {
+            bs_schema_release(next);
+        } else {
+            rc = apply(ts, next, "DROPPED", "TABLE", db, tn, msg, msglen);
+        }
+    }
+    bs_schema_release(cur);
+    pthread_mutex_unlock(&ts->schema_mu);
     return rc;
 }

@@ -104,7 +104,7 @@ static bs_lp_str unescape(bs_arena *a, const char *s, size_t n, const char *set,
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\\' && i + 1 < n && strchr(set, s[i + 1])) {
+        if (s[i] == '\\' && i + 1 < n && s[i + 1] && strchr(set, s[i + 1])) {
             o[k++] = s[++i];
             continue;
         }

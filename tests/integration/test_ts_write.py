@@ -9,6 +9,8 @@ reference:
   - curl posting a gzip body; 413 over http_max_body_size;
   - v1 and v2 parameters (precision, bucket), 404 for an unknown database;
   - a duplicate point overwrites field by field;
+  - SHOW DATABASES / MEASUREMENTS / SERIES / TAG KEYS / TAG VALUES /
+    FIELD KEYS after those writes: the same JSON as influxd's;
   - partial writes: the same bodies (bad lines, type conflicts inside a
     batch and against stored fields, comments, escapes) posted to Basalt
     and to a real influxd 1.6 get the same status and error text, and
@@ -176,6 +178,22 @@ class TsPartialWriteReferenceTest(harness.NodeTestCase):
             table = m if m.isidentifier() else "m_%016x" % fnv1a(m)
             got = cql_points(self.session, "ref", table)
             self.assertEqual(got, want, m)
+        # the SHOW statements over the same data give the same JSON
+        for q in ("SHOW DATABASES", "SHOW MEASUREMENTS", "SHOW SERIES", "SHOW SERIES FROM cpu",
+                  "SHOW TAG KEYS", "SHOW TAG KEYS FROM mem", "SHOW TAG VALUES WITH KEY = host",
+                  'SHOW TAG VALUES FROM cpu WITH KEY = "host"', "SHOW FIELD KEYS",
+                  "SHOW FIELD KEYS FROM mem", "SHOW MEASUREMENTS; SHOW TAG KEYS FROM disk",
+                  "SHOW FIELD KEYS FROM nosuch", "SELEC x"):
+            want = influx_ref.query(self.ref.url, q, db="ref")
+            got = influx_ref.query(basalt, q, db="ref")
+            if q == "SHOW DATABASES":  # influxd also lists its _internal database
+                for s in want[1]["results"][0]["series"]:
+                    s["values"] = [v for v in s["values"] if v != ["_internal"]]
+            if q == "SELEC x":  # same status and shape; the parsers' wording differs
+                self.assertEqual((got[0], list(got[1])), (want[0], list(want[1])))
+                self.assertTrue(got[1]["error"].startswith("error parsing query: found SELEC"))
+                continue
+            self.assertEqual(got[:2], want[:2], q)
 
 
 if __name__ == "__main__":
