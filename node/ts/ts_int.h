@@ -70,6 +70,14 @@ int bs__ts_fmt_float(double f, char *out, size_t cap);
 int bs__ts_fmt_time(int64_t ns, int64_t epoch_div, char *out, size_t cap);
 int64_t bs__ts_epoch_div(const char *epoch);
 
+/* ---- ts_select.c ---------------------------------------------------- */
+
+struct bs_iq_stmt;
+/* Runs a SELECT on database db, appending the result's members (series
+ * or error) after "statement_id". */
+void bs__ts_select(bs_ts *ts, const struct bs_iq_stmt *st, const char *db, int64_t epoch_div,
+                   bs_arena *a, bs_buf *o);
+
 /* ---- ts_query.c ----------------------------------------------------- */
 
 /* GET|POST /query. */

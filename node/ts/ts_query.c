@@ -5,8 +5,8 @@
  * Built (docs/TIMESERIES.md): CREATE DATABASE [WITH REPLICATION n],
  * DROP DATABASE, DROP MEASUREMENT, SHOW DATABASES, SHOW MEASUREMENTS,
  * SHOW FIELD KEYS, SHOW TAG KEYS, SHOW TAG VALUES WITH KEY = k,
- * SHOW SERIES, SHOW RETENTION POLICIES.  SELECT parses but is answered
- * with a statement error saying it is not supported yet.
+ * SHOW SERIES, SHOW RETENTION POLICIES; SELECT (ts_select.c), with
+ * `epoch` for integer times.
  *
  * Request: `q` (and `db`) from the URL or an application/x-www-form-
  * urlencoded body; statements separated by ';'.  A parse error is 400
@@ -365,7 +365,8 @@ static int needs_db(const bs_iq_stmt *s) {
            s->kind != BS_IQ_DROP_DATABASE && s->kind != BS_IQ_SHOW_RETENTION_POLICIES;
 }
 
-static void run(bs_ts *ts, const bs_iq_stmt *s, const char *db, bs_arena *a, bs_buf *o) {
+static void run(bs_ts *ts, const bs_iq_stmt *s, const char *db, int64_t ediv, bs_arena *a,
+                bs_buf *o) {
     char msg[600];
     if (needs_db(s) && (!db || !*db)) {
         result_error(o, "database name required");
@@ -400,10 +401,7 @@ static void run(bs_ts *ts, const bs_iq_stmt *s, const char *db, bs_arena *a, bs_
         break;
     }
     case BS_IQ_DROP_MEASUREMENT: drop_measurement(ts, db, s->name, o); break;
-    case BS_IQ_SELECT:
-        result_error(o, "SELECT is not supported by Basalt's time-series endpoint yet (read the "
-                        "tables through CQL meanwhile; see docs/TIMESERIES.md)");
-        break;
+    case BS_IQ_SELECT: bs__ts_select(ts, s, db, ediv, a, o); break;
     }
 }
 
@@ -444,7 +442,7 @@ void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp)
     bs_buf_append_str(o, "{\"results\":[");
     for (size_t i = 0; i < n; i++) {
         bs_buf_appendf(o, "%s{\"statement_id\":%zu", i ? "," : "", i);
-        run(ts, &st[i], db, req->arena, o);
+        run(ts, &st[i], db, bs__ts_epoch_div(param(req, "epoch")), req->arena, o);
         bs_buf_append_str(o, "}");
     }
     bs_buf_append_str(o, "]}\n");

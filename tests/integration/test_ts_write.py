@@ -6,6 +6,7 @@ reference:
   - python3-influxdb: ping, create_database, get_list_database,
     write_points with tags and every field type; the points are read
     back through CQL (the same tables basalt-shell sees);
+  - the `influx` CLI: CREATE DATABASE, INSERT, SHOW;
   - curl posting a gzip body; 413 over http_max_body_size;
   - v1 and v2 parameters (precision, bucket), 404 for an unknown database;
   - a duplicate point overwrites field by field;
@@ -104,6 +105,29 @@ class TsWriteTest(harness.NodeTestCase):
         st, body, _ = influx_ref.http(self.url, "POST", "/write", {"db": "p"},
                                       gzip.compress(big), {"Content-Encoding": "gzip"})
         self.assertEqual((st, body), (413, {"error": "Request Entity Too Large"}))
+
+    def test_influx_cli(self):
+        """Debian's unmodified `influx` CLI (influxdb-client): CREATE
+        DATABASE, INSERT, SHOW; a SELECT fails with a clear message."""
+        def cli(*args):
+            return subprocess.run(["influx", "-host", self.node.host,
+                                   "-port", str(self.node.http_port)] + list(args),
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(cli("-execute", "CREATE DATABASE cli").returncode, 0)
+        r = cli("-database", "cli", "-execute", "INSERT cpu,host=a,dc=x usage=1.5,n=2i 1700000000000000000")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = cli("-database", "cli", "-execute",
+                "SHOW MEASUREMENTS; SHOW TAG VALUES WITH KEY = host; SHOW FIELD KEYS")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(),
+                         "name: measurements name ---- cpu "
+                         "name: cpu key value --- ----- host a "
+                         "name: cpu fieldKey fieldType -------- --------- n integer usage float".split())
+        self.assertEqual(cql_points(self.session, "cli", "cpu"),
+                         {("cpu,dc=x,host=a", 1700000000000000000): {"usage": 1.5, "n": 2}})
+        r = cli("-database", "cli", "-execute", "SELECT * FROM cpu")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("SELECT is not supported", r.stdout + r.stderr)
 
     def test_duplicate_point_overwrites_field_by_field(self):
         influx_ref.query(self.url, "CREATE DATABASE dup")
