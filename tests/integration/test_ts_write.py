@@ -6,7 +6,7 @@ reference:
   - python3-influxdb: ping, create_database, get_list_database,
     write_points with tags and every field type; the points are read
     back through CQL (the same tables basalt-shell sees);
-  - the `influx` CLI: CREATE DATABASE, INSERT, SHOW;
+  - the `influx` CLI: CREATE DATABASE, INSERT, SHOW, SELECT ... GROUP BY time;
   - curl posting a gzip body; 413 over http_max_body_size;
   - v1 and v2 parameters (precision, bucket), 404 for an unknown database;
   - a duplicate point overwrites field by field;
@@ -108,7 +108,7 @@ class TsWriteTest(harness.NodeTestCase):
 
     def test_influx_cli(self):
         """Debian's unmodified `influx` CLI (influxdb-client): CREATE
-        DATABASE, INSERT, SHOW; a SELECT fails with a clear message."""
+        DATABASE, INSERT, SHOW, SELECT, SELECT ... GROUP BY time()."""
         def cli(*args):
             return subprocess.run(["influx", "-host", self.node.host,
                                    "-port", str(self.node.http_port)] + list(args),
@@ -125,9 +125,21 @@ class TsWriteTest(harness.NodeTestCase):
                          "name: cpu fieldKey fieldType -------- --------- n integer usage float".split())
         self.assertEqual(cql_points(self.session, "cli", "cpu"),
                          {("cpu,dc=x,host=a", 1700000000000000000): {"usage": 1.5, "n": 2}})
+        r = cli("-database", "cli", "-execute",
+                "INSERT cpu,host=b,dc=x usage=2.5,n=4i 1700000010000000000")
+        self.assertEqual(r.returncode, 0, r.stderr)
         r = cli("-database", "cli", "-execute", "SELECT * FROM cpu")
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("SELECT is not supported", r.stdout + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(),
+                         "name: cpu time dc host n usage ---- -- ---- - ----- "
+                         "1700000000000000000 x a 2 1.5 1700000010000000000 x b 4 2.5".split())
+        r = cli("-database", "cli", "-execute",
+                "SELECT mean(usage) FROM cpu WHERE time >= 1700000000s AND time < 1700000020s "
+                "GROUP BY time(10s)")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(),
+                         "name: cpu time mean ---- ---- "
+                         "1700000000000000000 1.5 1700000010000000000 2.5".split())
 
     def test_duplicate_point_overwrites_field_by_field(self):
         influx_ref.query(self.url, "CREATE DATABASE dup")
