@@ -152,6 +152,28 @@ static const struct key keys[] = {
     {"http_port", K_INT, F(http_port), 0, "8086", 1, 65535, NULL, 0, "Network",
      "HTTP port for the time-series endpoint, /metrics and /health (on "
      "rpc_address)."},
+    {"http_max_body_size", K_SIZE, F(http_max_body_size), 0, "25000000B", KIB,
+     GIB, NULL, 0, "Network",
+     "Largest HTTP request body (after gzip decoding) the time-series "
+     "endpoint accepts; a bigger one is answered 413."},
+    {"http_max_connections", K_INT, F(http_max_connections), 0, "1024", 1,
+     1000000, NULL, 0, "Network",
+     "Maximum number of open HTTP connections; a connection over the limit "
+     "is answered 503 with Retry-After and closed."},
+    {"http_idle_timeout", K_DURATION, F(http_idle_timeout_ms), 0, "60000ms",
+     100, 86400000, NULL, 0, "Network",
+     "An HTTP connection that sends nothing for this long (idle keep-alive "
+     "or a stalled request) is closed."},
+    {"ts_bucket", K_DURATION, F(ts_bucket_ms), 0, "1d", 1000,
+     366LL * 86400000, NULL, 0, "Network",
+     "Time-series endpoint: the time span of one partition of a series "
+     "(partition key = series and time bucket). Fixed per database once "
+     "data are written: changing it hides older points from queries."},
+    {"ts_replication_factor", K_INT, F(ts_replication_factor), 0, "1", 1, 16,
+     NULL, 0, "Network",
+     "Time-series endpoint: replication factor of a database created by "
+     "CREATE DATABASE without WITH REPLICATION (NetworkTopologyStrategy in "
+     "this node's data center)."},
     {"admin_address", K_ADDR, F(admin_address), 0, "127.0.0.1", 0, 0, NULL, 0,
      "Network", "Address of the admin REST API used by basalt-admin."},
     {"admin_port", K_INT, F(admin_port), 0, "7199", 1, 65535, NULL, 0,

@@ -111,6 +111,13 @@ typedef struct bs_config {
     int io_threads;                                  /* 0 = number of cores */
     uint64_t native_transport_max_frame_size_bytes;  /* 16MiB */
     int native_transport_max_concurrent_connections; /* -1 = unlimited */
+    uint64_t http_max_body_size;                     /* 25MB (InfluxDB's) */
+    int http_max_connections;                        /* 1024 */
+    uint64_t http_idle_timeout_ms;                   /* 60000 */
+
+    /* time-series endpoint (docs/TIMESERIES.md) */
+    uint64_t ts_bucket_ms;     /* 1d: time span of one partition per series */
+    int ts_replication_factor; /* 1: of databases made by CREATE DATABASE */
 
     /* repair */
     uint64_t repair_interval_ms; /* 0 = no scheduled repair */

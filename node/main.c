@@ -37,7 +37,9 @@
 #include "node/config.h"
 #include "node/local.h"
 #include "storage/store.h"
+#include "node/transport/http.h"
 #include "node/transport/server.h"
+#include "node/ts/ts.h"
 #include "query/exec.h"
 
 typedef struct app {
@@ -154,6 +156,9 @@ typedef struct node_parts {
     bs_repair *repair;
     bs_admin *admin;
     bs_provider prov;
+    bs_exec_backend be; /* the coordinator's, for the executor and ts */
+    bs_ts *ts;
+    bs_http *http;
     app ap;
     char admin_token[BS_SECRET_MAX + 1];
     char err[1024];
@@ -194,10 +199,9 @@ static int start_core(node_parts *n) {
         snprintf(n->err, sizeof n->err, "cannot start the coordinator: %s", bs_strerror(rc));
         return rc;
     }
-    bs_exec_backend be;
-    bs_coord_backend(n->coord, &be);
-    if (!be.cluster_name) be.cluster_name = n->cfg.cluster_name;
-    n->ap.exec = bs_exec_new(&be);
+    bs_coord_backend(n->coord, &n->be);
+    if (!n->be.cluster_name) n->be.cluster_name = n->cfg.cluster_name;
+    n->ap.exec = bs_exec_new(&n->be);
     if (!n->ap.exec) {
         snprintf(n->err, sizeof n->err, "out of memory");
         return BS_ENOMEM;
@@ -230,6 +234,25 @@ static int start_cql(node_parts *n) {
     BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4)", so.address,
             bs_server_port(server));
     return 0;
+}
+
+/* The time-series endpoint (InfluxDB API) on http_port.  0 or an error
+ * with n->err set. */
+static int start_http(node_parts *n) {
+    bs_http_opts ho;
+    bs_http_opts_from_config(&ho, &n->cfg);
+    bs_http_handler hh;
+    bs_ts_opts to;
+    bs_ts_opts_from_config(&to, &n->cfg);
+    int rc = bs_ts_new(&to, &n->be, &n->ts);
+    if (!rc) {
+        bs_ts_http_handler(n->ts, &hh);
+        rc = bs_http_start(&ho, &hh, &n->http);
+    }
+    if (rc)
+        snprintf(n->err, sizeof n->err, "cannot listen for HTTP on %s:%d: %s", ho.address, ho.port,
+                 bs_strerror(rc));
+    return rc;
 }
 
 /* The repair service and the admin REST API.  0 or an error with n->err
@@ -273,6 +296,7 @@ static void stop_node(node_parts *n) {
         bs_admin_stop(n->admin);
         bs_admin_free(n->admin);
     }
+    bs_http_free(n->http); /* in-flight requests finish first */
     if (n->node) bs_local_set_event_sink(n->node, NULL, NULL);
     bs_server *srv = atomic_exchange(&n->ap.server, NULL);
     if (srv) {
@@ -284,6 +308,7 @@ static void stop_node(node_parts *n) {
     if (n->coord) bs_coord_free(n->coord);
     bs_repair_free(n->repair);
     bs_exec_free(n->ap.exec);
+    bs_ts_free(n->ts);
     bs_local_close(n->node); /* flushes memtables */
 }
 
@@ -316,11 +341,12 @@ int main(int argc, char **argv) {
             bs_config_broadcast_address(&n->cfg), n->cfg.data_directory);
     /* local node (store, identity, schema) -> cluster (messaging, gossip,
      * schema propagation) -> coordinator (replicated reads and writes,
-     * hints) -> executor over the coordinator -> CQL server -> repair
-     * service and admin API */
+     * hints) -> executor over the coordinator -> CQL server -> HTTP
+     * (time-series) server -> repair service and admin API */
     status = 1;
     int rc = start_core(n);
     if (!rc) rc = start_cql(n);
+    if (!rc) rc = start_http(n);
     if (!rc) rc = start_admin(n);
     if (rc == BS_ECANCELED) { /* a signal while joining: a clean stop */
         BS_INFO("main", "%s", n->err);

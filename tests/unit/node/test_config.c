@@ -167,6 +167,11 @@ static const char *full_yaml =
     "native_transport_port: 19042\n"
     "storage_port: 17000\n"
     "http_port: 18086\n"
+    "http_max_body_size: 1MiB\n"
+    "http_max_connections: 77\n"
+    "http_idle_timeout: 5s\n"
+    "ts_bucket: 1h\n"
+    "ts_replication_factor: 3\n"
     "admin_address: 10.0.0.3\n"
     "admin_port: 17199\n"
     "native_transport_max_frame_size: 32MiB\n"
@@ -219,6 +224,11 @@ static void check_full(const bs_config *c) {
     ck_assert_int_eq(c->native_transport_port, 19042);
     ck_assert_int_eq(c->storage_port, 17000);
     ck_assert_int_eq(c->http_port, 18086);
+    ck_assert_uint_eq(c->http_max_body_size, 1u << 20);
+    ck_assert_int_eq(c->http_max_connections, 77);
+    ck_assert_uint_eq(c->http_idle_timeout_ms, 5000);
+    ck_assert_uint_eq(c->ts_bucket_ms, 3600000);
+    ck_assert_int_eq(c->ts_replication_factor, 3);
     ck_assert_str_eq(c->admin_address, "10.0.0.3");
     ck_assert_int_eq(c->admin_port, 17199);
     ck_assert_uint_eq(c->native_transport_max_frame_size_bytes, 32u << 20);
