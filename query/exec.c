@@ -1079,6 +1079,7 @@ static int run_stmt(xctx *c, const bs_cql_stmt *s) {
     switch (s->kind) {
     case BS_CQL_STMT_USE: return bs__x_use(c, s);
     case BS_CQL_STMT_SELECT: return bs__x_select(c, s);
+    case BS_CQL_STMT_DESCRIBE: return bs__x_describe(c, s);
     case BS_CQL_STMT_INSERT:
     case BS_CQL_STMT_UPDATE:
     case BS_CQL_STMT_DELETE:
