@@ -10,7 +10,7 @@ unmodified python3-cassandra driver.
     one of the two replicas read) returns exactly the current rows - no
     old value, no missing row, no deleted row - and afterwards a CL=ONE
     scan of node 2 alone returns the same rows: the scan repaired it.
-  * test_2: one node down: a scan at ALL raises Unavailable (required 3,
+  * test_4: one node down: a scan at ALL raises Unavailable (required 3,
     alive 2) and count(*) at QUORUM answers; two down: QUORUM raises
     Unavailable (required 2, alive 1) and ONE still answers.
 
@@ -76,7 +76,7 @@ class RangeReadLevelsTest(_ReplicatedCluster):
         # ALL reads every replica and agrees
         self.assertEqual(self.scan(1, ConsistencyLevel.ALL, fetch_size=77), want)
 
-    def test_2_unavailable(self):
+    def test_4_unavailable(self):
         self.session(0).execute("CREATE TABLE IF NOT EXISTS rf3.s (k int PRIMARY KEY, v text)")
         self.put(0, 5000, "x", ConsistencyLevel.ALL)
         self.kill(2)
@@ -99,6 +99,33 @@ class RangeReadLevelsTest(_ReplicatedCluster):
                 if not self.nodes[i].alive():
                     self.nodes[i].start()
             self._converge("nodes restarted")
+
+    def test_3_size_estimates(self):
+        s0 = self.session(0)
+        s0.execute("CREATE TABLE IF NOT EXISTS rf3.est (k int PRIMARY KEY, v text)")
+        ins = s0.prepare("INSERT INTO rf3.est (k, v) VALUES (?, ?)")
+        ins.consistency_level = ConsistencyLevel.ALL
+        for k in range(3000):
+            s0.execute(ins, (k, "v%d" % k))
+        total, ranges = 0, []
+        for i in range(3):
+            rows = list(self.session(i).execute(
+                "SELECT range_start, range_end, partitions_count, mean_partition_size "
+                "FROM system.size_estimates WHERE keyspace_name = 'rf3' AND table_name = 'est'"))
+            self.assertEqual(len(rows), 8, "node %d" % i)
+            for r in rows:
+                self.assertGreater(r.mean_partition_size, 0)
+                total += r.partitions_count
+                ranges.append((int(r.range_start), int(r.range_end)))
+            te = list(self.session(i).execute(
+                "SELECT range_type, partitions_count FROM system.table_estimates "
+                "WHERE keyspace_name = 'rf3' AND table_name = 'est'"))
+            self.assertEqual(sorted(set(r.range_type for r in te)), ["local_primary", "primary"])
+            self.assertEqual(sum(r.partitions_count for r in te if r.range_type == "primary"),
+                             sum(r.partitions_count for r in rows))
+        self.assertEqual(total, 3000)
+        # the 24 ranges tile the ring: each end is exactly one range's start
+        self.assertEqual(sorted(e for _, e in ranges), sorted(st for st, _ in ranges))
 
 
 if __name__ == "__main__":
