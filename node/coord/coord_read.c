@@ -735,8 +735,9 @@ static int scan_piece(bs_coord *c, const bs__target *tg, bs_table *t, const char
  *   4. The next round resumes after the last partition forwarded (the same
  *      cursor when none was): after a repair the same partitions are read
  *      again and now agree, so what goes out is what the repaired contacts
- *      hold.  A partition still differing after BS__SCAN_REPAIRS rounds
- *      (writes racing the scan) is a ReadTimeout.
+ *      hold.  More than BS__SCAN_REPAIRS rounds in a row that repaired
+ *      and could answer nothing (writes racing the scan keep the first
+ *      partition differing) are a ReadTimeout.
  */
 
 #define BS__SCAN_REPAIRS 4
@@ -942,7 +943,10 @@ static int scan_piece_cl(scanround *r, const char *cf, const bs_table_schema *ts
         int repaired;
         if ((rc = round_merge(r, &ws, pg, bound, w, &a, &last, &repaired))) break;
         if (w->stopped) break;
-        if (repaired && ++repairs > BS__SCAN_REPAIRS) {
+        /* rounds that repaired and could answer nothing: the same page
+         * keeps differing (writes racing the scan) */
+        repairs = repaired && !last ? repairs + 1 : 0;
+        if (repairs > BS__SCAN_REPAIRS) {
             read_timeout(r->c, r->err, r->cl, 0, (int)r->nct, 1);
             rc = -1;
             break;
