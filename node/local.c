@@ -462,6 +462,59 @@ static int be_nodes(void *ud, bs_arena *a, bs_exec_node *local,
     return 0;
 }
 
+/* Size estimate of a token range: the range's records are walked in
+ * token order up to a budget; when the budget ends first, the partitions
+ * seen are scaled by the share of the range's tokens walked (Murmur3
+ * spreads partitions evenly over tokens). */
+#define EST_BUDGET 4096
+
+typedef struct est {
+    int64_t lo;
+    size_t seen;
+    int64_t parts, bytes, last_tok;
+    bs_buf prev; /* partition prefix of the last record */
+} est;
+
+static int est_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    (void)v;
+    est *e = ud;
+    if (e->seen++ >= EST_BUDGET) return 1;
+    if (kl < 10) return 0;
+    size_t ppl = 10 + ((size_t)k[8] << 8 | k[9]);
+    if (ppl > kl) return 0;
+    if (e->prev.len != ppl || memcmp(e->prev.data, k, ppl)) {
+        bs_buf_reset(&e->prev);
+        if (bs_buf_append(&e->prev, k, ppl)) return BS_ENOMEM;
+        e->parts++;
+        if (bs_store_key_token(k, kl, &e->last_tok)) return 0;
+    }
+    e->bytes += (int64_t)(kl + vl);
+    return 0;
+}
+
+static int be_estimate(void *ud, const bs_table_schema *ts, int64_t start, int64_t end,
+                       int64_t *partitions, int64_t *mean_size) {
+    bs_local *n = ud;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t;
+    *partitions = *mean_size = 0;
+    if (bs_store_table_get(n->store, cf, &t)) return 0; /* no data yet */
+    est e = {start, 0, 0, 0, start, BS_BUF_INIT};
+    int rc = bs_store_iterate_range(t, start, end, est_cb, &e);
+    bs_buf_free(&e.prev);
+    if (rc < 0) return rc;
+    if (!e.parts) return 0;
+    *mean_size = e.bytes / e.parts;
+    *partitions = e.parts;
+    if (e.seen > EST_BUDGET) {
+        double span = (double)(uint64_t)(end - start);
+        double done = (double)(uint64_t)(e.last_tok - start);
+        if (span > 0 && done > 0) *partitions = (int64_t)((double)e.parts * span / done);
+    }
+    return 0;
+}
+
 static int64_t be_now_us(void *ud) {
     (void)ud;
     return bs_clock_now_us(NULL);
@@ -477,6 +530,7 @@ void bs_local_backend(bs_local *n, bs_exec_backend *be) {
     be->scan = be_scan;
     be->truncate = be_truncate;
     be->nodes = be_nodes;
+    be->estimate = be_estimate;
     be->now_us = be_now_us;
     be->cluster_name = n->cfg->cluster_name;
 }

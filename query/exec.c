@@ -268,6 +268,18 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         bs_buf_append(&b, u.b, 16);
         return xval_from_buf(c, &b, out);
     }
+    if (!strcmp(f, "currenttime")) {
+        if (e->n)
+            return XINVALID(c, "Invalid number of arguments in call to function %s: 0 required but %u provided",
+                            f, e->n);
+        if (t->kind != BS_TYPE_TIME)
+            return XINVALID(c, "Type error: cannot assign result of function system.%s (type time) to %s",
+                            f, name);
+        int64_t us = c->now_us % 86400000000LL;
+        if (us < 0) us += 86400000000LL;
+        bs_buf_append_u64(&b, (uint64_t)us * 1000);
+        return xval_from_buf(c, &b, out);
+    }
     if (!strcmp(f, "uuid")) {
         bs_uuid u;
         if (bs_uuid_v4(&u))
@@ -1067,6 +1079,7 @@ static int run_stmt(xctx *c, const bs_cql_stmt *s) {
     switch (s->kind) {
     case BS_CQL_STMT_USE: return bs__x_use(c, s);
     case BS_CQL_STMT_SELECT: return bs__x_select(c, s);
+    case BS_CQL_STMT_DESCRIBE: return bs__x_describe(c, s);
     case BS_CQL_STMT_INSERT:
     case BS_CQL_STMT_UPDATE:
     case BS_CQL_STMT_DELETE:

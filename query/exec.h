@@ -88,6 +88,11 @@ typedef struct bs_exec_backend {
     /* This node and its peers, for system.local/peers/peers_v2. */
     int (*nodes)(void *ud, bs_arena *a, bs_exec_node *local,
                  bs_exec_node **peers, size_t *npeers);
+    /* Estimates this node's partitions of t with tokens in (start, end]
+     * and their mean size in bytes, from a bounded sample (for
+     * system.size_estimates).  NULL: not available (no rows). */
+    int (*estimate)(void *ud, const bs_table_schema *t, int64_t start, int64_t end,
+                    int64_t *partitions, int64_t *mean_size);
     /* Wall-clock microseconds for write timestamps and now(). */
     int64_t (*now_us)(void *ud);
     /* Static facts for system.local. */

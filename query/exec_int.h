@@ -188,6 +188,8 @@ int bs__x_unprepared(xctx *c);
 /* ---- system tables (exec_system.c) ---- */
 /* 1 when ks.table is a virtual system table. */
 int bs__x_is_virtual(const char *ks, const char *table);
+/* DESCRIBE (exec_describe.c): answers Rows or fails (c->failed). */
+int bs__x_describe(xctx *c, const bs_cql_stmt *stmt);
 
 /* A materialised row: one value per table column (schema order) plus
  * writetime/ttl of simple cells. */

@@ -811,6 +811,11 @@ static int d_nodes(void *ud, bs_arena *a, bs_exec_node *local, bs_exec_node **pe
     bs_coord *c = ud;
     return c->lbe.nodes(c->lbe.ud, a, local, peers, npeers);
 }
+static int d_estimate(void *ud, const bs_table_schema *t, int64_t start, int64_t end,
+                      int64_t *partitions, int64_t *mean_size) {
+    bs_coord *c = ud;
+    return c->lbe.estimate(c->lbe.ud, t, start, end, partitions, mean_size);
+}
 static int64_t d_now_us(void *ud) {
     bs_coord *c = ud;
     return c->lbe.now_us(c->lbe.ud);
@@ -827,6 +832,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->truncate = bs__coord_truncate;
     be->nodes = d_nodes;
     be->now_us = d_now_us;
+    if (c->lbe.estimate) be->estimate = d_estimate;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */

@@ -597,6 +597,120 @@ START_TEST(range_scan_across_nodes_with_paging) {
 }
 END_TEST
 
+/* Range scans above ONE (issue 23, finding 1). */
+#define QK 900
+
+typedef struct qseen {
+    int count[QK];
+    int n, bad_value, stop_after;
+    int64_t last_token;
+    char last_pk[32];
+    size_t last_pk_len;
+} qseen;
+
+static int qscan_cb(void *ud, const bs_partv *p) {
+    qseen *s = ud;
+    char kb[16] = {0};
+    memcpy(kb, p->pk, p->pk_len < sizeof kb - 1 ? p->pk_len : sizeof kb - 1);
+    int i = atoi(kb + 1);
+    if (i >= 0 && i < QK) s->count[i]++;
+    if (!p->nrows || !p->rows[0].ncells || p->rows[0].cells[0].val_len != 3 ||
+        memcmp(p->rows[0].cells[0].val, "new", 3))
+        s->bad_value++;
+    s->n++;
+    s->last_token = p->token;
+    memcpy(s->last_pk, p->pk, p->pk_len);
+    s->last_pk_len = p->pk_len;
+    return s->stop_after && s->n >= s->stop_after ? 1 : 0;
+}
+
+/* Pages of `page` partitions through node i at cl, each resumed after
+ * the last partition; 0 or the backend's rc. */
+static int qscan_paged(int i, uint16_t cl, int page, qseen *q) {
+    bs_schema *s = g_n[i].be.schema_get(g_n[i].be.ud);
+    const bs_table_schema *t = bs_schema_table(s, "ks", "t");
+    int rc = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        int before = q->n;
+        q->stop_after = page ? q->n + page : 0;
+        bs_scan sc;
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = sc.end_token = INT64_MIN;
+        char cpk[32];
+        if (pages) {
+            memcpy(cpk, q->last_pk, q->last_pk_len);
+            sc.has_cursor = 1;
+            sc.cursor_token = q->last_token;
+            sc.cursor_pk = cpk;
+            sc.cursor_pk_len = q->last_pk_len;
+        }
+        memset(&g_err, 0, sizeof g_err);
+        rc = g_n[i].be.scan(g_n[i].be.ud, t, &sc, cl, qscan_cb, q, &g_err);
+        if (rc || !page || q->n - before < page) break;
+    }
+    bs_schema_release(s);
+    return rc;
+}
+
+START_TEST(range_scan_quorum_repairs_stale_replica) {
+    char k[16], v[64];
+    for (int i = 0; i < QK; i++) {
+        snprintf(k, sizeof k, "q%03d", i);
+        ck_assert_int_eq(put(0, "ks", k, "old", 100, BS_CL_ALL), 0);
+    }
+    /* node 2 misses updates, deletions and inserts (no hints) */
+    bs_coord_stop(g_n[0].coord);
+    bs_coord_free(g_n[0].coord);
+    g_hints_enabled = 0;
+    start_coord(0, 2000);
+    set_alive(2, 0);
+    for (int i = 0; i < QK; i++) {
+        snprintf(k, sizeof k, "q%03d", i);
+        ck_assert_int_eq(put(0, "ks", k, i % 10 == 9 ? NULL : "new", 200, BS_CL_QUORUM), 0);
+    }
+    set_alive(2, 1);
+    local_get(2, "q000", v);
+    ck_assert_str_eq(v, "old");
+    /* node 1 seen down: ALL is Unavailable (3 required, 2 alive) */
+    set_alive(1, 0);
+    qseen *q = calloc(1, sizeof *q);
+    ck_assert_int_ne(qscan_paged(2, BS_CL_ALL, 0, q), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    ck_assert_int_eq(g_err.required, 3);
+    ck_assert_int_eq(g_err.alive, 2);
+    ck_assert_int_eq(q->n, 0);
+    set_alive(1, 1);
+    /* QUORUM through the stale node, paged (7 partitions per replica
+     * page, pages of 50 for the caller): every live key once with its
+     * new value, no deleted one */
+    memset(q, 0, sizeof *q);
+    ck_assert_int_eq(qscan_paged(2, BS_CL_QUORUM, 50, q), 0);
+    ck_assert_int_eq(q->bad_value, 0);
+    for (int i = 0; i < QK; i++) ck_assert_int_eq(q->count[i], i % 10 == 9 ? 0 : 1);
+    /* the scan repaired node 2: values, deletions */
+    for (int i = 0; i < QK; i++) {
+        snprintf(k, sizeof k, "q%03d", i);
+        local_get(2, k, v);
+        ck_assert_str_eq(v, i % 10 == 9 ? "" : "new");
+    }
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[2].coord, &st);
+    ck_assert_uint_ge(st.read_repairs, QK);
+    /* consistent now: an ALL scan repairs nothing */
+    uint64_t before = st.read_repairs;
+    memset(q, 0, sizeof *q);
+    ck_assert_int_eq(qscan_paged(1, BS_CL_ALL, 0, q), 0);
+    ck_assert_int_eq(q->n, QK - QK / 10);
+    bs_coord_get_stats(g_n[1].coord, &st);
+    bs_coord_stats st2;
+    bs_coord_get_stats(g_n[2].coord, &st2);
+    ck_assert_uint_eq(st2.read_repairs, before);
+    ck_assert_uint_eq(st.read_repairs, 0);
+    free(q);
+    g_hints_enabled = 1;
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("coord");
     TCase *tc = tcase_create("coord");
@@ -614,6 +728,7 @@ int main(void) {
     tcase_add_test(tc, hints_disabled_writes_none);
     tcase_add_test(tc, any_succeeds_with_a_hint_alone);
     tcase_add_test(tc, range_scan_across_nodes_with_paging);
+    tcase_add_test(tc, range_scan_quorum_repairs_stale_replica);
     tcase_add_test(tc, rf1_reads_through_owner_and_others);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
