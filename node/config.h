@@ -102,7 +102,11 @@ typedef struct bs_config {
     double phi_convict_threshold;                    /* 8 */
     int io_threads;                                  /* 0 = number of cores */
     uint64_t native_transport_max_frame_size_bytes;  /* 16MiB */
-    int native_transport_max_concurrent_connections; /* -1 = unlimited */
+    int native_transport_max_concurrent_connections; /* 8192; -1 = unlimited */
+    int native_transport_max_concurrent_connections_per_ip; /* -1 = unlimited */
+    int native_transport_max_requests_per_connection;       /* 1024 */
+    uint64_t native_transport_max_request_data_in_flight_bytes; /* 128MiB; 0 = off */
+    uint64_t native_transport_frame_timeout_ms;             /* 10000; 0 = off */
 
     /* repair */
     uint64_t repair_interval_ms; /* 0 = no scheduled repair */

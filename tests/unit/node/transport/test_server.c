@@ -1227,6 +1227,10 @@ START_TEST(opts_from_config) {
     cfg.io_threads = 3;
     cfg.native_transport_max_frame_size_bytes = 1ull << 40;
     cfg.native_transport_max_concurrent_connections = 77;
+    cfg.native_transport_max_concurrent_connections_per_ip = 5;
+    cfg.native_transport_max_requests_per_connection = 1024;
+    cfg.native_transport_max_request_data_in_flight_bytes = 1u << 20;
+    cfg.native_transport_frame_timeout_ms = 1500;
     bs_server_opts o;
     bs_server_opts_from_config(&o, &cfg);
     ck_assert_str_eq(o.address, "10.1.2.3");
@@ -1235,6 +1239,9 @@ START_TEST(opts_from_config) {
     ck_assert_uint_eq(o.max_frame, INT32_MAX);
     ck_assert_int_eq(o.max_connections, 77);
     ck_assert_int_eq(o.max_inflight, 1024);
+    ck_assert_int_eq(o.max_connections_per_ip, 5);
+    ck_assert_uint_eq(o.max_inflight_bytes, 1u << 20);
+    ck_assert_uint_eq(o.frame_timeout_ms, 1500);
     cfg.io_threads = 0;
     bs_server_opts_from_config(&o, &cfg);
     ck_assert_int_ge(o.io_threads, 1);
