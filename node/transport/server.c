@@ -491,11 +491,33 @@ static void conn_write(conn *c, bs_buf *b) {
 static void conn_flush(conn *c) {
     if (!c->pend.len) return;
     bs_server *s = c->lp->srv;
-    if (s->h.inline_commit && s->h.inline_commit(s->h.ud)) {
-        BS_ERROR(LOGC, "connection %llu from %s: cannot commit the writes of %zu bytes of answers; closing it",
-                 (unsigned long long)c->id, c->peer, c->pend.len);
+    int rc = s->h.inline_commit ? s->h.inline_commit(s->h.ud) : 0;
+    if (rc) {
+        /* The burst's writes did not reach the store (disk full, I/O
+         * error): every answer of the burst is replaced by SERVER_ERROR on
+         * its stream, so the client learns at once (issue 19 finding 4:
+         * the connection used to be closed) and the connection goes on;
+         * reads of the burst are answered the same way, as their answers
+         * may not be trusted to follow writes that failed. */
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "Server error: the node could not write to its storage (%s); this request "
+                 "may not have been applied",
+                 bs_strerror(rc));
+        BS_ERROR(LOGC, "connection %llu from %s: cannot commit a burst's writes: %s",
+                 (unsigned long long)c->id, c->peer, bs_strerror(rc));
+        bs_buf errs = BS_BUF_INIT;
+        size_t at = 0;
+        while (c->pend.len - at >= BS_PROTO_HEADER_LEN) {
+            const uint8_t *h = c->pend.data + at;
+            int16_t stream = (int16_t)((h[2] << 8) | h[3]);
+            at += BS_PROTO_HEADER_LEN + (size_t)bs_get_u32(h + 5);
+            if (bs_proto_error_frame(&errs, stream, BS_PROTO_ERR_SERVER, msg, c->comp) == 0)
+                count_error(s, BS_PROTO_ERR_SERVER);
+        }
         c->pend.len = 0;
-        conn_close(c);
+        conn_write(c, &errs);
+        bs_buf_free(&errs);
         return;
     }
     conn_write(c, &c->pend);

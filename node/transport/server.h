@@ -150,9 +150,10 @@ typedef struct bs_server_handler {
     int (*inline_ok)(void *ud, void *conn_ud, const bs_proto_request *req);
     /* Optional, loop thread: inline_begin runs before each inline
      * handle(); inline_commit before inline answers gathered since are
-     * sent (once per burst).  A non-zero commit means those answers must
-     * not go out: the connection is closed instead (its client sees the
-     * outcome as unknown, like a timeout).  basaltd: group commit of a
+     * sent (once per burst).  A non-zero commit (a BS_E code) means
+     * those answers must not go out: each is replaced by SERVER_ERROR
+     * "the node could not write to its storage (...); this request may
+     * not have been applied" and the connection goes on.  basaltd: group commit of a
      * burst's writes (bs_store_defer_*). */
     void (*inline_begin)(void *ud);
     int (*inline_commit)(void *ud);

@@ -44,6 +44,7 @@ typedef struct fake {
      * how many handle() calls ran on it / elsewhere */
     pthread_t open_thread;
     atomic_int on_loop, off_loop;
+    atomic_int commit_fail; /* inline_commit fails while set */
 } fake;
 
 static fake F;
@@ -1304,6 +1305,56 @@ START_TEST(inline_requests_run_on_loop) {
 }
 END_TEST
 
+static void fake_inline_begin(void *ud) { (void)ud; }
+static int fake_inline_commit(void *ud) {
+    fake *f = ud;
+    return atomic_load(&f->commit_fail) ? BS_EIO : 0;
+}
+
+/* Issue 19 finding 4: when the burst's writes cannot be committed (disk
+ * full), every answer of the burst becomes SERVER_ERROR on its stream
+ * and the connection stays open (it used to be closed); once commits
+ * work again so do the requests. */
+START_TEST(inline_commit_failure_answers_errors) {
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    memset(&F, 0, sizeof F);
+    sem_init(&F.gate, 0, 0);
+    bs_server_handler h = {&F, fake_open, fake_close, fake_handle, fake_inline_ok,
+                           fake_inline_begin, fake_inline_commit};
+    bs_server *s = NULL;
+    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
+    F.srv = s;
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    atomic_store(&F.commit_fail, 1);
+    bs_buf b = BS_BUF_INIT;
+    for (int i = 0; i < 5; i++) {
+        bs_proto_request r = mkquery("inline w");
+        ck_assert_int_eq(bs_proto_request_encode(&b, (int16_t)(20 + i), &r, BS_PROTO_COMP_NONE), 0);
+    }
+    cli_raw(&c, b.data, b.len);
+    bs_buf_free(&b);
+    rframe f;
+    int seen[5] = {0};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(cli_read(&c, &f), 0);
+        ck_assert_int_ge(f.stream, 20);
+        ck_assert_int_lt(f.stream, 25);
+        seen[f.stream - 20]++;
+        expect_error(&f, f.stream, BS_PROTO_ERR_SERVER, "could not write to its storage");
+    }
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(seen[i], 1);
+    atomic_store(&F.commit_fail, 0);
+    cli_query(&c, 30, "inline again");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 30, "inline again");
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
 /* A pipelined burst of inline requests followed by a fatal frame, all in
  * one send: every answer comes, in order, before the error and the close
  * (inline answers are gathered and flushed before the failure). */
@@ -1377,6 +1428,7 @@ static Suite *suite(void) {
     tcase_add_test(t, opts_from_config);
     tcase_add_test(t, inline_requests_run_on_loop);
     tcase_add_test(t, inline_burst_then_fatal_frame);
+    tcase_add_test(t, inline_commit_failure_answers_errors);
     suite_add_tcase(s, t);
     return s;
 }
