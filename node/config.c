@@ -216,6 +216,12 @@ static const struct key keys[] = {
      "Storage",
      "In batch mode, how long a group commit waits for more writes before "
      "its fsync."},
+    {"min_free_space", K_SIZE, F(min_free_space_bytes), 0, "256MiB", 0,
+     1024 * GIB, NULL, 0, "Storage",
+     "Writes are refused with a ServerError (\"No space left on device\") "
+     "while the data directory's file system has less free space; reads "
+     "go on, and writes resume by themselves when space returns. Keep it "
+     "above a memtable flush (64MiB per table). 0: no check."},
 
     /* Hinted handoff */
     {"hinted_handoff_enabled", K_BOOL, F(hinted_handoff_enabled), 0, "true", 0,

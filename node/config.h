@@ -84,6 +84,7 @@ typedef struct bs_config {
     bs_commitlog_sync commitlog_sync;        /* periodic */
     uint64_t commitlog_sync_period_ms;       /* 10000 (periodic mode) */
     uint64_t commitlog_sync_batch_window_ms; /* 2 (batch mode) */
+    uint64_t min_free_space_bytes;           /* 256MiB; 0 = no check */
 
     /* hinted handoff */
     bool hinted_handoff_enabled;            /* true */

@@ -178,6 +178,7 @@ static const char *full_yaml =
     "commitlog_sync: batch\n"
     "commitlog_sync_period: 2s\n"
     "commitlog_sync_batch_window: 5ms\n"
+    "min_free_space: 1GiB\n"
     "hinted_handoff_enabled: false\n"
     "max_hint_window: 1d\n"
     "hinted_handoff_throttle: 2MiB\n"
