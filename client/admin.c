@@ -13,6 +13,16 @@
  * "basalt-admin: cannot connect to 127.0.0.1:7199: Connection refused");
  * 2 for a usage error.
  *
+ * Authentication: the node's admin API wants its token (a file the node
+ * keeps private, default <data_directory>/admin_token).  The token is
+ * read from --token-file FILE, else from the file named by
+ * $BASALT_ADMIN_TOKEN_FILE, else from data/admin_token under the current
+ * directory (basaltd's default data_directory) when that exists; it goes
+ * out as "Authorization: Bearer <token>".  Never on the command line: argv
+ * is visible to every user.  The Host header carries the numeric address
+ * actually connected to, so a host name given with -h passes the node's
+ * DNS-rebinding check.
+ *
  * Timeouts: connecting and each read/write wait at most -t seconds
  * (default 30; 0 = forever), so a paused (SIGSTOPped) node, whose kernel
  * still accepts connections, cannot hang a script.  flush/compact/drain
@@ -37,19 +47,24 @@
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/secret.h"
 
 #define MAX_RESPONSE (64u << 20)
+#define DEFAULT_TOKEN_FILE "data/admin_token"
 
 typedef struct opts {
     const char *host;
     const char *port;
-    int timeout_s; /* -1 = per-command default */
+    int timeout_s;         /* -1 = per-command default */
+    const char *token_src; /* where the token came from; NULL = none */
+    char token[BS_SECRET_MAX + 1];
 } opts;
 
 static void usage(FILE *f) {
     fprintf(
         f,
-        "usage: basalt-admin [-h HOST] [-p PORT] [-t SECONDS] <command> "
+        "usage: basalt-admin [-h HOST] [-p PORT] [-t SECONDS] [--token-file "
+        "FILE] <command> "
         "[args]\n"
         "\n"
         "Options:\n"
@@ -58,6 +73,10 @@ static void usage(FILE *f) {
         "  -t, --timeout SECS   give up after SECS without progress (0 = "
         "never;\n"
         "                       default 30, none for flush/compact/drain)\n"
+        "      --token-file F   the node's admin token (default: "
+        "$BASALT_ADMIN_TOKEN_FILE,\n"
+        "                       else ./" DEFAULT_TOKEN_FILE
+        " when it exists)\n"
         "      --help           this text\n"
         "\n"
         "Commands:\n"
@@ -163,13 +182,25 @@ static int connect_to(const opts *o, int timeout_s) {
 static int http(const opts *o, const char *method, const char *target,
                 int timeout_s, bs_buf *body) {
     int fd = connect_to(o, timeout_s);
+    /* Host: the numeric address we reached (see the top of the file) */
+    char ip[NI_MAXHOST] = "", hosthdr[NI_MAXHOST + 2];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, sl, ip, sizeof ip, NULL, 0,
+                    NI_NUMERICHOST) != 0)
+        snprintf(ip, sizeof ip, "%s", o->host);
+    snprintf(hosthdr, sizeof hosthdr, strchr(ip, ':') ? "[%s]" : "%s", ip);
     bs_buf req = BS_BUF_INIT;
     if (bs_buf_appendf(
             &req,
             "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: basalt-admin\r\n"
             "Accept: application/json\r\nContent-Length: 0\r\nConnection: "
-            "close\r\n\r\n",
-            method, target, o->host, o->port))
+            "close\r\n",
+            method, target, hosthdr, o->port) ||
+        (o->token[0] &&
+         bs_buf_appendf(&req, "Authorization: Bearer %s\r\n", o->token)) ||
+        bs_buf_appendf(&req, "\r\n"))
         die("out of memory");
     size_t off = 0;
     while (off < req.len) {
@@ -259,6 +290,14 @@ static void call(const opts *o, const char *method, const char *target,
     if (st < 200 || st > 299) {
         const char *msg =
             rc ? NULL : bs_json_string(bs_json_get(d, "error"), NULL);
+        if (st == 401 && !o->token_src)
+            die("%s (HTTP 401): give the node's admin token with "
+                "--token-file <data_directory>/admin_token or "
+                "BASALT_ADMIN_TOKEN_FILE",
+                msg ? msg : "unauthorized");
+        if (st == 401)
+            die("%s (HTTP 401): the token from %s is not this node's",
+                msg ? msg : "unauthorized", o->token_src);
         if (msg) die("%s (HTTP %d)", msg, st);
         die("%s %s failed with HTTP %d", method, target, st);
     }
@@ -401,8 +440,42 @@ static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
     return bad ? 1 : 0;
 }
 
+/* Reads the token (see the top of the file); dies when an explicitly
+ * named file cannot be used. */
+static void load_token(opts *o, const char *file) {
+    const char *src = "--token-file";
+    if (!file) {
+        file = getenv("BASALT_ADMIN_TOKEN_FILE");
+        src = "BASALT_ADMIN_TOKEN_FILE";
+        if (file && !*file) file = NULL;
+    }
+    int dflt = !file;
+    if (dflt) {
+        file = DEFAULT_TOKEN_FILE;
+        src = "./" DEFAULT_TOKEN_FILE;
+    }
+    bs_secret_opts so = {0, 1, 0};
+    uint8_t raw[BS_SECRET_MAX];
+    size_t n = 0;
+    char err[600];
+    int rc = bs_secret_load(file, &so, raw, sizeof raw, &n, err, sizeof err);
+    if (rc && dflt) return; /* no token: the node says what it wants */
+    if (rc) die("admin token (%s): %s", src, err);
+    for (size_t i = 0; i < n; i++)
+        if (raw[i] < 0x21 || raw[i] > 0x7e)
+            die("admin token (%s): %s holds more than one word", src, file);
+    memcpy(o->token, raw, n);
+    o->token[n] = 0;
+    o->token_src = src;
+}
+
 int main(int argc, char **argv) {
-    opts o = {"127.0.0.1", "7199", -1};
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = "7199";
+    o.timeout_s = -1;
+    const char *token_file = NULL;
     signal(SIGPIPE, SIG_IGN);
     int i = 1;
     for (; i < argc; i++) {
@@ -426,6 +499,9 @@ int main(int argc, char **argv) {
                 return 2;
             }
             o.port = val;
+        } else if (!strcmp(a, "--token-file")) {
+            if (!val) goto missing;
+            token_file = val;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--timeout")) {
             if (!val) goto missing;
             char *end;
@@ -450,6 +526,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    load_token(&o, token_file);
     const char *cmd = argv[i];
     int nargs = argc - i - 1;
     char **args = argv + i + 1;

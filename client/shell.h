@@ -28,6 +28,7 @@
 
 #include "client/basalt.h"
 #include "common/buf.h"
+#include "query/cql_describe.h"
 
 /* ------------------------------------------------------------ splitting */
 
@@ -180,7 +181,8 @@ int bs_shell_csv_next(bs_shell_csv *r, size_t *n, char ***fields, size_t **lens,
 
 /* --------------------------------------------------------------- schema */
 
-typedef struct bs_shell_schema bs_shell_schema;
+/* the model of query/cql_describe.h, shared with the server's DESCRIBE */
+typedef struct bs_describe bs_shell_schema;
 
 /* An empty schema, filled by the add functions (or bs_shell_schema_load).
  * 0 or BS_ENOMEM. */

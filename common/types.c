@@ -8,6 +8,16 @@
 
 #include "common/error.h"
 
+int bs_type_depth(const bs_type *t, int limit) {
+    if (!t || limit <= 0) return 1;
+    int d = 0;
+    for (uint16_t i = 0; i < t->nparams; i++) {
+        int pd = bs_type_depth(t->params[i], limit - 1);
+        if (pd > d) d = pd;
+    }
+    return d + 1;
+}
+
 bs_type *bs_type_new(bs_type_kind kind) {
     bs_type *t = calloc(1, sizeof *t);
     if (t) t->kind = (uint16_t)kind;

@@ -41,6 +41,12 @@ typedef enum {
     BS_TYPE_TUPLE = 0x0031
 } bs_type_kind;
 
+/* Deepest column type: a scalar is 1 level, list<int> 2, and so on
+ * (frozen<> adds none).  One limit for the CQL type parsers, the DDL
+ * checks, the value codecs and the schema codec, so any type a CREATE
+ * TABLE accepts also persists, reloads and travels between nodes. */
+#define BS_TYPE_MAX_DEPTH 12
+
 typedef struct bs_type bs_type;
 struct bs_type {
     uint16_t kind;      /* bs_type_kind */
@@ -51,6 +57,10 @@ struct bs_type {
     char *name;         /* UDT type name or custom class; owned or NULL */
     char *keyspace;     /* UDT keyspace; owned or NULL */
 };
+
+/* Levels of t (see BS_TYPE_MAX_DEPTH); counting stops past limit, so
+ * any tree is measured in bounded time and stack. */
+int bs_type_depth(const bs_type *t, int limit);
 
 /* A scalar type, or a collection/tuple/UDT with no params yet. NULL on OOM. */
 bs_type *bs_type_new(bs_type_kind kind);

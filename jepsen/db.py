@@ -123,6 +123,7 @@ class Node(object):
             "--read-request-timeout", "2000ms",
             "--range-request-timeout", "4000ms",
             "--clock-skew-us", str(self.skew_us),
+            "--cluster-secret-file", self.db.secret_file(),
         ]
         return a + list(self.db.extra_args)
 
@@ -221,8 +222,11 @@ class Node(object):
         self.paused = False
 
     def admin(self, path, method="GET", timeout=3.0):
+        with open(os.path.join(self.data, "admin_token")) as f:
+            token = f.read().strip()
         req = urllib.request.Request("http://%s:7199%s" % (self.ip, path), method=method,
-                                     data=b"" if method == "POST" else None)
+                                     data=b"" if method == "POST" else None,
+                                     headers={"Authorization": "Bearer " + token})
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read().decode() or "null")
 
@@ -236,6 +240,18 @@ class DB(object):
         self.dir = run_dir
         self.extra_args = list(extra_args)
         self.nodes = {i: Node(self, i) for i in range(1, net.n + 1)}
+
+    def secret_file(self):
+        """The cluster secret all nodes of the run share (outside the data
+        directories, so a wiped node still has it); created once, 0600."""
+        path = os.path.join(self.dir, "cluster_secret")
+        if not os.path.exists(path):
+            os.makedirs(self.dir, exist_ok=True)
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, os.urandom(32).hex().encode() + b"\n")
+            os.close(fd)
+            os.rename(path + ".tmp", path)
+        return path
 
     def tokens(self, i):
         """Node i's 8 vnode tokens, derived from the run's seed, so that which

@@ -152,6 +152,28 @@ static const struct key keys[] = {
     {"http_port", K_INT, F(http_port), 0, "8086", 1, 65535, NULL, 0, "Network",
      "HTTP port for the time-series endpoint, /metrics and /health (on "
      "rpc_address)."},
+    {"http_max_body_size", K_SIZE, F(http_max_body_size), 0, "25000000B", KIB,
+     GIB, NULL, 0, "Network",
+     "Largest HTTP request body (after gzip decoding) the time-series "
+     "endpoint accepts; a bigger one is answered 413."},
+    {"http_max_connections", K_INT, F(http_max_connections), 0, "1024", 1,
+     1000000, NULL, 0, "Network",
+     "Maximum number of open HTTP connections; a connection over the limit "
+     "is answered 503 with Retry-After and closed."},
+    {"http_idle_timeout", K_DURATION, F(http_idle_timeout_ms), 0, "60000ms",
+     100, 86400000, NULL, 0, "Network",
+     "An HTTP connection that sends nothing for this long (idle keep-alive "
+     "or a stalled request) is closed."},
+    {"ts_bucket", K_DURATION, F(ts_bucket_ms), 0, "1d", 1000,
+     366LL * 86400000, NULL, 0, "Network",
+     "Time-series endpoint: the time span of one partition of a series "
+     "(partition key = series and time bucket). Fixed per database once "
+     "data are written: changing it hides older points from queries."},
+    {"ts_replication_factor", K_INT, F(ts_replication_factor), 0, "1", 1, 16,
+     NULL, 0, "Network",
+     "Time-series endpoint: replication factor of a database created by "
+     "CREATE DATABASE without WITH REPLICATION (NetworkTopologyStrategy in "
+     "this node's data center)."},
     {"admin_address", K_ADDR, F(admin_address), 0, "127.0.0.1", 0, 0, NULL, 0,
      "Network", "Address of the admin REST API used by basalt-admin."},
     {"admin_port", K_INT, F(admin_port), 0, "7199", 1, 65535, NULL, 0,
@@ -193,6 +215,22 @@ static const struct key keys[] = {
     {"io_threads", K_INT, F(io_threads), 0, "0", 0, 1024, NULL, 0, "Network",
      "Number of I/O threads, each running one event loop; 0: one per CPU "
      "core."},
+
+    /* Security */
+    {"cluster_secret_file", K_STR, F(cluster_secret_file), 0, "", 0, 0, NULL,
+     KF_EMPTY, "Security",
+     "File holding the cluster secret every node of the cluster shares; "
+     "internode connections prove it (HMAC challenge-response) before any "
+     "message is accepted. It must be private to the node's user (mode "
+     "0600) and at least 16 bytes. Empty: data_directory/cluster_secret, "
+     "created with 32 random bytes on first start: copy that file to every "
+     "other node before starting it (see docs/SECURITY.md)."},
+    {"admin_token_file", K_STR, F(admin_token_file), 0, "", 0, 0, NULL,
+     KF_EMPTY, "Security",
+     "File holding the token the admin API requires (Authorization: Bearer "
+     "<token>) on every endpoint except /health; mode 0600, at least 16 "
+     "bytes. Empty: data_directory/admin_token, created with random bytes "
+     "on first start. basalt-admin reads it (--token-file)."},
 
     /* Storage */
     {"data_directory", K_STR, F(data_directory), 0, "data", 0, 0, NULL, 0,
@@ -256,6 +294,22 @@ static const struct key keys[] = {
      "Default speculative retry of reads: NONE, ALWAYS, a latency "
      "percentile (99p) or a fixed delay (50ms)."},
 
+    /* Write guardrails */
+    {"max_future_timestamp", K_DURATION, F(max_future_timestamp_ms), 0, "1d", 0,
+     3650 * MS_D, NULL, 0, "Write guardrails",
+     "A write whose timestamp (USING TIMESTAMP or the client's) is further "
+     "ahead of the coordinator's clock is refused with InvalidRequest: it "
+     "would shadow every later write and delete. 0ms: no check. The "
+     "largest timestamp (9223372036854775807) is always refused."},
+    {"batch_size_warn_threshold", K_SIZE, F(batch_size_warn_threshold_bytes),
+     0, "5KiB", 0, GIB, NULL, 0, "Write guardrails",
+     "A batch over more than one partition with more bytes of keys and "
+     "values than this is logged; 0: never."},
+    {"batch_size_fail_threshold", K_SIZE, F(batch_size_fail_threshold_bytes),
+     0, "50KiB", 0, GIB, NULL, 0, "Write guardrails",
+     "A batch over more than one partition with more bytes of keys and "
+     "values than this is refused with InvalidRequest; 0: no limit."},
+
     /* Failure detection and repair */
     {"phi_convict_threshold", K_DOUBLE, F(phi_convict_threshold), 0, "8", 1,
      100, NULL, 0, "Failure detection and repair",
@@ -299,6 +353,8 @@ static const struct alias aliases[] = {
     {"commitlog_sync_batch_window_in_ms", "commitlog_sync_batch_window",
      AL_INT_MS},
     {"max_hint_window_in_ms", "max_hint_window", AL_INT_MS},
+    {"batch_size_warn_threshold_in_kb", "batch_size_warn_threshold", AL_INT_KIB},
+    {"batch_size_fail_threshold_in_kb", "batch_size_fail_threshold", AL_INT_KIB},
     {"hinted_handoff_throttle_in_kb", "hinted_handoff_throttle", AL_INT_KIB},
     {"read_request_timeout_in_ms", "read_request_timeout", AL_INT_MS},
     {"write_request_timeout_in_ms", "write_request_timeout", AL_INT_MS},
@@ -2141,4 +2197,22 @@ const char *bs_config_hints_directory(const bs_config *cfg, char *buf,
     if (cfg->hints_directory[0]) return cfg->hints_directory;
     int n = snprintf(buf, cap, "%s/hints", cfg->data_directory);
     return n < 0 || (size_t)n >= cap ? NULL : buf;
+}
+
+static const char *in_data_dir(const bs_config *cfg, const char *set,
+                               const char *name, char *buf, size_t cap) {
+    if (set[0]) return set;
+    int n = snprintf(buf, cap, "%s/%s", cfg->data_directory, name);
+    return n < 0 || (size_t)n >= cap ? NULL : buf;
+}
+
+const char *bs_config_cluster_secret_file(const bs_config *cfg, char *buf,
+                                          size_t cap) {
+    return in_data_dir(cfg, cfg->cluster_secret_file, "cluster_secret", buf,
+                       cap);
+}
+
+const char *bs_config_admin_token_file(const bs_config *cfg, char *buf,
+                                       size_t cap) {
+    return in_data_dir(cfg, cfg->admin_token_file, "admin_token", buf, cap);
 }

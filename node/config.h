@@ -78,6 +78,10 @@ typedef struct bs_config {
     char *admin_address;         /* "127.0.0.1" */
     int admin_port;              /* 7199, on admin_address */
 
+    /* security; "" = a file in data_directory */
+    char *cluster_secret_file; /* "" = <data_directory>/cluster_secret */
+    char *admin_token_file;    /* "" = <data_directory>/admin_token */
+
     /* storage and durability */
     char *data_directory;                    /* "data" (relative to the cwd) */
     char *hints_directory;                   /* "" = <data_directory>/hints */
@@ -98,6 +102,10 @@ typedef struct bs_config {
     uint64_t request_timeout_ms;          /* 10000 (other operations) */
     uint64_t truncate_request_timeout_ms; /* 60000 */
     char *speculative_retry;              /* "99p": NONE|ALWAYS|Np|Nms */
+    /* Write guardrails (bs_exec_limits) */
+    uint64_t max_future_timestamp_ms;          /* 1d; 0 = no check */
+    uint64_t batch_size_warn_threshold_bytes;  /* 5KiB; 0 = no check */
+    uint64_t batch_size_fail_threshold_bytes;  /* 50KiB; 0 = no check */
 
     /* failure detection, threads, transport limits */
     double phi_convict_threshold;                    /* 8 */
@@ -108,6 +116,13 @@ typedef struct bs_config {
     int native_transport_max_requests_per_connection;       /* 1024 */
     uint64_t native_transport_max_request_data_in_flight_bytes; /* 128MiB; 0 = off */
     uint64_t native_transport_frame_timeout_ms;             /* 10000; 0 = off */
+    uint64_t http_max_body_size;                     /* 25MB (InfluxDB's) */
+    int http_max_connections;                        /* 1024 */
+    uint64_t http_idle_timeout_ms;                   /* 60000 */
+
+    /* time-series endpoint (docs/TIMESERIES.md) */
+    uint64_t ts_bucket_ms;     /* 1d: time span of one partition per series */
+    int ts_replication_factor; /* 1: of databases made by CREATE DATABASE */
 
     /* repair */
     uint64_t repair_interval_ms; /* 0 = no scheduled repair */
@@ -220,6 +235,14 @@ int bs_config_io_threads(const bs_config *cfg);
  * Returns buf or cfg's string; NULL if buf is too small. */
 const char *bs_config_hints_directory(const bs_config *cfg, char *buf,
                                       size_t cap);
+
+/* cluster_secret_file, or "<data_directory>/cluster_secret" in buf;
+ * admin_token_file, or "<data_directory>/admin_token".  Same contract as
+ * bs_config_hints_directory. */
+const char *bs_config_cluster_secret_file(const bs_config *cfg, char *buf,
+                                          size_t cap);
+const char *bs_config_admin_token_file(const bs_config *cfg, char *buf,
+                                       size_t cap);
 
 /* Number of keys in the table (primary names) and the i-th key's name;
  * NULL past the end.  For tests and tools that enumerate keys. */

@@ -41,6 +41,7 @@
 #define COL_TOKENS 17
 #define COL_CLUSTER 18
 #define COL_GENERATION 19
+#define COL_BOOTSTRAPPED 20 /* "NEEDS_BOOTSTRAP" while tokens are placeholders */
 #define COL_SCHEMA 16
 
 struct bs_local {
@@ -61,6 +62,7 @@ struct bs_local {
     bs_local_peers_fn peers_fn;
     void *peers_ud;
     int restarted; /* an earlier generation was persisted */
+    int needs_tokens; /* tokens are first-start placeholders (see local.h) */
 };
 
 static const char SCHEMA_PK[] = "schema";
@@ -123,8 +125,10 @@ static int load_identity(bs_local *n, char *err, size_t errlen) {
         bs_arena_free(&a);
         return BS_ECONFIG;
     }
+    const bs_cellv *bst = find_cell(row, COL_BOOTSTRAPPED);
     if (hid && hid->val_len == 16 && tok && tok->val_len && tok->val_len % 8 == 0) {
         memcpy(n->host_id.b, hid->val, 16);
+        n->needs_tokens = bst && bst->val_len == 15 && memcmp(bst->val, "NEEDS_BOOTSTRAP", 15) == 0;
         n->ntokens = tok->val_len / 8;
         n->tokens = calloc(n->ntokens, sizeof *n->tokens);
         if (!n->tokens) {
@@ -168,6 +172,11 @@ static int load_identity(bs_local *n, char *err, size_t errlen) {
     if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_TOKENS, tb, n->ntokens * 8);
     if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_CLUSTER, n->cfg->cluster_name,
                                   strlen(n->cfg->cluster_name));
+    /* random tokens are placeholders the cluster replaces with balanced
+     * ones once it knows the ring; initial_token is the operator's word */
+    n->needs_tokens = !n->cfg->n_initial_tokens;
+    if (!rc && n->needs_tokens)
+        rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "NEEDS_BOOTSTRAP", 15);
     free(tb);
     if (rc) snprintf(err, errlen, "cannot persist node identity: %s", bs_store_errmsg());
     return rc;
@@ -453,6 +462,59 @@ static int be_nodes(void *ud, bs_arena *a, bs_exec_node *local,
     return 0;
 }
 
+/* Size estimate of a token range: the range's records are walked in
+ * token order up to a budget; when the budget ends first, the partitions
+ * seen are scaled by the share of the range's tokens walked (Murmur3
+ * spreads partitions evenly over tokens). */
+#define EST_BUDGET 4096
+
+typedef struct est {
+    int64_t lo;
+    size_t seen;
+    int64_t parts, bytes, last_tok;
+    bs_buf prev; /* partition prefix of the last record */
+} est;
+
+static int est_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    (void)v;
+    est *e = ud;
+    if (e->seen++ >= EST_BUDGET) return 1;
+    if (kl < 10) return 0;
+    size_t ppl = 10 + ((size_t)k[8] << 8 | k[9]);
+    if (ppl > kl) return 0;
+    if (e->prev.len != ppl || memcmp(e->prev.data, k, ppl)) {
+        bs_buf_reset(&e->prev);
+        if (bs_buf_append(&e->prev, k, ppl)) return BS_ENOMEM;
+        e->parts++;
+        if (bs_store_key_token(k, kl, &e->last_tok)) return 0;
+    }
+    e->bytes += (int64_t)(kl + vl);
+    return 0;
+}
+
+static int be_estimate(void *ud, const bs_table_schema *ts, int64_t start, int64_t end,
+                       int64_t *partitions, int64_t *mean_size) {
+    bs_local *n = ud;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t;
+    *partitions = *mean_size = 0;
+    if (bs_store_table_get(n->store, cf, &t)) return 0; /* no data yet */
+    est e = {start, 0, 0, 0, start, BS_BUF_INIT};
+    int rc = bs_store_iterate_range(t, start, end, est_cb, &e);
+    bs_buf_free(&e.prev);
+    if (rc < 0) return rc;
+    if (!e.parts) return 0;
+    *mean_size = e.bytes / e.parts;
+    *partitions = e.parts;
+    if (e.seen > EST_BUDGET) {
+        double span = (double)(uint64_t)(end - start);
+        double done = (double)(uint64_t)(e.last_tok - start);
+        if (span > 0 && done > 0) *partitions = (int64_t)((double)e.parts * span / done);
+    }
+    return 0;
+}
+
 static int64_t be_now_us(void *ud) {
     (void)ud;
     return bs_clock_now_us(NULL);
@@ -468,6 +530,7 @@ void bs_local_backend(bs_local *n, bs_exec_backend *be) {
     be->scan = be_scan;
     be->truncate = be_truncate;
     be->nodes = be_nodes;
+    be->estimate = be_estimate;
     be->now_us = be_now_us;
     be->cluster_name = n->cfg->cluster_name;
 }
@@ -551,6 +614,35 @@ void bs_local_set_event_sink(bs_local *n,
 int bs_local_flush(bs_local *n) { return bs_store_flush(n->store, NULL); }
 
 void bs_local_host_id(const bs_local *n, bs_uuid *out) { *out = n->host_id; }
+
+int bs_local_needs_tokens(const bs_local *n) { return n->needs_tokens; }
+
+int bs_local_set_tokens(bs_local *n, const int64_t *tokens, size_t ntokens) {
+    if (!n->needs_tokens || !ntokens) return BS_EINVAL;
+    int64_t *t = calloc(ntokens, sizeof *t);
+    uint8_t *tb = malloc(ntokens * 8);
+    if (!t || !tb) {
+        free(t);
+        free(tb);
+        return BS_ENOMEM;
+    }
+    memcpy(t, tokens, ntokens * sizeof *t);
+    for (size_t i = 0; i < ntokens; i++) bs_put_u64(tb + 8 * i, (uint64_t)tokens[i]);
+    /* tokens first, then the marker: a crash in between keeps the marker
+     * and the next start chooses again */
+    int rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_TOKENS, tb, ntokens * 8);
+    if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "COMPLETED", 9);
+    free(tb);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    free(n->tokens);
+    n->tokens = t;
+    n->ntokens = ntokens;
+    n->needs_tokens = 0;
+    return 0;
+}
 
 size_t bs_local_tokens(const bs_local *n, const int64_t **tokens) {
     *tokens = n->tokens;

@@ -49,6 +49,19 @@ int bs_local_compact_tables(bs_local *n, const char *ks, const char *table);
 /* Identity. */
 void bs_local_host_id(const bs_local *n, bs_uuid *out);
 size_t bs_local_tokens(const bs_local *n, const int64_t **tokens);
+/* 1 while the node's tokens are first-start placeholders (random, not
+ * yet announced to any cluster; system.local's bootstrapped marker says
+ * NEEDS_BOOTSTRAP): node/cluster/ replaces them with balanced tokens once
+ * it has learned the ring from the seeds.  0 for tokens from initial_token
+ * or from a node that completed this step (including data directories
+ * older than the marker). */
+int bs_local_needs_tokens(const bs_local *n);
+/* Replaces the placeholder tokens (copied) and persists them, then marks
+ * the choice COMPLETED.  Only while bs_local_needs_tokens() and before
+ * anything reads the tokens concurrently (the CQL server is not started
+ * yet).  0, BS_EINVAL (no placeholders, ntokens 0), BS_ENOMEM or a store
+ * error. */
+int bs_local_set_tokens(bs_local *n, const int64_t *tokens, size_t ntokens);
 /* The node's store (borrowed; valid until bs_local_close), for the
  * replicated coordinator (node/coord*.c): replica writes and reads, read
  * repair and the hint table. */

@@ -26,17 +26,20 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "node/admin/admin.h"
 #include "node/cluster/cluster.h"
 #include "node/coord/coord.h"
 #include "node/cluster/gossip.h"
 #include "node/admin/provider.h"
-#include "node/repair.h"
+#include "node/repair_env.h"
 #include "node/admin/repair_admin.h"
 #include "node/config.h"
 #include "node/local.h"
 #include "storage/store.h"
+#include "node/transport/http.h"
 #include "node/transport/server.h"
+#include "node/ts/ts.h"
 #include "query/exec.h"
 
 typedef struct app {
@@ -141,6 +144,174 @@ static void on_event(void *ud, const bs_proto_event *ev) {
     if (s) bs_server_broadcast_event(s, ev);
 }
 
+/* Everything basaltd starts, in start order; stop_node() undoes it in
+ * reverse.  NULL members were not started. */
+typedef struct node_parts {
+    bs_config cfg;
+    FILE *logf;
+    bs_local *node;
+    bs_cluster *cluster;
+    bs_coord *coord;
+    bs_coord_membership mem;
+    bs_repair *repair;
+    bs_admin *admin;
+    bs_provider prov;
+    bs_exec_backend be; /* the coordinator's, for the executor and ts */
+    bs_ts *ts;
+    bs_http *http;
+    app ap;
+    char admin_token[BS_SECRET_MAX + 1];
+    char err[1024];
+} node_parts;
+
+/* Configuration (file, then flags) and logging.  0, or the exit status
+ * after printing the error. */
+static int load_config(node_parts *n, int argc, char **argv) {
+    bs_config_init(&n->cfg);
+    if (bs_config_load_command_line(&n->cfg, argc, argv, n->err, sizeof n->err) ||
+        bs_config_apply_runtime(&n->cfg, &n->logf, n->err, sizeof n->err)) {
+        fprintf(stderr, "basaltd: %s\n", n->err);
+        bs_config_free(&n->cfg);
+        return 2;
+    }
+    return 0;
+}
+
+/* The local node, the cluster, the coordinator and the executor over
+ * it.  0 or an error with n->err set. */
+static int start_core(node_parts *n) {
+    int rc;
+    if ((rc = bs_local_open(&n->cfg, &n->node, n->err, sizeof n->err))) return rc;
+    /* the admin token (and, in bs_cluster_start, the cluster secret) are
+     * read before any port opens: a bad file stops start-up at once */
+    if ((rc = bs_admin_load_token(&n->cfg, n->admin_token, sizeof n->admin_token, n->err,
+                                  sizeof n->err)))
+        return rc;
+    bs_local_set_event_sink(n->node, on_event, &n->ap);
+    if ((rc = bs_cluster_start(&n->cfg, n->node, on_event, &n->ap, &n->cluster, n->err,
+                               sizeof n->err)))
+        return rc;
+    if (bs_local_restarted(n->node)) wait_for_gossip_to_settle(n->cluster);
+    bs_coord_opts co;
+    bs_coord_opts_from_config(&n->cfg, &co);
+    n->mem = (bs_coord_membership){n->cluster, m_ring, NULL, m_alive, NULL};
+    if ((rc = bs_coord_new(&co, n->node, bs_cluster_msg(n->cluster), &n->mem, &n->coord))) {
+        snprintf(n->err, sizeof n->err, "cannot start the coordinator: %s", bs_strerror(rc));
+        return rc;
+    }
+    bs_coord_backend(n->coord, &n->be);
+    if (!n->be.cluster_name) n->be.cluster_name = n->cfg.cluster_name;
+    n->ap.exec = bs_exec_new(&n->be);
+    if (!n->ap.exec) {
+        snprintf(n->err, sizeof n->err, "out of memory");
+        return BS_ENOMEM;
+    }
+    bs_exec_limits lim;
+    bs_exec_limits_default(&lim);
+    lim.max_future_timestamp_us = (int64_t)n->cfg.max_future_timestamp_ms * 1000;
+    lim.batch_size_warn_bytes = n->cfg.batch_size_warn_threshold_bytes;
+    lim.batch_size_fail_bytes = n->cfg.batch_size_fail_threshold_bytes;
+    bs_exec_set_limits(n->ap.exec, &lim);
+    n->ap.coord = n->coord;
+    n->ap.store = bs_local_store(n->node);
+    return 0;
+}
+
+/* The CQL native-protocol server.  0 or an error with n->err set. */
+static int start_cql(node_parts *n) {
+    bs_server_opts so;
+    bs_server_opts_from_config(&so, &n->cfg);
+    bs_server_handler h = {&n->ap,      h_conn_open,    h_conn_close,   h_handle,
+                           h_inline_ok, h_inline_begin, h_inline_commit};
+    bs_server *server = NULL;
+    int rc = bs_server_start(&so, &h, &server);
+    if (rc) {
+        snprintf(n->err, sizeof n->err, "cannot listen for CQL clients on %s:%d: %s", so.address,
+                 so.port, bs_strerror(rc));
+        return rc;
+    }
+    atomic_store(&n->ap.server, server);
+    BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4)", so.address,
+            bs_server_port(server));
+    return 0;
+}
+
+/* The time-series endpoint (InfluxDB API) on http_port.  0 or an error
+ * with n->err set. */
+static int start_http(node_parts *n) {
+    bs_http_opts ho;
+    bs_http_opts_from_config(&ho, &n->cfg);
+    bs_http_handler hh;
+    bs_ts_opts to;
+    bs_ts_opts_from_config(&to, &n->cfg);
+    int rc = bs_ts_new(&to, &n->be, &n->ts);
+    if (!rc) {
+        bs_ts_http_handler(n->ts, &hh);
+        rc = bs_http_start(&ho, &hh, &n->http);
+    }
+    if (rc)
+        snprintf(n->err, sizeof n->err, "cannot listen for HTTP on %s:%d: %s", ho.address, ho.port,
+                 bs_strerror(rc));
+    return rc;
+}
+
+/* The repair service and the admin REST API.  0 or an error with n->err
+ * set. */
+static int start_admin(node_parts *n) {
+    n->prov.cfg = &n->cfg;
+    n->prov.node = n->node;
+    n->prov.cluster = n->cluster;
+    n->prov.coord = n->coord;
+    n->prov.server = atomic_load(&n->ap.server);
+    n->prov.started_s = bs_clock_now_s(NULL);
+    bs_admin_provider ap_prov;
+    bs_provider_fill(&n->prov, &ap_prov);
+    bs_repair_opts ro;
+    bs_repair_opts_default(&ro);
+    ro.schedule_interval_ms = n->cfg.repair_interval_ms; /* 0: no scheduled repair */
+    int rc = bs_node_repair_new(&ro, n->node, bs_cluster_msg(n->cluster), &n->mem, &n->repair);
+    if (rc) {
+        snprintf(n->err, sizeof n->err, "cannot start the repair service: %s", bs_strerror(rc));
+        return rc;
+    }
+    bs_admin_opts ao;
+    bs_admin_opts_from_config(&ao, &n->cfg);
+    ao.token = n->admin_token;
+    if ((rc = bs_admin_new(&ao, &n->admin)) ||
+        (rc = bs_admin_install_builtins(n->admin, &ap_prov)) ||
+        (rc = bs_repair_admin_install(n->admin, n->repair)) ||
+        (rc = bs_provider_install_routes(&n->prov, n->admin)) || (rc = bs_admin_start(n->admin))) {
+        snprintf(n->err, sizeof n->err, "cannot start the admin API on %s:%d: %s",
+                 ao.address ? ao.address : "127.0.0.1", ao.port, bs_strerror(rc));
+        return rc;
+    }
+    BS_INFO("main", "admin API on port %d", bs_admin_port(n->admin));
+    return 0;
+}
+
+/* Stops what was started, in reverse order; in-flight requests finish. */
+static void stop_node(node_parts *n) {
+    bs_repair_stop(n->repair); /* a running session stops after its current range */
+    if (n->admin) {
+        bs_admin_stop(n->admin);
+        bs_admin_free(n->admin);
+    }
+    bs_http_free(n->http); /* in-flight requests finish first */
+    if (n->node) bs_local_set_event_sink(n->node, NULL, NULL);
+    bs_server *srv = atomic_exchange(&n->ap.server, NULL);
+    if (srv) {
+        bs_server_stop(srv); /* in-flight requests finish first */
+        bs_server_free(srv);
+    }
+    if (n->coord) bs_coord_stop(n->coord);
+    bs_cluster_stop(n->cluster); /* stops messaging */
+    if (n->coord) bs_coord_free(n->coord);
+    bs_repair_free(n->repair);
+    bs_exec_free(n->ap.exec);
+    bs_ts_free(n->ts);
+    bs_local_close(n->node); /* flushes memtables */
+}
+
 int main(int argc, char **argv) {
     if (bs_config_args_want_help(argc, argv)) {
         bs_buf b = BS_BUF_INIT;
@@ -149,19 +320,12 @@ int main(int argc, char **argv) {
         bs_buf_free(&b);
         return 0;
     }
-    bs_config cfg;
-    char err[1024];
-    bs_config_init(&cfg);
-    if (bs_config_load_command_line(&cfg, argc, argv, err, sizeof err)) {
-        fprintf(stderr, "basaltd: %s\n", err);
-        bs_config_free(&cfg);
-        return 2;
-    }
-    FILE *logf = NULL;
-    if (bs_config_apply_runtime(&cfg, &logf, err, sizeof err)) {
-        fprintf(stderr, "basaltd: %s\n", err);
-        bs_config_free(&cfg);
-        return 2;
+    node_parts *n = calloc(1, sizeof *n);
+    if (!n) return 1;
+    int status = load_config(n, argc, argv);
+    if (status) {
+        free(n);
+        return status;
     }
     /* block the signals we wait for before any thread exists */
     sigset_t set;
@@ -171,119 +335,36 @@ int main(int argc, char **argv) {
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    atomic_init(&n->ap.server, NULL);
 
-    BS_INFO("main", "Basalt starting: cluster '%s', node %s, data in %s",
-            cfg.cluster_name, bs_config_broadcast_address(&cfg), cfg.data_directory);
-    /* Start-up, each step undone in reverse order by `out:`:
-     *   local node (store, identity, schema) -> cluster (messaging,
-     *   gossip, schema propagation) -> coordinator (replicated reads and
-     *   writes, hints) -> executor over the coordinator -> CQL server ->
-     *   admin API. */
-    int status = 1, rc;
-    bs_local *node = NULL;
-    bs_cluster *cluster = NULL;
-    bs_coord *coord = NULL;
-    bs_admin *admin = NULL;
-    bs_repair *repair = NULL;
-    app ap;
-    ap.exec = NULL;
-    ap.coord = NULL;
-    atomic_init(&ap.server, NULL);
-    bs_provider prov;
-    memset(&prov, 0, sizeof prov);
-
-    if ((rc = bs_local_open(&cfg, &node, err, sizeof err))) goto fail;
-    bs_local_set_event_sink(node, on_event, &ap);
-    if ((rc = bs_cluster_start(&cfg, node, on_event, &ap, &cluster, err, sizeof err))) goto fail;
-    if (bs_local_restarted(node)) wait_for_gossip_to_settle(cluster);
-
-    bs_coord_opts co;
-    bs_coord_opts_from_config(&cfg, &co);
-    bs_coord_membership mem = {cluster, m_ring, NULL, m_alive, NULL};
-    if ((rc = bs_coord_new(&co, node, bs_cluster_msg(cluster), &mem, &coord))) {
-        snprintf(err, sizeof err, "cannot start the coordinator: %s", bs_strerror(rc));
-        goto fail;
+    BS_INFO("main", "Basalt starting: cluster '%s', node %s, data in %s", n->cfg.cluster_name,
+            bs_config_broadcast_address(&n->cfg), n->cfg.data_directory);
+    /* local node (store, identity, schema) -> cluster (messaging, gossip,
+     * schema propagation) -> coordinator (replicated reads and writes,
+     * hints) -> executor over the coordinator -> CQL server -> HTTP
+     * (time-series) server -> repair service and admin API */
+    status = 1;
+    int rc = start_core(n);
+    if (!rc) rc = start_cql(n);
+    if (!rc) rc = start_http(n);
+    if (!rc) rc = start_admin(n);
+    if (rc == BS_ECANCELED) { /* a signal while joining: a clean stop */
+        BS_INFO("main", "%s", n->err);
+        status = 0;
+    } else if (rc) {
+        BS_ERROR("main", "%s", n->err);
+        fprintf(stderr, "basaltd: %s\n", n->err);
+    } else {
+        int sig = 0;
+        sigwait(&set, &sig);
+        BS_INFO("main", "signal %d: draining", sig);
+        status = 0;
     }
-    bs_exec_backend be;
-    bs_coord_backend(coord, &be);
-    if (!be.cluster_name) be.cluster_name = cfg.cluster_name;
-    ap.exec = bs_exec_new(&be);
-    if (!ap.exec) {
-        snprintf(err, sizeof err, "out of memory");
-        goto fail;
-    }
-
-    bs_server_opts so;
-    bs_server_opts_from_config(&so, &cfg);
-    ap.coord = coord;
-    ap.store = bs_local_store(node);
-    bs_server_handler h = {&ap,         h_conn_open,    h_conn_close,   h_handle,
-                           h_inline_ok, h_inline_begin, h_inline_commit};
-    bs_server *server = NULL;
-    if ((rc = bs_server_start(&so, &h, &server))) {
-        snprintf(err, sizeof err, "cannot listen for CQL clients on %s:%d: %s", so.address, so.port,
-                 bs_strerror(rc));
-        goto fail;
-    }
-    atomic_store(&ap.server, server);
-
-    prov.cfg = &cfg;
-    prov.node = node;
-    prov.cluster = cluster;
-    prov.coord = coord;
-    prov.server = server;
-    prov.started_s = bs_clock_now_s(NULL);
-    bs_admin_provider ap_prov;
-    bs_provider_fill(&prov, &ap_prov);
-    bs_admin_opts ao;
-    bs_admin_opts_from_config(&ao, &cfg);
-    bs_repair_opts ro;
-    bs_repair_opts_default(&ro);
-    ro.schedule_interval_ms = cfg.repair_interval_ms; /* 0: no scheduled repair */
-    if ((rc = bs_repair_new(&ro, node, bs_cluster_msg(cluster), &mem, &repair))) {
-        snprintf(err, sizeof err, "cannot start the repair service: %s", bs_strerror(rc));
-        goto fail;
-    }
-    if ((rc = bs_admin_new(&ao, &admin)) || (rc = bs_admin_install_builtins(admin, &ap_prov)) ||
-        (rc = bs_repair_admin_install(admin, repair)) ||
-        (rc = bs_provider_install_routes(&prov, admin)) ||
-        (rc = bs_admin_start(admin))) {
-        snprintf(err, sizeof err, "cannot start the admin API on %s:%d: %s",
-                 ao.address ? ao.address : "127.0.0.1", ao.port, bs_strerror(rc));
-        goto fail;
-    }
-    BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4); admin API on port %d",
-            so.address, bs_server_port(server), bs_admin_port(admin));
-
-    int sig = 0;
-    sigwait(&set, &sig);
-    BS_INFO("main", "signal %d: draining", sig);
-    status = 0;
-    goto out;
-fail:
-    BS_ERROR("main", "%s", err);
-    fprintf(stderr, "basaltd: %s\n", err);
-out:
-    bs_repair_stop(repair); /* a running session stops after its current range */
-    if (admin) {
-        bs_admin_stop(admin);
-        bs_admin_free(admin);
-    }
-    if (node) bs_local_set_event_sink(node, NULL, NULL);
-    bs_server *srv = atomic_exchange(&ap.server, NULL);
-    if (srv) {
-        bs_server_stop(srv); /* in-flight requests finish first */
-        bs_server_free(srv);
-    }
-    if (coord) bs_coord_stop(coord);
-    bs_cluster_stop(cluster); /* stops messaging */
-    if (coord) bs_coord_free(coord);
-    bs_repair_free(repair);
-    bs_exec_free(ap.exec);
-    bs_local_close(node); /* flushes memtables */
+    stop_node(n);
     if (!status) BS_INFO("main", "Basalt stopped cleanly");
     bs_log_set_file(NULL);
-    if (logf) fclose(logf);
-    bs_config_free(&cfg);
+    if (n->logf) fclose(n->logf);
+    bs_config_free(&n->cfg);
+    free(n);
     return status;
 }

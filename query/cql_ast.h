@@ -196,12 +196,32 @@ typedef enum {
     BS_CQL_STMT_UPDATE,
     BS_CQL_STMT_DELETE,
     BS_CQL_STMT_BATCH,
-    BS_CQL_STMT_SELECT
+    BS_CQL_STMT_SELECT,
+    BS_CQL_STMT_DESCRIBE
 } bs_cql_stmt_kind;
 
 typedef struct bs_cql_use {
     const char *keyspace;
 } bs_cql_use;
+
+/* DESCRIBE (Cassandra 4.0's server-side form). */
+typedef enum {
+    BS_CQL_DESC_SCHEMA = 1, /* [FULL] SCHEMA */
+    BS_CQL_DESC_KEYSPACES,
+    BS_CQL_DESC_KEYSPACE, /* [ONLY] KEYSPACE [name.name] */
+    BS_CQL_DESC_TABLES,
+    BS_CQL_DESC_TABLE, /* TABLE [ks.]name */
+    BS_CQL_DESC_CLUSTER,
+    BS_CQL_DESC_TYPES,
+    BS_CQL_DESC_NAME /* [ks.]name: a keyspace, else a table */
+} bs_cql_desc_kind;
+
+typedef struct bs_cql_describe {
+    uint8_t what; /* bs_cql_desc_kind */
+    uint8_t full;
+    uint8_t only;
+    bs_cql_qname name; /* name.name NULL when absent */
+} bs_cql_describe;
 
 /* CREATE / ALTER KEYSPACE (if_not_exists only for CREATE). */
 typedef struct bs_cql_keyspace_def {
@@ -372,6 +392,7 @@ struct bs_cql_stmt {
     bs_cql_bind *binds;
     union {
         bs_cql_use use;
+        bs_cql_describe describe;
         bs_cql_keyspace_def keyspace; /* CREATE/ALTER KEYSPACE */
         bs_cql_drop drop;             /* DROP *, TRUNCATE */
         bs_cql_create_table create_table;

@@ -1480,6 +1480,38 @@ _Noreturn static void unsupported(parser *p, const bs_cql_token *t,
     fail_at(p, t, BS_ENOTSUP, "%s is not supported by Basalt", what);
 }
 
+/* DESCRIBE [FULL] SCHEMA | KEYSPACES | [ONLY] KEYSPACE [k] | TABLES |
+ * TABLE [k.]t | CLUSTER | TYPES | [k.]name  (after DESCRIBE) */
+static void parse_describe(parser *p, const bs_cql_token *t, bs_cql_describe *d) {
+    d->full = (uint8_t)accept_kw(p, "full");
+    if (accept_kw(p, "schema")) {
+        d->what = BS_CQL_DESC_SCHEMA;
+    } else if (accept_kw(p, "keyspaces")) {
+        d->what = BS_CQL_DESC_KEYSPACES;
+    } else if (kw(p, 0, "only") || kw(p, 0, "keyspace")) {
+        d->only = (uint8_t)accept_kw(p, "only");
+        expect_kw(p, "keyspace");
+        d->what = BS_CQL_DESC_KEYSPACE;
+        if (ident_at(p, 0)) d->name.name = ident(p);
+    } else if (accept_kw(p, "tables")) {
+        d->what = BS_CQL_DESC_TABLES;
+    } else if (accept_kw(p, "table") || accept_kw(p, "columnfamily")) {
+        d->what = BS_CQL_DESC_TABLE;
+        d->name = qname(p);
+    } else if (accept_kw(p, "cluster")) {
+        d->what = BS_CQL_DESC_CLUSTER;
+    } else if (accept_kw(p, "types")) {
+        d->what = BS_CQL_DESC_TYPES;
+    } else if (kw(p, 0, "type") || kw(p, 0, "function") || kw(p, 0, "functions") ||
+               kw(p, 0, "aggregate") || kw(p, 0, "aggregates") || kw(p, 0, "index") ||
+               kw(p, 0, "materialized")) {
+        unsupported(p, t, "DESCRIBE of types, functions, aggregates, indexes and views");
+    } else {
+        d->what = BS_CQL_DESC_NAME;
+        d->name = qname(p);
+    }
+}
+
 static bs_cql_stmt *parse_create(parser *p, const bs_cql_token *t) {
     bs_cql_stmt *s;
     if (accept_kw(p, "keyspace") || accept_kw(p, "schema")) {
@@ -1648,8 +1680,9 @@ static bs_cql_stmt *parse_statement(parser *p, int in_batch) {
     } else if (kw(p, 0, "list")) {
         unsupported(p, &t, "LIST (roles, users, permissions)");
     } else if (kw(p, 0, "describe") || kw(p, 0, "desc")) {
-        unsupported(p, &t,
-                    "Server-side DESCRIBE (use basalt-shell's DESCRIBE)");
+        next(p);
+        s = stmt_new(p, BS_CQL_STMT_DESCRIBE, &t);
+        parse_describe(p, &t, &s->u.describe);
     } else {
         fail_noviable(p);
     }
@@ -1846,6 +1879,7 @@ const char *bs_cql_stmt_kind_name(bs_cql_stmt_kind k) {
     case BS_CQL_STMT_DELETE: return "DELETE";
     case BS_CQL_STMT_BATCH: return "BATCH";
     case BS_CQL_STMT_SELECT: return "SELECT";
+    case BS_CQL_STMT_DESCRIBE: return "DESCRIBE";
     }
     return "?";
 }

@@ -535,8 +535,33 @@ static void print_alter(out *o, const bs_cql_alter *s) {
     }
 }
 
+static void print_describe(out *o, const bs_cql_describe *d) {
+    put(o, "DESCRIBE ");
+    if (d->full) put(o, "FULL ");
+    switch ((bs_cql_desc_kind)d->what) {
+    case BS_CQL_DESC_SCHEMA: put(o, "SCHEMA"); break;
+    case BS_CQL_DESC_KEYSPACES: put(o, "KEYSPACES"); break;
+    case BS_CQL_DESC_KEYSPACE:
+        put(o, d->only ? "ONLY KEYSPACE" : "KEYSPACE");
+        if (d->name.name) {
+            put(o, " ");
+            ident(o, d->name.name);
+        }
+        break;
+    case BS_CQL_DESC_TABLES: put(o, "TABLES"); break;
+    case BS_CQL_DESC_TABLE:
+        put(o, "TABLE ");
+        qname(o, &d->name);
+        break;
+    case BS_CQL_DESC_CLUSTER: put(o, "CLUSTER"); break;
+    case BS_CQL_DESC_TYPES: put(o, "TYPES"); break;
+    case BS_CQL_DESC_NAME: qname(o, &d->name); break;
+    }
+}
+
 static void stmt(out *o, const bs_cql_stmt *s) {
     switch (s->kind) {
+    case BS_CQL_STMT_DESCRIBE: print_describe(o, &s->u.describe); break;
     case BS_CQL_STMT_USE:
         put(o, "USE ");
         ident(o, s->u.use.keyspace);
@@ -799,6 +824,11 @@ static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
     if (a->kind != b->kind) return 0;
     switch (a->kind) {
     case BS_CQL_STMT_USE: return str_eq(a->u.use.keyspace, b->u.use.keyspace);
+    case BS_CQL_STMT_DESCRIBE: {
+        const bs_cql_describe *x = &a->u.describe, *y = &b->u.describe;
+        return x->what == y->what && x->full == y->full && x->only == y->only &&
+               str_eq(x->name.ks, y->name.ks) && str_eq(x->name.name, y->name.name);
+    }
     case BS_CQL_STMT_CREATE_KEYSPACE:
     case BS_CQL_STMT_ALTER_KEYSPACE: {
         const bs_cql_keyspace_def *x = &a->u.keyspace, *y = &b->u.keyspace;

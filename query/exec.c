@@ -70,10 +70,21 @@ void bs_exec_session_destroy(bs_exec_session *s) {
     pthread_mutex_destroy(&s->lock);
 }
 
+void bs_exec_limits_default(bs_exec_limits *l) {
+    l->max_future_timestamp_us = 86400LL * 1000000;
+    l->batch_size_warn_bytes = 5 * 1024;
+    l->batch_size_fail_bytes = 50 * 1024;
+}
+
+void bs_exec_set_limits(bs_exec *x, const bs_exec_limits *l) {
+    x->lim = *l;
+}
+
 bs_exec *bs_exec_new(const bs_exec_backend *be) {
     bs_exec *x = calloc(1, sizeof *x);
     if (!x) return NULL;
     x->be = *be;
+    bs_exec_limits_default(&x->lim);
     x->nprep_buckets = 1024;
     x->prep = calloc(x->nprep_buckets, sizeof *x->prep);
     if (!x->prep) {
@@ -255,6 +266,18 @@ static int call_term(xctx *c, const bs_cql_expr *e, const bs_type *t,
         bs_uuid u;
         bs_uuid_v1(NULL, &u);
         bs_buf_append(&b, u.b, 16);
+        return xval_from_buf(c, &b, out);
+    }
+    if (!strcmp(f, "currenttime")) {
+        if (e->n)
+            return XINVALID(c, "Invalid number of arguments in call to function %s: 0 required but %u provided",
+                            f, e->n);
+        if (t->kind != BS_TYPE_TIME)
+            return XINVALID(c, "Type error: cannot assign result of function system.%s (type time) to %s",
+                            f, name);
+        int64_t us = c->now_us % 86400000000LL;
+        if (us < 0) us += 86400000000LL;
+        bs_buf_append_u64(&b, (uint64_t)us * 1000);
         return xval_from_buf(c, &b, out);
     }
     if (!strcmp(f, "uuid")) {
@@ -1056,6 +1079,7 @@ static int run_stmt(xctx *c, const bs_cql_stmt *s) {
     switch (s->kind) {
     case BS_CQL_STMT_USE: return bs__x_use(c, s);
     case BS_CQL_STMT_SELECT: return bs__x_select(c, s);
+    case BS_CQL_STMT_DESCRIBE: return bs__x_describe(c, s);
     case BS_CQL_STMT_INSERT:
     case BS_CQL_STMT_UPDATE:
     case BS_CQL_STMT_DELETE:
@@ -1184,23 +1208,15 @@ static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
     /* protocol batches bind per child: each child builds its mutations
      * with its own values, then all go to the backend at once */
     int64_t ts = c->default_ts != INT64_MIN ? c->default_ts : c->now_us;
-    bs_mutation *muts = NULL;
-    size_t nm = 0, cap = 0;
+    bs__x_muts mv;
+    memset(&mv, 0, sizeof mv);
     for (uint16_t i = 0; i < b->nstmts; i++) {
         c->binds = kbinds[i];
         c->nbinds = knb[i];
         c->stmt = kids[i];
-        if (bs__x_modification(c, kids[i], ts, &muts, &nm, &cap)) return 0;
+        if (bs__x_modification(c, kids[i], ts, &mv)) return 0;
     }
-    bs_exec_err err;
-    memset(&err, 0, sizeof err);
-    if (nm && c->x->be.write(c->x->be.ud, muts, nm, c->cl, logged, &err)) {
-        c->failed = 1;
-        c->err = err;
-        if (!c->err.write_type) c->err.write_type = "BATCH";
-        return 0;
-    }
-    bs__x_void_result(c);
+    if (!bs__x_apply(c, &mv, logged, "BATCH")) bs__x_void_result(c);
     return 0;
 }
 

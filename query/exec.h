@@ -88,6 +88,11 @@ typedef struct bs_exec_backend {
     /* This node and its peers, for system.local/peers/peers_v2. */
     int (*nodes)(void *ud, bs_arena *a, bs_exec_node *local,
                  bs_exec_node **peers, size_t *npeers);
+    /* Estimates this node's partitions of t with tokens in (start, end]
+     * and their mean size in bytes, from a bounded sample (for
+     * system.size_estimates).  NULL: not available (no rows). */
+    int (*estimate)(void *ud, const bs_table_schema *t, int64_t start, int64_t end,
+                    int64_t *partitions, int64_t *mean_size);
     /* Wall-clock microseconds for write timestamps and now(). */
     int64_t (*now_us)(void *ud);
     /* Static facts for system.local. */
@@ -95,6 +100,24 @@ typedef struct bs_exec_backend {
 } bs_exec_backend;
 
 typedef struct bs_exec bs_exec;
+
+/* Guardrails on writes (config keys max_future_timestamp,
+ * batch_size_warn_threshold, batch_size_fail_threshold). */
+typedef struct bs_exec_limits {
+    /* A write timestamp more than this ahead of the coordinator's clock is
+     * refused (InvalidRequest): it would shadow every later write and
+     * delete until the clock caught up.  0: no check.  Default 1 day.
+     * INT64_MAX is refused always (nothing could ever delete the cell). */
+    int64_t max_future_timestamp_us;
+    /* A batch over more than one partition whose mutations exceed these
+     * many bytes (keys and values) is logged (warn) or refused with
+     * InvalidRequest (fail), as Cassandra's batch_size_*_threshold.
+     * 0: no check.  Defaults 5 KiB and 50 KiB. */
+    uint64_t batch_size_warn_bytes;
+    uint64_t batch_size_fail_bytes;
+} bs_exec_limits;
+
+void bs_exec_limits_default(bs_exec_limits *l);
 
 typedef struct bs_exec_session {
     pthread_mutex_t lock;
@@ -104,8 +127,11 @@ typedef struct bs_exec_session {
 void bs_exec_session_init(bs_exec_session *s);
 void bs_exec_session_destroy(bs_exec_session *s);
 
-/* A new executor over `be` (copied).  NULL on OOM. */
+/* A new executor over `be` (copied), with the default limits.  NULL on
+ * OOM. */
 bs_exec *bs_exec_new(const bs_exec_backend *be);
+/* Replaces the limits (copied); call before serving requests. */
+void bs_exec_set_limits(bs_exec *x, const bs_exec_limits *l);
 void bs_exec_free(bs_exec *x);
 
 /*

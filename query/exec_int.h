@@ -55,6 +55,8 @@ typedef struct xctx {
 
 struct bs_exec {
     bs_exec_backend be;
+    bs_exec_limits lim;
+    _Atomic int64_t batch_warned_us; /* last batch-size warning logged */
     pthread_mutex_t prep_lock;
     struct prep_entry **prep; /* hash buckets */
     size_t nprep_buckets;
@@ -152,9 +154,23 @@ int bs__x_filter(xctx *c, const bs_table_schema *t, const bs_cql_relation *r,
 /* ---- statements ---- */
 int bs__x_ddl(xctx *c, const bs_cql_stmt *s);
 int bs__x_use(xctx *c, const bs_cql_stmt *s);
-/* Builds the mutations of one INSERT/UPDATE/DELETE (appended to *muts). */
+/* The mutations a statement or batch builds (arena memory): m[0..n),
+ * capacity cap, and opcaps[i] the capacity of m[i].ops.  Zero it first;
+ * it grows by doubling, so a batch of n statements costs O(n). */
+typedef struct bs__x_muts {
+    bs_mutation *m;
+    size_t n, cap;
+    size_t *opcaps;
+} bs__x_muts;
+/* Builds the mutations of one INSERT/UPDATE/DELETE (appended to mv). */
 int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
-                       bs_mutation **muts, size_t *n, size_t *cap);
+                       bs__x_muts *mv);
+/* Sends mv to the backend at c->cl after the batch size guardrails
+ * (a batch over several partitions larger than the fail threshold is
+ * InvalidRequest; over the warn threshold it is logged).  write_type:
+ * what a WriteTimeout reports when the backend says nothing else.
+ * 0 or -1 with c's error. */
+int bs__x_apply(xctx *c, const bs__x_muts *mv, int logged, const char *write_type);
 int bs__x_write(xctx *c, const bs_cql_stmt *s);
 int bs__x_select(xctx *c, const bs_cql_stmt *s);
 
@@ -172,6 +188,8 @@ int bs__x_unprepared(xctx *c);
 /* ---- system tables (exec_system.c) ---- */
 /* 1 when ks.table is a virtual system table. */
 int bs__x_is_virtual(const char *ks, const char *table);
+/* DESCRIBE (exec_describe.c): answers Rows or fails (c->failed). */
+int bs__x_describe(xctx *c, const bs_cql_stmt *stmt);
 
 /* A materialised row: one value per table column (schema order) plus
  * writetime/ttl of simple cells. */

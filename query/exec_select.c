@@ -43,6 +43,7 @@
  *   22+P+C 4    rows already returned from the last partition
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,23 @@ typedef enum {
     SEL_AVG,
     SEL_CONST,
     SEL_TOJSON,
-    SEL_CAST_TEXT
+    SEL_CAST_TEXT,
+    SEL_FUNC /* a native scalar function or CAST of one argument (fn) */
 } sel_kind;
+
+/* Native scalar functions of one argument (Cassandra 4.0's TimeFcts,
+ * BytesConversionFcts, CastFcts). */
+typedef enum {
+    FN_TO_TIMESTAMP, /* toTimestamp, dateOf, CAST(... AS timestamp) */
+    FN_TO_DATE,      /* toDate, CAST(... AS date) */
+    FN_TO_UNIX,      /* toUnixTimestamp, unixTimestampOf */
+    FN_MIN_TIMEUUID,
+    FN_MAX_TIMEUUID,
+    FN_AS_BLOB,  /* <type>AsBlob: the value's bytes */
+    FN_BLOB_AS,  /* blobAs<type>: bytes checked against the type */
+    FN_TO_TEXT,  /* CAST(... AS text/varchar/ascii) */
+    FN_TO_NUMBER /* CAST between numeric types */
+} fn_kind;
 
 typedef struct selx {
     sel_kind kind;
@@ -76,6 +92,8 @@ typedef struct selx {
     const bs_type *type; /* output type */
     const char *name;    /* output column name */
     xval cval;           /* SEL_CONST */
+    struct selx *arg;    /* SEL_FUNC: its argument */
+    fn_kind fn;          /* SEL_FUNC */
     /* aggregate state */
     int64_t count;
     int has;   /* min/max/sum seen a value */
@@ -102,7 +120,13 @@ typedef struct sctx {
     bs_proto_rows_builder rb;
     bs_buf *out;
     int have_first; /* aggregates: non-aggregate columns from row 1 */
-    xval *first;
+    xrow first;     /* that row (request arena copies) */
+    int64_t first_token;
+    /* GROUP BY: column indexes of the group (a primary key prefix) and
+     * the current group's values */
+    size_t ngroup;
+    int *group;
+    xval *gkey;
     /* position for paging */
     int done; /* page full or limit reached */
     int more; /* a paging state must be returned */
@@ -272,6 +296,7 @@ static int plan_const_call(sctx *s, const bs_cql_expr *e, selx *o) {
                         : !strcmp(f, "currenttimestamp")
                             ? type_of_kind(BS_TYPE_TIMESTAMP)
                         : !strcmp(f, "currentdate") ? type_of_kind(BS_TYPE_DATE)
+                        : !strcmp(f, "currenttime") ? type_of_kind(BS_TYPE_TIME)
                                                     : NULL;
     if (!rt || e->n)
         return XINVALID(c,
@@ -282,6 +307,187 @@ static int plan_const_call(sctx *s, const bs_cql_expr *e, selx *o) {
     o->type = rt;
     o->name = namef(c, "system.%s()", f);
     return bs__x_term(c, e, rt, f, &o->cval);
+}
+
+static int plan_expr(sctx *s, const bs_cql_expr *e, selx *o);
+
+static const char *aprintf(xctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *aprintf(xctx *c, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return bs_arena_strndup(c->a, buf, strlen(buf));
+}
+
+static int is_aggregate_kind(sel_kind k) {
+    return k == SEL_COUNT_STAR || k == SEL_COUNT || k == SEL_MIN || k == SEL_MAX ||
+           k == SEL_SUM || k == SEL_AVG;
+}
+
+static int is_int_kind(bs_type_kind k) {
+    return k == BS_TYPE_TINYINT || k == BS_TYPE_SMALLINT || k == BS_TYPE_INT ||
+           k == BS_TYPE_BIGINT || k == BS_TYPE_COUNTER;
+}
+
+static int is_time_kind(bs_type_kind k) {
+    return k == BS_TYPE_TIMEUUID || k == BS_TYPE_TIMESTAMP || k == BS_TYPE_DATE;
+}
+
+/* Text kinds are one type for the conversion functions. */
+static bs_type_kind base_kind(bs_type_kind k) {
+    return k == BS_TYPE_VARCHAR ? BS_TYPE_VARCHAR : k;
+}
+
+/* Plans the one argument of function f into a new selector. */
+static int plan_fn_arg(sctx *s, const bs_cql_expr *e, const char *f, selx **out) {
+    xctx *c = s->c;
+    selx *a = bs_arena_calloc(c->a, sizeof *a);
+    if (!a) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    if (plan_expr(s, e, a)) return -1;
+    if (is_aggregate_kind(a->kind))
+        return XINVALID(c, "Aggregate functions are not supported as arguments of %s", f);
+    *out = a;
+    return 0;
+}
+
+/* The time functions: toTimestamp, dateOf, toDate, toUnixTimestamp,
+ * unixTimestampOf, minTimeuuid, maxTimeuuid.  1 when f is not one. */
+static int plan_time_fn(sctx *s, const char *f, selx *o) {
+    bs_type_kind in = o->arg->type->kind;
+    int ok;
+    if (!strcmp(f, "totimestamp") || !strcmp(f, "dateof")) {
+        o->fn = FN_TO_TIMESTAMP;
+        o->type = type_of_kind(BS_TYPE_TIMESTAMP);
+        ok = f[0] == 'd' ? in == BS_TYPE_TIMEUUID : is_time_kind(in);
+    } else if (!strcmp(f, "todate")) {
+        o->fn = FN_TO_DATE;
+        o->type = type_of_kind(BS_TYPE_DATE);
+        ok = is_time_kind(in);
+    } else if (!strcmp(f, "tounixtimestamp") || !strcmp(f, "unixtimestampof")) {
+        o->fn = FN_TO_UNIX;
+        o->type = type_of_kind(BS_TYPE_BIGINT);
+        ok = f[0] == 'u' ? in == BS_TYPE_TIMEUUID : is_time_kind(in);
+    } else if (!strcmp(f, "mintimeuuid") || !strcmp(f, "maxtimeuuid")) {
+        o->fn = f[1] == 'i' ? FN_MIN_TIMEUUID : FN_MAX_TIMEUUID;
+        o->type = type_of_kind(BS_TYPE_TIMEUUID);
+        ok = in == BS_TYPE_TIMESTAMP;
+    } else {
+        return 1;
+    }
+    if (!ok)
+        return XINVALID(s->c, "Type error: %s cannot be passed as argument 0 of function system.%s",
+                        o->arg->name, f);
+    return 0;
+}
+
+/* <type>AsBlob / blobAs<type>.  1 when f is not one. */
+static int plan_blob_fn(sctx *s, const char *f, selx *o) {
+    xctx *c = s->c;
+    size_t n = strlen(f);
+    const char *tn;
+    size_t tl;
+    int to_blob;
+    if (n > 6 && !strncmp(f, "blobas", 6)) {
+        tn = f + 6;
+        tl = n - 6;
+        to_blob = 0;
+    } else if (n > 6 && !strcmp(f + n - 6, "asblob")) {
+        tn = f;
+        tl = n - 6;
+        to_blob = 1;
+    } else {
+        return 1;
+    }
+    bs_type *t = NULL;
+    if (bs_value_type_parse(tn, tl, &t, NULL, 0) || t->nparams) {
+        if (t) bs_type_free(t);
+        return XINVALID(c, "Unknown function '%s'", f);
+    }
+    const bs_type *nt = type_of_kind((bs_type_kind)t->kind);
+    bs_type_free(t);
+    const bs_type *in = o->arg->type;
+    if (to_blob) {
+        o->fn = FN_AS_BLOB;
+        o->type = type_of_kind(BS_TYPE_BLOB);
+        if (in->nparams || base_kind((bs_type_kind)in->kind) != base_kind((bs_type_kind)nt->kind))
+            return XINVALID(c, "Type error: %s cannot be passed as argument 0 of function system.%s",
+                            o->arg->name, f);
+    } else {
+        o->fn = FN_BLOB_AS;
+        o->type = nt;
+        if (in->kind != BS_TYPE_BLOB)
+            return XINVALID(c, "Type error: %s cannot be passed as argument 0 of function system.%s",
+                            o->arg->name, f);
+    }
+    return 0;
+}
+
+/* A native function of one argument.  1 when f is not one. */
+static int plan_scalar_fn(sctx *s, const bs_cql_expr *e, selx *o) {
+    const char *f = e->name;
+    static const char *const names[] = {"totimestamp", "dateof", "todate", "tounixtimestamp",
+                                        "unixtimestampof", "mintimeuuid", "maxtimeuuid"};
+    size_t n = strlen(f);
+    int known = (n > 6 && (!strncmp(f, "blobas", 6) || !strcmp(f + n - 6, "asblob")));
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) known |= !strcmp(f, names[i]);
+    if (!known) return 1;
+    if (e->n != 1 || e->star)
+        return XINVALID(s->c, "Invalid number of arguments in call to function system.%s: 1 required but %u provided",
+                        f, e->n);
+    if (plan_fn_arg(s, e->items[0], f, &o->arg)) return -1;
+    o->kind = SEL_FUNC;
+    o->col = -1;
+    o->name = aprintf(s->c, "system.%s(%s)", f, o->arg->name);
+    int rc = plan_time_fn(s, f, o);
+    if (rc == 1) rc = plan_blob_fn(s, f, o);
+    return rc;
+}
+
+/* CAST(x AS type) (CastFcts): to text from anything; between numeric
+ * types; between timeuuid, timestamp and date; to the same type. */
+static int plan_cast(sctx *s, const bs_cql_expr *e, selx *o) {
+    xctx *c = s->c;
+    if (plan_fn_arg(s, e->items[0], "cast", &o->arg)) return -1;
+    const bs_type *in = o->arg->type;
+    const bs_type *to = e->type;
+    bs_type_kind ik = (bs_type_kind)in->kind, tk = (bs_type_kind)to->kind;
+    o->kind = SEL_FUNC;
+    o->col = -1;
+    o->type = to;
+    char tn[64];
+    bs_buf tb = BS_BUF_INIT;
+    bs_value_type_to_cql(to, &tb);
+    snprintf(tn, sizeof tn, "%.*s", (int)tb.len, tb.data ? (char *)tb.data : "");
+    bs_buf_free(&tb);
+    o->name = aprintf(c, "cast(%s as %s)", o->arg->name, tn);
+    int numeric_in = is_int_kind(ik) || ik == BS_TYPE_FLOAT || ik == BS_TYPE_DOUBLE;
+    if (to->nparams) goto bad;
+    if (tk == BS_TYPE_VARCHAR || tk == BS_TYPE_ASCII) {
+        o->fn = FN_TO_TEXT;
+        return 0;
+    }
+    if ((is_int_kind(tk) && tk != BS_TYPE_COUNTER) || tk == BS_TYPE_FLOAT || tk == BS_TYPE_DOUBLE) {
+        if (!numeric_in) goto bad;
+        o->fn = FN_TO_NUMBER;
+        return 0;
+    }
+    if (tk == BS_TYPE_TIMESTAMP && is_time_kind(ik)) {
+        o->fn = FN_TO_TIMESTAMP;
+        return 0;
+    }
+    if (tk == BS_TYPE_DATE && is_time_kind(ik)) {
+        o->fn = FN_TO_DATE;
+        return 0;
+    }
+    if (!in->nparams && base_kind(ik) == base_kind(tk)) {
+        o->fn = FN_AS_BLOB; /* same bytes */
+        o->type = to;
+        return 0;
+    }
+bad:
+    return XINVALID(c, "%s cannot be cast to %s", o->arg->name, tn);
 }
 
 /* A function call in the selection. */
@@ -300,6 +506,8 @@ static int plan_call(sctx *s, const bs_cql_expr *e, selx *o) {
     if (!strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum") ||
         !strcmp(f, "avg"))
         return plan_numeric_agg(s, f, ci, o);
+    int fr = plan_scalar_fn(s, e, o);
+    if (fr != 1) return fr;
     if (!strcmp(f, "tojson")) {
         if (ci < 0) return XINVALID(c, "toJson() requires a column argument");
         o->kind = SEL_TOJSON;
@@ -311,9 +519,8 @@ static int plan_call(sctx *s, const bs_cql_expr *e, selx *o) {
     return plan_const_call(s, e, o);
 }
 
-static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
+static int plan_expr(sctx *s, const bs_cql_expr *e, selx *o) {
     xctx *c = s->c;
-    const bs_cql_expr *e = cs->expr;
     memset(o, 0, sizeof *o);
     o->col = -1;
     if (e->kind == BS_CQL_EXPR_COLUMN) {
@@ -337,11 +544,18 @@ static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
                             e->items[0]->name);
         o->type = e->type;
         o->name = namef(c, "cast(%s as text)", s->t->cols[o->col].name);
+    } else if (e->kind == BS_CQL_EXPR_CAST && e->sql_cast && e->type) {
+        if (plan_cast(s, e, o)) return -1;
     } else if (e->kind == BS_CQL_EXPR_LITERAL || e->kind == BS_CQL_EXPR_CAST) {
         return XINVALID(c, "Literal selectors are not supported by Basalt");
     } else {
         return XINVALID(c, "This selector is not supported by Basalt");
     }
+    return 0;
+}
+
+static int plan_selector(sctx *s, const bs_cql_selector *cs, selx *o) {
+    if (plan_expr(s, cs->expr, o)) return -1;
     if (cs->alias) o->name = cs->alias;
     return 0;
 }
@@ -413,7 +627,132 @@ static int put_number(xctx *c, const bs_type *t, int64_t iv, double dv,
     return 0;
 }
 
-static int aggregate_row(sctx *s, const xrow *r) {
+/* ---- evaluating selectors ------------------------------------------------ */
+
+static int xval_bytes(xctx *c, const void *p, size_t n, xval *out) {
+    uint8_t *q = bs_arena_alloc(c->a, n ? n : 1);
+    if (!q) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    if (n) memcpy(q, p, n);
+    out->p = q;
+    out->len = n;
+    out->unset = 0;
+    return 0;
+}
+
+/* Milliseconds since the epoch of a timeuuid, timestamp or date. */
+static int64_t time_ms(const bs_type *t, const xval *v) {
+    if (t->kind == BS_TYPE_TIMEUUID) {
+        bs_uuid u;
+        memcpy(u.b, v->p, 16);
+        return bs_uuid_v1_unix_ms(&u);
+    }
+    if (t->kind == BS_TYPE_DATE) return ((int64_t)bs_get_u32(v->p) - (1LL << 31)) * 86400000;
+    return (int64_t)bs_get_u64(v->p);
+}
+
+static int time_len_ok(const bs_type *t, const xval *v) {
+    return v->len == (t->kind == BS_TYPE_TIMEUUID ? 16 : t->kind == BS_TYPE_DATE ? 4 : 8);
+}
+
+/* Applies o's function to its argument's value a (not null). */
+static int apply_fn(sctx *s, const selx *o, const xval *a, xval *out) {
+    xctx *c = s->c;
+    const bs_type *in = o->arg->type;
+    uint8_t b[16];
+    switch (o->fn) {
+    case FN_TO_TIMESTAMP:
+    case FN_TO_DATE:
+    case FN_TO_UNIX: {
+        if (!time_len_ok(in, a)) return XINVALID(c, "%s: bad %s value", o->name, "time");
+        int64_t ms = time_ms(in, a);
+        if (o->fn == FN_TO_DATE) {
+            int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+            bs_put_u32(b, (uint32_t)(days + (1LL << 31)));
+            return xval_bytes(c, b, 4, out);
+        }
+        bs_put_u64(b, (uint64_t)ms);
+        return xval_bytes(c, b, 8, out);
+    }
+    case FN_MIN_TIMEUUID:
+    case FN_MAX_TIMEUUID: {
+        if (a->len != 8) return XINVALID(c, "%s: bad timestamp value", o->name);
+        int64_t ms = (int64_t)bs_get_u64(a->p);
+        bs_uuid u;
+        int mx = o->fn == FN_MAX_TIMEUUID;
+        bs_uuid_v1_at(ms * 1000 + (mx ? 999 : 0), mx ? 0x7f7f7f7f7f7f7f7fULL : 0x8080808080808080ULL, &u);
+        return xval_bytes(c, u.b, 16, out);
+    }
+    case FN_AS_BLOB: *out = *a; return 0;
+    case FN_BLOB_AS:
+        if (bs_value_validate(o->type, a->p, a->len, NULL, 0))
+            return XINVALID(c, "In call to function %s, value is not a valid binary representation for its type", o->name);
+        *out = *a;
+        return 0;
+    case FN_TO_TEXT: {
+        bs_buf j = BS_BUF_INIT;
+        bs_value_format(in, a->p, a->len, BS_VALUE_FMT_EXACT, &j);
+        int rc = xval_bytes(c, j.data ? j.data : (uint8_t *)"", j.len, out);
+        bs_buf_free(&j);
+        return rc;
+    }
+    case FN_TO_NUMBER: {
+        int isf = in->kind == BS_TYPE_FLOAT || in->kind == BS_TYPE_DOUBLE;
+        double d = isf ? get_double(in, a) : (double)get_int(in, a);
+        int64_t iv = isf ? (isfinite(d) && fabs(d) < 9.2e18 ? (int64_t)d : 0) : get_int(in, a);
+        return put_number(c, o->type, iv, d, out);
+    }
+    }
+    return XINVALID(c, "unknown function");
+}
+
+/* The value of a non-aggregate selector for row r of partition token. */
+static int sel_value(sctx *s, const selx *o, const xrow *r, int64_t token, xval *out) {
+    xctx *c = s->c;
+    xval v = {NULL, BS_VALUE_NULL, 0};
+    switch (o->kind) {
+    case SEL_COLUMN: v = r->vals[o->col]; break;
+    case SEL_WRITETIME:
+        if (r->wt[o->col] != INT64_MIN && put_number(c, o->type, r->wt[o->col], 0, &v)) return -1;
+        break;
+    case SEL_TTL:
+        if (r->ttl[o->col] > 0 && put_number(c, o->type, r->ttl[o->col], 0, &v)) return -1;
+        break;
+    case SEL_TOKEN:
+        if (put_number(c, o->type, token, 0, &v)) return -1;
+        break;
+    case SEL_CONST: v = o->cval; break;
+    case SEL_FUNC: {
+        xval a;
+        if (sel_value(s, o->arg, r, token, &a)) return -1;
+        if (a.len != BS_VALUE_NULL && apply_fn(s, o, &a, &v)) return -1;
+        break;
+    }
+    case SEL_TOJSON:
+    case SEL_CAST_TEXT: {
+        const xval *src = &r->vals[o->col];
+        bs_buf j = BS_BUF_INIT;
+        if (src->len == BS_VALUE_NULL) {
+            if (o->kind == SEL_TOJSON)
+                bs_buf_append_str(&j, "null");
+            else
+                break;
+        } else if (o->kind == SEL_TOJSON) {
+            bs_value_format_json(s->t->cols[o->col].type, src->p, src->len, &j);
+        } else {
+            bs_value_format(s->t->cols[o->col].type, src->p, src->len, BS_VALUE_FMT_EXACT, &j);
+        }
+        v.p = bs_arena_memdup(c->a, j.data ? j.data : (uint8_t *)"", j.len);
+        v.len = j.len;
+        bs_buf_free(&j);
+        break;
+    }
+    default: break;
+    }
+    *out = v;
+    return 0;
+}
+
+static int aggregate_row(sctx *s, const xrow *r, int64_t token) {
     for (size_t i = 0; i < s->nsel; i++) {
         selx *o = &s->sel[i];
         const xval *v = o->col >= 0 ? &r->vals[o->col] : NULL;
@@ -450,14 +789,21 @@ static int aggregate_row(sctx *s, const xrow *r) {
         }
     }
     if (!s->have_first) {
-        s->first =
-            bs_arena_calloc(s->c->a, (s->t->ncols + 1) * sizeof *s->first);
+        size_t n = s->t->ncols + 1;
+        xrow *f = &s->first;
+        f->vals = bs_arena_calloc(s->c->a, n * sizeof *f->vals);
+        f->wt = bs_arena_calloc(s->c->a, n * sizeof *f->wt);
+        f->ttl = bs_arena_calloc(s->c->a, n * sizeof *f->ttl);
+        if (!f->vals || !f->wt || !f->ttl) return bs__x_fail(s->c, BS_PROTO_ERR_SERVER, "out of memory");
         for (size_t i = 0; i < s->t->ncols; i++) {
-            s->first[i] = r->vals[i];
+            f->vals[i] = r->vals[i];
             if (r->vals[i].len != BS_VALUE_NULL)
-                s->first[i].p = bs_arena_memdup(
+                f->vals[i].p = bs_arena_memdup(
                     s->c->a, r->vals[i].p, r->vals[i].len ? r->vals[i].len : 1);
+            f->wt[i] = r->wt[i];
+            f->ttl[i] = r->ttl[i];
         }
+        s->first_token = token;
         s->have_first = 1;
     }
     return 0;
@@ -497,11 +843,12 @@ static int finish_aggregates(sctx *s) {
                     return -1;
             }
             break;
-        case SEL_COLUMN:
-            if (s->have_first) v = s->first[o->col];
+        default:
+            /* a column or function beside aggregates: its value in the
+             * first row (of the group), as Cassandra */
+            if (s->have_first && sel_value(s, o, &s->first, s->first_token, &v)) return -1;
+            if (!s->have_first && o->kind == SEL_CONST) v = o->cval;
             break;
-        case SEL_CONST: v = o->cval; break;
-        default: break;
         }
         if (cell(s, &v))
             return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
@@ -531,6 +878,15 @@ static int output_row(sctx *s, const xrow *r, int64_t token) {
                 bs_buf_appendf(&j, "%d", r->ttl[o->col]);
             else if (o->kind == SEL_TOKEN)
                 bs_buf_appendf(&j, "%lld", (long long)token);
+            else if (o->kind == SEL_FUNC || o->kind == SEL_CONST) {
+                xval fv;
+                if (sel_value(s, o, r, token, &fv)) {
+                    bs_buf_free(&j);
+                    return -1;
+                }
+                if (fv.len == BS_VALUE_NULL) bs_buf_append_str(&j, "null");
+                else bs_value_format_json(o->type, fv.p, fv.len, &j);
+            }
             else
                 bs_buf_append_str(&j, "null");
         }
@@ -540,50 +896,84 @@ static int output_row(sctx *s, const xrow *r, int64_t token) {
         return rc ? bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory") : 0;
     }
     for (size_t i = 0; i < s->nsel; i++) {
-        selx *o = &s->sel[i];
-        xval v = {NULL, BS_VALUE_NULL, 0};
-        switch (o->kind) {
-        case SEL_COLUMN: v = r->vals[o->col]; break;
-        case SEL_WRITETIME:
-            if (r->wt[o->col] != INT64_MIN &&
-                put_number(c, o->type, r->wt[o->col], 0, &v))
-                return -1;
-            break;
-        case SEL_TTL:
-            if (r->ttl[o->col] > 0 &&
-                put_number(c, o->type, r->ttl[o->col], 0, &v))
-                return -1;
-            break;
-        case SEL_TOKEN:
-            if (put_number(c, o->type, token, 0, &v)) return -1;
-            break;
-        case SEL_CONST: v = o->cval; break;
-        case SEL_TOJSON:
-        case SEL_CAST_TEXT: {
-            const xval *src = &r->vals[o->col];
-            bs_buf j = BS_BUF_INIT;
-            if (src->len == BS_VALUE_NULL) {
-                if (o->kind == SEL_TOJSON)
-                    bs_buf_append_str(&j, "null");
-                else
-                    break;
-            } else if (o->kind == SEL_TOJSON) {
-                bs_value_format_json(s->t->cols[o->col].type, src->p, src->len,
-                                     &j);
-            } else {
-                bs_value_format(s->t->cols[o->col].type, src->p, src->len,
-                                BS_VALUE_FMT_EXACT, &j);
-            }
-            v.p = bs_arena_memdup(c->a, j.data ? j.data : (uint8_t *)"", j.len);
-            v.len = j.len;
-            bs_buf_free(&j);
-            break;
-        }
-        default: break;
-        }
+        xval v;
+        if (sel_value(s, &s->sel[i], r, token, &v)) return -1;
         if (cell(s, &v))
             return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     }
+    return 0;
+}
+
+/* ---- GROUP BY -------------------------------------------------------------
+ *
+ * Rows arrive in primary key order, so a group is a run of rows with the
+ * same values of the GROUP BY columns (a primary key prefix): when a row
+ * starts a new run, the previous group's row is written (its aggregates,
+ * and its other selectors evaluated on the group's first row) and the
+ * aggregates start again.  LIMIT counts groups.  Grouped queries are not
+ * paged (as aggregates here). */
+
+static void reset_aggregates(sctx *s) {
+    for (size_t i = 0; i < s->nsel; i++) {
+        selx *o = &s->sel[i];
+        o->count = 0;
+        o->has = 0;
+        o->dsum = 0;
+        o->isum = 0;
+    }
+    s->have_first = 0;
+}
+
+/* Writes the current group's row (if any). */
+static int flush_group(sctx *s) {
+    if (!s->have_first || s->limit == 0) return 0;
+    if (finish_aggregates(s)) return -1;
+    if (s->limit > 0 && --s->limit == 0) s->done = 1;
+    reset_aggregates(s);
+    return 0;
+}
+
+static int group_row(sctx *s, const xrow *r, int64_t token) {
+    int same = s->have_first;
+    for (size_t i = 0; i < s->ngroup && same; i++) {
+        const xval *a = &r->vals[s->group[i]], *b = &s->gkey[i];
+        same = a->len == b->len && (a->len == BS_VALUE_NULL || !a->len || !memcmp(a->p, b->p, a->len));
+    }
+    if (!same) {
+        if (flush_group(s)) return -1;
+        if (s->done) return 1;
+        for (size_t i = 0; i < s->ngroup; i++) {
+            const xval *a = &r->vals[s->group[i]];
+            s->gkey[i] = *a;
+            if (a->len != BS_VALUE_NULL)
+                s->gkey[i].p = bs_arena_memdup(s->c->a, a->p, a->len ? a->len : 1);
+        }
+    }
+    return aggregate_row(s, r, token);
+}
+
+/* GROUP BY: a prefix of the primary key, partition key complete. */
+static int plan_group(sctx *s) {
+    xctx *c = s->c;
+    const bs_cql_select *q = s->q;
+    if (!q->ngroup) return 0;
+    if (q->json) return XINVALID(c, "GROUP BY with SELECT JSON is not supported by Basalt");
+    s->group = bs_arena_calloc(c->a, q->ngroup * sizeof *s->group);
+    s->gkey = bs_arena_calloc(c->a, q->ngroup * sizeof *s->gkey);
+    if (!s->group || !s->gkey) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    size_t nkey = s->t->npk + s->t->nck;
+    for (uint32_t i = 0; i < q->ngroup; i++) {
+        int ci = col_index(s->t, q->group[i]);
+        if (ci < 0) return XINVALID(c, "Undefined column name %s", q->group[i]);
+        if ((size_t)ci >= nkey || ci != (int)i)
+            return XINVALID(c, "Group by currently only support groups of columns following their "
+                               "declared order in the PRIMARY KEY");
+        s->group[i] = ci;
+    }
+    if (q->ngroup < s->t->npk)
+        return XINVALID(c, "Group by is not supported on only a part of the partition key");
+    s->ngroup = q->ngroup;
+    s->aggregate = 1;
     return 0;
 }
 
@@ -603,7 +993,8 @@ static int emit_row(sctx *s, const uint8_t *pk, size_t pklen, int64_t token,
     }
     if (s->ppl >= 0 && s->part_rows >= s->ppl) return 0;
     s->part_rows++;
-    if (s->aggregate) return aggregate_row(s, r);
+    if (s->ngroup) return group_row(s, r, token);
+    if (s->aggregate) return aggregate_row(s, r, token);
     if (s->collect) {
         if (s->ncrows == s->capcrows) {
             size_t cap = s->capcrows ? 2 * s->capcrows : 64;
@@ -1259,8 +1650,7 @@ static int select_begin(xctx *c, const bs_cql_stmt *stmt, sctx **out) {
     if (bs__x_table(c, &q->table, &s->t)) return -1;
     s->now_s = c->now_us / 1000000;
     s->json = q->json;
-    if (q->ngroup) return XINVALID(c, "GROUP BY is not supported by Basalt");
-    if (plan_selection(s)) return -1;
+    if (plan_selection(s) || plan_group(s)) return -1;
     *out = s;
     return 0;
 }
@@ -1308,7 +1698,7 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
     else
         rc = scan_table(s, ps.valid ? &ps : NULL);
     if (rc < 0 || c->failed) return -1;
-    if (s->aggregate && finish_aggregates(s)) return -1;
+    if (s->ngroup ? flush_group(s) : (s->aggregate && finish_aggregates(s))) return -1;
     bs_buf st = BS_BUF_INIT;
     if (s->more && s->limit != 0) {
         make_state(s, &st);

@@ -29,7 +29,8 @@ int bs__x_is_virtual(const char *ks, const char *table) {
     if (!strcmp(ks, "system_schema")) return 1;
     if (!strcmp(ks, "system"))
         return !strcmp(table, "local") || !strcmp(table, "peers") ||
-               !strcmp(table, "peers_v2");
+               !strcmp(table, "peers_v2") || !strcmp(table, "size_estimates") ||
+               !strcmp(table, "table_estimates");
     return 0;
 }
 
@@ -355,8 +356,95 @@ static int schema_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
     return 0;
 }
 
+/* ---- system.size_estimates / table_estimates -------------------------------
+ *
+ * One row per table of a non-system keyspace and per primary range of
+ * this node: (previous token of the ring, own token], the ring's tokens
+ * gathered from system.local/peers' node list.  The counts come from the
+ * backend's bounded sample (be.estimate).  table_estimates has the same
+ * rows with range_type 'primary' and again as 'local_primary' (one data
+ * center: the same ranges). */
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The ring's tokens, sorted (arena memory). */
+static int ring_tokens(xctx *c, bs_exec_node *local, int64_t **out, size_t *n) {
+    bs_exec_node *peers = NULL;
+    size_t np = 0;
+    memset(local, 0, sizeof *local);
+    if (c->x->be.nodes(c->x->be.ud, c->a, local, &peers, &np))
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot read node state");
+    size_t total = local->ntokens;
+    for (size_t i = 0; i < np; i++) total += peers[i].ntokens;
+    int64_t *v = bs_arena_alloc(c->a, (total + 1) * sizeof *v);
+    if (!v) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < local->ntokens; i++) v[k++] = local->tokens[i];
+    for (size_t i = 0; i < np; i++)
+        for (size_t j = 0; j < peers[i].ntokens; j++) v[k++] = peers[i].tokens[j];
+    qsort(v, k, sizeof *v, cmp_i64);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static void vr_bigint(vrow *v, const char *col, int64_t x) {
+    uint8_t b[8];
+    bs_put_u64(b, (uint64_t)x);
+    vr_bytes(v, col, b, 8);
+}
+
+static int estimate_rows(xctx *c, const bs_table_schema *t, xrow_cb cb, void *ud) {
+    int typed = !strcmp(t->name, "table_estimates");
+    if (!c->x->be.estimate) return 0;
+    bs_exec_node local;
+    int64_t *ring = NULL;
+    size_t nring = 0;
+    if (ring_tokens(c, &local, &ring, &nring)) return -1;
+    size_t nks = bs_schema_nkeyspaces(c->schema);
+    for (size_t i = 0; i < nks; i++) {
+        const bs_keyspace_schema *k = bs_schema_keyspace_at(c->schema, i);
+        if (k->system) continue;
+        for (size_t j = 0; j < k->ntables; j++) {
+            const bs_table_schema *tb = k->tables[j];
+            for (size_t r = 0; r < local.ntokens; r++) {
+                int64_t end = local.tokens[r], start = end;
+                for (size_t q = 0; q < nring; q++)
+                    if (ring[q] == end) start = ring[q ? q - 1 : nring - 1];
+                int64_t parts, mean;
+                if (c->x->be.estimate(c->x->be.ud, tb, start, end, &parts, &mean))
+                    return bs__x_fail(c, BS_PROTO_ERR_SERVER, "cannot estimate %s.%s", k->name,
+                                      tb->name);
+                char s[24], e[24];
+                snprintf(s, sizeof s, "%lld", (long long)start);
+                snprintf(e, sizeof e, "%lld", (long long)end);
+                for (int rt = 0; rt < (typed ? 2 : 1); rt++) {
+                    vrow v;
+                    if (vr_new(c, t, &v)) return -1;
+                    vr_text(&v, "keyspace_name", k->name);
+                    vr_text(&v, "table_name", tb->name);
+                    if (typed) vr_text(&v, "range_type", rt ? "local_primary" : "primary");
+                    vr_text(&v, "range_start", s);
+                    vr_text(&v, "range_end", e);
+                    vr_bigint(&v, "mean_partition_size", mean);
+                    vr_bigint(&v, "partitions_count", parts);
+                    int rc = emit(c, cb, ud, &v);
+                    if (rc) return rc;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 int bs__x_virtual_rows(xctx *c, const bs_table_schema *t, xrow_cb cb,
                        void *ud) {
+    if (!strcmp(t->keyspace, "system") &&
+        (!strcmp(t->name, "size_estimates") || !strcmp(t->name, "table_estimates")))
+        return estimate_rows(c, t, cb, ud);
     if (!strcmp(t->keyspace, "system")) {
         int which = !strcmp(t->name, "local")   ? 0
                     : !strcmp(t->name, "peers") ? 1

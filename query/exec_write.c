@@ -23,11 +23,13 @@
  * table's default_time_to_live.  Lightweight transactions (IF ...) are
  * not supported and are rejected with a clear message.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "query/exec_int.h"
 
 #define TTL_MAX 630720000
@@ -39,7 +41,7 @@ typedef struct mvec {
 
 static int add_op(xctx *c, bs_mutation *m, size_t *cap, const bs_mop *op) {
     if (m->nops == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
+        size_t nc = *cap ? *cap * 2 : 4; /* an INSERT: marker + a few cells */
         bs_mop *n = bs_arena_alloc(c->a, nc * sizeof *n);
         if (!n) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
         if (m->nops) memcpy(n, m->ops, m->nops * sizeof *n);
@@ -51,26 +53,25 @@ static int add_op(xctx *c, bs_mutation *m, size_t *cap, const bs_mop *op) {
 }
 
 /* One mutation per partition of the statement, appended to the batch's
- * array; returns the index. */
+ * vector; *out is it and *opcap its ops capacity. */
 static int new_mutation(xctx *c, const bs_table_schema *t, const uint8_t *pk,
-                        size_t pklen, int64_t token, bs_mutation **muts,
-                        size_t *n, size_t *cap, size_t **opcaps,
+                        size_t pklen, int64_t token, bs__x_muts *mv,
                         bs_mutation **out, size_t **opcap) {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
+    if (mv->n == mv->cap) {
+        size_t nc = mv->cap ? mv->cap * 2 : 4;
         bs_mutation *nm = bs_arena_calloc(c->a, nc * sizeof *nm);
         size_t *no = bs_arena_calloc(c->a, nc * sizeof *no);
         if (!nm || !no)
             return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-        if (*n) {
-            memcpy(nm, *muts, *n * sizeof *nm);
-            memcpy(no, *opcaps, *n * sizeof *no);
+        if (mv->n) {
+            memcpy(nm, mv->m, mv->n * sizeof *nm);
+            memcpy(no, mv->opcaps, mv->n * sizeof *no);
         }
-        *muts = nm;
-        *opcaps = no;
-        *cap = nc;
+        mv->m = nm;
+        mv->opcaps = no;
+        mv->cap = nc;
     }
-    bs_mutation *m = &(*muts)[(*n)++];
+    bs_mutation *m = &mv->m[mv->n++];
     memset(m, 0, sizeof *m);
     m->table_id = t->id;
     char cf[200];
@@ -80,7 +81,7 @@ static int new_mutation(xctx *c, const bs_table_schema *t, const uint8_t *pk,
     m->pk = pk;
     m->pk_len = pklen;
     *out = m;
-    *opcap = &(*opcaps)[*n - 1];
+    *opcap = &mv->opcaps[mv->n - 1];
     return 0;
 }
 
@@ -486,10 +487,7 @@ static int is_static_only_assign(const bs_table_schema *t,
 /* The mutation vector one statement appends to (bs__x_modification). */
 typedef struct mstmt {
     const bs_table_schema *t;
-    bs_mutation **muts;
-    size_t *n;
-    size_t mcap;  /* capacity of *muts */
-    size_t *caps; /* op-array capacities, parallel to *muts */
+    bs__x_muts *mv;
     int64_t ts;
     int32_t ttl;
 } mstmt;
@@ -499,8 +497,7 @@ static int stmt_mutation(xctx *c, mstmt *ms, const uint8_t *pk, size_t pklen,
                          int64_t token, wctx *w) {
     bs_mutation *m = NULL;
     size_t *opcap = NULL;
-    if (new_mutation(c, ms->t, pk, pklen, token, ms->muts, ms->n, &ms->mcap,
-                     &ms->caps, &m, &opcap))
+    if (new_mutation(c, ms->t, pk, pklen, token, ms->mv, &m, &opcap))
         return -1;
     wctx wc = {ms->t, m, opcap, NULL, 0, ms->ts, ms->ttl};
     *w = wc;
@@ -717,7 +714,7 @@ static int do_update_delete(xctx *c, mstmt *ms, const bs_cql_stmt *s,
 }
 
 int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
-                       bs_mutation **muts, size_t *n, size_t *cap) {
+                       bs__x_muts *mv) {
     const bs_table_schema *t;
     const bs_cql_qname *q = s->kind == BS_CQL_STMT_INSERT   ? &s->u.insert.table
                             : s->kind == BS_CQL_STMT_UPDATE ? &s->u.update.table
@@ -727,24 +724,101 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
     if (ks && ks->system)
         return bs__x_fail(c, BS_PROTO_ERR_UNAUTHORIZED,
                           "%s keyspace is not user-modifiable.", t->keyspace);
-    mstmt ms = {t, muts, n, *cap, NULL, 0, 0};
-    /* op-array capacities, parallel to *muts: earlier statements' ops
-     * arrays are full (cap = nops), so their next op reallocates */
-    ms.caps = bs_arena_calloc(c->a, (*cap + 1) * sizeof *ms.caps);
-    if (!ms.caps) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-    for (size_t i = 0; i < *n; i++)
-        ms.caps[i] = (*muts)[i].nops;
+    mstmt ms = {t, mv, 0, 0};
     int rc = s->kind == BS_CQL_STMT_INSERT
                  ? do_insert(c, &ms, &s->u.insert, batch_ts)
                  : do_update_delete(c, &ms, s, batch_ts);
-    if (rc) return -1;
-    *cap = ms.mcap;
+    return rc ? -1 : 0;
+}
+
+/* ---- guardrails and the backend write -------------------------------- */
+
+/* Refuses timestamps no later write could beat (see bs_exec_limits). */
+static int check_timestamps(xctx *c, const bs__x_muts *mv) {
+    int64_t max = c->x->lim.max_future_timestamp_us;
+    for (size_t i = 0; i < mv->n; i++)
+        for (size_t k = 0; k < mv->m[i].nops; k++) {
+            int64_t ts = mv->m[i].ops[k].ts;
+            if (ts == INT64_MAX)
+                return XINVALID(c, "Invalid timestamp %lld: no later write or "
+                                   "delete could ever replace it",
+                                (long long)ts);
+            if (max > 0 && ts > c->now_us && ts - c->now_us > max)
+                return XINVALID(
+                    c,
+                    "Timestamp %lld is %lld s in the future (more than "
+                    "max_future_timestamp, %lld s): it would shadow every "
+                    "later write and delete",
+                    (long long)ts, (long long)((ts - c->now_us) / 1000000),
+                    (long long)(max / 1000000));
+        }
+    return 0;
+}
+
+/* Bytes of keys and values mv writes, and whether it spans more than one
+ * partition. */
+static uint64_t batch_bytes(const bs__x_muts *mv, int *multi) {
+    uint64_t b = 0;
+    *multi = 0;
+    for (size_t i = 0; i < mv->n; i++) {
+        const bs_mutation *m = &mv->m[i];
+        if (m->pk_len != mv->m[0].pk_len || strcmp(m->cf, mv->m[0].cf) ||
+            memcmp(m->pk, mv->m[0].pk, m->pk_len))
+            *multi = 1;
+        b += m->pk_len;
+        for (size_t k = 0; k < m->nops; k++)
+            b += m->ops[k].ck_len + m->ops[k].elem_len + m->ops[k].val_len +
+                 sizeof m->ops[k].ts;
+    }
+    return b;
+}
+
+/* Cassandra's batch size guardrails (batches over one partition only). */
+static int check_batch_size(xctx *c, const bs__x_muts *mv) {
+    const bs_exec_limits *l = &c->x->lim;
+    if (mv->n < 2 || (!l->batch_size_warn_bytes && !l->batch_size_fail_bytes))
+        return 0;
+    int multi;
+    uint64_t b = batch_bytes(mv, &multi);
+    if (!multi) return 0;
+    if (l->batch_size_fail_bytes && b > l->batch_size_fail_bytes)
+        return XINVALID(c,
+                        "Batch too large: %llu bytes over several partitions, "
+                        "more than batch_size_fail_threshold (%llu bytes)",
+                        (unsigned long long)b,
+                        (unsigned long long)l->batch_size_fail_bytes);
+    if (l->batch_size_warn_bytes && b > l->batch_size_warn_bytes) {
+        int64_t last = atomic_load(&c->x->batch_warned_us);
+        if (c->now_us - last > 10 * 1000000 &&
+            atomic_compare_exchange_strong(&c->x->batch_warned_us, &last,
+                                           c->now_us))
+            BS_WARN("exec",
+                    "Batch for %s of %llu bytes over several partitions "
+                    "exceeds batch_size_warn_threshold (%llu bytes)",
+                    mv->m[0].cf, (unsigned long long)b,
+                    (unsigned long long)l->batch_size_warn_bytes);
+    }
+    return 0;
+}
+
+int bs__x_apply(xctx *c, const bs__x_muts *mv, int logged,
+                const char *write_type) {
+    if (!mv->n) return 0;
+    if (check_timestamps(c, mv) || check_batch_size(c, mv)) return -1;
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    if (c->x->be.write(c->x->be.ud, mv->m, mv->n, c->cl, logged, &err)) {
+        c->failed = 1;
+        c->err = err;
+        if (!c->err.write_type) c->err.write_type = write_type;
+        return -1;
+    }
     return 0;
 }
 
 int bs__x_write(xctx *c, const bs_cql_stmt *s) {
-    bs_mutation *muts = NULL;
-    size_t n = 0, cap = 0;
+    bs__x_muts mv;
+    memset(&mv, 0, sizeof mv);
     int logged = 0;
     if (s->kind == BS_CQL_STMT_BATCH) {
         const bs_cql_batch *b = &s->u.batch;
@@ -768,22 +842,13 @@ int bs__x_write(xctx *c, const bs_cql_stmt *s) {
                     return XINVALID(c, "Timestamp must be set either on BATCH "
                                        "or individual statements");
             }
-            if (bs__x_modification(c, k, bts, &muts, &n, &cap)) return -1;
+            if (bs__x_modification(c, k, bts, &mv)) return -1;
         }
     } else {
-        if (bs__x_modification(c, s, INT64_MIN, &muts, &n, &cap)) return -1;
+        if (bs__x_modification(c, s, INT64_MIN, &mv)) return -1;
     }
-    if (n) {
-        bs_exec_err err;
-        memset(&err, 0, sizeof err);
-        if (c->x->be.write(c->x->be.ud, muts, n, c->cl, logged, &err)) {
-            c->failed = 1;
-            c->err = err;
-            if (!c->err.write_type)
-                c->err.write_type =
-                    s->kind == BS_CQL_STMT_BATCH ? "BATCH" : "SIMPLE";
-            return -1;
-        }
-    }
+    if (bs__x_apply(c, &mv, logged,
+                    s->kind == BS_CQL_STMT_BATCH ? "BATCH" : "SIMPLE"))
+        return -1;
     return bs__x_void_result(c);
 }

@@ -223,7 +223,8 @@ static int d_int(dctx *c, const msgpack_object *o, int64_t lo, int64_t hi,
 
 static int d_type(dctx *c, const msgpack_object *o, bs_type **out) {
     *out = NULL;
-    if (++c->depth > 32) return D_FAIL(c, "schema: type nested too deeply");
+    if (++c->depth > BS_TYPE_MAX_DEPTH)
+        return D_FAIL(c, "schema: type nested too deeply");
     int rc = d_array(c, o, 6, "type");
     if (rc) return rc;
     const msgpack_object *a = o->via.array.ptr;
@@ -564,6 +565,13 @@ static int d_tombstones(dctx *c, bs_schema *s, const msgpack_object *to) {
     return 0;
 }
 
+/* msgpack nesting an encoded schema may have: msgpack-c's unpacker
+ * stops at MSGPACK_EMBED_STACK_SIZE (32) levels.  A column's type takes
+ * two levels per type level (a type and its params array) below the 8
+ * levels above it, so BS_TYPE_MAX_DEPTH (12) keeps every schema that DDL
+ * accepts within it (test_exec's accepted_types_persist checks). */
+#define SCHEMA_MP_DEPTH 32
+
 int bs_schema_decode(const void *data, size_t len, bs_schema **out, char *err,
                      size_t errlen) {
     *out = NULL;
@@ -573,7 +581,7 @@ int bs_schema_decode(const void *data, size_t len, bs_schema **out, char *err,
     size_t off = 0;
     bs_schema *s = NULL;
     int rc;
-    if (bs_mpcheck(data, len, 24) != 0) {
+    if (bs_mpcheck(data, len, SCHEMA_MP_DEPTH) != 0) {
         rc = D_FAIL(&c, "schema: malformed msgpack");
         goto out;
     }

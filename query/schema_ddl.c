@@ -295,6 +295,16 @@ static int apply_option(bs_table_schema *t, const bs_table_option *o, char *err,
     return 0;
 }
 
+/* Any column's type: no deeper than BS_TYPE_MAX_DEPTH. */
+static int check_type_depth(const char *col, const bs_type *t, char *err,
+                            size_t errlen) {
+    if (bs_type_depth(t, BS_TYPE_MAX_DEPTH + 1) <= BS_TYPE_MAX_DEPTH) return 0;
+    return bs__schema_fail(err, errlen, BS_EINVAL,
+                           "The type of column %s is nested too deeply (at "
+                           "most %d levels)",
+                           col, BS_TYPE_MAX_DEPTH);
+}
+
 /* A primary-key column's type: frozen, no counter, no duration. */
 static int check_key_type(const bs_column_def *d, char *err, size_t errlen) {
     if (bs_type_is_multicell(d->type))
@@ -328,6 +338,7 @@ static int check_column_defs(const char *name, const bs_column_def *defs,
                 return bs__schema_fail(err, errlen, BS_EINVAL,
                                        "Multiple definition of identifier %s",
                                        d->name);
+        if (check_type_depth(d->name, d->type, err, errlen)) return BS_EINVAL;
         if ((d->kind == BS_COL_PARTITION_KEY || d->kind == BS_COL_CLUSTERING) &&
             check_key_type(d, err, errlen))
             return BS_EINVAL;
@@ -520,6 +531,7 @@ int bs_schema_add_column(bs_schema *s, const char *ks, const char *table,
             "Invalid column name %s because it conflicts with an "
             "existing column",
             col);
+    if (check_type_depth(col, type, err, errlen)) return BS_EINVAL;
     if (is_static && t->nck == 0)
         return bs__schema_fail(
             err, errlen, BS_EINVAL,

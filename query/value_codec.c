@@ -142,7 +142,7 @@ static int vfail(char *err, size_t errlen, const bs_type *t, const char *why) {
 
 static int validate(const bs_type *t, const uint8_t *p, size_t len, char *err,
                     size_t errlen, int depth) {
-    if (depth > 64) return vfail(err, errlen, t, "nested too deeply");
+    if (depth > BS_TYPE_MAX_DEPTH) return vfail(err, errlen, t, "nested too deeply");
     int fixed = bs_type_fixed_size((bs_type_kind)t->kind);
     if (fixed > 0) {
         if (len != (size_t)fixed) {
@@ -353,7 +353,7 @@ static int cmp_elems(const bs_type *t, const uint8_t *a, size_t an,
 
 static int compare(const bs_type *t, const uint8_t *a, size_t an,
                    const uint8_t *b, size_t bn, int *cmp, int depth) {
-    if (depth > 64) return BS_ECORRUPT;
+    if (depth > BS_TYPE_MAX_DEPTH) return BS_ECORRUPT;
     int anull = an == BS_VALUE_NULL, bnull = bn == BS_VALUE_NULL;
     if (anull || bnull) {
         *cmp = bnull - anull;

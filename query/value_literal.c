@@ -679,7 +679,7 @@ static int parse_udt(tp *p, const bs_type *t, bs_buf *out, int depth) {
 static int parse_elem(tp *p, const bs_type *t, bs_buf *out, int *is_null,
                       int depth) {
     *is_null = 0;
-    if (depth > 64) return fail(p, "nested too deeply");
+    if (depth > BS_TYPE_MAX_DEPTH) return fail(p, "nested too deeply");
     ws(p);
     if (p->pos + 4 <= p->n && strncasecmp(p->s + p->pos, "null", 4) == 0 &&
         (p->pos + 4 == p->n || is_delim(p->s[p->pos + 4]) ||

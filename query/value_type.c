@@ -483,6 +483,10 @@ int bs_value_type_parse(const char *s, size_t len, bs_type **out, char *err,
         bs_type_free(t);
         return perr(&p, "unexpected text after type");
     }
+    if (bs_type_depth(t, BS_TYPE_MAX_DEPTH + 1) > BS_TYPE_MAX_DEPTH) {
+        bs_type_free(t);
+        return perr(&p, "type nested too deeply");
+    }
     *out = t;
     return 0;
 }

@@ -3,8 +3,8 @@
  * store records, their LWW application on the receiving replica, and
  * record digests (what a replica holds in a sub-range, without values).
  *
- * Used by the repair session (node/repair.c), and meant for bootstrap and
- * decommission later: a sender walks bs_store_iterate_range, fills chunks
+ * Used by the repair session (repair/session*.c), and meant for bootstrap
+ * and decommission later: a sender walks bs_store_iterate_range, fills chunks
  * up to a size, sends each and waits for the acknowledgement before the
  * next (flow control: one chunk in flight per stream); a receiver applies
  * a chunk atomically with bs_batch_put_raw, so a chunk applied twice (a

@@ -48,6 +48,15 @@
  * way).  Only when every slot is answering a request is a new connection
  * accepted and closed at once.
  *
+ * Access checks
+ * -------------
+ * check_access() runs before the route lookup (see admin.h for the
+ * rules): Host, then Origin, then the bearer token.  Host and Origin
+ * checks apply to /health too (they cost nothing and a rebinding page
+ * has no business there); the token does not, so load balancers and
+ * scripts can probe liveness without a secret.  Refusals are logged at
+ * most LOG_MAX times per LOG_WINDOW_S, then counted.
+ *
  * Stop
  * ----
  * bs_admin_stop sets `stopping` and wakes the loop: the listener and the
@@ -64,15 +73,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <openssl/crypto.h>
+
 #include "common/error.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "node/admin/admin_int.h"
 
 #define READ_CHUNK 65536
 #define WQ_LIMIT (4u << 20)
+#define LOG_WINDOW_S 10
+#define LOG_MAX 20
 
 typedef struct route {
     char *method;
@@ -88,6 +103,10 @@ typedef struct conn conn;
 struct bs_admin {
     bs_admin_opts opts;
     char *address;
+    char *token; /* NULL: no token check */
+    int64_t log_window; /* refusal log: window start (s), lines, left out */
+    unsigned log_lines;
+    uint64_t log_dropped;
     pthread_mutex_t mu; /* guards routes */
     route *routes;
     uv_loop_t loop;
@@ -153,6 +172,13 @@ static void conn_close(conn *c);
 /* Options, routes                                                     */
 /* ------------------------------------------------------------------ */
 
+static int h_health(void *ud, const bs_admin_request *req,
+                    bs_admin_response *resp) {
+    (void)ud;
+    (void)req;
+    return bs_buf_appendf(&resp->body, "{\"status\":\"ok\"}") ? BS_ENOMEM : 0;
+}
+
 void bs_admin_opts_init(bs_admin_opts *o) {
     memset(o, 0, sizeof *o);
     o->address = "127.0.0.1";
@@ -183,8 +209,56 @@ int bs_admin_new(const bs_admin_opts *o, bs_admin **out) {
         return BS_ENOMEM;
     }
     a->opts.address = a->address;
+    if (a->opts.token) {
+        a->token = strdup(a->opts.token);
+        if (!a->token) {
+            free(a->address);
+            free(a);
+            return BS_ENOMEM;
+        }
+        a->opts.token = a->token;
+    }
     pthread_mutex_init(&a->mu, NULL);
     *out = a;
+    int rc = bs_admin_route(a, "GET", "/health", h_health, NULL);
+    if (rc) {
+        bs_admin_free(a);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int bs_admin_load_token(const bs_config *cfg, char *tok, size_t cap,
+                        char *err, size_t errlen) {
+    char pbuf[4096];
+    const char *path = bs_config_admin_token_file(cfg, pbuf, sizeof pbuf);
+    if (!path) {
+        snprintf(err, errlen, "admin_token_file: data_directory too long");
+        return BS_ECONFIG;
+    }
+    bs_secret_opts o = {cfg->admin_token_file[0] ? 0 : 32, 16, 1};
+    uint8_t raw[BS_SECRET_MAX];
+    size_t n = 0;
+    char e[600];
+    int rc = bs_secret_load(path, &o, raw, sizeof raw, &n, e, sizeof e);
+    if (!rc && n + 1 > cap) rc = BS_ETOOBIG;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (raw[i] < 0x21 || raw[i] > 0x7e) {
+            snprintf(e, sizeof e,
+                     "%s: a token is visible ASCII characters only (no "
+                     "spaces or control bytes)",
+                     path);
+            rc = BS_ECONFIG;
+        }
+    if (rc) {
+        snprintf(err, errlen, "admin token (admin_token_file): %s",
+                 rc == BS_ETOOBIG ? "token too long" : e);
+        OPENSSL_cleanse(raw, sizeof raw);
+        return rc;
+    }
+    memcpy(tok, raw, n);
+    tok[n] = 0;
+    OPENSSL_cleanse(raw, sizeof raw);
     return 0;
 }
 
@@ -395,11 +469,117 @@ static void after_work_cb(uv_work_t *req, int status) {
     pump(c);
 }
 
+/* Logs a refused request (admin thread), at most LOG_MAX per window. */
+static void log_refusal(bs_admin *a, const conn *c, const bs__http_req *hr,
+                        int status, const char *why) {
+    int64_t now = (int64_t)(uv_now(&a->loop) / 1000);
+    if (now - a->log_window >= LOG_WINDOW_S) {
+        if (a->log_dropped)
+            BS_WARN("admin", "%llu more refused admin requests not logged",
+                    (unsigned long long)a->log_dropped);
+        a->log_window = now;
+        a->log_lines = 0;
+        a->log_dropped = 0;
+    }
+    if (a->log_lines >= LOG_MAX) {
+        a->log_dropped++;
+        return;
+    }
+    a->log_lines++;
+    BS_WARN("admin", "refused %.16s %.100s from %s: %d %s", hr->method,
+            hr->path, c->peer, status, why);
+}
+
+static bool is_ip_literal(const char *h, size_t n) {
+    char buf[64];
+    unsigned char tmp[16];
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        if (n - 2 >= sizeof buf) return false;
+        memcpy(buf, h + 1, n - 2);
+        buf[n - 2] = 0;
+        return inet_pton(AF_INET6, buf, tmp) == 1;
+    }
+    if (n >= sizeof buf) return false;
+    memcpy(buf, h, n);
+    buf[n] = 0;
+    return inet_pton(AF_INET, buf, tmp) == 1;
+}
+
+/* Host: "name[:port]" or "[v6][:port]"; 1 when the name is acceptable. */
+static bool host_ok(const bs_admin *a, const char *host) {
+    size_t n = strlen(host);
+    const char *colon = NULL;
+    if (host[0] == '[') {
+        const char *rb = strchr(host, ']');
+        if (!rb) return false;
+        if (rb[1] == ':') colon = rb + 1;
+        else if (rb[1]) return false;
+    } else {
+        colon = strchr(host, ':');
+        if (colon && strchr(colon + 1, ':')) return false;
+    }
+    if (colon) {
+        if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+            return false;
+        n = (size_t)(colon - host);
+    }
+    if (n == 0) return false;
+    if (n == 9 && strncasecmp(host, "localhost", 9) == 0) return true;
+    if (is_ip_literal(host, n)) return true;
+    return strlen(a->address) == n && strncasecmp(host, a->address, n) == 0;
+}
+
+/* 0 when the request may go on; else the status to refuse it with and
+ * a reason.  See admin.h "Access". */
+static int check_access(const bs_admin *a, const bs_admin_request *req,
+                        const char **why) {
+    const char *host = bs_admin_header_get(req, "host");
+    if (host && !host_ok(a, host)) {
+        *why = "Host header names neither this node nor localhost "
+               "(use the node's IP address)";
+        return 403;
+    }
+    const char *origin = bs_admin_header_get(req, "origin");
+    if (origin) {
+        size_t hl = host ? strlen(host) : 0;
+        if (!host || strncmp(origin, "http://", 7) != 0 ||
+            strlen(origin) != 7 + hl || strncasecmp(origin + 7, host, hl) != 0) {
+            *why = "cross-origin requests are not allowed";
+            return 403;
+        }
+    }
+    if (!a->token || strcmp(req->path, "/health") == 0) return 0;
+    const char *auth = bs_admin_header_get(req, "authorization");
+    size_t tl = strlen(a->token);
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+        *why = "missing admin token (Authorization: Bearer <token>; "
+               "basalt-admin reads it from --token-file)";
+        return 401;
+    }
+    const char *t = auth + 7;
+    while (*t == ' ')
+        t++;
+    if (strlen(t) != tl || CRYPTO_memcmp(t, a->token, tl) != 0) {
+        *why = "wrong admin token";
+        return 401;
+    }
+    return 0;
+}
+
 static void dispatch(conn *c, const bs__http_req *hr) {
     bs_admin *a = c->adm;
     bs_admin_request req = {hr->method,     hr->path, hr->query,    hr->headers,
                             hr->n_headers,  hr->body, hr->body_len, hr->minor,
                             hr->keep_alive, &c->arena};
+    const char *why = NULL;
+    int deny = check_access(a, &req, &why);
+    if (deny) {
+        log_refusal(a, c, hr, deny, why);
+        send_error(c, deny, why, hr->keep_alive,
+                   deny == 401 ? "WWW-Authenticate: Bearer realm=\"basalt\"\r\n"
+                               : NULL);
+        return;
+    }
     bs_admin_handler h = NULL;
     void *ud = NULL;
     bool blocking = false, path_known = false;
@@ -783,5 +963,7 @@ void bs_admin_free(bs_admin *a) {
     }
     pthread_mutex_destroy(&a->mu);
     free(a->address);
+    if (a->token) OPENSSL_cleanse(a->token, strlen(a->token));
+    free(a->token);
     free(a);
 }

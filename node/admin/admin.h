@@ -32,6 +32,21 @@
  * (header section over 16 KiB), 501 (Transfer-Encoding) or 505 (HTTP
  * version); after a 400/413/431/501/505 the connection is closed.
  *
+ * Access (docs/SECURITY.md): before any route runs, every request is
+ * checked in this order:
+ *   Host    when present, its host part must be "localhost", an IP
+ *           literal, or the configured admin address; any other name is
+ *           refused 403 (DNS rebinding: a browser sends the attacker's
+ *           name there).
+ *   Origin  when present, it must be "http://" + the Host header (our own
+ *           origin); anything else, "null" included, is refused 403
+ *           (cross-site requests from a web page).
+ *   Token   with opts.token set, every path except /health needs
+ *           "Authorization: Bearer <token>" (compared in constant time);
+ *           missing or wrong: 401 with WWW-Authenticate: Bearer.
+ * Refusals are JSON errors like any other and are logged (rate-limited)
+ * with the client's address.  GET /health answers {"status": "ok"}.
+ *
  * Threads: bs_admin_new/route/install_builtins/start/stop/free are called
  * from one controlling thread.  A handler registered with bs_admin_route
  * runs ON THE ADMIN THREAD: it must be quick (read a snapshot, format
@@ -82,12 +97,23 @@ typedef struct bs_admin_opts {
                                  accepted and closed */
     unsigned idle_timeout_ms; /* a connection with no complete request for
                                  this long is closed; 0 = 60000 */
+    const char *token;        /* bearer token every path but /health needs
+                                 (copied); NULL = no token check (embedders
+                                 and tests only: basaltd always sets one) */
 } bs_admin_opts;
 
 void bs_admin_opts_init(bs_admin_opts *o);
 /* admin_address and admin_port from the config (cfg is borrowed: the
  * address pointer stays cfg's). */
 void bs_admin_opts_from_config(bs_admin_opts *o, const bs_config *cfg);
+
+/* Reads the admin token named by admin_token_file (default
+ * <data_directory>/admin_token, created with 32 random bytes as hex on
+ * first start) into tok (NUL-terminated; cap >= 4097 is always enough).
+ * The file must be private (mode 0600), 16..4096 visible ASCII
+ * characters.  0, or an error with a message naming the file. */
+int bs_admin_load_token(const bs_config *cfg, char *tok, size_t cap,
+                        char *err, size_t errlen);
 
 /* Creates a stopped server holding a copy of opts.  0 or BS_ENOMEM. */
 int bs_admin_new(const bs_admin_opts *o, bs_admin **out);

@@ -1,7 +1,7 @@
 /*
  * repair_admin.c - POST /repair and GET /checksum (see repair_admin.h):
  * query parameters parsed and checked here, the work done by
- * node/repair.c on the admin thread pool.
+ * the repair service (repair/session.h) on the admin thread pool.
  */
 #include "node/admin/repair_admin.h"
 

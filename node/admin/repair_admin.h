@@ -2,7 +2,7 @@
  * repair_admin.h - the admin REST routes of anti-entropy repair:
  *
  *   POST /repair[?keyspace=ks[&table=t]][&full=1][&pr=1][&range=a:b]
- *        runs a session (node/repair.h) and answers its report:
+ *        runs a session (repair/session.h) and answers its report:
  *        {"session","started_ms","duration_ms","tables","ranges_compared",
  *         "ranges_in_sync","ranges_mismatched","ranges_failed",
  *         "leaves_mismatched","rows_differed","bytes_differed",
@@ -20,7 +20,7 @@
 #define BS_NODE_REPAIR_ADMIN_H
 
 #include "node/admin/admin.h"
-#include "node/repair.h"
+#include "repair/session.h"
 
 /* Registers the routes; r must outlive the admin server.  0 or an error. */
 int bs_repair_admin_install(bs_admin *a, bs_repair *r);

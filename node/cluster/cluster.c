@@ -2,12 +2,13 @@
  * cluster.c - membership, ring, peers, driver events and schema
  * propagation on top of gossip (see cluster.h).
  *
- * Joining a new cluster: every node already chose its tokens at first
- * start (node/local.c persists host id and tokens), so it gossips
- * STATUS=NORMAL with them right away; there is no bootstrap streaming yet
- * (that comes with topology changes).  A restart gossips a newer
- * generation (persisted by bs_local_next_generation) with the same host
- * id and tokens.
+ * Joining a new cluster: on its first start (bs_local_needs_tokens) a
+ * node gossips STATUS=BOOT without tokens, learns the ring from the seeds
+ * and chooses balanced tokens for it (join.c), persists them and only
+ * then announces TOKENS and STATUS=NORMAL; initial_token skips the wait.
+ * There is no bootstrap streaming yet: the node serves at once with the
+ * data it has.  A restart gossips a newer generation (persisted by
+ * bs_local_next_generation) with the same host id and tokens.
  *
  * Membership: an endpoint is a member once gossip carries its HOST_ID,
  * TOKENS and STATUS=NORMAL.  On becoming a member it is announced to
@@ -38,6 +39,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,8 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/secret.h"
+#include "node/cluster/join.h"
 
 #define LOG "cluster"
 #define CHECK_MS 2000
@@ -532,6 +536,52 @@ static void noop(void *ud) {
     (void)ud;
 }
 
+static void rebuild_on_loop(void *ud) {
+    rebuild_ring(ud);
+}
+
+static bs_ring_snapshot *ring_of(void *ud) {
+    return bs_cluster_ring(ud);
+}
+
+/* First start: learn the ring, choose balanced tokens, persist them,
+ * announce TOKENS and then STATUS=NORMAL (see join.h). */
+static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
+                     char *err, size_t errlen) {
+    bs__join_env je = {
+        c->gossip, c->cfg, &c->host_id, self_is_seed, other_seeds, ring_of, c};
+    int64_t *t;
+    size_t n;
+    int rc = bs__join_choose_tokens(&je, &t, &n, err, errlen);
+    if (rc) return rc;
+    rc = bs_local_set_tokens(c->node, t, n);
+    if (rc) {
+        free(t);
+        snprintf(err, errlen, "cannot persist the chosen tokens: %s",
+                 bs_strerror(rc));
+        return rc;
+    }
+    bs_buf tb = BS_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        bs_buf_appendf(&tb, "%s%" PRId64, i ? "," : "", t[i]);
+    bs_buf_append_u8(&tb, 0);
+    free(t);
+    rc = tb.data ? bs_gossip_set_local(c->gossip, BS_GS_TOKENS,
+                                       (const char *)tb.data)
+                 : BS_ENOMEM;
+    if (!rc) rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS, "NORMAL");
+    bs_buf_free(&tb);
+    if (rc) {
+        snprintf(err, errlen, "cannot announce the chosen tokens: %s",
+                 bs_strerror(rc));
+        return rc;
+    }
+    /* bs_gossip_set_local runs on the messaging thread, in order: the
+     * ring rebuilt after it there includes this node */
+    bs_msg_call_sync(c->msg, rebuild_on_loop, c);
+    return 0;
+}
+
 int bs_cluster_start(const bs_config *cfg, bs_local *node,
                      bs_cluster_event_fn events, void *events_ud,
                      bs_cluster **out, char *err, size_t errlen) {
@@ -551,9 +601,28 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
                  bs_strerror(rc));
         goto fail;
     }
+    /* the cluster secret: created in data_directory on first start when
+     * no file is configured (the operator then copies it to the other
+     * nodes); a missing configured file or an unsafe one stops start-up */
+    char spath[4096], serr[600];
+    uint8_t secret[BS_MSG_SECRET_MAX];
+    size_t slen = 0;
+    const char *sfile = bs_config_cluster_secret_file(cfg, spath, sizeof spath);
+    bs_secret_opts so = {cfg->cluster_secret_file[0] ? 0 : 32,
+                         BS_MSG_SECRET_MIN, 1};
+    rc = sfile ? bs_secret_load(sfile, &so, secret, sizeof secret, &slen, serr,
+                                sizeof serr)
+               : BS_EINVAL;
+    if (rc) {
+        snprintf(err, errlen, "cluster secret (cluster_secret_file): %s",
+                 sfile ? serr : "data_directory path too long");
+        goto fail;
+    }
     bs_msg_opts mo;
     bs_msg_opts_default(&mo);
     mo.cluster_name = cfg->cluster_name;
+    mo.secret = secret;
+    mo.secret_len = slen;
     mo.host_id = c->host_id;
     mo.listen_address = cfg->listen_address;
     mo.port = (uint16_t)cfg->storage_port;
@@ -563,6 +632,7 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
             ? cfg->native_transport_max_frame_size_bytes
             : (16u << 20);
     rc = bs_msg_start(&mo, &c->msg);
+    OPENSSL_cleanse(secret, sizeof secret);
     if (rc) {
         snprintf(err, errlen,
                  "cannot listen for internode messages on %s:%d: %s",
@@ -576,10 +646,17 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
         rc = BS_ENOMEM;
         goto fail;
     }
+    int self_is_seed = 0, other_seeds = 0;
     for (size_t i = 0; i < cfg->n_seeds; i++)
         if (bs_msg_peer_set(&seeds[nseeds], cfg->seeds[i],
-                            (uint16_t)cfg->storage_port) == 0)
+                            (uint16_t)cfg->storage_port) == 0) {
+            if (bs_msg_peer_equal(&seeds[nseeds], &c->self))
+                self_is_seed = 1;
+            else
+                other_seeds = 1;
             nseeds++;
+        }
+    int joining = bs_local_needs_tokens(node);
     /* initial states */
     const int64_t *toks;
     size_t nt = bs_local_tokens(node, &toks);
@@ -592,8 +669,8 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     schema_version_text(node, ver);
     snprintf(port, sizeof port, "%d", cfg->native_transport_port);
     const char *vals[BS_GS_NSTATES] = {0};
-    vals[BS_GS_STATUS] = "NORMAL";
-    vals[BS_GS_TOKENS] = tb.data ? (const char *)tb.data : "";
+    vals[BS_GS_STATUS] = joining ? "BOOT" : "NORMAL";
+    vals[BS_GS_TOKENS] = joining ? NULL : tb.data ? (const char *)tb.data : "";
     vals[BS_GS_DC] = cfg->dc;
     vals[BS_GS_RACK] = cfg->rack;
     vals[BS_GS_HOST_ID] = hid;
@@ -623,6 +700,9 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     bs_msg_register(c->msg, BS_VERB_SCHEMA_PUSH, h_push, c);
     bs_msg_register(c->msg, BS_VERB_SCHEMA_PULL, h_pull, c);
     rebuild_ring(c);
+    if (joining && (rc = join_ring(c, self_is_seed, other_seeds, err, errlen)))
+        goto fail;
+    nt = bs_local_tokens(node, &toks);
     bs_msg_call_sync(c->msg, start_timer, c);
     bs_local_set_peers_provider(node, peers_fn, c);
     bs_local_set_schema_listener(node, on_local_ddl, c);

@@ -17,10 +17,24 @@
  * are written while libuv's write queue holds under WRITE_HIGH bytes, so
  * a slow peer fills our queue rather than memory.  Queued messages whose
  * deadline passed are dropped (counted) instead of being written.
- * Inbound: accepted connections whose first frame must be a HANDSHAKE
- * request; it is answered on the same socket (accepted or refused with a
- * reason: another cluster name or protocol version), and later frames are
- * requests, one-way messages and responses from that peer.  Responses to
+ * Inbound: accepted connections whose first frames must be the HANDSHAKE
+ * requests of msg.h's challenge-response; they are answered on the same
+ * socket (a challenge, then accepted or refused with a reason that never
+ * names our cluster), and only then are later frames requests, one-way
+ * messages and responses from that peer.  Inbound states (`hello_ok`):
+ * 0 waiting for the hello, 2 challenged (waiting for the proof), 1 open,
+ * -1 refused (closing).  Outbound: OC_HANDSHAKE has two steps (`hs_step`
+ * 0: waiting for the challenge, 1: proof sent, waiting for the verdict);
+ * a peer that cannot prove the secret is closed, logged and backs off
+ * like a refusal.  Refusals on the inbound side are logged with the
+ * source address, at most RL_MAX lines per RL_WINDOW_MS (a scanner must
+ * not flood the log); the number of lines left out is logged after.
+ * Unauthenticated inbound connections are bounded in time and number:
+ * the sweep timer closes one that has not finished its handshake within
+ * handshake_timeout_ms, and an accept beyond max_unauthenticated closes
+ * the oldest still in its handshake (both logged as refusals), so idle
+ * or half-open connections cannot pile up.
+ * Responses to
  * requests received here go out through our own outbound connection to
  * the sender's endpoint (from its handshake), as in Cassandra.
  *
@@ -38,7 +52,10 @@
 #include "node/cluster/msg.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +70,8 @@
 #define WRITE_HIGH (1u << 20)
 #define NBUCKETS 256
 #define LOG "msg"
+#define RL_WINDOW_MS 10000
+#define RL_MAX 20
 
 /* ------------------------------------------------------------------ */
 /* types                                                               */
@@ -79,6 +98,8 @@ typedef struct outconn {
     int forgotten; /* being freed: no reconnect */
     int refused_by_peer;
     unsigned refusals;
+    int hs_step; /* OC_HANDSHAKE: 0 waiting for the challenge, 1 proof sent */
+    uint8_t cnonce[BS_MSG_NONCE_LEN]; /* our nonce on this connection */
     int pending_closes;
     qitem *qhead, *qtail;
     size_t qlen;
@@ -91,10 +112,12 @@ typedef struct inconn {
     bs_msg *m;
     uv_tcp_t tcp;
     bs_buf rbuf;
-    int hello_ok;
+    int hello_ok; /* 0 hello due, 2 proof due, 1 open, -1 refused */
     int closing;
-    bs_msg_peer from;
+    bs_msg_peer from; /* claimed in the hello; trusted once hello_ok == 1 */
     bs_uuid host;
+    uint8_t cnonce[BS_MSG_NONCE_LEN], snonce[BS_MSG_NONCE_LEN];
+    int64_t accepted_ns; /* monotonic; the handshake deadline counts from it */
     char remote[BS_MSG_ADDRLEN + 8];
 } inconn;
 
@@ -140,6 +163,11 @@ typedef struct wreq {
 struct bs_msg {
     bs_msg_opts o;
     char cluster[256];
+    uint8_t secret[BS_MSG_SECRET_MAX];
+    size_t secret_len;
+    int64_t rl_start_ms; /* refusal log: window start, lines, left out */
+    unsigned rl_lines;
+    uint64_t rl_dropped;
     char listen[BS_MSG_ADDRLEN];
     bs_msg_peer self;
     uv_loop_t loop;
@@ -168,7 +196,8 @@ struct bs_msg {
 
     struct {
         atomic_uint_fast64_t sent, received, dropped_overflow, dropped_expired,
-            timeouts, decode_errors, refused, connects, compressed;
+            timeouts, decode_errors, refused, auth_failures, connects,
+            compressed;
     } st;
 };
 
@@ -196,6 +225,19 @@ int bs_msg_peer_set(bs_msg_peer *p, const char *addr, uint16_t port) {
     return 0;
 }
 
+int bs_msg_peer_parse(bs_msg_peer *p, const char *ep) {
+    const char *colon = ep ? strrchr(ep, ':') : NULL;
+    if (!colon || colon == ep || (size_t)(colon - ep) >= BS_MSG_ADDRLEN)
+        return BS_EINVAL;
+    char addr[BS_MSG_ADDRLEN];
+    memcpy(addr, ep, (size_t)(colon - ep));
+    addr[colon - ep] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535) return BS_EINVAL;
+    return bs_msg_peer_set(p, addr, (uint16_t)port);
+}
+
 int bs_msg_peer_equal(const bs_msg_peer *a, const bs_msg_peer *b) {
     return a->port == b->port && strcmp(a->addr, b->addr) == 0;
 }
@@ -209,6 +251,8 @@ void bs_msg_opts_default(bs_msg_opts *o) {
     o->queue_max = 4096;
     o->reconnect_min_ms = 100;
     o->reconnect_max_ms = 4000;
+    o->handshake_timeout_ms = 10000;
+    o->max_unauthenticated = 256;
 }
 
 static int make_sockaddr(const char *addr, uint16_t port,
@@ -217,6 +261,46 @@ static int make_sockaddr(const char *addr, uint16_t port,
     if (uv_ip4_addr(addr, port, (struct sockaddr_in *)ss) == 0) return 0;
     if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)ss) == 0) return 0;
     return BS_EINVAL;
+}
+
+/* Logs one refused inbound connection (loop thread), rate-limited. */
+static void log_refusal(bs_msg *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_refusal(bs_msg *m, const char *fmt, ...) {
+    int64_t now = now_ms();
+    if (now - m->rl_start_ms >= RL_WINDOW_MS || now < m->rl_start_ms) {
+        if (m->rl_dropped)
+            BS_WARN(LOG,
+                    "%llu more refused internode connections were not logged "
+                    "(at most %d lines per %d s)",
+                    (unsigned long long)m->rl_dropped, RL_MAX,
+                    RL_WINDOW_MS / 1000);
+        m->rl_start_ms = now;
+        m->rl_lines = 0;
+        m->rl_dropped = 0;
+    }
+    if (m->rl_lines >= RL_MAX) {
+        m->rl_dropped++;
+        return;
+    }
+    m->rl_lines++;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    BS_WARN(LOG, "%s", line);
+}
+
+/* The proof of one side of a handshake (see msg.h). */
+static int make_proof(const bs_msg *m, int server, const uint8_t *cn,
+                      const uint8_t *sn, const bs_uuid *client_host,
+                      const bs_uuid *server_host, const bs_msg_peer *client_from,
+                      uint8_t out[BS_MSG_PROOF_LEN]) {
+    bs_msg_proof_in in = {m->secret,    m->secret_len, server,
+                          cn,           sn,            *client_host,
+                          *server_host, client_from,   m->cluster};
+    return bs_msg_proof(&in, out);
 }
 
 static void free_items(qitem *q) {
@@ -258,9 +342,37 @@ static void fail_request(bs_msg *m, uint64_t id, int status) {
     free(p);
 }
 
+static void in_close(inconn *c);
+
+/* Closes inbound connections past their handshake deadline; returns how
+ * many are still in their handshake and the oldest of them. */
+static size_t sweep_handshakes(bs_msg *m, int64_t now, inconn **oldest) {
+    size_t n = 0;
+    int64_t tmo = (int64_t)m->o.handshake_timeout_ms * 1000000;
+    *oldest = NULL;
+    for (inconn *c = m->ins, *next; c; c = next) {
+        next = c->next;
+        if (c->hello_ok == 1 || c->closing) continue;
+        if (now - c->accepted_ns >= tmo) {
+            INC(m, refused);
+            log_refusal(m,
+                        "refused internode connection from %s: no handshake "
+                        "within %u ms; closing",
+                        c->remote, m->o.handshake_timeout_ms);
+            in_close(c);
+            continue;
+        }
+        n++;
+        if (!*oldest || c->accepted_ns < (*oldest)->accepted_ns) *oldest = c;
+    }
+    return n;
+}
+
 static void on_sweep(uv_timer_t *t) {
     bs_msg *m = t->data;
     int64_t now = bs_clock_mono_ns();
+    inconn *oldest;
+    sweep_handshakes(m, now, &oldest);
     for (size_t b = 0; b < NBUCKETS; b++) {
         pending **pp = &m->buckets[b];
         while (*pp) {
@@ -411,6 +523,54 @@ static void oc_fail(outconn *oc, const char *why) {
     if (was_ready) notify(m, &oc->peer, BS_MSG_CONN_LOST);
 }
 
+static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
+                      const bs_msg_hello *h, outconn *oc, inconn *close_after);
+
+/* Step 3 of the handshake: S's challenge arrived; check its proof and
+ * answer with ours.  0, or the connection failed (already handled). */
+static int oc_answer_challenge(outconn *oc, const bs_msg_hello *h) {
+    bs_msg *m = oc->m;
+    uint8_t want[BS_MSG_PROOF_LEN];
+    unsigned need = BS_HELLO_PROTO | BS_HELLO_HOST | BS_HELLO_NONCE |
+                    BS_HELLO_PROOF;
+    if ((h->fields & need) != need || h->proto != BS_MSG_PROTOCOL_VERSION) {
+        INC(m, refused);
+        oc->refused_by_peer = 1;
+        BS_WARN(LOG, "node %s:%u answered our handshake without a challenge "
+                "(protocol %u, ours %u); closing",
+                oc->peer.addr, oc->peer.port, h->proto,
+                BS_MSG_PROTOCOL_VERSION);
+        oc_fail(oc, "no challenge");
+        return -1;
+    }
+    if (make_proof(m, 1, oc->cnonce, h->nonce, &m->o.host_id, &h->host_id,
+                   &m->self, want) ||
+        CRYPTO_memcmp(want, h->proof, sizeof want) != 0) {
+        INC(m, refused);
+        INC(m, auth_failures);
+        oc->refused_by_peer = 1;
+        oc->refusals++;
+        if ((oc->refusals & (oc->refusals - 1)) == 0)
+            BS_WARN(LOG,
+                    "node %s:%u does not prove that it knows the cluster "
+                    "secret (%u times); not talking to it",
+                    oc->peer.addr, oc->peer.port, oc->refusals);
+        oc_fail(oc, "peer failed the secret check");
+        return -1;
+    }
+    bs_msg_hello r;
+    memset(&r, 0, sizeof r);
+    r.fields = BS_HELLO_PROOF;
+    if (make_proof(m, 0, oc->cnonce, h->nonce, &m->o.host_id, &h->host_id,
+                   &m->self, r.proof) ||
+        send_hello(m, (uv_stream_t *)&oc->tcp, 1, 0, &r, oc, NULL)) {
+        oc_fail(oc, "cannot send the handshake proof");
+        return -1;
+    }
+    oc->hs_step = 1;
+    return 0;
+}
+
 static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
     bs_msg *m = oc->m;
     bs_msg_frame f;
@@ -426,7 +586,7 @@ static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
     }
     INC(m, received);
     if (oc->state != OC_HANDSHAKE || f.verb != BS_VERB_HANDSHAKE ||
-        f.kind != BS_MSG_KIND_RESPONSE) {
+        f.kind != BS_MSG_KIND_RESPONSE || f.id != (uint64_t)oc->hs_step) {
         BS_DEBUG(LOG,
                  "unexpected message (verb %u) on outbound connection to %s",
                  f.verb, oc->peer.addr);
@@ -443,7 +603,7 @@ static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
         oc_fail(oc, err);
         return;
     }
-    if (!h.ok) {
+    if (!(h.fields & BS_HELLO_OK) || !h.ok) {
         INC(m, refused);
         oc->refused_by_peer = 1;
         /* logged at the 1st, 2nd, 4th, 8th... refusal: it repeats at every
@@ -451,25 +611,18 @@ static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
         oc->refusals++;
         if ((oc->refusals & (oc->refusals - 1)) == 0)
             BS_WARN(LOG, "node %s:%u refused our connection (%u times): %s",
-                    oc->peer.addr, oc->peer.port, oc->refusals, h.why);
+                    oc->peer.addr, oc->peer.port, oc->refusals,
+                    h.fields & BS_HELLO_WHY ? h.why : "no reason given");
         oc_fail(oc, "refused by peer");
         return;
     }
-    if (strcmp(h.cluster, m->cluster) != 0 ||
-        h.proto != BS_MSG_PROTOCOL_VERSION) {
-        INC(m, refused);
-        oc->refused_by_peer = 1;
-        BS_WARN(LOG,
-                "refusing node %s:%u: it belongs to cluster '%s' (protocol "
-                "%u), we are "
-                "'%s' (protocol %u)",
-                oc->peer.addr, oc->peer.port, h.cluster, h.proto, m->cluster,
-                BS_MSG_PROTOCOL_VERSION);
-        oc_fail(oc, "peer of another cluster");
+    if (oc->hs_step == 0) {
+        oc_answer_challenge(oc, &h);
         return;
     }
     oc->state = OC_READY;
     oc->refused_by_peer = 0;
+    oc->refusals = 0;
     oc->backoff_ms = m->o.reconnect_min_ms;
     INC(m, connects);
     BS_DEBUG(LOG, "connected to %s:%u", oc->peer.addr, oc->peer.port);
@@ -551,30 +704,20 @@ static void on_connect(uv_connect_t *req, int status) {
         return;
     }
     oc->state = OC_HANDSHAKE;
+    oc->hs_step = 0;
     uv_tcp_nodelay(&oc->tcp, 1);
     bs_msg_hello h;
     memset(&h, 0, sizeof h);
+    h.fields = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
+               BS_HELLO_FROM | BS_HELLO_NONCE;
     snprintf(h.cluster, sizeof h.cluster, "%s", m->cluster);
     h.proto = BS_MSG_PROTOCOL_VERSION;
     h.host_id = m->o.host_id;
     h.from = m->self;
-    h.ok = 1;
-    bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
-    bs_msg_frame f = {BS_VERB_HANDSHAKE, BS_MSG_KIND_REQUEST, 0, 0, 0, NULL, 0};
-    int rc = bs_msg_hello_encode(&h, &pl);
-    if (!rc) {
-        f.payload = pl.data;
-        f.len = pl.len;
-        rc = bs_msg_frame_encode(&f, 0, m->o.max_message_bytes, &fr);
-    }
-    bs_buf_free(&pl);
+    int rc = RAND_bytes(oc->cnonce, sizeof oc->cnonce) == 1 ? 0 : BS_EIO;
+    memcpy(h.nonce, oc->cnonce, sizeof h.nonce);
     if (!rc) rc = uv_read_start((uv_stream_t *)&oc->tcp, on_alloc, on_oc_read);
-    if (!rc) {
-        size_t len;
-        uint8_t *d = bs_buf_steal(&fr, &len);
-        rc = write_raw(m, (uv_stream_t *)&oc->tcp, d, len, oc, NULL);
-    }
-    bs_buf_free(&fr);
+    if (!rc) rc = send_hello(m, (uv_stream_t *)&oc->tcp, 0, 0, &h, oc, NULL);
     if (rc) oc_fail(oc, "cannot send the handshake");
 }
 
@@ -587,8 +730,14 @@ static void oc_connect(outconn *oc) {
     oc->tcp_live = 1;
     oc->state = OC_CONNECTING;
     oc->creq.data = oc;
-    int rc =
-        uv_tcp_connect(&oc->creq, &oc->tcp, (struct sockaddr *)&ss, on_connect);
+    /* connect from our listen address (as Cassandra does): the peer then
+     * sees, and logs, the address this node is known by */
+    struct sockaddr_storage local;
+    int rc = make_sockaddr(m->listen, 0, &local);
+    if (!rc && local.ss_family == ss.ss_family)
+        rc = uv_tcp_bind(&oc->tcp, (struct sockaddr *)&local, 0);
+    if (rc) BS_DEBUG(LOG, "cannot bind to %s: %s", m->listen, uv_strerror(rc));
+    rc = uv_tcp_connect(&oc->creq, &oc->tcp, (struct sockaddr *)&ss, on_connect);
     if (rc) oc_fail(oc, uv_strerror(rc));
 }
 
@@ -653,83 +802,163 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
                           size_t len, int64_t expire_ns, uint64_t id,
                           bs_msg_response_cb cb, void *ud);
 
-static int encode_reply(bs_msg *m, uint8_t verb, uint64_t id, int status,
-                        const void *payload, size_t len, bs_buf *out) {
-    bs_msg_frame f = {verb,   BS_MSG_KIND_RESPONSE, id, 0,
-                      status, (uint8_t *)payload,   len};
-    return bs_msg_frame_encode(&f, m->o.compress_threshold,
-                               m->o.max_message_bytes, out);
+/* Encodes and writes one handshake frame (request or response) on s.
+ * close_after: an inbound connection to close once it is written. */
+static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
+                      const bs_msg_hello *h, outconn *oc, inconn *close_after) {
+    bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
+    int rc = bs_msg_hello_encode(h, &pl);
+    if (!rc) {
+        bs_msg_frame f = {BS_VERB_HANDSHAKE,
+                          response ? BS_MSG_KIND_RESPONSE : BS_MSG_KIND_REQUEST,
+                          id,
+                          0,
+                          0,
+                          pl.data,
+                          pl.len};
+        rc = bs_msg_frame_encode(&f, 0, m->o.max_message_bytes, &fr);
+    }
+    bs_buf_free(&pl);
+    if (rc) {
+        bs_buf_free(&fr);
+        return rc;
+    }
+    size_t len;
+    uint8_t *d = bs_buf_steal(&fr, &len);
+    return write_raw(m, s, d, len, oc, close_after);
 }
 
+/* Refuses an inbound connection: answers {ok: false, why} (never naming
+ * our cluster) and closes once it is written.  The caller logged it. */
+static void in_refuse(inconn *c, uint64_t id, const char *why) {
+    bs_msg *m = c->m;
+    INC(m, refused);
+    bs_msg_hello r;
+    memset(&r, 0, sizeof r);
+    r.fields = BS_HELLO_OK | BS_HELLO_WHY | BS_HELLO_PROTO;
+    r.proto = BS_MSG_PROTOCOL_VERSION;
+    snprintf(r.why, sizeof r.why, "%s", why);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->hello_ok = -1; /* refused: ignore anything until closed */
+    if (send_hello(m, (uv_stream_t *)&c->tcp, id, 1, &r, NULL, c))
+        in_close(c);
+}
+
+/* Step 1 -> 2: the peer's hello; answer with our challenge. */
 static void in_hello(inconn *c, const bs_msg_frame *f) {
     bs_msg *m = c->m;
-    bs_msg_hello h, r;
+    bs_msg_hello h;
     char err[128];
-    memset(&r, 0, sizeof r);
-    snprintf(r.cluster, sizeof r.cluster, "%s", m->cluster);
-    r.proto = BS_MSG_PROTOCOL_VERSION;
-    r.host_id = m->o.host_id;
-    r.from = m->self;
-    r.ok = 1;
-    if (f->verb != BS_VERB_HANDSHAKE || f->kind != BS_MSG_KIND_REQUEST) {
+    if (f->verb != BS_VERB_HANDSHAKE || f->kind != BS_MSG_KIND_REQUEST ||
+        f->id != 0) {
         INC(m, decode_errors);
-        BS_WARN(LOG,
-                "internode connection from %s did not start with a handshake; "
-                "closing",
-                c->remote);
+        INC(m, refused);
+        log_refusal(m,
+                    "refused internode connection from %s: it did not start "
+                    "with a handshake (verb %u); closing",
+                    c->remote, f->verb);
         in_close(c);
         return;
     }
     if (bs_msg_hello_decode(f->payload, f->len, &h, err, sizeof err)) {
         INC(m, decode_errors);
-        BS_WARN(LOG, "bad handshake from %s: %s; closing", c->remote, err);
-        in_close(c);
-        return;
-    }
-    if (strcmp(h.cluster, m->cluster) != 0) {
-        r.ok = 0;
-        snprintf(r.why, sizeof r.why,
-                 "cluster name '%.100s' does not match ours '%.100s'",
-                 h.cluster, m->cluster);
-    } else if (h.proto != BS_MSG_PROTOCOL_VERSION) {
-        r.ok = 0;
-        snprintf(r.why, sizeof r.why, "protocol version %u is not ours (%u)",
-                 h.proto, BS_MSG_PROTOCOL_VERSION);
-    }
-    if (!r.ok) {
         INC(m, refused);
-        char hid[40];
-        bs_uuid_format(&h.host_id, hid);
-        BS_WARN(
-            LOG,
-            "refusing internode connection from %s:%u (host %s, via %s): %s",
-            h.from.addr, h.from.port, hid, c->remote, r.why);
-    }
-    bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
-    int rc = bs_msg_hello_encode(&r, &pl);
-    if (!rc)
-        rc = encode_reply(m, BS_VERB_HANDSHAKE, f->id, 0, pl.data, pl.len, &fr);
-    bs_buf_free(&pl);
-    if (rc) {
-        bs_buf_free(&fr);
+        log_refusal(m, "refused internode connection from %s: bad handshake: "
+                       "%s; closing",
+                    c->remote, err);
         in_close(c);
         return;
     }
-    size_t len;
-    uint8_t *d = bs_buf_steal(&fr, &len);
-    if (!r.ok) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->hello_ok = -1; /* refused: ignore anything until closed */
-        if (write_raw(m, (uv_stream_t *)&c->tcp, d, len, NULL, c)) in_close(c);
+    unsigned need = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
+                    BS_HELLO_FROM | BS_HELLO_NONCE;
+    char hid[40];
+    bs_uuid_format(&h.host_id, hid);
+    const char *why = NULL;
+    if ((h.fields & BS_HELLO_PROTO) && h.proto != BS_MSG_PROTOCOL_VERSION)
+        why = "protocol version mismatch";
+    else if ((h.fields & need) != need)
+        why = "incomplete handshake";
+    else if (strcmp(h.cluster, m->cluster) != 0)
+        why = "cluster name mismatch";
+    if (why) {
+        /* our name stays out of the answer and out of the log; theirs is
+         * logged (truncated) to help an operator who mixed clusters up */
+        log_refusal(m,
+                    "refused internode connection from %s (claims to be "
+                    "%s:%u, host %s, cluster '%.64s', protocol %u): %s",
+                    c->remote, h.from.addr, h.from.port, hid, h.cluster,
+                    h.proto, why);
+        in_refuse(c, f->id, why);
         return;
     }
-    if (write_raw(m, (uv_stream_t *)&c->tcp, d, len, NULL, NULL)) {
+    c->from = h.from;
+    c->host = h.host_id;
+    memcpy(c->cnonce, h.nonce, sizeof c->cnonce);
+    bs_msg_hello r;
+    memset(&r, 0, sizeof r);
+    r.fields = BS_HELLO_OK | BS_HELLO_PROTO | BS_HELLO_HOST | BS_HELLO_NONCE |
+               BS_HELLO_PROOF;
+    r.ok = 1;
+    r.proto = BS_MSG_PROTOCOL_VERSION;
+    r.host_id = m->o.host_id;
+    if (RAND_bytes(c->snonce, sizeof c->snonce) != 1 ||
+        make_proof(m, 1, c->cnonce, c->snonce, &c->host, &m->o.host_id,
+                   &c->from, r.proof)) {
+        in_close(c);
+        return;
+    }
+    memcpy(r.nonce, c->snonce, sizeof r.nonce);
+    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL)) {
+        in_close(c);
+        return;
+    }
+    c->hello_ok = 2;
+}
+
+/* Step 3 -> 4: the peer's proof; open the connection or refuse it. */
+static void in_proof(inconn *c, const bs_msg_frame *f) {
+    bs_msg *m = c->m;
+    bs_msg_hello h;
+    char err[128];
+    char hid[40];
+    bs_uuid_format(&c->host, hid);
+    if (f->verb != BS_VERB_HANDSHAKE || f->kind != BS_MSG_KIND_REQUEST ||
+        f->id != 1) {
+        INC(m, decode_errors);
+        INC(m, refused);
+        INC(m, auth_failures);
+        log_refusal(m,
+                    "refused internode connection from %s (claims to be "
+                    "%s:%u, host %s): sent verb %u without proving the "
+                    "cluster secret; closing",
+                    c->remote, c->from.addr, c->from.port, hid, f->verb);
+        in_close(c);
+        return;
+    }
+    int rc = bs_msg_hello_decode(f->payload, f->len, &h, err, sizeof err);
+    uint8_t want[BS_MSG_PROOF_LEN];
+    if (!rc && !(h.fields & BS_HELLO_PROOF)) rc = BS_ECORRUPT;
+    if (!rc)
+        rc = make_proof(m, 0, c->cnonce, c->snonce, &c->host, &m->o.host_id,
+                        &c->from, want);
+    if (rc || CRYPTO_memcmp(want, h.proof, sizeof want) != 0) {
+        INC(m, auth_failures);
+        log_refusal(m,
+                    "refused internode connection from %s (claims to be "
+                    "%s:%u, host %s): wrong cluster secret",
+                    c->remote, c->from.addr, c->from.port, hid);
+        in_refuse(c, f->id, "authentication failed");
+        return;
+    }
+    bs_msg_hello r;
+    memset(&r, 0, sizeof r);
+    r.fields = BS_HELLO_OK;
+    r.ok = 1;
+    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL)) {
         in_close(c);
         return;
     }
     c->hello_ok = 1;
-    c->from = h.from;
-    c->host = h.host_id;
 }
 
 static void in_dispatch(inconn *c, bs_msg_frame *f) {
@@ -792,8 +1021,10 @@ static void in_handle_frame(inconn *c, const uint8_t *p, size_t len) {
         return;
     }
     INC(m, received);
-    if (!c->hello_ok)
+    if (c->hello_ok == 0)
         in_hello(c, &f);
+    else if (c->hello_ok == 2)
+        in_proof(c, &f);
     else
         in_dispatch(c, &f);
     bs_msg_frame_free(&f);
@@ -810,6 +1041,19 @@ static void in_frame(void *c, const uint8_t *p, size_t len) {
 static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     inconn *c = s->data;
     if (n < 0) {
+        if (c->hello_ok == 2) {
+            /* it saw our challenge and left: our proof did not verify
+             * with its secret (or it never had one) */
+            char hid[40];
+            bs_uuid_format(&c->host, hid);
+            INC(c->m, refused);
+            INC(c->m, auth_failures);
+            log_refusal(c->m,
+                        "refused internode connection from %s (claims to be "
+                        "%s:%u, host %s): it hung up instead of proving the "
+                        "cluster secret (a node with another secret?)",
+                        c->remote, c->from.addr, c->from.port, hid);
+        }
         in_close(c);
         return;
     }
@@ -850,6 +1094,18 @@ static void on_accept(uv_stream_t *srv, int status) {
         }
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    c->accepted_ns = bs_clock_mono_ns();
+    inconn *oldest;
+    if (sweep_handshakes(m, c->accepted_ns, &oldest) >=
+            m->o.max_unauthenticated &&
+        oldest) {
+        INC(m, refused);
+        log_refusal(m,
+                    "refused internode connection from %s: %zu connections "
+                    "are in their handshake already; closing the oldest",
+                    oldest->remote, m->o.max_unauthenticated);
+        in_close(oldest);
+    }
     c->next = m->ins;
     if (m->ins) m->ins->prev = c;
     m->ins = c;
@@ -1012,7 +1268,9 @@ static void *loop_main(void *arg) {
 int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     *out = NULL;
     if (!o->cluster_name || strlen(o->cluster_name) >= 256 ||
-        !o->listen_address || o->max_message_bytes < 64 || o->queue_max == 0)
+        !o->listen_address || o->max_message_bytes < 64 || o->queue_max == 0 ||
+        !o->secret || o->secret_len < BS_MSG_SECRET_MIN ||
+        o->secret_len > BS_MSG_SECRET_MAX)
         return BS_EINVAL;
     bs_msg *m = calloc(1, sizeof *m);
     if (!m) return BS_ENOMEM;
@@ -1020,7 +1278,12 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     if (!m->o.reconnect_min_ms) m->o.reconnect_min_ms = 100;
     if (m->o.reconnect_max_ms < m->o.reconnect_min_ms)
         m->o.reconnect_max_ms = m->o.reconnect_min_ms;
+    if (!m->o.handshake_timeout_ms) m->o.handshake_timeout_ms = 10000;
+    if (!m->o.max_unauthenticated) m->o.max_unauthenticated = 256;
     snprintf(m->cluster, sizeof m->cluster, "%s", o->cluster_name);
+    memcpy(m->secret, o->secret, o->secret_len);
+    m->secret_len = o->secret_len;
+    m->o.secret = NULL; /* the caller's copy may go away */
     const char *bc = o->broadcast_address && *o->broadcast_address
                          ? o->broadcast_address
                          : o->listen_address;
@@ -1090,6 +1353,7 @@ void bs_msg_stop(bs_msg *m) {
     /* commands that raced with the stop flag were drained by on_async */
     uv_loop_close(&m->loop);
     pthread_mutex_destroy(&m->mu);
+    OPENSSL_cleanse(m->secret, sizeof m->secret);
     free(m);
 }
 
@@ -1244,6 +1508,7 @@ void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *o) {
     LD(timeouts);
     LD(decode_errors);
     LD(refused);
+    LD(auth_failures);
     LD(connects);
     LD(compressed);
 #undef LD

@@ -20,10 +20,35 @@
  * Connections: one outbound connection per peer, opened on first send,
  * kept open and re-established with exponential backoff; it starts with a
  * handshake (cluster name, protocol version, host id, the sender's
- * endpoint).  A peer of another cluster or protocol version is refused
- * and logged on both sides.  A message is read from the connection it
- * arrives on (inbound) and answered through our own outbound connection
- * to its sender, as in Cassandra.
+ * endpoint) in which both sides prove that they know the cluster secret
+ * (an HMAC challenge-response, see "Handshake" below).  A peer of another
+ * cluster or protocol version, or one that cannot prove the secret, is
+ * refused and logged on both sides; a refusal never tells the peer our
+ * cluster name.  A message is read from the connection it arrives on
+ * (inbound) and answered through our own outbound connection to its
+ * sender, as in Cassandra.
+ *
+ * Handshake (protocol version 2).  C connects to S:
+ *   1. C -> S  HANDSHAKE request, id 0: {c, pv, h, a, o, n: C's nonce}
+ *   2. S -> C  HANDSHAKE response, id 0: refusal {ok: false, why} (other
+ *              cluster or version: why names neither name) or challenge
+ *              {ok: true, pv, h: S's host id, n: S's nonce,
+ *               pf: proof(S)}
+ *   3. C checks proof(S) (else closes and logs: S does not know the
+ *      secret), then C -> S  HANDSHAKE request, id 1: {pf: proof(C)}
+ *   4. S checks proof(C): {ok: true} (the connection is open for verbs)
+ *      or {ok: false, why: "authentication failed"} and closes.
+ * proof(X) = HMAC-SHA256(secret, label(X) | nonce(C) | nonce(S) |
+ *            host(C) | host(S) | C's address NUL | C's port (u16 BE) |
+ *            cluster name NUL), label "basalt internode v2 client\0" or
+ *            "... server\0": a proof is bound to both fresh nonces, to its
+ *            direction (S's answer cannot be replayed as C's proof) and to
+ *            the endpoint C claims.  Nonces are 32 bytes of RAND_bytes;
+ *            proofs are compared with CRYPTO_memcmp.  Any other frame
+ *            before step 4 closes the connection.  Without TLS the
+ *            messages after the handshake are not authenticated one by
+ *            one: someone who can rewrite TCP streams between two nodes
+ *            can still inject into an open connection (docs/SECURITY.md).
  */
 #ifndef BS_NODE_MSG_H
 #define BS_NODE_MSG_H
@@ -44,6 +69,9 @@ typedef struct bs_msg_peer {
 
 /* Fills a peer; 0 or BS_EINVAL (address too long or not an IP). */
 int bs_msg_peer_set(bs_msg_peer *p, const char *addr, uint16_t port);
+/* Parses "addr:port" (IPv4, or a bare IPv6 whose port follows the last
+ * ':'), as ring endpoint strings are written.  0 or BS_EINVAL. */
+int bs_msg_peer_parse(bs_msg_peer *p, const char *endpoint);
 int bs_msg_peer_equal(const bs_msg_peer *a, const bs_msg_peer *b);
 
 /* Verbs.  0 is the handshake and cannot be registered.  New verbs take
@@ -64,10 +92,17 @@ typedef enum {
     BS_VERB_MAX = 32 /* exclusive bound */
 } bs_msg_verb;
 
-#define BS_MSG_PROTOCOL_VERSION 1
+#define BS_MSG_PROTOCOL_VERSION 2
+#define BS_MSG_NONCE_LEN 32
+#define BS_MSG_PROOF_LEN 32 /* HMAC-SHA256 */
+#define BS_MSG_SECRET_MIN 16
+#define BS_MSG_SECRET_MAX 4096
 
 typedef struct bs_msg_opts {
     const char *cluster_name; /* copied */
+    const uint8_t *secret;    /* the cluster secret, copied; required:
+                                 BS_MSG_SECRET_MIN..BS_MSG_SECRET_MAX bytes */
+    size_t secret_len;
     bs_uuid host_id;
     const char *listen_address;    /* bound; copied */
     uint16_t port;                 /* 0 = any free port (see bs_msg_local) */
@@ -77,6 +112,12 @@ typedef struct bs_msg_opts {
     size_t queue_max;              /* messages queued per peer; 4096 */
     uint32_t reconnect_min_ms;     /* first backoff; 100 */
     uint32_t reconnect_max_ms;     /* backoff cap; 4000 */
+    uint32_t handshake_timeout_ms; /* an inbound connection that has not
+                                      proved the secret by then is closed;
+                                      10000 */
+    size_t max_unauthenticated;    /* inbound connections still in their
+                                      handshake; beyond it the oldest is
+                                      closed; 256 */
 } bs_msg_opts;
 
 void bs_msg_opts_default(bs_msg_opts *o);
@@ -122,12 +163,14 @@ typedef struct bs_msg_stats {
     uint64_t timeouts;         /* requests whose callback got TIMEDOUT */
     uint64_t decode_errors;    /* garbage/truncated/oversized input */
     uint64_t refused;          /* handshakes refused (either side) */
+    uint64_t auth_failures;    /* of those, a missing or wrong proof */
     uint64_t connects;         /* outbound connections handshaken */
     uint64_t compressed;       /* frames sent lz4-compressed */
 } bs_msg_stats;
 
-/* Creates the instance and its thread, binds and listens.  0, BS_EINVAL,
- * a negated errno from bind/listen, or BS_ENOMEM. */
+/* Creates the instance and its thread, binds and listens.  0, BS_EINVAL
+ * (also: no secret or one of the wrong length), a negated errno from
+ * bind/listen, or BS_ENOMEM. */
 int bs_msg_start(const bs_msg_opts *o, bs_msg **out);
 /* Stops: closes connections, fails pending requests with BS_ECLOSED,
  * joins the thread, frees.  Not from the loop thread.  NULL is a no-op. */
@@ -223,20 +266,54 @@ int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
                         bs_msg_frame *f, char *err, size_t errlen);
 void bs_msg_frame_free(bs_msg_frame *f);
 
-/* Handshake payload: cluster name, protocol version, host id, endpoint.
- * As a msgpack map {"c": str, "pv": uint, "h": bin16, "a": str, "o":
- * uint16, "ok": bool (responses), "why": str (refusals)}. */
+/* Handshake payload: a msgpack map whose fields depend on the step (see
+ * "Handshake" above); `fields` says which are present (encode writes
+ * exactly those, decode sets the bits it read).
+ *   "c" str cluster   "pv" uint proto   "h" bin16 host id   "a" str addr
+ *   "o" uint16 port   "ok" bool         "why" str reason
+ *   "n" bin32 nonce   "pf" bin32 proof
+ * Decode checks types and sizes, that "a" is an IP literal when present
+ * and that "a" and "o" come together; the caller checks which fields its
+ * step needs.  Unknown keys are ignored. */
+enum {
+    BS_HELLO_CLUSTER = 1u << 0,
+    BS_HELLO_PROTO = 1u << 1,
+    BS_HELLO_HOST = 1u << 2,
+    BS_HELLO_FROM = 1u << 3, /* "a" and "o" */
+    BS_HELLO_OK = 1u << 4,
+    BS_HELLO_WHY = 1u << 5,
+    BS_HELLO_NONCE = 1u << 6,
+    BS_HELLO_PROOF = 1u << 7
+};
+
 typedef struct bs_msg_hello {
+    unsigned fields; /* BS_HELLO_* bits */
     char cluster[256];
     uint32_t proto;
     bs_uuid host_id;
     bs_msg_peer from;
     int ok;        /* responses: 1 accepted, 0 refused */
     char why[256]; /* refusal reason */
+    uint8_t nonce[BS_MSG_NONCE_LEN];
+    uint8_t proof[BS_MSG_PROOF_LEN];
 } bs_msg_hello;
 
 int bs_msg_hello_encode(const bs_msg_hello *h, struct bs_buf *out);
 int bs_msg_hello_decode(const uint8_t *p, size_t len, bs_msg_hello *h,
                         char *err, size_t errlen);
+
+/* What a handshake proof covers (see "Handshake" above). */
+typedef struct bs_msg_proof_in {
+    const uint8_t *secret;
+    size_t secret_len;
+    int server; /* 1: S's proof, 0: C's */
+    const uint8_t *client_nonce, *server_nonce; /* BS_MSG_NONCE_LEN each */
+    bs_uuid client_host, server_host;
+    const bs_msg_peer *client_from; /* the endpoint C claimed */
+    const char *cluster;
+} bs_msg_proof_in;
+
+/* Computes the proof into out.  0 or BS_EINVAL/BS_ENOMEM. */
+int bs_msg_proof(const bs_msg_proof_in *in, uint8_t out[BS_MSG_PROOF_LEN]);
 
 #endif

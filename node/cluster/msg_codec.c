@@ -12,9 +12,15 @@
  * it (so a tiny frame cannot make msgpack-c allocate gigabytes), and every
  * field's type and range is checked.  A failure is an error code plus a
  * reason for the log; nothing aborts.
+ *
+ * The handshake proof (bs_msg_proof) is OpenSSL's one-shot HMAC-SHA256
+ * over the fields listed in msg.h, in that order; every variable-length
+ * field ends in a NUL so no two field lists give the same bytes.
  */
 #include <lz4.h>
 #include <msgpack.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,30 +283,59 @@ void bs_msg_frame_free(bs_msg_frame *f) {
 
 /* ---- handshake payload ------------------------------------------------ */
 
+static void pk_bin(msgpack_packer *p, const uint8_t *b, size_t n) {
+    msgpack_pack_bin(p, n);
+    msgpack_pack_bin_body(p, b, n);
+}
+
 int bs_msg_hello_encode(const bs_msg_hello *h, bs_buf *out) {
     size_t before = out->len;
+    unsigned f = h->fields;
+    size_t n = 0;
+    for (unsigned b = f; b; b &= b - 1)
+        n++;
+    if (f & BS_HELLO_FROM) n++; /* two keys */
     msgpack_packer p;
     msgpack_packer_init(&p, out, pk_write);
-    msgpack_pack_map(&p, 7);
-    pk_key(&p, "c");
-    pk_key(&p, h->cluster);
-    pk_key(&p, "pv");
-    msgpack_pack_uint32(&p, h->proto);
-    pk_key(&p, "h");
-    msgpack_pack_bin(&p, 16);
-    msgpack_pack_bin_body(&p, h->host_id.b, 16);
-    pk_key(&p, "a");
-    pk_key(&p, h->from.addr);
-    pk_key(&p, "o");
-    msgpack_pack_uint16(&p, h->from.port);
-    pk_key(&p, "ok");
-    if (h->ok)
-        msgpack_pack_true(&p);
-    else
-        msgpack_pack_false(&p);
-    pk_key(&p, "why");
-    pk_key(&p, h->why);
-    return out->len > before + 20 ? 0 : BS_ENOMEM;
+    msgpack_pack_map(&p, n);
+    if (f & BS_HELLO_CLUSTER) {
+        pk_key(&p, "c");
+        pk_key(&p, h->cluster);
+    }
+    if (f & BS_HELLO_PROTO) {
+        pk_key(&p, "pv");
+        msgpack_pack_uint32(&p, h->proto);
+    }
+    if (f & BS_HELLO_HOST) {
+        pk_key(&p, "h");
+        pk_bin(&p, h->host_id.b, 16);
+    }
+    if (f & BS_HELLO_FROM) {
+        pk_key(&p, "a");
+        pk_key(&p, h->from.addr);
+        pk_key(&p, "o");
+        msgpack_pack_uint16(&p, h->from.port);
+    }
+    if (f & BS_HELLO_OK) {
+        pk_key(&p, "ok");
+        if (h->ok)
+            msgpack_pack_true(&p);
+        else
+            msgpack_pack_false(&p);
+    }
+    if (f & BS_HELLO_WHY) {
+        pk_key(&p, "why");
+        pk_key(&p, h->why);
+    }
+    if (f & BS_HELLO_NONCE) {
+        pk_key(&p, "n");
+        pk_bin(&p, h->nonce, sizeof h->nonce);
+    }
+    if (f & BS_HELLO_PROOF) {
+        pk_key(&p, "pf");
+        pk_bin(&p, h->proof, sizeof h->proof);
+    }
+    return out->len > before ? 0 : BS_ENOMEM;
 }
 
 static int copy_str(const msgpack_object *o, char *dst, size_t cap) {
@@ -309,6 +344,13 @@ static int copy_str(const msgpack_object *o, char *dst, size_t cap) {
     memcpy(dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = 0;
     if (memchr(dst, 0, o->via.str.size)) return BS_ECORRUPT;
+    return 0;
+}
+
+static int copy_bin(const msgpack_object *o, uint8_t *dst, size_t n) {
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
+        return BS_ECORRUPT;
+    memcpy(dst, o->via.bin.ptr, n);
     return 0;
 }
 
@@ -327,54 +369,95 @@ int bs_msg_hello_decode(const uint8_t *p, size_t len, bs_msg_hello *h,
         rc = fail(err, errlen, BS_ECORRUPT, "handshake is not a map");
         goto out;
     }
-    int seen = 0;
+    unsigned seen_a = 0, seen_o = 0;
     const msgpack_object_map *m = &u.data.via.map;
     for (uint32_t i = 0; i < m->size && !rc; i++) {
         const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
         int64_t n = 0;
         if (key_is(k, "c")) {
             rc = copy_str(v, h->cluster, sizeof h->cluster);
-            seen |= 1;
+            h->fields |= BS_HELLO_CLUSTER;
         } else if (key_is(k, "pv")) {
             rc = get_int(v, 0, UINT32_MAX, &n);
             h->proto = (uint32_t)n;
-            seen |= 2;
+            h->fields |= BS_HELLO_PROTO;
         } else if (key_is(k, "h")) {
-            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != 16)
-                rc = BS_ECORRUPT;
-            else
-                memcpy(h->host_id.b, v->via.bin.ptr, 16);
-            seen |= 4;
+            rc = copy_bin(v, h->host_id.b, 16);
+            h->fields |= BS_HELLO_HOST;
         } else if (key_is(k, "a")) {
             rc = copy_str(v, h->from.addr, sizeof h->from.addr);
-            seen |= 8;
+            seen_a = 1;
         } else if (key_is(k, "o")) {
             rc = get_int(v, 1, 65535, &n);
             h->from.port = (uint16_t)n;
-            seen |= 16;
+            seen_o = 1;
         } else if (key_is(k, "ok")) {
             if (v->type != MSGPACK_OBJECT_BOOLEAN)
                 rc = BS_ECORRUPT;
             else
                 h->ok = v->via.boolean;
+            h->fields |= BS_HELLO_OK;
         } else if (key_is(k, "why")) {
             rc = copy_str(v, h->why, sizeof h->why);
+            h->fields |= BS_HELLO_WHY;
+        } else if (key_is(k, "n")) {
+            rc = copy_bin(v, h->nonce, sizeof h->nonce);
+            h->fields |= BS_HELLO_NONCE;
+        } else if (key_is(k, "pf")) {
+            rc = copy_bin(v, h->proof, sizeof h->proof);
+            h->fields |= BS_HELLO_PROOF;
         }
     }
     if (rc) {
         rc = fail(err, errlen, BS_ECORRUPT, "bad handshake field");
         goto out;
     }
-    if (seen != 31) {
-        rc = fail(err, errlen, BS_ECORRUPT, "handshake misses a field");
+    if (seen_a != seen_o) {
+        rc = fail(err, errlen, BS_ECORRUPT, "handshake has half an endpoint");
         goto out;
     }
-    bs_msg_peer chk;
-    if (bs_msg_peer_set(&chk, h->from.addr, h->from.port)) {
-        rc = fail(err, errlen, BS_ECORRUPT, "handshake address is not an IP");
-        goto out;
+    if (seen_a) {
+        bs_msg_peer chk;
+        if (bs_msg_peer_set(&chk, h->from.addr, h->from.port)) {
+            rc = fail(err, errlen, BS_ECORRUPT,
+                      "handshake address is not an IP");
+            goto out;
+        }
+        h->fields |= BS_HELLO_FROM;
     }
 out:
     msgpack_unpacked_destroy(&u);
     return rc;
+}
+
+/* ---- handshake proof -------------------------------------------------- */
+
+int bs_msg_proof(const bs_msg_proof_in *in, uint8_t out[BS_MSG_PROOF_LEN]) {
+    static const char lc[] = "basalt internode v2 client";
+    static const char ls[] = "basalt internode v2 server";
+    _Static_assert(sizeof lc == sizeof ls, "labels of one length");
+    if (!in->secret || !in->secret_len || !in->client_nonce ||
+        !in->server_nonce || !in->client_from || !in->cluster ||
+        in->secret_len > (size_t)INT32_MAX)
+        return BS_EINVAL;
+    bs_buf d = BS_BUF_INIT;
+    uint8_t port[2] = {(uint8_t)(in->client_from->port >> 8),
+                       (uint8_t)in->client_from->port};
+    int rc = 0;
+    rc |= bs_buf_append(&d, in->server ? ls : lc, sizeof lc);
+    rc |= bs_buf_append(&d, in->client_nonce, BS_MSG_NONCE_LEN);
+    rc |= bs_buf_append(&d, in->server_nonce, BS_MSG_NONCE_LEN);
+    rc |= bs_buf_append(&d, in->client_host.b, 16);
+    rc |= bs_buf_append(&d, in->server_host.b, 16);
+    rc |= bs_buf_append(&d, in->client_from->addr,
+                        strlen(in->client_from->addr) + 1);
+    rc |= bs_buf_append(&d, port, 2);
+    rc |= bs_buf_append(&d, in->cluster, strlen(in->cluster) + 1);
+    unsigned int n = 0;
+    if (!rc && !HMAC(EVP_sha256(), in->secret, (int)in->secret_len, d.data,
+                     d.len, out, &n))
+        rc = BS_ENOMEM;
+    if (!rc && n != BS_MSG_PROOF_LEN) rc = BS_EINVAL;
+    bs_buf_free(&d);
+    return rc ? BS_ENOMEM : 0;
 }

@@ -308,30 +308,17 @@ out:
     return 0;
 }
 
-/* "addr:port" (IPv4 or a bare IPv6 whose port follows the last ':'). */
-static int parse_endpoint(const char *ep, bs_msg_peer *out) {
-    const char *colon = ep ? strrchr(ep, ':') : NULL;
-    if (!colon || colon == ep || (size_t)(colon - ep) >= BS_MSG_ADDRLEN) return BS_EINVAL;
-    char addr[BS_MSG_ADDRLEN];
-    memcpy(addr, ep, (size_t)(colon - ep));
-    addr[colon - ep] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port <= 0 || port > 65535) return BS_EINVAL;
-    return bs_msg_peer_set(out, addr, (uint16_t)port);
-}
-
 /* Where to reach host: the membership's endpoint callback, or else the
  * ring's endpoint string. */
 static int endpoint_of(bs_coord *c, const bs_uuid *host, const char *ring_ep, bs_msg_peer *out) {
     if (c->mem.endpoint) return c->mem.endpoint(c->mem.ud, host, out);
-    if (ring_ep) return parse_endpoint(ring_ep, out);
+    if (ring_ep) return bs_msg_peer_parse(out, ring_ep);
     bs_ring_snapshot *r = c->mem.ring(c->mem.ud);
     int rc = BS_ENOTFOUND;
     uint32_t idx;
     bs_ring_node_desc d;
     if (r && !bs_ring_snapshot_find_node(r, host, &idx) && !bs_ring_snapshot_node(r, idx, &d))
-        rc = parse_endpoint(d.endpoint, out);
+        rc = bs_msg_peer_parse(out, d.endpoint);
     if (r) bs_ring_snapshot_release(r);
     return rc;
 }
@@ -824,6 +811,11 @@ static int d_nodes(void *ud, bs_arena *a, bs_exec_node *local, bs_exec_node **pe
     bs_coord *c = ud;
     return c->lbe.nodes(c->lbe.ud, a, local, peers, npeers);
 }
+static int d_estimate(void *ud, const bs_table_schema *t, int64_t start, int64_t end,
+                      int64_t *partitions, int64_t *mean_size) {
+    bs_coord *c = ud;
+    return c->lbe.estimate(c->lbe.ud, t, start, end, partitions, mean_size);
+}
 static int64_t d_now_us(void *ud) {
     bs_coord *c = ud;
     return c->lbe.now_us(c->lbe.ud);
@@ -840,6 +832,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->truncate = bs__coord_truncate;
     be->nodes = d_nodes;
     be->now_us = d_now_us;
+    if (c->lbe.estimate) be->estimate = d_estimate;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */

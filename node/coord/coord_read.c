@@ -36,10 +36,14 @@
  *      nodes and merging is idempotent.
  *
  * Range scan: the requested (start, end] is cut at vnode boundaries and
- * walked in token order; each piece is read from ONE live replica (the
- * local one when it is a replica), whatever the level: range reads are
- * CL ONE semantics here (no digests, no repair).  Remote pieces come back
- * range_page partitions at a time, resuming after the last partition.
+ * walked in token order.  At ONE / LOCAL_ONE each piece is read from one
+ * live replica (the local one when it is a replica): the fast path.  At
+ * every other level a piece has Unavailable checked like a single-
+ * partition read and is read from enough replicas for the level, merged
+ * by digest, with the differing partitions read-repaired before they are
+ * answered (scan_piece_cl, "range scans at levels above ONE" below).
+ * Remote pieces come back range_page partitions at a time, resuming
+ * after the last partition.
  * The caller's cursor is handed to the piece that contains its token;
  * pieces before it are skipped.
  */
@@ -711,6 +715,286 @@ static int scan_piece(bs_coord *c, const bs__target *tg, bs_table *t, const char
     return 0;
 }
 
+/* ---- range scans at levels above ONE ------------------------------------
+ *
+ * One vnode piece, read from nct contacts (enough live replicas for the
+ * level, chosen as for a single-partition read) in rounds:
+ *   1. Every contact gets the same RANGE_READ (same cursor, slice and
+ *      now_s, range_page partitions); the local one is read on this thread
+ *      into the same encoding.  All must answer before range_timeout_ms,
+ *      else ReadTimeout (received = answers, blockfor = nct).
+ *   2. Boundary: a contact that filled its page (more) may hold partitions
+ *      after its last one that others already sent; only partitions up to
+ *      the smallest such last key are complete everywhere this round.
+ *   3. Merge in key order (token, pk length, pk bytes: the store's order).
+ *      A partition all contacts returned with equal digests is forwarded;
+ *      once one differs (or is missing somewhere) nothing more is forwarded
+ *      this round and every differing partition is read-repaired on all
+ *      contacts (read_repair: raw records, LWW union with tombstones,
+ *      REPAIR_RAW, acks).  A repair that fails is a ReadTimeout.
+ *   4. The next round resumes after the last partition forwarded (the same
+ *      cursor when none was): after a repair the same partitions are read
+ *      again and now agree, so what goes out is what the repaired contacts
+ *      hold.  More than BS__SCAN_REPAIRS rounds in a row that repaired
+ *      and could answer nothing (writes racing the scan keep the first
+ *      partition differing) are a ReadTimeout.
+ */
+
+#define BS__SCAN_REPAIRS 4
+
+static int range_page(bs_table *t, const bs_wire_scan *ws, bs_buf *out);
+
+static int part_key_cmp(const bs_partv *a, const bs_partv *b) {
+    if (a->token != b->token) return a->token < b->token ? -1 : 1;
+    if (a->pk_len != b->pk_len) return a->pk_len < b->pk_len ? -1 : 1;
+    return a->pk_len ? memcmp(a->pk, b->pk, a->pk_len) : 0;
+}
+
+/* One contact's page of a round. */
+typedef struct cpage {
+    bs_partv **parts;
+    size_t np, pos;
+    int more;
+} cpage;
+
+typedef struct scanround {
+    bs_coord *c;
+    const bs__target *ct; /* contacts */
+    size_t nct;
+    bs_table *t;
+    uint16_t cl;
+    bs_exec_err *err;
+} scanround;
+
+/* Step 1: fetch a page from every contact into pg[] (arena memory).
+ * 0 or -1 with err. */
+static int round_fetch(scanround *r, const bs_wire_scan *ws, bs_arena *a, cpage *pg) {
+    bs_buf pay = BS_BUF_INIT, loc = BS_BUF_INIT;
+    bs__fan *f = bs__fan_new(r->c, r->nct);
+    if (!f || bs_wire_scan_encode(ws, &pay)) {
+        bs__fan_release(f);
+        bs_buf_free(&pay);
+        r->err->code = BS_PROTO_ERR_SERVER;
+        snprintf(r->err->msg, sizeof r->err->msg, "out of memory");
+        return -1;
+    }
+    int64_t deadline = bs_clock_mono_ns() + (int64_t)r->c->o.range_timeout_ms * 1000000;
+    size_t lk = SIZE_MAX;
+    for (size_t k = 0; k < r->nct; k++)
+        if (!r->ct[k].local)
+            bs__fan_send(f, k, &r->ct[k].peer, BS_VERB_RANGE_READ, pay.data, pay.len, r->c->o.range_timeout_ms);
+    for (size_t k = 0; k < r->nct; k++)
+        if (r->ct[k].local) {
+            int lrc = r->t ? range_page(r->t, ws, &loc) : BS_ENOTFOUND;
+            if (lrc) BS_WARN(LOG, "local range read of %s failed: %s", ws->read.cf, bs_store_errmsg());
+            else lk = k;
+            bs__fan_local(f, k, lrc);
+        }
+    bs__fan_wait(f, pred_all_done, NULL, deadline);
+    int received = 0;
+    pthread_mutex_lock(&f->lock);
+    for (size_t k = 0; k < r->nct; k++) {
+        char e[128];
+        const void *p = k == lk ? (const void *)loc.data : f->calls[k].resp;
+        size_t len = k == lk ? loc.len : f->calls[k].len;
+        memset(&pg[k], 0, sizeof pg[k]);
+        if (k != lk && (!f->calls[k].done || f->calls[k].status)) continue;
+        if (bs_wire_scanres_decode(p, len, a, &pg[k].more, &pg[k].parts, &pg[k].np, e, sizeof e)) {
+            BS_WARN(LOG, "bad RANGE_READ answer from %s: %s", r->ct[k].peer.addr, e);
+            continue;
+        }
+        received++;
+    }
+    pthread_mutex_unlock(&f->lock);
+    bs__fan_release(f);
+    bs_buf_free(&pay);
+    bs_buf_free(&loc);
+    if (received == (int)r->nct) return 0;
+    read_timeout(r->c, r->err, r->cl, received, (int)r->nct, received > 0);
+    return -1;
+}
+
+/* Step 2: the last key every contact has answered for, or NULL (all
+ * complete). */
+static const bs_partv *round_boundary(const cpage *pg, size_t nct) {
+    const bs_partv *b = NULL;
+    for (size_t k = 0; k < nct; k++)
+        if (pg[k].more && pg[k].np) {
+            const bs_partv *l = pg[k].parts[pg[k].np - 1];
+            if (!b || part_key_cmp(l, b) < 0) b = l;
+        }
+    return b;
+}
+
+/* Read repair of one partition on every contact.  0 or -1 with err. */
+static int round_repair(scanround *r, const bs_wire_scan *ws, const bs_partv *p, bs_arena *a) {
+    BS__INC(r->c->read_repairs);
+    if (!r->t) {
+        r->err->code = BS_PROTO_ERR_INVALID;
+        snprintf(r->err->msg, sizeof r->err->msg, "unconfigured table %s", ws->read.cf);
+        return -1;
+    }
+    bs_wire_read rd = ws->read;
+    rd.token = p->token;
+    rd.pk = p->pk;
+    rd.pk_len = p->pk_len;
+    rd.digest_only = 0;
+    int64_t deadline = bs_clock_mono_ns() + (int64_t)r->c->o.read_timeout_ms * 1000000;
+    if (!read_repair(r->c, r->t, &rd, r->ct, r->nct, deadline, a)) return 0;
+    read_timeout(r->c, r->err, r->cl, 0, (int)r->nct, 1);
+    return -1;
+}
+
+/* Sets ws's cursor after partition p (a copy in *own, freed by caller). */
+static int cursor_after(bs_wire_scan *ws, const bs_partv *p, uint8_t **own) {
+    uint8_t *k = malloc(p->pk_len ? p->pk_len : 1);
+    if (!k) return BS_ENOMEM;
+    memcpy(k, p->pk, p->pk_len);
+    free(*own);
+    *own = k;
+    ws->has_cursor = 1;
+    ws->cursor_token = p->token;
+    ws->cursor_pk = k;
+    ws->cursor_pk_len = p->pk_len;
+    ws->has_cursor_ck = 0;
+    ws->cursor_ck = NULL;
+    ws->cursor_ck_len = 0;
+    return 0;
+}
+
+/* Step 3 for one round: forwards agreed partitions up to the boundary
+ * until the first disagreement, then repairs the disagreeing ones.
+ * *last: the last partition forwarded (or NULL); *repaired: how many
+ * were repaired.  0 or -1 with err. */
+static int round_merge(scanround *r, const bs_wire_scan *ws, cpage *pg, const bs_partv *bound,
+                       fwd *w, bs_arena *a, const bs_partv **last, int *repaired) {
+    *last = NULL;
+    *repaired = 0;
+    int differ = 0;
+    for (;;) {
+        const bs_partv *min = NULL;
+        for (size_t k = 0; k < r->nct; k++)
+            if (pg[k].pos < pg[k].np && (!min || part_key_cmp(pg[k].parts[pg[k].pos], min) < 0))
+                min = pg[k].parts[pg[k].pos];
+        if (!min || (bound && part_key_cmp(min, bound) > 0)) break;
+        uint8_t d0[16], d[16];
+        size_t have = 0;
+        int same = 1;
+        for (size_t k = 0; k < r->nct; k++) {
+            if (pg[k].pos >= pg[k].np || part_key_cmp(pg[k].parts[pg[k].pos], min)) continue;
+            bs_wire_digest(pg[k].parts[pg[k].pos], have ? d : d0);
+            if (have && memcmp(d, d0, 16)) same = 0;
+            have++;
+        }
+        if (have != r->nct) same = 0;
+        if (same && !differ) {
+            int cr = fwd_cb(w, min);
+            if (cr < 0) {
+                r->err->code = BS_PROTO_ERR_SERVER;
+                snprintf(r->err->msg, sizeof r->err->msg, "range read failed: %s", bs_strerror(cr));
+                return -1;
+            }
+            *last = min;
+        } else if (!same) {
+            differ = 1;
+            if (round_repair(r, ws, min, a)) return -1;
+            (*repaired)++;
+        }
+        for (size_t k = 0; k < r->nct; k++)
+            if (pg[k].pos < pg[k].np && !part_key_cmp(pg[k].parts[pg[k].pos], min)) pg[k].pos++;
+        if (w->stopped) break;
+    }
+    return 0;
+}
+
+/* Scans (lo, hi] on contacts ct[0..nct) at level cl (see above). */
+static int scan_piece_cl(scanround *r, const char *cf, const bs_table_schema *ts, const bs_scan *sc,
+                         int64_t lo, int64_t hi, int with_cursor, fwd *w) {
+    bs_wire_scan ws;
+    memset(&ws, 0, sizeof ws);
+    ws.read.table_id = ts->id;
+    ws.read.cf = cf;
+    if (sc->slice) ws.read.slice = *sc->slice;
+    if (!ws.read.slice.now_s) ws.read.slice.now_s = bs__coord_now_s(r->c);
+    ws.start = lo;
+    ws.end = hi;
+    ws.max_parts = r->c->o.range_page ? r->c->o.range_page : 1;
+    if (with_cursor) {
+        ws.has_cursor = 1;
+        ws.cursor_token = sc->cursor_token;
+        ws.cursor_pk = sc->cursor_pk;
+        ws.cursor_pk_len = sc->cursor_pk_len;
+        ws.has_cursor_ck = sc->has_cursor_ck;
+        ws.cursor_ck = sc->cursor_ck;
+        ws.cursor_ck_len = sc->cursor_ck_len;
+    }
+    cpage *pg = calloc(r->nct, sizeof *pg);
+    uint8_t *own = NULL;
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    int rc = pg ? 0 : BS_ENOMEM, repairs = 0;
+    while (!rc && !w->stopped) {
+        bs_arena_reset(&a);
+        if (round_fetch(r, &ws, &a, pg)) {
+            rc = -1;
+            break;
+        }
+        const bs_partv *bound = round_boundary(pg, r->nct), *last;
+        int repaired;
+        if ((rc = round_merge(r, &ws, pg, bound, w, &a, &last, &repaired))) break;
+        if (w->stopped) break;
+        /* rounds that repaired and could answer nothing: the same page
+         * keeps differing (writes racing the scan) */
+        repairs = repaired && !last ? repairs + 1 : 0;
+        if (repairs > BS__SCAN_REPAIRS) {
+            read_timeout(r->c, r->err, r->cl, 0, (int)r->nct, 1);
+            rc = -1;
+            break;
+        }
+        if (!repaired && !bound) break; /* the piece is done */
+        if (repaired && !last) continue;  /* same cursor, repaired data */
+        if ((rc = cursor_after(&ws, repaired ? last : bound, &own))) break;
+    }
+    free(own);
+    free(pg);
+    bs_arena_free(&a);
+    if (rc == BS_ENOMEM) {
+        r->err->code = BS_PROTO_ERR_SERVER;
+        snprintf(r->err->msg, sizeof r->err->msg, "out of memory");
+    }
+    return rc ? -1 : 0;
+}
+
+/* The contacts of one vnode for requirements req: walking the live
+ * replicas in proximity order, each taken while it helps an unmet
+ * requirement.  0, or -1 with Unavailable in err. */
+static int scan_contacts(bs_coord *c, const bs__target *tg, size_t n, const bs__req *req,
+                         size_t nreq, uint16_t cl, bs__target *out, size_t *nct, bs_exec_err *err) {
+    for (size_t q = 0; q < nreq; q++) {
+        int alive = 0;
+        for (size_t i = 0; i < n; i++) alive += tg[i].alive && bs__req_match(&req[q], &tg[i]);
+        if (alive < req[q].need) {
+            bs__unavailable(c, err, cl, req[q].need, alive);
+            return -1;
+        }
+    }
+    int got[BS__MAX_REQS] = {0};
+    *nct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!tg[i].alive) continue;
+        int helps = 0, unmet = 0;
+        for (size_t q = 0; q < nreq; q++) {
+            if (got[q] < req[q].need && bs__req_match(&req[q], &tg[i])) helps = 1;
+            if (got[q] < req[q].need) unmet = 1;
+        }
+        if (!unmet) break;
+        if (!helps) continue;
+        for (size_t q = 0; q < nreq; q++) got[q] += bs__req_match(&req[q], &tg[i]);
+        out[(*nct)++] = tg[i];
+    }
+    return 0;
+}
+
 int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint16_t cl,
                    bs_part_cb cb, void *cbud, bs_exec_err *err) {
     bs_coord *c = ud;
@@ -747,6 +1031,16 @@ int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint1
     }
     fwd w = {cb, cbud, 0};
     int cursor_pending = sc->has_cursor;
+    bs__req req[BS__MAX_REQS];
+    size_t nreq = 0;
+    int need = 0;
+    if (bs__cl_reqs(c, cl, &pl, 0, req, &nreq, err)) {
+        bs__placement_done(c, &pl);
+        bs_schema_release(s);
+        return -1;
+    }
+    for (size_t q = 0; q < nreq; q++) need += req[q].need;
+    scanround sr = {c, NULL, 0, t, cl, err};
     rc = 0;
     for (int g = 0; g < nseg && !rc && !w.stopped; g++) {
         int64_t pos = lo[g];
@@ -776,9 +1070,22 @@ int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint1
             bs__target tg[BS__MAX_TARGETS];
             size_t n = 0;
             bs__vnode_targets(c, &pl, v, tg, &n);
+            if (need > 1) { /* every level above ONE: digests, merge, repair */
+                bs__target ct[BS__MAX_TARGETS];
+                size_t nct = 0;
+                if (scan_contacts(c, tg, n, req, nreq, cl, ct, &nct, err)) {
+                    rc = -1;
+                    break;
+                }
+                sr.ct = ct;
+                sr.nct = nct;
+                rc = scan_piece_cl(&sr, cf, ts, sc, pos, sub, with_cursor, &w);
+                pos = sub;
+                continue;
+            }
             size_t pick = SIZE_MAX;
             for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
-                if (tg[i].alive) pick = i;
+                if (tg[i].alive && (!nreq || bs__req_match(&req[0], &tg[i]))) pick = i;
             if (pick == SIZE_MAX) {
                 bs__unavailable(c, err, cl, 1, 0);
                 rc = -1;
@@ -888,33 +1195,38 @@ void bs__job_range(bs_coord *c, bs__job *j) {
     bs_wire_scan ws;
     bs_buf out = BS_BUF_INIT;
     bs_table *t;
-    rangeacc acc = {NULL, 0, 0, 0, 0};
     int rc = bs_wire_scan_decode(j->data, j->len, &a, &ws, e, sizeof e);
-    if (rc) {
-        BS_WARN(LOG, "bad RANGE_READ from %s: %s", j->in.from.addr, e);
-    } else if (!(t = job_table(c, ws.read.cf))) {
-        rc = BS_ENOTFOUND;
-    } else {
-        bs_scan sc;
-        memset(&sc, 0, sizeof sc);
-        sc.start_token = ws.start;
-        sc.end_token = ws.end;
-        sc.slice = &ws.read.slice;
-        sc.has_cursor = ws.has_cursor;
-        sc.cursor_token = ws.cursor_token;
-        sc.cursor_pk = ws.cursor_pk;
-        sc.cursor_pk_len = ws.cursor_pk_len;
-        sc.has_cursor_ck = ws.has_cursor_ck;
-        sc.cursor_ck = ws.cursor_ck;
-        sc.cursor_ck_len = ws.cursor_ck_len;
-        acc.max = ws.max_parts;
-        rc = bs_store_scan(t, &sc, range_cb, &acc);
-        if (!rc) rc = bs_wire_scanres_encode(acc.more, acc.parts, acc.n, &out);
-    }
+    if (rc) BS_WARN(LOG, "bad RANGE_READ from %s: %s", j->in.from.addr, e);
+    else if (!(t = job_table(c, ws.read.cf))) rc = BS_ENOTFOUND;
+    else rc = range_page(t, &ws, &out);
     if (!rc) BS__INC(c->replica_reads);
     bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
-    for (size_t i = 0; i < acc.n; i++) bs_buf_free(&acc.parts[i]);
-    free(acc.parts);
     bs_buf_free(&out);
     bs_arena_free(&a);
+}
+
+/* Up to ws->max_parts partitions of ws's range from t, encoded as a
+ * RANGE_READ answer into out.  0 or a BS_E code. */
+static int range_page(bs_table *t, const bs_wire_scan *ws, bs_buf *out) {
+    rangeacc acc = {NULL, 0, 0, 0, 0};
+    bs_scan sc;
+    {
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = ws->start;
+        sc.end_token = ws->end;
+        sc.slice = &ws->read.slice;
+        sc.has_cursor = ws->has_cursor;
+        sc.cursor_token = ws->cursor_token;
+        sc.cursor_pk = ws->cursor_pk;
+        sc.cursor_pk_len = ws->cursor_pk_len;
+        sc.has_cursor_ck = ws->has_cursor_ck;
+        sc.cursor_ck = ws->cursor_ck;
+        sc.cursor_ck_len = ws->cursor_ck_len;
+    }
+    acc.max = ws->max_parts;
+    int rc = bs_store_scan(t, &sc, range_cb, &acc);
+    if (!rc) rc = bs_wire_scanres_encode(acc.more, acc.parts, acc.n, out);
+    for (size_t i = 0; i < acc.n; i++) bs_buf_free(&acc.parts[i]);
+    free(acc.parts);
+    return rc;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/repair.h"
+#include "repair/session.h"
 #include "repair/merkle.h"
 #include "repair/stream.h"
 

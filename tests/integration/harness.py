@@ -145,6 +145,24 @@ def pause(pid, timeout=10.0):
     wait_for(stopped, timeout, "process %d stopped" % pid, step=0.005)
 
 
+_SECRET = []        # [path] of this test process's cluster secret file
+
+
+def cluster_secret_file():
+    """The cluster secret every Node of this test process shares (nodes
+    refuse internode connections from a node without it): one file,
+    created on first use, private (0600), removed at exit."""
+    if not _SECRET:
+        d = tempfile.mkdtemp(prefix="basalt-integ-%d-" % os.getpid())
+        path = os.path.join(d, "cluster_secret")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32).hex().encode() + b"\n")
+        os.close(fd)
+        _SECRET.append(path)
+        atexit.register(shutil.rmtree, d, True)
+    return _SECRET[0]
+
+
 def _pick_host():
     """A loopback address not shared with other test processes running in
     parallel: derived from our pid, then a counter for further nodes."""
@@ -178,6 +196,16 @@ class Node(object):
         self._expect = ()       # exit codes allowed when it ends by itself
         _LIVE.append(self)
 
+    def admin_token(self):
+        """The admin API token (basaltd creates data_dir/admin_token)."""
+        with open(self.extra.get("admin_token_file")
+                  or os.path.join(self.data_dir, "admin_token")) as f:
+            return f.read().strip()
+
+    def admin_headers(self):
+        """Headers an admin API request needs (the bearer token)."""
+        return {"Authorization": "Bearer " + self.admin_token()}
+
     # -- process control ------------------------------------------------
     def argv(self):
         a = [self.binary or BASALTD,
@@ -193,12 +221,17 @@ class Node(object):
              "--admin-port", str(self.admin_port),
              "--io-threads", "2",
              "--log-file", self.log_path]
+        if "cluster_secret_file" not in self.extra:
+            a += ["--cluster-secret-file", cluster_secret_file()]
         for k, v in self.extra.items():
             a += ["--" + k, str(v)]
         return a
 
-    def start(self, timeout=30.0):
-        """Starts the process and waits until the CQL port accepts."""
+    def start(self, timeout=30.0, wait=True):
+        """Starts the process and waits until the CQL port accepts
+        (wait=False: returns at once; call wait_listening).  Start from
+        the main thread: PDEATHSIG kills the node when the thread that
+        started it ends."""
         assert self.proc is None or self.proc.poll() is not None
         self._judge()
         self.log_offset = (os.path.getsize(self.log_path)
@@ -211,6 +244,10 @@ class Node(object):
         out.close()
         self.starts += 1
         self._how, self._judged, self._expect = None, False, ()
+        return self.wait_listening(timeout) if wait else self
+
+    def wait_listening(self, timeout=30.0):
+        """Waits until the started process's CQL port accepts."""
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:

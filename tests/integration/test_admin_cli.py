@@ -15,9 +15,11 @@ build/tests/integration/test_admin_fakesrv).
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -48,7 +50,15 @@ class AdminCli(unittest.TestCase):
             if not os.access(b, os.X_OK):
                 raise AssertionError("%s not built (build the basalt-admin and "
                                      "test_admin_fakesrv targets)" % b)
-        cls.srv = subprocess.Popen([fakesrv], stdout=subprocess.PIPE,
+        # the fake server wants a token, like basaltd; the tests pass it
+        # in a private file (--token-file), as an operator would
+        cls.tmp = tempfile.mkdtemp(prefix="basalt-integ-%d-" % os.getpid())
+        cls.token = "fake-token-" + os.urandom(8).hex()
+        cls.token_file = os.path.join(cls.tmp, "admin_token")
+        fd = os.open(cls.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, (cls.token + "\n").encode())
+        os.close(fd)
+        cls.srv = subprocess.Popen([fakesrv, "127.0.0.1", cls.token], stdout=subprocess.PIPE,
                                    preexec_fn=harness._pdeathsig)
         line = cls.srv.stdout.readline().decode()
         assert line.startswith("PORT "), line
@@ -58,12 +68,15 @@ class AdminCli(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.send_signal(signal.SIGCONT)
         cls.srv.send_signal(signal.SIGTERM)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
         assert cls.srv.wait(30) == 0
 
-    def run_admin(self, *args, port=None, code=0):
+    def run_admin(self, *args, port=None, code=0, token_file=True, env=None, cwd=None):
+        tf = ["--token-file", self.token_file] if token_file is True else []
         p = subprocess.run([self.admin, "-h", "127.0.0.1", "-p",
-                            str(port or self.port)] + list(args),
-                           capture_output=True, text=True, timeout=60)
+                            str(port or self.port)] + tf + list(args),
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, **(env or {})), cwd=cwd)
         self.assertEqual(p.returncode, code,
                          "basalt-admin %s: exit %d\nstdout: %s\nstderr: %s"
                          % (" ".join(args), p.returncode, p.stdout, p.stderr))
@@ -71,8 +84,9 @@ class AdminCli(unittest.TestCase):
 
     def counters(self):
         import urllib.request
-        with urllib.request.urlopen("http://127.0.0.1:%d/fake/counters" % self.port,
-                                    timeout=10) as r:
+        req = urllib.request.Request("http://127.0.0.1:%d/fake/counters" % self.port,
+                                     headers={"Authorization": "Bearer " + self.token})
+        with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
 
     def test_status(self):
@@ -154,6 +168,38 @@ class AdminCli(unittest.TestCase):
         self.assertEqual(err.strip(), "basalt-admin: unknown keyspace 'missing' (HTTP 404)")
         self.run_admin("drain")
         self.assertEqual(self.counters()["drains"], before["drains"] + 1)
+
+    def test_token_sources(self):
+        """Issue 20: the token comes from --token-file, $BASALT_ADMIN_TOKEN_FILE
+        or ./data/admin_token; without it the node's 401 is explained."""
+        env = {"BASALT_ADMIN_TOKEN_FILE": ""}
+        _, err = self.run_admin("version", token_file=False, env=env, cwd=self.tmp, code=1)
+        self.assertIn("missing admin token", err)
+        self.assertIn("(HTTP 401): give the node's admin token with --token-file", err)
+        # from the environment
+        out, _ = self.run_admin("version", token_file=False,
+                                env={"BASALT_ADMIN_TOKEN_FILE": self.token_file})
+        self.assertIn("4.0.11", out)
+        # from ./data/admin_token (basaltd's default data directory)
+        cwd = os.path.join(self.tmp, "node")
+        os.makedirs(os.path.join(cwd, "data"), exist_ok=True)
+        shutil.copy(self.token_file, os.path.join(cwd, "data", "admin_token"))
+        out, _ = self.run_admin("version", token_file=False, env=env, cwd=cwd)
+        self.assertIn("4.0.11", out)
+        # a wrong token says where it came from
+        bad = os.path.join(self.tmp, "bad_token")
+        with open(bad, "w") as f:
+            f.write("not-the-token\n")
+        _, err = self.run_admin("--token-file", bad, "version", token_file=False, code=1)
+        self.assertEqual(err.strip(), "basalt-admin: wrong admin token (HTTP 401): the token "
+                                      "from --token-file is not this node's")
+        # a missing named file is an error of its own
+        _, err = self.run_admin("--token-file", bad + "x", "version", token_file=False, code=1)
+        self.assertIn("no such file", err)
+        # nothing changed on the node meanwhile
+        before = self.counters()
+        self.run_admin("drain", token_file=False, env=env, cwd=self.tmp, code=1)
+        self.assertEqual(self.counters()["drains"], before["drains"])
 
     def test_connection_refused(self):
         port = harness._free_port("127.0.0.1")

@@ -138,8 +138,13 @@ class ClusterScript(unittest.TestCase):
         for line in ("cluster_name: 'c1'", 'seeds: "%s1"' % p, "dc: dc1", "rack: rack2",
                      "listen_address: %s2" % p, "rpc_address: %s2" % p,
                      "admin_address: %s2" % p, "admin_port: 7199",
-                     "data_directory: %s/c1/node2/data" % self.home):
+                     "data_directory: %s/c1/node2/data" % self.home,
+                     "cluster_secret_file: %s/c1/cluster_secret" % self.home):
             self.assertIn(line + "\n", y)
+        # one secret for the cluster, private to the user
+        st = os.stat(os.path.join(self.home, "c1", "cluster_secret"))
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        self.assertGreaterEqual(st.st_size, 32)
         self.assertIn("* c1", self.cl("list"))
         self.assertIn("already exists", self.cl("create", "c1", "-n", "2", "-i", p, code=1))
         self.assertEqual(self.ps_state(1), "stopped")
@@ -166,13 +171,14 @@ class ClusterScript(unittest.TestCase):
         self.assertRegex(out, r"node1\s+%s1\s+dc1\s+rack1\s+%d\s+running\s+listening"
                          % (re.escape(p), pid1))
 
-        # status: basalt-admin's view when the admin API is wired in, else processes
-        out = self.cl("status")
-        if "Datacenter: dc1" in out:
-            self.assertRegex(out, r"UN\s+%s1\s" % re.escape(p))
-        else:
-            self.assertIn("process table", out)
-            self.assertRegex(out, r"node2\s+%s2\s+dc1\s+rack2\s+%d\s+running" % (re.escape(p), pid2))
+        # status: basalt-admin's view (scripts/cluster passes the node's
+        # admin token); both nodes up for each other (they share the
+        # cluster secret)
+        def both_up():
+            out = self.cl("status")
+            return ("Datacenter: dc1" in out and re.search(r"UN\s+%s1\s" % re.escape(p), out)
+                    and re.search(r"UN\s+%s2\s" % re.escape(p), out))
+        harness.wait_for(both_up, 30, "both nodes UN in cluster status", step=0.5)
 
         # pause / resume: the same process, serving again afterwards
         self.assertIn("node2 paused", self.cl("pause", "2"))

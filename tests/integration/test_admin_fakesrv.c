@@ -59,6 +59,7 @@ int main(int argc, char **argv) {
     bs_admin_opts o;
     bs_admin_opts_init(&o);
     o.address = argc > 1 ? argv[1] : "127.0.0.1";
+    o.token = argc > 2 ? argv[2] : NULL; /* as basaltd: a bearer token */
     o.port = 0;
     bs_admin *adm;
     if (bs_admin_new(&o, &adm) || bs_admin_install_builtins(adm, &p) ||

@@ -19,13 +19,15 @@ protocol-v4 connection that REGISTERs for events:
     the same host id and tokens;
   * a SIGSTOPped node is marked DOWN by phi and UP again after SIGCONT;
   * a node with another cluster_name is refused (log lines on both
-    sides) and never appears in system.peers;
+    sides), never appears in system.peers, and (a new node that cannot
+    learn the ring) never opens its CQL port; SIGTERM stops it cleanly;
   * garbage on the storage port is logged and rejected, node stays up.
 
 Every process is cleaned up by the harness (also on failure).
 """
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -325,17 +327,49 @@ class ClusterTest(unittest.TestCase):
         intruder = Node(extra={"storage-port": self.sp, "seeds": self.nodes[0].host,
                                "cluster-name": "someone-else"})
         try:
-            intruder.start()
+            # a new node learns the ring from its seed before it serves:
+            # refused, it keeps waiting and never opens its CQL port
+            intruder.start(wait=False)
             _wait(lambda: "refused our connection" in intruder.log(), 15,
                   "intruder told it is refused")
-            _wait(lambda: "refusing internode connection from %s" % intruder.host
+            _wait(lambda: "refused internode connection from %s:" % intruder.host
                   in self.nodes[0].log(), 5, "seed logs the refusal")
             self.assertIn("someone-else", self.nodes[0].log())
-            c, s = session_for(intruder)
-            try:
-                self.assertEqual(list(s.execute("SELECT peer FROM system.peers")), [])
-            finally:
-                c.shutdown()
+            # the refusal does not tell the intruder our name
+            self.assertNotIn(self.CLUSTER, intruder.log())
+            # a new node learns the ring before it serves: refused, it
+            # keeps waiting and never opens its CQL port
+            self.assertNotIn("balanced tokens", intruder.log())
+            with self.assertRaises(OSError):
+                socket.create_connection((intruder.host, intruder.port), 1).close()
+            self.assertEqual(len(self.peers(0)), 2)
+            self.assertTrue(all(p.peer != intruder.host for p in self.peers(0)))
+            self.assertEqual(intruder.stop(), 0)
+        finally:
+            intruder.cleanup()
+
+    def test_7b_node_without_the_secret_refused(self):
+        """Issue 20: a node with the right cluster name but not the
+        cluster's secret (it made its own in its data directory) cannot
+        join; every node it tries logs the attempt with its address."""
+        intruder = Node(extra={"storage-port": self.sp, "seeds": self.nodes[0].host,
+                               "cluster-name": self.CLUSTER})
+        intruder.extra["cluster_secret_file"] = ""   # the default: its own
+        try:
+            intruder.start(wait=False)
+            _wait(lambda: os.path.exists(os.path.join(intruder.data_dir, "cluster_secret")),
+                  15, "the intruder's own secret")
+            _wait(lambda: "refused internode connection from %s:" % intruder.host
+                  in self.nodes[0].log(), 15, "seed logs the refusal")
+            self.assertRegex(self.nodes[0].log(),
+                             r"refused internode connection from %s:\d+ .*cluster secret"
+                             % re.escape(intruder.host))
+            _wait(lambda: "does not prove that it knows the cluster secret" in intruder.log()
+                  or "refused our connection" in intruder.log(), 15,
+                  "intruder told it is refused")
+            # it never learns the ring, so it never serves
+            with self.assertRaises(OSError):
+                socket.create_connection((intruder.host, intruder.port), 1).close()
             self.assertEqual(len(self.peers(0)), 2)
             self.assertTrue(all(p.peer != intruder.host for p in self.peers(0)))
             self.assertEqual(intruder.stop(), 0)

@@ -38,7 +38,8 @@ def session_for(node):
 
 def admin(node, method, path):
     req = urllib.request.Request("http://%s:%d%s" % (node.host, node.admin_port, path),
-                                 method=method, data=b"" if method == "POST" else None)
+                                 method=method, data=b"" if method == "POST" else None,
+                                 headers=node.admin_headers())
     with urllib.request.urlopen(req, timeout=60) as r:
         return r.status, json.loads(r.read() or b"null")
 

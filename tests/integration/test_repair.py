@@ -59,7 +59,8 @@ class RepairTest(_ReplicatedCluster):
     def http(self, i, method, path, timeout=150):
         n = self.nodes[i]
         req = urllib.request.Request("http://%s:%d%s" % (n.host, n.admin_port, path),
-                                     method=method, data=b"" if method == "POST" else None)
+                                     method=method, data=b"" if method == "POST" else None,
+                                     headers=n.admin_headers())
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read().decode())
 
@@ -72,7 +73,8 @@ class RepairTest(_ReplicatedCluster):
 
     def admin(self, i, *args):
         n = self.nodes[i]
-        p = subprocess.run([_admin_bin(), "-h", n.host, "-p", str(n.admin_port)] + list(args),
+        p = subprocess.run([_admin_bin(), "-h", n.host, "-p", str(n.admin_port),
+                            "--token-file", os.path.join(n.data_dir, "admin_token")] + list(args),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=150)
         return p.returncode, p.stdout.decode()
 

@@ -274,8 +274,9 @@ class ReplicationTest(_ReplicatedCluster):
     def metric(self, i, name):
         """A sample of node i's GET /metrics (None: absent)."""
         n = self.nodes[i]
-        with urllib.request.urlopen("http://%s:%d/metrics" % (n.host, n.admin_port),
-                                    timeout=10) as r:
+        req = urllib.request.Request("http://%s:%d/metrics" % (n.host, n.admin_port),
+                                     headers=n.admin_headers())
+        with urllib.request.urlopen(req, timeout=10) as r:
             for line in r.read().decode().splitlines():
                 if line.startswith(name + " "):
                     return float(line.split()[1])
@@ -305,8 +306,9 @@ class ReplicationTest(_ReplicatedCluster):
         for k in range(5):
             self.write(1, 70000 + k, "m", ConsistencyLevel.QUORUM)
         n = self.nodes[1]
-        with urllib.request.urlopen("http://%s:%d/metrics" % (n.host, n.admin_port),
-                                    timeout=10) as r:
+        req = urllib.request.Request("http://%s:%d/metrics" % (n.host, n.admin_port),
+                                     headers=n.admin_headers())
+        with urllib.request.urlopen(req, timeout=10) as r:
             self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
             text = r.read().decode()
         vals = {}

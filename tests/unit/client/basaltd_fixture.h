@@ -39,6 +39,7 @@ typedef struct bs_test_server {
     char dir[128];
     char hostport[64];
     char seeds[32]; /* "" = itself */
+    char secret[160]; /* cluster secret file; "" = basaltd's default */
 } bs_test_server;
 
 __attribute__((unused)) static int tsrv_can_connect(const char *addr,
@@ -175,12 +176,15 @@ static int tsrv_start_once(bs_test_server *s) {
             close(fd);
         }
         const char *bin = getenv("BASALTD"); /* override for odd builds */
-        execl(bin && *bin ? bin : BASALTD_PATH, "basaltd", "--data-directory",
-              data, "--rpc-address", s->addr, "--listen-address", s->addr,
-              "--seeds", s->seeds[0] ? s->seeds : s->addr,
-              "--native-transport-port", port, "--storage-port", sp,
-              "--http-port", hp, "--admin-address", s->addr, "--admin-port", ap,
-              (char *)NULL);
+        char sf[200];
+        snprintf(sf, sizeof sf, "--cluster-secret-file=%s", s->secret);
+        char *argv[] = {"basaltd", "--data-directory", data,
+                        "--rpc-address", s->addr, "--listen-address", s->addr,
+                        "--seeds", s->seeds[0] ? s->seeds : s->addr,
+                        "--native-transport-port", port, "--storage-port", sp,
+                        "--http-port", hp, "--admin-address", s->addr,
+                        "--admin-port", ap, s->secret[0] ? sf : NULL, NULL};
+        execv(bin && *bin ? bin : BASALTD_PATH, argv);
         _exit(127);
     }
     s->pid = pid;
@@ -223,6 +227,28 @@ __attribute__((unused)) static int tsrv_cluster_init(bs_test_server *nodes,
         if (!mkdtemp(s->dir)) return -1;
         snprintf(s->hostport, sizeof s->hostport, "%s:%d", s->addr, s->port);
     }
+    /* one cluster secret for all of them, in node 0's directory */
+    uint8_t rnd[32];
+    int ufd = open("/dev/urandom", O_RDONLY);
+    if (ufd < 0 || read(ufd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
+        if (ufd >= 0) close(ufd);
+        return -1;
+    }
+    close(ufd);
+    char hex[66];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    hex[64] = '\n';
+    char path[sizeof nodes[0].secret];
+    snprintf(path, sizeof path, "%s/cluster_secret", nodes[0].dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || write(fd, hex, 65) != 65) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    for (int i = 0; i < n; i++)
+        snprintf(nodes[i].secret, sizeof nodes[i].secret, "%s", path);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/mpcheck.h"
 #include "common/types.h"
@@ -277,6 +278,24 @@ START_TEST(mpcheck_rejects_lying_counts) {
 }
 END_TEST
 
+/* JSON strings: escapes, control bytes, invalid UTF-8 as U+FFFD, valid
+ * multi-byte characters kept; NUL bytes inside the input count. */
+START_TEST(json_quote_escapes_and_repairs) {
+    bs_buf b = BS_BUF_INIT;
+    const char in[] = "a\"b\\c\n\t\x01\x7f\0|\xc3\xa9|\xff";
+    ck_assert_int_eq(bs_json_quote(&b, in, sizeof in - 1), 0);
+    const char want[] =
+        "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\\u0000|\xc3\xa9|\xef\xbf\xbd\"";
+    ck_assert_uint_eq(b.len, sizeof want - 1);
+    ck_assert(!memcmp(b.data, want, b.len));
+    bs_buf_reset(&b);
+    ck_assert_int_eq(bs_json_quote(&b, "", 0), 0);
+    ck_assert_uint_eq(b.len, 2);
+    ck_assert(!memcmp(b.data, "\"\"", 2));
+    bs_buf_free(&b);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("common");
     TCase *tc = tcase_create("core");
@@ -292,6 +311,7 @@ int main(void) {
     tcase_add_test(tc, log_levels_parse);
     tcase_add_test(tc, mpcheck_rejects_lying_counts);
     tcase_add_test(tc, utf8_strict_decode_and_validate);
+    tcase_add_test(tc, json_quote_escapes_and_repairs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -122,6 +122,9 @@ START_TEST(defaults) {
     ck_assert_uint_eq(c.request_timeout_ms, 10000);
     ck_assert_uint_eq(c.truncate_request_timeout_ms, 60000);
     ck_assert_str_eq(c.speculative_retry, "99p");
+    ck_assert_uint_eq(c.max_future_timestamp_ms, 86400000ull);
+    ck_assert_uint_eq(c.batch_size_warn_threshold_bytes, 5 * 1024);
+    ck_assert_uint_eq(c.batch_size_fail_threshold_bytes, 50 * 1024);
     ck_assert(c.phi_convict_threshold == 8.0);
     ck_assert_int_eq(c.io_threads, 0);
     ck_assert_uint_eq(c.native_transport_max_frame_size_bytes, 16u << 20);
@@ -141,6 +144,10 @@ START_TEST(defaults) {
     ck_assert_str_eq(bs_config_hints_directory(&c, hb, sizeof hb),
                      "data/hints");
     ck_assert_ptr_null(bs_config_hints_directory(&c, hb, 5));
+    ck_assert_str_eq(bs_config_cluster_secret_file(&c, hb, sizeof hb),
+                     "data/cluster_secret");
+    ck_assert_str_eq(bs_config_admin_token_file(&c, hb, sizeof hb),
+                     "data/admin_token");
     ck_assert_str_eq(bs_config_broadcast_address(&c), "127.0.0.1");
     ck_assert_str_eq(bs_config_broadcast_rpc_address(&c), "127.0.0.1");
     ck_assert_int_ge(bs_config_io_threads(&c), 1);
@@ -164,6 +171,11 @@ static const char *full_yaml =
     "native_transport_port: 19042\n"
     "storage_port: 17000\n"
     "http_port: 18086\n"
+    "http_max_body_size: 1MiB\n"
+    "http_max_connections: 77\n"
+    "http_idle_timeout: 5s\n"
+    "ts_bucket: 1h\n"
+    "ts_replication_factor: 3\n"
     "admin_address: 10.0.0.3\n"
     "admin_port: 17199\n"
     "native_transport_max_frame_size: 32MiB\n"
@@ -173,6 +185,8 @@ static const char *full_yaml =
     "native_transport_max_request_data_in_flight: 32MiB\n"
     "native_transport_frame_timeout: 3s\n"
     "io_threads: 6\n"
+    "cluster_secret_file: /etc/basalt/cluster_secret\n"
+    "admin_token_file: /etc/basalt/admin_token\n"
     "data_directory: /var/lib/basalt/data\n"
     "hints_directory: /var/lib/basalt/hints\n"
     "commitlog_sync: batch\n"
@@ -188,6 +202,9 @@ static const char *full_yaml =
     "request_timeout: 11000ms\n"
     "truncate_request_timeout: 2m\n"
     "speculative_retry: 50ms\n"
+    "max_future_timestamp: 2h\n"
+    "batch_size_warn_threshold: 10KiB\n"
+    "batch_size_fail_threshold: 0B\n"
     "phi_convict_threshold: 10.5\n"
     "repair_interval: 7d\n"
     "log_level: DEBUG\n"
@@ -216,6 +233,11 @@ static void check_full(const bs_config *c) {
     ck_assert_int_eq(c->native_transport_port, 19042);
     ck_assert_int_eq(c->storage_port, 17000);
     ck_assert_int_eq(c->http_port, 18086);
+    ck_assert_uint_eq(c->http_max_body_size, 1u << 20);
+    ck_assert_int_eq(c->http_max_connections, 77);
+    ck_assert_uint_eq(c->http_idle_timeout_ms, 5000);
+    ck_assert_uint_eq(c->ts_bucket_ms, 3600000);
+    ck_assert_int_eq(c->ts_replication_factor, 3);
     ck_assert_str_eq(c->admin_address, "10.0.0.3");
     ck_assert_int_eq(c->admin_port, 17199);
     ck_assert_uint_eq(c->native_transport_max_frame_size_bytes, 32u << 20);
@@ -240,6 +262,9 @@ static void check_full(const bs_config *c) {
     ck_assert_uint_eq(c->request_timeout_ms, 11000);
     ck_assert_uint_eq(c->truncate_request_timeout_ms, 120000);
     ck_assert_str_eq(c->speculative_retry, "50ms");
+    ck_assert_uint_eq(c->max_future_timestamp_ms, 2 * 3600000ull);
+    ck_assert_uint_eq(c->batch_size_warn_threshold_bytes, 10 * 1024);
+    ck_assert_uint_eq(c->batch_size_fail_threshold_bytes, 0);
     ck_assert(c->phi_convict_threshold == 10.5);
     ck_assert_uint_eq(c->repair_interval_ms, 7ull * 86400000);
     ck_assert_int_eq(c->log_level, BS_LOG_DEBUG);
@@ -250,6 +275,10 @@ static void check_full(const bs_config *c) {
     char hb[64];
     ck_assert_str_eq(bs_config_hints_directory(c, hb, sizeof hb),
                      "/var/lib/basalt/hints");
+    ck_assert_str_eq(bs_config_cluster_secret_file(c, hb, sizeof hb),
+                     "/etc/basalt/cluster_secret");
+    ck_assert_str_eq(bs_config_admin_token_file(c, hb, sizeof hb),
+                     "/etc/basalt/admin_token");
 }
 
 START_TEST(full_file_every_key) {

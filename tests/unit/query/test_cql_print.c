@@ -16,6 +16,9 @@
 #include "query/cql.h"
 
 static const char *const corpus[] = {
+    "DESCRIBE SCHEMA", "DESCRIBE FULL SCHEMA", "DESCRIBE KEYSPACES",
+    "DESCRIBE KEYSPACE", "DESCRIBE ONLY KEYSPACE ks", "DESCRIBE TABLES",
+    "DESCRIBE TABLE ks.\"T\"", "DESCRIBE CLUSTER", "DESCRIBE TYPES", "DESCRIBE FULL ks.t",
     "USE ks",
     "USE \"MixedKs\"",
     "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "

@@ -427,6 +427,103 @@ START_TEST(select_distinct_and_count) {
 }
 END_TEST
 
+/* ---- native scalar functions, functions beside aggregates, GROUP BY ---- */
+
+/* One row whose values the functions convert; expected values computed
+ * independently (timeuuid 50554d6e-29bb-11e5-... is 1436832018805 ms,
+ * 2015-07-14 00:00:18.805 UTC; 2015-07-16 is 1437004800000 ms). */
+static void make_fn_row(void) {
+    ok("CREATE TABLE f (k int PRIMARY KEY, tu timeuuid, ts timestamp, d date, b blob, "
+       "t text, i int, dbl double, bi bigint)");
+    ok("INSERT INTO f (k, tu, ts, d, b, t, i, dbl, bi) VALUES (1, "
+       "50554d6e-29bb-11e5-b345-feff819cdc9f, '2015-07-16 00:00:00+0000', '2015-07-16', "
+       "0x68656c6c6f, 'hello', 42, 3.75, 1234567890123)");
+}
+
+START_TEST(time_functions) {
+    make_fn_row();
+    ROWS("1436832018805 | 1436832018805 | 1437004800000 | 1437004800000",
+         "SELECT toUnixTimestamp(tu), unixTimestampOf(tu), toUnixTimestamp(ts), "
+         "toUnixTimestamp(d) FROM f WHERE k = 1");
+    ROWS("2015-07-14 00:00:18.805000+0000 | 2015-07-14 00:00:18.805000+0000 | "
+         "2015-07-16 00:00:00.000000+0000",
+         "SELECT toTimestamp(tu), dateOf(tu), toTimestamp(d) FROM f WHERE k = 1");
+    ROWS("2015-07-14 | 2015-07-16 | 2015-07-16",
+         "SELECT toDate(tu), toDate(ts), toDate(d) FROM f WHERE k = 1");
+    /* minTimeuuid/maxTimeuuid of ts bracket a timeuuid of that ms */
+    const bs_xres *r = ok("SELECT toUnixTimestamp(minTimeuuid(ts)), "
+                          "toUnixTimestamp(maxTimeuuid(ts)) FROM f WHERE k = 1");
+    ck_assert_str_eq(r->text, "1437004800000 | 1437004800000");
+    r = ok("SELECT toTimestamp(now()), currentTimestamp(), currentDate(), currentTime(), "
+           "currentTimeUUID() FROM f WHERE k = 1");
+    ck_assert_int_eq(r->nrows, 1);
+    ck_assert_str_eq(r->colnames, "system.totimestamp(system.now()),system.currenttimestamp(),"
+                                  "system.currentdate(),system.currenttime(),"
+                                  "system.currenttimeuuid()");
+    fails(0x2200, "cannot be passed", "SELECT toDate(i) FROM f WHERE k = 1");
+    fails(0x2200, "cannot be passed", "SELECT dateOf(ts) FROM f WHERE k = 1");
+    fails(0x2200, "1 required", "SELECT toDate(ts, d) FROM f WHERE k = 1");
+}
+END_TEST
+
+START_TEST(blob_conversion_functions) {
+    make_fn_row();
+    ROWS("hello | 0x68656c6c6f | 0x0000002a | 0x0000011f71fb04cb",
+         "SELECT blobAsText(b), textAsBlob(t), intAsBlob(i), bigintAsBlob(bi) FROM f WHERE k = 1");
+    ROWS("42 | 1234567890123", "SELECT blobAsInt(intAsBlob(i)), "
+         "blobAsBigint(bigintAsBlob(bi)) FROM f WHERE k = 1");
+    fails(0x2200, "not a valid binary", "SELECT blobAsInt(b) FROM f WHERE k = 1");
+    fails(0x2200, "cannot be passed", "SELECT intAsBlob(t) FROM f WHERE k = 1");
+    fails(0x2200, "cannot be passed", "SELECT blobAsText(t) FROM f WHERE k = 1");
+}
+END_TEST
+
+START_TEST(cast_function) {
+    make_fn_row();
+    /* the harness renders a double without a trailing .0 */
+    ROWS("42 | 42 | 3 | 3.75 | 42", "SELECT cast(i as text), cast(i as double), "
+         "cast(dbl as int), cast(dbl as text), cast(i as bigint) FROM f WHERE k = 1");
+    ROWS("2015-07-14 00:00:18.805000+0000 | 2015-07-14",
+         "SELECT cast(tu as timestamp), cast(tu as date) FROM f WHERE k = 1");
+    const bs_xres *r = ok("SELECT cast(i as bigint) FROM f WHERE k = 1");
+    ck_assert_str_eq(r->colnames, "cast(i as bigint)");
+    fails(0x2200, "cannot be cast", "SELECT cast(t as int) FROM f WHERE k = 1");
+}
+END_TEST
+
+/* finding 5: a scalar function beside an aggregate is evaluated on the
+ * first row, not null */
+START_TEST(functions_beside_aggregates) {
+    fill_kcv();
+    ROWS("1 | 3", "SELECT CAST(k AS text), count(*) FROM t WHERE k = 1");
+    ROWS("a1 | 0x6131 | 3 | 3", "SELECT v, textAsBlob(v), max(c), count(*) FROM t WHERE k = 1");
+    ROWS("1 | 5", "SELECT k, count(*) FROM t WHERE k IN (1, 2)");
+}
+END_TEST
+
+START_TEST(group_by) {
+    ok("CREATE TABLE g (k int, c1 int, c2 int, v int, PRIMARY KEY (k, c1, c2))");
+    for (int k = 1; k <= 2; k++)
+        for (int c1 = 1; c1 <= 2; c1++)
+            for (int c2 = 1; c2 <= 3; c2++)
+                ok("INSERT INTO g (k, c1, c2, v) VALUES (%d, %d, %d, %d)", k, c1, c2, k * 100 + c1 * 10 + c2);
+    ROWS("1 | 6 | 111 | 123\n2 | 6 | 211 | 223",
+         "SELECT k, count(*), min(v), max(v) FROM g GROUP BY k");
+    ROWS("1 | 1 | 3 | 336\n1 | 2 | 3 | 366",
+         "SELECT k, c1, count(*), sum(v) FROM g WHERE k = 1 GROUP BY k, c1");
+    ROWS("1 | 1 | 3\n1 | 2 | 3\n2 | 1 | 3\n2 | 2 | 3",
+         "SELECT k, c1, count(*) FROM g GROUP BY k, c1");
+    ROWS("1 | 1 | 3\n1 | 2 | 3\n2 | 1 | 3",
+         "SELECT k, c1, count(*) FROM g GROUP BY k, c1 LIMIT 3");
+    /* without aggregates: the first row of each group */
+    ROWS("1 | 1 | 1\n2 | 1 | 1", "SELECT k, c1, c2 FROM g GROUP BY k");
+    ROWS("", "SELECT k, count(*) FROM g WHERE k = 9 GROUP BY k");
+    fails(0x2200, "declared order", "SELECT count(*) FROM g GROUP BY k, c2");
+    fails(0x2200, "declared order", "SELECT count(*) FROM g GROUP BY c1");
+    fails(0x2200, "Undefined column", "SELECT count(*) FROM g GROUP BY nope");
+}
+END_TEST
+
 /* Pages through `cql` with page_size; returns the concatenated rows and
  * the number of pages in *npages. */
 static void page_all(const char *cql, int32_t page_size, char *all, size_t alen,
@@ -884,6 +981,200 @@ START_TEST(system_local_from_backend) {
 }
 END_TEST
 
+/* ---- write guardrails (issue 19, finding 6 and finding 2) ----------------- */
+
+START_TEST(timestamps_too_far_ahead_are_refused) {
+    make_kcv();
+    int64_t now = bs_fake_now(H.f);
+    fails(0x2200, "Invalid timestamp",
+          "INSERT INTO t (k, c, v) VALUES (1, 1, 'max') USING TIMESTAMP "
+          "9223372036854775807");
+    fails(0x2200, "in the future",
+          "INSERT INTO t (k, c, v) VALUES (1, 1, 'ahead') USING TIMESTAMP %lld",
+          (long long)(now + 2LL * 86400 * 1000000));
+    fails(0x2200, "in the future",
+          "BEGIN BATCH USING TIMESTAMP %lld INSERT INTO t (k, c, v) VALUES "
+          "(1, 1, 'b'); APPLY BATCH",
+          (long long)(now + 10LL * 86400 * 1000000));
+    fails(0x2200, "in the future",
+          "DELETE FROM t USING TIMESTAMP %lld WHERE k = 1",
+          (long long)(now + 3LL * 86400 * 1000000));
+    /* the driver's client-side timestamp is held to the same rule */
+    bs_xq q = {0};
+    q.timestamp = now + 5LL * 86400 * 1000000;
+    const bs_xres *r =
+        bs_xh_query(&H, "INSERT INTO t (k, c, v) VALUES (1, 2, 'c')", &q);
+    ck_assert_int_eq(r->err, 0x2200);
+    ck_assert_ptr_nonnull(strstr(r->msg, "max_future_timestamp"));
+    ROWS("", "SELECT * FROM t");
+    /* within the window, and in the past, writes go through */
+    ok("INSERT INTO t (k, c, v) VALUES (1, 1, 'soon') USING TIMESTAMP %lld",
+       (long long)(now + 3600LL * 1000000));
+    ok("INSERT INTO t (k, c, v) VALUES (1, 2, 'old') USING TIMESTAMP 1");
+    ROWS("1 | 1 | soon\n1 | 2 | old", "SELECT * FROM t");
+    /* 0 switches the window off; the largest timestamp stays refused */
+    bs_exec_limits l;
+    bs_exec_limits_default(&l);
+    l.max_future_timestamp_us = 0;
+    bs_exec_set_limits(H.x, &l);
+    ok("INSERT INTO t (k, c, v) VALUES (2, 1, 'far') USING TIMESTAMP %lld",
+       (long long)(now + 30LL * 86400 * 1000000));
+    fails(0x2200, "Invalid timestamp",
+          "INSERT INTO t (k, c, v) VALUES (2, 1, 'max') USING TIMESTAMP "
+          "9223372036854775807");
+}
+END_TEST
+
+/* A text BATCH of n INSERTs: into partition k = i % nparts. */
+static char *big_batch(int n, int nparts) {
+    size_t cap = (size_t)n * 80 + 64;
+    char *q = malloc(cap);
+    ck_assert_ptr_nonnull(q);
+    size_t len = (size_t)snprintf(q, cap, "BEGIN UNLOGGED BATCH\n");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(q + len, cap - len,
+                                "INSERT INTO t (k, c, v) VALUES (%d, %d, "
+                                "'xxxxxxxxxxxxxxxx');\n",
+                                i % nparts, i);
+    snprintf(q + len, cap - len, "APPLY BATCH");
+    return q;
+}
+
+START_TEST(batch_size_thresholds) {
+    make_kcv();
+    /* 2000 rows over 10 partitions: about 60 KiB, over the 50 KiB fail
+     * threshold */
+    char *q = big_batch(2000, 10);
+    const bs_xres *r = bs_xh_query(&H, q, NULL);
+    ck_assert_int_eq(r->err, 0x2200);
+    ck_assert_ptr_nonnull(strstr(r->msg, "Batch too large"));
+    ck_assert_uint_eq(bs_fake_stats_get(H.f)->writes, 0);
+    free(q);
+    /* the same rows in one partition are not limited (as in Cassandra) */
+    q = big_batch(2000, 1);
+    r = bs_xh_query(&H, q, NULL);
+    ck_assert_int_eq(r->err, ERR_NONE);
+    free(q);
+    r = ok("SELECT count(*) FROM t");
+    ck_assert_str_eq(r->text, "2000");
+    /* a small multi-partition batch passes */
+    q = big_batch(20, 10);
+    ck_assert_int_eq(bs_xh_query(&H, q, NULL)->err, ERR_NONE);
+    free(q);
+    /* 0 = no limit */
+    bs_exec_limits l;
+    bs_exec_limits_default(&l);
+    l.batch_size_fail_bytes = 0;
+    bs_exec_set_limits(H.x, &l);
+    q = big_batch(2000, 10);
+    ck_assert_int_eq(bs_xh_query(&H, q, NULL)->err, ERR_NONE);
+    free(q);
+}
+END_TEST
+
+/* Issue 19, finding 2: each statement of a batch copied a table as long
+ * as the batch so far, so memory grew with the square of its length (a
+ * 100,000-INSERT batch took the node down).  5,000 statements must stay
+ * within a few MiB of arena (they took ~330 MiB). */
+START_TEST(batch_memory_is_linear) {
+    make_kcv();
+    char *q = big_batch(5000, 1);
+    const bs_xres *r = bs_xh_query(&H, q, NULL);
+    ck_assert_int_eq(r->err, ERR_NONE);
+    ck_assert_msg(H.a.total < 32u << 20, "a 5000-statement batch used %zu bytes",
+                  H.a.total);
+    free(q);
+    r = ok("SELECT count(*) FROM t");
+    ck_assert_str_eq(r->text, "5000");
+}
+END_TEST
+
+/* ---- one nesting limit (issue 19, finding 1) ------------------------------ */
+
+static const char *const k_scalars[] = {"int",  "text",   "bigint", "blob",
+                                        "uuid", "double", "boolean"};
+
+/* Appends a random column type of exactly `depth` levels (frozen inside
+ * collections, as CQL requires) to b. */
+static void gen_type(bs_buf *b, int depth, unsigned *seed) {
+    if (depth <= 1) {
+        bs_buf_append_str(b, k_scalars[rand_r(seed) % 7]);
+        return;
+    }
+    switch (rand_r(seed) % 4) {
+    case 0:
+        bs_buf_append_str(b, "frozen<list<");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">>");
+        break;
+    case 1:
+        bs_buf_append_str(b, "frozen<set<");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">>");
+        break;
+    case 2:
+        bs_buf_append_str(b, "frozen<map<int, ");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">>");
+        break;
+    default:
+        bs_buf_append_str(b, "tuple<text, ");
+        gen_type(b, depth - 1, seed);
+        bs_buf_append_str(b, ">");
+        break;
+    }
+}
+
+/* Random column types of 1 to 18 levels: CREATE TABLE accepts exactly
+ * those within BS_TYPE_MAX_DEPTH, and every accepted schema survives
+ * encode -> decode (what a restart and a schema push do) unchanged.  A
+ * CREATE TABLE the parser took but the schema codec refused bricked the
+ * node at its next start. */
+START_TEST(accepted_types_persist) {
+    unsigned seed = 1919;
+    bs_exec_backend be;
+    bs_fake_backend(H.f, &be);
+    for (int i = 0; i < 200; i++) {
+        int depth = 1 + (int)(rand_r(&seed) % (BS_TYPE_MAX_DEPTH + 2));
+        bs_buf ty = BS_BUF_INIT, q = BS_BUF_INIT;
+        gen_type(&ty, depth, &seed);
+        bs_buf_append_str(&q, i % 2 ? "CREATE TABLE " : "CREATE TABLE ");
+        char name[32];
+        snprintf(name, sizeof name, "p%d (k int PRIMARY KEY, v ", i);
+        bs_buf_append_str(&q, name);
+        bs_buf_append(&q, ty.data, ty.len);
+        bs_buf_append_str(&q, ")");
+        bs_buf_append(&q, "", 1);
+        const bs_xres *r = bs_xh_query(&H, (const char *)q.data, NULL);
+        if (depth <= BS_TYPE_MAX_DEPTH) {
+            ck_assert_msg(r->err == ERR_NONE, "depth %d refused: %s: %s", depth,
+                          (const char *)q.data, r->msg);
+        } else {
+            ck_assert_msg(r->err == 0x2200, "depth %d accepted: %s", depth,
+                          (const char *)q.data);
+            ck_assert_ptr_nonnull(strstr(r->msg, "nested too deeply"));
+        }
+        bs_buf_free(&ty);
+        bs_buf_free(&q);
+    }
+    /* what was accepted round-trips through the schema codec */
+    bs_schema *s = be.schema_get(be.ud);
+    bs_buf e1 = BS_BUF_INIT, e2 = BS_BUF_INIT;
+    ck_assert_int_eq(bs_schema_encode(s, &e1), 0);
+    bs_schema *d = NULL;
+    char err[256];
+    ck_assert_msg(bs_schema_decode(e1.data, e1.len, &d, err, sizeof err) == 0,
+                  "decode: %s", err);
+    ck_assert_int_eq(bs_schema_encode(d, &e2), 0);
+    ck_assert_uint_eq(e1.len, e2.len);
+    ck_assert_int_eq(memcmp(e1.data, e2.data, e1.len), 0);
+    bs_schema_release(d);
+    bs_schema_release(s);
+    bs_buf_free(&e1);
+    bs_buf_free(&e2);
+}
+END_TEST
+
 static TCase *tc(const char *name) {
     TCase *t = tcase_create(name);
     tcase_add_checked_fixture(t, setup, teardown);
@@ -894,6 +1185,7 @@ static TCase *tc(const char *name) {
 int main(void) {
     Suite *s = suite_create("exec");
     TCase *w = tc("writes");
+    tcase_add_test(w, timestamps_too_far_ahead_are_refused);
     tcase_add_test(w, insert_then_select);
     tcase_add_test(w, insert_is_an_upsert);
     tcase_add_test(w, update_row_has_no_marker);
@@ -927,11 +1219,14 @@ int main(void) {
     tcase_add_test(q, paging_state_garbage_is_an_error);
     suite_add_tcase(s, q);
     TCase *b = tc("batch");
+    tcase_add_test(b, batch_size_thresholds);
+    tcase_add_test(b, batch_memory_is_linear);
     tcase_add_test(b, logged_batch_two_tables);
     tcase_add_test(b, unlogged_batch_and_timestamps);
     tcase_add_test(b, batch_with_bad_statement_writes_nothing);
     suite_add_tcase(s, b);
     TCase *d = tc("ddl");
+    tcase_add_test(d, accepted_types_persist);
     tcase_add_test(d, create_keyspace_twice);
     tcase_add_test(d, create_table_twice);
     tcase_add_test(d, schema_change_results);
@@ -950,6 +1245,11 @@ int main(void) {
     tcase_add_test(e, backend_write_timeout_propagates);
     tcase_add_test(e, backend_read_errors_propagate);
     tcase_add_test(e, consistency_reaches_backend);
+    tcase_add_test(e, time_functions);
+    tcase_add_test(e, blob_conversion_functions);
+    tcase_add_test(e, cast_function);
+    tcase_add_test(e, functions_beside_aggregates);
+    tcase_add_test(e, group_by);
     suite_add_tcase(s, e);
     TCase *p = tc("prepared");
     tcase_add_test(p, prepare_and_execute);

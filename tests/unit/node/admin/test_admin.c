@@ -177,10 +177,13 @@ static bs_admin *adm;
 static fake_provider fake;
 static int port;
 
+static const char *g_token; /* start_server's token; NULL = none */
+
 static void start_server(size_t max_body, int max_conns) {
     bs_log_set_level(BS_LOG_WARN);
     bs_admin_opts o;
     bs_admin_opts_init(&o);
+    o.token = g_token;
     o.port = 0;
     o.max_body = max_body;
     o.max_connections = max_conns;
@@ -247,7 +250,7 @@ START_TEST(test_keepalive_pipelining) {
     ck_assert_int_ge(fd, 0);
     http_resp r;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(send_str(fd, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
+        ck_assert_int_eq(send_str(fd, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
                          0);
         ck_assert_int_eq(read_resp(fd, &r), 0);
         ck_assert_int_eq(r.status, 200);
@@ -256,11 +259,11 @@ START_TEST(test_keepalive_pipelining) {
     }
     /* three pipelined requests in one write, one with a body, last closes */
     ck_assert_int_eq(send_str(fd,
-                              "GET /hello?name=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                              "GET /hello?name=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                               "PUT /hello?name=2 HTTP/1.1\r\nHost: "
-                              "h\r\nContent-Length: 3\r\n\r\nabc"
+                              "127.0.0.1\r\nContent-Length: 3\r\n\r\nabc"
                               "GET /hello?name=3 HTTP/1.1\r\nHost: "
-                              "h\r\nConnection: close\r\n\r\n"),
+                              "127.0.0.1\r\nConnection: close\r\n\r\n"),
                      0);
     const char *want[] = {"{\"hello\":\"1\",\"body\":\"\"}",
                           "{\"hello\":\"2\",\"body\":\"abc\"}",
@@ -281,7 +284,7 @@ START_TEST(test_bad_request_closes) {
     start_server(16, 0);
     int fd = tcp_connect(port);
     http_resp r;
-    ck_assert_int_eq(send_str(fd, "GET / HTTP/1.1\r\nHost: h\r\n "
+    ck_assert_int_eq(send_str(fd, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n "
                                   "folded\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"),
                      0);
     ck_assert_int_eq(read_resp(fd, &r), 0);
@@ -295,7 +298,7 @@ START_TEST(test_bad_request_closes) {
     fd = tcp_connect(port);
     ck_assert_int_eq(
         send_str(
-            fd, "PUT /hello HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n"),
+            fd, "PUT /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 17\r\n\r\n"),
         0);
     ck_assert_int_eq(read_resp(fd, &r), 0);
     ck_assert_int_eq(r.status, 413);
@@ -324,7 +327,7 @@ START_TEST(test_expect_continue) {
     int fd = tcp_connect(port);
     ck_assert_int_eq(
         send_str(fd,
-                 "PUT /hello HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                 "PUT /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
                  "Content-Length: 4\r\n\r\n"),
         0);
     char buf[64] = {0};
@@ -351,8 +354,8 @@ START_TEST(test_blocking_handler_does_not_stall) {
     start_server(0, 0);
     int a = tcp_connect(port);
     ck_assert_int_eq(
-        send_str(a, "POST /flush?keyspace=slow HTTP/1.1\r\nHost: h\r\n\r\n"
-                    "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
+        send_str(a, "POST /flush?keyspace=slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
         0);
     while (atomic_load(&fake.in_slow) == 0)
         usleep(1000);
@@ -386,23 +389,23 @@ START_TEST(test_connection_cap) {
     int a = tcp_connect(port), b = tcp_connect(port);
     http_resp r;
     /* make sure both are accepted before the third arrives */
-    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
     ck_assert_int_eq(read_resp(a, &r), 0);
     resp_free(&r);
-    ck_assert_int_eq(send_str(b, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(send_str(b, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
     ck_assert_int_eq(read_resp(b, &r), 0);
     resp_free(&r);
     /* both slots hold idle keep-alive connections: a third takes the slot
      * of the one idle longest (a), and is served */
     int c = tcp_connect(port);
     ck_assert_int_ge(c, 0);
-    ck_assert_int_eq(send_str(c, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(send_str(c, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
     ck_assert_int_eq(read_resp(c, &r), 0);
     ck_assert_int_eq(r.status, 200);
     resp_free(&r);
     ck_assert(peer_closed(a));
     close(a);
-    ck_assert_int_eq(send_str(b, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(send_str(b, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
     ck_assert_int_eq(read_resp(b, &r), 0);
     ck_assert_int_eq(r.status, 200);
     resp_free(&r);
@@ -416,6 +419,109 @@ END_TEST
  * basalt-admin out for the idle timeout (60 s).  Every slot is taken by a
  * slow sender; a new client must be served at once, the slow senders
  * lose their slots oldest first. */
+/* One request with extra header lines (each ending in CRLF) on a fresh
+ * connection; the status, the response in r. */
+static int http_raw(const char *method, const char *path, const char *host,
+                    const char *extra, http_resp *r) {
+    int fd = tcp_connect(port);
+    ck_assert_int_ge(fd, 0);
+    char req[2048];
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\n%s%s%s%sConnection: close\r\n\r\n",
+             method, path, host ? "Host: " : "", host ? host : "",
+             host ? "\r\n" : "", extra ? extra : "");
+    int rc = send_str(fd, req) ? -1 : read_resp(fd, r);
+    close(fd);
+    return rc ? -1 : r->status;
+}
+
+static void expect(const char *method, const char *path, const char *host,
+                   const char *extra, int status, const char *body_part) {
+    http_resp r;
+    ck_assert_int_eq(http_raw(method, path, host, extra, &r), status);
+    if (body_part)
+        ck_assert_msg(r.body && strstr(r.body, body_part), "%s %s: %s", method,
+                      path, r.body ? r.body : "(none)");
+    if (status == 401)
+        ck_assert_ptr_nonnull(strstr(r.headers, "WWW-Authenticate: Bearer"));
+    resp_free(&r);
+}
+
+#define TOKEN "0123456789abcdef-token"
+#define AUTH "Authorization: Bearer " TOKEN "\r\n"
+
+/* Issue 20: every endpoint but /health needs the token. */
+START_TEST(test_token_required) {
+    g_token = TOKEN;
+    start_server(0, 0);
+    const char *paths[] = {"/status", "/info", "/ring", "/version", "/hello",
+                           "/nowhere"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        expect("GET", paths[i], "127.0.0.1", NULL, 401, "missing admin token");
+        expect("GET", paths[i], "127.0.0.1",
+               "Authorization: Bearer 0123456789abcdef-tokeN\r\n", 401,
+               "wrong admin token");
+        expect("GET", paths[i], "127.0.0.1",
+               "Authorization: Bearer " TOKEN "x\r\n", 401, "wrong admin token");
+        expect("GET", paths[i], "127.0.0.1",
+               "Authorization: Basic " TOKEN "\r\n", 401, NULL);
+    }
+    /* POSTs that change state are refused before their handler runs */
+    expect("POST", "/drain", "127.0.0.1", NULL, 401, NULL);
+    expect("POST", "/flush", "127.0.0.1", NULL, 401, NULL);
+    ck_assert_int_eq(atomic_load(&fake.drains), 0);
+    ck_assert_int_eq(atomic_load(&fake.flushes), 0);
+    /* with the token */
+    expect("GET", "/hello", "127.0.0.1", AUTH, 200, "world");
+    expect("GET", "/version", "127.0.0.1", "authorization: bearer " TOKEN "\r\n",
+           200, NULL);
+    expect("POST", "/drain", "127.0.0.1", AUTH, 200, NULL);
+    ck_assert_int_eq(atomic_load(&fake.drains), 1);
+    /* /health needs none */
+    expect("GET", "/health", "127.0.0.1", NULL, 200, "\"ok\"");
+    stop_server();
+    g_token = NULL;
+}
+END_TEST
+
+/* Issue 20: DNS rebinding (a foreign name in Host) and cross-site
+ * requests (a foreign Origin) are refused, even with the token. */
+START_TEST(test_host_and_origin_checked) {
+    g_token = TOKEN;
+    start_server(0, 0);
+    char h[64];
+    snprintf(h, sizeof h, "127.0.0.1:%d", port);
+    /* acceptable Host values */
+    const char *good[] = {"127.0.0.1", h, "localhost", "LocalHost:7199",
+                          "[::1]:7199", "10.1.2.3", "[2001:db8::1]"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        expect("GET", "/hello", good[i], AUTH, 200, NULL);
+    /* names that are not ours */
+    const char *bad[] = {"evil.example", "evil.example:7199",
+                         "localhost.evil.example", "127.0.0.1.evil.example",
+                         "127.0.0.1:x", "[::1", ":7199", "a:1:2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        expect("GET", "/hello", bad[i], AUTH, 403, "Host header");
+        expect("GET", "/health", bad[i], NULL, 403, "Host header");
+    }
+    expect("POST", "/drain", "evil.example", AUTH, 403, NULL);
+    ck_assert_int_eq(atomic_load(&fake.drains), 0);
+    /* Origin: only our own */
+    char own[128], extra[256];
+    snprintf(own, sizeof own, "Origin: http://%s\r\n" AUTH, h);
+    expect("GET", "/hello", h, own, 200, NULL);
+    const char *origins[] = {"http://evil.example", "null",
+                             "https://127.0.0.1", "http://127.0.0.1:1"};
+    for (size_t i = 0; i < sizeof origins / sizeof *origins; i++) {
+        snprintf(extra, sizeof extra, "Origin: %s\r\n" AUTH, origins[i]);
+        expect("GET", "/hello", h, extra, 403, "cross-origin");
+        expect("POST", "/drain", h, extra, 403, "cross-origin");
+    }
+    ck_assert_int_eq(atomic_load(&fake.drains), 0);
+    stop_server();
+    g_token = NULL;
+}
+END_TEST
+
 START_TEST(test_slow_senders_cannot_lock_out) {
     enum { SLOTS = 8 };
     start_server(0, SLOTS);
@@ -435,7 +541,7 @@ START_TEST(test_slow_senders_cannot_lock_out) {
     /* the oldest slow senders were closed to make room; the newest is
      * still open and can finish its request */
     ck_assert(peer_closed(slow[0]));
-    ck_assert_int_eq(send_str(slow[SLOTS - 1], "st: h\r\n\r\n"), 0);
+    ck_assert_int_eq(send_str(slow[SLOTS - 1], "st: 127.0.0.1\r\n\r\n"), 0);
     http_resp r;
     ck_assert_int_eq(read_resp(slow[SLOTS - 1], &r), 0);
     ck_assert_int_eq(r.status, 200);
@@ -464,7 +570,7 @@ START_TEST(test_busy_port_and_stop) {
     /* stop with an idle keep-alive connection and a half-sent request */
     int a = tcp_connect(port), b = tcp_connect(port);
     http_resp r;
-    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(send_str(a, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
     ck_assert_int_eq(read_resp(a, &r), 0);
     resp_free(&r);
     ck_assert_int_eq(send_str(b, "GET /hel"), 0);
@@ -513,6 +619,8 @@ int main(void) {
     tcase_add_test(ts, test_blocking_handler_does_not_stall);
     tcase_add_test(ts, test_connection_cap);
     tcase_add_test(ts, test_slow_senders_cannot_lock_out);
+    tcase_add_test(ts, test_token_required);
+    tcase_add_test(ts, test_host_and_origin_checked);
     tcase_add_test(ts, test_busy_port_and_stop);
     tcase_add_test(ts, test_idle_timeout);
     suite_add_tcase(s, ts);

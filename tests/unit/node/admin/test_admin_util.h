@@ -108,7 +108,7 @@ static inline int http_do(int port, const char *method, const char *target,
     if (fd < 0) return -1;
     char req[2048];
     snprintf(req, sizeof req,
-             "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", method,
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", method,
              target);
     int rc = send_str(fd, req) ? -1 : read_resp(fd, r);
     close(fd);

@@ -327,6 +327,8 @@ static void start_node(node *n, const char *addr, uint16_t port,
                        const bs_msg_peer *seed, int32_t gen) {
     bs_msg_opts o;
     bs_msg_opts_default(&o);
+    o.secret = (const uint8_t *)"unit-test cluster secret";
+    o.secret_len = 24;
     o.cluster_name = "G";
     o.listen_address = addr;
     o.port = port;

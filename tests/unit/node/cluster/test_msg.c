@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -137,6 +138,40 @@ START_TEST(frame_rejects_garbage) {
 }
 END_TEST
 
+START_TEST(proof_binds_secret_nonces_direction_and_endpoint) {
+    uint8_t cn[BS_MSG_NONCE_LEN], sn[BS_MSG_NONCE_LEN];
+    memset(cn, 1, sizeof cn);
+    memset(sn, 2, sizeof sn);
+    bs_msg_peer from;
+    bs_msg_peer_set(&from, "127.0.0.5", 7000);
+    bs_msg_proof_in in = {(const uint8_t *)"0123456789abcdef", 16, 0, cn, sn,
+                          {{0}}, {{0}}, &from, "C"};
+    uint8_t p0[BS_MSG_PROOF_LEN], p1[BS_MSG_PROOF_LEN];
+    ck_assert_int_eq(bs_msg_proof(&in, p0), 0);
+    ck_assert_int_eq(bs_msg_proof(&in, p1), 0);
+    ck_assert_mem_eq(p0, p1, sizeof p0); /* deterministic */
+    in.server = 1; /* the other direction */
+    ck_assert_int_eq(bs_msg_proof(&in, p1), 0);
+    ck_assert(memcmp(p0, p1, sizeof p0) != 0);
+    in.server = 0;
+    in.secret = (const uint8_t *)"0123456789abcdeF";
+    ck_assert_int_eq(bs_msg_proof(&in, p1), 0);
+    ck_assert(memcmp(p0, p1, sizeof p0) != 0);
+    in.secret = (const uint8_t *)"0123456789abcdef";
+    sn[0] = 3;
+    ck_assert_int_eq(bs_msg_proof(&in, p1), 0);
+    ck_assert(memcmp(p0, p1, sizeof p0) != 0);
+    sn[0] = 2;
+    from.port = 7001;
+    ck_assert_int_eq(bs_msg_proof(&in, p1), 0);
+    ck_assert(memcmp(p0, p1, sizeof p0) != 0);
+    from.port = 7000;
+    in.cluster = "D";
+    ck_assert_int_eq(bs_msg_proof(&in, p1), 0);
+    ck_assert(memcmp(p0, p1, sizeof p0) != 0);
+}
+END_TEST
+
 START_TEST(hello_round_trip) {
     bs_msg_hello h, g;
     memset(&h, 0, sizeof h);
@@ -146,6 +181,13 @@ START_TEST(hello_round_trip) {
     bs_msg_peer_set(&h.from, "127.0.0.9", 7001);
     h.ok = 0;
     strcpy(h.why, "no");
+    for (int i = 0; i < BS_MSG_NONCE_LEN; i++)
+        h.nonce[i] = (uint8_t)i;
+    for (int i = 0; i < BS_MSG_PROOF_LEN; i++)
+        h.proof[i] = (uint8_t)(255 - i);
+    h.fields = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
+               BS_HELLO_FROM | BS_HELLO_OK | BS_HELLO_WHY | BS_HELLO_NONCE |
+               BS_HELLO_PROOF;
     bs_buf b = BS_BUF_INIT;
     ck_assert_int_eq(bs_msg_hello_encode(&h, &b), 0);
     char err[128];
@@ -157,10 +199,23 @@ START_TEST(hello_round_trip) {
     ck_assert(bs_msg_peer_equal(&g.from, &h.from));
     ck_assert_int_eq(g.ok, 0);
     ck_assert_str_eq(g.why, "no");
+    ck_assert_uint_eq(g.fields, h.fields);
+    ck_assert_mem_eq(g.nonce, h.nonce, BS_MSG_NONCE_LEN);
+    ck_assert_mem_eq(g.proof, h.proof, BS_MSG_PROOF_LEN);
     for (size_t cut = 0; cut < b.len; cut++)
         ck_assert_int_ne(bs_msg_hello_decode(b.data, cut, &g, err, sizeof err),
                          0);
     bs_buf_free(&b);
+    /* only the fields present are written and reported */
+    h.fields = BS_HELLO_PROOF;
+    ck_assert_int_eq(bs_msg_hello_encode(&h, &b), 0);
+    ck_assert_int_eq(bs_msg_hello_decode(b.data, b.len, &g, err, sizeof err),
+                     0);
+    ck_assert_uint_eq(g.fields, BS_HELLO_PROOF);
+    ck_assert_mem_eq(g.proof, h.proof, BS_MSG_PROOF_LEN);
+    bs_buf_free(&b);
+    h.fields = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
+               BS_HELLO_FROM | BS_HELLO_OK | BS_HELLO_WHY;
     /* an address that is not an IP is refused */
     strcpy(h.from.addr, "evil.example");
     ck_assert_int_eq(bs_msg_hello_encode(&h, &b), 0);
@@ -168,6 +223,24 @@ START_TEST(hello_round_trip) {
                      BS_ECORRUPT);
     bs_buf_free(&b);
     ck_assert_int_eq(bs_msg_peer_set(&h.from, "not-an-ip", 1), BS_EINVAL);
+}
+END_TEST
+
+/* Ring endpoint strings "addr:port" (IPv6 bare, port after the last ':'). */
+START_TEST(peer_parse_endpoints) {
+    bs_msg_peer p;
+    ck_assert_int_eq(bs_msg_peer_parse(&p, "127.0.0.5:7001"), 0);
+    ck_assert_str_eq(p.addr, "127.0.0.5");
+    ck_assert_uint_eq(p.port, 7001);
+    ck_assert_int_eq(bs_msg_peer_parse(&p, "::1:7000"), 0);
+    ck_assert_str_eq(p.addr, "::1");
+    ck_assert_uint_eq(p.port, 7000);
+    const char *bad[] = {NULL,          "",          "127.0.0.5",
+                         ":7000",       "127.0.0.5:", "127.0.0.5:0",
+                         "127.0.0.5:65536", "127.0.0.5:70x",
+                         "host.example:7000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_int_eq(bs_msg_peer_parse(&p, bad[i]), BS_EINVAL);
 }
 END_TEST
 
@@ -221,10 +294,20 @@ static void h_test(void *ud, bs_msg *m, const bs_msg_in *in) {
     bs_msg_reply(m, in, 0, out, (size_t)n);
 }
 
-static bs_msg *start(const char *addr, const char *cluster, size_t qmax) {
+#define SECRET "test secret: 0123456789abcdef"
+
+static uint32_t g_hs_timeout; /* 0: default */
+static size_t g_max_unauth;   /* 0: default */
+
+static bs_msg *start_with(const char *addr, const char *cluster, size_t qmax,
+                          const char *secret) {
     bs_msg_opts o;
     bs_msg_opts_default(&o);
+    if (g_hs_timeout) o.handshake_timeout_ms = g_hs_timeout;
+    if (g_max_unauth) o.max_unauthenticated = g_max_unauth;
     o.cluster_name = cluster;
+    o.secret = (const uint8_t *)secret;
+    o.secret_len = strlen(secret);
     o.listen_address = addr;
     o.port = 0;
     o.reconnect_min_ms = 20;
@@ -235,6 +318,10 @@ static bs_msg *start(const char *addr, const char *cluster, size_t qmax) {
     ck_assert_int_eq(bs_msg_start(&o, &m), 0);
     bs_msg_register(m, BS_VERB_MUTATION, h_test, NULL);
     return m;
+}
+
+static bs_msg *start(const char *addr, const char *cluster, size_t qmax) {
+    return start_with(addr, cluster, qmax, SECRET);
 }
 
 START_TEST(request_response_between_instances) {
@@ -382,9 +469,336 @@ static void expect_closed(int fd) {
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0) {
     }
-    ck_assert_int_le(n, 0);
+    /* end of stream or a reset; not the 10 s receive timeout */
+    ck_assert_msg(n == 0 || errno == ECONNRESET, "still open: %s",
+                  strerror(errno));
     close(fd);
 }
+
+START_TEST(start_needs_a_secret) {
+    bs_msg_opts o;
+    bs_msg_opts_default(&o);
+    o.port = 0;
+    bs_msg *m = NULL;
+    ck_assert_int_eq(bs_msg_start(&o, &m), BS_EINVAL); /* none */
+    o.secret = (const uint8_t *)"short";
+    o.secret_len = 5;
+    ck_assert_int_eq(bs_msg_start(&o, &m), BS_EINVAL); /* < 16 bytes */
+    ck_assert_ptr_null(m);
+}
+END_TEST
+
+START_TEST(wrong_secret_is_refused_both_ways) {
+    bs_msg *a = start("127.0.0.1", "C", 0),
+           *c = start_with("127.0.0.2", "C", 0, "another secret, 32 bytes long!!");
+    bs_msg_peer pa, pc;
+    bs_msg_local(a, &pa);
+    bs_msg_local(c, &pc);
+    int before = atomic_load(&handled);
+    resp r, r2;
+    memset(&r, 0, sizeof r);
+    memset(&r2, 0, sizeof r2);
+    /* c -> a: a's challenge does not verify with c's secret */
+    ck_assert_int_eq(
+        bs_msg_send(c, &pa, BS_VERB_MUTATION, "hi", 2, 500, on_resp, &r), 0);
+    /* a -> c: the same from the other side */
+    ck_assert_int_eq(
+        bs_msg_send(a, &pc, BS_VERB_MUTATION, "hi", 2, 500, on_resp, &r2), 0);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert(wait_for(&r2.done, 1));
+    ck_assert_int_eq(r.status, BS_ETIMEDOUT);
+    ck_assert_int_eq(r2.status, BS_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&handled), before); /* never delivered */
+    bs_msg_stats sa, sc;
+    bs_msg_get_stats(a, &sa);
+    bs_msg_get_stats(c, &sc);
+    ck_assert_uint_ge(sa.auth_failures, 1);
+    ck_assert_uint_ge(sc.auth_failures, 1);
+    ck_assert_uint_eq(sa.connects, 0);
+    ck_assert_uint_eq(sc.connects, 0);
+    bs_msg_stop(a);
+    bs_msg_stop(c);
+}
+END_TEST
+
+static int raw_connect(const bs_msg_peer *p);
+static void expect_closed(int fd);
+
+/* Reads one whole frame from fd into f; 0, or -1 at EOF/error. */
+static int raw_read_frame(int fd, bs_msg_frame *f, bs_buf *raw) {
+    uint8_t hdr[4];
+    size_t got = 0;
+    while (got < 4) {
+        ssize_t n = read(fd, hdr + got, 4 - got);
+        if (n <= 0) return -1;
+        got += (size_t)n;
+    }
+    uint32_t len = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
+                   ((uint32_t)hdr[2] << 8) | hdr[3];
+    ck_assert_uint_le(len, MAX);
+    uint8_t *b = malloc(4 + len);
+    memcpy(b, hdr, 4);
+    got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, b + 4 + got, len - got);
+        if (n <= 0) {
+            free(b);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    char err[128];
+    int rc = bs_msg_frame_decode(b, 4 + len, MAX, f, err, sizeof err);
+    if (raw) bs_buf_append(raw, b, 4 + len);
+    free(b);
+    ck_assert_int_eq(rc, 0);
+    return 0;
+}
+
+static void raw_send_hello(int fd, uint64_t id, const bs_msg_hello *h) {
+    bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
+    ck_assert_int_eq(bs_msg_hello_encode(h, &pl), 0);
+    bs_msg_frame f = {BS_VERB_HANDSHAKE, BS_MSG_KIND_REQUEST, id, 0, 0,
+                      pl.data,           pl.len};
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &fr), 0);
+    ck_assert_int_eq(write(fd, fr.data, fr.len), (ssize_t)fr.len);
+    bs_buf_free(&pl);
+    bs_buf_free(&fr);
+}
+
+static void raw_send_verb(int fd, uint8_t verb, const char *payload) {
+    bs_msg_frame f = {verb, BS_MSG_KIND_ONEWAY, 7, 0, 0, (uint8_t *)payload,
+                      strlen(payload)};
+    bs_buf bb = BS_BUF_INIT;
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &bb), 0);
+    ck_assert_int_eq(write(fd, bb.data, bb.len), (ssize_t)bb.len);
+    bs_buf_free(&bb);
+}
+
+/* A raw client: connects to `to`, sends step 1 as `cluster` from
+ * 127.0.0.1:from_port and reads step 2 into *ch.  Returns the socket. */
+static int raw_hello(const bs_msg_peer *to, const char *cluster,
+                     uint16_t from_port, bs_msg_hello *mine, bs_msg_hello *ch,
+                     bs_buf *raw) {
+    int fd = raw_connect(to);
+    memset(mine, 0, sizeof *mine);
+    mine->fields = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
+                   BS_HELLO_FROM | BS_HELLO_NONCE;
+    snprintf(mine->cluster, sizeof mine->cluster, "%s", cluster);
+    mine->proto = BS_MSG_PROTOCOL_VERSION;
+    bs_uuid_v4(&mine->host_id);
+    bs_msg_peer_set(&mine->from, "127.0.0.1", from_port);
+    memset(mine->nonce, 0x42, sizeof mine->nonce);
+    raw_send_hello(fd, 0, mine);
+    bs_msg_frame f;
+    ck_assert_int_eq(raw_read_frame(fd, &f, raw), 0);
+    ck_assert_uint_eq(f.verb, BS_VERB_HANDSHAKE);
+    ck_assert_uint_eq(f.kind, BS_MSG_KIND_RESPONSE);
+    char err[128];
+    ck_assert_int_eq(bs_msg_hello_decode(f.payload, f.len, ch, err, sizeof err),
+                     0);
+    bs_msg_frame_free(&f);
+    return fd;
+}
+
+/* Sends our proof (made with `secret`, as client or, for the reflection
+ * test, as server) and returns the verdict: 1 ok, 0 refused. */
+static int raw_prove(int fd, const bs_msg_hello *mine, const bs_msg_hello *ch,
+                     const char *secret, const char *cluster, int as_server) {
+    bs_msg_hello pf;
+    memset(&pf, 0, sizeof pf);
+    pf.fields = BS_HELLO_PROOF;
+    bs_msg_proof_in in = {(const uint8_t *)secret, strlen(secret), as_server,
+                          mine->nonce, ch->nonce, mine->host_id, ch->host_id,
+                          &mine->from, cluster};
+    ck_assert_int_eq(bs_msg_proof(&in, pf.proof), 0);
+    raw_send_hello(fd, 1, &pf);
+    bs_msg_frame f;
+    if (raw_read_frame(fd, &f, NULL)) return 0;
+    bs_msg_hello v;
+    char err[128];
+    ck_assert_int_eq(bs_msg_hello_decode(f.payload, f.len, &v, err, sizeof err),
+                     0);
+    bs_msg_frame_free(&f);
+    ck_assert(v.fields & BS_HELLO_OK);
+    return v.ok;
+}
+
+START_TEST(refusal_does_not_name_our_cluster) {
+    const char *name = "SecretName-4711";
+    bs_msg *a = start("127.0.0.1", name, 0);
+    bs_msg_peer pa;
+    bs_msg_local(a, &pa);
+    /* wrong cluster name: refused in step 2 */
+    bs_msg_hello mine, ch;
+    bs_buf raw = BS_BUF_INIT;
+    int fd = raw_hello(&pa, "Guess", 9, &mine, &ch, &raw);
+    ck_assert(ch.fields & BS_HELLO_OK);
+    ck_assert_int_eq(ch.ok, 0);
+    ck_assert(!(ch.fields & BS_HELLO_CLUSTER));
+    ck_assert_ptr_null(strstr(ch.why, name));
+    ck_assert_ptr_null(memmem(raw.data, raw.len, name, strlen(name)));
+    expect_closed(fd);
+    /* right name, wrong secret: challenged, then refused; no message
+     * along the way carries the name */
+    raw.len = 0;
+    fd = raw_hello(&pa, name, 9, &mine, &ch, &raw);
+    ck_assert_int_eq(ch.ok, 1);
+    ck_assert(!(ch.fields & BS_HELLO_CLUSTER));
+    ck_assert_ptr_null(memmem(raw.data, raw.len, name, strlen(name)));
+    ck_assert_int_eq(
+        raw_prove(fd, &mine, &ch, "not the secret at all!", name, 0), 0);
+    expect_closed(fd);
+    bs_buf_free(&raw);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_ge(st.refused, 2);
+    ck_assert_uint_eq(st.auth_failures, 1);
+    bs_msg_stop(a);
+}
+END_TEST
+
+/* The control for the raw tests below: a raw client that does know the
+ * secret gets its verb delivered, so their refusals are the secret's
+ * doing and not the raw client's. */
+START_TEST(raw_client_with_the_secret_can_send) {
+    bs_msg *a = start("127.0.0.1", "C", 0);
+    bs_msg_peer pa;
+    bs_msg_local(a, &pa);
+    int before = atomic_load(&oneway);
+    bs_msg_hello mine, ch;
+    int fd = raw_hello(&pa, "C", 9, &mine, &ch, NULL);
+    ck_assert_int_eq(ch.ok, 1);
+    ck_assert(ch.fields & BS_HELLO_PROOF);
+    /* the server proved the secret too */
+    uint8_t want[BS_MSG_PROOF_LEN];
+    bs_msg_proof_in in = {(const uint8_t *)SECRET, strlen(SECRET), 1,
+                          mine.nonce, ch.nonce, mine.host_id, ch.host_id,
+                          &mine.from, "C"};
+    ck_assert_int_eq(bs_msg_proof(&in, want), 0);
+    ck_assert_mem_eq(want, ch.proof, sizeof want);
+    ck_assert_int_eq(raw_prove(fd, &mine, &ch, SECRET, "C", 0), 1);
+    raw_send_verb(fd, BS_VERB_MUTATION, "one-way");
+    ck_assert(wait_for(&oneway, before + 1));
+    close(fd);
+    bs_msg_stop(a);
+}
+END_TEST
+
+START_TEST(skipping_the_proof_cannot_send_a_verb) {
+    bs_msg *a = start("127.0.0.1", "C", 0);
+    bs_msg_peer pa;
+    bs_msg_local(a, &pa);
+    int before = atomic_load(&handled);
+    /* 1: the verb right after the hello, without waiting */
+    int fd = raw_connect(&pa);
+    bs_msg_hello mine;
+    memset(&mine, 0, sizeof mine);
+    mine.fields = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
+                  BS_HELLO_FROM | BS_HELLO_NONCE;
+    strcpy(mine.cluster, "C");
+    mine.proto = BS_MSG_PROTOCOL_VERSION;
+    bs_msg_peer_set(&mine.from, "127.0.0.1", 9);
+    raw_send_hello(fd, 0, &mine);
+    raw_send_verb(fd, BS_VERB_MUTATION, "sneak");
+    expect_closed(fd);
+    /* 2: the verb after the challenge, instead of the proof */
+    bs_msg_hello ch;
+    fd = raw_hello(&pa, "C", 9, &mine, &ch, NULL);
+    ck_assert_int_eq(ch.ok, 1);
+    raw_send_verb(fd, BS_VERB_MUTATION, "sneak");
+    expect_closed(fd);
+    /* 3: the verb as the very first frame, old-protocol style */
+    fd = raw_connect(&pa);
+    raw_send_verb(fd, BS_VERB_MUTATION, "sneak");
+    expect_closed(fd);
+    /* 4: a proof frame without a proof */
+    fd = raw_hello(&pa, "C", 9, &mine, &ch, NULL);
+    bs_msg_hello empty;
+    memset(&empty, 0, sizeof empty);
+    empty.fields = BS_HELLO_OK;
+    empty.ok = 1;
+    raw_send_hello(fd, 1, &empty);
+    raw_send_verb(fd, BS_VERB_MUTATION, "sneak");
+    expect_closed(fd);
+    usleep(100000);
+    ck_assert_int_eq(atomic_load(&handled), before);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_ge(st.refused, 4);
+    bs_msg_stop(a);
+}
+END_TEST
+
+/* The server's own proof sent back as the client's is refused: proofs
+ * are bound to their direction. */
+START_TEST(reflected_proof_is_refused) {
+    bs_msg *a = start("127.0.0.1", "C", 0);
+    bs_msg_peer pa;
+    bs_msg_local(a, &pa);
+    bs_msg_hello mine, ch;
+    int fd = raw_hello(&pa, "C", 9, &mine, &ch, NULL);
+    ck_assert_int_eq(ch.ok, 1);
+    bs_msg_hello pf;
+    memset(&pf, 0, sizeof pf);
+    pf.fields = BS_HELLO_PROOF;
+    memcpy(pf.proof, ch.proof, sizeof pf.proof);
+    raw_send_hello(fd, 1, &pf);
+    bs_msg_frame f;
+    ck_assert_int_eq(raw_read_frame(fd, &f, NULL), 0);
+    bs_msg_hello v;
+    char err[128];
+    ck_assert_int_eq(bs_msg_hello_decode(f.payload, f.len, &v, err, sizeof err),
+                     0);
+    bs_msg_frame_free(&f);
+    ck_assert_int_eq(v.ok, 0);
+    expect_closed(fd);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_eq(st.auth_failures, 1);
+    bs_msg_stop(a);
+}
+END_TEST
+
+/* Connections that never finish their handshake are closed: after the
+ * handshake timeout, and the oldest when too many are pending. */
+START_TEST(unauthenticated_connections_are_bounded) {
+    g_hs_timeout = 200;
+    bs_msg *a = start("127.0.0.1", "C", 0);
+    g_hs_timeout = 0;
+    bs_msg_peer pa;
+    bs_msg_local(a, &pa);
+    int fd = raw_connect(&pa); /* says nothing */
+    expect_closed(fd);
+    bs_msg_hello mine, ch; /* says hello, never proves */
+    fd = raw_hello(&pa, "C", 9, &mine, &ch, NULL);
+    expect_closed(fd);
+    bs_msg_stop(a);
+
+    g_max_unauth = 2;
+    a = start("127.0.0.1", "C", 0);
+    g_max_unauth = 0;
+    bs_msg_local(a, &pa);
+    int f1 = raw_hello(&pa, "C", 9, &mine, &ch, NULL);
+    int f2 = raw_hello(&pa, "C", 9, &mine, &ch, NULL);
+    int f3 = raw_hello(&pa, "C", 9, &mine, &ch, NULL); /* evicts f1 */
+    expect_closed(f1);
+    /* f2 is still served: it can finish and send */
+    int before = atomic_load(&oneway);
+    bs_msg_hello m2, c2;
+    int f4 = raw_hello(&pa, "C", 9, &m2, &c2, NULL); /* evicts f2 */
+    expect_closed(f2);
+    ck_assert_int_eq(raw_prove(f4, &m2, &c2, SECRET, "C", 0), 1);
+    raw_send_verb(f4, BS_VERB_MUTATION, "late but proven");
+    ck_assert(wait_for(&oneway, before + 1));
+    close(f3);
+    close(f4);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_ge(st.refused, 2);
+    bs_msg_stop(a);
+}
+END_TEST
 
 START_TEST(garbage_is_rejected_and_node_stays_up) {
     bs_msg *a = start("127.0.0.1", "C", 0), *b = start("127.0.0.2", "C", 0);
@@ -496,6 +910,8 @@ START_TEST(reconnects_after_peer_restart) {
     bs_msg_opts opt;
     bs_msg_opts_default(&opt);
     opt.cluster_name = "C";
+    opt.secret = (const uint8_t *)SECRET;
+    opt.secret_len = strlen(SECRET);
     opt.listen_address = "127.0.0.2";
     opt.port = pb.port;
     b = NULL;
@@ -517,12 +933,21 @@ static Suite *suite(void) {
     tcase_add_test(t, frame_round_trip_plain_and_lz4);
     tcase_add_test(t, frame_rejects_garbage);
     tcase_add_test(t, hello_round_trip);
+    tcase_add_test(t, peer_parse_endpoints);
+    tcase_add_test(t, proof_binds_secret_nonces_direction_and_endpoint);
     suite_add_tcase(s, t);
     t = tcase_create("live");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, request_response_between_instances);
     tcase_add_test(t, timeout_and_close);
     tcase_add_test(t, other_cluster_is_refused);
+    tcase_add_test(t, start_needs_a_secret);
+    tcase_add_test(t, wrong_secret_is_refused_both_ways);
+    tcase_add_test(t, refusal_does_not_name_our_cluster);
+    tcase_add_test(t, raw_client_with_the_secret_can_send);
+    tcase_add_test(t, skipping_the_proof_cannot_send_a_verb);
+    tcase_add_test(t, reflected_proof_is_refused);
+    tcase_add_test(t, unauthenticated_connections_are_bounded);
     tcase_add_test(t, garbage_is_rejected_and_node_stays_up);
     tcase_add_test(t, bounded_queue_drops_and_counts);
     tcase_add_test(t, reconnects_after_peer_restart);

@@ -1,8 +1,9 @@
 /*
- * test_coord.c - the replicated coordinator in one process: three nodes,
- * each a bs_local (own store directory) + a bs_msg on a free 127.0.0.1
- * port + a bs_coord, over a fake membership (static ring, switchable alive
- * flags and endpoints).  Keyspace "ks" has SimpleStrategy rf 3 and "ks1"
+ * test_coord.c - the replicated coordinator in one process: three nodes
+ * of the shared harness (tests/harness/nnode.h: each a bs_local with its
+ * own store directory + a bs_msg on a free 127.0.0.1 port, over a static
+ * ring with switchable alive flags and endpoints), each running a
+ * bs_coord.  Keyspace "ks" has SimpleStrategy rf 3 and "ks1"
  * rf 1; both have table t (k text PRIMARY KEY, v text).
  *
  * Covers: QUORUM writes reach all replicas; Unavailable (required/alive)
@@ -13,7 +14,6 @@
  * with only a hint; range scans that cross nodes, with paging cursors.
  */
 #include <check.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -27,51 +27,24 @@
 #include "query/proto.h"
 #include "ring/murmur3.h"
 #include "ring/tokenmeta.h"
+#include "tests/harness/nnode.h"
 
 #define N 3
-#define FAKE_MEM_N N
-#include "tests/unit/node/fake_mem.h"
 
+/* The coordinator of each node (the nodes themselves: g_c). */
 typedef struct node {
-    char dir[128];
-    bs_config cfg;
-    bs_local *local;
-    bs_msg *msg;
     bs_coord *coord;
-    bs_exec_backend be;  /* the coordinator's */
-    bs_exec_backend lbe; /* the local node's */
+    bs_exec_backend be; /* the coordinator's */
 } node;
 
-static fake_mem g_mem;
+static bs_nnode g_c;
 static node g_n[N];
 static int g_hints_enabled = 1;
-static const uint16_t *g_vcol;
 static uint16_t g_vid;
 
-static void set_alive(int i, int a) { fake_mem_set_alive(&g_mem, i, a); }
+static void set_alive(int i, int a) { bs_nnode_set_alive(&g_c, i, a); }
 
 /* ---- cluster setup ------------------------------------------------------- */
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static void start_msg(int i) {
-    bs_msg_opts o;
-    bs_msg_opts_default(&o);
-    o.cluster_name = "coord-test";
-    bs_local_host_id(g_n[i].local, &o.host_id);
-    o.listen_address = "127.0.0.1";
-    o.port = 0;
-    o.reconnect_max_ms = 200;
-    ck_assert_int_eq(bs_msg_start(&o, &g_n[i].msg), 0);
-    pthread_mutex_lock(&g_mem.lock);
-    bs_msg_local(g_n[i].msg, &g_mem.peer[i]);
-    pthread_mutex_unlock(&g_mem.lock);
-}
 
 static void start_coord(int i, uint32_t write_timeout_ms) {
     bs_coord_opts o;
@@ -82,102 +55,52 @@ static void start_coord(int i, uint32_t write_timeout_ms) {
     o.hint_poll_ms = 100;
     o.hint_throttle_bytes = 0;
     o.range_page = 7; /* several pages per vnode range */
-    bs_coord_membership mem = {&g_mem, m_ring, NULL, m_alive, m_endpoint};
-    ck_assert_int_eq(bs_coord_new(&o, g_n[i].local, g_n[i].msg, &mem, &g_n[i].coord), 0);
+    bs_coord_membership mem;
+    bs_nnode_membership(&g_c, &mem);
+    ck_assert_int_eq(bs_coord_new(&o, g_c.node[i].local, g_c.node[i].msg, &mem, &g_n[i].coord), 0);
     bs_coord_backend(g_n[i].coord, &g_n[i].be);
 }
 
-/* Node i goes down: coordinator and messaging stopped (store kept). */
-static void node_down(int i) {
-    set_alive(i, 0);
+/* The harness runs a coordinator on every node. */
+static int svc_start(void *ud, int i) {
+    (void)ud;
+    start_coord(i, 2000);
+    return 0;
+}
+static void svc_stop(void *ud, int i) {
+    (void)ud;
     bs_coord_stop(g_n[i].coord);
-    bs_msg_stop(g_n[i].msg);
+}
+static void svc_free(void *ud, int i) {
+    (void)ud;
     bs_coord_free(g_n[i].coord);
     g_n[i].coord = NULL;
-    g_n[i].msg = NULL;
 }
+
+/* Node i goes down: coordinator and messaging stopped (store kept). */
+static void node_down(int i) { bs_nnode_down(&g_c, i); }
 
 /* ... and comes back on a new port. */
-static void node_up(int i) {
-    start_msg(i);
-    start_coord(i, 2000);
-    set_alive(i, 1);
-}
-
-static bs_type k_text = {.kind = BS_TYPE_VARCHAR};
-
-static void apply_schema(node *n) {
-    bs_schema *cur = n->lbe.schema_get(n->lbe.ud);
-    bs_schema *s = bs_schema_clone(cur);
-    bs_schema_release(cur);
-    char err[256];
-    const char *k[] = {"replication_factor"}, *v3[] = {"3"}, *v1[] = {"1"};
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks", "SimpleStrategy", 1, k, v3, 1, 1, err, sizeof err), 0);
-    ck_assert_int_eq(bs_schema_create_keyspace(s, "ks1", "SimpleStrategy", 1, k, v1, 1, 1, err, sizeof err), 0);
-    bs_column_def d[2] = {{"k", &k_text, BS_COL_PARTITION_KEY, 0, 0}, {"v", &k_text, BS_COL_REGULAR, -1, 0}};
-    bs_uuid id;
-    memset(id.b, 0x11, 16);
-    ck_assert_int_eq(bs_schema_create_table(s, "ks", "t", &id, d, 2, NULL, 0, 1, err, sizeof err), 0);
-    memset(id.b, 0x22, 16);
-    ck_assert_int_eq(bs_schema_create_table(s, "ks1", "t", &id, d, 2, NULL, 0, 1, err, sizeof err), 0);
-    bs_exec_err e;
-    memset(&e, 0, sizeof e);
-    ck_assert_int_eq(n->lbe.schema_apply(n->lbe.ud, s, NULL, &e), 0);
-}
-
-static void open_local(int i) {
-    char err[256];
-    ck_assert_int_eq(bs_local_open(&g_n[i].cfg, &g_n[i].local, err, sizeof err), 0);
-    bs_local_backend(g_n[i].local, &g_n[i].lbe);
-}
+static void node_up(int i) { ck_assert_msg(bs_nnode_up(&g_c, i) == 0, "%s", g_c.err); }
 
 static void setup(void) {
-    memset(&g_mem, 0, sizeof g_mem);
-    pthread_mutex_init(&g_mem.lock, NULL);
-    bs_ring_builder *b;
-    ck_assert_int_eq(bs_ring_builder_new(&b), 0);
-    for (int i = 0; i < N; i++) {
-        node *n = &g_n[i];
-        memset(n, 0, sizeof *n);
-        snprintf(n->dir, sizeof n->dir, "/tmp/bs_coord_test_XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(n->dir));
-        bs_config_init(&n->cfg);
-        char err[256];
-        ck_assert_int_eq(bs_config_set(&n->cfg, "data_directory", n->dir, err, sizeof err), 0);
-        ck_assert_int_eq(bs_config_set(&n->cfg, "num_tokens", "4", err, sizeof err), 0);
-        open_local(i);
-        apply_schema(n);
-        bs_local_host_id(n->local, &g_mem.host[i]);
-        g_mem.alive[i] = 1;
-        const int64_t *toks;
-        size_t nt = bs_local_tokens(n->local, &toks);
-        char ep[32];
-        snprintf(ep, sizeof ep, "node%d", i);
-        bs_ring_node_desc d = {g_mem.host[i], ep, "dc1", "rack1", toks, nt};
-        ck_assert_int_eq(bs_ring_builder_add_node(b, &d), 0);
-    }
-    ck_assert_int_eq(bs_ring_builder_build(b, &g_mem.ring), 0);
-    bs_ring_builder_free(b);
-    for (int i = 0; i < N; i++) start_msg(i);
-    for (int i = 0; i < N; i++) start_coord(i, 2000);
-    bs_schema *s = g_n[0].lbe.schema_get(g_n[0].lbe.ud);
-    g_vid = bs_table_column(bs_schema_table(s, "ks", "t"), "v")->id;
-    g_vcol = &g_vid;
-    bs_schema_release(s);
+    memset(g_n, 0, sizeof g_n);
+    bs_nnode_opts o;
+    bs_nnode_opts_default(&o);
+    o.n = N;
+    o.cluster_name = "coord-test";
+    o.dir_prefix = "/tmp/bs_coord_test_";
+    ck_assert_msg(bs_nnode_start(&g_c, &o) == 0, "%s", g_c.err);
+    ck_assert_msg(bs_nnode_create_table(&g_c, "ks", 3, 0x11) == 0, "%s", g_c.err);
+    ck_assert_msg(bs_nnode_create_table(&g_c, "ks1", 1, 0x22) == 0, "%s", g_c.err);
+    bs_nnode_service svc = {NULL, svc_start, svc_stop, svc_free};
+    ck_assert_msg(bs_nnode_start_services(&g_c, &svc) == 0, "%s", g_c.err);
+    int vid = bs_nnode_vcol(&g_c, "ks");
+    ck_assert_int_ge(vid, 0);
+    g_vid = (uint16_t)vid;
 }
 
-static void teardown(void) {
-    for (int i = 0; i < N; i++) bs_coord_stop(g_n[i].coord);
-    for (int i = 0; i < N; i++) bs_msg_stop(g_n[i].msg);
-    for (int i = 0; i < N; i++) {
-        bs_coord_free(g_n[i].coord);
-        bs_local_close(g_n[i].local);
-        bs_config_free(&g_n[i].cfg);
-        nftw(g_n[i].dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    }
-    bs_ring_snapshot_release(g_mem.ring);
-    pthread_mutex_destroy(&g_mem.lock);
-}
+static void teardown(void) { bs_nnode_stop(&g_c); }
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -253,7 +176,7 @@ static int get(int i, const char *k, uint16_t cl, char *out) {
 
 /* Node i's own replica, no network. */
 static void local_get(int i, const char *k, char *out) {
-    ck_assert_int_eq(get_be(&g_n[i].lbe, "ks", k, BS_CL_ONE, out, 64), 0);
+    ck_assert_int_eq(get_be(&g_c.node[i].lbe, "ks", k, BS_CL_ONE, out, 64), 0);
 }
 
 /* Waits (bounded) until node i's replica holds k = want. */
@@ -305,7 +228,7 @@ static void *all_writer(void *arg) {
             continue;
         }
         for (int i = 1; i < N; i++)
-            if (get_be_e(&g_n[i].lbe, "ks", key, BS_CL_ONE, got, sizeof got, &err) || strcmp(got, val))
+            if (get_be_e(&g_c.node[i].lbe, "ks", key, BS_CL_ONE, got, sizeof got, &err) || strcmp(got, val))
                 atomic_fetch_add(&g_bad, 1);
     }
     return NULL;
@@ -338,7 +261,7 @@ START_TEST(one_down_quorum_ok_all_unavailable) {
     ck_assert_int_ne(get(0, "b", BS_CL_ALL, v), 0);
     ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
     /* the down replica got a hint for the QUORUM write only */
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 1);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 1);
     /* nothing was applied by the refused ALL write */
     char lv[64];
     local_get(0, "b", lv);
@@ -374,8 +297,8 @@ static void blackhole(void *ud, bs_msg *m, const bs_msg_in *in) {
 
 START_TEST(silent_replica_gives_write_timeout) {
     /* node 2 is "alive" but swallows mutations */
-    ck_assert_int_eq(bs_msg_register(g_n[2].msg, BS_VERB_MUTATION, blackhole, NULL), 0);
-    ck_assert_int_eq(bs_msg_register(g_n[2].msg, BS_VERB_HINT, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_MUTATION, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_HINT, blackhole, NULL), 0);
     bs_coord_stop(g_n[0].coord);
     bs_coord_free(g_n[0].coord);
     start_coord(0, 300);
@@ -387,9 +310,9 @@ START_TEST(silent_replica_gives_write_timeout) {
     /* QUORUM does not wait for it */
     ck_assert_int_eq(put(0, "ks", "d", "2", 200, BS_CL_QUORUM), 0);
     /* both timed-out requests leave a hint for node 2 */
-    for (int i = 0; i < 200 && bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]) < 2; i++)
+    for (int i = 0; i < 200 && bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]) < 2; i++)
         usleep(10000);
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 2);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 2);
     bs_coord_stats st;
     bs_coord_get_stats(g_n[0].coord, &st);
     ck_assert_uint_eq(st.write_timeouts, 1);
@@ -445,8 +368,8 @@ START_TEST(read_repair_must_reach_every_replica_it_read) {
     set_alive(1, 1);
     set_alive(2, 1);
     /* the other replicas answer digests but never the repair's READ_RAW */
-    ck_assert_int_eq(bs_msg_register(g_n[1].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
-    ck_assert_int_eq(bs_msg_register(g_n[2].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[1].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_READ_RAW, blackhole, NULL), 0);
     /* a QUORUM read through node 0 sees "new" (local) and "old": it may
      * answer "new" only once a quorum holds it, or a later QUORUM read of
      * nodes 1 and 2 would go back to "old" */
@@ -467,18 +390,18 @@ START_TEST(hints_replayed_when_replica_returns) {
         snprintf(want, sizeof want, "v%d", i);
         ck_assert_int_eq(put(i % 2, "ks", k, want, 100 + i, BS_CL_QUORUM), 0);
     }
-    uint64_t p0 = bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]);
-    uint64_t p1 = bs_coord_hints_pending(g_n[1].coord, &g_mem.host[2]);
+    uint64_t p0 = bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]);
+    uint64_t p1 = bs_coord_hints_pending(g_n[1].coord, &g_c.host[2]);
     ck_assert_uint_eq(p0, 10);
     ck_assert_uint_eq(p1, 10);
     node_up(2);
     /* the replay threads (100 ms poll) deliver everything */
-    for (int i = 0; i < 500 && (bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]) ||
-                                bs_coord_hints_pending(g_n[1].coord, &g_mem.host[2]));
+    for (int i = 0; i < 500 && (bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]) ||
+                                bs_coord_hints_pending(g_n[1].coord, &g_c.host[2]));
          i++)
         usleep(10000);
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 0);
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[1].coord, &g_mem.host[2]), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[1].coord, &g_c.host[2]), 0);
     for (int i = 0; i < 20; i++) {
         char v[64];
         snprintf(k, sizeof k, "h%d", i);
@@ -499,24 +422,18 @@ START_TEST(hints_survive_coordinator_restart) {
         snprintf(k, sizeof k, "r%d", i);
         ck_assert_int_eq(put(0, "ks", k, "x", 100, BS_CL_QUORUM), 0);
     }
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 5);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 5);
     /* node 0 restarts completely (store closed and reopened) */
     set_alive(0, 0);
-    bs_coord_stop(g_n[0].coord);
-    bs_msg_stop(g_n[0].msg);
-    bs_coord_free(g_n[0].coord);
-    bs_local_close(g_n[0].local);
-    open_local(0);
-    start_msg(0);
-    start_coord(0, 2000);
+    ck_assert_msg(bs_nnode_restart(&g_c, 0) == 0, "%s", g_c.err);
     set_alive(0, 1);
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 5);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 5);
     node_up(2);
     uint64_t d = 0;
     /* replay now on this thread (the replay thread may race: both are fine) */
-    bs_coord_hints_replay(g_n[0].coord, &g_mem.host[2], &d);
-    for (int i = 0; i < 300 && bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]); i++) usleep(10000);
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 0);
+    bs_coord_hints_replay(g_n[0].coord, &g_c.host[2], &d);
+    for (int i = 0; i < 300 && bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]); i++) usleep(10000);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 0);
     char v[64];
     local_get(2, "r4", v);
     ck_assert_str_eq(v, "x");
@@ -530,7 +447,7 @@ START_TEST(hints_disabled_writes_none) {
     start_coord(0, 2000);
     node_down(2);
     ck_assert_int_eq(put(0, "ks", "n", "1", 100, BS_CL_QUORUM), 0);
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 0);
     bs_coord_stats st;
     bs_coord_get_stats(g_n[0].coord, &st);
     ck_assert_uint_eq(st.hints_written, 0);
@@ -543,10 +460,10 @@ static void key_on(int want, char *k, size_t cap) {
     for (int i = 0;; i++) {
         snprintf(k, cap, "any%d", i);
         uint32_t owner;
-        ck_assert_int_eq(bs_ring_snapshot_primary(g_mem.ring, bs_ring_partition_token(k, strlen(k)), &owner), 0);
+        ck_assert_int_eq(bs_ring_snapshot_primary(g_c.ring, bs_ring_partition_token(k, strlen(k)), &owner), 0);
         bs_ring_node_desc d;
-        bs_ring_snapshot_node(g_mem.ring, owner, &d);
-        if (!memcmp(d.host_id.b, g_mem.host[want].b, 16)) return;
+        bs_ring_snapshot_node(g_c.ring, owner, &d);
+        if (!memcmp(d.host_id.b, g_c.host[want].b, 16)) return;
     }
 }
 
@@ -557,7 +474,7 @@ START_TEST(any_succeeds_with_a_hint_alone) {
     ck_assert_int_ne(put(0, "ks1", k, "1", 100, BS_CL_ONE), 0);
     ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
     ck_assert_int_eq(put(0, "ks1", k, "1", 100, BS_CL_ANY), 0);
-    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_mem.host[2]), 1);
+    ck_assert_uint_eq(bs_coord_hints_pending(g_n[0].coord, &g_c.host[2]), 1);
 }
 END_TEST
 
@@ -680,6 +597,120 @@ START_TEST(range_scan_across_nodes_with_paging) {
 }
 END_TEST
 
+/* Range scans above ONE (issue 23, finding 1). */
+#define QK 900
+
+typedef struct qseen {
+    int count[QK];
+    int n, bad_value, stop_after;
+    int64_t last_token;
+    char last_pk[32];
+    size_t last_pk_len;
+} qseen;
+
+static int qscan_cb(void *ud, const bs_partv *p) {
+    qseen *s = ud;
+    char kb[16] = {0};
+    memcpy(kb, p->pk, p->pk_len < sizeof kb - 1 ? p->pk_len : sizeof kb - 1);
+    int i = atoi(kb + 1);
+    if (i >= 0 && i < QK) s->count[i]++;
+    if (!p->nrows || !p->rows[0].ncells || p->rows[0].cells[0].val_len != 3 ||
+        memcmp(p->rows[0].cells[0].val, "new", 3))
+        s->bad_value++;
+    s->n++;
+    s->last_token = p->token;
+    memcpy(s->last_pk, p->pk, p->pk_len);
+    s->last_pk_len = p->pk_len;
+    return s->stop_after && s->n >= s->stop_after ? 1 : 0;
+}
+
+/* Pages of `page` partitions through node i at cl, each resumed after
+ * the last partition; 0 or the backend's rc. */
+static int qscan_paged(int i, uint16_t cl, int page, qseen *q) {
+    bs_schema *s = g_n[i].be.schema_get(g_n[i].be.ud);
+    const bs_table_schema *t = bs_schema_table(s, "ks", "t");
+    int rc = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        int before = q->n;
+        q->stop_after = page ? q->n + page : 0;
+        bs_scan sc;
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = sc.end_token = INT64_MIN;
+        char cpk[32];
+        if (pages) {
+            memcpy(cpk, q->last_pk, q->last_pk_len);
+            sc.has_cursor = 1;
+            sc.cursor_token = q->last_token;
+            sc.cursor_pk = cpk;
+            sc.cursor_pk_len = q->last_pk_len;
+        }
+        memset(&g_err, 0, sizeof g_err);
+        rc = g_n[i].be.scan(g_n[i].be.ud, t, &sc, cl, qscan_cb, q, &g_err);
+        if (rc || !page || q->n - before < page) break;
+    }
+    bs_schema_release(s);
+    return rc;
+}
+
+START_TEST(range_scan_quorum_repairs_stale_replica) {
+    char k[16], v[64];
+    for (int i = 0; i < QK; i++) {
+        snprintf(k, sizeof k, "q%03d", i);
+        ck_assert_int_eq(put(0, "ks", k, "old", 100, BS_CL_ALL), 0);
+    }
+    /* node 2 misses updates, deletions and inserts (no hints) */
+    bs_coord_stop(g_n[0].coord);
+    bs_coord_free(g_n[0].coord);
+    g_hints_enabled = 0;
+    start_coord(0, 2000);
+    set_alive(2, 0);
+    for (int i = 0; i < QK; i++) {
+        snprintf(k, sizeof k, "q%03d", i);
+        ck_assert_int_eq(put(0, "ks", k, i % 10 == 9 ? NULL : "new", 200, BS_CL_QUORUM), 0);
+    }
+    set_alive(2, 1);
+    local_get(2, "q000", v);
+    ck_assert_str_eq(v, "old");
+    /* node 1 seen down: ALL is Unavailable (3 required, 2 alive) */
+    set_alive(1, 0);
+    qseen *q = calloc(1, sizeof *q);
+    ck_assert_int_ne(qscan_paged(2, BS_CL_ALL, 0, q), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+    ck_assert_int_eq(g_err.required, 3);
+    ck_assert_int_eq(g_err.alive, 2);
+    ck_assert_int_eq(q->n, 0);
+    set_alive(1, 1);
+    /* QUORUM through the stale node, paged (7 partitions per replica
+     * page, pages of 50 for the caller): every live key once with its
+     * new value, no deleted one */
+    memset(q, 0, sizeof *q);
+    ck_assert_int_eq(qscan_paged(2, BS_CL_QUORUM, 50, q), 0);
+    ck_assert_int_eq(q->bad_value, 0);
+    for (int i = 0; i < QK; i++) ck_assert_int_eq(q->count[i], i % 10 == 9 ? 0 : 1);
+    /* the scan repaired node 2: values, deletions */
+    for (int i = 0; i < QK; i++) {
+        snprintf(k, sizeof k, "q%03d", i);
+        local_get(2, k, v);
+        ck_assert_str_eq(v, i % 10 == 9 ? "" : "new");
+    }
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[2].coord, &st);
+    ck_assert_uint_ge(st.read_repairs, QK);
+    /* consistent now: an ALL scan repairs nothing */
+    uint64_t before = st.read_repairs;
+    memset(q, 0, sizeof *q);
+    ck_assert_int_eq(qscan_paged(1, BS_CL_ALL, 0, q), 0);
+    ck_assert_int_eq(q->n, QK - QK / 10);
+    bs_coord_get_stats(g_n[1].coord, &st);
+    bs_coord_stats st2;
+    bs_coord_get_stats(g_n[2].coord, &st2);
+    ck_assert_uint_eq(st2.read_repairs, before);
+    ck_assert_uint_eq(st.read_repairs, 0);
+    free(q);
+    g_hints_enabled = 1;
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("coord");
     TCase *tc = tcase_create("coord");
@@ -697,6 +728,7 @@ int main(void) {
     tcase_add_test(tc, hints_disabled_writes_none);
     tcase_add_test(tc, any_succeeds_with_a_hint_alone);
     tcase_add_test(tc, range_scan_across_nodes_with_paging);
+    tcase_add_test(tc, range_scan_quorum_repairs_stale_replica);
     tcase_add_test(tc, rf1_reads_through_owner_and_others);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

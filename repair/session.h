@@ -1,5 +1,5 @@
 /*
- * repair.h - anti-entropy repair sessions and the replica side of their
+ * session.h - anti-entropy repair sessions and the replica side of their
  * verbs (Merkle trees, record digests, range streaming).
  *
  * A session (bs_repair_run) runs on the caller's thread and blocks:
@@ -26,7 +26,7 @@
  *   and bytes that differed, records and bytes streamed, and the duration;
  *   a row per session goes to the local table "system.repair_history".
  *
- * Verbs (wire numbers; payload layouts in repair.c):
+ * Verbs (wire numbers; payload layouts in session_wire.c):
  *   REPAIR_TREE (15)    tree of (cf, range, depth)     -> bs_merkle_encode
  *   REPAIR_DIGESTS (16) digests of (cf, ranges)        -> digest list
  *   REPAIR_SEND (17)    stream (cf, ranges, wanted) to a target
@@ -41,24 +41,118 @@
  *
  * Threads: bs_repair_run and bs_repair_checksum may be called from any
  * thread (one session at a time: a second gets BS_EBUSY).
+ *
+ * Layering: repair/ knows nothing of the network, the membership or the
+ * schema.  It reaches peers, the ring, liveness and the catalog of tables
+ * through bs_repair_env (below), which the node implements
+ * (node/repair_env.c: over bs_msg, the membership and bs_local).
  */
-#ifndef BS_NODE_REPAIR_H
-#define BS_NODE_REPAIR_H
+#ifndef BS_REPAIR_SESSION_H
+#define BS_REPAIR_SESSION_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "node/coord/coord.h"
-#include "node/local.h"
-#include "node/cluster/msg.h"
+#include "common/uuid.h"
+#include "ring/strategy.h"
+#include "ring/tokenmeta.h"
+#include "storage/store.h"
 
+/* Internode verb numbers of the repair protocol (part of the wire
+ * protocol; the node's messaging carries them). */
 #define BS_VERB_REPAIR_TREE 15
 #define BS_VERB_REPAIR_DIGESTS 16
 #define BS_VERB_REPAIR_SEND 17
 #define BS_VERB_REPAIR_STREAM 18
 
 typedef struct bs_repair bs_repair;
+
+/* ------------------------------------------------------------------ */
+/* The environment: what the node supplies                            */
+/* ------------------------------------------------------------------ */
+
+/* An internode endpoint: an IP address in text form and its port. */
+#define BS_REPAIR_ADDRLEN 64
+typedef struct bs_repair_peer {
+    char addr[BS_REPAIR_ADDRLEN];
+    uint16_t port;
+} bs_repair_peer;
+
+/* The answer to a request: status 0 and the peer's payload (borrowed for
+ * the call), or a negative BS_E code (timeout, closed, the peer's error)
+ * with payload NULL. */
+typedef void (*bs_repair_answer_fn)(void *ud, int status, const uint8_t *p,
+                                    size_t len);
+
+/* A request of a repair verb as the service receives it.  payload is
+ * borrowed for the handler call; the rest may be copied.  reply_to is
+ * the environment's handle of the request: it must be passed to
+ * env->reply exactly once (which frees it). */
+typedef struct bs_repair_in {
+    uint8_t verb;
+    char from[BS_REPAIR_ADDRLEN]; /* the sender's address (for logs) */
+    const uint8_t *payload;
+    size_t len;
+    void *reply_to;
+} bs_repair_in;
+
+typedef void (*bs_repair_serve_fn)(void *ud, const bs_repair_in *in);
+
+/* The tables a session may visit, filled by env->catalog with the two
+ * functions below (the catalog copies the names). */
+typedef struct bs_repair_catalog bs_repair_catalog;
+/* Appends a keyspace.  st is its replication strategy over the ring
+ * catalog() was given (taken: freed with the catalog), or NULL with
+ * st_rc saying why it cannot be built.  system: a system keyspace
+ * (never repaired unless named).  0 or BS_ENOMEM (st freed). */
+int bs_repair_catalog_add_keyspace(bs_repair_catalog *c, const char *name,
+                                   int system, bs_ring_strategy *st, int st_rc);
+/* Appends a table (`name`, stored in column family `cf` of env->store) to
+ * the last keyspace added.  0, BS_EINVAL (no keyspace yet), BS_ENOMEM. */
+int bs_repair_catalog_add_table(bs_repair_catalog *c, const char *name,
+                                const char *cf);
+
+/* Every function is called from the service's threads (never from the
+ * messaging loop) unless it says otherwise; ud is passed back. */
+typedef struct bs_repair_env {
+    void *ud;
+    bs_store *store; /* this node's store (borrowed) */
+    bs_uuid self;    /* this node's host id */
+    /* The current ring, retained for the caller; NULL before there is one. */
+    bs_ring_snapshot *(*ring)(void *ud);
+    /* Failure detector verdict on a host: 1 up, anything else down. */
+    int (*alive)(void *ud, const bs_uuid *host);
+    /* Where to reach ring member `node`: 0, or a negative code (unknown). */
+    int (*endpoint)(void *ud, const bs_ring_node_desc *node,
+                    bs_repair_peer *out);
+    /* Fills c with every keyspace and its tables; the strategies are
+     * built over `ring` (NULL: none wanted, pass st NULL, st_rc 0).
+     * 0 or an error. */
+    int (*catalog)(void *ud, const bs_ring_snapshot *ring,
+                   bs_repair_catalog *c);
+    /* Sends a request of `verb` (payload copied) to `to`; 0 when queued,
+     * and then cb runs exactly once (on any thread) with the answer or an
+     * error, at the latest timeout_ms later; otherwise an error and cb is
+     * not called. */
+    int (*send)(void *ud, const bs_repair_peer *to, uint8_t verb, const void *p,
+                size_t len, uint32_t timeout_ms, bs_repair_answer_fn cb,
+                void *cbud);
+    /* Installs h as the handler of requests of `verb` (h NULL: removes
+     * it; requests then get an error from the environment).  h runs on
+     * the environment's thread and must not block.  0 or an error. */
+    int (*serve)(void *ud, uint8_t verb, bs_repair_serve_fn h, void *hud);
+    /* Answers a request (status 0 and payload, copied; or a negative
+     * BS_E code) and frees its reply_to.  Any thread. */
+    void (*reply)(void *ud, void *reply_to, int status, const void *p,
+                  size_t len);
+    /* Optional: called by bs_repair_free, last (frees ud). */
+    void (*release)(void *ud);
+} bs_repair_env;
+
+/* ------------------------------------------------------------------ */
+/* The service                                                         */
+/* ------------------------------------------------------------------ */
 
 typedef struct bs_repair_opts {
     uint32_t workers;         /* replica-side worker threads; 2 */
@@ -78,17 +172,19 @@ typedef struct bs_repair_opts {
 
 void bs_repair_opts_default(bs_repair_opts *o);
 
-/* Starts the service for node `local` over `msg` (both borrowed; they
- * must outlive it); mem gives the ring and the failure detector (copied;
- * its ud must outlive the service).  Registers the verbs.  0, BS_EINVAL,
- * BS_ENOMEM. */
-int bs_repair_new(const bs_repair_opts *o, bs_local *local, bs_msg *msg,
-                  const bs_coord_membership *mem, bs_repair **out);
+/* Starts the service over `env` (copied; everything it points to must
+ * outlive the service).  Registers the verbs.  On success the service
+ * owns env (bs_repair_free calls env->release); on failure the caller
+ * still does.  0, BS_EINVAL, BS_ENOMEM. */
+int bs_repair_new(const bs_repair_opts *o, const bs_repair_env *env,
+                  bs_repair **out);
 /* Unregisters the verbs, answers queued requests BS_ECLOSED and joins the
  * threads; a session in progress ends after its current range with
- * BS_ECLOSED.  Idempotent; NULL is a no-op.  Call before bs_msg_stop (and
- * before stopping whatever runs sessions, e.g. the admin server). */
+ * BS_ECLOSED.  Idempotent; NULL is a no-op.  Call before the messaging
+ * stops (and before stopping whatever runs sessions, e.g. the admin
+ * server). */
 void bs_repair_stop(bs_repair *r);
+/* Stops if needed, frees, then releases the environment.  NULL: no-op. */
 void bs_repair_free(bs_repair *r);
 
 typedef struct bs_repair_run_opts {
@@ -134,7 +230,7 @@ int bs_repair_report_json(const bs_repair_report *rep, bs_buf *out);
 int bs_repair_history(bs_repair *r, uint32_t limit, bs_buf *out);
 
 /* Validates a REPAIR_* request payload of `verb` as its handler would
- * (layouts in repair.c) without doing the work.  0, BS_ECORRUPT, or
+ * (layouts in session_wire.c) without doing the work.  0, BS_ECORRUPT, or
  * BS_EINVAL for a verb that is not a repair verb.  Pure (fuzzed). */
 int bs_repair_request_check(uint8_t verb, const void *p, size_t len);
 

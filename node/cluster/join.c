@@ -1,0 +1,170 @@
+/*
+ * join.c - choosing a new node's tokens from the ring it learns through
+ * gossip (see join.h).
+ *
+ * On its first start a node gossips STATUS=BOOT without TOKENS (it is
+ * nobody's replica yet) and polls what gossip taught it: the ring of
+ * NORMAL members (cluster.c builds it), and the other nodes that wait
+ * the same way.  bs__join_decide() says when the ring is complete enough
+ * (held still for a settle time) and whose turn it is (smallest host id
+ * first among live waiters); then ring/alloc.c's balanced allocator
+ * places num_tokens tokens so that effective ownership under
+ * {dc: allocate_tokens_for_local_replication_factor} stays even.  The
+ * caller persists and announces them (TOKENS, then STATUS=NORMAL).
+ *
+ * Invariant: this node's own gossip state carries no TOKENS while it
+ * waits, so it is in no ring - its own included - until the caller
+ * announces the chosen tokens.
+ */
+#include "node/cluster/join.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "ring/alloc.h"
+#include "ring/strategy.h"
+
+#define LOG "cluster"
+#define POLL_MS 100
+
+bs__join_verdict bs__join_decide(const bs__join_view *v) {
+    if (!v->other_seeds) return BS_JOIN_GO;
+    int late = v->elapsed_ms >= BS_JOIN_MAX_WAIT_MS;
+    if (v->earlier_boot && !late) return BS_JOIN_WAIT;
+    if (v->members > 0)
+        return v->stable_ms >= BS_JOIN_SETTLE_MS || late ? BS_JOIN_GO
+                                                         : BS_JOIN_WAIT;
+    if (v->self_is_seed)
+        return v->elapsed_ms >= BS_JOIN_SEED_WAIT_MS ? BS_JOIN_GO
+                                                     : BS_JOIN_WAIT;
+    return late ? BS_JOIN_NO_SEED : BS_JOIN_WAIT;
+}
+
+/* 1 when a live node other than us waits for tokens (STATUS=BOOT and no
+ * TOKENS) with a host id before ours. */
+static int earlier_waiter(bs_gossip *g, const bs_uuid *self) {
+    bs_gossip_view *v;
+    size_t n;
+    if (bs_gossip_snapshot(g, &v, &n)) return 0;
+    char mine[BS_UUID_STRLEN + 1];
+    bs_uuid_format(self, mine);
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        const char *st = e->app[BS_GS_STATUS].value;
+        const char *hid = e->app[BS_GS_HOST_ID].value;
+        if (v[i].is_self || !v[i].alive || !st || !hid ||
+            strcmp(st, "BOOT") != 0 || e->app[BS_GS_TOKENS].value)
+            continue;
+        found = strcasecmp(hid, mine) < 0;
+    }
+    bs_gossip_views_free(v, n);
+    return found;
+}
+
+/* SIGTERM/SIGINT arrived (main blocks them and waits for them only once
+ * started): the operator stops a node that is still waiting. */
+static int stop_requested(void) {
+    sigset_t p;
+    if (sigpending(&p)) return 0;
+    return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int allocate(const bs__join_env *e, const bs_ring_snapshot *ring,
+                    int64_t **tokens, size_t *ntokens, char *err,
+                    size_t errlen) {
+    const char *dcs[1] = {e->cfg->dc};
+    uint32_t rfs[1] = {
+        (uint32_t)e->cfg->allocate_tokens_for_local_replication_factor};
+    bs_ring_strategy *st;
+    int rc = bs_ring_strategy_nts(dcs, rfs, 1, &st);
+    if (rc) {
+        snprintf(err, errlen, "cannot build the allocation strategy: %s",
+                 bs_strerror(rc));
+        return rc;
+    }
+    size_t n = (size_t)e->cfg->num_tokens;
+    int64_t *t = calloc(n, sizeof *t);
+    rc = t ? bs_ring_tokens_balanced(ring, st, e->cfg->dc, e->cfg->rack, n, t)
+           : BS_ENOMEM;
+    bs_ring_strategy_free(st);
+    if (rc) {
+        free(t);
+        snprintf(err, errlen, "cannot allocate %zu tokens: %s", n,
+                 bs_strerror(rc));
+        return rc;
+    }
+    *tokens = t;
+    *ntokens = n;
+    return 0;
+}
+
+int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
+                           size_t *ntokens, char *err, size_t errlen) {
+    *tokens = NULL;
+    *ntokens = 0;
+    int64_t t0 = bs_clock_mono_ns(), since = t0;
+    uint32_t last_nodes = 0;
+    size_t last_tokens = 0;
+    for (;;) {
+        bs_ring_snapshot *ring = e->ring(e->ring_ud);
+        int64_t now = bs_clock_mono_ns();
+        uint32_t nodes = ring ? bs_ring_snapshot_node_count(ring) : 0;
+        size_t ntok = ring ? bs_ring_snapshot_token_count(ring) : 0;
+        if (nodes != last_nodes || ntok != last_tokens) {
+            last_nodes = nodes;
+            last_tokens = ntok;
+            since = now;
+        }
+        bs__join_view v = {
+            (now - t0) / 1000000,    e->self_is_seed,
+            e->other_seeds,          nodes,
+            (now - since) / 1000000, earlier_waiter(e->gossip, e->host_id)};
+        bs__join_verdict d = bs__join_decide(&v);
+        if (d == BS_JOIN_GO) {
+            if (v.earlier_boot)
+                BS_WARN(LOG,
+                        "another new node is still choosing its tokens after "
+                        "%d s; choosing ours now (start new nodes one at a "
+                        "time)",
+                        BS_JOIN_MAX_WAIT_MS / 1000);
+            int rc = allocate(e, ring, tokens, ntokens, err, errlen);
+            if (!rc)
+                BS_INFO(LOG,
+                        "chose %zu balanced tokens against a ring of %u "
+                        "node(s) (replication factor %d in %s)",
+                        *ntokens, nodes,
+                        e->cfg->allocate_tokens_for_local_replication_factor,
+                        e->cfg->dc);
+            if (ring) bs_ring_snapshot_release(ring);
+            return rc;
+        }
+        if (ring) bs_ring_snapshot_release(ring);
+        if (d == BS_JOIN_NO_SEED) {
+            snprintf(err, errlen,
+                     "no seed answered within %d s: cannot learn the ring to "
+                     "choose this node's tokens (check `seeds` and that a "
+                     "seed is running)",
+                     BS_JOIN_MAX_WAIT_MS / 1000);
+            return BS_EUNAVAIL;
+        }
+        if (stop_requested()) {
+            snprintf(err, errlen,
+                     "stopped by a signal while waiting to choose tokens");
+            return BS_ECANCELED;
+        }
+        sleep_ms(POLL_MS);
+    }
+}

@@ -1,0 +1,86 @@
+/*
+ * ts_int.h - shared by the files of node/ts/ (not a public header).
+ */
+#ifndef BS_NODE_TS_TS_INT_H
+#define BS_NODE_TS_TS_INT_H
+
+#include <pthread.h>
+
+#include "node/ts/ts.h"
+#include "query/ts/lineproto.h"
+
+/* Column names of a measurement's table (docs/TIMESERIES.md). */
+#define BS_TS_COL_SERIES "_series"
+#define BS_TS_COL_BUCKET "_bucket"
+#define BS_TS_COL_TIME "time"
+/* The series index of a database: one per keyspace. */
+#define BS_TS_INDEX_TABLE "_series_index"
+#define BS_TS_COL_MEASUREMENT "_measurement"
+
+struct bs_ts {
+    bs_exec_backend be;
+    int have_be;
+    int64_t bucket_ns;
+    int rf;
+    char dc[64];
+    pthread_mutex_t schema_mu; /* serializes our schema changes */
+};
+
+/* ---- ts_schema.c ---------------------------------------------------- */
+
+/* The InfluxDB field type a column type stands for; -1 if none. */
+int bs__ts_col_lp_type(const bs_type *t);
+
+/* True when `name` is usable as a keyspace/table name (what InfluxDB
+ * database and measurement names must be in Basalt: 1..48 letters,
+ * digits, underscores, not starting with '_'). */
+int bs__ts_valid_name(const char *name, size_t len);
+
+/* The table of measurement name[0..len): the name itself when it is a
+ * valid name (above) and does not look like a hashed one; otherwise
+ * "m_" + 16 hex digits of its 64-bit FNV-1a hash.  out: 49 bytes. */
+void bs__ts_table_name(const char *name, size_t len, char *out);
+
+/* Creates database `db` (keyspace + series index).  rf <= 0: default.
+ * 0 (also when it exists); or BS_EINVAL/BS_ENOMEM/other with msg. */
+int bs__ts_create_database(bs_ts *ts, const char *db, int rf, char *msg, size_t msglen);
+int bs__ts_drop_database(bs_ts *ts, const char *db, char *msg, size_t msglen);
+/* Drops measurement m's table and its series index partition. */
+int bs__ts_drop_measurement(bs_ts *ts, const char *db, const char *m, char *msg, size_t msglen);
+
+/* Makes sure measurement `m` of database `db` has a table with a column
+ * for every field of the points in pts[0..n) whose measurement is m
+ * (the first type seen wins, as in InfluxDB).  Fields whose name is
+ * reserved or whose type conflicts are left to the caller to detect.
+ * *s_out: a retained schema snapshot that contains the table. */
+int bs__ts_ensure_table(bs_ts *ts, const char *db, const char *m, const bs_lp_point *const *pts,
+                        size_t n, bs_schema **s_out, char *msg, size_t msglen);
+
+/* ---- ts_write.c ----------------------------------------------------- */
+
+/* POST /write (v2 = 0) and /api/v2/write (v2 = 1). */
+void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp, int v2);
+
+/* ---- ts_json.c ------------------------------------------------------ */
+
+/* Go's JSON float format; the time as RFC 3339 (quoted) or an integer in
+ * units of epoch_div ns (bs__ts_epoch_div of the `epoch` parameter; 0 =
+ * RFC 3339).  Return snprintf's count. */
+int bs__ts_fmt_float(double f, char *out, size_t cap);
+int bs__ts_fmt_time(int64_t ns, int64_t epoch_div, char *out, size_t cap);
+int64_t bs__ts_epoch_div(const char *epoch);
+
+/* ---- ts_select.c ---------------------------------------------------- */
+
+struct bs_iq_stmt;
+/* Runs a SELECT on database db, appending the result's members (series
+ * or error) after "statement_id". */
+void bs__ts_select(bs_ts *ts, const struct bs_iq_stmt *st, const char *db, int64_t epoch_div,
+                   bs_arena *a, bs_buf *o);
+
+/* ---- ts_query.c ----------------------------------------------------- */
+
+/* GET|POST /query. */
+void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp);
+
+#endif

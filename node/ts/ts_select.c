@@ -1,0 +1,997 @@
+/*
+ * ts_select.c - InfluxQL SELECT over a measurement's table.
+ *
+ * Plan: one scan of the measurement's table through the backend (every
+ * partition = one series over one time bucket).  Partitions whose bucket
+ * lies outside the WHERE time range are skipped without looking at their
+ * rows; the series key's tags are matched against the tag predicates
+ * once per partition; each row inside the time range feeds either
+ *   - raw mode: a row (time, series, values) of its output series, or
+ *   - aggregate mode: one accumulator per (output series, window, expr).
+ * Output series are the GROUP BY tag combinations (one series when there
+ * is no GROUP BY), sorted by their tags as InfluxDB sorts them; windows
+ * are GROUP BY time() buckets aligned to the epoch plus the offset, or
+ * one window for the whole range.  Then fill(), ORDER BY, LIMIT/OFFSET,
+ * SLIMIT/SOFFSET, and InfluxDB 1.x's JSON (ts_json.c formats numbers
+ * and times as Go does).
+ *
+ * InfluxDB's conventions kept: count of an empty window is 0 (fill(null)
+ * leaves the others null); a query with exactly one selector (min, max,
+ * first, last, percentile) and no GROUP BY time() reports the selected
+ * point's time, every other aggregate the start of the range (0 when the
+ * range is open); SELECT * lists fields and tags sorted by name; a tag
+ * missing from a series compares as "".
+ *
+ * Not yet (see docs/TIMESERIES.md): aggregates computed on the replicas
+ * (partials are merged here, on the coordinator, after a full scan),
+ * CSV, chunked answers.  Bounded: at most BS_TS_MAX_WINDOWS windows per
+ * series, BS_TS_MAX_ROWS raw rows per query.
+ */
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "node/ts/ts_int.h"
+#include "query/ts/influxql.h"
+#include "ring/murmur3.h"
+#include "storage/keycodec.h"
+
+#define BS_TS_MAX_WINDOWS 1000000
+#define BS_TS_MAX_ROWS 10000000
+#define MAX_TAGS 256
+
+typedef struct val {
+    int t; /* -1 null, else bs_lp_type */
+    double f;
+    int64_t i;
+    uint64_t u;
+    const char *s;
+    size_t sn;
+} val;
+
+typedef struct acc {
+    int64_t n;
+    double fsum;
+    int64_t isum;
+    val min, max, first, last;
+    int64_t tmin, tmax, tfirst, tlast;
+    double *xs; /* median, stddev, percentile */
+    int64_t *xt;
+    val *xv;
+    size_t nx, xcap;
+} acc;
+
+typedef struct win {
+    int64_t start;
+    acc *a; /* nexprs */
+    int any;
+} win;
+
+typedef struct rawrow {
+    int64_t t;
+    const char *series;
+    size_t sn;
+    val *v; /* nfields */
+} rawrow;
+
+typedef struct group {
+    const char *key; /* group key (tag values joined) */
+    size_t kn;
+    const char **tv; /* values of the group tags */
+    rawrow *rows;
+    size_t nrows, rcap;
+    win *w;
+    size_t nw, wcap;
+    int64_t last_start; /* window lookup cache */
+    size_t last_idx;
+} group;
+
+typedef struct sel {
+    bs_ts *ts;
+    const bs_iq_stmt *st;
+    const bs_table_schema *t;
+    bs_arena *a;
+    int agg; /* aggregate mode */
+    /* fields read: column ids and types */
+    uint16_t *cols;
+    int *ctype;
+    size_t ncols;
+    /* expression -> field index (or -1 for a tag in raw mode) */
+    int *efield;
+    const char **etag;
+    /* output columns (raw mode) */
+    const char **names;
+    size_t nnames;
+    /* tag predicates */
+    regex_t *re;
+    /* grouping */
+    const char **gtags;
+    size_t ngtags;
+    group *g;
+    size_t ng, gcap;
+    int64_t tmin, tmax;
+    int64_t dmin, dmax; /* data time range seen */
+    size_t rows;
+    char err[512];
+} sel;
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                             */
+/* ------------------------------------------------------------------ */
+
+static uint64_t rd64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+static val decode(int type, const uint8_t *p, size_t n) {
+    val v;
+    memset(&v, 0, sizeof v);
+    v.t = -1;
+    switch (type) {
+    case BS_LP_FLOAT:
+        if (n == 8) {
+            uint64_t b = rd64(p);
+            memcpy(&v.f, &b, 8);
+            v.t = BS_LP_FLOAT;
+        }
+        break;
+    case BS_LP_INT:
+        if (n == 8) {
+            v.i = (int64_t)rd64(p);
+            v.t = BS_LP_INT;
+        }
+        break;
+    case BS_LP_UINT:
+        if (n >= 1 && n <= 9 && !(p[0] & 0x80)) {
+            uint64_t u = 0;
+            for (size_t i = 0; i < n; i++) u = u << 8 | p[i];
+            v.u = u;
+            v.t = BS_LP_UINT;
+        }
+        break;
+    case BS_LP_STRING:
+        v.s = (const char *)p;
+        v.sn = n;
+        v.t = BS_LP_STRING;
+        break;
+    case BS_LP_BOOL:
+        if (n == 1) {
+            v.i = p[0] != 0;
+            v.t = BS_LP_BOOL;
+        }
+        break;
+    }
+    return v;
+}
+
+static double num(const val *v) {
+    return v->t == BS_LP_FLOAT ? v->f : v->t == BS_LP_INT ? (double)v->i : (double)v->u;
+}
+
+static int numeric(const val *v) {
+    return v->t == BS_LP_FLOAT || v->t == BS_LP_INT || v->t == BS_LP_UINT;
+}
+
+/* <0, 0, >0 for numeric values of the same field type */
+static int vcmp(const val *a, const val *b) {
+    if (a->t == BS_LP_INT) return (a->i > b->i) - (a->i < b->i);
+    if (a->t == BS_LP_UINT) return (a->u > b->u) - (a->u < b->u);
+    return (a->f > b->f) - (a->f < b->f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Series keys and tags                                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct ktag {
+    char *k, *v;
+} ktag;
+
+static size_t unesc_to(const char *s, size_t n, char *o) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == ',' || s[i + 1] == ' ' || s[i + 1] == '='))
+            i++;
+        o[k++] = s[i];
+    }
+    o[k] = 0;
+    return k;
+}
+
+static size_t parse_tags(const char *key, size_t n, bs_arena *a, ktag *tags, size_t cap) {
+    size_t i = 0, nt = 0;
+    while (i < n && !(key[i] == ',' && (i == 0 || key[i - 1] != '\\'))) i++;
+    while (i < n && nt < cap) {
+        size_t k0 = ++i;
+        while (i < n && !(key[i] == '=' && key[i - 1] != '\\')) i++;
+        size_t k1 = i, v0 = ++i;
+        while (i < n && !(key[i] == ',' && key[i - 1] != '\\')) i++;
+        if (k1 > n || v0 > n) break;
+        char *k = bs_arena_alloc(a, k1 - k0 + 1), *v = bs_arena_alloc(a, i - v0 + 1);
+        if (!k || !v) break;
+        unesc_to(key + k0, k1 - k0, k);
+        unesc_to(key + v0, i - v0, v);
+        tags[nt].k = k;
+        tags[nt++].v = v;
+    }
+    return nt;
+}
+
+static const char *tag_of(const ktag *t, size_t n, const char *k) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t[i].k, k)) return t[i].v;
+    return "";
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups and windows                                                   */
+/* ------------------------------------------------------------------ */
+
+static group *find_group(sel *s, const ktag *tags, size_t nt) {
+    char kb[4096];
+    size_t kn = 0;
+    for (size_t i = 0; i < s->ngtags; i++) {
+        const char *v = tag_of(tags, nt, s->gtags[i]);
+        size_t l = strlen(v);
+        if (kn + l + 1 >= sizeof kb) break;
+        memcpy(kb + kn, v, l);
+        kn += l;
+        kb[kn++] = 0;
+    }
+    for (size_t i = 0; i < s->ng; i++)
+        if (s->g[i].kn == kn && !memcmp(s->g[i].key, kb, kn)) return &s->g[i];
+    if (s->ng == s->gcap) {
+        size_t nc = s->gcap ? s->gcap * 2 : 16;
+        group *g = bs_arena_alloc(s->a, nc * sizeof *g);
+        if (!g) return NULL;
+        if (s->ng) memcpy(g, s->g, s->ng * sizeof *g);
+        s->g = g;
+        s->gcap = nc;
+    }
+    group *g = &s->g[s->ng++];
+    memset(g, 0, sizeof *g);
+    g->key = bs_arena_memdup(s->a, kb, kn ? kn : 1);
+    g->kn = kn;
+    g->tv = bs_arena_alloc(s->a, (s->ngtags ? s->ngtags : 1) * sizeof *g->tv);
+    if (!g->key || !g->tv) return NULL;
+    for (size_t i = 0; i < s->ngtags; i++) {
+        const char *v = tag_of(tags, nt, s->gtags[i]);
+        g->tv[i] = bs_arena_strndup(s->a, v, strlen(v));
+    }
+    g->last_idx = (size_t)-1;
+    return g;
+}
+
+static int64_t window_of(const sel *s, int64_t t) {
+    if (!s->st->interval) return 0;
+    int64_t iv = s->st->interval, off = s->st->offset % iv;
+    int64_t x = t - off;
+    int64_t q = x / iv;
+    if (x % iv && x < 0) q--;
+    return q * iv + off;
+}
+
+static win *get_window(sel *s, group *g, int64_t start) {
+    if (g->last_idx != (size_t)-1 && g->last_start == start) return &g->w[g->last_idx];
+    for (size_t i = g->nw; i-- > 0;) /* rows mostly arrive in time order */
+        if (g->w[i].start == start) {
+            g->last_start = start;
+            g->last_idx = i;
+            return &g->w[i];
+        }
+    if (g->nw >= BS_TS_MAX_WINDOWS) return NULL;
+    if (g->nw == g->wcap) {
+        size_t nc = g->wcap ? g->wcap * 2 : 16;
+        win *w = bs_arena_alloc(s->a, nc * sizeof *w);
+        if (!w) return NULL;
+        if (g->nw) memcpy(w, g->w, g->nw * sizeof *w);
+        g->w = w;
+        g->wcap = nc;
+    }
+    win *w = &g->w[g->nw];
+    w->start = start;
+    w->any = 0;
+    w->a = bs_arena_calloc(s->a, s->st->nexprs * sizeof *w->a);
+    if (!w->a) return NULL;
+    g->last_start = start;
+    g->last_idx = g->nw++;
+    return w;
+}
+
+static int need_values(bs_iq_agg a) {
+    return a == BS_IQ_MEDIAN || a == BS_IQ_STDDEV || a == BS_IQ_PERCENTILE;
+}
+
+static int feed(sel *s, acc *c, bs_iq_agg agg, int64_t t, const val *v) {
+    if (v->t < 0) return 0;
+    c->n++;
+    if (agg == BS_IQ_FIRST || agg == BS_IQ_LAST || agg == BS_IQ_COUNT) {
+        if (c->n == 1 || t < c->tfirst) c->first = *v, c->tfirst = t;
+        if (c->n == 1 || t > c->tlast) c->last = *v, c->tlast = t;
+        return 0;
+    }
+    if (!numeric(v)) return 0;
+    if (v->t == BS_LP_INT) c->isum += v->i;
+    else if (v->t == BS_LP_UINT) c->isum += (int64_t)v->u;
+    c->fsum += num(v);
+    if (c->n == 1 || vcmp(v, &c->min) < 0 || (vcmp(v, &c->min) == 0 && t < c->tmin))
+        c->min = *v, c->tmin = t;
+    if (c->n == 1 || vcmp(v, &c->max) > 0 || (vcmp(v, &c->max) == 0 && t < c->tmax))
+        c->max = *v, c->tmax = t;
+    if (c->n == 1) c->first = *v, c->tfirst = t;
+    if (need_values(agg)) {
+        if (c->nx == c->xcap) {
+            size_t nc = c->xcap ? c->xcap * 2 : 16;
+            double *xs = bs_arena_alloc(s->a, nc * sizeof *xs);
+            int64_t *xt = bs_arena_alloc(s->a, nc * sizeof *xt);
+            val *xv = bs_arena_alloc(s->a, nc * sizeof *xv);
+            if (!xs || !xt || !xv) return -1;
+            if (c->nx) {
+                memcpy(xs, c->xs, c->nx * sizeof *xs);
+                memcpy(xt, c->xt, c->nx * sizeof *xt);
+                memcpy(xv, c->xv, c->nx * sizeof *xv);
+            }
+            c->xs = xs;
+            c->xt = xt;
+            c->xv = xv;
+            c->xcap = nc;
+        }
+        c->xs[c->nx] = num(v);
+        c->xt[c->nx] = t;
+        c->xv[c->nx++] = *v;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The scan                                                             */
+/* ------------------------------------------------------------------ */
+
+static int match(sel *s, const ktag *tags, size_t nt) {
+    for (size_t i = 0; i < s->st->nconds; i++) {
+        const bs_iq_tagcond *c = &s->st->conds[i];
+        const char *v = tag_of(tags, nt, c->key);
+        int ok;
+        switch (c->op) {
+        case BS_IQ_EQ: ok = !strcmp(v, c->value); break;
+        case BS_IQ_NE: ok = strcmp(v, c->value) != 0; break;
+        case BS_IQ_RE: ok = regexec(&s->re[i], v, 0, NULL, 0) == 0; break;
+        default: ok = regexec(&s->re[i], v, 0, NULL, 0) != 0; break;
+        }
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+static int on_part(void *ud, const bs_partv *p) {
+    sel *s = ud;
+    bs_ring_keypart kp[2];
+    if (bs_ring_decompose_key(p->pk, p->pk_len, 2, kp) || kp[1].len != 8) return 0;
+    int64_t bucket = (int64_t)rd64(kp[1].data), bw = s->ts->bucket_ns;
+    int64_t b0, b1;
+    if (__builtin_mul_overflow(bucket, bw, &b0)) return 0;
+    if (__builtin_add_overflow(b0, bw - 1, &b1)) b1 = INT64_MAX;
+    if (b1 < s->tmin || b0 > s->tmax) return 0; /* the whole bucket is outside */
+    ktag tags[MAX_TAGS];
+    size_t nt = parse_tags((const char *)kp[0].data, kp[0].len, s->a, tags, MAX_TAGS);
+    if (!match(s, tags, nt)) return 0;
+    group *g = find_group(s, tags, nt);
+    if (!g) goto oom;
+    const char *series = NULL;
+    const bs_column *tc = &s->t->cols[s->t->npk];
+    for (size_t r = 0; r < p->nrows; r++) {
+        const bs_rowv *row = &p->rows[r];
+        bs_rbuf rb;
+        bs_rbuf_init(&rb, row->ck, row->ck_len);
+        uint8_t tb[8];
+        bs_buf out = BS_BUF_INIT;
+        if (bs_keycodec_decode(tc->type, tc->desc, &rb, &out, NULL) || out.len != 8) {
+            bs_buf_free(&out);
+            continue;
+        }
+        memcpy(tb, out.data, 8);
+        bs_buf_free(&out);
+        int64_t t = (int64_t)rd64(tb);
+        if (t < s->tmin || t > s->tmax) continue;
+        val vals[256];
+        int anyv = 0;
+        for (size_t f = 0; f < s->ncols; f++) {
+            vals[f].t = -1;
+            for (size_t c = 0; c < row->ncells; c++)
+                if (row->cells[c].col == s->cols[f] && !row->cells[c].has_elem) {
+                    vals[f] = decode(s->ctype[f], row->cells[c].val, row->cells[c].val_len);
+                    if (vals[f].t == BS_LP_STRING) {
+                        vals[f].s = bs_arena_memdup(s->a, vals[f].s, vals[f].sn ? vals[f].sn : 1);
+                        if (!vals[f].s) goto oom;
+                    }
+                    break;
+                }
+            anyv |= vals[f].t >= 0;
+        }
+        if (!anyv) continue; /* InfluxDB: a row without any selected field is not output */
+        if (t < s->dmin) s->dmin = t;
+        if (t > s->dmax) s->dmax = t;
+        if (!s->agg) {
+            if (++s->rows > BS_TS_MAX_ROWS) {
+                snprintf(s->err, sizeof s->err, "the query would return more than %d rows",
+                         BS_TS_MAX_ROWS);
+                return -1;
+            }
+            if (!series) {
+                series = bs_arena_memdup(s->a, kp[0].data, kp[0].len);
+                if (!series) goto oom;
+            }
+            if (g->nrows == g->rcap) {
+                size_t nc = g->rcap ? g->rcap * 2 : 64;
+                rawrow *rr = bs_arena_alloc(s->a, nc * sizeof *rr);
+                if (!rr) goto oom;
+                if (g->nrows) memcpy(rr, g->rows, g->nrows * sizeof *rr);
+                g->rows = rr;
+                g->rcap = nc;
+            }
+            rawrow *rr = &g->rows[g->nrows++];
+            rr->t = t;
+            rr->series = series;
+            rr->sn = kp[0].len;
+            rr->v = bs_arena_memdup(s->a, vals, (s->ncols ? s->ncols : 1) * sizeof *vals);
+            if (!rr->v) goto oom;
+            continue;
+        }
+        win *w = get_window(s, g, window_of(s, t));
+        if (!w) {
+            snprintf(s->err, sizeof s->err, "too many GROUP BY time() windows (max %d)",
+                     BS_TS_MAX_WINDOWS);
+            return -1;
+        }
+        w->any = 1;
+        for (size_t e = 0; e < s->st->nexprs; e++)
+            if (feed(s, &w->a[e], s->st->exprs[e].agg, t, &vals[s->efield[e]])) goto oom;
+    }
+    return 0;
+oom:
+    snprintf(s->err, sizeof s->err, "out of memory");
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                              */
+/* ------------------------------------------------------------------ */
+
+static void put_val(bs_buf *o, const val *v) {
+    char b[64];
+    switch (v->t) {
+    case BS_LP_FLOAT:
+        bs__ts_fmt_float(v->f, b, sizeof b);
+        bs_buf_append_str(o, b);
+        break;
+    case BS_LP_INT: bs_buf_appendf(o, "%lld", (long long)v->i); break;
+    case BS_LP_UINT: bs_buf_appendf(o, "%llu", (unsigned long long)v->u); break;
+    case BS_LP_STRING: bs_http_json_str(o, v->s, v->sn); break;
+    case BS_LP_BOOL: bs_buf_append_str(o, v->i ? "true" : "false"); break;
+    default: bs_buf_append_str(o, "null");
+    }
+}
+
+static int cmp_dbl(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+typedef struct pv {
+    val v;
+    int64_t t;
+} pv;
+
+static int cmp_pv(const void *x, const void *y) {
+    const pv *a = x, *b = y;
+    int c = vcmp(&a->v, &b->v);
+    return c ? c : (a->t > b->t) - (a->t < b->t);
+}
+
+/* The value of expression e over accumulator c; *t = selected time. */
+static val result(sel *s, const bs_iq_expr *e, acc *c, int64_t *t) {
+    val r;
+    memset(&r, 0, sizeof r);
+    r.t = -1;
+    *t = INT64_MIN;
+    switch (e->agg) {
+    case BS_IQ_COUNT:
+        r.t = BS_LP_INT;
+        r.i = c->n;
+        return r;
+    case BS_IQ_FIRST:
+        if (c->n) r = c->first, *t = c->tfirst;
+        return r;
+    case BS_IQ_LAST:
+        if (c->n) r = c->last, *t = c->tlast;
+        return r;
+    default: break;
+    }
+    if (!c->n || c->min.t < 0) return r;
+    int ty = c->min.t;
+    switch (e->agg) {
+    case BS_IQ_SUM:
+        if (ty == BS_LP_FLOAT) r.t = BS_LP_FLOAT, r.f = c->fsum;
+        else r.t = BS_LP_INT, r.i = c->isum;
+        break;
+    case BS_IQ_MEAN: r.t = BS_LP_FLOAT, r.f = c->fsum / (double)c->n; break;
+    case BS_IQ_MIN: r = c->min, *t = c->tmin; break;
+    case BS_IQ_MAX: r = c->max, *t = c->tmax; break;
+    case BS_IQ_SPREAD:
+        r.t = ty;
+        if (ty == BS_LP_FLOAT) r.f = c->max.f - c->min.f;
+        else if (ty == BS_LP_INT) r.i = c->max.i - c->min.i;
+        else r.u = c->max.u - c->min.u;
+        break;
+    case BS_IQ_MEDIAN: {
+        qsort(c->xs, c->nx, sizeof *c->xs, cmp_dbl);
+        r.t = BS_LP_FLOAT;
+        r.f = c->nx % 2 ? c->xs[c->nx / 2] : (c->xs[c->nx / 2 - 1] + c->xs[c->nx / 2]) / 2;
+        break;
+    }
+    case BS_IQ_STDDEV: {
+        if (c->nx < 2) break;
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < c->nx; i++) mean += c->xs[i];
+        mean /= (double)c->nx;
+        for (size_t i = 0; i < c->nx; i++) var += (c->xs[i] - mean) * (c->xs[i] - mean);
+        r.t = BS_LP_FLOAT;
+        r.f = sqrt(var / (double)(c->nx - 1));
+        break;
+    }
+    case BS_IQ_PERCENTILE: {
+        pv *v = bs_arena_alloc(s->a, c->nx * sizeof *v);
+        if (!v) break;
+        for (size_t i = 0; i < c->nx; i++) v[i].v = c->xv[i], v[i].t = c->xt[i];
+        qsort(v, c->nx, sizeof *v, cmp_pv);
+        long i = (long)floor((double)c->nx * e->arg / 100.0 + 0.5) - 1;
+        if (i >= 0 && (size_t)i < c->nx) r = v[i].v, *t = v[i].t;
+        break;
+    }
+    default: break;
+    }
+    return r;
+}
+
+static int is_selector(bs_iq_agg a) {
+    return a == BS_IQ_MIN || a == BS_IQ_MAX || a == BS_IQ_FIRST || a == BS_IQ_LAST ||
+           a == BS_IQ_PERCENTILE;
+}
+
+static int cmp_group(const void *x, const void *y) {
+    const group *a = x, *b = y;
+    size_t n = a->kn < b->kn ? a->kn : b->kn;
+    int r = memcmp(a->key, b->key, n);
+    return r ? r : (a->kn > b->kn) - (a->kn < b->kn);
+}
+
+static int cmp_raw(const void *x, const void *y) {
+    const rawrow *a = x, *b = y;
+    if (a->t != b->t) return a->t < b->t ? -1 : 1;
+    size_t n = a->sn < b->sn ? a->sn : b->sn;
+    int r = memcmp(a->series, b->series, n);
+    return r ? r : (a->sn > b->sn) - (a->sn < b->sn);
+}
+
+static void series_head(sel *s, const group *g, bs_buf *o, int *first) {
+    bs_buf_append_str(o, *first ? ",\"series\":[{\"name\":" : ",{\"name\":");
+    *first = 0;
+    bs_http_json_str(o, s->st->from, strlen(s->st->from));
+    if (s->ngtags) {
+        bs_buf_append_str(o, ",\"tags\":{");
+        for (size_t i = 0; i < s->ngtags; i++) {
+            if (i) bs_buf_append_str(o, ",");
+            bs_http_json_str(o, s->gtags[i], strlen(s->gtags[i]));
+            bs_buf_append_str(o, ":");
+            bs_http_json_str(o, g->tv[i], strlen(g->tv[i]));
+        }
+        bs_buf_append_str(o, "}");
+    }
+    bs_buf_append_str(o, ",\"columns\":[\"time\"");
+}
+
+/* Raw rows of one output series. */
+static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
+    qsort(g->rows, g->nrows, sizeof *g->rows, cmp_raw);
+    size_t from = (size_t)s->st->offset_rows, n = g->nrows;
+    if (from >= n) return;
+    size_t cnt = n - from;
+    if (s->st->limit > 0 && (size_t)s->st->limit < cnt) cnt = (size_t)s->st->limit;
+    series_head(s, g, o, first);
+    for (size_t c = 0; c < s->nnames; c++) {
+        bs_buf_append_str(o, ",");
+        bs_http_json_str(o, s->names[c], strlen(s->names[c]));
+    }
+    bs_buf_append_str(o, "],\"values\":[");
+    ktag tags[MAX_TAGS];
+    for (size_t k = 0; k < cnt; k++) {
+        size_t idx = s->st->desc ? n - 1 - from - k : from + k;
+        rawrow *r = &g->rows[idx];
+        char tb[64];
+        bs__ts_fmt_time(r->t, ediv, tb, sizeof tb);
+        bs_buf_appendf(o, "%s[%s", k ? "," : "", tb);
+        size_t nt = 0;
+        int parsed = 0;
+        for (size_t c = 0; c < s->nnames; c++) {
+            bs_buf_append_str(o, ",");
+            if (s->efield[c] >= 0) {
+                put_val(o, &r->v[s->efield[c]]);
+                continue;
+            }
+            if (!parsed) {
+                nt = parse_tags(r->series, r->sn, s->a, tags, MAX_TAGS);
+                parsed = 1;
+            }
+            const char *v = tag_of(tags, nt, s->etag[c]);
+            if (*v)
+                bs_http_json_str(o, v, strlen(v));
+            else
+                bs_buf_append_str(o, "null");
+        }
+        bs_buf_append_str(o, "]");
+    }
+    bs_buf_append_str(o, "]}");
+}
+
+static int cmp_win(const void *x, const void *y) {
+    const win *a = x, *b = y;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+/* Aggregated rows of one output series. */
+static void emit_agg(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
+    const bs_iq_stmt *st = s->st;
+    size_t ne = st->nexprs;
+    qsort(g->w, g->nw, sizeof *g->w, cmp_win);
+    /* the windows to output */
+    int64_t w0, w1;
+    size_t nwin;
+    if (st->interval) {
+        w0 = window_of(s, st->has_tmin ? s->tmin : s->dmin);
+        w1 = window_of(s, st->has_tmax ? s->tmax : s->dmax);
+        if (w1 < w0) return;
+        uint64_t span = (uint64_t)(w1 - w0) / (uint64_t)st->interval + 1;
+        nwin = span > BS_TS_MAX_WINDOWS ? BS_TS_MAX_WINDOWS : (size_t)span;
+    } else {
+        w0 = w1 = 0;
+        nwin = 1;
+    }
+    val *grid = bs_arena_alloc(s->a, nwin * ne * sizeof *grid);
+    int64_t *times = bs_arena_alloc(s->a, nwin * sizeof *times);
+    int *has = bs_arena_calloc(s->a, nwin * sizeof *has);
+    if (!grid || !times || !has) return;
+    static acc empty;
+    size_t wi = 0;
+    int single_sel = !st->interval && ne == 1 && is_selector(st->exprs[0].agg);
+    for (size_t k = 0; k < nwin; k++) {
+        int64_t start = st->interval ? w0 + (int64_t)k * st->interval : 0;
+        while (wi < g->nw && g->w[wi].start < start) wi++;
+        win *w = (wi < g->nw && g->w[wi].start == start) ? &g->w[wi] : NULL;
+        times[k] = st->interval ? start : (st->has_tmin ? s->tmin : 0);
+        has[k] = w && w->any;
+        for (size_t e = 0; e < ne; e++) {
+            int64_t t;
+            grid[k * ne + e] = result(s, &st->exprs[e], w ? &w->a[e] : &empty, &t);
+            if (single_sel && t != INT64_MIN) times[k] = t;
+        }
+    }
+    /* fill */
+    for (size_t e = 0; e < ne; e++) {
+        val prev = {.t = -1};
+        for (size_t k = 0; k < nwin; k++) {
+            val *v = &grid[k * ne + e];
+            if (v->t >= 0) {
+                prev = *v;
+                continue;
+            }
+            if (st->fill == BS_IQ_FILL_PREVIOUS) *v = prev;
+            else if (st->fill == BS_IQ_FILL_NUMBER) {
+                v->t = BS_LP_FLOAT;
+                v->f = st->fill_value;
+                if (st->fill_value == floor(st->fill_value) && prev.t == BS_LP_INT)
+                    v->t = BS_LP_INT, v->i = (int64_t)st->fill_value;
+            } else if (st->fill == BS_IQ_FILL_LINEAR && prev.t >= 0 && numeric(&prev)) {
+                size_t j = k + 1;
+                while (j < nwin && grid[j * ne + e].t < 0) j++;
+                size_t pk = k;
+                while (pk > 0 && grid[(pk - 1) * ne + e].t < 0) pk--;
+                if (j < nwin && pk > 0) {
+                    val *a = &grid[(pk - 1) * ne + e], *b = &grid[j * ne + e];
+                    double x = num(a) + (num(b) - num(a)) * (double)(k - (pk - 1)) /
+                                            (double)(j - (pk - 1));
+                    if (a->t == BS_LP_INT && b->t == BS_LP_INT) v->t = BS_LP_INT, v->i = (int64_t)x;
+                    else v->t = BS_LP_FLOAT, v->f = x;
+                }
+            }
+        }
+    }
+    /* rows kept: fill(none) drops windows without points */
+    size_t *keep = bs_arena_alloc(s->a, nwin * sizeof *keep);
+    if (!keep) return;
+    size_t nk = 0;
+    for (size_t k = 0; k < nwin; k++)
+        if (st->fill != BS_IQ_FILL_NONE || has[k]) keep[nk++] = k;
+    if (!st->interval && !has[0]) nk = 0; /* no points: no series */
+    size_t from = (size_t)st->offset_rows;
+    if (from >= nk) return;
+    size_t cnt = nk - from;
+    if (st->limit > 0 && (size_t)st->limit < cnt) cnt = (size_t)st->limit;
+    series_head(s, g, o, first);
+    for (size_t e = 0; e < ne; e++) {
+        const char *nm = st->exprs[e].alias ? st->exprs[e].alias : bs_iq_agg_name(st->exprs[e].agg);
+        int dup = 0; /* InfluxDB names a repeated column name_1, name_2, ... */
+        for (size_t x = 0; x < e; x++) {
+            const char *pn = st->exprs[x].alias ? st->exprs[x].alias : bs_iq_agg_name(st->exprs[x].agg);
+            dup += !strcmp(pn, nm);
+        }
+        bs_buf_append_str(o, ",");
+        if (dup) {
+            char b[128];
+            snprintf(b, sizeof b, "%s_%d", nm, dup);
+            bs_http_json_str(o, b, strlen(b));
+        } else {
+            bs_http_json_str(o, nm, strlen(nm));
+        }
+    }
+    bs_buf_append_str(o, "],\"values\":[");
+    for (size_t i = 0; i < cnt; i++) {
+        size_t k = keep[st->desc ? nk - 1 - from - i : from + i];
+        char tb[64];
+        bs__ts_fmt_time(times[k], ediv, tb, sizeof tb);
+        bs_buf_appendf(o, "%s[%s", i ? "," : "", tb);
+        for (size_t e = 0; e < ne; e++) {
+            bs_buf_append_str(o, ",");
+            put_val(o, &grid[k * ne + e]);
+        }
+        bs_buf_append_str(o, "]");
+    }
+    bs_buf_append_str(o, "]}");
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry                                                                */
+/* ------------------------------------------------------------------ */
+
+static int cmp_cstr(const void *x, const void *y) {
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Tag keys of measurement m (from the series index), sorted. */
+static size_t tag_keys(bs_ts *ts, const char *db, const char *m, bs_arena *a, const char ***out);
+
+void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv, bs_arena *a,
+                   bs_buf *o) {
+    sel s;
+    memset(&s, 0, sizeof s);
+    s.ts = ts;
+    s.st = st;
+    s.a = a;
+    s.tmin = st->tmin;
+    s.tmax = st->tmax;
+    s.dmin = INT64_MAX;
+    s.dmax = INT64_MIN;
+    char tn[64];
+    bs__ts_table_name(st->from, strlen(st->from), tn);
+    bs_schema *sc = ts->be.schema_get(ts->be.ud);
+    const char *emsg = NULL;
+    regex_t *re = NULL;
+    size_t nre = 0;
+    if (!bs_schema_table(sc, db, BS_TS_INDEX_TABLE)) {
+        snprintf(s.err, sizeof s.err, "database not found: %s", db);
+        emsg = s.err;
+        goto out;
+    }
+    s.t = bs_schema_table(sc, db, tn);
+    if (!s.t || s.t->npk != 2 || s.t->nck != 1) goto out; /* no such measurement: no series */
+    size_t nagg = 0;
+    for (size_t e = 0; e < st->nexprs; e++) nagg += st->exprs[e].agg != BS_IQ_RAW;
+    s.agg = nagg > 0;
+    if (nagg && nagg != st->nexprs) {
+        emsg = "mixing aggregate and non-aggregate queries is not supported";
+        goto out;
+    }
+    if (!s.agg && st->interval) {
+        emsg = "GROUP BY requires at least one aggregate function";
+        goto out;
+    }
+    /* expressions -> fields read */
+    size_t ne = st->nexprs;
+    const char **tkeys = NULL;
+    size_t ntk = 0;
+    int star = 0;
+    for (size_t e = 0; e < ne; e++) star |= !strcmp(st->exprs[e].name, "*");
+    if (star && s.agg) {
+        emsg = "aggregate functions over * are not supported by Basalt yet; name the field";
+        goto out;
+    }
+    if (star || st->group_all) ntk = tag_keys(ts, db, st->from, a, &tkeys);
+    size_t cap = s.t->ncols + ne + ntk + 1;
+    s.cols = bs_arena_alloc(a, cap * sizeof *s.cols);
+    s.ctype = bs_arena_alloc(a, cap * sizeof *s.ctype);
+    s.efield = bs_arena_alloc(a, cap * sizeof *s.efield);
+    s.etag = bs_arena_alloc(a, cap * sizeof *s.etag);
+    s.names = bs_arena_alloc(a, cap * sizeof *s.names);
+    if (!s.cols || !s.ctype || !s.efield || !s.etag || !s.names) {
+        emsg = "out of memory";
+        goto out;
+    }
+    /* output columns: raw mode expands *; aggregate mode one per expr */
+    const char **cn = bs_arena_alloc(a, cap * sizeof *cn);
+    size_t ncn = 0;
+    for (size_t e = 0; e < ne && cn; e++) {
+        if (!strcmp(st->exprs[e].name, "*")) {
+            for (size_t c = 0; c < s.t->ncols; c++)
+                if (s.t->cols[c].kind == BS_COL_REGULAR) cn[ncn++] = s.t->cols[c].name;
+            for (size_t k = 0; k < ntk; k++) { /* tags grouped by are not columns */
+                int grouped = st->group_all;
+                for (size_t g = 0; g < st->ngroup_tags && !grouped; g++)
+                    grouped = !strcmp(st->group_tags[g], tkeys[k]);
+                if (!grouped) cn[ncn++] = tkeys[k];
+            }
+        } else {
+            cn[ncn++] = st->exprs[e].name;
+        }
+    }
+    if (!cn) {
+        emsg = "out of memory";
+        goto out;
+    }
+    if (star) qsort(cn, ncn, sizeof *cn, cmp_cstr);
+    for (size_t c = 0; c < ncn; c++) {
+        const bs_column *col = bs_table_column(s.t, cn[c]);
+        int idx = -1;
+        if (col && col->kind == BS_COL_REGULAR) {
+            for (size_t f = 0; f < s.ncols; f++)
+                if (s.cols[f] == col->id) idx = (int)f;
+            if (idx < 0) {
+                idx = (int)s.ncols;
+                s.cols[s.ncols] = col->id;
+                s.ctype[s.ncols++] = bs__ts_col_lp_type(col->type);
+            }
+        } else if (s.agg) {
+            goto out; /* aggregate of a tag or unknown field: no series, as InfluxDB */
+        }
+        s.efield[c] = idx;
+        s.etag[c] = cn[c];
+        s.names[c] = (s.agg || !st->exprs[c < ne ? c : 0].alias || star) ? cn[c]
+                                                                         : st->exprs[c].alias;
+    }
+    s.nnames = ncn;
+    if (s.ncols > 256) {
+        emsg = "too many fields selected (max 256)";
+        goto out;
+    }
+    if (!s.ncols) goto out; /* only tags selected: InfluxDB returns nothing */
+    /* grouping */
+    if (st->group_all) {
+        s.gtags = tkeys;
+        s.ngtags = ntk;
+    } else {
+        s.gtags = st->group_tags;
+        s.ngtags = st->ngroup_tags;
+        const char **sorted =
+            s.ngtags ? bs_arena_memdup(a, st->group_tags, s.ngtags * sizeof *sorted) : NULL;
+        if (sorted) {
+            qsort(sorted, s.ngtags, sizeof *sorted, cmp_cstr);
+            s.gtags = sorted;
+        }
+    }
+    /* tag regexes */
+    re = calloc(st->nconds ? st->nconds : 1, sizeof *re);
+    if (!re) {
+        emsg = "out of memory";
+        goto out;
+    }
+    for (size_t i = 0; i < st->nconds; i++) {
+        if (st->conds[i].op != BS_IQ_RE && st->conds[i].op != BS_IQ_NRE) continue;
+        if (regcomp(&re[i], st->conds[i].value, REG_EXTENDED | REG_NOSUB)) {
+            snprintf(s.err, sizeof s.err, "invalid regular expression /%s/", st->conds[i].value);
+            emsg = s.err;
+            goto out;
+        }
+        nre = i + 1;
+    }
+    s.re = re;
+    bs_scan scan;
+    memset(&scan, 0, sizeof scan);
+    scan.start_token = INT64_MIN;
+    scan.end_token = INT64_MIN;
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    if (ts->be.scan(ts->be.ud, s.t, &scan, BS_CL_ONE, on_part, &s, &err)) {
+        if (!s.err[0]) snprintf(s.err, sizeof s.err, "%s", err.msg[0] ? err.msg : "read failed");
+        emsg = s.err;
+        goto out;
+    }
+    qsort(s.g, s.ng, sizeof *s.g, cmp_group);
+    int first = 1;
+    size_t g0 = (size_t)st->soffset, gn = s.ng;
+    if (st->slimit > 0 && g0 + (size_t)st->slimit < gn) gn = g0 + (size_t)st->slimit;
+    for (size_t i = g0; i < gn; i++) {
+        if (s.agg)
+            emit_agg(&s, &s.g[i], ediv, o, &first);
+        else
+            emit_raw(&s, &s.g[i], ediv, o, &first);
+    }
+    if (!first) bs_buf_append_str(o, "]");
+out:
+    if (re) {
+        for (size_t i = 0; i < nre; i++)
+            if (st->conds[i].op == BS_IQ_RE || st->conds[i].op == BS_IQ_NRE) regfree(&re[i]);
+        free(re);
+    }
+    bs_schema_release(sc);
+    if (emsg) {
+        bs_buf_append_str(o, ",\"error\":");
+        bs_http_json_str(o, emsg, strlen(emsg));
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Tag keys of a measurement (for SELECT * and GROUP BY *)              */
+/* ------------------------------------------------------------------ */
+
+typedef struct tkctx {
+    bs_arena *a;
+    const bs_type *ty;
+    const char *m;
+    const char **v;
+    size_t n, cap;
+} tkctx;
+
+static int on_tk_part(void *ud, const bs_partv *p) {
+    tkctx *c = ud;
+    if (strlen(c->m) != p->pk_len || memcmp(c->m, p->pk, p->pk_len)) return 0;
+    ktag tags[MAX_TAGS];
+    for (size_t r = 0; r < p->nrows; r++) {
+        bs_rbuf rb;
+        bs_rbuf_init(&rb, p->rows[r].ck, p->rows[r].ck_len);
+        bs_buf out = BS_BUF_INIT;
+        if (bs_keycodec_decode(c->ty, 0, &rb, &out, NULL)) {
+            bs_buf_free(&out);
+            continue;
+        }
+        size_t nt = parse_tags((const char *)out.data, out.len, c->a, tags, MAX_TAGS);
+        bs_buf_free(&out);
+        for (size_t t = 0; t < nt; t++) {
+            size_t k = 0;
+            while (k < c->n && strcmp(c->v[k], tags[t].k)) k++;
+            if (k < c->n) continue;
+            if (c->n == c->cap) {
+                size_t nc = c->cap ? c->cap * 2 : 16;
+                const char **nv = bs_arena_alloc(c->a, nc * sizeof *nv);
+                if (!nv) return -1;
+                if (c->n) memcpy(nv, c->v, c->n * sizeof *nv);
+                c->v = nv;
+                c->cap = nc;
+            }
+            c->v[c->n++] = tags[t].k;
+        }
+    }
+    return 0;
+}
+
+static size_t tag_keys(bs_ts *ts, const char *db, const char *m, bs_arena *a, const char ***out) {
+    *out = NULL;
+    bs_schema *s = ts->be.schema_get(ts->be.ud);
+    const bs_table_schema *t = bs_schema_table(s, db, BS_TS_INDEX_TABLE);
+    tkctx c = {a, t ? t->cols[t->npk].type : NULL, m, NULL, 0, 0};
+    if (t) {
+        bs_scan sc;
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = INT64_MIN;
+        sc.end_token = INT64_MIN;
+        bs_exec_err err;
+        memset(&err, 0, sizeof err);
+        ts->be.scan(ts->be.ud, t, &sc, BS_CL_ONE, on_tk_part, &c, &err);
+    }
+    bs_schema_release(s);
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_cstr);
+    *out = c.v;
+    return c.n;
+}

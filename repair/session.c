@@ -1,0 +1,550 @@
+/*
+ * session.c - the repair service: its threads and job queues, the replica
+ * side of the REPAIR_* verbs (the protocol is described in session.h,
+ * the payloads in session_wire.c), blocking round trips and the catalog
+ * of tables.  The session driver is session_run.c.
+ *
+ * Threads.  The environment's handler (on the messaging thread) only
+ * copies a request into a job queue.  Two queues: TREE / DIGESTS / STREAM
+ * go to `workers` pool threads; SEND goes to one dedicated sender thread,
+ * because it waits for the target's STREAM acknowledgements and must
+ * never occupy the threads that apply them.  Blocking round trips
+ * (session, sender) wait on a condition variable signalled by the answer
+ * callback, which env->send guarantees to call exactly once.
+ *
+ * Every request gets exactly one env->reply: from its worker, from the
+ * handler when it cannot be queued, or BS_ECLOSED when the service stops
+ * with it still queued.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "repair/session_int.h"
+
+#define LOG BS__REPAIR_LOG
+#define HISTORY_CF "system.repair_history"
+
+/* ------------------------------------------------------------------ */
+/* Blocking round trips (never on the messaging thread)                */
+/* ------------------------------------------------------------------ */
+
+typedef struct sync_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, status;
+    uint8_t *payload;
+    size_t len;
+} sync_call;
+
+static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
+    sync_call *c = ud;
+    uint8_t *copy = NULL;
+    if (!status && len) {
+        copy = malloc(len);
+        if (copy)
+            memcpy(copy, p, len);
+        else
+            status = BS_ENOMEM;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->status = status;
+    c->payload = copy;
+    c->len = copy ? len : 0;
+    c->done = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
+                    const bs_buf *b, uint32_t tmo, uint8_t **out,
+                    size_t *outlen) {
+    sync_call c;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    int rc =
+        r->env.send(r->env.ud, to, verb, b->data, b->len, tmo, sync_cb, &c);
+    if (!rc) {
+        pthread_mutex_lock(&c.mu);
+        while (!c.done)
+            pthread_cond_wait(&c.cv, &c.mu);
+        pthread_mutex_unlock(&c.mu);
+        rc = c.status;
+    }
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.cv);
+    if (rc) {
+        free(c.payload);
+        return rc;
+    }
+    if (out) {
+        *out = c.payload;
+        *outlen = c.len;
+    } else {
+        free(c.payload);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Replica side                                                        */
+/* ------------------------------------------------------------------ */
+
+static int get_table(bs_repair *r, const char *cf, bs_table **t) {
+    return bs_store_table_get(r->store, cf, t);
+}
+
+int bs__repair_do_tree(bs_repair *r, const char *cf, int64_t s, int64_t e,
+                       unsigned depth, bs_merkle **out) {
+    bs_table *t;
+    int rc = get_table(r, cf, &t);
+    return rc ? rc : bs_merkle_build(t, s, e, depth, out);
+}
+
+int bs__repair_do_digests(bs_repair *r, const char *cf, const int64_t *s,
+                          const int64_t *e, size_t n, bs_buf *out) {
+    bs_table *t;
+    int rc = get_table(r, cf, &t);
+    return rc ? rc : bs_stream_digests_build(t, s, e, n, out);
+}
+
+typedef struct sender {
+    bs_repair *r;
+    const char *cf;
+    const bs_repair_peer *to;
+    const bs_stream_digest *want;
+    size_t nwant;
+    bs_stream_chunk chunk;
+    bs_buf msg;
+    uint64_t rows, bytes, chunks;
+} sender;
+
+static int send_chunk(sender *sd) {
+    if (!sd->chunk.count) return 0;
+    int rc = bs_stream_chunk_finish(&sd->chunk);
+    bs_buf_reset(&sd->msg);
+    if (!rc) rc = bs__repair_req_encode(&sd->msg, sd->cf, NULL, NULL, 0);
+    if (!rc && bs_buf_append(&sd->msg, sd->chunk.b.data, sd->chunk.b.len))
+        rc = BS_ENOMEM;
+    /* one chunk in flight: wait for the target to have applied it */
+    if (!rc)
+        rc = bs__repair_call(sd->r, sd->to, BS_VERB_REPAIR_STREAM, &sd->msg,
+                             sd->r->o.tree_timeout_ms, NULL, NULL);
+    if (!rc) sd->chunks++;
+    bs_stream_chunk_reset(&sd->chunk);
+    return rc;
+}
+
+static int send_cb(void *ud, const uint8_t *key, size_t klen,
+                   const uint8_t *val, size_t vlen) {
+    sender *sd = ud;
+    bs_stream_digest d;
+    bs_stream_digest_of(key, klen, val, vlen, &d);
+    if (!bs_stream_digest_find(sd->want, sd->nwant, d.key_hash, d.rec_hash))
+        return 0;
+    int rc = bs_stream_chunk_add(&sd->chunk, key, klen, val, vlen);
+    if (rc) return rc;
+    sd->rows++;
+    sd->bytes += klen + vlen;
+    if (sd->chunk.b.len >= sd->r->o.chunk_bytes) return send_chunk(sd);
+    return 0;
+}
+
+int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
+                       const int64_t *e, size_t n, const bs_repair_peer *to,
+                       const bs_stream_digest *want, size_t nwant,
+                       uint64_t res[3]) {
+    bs_table *t;
+    int rc = get_table(r, cf, &t);
+    if (rc) return rc;
+    sender sd;
+    memset(&sd, 0, sizeof sd);
+    sd.r = r;
+    sd.cf = cf;
+    sd.to = to;
+    sd.want = want;
+    sd.nwant = nwant;
+    bs_stream_chunk_init(&sd.chunk);
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = bs_store_iterate_range(t, s[i], e[i], send_cb, &sd);
+        if (rc > 0) rc = 0;
+    }
+    if (!rc) rc = send_chunk(&sd);
+    bs_stream_chunk_free(&sd.chunk);
+    bs_buf_free(&sd.msg);
+    res[0] = sd.rows;
+    res[1] = sd.bytes;
+    res[2] = sd.chunks;
+    return rc;
+}
+
+static void reply(bs_repair *r, bs__repair_job *j, int status, const void *p,
+                  size_t len) {
+    r->env.reply(r->env.ud, j->in.reply_to, status, p, len);
+    j->in.reply_to = NULL;
+}
+
+static void handle_job(bs_repair *r, bs__repair_job *j) {
+    bs__repair_req q;
+    bs_buf out = BS_BUF_INIT;
+    int rc = bs__repair_req_parse(j->in.verb, j->in.payload, j->in.len, &q);
+    if (rc) {
+        BS_WARN(LOG, "bad repair request (verb %u, %zu bytes) from %s: %s",
+                j->in.verb, j->in.len, j->in.from, bs_strerror(rc));
+        reply(r, j, rc, NULL, 0);
+        return;
+    }
+    switch (j->in.verb) {
+    case BS_VERB_REPAIR_TREE: {
+        bs_merkle *m = NULL;
+        if (!(rc = bs__repair_do_tree(r, q.cf, q.starts[0], q.ends[0], q.depth,
+                                      &m)))
+            rc = bs_merkle_encode(m, &out);
+        bs_merkle_free(m);
+        break;
+    }
+    case BS_VERB_REPAIR_DIGESTS:
+        rc = bs__repair_do_digests(r, q.cf, q.starts, q.ends, q.nranges, &out);
+        break;
+    case BS_VERB_REPAIR_SEND: {
+        bs_stream_digest *want = NULL;
+        size_t nwant = 0;
+        uint64_t res[3] = {0, 0, 0};
+        rc = bs_stream_digests_parse(q.body, q.body_len, &want, &nwant);
+        if (!rc) {
+            bs_stream_digests_sort(want, nwant);
+            rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to,
+                                    want, nwant, res);
+        }
+        free(want);
+        for (int i = 0; i < 3 && !rc; i++)
+            if (bs_buf_append_u64(&out, res[i])) rc = BS_ENOMEM;
+        break;
+    }
+    case BS_VERB_REPAIR_STREAM: {
+        bs_table *t;
+        if (!(rc = get_table(r, q.cf, &t)))
+            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, NULL,
+                                       NULL);
+        if (rc == BS_ECORRUPT)
+            BS_WARN(LOG, "corrupt stream chunk for %s from %s", q.cf,
+                    j->in.from);
+        break;
+    }
+    default: rc = BS_ENOTSUP;
+    }
+    bs__repair_req_free(&q);
+    if (rc)
+        reply(r, j, rc, NULL, 0);
+    else
+        reply(r, j, 0, out.data, out.len);
+    bs_buf_free(&out);
+}
+
+static void job_free(bs__repair_job *j) {
+    free(j->payload);
+    free(j);
+}
+
+/* The environment's handler: queue a copy (messaging thread). */
+static void on_request(void *ud, const bs_repair_in *in) {
+    bs_repair *r = ud;
+    bs__repair_job *j = calloc(1, sizeof *j);
+    if (j && in->len) {
+        j->payload = malloc(in->len);
+        if (!j->payload) {
+            free(j);
+            j = NULL;
+        } else {
+            memcpy(j->payload, in->payload, in->len);
+        }
+    }
+    if (!j) {
+        r->env.reply(r->env.ud, in->reply_to, BS_ENOMEM, NULL, 0);
+        return;
+    }
+    j->in = *in;
+    j->in.payload = j->payload;
+    pthread_mutex_lock(&r->mu);
+    if (r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        reply(r, j, BS_ECLOSED, NULL, 0);
+        job_free(j);
+        return;
+    }
+    bs__repair_queue *q =
+        in->verb == BS_VERB_REPAIR_SEND ? &r->q_send : &r->q_work;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+typedef struct bs__repair_worker_arg {
+    bs_repair *r;
+    int sender; /* serves q_send instead of q_work */
+} worker_arg;
+
+static void *worker(void *arg) {
+    worker_arg *wa = arg;
+    bs_repair *r = wa->r;
+    bs__repair_queue *q = wa->sender ? &r->q_send : &r->q_work;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!q->head && !r->stopping)
+            pthread_cond_wait(&r->cv, &r->mu);
+        bs__repair_job *j = q->head;
+        if (!j) break; /* stopping and drained */
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+        int stopping = r->stopping;
+        pthread_mutex_unlock(&r->mu);
+        if (stopping)
+            reply(r, j, BS_ECLOSED, NULL, 0);
+        else
+            handle_job(r, j);
+        job_free(j);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int bs__repair_stopping(bs_repair *r) {
+    pthread_mutex_lock(&r->mu);
+    int s = r->stopping;
+    pthread_mutex_unlock(&r->mu);
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Catalog                                                             */
+/* ------------------------------------------------------------------ */
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return p;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *q = realloc(p, nc * size);
+    if (q) *cap = nc;
+    return q;
+}
+
+int bs_repair_catalog_add_keyspace(bs_repair_catalog *c, const char *name,
+                                   int system, bs_ring_strategy *st,
+                                   int st_rc) {
+    bs__repair_ks_desc *ks = grow(c->ks, &c->cap, c->nks, sizeof *c->ks);
+    char *nm = ks ? strdup(name) : NULL;
+    if (!nm) {
+        if (ks) c->ks = ks;
+        bs_ring_strategy_free(st);
+        return BS_ENOMEM;
+    }
+    c->ks = ks;
+    bs__repair_ks_desc *k = &c->ks[c->nks++];
+    memset(k, 0, sizeof *k);
+    k->name = nm;
+    k->system = system;
+    k->strategy = st;
+    k->strategy_rc = st ? 0 : st_rc;
+    return 0;
+}
+
+int bs_repair_catalog_add_table(bs_repair_catalog *c, const char *name,
+                                const char *cf) {
+    if (!c->nks) return BS_EINVAL;
+    bs__repair_ks_desc *k = &c->ks[c->nks - 1];
+    bs__repair_table_desc *t =
+        grow(k->tables, &k->cap, k->ntables, sizeof *k->tables);
+    if (!t) return BS_ENOMEM;
+    k->tables = t;
+    char *nm = strdup(name), *cfn = strdup(cf);
+    if (!nm || !cfn) {
+        free(nm);
+        free(cfn);
+        return BS_ENOMEM;
+    }
+    k->tables[k->ntables++] = (bs__repair_table_desc){nm, cfn};
+    return 0;
+}
+
+void bs__repair_catalog_free(bs_repair_catalog *c) {
+    for (size_t i = 0; i < c->nks; i++) {
+        bs__repair_ks_desc *k = &c->ks[i];
+        for (size_t t = 0; t < k->ntables; t++) {
+            free(k->tables[t].name);
+            free(k->tables[t].cf);
+        }
+        free(k->tables);
+        free(k->name);
+        bs_ring_strategy_free(k->strategy);
+    }
+    free(c->ks);
+    memset(c, 0, sizeof *c);
+}
+
+int bs__repair_catalog_get(bs_repair *r, const bs_ring_snapshot *ring,
+                           bs_repair_catalog *c) {
+    memset(c, 0, sizeof *c);
+    return r->env.catalog(r->env.ud, ring, c);
+}
+
+const bs__repair_ks_desc *bs__repair_catalog_ks(const bs_repair_catalog *c,
+                                                const char *name) {
+    for (size_t i = 0; i < c->nks; i++)
+        if (!strcmp(c->ks[i].name, name)) return &c->ks[i];
+    return NULL;
+}
+
+const bs__repair_table_desc *
+bs__repair_catalog_table(const bs__repair_ks_desc *ks, const char *name) {
+    for (size_t i = 0; ks && i < ks->ntables; i++)
+        if (!strcmp(ks->tables[i].name, name)) return &ks->tables[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Scheduled repair: sleeps schedule_interval_ms (woken early only by
+ * stop), then runs a primary-range session over every non-system
+ * keyspace; a session already running (BS_EBUSY) just waits for the next
+ * interval. */
+static void *scheduler(void *arg) {
+    bs_repair *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec +
+                      (r->o.schedule_interval_ms % 1000) * 1000000u;
+        until.tv_sec +=
+            (time_t)(r->o.schedule_interval_ms / 1000 + ns / 1000000000u);
+        until.tv_nsec = (long)(ns % 1000000000u);
+        int w = 0;
+        while (!r->stopping && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&r->cv, &r->mu, &until);
+        if (r->stopping) break;
+        pthread_mutex_unlock(&r->mu);
+        bs_repair_run_opts o;
+        memset(&o, 0, sizeof o);
+        o.primary_only = 1;
+        bs_repair_report rep;
+        int rc = bs_repair_run(r, &o, &rep);
+        if (rc && rc != BS_ECLOSED)
+            BS_WARN(LOG, "scheduled repair did not run: %s", bs_strerror(rc));
+        else if (!rc && rep.ranges_failed)
+            BS_WARN(LOG, "scheduled repair: %llu ranges failed (%s)",
+                    (unsigned long long)rep.ranges_failed, rep.first_error);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+void bs_repair_opts_default(bs_repair_opts *o) {
+    o->workers = 2;
+    o->tree_timeout_ms = 120000;
+    o->send_timeout_ms = 600000;
+    o->chunk_bytes = 256 * 1024;
+    o->digest_batch_records = 200000;
+    o->schedule_interval_ms = 0;
+}
+
+static const uint8_t k_verbs[] = {BS_VERB_REPAIR_TREE, BS_VERB_REPAIR_DIGESTS,
+                                  BS_VERB_REPAIR_SEND, BS_VERB_REPAIR_STREAM};
+
+/* Frees a service that failed to start: the caller keeps the env. */
+static int fail_new(bs_repair *r, int rc) {
+    bs_repair_stop(r);
+    r->env.release = NULL;
+    bs_repair_free(r);
+    return rc;
+}
+
+int bs_repair_new(const bs_repair_opts *o, const bs_repair_env *env,
+                  bs_repair **out) {
+    if (!env || !env->store || !env->ring || !env->alive || !env->endpoint ||
+        !env->catalog || !env->send || !env->serve || !env->reply || !out)
+        return BS_EINVAL;
+    bs_repair *r = calloc(1, sizeof *r);
+    if (!r) return BS_ENOMEM;
+    if (o)
+        r->o = *o;
+    else
+        bs_repair_opts_default(&r->o);
+    if (!r->o.workers) r->o.workers = 1;
+    if (!r->o.chunk_bytes) r->o.chunk_bytes = 256 * 1024;
+    if (!r->o.tree_timeout_ms) r->o.tree_timeout_ms = 120000;
+    if (!r->o.send_timeout_ms) r->o.send_timeout_ms = 600000;
+    if (!r->o.digest_batch_records) r->o.digest_batch_records = 200000;
+    r->env = *env;
+    r->store = env->store;
+    atomic_init(&r->session_running, 0);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = bs_store_table_open(r->store, HISTORY_CF, NULL, &r->history);
+    if (rc) {
+        BS_WARN(LOG, "cannot open %s: %s (history not kept)", HISTORY_CF,
+                bs_strerror(rc));
+        r->history = NULL;
+    }
+    uint32_t n = r->o.workers + 1;
+    r->threads = calloc(n, sizeof *r->threads);
+    r->args = calloc(n, sizeof *r->args);
+    if (!r->threads || !r->args) return fail_new(r, BS_ENOMEM);
+    for (uint32_t i = 0; i < n; i++) {
+        r->args[i].r = r;
+        r->args[i].sender = i == 0;
+        if (pthread_create(&r->threads[i], NULL, worker, &r->args[i]))
+            return fail_new(r, BS_ENOMEM);
+        r->nthreads++;
+    }
+    for (size_t i = 0; i < sizeof k_verbs; i++)
+        if ((rc = r->env.serve(r->env.ud, k_verbs[i], on_request, r)))
+            return fail_new(r, rc);
+    if (r->o.schedule_interval_ms) {
+        if (pthread_create(&r->sched, NULL, scheduler, r))
+            return fail_new(r, BS_ENOMEM);
+        r->has_sched = 1;
+    }
+    *out = r;
+    return 0;
+}
+
+void bs_repair_stop(bs_repair *r) {
+    if (!r || r->stopped) return;
+    for (size_t i = 0; i < sizeof k_verbs; i++)
+        r->env.serve(r->env.ud, k_verbs[i], NULL, NULL);
+    pthread_mutex_lock(&r->mu);
+    r->stopping = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    for (uint32_t i = 0; i < r->nthreads; i++)
+        pthread_join(r->threads[i], NULL);
+    r->nthreads = 0;
+    if (r->has_sched) pthread_join(r->sched, NULL);
+    r->has_sched = 0;
+    r->stopped = 1;
+}
+
+void bs_repair_free(bs_repair *r) {
+    if (!r) return;
+    bs_repair_stop(r);
+    free(r->threads);
+    free(r->args);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    void (*release)(void *) = r->env.release;
+    void *ud = r->env.ud;
+    free(r);
+    if (release) release(ud);
+}

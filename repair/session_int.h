@@ -1,0 +1,133 @@
+/*
+ * session_int.h - what the three files of the repair service share:
+ * session.c (the service: threads, queues, the replica side of the
+ * verbs, blocking round trips, the catalog), session_run.c (the session
+ * driver, its report and history, per-node checksums) and session_wire.c
+ * (the request payloads).  Not for use outside repair/session*.c.
+ */
+#ifndef BS_REPAIR_SESSION_INT_H
+#define BS_REPAIR_SESSION_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/buf.h"
+#include "repair/merkle.h"
+#include "repair/session.h"
+#include "repair/stream.h"
+
+#define BS__REPAIR_LOG "repair"
+
+/* ---- the service (session.c) ---------------------------------------- */
+
+typedef struct bs__repair_job {
+    struct bs__repair_job *next;
+    bs_repair_in in; /* in.payload points at payload */
+    uint8_t *payload;
+} bs__repair_job;
+
+typedef struct bs__repair_queue {
+    bs__repair_job *head, *tail;
+} bs__repair_queue;
+
+struct bs__repair_worker_arg;
+
+struct bs_repair {
+    bs_repair_opts o;
+    bs_repair_env env;
+    bs_store *store;
+    bs_table *history;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bs__repair_queue q_work, q_send;
+    int stopping, stopped;
+    pthread_t *threads;
+    struct bs__repair_worker_arg *args;
+    uint32_t nthreads;
+    pthread_t sched; /* scheduled repair (schedule_interval_ms > 0) */
+    int has_sched;
+    atomic_int session_running;
+    /* hosts that failed earlier in the running session (session thread) */
+    bs_uuid failed[32];
+    size_t nfailed;
+};
+
+/* Sends and waits for the answer (never on the messaging thread); on
+ * success *out (malloc'd, may be NULL when empty; out may be NULL) is the
+ * caller's. */
+int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
+                    const bs_buf *b, uint32_t tmo, uint8_t **out,
+                    size_t *outlen);
+/* The replica side, on this node's store. */
+int bs__repair_do_tree(bs_repair *r, const char *cf, int64_t s, int64_t e,
+                       unsigned depth, bs_merkle **out);
+int bs__repair_do_digests(bs_repair *r, const char *cf, const int64_t *s,
+                          const int64_t *e, size_t n, bs_buf *out);
+/* Streams the wanted records (sorted) of the ranges to `to`; res = rows,
+ * bytes, chunks sent. */
+int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
+                       const int64_t *e, size_t n, const bs_repair_peer *to,
+                       const bs_stream_digest *want, size_t nwant,
+                       uint64_t res[3]);
+/* 1 once bs_repair_stop began. */
+int bs__repair_stopping(bs_repair *r);
+
+/* ---- the catalog (session.c) ---------------------------------------- */
+
+typedef struct bs__repair_table_desc {
+    char *name, *cf;
+} bs__repair_table_desc;
+
+typedef struct bs__repair_ks_desc {
+    char *name;
+    int system;
+    bs_ring_strategy *strategy; /* NULL: strategy_rc */
+    int strategy_rc;
+    bs__repair_table_desc *tables;
+    size_t ntables, cap;
+} bs__repair_ks_desc;
+
+struct bs_repair_catalog {
+    bs__repair_ks_desc *ks;
+    size_t nks, cap;
+};
+
+/* env->catalog into a fresh catalog (freed with bs__repair_catalog_free
+ * whatever the result). */
+int bs__repair_catalog_get(bs_repair *r, const bs_ring_snapshot *ring,
+                           bs_repair_catalog *c);
+void bs__repair_catalog_free(bs_repair_catalog *c);
+/* Keyspace `name` or NULL; table `name` of ks or NULL. */
+const bs__repair_ks_desc *bs__repair_catalog_ks(const bs_repair_catalog *c,
+                                                const char *name);
+const bs__repair_table_desc *
+bs__repair_catalog_table(const bs__repair_ks_desc *ks, const char *name);
+
+/* ---- request payloads (session_wire.c) ------------------------------ */
+
+typedef struct bs__repair_req {
+    char cf[256];
+    uint32_t nranges;
+    int64_t *starts, *ends; /* malloc'd */
+    bs_rbuf tail;
+    /* verb-specific, filled by bs__repair_req_parse */
+    uint8_t depth;       /* TREE */
+    bs_repair_peer to;   /* SEND */
+    const uint8_t *body; /* SEND: wanted digests; STREAM: the chunk */
+    size_t body_len;
+} bs__repair_req;
+
+/* The common head: cf and n ranges.  0, BS_EINVAL (name too long),
+ * BS_ENOMEM. */
+int bs__repair_req_encode(bs_buf *b, const char *cf, const int64_t *s,
+                          const int64_t *e, uint32_t n);
+/* The SEND tail: the target's address and port. */
+int bs__repair_req_encode_target(bs_buf *b, const bs_repair_peer *to);
+/* Decodes and validates a request of `verb` completely.  0 (then
+ * bs__repair_req_free), BS_ECORRUPT, BS_EINVAL (not a repair verb) or
+ * BS_ENOMEM. */
+int bs__repair_req_parse(uint8_t verb, const uint8_t *p, size_t len,
+                         bs__repair_req *q);
+void bs__repair_req_free(bs__repair_req *q);
+
+#endif

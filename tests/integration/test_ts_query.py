@@ -1,0 +1,149 @@
+"""
+test_ts_query.py - the differential test of the time-series endpoint: one
+line-protocol data set (several measurements, tags, every field type
+InfluxDB 1.6 accepts, out-of-order and duplicate timestamps, a bad line)
+written to Basalt and to a real influxd 1.6, then InfluxQL queries whose
+JSON answers must be identical (numbers compared after normalising their
+formatting: 2 and 2.0 are the same number; floats equal to 1e-9 relative).
+
+Also: the same queries with epoch=ns and through python3-influxdb's
+query() and get_list_measurements().
+"""
+import math
+
+import harness
+import influx_ref
+
+from influxdb import InfluxDBClient
+
+T0 = 1700000000  # seconds
+
+DATA = "\n".join(
+    ["# the data set",
+     ""] +
+    ["cpu,host=h%d,region=%s usage=%s,cores=%di,ok=%s,note=\"n%d\" %d"
+     % (i % 3, "eu" if i % 2 else "us", repr(0.5 + (i * 7 % 11)), i % 5,
+        "true" if i % 4 else "false", i, T0 + (i * 37) % 600)   # out of order
+     for i in range(60)] +
+    ["cpu,host=h1,region=eu usage=99.5 %d" % (T0 + 37),       # duplicate: overwrites usage
+     "mem,host=h0 free=100i,used=1.5 %d" % (T0 + 10),
+     "mem,host=h1 free=200i,used=2.5 %d" % (T0 + 20),
+     "mem,host=h0 free=150i %d" % (T0 + 70),
+     "mem,host=h2 used=3.25 %d" % (T0 + 130),
+     "disk,path=/a,dev=sda io=5i %d" % (T0 + 5),
+     "disk,path=/b,dev=sdb io=7i %d" % (T0 + 65),
+     "this is a bad line",
+     "disk,path=/a,dev=sda io=9i %d" % (T0 + 125)]) + "\n"
+
+W = "time >= %ds AND time < %ds" % (T0, T0 + 600)
+
+QUERIES = [
+    "SELECT * FROM cpu",
+    "SELECT usage FROM cpu",
+    "SELECT usage, cores FROM cpu WHERE host = 'h1'",
+    "SELECT * FROM cpu WHERE host != 'h1' AND region = 'eu'",
+    "SELECT usage FROM cpu WHERE host =~ /h[12]/",
+    "SELECT usage FROM cpu WHERE host !~ /h[12]/",
+    "SELECT usage FROM cpu WHERE time >= %ds AND time <= %ds" % (T0 + 100, T0 + 200),
+    "SELECT usage FROM cpu WHERE time > %ds AND time < %ds" % (T0 + 100, T0 + 200),
+    "SELECT usage FROM cpu ORDER BY time DESC LIMIT 5",
+    "SELECT usage FROM cpu LIMIT 3 OFFSET 2",
+    "SELECT count(usage) FROM cpu",
+    "SELECT count(note) FROM cpu",
+    "SELECT sum(usage), mean(usage) FROM cpu",
+    "SELECT sum(cores) FROM cpu",
+    "SELECT min(usage) FROM cpu",
+    "SELECT max(usage) FROM cpu",
+    "SELECT max(cores) FROM cpu",
+    "SELECT min(usage), max(usage) FROM cpu",
+    "SELECT first(note) FROM cpu",
+    "SELECT last(usage) FROM cpu",
+    "SELECT spread(usage), spread(cores) FROM cpu",
+    "SELECT median(usage) FROM cpu",
+    "SELECT stddev(usage) FROM cpu",
+    "SELECT percentile(usage, 90) FROM cpu",
+    "SELECT mean(usage) FROM cpu GROUP BY host",
+    "SELECT max(usage) FROM cpu GROUP BY host, region",
+    "SELECT count(usage) FROM cpu GROUP BY *",
+    "SELECT mean(usage) FROM cpu WHERE %s GROUP BY time(1m)" % W,
+    "SELECT count(usage) FROM cpu WHERE %s GROUP BY time(2m)" % W,
+    "SELECT mean(usage) FROM cpu WHERE %s GROUP BY time(1m, 15s) fill(none)" % W,
+    "SELECT mean(usage) FROM cpu WHERE host = 'h0' AND %s GROUP BY time(10s) fill(none)" % W,
+    "SELECT max(usage) FROM cpu WHERE %s GROUP BY time(1m), host" % W,
+    "SELECT mean(free) FROM mem WHERE %s GROUP BY time(1m) fill(previous)" % W,
+    "SELECT mean(free) FROM mem WHERE %s GROUP BY time(1m) fill(linear)" % W,
+    "SELECT mean(used) FROM mem WHERE %s GROUP BY time(1m) fill(0)" % W,
+    "SELECT mean(used) FROM mem WHERE %s GROUP BY time(1m) fill(null)" % W,
+    "SELECT count(free) FROM mem WHERE %s GROUP BY time(1m) ORDER BY time DESC" % W,
+    "SELECT * FROM mem",
+    "SELECT * FROM mem GROUP BY host",
+    "SELECT free FROM mem GROUP BY * SLIMIT 1 SOFFSET 1",
+    "SELECT sum(io) FROM disk GROUP BY path",
+    "SELECT io FROM disk WHERE dev = 'sda'",
+    "SELECT io FROM nosuch",
+    "SELECT max(usage) AS peak FROM cpu",
+    "SHOW MEASUREMENTS",
+    "SHOW TAG VALUES FROM cpu WITH KEY = host",
+    "SHOW FIELD KEYS FROM cpu",
+    "SHOW SERIES FROM disk",
+]
+
+
+def norm(x):
+    """Numbers compared as numbers (2 == 2.0; floats to 1e-9 relative)."""
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return x
+    if isinstance(x, (int, float)):
+        return ("num", round(float(x), 9 - int(math.floor(math.log10(abs(x)))) if x else 0))
+    if isinstance(x, list):
+        return [norm(v) for v in x]
+    if isinstance(x, dict):
+        return {k: norm(v) for k, v in x.items()}
+    return x
+
+
+class TsQueryDifferentialTest(harness.NodeTestCase):
+    keyspace = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ref = influx_ref.RefInflux().start()
+        cls.basalt = "http://%s:%d" % (cls.node.host, cls.node.http_port)
+        for base in (cls.basalt, cls.ref.url):
+            st, _, _ = influx_ref.query(base, "CREATE DATABASE diff")
+            assert st == 200
+            st, body, _ = influx_ref.http(base, "POST", "/write", {"db": "diff", "precision": "s"},
+                                          DATA.encode())
+            assert st == 400 and "partial write" in body["error"], (base, st, body)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ref.stop()
+        super().tearDownClass()
+
+    def test_queries_identical(self):
+        self.assertGreaterEqual(len(QUERIES), 30)
+        for q in QUERIES:
+            for extra in ({}, {"epoch": "ns"}):
+                want = influx_ref.query(self.ref.url, q, db="diff", **extra)
+                got = influx_ref.query(self.basalt, q, db="diff", **extra)
+                self.assertEqual(got[0], want[0], q)
+                self.assertEqual(norm(got[1]), norm(want[1]), "%s %s" % (q, extra))
+
+    def test_python_client_reads(self):
+        c = InfluxDBClient(host=self.node.host, port=self.node.http_port, database="diff")
+        self.assertEqual(c.get_list_measurements(),
+                         [{"name": "cpu"}, {"name": "disk"}, {"name": "mem"}])
+        rs = c.query("SELECT mean(usage) FROM cpu GROUP BY host")
+        got = {k[1]["host"]: list(v)[0]["mean"] for k, v in rs.items()}
+        ref = InfluxDBClient(host=self.ref.host, port=self.ref.port, database="diff")
+        want = {k[1]["host"]: list(v)[0]["mean"]
+                for k, v in ref.query("SELECT mean(usage) FROM cpu GROUP BY host").items()}
+        self.assertEqual(set(got), {"h0", "h1", "h2"})
+        for h in got:
+            self.assertAlmostEqual(got[h], want[h], places=9)
+
+
+if __name__ == "__main__":
+    harness.main()

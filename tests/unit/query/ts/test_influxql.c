@@ -1,0 +1,167 @@
+/*
+ * test_influxql.c - the InfluxQL parser (query/ts/influxql.c): SELECT
+ * with aggregates, aliases, WHERE time ranges (absolute, now() - d,
+ * integers, strict and inclusive bounds) and tag predicates, GROUP BY
+ * time with offset and tags, fill, ORDER BY, LIMIT/OFFSET/SLIMIT/SOFFSET;
+ * SHOW, CREATE/DROP; several statements; times and durations; errors.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "query/ts/influxql.h"
+
+static bs_arena A;
+static void setup(void) { bs_arena_init(&A, 0); }
+static void teardown(void) { bs_arena_free(&A); }
+
+static bs_iq_stmt *parse1(const char *q, int64_t now) {
+    bs_iq_stmt *s;
+    size_t n;
+    const char *err = NULL;
+    int rc = bs_iq_parse(q, strlen(q), now, &A, &s, &n, &err);
+    ck_assert_msg(rc == 0, "%s: %s", q, err);
+    ck_assert_uint_eq(n, 1);
+    return s;
+}
+
+static const char *parse_err(const char *q) {
+    bs_iq_stmt *s;
+    size_t n;
+    const char *err = NULL;
+    ck_assert_int_eq(bs_iq_parse(q, strlen(q), 0, &A, &s, &n, &err), BS_ESYNTAX);
+    return err;
+}
+
+START_TEST(test_select) {
+    int64_t now = 10000000000000LL;
+    bs_iq_stmt *s = parse1("select mean(\"usage\") as m, MAX(v), percentile(v, 95.5), host from cpu "
+                           "where time >= now() - 1h and (host = 'a' and dc != 'x') and time < "
+                           "'1970-01-01T02:46:40Z' and region =~ /eu-.*\\/x/ "
+                           "group by time(10s, 2s), host fill(previous) order by time desc "
+                           "limit 5 offset 2 slimit 3 soffset 1",
+                           now);
+    ck_assert_int_eq(s->kind, BS_IQ_SELECT);
+    ck_assert_uint_eq(s->nexprs, 4);
+    ck_assert_int_eq(s->exprs[0].agg, BS_IQ_MEAN);
+    ck_assert_str_eq(s->exprs[0].name, "usage");
+    ck_assert_str_eq(s->exprs[0].alias, "m");
+    ck_assert_int_eq(s->exprs[1].agg, BS_IQ_MAX);
+    ck_assert_int_eq(s->exprs[2].agg, BS_IQ_PERCENTILE);
+    ck_assert(s->exprs[2].arg == 95.5);
+    ck_assert_int_eq(s->exprs[3].agg, BS_IQ_RAW);
+    ck_assert_str_eq(s->exprs[3].name, "host");
+    ck_assert_str_eq(s->from, "cpu");
+    ck_assert(s->has_tmin && s->has_tmax);
+    ck_assert_int_eq(s->tmin, now - 3600000000000LL);
+    ck_assert_int_eq(s->tmax, 10000000000000LL - 1); /* strict bound */
+    ck_assert_uint_eq(s->nconds, 3);
+    ck_assert_str_eq(s->conds[0].key, "host");
+    ck_assert_int_eq(s->conds[1].op, BS_IQ_NE);
+    ck_assert_int_eq(s->conds[2].op, BS_IQ_RE);
+    ck_assert_str_eq(s->conds[2].value, "eu-.*/x");
+    ck_assert_int_eq(s->interval, 10000000000LL);
+    ck_assert_int_eq(s->offset, 2000000000LL);
+    ck_assert_uint_eq(s->ngroup_tags, 1);
+    ck_assert_str_eq(s->group_tags[0], "host");
+    ck_assert_int_eq(s->fill, BS_IQ_FILL_PREVIOUS);
+    ck_assert(s->desc);
+    ck_assert_int_eq(s->limit, 5);
+    ck_assert_int_eq(s->offset_rows, 2);
+    ck_assert_int_eq(s->slimit, 3);
+    ck_assert_int_eq(s->soffset, 1);
+    s = parse1("SELECT * FROM \"my m\" WHERE time > 5 GROUP BY * fill(-1.5)", 0);
+    ck_assert_str_eq(s->exprs[0].name, "*");
+    ck_assert_str_eq(s->from, "my m");
+    ck_assert_int_eq(s->tmin, 6);
+    ck_assert(!s->has_tmax);
+    ck_assert(s->group_all);
+    ck_assert_int_eq(s->fill, BS_IQ_FILL_NUMBER);
+    ck_assert(s->fill_value == -1.5);
+    s = parse1("select v from m where time = 7s", 0);
+    ck_assert_int_eq(s->tmin, 7000000000LL);
+    ck_assert_int_eq(s->tmax, 7000000000LL);
+}
+END_TEST
+
+START_TEST(test_other_statements) {
+    bs_iq_stmt *s;
+    size_t n;
+    const char *err;
+    const char *q = "CREATE DATABASE \"db1\" WITH DURATION 7d REPLICATION 3; show databases;"
+                    "SHOW MEASUREMENTS; show field keys from cpu; SHOW TAG KEYS; "
+                    "SHOW TAG VALUES FROM cpu WITH KEY = \"host\"; show series from cpu;"
+                    "SHOW RETENTION POLICIES ON db1; DROP MEASUREMENT cpu; drop database db1;";
+    ck_assert_int_eq(bs_iq_parse(q, strlen(q), 0, &A, &s, &n, &err), 0);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_int_eq(s[0].kind, BS_IQ_CREATE_DATABASE);
+    ck_assert_str_eq(s[0].name, "db1");
+    ck_assert_int_eq(s[0].replication, 3);
+    ck_assert_int_eq(s[1].kind, BS_IQ_SHOW_DATABASES);
+    ck_assert_int_eq(s[2].kind, BS_IQ_SHOW_MEASUREMENTS);
+    ck_assert_int_eq(s[3].kind, BS_IQ_SHOW_FIELD_KEYS);
+    ck_assert_str_eq(s[3].from, "cpu");
+    ck_assert_int_eq(s[4].kind, BS_IQ_SHOW_TAG_KEYS);
+    ck_assert_ptr_null(s[4].from);
+    ck_assert_int_eq(s[5].kind, BS_IQ_SHOW_TAG_VALUES);
+    ck_assert_str_eq(s[5].key, "host");
+    ck_assert_int_eq(s[6].kind, BS_IQ_SHOW_SERIES);
+    ck_assert_int_eq(s[7].kind, BS_IQ_SHOW_RETENTION_POLICIES);
+    ck_assert_str_eq(s[7].name, "db1");
+    ck_assert_int_eq(s[8].kind, BS_IQ_DROP_MEASUREMENT);
+    ck_assert_int_eq(s[9].kind, BS_IQ_DROP_DATABASE);
+}
+END_TEST
+
+START_TEST(test_times_durations) {
+    int64_t t;
+    ck_assert_int_eq(bs_iq_parse_time("1970-01-01T00:00:01.5Z", 22, &t), 0);
+    ck_assert_int_eq(t, 1500000000LL);
+    ck_assert_int_eq(bs_iq_parse_time("2020-01-01", 10, &t), 0);
+    ck_assert_int_eq(t, 1577836800000000000LL);
+    ck_assert_int_eq(bs_iq_parse_time("2020-01-01 01:00:00+01:00", 25, &t), 0);
+    ck_assert_int_eq(t, 1577836800000000000LL);
+    ck_assert_int_eq(bs_iq_parse_time("2020-13-01", 10, &t), BS_EINVAL);
+    ck_assert_int_eq(bs_iq_parse_duration("1h30m", 5, &t), 0);
+    ck_assert_int_eq(t, 5400000000000LL);
+    ck_assert_int_eq(bs_iq_parse_duration("100ms", 5, &t), 0);
+    ck_assert_int_eq(t, 100000000LL);
+    ck_assert_int_eq(bs_iq_parse_duration("5u", 2, &t), 0);
+    ck_assert_int_eq(t, 5000);
+    ck_assert_int_eq(bs_iq_parse_duration("1w", 2, &t), 0);
+    ck_assert_int_eq(t, 604800000000000LL);
+    ck_assert_int_eq(bs_iq_parse_duration("1x", 2, &t), BS_EINVAL);
+}
+END_TEST
+
+START_TEST(test_errors) {
+    ck_assert_str_eq(parse_err("SELEC v FROM m"),
+                     "found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+                     "REVOKE, ALTER, SET, KILL at line 1, char 1");
+    ck_assert_str_eq(parse_err("SELECT v"), "found EOF, expected from at line 1, char 9");
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE a = 'x' OR b = 'y'"), "OR is not supported"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT foo(v) FROM m"), "supported function"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m GROUP BY time(x)"), "duration"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE time > 'notatime'"), "a time"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m extra"), "expected ;"));
+    ck_assert_ptr_nonnull(strstr(parse_err(""), "found EOF"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SHOW TAG VALUES"), "with"));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("influxql");
+    TCase *tc = tcase_create("parse");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_select);
+    tcase_add_test(tc, test_other_statements);
+    tcase_add_test(tc, test_times_durations);
+    tcase_add_test(tc, test_errors);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
