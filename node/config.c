@@ -181,12 +181,37 @@ static const struct key keys[] = {
     {"native_transport_max_frame_size", K_SIZE,
      F(native_transport_max_frame_size_bytes), 0, "16MiB", KIB, 256 * MIB, NULL,
      0, "Network",
-     "Largest CQL frame accepted; a bigger frame is a protocol error and "
-     "closes the connection."},
+     "Largest CQL frame accepted; a bigger frame is answered with a "
+     "protocol error (its body is skipped unread). A frame's memory is "
+     "taken only as its bytes arrive."},
     {"native_transport_max_concurrent_connections", K_INT,
-     F(native_transport_max_concurrent_connections), 0, "-1", -1, 1000000, NULL,
-     0, "Network",
-     "Maximum number of concurrent CQL client connections; -1: unlimited."},
+     F(native_transport_max_concurrent_connections), 0, "8192", -1, 1000000,
+     NULL, 0, "Network",
+     "Maximum number of concurrent CQL client connections; an extra one "
+     "gets Overloaded \"Too many connections\" on its first request and "
+     "is closed. -1: unlimited."},
+    {"native_transport_max_concurrent_connections_per_ip", K_INT,
+     F(native_transport_max_concurrent_connections_per_ip), 0, "-1", -1,
+     1000000, NULL, 0, "Network",
+     "Maximum number of concurrent CQL connections from one client IP "
+     "address, answered like the total limit. -1: unlimited."},
+    {"native_transport_max_requests_per_connection", K_INT,
+     F(native_transport_max_requests_per_connection), 0, "1024", 1, 65536,
+     NULL, 0, "Network",
+     "Requests of one connection executed at once; beyond it the node "
+     "stops reading that connection until some complete (back-pressure)."},
+    {"native_transport_max_request_data_in_flight", K_SIZE,
+     F(native_transport_max_request_data_in_flight_bytes), 0, "128MiB", 0,
+     64 * GIB, NULL, 0, "Network",
+     "Node-wide bytes of CQL requests being executed (body plus 1KiB "
+     "each); a request beyond it is answered Overloaded instead of "
+     "queued. 0: unlimited."},
+    {"native_transport_frame_timeout", K_DURATION,
+     F(native_transport_frame_timeout_ms), 0, "10000ms", 0, MS_H, NULL, 0,
+     "Network",
+     "A CQL frame whose first bytes arrived must be complete within this, "
+     "else the connection is closed (half-sent frames, slowloris). "
+     "0ms: no limit."},
     {"io_threads", K_INT, F(io_threads), 0, "0", 0, 1024, NULL, 0, "Network",
      "Number of I/O threads, each running one event loop; 0: one per CPU "
      "core."},
@@ -229,6 +254,12 @@ static const struct key keys[] = {
      "Storage",
      "In batch mode, how long a group commit waits for more writes before "
      "its fsync."},
+    {"min_free_space", K_SIZE, F(min_free_space_bytes), 0, "256MiB", 0,
+     1024 * GIB, NULL, 0, "Storage",
+     "Writes are refused with a ServerError (\"No space left on device\") "
+     "while the data directory's file system has less free space; reads "
+     "go on, and writes resume by themselves when space returns. Keep it "
+     "above a memtable flush (64MiB per table). 0: no check."},
 
     /* Hinted handoff */
     {"hinted_handoff_enabled", K_BOOL, F(hinted_handoff_enabled), 0, "true", 0,

@@ -88,6 +88,7 @@ typedef struct bs_config {
     bs_commitlog_sync commitlog_sync;        /* periodic */
     uint64_t commitlog_sync_period_ms;       /* 10000 (periodic mode) */
     uint64_t commitlog_sync_batch_window_ms; /* 2 (batch mode) */
+    uint64_t min_free_space_bytes;           /* 256MiB; 0 = no check */
 
     /* hinted handoff */
     bool hinted_handoff_enabled;            /* true */
@@ -110,7 +111,11 @@ typedef struct bs_config {
     double phi_convict_threshold;                    /* 8 */
     int io_threads;                                  /* 0 = number of cores */
     uint64_t native_transport_max_frame_size_bytes;  /* 16MiB */
-    int native_transport_max_concurrent_connections; /* -1 = unlimited */
+    int native_transport_max_concurrent_connections; /* 8192; -1 = unlimited */
+    int native_transport_max_concurrent_connections_per_ip; /* -1 = unlimited */
+    int native_transport_max_requests_per_connection;       /* 1024 */
+    uint64_t native_transport_max_request_data_in_flight_bytes; /* 128MiB; 0 = off */
+    uint64_t native_transport_frame_timeout_ms;             /* 10000; 0 = off */
     uint64_t http_max_body_size;                     /* 25MB (InfluxDB's) */
     int http_max_connections;                        /* 1024 */
     uint64_t http_idle_timeout_ms;                   /* 60000 */

@@ -570,6 +570,7 @@ int bs_local_open(const bs_config *cfg, bs_local **out, char *err,
     bs_store_opts_default(&so);
     so.durability = cfg->commitlog_sync == BS_COMMITLOG_BATCH ? BS_DURABILITY_BATCH : BS_DURABILITY_PERIODIC;
     so.periodic_sync_ms = (uint32_t)cfg->commitlog_sync_period_ms;
+    so.min_free_bytes = cfg->min_free_space_bytes;
     rc = bs_store_open(dir, &so, &n->store);
     if (rc) {
         snprintf(err, errlen, "cannot open the store in %s: %s", dir, bs_store_errmsg());

@@ -262,6 +262,8 @@ void bs_proto_frames_set_version(uint8_t *p, size_t n, uint8_t version) {
 /* Streaming decoder                                                   */
 /* ------------------------------------------------------------------ */
 
+#define BS_PROTO_DECODER_KEEP (1u << 20)
+
 struct bs_proto_decoder {
     bs_buf in; /* buffered input; [rpos, in.len) not yet returned */
     size_t rpos;
@@ -338,6 +340,11 @@ int bs_proto_decoder_wbuf(bs_proto_decoder *d, size_t hint, uint8_t **p,
                           size_t *cap) {
     if (d->err) return d->err;
     compact(d);
+    if (d->in.len == 0 && d->in.cap > BS_PROTO_DECODER_KEEP) {
+        /* an idle connection does not keep the buffer of its biggest
+         * frame */
+        bs_buf_free(&d->in);
+    }
     if (hint == 0) hint = 1;
     if (bs_buf_reserve(&d->in, hint)) return BS_ENOMEM;
     *p = d->in.data + d->in.len;
@@ -372,12 +379,11 @@ int bs_proto_decoder_next(bs_proto_decoder *d, bs_proto_frame *out) {
     if (rc) return poison(d, rc);
     size_t need = BS_PROTO_HEADER_LEN + (size_t)out->h.length;
     if (avail < need) {
-        /* make room for the whole frame once instead of doubling */
-        if (d->rpos == 0 && bs_buf_reserve(&d->in, need - avail)) {
-            snprintf(d->msg, sizeof d->msg,
-                     "out of memory buffering a %zu byte frame", need);
-            return poison(d, BS_ENOMEM);
-        }
+        /* Nothing is reserved for the announced length: the buffer grows
+         * (doubling, in bs_proto_decoder_wbuf/feed) only as bytes arrive,
+         * so a header announcing a big frame costs nothing until its body
+         * is really sent (issue 19 finding 3: 1,000 connections each
+         * announcing 16 MiB reserved 16 GB). */
         return BS_EAGAIN;
     }
     out->body = p + BS_PROTO_HEADER_LEN;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -180,11 +181,75 @@ static void table_free(bs_table *t) {
 /* Open / close                                                        */
 /* ------------------------------------------------------------------ */
 
-int bs_store_sync(bs_store *s) {
-    char *err = NULL;
-    rocksdb_flush_wal(s->db, 1, &err);
-    return err ? bs__rocks_err(err, "WAL sync", NULL) : 0;
+/* ------------------------------------------------------------------ */
+/* Write failures and recovery (issue 19 finding 4)                    */
+/* ------------------------------------------------------------------ */
+
+/* After a failed write: no WAL flush until a write succeeds again. */
+static int write_failed(bs_store *s, char *errptr, const char *what) {
+    int rc = bs__rocks_err(errptr, what, NULL);
+    if (!atomic_exchange(&s->wal_failed, 1))
+        BS_ERROR("storage", "writes are failing (%s); reads go on; writes resume by "
+                 "themselves once the cause (e.g. a full disk) is gone",
+                 bs_store_errmsg());
+    return rc;
 }
+
+/* After a successful write. */
+static void write_ok(bs_store *s) {
+    if (atomic_load_explicit(&s->wal_failed, memory_order_relaxed) &&
+        atomic_exchange(&s->wal_failed, 0))
+        BS_INFO("storage", "writes resumed: the store has recovered from its write error");
+}
+
+/*
+ * The free-space guard: RocksDB 7.8 meeting ENOSPC in its WAL writer can
+ * abort the process (an assertion in WritableFileWriter, kept in Debian's
+ * build), so with min_free_bytes set a write is refused before the disk
+ * is full.  statvfs runs every 256 KiB written, and at every write while
+ * space is low, so writes resume as soon as space returns.  0 or BS_EIO.
+ */
+#define STATVFS_EVERY (256u * 1024u)
+static int space_check(bs_store *s, size_t bytes) {
+    uint64_t lim = s->opts.min_free_bytes;
+    if (!lim) return 0;
+    uint64_t n = atomic_fetch_add(&s->since_statvfs, bytes) + bytes;
+    int low = atomic_load(&s->space_low);
+    if (n >= STATVFS_EVERY || low) {
+        atomic_store(&s->since_statvfs, 0);
+        struct statvfs sv;
+        if (statvfs(s->dir, &sv) == 0) {
+            uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+            int now_low = avail < lim;
+            if (now_low != low && atomic_exchange(&s->space_low, now_low) != now_low) {
+                if (now_low)
+                    BS_ERROR("storage", "No space left on device: %s has %llu bytes free, less "
+                             "than min_free_space (%llu): writes are refused, reads go on",
+                             s->dir, (unsigned long long)avail, (unsigned long long)lim);
+                else
+                    BS_INFO("storage", "free space is back on %s (%llu bytes): writes resumed",
+                            s->dir, (unsigned long long)avail);
+            }
+            low = now_low;
+        }
+    }
+    if (!low) return 0;
+    return bs__seterr(BS_EIO, "No space left on device: the data directory %s has less free "
+                      "space than min_free_space (%llu bytes); write refused",
+                      s->dir, (unsigned long long)lim);
+}
+
+/* rocksdb_flush_wal unless a write failed since the last good one. */
+static int wal_flush(bs_store *s, int sync, const char *what) {
+    if (atomic_load(&s->wal_failed))
+        return bs__seterr(BS_EIO, "%s: skipped, the write-ahead log failed earlier and the "
+                          "store has not recovered yet", what);
+    char *err = NULL;
+    rocksdb_flush_wal(s->db, (unsigned char)sync, &err);
+    return err ? write_failed(s, err, what) : 0;
+}
+
+int bs_store_sync(bs_store *s) { return wal_flush(s, 1, "WAL sync"); }
 
 /* Fills s->opts (defaults for zero fields), the mutexes and the RocksDB
  * database and write options. */
@@ -255,6 +320,8 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     bs_store *s = calloc(1, sizeof *s);
     if (!s) return BS_ENOMEM;
     store_options(s, opts);
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    atomic_store(&s->since_statvfs, UINT64_MAX / 2); /* check at the first write */
 
     /* Existing column families. */
     char *err = NULL;
@@ -335,9 +402,7 @@ void bs_store_close(bs_store *s) {
     if (!s) return;
     bs__keeper_stop(s);
     if (s->db) {
-        char *err = NULL;
-        rocksdb_flush_wal(s->db, 1, &err);
-        if (err) bs__rocks_err(err, "WAL sync at close", NULL);
+        wal_flush(s, 1, "WAL sync at close");
     }
     for (bs_table *t = s->tables; t; t = t->next) {
         if (t->cf) rocksdb_column_family_handle_destroy(t->cf);
@@ -493,9 +558,12 @@ int bs_store_truncate(bs_table *t) {
     rocksdb_iter_get_error(it, &err);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
+    int iter_err = err != NULL;
     if (!err) rocksdb_write(s->db, s->wopts, wb, &err);
     rocksdb_writebatch_destroy(wb);
-    if (err) return bs__rocks_err(err, "truncate", t->name);
+    if (err && iter_err) return bs__rocks_err(err, "truncate", t->name);
+    if (err) return write_failed(s, err, "truncate");
+    write_ok(s);
     return s->manual_wal ? wal_to_os(s) : 0;
 }
 
@@ -721,11 +789,7 @@ void bs_store_defer_begin(bs_store *s) {
     t_defer = s;
 }
 
-static int wal_to_os(bs_store *s) {
-    char *err = NULL;
-    rocksdb_flush_wal(s->db, 0, &err);
-    return err ? bs__rocks_err(err, "WAL write", NULL) : 0;
-}
+static int wal_to_os(bs_store *s) { return wal_flush(s, 0, "WAL write"); }
 
 /* Writes the scope's pending batches as one. */
 static int rep_write(bs_store *s) {
@@ -735,6 +799,12 @@ static int rep_write(bs_store *s) {
     c[1] = (uint8_t)(t_rep_count >> 8);
     c[2] = (uint8_t)(t_rep_count >> 16);
     c[3] = (uint8_t)(t_rep_count >> 24);
+    int rc = space_check(s, t_rep.len);
+    if (rc) {
+        bs_buf_free(&t_rep);
+        t_rep_count = 0;
+        return rc;
+    }
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)t_rep.data, t_rep.len);
     bs_buf_free(&t_rep);
     t_rep_count = 0;
@@ -747,7 +817,8 @@ static int rep_write(bs_store *s) {
     rocksdb_write(s->db, s->wopts, wb, &err);
     pthread_mutex_unlock(&s->commit_mu);
     rocksdb_writebatch_destroy(wb);
-    if (err) return bs__rocks_err(err, "write", NULL);
+    if (err) return write_failed(s, err, "write");
+    write_ok(s);
     t_defer_dirty = 1;
     return 0;
 }
@@ -803,9 +874,14 @@ static int write_now(bs_store *s, bs_batch *b) {
         int rc = rep_write(s);
         if (rc) return rc;
     }
+    size_t wbn = 0;
+    rocksdb_writebatch_data(b->wb, &wbn);
+    int src = space_check(s, wbn);
+    if (src) return src;
     char *err = NULL;
     rocksdb_write(s->db, s->wopts, b->wb, &err);
-    if (err) return bs__rocks_err(err, "write", NULL);
+    if (err) return write_failed(s, err, "write");
+    write_ok(s);
     if (s->manual_wal) {
         int rc = 0;
         if (t_defer == s)

@@ -68,6 +68,11 @@ typedef struct bs_store_opts {
     size_t write_buffer_mb;     /* per table memtable size; default 64 */
     int disable_auto_compactions; /* tests/benchmarks; default 0 */
     int create_if_missing;      /* default 1 */
+    uint64_t min_free_bytes;    /* writes are refused (BS_EIO, "No space
+                                   left on device: ...") while the data
+                                   directory's file system has less free
+                                   space, so RocksDB never meets a full
+                                   disk; 0 = no check (default) */
 } bs_store_opts;
 
 /* Fills `o` with the defaults above. */

@@ -234,6 +234,15 @@ struct bs_store {
     rocksdb_options_t *dbopts;
     rocksdb_writeoptions_t *wopts;
     int manual_wal; /* PERIODIC: WAL buffer flushed by us (bs_store_write) */
+    /* A write or WAL flush failed (disk full, I/O error): RocksDB stops
+     * writes and its WAL writer must not be touched again (RocksDB 7.8
+     * asserts on a writer that has seen an error, a crash with Debian's
+     * build), so flush_wal is skipped until a write succeeds again, i.e.
+     * RocksDB has recovered onto a new WAL.  Logged once each way. */
+    _Atomic int wal_failed;
+    char dir[4096];               /* the data directory (free-space check) */
+    _Atomic uint64_t since_statvfs; /* bytes written since the last check */
+    _Atomic int space_low;        /* free space was under min_free_bytes */
     pthread_mutex_t commit_mu; /* one defer scope's write at a time */
     rocksdb_cache_t *cache;
     bs_store_opts opts;

@@ -173,6 +173,18 @@ static int write_local_only(bs_coord *c, const wstate *w, const bs_mutation *m, 
         snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
         return -1;
     }
+    if (lrc == BS_EIO) {
+        /* The store failed the batch (disk full, I/O error): say so
+         * plainly rather than as a timeout (issue 19 finding 4).  When
+         * only the WAL flush failed the batch is in the memtable but not
+         * durable, hence "may".  RocksDB resumes writes by itself once
+         * space is back (its SstFileManager polls for free space). */
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg,
+                 "Server error: this node cannot write to its storage (%s); the write may "
+                 "not have been applied; reads still work", bs_store_errmsg());
+        return -1;
+    }
     write_timeout(c, err, cl, logged, nm, 0, w->mu[0].nreq ? w->mu[0].req[0].need : 1);
     snprintf(err->msg, sizeof err->msg, "Operation failed - the local write failed (%s) at %s",
              bs_strerror(lrc), bs__cl_name(cl));

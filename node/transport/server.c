@@ -106,7 +106,17 @@
 #define READ_HINT (64u * 1024u)
 #define DRAIN_POLL_MS 10
 
+#define IP_BUCKETS 256
+/* charged per request on top of its body: the work item and arena */
+#define REQ_OVERHEAD 1024u
+
 typedef struct srv_loop srv_loop;
+
+typedef struct ipent {
+    struct ipent *next;
+    int n;
+    char ip[INET6_ADDRSTRLEN];
+} ipent;
 typedef struct conn conn;
 
 /* ------------------------------------------------------------------ */
@@ -122,6 +132,8 @@ typedef struct work {
     int16_t stream;
     bs_proto_compression comp;
     bs_buf out;
+    bs_server *srv;  /* set when charged */
+    size_t charged;  /* bytes counted in srv->inflight_bytes */
 } work;
 
 typedef struct wreq {
@@ -139,11 +151,15 @@ struct conn {
     void *ud;
     uint64_t id;
     char peer[INET6_ADDRSTRLEN + 8];
+    char ip[INET6_ADDRSTRLEN]; /* the per-address connection count's key */
+    char *reject;    /* over a connection limit: the message its first
+                        frame gets (malloc'd); then it is closed */
+    uint64_t partial_since; /* loop ms since a frame is incomplete; 0 none */
     bs_proto_compression comp;
     uint8_t events;  /* BS_PROTO_EV_* registered */
     uint8_t version; /* protocol version of the first frame; 0 before */
     unsigned started : 1, reading : 1, closing : 1, closed : 1, fatal : 1,
-        counted : 1, ud_open : 1, linked : 1;
+        counted : 1, ud_open : 1, linked : 1, ip_counted : 1;
     int inflight;    /* work items not yet back from the pool */
     work *works;
     size_t nwrites;  /* uv_write requests not yet completed */
@@ -171,8 +187,9 @@ struct srv_loop {
     int spare_busy;
     uv_async_t async;
     uv_timer_t drain;
+    uv_timer_t sweep; /* closes connections whose frame is overdue */
     uv_thread_t thread;
-    int have_loop, have_listener, have_async, have_timer, have_thread;
+    int have_loop, have_listener, have_async, have_timer, have_thread, have_sweep;
     pthread_mutex_t mu; /* guards inbox, fds and stop_req */
     evmsg *inbox, *inbox_tail;
     struct fdmsg *fds; /* accepted sockets handed over by another loop */
@@ -203,6 +220,10 @@ struct bs_server {
     atomic_uint_fast64_t next_id;
     atomic_uint_fast64_t next_loop; /* accepted connections dealt in turn */
     atomic_uint_fast64_t st_total, st_rejected, st_requests, st_in, st_out, st_inline;
+    atomic_uint_fast64_t st_timedout, st_overloaded;
+    atomic_uint_fast64_t inflight_bytes; /* request bytes with the handler */
+    pthread_mutex_t ip_mu;               /* guards ipt */
+    struct ipent *ipt[IP_BUCKETS];       /* open connections per address */
     atomic_uint_fast64_t st_err[BS_SERVER_NERRCODES], st_err_other;
 };
 
@@ -217,6 +238,7 @@ void bs_server_opts_init(bs_server_opts *o) {
     o->io_threads = 1;
     o->max_frame = 16u * 1024u * 1024u;
     o->max_connections = -1;
+    o->max_connections_per_ip = -1;
     o->max_inflight = 1024;
     o->max_write_queue = 64u * 1024u * 1024u;
     o->stop_timeout_ms = 5000;
@@ -237,6 +259,54 @@ void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg) {
     uint64_t mf = cfg->native_transport_max_frame_size_bytes;
     o->max_frame = mf > INT32_MAX ? INT32_MAX : (uint32_t)mf;
     o->max_connections = cfg->native_transport_max_concurrent_connections;
+    o->max_connections_per_ip = cfg->native_transport_max_concurrent_connections_per_ip;
+    o->max_inflight = cfg->native_transport_max_requests_per_connection;
+    o->max_inflight_bytes = (size_t)cfg->native_transport_max_request_data_in_flight_bytes;
+    uint64_t ft = cfg->native_transport_frame_timeout_ms;
+    o->frame_timeout_ms = ft > UINT32_MAX ? UINT32_MAX : (unsigned)ft;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections per client address                                     */
+/* ------------------------------------------------------------------ */
+
+static unsigned ip_hash(const char *ip) {
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *ip; ip++) h = (h ^ (uint8_t)*ip) * 16777619u;
+    return h % IP_BUCKETS;
+}
+
+/* Counts one more connection from ip; returns the count (-1: no memory,
+ * not counted). */
+static int ip_acquire(bs_server *s, const char *ip) {
+    unsigned b = ip_hash(ip);
+    int n = -1;
+    pthread_mutex_lock(&s->ip_mu);
+    ipent *e = s->ipt[b];
+    while (e && strcmp(e->ip, ip)) e = e->next;
+    if (!e && (e = calloc(1, sizeof *e))) {
+        snprintf(e->ip, sizeof e->ip, "%s", ip);
+        e->next = s->ipt[b];
+        s->ipt[b] = e;
+    }
+    if (e) n = ++e->n;
+    pthread_mutex_unlock(&s->ip_mu);
+    return n;
+}
+
+static void ip_release(bs_server *s, const char *ip) {
+    unsigned b = ip_hash(ip);
+    pthread_mutex_lock(&s->ip_mu);
+    for (ipent **pp = &s->ipt[b]; *pp; pp = &(*pp)->next) {
+        ipent *e = *pp;
+        if (strcmp(e->ip, ip)) continue;
+        if (--e->n <= 0) {
+            *pp = e->next;
+            free(e);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&s->ip_mu);
 }
 
 static void count_error(bs_server *s, int32_t code) {
@@ -262,6 +332,9 @@ void bs_server_stats_get(const bs_server *cs, bs_server_stats *out) {
     out->bytes_in = LOAD(s->st_in);
     out->bytes_out = LOAD(s->st_out);
     out->requests_inline = LOAD(s->st_inline);
+    out->connections_timed_out = LOAD(s->st_timedout);
+    out->requests_overloaded = LOAD(s->st_overloaded);
+    out->inflight_bytes = LOAD(s->inflight_bytes);
     for (int i = 0; i < BS_SERVER_NERRCODES; i++) {
         out->errcodes[i] = k_errcodes[i];
         out->errors[i] = LOAD(s->st_err[i]);
@@ -324,6 +397,8 @@ static void maybe_free(conn *c) {
     if (!c->closed || c->inflight > 0) return;
     bs_server *s = c->lp->srv;
     if (c->ud_open && s->h.conn_close) s->h.conn_close(s->h.ud, c->ud);
+    if (c->ip_counted) ip_release(s, c->ip);
+    free(c->reject);
     bs_proto_decoder_free(c->dec);
     bs_buf_free(&c->pend);
     free(c);
@@ -416,11 +491,33 @@ static void conn_write(conn *c, bs_buf *b) {
 static void conn_flush(conn *c) {
     if (!c->pend.len) return;
     bs_server *s = c->lp->srv;
-    if (s->h.inline_commit && s->h.inline_commit(s->h.ud)) {
-        BS_ERROR(LOGC, "connection %llu from %s: cannot commit the writes of %zu bytes of answers; closing it",
-                 (unsigned long long)c->id, c->peer, c->pend.len);
+    int rc = s->h.inline_commit ? s->h.inline_commit(s->h.ud) : 0;
+    if (rc) {
+        /* The burst's writes did not reach the store (disk full, I/O
+         * error): every answer of the burst is replaced by SERVER_ERROR on
+         * its stream, so the client learns at once (issue 19 finding 4:
+         * the connection used to be closed) and the connection goes on;
+         * reads of the burst are answered the same way, as their answers
+         * may not be trusted to follow writes that failed. */
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "Server error: the node could not write to its storage (%s); this request "
+                 "may not have been applied",
+                 bs_strerror(rc));
+        BS_ERROR(LOGC, "connection %llu from %s: cannot commit a burst's writes: %s",
+                 (unsigned long long)c->id, c->peer, bs_strerror(rc));
+        bs_buf errs = BS_BUF_INIT;
+        size_t at = 0;
+        while (c->pend.len - at >= BS_PROTO_HEADER_LEN) {
+            const uint8_t *h = c->pend.data + at;
+            int16_t stream = (int16_t)((h[2] << 8) | h[3]);
+            at += BS_PROTO_HEADER_LEN + (size_t)bs_get_u32(h + 5);
+            if (bs_proto_error_frame(&errs, stream, BS_PROTO_ERR_SERVER, msg, c->comp) == 0)
+                count_error(s, BS_PROTO_ERR_SERVER);
+        }
         c->pend.len = 0;
-        conn_close(c);
+        conn_write(c, &errs);
+        bs_buf_free(&errs);
         return;
     }
     conn_write(c, &c->pend);
@@ -465,6 +562,7 @@ static void fail_error(conn *c, int16_t stream, int32_t code, const char *msg) {
 /* ------------------------------------------------------------------ */
 
 static void work_free(work *w) {
+    if (w->charged) atomic_fetch_sub(&w->srv->inflight_bytes, w->charged);
     bs_arena_free(&w->arena);
     bs_buf_free(&w->out);
     free(w);
@@ -509,6 +607,26 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
         return;
     }
     bs_arena_init(&w->arena, 0);
+    /* The node-wide budget of request bytes with the handler: over it the
+     * request is answered OVERLOADED at once instead of queueing (and
+     * growing).  A request alone may exceed it, so that a frame allowed
+     * by max_frame is never refused on an idle node. */
+    size_t charge = f->body_len + REQ_OVERHEAD;
+    uint64_t now_in = atomic_fetch_add(&s->inflight_bytes, charge) + charge;
+    w->srv = s;
+    w->charged = charge;
+    if (s->opts.max_inflight_bytes && now_in > s->opts.max_inflight_bytes && now_in != charge) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "Server is overloaded: %llu bytes of requests in flight on this node "
+                 "(limit native_transport_max_request_data_in_flight = %zu); retry later "
+                 "or on another node",
+                 (unsigned long long)(now_in - charge), s->opts.max_inflight_bytes);
+        work_free(w);
+        BUMP(s->st_overloaded, 1);
+        send_error(c, f->h.stream, BS_PROTO_ERR_OVERLOADED, msg);
+        return;
+    }
     bs_proto_frame fc = *f;
     if (f->body_len) {
         fc.body = bs_arena_memdup(&w->arena, f->body, f->body_len);
@@ -600,6 +718,10 @@ static void on_frame(conn *c, const bs_proto_frame *f) {
     int16_t st = f->h.stream;
     char msg[160];
     BUMP(s->st_requests, 1);
+    if (c->reject) {
+        fail_error(c, st, BS_PROTO_ERR_OVERLOADED, c->reject);
+        return;
+    }
     if (!c->version) c->version = f->h.version;
     if (f->h.version != c->version) {
         snprintf(msg, sizeof msg,
@@ -745,15 +867,29 @@ static void update_reading(conn *c) {
 }
 
 static void conn_pump(conn *c) {
+    int took = 0, partial = 0;
     while (can_take(c)) {
         bs_proto_frame f;
         int rc = bs_proto_decoder_next(c->dec, &f);
-        if (rc == BS_EAGAIN) break;
+        if (rc == BS_EAGAIN) {
+            partial = bs_proto_decoder_pending(c->dec) > 0;
+            break;
+        }
+        took = 1;
         if (rc == 0) on_frame(c, &f);
         else on_decode_error(c, rc, &f);
     }
     conn_flush(c);
-    if (!c->closing) update_reading(c);
+    if (c->closing) return;
+    /* The frame timeout runs from the first byte of an incomplete frame
+     * while we are waiting for the client (not while back-pressure keeps
+     * complete frames buffered). */
+    if (!partial) {
+        if (!c->reject) c->partial_since = 0;
+    } else if (took || !c->partial_since) {
+        c->partial_since = uv_now(&c->lp->loop) | 1;
+    }
+    update_reading(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -764,21 +900,24 @@ static void free_handle_cb(uv_handle_t *hd) { free(hd->data); }
 
 static void spare_closed(uv_handle_t *hd) { ((srv_loop *)hd->data)->spare_busy = 0; }
 
-static void peer_name(uv_tcp_t *t, char *out, size_t cap) {
+static void peer_name(uv_tcp_t *t, char *out, size_t cap, char *ipout, size_t ipcap) {
     struct sockaddr_storage ss;
     int len = sizeof ss;
     snprintf(out, cap, "?");
+    snprintf(ipout, ipcap, "?");
     if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len)) return;
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;
     if (ss.ss_family == AF_INET) {
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
         uv_ip4_name(a, ip, sizeof ip);
+        snprintf(ipout, ipcap, "%s", ip);
         port = ntohs(a->sin_port);
         snprintf(out, cap, "%s:%d", ip, port);
     } else if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
         uv_ip6_name(a, ip, sizeof ip);
+        snprintf(ipout, ipcap, "%s", ip);
         port = ntohs(a->sin6_port);
         snprintf(out, cap, "[%s]:%d", ip, port);
     }
@@ -867,31 +1006,57 @@ static void conn_adopt(srv_loop *lp, int fd) {
 static void conn_start(srv_loop *lp, conn *c) {
     bs_server *s = lp->srv;
     c->id = atomic_fetch_add(&s->next_id, 1) + 1;
-    peer_name(&c->tcp, c->peer, sizeof c->peer);
+    peer_name(&c->tcp, c->peer, sizeof c->peer, c->ip, sizeof c->ip);
     int n = atomic_fetch_add(&s->nopen, 1) + 1;
     c->counted = 1;
+    int nip = ip_acquire(s, c->ip);
+    c->ip_counted = nip > 0;
     const char *why = NULL;
-    char whybuf[64];
+    char whybuf[256];
+    bs_proto_header_opts ho = {.max_frame = s->opts.max_frame, .expect_response = 0};
     if (s->opts.max_connections >= 0 && n > s->opts.max_connections) {
-        snprintf(whybuf, sizeof whybuf, "too many connections (limit %d)",
-                 s->opts.max_connections);
+        snprintf(whybuf, sizeof whybuf,
+                 "Too many connections: %d open on this node (limit "
+                 "native_transport_max_concurrent_connections = %d)",
+                 n - 1, s->opts.max_connections);
+        why = whybuf;
+    } else if (s->opts.max_connections_per_ip >= 0 && nip > s->opts.max_connections_per_ip) {
+        snprintf(whybuf, sizeof whybuf,
+                 "Too many connections from %s: %d open (limit "
+                 "native_transport_max_concurrent_connections_per_ip = %d)",
+                 c->ip, nip - 1, s->opts.max_connections_per_ip);
         why = whybuf;
     } else {
-        bs_proto_header_opts ho = {.max_frame = s->opts.max_frame, .expect_response = 0};
         if (bs_proto_decoder_new(&ho, &c->dec)) why = "out of memory";
         else if (s->h.conn_open && s->h.conn_open(s->h.ud, &c->ud)) why = "refused by the handler";
         else c->ud_open = 1;
     }
+    if (why && why == whybuf && s->opts.frame_timeout_ms > 0 &&
+        bs_proto_decoder_new(&ho, &c->dec) == 0 && (c->reject = strdup(whybuf))) {
+        /* Over a limit: not counted as open; its first frame is answered
+         * with the reason (a driver then tries another node) and it is
+         * closed, or closed when frame_timeout_ms passes first. */
+        atomic_fetch_sub(&s->nopen, 1);
+        c->counted = 0;
+        if (c->ip_counted) ip_release(s, c->ip);
+        c->ip_counted = 0;
+        BUMP(s->st_rejected, 1);
+        BS_WARN(LOGC, "rejecting connection from %s: %s", c->peer, why);
+        c->partial_since = uv_now(&lp->loop) | 1;
+        why = NULL;
+    }
     if (why) {
         atomic_fetch_sub(&s->nopen, 1);
         c->counted = 0;
+        if (c->ip_counted) ip_release(s, c->ip);
+        c->ip_counted = 0;
         BUMP(s->st_rejected, 1);
         BS_WARN(LOGC, "rejecting connection from %s: %s", c->peer, why);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_conn_close);
         return;
     }
-    BUMP(s->st_total, 1);
+    if (!c->reject) BUMP(s->st_total, 1);
     uv_tcp_nodelay(&c->tcp, 1);
     c->next = lp->conns;
     if (lp->conns) lp->conns->prev = c;
@@ -923,6 +1088,25 @@ static void on_drain(uv_timer_t *t) {
     for (conn *c = lp->conns; c; c = c->next) conn_close(c);
     uv_close((uv_handle_t *)&lp->drain, NULL);
     uv_close((uv_handle_t *)&lp->async, NULL);
+    if (lp->have_sweep) uv_close((uv_handle_t *)&lp->sweep, NULL);
+}
+
+/* Closes the connections whose incomplete frame (or, over a limit, whose
+ * first frame) has not arrived within frame_timeout_ms. */
+static void on_sweep(uv_timer_t *t) {
+    srv_loop *lp = t->data;
+    uint64_t now = uv_now(&lp->loop), lim = lp->srv->opts.frame_timeout_ms;
+    for (conn *c = lp->conns; c; c = c->next) {
+        if (c->closing || !c->partial_since || now < c->partial_since ||
+            now - c->partial_since < lim)
+            continue;
+        BUMP(lp->srv->st_timedout, 1);
+        BS_WARN(LOGC, "connection %llu from %s: %s not completed within %llu ms (%zu bytes "
+                "buffered; native_transport_frame_timeout); closing it",
+                (unsigned long long)c->id, c->peer, c->reject ? "first frame" : "frame",
+                (unsigned long long)lim, bs_proto_decoder_pending(c->dec));
+        conn_close(c);
+    }
 }
 
 static void begin_stop(srv_loop *lp) {
@@ -1081,6 +1265,7 @@ static void loop_dispose(srv_loop *lp) {
         if (lp->have_listener) uv_close((uv_handle_t *)&lp->listener, NULL);
         if (lp->have_async) uv_close((uv_handle_t *)&lp->async, NULL);
         if (lp->have_timer) uv_close((uv_handle_t *)&lp->drain, NULL);
+        if (lp->have_sweep) uv_close((uv_handle_t *)&lp->sweep, NULL);
         uv_run(&lp->loop, UV_RUN_DEFAULT);
     }
     int rc = uv_loop_close(&lp->loop);
@@ -1125,6 +1310,14 @@ static int loop_setup(srv_loop *lp, int fd) {
     uv_timer_init(&lp->loop, &lp->drain);
     lp->drain.data = lp;
     lp->have_timer = 1;
+    unsigned ft = lp->srv->opts.frame_timeout_ms;
+    if (ft > 0) {
+        uv_timer_init(&lp->loop, &lp->sweep);
+        lp->sweep.data = lp;
+        lp->have_sweep = 1;
+        uint64_t every = ft / 4 < 50 ? 50 : ft / 4 > 1000 ? 1000 : ft / 4;
+        uv_timer_start(&lp->sweep, on_sweep, every, every);
+    }
     return 0;
 }
 
@@ -1186,6 +1379,7 @@ int bs_server_start(const bs_server_opts *opts, const bs_server_handler *h, bs_s
         return BS_ENOMEM;
     }
     for (int i = 0; i < s->nloops; i++) pthread_mutex_init(&s->loops[i].mu, NULL);
+    pthread_mutex_init(&s->ip_mu, NULL);
     for (int i = 0; i < s->nloops && !rc; i++) {
         srv_loop *lp = &s->loops[i];
         lp->srv = s;
@@ -1234,6 +1428,13 @@ void bs_server_free(bs_server *s) {
     if (!s) return;
     bs_server_stop(s);
     for (int i = 0; s->loops && i < s->nloops; i++) pthread_mutex_destroy(&s->loops[i].mu);
+    if (s->loops) pthread_mutex_destroy(&s->ip_mu);
+    for (int i = 0; i < IP_BUCKETS; i++)
+        while (s->ipt[i]) {
+            ipent *e = s->ipt[i];
+            s->ipt[i] = e->next;
+            free(e);
+        }
     free(s->loops);
     free(s);
 }

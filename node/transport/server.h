@@ -46,6 +46,19 @@
  * Back-pressure: a connection stops being read while it has
  * max_inflight requests with the handler or more than max_write_queue
  * response bytes waiting for the client, and resumes below both.
+ *
+ * Limits that protect the node (docs/OPERATIONS.md, "Limits"):
+ *   - a frame's body is buffered only as its bytes arrive, never reserved
+ *     from the announced length; above max_frame it is skipped unread;
+ *   - max_connections / max_connections_per_ip: an extra connection
+ *     gets OVERLOADED "Too many connections ..." on its first frame and
+ *     is closed (or just closed when it sends nothing for
+ *     frame_timeout_ms);
+ *   - frame_timeout_ms: a connection whose partial frame has not
+ *     completed in that time is closed (slowloris, half-sent frames);
+ *   - max_inflight_bytes: a request whose body would take the node's
+ *     bytes with the handler past it is answered OVERLOADED "Server is
+ *     overloaded ..." (drivers try another node) instead of growing.
  */
 #ifndef BS_NODE_SERVER_H
 #define BS_NODE_SERVER_H
@@ -71,7 +84,19 @@ typedef struct bs_server_opts {
     int max_connections;     /* open connections over all loops; -1 (or
                                 any negative) = unlimited.  Beyond it a new
                                 connection is accepted and closed at once */
+    int max_connections_per_ip; /* open connections from one client
+                                address; -1 (or any negative) = unlimited.
+                                Beyond either limit the connection's first
+                                frame is answered with OVERLOADED "Too many
+                                connections ..." and it is closed */
     int max_inflight;        /* per connection; <= 0 means 1024 */
+    size_t max_inflight_bytes; /* node-wide bytes of request bodies handed
+                                  to the handler and not yet answered; a
+                                  request that would pass it is answered
+                                  OVERLOADED.  0 = unlimited */
+    unsigned frame_timeout_ms; /* a frame begun must be complete within
+                                  this, else the connection is closed (a
+                                  half-sent frame); 0 = no limit */
     size_t max_write_queue;  /* per connection, bytes; 0 = 64 MiB */
     unsigned stop_timeout_ms; /* bs_server_stop's wait for in-flight work
                                  before closing connections; 0 = 5000 */
@@ -83,8 +108,9 @@ typedef struct bs_server_opts {
 void bs_server_opts_init(bs_server_opts *o);
 
 /* Fills o from basaltd's config: rpc_address, native_transport_port,
- * io_threads (0 = cores), native_transport_max_frame_size_bytes and
- * native_transport_max_concurrent_connections; the rest keeps its
+ * io_threads (0 = cores) and the native_transport_* limits (frame size,
+ * connections in total and per address, requests per connection,
+ * request bytes in flight, frame read timeout); the rest keeps its
  * default.  o->address borrows cfg's string. */
 void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg);
 
@@ -124,9 +150,10 @@ typedef struct bs_server_handler {
     int (*inline_ok)(void *ud, void *conn_ud, const bs_proto_request *req);
     /* Optional, loop thread: inline_begin runs before each inline
      * handle(); inline_commit before inline answers gathered since are
-     * sent (once per burst).  A non-zero commit means those answers must
-     * not go out: the connection is closed instead (its client sees the
-     * outcome as unknown, like a timeout).  basaltd: group commit of a
+     * sent (once per burst).  A non-zero commit (a BS_E code) means
+     * those answers must not go out: each is replaced by SERVER_ERROR
+     * "the node could not write to its storage (...); this request may
+     * not have been applied" and the connection goes on.  basaltd: group commit of a
      * burst's writes (bs_store_defer_*). */
     void (*inline_begin)(void *ud);
     int (*inline_commit)(void *ud);
@@ -174,7 +201,12 @@ int bs_server_broadcast_event(bs_server *s, const bs_proto_event *ev);
 typedef struct bs_server_stats {
     uint64_t connections_open;     /* gauge */
     uint64_t connections_total;    /* accepted and kept */
-    uint64_t connections_rejected; /* over max_connections or refused */
+    uint64_t connections_rejected; /* over max_connections(_per_ip) or refused */
+    uint64_t connections_timed_out; /* closed: a frame not completed in
+                                       frame_timeout_ms */
+    uint64_t requests_overloaded;  /* answered OVERLOADED: over
+                                      max_inflight_bytes */
+    uint64_t inflight_bytes;       /* gauge: request bytes with the handler */
     uint64_t requests_total;       /* frames received (all opcodes) */
     uint64_t bytes_in;
     uint64_t bytes_out;            /* bytes whose write completed */

@@ -128,7 +128,11 @@ START_TEST(defaults) {
     ck_assert(c.phi_convict_threshold == 8.0);
     ck_assert_int_eq(c.io_threads, 0);
     ck_assert_uint_eq(c.native_transport_max_frame_size_bytes, 16u << 20);
-    ck_assert_int_eq(c.native_transport_max_concurrent_connections, -1);
+    ck_assert_int_eq(c.native_transport_max_concurrent_connections, 8192);
+    ck_assert_int_eq(c.native_transport_max_concurrent_connections_per_ip, -1);
+    ck_assert_int_eq(c.native_transport_max_requests_per_connection, 1024);
+    ck_assert_uint_eq(c.native_transport_max_request_data_in_flight_bytes, 128u << 20);
+    ck_assert_uint_eq(c.native_transport_frame_timeout_ms, 10000);
     ck_assert_uint_eq(c.repair_interval_ms, 0);
     ck_assert_int_eq(c.log_level, BS_LOG_INFO);
     ck_assert_str_eq(c.log_file, "");
@@ -176,6 +180,10 @@ static const char *full_yaml =
     "admin_port: 17199\n"
     "native_transport_max_frame_size: 32MiB\n"
     "native_transport_max_concurrent_connections: 500\n"
+    "native_transport_max_concurrent_connections_per_ip: 20\n"
+    "native_transport_max_requests_per_connection: 64\n"
+    "native_transport_max_request_data_in_flight: 32MiB\n"
+    "native_transport_frame_timeout: 3s\n"
     "io_threads: 6\n"
     "cluster_secret_file: /etc/basalt/cluster_secret\n"
     "admin_token_file: /etc/basalt/admin_token\n"
@@ -184,6 +192,7 @@ static const char *full_yaml =
     "commitlog_sync: batch\n"
     "commitlog_sync_period: 2s\n"
     "commitlog_sync_batch_window: 5ms\n"
+    "min_free_space: 1GiB\n"
     "hinted_handoff_enabled: false\n"
     "max_hint_window: 1d\n"
     "hinted_handoff_throttle: 2MiB\n"
@@ -233,6 +242,10 @@ static void check_full(const bs_config *c) {
     ck_assert_int_eq(c->admin_port, 17199);
     ck_assert_uint_eq(c->native_transport_max_frame_size_bytes, 32u << 20);
     ck_assert_int_eq(c->native_transport_max_concurrent_connections, 500);
+    ck_assert_int_eq(c->native_transport_max_concurrent_connections_per_ip, 20);
+    ck_assert_int_eq(c->native_transport_max_requests_per_connection, 64);
+    ck_assert_uint_eq(c->native_transport_max_request_data_in_flight_bytes, 32u << 20);
+    ck_assert_uint_eq(c->native_transport_frame_timeout_ms, 3000);
     ck_assert_int_eq(c->io_threads, 6);
     ck_assert_int_eq(bs_config_io_threads(c), 6);
     ck_assert_str_eq(c->data_directory, "/var/lib/basalt/data");

@@ -44,6 +44,7 @@ typedef struct fake {
      * how many handle() calls ran on it / elsewhere */
     pthread_t open_thread;
     atomic_int on_loop, off_loop;
+    atomic_int commit_fail; /* inline_commit fails while set */
 } fake;
 
 static fake F;
@@ -1227,6 +1228,10 @@ START_TEST(opts_from_config) {
     cfg.io_threads = 3;
     cfg.native_transport_max_frame_size_bytes = 1ull << 40;
     cfg.native_transport_max_concurrent_connections = 77;
+    cfg.native_transport_max_concurrent_connections_per_ip = 5;
+    cfg.native_transport_max_requests_per_connection = 1024;
+    cfg.native_transport_max_request_data_in_flight_bytes = 1u << 20;
+    cfg.native_transport_frame_timeout_ms = 1500;
     bs_server_opts o;
     bs_server_opts_from_config(&o, &cfg);
     ck_assert_str_eq(o.address, "10.1.2.3");
@@ -1235,6 +1240,9 @@ START_TEST(opts_from_config) {
     ck_assert_uint_eq(o.max_frame, INT32_MAX);
     ck_assert_int_eq(o.max_connections, 77);
     ck_assert_int_eq(o.max_inflight, 1024);
+    ck_assert_int_eq(o.max_connections_per_ip, 5);
+    ck_assert_uint_eq(o.max_inflight_bytes, 1u << 20);
+    ck_assert_uint_eq(o.frame_timeout_ms, 1500);
     cfg.io_threads = 0;
     bs_server_opts_from_config(&o, &cfg);
     ck_assert_int_ge(o.io_threads, 1);
@@ -1292,6 +1300,56 @@ START_TEST(inline_requests_run_on_loop) {
     expect_error(&f, 5, BS_PROTO_ERR_SERVER, "handler failed");
     ck_assert_int_eq(ld(&F.on_loop), 3);
     ck_assert_uint_eq(stats(s).requests_inline, 3);
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
+static void fake_inline_begin(void *ud) { (void)ud; }
+static int fake_inline_commit(void *ud) {
+    fake *f = ud;
+    return atomic_load(&f->commit_fail) ? BS_EIO : 0;
+}
+
+/* Issue 19 finding 4: when the burst's writes cannot be committed (disk
+ * full), every answer of the burst becomes SERVER_ERROR on its stream
+ * and the connection stays open (it used to be closed); once commits
+ * work again so do the requests. */
+START_TEST(inline_commit_failure_answers_errors) {
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    memset(&F, 0, sizeof F);
+    sem_init(&F.gate, 0, 0);
+    bs_server_handler h = {&F, fake_open, fake_close, fake_handle, fake_inline_ok,
+                           fake_inline_begin, fake_inline_commit};
+    bs_server *s = NULL;
+    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
+    F.srv = s;
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    atomic_store(&F.commit_fail, 1);
+    bs_buf b = BS_BUF_INIT;
+    for (int i = 0; i < 5; i++) {
+        bs_proto_request r = mkquery("inline w");
+        ck_assert_int_eq(bs_proto_request_encode(&b, (int16_t)(20 + i), &r, BS_PROTO_COMP_NONE), 0);
+    }
+    cli_raw(&c, b.data, b.len);
+    bs_buf_free(&b);
+    rframe f;
+    int seen[5] = {0};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(cli_read(&c, &f), 0);
+        ck_assert_int_ge(f.stream, 20);
+        ck_assert_int_lt(f.stream, 25);
+        seen[f.stream - 20]++;
+        expect_error(&f, f.stream, BS_PROTO_ERR_SERVER, "could not write to its storage");
+    }
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(seen[i], 1);
+    atomic_store(&F.commit_fail, 0);
+    cli_query(&c, 30, "inline again");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 30, "inline again");
     cli_close(&c);
     finish(s);
 }
@@ -1370,6 +1428,7 @@ static Suite *suite(void) {
     tcase_add_test(t, opts_from_config);
     tcase_add_test(t, inline_requests_run_on_loop);
     tcase_add_test(t, inline_burst_then_fatal_frame);
+    tcase_add_test(t, inline_commit_failure_answers_errors);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1,0 +1,100 @@
+"""
+test_overload.py - a real basaltd under basalt-stress's open loop at ten
+times the rate it sustains (issue 19, "Overload").
+
+1. closed loop (32 in flight) for a fixed count: the sustainable rate R;
+2. open loop at 10 R for 2 R*10 operations (two seconds of the target) with 1,024 operations in flight
+   and 4 KiB values, while /proc/PID/status is sampled: the node stays up
+   and its peak VmRSS stays under the budget this test configures
+   (native_transport_max_request_data_in_flight 8MiB; RSS budget 1 GiB:
+   64 MiB memtable + 64 MiB block cache + the in-flight budget + the
+   per-connection queues, with a wide margin); clients get answers,
+   Overloaded or timeouts, never a dead node;
+3. after the load drops, a closed-loop run completes every operation
+   without an error (no time is asserted: figures go to
+   docs/BENCHMARKS.md, printed here).
+"""
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import harness
+from harness import Node
+
+STRESS = os.environ.get("BASALT_STRESS", "")
+RSS_BUDGET_KIB = 1024 * 1024
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class OverloadTest(unittest.TestCase):
+    def setUp(self):
+        self.assertTrue(STRESS and os.access(STRESS, os.X_OK),
+                        "BASALT_STRESS must name basalt-stress (CMake sets it)")
+        self.node = Node(extra={"native-transport-max-request-data-in-flight": "8MiB"}).start()
+        self.tmp = tempfile.mkdtemp(prefix="basalt-overload-")
+
+    def tearDown(self):
+        self.node.cleanup()
+        subprocess.call(["rm", "-rf", self.tmp])
+
+    def stress(self, name, *args, timeout=240):
+        out = os.path.join(self.tmp, name + ".json")
+        argv = [STRESS, "write"] + list(args) + [
+            "-node", self.node.host, "-port", str(self.node.port), "-json", out,
+            "-log", "interval=60"]
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+        text = p.stdout.decode(errors="replace")
+        self.assertTrue(os.path.exists(out), "basalt-stress %s wrote no report:\n%s" % (name, text))
+        with open(out) as f:
+            r = json.load(f)
+        print("%s: ops %d ok %d rate %.0f/s errors %s" % (name, r["ops"], r["ok"],
+                                                          r["op_rate"], r["errors"]))
+        return r
+
+    def test_open_loop_at_ten_times_the_sustainable_rate(self):
+        pid = self.node.proc.pid
+        base = self.stress("baseline", "n=20000", "-rate", "threads=32", "-col", "size=4096",
+                           "-connections", "4")
+        self.assertEqual(base["ok"], 20000, base)
+        target = max(1000, int(base["op_rate"] * 10))
+        peak = [rss_kib(pid)]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.wait(0.1):
+                if self.node.proc.poll() is not None:
+                    return
+                peak[0] = max(peak[0], rss_kib(pid))
+        t = threading.Thread(target=sample)
+        t.start()
+        try:
+            over = self.stress("overload", "n=%d" % (target * 2), "-rate", "fixed=%d/s" % target,
+                               "-rate", "threads=1024", "-col", "size=4096",
+                               "-connections", "8")
+        finally:
+            stop.set()
+            t.join()
+        print("target %d/s, peak VmRSS %d KiB (budget %d KiB)" % (target, peak[0],
+                                                                 RSS_BUDGET_KIB))
+        self.assertTrue(self.node.alive(), "the node died under overload")
+        self.assertLess(peak[0], RSS_BUDGET_KIB)
+        self.assertGreater(over["ops"], 0)
+        after = self.stress("after", "n=20000", "-rate", "threads=32", "-col", "size=4096",
+                            "-connections", "4")
+        self.assertEqual(after["ok"], 20000, after)
+        self.assertEqual(after["errors"], {})
+
+
+if __name__ == "__main__":
+    harness.main()
