@@ -764,6 +764,161 @@ static int cmp_cstr(const void *x, const void *y) {
 /* Tag keys of measurement m (from the series index), sorted. */
 static size_t tag_keys(bs_ts *ts, const char *db, const char *m, bs_arena *a, const char ***out);
 
+/* The columns and fields a SELECT reads and how it groups (into s).
+ * 1: go on; 0: the answer has no series; -1: *emsg says why not. */
+static int plan_select(sel *s, const char *db, const char **emsg) {
+    bs_ts *ts = s->ts;
+    const bs_iq_stmt *st = s->st;
+    bs_arena *a = s->a;
+    size_t nagg = 0;
+    for (size_t e = 0; e < st->nexprs; e++) nagg += st->exprs[e].agg != BS_IQ_RAW;
+    s->agg = nagg > 0;
+    if (nagg && nagg != st->nexprs) {
+        *emsg = "mixing aggregate and non-aggregate queries is not supported";
+        return -1;
+    }
+    if (!s->agg && st->interval) {
+        *emsg = "GROUP BY requires at least one aggregate function";
+        return -1;
+    }
+    /* expressions -> fields read */
+    size_t ne = st->nexprs;
+    const char **tkeys = NULL;
+    size_t ntk = 0;
+    int star = 0;
+    for (size_t e = 0; e < ne; e++) star |= !strcmp(st->exprs[e].name, "*");
+    if (star && s->agg) {
+        *emsg = "aggregate functions over * are not supported by Basalt yet; name the field";
+        return -1;
+    }
+    if (star || st->group_all) ntk = tag_keys(ts, db, st->from, a, &tkeys);
+    size_t cap = s->t->ncols + ne + ntk + 1;
+    s->cols = bs_arena_alloc(a, cap * sizeof *s->cols);
+    s->ctype = bs_arena_alloc(a, cap * sizeof *s->ctype);
+    s->efield = bs_arena_alloc(a, cap * sizeof *s->efield);
+    s->etag = bs_arena_alloc(a, cap * sizeof *s->etag);
+    s->names = bs_arena_alloc(a, cap * sizeof *s->names);
+    if (!s->cols || !s->ctype || !s->efield || !s->etag || !s->names) {
+        *emsg = "out of memory";
+        return -1;
+    }
+    /* output columns: raw mode expands *; aggregate mode one per expr */
+    const char **cn = bs_arena_alloc(a, cap * sizeof *cn);
+    size_t ncn = 0;
+    for (size_t e = 0; e < ne && cn; e++) {
+        if (!strcmp(st->exprs[e].name, "*")) {
+            for (size_t c = 0; c < s->t->ncols; c++)
+                if (s->t->cols[c].kind == BS_COL_REGULAR) cn[ncn++] = s->t->cols[c].name;
+            for (size_t k = 0; k < ntk; k++) { /* tags grouped by are not columns */
+                int grouped = st->group_all;
+                for (size_t g = 0; g < st->ngroup_tags && !grouped; g++)
+                    grouped = !strcmp(st->group_tags[g], tkeys[k]);
+                if (!grouped) cn[ncn++] = tkeys[k];
+            }
+        } else {
+            cn[ncn++] = st->exprs[e].name;
+        }
+    }
+    if (!cn) {
+        *emsg = "out of memory";
+        return -1;
+    }
+    if (star) qsort(cn, ncn, sizeof *cn, cmp_cstr);
+    for (size_t c = 0; c < ncn; c++) {
+        const bs_column *col = bs_table_column(s->t, cn[c]);
+        int idx = -1;
+        if (col && col->kind == BS_COL_REGULAR) {
+            for (size_t f = 0; f < s->ncols; f++)
+                if (s->cols[f] == col->id) idx = (int)f;
+            if (idx < 0) {
+                idx = (int)s->ncols;
+                s->cols[s->ncols] = col->id;
+                s->ctype[s->ncols++] = bs__ts_col_lp_type(col->type);
+            }
+        } else if (s->agg) {
+            return 0; /* aggregate of a tag or unknown field: no series, as InfluxDB */
+        }
+        s->efield[c] = idx;
+        s->etag[c] = cn[c];
+        s->names[c] = (s->agg || !st->exprs[c < ne ? c : 0].alias || star) ? cn[c]
+                                                                         : st->exprs[c].alias;
+    }
+    s->nnames = ncn;
+    if (s->ncols > 256) {
+        *emsg = "too many fields selected (max 256)";
+        return -1;
+    }
+    if (!s->ncols) return 0; /* only tags selected: InfluxDB returns nothing */
+    /* grouping */
+    if (st->group_all) {
+        s->gtags = tkeys;
+        s->ngtags = ntk;
+    } else {
+        s->gtags = st->group_tags;
+        s->ngtags = st->ngroup_tags;
+        const char **sorted =
+            s->ngtags ? bs_arena_memdup(a, st->group_tags, s->ngtags * sizeof *sorted) : NULL;
+        if (sorted) {
+            qsort(sorted, s->ngtags, sizeof *sorted, cmp_cstr);
+            s->gtags = sorted;
+        }
+    }
+    return 1;
+}
+
+/* The tag conditions' regular expressions (s->re; *out to free, its
+ * first *nre compiled).  0, or -1 with *emsg. */
+static int compile_regexes(sel *s, regex_t **out, size_t *nre, const char **emsg) {
+    const bs_iq_stmt *st = s->st;
+    /* tag regexes */
+    regex_t *re = calloc(st->nconds ? st->nconds : 1, sizeof *re);
+    if (!re) {
+        *emsg = "out of memory";
+        return -1;
+    }
+    *out = re;
+    for (size_t i = 0; i < st->nconds; i++) {
+        if (st->conds[i].op != BS_IQ_RE && st->conds[i].op != BS_IQ_NRE) continue;
+        if (regcomp(&re[i], st->conds[i].value, REG_EXTENDED | REG_NOSUB)) {
+            snprintf(s->err, sizeof s->err, "invalid regular expression /%s/", st->conds[i].value);
+            *emsg = s->err;
+            return -1;
+        }
+        *nre = i + 1;
+    }
+    s->re = re;
+    return 0;
+}
+
+/* Scans the measurement's table and writes the series (JSON) to o; on a
+ * read failure *emsg says why. */
+static void scan_and_emit(sel *s, int64_t ediv, bs_buf *o, const char **emsg) {
+    bs_ts *ts = s->ts;
+    const bs_iq_stmt *st = s->st;
+    bs_scan scan;
+    memset(&scan, 0, sizeof scan);
+    scan.start_token = INT64_MIN;
+    scan.end_token = INT64_MIN;
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    if (ts->be.scan(ts->be.ud, s->t, &scan, BS_CL_ONE, on_part, s, &err)) {
+        if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
+        *emsg = s->err;
+        return;
+    }
+    qsort(s->g, s->ng, sizeof *s->g, cmp_group);
+    int first = 1;
+    size_t g0 = (size_t)st->soffset, gn = s->ng;
+    if (st->slimit > 0 && g0 + (size_t)st->slimit < gn) gn = g0 + (size_t)st->slimit;
+    for (size_t i = g0; i < gn; i++) {
+        if (s->agg)
+            emit_agg(s, &s->g[i], ediv, o, &first);
+        else
+            emit_raw(s, &s->g[i], ediv, o, &first);
+    }
+    if (!first) bs_buf_append_str(o, "]");
+}
+
 void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv, bs_arena *a,
                    bs_buf *o) {
     sel s;
@@ -788,137 +943,10 @@ void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv
     }
     s.t = bs_schema_table(sc, db, tn);
     if (!s.t || s.t->npk != 2 || s.t->nck != 1) goto out; /* no such measurement: no series */
-    size_t nagg = 0;
-    for (size_t e = 0; e < st->nexprs; e++) nagg += st->exprs[e].agg != BS_IQ_RAW;
-    s.agg = nagg > 0;
-    if (nagg && nagg != st->nexprs) {
-        emsg = "mixing aggregate and non-aggregate queries is not supported";
-        goto out;
-    }
-    if (!s.agg && st->interval) {
-        emsg = "GROUP BY requires at least one aggregate function";
-        goto out;
-    }
-    /* expressions -> fields read */
-    size_t ne = st->nexprs;
-    const char **tkeys = NULL;
-    size_t ntk = 0;
-    int star = 0;
-    for (size_t e = 0; e < ne; e++) star |= !strcmp(st->exprs[e].name, "*");
-    if (star && s.agg) {
-        emsg = "aggregate functions over * are not supported by Basalt yet; name the field";
-        goto out;
-    }
-    if (star || st->group_all) ntk = tag_keys(ts, db, st->from, a, &tkeys);
-    size_t cap = s.t->ncols + ne + ntk + 1;
-    s.cols = bs_arena_alloc(a, cap * sizeof *s.cols);
-    s.ctype = bs_arena_alloc(a, cap * sizeof *s.ctype);
-    s.efield = bs_arena_alloc(a, cap * sizeof *s.efield);
-    s.etag = bs_arena_alloc(a, cap * sizeof *s.etag);
-    s.names = bs_arena_alloc(a, cap * sizeof *s.names);
-    if (!s.cols || !s.ctype || !s.efield || !s.etag || !s.names) {
-        emsg = "out of memory";
-        goto out;
-    }
-    /* output columns: raw mode expands *; aggregate mode one per expr */
-    const char **cn = bs_arena_alloc(a, cap * sizeof *cn);
-    size_t ncn = 0;
-    for (size_t e = 0; e < ne && cn; e++) {
-        if (!strcmp(st->exprs[e].name, "*")) {
-            for (size_t c = 0; c < s.t->ncols; c++)
-                if (s.t->cols[c].kind == BS_COL_REGULAR) cn[ncn++] = s.t->cols[c].name;
-            for (size_t k = 0; k < ntk; k++) { /* tags grouped by are not columns */
-                int grouped = st->group_all;
-                for (size_t g = 0; g < st->ngroup_tags && !grouped; g++)
-                    grouped = !strcmp(st->group_tags[g], tkeys[k]);
-                if (!grouped) cn[ncn++] = tkeys[k];
-            }
-        } else {
-            cn[ncn++] = st->exprs[e].name;
-        }
-    }
-    if (!cn) {
-        emsg = "out of memory";
-        goto out;
-    }
-    if (star) qsort(cn, ncn, sizeof *cn, cmp_cstr);
-    for (size_t c = 0; c < ncn; c++) {
-        const bs_column *col = bs_table_column(s.t, cn[c]);
-        int idx = -1;
-        if (col && col->kind == BS_COL_REGULAR) {
-            for (size_t f = 0; f < s.ncols; f++)
-                if (s.cols[f] == col->id) idx = (int)f;
-            if (idx < 0) {
-                idx = (int)s.ncols;
-                s.cols[s.ncols] = col->id;
-                s.ctype[s.ncols++] = bs__ts_col_lp_type(col->type);
-            }
-        } else if (s.agg) {
-            goto out; /* aggregate of a tag or unknown field: no series, as InfluxDB */
-        }
-        s.efield[c] = idx;
-        s.etag[c] = cn[c];
-        s.names[c] = (s.agg || !st->exprs[c < ne ? c : 0].alias || star) ? cn[c]
-                                                                         : st->exprs[c].alias;
-    }
-    s.nnames = ncn;
-    if (s.ncols > 256) {
-        emsg = "too many fields selected (max 256)";
-        goto out;
-    }
-    if (!s.ncols) goto out; /* only tags selected: InfluxDB returns nothing */
-    /* grouping */
-    if (st->group_all) {
-        s.gtags = tkeys;
-        s.ngtags = ntk;
-    } else {
-        s.gtags = st->group_tags;
-        s.ngtags = st->ngroup_tags;
-        const char **sorted =
-            s.ngtags ? bs_arena_memdup(a, st->group_tags, s.ngtags * sizeof *sorted) : NULL;
-        if (sorted) {
-            qsort(sorted, s.ngtags, sizeof *sorted, cmp_cstr);
-            s.gtags = sorted;
-        }
-    }
-    /* tag regexes */
-    re = calloc(st->nconds ? st->nconds : 1, sizeof *re);
-    if (!re) {
-        emsg = "out of memory";
-        goto out;
-    }
-    for (size_t i = 0; i < st->nconds; i++) {
-        if (st->conds[i].op != BS_IQ_RE && st->conds[i].op != BS_IQ_NRE) continue;
-        if (regcomp(&re[i], st->conds[i].value, REG_EXTENDED | REG_NOSUB)) {
-            snprintf(s.err, sizeof s.err, "invalid regular expression /%s/", st->conds[i].value);
-            emsg = s.err;
-            goto out;
-        }
-        nre = i + 1;
-    }
-    s.re = re;
-    bs_scan scan;
-    memset(&scan, 0, sizeof scan);
-    scan.start_token = INT64_MIN;
-    scan.end_token = INT64_MIN;
-    bs_exec_err err;
-    memset(&err, 0, sizeof err);
-    if (ts->be.scan(ts->be.ud, s.t, &scan, BS_CL_ONE, on_part, &s, &err)) {
-        if (!s.err[0]) snprintf(s.err, sizeof s.err, "%s", err.msg[0] ? err.msg : "read failed");
-        emsg = s.err;
-        goto out;
-    }
-    qsort(s.g, s.ng, sizeof *s.g, cmp_group);
-    int first = 1;
-    size_t g0 = (size_t)st->soffset, gn = s.ng;
-    if (st->slimit > 0 && g0 + (size_t)st->slimit < gn) gn = g0 + (size_t)st->slimit;
-    for (size_t i = g0; i < gn; i++) {
-        if (s.agg)
-            emit_agg(&s, &s.g[i], ediv, o, &first);
-        else
-            emit_raw(&s, &s.g[i], ediv, o, &first);
-    }
-    if (!first) bs_buf_append_str(o, "]");
+    int rc = plan_select(&s, db, &emsg);
+    if (rc <= 0) goto out;
+    if (compile_regexes(&s, &re, &nre, &emsg)) goto out;
+    scan_and_emit(&s, ediv, o, &emsg);
 out:
     if (re) {
         for (size_t i = 0; i < nre; i++)
