@@ -82,7 +82,9 @@ static void csv(const char *data, size_t len) {
     if (read_all(data, len, &again, &first) == 0) {
         /* what was read must read back the same once written */
         if (read_all((const char *)again.data, again.len, NULL, &second) != 0) abort();
-        if (first.len != second.len || memcmp(first.data, second.data, first.len)) abort();
+        if (first.len != second.len ||
+            (first.len && memcmp(first.data, second.data, first.len)))
+            abort();
     }
     bs_buf_free(&again);
     bs_buf_free(&first);
