@@ -81,6 +81,14 @@ void bs__ts_select(bs_ts *ts, const struct bs_iq_stmt *st, const char *db, int64
 /* ---- ts_query.c ----------------------------------------------------- */
 
 /* GET|POST /query. */
+/* One tag of a series key (arena strings, unescaped). */
+typedef struct bs__ts_tag {
+    char *k, *v;
+} bs__ts_tag;
+/* Splits a canonical series key "m,k=v,..." into at most cap unescaped
+ * tags (strings from a); returns how many. */
+size_t bs__ts_series_tags(const char *key, size_t n, bs_arena *a, bs__ts_tag *tags, size_t cap);
+
 void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp);
 
 #endif

@@ -128,40 +128,6 @@ static int read_index(bs_ts *ts, const char *db, const char *only, bs_arena *a, 
     return 0;
 }
 
-/* Splits a canonical series key "m,k=v,..." into unescaped tags. */
-typedef struct ktag {
-    char *k, *v;
-} ktag;
-
-static size_t unesc_to(const char *s, size_t n, char *o) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == ',' || s[i + 1] == ' ' || s[i + 1] == '='))
-            i++;
-        o[k++] = s[i];
-    }
-    o[k] = 0;
-    return k;
-}
-
-static size_t series_tags(const char *key, size_t n, bs_arena *a, ktag *tags, size_t cap) {
-    size_t i = 0, nt = 0;
-    while (i < n && !(key[i] == ',' && (i == 0 || key[i - 1] != '\\'))) i++;
-    while (i < n && nt < cap) {
-        size_t k0 = ++i;
-        while (i < n && !(key[i] == '=' && key[i - 1] != '\\')) i++;
-        size_t k1 = i, v0 = ++i;
-        while (i < n && !(key[i] == ',' && key[i - 1] != '\\')) i++;
-        if (k1 > n || v0 > n) break;
-        char *k = bs_arena_alloc(a, k1 - k0 + 1), *v = bs_arena_alloc(a, i - v0 + 1);
-        if (!k || !v) break;
-        unesc_to(key + k0, k1 - k0, k);
-        unesc_to(key + v0, i - v0, v);
-        tags[nt].k = k;
-        tags[nt++].v = v;
-    }
-    return nt;
-}
 
 /* ------------------------------------------------------------------ */
 /* Output helpers                                                       */
@@ -318,13 +284,13 @@ static void show_tags(bs_ts *ts, const char *db, const char *from, const char *k
     }
     qsort(v, n, sizeof *v, cmp_sref_m);
     int any = 0;
-    ktag tags[256];
+    bs__ts_tag tags[256];
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && v[j].mn == v[i].mn && !memcmp(v[j].m, v[i].m, v[i].mn)) j++;
         strset set = {0};
         for (size_t k = i; k < j; k++) {
-            size_t nt = series_tags(v[k].key, v[k].kn, a, tags, 256);
+            size_t nt = bs__ts_series_tags(v[k].key, v[k].kn, a, tags, 256);
             for (size_t t = 0; t < nt; t++) {
                 if (!key)
                     set_add(&set, tags[t].k, a);

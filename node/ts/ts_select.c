@@ -188,10 +188,7 @@ static int vcmp(const val *a, const val *b) {
 /* Series keys and tags                                                 */
 /* ------------------------------------------------------------------ */
 
-typedef struct ktag {
-    char *k, *v;
-} ktag;
-
+/* Series keys and tags (bs__ts_series_tags, see ts_int.h). */
 static size_t unesc_to(const char *s, size_t n, char *o) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -203,7 +200,7 @@ static size_t unesc_to(const char *s, size_t n, char *o) {
     return k;
 }
 
-static size_t parse_tags(const char *key, size_t n, bs_arena *a, ktag *tags, size_t cap) {
+size_t bs__ts_series_tags(const char *key, size_t n, bs_arena *a, bs__ts_tag *tags, size_t cap) {
     size_t i = 0, nt = 0;
     while (i < n && !(key[i] == ',' && (i == 0 || key[i - 1] != '\\'))) i++;
     while (i < n && nt < cap) {
@@ -222,7 +219,7 @@ static size_t parse_tags(const char *key, size_t n, bs_arena *a, ktag *tags, siz
     return nt;
 }
 
-static const char *tag_of(const ktag *t, size_t n, const char *k) {
+static const char *tag_of(const bs__ts_tag *t, size_t n, const char *k) {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(t[i].k, k)) return t[i].v;
     return "";
@@ -232,7 +229,7 @@ static const char *tag_of(const ktag *t, size_t n, const char *k) {
 /* Groups and windows                                                   */
 /* ------------------------------------------------------------------ */
 
-static group *find_group(sel *s, const ktag *tags, size_t nt) {
+static group *find_group(sel *s, const bs__ts_tag *tags, size_t nt) {
     char kb[4096];
     size_t kn = 0;
     for (size_t i = 0; i < s->ngtags; i++) {
@@ -352,7 +349,7 @@ static int feed(sel *s, acc *c, bs_iq_agg agg, int64_t t, const val *v) {
 /* The scan                                                             */
 /* ------------------------------------------------------------------ */
 
-static int match(sel *s, const ktag *tags, size_t nt) {
+static int match(sel *s, const bs__ts_tag *tags, size_t nt) {
     for (size_t i = 0; i < s->st->nconds; i++) {
         const bs_iq_tagcond *c = &s->st->conds[i];
         const char *v = tag_of(tags, nt, c->key);
@@ -377,8 +374,8 @@ static int on_part(void *ud, const bs_partv *p) {
     if (__builtin_mul_overflow(bucket, bw, &b0)) return 0;
     if (__builtin_add_overflow(b0, bw - 1, &b1)) b1 = INT64_MAX;
     if (b1 < s->tmin || b0 > s->tmax) return 0; /* the whole bucket is outside */
-    ktag tags[MAX_TAGS];
-    size_t nt = parse_tags((const char *)kp[0].data, kp[0].len, s->a, tags, MAX_TAGS);
+    bs__ts_tag tags[MAX_TAGS];
+    size_t nt = bs__ts_series_tags((const char *)kp[0].data, kp[0].len, s->a, tags, MAX_TAGS);
     if (!match(s, tags, nt)) return 0;
     group *g = find_group(s, tags, nt);
     if (!g) goto oom;
@@ -608,7 +605,7 @@ static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
         bs_http_json_str(o, s->names[c], strlen(s->names[c]));
     }
     bs_buf_append_str(o, "],\"values\":[");
-    ktag tags[MAX_TAGS];
+    bs__ts_tag tags[MAX_TAGS];
     for (size_t k = 0; k < cnt; k++) {
         size_t idx = s->st->desc ? n - 1 - from - k : from + k;
         rawrow *r = &g->rows[idx];
@@ -624,7 +621,7 @@ static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
                 continue;
             }
             if (!parsed) {
-                nt = parse_tags(r->series, r->sn, s->a, tags, MAX_TAGS);
+                nt = bs__ts_series_tags(r->series, r->sn, s->a, tags, MAX_TAGS);
                 parsed = 1;
             }
             const char *v = tag_of(tags, nt, s->etag[c]);
@@ -975,7 +972,7 @@ typedef struct tkctx {
 static int on_tk_part(void *ud, const bs_partv *p) {
     tkctx *c = ud;
     if (strlen(c->m) != p->pk_len || memcmp(c->m, p->pk, p->pk_len)) return 0;
-    ktag tags[MAX_TAGS];
+    bs__ts_tag tags[MAX_TAGS];
     for (size_t r = 0; r < p->nrows; r++) {
         bs_rbuf rb;
         bs_rbuf_init(&rb, p->rows[r].ck, p->rows[r].ck_len);
@@ -984,7 +981,7 @@ static int on_tk_part(void *ud, const bs_partv *p) {
             bs_buf_free(&out);
             continue;
         }
-        size_t nt = parse_tags((const char *)out.data, out.len, c->a, tags, MAX_TAGS);
+        size_t nt = bs__ts_series_tags((const char *)out.data, out.len, c->a, tags, MAX_TAGS);
         bs_buf_free(&out);
         for (size_t t = 0; t < nt; t++) {
             size_t k = 0;
