@@ -39,7 +39,7 @@ char *bs__schema_xstrdup(const char *s) {
 char *bs__schema_xstrndup(const char *s, size_t n) {
     char *d = malloc(n + 1);
     if (!d) return NULL;
-    memcpy(d, s, n);
+    if (n) memcpy(d, s, n);
     d[n] = 0;
     return d;
 }

@@ -197,7 +197,7 @@ static int d_str(dctx *c, const msgpack_object *o, int nullable, char **out,
     if (o->type == MSGPACK_OBJECT_NIL && nullable) return 0;
     if (o->type != MSGPACK_OBJECT_STR)
         return D_FAIL(c, "schema: %s: expected a string", what);
-    if (memchr(o->via.str.ptr, 0, o->via.str.size))
+    if (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size))
         return D_FAIL(c, "schema: %s: NUL in string", what);
     *out = bs__schema_xstrndup(o->via.str.ptr, o->via.str.size);
     return *out ? 0 : BS_ENOMEM;

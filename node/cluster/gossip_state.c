@@ -303,7 +303,7 @@ static int get_str(const msgpack_object *o, size_t max, char *dst, size_t cap) {
         return BS_ECORRUPT;
     if (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size))
         return BS_ECORRUPT;
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    if (o->via.str.size) memcpy(dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = 0;
     return 0;
 }
@@ -409,7 +409,7 @@ static int get_state(const msgpack_object *o, bs_gossip_ep *e) {
             bs_gossip_ep_clear(e);
             return BS_ENOMEM;
         }
-        memcpy(val, v->via.str.ptr, v->via.str.size);
+        if (v->via.str.size) memcpy(val, v->via.str.ptr, v->via.str.size);
         val[v->via.str.size] = 0;
         e->app[app].value = val;
         e->app[app].version = ver;

@@ -341,7 +341,7 @@ int bs_msg_hello_encode(const bs_msg_hello *h, bs_buf *out) {
 static int copy_str(const msgpack_object *o, char *dst, size_t cap) {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
         return BS_ECORRUPT;
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    if (o->via.str.size) memcpy(dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = 0;
     if (memchr(dst, 0, o->via.str.size)) return BS_ECORRUPT;
     return 0;

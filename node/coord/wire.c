@@ -297,7 +297,7 @@ static int g_str(dc *c, const msgpack_object *o, const char **out,
                  const char *what) {
     *out = NULL;
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > 400 ||
-        memchr(o->via.str.ptr, 0, o->via.str.size))
+        (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size)))
         return bad(c, "wire: %s: expected a short string", what);
     *out = bs_arena_strndup(c->a, o->via.str.ptr, o->via.str.size);
     return *out ? 0 : BS_ENOMEM;
