@@ -90,6 +90,14 @@ struct key {
 };
 
 static const char *const commitlog_sync_names[] = {"periodic", "batch", NULL};
+/* the short and the fully qualified class names; index % 2 is the choice */
+static const char *const authenticator_names[] = {
+    "AllowAllAuthenticator", "PasswordAuthenticator",
+    "org.apache.cassandra.auth.AllowAllAuthenticator",
+    "org.apache.cassandra.auth.PasswordAuthenticator", NULL};
+static const char *const authorizer_names[] = {
+    "AllowAllAuthorizer", "CassandraAuthorizer", "org.apache.cassandra.auth.AllowAllAuthorizer",
+    "org.apache.cassandra.auth.CassandraAuthorizer", NULL};
 static const char *const log_level_names[] = {"trace", "debug", "info", "warn",
                                               "error", "off",   NULL};
 
@@ -231,6 +239,34 @@ static const struct key keys[] = {
      "<token>) on every endpoint except /health; mode 0600, at least 16 "
      "bytes. Empty: data_directory/admin_token, created with random bytes "
      "on first start. basalt-admin reads it (--token-file)."},
+    {"authenticator", K_ENUM, F(authenticator), 0, "AllowAllAuthenticator", 0, 0,
+     authenticator_names, 0, "Security",
+     "CQL client authentication. AllowAllAuthenticator: none. "
+     "PasswordAuthenticator: clients log in with a role and its password "
+     "(SASL PLAIN), checked against system_auth.roles (see "
+     "docs/SECURITY.md)."},
+    {"authorizer", K_ENUM, F(authorizer), 0, "AllowAllAuthorizer", 0, 0, authorizer_names, 0,
+     "Security",
+     "CQL permissions. AllowAllAuthorizer: every logged-in role may do "
+     "everything. CassandraAuthorizer: GRANT/REVOKE permissions kept in "
+     "system_auth.role_permissions (needs PasswordAuthenticator)."},
+    {"credentials_validity", K_DURATION, F(credentials_validity_ms), 0, "2000ms", 0, MS_D, NULL,
+     0, "Security",
+     "How long a role read from system_auth.roles (password hash, login "
+     "and superuser flags) is reused before it is read again. 0ms: read "
+     "at every login and request."},
+    {"permissions_validity", K_DURATION, F(permissions_validity_ms), 0, "2000ms", 0, MS_D, NULL,
+     0, "Security",
+     "How long a role's permissions read from system_auth.role_permissions "
+     "are reused; GRANT and REVOKE made on other nodes take effect after "
+     "at most this. 0ms: read at every request."},
+    {"initial_superuser_file", K_STR, F(initial_superuser_file), 0, "", 0, 0, NULL, KF_EMPTY,
+     "Security",
+     "File with one line name:password (mode 0600): with "
+     "PasswordAuthenticator, this superuser is created at the first login "
+     "attempt if no role of that name exists. The environment variable "
+     "BASALT_INITIAL_SUPERUSER (name:password) is used when this is empty. "
+     "There is no default superuser."},
 
     /* Storage */
     {"data_directory", K_STR, F(data_directory), 0, "data", 0, 0, NULL, 0,
@@ -1059,6 +1095,11 @@ static int cmp_i64(const void *a, const void *b) {
 static int validate(const bs_config *c, const char **bad, char *err,
                     size_t errlen) {
     *bad = NULL;
+    if (c->authorizer % 2 && !(c->authenticator % 2)) {
+        *bad = "authorizer";
+        seterr(err, errlen, "CassandraAuthorizer needs authenticator: PasswordAuthenticator");
+        return BS_ECONFIG;
+    }
     if (!c->data_directory || !c->data_directory[0]) {
         *bad = "data_directory";
         seterr(err, errlen, "data_directory must not be empty");

@@ -81,6 +81,13 @@ typedef struct bs_config {
     /* security; "" = a file in data_directory */
     char *cluster_secret_file; /* "" = <data_directory>/cluster_secret */
     char *admin_token_file;    /* "" = <data_directory>/admin_token */
+    /* CQL authentication (exec_auth.c): index into the names, odd =
+     * PasswordAuthenticator / CassandraAuthorizer */
+    int authenticator;                /* AllowAllAuthenticator */
+    int authorizer;                   /* AllowAllAuthorizer */
+    uint64_t credentials_validity_ms; /* 2000 */
+    uint64_t permissions_validity_ms; /* 2000 */
+    char *initial_superuser_file;     /* "" = env BASALT_INITIAL_SUPERUSER */
 
     /* storage and durability */
     char *data_directory;                    /* "data" (relative to the cwd) */

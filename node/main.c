@@ -177,6 +177,64 @@ static int load_config(node_parts *n, int argc, char **argv) {
     return 0;
 }
 
+/* PasswordAuthenticator's first superuser, "name:password", from
+ * initial_superuser_file (private, like the cluster secret) or else the
+ * environment variable BASALT_INITIAL_SUPERUSER.  0 (nothing set is not
+ * an error) or BS_ECONFIG with err set. */
+static int load_initial_superuser(const bs_config *cfg, char *line, size_t cap, char *err,
+                                  size_t errlen) {
+    line[0] = 0;
+    if (cfg->initial_superuser_file && cfg->initial_superuser_file[0]) {
+        bs_secret_opts so = {0, 3, 1};
+        size_t n = 0;
+        char e[512];
+        int rc = bs_secret_load(cfg->initial_superuser_file, &so, (uint8_t *)line, cap - 1, &n, e,
+                                sizeof e);
+        if (rc) {
+            snprintf(err, errlen, "initial superuser (initial_superuser_file): %s", e);
+            return BS_ECONFIG;
+        }
+        line[n] = 0;
+    } else {
+        const char *env = getenv("BASALT_INITIAL_SUPERUSER");
+        if (!env || !env[0]) return 0;
+        snprintf(line, cap, "%s", env);
+    }
+    char *colon = strchr(line, ':');
+    if (!colon || colon == line || !colon[1]) {
+        snprintf(err, errlen, "initial superuser: expected name:password (both non-empty)");
+        return BS_ECONFIG;
+    }
+    return 0;
+}
+
+/* Authentication and authorization of CQL clients, and the keyspace
+ * system_auth.  0 or an error with n->err set. */
+static int start_auth(node_parts *n) {
+    char line[1024];
+    int pw = n->cfg.authenticator % 2;
+    int rc = pw ? load_initial_superuser(&n->cfg, line, sizeof line, n->err, sizeof n->err) : 0;
+    if (rc) return rc;
+    char *colon = pw ? strchr(line, ':') : NULL;
+    if (colon) *colon = 0;
+    bs_exec_auth_opts ao = {pw, n->cfg.authorizer % 2, (unsigned)n->cfg.credentials_validity_ms,
+                            (unsigned)n->cfg.permissions_validity_ms, colon ? line : NULL,
+                            colon ? colon + 1 : NULL, 0};
+    rc = bs_exec_set_auth(n->ap.exec, &ao);
+    memset(line, 0, sizeof line);
+    if (rc) {
+        snprintf(n->err, sizeof n->err, "out of memory");
+        return rc;
+    }
+    char e[300];
+    if (bs_exec_auth_schema(n->ap.exec, e, sizeof e))
+        BS_WARN("main", "cannot create the keyspace system_auth: %s", e);
+    if (pw && !colon)
+        BS_INFO("main", "PasswordAuthenticator without an initial superuser: only roles that "
+                        "already exist in system_auth can log in (docs/SECURITY.md)");
+    return 0;
+}
+
 /* The local node, the cluster, the coordinator and the executor over
  * it.  0 or an error with n->err set. */
 static int start_core(node_parts *n) {
@@ -214,13 +272,15 @@ static int start_core(node_parts *n) {
     bs_exec_set_limits(n->ap.exec, &lim);
     n->ap.coord = n->coord;
     n->ap.store = bs_local_store(n->node);
-    return 0;
+    return start_auth(n);
 }
 
 /* The CQL native-protocol server.  0 or an error with n->err set. */
 static int start_cql(node_parts *n) {
     bs_server_opts so;
     bs_server_opts_from_config(&so, &n->cfg);
+    if (bs_exec_auth_required(n->ap.exec))
+        so.authenticator = "org.apache.cassandra.auth.PasswordAuthenticator";
     bs_server_handler h = {&n->ap,      h_conn_open,    h_conn_close,   h_handle,
                            h_inline_ok, h_inline_begin, h_inline_commit};
     bs_server *server = NULL;

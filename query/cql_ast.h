@@ -197,7 +197,14 @@ typedef enum {
     BS_CQL_STMT_DELETE,
     BS_CQL_STMT_BATCH,
     BS_CQL_STMT_SELECT,
-    BS_CQL_STMT_DESCRIBE
+    BS_CQL_STMT_DESCRIBE,
+    BS_CQL_STMT_CREATE_ROLE, /* also CREATE USER */
+    BS_CQL_STMT_ALTER_ROLE,  /* also ALTER USER */
+    BS_CQL_STMT_DROP_ROLE,   /* also DROP USER */
+    BS_CQL_STMT_LIST_ROLES,  /* also LIST USERS */
+    BS_CQL_STMT_GRANT,
+    BS_CQL_STMT_REVOKE,
+    BS_CQL_STMT_LIST_PERMISSIONS
 } bs_cql_stmt_kind;
 
 typedef struct bs_cql_use {
@@ -365,6 +372,42 @@ typedef struct bs_cql_selector {
     const char *alias; /* AS alias, or NULL */
 } bs_cql_selector;
 
+/* Permissions of GRANT / REVOKE / LIST PERMISSIONS (bit mask). */
+enum {
+    BS_CQL_PERM_CREATE = 1 << 0,
+    BS_CQL_PERM_ALTER = 1 << 1,
+    BS_CQL_PERM_DROP = 1 << 2,
+    BS_CQL_PERM_SELECT = 1 << 3,
+    BS_CQL_PERM_MODIFY = 1 << 4,
+    BS_CQL_PERM_AUTHORIZE = 1 << 5,
+    BS_CQL_PERM_ALL = (1 << 6) - 1
+};
+
+/* The resource of GRANT / REVOKE / LIST PERMISSIONS. */
+typedef enum {
+    BS_CQL_RES_NONE = 0,  /* LIST PERMISSIONS without ON: every resource */
+    BS_CQL_RES_ALL_KEYSPACES,
+    BS_CQL_RES_KEYSPACE,  /* name.name */
+    BS_CQL_RES_TABLE      /* name.ks (NULL: the session's) . name.name */
+} bs_cql_res_kind;
+
+/* CREATE / ALTER / DROP ROLE (and USER), LIST ROLES (USERS), GRANT,
+ * REVOKE, LIST PERMISSIONS.  CREATE USER n WITH PASSWORD 'p' SUPERUSER
+ * is parsed into the role form (login = 1, superuser = 1). */
+typedef struct bs_cql_role {
+    const char *role;     /* the role; NULL for LIST without OF */
+    uint8_t if_exists;     /* DROP */
+    uint8_t if_not_exists; /* CREATE */
+    uint8_t users;         /* LIST USERS (output columns differ) */
+    uint8_t norecursive;   /* LIST ... NORECURSIVE */
+    const char *password;  /* WITH PASSWORD = '...', or NULL */
+    int8_t login;          /* -1 not given, else 0/1 */
+    int8_t superuser;      /* -1 not given, else 0/1 */
+    uint8_t perms;         /* BS_CQL_PERM_* (GRANT/REVOKE/LIST) */
+    uint8_t res;           /* bs_cql_res_kind */
+    bs_cql_qname resource;
+} bs_cql_role;
+
 typedef struct bs_cql_select {
     uint8_t json;
     uint8_t distinct;
@@ -403,6 +446,7 @@ struct bs_cql_stmt {
         bs_cql_delete del;
         bs_cql_batch batch;
         bs_cql_select select;
+        bs_cql_role role; /* *_ROLE, LIST_*, GRANT, REVOKE */
     } u;
 };
 

@@ -1512,6 +1512,177 @@ static void parse_describe(parser *p, const bs_cql_token *t, bs_cql_describe *d)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* roles and permissions (Cassandra's grammar)                          */
+
+/* A role name: identifier (lower-cased), "quoted" or 'string'. */
+static const char *role_name(parser *p) {
+    bs_cql_token t = *peek(p, 0);
+    if (t.kind != BS_CQL_TOK_STRING && !ident_at(p, 0)) fail_noviable(p);
+    next(p);
+    const char *s = name_text(p, &t);
+    if (!s[0]) fail_at(p, &t, BS_ESYNTAX, "Role name can't be an empty string");
+    return s;
+}
+
+static int bool_word(parser *p) {
+    if (!is(p, 0, BS_CQL_TOK_BOOL)) fail_mismatch(p, "a boolean");
+    bs_cql_token t = next(p);
+    char c0 = p->src[t.off];
+    return c0 == 't' || c0 == 'T';
+}
+
+static const char *password_literal(parser *p) {
+    bs_cql_token t = *peek(p, 0);
+    if (t.kind != BS_CQL_TOK_STRING) fail_mismatch(p, "a string literal");
+    next(p);
+    return name_text(p, &t);
+}
+
+/* WITH PASSWORD = 's' AND LOGIN = b AND SUPERUSER = b (after ROLE name) */
+static void role_options(parser *p, bs_cql_role *r) {
+    if (!accept_kw(p, "with")) return;
+    do {
+        bs_cql_token t = *peek(p, 0);
+        if (accept_kw(p, "password")) {
+            if (r->password) fail_at(p, &t, BS_ESYNTAX, "Multiple definition for property 'password'");
+            expect(p, BS_CQL_TOK_EQ);
+            r->password = password_literal(p);
+        } else if (accept_kw(p, "login")) {
+            if (r->login >= 0) fail_at(p, &t, BS_ESYNTAX, "Multiple definition for property 'login'");
+            expect(p, BS_CQL_TOK_EQ);
+            r->login = (int8_t)bool_word(p);
+        } else if (accept_kw(p, "superuser")) {
+            if (r->superuser >= 0)
+                fail_at(p, &t, BS_ESYNTAX, "Multiple definition for property 'superuser'");
+            expect(p, BS_CQL_TOK_EQ);
+            r->superuser = (int8_t)bool_word(p);
+        } else if (kw(p, 0, "options") || kw(p, 0, "access")) {
+            unsupported(p, &t, "Role OPTIONS and ACCESS TO DATACENTERS");
+        } else {
+            fail_mismatch(p, "PASSWORD, LOGIN or SUPERUSER");
+        }
+    } while (accept_kw(p, "and"));
+}
+
+/* USER name [WITH PASSWORD 's'] [SUPERUSER | NOSUPERUSER] (the old
+ * syntax; CREATE USER means LOGIN = true) */
+static void user_options(parser *p, bs_cql_role *r) {
+    if (accept_kw(p, "with")) {
+        expect_kw(p, "password");
+        r->password = password_literal(p);
+    }
+    if (accept_kw(p, "superuser"))
+        r->superuser = 1;
+    else if (accept_kw(p, "nosuperuser"))
+        r->superuser = 0;
+}
+
+static bs_cql_stmt *role_stmt(parser *p, bs_cql_stmt_kind k, const bs_cql_token *t) {
+    bs_cql_stmt *s = stmt_new(p, k, t);
+    s->u.role.login = -1;
+    s->u.role.superuser = -1;
+    return s;
+}
+
+/* after CREATE / ALTER / DROP, at ROLE or USER */
+static bs_cql_stmt *parse_role_ddl(parser *p, bs_cql_stmt_kind k, const bs_cql_token *t) {
+    int user = kw(p, 0, "user");
+    next(p);
+    bs_cql_stmt *s = role_stmt(p, k, t);
+    bs_cql_role *r = &s->u.role;
+    if (k == BS_CQL_STMT_CREATE_ROLE) r->if_not_exists = (uint8_t)if_not_exists(p);
+    if (k == BS_CQL_STMT_DROP_ROLE) r->if_exists = (uint8_t)if_exists(p);
+    r->role = role_name(p);
+    if (k == BS_CQL_STMT_DROP_ROLE) return s;
+    if (user) {
+        user_options(p, r);
+        if (k == BS_CQL_STMT_CREATE_ROLE) {
+            r->login = 1;
+            if (r->superuser < 0) r->superuser = 0;
+        }
+    } else {
+        role_options(p, r);
+    }
+    return s;
+}
+
+/* ALL [PERMISSIONS] | perm [PERMISSION] */
+static uint8_t permission(parser *p) {
+    static const struct {
+        const char *w;
+        uint8_t bit;
+    } perms[] = {{"create", BS_CQL_PERM_CREATE}, {"alter", BS_CQL_PERM_ALTER},
+                 {"drop", BS_CQL_PERM_DROP},     {"select", BS_CQL_PERM_SELECT},
+                 {"modify", BS_CQL_PERM_MODIFY}, {"authorize", BS_CQL_PERM_AUTHORIZE}};
+    bs_cql_token t = *peek(p, 0);
+    if (accept_kw(p, "all")) {
+        accept_kw(p, "permissions");
+        return BS_CQL_PERM_ALL;
+    }
+    for (size_t i = 0; i < sizeof perms / sizeof perms[0]; i++)
+        if (accept_kw(p, perms[i].w)) {
+            accept_kw(p, "permission");
+            return perms[i].bit;
+        }
+    if (kw(p, 0, "describe") || kw(p, 0, "execute") || kw(p, 0, "unmask") ||
+        kw(p, 0, "select_masked"))
+        unsupported(p, &t, "This permission");
+    fail_mismatch(p, "a permission");
+}
+
+/* ALL KEYSPACES | KEYSPACE k | [TABLE] [k.]t (after ON) */
+static void resource(parser *p, bs_cql_role *r) {
+    bs_cql_token t = *peek(p, 0);
+    if (kw(p, 0, "all") && kw(p, 1, "keyspaces")) {
+        next(p);
+        next(p);
+        r->res = BS_CQL_RES_ALL_KEYSPACES;
+    } else if (kw(p, 0, "all") || kw(p, 0, "role") || kw(p, 0, "function") ||
+               kw(p, 0, "mbean") || kw(p, 0, "mbeans")) {
+        unsupported(p, &t, "Permissions on roles, functions and MBeans");
+    } else if (accept_kw(p, "keyspace")) {
+        r->res = BS_CQL_RES_KEYSPACE;
+        r->resource.name = ident(p);
+    } else {
+        if (kw(p, 0, "table") && (ident_at(p, 1))) next(p);
+        r->res = BS_CQL_RES_TABLE;
+        r->resource = qname(p);
+    }
+}
+
+/* GRANT perm ON res TO r | REVOKE perm ON res FROM r (after the verb) */
+static bs_cql_stmt *parse_grant(parser *p, bs_cql_stmt_kind k, const bs_cql_token *t) {
+    bs_cql_stmt *s = role_stmt(p, k, t);
+    bs_cql_role *r = &s->u.role;
+    if (!kw(p, 1, "on") && !kw(p, 2, "on") && ident_at(p, 0))
+        unsupported(p, t, "Granting roles to roles");
+    r->perms = permission(p);
+    expect_kw(p, "on");
+    resource(p, r);
+    expect_kw(p, k == BS_CQL_STMT_GRANT ? "to" : "from");
+    r->role = role_name(p);
+    return s;
+}
+
+/* LIST ROLES [OF r] [NORECURSIVE] | LIST USERS |
+ * LIST perm [ON res] [OF r] [NORECURSIVE] (after LIST) */
+static bs_cql_stmt *parse_list(parser *p, const bs_cql_token *t) {
+    bs_cql_stmt *s;
+    if (kw(p, 0, "roles") || kw(p, 0, "users")) {
+        s = role_stmt(p, BS_CQL_STMT_LIST_ROLES, t);
+        s->u.role.users = (uint8_t)kw(p, 0, "users");
+        next(p);
+    } else {
+        s = role_stmt(p, BS_CQL_STMT_LIST_PERMISSIONS, t);
+        s->u.role.perms = permission(p);
+        if (accept_kw(p, "on")) resource(p, &s->u.role);
+    }
+    if (!s->u.role.users && accept_kw(p, "of")) s->u.role.role = role_name(p);
+    if (!s->u.role.users && accept_kw(p, "norecursive")) s->u.role.norecursive = 1;
+    return s;
+}
+
 static bs_cql_stmt *parse_create(parser *p, const bs_cql_token *t) {
     bs_cql_stmt *s;
     if (accept_kw(p, "keyspace") || accept_kw(p, "schema")) {
@@ -1552,10 +1723,8 @@ static bs_cql_stmt *parse_create(parser *p, const bs_cql_token *t) {
         unsupported(p, t, "CREATE AGGREGATE");
     } else if (kw(p, 0, "trigger")) {
         unsupported(p, t, "CREATE TRIGGER");
-    } else if (kw(p, 0, "role")) {
-        unsupported(p, t, "CREATE ROLE");
-    } else if (kw(p, 0, "user")) {
-        unsupported(p, t, "CREATE USER");
+    } else if (kw(p, 0, "role") || kw(p, 0, "user")) {
+        s = parse_role_ddl(p, BS_CQL_STMT_CREATE_ROLE, t);
     } else {
         fail_noviable(p);
     }
@@ -1586,10 +1755,8 @@ static bs_cql_stmt *parse_drop(parser *p, const bs_cql_token *t) {
         unsupported(p, t, "DROP AGGREGATE");
     } else if (kw(p, 0, "trigger")) {
         unsupported(p, t, "DROP TRIGGER");
-    } else if (kw(p, 0, "role")) {
-        unsupported(p, t, "DROP ROLE");
-    } else if (kw(p, 0, "user")) {
-        unsupported(p, t, "DROP USER");
+    } else if (kw(p, 0, "role") || kw(p, 0, "user")) {
+        s = parse_role_ddl(p, BS_CQL_STMT_DROP_ROLE, t);
     } else {
         fail_noviable(p);
     }
@@ -1614,10 +1781,8 @@ static bs_cql_stmt *parse_alter_stmt(parser *p, const bs_cql_token *t) {
         parse_alter(p, &s->u.alter, 1);
     } else if (kw(p, 0, "materialized")) {
         unsupported(p, t, "ALTER MATERIALIZED VIEW");
-    } else if (kw(p, 0, "role")) {
-        unsupported(p, t, "ALTER ROLE");
-    } else if (kw(p, 0, "user")) {
-        unsupported(p, t, "ALTER USER");
+    } else if (kw(p, 0, "role") || kw(p, 0, "user")) {
+        s = parse_role_ddl(p, BS_CQL_STMT_ALTER_ROLE, t);
     } else {
         fail_noviable(p);
     }
@@ -1674,11 +1839,14 @@ static bs_cql_stmt *parse_statement(parser *p, int in_batch) {
         if (!accept_kw(p, "table")) accept_kw(p, "columnfamily");
         s->u.drop.name = qname(p);
     } else if (kw(p, 0, "grant")) {
-        unsupported(p, &t, "GRANT");
+        next(p);
+        s = parse_grant(p, BS_CQL_STMT_GRANT, &t);
     } else if (kw(p, 0, "revoke")) {
-        unsupported(p, &t, "REVOKE");
+        next(p);
+        s = parse_grant(p, BS_CQL_STMT_REVOKE, &t);
     } else if (kw(p, 0, "list")) {
-        unsupported(p, &t, "LIST (roles, users, permissions)");
+        next(p);
+        s = parse_list(p, &t);
     } else if (kw(p, 0, "describe") || kw(p, 0, "desc")) {
         next(p);
         s = stmt_new(p, BS_CQL_STMT_DESCRIBE, &t);
@@ -1880,6 +2048,13 @@ const char *bs_cql_stmt_kind_name(bs_cql_stmt_kind k) {
     case BS_CQL_STMT_BATCH: return "BATCH";
     case BS_CQL_STMT_SELECT: return "SELECT";
     case BS_CQL_STMT_DESCRIBE: return "DESCRIBE";
+    case BS_CQL_STMT_CREATE_ROLE: return "CREATE ROLE";
+    case BS_CQL_STMT_ALTER_ROLE: return "ALTER ROLE";
+    case BS_CQL_STMT_DROP_ROLE: return "DROP ROLE";
+    case BS_CQL_STMT_LIST_ROLES: return "LIST ROLES";
+    case BS_CQL_STMT_GRANT: return "GRANT";
+    case BS_CQL_STMT_REVOKE: return "REVOKE";
+    case BS_CQL_STMT_LIST_PERMISSIONS: return "LIST PERMISSIONS";
     }
     return "?";
 }

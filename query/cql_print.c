@@ -559,9 +559,98 @@ static void print_describe(out *o, const bs_cql_describe *d) {
     }
 }
 
+static const char *perm_word(uint8_t perms) {
+    switch (perms) {
+    case BS_CQL_PERM_CREATE: return "CREATE";
+    case BS_CQL_PERM_ALTER: return "ALTER";
+    case BS_CQL_PERM_DROP: return "DROP";
+    case BS_CQL_PERM_SELECT: return "SELECT";
+    case BS_CQL_PERM_MODIFY: return "MODIFY";
+    case BS_CQL_PERM_AUTHORIZE: return "AUTHORIZE";
+    default: return "ALL PERMISSIONS";
+    }
+}
+
+static void print_resource(out *o, const bs_cql_role *r) {
+    switch (r->res) {
+    case BS_CQL_RES_ALL_KEYSPACES: put(o, " ON ALL KEYSPACES"); break;
+    case BS_CQL_RES_KEYSPACE:
+        put(o, " ON KEYSPACE ");
+        ident(o, r->resource.name);
+        break;
+    case BS_CQL_RES_TABLE:
+        put(o, " ON TABLE ");
+        qname(o, &r->resource);
+        break;
+    default: break;
+    }
+}
+
+static void print_role(out *o, const bs_cql_stmt *s) {
+    const bs_cql_role *r = &s->u.role;
+    switch (s->kind) {
+    case BS_CQL_STMT_CREATE_ROLE:
+    case BS_CQL_STMT_ALTER_ROLE: {
+        put(o, s->kind == BS_CQL_STMT_CREATE_ROLE ? "CREATE ROLE " : "ALTER ROLE ");
+        if (r->if_not_exists) put(o, "IF NOT EXISTS ");
+        ident(o, r->role);
+        const char *sep = " WITH ";
+        if (r->password) {
+            put(o, sep);
+            put(o, "PASSWORD = ");
+            quoted(o, r->password, strlen(r->password), '\'');
+            sep = " AND ";
+        }
+        if (r->login >= 0) {
+            put(o, sep);
+            put(o, r->login ? "LOGIN = true" : "LOGIN = false");
+            sep = " AND ";
+        }
+        if (r->superuser >= 0) {
+            put(o, sep);
+            put(o, r->superuser ? "SUPERUSER = true" : "SUPERUSER = false");
+        }
+        break;
+    }
+    case BS_CQL_STMT_DROP_ROLE:
+        put(o, r->if_exists ? "DROP ROLE IF EXISTS " : "DROP ROLE ");
+        ident(o, r->role);
+        break;
+    case BS_CQL_STMT_GRANT:
+    case BS_CQL_STMT_REVOKE:
+        put(o, s->kind == BS_CQL_STMT_GRANT ? "GRANT " : "REVOKE ");
+        put(o, perm_word(r->perms));
+        print_resource(o, r);
+        put(o, s->kind == BS_CQL_STMT_GRANT ? " TO " : " FROM ");
+        ident(o, r->role);
+        break;
+    default: /* LIST ROLES / USERS / PERMISSIONS */
+        if (s->kind == BS_CQL_STMT_LIST_ROLES) {
+            put(o, r->users ? "LIST USERS" : "LIST ROLES");
+        } else {
+            put(o, "LIST ");
+            put(o, perm_word(r->perms));
+            print_resource(o, r);
+        }
+        if (r->role) {
+            put(o, " OF ");
+            ident(o, r->role);
+        }
+        if (r->norecursive) put(o, " NORECURSIVE");
+        break;
+    }
+}
+
 static void stmt(out *o, const bs_cql_stmt *s) {
     switch (s->kind) {
     case BS_CQL_STMT_DESCRIBE: print_describe(o, &s->u.describe); break;
+    case BS_CQL_STMT_CREATE_ROLE:
+    case BS_CQL_STMT_ALTER_ROLE:
+    case BS_CQL_STMT_DROP_ROLE:
+    case BS_CQL_STMT_LIST_ROLES:
+    case BS_CQL_STMT_GRANT:
+    case BS_CQL_STMT_REVOKE:
+    case BS_CQL_STMT_LIST_PERMISSIONS: print_role(o, s); break;
     case BS_CQL_STMT_USE:
         put(o, "USE ");
         ident(o, s->u.use.keyspace);
@@ -888,6 +977,22 @@ static int body_eq(const bs_cql_stmt *a, const bs_cql_stmt *b) {
         return 1;
     }
     case BS_CQL_STMT_SELECT: return select_eq(&a->u.select, &b->u.select);
+    case BS_CQL_STMT_CREATE_ROLE:
+    case BS_CQL_STMT_ALTER_ROLE:
+    case BS_CQL_STMT_DROP_ROLE:
+    case BS_CQL_STMT_LIST_ROLES:
+    case BS_CQL_STMT_GRANT:
+    case BS_CQL_STMT_REVOKE:
+    case BS_CQL_STMT_LIST_PERMISSIONS: {
+        const bs_cql_role *x = &a->u.role, *y = &b->u.role;
+        return str_eq(x->role, y->role) && x->if_exists == y->if_exists &&
+               x->if_not_exists == y->if_not_exists && x->users == y->users &&
+               x->norecursive == y->norecursive && str_eq(x->password, y->password) &&
+               x->login == y->login && x->superuser == y->superuser &&
+               x->perms == y->perms && x->res == y->res &&
+               str_eq(x->resource.ks, y->resource.ks) &&
+               str_eq(x->resource.name, y->resource.name);
+    }
     }
     return 0;
 }

@@ -64,6 +64,9 @@ typedef struct prep_entry {
 void bs_exec_session_init(bs_exec_session *s) {
     pthread_mutex_init(&s->lock, NULL);
     s->keyspace[0] = 0;
+    s->user[0] = 0;
+    s->authed = 0;
+    s->internal = 0;
 }
 
 void bs_exec_session_destroy(bs_exec_session *s) {
@@ -107,6 +110,7 @@ void bs_exec_free(bs_exec *x) {
         }
     }
     free(x->prep);
+    bs__x_auth_free(x->auth);
     pthread_mutex_destroy(&x->prep_lock);
     free(x);
 }
@@ -1076,7 +1080,15 @@ static int bind_values(xctx *c, const bs_cql_stmt *s, uint16_t n,
 
 static int run_stmt(xctx *c, const bs_cql_stmt *s) {
     c->stmt = s;
+    if (bs__x_check_access(c, s)) return -1;
     switch (s->kind) {
+    case BS_CQL_STMT_CREATE_ROLE:
+    case BS_CQL_STMT_ALTER_ROLE:
+    case BS_CQL_STMT_DROP_ROLE:
+    case BS_CQL_STMT_LIST_ROLES:
+    case BS_CQL_STMT_GRANT:
+    case BS_CQL_STMT_REVOKE:
+    case BS_CQL_STMT_LIST_PERMISSIONS: return bs__x_role_stmt(c, s);
     case BS_CQL_STMT_USE: return bs__x_use(c, s);
     case BS_CQL_STMT_SELECT: return bs__x_select(c, s);
     case BS_CQL_STMT_DESCRIBE: return bs__x_describe(c, s);
@@ -1182,6 +1194,7 @@ static int batch_children(xctx *c, const bs_proto_batch *b, size_t before,
             k->kind != BS_CQL_STMT_DELETE)
             return XINVALID(c, "Invalid statement in batch: only UPDATE, "
                                "INSERT and DELETE statements are allowed.");
+        if (bs__x_check_access(c, k)) return -1;
         if (bind_values(c, k, bst->nvalues, bst->values, NULL)) return -1;
         kids[i] = k;
         kbinds[i] = c->binds;
@@ -1251,6 +1264,9 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
         break;
     case BS_PROTO_OP_BATCH:
         answered = exec_batch(&c, &req->u.batch, before);
+        break;
+    case BS_PROTO_OP_AUTH_RESPONSE:
+        bs__x_auth_response(&c, req->u.auth_response);
         break;
     default:
         bs__x_fail(&c, BS_PROTO_ERR_PROTOCOL, "unexpected %s message",

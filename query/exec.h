@@ -122,6 +122,10 @@ void bs_exec_limits_default(bs_exec_limits *l);
 typedef struct bs_exec_session {
     pthread_mutex_t lock;
     char keyspace[64]; /* "" until USE */
+    /* the role that logged in (AUTH_RESPONSE); set once, under lock */
+    char user[257];
+    uint8_t authed;   /* user is set */
+    uint8_t internal; /* the executor's own requests: no permission checks */
 } bs_exec_session;
 
 void bs_exec_session_init(bs_exec_session *s);
@@ -135,7 +139,38 @@ void bs_exec_set_limits(bs_exec *x, const bs_exec_limits *l);
 void bs_exec_free(bs_exec *x);
 
 /*
- * Executes one QUERY, PREPARE, EXECUTE or BATCH request and appends the
+ * Authentication and authorization (exec_auth.c; docs/SECURITY.md).
+ * authenticate: PasswordAuthenticator (else AllowAllAuthenticator: every
+ * connection is anonymous); authorize: CassandraAuthorizer (needs
+ * authenticate; else AllowAllAuthorizer).  The validity periods bound how
+ * long a role row / a role's permissions read from system_auth are
+ * reused (0: read every time).  initial_user / initial_password: the
+ * superuser created at the first login attempt when it does not exist
+ * (copied; both NULL: none).  kdf_iterations: PBKDF2 iterations of new
+ * password hashes (0: BS_AUTH_KDF_ITERATIONS).
+ */
+typedef struct bs_exec_auth_opts {
+    int authenticate;
+    int authorize;
+    unsigned credentials_validity_ms;
+    unsigned permissions_validity_ms;
+    const char *initial_user;
+    const char *initial_password;
+    unsigned kdf_iterations;
+} bs_exec_auth_opts;
+
+/* Sets the options (before serving requests).  0 or BS_ENOMEM. */
+int bs_exec_set_auth(bs_exec *x, const bs_exec_auth_opts *o);
+/* 1 when connections must authenticate (PasswordAuthenticator). */
+int bs_exec_auth_required(const bs_exec *x);
+/* Creates the replicated keyspace system_auth (roles, role_permissions)
+ * through the backend when the schema has none.  0, or an error code with
+ * a message in err. */
+int bs_exec_auth_schema(bs_exec *x, char *err, size_t errlen);
+
+/*
+ * Executes one QUERY, PREPARE, EXECUTE, BATCH or AUTH_RESPONSE request
+ * (the latter answered AUTH_SUCCESS or AuthenticationError) and appends the
  * complete response frame (RESULT or ERROR, with `stream`, compressed as
  * `comp` says) to `out`.  `a` is the request's arena (the executor
  * allocates its temporaries there).  Returns 0 when a frame was written

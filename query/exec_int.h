@@ -61,7 +61,20 @@ struct bs_exec {
     struct prep_entry **prep; /* hash buckets */
     size_t nprep_buckets;
     size_t nprep;
+    struct bs__x_auth *auth; /* NULL: AllowAll both ways */
 };
+
+/* ---- authentication and authorization (exec_auth.c) ---- */
+void bs__x_auth_free(struct bs__x_auth *au);
+/* AUTH_RESPONSE: answers AUTH_SUCCESS (0) or fails with
+ * AuthenticationError. */
+int bs__x_auth_response(xctx *c, bs_proto_val token);
+/* Checks that the session may run s (Unauthorized otherwise). */
+int bs__x_check_access(xctx *c, const bs_cql_stmt *s);
+/* perm (BS_CQL_PERM_*) on ks.table, ks or (ks NULL) all keyspaces. */
+int bs__x_authorize(xctx *c, uint8_t perm, const char *ks, const char *table);
+/* CREATE/ALTER/DROP ROLE, LIST ROLES, GRANT, REVOKE, LIST PERMISSIONS. */
+int bs__x_role_stmt(xctx *c, const bs_cql_stmt *s);
 
 /* ---- errors ---- */
 int bs__x_fail(xctx *c, int32_t code, const char *fmt, ...)

@@ -5,7 +5,8 @@
  *
  * They are described by the static table `builtin` below in a compact
  * "name type kind" form and materialised by bs__schema_add_builtin() when
- * bs_schema_new() builds a snapshot.  They are flagged system=1: DDL on
+ * bs_schema_new() builds a snapshot (system_auth is created by the
+ * executor instead, see below).  They are flagged system=1: DDL on
  * them is refused and they are not serialized.  Their table ids are
  * derived from their names, so every node has the same ones.
  */
@@ -271,9 +272,11 @@ static const char *const builtin[] = {"system.local",
                                       NULL,
                                       NULL};
 
+/* system_auth is not built in: it is a replicated keyspace that
+ * bs_exec_auth_schema creates (query/exec_auth.c), so that its
+ * replication can be altered. */
 static const char *const builtin_keyspaces[] = {
-    "system", "system_auth", "system_distributed", "system_schema",
-    "system_traces"};
+    "system", "system_distributed", "system_schema", "system_traces"};
 
 int bs__schema_add_builtin(bs_schema *s) {
     char err[256];

@@ -159,7 +159,8 @@ struct conn {
     uint8_t events;  /* BS_PROTO_EV_* registered */
     uint8_t version; /* protocol version of the first frame; 0 before */
     unsigned started : 1, reading : 1, closing : 1, closed : 1, fatal : 1,
-        counted : 1, ud_open : 1, linked : 1, ip_counted : 1;
+        counted : 1, ud_open : 1, linked : 1, ip_counted : 1,
+        authed : 1; /* STARTUP done and, with an authenticator, AUTH_SUCCESS sent */
     int inflight;    /* work items not yet back from the pool */
     work *works;
     size_t nwrites;  /* uv_write requests not yet completed */
@@ -591,7 +592,14 @@ static void after_work_cb(uv_work_t *req, int status) {
     else c->works = w->next;
     if (w->next) w->next->prev = w->prev;
     c->inflight--;
-    if (status == 0 && !c->closing && !c->fatal) conn_write(c, &w->out);
+    if (status == 0 && !c->closing && !c->fatal) {
+        /* the handler's AUTH_SUCCESS (its header's opcode byte) logs the
+         * connection in */
+        if (w->req.opcode == BS_PROTO_OP_AUTH_RESPONSE && w->out.len >= BS_PROTO_HEADER_LEN &&
+            w->out.data[4] == BS_PROTO_OP_AUTH_SUCCESS)
+            c->authed = 1;
+        conn_write(c, &w->out);
+    }
     work_free(w);
     if (c->closed) maybe_free(c);
     else conn_pump(c);
@@ -647,7 +655,8 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
     w->c = c;
     w->stream = f->h.stream;
     w->comp = c->comp;
-    if (s->h.inline_ok && s->h.inline_ok(s->h.ud, c->ud, &w->req)) {
+    if (w->req.opcode != BS_PROTO_OP_AUTH_RESPONSE && s->h.inline_ok &&
+        s->h.inline_ok(s->h.ud, c->ud, &w->req)) {
         /* on this loop thread: no hand-off to the pool and back */
         BUMP(s->st_inline, 1);
         if (s->h.inline_begin) s->h.inline_begin(s->h.ud);
@@ -737,6 +746,13 @@ static void on_frame(conn *c, const bs_proto_frame *f) {
         send_error(c, st, BS_PROTO_ERR_PROTOCOL, msg);
         return;
     }
+    if (c->started && !c->authed && op != BS_PROTO_OP_AUTH_RESPONSE) {
+        /* Cassandra's wording: the SASL exchange comes first */
+        snprintf(msg, sizeof msg, "Unexpected message %s, expecting SASL_RESPONSE",
+                 bs_proto_opcode_name(op));
+        send_error(c, st, BS_PROTO_ERR_PROTOCOL, msg);
+        return;
+    }
     switch (op) {
     case BS_PROTO_OP_QUERY:
     case BS_PROTO_OP_PREPARE:
@@ -745,8 +761,14 @@ static void on_frame(conn *c, const bs_proto_frame *f) {
         dispatch(c, f);
         return;
     case BS_PROTO_OP_AUTH_RESPONSE:
+        if (c->started && !c->authed) {
+            dispatch(c, f); /* the handler checks the credentials */
+            return;
+        }
         send_error(c, st, BS_PROTO_ERR_PROTOCOL,
-                   "Unexpected message AUTH_RESPONSE: authentication is not enabled");
+                   s->opts.authenticator
+                       ? "Unexpected message AUTH_RESPONSE: the connection is already authenticated"
+                       : "Unexpected message AUTH_RESPONSE: authentication is not enabled");
         return;
     case BS_PROTO_OP_STARTUP:
         if (c->started) {
@@ -772,7 +794,16 @@ static void on_frame(conn *c, const bs_proto_frame *f) {
         send_supported(c, st);
     } else if (op == BS_PROTO_OP_STARTUP) {
         c->started = 1;
-        send_ready(c, st, BS_PROTO_COMP_NONE);
+        if (s->opts.authenticator) {
+            bs_proto_response r;
+            memset(&r, 0, sizeof r);
+            r.opcode = BS_PROTO_OP_AUTHENTICATE;
+            r.u.authenticator = bs_proto_cstr(s->opts.authenticator);
+            send_simple(c, st, &r, BS_PROTO_COMP_NONE);
+        } else {
+            c->authed = 1;
+            send_ready(c, st, BS_PROTO_COMP_NONE);
+        }
         c->comp = req.u.startup.compression;
         bs_proto_decoder_set_compression(c->dec, c->comp);
         BS_DEBUG(LOGC, "connection %llu from %s: STARTUP (CQL %.*s%s)", (unsigned long long)c->id,

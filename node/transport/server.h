@@ -102,6 +102,14 @@ typedef struct bs_server_opts {
                                  before closing connections; 0 = 5000 */
     int worker_threads;      /* UV_THREADPOOL_SIZE to set when the
                                 environment has none; <= 0 means 64 */
+    const char *authenticator; /* NULL: STARTUP -> READY.  Else STARTUP
+                                is answered AUTHENTICATE with this class
+                                name, AUTH_RESPONSE goes to the handler,
+                                and until the handler has answered one
+                                with AUTH_SUCCESS any other message gets
+                                PROTOCOL_ERROR "Unexpected message X,
+                                expecting SASL_RESPONSE".  Borrowed for
+                                the server's lifetime. */
 } bs_server_opts;
 
 /* Defaults as documented above (address 127.0.0.1, port 9042). */
@@ -122,7 +130,8 @@ void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg);
  * non-zero return refuses the connection (it is closed; conn_close is
  * not called).
  *
- * handle (worker thread) executes one QUERY, PREPARE, EXECUTE or BATCH
+ * handle (worker thread) executes one QUERY, PREPARE, EXECUTE, BATCH or
+ * (with opts.authenticator) AUTH_RESPONSE
  * request and appends exactly one complete response frame for `stream`,
  * compressed as `comp` says, to `out` (empty on entry).  req and all it
  * points to live in `a`, the request's arena, which the handler may

@@ -187,6 +187,11 @@ static const char *full_yaml =
     "io_threads: 6\n"
     "cluster_secret_file: /etc/basalt/cluster_secret\n"
     "admin_token_file: /etc/basalt/admin_token\n"
+    "authenticator: PasswordAuthenticator\n"
+    "authorizer: org.apache.cassandra.auth.CassandraAuthorizer\n"
+    "credentials_validity: 5s\n"
+    "permissions_validity: 0ms\n"
+    "initial_superuser_file: /etc/basalt/superuser\n"
     "data_directory: /var/lib/basalt/data\n"
     "hints_directory: /var/lib/basalt/hints\n"
     "commitlog_sync: batch\n"
@@ -279,6 +284,11 @@ static void check_full(const bs_config *c) {
                      "/etc/basalt/cluster_secret");
     ck_assert_str_eq(bs_config_admin_token_file(c, hb, sizeof hb),
                      "/etc/basalt/admin_token");
+    ck_assert_int_eq(c->authenticator % 2, 1);
+    ck_assert_int_eq(c->authorizer % 2, 1);
+    ck_assert_uint_eq(c->credentials_validity_ms, 5000);
+    ck_assert_uint_eq(c->permissions_validity_ms, 0);
+    ck_assert_str_eq(c->initial_superuser_file, "/etc/basalt/superuser");
 }
 
 START_TEST(full_file_every_key) {
@@ -711,6 +721,9 @@ START_TEST(cross_field_validation) {
                  "3");
     expect_error("num_tokens: 3\ninitial_token: 1,2,1\n",
                  "t.yaml:2:1: initial_token lists token 1 twice");
+    expect_error("authorizer: CassandraAuthorizer\n",
+                 "t.yaml:1:1: CassandraAuthorizer needs authenticator: "
+                 "PasswordAuthenticator");
     /* a cross-field error not tied to a key set in this file */
     bs_config_init(&c);
     char e[512];
