@@ -171,6 +171,22 @@ int bs_client_config_set_page_size(bs_client_config *cfg, int32_t n);
  * call would be exceeded (see bs_client_stmt_set_timeout). */
 int bs_client_config_set_retry(bs_client_config *cfg, int max_retries,
                                int base_ms, int max_ms);
+/* Credentials for a server with PasswordAuthenticator: answered to its
+ * AUTHENTICATE with SASL PLAIN (user and password copied; both NULL =
+ * none, then such a server refuses the connection with "server requires
+ * authentication").  A wrong pair fails bs_client_connect with the
+ * server's message ("Provided username ... are incorrect").
+ * 0 or BS_EINVAL (only one of them, empty user, too long). */
+int bs_client_config_set_credentials(bs_client_config *cfg, const char *user,
+                                     const char *password);
+/* The tools' credentials (driver_creds.c): the user is user_opt (-u)
+ * or the file's; the password the file's, else $BASALT_PASSWORD, else
+ * (may_prompt and a terminal) typed without echo.  file: NULL or a
+ * private file, "user:password" or cqlsh's "username = / password = "
+ * lines.  user[0] == 0 on return: no credentials given.  0, or an error
+ * with a message in err (unreadable or public file, no password). */
+int bs_client_credentials(const char *user_opt, const char *file, int may_prompt, char *user,
+                          size_t ucap, char *pass, size_t pcap, char *err, size_t errlen);
 /* Keyspace to USE on every connection (copied; NULL = none). */
 int bs_client_config_set_keyspace(bs_client_config *cfg, const char *ks);
 /* 0 disables token-aware routing (round-robin only).  Default 1. */

@@ -137,6 +137,11 @@ void bs__config_clear(bs_client_config *c) {
     free(c->cps);
     free(c->local_dc);
     free(c->keyspace);
+    free(c->user);
+    if (c->password) {
+        memset(c->password, 0, strlen(c->password));
+        free(c->password);
+    }
     memset(c, 0, sizeof *c);
 }
 
@@ -158,7 +163,7 @@ int bs__config_copy(const bs_client_config *src, bs_client_config *dst) {
     *dst = *src;
     dst->cps = NULL;
     dst->ncps = 0;
-    dst->local_dc = dst->keyspace = NULL;
+    dst->local_dc = dst->keyspace = dst->user = dst->password = NULL;
     if (src->ncps) {
         dst->cps = calloc(src->ncps, sizeof *dst->cps);
         if (!dst->cps) goto oom;
@@ -171,6 +176,8 @@ int bs__config_copy(const bs_client_config *src, bs_client_config *dst) {
     }
     if (src->local_dc && !(dst->local_dc = strdup(src->local_dc))) goto oom;
     if (src->keyspace && !(dst->keyspace = strdup(src->keyspace))) goto oom;
+    if (src->user && !(dst->user = strdup(src->user))) goto oom;
+    if (src->password && !(dst->password = strdup(src->password))) goto oom;
     return 0;
 oom:
     bs__config_clear(dst);
@@ -276,6 +283,19 @@ int bs_client_config_set_keyspace(bs_client_config *cfg, const char *ks) {
     if (!cfg) return BS_EINVAL;
     if (ks && strlen(ks) >= 250) return BS_EINVAL;
     return set_str(&cfg->keyspace, ks);
+}
+
+int bs_client_config_set_credentials(bs_client_config *cfg, const char *user,
+                                     const char *password) {
+    if (!cfg || (user && (!user[0] || strlen(user) > 256)) ||
+        (password && strlen(password) > 1024) || (!user != !password))
+        return BS_EINVAL;
+    int rc = set_str(&cfg->user, user);
+    if (!rc && cfg->password) {
+        memset(cfg->password, 0, strlen(cfg->password));
+    }
+    if (!rc) rc = set_str(&cfg->password, password);
+    return rc;
 }
 
 int bs_client_config_set_consistency(bs_client_config *cfg, uint16_t cl) {

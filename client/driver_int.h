@@ -50,6 +50,7 @@ struct bs_client_config {
     char *keyspace;
     int token_aware;
     int contact_only; /* route to the contact points only */
+    char *user, *password; /* PasswordAuthenticator (SASL PLAIN); NULL none */
 };
 
 /* Copies src into dst (fresh).  0 or BS_ENOMEM. */
@@ -228,6 +229,7 @@ struct bs__conn {
     bs_buf out;     /* bytes not yet written */
     size_t out_off; /* written prefix of out */
     int comp;       /* lz4 active */
+    int authing;    /* AUTH_RESPONSE sent, waiting for AUTH_SUCCESS */
     int64_t connect_deadline_ns;
     bs__req *streams[BS__MAX_STREAMS]; /* in flight (NULL: free) */
     uint8_t orphan[BS__MAX_STREAMS];   /* timed-out stream awaiting answer */

@@ -919,11 +919,43 @@ static void handle_error(bs_client *c, bs__conn *cn, bs__req *r,
     complete(c, r, NULL, NULL, BS_CLIENT_ESERVER, &e);
 }
 
+/* AUTH_RESPONSE with the SASL PLAIN token "\0user\0password" on stream
+ * 0 (compressed when negotiated: STARTUP has been processed). */
+static int conn_send_auth(bs_client *c, bs__conn *cn) {
+    size_t ul = strlen(c->cfg.user), pl = strlen(c->cfg.password);
+    uint8_t *tok = malloc(ul + pl + 2);
+    if (!tok) return BS_ENOMEM;
+    tok[0] = 0;
+    memcpy(tok + 1, c->cfg.user, ul);
+    tok[1 + ul] = 0;
+    memcpy(tok + 2 + ul, c->cfg.password, pl);
+    bs_proto_request q;
+    memset(&q, 0, sizeof q);
+    q.opcode = BS_PROTO_OP_AUTH_RESPONSE;
+    q.u.auth_response = bs_proto_bytes(tok, ul + pl + 2);
+    int rc = bs_proto_request_encode(&cn->out, 0, &q,
+                                     cn->comp ? BS_PROTO_COMP_LZ4 : BS_PROTO_COMP_NONE);
+    memset(tok, 0, ul + pl + 2);
+    free(tok);
+    if (!rc) conn_flush(c, cn);
+    return rc;
+}
+
 static void handle_startup_answer(bs_client *c, bs__conn *cn,
                                   const bs_proto_frame *f) {
-    if (f->h.opcode == BS_PROTO_OP_READY) {
-        cn->state = BS__CS_READY;
+    if (f->h.opcode == BS_PROTO_OP_AUTHENTICATE && c->cfg.user && !cn->authing) {
         if (c->cfg.lz4) {
+            cn->comp = 1;
+            bs_proto_decoder_set_compression(cn->dec, BS_PROTO_COMP_LZ4);
+        }
+        cn->authing = 1;
+        if (conn_send_auth(c, cn)) bs__conn_close(c, cn, BS_ENOMEM, "out of memory");
+        return;
+    }
+    if (f->h.opcode == BS_PROTO_OP_READY ||
+        (cn->authing && f->h.opcode == BS_PROTO_OP_AUTH_SUCCESS)) {
+        cn->state = BS__CS_READY;
+        if (c->cfg.lz4 && !cn->comp) {
             cn->comp = 1;
             bs_proto_decoder_set_compression(cn->dec, BS_PROTO_COMP_LZ4);
         }
@@ -942,12 +974,13 @@ static void handle_startup_answer(bs_client *c, bs__conn *cn,
         bs_proto_response resp;
         bs_proto_rd rd;
         if (!bs_proto_response_decode(f, &a, &resp, &rd))
-            snprintf(why, sizeof why, "STARTUP refused: %.*s",
+            snprintf(why, sizeof why, "%s: %.*s",
+                     cn->authing ? "authentication failed" : "STARTUP refused",
                      (int)resp.u.error.message.len, resp.u.error.message.p);
         bs_arena_free(&a);
     } else if (f->h.opcode == BS_PROTO_OP_AUTHENTICATE) {
         snprintf(why, sizeof why,
-                 "server requires authentication (not supported yet)");
+                 "server requires authentication: give a user and a password");
     }
     bs__conn_close(c, cn, BS_CLIENT_ECONNREFUSED, why);
 }

@@ -914,10 +914,13 @@ static void usage(FILE *f) {
         "  --host HOST               node to connect to (default 127.0.0.1)\n"
         "  --port PORT               native transport port (default 9042)\n"
         "  -k, --keyspace KS         keyspace to USE\n"
-        "  -u, --username USER       accepted; unused until authentication "
-        "exists\n"
-        "  -p, --password PASS       accepted; unused until authentication "
-        "exists\n"
+        "  -u, --username USER       log in as USER (PasswordAuthenticator); the\n"
+        "                            password comes from --credentials, then\n"
+        "                            $BASALT_PASSWORD, else it is asked for\n"
+        "  --credentials FILE        private file: user:password, or cqlsh's\n"
+        "                            username = / password = lines\n"
+        "  -p, --password PASS       cqlsh compatibility; visible to other users\n"
+        "                            in the process list: prefer the above\n"
         "  -e, --execute STATEMENTS  run the statements and exit\n"
         "  -f, --file FILE           run the statements in FILE and exit\n"
         "  --connect-timeout SECS    connection timeout (default 5)\n"
@@ -958,6 +961,7 @@ static int read_all(FILE *f, bs_buf *b) {
 /* Command-line settings other than those kept in the shell. */
 typedef struct shell_args {
     const char *keyspace, *execute, *file;
+    const char *user, *password, *credentials;
     double connect_timeout, request_timeout; /* seconds */
 } shell_args;
 
@@ -974,9 +978,11 @@ static int parse_args(int argc, char **argv, shell *sh, shell_args *a) {
         else if ((v = opt_value(argc, argv, &i, "--keyspace", "-k")))
             a->keyspace = v;
         else if ((v = opt_value(argc, argv, &i, "--username", "-u")))
-            (void)v;
+            a->user = v;
         else if ((v = opt_value(argc, argv, &i, "--password", "-p")))
-            (void)v;
+            a->password = v;
+        else if ((v = opt_value(argc, argv, &i, "--credentials", NULL)))
+            a->credentials = v;
         else if ((v = opt_value(argc, argv, &i, "--execute", "-e")))
             a->execute = v;
         else if ((v = opt_value(argc, argv, &i, "--file", "-f")))
@@ -1036,6 +1042,21 @@ static int connect_shell(shell *sh, const shell_args *a) {
      * describe the node asked for */
     bs_client_config_set_contact_points_only(cfg, 1);
     if (a->keyspace) bs_client_config_set_keyspace(cfg, a->keyspace);
+    char user[260], pass[1030], cerr[512];
+    if (bs_client_credentials(a->user, a->credentials, !a->password, user, sizeof user, pass,
+                              sizeof pass, cerr, sizeof cerr) &&
+        !a->password) {
+        fprintf(stderr, "basalt-shell: %s\n", cerr);
+        bs_client_config_free(cfg);
+        return 1;
+    }
+    if (a->password) snprintf(pass, sizeof pass, "%s", a->password);
+    if (user[0] && bs_client_config_set_credentials(cfg, user, pass)) {
+        fprintf(stderr, "basalt-shell: bad user name or password (too long?)\n");
+        bs_client_config_free(cfg);
+        return 1;
+    }
+    memset(pass, 0, sizeof pass);
     bs_client_error e;
     int rc = bs_client_connect(cfg, &sh->c, &e);
     bs_client_config_free(cfg);
@@ -1100,7 +1121,7 @@ int main(int argc, char **argv) {
     sh.page_size = 100;
     bs_buf_init(&sh.pending);
     g_sh = &sh;
-    shell_args a = {NULL, NULL, NULL, 5, 10};
+    shell_args a = {NULL, NULL, NULL, NULL, NULL, NULL, 5, 10};
     int rc = parse_args(argc, argv, &sh, &a);
     if (rc >= 0) return rc;
     if (connect_shell(&sh, &a)) return 1;

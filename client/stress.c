@@ -52,6 +52,7 @@ typedef struct cfg {
     const char *json;
     double interval;
     uint64_t seed; /* -seed: value bytes */
+    const char *user, *credentials; /* -u, -credentials (PasswordAuthenticator) */
 } cfg;
 
 typedef struct app app;
@@ -231,7 +232,9 @@ static void usage(void) {
         "[-dist N]\n"
         "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
         "         [-connections N] [-sync] [-tick US] [-json FILE] [-log interval=5]\n"
-        "         [-seed N]\n"
+        "         [-seed N] [-u USER] [-credentials FILE]\n"
+        "  -u USER: log in as USER; the password comes from -credentials FILE\n"
+        "  (private: user:password), else $BASALT_PASSWORD\n"
         "  -rate threads=N: N operations in flight at once, issued\n"
         "  asynchronously from the driver's I/O thread (with -sync: N OS\n"
         "  threads each making blocking calls)\n"
@@ -337,6 +340,12 @@ static int parse_args(int argc, char **argv, cfg *c) {
         } else if (!strcmp(a, "-seed") && v) {
             c->seed = strtoull(v, NULL, 10);
             i++;
+        } else if (!strcmp(a, "-u") && v) {
+            c->user = v;
+            i++;
+        } else if (!strcmp(a, "-credentials") && v) {
+            c->credentials = v;
+            i++;
         } else if (!strcmp(a, "-sync")) {
             c->sync = 1;
         } else if (!strcmp(a, "-json") && v) {
@@ -382,6 +391,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "basalt-stress: bad client configuration\n");
         return 2;
     }
+    char user[260], pass[1030], cerr[512] = "";
+    if (bs_client_credentials(c.user, c.credentials, 0, user, sizeof user, pass, sizeof pass, cerr,
+                              sizeof cerr) ||
+        (user[0] && bs_client_config_set_credentials(cc, user, pass))) {
+        fprintf(stderr, "basalt-stress: %s\n", cerr[0] ? cerr : "bad user name or password");
+        bs_client_config_free(cc);
+        return 2;
+    }
+    memset(pass, 0, sizeof pass);
     app a = {&c, NULL, NULL, NULL, NULL};
     if (bs_client_connect(cc, &a.cl, &err)) {
         fprintf(stderr, "basalt-stress: cannot connect to %s:%d: %s\n", c.nodes,

@@ -169,7 +169,7 @@ static int p_ownership(void *ud, const char *keyspace, bs_arena *a,
     } else {
         for (size_t i = 0; i < bs_schema_nkeyspaces(s) && !k; i++) {
             const bs_keyspace_schema *c = bs_schema_keyspace_at(s, i);
-            if (!c->system) k = c;
+            if (!c->system && strcmp(c->name, "system_auth")) k = c;
         }
     }
     bs_ring_snapshot *snap = p->cluster ? bs_cluster_ring(p->cluster) : NULL;
