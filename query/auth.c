@@ -104,6 +104,7 @@ int bs_auth_hash_password(const char *pw, size_t len, unsigned iterations, char 
 int bs_auth_verify_password(const char *pw, size_t len, const char *stored) {
     if (!stored || strncmp(stored, PREFIX, strlen(PREFIX))) return BS_EINVAL;
     const char *s = stored + strlen(PREFIX);
+    if (*s < '1' || *s > '9') return BS_EINVAL; /* digits only, no sign or blanks */
     char *end;
     unsigned long it = strtoul(s, &end, 10);
     if (end == s || *end != '$' || it < BS_AUTH_KDF_MIN_ITERATIONS || it > 100000000ul)

@@ -875,21 +875,7 @@ START_TEST(parse_unsupported) {
         {"CREATE TRIGGER tr ON t USING 'c'",
          "CREATE TRIGGER is not supported by Basalt"},
         {"DROP TRIGGER tr ON t", "DROP TRIGGER is not supported by Basalt"},
-        {"CREATE ROLE r WITH PASSWORD = 'p'",
-         "CREATE ROLE is not supported by Basalt"},
-        {"ALTER ROLE r WITH LOGIN = true",
-         "ALTER ROLE is not supported by Basalt"},
-        {"DROP ROLE r", "DROP ROLE is not supported by Basalt"},
-        {"CREATE USER u WITH PASSWORD 'p'",
-         "CREATE USER is not supported by Basalt"},
-        {"ALTER USER u WITH PASSWORD 'p'",
-         "ALTER USER is not supported by Basalt"},
-        {"DROP USER u", "DROP USER is not supported by Basalt"},
-        {"GRANT SELECT ON ALL KEYSPACES TO r",
-         "GRANT is not supported by Basalt"},
-        {"REVOKE SELECT ON ks.t FROM r", "REVOKE is not supported by Basalt"},
-        {"LIST ROLES",
-         "LIST (roles, users, permissions) is not supported by Basalt"},
+        {"GRANT r1 TO r2", "Granting roles to roles is not supported by Basalt"},
         {"DESCRIBE FUNCTIONS", "DESCRIBE of types, functions, aggregates, "
                                "indexes and views is not supported by Basalt"},
     };
@@ -899,6 +885,78 @@ START_TEST(parse_unsupported) {
         ck_assert_uint_eq(e.line, 1);
         ck_assert_uint_eq(e.col, 0);
     }
+}
+END_TEST
+
+/* Roles and permissions (Cassandra's grammar, exec_auth.c runs them). */
+START_TEST(parse_roles) {
+    bs_cql_stmt *s = P("CREATE ROLE IF NOT EXISTS Alice WITH PASSWORD = 'it''s' AND "
+                       "LOGIN = true AND SUPERUSER = FALSE");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_CREATE_ROLE);
+    ck_assert_str_eq(s->u.role.role, "alice");
+    ck_assert_str_eq(s->u.role.password, "it's");
+    ck_assert_int_eq(s->u.role.login, 1);
+    ck_assert_int_eq(s->u.role.superuser, 0);
+    ck_assert_int_eq(s->u.role.if_not_exists, 1);
+    /* CREATE USER means LOGIN = true; a quoted or string name keeps case */
+    s = P("CREATE USER 'Bob' WITH PASSWORD 'pw' SUPERUSER");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_CREATE_ROLE);
+    ck_assert_str_eq(s->u.role.role, "Bob");
+    ck_assert_int_eq(s->u.role.login, 1);
+    ck_assert_int_eq(s->u.role.superuser, 1);
+    s = P("ALTER ROLE r WITH LOGIN = false");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_ALTER_ROLE);
+    ck_assert_int_eq(s->u.role.login, 0);
+    ck_assert_int_eq(s->u.role.superuser, -1);
+    ck_assert_ptr_null(s->u.role.password);
+    s = P("DROP USER IF EXISTS \"U\"");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_DROP_ROLE);
+    ck_assert_str_eq(s->u.role.role, "U");
+    ck_assert_int_eq(s->u.role.if_exists, 1);
+    s = P("GRANT SELECT PERMISSION ON TABLE ks.t TO r");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_GRANT);
+    ck_assert_int_eq(s->u.role.perms, BS_CQL_PERM_SELECT);
+    ck_assert_int_eq(s->u.role.res, BS_CQL_RES_TABLE);
+    ck_assert_str_eq(s->u.role.resource.ks, "ks");
+    ck_assert_str_eq(s->u.role.resource.name, "t");
+    s = P("REVOKE ALL PERMISSIONS ON KEYSPACE ks FROM r");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_REVOKE);
+    ck_assert_int_eq(s->u.role.perms, BS_CQL_PERM_ALL);
+    ck_assert_int_eq(s->u.role.res, BS_CQL_RES_KEYSPACE);
+    s = P("GRANT modify ON ALL KEYSPACES TO r");
+    ck_assert_int_eq(s->u.role.perms, BS_CQL_PERM_MODIFY);
+    ck_assert_int_eq(s->u.role.res, BS_CQL_RES_ALL_KEYSPACES);
+    s = P("LIST ALL PERMISSIONS ON t OF r NORECURSIVE");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_LIST_PERMISSIONS);
+    ck_assert_int_eq(s->u.role.res, BS_CQL_RES_TABLE);
+    ck_assert_ptr_null(s->u.role.resource.ks);
+    ck_assert_str_eq(s->u.role.role, "r");
+    ck_assert_int_eq(s->u.role.norecursive, 1);
+    s = P("LIST USERS");
+    ck_assert_int_eq(s->kind, BS_CQL_STMT_LIST_ROLES);
+    ck_assert_int_eq(s->u.role.users, 1);
+    s = P("LIST ROLES OF r");
+    ck_assert_int_eq(s->u.role.users, 0);
+    ck_assert_str_eq(s->u.role.role, "r");
+    /* not supported: a clear error at the word */
+    bs_cql_error e = PE("GRANT EXECUTE ON ALL FUNCTIONS TO r", BS_ENOTSUP);
+    ck_assert_str_eq(e.msg, "This permission is not supported by Basalt");
+    ck_assert_uint_eq(e.col, 6);
+    e = PE("GRANT SELECT ON ALL ROLES TO r", BS_ENOTSUP);
+    ck_assert_str_eq(e.msg, "Permissions on roles, functions and MBeans is not supported by Basalt");
+    e = PE("CREATE ROLE r WITH OPTIONS = {}", BS_ENOTSUP);
+    ck_assert_str_eq(e.msg, "Role OPTIONS and ACCESS TO DATACENTERS is not supported by Basalt");
+    /* errors */
+    e = PE("CREATE ROLE ''", BS_ESYNTAX);
+    ck_assert_str_eq(e.msg, "line 1:12 Role name can't be an empty string");
+    e = PE("CREATE ROLE r WITH LOGIN = 1", BS_ESYNTAX);
+    ck_assert_ptr_nonnull(strstr(e.msg, "expecting a boolean"));
+    e = PE("CREATE ROLE r WITH LOGIN = true AND LOGIN = false", BS_ESYNTAX);
+    ck_assert_ptr_nonnull(strstr(e.msg, "Multiple definition for property 'login'"));
+    e = PE("CREATE ROLE r WITH PASSWORD = x", BS_ESYNTAX);
+    ck_assert_ptr_nonnull(strstr(e.msg, "expecting a string literal"));
+    e = PE("GRANT SELECT ON ks.t r", BS_ESYNTAX);
+    ck_assert_ptr_nonnull(strstr(e.msg, "expecting TO"));
 }
 END_TEST
 
@@ -1066,6 +1124,7 @@ int main(void) {
     tcase_add_test(tc, parse_error_messages);
     tcase_add_test(tc, parse_unsupported);
     tcase_add_test(tc, parse_nesting_limit);
+    tcase_add_test(tc, parse_roles);
     tcase_add_test(tc, parse_scripts);
     tcase_add_test(tc, split_statements);
     suite_add_tcase(s, tc);

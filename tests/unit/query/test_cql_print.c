@@ -167,6 +167,18 @@ static const char *const corpus[] = {
     "maxTimeuuid(?)",
     "SELECT * FROM t WHERE \"Key\" = :\"Name\" AND \"with\"\"quote\" = 'a'",
     "SELECT * FROM t WHERE d = 12mo AND e = P2W AND f = -5s",
+    "CREATE ROLE IF NOT EXISTS alice WITH PASSWORD = 'it''s' AND LOGIN = true AND SUPERUSER = "
+    "false",
+    "CREATE ROLE \"Mixed Case\"",
+    "ALTER ROLE r WITH SUPERUSER = true",
+    "DROP ROLE IF EXISTS r",
+    "GRANT SELECT ON TABLE ks.t TO r",
+    "GRANT ALL PERMISSIONS ON ALL KEYSPACES TO r",
+    "REVOKE AUTHORIZE ON KEYSPACE \"select\" FROM \"R\"",
+    "LIST ROLES OF r NORECURSIVE",
+    "LIST USERS",
+    "LIST MODIFY ON TABLE t OF r",
+    "LIST ALL PERMISSIONS",
 };
 
 static bs_cql_stmt *parse(bs_arena *a, const char *q) {
@@ -239,6 +251,10 @@ START_TEST(print_canonical_forms) {
         {"DELETE FROM t WHERE k = 1", "DELETE FROM t WHERE k = 1"},
         {"TRUNCATE COLUMNFAMILY t", "TRUNCATE TABLE t"},
         {"SELECT * FROM t WHERE k = :Name", "SELECT * FROM t WHERE k = :name"},
+        {"create user Bob with password 'p' nosuperuser",
+         "CREATE ROLE bob WITH PASSWORD = 'p' AND LOGIN = true AND SUPERUSER = false"},
+        {"grant select permission on ks.t to 'Bob'", "GRANT SELECT ON TABLE ks.t TO \"Bob\""},
+        {"list all on all keyspaces", "LIST ALL PERMISSIONS ON ALL KEYSPACES"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         bs_arena a;
