@@ -297,10 +297,17 @@ static int role_get(bs_exec *x, const char *role, int64_t now_us, role_info *ri,
     bs_arena_init(&a, 0);
     bs_proto_val v = tval(role);
     bs_proto_result res;
-    int rc = iquery(x, &a,
-                    "SELECT can_login, is_superuser, salted_hash FROM system_auth.roles "
-                    "WHERE role = ?",
-                    &v, 1, BS_CL_ONE, &res, err, errlen);
+    static const char q[] = "SELECT can_login, is_superuser, salted_hash FROM system_auth.roles "
+                            "WHERE role = ?";
+    int rc = iquery(x, &a, q, &v, 1, BS_CL_ONE, &res, err, errlen);
+    /* Not found at ONE: ask a quorum before saying so (a replica added by
+     * raising the RF, or one that missed the write, may not have it yet;
+     * the QUORUM read repairs the replicas it asks). */
+    bs_proto_result res2;
+    char err2[64];
+    if (!rc && res.kind == BS_PROTO_RESULT_ROWS && res.u.rows.nrows == 0 &&
+        !iquery(x, &a, q, &v, 1, BS_CL_QUORUM, &res2, err2, sizeof err2))
+        res = res2;
     memset(ri, 0, sizeof *ri);
     if (!rc && res.kind == BS_PROTO_RESULT_ROWS) {
         bs_proto_rows_iter it;

@@ -238,6 +238,107 @@ class AuthNode(unittest.TestCase):
         self.assertIn("requires authentication", p.stderr)
 
 
+class ReplicatedAuth(unittest.TestCase):
+    """Three nodes with PasswordAuthenticator share system_auth: the
+    keyspace each node created at start merges into one, ALTER KEYSPACE
+    raises its replication factor, a role created through node 0 logs in
+    through every node, and still does with node 0 stopped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="basalt-auth-test-")
+        su = os.path.join(cls.tmp, "superuser")
+        fd = os.open(su, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, ("%s:%s\n" % (SUPER, SUPER_PW)).encode())
+        os.close(fd)
+        hosts = [harness._pick_host() for _ in range(3)]
+        sp = harness.shared_port(hosts)
+        cls.nodes, cls.clusters = [], []
+        try:
+            for h in hosts:
+                cls.nodes.append(harness.Node(host=h, extra={
+                    "storage-port": sp, "seeds": hosts[0], "cluster-name": "integ-auth",
+                    "num-tokens": 8, "authenticator": "PasswordAuthenticator",
+                    "authorizer": "CassandraAuthorizer", "initial-superuser-file": su}))
+            for n in cls.nodes:
+                n.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in cls.clusters:
+            c.shutdown()
+        bad = []
+        for n in cls.nodes:
+            try:
+                if n.alive() and n.stop() != 0:
+                    bad.append(n.host)
+            finally:
+                n.cleanup()
+        if bad:
+            raise AssertionError("basaltd exited badly on SIGTERM: %r" % bad)
+
+    def session(self, i, user, password):
+        from cassandra.cluster import ExecutionProfile, EXEC_PROFILE_DEFAULT, Cluster
+        from cassandra.policies import WhiteListRoundRobinPolicy
+        n = self.nodes[i]
+        prof = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([n.host]),
+                                request_timeout=30)
+        c = Cluster([n.host], port=n.port, protocol_version=4,
+                    auth_provider=PlainTextAuthProvider(user, password),
+                    execution_profiles={EXEC_PROFILE_DEFAULT: prof}, connect_timeout=10)
+        self.clusters.append(c)
+        return c.connect()
+
+    def test_system_auth_replicated(self):
+        s0 = self.session(0, SUPER, SUPER_PW)
+        harness.wait_for(lambda: len(list(s0.execute("SELECT peer FROM system.peers"))) >= 2,
+                         60, "3-node cluster")
+        s0.execute("ALTER KEYSPACE system_auth WITH replication = "
+                   "{'class': 'SimpleStrategy', 'replication_factor': 3}")
+        s0.execute("CREATE ROLE everywhere WITH PASSWORD = 'e-pw' AND LOGIN = true")
+
+        def rf3_on(i):
+            s = self.session(i, SUPER, SUPER_PW)
+            r = s.execute("SELECT replication FROM system_schema.keyspaces WHERE "
+                          "keyspace_name = 'system_auth'").one()
+            return r.replication.get("replication_factor") == "3"
+        for i in (1, 2):
+            harness.wait_for(lambda: rf3_on(i), 60, "system_auth RF 3 on node %d" % i)
+        # as in Cassandra: after raising the RF, repair system_auth so the
+        # new replicas get the rows written before (node 0 replicates
+        # every range at RF 3 on 3 nodes)
+        n0 = self.nodes[0]
+        admin = os.environ.get("BASALT_ADMIN") or os.path.join(
+            os.path.dirname(os.path.dirname(harness.BASALTD)), "client", "basalt-admin")
+        p = subprocess.run([admin, "-h", n0.host, "-p", str(n0.admin_port), "--token-file",
+                            os.path.join(n0.data_dir, "admin_token"), "repair", "system_auth"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # the QUORUM write reached at least two replicas; every node finds
+        # the role (a read at ONE from whichever replica it asks)
+        for i in (0, 1, 2):
+            harness.wait_for(lambda: self.session(i, "everywhere", "e-pw"), 60,
+                             "login of the new role through node %d" % i)
+        self.assertEqual(self.nodes[0].stop(), 0)
+        for i in (1, 2):
+            s = self.session(i, "everywhere", "e-pw")
+            with self.assertRaises(Unauthorized):
+                s.execute("SELECT role FROM system_auth.roles")
+            s = self.session(i, SUPER, SUPER_PW)
+            rows = s.execute("SELECT role, can_login FROM system_auth.roles WHERE role = "
+                             "'everywhere'").one()
+            self.assertEqual((rows.role, rows.can_login), ("everywhere", True))
+
+    def test_wrong_password_everywhere(self):
+        for i in (1, 2):
+            with self.assertRaises(NoHostAvailable) as cm:
+                self.session(i, SUPER, "nope")
+            self.assertIsInstance(_auth_errors(cm.exception)[0], AuthenticationFailed)
+
+
 class AllowAllNode(harness.NodeTestCase):
     """The defaults: no credentials needed, role statements refused."""
 
