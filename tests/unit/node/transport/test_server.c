@@ -98,6 +98,21 @@ static int fake_handle(void *ud, void *conn_ud, const bs_proto_request *req, int
     while (in > mx && !atomic_compare_exchange_weak(&f->max_inside, &mx, in)) {
     }
     bs_proto_str q = {"", 0};
+    if (req->opcode == BS_PROTO_OP_AUTH_RESPONSE) { /* "\0u\0good" logs in */
+        bs_proto_val t = req->u.auth_response;
+        int ok = t.len == 7 && !memcmp(t.p, "\0u\0good", 7);
+        bs_proto_response r;
+        memset(&r, 0, sizeof r);
+        r.opcode = BS_PROTO_OP_AUTH_SUCCESS;
+        r.u.auth_token.len = BS_PROTO_NULL;
+        int rc = ok ? bs_proto_response_encode(out, stream, &r, comp)
+                    : bs_proto_error_frame(out, stream, BS_PROTO_ERR_BAD_CREDENTIALS,
+                                           "Provided username u and/or password are incorrect",
+                                           comp);
+        atomic_fetch_add(&f->inside, -1);
+        atomic_fetch_add(&f->handled, 1);
+        return rc;
+    }
     if (req->opcode == BS_PROTO_OP_QUERY) q = req->u.query.query;
     else if (req->opcode == BS_PROTO_OP_PREPARE) q = req->u.prepare.query;
     int rc = 0;
@@ -484,6 +499,59 @@ START_TEST(query_before_startup) {
     ck_assert_int_eq(cli_read(&c, &f), 0);
     expect_echo(&f, 9, "ok");
     ck_assert_int_eq(ld(&F.handled), 1);
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
+/* With an authenticator: STARTUP -> AUTHENTICATE; nothing but
+ * AUTH_RESPONSE until the handler answers one with AUTH_SUCCESS. */
+static void send_auth(cli *c, int16_t stream, const char *tok, size_t n) {
+    bs_proto_request r;
+    memset(&r, 0, sizeof r);
+    r.opcode = BS_PROTO_OP_AUTH_RESPONSE;
+    r.u.auth_response = bs_proto_bytes(tok, n);
+    cli_send(c, stream, &r);
+}
+
+START_TEST(authenticate_before_requests) {
+    bs_server_opts o = test_opts();
+    o.authenticator = "org.apache.cassandra.auth.PasswordAuthenticator";
+    bs_server *s = start(&o);
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    bs_proto_strpair kv = {bs_proto_cstr("CQL_VERSION"), bs_proto_cstr("3.0.0")};
+    bs_proto_request r;
+    memset(&r, 0, sizeof r);
+    r.opcode = BS_PROTO_OP_STARTUP;
+    r.u.startup.options.n = 1;
+    r.u.startup.options.items = &kv;
+    cli_send(&c, 0, &r);
+    rframe f;
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    ck_assert_uint_eq(f.opcode, BS_PROTO_OP_AUTHENTICATE);
+    ck_assert(bs_proto_str_eq(f.r.u.authenticator,
+                              "org.apache.cassandra.auth.PasswordAuthenticator"));
+    cli_query(&c, 1, "SELECT * FROM t");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 1, BS_PROTO_ERR_PROTOCOL, "Unexpected message QUERY, expecting SASL_RESPONSE");
+    send_auth(&c, 2, "\0u\0bad", 6);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 2, BS_PROTO_ERR_BAD_CREDENTIALS, "incorrect");
+    cli_query(&c, 3, "SELECT * FROM t"); /* still not logged in */
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 3, BS_PROTO_ERR_PROTOCOL, "expecting SASL_RESPONSE");
+    send_auth(&c, 4, "\0u\0good", 7);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    ck_assert_uint_eq(f.opcode, BS_PROTO_OP_AUTH_SUCCESS);
+    ck_assert_int_eq(f.stream, 4);
+    cli_query(&c, 5, "now");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 5, "now");
+    send_auth(&c, 6, "\0u\0good", 7);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 6, BS_PROTO_ERR_PROTOCOL, "already authenticated");
+    ck_assert_int_eq(ld(&F.handled), 3); /* two AUTH_RESPONSEs, one QUERY */
     cli_close(&c);
     finish(s);
 }
@@ -1404,6 +1472,7 @@ static Suite *suite(void) {
     tcase_add_test(t, options_supported);
     tcase_add_test(t, startup_then_query);
     tcase_add_test(t, query_before_startup);
+    tcase_add_test(t, authenticate_before_requests);
     tcase_add_test(t, startup_bad_compression);
     tcase_add_test(t, pipelined_streams);
     tcase_add_test(t, out_of_order_completion);
