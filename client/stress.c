@@ -375,6 +375,18 @@ static int run_cql(bs_client *cl, const char *q) {
     return rc;
 }
 
+/* -u / -credentials / $BASALT_PASSWORD into the client config.  0 or
+ * -1 (reported). */
+static int set_credentials(const cfg *c, bs_client_config *cc) {
+    char user[260], pass[1030], cerr[512] = "";
+    int rc = bs_client_credentials(c->user, c->credentials, 0, user, sizeof user, pass,
+                                   sizeof pass, cerr, sizeof cerr) ||
+             (user[0] && bs_client_config_set_credentials(cc, user, pass));
+    memset(pass, 0, sizeof pass);
+    if (rc) fprintf(stderr, "basalt-stress: %s\n", cerr[0] ? cerr : "bad user name or password");
+    return rc ? -1 : 0;
+}
+
 int main(int argc, char **argv) {
     cfg c;
     if (parse_args(argc, argv, &c)) {
@@ -391,15 +403,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "basalt-stress: bad client configuration\n");
         return 2;
     }
-    char user[260], pass[1030], cerr[512] = "";
-    if (bs_client_credentials(c.user, c.credentials, 0, user, sizeof user, pass, sizeof pass, cerr,
-                              sizeof cerr) ||
-        (user[0] && bs_client_config_set_credentials(cc, user, pass))) {
-        fprintf(stderr, "basalt-stress: %s\n", cerr[0] ? cerr : "bad user name or password");
+    if (set_credentials(&c, cc)) {
         bs_client_config_free(cc);
         return 2;
     }
-    memset(pass, 0, sizeof pass);
     app a = {&c, NULL, NULL, NULL, NULL};
     if (bs_client_connect(cc, &a.cl, &err)) {
         fprintf(stderr, "basalt-stress: cannot connect to %s:%d: %s\n", c.nodes,
