@@ -437,7 +437,12 @@ int bs__x_auth_response(xctx *c, bs_proto_val token) {
         snprintf(m, sizeof m, "Unable to perform authentication: %s", err);
         return auth_fail(c, m);
     }
-    int ok = ri.exists ? bs_auth_verify_password(p, pl, ri.hash) : 0;
+    /* an unknown role costs the same KDF work as a wrong password, so
+     * the answer's timing does not tell which roles exist */
+    static const char dummy[] = "pbkdf2-sha256$100000$00000000000000000000000000000000$"
+                                "0000000000000000000000000000000000000000000000000000000000000000";
+    int ok = bs_auth_verify_password(p, pl, ri.exists ? ri.hash : dummy);
+    if (!ri.exists) ok = 0;
     if (ok != 1) {
         char m[BS_AUTH_MAX_USER + 80];
         snprintf(m, sizeof m, "Provided username %s and/or password are incorrect", user);
