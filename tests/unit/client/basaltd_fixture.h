@@ -40,6 +40,7 @@ typedef struct bs_test_server {
     char hostport[64];
     char seeds[32]; /* "" = itself */
     char secret[160]; /* cluster secret file; "" = basaltd's default */
+    const char *extra[6]; /* more basaltd flags (NULL-terminated, static) */
 } bs_test_server;
 
 __attribute__((unused)) static int tsrv_can_connect(const char *addr,
@@ -183,7 +184,12 @@ static int tsrv_start_once(bs_test_server *s) {
                         "--seeds", s->seeds[0] ? s->seeds : s->addr,
                         "--native-transport-port", port, "--storage-port", sp,
                         "--http-port", hp, "--admin-address", s->addr,
-                        "--admin-port", ap, s->secret[0] ? sf : NULL, NULL};
+                        "--admin-port", ap, s->secret[0] ? sf : NULL, NULL,
+                        NULL, NULL, NULL, NULL, NULL, NULL};
+        size_t na = sizeof argv / sizeof *argv - 7; /* the first NULL slot */
+        if (!s->secret[0]) na--;
+        for (size_t i = 0; i < 6 && s->extra[i]; i++)
+            argv[na++] = (char *)s->extra[i];
         execv(bin && *bin ? bin : BASALTD_PATH, argv);
         _exit(127);
     }

@@ -1119,6 +1119,58 @@ START_TEST(test_retry_idempotent_on_connection_loss) {
 }
 END_TEST
 
+/* PasswordAuthenticator: the driver answers AUTHENTICATE with SASL PLAIN
+ * (also after negotiating lz4); no or wrong credentials fail the
+ * connect with the server's reason. */
+START_TEST(test_credentials) {
+    memset(&srv, 0, sizeof srv);
+    srv.extra[0] = "--authenticator";
+    srv.extra[1] = "PasswordAuthenticator";
+    setenv("BASALT_INITIAL_SUPERUSER", "boss:b0ss-pw", 1);
+    ck_assert_int_eq(tsrv_start(&srv), 0);
+    static const struct {
+        const char *user, *pw;
+        int lz4;
+        const char *why; /* NULL: connects */
+    } cases[] = {
+        {NULL, NULL, 0, "server requires authentication"},
+        {"boss", "wrong", 0, "Provided username boss and/or password are incorrect"},
+        {"boss", "b0ss-pw", 0, NULL},
+        {"boss", "b0ss-pw", 1, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bs_client_config *cfg;
+        ck_assert_int_eq(bs_client_config_new(&cfg), 0);
+        ck_assert_int_eq(bs_client_config_add_contact_points(cfg, srv.hostport), 0);
+        bs_client_config_set_compression(cfg, cases[i].lz4);
+        bs_client_config_set_connect_timeout(cfg, 3000);
+        if (cases[i].user)
+            ck_assert_int_eq(bs_client_config_set_credentials(cfg, cases[i].user, cases[i].pw),
+                             0);
+        bs_client *c = NULL;
+        bs_client_error err;
+        int rc = bs_client_connect(cfg, &c, &err);
+        bs_client_config_free(cfg);
+        if (cases[i].why) {
+            ck_assert_msg(rc != 0, "case %zu connected", i);
+            ck_assert_msg(strstr(err.message, cases[i].why), "case %zu: %s", i, err.message);
+            continue;
+        }
+        ck_assert_msg(rc == 0, "case %zu: %s", i, err.message);
+        bs_client_result_free(q_ok(c, "LIST ROLES"));
+        bs_client_close(c);
+    }
+    /* half a pair is refused by the config */
+    bs_client_config *cfg;
+    ck_assert_int_eq(bs_client_config_new(&cfg), 0);
+    ck_assert_int_eq(bs_client_config_set_credentials(cfg, "boss", NULL), BS_EINVAL);
+    ck_assert_int_eq(bs_client_config_set_credentials(cfg, "", "x"), BS_EINVAL);
+    bs_client_config_free(cfg);
+    unsetenv("BASALT_INITIAL_SUPERUSER");
+    srv_down();
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("client_driver");
     TCase *tc = tcase_create("driver");
@@ -1134,6 +1186,7 @@ int main(void) {
     tcase_add_test(tc, test_unprepared_after_restart);
     tcase_add_test(tc, test_timeout_stopped_server);
     tcase_add_test(tc, test_lz4);
+    tcase_add_test(tc, test_credentials);
     tcase_add_test(tc, test_connect_failures);
     tcase_add_test(tc, test_keyspace_config_and_routing);
     tcase_add_test(tc, test_threads_share_client);

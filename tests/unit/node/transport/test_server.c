@@ -553,6 +553,25 @@ START_TEST(authenticate_before_requests) {
     expect_error(&f, 6, BS_PROTO_ERR_PROTOCOL, "already authenticated");
     ck_assert_int_eq(ld(&F.handled), 3); /* two AUTH_RESPONSEs, one QUERY */
     cli_close(&c);
+    /* with lz4: AUTHENTICATE is not compressed, everything after is */
+    cli_open(&c, bs_server_port(s), 0);
+    bs_proto_strpair kv2[2] = {{bs_proto_cstr("CQL_VERSION"), bs_proto_cstr("3.0.0")},
+                               {bs_proto_cstr("COMPRESSION"), bs_proto_cstr("lz4")}};
+    r.u.startup.options.n = 2;
+    r.u.startup.options.items = kv2;
+    cli_send(&c, 0, &r);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    ck_assert_uint_eq(f.opcode, BS_PROTO_OP_AUTHENTICATE);
+    ck_assert_uint_eq(f.raw_flags & BS_PROTO_FLAG_COMPRESSED, 0);
+    c.comp = BS_PROTO_COMP_LZ4;
+    send_auth(&c, 8, "\0u\0good", 7);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    ck_assert_uint_eq(f.opcode, BS_PROTO_OP_AUTH_SUCCESS);
+    ck_assert_uint_eq(f.raw_flags & BS_PROTO_FLAG_COMPRESSED, BS_PROTO_FLAG_COMPRESSED);
+    cli_query(&c, 9, "compressed");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 9, "compressed");
+    cli_close(&c);
     finish(s);
 }
 END_TEST
