@@ -172,6 +172,13 @@ struct bs_coord {
     pthread_cond_t qcond;
     bs__job *qhead, *qtail;
     int qstop;
+    /* messaging thread only: jobs of the socket read being handled, queued
+     * for the stage at the read's end (one wake-up per read) */
+    bs__job *rhead, *rtail;
+    /* messaging thread only: replica writes applied inline in this read's
+     * store defer scope (rdefer), answered after its commit */
+    bs__job *dhead, *dtail;
+    int rdefer;
     pthread_t *workers;
     size_t nworkers;
     int stopped;
