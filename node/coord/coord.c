@@ -96,6 +96,7 @@ void bs_coord_opts_default(bs_coord_opts *o) {
     o->stage_threads = 2;
     o->range_page = 128;
     o->inline_replica_writes = 1;
+    o->inline_replica_reads = 1;
 }
 
 void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
@@ -766,6 +767,15 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
     }
     if (j->fn == bs__job_mutation && c->o.inline_replica_writes) {
         apply_inline(c, j, in);
+        return;
+    }
+    if (j->fn == bs__job_read && c->o.inline_replica_reads) {
+        /* one partition, at most a page of rows: read and answered here */
+        j->in = *in;
+        j->data = (uint8_t *)in->payload;
+        j->len = in->len;
+        bs__job_read(c, j);
+        free(j);
         return;
     }
     uint8_t *data = in->len ? malloc(in->len) : NULL;

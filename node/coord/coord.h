@@ -106,6 +106,9 @@ typedef struct bs_coord_opts {
      * stage and back); 0: on the stage.  Default 1; from a config: 1 in
      * periodic commitlog mode, 0 in batch mode (a write waits for fsync) */
     int inline_replica_writes;
+    /* 1 (default): a replica answers READ (one partition, a page of rows
+     * at most) on the messaging thread; 0: on the stage */
+    int inline_replica_reads;
     bs_clock *clock;             /* borrowed; NULL = process clock */
 } bs_coord_opts;
 
