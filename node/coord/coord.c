@@ -512,8 +512,10 @@ static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
     }
     if (!status && k->replica_read)
         bs__hist_add(&f->c->replica_read_lat, (uint64_t)(bs_clock_mono_ns() - k->sent_ns) / 1000);
-    pthread_cond_broadcast(&f->cond);
     pthread_mutex_unlock(&f->lock);
+    /* after the unlock (our reference keeps f): the woken waiter does not
+     * find the lock still held and sleep on it once more */
+    pthread_cond_broadcast(&f->cond);
     if (hint) bs__hint_queue(f->c, &host, hint, hint_len);
     bs__fan_release(f);
 }
