@@ -164,6 +164,7 @@ static int write_error(xctx *c) {
     e->alive = c->err.alive;
     e->received = c->err.received;
     e->blockfor = c->err.blockfor;
+    e->numfailures = c->err.numfailures;
     e->data_present = c->err.data_present;
     e->write_type =
         bs_proto_cstr(c->err.write_type ? c->err.write_type : "SIMPLE");

@@ -38,8 +38,9 @@ typedef struct bs_exec_err {
     uint16_t cl;            /* consistency of the failed request */
     int32_t required;       /* UNAVAILABLE */
     int32_t alive;          /* UNAVAILABLE */
-    int32_t received;       /* *_TIMEOUT */
-    int32_t blockfor;       /* *_TIMEOUT */
+    int32_t received;       /* *_TIMEOUT, *_FAILURE */
+    int32_t blockfor;       /* *_TIMEOUT, *_FAILURE */
+    int32_t numfailures;    /* *_FAILURE: replicas that answered with an error */
     uint8_t data_present;   /* READ_TIMEOUT */
     const char *write_type; /* WRITE_TIMEOUT: "SIMPLE", "BATCH", ... static */
 } bs_exec_err;
