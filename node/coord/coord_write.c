@@ -199,7 +199,8 @@ static int write_local_only(bs_coord *c, const wstate *w, const bs_mutation *m, 
                             uint16_t cl, int logged, bs_exec_err *err) {
     int lrc = bs__apply_local(c, m, nm, bs__coord_now_s(c));
     if (!lrc) return 0;
-    BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
+    if (lrc != BS_EIO) /* the store logs its I/O failures once */
+        BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
     if (refused_by_store(lrc)) {
         err->code = BS_PROTO_ERR_INVALID;
         snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
@@ -338,7 +339,7 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s);
     if (local_g != SIZE_MAX) {
         local_rc = bs__apply_local(c, sub, for_target(&w, m, local_g, sub), now_s);
-        if (local_rc)
+        if (local_rc && local_rc != BS_EIO)
             BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(local_rc), bs_store_errmsg());
         bs__fan_local(f, local_g, local_rc);
     }
@@ -388,7 +389,7 @@ int bs__mutation_apply(bs_coord *c, bs__job *j) {
                 j->in.from.addr, e);
     } else {
         rc = bs__apply_local(c, m, n, now_s);
-        if (rc) BS_WARN(LOG, "replica write failed: %s", bs_store_errmsg());
+        if (rc && rc != BS_EIO) BS_WARN(LOG, "replica write failed: %s", bs_store_errmsg());
         else BS__INC(c->replica_writes);
     }
     bs_arena_free(&a);
