@@ -106,6 +106,7 @@ typedef struct bs_config {
     uint64_t max_future_timestamp_ms;          /* 1d; 0 = no check */
     uint64_t batch_size_warn_threshold_bytes;  /* 5KiB; 0 = no check */
     uint64_t batch_size_fail_threshold_bytes;  /* 50KiB; 0 = no check */
+    uint64_t prepared_statements_cache_size_bytes; /* 10MiB */
 
     /* failure detection, threads, transport limits */
     double phi_convict_threshold;                    /* 8 */

@@ -116,9 +116,21 @@ typedef struct bs_exec_limits {
      * 0: no check.  Defaults 5 KiB and 50 KiB. */
     uint64_t batch_size_warn_bytes;
     uint64_t batch_size_fail_bytes;
+    /* Memory of the prepared statements kept (all sessions); beyond it the
+     * least recently used are dropped and an EXECUTE of one answers
+     * UNPREPARED (the driver prepares it again).  0: no limit.  Default
+     * 10 MiB (Cassandra's prepared_statements_cache_size floor). */
+    uint64_t prepared_cache_bytes;
 } bs_exec_limits;
 
 void bs_exec_limits_default(bs_exec_limits *l);
+
+/* The prepared-statement cache, for /metrics. */
+typedef struct bs_exec_stats {
+    uint64_t prepared;       /* statements in the cache */
+    uint64_t prepared_bytes; /* their memory as the cache counts it */
+    uint64_t evicted;        /* dropped for room since start */
+} bs_exec_stats;
 
 typedef struct bs_exec_session {
     pthread_mutex_t lock;
@@ -134,6 +146,7 @@ bs_exec *bs_exec_new(const bs_exec_backend *be);
 /* Replaces the limits (copied); call before serving requests. */
 void bs_exec_set_limits(bs_exec *x, const bs_exec_limits *l);
 void bs_exec_free(bs_exec *x);
+void bs_exec_stats_get(bs_exec *x, bs_exec_stats *out);
 
 /*
  * Executes one QUERY, PREPARE, EXECUTE or BATCH request and appends the
