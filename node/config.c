@@ -315,6 +315,25 @@ static const struct key keys[] = {
      "Memory for prepared statements (parsed, shared by all connections). "
      "The least recently used ones are dropped beyond it; executing a "
      "dropped one answers Unprepared, and drivers prepare it again."},
+    {"max_mutation_size", K_SIZE, F(max_mutation_size_bytes), 0, "16MiB", 0,
+     4 * GIB, NULL, 0, "Write guardrails",
+     "A statement or batch writing more bytes (keys, values, timestamps) to "
+     "one partition is refused with InvalidRequest; 0: no limit."},
+    {"column_value_size_fail_threshold", K_SIZE,
+     F(column_value_size_fail_threshold_bytes), 0, "0B", 0, 4 * GIB, NULL, 0,
+     "Write guardrails",
+     "A write of a column value bigger than this is refused with "
+     "InvalidRequest; 0: no limit (the frame size still bounds it)."},
+    {"collection_size_fail_threshold", K_SIZE,
+     F(collection_size_fail_threshold_bytes), 0, "0B", 0, 4 * GIB, NULL, 0,
+     "Write guardrails",
+     "A write of a (non-frozen) collection's elements totalling more bytes "
+     "is refused with InvalidRequest; 0: no limit."},
+    {"items_per_collection_fail_threshold", K_INT,
+     F(items_per_collection_fail_threshold), 0, "0", 0, 2147483647, NULL, 0,
+     "Write guardrails",
+     "A write of a (non-frozen) collection with more elements is refused "
+     "with InvalidRequest; 0: no limit."},
 
     /* Failure detection and repair */
     {"phi_convict_threshold", K_DOUBLE, F(phi_convict_threshold), 0, "8", 1,

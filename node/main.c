@@ -212,6 +212,10 @@ static int start_core(node_parts *n) {
     lim.batch_size_warn_bytes = n->cfg.batch_size_warn_threshold_bytes;
     lim.batch_size_fail_bytes = n->cfg.batch_size_fail_threshold_bytes;
     lim.prepared_cache_bytes = n->cfg.prepared_statements_cache_size_bytes;
+    lim.max_mutation_bytes = n->cfg.max_mutation_size_bytes;
+    lim.max_value_bytes = n->cfg.column_value_size_fail_threshold_bytes;
+    lim.max_collection_bytes = n->cfg.collection_size_fail_threshold_bytes;
+    lim.max_collection_items = (uint64_t)n->cfg.items_per_collection_fail_threshold;
     bs_exec_set_limits(n->ap.exec, &lim);
     n->ap.coord = n->coord;
     n->ap.store = bs_local_store(n->node);

@@ -95,6 +95,7 @@ void bs_exec_limits_default(bs_exec_limits *l) {
     l->batch_size_warn_bytes = 5 * 1024;
     l->batch_size_fail_bytes = 50 * 1024;
     l->prepared_cache_bytes = 10u << 20;
+    l->max_mutation_bytes = 16u << 20;
 }
 
 void bs_exec_set_limits(bs_exec *x, const bs_exec_limits *l) {

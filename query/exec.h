@@ -121,6 +121,16 @@ typedef struct bs_exec_limits {
      * UNPREPARED (the driver prepares it again).  0: no limit.  Default
      * 10 MiB (Cassandra's prepared_statements_cache_size floor). */
     uint64_t prepared_cache_bytes;
+    /* Writes to one partition (keys, values, element keys and timestamps)
+     * of a statement or batch above max_mutation_bytes, a cell value above
+     * max_value_bytes, a collection written with more than
+     * max_collection_items elements or max_collection_bytes bytes: refused
+     * with InvalidRequest.  0: no check.  Defaults 16 MiB (Cassandra's
+     * max_mutation_size), the others 0 (as Cassandra's guardrails). */
+    uint64_t max_mutation_bytes;
+    uint64_t max_value_bytes;
+    uint64_t max_collection_items;
+    uint64_t max_collection_bytes;
 } bs_exec_limits;
 
 void bs_exec_limits_default(bs_exec_limits *l);
