@@ -10,9 +10,12 @@ times the rate it sustains (issue 19, "Overload").
    64 MiB memtable + 64 MiB block cache + the in-flight budget + the
    per-connection queues, with a wide margin); clients get answers,
    Overloaded or timeouts, never a dead node;
-3. after the load drops, a closed-loop run completes every operation
-   without an error (no time is asserted: figures go to
-   docs/BENCHMARKS.md, printed here).
+3. after the load drops, a closed-loop run of 10 s (the same shape as
+   the baseline) completes every operation without an error; its
+   per-second throughput is printed against the baseline's rate, with the
+   second in which it first reached 90 % of it (the issue asks for full
+   throughput within 10 s; no time is asserted: the figures go to
+   docs/BENCHMARKS.md).
 """
 import json
 import os
@@ -47,11 +50,11 @@ class OverloadTest(unittest.TestCase):
         self.node.cleanup()
         subprocess.call(["rm", "-rf", self.tmp])
 
-    def stress(self, name, *args, timeout=240):
+    def stress(self, name, *args, timeout=240, interval=60):
         out = os.path.join(self.tmp, name + ".json")
         argv = [STRESS, "write"] + list(args) + [
             "-node", self.node.host, "-port", str(self.node.port), "-json", out,
-            "-log", "interval=60"]
+            "-log", "interval=%d" % interval]
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout)
         text = p.stdout.decode(errors="replace")
@@ -60,6 +63,12 @@ class OverloadTest(unittest.TestCase):
             r = json.load(f)
         print("%s: ops %d ok %d rate %.0f/s errors %s" % (name, r["ops"], r["ok"],
                                                           r["op_rate"], r["errors"]))
+        # the periodic lines: time_s ops op/s p50 p90 p99 p99.9 max errors
+        r["per_interval"] = []
+        for line in text.splitlines():
+            f = line.split()
+            if len(f) == 9 and f[0].replace(".", "", 1).isdigit():
+                r["per_interval"].append((float(f[0]), float(f[2])))
         return r
 
     def test_open_loop_at_ten_times_the_sustainable_rate(self):
@@ -90,10 +99,19 @@ class OverloadTest(unittest.TestCase):
         self.assertTrue(self.node.alive(), "the node died under overload")
         self.assertLess(peak[0], RSS_BUDGET_KIB)
         self.assertGreater(over["ops"], 0)
-        after = self.stress("after", "n=20000", "-rate", "threads=32", "-col", "size=4096",
-                            "-connections", "4")
-        self.assertEqual(after["ok"], 20000, after)
+        after = self.stress("after", "duration=10s", "-rate", "threads=32", "-col",
+                            "size=4096", "-connections", "4", interval=1)
+        self.assertEqual(after["ok"], after["ops"], after)
+        self.assertGreater(after["ops"], 0)
         self.assertEqual(after["errors"], {})
+        per = after["per_interval"]
+        self.assertGreater(len(per), 0, "no per-second lines from basalt-stress")
+        first = next((t for t, rate in per if rate >= 0.9 * base["op_rate"]), None)
+        print("after the overload, op/s per second (baseline %.0f/s): %s" % (
+            base["op_rate"], " ".join("%.0f" % rate for _, rate in per)))
+        print("first second at >= 90%% of the baseline: %s; whole run %.2fx the baseline" % (
+            "%.0f s" % first if first is not None else "none within 10 s",
+            after["op_rate"] / base["op_rate"]))
 
 
 if __name__ == "__main__":
