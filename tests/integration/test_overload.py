@@ -12,16 +12,19 @@ times the rate it sustains (issue 19, "Overload").
    Overloaded or timeouts, never a dead node;
 3. after the load drops, a closed-loop run of 10 s (the same shape as
    the baseline) completes every operation without an error; its
-   per-second throughput is printed against the baseline's rate, with the
-   second in which it first reached 90 % of it (the issue asks for full
-   throughput within 10 s; no time is asserted: the figures go to
-   docs/BENCHMARKS.md).
+   per-second throughput is printed against two references, with the
+   second in which it first reached 90 % of each: the baseline (a burst
+   into an empty memtable, never flushed: not sustainable) and the rate
+   the node kept up during the overload (the storage-bound rate, flushes
+   and compactions included).  The issue asks for full throughput within
+   10 s; no time is asserted: the figures go to docs/BENCHMARKS.md.
 """
 import json
 import os
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import harness
@@ -47,7 +50,17 @@ class OverloadTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="basalt-overload-")
 
     def tearDown(self):
-        self.node.cleanup()
+        # after ~3 GB of writes the SIGTERM drain flushes two memtables
+        # while compaction is behind: on a loaded machine that took more
+        # than the harness's default 30 s, so this stop waits longer (its
+        # duration is printed, not asserted)
+        t0 = time.monotonic()
+        try:
+            if self.node.alive():
+                rc = self.node.stop(timeout=180)
+                print("SIGTERM to exit: %.1f s, status %r" % (time.monotonic() - t0, rc))
+        finally:
+            self.node.cleanup()
         subprocess.call(["rm", "-rf", self.tmp])
 
     def stress(self, name, *args, timeout=240, interval=60):
@@ -106,12 +119,14 @@ class OverloadTest(unittest.TestCase):
         self.assertEqual(after["errors"], {})
         per = after["per_interval"]
         self.assertGreater(len(per), 0, "no per-second lines from basalt-stress")
-        first = next((t for t, rate in per if rate >= 0.9 * base["op_rate"]), None)
-        print("after the overload, op/s per second (baseline %.0f/s): %s" % (
-            base["op_rate"], " ".join("%.0f" % rate for _, rate in per)))
-        print("first second at >= 90%% of the baseline: %s; whole run %.2fx the baseline" % (
-            "%.0f s" % first if first is not None else "none within 10 s",
-            after["op_rate"] / base["op_rate"]))
+        print("after the overload, op/s per second: %s" % (
+            " ".join("%.0f" % rate for _, rate in per)))
+        for name, ref in (("the baseline", base["op_rate"]),
+                          ("the rate kept during the overload", over["op_rate"])):
+            first = next((t for t, rate in per if rate >= 0.9 * ref), None)
+            print("against %s (%.0f/s): first second at >= 90%%: %s; whole run %.2fx" % (
+                name, ref, "%.0f s" % first if first is not None else "none within 10 s",
+                after["op_rate"] / ref))
 
 
 if __name__ == "__main__":
