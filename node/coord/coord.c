@@ -630,7 +630,7 @@ static void *worker_main(void *arg) {
             else j->fn(c, j); /* a direct write applies what is queued first */
         }
         int crc = bs_store_defer_commit();
-        if (crc) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
+        if (crc && crc != BS_EIO) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
         for (bs__job *j = batch, *nx; j; j = nx) {
             nx = j->next;
             if (j->fn == bs__job_mutation)

@@ -964,7 +964,9 @@ static void conn_pump(conn *c) {
         bs_proto_frame f;
         int rc = bs_proto_decoder_next(c->dec, &f);
         if (rc == BS_EAGAIN) {
-            partial = bs_proto_decoder_pending(c->dec) > 0;
+            /* an oversize body being discarded is a frame in progress
+             * too: a client trickling it is timed out like any other */
+            partial = bs_proto_decoder_pending(c->dec) > 0 || bs_proto_decoder_skipping(c->dec) > 0;
             break;
         }
         took = 1;
