@@ -53,6 +53,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "node/coord/coord_int.h"
 #include "node/coord/wire.h"
 #include "query/proto.h"
@@ -534,10 +535,15 @@ static int read_placed(rctx *x, bs_partv **out) {
     bs__target rt[BS__MAX_TARGETS];
     if (read_compare(x, &part, dg, &dk, &mismatch, rt, &nrt)) return -1;
     if (!mismatch) {
+        BS_CQLTRACE("Read %zu rows at %s: %zu replicas answered, digests match", part ? part->nrows : 0,
+                    bs__cl_name(x->cl), nrt);
         *out = part;
         return 0;
     }
-    return read_repair_and_again(x, dk, rt, nrt, out);
+    BS_CQLTRACE("Digest mismatch: repairing the partition on the %zu replicas that answered", nrt);
+    int rc = read_repair_and_again(x, dk, rt, nrt, out);
+    if (!rc) BS_CQLTRACE("Read repair of %zu replicas done; partition read again", nrt);
+    return rc;
 }
 
 int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const void *pk,
@@ -548,6 +554,10 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
     if (cl < BS_COORD_NCL) BS__INC(c->reads[cl]);
     bs_schema *s = c->lbe.schema_get(c->lbe.ud);
     const bs_keyspace_schema *ks = bs_schema_keyspace(s, ts->keyspace);
+    if (bs__is_traces_ks(ks)) {
+        bs_schema_release(s);
+        return bs__trace_read(c, ts, token, pk, pk_len, sl, a, out, err);
+    }
     if (is_local_ks(ks)) {
         bs_schema_release(s);
         return c->lbe.read(c->lbe.ud, ts, token, pk, pk_len, sl, cl, a, out, err);
@@ -576,8 +586,10 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
     x->rd.pk_len = pk_len;
     if (sl) x->rd.slice = *sl;
     if (!x->rd.slice.now_s) x->rd.slice.now_s = bs__coord_now_s(c);
+    BS_CQLTRACE("Executing single-partition query on %s", x->cf);
     if (bs__placement_get(c, ks, token, 0, &x->pl, err)) goto done;
     rc = read_placed(x, out);
+    if (rc) BS_CQLTRACE("Read failed: %s", err->msg);
     bs__placement_done(c, &x->pl);
 done:
     if (x) {
@@ -1008,6 +1020,7 @@ int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint1
     int rc = -1;
     char cf[200];
     bs_table_cf_name(ts, cf, sizeof cf);
+    BS_CQLTRACE("Executing a range scan of %s at %s", cf, bs__cl_name(cl));
     bs_table *t = NULL;
     if (bs_store_table_get(c->store, cf, &t)) t = NULL;
     bs__placement pl;
@@ -1118,10 +1131,15 @@ void bs__job_read(bs_coord *c, bs__job *j) {
     int rc = bs_wire_read_decode(j->data, j->len, &a, &rd, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad READ from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, rd.cf))) rc = BS_ENOTFOUND;
-    else if (!(rc = bs_store_read(t, rd.token, rd.pk, rd.pk_len, &rd.slice, &a, &p)))
+    else if (!(rc = bs_store_read(t, rd.token, rd.pk, rd.pk_len, &rd.slice, &a, &p))) {
+        size_t ncells = 0;
+        for (size_t i = 0; p && i < p->nrows; i++) ncells += p->rows[i].ncells;
+        BS_CQLTRACE("Read %zu live rows (%zu live cells) of %s%s", p ? p->nrows : 0, ncells, rd.cf,
+                 rd.digest_only ? ", answering a digest" : "");
         rc = bs_wire_result_encode(p, rd.digest_only, &out);
+    }
     if (!rc) BS__INC(c->replica_reads);
-    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    bs__job_reply(c, j, rc, out.data, out.len);
     bs_buf_free(&out);
     bs_arena_free(&a);
 }
@@ -1137,9 +1155,12 @@ void bs__job_read_raw(bs_coord *c, bs__job *j) {
     int rc = bs_wire_read_decode(j->data, j->len, &a, &rd, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad READ_RAW from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, rd.cf))) rc = BS_ENOTFOUND;
-    else if (!(rc = collect_raw(t, rd.token, &v))) rc = bs_wire_raw_encode(rd.cf, v.r, v.n, &out);
+    else if (!(rc = collect_raw(t, rd.token, &v))) {
+        BS_CQLTRACE("Read %zu stored records (tombstones included) of %s for read repair", v.n, rd.cf);
+        rc = bs_wire_raw_encode(rd.cf, v.r, v.n, &out);
+    }
     if (!rc) BS__INC(c->replica_reads);
-    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    bs__job_reply(c, j, rc, out.data, out.len);
     free(v.r);
     bs_buf_free(&out);
     bs_arena_free(&a);
@@ -1156,10 +1177,13 @@ void bs__job_repair_raw(bs_coord *c, bs__job *j) {
     int rc = bs_wire_raw_decode(j->data, j->len, &a, &cf, &r, &n, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad REPAIR_RAW from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, cf))) rc = BS_ENOTFOUND;
-    else rc = apply_raw(c, t, r, n);
+    else {
+        BS_CQLTRACE("Read repair: applying %zu records to %s", n, cf);
+        rc = apply_raw(c, t, r, n);
+    }
     if (rc && rc != BS_ECORRUPT) BS_WARN(LOG, "read repair write failed: %s", bs_store_errmsg());
     if (!rc) BS__INC(c->replica_writes);
-    bs_msg_reply(c->msg, &j->in, rc, NULL, 0);
+    bs__job_reply(c, j, rc, NULL, 0);
     bs_arena_free(&a);
 }
 
@@ -1198,9 +1222,12 @@ void bs__job_range(bs_coord *c, bs__job *j) {
     int rc = bs_wire_scan_decode(j->data, j->len, &a, &ws, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad RANGE_READ from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, ws.read.cf))) rc = BS_ENOTFOUND;
-    else rc = range_page(t, &ws, &out);
+    else {
+        rc = range_page(t, &ws, &out);
+        BS_CQLTRACE("Scanned a page of %s (%zu bytes of live partitions)", ws.read.cf, out.len);
+    }
     if (!rc) BS__INC(c->replica_reads);
-    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    bs__job_reply(c, j, rc, out.data, out.len);
     bs_buf_free(&out);
     bs_arena_free(&a);
 }
