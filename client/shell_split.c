@@ -410,12 +410,16 @@ int bs_shell_parse_cmd(const char *stmt, size_t len, bs_shell_cmd *out,
         out->kind = BS_SHELL_CMD_EXIT;
     } else if (is_word(tk, 0, "clear") || is_word(tk, 0, "cls")) {
         out->kind = BS_SHELL_CMD_CLEAR;
-    } else if (is_word(tk, 0, "expand") || is_word(tk, 0, "paging")) {
-        out->kind = is_word(tk, 0, "expand") ? BS_SHELL_CMD_EXPAND
-                                             : BS_SHELL_CMD_PAGING;
+    } else if (is_word(tk, 0, "expand") || is_word(tk, 0, "paging") ||
+               is_word(tk, 0, "tracing")) {
+        out->kind = is_word(tk, 0, "expand")    ? BS_SHELL_CMD_EXPAND
+                    : is_word(tk, 0, "tracing") ? BS_SHELL_CMD_TRACING
+                                                : BS_SHELL_CMD_PAGING;
+        const char *name = out->kind == BS_SHELL_CMD_EXPAND    ? "EXPAND"
+                           : out->kind == BS_SHELL_CMD_TRACING ? "TRACING"
+                                                               : "PAGING";
         if (tk->n > 2) {
-            rc = fail(err, errlen, "Improper %s command.",
-                      out->kind == BS_SHELL_CMD_EXPAND ? "EXPAND" : "PAGING");
+            rc = fail(err, errlen, "Improper %s command.", name);
         } else if (tk->n == 2) {
             rc = tok_copy(tk, 1, out->arg, sizeof out->arg);
             int ok =
@@ -423,10 +427,7 @@ int bs_shell_parse_cmd(const char *stmt, size_t len, bs_shell_cmd *out,
             if (out->kind == BS_SHELL_CMD_PAGING &&
                 tk->t[1].kind == BS_CQL_TOK_INTEGER && atol(out->arg) > 0)
                 ok = 1;
-            if (!rc && !ok)
-                rc = fail(err, errlen, "Improper %s command.",
-                          out->kind == BS_SHELL_CMD_EXPAND ? "EXPAND"
-                                                           : "PAGING");
+            if (!rc && !ok) rc = fail(err, errlen, "Improper %s command.", name);
             for (char *p = out->arg; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
         }

@@ -233,6 +233,7 @@ bs_trace *bs__x_trace_begin(xctx *c, const bs_proto_request *req) {
     bs_uuid_v1(bs_clock_default(), &id); /* a timeuuid, as Cassandra's session ids */
     bs_trace *t = bs_trace_new(&id, c->now_us);
     if (!t) return NULL;
+    bs_trace_thread_name("Native-Transport-Requests");
     bs_trace_set_client(t, c->sess->client[0] ? c->sess->client : NULL);
     /* command and request as Cassandra 4.0 names them; the statement
      * goes to parameters['query'] */

@@ -526,6 +526,7 @@ static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
     if (!status && k->replica_read)
         bs__hist_add(&f->c->replica_read_lat, (uint64_t)(bs_clock_mono_ns() - k->sent_ns) / 1000);
     if (f->trace) {
+        bs_trace_thread_name("Messaging");
         if (!status)
             bs_trace_event(f->trace, "%s response received from /%s", bs__verb_name(k->verb), k->peer);
         else

@@ -15,6 +15,10 @@ RF=3, driven by Debian's unmodified python3-cassandra.
     requests coordinated by node 0 leave sessions in system_traces (with a
     duration, and the statement as parameters['query']); gettraceprobability prints
     it; settraceprobability 0 stops it; a bad value exits 1 with the reason.
+  * test_3: basalt-shell -e "TRACING ON; SELECT ...": the rows, then
+    "Tracing session: <id>" and cqlsh's table (activity | timestamp |
+    source | source_elapsed | client) from the request to "Request
+    complete", with events of at least 2 nodes; TRACING OFF stops it.
 """
 
 import os
@@ -150,6 +154,44 @@ class TracingTest(_ReplicatedCluster):
         rows = [r for r in s0.execute("SELECT parameters FROM system_traces.sessions")
                 if (r.parameters or {}).get("query") == q]
         self.assertEqual(len(rows), 3)
+
+    def test_3_shell_tracing_on(self):
+        n0 = self.nodes[0]
+        shell = os.environ.get("BASALT_SHELL") or os.path.join(
+            os.path.dirname(os.path.dirname(harness.BASALTD)), "client", "basalt-shell")
+        self.session(0).execute(SimpleStatement("INSERT INTO rf3.t (k, v) VALUES (77, 'sh')",
+                                                consistency_level=ConsistencyLevel.ALL))
+        p = subprocess.run([shell, "--host", n0.host, "--port", str(n0.port), "-e",
+                            "TRACING; TRACING ON; CONSISTENCY QUORUM; "
+                            "SELECT v FROM rf3.t WHERE k = 77; TRACING OFF; "
+                            "SELECT v FROM rf3.t WHERE k = 77;"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        out = p.stdout
+        self.assertIn("Tracing is currently disabled. Use TRACING ON to enable.", out)
+        self.assertIn("Now Tracing is enabled", out)
+        self.assertIn("Disabled Tracing.", out)
+        self.assertEqual(out.count("Tracing session: "), 1, out)
+        lines = out[out.index("Tracing session: "):].splitlines()
+        header = [c.strip() for c in lines[2].split("|")]
+        self.assertEqual(header, ["activity", "timestamp", "source", "source_elapsed", "client"])
+        rows = []
+        for ln in lines[4:]:
+            if not ln.strip():
+                break
+            rows.append([c.strip() for c in ln.split("|")])
+        self.assertEqual(rows[0][0], "Execute CQL3 query")
+        self.assertEqual(rows[0][2], n0.host)
+        self.assertEqual(rows[-1][0], "Request complete")
+        self.assertGreater(int(rows[-1][3]), 0)
+        self.assertTrue(any(r[0].startswith("Parsing SELECT v FROM rf3.t WHERE k = 77 [")
+                            for r in rows), out)
+        self.assertGreaterEqual(len({r[2] for r in rows[1:-1]}), 2, out)
+        for r in rows:
+            self.assertEqual(len(r), 5, r)
+            self.assertRegex(r[1], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+        # the statements' own results are printed too, twice
+        self.assertEqual(out.count(" sh\n"), 2, out)
 
 
 if __name__ == "__main__":
