@@ -594,6 +594,28 @@ static void cmd_describe(shell *sh, const bs_shell_cmd *cmd) {
         bs_buf_append_u8(&o, '\n');
         break;
     }
+    case BS_SHELL_DESC_TYPES:
+    case BS_SHELL_DESC_FUNCTIONS:
+    case BS_SHELL_DESC_AGGREGATES:
+        break; /* none: cqlsh prints nothing for an empty listing */
+    case BS_SHELL_DESC_TYPE:
+    case BS_SHELL_DESC_FUNCTION:
+    case BS_SHELL_DESC_AGGREGATE: {
+        int found_ks = 0;
+        for (size_t i = 0; i < bs_shell_schema_nkeyspaces(s); i++)
+            found_ks |= !strcmp(bs_shell_schema_keyspace(s, i), ks);
+        if (!ks[0])
+            print_err(sh, "No keyspace specified and no current keyspace");
+        else if (!found_ks)
+            print_err(sh, "'%s' not found in keyspaces", ks);
+        else
+            print_err(sh, "User defined %s '%s' not found in '%s'",
+                      kind == BS_SHELL_DESC_TYPE       ? "type"
+                      : kind == BS_SHELL_DESC_FUNCTION ? "function"
+                                                       : "aggregate",
+                      cmd->name, ks);
+        goto done;
+    }
     case BS_SHELL_DESC_SCHEMA:
         for (size_t i = 0; i < bs_shell_schema_nkeyspaces(s) && !rc; i++) {
             const char *k = bs_shell_schema_keyspace(s, i);

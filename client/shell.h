@@ -83,7 +83,16 @@ typedef enum {
     BS_SHELL_DESC_TABLE,    /* [ks.]name */
     BS_SHELL_DESC_CLUSTER,
     BS_SHELL_DESC_SCHEMA,
-    BS_SHELL_DESC_NAME /* DESCRIBE x: a keyspace, else a table */
+    BS_SHELL_DESC_NAME, /* DESCRIBE x: a keyspace, else a table */
+    /* Basalt has no user-defined types, functions or aggregates: the
+     * listings are empty, an element is "not found" (as cqlsh prints the
+     * server's answers to them) */
+    BS_SHELL_DESC_TYPES,
+    BS_SHELL_DESC_FUNCTIONS,
+    BS_SHELL_DESC_AGGREGATES,
+    BS_SHELL_DESC_TYPE,      /* [ks.]name */
+    BS_SHELL_DESC_FUNCTION,  /* [ks.]name */
+    BS_SHELL_DESC_AGGREGATE  /* [ks.]name */
 } bs_shell_desc_kind;
 
 #define BS_SHELL_MAX_COPY_COLS 256

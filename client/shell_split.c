@@ -279,6 +279,19 @@ static int parse_describe(toks *tk, bs_shell_cmd *out, char *err,
                is_name(tk, i + 1)) {
         out->desc = BS_SHELL_DESC_KEYSPACE;
         rc = tok_copy(tk, i + 1, out->name, sizeof out->name);
+    } else if ((is_word(tk, i, "types") || is_word(tk, i, "functions") ||
+                is_word(tk, i, "aggregates")) && i + 1 == tk->n) {
+        out->desc = is_word(tk, i, "types")       ? BS_SHELL_DESC_TYPES
+                    : is_word(tk, i, "functions") ? BS_SHELL_DESC_FUNCTIONS
+                                                  : BS_SHELL_DESC_AGGREGATES;
+    } else if ((is_word(tk, i, "type") || is_word(tk, i, "function") ||
+                is_word(tk, i, "aggregate")) && i + 1 < tk->n) {
+        out->desc = is_word(tk, i, "type")       ? BS_SHELL_DESC_TYPE
+                    : is_word(tk, i, "function") ? BS_SHELL_DESC_FUNCTION
+                                                 : BS_SHELL_DESC_AGGREGATE;
+        i++;
+        rc = qualified(tk, &i, out->ks, out->name);
+        if (!rc && i != tk->n) rc = BS_ESYNTAX;
     } else if ((is_word(tk, i, "table") || is_word(tk, i, "columnfamily")) &&
                i + 1 < tk->n) {
         out->desc = BS_SHELL_DESC_TABLE;
@@ -295,7 +308,9 @@ static int parse_describe(toks *tk, bs_shell_cmd *out, char *err,
     if (rc == BS_ESYNTAX)
         return fail(err, errlen, "%s",
                     "Improper DESCRIBE command: expected KEYSPACES, TABLES, "
-                    "KEYSPACE [k], TABLE [k.]t, CLUSTER, SCHEMA or a name");
+                    "KEYSPACE [k], TABLE [k.]t, CLUSTER, SCHEMA, TYPES, "
+                    "FUNCTIONS, AGGREGATES, TYPE/FUNCTION/AGGREGATE [k.]name "
+                    "or a name");
     return rc;
 }
 

@@ -890,8 +890,10 @@ START_TEST(parse_unsupported) {
         {"REVOKE SELECT ON ks.t FROM r", "REVOKE is not supported by Basalt"},
         {"LIST ROLES",
          "LIST (roles, users, permissions) is not supported by Basalt"},
-        {"DESCRIBE FUNCTIONS", "DESCRIBE of types, functions, aggregates, "
-                               "indexes and views is not supported by Basalt"},
+        {"DESCRIBE INDEX ks.i", "DESCRIBE of indexes and materialized views "
+                                "is not supported by Basalt"},
+        {"DESCRIBE MATERIALIZED VIEW v", "DESCRIBE of indexes and materialized views "
+                                         "is not supported by Basalt"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         bs_cql_error e = PE(cases[i].q, BS_ENOTSUP);
