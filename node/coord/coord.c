@@ -94,6 +94,7 @@ void bs_coord_opts_default(bs_coord_opts *o) {
     o->hint_poll_ms = 1000;
     o->stage_threads = 2;
     o->range_page = 128;
+    o->range_ahead_max = 16;
 }
 
 void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
@@ -103,6 +104,7 @@ void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
     o->write_timeout_ms = (uint32_t)cfg->write_request_timeout_ms;
     o->read_timeout_ms = (uint32_t)cfg->read_request_timeout_ms;
     o->range_timeout_ms = (uint32_t)cfg->range_request_timeout_ms;
+    if (cfg->range_concurrency_max > 0) o->range_ahead_max = (uint32_t)cfg->range_concurrency_max;
     o->speculative_retry = cfg->speculative_retry;
     o->hints_enabled = cfg->hinted_handoff_enabled;
     o->max_hint_window_ms = cfg->max_hint_window_ms;

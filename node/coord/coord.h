@@ -101,6 +101,7 @@ typedef struct bs_coord_opts {
     uint32_t hint_poll_ms;       /* 1000 */
     uint32_t stage_threads;      /* replica-side workers; 2 */
     uint32_t range_page;         /* partitions per RANGE_READ answer; 128 */
+    uint32_t range_ahead_max;    /* largest range-scan concurrency factor; 16 */
     bs_clock *clock;             /* borrowed; NULL = process clock */
 } bs_coord_opts;
 

@@ -106,6 +106,19 @@ class TracingTest(_ReplicatedCluster):
             self.assertTrue(any(a == "Adding to rf3.t memtable" for a in acts), acts)
             self.assertGreaterEqual(len({str(e.source) for e in tw.events}), 2, acts)
 
+        # a QUORUM scan of a small table: every token range comes back
+        # short, so the concurrency factor grows (ranges requested ahead)
+        _, ts = self.trace_of(self.session(0), "SELECT count(*) FROM rf3.t",
+                              ConsistencyLevel.QUORUM)
+        acts = [e.description for e in ts.events]
+        self.assertIn("Executing a range scan of rf3.t at QUORUM", acts)
+        self.assertIn("Range scan concurrency factor now 2", acts)
+        self.assertIn("Range scan concurrency factor now 16", acts)
+        self.assertEqual(self.session(1).execute(SimpleStatement(
+            "SELECT count(*) FROM rf3.t", consistency_level=ConsistencyLevel.QUORUM)).one()[0],
+            self.session(1).execute(SimpleStatement(
+                "SELECT count(*) FROM rf3.t", consistency_level=ConsistencyLevel.ALL)).one()[0])
+
         # a stale replica: node 2 misses an update (hints are off)
         self.kill(2)
         s0.execute(SimpleStatement("UPDATE rf3.t SET v = 'new' WHERE k = 7",
