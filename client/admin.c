@@ -101,6 +101,9 @@ static void usage(FILE *f) {
         "                            replicates (--pr: only those it is "
         "primary for);\n"
         "                            exit 1 when a range failed\n"
+        "  settraceprobability P     trace this fraction (0..1) of the CQL\n"
+        "                            requests this node coordinates\n"
+        "  gettraceprobability       the current trace probability\n"
         "  checksum [keyspace [table]]\n"
         "                            per-node checksum of each table; exit 1 "
         "on a\n"
@@ -387,6 +390,27 @@ static int cmd_action(const opts *o, const char *path, int argc, char **argv) {
     return 0;
 }
 
+/* settraceprobability P / gettraceprobability. */
+static int cmd_traceprob(const opts *o, const char *value) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf target = BS_BUF_INIT;
+    bs_buf_append_str(&target, "/traceprobability");
+    if (value) {
+        bs_buf_append_str(&target, "?value=");
+        append_escaped(&target, value);
+    }
+    bs_buf_append_u8(&target, 0);
+    const bs_json *doc;
+    call(o, value ? "POST" : "GET", (const char *)target.data, 0, &a, &doc);
+    double p = 0;
+    if (bs_json_double(bs_json_get(doc, "probability"), &p)) die("bad answer: no probability");
+    if (!value) printf("Current trace probability: %g\n", p);
+    bs_buf_free(&target);
+    bs_arena_free(&a);
+    return 0;
+}
+
 /* repair / checksum: [keyspace [table]] plus options. */
 static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
     const char *pos[2] = {NULL, NULL}, *range = NULL;
@@ -563,6 +587,15 @@ int main(int argc, char **argv) {
             return 2;
         }
         return cmd_get(&o, "/hints", NULL, bs_admin_fmt_hints);
+    }
+    if (!strcmp(cmd, "settraceprobability") || !strcmp(cmd, "gettraceprobability")) {
+        int set = cmd[0] == 's';
+        if (nargs != set) {
+            fprintf(stderr, "basalt-admin: %s takes %s\n", cmd,
+                    set ? "one argument, a probability between 0 and 1" : "no arguments");
+            return 2;
+        }
+        return cmd_traceprob(&o, set ? args[0] : NULL);
     }
     if (!strcmp(cmd, "repair")) return cmd_repair(&o, 0, nargs, args);
     if (!strcmp(cmd, "checksum")) return cmd_repair(&o, 1, nargs, args);

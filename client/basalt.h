@@ -394,6 +394,11 @@ int bs_client_stmt_set_paging_state(bs_client_stmt *s, const void *p,
 /* 1: safe to retry (re-executing has the same effect).  Default: 1 for
  * statements whose text starts with SELECT, 0 otherwise. */
 int bs_client_stmt_set_idempotent(bs_client_stmt *s, int idempotent);
+/* 1: ask the coordinator to trace this statement (the frame's tracing
+ * flag); the result then carries the trace session id
+ * (bs_client_result_tracing_id), whose events are in
+ * system_traces.events.  Default 0. */
+int bs_client_stmt_set_tracing(bs_client_stmt *s, int on);
 /* Request timeout for this statement in ms (> 0; 0 = client default).
  * It bounds each attempt; retries stop once the total elapsed time would
  * exceed twice this value. */
@@ -432,6 +437,9 @@ const char *bs_client_result_host(const bs_client_result *r);
 /* Server warnings (borrowed strings). */
 size_t bs_client_result_warning_count(const bs_client_result *r);
 const char *bs_client_result_warning(const bs_client_result *r, size_t i);
+/* The trace session id of a traced statement: 0 and *out, or
+ * BS_ENOTFOUND when the server sent none. */
+int bs_client_result_tracing_id(const bs_client_result *r, uint8_t out[16]);
 
 /* SET_KEYSPACE: the keyspace; SCHEMA_CHANGE: the change ("CREATED"),
  * target ("TABLE"), keyspace and name ("" when none).  Borrowed, "" for

@@ -116,6 +116,7 @@ struct bs_client_stmt {
     uint8_t *paging_state;
     size_t paging_len;
     int idempotent; /* -1: by statement text */
+    int tracing;    /* the frame's tracing flag */
     int timeout_ms; /* 0: default */
     char *keyspace; /* routing keyspace */
     uint8_t *rkey;  /* composed routing key (owned) */

@@ -262,6 +262,7 @@ static int encode_user(bs_client *c, bs__req *r, int16_t stream, bs_buf *out,
     const bs_client_stmt *s = r->stmt;
     bs_proto_request q;
     memset(&q, 0, sizeof q);
+    q.prelude.trace_request = s->tracing;
     if (s->kind == BS__STMT_BATCH) {
         q.opcode = BS_PROTO_OP_BATCH;
         bs_proto_batch *b = &q.u.batch;

@@ -35,6 +35,8 @@ struct bs_client_result {
     char *ks, *change, *target, *name;
     char **warnings;
     size_t nwarnings;
+    int has_trace;
+    uint8_t trace_id[16];
 };
 
 static char *adup(bs_arena *a, bs_proto_str s) {
@@ -72,6 +74,10 @@ int bs__result_new(uint8_t *body, size_t body_len, uint8_t flags,
     r->kind = res->kind;
     const char *e = "";
     r->ks = r->change = r->target = r->name = (char *)e;
+    if (r->resp.prelude.tracing_id) {
+        r->has_trace = 1;
+        memcpy(r->trace_id, r->resp.prelude.tracing_id, 16);
+    }
     size_t nw = r->resp.prelude.warnings.n;
     if (nw) {
         r->warnings = bs_arena_alloc(a, nw * sizeof *r->warnings);
@@ -133,6 +139,12 @@ int bs_client_result_kind(const bs_client_result *r) {
 
 const char *bs_client_result_host(const bs_client_result *r) {
     return r ? r->host : "";
+}
+
+int bs_client_result_tracing_id(const bs_client_result *r, uint8_t out[16]) {
+    if (!r || !r->has_trace) return BS_ENOTFOUND;
+    memcpy(out, r->trace_id, 16);
+    return 0;
 }
 
 size_t bs_client_result_warning_count(const bs_client_result *r) {

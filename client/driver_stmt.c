@@ -262,6 +262,7 @@ int bs__stmt_clone(const bs_client_stmt *s, bs_client_stmt **out) {
     d->timestamp = s->timestamp;
     d->page_size = s->page_size;
     d->idempotent = s->idempotent;
+    d->tracing = s->tracing;
     d->timeout_ms = s->timeout_ms;
     d->batch_type = s->batch_type;
     d->has_rkey = s->has_rkey;
@@ -548,6 +549,12 @@ int bs_client_stmt_set_paging_state(bs_client_stmt *s, const void *p,
 int bs_client_stmt_set_idempotent(bs_client_stmt *s, int idempotent) {
     if (!s) return BS_EINVAL;
     s->idempotent = idempotent ? 1 : 0;
+    return 0;
+}
+
+int bs_client_stmt_set_tracing(bs_client_stmt *s, int on) {
+    if (!s) return BS_EINVAL;
+    s->tracing = on ? 1 : 0;
     return 0;
 }
 

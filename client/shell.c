@@ -56,6 +56,7 @@ typedef struct shell {
     int port;
     char ks[256];
     int expand;
+    int tracing; /* TRACING ON */
     int paging;
     int page_size;
     int interactive; /* reading from a terminal */
@@ -254,6 +255,17 @@ done:
     free(offs);
 }
 
+static void print_trace(shell *sh, const uint8_t id[16]) {
+    bs_buf out = BS_BUF_INIT;
+    char err[600];
+    out_flush();
+    if (bs_shell_print_trace(sh->c, id, sh->expand, 10000, &out, err, sizeof err))
+        print_err(sh, "%s", err);
+    else if (out.len)
+        fwrite(out.data, 1, out.len, stdout);
+    bs_buf_free(&out);
+}
+
 static void run_cql(shell *sh, const char *text, size_t len) {
     char *q = strndup(text, len);
     if (!q) {
@@ -270,6 +282,7 @@ static void run_cql(shell *sh, const char *text, size_t len) {
     int paged = sh->interactive && sh->stdout_tty && sh->paging;
     bs_client_stmt_set_page_size(st, paged ? sh->page_size : 5000);
     if (sh->serial_cl) bs_client_stmt_set_serial_consistency(st, sh->serial_cl);
+    if (sh->tracing) bs_client_stmt_set_tracing(st, 1);
     bs_client_result *r = NULL;
     bs_client_error e;
     rc = bs_client_execute(sh->c, st, &r, &e);
@@ -293,6 +306,8 @@ static void run_cql(shell *sh, const char *text, size_t len) {
     case BS_CLIENT_RESULT_SCHEMA_CHANGE: invalidate_schema(sh); break;
     default: break;
     }
+    uint8_t tid[16];
+    if (sh->tracing && !bs_client_result_tracing_id(r, tid)) print_trace(sh, tid);
     bs_client_result_free(r);
     bs_client_stmt_free(st);
 }
@@ -304,7 +319,7 @@ static const char *help_text =
     "Documented shell commands:\n"
     "===========================\n"
     "CLEAR  CONSISTENCY  COPY  DESCRIBE  EXIT  EXPAND  HELP  PAGING  QUIT\n"
-    "SERIAL  SOURCE  USE\n"
+    "SERIAL  SOURCE  TRACING  USE\n"
     "\n"
     "CQL help topics:\n"
     "================\n"
@@ -427,6 +442,19 @@ static void cmd_expand(shell *sh, const char *arg) {
     } else {
         sh->expand = 0;
         printf("Disabled Expanded output.\n");
+    }
+}
+
+static void cmd_tracing(shell *sh, const char *arg) {
+    if (!*arg)
+        printf(sh->tracing ? "Tracing is currently enabled. Use TRACING OFF to disable\n"
+                           : "Tracing is currently disabled. Use TRACING ON to enable.\n");
+    else if (!strcmp(arg, "on")) {
+        sh->tracing = 1;
+        printf("Now Tracing is enabled\n");
+    } else {
+        sh->tracing = 0;
+        printf("Disabled Tracing.\n");
     }
 }
 
@@ -566,6 +594,28 @@ static void cmd_describe(shell *sh, const bs_shell_cmd *cmd) {
         bs_buf_append_u8(&o, '\n');
         break;
     }
+    case BS_SHELL_DESC_TYPES:
+    case BS_SHELL_DESC_FUNCTIONS:
+    case BS_SHELL_DESC_AGGREGATES:
+        break; /* none: cqlsh prints nothing for an empty listing */
+    case BS_SHELL_DESC_TYPE:
+    case BS_SHELL_DESC_FUNCTION:
+    case BS_SHELL_DESC_AGGREGATE: {
+        int found_ks = 0;
+        for (size_t i = 0; i < bs_shell_schema_nkeyspaces(s); i++)
+            found_ks |= !strcmp(bs_shell_schema_keyspace(s, i), ks);
+        if (!ks[0])
+            print_err(sh, "No keyspace specified and no current keyspace");
+        else if (!found_ks)
+            print_err(sh, "'%s' not found in keyspaces", ks);
+        else
+            print_err(sh, "User defined %s '%s' not found in '%s'",
+                      kind == BS_SHELL_DESC_TYPE       ? "type"
+                      : kind == BS_SHELL_DESC_FUNCTION ? "function"
+                                                       : "aggregate",
+                      cmd->name, ks);
+        goto done;
+    }
     case BS_SHELL_DESC_SCHEMA:
         for (size_t i = 0; i < bs_shell_schema_nkeyspaces(s) && !rc; i++) {
             const char *k = bs_shell_schema_keyspace(s, i);
@@ -673,6 +723,7 @@ static void run_stmt(shell *sh, const char *text, size_t len) {
     case BS_SHELL_CMD_EXIT: sh->exit_req = 1; break;
     case BS_SHELL_CMD_HELP: cmd_help(sh, cmd->arg); break;
     case BS_SHELL_CMD_EXPAND: cmd_expand(sh, cmd->arg); break;
+    case BS_SHELL_CMD_TRACING: cmd_tracing(sh, cmd->arg); break;
     case BS_SHELL_CMD_PAGING: cmd_paging(sh, cmd->arg); break;
     case BS_SHELL_CMD_CONSISTENCY: cmd_consistency(sh, cmd->arg); break;
     case BS_SHELL_CMD_SERIAL: cmd_serial(sh, cmd->arg); break;

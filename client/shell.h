@@ -72,7 +72,8 @@ typedef enum {
     BS_SHELL_CMD_SOURCE,      /* arg: the file name */
     BS_SHELL_CMD_COPY,        /* see bs_shell_copy_req */
     BS_SHELL_CMD_CLEAR,
-    BS_SHELL_CMD_USE /* sent to the server; arg: the keyspace */
+    BS_SHELL_CMD_USE, /* sent to the server; arg: the keyspace */
+    BS_SHELL_CMD_TRACING /* arg: "", "on", "off" */
 } bs_shell_cmd_kind;
 
 typedef enum {
@@ -82,7 +83,16 @@ typedef enum {
     BS_SHELL_DESC_TABLE,    /* [ks.]name */
     BS_SHELL_DESC_CLUSTER,
     BS_SHELL_DESC_SCHEMA,
-    BS_SHELL_DESC_NAME /* DESCRIBE x: a keyspace, else a table */
+    BS_SHELL_DESC_NAME, /* DESCRIBE x: a keyspace, else a table */
+    /* Basalt has no user-defined types, functions or aggregates: the
+     * listings are empty, an element is "not found" (as cqlsh prints the
+     * server's answers to them) */
+    BS_SHELL_DESC_TYPES,
+    BS_SHELL_DESC_FUNCTIONS,
+    BS_SHELL_DESC_AGGREGATES,
+    BS_SHELL_DESC_TYPE,      /* [ks.]name */
+    BS_SHELL_DESC_FUNCTION,  /* [ks.]name */
+    BS_SHELL_DESC_AGGREGATE  /* [ks.]name */
 } bs_shell_desc_kind;
 
 #define BS_SHELL_MAX_COPY_COLS 256
@@ -274,5 +284,14 @@ int bs_shell_copy(bs_client *c, const bs_shell_copy_req *req,
  * message=\"...\"", "SyntaxException: line 1:9 ..."), NUL-terminated. */
 void bs_shell_format_error(const bs_client_error *e, int rc, char *buf,
                            size_t buflen);
+
+/* TRACING ON (shell_trace.c): appends the trace of session `id` to out as
+ * cqlsh prints it ("Tracing session: <id>", then a table of activity |
+ * timestamp | source | source_elapsed | client), polling
+ * system_traces.sessions until the session has its duration, at most
+ * wait_ms.  0, or an error with a message in err (BS_ETIMEDOUT: the
+ * trace did not complete in time). */
+int bs_shell_print_trace(bs_client *c, const uint8_t id[16], int expand, int wait_ms,
+                         bs_buf *out, char *err, size_t errlen);
 
 #endif

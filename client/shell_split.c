@@ -279,6 +279,19 @@ static int parse_describe(toks *tk, bs_shell_cmd *out, char *err,
                is_name(tk, i + 1)) {
         out->desc = BS_SHELL_DESC_KEYSPACE;
         rc = tok_copy(tk, i + 1, out->name, sizeof out->name);
+    } else if ((is_word(tk, i, "types") || is_word(tk, i, "functions") ||
+                is_word(tk, i, "aggregates")) && i + 1 == tk->n) {
+        out->desc = is_word(tk, i, "types")       ? BS_SHELL_DESC_TYPES
+                    : is_word(tk, i, "functions") ? BS_SHELL_DESC_FUNCTIONS
+                                                  : BS_SHELL_DESC_AGGREGATES;
+    } else if ((is_word(tk, i, "type") || is_word(tk, i, "function") ||
+                is_word(tk, i, "aggregate")) && i + 1 < tk->n) {
+        out->desc = is_word(tk, i, "type")       ? BS_SHELL_DESC_TYPE
+                    : is_word(tk, i, "function") ? BS_SHELL_DESC_FUNCTION
+                                                 : BS_SHELL_DESC_AGGREGATE;
+        i++;
+        rc = qualified(tk, &i, out->ks, out->name);
+        if (!rc && i != tk->n) rc = BS_ESYNTAX;
     } else if ((is_word(tk, i, "table") || is_word(tk, i, "columnfamily")) &&
                i + 1 < tk->n) {
         out->desc = BS_SHELL_DESC_TABLE;
@@ -295,7 +308,9 @@ static int parse_describe(toks *tk, bs_shell_cmd *out, char *err,
     if (rc == BS_ESYNTAX)
         return fail(err, errlen, "%s",
                     "Improper DESCRIBE command: expected KEYSPACES, TABLES, "
-                    "KEYSPACE [k], TABLE [k.]t, CLUSTER, SCHEMA or a name");
+                    "KEYSPACE [k], TABLE [k.]t, CLUSTER, SCHEMA, TYPES, "
+                    "FUNCTIONS, AGGREGATES, TYPE/FUNCTION/AGGREGATE [k.]name "
+                    "or a name");
     return rc;
 }
 
@@ -410,12 +425,16 @@ int bs_shell_parse_cmd(const char *stmt, size_t len, bs_shell_cmd *out,
         out->kind = BS_SHELL_CMD_EXIT;
     } else if (is_word(tk, 0, "clear") || is_word(tk, 0, "cls")) {
         out->kind = BS_SHELL_CMD_CLEAR;
-    } else if (is_word(tk, 0, "expand") || is_word(tk, 0, "paging")) {
-        out->kind = is_word(tk, 0, "expand") ? BS_SHELL_CMD_EXPAND
-                                             : BS_SHELL_CMD_PAGING;
+    } else if (is_word(tk, 0, "expand") || is_word(tk, 0, "paging") ||
+               is_word(tk, 0, "tracing")) {
+        out->kind = is_word(tk, 0, "expand")    ? BS_SHELL_CMD_EXPAND
+                    : is_word(tk, 0, "tracing") ? BS_SHELL_CMD_TRACING
+                                                : BS_SHELL_CMD_PAGING;
+        const char *name = out->kind == BS_SHELL_CMD_EXPAND    ? "EXPAND"
+                           : out->kind == BS_SHELL_CMD_TRACING ? "TRACING"
+                                                               : "PAGING";
         if (tk->n > 2) {
-            rc = fail(err, errlen, "Improper %s command.",
-                      out->kind == BS_SHELL_CMD_EXPAND ? "EXPAND" : "PAGING");
+            rc = fail(err, errlen, "Improper %s command.", name);
         } else if (tk->n == 2) {
             rc = tok_copy(tk, 1, out->arg, sizeof out->arg);
             int ok =
@@ -423,10 +442,7 @@ int bs_shell_parse_cmd(const char *stmt, size_t len, bs_shell_cmd *out,
             if (out->kind == BS_SHELL_CMD_PAGING &&
                 tk->t[1].kind == BS_CQL_TOK_INTEGER && atol(out->arg) > 0)
                 ok = 1;
-            if (!rc && !ok)
-                rc = fail(err, errlen, "Improper %s command.",
-                          out->kind == BS_SHELL_CMD_EXPAND ? "EXPAND"
-                                                           : "PAGING");
+            if (!rc && !ok) rc = fail(err, errlen, "Improper %s command.", name);
             for (char *p = out->arg; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
         }

@@ -106,6 +106,7 @@ typedef struct bs_config {
     uint64_t read_request_timeout_ms;     /* 5000 */
     uint64_t write_request_timeout_ms;    /* 2000 */
     uint64_t range_request_timeout_ms;    /* 10000 */
+    int range_concurrency_max;            /* 16, 1..16 */
     uint64_t request_timeout_ms;          /* 10000 (other operations) */
     uint64_t truncate_request_timeout_ms; /* 60000 */
     char *speculative_retry;              /* "99p": NONE|ALWAYS|Np|Nms */

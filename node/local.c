@@ -577,8 +577,11 @@ int bs_local_open(const bs_config *cfg, bs_local **out, char *err,
         bs_local_close(n);
         return rc;
     }
+    bs_table *tr_s, *tr_e; /* CQL tracing (query/exec_trace.c) */
     if ((rc = bs_store_table_open(n->store, "system.schema", NULL, &n->t_schema)) ||
-        (rc = bs_store_table_open(n->store, "system.local", NULL, &n->t_local))) {
+        (rc = bs_store_table_open(n->store, "system.local", NULL, &n->t_local)) ||
+        (rc = bs_store_table_open(n->store, "system_traces.sessions", NULL, &tr_s)) ||
+        (rc = bs_store_table_open(n->store, "system_traces.events", NULL, &tr_e))) {
         snprintf(err, errlen, "cannot open system tables: %s", bs_store_errmsg());
         bs_local_close(n);
         return rc;

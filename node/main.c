@@ -37,6 +37,7 @@
 #include "node/config.h"
 #include "node/local.h"
 #include "storage/store.h"
+#include "node/admin/trace_admin.h"
 #include "node/transport/http.h"
 #include "node/transport/server.h"
 #include "node/ts/ts.h"
@@ -49,11 +50,12 @@ typedef struct app {
     _Atomic(bs_server *) server; /* set once the CQL server runs */
 } app;
 
-static int h_conn_open(void *ud, void **conn_ud) {
+static int h_conn_open(void *ud, const char *client_ip, void **conn_ud) {
     (void)ud;
     bs_exec_session *s = malloc(sizeof *s);
     if (!s) return BS_ENOMEM;
     bs_exec_session_init(s);
+    snprintf(s->client, sizeof s->client, "%s", client_ip ? client_ip : "");
     *conn_ud = s;
     return 0;
 }
@@ -346,7 +348,8 @@ static int start_admin(node_parts *n) {
     if ((rc = bs_admin_new(&ao, &n->admin)) ||
         (rc = bs_admin_install_builtins(n->admin, &ap_prov)) ||
         (rc = bs_repair_admin_install(n->admin, n->repair)) ||
-        (rc = bs_provider_install_routes(&n->prov, n->admin)) || (rc = bs_admin_start(n->admin))) {
+        (rc = bs_provider_install_routes(&n->prov, n->admin)) ||
+        (rc = bs_trace_admin_install(n->admin, n->ap.exec)) || (rc = bs_admin_start(n->admin))) {
         snprintf(n->err, sizeof n->err, "cannot start the admin API on %s:%d: %s",
                  ao.address ? ao.address : "127.0.0.1", ao.port, bs_strerror(rc));
         return rc;

@@ -220,7 +220,12 @@ typedef enum {
     BS_CQL_DESC_TABLE, /* TABLE [ks.]name */
     BS_CQL_DESC_CLUSTER,
     BS_CQL_DESC_TYPES,
-    BS_CQL_DESC_NAME /* [ks.]name: a keyspace, else a table */
+    BS_CQL_DESC_NAME, /* [ks.]name: a keyspace, else a table */
+    BS_CQL_DESC_TYPE, /* TYPE [ks.]name */
+    BS_CQL_DESC_FUNCTIONS,
+    BS_CQL_DESC_FUNCTION, /* FUNCTION [ks.]name */
+    BS_CQL_DESC_AGGREGATES,
+    BS_CQL_DESC_AGGREGATE /* AGGREGATE [ks.]name */
 } bs_cql_desc_kind;
 
 typedef struct bs_cql_describe {

@@ -1481,7 +1481,8 @@ _Noreturn static void unsupported(parser *p, const bs_cql_token *t,
 }
 
 /* DESCRIBE [FULL] SCHEMA | KEYSPACES | [ONLY] KEYSPACE [k] | TABLES |
- * TABLE [k.]t | CLUSTER | TYPES | [k.]name  (after DESCRIBE) */
+ * TABLE [k.]t | CLUSTER | TYPES | TYPE [k.]t | FUNCTIONS | FUNCTION [k.]f |
+ * AGGREGATES | AGGREGATE [k.]a | [k.]name  (after DESCRIBE) */
 static void parse_describe(parser *p, const bs_cql_token *t, bs_cql_describe *d) {
     d->full = (uint8_t)accept_kw(p, "full");
     if (accept_kw(p, "schema")) {
@@ -1502,10 +1503,17 @@ static void parse_describe(parser *p, const bs_cql_token *t, bs_cql_describe *d)
         d->what = BS_CQL_DESC_CLUSTER;
     } else if (accept_kw(p, "types")) {
         d->what = BS_CQL_DESC_TYPES;
-    } else if (kw(p, 0, "type") || kw(p, 0, "function") || kw(p, 0, "functions") ||
-               kw(p, 0, "aggregate") || kw(p, 0, "aggregates") || kw(p, 0, "index") ||
-               kw(p, 0, "materialized")) {
-        unsupported(p, t, "DESCRIBE of types, functions, aggregates, indexes and views");
+    } else if (accept_kw(p, "functions")) {
+        d->what = BS_CQL_DESC_FUNCTIONS;
+    } else if (accept_kw(p, "aggregates")) {
+        d->what = BS_CQL_DESC_AGGREGATES;
+    } else if (kw(p, 0, "type") || kw(p, 0, "function") || kw(p, 0, "aggregate")) {
+        d->what = accept_kw(p, "type")       ? BS_CQL_DESC_TYPE
+                  : accept_kw(p, "function") ? BS_CQL_DESC_FUNCTION
+                                             : (accept_kw(p, "aggregate"), BS_CQL_DESC_AGGREGATE);
+        d->name = qname(p);
+    } else if (kw(p, 0, "index") || kw(p, 0, "materialized")) {
+        unsupported(p, t, "DESCRIBE of indexes and materialized views");
     } else {
         d->what = BS_CQL_DESC_NAME;
         d->name = qname(p);

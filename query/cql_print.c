@@ -556,6 +556,16 @@ static void print_describe(out *o, const bs_cql_describe *d) {
     case BS_CQL_DESC_CLUSTER: put(o, "CLUSTER"); break;
     case BS_CQL_DESC_TYPES: put(o, "TYPES"); break;
     case BS_CQL_DESC_NAME: qname(o, &d->name); break;
+    case BS_CQL_DESC_FUNCTIONS: put(o, "FUNCTIONS"); break;
+    case BS_CQL_DESC_AGGREGATES: put(o, "AGGREGATES"); break;
+    case BS_CQL_DESC_TYPE:
+    case BS_CQL_DESC_FUNCTION:
+    case BS_CQL_DESC_AGGREGATE:
+        put(o, d->what == BS_CQL_DESC_TYPE       ? "TYPE "
+               : d->what == BS_CQL_DESC_FUNCTION ? "FUNCTION "
+                                                 : "AGGREGATE ");
+        qname(o, &d->name);
+        break;
     }
 }
 

@@ -42,6 +42,7 @@
 #include <xxhash.h>
 
 #include "common/error.h"
+#include "common/trace.h"
 #include "common/log.h"
 #include "ring/murmur3.h"
 #include "storage/keycodec.h"
@@ -87,6 +88,7 @@ void bs_exec_session_init(bs_exec_session *s) {
     s->user[0] = 0;
     s->authed = 0;
     s->internal = 0;
+    s->client[0] = 0;
 }
 
 void bs_exec_session_destroy(bs_exec_session *s) {
@@ -1244,11 +1246,13 @@ static void exec_query(xctx *c, const bs_proto_query *q) {
     bs_cql_error perr;
     bs_cql_stmt *stmt = NULL;
     set_params(c, &q->params);
+    BS_CQLTRACE("Parsing %.*s", (int)(q->query.len > 400 ? 400 : q->query.len), q->query.p);
     int rc = bs_cql_parse(c->a, q->query.p, q->query.len, &stmt, &perr);
     if (rc) {
         cql_error(c, rc, &perr);
         return;
     }
+    BS_CQLTRACE("Preparing statement");
     if (bind_values(c, stmt, q->params.nvalues, q->params.values,
                     q->params.names))
         return;
@@ -1374,6 +1378,8 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
     c.schema = x->be.schema_get(x->be.ud);
     size_t before = out->len;
     int answered = 0;
+    bs_trace *tr = bs__x_trace_begin(&c, req);
+    bs_trace *prev_tr = tr ? bs_trace_set_current(tr) : NULL;
     switch (req->opcode) {
     case BS_PROTO_OP_QUERY: exec_query(&c, &req->u.query); break;
     case BS_PROTO_OP_PREPARE: do_prepare(&c, req->u.prepare.query); break;
@@ -1395,6 +1401,11 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
     if (c.failed && !answered) {
         out->len = before;
         rc = write_error(&c);
+    }
+    if (tr) {
+        bs__x_trace_end(&c, tr, before, req->prelude.trace_request);
+        bs_trace_set_current(prev_tr);
+        bs_trace_release(tr);
     }
     release_held(&c);
     bs_schema_release(c.schema);

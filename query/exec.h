@@ -149,10 +149,40 @@ typedef struct bs_exec_session {
     char user[257];
     uint8_t authed;   /* user is set */
     uint8_t internal; /* the executor's own requests: no permission checks */
+    char client[64];   /* the client's IP (system_traces.sessions.client);
+                          "" when unknown.  Set once at connect. */
 } bs_exec_session;
 
 void bs_exec_session_init(bs_exec_session *s);
 void bs_exec_session_destroy(bs_exec_session *s);
+
+/* ---- tracing (exec_trace.c) ----------------------------------------------
+ * A request is traced when its frame has the tracing flag (the response
+ * then carries the session id) or, without it, with the probability set
+ * here (basalt-admin settraceprobability; 0 by default).  Trace rows are
+ * written to the node-local system_traces tables with a TTL of
+ * BS_TRACE_TTL_S, as Cassandra does. */
+#define BS_TRACE_TTL_S 86400
+struct bs_trace;
+void bs_exec_set_trace_probability(bs_exec *x, double p); /* clamped to [0,1] */
+double bs_exec_trace_probability(bs_exec *x);
+
+/* What bs_exec_trace_rows writes besides the recorded events. */
+typedef struct bs_exec_trace_info {
+    const char *source; /* this node's internode address (IP text) */
+    int source_port;    /* its internode port; 0: left null */
+    int with_session;   /* also the sessions row (the coordinator) */
+    int64_t duration_us;/* sessions.duration; < 0: left null */
+    int64_t now_us;     /* write timestamp */
+    int32_t ttl_s;
+} bs_exec_trace_info;
+
+/* The rows of this node's part of trace t (its events; with_session the
+ * sessions row too) as mutations of system_traces in s, allocated from
+ * arena a.  0, BS_ENOMEM, or BS_ENOTFOUND (s has no system_traces). */
+int bs_exec_trace_rows(const bs_schema *s, struct bs_trace *t,
+                       const bs_exec_trace_info *ti, bs_arena *a,
+                       bs_mutation **out, size_t *n);
 
 /* A new executor over `be` (copied), with the default limits.  NULL on
  * OOM. */

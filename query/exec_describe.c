@@ -262,9 +262,23 @@ static int describe(xctx *c, const bs_cql_describe *q, const bs_describe *d) {
                 if (row(&o, k, "table", bs_describe_table(d, k, j), NULL)) return -1;
         }
         return rows_end(&o);
-    case BS_CQL_DESC_TYPES:
+    case BS_CQL_DESC_TYPES: /* Basalt has no user-defined types, functions or aggregates */
+    case BS_CQL_DESC_FUNCTIONS:
+    case BS_CQL_DESC_AGGREGATES:
         if (rows_begin(c, &o, 3)) return -1;
         return rows_end(&o);
+    case BS_CQL_DESC_TYPE:
+    case BS_CQL_DESC_FUNCTION:
+    case BS_CQL_DESC_AGGREGATE: {
+        const char *k = q->name.ks ? q->name.ks : cur;
+        if (!k) return XINVALID(c, "No keyspace specified and no current keyspace");
+        if (!bs_schema_keyspace(c->schema, k)) return XINVALID(c, "'%s' not found in keyspaces", k);
+        return XINVALID(c, "User defined %s '%s' not found in '%s'",
+                        q->what == BS_CQL_DESC_TYPE       ? "type"
+                        : q->what == BS_CQL_DESC_FUNCTION ? "function"
+                                                          : "aggregate",
+                        q->name.name, k);
+    }
     case BS_CQL_DESC_SCHEMA:
         if (rows_begin(c, &o, 4)) return -1;
         for (size_t i = 0; i < bs_describe_nkeyspaces(d); i++) {

@@ -61,6 +61,7 @@ struct bs_exec {
     bs_exec_backend be;
     bs_exec_limits lim;
     _Atomic int64_t batch_warned_us; /* last batch-size warning logged */
+    _Atomic int64_t trace_ppm; /* trace probability, parts per million */
     pthread_mutex_t prep_lock;
     struct prep_entry **prep; /* hash buckets */
     size_t nprep_buckets;
@@ -228,5 +229,11 @@ typedef struct xrow {
 typedef int (*xrow_cb)(xctx *c, void *ud, const uint8_t *pk, size_t pklen,
                        int64_t token, xrow *r);
 int bs__x_virtual_rows(xctx *c, const bs_table_schema *t, xrow_cb cb, void *ud);
+
+/* Tracing (exec_trace.c): the trace of this request, or NULL when it is
+ * not traced; at the end its rows are written and, with set_flag, the
+ * response frame at `before` gets the tracing flag and the session id. */
+struct bs_trace *bs__x_trace_begin(xctx *c, const bs_proto_request *req);
+void bs__x_trace_end(xctx *c, struct bs_trace *t, size_t before, int set_flag);
 
 #endif

@@ -341,10 +341,61 @@ static bs_type_kind base_kind(bs_type_kind k) {
 }
 
 /* Plans the one argument of function f into a new selector. */
+/* A literal argument (0x6869, '2020-01-01 00:00+0000', (timestamp)'...')
+ * as a constant of the type the function takes (`want`; NULL when the
+ * function is overloaded: then only a literal with a type hint is taken,
+ * as Cassandra asks for one). */
+static int plan_literal_arg(sctx *s, const bs_cql_expr *e, const char *f, const bs_type *want,
+                            selx *a) {
+    xctx *c = s->c;
+    const bs_cql_expr *lit = e;
+    if (e->kind == BS_CQL_EXPR_CAST) { /* (type) literal */
+        want = e->type;
+        lit = e->items[0];
+    }
+    if (!want)
+        return XINVALID(c, "Ambiguous call to function system.%s: use type casts to disambiguate "
+                           "(e.g. (timestamp)'2020-01-01')", f);
+    if (lit->kind != BS_CQL_EXPR_LITERAL)
+        return XINVALID(c, "This selector is not supported by Basalt");
+    if (bs__x_term(c, lit, want, f, &a->cval)) return -1;
+    bs_buf nb = BS_BUF_INIT;
+    bs_cql_print_expr(e, NULL, &nb);
+    a->kind = SEL_CONST;
+    a->col = -1;
+    a->type = want;
+    a->name = bs_arena_strndup(c->a, nb.data ? (char *)nb.data : "", nb.len);
+    bs_buf_free(&nb);
+    return a->name ? 0 : bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+}
+
+/* The type a function's only argument has, for a literal argument (NULL:
+ * several, the call needs a type hint). */
+static const bs_type *fn_arg_type(const char *f) {
+    size_t n = strlen(f);
+    if (!strcmp(f, "dateof") || !strcmp(f, "unixtimestampof")) return type_of_kind(BS_TYPE_TIMEUUID);
+    if (!strcmp(f, "mintimeuuid") || !strcmp(f, "maxtimeuuid")) return type_of_kind(BS_TYPE_TIMESTAMP);
+    if (n > 6 && !strncmp(f, "blobas", 6)) return type_of_kind(BS_TYPE_BLOB);
+    if (n > 6 && !strcmp(f + n - 6, "asblob")) {
+        bs_type *t = NULL;
+        const bs_type *r = NULL;
+        if (!bs_value_type_parse(f, n - 6, &t, NULL, 0) && !t->nparams)
+            r = type_of_kind((bs_type_kind)t->kind);
+        if (t) bs_type_free(t);
+        return r;
+    }
+    return NULL;
+}
+
 static int plan_fn_arg(sctx *s, const bs_cql_expr *e, const char *f, selx **out) {
     xctx *c = s->c;
     selx *a = bs_arena_calloc(c->a, sizeof *a);
     if (!a) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    if (e->kind == BS_CQL_EXPR_LITERAL || (e->kind == BS_CQL_EXPR_CAST && !e->sql_cast)) {
+        if (plan_literal_arg(s, e, f, fn_arg_type(f), a)) return -1;
+        *out = a;
+        return 0;
+    }
     if (plan_expr(s, e, a)) return -1;
     if (is_aggregate_kind(a->kind))
         return XINVALID(c, "Aggregate functions are not supported as arguments of %s", f);

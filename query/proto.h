@@ -365,6 +365,12 @@ void bs_proto_header_write(uint8_t out[BS_PROTO_HEADER_LEN],
 int bs_proto_frame_begin(bs_buf *b, int response_dir, uint8_t flags,
                          int16_t stream, uint8_t opcode, size_t *start);
 int bs_proto_frame_end(bs_buf *b, size_t start, bs_proto_compression compress);
+/* Gives the complete response frame at `start` (the last frame in b) the
+ * TRACING flag and puts the 16-byte tracing session id at the front of
+ * its body, decompressing and recompressing a body that `compress` says
+ * is lz4.  0, BS_EINVAL (no whole frame there), BS_ECORRUPT, BS_ENOMEM. */
+int bs_proto_frame_add_tracing(bs_buf *b, size_t start, const uint8_t id[16],
+                               bs_proto_compression compress);
 
 /* LZ4 body codec as Cassandra and the drivers use it: a 4-byte big-endian
  * uncompressed length followed by one raw LZ4 block.  compress appends to

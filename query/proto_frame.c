@@ -180,6 +180,30 @@ int bs_proto_frame_end(bs_buf *b, size_t start, bs_proto_compression compress) {
     return 0;
 }
 
+int bs_proto_frame_add_tracing(bs_buf *b, size_t start, const uint8_t id[16],
+                               bs_proto_compression compress) {
+    if (start + BS_PROTO_HEADER_LEN > b->len) return BS_EINVAL;
+    uint8_t *h = b->data + start;
+    size_t body = b->len - start - BS_PROTO_HEADER_LEN;
+    if (bs_get_u32(h + 5) != body) return BS_EINVAL;
+    bs_buf nb = BS_BUF_INIT;
+    int rc = bs_buf_append(&nb, id, 16);
+    int comp = (h[1] & BS_PROTO_FLAG_COMPRESSED) && compress == BS_PROTO_COMP_LZ4;
+    if (!rc && comp)
+        rc = bs_proto_lz4_decompress(h + BS_PROTO_HEADER_LEN, body, (size_t)INT32_MAX, &nb);
+    else if (!rc)
+        rc = bs_buf_append(&nb, h + BS_PROTO_HEADER_LEN, body);
+    if (!rc) {
+        b->len = start + BS_PROTO_HEADER_LEN;
+        b->data[start + 1] = (uint8_t)((b->data[start + 1] | BS_PROTO_FLAG_TRACING) &
+                                       ~BS_PROTO_FLAG_COMPRESSED);
+        rc = bs_buf_append(b, nb.data, nb.len);
+        if (!rc) rc = bs_proto_frame_end(b, start, comp ? compress : BS_PROTO_COMP_NONE);
+    }
+    bs_buf_free(&nb);
+    return rc;
+}
+
 int bs_proto_lz4_compress(const uint8_t *p, size_t n, bs_buf *out) {
     if (n > LZ4_MAX_INPUT_SIZE) return BS_ETOOBIG;
     int bound = LZ4_compressBound((int)n);

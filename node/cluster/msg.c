@@ -1062,6 +1062,10 @@ static void in_dispatch(inconn *c, bs_msg_frame *f) {
     bs_msg_in in = {c->from,    c->host,        f->verb,
                     f->id,      f->deadline_ms, f->kind == BS_MSG_KIND_REQUEST,
                     f->payload, f->len};
+    if (f->has_trace && f->kind == BS_MSG_KIND_REQUEST) {
+        in.has_trace = 1;
+        memcpy(in.trace.b, f->trace, 16);
+    }
     if (!h) {
         BS_DEBUG(LOG, "no handler for verb %u from %s:%u", f->verb,
                  c->from.addr, c->from.port);
@@ -1520,6 +1524,12 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
 int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
                 const void *payload, size_t len, uint32_t timeout_ms,
                 bs_msg_response_cb cb, void *ud) {
+    return bs_msg_send_traced(m, to, verb, payload, len, timeout_ms, NULL, cb, ud);
+}
+
+int bs_msg_send_traced(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
+                       const void *payload, size_t len, uint32_t timeout_ms,
+                       const bs_uuid *trace, bs_msg_response_cb cb, void *ud) {
     if (verb == BS_VERB_HANDSHAKE || verb >= BS_VERB_MAX ||
         (cb && !timeout_ms) || (len && !payload))
         return BS_EINVAL;
@@ -1531,6 +1541,10 @@ int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
     f.deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
     f.payload = (uint8_t *)payload;
     f.len = len;
+    if (trace) {
+        f.has_trace = 1;
+        memcpy(f.trace, trace->b, 16);
+    }
     return send_frame(m, to, &f, timeout_ms, cb, ud);
 }
 

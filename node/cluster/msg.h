@@ -134,6 +134,8 @@ typedef struct bs_msg_in {
     int expects_reply;
     const uint8_t *payload;
     size_t len;
+    int has_trace;  /* the sender traces this request ("t") */
+    bs_uuid trace;  /* its trace session id */
 } bs_msg_in;
 
 typedef void (*bs_msg_handler)(void *ud, bs_msg *m, const bs_msg_in *in);
@@ -208,6 +210,11 @@ void bs_msg_set_batch_end(bs_msg *m, void (*fn)(void *ud), void *ud);
 int bs_msg_send(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
                 const void *payload, size_t len, uint32_t timeout_ms,
                 bs_msg_response_cb cb, void *ud);
+/* bs_msg_send with the trace session id `trace` (NULL: none) in the
+ * envelope, for peers to record their part of a traced request. */
+int bs_msg_send_traced(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
+                       const void *payload, size_t len, uint32_t timeout_ms,
+                       const bs_uuid *trace, bs_msg_response_cb cb, void *ud);
 /* Answers request `req` (only from/id/verb are read, so a copy made in
  * the handler works later) with status (0 or a negative BS_E code) and a
  * payload (copied).  No-op for one-way messages.  0 or an error. */
@@ -239,6 +246,8 @@ void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *out);
  *   "d" deadline ms (int64, 0 none) "k" kind (0 request, 1 response,
  *                                        2 one-way)
  *   "s" status (int32; responses)   "p" payload (bin)
+ *   "t" trace session id (bin16; optional, requests of a traced CQL
+ *       request: the receiver records its events under that session)
  * Unknown keys are ignored (newer peers may add some).
  */
 typedef enum {
@@ -255,6 +264,8 @@ typedef struct bs_msg_frame {
     int32_t status;
     uint8_t *payload; /* malloc'd by decode (NULL when empty) */
     size_t len;
+    int has_trace;     /* requests: "t", the CQL trace session (below) */
+    uint8_t trace[16];
 } bs_msg_frame;
 
 #define BS_MSG_FRAME_HDR 5

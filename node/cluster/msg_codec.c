@@ -52,7 +52,7 @@ int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
     bs_buf body = BS_BUF_INIT;
     msgpack_packer p;
     msgpack_packer_init(&p, &body, pk_write);
-    int n = 5 + (f->kind == BS_MSG_KIND_RESPONSE);
+    int n = 5 + (f->kind == BS_MSG_KIND_RESPONSE) + (f->has_trace != 0);
     msgpack_pack_map(&p, (size_t)n);
     pk_key(&p, "v");
     msgpack_pack_uint8(&p, f->verb);
@@ -65,6 +65,11 @@ int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
     if (f->kind == BS_MSG_KIND_RESPONSE) {
         pk_key(&p, "s");
         msgpack_pack_int32(&p, f->status);
+    }
+    if (f->has_trace) {
+        pk_key(&p, "t");
+        msgpack_pack_bin(&p, 16);
+        msgpack_pack_bin_body(&p, f->trace, 16);
     }
     pk_key(&p, "p");
     msgpack_pack_bin(&p, f->len);
@@ -264,6 +269,13 @@ int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
                 }
                 memcpy(f->payload, val->via.bin.ptr, f->len);
             }
+        } else if (key_is(k, "t")) {
+            if (val->type != MSGPACK_OBJECT_BIN || val->via.bin.size != 16) {
+                rc = fail(err, errlen, BS_ECORRUPT, "trace id is not bin16");
+                break;
+            }
+            memcpy(f->trace, val->via.bin.ptr, 16);
+            f->has_trace = 1;
         } /* unknown keys: ignored */
     }
     if (!rc && !(have_v && have_i && have_k))

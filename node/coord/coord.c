@@ -97,6 +97,7 @@ void bs_coord_opts_default(bs_coord_opts *o) {
     o->range_page = 128;
     o->inline_replica_writes = 1;
     o->inline_replica_reads = 1;
+    o->range_ahead_max = 16;
 }
 
 void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
@@ -106,6 +107,7 @@ void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
     o->write_timeout_ms = (uint32_t)cfg->write_request_timeout_ms;
     o->read_timeout_ms = (uint32_t)cfg->read_request_timeout_ms;
     o->range_timeout_ms = (uint32_t)cfg->range_request_timeout_ms;
+    if (cfg->range_concurrency_max > 0) o->range_ahead_max = (uint32_t)cfg->range_concurrency_max;
     o->speculative_retry = cfg->speculative_retry;
     o->hints_enabled = cfg->hinted_handoff_enabled;
     o->max_hint_window_ms = cfg->max_hint_window_ms;
@@ -332,7 +334,7 @@ int bs__endpoint_of(bs_coord *c, const bs_uuid *host, bs_msg_peer *out) {
     return endpoint_of(c, host, NULL, out);
 }
 
-static void fill_target(bs_coord *c, bs__target *t, const bs_ring_node_desc *d, int pending) {
+void bs__fill_target(bs_coord *c, bs__target *t, const bs_ring_node_desc *d, int pending) {
     memset(t, 0, sizeof *t);
     t->host = d->host_id;
     t->dc = d->dc;
@@ -372,7 +374,7 @@ static size_t targets_of(bs_coord *c, const bs_ring_snapshot *snap, const uint32
     for (size_t i = 0; i < n; i++) {
         bs_ring_node_desc d;
         if (bs_ring_snapshot_node(snap, idx[i], &d)) continue;
-        fill_target(c, &out[k++], &d, 0);
+        bs__fill_target(c, &out[k++], &d, 0);
     }
     for (size_t i = 1; i < k; i++)
         if (out[i].local) {
@@ -422,7 +424,7 @@ int bs__placement_get(bs_coord *c, const bs_keyspace_schema *ks, int64_t token,
             if (bs_ring_snapshot_node(fs, pn[i], &d)) continue;
             int dup = 0;
             for (size_t j = 0; j < pl->n; j++) dup |= !memcmp(pl->t[j].host.b, d.host_id.b, 16);
-            if (!dup) fill_target(c, &pl->t[pl->n++], &d, 1);
+            if (!dup) bs__fill_target(c, &pl->t[pl->n++], &d, 1);
         }
     }
     return 0;
@@ -459,7 +461,24 @@ bs__fan *bs__fan_new(bs_coord *c, size_t n) {
     f->refs = 1;
     f->c = c;
     f->n = n;
+    f->trace = bs_trace_current();
+    bs_trace_retain(f->trace);
     return f;
+}
+
+const char *bs__verb_name(uint8_t verb) {
+    switch (verb) {
+    case BS_VERB_MUTATION: return "MUTATION";
+    case BS_VERB_READ: return "READ";
+    case BS_VERB_HINT: return "HINT";
+    case BS_VERB_READ_RAW: return "READ_RAW";
+    case BS_VERB_REPAIR_RAW: return "READ_REPAIR";
+    case BS_VERB_RANGE_READ: return "RANGE_READ";
+    case BS_VERB_BATCHLOG_STORE: return "BATCH_STORE";
+    case BS_VERB_BATCHLOG_REMOVE: return "BATCH_REMOVE";
+    case BS_VERB_TRUNCATE: return "TRUNCATE";
+    default: return "REQUEST";
+    }
 }
 
 static void fan_free(bs__fan *f) {
@@ -467,6 +486,7 @@ static void fan_free(bs__fan *f) {
         free(f->calls[i].resp);
         free(f->calls[i].hint);
     }
+    bs_trace_release(f->trace);
     pthread_cond_destroy(&f->cond);
     pthread_mutex_destroy(&f->lock);
     free(f);
@@ -512,6 +532,15 @@ static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
     }
     if (!status && k->replica_read)
         bs__hist_add(&f->c->replica_read_lat, (uint64_t)(bs_clock_mono_ns() - k->sent_ns) / 1000);
+    if (f->trace) {
+        bs_trace_thread_name("Messaging");
+        if (!status)
+            bs_trace_event(f->trace, "%s response received from /%s", bs__verb_name(k->verb), k->peer);
+        else
+            bs_trace_event(f->trace, "%s to /%s failed: %s", bs__verb_name(k->verb), k->peer,
+                           bs_strerror(status));
+        if (hint) bs_trace_event(f->trace, "Hint stored for /%s", k->peer);
+    }
     pthread_mutex_unlock(&f->lock);
     /* after the unlock (our reference keeps f): the woken waiter does not
      * find the lock still held and sleep on it once more */
@@ -530,8 +559,12 @@ int bs__fan_send(bs__fan *f, size_t i, const bs_msg_peer *to, uint8_t verb,
         pthread_mutex_lock(&f->lock);
         f->refs++;
         f->calls[i].sent_ns = bs_clock_mono_ns();
+        f->calls[i].verb = verb;
+        snprintf(f->calls[i].peer, sizeof f->calls[i].peer, "%s", to->addr);
         pthread_mutex_unlock(&f->lock);
-        rc = bs_msg_send(f->c->msg, to, verb, payload, len, timeout_ms, fan_cb, u);
+        if (f->trace) bs_trace_event(f->trace, "Sending %s message to /%s", bs__verb_name(verb), to->addr);
+        rc = bs_msg_send_traced(f->c->msg, to, verb, payload, len, timeout_ms,
+                                f->trace ? bs_trace_id(f->trace) : NULL, fan_cb, u);
         if (rc) {
             free(u);
             pthread_mutex_lock(&f->lock);
@@ -549,7 +582,10 @@ int bs__fan_send(bs__fan *f, size_t i, const bs_msg_peer *to, uint8_t verb,
         hl = f->calls[i].hint_len;
         f->calls[i].hint = NULL;
         pthread_mutex_unlock(&f->lock);
-        if (hint) bs__hint_queue(f->c, &f->calls[i].host, hint, hl);
+        if (hint) {
+            bs_trace_event(f->trace, "Hint stored for /%s", to->addr);
+            bs__hint_queue(f->c, &f->calls[i].host, hint, hl);
+        }
     }
     return rc;
 }
@@ -585,6 +621,7 @@ int bs__fan_wait(bs__fan *f, int (*pred)(bs__fan *f, void *ud), void *ud,
 /* ---- local apply ---------------------------------------------------------- */
 
 int bs__apply_local(bs_coord *c, const bs_mutation *m, size_t nm, int64_t now_s) {
+    for (size_t i = 0; i < nm && bs_trace_current(); i++) BS_CQLTRACE("Adding to %s memtable", m[i].cf);
     return bs_local_apply(c->store, m, nm, now_s);
 }
 
@@ -620,21 +657,29 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&c->qlock);
         if (!batch) return NULL; /* stopping and drained */
         if (!batch->next) {
+            bs__job_trace_begin(c, batch);
             batch->fn(c, batch);
+            bs__job_trace_end(c, batch);
             job_free(batch);
             continue;
         }
         bs_store_defer_begin(c->store);
         for (bs__job *j = batch; j; j = j->next) {
-            if (j->fn == bs__job_mutation) j->status = bs__mutation_apply(c, j);
-            else j->fn(c, j); /* a direct write applies what is queued first */
+            bs__job_trace_begin(c, j);
+            if (j->fn == bs__job_mutation) {
+                j->status = bs__mutation_apply(c, j);
+                bs_trace_set_current(NULL); /* its trace ends with its answer */
+            } else {
+                j->fn(c, j); /* a direct write applies what is queued first */
+                bs__job_trace_end(c, j);
+            }
         }
         int crc = bs_store_defer_commit();
         if (crc && crc != BS_EIO) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
         for (bs__job *j = batch, *nx; j; j = nx) {
             nx = j->next;
-            if (j->fn == bs__job_mutation)
-                bs_msg_reply(c->msg, &j->in, crc ? crc : j->status, NULL, 0);
+            if (j->fn == bs__job_mutation) bs__job_reply(c, j, crc ? crc : j->status, NULL, 0);
+            bs__job_trace_end(c, j);
             job_free(j);
         }
     }

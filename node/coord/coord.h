@@ -109,6 +109,7 @@ typedef struct bs_coord_opts {
     /* 1 (default): a replica answers READ (one partition, a page of rows
      * at most) on the messaging thread; 0: on the stage */
     int inline_replica_reads;
+    uint32_t range_ahead_max;    /* largest range-scan concurrency factor; 16 */
     bs_clock *clock;             /* borrowed; NULL = process clock */
 } bs_coord_opts;
 

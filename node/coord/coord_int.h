@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "common/error.h"
+#include "common/trace.h"
 #include "node/coord/coord.h"
 #include "repair/hints.h"
 #include <string.h>
@@ -79,6 +80,8 @@ typedef struct bs__call {
     size_t hint_len;
     bs_uuid host;
     int replica_read;  /* record latency in the replica-read histogram */
+    uint8_t verb;      /* for trace events */
+    char peer[64];     /* its address, for trace events */
 } bs__call;
 
 typedef struct bs__fan {
@@ -86,11 +89,14 @@ typedef struct bs__fan {
     pthread_cond_t cond;
     int refs;
     bs_coord *c;
+    struct bs_trace *trace; /* the caller's current trace (retained) or NULL */
     size_t n;
     bs__call calls[];
 } bs__fan;
 
 bs__fan *bs__fan_new(bs_coord *c, size_t n);
+/* "READ", "MUTATION", ... for trace events. */
+const char *bs__verb_name(uint8_t verb);
 void bs__fan_release(bs__fan *f);
 /* Sends call i (its hint/host fields set by the caller beforehand).  On a
  * send error the call is marked failed at once.  Returns the send rc. */
@@ -136,6 +142,7 @@ typedef struct bs__job {
     size_t len;
     bs_uuid host;      /* hint jobs */
     int status;        /* a batched MUTATION's outcome, answered after the commit */
+    struct bs_trace *trace; /* this replica's part of a traced request, or NULL */
 } bs__job;
 
 /* Holder side of the batchlog verbs (coord_batchlog.c). */
@@ -201,6 +208,26 @@ int64_t bs__coord_now_s(bs_coord *c);
 int bs__placement_get(bs_coord *c, const bs_keyspace_schema *ks, int64_t token,
                       int with_pending, bs__placement *pl, bs_exec_err *err);
 void bs__placement_done(bs_coord *c, bs__placement *pl);
+/* Target for ring node d (alive/local/peer filled in). */
+void bs__fill_target(bs_coord *c, bs__target *t, const bs_ring_node_desc *d, int pending);
+
+/* ---- tracing (coord_trace.c) ------------------------------------------------
+ * A replica's part of a traced request: the stage starts a trace for a job
+ * whose message carries a trace id (bs__job_trace_begin), the handler
+ * answers with bs__job_reply, which records "Enqueuing response" and
+ * writes the replica's events to its system_traces.events before the
+ * answer leaves; bs__job_trace_end writes what is left (no-op once
+ * written) and drops the trace. */
+struct bs__job;
+void bs__job_trace_begin(bs_coord *c, struct bs__job *j);
+void bs__job_trace_end(bs_coord *c, struct bs__job *j);
+void bs__job_reply(bs_coord *c, struct bs__job *j, int status, const void *p, size_t len);
+/* A read of a system_traces table: the partition as the union of every
+ * live node's rows (each node stores its own events).  As backend read. */
+int bs__trace_read(bs_coord *c, const bs_table_schema *ts, int64_t token, const void *pk,
+                   size_t pk_len, const bs_slice *sl, bs_arena *a, bs_partv **out,
+                   bs_exec_err *err);
+int bs__is_traces_ks(const bs_keyspace_schema *ks);
 /* The replicas of vnode v of pl's ring (same order rules as a placement:
  * local first, then proximity).  *n <= BS__MAX_TARGETS. */
 int bs__vnode_targets(bs_coord *c, const bs__placement *pl, size_t v,

@@ -53,6 +53,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "node/coord/coord_int.h"
 #include "node/coord/wire.h"
 #include "query/proto.h"
@@ -547,10 +548,15 @@ static int read_placed(rctx *x, bs_partv **out) {
     bs__target rt[BS__MAX_TARGETS];
     if (read_compare(x, &part, dg, &dk, &mismatch, rt, &nrt)) return -1;
     if (!mismatch) {
+        BS_CQLTRACE("Read %zu rows at %s: %zu replicas answered, digests match", part ? part->nrows : 0,
+                    bs__cl_name(x->cl), nrt);
         *out = part;
         return 0;
     }
-    return read_repair_and_again(x, dk, rt, nrt, out);
+    BS_CQLTRACE("Digest mismatch: repairing the partition on the %zu replicas that answered", nrt);
+    int rc = read_repair_and_again(x, dk, rt, nrt, out);
+    if (!rc) BS_CQLTRACE("Read repair of %zu replicas done; partition read again", nrt);
+    return rc;
 }
 
 int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const void *pk,
@@ -561,6 +567,10 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
     if (cl < BS_COORD_NCL) BS__INC(c->reads[cl]);
     bs_schema *s = c->lbe.schema_get(c->lbe.ud);
     const bs_keyspace_schema *ks = bs_schema_keyspace(s, ts->keyspace);
+    if (bs__is_traces_ks(ks)) {
+        bs_schema_release(s);
+        return bs__trace_read(c, ts, token, pk, pk_len, sl, a, out, err);
+    }
     if (is_local_ks(ks)) {
         bs_schema_release(s);
         return c->lbe.read(c->lbe.ud, ts, token, pk, pk_len, sl, cl, a, out, err);
@@ -589,8 +599,10 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
     x->rd.pk_len = pk_len;
     if (sl) x->rd.slice = *sl;
     if (!x->rd.slice.now_s) x->rd.slice.now_s = bs__coord_now_s(c);
+    BS_CQLTRACE("Executing single-partition query on %s", x->cf);
     if (bs__placement_get(c, ks, token, 0, &x->pl, err)) goto done;
     rc = read_placed(x, out);
+    if (rc) BS_CQLTRACE("Read failed: %s", err->msg);
     bs__placement_done(c, &x->pl);
 done:
     if (x) {
@@ -610,10 +622,12 @@ typedef struct fwd {
     bs_part_cb cb;
     void *ud;
     int stopped;
+    size_t n; /* partitions forwarded */
 } fwd;
 
 static int fwd_cb(void *ud, const bs_partv *p) {
     fwd *w = ud;
+    w->n++;
     int r = w->cb(w->ud, p);
     if (r > 0) w->stopped = 1;
     return r;
@@ -777,14 +791,20 @@ typedef struct scanround {
     bs_table *t;
     uint16_t cl;
     bs_exec_err *err;
+    /* the first round's requests to the remote contacts, already sent by
+     * the read-ahead (calls indexed like ct), or NULL; round_fetch takes it */
+    bs__fan *pre;
 } scanround;
 
 /* Step 1: fetch a page from every contact into pg[] (arena memory).
  * 0 or -1 with err. */
 static int round_fetch(scanround *r, const bs_wire_scan *ws, bs_arena *a, cpage *pg) {
     bs_buf pay = BS_BUF_INIT, loc = BS_BUF_INIT;
-    bs__fan *f = bs__fan_new(r->c, r->nct);
-    if (!f || bs_wire_scan_encode(ws, &pay)) {
+    bs__fan *f = r->pre;
+    int sent = f != NULL;
+    r->pre = NULL;
+    if (!f) f = bs__fan_new(r->c, r->nct);
+    if (!f || (!sent && bs_wire_scan_encode(ws, &pay))) {
         bs__fan_release(f);
         bs_buf_free(&pay);
         r->err->code = BS_PROTO_ERR_SERVER;
@@ -793,7 +813,7 @@ static int round_fetch(scanround *r, const bs_wire_scan *ws, bs_arena *a, cpage 
     }
     int64_t deadline = bs_clock_mono_ns() + (int64_t)r->c->o.range_timeout_ms * 1000000;
     size_t lk = SIZE_MAX;
-    for (size_t k = 0; k < r->nct; k++)
+    for (size_t k = 0; k < r->nct && !sent; k++)
         if (!r->ct[k].local)
             bs__fan_send(f, k, &r->ct[k].peer, BS_VERB_RANGE_READ, pay.data, pay.len, r->c->o.range_timeout_ms);
     for (size_t k = 0; k < r->nct; k++)
@@ -921,26 +941,33 @@ static int round_merge(scanround *r, const bs_wire_scan *ws, cpage *pg, const bs
 }
 
 /* Scans (lo, hi] on contacts ct[0..nct) at level cl (see above). */
+/* The first RANGE_READ of piece (lo, hi] (sc's slice must carry now_s,
+ * so every round and the read-ahead send equal requests). */
+static void piece_ws(bs_coord *c, const char *cf, const bs_table_schema *ts, const bs_scan *sc,
+                     int64_t lo, int64_t hi, int with_cursor, bs_wire_scan *ws) {
+    memset(ws, 0, sizeof *ws);
+    ws->read.table_id = ts->id;
+    ws->read.cf = cf;
+    if (sc->slice) ws->read.slice = *sc->slice;
+    if (!ws->read.slice.now_s) ws->read.slice.now_s = bs__coord_now_s(c);
+    ws->start = lo;
+    ws->end = hi;
+    ws->max_parts = c->o.range_page ? c->o.range_page : 1;
+    if (with_cursor) {
+        ws->has_cursor = 1;
+        ws->cursor_token = sc->cursor_token;
+        ws->cursor_pk = sc->cursor_pk;
+        ws->cursor_pk_len = sc->cursor_pk_len;
+        ws->has_cursor_ck = sc->has_cursor_ck;
+        ws->cursor_ck = sc->cursor_ck;
+        ws->cursor_ck_len = sc->cursor_ck_len;
+    }
+}
+
 static int scan_piece_cl(scanround *r, const char *cf, const bs_table_schema *ts, const bs_scan *sc,
                          int64_t lo, int64_t hi, int with_cursor, fwd *w) {
     bs_wire_scan ws;
-    memset(&ws, 0, sizeof ws);
-    ws.read.table_id = ts->id;
-    ws.read.cf = cf;
-    if (sc->slice) ws.read.slice = *sc->slice;
-    if (!ws.read.slice.now_s) ws.read.slice.now_s = bs__coord_now_s(r->c);
-    ws.start = lo;
-    ws.end = hi;
-    ws.max_parts = r->c->o.range_page ? r->c->o.range_page : 1;
-    if (with_cursor) {
-        ws.has_cursor = 1;
-        ws.cursor_token = sc->cursor_token;
-        ws.cursor_pk = sc->cursor_pk;
-        ws.cursor_pk_len = sc->cursor_pk_len;
-        ws.has_cursor_ck = sc->has_cursor_ck;
-        ws.cursor_ck = sc->cursor_ck;
-        ws.cursor_ck_len = sc->cursor_ck_len;
-    }
+    piece_ws(r->c, cf, ts, sc, lo, hi, with_cursor, &ws);
     cpage *pg = calloc(r->nct, sizeof *pg);
     uint8_t *own = NULL;
     bs_arena a;
@@ -968,6 +995,8 @@ static int scan_piece_cl(scanround *r, const char *cf, const bs_table_schema *ts
         if (repaired && !last) continue;  /* same cursor, repaired data */
         if ((rc = cursor_after(&ws, repaired ? last : bound, &own))) break;
     }
+    bs__fan_release(r->pre); /* not taken (out of memory) */
+    r->pre = NULL;
     free(own);
     free(pg);
     bs_arena_free(&a);
@@ -1008,7 +1037,195 @@ static int scan_contacts(bs_coord *c, const bs__target *tg, size_t n, const bs__
     return 0;
 }
 
-int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint16_t cl,
+/* ---- the scan: pieces in token order, with read-ahead ---------------------
+ *
+ * Concurrency factor (as Cassandra's range reads): at levels above ONE a
+ * piece's first round of RANGE_READs to its remote contacts may already
+ * have been sent while earlier pieces were read.  The factor k (pieces
+ * whose requests are in flight at once) starts at 1 and doubles, up to
+ * range_concurrency_max (at most BS__SCAN_AHEAD_MAX), each time a piece ends without filling the
+ * caller's page and with fewer than range_page partitions: sparse ranges
+ * (or a small table) then cost one round trip per k pieces, not per
+ * piece.  A request sent ahead for a piece the scan never reaches (the
+ * caller's page filled) is dropped.  Every request of one scan carries
+ * the same now_s, so read-ahead answers and later rounds compare by
+ * digest exactly as before.
+ */
+
+#define BS__SCAN_AHEAD_MAX 16
+
+typedef struct ahead_ent {
+    int64_t lo, hi;
+    bs__fan *f;
+    size_t nct;
+    bs_uuid host[BS__MAX_TARGETS];
+} ahead_ent;
+
+typedef struct scanctx {
+    bs_coord *c;
+    const bs_table_schema *ts;
+    const char *cf;
+    const bs_scan *sc; /* with now_s set */
+    uint16_t cl;
+    bs__placement *pl;
+    const bs_ring_snapshot *snap;
+    bs__req req[BS__MAX_REQS];
+    size_t nreq;
+    int need;
+    bs_exec_err *err;
+    ahead_ent q[BS__SCAN_AHEAD_MAX];
+    size_t qh, qn; /* queue head and length */
+    int k;         /* concurrency factor */
+} scanctx;
+
+/* The piece that starts at pos: vnode *v, end *sub (<= hi).  0 or -1. */
+static int piece_at(scanctx *x, int64_t pos, int64_t hi, size_t *v, int64_t *sub) {
+    int64_t tok;
+    uint32_t owner;
+    if (bs_ring_snapshot_vnode_of(x->snap, pos + 1, v) ||
+        bs_ring_snapshot_token_at(x->snap, *v, &tok, &owner)) {
+        x->err->code = BS_PROTO_ERR_SERVER;
+        snprintf(x->err->msg, sizeof x->err->msg, "the ring has no tokens");
+        return -1;
+    }
+    int64_t e = tok >= pos + 1 ? tok : INT64_MAX;
+    *sub = e < hi ? e : hi;
+    return 0;
+}
+
+static void ahead_drop_all(scanctx *x) {
+    for (; x->qn; x->qn--, x->qh = (x->qh + 1) % BS__SCAN_AHEAD_MAX)
+        bs__fan_release(x->q[x->qh].f);
+}
+
+/* Sends the first round of piece (lo, hi] to its remote contacts ct. */
+static void ahead_send(scanctx *x, int64_t lo, int64_t hi, const bs__target *ct, size_t nct) {
+    bs_wire_scan ws;
+    piece_ws(x->c, x->cf, x->ts, x->sc, lo, hi, 0, &ws);
+    bs_buf pay = BS_BUF_INIT;
+    bs__fan *f = bs__fan_new(x->c, nct);
+    if (!f || bs_wire_scan_encode(&ws, &pay)) {
+        bs__fan_release(f);
+        bs_buf_free(&pay);
+        return; /* the piece is read normally */
+    }
+    for (size_t k = 0; k < nct; k++)
+        if (!ct[k].local)
+            bs__fan_send(f, k, &ct[k].peer, BS_VERB_RANGE_READ, pay.data, pay.len,
+                         x->c->o.range_timeout_ms);
+    bs_buf_free(&pay);
+    ahead_ent *e = &x->q[(x->qh + x->qn) % BS__SCAN_AHEAD_MAX];
+    e->lo = lo;
+    e->hi = hi;
+    e->f = f;
+    e->nct = nct;
+    for (size_t k = 0; k < nct; k++) e->host[k] = ct[k].host;
+    x->qn++;
+}
+
+/* Read-ahead: the first rounds of the pieces after (pos, sub] in (.., hi],
+ * until k pieces (this one included) are in flight. */
+static void ahead_fill(scanctx *x, int64_t sub, int64_t hi) {
+    int64_t pos = x->qn ? x->q[(x->qh + x->qn - 1) % BS__SCAN_AHEAD_MAX].hi : sub;
+    bs_exec_err ignore;
+    bs_exec_err *keep = x->err;
+    x->err = &ignore;
+    while ((int)x->qn + 1 < x->k && pos < hi) {
+        size_t v;
+        int64_t end;
+        if (piece_at(x, pos, hi, &v, &end)) break;
+        bs__target tg[BS__MAX_TARGETS], ct[BS__MAX_TARGETS];
+        size_t n = 0, nct = 0;
+        bs__vnode_targets(x->c, x->pl, v, tg, &n);
+        if (scan_contacts(x->c, tg, n, x->req, x->nreq, x->cl, ct, &nct, &ignore)) break;
+        ahead_send(x, pos, end, ct, nct);
+        pos = end;
+    }
+    x->err = keep;
+}
+
+/* The requests sent ahead for piece (lo, hi] to contacts ct, or NULL. */
+static bs__fan *ahead_take(scanctx *x, int64_t lo, int64_t hi, const bs__target *ct, size_t nct) {
+    if (!x->qn) return NULL;
+    ahead_ent *e = &x->q[x->qh];
+    int same = e->lo == lo && e->hi == hi && e->nct == nct;
+    for (size_t k = 0; same && k < nct; k++) same = !memcmp(e->host[k].b, ct[k].host.b, 16);
+    if (!same) { /* the ring or liveness changed: start again */
+        ahead_drop_all(x);
+        return NULL;
+    }
+    x->qh = (x->qh + 1) % BS__SCAN_AHEAD_MAX;
+    x->qn--;
+    return e->f;
+}
+
+/* One piece at a level above ONE.  0 or -1 with err. */
+static int scan_one_cl(scanctx *x, scanround *sr, size_t v, int64_t pos, int64_t sub, int64_t hi,
+                       int with_cursor, fwd *w) {
+    bs__target tg[BS__MAX_TARGETS], ct[BS__MAX_TARGETS];
+    size_t n = 0, nct = 0;
+    bs__vnode_targets(x->c, x->pl, v, tg, &n);
+    if (scan_contacts(x->c, tg, n, x->req, x->nreq, x->cl, ct, &nct, x->err)) return -1;
+    sr->ct = ct;
+    sr->nct = nct;
+    sr->pre = with_cursor ? NULL : ahead_take(x, pos, sub, ct, nct);
+    size_t before = w->n;
+    ahead_fill(x, sub, hi);
+    if (scan_piece_cl(sr, x->cf, x->ts, x->sc, pos, sub, with_cursor, w)) return -1;
+    int max = x->c->o.range_ahead_max < BS__SCAN_AHEAD_MAX ? (int)x->c->o.range_ahead_max
+                                                             : BS__SCAN_AHEAD_MAX;
+    if (!w->stopped && w->n - before < x->c->o.range_page && x->k < max) {
+        x->k = x->k * 2 < max ? x->k * 2 : max; /* a short piece: read more pieces at once */
+        BS_CQLTRACE("Range scan concurrency factor now %d", x->k);
+    }
+    return 0;
+}
+
+/* One piece at ONE / LOCAL_ONE: one live replica.  0 or -1 with err. */
+static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub, int with_cursor,
+                    fwd *w) {
+    bs__target tg[BS__MAX_TARGETS];
+    size_t n = 0;
+    bs__vnode_targets(x->c, x->pl, v, tg, &n);
+    size_t pick = SIZE_MAX;
+    for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
+        if (tg[i].alive && (!x->nreq || bs__req_match(&x->req[0], &tg[i]))) pick = i;
+    if (pick == SIZE_MAX) {
+        bs__unavailable(x->c, x->err, x->cl, 1, 0);
+        return -1;
+    }
+    return scan_piece(x->c, &tg[pick], t, x->cf, x->ts, x->sc, pos, sub, with_cursor, w, x->err) < 0
+               ? -1
+               : 0;
+}
+
+/* Walks the pieces of segment (lo, hi] in token order. */
+static int scan_segment(scanctx *x, bs_table *t, scanround *sr, int64_t lo, int64_t hi, fwd *w,
+                        int *cursor_pending) {
+    const bs_scan *sc = x->sc;
+    int64_t pos = lo;
+    while (pos < hi && !w->stopped) {
+        size_t v;
+        int64_t sub;
+        if (piece_at(x, pos, hi, &v, &sub)) return -1;
+        int with_cursor = 0;
+        if (*cursor_pending) {
+            if (!(sc->cursor_token > pos && sc->cursor_token <= sub)) {
+                pos = sub;
+                continue;
+            }
+            with_cursor = 1;
+            *cursor_pending = 0;
+        }
+        int rc = x->need > 1 ? scan_one_cl(x, sr, v, pos, sub, hi, with_cursor, w)
+                             : scan_one(x, t, v, pos, sub, with_cursor, w);
+        if (rc) return -1;
+        pos = sub;
+    }
+    return 0;
+}
+
+int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc0, uint16_t cl,
                    bs_part_cb cb, void *cbud, bs_exec_err *err) {
     bs_coord *c = ud;
     BS__INC(c->range_reads);
@@ -1016,98 +1233,53 @@ int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint1
     const bs_keyspace_schema *ks = bs_schema_keyspace(s, ts->keyspace);
     if (is_local_ks(ks)) {
         bs_schema_release(s);
-        return c->lbe.scan(c->lbe.ud, ts, sc, cl, cb, cbud, err);
+        return c->lbe.scan(c->lbe.ud, ts, sc0, cl, cb, cbud, err);
     }
-    int rc = -1;
+    /* one now_s for the whole scan (TTLs; equal requests give equal digests) */
+    bs_scan scv = *sc0;
+    bs_slice slv;
+    memset(&slv, 0, sizeof slv);
+    if (sc0->slice) slv = *sc0->slice;
+    if (!slv.now_s) slv.now_s = bs__coord_now_s(c);
+    scv.slice = &slv;
     char cf[200];
     bs_table_cf_name(ts, cf, sizeof cf);
+    BS_CQLTRACE("Executing a range scan of %s at %s", cf, bs__cl_name(cl));
     bs_table *t = NULL;
     if (bs_store_table_get(c->store, cf, &t)) t = NULL;
     bs__placement pl;
-    if (bs__placement_get(c, ks, sc->start_token, 0, &pl, err)) {
+    if (bs__placement_get(c, ks, scv.start_token, 0, &pl, err)) {
         bs_schema_release(s);
         return -1;
     }
-    const bs_ring_snapshot *snap = bs_ring_replica_map_snapshot(pl.map);
-    int64_t lo[2], hi[2];
-    int nseg = 0;
-    if (sc->start_token < sc->end_token) {
-        lo[0] = sc->start_token;
-        hi[0] = sc->end_token;
-        nseg = 1;
-    } else { /* wraps (or the whole ring when equal) */
-        lo[0] = sc->start_token;
+    scanctx *x = calloc(1, sizeof *x);
+    int rc = -1;
+    if (!x) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        goto done;
+    }
+    *x = (scanctx){.c = c, .ts = ts, .cf = cf, .sc = &scv, .cl = cl, .pl = &pl,
+                   .snap = bs_ring_replica_map_snapshot(pl.map), .err = err, .k = 1};
+    if (bs__cl_reqs(c, cl, &pl, 0, x->req, &x->nreq, err)) goto done;
+    for (size_t q = 0; q < x->nreq; q++) x->need += x->req[q].need;
+    int64_t lo[2] = {scv.start_token, INT64_MIN}, hi[2] = {scv.end_token, scv.end_token};
+    int nseg = 1;
+    if (scv.start_token >= scv.end_token) { /* wraps (or the whole ring when equal) */
         hi[0] = INT64_MAX;
-        lo[1] = INT64_MIN;
-        hi[1] = sc->end_token;
         nseg = 2;
     }
-    fwd w = {cb, cbud, 0};
-    int cursor_pending = sc->has_cursor;
-    bs__req req[BS__MAX_REQS];
-    size_t nreq = 0;
-    int need = 0;
-    if (bs__cl_reqs(c, cl, &pl, 0, req, &nreq, err)) {
-        bs__placement_done(c, &pl);
-        bs_schema_release(s);
-        return -1;
-    }
-    for (size_t q = 0; q < nreq; q++) need += req[q].need;
-    scanround sr = {c, NULL, 0, t, cl, err};
+    fwd w = {cb, cbud, 0, 0};
+    int cursor_pending = scv.has_cursor;
+    scanround sr = {c, NULL, 0, t, cl, err, NULL};
     rc = 0;
     for (int g = 0; g < nseg && !rc && !w.stopped; g++) {
-        int64_t pos = lo[g];
-        while (pos < hi[g] && !rc && !w.stopped) {
-            size_t v;
-            int64_t tok;
-            uint32_t owner;
-            if (bs_ring_snapshot_vnode_of(snap, pos + 1, &v) ||
-                bs_ring_snapshot_token_at(snap, v, &tok, &owner)) {
-                err->code = BS_PROTO_ERR_SERVER;
-                snprintf(err->msg, sizeof err->msg, "the ring has no tokens");
-                rc = -1;
-                break;
-            }
-            int64_t e = tok >= pos + 1 ? tok : INT64_MAX;
-            int64_t sub = e < hi[g] ? e : hi[g];
-            int with_cursor = 0;
-            if (cursor_pending) {
-                if (sc->cursor_token > pos && sc->cursor_token <= sub) {
-                    with_cursor = 1;
-                    cursor_pending = 0;
-                } else {
-                    pos = sub;
-                    continue;
-                }
-            }
-            bs__target tg[BS__MAX_TARGETS];
-            size_t n = 0;
-            bs__vnode_targets(c, &pl, v, tg, &n);
-            if (need > 1) { /* every level above ONE: digests, merge, repair */
-                bs__target ct[BS__MAX_TARGETS];
-                size_t nct = 0;
-                if (scan_contacts(c, tg, n, req, nreq, cl, ct, &nct, err)) {
-                    rc = -1;
-                    break;
-                }
-                sr.ct = ct;
-                sr.nct = nct;
-                rc = scan_piece_cl(&sr, cf, ts, sc, pos, sub, with_cursor, &w);
-                pos = sub;
-                continue;
-            }
-            size_t pick = SIZE_MAX;
-            for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
-                if (tg[i].alive && (!nreq || bs__req_match(&req[0], &tg[i]))) pick = i;
-            if (pick == SIZE_MAX) {
-                bs__unavailable(c, err, cl, 1, 0);
-                rc = -1;
-                break;
-            }
-            rc = scan_piece(c, &tg[pick], t, cf, ts, sc, pos, sub, with_cursor, &w, err);
-            pos = sub;
-        }
+        rc = scan_segment(x, t, &sr, lo[g], hi[g], &w, &cursor_pending);
+        ahead_drop_all(x); /* pieces of a segment only */
     }
+done:
+    if (x) ahead_drop_all(x);
+    free(x);
     bs__placement_done(c, &pl);
     bs_schema_release(s);
     return rc < 0 ? -1 : 0;
@@ -1131,10 +1303,15 @@ void bs__job_read(bs_coord *c, bs__job *j) {
     int rc = bs_wire_read_decode(j->data, j->len, &a, &rd, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad READ from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, rd.cf))) rc = BS_ENOTFOUND;
-    else if (!(rc = bs_store_read(t, rd.token, rd.pk, rd.pk_len, &rd.slice, &a, &p)))
+    else if (!(rc = bs_store_read(t, rd.token, rd.pk, rd.pk_len, &rd.slice, &a, &p))) {
+        size_t ncells = 0;
+        for (size_t i = 0; p && i < p->nrows; i++) ncells += p->rows[i].ncells;
+        BS_CQLTRACE("Read %zu live rows (%zu live cells) of %s%s", p ? p->nrows : 0, ncells, rd.cf,
+                 rd.digest_only ? ", answering a digest" : "");
         rc = bs_wire_result_encode(p, rd.digest_only, &out);
+    }
     if (!rc) BS__INC(c->replica_reads);
-    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    bs__job_reply(c, j, rc, out.data, out.len);
     bs_buf_free(&out);
     bs_arena_free(&a);
 }
@@ -1150,9 +1327,12 @@ void bs__job_read_raw(bs_coord *c, bs__job *j) {
     int rc = bs_wire_read_decode(j->data, j->len, &a, &rd, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad READ_RAW from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, rd.cf))) rc = BS_ENOTFOUND;
-    else if (!(rc = collect_raw(t, rd.token, &v))) rc = bs_wire_raw_encode(rd.cf, v.r, v.n, &out);
+    else if (!(rc = collect_raw(t, rd.token, &v))) {
+        BS_CQLTRACE("Read %zu stored records (tombstones included) of %s for read repair", v.n, rd.cf);
+        rc = bs_wire_raw_encode(rd.cf, v.r, v.n, &out);
+    }
     if (!rc) BS__INC(c->replica_reads);
-    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    bs__job_reply(c, j, rc, out.data, out.len);
     free(v.r);
     bs_buf_free(&out);
     bs_arena_free(&a);
@@ -1169,10 +1349,13 @@ void bs__job_repair_raw(bs_coord *c, bs__job *j) {
     int rc = bs_wire_raw_decode(j->data, j->len, &a, &cf, &r, &n, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad REPAIR_RAW from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, cf))) rc = BS_ENOTFOUND;
-    else rc = apply_raw(c, t, r, n);
+    else {
+        BS_CQLTRACE("Read repair: applying %zu records to %s", n, cf);
+        rc = apply_raw(c, t, r, n);
+    }
     if (rc && rc != BS_ECORRUPT) BS_WARN(LOG, "read repair write failed: %s", bs_store_errmsg());
     if (!rc) BS__INC(c->replica_writes);
-    bs_msg_reply(c->msg, &j->in, rc, NULL, 0);
+    bs__job_reply(c, j, rc, NULL, 0);
     bs_arena_free(&a);
 }
 
@@ -1211,9 +1394,12 @@ void bs__job_range(bs_coord *c, bs__job *j) {
     int rc = bs_wire_scan_decode(j->data, j->len, &a, &ws, e, sizeof e);
     if (rc) BS_WARN(LOG, "bad RANGE_READ from %s: %s", j->in.from.addr, e);
     else if (!(t = job_table(c, ws.read.cf))) rc = BS_ENOTFOUND;
-    else rc = range_page(t, &ws, &out);
+    else {
+        rc = range_page(t, &ws, &out);
+        BS_CQLTRACE("Scanned a page of %s (%zu bytes of live partitions)", ws.read.cf, out.len);
+    }
     if (!rc) BS__INC(c->replica_reads);
-    bs_msg_reply(c->msg, &j->in, rc, out.data, out.len);
+    bs__job_reply(c, j, rc, out.data, out.len);
     bs_buf_free(&out);
     bs_arena_free(&a);
 }

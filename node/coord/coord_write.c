@@ -48,6 +48,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "node/coord/coord_int.h"
 #include "node/coord/wire.h"
 #include "query/proto.h"
@@ -303,6 +304,8 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
         out_of_memory(err);
         goto out;
     }
+    BS_CQLTRACE("Determining replicas for %zu mutation%s at %s", nm, nm == 1 ? "" : "s",
+                bs__cl_name(cl));
     if (write_plan(c, s, m, nm, cl, &w, err)) goto out;
     if (w.ntg == 1 && w.tg[0].local && !(logged && nm > 1)) {
         rc = write_local_only(c, &w, m, nm, cl, logged, err);
@@ -397,5 +400,5 @@ int bs__mutation_apply(bs_coord *c, bs__job *j) {
 }
 
 void bs__job_mutation(bs_coord *c, bs__job *j) {
-    bs_msg_reply(c->msg, &j->in, bs__mutation_apply(c, j), NULL, 0);
+    bs__job_reply(c, j, bs__mutation_apply(c, j), NULL, 0);
 }

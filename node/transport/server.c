@@ -1122,7 +1122,7 @@ static void conn_start(srv_loop *lp, conn *c) {
         why = whybuf;
     } else {
         if (bs_proto_decoder_new(&ho, &c->dec)) why = "out of memory";
-        else if (s->h.conn_open && s->h.conn_open(s->h.ud, &c->ud)) why = "refused by the handler";
+        else if (s->h.conn_open && s->h.conn_open(s->h.ud, c->ip, &c->ud)) why = "refused by the handler";
         else c->ud_open = 1;
     }
     if (why && why == whybuf && s->opts.frame_timeout_ms > 0 &&

@@ -125,7 +125,8 @@ void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg);
 /*
  * What the server calls.  Every callback is optional except handle.
  *
- * conn_open (loop thread) runs when a connection is accepted; *conn_ud
+ * conn_open (loop thread) runs when a connection is accepted, with the
+ * client's IP address (text, borrowed for the call); *conn_ud
  * (NULL on entry) is handed to every later call for that connection.  A
  * non-zero return refuses the connection (it is closed; conn_close is
  * not called).
@@ -151,7 +152,7 @@ void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg);
  */
 typedef struct bs_server_handler {
     void *ud;
-    int (*conn_open)(void *ud, void **conn_ud);
+    int (*conn_open)(void *ud, const char *client_ip, void **conn_ud);
     void (*conn_close)(void *ud, void *conn_ud);
     int (*handle)(void *ud, void *conn_ud, const bs_proto_request *req,
                   int16_t stream, bs_proto_compression comp, bs_arena *a,

@@ -98,6 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             (f.len && memcmp(g.payload, f.payload, f.len) != 0))
             abort();
         if (g.kind == BS_MSG_KIND_RESPONSE && g.status != f.status) abort();
+        if (g.has_trace != f.has_trace || (f.has_trace && memcmp(g.trace, f.trace, 16)))
+            abort(); /* the CQL trace session id ("t") survives */
         bs_msg_frame_free(&g);
     }
     bs_buf_free(&b);

@@ -111,8 +111,31 @@ class DescribeTest(harness.NodeTestCase):
             self.server("DESCRIBE TABLE %s.nope" % KS)
         with self.assertRaises(InvalidRequest):
             self.server("DESCRIBE KEYSPACE nope")
+
+    def test_types_functions_aggregates_equal_shell(self):
+        # none exist in Basalt: empty listings (cqlsh prints nothing for
+        # them, nor does basalt-shell), and an element is not found with
+        # Cassandra 4.0's message, which cqlsh prints alone
+        for what in ("TYPES", "FUNCTIONS", "AGGREGATES"):
+            rs = self.session.execute("DESCRIBE " + what)
+            self.assertEqual(list(rs), [], what)
+            self.assertEqual(rs.column_names, ["keyspace_name", "type", "name"], what)
+            self.assertEqual(self.shell("USE %s; DESCRIBE %s" % (KS, what)), "", what)
+        for what, word in (("TYPE", "type"), ("FUNCTION", "function"),
+                           ("AGGREGATE", "aggregate")):
+            msg = "User defined %s 'x' not found in '%s'" % (word, KS)
+            with self.assertRaisesRegex(InvalidRequest, msg):
+                self.server("DESCRIBE %s %s.x" % (what, KS))
+            p = subprocess.run([os.environ["BASALT_SHELL"], "--host", self.node.host,
+                                "--port", str(self.node.port), "-e",
+                                "DESCRIBE %s %s.x" % (what, KS)],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.stdout, "")
+            self.assertEqual(p.stderr.strip(), msg)
+        with self.assertRaisesRegex(InvalidRequest, "'nope' not found in keyspaces"):
+            self.server("DESCRIBE TYPE nope.x")
         with self.assertRaises((InvalidRequest, SyntaxException)):
-            self.server("DESCRIBE FUNCTIONS")
+            self.server("DESCRIBE INDEX %s.i" % KS)
 
     def test_zz_statements_run_back(self):
         before = [r.create_statement for r in self.server("DESCRIBE KEYSPACE %s" % KS)]

@@ -3,7 +3,8 @@ test_functions.py - Cassandra 4.0's native scalar functions in the
 selection, functions beside aggregates and GROUP BY (issue 23, findings
 4-6), through Debian's unmodified python3-cassandra driver: the values
 arrive decoded by the driver (datetime, date, int, bytes), so each is
-checked against an independently computed expectation.
+checked against an independently computed expectation.  Literal
+arguments (blobAsText(0x6869), (timestamp)'...' type hints) too.
 
   fn (k int, tu timeuuid, ts timestamp, d date, b blob, t text, i int,
       dbl double, bi bigint): one row;
@@ -89,6 +90,26 @@ class FunctionsTest(harness.NodeTestCase):
         self.assertEqual(r[6], 3.75)
         with self.assertRaises(InvalidRequest):
             self.one("SELECT blobAsInt(b) FROM fn WHERE k = 1")
+
+    def test_literal_arguments(self):
+        rs = self.session.execute(
+            "SELECT blobAsText(0x6869), textAsBlob('hi'), intAsBlob(7), blobAsBigint(0x0000000000000100), "
+            "unixTimestampOf(50554d6e-29bb-11e5-b345-feff819cdc9f), "
+            "toUnixTimestamp(minTimeuuid('2015-07-16 00:00:00+0000')), "
+            "toUnixTimestamp((timestamp)'2015-07-16 00:00:00+0000'), "
+            "blobAsText(textAsBlob('round')) FROM fn WHERE k = 1")
+        r = rs.one()
+        self.assertEqual(list(r), ["hi", b"hi", b"\x00\x00\x00\x07", 256, TU_MS, TS_MS, TS_MS, "round"])
+        self.assertEqual(rs.column_names[0], "system.blobastext(0x6869)")
+        # one value per row, as for any selector
+        self.assertEqual(len(list(self.session.execute("SELECT blobAsText(0x6869) FROM g"))), 12)
+        # an overloaded function needs a type hint, a literal of the wrong type is refused
+        with self.assertRaisesRegex(InvalidRequest, "Ambiguous call to function system.totimestamp"):
+            self.one("SELECT toTimestamp('2015-07-16') FROM fn WHERE k = 1")
+        with self.assertRaises(InvalidRequest):
+            self.one("SELECT blobAsText('not a blob') FROM fn WHERE k = 1")
+        with self.assertRaises(InvalidRequest):
+            self.one("SELECT intAsBlob(3000000000) FROM fn WHERE k = 1")
 
     def test_cast(self):
         r = self.one("SELECT cast(i as text), cast(i as double), cast(dbl as int), "

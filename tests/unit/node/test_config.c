@@ -205,6 +205,7 @@ static const char *full_yaml =
     "read_request_timeout: 6s\n"
     "write_request_timeout: 2500ms\n"
     "range_request_timeout: 1m\n"
+    "range_concurrency_max: 4\n"
     "request_timeout: 11000ms\n"
     "truncate_request_timeout: 2m\n"
     "speculative_retry: 50ms\n"
@@ -270,6 +271,7 @@ static void check_full(const bs_config *c) {
     ck_assert_uint_eq(c->read_request_timeout_ms, 6000);
     ck_assert_uint_eq(c->write_request_timeout_ms, 2500);
     ck_assert_uint_eq(c->range_request_timeout_ms, 60000);
+    ck_assert_int_eq(c->range_concurrency_max, 4);
     ck_assert_uint_eq(c->request_timeout_ms, 11000);
     ck_assert_uint_eq(c->truncate_request_timeout_ms, 120000);
     ck_assert_str_eq(c->speculative_retry, "50ms");

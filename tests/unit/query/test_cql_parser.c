@@ -876,8 +876,10 @@ START_TEST(parse_unsupported) {
          "CREATE TRIGGER is not supported by Basalt"},
         {"DROP TRIGGER tr ON t", "DROP TRIGGER is not supported by Basalt"},
         {"GRANT r1 TO r2", "Granting roles to roles is not supported by Basalt"},
-        {"DESCRIBE FUNCTIONS", "DESCRIBE of types, functions, aggregates, "
-                               "indexes and views is not supported by Basalt"},
+        {"DESCRIBE INDEX ks.i", "DESCRIBE of indexes and materialized views "
+                                "is not supported by Basalt"},
+        {"DESCRIBE MATERIALIZED VIEW v", "DESCRIBE of indexes and materialized views "
+                                         "is not supported by Basalt"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         bs_cql_error e = PE(cases[i].q, BS_ENOTSUP);

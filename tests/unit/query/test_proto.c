@@ -535,6 +535,45 @@ START_TEST(version_error_frames) {
 }
 END_TEST
 
+/* A response frame given the tracing id after it was written (the
+ * executor's tracing): flag 0x02, the 16-byte id first in the body, the
+ * message unchanged after it, plain and lz4-compressed. */
+START_TEST(frame_add_tracing) {
+    for (int comp = 0; comp < 2; comp++) {
+        bs_buf b = BS_BUF_INIT, body = BS_BUF_INIT;
+        bs_arena a;
+        bs_arena_init(&a, 0);
+        ck_assert_int_eq(bs_buf_append(&b, "junk", 4), 0); /* an earlier frame's bytes */
+        size_t start;
+        ck_assert_int_eq(bs_proto_frame_begin(&b, 1, 0, 9, BS_PROTO_OP_RESULT, &start), 0);
+        uint8_t msg[40] = {0, 0, 0, 1}; /* Void, then padding that compresses */
+        ck_assert_int_eq(bs_buf_append(&b, msg, 4), 0);
+        ck_assert_int_eq(bs_proto_frame_end(&b, start, comp ? BS_PROTO_COMP_LZ4 : BS_PROTO_COMP_NONE), 0);
+        uint8_t id[16];
+        for (int i = 0; i < 16; i++) id[i] = (uint8_t)(i * 7 + 1);
+        ck_assert_int_eq(bs_proto_frame_add_tracing(&b, start, id,
+                                                    comp ? BS_PROTO_COMP_LZ4 : BS_PROTO_COMP_NONE), 0);
+        ck_assert_int_eq(memcmp(b.data, "junk", 4), 0);
+        ck_assert_uint_eq(b.data[start + 1] & BS_PROTO_FLAG_TRACING, BS_PROTO_FLAG_TRACING);
+        ck_assert_uint_eq((b.data[start + 1] & BS_PROTO_FLAG_COMPRESSED) != 0, comp);
+        bs_proto_frame f;
+        ck_assert_int_eq(decode_one(b.data + start, b.len - start, 1, comp ? BS_PROTO_COMP_LZ4 : 0,
+                                    &f, &body), 0);
+        bs_proto_response resp;
+        bs_proto_rd r;
+        ck_assert_int_eq(bs_proto_response_decode(&f, &a, &resp, &r), 0);
+        ck_assert_ptr_nonnull(resp.prelude.tracing_id);
+        ck_assert_int_eq(memcmp(resp.prelude.tracing_id, id, 16), 0);
+        ck_assert_int_eq(resp.u.result.kind, 1);
+        /* not a whole frame there */
+        ck_assert_int_eq(bs_proto_frame_add_tracing(&b, b.len - 3, id, 0), BS_EINVAL);
+        bs_arena_free(&a);
+        bs_buf_free(&b);
+        bs_buf_free(&body);
+    }
+}
+END_TEST
+
 /* RESULT Rows, written by hand from spec 4.2.5.2: global table spec
  * ks.t, columns k int and v varchar, rows (1, 'a') and (2, null). */
 static const uint8_t golden_rows[] = {
@@ -2061,6 +2100,7 @@ int main(void) {
     tcase_add_test(tc, error_round_trips);
     tcase_add_test(tc, response_round_trips);
     tcase_add_test(tc, response_decode_rejects_lies);
+    tcase_add_test(tc, frame_add_tracing);
     tcase_add_test(tc, python_driver_golden_requests);
     tcase_add_test(tc, v3_types_meta_and_requests);
     suite_add_tcase(s, tc);

@@ -35,6 +35,42 @@ static int wait_for(atomic_int *v, int want) {
 /* ---- codec ----------------------------------------------------------------
  */
 
+/* The optional CQL trace session id ("t") round-trips, is absent unless
+ * set, and a "t" that is not 16 bytes is refused. */
+START_TEST(frame_trace_id) {
+    uint8_t pl[3] = {1, 2, 3};
+    bs_msg_frame f = {BS_VERB_READ, BS_MSG_KIND_REQUEST, 7, 0, 0, pl, 3};
+    bs_buf b = BS_BUF_INIT;
+    bs_msg_frame g;
+    char err[128];
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &b), 0);
+    ck_assert_int_eq(bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
+    ck_assert_int_eq(g.has_trace, 0);
+    bs_msg_frame_free(&g);
+    size_t plain_len = b.len;
+    bs_buf_reset(&b);
+    f.has_trace = 1;
+    for (int i = 0; i < 16; i++) f.trace[i] = (uint8_t)(0xa0 + i);
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &b), 0);
+    ck_assert_uint_eq(b.len, plain_len + 2 + 2 + 16); /* "t" key, bin8 header, id */
+    ck_assert_int_eq(bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
+    ck_assert_int_eq(g.has_trace, 1);
+    ck_assert_mem_eq(g.trace, f.trace, 16);
+    ck_assert_uint_eq(g.len, 3);
+    bs_msg_frame_free(&g);
+    /* a 16-byte id made 15 bytes long (its bin header patched) */
+    uint8_t *t = memmem(b.data, b.len, "\xa1t\xc4\x10", 4);
+    ck_assert_ptr_nonnull(t);
+    t[3] = 15;
+    memmove(t + 4 + 15, t + 4 + 16, (size_t)(b.data + b.len - (t + 4 + 16)));
+    b.len--;
+    bs_put_u32(b.data, (uint32_t)(b.len - 4));
+    ck_assert_int_ne(bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
+    ck_assert_str_eq(err, "trace id is not bin16");
+    bs_buf_free(&b);
+}
+END_TEST
+
 START_TEST(frame_round_trip_plain_and_lz4) {
     for (int big = 0; big < 2; big++) {
         size_t n = big ? 100000 : 10;
@@ -985,6 +1021,7 @@ static Suite *suite(void) {
     Suite *s = suite_create("msg");
     TCase *t = tcase_create("codec");
     tcase_add_test(t, frame_round_trip_plain_and_lz4);
+    tcase_add_test(t, frame_trace_id);
     tcase_add_test(t, frame_rejects_garbage);
     tcase_add_test(t, hello_round_trip);
     tcase_add_test(t, peer_parse_endpoints);

@@ -51,7 +51,8 @@ static fake F;
 static int ld(atomic_int *p) { return atomic_load(p); }
 static bs_type k_text = {.kind = BS_TYPE_VARCHAR};
 
-static int fake_open(void *ud, void **conn_ud) {
+static int fake_open(void *ud, const char *client_ip, void **conn_ud) {
+    (void)client_ip;
     fake *f = ud;
     if (atomic_load(&f->refuse)) return BS_EBUSY;
     int *n = malloc(sizeof *n);
