@@ -65,6 +65,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tls.h"
 
 #define SWEEP_MS 50
 #define WRITE_HIGH (1u << 20)
@@ -105,6 +106,7 @@ typedef struct outconn {
     size_t qlen;
     bs_buf rbuf;
     uint32_t backoff_ms;
+    bs_tls *tls; /* this connection's TLS session; NULL: plaintext */
 } outconn;
 
 typedef struct inconn {
@@ -119,6 +121,8 @@ typedef struct inconn {
     uint8_t cnonce[BS_MSG_NONCE_LEN], snonce[BS_MSG_NONCE_LEN];
     int64_t accepted_ns; /* monotonic; the handshake deadline counts from it */
     char remote[BS_MSG_ADDRLEN + 8];
+    bs_tls *tls; /* TLS session; NULL: plaintext (or not sniffed yet) */
+    int sniffed; /* the first byte was seen: TLS or plaintext decided */
 } inconn;
 
 typedef struct pending {
@@ -412,9 +416,9 @@ static void on_write(uv_write_t *req, int status) {
     free(w);
 }
 
-/* Takes ownership of data. */
-static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
-                     outconn *oc, inconn *close_after) {
+/* Takes ownership of data: bytes for the socket as they are. */
+static int write_bytes(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
+                       outconn *oc, inconn *close_after) {
     wreq *w = calloc(1, sizeof *w);
     if (!w) {
         free(data);
@@ -432,6 +436,32 @@ static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
         return rc;
     }
     return 0;
+}
+
+/* Writes the ciphertext tls has produced (nothing: close_after is closed
+ * at once). */
+static int tls_flush(bs_msg *m, uv_stream_t *s, bs_tls *tls, outconn *oc,
+                     inconn *close_after) {
+    bs_buf out = BS_BUF_INIT;
+    int rc = bs_tls_output(tls, &out);
+    if (rc || out.len == 0) {
+        bs_buf_free(&out);
+        if (!rc && close_after) in_close(close_after);
+        return rc;
+    }
+    size_t len;
+    uint8_t *d = bs_buf_steal(&out, &len);
+    return write_bytes(m, s, d, len, oc, close_after);
+}
+
+/* Takes ownership of data: a frame, encrypted first when tls is set. */
+static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
+                     outconn *oc, inconn *close_after, bs_tls *tls) {
+    if (!tls) return write_bytes(m, s, data, len, oc, close_after);
+    int rc = bs_tls_write(tls, data, len);
+    free(data);
+    if (rc) return rc;
+    return tls_flush(m, s, tls, oc, close_after);
 }
 
 /* ------------------------------------------------------------------ */
@@ -466,7 +496,7 @@ static void oc_flush(outconn *oc) {
             continue;
         }
         int rc =
-            write_raw(m, (uv_stream_t *)&oc->tcp, q->data, q->len, oc, NULL);
+            write_raw(m, (uv_stream_t *)&oc->tcp, q->data, q->len, oc, NULL, oc->tls);
         free(q);
         if (rc) {
             oc_fail(oc, uv_strerror(rc));
@@ -479,6 +509,7 @@ static void oc_maybe_free(outconn *oc) {
     if (!oc->forgotten || oc->pending_closes) return;
     free_items(oc->qhead);
     bs_buf_free(&oc->rbuf);
+    bs_tls_free(oc->tls);
     free(oc);
 }
 
@@ -510,6 +541,8 @@ static void oc_fail(outconn *oc, const char *why) {
         oc->pending_closes++;
         uv_close((uv_handle_t *)&oc->tcp, on_oc_handle_closed);
     }
+    bs_tls_free(oc->tls); /* queued writes hold copies of their bytes */
+    oc->tls = NULL;
     oc->rbuf.len = 0;
     if (!m->shut && !oc->forgotten) {
         uint32_t d = oc->backoff_ms;
@@ -524,7 +557,8 @@ static void oc_fail(outconn *oc, const char *why) {
 }
 
 static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
-                      const bs_msg_hello *h, outconn *oc, inconn *close_after);
+                      const bs_msg_hello *h, outconn *oc, inconn *close_after,
+                      bs_tls *tls);
 
 /* Step 3 of the handshake: S's challenge arrived; check its proof and
  * answer with ours.  0, or the connection failed (already handled). */
@@ -563,7 +597,7 @@ static int oc_answer_challenge(outconn *oc, const bs_msg_hello *h) {
     r.fields = BS_HELLO_PROOF;
     if (make_proof(m, 0, oc->cnonce, h->nonce, &m->o.host_id, &h->host_id,
                    &m->self, r.proof) ||
-        send_hello(m, (uv_stream_t *)&oc->tcp, 1, 0, &r, oc, NULL)) {
+        send_hello(m, (uv_stream_t *)&oc->tcp, 1, 0, &r, oc, NULL, oc->tls)) {
         oc_fail(oc, "cannot send the handshake proof");
         return -1;
     }
@@ -676,6 +710,30 @@ static void oc_frame(void *c, const uint8_t *p, size_t len) {
     oc_handle_frame(c, p, len);
 }
 
+/*
+ * TLS: ciphertext in, plaintext frames out.  Feeds `data` to tls, hands
+ * every piece of plaintext to feed() (whole frames to fn), then writes
+ * what the session produced (handshake records).  Returns 0, 1 when the
+ * TLS session failed (bs_tls_error says why; the caller logs and
+ * closes), or 2 when feed() failed (*why set).  alive() turning false
+ * (the connection failed while handling a frame) stops it quietly.
+ */
+static int tls_in(bs_msg *m, uv_stream_t *s, bs_tls *tls, bs_buf *rb,
+                  const char *data, size_t n, void *conn, frame_fn fn,
+                  int (*alive)(void *conn), outconn *oc, const char **why) {
+    static __thread char plain[65536];
+    if (bs_tls_feed(tls, data, n)) return 1;
+    for (;;) {
+        size_t got = 0;
+        int rc = bs_tls_read(tls, plain, sizeof plain, &got);
+        if (rc) return 1;
+        if (!got) break;
+        if (feed(m, rb, plain, got, conn, fn, alive, why)) return 2;
+        if (!alive(conn)) return 0;
+    }
+    return tls_flush(m, s, tls, oc, NULL) ? 1 : 0;
+}
+
 static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     outconn *oc = s->data;
     if (n < 0) {
@@ -684,6 +742,27 @@ static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     }
     if (n == 0) return;
     const char *why = NULL;
+    if (oc->tls) {
+        bs_tls *t = oc->tls;
+        int rc = tls_in(oc->m, s, t, &oc->rbuf, b->base, (size_t)n, oc, oc_frame,
+                        oc_alive, oc, &why);
+        if (rc == 1 && oc->tls == t) {
+            INC(oc->m, refused);
+            oc->refusals++;
+            if ((oc->refusals & (oc->refusals - 1)) == 0)
+                BS_WARN(LOG, "TLS with node %s:%u failed (%u times): %s",
+                        oc->peer.addr, oc->peer.port, oc->refusals,
+                        bs_tls_error(t));
+            tls_flush(oc->m, s, t, NULL, NULL); /* the alert, if any */
+            oc_fail(oc, "TLS failed");
+        } else if (rc == 2) {
+            INC(oc->m, decode_errors);
+            BS_WARN(LOG, "bad internode data from %s:%u: %s; closing",
+                    oc->peer.addr, oc->peer.port, why);
+            oc_fail(oc, why);
+        }
+        return;
+    }
     if (feed(oc->m, &oc->rbuf, b->base, (size_t)n, oc, oc_frame, oc_alive,
              &why)) {
         INC(oc->m, decode_errors);
@@ -706,6 +785,14 @@ static void on_connect(uv_connect_t *req, int status) {
     oc->state = OC_HANDSHAKE;
     oc->hs_step = 0;
     uv_tcp_nodelay(&oc->tcp, 1);
+    if (m->o.tls_client &&
+        (!m->o.tls_needed || m->o.tls_needed(m->o.tls_ud, &oc->peer, 0))) {
+        /* the peer's certificate must name the address we dialled */
+        if (bs_tls_new(m->o.tls_client, oc->peer.addr, &oc->tls)) {
+            oc_fail(oc, "cannot start TLS");
+            return;
+        }
+    }
     bs_msg_hello h;
     memset(&h, 0, sizeof h);
     h.fields = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
@@ -717,7 +804,7 @@ static void on_connect(uv_connect_t *req, int status) {
     int rc = RAND_bytes(oc->cnonce, sizeof oc->cnonce) == 1 ? 0 : BS_EIO;
     memcpy(h.nonce, oc->cnonce, sizeof h.nonce);
     if (!rc) rc = uv_read_start((uv_stream_t *)&oc->tcp, on_alloc, on_oc_read);
-    if (!rc) rc = send_hello(m, (uv_stream_t *)&oc->tcp, 0, 0, &h, oc, NULL);
+    if (!rc) rc = send_hello(m, (uv_stream_t *)&oc->tcp, 0, 0, &h, oc, NULL, oc->tls);
     if (rc) oc_fail(oc, "cannot send the handshake");
 }
 
@@ -782,6 +869,7 @@ static void oc_forget(bs_msg *m, outconn *oc) {
 
 static void on_in_closed(uv_handle_t *h) {
     inconn *c = h->data;
+    bs_tls_free(c->tls);
     bs_buf_free(&c->rbuf);
     free(c);
 }
@@ -805,7 +893,8 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
 /* Encodes and writes one handshake frame (request or response) on s.
  * close_after: an inbound connection to close once it is written. */
 static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
-                      const bs_msg_hello *h, outconn *oc, inconn *close_after) {
+                      const bs_msg_hello *h, outconn *oc, inconn *close_after,
+                      bs_tls *tls) {
     bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
     int rc = bs_msg_hello_encode(h, &pl);
     if (!rc) {
@@ -825,7 +914,7 @@ static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
     }
     size_t len;
     uint8_t *d = bs_buf_steal(&fr, &len);
-    return write_raw(m, s, d, len, oc, close_after);
+    return write_raw(m, s, d, len, oc, close_after, tls);
 }
 
 /* Refuses an inbound connection: answers {ok: false, why} (never naming
@@ -840,7 +929,7 @@ static void in_refuse(inconn *c, uint64_t id, const char *why) {
     snprintf(r.why, sizeof r.why, "%s", why);
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->hello_ok = -1; /* refused: ignore anything until closed */
-    if (send_hello(m, (uv_stream_t *)&c->tcp, id, 1, &r, NULL, c))
+    if (send_hello(m, (uv_stream_t *)&c->tcp, id, 1, &r, NULL, c, c->tls))
         in_close(c);
 }
 
@@ -880,6 +969,10 @@ static void in_hello(inconn *c, const bs_msg_frame *f) {
         why = "incomplete handshake";
     else if (strcmp(h.cluster, m->cluster) != 0)
         why = "cluster name mismatch";
+    else if (!c->tls && m->o.tls_server &&
+             (!m->o.tls_needed || m->o.tls_needed(m->o.tls_ud, &h.from, 1)))
+        why = "plaintext, but server_encryption_options requires TLS from "
+              "this node";
     if (why) {
         /* our name stays out of the answer and out of the log; theirs is
          * logged (truncated) to help an operator who mixed clusters up */
@@ -908,7 +1001,7 @@ static void in_hello(inconn *c, const bs_msg_frame *f) {
         return;
     }
     memcpy(r.nonce, c->snonce, sizeof r.nonce);
-    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL)) {
+    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL, c->tls)) {
         in_close(c);
         return;
     }
@@ -954,7 +1047,7 @@ static void in_proof(inconn *c, const bs_msg_frame *f) {
     memset(&r, 0, sizeof r);
     r.fields = BS_HELLO_OK;
     r.ok = 1;
-    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL)) {
+    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL, c->tls)) {
         in_close(c);
         return;
     }
@@ -1038,6 +1131,31 @@ static void in_frame(void *c, const uint8_t *p, size_t len) {
     in_handle_frame(c, p, len);
 }
 
+/* The first byte of an inbound connection: a TLS handshake record starts
+ * a TLS session (mutual: the peer's certificate must be signed by the
+ * cluster CA); plaintext is refused outright when every connection must
+ * be encrypted, else checked against the claimed peer in in_hello.
+ * 0, or -1 when the connection is refused (logged, closing). */
+static int in_sniff(inconn *c, uint8_t first) {
+    bs_msg *m = c->m;
+    c->sniffed = 1;
+    const char *why = NULL;
+    if (first == BS_TLS_RECORD_HANDSHAKE) {
+        if (!m->o.tls_server)
+            why = "it speaks TLS, but this node has internode_encryption: none";
+        else if (bs_tls_new(m->o.tls_server, NULL, &c->tls))
+            why = "cannot start TLS (out of memory)";
+    } else if (m->o.tls_server &&
+               (!m->o.tls_needed || m->o.tls_needed(m->o.tls_ud, NULL, 1))) {
+        why = "plaintext, but server_encryption_options requires TLS";
+    }
+    if (!why) return 0;
+    INC(m, refused);
+    log_refusal(m, "refused internode connection from %s: %s", c->remote, why);
+    in_close(c);
+    return -1;
+}
+
 static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     inconn *c = s->data;
     if (n < 0) {
@@ -1059,6 +1177,28 @@ static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     }
     if (n == 0 || c->closing) return;
     const char *why = NULL;
+    if (!c->sniffed && in_sniff(c, (uint8_t)b->base[0])) return;
+    if (c->tls) {
+        int rc = tls_in(c->m, s, c->tls, &c->rbuf, b->base, (size_t)n, c,
+                        in_frame, in_alive, NULL, &why);
+        if (rc == 1 && !c->closing) {
+            INC(c->m, refused);
+            INC(c->m, auth_failures);
+            log_refusal(c->m,
+                        "refused internode connection from %s: TLS %s: %s",
+                        c->remote,
+                        bs_tls_ready(c->tls) ? "error" : "handshake failed",
+                        bs_tls_error(c->tls));
+            uv_read_stop(s);
+            c->hello_ok = -1;
+            tls_flush(c->m, s, c->tls, NULL, c); /* the alert, then close */
+        } else if (rc == 2) {
+            INC(c->m, decode_errors);
+            BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
+            in_close(c);
+        }
+        return;
+    }
     if (feed(c->m, &c->rbuf, b->base, (size_t)n, c, in_frame, in_alive, &why)) {
         INC(c->m, decode_errors);
         BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
