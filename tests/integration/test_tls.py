@@ -1,0 +1,338 @@
+#!/usr/bin/python3
+"""test_tls.py - TLS on the CQL port and between nodes (issue 20).
+
+Certificates are made by scripts/gen-certs in a temporary directory: a
+test CA, one certificate per node address (IP subjectAltName), a client
+certificate, and a "rogue" certificate signed by another CA.
+
+CQL (client_encryption_options), with Debian's unmodified python3-cassandra:
+  * TLS required: a driver with an ssl_context that verifies the CA
+    writes and reads; a plaintext driver is refused with a protocol error
+    that says TLS is required; a driver that trusts another CA refuses
+    the node's certificate;
+  * optional: true: TLS and plaintext drivers both work on the same port;
+  * require_client_auth: a TLS driver without a client certificate is
+    refused (and the node logs it with the client's address); with the
+    client certificate it works; with the rogue certificate it is refused.
+
+Internode (server_encryption_options.internode_encryption: all), 3 nodes:
+  * a write at ALL through node 0 is read at ALL through nodes 1 and 2;
+  * the storage port speaks TLS (a handshake with a node certificate
+    succeeds) and a plaintext connection to it is refused and logged;
+  * a fourth node whose certificate is not signed by the cluster CA (it
+    has the cluster secret) cannot join: every node it reaches logs the
+    refused TLS handshake with its address, and it never appears in
+    system.peers.
+"""
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from harness import Node
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import NoHostAvailable
+from cassandra.query import SimpleStatement
+
+ROOT = harness.ROOT
+GEN = os.path.join(ROOT, "scripts", "gen-certs")
+
+_CERTS = {}
+# every address of this file, picked up front: one gen-certs run signs them
+# all with one CA (3 one-node classes, 3 cluster nodes and the rogue one)
+HOSTS = [harness._pick_host() for _ in range(7)]
+
+
+def certs():
+    """The certificate directory, made once per process by gen-certs with
+    a certificate per address of HOSTS (files named by the address)."""
+    if "dir" not in _CERTS:
+        d = tempfile.mkdtemp(prefix="basalt-integ-%d-certs-" % os.getpid())
+        _CERTS["dir"] = d
+        subprocess.check_call([GEN, d] + ["%s=%s" % (h, h) for h in HOSTS],
+                              stdout=subprocess.DEVNULL)
+    return _CERTS["dir"]
+
+
+def tearDownModule():
+    if "dir" in _CERTS:
+        shutil.rmtree(_CERTS["dir"], ignore_errors=True)
+
+
+def pem(name):
+    return os.path.join(_CERTS["dir"], name)
+
+
+def client_ctx(ca="ca.pem", cert=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(pem(ca))
+    ctx.check_hostname = False          # the CA check is what is tested
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    if cert:
+        ctx.load_cert_chain(pem(cert + ".pem"), pem(cert + ".key"))
+    return ctx
+
+
+def client_opts(host, **kw):
+    d = {"client_encryption_options.enabled": "true",
+         "client_encryption_options.certfile": pem(host + ".pem"),
+         "client_encryption_options.keyfile": pem(host + ".key")}
+    d.update(kw)
+    return d
+
+
+def connect(node, ctx):
+    c = node.cluster(ssl_context=ctx) if ctx else node.cluster()
+    try:
+        return c, c.connect()
+    except BaseException:
+        c.shutdown()
+        raise
+
+
+def roundtrip(test, session, k):
+    session.execute("CREATE KEYSPACE IF NOT EXISTS tls WITH replication = "
+                    "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+    session.execute("CREATE TABLE IF NOT EXISTS tls.t (k int PRIMARY KEY, v text)")
+    big = "x" * 200000              # many TLS records
+    session.execute("INSERT INTO tls.t (k, v) VALUES (%s, %s)", (k, big))
+    test.assertEqual(session.execute("SELECT v FROM tls.t WHERE k = %s", (k,)).one().v, big)
+
+
+def refused(test, node, ctx):
+    """Connecting fails; returns the error text."""
+    with test.assertRaises(NoHostAvailable) as cm:
+        c, s = connect(node, ctx)
+        c.shutdown()
+    return str(cm.exception)
+
+
+class _OneNode(unittest.TestCase):
+    EXTRA = {}
+    HOST = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.host = HOSTS[cls.HOST]
+        certs()
+        cls.node = Node(host=cls.host, extra=client_opts(cls.host, **cls.EXTRA))
+        try:
+            cls.node.start()
+        except BaseException:
+            cls.node.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.node.stop()
+        finally:
+            cls.node.cleanup()
+        if rc != 0:
+            raise AssertionError("basaltd exited with %r on SIGTERM" % rc)
+
+
+class ClientTLSRequiredTest(_OneNode):
+    def test_tls_driver_reads_and_writes(self):
+        c, s = connect(self.node, client_ctx())
+        try:
+            roundtrip(self, s, 1)
+            self.assertEqual(s.execute("SELECT release_version FROM system.local").one()[0],
+                             "4.0.11")
+        finally:
+            c.shutdown()
+
+    def test_plaintext_refused(self):
+        msg = refused(self, self.node, None)
+        self.assertIn("requires TLS", msg)
+        harness.wait_for(lambda: "requires TLS on its CQL port" in self.node.log(), 10,
+                         "plaintext refusal logged")
+
+    def test_untrusted_server_certificate_refused(self):
+        # a client that trusts only another CA must not accept the node
+        refused(self, self.node, client_ctx(ca="rogue-ca.pem"))
+
+
+class ClientTLSOptionalTest(_OneNode):
+    HOST = 1
+    EXTRA = {"client_encryption_options.optional": "true"}
+
+    def test_tls_and_plaintext_both_work(self):
+        for k, ctx in ((1, client_ctx()), (2, None)):
+            c, s = connect(self.node, ctx)
+            try:
+                roundtrip(self, s, k)
+            finally:
+                c.shutdown()
+
+
+class ClientAuthTest(_OneNode):
+    HOST = 2
+    EXTRA = {"client_encryption_options.require_client_auth": "true",
+             "client_encryption_options.cafile": None}   # set in setUpClass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.EXTRA = dict(cls.EXTRA)
+        cls.EXTRA["client_encryption_options.cafile"] = os.path.join(
+            certs(), "ca.pem")
+        super().setUpClass()
+
+    def test_client_without_certificate_refused(self):
+        refused(self, self.node, client_ctx())
+        harness.wait_for(lambda: re.search(r"connection \d+ from [0-9.]+:\d+: TLS handshake "
+                                           r"failed: .*certificate", self.node.log()),
+                         10, "refusal logged with the client's address")
+
+    def test_client_with_rogue_certificate_refused(self):
+        refused(self, self.node, client_ctx(cert="rogue"))
+
+    def test_client_with_certificate_works(self):
+        c, s = connect(self.node, client_ctx(cert="client"))
+        try:
+            roundtrip(self, s, 3)
+        finally:
+            c.shutdown()
+
+
+class InternodeTLSTest(unittest.TestCase):
+    """3 nodes with internode_encryption: all (the harness's shared
+    cluster secret on top)."""
+
+    @classmethod
+    def setUpClass(cls):
+        hosts = HOSTS[3:6]
+        cls.rogue_host = HOSTS[6]
+        certs()
+        cls.sp = harness.shared_port(hosts + [cls.rogue_host])
+        cls.nodes = []
+        cls.clusters = []
+        try:
+            for h in hosts:
+                cls.nodes.append(Node(host=h, extra=cls.internode(h, h, hosts[0])))
+            for n in cls.nodes:
+                n.start()
+            s0 = cls.session(0)
+            harness.wait_for(lambda: len(list(s0.execute("SELECT peer FROM system.peers"))) >= 2,
+                             60, "3-node cluster over internode TLS")
+            s0.execute("CREATE KEYSPACE IF NOT EXISTS rf3 WITH replication = "
+                       "{'class': 'SimpleStrategy', 'replication_factor': 3}")
+            s0.execute("CREATE TABLE IF NOT EXISTS rf3.t (k int PRIMARY KEY, v text)")
+            for i in (1, 2):
+                harness.wait_for(lambda i=i: cls.session(i).execute(
+                    "SELECT table_name FROM system_schema.tables "
+                    "WHERE keyspace_name = 'rf3'").one(), 30, "schema on node %d" % i)
+        except BaseException:
+            cls.teardown_all()
+            raise
+
+    @classmethod
+    def internode(cls, host, certname, seed):
+        return {"storage-port": cls.sp, "seeds": seed, "cluster-name": "integ-tls",
+                "num-tokens": 8,
+                "server_encryption_options.internode_encryption": "all",
+                "server_encryption_options.certfile": pem(certname + ".pem"),
+                "server_encryption_options.keyfile": pem(certname + ".key"),
+                "server_encryption_options.cafile": pem("ca.pem")}
+
+    @classmethod
+    def session(cls, i):
+        while len(cls.clusters) <= i:
+            cls.clusters.append(None)
+        if cls.clusters[i] is None:
+            from cassandra.cluster import ExecutionProfile, EXEC_PROFILE_DEFAULT, Cluster
+            from cassandra.policies import WhiteListRoundRobinPolicy, FallthroughRetryPolicy
+            n = cls.nodes[i]
+            prof = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([n.host]),
+                                    retry_policy=FallthroughRetryPolicy(), request_timeout=30)
+            c = Cluster([n.host], port=n.port, protocol_version=4,
+                        execution_profiles={EXEC_PROFILE_DEFAULT: prof},
+                        connect_timeout=10, control_connection_timeout=10,
+                        max_schema_agreement_wait=0)
+            cls.clusters[i] = (c, c.connect())
+        return cls.clusters[i][1]
+
+    @classmethod
+    def teardown_all(cls):
+        for c in cls.clusters:
+            if c:
+                try:
+                    c[0].shutdown()
+                except Exception:
+                    pass
+        rcs = []
+        try:
+            for n in cls.nodes:
+                if n.alive():
+                    rcs.append((n.host, n.stop()))
+        finally:
+            for n in cls.nodes:
+                n.cleanup()
+        return rcs
+
+    @classmethod
+    def tearDownClass(cls):
+        for h, rc in cls.teardown_all():
+            if rc != 0:
+                raise AssertionError("basaltd %s exited with %r on SIGTERM" % (h, rc))
+
+    def test_replication_at_all(self):
+        stmt = SimpleStatement("INSERT INTO rf3.t (k, v) VALUES (%s, %s)",
+                               consistency_level=ConsistencyLevel.ALL)
+        for k in range(50):
+            self.session(0).execute(stmt, (k, "v%d" % k))
+        for i in (1, 2):
+            q = SimpleStatement("SELECT k, v FROM rf3.t WHERE k = %s",
+                                consistency_level=ConsistencyLevel.ALL)
+            for k in range(50):
+                self.assertEqual(self.session(i).execute(q, (k,)).one().v, "v%d" % k)
+        # no node refused another (the rogue test's refusals name its own
+        # address)
+        mine = {n.host for n in self.nodes}
+        for n in self.nodes:
+            for m in re.finditer(r"refused internode connection from ([0-9.]+):", n.log()):
+                self.assertNotIn(m.group(1), mine, "%s refused a cluster node" % n.host)
+
+    def test_storage_port_speaks_tls_only(self):
+        n = self.nodes[1]
+        # a TLS client with a certificate of the cluster CA gets through
+        # the handshake (the cluster secret is the next step, not tried)
+        ctx = client_ctx(cert=self.nodes[2].host)
+        with socket.create_connection((n.host, self.sp), 10) as raw:
+            with ctx.wrap_socket(raw) as t:
+                self.assertTrue(t.version().startswith("TLS"))
+                self.assertIn(n.host, str(t.getpeercert()["subjectAltName"]))
+        # plaintext (what a node with internode_encryption: none sends)
+        with socket.create_connection((n.host, self.sp), 10) as raw:
+            raw.sendall(b"\x00\x00\x00\x05\x00\x80\x80\x80\x80")
+            raw.settimeout(10)
+            self.assertEqual(raw.recv(100), b"")
+        harness.wait_for(lambda: "plaintext, but server_encryption_options requires TLS"
+                         in n.log(), 10, "plaintext refusal logged")
+
+    def test_node_with_foreign_certificate_cannot_join(self):
+        rogue = Node(host=self.rogue_host,
+                     extra=self.internode(self.rogue_host, "rogue", self.nodes[0].host))
+        try:
+            rogue.start(wait=False)
+            pat = re.compile(r"refused internode connection from %s:\d+: TLS handshake "
+                             r"failed: certificate verify failed"
+                             % re.escape(self.rogue_host))
+            harness.wait_for(lambda: pat.search(self.nodes[0].log()), 60,
+                             "node 0 logs the foreign node's refused handshake")
+            peers = [r.peer for r in self.session(0).execute("SELECT peer FROM system.peers")]
+            self.assertNotIn(self.rogue_host, [str(p) for p in peers])
+            self.assertTrue(rogue.alive())
+        finally:
+            rogue.kill()
+            rogue.cleanup()
+
+
+if __name__ == "__main__":
+    harness.main()
