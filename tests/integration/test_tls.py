@@ -193,6 +193,56 @@ class ClientAuthTest(_OneNode):
     def test_client_with_rogue_certificate_refused(self):
         refused(self, self.node, client_ctx(cert="rogue"))
 
+    def run_tool(self, env_name, args, env=None):
+        exe = os.environ.get(env_name)
+        self.assertTrue(exe, "%s not set (ctest sets it)" % env_name)
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("BASALT_SSL"):
+                del e[k]
+        e.update(env or {})
+        return subprocess.run([exe] + args, capture_output=True, text=True, timeout=120, env=e)
+
+    def test_shell_over_tls(self):
+        host = ["--host", self.host, "--port", str(self.node.port)]
+        ok = self.run_tool("BASALT_SHELL", host + [
+            "--ssl-ca", pem("ca.pem"), "--ssl-cert", pem("client.pem"),
+            "--ssl-key", pem("client.key"), "-e",
+            "CREATE KEYSPACE IF NOT EXISTS sh WITH replication = {'class': 'SimpleStrategy', "
+            "'replication_factor': 1}; CREATE TABLE IF NOT EXISTS sh.t (k int PRIMARY KEY, "
+            "v text); INSERT INTO sh.t (k, v) VALUES (7, 'over tls'); "
+            "SELECT v FROM sh.t WHERE k = 7;"])
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("over tls", ok.stdout)
+        # the same files from the environment
+        env = self.run_tool("BASALT_SHELL", host + ["-e", "SELECT v FROM sh.t WHERE k = 7;"],
+                            {"BASALT_SSL_CA": pem("ca.pem"), "BASALT_SSL_CERT": pem("client.pem"),
+                             "BASALT_SSL_KEY": pem("client.key")})
+        self.assertEqual(env.returncode, 0, env.stderr)
+        self.assertIn("over tls", env.stdout)
+        # without a client certificate, or trusting another CA: refused
+        nocert = self.run_tool("BASALT_SHELL", host + ["--ssl-ca", pem("ca.pem"), "-e",
+                                                       "SELECT v FROM sh.t WHERE k = 7;"])
+        self.assertEqual(nocert.returncode, 1)
+        self.assertIn("TLS", nocert.stderr)
+        wrongca = self.run_tool("BASALT_SHELL", host + [
+            "--ssl-ca", pem("rogue-ca.pem"), "--ssl-cert", pem("client.pem"),
+            "--ssl-key", pem("client.key"), "-e", "SELECT v FROM sh.t WHERE k = 7;"])
+        self.assertEqual(wrongca.returncode, 1)
+        self.assertIn("certificate verify failed", wrongca.stderr)
+        plain = self.run_tool("BASALT_SHELL", host + ["-e", "SELECT v FROM sh.t WHERE k = 7;"])
+        self.assertEqual(plain.returncode, 1)
+        self.assertIn("requires TLS", plain.stderr)
+
+    def test_stress_over_tls(self):
+        r = self.run_tool("BASALT_STRESS", [
+            "write", "n=2000", "-rate", "threads=8", "-node", self.host,
+            "-port", str(self.node.port), "-ssl-ca", pem("ca.pem"),
+            "-ssl-cert", pem("client.pem"), "-ssl-key", pem("client.key")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"errors\s*: 0")
+        self.assertIn("2000 ops", r.stdout)
+
     def test_client_with_certificate_works(self):
         c, s = connect(self.node, client_ctx(cert="client"))
         try:
