@@ -162,7 +162,8 @@ typedef struct node_parts {
     bs_http *http;
     app ap;
     char admin_token[BS_SECRET_MAX + 1];
-    bs_tls_ctx *cql_tls; /* client_encryption_options; NULL: plaintext */
+    bs_tls_ctx *cql_tls;   /* client_encryption_options; NULL: plaintext */
+    bs_tls_ctx *admin_tls; /* admin_encryption_options; NULL: plain HTTP */
     char err[1024];
 } node_parts;
 
@@ -344,6 +345,9 @@ static int start_admin(node_parts *n) {
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &n->cfg);
     ao.token = n->admin_token;
+    if ((rc = bs_node_tls_ctx(&n->cfg, BS_NODE_TLS_ADMIN, &n->admin_tls, n->err, sizeof n->err)))
+        return rc;
+    ao.tls = n->admin_tls;
     if ((rc = bs_admin_new(&ao, &n->admin)) ||
         (rc = bs_admin_install_builtins(n->admin, &ap_prov)) ||
         (rc = bs_repair_admin_install(n->admin, n->repair)) ||
@@ -363,6 +367,7 @@ static void stop_node(node_parts *n) {
         bs_admin_stop(n->admin);
         bs_admin_free(n->admin);
     }
+    bs_tls_ctx_free(n->admin_tls);
     bs_http_free(n->http); /* in-flight requests finish first */
     if (n->node) bs_local_set_event_sink(n->node, NULL, NULL);
     bs_server *srv = atomic_exchange(&n->ap.server, NULL);
