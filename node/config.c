@@ -1183,23 +1183,22 @@ static int validate_tls(const bs_config *c, const char **bad, char *err,
          c->admin_enc_require_client_auth, c->admin_enc_certfile,
          c->admin_enc_cafile},
     };
-    static const char *const certkey[] = {
-        "client_encryption_options.certfile",
-        "server_encryption_options.certfile",
-        "admin_encryption_options.certfile"};
-    static const char *const cakey[] = {"client_encryption_options.cafile",
-                                        "server_encryption_options.cafile",
-                                        "admin_encryption_options.cafile"};
+    /* errors point at the key that turned TLS on (the missing file has
+     * no line) */
+    static const char *const onkey[] = {
+        "client_encryption_options.enabled",
+        "server_encryption_options.internode_encryption",
+        "admin_encryption_options.enabled"};
     for (size_t i = 0; i < 3; i++) {
         if (!g[i].on) continue;
         if (!g[i].cert[0]) {
-            *bad = certkey[i];
+            *bad = onkey[i];
             seterr(err, errlen, "%s: TLS is enabled but certfile is not set",
                    g[i].group);
             return BS_ECONFIG;
         }
         if (g[i].need_ca && !g[i].ca[0]) {
-            *bad = cakey[i];
+            *bad = onkey[i];
             seterr(err, errlen,
                    "%s: verifying peer certificates needs cafile (the CA "
                    "that signs them)",
