@@ -250,6 +250,19 @@ static void usage(void) {
         "  -seed N: seed of the random value bytes (default 1)\n");
 }
 
+/* -ssl, -ssl-no-verify, -ssl-ca F, -ssl-cert F, -ssl-key F. */
+static int parse_ssl(cfg *c, const char *a, const char *v) {
+    c->ssl = 1;
+    if (!strcmp(a, "-ssl")) return 0;
+    if (!strcmp(a, "-ssl-no-verify")) return c->ssl_no_verify = 1, 0;
+    if (!v) return -1;
+    if (!strcmp(a, "-ssl-ca")) c->ssl_ca = v;
+    else if (!strcmp(a, "-ssl-cert")) c->ssl_cert = v;
+    else if (!strcmp(a, "-ssl-key")) c->ssl_key = v;
+    else return -1;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, cfg *c) {
     memset(c, 0, sizeof *c);
     c->cl = 1;
@@ -306,19 +319,9 @@ static int parse_args(int argc, char **argv, cfg *c) {
             if (i + 1 < argc && !strncmp(argv[i + 1], "threads=", 8))
                 c->threads = atoi(argv[++i] + 8);
             if (c->threads < 1 || c->threads > 1024 || c->rate < 0) return -1;
-        } else if (!strcmp(a, "-ssl")) {
-            c->ssl = 1;
-        } else if (!strcmp(a, "-ssl-no-verify")) {
-            c->ssl = c->ssl_no_verify = 1;
-        } else if (!strcmp(a, "-ssl-ca") && v) {
-            c->ssl = 1;
-            c->ssl_ca = argv[++i];
-        } else if (!strcmp(a, "-ssl-cert") && v) {
-            c->ssl = 1;
-            c->ssl_cert = argv[++i];
-        } else if (!strcmp(a, "-ssl-key") && v) {
-            c->ssl = 1;
-            c->ssl_key = argv[++i];
+        } else if (!strncmp(a, "-ssl", 4)) {
+            if (parse_ssl(c, a, v)) return -1;
+            if (strcmp(a, "-ssl") && strcmp(a, "-ssl-no-verify")) i++;
         } else if (!strcmp(a, "-node") && v) {
             snprintf(c->nodes, sizeof c->nodes, "%s", v);
             i++;

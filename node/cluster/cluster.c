@@ -117,6 +117,18 @@ static int tls_needed(void *ud, const bs_msg_peer *peer, int inbound) {
     return known ? elsewhere : !inbound;
 }
 
+/* Internode TLS contexts (server_encryption_options) into mo. */
+static int tls_setup(bs_cluster *c, bs_msg_opts *mo, char *err, size_t errlen) {
+    int rc = bs_node_tls_ctx(c->cfg, BS_NODE_TLS_INTERNODE_SERVER, &c->tls_server, err, errlen);
+    if (!rc)
+        rc = bs_node_tls_ctx(c->cfg, BS_NODE_TLS_INTERNODE_CLIENT, &c->tls_client, err, errlen);
+    mo->tls_server = c->tls_server;
+    mo->tls_client = c->tls_client;
+    mo->tls_needed = tls_needed;
+    mo->tls_ud = c;
+    return rc;
+}
+
 /* ---- helpers --------------------------------------------------------------
  */
 
@@ -651,17 +663,12 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
                  sfile ? serr : "data_directory path too long");
         goto fail;
     }
-    if ((rc = bs_node_tls_ctx(cfg, BS_NODE_TLS_INTERNODE_SERVER, &c->tls_server, err, errlen)) ||
-        (rc = bs_node_tls_ctx(cfg, BS_NODE_TLS_INTERNODE_CLIENT, &c->tls_client, err, errlen))) {
+    bs_msg_opts mo;
+    bs_msg_opts_default(&mo);
+    if ((rc = tls_setup(c, &mo, err, errlen))) {
         OPENSSL_cleanse(secret, sizeof secret);
         goto fail;
     }
-    bs_msg_opts mo;
-    bs_msg_opts_default(&mo);
-    mo.tls_server = c->tls_server;
-    mo.tls_client = c->tls_client;
-    mo.tls_needed = tls_needed;
-    mo.tls_ud = c;
     mo.cluster_name = cfg->cluster_name;
     mo.secret = secret;
     mo.secret_len = slen;
