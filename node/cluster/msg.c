@@ -162,6 +162,8 @@ typedef struct wreq {
     bs_msg *m;
     struct outconn *oc; /* outbound writes: keep flushing its queue */
     struct inconn *ic;  /* inbound refusal: close it once written */
+    unsigned frames;    /* frames in it (TLS batches several; 0: only
+                           TLS handshake records) */
 } wreq;
 
 struct bs_msg {
@@ -405,7 +407,7 @@ static void on_write(uv_write_t *req, int status) {
     wreq *w = (wreq *)req;
     bs_msg *m = w->m;
     free(w->data);
-    if (status == 0) INC(m, sent);
+    if (status == 0) atomic_fetch_add_explicit(&m->st.sent, w->frames, memory_order_relaxed);
     if (w->ic) {
         in_close(w->ic);
     } else if (w->oc) {
@@ -418,7 +420,7 @@ static void on_write(uv_write_t *req, int status) {
 
 /* Takes ownership of data: bytes for the socket as they are. */
 static int write_bytes(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
-                       outconn *oc, inconn *close_after) {
+                       outconn *oc, inconn *close_after, unsigned frames) {
     wreq *w = calloc(1, sizeof *w);
     if (!w) {
         free(data);
@@ -428,6 +430,7 @@ static int write_bytes(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
     w->m = m;
     w->oc = oc;
     w->ic = close_after;
+    w->frames = frames;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     int rc = uv_write(&w->req, s, &b, 1, on_write);
     if (rc) {
@@ -441,7 +444,7 @@ static int write_bytes(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
 /* Writes the ciphertext tls has produced (nothing: close_after is closed
  * at once). */
 static int tls_flush(bs_msg *m, uv_stream_t *s, bs_tls *tls, outconn *oc,
-                     inconn *close_after) {
+                     inconn *close_after, unsigned frames) {
     bs_buf out = BS_BUF_INIT;
     int rc = bs_tls_output(tls, &out);
     if (rc || out.len == 0) {
@@ -451,17 +454,17 @@ static int tls_flush(bs_msg *m, uv_stream_t *s, bs_tls *tls, outconn *oc,
     }
     size_t len;
     uint8_t *d = bs_buf_steal(&out, &len);
-    return write_bytes(m, s, d, len, oc, close_after);
+    return write_bytes(m, s, d, len, oc, close_after, frames);
 }
 
 /* Takes ownership of data: a frame, encrypted first when tls is set. */
 static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
                      outconn *oc, inconn *close_after, bs_tls *tls) {
-    if (!tls) return write_bytes(m, s, data, len, oc, close_after);
+    if (!tls) return write_bytes(m, s, data, len, oc, close_after, 1);
     int rc = bs_tls_write(tls, data, len);
     free(data);
     if (rc) return rc;
-    return tls_flush(m, s, tls, oc, close_after);
+    return tls_flush(m, s, tls, oc, close_after, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -479,9 +482,28 @@ static void notify(bs_msg *m, const bs_msg_peer *p, bs_msg_conn_event ev) {
     if (cb) cb(ud, p, ev);
 }
 
+/* TLS: the frames gathered by oc_flush as one write (fewer records and
+ * system calls than one per frame).  0, or the connection failed. */
+static int oc_write_batch(outconn *oc, bs_buf *batch, unsigned *frames) {
+    if (!batch->len) return 0;
+    int rc = bs_tls_write(oc->tls, batch->data, batch->len);
+    batch->len = 0;
+    if (!rc) rc = tls_flush(oc->m, (uv_stream_t *)&oc->tcp, oc->tls, oc, NULL, *frames);
+    *frames = 0;
+    if (rc) {
+        char why[256];
+        snprintf(why, sizeof why, "TLS write: %s",
+                 bs_tls_error(oc->tls)[0] ? bs_tls_error(oc->tls) : bs_strerror(rc));
+        oc_fail(oc, why);
+    }
+    return rc;
+}
+
 static void oc_flush(outconn *oc) {
     bs_msg *m = oc->m;
     int64_t now = bs_clock_mono_ns();
+    bs_buf batch = BS_BUF_INIT;
+    unsigned nb = 0;
     while (oc->qhead && oc->state == OC_READY &&
            uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp) <
                WRITE_HIGH) {
@@ -495,6 +517,18 @@ static void oc_flush(outconn *oc) {
             free(q);
             continue;
         }
+        if (oc->tls) {
+            int rc = bs_buf_append(&batch, q->data, q->len);
+            free(q->data);
+            free(q);
+            nb++;
+            if (rc) {
+                oc_fail(oc, "out of memory");
+                break;
+            }
+            if (batch.len >= WRITE_HIGH / 4 && oc_write_batch(oc, &batch, &nb)) break;
+            continue;
+        }
         int rc =
             write_raw(m, (uv_stream_t *)&oc->tcp, q->data, q->len, oc, NULL, oc->tls);
         free(q);
@@ -503,6 +537,8 @@ static void oc_flush(outconn *oc) {
             return;
         }
     }
+    if (batch.len && oc->tls && oc->state == OC_READY) oc_write_batch(oc, &batch, &nb);
+    bs_buf_free(&batch);
 }
 
 static void oc_maybe_free(outconn *oc) {
@@ -731,7 +767,7 @@ static int tls_in(bs_msg *m, uv_stream_t *s, bs_tls *tls, bs_buf *rb,
         if (feed(m, rb, plain, got, conn, fn, alive, why)) return 2;
         if (!alive(conn)) return 0;
     }
-    return tls_flush(m, s, tls, oc, NULL) ? 1 : 0;
+    return tls_flush(m, s, tls, oc, NULL, 0) ? 1 : 0;
 }
 
 static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
@@ -753,7 +789,7 @@ static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
                 BS_WARN(LOG, "TLS with node %s:%u failed (%u times): %s",
                         oc->peer.addr, oc->peer.port, oc->refusals,
                         bs_tls_error(t));
-            tls_flush(oc->m, s, t, NULL, NULL); /* the alert, if any */
+            tls_flush(oc->m, s, t, NULL, NULL, 0); /* the alert, if any */
             oc_fail(oc, "TLS failed");
         } else if (rc == 2) {
             INC(oc->m, decode_errors);
@@ -1191,7 +1227,7 @@ static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
                         bs_tls_error(c->tls));
             uv_read_stop(s);
             c->hello_ok = -1;
-            tls_flush(c->m, s, c->tls, NULL, c); /* the alert, then close */
+            tls_flush(c->m, s, c->tls, NULL, c, 0); /* the alert, then close */
         } else if (rc == 2) {
             INC(c->m, decode_errors);
             BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
