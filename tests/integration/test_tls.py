@@ -50,8 +50,9 @@ GEN = os.path.join(ROOT, "scripts", "gen-certs")
 
 _CERTS = {}
 # every address of this file, picked up front: one gen-certs run signs them
-# all with one CA (3 one-node classes, 3 cluster nodes and the rogue one)
-HOSTS = [harness._pick_host() for _ in range(7)]
+# all with one CA (3 one-node classes, 3 cluster nodes and the rogue one,
+# 2 nodes in two data centres)
+HOSTS = [harness._pick_host() for _ in range(9)]
 
 
 def certs():
@@ -444,6 +445,54 @@ class InternodeTLSTest(unittest.TestCase):
         finally:
             rogue.kill()
             rogue.cleanup()
+
+
+class InternodeDcTest(InternodeTLSTest):
+    """internode_encryption: dc with a node in each of two data centres
+    (their connections are encrypted: different DCs): a write at ALL
+    through one is read at ALL through the other."""
+
+    @classmethod
+    def setUpClass(cls):
+        hosts = HOSTS[7:9]
+        certs()
+        cls.sp = harness.shared_port(hosts)
+        cls.nodes = []
+        cls.clusters = []
+        try:
+            for h, dc in zip(hosts, ("dc1", "dc2")):
+                extra = cls.internode(h, h, hosts[0])
+                extra["server_encryption_options.internode_encryption"] = "dc"
+                extra["dc"] = dc
+                cls.nodes.append(Node(host=h, extra=extra))
+            for n in cls.nodes:
+                n.start()
+            s0 = cls.session(0)
+            harness.wait_for(lambda: len(list(s0.execute("SELECT peer FROM system.peers"))) >= 1,
+                             60, "2-DC cluster over internode TLS")
+            s0.execute("CREATE KEYSPACE IF NOT EXISTS nts WITH replication = "
+                       "{'class': 'NetworkTopologyStrategy', 'dc1': 1, 'dc2': 1}")
+            s0.execute("CREATE TABLE IF NOT EXISTS nts.t (k int PRIMARY KEY, v text)")
+            harness.wait_for(lambda: cls.session(1).execute(
+                "SELECT table_name FROM system_schema.tables "
+                "WHERE keyspace_name = 'nts'").one(), 30, "schema on node 1")
+        except BaseException:
+            cls.teardown_all()
+            raise
+
+    def test_replication_at_all(self):
+        stmt = SimpleStatement("INSERT INTO nts.t (k, v) VALUES (%s, %s)",
+                               consistency_level=ConsistencyLevel.ALL)
+        q = SimpleStatement("SELECT v FROM nts.t WHERE k = %s",
+                            consistency_level=ConsistencyLevel.ALL)
+        for k in range(20):
+            self.session(0).execute(stmt, (k, "d%d" % k))
+        for k in range(20):
+            self.assertEqual(self.session(1).execute(q, (k,)).one().v, "d%d" % k)
+
+    # the other tests of the base class are for the 3-node cluster
+    test_storage_port_speaks_tls_only = None
+    test_node_with_foreign_certificate_cannot_join = None
 
 
 if __name__ == "__main__":
