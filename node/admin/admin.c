@@ -57,6 +57,14 @@
  * scripts can probe liveness without a secret.  Refusals are logged at
  * most LOG_MAX times per LOG_WINDOW_S, then counted.
  *
+ * HTTPS (opts.tls, admin_encryption_options)
+ * ------------------------------------------
+ * Reads land in a per-thread slab; the first byte must be a TLS
+ * handshake record (plain HTTP is answered 400 saying HTTPS is required,
+ * and closed); ciphertext goes through a common/tls.h session whose
+ * plaintext is appended to `in`, and send_buf encrypts.  Everything else
+ * (parsing, checks, limits) is the same; Origin must then be https://.
+ *
  * Stop
  * ----
  * bs_admin_stop sets `stopping` and wakes the loop: the listener and the

@@ -38,6 +38,19 @@
  * requests received here go out through our own outbound connection to
  * the sender's endpoint (from its handshake), as in Cassandra.
  *
+ * TLS (server_encryption_options; opts.tls_server / tls_client).  An
+ * outbound connection to a peer that tls_needed() says must be encrypted
+ * starts a common/tls.h client session right after connecting (the
+ * peer's certificate must be signed by the cluster CA and name the
+ * address dialled); an inbound connection is sniffed: a first byte 0x16
+ * (a TLS handshake record; no frame can start with it: that would be a
+ * length over 350 MiB) starts a server session that requires the peer's
+ * certificate, plaintext is refused at once when every connection must
+ * be encrypted and after the hello when its claimed peer must.  The
+ * challenge-response above runs inside the session.  Frames queued for a
+ * TLS peer go out as one TLS write per oc_flush.  Failed handshakes are
+ * logged with the source like the other refusals.
+ *
  * Requests.  A request with a callback is entered in a small hash table
  * by id (ids are unique per instance, from an atomic counter) with a
  * monotonic deadline; a sweep timer (SWEEP_MS) fails expired ones with

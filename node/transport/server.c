@@ -76,6 +76,17 @@
  * written, reading stops (`fatal`), and the connection is closed when its
  * last write completes.
  *
+ * TLS (client_encryption_options)
+ * -------------------------------
+ * With opts.tls set, reads land in a per-thread slab instead of the
+ * decoder: the first byte of a connection decides (tls_in) - a TLS
+ * handshake record (0x16, never the first byte of a CQL frame) starts a
+ * common/tls.h session, anything else is plaintext, served only with
+ * opts.tls_optional.  A session's plaintext goes to the decoder, so
+ * everything above (frames, back-pressure, timeouts) is the same; every
+ * conn_write goes through the session and its ciphertext to uv_write
+ * (raw_write).  A failed handshake is logged with the peer's address.
+ *
  * Stop
  * ----
  * bs_server_stop sets every loop's stop flag and wakes it.  The loop
