@@ -235,6 +235,40 @@ class ClientTLSOptionalTest(_OneNode):
                 c.shutdown()
 
 
+class ClientTLSWithPasswordTest(_OneNode):
+    """TLS and PasswordAuthenticator together: the password crosses the
+    network inside TLS."""
+    HOST = 1
+
+    @classmethod
+    def setUpClass(cls):
+        certs()
+        su = pem("superuser")
+        fd = os.open(su, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, b"tls_admin:s3cret-over-tls\n")
+        os.close(fd)
+        cls.EXTRA = {"authenticator": "PasswordAuthenticator",
+                     "initial-superuser-file": su}
+        super().setUpClass()
+
+    def test_login_over_tls(self):
+        from cassandra.auth import PlainTextAuthProvider
+        c = self.node.cluster(ssl_context=client_ctx(),
+                              auth_provider=PlainTextAuthProvider("tls_admin", "s3cret-over-tls"))
+        try:
+            roundtrip(self, c.connect(), 4)
+        finally:
+            c.shutdown()
+        c = self.node.cluster(ssl_context=client_ctx(),
+                              auth_provider=PlainTextAuthProvider("tls_admin", "wrong"))
+        try:
+            with self.assertRaises(NoHostAvailable) as cm:
+                c.connect()
+            self.assertIn("Authentication", str(cm.exception))
+        finally:
+            c.shutdown()
+
+
 class ClientAuthTest(_OneNode):
     HOST = 2
     EXTRA = {"client_encryption_options.require_client_auth": "true",
