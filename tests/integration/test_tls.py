@@ -13,7 +13,12 @@ CQL (client_encryption_options), with Debian's unmodified python3-cassandra:
   * optional: true: TLS and plaintext drivers both work on the same port;
   * require_client_auth: a TLS driver without a client certificate is
     refused (and the node logs it with the client's address); with the
-    client certificate it works; with the rogue certificate it is refused.
+    client certificate it works; with the rogue certificate it is refused;
+    basalt-shell (options and BASALT_SSL_* variables) and basalt-stress
+    work with the client certificate; the shell is refused without it,
+    when it trusts another CA, and in plaintext;
+  * with PasswordAuthenticator too: PlainTextAuthProvider over TLS logs
+    in, a wrong password is refused.
 
 Admin API (admin_encryption_options): basalt-admin --ssl-ca (and
 BASALT_SSL_CA) works, plain HTTP is answered 400 naming the setting,
