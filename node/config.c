@@ -406,6 +406,31 @@ static const struct key keys[] = {
      0, "50KiB", 0, GIB, NULL, 0, "Write guardrails",
      "A batch over more than one partition with more bytes of keys and "
      "values than this is refused with InvalidRequest; 0: no limit."},
+    {"prepared_statements_cache_size", K_SIZE,
+     F(prepared_statements_cache_size_bytes), 0, "10MiB", 64 * KIB, 64 * GIB, NULL, 0,
+     "Write guardrails",
+     "Memory for prepared statements (parsed, shared by all connections). "
+     "The least recently used ones are dropped beyond it; executing a "
+     "dropped one answers Unprepared, and drivers prepare it again."},
+    {"max_mutation_size", K_SIZE, F(max_mutation_size_bytes), 0, "16MiB", 0,
+     4 * GIB, NULL, 0, "Write guardrails",
+     "A statement or batch writing more bytes (keys, values, timestamps) to "
+     "one partition is refused with InvalidRequest; 0: no limit."},
+    {"column_value_size_fail_threshold", K_SIZE,
+     F(column_value_size_fail_threshold_bytes), 0, "0B", 0, 4 * GIB, NULL, 0,
+     "Write guardrails",
+     "A write of a column value bigger than this is refused with "
+     "InvalidRequest; 0: no limit (the frame size still bounds it)."},
+    {"collection_size_fail_threshold", K_SIZE,
+     F(collection_size_fail_threshold_bytes), 0, "0B", 0, 4 * GIB, NULL, 0,
+     "Write guardrails",
+     "A write of a (non-frozen) collection's elements totalling more bytes "
+     "is refused with InvalidRequest; 0: no limit."},
+    {"items_per_collection_fail_threshold", K_INT,
+     F(items_per_collection_fail_threshold), 0, "0", 0, 2147483647, NULL, 0,
+     "Write guardrails",
+     "A write of a (non-frozen) collection with more elements is refused "
+     "with InvalidRequest; 0: no limit."},
 
     /* Failure detection and repair */
     {"phi_convict_threshold", K_DOUBLE, F(phi_convict_threshold), 0, "8", 1,
@@ -462,6 +487,7 @@ static const struct alias aliases[] = {
     {"max_hint_window_in_ms", "max_hint_window", AL_INT_MS},
     {"batch_size_warn_threshold_in_kb", "batch_size_warn_threshold", AL_INT_KIB},
     {"batch_size_fail_threshold_in_kb", "batch_size_fail_threshold", AL_INT_KIB},
+    {"prepared_statements_cache_size_mb", "prepared_statements_cache_size", AL_INT_MIB},
     {"hinted_handoff_throttle_in_kb", "hinted_handoff_throttle", AL_INT_KIB},
     {"read_request_timeout_in_ms", "read_request_timeout", AL_INT_MS},
     {"write_request_timeout_in_ms", "write_request_timeout", AL_INT_MS},

@@ -122,6 +122,11 @@ typedef struct bs_config {
     uint64_t max_future_timestamp_ms;          /* 1d; 0 = no check */
     uint64_t batch_size_warn_threshold_bytes;  /* 5KiB; 0 = no check */
     uint64_t batch_size_fail_threshold_bytes;  /* 50KiB; 0 = no check */
+    uint64_t prepared_statements_cache_size_bytes; /* 10MiB */
+    uint64_t max_mutation_size_bytes;              /* 16MiB; 0 = no check */
+    uint64_t column_value_size_fail_threshold_bytes; /* 0 = no check */
+    uint64_t collection_size_fail_threshold_bytes;   /* 0 = no check */
+    int items_per_collection_fail_threshold;         /* 0 = no check */
 
     /* failure detection, threads, transport limits */
     double phi_convict_threshold;                    /* 8 */

@@ -272,6 +272,11 @@ static int start_core(node_parts *n) {
     lim.max_future_timestamp_us = (int64_t)n->cfg.max_future_timestamp_ms * 1000;
     lim.batch_size_warn_bytes = n->cfg.batch_size_warn_threshold_bytes;
     lim.batch_size_fail_bytes = n->cfg.batch_size_fail_threshold_bytes;
+    lim.prepared_cache_bytes = n->cfg.prepared_statements_cache_size_bytes;
+    lim.max_mutation_bytes = n->cfg.max_mutation_size_bytes;
+    lim.max_value_bytes = n->cfg.column_value_size_fail_threshold_bytes;
+    lim.max_collection_bytes = n->cfg.collection_size_fail_threshold_bytes;
+    lim.max_collection_items = (uint64_t)n->cfg.items_per_collection_fail_threshold;
     bs_exec_set_limits(n->ap.exec, &lim);
     n->ap.coord = n->coord;
     n->ap.store = bs_local_store(n->node);
@@ -331,6 +336,7 @@ static int start_admin(node_parts *n) {
     n->prov.cluster = n->cluster;
     n->prov.coord = n->coord;
     n->prov.server = atomic_load(&n->ap.server);
+    n->prov.exec = n->ap.exec;
     n->prov.started_s = bs_clock_now_s(NULL);
     bs_admin_provider ap_prov;
     bs_provider_fill(&n->prov, &ap_prov);

@@ -46,8 +46,23 @@
 #include "ring/murmur3.h"
 #include "storage/keycodec.h"
 
+/*
+ * The prepared-statement cache: entries by id (hash buckets) and in LRU
+ * order, all under prep_lock.  A request takes a reference on each entry
+ * it uses (prep_find/hold) and drops them when it ends (release_held);
+ * beyond lim.prepared_cache_bytes the least recently used entries leave
+ * the cache at the next PREPARE, and an entry still in use is freed by
+ * its last user.  An EXECUTE of an evicted id answers UNPREPARED.
+ */
+/* Arena chunk of a prepared statement (most parse into 1-3 KiB). */
+#define PREP_CHUNK 2048
+
 typedef struct prep_entry {
     struct prep_entry *next;
+    struct prep_entry *lru_prev, *lru_next;
+    int refs;     /* requests using it */
+    int evicted;  /* out of the cache: the last reference frees it */
+    size_t bytes; /* its memory, as the cache counts it */
     uint8_t id[16];
     bs_arena arena;
     bs_cql_stmt *stmt;
@@ -56,6 +71,11 @@ typedef struct prep_entry {
      * (0: none, not a SELECT); written under the executor's prep_lock */
     _Atomic uint64_t result_fp;
 } prep_entry;
+
+static void prep_free(prep_entry *e) {
+    bs_arena_free(&e->arena);
+    free(e);
+}
 
 /* ==================================================================== */
 /* lifecycle                                                              */
@@ -77,6 +97,8 @@ void bs_exec_limits_default(bs_exec_limits *l) {
     l->max_future_timestamp_us = 86400LL * 1000000;
     l->batch_size_warn_bytes = 5 * 1024;
     l->batch_size_fail_bytes = 50 * 1024;
+    l->prepared_cache_bytes = 10u << 20;
+    l->max_mutation_bytes = 16u << 20;
 }
 
 void bs_exec_set_limits(bs_exec *x, const bs_exec_limits *l) {
@@ -98,14 +120,21 @@ bs_exec *bs_exec_new(const bs_exec_backend *be) {
     return x;
 }
 
+void bs_exec_stats_get(bs_exec *x, bs_exec_stats *out) {
+    pthread_mutex_lock(&x->prep_lock);
+    out->prepared = x->nprep;
+    out->prepared_bytes = x->prep_bytes;
+    out->evicted = x->prep_evictions;
+    pthread_mutex_unlock(&x->prep_lock);
+}
+
 void bs_exec_free(bs_exec *x) {
     if (!x) return;
     for (size_t i = 0; i < x->nprep_buckets; i++) {
         prep_entry *e = x->prep[i];
         while (e) {
             prep_entry *n = e->next;
-            bs_arena_free(&e->arena);
-            free(e);
+            prep_free(e);
             e = n;
         }
     }
@@ -168,6 +197,7 @@ static int write_error(xctx *c) {
     e->alive = c->err.alive;
     e->received = c->err.received;
     e->blockfor = c->err.blockfor;
+    e->numfailures = c->err.numfailures;
     e->data_present = c->err.data_present;
     e->write_type =
         bs_proto_cstr(c->err.write_type ? c->err.write_type : "SIMPLE");
@@ -716,14 +746,95 @@ static void prep_id(const char *ks, const char *q, size_t qlen,
     bs_put_u64(id + 8, h.low64);
 }
 
-static prep_entry *prep_find(bs_exec *x, const uint8_t *id, size_t idlen) {
+/* prep_lock held. */
+static void lru_unlink(bs_exec *x, prep_entry *e) {
+    if (e->lru_prev) e->lru_prev->lru_next = e->lru_next;
+    else x->lru_head = e->lru_next;
+    if (e->lru_next) e->lru_next->lru_prev = e->lru_prev;
+    else x->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+/* prep_lock held. */
+static void lru_push(bs_exec *x, prep_entry *e) {
+    e->lru_prev = NULL;
+    e->lru_next = x->lru_head;
+    if (x->lru_head) x->lru_head->lru_prev = e;
+    x->lru_head = e;
+    if (!x->lru_tail) x->lru_tail = e;
+}
+
+/* prep_lock held.  Takes e out of the cache (hash chain and LRU); frees
+ * it unless a request holds it. */
+static void prep_evict(bs_exec *x, prep_entry *e) {
+    prep_entry **pp = &x->prep[bs_get_u32(e->id) % x->nprep_buckets];
+    while (*pp != e) pp = &(*pp)->next;
+    *pp = e->next;
+    lru_unlink(x, e);
+    x->nprep--;
+    x->prep_bytes -= e->bytes;
+    x->prep_evictions++;
+    e->evicted = 1;
+    if (!e->refs) prep_free(e);
+}
+
+/* prep_lock held: the least recently used entries out while the cache is
+ * over its budget, never `keep` (just prepared). */
+static void prep_trim(bs_exec *x, const prep_entry *keep) {
+    uint64_t cap = x->lim.prepared_cache_bytes;
+    while (cap && x->prep_bytes > cap && x->lru_tail && x->lru_tail != keep)
+        prep_evict(x, x->lru_tail);
+}
+
+/* Records that c uses e (a reference taken under prep_lock), to drop
+ * when the request ends.  0, or -1 (out of memory: the reference is
+ * dropped again). */
+static int hold(xctx *c, prep_entry *e) {
+    if (c->nheld == c->capheld) {
+        size_t cap = c->capheld ? c->capheld * 2 : 4;
+        prep_entry **n = bs_arena_alloc(c->a, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_lock(&c->x->prep_lock);
+            if (--e->refs == 0 && e->evicted) prep_free(e);
+            pthread_mutex_unlock(&c->x->prep_lock);
+            return -1;
+        }
+        if (c->nheld) memcpy(n, c->held, c->nheld * sizeof *n);
+        c->held = n;
+        c->capheld = cap;
+    }
+    c->held[c->nheld++] = e;
+    return 0;
+}
+
+static void release_held(xctx *c) {
+    if (!c->nheld) return;
+    pthread_mutex_lock(&c->x->prep_lock);
+    for (size_t i = 0; i < c->nheld; i++) {
+        prep_entry *e = c->held[i];
+        if (--e->refs == 0 && e->evicted) prep_free(e);
+    }
+    pthread_mutex_unlock(&c->x->prep_lock);
+    c->nheld = 0;
+}
+
+/* The cached entry of id, most recently used now and held by c; NULL
+ * when unknown (never prepared, or evicted) or out of memory. */
+static prep_entry *prep_find(xctx *c, const uint8_t *id, size_t idlen) {
+    bs_exec *x = c->x;
     if (idlen != 16) return NULL;
     size_t bkt = bs_get_u32(id) % x->nprep_buckets;
     pthread_mutex_lock(&x->prep_lock);
     prep_entry *e = x->prep[bkt];
     while (e && memcmp(e->id, id, 16))
         e = e->next;
+    if (e) {
+        e->refs++;
+        lru_unlink(x, e);
+        lru_push(x, e);
+    }
     pthread_mutex_unlock(&x->prep_lock);
+    if (e && hold(c, e)) return NULL;
     return e;
 }
 
@@ -996,11 +1107,11 @@ static int do_prepare(xctx *c, bs_proto_str q) {
     pthread_mutex_unlock(&c->sess->lock);
     uint8_t id[16];
     prep_id(ks, q.p, q.len, id);
-    prep_entry *e = prep_find(c->x, id, 16);
+    prep_entry *e = prep_find(c, id, 16);
     if (!e) {
         e = calloc(1, sizeof *e);
         if (!e) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
-        bs_arena_init(&e->arena, 0);
+        bs_arena_init(&e->arena, PREP_CHUNK);
         bs_cql_error perr;
         int rc = bs_cql_parse(&e->arena, q.p, q.len, &e->stmt, &perr);
         if (rc) {
@@ -1011,21 +1122,28 @@ static int do_prepare(xctx *c, bs_proto_str q) {
         }
         memcpy(e->id, id, 16);
         snprintf(e->keyspace, sizeof e->keyspace, "%s", ks);
-        pthread_mutex_lock(&c->x->prep_lock);
-        size_t bkt = bs_get_u32(id) % c->x->nprep_buckets;
-        prep_entry *dup = c->x->prep[bkt];
+        /* what it costs: its arena's chunks, the entry and the query */
+        e->bytes = sizeof *e + (e->arena.total / PREP_CHUNK + 1) * PREP_CHUNK;
+        bs_exec *x = c->x;
+        pthread_mutex_lock(&x->prep_lock);
+        size_t bkt = bs_get_u32(id) % x->nprep_buckets;
+        prep_entry *dup = x->prep[bkt];
         while (dup && memcmp(dup->id, id, 16))
             dup = dup->next;
         if (dup) {
-            bs_arena_free(&e->arena);
-            free(e);
+            prep_free(e);
             e = dup;
         } else {
-            e->next = c->x->prep[bkt];
-            c->x->prep[bkt] = e;
-            c->x->nprep++;
+            e->next = x->prep[bkt];
+            x->prep[bkt] = e;
+            x->nprep++;
+            x->prep_bytes += e->bytes;
+            lru_push(x, e);
         }
-        pthread_mutex_unlock(&c->x->prep_lock);
+        e->refs++;
+        prep_trim(x, e);
+        pthread_mutex_unlock(&x->prep_lock);
+        if (hold(c, e)) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     }
     c->stmt = e->stmt;
     uint64_t fp;
@@ -1142,7 +1260,7 @@ static int exec_execute(xctx *c, const bs_proto_execute *ex) {
     bs_exec_session *s = c->sess;
     set_params(c, &ex->params);
     prep_entry *e =
-        prep_find(c->x, ex->id.p, (size_t)(ex->id.len > 0 ? ex->id.len : 0));
+        prep_find(c, ex->id.p, (size_t)(ex->id.len > 0 ? ex->id.len : 0));
     if (!e) {
         send_unprepared(c, c->out->len, ex->id);
         return 1;
@@ -1183,7 +1301,7 @@ static int batch_children(xctx *c, const bs_proto_batch *b, size_t before,
             }
         } else {
             prep_entry *e = prep_find(
-                c->x, bst->id.p, bst->id.len > 0 ? (size_t)bst->id.len : 0);
+                c, bst->id.p, bst->id.len > 0 ? (size_t)bst->id.len : 0);
             if (!e) {
                 send_unprepared(c, before, bst->id);
                 return 1;
@@ -1278,6 +1396,7 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
         out->len = before;
         rc = write_error(&c);
     }
+    release_held(&c);
     bs_schema_release(c.schema);
     return rc ? BS_ENOMEM : 0;
 }

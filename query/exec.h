@@ -38,8 +38,9 @@ typedef struct bs_exec_err {
     uint16_t cl;            /* consistency of the failed request */
     int32_t required;       /* UNAVAILABLE */
     int32_t alive;          /* UNAVAILABLE */
-    int32_t received;       /* *_TIMEOUT */
-    int32_t blockfor;       /* *_TIMEOUT */
+    int32_t received;       /* *_TIMEOUT, *_FAILURE */
+    int32_t blockfor;       /* *_TIMEOUT, *_FAILURE */
+    int32_t numfailures;    /* *_FAILURE: replicas that answered with an error */
     uint8_t data_present;   /* READ_TIMEOUT */
     const char *write_type; /* WRITE_TIMEOUT: "SIMPLE", "BATCH", ... static */
 } bs_exec_err;
@@ -115,9 +116,31 @@ typedef struct bs_exec_limits {
      * 0: no check.  Defaults 5 KiB and 50 KiB. */
     uint64_t batch_size_warn_bytes;
     uint64_t batch_size_fail_bytes;
+    /* Memory of the prepared statements kept (all sessions); beyond it the
+     * least recently used are dropped and an EXECUTE of one answers
+     * UNPREPARED (the driver prepares it again).  0: no limit.  Default
+     * 10 MiB (Cassandra's prepared_statements_cache_size floor). */
+    uint64_t prepared_cache_bytes;
+    /* Writes to one partition (keys, values, element keys and timestamps)
+     * of a statement or batch above max_mutation_bytes, a cell value above
+     * max_value_bytes, a collection written with more than
+     * max_collection_items elements or max_collection_bytes bytes: refused
+     * with InvalidRequest.  0: no check.  Defaults 16 MiB (Cassandra's
+     * max_mutation_size), the others 0 (as Cassandra's guardrails). */
+    uint64_t max_mutation_bytes;
+    uint64_t max_value_bytes;
+    uint64_t max_collection_items;
+    uint64_t max_collection_bytes;
 } bs_exec_limits;
 
 void bs_exec_limits_default(bs_exec_limits *l);
+
+/* The prepared-statement cache, for /metrics. */
+typedef struct bs_exec_stats {
+    uint64_t prepared;       /* statements in the cache */
+    uint64_t prepared_bytes; /* their memory as the cache counts it */
+    uint64_t evicted;        /* dropped for room since start */
+} bs_exec_stats;
 
 typedef struct bs_exec_session {
     pthread_mutex_t lock;
@@ -137,6 +160,7 @@ bs_exec *bs_exec_new(const bs_exec_backend *be);
 /* Replaces the limits (copied); call before serving requests. */
 void bs_exec_set_limits(bs_exec *x, const bs_exec_limits *l);
 void bs_exec_free(bs_exec *x);
+void bs_exec_stats_get(bs_exec *x, bs_exec_stats *out);
 
 /*
  * Authentication and authorization (exec_auth.c; docs/SECURITY.md).

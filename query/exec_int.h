@@ -47,6 +47,10 @@ typedef struct xctx {
     int check_fp;
     uint64_t prep_fp;
     bs_proto_val prep_id;
+    /* prepared statements this request uses (a reference on each,
+     * dropped when the request ends; arena array) */
+    struct prep_entry **held;
+    size_t nheld, capheld;
     /* output of the statement */
     bs_buf *out;
     int16_t stream;
@@ -62,6 +66,11 @@ struct bs_exec {
     size_t nprep_buckets;
     size_t nprep;
     struct bs__x_auth *auth; /* NULL: AllowAll both ways */
+    /* LRU order (most recently used first) and memory of the entries in
+     * the cache; evictions so far */
+    struct prep_entry *lru_head, *lru_tail;
+    size_t prep_bytes;
+    uint64_t prep_evictions;
 };
 
 /* ---- authentication and authorization (exec_auth.c) ---- */

@@ -773,6 +773,76 @@ static uint64_t batch_bytes(const bs__x_muts *mv, int *multi) {
     return b;
 }
 
+/* The name of column id of m's table ("?" when unknown). */
+static const char *col_name(xctx *c, const bs_mutation *m, uint16_t id) {
+    const bs_table_schema *t = bs_schema_table_by_id(c->schema, &m->table_id);
+    const bs_column *col = t ? bs_table_column_by_id(t, id) : NULL;
+    return col ? col->name : "?";
+}
+
+/* Value and collection limits of one mutation's cells.  A collection's
+ * elements are consecutive ops of one row and column with an element
+ * key; a frozen collection is one value. */
+static int check_cells(xctx *c, const bs_mutation *m) {
+    const bs_exec_limits *l = &c->x->lim;
+    uint64_t items = 0, cbytes = 0;
+    for (size_t k = 0; k < m->nops; k++) {
+        const bs_mop *o = &m->ops[k];
+        if (o->kind != BS_MOP_CELL) continue;
+        if (l->max_value_bytes && o->val_len > l->max_value_bytes)
+            return XINVALID(c, "Value of column %s in %s is %zu bytes, more than "
+                               "column_value_size_fail_threshold (%llu bytes)",
+                            col_name(c, m, o->col), m->cf, o->val_len,
+                            (unsigned long long)l->max_value_bytes);
+        if (!o->has_elem) continue;
+        const bs_mop *p = k ? &m->ops[k - 1] : NULL;
+        int same = p && p->kind == BS_MOP_CELL && p->has_elem && p->col == o->col &&
+                   p->is_static == o->is_static && p->ck_len == o->ck_len &&
+                   (!o->ck_len || !memcmp(p->ck, o->ck, o->ck_len));
+        if (!same) items = cbytes = 0;
+        items++;
+        cbytes += o->elem_len + o->val_len;
+        if (l->max_collection_items && items > l->max_collection_items)
+            return XINVALID(c, "Collection %s in %s has more than %llu items "
+                               "(items_per_collection_fail_threshold)",
+                            col_name(c, m, o->col), m->cf,
+                            (unsigned long long)l->max_collection_items);
+        if (l->max_collection_bytes && cbytes > l->max_collection_bytes)
+            return XINVALID(c, "Collection %s in %s is more than %llu bytes "
+                               "(collection_size_fail_threshold)",
+                            col_name(c, m, o->col), m->cf,
+                            (unsigned long long)l->max_collection_bytes);
+    }
+    return 0;
+}
+
+/* Cassandra's max_mutation_size (the writes to one partition of a
+ * statement or batch; a batch's statements on one partition are
+ * consecutive) and the value and collection guardrails. */
+static int check_mutation_sizes(xctx *c, const bs__x_muts *mv) {
+    const bs_exec_limits *l = &c->x->lim;
+    uint64_t b = 0;
+    for (size_t i = 0; i < mv->n; i++) {
+        const bs_mutation *m = &mv->m[i];
+        const bs_mutation *p = i ? &mv->m[i - 1] : NULL;
+        if (!p || p->pk_len != m->pk_len || strcmp(p->cf, m->cf) ||
+            memcmp(p->pk, m->pk, m->pk_len))
+            b = 0;
+        b += m->pk_len;
+        for (size_t k = 0; k < m->nops; k++)
+            b += m->ops[k].ck_len + m->ops[k].elem_len + m->ops[k].val_len +
+                 sizeof m->ops[k].ts;
+        if (l->max_mutation_bytes && b > l->max_mutation_bytes)
+            return XINVALID(c, "Rejected an oversized mutation (%llu bytes) for "
+                               "a partition of %s: more than max_mutation_size "
+                               "(%llu bytes)",
+                            (unsigned long long)b, m->cf,
+                            (unsigned long long)l->max_mutation_bytes);
+        if (check_cells(c, m)) return -1;
+    }
+    return 0;
+}
+
 /* Cassandra's batch size guardrails (batches over one partition only). */
 static int check_batch_size(xctx *c, const bs__x_muts *mv) {
     const bs_exec_limits *l = &c->x->lim;
@@ -804,7 +874,9 @@ static int check_batch_size(xctx *c, const bs__x_muts *mv) {
 int bs__x_apply(xctx *c, const bs__x_muts *mv, int logged,
                 const char *write_type) {
     if (!mv->n) return 0;
-    if (check_timestamps(c, mv) || check_batch_size(c, mv)) return -1;
+    if (check_timestamps(c, mv) || check_batch_size(c, mv) ||
+        check_mutation_sizes(c, mv))
+        return -1;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
     if (c->x->be.write(c->x->be.ud, mv->m, mv->n, c->cl, logged, &err)) {

@@ -448,5 +448,8 @@ int bs_proto_decoder_next(bs_proto_decoder *d, bs_proto_frame *out);
 const char *bs_proto_decoder_errmsg(const bs_proto_decoder *d);
 /* Bytes buffered but not yet returned as frames. */
 size_t bs_proto_decoder_pending(const bs_proto_decoder *d);
+/* Bytes of an oversize frame's body (ETOOBIG) still to be discarded as
+ * they arrive: the frame is not over until they have. */
+uint64_t bs_proto_decoder_skipping(const bs_proto_decoder *d);
 
 #endif

@@ -309,6 +309,8 @@ size_t bs_proto_decoder_pending(const bs_proto_decoder *d) {
     return d->in.len - d->rpos;
 }
 
+uint64_t bs_proto_decoder_skipping(const bs_proto_decoder *d) { return d->skip; }
+
 static void compact(bs_proto_decoder *d) {
     if (d->rpos == 0) return;
     size_t left = d->in.len - d->rpos;

@@ -37,6 +37,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "storage/rocks_shim.h"
 #include "storage/store_int.h"
 
 static int wal_to_os(bs_store *s);
@@ -187,7 +188,9 @@ static void table_free(bs_table *t) {
 
 /* After a failed write: no WAL flush until a write succeeds again. */
 static int write_failed(bs_store *s, char *errptr, const char *what) {
-    int rc = bs__rocks_err(errptr, what, NULL);
+    /* logged once per episode (below), not once per refused write */
+    int rc = bs__seterr(BS_EIO, "%s: %s", what, errptr ? errptr : "?");
+    rocksdb_free(errptr);
     if (!atomic_exchange(&s->wal_failed, 1))
         BS_ERROR("storage", "writes are failing (%s); reads go on; writes resume by "
                  "themselves once the cause (e.g. a full disk) is gone",
@@ -195,11 +198,39 @@ static int write_failed(bs_store *s, char *errptr, const char *what) {
     return rc;
 }
 
+/*
+ * While writes are failing: DB::Resume() at most once a second, before a
+ * write.  RocksDB recovers by itself only from ENOSPC (its SstFileManager
+ * polls for free space); after any other error (EIO, a read-only file
+ * system) its background error stops every write until Resume() or a
+ * restart.  Resume() fails harmlessly while the cause persists (logged
+ * once); once it succeeds the next write goes through and write_ok logs
+ * the recovery.
+ */
+static void maybe_resume(bs_store *s) {
+    if (!atomic_load_explicit(&s->wal_failed, memory_order_relaxed)) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t last = atomic_load(&s->resume_at);
+    if (now - last < 1000000000 || !atomic_compare_exchange_strong(&s->resume_at, &last, now))
+        return;
+    char why[256];
+    if (bs__rocks_resume(s->db, why, sizeof why) == 0) {
+        BS_INFO("storage", "RocksDB resumed writes after its error");
+        return;
+    }
+    if (!atomic_exchange(&s->resume_logged, 1))
+        BS_WARN("storage", "RocksDB cannot resume writes yet (%s); retrying every second", why);
+}
+
 /* After a successful write. */
 static void write_ok(bs_store *s) {
     if (atomic_load_explicit(&s->wal_failed, memory_order_relaxed) &&
-        atomic_exchange(&s->wal_failed, 0))
+        atomic_exchange(&s->wal_failed, 0)) {
+        atomic_store(&s->resume_logged, 0);
         BS_INFO("storage", "writes resumed: the store has recovered from its write error");
+    }
 }
 
 /*
@@ -276,8 +307,6 @@ static void store_options(bs_store *s, const bs_store_opts *opts) {
      * path.  Size-bounded and rotated, so a long-lived node's data
      * directory does not fill with logs. */
     rocksdb_options_set_info_log_level(s->dbopts, 1 /* INFO_LEVEL */);
-    rocksdb_options_set_max_log_file_size(s->dbopts, 16u << 20);
-    rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
     s->wopts = rocksdb_writeoptions_create();
 #ifndef BS_BREAK_BATCH_FSYNC
     rocksdb_writeoptions_set_sync(s->wopts, s->opts.durability == BS_DURABILITY_BATCH);
@@ -315,12 +344,21 @@ static void load_header_hints(bs_store *s, bs_table *t, rocksdb_readoptions_t *h
     }
 }
 
+/* RocksDB's WARN and above, into Basalt's log. */
+static void rocks_log(int level, const char *msg) {
+    if (level >= 3) BS_ERROR("rocksdb", "%s", msg);
+    else BS_WARN("rocksdb", "%s", msg);
+}
+
 int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     *out = NULL;
     bs_store *s = calloc(1, sizeof *s);
     if (!s) return BS_ENOMEM;
     store_options(s, opts);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
+    /* RocksDB's LOG through a writer that survives a failing disk (see
+     * rocks_shim.cc: the default one aborts the process) */
+    bs__rocks_set_logger(s->dbopts, dir, 1 /* INFO */, rocks_log);
     atomic_store(&s->since_statvfs, UINT64_MAX / 2); /* check at the first write */
 
     /* Existing column families. */
@@ -805,6 +843,7 @@ static int rep_write(bs_store *s) {
         t_rep_count = 0;
         return rc;
     }
+    maybe_resume(s);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)t_rep.data, t_rep.len);
     bs_buf_free(&t_rep);
     t_rep_count = 0;
@@ -878,6 +917,7 @@ static int write_now(bs_store *s, bs_batch *b) {
     rocksdb_writebatch_data(b->wb, &wbn);
     int src = space_check(s, wbn);
     if (src) return src;
+    maybe_resume(s);
     char *err = NULL;
     rocksdb_write(s->db, s->wopts, b->wb, &err);
     if (err) return write_failed(s, err, "write");

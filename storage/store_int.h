@@ -236,10 +236,17 @@ struct bs_store {
     int manual_wal; /* PERIODIC: WAL buffer flushed by us (bs_store_write) */
     /* A write or WAL flush failed (disk full, I/O error): RocksDB stops
      * writes and its WAL writer must not be touched again (RocksDB 7.8
-     * asserts on a writer that has seen an error, a crash with Debian's
-     * build), so flush_wal is skipped until a write succeeds again, i.e.
-     * RocksDB has recovered onto a new WAL.  Logged once each way. */
+     * asserts on a WritableFileWriter that has seen an error, a crash
+     * with Debian's build - seen in its info LOG writer, which
+     * rocks_shim.cc replaces), so flush_wal is skipped until a write
+     * succeeds again, i.e. RocksDB has recovered onto a new WAL (by
+     * itself after ENOSPC, through maybe_resume's DB::Resume() after
+     * other errors).  Logged once each way. */
     _Atomic int wal_failed;
+    /* While wal_failed: when DB::Resume() was last tried (monotonic ns;
+     * at most once a second), and whether its failure was logged. */
+    _Atomic int64_t resume_at;
+    _Atomic int resume_logged;
     char dir[4096];               /* the data directory (free-space check) */
     _Atomic uint64_t since_statvfs; /* bytes written since the last check */
     _Atomic int space_low;        /* free space was under min_free_bytes */

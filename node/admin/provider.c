@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "node/transport/server.h"
+#include "query/exec.h"
 #include "query/proto.h"
 #include "ring/strategy.h"
 #include "storage/store.h"
@@ -425,6 +426,18 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                 bs_buf_appendf(
                     b, "basalt_cql_errors_total{code=\"0x%04x\"} %llu\n",
                     (unsigned)ss.errcodes[i], (unsigned long long)ss.errors[i]);
+    }
+    if (p->exec) {
+        bs_exec_stats es;
+        bs_exec_stats_get(p->exec, &es);
+        metric(b, "basalt_prepared_statements", "gauge",
+               "Prepared statements in the cache", es.prepared);
+        metric(b, "basalt_prepared_statements_bytes", "gauge",
+               "Memory of the cached prepared statements "
+               "(limit: prepared_statements_cache_size)", es.prepared_bytes);
+        metric(b, "basalt_prepared_statements_evicted_total", "counter",
+               "Prepared statements dropped for room (executing one answers "
+               "Unprepared)", es.evicted);
     }
     metric(b, "basalt_load_bytes", "gauge",
            "Bytes on disk of every table (SST files)",

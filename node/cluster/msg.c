@@ -72,6 +72,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <uv.h>
 
 #include "common/buf.h"
@@ -177,6 +178,8 @@ typedef struct wreq {
     struct inconn *ic;  /* inbound refusal: close it once written */
     unsigned frames;    /* frames in it (TLS batches several; 0: only
                            TLS handshake records) */
+    size_t nmore;       /* frames of a coalesced write after data */
+    uint8_t *more[];    /* their buffers, freed with data */
 } wreq;
 
 struct bs_msg {
@@ -197,21 +200,25 @@ struct bs_msg {
     int thread_started;
     pthread_t loop_tid;
 
-    pthread_mutex_t mu; /* cmds, stopping, handlers, observer */
+    pthread_mutex_t mu; /* cmds, stopping */
     cmd *chead, *ctail;
     int stopping;
     struct {
         bs_msg_handler h;
         void *ud;
     } handlers[BS_VERB_MAX];
+    pthread_mutex_t hmu; /* handlers, observer, batch_end (not the command list) */
     bs_msg_conn_cb obs;
     void *obs_ud;
+    void (*batch_end)(void *ud);
+    void *batch_end_ud;
 
     atomic_uint_fast64_t next_id;
     outconn *outs;
     inconn *ins;
     pending *buckets[NBUCKETS];
     int shut; /* loop side: shutdown started */
+    int coalescing; /* in a batch (batch_begin): queues flushed at its end */
 
     struct {
         atomic_uint_fast64_t sent, received, dropped_overflow, dropped_expired,
@@ -420,6 +427,7 @@ static void on_write(uv_write_t *req, int status) {
     wreq *w = (wreq *)req;
     bs_msg *m = w->m;
     free(w->data);
+    for (size_t i = 0; i < w->nmore; i++) free(w->more[i]);
     if (status == 0) atomic_fetch_add_explicit(&m->st.sent, w->frames, memory_order_relaxed);
     if (w->ic) {
         in_close(w->ic);
@@ -481,6 +489,28 @@ static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
 }
 
 /* ------------------------------------------------------------------ */
+/* batches: a loop callback's output written once at its end            */
+/* ------------------------------------------------------------------ */
+
+/* The bs_msg whose loop is in a batch on this thread: a reply sent from
+ * a handler there is queued directly (no command, no wake-up). */
+static _Thread_local bs_msg *tl_batch;
+
+static void batch_begin(bs_msg *m) {
+    m->coalescing = 1;
+    tl_batch = m;
+}
+
+/* End of a batch (commands or a socket read): every peer's queued frames
+ * are written, one write per peer. */
+static void batch_end(bs_msg *m) {
+    tl_batch = NULL;
+    m->coalescing = 0;
+    for (outconn *oc = m->outs; oc; oc = oc->next)
+        if (oc->qhead && oc->state == OC_READY) oc_flush(oc);
+}
+
+/* ------------------------------------------------------------------ */
 /* outbound connections                                                */
 /* ------------------------------------------------------------------ */
 
@@ -488,10 +518,10 @@ static void oc_connect(outconn *oc);
 static void oc_fail(outconn *oc, const char *why);
 
 static void notify(bs_msg *m, const bs_msg_peer *p, bs_msg_conn_event ev) {
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->hmu);
     bs_msg_conn_cb cb = m->obs;
     void *ud = m->obs_ud;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->hmu);
     if (cb) cb(ud, p, ev);
 }
 
@@ -512,46 +542,76 @@ static int oc_write_batch(outconn *oc, bs_buf *batch, unsigned *frames) {
     return rc;
 }
 
-static void oc_flush(outconn *oc) {
-    bs_msg *m = oc->m;
-    int64_t now = bs_clock_mono_ns();
-    bs_buf batch = BS_BUF_INIT;
-    unsigned nb = 0;
-    while (oc->qhead && oc->state == OC_READY &&
-           uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp) <
-               WRITE_HIGH) {
+/* Up to FLUSH_MAX queued frames of oc whose deadline has not passed,
+ * taken off its queue into bufs/datas; their count. */
+#define FLUSH_MAX 128
+static size_t oc_take(outconn *oc, int64_t now, uv_buf_t *bufs, uint8_t **datas) {
+    size_t n = 0, bytes = 0;
+    size_t room = uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp);
+    while (oc->qhead && n < FLUSH_MAX && room + bytes < WRITE_HIGH) {
         qitem *q = oc->qhead;
         oc->qhead = q->next;
         if (!oc->qhead) oc->qtail = NULL;
         oc->qlen--;
         if (q->expire_ns && q->expire_ns <= now) {
-            INC(m, dropped_expired);
+            INC(oc->m, dropped_expired);
             free(q->data);
-            free(q);
-            continue;
+        } else {
+            bufs[n] = uv_buf_init((char *)q->data, (unsigned)q->len);
+            datas[n++] = q->data;
+            bytes += q->len;
         }
-        if (oc->tls) {
-            int rc = bs_buf_append(&batch, q->data, q->len);
-            free(q->data);
-            free(q);
-            nb++;
-            if (rc) {
-                oc_fail(oc, "out of memory");
-                break;
-            }
-            if (batch.len >= WRITE_HIGH / 4 && oc_write_batch(oc, &batch, &nb)) break;
-            continue;
-        }
-        int rc =
-            write_raw(m, (uv_stream_t *)&oc->tcp, q->data, q->len, oc, NULL, oc->tls);
         free(q);
+    }
+    return n;
+}
+
+/* Writes oc's queue while libuv's write queue is under WRITE_HIGH: the
+ * frames queued so far go out as one uv_write (one writev), so a loop
+ * turn that queued many messages to a peer costs one syscall. */
+static void oc_flush(outconn *oc) {
+    bs_msg *m = oc->m;
+    int64_t now = bs_clock_mono_ns();
+    uv_buf_t bufs[FLUSH_MAX];
+    uint8_t *datas[FLUSH_MAX];
+    while (oc->qhead && oc->state == OC_READY &&
+           uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp) < WRITE_HIGH) {
+        size_t n = oc_take(oc, now, bufs, datas);
+        if (!n) continue; /* all expired */
+        if (oc->tls) { /* the frames as one TLS write */
+            bs_buf batch = BS_BUF_INIT;
+            int rc = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (!rc) rc = bs_buf_append(&batch, bufs[i].base, bufs[i].len);
+                free(datas[i]);
+            }
+            unsigned nb = (unsigned)n;
+            if (!rc) rc = oc_write_batch(oc, &batch, &nb);
+            else oc_fail(oc, "out of memory");
+            bs_buf_free(&batch);
+            if (rc) return;
+            continue;
+        }
+        wreq *w = calloc(1, sizeof *w + (n - 1) * sizeof(uint8_t *));
+        if (!w) {
+            for (size_t i = 0; i < n; i++) free(datas[i]);
+            oc_fail(oc, "out of memory");
+            return;
+        }
+        w->data = datas[0];
+        w->m = m;
+        w->oc = oc;
+        w->nmore = n - 1;
+        w->frames = (unsigned)n;
+        for (size_t i = 1; i < n; i++) w->more[i - 1] = datas[i];
+        int rc = uv_write(&w->req, (uv_stream_t *)&oc->tcp, bufs, (unsigned)n, on_write);
         if (rc) {
+            for (size_t i = 0; i < n; i++) free(datas[i]);
+            free(w);
             oc_fail(oc, uv_strerror(rc));
             return;
         }
     }
-    if (batch.len && oc->tls && oc->state == OC_READY) oc_write_batch(oc, &batch, &nb);
-    bs_buf_free(&batch);
 }
 
 static void oc_maybe_free(outconn *oc) {
@@ -1132,10 +1192,10 @@ static void in_dispatch(inconn *c, bs_msg_frame *f) {
         INC(m, dropped_expired);
         return;
     }
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->hmu);
     bs_msg_handler h = m->handlers[f->verb].h;
     void *hud = m->handlers[f->verb].ud;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->hmu);
     bs_msg_in in = {c->from,    c->host,        f->verb,
                     f->id,      f->deadline_ms, f->kind == BS_MSG_KIND_REQUEST,
                     f->payload, f->len};
@@ -1225,34 +1285,40 @@ static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
         return;
     }
     if (n == 0 || c->closing) return;
+    bs_msg *m = c->m;
+    pthread_mutex_lock(&m->hmu);
+    void (*end)(void *) = m->batch_end;
+    void *end_ud = m->batch_end_ud;
+    pthread_mutex_unlock(&m->hmu);
     const char *why = NULL;
     if (!c->sniffed && in_sniff(c, (uint8_t)b->base[0])) return;
+    batch_begin(m);
     if (c->tls) {
-        int rc = tls_in(c->m, s, c->tls, &c->rbuf, b->base, (size_t)n, c,
+        int rc = tls_in(m, s, c->tls, &c->rbuf, b->base, (size_t)n, c,
                         in_frame, in_alive, NULL, &why);
         if (rc == 1 && !c->closing) {
-            INC(c->m, refused);
-            INC(c->m, auth_failures);
-            log_refusal(c->m,
+            INC(m, refused);
+            INC(m, auth_failures);
+            log_refusal(m,
                         "refused internode connection from %s: TLS %s: %s",
                         c->remote,
                         bs_tls_ready(c->tls) ? "error" : "handshake failed",
                         bs_tls_error(c->tls));
             uv_read_stop(s);
             c->hello_ok = -1;
-            tls_flush(c->m, s, c->tls, NULL, c, 0); /* the alert, then close */
+            tls_flush(m, s, c->tls, NULL, c, 0); /* the alert, then close */
         } else if (rc == 2) {
-            INC(c->m, decode_errors);
+            INC(m, decode_errors);
             BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
             in_close(c);
         }
-        return;
-    }
-    if (feed(c->m, &c->rbuf, b->base, (size_t)n, c, in_frame, in_alive, &why)) {
-        INC(c->m, decode_errors);
+    } else if (feed(m, &c->rbuf, b->base, (size_t)n, c, in_frame, in_alive, &why)) {
+        INC(m, decode_errors);
         BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
         in_close(c);
     }
+    if (end) end(end_ud);
+    batch_end(m);
 }
 
 static void on_accept(uv_stream_t *srv, int status) {
@@ -1346,7 +1412,7 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
     oc->qlen++;
     if (oc->state == OC_IDLE)
         oc_connect(oc);
-    else if (oc->state == OC_READY)
+    else if (oc->state == OC_READY && !m->coalescing)
         oc_flush(oc);
 }
 
@@ -1405,6 +1471,7 @@ static void shutdown_loop(bs_msg *m) {
     uv_close((uv_handle_t *)&m->async, on_close_noop);
 }
 
+
 static void on_async(uv_async_t *a) {
     bs_msg *m = a->data;
     for (;;) {
@@ -1418,11 +1485,18 @@ static void on_async(uv_async_t *a) {
             if (stopping && !m->shut) shutdown_loop(m);
             return;
         }
+        pthread_mutex_lock(&m->hmu);
+        void (*end)(void *) = m->batch_end;
+        void *end_ud = m->batch_end_ud;
+        pthread_mutex_unlock(&m->hmu);
+        batch_begin(m);
         while (c) {
             cmd *n = c->next;
             run_cmd(m, c);
             c = n;
         }
+        if (end) end(end_ud);
+        batch_end(m);
     }
 }
 
@@ -1449,6 +1523,7 @@ static int push_cmd(bs_msg *m, cmd *c) {
 
 static void *loop_main(void *arg) {
     bs_msg *m = arg;
+    prctl(PR_SET_NAME, "bs-msg", 0, 0, 0); /* shown by top -H, perf */
     m->loop_tid = pthread_self();
     uv_run(&m->loop, UV_RUN_DEFAULT);
     return NULL;
@@ -1487,10 +1562,12 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     m->o.broadcast_address = NULL;
     atomic_init(&m->next_id, 1);
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->hmu, NULL);
     struct sockaddr_storage ss;
     int rc = make_sockaddr(m->listen, o->port, &ss);
     if (rc) {
         pthread_mutex_destroy(&m->mu);
+        pthread_mutex_destroy(&m->hmu);
         free(m);
         return rc;
     }
@@ -1504,6 +1581,7 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
         uv_run(&m->loop, UV_RUN_DEFAULT);
         uv_loop_close(&m->loop);
         pthread_mutex_destroy(&m->mu);
+        pthread_mutex_destroy(&m->hmu);
         free(m);
         return rc;
     }
@@ -1524,6 +1602,7 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
         uv_run(&m->loop, UV_RUN_DEFAULT);
         uv_loop_close(&m->loop);
         pthread_mutex_destroy(&m->mu);
+        pthread_mutex_destroy(&m->hmu);
         free(m);
         return BS_ENOMEM;
     }
@@ -1542,6 +1621,7 @@ void bs_msg_stop(bs_msg *m) {
     /* commands that raced with the stop flag were drained by on_async */
     uv_loop_close(&m->loop);
     pthread_mutex_destroy(&m->mu);
+        pthread_mutex_destroy(&m->hmu);
     OPENSSL_cleanse(m->secret, sizeof m->secret);
     free(m);
 }
@@ -1553,20 +1633,27 @@ void bs_msg_host_id(const bs_msg *m, bs_uuid *out) {
     *out = m->o.host_id;
 }
 
+void bs_msg_set_batch_end(bs_msg *m, void (*fn)(void *ud), void *ud) {
+    pthread_mutex_lock(&m->hmu);
+    m->batch_end = fn;
+    m->batch_end_ud = ud;
+    pthread_mutex_unlock(&m->hmu);
+}
+
 int bs_msg_register(bs_msg *m, uint8_t verb, bs_msg_handler h, void *ud) {
     if (verb == BS_VERB_HANDSHAKE || verb >= BS_VERB_MAX) return BS_EINVAL;
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->hmu);
     m->handlers[verb].h = h;
     m->handlers[verb].ud = ud;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->hmu);
     return 0;
 }
 
 void bs_msg_set_conn_observer(bs_msg *m, bs_msg_conn_cb cb, void *ud) {
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->hmu);
     m->obs = cb;
     m->obs_ud = ud;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->hmu);
 }
 
 static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
@@ -1582,6 +1669,16 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
         return rc;
     }
     if (fr.len > 4 && (fr.data[4] & 1)) INC(m, compressed);
+    int64_t expire =
+        timeout_ms ? bs_clock_mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    if (!cb && tl_batch == m && !m->shut) {
+        /* a reply or one-way message from a handler on the loop: queued
+         * now, written at the batch's end */
+        size_t flen;
+        uint8_t *d = bs_buf_steal(&fr, &flen);
+        enqueue_frame(m, to, d, flen, expire, f->id, NULL, NULL);
+        return 0;
+    }
     cmd *c = calloc(1, sizeof *c);
     if (!c) {
         bs_buf_free(&fr);
@@ -1591,8 +1688,7 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
     c->peer = *to;
     c->data = bs_buf_steal(&fr, &c->len);
     c->id = f->id;
-    c->expire_ns =
-        timeout_ms ? bs_clock_mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    c->expire_ns = expire;
     c->cb = cb;
     c->ud = ud;
     rc = push_cmd(m, c);

@@ -198,6 +198,17 @@ int bs_msg_register(bs_msg *m, uint8_t verb, bs_msg_handler h, void *ud);
 void bs_msg_set_conn_observer(bs_msg *m, bs_msg_conn_cb cb, void *ud);
 
 /*
+ * fn(ud) runs on the loop thread at the end of each batch: the frames of
+ * one socket read handed to their handlers, or the commands (sends and
+ * bs_msg_call functions) taken at once from other threads.  A handler or
+ * function can gather work and pass it on once per batch (one wake-up of
+ * another thread, one store write, instead of one per message).  A batch
+ * that began with fn set ends with fn even if it is replaced meanwhile.
+ * fn NULL: none.
+ */
+void bs_msg_set_batch_end(bs_msg *m, void (*fn)(void *ud), void *ud);
+
+/*
  * Sends payload (copied) to `to`.  With cb: a request; cb runs once on the
  * loop thread with the response or an error, at the latest timeout_ms
  * after the call (the message's deadline).  Without cb: one-way.

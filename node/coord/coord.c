@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -94,6 +95,8 @@ void bs_coord_opts_default(bs_coord_opts *o) {
     o->hint_poll_ms = 1000;
     o->stage_threads = 2;
     o->range_page = 128;
+    o->inline_replica_writes = 1;
+    o->inline_replica_reads = 1;
 }
 
 void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
@@ -107,6 +110,8 @@ void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
     o->hints_enabled = cfg->hinted_handoff_enabled;
     o->max_hint_window_ms = cfg->max_hint_window_ms;
     o->hint_throttle_bytes = cfg->hinted_handoff_throttle_bytes;
+    /* in batch mode every write waits for an fsync: not on the loop */
+    o->inline_replica_writes = cfg->commitlog_sync == BS_COMMITLOG_PERIODIC;
 }
 
 static int parse_spec(bs_coord *c, const char *s) {
@@ -507,8 +512,10 @@ static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
     }
     if (!status && k->replica_read)
         bs__hist_add(&f->c->replica_read_lat, (uint64_t)(bs_clock_mono_ns() - k->sent_ns) / 1000);
-    pthread_cond_broadcast(&f->cond);
     pthread_mutex_unlock(&f->lock);
+    /* after the unlock (our reference keeps f): the woken waiter does not
+     * find the lock still held and sleep on it once more */
+    pthread_cond_broadcast(&f->cond);
     if (hint) bs__hint_queue(f->c, &host, hint, hint_len);
     bs__fan_release(f);
 }
@@ -599,6 +606,7 @@ static void job_free(bs__job *j) {
  * for its write's answer always does. */
 static void *worker_main(void *arg) {
     bs_coord *c = arg;
+    prctl(PR_SET_NAME, "bs-stage", 0, 0, 0); /* shown by top -H, perf */
     for (;;) {
         pthread_mutex_lock(&c->qlock);
         while (!c->qhead && !c->qstop) pthread_cond_wait(&c->qcond, &c->qlock);
@@ -622,7 +630,7 @@ static void *worker_main(void *arg) {
             else j->fn(c, j); /* a direct write applies what is queued first */
         }
         int crc = bs_store_defer_commit();
-        if (crc) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
+        if (crc && crc != BS_EIO) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
         for (bs__job *j = batch, *nx; j; j = nx) {
             nx = j->next;
             if (j->fn == bs__job_mutation)
@@ -632,20 +640,48 @@ static void *worker_main(void *arg) {
     }
 }
 
-/* Queues j; 0, or BS_ECLOSED when the stage is stopped (j not taken). */
-static int enqueue(bs_coord *c, bs__job *j) {
+/* Queues the jobs j..last (linked); 0, or BS_ECLOSED when the stage is
+ * stopped (none taken). */
+static int enqueue(bs_coord *c, bs__job *j, bs__job *last) {
     pthread_mutex_lock(&c->qlock);
     if (c->qstop) {
         pthread_mutex_unlock(&c->qlock);
         return BS_ECLOSED;
     }
-    j->next = NULL;
+    last->next = NULL;
     if (c->qtail) c->qtail->next = j;
     else c->qhead = j;
-    c->qtail = j;
+    c->qtail = last;
     pthread_cond_signal(&c->qcond);
     pthread_mutex_unlock(&c->qlock);
     return 0;
+}
+
+/* Messaging thread, end of a batch (a socket read, or commands): the
+ * replica writes applied inline are committed and answered, the stage
+ * gets the other requests. */
+static void on_batch_end(void *ud) {
+    bs_coord *c = ud;
+    if (c->rdefer) {
+        c->rdefer = 0;
+        int crc = bs_store_defer_commit();
+        if (crc) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
+        bs__job *d = c->dhead;
+        c->dhead = c->dtail = NULL;
+        for (bs__job *nx; d; d = nx) {
+            nx = d->next;
+            bs_msg_reply(c->msg, &d->in, crc ? crc : d->status, NULL, 0);
+            job_free(d);
+        }
+    }
+    bs__job *j = c->rhead, *last = c->rtail;
+    c->rhead = c->rtail = NULL;
+    if (!j || !enqueue(c, j, last)) return;
+    for (bs__job *nx; j; j = nx) { /* stopped */
+        nx = j->next;
+        bs_msg_reply(c->msg, &j->in, BS_ECLOSED, NULL, 0);
+        job_free(j);
+    }
 }
 
 typedef struct verb_ent {
@@ -684,14 +720,39 @@ int bs__drained_error(bs_coord *c, bs_exec_err *err) {
     return -1;
 }
 
-/* Messaging thread: copy the request and hand it to the stage. */
+/* Messaging thread: a MUTATION (or HINT) applied right here, inside the
+ * store defer scope of the socket read it came in (one RocksDB write for
+ * all of them, committed by on_batch_end, which answers them). */
+static void defer_apply(bs_coord *c, bs__job *j) {
+    if (!c->rdefer) {
+        bs_store_defer_begin(c->store);
+        c->rdefer = 1;
+    }
+    j->status = bs__mutation_apply(c, j);
+    j->next = NULL;
+    if (c->dtail) c->dtail->next = j;
+    else c->dhead = j;
+    c->dtail = j;
+}
+
+/* A replica write applied from the received frame (no copy). */
+static void apply_inline(bs_coord *c, bs__job *j, const bs_msg_in *in) {
+    j->in = *in;
+    j->data = (uint8_t *)in->payload; /* borrowed for the apply */
+    j->len = in->len;
+    defer_apply(c, j);
+    j->in.payload = NULL;
+    j->in.len = 0;
+    j->data = NULL;
+    j->len = 0;
+}
+
+/* Messaging thread: copy the request and hand it to the stage (at the
+ * read's end), or apply a replica write inline (apply_inline). */
 static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
     bs_coord *c = ud;
     bs__job *j = calloc(1, sizeof *j);
-    uint8_t *data = in->len ? malloc(in->len) : NULL;
-    if (!j || (in->len && !data)) {
-        free(j);
-        free(data);
+    if (!j) {
         bs_msg_reply(m, in, BS_EOVERLOAD, NULL, 0);
         return;
     }
@@ -701,10 +762,28 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
             j->fn = k_verbs[i].fn;
             writes = k_verbs[i].writes;
         }
-    if (writes && atomic_load(&c->drained)) {
-        bs_msg_reply(m, in, BS_ECLOSED, NULL, 0);
-        free(data);
+    if (!j->fn || (writes && atomic_load(&c->drained))) {
+        bs_msg_reply(m, in, j->fn ? BS_ECLOSED : BS_ENOTSUP, NULL, 0);
         free(j);
+        return;
+    }
+    if (j->fn == bs__job_mutation && c->o.inline_replica_writes) {
+        apply_inline(c, j, in);
+        return;
+    }
+    if (j->fn == bs__job_read && c->o.inline_replica_reads) {
+        /* one partition, at most a page of rows: read and answered here */
+        j->in = *in;
+        j->data = (uint8_t *)in->payload;
+        j->len = in->len;
+        bs__job_read(c, j);
+        free(j);
+        return;
+    }
+    uint8_t *data = in->len ? malloc(in->len) : NULL;
+    if (in->len && !data) {
+        free(j);
+        bs_msg_reply(m, in, BS_EOVERLOAD, NULL, 0);
         return;
     }
     if (in->len) memcpy(data, in->payload, in->len);
@@ -712,11 +791,10 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
     j->in.payload = data;
     j->data = data;
     j->len = in->len;
-    if (!j->fn || enqueue(c, j)) {
-        bs_msg_reply(m, in, j->fn ? BS_ECLOSED : BS_ENOTSUP, NULL, 0);
-        free(data);
-        free(j);
-    }
+    j->next = NULL; /* queued at the read's end (on_batch_end) */
+    if (c->rtail) c->rtail->next = j;
+    else c->rhead = j;
+    c->rtail = j;
 }
 
 /* ---- hints glue ---------------------------------------------------------- */
@@ -743,7 +821,7 @@ void bs__hint_queue(bs_coord *c, const bs_uuid *host, uint8_t *payload, size_t l
     j->host = *host;
     j->data = payload;
     j->len = len;
-    if (enqueue(c, j)) { /* stage stopped (shutdown): store it right here */
+    if (enqueue(c, j, j)) { /* stage stopped (shutdown): store it right here */
         bs__hint_store(c, host, payload, len);
         free(payload);
         free(j);
@@ -889,6 +967,7 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     }
     for (size_t i = 0; !rc && i < sizeof k_verbs / sizeof k_verbs[0]; i++)
         rc = bs_msg_register(msg, k_verbs[i].verb, on_request, c);
+    if (!rc) bs_msg_set_batch_end(msg, on_batch_end, c);
     if (!rc) rc = bs_hints_start(c->hints, hint_deliver, hint_alive, c);
     if (!rc) rc = bs__batchlog_start(c);
     if (rc) {
@@ -907,6 +986,7 @@ void bs_coord_stop(bs_coord *c) {
     c->stopped = 1;
     for (size_t i = 0; i < sizeof k_verbs / sizeof k_verbs[0]; i++)
         bs_msg_register(c->msg, k_verbs[i].verb, NULL, NULL);
+    bs_msg_set_batch_end(c->msg, NULL, NULL);
     /* a handler that was running on the loop thread has returned after
      * this round trip */
     bs_msg_call_sync(c->msg, noop, NULL);

@@ -101,6 +101,14 @@ typedef struct bs_coord_opts {
     uint32_t hint_poll_ms;       /* 1000 */
     uint32_t stage_threads;      /* replica-side workers; 2 */
     uint32_t range_page;         /* partitions per RANGE_READ answer; 128 */
+    /* 1: a replica applies MUTATION/HINT on the messaging thread, the
+     * messages of one socket read as one RocksDB write (no hand-off to the
+     * stage and back); 0: on the stage.  Default 1; from a config: 1 in
+     * periodic commitlog mode, 0 in batch mode (a write waits for fsync) */
+    int inline_replica_writes;
+    /* 1 (default): a replica answers READ (one partition, a page of rows
+     * at most) on the messaging thread; 0: on the stage */
+    int inline_replica_reads;
     bs_clock *clock;             /* borrowed; NULL = process clock */
 } bs_coord_opts;
 

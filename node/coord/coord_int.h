@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "common/error.h"
 #include "node/coord/coord.h"
 #include "repair/hints.h"
 #include <string.h>
@@ -172,6 +173,13 @@ struct bs_coord {
     pthread_cond_t qcond;
     bs__job *qhead, *qtail;
     int qstop;
+    /* messaging thread only: jobs of the socket read being handled, queued
+     * for the stage at the read's end (one wake-up per read) */
+    bs__job *rhead, *rtail;
+    /* messaging thread only: replica writes applied inline in this read's
+     * store defer scope (rdefer), answered after its commit */
+    bs__job *dhead, *dtail;
+    int rdefer;
     pthread_t *workers;
     size_t nworkers;
     int stopped;
@@ -210,6 +218,15 @@ static inline int bs__req_match(const bs__req *r, const bs__target *t) {
     return !r->dc || (t->dc && !strcmp(r->dc, t->dc));
 }
 const char *bs__cl_name(uint16_t cl);
+/* 1 when a call's status is a replica's explicit failure (its store
+ * refused or failed the request) rather than silence: a timeout, a
+ * replica known down (hinted), a closed connection, a full queue.  Only
+ * explicit failures make WriteFailure/ReadFailure (Cassandra counts the
+ * replicas that answered with a failure the same way). */
+static inline int bs__is_replica_failure(int status) {
+    return status && status != BS_ETIMEDOUT && status != BS_EUNAVAIL && status != BS_ECLOSED &&
+           status != BS_EOVERLOAD && status != BS_ENOTSUP;
+}
 void bs__unavailable(bs_coord *c, bs_exec_err *err, uint16_t cl, int need,
                      int alive);
 

@@ -238,6 +238,7 @@ typedef struct rstate {
     contact *ct;
     size_t nct;
     int received, blockfor, data_present;
+    int numfailures; /* contacts of the unmet requirement that answered with an error */
 } rstate;
 
 static int read_met(bs__fan *f, void *ud) {
@@ -247,17 +248,21 @@ static int read_met(bs__fan *f, void *ud) {
         if (r->ct[k].data && f->calls[k].done && !f->calls[k].status) r->data_present = 1;
     int met = 1;
     for (size_t q = 0; q < r->nreq; q++) {
-        int got = 0;
-        for (size_t k = 0; k < r->nct; k++)
-            if (f->calls[k].done && !f->calls[k].status && bs__req_match(&r->req[q], &r->pl->t[r->ct[k].slot]))
-                got++;
+        int got = 0, failed = 0;
+        for (size_t k = 0; k < r->nct; k++) {
+            if (!bs__req_match(&r->req[q], &r->pl->t[r->ct[k].slot]) || !f->calls[k].done) continue;
+            if (!f->calls[k].status) got++;
+            else if (bs__is_replica_failure(f->calls[k].status)) failed++;
+        }
         if (got < r->req[q].need && met) {
             met = 0;
             r->received = got;
             r->blockfor = r->req[q].need;
+            r->numfailures = failed;
         }
     }
     if (met) {
+        r->numfailures = 0;
         r->received = r->blockfor = 0;
         for (size_t q = 0; q < r->nreq; q++) r->blockfor += r->req[q].need;
         r->received = r->blockfor;
@@ -525,6 +530,14 @@ static int read_placed(rctx *x, bs_partv **out) {
     if (read_start(x)) return -1;
     if (!read_wait(x)) {
         read_timeout(x->c, x->err, x->cl, x->r.received, x->r.blockfor, x->r.data_present);
+        if (x->r.numfailures) { /* replicas answered with an error: ReadFailure */
+            x->err->code = BS_PROTO_ERR_READ_FAILURE;
+            x->err->numfailures = x->r.numfailures;
+            snprintf(x->err->msg, sizeof x->err->msg,
+                     "Operation failed - received %d responses and %d failures (%d required) at "
+                     "%s: a replica could not read its storage (see that node's log)",
+                     x->r.received, x->r.numfailures, x->r.blockfor, bs__cl_name(x->cl));
+        }
         return -1;
     }
     bs_partv *part = NULL;

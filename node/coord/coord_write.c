@@ -18,7 +18,10 @@
  *      fan slot, see coord.c) whether or not the level was met.
  *   5. Wait until every mutation meets every requirement (ANY: an ack or
  *      a hint), or everyone answered, or the deadline: WriteTimeout with
- *      the first unmet requirement's received/blockfor.
+ *      the first unmet requirement's received/blockfor.  A replica whose
+ *      store fails the write answers with its error; once the failures
+ *      leave too few replicas to meet a requirement the answer is
+ *      WriteFailure (received, blockfor, numfailures) at once.
  *   Shortcut: when the only target of every mutation is this node (RF=1
  *   on a partition it owns) and no batchlog is needed, steps 4-5 are one
  *   local apply - no payload, fan-out or wait; a failing local write is
@@ -66,26 +69,36 @@ typedef struct wstate {
     int *hinted;    /* per global target: a hint stands in (ANY) */
     int any;
     /* first unmet requirement (filled by the predicate) */
-    int received, blockfor;
+    int received, blockfor, numfailures;
+    int failed; /* a requirement cannot be met: replicas failed */
 } wstate;
 
-/* Lock held.  1 when every mutation meets every requirement. */
+/* Lock held.  1 when every mutation meets every requirement, or when a
+ * requirement can no longer be met because replicas answered with a
+ * failure (w->failed set: the caller answers WriteFailure at once rather
+ * than waiting for the deadline). */
 static int write_met(bs__fan *f, void *ud) {
     wstate *w = ud;
     for (size_t i = 0; i < w->nm; i++) {
         wmut *u = &w->mu[i];
         for (size_t r = 0; r < u->nreq; r++) {
-            int got = 0;
+            int got = 0, failed = 0, open = 0;
             for (size_t s = 0; s < u->pl.n; s++) {
                 size_t g = u->tix[s];
                 const bs__call *k = &f->calls[g];
-                if ((k->done && !k->status && bs__req_match(&u->req[r], &u->pl.t[s])) ||
-                    (w->any && w->hinted[g]))
-                    got++;
+                if (!bs__req_match(&u->req[r], &u->pl.t[s])) continue;
+                if ((k->done && !k->status) || (w->any && w->hinted[g])) got++;
+                else if (!k->done) open++;
+                else if (bs__is_replica_failure(k->status)) failed++;
             }
             if (got < u->req[r].need) {
                 w->received = got;
                 w->blockfor = u->req[r].need;
+                w->numfailures = failed;
+                if (failed && got + open < u->req[r].need) {
+                    w->failed = 1;
+                    return 1;
+                }
                 return 0;
             }
         }
@@ -106,6 +119,25 @@ static void write_timeout(bs_coord *c, bs_exec_err *err, uint16_t cl, int logged
     err->received = received;
     err->blockfor = blockfor;
     err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
+}
+
+/* WriteFailure: replicas answered the write with an error (disk full,
+ * I/O error) and the level cannot be met any more.  A logged batch stays
+ * in the batchlog, which replays it. */
+static void write_failure(bs_exec_err *err, uint16_t cl, int logged, size_t nm,
+                          const wstate *w) {
+    err->code = BS_PROTO_ERR_WRITE_FAILURE;
+    err->cl = cl;
+    err->received = w->received;
+    err->blockfor = w->blockfor;
+    err->write_type = logged ? "BATCH" : nm > 1 ? "UNLOGGED_BATCH" : "SIMPLE";
+    err->numfailures = w->numfailures;
+    snprintf(err->msg, sizeof err->msg,
+             "Operation failed - received %d responses and %d failures (%d required) at %s: "
+             "%s replica%s could not write to its storage (disk full or I/O error; see that "
+             "node's log)",
+             w->received, w->numfailures, w->blockfor, bs__cl_name(cl),
+             w->numfailures == 1 ? "a" : "some", w->numfailures == 1 ? "" : "s");
 }
 
 static int out_of_memory(bs_exec_err *err) {
@@ -167,7 +199,8 @@ static int write_local_only(bs_coord *c, const wstate *w, const bs_mutation *m, 
                             uint16_t cl, int logged, bs_exec_err *err) {
     int lrc = bs__apply_local(c, m, nm, bs__coord_now_s(c));
     if (!lrc) return 0;
-    BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
+    if (lrc != BS_EIO) /* the store logs its I/O failures once */
+        BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(lrc), bs_store_errmsg());
     if (refused_by_store(lrc)) {
         err->code = BS_PROTO_ERR_INVALID;
         snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
@@ -306,7 +339,7 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s);
     if (local_g != SIZE_MAX) {
         local_rc = bs__apply_local(c, sub, for_target(&w, m, local_g, sub), now_s);
-        if (local_rc)
+        if (local_rc && local_rc != BS_EIO)
             BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(local_rc), bs_store_errmsg());
         bs__fan_local(f, local_g, local_rc);
     }
@@ -316,7 +349,10 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
         snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
         goto out;
     }
-    if (bs__fan_wait(f, write_met, &w, deadline)) {
+    int met = bs__fan_wait(f, write_met, &w, deadline);
+    if (w.failed || (!met && w.numfailures)) {
+        write_failure(err, cl, logged, nm, &w);
+    } else if (met) {
         rc = 0;
         if (have_blog) bs__batchlog_remove(c, &bref);
     } else {
@@ -353,7 +389,7 @@ int bs__mutation_apply(bs_coord *c, bs__job *j) {
                 j->in.from.addr, e);
     } else {
         rc = bs__apply_local(c, m, n, now_s);
-        if (rc) BS_WARN(LOG, "replica write failed: %s", bs_store_errmsg());
+        if (rc && rc != BS_EIO) BS_WARN(LOG, "replica write failed: %s", bs_store_errmsg());
         else BS__INC(c->replica_writes);
     }
     bs_arena_free(&a);

@@ -105,6 +105,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -171,7 +172,7 @@ struct conn {
     uint8_t events;  /* BS_PROTO_EV_* registered */
     uint8_t version; /* protocol version of the first frame; 0 before */
     unsigned started : 1, reading : 1, closing : 1, closed : 1, fatal : 1,
-        counted : 1, ud_open : 1, linked : 1, ip_counted : 1,
+        counted : 1, ud_open : 1, linked : 1, ip_counted : 1, wlisted : 1,
         authed : 1; /* STARTUP done and, with an authenticator, AUTH_SUCCESS sent */
     int inflight;    /* work items not yet back from the pool */
     work *works;
@@ -180,6 +181,8 @@ struct conn {
     bs_buf pend;     /* inline responses of this pump, one uv_write at its end */
     bs_tls *tls;     /* TLS session (client_encryption_options); NULL: plaintext */
     unsigned sniffed : 1; /* with TLS on: the first byte decided TLS or not */
+    bs_buf wout;     /* pool responses of this loop turn, written by on_turn_end */
+    conn *wnext;     /* in the loop's wlist while wlisted */
 };
 
 typedef struct fdmsg {
@@ -204,7 +207,9 @@ struct srv_loop {
     uv_timer_t drain;
     uv_timer_t sweep; /* closes connections whose frame is overdue */
     uv_thread_t thread;
-    int have_loop, have_listener, have_async, have_timer, have_thread, have_sweep;
+    int have_loop, have_listener, have_async, have_timer, have_thread, have_sweep, have_check;
+    uv_check_t turn_end; /* runs after the loop turn's I/O: writes wlist */
+    conn *wlist;         /* connections with pool responses in wout */
     pthread_mutex_t mu; /* guards inbox, fds and stop_req */
     evmsg *inbox, *inbox_tail;
     struct fdmsg *fds; /* accepted sockets handed over by another loop */
@@ -417,6 +422,13 @@ static void maybe_free(conn *c) {
     bs_proto_decoder_free(c->dec);
     bs_buf_free(&c->pend);
     bs_tls_free(c->tls);
+    if (c->wlisted) /* not reached while on_turn_end runs first; kept safe */
+        for (conn **pp = &c->lp->wlist; *pp; pp = &(*pp)->wnext)
+            if (*pp == c) {
+                *pp = c->wnext;
+                break;
+            }
+    bs_buf_free(&c->wout);
     free(c);
 }
 
@@ -534,6 +546,50 @@ static void conn_write(conn *c, bs_buf *b) {
     tls_flush(c);
 }
 
+/* Check handle: the loop turn's pool responses go out, one write per
+ * connection. */
+static void on_turn_end(uv_check_t *h) {
+    srv_loop *lp = h->data;
+    conn *c = lp->wlist;
+    lp->wlist = NULL;
+    uv_check_stop(h);
+    while (c) {
+        conn *nx = c->wnext;
+        c->wlisted = 0;
+        c->wnext = NULL;
+        if (c->closing) bs_buf_free(&c->wout);
+        else conn_write(c, &c->wout);
+        c = nx;
+    }
+}
+
+/* A response from the pool: gathered with the others that come back in
+ * the same loop turn and written by on_turn_end as one uv_write per
+ * connection (one syscall and one wake-up of the client for the lot). */
+static void conn_write_later(conn *c, bs_buf *b) {
+    srv_loop *lp = c->lp;
+    if (!lp->have_check || b->len == 0) {
+        conn_write(c, b);
+        return;
+    }
+    if (!c->wout.len) {
+        bs_buf t = c->wout;
+        c->wout = *b;
+        *b = t;
+    } else if (bs_buf_append(&c->wout, b->data, b->len)) {
+        BS_WARN(LOGC, "connection %llu from %s: out of memory queueing a response",
+                (unsigned long long)c->id, c->peer);
+        conn_close(c);
+        return;
+    }
+    if (!c->wlisted) {
+        c->wlisted = 1;
+        c->wnext = lp->wlist;
+        lp->wlist = c;
+        if (!uv_is_active((uv_handle_t *)&lp->turn_end)) uv_check_start(&lp->turn_end, on_turn_end);
+    }
+}
+
 /* Hands the inline responses gathered so far to one uv_write. */
 static void conn_flush(conn *c) {
     if (!c->pend.len) return;
@@ -616,6 +672,11 @@ static void work_free(work *w) {
 }
 
 static void work_cb(uv_work_t *req) {
+    static _Thread_local int named;
+    if (!named) { /* a libuv pool thread: named for top -H and perf */
+        prctl(PR_SET_NAME, "bs-worker", 0, 0, 0);
+        named = 1;
+    }
     work *w = (work *)req;
     bs_server *s = w->c->lp->srv;
     int rc = s->h.handle(s->h.ud, w->c->ud, &w->req, w->stream, w->comp, &w->arena, &w->out);
@@ -644,7 +705,7 @@ static void after_work_cb(uv_work_t *req, int status) {
         if (w->req.opcode == BS_PROTO_OP_AUTH_RESPONSE && w->out.len >= BS_PROTO_HEADER_LEN &&
             w->out.data[4] == BS_PROTO_OP_AUTH_SUCCESS)
             c->authed = 1;
-        conn_write(c, &w->out);
+        conn_write_later(c, &w->out);
     }
     work_free(w);
     if (c->closed) maybe_free(c);
@@ -1045,7 +1106,9 @@ static void conn_pump(conn *c) {
         bs_proto_frame f;
         int rc = bs_proto_decoder_next(c->dec, &f);
         if (rc == BS_EAGAIN) {
-            partial = bs_proto_decoder_pending(c->dec) > 0;
+            /* an oversize body being discarded is a frame in progress
+             * too: a client trickling it is timed out like any other */
+            partial = bs_proto_decoder_pending(c->dec) > 0 || bs_proto_decoder_skipping(c->dec) > 0;
             break;
         }
         took = 1;
@@ -1262,6 +1325,7 @@ static void on_drain(uv_timer_t *t) {
     uv_close((uv_handle_t *)&lp->drain, NULL);
     uv_close((uv_handle_t *)&lp->async, NULL);
     if (lp->have_sweep) uv_close((uv_handle_t *)&lp->sweep, NULL);
+    if (lp->have_check) uv_close((uv_handle_t *)&lp->turn_end, NULL);
 }
 
 /* Closes the connections whose incomplete frame (or, over a limit, whose
@@ -1416,6 +1480,7 @@ static int make_socket(const struct sockaddr_storage *ss, socklen_t len, int reu
 
 static void loop_thread(void *arg) {
     srv_loop *lp = arg;
+    prctl(PR_SET_NAME, "bs-cql", 0, 0, 0); /* shown by top -H, perf */
     /* libuv writes with write(2), not send(MSG_NOSIGNAL): a write to a
      * connection the peer has reset may raise SIGPIPE, which must not end
      * the process.  Blocking it in the loop threads (rather than ignoring
@@ -1439,6 +1504,7 @@ static void loop_dispose(srv_loop *lp) {
         if (lp->have_async) uv_close((uv_handle_t *)&lp->async, NULL);
         if (lp->have_timer) uv_close((uv_handle_t *)&lp->drain, NULL);
         if (lp->have_sweep) uv_close((uv_handle_t *)&lp->sweep, NULL);
+        if (lp->have_check) uv_close((uv_handle_t *)&lp->turn_end, NULL);
         uv_run(&lp->loop, UV_RUN_DEFAULT);
     }
     int rc = uv_loop_close(&lp->loop);
@@ -1483,6 +1549,9 @@ static int loop_setup(srv_loop *lp, int fd) {
     uv_timer_init(&lp->loop, &lp->drain);
     lp->drain.data = lp;
     lp->have_timer = 1;
+    uv_check_init(&lp->loop, &lp->turn_end);
+    lp->turn_end.data = lp;
+    lp->have_check = 1;
     unsigned ft = lp->srv->opts.frame_timeout_ms;
     if (ft > 0) {
         uv_timer_init(&lp->loop, &lp->sweep);

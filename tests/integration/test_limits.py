@@ -10,7 +10,10 @@ basaltd (issue 19, finding 3: "frames reserve memory before it arrives").
   the limit gets OVERLOADED "Too many connections from ..." on its first
   frame; another client address is still served.
 - native_transport_frame_timeout: a half-sent frame gets the connection
-  closed by the node; a complete frame keeps it open.
+  closed by the node; a complete frame keeps it open.  So does a frame
+  over native_transport_max_frame_size whose body (discarded as it
+  arrives, after the ProtocolError) trickles in: before the fix the
+  discarding connection never timed out.
 - native_transport_max_request_data_in_flight: pipelined QUERYs over the
   budget are answered OVERLOADED naming the key, and the others succeed.
 """
@@ -179,6 +182,31 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(op, OP_RESULT, rbody)
         log = self.node.log()
         self.assertIn("not completed within 1000 ms", log)
+
+    def test_oversize_body_trickle_times_out(self):
+        self.start(**{"native-transport-frame-timeout": "1000ms",
+                      "native-transport-max-frame-size": "1MiB"})
+        s = self.started()
+        s.sendall(struct.pack(">BBhBI", 4, 0, 5, OP_QUERY, 2 << 20))
+        stream, op, body = read_frame(s)
+        self.assertEqual((stream, op), (5, OP_ERROR))
+        self.assertIn("Request is too big", error_of(body)[1])
+        # trickle the announced body: 64 bytes every 100 ms (about 6 KB of
+        # 2 MiB in 10 s) until the node closes the connection
+        s.settimeout(0.1)
+        closed = False
+        deadline = time.monotonic() + 30
+        while not closed and time.monotonic() < deadline:
+            try:
+                s.sendall(b"\0" * 64)
+                closed = s.recv(4096) == b""
+            except socket.timeout:
+                pass
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+        self.assertTrue(closed, "a trickled oversize body kept its connection for 30 s")
+        self.assertIn("not completed within 1000 ms", self.node.log())
+        self.assertTrue(self.node.alive())
 
     def test_request_bytes_in_flight(self):
         self.start(**{"native-transport-max-request-data-in-flight": "4KiB"})

@@ -10,15 +10,21 @@ times the rate it sustains (issue 19, "Overload").
    64 MiB memtable + 64 MiB block cache + the in-flight budget + the
    per-connection queues, with a wide margin); clients get answers,
    Overloaded or timeouts, never a dead node;
-3. after the load drops, a closed-loop run completes every operation
-   without an error (no time is asserted: figures go to
-   docs/BENCHMARKS.md, printed here).
+3. after the load drops, a closed-loop run of 10 s (the same shape as
+   the baseline) completes every operation without an error; its
+   per-second throughput is printed against two references, with the
+   second in which it first reached 90 % of each: the baseline (a burst
+   into an empty memtable, never flushed: not sustainable) and the rate
+   the node kept up during the overload (the storage-bound rate, flushes
+   and compactions included).  The issue asks for full throughput within
+   10 s; no time is asserted: the figures go to docs/BENCHMARKS.md.
 """
 import json
 import os
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import harness
@@ -44,14 +50,24 @@ class OverloadTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="basalt-overload-")
 
     def tearDown(self):
-        self.node.cleanup()
+        # after ~3 GB of writes the SIGTERM drain flushes two memtables
+        # while compaction is behind: on a loaded machine that took more
+        # than the harness's default 30 s, so this stop waits longer (its
+        # duration is printed, not asserted)
+        t0 = time.monotonic()
+        try:
+            if self.node.alive():
+                rc = self.node.stop(timeout=180)
+                print("SIGTERM to exit: %.1f s, status %r" % (time.monotonic() - t0, rc))
+        finally:
+            self.node.cleanup()
         subprocess.call(["rm", "-rf", self.tmp])
 
-    def stress(self, name, *args, timeout=240):
+    def stress(self, name, *args, timeout=240, interval=60):
         out = os.path.join(self.tmp, name + ".json")
         argv = [STRESS, "write"] + list(args) + [
             "-node", self.node.host, "-port", str(self.node.port), "-json", out,
-            "-log", "interval=60"]
+            "-log", "interval=%d" % interval]
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout)
         text = p.stdout.decode(errors="replace")
@@ -60,6 +76,12 @@ class OverloadTest(unittest.TestCase):
             r = json.load(f)
         print("%s: ops %d ok %d rate %.0f/s errors %s" % (name, r["ops"], r["ok"],
                                                           r["op_rate"], r["errors"]))
+        # the periodic lines: time_s ops op/s p50 p90 p99 p99.9 max errors
+        r["per_interval"] = []
+        for line in text.splitlines():
+            f = line.split()
+            if len(f) == 9 and f[0].replace(".", "", 1).isdigit():
+                r["per_interval"].append((float(f[0]), float(f[2])))
         return r
 
     def test_open_loop_at_ten_times_the_sustainable_rate(self):
@@ -90,10 +112,21 @@ class OverloadTest(unittest.TestCase):
         self.assertTrue(self.node.alive(), "the node died under overload")
         self.assertLess(peak[0], RSS_BUDGET_KIB)
         self.assertGreater(over["ops"], 0)
-        after = self.stress("after", "n=20000", "-rate", "threads=32", "-col", "size=4096",
-                            "-connections", "4")
-        self.assertEqual(after["ok"], 20000, after)
+        after = self.stress("after", "duration=10s", "-rate", "threads=32", "-col",
+                            "size=4096", "-connections", "4", interval=1)
+        self.assertEqual(after["ok"], after["ops"], after)
+        self.assertGreater(after["ops"], 0)
         self.assertEqual(after["errors"], {})
+        per = after["per_interval"]
+        self.assertGreater(len(per), 0, "no per-second lines from basalt-stress")
+        print("after the overload, op/s per second: %s" % (
+            " ".join("%.0f" % rate for _, rate in per)))
+        for name, ref in (("the baseline", base["op_rate"]),
+                          ("the rate kept during the overload", over["op_rate"])):
+            first = next((t for t, rate in per if rate >= 0.9 * ref), None)
+            print("against %s (%.0f/s): first second at >= 90%%: %s; whole run %.2fx" % (
+                name, ref, "%.0f s" % first if first is not None else "none within 10 s",
+                after["op_rate"] / ref))
 
 
 if __name__ == "__main__":

@@ -125,6 +125,7 @@ START_TEST(defaults) {
     ck_assert_uint_eq(c.max_future_timestamp_ms, 86400000ull);
     ck_assert_uint_eq(c.batch_size_warn_threshold_bytes, 5 * 1024);
     ck_assert_uint_eq(c.batch_size_fail_threshold_bytes, 50 * 1024);
+    ck_assert_uint_eq(c.prepared_statements_cache_size_bytes, 10u << 20);
     ck_assert(c.phi_convict_threshold == 8.0);
     ck_assert_int_eq(c.io_threads, 0);
     ck_assert_uint_eq(c.native_transport_max_frame_size_bytes, 16u << 20);
@@ -210,6 +211,11 @@ static const char *full_yaml =
     "max_future_timestamp: 2h\n"
     "batch_size_warn_threshold: 10KiB\n"
     "batch_size_fail_threshold: 0B\n"
+    "prepared_statements_cache_size: 2MiB\n"
+    "max_mutation_size: 1MiB\n"
+    "column_value_size_fail_threshold: 64KiB\n"
+    "collection_size_fail_threshold: 32KiB\n"
+    "items_per_collection_fail_threshold: 100\n"
     "phi_convict_threshold: 10.5\n"
     "repair_interval: 7d\n"
     "log_level: DEBUG\n"
@@ -301,6 +307,11 @@ static void check_full(const bs_config *c) {
     ck_assert_uint_eq(c->max_future_timestamp_ms, 2 * 3600000ull);
     ck_assert_uint_eq(c->batch_size_warn_threshold_bytes, 10 * 1024);
     ck_assert_uint_eq(c->batch_size_fail_threshold_bytes, 0);
+    ck_assert_uint_eq(c->prepared_statements_cache_size_bytes, 2u << 20);
+    ck_assert_uint_eq(c->max_mutation_size_bytes, 1u << 20);
+    ck_assert_uint_eq(c->column_value_size_fail_threshold_bytes, 64u << 10);
+    ck_assert_uint_eq(c->collection_size_fail_threshold_bytes, 32u << 10);
+    ck_assert_int_eq(c->items_per_collection_fail_threshold, 100);
     ck_assert(c->phi_convict_threshold == 10.5);
     ck_assert_uint_eq(c->repair_interval_ms, 7ull * 86400000);
     ck_assert_int_eq(c->log_level, BS_LOG_DEBUG);

@@ -903,6 +903,53 @@ END_TEST
 
 /* ---- prepared statements ------------------------------------------------- */
 
+/* Prepares cql; its id into id (64 bytes), the id's length returned. */
+static size_t prep(const char *cql, uint8_t *id) {
+    const bs_xres *r = bs_xh_prepare(&H, cql);
+    ck_assert_msg(r->kind == BS_PROTO_RESULT_PREPARED, "%s: %s", cql, r->msg);
+    size_t n = (size_t)r->result.u.prepared.id.len;
+    ck_assert_uint_le(n, 64);
+    memcpy(id, r->result.u.prepared.id.p, n);
+    return n;
+}
+
+START_TEST(prepared_cache_evicts_least_recently_used) {
+    make_kcv();
+    bs_exec_limits lim;
+    bs_exec_limits_default(&lim);
+    lim.prepared_cache_bytes = 32 * 1024;
+    bs_exec_set_limits(H.x, &lim);
+    uint8_t hot[64], cold[64], id[64];
+    size_t hl = prep("SELECT v FROM t WHERE k = ? LIMIT 1", hot);
+    size_t cl = prep("SELECT v FROM t WHERE k = ? LIMIT 2", cold);
+    uint8_t k[4] = {0, 0, 0, 7};
+    bs_proto_val v = bs_proto_bytes(k, 4);
+    bs_xq q = {0};
+    q.values = &v;
+    q.nvalues = 1;
+    char cql[128];
+    for (int i = 0; i < 200; i++) {
+        snprintf(cql, sizeof cql, "SELECT v FROM t WHERE k = ? LIMIT %d", i + 10);
+        prep(cql, id);
+        /* the hot one is used all along: never the least recently used */
+        ck_assert_int_eq(bs_xh_execute(&H, hot, hl, &q)->err, ERR_NONE);
+    }
+    bs_exec_stats st;
+    bs_exec_stats_get(H.x, &st);
+    ck_assert_uint_le(st.prepared_bytes, lim.prepared_cache_bytes);
+    ck_assert_uint_lt(st.prepared, 202);
+    ck_assert_uint_eq(st.prepared + st.evicted, 202);
+    ck_assert_int_eq(bs_xh_execute(&H, hot, hl, &q)->err, ERR_NONE);
+    /* the cold one was dropped: UNPREPARED (the driver prepares again) */
+    ck_assert_int_eq(bs_xh_execute(&H, cold, cl, &q)->err, 0x2500);
+    ck_assert_uint_eq(prep("SELECT v FROM t WHERE k = ? LIMIT 2", id), cl);
+    ck_assert_int_eq(memcmp(id, cold, cl), 0);
+    ck_assert_int_eq(bs_xh_execute(&H, cold, cl, &q)->err, ERR_NONE);
+    bs_exec_stats_get(H.x, &st);
+    ck_assert_uint_le(st.prepared_bytes, lim.prepared_cache_bytes);
+}
+END_TEST
+
 START_TEST(prepare_and_execute) {
     make_kcv();
     const bs_xres *r =
@@ -1253,6 +1300,7 @@ int main(void) {
     suite_add_tcase(s, e);
     TCase *p = tc("prepared");
     tcase_add_test(p, prepare_and_execute);
+    tcase_add_test(p, prepared_cache_evicts_least_recently_used);
     tcase_add_test(p, execute_unknown_id_is_unprepared);
     tcase_add_test(p, bind_markers_in_query);
     tcase_add_test(p, system_local_from_backend);

@@ -319,6 +319,38 @@ START_TEST(silent_replica_gives_write_timeout) {
 }
 END_TEST
 
+/* A replica whose store fails: answers every request with BS_EIO. */
+static void fail_eio(void *ud, bs_msg *m, const bs_msg_in *in) {
+    (void)ud;
+    bs_msg_reply(m, in, BS_EIO, NULL, 0);
+}
+
+START_TEST(failing_replica_gives_write_and_read_failure) {
+    ck_assert_int_eq(put(0, "ks", "f", "1", 100, BS_CL_ALL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_MUTATION, fail_eio, NULL), 0);
+    ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_READ, fail_eio, NULL), 0);
+    /* ALL cannot be met once node 2 failed: WriteFailure at once */
+    ck_assert_int_ne(put(0, "ks", "f", "2", 200, BS_CL_ALL), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_WRITE_FAILURE);
+    ck_assert_int_eq(g_err.numfailures, 1);
+    ck_assert_int_eq(g_err.blockfor, 3);
+    ck_assert_int_le(g_err.received, 2);
+    ck_assert_str_eq(g_err.write_type, "SIMPLE");
+    /* QUORUM is met by the two others */
+    ck_assert_int_eq(put(0, "ks", "f", "3", 300, BS_CL_QUORUM), 0);
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[0].coord, &st);
+    ck_assert_uint_eq(st.write_timeouts, 0);
+    /* a read at ALL that node 2 fails: ReadFailure */
+    char out[64];
+    ck_assert_int_ne(get(0, "f", BS_CL_ALL, out), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_READ_FAILURE);
+    ck_assert_int_eq(g_err.numfailures, 1);
+    ck_assert_int_eq(g_err.blockfor, 3);
+    ck_assert_int_eq(g_err.received, 2);
+}
+END_TEST
+
 START_TEST(read_repair_fixes_stale_replica) {
     ck_assert_int_eq(put(0, "ks", "e", "old", 100, BS_CL_ALL), 0);
     ck_assert_int_eq(put(0, "ks", "f", "old", 100, BS_CL_ALL), 0);
@@ -721,6 +753,7 @@ int main(void) {
     tcase_add_test(tc, one_down_quorum_ok_all_unavailable);
     tcase_add_test(tc, two_down_quorum_unavailable);
     tcase_add_test(tc, silent_replica_gives_write_timeout);
+    tcase_add_test(tc, failing_replica_gives_write_and_read_failure);
     tcase_add_test(tc, read_repair_fixes_stale_replica);
     tcase_add_test(tc, read_repair_must_reach_every_replica_it_read);
     tcase_add_test(tc, hints_replayed_when_replica_returns);
