@@ -48,6 +48,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/secret.h"
+#include "common/tls.h"
 
 #define MAX_RESPONSE (64u << 20)
 #define DEFAULT_TOKEN_FILE "data/admin_token"
@@ -58,6 +59,10 @@ typedef struct opts {
     int timeout_s;         /* -1 = per-command default */
     const char *token_src; /* where the token came from; NULL = none */
     char token[BS_SECRET_MAX + 1];
+    /* HTTPS (admin_encryption_options): --ssl... or BASALT_SSL* */
+    int ssl, ssl_no_verify;
+    const char *ssl_ca, *ssl_cert, *ssl_key;
+    bs_tls_ctx *tls; /* made from the above before the first request */
 } opts;
 
 static void usage(FILE *f) {
@@ -77,6 +82,13 @@ static void usage(FILE *f) {
         "$BASALT_ADMIN_TOKEN_FILE,\n"
         "                       else ./" DEFAULT_TOKEN_FILE
         " when it exists)\n"
+        "      --ssl            HTTPS (admin_encryption_options); verifies the\n"
+        "                       node's certificate against --ssl-ca (default:\n"
+        "                       the system's CAs) and its IP address\n"
+        "      --ssl-ca F, --ssl-cert F, --ssl-key F, --ssl-no-verify\n"
+        "                       CA and client certificate (PEM), or no check;\n"
+        "                       also BASALT_SSL=1, BASALT_SSL_CA, BASALT_SSL_CERT,\n"
+        "                       BASALT_SSL_KEY, BASALT_SSL_NO_VERIFY=1\n"
         "      --help           this text\n"
         "\n"
         "Commands:\n"
@@ -181,6 +193,49 @@ static int connect_to(const opts *o, int timeout_s) {
     die("cannot connect to %s:%s: %s", o->host, o->port, strerror(err));
 }
 
+/* The TLS context from the options and the environment (BASALT_SSL*,
+ * when no --ssl option is given). */
+static void setup_tls(opts *o) {
+    if (!o->ssl) {
+        const char *on = getenv("BASALT_SSL"), *nv = getenv("BASALT_SSL_NO_VERIFY");
+        o->ssl_ca = getenv("BASALT_SSL_CA");
+        o->ssl_cert = getenv("BASALT_SSL_CERT");
+        o->ssl_key = getenv("BASALT_SSL_KEY");
+        o->ssl = (on && on[0] && strcmp(on, "0") != 0) || (o->ssl_ca && o->ssl_ca[0]);
+        o->ssl_no_verify = nv && nv[0] && strcmp(nv, "0") != 0;
+    }
+    if (!o->ssl) return;
+    char why[600];
+    bs_tls_opts to = {0, o->ssl_cert, o->ssl_key, o->ssl_ca, !o->ssl_no_verify};
+    int rc = bs_tls_ctx_new(&to, &o->tls, why, sizeof why);
+    if (rc) die("TLS: %s", rc == BS_ECONFIG ? why : bs_strerror(rc));
+}
+
+static void send_all(const opts *o, int fd, const uint8_t *p, size_t len, int timeout_s) {
+    size_t off = 0;
+    while (off < len) {
+        if (wait_fd(fd, POLLOUT, timeout_s))
+            die("timed out sending to %s:%s", o->host, o->port);
+        ssize_t n = send(fd, p + off, len - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            die("cannot send to %s:%s: %s", o->host, o->port, strerror(errno));
+        }
+        off += (size_t)n;
+    }
+}
+
+/* HTTPS: sends what the session produced; dies when it failed. */
+static void tls_push(const opts *o, int fd, bs_tls *t, int rc, int timeout_s) {
+    bs_buf out = BS_BUF_INIT;
+    if (bs_tls_output(t, &out)) die("out of memory");
+    if (out.len) send_all(o, fd, out.data, out.len, timeout_s);
+    bs_buf_free(&out);
+    if (rc && rc != BS_ECLOSED)
+        die("TLS with %s:%s: %s%s", o->host, o->port, bs_tls_error(t),
+            bs_tls_ready(t) ? "" : " (is admin_encryption_options enabled on the node?)");
+}
+
 /* Performs one request; returns the HTTP status, body in *body. */
 static int http(const opts *o, const char *method, const char *target,
                 int timeout_s, bs_buf *body) {
@@ -205,18 +260,15 @@ static int http(const opts *o, const char *method, const char *target,
          bs_buf_appendf(&req, "Authorization: Bearer %s\r\n", o->token)) ||
         bs_buf_appendf(&req, "\r\n"))
         die("out of memory");
-    size_t off = 0;
-    while (off < req.len) {
-        if (wait_fd(fd, POLLOUT, timeout_s))
-            die("timed out sending to %s:%s", o->host, o->port);
-        ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN) continue;
-            die("cannot send to %s:%s: %s", o->host, o->port, strerror(errno));
-        }
-        off += (size_t)n;
+    bs_tls *t = NULL;
+    if (o->tls) {
+        if (bs_tls_new(o->tls, o->ssl_no_verify ? NULL : ip, &t)) die("cannot start TLS");
+        tls_push(o, fd, t, bs_tls_write(t, req.data, req.len), timeout_s);
+    } else {
+        send_all(o, fd, req.data, req.len, timeout_s);
     }
     bs_buf_free(&req);
+    uint8_t cipher[16384];
     bs_buf in = BS_BUF_INIT;
     for (;;) {
         int w = wait_fd(fd, POLLIN, timeout_s);
@@ -225,18 +277,32 @@ static int http(const opts *o, const char *method, const char *target,
                 "overloaded?)",
                 o->host, o->port, timeout_s);
         if (bs_buf_reserve(&in, 65536)) die("out of memory");
-        ssize_t n = recv(fd, in.data + in.len, 65536, 0);
+        ssize_t n = t ? recv(fd, cipher, sizeof cipher, 0)
+                      : recv(fd, in.data + in.len, 65536, 0);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
             die("cannot read from %s:%s: %s", o->host, o->port,
                 strerror(errno));
         }
         if (n == 0) break;
-        in.len += (size_t)n;
+        if (t) {
+            int rc = bs_tls_feed(t, cipher, (size_t)n);
+            size_t got = 1;
+            while (!rc && got) {
+                if (bs_buf_reserve(&in, 65536)) die("out of memory");
+                rc = bs_tls_read(t, in.data + in.len, 65536, &got);
+                in.len += got;
+            }
+            tls_push(o, fd, t, rc, timeout_s);
+            if (rc == BS_ECLOSED) break;
+        } else {
+            in.len += (size_t)n;
+        }
         if (in.len > MAX_RESPONSE)
             die("response from %s:%s is too large", o->host, o->port);
     }
     close(fd);
+    bs_tls_free(t);
     /* status line, headers, body (Content-Length or until close) */
     char *p = (char *)in.data;
     if (!p || in.len < 12 || strncmp(p, "HTTP/1.", 7) != 0)
@@ -509,6 +575,11 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (a[0] != '-') break;
+        if (!strcmp(a, "--ssl") || !strcmp(a, "--ssl-no-verify")) {
+            o.ssl = 1;
+            if (a[5]) o.ssl_no_verify = 1;
+            continue;
+        }
         const char *val = NULL;
         if (i + 1 < argc) val = argv[i + 1];
         if (!strcmp(a, "-h") || !strcmp(a, "--host")) {
@@ -526,6 +597,13 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--token-file")) {
             if (!val) goto missing;
             token_file = val;
+        } else if (!strcmp(a, "--ssl-ca") || !strcmp(a, "--ssl-cert") ||
+                   !strcmp(a, "--ssl-key")) {
+            if (!val) goto missing;
+            o.ssl = 1;
+            *(!strcmp(a, "--ssl-ca")     ? &o.ssl_ca
+              : !strcmp(a, "--ssl-cert") ? &o.ssl_cert
+                                         : &o.ssl_key) = val;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--timeout")) {
             if (!val) goto missing;
             char *end;
@@ -551,6 +629,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     load_token(&o, token_file);
+    setup_tls(&o);
     const char *cmd = argv[i];
     int nargs = argc - i - 1;
     char **args = argv + i + 1;

@@ -197,6 +197,23 @@ int bs_client_config_set_token_aware(bs_client_config *cfg, int on);
  * runs (events, schema agreement).  Default 0. */
 int bs_client_config_set_contact_points_only(bs_client_config *cfg, int on);
 
+/* TLS to the nodes (client_encryption_options on the server).  on: use
+ * it.  cafile: PEM CA certificates the nodes' certificates must be signed
+ * by (NULL: the system's CAs).  certfile/keyfile: a client certificate
+ * and its key, for nodes with require_client_auth (keyfile NULL: in
+ * certfile).  verify: check the node's certificate against the CAs and
+ * that it names the address connected to (IP subjectAltName); 0 only
+ * encrypts (anyone in the middle can pretend to be the node).  Files are
+ * read by bs_client_connect, which reports a bad one.  Strings copied.
+ * 0, BS_EINVAL or BS_ENOMEM. */
+int bs_client_config_set_ssl(bs_client_config *cfg, int on, const char *cafile,
+                             const char *certfile, const char *keyfile, int verify);
+/* The same from the environment: BASALT_SSL=1 (or BASALT_SSL_CA /
+ * BASALT_SSL_CERT set) turns TLS on; BASALT_SSL_CA, BASALT_SSL_CERT,
+ * BASALT_SSL_KEY name the files; BASALT_SSL_NO_VERIFY=1 skips the check.
+ * Nothing set: no change.  0 or BS_ENOMEM. */
+int bs_client_config_ssl_from_env(bs_client_config *cfg);
+
 /* ------------------------------------------------------------------ */
 /* Client                                                              */
 /* ------------------------------------------------------------------ */

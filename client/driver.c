@@ -139,6 +139,7 @@ static void client_free(bs_client *c) {
     bs__cluster_free(c);
     prep_cache_free(c);
     bs__config_clear(&c->cfg);
+    bs_tls_ctx_free(c->tls);
     if (c->wake_fd[0] >= 0) close(c->wake_fd[0]);
     if (c->wake_fd[1] >= 0) close(c->wake_fd[1]);
     pthread_mutex_destroy(&c->mu);
@@ -173,6 +174,15 @@ int bs_client_connect(const bs_client_config *cfg, bs_client **out,
     if (rc) {
         client_free(c);
         return rc;
+    }
+    if (c->cfg.ssl) {
+        char why[600];
+        bs_tls_opts to = {0, c->cfg.ssl_cert, c->cfg.ssl_key, c->cfg.ssl_ca, c->cfg.ssl_verify};
+        if ((rc = bs_tls_ctx_new(&to, &c->tls, why, sizeof why))) {
+            bs__err_set(err, rc, NULL, "TLS: %s", rc == BS_ECONFIG ? why : bs_strerror(rc));
+            client_free(c);
+            return rc;
+        }
     }
     c->cl = cfg->cl;
     if (cfg->keyspace) {

@@ -142,6 +142,9 @@ void bs__config_clear(bs_client_config *c) {
         memset(c->password, 0, strlen(c->password));
         free(c->password);
     }
+    free(c->ssl_ca);
+    free(c->ssl_cert);
+    free(c->ssl_key);
     memset(c, 0, sizeof *c);
 }
 
@@ -164,6 +167,10 @@ int bs__config_copy(const bs_client_config *src, bs_client_config *dst) {
     dst->cps = NULL;
     dst->ncps = 0;
     dst->local_dc = dst->keyspace = dst->user = dst->password = NULL;
+    dst->ssl_ca = dst->ssl_cert = dst->ssl_key = NULL;
+    if (src->ssl_ca && !(dst->ssl_ca = strdup(src->ssl_ca))) goto oom;
+    if (src->ssl_cert && !(dst->ssl_cert = strdup(src->ssl_cert))) goto oom;
+    if (src->ssl_key && !(dst->ssl_key = strdup(src->ssl_key))) goto oom;
     if (src->ncps) {
         dst->cps = calloc(src->ncps, sizeof *dst->cps);
         if (!dst->cps) goto oom;
@@ -363,4 +370,26 @@ int bs_client_config_set_contact_points_only(bs_client_config *cfg, int on) {
     if (!cfg) return BS_EINVAL;
     cfg->contact_only = on ? 1 : 0;
     return 0;
+}
+
+int bs_client_config_set_ssl(bs_client_config *cfg, int on, const char *cafile,
+                             const char *certfile, const char *keyfile, int verify) {
+    if (!cfg) return BS_EINVAL;
+    if (set_str(&cfg->ssl_ca, cafile) || set_str(&cfg->ssl_cert, certfile) ||
+        set_str(&cfg->ssl_key, keyfile))
+        return BS_ENOMEM;
+    cfg->ssl = on ? 1 : 0;
+    cfg->ssl_verify = verify ? 1 : 0;
+    return 0;
+}
+
+int bs_client_config_ssl_from_env(bs_client_config *cfg) {
+    if (!cfg) return BS_EINVAL;
+    const char *on = getenv("BASALT_SSL"), *ca = getenv("BASALT_SSL_CA"),
+               *cert = getenv("BASALT_SSL_CERT"), *key = getenv("BASALT_SSL_KEY"),
+               *nv = getenv("BASALT_SSL_NO_VERIFY");
+    int want = (on && on[0] && strcmp(on, "0") != 0) || (ca && ca[0]) || (cert && cert[0]);
+    if (!want) return 0;
+    return bs_client_config_set_ssl(cfg, 1, ca, cert, key,
+                                    !(nv && nv[0] && strcmp(nv, "0") != 0));
 }

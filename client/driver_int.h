@@ -24,6 +24,7 @@
 
 #include "client/basalt.h"
 #include "common/arena.h"
+#include "common/tls.h"
 #include "common/uuid.h"
 #include "query/proto_msg.h"
 #include "ring/strategy.h"
@@ -51,6 +52,9 @@ struct bs_client_config {
     int token_aware;
     int contact_only; /* route to the contact points only */
     char *user, *password; /* PasswordAuthenticator (SASL PLAIN); NULL none */
+    /* TLS (bs_client_config_set_ssl); strings owned, NULL = none */
+    int ssl, ssl_verify;
+    char *ssl_ca, *ssl_cert, *ssl_key;
 };
 
 /* Copies src into dst (fresh).  0 or BS_ENOMEM. */
@@ -241,6 +245,10 @@ struct bs__conn {
     uint64_t ks_version;         /* keyspace USEd on this conn */
     int use_pending;
     struct bs__conn *next; /* list of all conns */
+    struct bs_tls *tls;    /* TLS session; NULL: plaintext.  `out` then
+                              holds plaintext, `tout` the ciphertext to send */
+    bs_buf tout;
+    size_t tout_off;
 };
 
 /* --------------------------------------------------------------- client */
@@ -259,6 +267,7 @@ typedef struct bs__prep_entry {
 
 struct bs_client {
     bs_client_config cfg;
+    struct bs_tls_ctx *tls; /* cfg.ssl: the client context; else NULL */
     pthread_t io;
     int io_started;
     int wake_fd[2];

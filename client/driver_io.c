@@ -362,6 +362,8 @@ static void conn_free(bs__conn *cn) {
     if (cn->fd >= 0) close(cn->fd);
     bs_proto_decoder_free(cn->dec);
     bs_buf_free(&cn->out);
+    bs_tls_free(cn->tls);
+    bs_buf_free(&cn->tout);
     free(cn);
 }
 
@@ -412,6 +414,13 @@ bs__conn *bs__conn_open(bs_client *c, bs__host *h, int is_control) {
     }
     int one = 1;
     setsockopt(cn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* TLS: the ClientHello waits in tout until the TCP connect is done;
+     * STARTUP waits in the session until the handshake is */
+    if (c->tls && (bs_tls_new(c->tls, c->cfg.ssl_verify ? h->addr : NULL, &cn->tls) ||
+                   bs_tls_output(cn->tls, &cn->tout))) {
+        conn_free(cn);
+        return NULL;
+    }
     cn->connect_deadline_ns =
         bs__now_ns() + (int64_t)c->cfg.connect_timeout_ms * 1000000LL;
     cn->state = BS__CS_CONNECTING;
@@ -427,7 +436,44 @@ bs__conn *bs__conn_open(bs_client *c, bs__host *h, int is_control) {
     return cn;
 }
 
+/* 1 when bytes wait for the socket. */
+static int conn_pending(const bs__conn *cn) {
+    return cn->out_off < cn->out.len || cn->tout_off < cn->tout.len;
+}
+
+/* TLS: the plaintext of `out` through the session, then `tout` (its
+ * ciphertext) to the socket as far as it takes it. */
+static int conn_flush_tls(bs_client *c, bs__conn *cn) {
+    if (cn->out_off < cn->out.len) {
+        int rc = bs_tls_write(cn->tls, cn->out.data + cn->out_off, cn->out.len - cn->out_off);
+        cn->out.len = 0;
+        cn->out_off = 0;
+        if (!rc) rc = bs_tls_output(cn->tls, &cn->tout);
+        if (rc) {
+            char why[300];
+            snprintf(why, sizeof why, "TLS: %s", bs_tls_error(cn->tls));
+            bs__conn_close(c, cn, BS_CLIENT_ECONNLOST, why);
+            return BS_CLIENT_ECONNLOST;
+        }
+    }
+    while (cn->tout_off < cn->tout.len) {
+        ssize_t n = send(cn->fd, cn->tout.data + cn->tout_off, cn->tout.len - cn->tout_off,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            bs__conn_close(c, cn, BS_CLIENT_ECONNLOST, strerror(errno));
+            return BS_CLIENT_ECONNLOST;
+        }
+        cn->tout_off += (size_t)n;
+    }
+    cn->tout.len = 0;
+    cn->tout_off = 0;
+    return 0;
+}
+
 static int conn_flush(bs_client *c, bs__conn *cn) {
+    if (cn->tls) return conn_flush_tls(c, cn);
     while (cn->out_off < cn->out.len) {
         ssize_t n = send(cn->fd, cn->out.data + cn->out_off,
                          cn->out.len - cn->out_off, MSG_NOSIGNAL);
@@ -1073,7 +1119,71 @@ static void handle_frame(bs_client *c, bs__conn *cn, const bs_proto_frame *f) {
     if (cn->state == BS__CS_READY) conn_drain_waitq(c, cn);
 }
 
+/* The frames complete in the decoder.  0, or -1 when cn was closed. */
+static int conn_frames(bs_client *c, bs__conn *cn) {
+    for (;;) {
+        bs_proto_frame f;
+        int rc = bs_proto_decoder_next(cn->dec, &f);
+        if (rc == BS_EAGAIN) return 0;
+        if (rc) {
+            char why[300];
+            snprintf(why, sizeof why, "bad frame from server: %s",
+                     bs_proto_decoder_errmsg(cn->dec));
+            bs__conn_close(c, cn, BS_CLIENT_EPROTO, why);
+            return -1;
+        }
+        handle_frame(c, cn, &f);
+        if (cn->state == BS__CS_CLOSED) return -1;
+    }
+}
+
+/* TLS: ciphertext from the socket through the session into the decoder;
+ * then the frames, then whatever the session has to send (handshake). */
+static void conn_readable_tls(bs_client *c, bs__conn *cn) {
+    uint8_t in[16384];
+    for (;;) {
+        ssize_t n = recv(cn->fd, in, sizeof in, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            bs__conn_close(c, cn, BS_CLIENT_ECONNLOST, strerror(errno));
+            return;
+        }
+        if (n == 0) {
+            bs__conn_close(c, cn, BS_CLIENT_ECONNLOST,
+                           bs_tls_ready(cn->tls) ? "closed by the server"
+                                                 : "closed by the server during the TLS "
+                                                   "handshake (TLS not enabled there?)");
+            return;
+        }
+        int rc = bs_tls_feed(cn->tls, in, (size_t)n);
+        for (;;) {
+            uint8_t *p;
+            size_t cap, got = 0;
+            if (!rc && bs_proto_decoder_wbuf(cn->dec, 65536, &p, &cap)) rc = BS_ENOMEM;
+            if (!rc) rc = bs_tls_read(cn->tls, p, cap, &got);
+            if (rc) {
+                char why[300];
+                snprintf(why, sizeof why, "TLS: %s",
+                         rc == BS_ENOMEM ? "out of memory" : bs_tls_error(cn->tls));
+                bs__conn_close(c, cn, rc == BS_EAUTH ? BS_CLIENT_ECONNREFUSED
+                                                     : BS_CLIENT_ECONNLOST, why);
+                return;
+            }
+            if (!got) break;
+            bs_proto_decoder_commit(cn->dec, got);
+        }
+        if (conn_frames(c, cn)) return;
+        if ((size_t)n < sizeof in) break;
+    }
+    if (bs_tls_output(cn->tls, &cn->tout) == 0) conn_flush(c, cn);
+}
+
 static void conn_readable(bs_client *c, bs__conn *cn) {
+    if (cn->tls) {
+        conn_readable_tls(c, cn);
+        return;
+    }
     for (;;) {
         uint8_t *p;
         size_t cap;
@@ -1311,7 +1421,7 @@ void *bs__io_main(void *arg) {
 
         size_t n = 1;
         for (bs__conn *cn = c->conns; cn; cn = cn->next) {
-            if (cn->state == BS__CS_READY && cn->out_off < cn->out.len)
+            if (cn->state == BS__CS_READY && conn_pending(cn))
                 conn_flush(c, cn);
             n++;
         }
@@ -1334,7 +1444,7 @@ void *bs__io_main(void *arg) {
         for (bs__conn *cn = c->conns; cn; cn = cn->next) {
             pfds[k].fd = cn->fd;
             pfds[k].events = POLLIN;
-            if (cn->state == BS__CS_CONNECTING || cn->out_off < cn->out.len)
+            if (cn->state == BS__CS_CONNECTING || conn_pending(cn))
                 pfds[k].events |= POLLOUT;
             pfds[k].revents = 0;
             pconns[k] = cn;

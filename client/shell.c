@@ -8,6 +8,8 @@
  *     -e, --execute "STMT;"  run the statements and exit
  *     -f, --file FILE        run the file and exit
  *     --connect-timeout S, --request-timeout S   (seconds)
+ *     --ssl, --ssl-ca F, --ssl-cert F, --ssl-key F, --ssl-no-verify
+ *                            TLS (also BASALT_SSL* environment variables)
  *
  * Input comes from -e, -f, a pipe, or a terminal.  On a terminal the
  * shell reads lines with libedit (emacs keys, history persisted in
@@ -976,6 +978,14 @@ static void usage(FILE *f) {
         "  -f, --file FILE           run the statements in FILE and exit\n"
         "  --connect-timeout SECS    connection timeout (default 5)\n"
         "  --request-timeout SECS    request timeout (default 10)\n"
+        "  --ssl                     connect with TLS (client_encryption_options)\n"
+        "  --ssl-ca FILE             PEM CA certificates to verify the node with\n"
+        "                            (default: the system's)\n"
+        "  --ssl-cert FILE           PEM client certificate (require_client_auth)\n"
+        "  --ssl-key FILE            its PEM private key (default: in --ssl-cert)\n"
+        "  --ssl-no-verify           do not verify the node's certificate\n"
+        "  (or BASALT_SSL=1, BASALT_SSL_CA, BASALT_SSL_CERT, BASALT_SSL_KEY,\n"
+        "   BASALT_SSL_NO_VERIFY=1 in the environment)\n"
         "  --no-color, -C, --color   accepted for cqlsh compatibility\n"
         "  --version                 print the version and exit\n"
         "  -h, --help                this help\n"
@@ -1014,6 +1024,8 @@ typedef struct shell_args {
     const char *keyspace, *execute, *file;
     const char *user, *password, *credentials;
     double connect_timeout, request_timeout; /* seconds */
+    int ssl, ssl_no_verify;
+    const char *ssl_ca, *ssl_cert, *ssl_key;
 } shell_args;
 
 /* Parses the command line into sh (host, port) and *a.  -1 to go on,
@@ -1042,6 +1054,16 @@ static int parse_args(int argc, char **argv, shell *sh, shell_args *a) {
             a->connect_timeout = atof(v);
         else if ((v = opt_value(argc, argv, &i, "--request-timeout", NULL)))
             a->request_timeout = atof(v);
+        else if ((v = opt_value(argc, argv, &i, "--ssl-ca", NULL)))
+            a->ssl_ca = v, a->ssl = 1;
+        else if ((v = opt_value(argc, argv, &i, "--ssl-cert", NULL)))
+            a->ssl_cert = v, a->ssl = 1;
+        else if ((v = opt_value(argc, argv, &i, "--ssl-key", NULL)))
+            a->ssl_key = v, a->ssl = 1;
+        else if (!strcmp(argv[i], "--ssl"))
+            a->ssl = 1;
+        else if (!strcmp(argv[i], "--ssl-no-verify"))
+            a->ssl = a->ssl_no_verify = 1;
         else if (!strcmp(argv[i], "--no-color") || !strcmp(argv[i], "-C") ||
                  !strcmp(argv[i], "--color")) {
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -1108,6 +1130,9 @@ static int connect_shell(shell *sh, const shell_args *a) {
         return 1;
     }
     memset(pass, 0, sizeof pass);
+    bs_client_config_ssl_from_env(cfg);
+    if (a->ssl)
+        bs_client_config_set_ssl(cfg, 1, a->ssl_ca, a->ssl_cert, a->ssl_key, !a->ssl_no_verify);
     bs_client_error e;
     int rc = bs_client_connect(cfg, &sh->c, &e);
     bs_client_config_free(cfg);

@@ -8,6 +8,7 @@
  *       [-dist N] [-col size=100] [-rows N] [-replication N]
  *       [-keyspace basalt_stress] [-connections N] [-json FILE]
  *       [-log interval=5] [-no-warmup] [-seed N]
+ *       [-ssl] [-ssl-ca F] [-ssl-cert F] [-ssl-key F] [-ssl-no-verify]
  *
  * Schema (created if missing): keyspace basalt_stress (SimpleStrategy,
  * replication N), table standard1 (key blob, c int, v blob,
@@ -40,6 +41,8 @@ typedef struct cfg {
     double rate;
     char nodes[512];
     int port;
+    int ssl, ssl_no_verify;                  /* -ssl, -ssl-no-verify */
+    const char *ssl_ca, *ssl_cert, *ssl_key; /* -ssl-ca F, ... */
     int pop; /* 0 seq, 1 uniform, 2 gaussian */
     uint64_t dist;
     int size;
@@ -233,8 +236,11 @@ static void usage(void) {
         "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
         "         [-connections N] [-sync] [-tick US] [-json FILE] [-log interval=5]\n"
         "         [-seed N] [-u USER] [-credentials FILE]\n"
+        "         [-ssl] [-ssl-ca F] [-ssl-cert F] [-ssl-key F] [-ssl-no-verify]\n"
         "  -u USER: log in as USER; the password comes from -credentials FILE\n"
         "  (private: user:password), else $BASALT_PASSWORD\n"
+        "  -ssl...: TLS to the nodes (client_encryption_options); also from\n"
+        "  BASALT_SSL=1, BASALT_SSL_CA, BASALT_SSL_CERT, BASALT_SSL_KEY\n"
         "  -rate threads=N: N operations in flight at once, issued\n"
         "  asynchronously from the driver's I/O thread (with -sync: N OS\n"
         "  threads each making blocking calls)\n"
@@ -242,6 +248,19 @@ static void usage(void) {
         "  microseconds (default 200); latency still counts from each\n"
         "  operation's own intended start\n"
         "  -seed N: seed of the random value bytes (default 1)\n");
+}
+
+/* -ssl, -ssl-no-verify, -ssl-ca F, -ssl-cert F, -ssl-key F. */
+static int parse_ssl(cfg *c, const char *a, const char *v) {
+    c->ssl = 1;
+    if (!strcmp(a, "-ssl")) return 0;
+    if (!strcmp(a, "-ssl-no-verify")) return c->ssl_no_verify = 1, 0;
+    if (!v) return -1;
+    if (!strcmp(a, "-ssl-ca")) c->ssl_ca = v;
+    else if (!strcmp(a, "-ssl-cert")) c->ssl_cert = v;
+    else if (!strcmp(a, "-ssl-key")) c->ssl_key = v;
+    else return -1;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, cfg *c) {
@@ -300,6 +319,9 @@ static int parse_args(int argc, char **argv, cfg *c) {
             if (i + 1 < argc && !strncmp(argv[i + 1], "threads=", 8))
                 c->threads = atoi(argv[++i] + 8);
             if (c->threads < 1 || c->threads > 1024 || c->rate < 0) return -1;
+        } else if (!strncmp(a, "-ssl", 4)) {
+            if (parse_ssl(c, a, v)) return -1;
+            if (strcmp(a, "-ssl") && strcmp(a, "-ssl-no-verify")) i++;
         } else if (!strcmp(a, "-node") && v) {
             snprintf(c->nodes, sizeof c->nodes, "%s", v);
             i++;
@@ -399,7 +421,10 @@ int main(int argc, char **argv) {
         bs_client_config_add_contact_points(cc, c.nodes) ||
         bs_client_config_set_port(cc, c.port) ||
         bs_client_config_set_consistency(cc, c.cl) ||
-        bs_client_config_set_pool_size(cc, c.connections)) {
+        bs_client_config_set_pool_size(cc, c.connections) ||
+        bs_client_config_ssl_from_env(cc) ||
+        (c.ssl && bs_client_config_set_ssl(cc, 1, c.ssl_ca, c.ssl_cert, c.ssl_key,
+                                           !c.ssl_no_verify))) {
         fprintf(stderr, "basalt-stress: bad client configuration\n");
         return 2;
     }

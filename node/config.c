@@ -98,6 +98,8 @@ static const char *const authenticator_names[] = {
 static const char *const authorizer_names[] = {
     "AllowAllAuthorizer", "CassandraAuthorizer", "org.apache.cassandra.auth.AllowAllAuthorizer",
     "org.apache.cassandra.auth.CassandraAuthorizer", NULL};
+static const char *const internode_enc_names[] = {"none", "all", "dc", "rack",
+                                                  NULL};
 static const char *const log_level_names[] = {"trace", "debug", "info", "warn",
                                               "error", "off",   NULL};
 
@@ -223,6 +225,65 @@ static const struct key keys[] = {
     {"io_threads", K_INT, F(io_threads), 0, "0", 0, 1024, NULL, 0, "Network",
      "Number of I/O threads, each running one event loop; 0: one per CPU "
      "core."},
+
+    /* TLS: nested YAML mappings as in cassandra.yaml
+     * (client_encryption_options: {enabled: true, ...}); a key of the
+     * table is "<group>.<key>", also usable as such at the top level and
+     * as a flag (--client_encryption_options.enabled=true). */
+    {"client_encryption_options.enabled", K_BOOL, F(client_enc_enabled), 0,
+     "false", 0, 0, NULL, 0, "TLS",
+     "TLS on the CQL port (native_transport_port). Needs certfile and "
+     "keyfile."},
+    {"client_encryption_options.optional", K_BOOL, F(client_enc_optional), 0,
+     "false", 0, 0, NULL, 0, "TLS",
+     "With TLS enabled, also accept plaintext CQL connections on the same "
+     "port (told apart by their first byte). For migrating clients."},
+    {"client_encryption_options.certfile", K_STR, F(client_enc_certfile), 0,
+     "", 0, 0, NULL, KF_EMPTY, "TLS",
+     "PEM file with the node's certificate (and chain) for CQL clients."},
+    {"client_encryption_options.keyfile", K_STR, F(client_enc_keyfile), 0, "",
+     0, 0, NULL, KF_EMPTY, "TLS",
+     "PEM file with the private key of certfile. Empty: certfile holds it."},
+    {"client_encryption_options.cafile", K_STR, F(client_enc_cafile), 0, "", 0,
+     0, NULL, KF_EMPTY, "TLS",
+     "PEM file with the CA certificates client certificates must be signed "
+     "by (for require_client_auth)."},
+    {"client_encryption_options.require_client_auth", K_BOOL,
+     F(client_enc_require_client_auth), 0, "false", 0, 0, NULL, 0, "TLS",
+     "Refuse CQL clients that do not present a certificate signed by "
+     "cafile."},
+    {"server_encryption_options.internode_encryption", K_ENUM,
+     F(internode_encryption), 0, "none", 0, 0, internode_enc_names, 0, "TLS",
+     "Internode TLS: none, all, dc (only between data centers) or rack "
+     "(between racks or data centers). Both sides present certificates "
+     "signed by cafile and verify each other; the cluster secret is "
+     "checked on top."},
+    {"server_encryption_options.certfile", K_STR, F(server_enc_certfile), 0,
+     "", 0, 0, NULL, KF_EMPTY, "TLS",
+     "PEM file with this node's certificate for internode TLS (signed by "
+     "the cluster CA; should name listen_address as an IP subjectAltName)."},
+    {"server_encryption_options.keyfile", K_STR, F(server_enc_keyfile), 0, "",
+     0, 0, NULL, KF_EMPTY, "TLS",
+     "PEM file with the private key of certfile. Empty: certfile holds it."},
+    {"server_encryption_options.cafile", K_STR, F(server_enc_cafile), 0, "", 0,
+     0, NULL, KF_EMPTY, "TLS",
+     "PEM file with the cluster CA: peers' certificates must be signed by "
+     "it."},
+    {"admin_encryption_options.enabled", K_BOOL, F(admin_enc_enabled), 0,
+     "false", 0, 0, NULL, 0, "TLS",
+     "HTTPS on the admin API (admin_port); basalt-admin --ssl."},
+    {"admin_encryption_options.certfile", K_STR, F(admin_enc_certfile), 0, "",
+     0, 0, NULL, KF_EMPTY, "TLS", "PEM certificate of the admin API."},
+    {"admin_encryption_options.keyfile", K_STR, F(admin_enc_keyfile), 0, "", 0,
+     0, NULL, KF_EMPTY, "TLS",
+     "PEM private key of the admin API. Empty: certfile holds it."},
+    {"admin_encryption_options.cafile", K_STR, F(admin_enc_cafile), 0, "", 0,
+     0, NULL, KF_EMPTY, "TLS",
+     "PEM CA certificates for admin client certificates."},
+    {"admin_encryption_options.require_client_auth", K_BOOL,
+     F(admin_enc_require_client_auth), 0, "false", 0, 0, NULL, 0, "TLS",
+     "Refuse admin clients without a certificate signed by cafile (the "
+     "token is still required)."},
 
     /* Security */
     {"cluster_secret_file", K_STR, F(cluster_secret_file), 0, "", 0, 0, NULL,
@@ -403,7 +464,8 @@ typedef enum {
     AL_INT_KIB,      /* plain integer KiB -> K_SIZE */
     AL_INT_MIB,      /* plain integer MiB -> K_SIZE */
     AL_DIRLIST,      /* list of exactly one path -> K_STR */
-    AL_SEED_PROVIDER /* cassandra.yaml seed_provider shape -> seeds */
+    AL_SEED_PROVIDER, /* cassandra.yaml seed_provider shape -> seeds */
+    AL_SAME          /* another name, same value */
 } alias_conv;
 
 struct alias {
@@ -414,6 +476,15 @@ struct alias {
 
 static const struct alias aliases[] = {
     {"seed_provider", "seeds", AL_SEED_PROVIDER},
+    /* Cassandra's PEM keystore holds the key and the certificate */
+    {"client_encryption_options.keystore", "client_encryption_options.certfile",
+     AL_SAME},
+    {"client_encryption_options.truststore", "client_encryption_options.cafile",
+     AL_SAME},
+    {"server_encryption_options.keystore", "server_encryption_options.certfile",
+     AL_SAME},
+    {"server_encryption_options.truststore", "server_encryption_options.cafile",
+     AL_SAME},
     {"data_file_directories", "data_directory", AL_DIRLIST},
     {"commitlog_sync_period_in_ms", "commitlog_sync_period", AL_INT_MS},
     {"commitlog_sync_batch_window_in_ms", "commitlog_sync_batch_window",
@@ -1123,6 +1194,52 @@ static int cmp_i64(const void *a, const void *b) {
 }
 
 /* On failure *bad names the key the message is about (for a line). */
+/* The TLS groups: what is enabled has the files it needs.  The files
+ * themselves are read (and their errors reported) at start-up. */
+static int validate_tls(const bs_config *c, const char **bad, char *err,
+                        size_t errlen) {
+    struct {
+        const char *group;
+        bool on, need_ca;
+        const char *cert, *ca;
+    } g[] = {
+        {"client_encryption_options", c->client_enc_enabled,
+         c->client_enc_require_client_auth, c->client_enc_certfile,
+         c->client_enc_cafile},
+        {"server_encryption_options",
+         c->internode_encryption != BS_INTERNODE_ENC_NONE,
+         c->internode_encryption != BS_INTERNODE_ENC_NONE,
+         c->server_enc_certfile, c->server_enc_cafile},
+        {"admin_encryption_options", c->admin_enc_enabled,
+         c->admin_enc_require_client_auth, c->admin_enc_certfile,
+         c->admin_enc_cafile},
+    };
+    /* errors point at the key that turned TLS on (the missing file has
+     * no line) */
+    static const char *const onkey[] = {
+        "client_encryption_options.enabled",
+        "server_encryption_options.internode_encryption",
+        "admin_encryption_options.enabled"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!g[i].on) continue;
+        if (!g[i].cert[0]) {
+            *bad = onkey[i];
+            seterr(err, errlen, "%s: TLS is enabled but certfile is not set",
+                   g[i].group);
+            return BS_ECONFIG;
+        }
+        if (g[i].need_ca && !g[i].ca[0]) {
+            *bad = onkey[i];
+            seterr(err, errlen,
+                   "%s: verifying peer certificates needs cafile (the CA "
+                   "that signs them)",
+                   g[i].group);
+            return BS_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 static int validate(const bs_config *c, const char **bad, char *err,
                     size_t errlen) {
     *bad = NULL;
@@ -1210,6 +1327,8 @@ static int validate(const bs_config *c, const char **bad, char *err,
             }
         }
     }
+    int rc = validate_tls(c, bad, err, errlen);
+    if (rc) return rc;
     if (c->n_initial_tokens > 0) {
         if (c->n_initial_tokens != (size_t)c->num_tokens) {
             *bad = "initial_token";
@@ -1465,7 +1584,61 @@ static int load_seed_provider(struct loadctx *L, const struct key *k,
     return BS_ECONFIG;
 }
 
+static int load_pair(struct loadctx *L, yaml_node_t *kn, yaml_node_t *vn);
+
+/* The nested option groups of cassandra.yaml whose keys are in the table
+ * as "<group>.<key>". */
+static const char *const option_groups[] = {"client_encryption_options",
+                                            "server_encryption_options",
+                                            "admin_encryption_options", NULL};
+
+/* group: {key: value, ...} -> each pair loaded as "group.key: value".  The
+ * value of a pair is loaded by load_pair, which refuses a mapping for
+ * every table key, so this never nests deeper than one level. */
+static int load_group(struct loadctx *L, const char *group, yaml_node_t *vn) {
+    if (scalar_is_null(vn)) return 0;
+    if (vn->type != YAML_MAPPING_NODE) {
+        errat(L, vn, "bad value for %s: expected a mapping of options "
+                     "(enabled: true, ...)", group);
+        return BS_ECONFIG;
+    }
+    for (yaml_node_pair_t *p = vn->data.mapping.pairs.start;
+         p < vn->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+        if (!kn || !v) return BS_EINTERNAL;
+        if (kn->type != YAML_SCALAR_NODE) {
+            errat(L, kn, "keys in %s must be plain names", group);
+            return BS_ECONFIG;
+        }
+        char name[128];
+        size_t gl = strlen(group), sl = kn->data.scalar.length;
+        if (gl + 1 + sl >= sizeof name || memchr(kn->data.scalar.value, '.', sl)) {
+            char shown[128];
+            printable((const char *)kn->data.scalar.value, sl, shown, sizeof shown);
+            errat(L, kn, "unknown key '%s' in %s", shown, group);
+            return BS_ECONFIG;
+        }
+        memcpy(name, group, gl);
+        name[gl] = '.';
+        memcpy(name + gl + 1, kn->data.scalar.value, sl);
+        name[gl + 1 + sl] = '\0';
+        yaml_node_t tmp = *kn;
+        tmp.data.scalar.value = (yaml_char_t *)name;
+        tmp.data.scalar.length = gl + 1 + sl;
+        int rc = load_pair(L, &tmp, v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int load_pair(struct loadctx *L, yaml_node_t *kn, yaml_node_t *vn) {
+    if (kn->type == YAML_SCALAR_NODE) {
+        for (size_t i = 0; option_groups[i]; i++)
+            if (kn->data.scalar.length == strlen(option_groups[i]) &&
+                memcmp(kn->data.scalar.value, option_groups[i], kn->data.scalar.length) == 0)
+                return load_group(L, option_groups[i], vn);
+    }
     if (kn->type != YAML_SCALAR_NODE) {
         errat(L, kn, "keys must be plain names, not a %s",
               kn->type == YAML_MAPPING_NODE ? "mapping" : "list");
@@ -2188,6 +2361,7 @@ static const char *alias_value(alias_conv c) {
     case AL_SEED_PROVIDER:
         return "`[{class_name: ...SimpleSeedProvider, parameters: "
                "[{seeds: \"a,b\"}]}]`";
+    case AL_SAME: return "the same (PEM file)";
     }
     return "";
 }

@@ -51,6 +51,15 @@ typedef enum {
     BS_COMMITLOG_BATCH = 1     /* ack after a group-committed fsync */
 } bs_commitlog_sync;
 
+/* server_encryption_options.internode_encryption: which internode
+ * connections use TLS (mutually authenticated against the cluster CA). */
+typedef enum {
+    BS_INTERNODE_ENC_NONE = 0, /* none */
+    BS_INTERNODE_ENC_ALL = 1,  /* every connection */
+    BS_INTERNODE_ENC_DC = 2,   /* connections between data centers */
+    BS_INTERNODE_ENC_RACK = 3  /* connections between racks (and DCs) */
+} bs_internode_encryption;
+
 #define BS_CONFIG_MAX_SEEDS 64
 #define BS_CONFIG_MAX_TOKENS 1024     /* num_tokens upper bound */
 #define BS_CONFIG_MAX_FILE (1u << 20) /* larger config files are refused */
@@ -132,6 +141,17 @@ typedef struct bs_config {
     uint64_t http_max_body_size;                     /* 25MB (InfluxDB's) */
     int http_max_connections;                        /* 1024 */
     uint64_t http_idle_timeout_ms;                   /* 60000 */
+
+    /* TLS (docs/SECURITY.md); YAML: nested mappings, flags: dotted names */
+    bool client_enc_enabled;          /* client_encryption_options.enabled */
+    bool client_enc_optional;         /* .optional: plaintext accepted too */
+    bool client_enc_require_client_auth;
+    char *client_enc_certfile, *client_enc_keyfile, *client_enc_cafile;
+    bs_internode_encryption internode_encryption; /* none */
+    char *server_enc_certfile, *server_enc_keyfile, *server_enc_cafile;
+    bool admin_enc_enabled;           /* admin_encryption_options.enabled */
+    bool admin_enc_require_client_auth;
+    char *admin_enc_certfile, *admin_enc_keyfile, *admin_enc_cafile;
 
     /* time-series endpoint (docs/TIMESERIES.md) */
     uint64_t ts_bucket_ms;     /* 1d: time span of one partition per series */

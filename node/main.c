@@ -27,6 +27,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "node/tls_setup.h"
 #include "node/admin/admin.h"
 #include "node/cluster/cluster.h"
 #include "node/coord/coord.h"
@@ -163,6 +164,8 @@ typedef struct node_parts {
     bs_http *http;
     app ap;
     char admin_token[BS_SECRET_MAX + 1];
+    bs_tls_ctx *cql_tls;   /* client_encryption_options; NULL: plaintext */
+    bs_tls_ctx *admin_tls; /* admin_encryption_options; NULL: plain HTTP */
     char err[1024];
 } node_parts;
 
@@ -288,18 +291,23 @@ static int start_cql(node_parts *n) {
     bs_server_opts_from_config(&so, &n->cfg);
     if (bs_exec_auth_required(n->ap.exec))
         so.authenticator = "org.apache.cassandra.auth.PasswordAuthenticator";
+    int rc = bs_node_tls_ctx(&n->cfg, BS_NODE_TLS_CQL, &n->cql_tls, n->err, sizeof n->err);
+    if (rc) return rc;
+    so.tls = n->cql_tls;
+    so.tls_optional = n->cfg.client_enc_optional;
     bs_server_handler h = {&n->ap,      h_conn_open,    h_conn_close,   h_handle,
                            h_inline_ok, h_inline_begin, h_inline_commit};
     bs_server *server = NULL;
-    int rc = bs_server_start(&so, &h, &server);
+    rc = bs_server_start(&so, &h, &server);
     if (rc) {
         snprintf(n->err, sizeof n->err, "cannot listen for CQL clients on %s:%d: %s", so.address,
                  so.port, bs_strerror(rc));
         return rc;
     }
     atomic_store(&n->ap.server, server);
-    BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4)", so.address,
-            bs_server_port(server));
+    BS_INFO("main", "Starting listening for CQL clients on %s:%d (protocol v4%s)", so.address,
+            bs_server_port(server),
+            !so.tls ? "" : so.tls_optional ? ", TLS or plaintext" : ", TLS");
     return 0;
 }
 
@@ -345,6 +353,9 @@ static int start_admin(node_parts *n) {
     bs_admin_opts ao;
     bs_admin_opts_from_config(&ao, &n->cfg);
     ao.token = n->admin_token;
+    if ((rc = bs_node_tls_ctx(&n->cfg, BS_NODE_TLS_ADMIN, &n->admin_tls, n->err, sizeof n->err)))
+        return rc;
+    ao.tls = n->admin_tls;
     if ((rc = bs_admin_new(&ao, &n->admin)) ||
         (rc = bs_admin_install_builtins(n->admin, &ap_prov)) ||
         (rc = bs_repair_admin_install(n->admin, n->repair)) ||
@@ -365,6 +376,7 @@ static void stop_node(node_parts *n) {
         bs_admin_stop(n->admin);
         bs_admin_free(n->admin);
     }
+    bs_tls_ctx_free(n->admin_tls);
     bs_http_free(n->http); /* in-flight requests finish first */
     if (n->node) bs_local_set_event_sink(n->node, NULL, NULL);
     bs_server *srv = atomic_exchange(&n->ap.server, NULL);
@@ -372,6 +384,7 @@ static void stop_node(node_parts *n) {
         bs_server_stop(srv); /* in-flight requests finish first */
         bs_server_free(srv);
     }
+    bs_tls_ctx_free(n->cql_tls);
     if (n->coord) bs_coord_stop(n->coord);
     bs_cluster_stop(n->cluster); /* stops messaging */
     if (n->coord) bs_coord_free(n->coord);

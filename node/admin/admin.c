@@ -57,6 +57,14 @@
  * scripts can probe liveness without a secret.  Refusals are logged at
  * most LOG_MAX times per LOG_WINDOW_S, then counted.
  *
+ * HTTPS (opts.tls, admin_encryption_options)
+ * ------------------------------------------
+ * Reads land in a per-thread slab; the first byte must be a TLS
+ * handshake record (plain HTTP is answered 400 saying HTTPS is required,
+ * and closed); ciphertext goes through a common/tls.h session whose
+ * plaintext is appended to `in`, and send_buf encrypts.  Everything else
+ * (parsing, checks, limits) is the same; Origin must then be https://.
+ *
  * Stop
  * ----
  * bs_admin_stop sets `stopping` and wakes the loop: the listener and the
@@ -82,6 +90,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/tls.h"
 #include "node/admin/admin_int.h"
 
 #define READ_CHUNK 65536
@@ -147,6 +156,8 @@ struct conn {
     uint64_t since; /* admin's `ticks` at accept or last complete request */
     char peer[64];
     conn *prev, *next;
+    bs_tls *tls;  /* HTTPS session (opts.tls); NULL before the first byte */
+    bool sniffed; /* with opts.tls: the first byte was seen */
 };
 
 typedef struct wreq {
@@ -166,6 +177,7 @@ typedef struct work {
 } work;
 
 static void pump(conn *c);
+static void set_reading(conn *c, bool on);
 static void conn_close(conn *c);
 
 /* ------------------------------------------------------------------ */
@@ -367,8 +379,37 @@ static void on_write(uv_write_t *req, int status) {
     if (c->wq_bytes < WQ_LIMIT / 2) pump(c);
 }
 
-/* Queues bytes (taken from *b, which is left empty). */
+static void send_raw(conn *c, bs_buf *b);
+
+/* Sends the ciphertext the HTTPS session has produced. */
+static void tls_flush(conn *c) {
+    bs_buf out = BS_BUF_INIT;
+    if (bs_tls_output(c->tls, &out)) {
+        bs_buf_free(&out);
+        conn_close(c);
+        return;
+    }
+    if (out.len) send_raw(c, &out);
+    bs_buf_free(&out);
+}
+
+/* Queues bytes (taken from *b, which is left empty); encrypted on an
+ * HTTPS connection. */
 static void send_buf(conn *c, bs_buf *b) {
+    if (!c->tls) {
+        send_raw(c, b);
+        return;
+    }
+    int rc = bs_tls_write(c->tls, b->data, b->len);
+    bs_buf_free(b);
+    if (rc) {
+        conn_close(c);
+        return;
+    }
+    tls_flush(c);
+}
+
+static void send_raw(conn *c, bs_buf *b) {
     wreq *w = calloc(1, sizeof *w);
     if (!w) {
         bs_buf_free(b);
@@ -455,6 +496,7 @@ static void after_work_cb(uv_work_t *req, int status) {
     free(w);
     if (c->closing) {
         if (c->open_handles == 0) {
+            bs_tls_free(c->tls);
             bs_buf_free(&c->in);
             bs_arena_free(&c->arena);
             free(c);
@@ -469,9 +511,9 @@ static void after_work_cb(uv_work_t *req, int status) {
     pump(c);
 }
 
-/* Logs a refused request (admin thread), at most LOG_MAX per window. */
-static void log_refusal(bs_admin *a, const conn *c, const bs__http_req *hr,
-                        int status, const char *why) {
+/* The refusal log's rate limit: true when one more line may be logged
+ * (admin thread), at most LOG_MAX per window. */
+static bool log_allowed(bs_admin *a) {
     int64_t now = (int64_t)(uv_now(&a->loop) / 1000);
     if (now - a->log_window >= LOG_WINDOW_S) {
         if (a->log_dropped)
@@ -483,11 +525,31 @@ static void log_refusal(bs_admin *a, const conn *c, const bs__http_req *hr,
     }
     if (a->log_lines >= LOG_MAX) {
         a->log_dropped++;
-        return;
+        return false;
     }
     a->log_lines++;
+    return true;
+}
+
+/* Logs a refused request (admin thread), rate-limited. */
+static void log_refusal(bs_admin *a, const conn *c, const bs__http_req *hr,
+                        int status, const char *why) {
+    if (!log_allowed(a)) return;
     BS_WARN("admin", "refused %.16s %.100s from %s: %d %s", hr->method,
             hr->path, c->peer, status, why);
+}
+
+/* Logs a refused connection (TLS), rate-limited like requests. */
+static void refusal_log(bs_admin *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void refusal_log(bs_admin *a, const char *fmt, ...) {
+    if (!log_allowed(a)) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    BS_WARN("admin", "%s", line);
 }
 
 static bool is_ip_literal(const char *h, size_t n) {
@@ -542,8 +604,10 @@ static int check_access(const bs_admin *a, const bs_admin_request *req,
     const char *origin = bs_admin_header_get(req, "origin");
     if (origin) {
         size_t hl = host ? strlen(host) : 0;
-        if (!host || strncmp(origin, "http://", 7) != 0 ||
-            strlen(origin) != 7 + hl || strncasecmp(origin + 7, host, hl) != 0) {
+        const char *scheme = a->opts.tls ? "https://" : "http://";
+        size_t sl = strlen(scheme);
+        if (!host || strncmp(origin, scheme, sl) != 0 ||
+            strlen(origin) != sl + hl || strncasecmp(origin + sl, host, hl) != 0) {
             *why = "cross-origin requests are not allowed";
             return 403;
         }
@@ -650,6 +714,12 @@ static void dispatch(conn *c, const bs__http_req *hr) {
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf) {
     (void)suggested;
     conn *c = hd->data;
+    if (c->adm->opts.tls) { /* ciphertext; tls_in moves plaintext to `in` */
+        static _Thread_local char slab[READ_CHUNK];
+        buf->base = slab;
+        buf->len = sizeof slab;
+        return;
+    }
     if (bs_buf_reserve(&c->in, READ_CHUNK)) {
         buf->base = NULL;
         buf->len = 0;
@@ -659,8 +729,61 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf) {
     buf->len = READ_CHUNK;
 }
 
+/* HTTPS: the first byte must start a TLS handshake (plain HTTP gets a
+ * plain 400 saying so, and is closed); then ciphertext goes through the
+ * session and the plaintext to `in`.  0, or -1 when the connection is
+ * being closed. */
+static int tls_in(conn *c, const char *p, size_t n) {
+    if (!c->sniffed) {
+        c->sniffed = true;
+        if ((uint8_t)p[0] != BS_TLS_RECORD_HANDSHAKE) {
+            refusal_log(c->adm, "refused admin request from %s: plain HTTP on the HTTPS port",
+                        c->peer);
+            static const char body[] =
+                "{\"error\": \"this admin API requires HTTPS (admin_encryption_options): "
+                "use https://, or basalt-admin --ssl\"}\n";
+            bs_buf b = BS_BUF_INIT;
+            if (bs_buf_appendf(&b,
+                               "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                               sizeof body - 1, body))
+                bs_buf_free(&b);
+            c->fatal = true;
+            set_reading(c, false);
+            if (b.len) send_raw(c, &b);
+            bs_buf_free(&b);
+            if (!c->closing && c->nwrites == 0) conn_close(c);
+            return -1;
+        }
+        if (bs_tls_new(c->adm->opts.tls, NULL, &c->tls)) {
+            conn_close(c);
+            return -1;
+        }
+    }
+    int rc = bs_tls_feed(c->tls, p, n);
+    while (!rc) {
+        size_t got = 0;
+        if (bs_buf_reserve(&c->in, READ_CHUNK)) {
+            rc = BS_ENOMEM;
+            break;
+        }
+        rc = bs_tls_read(c->tls, c->in.data + c->in.len, READ_CHUNK, &got);
+        if (rc || !got) break;
+        c->in.len += got;
+    }
+    if (rc && rc != BS_ECLOSED)
+        refusal_log(c->adm, "refused admin connection from %s: TLS: %s", c->peer,
+                    bs_tls_error(c->tls));
+    tls_flush(c);
+    if (rc && !c->closing) {
+        c->fatal = true;
+        set_reading(c, false);
+        if (c->nwrites == 0) conn_close(c);
+    }
+    return c->closing || rc ? -1 : 0;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
-    (void)buf;
     conn *c = st->data;
     if (nread < 0) {
         if (nread != UV_EOF)
@@ -670,7 +793,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (nread == 0) return;
-    c->in.len += (size_t)nread;
+    if (c->adm->opts.tls) {
+        if (tls_in(c, buf->base, (size_t)nread)) return;
+    } else {
+        c->in.len += (size_t)nread;
+    }
     pump(c);
 }
 
@@ -747,6 +874,7 @@ static void on_conn_closed(uv_handle_t *hd) {
     a->nconns--;
     a->nclosing--;
     if (c->busy) return; /* after_work_cb frees it */
+    bs_tls_free(c->tls);
     bs_buf_free(&c->in);
     bs_arena_free(&c->arena);
     free(c);
@@ -926,7 +1054,8 @@ int bs_admin_start(bs_admin *a) {
         return rc;
     }
     a->started = true;
-    BS_INFO("admin", "admin API listening on http://%s:%d/", a->address,
+    BS_INFO("admin", "admin API listening on %s://%s:%d/", a->opts.tls ? "https" : "http",
+            a->address,
             a->port);
     return 0;
 }

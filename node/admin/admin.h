@@ -100,6 +100,9 @@ typedef struct bs_admin_opts {
     const char *token;        /* bearer token every path but /health needs
                                  (copied); NULL = no token check (embedders
                                  and tests only: basaltd always sets one) */
+    struct bs_tls_ctx *tls;   /* HTTPS (common/tls.h server context,
+                                 borrowed: must outlive the API); NULL =
+                                 plain HTTP */
 } bs_admin_opts;
 
 void bs_admin_opts_init(bs_admin_opts *o);

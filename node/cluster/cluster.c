@@ -41,6 +41,7 @@
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "node/cluster/join.h"
+#include "node/tls_setup.h"
 
 #define LOG "cluster"
 #define CHECK_MS 2000
@@ -82,7 +84,50 @@ struct bs_cluster {
     /* shared */
     pthread_mutex_t mu;
     bs_ring_snapshot *ring;
+    /* internode TLS (server_encryption_options); NULL: none */
+    bs_tls_ctx *tls_server, *tls_client;
+    _Atomic(bs_gossip *) tls_gossip; /* c->gossip, once started */
 };
+
+/* bs_msg_opts.tls_needed for internode_encryption dc/rack: encrypt the
+ * connection unless gossip knows the peer to be in our data center (dc)
+ * or our rack (rack).  An inbound plaintext connection is refused only
+ * when the peer is known to be elsewhere (a node we have not heard of yet
+ * proves the cluster secret all the same). */
+static int tls_needed(void *ud, const bs_msg_peer *peer, int inbound) {
+    bs_cluster *c = ud;
+    bs_internode_encryption mode = c->cfg->internode_encryption;
+    if (mode == BS_INTERNODE_ENC_ALL) return 1;
+    if (mode == BS_INTERNODE_ENC_NONE || !peer) return 0;
+    bs_gossip *g = atomic_load(&c->tls_gossip);
+    bs_gossip_view *v = NULL;
+    size_t n = 0;
+    int known = 0, elsewhere = 0;
+    if (g && bs_gossip_snapshot(g, &v, &n) == 0) {
+        for (size_t i = 0; i < n && !known; i++) {
+            const bs_gossip_ep *e = &v[i].st;
+            const char *dc = e->app[BS_GS_DC].value, *rack = e->app[BS_GS_RACK].value;
+            if (strcmp(e->ep.addr, peer->addr) != 0 || !dc || !rack) continue;
+            known = 1;
+            elsewhere = strcmp(dc, c->cfg->dc) != 0 ||
+                        (mode == BS_INTERNODE_ENC_RACK && strcmp(rack, c->cfg->rack) != 0);
+        }
+        bs_gossip_views_free(v, n);
+    }
+    return known ? elsewhere : !inbound;
+}
+
+/* Internode TLS contexts (server_encryption_options) into mo. */
+static int tls_setup(bs_cluster *c, bs_msg_opts *mo, char *err, size_t errlen) {
+    int rc = bs_node_tls_ctx(c->cfg, BS_NODE_TLS_INTERNODE_SERVER, &c->tls_server, err, errlen);
+    if (!rc)
+        rc = bs_node_tls_ctx(c->cfg, BS_NODE_TLS_INTERNODE_CLIENT, &c->tls_client, err, errlen);
+    mo->tls_server = c->tls_server;
+    mo->tls_client = c->tls_client;
+    mo->tls_needed = tls_needed;
+    mo->tls_ud = c;
+    return rc;
+}
 
 /* ---- helpers --------------------------------------------------------------
  */
@@ -620,6 +665,10 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     }
     bs_msg_opts mo;
     bs_msg_opts_default(&mo);
+    if ((rc = tls_setup(c, &mo, err, errlen))) {
+        OPENSSL_cleanse(secret, sizeof secret);
+        goto fail;
+    }
     mo.cluster_name = cfg->cluster_name;
     mo.secret = secret;
     mo.secret_len = slen;
@@ -691,6 +740,7 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     go.listener = on_gossip;
     go.listener_ud = c;
     rc = bs_gossip_start(&go, vals, &c->gossip);
+    if (!rc) atomic_store(&c->tls_gossip, c->gossip);
     bs_buf_free(&tb);
     free(seeds);
     if (rc) {
@@ -731,6 +781,8 @@ void bs_cluster_stop(bs_cluster *c) {
     bs_msg_stop(c->msg); /* fails pending pulls and ECHOs: their callbacks
                             run here, while the gossip state still exists */
     bs_gossip_stop(c->gossip);
+    bs_tls_ctx_free(c->tls_server); /* no connection is left */
+    bs_tls_ctx_free(c->tls_client);
     free(c->members);
     if (c->ring) bs_ring_snapshot_release(c->ring);
     pthread_mutex_destroy(&c->mu);

@@ -38,6 +38,19 @@
  * requests received here go out through our own outbound connection to
  * the sender's endpoint (from its handshake), as in Cassandra.
  *
+ * TLS (server_encryption_options; opts.tls_server / tls_client).  An
+ * outbound connection to a peer that tls_needed() says must be encrypted
+ * starts a common/tls.h client session right after connecting (the
+ * peer's certificate must be signed by the cluster CA and name the
+ * address dialled); an inbound connection is sniffed: a first byte 0x16
+ * (a TLS handshake record; no frame can start with it: that would be a
+ * length over 350 MiB) starts a server session that requires the peer's
+ * certificate, plaintext is refused at once when every connection must
+ * be encrypted and after the hello when its claimed peer must.  The
+ * challenge-response above runs inside the session.  Frames queued for a
+ * TLS peer go out as one TLS write per oc_flush.  Failed handshakes are
+ * logged with the source like the other refusals.
+ *
  * Requests.  A request with a callback is entered in a small hash table
  * by id (ids are unique per instance, from an atomic counter) with a
  * monotonic deadline; a sweep timer (SWEEP_MS) fails expired ones with
@@ -66,6 +79,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tls.h"
 
 #define SWEEP_MS 50
 #define WRITE_HIGH (1u << 20)
@@ -106,6 +120,7 @@ typedef struct outconn {
     size_t qlen;
     bs_buf rbuf;
     uint32_t backoff_ms;
+    bs_tls *tls; /* this connection's TLS session; NULL: plaintext */
 } outconn;
 
 typedef struct inconn {
@@ -120,6 +135,8 @@ typedef struct inconn {
     uint8_t cnonce[BS_MSG_NONCE_LEN], snonce[BS_MSG_NONCE_LEN];
     int64_t accepted_ns; /* monotonic; the handshake deadline counts from it */
     char remote[BS_MSG_ADDRLEN + 8];
+    bs_tls *tls; /* TLS session; NULL: plaintext (or not sniffed yet) */
+    int sniffed; /* the first byte was seen: TLS or plaintext decided */
 } inconn;
 
 typedef struct pending {
@@ -159,6 +176,8 @@ typedef struct wreq {
     bs_msg *m;
     struct outconn *oc; /* outbound writes: keep flushing its queue */
     struct inconn *ic;  /* inbound refusal: close it once written */
+    unsigned frames;    /* frames in it (TLS batches several; 0: only
+                           TLS handshake records) */
     size_t nmore;       /* frames of a coalesced write after data */
     uint8_t *more[];    /* their buffers, freed with data */
 } wreq;
@@ -409,11 +428,7 @@ static void on_write(uv_write_t *req, int status) {
     bs_msg *m = w->m;
     free(w->data);
     for (size_t i = 0; i < w->nmore; i++) free(w->more[i]);
-    if (status == 0) {
-        INC(m, sent);
-        if (w->nmore)
-            atomic_fetch_add_explicit(&m->st.sent, w->nmore, memory_order_relaxed);
-    }
+    if (status == 0) atomic_fetch_add_explicit(&m->st.sent, w->frames, memory_order_relaxed);
     if (w->ic) {
         in_close(w->ic);
     } else if (w->oc) {
@@ -424,9 +439,9 @@ static void on_write(uv_write_t *req, int status) {
     free(w);
 }
 
-/* Takes ownership of data. */
-static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
-                     outconn *oc, inconn *close_after) {
+/* Takes ownership of data: bytes for the socket as they are. */
+static int write_bytes(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
+                       outconn *oc, inconn *close_after, unsigned frames) {
     wreq *w = calloc(1, sizeof *w);
     if (!w) {
         free(data);
@@ -436,6 +451,7 @@ static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
     w->m = m;
     w->oc = oc;
     w->ic = close_after;
+    w->frames = frames;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     int rc = uv_write(&w->req, s, &b, 1, on_write);
     if (rc) {
@@ -444,6 +460,32 @@ static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
         return rc;
     }
     return 0;
+}
+
+/* Writes the ciphertext tls has produced (nothing: close_after is closed
+ * at once). */
+static int tls_flush(bs_msg *m, uv_stream_t *s, bs_tls *tls, outconn *oc,
+                     inconn *close_after, unsigned frames) {
+    bs_buf out = BS_BUF_INIT;
+    int rc = bs_tls_output(tls, &out);
+    if (rc || out.len == 0) {
+        bs_buf_free(&out);
+        if (!rc && close_after) in_close(close_after);
+        return rc;
+    }
+    size_t len;
+    uint8_t *d = bs_buf_steal(&out, &len);
+    return write_bytes(m, s, d, len, oc, close_after, frames);
+}
+
+/* Takes ownership of data: a frame, encrypted first when tls is set. */
+static int write_raw(bs_msg *m, uv_stream_t *s, uint8_t *data, size_t len,
+                     outconn *oc, inconn *close_after, bs_tls *tls) {
+    if (!tls) return write_bytes(m, s, data, len, oc, close_after, 1);
+    int rc = bs_tls_write(tls, data, len);
+    free(data);
+    if (rc) return rc;
+    return tls_flush(m, s, tls, oc, close_after, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -483,6 +525,23 @@ static void notify(bs_msg *m, const bs_msg_peer *p, bs_msg_conn_event ev) {
     if (cb) cb(ud, p, ev);
 }
 
+/* TLS: the frames gathered by oc_flush as one write (fewer records and
+ * system calls than one per frame).  0, or the connection failed. */
+static int oc_write_batch(outconn *oc, bs_buf *batch, unsigned *frames) {
+    if (!batch->len) return 0;
+    int rc = bs_tls_write(oc->tls, batch->data, batch->len);
+    batch->len = 0;
+    if (!rc) rc = tls_flush(oc->m, (uv_stream_t *)&oc->tcp, oc->tls, oc, NULL, *frames);
+    *frames = 0;
+    if (rc) {
+        char why[256];
+        snprintf(why, sizeof why, "TLS write: %s",
+                 bs_tls_error(oc->tls)[0] ? bs_tls_error(oc->tls) : bs_strerror(rc));
+        oc_fail(oc, why);
+    }
+    return rc;
+}
+
 /* Up to FLUSH_MAX queued frames of oc whose deadline has not passed,
  * taken off its queue into bufs/datas; their count. */
 #define FLUSH_MAX 128
@@ -519,6 +578,20 @@ static void oc_flush(outconn *oc) {
            uv_stream_get_write_queue_size((uv_stream_t *)&oc->tcp) < WRITE_HIGH) {
         size_t n = oc_take(oc, now, bufs, datas);
         if (!n) continue; /* all expired */
+        if (oc->tls) { /* the frames as one TLS write */
+            bs_buf batch = BS_BUF_INIT;
+            int rc = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (!rc) rc = bs_buf_append(&batch, bufs[i].base, bufs[i].len);
+                free(datas[i]);
+            }
+            unsigned nb = (unsigned)n;
+            if (!rc) rc = oc_write_batch(oc, &batch, &nb);
+            else oc_fail(oc, "out of memory");
+            bs_buf_free(&batch);
+            if (rc) return;
+            continue;
+        }
         wreq *w = calloc(1, sizeof *w + (n - 1) * sizeof(uint8_t *));
         if (!w) {
             for (size_t i = 0; i < n; i++) free(datas[i]);
@@ -529,6 +602,7 @@ static void oc_flush(outconn *oc) {
         w->m = m;
         w->oc = oc;
         w->nmore = n - 1;
+        w->frames = (unsigned)n;
         for (size_t i = 1; i < n; i++) w->more[i - 1] = datas[i];
         int rc = uv_write(&w->req, (uv_stream_t *)&oc->tcp, bufs, (unsigned)n, on_write);
         if (rc) {
@@ -544,6 +618,7 @@ static void oc_maybe_free(outconn *oc) {
     if (!oc->forgotten || oc->pending_closes) return;
     free_items(oc->qhead);
     bs_buf_free(&oc->rbuf);
+    bs_tls_free(oc->tls);
     free(oc);
 }
 
@@ -575,6 +650,8 @@ static void oc_fail(outconn *oc, const char *why) {
         oc->pending_closes++;
         uv_close((uv_handle_t *)&oc->tcp, on_oc_handle_closed);
     }
+    bs_tls_free(oc->tls); /* queued writes hold copies of their bytes */
+    oc->tls = NULL;
     oc->rbuf.len = 0;
     if (!m->shut && !oc->forgotten) {
         uint32_t d = oc->backoff_ms;
@@ -589,7 +666,8 @@ static void oc_fail(outconn *oc, const char *why) {
 }
 
 static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
-                      const bs_msg_hello *h, outconn *oc, inconn *close_after);
+                      const bs_msg_hello *h, outconn *oc, inconn *close_after,
+                      bs_tls *tls);
 
 /* Step 3 of the handshake: S's challenge arrived; check its proof and
  * answer with ours.  0, or the connection failed (already handled). */
@@ -628,7 +706,7 @@ static int oc_answer_challenge(outconn *oc, const bs_msg_hello *h) {
     r.fields = BS_HELLO_PROOF;
     if (make_proof(m, 0, oc->cnonce, h->nonce, &m->o.host_id, &h->host_id,
                    &m->self, r.proof) ||
-        send_hello(m, (uv_stream_t *)&oc->tcp, 1, 0, &r, oc, NULL)) {
+        send_hello(m, (uv_stream_t *)&oc->tcp, 1, 0, &r, oc, NULL, oc->tls)) {
         oc_fail(oc, "cannot send the handshake proof");
         return -1;
     }
@@ -741,6 +819,30 @@ static void oc_frame(void *c, const uint8_t *p, size_t len) {
     oc_handle_frame(c, p, len);
 }
 
+/*
+ * TLS: ciphertext in, plaintext frames out.  Feeds `data` to tls, hands
+ * every piece of plaintext to feed() (whole frames to fn), then writes
+ * what the session produced (handshake records).  Returns 0, 1 when the
+ * TLS session failed (bs_tls_error says why; the caller logs and
+ * closes), or 2 when feed() failed (*why set).  alive() turning false
+ * (the connection failed while handling a frame) stops it quietly.
+ */
+static int tls_in(bs_msg *m, uv_stream_t *s, bs_tls *tls, bs_buf *rb,
+                  const char *data, size_t n, void *conn, frame_fn fn,
+                  int (*alive)(void *conn), outconn *oc, const char **why) {
+    static __thread char plain[65536];
+    if (bs_tls_feed(tls, data, n)) return 1;
+    for (;;) {
+        size_t got = 0;
+        int rc = bs_tls_read(tls, plain, sizeof plain, &got);
+        if (rc) return 1;
+        if (!got) break;
+        if (feed(m, rb, plain, got, conn, fn, alive, why)) return 2;
+        if (!alive(conn)) return 0;
+    }
+    return tls_flush(m, s, tls, oc, NULL, 0) ? 1 : 0;
+}
+
 static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     outconn *oc = s->data;
     if (n < 0) {
@@ -749,6 +851,27 @@ static void on_oc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     }
     if (n == 0) return;
     const char *why = NULL;
+    if (oc->tls) {
+        bs_tls *t = oc->tls;
+        int rc = tls_in(oc->m, s, t, &oc->rbuf, b->base, (size_t)n, oc, oc_frame,
+                        oc_alive, oc, &why);
+        if (rc == 1 && oc->tls == t) {
+            INC(oc->m, refused);
+            oc->refusals++;
+            if ((oc->refusals & (oc->refusals - 1)) == 0)
+                BS_WARN(LOG, "TLS with node %s:%u failed (%u times): %s",
+                        oc->peer.addr, oc->peer.port, oc->refusals,
+                        bs_tls_error(t));
+            tls_flush(oc->m, s, t, NULL, NULL, 0); /* the alert, if any */
+            oc_fail(oc, "TLS failed");
+        } else if (rc == 2) {
+            INC(oc->m, decode_errors);
+            BS_WARN(LOG, "bad internode data from %s:%u: %s; closing",
+                    oc->peer.addr, oc->peer.port, why);
+            oc_fail(oc, why);
+        }
+        return;
+    }
     if (feed(oc->m, &oc->rbuf, b->base, (size_t)n, oc, oc_frame, oc_alive,
              &why)) {
         INC(oc->m, decode_errors);
@@ -771,6 +894,14 @@ static void on_connect(uv_connect_t *req, int status) {
     oc->state = OC_HANDSHAKE;
     oc->hs_step = 0;
     uv_tcp_nodelay(&oc->tcp, 1);
+    if (m->o.tls_client &&
+        (!m->o.tls_needed || m->o.tls_needed(m->o.tls_ud, &oc->peer, 0))) {
+        /* the peer's certificate must name the address we dialled */
+        if (bs_tls_new(m->o.tls_client, oc->peer.addr, &oc->tls)) {
+            oc_fail(oc, "cannot start TLS");
+            return;
+        }
+    }
     bs_msg_hello h;
     memset(&h, 0, sizeof h);
     h.fields = BS_HELLO_CLUSTER | BS_HELLO_PROTO | BS_HELLO_HOST |
@@ -782,7 +913,7 @@ static void on_connect(uv_connect_t *req, int status) {
     int rc = RAND_bytes(oc->cnonce, sizeof oc->cnonce) == 1 ? 0 : BS_EIO;
     memcpy(h.nonce, oc->cnonce, sizeof h.nonce);
     if (!rc) rc = uv_read_start((uv_stream_t *)&oc->tcp, on_alloc, on_oc_read);
-    if (!rc) rc = send_hello(m, (uv_stream_t *)&oc->tcp, 0, 0, &h, oc, NULL);
+    if (!rc) rc = send_hello(m, (uv_stream_t *)&oc->tcp, 0, 0, &h, oc, NULL, oc->tls);
     if (rc) oc_fail(oc, "cannot send the handshake");
 }
 
@@ -847,6 +978,7 @@ static void oc_forget(bs_msg *m, outconn *oc) {
 
 static void on_in_closed(uv_handle_t *h) {
     inconn *c = h->data;
+    bs_tls_free(c->tls);
     bs_buf_free(&c->rbuf);
     free(c);
 }
@@ -870,7 +1002,8 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
 /* Encodes and writes one handshake frame (request or response) on s.
  * close_after: an inbound connection to close once it is written. */
 static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
-                      const bs_msg_hello *h, outconn *oc, inconn *close_after) {
+                      const bs_msg_hello *h, outconn *oc, inconn *close_after,
+                      bs_tls *tls) {
     bs_buf pl = BS_BUF_INIT, fr = BS_BUF_INIT;
     int rc = bs_msg_hello_encode(h, &pl);
     if (!rc) {
@@ -890,7 +1023,7 @@ static int send_hello(bs_msg *m, uv_stream_t *s, uint64_t id, int response,
     }
     size_t len;
     uint8_t *d = bs_buf_steal(&fr, &len);
-    return write_raw(m, s, d, len, oc, close_after);
+    return write_raw(m, s, d, len, oc, close_after, tls);
 }
 
 /* Refuses an inbound connection: answers {ok: false, why} (never naming
@@ -905,7 +1038,7 @@ static void in_refuse(inconn *c, uint64_t id, const char *why) {
     snprintf(r.why, sizeof r.why, "%s", why);
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->hello_ok = -1; /* refused: ignore anything until closed */
-    if (send_hello(m, (uv_stream_t *)&c->tcp, id, 1, &r, NULL, c))
+    if (send_hello(m, (uv_stream_t *)&c->tcp, id, 1, &r, NULL, c, c->tls))
         in_close(c);
 }
 
@@ -945,6 +1078,10 @@ static void in_hello(inconn *c, const bs_msg_frame *f) {
         why = "incomplete handshake";
     else if (strcmp(h.cluster, m->cluster) != 0)
         why = "cluster name mismatch";
+    else if (!c->tls && m->o.tls_server &&
+             (!m->o.tls_needed || m->o.tls_needed(m->o.tls_ud, &h.from, 1)))
+        why = "plaintext, but server_encryption_options requires TLS from "
+              "this node";
     if (why) {
         /* our name stays out of the answer and out of the log; theirs is
          * logged (truncated) to help an operator who mixed clusters up */
@@ -973,7 +1110,7 @@ static void in_hello(inconn *c, const bs_msg_frame *f) {
         return;
     }
     memcpy(r.nonce, c->snonce, sizeof r.nonce);
-    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL)) {
+    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL, c->tls)) {
         in_close(c);
         return;
     }
@@ -1019,7 +1156,7 @@ static void in_proof(inconn *c, const bs_msg_frame *f) {
     memset(&r, 0, sizeof r);
     r.fields = BS_HELLO_OK;
     r.ok = 1;
-    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL)) {
+    if (send_hello(m, (uv_stream_t *)&c->tcp, f->id, 1, &r, NULL, NULL, c->tls)) {
         in_close(c);
         return;
     }
@@ -1107,6 +1244,31 @@ static void in_frame(void *c, const uint8_t *p, size_t len) {
     in_handle_frame(c, p, len);
 }
 
+/* The first byte of an inbound connection: a TLS handshake record starts
+ * a TLS session (mutual: the peer's certificate must be signed by the
+ * cluster CA); plaintext is refused outright when every connection must
+ * be encrypted, else checked against the claimed peer in in_hello.
+ * 0, or -1 when the connection is refused (logged, closing). */
+static int in_sniff(inconn *c, uint8_t first) {
+    bs_msg *m = c->m;
+    c->sniffed = 1;
+    const char *why = NULL;
+    if (first == BS_TLS_RECORD_HANDSHAKE) {
+        if (!m->o.tls_server)
+            why = "it speaks TLS, but this node has internode_encryption: none";
+        else if (bs_tls_new(m->o.tls_server, NULL, &c->tls))
+            why = "cannot start TLS (out of memory)";
+    } else if (m->o.tls_server &&
+               (!m->o.tls_needed || m->o.tls_needed(m->o.tls_ud, NULL, 1))) {
+        why = "plaintext, but server_encryption_options requires TLS";
+    }
+    if (!why) return 0;
+    INC(m, refused);
+    log_refusal(m, "refused internode connection from %s: %s", c->remote, why);
+    in_close(c);
+    return -1;
+}
+
 static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     inconn *c = s->data;
     if (n < 0) {
@@ -1133,8 +1295,28 @@ static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     void *end_ud = m->batch_end_ud;
     pthread_mutex_unlock(&m->hmu);
     const char *why = NULL;
+    if (!c->sniffed && in_sniff(c, (uint8_t)b->base[0])) return;
     batch_begin(m);
-    if (feed(m, &c->rbuf, b->base, (size_t)n, c, in_frame, in_alive, &why)) {
+    if (c->tls) {
+        int rc = tls_in(m, s, c->tls, &c->rbuf, b->base, (size_t)n, c,
+                        in_frame, in_alive, NULL, &why);
+        if (rc == 1 && !c->closing) {
+            INC(m, refused);
+            INC(m, auth_failures);
+            log_refusal(m,
+                        "refused internode connection from %s: TLS %s: %s",
+                        c->remote,
+                        bs_tls_ready(c->tls) ? "error" : "handshake failed",
+                        bs_tls_error(c->tls));
+            uv_read_stop(s);
+            c->hello_ok = -1;
+            tls_flush(m, s, c->tls, NULL, c, 0); /* the alert, then close */
+        } else if (rc == 2) {
+            INC(m, decode_errors);
+            BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
+            in_close(c);
+        }
+    } else if (feed(m, &c->rbuf, b->base, (size_t)n, c, in_frame, in_alive, &why)) {
         INC(m, decode_errors);
         BS_WARN(LOG, "bad internode data from %s: %s; closing", c->remote, why);
         in_close(c);

@@ -118,6 +118,17 @@ typedef struct bs_msg_opts {
     size_t max_unauthenticated;    /* inbound connections still in their
                                       handshake; beyond it the oldest is
                                       closed; 256 */
+    /* Internode TLS (common/tls.h contexts, borrowed: they must outlive
+     * the messaging).  tls_server: accepted connections that start with a
+     * TLS handshake are served over TLS (NULL: refused).  tls_client:
+     * outbound connections use TLS, verifying that the peer's certificate
+     * names the address dialled.  tls_needed(ud, peer, inbound): 1 when
+     * the connection with peer must be encrypted; peer NULL (inbound,
+     * before the hello) asks whether every connection must be; NULL
+     * function: always.  Runs on the messaging thread. */
+    struct bs_tls_ctx *tls_server, *tls_client;
+    int (*tls_needed)(void *ud, const bs_msg_peer *peer, int inbound);
+    void *tls_ud;
 } bs_msg_opts;
 
 void bs_msg_opts_default(bs_msg_opts *o);

@@ -76,6 +76,17 @@
  * written, reading stops (`fatal`), and the connection is closed when its
  * last write completes.
  *
+ * TLS (client_encryption_options)
+ * -------------------------------
+ * With opts.tls set, reads land in a per-thread slab instead of the
+ * decoder: the first byte of a connection decides (tls_in) - a TLS
+ * handshake record (0x16, never the first byte of a CQL frame) starts a
+ * common/tls.h session, anything else is plaintext, served only with
+ * opts.tls_optional.  A session's plaintext goes to the decoder, so
+ * everything above (frames, back-pressure, timeouts) is the same; every
+ * conn_write goes through the session and its ciphertext to uv_write
+ * (raw_write).  A failed handshake is logged with the peer's address.
+ *
  * Stop
  * ----
  * bs_server_stop sets every loop's stop flag and wakes it.  The loop
@@ -101,6 +112,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "node/transport/server.h"
 
 #define LOGC "cql"
@@ -167,6 +179,8 @@ struct conn {
     size_t nwrites;  /* uv_write requests not yet completed */
     size_t wq_bytes; /* their bytes */
     bs_buf pend;     /* inline responses of this pump, one uv_write at its end */
+    bs_tls *tls;     /* TLS session (client_encryption_options); NULL: plaintext */
+    unsigned sniffed : 1; /* with TLS on: the first byte decided TLS or not */
     bs_buf wout;     /* pool responses of this loop turn, written by on_turn_end */
     conn *wnext;     /* in the loop's wlist while wlisted */
 };
@@ -407,6 +421,7 @@ static void maybe_free(conn *c) {
     free(c->reject);
     bs_proto_decoder_free(c->dec);
     bs_buf_free(&c->pend);
+    bs_tls_free(c->tls);
     if (c->wlisted) /* not reached while on_turn_end runs first; kept safe */
         for (conn **pp = &c->lp->wlist; *pp; pp = &(*pp)->wnext)
             if (*pp == c) {
@@ -466,15 +481,10 @@ static void on_write(uv_write_t *req, int status) {
     }
 }
 
-/* Queues b's bytes on c (ownership taken; b is left empty). */
-static void conn_write(conn *c, bs_buf *b) {
+/* Queues b's bytes on the socket as they are (ownership taken; b is left
+ * empty). */
+static void raw_write(conn *c, bs_buf *b) {
     if (b->len == 0) return;
-    if (c->closing) {
-        bs_buf_free(b);
-        return;
-    }
-    if (c->version && c->version != BS_PROTO_VERSION)
-        bs_proto_frames_set_version(b->data, b->len, c->version);
     wreq *w = malloc(sizeof *w);
     if (!w) {
         bs_buf_free(b);
@@ -498,6 +508,42 @@ static void conn_write(conn *c, bs_buf *b) {
     }
     c->nwrites++;
     c->wq_bytes += w->len;
+}
+
+/* Sends the ciphertext the TLS session has produced. */
+static void tls_flush(conn *c) {
+    bs_buf out = BS_BUF_INIT;
+    if (bs_tls_output(c->tls, &out)) {
+        bs_buf_free(&out);
+        conn_close(c);
+        return;
+    }
+    raw_write(c, &out);
+    bs_buf_free(&out);
+}
+
+/* Queues b's frames on c (ownership taken; b is left empty). */
+static void conn_write(conn *c, bs_buf *b) {
+    if (b->len == 0) return;
+    if (c->closing) {
+        bs_buf_free(b);
+        return;
+    }
+    if (c->version && c->version != BS_PROTO_VERSION)
+        bs_proto_frames_set_version(b->data, b->len, c->version);
+    if (!c->tls) {
+        raw_write(c, b);
+        return;
+    }
+    int rc = bs_tls_write(c->tls, b->data, b->len);
+    bs_buf_free(b);
+    if (rc) {
+        BS_DEBUG(LOGC, "connection %llu from %s: TLS write: %s", (unsigned long long)c->id,
+                 c->peer, bs_tls_error(c->tls));
+        conn_close(c);
+        return;
+    }
+    tls_flush(c);
 }
 
 /* Check handle: the loop turn's pool responses go out, one write per
@@ -911,6 +957,14 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf) {
     uint8_t *p;
     size_t cap;
     (void)suggested;
+    if (c->lp->srv->opts.tls) {
+        /* ciphertext (or the first bytes, to sniff) lands here, and
+         * tls_in moves the plaintext to the decoder; one per loop thread */
+        static _Thread_local uint8_t slab[READ_HINT];
+        buf->base = (char *)slab;
+        buf->len = sizeof slab;
+        return;
+    }
     if (bs_proto_decoder_wbuf(c->dec, READ_HINT, &p, &cap)) {
         buf->base = NULL;
         buf->len = 0; /* read_cb gets UV_ENOBUFS */
@@ -920,12 +974,100 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf) {
     buf->len = cap;
 }
 
+/* Copies plaintext bytes into the frame decoder.  0 or BS_ENOMEM. */
+static int decoder_put(conn *c, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        uint8_t *w;
+        size_t cap;
+        if (bs_proto_decoder_wbuf(c->dec, n < READ_HINT ? n : READ_HINT, &w, &cap))
+            return BS_ENOMEM;
+        if (cap > n) cap = n;
+        memcpy(w, p, cap);
+        bs_proto_decoder_commit(c->dec, cap);
+        p += cap;
+        n -= cap;
+    }
+    return 0;
+}
+
+/* The TLS session failed: its alert (if any) goes out, then the
+ * connection closes. */
+static void tls_fail(conn *c, const char *what) {
+    BS_WARN(LOGC, "connection %llu from %s: %s: %s (closing)", (unsigned long long)c->id,
+            c->peer, what, bs_tls_error(c->tls));
+    c->fatal = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    tls_flush(c);
+    if (!c->closing && c->nwrites == 0) conn_close(c);
+}
+
+/*
+ * Bytes read on a connection of a server with TLS.  The first byte of a
+ * connection decides: a TLS handshake record starts a TLS session; any
+ * other byte is a plaintext CQL frame, served with optional: true and
+ * answered with a protocol error naming the setting otherwise.  Then
+ * ciphertext is fed to the session and all the plaintext it yields goes
+ * to the frame decoder.  0, or -1 when the connection is being closed.
+ */
+static int tls_in(conn *c, const uint8_t *p, size_t n) {
+    const bs_server_opts *o = &c->lp->srv->opts;
+    if (!c->sniffed) {
+        c->sniffed = 1;
+        if (p[0] != BS_TLS_RECORD_HANDSHAKE) {
+            if (o->tls_optional) return decoder_put(c, p, n) ? (conn_close(c), -1) : 0;
+            int16_t stream = n >= 4 ? (int16_t)((p[2] << 8) | p[3]) : 0;
+            BUMP(c->lp->srv->st_rejected, 1);
+            fail_error(c, stream, BS_PROTO_ERR_PROTOCOL,
+                       "This node requires TLS on its CQL port (client_encryption_options: "
+                       "enabled, not optional): connect with SSL/TLS");
+            return -1;
+        }
+        if (bs_tls_new(o->tls, NULL, &c->tls)) {
+            conn_close(c);
+            return -1;
+        }
+    }
+    if (!c->tls) return decoder_put(c, p, n) ? (conn_close(c), -1) : 0;
+    if (bs_tls_feed(c->tls, p, n)) {
+        conn_close(c);
+        return -1;
+    }
+    for (;;) {
+        uint8_t *w;
+        size_t cap, got = 0;
+        if (bs_proto_decoder_wbuf(c->dec, READ_HINT, &w, &cap)) {
+            conn_close(c);
+            return -1;
+        }
+        int rc = bs_tls_read(c->tls, w, cap, &got);
+        if (rc == BS_ECLOSED) {
+            tls_flush(c);
+            conn_close(c);
+            return -1;
+        }
+        if (rc) {
+            tls_fail(c, bs_tls_ready(c->tls) ? "TLS error" : "TLS handshake failed");
+            return -1;
+        }
+        if (!got) break;
+        bs_proto_decoder_commit(c->dec, got);
+    }
+    tls_flush(c);
+    return c->closing ? -1 : 0;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn *c = st->data;
-    (void)buf;
     if (nread > 0) {
-        bs_proto_decoder_commit(c->dec, (size_t)nread);
         BUMP(c->lp->srv->st_in, (uint64_t)nread);
+        if (c->lp->srv->opts.tls) {
+            if (tls_in(c, (const uint8_t *)buf->base, (size_t)nread)) return;
+        } else {
+            bs_proto_decoder_commit(c->dec, (size_t)nread);
+        }
         conn_pump(c);
     } else if (nread < 0) {
         if (nread != UV_EOF)

@@ -110,6 +110,11 @@ typedef struct bs_server_opts {
                                 PROTOCOL_ERROR "Unexpected message X,
                                 expecting SASL_RESPONSE".  Borrowed for
                                 the server's lifetime. */
+    struct bs_tls_ctx *tls;  /* TLS server context (common/tls.h); NULL =
+                                plaintext only.  Borrowed: must outlive the
+                                server */
+    int tls_optional;        /* with tls: plaintext connections accepted
+                                too (told apart by their first byte) */
 } bs_server_opts;
 
 /* Defaults as documented above (address 127.0.0.1, port 9042). */

@@ -221,7 +221,38 @@ static const char *full_yaml =
     "repair_interval: 7d\n"
     "log_level: DEBUG\n"
     "log_file: /var/log/basalt.log\n"
-    "clock_skew_us: -1500\n";
+    "clock_skew_us: -1500\n"
+    "client_encryption_options.enabled: true\n"
+    "client_encryption_options.optional: true\n"
+    "client_encryption_options.certfile: /etc/basalt/node.pem\n"
+    "client_encryption_options.keyfile: /etc/basalt/node.key\n"
+    "client_encryption_options.cafile: /etc/basalt/ca.pem\n"
+    "client_encryption_options.require_client_auth: true\n"
+    "server_encryption_options.internode_encryption: dc\n"
+    "server_encryption_options.certfile: /etc/basalt/inode.pem\n"
+    "server_encryption_options.keyfile: /etc/basalt/inode.key\n"
+    "server_encryption_options.cafile: /etc/basalt/cluster-ca.pem\n"
+    "admin_encryption_options.enabled: true\n"
+    "admin_encryption_options.certfile: /etc/basalt/admin.pem\n"
+    "admin_encryption_options.keyfile: /etc/basalt/admin.key\n"
+    "admin_encryption_options.cafile: /etc/basalt/admin-ca.pem\n"
+    "admin_encryption_options.require_client_auth: true\n";
+
+static void check_tls_full(const bs_config *c) {
+    ck_assert(c->client_enc_enabled && c->client_enc_optional &&
+              c->client_enc_require_client_auth);
+    ck_assert_str_eq(c->client_enc_certfile, "/etc/basalt/node.pem");
+    ck_assert_str_eq(c->client_enc_keyfile, "/etc/basalt/node.key");
+    ck_assert_str_eq(c->client_enc_cafile, "/etc/basalt/ca.pem");
+    ck_assert_int_eq(c->internode_encryption, BS_INTERNODE_ENC_DC);
+    ck_assert_str_eq(c->server_enc_certfile, "/etc/basalt/inode.pem");
+    ck_assert_str_eq(c->server_enc_keyfile, "/etc/basalt/inode.key");
+    ck_assert_str_eq(c->server_enc_cafile, "/etc/basalt/cluster-ca.pem");
+    ck_assert(c->admin_enc_enabled && c->admin_enc_require_client_auth);
+    ck_assert_str_eq(c->admin_enc_certfile, "/etc/basalt/admin.pem");
+    ck_assert_str_eq(c->admin_enc_keyfile, "/etc/basalt/admin.key");
+    ck_assert_str_eq(c->admin_enc_cafile, "/etc/basalt/admin-ca.pem");
+}
 
 static void check_full(const bs_config *c) {
     ck_assert_str_eq(c->cluster_name, "Prod Cluster");
@@ -302,7 +333,62 @@ static void check_full(const bs_config *c) {
     ck_assert_uint_eq(c->credentials_validity_ms, 5000);
     ck_assert_uint_eq(c->permissions_validity_ms, 0);
     ck_assert_str_eq(c->initial_superuser_file, "/etc/basalt/superuser");
+    check_tls_full(c);
 }
+
+/* cassandra.yaml's nested option groups: the same keys as the flat
+ * "group.key" form, Cassandra's PEM keystore/truststore names, and errors
+ * that name the key and the line. */
+START_TEST(tls_option_groups) {
+    bs_config c;
+    const char *nested =
+        "client_encryption_options:\n"
+        "  enabled: true\n"
+        "  optional: true\n"
+        "  keystore: /etc/basalt/node.pem\n"
+        "  keyfile: /etc/basalt/node.key\n"
+        "  truststore: /etc/basalt/ca.pem\n"
+        "  require_client_auth: true\n"
+        "server_encryption_options: {internode_encryption: dc,\n"
+        "  certfile: /etc/basalt/inode.pem, keyfile: /etc/basalt/inode.key,\n"
+        "  cafile: /etc/basalt/cluster-ca.pem}\n"
+        "admin_encryption_options:\n"
+        "  enabled: true\n"
+        "  certfile: /etc/basalt/admin.pem\n"
+        "  keyfile: /etc/basalt/admin.key\n"
+        "  cafile: /etc/basalt/admin-ca.pem\n"
+        "  require_client_auth: true\n";
+    ck_assert_msg(load(&c, nested) == 0, "%s", err);
+    check_tls_full(&c);
+    bs_config_free(&c);
+    /* an empty group is the defaults */
+    ck_assert_msg(load(&c, "client_encryption_options:\n") == 0, "%s", err);
+    ck_assert(!c.client_enc_enabled);
+    ck_assert_int_eq(c.internode_encryption, BS_INTERNODE_ENC_NONE);
+    bs_config_free(&c);
+    expect_error("client_encryption_options:\n  enabeld: true\n",
+                 "t.yaml:2:3: unknown key 'client_encryption_options.enabeld'");
+    expect_error("client_encryption_options:\n  a.b: true\n",
+                 "t.yaml:2:3: unknown key 'a.b' in client_encryption_options");
+    expect_error("client_encryption_options: true\n",
+                 "t.yaml:1:28: bad value for client_encryption_options: expected a "
+                 "mapping of options (enabled: true, ...)");
+    expect_error("server_encryption_options:\n  internode_encryption: some\n",
+                 "t.yaml:2:25: bad value 'some' for "
+                 "server_encryption_options.internode_encryption: expected one of "
+                 "none, all, dc, rack");
+    expect_error("client_encryption_options:\n  enabled: true\n"
+                 "client_encryption_options.enabled: false\n",
+                 "t.yaml:3:1: duplicate key 'client_encryption_options.enabled' (first set "
+                 "at line 2)");
+    expect_error("client_encryption_options: {enabled: true}\n",
+                 "t.yaml:1:29: client_encryption_options: TLS is enabled but certfile is "
+                 "not set");
+    expect_error("server_encryption_options: {internode_encryption: all, certfile: a}\n",
+                 "t.yaml:1:29: server_encryption_options: verifying peer certificates "
+                 "needs cafile (the CA that signs them)");
+}
+END_TEST
 
 START_TEST(full_file_every_key) {
     bs_config c;
@@ -1051,7 +1137,14 @@ START_TEST(example_config_and_docs_match_table) {
     char *text = slurp(path);
     for (size_t i = 0; i < bs_config_key_count(); i++) {
         char pat[128];
-        snprintf(pat, sizeof pat, "%s:", bs_config_key_name(i));
+        const char *name = bs_config_key_name(i), *dot = strchr(name, '.');
+        if (dot) { /* a nested group, written as cassandra.yaml does */
+            snprintf(pat, sizeof pat, "\n%.*s:\n", (int)(dot - name), name);
+            ck_assert_msg(strstr(text, pat), "%s not in conf/basalt.yaml", pat);
+            snprintf(pat, sizeof pat, "\n  %s:", dot + 1);
+        } else {
+            snprintf(pat, sizeof pat, "%s:", name);
+        }
         ck_assert_msg(strstr(text, pat), "%s not in conf/basalt.yaml", pat);
     }
     free(text);
@@ -1140,6 +1233,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, help_lists_every_key);
     tcase_add_test(tc, example_config_and_docs_match_table);
     tcase_add_test(tc, apply_runtime_settings);
+    tcase_add_test(tc, tls_option_groups);
     suite_add_tcase(s, tc);
     return s;
 }
