@@ -812,11 +812,13 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
         free(j);
         return;
     }
-    if (j->fn == bs__job_mutation && c->o.inline_replica_writes) {
+    /* a traced request takes the stage, which records its events (a
+     * store write the messaging thread should not wait for) */
+    if (j->fn == bs__job_mutation && c->o.inline_replica_writes && !in->has_trace) {
         apply_inline(c, j, in);
         return;
     }
-    if (j->fn == bs__job_read && c->o.inline_replica_reads) {
+    if (j->fn == bs__job_read && c->o.inline_replica_reads && !in->has_trace) {
         /* one partition, at most a page of rows: read and answered here */
         j->in = *in;
         j->data = (uint8_t *)in->payload;

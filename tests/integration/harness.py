@@ -114,6 +114,24 @@ def shared_port(hosts):
     raise RuntimeError("no common free port")
 
 
+def ring_formed(sessions, n_nodes):
+    """True when every session's node lists the n_nodes - 1 others in
+    system.peers with their tokens.  A node that joined last is UP at the
+    others a moment before its tokens reach them; until then they count
+    one replica fewer, so a test must not start on node 0's view alone."""
+    for s in sessions:
+        rows = s.execute("SELECT peer, tokens FROM system.peers")
+        if sum(1 for r in rows if r.tokens) < n_nodes - 1:
+            return False
+    return True
+
+
+def wait_for_ring(sessions, n_nodes, timeout=60, what="cluster"):
+    """Waits until ring_formed(sessions, n_nodes)."""
+    return wait_for(lambda: ring_formed(sessions, n_nodes), timeout,
+                    "%s: every node sees %d peers with tokens" % (what, n_nodes - 1))
+
+
 def wait_for(cond, timeout, what, step=0.05):
     """cond()'s first truthy value within timeout s; exceptions count as
     not yet (a node restarting, a driver reconnecting)."""

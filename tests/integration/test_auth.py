@@ -294,8 +294,8 @@ class ReplicatedAuth(unittest.TestCase):
 
     def test_system_auth_replicated(self):
         s0 = self.session(0, SUPER, SUPER_PW)
-        harness.wait_for(lambda: len(list(s0.execute("SELECT peer FROM system.peers"))) >= 2,
-                         60, "3-node cluster")
+        harness.wait_for_ring([self.session(i, SUPER, SUPER_PW) for i in range(3)], 3,
+                              60, "3-node cluster")
         s0.execute("ALTER KEYSPACE system_auth WITH replication = "
                    "{'class': 'SimpleStrategy', 'replication_factor': 3}")
         s0.execute("CREATE ROLE everywhere WITH PASSWORD = 'e-pw' AND LOGIN = true")

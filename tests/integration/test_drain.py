@@ -73,8 +73,8 @@ class DrainTest(unittest.TestCase):
 
     def test_drain_refuses_writes_keeps_reads(self):
         s1 = self.session(0)
-        harness.wait_for(lambda: len(list(s1.execute("SELECT peer FROM system.peers"))) == 2,
-                         30, "three nodes in system.peers")
+        harness.wait_for_ring([self.session(i) for i in range(3)], 3, 30,
+                              "three nodes in system.peers")
         s1.execute("CREATE KEYSPACE d WITH replication = "
                    "{'class': 'SimpleStrategy', 'replication_factor': 3}")
         s1.execute("CREATE TABLE d.t (k int PRIMARY KEY, v text)")

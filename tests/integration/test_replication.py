@@ -101,7 +101,8 @@ class _ReplicatedCluster(unittest.TestCase):
 
         def formed():
             peers[:] = [r.peer for r in s0.execute("SELECT peer FROM system.peers")]
-            return len(peers) >= 2
+            return harness.ring_formed([cls.session(i) for i in range(len(cls.nodes))],
+                                       len(cls.nodes))
         try:
             _wait(formed, 60, "3-node cluster")
         except AssertionError:

@@ -371,8 +371,8 @@ class InternodeTLSTest(unittest.TestCase):
             for n in cls.nodes:
                 n.start()
             s0 = cls.session(0)
-            harness.wait_for(lambda: len(list(s0.execute("SELECT peer FROM system.peers"))) >= 2,
-                             60, "3-node cluster over internode TLS")
+            harness.wait_for_ring([cls.session(i) for i in range(3)], 3, 60,
+                                  "3-node cluster over internode TLS")
             s0.execute("CREATE KEYSPACE IF NOT EXISTS rf3 WITH replication = "
                        "{'class': 'SimpleStrategy', 'replication_factor': 3}")
             s0.execute("CREATE TABLE IF NOT EXISTS rf3.t (k int PRIMARY KEY, v text)")
@@ -507,8 +507,8 @@ class InternodeDcTest(InternodeTLSTest):
             for n in cls.nodes:
                 n.start()
             s0 = cls.session(0)
-            harness.wait_for(lambda: len(list(s0.execute("SELECT peer FROM system.peers"))) >= 1,
-                             60, "2-DC cluster over internode TLS")
+            harness.wait_for_ring([cls.session(i) for i in range(2)], 2, 60,
+                                  "2-DC cluster over internode TLS")
             s0.execute("CREATE KEYSPACE IF NOT EXISTS nts WITH replication = "
                        "{'class': 'NetworkTopologyStrategy', 'dc1': 1, 'dc2': 1}")
             s0.execute("CREATE TABLE IF NOT EXISTS nts.t (k int PRIMARY KEY, v text)")

@@ -75,8 +75,7 @@ class WriteFailureTest(unittest.TestCase):
             c, s = _session_for(n)
             self.clusters.append(c)
             sess.append(s)
-        harness.wait_for(lambda: len(list(sess[0].execute("SELECT peer FROM system.peers"))) >= 1,
-                         60, "2-node cluster")
+        harness.wait_for_ring(sess, 2, 60, "2-node cluster")
         sess[0].execute("CREATE KEYSPACE rf2 WITH replication = "
                         "{'class': 'SimpleStrategy', 'replication_factor': 2}")
         sess[0].execute("CREATE TABLE rf2.t (k int PRIMARY KEY, v text)")
