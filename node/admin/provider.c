@@ -59,7 +59,7 @@ static int p_local(void *ud, bs_arena *a, bs_admin_local *o) {
 
 static bs_admin_node_state state_of(const char *status) {
     if (!status) return BS_ADMIN_NORMAL;
-    if (!strncmp(status, "BOOT", 4)) return BS_ADMIN_JOINING;
+    if (!strncmp(status, "BOOT", 4) || !strcmp(status, "JOINING")) return BS_ADMIN_JOINING;
     if (!strncmp(status, "LEAVING", 7) || !strncmp(status, "LEFT", 4))
         return BS_ADMIN_LEAVING;
     if (!strncmp(status, "MOVING", 6)) return BS_ADMIN_MOVING;
