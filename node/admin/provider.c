@@ -124,6 +124,9 @@ static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
         const bs_gossip_ep *e = &v[i].st;
         if (!e->app[BS_GS_HOST_ID].value)
             continue; /* a seed not heard from yet */
+        if (!v[i].is_self && e->app[BS_GS_STATUS].value &&
+            !strcmp(e->app[BS_GS_STATUS].value, "LEFT"))
+            continue; /* decommissioned: no longer part of the cluster */
         bs_admin_node *d = &nd[k++];
         d->address = adup(a, e->ep.addr);
         d->dc = adup(a, e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "?");
