@@ -111,6 +111,9 @@ static void usage(FILE *f) {
         "  decommission              stream this node's ranges to their new "
         "owners,\n"
         "                            leave the ring, stop (shows progress)\n"
+        "  removenode HOST_ID        remove a dead node: its ranges are copied "
+        "from\n"
+        "                            live replicas to their new owners\n"
         "  cleanup [keyspace]        drop data of ranges this node no longer "
         "replicates\n");
 }
@@ -499,27 +502,35 @@ static int cmd_netstats(const opts *o) {
     return 0;
 }
 
-/* Starts the decommission, then shows its progress until the node says
- * decommissioned (it stops a few seconds later) or failed. */
-static int cmd_decommission(const opts *o) {
+/* Starts a decommission (host NULL) or the removal of dead node `host`,
+ * then shows its progress until the node says it is done or failed (a
+ * decommissioned node stops a few seconds later). */
+static int cmd_decommission(const opts *o, const char *host) {
     bs_arena a;
     bs_arena_init(&a, 0);
     const bs_json *doc;
-    call(o, "POST", "/decommission", 30, &a, &doc);
+    bs_buf target = BS_BUF_INIT;
+    bs_buf_append_str(&target, host ? "/removenode?host=" : "/decommission");
+    if (host) append_escaped(&target, host);
+    bs_buf_append_u8(&target, 0);
+    call(o, "POST", (const char *)target.data, 30, &a, &doc);
+    bs_buf_free(&target);
+    const char *done = host ? "normal" : "decommissioned";
+    const char *failed = host ? "removenode_failed" : "decommission_failed";
     for (;;) {
+        usleep(500000);
         bs_arena_reset(&a);
         call(o, "GET", "/streams", 30, &a, &doc);
         const char *st = bs_json_string(bs_json_get(doc, "state"), "?");
-        if (!strcmp(st, "decommissioned") || !strcmp(st, "decommission_failed")) {
+        if (!strcmp(st, done) || !strcmp(st, failed)) {
             print_streams(doc, stdout);
             bs_arena_free(&a);
-            return strcmp(st, "decommissioned") ? 1 : 0;
+            return strcmp(st, done) ? 1 : 0;
         }
         if (isatty(1)) {
             fputs("\r", stdout);
             print_streams(doc, stdout);
         }
-        usleep(500000);
     }
 }
 
@@ -679,7 +690,15 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "repair")) return cmd_repair(&o, 0, nargs, args);
     if (!strcmp(cmd, "checksum")) return cmd_repair(&o, 1, nargs, args);
     if (!strcmp(cmd, "netstats")) return cmd_netstats(&o);
-    if (!strcmp(cmd, "decommission")) return cmd_decommission(&o);
+    if (!strcmp(cmd, "decommission")) return cmd_decommission(&o, NULL);
+    if (!strcmp(cmd, "removenode")) {
+        if (nargs != 1) {
+            fprintf(stderr, "basalt-admin: removenode takes the host id of a "
+                            "dead node\n");
+            return 2;
+        }
+        return cmd_decommission(&o, args[0]);
+    }
     if (!strcmp(cmd, "cleanup")) return cmd_cleanup(&o, nargs, args);
     if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);
     if (!strcmp(cmd, "compact")) return cmd_action(&o, "/compact", nargs, args);

@@ -39,6 +39,7 @@
 #define LOG "topology"
 #define SCHEMA_WAIT_MS 60000
 #define LEFT_LINGER_MS 3000 /* gossip LEFT before stopping */
+#define HINTS_WAIT_MS 30000 /* a leaving node's hints replay this long */
 
 typedef struct done_range {
     char *cf;
@@ -57,6 +58,7 @@ struct bs_topology {
     char resume_path[4200];
     done_range *done;
     size_t ndone, capdone;
+    bs_uuid removing; /* removenode's target */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -265,6 +267,22 @@ static void *bootstrap_main(void *ud) {
 
 /* ---- decommission ----------------------------------------------------- */
 
+/* The hints this node holds for others go with it otherwise: give their
+ * replay (to live targets) a while to finish. */
+static void hand_over_hints(bs_topology *t) {
+    bs_coord_stats st;
+    int64_t t0 = bs_clock_mono_ns();
+    for (;;) {
+        memset(&st, 0, sizeof st);
+        if (t->o.coord) bs_coord_get_stats(t->o.coord, &st);
+        if (!st.hints_pending) return;
+        if ((bs_clock_mono_ns() - t0) / 1000000 >= HINTS_WAIT_MS || nap(t, 200)) break;
+    }
+    BS_WARN(LOG, "decommission: %" PRIu64 " hints for nodes that are down were "
+            "not replayed and leave with this node: run `basalt-admin repair` "
+            "once those nodes are back", (uint64_t)st.hints_pending);
+}
+
 static int run_decommission(bs_topology *t, char *msg, size_t cap) {
     int rc = announce(t, "LEAVING");
     if (rc) {
@@ -290,6 +308,7 @@ static int run_decommission(bs_topology *t, char *msg, size_t cap) {
     BS_INFO(LOG, "decommission streamed %" PRIu64 " ranges, %" PRIu64 " rows, %"
             PRIu64 " bytes in %" PRId64 " ms", rep.ranges_done, rep.rows,
             rep.bytes, rep.duration_ms);
+    hand_over_hints(t);
     if ((rc = bs_local_set_decommissioned(t->o.node))) {
         snprintf(msg, cap, "cannot record the decommission: %s", bs_strerror(rc));
         return rc;
@@ -311,6 +330,60 @@ static void *decommission_main(void *ud) {
         set_state(t, "decommission_failed", msg);
         BS_ERROR(LOG, "decommission failed: %s. The node stays LEAVING (it "
                  "still replicates its ranges); run decommission again", msg);
+    }
+    pthread_mutex_lock(&t->mu);
+    t->busy = 0;
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+/* ---- removenode ------------------------------------------------------- */
+
+static int run_removenode(bs_topology *t, char *msg, size_t cap) {
+    pthread_mutex_lock(&t->mu);
+    int rc = t->halted ? BS_ECLOSED
+                       : bs_cluster_set_remote_status(t->o.cluster, &t->removing, "LEAVING");
+    pthread_mutex_unlock(&t->mu);
+    if (rc) {
+        snprintf(msg, cap, "cannot announce the node LEAVING: %s", bs_strerror(rc));
+        return rc;
+    }
+    if (nap(t, (int64_t)t->o.cfg->ring_delay_ms)) return BS_ECLOSED;
+    bs_ring_snapshot *fut = future_ring(t);
+    if (!fut) {
+        snprintf(msg, cap, "no future ring while removing");
+        return BS_EINVAL;
+    }
+    bs_movement_opts mo = {BS_MOVE_REMOVE, fut, 1, NULL, NULL, NULL};
+    bs_movement_report rep;
+    rc = bs_repair_move(t->o.repair, &mo, &rep);
+    bs_ring_snapshot_release(fut);
+    if (rc) {
+        snprintf(msg, cap, "%s", rep.error[0] ? rep.error : bs_strerror(rc));
+        return rc;
+    }
+    BS_INFO(LOG, "removenode streamed %" PRIu64 " ranges, %" PRIu64 " rows, %" PRIu64
+            " bytes in %" PRId64 " ms", rep.ranges_done, rep.rows, rep.bytes,
+            rep.duration_ms);
+    pthread_mutex_lock(&t->mu);
+    rc = t->halted ? BS_ECLOSED
+                   : bs_cluster_set_remote_status(t->o.cluster, &t->removing, "LEFT");
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+static void *removenode_main(void *ud) {
+    bs_topology *t = ud;
+    char msg[600] = "";
+    set_state(t, "removing", NULL);
+    int rc = run_removenode(t, msg, sizeof msg);
+    if (!rc) {
+        set_state(t, "normal", NULL);
+        BS_INFO(LOG, "removenode complete: the node left the ring");
+    } else if (rc != BS_ECLOSED) {
+        set_state(t, "removenode_failed", msg);
+        BS_ERROR(LOG, "removenode failed: %s (the node stays LEAVING; run "
+                 "removenode again)", msg);
     }
     pthread_mutex_lock(&t->mu);
     t->busy = 0;
@@ -363,9 +436,43 @@ int bs_topology_decommission(bs_topology *t, char *err, size_t errlen) {
     else if (fut && strcmp(t->state, "decommission_failed"))
         snprintf(err, errlen, "another node is joining or leaving: one "
                  "topology change at a time");
-    else
-        rc = spawn(t, decommission_main);
+    else if (!(rc = spawn(t, decommission_main)))
+        t->state = "leaving"; /* before anyone polls /streams */
     pthread_mutex_unlock(&t->mu);
+    if (fut) bs_ring_snapshot_release(fut);
+    return rc;
+}
+
+int bs_topology_removenode(bs_topology *t, const bs_uuid *host, char *err,
+                           size_t errlen) {
+    bs_uuid self;
+    bs_local_host_id(t->o.node, &self);
+    bs_ring_snapshot *ring = bs_cluster_ring(t->o.cluster);
+    bs_ring_snapshot *fut = bs_cluster_future_ring(t->o.cluster);
+    uint32_t idx;
+    int rc = BS_EBUSY;
+    pthread_mutex_lock(&t->mu);
+    int again = !strcmp(t->state, "removenode_failed") &&
+                !memcmp(t->removing.b, host->b, 16);
+    if (!memcmp(self.b, host->b, 16))
+        snprintf(err, errlen, "this is the node itself: use decommission");
+    else if (!ring || bs_ring_snapshot_find_node(ring, host, &idx))
+        snprintf(err, errlen, "no such member of the ring"), rc = BS_ENOTFOUND;
+    else if (bs_cluster_is_alive(t->o.cluster, host) == 1)
+        snprintf(err, errlen, "the node is up: decommission it instead "
+                 "(removenode is for dead nodes)");
+    else if (t->busy || (strcmp(t->state, "normal") && !again))
+        snprintf(err, errlen, "this node is %s", t->state);
+    else if (fut && !again)
+        snprintf(err, errlen, "another node is joining or leaving: one "
+                 "topology change at a time");
+    else {
+        t->removing = *host;
+        rc = spawn(t, removenode_main);
+        if (!rc) t->state = "removing"; /* before anyone polls /streams */
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (ring) bs_ring_snapshot_release(ring);
     if (fut) bs_ring_snapshot_release(fut);
     return rc;
 }

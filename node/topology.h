@@ -2,7 +2,7 @@
  * topology.h - this node's part in topology changes: its bootstrap (a
  * JOINING node streams the ranges it gains, then announces NORMAL), its
  * decommission (announce LEAVING, stream the ranges it gives up to their
- * new owners, announce LEFT, stop), and cleanup (drop the data of ranges
+ * new owners, replay the hints it holds, announce LEFT, stop), and cleanup (drop the data of ranges
  * it no longer replicates).  The streaming is repair/movement.h's; this
  * file sequences it with gossip (node/cluster/cluster.h) and the node's
  * persisted state (node/local.h).
@@ -26,6 +26,8 @@
  *                        "received_bytes","received_rows","sent_bytes"}
  *   POST /decommission  starts it (202); 409 when the node is not NORMAL
  *                       or another node joins or leaves
+ *   POST /removenode?host=UUID  starts removing a dead node (202); 404
+ *                       unknown host, 409 up / busy
  *   POST /cleanup[?keyspace=ks]  drops unowned ranges, then compacts;
  *                       answers {"tables","ranges_dropped","bytes_before",
  *                       "bytes_after"}; 409 during a topology change
@@ -36,6 +38,7 @@
 #include "node/admin/admin.h"
 #include "node/cluster/cluster.h"
 #include "node/config.h"
+#include "node/coord/coord.h"
 #include "node/local.h"
 #include "repair/session.h"
 
@@ -46,6 +49,7 @@ typedef struct bs_topology_opts {
     bs_local *node;
     bs_cluster *cluster;
     bs_repair *repair;
+    bs_coord *coord; /* its hints are replayed before a decommission ends */
     /* Asks the process to stop (bootstrap failed: failed 1; decommission
      * done: failed 0).  Called from the topology thread. */
     void (*stop_process)(void *ud, int failed);
@@ -60,6 +64,13 @@ int bs_topology_start(bs_topology *t);
 /* Starts a decommission (thread).  0, BS_EBUSY (something runs, or the
  * node is not NORMAL, or another node joins or leaves: err says which). */
 int bs_topology_decommission(bs_topology *t, char *err, size_t errlen);
+/* Starts the removal of dead member `host` (thread): it is announced
+ * LEAVING on its behalf, each range it had is copied from a live replica
+ * to its new owner, then it is announced LEFT.  0, BS_ENOTFOUND (not a
+ * member), BS_EBUSY (it is up, it is this node, or another change runs:
+ * err says which). */
+int bs_topology_removenode(bs_topology *t, const bs_uuid *host, char *err,
+                           size_t errlen);
 /* The state and the streams as JSON (GET /streams). */
 int bs_topology_json(bs_topology *t, bs_buf *out);
 int bs_topology_install_routes(bs_topology *t, bs_admin *a);

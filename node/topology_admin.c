@@ -123,9 +123,24 @@ static int h_decommission(void *ud, const bs_admin_request *req, bs_admin_respon
     return bs_buf_appendf(&resp->body, "{\"started\":true}") ? BS_ENOMEM : 0;
 }
 
+static int h_removenode(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+    const char *h = NULL;
+    bs_uuid host;
+    if (bs_admin_query_param(req, "host", &h) || !h || bs_uuid_parse(h, strlen(h), &host))
+        return bs_admin_error(resp, 400, "removenode needs host=<host id>");
+    char err[256] = "";
+    int rc = bs_topology_removenode(ud, &host, err, sizeof err);
+    if (rc == BS_ENOTFOUND) return bs_admin_error(resp, 404, "removenode %s: %s", h, err);
+    if (rc == BS_EBUSY) return bs_admin_error(resp, 409, "removenode refused: %s", err);
+    if (rc) return bs_admin_error(resp, 500, "cannot start: %s", bs_strerror(rc));
+    resp->status = 202;
+    return bs_buf_appendf(&resp->body, "{\"started\":true}") ? BS_ENOMEM : 0;
+}
+
 int bs_topology_install_routes(bs_topology *t, bs_admin *a) {
     int rc = bs_admin_route(a, "GET", "/streams", h_streams, t);
     if (!rc) rc = bs_admin_route(a, "POST", "/decommission", h_decommission, t);
+    if (!rc) rc = bs_admin_route(a, "POST", "/removenode", h_removenode, t);
     if (!rc) rc = bs_admin_route_blocking(a, "POST", "/cleanup", h_cleanup, t);
     return rc;
 }

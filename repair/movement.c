@@ -46,7 +46,9 @@ typedef struct bs__movement_state {
 typedef struct task {
     char cf[256];
     int64_t s, e;
-    bs_repair_peer peer; /* bootstrap: the source; decommission: target */
+    bs_repair_peer peer; /* bootstrap, remove: the source; decommission:
+                            the target */
+    bs_repair_peer target; /* remove: where the source sends it */
     char peer_name[BS_REPAIR_ADDRLEN + 8];
 } task;
 
@@ -73,7 +75,7 @@ static int fail(bs_movement_report *rep, int rc, const char *fmt, ...) {
 }
 
 static int add_task(plan *p, const char *cf, int64_t s, int64_t e,
-                    const bs_repair_peer *peer) {
+                    const bs_repair_peer *peer, const bs_repair_peer *target) {
     if (p->n == p->cap) {
         size_t nc = p->cap ? 2 * p->cap : 64;
         task *nt = realloc(p->t, nc * sizeof *nt);
@@ -86,6 +88,7 @@ static int add_task(plan *p, const char *cf, int64_t s, int64_t e,
     t->s = s;
     t->e = e;
     t->peer = *peer;
+    if (target) t->target = *target;
     snprintf(t->peer_name, sizeof t->peer_name, "%s:%u", peer->addr,
              peer->port);
     return 0;
@@ -145,6 +148,36 @@ static int choose_source(bs_repair *r, const bs_movement_opts *o,
                 "] of keyspace %s: no live replica to stream it from", s, e, ks);
 }
 
+/* A removal's sub-range (s, e] gained by future node `gain`: the source
+ * is a live current replica (the removed node is down), the target the
+ * gaining node.  0 or BS_EUNAVAIL with the message in rep. */
+static int remove_task_peers(bs_repair *r, const bs_ring_replica_map *mc,
+                             const bs_ring_replica_map *mf, uint32_t gain,
+                             const char *ks, int64_t s, int64_t e,
+                             bs_repair_peer *src, bs_repair_peer *dst,
+                             bs_movement_report *rep) {
+    const bs_ring_snapshot *cur = bs_ring_replica_map_snapshot(mc);
+    const bs_ring_snapshot *fut = bs_ring_replica_map_snapshot(mf);
+    bs_ring_node_desc g;
+    if (bs_ring_snapshot_node(fut, gain, &g) ||
+        r->env.alive(r->env.ud, &g.host_id) != 1 || r->env.endpoint(r->env.ud, &g, dst))
+        return fail(rep, BS_EUNAVAIL, "node %s, the new owner of range (%" PRId64
+                    ", %" PRId64 "] of keyspace %s, is down", g.endpoint, s, e, ks);
+    const uint32_t *cr;
+    size_t cn = 0;
+    bs_ring_replica_map_lookup(mc, e, &cr, &cn);
+    for (size_t i = 0; i < cn; i++) {
+        bs_ring_node_desc d;
+        if (bs_ring_snapshot_node(cur, cr[i], &d) ||
+            !memcmp(d.host_id.b, g.host_id.b, 16) ||
+            r->env.alive(r->env.ud, &d.host_id) != 1 || r->env.endpoint(r->env.ud, &d, src))
+            continue;
+        return 0;
+    }
+    return fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64 "] of keyspace "
+                "%s has no live replica left to copy it from", s, e, ks);
+}
+
 /* The tasks of keyspace k (see the top). */
 static int plan_keyspace(bs_repair *r, const bs_movement_opts *o,
                          const bs_ring_snapshot *cur,
@@ -169,13 +202,16 @@ static int plan_keyspace(bs_repair *r, const bs_movement_opts *o,
         size_t n;
         bs_ring_pending_range_at(pend, i, &rg, &nodes, &n);
         for (size_t j = 0; j < n && !rc; j++) {
-            bs_repair_peer peer;
+            bs_repair_peer peer, target;
             if (o->kind == BS_MOVE_BOOTSTRAP) {
                 if (nodes[j] != self_f) continue;
                 int loose = 0;
                 rc = choose_source(r, o, mc, mf, k->name, rg.start, rg.end,
                                    &peer, &loose, rep);
                 p->repair_needed |= loose;
+            } else if (o->kind == BS_MOVE_REMOVE) {
+                rc = remove_task_peers(r, mc, mf, nodes[j], k->name, rg.start,
+                                       rg.end, &peer, &target, rep);
             } else {
                 bs_ring_node_desc d;
                 if (bs_ring_snapshot_node(o->future, nodes[j], &d)) continue;
@@ -190,7 +226,8 @@ static int plan_keyspace(bs_repair *r, const bs_movement_opts *o,
                 }
             }
             for (size_t t = 0; t < k->ntables && !rc; t++)
-                rc = add_task(p, k->tables[t].cf, rg.start, rg.end, &peer);
+                rc = add_task(p, k->tables[t].cf, rg.start, rg.end, &peer,
+                              o->kind == BS_MOVE_REMOVE ? &target : NULL);
         }
     }
 out:
@@ -223,12 +260,28 @@ static int build_plan(bs_repair *r, const bs_movement_opts *o,
     return rc;
 }
 
+/* 1 when peer is this node's own endpoint. */
+static int is_self(bs_repair *r, const bs_repair_peer *peer) {
+    bs_ring_snapshot *ring = r->env.ring(r->env.ud);
+    uint32_t i;
+    bs_ring_node_desc d;
+    bs_repair_peer me;
+    int yes = ring && !bs_ring_snapshot_find_node(ring, &r->env.self, &i) &&
+              !bs_ring_snapshot_node(ring, i, &d) && !r->env.endpoint(r->env.ud, &d, &me) &&
+              !strcmp(me.addr, peer->addr) && me.port == peer->port;
+    if (ring) bs_ring_snapshot_release(ring);
+    return yes;
+}
+
 /* Runs one task: 0 or an error (message in rep). */
 static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
                     const bs_repair_peer *self, uint64_t res[3],
                     bs_movement_report *rep) {
     int rc;
-    if (o->kind == BS_MOVE_DECOMMISSION) {
+    if (o->kind == BS_MOVE_REMOVE && is_self(r, &t->peer)) {
+        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->target, NULL, 0,
+                                res);
+    } else if (o->kind == BS_MOVE_DECOMMISSION) {
         rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->peer, NULL, 0,
                                 res);
     } else {
@@ -236,7 +289,9 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
         uint8_t *ans = NULL;
         size_t alen = 0;
         rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
-        if (!rc) rc = bs__repair_req_encode_target(&b, self);
+        if (!rc)
+            rc = bs__repair_req_encode_target(
+                &b, o->kind == BS_MOVE_REMOVE ? &t->target : self);
         if (!rc)
             rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_SEND_ALL, &b,
                                  r->o.send_timeout_ms, &ans, &alen);
@@ -346,7 +401,9 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
     pthread_mutex_unlock(&r->mu);
     if (!rc) {
         BS_INFO(LOG, "%s: %zu (table, range) streams planned%s",
-                o->kind == BS_MOVE_BOOTSTRAP ? "bootstrap" : "decommission",
+                o->kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
+                : o->kind == BS_MOVE_DECOMMISSION ? "decommission"
+                                                  : "removenode",
                 p.n, p.repair_needed ? " (some from replicas that keep their "
                                        "copy: run repair afterwards)"
                                      : "");
@@ -387,7 +444,9 @@ int bs_repair_streams_json(bs_repair *r, bs_buf *out) {
             ",\"ranges_skipped\":%" PRIu64 ",\"rows\":%" PRIu64
             ",\"bytes\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
             ",\"bytes_per_s\":%" PRIu64 ",\"repair_needed\":%s,\"peer\":",
-            m.kind == BS_MOVE_BOOTSTRAP ? "bootstrap" : "decommission",
+            m.kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
+            : m.kind == BS_MOVE_DECOMMISSION ? "decommission"
+                                             : "removenode",
             m.phase, m.running ? "true" : "false", m.rep.ranges_total,
             m.rep.ranges_done, m.rep.ranges_skipped, m.rep.rows, m.rep.bytes,
             ms, ms > 0 ? m.rep.bytes * 1000 / (uint64_t)ms : 0,

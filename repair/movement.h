@@ -20,6 +20,9 @@
  *            task, opts.mark_done records it, and opts.is_done lets a
  *            restarted bootstrap skip it (chunks are merged by LWW, so a
  *            range streamed twice changes nothing);
+ *            A removal (removenode of a dead node) is orchestrated by
+ *            this node: for each range a node gains, a live replica
+ *            other than the dead one is asked to send it there;
  *   complete (or failed: the first error stops the session; it is
  *            poisoned, run it again to retry).
  * Consistent range movement (opts.consistent): a bootstrap range comes
@@ -42,8 +45,11 @@
 #include "ring/tokenmeta.h"
 
 typedef enum bs_movement_kind {
-    BS_MOVE_BOOTSTRAP = 1,   /* this node joins: pull what it gains */
-    BS_MOVE_DECOMMISSION = 2 /* this node leaves: push what it gives up */
+    BS_MOVE_BOOTSTRAP = 1,    /* this node joins: pull what it gains */
+    BS_MOVE_DECOMMISSION = 2, /* this node leaves: push what it gives up */
+    BS_MOVE_REMOVE = 3        /* a dead node is removed: each range it had
+                                 goes from a live replica to its new owner
+                                 (this node asks the sources) */
 } bs_movement_kind;
 
 typedef struct bs_movement_opts {

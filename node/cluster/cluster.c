@@ -82,6 +82,8 @@ struct bs_cluster {
     uv_timer_t timer;
     int timer_live;
     unsigned ticks;
+    bs_uuid *removed; /* host ids seen LEFT: never members again */
+    size_t nremoved;
     /* shared */
     pthread_mutex_t mu;
     bs_ring_snapshot *ring;
@@ -230,10 +232,40 @@ static int build_ring(const bs_gossip_view *v, size_t n, int future,
     return rc;
 }
 
+/* Remembers the host ids of LEFT endpoints (loop thread) and clears the
+ * STATUS of every endpoint whose host id left, so that a removed node
+ * that comes back with a new generation is not a member again. */
+static void note_removed(bs_cluster *c, bs_gossip_view *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        bs_uuid h;
+        const char *hid = e->app[BS_GS_HOST_ID].value;
+        if (!hid || bs_uuid_parse(hid, strlen(hid), &h)) continue;
+        int known = 0;
+        for (size_t j = 0; j < c->nremoved && !known; j++)
+            known = !memcmp(c->removed[j].b, h.b, 16);
+        if (!known && !strcmp(status_of(e), "LEFT") && !v[i].is_self) {
+            bs_uuid *nr = realloc(c->removed, (c->nremoved + 1) * sizeof *nr);
+            if (!nr) continue;
+            c->removed = nr;
+            c->removed[c->nremoved++] = h;
+            known = 1;
+        }
+        if (known && strcmp(status_of(e), "LEFT")) {
+            BS_WARN(LOG, "node %s (host %s) was removed from the ring: it "
+                    "stays out (empty its data directory to add it again)",
+                    e->ep.addr, hid);
+            bs_gossip_ep_set(&v[i].st, BS_GS_STATUS, "LEFT",
+                             v[i].st.app[BS_GS_STATUS].version);
+        }
+    }
+}
+
 static void rebuild_ring(bs_cluster *c) {
     bs_gossip_view *v;
     size_t n;
     if (bs_gossip_snapshot(c->gossip, &v, &n)) return;
+    note_removed(c, v, n);
     bs_ring_snapshot *snap = NULL, *fut = NULL;
     int changes = 0;
     int rc = build_ring(v, n, 0, &snap, &changes);
@@ -787,6 +819,7 @@ void bs_cluster_stop(bs_cluster *c) {
                             run here, while the gossip state still exists */
     bs_gossip_stop(c->gossip);
     free(c->members);
+    free(c->removed);
     if (c->ring) bs_ring_snapshot_release(c->ring);
     if (c->future) bs_ring_snapshot_release(c->future);
     pthread_mutex_destroy(&c->mu);
@@ -800,6 +833,28 @@ int bs_cluster_set_status(bs_cluster *c, const char *status) {
      * rebuilt after it there sees the new status */
     bs_msg_call_sync(c->msg, rebuild_on_loop, c);
     BS_INFO(LOG, "this node's status is now %s", status);
+    return 0;
+}
+
+int bs_cluster_set_remote_status(bs_cluster *c, const bs_uuid *host,
+                                 const char *status) {
+    bs_gossip_view *v;
+    size_t n;
+    int rc = bs_gossip_snapshot(c->gossip, &v, &n);
+    if (rc) return rc;
+    char want[BS_UUID_STRLEN + 1];
+    bs_uuid_format(host, want);
+    rc = BS_ENOTFOUND;
+    for (size_t i = 0; i < n && rc == BS_ENOTFOUND; i++) {
+        const char *h = v[i].st.app[BS_GS_HOST_ID].value;
+        if (!v[i].is_self && h && !strcasecmp(h, want))
+            rc = bs_gossip_set_remote(c->gossip, &v[i].st.ep, BS_GS_STATUS,
+                                      status);
+    }
+    bs_gossip_views_free(v, n);
+    if (rc) return rc;
+    bs_msg_call_sync(c->msg, rebuild_on_loop, c);
+    BS_INFO(LOG, "node %s is now %s (announced by this node)", want, status);
     return 0;
 }
 

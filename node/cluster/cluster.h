@@ -59,6 +59,12 @@ bs_ring_snapshot *bs_cluster_future_ring(bs_cluster *c);
 /* Announces this node's gossip STATUS ("NORMAL", "LEAVING", "LEFT") and
  * rebuilds the rings.  Not from the messaging thread.  0 or an error. */
 int bs_cluster_set_status(bs_cluster *c, const char *status);
+/* Announces the STATUS of another node (a dead one: removenode) on its
+ * behalf, and rebuilds the rings.  A node seen LEFT is never a member
+ * again, whatever it announces later.  0, BS_ENOTFOUND (unknown host) or
+ * an error.  Not from the messaging thread. */
+int bs_cluster_set_remote_status(bs_cluster *c, const bs_uuid *host,
+                                 const char *status);
 /* 1 up, 0 down, BS_ENOTFOUND unknown host id (this node is always up). */
 int bs_cluster_is_alive(bs_cluster *c, const bs_uuid *host_id);
 

@@ -21,7 +21,10 @@ killed in the middle of its bootstrap and started again resumes (ranges
 already received are skipped, logged) and becomes NORMAL with all the
 data: with node 1 killed, a range scan at ONE through node 2 still returns
 all 20,000 keys - the ranges node 3 shares with node 1 can only come from
-node 3's streamed copy.
+node 3's streamed copy.  Node 1, dead, is then removed with basalt-admin
+removenode through node 2 (a malformed host id is refused): the ranges
+node 1 shared with node 2 are copied to node 3, and every key reads back
+at ALL from the two nodes left.
 """
 import json
 import os
@@ -55,6 +58,16 @@ def states(n):
     """{address: status+state} as node n reports them ("UN", "UJ", ...)."""
     doc = http(n, "GET", "/status")
     return {x["address"]: x["status"] + x["state"] for x in doc["nodes"]}
+
+
+def admin(n, *args):
+    """basalt-admin against node n: (exit status, output)."""
+    exe = os.environ.get("BASALT_ADMIN") or os.path.join(
+        os.path.dirname(os.path.dirname(harness.BASALTD)), "client", "basalt-admin")
+    p = subprocess.run([exe, "-h", n.host, "-p", str(n.admin_port), "--token-file",
+                        os.path.join(n.data_dir, "admin_token")] + list(args),
+                       timeout=180, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return p.returncode, p.stdout.decode()
 
 
 def normal_count(n):
@@ -201,15 +214,9 @@ class JoinCleanupDecommission(_Base):
 
         # node 2 decommissions with basalt-admin; it exits 0 when done
         n2.expect_exit(0)
-        admin = os.environ.get("BASALT_ADMIN") or os.path.join(
-            os.path.dirname(os.path.dirname(harness.BASALTD)), "client", "basalt-admin")
-        p = subprocess.run([admin, "-h", n2.host, "-p", str(n2.admin_port),
-                            "--token-file", os.path.join(n2.data_dir, "admin_token"),
-                            "decommission"], timeout=180,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = p.stdout.decode()
+        rc, out = admin(n2, "decommission")
         print(out)
-        self.assertEqual(p.returncode, 0, out)
+        self.assertEqual(rc, 0, out)
         self.assertIn("decommission complete", out)
         _wait(lambda: not n2.alive(), 30, "node 2 exits")
         self.assertEqual(n2.proc.returncode, 0, n2.log_tail())
@@ -262,6 +269,21 @@ class RefusedAndResumed(_Base):
         self.assertGreater(int(m.group(1)), 0)
         self.assertRegex(log, r"bootstrap streamed \d+ ranges \([1-9]\d* skipped")
         self.only_from_streamed_copies(n1, n2, list(range(NKEYS)))
+
+        # node 1 stays dead: removenode through node 2 copies the ranges
+        # it shared with node 2 to node 3 (from node 2), after which ALL
+        # (now nodes 2 and 3) finds every key
+        hid = [x["host_id"] for x in http(n2, "GET", "/status")["nodes"]
+               if x["address"] == n1.host][0]
+        rc, out = admin(n2, "removenode", n3.host)
+        self.assertEqual(rc, 1, out)
+        rc, out = admin(n2, "removenode", hid)
+        print(out)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("removenode complete", out)
+        _wait(lambda: n1.host not in states(n3), 30, "node 3 forgets node 1")
+        self.wait_normal(n2, 2)
+        self.assert_all(self.session(n3), list(range(NKEYS)))
 
 
 if __name__ == "__main__":
