@@ -523,9 +523,10 @@ static int cmd_decommission(const opts *o, const char *host) {
         call(o, "GET", "/streams", 30, &a, &doc);
         const char *st = bs_json_string(bs_json_get(doc, "state"), "?");
         if (!strcmp(st, done) || !strcmp(st, failed)) {
+            int bad = strcmp(st, done) != 0;
             print_streams(doc, stdout);
-            bs_arena_free(&a);
-            return strcmp(st, done) ? 1 : 0;
+            bs_arena_free(&a); /* st lived in it */
+            return bad;
         }
         if (isatty(1)) {
             fputs("\r", stdout);
