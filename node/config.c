@@ -317,6 +317,11 @@ static const struct key keys[] = {
      "How long a joining or leaving node waits after announcing it, so that "
      "every coordinator sends it the writes of its pending ranges, before "
      "streaming starts."},
+    {"replace_address_first_boot", K_ADDR, F(replace_address_first_boot), 0,
+     "", 0, 0, NULL, KF_EMPTY, "Topology changes",
+     "On this node's first start: take over the tokens of the dead node at "
+     "this address and stream its ranges from the other replicas, instead "
+     "of choosing new tokens. Ignored once the node has bootstrapped."},
 
     /* Hinted handoff */
     {"hinted_handoff_enabled", K_BOOL, F(hinted_handoff_enabled), 0, "true", 0,

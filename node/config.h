@@ -107,6 +107,7 @@ typedef struct bs_config {
     bool consistent_range_movement;         /* true */
     uint64_t stream_throughput_outbound_bytes; /* 24MiB per second; 0 = off */
     uint64_t ring_delay_ms;                 /* 5000 */
+    char *replace_address_first_boot;       /* "": not replacing */
 
     /* timeouts (milliseconds) */
     uint64_t read_request_timeout_ms;     /* 5000 */

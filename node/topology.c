@@ -193,6 +193,34 @@ static int mark_done(void *ud, const char *cf, int64_t s, int64_t e) {
 
 /* ---- bootstrap -------------------------------------------------------- */
 
+/* 1 when this node replaces the node at replace_address_first_boot and
+ * that node is still in the ring (LEAVING on our behalf); *host (may be
+ * NULL) receives its host id. */
+static int replacing_host(bs_topology *t, bs_uuid *host) {
+    const char *addr = t->o.cfg->replace_address_first_boot;
+    if (!addr || !addr[0]) return 0;
+    bs_gossip_view *v;
+    size_t n;
+    pthread_mutex_lock(&t->mu);
+    int rc = t->halted ? BS_ECLOSED
+                       : bs_gossip_snapshot(bs_cluster_gossip(t->o.cluster), &v, &n);
+    pthread_mutex_unlock(&t->mu);
+    if (rc) return 0;
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        const char *st = e->app[BS_GS_STATUS].value, *h = e->app[BS_GS_HOST_ID].value;
+        if (v[i].is_self || strcmp(e->ep.addr, addr) || !st || !h ||
+            strcmp(st, "LEAVING"))
+            continue;
+        bs_uuid u;
+        found = !bs_uuid_parse(h, strlen(h), &u);
+        if (found && host) *host = u;
+    }
+    bs_gossip_views_free(v, n);
+    return found;
+}
+
 /* Steps 1-2 of the bootstrap.  0 or an error with msg set. */
 static int bootstrap_wait(bs_topology *t, char *msg, size_t cap) {
     int64_t t0 = bs_clock_mono_ns();
@@ -219,7 +247,11 @@ static int run_bootstrap(bs_topology *t, char *msg, size_t cap) {
         snprintf(msg, cap, "this node is not in the future ring");
         return BS_EINVAL;
     }
-    bs_movement_opts mo = {BS_MOVE_BOOTSTRAP, fut, t->o.cfg->consistent_range_movement,
+    /* a replacement streams the dead node's ranges from the other
+     * replicas: the one that gives them up is the dead node */
+    int replacing = replacing_host(t, NULL);
+    bs_movement_opts mo = {BS_MOVE_BOOTSTRAP, fut,
+                           t->o.cfg->consistent_range_movement && !replacing,
                            is_done, mark_done, t};
     bs_movement_report rep;
     rc = bs_repair_move(t->o.repair, &mo, &rep);
@@ -241,6 +273,16 @@ static int run_bootstrap(bs_topology *t, char *msg, size_t cap) {
         return rc;
     }
     unlink(t->resume_path);
+    bs_uuid dead;
+    if (replacing && replacing_host(t, &dead)) {
+        pthread_mutex_lock(&t->mu);
+        rc = t->halted ? BS_ECLOSED : bs_cluster_set_remote_status(t->o.cluster, &dead, "LEFT");
+        pthread_mutex_unlock(&t->mu);
+        if (rc) {
+            snprintf(msg, cap, "cannot announce the replaced node LEFT: %s", bs_strerror(rc));
+            return rc;
+        }
+    }
     return announce(t, "NORMAL");
 }
 

@@ -622,6 +622,64 @@ static bs_ring_snapshot *ring_of(void *ud) {
     return bs_cluster_ring(ud);
 }
 
+/* replace_address_first_boot: waits (at most 60 s) until gossip has
+ * shown the node at that address as a member for 3 s without it being
+ * alive, then takes its tokens and announces it LEAVING on its behalf
+ * (so the future ring has this node in its place).  0 or an error with a
+ * message. */
+static int replace_tokens(bs_cluster *c, int64_t **t, size_t *n, char *err,
+                          size_t errlen) {
+    const char *addr = c->cfg->replace_address_first_boot;
+    int64_t t0 = bs_clock_mono_ns(), seen = 0;
+    for (;;) {
+        int64_t now = bs_clock_mono_ns();
+        bs_gossip_view *v;
+        size_t nv;
+        int found = 0, alive = 0;
+        char *toks = NULL;
+        bs_uuid host;
+        if (bs_gossip_snapshot(c->gossip, &v, &nv) == 0) {
+            for (size_t i = 0; i < nv; i++) {
+                const bs_gossip_ep *e = &v[i].st;
+                if (v[i].is_self || strcmp(e->ep.addr, addr) || !is_member(e)) continue;
+                found = !bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                                       strlen(e->app[BS_GS_HOST_ID].value), &host);
+                alive = v[i].alive;
+                free(toks);
+                toks = strdup(e->app[BS_GS_TOKENS].value);
+            }
+            bs_gossip_views_free(v, nv);
+        }
+        if (found && !toks) found = 0; /* out of memory: try again */
+        if (found && alive) {
+            free(toks);
+            snprintf(err, errlen, "replace_address_first_boot: node %s is alive: "
+                     "only a dead node can be replaced (stop it first)", addr);
+            return BS_EBUSY;
+        }
+        seen = found ? (seen ? seen : now) : 0;
+        if (seen && now - seen >= 3000000000LL) {
+            int rc = parse_tokens(toks, t, n);
+            free(toks);
+            if (!rc) rc = bs_cluster_set_remote_status(c, &host, "LEAVING");
+            if (rc) snprintf(err, errlen, "cannot take over the tokens of %s: %s",
+                             addr, bs_strerror(rc));
+            else BS_INFO(LOG, "replacing dead node %s: taking over its %zu tokens",
+                         addr, *n);
+            return rc;
+        }
+        free(toks);
+        if ((now - t0) / 1000000 >= BS_JOIN_MAX_WAIT_MS) {
+            snprintf(err, errlen, "replace_address_first_boot: no member at %s "
+                     "in the ring learned from the seeds within %d s", addr,
+                     BS_JOIN_MAX_WAIT_MS / 1000);
+            return BS_ENOTFOUND;
+        }
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* First start: learn the ring, choose balanced tokens, persist them,
  * announce TOKENS and then STATUS=NORMAL (see join.h). */
 static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
@@ -630,7 +688,10 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
         c->gossip, c->cfg, &c->host_id, self_is_seed, other_seeds, ring_of, c};
     int64_t *t;
     size_t n;
-    int rc = bs__join_choose_tokens(&je, &t, &n, err, errlen);
+    int replacing = c->cfg->replace_address_first_boot &&
+                    c->cfg->replace_address_first_boot[0];
+    int rc = replacing ? replace_tokens(c, &t, &n, err, errlen)
+                       : bs__join_choose_tokens(&je, &t, &n, err, errlen);
     if (rc) return rc;
     rc = bs_local_set_tokens(c->node, t, n);
     if (rc) {
@@ -649,7 +710,8 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
                  : BS_ENOMEM;
     /* JOINING until the bootstrap (node/main.c) has streamed the ranges
      * this node gains; auto_bootstrap false: NORMAL at once */
-    if (!rc && !c->cfg->auto_bootstrap) rc = bs_local_set_bootstrapped(c->node);
+    if (!rc && !c->cfg->auto_bootstrap && !replacing)
+        rc = bs_local_set_bootstrapped(c->node);
     if (!rc)
         rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS,
                                  bs_local_bootstrapping(c->node) ? "JOINING"

@@ -13,6 +13,9 @@ client keeps writing new keys at QUORUM (every acknowledged key noted):
     to their new owners, announces LEFT and exits 0; every key still reads
     back at ALL from the two nodes left, which see 2 NORMAL nodes.
   * a decommissioned data directory refuses to start again.
+  * node 3 is killed and node 4 replaces it (replace_address_first_boot):
+    it takes node 3's tokens, streams its ranges from node 1, becomes
+    NORMAL while node 3 leaves the ring, and every key reads back at ALL.
 
 Refused and failed joins: 2 nodes RF=2 with keys, node 3 joining with a
 slow stream (stream_throughput_outbound 16KiB): a 4th node started then is
@@ -176,7 +179,7 @@ class JoinCleanupDecommission(_Base):
     CLUSTER = "integ-boot-cycle"
 
     def test_join_cleanup_decommission_while_writing(self):
-        self.hosts = [harness._pick_host() for _ in range(3)]
+        self.hosts = [harness._pick_host() for _ in range(4)]
         self.sp = harness.shared_port(self.hosts)
         n1, n2 = self.node(0), self.node(1)
         n1.start()
@@ -232,6 +235,21 @@ class JoinCleanupDecommission(_Base):
         with self.assertRaises(RuntimeError) as cm:
             n2.start(timeout=20)
         self.assertIn("was decommissioned", str(cm.exception))
+
+        # node 3 dies; node 4 replaces it (replace_address_first_boot): it
+        # takes node 3's tokens and streams its ranges from node 1, so ALL
+        # (nodes 1 and 4) finds every key again
+        toks3 = http(n3, "GET", "/info?tokens=1")["token_list"]
+        n3.kill()
+        self.wait_down(n1, n3.host)
+        n4 = self.node(3, **{"replace-address-first-boot": n3.host})
+        n4.start()
+        _wait(lambda: states(n1).get(n4.host) == "UN" and n3.host not in states(n1),
+              120, "node 4 replaces node 3 (%r)" % states(n1))
+        self.assertEqual(sorted(http(n4, "GET", "/info?tokens=1")["token_list"]),
+                         sorted(toks3))
+        self.assertIn("replacing dead node %s" % n3.host, n4.log())
+        self.assert_all(s, want)
 
 
 class RefusedAndResumed(_Base):
