@@ -252,7 +252,7 @@ static int run_bootstrap(bs_topology *t, char *msg, size_t cap) {
     int replacing = replacing_host(t, NULL);
     bs_movement_opts mo = {BS_MOVE_BOOTSTRAP, fut,
                            t->o.cfg->consistent_range_movement && !replacing,
-                           is_done, mark_done, t};
+                           is_done, mark_done, t, replacing};
     bs_movement_report rep;
     rc = bs_repair_move(t->o.repair, &mo, &rep);
     bs_ring_snapshot_release(fut);

@@ -32,6 +32,7 @@
 #include "ring/pending.h"
 
 #define LOG BS__REPAIR_LOG
+#define SKIP 1 /* a sub-range with no copy left: nothing to stream */
 
 typedef struct bs__movement_state {
     bs_movement_kind kind;
@@ -104,8 +105,9 @@ static int same_host(const bs_ring_snapshot *a, uint32_t ia,
 
 /* The source of bootstrap sub-range (s, e]: a live current replica that
  * no longer replicates it in the future ring (consistent), else any live
- * current replica (then *loose is set).  0, or BS_EUNAVAIL with the
- * message in rep. */
+ * current replica (then *loose is set).  0, SKIP (opts.allow_lost and no
+ * live replica at all: a replacement of a node that held the only copy),
+ * or BS_EUNAVAIL with the message in rep. */
 static int choose_source(bs_repair *r, const bs_movement_opts *o,
                          const bs_ring_replica_map *mc,
                          const bs_ring_replica_map *mf, const char *ks,
@@ -144,13 +146,20 @@ static int choose_source(bs_repair *r, const bs_movement_opts *o,
                         "run repair afterwards)",
                         s, e, ks, down);
     }
+    if (o->allow_lost) { /* a replacement: nobody else has it */
+        BS_WARN(LOG, "range (%" PRId64 ", %" PRId64 "] of keyspace %s had no "
+                "other replica than the dead node: its data is lost (raise the "
+                "keyspace's replication factor)", s, e, ks);
+        return SKIP;
+    }
     return fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64
                 "] of keyspace %s: no live replica to stream it from", s, e, ks);
 }
 
 /* A removal's sub-range (s, e] gained by future node `gain`: the source
  * is a live current replica (the removed node is down), the target the
- * gaining node.  0 or BS_EUNAVAIL with the message in rep. */
+ * gaining node.  0, SKIP (no live replica: the data is lost, logged) or
+ * BS_EUNAVAIL (the gaining node is down) with the message in rep. */
 static int remove_task_peers(bs_repair *r, const bs_ring_replica_map *mc,
                              const bs_ring_replica_map *mf, uint32_t gain,
                              const char *ks, int64_t s, int64_t e,
@@ -174,8 +183,10 @@ static int remove_task_peers(bs_repair *r, const bs_ring_replica_map *mc,
             continue;
         return 0;
     }
-    return fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64 "] of keyspace "
-                "%s has no live replica left to copy it from", s, e, ks);
+    BS_WARN(LOG, "range (%" PRId64 ", %" PRId64 "] of keyspace %s had no "
+            "replica left but the removed node: its data is lost (raise the "
+            "keyspace's replication factor)", s, e, ks);
+    return SKIP;
 }
 
 /* The tasks of keyspace k (see the top). */
@@ -224,6 +235,11 @@ static int plan_keyspace(bs_repair *r, const bs_movement_opts *o,
                               d.endpoint, rg.start, rg.end, k->name);
                     break;
                 }
+            }
+            if (rc == SKIP) {
+                rc = 0;
+                p->repair_needed = 1;
+                continue;
             }
             for (size_t t = 0; t < k->ntables && !rc; t++)
                 rc = add_task(p, k->tables[t].cf, rg.start, rg.end, &peer,

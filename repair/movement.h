@@ -65,6 +65,10 @@ typedef struct bs_movement_opts {
     int (*is_done)(void *ud, const char *cf, int64_t s, int64_t e);
     int (*mark_done)(void *ud, const char *cf, int64_t s, int64_t e);
     void *ud;
+    /* Bootstrap of a replacement: a range whose only replica was the
+     * dead node is skipped with a warning (its data is lost) instead of
+     * failing the session.  A removal always does so. */
+    int allow_lost;
 } bs_movement_opts;
 
 typedef struct bs_movement_report {
