@@ -233,6 +233,13 @@ static int bootstrap_wait(bs_topology *t, char *msg, size_t cap) {
         }
     }
     if (!has_user_tables(t)) return 0;
+    /* the first node of a cluster: nobody coordinates writes for it yet */
+    pthread_mutex_lock(&t->mu);
+    bs_ring_snapshot *cur = t->halted ? NULL : bs_cluster_ring(t->o.cluster);
+    pthread_mutex_unlock(&t->mu);
+    uint32_t members = cur ? bs_ring_snapshot_node_count(cur) : 0;
+    if (cur) bs_ring_snapshot_release(cur);
+    if (!members) return 0;
     BS_INFO(LOG, "bootstrap: waiting ring_delay (%" PRIu64 " ms) so every "
             "coordinator sends this node the writes of its pending ranges",
             (uint64_t)t->o.cfg->ring_delay_ms);
