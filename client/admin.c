@@ -119,7 +119,18 @@ static void usage(FILE *f) {
         "  checksum [keyspace [table]]\n"
         "                            per-node checksum of each table; exit 1 "
         "on a\n"
-        "                            mismatch\n");
+        "                            mismatch\n"
+        "  netstats                  streaming sessions of this node "
+        "(bootstrap,\n"
+        "                            decommission): phase, ranges, bytes\n"
+        "  decommission              stream this node's ranges to their new "
+        "owners,\n"
+        "                            leave the ring, stop (shows progress)\n"
+        "  removenode HOST_ID        remove a dead node: its ranges are copied "
+        "from\n"
+        "                            live replicas to their new owners\n"
+        "  cleanup [keyspace]        drop data of ranges this node no longer "
+        "replicates\n");
 }
 
 static void die(const char *fmt, ...)
@@ -530,6 +541,119 @@ static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
     return bad ? 1 : 0;
 }
 
+/* One line about the streaming session of a /streams answer. */
+static void print_streams(const bs_json *doc, FILE *f) {
+    const bs_json *st = bs_json_get(doc, "streams");
+    const bs_json *ss = bs_json_get(st, "sessions");
+    const bs_json *s =
+        ss && ss->type == BS_JSON_ARRAY && ss->n ? ss->items[0] : NULL;
+    fprintf(f, "Mode: %s", bs_json_string(bs_json_get(doc, "state"), "?"));
+    const char *err = bs_json_string(bs_json_get(doc, "error"), "");
+    if (*err) fprintf(f, " (%s)", err);
+    fputc('\n', f);
+    if (s) {
+        int64_t tot = 0, done = 0, skip = 0, bytes = 0, rows = 0, rate = 0;
+        bs_json_int(bs_json_get(s, "ranges_total"), &tot);
+        bs_json_int(bs_json_get(s, "ranges_done"), &done);
+        bs_json_int(bs_json_get(s, "ranges_skipped"), &skip);
+        bs_json_int(bs_json_get(s, "bytes"), &bytes);
+        bs_json_int(bs_json_get(s, "rows"), &rows);
+        bs_json_int(bs_json_get(s, "bytes_per_s"), &rate);
+        int pct = tot ? (int)((done + skip) * 100 / tot) : 100;
+        char bar[21];
+        for (int i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : '.';
+        bar[20] = 0;
+        fprintf(f,
+                "%s %s [%s] %3d%%  ranges %lld/%lld (%lld skipped)  rows %lld  "
+                "%.1f MiB  %.1f MiB/s  peer %s\n",
+                bs_json_string(bs_json_get(s, "operation"), "?"),
+                bs_json_string(bs_json_get(s, "phase"), "?"), bar, pct,
+                (long long)(done + skip), (long long)tot, (long long)skip,
+                (long long)rows, (double)bytes / 1048576.0,
+                (double)rate / 1048576.0,
+                bs_json_string(bs_json_get(s, "peer"), "-"));
+    } else {
+        fprintf(f, "Not streaming\n");
+    }
+    int64_t rx = 0, tx = 0;
+    bs_json_int(bs_json_get(st, "received_bytes"), &rx);
+    bs_json_int(bs_json_get(st, "sent_bytes"), &tx);
+    fprintf(f, "Received %.1f MiB, sent %.1f MiB since start\n",
+            (double)rx / 1048576.0, (double)tx / 1048576.0);
+}
+
+static int cmd_netstats(const opts *o) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    const bs_json *doc;
+    call(o, "GET", "/streams", 30, &a, &doc);
+    print_streams(doc, stdout);
+    bs_arena_free(&a);
+    return 0;
+}
+
+/* Starts a decommission (host NULL) or the removal of dead node `host`,
+ * then shows its progress until the node says it is done or failed (a
+ * decommissioned node stops a few seconds later). */
+static int cmd_decommission(const opts *o, const char *host) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    const bs_json *doc;
+    bs_buf target = BS_BUF_INIT;
+    bs_buf_append_str(&target, host ? "/removenode?host=" : "/decommission");
+    if (host) append_escaped(&target, host);
+    bs_buf_append_u8(&target, 0);
+    call(o, "POST", (const char *)target.data, 30, &a, &doc);
+    bs_buf_free(&target);
+    const char *done = host ? "normal" : "decommissioned";
+    const char *failed = host ? "removenode_failed" : "decommission_failed";
+    for (;;) {
+        usleep(500000);
+        bs_arena_reset(&a);
+        call(o, "GET", "/streams", 30, &a, &doc);
+        const char *st = bs_json_string(bs_json_get(doc, "state"), "?");
+        if (!strcmp(st, done) || !strcmp(st, failed)) {
+            int bad = strcmp(st, done) != 0;
+            print_streams(doc, stdout);
+            bs_arena_free(&a); /* st lived in it */
+            return bad;
+        }
+        if (isatty(1)) {
+            fputs("\r", stdout);
+            print_streams(doc, stdout);
+        }
+    }
+}
+
+static int cmd_cleanup(const opts *o, int argc, char **argv) {
+    if (argc > 1) {
+        fprintf(stderr, "basalt-admin: cleanup takes at most one keyspace\n");
+        return 2;
+    }
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf target = BS_BUF_INIT;
+    bs_buf_append_str(&target, "/cleanup");
+    if (argc) {
+        bs_buf_append_str(&target, "?keyspace=");
+        append_escaped(&target, argv[0]);
+    }
+    bs_buf_append_u8(&target, 0);
+    const bs_json *doc;
+    call(o, "POST", (const char *)target.data, 0, &a, &doc);
+    int64_t t = 0, r = 0, b0 = 0, b1 = 0;
+    bs_json_int(bs_json_get(doc, "tables"), &t);
+    bs_json_int(bs_json_get(doc, "ranges_dropped"), &r);
+    bs_json_int(bs_json_get(doc, "bytes_before"), &b0);
+    bs_json_int(bs_json_get(doc, "bytes_after"), &b1);
+    printf("Cleaned %lld tables: %lld unowned ranges dropped; load %lld -> "
+           "%lld bytes\n",
+           (long long)t, (long long)r, (long long)b0, (long long)b1);
+    bs_buf_free(&target);
+    bs_arena_free(&a);
+    return 0;
+}
+
 /* Reads the token (see the top of the file); dies when an explicitly
  * named file cannot be used. */
 static void load_token(opts *o, const char *file) {
@@ -678,6 +802,17 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "repair")) return cmd_repair(&o, 0, nargs, args);
     if (!strcmp(cmd, "checksum")) return cmd_repair(&o, 1, nargs, args);
+    if (!strcmp(cmd, "netstats")) return cmd_netstats(&o);
+    if (!strcmp(cmd, "decommission")) return cmd_decommission(&o, NULL);
+    if (!strcmp(cmd, "removenode")) {
+        if (nargs != 1) {
+            fprintf(stderr, "basalt-admin: removenode takes the host id of a "
+                            "dead node\n");
+            return 2;
+        }
+        return cmd_decommission(&o, args[0]);
+    }
+    if (!strcmp(cmd, "cleanup")) return cmd_cleanup(&o, nargs, args);
     if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);
     if (!strcmp(cmd, "compact")) return cmd_action(&o, "/compact", nargs, args);
     fprintf(stderr, "basalt-admin: unknown command '%s' (see --help)\n", cmd);

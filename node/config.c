@@ -358,6 +358,32 @@ static const struct key keys[] = {
      "go on, and writes resume by themselves when space returns. Keep it "
      "above a memtable flush (64MiB per table). 0: no check."},
 
+    /* Topology changes */
+    {"auto_bootstrap", K_BOOL, F(auto_bootstrap), 0, "true", 0, 0, NULL, 0,
+     "Topology changes",
+     "A new node joining a cluster that holds data streams the data of the "
+     "ranges it gains before it serves them (JOINING, then NORMAL). false: "
+     "it becomes NORMAL at once with no data (run repair)."},
+    {"consistent_range_movement", K_BOOL, F(consistent_range_movement), 0,
+     "true", 0, 0, NULL, 0, "Topology changes",
+     "A joining node streams each range from the replica that gives it up, "
+     "and the join fails if that replica is down. false: another live "
+     "replica serves instead, with a warning that repair is needed."},
+    {"stream_throughput_outbound", K_SIZE, F(stream_throughput_outbound_bytes),
+     0, "24MiB", 0, 64 * GIB, NULL, 0, "Topology changes",
+     "Rate (per second) at which this node sends streamed ranges to another "
+     "node (bootstrap, decommission). 0: unthrottled."},
+    {"ring_delay", K_DURATION, F(ring_delay_ms), 0, "5000ms", 0, 600000, NULL,
+     0, "Topology changes",
+     "How long a joining or leaving node waits after announcing it, so that "
+     "every coordinator sends it the writes of its pending ranges, before "
+     "streaming starts."},
+    {"replace_address_first_boot", K_ADDR, F(replace_address_first_boot), 0,
+     "", 0, 0, NULL, KF_EMPTY, "Topology changes",
+     "On this node's first start: take over the tokens of the dead node at "
+     "this address and stream its ranges from the other replicas, instead "
+     "of choosing new tokens. Ignored once the node has bootstrapped."},
+
     /* Hinted handoff */
     {"hinted_handoff_enabled", K_BOOL, F(hinted_handoff_enabled), 0, "true", 0,
      0, NULL, 0, "Hinted handoff",

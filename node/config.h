@@ -111,6 +111,13 @@ typedef struct bs_config {
     uint64_t max_hint_window_ms;            /* 3h */
     uint64_t hinted_handoff_throttle_bytes; /* 1024KiB per second; 0 = off */
 
+    /* topology changes (bootstrap, decommission) */
+    bool auto_bootstrap;                    /* true */
+    bool consistent_range_movement;         /* true */
+    uint64_t stream_throughput_outbound_bytes; /* 24MiB per second; 0 = off */
+    uint64_t ring_delay_ms;                 /* 5000 */
+    char *replace_address_first_boot;       /* "": not replacing */
+
     /* timeouts (milliseconds) */
     uint64_t read_request_timeout_ms;     /* 5000 */
     uint64_t write_request_timeout_ms;    /* 2000 */

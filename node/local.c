@@ -63,6 +63,7 @@ struct bs_local {
     void *peers_ud;
     int restarted; /* an earlier generation was persisted */
     int needs_tokens; /* tokens are first-start placeholders (see local.h) */
+    int bootstrapping; /* tokens chosen, bootstrap not completed */
 };
 
 static const char SCHEMA_PK[] = "schema";
@@ -126,9 +127,19 @@ static int load_identity(bs_local *n, char *err, size_t errlen) {
         return BS_ECONFIG;
     }
     const bs_cellv *bst = find_cell(row, COL_BOOTSTRAPPED);
+    if (bst && bst->val_len == 14 && memcmp(bst->val, "DECOMMISSIONED", 14) == 0) {
+        snprintf(err, errlen,
+                 "this node was decommissioned from cluster '%s' and cannot come back "
+                 "under its old host id: empty data_directory %s to add it again as a "
+                 "new node",
+                 n->cfg->cluster_name, n->cfg->data_directory);
+        bs_arena_free(&a);
+        return BS_ECONFIG;
+    }
     if (hid && hid->val_len == 16 && tok && tok->val_len && tok->val_len % 8 == 0) {
         memcpy(n->host_id.b, hid->val, 16);
         n->needs_tokens = bst && bst->val_len == 15 && memcmp(bst->val, "NEEDS_BOOTSTRAP", 15) == 0;
+        n->bootstrapping = bst && bst->val_len == 11 && memcmp(bst->val, "IN_PROGRESS", 11) == 0;
         n->ntokens = tok->val_len / 8;
         n->tokens = calloc(n->ntokens, sizeof *n->tokens);
         if (!n->tokens) {
@@ -634,7 +645,7 @@ int bs_local_set_tokens(bs_local *n, const int64_t *tokens, size_t ntokens) {
     /* tokens first, then the marker: a crash in between keeps the marker
      * and the next start chooses again */
     int rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_TOKENS, tb, ntokens * 8);
-    if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "COMPLETED", 9);
+    if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "IN_PROGRESS", 11);
     free(tb);
     if (rc) {
         free(t);
@@ -644,7 +655,23 @@ int bs_local_set_tokens(bs_local *n, const int64_t *tokens, size_t ntokens) {
     n->tokens = t;
     n->ntokens = ntokens;
     n->needs_tokens = 0;
+    n->bootstrapping = 1;
     return 0;
+}
+
+int bs_local_bootstrapping(const bs_local *n) { return n->bootstrapping; }
+
+int bs_local_set_decommissioned(bs_local *n) {
+    int rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "DECOMMISSIONED", 14);
+    return rc ? rc : bs_store_sync(n->store);
+}
+
+int bs_local_set_bootstrapped(bs_local *n) {
+    if (!n->bootstrapping) return 0;
+    int rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "COMPLETED", 9);
+    if (!rc) rc = bs_store_sync(n->store);
+    if (!rc) n->bootstrapping = 0;
+    return rc;
 }
 
 size_t bs_local_tokens(const bs_local *n, const int64_t **tokens) {

@@ -62,6 +62,16 @@ int bs_local_needs_tokens(const bs_local *n);
  * yet).  0, BS_EINVAL (no placeholders, ntokens 0), BS_ENOMEM or a store
  * error. */
 int bs_local_set_tokens(bs_local *n, const int64_t *tokens, size_t ntokens);
+/* 1 from bs_local_set_tokens until bs_local_set_bootstrapped (persisted:
+ * system.local's bootstrapped says IN_PROGRESS), so a node restarted in
+ * the middle of its bootstrap resumes it. */
+int bs_local_bootstrapping(const bs_local *n);
+/* Marks the bootstrap COMPLETED (persisted and synced).  0 or a store
+ * error; a no-op when not bootstrapping. */
+int bs_local_set_bootstrapped(bs_local *n);
+/* Records that the node left the ring (decommission): bs_local_open
+ * then refuses this data directory with a message.  0 or an error. */
+int bs_local_set_decommissioned(bs_local *n);
 /* The node's store (borrowed; valid until bs_local_close), for the
  * replicated coordinator (node/coord*.c): replica writes and reads, read
  * repair and the hint table. */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -37,6 +38,7 @@
 #include "node/admin/repair_admin.h"
 #include "node/config.h"
 #include "node/local.h"
+#include "node/topology.h"
 #include "storage/store.h"
 #include "node/admin/trace_admin.h"
 #include "node/transport/http.h"
@@ -139,12 +141,24 @@ static void wait_for_gossip_to_settle(bs_cluster *cl) {
 }
 
 static bs_ring_snapshot *m_ring(void *ud) { return bs_cluster_ring(ud); }
+static bs_ring_snapshot *m_future(void *ud) { return bs_cluster_future_ring(ud); }
 static int m_alive(void *ud, const bs_uuid *h) { return bs_cluster_is_alive(ud, h); }
 
 static void on_event(void *ud, const bs_proto_event *ev) {
     app *ap = ud;
     bs_server *s = atomic_load(&ap->server);
     if (s) bs_server_broadcast_event(s, ev);
+}
+
+/* The process stops itself (a failed bootstrap: exit status 1; a
+ * completed decommission: 0) by sending itself the signal main waits
+ * for. */
+static atomic_int g_failed;
+
+static void stop_process(void *ud, int failed) {
+    (void)ud;
+    if (failed) atomic_store(&g_failed, 1);
+    kill(getpid(), SIGTERM);
 }
 
 /* Everything basaltd starts, in start order; stop_node() undoes it in
@@ -157,6 +171,7 @@ typedef struct node_parts {
     bs_coord *coord;
     bs_coord_membership mem;
     bs_repair *repair;
+    bs_topology *topo;
     bs_admin *admin;
     bs_provider prov;
     bs_exec_backend be; /* the coordinator's, for the executor and ts */
@@ -257,7 +272,7 @@ static int start_core(node_parts *n) {
     if (bs_local_restarted(n->node)) wait_for_gossip_to_settle(n->cluster);
     bs_coord_opts co;
     bs_coord_opts_from_config(&n->cfg, &co);
-    n->mem = (bs_coord_membership){n->cluster, m_ring, NULL, m_alive, NULL};
+    n->mem = (bs_coord_membership){n->cluster, m_ring, m_future, m_alive, NULL};
     if ((rc = bs_coord_new(&co, n->node, bs_cluster_msg(n->cluster), &n->mem, &n->coord))) {
         snprintf(n->err, sizeof n->err, "cannot start the coordinator: %s", bs_strerror(rc));
         return rc;
@@ -345,9 +360,16 @@ static int start_admin(node_parts *n) {
     bs_repair_opts ro;
     bs_repair_opts_default(&ro);
     ro.schedule_interval_ms = n->cfg.repair_interval_ms; /* 0: no scheduled repair */
+    ro.stream_throughput_bytes = n->cfg.stream_throughput_outbound_bytes;
     int rc = bs_node_repair_new(&ro, n->node, bs_cluster_msg(n->cluster), &n->mem, &n->repair);
     if (rc) {
         snprintf(n->err, sizeof n->err, "cannot start the repair service: %s", bs_strerror(rc));
+        return rc;
+    }
+    bs_topology_opts to = {&n->cfg,   n->node,      n->cluster, n->repair,
+                           n->coord, stop_process, NULL};
+    if ((rc = bs_topology_new(&to, &n->topo))) {
+        snprintf(n->err, sizeof n->err, "out of memory");
         return rc;
     }
     bs_admin_opts ao;
@@ -360,17 +382,22 @@ static int start_admin(node_parts *n) {
         (rc = bs_admin_install_builtins(n->admin, &ap_prov)) ||
         (rc = bs_repair_admin_install(n->admin, n->repair)) ||
         (rc = bs_provider_install_routes(&n->prov, n->admin)) ||
-        (rc = bs_trace_admin_install(n->admin, n->ap.exec)) || (rc = bs_admin_start(n->admin))) {
+        (rc = bs_trace_admin_install(n->admin, n->ap.exec)) ||
+        (rc = bs_topology_install_routes(n->topo, n->admin)) || (rc = bs_admin_start(n->admin))) {
         snprintf(n->err, sizeof n->err, "cannot start the admin API on %s:%d: %s",
                  ao.address ? ao.address : "127.0.0.1", ao.port, bs_strerror(rc));
         return rc;
     }
     BS_INFO("main", "admin API on port %d", bs_admin_port(n->admin));
-    return 0;
+    /* a JOINING node streams the ranges it gains, then becomes NORMAL */
+    if ((rc = bs_topology_start(n->topo)))
+        snprintf(n->err, sizeof n->err, "cannot start the bootstrap: %s", bs_strerror(rc));
+    return rc;
 }
 
 /* Stops what was started, in reverse order; in-flight requests finish. */
 static void stop_node(node_parts *n) {
+    bs_topology_halt(n->topo); /* never touches the cluster again */
     bs_repair_stop(n->repair); /* a running session stops after its current range */
     if (n->admin) {
         bs_admin_stop(n->admin);
@@ -387,6 +414,7 @@ static void stop_node(node_parts *n) {
     bs_tls_ctx_free(n->cql_tls);
     if (n->coord) bs_coord_stop(n->coord);
     bs_cluster_stop(n->cluster); /* stops messaging */
+    bs_topology_free(n->topo);    /* its stream requests failed: joins */
     if (n->coord) bs_coord_free(n->coord);
     bs_repair_free(n->repair);
     bs_exec_free(n->ap.exec);
@@ -440,7 +468,7 @@ int main(int argc, char **argv) {
         int sig = 0;
         sigwait(&set, &sig);
         BS_INFO("main", "signal %d: draining", sig);
-        status = 0;
+        status = atomic_load(&g_failed) ? 1 : 0;
     }
     stop_node(n);
     if (!status) BS_INFO("main", "Basalt stopped cleanly");

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "repair/session_int.h"
@@ -119,10 +120,24 @@ typedef struct sender {
     const bs_repair_peer *to;
     const bs_stream_digest *want;
     size_t nwant;
+    int all; /* every record (range movement), not only `want` */
     bs_stream_chunk chunk;
     bs_buf msg;
     uint64_t rows, bytes, chunks;
+    int64_t t0_ns; /* for the throttle */
 } sender;
+
+/* stream_throughput_bytes: sleeps until bytes sent so far fit the rate. */
+static void throttle(sender *sd) {
+    uint64_t rate = sd->r->o.stream_throughput_bytes;
+    if (!rate) return;
+    int64_t due = sd->t0_ns + (int64_t)((double)sd->bytes / (double)rate * 1e9);
+    int64_t now = bs_clock_mono_ns();
+    if (due <= now) return;
+    int64_t d = due - now;
+    struct timespec ts = {d / 1000000000, d % 1000000000};
+    nanosleep(&ts, NULL);
+}
 
 static int send_chunk(sender *sd) {
     if (!sd->chunk.count) return 0;
@@ -135,7 +150,11 @@ static int send_chunk(sender *sd) {
     if (!rc)
         rc = bs__repair_call(sd->r, sd->to, BS_VERB_REPAIR_STREAM, &sd->msg,
                              sd->r->o.tree_timeout_ms, NULL, NULL);
-    if (!rc) sd->chunks++;
+    if (!rc) {
+        sd->chunks++;
+        atomic_fetch_add(&sd->r->tx_bytes, sd->chunk.b.len);
+        throttle(sd);
+    }
     bs_stream_chunk_reset(&sd->chunk);
     return rc;
 }
@@ -145,7 +164,8 @@ static int send_cb(void *ud, const uint8_t *key, size_t klen,
     sender *sd = ud;
     bs_stream_digest d;
     bs_stream_digest_of(key, klen, val, vlen, &d);
-    if (!bs_stream_digest_find(sd->want, sd->nwant, d.key_hash, d.rec_hash))
+    if (!sd->all &&
+        !bs_stream_digest_find(sd->want, sd->nwant, d.key_hash, d.rec_hash))
         return 0;
     int rc = bs_stream_chunk_add(&sd->chunk, key, klen, val, vlen);
     if (rc) return rc;
@@ -169,6 +189,8 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     sd.to = to;
     sd.want = want;
     sd.nwant = nwant;
+    sd.all = want == NULL;
+    sd.t0_ns = bs_clock_mono_ns();
     bs_stream_chunk_init(&sd.chunk);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = bs_store_iterate_range(t, s[i], e[i], send_cb, &sd);
@@ -226,11 +248,24 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
             if (bs_buf_append_u64(&out, res[i])) rc = BS_ENOMEM;
         break;
     }
+    case BS_VERB_REPAIR_SEND_ALL: {
+        uint64_t res[3] = {0, 0, 0};
+        rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to,
+                                NULL, 0, res);
+        for (int i = 0; i < 3 && !rc; i++)
+            if (bs_buf_append_u64(&out, res[i])) rc = BS_ENOMEM;
+        break;
+    }
     case BS_VERB_REPAIR_STREAM: {
         bs_table *t;
+        uint64_t rows = 0, bytes = 0;
         if (!(rc = get_table(r, q.cf, &t)))
-            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, NULL,
-                                       NULL);
+            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, &rows,
+                                       &bytes);
+        if (!rc) {
+            atomic_fetch_add(&r->rx_bytes, bytes);
+            atomic_fetch_add(&r->rx_rows, rows);
+        }
         if (rc == BS_ECORRUPT)
             BS_WARN(LOG, "corrupt stream chunk for %s from %s", q.cf,
                     j->in.from);
@@ -277,8 +312,10 @@ static void on_request(void *ud, const bs_repair_in *in) {
         job_free(j);
         return;
     }
-    bs__repair_queue *q =
-        in->verb == BS_VERB_REPAIR_SEND ? &r->q_send : &r->q_work;
+    bs__repair_queue *q = in->verb == BS_VERB_REPAIR_SEND ||
+                                  in->verb == BS_VERB_REPAIR_SEND_ALL
+                              ? &r->q_send
+                              : &r->q_work;
     if (q->tail)
         q->tail->next = j;
     else
@@ -457,10 +494,12 @@ void bs_repair_opts_default(bs_repair_opts *o) {
     o->chunk_bytes = 256 * 1024;
     o->digest_batch_records = 200000;
     o->schedule_interval_ms = 0;
+    o->stream_throughput_bytes = 0;
 }
 
 static const uint8_t k_verbs[] = {BS_VERB_REPAIR_TREE, BS_VERB_REPAIR_DIGESTS,
-                                  BS_VERB_REPAIR_SEND, BS_VERB_REPAIR_STREAM};
+                                  BS_VERB_REPAIR_SEND, BS_VERB_REPAIR_STREAM,
+                                  BS_VERB_REPAIR_SEND_ALL};
 
 /* Frees a service that failed to start: the caller keeps the env. */
 static int fail_new(bs_repair *r, int rc) {
@@ -541,6 +580,7 @@ void bs_repair_free(bs_repair *r) {
     bs_repair_stop(r);
     free(r->threads);
     free(r->args);
+    free(r->mv);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     void (*release)(void *) = r->env.release;

@@ -32,6 +32,9 @@
  *   REPAIR_SEND (17)    stream (cf, ranges, wanted) to a target
  *                                                      -> rows, bytes
  *   REPAIR_STREAM (18)  one chunk for cf               -> applied (status)
+ *   REPAIR_SEND_ALL (19) stream every record of (cf, ranges) to a target
+ *                       (bootstrap, decommission: movement.h)
+ *                                                      -> rows, bytes
  * Requests are handled on the service's worker threads (SEND on a thread
  * of its own while it streams), never on the messaging loop.
  *
@@ -65,6 +68,7 @@
 #define BS_VERB_REPAIR_DIGESTS 16
 #define BS_VERB_REPAIR_SEND 17
 #define BS_VERB_REPAIR_STREAM 18
+#define BS_VERB_REPAIR_SEND_ALL 19 /* range movement (movement.h) */
 
 typedef struct bs_repair bs_repair;
 
@@ -168,6 +172,9 @@ typedef struct bs_repair_opts {
      * off (default).  A manual session in progress defers it by one
      * interval. */
     uint64_t schedule_interval_ms;
+    /* Outbound streaming rate in bytes per second (chunks sent by SEND
+     * and SEND_ALL: repair, bootstrap, decommission); 0 = unthrottled. */
+    uint64_t stream_throughput_bytes;
 } bs_repair_opts;
 
 void bs_repair_opts_default(bs_repair_opts *o);

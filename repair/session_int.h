@@ -47,6 +47,11 @@ struct bs_repair {
     pthread_t sched; /* scheduled repair (schedule_interval_ms > 0) */
     int has_sched;
     atomic_int session_running;
+    /* streaming counters (every STREAM chunk applied here, every chunk
+     * this node sent), for progress */
+    atomic_uint_fast64_t rx_bytes, rx_rows, tx_bytes;
+    /* the range movement in progress or last run (movement.c), under mu */
+    struct bs__movement_state *mv;
     /* hosts that failed earlier in the running session (session thread) */
     bs_uuid failed[32];
     size_t nfailed;
@@ -63,7 +68,8 @@ int bs__repair_do_tree(bs_repair *r, const char *cf, int64_t s, int64_t e,
                        unsigned depth, bs_merkle **out);
 int bs__repair_do_digests(bs_repair *r, const char *cf, const int64_t *s,
                           const int64_t *e, size_t n, bs_buf *out);
-/* Streams the wanted records (sorted) of the ranges to `to`; res = rows,
+/* Streams the wanted records (sorted) of the ranges to `to` (want NULL:
+ * every record), throttled to o.stream_throughput_bytes; res = rows,
  * bytes, chunks sent. */
 int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
                        const int64_t *e, size_t n, const bs_repair_peer *to,

@@ -15,7 +15,11 @@
  *                              or IPv6 address in text), u16 port, then
  *                              the wanted digest list (stream.h)
  *                     STREAM   a chunk (stream.h; N is 0)
- * Responses: TREE bs_merkle_encode; DIGESTS a digest list; SEND u64 rows,
+ *                     SEND_ALL u16 A, A bytes of target address, u16 port
+ *                              (every record of the ranges: range
+ *                              movement)
+ * Responses: TREE bs_merkle_encode; DIGESTS a digest list; SEND and
+ * SEND_ALL u64 rows,
  * u64 bytes, u64 chunks; STREAM nothing (the status says it).  Every
  * request is validated against its length; a bad one is answered
  * BS_ECORRUPT.  Parsing is pure (no store, no network): fuzzed through
@@ -126,6 +130,10 @@ int bs__repair_req_parse(uint8_t verb, const uint8_t *p, size_t len,
         q->body = q->tail.p + q->tail.pos;
         q->body_len = bs_rbuf_left(&q->tail);
         if (q->body_len % BS_STREAM_DIGEST_LEN) rc = BS_ECORRUPT;
+        break;
+    case BS_VERB_REPAIR_SEND_ALL:
+        rc = parse_target(&q->tail, &q->to);
+        if (!rc && bs_rbuf_left(&q->tail)) rc = BS_ECORRUPT;
         break;
     case BS_VERB_REPAIR_STREAM:
         q->body = q->tail.p + q->tail.pos;

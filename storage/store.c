@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "storage/rocks_shim.h"
 #include "storage/store_int.h"
+#include "storage/keycodec.h"
 
 static int wal_to_os(bs_store *s);
 
@@ -601,6 +602,54 @@ int bs_store_truncate(bs_table *t) {
     rocksdb_writebatch_destroy(wb);
     if (err && iter_err) return bs__rocks_err(err, "truncate", t->name);
     if (err) return write_failed(s, err, "truncate");
+    write_ok(s);
+    return s->manual_wal ? wal_to_os(s) : 0;
+}
+
+/* Adds to wb the deletion of every key whose token is in [lo, hi]
+ * (lo <= hi).  hi == INT64_MAX: a prefix ff*8 no finite bound closes, so
+ * those keys are deleted one by one (as truncate does). */
+static int delete_token_span(bs_table *t, rocksdb_writebatch_t *wb, int64_t lo, int64_t hi) {
+    uint8_t a[8], b[8];
+    bs_keycodec_put_token(a, lo);
+    if (hi < INT64_MAX) {
+        bs_keycodec_put_token(b, hi + 1);
+        rocksdb_writebatch_delete_range_cf(wb, t->cf, (const char *)a, 8, (const char *)b, 8);
+        return 0;
+    }
+    memset(b, 0xff, 8);
+    rocksdb_writebatch_delete_range_cf(wb, t->cf, (const char *)a, 8, (const char *)b, 8);
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_total_order_seek(ro, 1);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(t->store->db, ro, t->cf);
+    for (rocksdb_iter_seek(it, (const char *)b, 8); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        rocksdb_writebatch_delete_cf(wb, t->cf, k, kl);
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    return err ? bs__rocks_err(err, "cleanup", t->name) : 0;
+}
+
+int bs_store_delete_tokens(bs_table *t, int64_t start_excl, int64_t end_incl) {
+    int rc = live_check(t);
+    if (rc) return rc;
+    bs_store *s = t->store;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    if (start_excl < end_incl) {
+        rc = delete_token_span(t, wb, start_excl + 1, end_incl);
+    } else { /* wraps (or the whole ring): (start, max] and [min, end] */
+        if (start_excl < INT64_MAX) rc = delete_token_span(t, wb, start_excl + 1, INT64_MAX);
+        if (!rc) rc = delete_token_span(t, wb, INT64_MIN, end_incl);
+    }
+    char *err = NULL;
+    if (!rc) rocksdb_write(s->db, s->wopts, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    if (rc) return rc;
+    if (err) return write_failed(s, err, "cleanup");
     write_ok(s);
     return s->manual_wal ? wal_to_os(s) : 0;
 }

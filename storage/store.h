@@ -308,6 +308,12 @@ int bs_store_approx_size(bs_table *t, int64_t start_excl, int64_t end_incl,
 /* Maintenance                                                         */
 /* ------------------------------------------------------------------ */
 
+/* Deletes every record (cells and tombstones alike, no tombstone left
+ * behind) whose token is in (start, end], wrapping as in bs_scan: what
+ * cleanup does to the ranges a node no longer replicates.  A later
+ * compaction reclaims the space.  0 or a store error. */
+int bs_store_delete_tokens(bs_table *t, int64_t start_excl, int64_t end_incl);
+
 /* Flushes the table's memtable (t == NULL: every table) to SST files. */
 int bs_store_flush(bs_store *s, bs_table *t);
 /* Full manual compaction of a table down to the bottommost level; runs

@@ -60,7 +60,7 @@ static int p_local(void *ud, bs_arena *a, bs_admin_local *o) {
 
 static bs_admin_node_state state_of(const char *status) {
     if (!status) return BS_ADMIN_NORMAL;
-    if (!strncmp(status, "BOOT", 4)) return BS_ADMIN_JOINING;
+    if (!strncmp(status, "BOOT", 4) || !strcmp(status, "JOINING")) return BS_ADMIN_JOINING;
     if (!strncmp(status, "LEAVING", 7) || !strncmp(status, "LEFT", 4))
         return BS_ADMIN_LEAVING;
     if (!strncmp(status, "MOVING", 6)) return BS_ADMIN_MOVING;
@@ -125,6 +125,9 @@ static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
         const bs_gossip_ep *e = &v[i].st;
         if (!e->app[BS_GS_HOST_ID].value)
             continue; /* a seed not heard from yet */
+        if (!v[i].is_self && e->app[BS_GS_STATUS].value &&
+            !strcmp(e->app[BS_GS_STATUS].value, "LEFT"))
+            continue; /* decommissioned: no longer part of the cluster */
         bs_admin_node *d = &nd[k++];
         d->address = adup(a, e->ep.addr);
         d->dc = adup(a, e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "?");

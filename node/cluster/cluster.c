@@ -5,9 +5,12 @@
  * Joining a new cluster: on its first start (bs_local_needs_tokens) a
  * node gossips STATUS=BOOT without tokens, learns the ring from the seeds
  * and chooses balanced tokens for it (join.c), persists them and only
- * then announces TOKENS and STATUS=NORMAL; initial_token skips the wait.
- * There is no bootstrap streaming yet: the node serves at once with the
- * data it has.  A restart gossips a newer generation (persisted by
+ * then announces TOKENS and STATUS=JOINING; initial_token skips the wait.
+ * While JOINING it is in the future ring only (bs_cluster_future_ring:
+ * coordinators send it the writes of its pending ranges) and the
+ * bootstrap (node/topology.c) streams its ranges; it then announces
+ * NORMAL.  A node decommissioning announces LEAVING (still a member, not
+ * in the future ring) and finally LEFT.  A restart gossips a newer generation (persisted by
  * bs_local_next_generation) with the same host id and tokens.
  *
  * Membership: an endpoint is a member once gossip carries its HOST_ID,
@@ -81,12 +84,15 @@ struct bs_cluster {
     uv_timer_t timer;
     int timer_live;
     unsigned ticks;
+    bs_uuid *removed; /* host ids seen LEFT: never members again */
+    size_t nremoved;
     /* shared */
     pthread_mutex_t mu;
     bs_ring_snapshot *ring;
     /* internode TLS (server_encryption_options); NULL: none */
     bs_tls_ctx *tls_server, *tls_client;
     _Atomic(bs_gossip *) tls_gossip; /* c->gossip, once started */
+    bs_ring_snapshot *future; /* NULL: no topology change in progress */
 };
 
 /* bs_msg_opts.tls_needed for internode_encryption dc/rack: encrypt the
@@ -168,10 +174,24 @@ static int parse_tokens(const char *s, int64_t **out, size_t *n) {
     return 0;
 }
 
-static int is_member(const bs_gossip_ep *e) {
+/* STATUS of an endpoint, "" when it has none. */
+static const char *status_of(const bs_gossip_ep *e) {
     const char *st = e->app[BS_GS_STATUS].value;
-    return st && strcmp(st, "NORMAL") == 0 && e->app[BS_GS_HOST_ID].value &&
-           e->app[BS_GS_TOKENS].value;
+    return st ? st : "";
+}
+
+/* A member of the current ring: NORMAL, or LEAVING (it replicates its
+ * ranges until it has streamed them away and announced LEFT). */
+static int is_member(const bs_gossip_ep *e) {
+    const char *st = status_of(e);
+    return (strcmp(st, "NORMAL") == 0 || strcmp(st, "LEAVING") == 0) &&
+           e->app[BS_GS_HOST_ID].value && e->app[BS_GS_TOKENS].value;
+}
+
+/* A node bootstrapping with its tokens: in the future ring only. */
+static int is_joining(const bs_gossip_ep *e) {
+    return strcmp(status_of(e), "JOINING") == 0 &&
+           e->app[BS_GS_HOST_ID].value && e->app[BS_GS_TOKENS].value;
 }
 
 static member *find_member(bs_cluster *c, const bs_msg_peer *p, int create) {
@@ -210,53 +230,112 @@ static void send_event(bs_cluster *c, const char *type, const char *change,
 /* ---- ring ------------------------------------------------------------------
  */
 
+/* Adds endpoint e to b.  0, or an error (logged) that leaves it out. */
+static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e) {
+    bs_ring_node_desc d;
+    memset(&d, 0, sizeof d);
+    if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                      strlen(e->app[BS_GS_HOST_ID].value), &d.host_id))
+        return BS_ECORRUPT;
+    char epname[BS_MSG_ADDRLEN + 8];
+    snprintf(epname, sizeof epname, "%s:%u", e->ep.addr, e->ep.port);
+    d.endpoint = epname;
+    d.dc = e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "dc1";
+    d.rack = e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "rack1";
+    int64_t *toks = NULL;
+    int rc = parse_tokens(e->app[BS_GS_TOKENS].value, &toks, &d.ntokens);
+    if (rc) return rc;
+    d.tokens = toks;
+    rc = bs_ring_builder_add_node(b, &d);
+    if (rc && rc != BS_EEXIST)
+        BS_WARN(LOG, "endpoint %s left out of the ring: %s", epname,
+                bs_strerror(rc));
+    free(toks);
+    return rc;
+}
+
+/* The ring of the members (future 0) or the ring once every topology
+ * change in progress completed (future 1: members that are not LEAVING
+ * plus JOINING nodes).  *changes counts the JOINING and LEAVING nodes. */
+static int build_ring(const bs_gossip_view *v, size_t n, int future,
+                      bs_ring_snapshot **out, int *changes) {
+    bs_ring_builder *b;
+    *out = NULL;
+    if (bs_ring_builder_new(&b)) return BS_ENOMEM;
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        int leaving = strcmp(status_of(e), "LEAVING") == 0;
+        int joining = is_joining(e);
+        k += leaving || joining;
+        if (future ? (joining || (is_member(e) && !leaving)) : is_member(e))
+            add_to_ring(b, e);
+    }
+    int rc = bs_ring_builder_build(b, out);
+    bs_ring_builder_free(b);
+    if (changes) *changes = k;
+    return rc;
+}
+
+/* Remembers the host ids of LEFT endpoints (loop thread) and clears the
+ * STATUS of every endpoint whose host id left, so that a removed node
+ * that comes back with a new generation is not a member again. */
+static void note_removed(bs_cluster *c, bs_gossip_view *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const bs_gossip_ep *e = &v[i].st;
+        bs_uuid h;
+        const char *hid = e->app[BS_GS_HOST_ID].value;
+        if (!hid || bs_uuid_parse(hid, strlen(hid), &h)) continue;
+        int known = 0;
+        for (size_t j = 0; j < c->nremoved && !known; j++)
+            known = !memcmp(c->removed[j].b, h.b, 16);
+        if (!known && !strcmp(status_of(e), "LEFT") && !v[i].is_self) {
+            bs_uuid *nr = realloc(c->removed, (c->nremoved + 1) * sizeof *nr);
+            if (!nr) continue;
+            c->removed = nr;
+            c->removed[c->nremoved++] = h;
+            known = 1;
+        }
+        if (known && strcmp(status_of(e), "LEFT")) {
+            BS_WARN(LOG, "node %s (host %s) was removed from the ring: it "
+                    "stays out (empty its data directory to add it again)",
+                    e->ep.addr, hid);
+            bs_gossip_ep_set(&v[i].st, BS_GS_STATUS, "LEFT",
+                             v[i].st.app[BS_GS_STATUS].version);
+        }
+    }
+}
+
 static void rebuild_ring(bs_cluster *c) {
     bs_gossip_view *v;
     size_t n;
     if (bs_gossip_snapshot(c->gossip, &v, &n)) return;
-    bs_ring_builder *b;
-    if (bs_ring_builder_new(&b)) {
-        bs_gossip_views_free(v, n);
-        return;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const bs_gossip_ep *e = &v[i].st;
-        if (!is_member(e)) continue;
-        bs_ring_node_desc d;
-        memset(&d, 0, sizeof d);
-        if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
-                          strlen(e->app[BS_GS_HOST_ID].value), &d.host_id))
-            continue;
-        char epname[BS_MSG_ADDRLEN + 8];
-        snprintf(epname, sizeof epname, "%s:%u", e->ep.addr, e->ep.port);
-        d.endpoint = epname;
-        d.dc = e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "dc1";
-        d.rack = e->app[BS_GS_RACK].value ? e->app[BS_GS_RACK].value : "rack1";
-        int64_t *toks = NULL;
-        if (parse_tokens(e->app[BS_GS_TOKENS].value, &toks, &d.ntokens))
-            continue;
-        d.tokens = toks;
-        int arc = bs_ring_builder_add_node(b, &d);
-        if (arc && arc != BS_EEXIST)
-            BS_WARN(LOG, "endpoint %s left out of the ring: %s", epname,
-                    bs_strerror(arc));
-        free(toks);
-    }
-    bs_ring_snapshot *snap = NULL;
-    rc = bs_ring_builder_build(b, &snap);
-    bs_ring_builder_free(b);
+    note_removed(c, v, n);
+    bs_ring_snapshot *snap = NULL, *fut = NULL;
+    int changes = 0;
+    int rc = build_ring(v, n, 0, &snap, &changes);
+    if (!rc && changes) rc = build_ring(v, n, 1, &fut, NULL);
     bs_gossip_views_free(v, n);
     if (rc) {
         BS_WARN(LOG, "cannot build the ring: %s (keeping the previous one)",
                 bs_strerror(rc));
+        if (snap) bs_ring_snapshot_release(snap);
         return;
     }
     pthread_mutex_lock(&c->mu);
-    bs_ring_snapshot *old = c->ring;
+    bs_ring_snapshot *old = c->ring, *oldf = c->future;
     c->ring = snap;
+    c->future = fut;
     pthread_mutex_unlock(&c->mu);
     if (old) bs_ring_snapshot_release(old);
+    if (oldf) bs_ring_snapshot_release(oldf);
+}
+
+bs_ring_snapshot *bs_cluster_future_ring(bs_cluster *c) {
+    pthread_mutex_lock(&c->mu);
+    bs_ring_snapshot *s = c->future ? bs_ring_snapshot_retain(c->future) : NULL;
+    pthread_mutex_unlock(&c->mu);
+    return s;
 }
 
 bs_ring_snapshot *bs_cluster_ring(bs_cluster *c) {
@@ -501,8 +580,7 @@ static int peers_fn(void *ud, bs_arena *a, bs_exec_node **out, size_t *nout) {
         if (v[i].is_self || !e->app[BS_GS_HOST_ID].value ||
             !e->app[BS_GS_TOKENS].value || !e->app[BS_GS_RPC_ADDRESS].value)
             continue;
-        const char *st = e->app[BS_GS_STATUS].value;
-        if (st && strcmp(st, "LEFT") == 0) continue;
+        if (!is_member(e)) continue; /* joining nodes are no replicas yet */
         bs_exec_node *x = &p[k];
         if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
                           strlen(e->app[BS_GS_HOST_ID].value), &x->host_id))
@@ -589,6 +667,64 @@ static bs_ring_snapshot *ring_of(void *ud) {
     return bs_cluster_ring(ud);
 }
 
+/* replace_address_first_boot: waits (at most 60 s) until gossip has
+ * shown the node at that address as a member for 3 s without it being
+ * alive, then takes its tokens and announces it LEAVING on its behalf
+ * (so the future ring has this node in its place).  0 or an error with a
+ * message. */
+static int replace_tokens(bs_cluster *c, int64_t **t, size_t *n, char *err,
+                          size_t errlen) {
+    const char *addr = c->cfg->replace_address_first_boot;
+    int64_t t0 = bs_clock_mono_ns(), seen = 0;
+    for (;;) {
+        int64_t now = bs_clock_mono_ns();
+        bs_gossip_view *v;
+        size_t nv;
+        int found = 0, alive = 0;
+        char *toks = NULL;
+        bs_uuid host;
+        if (bs_gossip_snapshot(c->gossip, &v, &nv) == 0) {
+            for (size_t i = 0; i < nv; i++) {
+                const bs_gossip_ep *e = &v[i].st;
+                if (v[i].is_self || strcmp(e->ep.addr, addr) || !is_member(e)) continue;
+                found = !bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                                       strlen(e->app[BS_GS_HOST_ID].value), &host);
+                alive = v[i].alive;
+                free(toks);
+                toks = strdup(e->app[BS_GS_TOKENS].value);
+            }
+            bs_gossip_views_free(v, nv);
+        }
+        if (found && !toks) found = 0; /* out of memory: try again */
+        if (found && alive) {
+            free(toks);
+            snprintf(err, errlen, "replace_address_first_boot: node %s is alive: "
+                     "only a dead node can be replaced (stop it first)", addr);
+            return BS_EBUSY;
+        }
+        seen = found ? (seen ? seen : now) : 0;
+        if (seen && now - seen >= 3000000000LL) {
+            int rc = parse_tokens(toks, t, n);
+            free(toks);
+            if (!rc) rc = bs_cluster_set_remote_status(c, &host, "LEAVING");
+            if (rc) snprintf(err, errlen, "cannot take over the tokens of %s: %s",
+                             addr, bs_strerror(rc));
+            else BS_INFO(LOG, "replacing dead node %s: taking over its %zu tokens",
+                         addr, *n);
+            return rc;
+        }
+        free(toks);
+        if ((now - t0) / 1000000 >= BS_JOIN_MAX_WAIT_MS) {
+            snprintf(err, errlen, "replace_address_first_boot: no member at %s "
+                     "in the ring learned from the seeds within %d s", addr,
+                     BS_JOIN_MAX_WAIT_MS / 1000);
+            return BS_ENOTFOUND;
+        }
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* First start: learn the ring, choose balanced tokens, persist them,
  * announce TOKENS and then STATUS=NORMAL (see join.h). */
 static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
@@ -597,7 +733,10 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
         c->gossip, c->cfg, &c->host_id, self_is_seed, other_seeds, ring_of, c};
     int64_t *t;
     size_t n;
-    int rc = bs__join_choose_tokens(&je, &t, &n, err, errlen);
+    int replacing = c->cfg->replace_address_first_boot &&
+                    c->cfg->replace_address_first_boot[0];
+    int rc = replacing ? replace_tokens(c, &t, &n, err, errlen)
+                       : bs__join_choose_tokens(&je, &t, &n, err, errlen);
     if (rc) return rc;
     rc = bs_local_set_tokens(c->node, t, n);
     if (rc) {
@@ -614,7 +753,14 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
     rc = tb.data ? bs_gossip_set_local(c->gossip, BS_GS_TOKENS,
                                        (const char *)tb.data)
                  : BS_ENOMEM;
-    if (!rc) rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS, "NORMAL");
+    /* JOINING until the bootstrap (node/main.c) has streamed the ranges
+     * this node gains; auto_bootstrap false: NORMAL at once */
+    if (!rc && !c->cfg->auto_bootstrap && !replacing)
+        rc = bs_local_set_bootstrapped(c->node);
+    if (!rc)
+        rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS,
+                                 bs_local_bootstrapping(c->node) ? "JOINING"
+                                                                 : "NORMAL");
     bs_buf_free(&tb);
     if (rc) {
         snprintf(err, errlen, "cannot announce the chosen tokens: %s",
@@ -718,7 +864,9 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     schema_version_text(node, ver);
     snprintf(port, sizeof port, "%d", cfg->native_transport_port);
     const char *vals[BS_GS_NSTATES] = {0};
-    vals[BS_GS_STATUS] = joining ? "BOOT" : "NORMAL";
+    vals[BS_GS_STATUS] = joining                        ? "BOOT"
+                         : bs_local_bootstrapping(node) ? "JOINING"
+                                                        : "NORMAL";
     vals[BS_GS_TOKENS] = joining ? NULL : tb.data ? (const char *)tb.data : "";
     vals[BS_GS_DC] = cfg->dc;
     vals[BS_GS_RACK] = cfg->rack;
@@ -757,9 +905,10 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     bs_local_set_peers_provider(node, peers_fn, c);
     bs_local_set_schema_listener(node, on_local_ddl, c);
     BS_INFO(LOG,
-            "node %s:%u joined cluster '%s' as NORMAL with %zu tokens "
+            "node %s:%u joined cluster '%s' as %s with %zu tokens "
             "(generation %d)",
-            c->self.addr, c->self.port, cfg->cluster_name, nt, gen);
+            c->self.addr, c->self.port, cfg->cluster_name,
+            bs_local_bootstrapping(node) ? "JOINING" : "NORMAL", nt, gen);
     *out = c;
     return 0;
 fail:
@@ -784,9 +933,43 @@ void bs_cluster_stop(bs_cluster *c) {
     bs_tls_ctx_free(c->tls_server); /* no connection is left */
     bs_tls_ctx_free(c->tls_client);
     free(c->members);
+    free(c->removed);
     if (c->ring) bs_ring_snapshot_release(c->ring);
+    if (c->future) bs_ring_snapshot_release(c->future);
     pthread_mutex_destroy(&c->mu);
     free(c);
+}
+
+int bs_cluster_set_status(bs_cluster *c, const char *status) {
+    int rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS, status);
+    if (rc) return rc;
+    /* set_local is applied on the messaging thread in order: the ring
+     * rebuilt after it there sees the new status */
+    bs_msg_call_sync(c->msg, rebuild_on_loop, c);
+    BS_INFO(LOG, "this node's status is now %s", status);
+    return 0;
+}
+
+int bs_cluster_set_remote_status(bs_cluster *c, const bs_uuid *host,
+                                 const char *status) {
+    bs_gossip_view *v;
+    size_t n;
+    int rc = bs_gossip_snapshot(c->gossip, &v, &n);
+    if (rc) return rc;
+    char want[BS_UUID_STRLEN + 1];
+    bs_uuid_format(host, want);
+    rc = BS_ENOTFOUND;
+    for (size_t i = 0; i < n && rc == BS_ENOTFOUND; i++) {
+        const char *h = v[i].st.app[BS_GS_HOST_ID].value;
+        if (!v[i].is_self && h && !strcasecmp(h, want))
+            rc = bs_gossip_set_remote(c->gossip, &v[i].st.ep, BS_GS_STATUS,
+                                      status);
+    }
+    bs_gossip_views_free(v, n);
+    if (rc) return rc;
+    bs_msg_call_sync(c->msg, rebuild_on_loop, c);
+    BS_INFO(LOG, "node %s is now %s (announced by this node)", want, status);
+    return 0;
 }
 
 bs_msg *bs_cluster_msg(bs_cluster *c) {

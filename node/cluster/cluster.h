@@ -52,6 +52,19 @@ void bs_cluster_stop(bs_cluster *c);
  * the caller (bs_ring_snapshot_release).  Endpoints are "addr:port" of
  * the storage port.  Never NULL after a successful start. */
 bs_ring_snapshot *bs_cluster_ring(bs_cluster *c);
+/* The ring once the topology changes in progress complete (members not
+ * LEAVING plus JOINING nodes), retained; NULL when no node is joining or
+ * leaving.  Any thread. */
+bs_ring_snapshot *bs_cluster_future_ring(bs_cluster *c);
+/* Announces this node's gossip STATUS ("NORMAL", "LEAVING", "LEFT") and
+ * rebuilds the rings.  Not from the messaging thread.  0 or an error. */
+int bs_cluster_set_status(bs_cluster *c, const char *status);
+/* Announces the STATUS of another node (a dead one: removenode) on its
+ * behalf, and rebuilds the rings.  A node seen LEFT is never a member
+ * again, whatever it announces later.  0, BS_ENOTFOUND (unknown host) or
+ * an error.  Not from the messaging thread. */
+int bs_cluster_set_remote_status(bs_cluster *c, const bs_uuid *host,
+                                 const char *status);
 /* 1 up, 0 down, BS_ENOTFOUND unknown host id (this node is always up). */
 int bs_cluster_is_alive(bs_cluster *c, const bs_uuid *host_id);
 

@@ -625,6 +625,52 @@ static void set_on_loop(void *ud) {
     fire(g);
 }
 
+typedef struct remotecmd {
+    bs_gossip *g;
+    bs_msg_peer ep;
+    int app;
+    char *value;
+} remotecmd;
+
+static void set_remote_on_loop(void *ud) {
+    remotecmd *c = ud;
+    bs_gossip *g = c->g;
+    pthread_mutex_lock(&g->mu);
+    for (size_t i = 1; !g->stopped && i < g->n; i++) {
+        node *x = g->nodes[i];
+        if (!bs_msg_peer_equal(&x->st.ep, &c->ep)) continue;
+        /* a version above anything the endpoint announced: gossip takes
+         * it everywhere while the endpoint stays silent */
+        int32_t v = bs_gossip_ep_max_version(&x->st) + 1;
+        if (bs_gossip_ep_set(&x->st, c->app, c->value, v) == 0)
+            push_ev(g, BS_GOSSIP_EV_CHANGE, x, 1u << c->app);
+        break;
+    }
+    pthread_mutex_unlock(&g->mu);
+    free(c->value);
+    free(c);
+    fire(g);
+}
+
+int bs_gossip_set_remote(bs_gossip *g, const bs_msg_peer *ep, int app,
+                         const char *value) {
+    if (app < 0 || app >= BS_GS_NSTATES || !value ||
+        strlen(value) > BS_GOSSIP_MAX_VALUE)
+        return BS_EINVAL;
+    remotecmd *c = malloc(sizeof *c);
+    if (!c) return BS_ENOMEM;
+    c->g = g;
+    c->ep = *ep;
+    c->app = app;
+    c->value = strdup(value);
+    int rc = c->value ? bs_msg_call(g->msg, set_remote_on_loop, c) : BS_ENOMEM;
+    if (rc) {
+        free(c->value);
+        free(c);
+    }
+    return rc;
+}
+
 int bs_gossip_set_local(bs_gossip *g, int app, const char *value) {
     if (app < 0 || app >= BS_GS_NSTATES || !value ||
         strlen(value) > BS_GOSSIP_MAX_VALUE)

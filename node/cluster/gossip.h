@@ -204,6 +204,12 @@ void bs_gossip_stop(bs_gossip *g);
 void bs_gossip_halt(bs_gossip *g);
 /* Sets a local state (new version); any thread.  0 or an error. */
 int bs_gossip_set_local(bs_gossip *g, int app, const char *value);
+/* Sets a state of another endpoint (a dead one: removenode) with a
+ * version above every version it announced, so that gossip spreads it;
+ * an unknown endpoint is ignored.  Any thread; applied in order with
+ * set_local.  0 or an error. */
+int bs_gossip_set_remote(bs_gossip *g, const bs_msg_peer *ep, int app,
+                         const char *value);
 
 /* One endpoint as seen now. */
 typedef struct bs_gossip_view {

@@ -10,7 +10,7 @@
  * first among live waiters); then ring/alloc.c's balanced allocator
  * places num_tokens tokens so that effective ownership under
  * {dc: allocate_tokens_for_local_replication_factor} stays even.  The
- * caller persists and announces them (TOKENS, then STATUS=NORMAL).
+ * caller persists and announces them (TOKENS, then STATUS=JOINING).
  *
  * Invariant: this node's own gossip state carries no TOKENS while it
  * waits, so it is in no ring - its own included - until the caller
@@ -36,6 +36,8 @@
 
 bs__join_verdict bs__join_decide(const bs__join_view *v) {
     if (!v->other_seeds) return BS_JOIN_GO;
+    if (v->busy_ms > 0)
+        return v->busy_ms >= BS_JOIN_BUSY_MAX_MS ? BS_JOIN_BUSY : BS_JOIN_WAIT;
     int late = v->elapsed_ms >= BS_JOIN_MAX_WAIT_MS;
     if (v->earlier_boot && !late) return BS_JOIN_WAIT;
     if (v->members > 0)
@@ -48,22 +50,26 @@ bs__join_verdict bs__join_decide(const bs__join_view *v) {
 }
 
 /* 1 when a live node other than us waits for tokens (STATUS=BOOT and no
- * TOKENS) with a host id before ours. */
-static int earlier_waiter(bs_gossip *g, const bs_uuid *self) {
+ * TOKENS) with a host id before ours.  *busy: the address of a live node
+ * JOINING or LEAVING ("" when none). */
+static int earlier_waiter(bs_gossip *g, const bs_uuid *self, char *busy,
+                          size_t busylen) {
     bs_gossip_view *v;
     size_t n;
+    busy[0] = 0;
     if (bs_gossip_snapshot(g, &v, &n)) return 0;
     char mine[BS_UUID_STRLEN + 1];
     bs_uuid_format(self, mine);
     int found = 0;
-    for (size_t i = 0; i < n && !found; i++) {
+    for (size_t i = 0; i < n; i++) {
         const bs_gossip_ep *e = &v[i].st;
         const char *st = e->app[BS_GS_STATUS].value;
         const char *hid = e->app[BS_GS_HOST_ID].value;
-        if (v[i].is_self || !v[i].alive || !st || !hid ||
-            strcmp(st, "BOOT") != 0 || e->app[BS_GS_TOKENS].value)
-            continue;
-        found = strcasecmp(hid, mine) < 0;
+        if (v[i].is_self || !v[i].alive || !st || !hid) continue;
+        if (!strcmp(st, "JOINING") || !strcmp(st, "LEAVING"))
+            snprintf(busy, busylen, "%s (%s)", e->ep.addr, st);
+        if (strcmp(st, "BOOT") != 0 || e->app[BS_GS_TOKENS].value) continue;
+        found |= strcasecmp(hid, mine) < 0;
     }
     bs_gossip_views_free(v, n);
     return found;
@@ -116,6 +122,8 @@ int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
     *tokens = NULL;
     *ntokens = 0;
     int64_t t0 = bs_clock_mono_ns(), since = t0;
+    int64_t busy_since = 0;
+    char busy[96];
     uint32_t last_nodes = 0;
     size_t last_tokens = 0;
     for (;;) {
@@ -128,10 +136,14 @@ int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
             last_tokens = ntok;
             since = now;
         }
+        int earlier = earlier_waiter(e->gossip, e->host_id, busy, sizeof busy);
+        if (!busy[0]) busy_since = 0;
+        else if (!busy_since) busy_since = now;
         bs__join_view v = {
             (now - t0) / 1000000,    e->self_is_seed,
             e->other_seeds,          nodes,
-            (now - since) / 1000000, earlier_waiter(e->gossip, e->host_id)};
+            (now - since) / 1000000, earlier,
+            busy[0] ? (now - busy_since) / 1000000 + 1 : 0};
         bs__join_verdict d = bs__join_decide(&v);
         if (d == BS_JOIN_GO) {
             if (v.earlier_boot)
@@ -152,6 +164,15 @@ int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
             return rc;
         }
         if (ring) bs_ring_snapshot_release(ring);
+        if (d == BS_JOIN_BUSY) {
+            snprintf(err, errlen,
+                     "another topology change is in progress: node %s has "
+                     "not finished after %d s; one node joins or leaves at "
+                     "a time - start this node again once it is NORMAL "
+                     "(basalt-admin status shows UN)",
+                     busy, BS_JOIN_BUSY_MAX_MS / 1000);
+            return BS_EBUSY;
+        }
         if (d == BS_JOIN_NO_SEED) {
             snprintf(err, errlen,
                      "no seed answered within %d s: cannot learn the ring to "

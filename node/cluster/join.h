@@ -5,9 +5,8 @@
  * factor in this node's DC), one new node at a time.
  *
  * Private to node/cluster/ (cluster.c calls it during bs_cluster_start).
- * What is not here yet: streaming the data of the ranges the node gains
- * (bootstrap proper) - a joining node still serves at once with whatever
- * data it has, as before this step.
+ * Streaming the data of the ranges the node gains is the bootstrap's
+ * (node/topology.c), once the node has announced JOINING.
  */
 #ifndef BS_NODE_CLUSTER_JOIN_H
 #define BS_NODE_CLUSTER_JOIN_H
@@ -24,6 +23,8 @@
 #define BS_JOIN_SETTLE_MS 1500    /* ring unchanged this long: complete */
 #define BS_JOIN_SEED_WAIT_MS 3000 /* a seed alone waits for other seeds */
 #define BS_JOIN_MAX_WAIT_MS 60000 /* then: a seed goes, a non-seed fails */
+#define BS_JOIN_BUSY_MAX_MS 30000 /* another node joining/leaving that long:
+                                     this join is refused */
 
 /* What the node sees at one poll of the wait. */
 typedef struct bs__join_view {
@@ -34,16 +35,21 @@ typedef struct bs__join_view {
     int64_t stable_ms;  /* how long `members` and their tokens held */
     int earlier_boot;   /* a live node waiting like us with a smaller
                            host id: it goes first */
+    int64_t busy_ms;    /* > 0: a live node has been JOINING or LEAVING
+                           this long (one topology change at a time) */
 } bs__join_view;
 
 typedef enum bs__join_verdict {
     BS_JOIN_WAIT = 0,
     BS_JOIN_GO = 1,     /* choose tokens against the current ring */
-    BS_JOIN_NO_SEED = 2 /* a non-seed heard of no ring: start-up error */
+    BS_JOIN_NO_SEED = 2, /* a non-seed heard of no ring: start-up error */
+    BS_JOIN_BUSY = 3     /* another topology change goes on: refused */
 } bs__join_verdict;
 
 /* The wait's rule (pure; unit-tested):
  *   - no other seed configured: go at once (first node of a cluster);
+ *   - a live node is JOINING or LEAVING: wait for it to finish (nodes
+ *     started together take turns), refuse after BS_JOIN_BUSY_MAX_MS;
  *   - a live node with a smaller host id is waiting too: wait for it
  *     (until the maximum wait), so two new nodes never choose against
  *     the same ring and take the same tokens;
@@ -67,7 +73,7 @@ typedef struct bs__join_env {
 /* Waits (main thread, polling gossip every 100 ms) until bs__join_decide
  * says go, then allocates cfg->num_tokens balanced tokens for the ring it
  * learned: *tokens malloc'd (caller frees), ascending.  0, or BS_EUNAVAIL
- * (no seed answered), BS_ECANCELED (SIGTERM or SIGINT is pending: the
+ * (no seed answered), BS_EBUSY (another node joins or leaves), BS_ECANCELED (SIGTERM or SIGINT is pending: the
  * operator stops the node), BS_ENOMEM or an allocator error, with a
  * message in err. */
 int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,

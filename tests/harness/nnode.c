@@ -46,6 +46,14 @@ static bs_ring_snapshot *m_ring(void *ud) {
     return r;
 }
 
+static bs_ring_snapshot *m_future(void *ud) {
+    bs_nnode *c = ud;
+    pthread_mutex_lock(&c->lock);
+    bs_ring_snapshot *r = c->future ? bs_ring_snapshot_retain(c->future) : NULL;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
 static int idx_of(const bs_nnode *c, const bs_uuid *h) {
     for (int i = 0; i < c->n; i++)
         if (!memcmp(c->host[i].b, h->b, 16)) return i;
@@ -75,7 +83,7 @@ void bs_nnode_membership(bs_nnode *c, bs_coord_membership *out) {
     memset(out, 0, sizeof *out);
     out->ud = c;
     out->ring = m_ring;
-    out->future_ring = NULL;
+    out->future_ring = m_future;
     out->alive = m_alive;
     out->endpoint = m_endpoint;
 }
@@ -151,10 +159,12 @@ static int rm_cb(const char *p, const struct stat *sb, int flag,
 
 /* ---- the cluster --------------------------------------------------- */
 
-static int build_ring(bs_nnode *c) {
+/* The ring of every node but `skip` (-1: all) into *out. */
+static int build_ring_without(bs_nnode *c, int skip, bs_ring_snapshot **out) {
     bs_ring_builder *b;
     int rc = bs_ring_builder_new(&b);
     for (int i = 0; i < c->n && !rc; i++) {
+        if (i == skip) continue;
         const int64_t *toks;
         size_t nt = bs_local_tokens(c->node[i].local, &toks);
         char ep[32];
@@ -162,9 +172,34 @@ static int build_ring(bs_nnode *c) {
         bs_ring_node_desc d = {c->host[i], ep, "dc1", "rack1", toks, nt};
         rc = bs_ring_builder_add_node(b, &d);
     }
-    if (!rc) rc = bs_ring_builder_build(b, &c->ring);
+    if (!rc) rc = bs_ring_builder_build(b, out);
     if (b) bs_ring_builder_free(b);
     return rc ? fail(c, rc, "ring: %s", bs_strerror(rc)) : 0;
+}
+
+static int build_ring(bs_nnode *c) { return build_ring_without(c, -1, &c->ring); }
+
+int bs_nnode_set_change(bs_nnode *c, int i, int leaving) {
+    bs_ring_snapshot *all = NULL, *part = NULL;
+    int rc = build_ring_without(c, -1, &all);
+    if (!rc && i >= 0) rc = build_ring_without(c, i, &part);
+    if (rc) {
+        if (all) bs_ring_snapshot_release(all);
+        return rc;
+    }
+    pthread_mutex_lock(&c->lock);
+    bs_ring_snapshot *oldr = c->ring, *oldf = c->future;
+    if (i < 0) {
+        c->ring = all;
+        c->future = NULL;
+    } else {
+        c->ring = leaving ? all : part;
+        c->future = leaving ? part : all;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (oldr) bs_ring_snapshot_release(oldr);
+    if (oldf) bs_ring_snapshot_release(oldf);
+    return 0;
 }
 
 int bs_nnode_start(bs_nnode *c, const bs_nnode_opts *o) {
@@ -260,6 +295,8 @@ void bs_nnode_stop(bs_nnode *c) {
     memset(&c->svc, 0, sizeof c->svc);
     if (c->ring) bs_ring_snapshot_release(c->ring);
     c->ring = NULL;
+    if (c->future) bs_ring_snapshot_release(c->future);
+    c->future = NULL;
     c->n = 0;
     pthread_mutex_destroy(&c->lock);
 }

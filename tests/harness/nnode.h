@@ -75,6 +75,7 @@ typedef struct bs_nnode {
     /* the membership (under lock) */
     pthread_mutex_t lock;
     bs_ring_snapshot *ring;
+    bs_ring_snapshot *future; /* NULL: no topology change */
     bs_uuid host[BS_NNODE_MAX];
     int alive[BS_NNODE_MAX];
     int noaddr[BS_NNODE_MAX]; /* the endpoint lookup fails */
@@ -110,8 +111,13 @@ int bs_nnode_create_table(bs_nnode *c, const char *ks, int rf, uint8_t id_byte);
 /* The id of column v of ks.t (as node 0 sees it), or -1. */
 int bs_nnode_vcol(bs_nnode *c, const char *ks);
 
-/* The membership over c (ud = c; no future ring). */
+/* The membership over c (ud = c; its future ring is c->future). */
 void bs_nnode_membership(bs_nnode *c, bs_coord_membership *out);
+/* A topology change in progress: node i joining (leaving 0: the ring
+ * lacks it, the future ring has every node) or leaving (the ring has
+ * every node, the future ring lacks it); i = -1 ends it (every node in
+ * the ring, no future ring).  0 or an error. */
+int bs_nnode_set_change(bs_nnode *c, int i, int leaving);
 /* Node i seen up (a != 0) or down from now on. */
 void bs_nnode_set_alive(bs_nnode *c, int i, int a);
 /* Node i's endpoint lookup fails (on != 0) or works again. */

@@ -15,9 +15,11 @@ balanced tokens for it (node/cluster/join.c), with real basaltd processes.
   * a restart keeps the chosen tokens (no second choice in the log).
   * a non-seed whose seed never answers waits; SIGTERM stops it cleanly.
   * scripts/cluster add --start: a 4th node with node1's settings joins a
-    cluster the script made, and each node owns 1/4 +/- 3% (RF=1).
+    cluster the script made, and each node owns 1/4 +/- 3% (RF=1);
+    scripts/cluster decommission node2 then takes it out: it leaves, the
+    script forgets it, 3 NORMAL nodes remain.
 
-What is not covered (not built yet): streaming a joining node's ranges.
+Streaming a joining node's ranges is test_bootstrap.py's.
 """
 import json
 import os
@@ -250,6 +252,12 @@ class ScriptAdd(unittest.TestCase):
             print("k1 after add: %r" % got)
             for addr, o in got.items():
                 self.assertLessEqual(abs(o - 0.25), 0.03, got)
+            rc, out = run("decommission", "node2")
+            self.assertEqual(rc, 0, out)
+            self.assertIn("node2 left the ring and was removed", out)
+            _wait(lambda: normal_count(n1) == 3, 30, "3 normal nodes")
+            rc, out = run("status")
+            self.assertNotIn(prefix + "2 ", out)
         finally:
             rc, out = run("remove", "ca")
             shutil.rmtree(home, ignore_errors=True)

@@ -202,6 +202,11 @@ static const char *full_yaml =
     "hinted_handoff_enabled: false\n"
     "max_hint_window: 1d\n"
     "hinted_handoff_throttle: 2MiB\n"
+    "auto_bootstrap: false\n"
+    "consistent_range_movement: false\n"
+    "stream_throughput_outbound: 8MiB\n"
+    "ring_delay: 2s\n"
+    "replace_address_first_boot: 10.0.0.9\n"
     "read_request_timeout: 6s\n"
     "write_request_timeout: 2500ms\n"
     "range_request_timeout: 1m\n"
@@ -299,6 +304,11 @@ static void check_full(const bs_config *c) {
     ck_assert(!c->hinted_handoff_enabled);
     ck_assert_uint_eq(c->max_hint_window_ms, 86400000ull);
     ck_assert_uint_eq(c->hinted_handoff_throttle_bytes, 2u << 20);
+    ck_assert(!c->auto_bootstrap);
+    ck_assert(!c->consistent_range_movement);
+    ck_assert_uint_eq(c->stream_throughput_outbound_bytes, 8u << 20);
+    ck_assert_uint_eq(c->ring_delay_ms, 2000);
+    ck_assert_str_eq(c->replace_address_first_boot, "10.0.0.9");
     ck_assert_uint_eq(c->read_request_timeout_ms, 6000);
     ck_assert_uint_eq(c->write_request_timeout_ms, 2500);
     ck_assert_uint_eq(c->range_request_timeout_ms, 60000);

@@ -62,6 +62,19 @@ START_TEST(no_ring_seed_founds_nonseed_fails) {
 }
 END_TEST
 
+START_TEST(topology_change_in_progress_waits_then_refuses) {
+    bs__join_view v = {5000, 0, 1, 2, 5000, 0, 1};
+    ck_assert_int_eq(bs__join_decide(&v), BS_JOIN_WAIT);
+    v.busy_ms = BS_JOIN_BUSY_MAX_MS - 1;
+    ck_assert_int_eq(bs__join_decide(&v), BS_JOIN_WAIT);
+    v.busy_ms = BS_JOIN_BUSY_MAX_MS;
+    ck_assert_int_eq(bs__join_decide(&v), BS_JOIN_BUSY);
+    /* the first node of a cluster has nobody to wait for */
+    v.other_seeds = 0;
+    ck_assert_int_eq(bs__join_decide(&v), BS_JOIN_GO);
+}
+END_TEST
+
 /* ---- placeholder tokens in system.local ------------------------------- */
 
 static int rm_cb(const char *p, const struct stat *sb, int flag,
@@ -123,19 +136,32 @@ START_TEST(first_start_has_placeholders_until_chosen) {
     ck_assert_int_eq(bs_local_set_tokens(n, chosen, 0), BS_EINVAL);
     ck_assert_int_eq(bs_local_set_tokens(n, chosen, 4), 0);
     ck_assert_int_eq(bs_local_needs_tokens(n), 0);
+    ck_assert_int_eq(bs_local_bootstrapping(n), 1);
     ck_assert_int_eq(bs_local_tokens(n, &t), 4);
     ck_assert_mem_eq(t, chosen, sizeof chosen);
     /* once chosen, never again */
     ck_assert_int_eq(bs_local_set_tokens(n, chosen, 4), BS_EINVAL);
     bs_local_close(n);
 
+    /* a restart in the middle of the bootstrap resumes it */
     n = open_node(&c);
     ck_assert_int_eq(bs_local_needs_tokens(n), 0);
+    ck_assert_int_eq(bs_local_bootstrapping(n), 1);
     ck_assert_int_eq(bs_local_tokens(n, &t), 4);
     ck_assert_mem_eq(t, chosen, sizeof chosen);
     bs_local_host_id(n, &h2);
     ck_assert_mem_eq(h1.b, h2.b, 16);
+    ck_assert_int_eq(bs_local_set_bootstrapped(n), 0);
+    ck_assert_int_eq(bs_local_bootstrapping(n), 0);
     bs_local_close(n);
+    n = open_node(&c);
+    ck_assert_int_eq(bs_local_bootstrapping(n), 0);
+    /* decommissioned: the directory is refused */
+    ck_assert_int_eq(bs_local_set_decommissioned(n), 0);
+    bs_local_close(n);
+    char err[512];
+    ck_assert_int_eq(bs_local_open(&c, &n, err, sizeof err), BS_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(err, "was decommissioned"));
     bs_config_free(&c);
 }
 END_TEST
@@ -163,6 +189,7 @@ static Suite *suite(void) {
     tcase_add_test(t, ring_known_goes_after_settling);
     tcase_add_test(t, earlier_waiter_goes_first);
     tcase_add_test(t, no_ring_seed_founds_nonseed_fails);
+    tcase_add_test(t, topology_change_in_progress_waits_then_refuses);
     suite_add_tcase(s, t);
     t = tcase_create("local");
     tcase_add_checked_fixture(t, setup, teardown);

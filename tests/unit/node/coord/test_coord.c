@@ -11,7 +11,10 @@
  * replica that is "alive" but never answers; blocking read repair of a
  * stale replica (values and deletions); hints for a down replica replayed
  * when it returns, surviving a coordinator restart; hints disabled; CL ANY
- * with only a hint; range scans that cross nodes, with paging cursors.
+ * with only a hint; range scans that cross nodes, with paging cursors;
+ * while node 2 joins (a future ring), writes of the ranges it gains also
+ * reach it and wait for its ack too (blockFor + pending: Unavailable at
+ * ONE when it is down), writes of other ranges do not.
  */
 #include <check.h>
 #include <pthread.h>
@@ -26,6 +29,8 @@
 #include "node/coord/coord.h"
 #include "query/proto.h"
 #include "ring/murmur3.h"
+#include "ring/pending.h"
+#include "ring/strategy.h"
 #include "ring/tokenmeta.h"
 #include "tests/harness/nnode.h"
 
@@ -191,6 +196,70 @@ static int wait_local(int i, const char *k, const char *want) {
 }
 
 /* ---- tests ------------------------------------------------------------------ */
+
+
+/* 1 when node `who` gains the partition of k (ks1, rf 1) in the change
+ * set on g_c. */
+static int gains(const char *k, int who) {
+    bs_ring_strategy *st;
+    bs_ring_pending *p;
+    ck_assert_int_eq(bs_ring_strategy_simple(1, &st), 0);
+    ck_assert_int_eq(bs_ring_pending_build(g_c.ring, g_c.future, st, &p), 0);
+    const uint32_t *nodes;
+    size_t n;
+    bs_ring_pending_endpoints(p, bs_ring_partition_token(k, strlen(k)), &nodes, &n);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        bs_ring_node_desc d;
+        ck_assert_int_eq(bs_ring_snapshot_node(bs_ring_pending_snapshot(p), nodes[i], &d), 0);
+        found |= !memcmp(d.host_id.b, g_c.host[who].b, 16);
+    }
+    bs_ring_pending_free(p);
+    bs_ring_strategy_free(st);
+    return found;
+}
+
+static void local_get_ks1(int i, const char *k, char *out) {
+    ck_assert_int_eq(get_be(&g_c.node[i].lbe, "ks1", k, BS_CL_ONE, out, 64), 0);
+}
+
+START_TEST(joining_node_receives_pending_range_writes) {
+    ck_assert_int_eq(bs_nnode_set_change(&g_c, 2, 0), 0);
+    int gained = 0, kept = 0;
+    for (int i = 0; i < 60; i++) {
+        char k[16], v[64];
+        snprintf(k, sizeof k, "j%d", i);
+        /* ONE: blockFor 1 + 1 pending when node 2 gains k; acknowledged
+         * means both copies are applied */
+        ck_assert_msg(put(0, "ks1", k, "x", 100, BS_CL_ONE) == 0, "%s", g_err.msg);
+        local_get_ks1(2, k, v);
+        if (gains(k, 2)) {
+            ck_assert_msg(!strcmp(v, "x"), "node 2 lacks %s, a key it gains", k);
+            gained++;
+        } else {
+            ck_assert_msg(!strcmp(v, ""), "node 2 holds %s, a key it does not gain", k);
+            kept++;
+        }
+    }
+    ck_assert_int_gt(gained, 0);
+    ck_assert_int_gt(kept, 0);
+    /* the pending replica counts: with it down a write at ONE of a range
+     * it gains needs 2 live replicas and has 1 */
+    node_down(2);
+    for (int i = 0; i < 60; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "j%d", i);
+        if (!gains(k, 2)) continue;
+        ck_assert_int_ne(put(0, "ks1", k, "y", 200, BS_CL_ONE), 0);
+        ck_assert_int_eq(g_err.code, BS_PROTO_ERR_UNAVAILABLE);
+        ck_assert_int_eq(g_err.required, 2);
+        ck_assert_int_eq(g_err.alive, 1);
+        break;
+    }
+    /* the change completes: node 2 is a natural replica, no pending */
+    ck_assert_int_eq(bs_nnode_set_change(&g_c, -1, 0), 0);
+}
+END_TEST
 
 START_TEST(quorum_write_lands_on_all_replicas) {
     ck_assert_int_eq(put(0, "ks", "a", "1", 100, BS_CL_QUORUM), 0);
@@ -749,6 +818,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, quorum_write_lands_on_all_replicas);
+    tcase_add_test(tc, joining_node_receives_pending_range_writes);
     tcase_add_test(tc, concurrent_all_writes_visible_when_acked);
     tcase_add_test(tc, one_down_quorum_ok_all_unavailable);
     tcase_add_test(tc, two_down_quorum_unavailable);

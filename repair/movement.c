@@ -1,0 +1,484 @@
+/*
+ * movement.c - range movement for bootstrap and decommission (see
+ * movement.h for the protocol).
+ *
+ * Plan.  For keyspace k with strategy st, pending = (current, future)
+ * sub-ranges with the nodes that gain them (ring/pending.h).  A
+ * bootstrap keeps the sub-ranges this node gains; their source is a
+ * current replica of the sub-range that is no replica in the future ring
+ * (the one the new node replaces: consistent range movement), else - with
+ * consistency off, or when none exists (more nodes than the replication
+ * factor never happens, but EverywhereStrategy does) - any live current
+ * replica.  A decommission keeps every pending sub-range (they all are
+ * ranges this node replicates) and pushes it to each node gaining it.
+ * One task per (table, sub-range, peer).
+ *
+ * State.  r->mv (under r->mu) is the movement running or last run; the
+ * session thread updates its counters between tasks, readers copy it.
+ */
+#include "repair/movement.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "repair/session_int.h"
+#include "ring/pending.h"
+
+#define LOG BS__REPAIR_LOG
+#define SKIP 1 /* a sub-range with no copy left: nothing to stream */
+
+typedef struct bs__movement_state {
+    bs_movement_kind kind;
+    const char *phase; /* static string */
+    int running;
+    bs_movement_report rep;
+    int64_t started_ms;
+    char peer[BS_REPAIR_ADDRLEN + 8]; /* the peer of the task in progress */
+    char cf[256];
+} mv_state;
+
+typedef struct task {
+    char cf[256];
+    int64_t s, e;
+    bs_repair_peer peer; /* bootstrap, remove: the source; decommission:
+                            the target */
+    bs_repair_peer target; /* remove: where the source sends it */
+    char peer_name[BS_REPAIR_ADDRLEN + 8];
+} task;
+
+typedef struct plan {
+    task *t;
+    size_t n, cap;
+    int repair_needed;
+} plan;
+
+static void set_phase(bs_repair *r, const char *phase) {
+    pthread_mutex_lock(&r->mu);
+    r->mv->phase = phase;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int fail(bs_movement_report *rep, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(bs_movement_report *rep, int rc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rep->error, sizeof rep->error, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int add_task(plan *p, const char *cf, int64_t s, int64_t e,
+                    const bs_repair_peer *peer, const bs_repair_peer *target) {
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? 2 * p->cap : 64;
+        task *nt = realloc(p->t, nc * sizeof *nt);
+        if (!nt) return BS_ENOMEM;
+        p->t = nt;
+        p->cap = nc;
+    }
+    task *t = &p->t[p->n++];
+    snprintf(t->cf, sizeof t->cf, "%s", cf);
+    t->s = s;
+    t->e = e;
+    t->peer = *peer;
+    if (target) t->target = *target;
+    snprintf(t->peer_name, sizeof t->peer_name, "%s:%u", peer->addr,
+             peer->port);
+    return 0;
+}
+
+static int same_host(const bs_ring_snapshot *a, uint32_t ia,
+                     const bs_ring_snapshot *b, uint32_t ib) {
+    bs_ring_node_desc x, y;
+    return !bs_ring_snapshot_node(a, ia, &x) &&
+           !bs_ring_snapshot_node(b, ib, &y) &&
+           !memcmp(x.host_id.b, y.host_id.b, 16);
+}
+
+/* The source of bootstrap sub-range (s, e]: a live current replica that
+ * no longer replicates it in the future ring (consistent), else any live
+ * current replica (then *loose is set).  0, SKIP (opts.allow_lost and no
+ * live replica at all: a replacement of a node that held the only copy),
+ * or BS_EUNAVAIL with the message in rep. */
+static int choose_source(bs_repair *r, const bs_movement_opts *o,
+                         const bs_ring_replica_map *mc,
+                         const bs_ring_replica_map *mf, const char *ks,
+                         int64_t s, int64_t e, bs_repair_peer *src,
+                         int *loose, bs_movement_report *rep) {
+    const bs_ring_snapshot *cur = bs_ring_replica_map_snapshot(mc);
+    const bs_ring_snapshot *fut = bs_ring_replica_map_snapshot(mf);
+    const uint32_t *cr, *fr;
+    size_t cn = 0, fn = 0;
+    if (bs_ring_replica_map_lookup(mc, e, &cr, &cn) || !cn)
+        return fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64
+                    "] of %s has no replica in the current ring", s, e, ks);
+    bs_ring_replica_map_lookup(mf, e, &fr, &fn);
+    const char *down = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < cn; i++) {
+            int stays = 0;
+            for (size_t j = 0; j < fn; j++) stays |= same_host(cur, cr[i], fut, fr[j]);
+            if (pass == 0 && stays) continue;
+            bs_ring_node_desc d;
+            if (bs_ring_snapshot_node(cur, cr[i], &d)) continue;
+            if (r->env.alive(r->env.ud, &d.host_id) != 1) {
+                if (pass == 0) down = d.endpoint;
+                continue;
+            }
+            if (r->env.endpoint(r->env.ud, &d, src)) continue;
+            if (pass == 1) *loose = 1;
+            return 0;
+        }
+        if (pass == 0 && down && o->consistent)
+            return fail(rep, BS_EUNAVAIL,
+                        "range (%" PRId64 ", %" PRId64 "] of keyspace %s must "
+                        "come from %s, which gives it up, but that node is "
+                        "down: start it again, or set consistent_range_"
+                        "movement: false to stream from another replica (and "
+                        "run repair afterwards)",
+                        s, e, ks, down);
+    }
+    if (o->allow_lost) { /* a replacement: nobody else has it */
+        BS_WARN(LOG, "range (%" PRId64 ", %" PRId64 "] of keyspace %s had no "
+                "other replica than the dead node: its data is lost (raise the "
+                "keyspace's replication factor)", s, e, ks);
+        return SKIP;
+    }
+    return fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64
+                "] of keyspace %s: no live replica to stream it from", s, e, ks);
+}
+
+/* A removal's sub-range (s, e] gained by future node `gain`: the source
+ * is a live current replica (the removed node is down), the target the
+ * gaining node.  0, SKIP (no live replica: the data is lost, logged) or
+ * BS_EUNAVAIL (the gaining node is down) with the message in rep. */
+static int remove_task_peers(bs_repair *r, const bs_ring_replica_map *mc,
+                             const bs_ring_replica_map *mf, uint32_t gain,
+                             const char *ks, int64_t s, int64_t e,
+                             bs_repair_peer *src, bs_repair_peer *dst,
+                             bs_movement_report *rep) {
+    const bs_ring_snapshot *cur = bs_ring_replica_map_snapshot(mc);
+    const bs_ring_snapshot *fut = bs_ring_replica_map_snapshot(mf);
+    bs_ring_node_desc g;
+    if (bs_ring_snapshot_node(fut, gain, &g) ||
+        r->env.alive(r->env.ud, &g.host_id) != 1 || r->env.endpoint(r->env.ud, &g, dst))
+        return fail(rep, BS_EUNAVAIL, "node %s, the new owner of range (%" PRId64
+                    ", %" PRId64 "] of keyspace %s, is down", g.endpoint, s, e, ks);
+    const uint32_t *cr;
+    size_t cn = 0;
+    bs_ring_replica_map_lookup(mc, e, &cr, &cn);
+    for (size_t i = 0; i < cn; i++) {
+        bs_ring_node_desc d;
+        if (bs_ring_snapshot_node(cur, cr[i], &d) ||
+            !memcmp(d.host_id.b, g.host_id.b, 16) ||
+            r->env.alive(r->env.ud, &d.host_id) != 1 || r->env.endpoint(r->env.ud, &d, src))
+            continue;
+        return 0;
+    }
+    BS_WARN(LOG, "range (%" PRId64 ", %" PRId64 "] of keyspace %s had no "
+            "replica left but the removed node: its data is lost (raise the "
+            "keyspace's replication factor)", s, e, ks);
+    return SKIP;
+}
+
+/* The tasks of keyspace k (see the top). */
+static int plan_keyspace(bs_repair *r, const bs_movement_opts *o,
+                         const bs_ring_snapshot *cur,
+                         const bs__repair_ks_desc *k, plan *p,
+                         bs_movement_report *rep) {
+    bs_ring_pending *pend = NULL;
+    bs_ring_replica_map *mc = NULL, *mf = NULL;
+    int rc = bs_ring_pending_build(cur, o->future, k->strategy, &pend);
+    if (!rc) rc = bs_ring_replica_map_build(cur, k->strategy, &mc);
+    if (!rc) rc = bs_ring_replica_map_build(o->future, k->strategy, &mf);
+    if (rc) {
+        fail(rep, rc, "keyspace %s: cannot compute its pending ranges: %s",
+             k->name, bs_strerror(rc));
+        goto out;
+    }
+    uint32_t self_f = UINT32_MAX;
+    bs_ring_snapshot_find_node(o->future, &r->env.self, &self_f);
+    size_t nr = bs_ring_pending_range_count(pend);
+    for (size_t i = 0; i < nr && !rc; i++) {
+        bs_ring_range rg;
+        const uint32_t *nodes;
+        size_t n;
+        bs_ring_pending_range_at(pend, i, &rg, &nodes, &n);
+        for (size_t j = 0; j < n && !rc; j++) {
+            bs_repair_peer peer, target;
+            if (o->kind == BS_MOVE_BOOTSTRAP) {
+                if (nodes[j] != self_f) continue;
+                int loose = 0;
+                rc = choose_source(r, o, mc, mf, k->name, rg.start, rg.end,
+                                   &peer, &loose, rep);
+                p->repair_needed |= loose;
+            } else if (o->kind == BS_MOVE_REMOVE) {
+                rc = remove_task_peers(r, mc, mf, nodes[j], k->name, rg.start,
+                                       rg.end, &peer, &target, rep);
+            } else {
+                bs_ring_node_desc d;
+                if (bs_ring_snapshot_node(o->future, nodes[j], &d)) continue;
+                if (r->env.alive(r->env.ud, &d.host_id) != 1 ||
+                    r->env.endpoint(r->env.ud, &d, &peer)) {
+                    rc = fail(rep, BS_EUNAVAIL,
+                              "node %s, the new owner of range (%" PRId64
+                              ", %" PRId64 "] of keyspace %s, is down: start "
+                              "it again before decommissioning",
+                              d.endpoint, rg.start, rg.end, k->name);
+                    break;
+                }
+            }
+            if (rc == SKIP) {
+                rc = 0;
+                p->repair_needed = 1;
+                continue;
+            }
+            for (size_t t = 0; t < k->ntables && !rc; t++)
+                rc = add_task(p, k->tables[t].cf, rg.start, rg.end, &peer,
+                              o->kind == BS_MOVE_REMOVE ? &target : NULL);
+        }
+    }
+out:
+    bs_ring_replica_map_release(mc);
+    bs_ring_replica_map_release(mf);
+    bs_ring_pending_free(pend);
+    return rc;
+}
+
+static int build_plan(bs_repair *r, const bs_movement_opts *o,
+                      const bs_ring_snapshot *cur, plan *p,
+                      bs_movement_report *rep) {
+    bs_repair_catalog c;
+    int rc = bs__repair_catalog_get(r, cur, &c);
+    if (rc) {
+        bs__repair_catalog_free(&c);
+        return fail(rep, rc, "cannot list the keyspaces: %s", bs_strerror(rc));
+    }
+    for (size_t i = 0; i < c.nks && !rc; i++) {
+        const bs__repair_ks_desc *k = &c.ks[i];
+        if (k->system || !k->ntables) continue;
+        if (!k->strategy) {
+            BS_WARN(LOG, "keyspace %s not moved: its replication cannot be "
+                    "computed (%s)", k->name, bs_strerror(k->strategy_rc));
+            continue;
+        }
+        rc = plan_keyspace(r, o, cur, k, p, rep);
+    }
+    bs__repair_catalog_free(&c);
+    return rc;
+}
+
+/* 1 when peer is this node's own endpoint. */
+static int is_self(bs_repair *r, const bs_repair_peer *peer) {
+    bs_ring_snapshot *ring = r->env.ring(r->env.ud);
+    uint32_t i;
+    bs_ring_node_desc d;
+    bs_repair_peer me;
+    int yes = ring && !bs_ring_snapshot_find_node(ring, &r->env.self, &i) &&
+              !bs_ring_snapshot_node(ring, i, &d) && !r->env.endpoint(r->env.ud, &d, &me) &&
+              !strcmp(me.addr, peer->addr) && me.port == peer->port;
+    if (ring) bs_ring_snapshot_release(ring);
+    return yes;
+}
+
+/* Runs one task: 0 or an error (message in rep). */
+static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
+                    const bs_repair_peer *self, uint64_t res[3],
+                    bs_movement_report *rep) {
+    int rc;
+    if (o->kind == BS_MOVE_REMOVE && is_self(r, &t->peer)) {
+        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->target, NULL, 0,
+                                res);
+    } else if (o->kind == BS_MOVE_DECOMMISSION) {
+        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->peer, NULL, 0,
+                                res);
+    } else {
+        bs_buf b = BS_BUF_INIT;
+        uint8_t *ans = NULL;
+        size_t alen = 0;
+        rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
+        if (!rc)
+            rc = bs__repair_req_encode_target(
+                &b, o->kind == BS_MOVE_REMOVE ? &t->target : self);
+        if (!rc)
+            rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_SEND_ALL, &b,
+                                 r->o.send_timeout_ms, &ans, &alen);
+        if (!rc && alen >= 24) {
+            bs_rbuf rb;
+            bs_rbuf_init(&rb, ans, alen);
+            for (int i = 0; i < 3; i++) bs_rbuf_u64(&rb, &res[i]);
+        }
+        free(ans);
+        bs_buf_free(&b);
+    }
+    if (rc)
+        fail(rep, rc, "streaming %s range (%" PRId64 ", %" PRId64 "] %s %s "
+             "failed: %s", t->cf, t->s, t->e,
+             o->kind == BS_MOVE_DECOMMISSION ? "to" : "from", t->peer_name,
+             bs_strerror(rc));
+    return rc;
+}
+
+static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
+                      const bs_repair_peer *self, bs_movement_report *rep) {
+    for (size_t i = 0; i < p->n; i++) {
+        const task *t = &p->t[i];
+        if (bs__repair_stopping(r))
+            return fail(rep, BS_ECLOSED, "the node is stopping");
+        if (o->is_done && o->is_done(o->ud, t->cf, t->s, t->e)) {
+            pthread_mutex_lock(&r->mu);
+            r->mv->rep.ranges_skipped++;
+            pthread_mutex_unlock(&r->mu);
+            continue;
+        }
+        pthread_mutex_lock(&r->mu);
+        snprintf(r->mv->peer, sizeof r->mv->peer, "%s", t->peer_name);
+        snprintf(r->mv->cf, sizeof r->mv->cf, "%s", t->cf);
+        pthread_mutex_unlock(&r->mu);
+        uint64_t res[3] = {0, 0, 0};
+        int rc = run_task(r, o, t, self, res, rep);
+        if (!rc && o->mark_done) rc = o->mark_done(o->ud, t->cf, t->s, t->e);
+        if (rc) {
+            if (!rep->error[0])
+                fail(rep, rc, "cannot record progress: %s", bs_strerror(rc));
+            return rc;
+        }
+        pthread_mutex_lock(&r->mu);
+        r->mv->rep.ranges_done++;
+        r->mv->rep.rows += res[0];
+        r->mv->rep.bytes += res[1];
+        pthread_mutex_unlock(&r->mu);
+    }
+    return 0;
+}
+
+/* This node's endpoint (the bootstrap's stream target). */
+static int self_peer(bs_repair *r, const bs_movement_opts *o,
+                     bs_repair_peer *out, bs_movement_report *rep) {
+    uint32_t i;
+    bs_ring_node_desc d;
+    const bs_ring_snapshot *ring = o->future;
+    if (bs_ring_snapshot_find_node(ring, &r->env.self, &i) ||
+        bs_ring_snapshot_node(ring, i, &d) ||
+        r->env.endpoint(r->env.ud, &d, out))
+        return fail(rep, BS_EINVAL, "this node is not in the future ring");
+    return 0;
+}
+
+static int begin(bs_repair *r, const bs_movement_opts *o,
+                 bs_movement_report *rep) {
+    pthread_mutex_lock(&r->mu);
+    if (r->mv && r->mv->running) {
+        pthread_mutex_unlock(&r->mu);
+        return fail(rep, BS_EBUSY, "another range movement is running");
+    }
+    if (!r->mv) r->mv = calloc(1, sizeof *r->mv);
+    if (!r->mv) {
+        pthread_mutex_unlock(&r->mu);
+        return fail(rep, BS_ENOMEM, "out of memory");
+    }
+    memset(r->mv, 0, sizeof *r->mv);
+    r->mv->kind = o->kind;
+    r->mv->phase = "prepare";
+    r->mv->running = 1;
+    r->mv->started_ms = bs_clock_mono_ns() / 1000000;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
+                   bs_movement_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    if (!o->future) return fail(rep, BS_EINVAL, "no future ring");
+    int rc = begin(r, o, rep);
+    if (rc) return rc;
+    int64_t t0 = bs_clock_mono_ns();
+    plan p = {0};
+    bs_repair_peer self;
+    memset(&self, 0, sizeof self);
+    bs_ring_snapshot *cur = r->env.ring(r->env.ud);
+    if (!cur)
+        rc = fail(rep, BS_EUNAVAIL, "the ring is not known yet");
+    else if (o->kind == BS_MOVE_BOOTSTRAP)
+        rc = self_peer(r, o, &self, rep);
+    if (!rc && bs_ring_snapshot_node_count(cur)) rc = build_plan(r, o, cur, &p, rep);
+    if (cur) bs_ring_snapshot_release(cur);
+    pthread_mutex_lock(&r->mu);
+    r->mv->rep.ranges_total = p.n;
+    r->mv->rep.repair_needed = p.repair_needed;
+    pthread_mutex_unlock(&r->mu);
+    if (!rc) {
+        BS_INFO(LOG, "%s: %zu (table, range) streams planned%s",
+                o->kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
+                : o->kind == BS_MOVE_DECOMMISSION ? "decommission"
+                                                  : "removenode",
+                p.n, p.repair_needed ? " (some from replicas that keep their "
+                                       "copy: run repair afterwards)"
+                                     : "");
+        set_phase(r, "stream");
+        rc = stream_all(r, o, &p, &self, rep);
+    }
+    free(p.t);
+    pthread_mutex_lock(&r->mu);
+    mv_state *m = r->mv;
+    m->phase = rc ? "failed" : "complete";
+    m->running = 0;
+    m->rep.duration_ms = (bs_clock_mono_ns() - t0) / 1000000;
+    snprintf(m->rep.error, sizeof m->rep.error, "%s", rep->error);
+    bs_movement_report e = m->rep;
+    pthread_mutex_unlock(&r->mu);
+    *rep = e;
+    return rc;
+}
+
+int bs_repair_streams_json(bs_repair *r, bs_buf *out) {
+    mv_state m;
+    int have = 0;
+    pthread_mutex_lock(&r->mu);
+    if (r->mv) {
+        m = *r->mv;
+        have = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    int rc = 0;
+    rc |= bs_buf_appendf(out, "{\"sessions\":[");
+    if (have) {
+        int64_t ms = m.running ? bs_clock_mono_ns() / 1000000 - m.started_ms
+                               : m.rep.duration_ms;
+        rc |= bs_buf_appendf(
+            out,
+            "{\"operation\":\"%s\",\"phase\":\"%s\",\"running\":%s,"
+            "\"ranges_total\":%" PRIu64 ",\"ranges_done\":%" PRIu64
+            ",\"ranges_skipped\":%" PRIu64 ",\"rows\":%" PRIu64
+            ",\"bytes\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
+            ",\"bytes_per_s\":%" PRIu64 ",\"repair_needed\":%s,\"peer\":",
+            m.kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
+            : m.kind == BS_MOVE_DECOMMISSION ? "decommission"
+                                             : "removenode",
+            m.phase, m.running ? "true" : "false", m.rep.ranges_total,
+            m.rep.ranges_done, m.rep.ranges_skipped, m.rep.rows, m.rep.bytes,
+            ms, ms > 0 ? m.rep.bytes * 1000 / (uint64_t)ms : 0,
+            m.rep.repair_needed ? "true" : "false");
+        rc |= bs_json_quote(out, m.peer, strlen(m.peer));
+        rc |= bs_buf_appendf(out, ",\"table\":");
+        rc |= bs_json_quote(out, m.cf, strlen(m.cf));
+        rc |= bs_buf_appendf(out, ",\"error\":");
+        rc |= bs_json_quote(out, m.rep.error, strlen(m.rep.error));
+        rc |= bs_buf_appendf(out, "}");
+    }
+    rc |= bs_buf_appendf(
+        out,
+        "],\"received_bytes\":%" PRIu64 ",\"received_rows\":%" PRIu64
+        ",\"sent_bytes\":%" PRIu64 "}",
+        (uint64_t)atomic_load(&r->rx_bytes), (uint64_t)atomic_load(&r->rx_rows),
+        (uint64_t)atomic_load(&r->tx_bytes));
+    return rc ? BS_ENOMEM : 0;
+}
