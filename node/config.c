@@ -188,6 +188,11 @@ static const struct key keys[] = {
      "Network", "Address of the admin REST API used by basalt-admin."},
     {"admin_port", K_INT, F(admin_port), 0, "7199", 1, 65535, NULL, 0,
      "Network", "Port of the admin REST API (on admin_address)."},
+    {"admin_max_connections_per_ip", K_INT, F(admin_max_connections_per_ip), 0,
+     "16", 0, 1000000, NULL, 0, "Network",
+     "Open admin API connections one source address may hold (of 64 in "
+     "all); a new one beyond it is answered 429 (closed at once with "
+     "HTTPS). 0: unlimited."},
     {"native_transport_max_frame_size", K_SIZE,
      F(native_transport_max_frame_size_bytes), 0, "16MiB", KIB, 256 * MIB, NULL,
      0, "Network",
@@ -222,6 +227,19 @@ static const struct key keys[] = {
      "A CQL frame whose first bytes arrived must be complete within this, "
      "else the connection is closed (half-sent frames, slowloris). "
      "0ms: no limit."},
+    {"native_transport_startup_timeout", K_DURATION,
+     F(native_transport_startup_timeout_ms), 0, "10000ms", 0, MS_H, NULL, 0,
+     "Network",
+     "A CQL connection must complete its TLS handshake (if any) and send "
+     "STARTUP within this after it is accepted, else it is closed "
+     "(connections that open and send nothing). 0ms: no limit."},
+    {"native_transport_idle_timeout", K_DURATION,
+     F(native_transport_idle_timeout_ms), 0, "0ms", 0, 7 * 24 * MS_H, NULL, 0,
+     "Network",
+     "A started CQL connection on which nothing is read or written and no "
+     "request is executing for this long is closed (as Cassandra's "
+     "native_transport_idle_timeout). Drivers' heartbeats keep their "
+     "connections open. 0ms: never."},
     {"io_threads", K_INT, F(io_threads), 0, "0", 0, 1024, NULL, 0, "Network",
      "Number of I/O threads, each running one event loop; 0: one per CPU "
      "core."},

@@ -86,6 +86,7 @@ typedef struct bs_config {
     int http_port;               /* 8086, on rpc_address */
     char *admin_address;         /* "127.0.0.1" */
     int admin_port;              /* 7199, on admin_address */
+    int admin_max_connections_per_ip; /* 16; 0 = unlimited */
 
     /* security; "" = a file in data_directory */
     char *cluster_secret_file; /* "" = <data_directory>/cluster_secret */
@@ -145,6 +146,8 @@ typedef struct bs_config {
     int native_transport_max_requests_per_connection;       /* 1024 */
     uint64_t native_transport_max_request_data_in_flight_bytes; /* 128MiB; 0 = off */
     uint64_t native_transport_frame_timeout_ms;             /* 10000; 0 = off */
+    uint64_t native_transport_startup_timeout_ms;           /* 10000; 0 = off */
+    uint64_t native_transport_idle_timeout_ms;              /* 0 = off */
     uint64_t http_max_body_size;                     /* 25MB (InfluxDB's) */
     int http_max_connections;                        /* 1024 */
     uint64_t http_idle_timeout_ms;                   /* 60000 */

@@ -45,8 +45,14 @@
  * client or one trickling a request head.  So connections that send
  * nothing useful can delay an operator's request by no time at all,
  * however many there are (nginx reuses idle keep-alive slots the same
- * way).  Only when every slot is answering a request is a new connection
- * accepted and closed at once.
+ * way).  Among those, connections of the source address holding the most
+ * slots go first, so one source opening many connections pushes out its
+ * own, not another source's working client.  Only when every slot is
+ * answering a request is a new connection accepted and closed at once.
+ * Before that, a source already holding max_connections_per_ip open
+ * connections gets a 429 answer (plain HTTP) or an immediate close
+ * (HTTPS) for its new one; that is logged once per source per
+ * PERIP_LOG_S seconds (and through the global refusal-log limit).
  *
  * Access checks
  * -------------
@@ -97,6 +103,7 @@
 #define WQ_LIMIT (4u << 20)
 #define LOG_WINDOW_S 10
 #define LOG_MAX 20
+#define PERIP_LOG_S 5
 
 typedef struct route {
     char *method;
@@ -129,6 +136,8 @@ struct bs_admin {
     int nconns;
     int nclosing; /* of nconns, closed but waiting for their close callbacks */
     uint64_t ticks; /* counts accepts and complete requests: orders conns */
+    char perip_last_ip[48]; /* per-source refusal log: last source logged */
+    int64_t perip_last_s;   /* and when (s of uv_now) */
     struct kept *kept; /* freed in bs_admin_free */
 };
 
@@ -155,6 +164,7 @@ struct conn {
     size_t wq_bytes;
     uint64_t since; /* admin's `ticks` at accept or last complete request */
     char peer[64];
+    char ip[48]; /* source address alone, for max_connections_per_ip */
     conn *prev, *next;
     bs_tls *tls;  /* HTTPS session (opts.tls); NULL before the first byte */
     bool sniffed; /* with opts.tls: the first byte was seen */
@@ -197,6 +207,7 @@ void bs_admin_opts_init(bs_admin_opts *o) {
     o->port = BS_ADMIN_DEFAULT_PORT;
     o->max_body = BS_ADMIN_MAX_BODY;
     o->max_connections = 64;
+    o->max_connections_per_ip = 16;
     o->idle_timeout_ms = 60000;
 }
 
@@ -205,6 +216,7 @@ void bs_admin_opts_from_config(bs_admin_opts *o, const bs_config *cfg) {
     if (cfg->admin_address && *cfg->admin_address)
         o->address = cfg->admin_address;
     o->port = cfg->admin_port;
+    o->max_connections_per_ip = cfg->admin_max_connections_per_ip;
 }
 
 int bs_admin_new(const bs_admin_opts *o, bs_admin **out) {
@@ -214,6 +226,7 @@ int bs_admin_new(const bs_admin_opts *o, bs_admin **out) {
     if (o) a->opts = *o;
     if (a->opts.max_body == 0) a->opts.max_body = BS_ADMIN_MAX_BODY;
     if (a->opts.max_connections <= 0) a->opts.max_connections = 64;
+    if (a->opts.max_connections_per_ip < 0) a->opts.max_connections_per_ip = 0;
     if (a->opts.idle_timeout_ms == 0) a->opts.idle_timeout_ms = 60000;
     a->address = strdup(a->opts.address ? a->opts.address : "127.0.0.1");
     if (!a->address) {
@@ -900,14 +913,79 @@ static void free_handle(uv_handle_t *hd) {
     free(hd);
 }
 
-/* The open connection that has waited longest for a complete request and
- * may be closed without losing an answer, or NULL. */
+/* Open (not closing) connections from source address ip. */
+static int source_count(const bs_admin *a, const char *ip) {
+    int n = 0;
+    for (const conn *c = a->conns; c; c = c->next)
+        if (!c->closing && strcmp(c->ip, ip) == 0) n++;
+    return n;
+}
+
+/* The connection to close for a new one when all slots are open, or NULL:
+ * one with no handler running and nothing left to write, from the source
+ * holding the most open connections, the one that has waited longest for
+ * a complete request among that source's. */
 static conn *evictable(bs_admin *a) {
     conn *best = NULL;
-    for (conn *c = a->conns; c; c = c->next)
-        if (!c->closing && !c->busy && c->nwrites == 0 && (!best || c->since < best->since))
+    int best_n = 0;
+    for (conn *c = a->conns; c; c = c->next) {
+        if (c->closing || c->busy || c->nwrites) continue;
+        int n = source_count(a, c->ip);
+        if (!best || n > best_n || (n == best_n && c->since < best->since)) {
             best = c;
+            best_n = n;
+        }
+    }
     return best;
+}
+
+/* Fills c->peer ("addr:port") and c->ip ("addr") from the socket. */
+static void set_peer(conn *c) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(c->ip, sizeof c->ip, "?");
+    snprintf(c->peer, sizeof c->peer, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return;
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, c->ip, sizeof c->ip);
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof c->ip);
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", c->ip, port);
+}
+
+/* Refuses c, whose source holds max_connections_per_ip connections
+ * already: a 429 answer on plain HTTP (closed once written), an immediate
+ * close on HTTPS.  Logged once per source per PERIP_LOG_S. */
+static void refuse_per_ip(bs_admin *a, conn *c, int held) {
+    int64_t now = (int64_t)(uv_now(&a->loop) / 1000);
+    if (strcmp(a->perip_last_ip, c->ip) != 0 || now - a->perip_last_s >= PERIP_LOG_S) {
+        snprintf(a->perip_last_ip, sizeof a->perip_last_ip, "%s", c->ip);
+        a->perip_last_s = now;
+        refusal_log(a,
+                    "refused admin connection from %s: %d connections from %s open "
+                    "(admin_max_connections_per_ip)",
+                    c->peer, held, c->ip);
+    }
+    if (a->opts.tls) {
+        conn_close(c);
+        return;
+    }
+    send_error(c, 429, "too many admin connections from this address", false, NULL);
+    if (!c->closing && c->nwrites == 0) conn_close(c);
+}
+
+/* Accepts and closes a connection no slot is left for. */
+static void refuse_full(bs_admin *a, uv_stream_t *server) {
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t) return;
+    uv_tcp_init(&a->loop, t);
+    if (uv_accept(server, (uv_stream_t *)t) == 0)
+        BS_WARN("admin", "refusing an admin connection: %d connections open", a->nconns);
+    uv_close((uv_handle_t *)t, free_handle);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -916,23 +994,8 @@ static void on_connection(uv_stream_t *server, int status) {
         BS_WARN("admin", "accept failed: %s", uv_strerror(status));
         return;
     }
-    if (!atomic_load(&a->stopping) && a->nconns - a->nclosing >= a->opts.max_connections) {
-        conn *old = evictable(a);
-        if (old) {
-            BS_DEBUG("admin", "%d connections open: closing the one from %s, which waited longest",
-                     a->nconns, old->peer);
-            conn_close(old);
-        }
-    }
-    if (atomic_load(&a->stopping) || a->nconns - a->nclosing >= a->opts.max_connections) {
-        uv_tcp_t *t = malloc(sizeof *t);
-        if (!t) return;
-        uv_tcp_init(&a->loop, t);
-        if (uv_accept(server, (uv_stream_t *)t) == 0)
-            BS_WARN("admin",
-                    "refusing an admin connection: %d connections open",
-                    a->nconns);
-        uv_close((uv_handle_t *)t, free_handle);
+    if (atomic_load(&a->stopping)) {
+        refuse_full(a, server);
         return;
     }
     conn *c = calloc(1, sizeof *c);
@@ -945,27 +1008,36 @@ static void on_connection(uv_stream_t *server, int status) {
     c->timer.data = c;
     c->open_handles = 2;
     c->since = ++a->ticks;
+    int accept_rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+    if (accept_rc == 0) set_peer(c);
+    int held = accept_rc == 0 && a->opts.max_connections_per_ip > 0 ? source_count(a, c->ip) : 0;
+    bool over_ip = a->opts.max_connections_per_ip > 0 && held >= a->opts.max_connections_per_ip;
+    if (accept_rc == 0 && !over_ip && a->nconns - a->nclosing >= a->opts.max_connections) {
+        conn *old = evictable(a);
+        if (old) {
+            BS_DEBUG("admin", "%d connections open: closing the one from %s, which waited longest",
+                     a->nconns, old->peer);
+            conn_close(old);
+        }
+    }
+    /* in the list from here: conn_close's callbacks unlink it */
     c->next = a->conns;
     if (a->conns) a->conns->prev = c;
     a->conns = c;
     a->nconns++;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+    if (accept_rc) {
         conn_close(c);
         return;
     }
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        char host[48] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-        snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+    if (over_ip) {
+        refuse_per_ip(a, c, held);
+        return;
+    }
+    if (a->nconns - a->nclosing > a->opts.max_connections) {
+        BS_WARN("admin", "refusing an admin connection from %s: %d connections open", c->peer,
+                a->nconns - a->nclosing - 1);
+        conn_close(c);
+        return;
     }
     uv_timer_start(&c->timer, on_idle, a->opts.idle_timeout_ms,
                    a->opts.idle_timeout_ms);

@@ -95,6 +95,10 @@ typedef struct bs_admin_opts {
                                  idle keep-alive or a slow sender); only
                                  when every slot is busy answering is it
                                  accepted and closed */
+    int max_connections_per_ip; /* open connections one source address
+                                 may hold; a new one over it is answered
+                                 429 (closed at once with TLS); 0 =
+                                 unlimited.  bs_admin_opts_init: 16 */
     unsigned idle_timeout_ms; /* a connection with no complete request for
                                  this long is closed; 0 = 60000 */
     const char *token;        /* bearer token every path but /health needs

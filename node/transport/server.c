@@ -168,6 +168,8 @@ struct conn {
     char *reject;    /* over a connection limit: the message its first
                         frame gets (malloc'd); then it is closed */
     uint64_t partial_since; /* loop ms since a frame is incomplete; 0 none */
+    uint64_t accepted_at;   /* loop ms at conn_start: the startup deadline */
+    uint64_t last_io;       /* loop ms of the last read or completed write */
     bs_proto_compression comp;
     uint8_t events;  /* BS_PROTO_EV_* registered */
     uint8_t version; /* protocol version of the first frame; 0 before */
@@ -284,6 +286,10 @@ void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg) {
     o->max_inflight_bytes = (size_t)cfg->native_transport_max_request_data_in_flight_bytes;
     uint64_t ft = cfg->native_transport_frame_timeout_ms;
     o->frame_timeout_ms = ft > UINT32_MAX ? UINT32_MAX : (unsigned)ft;
+    uint64_t st = cfg->native_transport_startup_timeout_ms;
+    o->startup_timeout_ms = st > UINT32_MAX ? UINT32_MAX : (unsigned)st;
+    uint64_t it = cfg->native_transport_idle_timeout_ms;
+    o->idle_timeout_ms = it > UINT32_MAX ? UINT32_MAX : (unsigned)it;
 }
 
 /* ------------------------------------------------------------------ */
@@ -466,6 +472,7 @@ static void on_write(uv_write_t *req, int status) {
     bs_server *s = c->lp->srv;
     c->nwrites--;
     c->wq_bytes -= w->len;
+    c->last_io = uv_now(&c->lp->loop);
     if (status == 0) BUMP(s->st_out, w->len);
     free(w->data);
     free(w);
@@ -1063,6 +1070,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn *c = st->data;
     if (nread > 0) {
         BUMP(c->lp->srv->st_in, (uint64_t)nread);
+        c->last_io = uv_now(&c->lp->loop);
         if (c->lp->srv->opts.tls) {
             if (tls_in(c, (const uint8_t *)buf->base, (size_t)nread)) return;
         } else {
@@ -1242,6 +1250,7 @@ static void conn_adopt(srv_loop *lp, int fd) {
 static void conn_start(srv_loop *lp, conn *c) {
     bs_server *s = lp->srv;
     c->id = atomic_fetch_add(&s->next_id, 1) + 1;
+    c->accepted_at = c->last_io = uv_now(&lp->loop);
     peer_name(&c->tcp, c->peer, sizeof c->peer, c->ip, sizeof c->ip);
     int n = atomic_fetch_add(&s->nopen, 1) + 1;
     c->counted = 1;
@@ -1329,12 +1338,35 @@ static void on_drain(uv_timer_t *t) {
 }
 
 /* Closes the connections whose incomplete frame (or, over a limit, whose
- * first frame) has not arrived within frame_timeout_ms. */
+ * first frame) has not arrived within frame_timeout_ms, and those that
+ * have not sent STARTUP (nor finished a TLS handshake) within
+ * startup_timeout_ms of their accept, and started ones with nothing read,
+ * written or running for idle_timeout_ms. */
 static void on_sweep(uv_timer_t *t) {
     srv_loop *lp = t->data;
     uint64_t now = uv_now(&lp->loop), lim = lp->srv->opts.frame_timeout_ms;
+    uint64_t slim = lp->srv->opts.startup_timeout_ms, ilim = lp->srv->opts.idle_timeout_ms;
     for (conn *c = lp->conns; c; c = c->next) {
-        if (c->closing || !c->partial_since || now < c->partial_since ||
+        if (c->closing) continue;
+        if (ilim && c->started && !c->inflight && !c->nwrites && now >= c->last_io &&
+            now - c->last_io >= ilim) {
+            BS_INFO(LOGC, "connection %llu from %s: idle for %llu ms "
+                    "(native_transport_idle_timeout); closing it",
+                    (unsigned long long)c->id, c->peer, (unsigned long long)ilim);
+            conn_close(c);
+            continue;
+        }
+        if (slim && !c->started && now >= c->accepted_at && now - c->accepted_at >= slim) {
+            BUMP(lp->srv->st_timedout, 1);
+            BS_WARN(LOGC, "connection %llu from %s: no STARTUP within %llu ms (%s; "
+                    "native_transport_startup_timeout); closing it",
+                    (unsigned long long)c->id, c->peer, (unsigned long long)slim,
+                    c->tls && !bs_tls_ready(c->tls) ? "TLS handshake not completed"
+                    : c->sniffed || c->version ? "no STARTUP frame" : "nothing received");
+            conn_close(c);
+            continue;
+        }
+        if (!lim || !c->partial_since || now < c->partial_since ||
             now - c->partial_since < lim)
             continue;
         BUMP(lp->srv->st_timedout, 1);
@@ -1552,7 +1584,10 @@ static int loop_setup(srv_loop *lp, int fd) {
     uv_check_init(&lp->loop, &lp->turn_end);
     lp->turn_end.data = lp;
     lp->have_check = 1;
-    unsigned ft = lp->srv->opts.frame_timeout_ms;
+    unsigned ft = lp->srv->opts.frame_timeout_ms, st = lp->srv->opts.startup_timeout_ms;
+    unsigned it = lp->srv->opts.idle_timeout_ms;
+    if (st > 0 && (ft == 0 || st < ft)) ft = st; /* the sweep period's base */
+    if (it > 0 && (ft == 0 || it < ft)) ft = it;
     if (ft > 0) {
         uv_timer_init(&lp->loop, &lp->sweep);
         lp->sweep.data = lp;

@@ -97,6 +97,13 @@ typedef struct bs_server_opts {
     unsigned frame_timeout_ms; /* a frame begun must be complete within
                                   this, else the connection is closed (a
                                   half-sent frame); 0 = no limit */
+    unsigned startup_timeout_ms; /* a connection that has not sent STARTUP
+                                    (and, with TLS, finished its handshake)
+                                    this long after its accept is closed;
+                                    0 = no limit */
+    unsigned idle_timeout_ms;    /* a started connection with nothing read,
+                                    written or executing for this long is
+                                    closed; 0 = never */
     size_t max_write_queue;  /* per connection, bytes; 0 = 64 MiB */
     unsigned stop_timeout_ms; /* bs_server_stop's wait for in-flight work
                                  before closing connections; 0 = 5000 */

@@ -10,6 +10,7 @@ Host nor Origin.
 """
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -111,6 +112,60 @@ class AdminAuthTest(harness.NodeTestCase):
         p = subprocess.run(base + ["info"], capture_output=True, text=True, timeout=60,
                            env=dict(env, BASALT_ADMIN_TOKEN_FILE=tf))
         self.assertEqual(p.returncode, 0, p.stderr)
+
+    def raw_health(self, source, close=False):
+        """A socket from source address `source` to the admin API that got
+        200 for GET /health (kept open unless close)."""
+        n = self.node
+        s = socket.create_connection((n.host, n.admin_port), 30, source_address=(source, 0))
+        s.sendall(("GET /health HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n"
+                   % (n.host, n.admin_port, "Connection: close\r\n" if close else "")).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            self.assertTrue(chunk, "closed before a response: %r" % head)
+            head += chunk
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        if close:
+            s.close()
+        return s
+
+    def test_connections_per_source(self):
+        """admin_max_connections_per_ip (16): the 17th connection from one
+        source address is answered 429 and closed; another source is
+        still served."""
+        src = self.node.host
+        held = []
+        try:
+            for _ in range(16):
+                held.append(self.raw_health(src))
+            extra = socket.create_connection((self.node.host, self.node.admin_port), 30,
+                                             source_address=(src, 0))
+            held.append(extra)
+            data = b""
+            while True:
+                chunk = extra.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertTrue(data.startswith(b"HTTP/1.1 429 "), data)
+            body = json.loads(data.split(b"\r\n\r\n", 1)[1])
+            self.assertIn("too many admin connections", body["error"])
+            # a client on another loopback address gets answers
+            other = harness._pick_host()
+            self.raw_health(other, close=True)
+            # and the 16 held connections still work
+            for s in held[:16]:
+                s.sendall(("GET /health HTTP/1.1\r\nHost: %s:%d\r\n\r\n"
+                           % (self.node.host, self.node.admin_port)).encode())
+                self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200 "))
+            harness.wait_for(lambda: "refused admin connection from %s:" % src in self.node.log(),
+                             10, "per-source refusal logged")
+            self.assertIn("16 connections from %s open (admin_max_connections_per_ip)" % src,
+                          self.node.log())
+        finally:
+            for s in held:
+                s.close()
 
 
 class SecretFilesTest(unittest.TestCase):

@@ -14,6 +14,9 @@ basaltd (issue 19, finding 3: "frames reserve memory before it arrives").
   over native_transport_max_frame_size whose body (discarded as it
   arrives, after the ProtocolError) trickles in: before the fix the
   discarding connection never timed out.
+- native_transport_startup_timeout: a connection that sends nothing, or
+  only OPTIONS, is closed once the timeout passes without STARTUP; a
+  started connection stays open.
 - native_transport_max_request_data_in_flight: pipelined QUERYs over the
   budget are answered OVERLOADED naming the key, and the others succeed.
 """
@@ -182,6 +185,26 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(op, OP_RESULT, rbody)
         log = self.node.log()
         self.assertIn("not completed within 1000 ms", log)
+
+    def test_connection_without_startup_times_out(self):
+        self.start(**{"native-transport-startup-timeout": "1000ms"})
+        whole = self.started()
+        silent = self.connect()
+        options_only = self.connect()
+        options_only.sendall(frame(0, OP_OPTIONS, b""))
+        _, op, _ = read_frame(options_only)
+        self.assertEqual(op, OP_SUPPORTED)
+        self.assertTrue(closed_by_peer(silent, 60), "a silent connection was kept")
+        self.assertTrue(closed_by_peer(options_only, 60),
+                        "a connection without STARTUP was kept")
+        # the started connection is still served
+        whole.sendall(frame(2, OP_QUERY, query_body("SELECT release_version FROM system.local")))
+        _, op, rbody = read_frame(whole)
+        self.assertEqual(op, OP_RESULT, rbody)
+        log = self.node.log()
+        self.assertIn("no STARTUP within 1000 ms (nothing received; "
+                      "native_transport_startup_timeout)", log)
+        self.assertIn("no STARTUP within 1000 ms (no STARTUP frame", log)
 
     def test_oversize_body_trickle_times_out(self):
         self.start(**{"native-transport-frame-timeout": "1000ms",

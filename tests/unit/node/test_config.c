@@ -134,6 +134,9 @@ START_TEST(defaults) {
     ck_assert_int_eq(c.native_transport_max_requests_per_connection, 1024);
     ck_assert_uint_eq(c.native_transport_max_request_data_in_flight_bytes, 128u << 20);
     ck_assert_uint_eq(c.native_transport_frame_timeout_ms, 10000);
+    ck_assert_uint_eq(c.native_transport_startup_timeout_ms, 10000);
+    ck_assert_uint_eq(c.native_transport_idle_timeout_ms, 0);
+    ck_assert_int_eq(c.admin_max_connections_per_ip, 16);
     ck_assert_uint_eq(c.repair_interval_ms, 0);
     ck_assert_int_eq(c.log_level, BS_LOG_INFO);
     ck_assert_str_eq(c.log_file, "");
@@ -179,12 +182,15 @@ static const char *full_yaml =
     "ts_replication_factor: 3\n"
     "admin_address: 10.0.0.3\n"
     "admin_port: 17199\n"
+    "admin_max_connections_per_ip: 4\n"
     "native_transport_max_frame_size: 32MiB\n"
     "native_transport_max_concurrent_connections: 500\n"
     "native_transport_max_concurrent_connections_per_ip: 20\n"
     "native_transport_max_requests_per_connection: 64\n"
     "native_transport_max_request_data_in_flight: 32MiB\n"
     "native_transport_frame_timeout: 3s\n"
+    "native_transport_startup_timeout: 2s\n"
+    "native_transport_idle_timeout: 5m\n"
     "io_threads: 6\n"
     "cluster_secret_file: /etc/basalt/cluster_secret\n"
     "admin_token_file: /etc/basalt/admin_token\n"
@@ -285,12 +291,15 @@ static void check_full(const bs_config *c) {
     ck_assert_int_eq(c->http_max_connections, 77);
     ck_assert_uint_eq(c->http_idle_timeout_ms, 5000);
     ck_assert_uint_eq(c->ts_bucket_ms, 3600000);
+    ck_assert_int_eq(c->admin_max_connections_per_ip, 4);
     ck_assert_int_eq(c->ts_replication_factor, 3);
     ck_assert_str_eq(c->admin_address, "10.0.0.3");
     ck_assert_int_eq(c->admin_port, 17199);
     ck_assert_uint_eq(c->native_transport_max_frame_size_bytes, 32u << 20);
     ck_assert_int_eq(c->native_transport_max_concurrent_connections, 500);
     ck_assert_int_eq(c->native_transport_max_concurrent_connections_per_ip, 20);
+    ck_assert_uint_eq(c->native_transport_startup_timeout_ms, 2000);
+    ck_assert_uint_eq(c->native_transport_idle_timeout_ms, 300000);
     ck_assert_int_eq(c->native_transport_max_requests_per_connection, 64);
     ck_assert_uint_eq(c->native_transport_max_request_data_in_flight_bytes, 32u << 20);
     ck_assert_uint_eq(c->native_transport_frame_timeout_ms, 3000);

@@ -178,6 +178,7 @@ static fake_provider fake;
 static int port;
 
 static const char *g_token; /* start_server's token; NULL = none */
+static int g_per_ip = -1;    /* start_server's max_connections_per_ip; -1: default */
 
 static void start_server(size_t max_body, int max_conns) {
     bs_log_set_level(BS_LOG_WARN);
@@ -187,6 +188,7 @@ static void start_server(size_t max_body, int max_conns) {
     o.port = 0;
     o.max_body = max_body;
     o.max_connections = max_conns;
+    if (g_per_ip >= 0) o.max_connections_per_ip = g_per_ip;
     ck_assert_int_eq(bs_admin_new(&o, &adm), 0);
     fake_init(&fake);
     bs_admin_provider p;
@@ -551,6 +553,89 @@ START_TEST(test_slow_senders_cannot_lock_out) {
 }
 END_TEST
 
+#define GET_HELLO "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+/* One keep-alive request on fd; its status. */
+static int hello_on(int fd) {
+    http_resp r;
+    if (send_str(fd, GET_HELLO) || read_resp(fd, &r)) return -1;
+    resp_free(&r);
+    return r.status;
+}
+
+/* Issue 20: a source holding max_connections_per_ip connections gets 429
+ * for one more and is closed; another source address is still served. */
+START_TEST(test_connections_per_ip) {
+    g_per_ip = 3;
+    start_server(0, 0);
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = tcp_connect_from(port, "127.0.0.1");
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(hello_on(fds[i]), 200);
+    }
+    int extra = tcp_connect_from(port, "127.0.0.1");
+    ck_assert_int_ge(extra, 0);
+    http_resp r;
+    ck_assert_int_eq(read_resp(extra, &r), 0);
+    ck_assert_int_eq(r.status, 429);
+    ck_assert_ptr_nonnull(strstr(r.body, "too many admin connections"));
+    resp_free(&r);
+    ck_assert(peer_closed(extra));
+    close(extra);
+    int other = tcp_connect_from(port, "127.0.0.2");
+    ck_assert_int_ge(other, 0);
+    ck_assert_int_eq(hello_on(other), 200);
+    /* the first three still work; a closed one frees its place */
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(hello_on(fds[i]), 200);
+    close(fds[0]);
+    int again = -1, st = 429;
+    for (int tries = 0; tries < 200 && st == 429; tries++) {
+        if (again >= 0) close(again);
+        again = tcp_connect_from(port, "127.0.0.1");
+        ck_assert_int_ge(again, 0);
+        st = hello_on(again);
+        if (st != 200) usleep(10000);
+    }
+    ck_assert_int_eq(st, 200);
+    close(again);
+    close(fds[1]);
+    close(fds[2]);
+    close(other);
+    g_per_ip = -1;
+    stop_server();
+}
+END_TEST
+
+/* Issue 20: with every slot open, a new connection pushes out a
+ * connection of the source holding the most slots, not the longest-idle
+ * connection of another source (a working operator's client). */
+START_TEST(test_eviction_prefers_biggest_source) {
+    enum { SLOTS = 4 };
+    g_per_ip = 0;
+    start_server(0, SLOTS);
+    int b = tcp_connect_from(port, "127.0.0.2");
+    ck_assert_int_ge(b, 0);
+    ck_assert_int_eq(hello_on(b), 200); /* b: idle longest from here on */
+    int a[SLOTS];
+    for (int i = 0; i < SLOTS - 1; i++) {
+        a[i] = tcp_connect_from(port, "127.0.0.1");
+        ck_assert_int_ge(a[i], 0);
+        ck_assert_int_eq(hello_on(a[i]), 200);
+    }
+    a[SLOTS - 1] = tcp_connect_from(port, "127.0.0.1");
+    ck_assert_int_ge(a[SLOTS - 1], 0);
+    ck_assert_int_eq(hello_on(a[SLOTS - 1]), 200);
+    ck_assert(peer_closed(a[0])); /* 127.0.0.1's longest-idle one */
+    ck_assert_int_eq(hello_on(b), 200);
+    for (int i = 1; i < SLOTS; i++) ck_assert_int_eq(hello_on(a[i]), 200);
+    for (int i = 0; i < SLOTS; i++) close(a[i]);
+    close(b);
+    g_per_ip = -1;
+    stop_server();
+}
+END_TEST
+
 START_TEST(test_busy_port_and_stop) {
     start_server(0, 0);
     /* a second server on the same port fails in start, synchronously */
@@ -623,6 +708,8 @@ int main(void) {
     tcase_add_test(ts, test_host_and_origin_checked);
     tcase_add_test(ts, test_busy_port_and_stop);
     tcase_add_test(ts, test_idle_timeout);
+    tcase_add_test(ts, test_connections_per_ip);
+    tcase_add_test(ts, test_eviction_prefers_biggest_source);
     suite_add_tcase(s, ts);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

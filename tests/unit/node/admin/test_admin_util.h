@@ -25,9 +25,20 @@ typedef struct http_resp {
     size_t body_len;
 } http_resp;
 
-static inline int tcp_connect(int port) {
+/* Connects to 127.0.0.1:port from source address src (NULL: any). */
+static inline int tcp_connect_from(int port, const char *src) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
+    if (src) {
+        struct sockaddr_in la;
+        memset(&la, 0, sizeof la);
+        la.sin_family = AF_INET;
+        if (inet_pton(AF_INET, src, &la.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&la, sizeof la)) {
+            close(fd);
+            return -1;
+        }
+    }
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -40,6 +51,10 @@ static inline int tcp_connect(int port) {
         return -1;
     }
     return fd;
+}
+
+static inline int tcp_connect(int port) {
+    return tcp_connect_from(port, NULL);
 }
 
 static inline int send_all(int fd, const void *p, size_t n) {
