@@ -206,6 +206,18 @@ class LimitsTest(unittest.TestCase):
                       "native_transport_startup_timeout)", log)
         self.assertIn("no STARTUP within 1000 ms (no STARTUP frame", log)
 
+    def test_idle_connection_times_out(self):
+        self.start(**{"native-transport-idle-timeout": "1000ms"})
+        idle = self.started()
+        self.assertTrue(closed_by_peer(idle, 60), "an idle started connection was kept")
+        harness.wait_for(lambda: "native_transport_idle_timeout); closing it" in self.node.log(),
+                         10, "idle close logged")
+        # a new connection is served
+        s = self.started()
+        s.sendall(frame(2, OP_QUERY, query_body("SELECT release_version FROM system.local")))
+        _, op, rbody = read_frame(s)
+        self.assertEqual(op, OP_RESULT, rbody)
+
     def test_oversize_body_trickle_times_out(self):
         self.start(**{"native-transport-frame-timeout": "1000ms",
                       "native-transport-max-frame-size": "1MiB"})

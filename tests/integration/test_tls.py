@@ -240,6 +240,49 @@ class ClientTLSOptionalTest(_OneNode):
                 c.shutdown()
 
 
+def _closed_by_peer(s, timeout):
+    """True once the peer closes s (EOF or reset) within timeout seconds."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            if not s.recv(4096):
+                return True
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+        return True
+    except socket.timeout:
+        return False
+
+
+class ClientTLSStartupTimeoutTest(_OneNode):
+    """native_transport_startup_timeout: a stalled TLS handshake, and a
+    finished one followed by no STARTUP, get the connection closed."""
+    HOST = 1
+    EXTRA = {"native_transport_startup_timeout": "1000ms"}
+
+    def test_stalled_handshake_and_no_startup_closed(self):
+        n = self.node
+        stalled = socket.create_connection((n.host, n.port), 10)
+        # a TLS record header announcing 80 bytes of handshake, then 4 of them
+        stalled.sendall(b"\x16\x03\x01\x00\x50\x01\x00\x00\x4c")
+        tls = client_ctx().wrap_socket(socket.create_connection((n.host, n.port), 10))
+        try:
+            self.assertTrue(_closed_by_peer(stalled, 60), "a stalled handshake was kept")
+            self.assertTrue(_closed_by_peer(tls, 60), "a TLS connection without STARTUP was kept")
+        finally:
+            stalled.close()
+            tls.close()
+        log = n.log()
+        self.assertIn("no STARTUP within 1000 ms (TLS handshake not completed", log)
+        self.assertIn("no STARTUP within 1000 ms (no STARTUP frame", log)
+        # a driver (which sends STARTUP at once) still works
+        c, s = connect(n, client_ctx())
+        try:
+            self.assertEqual(s.execute("SELECT release_version FROM system.local").one()[0],
+                             "4.0.11")
+        finally:
+            c.shutdown()
+
+
 class ClientTLSWithPasswordTest(_OneNode):
     """TLS and PasswordAuthenticator together: the password crosses the
     network inside TLS."""
