@@ -428,9 +428,9 @@ static const struct key keys[] = {
      "Timeout of range scans (token ranges, multi-partition reads)."},
     {"range_concurrency_max", K_INT, F(range_concurrency_max), 0, "16", 1, 16, NULL, 0,
      "Requests",
-     "Largest concurrency factor of range scans above ONE: how many token "
-     "ranges may be requested at once when pages come back short (1: one "
-     "range after the other)."},
+     "Largest concurrency factor of range scans (every consistency level): "
+     "how many token ranges may be requested at once when pages come back "
+     "short (1: one range after the other)."},
     {"request_timeout", K_DURATION, F(request_timeout_ms), 0, "10000ms", 1,
      MS_D, NULL, 0, "Requests", "Default timeout of other operations."},
     {"truncate_request_timeout", K_DURATION, F(truncate_request_timeout_ms), 0,

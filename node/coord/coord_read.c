@@ -43,7 +43,10 @@
  * by digest, with the differing partitions read-repaired before they are
  * answered (scan_piece_cl, "range scans at levels above ONE" below).
  * Remote pieces come back range_page partitions at a time, resuming
- * after the last partition.
+ * after the last partition.  At every level the first request of the
+ * next pieces may already be in flight (the concurrency factor, "the
+ * scan: pieces in token order, with read-ahead" below); answers are
+ * still consumed piece by piece in token order.
  * The caller's cursor is handed to the piece that contains its token;
  * pieces before it are skipped.
  */
@@ -633,115 +636,6 @@ static int fwd_cb(void *ud, const bs_partv *p) {
     return r;
 }
 
-/* Scans (lo, hi] (lo < hi) on target tg, forwarding partitions. */
-static int scan_piece(bs_coord *c, const bs__target *tg, bs_table *t, const char *cf,
-                      const bs_table_schema *ts, const bs_scan *sc, int64_t lo, int64_t hi,
-                      int with_cursor, fwd *w, bs_exec_err *err) {
-    bs_scan p;
-    memset(&p, 0, sizeof p);
-    p.start_token = lo;
-    p.end_token = hi;
-    p.slice = sc->slice;
-    if (with_cursor) {
-        p.has_cursor = 1;
-        p.cursor_token = sc->cursor_token;
-        p.cursor_pk = sc->cursor_pk;
-        p.cursor_pk_len = sc->cursor_pk_len;
-        p.has_cursor_ck = sc->has_cursor_ck;
-        p.cursor_ck = sc->cursor_ck;
-        p.cursor_ck_len = sc->cursor_ck_len;
-    }
-    if (tg->local) {
-        int rc = t ? bs_store_scan(t, &p, fwd_cb, w) : BS_ENOTFOUND;
-        if (rc < 0 && !w->stopped) {
-            err->code = rc == BS_ENOTFOUND ? BS_PROTO_ERR_INVALID : BS_PROTO_ERR_SERVER;
-            snprintf(err->msg, sizeof err->msg, "scan failed: %s", bs_store_errmsg());
-            return -1;
-        }
-        return rc < 0 ? rc : 0;
-    }
-    bs_wire_scan ws;
-    memset(&ws, 0, sizeof ws);
-    ws.read.table_id = ts->id;
-    ws.read.cf = cf;
-    if (sc->slice) ws.read.slice = *sc->slice;
-    if (!ws.read.slice.now_s) ws.read.slice.now_s = bs__coord_now_s(c);
-    ws.start = lo;
-    ws.end = hi;
-    ws.max_parts = c->o.range_page;
-    ws.has_cursor = p.has_cursor;
-    ws.cursor_token = p.cursor_token;
-    ws.cursor_pk = p.cursor_pk;
-    ws.cursor_pk_len = p.cursor_pk_len;
-    ws.has_cursor_ck = p.has_cursor_ck;
-    ws.cursor_ck = p.cursor_ck;
-    ws.cursor_ck_len = p.cursor_ck_len;
-    bs_arena a;
-    bs_arena_init(&a, 0);
-    bs_buf pay = BS_BUF_INIT;
-    int rc = 0;
-    for (;;) {
-        bs_buf_reset(&pay);
-        bs__fan *f = bs__fan_new(c, 1);
-        if (!f || bs_wire_scan_encode(&ws, &pay)) {
-            bs__fan_release(f);
-            rc = BS_ENOMEM;
-            break;
-        }
-        int64_t deadline = bs_clock_mono_ns() + (int64_t)c->o.range_timeout_ms * 1000000;
-        bs__fan_send(f, 0, &tg->peer, BS_VERB_RANGE_READ, pay.data, pay.len, c->o.range_timeout_ms);
-        bs__fan_wait(f, pred_all_done, NULL, deadline);
-        bs_arena_reset(&a);
-        bs_partv **parts = NULL;
-        size_t np = 0;
-        int more = 0;
-        char e[128];
-        pthread_mutex_lock(&f->lock);
-        if (!f->calls[0].done || f->calls[0].status) rc = BS_ETIMEDOUT;
-        else if (bs_wire_scanres_decode(f->calls[0].resp, f->calls[0].len, &a, &more, &parts, &np, e, sizeof e))
-            rc = BS_ECORRUPT;
-        pthread_mutex_unlock(&f->lock);
-        bs__fan_release(f);
-        if (rc) break;
-        for (size_t i = 0; i < np && !w->stopped && !rc; i++) {
-            int r = fwd_cb(w, parts[i]);
-            if (r < 0) rc = r;
-        }
-        if (rc || w->stopped || !more || !np) break;
-        const bs_partv *last = parts[np - 1];
-        /* resume after the last partition: copy the key out of the arena */
-        uint8_t *pkc = malloc(last->pk_len ? last->pk_len : 1);
-        if (!pkc) {
-            rc = BS_ENOMEM;
-            break;
-        }
-        memcpy(pkc, last->pk, last->pk_len);
-        free((void *)(ws.has_cursor && ws.cursor_pk != p.cursor_pk ? ws.cursor_pk : NULL));
-        ws.has_cursor = 1;
-        ws.cursor_token = last->token;
-        ws.cursor_pk = pkc;
-        ws.cursor_pk_len = last->pk_len;
-        ws.has_cursor_ck = 0;
-    }
-    if (ws.has_cursor && ws.cursor_pk != p.cursor_pk) free((void *)ws.cursor_pk);
-    bs_buf_free(&pay);
-    bs_arena_free(&a);
-    if (rc == BS_ETIMEDOUT || rc == BS_ECORRUPT) {
-        BS__INC(c->read_timeouts);
-        err->code = BS_PROTO_ERR_READ_TIMEOUT;
-        err->received = 0;
-        err->blockfor = 1;
-        snprintf(err->msg, sizeof err->msg, "range read from %s failed", tg->peer.addr);
-        return -1;
-    }
-    if (rc < 0 && !w->stopped) {
-        err->code = BS_PROTO_ERR_SERVER;
-        snprintf(err->msg, sizeof err->msg, "range read failed: %s", bs_strerror(rc));
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- range scans at levels above ONE ------------------------------------
  *
  * One vnode piece, read from nct contacts (enough live replicas for the
@@ -1039,24 +933,29 @@ static int scan_contacts(bs_coord *c, const bs__target *tg, size_t n, const bs__
 
 /* ---- the scan: pieces in token order, with read-ahead ---------------------
  *
- * Concurrency factor (as Cassandra's range reads): at levels above ONE a
- * piece's first round of RANGE_READs to its remote contacts may already
- * have been sent while earlier pieces were read.  The factor k (pieces
- * whose requests are in flight at once) starts at 1 and doubles, up to
- * range_concurrency_max (at most BS__SCAN_AHEAD_MAX), each time a piece ends without filling the
+ * Concurrency factor (as Cassandra's range reads): a piece's first
+ * RANGE_READ to its remote contacts may already have been sent while
+ * earlier pieces were read, at every level: at ONE / LOCAL_ONE the piece's
+ * one replica when it is remote, above ONE its remote contacts.  The
+ * factor k (pieces in the read-ahead window, the one being read included;
+ * a piece read from this node's own store takes a place in the window but
+ * sends nothing) starts at 1 and doubles, up to range_concurrency_max (at
+ * most BS__SCAN_AHEAD_MAX), each time a piece ends without filling the
  * caller's page and with fewer than range_page partitions: sparse ranges
  * (or a small table) then cost one round trip per k pieces, not per
- * piece.  A request sent ahead for a piece the scan never reaches (the
- * caller's page filled) is dropped.  Every request of one scan carries
- * the same now_s, so read-ahead answers and later rounds compare by
- * digest exactly as before.
+ * piece.  The answers are still consumed piece by piece in token order,
+ * so rows go out in token order and a paging cursor resumes exactly
+ * where the caller's page ended.  A request sent ahead for a piece the
+ * scan never reaches (the caller's page filled) is dropped.  Every
+ * request of one scan carries the same now_s, so read-ahead answers and
+ * later rounds compare by digest exactly as before.
  */
 
 #define BS__SCAN_AHEAD_MAX 16
 
 typedef struct ahead_ent {
     int64_t lo, hi;
-    bs__fan *f;
+    bs__fan *f; /* NULL: nothing sent (a local piece) */
     size_t nct;
     bs_uuid host[BS__MAX_TARGETS];
 } ahead_ent;
@@ -1093,27 +992,63 @@ static int piece_at(scanctx *x, int64_t pos, int64_t hi, size_t *v, int64_t *sub
     return 0;
 }
 
+/* The replica a piece of vnode v is read from at ONE / LOCAL_ONE (need
+ * 1): the first live one in proximity order (this node when it is one)
+ * that matches the level's requirement.  0, or -1 when none is alive. */
+static int one_pick(scanctx *x, size_t v, bs__target *out) {
+    bs__target tg[BS__MAX_TARGETS];
+    size_t n = 0;
+    bs__vnode_targets(x->c, x->pl, v, tg, &n);
+    for (size_t i = 0; i < n; i++)
+        if (tg[i].alive && (!x->nreq || bs__req_match(&x->req[0], &tg[i]))) {
+            *out = tg[i];
+            return 0;
+        }
+    return -1;
+}
+
+/* The contacts of vnode v's pieces at the scan's level.  0 or -1 with
+ * *err (Unavailable). */
+static int piece_contacts(scanctx *x, size_t v, bs__target *ct, size_t *nct, bs_exec_err *err) {
+    if (x->need <= 1) {
+        *nct = 1;
+        if (!one_pick(x, v, ct)) return 0;
+        bs__unavailable(x->c, err, x->cl, 1, 0);
+        return -1;
+    }
+    bs__target tg[BS__MAX_TARGETS];
+    size_t n = 0;
+    bs__vnode_targets(x->c, x->pl, v, tg, &n);
+    return scan_contacts(x->c, tg, n, x->req, x->nreq, x->cl, ct, nct, err);
+}
+
 static void ahead_drop_all(scanctx *x) {
     for (; x->qn; x->qn--, x->qh = (x->qh + 1) % BS__SCAN_AHEAD_MAX)
         bs__fan_release(x->q[x->qh].f);
 }
 
-/* Sends the first round of piece (lo, hi] to its remote contacts ct. */
+/* Sends the first round of piece (lo, hi] to its remote contacts ct
+ * (none when ct is this node alone: the entry only holds its place). */
 static void ahead_send(scanctx *x, int64_t lo, int64_t hi, const bs__target *ct, size_t nct) {
-    bs_wire_scan ws;
-    piece_ws(x->c, x->cf, x->ts, x->sc, lo, hi, 0, &ws);
-    bs_buf pay = BS_BUF_INIT;
-    bs__fan *f = bs__fan_new(x->c, nct);
-    if (!f || bs_wire_scan_encode(&ws, &pay)) {
-        bs__fan_release(f);
+    size_t remote = 0;
+    for (size_t k = 0; k < nct; k++) remote += !ct[k].local;
+    bs__fan *f = NULL;
+    if (remote) {
+        bs_wire_scan ws;
+        piece_ws(x->c, x->cf, x->ts, x->sc, lo, hi, 0, &ws);
+        bs_buf pay = BS_BUF_INIT;
+        f = bs__fan_new(x->c, nct);
+        if (!f || bs_wire_scan_encode(&ws, &pay)) {
+            bs__fan_release(f);
+            bs_buf_free(&pay);
+            return; /* the piece is read normally */
+        }
+        for (size_t k = 0; k < nct; k++)
+            if (!ct[k].local)
+                bs__fan_send(f, k, &ct[k].peer, BS_VERB_RANGE_READ, pay.data, pay.len,
+                             x->c->o.range_timeout_ms);
         bs_buf_free(&pay);
-        return; /* the piece is read normally */
     }
-    for (size_t k = 0; k < nct; k++)
-        if (!ct[k].local)
-            bs__fan_send(f, k, &ct[k].peer, BS_VERB_RANGE_READ, pay.data, pay.len,
-                         x->c->o.range_timeout_ms);
-    bs_buf_free(&pay);
     ahead_ent *e = &x->q[(x->qh + x->qn) % BS__SCAN_AHEAD_MAX];
     e->lo = lo;
     e->hi = hi;
@@ -1134,17 +1069,17 @@ static void ahead_fill(scanctx *x, int64_t sub, int64_t hi) {
         size_t v;
         int64_t end;
         if (piece_at(x, pos, hi, &v, &end)) break;
-        bs__target tg[BS__MAX_TARGETS], ct[BS__MAX_TARGETS];
-        size_t n = 0, nct = 0;
-        bs__vnode_targets(x->c, x->pl, v, tg, &n);
-        if (scan_contacts(x->c, tg, n, x->req, x->nreq, x->cl, ct, &nct, &ignore)) break;
+        bs__target ct[BS__MAX_TARGETS];
+        size_t nct = 0;
+        if (piece_contacts(x, v, ct, &nct, &ignore)) break;
         ahead_send(x, pos, end, ct, nct);
         pos = end;
     }
     x->err = keep;
 }
 
-/* The requests sent ahead for piece (lo, hi] to contacts ct, or NULL. */
+/* Takes the queue's head entry when it is piece (lo, hi] for contacts
+ * ct; returns its requests (NULL: nothing was sent or nothing queued). */
 static bs__fan *ahead_take(scanctx *x, int64_t lo, int64_t hi, const bs__target *ct, size_t nct) {
     if (!x->qn) return NULL;
     ahead_ent *e = &x->q[x->qh];
@@ -1159,44 +1094,165 @@ static bs__fan *ahead_take(scanctx *x, int64_t lo, int64_t hi, const bs__target 
     return e->f;
 }
 
+/* After a piece that forwarded w->n - before partitions: a short piece
+ * (fewer than range_page, the caller's page not full) doubles k. */
+static void factor_grow(scanctx *x, const fwd *w, size_t before) {
+    int max = x->c->o.range_ahead_max < BS__SCAN_AHEAD_MAX ? (int)x->c->o.range_ahead_max
+                                                             : BS__SCAN_AHEAD_MAX;
+    if (!w->stopped && w->n - before < x->c->o.range_page && x->k < max) {
+        x->k = x->k * 2 < max ? x->k * 2 : max; /* read more pieces at once */
+        BS_CQLTRACE("Range scan concurrency factor now %d", x->k);
+    }
+}
+
 /* One piece at a level above ONE.  0 or -1 with err. */
 static int scan_one_cl(scanctx *x, scanround *sr, size_t v, int64_t pos, int64_t sub, int64_t hi,
                        int with_cursor, fwd *w) {
-    bs__target tg[BS__MAX_TARGETS], ct[BS__MAX_TARGETS];
-    size_t n = 0, nct = 0;
-    bs__vnode_targets(x->c, x->pl, v, tg, &n);
-    if (scan_contacts(x->c, tg, n, x->req, x->nreq, x->cl, ct, &nct, x->err)) return -1;
+    bs__target ct[BS__MAX_TARGETS];
+    size_t nct = 0;
+    if (piece_contacts(x, v, ct, &nct, x->err)) return -1;
     sr->ct = ct;
     sr->nct = nct;
     sr->pre = with_cursor ? NULL : ahead_take(x, pos, sub, ct, nct);
     size_t before = w->n;
     ahead_fill(x, sub, hi);
     if (scan_piece_cl(sr, x->cf, x->ts, x->sc, pos, sub, with_cursor, w)) return -1;
-    int max = x->c->o.range_ahead_max < BS__SCAN_AHEAD_MAX ? (int)x->c->o.range_ahead_max
-                                                             : BS__SCAN_AHEAD_MAX;
-    if (!w->stopped && w->n - before < x->c->o.range_page && x->k < max) {
-        x->k = x->k * 2 < max ? x->k * 2 : max; /* a short piece: read more pieces at once */
-        BS_CQLTRACE("Range scan concurrency factor now %d", x->k);
+    factor_grow(x, w, before);
+    return 0;
+}
+
+/* ---- pieces at ONE / LOCAL_ONE --------------------------------------- */
+
+/* Reads (lo, hi] from this node's store.  0 or -1 with err. */
+static int scan_piece_local(scanctx *x, bs_table *t, int64_t lo, int64_t hi, int with_cursor,
+                            fwd *w) {
+    bs_scan p;
+    memset(&p, 0, sizeof p);
+    p.start_token = lo;
+    p.end_token = hi;
+    p.slice = x->sc->slice;
+    if (with_cursor) {
+        const bs_scan *sc = x->sc;
+        p.has_cursor = 1;
+        p.cursor_token = sc->cursor_token;
+        p.cursor_pk = sc->cursor_pk;
+        p.cursor_pk_len = sc->cursor_pk_len;
+        p.has_cursor_ck = sc->has_cursor_ck;
+        p.cursor_ck = sc->cursor_ck;
+        p.cursor_ck_len = sc->cursor_ck_len;
+    }
+    int rc = t ? bs_store_scan(t, &p, fwd_cb, w) : BS_ENOTFOUND;
+    if (rc < 0 && !w->stopped) {
+        x->err->code = rc == BS_ENOTFOUND ? BS_PROTO_ERR_INVALID : BS_PROTO_ERR_SERVER;
+        snprintf(x->err->msg, sizeof x->err->msg, "scan failed: %s", bs_store_errmsg());
+        return -1;
     }
     return 0;
 }
 
-/* One piece at ONE / LOCAL_ONE: one live replica.  0 or -1 with err. */
-static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub, int with_cursor,
-                    fwd *w) {
-    bs__target tg[BS__MAX_TARGETS];
-    size_t n = 0;
-    bs__vnode_targets(x->c, x->pl, v, tg, &n);
-    size_t pick = SIZE_MAX;
-    for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
-        if (tg[i].alive && (!x->nreq || bs__req_match(&x->req[0], &tg[i]))) pick = i;
-    if (pick == SIZE_MAX) {
-        bs__unavailable(x->c, x->err, x->cl, 1, 0);
+/* Waits for the RANGE_READ answer of f (call 0; f is released) and
+ * forwards its partitions (decoded into a).  *last: the last partition
+ * of the page (NULL if empty); *more: the replica has more.  0 or a
+ * BS_E code (BS_ETIMEDOUT, BS_ECORRUPT, or the callback's). */
+static int piece_page(scanctx *x, bs__fan *f, bs_arena *a, fwd *w, const bs_partv **last,
+                      int *more) {
+    int64_t deadline = bs_clock_mono_ns() + (int64_t)x->c->o.range_timeout_ms * 1000000;
+    bs__fan_wait(f, pred_all_done, NULL, deadline);
+    bs_partv **parts = NULL;
+    size_t np = 0;
+    int rc = 0;
+    char e[128];
+    *more = 0;
+    *last = NULL;
+    pthread_mutex_lock(&f->lock);
+    if (!f->calls[0].done || f->calls[0].status) rc = BS_ETIMEDOUT;
+    else if (bs_wire_scanres_decode(f->calls[0].resp, f->calls[0].len, a, more, &parts, &np, e,
+                                    sizeof e))
+        rc = BS_ECORRUPT;
+    pthread_mutex_unlock(&f->lock);
+    bs__fan_release(f);
+    for (size_t i = 0; !rc && i < np && !w->stopped; i++) {
+        int r = fwd_cb(w, parts[i]);
+        if (r < 0) rc = r;
+    }
+    if (np) *last = parts[np - 1];
+    return rc;
+}
+
+/* Reads (lo, hi] from remote replica tg, range_page partitions a request,
+ * each resuming after the previous page's last partition.  pre: the first
+ * request, already sent by the read-ahead (taken over), or NULL.  0 or -1
+ * with err. */
+static int scan_piece_remote(scanctx *x, const bs__target *tg, int64_t lo, int64_t hi,
+                             int with_cursor, bs__fan *pre, fwd *w) {
+    bs_coord *c = x->c;
+    bs_wire_scan ws;
+    piece_ws(c, x->cf, x->ts, x->sc, lo, hi, with_cursor, &ws);
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf pay = BS_BUF_INIT;
+    uint8_t *own = NULL;
+    int rc = 0;
+    for (;;) {
+        bs__fan *f = pre;
+        pre = NULL;
+        if (!f) {
+            bs_buf_reset(&pay);
+            f = bs__fan_new(c, 1);
+            if (!f || bs_wire_scan_encode(&ws, &pay)) {
+                bs__fan_release(f);
+                rc = BS_ENOMEM;
+                break;
+            }
+            bs__fan_send(f, 0, &tg->peer, BS_VERB_RANGE_READ, pay.data, pay.len,
+                         c->o.range_timeout_ms);
+        }
+        bs_arena_reset(&a);
+        const bs_partv *last;
+        int more;
+        rc = piece_page(x, f, &a, w, &last, &more);
+        if (rc || w->stopped || !more || !last) break;
+        if ((rc = cursor_after(&ws, last, &own))) break; /* resume after it */
+    }
+    free(own);
+    bs_buf_free(&pay);
+    bs_arena_free(&a);
+    if (rc == BS_ETIMEDOUT || rc == BS_ECORRUPT) {
+        BS__INC(c->read_timeouts);
+        x->err->code = BS_PROTO_ERR_READ_TIMEOUT;
+        x->err->received = 0;
+        x->err->blockfor = 1;
+        snprintf(x->err->msg, sizeof x->err->msg, "range read from %s failed", tg->peer.addr);
         return -1;
     }
-    return scan_piece(x->c, &tg[pick], t, x->cf, x->ts, x->sc, pos, sub, with_cursor, w, x->err) < 0
-               ? -1
-               : 0;
+    if (rc < 0 && !w->stopped) {
+        x->err->code = BS_PROTO_ERR_SERVER;
+        snprintf(x->err->msg, sizeof x->err->msg, "range read failed: %s", bs_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* One piece at ONE / LOCAL_ONE: one live replica, remote ones with
+ * read-ahead.  0 or -1 with err. */
+static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub, int64_t hi,
+                    int with_cursor, fwd *w) {
+    bs__target tg;
+    size_t n;
+    if (piece_contacts(x, v, &tg, &n, x->err)) return -1;
+    bs__fan *pre = with_cursor ? NULL : ahead_take(x, pos, sub, &tg, 1);
+    size_t before = w->n;
+    ahead_fill(x, sub, hi);
+    int rc;
+    if (tg.local) {
+        bs__fan_release(pre); /* NULL: nothing is sent for a local piece */
+        rc = scan_piece_local(x, t, pos, sub, with_cursor, w);
+    } else {
+        rc = scan_piece_remote(x, &tg, pos, sub, with_cursor, pre, w);
+    }
+    if (rc) return -1;
+    factor_grow(x, w, before);
+    return 0;
 }
 
 /* Walks the pieces of segment (lo, hi] in token order. */
@@ -1218,7 +1274,7 @@ static int scan_segment(scanctx *x, bs_table *t, scanround *sr, int64_t lo, int6
             *cursor_pending = 0;
         }
         int rc = x->need > 1 ? scan_one_cl(x, sr, v, pos, sub, hi, with_cursor, w)
-                             : scan_one(x, t, v, pos, sub, with_cursor, w);
+                             : scan_one(x, t, v, pos, sub, hi, with_cursor, w);
         if (rc) return -1;
         pos = sub;
     }

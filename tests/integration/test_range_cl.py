@@ -10,6 +10,13 @@ unmodified python3-cassandra driver.
     one of the two replicas read) returns exactly the current rows - no
     old value, no missing row, no deleted row - and afterwards a CL=ONE
     scan of node 2 alone returns the same rows: the scan repaired it.
+  * test_2: an RF=1 keyspace, so two token ranges in three are held by
+    another node than the coordinator: a traced count(*) at ONE shows the
+    concurrency factor doubling up to 16 (ranges requested ahead from the
+    remote replicas) with events from the other nodes, and counts every
+    row; paging through the table at ONE and LOCAL_ONE with fetch_size 7,
+    through each node, returns every key exactly once, in token order,
+    in pages of exactly 7 rows (the last one shorter).
   * test_4: one node down: a scan at ALL raises Unavailable (required 3,
     alive 2) and count(*) at QUORUM answers; two down: QUORUM raises
     Unavailable (required 2, alive 1) and ONE still answers.
@@ -18,7 +25,10 @@ The cluster set-up (and its "fails, does not skip" rule) is
 test_replication.py's.
 """
 
+import struct
+
 from cassandra import ConsistencyLevel, Unavailable
+from cassandra.metadata import Murmur3Token
 from cassandra.query import SimpleStatement
 
 import harness
@@ -75,6 +85,59 @@ class RangeReadLevelsTest(_ReplicatedCluster):
         self.assertEqual(self.scan(2, ConsistencyLevel.ONE, fetch_size=5000), want)
         # ALL reads every replica and agrees
         self.assertEqual(self.scan(1, ConsistencyLevel.ALL, fetch_size=77), want)
+
+    def test_2_one_rf1_concurrency_and_paging(self):
+        s0 = self.session(0)
+        s0.execute("CREATE KEYSPACE IF NOT EXISTS rf1 WITH replication = "
+                   "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+        s0.execute("CREATE TABLE IF NOT EXISTS rf1.sp (k int PRIMARY KEY, v text)")
+        for i in range(3):
+            harness.wait_for(lambda i=i: self.session(i).execute(
+                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = 'rf1' "
+                "AND table_name = 'sp'").one(), 10, "table rf1.sp on node %d" % i)
+        n = 150  # 24 token ranges (8 tokens a node): about 6 rows each, all short
+        ins = s0.prepare("INSERT INTO rf1.sp (k, v) VALUES (?, ?)")
+        ins.consistency_level = ConsistencyLevel.ONE
+        for k in range(n):
+            s0.execute(ins, (k, "v%d" % k))
+        hosts = {nd.host for nd in self.nodes}
+
+        rs = s0.execute(SimpleStatement("SELECT count(*) FROM rf1.sp",
+                                        consistency_level=ConsistencyLevel.ONE), trace=True)
+        self.assertEqual(rs.one()[0], n)
+        tr = rs.get_query_trace(max_wait_sec=20)
+        acts = [e.description for e in tr.events]
+        self.assertIn("Executing a range scan of rf1.sp at ONE", acts)
+        for f in (2, 4, 8, 16):
+            self.assertIn("Range scan concurrency factor now %d" % f, acts)
+        # the ranges of the other two nodes were read there
+        others = {str(e.source) for e in tr.events} - {self.nodes[0].host}
+        self.assertTrue(others and others <= hosts - {self.nodes[0].host}, (others, acts))
+
+        def token(k):
+            return Murmur3Token.from_key(struct.pack(">i", k)).value
+
+        for i in range(3):
+            for cl in (ConsistencyLevel.ONE, ConsistencyLevel.LOCAL_ONE):
+                res = self.session(i).execute(SimpleStatement(
+                    "SELECT k FROM rf1.sp", consistency_level=cl, fetch_size=7))
+                pages = [list(res.current_rows)]
+                while res.has_more_pages:
+                    res.fetch_next_page()
+                    pages.append(list(res.current_rows))
+                keys = [r.k for p in pages for r in p]
+                what = "node %d at %s" % (i, ConsistencyLevel.value_to_name[cl])
+                self.assertEqual(sorted(keys), list(range(n)), what)  # each once
+                toks = [token(k) for k in keys]
+                self.assertEqual(toks, sorted(toks), what)
+                self.assertEqual([len(p) for p in pages[:-1]], [7] * (len(pages) - 1), what)
+                self.assertLessEqual(len(pages[-1]), 7, what)
+                self.assertEqual(len(pages), (n + 6) // 7, what)
+        # count(*) through the other coordinators too
+        for i in (1, 2):
+            self.assertEqual(self.session(i).execute(SimpleStatement(
+                "SELECT count(*) FROM rf1.sp", consistency_level=ConsistencyLevel.ONE)).one()[0],
+                n, "node %d" % i)
 
     def test_4_unavailable(self):
         self.session(0).execute("CREATE TABLE IF NOT EXISTS rf3.s (k int PRIMARY KEY, v text)")
