@@ -302,6 +302,24 @@ static const struct key keys[] = {
      F(admin_enc_require_client_auth), 0, "false", 0, 0, NULL, 0, "TLS",
      "Refuse admin clients without a certificate signed by cafile (the "
      "token is still required)."},
+    {"http_encryption_options.enabled", K_BOOL, F(http_enc_enabled), 0,
+     "false", 0, 0, NULL, 0, "TLS",
+     "HTTPS on the time-series HTTP port (http_port): InfluxDB clients "
+     "connect with https:// (ssl=True)."},
+    {"http_encryption_options.certfile", K_STR, F(http_enc_certfile), 0, "",
+     0, 0, NULL, KF_EMPTY, "TLS",
+     "PEM certificate of the HTTP port (should name rpc_address as an IP "
+     "subjectAltName)."},
+    {"http_encryption_options.keyfile", K_STR, F(http_enc_keyfile), 0, "", 0,
+     0, NULL, KF_EMPTY, "TLS",
+     "PEM private key of the HTTP port. Empty: certfile holds it."},
+    {"http_encryption_options.cafile", K_STR, F(http_enc_cafile), 0, "", 0, 0,
+     NULL, KF_EMPTY, "TLS",
+     "PEM CA certificates for HTTP client certificates."},
+    {"http_encryption_options.require_client_auth", K_BOOL,
+     F(http_enc_require_client_auth), 0, "false", 0, 0, NULL, 0, "TLS",
+     "Refuse HTTP clients without a certificate signed by cafile "
+     "(credentials are still required with PasswordAuthenticator)."},
 
     /* Security */
     {"cluster_secret_file", K_STR, F(cluster_secret_file), 0, "", 0, 0, NULL,
@@ -1257,14 +1275,18 @@ static int validate_tls(const bs_config *c, const char **bad, char *err,
         {"admin_encryption_options", c->admin_enc_enabled,
          c->admin_enc_require_client_auth, c->admin_enc_certfile,
          c->admin_enc_cafile},
+        {"http_encryption_options", c->http_enc_enabled,
+         c->http_enc_require_client_auth, c->http_enc_certfile,
+         c->http_enc_cafile},
     };
     /* errors point at the key that turned TLS on (the missing file has
      * no line) */
     static const char *const onkey[] = {
         "client_encryption_options.enabled",
         "server_encryption_options.internode_encryption",
-        "admin_encryption_options.enabled"};
-    for (size_t i = 0; i < 3; i++) {
+        "admin_encryption_options.enabled",
+        "http_encryption_options.enabled"};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         if (!g[i].on) continue;
         if (!g[i].cert[0]) {
             *bad = onkey[i];
@@ -1634,7 +1656,8 @@ static int load_pair(struct loadctx *L, yaml_node_t *kn, yaml_node_t *vn);
  * as "<group>.<key>". */
 static const char *const option_groups[] = {"client_encryption_options",
                                             "server_encryption_options",
-                                            "admin_encryption_options", NULL};
+                                            "admin_encryption_options",
+                                            "http_encryption_options", NULL};
 
 /* group: {key: value, ...} -> each pair loaded as "group.key: value".  The
  * value of a pair is loaded by load_pair, which refuses a mapping for

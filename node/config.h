@@ -162,6 +162,9 @@ typedef struct bs_config {
     bool admin_enc_enabled;           /* admin_encryption_options.enabled */
     bool admin_enc_require_client_auth;
     char *admin_enc_certfile, *admin_enc_keyfile, *admin_enc_cafile;
+    bool http_enc_enabled;            /* http_encryption_options.enabled */
+    bool http_enc_require_client_auth;
+    char *http_enc_certfile, *http_enc_keyfile, *http_enc_cafile;
 
     /* time-series endpoint (docs/TIMESERIES.md) */
     uint64_t ts_bucket_ms;     /* 1d: time span of one partition per series */

@@ -181,6 +181,7 @@ typedef struct node_parts {
     char admin_token[BS_SECRET_MAX + 1];
     bs_tls_ctx *cql_tls;   /* client_encryption_options; NULL: plaintext */
     bs_tls_ctx *admin_tls; /* admin_encryption_options; NULL: plain HTTP */
+    bs_tls_ctx *http_tls;  /* http_encryption_options; NULL: plain HTTP */
     char err[1024];
 } node_parts;
 
@@ -331,11 +332,15 @@ static int start_cql(node_parts *n) {
 static int start_http(node_parts *n) {
     bs_http_opts ho;
     bs_http_opts_from_config(&ho, &n->cfg);
+    int rc = bs_node_tls_ctx(&n->cfg, BS_NODE_TLS_HTTP, &n->http_tls, n->err, sizeof n->err);
+    if (rc) return rc;
+    ho.tls = n->http_tls;
     bs_http_handler hh;
     bs_ts_opts to;
     bs_ts_opts_from_config(&to, &n->cfg);
-    int rc = bs_ts_new(&to, &n->be, &n->ts);
+    rc = bs_ts_new(&to, &n->be, &n->ts);
     if (!rc) {
+        bs_ts_set_auth(n->ts, n->ap.exec);
         bs_ts_http_handler(n->ts, &hh);
         rc = bs_http_start(&ho, &hh, &n->http);
     }
@@ -405,6 +410,7 @@ static void stop_node(node_parts *n) {
     }
     bs_tls_ctx_free(n->admin_tls);
     bs_http_free(n->http); /* in-flight requests finish first */
+    bs_tls_ctx_free(n->http_tls);
     if (n->node) bs_local_set_event_sink(n->node, NULL, NULL);
     bs_server *srv = atomic_exchange(&n->ap.server, NULL);
     if (srv) {

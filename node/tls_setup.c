@@ -34,6 +34,12 @@ int bs_node_tls_ctx(const bs_config *cfg, bs_node_tls_role role, bs_tls_ctx **ou
         o = (bs_tls_opts){1, cfg->admin_enc_certfile, cfg->admin_enc_keyfile,
                           cfg->admin_enc_cafile, cfg->admin_enc_require_client_auth};
         break;
+    case BS_NODE_TLS_HTTP:
+        if (!cfg->http_enc_enabled) return 0;
+        group = "http_encryption_options";
+        o = (bs_tls_opts){1, cfg->http_enc_certfile, cfg->http_enc_keyfile,
+                          cfg->http_enc_cafile, cfg->http_enc_require_client_auth};
+        break;
     default:
         return BS_EINVAL;
     }

@@ -15,7 +15,8 @@ typedef enum {
     BS_NODE_TLS_CQL,             /* server side of the CQL port */
     BS_NODE_TLS_INTERNODE_SERVER, /* accepted internode connections */
     BS_NODE_TLS_INTERNODE_CLIENT, /* internode connections we open */
-    BS_NODE_TLS_ADMIN             /* server side of the admin API */
+    BS_NODE_TLS_ADMIN,            /* server side of the admin API */
+    BS_NODE_TLS_HTTP              /* server side of the HTTP port */
 } bs_node_tls_role;
 
 /* The context of one role, or *out NULL when the config leaves that role

@@ -223,6 +223,25 @@ int bs_exec_auth_required(const bs_exec *x);
 int bs_exec_auth_schema(bs_exec *x, char *err, size_t errlen);
 
 /*
+ * Logins and permission checks for other front ends than CQL (the HTTP
+ * port, node/ts/), through the same role and permission caches.
+ *
+ * bs_exec_login: 1 when `user` exists, may log in and `pass` (plen bytes)
+ * is its password; 0 when not (err: the message to show, the same for an
+ * unknown role and a wrong password; a failed login is logged); -1 when
+ * system_auth could not be read (err says why).  Costs one PBKDF2 run.
+ *
+ * bs_exec_permitted: 1 when `user` holds `perm` (BS_CQL_PERM_*) on
+ * keyspace ks (NULL: on all keyspaces) or a parent, or is a superuser, or
+ * CassandraAuthorizer is off; 0 when not (err: Cassandra's Unauthorized
+ * message); -1 when it could not be checked (err).
+ */
+int bs_exec_login(bs_exec *x, const char *user, const char *pass, size_t plen, char *err,
+                  size_t errlen);
+int bs_exec_permitted(bs_exec *x, const char *user, uint8_t perm, const char *ks, char *err,
+                      size_t errlen);
+
+/*
  * Executes one QUERY, PREPARE, EXECUTE, BATCH or AUTH_RESPONSE request
  * (the latter answered AUTH_SUCCESS or AuthenticationError) and appends the
  * complete response frame (RESULT or ERROR, with `stream`, compressed as

@@ -415,6 +415,46 @@ static int auth_fail(xctx *c, const char *msg) {
     return bs__x_fail(c, BS_PROTO_ERR_BAD_CREDENTIALS, "%s", msg);
 }
 
+/* 1: user may log in with password p; 0: not, -1: system_auth could not
+ * be read (m: the message for the client either way). */
+static int check_login(bs_exec *x, int64_t now_us, const char *user, const char *p, size_t pl,
+                       char *m, size_t mcap) {
+    char err[300];
+    ensure_initial_superuser(x, now_us);
+    role_info ri;
+    if (role_get(x, user, now_us, &ri, err, sizeof err)) {
+        snprintf(m, mcap, "Unable to perform authentication: %s", err);
+        return -1;
+    }
+    /* an unknown role costs the same KDF work as a wrong password, so
+     * the answer's timing does not tell which roles exist */
+    static const char dummy[] = "pbkdf2-sha256$100000$00000000000000000000000000000000$"
+                                "0000000000000000000000000000000000000000000000000000000000000000";
+    int ok = bs_auth_verify_password(p, pl, ri.exists ? ri.hash : dummy);
+    if (!ri.exists) ok = 0;
+    if (ok != 1) {
+        snprintf(m, mcap, "Provided username %s and/or password are incorrect", user);
+        BS_INFO(LOGA, "failed login of '%s'%s", user,
+                ok < 0 ? " (its stored hash is not valid)" : "");
+        return 0;
+    }
+    if (!ri.login) {
+        snprintf(m, mcap, "%s is not permitted to log in", user);
+        return 0;
+    }
+    return 1;
+}
+
+int bs_exec_login(bs_exec *x, const char *user, const char *pass, size_t plen, char *err,
+                  size_t errlen) {
+    if (!bs_exec_auth_required(x)) return 1;
+    if (!*user || strlen(user) > BS_AUTH_MAX_USER || plen > BS_AUTH_MAX_PASSWORD) {
+        snprintf(err, errlen, "Provided username and/or password are incorrect");
+        return 0;
+    }
+    return check_login(x, x->be.now_us(x->be.ud), user, pass, plen, err, errlen);
+}
+
 int bs__x_auth_response(xctx *c, bs_proto_val token) {
     bs_exec *x = c->x;
     if (!bs_exec_auth_required(x))
@@ -430,31 +470,8 @@ int bs__x_auth_response(xctx *c, bs_proto_val token) {
     memcpy(user, u, ul);
     user[ul] = 0;
     if (strlen(user) != ul) return auth_fail(c, "Authentication failed: a NUL in the user name");
-    ensure_initial_superuser(x, c->now_us);
-    role_info ri;
-    if (role_get(x, user, c->now_us, &ri, err, sizeof err)) {
-        char m[400];
-        snprintf(m, sizeof m, "Unable to perform authentication: %s", err);
-        return auth_fail(c, m);
-    }
-    /* an unknown role costs the same KDF work as a wrong password, so
-     * the answer's timing does not tell which roles exist */
-    static const char dummy[] = "pbkdf2-sha256$100000$00000000000000000000000000000000$"
-                                "0000000000000000000000000000000000000000000000000000000000000000";
-    int ok = bs_auth_verify_password(p, pl, ri.exists ? ri.hash : dummy);
-    if (!ri.exists) ok = 0;
-    if (ok != 1) {
-        char m[BS_AUTH_MAX_USER + 80];
-        snprintf(m, sizeof m, "Provided username %s and/or password are incorrect", user);
-        BS_INFO(LOGA, "failed login of '%s'%s", user,
-                ok < 0 ? " (its stored hash is not valid)" : "");
-        return auth_fail(c, m);
-    }
-    if (!ri.login) {
-        char m[BS_AUTH_MAX_USER + 40];
-        snprintf(m, sizeof m, "%s is not permitted to log in", user);
-        return auth_fail(c, m);
-    }
+    char m[BS_AUTH_MAX_USER + 400];
+    if (check_login(x, c->now_us, user, p, pl, m, sizeof m) != 1) return auth_fail(c, m);
     pthread_mutex_lock(&c->sess->lock);
     snprintf(c->sess->user, sizeof c->sess->user, "%s", user);
     c->sess->authed = 1;
@@ -634,6 +651,36 @@ int bs__x_authorize(xctx *c, uint8_t perm, const char *ks, const char *table) {
     return bs__x_fail(c, BS_PROTO_ERR_UNAUTHORIZED,
                       "User %s has no %s permission on %s or any of its parents", user,
                       perm_name(perm), rs);
+}
+
+int bs_exec_permitted(bs_exec *x, const char *user, uint8_t perm, const char *ks, char *err,
+                      size_t errlen) {
+    struct bs__x_auth *au = x->auth;
+    if (!au || !au->o.authorize) return 1;
+    int64_t now_us = x->be.now_us(x->be.ud);
+    role_info ri;
+    char why[300];
+    if (role_get(x, user, now_us, &ri, why, sizeof why)) {
+        snprintf(err, errlen, "Unable to check permissions: %s", why);
+        return -1;
+    }
+    if (ri.super) return 1;
+    char r1[300];
+    const char *res[2] = {"data", r1};
+    size_t n = 1;
+    if (ks) snprintf(r1, sizeof r1, "data/%s", ks), n = 2;
+    uint8_t m[2];
+    if (perms_on(x, user, now_us, res, n, m, why, sizeof why)) {
+        snprintf(err, errlen, "Unable to check permissions: %s", why);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((m[i] & perm) == perm) return 1;
+    char rs[300];
+    res_show(rs, sizeof rs, ks, NULL);
+    snprintf(err, errlen, "User %s has no %s permission on %s or any of its parents", user,
+             perm_name(perm), rs);
+    return 0;
 }
 
 /* Keyspaces everyone may read (drivers read them on connecting). */

@@ -47,6 +47,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "node/transport/http_int.h"
 
 #define READ_CHUNK 65536
@@ -80,6 +81,8 @@ struct conn {
     int reading;
     int open_handles; /* tcp + timer until their close callbacks */
     size_t nwrites;
+    bs_tls *tls; /* HTTPS session (opts.tls); NULL before the first byte */
+    int sniffed; /* with opts.tls: the first byte was seen */
     conn *prev, *next;
 };
 
@@ -226,8 +229,8 @@ static void on_write(uv_write_t *req, int status) {
     if (c->fatal && c->nwrites == 0) conn_close(c);
 }
 
-/* Queues b (taken) on c. */
-static void send_buf(conn *c, bs_buf *b) {
+/* Queues b (taken) on c as it is (ciphertext on an HTTPS connection). */
+static void send_raw(conn *c, bs_buf *b) {
     wreq *w = malloc(sizeof *w);
     if (!w) {
         bs_buf_free(b);
@@ -245,6 +248,33 @@ static void send_buf(conn *c, bs_buf *b) {
         free(w);
         conn_close(c);
     }
+}
+
+/* Sends the ciphertext the HTTPS session has produced. */
+static void tls_flush(conn *c) {
+    bs_buf out = BS_BUF_INIT;
+    if (bs_tls_output(c->tls, &out)) {
+        bs_buf_free(&out);
+        conn_close(c);
+        return;
+    }
+    if (out.len) send_raw(c, &out);
+    bs_buf_free(&out);
+}
+
+/* Queues b (taken) on c, encrypted on an HTTPS connection. */
+static void send_buf(conn *c, bs_buf *b) {
+    if (!c->tls) {
+        send_raw(c, b);
+        return;
+    }
+    int rc = bs_tls_write(c->tls, b->data, b->len);
+    bs_buf_free(b);
+    if (rc) {
+        conn_close(c);
+        return;
+    }
+    tls_flush(c);
 }
 
 static void send_response(conn *c, bs_http_response *r, int head_only,
@@ -313,6 +343,7 @@ static void after_work_cb(uv_work_t *req, int status) {
         if (c->open_handles == 0) { /* the close callbacks ran meanwhile */
             bs__http_rd_free(&c->rd);
             bs_buf_free(&c->in);
+            bs_tls_free(c->tls);
             free(c);
         }
         return;
@@ -352,6 +383,12 @@ static void dispatch(conn *c, const bs_http_request *req) {
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf) {
     conn *c = hd->data;
     (void)suggested;
+    if (c->srv->opts.tls) { /* ciphertext; tls_in moves plaintext to `in` */
+        static _Thread_local char slab[READ_CHUNK];
+        buf->base = slab;
+        buf->len = sizeof slab;
+        return;
+    }
     if (bs_buf_reserve(&c->in, READ_CHUNK)) {
         buf->base = NULL;
         buf->len = 0;
@@ -370,9 +407,46 @@ static void set_reading(conn *c, int on) {
         uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
+/* HTTPS: the first byte must start a TLS handshake (plain HTTP gets a
+ * plain 400 saying so, and is closed); then ciphertext goes through the
+ * session and plaintext to `in`.  0, or -1 when the connection ends. */
+static int tls_in(conn *c, const char *p, size_t n) {
+    if (!c->sniffed) {
+        c->sniffed = 1;
+        if ((uint8_t)p[0] != BS_TLS_RECORD_HANDSHAKE) {
+            set_reading(c, 0);
+            send_error(c, 400, "this port requires HTTPS (http_encryption_options)");
+            return -1;
+        }
+        if (bs_tls_new(c->srv->opts.tls, NULL, &c->tls)) {
+            conn_close(c);
+            return -1;
+        }
+    }
+    int rc = bs_tls_feed(c->tls, p, n);
+    while (!rc) {
+        size_t got = 0;
+        if (bs_buf_reserve(&c->in, READ_CHUNK)) {
+            rc = BS_ENOMEM;
+            break;
+        }
+        rc = bs_tls_read(c->tls, c->in.data + c->in.len, READ_CHUNK, &got);
+        if (rc || !got) break;
+        c->in.len += got;
+    }
+    if (rc && rc != BS_ECLOSED)
+        BS_DEBUG("http", "TLS connection refused: %s", bs_tls_error(c->tls));
+    tls_flush(c);
+    if (rc && !c->closing) {
+        c->fatal = 1;
+        set_reading(c, 0);
+        if (!c->busy && c->nwrites == 0) conn_close(c);
+    }
+    return c->closing || rc ? -1 : 0;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn *c = st->data;
-    (void)buf;
     if (nread < 0) { /* EOF or error: nothing more will come */
         if (c->busy || c->nwrites) {
             c->fatal = 1;
@@ -383,8 +457,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (nread == 0) return;
-    c->in.len += (size_t)nread;
     uv_timer_again(&c->timer);
+    if (c->srv->opts.tls) {
+        if (tls_in(c, buf->base, (size_t)nread)) return;
+    } else {
+        c->in.len += (size_t)nread;
+    }
     pump(c);
 }
 
@@ -441,6 +519,7 @@ static void on_conn_closed(uv_handle_t *hd) {
     if (c->busy) return; /* after_work_cb frees it */
     bs__http_rd_free(&c->rd);
     bs_buf_free(&c->in);
+    bs_tls_free(c->tls);
     free(c);
 }
 
@@ -614,7 +693,8 @@ int bs_http_start(const bs_http_opts *o, const bs_http_handler *h, bs_http **out
         return rc;
     }
     s->started = 1;
-    BS_INFO("http", "time-series HTTP endpoint listening on http://%s:%d/", s->address, s->port);
+    BS_INFO("http", "time-series HTTP endpoint listening on %s://%s:%d/",
+            s->opts.tls ? "https" : "http", s->address, s->port);
     *out = s;
     return 0;
 }

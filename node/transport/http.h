@@ -71,6 +71,9 @@ typedef struct bs_http_opts {
     size_t max_head;          /* 0 = BS_HTTP_MAX_HEAD */
     int max_connections;      /* <= 0 = 1024 */
     unsigned idle_timeout_ms; /* 0 = 60000 */
+    struct bs_tls_ctx *tls;   /* HTTPS (common/tls.h server context,
+                                 http_encryption_options; borrowed, must
+                                 outlive the server); NULL = plain HTTP */
 } bs_http_opts;
 
 void bs_http_opts_init(bs_http_opts *o);
@@ -149,5 +152,22 @@ int bs_http_error(bs_http_response *resp, int status, const char *fmt, ...)
  * encoding/json does (InfluxDB's answers): \" \\ \n \r \t, other
  * control bytes and < > & as \u00XX. */
 int bs_http_json_str(bs_buf *b, const char *s, size_t len);
+
+/* Longest decoded "user:password" accepted in an Authorization header. */
+#define BS_HTTP_MAX_CREDENTIALS 1400
+
+/* Decodes standard base64 (RFC 4648 alphabet; '=' padding optional)
+ * into out (cap bytes).  0, or BS_EINVAL: a byte outside the alphabet, a
+ * bad length, or more than cap bytes of output. */
+int bs_http_base64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen);
+
+/* The credentials a request carries, as InfluxDB 1.x accepts them: query
+ * parameters u and p (they win), "Authorization: Basic base64(user:pass)"
+ * or "Authorization: Token user:pass" (http_auth.c).  On 0, *user and
+ * *pass are NUL-terminated strings from req->arena (the user non-empty;
+ * the password everything after the first ':').  BS_ENOTFOUND: none
+ * given; BS_EINVAL: malformed (bad base64, no ':', a NUL, another
+ * scheme, only one of u/p); BS_ENOMEM. */
+int bs_http_credentials(const bs_http_request *r, const char **user, const char **pass);
 
 #endif

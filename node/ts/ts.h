@@ -50,6 +50,12 @@ void bs_ts_opts_from_config(bs_ts_opts *o, const bs_config *cfg);
 int bs_ts_new(const bs_ts_opts *o, const bs_exec_backend *be, bs_ts **out);
 void bs_ts_free(bs_ts *ts);
 
+/* Turns on logins and permission checks through x's roles (query/exec.h:
+ * bs_exec_login, bs_exec_permitted) when x requires authentication
+ * (PasswordAuthenticator): then every request but /ping and /health needs
+ * credentials (docs/SECURITY.md).  Call before serving. */
+void bs_ts_set_auth(bs_ts *ts, bs_exec *x);
+
 /* The HTTP handler of the endpoint (ud = ts). */
 void bs_ts_http_handler(bs_ts *ts, bs_http_handler *h);
 

@@ -89,23 +89,69 @@ static void h_health(const bs_http_request *req, bs_http_response *resp) {
                    BS_HTTP_VERSION);
 }
 
+void bs_ts_set_auth(bs_ts *ts, bs_exec *x) {
+    ts->authx = x && bs_exec_auth_required(x) ? x : NULL;
+}
+
+int bs__ts_authorize(bs_ts *ts, const char *user, uint8_t perm, const char *db,
+                     bs_http_response *resp) {
+    if (!user || !ts->authx) return 0;
+    char err[600];
+    int rc = bs_exec_permitted(ts->authx, user, perm, db, err, sizeof err);
+    if (rc == 1) return 0;
+    bs_http_error(resp, rc == 0 ? 403 : 500, "%s", err);
+    return -1;
+}
+
+/* PasswordAuthenticator: the request's role, or NULL with a 401 (or 500)
+ * answer set.  Without it: "" (nobody to check). */
+static const char *login(bs_ts *ts, const bs_http_request *req, bs_http_response *resp) {
+    if (!ts->authx) return "";
+    const char *u = NULL, *p = NULL;
+    int rc = bs_http_credentials(req, &u, &p);
+    if (rc == BS_ENOMEM) {
+        bs_http_error(resp, 500, "out of memory");
+        return NULL;
+    }
+    char err[600];
+    int ok = rc ? 0 : bs_exec_login(ts->authx, u, p, strlen(p), err, sizeof err);
+    if (ok == 1) return u;
+    if (ok < 0) {
+        bs_http_error(resp, 500, "%s", err);
+        return NULL;
+    }
+    bs_http_error(resp, 401, "authorization failed");
+    snprintf(resp->headers, sizeof resp->headers, "WWW-Authenticate: Basic realm=\"basalt\"\r\n");
+    return NULL;
+}
+
+static void not_found(bs_http_response *resp) {
+    resp->status = 404;
+    resp->content_type = "text/plain; charset=utf-8";
+    bs_buf_append_str(&resp->body, "404 page not found\n");
+}
+
 static void handle(void *ud, const bs_http_request *req, bs_http_response *resp) {
     bs_ts *ts = ud;
-    if (ts->have_be && !strcmp(req->path, "/write")) {
-        bs__ts_write(ts, req, resp, 0);
-    } else if (ts->have_be && !strcmp(req->path, "/api/v2/write")) {
-        bs__ts_write(ts, req, resp, 1);
-    } else if (ts->have_be && !strcmp(req->path, "/query")) {
-        bs__ts_query(ts, req, resp);
-    } else if (!strcmp(req->path, "/ping")) {
+    if (!strcmp(req->path, "/ping")) {
         h_ping(req, resp);
-    } else if (!strcmp(req->path, "/health")) {
-        h_health(req, resp);
-    } else {
-        resp->status = 404;
-        resp->content_type = "text/plain; charset=utf-8";
-        bs_buf_append_str(&resp->body, "404 page not found\n");
+        return;
     }
+    if (!strcmp(req->path, "/health")) {
+        h_health(req, resp);
+        return;
+    }
+    const char *user = login(ts, req, resp); /* every other path needs one */
+    if (!user) return;
+    if (!*user) user = NULL;
+    if (ts->have_be && !strcmp(req->path, "/write"))
+        bs__ts_write(ts, req, resp, 0, user);
+    else if (ts->have_be && !strcmp(req->path, "/api/v2/write"))
+        bs__ts_write(ts, req, resp, 1, user);
+    else if (ts->have_be && !strcmp(req->path, "/query"))
+        bs__ts_query(ts, req, resp, user);
+    else
+        not_found(resp);
 }
 
 void bs_ts_http_handler(bs_ts *ts, bs_http_handler *h) {

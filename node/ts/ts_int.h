@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "node/ts/ts.h"
+#include "query/cql_ast.h"
 #include "query/ts/lineproto.h"
 
 /* Column names of a measurement's table (docs/TIMESERIES.md). */
@@ -24,6 +25,7 @@ struct bs_ts {
     int rf;
     char dc[64];
     pthread_mutex_t schema_mu; /* serializes our schema changes */
+    bs_exec *authx;            /* logins and permissions; NULL: none */
 };
 
 /* ---- ts_schema.c ---------------------------------------------------- */
@@ -59,7 +61,13 @@ int bs__ts_ensure_table(bs_ts *ts, const char *db, const char *m, const bs_lp_po
 /* ---- ts_write.c ----------------------------------------------------- */
 
 /* POST /write (v2 = 0) and /api/v2/write (v2 = 1). */
-void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp, int v2);
+/* user: the logged-in role whose permissions apply; NULL: none checked. */
+void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp, int v2,
+                  const char *user);
+/* 0 when user may do `perm` (BS_CQL_PERM_*) on keyspace db (NULL: all);
+ * else -1 with a 403 (or 500) answer set in resp.  user NULL: 0. */
+int bs__ts_authorize(bs_ts *ts, const char *user, uint8_t perm, const char *db,
+                     bs_http_response *resp);
 
 /* ---- ts_json.c ------------------------------------------------------ */
 
@@ -89,6 +97,7 @@ typedef struct bs__ts_tag {
  * tags (strings from a); returns how many. */
 size_t bs__ts_series_tags(const char *key, size_t n, bs_arena *a, bs__ts_tag *tags, size_t cap);
 
-void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp);
+void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
+                  const char *user);
 
 #endif

@@ -381,7 +381,25 @@ static const char *param(const bs_http_request *req, const char *name) {
     return NULL;
 }
 
-void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp) {
+/* The permission statement s needs, and on which keyspace (*ks NULL: all
+ * keyspaces); 0: none beyond a login (SHOW DATABASES). */
+static uint8_t stmt_perm(const bs_iq_stmt *s, const char *db, const char **ks) {
+    *ks = db;
+    switch (s->kind) {
+    case BS_IQ_CREATE_DATABASE: *ks = NULL; return BS_CQL_PERM_CREATE;
+    case BS_IQ_DROP_DATABASE: *ks = s->name; return BS_CQL_PERM_DROP;
+    case BS_IQ_SHOW_DATABASES: return 0;
+    case BS_IQ_SHOW_RETENTION_POLICIES:
+        if (s->name) *ks = s->name;
+        return *ks && **ks ? BS_CQL_PERM_SELECT : 0;
+    default: /* no database: the statement fails without reading */
+        if (!db || !*db) return 0;
+        return s->kind == BS_IQ_DROP_MEASUREMENT ? BS_CQL_PERM_DROP : BS_CQL_PERM_SELECT;
+    }
+}
+
+void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
+                  const char *user) {
     if (strcmp(req->method, "GET") && strcmp(req->method, "POST")) {
         bs_http_error(resp, 405, "method not allowed");
         snprintf(resp->headers, sizeof resp->headers, "Allow: GET, POST\r\n");
@@ -403,6 +421,11 @@ void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp)
     if (rc) {
         bs_http_error(resp, 400, "error parsing query: %s", err);
         return;
+    }
+    for (size_t i = 0; user && i < n; i++) { /* all or nothing, as InfluxDB */
+        const char *ks;
+        uint8_t perm = stmt_perm(&st[i], db, &ks);
+        if (perm && bs__ts_authorize(ts, user, perm, ks, resp)) return;
     }
     bs_buf *o = &resp->body;
     bs_buf_append_str(o, "{\"results\":[");

@@ -425,7 +425,8 @@ static int db_exists(bs_ts *ts, const char *db) {
     return ok;
 }
 
-void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp, int v2) {
+void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp, int v2,
+                  const char *user) {
     if (strcmp(req->method, "POST")) {
         bs_http_error(resp, 405, "method not allowed");
         snprintf(resp->headers, sizeof resp->headers, "Allow: POST\r\n");
@@ -436,6 +437,7 @@ void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
         bs_http_error(resp, 400, v2 ? "bucket is required" : "database is required");
         return;
     }
+    if (bs__ts_authorize(ts, user, BS_CQL_PERM_MODIFY, db, resp)) return;
     bs_lp_precision prec = BS_LP_NS;
     const char *ps = param(req, "precision");
     if (v2) {

@@ -247,7 +247,12 @@ static const char *full_yaml =
     "admin_encryption_options.certfile: /etc/basalt/admin.pem\n"
     "admin_encryption_options.keyfile: /etc/basalt/admin.key\n"
     "admin_encryption_options.cafile: /etc/basalt/admin-ca.pem\n"
-    "admin_encryption_options.require_client_auth: true\n";
+    "admin_encryption_options.require_client_auth: true\n"
+    "http_encryption_options.enabled: true\n"
+    "http_encryption_options.certfile: /etc/basalt/http.pem\n"
+    "http_encryption_options.keyfile: /etc/basalt/http.key\n"
+    "http_encryption_options.cafile: /etc/basalt/http-ca.pem\n"
+    "http_encryption_options.require_client_auth: true\n";
 
 static void check_tls_full(const bs_config *c) {
     ck_assert(c->client_enc_enabled && c->client_enc_optional &&
@@ -263,6 +268,10 @@ static void check_tls_full(const bs_config *c) {
     ck_assert_str_eq(c->admin_enc_certfile, "/etc/basalt/admin.pem");
     ck_assert_str_eq(c->admin_enc_keyfile, "/etc/basalt/admin.key");
     ck_assert_str_eq(c->admin_enc_cafile, "/etc/basalt/admin-ca.pem");
+    ck_assert(c->http_enc_enabled && c->http_enc_require_client_auth);
+    ck_assert_str_eq(c->http_enc_certfile, "/etc/basalt/http.pem");
+    ck_assert_str_eq(c->http_enc_keyfile, "/etc/basalt/http.key");
+    ck_assert_str_eq(c->http_enc_cafile, "/etc/basalt/http-ca.pem");
 }
 
 static void check_full(const bs_config *c) {
@@ -376,6 +385,12 @@ START_TEST(tls_option_groups) {
         "  certfile: /etc/basalt/admin.pem\n"
         "  keyfile: /etc/basalt/admin.key\n"
         "  cafile: /etc/basalt/admin-ca.pem\n"
+        "  require_client_auth: true\n"
+        "http_encryption_options:\n"
+        "  enabled: true\n"
+        "  certfile: /etc/basalt/http.pem\n"
+        "  keyfile: /etc/basalt/http.key\n"
+        "  cafile: /etc/basalt/http-ca.pem\n"
         "  require_client_auth: true\n";
     ck_assert_msg(load(&c, nested) == 0, "%s", err);
     check_tls_full(&c);

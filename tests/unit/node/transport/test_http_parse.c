@@ -284,6 +284,52 @@ START_TEST(test_error_body) {
 }
 END_TEST
 
+/* Credentials: Basic, Token user:pass, u/p parameters (which win), and
+ * every malformed form refused. */
+static int creds(bs_arena *a, const char *query, const char *auth, const char **u,
+                 const char **p) {
+    bs_http_header h = {"authorization", auth};
+    bs_http_request r = {"GET", "/query", query, &h, auth ? 1 : 0, (const uint8_t *)"", 0, 1,
+                         true, a};
+    *u = *p = NULL;
+    return bs_http_credentials(&r, u, p);
+}
+
+START_TEST(test_credentials) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    const char *u, *p;
+    /* base64("alice:s3:cr3t") */
+    ck_assert_int_eq(creds(&a, "", "Basic YWxpY2U6czM6Y3IzdA==", &u, &p), 0);
+    ck_assert_str_eq(u, "alice");
+    ck_assert_str_eq(p, "s3:cr3t");
+    ck_assert_int_eq(creds(&a, "", "basic YWxpY2U6czM6Y3IzdA", &u, &p), 0); /* no padding */
+    ck_assert_str_eq(p, "s3:cr3t");
+    ck_assert_int_eq(creds(&a, "", "Token bob:pw", &u, &p), 0);
+    ck_assert_str_eq(u, "bob");
+    ck_assert_str_eq(p, "pw");
+    ck_assert_int_eq(creds(&a, "db=x&u=carol&p=a%26b", "Token bob:pw", &u, &p), 0);
+    ck_assert_str_eq(u, "carol");
+    ck_assert_str_eq(p, "a&b");
+    ck_assert_int_eq(creds(&a, "db=x", NULL, &u, &p), BS_ENOTFOUND);
+    ck_assert_int_eq(creds(&a, "u=carol", NULL, &u, &p), BS_EINVAL);
+    ck_assert_int_eq(creds(&a, "u=&p=x", NULL, &u, &p), BS_EINVAL);
+    ck_assert_int_eq(creds(&a, "", "Basic YWxpY2U=", &u, &p), BS_EINVAL);   /* "alice" */
+    ck_assert_int_eq(creds(&a, "", "Basic OnB3", &u, &p), BS_EINVAL);       /* ":pw" */
+    ck_assert_int_eq(creds(&a, "", "Basic YW*j", &u, &p), BS_EINVAL);
+    ck_assert_int_eq(creds(&a, "", "Basic Y", &u, &p), BS_EINVAL);
+    ck_assert_int_eq(creds(&a, "", "Bearer abc", &u, &p), BS_EINVAL);
+    ck_assert_int_eq(creds(&a, "", "Token abcdef", &u, &p), BS_EINVAL);
+    uint8_t out[8];
+    size_t n;
+    ck_assert_int_eq(bs_http_base64_decode("TWFu", 4, out, sizeof out, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(!memcmp(out, "Man", 3));
+    ck_assert_int_eq(bs_http_base64_decode("TWFuTWFuTWFu", 12, out, sizeof out, &n), BS_EINVAL);
+    bs_arena_free(&a);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("http_parse");
     TCase *tc = tcase_create("reader");
@@ -294,6 +340,7 @@ int main(void) {
     tcase_add_test(tc, test_limits_and_errors);
     tcase_add_test(tc, test_expect_continue);
     tcase_add_test(tc, test_error_body);
+    tcase_add_test(tc, test_credentials);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
