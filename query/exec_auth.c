@@ -36,6 +36,10 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "query/auth.h"
@@ -71,6 +75,14 @@ struct bs__x_auth {
     pentry *perms;
     size_t nperms;
     int boot_done;
+    /* logins verified lately (see login_memo_hit) */
+    uint8_t memo_key[32];
+    struct {
+        int64_t at_us;
+        uint8_t mac[32];
+        char hash[BS_AUTH_HASH_LEN];
+        char role[BS_AUTH_MAX_USER + 1];
+    } memo[64];
 };
 
 static const char *const perm_names[] = {"CREATE", "ALTER", "DROP", "SELECT", "MODIFY",
@@ -129,6 +141,12 @@ int bs_exec_set_auth(bs_exec *x, const bs_exec_auth_opts *o) {
             free(au);
             return BS_ENOMEM;
         }
+    }
+    if (RAND_bytes(au->memo_key, sizeof au->memo_key) != 1) {
+        free(au->init_user);
+        free(au->init_pass);
+        free(au);
+        return BS_EIO;
     }
     pthread_mutex_init(&au->mu, NULL);
     bs__x_auth_free(x->auth);
@@ -417,6 +435,42 @@ static int auth_fail(xctx *c, const char *msg) {
 
 /* 1: user may log in with password p; 0: not, -1: system_auth could not
  * be read (m: the message for the client either way). */
+/* Each HTTP request logs in, and the KDF costs tens of milliseconds: a
+ * login verified within credentials_validity is remembered as an
+ * HMAC-SHA256 of its password under a random per-process key, next to the
+ * stored hash it was checked against.  The same role with the same
+ * password and an unchanged stored hash then costs one HMAC; anything
+ * else (a wrong password above all) pays the KDF as before.  Slot by the
+ * role name's hash; a collision only costs a KDF. */
+static int login_memo(bs_exec *x, const char *user, const char *p, size_t pl, const char *hash,
+                      int64_t now_us, int store) {
+    struct bs__x_auth *au = x->auth;
+    int64_t valid = (int64_t)au->o.credentials_validity_ms * 1000;
+    if (valid <= 0) return 0;
+    uint8_t mac[32];
+    unsigned ml = 0;
+    if (!HMAC(EVP_sha256(), au->memo_key, (int)sizeof au->memo_key, (const unsigned char *)p, pl,
+              mac, &ml) || ml != sizeof mac)
+        return 0;
+    size_t i = XXH3_64bits(user, strlen(user)) % (sizeof au->memo / sizeof au->memo[0]);
+    int hit = 0;
+    pthread_mutex_lock(&au->mu);
+    if (store) {
+        au->memo[i].at_us = now_us;
+        memcpy(au->memo[i].mac, mac, sizeof mac);
+        snprintf(au->memo[i].hash, sizeof au->memo[i].hash, "%s", hash);
+        snprintf(au->memo[i].role, sizeof au->memo[i].role, "%s", user);
+    } else {
+        hit = au->memo[i].role[0] && !strcmp(au->memo[i].role, user) &&
+              !strcmp(au->memo[i].hash, hash) && now_us >= au->memo[i].at_us &&
+              now_us - au->memo[i].at_us < valid &&
+              CRYPTO_memcmp(au->memo[i].mac, mac, sizeof mac) == 0;
+    }
+    pthread_mutex_unlock(&au->mu);
+    OPENSSL_cleanse(mac, sizeof mac);
+    return hit;
+}
+
 static int check_login(bs_exec *x, int64_t now_us, const char *user, const char *p, size_t pl,
                        char *m, size_t mcap) {
     char err[300];
@@ -430,8 +484,14 @@ static int check_login(bs_exec *x, int64_t now_us, const char *user, const char 
      * the answer's timing does not tell which roles exist */
     static const char dummy[] = "pbkdf2-sha256$100000$00000000000000000000000000000000$"
                                 "0000000000000000000000000000000000000000000000000000000000000000";
-    int ok = bs_auth_verify_password(p, pl, ri.exists ? ri.hash : dummy);
-    if (!ri.exists) ok = 0;
+    int ok;
+    if (ri.exists && ri.hash[0] && login_memo(x, user, p, pl, ri.hash, now_us, 0)) {
+        ok = 1;
+    } else {
+        ok = bs_auth_verify_password(p, pl, ri.exists ? ri.hash : dummy);
+        if (!ri.exists) ok = 0;
+        if (ok == 1) login_memo(x, user, p, pl, ri.hash, now_us, 1);
+    }
     if (ok != 1) {
         snprintf(m, mcap, "Provided username %s and/or password are incorrect", user);
         BS_INFO(LOGA, "failed login of '%s'%s", user,

@@ -140,6 +140,13 @@ START_TEST(roles_lifecycle) {
     ck_assert_int_eq(login("quiet", "q", msg, sizeof msg), BS_PROTO_OP_ERROR);
     ck_assert_str_eq(msg, "0100 quiet is not permitted to log in");
     login_ok("alice", "a");
+    /* again: from the login memo; a wrong password or another role's
+     * password still fails after it */
+    login_ok("alice", "a");
+    ck_assert_int_eq(login("alice", "b", msg, sizeof msg), BS_PROTO_OP_ERROR);
+    ck_assert_int_eq(login("alice", "root-pw", msg, sizeof msg), BS_PROTO_OP_ERROR);
+    ck_assert_int_eq(login("quiet", "q", msg, sizeof msg), BS_PROTO_OP_ERROR);
+    login_ok("alice", "a");
     /* alice: only her own password */
     OK("ALTER ROLE alice WITH PASSWORD = 'a2'");
     FAILS(BS_PROTO_ERR_UNAUTHORIZED, "your own superuser status",
