@@ -393,6 +393,16 @@ static const struct key keys[] = {
      "while the data directory's file system has less free space; reads "
      "go on, and writes resume by themselves when space returns. Keep it "
      "above a memtable flush (64MiB per table). 0: no check."},
+    {"storage_block_cache_size", K_SIZE, F(storage_block_cache_size_bytes), 0, "64MiB",
+     MIB, 1024 * GIB, NULL, 0, "Storage",
+     "The block cache every table shares (uncompressed SST blocks, and "
+     "their index and filter blocks). RocksDB keeps it full to this size "
+     "once enough data has been read: a bound of the node's memory."},
+    {"storage_memtable_size", K_SIZE, F(storage_memtable_size_bytes), 0, "64MiB", MIB,
+     4 * GIB, NULL, 0, "Storage",
+     "Size at which a table's memtable is flushed to an SST file. Each "
+     "table holds at most two (one filling, one flushing): memory up to "
+     "2 x this per table written to."},
 
     /* Topology changes */
     {"auto_bootstrap", K_BOOL, F(auto_bootstrap), 0, "true", 0, 0, NULL, 0,

@@ -106,6 +106,8 @@ typedef struct bs_config {
     uint64_t commitlog_sync_period_ms;       /* 10000 (periodic mode) */
     uint64_t commitlog_sync_batch_window_ms; /* 2 (batch mode) */
     uint64_t min_free_space_bytes;           /* 256MiB; 0 = no check */
+    uint64_t storage_block_cache_size_bytes; /* 64MiB */
+    uint64_t storage_memtable_size_bytes;    /* 64MiB per table */
 
     /* hinted handoff */
     bool hinted_handoff_enabled;            /* true */

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,6 +444,13 @@ int main(int argc, char **argv) {
         free(n);
         return status;
     }
+    /* A fixed mmap threshold (glibc raises its default one, 128 KiB, up to
+     * 32 MiB as big blocks are freed): RocksDB's memtables are made of
+     * 1 MiB arena blocks, freed when a memtable is flushed; from the heap
+     * they stayed in RSS as malloc's free memory after each flush (the
+     * soak's RSS growth, docs/BENCHMARKS.md), mmapped they go back to the
+     * system.  Set before any thread (and arena) exists. */
+    mallopt(M_MMAP_THRESHOLD, 512 * 1024);
     /* block the signals we wait for before any thread exists */
     sigset_t set;
     sigemptyset(&set);

@@ -117,6 +117,19 @@ typedef struct bs_store_bg {
 } bs_store_bg;
 void bs_store_bg_state(bs_store *s, bs_store_bg *out);
 
+/* Memory RocksDB accounts for, in bytes, summed over the default column
+ * family and every live table: memtables (active, unflushed immutable,
+ * and flushed ones kept for history: mem_tables_all), the shared block
+ * cache (all of it, and the part pinned by open iterators/readers), and
+ * the SST readers' index and filter blocks held outside the block cache.
+ * What a node's RSS holds beyond these is the node's own (and malloc's). */
+typedef struct bs_store_mem {
+    uint64_t mem_tables_cur, mem_tables_all;
+    uint64_t block_cache, block_cache_pinned, block_cache_capacity;
+    uint64_t table_readers;
+} bs_store_mem;
+void bs_store_mem_get(bs_store *s, bs_store_mem *out);
+
 /* ------------------------------------------------------------------ */
 /* Tables (one column family each)                                     */
 /* ------------------------------------------------------------------ */

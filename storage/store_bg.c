@@ -236,3 +236,20 @@ void bs_store_bg_state(bs_store *s, bs_store_bg *out) {
     out->compactions_running = (int)cf_prop(s, s->default_cf, "rocksdb.num-running-compactions");
     each_cf(s, cf_activity, out);
 }
+
+static void cf_mem(void *ud, bs_store *s, rocksdb_column_family_handle_t *cf) {
+    bs_store_mem *out = ud;
+    out->mem_tables_cur += cf_prop(s, cf, "rocksdb.cur-size-all-mem-tables");
+    out->mem_tables_all += cf_prop(s, cf, "rocksdb.size-all-mem-tables");
+    out->table_readers += cf_prop(s, cf, "rocksdb.estimate-table-readers-mem");
+}
+
+void bs_store_mem_get(bs_store *s, bs_store_mem *out) {
+    memset(out, 0, sizeof *out);
+    each_cf(s, cf_mem, out);
+    if (s->cache) {
+        out->block_cache = rocksdb_cache_get_usage(s->cache);
+        out->block_cache_pinned = rocksdb_cache_get_pinned_usage(s->cache);
+        out->block_cache_capacity = (uint64_t)s->opts.block_cache_mb << 20;
+    }
+}

@@ -12,6 +12,7 @@
 
 #include "node/coord/placement.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,37 @@ static void metric(bs_buf *b, const char *name, const char *type,
                    type, name, (unsigned long long)v);
 }
 
+/* Where the node's memory is: RocksDB's own accounting, then malloc's
+ * (glibc mallinfo2, all arenas: bytes handed out and bytes free inside
+ * the heap; RSS above in-use + free is code, stacks and untouched pages). */
+static void metrics_memory(bs_buf *b, bs_store *st) {
+    bs_store_mem m;
+    bs_store_mem_get(st, &m);
+    metric(b, "basalt_storage_memtable_bytes", "gauge",
+           "Active and unflushed memtables (rocksdb.cur-size-all-mem-tables)", m.mem_tables_cur);
+    metric(b, "basalt_storage_memtable_all_bytes", "gauge",
+           "All memtables incl. flushed ones kept for history (rocksdb.size-all-mem-tables)",
+           m.mem_tables_all);
+    metric(b, "basalt_storage_block_cache_bytes", "gauge",
+           "Block cache in use (rocksdb.block-cache-usage)", m.block_cache);
+    metric(b, "basalt_storage_block_cache_pinned_bytes", "gauge",
+           "Block cache pinned by readers (rocksdb.block-cache-pinned-usage)", m.block_cache_pinned);
+    metric(b, "basalt_storage_block_cache_capacity_bytes", "gauge",
+           "Block cache limit (block_cache_size)", m.block_cache_capacity);
+    metric(b, "basalt_storage_table_readers_bytes", "gauge",
+           "SST index/filter memory outside the block cache (rocksdb.estimate-table-readers-mem)",
+           m.table_readers);
+    struct mallinfo2 mi = mallinfo2();
+    metric(b, "basalt_malloc_in_use_bytes", "gauge",
+           "Heap bytes allocated and not freed (mallinfo2 uordblks + hblkhd)",
+           (uint64_t)(mi.uordblks + mi.hblkhd));
+    metric(b, "basalt_malloc_free_bytes", "gauge",
+           "Heap bytes free but kept by malloc (mallinfo2 fordblks)", (uint64_t)mi.fordblks);
+    metric(b, "basalt_malloc_arena_bytes", "gauge",
+           "Heap bytes obtained by malloc from the system, mmap included (arena + hblkhd)",
+           (uint64_t)(mi.arena + mi.hblkhd));
+}
+
 static int r_metrics(void *ud, const bs_admin_request *req,
                      bs_admin_response *resp) {
     (void)req;
@@ -466,6 +498,7 @@ static int r_metrics(void *ud, const bs_admin_request *req,
     metric(b, "basalt_storage_pending_compaction_bytes", "gauge",
            "Estimated bytes the pending compactions would rewrite",
            bg.pending_compaction_bytes);
+    metrics_memory(b, bs_local_store(p->node));
     return 0;
 }
 

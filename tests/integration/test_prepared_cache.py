@@ -30,7 +30,9 @@ N = 600
 class PreparedCacheTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.node = Node(extra={"prepared-statements-cache-size": "64KiB"}).start()
+        cls.node = Node(extra={"prepared-statements-cache-size": "64KiB",
+                                "storage-block-cache-size": "16MiB",
+                                "storage-memtable-size": "8MiB"}).start()
         cls.cluster = Cluster([cls.node.host], port=cls.node.port, protocol_version=4,
                               connect_timeout=10, control_connection_timeout=10)
         cls.s = cls.cluster.connect()
@@ -86,6 +88,33 @@ class PreparedCacheTest(unittest.TestCase):
         self.assertGreaterEqual(unprep, 100)
         self.assertLessEqual(m["basalt_prepared_statements_bytes"], CACHE + 16 * 1024)
         self.assertTrue(self.node.alive())
+
+    def test_memory_metrics(self):
+        """/metrics reports RocksDB's and malloc's memory; the storage
+        bounds are the configured ones."""
+        s = self.s
+        s.execute("CREATE KEYSPACE IF NOT EXISTS mm WITH replication = "
+                  "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+        s.execute("CREATE TABLE IF NOT EXISTS mm.t (k int PRIMARY KEY, v text)")
+        m0 = self.metrics()
+        p = s.prepare("INSERT INTO mm.t (k, v) VALUES (?, ?)")
+        for k in range(500):
+            s.execute(p, (k, "x" * 2000))
+        m = self.metrics()
+        print("memory: memtables %d, block cache %d of %d, table readers %d, "
+              "malloc in use %d, free %d" % (
+                  m["basalt_storage_memtable_bytes"], m["basalt_storage_block_cache_bytes"],
+                  m["basalt_storage_block_cache_capacity_bytes"],
+                  m["basalt_storage_table_readers_bytes"], m["basalt_malloc_in_use_bytes"],
+                  m["basalt_malloc_free_bytes"]))
+        self.assertEqual(m["basalt_storage_block_cache_capacity_bytes"], 16 << 20)
+        self.assertGreaterEqual(m["basalt_storage_memtable_bytes"],
+                                m0["basalt_storage_memtable_bytes"] + 500 * 2000)
+        self.assertLess(m["basalt_storage_memtable_bytes"], 2 * (8 << 20) * 8)
+        self.assertGreaterEqual(m["basalt_storage_memtable_all_bytes"],
+                                m["basalt_storage_memtable_bytes"])
+        self.assertGreater(m["basalt_malloc_in_use_bytes"],
+                           m["basalt_storage_memtable_bytes"])
 
 
 if __name__ == "__main__":

@@ -801,6 +801,42 @@ static void wait_behind(int behind) {
 
 /* Flushes and compactions use idle CPU while the store keeps up and go
  * back to normal priority (nice 5) while L0 files pile up. */
+/* The memory RocksDB accounts for (/metrics, scripts/soak): writes fill
+ * the memtables, a flush empties them, reading the flushed file fills the
+ * block cache, and the cache's capacity is the configured one. */
+START_TEST(memory_accounting_follows_writes_flushes_reads) {
+    bs_store_mem m0, m1, m2, m3;
+    bs_store_mem_get(S, &m0);
+    ck_assert_uint_eq(m0.block_cache_capacity, 8u << 20); /* open_store() */
+    char val[1024];
+    memset(val, 'x', sizeof val - 1);
+    val[sizeof val - 1] = 0;
+    for (int i = 0; i < 200; i++) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "p%d", i);
+        w_cell(S, T, i, pk, "c", 1, val, 10, 0);
+    }
+    bs_store_mem_get(S, &m1);
+    ck_assert_uint_ge(m1.mem_tables_cur, m0.mem_tables_cur + 200 * 1024);
+    ck_assert_uint_ge(m1.mem_tables_all, m1.mem_tables_cur);
+    ck_assert_int_eq(bs_store_flush(S, T), 0);
+    bs_store_mem_get(S, &m2);
+    ck_assert_uint_lt(m2.mem_tables_cur, m1.mem_tables_cur - 200 * 1024);
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    for (int i = 0; i < 200; i++) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "p%d", i);
+        ck_assert_ptr_nonnull(cellval(rd_part(T, i, pk, NULL, &a), "c", 1));
+        bs_arena_reset(&a);
+    }
+    bs_arena_free(&a);
+    bs_store_mem_get(S, &m3);
+    ck_assert_uint_ge(m3.block_cache, m2.block_cache + 100 * 1024);
+    ck_assert_uint_le(m3.block_cache, m3.block_cache_capacity);
+}
+END_TEST
+
 START_TEST(background_priority_follows_backlog) {
     bs_store_bg st;
     int idle, other;
@@ -886,6 +922,7 @@ int main(void) {
     tcase_add_test(tc, periodic_mode_syncs);
     tcase_add_test(tc, defer_scope_groups_writes);
     tcase_add_test(tc, background_priority_follows_backlog);
+    tcase_add_test(tc, memory_accounting_follows_writes_flushes_reads);
     tcase_add_test(tc, background_activity_is_reported);
     suite_add_tcase(s, tc);
     return run_suite(s);
