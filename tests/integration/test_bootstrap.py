@@ -299,9 +299,13 @@ class RefusedAndResumed(_Base):
                if x["address"] == n1.host][0]
         rc, out = admin(n2, "removenode", n3.host)
         self.assertEqual(rc, 1, out)
+        # node 2 learns through gossip that node 3 finished its bootstrap
+        # (node 1 saw it first): until then it refuses a second change
+        _wait(lambda: states(n2).get(n3.host) == "UN", 60,
+              "node 2 sees node 3 NORMAL (%r)" % (states(n2),))
         rc, out = admin(n2, "removenode", hid)
         print(out)
-        self.assertEqual(rc, 0, out)
+        self.assertEqual(rc, 0, "%s\nnode 2 sees %r" % (out, states(n2)))
         self.assertIn("removenode complete", out)
         _wait(lambda: n1.host not in states(n3), 30, "node 3 forgets node 1")
         self.wait_normal(n2, 2)
