@@ -2326,7 +2326,9 @@ int bs_config_dump(const bs_config *cfg, bs_buf *out) {
     return rc;
 }
 
-static const char *metavar(const struct key *k) {
+/* The value placeholder of --help; an enum's is its names joined by '|'
+ * (the Java class-name aliases left out), written into buf. */
+static const char *metavar(const struct key *k, char *buf, size_t cap) {
     switch (k->kind) {
     case K_STR: return "TEXT";
     case K_ADDR: return "ADDRESS";
@@ -2338,10 +2340,17 @@ static const char *metavar(const struct key *k) {
     case K_DOUBLE: return "NUMBER";
     case K_DURATION: return "DURATION";
     case K_SIZE: return "SIZE";
-    case K_ENUM:
-        return k == find_primary("log_level", 9)
-                   ? "trace|debug|info|warn|error|off"
-                   : "periodic|batch";
+    case K_ENUM: {
+        size_t n = 0;
+        buf[0] = '\0';
+        for (const char *const *nm = k->names; nm && *nm; nm++) {
+            if (strchr(*nm, '.')) continue;
+            int w = snprintf(buf + n, cap - n, "%s%s", n ? "|" : "", *nm);
+            if (w < 0 || (size_t)w >= cap - n) break;
+            n += (size_t)w;
+        }
+        return n ? buf : "VALUE";
+    }
     case K_SPECRETRY: return "NONE|ALWAYS|Np|Nms";
     }
     return "VALUE";
@@ -2392,14 +2401,14 @@ int bs_config_help(const char *prog, bs_buf *out) {
             section = k->section;
             rc = bs_buf_appendf(out, "\n%s:\n", section);
         }
-        char flag[128];
+        char flag[128], mv[256];
         size_t j = 0;
         for (; k->name[j] && j + 1 < sizeof flag; j++)
             flag[j] = k->name[j] == '_' ? '-' : k->name[j];
         flag[j] = '\0';
         if (rc == 0)
             rc = bs_buf_appendf(out, "  --%s %s  (default: %s)\n", flag,
-                                metavar(k), k->def[0] ? k->def : "\"\"");
+                                metavar(k, mv, sizeof mv), k->def[0] ? k->def : "\"\"");
         if (rc == 0) rc = append_wrapped(out, k->help, 8);
     }
     if (rc == 0)
