@@ -117,6 +117,20 @@ typedef struct bs_store_bg {
 } bs_store_bg;
 void bs_store_bg_state(bs_store *s, bs_store_bg *out);
 
+/* Write admission (store_bg.c): nonzero while some table has so many L0
+ * files (>= BS_STORE_SHED_L0, four below RocksDB's slowdown trigger) that
+ * more writes would push RocksDB into its write slowdown, which then
+ * holds every write to a few MB/s for as long as compaction takes to
+ * catch up - tens of seconds after a burst.  Coordinators answer client
+ * writes Overloaded meanwhile, so the backlog stays bounded and full
+ * speed returns as soon as the burst ends.  Checked every 250 ms; clears
+ * once the worst table is back under the threshold.  *l0 (may be NULL)
+ * gets that table's L0 file count. */
+#define BS_STORE_SHED_L0 16
+int bs_store_shedding(bs_store *s, uint64_t *l0);
+/* How many times shedding started since open. */
+uint64_t bs_store_shed_episodes(bs_store *s);
+
 /* Memory RocksDB accounts for, in bytes, summed over the default column
  * family and every live table: memtables (active, unflushed immutable,
  * and flushed ones kept for history: mem_tables_all), the shared block

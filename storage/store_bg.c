@@ -165,6 +165,20 @@ static void govern(bs_store *s) {
     /* on a change, and every 2 s for pool threads RocksDB started since */
     if (now != was || ++s->bg_ticks % RESCAN_TICKS == 0)
         apply_class(g_idle_ok && atomic_load(&g_behind) == 0);
+    uint64_t shed = atomic_load(&s->shed_l0);
+    if (!shed && b.l0 >= BS_STORE_SHED_L0) {
+        atomic_store(&s->shed_l0, b.l0);
+        atomic_fetch_add(&s->shed_episodes, 1);
+        BS_WARN("storage", "compaction is behind (%llu L0 files, RocksDB slows writes at 20): "
+                "client writes are answered Overloaded until it catches up",
+                (unsigned long long)b.l0);
+    } else if (shed && b.l0 < BS_STORE_SHED_L0) {
+        atomic_store(&s->shed_l0, 0);
+        BS_INFO("storage", "compaction caught up (%llu L0 files): accepting client writes again",
+                (unsigned long long)b.l0);
+    } else if (shed) {
+        atomic_store(&s->shed_l0, b.l0);
+    }
     if (now != was) { /* published once the threads are in their class */
         atomic_fetch_add(&s->bg_switches, 1);
         s->bg_behind = now;
@@ -204,6 +218,14 @@ int bs__keeper_start(bs_store *s) {
     s->keeper_running = 1;
     return 0;
 }
+
+int bs_store_shedding(bs_store *s, uint64_t *l0) {
+    uint64_t v = s ? atomic_load(&s->shed_l0) : 0;
+    if (l0) *l0 = v;
+    return v != 0;
+}
+
+uint64_t bs_store_shed_episodes(bs_store *s) { return s ? atomic_load(&s->shed_episodes) : 0; }
 
 void bs__keeper_stop(bs_store *s) {
     if (!s->keeper_running) return;

@@ -265,6 +265,8 @@ struct bs_store {
     int stopping;
     _Atomic int bg_behind;   /* this store's background work is behind */
     _Atomic uint64_t bg_switches;
+    _Atomic uint64_t shed_l0;   /* != 0: writes are shed (L0 files then) */
+    _Atomic uint64_t shed_episodes;
     unsigned bg_ticks; /* keeper thread only */
 };
 

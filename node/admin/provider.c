@@ -407,6 +407,9 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                "Writes answered WriteTimeout", st.write_timeouts);
         metric(b, "basalt_coordinator_read_timeouts_total", "counter",
                "Reads answered ReadTimeout", st.read_timeouts);
+        metric(b, "basalt_coordinator_writes_shed_total", "counter",
+               "Client writes answered Overloaded while compaction was behind "
+               "(BS_STORE_SHED_L0 L0 files)", st.writes_shed);
         metric(b, "basalt_hints_written_total", "counter",
                "Hints stored for replicas that missed a write",
                st.hints_written);
@@ -482,6 +485,13 @@ static int r_metrics(void *ud, const bs_admin_request *req,
     metric(b, "basalt_storage_background_behind", "gauge",
            "1 while flushes/compactions are behind and run at normal priority, "
            "0 while they use idle CPU only", (uint64_t)bg.behind);
+    uint64_t shed_l0 = 0;
+    bs_store_shedding(bs_local_store(p->node), &shed_l0);
+    metric(b, "basalt_storage_write_shedding", "gauge",
+           "L0 file count while client writes are shed (compaction behind), else 0",
+           shed_l0);
+    metric(b, "basalt_storage_write_shed_episodes_total", "counter",
+           "Times write shedding started", bs_store_shed_episodes(bs_local_store(p->node)));
     metric(b, "basalt_storage_background_switches_total", "counter",
            "Changes between behind and caught up", bg.switches);
     metric(b, "basalt_storage_background_idle_allowed", "gauge",

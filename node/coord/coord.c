@@ -1084,6 +1084,7 @@ void bs_coord_get_stats(bs_coord *c, bs_coord_stats *out) {
     out->range_reads = atomic_load(&c->range_reads);
     out->unavailables = atomic_load(&c->unavailables);
     out->write_timeouts = atomic_load(&c->write_timeouts);
+    out->writes_shed = atomic_load(&c->writes_shed);
     out->read_timeouts = atomic_load(&c->read_timeouts);
     out->read_repairs = atomic_load(&c->read_repairs);
     out->speculative_retries = atomic_load(&c->spec_retries);

@@ -169,6 +169,7 @@ typedef struct bs_coord_stats {
     uint64_t range_reads;
     uint64_t unavailables;
     uint64_t write_timeouts;
+    uint64_t writes_shed;        /* Overloaded: compaction behind */
     uint64_t read_timeouts;
     uint64_t hints_written;
     uint64_t hints_replayed;

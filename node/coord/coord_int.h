@@ -196,6 +196,7 @@ struct bs_coord {
     _Atomic uint64_t range_reads, unavailables, write_timeouts, read_timeouts;
     _Atomic uint64_t read_repairs, spec_retries, replica_writes, replica_reads;
     _Atomic uint64_t hints_written_here;
+    _Atomic uint64_t writes_shed; /* Overloaded: storage behind (store_bg.c) */
     bs__hist write_lat, read_lat, replica_read_lat;
 };
 

@@ -40,6 +40,7 @@
  * environment makes the coordinator _exit(137) right after the batchlog
  * write.  basaltd itself is compiled without BS_TEST_HOOKS.
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,16 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     if (nsys == (int)nm) { /* node-local tables: no replication */
         bs_schema_release(s);
         return c->lbe.write(c->lbe.ud, m, nm, cl, logged, err);
+    }
+    uint64_t l0;
+    if (bs_store_shedding(c->store, &l0)) { /* store_bg.c: write admission */
+        bs_schema_release(s);
+        BS__INC(c->writes_shed);
+        err->code = BS_PROTO_ERR_OVERLOADED;
+        snprintf(err->msg, sizeof err->msg,
+                 "storage is behind on compaction (%" PRIu64 " L0 files): write refused to keep "
+                 "the backlog bounded; retry with backoff", l0);
+        return -1;
     }
     wstate w;
     memset(&w, 0, sizeof w);
