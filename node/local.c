@@ -42,6 +42,7 @@
 #define COL_CLUSTER 18
 #define COL_GENERATION 19
 #define COL_BOOTSTRAPPED 20 /* "NEEDS_BOOTSTRAP" while tokens are placeholders */
+#define COL_PEERS 24 /* "addr:port,..." of the members last known (bs_local_save_peers) */
 #define COL_SCHEMA 16
 
 struct bs_local {
@@ -721,6 +722,26 @@ void bs_local_set_peers_provider(bs_local *n, bs_local_peers_fn fn, void *ud) {
 bs_schema *bs_local_schema(bs_local *n) { return be_schema_get(n); }
 
 int bs_local_restarted(const bs_local *n) { return n->restarted; }
+
+char *bs_local_saved_peers(bs_local *n) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_rowv *row;
+    char *out = NULL;
+    if (get_system_row(n->t_local, LOCAL_PK, &a, &row) == 0) {
+        const bs_cellv *c = find_cell(row, COL_PEERS);
+        if (c && c->val_len && (out = malloc(c->val_len + 1))) {
+            memcpy(out, c->val, c->val_len);
+            out[c->val_len] = 0;
+        }
+    }
+    bs_arena_free(&a);
+    return out;
+}
+
+int bs_local_save_peers(bs_local *n, const char *list) {
+    return put_system_cell(n, n->t_local, LOCAL_PK, COL_PEERS, list, strlen(list));
+}
 
 static void emit_change(bs_local *n, const char *change, const char *target,
                         const char *ks, const char *name) {

@@ -94,6 +94,14 @@ int bs_local_next_generation(bs_local *n, int64_t now_s, int32_t *gen);
 /* 1 when bs_local_next_generation found an earlier generation: this start
  * is a restart of a node that was already a cluster member. */
 int bs_local_restarted(const bs_local *n);
+/* The other members this node knew when it last ran, as saved by
+ * bs_local_save_peers ("addr:port,addr:port", storage ports): a restart
+ * contacts them at once and waits to hear from them before it serves
+ * clients, so a restarted seed knows the ring even when the others are
+ * slow to reconnect (Cassandra keeps system.peers for this).  malloc'd;
+ * NULL when none were saved. */
+char *bs_local_saved_peers(bs_local *n);
+int bs_local_save_peers(bs_local *n, const char *list);
 /* Called (any thread) after a DDL of this node's own clients has been
  * applied, with the new schema (borrowed for the call): the cluster
  * pushes it to its peers. */

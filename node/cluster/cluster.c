@@ -86,6 +86,9 @@ struct bs_cluster {
     unsigned ticks;
     bs_uuid *removed; /* host ids seen LEFT: never members again */
     size_t nremoved;
+    char *saved_peers;     /* as last saved (bs_local_save_peers) */
+    bs_msg_peer *contacts; /* the saved members at start */
+    size_t ncontacts;
     /* shared */
     pthread_mutex_t mu;
     bs_ring_snapshot *ring;
@@ -306,11 +309,88 @@ static void note_removed(bs_cluster *c, bs_gossip_view *v, size_t n) {
     }
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Saves the other members' addresses when they changed (loop thread), so
+ * that a restart contacts them at once (bs_local_saved_peers). */
+static void save_peers(bs_cluster *c, const bs_gossip_view *v, size_t n) {
+    char **names = calloc(n ? n : 1, sizeof *names);
+    size_t k = 0;
+    if (!names) return;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].is_self || !is_member(&v[i].st)) continue;
+        char s[BS_MSG_ADDRLEN + 8];
+        snprintf(s, sizeof s, "%s:%u", v[i].st.ep.addr, v[i].st.ep.port);
+        if (!(names[k] = strdup(s))) break;
+        k++;
+    }
+    qsort(names, k, sizeof *names, cmp_str);
+    bs_buf b = BS_BUF_INIT;
+    for (size_t i = 0; i < k; i++) bs_buf_appendf(&b, "%s%s", i ? "," : "", names[i]);
+    bs_buf_append_u8(&b, 0);
+    const char *now = b.data ? (const char *)b.data : "";
+    if (k && (!c->saved_peers || strcmp(c->saved_peers, now))) {
+        char *dup = strdup(now);
+        if (dup && bs_local_save_peers(c->node, now) == 0) {
+            free(c->saved_peers);
+            c->saved_peers = dup;
+        } else {
+            free(dup);
+        }
+    }
+    bs_buf_free(&b);
+    for (size_t i = 0; i < k; i++) free(names[i]);
+    free(names);
+}
+
+size_t bs_cluster_unmet_peers(bs_cluster *c, size_t *total) {
+    if (total) *total = c->ncontacts;
+    bs_gossip_view *v;
+    size_t n, unmet = 0;
+    if (!c->ncontacts || bs_gossip_snapshot(c->gossip, &v, &n)) return c->ncontacts;
+    for (size_t i = 0; i < c->ncontacts; i++) {
+        int met = 0;
+        for (size_t j = 0; j < n && !met; j++)
+            met = bs_msg_peer_equal(&v[j].st.ep, &c->contacts[i]) &&
+                  v[j].st.app[BS_GS_HOST_ID].value;
+        unmet += !met;
+    }
+    bs_gossip_views_free(v, n);
+    return unmet;
+}
+
+/* The saved members as peers (addr:port list); NULL/0 when none. */
+static void load_contacts(bs_cluster *c) {
+    char *list = bs_local_saved_peers(c->node);
+    if (!list) return;
+    c->saved_peers = strdup(list);
+    size_t cap = 1;
+    for (const char *p = list; *p; p++) cap += *p == ',';
+    c->contacts = calloc(cap, sizeof *c->contacts);
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && c->contacts;
+         t = strtok_r(NULL, ",", &save)) {
+        char *colon = strrchr(t, ':');
+        if (!colon) continue;
+        *colon = 0;
+        long port = strtol(colon + 1, NULL, 10);
+        if (port <= 0 || port > 65535 ||
+            bs_msg_peer_set(&c->contacts[c->ncontacts], t, (uint16_t)port))
+            continue;
+        if (!bs_msg_peer_equal(&c->contacts[c->ncontacts], &c->self)) c->ncontacts++;
+    }
+    free(list);
+    if (c->ncontacts)
+        BS_INFO(LOG, "%zu member(s) known from the last run: contacting them", c->ncontacts);
+}
+
 static void rebuild_ring(bs_cluster *c) {
     bs_gossip_view *v;
     size_t n;
     if (bs_gossip_snapshot(c->gossip, &v, &n)) return;
     note_removed(c, v, n);
+    save_peers(c, v, n);
     bs_ring_snapshot *snap = NULL, *fut = NULL;
     int changes = 0;
     int rc = build_ring(v, n, 0, &snap, &changes);
@@ -882,6 +962,9 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     go.cluster_name = cfg->cluster_name;
     go.seeds = seeds;
     go.nseeds = nseeds;
+    load_contacts(c);
+    go.contacts = c->contacts;
+    go.ncontacts = c->ncontacts;
     go.generation = gen;
     go.interval_ms = 1000;
     go.phi_threshold = cfg->phi_convict_threshold;
@@ -934,6 +1017,8 @@ void bs_cluster_stop(bs_cluster *c) {
     bs_tls_ctx_free(c->tls_client);
     free(c->members);
     free(c->removed);
+    free(c->saved_peers);
+    free(c->contacts);
     if (c->ring) bs_ring_snapshot_release(c->ring);
     if (c->future) bs_ring_snapshot_release(c->future);
     pthread_mutex_destroy(&c->mu);

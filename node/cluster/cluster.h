@@ -67,6 +67,10 @@ int bs_cluster_set_remote_status(bs_cluster *c, const bs_uuid *host,
                                  const char *status);
 /* 1 up, 0 down, BS_ENOTFOUND unknown host id (this node is always up). */
 int bs_cluster_is_alive(bs_cluster *c, const bs_uuid *host_id);
+/* How many of the members saved by the last run (bs_local_saved_peers)
+ * gossip does not know yet; *total (may be NULL) gets how many were
+ * saved.  Any thread. */
+size_t bs_cluster_unmet_peers(bs_cluster *c, size_t *total);
 
 bs_msg *bs_cluster_msg(bs_cluster *c);
 bs_gossip *bs_cluster_gossip(bs_cluster *c);

@@ -65,6 +65,8 @@ struct bs_gossip {
     char cluster[256];
     bs_msg_peer *seeds;
     size_t nseeds;
+    bs_msg_peer *contacts; /* not yet met: see bs_gossip_opts */
+    size_t ncontacts;
     bs_msg *msg;
     uv_timer_t timer;
     int timer_live;
@@ -470,13 +472,29 @@ static void on_round(uv_timer_t *t) {
                 }
         }
     }
+    /* contacts from before a restart: SYN each one until it is known */
+    bs_msg_peer *unmet = NULL;
+    size_t nunmet = 0;
+    for (size_t i = 0; i < g->ncontacts; i++) {
+        int met = 0;
+        for (size_t j = 0; j < g->n && !met; j++)
+            met = bs_msg_peer_equal(&g->nodes[j]->st.ep, &g->contacts[i]);
+        if (met) {
+            g->contacts[i--] = g->contacts[--g->ncontacts];
+            continue;
+        }
+        if (!unmet) unmet = calloc(g->ncontacts, sizeof *unmet);
+        if (unmet) unmet[nunmet++] = g->contacts[i];
+    }
     pthread_mutex_unlock(&g->mu);
     if (b.len) {
+        for (size_t i = 0; i < nunmet; i++) send_syn(g, &unmet[i], &b);
         if (have_live) send_syn(g, &live_to, &b);
         if (have_dead) send_syn(g, &dead_to, &b);
         if (have_seed && !(have_live && bs_msg_peer_equal(&seed_to, &live_to)))
             send_syn(g, &seed_to, &b);
     }
+    free(unmet);
     bs_buf_free(&b);
     fire(g);
 }
@@ -544,6 +562,13 @@ int bs_gossip_start(const bs_gossip_opts *o,
         g->nseeds = o->nseeds;
     }
     g->o.seeds = g->seeds;
+    if (o->ncontacts) {
+        g->contacts = calloc(o->ncontacts, sizeof *g->contacts);
+        if (!g->contacts) goto nomem;
+        memcpy(g->contacts, o->contacts, o->ncontacts * sizeof *g->contacts);
+        g->ncontacts = o->ncontacts;
+    }
+    g->o.contacts = NULL;
     bs_msg_peer self;
     bs_msg_local(o->msg, &self);
     node *x = add_node(g, &self);
@@ -597,6 +622,7 @@ void bs_gossip_stop(bs_gossip *g) {
         bs_gossip_ep_clear(&g->evs[i].ep);
     free(g->evs);
     free(g->seeds);
+    free(g->contacts);
     pthread_mutex_destroy(&g->mu);
     free(g);
 }

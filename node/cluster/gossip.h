@@ -182,6 +182,10 @@ typedef struct bs_gossip_opts {
     const char *cluster_name;
     const bs_msg_peer *seeds; /* copied */
     size_t nseeds;
+    /* Members known before a restart (copied): each gets a SYN every
+     * round until gossip knows it, like a seed that is dropped once met. */
+    const bs_msg_peer *contacts;
+    size_t ncontacts;
     int32_t generation;   /* > every earlier generation of this node */
     uint32_t interval_ms; /* 1000 */
     double phi_threshold; /* 8 */
