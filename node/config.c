@@ -398,6 +398,13 @@ static const struct key keys[] = {
      "The block cache every table shares (uncompressed SST blocks, and "
      "their index and filter blocks). RocksDB keeps it full to this size "
      "once enough data has been read: a bound of the node's memory."},
+    {"storage_cache_index_and_filter_blocks", K_BOOL, F(storage_cache_index_and_filter_blocks), 0,
+     "true", 0, 0, NULL, 0, "Storage",
+     "Keep SST index and bloom filter blocks in the block cache (at high "
+     "priority; L0's pinned), so that storage_block_cache_size bounds them "
+     "too. false: RocksDB keeps every open file's index and filter in "
+     "memory outside the cache, which grows with the data on disk (about "
+     "6-7 MiB per GB of 200-byte rows)."},
     {"storage_memtable_size", K_SIZE, F(storage_memtable_size_bytes), 0, "64MiB", MIB,
      4 * GIB, NULL, 0, "Storage",
      "Size at which a table's memtable is flushed to an SST file. Each "

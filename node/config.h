@@ -108,6 +108,7 @@ typedef struct bs_config {
     uint64_t min_free_space_bytes;           /* 256MiB; 0 = no check */
     uint64_t storage_block_cache_size_bytes; /* 64MiB */
     uint64_t storage_memtable_size_bytes;    /* 64MiB per table */
+    bool storage_cache_index_and_filter_blocks; /* true */
 
     /* hinted handoff */
     bool hinted_handoff_enabled;            /* true */

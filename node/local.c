@@ -583,6 +583,7 @@ int bs_local_open(const bs_config *cfg, bs_local **out, char *err,
     so.durability = cfg->commitlog_sync == BS_COMMITLOG_BATCH ? BS_DURABILITY_BATCH : BS_DURABILITY_PERIODIC;
     so.periodic_sync_ms = (uint32_t)cfg->commitlog_sync_period_ms;
     so.min_free_bytes = cfg->min_free_space_bytes;
+    so.index_filter_outside_cache = !cfg->storage_cache_index_and_filter_blocks;
     if (cfg->storage_block_cache_size_bytes) so.block_cache_mb = (size_t)(cfg->storage_block_cache_size_bytes >> 20);
     if (cfg->storage_memtable_size_bytes) so.write_buffer_mb = (size_t)(cfg->storage_memtable_size_bytes >> 20);
     rc = bs_store_open(dir, &so, &n->store);

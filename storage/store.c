@@ -130,6 +130,11 @@ static void set_common(bs_store *s, rocksdb_options_t *o) {
     rocksdb_block_based_table_options_t *bb = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(bb, s->cache);
     rocksdb_block_based_options_set_filter_policy(bb, rocksdb_filterpolicy_create_bloom_full(10));
+    if (!s->opts.index_filter_outside_cache) {
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(bb, 1);
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks_with_high_priority(bb, 1);
+        rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(bb, 1);
+    }
     rocksdb_options_set_block_based_table_factory(o, bb);
     rocksdb_block_based_options_destroy(bb);
     /* No compression in L0 and L1 (RocksDB's tuning advice): that data is

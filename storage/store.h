@@ -68,6 +68,10 @@ typedef struct bs_store_opts {
     size_t write_buffer_mb;     /* per table memtable size; default 64 */
     int disable_auto_compactions; /* tests/benchmarks; default 0 */
     int create_if_missing;      /* default 1 */
+    int index_filter_outside_cache; /* default 0: SST index and filter
+                                       blocks live in the block cache
+                                       (high priority, L0 pinned), so the
+                                       cache size bounds them */
     uint64_t min_free_bytes;    /* writes are refused (BS_EIO, "No space
                                    left on device: ...") while the data
                                    directory's file system has less free

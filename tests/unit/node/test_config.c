@@ -115,6 +115,7 @@ START_TEST(defaults) {
     ck_assert_uint_eq(c.commitlog_sync_batch_window_ms, 2);
     ck_assert_uint_eq(c.storage_block_cache_size_bytes, 64u << 20);
     ck_assert_uint_eq(c.storage_memtable_size_bytes, 64u << 20);
+    ck_assert(c.storage_cache_index_and_filter_blocks);
     ck_assert(c.hinted_handoff_enabled);
     ck_assert_uint_eq(c.max_hint_window_ms, 3ull * 3600 * 1000);
     ck_assert_uint_eq(c.hinted_handoff_throttle_bytes, 1024 * 1024);
@@ -209,6 +210,7 @@ static const char *full_yaml =
     "min_free_space: 1GiB\n"
     "storage_block_cache_size: 128MiB\n"
     "storage_memtable_size: 16MiB\n"
+    "storage_cache_index_and_filter_blocks: false\n"
     "hinted_handoff_enabled: false\n"
     "max_hint_window: 1d\n"
     "hinted_handoff_throttle: 2MiB\n"
@@ -325,6 +327,7 @@ static void check_full(const bs_config *c) {
     ck_assert_uint_eq(c->commitlog_sync_batch_window_ms, 5);
     ck_assert_uint_eq(c->storage_block_cache_size_bytes, 128u << 20);
     ck_assert_uint_eq(c->storage_memtable_size_bytes, 16u << 20);
+    ck_assert(!c->storage_cache_index_and_filter_blocks);
     ck_assert(!c->hinted_handoff_enabled);
     ck_assert_uint_eq(c->max_hint_window_ms, 86400000ull);
     ck_assert_uint_eq(c->hinted_handoff_throttle_bytes, 2u << 20);

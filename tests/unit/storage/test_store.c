@@ -837,6 +837,43 @@ START_TEST(memory_accounting_follows_writes_flushes_reads) {
 }
 END_TEST
 
+/* Index and filter blocks of 20,000 rows: inside the block cache by
+ * default (the readers themselves hold almost nothing), outside it with
+ * storage_cache_index_and_filter_blocks: false (the same files reopened). */
+static uint64_t readers_after_reads(int outside) {
+    bs_store_close(S);
+    bs_store_opts o;
+    bs_store_opts_default(&o);
+    o.clock = &g_clock;
+    o.index_filter_outside_cache = outside;
+    S = open_store_opts(&o);
+    ck_assert_int_eq(bs_store_table_get(S, "ks.t", &T), 0);
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    for (int i = 0; i < 20000; i += 997) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "p%d", i);
+        ck_assert_ptr_nonnull(cellval(rd_part(T, i, pk, NULL, &a), "c", 1));
+        bs_arena_reset(&a);
+    }
+    bs_arena_free(&a);
+    bs_store_mem m;
+    bs_store_mem_get(S, &m);
+    return m.table_readers;
+}
+
+START_TEST(index_and_filter_blocks_in_the_cache_unless_asked) {
+    for (int i = 0; i < 20000; i++) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "p%d", i);
+        w_cell(S, T, i, pk, "c", 1, "v", 10, 0);
+    }
+    ck_assert_int_eq(bs_store_flush(S, T), 0);
+    uint64_t inside = readers_after_reads(0), outside = readers_after_reads(1);
+    ck_assert_uint_gt(outside, inside + 20000); /* >= 1 byte of filter a row */
+}
+END_TEST
+
 START_TEST(background_priority_follows_backlog) {
     bs_store_bg st;
     int idle, other;
@@ -923,6 +960,7 @@ int main(void) {
     tcase_add_test(tc, defer_scope_groups_writes);
     tcase_add_test(tc, background_priority_follows_backlog);
     tcase_add_test(tc, memory_accounting_follows_writes_flushes_reads);
+    tcase_add_test(tc, index_and_filter_blocks_in_the_cache_unless_asked);
     tcase_add_test(tc, background_activity_is_reported);
     suite_add_tcase(s, tc);
     return run_suite(s);
