@@ -353,7 +353,17 @@ static int get_table(bs_local *n, const char *cf, bs_table **t, bs_exec_err *err
     return 0;
 }
 
+static int apply_batch(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s, int now);
+
 int bs_local_apply(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s) {
+    return apply_batch(s, m, nm, now_s, 0);
+}
+
+int bs_local_apply_now(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s) {
+    return apply_batch(s, m, nm, now_s, 1);
+}
+
+static int apply_batch(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s, int now) {
     bs_batch *b;
     int rc = bs_batch_new(s, &b);
     if (rc) return rc;
@@ -386,7 +396,7 @@ int bs_local_apply(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s) 
             }
         }
     }
-    if (!rc) rc = bs_store_write_grouped(s, b);
+    if (!rc) rc = now ? bs_store_write(s, b) : bs_store_write_grouped(s, b);
     bs_batch_free(b);
     return rc;
 }

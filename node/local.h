@@ -84,6 +84,10 @@ bs_store *bs_local_store(bs_local *n);
  * loop's inline pass) the batch is queued until the scope's commit.
  * 0, a bs_store_table_get error for an unknown table, or a store error. */
 int bs_local_apply(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s);
+/* As bs_local_apply, but never queued: applied (after what the thread's
+ * defer scope queued) before it returns, so the caller reads it back at
+ * once (the counter leader's read-modify-write). */
+int bs_local_apply_now(bs_store *s, const bs_mutation *m, size_t nm, int64_t now_s);
 
 /* ---- cluster hooks (node/cluster/cluster.c) ------------------------------------ */
 

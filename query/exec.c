@@ -1338,6 +1338,12 @@ static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
     }
     int rc = batch_children(c, b, before, kids, kbinds, knb);
     if (rc) return rc > 0;
+    if (bs__x_batch_counter_check(c,
+                                  b->type == BS_PROTO_BATCH_COUNTER    ? BS_CQL_BATCH_COUNTER
+                                  : b->type == BS_PROTO_BATCH_UNLOGGED ? BS_CQL_BATCH_UNLOGGED
+                                                                       : BS_CQL_BATCH_LOGGED,
+                                  0, kids, b->nstmts))
+        return 0;
     int logged =
         b->type != BS_PROTO_BATCH_UNLOGGED && b->type != BS_PROTO_BATCH_COUNTER;
     /* protocol batches bind per child: each child builds its mutations

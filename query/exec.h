@@ -98,6 +98,12 @@ typedef struct bs_exec_backend {
     int64_t (*now_us)(void *ud);
     /* Static facts for system.local. */
     const char *cluster_name;
+    /* Writes to counter tables (mutations holding BS_MOP_COUNTER_ADD ops,
+     * possibly besides tombstones) at consistency cl: each increment is
+     * applied once by a leader replica and its new shard replicated
+     * (docs/CQL.md, "Counters").  NULL: counters are refused. */
+    int (*counter_write)(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
+                         bs_exec_err *err);
 } bs_exec_backend;
 
 typedef struct bs_exec bs_exec;

@@ -273,12 +273,18 @@ static int create_table(xctx *c, const bs_cql_stmt *s) {
             return XINVALID(
                 c, "User-defined types are not supported by Basalt (column %s)",
                 cd->name);
-        if (cd->type->kind == BS_TYPE_COUNTER)
-            return XINVALID(
-                c,
-                "counter columns are not supported by Basalt yet (column %s)",
-                cd->name);
     }
+    /* Cassandra: a counter table has only counter columns besides its
+     * primary key (a counter key column is refused by the schema) */
+    int counters = 0, others = 0;
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        if (defs[i].kind == BS_COL_PARTITION_KEY || defs[i].kind == BS_COL_CLUSTERING)
+            continue;
+        if (d->cols[i].type->kind == BS_TYPE_COUNTER) counters++;
+        else others++;
+    }
+    if (counters && others)
+        return XINVALID(c, "Cannot mix counter and non counter columns in the same table");
     for (uint32_t k = 0; k < d->npk; k++) {
         int found = 0;
         for (uint32_t i = 0; i < d->ncols; i++)
@@ -331,6 +337,11 @@ static int create_table(xctx *c, const bs_cql_stmt *s) {
         bs_schema_release(next);
         return schema_err(c, rc, err, ks, d->table.name);
     }
+    const bs_table_schema *nt = bs_schema_table(next, ks, d->table.name);
+    if (counters && nt && nt->default_ttl > 0) {
+        bs_schema_release(next);
+        return XINVALID(c, "Cannot set default_time_to_live on a table with counters");
+    }
     return publish(c, next, "CREATED", "TABLE", ks, d->table.name);
 }
 
@@ -346,11 +357,20 @@ static int alter_table(xctx *c, const bs_cql_stmt *s) {
     switch (d->kind) {
     case BS_CQL_ALTER_ADD:
         for (uint32_t i = 0; i < d->ncols && !rc; i++) {
-            if (d->cols[i].type->kind == BS_TYPE_UDT ||
-                d->cols[i].type->kind == BS_TYPE_COUNTER) {
+            if (d->cols[i].type->kind == BS_TYPE_UDT) {
                 bs_schema_release(next);
                 return XINVALID(c,
                                 "type of column %s is not supported by Basalt",
+                                d->cols[i].name);
+            }
+            int is_counter = d->cols[i].type->kind == BS_TYPE_COUNTER;
+            if (is_counter != bs__x_is_counter_table(t)) {
+                bs_schema_release(next);
+                return XINVALID(c,
+                                is_counter ? "Cannot add a counter column (%s) in a non counter "
+                                             "column family"
+                                           : "Cannot add a non counter column (%s) in a counter "
+                                             "column family",
                                 d->cols[i].name);
             }
             rc = bs_schema_add_column(next, ks, t->name, d->cols[i].name,

@@ -195,6 +195,17 @@ int bs__x_modification(xctx *c, const bs_cql_stmt *s, int64_t batch_ts,
  * 0 or -1 with c's error. */
 int bs__x_apply(xctx *c, const bs__x_muts *mv, int logged, const char *write_type);
 int bs__x_write(xctx *c, const bs_cql_stmt *s);
+/* ---- counters (exec_counter.c) ---- */
+/* 1 when t has counter columns (then all its regular columns are). */
+int bs__x_is_counter_table(const bs_table_schema *t);
+/* Cassandra's rules for counter statements in a batch of kind
+ * (bs_cql_batch_kind); ts_set: USING TIMESTAMP on the batch.  0 or -1. */
+int bs__x_batch_counter_check(xctx *c, int kind, int ts_set, bs_cql_stmt *const *stmts,
+                              size_t n);
+/* 1 when mv holds counter increments. */
+int bs__x_counter_muts(const bs__x_muts *mv);
+/* Sends counter mutations to the backend's counter write.  0 or -1. */
+int bs__x_counter_apply(xctx *c, const bs__x_muts *mv);
 int bs__x_select(xctx *c, const bs_cql_stmt *s);
 
 /* The result metadata a SELECT returns (PREPARE announces it). */

@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "query/counter.h"
 #include "query/exec_int.h"
 #include "ring/murmur3.h"
 #include "storage/keycodec.h"
@@ -207,6 +208,9 @@ static int plan_cell_meta(sctx *s, const char *f, int ci, selx *o) {
                         "Cannot use selection function %s on "
                         "non-frozen collection %s",
                         f, col->name);
+    if (col->type->kind == BS_TYPE_COUNTER)
+        return XINVALID(c, "Cannot use selection function %s on counter column %s",
+                        f[0] == 'w' ? "writeTime" : "ttl", col->name);
     o->kind = f[0] == 'w' ? SEL_WRITETIME : SEL_TTL;
     o->col = ci;
     o->type = type_of_kind(f[0] == 'w' ? BS_TYPE_BIGINT : BS_TYPE_INT);
@@ -1109,6 +1113,25 @@ static int emit_sorted(sctx *s) {
 /* ---- materialising stored rows ---------------------------------------------
  */
 
+/* A counter: the sum of its shards (query/counter.h). */
+static int assemble_counter(sctx *s, const bs_cellv *cells, size_t n, const bs_column *col,
+                            xrow *r) {
+    int64_t sum, ts;
+    int k = bs_counter_value(cells, n, col->id, &sum, &ts);
+    if (k < 0)
+        return bs__x_fail(s->c, BS_PROTO_ERR_SERVER, "corrupt counter shard in %s.%s",
+                          s->t->keyspace, s->t->name);
+    if (!k) return 0;
+    size_t ci = (size_t)(col - s->t->cols);
+    uint8_t *p = bs_arena_alloc(s->c->a, 8);
+    if (!p) return bs__x_fail(s->c, BS_PROTO_ERR_SERVER, "out of memory");
+    bs_put_u64(p, (uint64_t)sum);
+    r->vals[ci].p = p;
+    r->vals[ci].len = 8;
+    r->wt[ci] = ts;
+    return 0;
+}
+
 static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
     xctx *c = s->c;
     const bs_table_schema *t = s->t;
@@ -1121,6 +1144,13 @@ static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
             continue;
         }
         size_t ci = (size_t)(col - t->cols);
+        if (col->type->kind == BS_TYPE_COUNTER) {
+            size_t j = i;
+            while (j < rv->ncells && rv->cells[j].col == cv->col) j++;
+            if (assemble_counter(s, rv->cells + i, j - i, col, r)) return -1;
+            i = j;
+            continue;
+        }
         if (!bs_type_is_multicell(col->type)) {
             r->vals[ci].p = cv->val ? cv->val : (const uint8_t *)"";
             r->vals[ci].len = cv->val_len;

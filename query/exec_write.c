@@ -251,13 +251,35 @@ static int list_index(xctx *c, wctx *w, const bs_column *col,
     return XINVALID(c, "List index %d out of bound, list has size %zu", idx, k);
 }
 
+/* c = c + n / c = c - n on a counter: an increment op (exec_counter.c). */
+static int counter_add(xctx *c, wctx *w, const bs_column *col,
+                       const bs_cql_assign *as, int negate) {
+    xval v;
+    if (bs__x_term(c, as->value, col->type, col->name, &v)) return -1;
+    if (v.unset) return 0;
+    if (v.len == BS_VALUE_NULL)
+        return XINVALID(c, "Invalid null value for counter increment");
+    if (v.len != 8)
+        return XINVALID(c, "Invalid counter increment for %s", col->name);
+    uint64_t d = bs_get_u64(v.p);
+    if (negate) d = 0 - d; /* two's complement, as Cassandra's long */
+    uint8_t *p = bs_arena_alloc(c->a, 8);
+    if (!p) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    bs_put_u64(p, d);
+    return cell_op(c, w, col, BS_MOP_COUNTER_ADD, NULL, 0, 0, p, 8, w->ts);
+}
+
 /* c = c + v / c = v + c on a collection. */
 static int assign_add(xctx *c, wctx *w, const bs_column *col,
                       const bs_cql_assign *as) {
     const bs_type *t = col->type;
+    if (t->kind == BS_TYPE_COUNTER && as->kind == BS_CQL_ASSIGN_ADD)
+        return counter_add(c, w, col, as, 0);
     if (!bs_type_is_multicell(t)) {
         if (t->kind == BS_TYPE_COUNTER)
-            return XINVALID(c, "counters are not supported by Basalt");
+            return XINVALID(
+                c, "Invalid operation (%s = ? + %s) for non list column %s",
+                col->name, col->name, col->name);
         return XINVALID(
             c, "Invalid operation (%s = %s + ?) for non counter column %s",
             col->name, col->name, col->name);
@@ -331,6 +353,7 @@ static int list_remove(xctx *c, wctx *w, const bs_column *col, const xval *v) {
 static int assign_sub(xctx *c, wctx *w, const bs_column *col,
                       const bs_cql_assign *as) {
     const bs_type *t = col->type;
+    if (t->kind == BS_TYPE_COUNTER) return counter_add(c, w, col, as, 1);
     if (!bs_type_is_multicell(t))
         return XINVALID(
             c, "Invalid operation (%s = %s - ?) for non counter column %s",
@@ -393,6 +416,10 @@ static int do_assign(xctx *c, wctx *w, const bs_cql_assign *as) {
     if (!col) return XINVALID(c, "Undefined column name %s", as->column);
     if (col->kind == BS_COL_PARTITION_KEY || col->kind == BS_COL_CLUSTERING)
         return XINVALID(c, "PRIMARY KEY part %s found in SET part", col->name);
+    if (col->type->kind == BS_TYPE_COUNTER &&
+        (as->kind == BS_CQL_ASSIGN_SET || as->kind == BS_CQL_ASSIGN_SET_ELEM))
+        return XINVALID(c, "Cannot set the value of counter column %s (counters can only be "
+                           "incremented/decremented, not set)", col->name);
     switch (as->kind) {
     case BS_CQL_ASSIGN_SET: {
         xval v;
@@ -421,7 +448,8 @@ static int do_deletion(xctx *c, wctx *w, const bs_cql_deletion *d) {
         return XINVALID(c, "User-defined types are not supported by Basalt");
     const bs_type *t = col->type;
     if (!d->key) {
-        if (bs_type_is_multicell(t))
+        /* a counter's shards are its elements (query/counter.h) */
+        if (bs_type_is_multicell(t) || t->kind == BS_TYPE_COUNTER)
             return cell_op(c, w, col, BS_MOP_COLL_DEL, NULL, 0, 0, NULL, 0,
                            w->ts);
         return cell_op(c, w, col, BS_MOP_CELL_DEL, NULL, 0, 0, NULL, 0, w->ts);
@@ -536,6 +564,9 @@ static int do_insert(xctx *c, mstmt *ms, const bs_cql_insert *ins,
     if (reject_conditions(c, ins->if_not_exists, 0)) return -1;
     if (ins->json)
         return XINVALID(c, "INSERT JSON is not supported by Basalt yet");
+    if (bs__x_is_counter_table(t))
+        return XINVALID(c, "INSERT statements are not allowed on counter tables, use UPDATE "
+                           "instead");
     if (using_ts_ttl(c, &ins->using, t, batch_ts, &ms->ts, &ms->ttl)) return -1;
     xval *vals = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *vals);
     int *given = bs_arena_calloc(c->a, (t->ncols + 1) * sizeof *given);
@@ -658,6 +689,11 @@ static int update_delete_head(xctx *c, mstmt *ms, const bs_cql_stmt *s,
         u = &s->u.del.using;
         if (u->ttl)
             return XINVALID(c, "TTL is not allowed in DELETE statements");
+    }
+    if (bs__x_is_counter_table(t)) {
+        if (u->timestamp)
+            return XINVALID(c, "Cannot provide custom timestamp for counter updates");
+        if (u->ttl) return XINVALID(c, "Cannot provide custom TTL for counter updates");
     }
     if (using_ts_ttl(c, u, t, batch_ts, &ms->ts, &ms->ttl)) return -1;
     if (bs__x_where(c, t, where, nwhere, 1, wh)) return -1;
@@ -877,6 +913,7 @@ int bs__x_apply(xctx *c, const bs__x_muts *mv, int logged,
     if (check_timestamps(c, mv) || check_batch_size(c, mv) ||
         check_mutation_sizes(c, mv))
         return -1;
+    if (bs__x_counter_muts(mv)) return bs__x_counter_apply(c, mv);
     bs_exec_err err;
     memset(&err, 0, sizeof err);
     if (c->x->be.write(c->x->be.ud, mv->m, mv->n, c->cl, logged, &err)) {
@@ -894,8 +931,9 @@ int bs__x_write(xctx *c, const bs_cql_stmt *s) {
     int logged = 0;
     if (s->kind == BS_CQL_STMT_BATCH) {
         const bs_cql_batch *b = &s->u.batch;
-        if (b->kind == BS_CQL_BATCH_COUNTER)
-            return XINVALID(c, "Counter batches are not supported by Basalt");
+        if (bs__x_batch_counter_check(c, b->kind, b->using.timestamp != NULL, b->stmts,
+                                      b->nstmts))
+            return -1;
         logged = b->kind == BS_CQL_BATCH_LOGGED;
         int64_t bts = INT64_MIN;
         if (b->using.timestamp) {

@@ -25,7 +25,12 @@ typedef enum {
     BS_MOP_MARKER,    /* row marker (INSERT) */
     BS_MOP_ROW_DEL,   /* row tombstone */
     BS_MOP_RANGE_DEL, /* range tombstone [start, end] */
-    BS_MOP_PART_DEL   /* partition tombstone */
+    BS_MOP_PART_DEL,  /* partition tombstone */
+    /* counter increment: val = the delta, 8 bytes big-endian signed.
+     * Only the counter write path (bs_exec_backend.counter_write) takes
+     * it: its leader replica turns it into a shard cell (ordinary
+     * BS_MOP_CELL, see query/counter.h); stores refuse it. */
+    BS_MOP_COUNTER_ADD
 } bs_mop_kind;
 
 typedef struct bs_mop {

@@ -477,6 +477,7 @@ const char *bs__verb_name(uint8_t verb) {
     case BS_VERB_BATCHLOG_STORE: return "BATCH_STORE";
     case BS_VERB_BATCHLOG_REMOVE: return "BATCH_REMOVE";
     case BS_VERB_TRUNCATE: return "TRUNCATE";
+    case BS_VERB_COUNTER: return "COUNTER";
     default: return "REQUEST";
     }
 }
@@ -745,6 +746,7 @@ static const verb_ent k_verbs[] = {
     {BS_VERB_BATCHLOG_STORE, bs__job_batchlog_store, 1},
     {BS_VERB_BATCHLOG_REMOVE, bs__job_batchlog_remove, 1},
     {BS_VERB_TRUNCATE, bs__job_truncate, 1},
+    {BS_VERB_COUNTER, bs__job_counter, 1},
 };
 
 void bs_coord_drain(bs_coord *c) {
@@ -955,6 +957,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->read = bs__coord_read;
     be->scan = bs__coord_scan;
     be->truncate = bs__coord_truncate;
+    be->counter_write = bs__coord_counter_write;
     be->nodes = d_nodes;
     be->now_us = d_now_us;
     if (c->lbe.estimate) be->estimate = d_estimate;

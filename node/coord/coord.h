@@ -27,6 +27,8 @@
  *                                  partition's token, tombstones included
  *   REPAIR_RAW (13) raw         -> status only (records LWW-merged)
  *   RANGE_READ (14) scan        -> scanres
+ *   COUNTER (26)    write       -> status only (the counter write led
+ *                                  here, at the consistency in "now")
  * Handlers run on a small worker pool ("stage"), never on the messaging
  * loop, so storage latency does not stall messaging.
  *
@@ -61,6 +63,8 @@
 #define BS_VERB_BATCHLOG_STORE 28
 #define BS_VERB_BATCHLOG_REMOVE 29
 #define BS_VERB_TRUNCATE 30
+/* Counter writes forwarded to a leader replica (node/coord/coord_counter.c). */
+#define BS_VERB_COUNTER 26
 
 typedef struct bs_coord bs_coord;
 

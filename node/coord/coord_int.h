@@ -282,6 +282,11 @@ void bs__job_read(bs_coord *c, bs__job *j);
 void bs__job_read_raw(bs_coord *c, bs__job *j);
 void bs__job_repair_raw(bs_coord *c, bs__job *j);
 void bs__job_range(bs_coord *c, bs__job *j);
+/* Counter writes (coord_counter.c): the backend's counter_write, and the
+ * leader side of a forwarded one. */
+int bs__coord_counter_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
+                            bs_exec_err *err);
+void bs__job_counter(bs_coord *c, bs__job *j);
 
 /* Backend entry points. */
 int bs__coord_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
