@@ -2,7 +2,7 @@
  * stress.c - basalt-stress: a cassandra-stress-like load generator over
  * the C driver (client/basalt.h) and the engine in stress_core.c.
  *
- *   basalt-stress write|read|mixed [n=N | duration=30s] [cl=ONE]
+ *   basalt-stress write|read|mixed|counter [n=N | duration=30s] [cl=ONE]
  *       [ratio(write=1,read=3)] [-rate threads=N] [-rate fixed=5000/s]
  *       [-node 127.0.0.1,127.0.0.2] [-port 9042] [-pop seq|uniform|gaussian]
  *       [-dist N] [-col size=100] [-rows N] [-replication N]
@@ -18,7 +18,10 @@
  * Writes are prepared INSERTs of a `size`-byte value of random bytes
  * (xorshift64, seeded by -seed and the slot: incompressible, like real
  * payloads, and the same on every run of a seed); reads are prepared
- * point SELECTs by full primary key.
+ * point SELECTs by full primary key.  `counter` is write with counter
+ * increments instead: prepared `UPDATE counter1 SET v = v + 1 WHERE key =
+ * ? AND c = ?` on table counter1 (key blob, c int, v counter, PRIMARY KEY
+ * (key, c)); -col size is unused.
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,7 +35,7 @@
 #include "common/error.h"
 
 typedef struct cfg {
-    int kind; /* 0 write, 1 read, 2 mixed */
+    int kind; /* 0 write, 1 read, 2 mixed (3 counter: writes are increments) */
     uint64_t n;
     double duration;
     uint16_t cl;
@@ -139,6 +142,12 @@ static bs_client_stmt *bind_op(app *a, wstate *w, uint64_t seq, int kind) {
     bs_put_u64(key, k / (uint64_t)a->c->rows);
     int32_t ck = (int32_t)(k % (uint64_t)a->c->rows);
     bs_client_stmt *s = kind == 0 ? w->ins : w->sel;
+    if (kind == 0 && a->c->kind == 3) { /* v = v + ? WHERE key = ? AND c = ? */
+        bs_client_stmt_bind_int64(s, 0, 1);
+        bs_client_stmt_bind_bytes(s, 1, key, 8);
+        bs_client_stmt_bind_int32(s, 2, ck);
+        return s;
+    }
     bs_client_stmt_bind_bytes(s, 0, key, 8);
     bs_client_stmt_bind_int32(s, 1, ck);
     if (kind == 0) {
@@ -228,7 +237,7 @@ static double parse_duration(const char *s) {
 static void usage(void) {
     fprintf(
         stderr,
-        "usage: basalt-stress write|read|mixed [n=N | duration=30s] [cl=ONE]\n"
+        "usage: basalt-stress write|read|mixed|counter [n=N | duration=30s] [cl=ONE]\n"
         "         [ratio(write=1,read=3)] [-rate threads=N] [-rate "
         "fixed=5000/s]\n"
         "         [-node HOST[,HOST]] [-port 9042] [-pop seq|uniform|gaussian] "
@@ -285,6 +294,8 @@ static int parse_args(int argc, char **argv, cfg *c) {
         c->kind = 1;
     else if (!strcmp(argv[1], "mixed"))
         c->kind = 2;
+    else if (!strcmp(argv[1], "counter"))
+        c->kind = 3;
     else
         return -1;
     for (int i = 2; i < argc; i++) {
@@ -383,7 +394,7 @@ static int parse_args(int argc, char **argv, cfg *c) {
     }
     if (!c->n && c->duration <= 0) c->n = 100000;
     if (!c->dist) c->dist = c->n ? c->n : 1000000;
-    if (c->kind == 0) c->rd = 0, c->wr = 1;
+    if (c->kind == 0 || c->kind == 3) c->rd = 0, c->wr = 1;
     if (c->kind == 1) c->wr = 0, c->rd = 1;
     return 0;
 }
@@ -451,8 +462,17 @@ int main(int argc, char **argv) {
              "blob, PRIMARY KEY (key, c))",
              c.ks);
     if (run_cql(a.cl, q)) return 1;
-    snprintf(q, sizeof q,
-             "INSERT INTO %s.standard1 (key, c, v) VALUES (?, ?, ?)", c.ks);
+    if (c.kind == 3) {
+        snprintf(q, sizeof q,
+                 "CREATE TABLE IF NOT EXISTS %s.counter1 (key blob, c int, v counter, "
+                 "PRIMARY KEY (key, c))",
+                 c.ks);
+        if (run_cql(a.cl, q)) return 1;
+        snprintf(q, sizeof q, "UPDATE %s.counter1 SET v = v + ? WHERE key = ? AND c = ?",
+                 c.ks);
+    } else {
+        snprintf(q, sizeof q, "INSERT INTO %s.standard1 (key, c, v) VALUES (?, ?, ?)", c.ks);
+    }
     if (bs_client_prepare(a.cl, q, &a.ins, &err)) {
         fprintf(stderr, "basalt-stress: prepare: %s\n", err.message);
         return 1;

@@ -179,6 +179,8 @@ class CounterTest(_ReplicatedCluster):
         ddl = c.metadata.keyspaces["rf3"].tables["c"].export_as_string()
         self.assertIn("a counter", ddl)
         self.assertIn("b counter", ddl)
+        desc = self.q(0, "DESCRIBE TABLE rf3.c").one()
+        self.assertIn("a counter", desc.create_statement)
 
     def test_2_concurrent_increments_sum(self):
         ledger = Ledger()
@@ -236,6 +238,11 @@ class CounterTest(_ReplicatedCluster):
         self.q(0, "DELETE FROM rf3.c WHERE k = 30")
         for i in range(3):
             self.assertIsNone(self.q(i, "SELECT * FROM rf3.c WHERE k = 30", ALL).one())
+        # a deleted counter counts again from zero (new shards, later clocks)
+        self.q(2, "UPDATE rf3.c SET a = a + 3 WHERE k = 30")
+        self.q(0, "UPDATE rf3.c SET a = a + 4 WHERE k = 30")
+        r = self.q(1, "SELECT a, b FROM rf3.c WHERE k = 30", ALL).one()
+        self.assertEqual((r.a, r.b), (7, None))
         self.q(1, "DELETE FROM rf3.cc WHERE k = 30 AND ck = 'x'")
         rows = {(x.ck, x.n) for x in self.q(2, "SELECT ck, n FROM rf3.cc WHERE k = 30", ALL)}
         self.assertEqual(rows, {("y", -1)})
