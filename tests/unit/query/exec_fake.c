@@ -513,6 +513,60 @@ static int be_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
     return 0;
 }
 
+/* Counter writes as one leader replica would do them (node/coord/
+ * coord_counter.c): each increment becomes this fake node's shard of the
+ * cell (host id FAKE_HOST), its total read back first (a shard older than
+ * a deletion counts as absent) and its clock moved past the old one. */
+static const uint8_t FAKE_HOST[16] = {0xfa, 0x4e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+static void shard_of(fpart *p, const bs_mop *op, int64_t *clock, int64_t *total) {
+    frow *r = get_row(p, op);
+    int64_t d = max64(row_deletion(p, r), r->del_ts);
+    for (size_t i = 0; i < r->ncd; i++)
+        if (r->cd[i].col == op->col) d = max64(d, r->cd[i].ts);
+    *clock = INT64_MIN;
+    *total = 0;
+    for (size_t i = 0; i < r->ncells; i++) {
+        const fcell *c = &r->cells[i];
+        if (c->col == op->col && c->elem_len == 16 && !memcmp(c->elem, FAKE_HOST, 16) &&
+            !c->tomb && c->ts > d && c->val_len == 8) {
+            *clock = c->ts;
+            *total = (int64_t)bs_get_u64(c->val);
+        }
+    }
+}
+
+static int be_counter_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
+                            bs_exec_err *err) {
+    bs_fake_be *f = ud;
+    f->st.counter_writes++;
+    f->st.last_cl = cl;
+    if (take_failure(f, BS_FAKE_WRITE, err)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        ftable *t = find_table(f, &m[i].table_id, 1);
+        fpart *p = get_part(t, &m[i]);
+        for (size_t j = 0; j < m[i].nops; j++) {
+            bs_mop op = m[i].ops[j];
+            uint8_t v[8]; /* lives until apply_op copied it */
+            if (op.kind == BS_MOP_COUNTER_ADD) {
+                int64_t clock, total;
+                shard_of(p, &op, &clock, &total);
+                bs_put_u64(v, (uint64_t)total + bs_get_u64(op.val));
+                op.kind = BS_MOP_CELL;
+                op.has_elem = 1;
+                op.elem = FAKE_HOST;
+                op.elem_len = 16;
+                op.val = v;
+                op.val_len = 8;
+                op.ts = clock == INT64_MIN || clock < f->now_us ? f->now_us++ : clock + 1;
+                op.ttl = 0;
+            }
+            apply_op(f, p, &op);
+        }
+    }
+    return 0;
+}
+
 static int be_read(void *ud, const bs_table_schema *ts, int64_t token,
                    const void *pk, size_t pk_len, const bs_slice *sl,
                    uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err) {
@@ -663,6 +717,7 @@ void bs_fake_backend(bs_fake_be *f, bs_exec_backend *be) {
     be->schema_get = be_schema_get;
     be->schema_apply = be_schema_apply;
     be->write = be_write;
+    be->counter_write = be_counter_write;
     be->read = be_read;
     be->scan = be_scan;
     be->truncate = be_truncate;

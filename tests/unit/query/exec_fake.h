@@ -46,6 +46,7 @@ int64_t bs_fake_now(const bs_fake_be *f);
 /* Statistics of the calls the executor made. */
 typedef struct bs_fake_stats {
     size_t writes;       /* write() calls */
+    size_t counter_writes; /* counter_write() calls (leader as one node) */
     size_t last_nmut;    /* mutations in the last write() */
     int last_logged;     /* its `logged` flag */
     uint16_t last_cl;    /* consistency of the last write/read/scan */
