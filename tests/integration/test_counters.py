@@ -28,6 +28,7 @@ Checked, in order:
 
 import os
 import subprocess
+import sys
 import threading
 import unittest
 
@@ -255,10 +256,17 @@ class CounterTest(_ReplicatedCluster):
                               args=([0, 1], keys, 150, ledger, "rf3.c", stop))
         bg.start()
         try:
-            self.drop_session(2)
+            # kill node 2 once increments are flowing (some acknowledged)
+            _wait(lambda: sum(1 for _ in ledger.acked) == len(keys) or not bg.is_alive(), 60,
+                  "first increments acknowledged")
             self.nodes[2].kill()
         finally:
+            stop_at = threading.Timer(120, stop.set)  # a hung worker cannot hang the test
+            stop_at.start()
             bg.join()
+            stop_at.cancel()
+        self.assertTrue(any(ledger.acked.values()))
+        self.drop_session(2)
         self._converge("node 2 killed")
         # more increments with node 2 down
         self.run_increments([0, 1], keys, 30, ledger)
@@ -266,6 +274,8 @@ class CounterTest(_ReplicatedCluster):
         rc, out = self.admin(0, "repair", "rf3")
         self.assertEqual(rc, 0, out)
         _wait(self.in_sync, 60, "equal checksums of rf3.c after repair", step=0.5)
+        sys.stderr.write("test_4: acknowledged %r, timed out (lo, hi) %r\n"
+                         % (ledger.acked, ledger.lost))
         for k in keys:
             for i in range(3):
                 self.assert_within(self.value(i, k, ONE), ledger, k, "ONE on node %d" % i)
