@@ -26,7 +26,9 @@
  *      sees the shard's latest version and increments of one shard are
  *      serialized.
  *   4. The new shards are then written like any mutation
- *      (bs__coord_write) at the request's consistency level: replicas,
+ *      (bs__coord_write_ex, which counts this node's replica as done
+ *      without applying them again) at the request's consistency level:
+ *      replicas,
  *      hints, WriteTimeout as usual (write type COUNTER).  Replicas store
  *      a whole shard version, so a retried or replayed delivery (hint,
  *      repair) is idempotent.
@@ -320,7 +322,7 @@ static int counter_write(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t 
         bs__placement_done(c, &pl);
     }
     /* step 4: replicate the new shards */
-    if (!rc && nled) rc = bs__coord_write(c, led, nled, cl, 0, err);
+    if (!rc && nled) rc = bs__coord_write_ex(c, led, nled, cl, 0, 1, err);
     if (rc && (err->code == BS_PROTO_ERR_WRITE_TIMEOUT || err->code == BS_PROTO_ERR_WRITE_FAILURE))
         err->write_type = "COUNTER";
     free(led);

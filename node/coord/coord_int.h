@@ -291,6 +291,11 @@ void bs__job_counter(bs_coord *c, bs__job *j);
 /* Backend entry points. */
 int bs__coord_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
                     int logged, bs_exec_err *err);
+/* The same; applied_here: the mutations are already applied to this
+ * node's store (a counter leader's shards), so its replica counts as
+ * acknowledged without applying them again. */
+int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t n, uint16_t cl, int logged,
+                       int applied_here, bs_exec_err *err);
 int bs__coord_read(void *ud, const bs_table_schema *t, int64_t token,
                    const void *pk, size_t pk_len, const bs_slice *sl,
                    uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err);

@@ -279,7 +279,11 @@ static size_t write_send(bs_coord *c, bs__fan *f, wstate *w, const bs_mutation *
 
 int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
                     bs_exec_err *err) {
-    bs_coord *c = ud;
+    return bs__coord_write_ex(ud, m, nm, cl, logged, 0, err);
+}
+
+int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
+                       int applied_here, bs_exec_err *err) {
     int64_t t0 = bs_clock_mono_ns();
     if (cl < BS_COORD_NCL) BS__INC(c->writes[cl]);
     if (!nm) return 0;
@@ -319,7 +323,7 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
                 bs__cl_name(cl));
     if (write_plan(c, s, m, nm, cl, &w, err)) goto out;
     if (w.ntg == 1 && w.tg[0].local && !(logged && nm > 1)) {
-        rc = write_local_only(c, &w, m, nm, cl, logged, err);
+        rc = applied_here ? 0 : write_local_only(c, &w, m, nm, cl, logged, err);
         goto out;
     }
     sub = calloc(nm, sizeof *sub);
@@ -352,7 +356,8 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     int local_rc = 0;
     size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s);
     if (local_g != SIZE_MAX) {
-        local_rc = bs__apply_local(c, sub, for_target(&w, m, local_g, sub), now_s);
+        if (!applied_here)
+            local_rc = bs__apply_local(c, sub, for_target(&w, m, local_g, sub), now_s);
         if (local_rc && local_rc != BS_EIO)
             BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(local_rc), bs_store_errmsg());
         bs__fan_local(f, local_g, local_rc);
