@@ -197,6 +197,11 @@ class CounterTest(_ReplicatedCluster):
                 for i in range(3):
                     _wait(lambda i=i, k=k: self.value(i, k, ONE) == want, 30,
                           "ONE read of key %d on node %d converges to %d" % (k, i, want))
+        # a range scan (every partition, merged across replicas) sums the same
+        for i in range(3):
+            scanned = {r.k: r.a for r in self.q(i, "SELECT k, a FROM rf3.c", ALL)}
+            for k in keys:
+                self.assert_within(scanned.get(k), ledger, k, "scan at ALL on node %d" % i)
         # b was never touched: null; a never-incremented row is absent
         r = self.q(0, "SELECT a, b FROM rf3.c WHERE k = 10", ALL).one()
         self.assertIsNone(r.b)

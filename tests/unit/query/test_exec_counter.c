@@ -123,6 +123,11 @@ START_TEST(increments_sum) {
     ck_assert_uint_eq(st->writes, w0); /* never as plain writes */
     ROWS("1 | x | -9 | -3\n1 | y | 5 | null\n2 | y | 5 | null", "SELECT * FROM c WHERE k IN (1, 2)");
     ROWS("", "SELECT * FROM c WHERE k = 3");
+    ROWS("1 | x | -9\n1 | y | 5\n2 | y | 5", "SELECT k, ck, a FROM c");
+    ROWS("1 | y | 5\n2 | y | 5", "SELECT k, ck, a FROM c WHERE a > 0 ALLOW FILTERING");
+    ROWS("1 | x", "SELECT k, ck FROM c WHERE b = -3 ALLOW FILTERING");
+    ROWS("1", "SELECT sum(a) FROM c");
+    ROWS("3", "SELECT count(a) FROM c");
     ok("UPDATE c SET a = a + 9223372036854775807 WHERE k = 2 AND ck = 'z'");
     ROWS("9223372036854775807", "SELECT a FROM c WHERE k = 2 AND ck = 'z'");
     ok("UPDATE c SET a = a + 1 WHERE k = 2 AND ck = 'z'"); /* wraps like a Java long */
