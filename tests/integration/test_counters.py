@@ -23,17 +23,22 @@ Checked, in order:
      at ALL equal the acknowledged sum (within [acked, acked + timed
      out]);
   5. RF=1: increments through the two nodes that are not the replica are
-     forwarded to it (the leader) and sum exactly.
+     forwarded to it (the leader) and sum exactly;
+  6. basalt-stress's counter mode (the C driver) sums exactly;
+  7. with a replica paused, increments at ALL time out with write type
+     COUNTER (never retried); once it resumes, every replica holds a value
+     within [acked, acked + timed out].
 """
 
 import os
+import signal
 import subprocess
 import sys
 import threading
 import unittest
 
 import harness
-from cassandra import ConsistencyLevel, InvalidRequest, WriteTimeout
+from cassandra import ConsistencyLevel, InvalidRequest, Unavailable, WriteTimeout, WriteType
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
 from test_replication import _ReplicatedCluster, _wait
@@ -300,6 +305,65 @@ class CounterTest(_ReplicatedCluster):
             self.assert_within(got, ledger, k, "RF=1")
             if not ledger.lost.get(k):
                 self.assertEqual(got, ledger.acked[k])
+
+    def test_6_basalt_stress_counter_mode(self):
+        """basalt-stress counter (the C driver's prepared increments): 300
+        increments of 1 over 10 keys sum to 300 read at ALL."""
+        stress = os.environ.get("BASALT_STRESS") or os.path.join(
+            os.path.dirname(os.path.dirname(harness.BASALTD)), "client", "basalt-stress")
+        hosts = self.nodes[0].host  # the driver learns the others from system.peers
+        p = subprocess.run([stress, "counter", "n=300", "cl=QUORUM", "-pop", "uniform", "-dist",
+                            "10", "-replication", "3", "-keyspace", "cs", "-node", hosts,
+                            "-port", str(self.nodes[0].port), "-rate", "threads=8"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, out)
+        rows = list(self.q(1, "SELECT v FROM cs.counter1", ALL))
+        self.assertLessEqual(len(rows), 10)
+        if "timeout" not in out:
+            self.assertEqual(sum(r.v for r in rows), 300, out)
+        else:
+            self.assertLessEqual(sum(r.v for r in rows), 300, out)
+
+    def test_7_timed_out_increments_are_bounded(self):
+        """A paused replica makes increments at ALL time out (write type
+        COUNTER, not retried); each was applied by its leader, so once the
+        replica is back the value lies in [acked, acked + timed out]; an
+        increment answered Unavailable was not applied at all."""
+        k = 70
+        self.q(0, "UPDATE rf3.c SET a = a + 1000 WHERE k = %d" % k, ALL)
+        ledger = Ledger()
+        ledger.ack(k, 1000)
+        pid = self.nodes[2].proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            first = None
+            for n in range(2):
+                try:
+                    self.q(0, "UPDATE rf3.c SET a = a + 7 WHERE k = %d" % k, ALL)
+                    ledger.ack(k, 7)
+                    outcome = "ok"
+                except WriteTimeout as e:
+                    self.assertEqual(e.write_type, WriteType.COUNTER, str(e))
+                    ledger.timeout(k, 7)
+                    outcome = "timeout"
+                except Unavailable:
+                    outcome = "unavailable"  # refused before anything was applied
+                if first is None:
+                    first = outcome
+            self.q(1, "UPDATE rf3.c SET a = a + 1 WHERE k = %d" % k, Q)
+            ledger.ack(k, 1)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.assertEqual(first, "timeout", "a paused replica must time the first increment out")
+        self._converge("node 2 resumed")
+        got = self.value(0, k, ALL)
+        sys.stderr.write("test_7: read %r, acknowledged %r, timed out %r\n"
+                         % (got, ledger.acked, ledger.lost))
+        self.assert_within(got, ledger, k, "ALL after the pause")
+        for i in range(3):
+            _wait(lambda i=i: self.value(i, k, ONE) == got, 30,
+                  "node %d holds %r at ONE" % (i, got))
 
     # -- repair helpers ---------------------------------------------------------
     def admin(self, i, *args):
