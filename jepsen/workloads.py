@@ -441,4 +441,122 @@ class DeleteWorkload(object):
         return res
 
 
-WORKLOADS = {"set": SetWorkload, "register": RegisterWorkload, "delete": DeleteWorkload}
+# ---------------------------------------------------------------------------
+# counter: increments of counter columns; reads and final values bounded by
+# the acknowledged and the possibly-applied increments.
+# ---------------------------------------------------------------------------
+class CounterWorkload(object):
+    """Positive increments (1..5) of NKEYS counters at QUORUM, and QUORUM
+    reads.  An increment that timed out ("info") may or may not have been
+    applied (Basalt and the driver never retry it); one that failed
+    (Unavailable) was not.  With positive deltas, for every ok read of key
+    k invoked at t_inv and completed at t_ok:
+      C1 lower bound: value >= the sum of the increments of k acknowledged
+         before t_inv (QUORUM increment and QUORUM read share a replica,
+         which holds the leader's new shard; shards merge by highest
+         clock), and >= every read of k completed before t_inv (blocking
+         read repair leaves a quorum at least that high);
+      C2 upper bound: value <= the sum of the increments of k invoked
+         before t_ok that did not fail.
+    Final values (QUORUM, then ALL, after heal) lie within [all
+    acknowledged, all acknowledged + all indeterminate]."""
+    name = "counter"
+    table = "counters"
+    NKEYS = 8
+
+    def schema(self):
+        return ["CREATE TABLE IF NOT EXISTS %s.counters (part int, k int, n counter, "
+                "PRIMARY KEY (part, k))" % KS]
+
+    def op(self, w, rng):
+        k = rng.randrange(self.NKEYS)
+        if rng.random() < 0.7:
+            return "add", [k, rng.randint(1, 5)]
+        return "read", [k, None]
+
+    def invoke(self, c, f, val):
+        k, d = val
+        try:
+            if f == "add":
+                c.execute("UPDATE %s.counters SET n = n + %d WHERE part = %d AND k = %d"
+                          % (KS, d, k % NPART, k), CL.QUORUM)
+                return "ok", val, None
+            rows = list(c.execute("SELECT n FROM %s.counters WHERE part = %d AND k = %d"
+                                  % (KS, k % NPART, k), CL.QUORUM))
+            return "ok", [k, rows[0].n if rows else 0], None
+        except Exception as e:
+            t, m = _classify(e)
+            if f == "read":
+                t = "fail"
+            return t, val, m
+
+    def snapshot(self, session, cl, parts=range(NPART)):
+        rows = _rows_by_partition(session, "counters", "k, n", cl, parts)
+        return sorted([r.k, r.n] for p in rows for r in rows[p])
+
+    def check(self, history, fin):
+        adds = []        # (k, delta, t_inv, t_done, type)
+        reads = []       # (k, value, t_inv, t_ok)
+        pending = {}
+        for op in history:
+            if op["process"] == "nemesis":
+                continue
+            if op["type"] == "invoke":
+                pending[op["process"]] = op
+                continue
+            inv = pending.pop(op["process"], None)
+            if inv is None:
+                continue
+            if op["f"] == "add":
+                adds.append((op["value"][0], op["value"][1], inv["time"], op["time"], op["type"]))
+            elif op["f"] == "read" and op["type"] == "ok":
+                reads.append((op["value"][0], op["value"][1], inv["time"], op["time"]))
+        for p, inv in pending.items():  # never completed: indeterminate
+            if inv["f"] == "add":
+                adds.append((inv["value"][0], inv["value"][1], inv["time"], None, "info"))
+        bad = []
+        for (k, v, ti, tc) in reads:
+            lo = sum(d for (kk, d, _, td, typ) in adds
+                     if kk == k and typ == "ok" and td is not None and td < ti)
+            why = "increments acknowledged before the read"
+            prior = [x for (kk, x, _, t2) in reads if kk == k and t2 < ti]
+            if prior and max(prior) > lo:
+                lo, why = max(prior), "a read that completed before this one"
+            hi = sum(d for (kk, d, ta, _, typ) in adds if kk == k and typ != "fail" and ta < tc)
+            if v < lo or v > hi:
+                bad.append({"key": k, "read": v, "at_least": lo, "because": why, "at_most": hi,
+                            "read_invoked": ti, "read_completed": tc})
+        acked, maybe = {}, {}
+        for (k, d, _, _, typ) in adds:
+            if typ == "ok":
+                acked[k] = acked.get(k, 0) + d
+            elif typ == "info":
+                maybe[k] = maybe.get(k, 0) + d
+        res = {"increments": len(adds), "acknowledged": sum(1 for a in adds if a[4] == "ok"),
+               "indeterminate": sum(1 for a in adds if a[4] == "info"), "reads": len(reads),
+               "bad_reads": len(bad), "bad": bad[:20], "valid": not bad, "final_wrong": []}
+        for cl in ("QUORUM", "ALL"):
+            snap = fin.get("reads", {}).get(cl)
+            if snap is None:
+                res["valid"] = False
+                res[cl] = {"error": fin.get("errors", {}).get(cl, "final read failed")}
+                continue
+            final = {k: n for k, n in snap}
+            wrong = []
+            for k in sorted(set(acked) | set(maybe) | set(final)):
+                got, lo = final.get(k, 0), acked.get(k, 0)
+                hi = lo + maybe.get(k, 0)
+                if not lo <= got <= hi:
+                    wrong.append({"key": k, "final": got, "acknowledged": lo, "at_most": hi,
+                                  "cl": cl})
+            res[cl] = {"keys": len(final), "wrong": len(wrong),
+                       "sum": sum(final.values()), "acknowledged_sum": sum(acked.values()),
+                       "indeterminate_sum": sum(maybe.values())}
+            res["final_wrong"] += wrong
+            if wrong:
+                res["valid"] = False
+        return res
+
+
+WORKLOADS = {"set": SetWorkload, "register": RegisterWorkload, "delete": DeleteWorkload,
+             "counter": CounterWorkload}

@@ -434,5 +434,57 @@ class TestNemesisSchedule(unittest.TestCase):
             nemesis.parse("partition,teleport")
 
 
+
+class TestCounterChecker(unittest.TestCase):
+    """Increments of key 0: +2 ok, +3 info (may or may not apply), +5 fail
+    (not applied), +1 ok; reads in between."""
+
+    def h(self, r1, r2):
+        return hist((0, "invoke", "add", [0, 2]), (0, "ok", "add", [0, 2]),
+                    (9, "invoke", "read", [0, None]), (9, "ok", "read", [0, r1]),
+                    (1, "invoke", "add", [0, 3]), (1, "info", "add", [0, 3]),
+                    (2, "invoke", "add", [0, 5]), (2, "fail", "add", [0, 5]),
+                    (3, "invoke", "add", [0, 1]), (3, "ok", "add", [0, 1]),
+                    (9, "invoke", "read", [0, None]), (9, "ok", "read", [0, r2]))
+
+    def test_clean(self):
+        for r2, final in ((3, 3), (6, 6), (3, 6)):
+            r = workloads.CounterWorkload().check(
+                self.h(2, r2), {"reads": {"QUORUM": [[0, final]], "ALL": [[0, final]]}})
+            self.assertTrue(r["valid"], r)
+            self.assertEqual(r["QUORUM"]["acknowledged_sum"], 3)
+            self.assertEqual(r["QUORUM"]["indeterminate_sum"], 3)
+
+    def test_lost_increment_in_a_read(self):
+        r = workloads.CounterWorkload().check(self.h(2, 2), {"reads": {"QUORUM": [[0, 3]],
+                                                                      "ALL": [[0, 3]]}})
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["bad"][0]["at_least"], 3)
+
+    def test_read_above_what_was_invoked_or_of_a_failed_increment(self):
+        r = workloads.CounterWorkload().check(self.h(4, 3), {"reads": {"QUORUM": [[0, 3]],
+                                                                      "ALL": [[0, 3]]}})
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["bad"][0]["at_most"], 2)
+        r = workloads.CounterWorkload().check(self.h(2, 11), {"reads": {"QUORUM": [[0, 6]],
+                                                                       "ALL": [[0, 6]]}})
+        self.assertFalse(r["valid"])  # 11 counts the failed +5
+
+    def test_read_going_back_is_caught(self):
+        h = self.h(2, 6) + hist((8, "invoke", "read", [0, None]), (8, "ok", "read", [0, 3]))
+        for i, op in enumerate(h):
+            op["time"] = i
+        r = workloads.CounterWorkload().check(h, {"reads": {"QUORUM": [[0, 6]], "ALL": [[0, 6]]}})
+        self.assertFalse(r["valid"])
+        self.assertIn("read", r["bad"][0]["because"])
+
+    def test_final_out_of_bounds(self):
+        for final in (2, 7, 11):
+            r = workloads.CounterWorkload().check(
+                self.h(2, 3), {"reads": {"QUORUM": [[0, 3]], "ALL": [[0, final]]}})
+            self.assertFalse(r["valid"], final)
+            self.assertEqual(r["ALL"]["wrong"], 1)
+            self.assertEqual(r["QUORUM"]["wrong"], 0)
+
 if __name__ == "__main__":
     harness.main()
