@@ -1048,6 +1048,7 @@ void bs_coord_stop(bs_coord *c) {
     pthread_mutex_unlock(&c->qlock);
     for (size_t i = 0; i < c->nworkers; i++) pthread_join(c->workers[i], NULL);
     c->nworkers = 0;
+    bs__counter_stop(c); /* forwarded counter writes being led */
     bs__batchlog_stop(c); /* no holder job can run any more */
     /* callbacks that fail after this (bs_msg_stop) store hints inline */
     bs_hints_opts ho;

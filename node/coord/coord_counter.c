@@ -42,12 +42,16 @@
  * whose 8-byte value is the delta (a counter table's stored cells always
  * have one; the MUTATION decoder refuses BS_MOP_COUNTER_ADD itself).
  * Reply status: 0 applied at the level, BS_EUNAVAIL (Unavailable),
- * BS_ETIMEDOUT (WriteTimeout) or another error (the write failed).
+ * BS_ETIMEDOUT (WriteTimeout), BS_EOVERLOAD (too many COUNTER requests
+ * being led here; nothing applied) or another error (the write failed).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -261,7 +265,14 @@ static int forward(bs_coord *c, const bs_mutation *m, const bs__placement *pl, u
                  "said too few replicas are alive)", bs__cl_name(cl));
         return -1;
     }
-    if (st == BS_ETIMEDOUT || st == BS_ECLOSED || st == BS_EOVERLOAD) {
+    if (st == BS_EOVERLOAD) { /* refused before anything was applied */
+        err->code = BS_PROTO_ERR_OVERLOADED;
+        snprintf(err->msg, sizeof err->msg,
+                 "Overloaded: the counter's leader replica is leading too many forwarded counter "
+                 "writes (not applied)");
+        return -1;
+    }
+    if (st == BS_ETIMEDOUT || st == BS_ECLOSED) {
         BS__INC(c->write_timeouts);
         err->code = BS_PROTO_ERR_WRITE_TIMEOUT;
         err->cl = cl;
@@ -336,22 +347,40 @@ int bs__coord_counter_write(void *ud, const bs_mutation *m, size_t nm, uint16_t 
     return counter_write(ud, m, nm, cl, 1, err);
 }
 
-/* ---- replica side: COUNTER --------------------------------------------------- */
+/* ---- leader side of a forwarded write: COUNTER ----------------------------------
+ *
+ * A COUNTER request waits for its replicas (up to the write timeout), so
+ * it does not run on the stage, whose few threads the other replica verbs
+ * need, nor inside the stage's group-commit scope (whose replies wait for
+ * its end): the stage hands it to a thread of its own, at most
+ * MAX_LEADING at once (beyond: BS_EOVERLOAD, nothing applied). */
 
-void bs__job_counter(bs_coord *c, bs__job *j) {
+#define MAX_LEADING 64
+
+static atomic_int g_leading;
+
+typedef struct lead_job {
+    bs_coord *c;
+    bs_msg_in in; /* payload points to data */
+    uint8_t *data;
+    size_t len;
+} lead_job;
+
+/* Decodes and leads one COUNTER request; its reply status. */
+static int serve_counter(bs_coord *c, const bs_msg_in *in, const uint8_t *data, size_t len) {
     bs_arena a;
     bs_arena_init(&a, 0);
     char e[160];
     int64_t cl;
     bs_mutation *m;
     size_t n;
-    int st = bs_wire_write_decode(j->data, j->len, &a, &cl, &m, &n, e, sizeof e);
+    int st = bs_wire_write_decode(data, len, &a, &cl, &m, &n, e, sizeof e);
     if (!st && cl > UINT16_MAX) {
         st = BS_EINVAL;
         snprintf(e, sizeof e, "bad consistency %lld", (long long)cl);
     }
     if (st) {
-        BS_WARN(LOG, "bad COUNTER from %s: %s", j->in.from.addr, e);
+        BS_WARN(LOG, "bad COUNTER from %s: %s", in->from.addr, e);
     } else {
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < m[i].nops; k++)
@@ -364,9 +393,52 @@ void bs__job_counter(bs_coord *c, bs__job *j) {
                  : err.code == BS_PROTO_ERR_WRITE_TIMEOUT ? BS_ETIMEDOUT
                  : err.code == BS_PROTO_ERR_INVALID       ? BS_EINVAL
                                                           : BS_EIO;
-            BS_DEBUG(LOG, "COUNTER from %s failed: %s", j->in.from.addr, err.msg);
+            BS_DEBUG(LOG, "COUNTER from %s failed: %s", in->from.addr, err.msg);
         }
     }
     bs_arena_free(&a);
-    bs__job_reply(c, j, st, NULL, 0);
+    return st;
+}
+
+static void *lead_main(void *arg) {
+    lead_job *lj = arg;
+    prctl(PR_SET_NAME, "bs-counter", 0, 0, 0);
+    int st = serve_counter(lj->c, &lj->in, lj->data, lj->len);
+    bs_msg_reply(lj->c->msg, &lj->in, st, NULL, 0);
+    free(lj->data);
+    free(lj);
+    atomic_fetch_sub(&g_leading, 1);
+    return NULL;
+}
+
+void bs__job_counter(bs_coord *c, bs__job *j) {
+    if (atomic_fetch_add(&g_leading, 1) >= MAX_LEADING) {
+        atomic_fetch_sub(&g_leading, 1);
+        bs__job_reply(c, j, BS_EOVERLOAD, NULL, 0);
+        return;
+    }
+    lead_job *lj = malloc(sizeof *lj);
+    pthread_attr_t at;
+    pthread_t th;
+    if (lj) {
+        *lj = (lead_job){c, j->in, j->data, j->len};
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&th, &at, lead_main, lj);
+        pthread_attr_destroy(&at);
+        if (!rc) {
+            j->data = NULL; /* the thread owns it now */
+            return;
+        }
+        free(lj);
+    }
+    /* no thread: lead it here */
+    bs__job_reply(c, j, serve_counter(c, &j->in, j->data, j->len), NULL, 0);
+    atomic_fetch_sub(&g_leading, 1);
+}
+
+void bs__counter_stop(bs_coord *c) {
+    (void)c;
+    /* each ends within about twice the write timeout (its replicas' wait) */
+    while (atomic_load(&g_leading) > 0) usleep(10000);
 }

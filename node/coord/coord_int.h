@@ -287,6 +287,9 @@ void bs__job_range(bs_coord *c, bs__job *j);
 int bs__coord_counter_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
                             bs_exec_err *err);
 void bs__job_counter(bs_coord *c, bs__job *j);
+/* Waits until no forwarded counter write is being led (bs_coord_stop,
+ * after the stage stopped: none can start any more). */
+void bs__counter_stop(bs_coord *c);
 
 /* Backend entry points. */
 int bs__coord_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
