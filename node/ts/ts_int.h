@@ -28,6 +28,8 @@ struct bs_ts {
     bs_exec *authx;            /* logins and permissions; NULL: none */
 };
 
+struct bs__ts_rp;
+
 /* ---- ts_schema.c ---------------------------------------------------- */
 
 /* The InfluxDB field type a column type stands for; -1 if none. */
@@ -45,7 +47,9 @@ void bs__ts_table_name(const char *name, size_t len, char *out);
 
 /* Creates database `db` (keyspace + series index).  rf <= 0: default.
  * 0 (also when it exists); or BS_EINVAL/BS_ENOMEM/other with msg. */
-int bs__ts_create_database(bs_ts *ts, const char *db, int rf, char *msg, size_t msglen);
+/* rp: the first retention policy (NULL: autogen, infinite). */
+int bs__ts_create_database(bs_ts *ts, const char *db, int rf, const struct bs__ts_rp *rp,
+                           char *msg, size_t msglen);
 int bs__ts_drop_database(bs_ts *ts, const char *db, char *msg, size_t msglen);
 /* Drops measurement m's table and its series index partition. */
 int bs__ts_drop_measurement(bs_ts *ts, const char *db, const char *m, char *msg, size_t msglen);
@@ -57,6 +61,36 @@ int bs__ts_drop_measurement(bs_ts *ts, const char *db, const char *m, char *msg,
  * *s_out: a retained schema snapshot that contains the table. */
 int bs__ts_ensure_table(bs_ts *ts, const char *db, const char *m, const bs_lp_point *const *pts,
                         size_t n, bs_schema **s_out, char *msg, size_t msglen);
+
+/* Publishes `next` (taken) with a schema-change event.  0 or -1 + msg. */
+int bs__ts_apply(bs_ts *ts, bs_schema *next, const char *change, const char *target,
+                 const char *ks, const char *name, char *msg, size_t msglen);
+
+/* ---- ts_rp.c: retention policies ------------------------------------ */
+
+struct bs_iq_stmt;
+#define BS_TS_MAX_RPS 64
+typedef struct bs__ts_rp {
+    char name[128];
+    int64_t duration, shard; /* ns; duration 0 = infinite */
+    int replica;
+    int is_default;
+} bs__ts_rp;
+/* The policies of db in snapshot s, in creation order (at most cap);
+ * -1 when db is not a time-series database. */
+int bs__ts_rps(const bs_schema *s, const char *db, bs__ts_rp *out, int cap);
+/* Policy rp of db (NULL or "": the default one).  0, or -1: none. */
+int bs__ts_rp_find(const bs_schema *s, const char *db, const char *rp, bs__ts_rp *out);
+/* Stores v[0..n) as db's policies in `next` (a clone being edited). */
+int bs__ts_rp_store(bs_schema *next, const char *db, const bs__ts_rp *v, int n, int64_t now,
+                    char *msg, size_t msglen);
+/* The first policy of CREATE DATABASE st [WITH ...]; and its check. */
+void bs__ts_rp_initial(const struct bs_iq_stmt *st, bs__ts_rp *out);
+int bs__ts_rp_check(const bs__ts_rp *r, char *msg, size_t msglen);
+/* CREATE / ALTER / DROP RETENTION POLICY st->rp ON st->name. */
+int bs__ts_rp_ddl(bs_ts *ts, const struct bs_iq_stmt *st, char *msg, size_t msglen);
+/* SHOW RETENTION POLICIES of db: the statement's members. */
+void bs__ts_show_rps(bs_ts *ts, const char *db, bs_buf *o);
 
 /* ---- ts_write.c ----------------------------------------------------- */
 
@@ -96,6 +130,17 @@ typedef struct bs__ts_tag {
 /* Splits a canonical series key "m,k=v,..." into at most cap unescaped
  * tags (strings from a); returns how many. */
 size_t bs__ts_series_tags(const char *key, size_t n, bs_arena *a, bs__ts_tag *tags, size_t cap);
+
+/* The measurements of db's series index, sorted (arena strings).
+ * 0, or -1 with msg. */
+int bs__ts_measurements(bs_ts *ts, const char *db, bs_arena *a, const char ***out, size_t *n,
+                        char *msg, size_t msglen);
+
+/* ---- ts_delete.c ---------------------------------------------------- */
+
+/* DELETE and DROP SERIES on db.  0, or -1 with msg. */
+int bs__ts_delete(bs_ts *ts, const struct bs_iq_stmt *st, const char *db, bs_arena *a, char *msg,
+                  size_t msglen);
 
 void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
                   const char *user);

@@ -321,6 +321,45 @@ static void show_tags(bs_ts *ts, const char *db, const char *from, const char *k
     if (any) bs_buf_append_str(o, "]");
 }
 
+int bs__ts_measurements(bs_ts *ts, const char *db, bs_arena *a, const char ***out, size_t *n,
+                        char *msg, size_t msglen) {
+    sref *v;
+    size_t nv;
+    if (read_index(ts, db, NULL, a, &v, &nv, msg, msglen)) return -1;
+    qsort(v, nv, sizeof *v, cmp_sref_m);
+    const char **ms = bs_arena_alloc(a, (nv ? nv : 1) * sizeof *ms);
+    if (!ms) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nv; i++) {
+        if (i && v[i].mn == v[i - 1].mn && !memcmp(v[i].m, v[i - 1].m, v[i].mn)) continue;
+        if (!(ms[k++] = bs_arena_strndup(a, v[i].m, v[i].mn))) {
+            snprintf(msg, msglen, "out of memory");
+            return -1;
+        }
+    }
+    *out = ms;
+    *n = k;
+    return 0;
+}
+
+static void create_database(bs_ts *ts, const bs_iq_stmt *s, bs_buf *o) {
+    char msg[600];
+    bs__ts_rp rp;
+    int with = s->has_duration || s->has_shard || s->has_replication || s->rp;
+    if (with) {
+        bs__ts_rp_initial(s, &rp);
+        if (bs__ts_rp_check(&rp, msg, sizeof msg)) {
+            result_error(o, msg);
+            return;
+        }
+    }
+    if (bs__ts_create_database(ts, s->name, s->replication, with ? &rp : NULL, msg, sizeof msg))
+        result_error(o, msg);
+}
+
 static void drop_measurement(bs_ts *ts, const char *db, const char *m, bs_buf *o) {
     char msg[600];
     if (bs__ts_drop_measurement(ts, db, m, msg, sizeof msg)) result_error(o, msg);
@@ -328,7 +367,8 @@ static void drop_measurement(bs_ts *ts, const char *db, const char *m, bs_buf *o
 
 static int needs_db(const bs_iq_stmt *s) {
     return s->kind != BS_IQ_SHOW_DATABASES && s->kind != BS_IQ_CREATE_DATABASE &&
-           s->kind != BS_IQ_DROP_DATABASE && s->kind != BS_IQ_SHOW_RETENTION_POLICIES;
+           s->kind != BS_IQ_DROP_DATABASE && s->kind != BS_IQ_SHOW_RETENTION_POLICIES &&
+           s->kind != BS_IQ_CREATE_RP && s->kind != BS_IQ_ALTER_RP && s->kind != BS_IQ_DROP_RP;
 }
 
 static void run(bs_ts *ts, const bs_iq_stmt *s, const char *db, int64_t ediv, bs_arena *a,
@@ -339,10 +379,7 @@ static void run(bs_ts *ts, const bs_iq_stmt *s, const char *db, int64_t ediv, bs
         return;
     }
     switch (s->kind) {
-    case BS_IQ_CREATE_DATABASE:
-        if (bs__ts_create_database(ts, s->name, s->replication, msg, sizeof msg))
-            result_error(o, msg);
-        break;
+    case BS_IQ_CREATE_DATABASE: create_database(ts, s, o); break;
     case BS_IQ_DROP_DATABASE:
         if (bs__ts_drop_database(ts, s->name, msg, sizeof msg)) result_error(o, msg);
         break;
@@ -352,20 +389,16 @@ static void run(bs_ts *ts, const bs_iq_stmt *s, const char *db, int64_t ediv, bs
     case BS_IQ_SHOW_TAG_KEYS: show_tags(ts, db, s->from, NULL, a, o); break;
     case BS_IQ_SHOW_TAG_VALUES: show_tags(ts, db, s->from, s->key, a, o); break;
     case BS_IQ_SHOW_SERIES: show_series(ts, db, s->from, a, o); break;
-    case BS_IQ_SHOW_RETENTION_POLICIES: {
-        const char *d = s->name ? s->name : db;
-        bs_schema *sc = ts->be.schema_get(ts->be.ud);
-        int ok = d && bs_schema_table(sc, d, BS_TS_INDEX_TABLE);
-        bs_schema_release(sc);
-        if (!ok) {
-            snprintf(msg, sizeof msg, "database not found: %s", d ? d : "");
-            result_error(o, msg);
-            break;
-        }
-        bs_buf_append_str(o, ",\"series\":[{\"columns\":[\"name\",\"duration\",\"shardGroupDuration\","
-                             "\"replicaN\",\"default\"],\"values\":[[\"autogen\",\"0s\",\"168h0m0s\",1,true]]}]");
+    case BS_IQ_SHOW_RETENTION_POLICIES: bs__ts_show_rps(ts, s->name ? s->name : db, o); break;
+    case BS_IQ_CREATE_RP:
+    case BS_IQ_ALTER_RP:
+    case BS_IQ_DROP_RP:
+        if (bs__ts_rp_ddl(ts, s, msg, sizeof msg)) result_error(o, msg);
         break;
-    }
+    case BS_IQ_DELETE:
+    case BS_IQ_DROP_SERIES:
+        if (bs__ts_delete(ts, s, db, a, msg, sizeof msg)) result_error(o, msg);
+        break;
     case BS_IQ_DROP_MEASUREMENT: drop_measurement(ts, db, s->name, o); break;
     case BS_IQ_SELECT: bs__ts_select(ts, s, db, ediv, a, o); break;
     }
@@ -389,6 +422,13 @@ static uint8_t stmt_perm(const bs_iq_stmt *s, const char *db, const char **ks) {
     case BS_IQ_CREATE_DATABASE: *ks = NULL; return BS_CQL_PERM_CREATE;
     case BS_IQ_DROP_DATABASE: *ks = s->name; return BS_CQL_PERM_DROP;
     case BS_IQ_SHOW_DATABASES: return 0;
+    case BS_IQ_CREATE_RP:
+    case BS_IQ_ALTER_RP:
+    case BS_IQ_DROP_RP: *ks = s->name; return BS_CQL_PERM_ALTER;
+    case BS_IQ_DELETE:
+    case BS_IQ_DROP_SERIES:
+        if (!db || !*db) return 0;
+        return BS_CQL_PERM_MODIFY;
     case BS_IQ_SHOW_RETENTION_POLICIES:
         if (s->name) *ks = s->name;
         return *ks && **ks ? BS_CQL_PERM_SELECT : 0;

@@ -81,7 +81,7 @@ void bs__ts_table_name(const char *name, size_t len, char *out) {
 }
 
 /* Publishes `next` (taken).  0 or -1 with msg. */
-static int apply(bs_ts *ts, bs_schema *next, const char *change, const char *target,
+int bs__ts_apply(bs_ts *ts, bs_schema *next, const char *change, const char *target,
                  const char *ks, const char *name, char *msg, size_t msglen) {
     bs_proto_schema_change ev;
     memset(&ev, 0, sizeof ev);
@@ -113,7 +113,8 @@ static int add_index_table(bs_ts *ts, bs_schema *s, const char *db, int64_t now,
     return rc;
 }
 
-int bs__ts_create_database(bs_ts *ts, const char *db, int rf, char *msg, size_t msglen) {
+int bs__ts_create_database(bs_ts *ts, const char *db, int rf, const bs__ts_rp *rp, char *msg,
+                           size_t msglen) {
     if (!bs__ts_valid_name(db, strlen(db))) {
         snprintf(msg, msglen,
                  "database name \"%s\" is not supported: Basalt keyspace names are 1 to 48 "
@@ -140,11 +141,12 @@ int bs__ts_create_database(bs_ts *ts, const char *db, int rf, char *msg, size_t 
                                        msg, msglen);
     }
     if (!rc) rc = add_index_table(ts, next, db, now, msg, msglen);
+    if (!rc && rp) rc = bs__ts_rp_store(next, db, rp, 1, now, msg, msglen);
     if (rc) {
         bs_schema_release(next);
         goto out;
     }
-    rc = apply(ts, next, ks ? "CREATED" : "CREATED", ks ? "TABLE" : "KEYSPACE", db,
+    rc = bs__ts_apply(ts, next, ks ? "CREATED" : "CREATED", ks ? "TABLE" : "KEYSPACE", db,
                ks ? BS_TS_INDEX_TABLE : NULL, msg, msglen);
 out:
     bs_schema_release(cur);
@@ -168,7 +170,7 @@ int bs__ts_drop_database(bs_ts *ts, const char *db, char *msg, size_t msglen) {
         bs_schema_release(next);
         goto out;
     }
-    rc = apply(ts, next, "DROPPED", "KEYSPACE", db, NULL, msg, msglen);
+    rc = bs__ts_apply(ts, next, "DROPPED", "KEYSPACE", db, NULL, msg, msglen);
 out:
     bs_schema_release(cur);
     pthread_mutex_unlock(&ts->schema_mu);
@@ -255,7 +257,7 @@ int bs__ts_ensure_table(bs_ts *ts, const char *db, const char *m, const bs_lp_po
             nt = bs_schema_table(next, db, m);
         }
     if (rc) goto fail;
-    rc = apply(ts, next, created ? "CREATED" : "UPDATED", "TABLE", db, m, msg, msglen);
+    rc = bs__ts_apply(ts, next, created ? "CREATED" : "UPDATED", "TABLE", db, m, msg, msglen);
     next = NULL;
     if (rc) goto fail;
     bs_schema_release(cur);
@@ -316,7 +318,7 @@ int bs__ts_drop_measurement(bs_ts *ts, const char *db, const char *m, char *msg,
                                               msglen))) {
             bs_schema_release(next);
         } else {
-            rc = apply(ts, next, "DROPPED", "TABLE", db, tn, msg, msglen);
+            rc = bs__ts_apply(ts, next, "DROPPED", "TABLE", db, tn, msg, msglen);
         }
     }
     bs_schema_release(cur);

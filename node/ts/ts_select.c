@@ -938,6 +938,8 @@ void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv
         emsg = s.err;
         goto out;
     }
+    bs__ts_rp rp;
+    if (st->rp && bs__ts_rp_find(sc, db, st->rp, &rp)) goto out; /* no such policy: no series */
     s.t = bs_schema_table(sc, db, tn);
     if (!s.t || s.t->npk != 2 || s.t->nck != 1) goto out; /* no such measurement: no series */
     int rc = plan_select(&s, db, &emsg);

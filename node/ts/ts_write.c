@@ -130,8 +130,10 @@ typedef struct wctx {
     bs_arena *a;
     const char *db;
     int64_t now_us;
+    int64_t rp_ns; /* the retention policy's duration; 0 = infinite */
     /* outcome */
     size_t dropped;
+    size_t rp_dropped; /* points older than the retention policy */
     char reason[512]; /* first type conflict */
     /* partitions */
     part *parts;
@@ -212,7 +214,7 @@ static part *get_part(wctx *w, const bs_table_schema *t, const char *cf, bs_lp_s
 /* Adds the point's cells to its partition (later duplicates of the same
  * time and column overwrite earlier ones). */
 static int add_point(wctx *w, const bs_table_schema *t, const char *cf, const bs_lp_point *pt,
-                     const uint16_t *cols) {
+                     const uint16_t *cols, int32_t ttl) {
     int64_t bucket = floordiv(pt->time_ns, w->ts->bucket_ns);
     part *p = get_part(w, t, cf, pt->series_key, bucket, pt->nfields);
     if (!p) return BS_ENOMEM;
@@ -260,8 +262,22 @@ static int add_point(wctx *w, const bs_table_schema *t, const char *cf, const bs
         op->val = v;
         op->val_len = vl;
         op->ts = w->now_us;
+        op->ttl = ttl;
     }
     return 0;
+}
+
+/* The TTL (s) of a point under the request's retention policy: the time
+ * left until the point leaves the policy's window (0: none); -1 when it
+ * already has. */
+static int32_t point_ttl(const wctx *w, int64_t t) {
+    if (!w->rp_ns) return 0;
+    int64_t end, left;
+    if (__builtin_add_overflow(t, w->rp_ns, &end)) return 0;
+    if (__builtin_sub_overflow(end, w->now_us * 1000, &left)) return left > 0 ? 630720000 : -1;
+    if (left <= 0) return -1;
+    int64_t s = (left + 999999999) / 1000000000;
+    return s > 630720000 ? 630720000 : (int32_t)s;
 }
 
 /* One measurement: schema, type checks, cells, index rows. */
@@ -332,7 +348,12 @@ static int write_measurement(wctx *w, bs_lp_point **pts, size_t n, char *msg, si
             w->dropped++;
             continue;
         }
-        rc = add_point(w, t, cf, pt, cols);
+        int32_t ttl = point_ttl(w, pt->time_ns);
+        if (ttl < 0) {
+            w->rp_dropped++;
+            continue;
+        }
+        rc = add_point(w, t, cf, pt, cols, ttl);
         if (rc) break;
         /* series index row, once per series in this request */
         uint64_t h = fnv(14695981039346656037ULL, pt->series_key.p, pt->series_key.n);
@@ -418,9 +439,21 @@ static const char *database(const bs_http_request *req, int v2) {
     return slash ? bs_arena_strndup(req->arena, b, (size_t)(slash - b)) : b;
 }
 
-static int db_exists(bs_ts *ts, const char *db) {
+/* The retention policy a request names (NULL: the database's default). */
+static const char *policy(const bs_http_request *req, int v2) {
+    if (!v2) return param(req, "rp");
+    const char *b = param(req, "bucket"), *slash = b ? strchr(b, '/') : NULL;
+    return slash ? slash + 1 : NULL;
+}
+
+/* 1 when db exists; *rp_ns: the duration of its retention policy rp (0:
+ * infinite); *rp_missing when there is no such policy. */
+static int db_exists(bs_ts *ts, const char *db, const char *rp, int64_t *rp_ns, int *rp_missing) {
     bs_schema *s = ts->be.schema_get(ts->be.ud);
     int ok = bs_schema_table(s, db, BS_TS_INDEX_TABLE) != NULL;
+    bs__ts_rp r;
+    *rp_missing = ok && bs__ts_rp_find(s, db, rp, &r);
+    *rp_ns = ok && !*rp_missing ? r.duration : 0;
     bs_schema_release(s);
     return ok;
 }
@@ -453,12 +486,23 @@ void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
         bs_http_error(resp, 400, "invalid consistency level");
         return;
     }
-    if (!ts->have_be || !db_exists(ts, db)) {
+    int64_t rp_ns = 0;
+    int rp_missing = 0;
+    const char *rp = policy(req, v2);
+    if (!ts->have_be || !db_exists(ts, db, rp, &rp_ns, &rp_missing)) {
         bs_http_error(resp, 404, "database not found: \"%s\"", db);
+        return;
+    }
+    if (rp_missing) {
+        if (rp && *rp)
+            bs_http_error(resp, 500, "retention policy not found: %s", rp);
+        else
+            bs_http_error(resp, 500, "default retention policy not set for: %s", db);
         return;
     }
     wctx w;
     memset(&w, 0, sizeof w);
+    w.rp_ns = rp_ns;
     w.ts = ts;
     w.a = req->arena;
     w.db = db;
@@ -533,6 +577,9 @@ void bs__ts_write(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
     }
     if (w.dropped) {
         bs_http_error(resp, 400, "partial write: %s dropped=%zu", w.reason, w.dropped);
+    } else if (w.rp_dropped) {
+        bs_http_error(resp, 400, "partial write: points beyond retention policy dropped=%zu",
+                      w.rp_dropped);
     } else if (perr) {
         bs_http_error(resp, 400, "partial write: %s dropped=0", perr);
     } else {

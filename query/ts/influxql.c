@@ -48,6 +48,7 @@ typedef struct P {
     const char *q;
     size_t n, i;
     tok t;
+    tkind last; /* the kind of the token before t */
     int regex_next;
     bs_arena *a;
     int64_t now;
@@ -62,8 +63,12 @@ static int fail(P *p, const char *expected) {
         p->oom = 1;
         return -1;
     }
-    size_t line = 1, ch = 1;
-    for (size_t i = 0; i < p->t.pos && i < p->n; i++) {
+    size_t line = 1, ch = 1, pos = p->t.pos;
+    if (p->t.k == T_EOF) { /* InfluxDB: two past the last token's end */
+        pos = p->n;
+        while (pos > 0 && isspace((unsigned char)p->q[pos - 1])) pos--;
+    }
+    for (size_t i = 0; i < pos && i < p->n; i++) {
         if (p->q[i] == '\n') {
             line++;
             ch = 1;
@@ -71,6 +76,8 @@ static int fail(P *p, const char *expected) {
             ch++;
         }
     }
+    /* after a word InfluxDB's scanner has read one byte past the end */
+    if (p->t.k == T_EOF && p->last != T_INT && p->last != T_NUM && p->last != T_DUR) ch++;
     if (p->t.k == T_EOF)
         snprintf(m, 256, "found EOF, expected %s at line %zu, char %zu", expected, line, ch);
     else
@@ -197,6 +204,7 @@ static void next(P *p) {
     }
 done:
     p->i = t.pos + t.n;
+    p->last = p->t.k;
     p->t = t;
     p->regex_next = 0;
 }
@@ -217,7 +225,11 @@ static int accept_kw(P *p, const char *k) {
 
 static int expect_kw(P *p, const char *k) {
     if (accept_kw(p, k)) return 0;
-    return fail(p, k);
+    char up[32];
+    size_t i = 0;
+    for (; k[i] && i + 1 < sizeof up; i++) up[i] = (char)toupper((unsigned char)k[i]);
+    up[i] = 0;
+    return fail(p, up);
 }
 
 static int expect_punct(P *p, const char *s) {
@@ -533,6 +545,22 @@ static int int_arg(P *p, int64_t *out) {
     return 0;
 }
 
+/* FROM's source: m, rp.m or db.rp.m (the database part is ignored: the
+ * request's db applies). */
+static int from_ref(P *p, bs_iq_stmt *s) {
+    const char *part[3];
+    size_t n = 0;
+    for (;;) {
+        part[n] = ident(p, "measurement");
+        if (!part[n++]) return -1;
+        if (!punct(p, ".") || n == 3) break;
+        next(p);
+    }
+    s->from = part[n - 1];
+    s->rp = n > 1 ? part[n - 2] : NULL;
+    return 0;
+}
+
 static int parse_select(P *p, bs_iq_stmt *s) {
     s->kind = BS_IQ_SELECT;
     size_t cap = 0;
@@ -551,9 +579,7 @@ static int parse_select(P *p, bs_iq_stmt *s) {
         if (select_expr(p, &s->exprs[s->nexprs++])) return -1;
     } while (punct(p, ",") && (next(p), 1));
     if (expect_kw(p, "from")) return -1;
-    s->from = ident(p, "measurement");
-    if (!s->from) return -1;
-    if (punct(p, ".")) return fail(p, "WHERE, GROUP BY or end (db.rp.measurement is not supported)");
+    if (from_ref(p, s)) return -1;
     if (accept_kw(p, "where") && cond_and(p, s)) return -1;
     if (accept_kw(p, "group")) {
         if (expect_kw(p, "by")) return -1;
@@ -639,8 +665,71 @@ static int parse_select(P *p, bs_iq_stmt *s) {
 
 static int opt_from(P *p, bs_iq_stmt *s) {
     if (!accept_kw(p, "from")) return 0;
-    s->from = ident(p, "measurement");
-    return s->from ? 0 : -1;
+    return from_ref(p, s);
+}
+
+/* DELETE / DROP SERIES: FROM m, WHERE cond, or both (one is needed). */
+static int parse_delete(P *p, bs_iq_stmt *s, bs_iq_kind kind) {
+    s->kind = kind;
+    if (!kw(p, "from") && !kw(p, "where")) return fail(p, "FROM, WHERE");
+    if (opt_from(p, s)) return -1;
+    if (accept_kw(p, "where") && cond_and(p, s)) return -1;
+    return 0;
+}
+
+/* A retention policy duration: a duration literal or INF (0). */
+static int rp_duration(P *p, int64_t *out) {
+    if (kw(p, "inf")) {
+        *out = 0;
+        next(p);
+        return 0;
+    }
+    if (p->t.k != T_DUR || bs_iq_parse_duration(p->t.p, p->t.n, out)) return fail(p, "duration");
+    next(p);
+    return 0;
+}
+
+/* The options of CREATE/ALTER RETENTION POLICY and CREATE DATABASE
+ * ... WITH (name: NAME allowed).  Returns how many were given. */
+static int rp_options(P *p, bs_iq_stmt *s, int name) {
+    int n = 0;
+    for (;; n++) {
+        if (accept_kw(p, "duration")) {
+            if (rp_duration(p, &s->duration)) return -1;
+            s->has_duration = 1;
+        } else if (accept_kw(p, "replication")) {
+            int64_t r;
+            if (int_arg(p, &r)) return -1;
+            if (r < 1 || r > 16) return fail(p, "a replication factor 1..16");
+            s->replication = (int)r;
+            s->has_replication = 1;
+        } else if (accept_kw(p, "shard")) {
+            if (expect_kw(p, "duration") || rp_duration(p, &s->shard_duration)) return -1;
+            s->has_shard = 1;
+        } else if (name && accept_kw(p, "name")) {
+            if (!(s->rp = ident(p, "name"))) return -1;
+        } else if (!name && accept_kw(p, "default")) {
+            s->rp_default = 1;
+        } else {
+            return n;
+        }
+    }
+}
+
+/* RETENTION POLICY rp ON db [options], after CREATE/ALTER/DROP. */
+static int parse_rp(P *p, bs_iq_stmt *s, bs_iq_kind kind) {
+    s->kind = kind;
+    if (expect_kw(p, "policy")) return -1;
+    if (!(s->rp = ident(p, "identifier")) || expect_kw(p, "on") ||
+        !(s->name = ident(p, "identifier")))
+        return -1;
+    if (kind == BS_IQ_DROP_RP) return 0;
+    int n = rp_options(p, s, 0);
+    if (n < 0) return -1;
+    if (kind == BS_IQ_CREATE_RP && !s->has_duration) return fail(p, "DURATION");
+    if (kind == BS_IQ_CREATE_RP && !s->has_replication) return fail(p, "REPLICATION");
+    if (kind == BS_IQ_ALTER_RP && n == 0) return fail(p, "DURATION, REPLICATION, SHARD, DEFAULT");
+    return 0;
 }
 
 static int parse_show(P *p, bs_iq_stmt *s) {
@@ -687,41 +776,31 @@ static int parse_stmt(P *p, bs_iq_stmt *s) {
     s->tmax = INT64_MAX;
     if (accept_kw(p, "select")) return parse_select(p, s);
     if (accept_kw(p, "show")) return parse_show(p, s);
+    if (accept_kw(p, "delete")) return parse_delete(p, s, BS_IQ_DELETE);
     if (accept_kw(p, "create")) {
+        if (accept_kw(p, "retention")) return parse_rp(p, s, BS_IQ_CREATE_RP);
         if (expect_kw(p, "database")) return -1;
         s->kind = BS_IQ_CREATE_DATABASE;
         s->name = ident(p, "identifier");
         if (!s->name) return -1;
-        if (accept_kw(p, "with")) {
-            for (;;) {
-                if (accept_kw(p, "duration")) {
-                    if (p->t.k != T_DUR && !kw(p, "inf")) return fail(p, "duration");
-                    next(p);
-                } else if (accept_kw(p, "replication")) {
-                    int64_t r;
-                    if (int_arg(p, &r)) return -1;
-                    if (r < 1 || r > 16) return fail(p, "a replication factor 1..16");
-                    s->replication = (int)r;
-                } else if (accept_kw(p, "shard")) {
-                    if (expect_kw(p, "duration")) return -1;
-                    if (p->t.k != T_DUR) return fail(p, "duration");
-                    next(p);
-                } else if (accept_kw(p, "name")) {
-                    if (!ident(p, "name")) return -1;
-                } else {
-                    break;
-                }
-            }
-        }
+        if (accept_kw(p, "with") && rp_options(p, s, 1) < 0) return -1;
         return 0;
+    }
+    if (accept_kw(p, "alter")) {
+        if (expect_kw(p, "retention")) return -1;
+        return parse_rp(p, s, BS_IQ_ALTER_RP);
     }
     if (accept_kw(p, "drop")) {
         if (accept_kw(p, "database")) {
             s->kind = BS_IQ_DROP_DATABASE;
         } else if (accept_kw(p, "measurement")) {
             s->kind = BS_IQ_DROP_MEASUREMENT;
+        } else if (accept_kw(p, "series")) {
+            return parse_delete(p, s, BS_IQ_DROP_SERIES);
+        } else if (accept_kw(p, "retention")) {
+            return parse_rp(p, s, BS_IQ_DROP_RP);
         } else {
-            return fail(p, "DATABASE, MEASUREMENT");
+            return fail(p, "DATABASE, MEASUREMENT, RETENTION, SERIES");
         }
         s->name = ident(p, "identifier");
         if (s->kind == BS_IQ_DROP_MEASUREMENT) s->from = s->name;

@@ -19,6 +19,12 @@
  *        SERIES [FROM m] | RETENTION POLICIES [ON db]
  *   CREATE DATABASE name [WITH [DURATION d] [REPLICATION n] ...]
  *   DROP DATABASE name | DROP MEASUREMENT name
+ *   DELETE [FROM m] [WHERE cond] | DROP SERIES [FROM m] [WHERE cond]
+ *   CREATE RETENTION POLICY rp ON db DURATION d REPLICATION n
+ *          [SHARD DURATION d] [DEFAULT]
+ *   ALTER RETENTION POLICY rp ON db [DURATION d] [REPLICATION n]
+ *          [SHARD DURATION d] [DEFAULT]
+ *   DROP RETENTION POLICY rp ON db
  *
  * Several statements are separated by ';'.  Errors say what was found,
  * what was expected and where (InfluxDB's shape: "found X, expected Y at
@@ -43,7 +49,12 @@ typedef enum {
     BS_IQ_SHOW_RETENTION_POLICIES,
     BS_IQ_CREATE_DATABASE,
     BS_IQ_DROP_DATABASE,
-    BS_IQ_DROP_MEASUREMENT
+    BS_IQ_DROP_MEASUREMENT,
+    BS_IQ_DELETE,      /* DELETE [FROM m] [WHERE ...] */
+    BS_IQ_DROP_SERIES, /* DROP SERIES [FROM m] [WHERE tag conditions] */
+    BS_IQ_CREATE_RP,   /* CREATE RETENTION POLICY rp ON db ... */
+    BS_IQ_ALTER_RP,
+    BS_IQ_DROP_RP
 } bs_iq_kind;
 
 typedef enum {
@@ -109,6 +120,14 @@ typedef struct bs_iq_stmt {
     const char *key;
     const char *name;
     int replication; /* CREATE DATABASE ... REPLICATION n; 0 = default */
+    /* retention policies: CREATE DATABASE ... WITH ... NAME rp and
+     * CREATE/ALTER/DROP RETENTION POLICY rp ON db (name = db); the
+     * rp of FROM rp.m or db.rp.m (NULL: the default policy) */
+    const char *rp;
+    int64_t duration;       /* ns; 0 = INF */
+    int64_t shard_duration; /* ns; 0 = derived from the duration */
+    int has_duration, has_shard, has_replication, rp_default;
+    int where_fields; /* a WHERE compared a non-tag with a number (DELETE) */
 } bs_iq_stmt;
 
 /*

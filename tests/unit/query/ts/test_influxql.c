@@ -114,6 +114,52 @@ START_TEST(test_other_statements) {
 }
 END_TEST
 
+START_TEST(test_delete_and_policies) {
+    bs_iq_stmt *s;
+    size_t n;
+    const char *err;
+    const char *q = "DELETE FROM cpu WHERE time < 100s AND host = 'a'; DELETE WHERE time > 5;"
+                    "DROP SERIES FROM mem WHERE host =~ /x/; DROP SERIES FROM m;"
+                    "CREATE RETENTION POLICY \"one day\" ON db DURATION 1d REPLICATION 1 "
+                    "SHARD DURATION 2h DEFAULT; ALTER RETENTION POLICY r ON db DURATION INF;"
+                    "DROP RETENTION POLICY r ON db; SELECT v FROM db.r.cpu; SELECT v FROM r.m;"
+                    "CREATE DATABASE d WITH DURATION 3d NAME ten";
+    ck_assert_int_eq(bs_iq_parse(q, strlen(q), 0, &A, &s, &n, &err), 0);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_int_eq(s[0].kind, BS_IQ_DELETE);
+    ck_assert_str_eq(s[0].from, "cpu");
+    ck_assert(s[0].has_tmax && !s[0].has_tmin);
+    ck_assert_int_eq(s[0].tmax, 100000000000LL - 1);
+    ck_assert_uint_eq(s[0].nconds, 1);
+    ck_assert_int_eq(s[1].kind, BS_IQ_DELETE);
+    ck_assert_ptr_null(s[1].from);
+    ck_assert_int_eq(s[1].tmin, 6);
+    ck_assert_int_eq(s[2].kind, BS_IQ_DROP_SERIES);
+    ck_assert_int_eq(s[2].conds[0].op, BS_IQ_RE);
+    ck_assert_int_eq(s[3].kind, BS_IQ_DROP_SERIES);
+    ck_assert_uint_eq(s[3].nconds, 0);
+    ck_assert_int_eq(s[4].kind, BS_IQ_CREATE_RP);
+    ck_assert_str_eq(s[4].rp, "one day");
+    ck_assert_str_eq(s[4].name, "db");
+    ck_assert_int_eq(s[4].duration, 86400000000000LL);
+    ck_assert_int_eq(s[4].shard_duration, 7200000000000LL);
+    ck_assert(s[4].rp_default && s[4].has_replication && s[4].replication == 1);
+    ck_assert_int_eq(s[5].kind, BS_IQ_ALTER_RP);
+    ck_assert(s[5].has_duration && s[5].duration == 0);
+    ck_assert_int_eq(s[6].kind, BS_IQ_DROP_RP);
+    ck_assert_str_eq(s[7].from, "cpu");
+    ck_assert_str_eq(s[7].rp, "r");
+    ck_assert_str_eq(s[8].from, "m");
+    ck_assert_str_eq(s[8].rp, "r");
+    ck_assert_str_eq(s[9].rp, "ten");
+    ck_assert_int_eq(s[9].duration, 3 * 86400000000000LL);
+    ck_assert_str_eq(parse_err("DELETE"), "found EOF, expected FROM, WHERE at line 1, char 8");
+    ck_assert_ptr_nonnull(strstr(parse_err("CREATE RETENTION POLICY r ON db DURATION 1h"),
+                                 "expected REPLICATION"));
+    ck_assert_ptr_nonnull(strstr(parse_err("ALTER RETENTION POLICY r ON db"), "expected DURATION"));
+}
+END_TEST
+
 START_TEST(test_times_durations) {
     int64_t t;
     ck_assert_int_eq(bs_iq_parse_time("1970-01-01T00:00:01.5Z", 22, &t), 0);
@@ -139,14 +185,14 @@ START_TEST(test_errors) {
     ck_assert_str_eq(parse_err("SELEC v FROM m"),
                      "found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
                      "REVOKE, ALTER, SET, KILL at line 1, char 1");
-    ck_assert_str_eq(parse_err("SELECT v"), "found EOF, expected from at line 1, char 9");
+    ck_assert_str_eq(parse_err("SELECT v"), "found EOF, expected FROM at line 1, char 10");
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE a = 'x' OR b = 'y'"), "OR is not supported"));
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT foo(v) FROM m"), "supported function"));
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m GROUP BY time(x)"), "duration"));
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE time > 'notatime'"), "a time"));
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m extra"), "expected ;"));
     ck_assert_ptr_nonnull(strstr(parse_err(""), "found EOF"));
-    ck_assert_ptr_nonnull(strstr(parse_err("SHOW TAG VALUES"), "with"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SHOW TAG VALUES"), "WITH"));
 }
 END_TEST
 
@@ -157,6 +203,7 @@ int main(void) {
     tcase_add_test(tc, test_select);
     tcase_add_test(tc, test_other_statements);
     tcase_add_test(tc, test_times_durations);
+    tcase_add_test(tc, test_delete_and_policies);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
