@@ -142,6 +142,23 @@ int bs__ts_measurements(bs_ts *ts, const char *db, bs_arena *a, const char ***ou
 int bs__ts_delete(bs_ts *ts, const struct bs_iq_stmt *st, const char *db, bs_arena *a, char *msg,
                   size_t msglen);
 
+/* ---- ts_format.c: CSV and chunked answers ---------------------------- */
+
+/* CSV state across the statements of one answer. */
+typedef struct bs__ts_csv {
+    bs_buf cols; /* the columns of the last header written */
+    int any;     /* a statement printed rows */
+} bs__ts_csv;
+/* Appends the CSV of one statement whose JSON members are r[0..len). */
+void bs__ts_csv_statement(bs__ts_csv *c, const char *r, size_t len, bs_buf *o);
+/* True when a statement's members r[0..len) carry an "error". */
+int bs__ts_failed(const char *r, size_t len);
+/* Rewrites an error answer's body {"error":"m"} as CSV. */
+void bs__ts_csv_error(bs_buf *body);
+/* Appends the chunked-JSON lines of statement id (kind: bs_iq_kind). */
+void bs__ts_chunk_statement(int kind, size_t id, const char *r, size_t len, size_t chunk,
+                            bs_buf *o);
+
 void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
                   const char *user);
 

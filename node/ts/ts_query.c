@@ -438,8 +438,14 @@ static uint8_t stmt_perm(const bs_iq_stmt *s, const char *db, const char **ks) {
     }
 }
 
-void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
-                  const char *user) {
+/* How the answer is written (docs/TIMESERIES.md). */
+typedef struct qfmt {
+    int csv;      /* Accept: application/csv or text/csv */
+    size_t chunk; /* chunked=true: rows per chunk; 0 = not chunked */
+} qfmt;
+
+static void query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
+                  const char *user, const qfmt *f) {
     if (strcmp(req->method, "GET") && strcmp(req->method, "POST")) {
         bs_http_error(resp, 405, "method not allowed");
         snprintf(resp->headers, sizeof resp->headers, "Allow: GET, POST\r\n");
@@ -468,13 +474,52 @@ void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
         if (perm && bs__ts_authorize(ts, user, perm, ks, resp)) return;
     }
     bs_buf *o = &resp->body;
-    bs_buf_append_str(o, "{\"results\":[");
+    const char *epoch = param(req, "epoch");
+    /* CSV times are integers: nanoseconds unless epoch= says otherwise */
+    int64_t ediv = f->csv && !epoch ? 1 : bs__ts_epoch_div(epoch);
+    bs__ts_csv csv = {BS_BUF_INIT, 0};
+    if (!f->csv && !f->chunk) bs_buf_append_str(o, "{\"results\":[");
+    int failed = 0;
     for (size_t i = 0; i < n; i++) {
-        bs_buf_appendf(o, "%s{\"statement_id\":%zu", i ? "," : "", i);
-        run(ts, &st[i], db, bs__ts_epoch_div(param(req, "epoch")), req->arena, o);
-        bs_buf_append_str(o, "}");
+        bs_buf r = BS_BUF_INIT;
+        if (failed) /* InfluxDB stops at the first statement that fails */
+            bs_buf_append_str(&r, ",\"error\":\"not executed\"");
+        else
+            run(ts, &st[i], db, ediv, req->arena, &r);
+        const char *rp = r.data ? (const char *)r.data : "";
+        failed = failed || bs__ts_failed(rp, r.len);
+        if (f->csv) {
+            bs__ts_csv_statement(&csv, rp, r.len, o);
+        } else if (f->chunk) {
+            bs__ts_chunk_statement(st[i].kind, i, rp, r.len, f->chunk, o);
+        } else {
+            bs_buf_appendf(o, "%s{\"statement_id\":%zu", i ? "," : "", i);
+            bs_buf_append(o, rp, r.len);
+            bs_buf_append_str(o, "}");
+        }
+        bs_buf_free(&r);
     }
-    bs_buf_append_str(o, "]}\n");
+    bs_buf_free(&csv.cols);
+    if (!f->csv && !f->chunk) bs_buf_append_str(o, "]}\n");
     resp->status = 200;
-    resp->content_type = "application/json";
+    resp->content_type = f->csv ? "text/csv" : "application/json";
+}
+
+void bs__ts_query(bs_ts *ts, const bs_http_request *req, bs_http_response *resp,
+                  const char *user) {
+    qfmt f = {0, 0};
+    const char *accept = bs_http_header_get(req, "accept");
+    f.csv = accept && (!strcmp(accept, "application/csv") || !strcmp(accept, "text/csv"));
+    const char *ch = param(req, "chunked");
+    if (ch && !strcmp(ch, "true")) {
+        const char *cs = param(req, "chunk_size");
+        char *end = NULL;
+        long long v = cs ? strtoll(cs, &end, 10) : 0;
+        f.chunk = cs && *cs && !*end && v > 0 ? (size_t)v : 10000; /* InfluxDB's default */
+    }
+    query(ts, req, resp, user, &f);
+    if (f.csv && resp->status != 200) {
+        bs__ts_csv_error(&resp->body);
+        resp->content_type = "text/csv";
+    }
 }

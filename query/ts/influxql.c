@@ -551,7 +551,7 @@ static int from_ref(P *p, bs_iq_stmt *s) {
     const char *part[3];
     size_t n = 0;
     for (;;) {
-        part[n] = ident(p, "measurement");
+        part[n] = ident(p, "identifier");
         if (!part[n++]) return -1;
         if (!punct(p, ".") || n == 3) break;
         next(p);
