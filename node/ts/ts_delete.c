@@ -266,6 +266,11 @@ static int delete_in(dctx *c, const bs_schema *s, const char *db, const char *m,
 
 int bs__ts_delete(bs_ts *ts, const bs_iq_stmt *st, const char *db, bs_arena *a, char *msg,
                   size_t msglen) {
+    if (st->where && !st->conds_ok) {
+        snprintf(msg, msglen, "%s", "only AND-ed tag conditions (=, !=, =~, !~) and time ranges "
+                                    "are supported in the WHERE of DELETE and DROP SERIES");
+        return -1;
+    }
     if (st->kind == BS_IQ_DROP_SERIES && (st->has_tmin || st->has_tmax)) {
         snprintf(msg, msglen, "DROP SERIES doesn't support time in WHERE clause");
         return -1;

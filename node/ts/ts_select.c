@@ -105,8 +105,13 @@ typedef struct sel {
     /* output columns (raw mode) */
     const char **names;
     size_t nnames;
-    /* tag predicates */
-    regex_t *re;
+    /* WHERE: per comparison, the field index in vals (-1: a tag) and
+     * its compiled regex; wrow: a field is compared (per row) */
+    int *wfield;
+    regex_t *wre;
+    int *wre_ok;
+    int wrow;
+    size_t nout; /* cols[0..nout) are output fields; the rest are compared */
     /* grouping */
     const char **gtags;
     size_t ngtags;
@@ -349,20 +354,68 @@ static int feed(sel *s, acc *c, bs_iq_agg agg, int64_t t, const val *v) {
 /* The scan                                                             */
 /* ------------------------------------------------------------------ */
 
-static int match(sel *s, const bs__ts_tag *tags, size_t nt) {
-    for (size_t i = 0; i < s->st->nconds; i++) {
-        const bs_iq_tagcond *c = &s->st->conds[i];
-        const char *v = tag_of(tags, nt, c->key);
-        int ok;
-        switch (c->op) {
-        case BS_IQ_EQ: ok = !strcmp(v, c->value); break;
-        case BS_IQ_NE: ok = strcmp(v, c->value) != 0; break;
-        case BS_IQ_RE: ok = regexec(&s->re[i], v, 0, NULL, 0) == 0; break;
-        default: ok = regexec(&s->re[i], v, 0, NULL, 0) != 0; break;
-        }
-        if (!ok) return 0;
+static int ord(int c, bs_iq_op op) {
+    switch (op) {
+    case BS_IQ_EQ: return c == 0;
+    case BS_IQ_NE: return c != 0;
+    case BS_IQ_LT: return c < 0;
+    case BS_IQ_LE: return c <= 0;
+    case BS_IQ_GT: return c > 0;
+    case BS_IQ_GE: return c >= 0;
+    default: return 0;
     }
-    return 1;
+}
+
+static int where_re(sel *s, const bs_iq_where *w, const char *v, size_t n) {
+    char buf[512];
+    char *z = n < sizeof buf ? buf : bs_arena_alloc(s->a, n + 1);
+    if (!z || !s->wre_ok[w->id]) return 0;
+    memcpy(z, v, n);
+    z[n] = 0;
+    int m = regexec(&s->wre[w->id], z, 0, NULL, 0) == 0;
+    return w->op == BS_IQ_RE ? m : !m;
+}
+
+/* One comparison, InfluxDB's way: a tag compares as a string ("" when
+ * the series lacks it); a field compares with a literal of its kind
+ * (numbers with numbers, strings with strings, booleans with booleans),
+ * anything else (or a null field) is false. */
+static int eval_cmp(sel *s, const bs_iq_where *w, const bs__ts_tag *tags, size_t nt,
+                    const val *vals) {
+    int f = s->wfield[w->id];
+    if (f < 0) {
+        const char *v = tag_of(tags, nt, w->key);
+        if (w->lit == BS_IQ_LIT_REGEX) return where_re(s, w, v, strlen(v));
+        if (w->lit != BS_IQ_LIT_STRING || (w->op != BS_IQ_EQ && w->op != BS_IQ_NE)) return 0;
+        return ord(strcmp(v, w->s), w->op);
+    }
+    const val *v = &vals[f];
+    if (v->t < 0) return 0;
+    if (v->t == BS_LP_STRING) {
+        if (w->lit == BS_IQ_LIT_REGEX) return where_re(s, w, v->s, v->sn);
+        if (w->lit != BS_IQ_LIT_STRING || (w->op != BS_IQ_EQ && w->op != BS_IQ_NE)) return 0;
+        size_t ln = strlen(w->s), n = v->sn < ln ? v->sn : ln;
+        int c = memcmp(v->s, w->s, n);
+        return ord(c ? c : (v->sn > ln) - (v->sn < ln), w->op);
+    }
+    if (v->t == BS_LP_BOOL) {
+        if (w->lit != BS_IQ_LIT_BOOL || (w->op != BS_IQ_EQ && w->op != BS_IQ_NE)) return 0;
+        return ord((int)v->i != w->b, w->op);
+    }
+    if (w->lit != BS_IQ_LIT_NUMBER) return 0;
+    if (v->t == BS_LP_INT && w->is_int) return ord((v->i > w->i) - (v->i < w->i), w->op);
+    double x = num(v);
+    return ord((x > w->num) - (x < w->num), w->op);
+}
+
+static int eval(sel *s, const bs_iq_where *w, const bs__ts_tag *tags, size_t nt,
+                const val *vals) {
+    if (!w) return 1;
+    if (w->kind == BS_IQ_W_AND)
+        return eval(s, w->l, tags, nt, vals) && eval(s, w->r, tags, nt, vals);
+    if (w->kind == BS_IQ_W_OR)
+        return eval(s, w->l, tags, nt, vals) || eval(s, w->r, tags, nt, vals);
+    return eval_cmp(s, w, tags, nt, vals);
 }
 
 static int on_part(void *ud, const bs_partv *p) {
@@ -376,7 +429,7 @@ static int on_part(void *ud, const bs_partv *p) {
     if (b1 < s->tmin || b0 > s->tmax) return 0; /* the whole bucket is outside */
     bs__ts_tag tags[MAX_TAGS];
     size_t nt = bs__ts_series_tags((const char *)kp[0].data, kp[0].len, s->a, tags, MAX_TAGS);
-    if (!match(s, tags, nt)) return 0;
+    if (!s->wrow && !eval(s, s->st->where, tags, nt, NULL)) return 0;
     group *g = find_group(s, tags, nt);
     if (!g) goto oom;
     const char *series = NULL;
@@ -408,9 +461,10 @@ static int on_part(void *ud, const bs_partv *p) {
                     }
                     break;
                 }
-            anyv |= vals[f].t >= 0;
+            anyv |= f < s->nout && vals[f].t >= 0;
         }
         if (!anyv) continue; /* InfluxDB: a row without any selected field is not output */
+        if (s->wrow && !eval(s, s->st->where, tags, nt, vals)) continue;
         if (t < s->dmin) s->dmin = t;
         if (t > s->dmax) s->dmax = t;
         if (!s->agg) {
@@ -863,27 +917,40 @@ static int plan_select(sel *s, const char *db, const char **emsg) {
     return 1;
 }
 
-/* The tag conditions' regular expressions (s->re; *out to free, its
- * first *nre compiled).  0, or -1 with *emsg. */
-static int compile_regexes(sel *s, regex_t **out, size_t *nre, const char **emsg) {
-    const bs_iq_stmt *st = s->st;
-    /* tag regexes */
-    regex_t *re = calloc(st->nconds ? st->nconds : 1, sizeof *re);
-    if (!re) {
-        *emsg = "out of memory";
-        return -1;
+/* Resolves the WHERE's keys (a field of the table, else a tag), adds
+ * the compared fields to the columns read, compiles the regexes.  0, or
+ * -1 with *emsg; s->wre (nwhere entries) is to be freed by the caller. */
+static int plan_where(sel *s, const bs_iq_where *w, const char **emsg) {
+    if (!w) return 0;
+    if (w->kind != BS_IQ_W_CMP) {
+        if (plan_where(s, w->l, emsg)) return -1;
+        return plan_where(s, w->r, emsg);
     }
-    *out = re;
-    for (size_t i = 0; i < st->nconds; i++) {
-        if (st->conds[i].op != BS_IQ_RE && st->conds[i].op != BS_IQ_NRE) continue;
-        if (regcomp(&re[i], st->conds[i].value, REG_EXTENDED | REG_NOSUB)) {
-            snprintf(s->err, sizeof s->err, "invalid regular expression /%s/", st->conds[i].value);
+    const bs_column *col = bs_table_column(s->t, w->key);
+    int idx = -1;
+    if (col && col->kind == BS_COL_REGULAR) {
+        for (size_t f = 0; f < s->ncols; f++)
+            if (s->cols[f] == col->id) idx = (int)f;
+        if (idx < 0) {
+            if (s->ncols >= 256) {
+                *emsg = "too many fields selected (max 256)";
+                return -1;
+            }
+            idx = (int)s->ncols;
+            s->cols[s->ncols] = col->id;
+            s->ctype[s->ncols++] = bs__ts_col_lp_type(col->type);
+        }
+        s->wrow = 1;
+    }
+    s->wfield[w->id] = idx;
+    if (w->lit == BS_IQ_LIT_REGEX) {
+        if (regcomp(&s->wre[w->id], w->s, REG_EXTENDED | REG_NOSUB)) {
+            snprintf(s->err, sizeof s->err, "invalid regular expression /%s/", w->s);
             *emsg = s->err;
             return -1;
         }
-        *nre = i + 1;
+        s->wre_ok[w->id] = 1;
     }
-    s->re = re;
     return 0;
 }
 
@@ -944,12 +1011,24 @@ void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv
     if (!s.t || s.t->npk != 2 || s.t->nck != 1) goto out; /* no such measurement: no series */
     int rc = plan_select(&s, db, &emsg);
     if (rc <= 0) goto out;
-    if (compile_regexes(&s, &re, &nre, &emsg)) goto out;
+    s.nout = s.ncols;
+    size_t nw = st->nwhere > 0 ? (size_t)st->nwhere : 1;
+    s.wfield = bs_arena_alloc(a, nw * sizeof *s.wfield);
+    s.wre_ok = bs_arena_alloc(a, nw * sizeof *s.wre_ok);
+    re = calloc(nw, sizeof *re);
+    if (!s.wfield || !s.wre_ok || !re) {
+        emsg = "out of memory";
+        goto out;
+    }
+    memset(s.wre_ok, 0, nw * sizeof *s.wre_ok);
+    s.wre = re;
+    nre = (size_t)st->nwhere;
+    if (plan_where(&s, st->where, &emsg)) goto out;
     scan_and_emit(&s, ediv, o, &emsg);
 out:
     if (re) {
         for (size_t i = 0; i < nre; i++)
-            if (st->conds[i].op == BS_IQ_RE || st->conds[i].op == BS_IQ_NRE) regfree(&re[i]);
+            if (s.wre_ok[i]) regfree(&re[i]);
         free(re);
     }
     bs_schema_release(sc);

@@ -391,90 +391,205 @@ static int time_expr(P *p, int64_t *out) {
 /* WHERE                                                                */
 /* ------------------------------------------------------------------ */
 
-static int add_cond(P *p, bs_iq_stmt *s, const char *key, bs_iq_op op, const char *v) {
+static bs_iq_where *wnode(P *p, bs_iq_wkind k) {
+    bs_iq_where *w = bs_arena_alloc(p->a, sizeof *w);
+    if (!w) {
+        p->oom = 1;
+        return NULL;
+    }
+    memset(w, 0, sizeof *w);
+    w->kind = k;
+    return w;
+}
+
+/* A literal: 'string', [-]number, true/false.  0 or -1. */
+static int literal(P *p, bs_iq_where *w) {
+    int neg = punct(p, "-");
+    if (neg) next(p);
+    if (!neg && p->t.k == T_STRING) {
+        w->lit = BS_IQ_LIT_STRING;
+        w->s = p->t.s;
+    } else if (!neg && (kw(p, "true") || kw(p, "false"))) {
+        w->lit = BS_IQ_LIT_BOOL;
+        w->b = kw(p, "true");
+    } else if (p->t.k == T_INT || p->t.k == T_NUM) {
+        char buf[64];
+        if (p->t.n >= sizeof buf) return fail(p, "a number");
+        memcpy(buf, p->t.p, p->t.n);
+        buf[p->t.n] = 0;
+        w->lit = BS_IQ_LIT_NUMBER;
+        w->num = strtod(buf, NULL) * (neg ? -1 : 1);
+        errno = 0;
+        long long v = strtoll(buf, NULL, 10);
+        w->is_int = p->t.k == T_INT && !errno;
+        w->i = neg ? -v : v;
+    } else {
+        return fail(p, "identifier, string, number, bool");
+    }
+    next(p);
+    return 0;
+}
+
+static const char *const cmp_ops[] = {"=", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"};
+static const bs_iq_op cmp_codes[] = {BS_IQ_EQ, BS_IQ_NE, BS_IQ_NE, BS_IQ_LT, BS_IQ_LE,
+                                     BS_IQ_GT, BS_IQ_GE, BS_IQ_RE, BS_IQ_NRE};
+
+static int cmp_op(P *p) {
+    for (int k = 0; k < 9; k++)
+        if (punct(p, cmp_ops[k])) return k;
+    return -1;
+}
+
+/* time <op> <time expr>: narrows s->tmin/tmax. */
+static int time_cond(P *p, bs_iq_stmt *s, int op) {
+    int64_t t;
+    if (time_expr(p, &t)) return -1;
+    switch (op) {
+    case 0: /* = */
+        if (!s->has_tmin || t > s->tmin) s->tmin = t;
+        if (!s->has_tmax || t < s->tmax) s->tmax = t;
+        s->has_tmin = s->has_tmax = 1;
+        break;
+    case 3: t = t == INT64_MIN ? t : t - 1; /* < */
+        /* fall through */
+    case 4:
+        if (!s->has_tmax || t < s->tmax) s->tmax = t;
+        s->has_tmax = 1;
+        break;
+    case 5: t = t == INT64_MAX ? t : t + 1; /* > */
+        /* fall through */
+    case 6:
+        if (!s->has_tmin || t > s->tmin) s->tmin = t;
+        s->has_tmin = 1;
+        break;
+    default: return fail(p, "a time comparison (=, <, <=, >, >=)");
+    }
+    return 0;
+}
+
+static int cond_or(P *p, bs_iq_stmt *s, bs_iq_where **out);
+
+/* One comparison or a parenthesised condition; *out NULL for a time
+ * comparison (it only narrows the time range). */
+static int cond_term(P *p, bs_iq_stmt *s, bs_iq_where **out) {
+    *out = NULL;
+    if (punct(p, "(")) {
+        next(p);
+        if (cond_or(p, s, out)) return -1;
+        return expect_punct(p, ")");
+    }
+    bs_iq_where *w = wnode(p, BS_IQ_W_CMP);
+    if (!w) return -1;
+    int swapped = 0;
+    if (p->t.k != T_IDENT && p->t.k != T_QIDENT) { /* literal op key */
+        if (p->t.k == T_DUR || kw(p, "now")) return fail(p, "identifier");
+        if (literal(p, w)) return -1;
+        swapped = 1;
+    }
+    int op;
+    const char *name;
+    if (swapped) {
+        op = cmp_op(p);
+        if (op < 0 || op >= 7) return fail(p, "=, !=, <>, <, <=, >, >=");
+        next(p);
+        if (!(name = ident(p, "identifier"))) return -1;
+        static const int mirror[] = {0, 1, 2, 5, 6, 3, 4};
+        op = mirror[op];
+    } else {
+        name = p->t.s;
+        next(p);
+        op = cmp_op(p);
+        if (op < 0) return fail(p, "=, !=, <>, <, <=, >, >=, =~ or !~");
+        if (!strcasecmp(name, "time") && op <= 6) {
+            next(p);
+            return time_cond(p, s, op);
+        }
+        if (op >= 7) p->regex_next = 1;
+        next(p);
+        if (op >= 7) {
+            if (p->t.k != T_REGEX) return fail(p, "regex");
+            w->lit = BS_IQ_LIT_REGEX;
+            w->s = p->t.s;
+            next(p);
+        } else if (literal(p, w)) {
+            return -1;
+        }
+    }
+    if (!strcasecmp(name, "time")) return fail(p, "a time comparison (=, <, <=, >, >=)");
+    w->key = name;
+    w->op = cmp_codes[op];
+    w->id = s->nwhere++;
+    *out = w;
+    return 0;
+}
+
+/* l AND/OR r, where a side that was a time comparison drops out. */
+static bs_iq_where *join(P *p, bs_iq_wkind k, bs_iq_where *l, bs_iq_where *r) {
+    if (!l || !r) return l ? l : r;
+    bs_iq_where *w = wnode(p, k);
+    if (w) {
+        w->l = l;
+        w->r = r;
+    }
+    return w;
+}
+
+static int cond_and(P *p, bs_iq_stmt *s, bs_iq_where **out) {
+    if (cond_term(p, s, out)) return -1;
+    while (kw(p, "and")) {
+        next(p);
+        bs_iq_where *r;
+        if (cond_term(p, s, &r)) return -1;
+        *out = join(p, BS_IQ_W_AND, *out, r);
+        if (p->oom) return -1;
+    }
+    return 0;
+}
+
+static int cond_or(P *p, bs_iq_stmt *s, bs_iq_where **out) {
+    if (cond_and(p, s, out)) return -1;
+    while (kw(p, "or")) {
+        next(p);
+        bs_iq_where *r;
+        if (cond_and(p, s, &r)) return -1;
+        *out = join(p, BS_IQ_W_OR, *out, r);
+        if (p->oom) return -1;
+    }
+    return 0;
+}
+
+/* s->conds from an AND of tag-like comparisons (string = != or regex);
+ * 0 when w has another shape (s->conds_ok stays 0). */
+static int flatten(P *p, bs_iq_stmt *s, const bs_iq_where *w) {
+    if (!w) return 1;
+    if (w->kind == BS_IQ_W_AND) return flatten(p, s, w->l) && flatten(p, s, w->r);
+    if (w->kind != BS_IQ_W_CMP) return 0;
+    int str = w->lit == BS_IQ_LIT_STRING && (w->op == BS_IQ_EQ || w->op == BS_IQ_NE);
+    int re = w->lit == BS_IQ_LIT_REGEX;
+    if (!str && !re) return 0;
     bs_iq_tagcond *c = bs_arena_alloc(p->a, (s->nconds + 1) * sizeof *c);
     if (!c) {
         p->oom = 1;
-        return -1;
-    }
-    if (s->nconds) memcpy(c, s->conds, s->nconds * sizeof *c);
-    c[s->nconds].key = key;
-    c[s->nconds].op = op;
-    c[s->nconds].value = v;
-    s->conds = c;
-    s->nconds++;
-    return 0;
-}
-
-static int cond_and(P *p, bs_iq_stmt *s);
-
-static int cond_term(P *p, bs_iq_stmt *s) {
-    if (punct(p, "(")) {
-        next(p);
-        if (cond_and(p, s)) return -1;
-        return expect_punct(p, ")");
-    }
-    const char *name = ident(p, "identifier");
-    if (!name) return -1;
-    const char *ops[] = {"=", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"};
-    int op = -1;
-    for (int k = 0; k < 9; k++)
-        if (punct(p, ops[k])) op = k;
-    if (op < 0) return fail(p, "=, !=, <>, <, <=, >, >=, =~ or !~");
-    if (!strcasecmp(name, "time") && op <= 6) {
-        next(p);
-        int64_t t;
-        if (time_expr(p, &t)) return -1;
-        switch (op) {
-        case 0: /* = */
-            if (!s->has_tmin || t > s->tmin) s->tmin = t;
-            if (!s->has_tmax || t < s->tmax) s->tmax = t;
-            s->has_tmin = s->has_tmax = 1;
-            break;
-        case 3: t = t == INT64_MIN ? t : t - 1; /* < */
-            /* fall through */
-        case 4:
-            if (!s->has_tmax || t < s->tmax) s->tmax = t;
-            s->has_tmax = 1;
-            break;
-        case 5: t = t == INT64_MAX ? t : t + 1; /* > */
-            /* fall through */
-        case 6:
-            if (!s->has_tmin || t > s->tmin) s->tmin = t;
-            s->has_tmin = 1;
-            break;
-        default: return fail(p, "a time comparison (=, <, <=, >, >=)");
-        }
         return 0;
     }
-    if (op == 7 || op == 8) {
-        p->regex_next = 1;
-        next(p);
-        if (p->t.k != T_REGEX) return fail(p, "regex");
-        const char *re = p->t.s;
-        next(p);
-        return add_cond(p, s, name, op == 7 ? BS_IQ_RE : BS_IQ_NRE, re);
-    }
-    if (op > 2) return fail(p, "= or != (tag comparisons; field conditions are not supported)");
-    next(p);
-    const char *v;
-    if (p->t.k == T_STRING) {
-        v = p->t.s;
-    } else {
-        return fail(p, "string");
-    }
-    next(p);
-    return add_cond(p, s, name, op == 0 ? BS_IQ_EQ : BS_IQ_NE, v);
+    if (s->nconds) memcpy(c, s->conds, s->nconds * sizeof *c);
+    c[s->nconds].key = w->key;
+    c[s->nconds].op = w->op;
+    c[s->nconds].value = w->s;
+    s->conds = c;
+    s->nconds++;
+    return 1;
 }
 
-static int cond_and(P *p, bs_iq_stmt *s) {
-    if (cond_term(p, s)) return -1;
-    while (kw(p, "and") || kw(p, "or")) {
-        if (kw(p, "or")) return fail(p, "AND (OR is not supported by Basalt yet)");
-        next(p);
-        if (cond_term(p, s)) return -1;
+/* WHERE <cond>: s->where, s->conds, the time range. */
+static int where_clause(P *p, bs_iq_stmt *s) {
+    if (cond_or(p, s, &s->where)) return -1;
+    s->conds_ok = flatten(p, s, s->where);
+    if (!s->conds_ok) {
+        s->conds = NULL;
+        s->nconds = 0;
     }
-    return 0;
+    return p->oom ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -580,7 +695,7 @@ static int parse_select(P *p, bs_iq_stmt *s) {
     } while (punct(p, ",") && (next(p), 1));
     if (expect_kw(p, "from")) return -1;
     if (from_ref(p, s)) return -1;
-    if (accept_kw(p, "where") && cond_and(p, s)) return -1;
+    if (accept_kw(p, "where") && where_clause(p, s)) return -1;
     if (accept_kw(p, "group")) {
         if (expect_kw(p, "by")) return -1;
         do {
@@ -673,7 +788,7 @@ static int parse_delete(P *p, bs_iq_stmt *s, bs_iq_kind kind) {
     s->kind = kind;
     if (!kw(p, "from") && !kw(p, "where")) return fail(p, "FROM, WHERE");
     if (opt_from(p, s)) return -1;
-    if (accept_kw(p, "where") && cond_and(p, s)) return -1;
+    if (accept_kw(p, "where") && where_clause(p, s)) return -1;
     return 0;
 }
 

@@ -10,8 +10,10 @@
  *     expr: * | <field or tag> | agg(<field>) | percentile(<field>, N)
  *           [AS alias]; agg: count sum mean median min max first last
  *           spread stddev
- *     cond: AND of  time <op> <time expr>  |  <tag> = | != | <> 'v'  |
- *           <tag> =~ | !~ /regex/  (parentheses allowed; OR is refused)
+ *     cond: AND / OR (parentheses allowed) of  time <op> <time expr>  |
+ *           <key> = | != | <> | < | <= | > | >= <literal>  |
+ *           <key> =~ | !~ /regex/   (key: a tag or a field; literal: 'string',
+ *           number, true/false; a literal may come first)
  *     time expr: now() | 'RFC3339' | integer ns | duration literal,
  *           optionally +/- a duration (1ns 1u 1ms 1s 1m 1h 1d 1w)
  *   SHOW DATABASES | MEASUREMENTS | FIELD KEYS [FROM m] |
@@ -82,7 +84,28 @@ typedef struct bs_iq_expr {
     const char *alias; /* AS alias or NULL */
 } bs_iq_expr;
 
-typedef enum { BS_IQ_EQ = 0, BS_IQ_NE, BS_IQ_RE, BS_IQ_NRE } bs_iq_op;
+typedef enum { BS_IQ_EQ = 0, BS_IQ_NE, BS_IQ_RE, BS_IQ_NRE, BS_IQ_LT, BS_IQ_LE, BS_IQ_GT,
+               BS_IQ_GE } bs_iq_op;
+
+/* The WHERE condition as a tree (time comparisons taken out: they only
+ * narrow tmin/tmax, wherever they are, as in InfluxDB 1.6). */
+typedef enum { BS_IQ_W_AND = 1, BS_IQ_W_OR, BS_IQ_W_CMP } bs_iq_wkind;
+typedef enum { BS_IQ_LIT_STRING = 1, BS_IQ_LIT_NUMBER, BS_IQ_LIT_BOOL, BS_IQ_LIT_REGEX } bs_iq_lit;
+
+typedef struct bs_iq_where {
+    bs_iq_wkind kind;
+    struct bs_iq_where *l, *r; /* AND, OR */
+    /* CMP: key op literal */
+    const char *key;
+    bs_iq_op op;
+    bs_iq_lit lit;
+    const char *s; /* string, or the regex source */
+    double num;
+    int64_t i;  /* the number when is_int */
+    int is_int; /* an integer literal */
+    int b;      /* boolean */
+    int id;     /* 0..nwhere-1, for per-comparison state */
+} bs_iq_where;
 
 typedef struct bs_iq_tagcond {
     const char *key;
@@ -106,8 +129,11 @@ typedef struct bs_iq_stmt {
     const char *from; /* measurement (also SHOW ... FROM, DROP MEASUREMENT) */
     int64_t tmin, tmax; /* inclusive bounds, ns; INT64_MIN/INT64_MAX = open */
     int has_tmin, has_tmax;
-    bs_iq_tagcond *conds;
+    bs_iq_tagcond *conds; /* the WHERE when it is an AND of tag = != =~ !~ */
     size_t nconds;
+    bs_iq_where *where; /* the whole WHERE (NULL: none); see conds_ok */
+    int nwhere;         /* comparisons in where */
+    int conds_ok;       /* conds says all where says */
     int64_t interval, offset; /* GROUP BY time(); interval 0 = none */
     const char **group_tags;
     size_t ngroup_tags;

@@ -114,6 +114,36 @@ START_TEST(test_other_statements) {
 }
 END_TEST
 
+START_TEST(test_where_tree) {
+    bs_iq_stmt *s;
+    size_t n;
+    const char *err;
+    const char *q = "SELECT v FROM m WHERE (a = 'x' OR v > 2.5) AND time > 10 AND NOT_A_KW != 'y';"
+                    "SELECT v FROM m WHERE host = 'a' AND r =~ /e/;"
+                    "SELECT v FROM m WHERE 5 < v OR ok = true OR time < 7 OR n = -3";
+    ck_assert_int_eq(bs_iq_parse(q, strlen(q), 0, &A, &s, &n, &err), 0);
+    ck_assert_uint_eq(n, 3);
+    const bs_iq_where *w = s[0].where;
+    ck_assert_int_eq(w->kind, BS_IQ_W_AND);
+    ck_assert_int_eq(w->l->kind, BS_IQ_W_OR);
+    ck_assert_str_eq(w->l->r->key, "v");
+    ck_assert_int_eq(w->l->r->op, BS_IQ_GT);
+    ck_assert(w->l->r->lit == BS_IQ_LIT_NUMBER && w->l->r->num == 2.5 && !w->l->r->is_int);
+    ck_assert_str_eq(w->r->key, "NOT_A_KW"); /* the time comparison dropped out */
+    ck_assert_int_eq(s[0].tmin, 11);
+    ck_assert_int_eq(s[0].nwhere, 3);
+    ck_assert(!s[0].conds_ok);
+    ck_assert(s[1].conds_ok);
+    ck_assert_uint_eq(s[1].nconds, 2);
+    w = s[2].where; /* ((5 < v OR ok = true) OR n = -3): time < 7 dropped */
+    ck_assert_int_eq(w->kind, BS_IQ_W_OR);
+    ck_assert_int_eq(w->l->l->op, BS_IQ_GT); /* 5 < v is v > 5 */
+    ck_assert(w->l->r->lit == BS_IQ_LIT_BOOL && w->l->r->b);
+    ck_assert(w->r->is_int && w->r->i == -3);
+    ck_assert_int_eq(s[2].tmax, 6);
+}
+END_TEST
+
 START_TEST(test_delete_and_policies) {
     bs_iq_stmt *s;
     size_t n;
@@ -186,7 +216,9 @@ START_TEST(test_errors) {
                      "found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
                      "REVOKE, ALTER, SET, KILL at line 1, char 1");
     ck_assert_str_eq(parse_err("SELECT v"), "found EOF, expected FROM at line 1, char 10");
-    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE a = 'x' OR b = 'y'"), "OR is not supported"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE a = 'x' OR"), "expected identifier"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE a = b"), "expected identifier, string"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE 5 =~ /x/"), "expected ="));
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT foo(v) FROM m"), "supported function"));
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m GROUP BY time(x)"), "duration"));
     ck_assert_ptr_nonnull(strstr(parse_err("SELECT v FROM m WHERE time > 'notatime'"), "a time"));
@@ -204,6 +236,7 @@ int main(void) {
     tcase_add_test(tc, test_other_statements);
     tcase_add_test(tc, test_times_durations);
     tcase_add_test(tc, test_delete_and_policies);
+    tcase_add_test(tc, test_where_tree);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
