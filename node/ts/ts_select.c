@@ -954,9 +954,80 @@ static int plan_where(sel *s, const bs_iq_where *w, const char **emsg) {
     return 0;
 }
 
-/* Scans the measurement's table and writes the series (JSON) to o; on a
- * read failure *emsg says why. */
-static void scan_and_emit(sel *s, int64_t ediv, bs_buf *o, const char **emsg) {
+#define INDEX_PATH_MAX_READS 4096
+
+/* The series-index path: when the WHERE names tags only and bounds the
+ * time, the series it matches come from the measurement's index
+ * partition and their (series, bucket) partitions inside the range are
+ * read one by one, instead of scanning the table.  1: done; 0: not
+ * applicable (scan); -1: read error (s->err). */
+static int index_path(sel *s, const bs_table_schema *ix) {
+    const bs_iq_stmt *st = s->st;
+    bs_ts *ts = s->ts;
+    if (!st->where || s->wrow || !st->has_tmin || !st->has_tmax || !ix) return 0;
+    int64_t b0 = st->tmin / ts->bucket_ns - (st->tmin % ts->bucket_ns < 0);
+    int64_t b1 = st->tmax / ts->bucket_ns - (st->tmax % ts->bucket_ns < 0);
+    if (b1 - b0 >= INDEX_PATH_MAX_READS) return 0;
+    bs_partv *ip = NULL;
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    bs_slice all;
+    memset(&all, 0, sizeof all);
+    const char *m = st->from;
+    size_t mn = strlen(m);
+    if (ts->be.read(ts->be.ud, ix, bs_ring_partition_token(m, mn), m, mn, &all, BS_CL_ONE, s->a,
+                    &ip, &err))
+        goto fail;
+    size_t nreads = 0;
+    const bs_type *ty = ix->cols[ix->npk].type;
+    bs__ts_tag tags[MAX_TAGS];
+    for (size_t r = 0; ip && r < ip->nrows; r++) {
+        bs_rbuf rb;
+        bs_rbuf_init(&rb, ip->rows[r].ck, ip->rows[r].ck_len);
+        bs_buf key = BS_BUF_INIT;
+        if (bs_keycodec_decode(ty, 0, &rb, &key, NULL) || !key.data) {
+            bs_buf_free(&key);
+            continue;
+        }
+        size_t nt = bs__ts_series_tags((const char *)key.data, key.len, s->a, tags, MAX_TAGS);
+        int hit = eval(s, st->where, tags, nt, NULL);
+        for (int64_t b = b0; hit && b <= b1; b++) {
+            if (++nreads > INDEX_PATH_MAX_READS) {
+                bs_buf_free(&key);
+                return 0; /* too many partitions: a scan is cheaper */
+            }
+            uint8_t bb[8];
+            for (int i = 0; i < 8; i++) bb[i] = (uint8_t)((uint64_t)b >> (56 - 8 * i));
+            bs_ring_keypart kp[2] = {{key.data, key.len}, {bb, 8}};
+            bs_buf pk = BS_BUF_INIT;
+            bs_partv *pv = NULL;
+            int rc = bs_ring_compose_key(kp, 2, &pk) ||
+                     ts->be.read(ts->be.ud, s->t, bs_ring_partition_token(pk.data, pk.len),
+                                 pk.data, pk.len, &all, BS_CL_ONE, s->a, &pv, &err);
+            if (!rc && pv && pv->nrows) {
+                bs_partv p = *pv;
+                p.pk = pk.data;
+                p.pk_len = pk.len;
+                rc = on_part(s, &p);
+            }
+            bs_buf_free(&pk);
+            if (rc) {
+                bs_buf_free(&key);
+                goto fail;
+            }
+        }
+        bs_buf_free(&key);
+    }
+    return 1;
+fail:
+    if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
+    return -1;
+}
+
+/* Reads the measurement (index path or scan) and writes the series
+ * (JSON) to o; on a read failure *emsg says why. */
+static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_buf *o,
+                          const char **emsg) {
     bs_ts *ts = s->ts;
     const bs_iq_stmt *st = s->st;
     bs_scan scan;
@@ -965,7 +1036,9 @@ static void scan_and_emit(sel *s, int64_t ediv, bs_buf *o, const char **emsg) {
     scan.end_token = INT64_MIN;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
-    if (ts->be.scan(ts->be.ud, s->t, &scan, BS_CL_ONE, on_part, s, &err)) {
+    int ipath = index_path(s, ix);
+    if (ipath < 0 ||
+        (!ipath && ts->be.scan(ts->be.ud, s->t, &scan, BS_CL_ONE, on_part, s, &err))) {
         if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
         *emsg = s->err;
         return;
@@ -1024,7 +1097,7 @@ void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv
     s.wre = re;
     nre = (size_t)st->nwhere;
     if (plan_where(&s, st->where, &emsg)) goto out;
-    scan_and_emit(&s, ediv, o, &emsg);
+    scan_and_emit(&s, bs_schema_table(sc, db, BS_TS_INDEX_TABLE), ediv, o, &emsg);
 out:
     if (re) {
         for (size_t i = 0; i < nre; i++)

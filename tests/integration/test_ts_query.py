@@ -124,6 +124,9 @@ QUERIES = [
     'SELECT mean(usage) FROM cpu WHERE time >= 1700000000s AND time < 1700000600s AND usage > 3 GROUP BY time(2m)',
     "SELECT usage FROM cpu WHERE note > 'n5'",
     'SELECT usage FROM cpu WHERE cores != 1 AND cores <> 2',
+    # tags and a bounded time range: read through the series index
+    "SELECT count(usage) FROM cpu WHERE (host = 'h0' OR host = 'h2') AND %s GROUP BY host" % W,
+    "SELECT usage FROM cpu WHERE region =~ /u/ AND host != 'h1' AND %s" % W,
 ]
 
 
