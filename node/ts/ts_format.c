@@ -115,7 +115,7 @@ static void unquote(span s, bs_buf *o) {
         char c = p[1];
         p += 2;
         const char *map = "\"\"\\\\//b\bf\fn\nr\rt\t";
-        const char *m = strchr(map, c);
+        const char *m = c ? strchr(map, c) : NULL;
         if (c == 'u' && e - p >= 4) {
             unsigned u = (unsigned)strtoul((char[5]){p[0], p[1], p[2], p[3], 0}, NULL, 16);
             p += 4;
@@ -125,11 +125,10 @@ static void unquote(span s, bs_buf *o) {
                 u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
             }
             uint8_t b[4];
-            size_t n;
-            if (u < 0x80) { b[0] = (uint8_t)u; n = 1; }
-            else if (u < 0x800) { b[0] = (uint8_t)(0xC0 | u >> 6); b[1] = (uint8_t)(0x80 | (u & 63)); n = 2; }
-            else if (u < 0x10000) { b[0] = (uint8_t)(0xE0 | u >> 12); b[1] = (uint8_t)(0x80 | (u >> 6 & 63)); b[2] = (uint8_t)(0x80 | (u & 63)); n = 3; }
-            else { b[0] = (uint8_t)(0xF0 | u >> 18); b[1] = (uint8_t)(0x80 | (u >> 12 & 63)); b[2] = (uint8_t)(0x80 | (u >> 6 & 63)); b[3] = (uint8_t)(0x80 | (u & 63)); n = 4; }
+            size_t n = u < 0x80 ? 1 : u < 0x800 ? 2 : u < 0x10000 ? 3 : 4;
+            static const uint8_t lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+            for (size_t k = n - 1; k > 0; k--, u >>= 6) b[k] = (uint8_t)(0x80 | (u & 63));
+            b[0] = (uint8_t)(lead[n] | u);
             bs_buf_append(o, b, n);
         } else if (m && (size_t)(m - map) % 2 == 0) {
             bs_buf_append(o, m + 1, 1);
