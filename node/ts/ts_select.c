@@ -956,6 +956,20 @@ static int plan_where(sel *s, const bs_iq_where *w, const char **emsg) {
 
 #define INDEX_PATH_MAX_READS 4096
 
+/* An inclusive clustering bound at time t (arena bytes).  0 or -1. */
+static int time_bound(sel *s, int64_t t, bs_bound *b) {
+    uint8_t tb[8];
+    for (int i = 0; i < 8; i++) tb[i] = (uint8_t)((uint64_t)t >> (56 - 8 * i));
+    const bs_column *tc = &s->t->cols[s->t->npk];
+    bs_buf ck = BS_BUF_INIT;
+    int rc = bs_keycodec_encode(tc->type, tb, 8, tc->desc, &ck);
+    b->kind = BS_BOUND_INCL;
+    b->prefix = rc ? NULL : bs_arena_memdup(s->a, ck.data, ck.len);
+    b->len = ck.len;
+    bs_buf_free(&ck);
+    return b->prefix ? 0 : -1;
+}
+
 /* The series-index path: when the WHERE names tags only and bounds the
  * time, the series it matches come from the measurement's index
  * partition and their (series, bucket) partitions inside the range are
@@ -971,8 +985,17 @@ static int index_path(sel *s, const bs_table_schema *ix) {
     bs_partv *ip = NULL;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
-    bs_slice all;
+    bs_slice all, sl;
     memset(&all, 0, sizeof all);
+    memset(&sl, 0, sizeof sl); /* the series' partitions: the fields read, the time range */
+    sl.cols = s->cols;
+    sl.ncols = s->ncols;
+    if (time_bound(s, st->tmax, &sl.start) || time_bound(s, st->tmin, &sl.end)) return 0;
+    if (!s->t->cols[s->t->npk].desc) {
+        bs_bound x = sl.start;
+        sl.start = sl.end;
+        sl.end = x;
+    }
     const char *m = st->from;
     size_t mn = strlen(m);
     if (ts->be.read(ts->be.ud, ix, bs_ring_partition_token(m, mn), m, mn, &all, BS_CL_ONE, s->a,
@@ -1003,7 +1026,7 @@ static int index_path(sel *s, const bs_table_schema *ix) {
             bs_partv *pv = NULL;
             int rc = bs_ring_compose_key(kp, 2, &pk) ||
                      ts->be.read(ts->be.ud, s->t, bs_ring_partition_token(pk.data, pk.len),
-                                 pk.data, pk.len, &all, BS_CL_ONE, s->a, &pv, &err);
+                                 pk.data, pk.len, &sl, BS_CL_ONE, s->a, &pv, &err);
             if (!rc && pv && pv->nrows) {
                 bs_partv p = *pv;
                 p.pk = pk.data;

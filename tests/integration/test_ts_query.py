@@ -127,6 +127,9 @@ QUERIES = [
     # tags and a bounded time range: read through the series index
     "SELECT count(usage) FROM cpu WHERE (host = 'h0' OR host = 'h2') AND %s GROUP BY host" % W,
     "SELECT usage FROM cpu WHERE region =~ /u/ AND host != 'h1' AND %s" % W,
+    # bounds equal to point times (i = 4 and i = 7 of host h1): both kept
+    "SELECT usage FROM cpu WHERE host = 'h1' AND time >= %ds AND time <= %ds" % (T0 + 148, T0 + 259),
+    "SELECT usage FROM cpu WHERE host = 'h1' AND time > %ds AND time < %ds" % (T0 + 148, T0 + 259),
 ]
 
 
