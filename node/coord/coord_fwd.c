@@ -47,10 +47,12 @@ typedef struct fwd_ent {
     int done[BS_FWD_MAX];
 } fwd_ent;
 
+#define NBUCKETS 1024 /* by forward id: an ack finds its entry in O(1) */
+
 struct bs__fwd {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    fwd_ent *head;
+    fwd_ent *head[NBUCKETS];
     int stop;
     pthread_t thread;
     int thread_live;
@@ -60,16 +62,17 @@ struct bs__fwd {
 /* Unlinks the entries whose deadline passed (lock held); returns them. */
 static fwd_ent *take_expired(struct bs__fwd *fw, int64_t now, int all) {
     fwd_ent *out = NULL;
-    for (fwd_ent **pp = &fw->head; *pp;) {
-        fwd_ent *e = *pp;
-        if (all || e->deadline_ns <= now) {
-            *pp = e->next;
-            e->next = out;
-            out = e;
-        } else {
-            pp = &e->next;
+    for (size_t b = 0; b < NBUCKETS; b++)
+        for (fwd_ent **pp = &fw->head[b]; *pp;) {
+            fwd_ent *e = *pp;
+            if (all || e->deadline_ns <= now) {
+                *pp = e->next;
+                e->next = out;
+                out = e;
+            } else {
+                pp = &e->next;
+            }
         }
-    }
     return out;
 }
 
@@ -126,7 +129,7 @@ static void on_ack(void *ud, bs_msg *m, const bs_msg_in *in) {
     size_t slot = 0;
     fwd_ent *gone = NULL;
     pthread_mutex_lock(&fw->lock);
-    for (fwd_ent **pp = &fw->head; *pp; pp = &(*pp)->next) {
+    for (fwd_ent **pp = &fw->head[id % NBUCKETS]; *pp; pp = &(*pp)->next) {
         fwd_ent *e = *pp;
         if (e->id != id) continue;
         for (size_t i = 0; i < e->n && !f; i++)
@@ -167,7 +170,7 @@ int bs__fwd_start(bs_coord *c) {
     pthread_condattr_destroy(&ca);
     uint64_t seed = (uint64_t)bs_clock_mono_ns() ^ ((uint64_t)c->self.b[0] << 56) ^
                     ((uint64_t)c->self.b[5] << 40);
-    atomic_store(&fw->next_id, seed | 1);
+    atomic_store(&fw->next_id, seed);
     c->fwd = fw;
     if (pthread_create(&fw->thread, NULL, sweeper, c)) return BS_ENOMEM;
     fw->thread_live = 1;
@@ -203,7 +206,8 @@ uint64_t bs__fwd_register(bs_coord *c, bs__fan *f, const size_t *slots, size_t n
     if (!fw || !n || n > BS_FWD_MAX) return 0;
     fwd_ent *e = calloc(1, sizeof *e);
     if (!e) return 0;
-    e->id = atomic_fetch_add(&fw->next_id, 2);
+    do e->id = atomic_fetch_add(&fw->next_id, 1); /* 0 means "not registered" */
+    while (!e->id);
     e->f = f;
     e->deadline_ns = deadline_ns;
     e->n = e->open = n;
@@ -216,8 +220,8 @@ uint64_t bs__fwd_register(bs_coord *c, bs__fan *f, const size_t *slots, size_t n
         free(e);
         return 0;
     }
-    e->next = fw->head;
-    fw->head = e;
+    e->next = fw->head[e->id % NBUCKETS];
+    fw->head[e->id % NBUCKETS] = e;
     pthread_mutex_unlock(&fw->lock);
     return e->id;
 }
