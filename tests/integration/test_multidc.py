@@ -9,7 +9,8 @@ dc2: 3}.  Node d1c (the third of dc1) runs with
 cross_dc_write_forwarding false and hinted_handoff_disabled_datacenters
 dc2: the old behaviour as a baseline, and the config key.  In order:
 
-  1. forwarding: N LOCAL_QUORUM writes of a 2000-byte blob through d1a
+  1. forwarding (and, 1b, compression; 1c, LOCAL_QUORUM and LOCAL_ONE
+     reads send no READ to dc2, QUORUM reads do): N LOCAL_QUORUM writes of a 2000-byte blob through d1a
      send at most 1.3 x 2000 bytes per write to dc2 (MUTATION +
      MUTATION_FWD frames in basalt_internode_cross_dc_sent_bytes_total),
      the same writes through d1c (no forwarding) at least 2.5 x; every
@@ -226,6 +227,21 @@ class MultiDC(unittest.TestCase):
         self.assertLess(per, VALUE / 4)
         self.assertGreaterEqual(frames, N)
         self.assertLess(wire, raw / 4)
+
+    def test_1c_local_reads_stay_local(self):
+        """LOCAL_QUORUM / LOCAL_ONE reads send nothing to dc2; QUORUM
+        (4 of 6) has to, and the counter sees it."""
+        def xdc_reads(i):
+            m = self.metrics(i)
+            return m.get('basalt_internode_cross_dc_sent_messages_total{verb="READ"}', 0)
+        r0 = [xdc_reads(i) for i in (0, 1)]
+        for k in range(N):
+            self.assertIsNotNone(self.read(0, k, CL.LOCAL_QUORUM))
+            self.assertIsNotNone(self.read(1, k, CL.LOCAL_ONE))
+        self.assertEqual([xdc_reads(i) for i in (0, 1)], r0)
+        for k in range(N):
+            self.assertIsNotNone(self.read(0, k, CL.QUORUM))
+        self.assertGreaterEqual(xdc_reads(0) - r0[0], N)
 
     # -- 2. DC-aware routing of the Python driver -------------------------
     def test_2_dcaware_routing(self):
