@@ -71,7 +71,9 @@ def _session_for(node):
     c = Cluster([node.host], port=node.port, protocol_version=4,
                 execution_profiles={EXEC_PROFILE_DEFAULT: prof},
                 connect_timeout=10, control_connection_timeout=10,
-                max_schema_agreement_wait=0, idle_heartbeat_interval=0)
+                max_schema_agreement_wait=0, idle_heartbeat_interval=0,
+                schema_event_refresh_window=-1, topology_event_refresh_window=-1,
+                status_event_refresh_window=-1)
     return c, c.connect()
 
 
@@ -87,7 +89,16 @@ class MultiDC(unittest.TestCase):
                 extra = {"storage-port": sp, "seeds": "%s,%s" % (hosts[0], hosts[3]),
                          "cluster-name": "integ-mdc", "num-tokens": 4,
                          "dc": "dc1" if i < 3 else "dc2", "rack": "r1",
-                         "write-request-timeout": "2000ms"}
+                         "write-request-timeout": "2000ms",
+                         # a new, empty cluster: nothing to stream, and six
+                         # nodes joining at once must not queue behind one
+                         # another's bootstrap (one topology change at a time)
+                         "auto-bootstrap": "false",
+                         # fixed tokens, interleaved over the six nodes:
+                         # nothing to choose, so no join waits on another
+                         "initial-token": ",".join(
+                             str(-2**63 + (j * 6 + i) * (2**64 // 24) + 1000)
+                             for j in range(4))}
                 if i == 2:
                     extra["cross-dc-write-forwarding"] = "false"
                     extra["hinted-handoff-disabled-datacenters"] = "dc2"
@@ -245,6 +256,12 @@ class MultiDC(unittest.TestCase):
 
     # -- 2. DC-aware routing of the Python driver -------------------------
     def test_2_dcaware_routing(self):
+        # the other sessions' control connections would query their nodes
+        # on cluster events: closed for the count (reopened on demand)
+        for c in self.clusters:
+            c.shutdown()
+        del self.clusters[:]
+        self.sessions.clear()
         prof = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc="dc2"),
                                 retry_policy=FallthroughRetryPolicy(), request_timeout=30)
         c = Cluster([self.nodes[0].host], port=self.nodes[0].port, protocol_version=4,
