@@ -374,6 +374,20 @@ static void metrics_memory(bs_buf *b, bs_store *st) {
            (uint64_t)(mi.arena + mi.hblkhd));
 }
 
+/* Write forwarding to remote data centers (node/coord/coord_fwd.c). */
+static void metrics_fwd(bs_buf *b, const bs_coord_stats *st) {
+    metric(b, "basalt_write_forwards_sent_total", "counter",
+           "Writes sent to a remote data center as one MUTATION_FWD to a forwarder", st->fwd_sent);
+    metric(b, "basalt_write_forwards_relayed_total", "counter",
+           "Write copies this node passed on to the other replicas of its data center",
+           st->fwd_relayed);
+    metric(b, "basalt_write_forward_acks_total", "counter",
+           "MUTATION_ACKs received from replicas reached through a forwarder", st->fwd_acked);
+    metric(b, "basalt_write_forward_expired_total", "counter",
+           "Replicas reached through a forwarder that did not ack in time (hinted)",
+           st->fwd_expired);
+}
+
 /* Internode traffic with peers in other data centers, by verb. */
 static void metrics_compression(bs_buf *b, bs_msg *m) {
     bs_msg_stats st;
@@ -476,17 +490,7 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                "Mutations applied for other coordinators", st.replica_writes);
         metric(b, "basalt_replica_reads_total", "counter",
                "Reads served for other coordinators", st.replica_reads);
-        metric(b, "basalt_write_forwards_sent_total", "counter",
-               "Writes sent to a remote data center as one MUTATION_FWD to a forwarder",
-               st.fwd_sent);
-        metric(b, "basalt_write_forwards_relayed_total", "counter",
-               "Write copies this node passed on to the other replicas of its data center",
-               st.fwd_relayed);
-        metric(b, "basalt_write_forward_acks_total", "counter",
-               "MUTATION_ACKs received from replicas reached through a forwarder", st.fwd_acked);
-        metric(b, "basalt_write_forward_expired_total", "counter",
-               "Replicas reached through a forwarder that did not ack in time (hinted)",
-               st.fwd_expired);
+        metrics_fwd(b, &st);
         bs_buf_appendf(b,
                        "# HELP basalt_coordinator_latency_seconds Coordinator "
                        "latency quantiles\n"

@@ -145,7 +145,8 @@ static int peer_remote_dc(void *ud, const bs_msg_peer *peer) {
     return r;
 }
 
-/* Internode TLS contexts (server_encryption_options) into mo. */
+/* Internode TLS contexts (server_encryption_options), the peers' DC
+ * classifier and internode_compression into mo. */
 static int tls_setup(bs_cluster *c, bs_msg_opts *mo, char *err, size_t errlen) {
     int rc = bs_node_tls_ctx(c->cfg, BS_NODE_TLS_INTERNODE_SERVER, &c->tls_server, err, errlen);
     if (!rc)
@@ -156,6 +157,13 @@ static int tls_setup(bs_cluster *c, bs_msg_opts *mo, char *err, size_t errlen) {
     mo->tls_ud = c;
     mo->peer_remote_dc = peer_remote_dc;
     mo->peer_dc_ud = c;
+    /* internode_compression: frames of 256 bytes or more, to every peer
+     * (all), to peers in other DCs (dc), or none */
+    mo->compress_threshold = 256;
+    mo->compression = c->cfg->internode_compression == BS_INTERNODE_COMP_ALL ? BS_MSG_COMPRESS_ALL
+                      : c->cfg->internode_compression == BS_INTERNODE_COMP_NONE
+                          ? BS_MSG_COMPRESS_NONE
+                          : BS_MSG_COMPRESS_DC;
     return rc;
 }
 
@@ -927,12 +935,6 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
         cfg->native_transport_max_frame_size_bytes > (16u << 20)
             ? cfg->native_transport_max_frame_size_bytes
             : (16u << 20);
-    /* internode_compression: frames of 256 bytes or more, to every peer
-     * (all), to peers in other DCs (dc), or none */
-    mo.compress_threshold = 256;
-    mo.compression = cfg->internode_compression == BS_INTERNODE_COMP_ALL    ? BS_MSG_COMPRESS_ALL
-                     : cfg->internode_compression == BS_INTERNODE_COMP_NONE ? BS_MSG_COMPRESS_NONE
-                                                                            : BS_MSG_COMPRESS_DC;
     rc = bs_msg_start(&mo, &c->msg);
     OPENSSL_cleanse(secret, sizeof secret);
     if (rc) {
