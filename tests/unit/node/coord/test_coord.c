@@ -556,6 +556,35 @@ START_TEST(hints_disabled_writes_none) {
 }
 END_TEST
 
+/* Hints per data center (disablehintsfordc): the list's edits, then no
+ * hint for a down replica of a disabled DC (every node here is in dc1)
+ * and hints again once it is enabled. */
+START_TEST(hints_disabled_for_dc) {
+    bs_coord *c = g_n[0].coord;
+    char l[256];
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "", 0), BS_EINVAL);
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "a,b", 0), BS_EINVAL);
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "dc2", 0), 0);
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "dc1", 0), 0);
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "dc1", 0), 0); /* once */
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "dc", 0), 0);  /* not a prefix match */
+    bs_coord_hints_dc_list(c, l, sizeof l);
+    ck_assert_str_eq(l, "dc2,dc1,dc");
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "dc2", 1), 0);
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "dc", 1), 0);
+    bs_coord_hints_dc_list(c, l, sizeof l);
+    ck_assert_str_eq(l, "dc1");
+    node_down(2);
+    ck_assert_int_eq(put(0, "ks", "d1", "1", 100, BS_CL_QUORUM), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(c, &g_c.host[2]), 0);
+    ck_assert_int_eq(bs_coord_hints_dc_set(c, "dc1", 1), 0);
+    bs_coord_hints_dc_list(c, l, sizeof l);
+    ck_assert_str_eq(l, "");
+    ck_assert_int_eq(put(0, "ks", "d2", "1", 100, BS_CL_QUORUM), 0);
+    ck_assert_uint_eq(bs_coord_hints_pending(c, &g_c.host[2]), 1);
+}
+END_TEST
+
 /* A key of ks1 (rf 1) whose only replica is node `want`. */
 static void key_on(int want, char *k, size_t cap) {
     for (int i = 0;; i++) {
@@ -829,6 +858,7 @@ int main(void) {
     tcase_add_test(tc, hints_replayed_when_replica_returns);
     tcase_add_test(tc, hints_survive_coordinator_restart);
     tcase_add_test(tc, hints_disabled_writes_none);
+    tcase_add_test(tc, hints_disabled_for_dc);
     tcase_add_test(tc, any_succeeds_with_a_hint_alone);
     tcase_add_test(tc, range_scan_across_nodes_with_paging);
     tcase_add_test(tc, range_scan_quorum_repairs_stale_replica);
