@@ -191,13 +191,17 @@ static int eval_cond(cas *x, const bs_cql_relation *r, const xval *row, int *ok)
     *ok = 0;
     const xval *v = &row[col - x->t->cols];
     int vnull = v->len == BS_VALUE_NULL;
-    if (r->lhs == BS_CQL_LHS_ELEM || (r->op == BS_CQL_OP_IN && !vnull))
-        return bs__x_filter(c, x->t, r, row, ok);
-    if (r->op == BS_CQL_OP_IN) { /* null cell: holds when the list has null */
-        for (uint32_t i = 0; i < r->nin; i++) {
+    if (r->lhs == BS_CQL_LHS_ELEM) return bs__x_filter(c, x->t, r, row, ok);
+    if (r->op == BS_CQL_OP_IN) { /* a null element matches a null cell */
+        if (!r->in && r->rhs) return bs__x_filter(c, x->t, r, row, ok); /* IN ? */
+        for (uint32_t i = 0; i < r->nin && !*ok; i++) {
             xval w;
             if (bs__x_term(c, r->in[i], col->type, col->name, &w)) return -1;
-            if (w.len == BS_VALUE_NULL) *ok = 1;
+            int wnull = w.len == BS_VALUE_NULL || w.unset;
+            int cmp = 1;
+            if (wnull || vnull) *ok = wnull && vnull;
+            else if (!bs_value_compare(col->type, v->p, v->len, w.p, w.len, &cmp))
+                *ok = cmp == 0;
         }
         return 0;
     }
