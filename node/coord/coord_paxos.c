@@ -12,15 +12,21 @@
  *      competing proposer: sleep a random 0..min(100, 10*2^k) ms and
  *      start again with a higher ballot (contention).
  *   3. In-progress proposal: when a promise carries an accepted proposal
- *      newer than every commit the promises report, it is proposed again
- *      under our ballot and committed (QUORUM / LOCAL_QUORUM), then the
- *      round starts over: a value some replicas accepted is never lost.
+ *      newer than every commit the promises report - or the latest
+ *      commit, which some promising replica has not applied yet - it is
+ *      proposed again under our ballot and committed (QUORUM /
+ *      LOCAL_QUORUM), then the round starts over: a value some replicas
+ *      accepted is never lost, and the read of step 4 sees every commit.
  *   4. The partition slice is read at QUORUM (LOCAL_QUORUM), the
  *      condition evaluated (the executor's check()).  False: done, the
  *      read is what the client sees.
  *   5. PROPOSE the update (op timestamps moved to the ballot's time);
- *      refused: back to 2; accepted by `need`: COMMIT to every replica
- *      (dead ones get a hint), waiting for the request's write consistency.
+ *      refused by every replica: back to 2 (nobody accepted it, so it can
+ *      never be chosen); refused by some but accepted by others: the
+ *      outcome is unknown (a later round may complete it), WriteTimeout
+ *      CAS as in Cassandra - never "not applied" for an update that may
+ *      be; accepted by `need`: COMMIT to every replica (dead ones get a
+ *      hint), waiting for the request's write consistency.
  * Everything must finish within write_timeout (read_timeout for SERIAL
  * reads): otherwise WriteTimeout with write_type CAS (received = the
  * answers of the phase that was waiting) or ReadTimeout.  A commit that
@@ -226,27 +232,32 @@ static bs__fan *px_send(px *x, const size_t *idx, size_t n, const bs_buf *pay,
 
 typedef struct vote {
     const px *x;
-    int nok, nrej;
+    int wait_all; /* PROPOSE: a refusal does not end the wait */
+    int nok, nrej, open;
 } vote;
 
-/* Lock held: a quorum of ok answers, or a refusal (byte 1 of an answer is
- * its ok flag, paxos_wire.h). */
+/* Lock held: a quorum of ok answers, or a refusal (PREPARE; byte 1 of an
+ * answer is its ok flag, paxos_wire.h).  A refused PROPOSE waits for
+ * every answer: whether anyone accepted decides between a retry and an
+ * unknown outcome. */
 static int voted(bs__fan *f, void *ud) {
     vote *v = ud;
-    v->nok = v->nrej = 0;
+    v->nok = v->nrej = v->open = 0;
     for (size_t i = 0; i < f->n; i++) {
         const bs__call *k = &f->calls[i];
+        if (!k->done) v->open++;
         if (!k->done || k->status || k->len < 2) continue;
         if (k->resp[1]) v->nok++;
         else v->nrej++;
     }
-    return v->nok >= v->x->need || v->nrej > 0;
+    return v->nok >= v->x->need || (v->nrej > 0 && (!v->wait_all || !v->open));
 }
 
 /* PREPARE or PROPOSE to the participants: rs[i] / got[i] per participant
  * (arena copies), counts in *v.  0 or -1 (OOM, in err). */
 static int px_phase(px *x, const bs_paxos_req *r, bs_arena *a, bs_paxos_resp *rs, int *got,
                     vote *v) {
+    v->wait_all = r->phase == BS_PAXOS_PROPOSE;
     bs_buf pay = BS_BUF_INIT;
     if (bs_paxos_req_encode(r, &pay)) {
         bs_buf_free(&pay);
@@ -271,8 +282,11 @@ static int px_phase(px *x, const bs_paxos_req *r, bs_arena *a, bs_paxos_resp *rs
     return 0;
 }
 
-/* PROPOSE: 1 accepted by a quorum, 0 refused (contention), -1 timeout or
- * error (err set). */
+/* PROPOSE: 1 accepted by a quorum, 0 refused by every replica that
+ * answered and accepted by none (contention: safe to retry), -1 timeout
+ * or error (err set).  Refused by some but accepted by others, or
+ * answers missing: the proposal may still be chosen by a later round, so
+ * the outcome is unknown - WriteTimeout CAS, as Cassandra. */
 static int px_propose(px *x, const bs_uuid *ballot, const uint8_t *upd, size_t ulen, bs_arena *a) {
     bs_paxos_req r = {BS_PAXOS_PROPOSE, *ballot, x->t->id, x->token, x->pk, x->pk_len, upd, ulen};
     bs_paxos_resp rs[BS__MAX_TARGETS];
@@ -280,7 +294,7 @@ static int px_propose(px *x, const bs_uuid *ballot, const uint8_t *upd, size_t u
     vote v;
     if (px_phase(x, &r, a, rs, got, &v)) return -1;
     if (v.nok >= x->need) return 1;
-    if (v.nrej) {
+    if (v.nrej && !v.nok && !v.open) {
         for (size_t i = 0; i < x->npart; i++)
             if (got[i] && !rs[i].ok) {
                 int64_t us = bs_paxos_ballot_us(&rs[i].promised) + 1;
@@ -352,8 +366,11 @@ static int px_commit(px *x, const bs_uuid *ballot, const uint8_t *upd, size_t ul
 
 /* ---- the round ------------------------------------------------------------- */
 
-/* The newest accepted proposal that no promise reports as committed, or
- * -1. */
+/* The proposal to finish before anything else, or -1: the newest
+ * accepted one when no promise reports it committed (in progress), or
+ * when it is the latest commit but some promise's replica has not
+ * committed it yet (a commit that reached fewer replicas than a quorum
+ * read needs, e.g. at consistency ONE: sent again, as Cassandra does). */
 static int in_progress(const px *x, const bs_paxos_resp *rs, const int *got) {
     bs_uuid latest;
     memset(&latest, 0, sizeof latest);
@@ -363,11 +380,17 @@ static int in_progress(const px *x, const bs_paxos_resp *rs, const int *got) {
     int best = -1;
     for (size_t i = 0; i < x->npart; i++) {
         if (!got[i] || !rs[i].ok || !rs[i].has_accepted || !rs[i].update_len) continue;
-        if (bs_paxos_ballot_cmp(&rs[i].accepted, &latest) <= 0) continue;
         if (best < 0 || bs_paxos_ballot_cmp(&rs[i].accepted, &rs[best].accepted) > 0)
             best = (int)i;
     }
-    return best;
+    if (best < 0) return -1;
+    int cmp = bs_paxos_ballot_cmp(&rs[best].accepted, &latest);
+    if (cmp > 0) return best;
+    if (cmp < 0) return -1;
+    for (size_t i = 0; i < x->npart; i++)
+        if (got[i] && rs[i].ok && (!rs[i].has_commit || bs_paxos_ballot_cmp(&rs[i].commit, &latest) < 0))
+            return best;
+    return -1;
 }
 
 /* Steps 2-3: a ballot promised by a quorum with nothing left in

@@ -222,8 +222,11 @@ static int commit(bs_coord *c, const bs_paxos_req *r, bs_arena *a, bs_paxos_resp
     pthread_mutex_lock(l);
     pstate st;
     rc = state_load(c, r, key, klen, a, &st);
-    if (!rc && (!st.has_commit || bs_paxos_ballot_cmp(&r->ballot, &st.commit) > 0)) {
-        st.commit = r->ballot;
+    if (!rc) {
+        /* written even when not newer: a synchronous store write also
+         * applies the update queued above when this runs in a stage
+         * batch's defer scope, so the answer never precedes it */
+        if (!st.has_commit || bs_paxos_ballot_cmp(&r->ballot, &st.commit) > 0) st.commit = r->ballot;
         st.has_commit = 1;
         rc = state_save(c, r, key, klen, &st, 1u << COL_COMMIT);
     }
