@@ -107,7 +107,9 @@ int bs_paxos_resp_decode(const void *p, size_t len, bs_paxos_resp *out) {
         get_uuid(&rb, &out->accepted) || get_bytes32(&rb, len, &out->update, &out->update_len) ||
         bs_rbuf_u8(&rb, &hc) || hc > 1 || get_uuid(&rb, &out->commit) || bs_rbuf_left(&rb))
         return BS_ECORRUPT;
-    if (!ha && out->update_len) return BS_ECORRUPT;
+    /* canonical: absent fields are all zero */
+    if (!ha && (out->update_len || !bs_paxos_ballot_none(&out->accepted))) return BS_ECORRUPT;
+    if (!hc && !bs_paxos_ballot_none(&out->commit)) return BS_ECORRUPT;
     out->ok = ok;
     out->has_accepted = ha;
     out->has_commit = hc;
