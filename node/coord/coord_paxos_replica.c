@@ -11,9 +11,10 @@
  *   3       ballot (16)                     most recent committed ballot
  *
  * Cells carry a TTL (PAXOS_TTL_S, Cassandra's default gc_grace) so the
- * state of idle partitions goes away.  Cell timestamps come from a
- * process-wide counter that never goes backwards, so a later state
- * always shadows an earlier one.
+ * state of idle partitions goes away.  Columns 1 and 2 are written under
+ * the partition's lock with timestamps from a process-wide counter that
+ * never goes backwards, so a later state always shadows an earlier one;
+ * column 3 is written without a read, at the ballot's own time.
  *
  * Rules (classic Paxos, as Cassandra's v1):
  *   PREPARE b   promise if b > promised; answer the promise (or the
@@ -215,24 +216,23 @@ static int commit(bs_coord *c, const bs_paxos_req *r, bs_arena *a, bs_paxos_resp
             return BS_ECORRUPT; /* a commit only writes its own partition */
     rc = bs__apply_local(c, m, nm, now_s);
     if (rc) return rc;
+    /* the most recent commit, written blind: its cell timestamp is the
+     * ballot's time, so last-write-wins keeps the newest ballot (equal
+     * times: the greater bytes, which is the ballot order too).  The
+     * synchronous write also applies the update queued above when this
+     * runs in a stage batch's defer scope, so the answer never precedes it */
     size_t klen;
     uint8_t *key = state_key(a, r, &klen);
     if (!key) return BS_ENOMEM;
-    pthread_mutex_t *l = lock_of(r->token);
-    pthread_mutex_lock(l);
-    pstate st;
-    rc = state_load(c, r, key, klen, a, &st);
-    if (!rc) {
-        /* written even when not newer: a synchronous store write also
-         * applies the update queued above when this runs in a stage
-         * batch's defer scope, so the answer never precedes it */
-        if (!st.has_commit || bs_paxos_ballot_cmp(&r->ballot, &st.commit) > 0) st.commit = r->ballot;
-        st.has_commit = 1;
-        rc = state_save(c, r, key, klen, &st, 1u << COL_COMMIT);
-    }
-    pthread_mutex_unlock(l);
+    bs_batch *b;
+    rc = bs_batch_new(c->store, &b);
+    if (rc) return rc;
+    bs_rowkey rk = {r->token, key, klen, NULL, 0, 0};
+    rc = bs_batch_put_cell(b, c->paxos_t, &rk, COL_COMMIT, NULL, 0, r->ballot.b, 16,
+                           bs_paxos_ballot_us(&r->ballot), PAXOS_TTL_S);
+    if (!rc) rc = bs_store_write(c->store, b);
+    bs_batch_free(b);
     o->ok = !rc;
-    o->promised = st.promised;
     return rc;
 }
 
