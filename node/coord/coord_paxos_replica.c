@@ -17,7 +17,8 @@
  * column 3 is written without a read, at the ballot's own time.
  *
  * Rules (classic Paxos, as Cassandra's v1):
- *   PREPARE b   promise if b > promised; answer the promise (or the
+ *   PREPARE b   promise if b > promised (and b's microsecond is later:
+ *               cell timestamps must grow); answer the promise (or the
  *               higher one that refused b), the accepted proposal and the
  *               most recent commit.
  *   PROPOSE b   accept if b >= promised (then promised = b too).
@@ -171,8 +172,13 @@ static int promise_or_accept(bs_coord *c, const bs_paxos_req *r, bs_arena *a,
     int rc = state_load(c, r, key, klen, a, &st);
     if (!rc) {
         int cmp = st.has_promised ? bs_paxos_ballot_cmp(&r->ballot, &st.promised) : 1;
+        /* a promise needs a later microsecond too: the committed cells
+         * carry the ballot's time, so successive transactions of a
+         * partition must have strictly increasing write timestamps */
+        int later_us = !st.has_promised ||
+                       bs_paxos_ballot_us(&r->ballot) > bs_paxos_ballot_us(&st.promised);
         unsigned mask = 0;
-        if (r->phase == BS_PAXOS_PREPARE && cmp > 0) {
+        if (r->phase == BS_PAXOS_PREPARE && cmp > 0 && later_us) {
             st.promised = r->ballot;
             st.has_promised = 1;
             mask = 1u << COL_PROMISED;

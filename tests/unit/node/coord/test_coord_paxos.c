@@ -221,6 +221,29 @@ START_TEST(acceptor_refuses_lower_ballots) {
     ck_assert(acceptor(0, BS_PAXOS_PREPARE, us + 10, "c", NULL));
     ck_assert(!acceptor(0, BS_PAXOS_PREPARE, us + 5, "c", NULL));
     ck_assert(!acceptor(0, BS_PAXOS_PREPARE, us + 10, "c", NULL)); /* equal: no */
+    /* a greater ballot in the same microsecond is refused too: the
+     * committed cells would get equal timestamps */
+    {
+        bs_paxos_req r;
+        memset(&r, 0, sizeof r);
+        r.phase = BS_PAXOS_PREPARE;
+        bs_uuid_v1_at(us + 10, 0xFFFFFFFFFFFFULL, &r.ballot);
+        memset(r.table_id.b, 0x11, 16);
+        r.pk = (const uint8_t *)"c";
+        r.pk_len = 1;
+        r.token = bs_ring_partition_token("c", 1);
+        bs_uuid lo;
+        bs_uuid_v1_at(us + 10, 77, &lo);
+        ck_assert_int_gt(bs_paxos_ballot_cmp(&r.ballot, &lo), 0);
+        bs_buf req = BS_BUF_INIT, resp = BS_BUF_INIT;
+        ck_assert_int_eq(bs_paxos_req_encode(&r, &req), 0);
+        ck_assert_int_eq(bs__paxos_handle(g_coord[0], req.data, req.len, &resp), 0);
+        bs_paxos_resp o;
+        ck_assert_int_eq(bs_paxos_resp_decode(resp.data, resp.len, &o), 0);
+        ck_assert(!o.ok);
+        bs_buf_free(&req);
+        bs_buf_free(&resp);
+    }
     ck_assert(!acceptor(0, BS_PAXOS_PROPOSE, us + 5, "c", "x"));
     ck_assert(acceptor(0, BS_PAXOS_PROPOSE, us + 10, "c", "x"));
     ck_assert(acceptor(0, BS_PAXOS_PREPARE, us + 11, "c", NULL));
