@@ -17,16 +17,20 @@
  *      proposed again under our ballot and committed (QUORUM /
  *      LOCAL_QUORUM), then the round starts over: a value some replicas
  *      accepted is never lost, and the read of step 4 sees every commit.
- *   4. The partition slice is read at QUORUM (LOCAL_QUORUM), the
- *      condition evaluated (the executor's check()).  False: done, the
- *      read is what the client sees.
+ *   4. The partition slice: PREPARE carries the read (as Cassandra 4.1's
+ *      Paxos v2) and every promise answers it; when a quorum of promises
+ *      agree (same digest) that is the current partition, else it is
+ *      read at QUORUM (LOCAL_QUORUM), repairing the replicas that differ.
+ *      The condition is evaluated (the executor's check()).  False:
+ *      done, the read is what the client sees.
  *   5. PROPOSE the update (op timestamps moved to the ballot's time);
  *      refused by every replica: back to 2 (nobody accepted it, so it can
- *      never be chosen); refused by some but accepted by others: the
- *      outcome is unknown (a later round may complete it), WriteTimeout
- *      CAS as in Cassandra - never "not applied" for an update that may
- *      be; accepted by `need`: COMMIT to every replica (dead ones get a
- *      hint), waiting for the request's write consistency.
+ *      never be chosen); refused by some but accepted by others: a new
+ *      round, which finds it in progress (then finishes it: applied) or
+ *      not (the outcome is unknown - a later round may still complete
+ *      it: WriteTimeout CAS, as Cassandra; never "not applied" for an
+ *      update that may be); accepted by `need`: COMMIT to every replica
+ *      (dead ones get a hint), waiting for the request's write consistency.
  * Everything must finish within write_timeout (read_timeout for SERIAL
  * reads): otherwise WriteTimeout with write_type CAS (received = the
  * answers of the phase that was waiting) or ReadTimeout.  A commit that
@@ -36,8 +40,8 @@
  * A read at SERIAL / LOCAL_SERIAL (bs__paxos_read) runs steps 1-3, so a
  * proposal in progress is completed first, then reads at the quorum.
  *
- * Not done (as in Cassandra v2's "fewer round trips"): the read is not
- * folded into PREPARE; pending endpoints (bootstrap) do not take part.
+ * Not done: Paxos v2's other savings (commit folded into the next
+ * round); pending endpoints (bootstrap) do not take part.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,6 +77,16 @@ typedef struct px {
     int64_t min_us; /* the next ballot is at least this */
     int attempts;
     bs_exec_err *err;
+    /* the read that PREPARE carries (bs_wire_read_encode), and what the
+     * promises answered when a quorum agreed on it */
+    bs_buf rd;
+    int have_cur;
+    bs_partv *cur;
+    /* our proposal was accepted by some replicas but refused by others:
+     * the next round tells whether it is in progress (then completed:
+     * applied) or not (unknown: WriteTimeout CAS) */
+    int mine_pending, mine_done;
+    bs_uuid mine;
 } px;
 
 static _Atomic int64_t g_ballot_us;
@@ -133,6 +147,7 @@ static int backoff(px *x) {
 }
 
 static void px_done(px *x) {
+    bs_buf_free(&x->rd);
     if (x->have_pl) bs__placement_done(x->c, &x->pl);
     if (x->s) bs_schema_release(x->s);
 }
@@ -283,10 +298,9 @@ static int px_phase(px *x, const bs_paxos_req *r, bs_arena *a, bs_paxos_resp *rs
 }
 
 /* PROPOSE: 1 accepted by a quorum, 0 refused by every replica that
- * answered and accepted by none (contention: safe to retry), -1 timeout
- * or error (err set).  Refused by some but accepted by others, or
- * answers missing: the proposal may still be chosen by a later round, so
- * the outcome is unknown - WriteTimeout CAS, as Cassandra. */
+ * answered and accepted by none (contention: safe to retry), -2 refused
+ * by some and accepted by others (a later round may still complete it:
+ * err not set), -1 timeout or error (err set). */
 static int px_propose(px *x, const bs_uuid *ballot, const uint8_t *upd, size_t ulen, bs_arena *a) {
     bs_paxos_req r = {BS_PAXOS_PROPOSE, *ballot, x->t->id, x->token, x->pk, x->pk_len, upd, ulen};
     bs_paxos_resp rs[BS__MAX_TARGETS];
@@ -294,6 +308,7 @@ static int px_propose(px *x, const bs_uuid *ballot, const uint8_t *upd, size_t u
     vote v;
     if (px_phase(x, &r, a, rs, got, &v)) return -1;
     if (v.nok >= x->need) return 1;
+    if (v.nrej && v.nok && !v.open) return -2;
     if (v.nrej && !v.nok && !v.open) {
         for (size_t i = 0; i < x->npart; i++)
             if (got[i] && !rs[i].ok) {
@@ -393,6 +408,48 @@ static int in_progress(const px *x, const bs_paxos_resp *rs, const int *got) {
     return -1;
 }
 
+/* Paxos v2's read in the prepare round: when at least a quorum of
+ * promises answered the read and all with the same digest, their answer
+ * is the partition as of the promise (x->cur); otherwise the caller reads
+ * at the quorum (which repairs the replicas that differ). */
+static void promised_read(px *x, const bs_paxos_resp *rs, const int *got, bs_arena *a) {
+    x->have_cur = 0;
+    if (!x->rd.len) return;
+    int n = 0, first = -1;
+    for (size_t i = 0; i < x->npart; i++) {
+        if (!got[i] || !rs[i].ok) continue;
+        if (!rs[i].has_read) return;
+        if (first >= 0 && memcmp(rs[i].digest, rs[first].digest, 16)) return;
+        if (first < 0) first = (int)i;
+        n++;
+    }
+    if (n < x->need) return;
+    char e[128];
+    uint8_t dg[16];
+    bs_partv *p = NULL;
+    if (bs_wire_result_decode(rs[first].data, rs[first].data_len, a, dg, &p, e, sizeof e)) return;
+    x->cur = p;
+    x->have_cur = 1;
+}
+
+/* The read PREPARE carries: slice sl of the partition (TTLs judged at
+ * the coordinator's now, so the replicas' digests agree).  0 or -1 (OOM). */
+static int px_set_read(px *x, const bs_slice *sl) {
+    bs_wire_read rd;
+    memset(&rd, 0, sizeof rd);
+    rd.table_id = x->t->id;
+    char cf[200];
+    bs_table_cf_name(x->t, cf, sizeof cf);
+    rd.cf = cf;
+    rd.token = x->token;
+    rd.pk = x->pk;
+    rd.pk_len = x->pk_len;
+    rd.slice = *sl;
+    if (!rd.slice.now_s) rd.slice.now_s = bs__coord_now_s(x->c);
+    if (bs_wire_read_encode(&rd, &x->rd)) return fail_oom(x);
+    return 0;
+}
+
 /* Steps 2-3: a ballot promised by a quorum with nothing left in
  * progress.  0, or -1 with err. */
 static int px_prepare(px *x, bs_arena *a, bs_uuid *ballot) {
@@ -400,7 +457,7 @@ static int px_prepare(px *x, bs_arena *a, bs_uuid *ballot) {
         if (x->attempts && backoff(x)) return timed_out(x, 0);
         new_ballot(x, ballot);
         bs_paxos_req r = {BS_PAXOS_PREPARE, *ballot, x->t->id, x->token, x->pk, x->pk_len,
-                          NULL, 0};
+                          NULL, 0, x->rd.data, x->rd.len};
         bs_paxos_resp rs[BS__MAX_TARGETS];
         int got[BS__MAX_TARGETS];
         vote v;
@@ -415,11 +472,21 @@ static int px_prepare(px *x, bs_arena *a, bs_uuid *ballot) {
             continue;
         }
         int ip = in_progress(x, rs, got);
-        if (ip < 0) return 0;
+        if (ip < 0) {
+            if (x->mine_pending) return timed_out(x, v.nok); /* unknown outcome */
+            promised_read(x, rs, got, a);
+            return 0;
+        }
+        int own = x->mine_pending && !bs_paxos_ballot_cmp(&rs[ip].accepted, &x->mine);
         int pr = px_propose(x, ballot, rs[ip].update, rs[ip].update_len, a);
+        if (pr == -2) return timed_out(x, 0);
         if (pr < 0) return -1;
         if (pr == 0) continue;
         if (px_commit(x, ballot, rs[ip].update, rs[ip].update_len, x->quorum_cl)) return -1;
+        if (own) { /* our own proposal, finished by this round */
+            x->mine_done = 1;
+            return 0;
+        }
     }
 }
 
@@ -476,11 +543,18 @@ int bs__coord_cas(void *ud, const bs_exec_cas *q, bs_arena *a, bs_partv **cur, i
     px x;
     int rc = -1;
     if (px_init(&x, c, q->t, q->token, q->pk, q->pk_len, q->serial_cl, 0, err)) goto out;
+    if (px_set_read(&x, q->slice)) goto out;
     for (;;) {
         bs_uuid ballot;
         if (px_prepare(&x, a, &ballot)) break;
-        bs_partv *p = NULL;
-        if (bs__coord_read(c, q->t, q->token, q->pk, q->pk_len, q->slice, x.quorum_cl, a, &p, err))
+        if (x.mine_done) {
+            *applied = 1;
+            rc = 0;
+            break;
+        }
+        bs_partv *p = x.cur;
+        if (!x.have_cur &&
+            bs__coord_read(c, q->t, q->token, q->pk, q->pk_len, q->slice, x.quorum_cl, a, &p, err))
             break;
         *cur = p;
         int ok = q->check(q->cud, p);
@@ -499,7 +573,12 @@ int bs__coord_cas(void *ud, const bs_exec_cas *q, bs_arena *a, bs_partv **cur, i
             rc = 0;
         }
         bs_buf_free(&upd);
-        if (pr != 0) break;
+        if (pr == -2) {
+            x.mine_pending = 1;
+            x.mine = ballot;
+        } else if (pr != 0) {
+            break;
+        }
         x.attempts++; /* refused: a competing proposer; re-read and re-check */
         if (backoff(&x)) {
             timed_out(&x, 0);
@@ -518,9 +597,13 @@ int bs__paxos_read(bs_coord *c, const bs_table_schema *t, int64_t token, const v
     px x;
     bs_uuid ballot;
     int rc = px_init(&x, c, t, token, pk, pk_len, cl, 1, err);
+    if (!rc) rc = px_set_read(&x, sl);
     if (!rc) rc = px_prepare(&x, a, &ballot);
     uint16_t qcl = x.quorum_cl;
+    int have = x.have_cur;
+    *out = x.cur;
     px_done(&x);
     if (rc) return -1;
+    if (have) return 0;
     return bs__coord_read(c, t, token, pk, pk_len, sl, qcl, a, out, err);
 }

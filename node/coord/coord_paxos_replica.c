@@ -242,16 +242,46 @@ static int commit(bs_coord *c, const bs_paxos_req *r, bs_arena *a, bs_paxos_resp
     return rc;
 }
 
+/* A PREPARE's read, answered with the promise (after it: an update
+ * committed later has a lower ballot, and a proposal in progress shows
+ * in the promise, so the proposer finishes it and starts over).  No
+ * answer (has_read 0) when the table is unknown here or the read fails:
+ * the proposer then reads at the quorum. */
+static int answer_read(bs_coord *c, const bs_paxos_req *r, bs_arena *a, bs_buf *data,
+                       bs_paxos_resp *o) {
+    char e[128];
+    bs_wire_read rd;
+    if (bs_wire_read_decode(r->read, r->read_len, a, &rd, e, sizeof e)) return BS_ECORRUPT;
+    if (rd.token != r->token || rd.pk_len != r->pk_len || memcmp(rd.pk, r->pk, r->pk_len) ||
+        memcmp(rd.table_id.b, r->table_id.b, 16))
+        return BS_ECORRUPT; /* a promise only reads its own partition */
+    bs_table *t;
+    bs_partv *p = NULL;
+    if (bs_store_table_get(c->store, rd.cf, &t) ||
+        bs_store_read(t, rd.token, rd.pk, rd.pk_len, &rd.slice, a, &p))
+        return 0;
+    if (bs_wire_result_encode(p, 0, data)) return BS_ENOMEM;
+    bs_wire_digest(p, o->digest);
+    o->has_read = 1;
+    o->data = data->data;
+    o->data_len = data->len;
+    return 0;
+}
+
 int bs__paxos_handle(bs_coord *c, const void *p, size_t len, bs_buf *out) {
     bs_paxos_req r;
     if (bs_paxos_req_decode(p, len, &r)) return BS_ECORRUPT;
     if (!c->paxos_t) return BS_ENOTSUP;
     bs_arena a;
     bs_arena_init(&a, 0);
+    bs_buf data = BS_BUF_INIT;
     bs_paxos_resp o;
     memset(&o, 0, sizeof o);
     int rc = r.phase == BS_PAXOS_COMMIT ? commit(c, &r, &a, &o) : promise_or_accept(c, &r, &a, &o);
+    if (!rc && o.ok && r.phase == BS_PAXOS_PREPARE && r.read_len)
+        rc = answer_read(c, &r, &a, &data, &o);
     if (!rc) rc = bs_paxos_resp_encode(&o, out);
+    bs_buf_free(&data);
     bs_arena_free(&a);
     return rc;
 }

@@ -46,6 +46,7 @@ int bs_paxos_req_encode(const bs_paxos_req *r, bs_buf *out) {
     if (!rc) rc = bs_buf_append_u64(out, (uint64_t)r->token);
     if (!rc) rc = put_bytes32(out, r->pk, r->pk_len);
     if (!rc) rc = put_bytes32(out, r->update, r->update_len);
+    if (!rc) rc = put_bytes32(out, r->read, r->read_len);
     return rc;
 }
 
@@ -76,10 +77,12 @@ int bs_paxos_req_decode(const void *p, size_t len, bs_paxos_req *out) {
     out->phase = ph;
     if (get_uuid(&rb, &out->ballot) || get_uuid(&rb, &out->table_id) || bs_rbuf_u64(&rb, &tok) ||
         get_bytes32(&rb, 65535, &out->pk, &out->pk_len) || !out->pk_len ||
-        get_bytes32(&rb, len, &out->update, &out->update_len) || bs_rbuf_left(&rb))
+        get_bytes32(&rb, len, &out->update, &out->update_len) ||
+        get_bytes32(&rb, len, &out->read, &out->read_len) || bs_rbuf_left(&rb))
         return BS_ECORRUPT;
     out->token = (int64_t)tok;
     if ((ph == BS_PAXOS_PREPARE) != (out->update_len == 0)) return BS_ECORRUPT;
+    if (ph != BS_PAXOS_PREPARE && out->read_len) return BS_ECORRUPT;
     return 0;
 }
 
@@ -94,6 +97,9 @@ int bs_paxos_resp_encode(const bs_paxos_resp *r, bs_buf *out) {
                               r->has_accepted ? r->update_len : 0);
     if (!rc) rc = bs_buf_append_u8(out, r->has_commit ? 1 : 0);
     if (!rc) rc = bs_buf_append(out, r->has_commit ? r->commit.b : zero.b, 16);
+    if (!rc) rc = bs_buf_append_u8(out, r->has_read ? 1 : 0);
+    if (!rc) rc = bs_buf_append(out, r->has_read ? r->digest : zero.b, 16);
+    if (!rc) rc = put_bytes32(out, r->has_read ? r->data : NULL, r->has_read ? r->data_len : 0);
     return rc;
 }
 
@@ -101,12 +107,18 @@ int bs_paxos_resp_decode(const void *p, size_t len, bs_paxos_resp *out) {
     bs_rbuf rb;
     bs_rbuf_init(&rb, p, len);
     memset(out, 0, sizeof *out);
-    uint8_t v, ok, ha, hc;
+    uint8_t v, ok, ha, hc, hr;
+    bs_uuid dg;
     if (bs_rbuf_u8(&rb, &v) || v != PAXOS_FORMAT || bs_rbuf_u8(&rb, &ok) || ok > 1 ||
         get_uuid(&rb, &out->promised) || bs_rbuf_u8(&rb, &ha) || ha > 1 ||
         get_uuid(&rb, &out->accepted) || get_bytes32(&rb, len, &out->update, &out->update_len) ||
-        bs_rbuf_u8(&rb, &hc) || hc > 1 || get_uuid(&rb, &out->commit) || bs_rbuf_left(&rb))
+        bs_rbuf_u8(&rb, &hc) || hc > 1 || get_uuid(&rb, &out->commit) ||
+        bs_rbuf_u8(&rb, &hr) || hr > 1 || get_uuid(&rb, &dg) ||
+        get_bytes32(&rb, len, &out->data, &out->data_len) || bs_rbuf_left(&rb))
         return BS_ECORRUPT;
+    if (!hr && (out->data_len || !bs_paxos_ballot_none(&dg))) return BS_ECORRUPT;
+    out->has_read = hr;
+    memcpy(out->digest, dg.b, 16);
     /* canonical: absent fields are all zero */
     if (!ha && (out->update_len || !bs_paxos_ballot_none(&out->accepted))) return BS_ECORRUPT;
     if (!hc && !bs_paxos_ballot_none(&out->commit)) return BS_ECORRUPT;

@@ -19,6 +19,10 @@
  *   46+P    4     U = length of the update (0 for PREPARE)
  *   50+P    U     update: a write payload (node/coord/wire.h
  *                 bs_wire_write_encode) of mutations of this partition
+ *   50+P+U  4     R = length of the read (PREPARE only, may be 0)
+ *   54+P+U  R     read: a READ request (bs_wire_read_encode) of this
+ *                 partition, answered with the promise (Paxos v2's
+ *                 "read in the prepare round")
  *
  * Response:
  *   0       1     format version (1)
@@ -31,6 +35,10 @@
  *   39      U     accepted update (write payload)
  *   39+U    1     has_commit
  *   40+U    16    ballot of the most recent commit (zero unless has_commit)
+ *   56+U    1     has_read: the promise answers the request's read
+ *   57+U    16    digest of that read (bs_wire_digest; zero unless has_read)
+ *   73+U    4     D = length of the read's result
+ *   77+U    D     result (bs_wire_result_encode, data)
  *
  * Decoders take untrusted bytes and never read past `len`; decoded
  * pointers borrow the input buffer.
@@ -59,6 +67,8 @@ typedef struct bs_paxos_req {
     size_t pk_len;
     const uint8_t *update; /* PROPOSE / COMMIT; NULL, 0 for PREPARE */
     size_t update_len;
+    const uint8_t *read; /* PREPARE: READ request to answer, or NULL, 0 */
+    size_t read_len;
 } bs_paxos_req;
 
 typedef struct bs_paxos_resp {
@@ -70,6 +80,10 @@ typedef struct bs_paxos_resp {
     size_t update_len;
     int has_commit;
     bs_uuid commit;
+    int has_read;
+    uint8_t digest[16];
+    const uint8_t *data;
+    size_t data_len;
 } bs_paxos_resp;
 
 /* Appends the encoding; 0, BS_EINVAL (bad field) or BS_ENOMEM. */

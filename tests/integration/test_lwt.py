@@ -9,8 +9,9 @@ python3-cassandra driver.
 - reads at SERIAL and LOCAL_SERIAL; LOCAL_SERIAL as serial consistency;
 - conditional batches on one partition (all or nothing) and the
   InvalidRequest of one over two partitions;
-- contention: four coordinators race IF NOT EXISTS on one key (exactly
-  one wins); three race compare-and-set increments on a counter row that
+- contention: four coordinators race IF NOT EXISTS on one key (at most
+  one reports applied, and the row holds its value - or, when none
+  did, that of one whose outcome was unknown: WriteTimeout CAS); three race compare-and-set increments on a counter row that
   also records each increment's tag in a set: the final count equals the
   number of tags, every increment reported applied is there and none
   reported not applied is;
@@ -206,13 +207,15 @@ class LwtTest(unittest.TestCase):
                         "APPLY BATCH"))
 
     def test_6_contended_insert(self):
-        results, errors = [], []
+        results, unknown, errors = [], [], []
 
         def worker(i):
             try:
                 r = self.s[i % 3].execute(
                     q("INSERT INTO l.t (k, v) VALUES (77, %d) IF NOT EXISTS" % i))
                 results.append((i, r.was_applied))
+            except WriteTimeout:  # outcome unknown (a later round may finish it)
+                unknown.append(i)
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(repr(e))
         ts = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
@@ -222,9 +225,11 @@ class LwtTest(unittest.TestCase):
             t.join()
         self.assertEqual(errors, [])
         winners = [i for i, ok in results if ok]
-        self.assertEqual(len(winners), 1, results)
-        self.assertEqual(self.s[0].execute(q("SELECT v FROM l.t WHERE k = 77", cl=SERIAL))
-                         .one().v, winners[0])
+        self.assertLessEqual(len(winners), 1, results)
+        final = self.s[0].execute(q("SELECT v FROM l.t WHERE k = 77", cl=SERIAL)).one().v
+        # the row holds the winner's value; with no reported winner, one
+        # of the unknown ones won
+        self.assertIn(final, winners or unknown, (results, unknown))
 
     def test_7_cas_counter(self):
         self.s[0].execute(q("INSERT INTO l.ctr (k, n) VALUES (1, 0)"))
