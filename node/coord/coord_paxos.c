@@ -43,6 +43,7 @@
  * Not done: Paxos v2's other savings (commit folded into the next
  * round); pending endpoints (bootstrap) do not take part.
  */
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,9 +480,8 @@ static int px_prepare(px *x, bs_arena *a, bs_uuid *ballot) {
         }
         int own = x->mine_pending && !bs_paxos_ballot_cmp(&rs[ip].accepted, &x->mine);
         int pr = px_propose(x, ballot, rs[ip].update, rs[ip].update_len, a);
-        if (pr == -2) return timed_out(x, 0);
-        if (pr < 0) return -1;
-        if (pr == 0) continue;
+        if (pr == -1) return -1;
+        if (pr <= 0) continue; /* refused (maybe partly): the next round decides */
         if (px_commit(x, ballot, rs[ip].update, rs[ip].update_len, x->quorum_cl)) return -1;
         if (own) { /* our own proposal, finished by this round */
             x->mine_done = 1;
@@ -538,6 +538,15 @@ int bs__coord_cas(void *ud, const bs_exec_cas *q, bs_arena *a, bs_partv **cur, i
     *cur = NULL;
     if (bs_coord_drained(c)) return bs__drained_error(c, err);
     if (valid_serial(err, q->serial_cl, q->cl)) return -1;
+    uint64_t l0;
+    if (bs_store_shedding(c->store, &l0)) { /* write admission, as coord_write.c */
+        BS__INC(c->writes_shed);
+        err->code = BS_PROTO_ERR_OVERLOADED;
+        snprintf(err->msg, sizeof err->msg,
+                 "storage is behind on compaction (%" PRIu64 " L0 files): write refused to keep "
+                 "the backlog bounded; retry with backoff", l0);
+        return -1;
+    }
     if (q->cl < BS_COORD_NCL) BS__INC(c->writes[q->cl]);
     int64_t t0 = bs_clock_mono_ns();
     px x;
