@@ -1775,6 +1775,10 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     /* rows */
     int rc;
+    if (!virt && !s->w.pk_full &&
+        (c->cl == BS_CL_SERIAL || c->cl == BS_CL_LOCAL_SERIAL))
+        return XINVALID(c, "SERIAL/LOCAL_SERIAL consistency may only be "
+                           "requested for one partition at a time");
     if (virt)
         rc = bs__x_virtual_rows(c, t, virtual_cb, s);
     else if (s->w.pk_full)

@@ -213,6 +213,23 @@ START_TEST(serial_consistency_and_errors) {
 }
 END_TEST
 
+START_TEST(serial_reads) {
+    ok("INSERT INTO kv (k, v) VALUES (1, 5)");
+    bs_xq q;
+    memset(&q, 0, sizeof q);
+    q.cl = BS_CL_SERIAL;
+    const bs_xres *r = bs_xh_query(&H, "SELECT v FROM kv WHERE k = 1", &q);
+    ck_assert_int_eq(r->err, ERR_NONE);
+    ck_assert_str_eq(r->text, "5");
+    /* the backend gets the read at SERIAL (the coordinator runs Paxos) */
+    ck_assert_uint_eq(bs_fake_stats_get(H.f)->last_cl, BS_CL_SERIAL);
+    q.cl = BS_CL_LOCAL_SERIAL;
+    r = bs_xh_query(&H, "SELECT v FROM kv", &q);
+    ck_assert_int_eq(r->err, 0x2200);
+    ck_assert(strstr(r->msg, "one partition at a time") != NULL);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("exec_cas");
     TCase *tc = tcase_create("cas");
@@ -226,6 +243,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, conditional_batches);
     tcase_add_test(tc, refused_forms);
     tcase_add_test(tc, serial_consistency_and_errors);
+    tcase_add_test(tc, serial_reads);
     suite_add_tcase(s, tc);
     return s;
 }
