@@ -137,6 +137,14 @@ static int timed_out(px *x, int received) {
 /* Contention: a random sleep that grows with the attempts; 1 when the
  * deadline leaves no time for another round. */
 static int backoff(px *x) {
+    if (x->npart == 1 && x->pl.t[x->part[0]].local) {
+        /* RF 1 on this node: the rounds take microseconds, and a prepared
+         * statement may run on a CQL loop thread (node/main.c inline_ok)
+         * that must not sleep for long */
+        if (bs_clock_mono_ns() >= x->deadline_ns) return 1;
+        usleep((useconds_t)(rnd64() % 200));
+        return 0;
+    }
     int k = x->attempts < 4 ? x->attempts : 4;
     int64_t max_ms = 10LL << k;
     if (max_ms > 100) max_ms = 100;

@@ -297,5 +297,37 @@ class LwtTest(unittest.TestCase):
             s.execute(q("SELECT v FROM l.t WHERE k = 80", cl=SERIAL))
 
 
+class SingleNodeLwtTest(harness.NodeTestCase):
+    """One node, RF=1: prepared conditional statements may run on the CQL
+    loop threads (the node is the whole ring); contenders still get
+    exactly-once compare-and-set."""
+
+    def test_prepared_cas_counter_one_node(self):
+        s = self.session
+        s.execute("CREATE TABLE c1 (k int PRIMARY KEY, n int)")
+        s.execute("INSERT INTO c1 (k, n) VALUES (1, 0)")
+        read = s.prepare("SELECT n FROM c1 WHERE k = 1")
+        read.consistency_level = SERIAL
+        cas = s.prepare("UPDATE c1 SET n = ? WHERE k = 1 IF n = ?")
+        applied, errors = [], []
+
+        def worker():
+            for _ in range(25):
+                try:
+                    cur = s.execute(read).one().n
+                    if s.execute(cas, (cur + 1, cur)).was_applied:
+                        applied.append(1)
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(repr(e))
+        ts = [threading.Thread(target=worker) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(s.execute(read).one().n, len(applied))
+        self.assertGreater(len(applied), 0)
+
+
 if __name__ == "__main__":
     harness.main()
