@@ -111,6 +111,17 @@ static void new_ballot(px *x, bs_uuid *b) {
     bs_uuid_v1_at(us, rnd64(), b);
 }
 
+/* A refusal showed promise b: our next ballots (this request's and the
+ * node's later ones) come after it, so a coordinator whose clock runs
+ * behind pays one refused round, not one per transaction. */
+static void seen_promise(px *x, const bs_uuid *b) {
+    int64_t us = bs_paxos_ballot_us(b) + 1;
+    if (us > x->min_us) x->min_us = us;
+    int64_t last = atomic_load(&g_ballot_us);
+    while (us - 1 > last && !atomic_compare_exchange_weak(&g_ballot_us, &last, us - 1)) {
+    }
+}
+
 static int fail_oom(px *x) {
     x->err->code = BS_PROTO_ERR_SERVER;
     snprintf(x->err->msg, sizeof x->err->msg, "out of memory");
@@ -321,8 +332,7 @@ static int px_propose(px *x, const bs_uuid *ballot, const uint8_t *upd, size_t u
     if (v.nrej && !v.nok && !v.open) {
         for (size_t i = 0; i < x->npart; i++)
             if (got[i] && !rs[i].ok) {
-                int64_t us = bs_paxos_ballot_us(&rs[i].promised) + 1;
-                if (us > x->min_us) x->min_us = us;
+                seen_promise(x, &rs[i].promised);
             }
         return 0;
     }
@@ -475,8 +485,7 @@ static int px_prepare(px *x, bs_arena *a, bs_uuid *ballot) {
         if (v.nok < x->need) {
             for (size_t i = 0; i < x->npart; i++)
                 if (got[i] && !rs[i].ok) {
-                    int64_t us = bs_paxos_ballot_us(&rs[i].promised) + 1;
-                    if (us > x->min_us) x->min_us = us;
+                    seen_promise(x, &rs[i].promised);
                 }
             continue;
         }
