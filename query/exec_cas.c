@@ -360,6 +360,13 @@ static int build(cas *x, const bs__x_cas_stmt *ks, int64_t base, bs__x_muts *mv)
         c->binds = k->binds;
         c->nbinds = k->nbinds;
         c->stmt = k->s;
+        const bs_cql_qname *qn = k->s->kind == BS_CQL_STMT_INSERT   ? &k->s->u.insert.table
+                                 : k->s->kind == BS_CQL_STMT_UPDATE ? &k->s->u.update.table
+                                                                    : &k->s->u.del.table;
+        const bs_table_schema *ct;
+        if (bs__x_table(c, qn, &ct)) return -1;
+        if (bs__x_is_counter_table(ct))
+            return XINVALID(c, "Conditional updates are not supported on counter tables");
         size_t m0 = mv->n;
         c->cas_ok = 1;
         int rc = bs__x_modification(c, k->s, base, mv);

@@ -183,6 +183,9 @@ START_TEST(refused_forms) {
           "UPDATE kc SET v = 1 WHERE k = 1 AND c IN (1, 2) IF v = 1");
     fails(0x2200, "must restrict all PRIMARY KEY", "DELETE FROM kc WHERE k = 1 IF EXISTS");
     fails(0x2200, "Undefined column name nope", "UPDATE kv SET v = 1 WHERE k = 1 IF nope = 1");
+    ok("CREATE TABLE ctr (k int PRIMARY KEY, n counter)");
+    fails(0x2200, "not supported on counter tables",
+          "UPDATE ctr SET n = n + 1 WHERE k = 1 IF n = 0");
     ck_assert_uint_eq(bs_fake_stats_get(H.f)->writes, w);
 }
 END_TEST
