@@ -21,7 +21,8 @@
  * point SELECTs by full primary key.  `counter` is write with counter
  * increments instead: prepared `UPDATE counter1 SET v = v + 1 WHERE key =
  * ? AND c = ?` on table counter1 (key blob, c int, v counter, PRIMARY KEY
- * (key, c)); -col size is unused.
+ * (key, c)); -col size is unused.  With -lwt the writes are
+ * INSERT ... IF NOT EXISTS: a lightweight transaction (Paxos round) each.
  */
 #include <math.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ typedef struct cfg {
     char ks[64];
     int connections;
     int sync; /* -sync: OS threads with blocking calls */
+    int lwt;  /* -lwt: writes are INSERT ... IF NOT EXISTS (Paxos) */
     double tick_us; /* -tick: open-loop start granularity */
     const char *json;
     double interval;
@@ -244,7 +246,7 @@ static void usage(void) {
         "[-dist N]\n"
         "         [-col size=100] [-rows N] [-replication N] [-keyspace NAME]\n"
         "         [-connections N] [-sync] [-tick US] [-json FILE] [-log interval=5]\n"
-        "         [-seed N] [-u USER] [-credentials FILE]\n"
+        "         [-seed N] [-u USER] [-credentials FILE] [-lwt]\n"
         "         [-ssl] [-ssl-ca F] [-ssl-cert F] [-ssl-key F] [-ssl-no-verify]\n"
         "  -u USER: log in as USER; the password comes from -credentials FILE\n"
         "  (private: user:password), else $BASALT_PASSWORD\n"
@@ -256,7 +258,9 @@ static void usage(void) {
         "  -tick US: open loop starts due operations at most every US\n"
         "  microseconds (default 200); latency still counts from each\n"
         "  operation's own intended start\n"
-        "  -seed N: seed of the random value bytes (default 1)\n");
+        "  -seed N: seed of the random value bytes (default 1)\n"
+        "  -lwt: writes are lightweight transactions (INSERT ... IF NOT\n"
+        "  EXISTS, serial consistency SERIAL, commit at cl=)\n");
 }
 
 /* -ssl, -ssl-no-verify, -ssl-ca F, -ssl-cert F, -ssl-key F. */
@@ -379,8 +383,8 @@ static int parse_args(int argc, char **argv, cfg *c) {
         } else if (!strcmp(a, "-credentials") && v) {
             c->credentials = v;
             i++;
-        } else if (!strcmp(a, "-sync")) {
-            c->sync = 1;
+        } else if (!strcmp(a, "-sync") || !strcmp(a, "-lwt")) {
+            *(a[1] == 's' ? &c->sync : &c->lwt) = 1;
         } else if (!strcmp(a, "-json") && v) {
             c->json = v;
             i++;
@@ -471,7 +475,8 @@ int main(int argc, char **argv) {
         snprintf(q, sizeof q, "UPDATE %s.counter1 SET v = v + ? WHERE key = ? AND c = ?",
                  c.ks);
     } else {
-        snprintf(q, sizeof q, "INSERT INTO %s.standard1 (key, c, v) VALUES (?, ?, ?)", c.ks);
+        snprintf(q, sizeof q, "INSERT INTO %s.standard1 (key, c, v) VALUES (?, ?, ?)%s", c.ks,
+                 c.lwt ? " IF NOT EXISTS" : "");
     }
     if (bs_client_prepare(a.cl, q, &a.ins, &err)) {
         fprintf(stderr, "basalt-stress: prepare: %s\n", err.message);

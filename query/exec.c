@@ -1226,6 +1226,7 @@ static int run_stmt(xctx *c, const bs_cql_stmt *s) {
 
 static void set_params(xctx *c, const bs_proto_params *p) {
     c->cl = p->consistency;
+    c->serial_cl = p->serial_consistency;
     c->page_size = (p->flags & BS_PROTO_QF_PAGE_SIZE) ? p->page_size : -1;
     if (c->page_size == 0) c->page_size = -1;
     c->paging_state = p->paging_state;
@@ -1328,6 +1329,7 @@ static int batch_children(xctx *c, const bs_proto_batch *b, size_t before,
 /* Returns 1 when the answer (UNPREPARED) is already written. */
 static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
     c->cl = b->consistency;
+    c->serial_cl = b->serial_consistency;
     c->default_ts = b->timestamp;
     bs_cql_stmt **kids = bs_arena_calloc(c->a, (b->nstmts + 1) * sizeof *kids);
     xval **kbinds = bs_arena_calloc(c->a, (b->nstmts + 1) * sizeof *kbinds);
@@ -1344,6 +1346,20 @@ static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
                                                                        : BS_CQL_BATCH_LOGGED,
                                   0, kids, b->nstmts))
         return 0;
+    int conditional = 0;
+    for (uint16_t i = 0; i < b->nstmts; i++)
+        conditional |= bs__x_is_conditional(kids[i]);
+    if (conditional) {
+        bs__x_cas_stmt *ks = bs_arena_calloc(c->a, b->nstmts * sizeof *ks);
+        if (!ks) {
+            bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+            return 0;
+        }
+        for (uint16_t i = 0; i < b->nstmts; i++)
+            ks[i] = (bs__x_cas_stmt){kids[i], kbinds[i], knb[i]};
+        bs__x_cas(c, ks, b->nstmts, 1, INT64_MIN);
+        return 0;
+    }
     int logged =
         b->type != BS_PROTO_BATCH_UNLOGGED && b->type != BS_PROTO_BATCH_COUNTER;
     /* protocol batches bind per child: each child builds its mutations

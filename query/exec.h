@@ -62,6 +62,30 @@ typedef struct bs_exec_node {
     int up;
 } bs_exec_node;
 
+/* A lightweight transaction (compare-and-set) on one partition: a
+ * Paxos round at serial_cl (SERIAL or LOCAL_SERIAL) reads the partition
+ * slice `slice` at the matching quorum, hands it to check(), and when
+ * check() answers 1 proposes and commits the update m[0..nm) (all of
+ * this partition) at consistency cl.  The update's op timestamps are
+ * moved by (ballot microseconds - base_ts), so a committed LWT always
+ * shadows the ones before it.  check() runs on the caller's thread,
+ * possibly several times (contention retries); it returns 1 (apply),
+ * 0 (condition false) or -1 (error: the cas call returns -1 with err
+ * untouched, the caller knows why). */
+typedef struct bs_exec_cas {
+    const bs_table_schema *t;
+    int64_t token;
+    const uint8_t *pk;
+    size_t pk_len;
+    const bs_slice *slice;
+    const bs_mutation *m;
+    size_t nm;
+    int64_t base_ts;
+    uint16_t serial_cl, cl;
+    int (*check)(void *cud, const bs_partv *cur);
+    void *cud;
+} bs_exec_cas;
+
 typedef struct bs_exec_backend {
     void *ud;
     /* The current schema snapshot, retained for the caller. */
@@ -94,6 +118,13 @@ typedef struct bs_exec_backend {
      * system.size_estimates).  NULL: not available (no rows). */
     int (*estimate)(void *ud, const bs_table_schema *t, int64_t start, int64_t end,
                     int64_t *partitions, int64_t *mean_size);
+    /* Optional (NULL: lightweight transactions are refused).  Runs the
+     * transaction q; *cur (arena a) is the partition check() saw last
+     * (NULL when absent) and *applied whether the update was committed.
+     * 0, or -1 with err (Unavailable, WriteTimeout with write_type CAS,
+     * ...).  A read at SERIAL / LOCAL_SERIAL goes through `read`. */
+    int (*cas)(void *ud, const bs_exec_cas *q, bs_arena *a, bs_partv **cur,
+               int *applied, bs_exec_err *err);
     /* Wall-clock microseconds for write timestamps and now(). */
     int64_t (*now_us)(void *ud);
     /* Static facts for system.local. */

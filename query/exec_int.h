@@ -32,6 +32,8 @@ typedef struct xctx {
     xval *binds;             /* stmt->nbinds resolved values */
     uint32_t nbinds;
     uint16_t cl;
+    uint16_t serial_cl; /* the frame's serial consistency (SERIAL default) */
+    int cas_ok;         /* building a conditional write's mutations */
     int32_t page_size; /* -1 none */
     bs_proto_val paging_state;
     int64_t default_ts; /* INT64_MIN when not given */
@@ -235,6 +237,27 @@ typedef struct xrow {
     size_t ck_len; /* encoded clustering (paging) */
     int is_static_only;
 } xrow;
+
+/* Fills r's values (r->vals/wt/ttl sized t->ncols, nulls first) from
+ * the cells of a stored row; collections are rebuilt from their element
+ * cells.  now_s: for the remaining TTLs. */
+int bs__x_assemble_cells(xctx *c, const bs_table_schema *t, int64_t now_s,
+                         const bs_rowv *rv, xrow *r);
+
+/* ---- lightweight transactions (exec_cas.c) ---- */
+/* One statement of a conditional write with its bound values. */
+typedef struct bs__x_cas_stmt {
+    const bs_cql_stmt *s;
+    xval *binds;
+    uint32_t nbinds;
+} bs__x_cas_stmt;
+/* 1 when s (INSERT/UPDATE/DELETE) has an IF clause. */
+int bs__x_is_conditional(const bs_cql_stmt *s);
+/* Runs the conditional statement(s) k[0..n) (a BATCH when is_batch) as
+ * one Paxos transaction and answers the Rows result with [applied].
+ * batch_ts: USING TIMESTAMP of a text BATCH (INT64_MIN none). */
+int bs__x_cas(xctx *c, const bs__x_cas_stmt *k, size_t n, int is_batch,
+              int64_t batch_ts);
 
 /* Calls cb for every row of a virtual table (partition order). */
 typedef int (*xrow_cb)(xctx *c, void *ud, const uint8_t *pk, size_t pklen,

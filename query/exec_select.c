@@ -1114,17 +1114,17 @@ static int emit_sorted(sctx *s) {
  */
 
 /* A counter: the sum of its shards (query/counter.h). */
-static int assemble_counter(sctx *s, const bs_cellv *cells, size_t n, const bs_column *col,
-                            xrow *r) {
+static int assemble_counter(xctx *c, const bs_table_schema *t, const bs_cellv *cells,
+                            size_t n, const bs_column *col, xrow *r) {
     int64_t sum, ts;
     int k = bs_counter_value(cells, n, col->id, &sum, &ts);
     if (k < 0)
-        return bs__x_fail(s->c, BS_PROTO_ERR_SERVER, "corrupt counter shard in %s.%s",
-                          s->t->keyspace, s->t->name);
+        return bs__x_fail(c, BS_PROTO_ERR_SERVER, "corrupt counter shard in %s.%s",
+                          t->keyspace, t->name);
     if (!k) return 0;
-    size_t ci = (size_t)(col - s->t->cols);
-    uint8_t *p = bs_arena_alloc(s->c->a, 8);
-    if (!p) return bs__x_fail(s->c, BS_PROTO_ERR_SERVER, "out of memory");
+    size_t ci = (size_t)(col - t->cols);
+    uint8_t *p = bs_arena_alloc(c->a, 8);
+    if (!p) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     bs_put_u64(p, (uint64_t)sum);
     r->vals[ci].p = p;
     r->vals[ci].len = 8;
@@ -1133,8 +1133,11 @@ static int assemble_counter(sctx *s, const bs_cellv *cells, size_t n, const bs_c
 }
 
 static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
-    xctx *c = s->c;
-    const bs_table_schema *t = s->t;
+    return bs__x_assemble_cells(s->c, s->t, s->now_s, rv, r);
+}
+
+int bs__x_assemble_cells(xctx *c, const bs_table_schema *t, int64_t now_s,
+                         const bs_rowv *rv, xrow *r) {
     size_t i = 0;
     while (i < rv->ncells) {
         const bs_cellv *cv = &rv->cells[i];
@@ -1147,7 +1150,7 @@ static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
         if (col->type->kind == BS_TYPE_COUNTER) {
             size_t j = i;
             while (j < rv->ncells && rv->cells[j].col == cv->col) j++;
-            if (assemble_counter(s, rv->cells + i, j - i, col, r)) return -1;
+            if (assemble_counter(c, t, rv->cells + i, j - i, col, r)) return -1;
             i = j;
             continue;
         }
@@ -1155,7 +1158,7 @@ static int assemble_cells(sctx *s, const bs_rowv *rv, xrow *r) {
             r->vals[ci].p = cv->val ? cv->val : (const uint8_t *)"";
             r->vals[ci].len = cv->val_len;
             r->wt[ci] = cv->ts;
-            r->ttl[ci] = cv->expiry_s ? (int32_t)(cv->expiry_s - s->now_s) : 0;
+            r->ttl[ci] = cv->expiry_s ? (int32_t)(cv->expiry_s - now_s) : 0;
             if (cv->expiry_s && r->ttl[ci] <= 0) r->ttl[ci] = 1;
             i++;
             continue;
@@ -1772,6 +1775,10 @@ int bs__x_select(xctx *c, const bs_cql_stmt *stmt) {
         return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
     /* rows */
     int rc;
+    if (!virt && !s->w.pk_full &&
+        (c->cl == BS_CL_SERIAL || c->cl == BS_CL_LOCAL_SERIAL))
+        return XINVALID(c, "SERIAL/LOCAL_SERIAL consistency may only be "
+                           "requested for one partition at a time");
     if (virt)
         rc = bs__x_virtual_rows(c, t, virtual_cb, s);
     else if (s->w.pk_full)

@@ -20,8 +20,9 @@
  *
  * Timestamps: USING TIMESTAMP, else the batch's / protocol default
  * timestamp, else the coordinator's clock.  TTL: USING TTL, else the
- * table's default_time_to_live.  Lightweight transactions (IF ...) are
- * not supported and are rejected with a clear message.
+ * table's default_time_to_live.  Conditional statements (IF ...) are
+ * built here too (xctx.cas_ok) and run as lightweight transactions by
+ * exec_cas.c.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -497,7 +498,7 @@ static int using_ts_ttl(xctx *c, const bs_cql_using *u,
 }
 
 static int reject_conditions(xctx *c, int ifx, uint32_t nconds) {
-    if (ifx || nconds)
+    if ((ifx || nconds) && !c->cas_ok)
         return XINVALID(c, "Conditional updates (lightweight transactions, IF "
                            "...) are not supported by Basalt");
     return 0;
@@ -941,6 +942,17 @@ int bs__x_write(xctx *c, const bs_cql_stmt *s) {
                                INT64_MIN + 1, INT64_MAX, &bts))
                 return -1;
         }
+        int conditional = 0;
+        for (uint32_t i = 0; i < b->nstmts; i++)
+            conditional |= bs__x_is_conditional(b->stmts[i]);
+        if (conditional) {
+            bs__x_cas_stmt *ks =
+                bs_arena_calloc(c->a, (b->nstmts + 1) * sizeof *ks);
+            if (!ks) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+            for (uint32_t i = 0; i < b->nstmts; i++)
+                ks[i] = (bs__x_cas_stmt){b->stmts[i], c->binds, c->nbinds};
+            return bs__x_cas(c, ks, b->nstmts, 1, bts);
+        }
         for (uint32_t i = 0; i < b->nstmts; i++) {
             const bs_cql_stmt *k = b->stmts[i];
             if (k->kind == BS_CQL_STMT_INSERT
@@ -955,6 +967,10 @@ int bs__x_write(xctx *c, const bs_cql_stmt *s) {
             if (bs__x_modification(c, k, bts, &mv)) return -1;
         }
     } else {
+        if (bs__x_is_conditional(s)) {
+            bs__x_cas_stmt k = {s, c->binds, c->nbinds};
+            return bs__x_cas(c, &k, 1, 0, INT64_MIN);
+        }
         if (bs__x_modification(c, s, INT64_MIN, &mv)) return -1;
     }
     if (bs__x_apply(c, &mv, logged,

@@ -36,6 +36,7 @@
  * thread-safe), so the messaging loop never waits on RocksDB.
  */
 #include "node/coord/coord_int.h"
+#include "node/coord/paxos_wire.h"
 #include "node/local.h"
 #include "node/coord/placement.h"
 
@@ -483,6 +484,7 @@ const char *bs__verb_name(uint8_t verb) {
     case BS_VERB_COUNTER: return "COUNTER";
     case BS_VERB_MUTATION_FWD: return "MUTATION_FWD";
     case BS_VERB_MUTATION_ACK: return "MUTATION_ACK";
+    case BS_VERB_PAXOS: return "PAXOS";
     default: return "REQUEST";
     }
 }
@@ -794,6 +796,7 @@ static const verb_ent k_verbs[] = {
     {BS_VERB_BATCHLOG_REMOVE, bs__job_batchlog_remove, 1},
     {BS_VERB_TRUNCATE, bs__job_truncate, 1},
     {BS_VERB_COUNTER, bs__job_counter, 1},
+    {BS_VERB_PAXOS, bs__job_paxos, 1},
 };
 
 void bs_coord_drain(bs_coord *c) {
@@ -1068,6 +1071,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->scan = bs__coord_scan;
     be->truncate = bs__coord_truncate;
     be->counter_write = bs__coord_counter_write;
+    be->cas = bs__coord_cas;
     be->nodes = d_nodes;
     be->now_us = d_now_us;
     if (c->lbe.estimate) be->estimate = d_estimate;
@@ -1121,6 +1125,7 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     if (o->hint_poll_ms) ho.poll_ms = o->hint_poll_ms;
     ho.clock = o->clock;
     rc = bs_hints_open(c->store, &ho, &c->hints);
+    if (!rc) rc = bs__paxos_open(c);
     if (!rc) {
         c->nworkers = o->stage_threads ? o->stage_threads : 2;
         c->workers = calloc(c->nworkers, sizeof *c->workers);

@@ -29,6 +29,8 @@
  *   RANGE_READ (14) scan        -> scanres
  *   COUNTER (26)    write       -> status only (the counter write led
  *                                  here, at the consistency in "now")
+ *   PAXOS (22)      prepare / propose / commit of a lightweight
+ *                   transaction (node/coord/paxos_wire.h, coord_paxos*.c)
  * Handlers run on a small worker pool ("stage"), never on the messaging
  * loop, so storage latency does not stall messaging.
  *

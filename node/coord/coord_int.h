@@ -152,6 +152,24 @@ typedef struct bs__job {
     struct bs_trace *trace; /* this replica's part of a traced request, or NULL */
 } bs__job;
 
+/* ---- lightweight transactions (coord_paxos.c, coord_paxos_replica.c) ---- */
+
+/* Opens system.paxos (the acceptor state). */
+int bs__paxos_open(bs_coord *c);
+/* Acceptor: answers one PAXOS request (paxos_wire.h) into out.  0 or an
+ * error (BS_ECORRUPT for a bad request, a store error). */
+int bs__paxos_handle(bs_coord *c, const void *p, size_t len, bs_buf *out);
+void bs__job_paxos(bs_coord *c, struct bs__job *j);
+/* Backend cas (query/exec.h). */
+int bs__coord_cas(void *ud, const bs_exec_cas *q, bs_arena *a, bs_partv **cur,
+                  int *applied, bs_exec_err *err);
+/* A read at SERIAL / LOCAL_SERIAL: a Paxos round that completes any
+ * proposal in progress, then the read at QUORUM / LOCAL_QUORUM.  As the
+ * backend read; ReadTimeout when the round does not finish in time. */
+int bs__paxos_read(bs_coord *c, const bs_table_schema *t, int64_t token, const void *pk,
+                   size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a,
+                   bs_partv **out, bs_exec_err *err);
+
 /* Holder side of the batchlog verbs (coord_batchlog.c). */
 void bs__job_batchlog_store(bs_coord *c, bs__job *j);
 void bs__job_batchlog_remove(bs_coord *c, bs__job *j);
@@ -199,6 +217,7 @@ struct bs_coord {
     bs_coord_membership mem;
     bs_hints *hints;
     struct bs__batchlog *blog; /* node/coord/coord_batchlog.c */
+    bs_table *paxos_t;         /* system.paxos (coord_paxos_replica.c) */
     bs_exec_backend lbe;  /* the local node's backend (delegation) */
 
     pthread_mutex_t cache_lock;

@@ -568,6 +568,8 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
                    size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a, bs_partv **out,
                    bs_exec_err *err) {
     bs_coord *c = ud;
+    if (cl == BS_CL_SERIAL || cl == BS_CL_LOCAL_SERIAL)
+        return bs__paxos_read(c, ts, token, pk, pk_len, sl, cl, a, out, err);
     int64_t t0 = bs_clock_mono_ns();
     if (cl < BS_COORD_NCL) BS__INC(c->reads[cl]);
     bs_schema *s = c->lbe.schema_get(c->lbe.ud);

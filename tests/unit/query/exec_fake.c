@@ -746,12 +746,48 @@ void bs_fake_fail(bs_fake_be *f, int ops, const bs_exec_err *e) {
 
 /* ---- harness ------------------------------------------------------------- */
 
-int bs_xh_init(bs_xh *h) {
+/* Compare-and-set on one node: read the slice, check, write the update
+ * with its timestamps moved to a fresh "ballot" time (the fake's clock). */
+static int be_cas(void *ud, const bs_exec_cas *q, bs_arena *a, bs_partv **cur,
+                  int *applied, bs_exec_err *err) {
+    bs_fake_be *f = ud;
+    f->st.cas++;
+    f->st.last_serial_cl = q->serial_cl;
+    *applied = 0;
+    if (take_failure(f, BS_FAKE_CAS, err)) return -1;
+    if (be_read(ud, q->t, q->token, q->pk, q->pk_len, q->slice, BS_CL_QUORUM, a,
+                cur, err))
+        return -1;
+    int ok = q->check(q->cud, *cur);
+    if (ok <= 0) return ok;
+    int64_t delta = be_now_us(f) - q->base_ts;
+    bs_mutation *m = bs_arena_alloc(a, q->nm * sizeof *m);
+    for (size_t i = 0; i < q->nm; i++) {
+        m[i] = q->m[i];
+        bs_mop *ops = bs_arena_alloc(a, (m[i].nops + 1) * sizeof *ops);
+        for (size_t k = 0; k < m[i].nops; k++) {
+            ops[k] = q->m[i].ops[k];
+            ops[k].ts += delta;
+        }
+        m[i].ops = ops;
+    }
+    if (be_write(ud, m, q->nm, q->cl, 0, err)) return -1;
+    *applied = 1;
+    return 0;
+}
+
+void bs_fake_backend_cas(bs_fake_be *f, bs_exec_backend *be) {
+    bs_fake_backend(f, be);
+    be->cas = be_cas;
+}
+
+static int xh_init(bs_xh *h, int with_cas) {
     memset(h, 0, sizeof *h);
     h->f = bs_fake_new();
     if (!h->f) return BS_ENOMEM;
     bs_exec_backend be;
-    bs_fake_backend(h->f, &be);
+    if (with_cas) bs_fake_backend_cas(h->f, &be);
+    else bs_fake_backend(h->f, &be);
     h->x = bs_exec_new(&be);
     if (!h->x) {
         bs_fake_free(h->f);
@@ -764,6 +800,9 @@ int bs_xh_init(bs_xh *h) {
     bs_buf_init(&h->names);
     return 0;
 }
+
+int bs_xh_init(bs_xh *h) { return xh_init(h, 0); }
+int bs_xh_init_cas(bs_xh *h) { return xh_init(h, 1); }
 
 void bs_xh_destroy(bs_xh *h) {
     bs_exec_session_destroy(&h->sess);
@@ -891,6 +930,10 @@ static void set_params(bs_xh *h, bs_proto_params *p, const bs_xq *q) {
             bs_proto_bytes(bs_arena_memdup(&h->a, q->resume->paging_state.p,
                                            (size_t)q->resume->paging_state.len),
                            (size_t)q->resume->paging_state.len);
+    }
+    if (q->serial_cl) {
+        p->flags |= BS_PROTO_QF_SERIAL_CONSISTENCY;
+        p->serial_consistency = q->serial_cl;
     }
     if (q->timestamp) {
         p->flags |= BS_PROTO_QF_DEFAULT_TIMESTAMP;

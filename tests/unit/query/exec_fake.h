@@ -37,8 +37,12 @@ typedef struct bs_fake_be bs_fake_be;
  * 2023-11-14 22:13:20 UTC (1700000000 s).  NULL on OOM. */
 bs_fake_be *bs_fake_new(void);
 void bs_fake_free(bs_fake_be *f);
-/* Fills *be with callbacks over f (f must outlive the executor). */
+/* Fills *be with callbacks over f (f must outlive the executor).  The
+ * plain backend has no cas (lightweight transactions are refused);
+ * bs_fake_backend_cas adds a single-node compare-and-set (read the slice,
+ * check, write the update restamped at the fake's clock). */
 void bs_fake_backend(bs_fake_be *f, bs_exec_backend *be);
+void bs_fake_backend_cas(bs_fake_be *f, bs_exec_backend *be);
 void bs_fake_set_now(bs_fake_be *f, int64_t now_us);
 void bs_fake_advance(bs_fake_be *f, int64_t seconds);
 int64_t bs_fake_now(const bs_fake_be *f);
@@ -54,10 +58,12 @@ typedef struct bs_fake_stats {
     size_t schema_applies;
     size_t truncates;
     size_t distinct_tables_last_write; /* tables touched by the last write */
+    size_t cas;              /* cas() calls */
+    uint16_t last_serial_cl; /* serial consistency of the last cas() */
 } bs_fake_stats;
 const bs_fake_stats *bs_fake_stats_get(const bs_fake_be *f);
 
-enum { BS_FAKE_WRITE = 1, BS_FAKE_READ = 2, BS_FAKE_SCAN = 4 };
+enum { BS_FAKE_WRITE = 1, BS_FAKE_READ = 2, BS_FAKE_SCAN = 4, BS_FAKE_CAS = 8 };
 /* The next call among `ops` (mask of BS_FAKE_*) fails with `e` (copied);
  * the injection is then cleared. */
 void bs_fake_fail(bs_fake_be *f, int ops, const bs_exec_err *e);
@@ -94,8 +100,10 @@ typedef struct bs_xh {
     bs_xres r;
 } bs_xh;
 
-/* A fresh fake + executor + session.  0 or BS_ENOMEM. */
+/* A fresh fake + executor + session.  0 or BS_ENOMEM.  _cas: over
+ * bs_fake_backend_cas. */
 int bs_xh_init(bs_xh *h);
+int bs_xh_init_cas(bs_xh *h);
 void bs_xh_destroy(bs_xh *h);
 
 /* Parameters of one QUERY or EXECUTE (zero-initialise; cl 0 = ONE). */
@@ -104,6 +112,7 @@ typedef struct bs_xq {
     int32_t page_size;     /* 0 = not sent */
     const bs_xres *resume; /* paging state taken from this result */
     int64_t timestamp;     /* 0 = not sent */
+    uint16_t serial_cl;    /* 0 = not sent (SERIAL) */
     const bs_proto_val *values;
     uint16_t nvalues;
 } bs_xq;
