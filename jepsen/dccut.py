@@ -30,8 +30,8 @@ Verdict (results.json, "valid"):
   - every LOCAL_QUORUM operation of the run succeeded (cut or not), and
     every LOCAL_QUORUM read found its key;
   - no EACH_QUORUM write invoked after the cut and completed before the
-    heal was acknowledged, and at least one failed (Unavailable or a
-    timeout) during the cut;
+    heal was acknowledged, at least one failed during the cut, and every
+    one that failed then failed with Unavailable or a timeout;
   - after the heal: the repairs succeeded, the per-node checksums are all
     equal, and every acknowledged write (LOCAL_QUORUM or EACH_QUORUM) is
     in the final read of each DC (lost = []).
@@ -289,6 +289,7 @@ class DcCut(object):
         local_bad = []
         each = {"before": {}, "cut": {}, "after": {}}
         each_ok_in_cut = []
+        each_odd = []       # failed during the cut, but not as Unavailable or a timeout
         for op in self.hist:
             if op["process"] == "nemesis" or op["f"] == "worker-crash":
                 continue
@@ -306,10 +307,15 @@ class DcCut(object):
                 each[phase][op["type"]] = each[phase].get(op["type"], 0) + 1
                 if phase == "cut" and op["type"] == "ok":
                     each_ok_in_cut.append(op)
+                if phase == "cut" and op["type"] != "ok" and not any(
+                        w in op.get("error", "") for w in ("Unavailable", "Timeout",
+                                                           "timed out")):
+                    each_odd.append(op)
         res["local_quorum"] = local
         res["local_quorum_not_ok"] = local_bad
         res["each_quorum"] = each
         res["each_quorum_ok_during_cut"] = each_ok_in_cut[:20]
+        res["each_quorum_other_errors_during_cut"] = each_odd[:20]
         acked = self.acked["LOCAL_QUORUM"] | self.acked["EACH_QUORUM"]
         res["acknowledged_writes"] = {k: len(v) for k, v in self.acked.items()}
         res["lost"] = {}
@@ -321,7 +327,7 @@ class DcCut(object):
         res["crashes"] = [o for o in self.hist if o.get("f") == "worker-crash"][:5]
         res["valid"] = bool(
             local["ok"] > 0 and local["fail"] == 0 and local["info"] == 0 and
-            not each_ok_in_cut and
+            not each_ok_in_cut and not each_odd and
             each["cut"].get("fail", 0) + each["cut"].get("info", 0) > 0 and
             len(fin.get("reads", {})) == len(self.a.dcs) and
             not any(res["lost"].values()) and res["repair_ok"] and res["convergence"] and

@@ -158,6 +158,37 @@ class WanNet(object):
     def _conf_path(self):
         return os.path.join(self.workdir, "wanproxy.json")
 
+    def _stats_path(self):
+        return os.path.join(self.workdir, "wanproxy.stats")
+
+    def delivered_bytes(self, timeout=10.0):
+        """{dc number: payload bytes the proxy has delivered into that DC}
+        since it started (asks it with SIGUSR1)."""
+        path = self._stats_path()
+        try:
+            with open(path) as f:
+                old = json.load(f)["seq"]
+        except (OSError, ValueError, KeyError):
+            old = 0
+        self.proxy.send_signal(signal.SIGUSR1)
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with open(path) as f:
+                    st = json.load(f)
+                if st["seq"] > old:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("wanproxy wrote no stats in %.0f s" % timeout)
+            time.sleep(0.02)
+        out = {d: 0 for d in range(1, len(self.dcs) + 1)}
+        for ip, n in st["delivered_bytes"].items():
+            last = int(ip.rsplit(".", 1)[1])
+            out[last // 64 + 1] = out.get(last // 64 + 1, 0) + n
+        return out
+
     def proxy_log(self):
         return os.path.join(self.workdir, "wanproxy.log")
 
@@ -266,7 +297,8 @@ class WanNet(object):
         log = open(self.proxy_log(), "a")
         self.proxy = dbmod.spawn(self.router_prefix() + [
             PY, os.path.join(HERE, "wanproxy.py"), "--port", str(PROXY_PORT),
-            "--config", self._conf_path(), "--seed", str(self.seed), "--ready-file", ready],
+            "--config", self._conf_path(), "--seed", str(self.seed), "--ready-file", ready,
+            "--stats", self._stats_path()],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=dbmod._pdeathsig, start_new_session=True)
         log.close()

@@ -19,6 +19,10 @@ Back-pressure: while more than max_buffer bytes of one direction wait in
 the queue, the proxy stops reading that side (TCP flow control then slows
 the sender), so a slow or cut link does not grow the proxy's memory.
 
+On SIGUSR1 it writes {"seq": n, "delivered_bytes": {address: bytes}} to
+--stats: the bytes it delivered to each peer address, i.e. into that
+peer's DC (payload bytes, without TCP/IP headers).
+
 The log (stdout) has one line per connection: "conn SRC -> DST" when it
 is accepted, "fail SRC -> DST: why" when the onward connect fails, so a
 test can see which connections crossed the WAN.  Bandwidth is not limited
@@ -29,6 +33,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import random
 import signal
 import socket
@@ -63,9 +68,16 @@ def original_dst(sock):
     return ip, port
 
 
+# bytes written to each peer address (i.e. delivered into that peer's DC),
+# dumped as JSON to --stats on SIGUSR1
+DELIVERED = collections.Counter()
+
+
 class Direction(object):
     """One direction of a proxied connection: reader -> delay queue -> writer."""
     def __init__(self, cfg, reader, writer, rng):
+        peer = writer.get_extra_info("peername")
+        self.to = peer[0] if peer else "?"
         self.cfg = cfg
         self.reader = reader
         self.writer = writer
@@ -121,6 +133,7 @@ class Direction(object):
             if self.queued <= self.cfg.max_buffer:
                 self.room.set()
             self.writer.write(data)
+            DELIVERED[self.to] += len(data)
             await self.writer.drain()
         if self.writer.can_write_eof():
             self.writer.write_eof()
@@ -186,6 +199,15 @@ async def main_async(a):
         except (OSError, ValueError) as e:
             print("config reload failed: %s" % e, flush=True)
     loop.add_signal_handler(signal.SIGHUP, reload)
+    seq = [0]
+
+    def dump():
+        seq[0] += 1
+        if a.stats:
+            with open(a.stats + ".tmp", "w") as f:
+                json.dump({"seq": seq[0], "delivered_bytes": dict(DELIVERED)}, f)
+            os.rename(a.stats + ".tmp", a.stats)
+    loop.add_signal_handler(signal.SIGUSR1, dump)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     srv = await asyncio.start_server(lambda r, w: handle(cfg, rng, r, w),
@@ -204,6 +226,8 @@ def main(argv=None):
     p.add_argument("--config", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ready-file", default=None)
+    p.add_argument("--stats", default=None,
+                   help="on SIGUSR1, write the bytes delivered to each peer address here")
     a = p.parse_args(argv)
     asyncio.run(main_async(a))
     return 0

@@ -68,6 +68,7 @@ class TestJepsenDcCut(unittest.TestCase):
         # EACH_QUORUM needs dc2: none acknowledged during the cut, some refused
         each = res["each_quorum"]
         self.assertEqual(res["each_quorum_ok_during_cut"], [])
+        self.assertEqual(res["each_quorum_other_errors_during_cut"], [])
         self.assertGreater(each["cut"].get("fail", 0) + each["cut"].get("info", 0), 0, each)
         self.assertGreater(each["before"].get("ok", 0), 0, each)
         # converged, nothing acknowledged lost in either DC
