@@ -113,6 +113,8 @@ typedef struct bs_config {
     bool hinted_handoff_enabled;            /* true */
     uint64_t max_hint_window_ms;            /* 3h */
     uint64_t hinted_handoff_throttle_bytes; /* 1024KiB per second; 0 = off */
+    char *hinted_handoff_disabled_datacenters; /* "" = none; comma-separated DCs */
+    bool cross_dc_write_forwarding;         /* true */
 
     /* topology changes (bootstrap, decommission) */
     bool auto_bootstrap;                    /* true */

@@ -121,6 +121,8 @@ typedef struct outconn {
     bs_buf rbuf;
     uint32_t backoff_ms;
     bs_tls *tls; /* this connection's TLS session; NULL: plaintext */
+    int xdc;        /* XDC_*: the peer's DC against ours (conn_xdc) */
+    int64_t xdc_at; /* loop ms of the last XDC_UNKNOWN answer */
 } outconn;
 
 typedef struct inconn {
@@ -137,6 +139,8 @@ typedef struct inconn {
     char remote[BS_MSG_ADDRLEN + 8];
     bs_tls *tls; /* TLS session; NULL: plaintext (or not sniffed yet) */
     int sniffed; /* the first byte was seen: TLS or plaintext decided */
+    int xdc;     /* as outconn's */
+    int64_t xdc_at;
 } inconn;
 
 typedef struct pending {
@@ -168,6 +172,7 @@ typedef struct cmd {
     void *ud;
     void (*fn)(void *);
     syncwait *sw;
+    uint8_t verb; /* CMD_SEND: for the cross-DC counters */
 } cmd;
 
 typedef struct wreq {
@@ -225,9 +230,29 @@ struct bs_msg {
             timeouts, decode_errors, refused, auth_failures, connects,
             compressed;
     } st;
+    struct {
+        atomic_uint_fast64_t sent_msgs[BS_VERB_MAX], sent_bytes[BS_VERB_MAX],
+            recv_msgs[BS_VERB_MAX], recv_bytes[BS_VERB_MAX];
+    } xdc; /* frames to/from peers in other data centers, by verb */
 };
 
 #define INC(m, f) atomic_fetch_add_explicit(&(m)->st.f, 1, memory_order_relaxed)
+#define XADD(m, f, v) atomic_fetch_add_explicit(&(m)->xdc.f, (v), memory_order_relaxed)
+
+/* Whether a connection's peer is in another data center, asked of the
+ * peer_remote_dc callback once per connection (cached); while the answer
+ * is "unknown" (gossip has not told us yet) it is asked again at most once
+ * a second.  Loop thread (the cache lives in the connection). */
+enum { XDC_UNKNOWN = 0, XDC_SAME = 1, XDC_REMOTE = 2 };
+static int conn_xdc(bs_msg *m, const bs_msg_peer *p, int *cache, int64_t *at) {
+    if (*cache != XDC_UNKNOWN || !m->o.peer_remote_dc) return *cache;
+    int64_t now = (int64_t)uv_now(&m->loop);
+    if (*at && now - *at < 1000) return XDC_UNKNOWN;
+    *at = now ? now : 1;
+    int r = m->o.peer_remote_dc(m->o.peer_dc_ud, p);
+    *cache = r > 0 ? XDC_REMOTE : r == 0 ? XDC_SAME : XDC_UNKNOWN;
+    return *cache;
+}
 
 static int64_t now_ms(void) {
     return bs_clock_now_us(NULL) / 1000;
@@ -997,7 +1022,7 @@ static void in_close(inconn *c) {
 
 static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
                           size_t len, int64_t expire_ns, uint64_t id,
-                          bs_msg_response_cb cb, void *ud);
+                          bs_msg_response_cb cb, void *ud, uint8_t verb);
 
 /* Encodes and writes one handshake frame (request or response) on s.
  * close_after: an inbound connection to close once it is written. */
@@ -1227,6 +1252,11 @@ static void in_handle_frame(inconn *c, const uint8_t *p, size_t len) {
         return;
     }
     INC(m, received);
+    if (c->hello_ok == 1 && f.verb < BS_VERB_MAX &&
+        conn_xdc(m, &c->from, &c->xdc, &c->xdc_at) == XDC_REMOTE) {
+        XADD(m, recv_msgs[f.verb], 1);
+        XADD(m, recv_bytes[f.verb], len);
+    }
     if (c->hello_ok == 0)
         in_hello(c, &f);
     else if (c->hello_ok == 2)
@@ -1377,7 +1407,7 @@ static void on_accept(uv_stream_t *srv, int status) {
 
 static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
                           size_t len, int64_t expire_ns, uint64_t id,
-                          bs_msg_response_cb cb, void *ud) {
+                          bs_msg_response_cb cb, void *ud, uint8_t verb) {
     if (cb) {
         pending *p = calloc(1, sizeof *p);
         if (!p) {
@@ -1408,6 +1438,10 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
     q->data = data;
     q->len = len;
     q->expire_ns = expire_ns;
+    if (conn_xdc(m, &oc->peer, &oc->xdc, &oc->xdc_at) == XDC_REMOTE) {
+        XADD(m, sent_msgs[verb], 1);
+        XADD(m, sent_bytes[verb], len);
+    }
     if (oc->qtail)
         oc->qtail->next = q;
     else
@@ -1436,7 +1470,7 @@ static void run_cmd(bs_msg *m, cmd *c) {
             if (c->cb) c->cb(c->ud, BS_ECLOSED, NULL, 0);
         } else {
             enqueue_frame(m, &c->peer, c->data, c->len, c->expire_ns, c->id,
-                          c->cb, c->ud);
+                          c->cb, c->ud, c->verb);
         }
         break;
     case CMD_CALL:
@@ -1680,7 +1714,7 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
          * now, written at the batch's end */
         size_t flen;
         uint8_t *d = bs_buf_steal(&fr, &flen);
-        enqueue_frame(m, to, d, flen, expire, f->id, NULL, NULL);
+        enqueue_frame(m, to, d, flen, expire, f->id, NULL, NULL, f->verb);
         return 0;
     }
     cmd *c = calloc(1, sizeof *c);
@@ -1689,6 +1723,7 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
         return BS_ENOMEM;
     }
     c->type = CMD_SEND;
+    c->verb = f->verb;
     c->peer = *to;
     c->data = bs_buf_steal(&fr, &c->len);
     c->id = f->id;
@@ -1795,6 +1830,16 @@ int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer) {
     int rc = push_cmd(m, c);
     if (rc) free(c);
     return rc;
+}
+
+void bs_msg_get_xdc(const bs_msg *m, bs_msg_xdc *o) {
+    bs_msg *mm = (bs_msg *)m;
+    for (int v = 0; v < BS_VERB_MAX; v++) {
+        o->sent_msgs[v] = atomic_load_explicit(&mm->xdc.sent_msgs[v], memory_order_relaxed);
+        o->sent_bytes[v] = atomic_load_explicit(&mm->xdc.sent_bytes[v], memory_order_relaxed);
+        o->recv_msgs[v] = atomic_load_explicit(&mm->xdc.recv_msgs[v], memory_order_relaxed);
+        o->recv_bytes[v] = atomic_load_explicit(&mm->xdc.recv_bytes[v], memory_order_relaxed);
+    }
 }
 
 void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *o) {

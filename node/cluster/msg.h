@@ -129,6 +129,11 @@ typedef struct bs_msg_opts {
     struct bs_tls_ctx *tls_server, *tls_client;
     int (*tls_needed)(void *ud, const bs_msg_peer *peer, int inbound);
     void *tls_ud;
+    /* peer_remote_dc(ud, peer): 1 when peer is in another data center, 0
+     * in ours, -1 unknown (yet).  Feeds the cross-DC counters
+     * (bs_msg_get_xdc); NULL: none counted.  Messaging thread. */
+    int (*peer_remote_dc)(void *ud, const bs_msg_peer *peer);
+    void *peer_dc_ud;
 } bs_msg_opts;
 
 void bs_msg_opts_default(bs_msg_opts *o);
@@ -244,6 +249,15 @@ void *bs_msg_loop(bs_msg *m);
 int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer);
 
 void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *out);
+
+/* Frames (whole, header included, as sent: compressed when they were)
+ * queued to / decoded from peers in another data center, by verb; a
+ * response counts under its request's verb. */
+typedef struct bs_msg_xdc {
+    uint64_t sent_msgs[BS_VERB_MAX], sent_bytes[BS_VERB_MAX];
+    uint64_t recv_msgs[BS_VERB_MAX], recv_bytes[BS_VERB_MAX];
+} bs_msg_xdc;
+void bs_msg_get_xdc(const bs_msg *m, bs_msg_xdc *out);
 
 /* ---- wire codec (pure; msg_codec.c; fuzzed) ---------------------------
  *
