@@ -100,6 +100,7 @@ static const char *const authorizer_names[] = {
     "org.apache.cassandra.auth.CassandraAuthorizer", NULL};
 static const char *const internode_enc_names[] = {"none", "all", "dc", "rack",
                                                   NULL};
+static const char *const internode_comp_names[] = {"dc", "all", "none", NULL};
 static const char *const log_level_names[] = {"trace", "debug", "info", "warn",
                                               "error", "off",   NULL};
 
@@ -453,6 +454,12 @@ static const struct key keys[] = {
      "one of its live replicas chosen at random, which applies it and passes "
      "it on to the others there; every replica acknowledges to the "
      "coordinator. false: every remote replica gets its own copy over the WAN."},
+    {"internode_compression", K_ENUM, F(internode_compression), 0, "dc", 0, 0,
+     internode_comp_names, 0, "Multiple data centers",
+     "lz4-compress internode messages (of 256 bytes or more, when it makes "
+     "them smaller): dc (only to nodes in another data center), all, or "
+     "none. Every node decompresses whatever it receives, so nodes with "
+     "different settings work together."},
 
     /* Requests */
     {"read_request_timeout", K_DURATION, F(read_request_timeout_ms), 0,

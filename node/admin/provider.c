@@ -375,6 +375,17 @@ static void metrics_memory(bs_buf *b, bs_store *st) {
 }
 
 /* Internode traffic with peers in other data centers, by verb. */
+static void metrics_compression(bs_buf *b, bs_msg *m) {
+    bs_msg_stats st;
+    bs_msg_get_stats(m, &st);
+    metric(b, "basalt_internode_compressed_frames_total", "counter",
+           "Internode frames sent lz4-compressed (internode_compression)", st.compressed);
+    metric(b, "basalt_internode_compression_raw_bytes_total", "counter",
+           "Bytes of the compressed internode frames before compression", st.compress_raw_bytes);
+    metric(b, "basalt_internode_compression_wire_bytes_total", "counter",
+           "Bytes of the compressed internode frames as sent", st.compress_wire_bytes);
+}
+
 static void metrics_xdc(bs_buf *b, bs_msg *m) {
     static bs_msg_xdc x; /* 1 KiB: off the stack; admin requests run one at a time */
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -488,7 +499,10 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                        st.write_p50_us / 1e6, st.write_p99_us / 1e6,
                        st.read_p50_us / 1e6, st.read_p99_us / 1e6);
     }
-    if (p->cluster) metrics_xdc(b, bs_cluster_msg(p->cluster));
+    if (p->cluster) {
+        metrics_xdc(b, bs_cluster_msg(p->cluster));
+        metrics_compression(b, bs_cluster_msg(p->cluster));
+    }
     if (p->server) {
         bs_server_stats ss;
         bs_server_stats_get(p->server, &ss);

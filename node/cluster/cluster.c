@@ -847,6 +847,12 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
         cfg->native_transport_max_frame_size_bytes > (16u << 20)
             ? cfg->native_transport_max_frame_size_bytes
             : (16u << 20);
+    /* internode_compression: frames of 256 bytes or more, to every peer
+     * (all), to peers in other DCs (dc), or none */
+    mo.compress_threshold = 256;
+    mo.compression = cfg->internode_compression == BS_INTERNODE_COMP_ALL    ? BS_MSG_COMPRESS_ALL
+                     : cfg->internode_compression == BS_INTERNODE_COMP_NONE ? BS_MSG_COMPRESS_NONE
+                                                                            : BS_MSG_COMPRESS_DC;
     rc = bs_msg_start(&mo, &c->msg);
     OPENSSL_cleanse(secret, sizeof secret);
     if (rc) {

@@ -228,7 +228,7 @@ struct bs_msg {
     struct {
         atomic_uint_fast64_t sent, received, dropped_overflow, dropped_expired,
             timeouts, decode_errors, refused, auth_failures, connects,
-            compressed;
+            compressed, compress_raw_bytes, compress_wire_bytes;
     } st;
     struct {
         atomic_uint_fast64_t sent_msgs[BS_VERB_MAX], sent_bytes[BS_VERB_MAX],
@@ -237,6 +237,7 @@ struct bs_msg {
 };
 
 #define INC(m, f) atomic_fetch_add_explicit(&(m)->st.f, 1, memory_order_relaxed)
+#define ADD(m, f, v) atomic_fetch_add_explicit(&(m)->st.f, (v), memory_order_relaxed)
 #define XADD(m, f, v) atomic_fetch_add_explicit(&(m)->xdc.f, (v), memory_order_relaxed)
 
 /* Whether a connection's peer is in another data center, asked of the
@@ -1405,6 +1406,22 @@ static void on_accept(uv_stream_t *srv, int status) {
 /* commands                                                            */
 /* ------------------------------------------------------------------ */
 
+/* internode_compression dc: a frame to a peer in another DC, compressed
+ * now (the frame is replaced when that helps). */
+static void dc_compress(bs_msg *m, uint8_t **data, size_t *len) {
+    bs_buf z = BS_BUF_INIT;
+    if (bs_msg_frame_compress(*data, *len, m->o.compress_threshold, &z) == 0 &&
+        z.len <= 4 + m->o.max_message_bytes) {
+        INC(m, compressed);
+        ADD(m, compress_raw_bytes, *len);
+        ADD(m, compress_wire_bytes, z.len);
+        free(*data);
+        *data = bs_buf_steal(&z, len);
+        return;
+    }
+    bs_buf_free(&z);
+}
+
 static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
                           size_t len, int64_t expire_ns, uint64_t id,
                           bs_msg_response_cb cb, void *ud, uint8_t verb) {
@@ -1435,10 +1452,13 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
         if (cb) fail_request(m, id, oc ? BS_EOVERLOAD : BS_ENOMEM);
         return;
     }
+    int remote = conn_xdc(m, &oc->peer, &oc->xdc, &oc->xdc_at) == XDC_REMOTE;
+    if (remote && m->o.compression == BS_MSG_COMPRESS_DC)
+        dc_compress(m, &data, &len);
     q->data = data;
     q->len = len;
     q->expire_ns = expire_ns;
-    if (conn_xdc(m, &oc->peer, &oc->xdc, &oc->xdc_at) == XDC_REMOTE) {
+    if (remote) {
         XADD(m, sent_msgs[verb], 1);
         XADD(m, sent_bytes[verb], len);
     }
@@ -1700,13 +1720,19 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
     if (!to || bs_msg_peer_set(&chk, to->addr, to->port) || to->port == 0)
         return BS_EINVAL;
     bs_buf fr = BS_BUF_INIT;
-    int rc = bs_msg_frame_encode(f, m->o.compress_threshold,
-                                 m->o.max_message_bytes, &fr);
+    /* ALL: compressed here, on the caller's thread; DC: on the loop
+     * thread once the connection knows its peer's DC (enqueue_frame) */
+    size_t thr = m->o.compression == BS_MSG_COMPRESS_ALL ? m->o.compress_threshold : 0;
+    int rc = bs_msg_frame_encode(f, thr, m->o.max_message_bytes, &fr);
     if (rc) {
         bs_buf_free(&fr);
         return rc;
     }
-    if (fr.len > 4 && (fr.data[4] & 1)) INC(m, compressed);
+    if (fr.len > 4 && (fr.data[4] & 1)) {
+        INC(m, compressed);
+        ADD(m, compress_raw_bytes, bs_get_u32(fr.data + 5) + 5);
+        ADD(m, compress_wire_bytes, fr.len);
+    }
     int64_t expire =
         timeout_ms ? bs_clock_mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
     if (!cb && tl_batch == m && !m->shut) {
@@ -1855,5 +1881,7 @@ void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *o) {
     LD(auth_failures);
     LD(connects);
     LD(compressed);
+    LD(compress_raw_bytes);
+    LD(compress_wire_bytes);
 #undef LD
 }

@@ -206,6 +206,27 @@ class MultiDC(unittest.TestCase):
         self.assertEqual(relayed, 2 * N)
         self.assertEqual(self.metrics(0)["basalt_write_forward_expired_total"], 0)
 
+    def test_1b_compression(self):
+        """internode_compression dc (the default): a compressible write
+        crosses to dc2 lz4-compressed."""
+        m0 = self.metrics(0)
+        b0 = self.xdc_write_bytes(0)
+        for k in range(500, 500 + N):
+            self.write(0, k, v=b"x" * VALUE)
+        m1 = self.metrics(0)
+        per = (self.xdc_write_bytes(0) - b0) / N
+        frames = (m1["basalt_internode_compressed_frames_total"] -
+                  m0["basalt_internode_compressed_frames_total"])
+        raw = (m1["basalt_internode_compression_raw_bytes_total"] -
+               m0["basalt_internode_compression_raw_bytes_total"])
+        wire = (m1["basalt_internode_compression_wire_bytes_total"] -
+                m0["basalt_internode_compression_wire_bytes_total"])
+        print("compressible %d-byte writes: %.0f cross-DC bytes each; %d frames "
+              "compressed, %d -> %d bytes" % (VALUE, per, frames, raw, wire))
+        self.assertLess(per, VALUE / 4)
+        self.assertGreaterEqual(frames, N)
+        self.assertLess(wire, raw / 4)
+
     # -- 2. DC-aware routing of the Python driver -------------------------
     def test_2_dcaware_routing(self):
         prof = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc="dc2"),
