@@ -107,6 +107,9 @@ static void usage(FILE *f) {
         "writes\n"
         "  version                   release version\n"
         "  hints                     pending hints per target node\n"
+        "  disablehintsfordc DC      store no hints for replicas in data center DC\n"
+        "  enablehintsfordc DC       store hints for DC's replicas again\n"
+        "  gethintsfordc             data centers whose replicas get no hints\n"
         "  repair [keyspace [table]] [--full] [--pr] [--range a:b]\n"
         "                            anti-entropy repair of the ranges this "
         "node\n"
@@ -467,6 +470,33 @@ static int cmd_action(const opts *o, const char *path, int argc, char **argv) {
     return 0;
 }
 
+/* disablehintsfordc DC / enablehintsfordc DC / gethintsfordc. */
+static int cmd_hintsfordc(const opts *o, const char *path, const char *dc) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    bs_buf target = BS_BUF_INIT;
+    bs_buf_append_str(&target, path);
+    if (dc) {
+        bs_buf_append_str(&target, "?dc=");
+        append_escaped(&target, dc);
+    }
+    bs_buf_append_u8(&target, 0);
+    const bs_json *doc;
+    call(o, dc ? "POST" : "GET", (const char *)target.data, 0, &a, &doc);
+    if (!dc) {
+        const bs_json *arr = bs_json_get(doc, "disabled");
+        size_t n = arr && arr->type == BS_JSON_ARRAY ? arr->n : 0;
+        printf("Data centers with hinted handoff disabled:%s\n", n ? "" : " none");
+        for (size_t i = 0; i < n; i++) {
+            const char *s = bs_json_string(arr->items[i], NULL);
+            if (s) printf("  %s\n", s);
+        }
+    }
+    bs_buf_free(&target);
+    bs_arena_free(&a);
+    return 0;
+}
+
 /* settraceprobability P / gettraceprobability. */
 static int cmd_traceprob(const opts *o, const char *value) {
     bs_arena a;
@@ -799,6 +829,21 @@ int main(int argc, char **argv) {
             return 2;
         }
         return cmd_traceprob(&o, set ? args[0] : NULL);
+    }
+    if (!strcmp(cmd, "disablehintsfordc") || !strcmp(cmd, "enablehintsfordc")) {
+        if (nargs != 1) {
+            fprintf(stderr, "basalt-admin: %s takes one argument, a data center name\n", cmd);
+            return 2;
+        }
+        return cmd_hintsfordc(&o, cmd[0] == 'd' ? "/disablehintsfordc" : "/enablehintsfordc",
+                              args[0]);
+    }
+    if (!strcmp(cmd, "gethintsfordc")) {
+        if (nargs) {
+            fprintf(stderr, "basalt-admin: gethintsfordc takes no arguments\n");
+            return 2;
+        }
+        return cmd_hintsfordc(&o, "/hintsfordc", NULL);
     }
     if (!strcmp(cmd, "repair")) return cmd_repair(&o, 0, nargs, args);
     if (!strcmp(cmd, "checksum")) return cmd_repair(&o, 1, nargs, args);

@@ -100,6 +100,7 @@ static const char *const authorizer_names[] = {
     "org.apache.cassandra.auth.CassandraAuthorizer", NULL};
 static const char *const internode_enc_names[] = {"none", "all", "dc", "rack",
                                                   NULL};
+static const char *const internode_comp_names[] = {"dc", "all", "none", NULL};
 static const char *const log_level_names[] = {"trace", "debug", "info", "warn",
                                               "error", "off",   NULL};
 
@@ -442,6 +443,23 @@ static const struct key keys[] = {
     {"hinted_handoff_throttle", K_SIZE, F(hinted_handoff_throttle_bytes), 0,
      "1024KiB", 0, GIB, NULL, 0, "Hinted handoff",
      "Hint replay rate per second per delivering node; 0: unthrottled."},
+    {"hinted_handoff_disabled_datacenters", K_STR, F(hinted_handoff_disabled_datacenters), 0,
+     "", 0, 0, NULL, KF_EMPTY, "Hinted handoff",
+     "Data centers (a YAML list or comma-separated names) whose replicas "
+     "get no hints from this coordinator; repair brings them back instead. "
+     "Changed at run time with basalt-admin disablehintsfordc/enablehintsfordc."},
+    {"cross_dc_write_forwarding", K_BOOL, F(cross_dc_write_forwarding), 0, "true", 0, 0, NULL,
+     0, "Multiple data centers",
+     "A coordinator sends each remote data center one copy of a write, to "
+     "one of its live replicas chosen at random, which applies it and passes "
+     "it on to the others there; every replica acknowledges to the "
+     "coordinator. false: every remote replica gets its own copy over the WAN."},
+    {"internode_compression", K_ENUM, F(internode_compression), 0, "dc", 0, 0,
+     internode_comp_names, 0, "Multiple data centers",
+     "lz4-compress internode messages (of 256 bytes or more, when it makes "
+     "them smaller): dc (only to nodes in another data center), all, or "
+     "none. Every node decompresses whatever it receives, so nodes with "
+     "different settings work together."},
 
     /* Requests */
     {"read_request_timeout", K_DURATION, F(read_request_timeout_ms), 0,
@@ -1774,7 +1792,8 @@ static int load_pair(struct loadctx *L, yaml_node_t *kn, yaml_node_t *vn) {
             }
             return load_scalar(L, k, NULL, item);
         }
-        if (k->kind == K_ADDRLIST || k->kind == K_TOKENS) {
+        if (k->kind == K_ADDRLIST || k->kind == K_TOKENS ||
+            !strcmp(k->name, "hinted_handoff_disabled_datacenters")) {
             bs_buf b = BS_BUF_INIT;
             int rc = join_sequence(L, as, vn, &b);
             if (rc == 0)

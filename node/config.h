@@ -60,6 +60,13 @@ typedef enum {
     BS_INTERNODE_ENC_RACK = 3  /* connections between racks (and DCs) */
 } bs_internode_encryption;
 
+/* internode_compression: which internode frames are lz4-compressed. */
+typedef enum {
+    BS_INTERNODE_COMP_DC = 0,  /* frames to peers in another data center */
+    BS_INTERNODE_COMP_ALL = 1, /* every frame */
+    BS_INTERNODE_COMP_NONE = 2 /* none */
+} bs_internode_compression;
+
 #define BS_CONFIG_MAX_SEEDS 64
 #define BS_CONFIG_MAX_TOKENS 1024     /* num_tokens upper bound */
 #define BS_CONFIG_MAX_FILE (1u << 20) /* larger config files are refused */
@@ -113,6 +120,9 @@ typedef struct bs_config {
     bool hinted_handoff_enabled;            /* true */
     uint64_t max_hint_window_ms;            /* 3h */
     uint64_t hinted_handoff_throttle_bytes; /* 1024KiB per second; 0 = off */
+    char *hinted_handoff_disabled_datacenters; /* "" = none; comma-separated DCs */
+    bool cross_dc_write_forwarding;         /* true */
+    int internode_compression;              /* bs_internode_compression; dc */
 
     /* topology changes (bootstrap, decommission) */
     bool auto_bootstrap;                    /* true */

@@ -13,6 +13,8 @@
 #include "node/coord/placement.h"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +374,52 @@ static void metrics_memory(bs_buf *b, bs_store *st) {
            (uint64_t)(mi.arena + mi.hblkhd));
 }
 
+/* Internode traffic with peers in other data centers, by verb. */
+static void metrics_compression(bs_buf *b, bs_msg *m) {
+    bs_msg_stats st;
+    bs_msg_get_stats(m, &st);
+    metric(b, "basalt_internode_compressed_frames_total", "counter",
+           "Internode frames sent lz4-compressed (internode_compression)", st.compressed);
+    metric(b, "basalt_internode_compression_raw_bytes_total", "counter",
+           "Bytes of the compressed internode frames before compression", st.compress_raw_bytes);
+    metric(b, "basalt_internode_compression_wire_bytes_total", "counter",
+           "Bytes of the compressed internode frames as sent", st.compress_wire_bytes);
+}
+
+static void metrics_xdc(bs_buf *b, bs_msg *m) {
+    static bs_msg_xdc x; /* 1 KiB: off the stack; admin requests run one at a time */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } k[] = {
+        {"basalt_internode_cross_dc_sent_messages_total",
+         "Internode messages queued to peers in another data center", offsetof(bs_msg_xdc, sent_msgs)},
+        {"basalt_internode_cross_dc_sent_bytes_total",
+         "Internode bytes (whole frames) queued to peers in another data center",
+         offsetof(bs_msg_xdc, sent_bytes)},
+        {"basalt_internode_cross_dc_received_messages_total",
+         "Internode messages received from peers in another data center",
+         offsetof(bs_msg_xdc, recv_msgs)},
+        {"basalt_internode_cross_dc_received_bytes_total",
+         "Internode bytes (whole frames) received from peers in another data center",
+         offsetof(bs_msg_xdc, recv_bytes)},
+    };
+    pthread_mutex_lock(&mu);
+    bs_msg_get_xdc(m, &x);
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        const uint64_t *v = (const uint64_t *)((const char *)&x + k[i].off);
+        bs_buf_appendf(b, "# HELP %s %s\n# TYPE %s counter\n", k[i].name, k[i].help, k[i].name);
+        for (int verb = 1; verb < BS_VERB_MAX; verb++) {
+            char tmp[16];
+            if (v[verb])
+                bs_buf_appendf(b, "%s{verb=\"%s\"} %llu\n", k[i].name,
+                               bs_coord_verb_label((uint8_t)verb, tmp), (unsigned long long)v[verb]);
+        }
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 static int r_metrics(void *ud, const bs_admin_request *req,
                      bs_admin_response *resp) {
     (void)req;
@@ -425,6 +473,17 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                "Mutations applied for other coordinators", st.replica_writes);
         metric(b, "basalt_replica_reads_total", "counter",
                "Reads served for other coordinators", st.replica_reads);
+        metric(b, "basalt_write_forwards_sent_total", "counter",
+               "Writes sent to a remote data center as one MUTATION_FWD to a forwarder",
+               st.fwd_sent);
+        metric(b, "basalt_write_forwards_relayed_total", "counter",
+               "Write copies this node passed on to the other replicas of its data center",
+               st.fwd_relayed);
+        metric(b, "basalt_write_forward_acks_total", "counter",
+               "MUTATION_ACKs received from replicas reached through a forwarder", st.fwd_acked);
+        metric(b, "basalt_write_forward_expired_total", "counter",
+               "Replicas reached through a forwarder that did not ack in time (hinted)",
+               st.fwd_expired);
         bs_buf_appendf(b,
                        "# HELP basalt_coordinator_latency_seconds Coordinator "
                        "latency quantiles\n"
@@ -439,6 +498,10 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                        "quantile=\"0.99\"} %.6f\n",
                        st.write_p50_us / 1e6, st.write_p99_us / 1e6,
                        st.read_p50_us / 1e6, st.read_p99_us / 1e6);
+    }
+    if (p->cluster) {
+        metrics_xdc(b, bs_cluster_msg(p->cluster));
+        metrics_compression(b, bs_cluster_msg(p->cluster));
     }
     if (p->server) {
         bs_server_stats ss;
@@ -502,8 +565,39 @@ static int r_metrics(void *ud, const bs_admin_request *req,
     return 0;
 }
 
+/* GET /hintsfordc, POST /disablehintsfordc?dc=DC, POST /enablehintsfordc?dc=DC:
+ * {"disabled": [DC...]} (after the change). */
+static int r_hintsfordc(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+    bs_provider *p = ud;
+    if (!p->coord) return bs_admin_error(resp, 503, "this node has no coordinator");
+    if (strcmp(req->method, "GET") != 0) {
+        const char *dc = NULL;
+        if (bs_admin_query_param(req, "dc", &dc) || !dc || !*dc)
+            return bs_admin_error(resp, 400, "missing ?dc=NAME (a data center)");
+        int enable = strstr(req->path, "/enable") == req->path;
+        if (bs_coord_hints_dc_set(p->coord, dc, enable))
+            return bs_admin_error(resp, 400, "bad data center name '%s' (empty, too long, a "
+                                             "comma, or too many disabled)", dc);
+    }
+    char list[1024];
+    bs_coord_hints_dc_list(p->coord, list, sizeof list);
+    bs_admin_json w;
+    bs_admin_json_init(&w, &resp->body);
+    bs_admin_json_obj(&w);
+    bs_admin_json_key(&w, "disabled");
+    bs_admin_json_arr(&w);
+    for (char *q = list, *tok; (tok = strsep(&q, ","));)
+        if (*tok) bs_admin_json_str(&w, tok);
+    bs_admin_json_end(&w);
+    bs_admin_json_end(&w);
+    return bs_admin_json_finish(&w);
+}
+
 int bs_provider_install_routes(bs_provider *p, bs_admin *a) {
     int rc = bs_admin_route_blocking(a, "GET", "/hints", r_hints, p);
+    if (!rc) rc = bs_admin_route(a, "GET", "/hintsfordc", r_hintsfordc, p);
+    if (!rc) rc = bs_admin_route(a, "POST", "/disablehintsfordc", r_hintsfordc, p);
+    if (!rc) rc = bs_admin_route(a, "POST", "/enablehintsfordc", r_hintsfordc, p);
     if (!rc) rc = bs_admin_route_blocking(a, "GET", "/metrics", r_metrics, p);
     return rc;
 }

@@ -123,6 +123,25 @@ static int tls_needed(void *ud, const bs_msg_peer *peer, int inbound) {
     return known ? elsewhere : !inbound;
 }
 
+/* bs_msg_opts.peer_remote_dc: 1 when gossip puts peer in another DC,
+ * 0 in ours, -1 not known yet (the cross-DC counters of /metrics). */
+static int peer_remote_dc(void *ud, const bs_msg_peer *peer) {
+    bs_cluster *c = ud;
+    bs_gossip *g = atomic_load(&c->tls_gossip);
+    bs_gossip_view *v = NULL;
+    size_t n = 0;
+    int r = -1;
+    if (g && bs_gossip_snapshot(g, &v, &n) == 0) {
+        for (size_t i = 0; i < n && r < 0; i++) {
+            const bs_gossip_ep *e = &v[i].st;
+            const char *dc = e->app[BS_GS_DC].value;
+            if (dc && bs_msg_peer_equal(&e->ep, peer)) r = strcmp(dc, c->cfg->dc) != 0;
+        }
+        bs_gossip_views_free(v, n);
+    }
+    return r;
+}
+
 /* Internode TLS contexts (server_encryption_options) into mo. */
 static int tls_setup(bs_cluster *c, bs_msg_opts *mo, char *err, size_t errlen) {
     int rc = bs_node_tls_ctx(c->cfg, BS_NODE_TLS_INTERNODE_SERVER, &c->tls_server, err, errlen);
@@ -132,6 +151,8 @@ static int tls_setup(bs_cluster *c, bs_msg_opts *mo, char *err, size_t errlen) {
     mo->tls_client = c->tls_client;
     mo->tls_needed = tls_needed;
     mo->tls_ud = c;
+    mo->peer_remote_dc = peer_remote_dc;
+    mo->peer_dc_ud = c;
     return rc;
 }
 
@@ -826,6 +847,12 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
         cfg->native_transport_max_frame_size_bytes > (16u << 20)
             ? cfg->native_transport_max_frame_size_bytes
             : (16u << 20);
+    /* internode_compression: frames of 256 bytes or more, to every peer
+     * (all), to peers in other DCs (dc), or none */
+    mo.compress_threshold = 256;
+    mo.compression = cfg->internode_compression == BS_INTERNODE_COMP_ALL    ? BS_MSG_COMPRESS_ALL
+                     : cfg->internode_compression == BS_INTERNODE_COMP_NONE ? BS_MSG_COMPRESS_NONE
+                                                                            : BS_MSG_COMPRESS_DC;
     rc = bs_msg_start(&mo, &c->msg);
     OPENSSL_cleanse(secret, sizeof secret);
     if (rc) {

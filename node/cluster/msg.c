@@ -121,6 +121,8 @@ typedef struct outconn {
     bs_buf rbuf;
     uint32_t backoff_ms;
     bs_tls *tls; /* this connection's TLS session; NULL: plaintext */
+    int xdc;        /* XDC_*: the peer's DC against ours (conn_xdc) */
+    int64_t xdc_at; /* loop ms of the last XDC_UNKNOWN answer */
 } outconn;
 
 typedef struct inconn {
@@ -137,6 +139,8 @@ typedef struct inconn {
     char remote[BS_MSG_ADDRLEN + 8];
     bs_tls *tls; /* TLS session; NULL: plaintext (or not sniffed yet) */
     int sniffed; /* the first byte was seen: TLS or plaintext decided */
+    int xdc;     /* as outconn's */
+    int64_t xdc_at;
 } inconn;
 
 typedef struct pending {
@@ -168,6 +172,7 @@ typedef struct cmd {
     void *ud;
     void (*fn)(void *);
     syncwait *sw;
+    uint8_t verb; /* CMD_SEND: for the cross-DC counters */
 } cmd;
 
 typedef struct wreq {
@@ -223,11 +228,32 @@ struct bs_msg {
     struct {
         atomic_uint_fast64_t sent, received, dropped_overflow, dropped_expired,
             timeouts, decode_errors, refused, auth_failures, connects,
-            compressed;
+            compressed, compress_raw_bytes, compress_wire_bytes;
     } st;
+    struct {
+        atomic_uint_fast64_t sent_msgs[BS_VERB_MAX], sent_bytes[BS_VERB_MAX],
+            recv_msgs[BS_VERB_MAX], recv_bytes[BS_VERB_MAX];
+    } xdc; /* frames to/from peers in other data centers, by verb */
 };
 
 #define INC(m, f) atomic_fetch_add_explicit(&(m)->st.f, 1, memory_order_relaxed)
+#define ADD(m, f, v) atomic_fetch_add_explicit(&(m)->st.f, (v), memory_order_relaxed)
+#define XADD(m, f, v) atomic_fetch_add_explicit(&(m)->xdc.f, (v), memory_order_relaxed)
+
+/* Whether a connection's peer is in another data center, asked of the
+ * peer_remote_dc callback once per connection (cached); while the answer
+ * is "unknown" (gossip has not told us yet) it is asked again at most once
+ * a second.  Loop thread (the cache lives in the connection). */
+enum { XDC_UNKNOWN = 0, XDC_SAME = 1, XDC_REMOTE = 2 };
+static int conn_xdc(bs_msg *m, const bs_msg_peer *p, int *cache, int64_t *at) {
+    if (*cache != XDC_UNKNOWN || !m->o.peer_remote_dc) return *cache;
+    int64_t now = (int64_t)uv_now(&m->loop);
+    if (*at && now - *at < 1000) return XDC_UNKNOWN;
+    *at = now ? now : 1;
+    int r = m->o.peer_remote_dc(m->o.peer_dc_ud, p);
+    *cache = r > 0 ? XDC_REMOTE : r == 0 ? XDC_SAME : XDC_UNKNOWN;
+    return *cache;
+}
 
 static int64_t now_ms(void) {
     return bs_clock_now_us(NULL) / 1000;
@@ -997,7 +1023,7 @@ static void in_close(inconn *c) {
 
 static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
                           size_t len, int64_t expire_ns, uint64_t id,
-                          bs_msg_response_cb cb, void *ud);
+                          bs_msg_response_cb cb, void *ud, uint8_t verb);
 
 /* Encodes and writes one handshake frame (request or response) on s.
  * close_after: an inbound connection to close once it is written. */
@@ -1227,6 +1253,11 @@ static void in_handle_frame(inconn *c, const uint8_t *p, size_t len) {
         return;
     }
     INC(m, received);
+    if (c->hello_ok == 1 && f.verb < BS_VERB_MAX &&
+        conn_xdc(m, &c->from, &c->xdc, &c->xdc_at) == XDC_REMOTE) {
+        XADD(m, recv_msgs[f.verb], 1);
+        XADD(m, recv_bytes[f.verb], len);
+    }
     if (c->hello_ok == 0)
         in_hello(c, &f);
     else if (c->hello_ok == 2)
@@ -1375,9 +1406,25 @@ static void on_accept(uv_stream_t *srv, int status) {
 /* commands                                                            */
 /* ------------------------------------------------------------------ */
 
+/* internode_compression dc: a frame to a peer in another DC, compressed
+ * now (the frame is replaced when that helps). */
+static void dc_compress(bs_msg *m, uint8_t **data, size_t *len) {
+    bs_buf z = BS_BUF_INIT;
+    if (bs_msg_frame_compress(*data, *len, m->o.compress_threshold, &z) == 0 &&
+        z.len <= 4 + m->o.max_message_bytes) {
+        INC(m, compressed);
+        ADD(m, compress_raw_bytes, *len);
+        ADD(m, compress_wire_bytes, z.len);
+        free(*data);
+        *data = bs_buf_steal(&z, len);
+        return;
+    }
+    bs_buf_free(&z);
+}
+
 static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
                           size_t len, int64_t expire_ns, uint64_t id,
-                          bs_msg_response_cb cb, void *ud) {
+                          bs_msg_response_cb cb, void *ud, uint8_t verb) {
     if (cb) {
         pending *p = calloc(1, sizeof *p);
         if (!p) {
@@ -1405,9 +1452,16 @@ static void enqueue_frame(bs_msg *m, const bs_msg_peer *to, uint8_t *data,
         if (cb) fail_request(m, id, oc ? BS_EOVERLOAD : BS_ENOMEM);
         return;
     }
+    int remote = conn_xdc(m, &oc->peer, &oc->xdc, &oc->xdc_at) == XDC_REMOTE;
+    if (remote && m->o.compression == BS_MSG_COMPRESS_DC)
+        dc_compress(m, &data, &len);
     q->data = data;
     q->len = len;
     q->expire_ns = expire_ns;
+    if (remote) {
+        XADD(m, sent_msgs[verb], 1);
+        XADD(m, sent_bytes[verb], len);
+    }
     if (oc->qtail)
         oc->qtail->next = q;
     else
@@ -1436,7 +1490,7 @@ static void run_cmd(bs_msg *m, cmd *c) {
             if (c->cb) c->cb(c->ud, BS_ECLOSED, NULL, 0);
         } else {
             enqueue_frame(m, &c->peer, c->data, c->len, c->expire_ns, c->id,
-                          c->cb, c->ud);
+                          c->cb, c->ud, c->verb);
         }
         break;
     case CMD_CALL:
@@ -1666,13 +1720,19 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
     if (!to || bs_msg_peer_set(&chk, to->addr, to->port) || to->port == 0)
         return BS_EINVAL;
     bs_buf fr = BS_BUF_INIT;
-    int rc = bs_msg_frame_encode(f, m->o.compress_threshold,
-                                 m->o.max_message_bytes, &fr);
+    /* ALL: compressed here, on the caller's thread; DC: on the loop
+     * thread once the connection knows its peer's DC (enqueue_frame) */
+    size_t thr = m->o.compression == BS_MSG_COMPRESS_ALL ? m->o.compress_threshold : 0;
+    int rc = bs_msg_frame_encode(f, thr, m->o.max_message_bytes, &fr);
     if (rc) {
         bs_buf_free(&fr);
         return rc;
     }
-    if (fr.len > 4 && (fr.data[4] & 1)) INC(m, compressed);
+    if (fr.len > 4 && (fr.data[4] & 1)) {
+        INC(m, compressed);
+        ADD(m, compress_raw_bytes, bs_get_u32(fr.data + 5) + 5);
+        ADD(m, compress_wire_bytes, fr.len);
+    }
     int64_t expire =
         timeout_ms ? bs_clock_mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
     if (!cb && tl_batch == m && !m->shut) {
@@ -1680,7 +1740,7 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
          * now, written at the batch's end */
         size_t flen;
         uint8_t *d = bs_buf_steal(&fr, &flen);
-        enqueue_frame(m, to, d, flen, expire, f->id, NULL, NULL);
+        enqueue_frame(m, to, d, flen, expire, f->id, NULL, NULL, f->verb);
         return 0;
     }
     cmd *c = calloc(1, sizeof *c);
@@ -1689,6 +1749,7 @@ static int send_frame(bs_msg *m, const bs_msg_peer *to, bs_msg_frame *f,
         return BS_ENOMEM;
     }
     c->type = CMD_SEND;
+    c->verb = f->verb;
     c->peer = *to;
     c->data = bs_buf_steal(&fr, &c->len);
     c->id = f->id;
@@ -1797,6 +1858,16 @@ int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer) {
     return rc;
 }
 
+void bs_msg_get_xdc(const bs_msg *m, bs_msg_xdc *o) {
+    bs_msg *mm = (bs_msg *)m;
+    for (int v = 0; v < BS_VERB_MAX; v++) {
+        o->sent_msgs[v] = atomic_load_explicit(&mm->xdc.sent_msgs[v], memory_order_relaxed);
+        o->sent_bytes[v] = atomic_load_explicit(&mm->xdc.sent_bytes[v], memory_order_relaxed);
+        o->recv_msgs[v] = atomic_load_explicit(&mm->xdc.recv_msgs[v], memory_order_relaxed);
+        o->recv_bytes[v] = atomic_load_explicit(&mm->xdc.recv_bytes[v], memory_order_relaxed);
+    }
+}
+
 void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *o) {
     bs_msg *mm = (bs_msg *)m;
 #define LD(f) o->f = atomic_load_explicit(&mm->st.f, memory_order_relaxed)
@@ -1810,5 +1881,7 @@ void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *o) {
     LD(auth_failures);
     LD(connects);
     LD(compressed);
+    LD(compress_raw_bytes);
+    LD(compress_wire_bytes);
 #undef LD
 }

@@ -98,6 +98,15 @@ typedef enum {
 #define BS_MSG_SECRET_MIN 16
 #define BS_MSG_SECRET_MAX 4096
 
+/* Which peers get compressed frames (internode_compression).  Receivers
+ * decompress any frame whose flag says so, whatever their own setting,
+ * so nodes with different settings interoperate with no negotiation. */
+enum {
+    BS_MSG_COMPRESS_ALL = 0, /* every peer */
+    BS_MSG_COMPRESS_DC = 1,  /* peers peer_remote_dc says are in another DC */
+    BS_MSG_COMPRESS_NONE = 2
+};
+
 typedef struct bs_msg_opts {
     const char *cluster_name; /* copied */
     const uint8_t *secret;    /* the cluster secret, copied; required:
@@ -109,6 +118,7 @@ typedef struct bs_msg_opts {
     const char *broadcast_address; /* what peers call us; NULL = listen */
     size_t max_message_bytes;      /* frame and decompressed size; 16 MiB */
     size_t compress_threshold;     /* lz4 bodies at least this long; 4096 */
+    int compression;               /* BS_MSG_COMPRESS_*: to which peers; ALL */
     size_t queue_max;              /* messages queued per peer; 4096 */
     uint32_t reconnect_min_ms;     /* first backoff; 100 */
     uint32_t reconnect_max_ms;     /* backoff cap; 4000 */
@@ -129,6 +139,11 @@ typedef struct bs_msg_opts {
     struct bs_tls_ctx *tls_server, *tls_client;
     int (*tls_needed)(void *ud, const bs_msg_peer *peer, int inbound);
     void *tls_ud;
+    /* peer_remote_dc(ud, peer): 1 when peer is in another data center, 0
+     * in ours, -1 unknown (yet).  Feeds the cross-DC counters
+     * (bs_msg_get_xdc); NULL: none counted.  Messaging thread. */
+    int (*peer_remote_dc)(void *ud, const bs_msg_peer *peer);
+    void *peer_dc_ud;
 } bs_msg_opts;
 
 void bs_msg_opts_default(bs_msg_opts *o);
@@ -179,6 +194,8 @@ typedef struct bs_msg_stats {
     uint64_t auth_failures;    /* of those, a missing or wrong proof */
     uint64_t connects;         /* outbound connections handshaken */
     uint64_t compressed;       /* frames sent lz4-compressed */
+    uint64_t compress_raw_bytes;  /* their bodies before compression */
+    uint64_t compress_wire_bytes; /* the same frames as sent (compressed) */
 } bs_msg_stats;
 
 /* Creates the instance and its thread, binds and listens.  0, BS_EINVAL
@@ -245,6 +262,15 @@ int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer);
 
 void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *out);
 
+/* Frames (whole, header included, as sent: compressed when they were)
+ * queued to / decoded from peers in another data center, by verb; a
+ * response counts under its request's verb. */
+typedef struct bs_msg_xdc {
+    uint64_t sent_msgs[BS_VERB_MAX], sent_bytes[BS_VERB_MAX];
+    uint64_t recv_msgs[BS_VERB_MAX], recv_bytes[BS_VERB_MAX];
+} bs_msg_xdc;
+void bs_msg_get_xdc(const bs_msg *m, bs_msg_xdc *out);
+
 /* ---- wire codec (pure; msg_codec.c; fuzzed) ---------------------------
  *
  * A frame on the wire:
@@ -287,6 +313,12 @@ typedef struct bs_msg_frame {
 struct bs_buf;
 int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
                         size_t max, struct bs_buf *out);
+/* Compresses an encoded uncompressed frame (frame, len) into out (whole
+ * frame) when its body is at least threshold bytes and lz4 makes it
+ * smaller: 0; BS_EAGAIN when it stays as it is (already compressed,
+ * short, incompressible); BS_ENOMEM. */
+int bs_msg_frame_compress(const uint8_t *frame, size_t len, size_t threshold,
+                          struct bs_buf *out);
 /* Looks at the start of a byte stream: 0 with *frame_len (header
  * included) when a whole frame is there, BS_EAGAIN when more bytes are
  * needed, BS_ETOOBIG/BS_ECORRUPT when the length field is out of range. */

@@ -129,6 +129,27 @@ out:
     return rc;
 }
 
+int bs_msg_frame_compress(const uint8_t *frame, size_t len, size_t threshold, bs_buf *out) {
+    if (len < 5 || (frame[4] & FLAG_LZ4) || len - 5 < threshold || len - 5 > INT32_MAX / 2)
+        return BS_EAGAIN;
+    const uint8_t *body = frame + 5;
+    int blen = (int)(len - 5);
+    int bound = LZ4_compressBound(blen);
+    size_t start = out->len;
+    uint8_t *h = bs_buf_extend(out, 9 + (size_t)bound);
+    if (!h) return BS_ENOMEM;
+    int zn = LZ4_compress_default((const char *)body, (char *)h + 9, blen, bound);
+    if (zn <= 0 || (size_t)zn + 4 >= (size_t)blen) {
+        out->len = start;
+        return BS_EAGAIN;
+    }
+    bs_put_u32(h, (uint32_t)(1 + 4 + (size_t)zn));
+    h[4] = FLAG_LZ4;
+    bs_put_u32(h + 5, (uint32_t)blen);
+    out->len = start + 9 + (size_t)zn;
+    return 0;
+}
+
 int bs_msg_frame_peek(const uint8_t *p, size_t len, size_t max,
                       size_t *frame_len) {
     if (len < 4) return BS_EAGAIN;

@@ -98,6 +98,7 @@ void bs_coord_opts_default(bs_coord_opts *o) {
     o->inline_replica_writes = 1;
     o->inline_replica_reads = 1;
     o->range_ahead_max = 16;
+    o->forward_writes = 1;
 }
 
 void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
@@ -112,6 +113,8 @@ void bs_coord_opts_from_config(const bs_config *cfg, bs_coord_opts *o) {
     o->hints_enabled = cfg->hinted_handoff_enabled;
     o->max_hint_window_ms = cfg->max_hint_window_ms;
     o->hint_throttle_bytes = cfg->hinted_handoff_throttle_bytes;
+    o->forward_writes = cfg->cross_dc_write_forwarding;
+    o->hints_disabled_dcs = cfg->hinted_handoff_disabled_datacenters;
     /* in batch mode every write waits for an fsync: not on the loop */
     o->inline_replica_writes = cfg->commitlog_sync == BS_COMMITLOG_PERIODIC;
 }
@@ -477,8 +480,30 @@ const char *bs__verb_name(uint8_t verb) {
     case BS_VERB_BATCHLOG_STORE: return "BATCH_STORE";
     case BS_VERB_BATCHLOG_REMOVE: return "BATCH_REMOVE";
     case BS_VERB_TRUNCATE: return "TRUNCATE";
+    case BS_VERB_MUTATION_FWD: return "MUTATION_FWD";
+    case BS_VERB_MUTATION_ACK: return "MUTATION_ACK";
     default: return "REQUEST";
     }
+}
+
+const char *bs_coord_verb_label(uint8_t verb, char buf[16]) {
+    static const char *const other[] = {"HANDSHAKE", "ECHO", "GOSSIP_SYN", "GOSSIP_ACK",
+                                        "GOSSIP_ACK2", "SCHEMA_PUSH", "SCHEMA_PULL"};
+    if (verb < sizeof other / sizeof other[0]) return other[verb];
+    switch (verb) {
+    case BS_VERB_MERKLE: return "MERKLE";
+    case BS_VERB_STREAM: return "STREAM";
+    case 15: return "REPAIR_TREE"; /* repair/session.h */
+    case 16: return "REPAIR_DIGESTS";
+    case 17: return "REPAIR_SEND";
+    case 18: return "REPAIR_STREAM";
+    case 19: return "REPAIR_SEND_ALL";
+    default: break;
+    }
+    const char *n = bs__verb_name(verb);
+    if (strcmp(n, "REQUEST") != 0) return n;
+    snprintf(buf, 16, "VERB_%u", (unsigned)verb);
+    return buf;
 }
 
 static void fan_free(bs__fan *f) {
@@ -505,11 +530,11 @@ typedef struct fan_ud {
     size_t i;
 } fan_ud;
 
-static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
-    fan_ud *u = ud;
-    bs__fan *f = u->f;
-    bs__call *k = &f->calls[u->i];
-    free(u);
+/* Fills call i with its outcome (first outcome only: a late forward ack
+ * after the expiry is dropped), queues its hint when it failed, wakes the
+ * waiter.  The caller holds a reference on f. */
+static void fan_fill(bs__fan *f, size_t i, int status, const uint8_t *payload, size_t len) {
+    bs__call *k = &f->calls[i];
     uint8_t *copy = NULL;
     if (!status && len) {
         copy = malloc(len);
@@ -520,6 +545,11 @@ static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
     size_t hint_len = 0;
     bs_uuid host;
     pthread_mutex_lock(&f->lock);
+    if (k->done) {
+        pthread_mutex_unlock(&f->lock);
+        free(copy);
+        return;
+    }
     k->done = 1;
     k->status = status;
     k->resp = copy;
@@ -546,7 +576,23 @@ static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
      * find the lock still held and sleep on it once more */
     pthread_cond_broadcast(&f->cond);
     if (hint) bs__hint_queue(f->c, &host, hint, hint_len);
+}
+
+static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
+    fan_ud *u = ud;
+    bs__fan *f = u->f;
+    size_t i = u->i;
+    free(u);
+    fan_fill(f, i, status, payload, len);
     bs__fan_release(f);
+}
+
+void bs__fan_complete(bs__fan *f, size_t i, int status) { fan_fill(f, i, status, NULL, 0); }
+
+void bs__fan_retain(bs__fan *f) {
+    pthread_mutex_lock(&f->lock);
+    f->refs++;
+    pthread_mutex_unlock(&f->lock);
 }
 
 int bs__fan_send(bs__fan *f, size_t i, const bs_msg_peer *to, uint8_t verb,
@@ -678,7 +724,7 @@ static void *worker_main(void *arg) {
         if (crc && crc != BS_EIO) BS_WARN(LOG, "replica writes not applied: %s", bs_store_errmsg());
         for (bs__job *j = batch, *nx; j; j = nx) {
             nx = j->next;
-            if (j->fn == bs__job_mutation) bs__job_reply(c, j, crc ? crc : j->status, NULL, 0);
+            if (j->fn == bs__job_mutation) bs__job_write_reply(c, j, crc ? crc : j->status);
             bs__job_trace_end(c, j);
             job_free(j);
         }
@@ -738,6 +784,7 @@ typedef struct verb_ent {
 static const verb_ent k_verbs[] = {
     {BS_VERB_MUTATION, bs__job_mutation, 1},
     {BS_VERB_HINT, bs__job_mutation, 1},
+    {BS_VERB_MUTATION_FWD, bs__job_mutation, 1},
     {BS_VERB_READ, bs__job_read, 0},
     {BS_VERB_READ_RAW, bs__job_read_raw, 0},
     {BS_VERB_REPAIR_RAW, bs__job_repair_raw, 1},
@@ -814,7 +861,8 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
     }
     /* a traced request takes the stage, which records its events (a
      * store write the messaging thread should not wait for) */
-    if (j->fn == bs__job_mutation && c->o.inline_replica_writes && !in->has_trace) {
+    if (j->fn == bs__job_mutation && c->o.inline_replica_writes && !in->has_trace &&
+        in->verb != BS_VERB_MUTATION_FWD) {
         apply_inline(c, j, in);
         return;
     }
@@ -845,6 +893,68 @@ static void on_request(void *ud, bs_msg *m, const bs_msg_in *in) {
 }
 
 /* ---- hints glue ---------------------------------------------------------- */
+
+int bs__hints_for(bs_coord *c, const char *dc) {
+    if (!c->o.hints_enabled) return 0;
+    if (!atomic_load_explicit(&c->hdc_any, memory_order_relaxed) || !dc) return 1;
+    char key[160];
+    if (snprintf(key, sizeof key, ",%s,", dc) >= (int)sizeof key) return 1;
+    pthread_mutex_lock(&c->hdc_lock);
+    int off = strstr(c->hdc, key) != NULL;
+    pthread_mutex_unlock(&c->hdc_lock);
+    return !off;
+}
+
+int bs_coord_hints_dc_set(bs_coord *c, const char *dc, int enabled) {
+    size_t n = dc ? strlen(dc) : 0;
+    if (!n || n > 128 || strchr(dc, ',')) return BS_EINVAL;
+    char key[160];
+    snprintf(key, sizeof key, ",%s,", dc);
+    int rc = 0;
+    pthread_mutex_lock(&c->hdc_lock);
+    char *at = strstr(c->hdc, key);
+    if (enabled && at) {
+        memmove(at, at + n + 1, strlen(at + n + 1) + 1); /* drop ",dc" */
+        if (!strcmp(c->hdc, ",")) c->hdc[0] = 0;
+    } else if (!enabled && !at) {
+        size_t len = strlen(c->hdc);
+        if (len + n + 2 + (len == 0) >= sizeof c->hdc) rc = BS_ENOMEM;
+        else snprintf(c->hdc + len, sizeof c->hdc - len, "%s%s,", len ? "" : ",", dc);
+    }
+    atomic_store(&c->hdc_any, c->hdc[0] != 0);
+    pthread_mutex_unlock(&c->hdc_lock);
+    if (!rc)
+        BS_INFO(LOG, "hinted handoff %s for data center %s", enabled ? "enabled" : "disabled", dc);
+    return rc;
+}
+
+void bs_coord_hints_dc_list(bs_coord *c, char *out, size_t cap) {
+    pthread_mutex_lock(&c->hdc_lock);
+    size_t len = strlen(c->hdc);
+    if (len >= 2) snprintf(out, cap, "%.*s", (int)(len - 2), c->hdc + 1);
+    else if (cap) out[0] = 0;
+    pthread_mutex_unlock(&c->hdc_lock);
+}
+
+/* hinted_handoff_disabled_datacenters ("a,b" or "a, b"). */
+static int hints_dc_config(bs_coord *c, const char *list) {
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t n = strcspn(p, ",");
+        while (n && p[n - 1] == ' ') n--;
+        if (n) {
+            char dc[160];
+            if (n >= sizeof dc) return BS_EINVAL;
+            memcpy(dc, p, n);
+            dc[n] = 0;
+            int rc = bs_coord_hints_dc_set(c, dc, 0);
+            if (rc) return rc;
+        }
+        p += n;
+        while (*p && *p != ',') p++;
+    }
+    return 0;
+}
 
 void bs__hint_store(bs_coord *c, const bs_uuid *host, const void *payload, size_t len) {
     if (!c->o.hints_enabled || !c->hints) return;
@@ -985,9 +1095,15 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     c->msg = msg;
     c->mem = *mem;
     pthread_mutex_init(&c->cache_lock, NULL);
+    pthread_mutex_init(&c->hdc_lock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
     pthread_cond_init(&c->qcond, NULL);
+    c->o.hints_disabled_dcs = NULL;
     int rc = parse_spec(c, o->speculative_retry);
+    if (!rc && hints_dc_config(c, o->hints_disabled_dcs)) {
+        BS_ERROR(LOG, "bad hinted_handoff_disabled_datacenters '%s'", o->hints_disabled_dcs);
+        rc = BS_EINVAL;
+    }
     if (rc) {
         BS_ERROR(LOG, "bad speculative_retry '%s'", o->speculative_retry);
         c->stopped = 1;
@@ -1017,6 +1133,7 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     if (!rc) bs_msg_set_batch_end(msg, on_batch_end, c);
     if (!rc) rc = bs_hints_start(c->hints, hint_deliver, hint_alive, c);
     if (!rc) rc = bs__batchlog_start(c);
+    if (!rc) rc = bs__fwd_start(c);
     if (rc) {
         bs_coord_stop(c);
         bs_coord_free(c);
@@ -1037,6 +1154,7 @@ void bs_coord_stop(bs_coord *c) {
     /* a handler that was running on the loop thread has returned after
      * this round trip */
     bs_msg_call_sync(c->msg, noop, NULL);
+    bs__fwd_stop(c); /* hints of writes still waiting for relayed acks */
     bs_hints_close(c->hints); /* stops replay; reopened below for shutdown hints */
     c->hints = NULL;
     pthread_mutex_lock(&c->qlock);
@@ -1059,6 +1177,7 @@ void bs_coord_free(bs_coord *c) {
     if (!c) return;
     if (!c->stopped) bs_coord_stop(c);
     bs_hints_close(c->hints);
+    bs__fwd_free(c);
     free(c->workers);
     for (bs__cache_ent *e = c->cache, *nx; e; e = nx) {
         nx = e->next;
@@ -1070,6 +1189,7 @@ void bs_coord_free(bs_coord *c) {
         free(j);
     }
     pthread_mutex_destroy(&c->cache_lock);
+    pthread_mutex_destroy(&c->hdc_lock);
     pthread_mutex_destroy(&c->qlock);
     pthread_cond_destroy(&c->qcond);
     free(c);
@@ -1089,6 +1209,10 @@ void bs_coord_get_stats(bs_coord *c, bs_coord_stats *out) {
     out->speculative_retries = atomic_load(&c->spec_retries);
     out->replica_writes = atomic_load(&c->replica_writes);
     out->replica_reads = atomic_load(&c->replica_reads);
+    out->fwd_sent = atomic_load(&c->fwd_sent);
+    out->fwd_relayed = atomic_load(&c->fwd_relayed);
+    out->fwd_acked = atomic_load(&c->fwd_acked);
+    out->fwd_expired = atomic_load(&c->fwd_expired);
     if (c->hints) {
         bs_hints_stats hs;
         bs_hints_get_stats(c->hints, &hs);

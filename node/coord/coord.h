@@ -61,8 +61,15 @@
 #define BS_VERB_BATCHLOG_STORE 28
 #define BS_VERB_BATCHLOG_REMOVE 29
 #define BS_VERB_TRUNCATE 30
+/* Write forwarding to remote data centers (node/coord/fwd.h). */
+#define BS_VERB_MUTATION_FWD 26
+#define BS_VERB_MUTATION_ACK 27
 
 typedef struct bs_coord bs_coord;
+
+/* The name of an internode verb ("MUTATION", "GOSSIP_SYN", ...; "VERB_<n>"
+ * for an unknown number written into buf, which needs 16 bytes). */
+const char *bs_coord_verb_label(uint8_t verb, char buf[16]);
 
 /*
  * What the coordinator needs to know about the cluster.  Every callback
@@ -110,6 +117,10 @@ typedef struct bs_coord_opts {
      * at most) on the messaging thread; 0: on the stage */
     int inline_replica_reads;
     uint32_t range_ahead_max;    /* largest range-scan concurrency factor; 16 */
+    /* 1 (default): one MUTATION_FWD per remote DC (node/coord/fwd.h) */
+    int forward_writes;
+    /* comma-separated DCs whose replicas get no hints; copied; NULL none */
+    const char *hints_disabled_dcs;
     bs_clock *clock;             /* borrowed; NULL = process clock */
 } bs_coord_opts;
 
@@ -153,6 +164,15 @@ int bs_coord_local_only(bs_coord *c);
 void bs_coord_drain(bs_coord *c);
 int bs_coord_drained(const bs_coord *c);
 
+/* Hinted handoff per data center (basalt-admin disablehintsfordc /
+ * enablehintsfordc): enabled 0 stops storing hints for dc's replicas,
+ * 1 resumes.  Hints already stored are kept and replayed.  0, or
+ * BS_EINVAL (empty or too long name, ',' in it) / BS_ENOMEM (list full). */
+int bs_coord_hints_dc_set(bs_coord *c, const char *dc, int enabled);
+/* The DCs with hints disabled, comma-separated, into out (cap bytes,
+ * NUL-terminated; "" none). */
+void bs_coord_hints_dc_list(bs_coord *c, char *out, size_t cap);
+
 /* Hints waiting for a target (basalt-admin). */
 uint64_t bs_coord_hints_pending(bs_coord *c, const bs_uuid *target);
 /* One replay pass for target now, on the caller's thread (tests/admin).
@@ -178,6 +198,10 @@ typedef struct bs_coord_stats {
     uint64_t speculative_retries;
     uint64_t replica_writes;     /* MUTATION/HINT applied for peers */
     uint64_t replica_reads;      /* READ/READ_RAW/RANGE_READ served */
+    uint64_t fwd_sent;           /* MUTATION_FWD sent to a remote DC's forwarder */
+    uint64_t fwd_relayed;        /* copies passed on as a forwarder */
+    uint64_t fwd_acked;          /* MUTATION_ACKs received from relayed replicas */
+    uint64_t fwd_expired;        /* relayed replicas that never acked (hinted) */
     uint64_t write_p50_us, write_p99_us;
     uint64_t read_p50_us, read_p99_us;
 } bs_coord_stats;

@@ -102,6 +102,10 @@ void bs__fan_release(bs__fan *f);
  * send error the call is marked failed at once.  Returns the send rc. */
 int bs__fan_send(bs__fan *f, size_t i, const bs_msg_peer *to, uint8_t verb,
                  const void *payload, size_t len, uint32_t timeout_ms);
+/* Fills call i with status as a response would (first outcome only;
+ * a failure queues the slot's hint).  Caller holds a reference on f. */
+void bs__fan_complete(bs__fan *f, size_t i, int status);
+void bs__fan_retain(bs__fan *f);
 /* Marks call i done locally (the local replica) with status. */
 void bs__fan_local(bs__fan *f, size_t i, int status);
 /* Waits (lock taken inside) until pred(f, ud) is true, or every call is
@@ -142,6 +146,9 @@ typedef struct bs__job {
     size_t len;
     bs_uuid host;      /* hint jobs */
     int status;        /* a batched MUTATION's outcome, answered after the commit */
+    int fwd_ack;       /* a relayed MUTATION_FWD: acknowledge to fwd_coord */
+    uint64_t fwd_id;
+    bs_msg_peer fwd_coord;
     struct bs_trace *trace; /* this replica's part of a traced request, or NULL */
 } bs__job;
 
@@ -153,6 +160,27 @@ int bs__coord_truncate(void *ud, const bs_table_schema *t, bs_exec_err *err);
 void bs__job_truncate(bs_coord *c, bs__job *j);
 
 typedef struct bs__cache_ent bs__cache_ent;
+
+/* ---- write forwarding (coord_fwd.c) ---------------------------------------- */
+struct bs__fwd;
+/* Registry + sweeper thread + MUTATION_ACK handler.  0 or an error. */
+int bs__fwd_start(bs_coord *c);
+/* Fails (and hints) what is still registered; stops the sweeper. */
+void bs__fwd_stop(bs_coord *c);
+void bs__fwd_free(bs_coord *c);
+/* Registers the fan slots (their host and hint already set) that a
+ * forwarder relays to; their acks may come until deadline_ns.  Returns
+ * the forward id, 0 when it could not (send directly then). */
+uint64_t bs__fwd_register(bs_coord *c, bs__fan *f, const size_t *slots, size_t n,
+                          int64_t deadline_ns);
+/* Replica side of MUTATION_FWD: decodes the envelope, relays it (a
+ * request from the coordinator) or marks the job for an ack (relayed to
+ * us); *write is the write payload inside j->data.  0 or BS_ECORRUPT. */
+int bs__fwd_relay(bs_coord *c, bs__job *j, const uint8_t **write, size_t *wlen);
+/* One-way MUTATION_ACK of job j (fwd_ack set) to its coordinator. */
+void bs__fwd_ack_send(bs_coord *c, const bs__job *j, int status);
+/* A replica write's answer: the reply, plus the ack of a relayed one. */
+void bs__job_write_reply(bs_coord *c, bs__job *j, int status);
 
 /* Fills err for a write refused because the node is drained; returns -1. */
 int bs__drained_error(bs_coord *c, bs_exec_err *err);
@@ -196,6 +224,13 @@ struct bs_coord {
     _Atomic uint64_t range_reads, unavailables, write_timeouts, read_timeouts;
     _Atomic uint64_t read_repairs, spec_retries, replica_writes, replica_reads;
     _Atomic uint64_t hints_written_here;
+    struct bs__fwd *fwd;  /* coord_fwd.c */
+    /* DCs whose replicas get no hints: ",dc1,dc2," ("" none) under hdc_lock;
+     * hdc_any is 1 when the list is not empty (no lock on the fast path) */
+    pthread_mutex_t hdc_lock;
+    char hdc[1024];
+    atomic_int hdc_any;
+    _Atomic uint64_t fwd_sent, fwd_relayed, fwd_acked, fwd_expired;
     bs__hist write_lat, read_lat, replica_read_lat;
 };
 
@@ -261,6 +296,9 @@ void bs__unavailable(bs_coord *c, bs_exec_err *err, uint16_t cl, int need,
  * batch).  0 or a store error. */
 int bs__apply_local(bs_coord *c, const bs_mutation *m, size_t n,
                     int64_t now_s);
+/* 1 when replicas of dc get hints (hinted handoff on, dc not listed in
+ * hinted_handoff_disabled_datacenters / disablehintsfordc). */
+int bs__hints_for(bs_coord *c, const char *dc);
 /* Stores a hint (payload = write payload) for host, counting it. */
 void bs__hint_store(bs_coord *c, const bs_uuid *host, const void *payload,
                     size_t len);

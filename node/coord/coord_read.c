@@ -418,7 +418,9 @@ static int read_wait(rctx *x) {
             for (size_t i = 0; i < x->pl.n && extra == SIZE_MAX; i++) {
                 int used = 0;
                 for (size_t k = 0; k < x->r.nct; k++) used |= x->ct[k].slot == i;
-                if (!used && x->pl.t[i].alive && !x->pl.t[i].local) extra = i;
+                int helps = 0; /* LOCAL_*: never a replica of another DC */
+                for (size_t q = 0; q < x->nreq; q++) helps |= bs__req_match(&x->req[q], &x->pl.t[i]);
+                if (!used && helps && x->pl.t[i].alive && !x->pl.t[i].local) extra = i;
             }
             if (extra != SIZE_MAX) {
                 pthread_mutex_lock(&f->lock);

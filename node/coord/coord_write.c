@@ -50,6 +50,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "node/coord/coord_int.h"
+#include "node/coord/fwd.h"
 #include "node/coord/wire.h"
 #include "query/proto.h"
 
@@ -237,12 +238,120 @@ static size_t for_target(const wstate *w, const bs_mutation *m, size_t g, bs_mut
     return ns;
 }
 
-/* Sends every remote target its mutations (MUTATION), or stores a hint
- * for a target that is down; returns the local target's index, or
- * SIZE_MAX when this node is not a replica. */
+/* ---- forwarding to remote data centers (coord_fwd.c) ------------------- */
+
+/* 1 when targets a and b replicate the same mutations of the write. */
+static int same_mutations(const wstate *w, size_t a, size_t b) {
+    for (size_t i = 0; i < w->nm; i++) {
+        int ha = 0, hb = 0;
+        for (size_t t = 0; t < w->mu[i].pl.n; t++) {
+            ha |= w->mu[i].tix[t] == a;
+            hb |= w->mu[i].tix[t] == b;
+        }
+        if (ha != hb) return 0;
+    }
+    return 1;
+}
+
+/* A target reached through a forwarder: alive, in another DC. */
+static int forwardable(const bs_coord *c, const bs__target *t) {
+    return !t->local && t->alive && t->has_peer && t->dc && strcmp(t->dc, c->dc) != 0;
+}
+
+/* Groups the live targets of each remote DC (that replicate the same
+ * mutations): via[g] = the group's forwarder, chosen at random, for
+ * every member; SIZE_MAX for targets sent to directly (this DC, dead,
+ * or alone in their group). */
+static void forward_groups(bs_coord *c, const wstate *w, size_t *via) {
+    for (size_t g = 0; g < w->ntg; g++) via[g] = SIZE_MAX;
+    if (!c->o.forward_writes) return;
+    size_t grp[BS_FWD_MAX + 1];
+    for (size_t g = 0; g < w->ntg; g++) {
+        if (via[g] != SIZE_MAX || !forwardable(c, &w->tg[g])) continue;
+        size_t k = 0;
+        grp[k++] = g;
+        for (size_t h = g + 1; h < w->ntg && k <= BS_FWD_MAX; h++)
+            if (via[h] == SIZE_MAX && forwardable(c, &w->tg[h]) &&
+                !strcmp(w->tg[h].dc, w->tg[g].dc) && same_mutations(w, g, h))
+                grp[k++] = h;
+        if (k < 2) continue;
+        size_t fw = grp[(size_t)random() % k];
+        for (size_t i = 0; i < k; i++) via[grp[i]] = fw;
+    }
+}
+
+/* Arms call g to store payload as its hint if it fails. */
+static void arm_hint(bs_coord *c, bs__fan *f, size_t g, const bs__target *tg, const bs_buf *pay) {
+    f->calls[g].host = tg->host;
+    if (!bs__hints_for(c, tg->dc)) return;
+    f->calls[g].hint = malloc(pay->len);
+    if (f->calls[g].hint) {
+        memcpy(f->calls[g].hint, pay->data, pay->len);
+        f->calls[g].hint_len = pay->len;
+    }
+}
+
+/* Sends the write (pay) to forwarder fw as a MUTATION_FWD listing the
+ * other members of its group; 0, or -1 when nothing was registered (the
+ * caller then sends to every member directly). */
+static int forward_send(bs_coord *c, bs__fan *f, const wstate *w, const size_t *via, size_t fw,
+                        const bs_buf *pay, int64_t deadline) {
+    bs_fwd_env *e = calloc(1, sizeof *e);
+    size_t slots[BS_FWD_MAX];
+    if (!e) return -1;
+    bs_msg_local(c->msg, &e->coord);
+    for (size_t g = 0; g < w->ntg && e->n < BS_FWD_MAX; g++) {
+        if (g == fw || via[g] != fw) continue;
+        arm_hint(c, f, g, &w->tg[g], pay);
+        f->calls[g].verb = BS_VERB_MUTATION_FWD;
+        f->calls[g].sent_ns = bs_clock_mono_ns();
+        snprintf(f->calls[g].peer, sizeof f->calls[g].peer, "%s", w->tg[g].peer.addr);
+        e->t[e->n].host = w->tg[g].host;
+        e->t[e->n].peer = w->tg[g].peer;
+        slots[e->n++] = g;
+    }
+    e->write = pay->data;
+    e->write_len = pay->len;
+    bs_buf env = BS_BUF_INIT;
+    int rc = -1;
+    if (!bs_fwd_encode(e, &env) && (e->id = bs__fwd_register(c, f, slots, e->n, deadline))) {
+        /* the id is known only now: patch it in (offset 1, fwd.h) */
+        bs_put_u64(env.data + 1, e->id);
+        arm_hint(c, f, fw, &w->tg[fw], pay);
+        bs__fan_send(f, fw, &w->tg[fw].peer, BS_VERB_MUTATION_FWD, env.data, env.len,
+                     c->o.write_timeout_ms);
+        BS__INC(c->fwd_sent);
+        rc = 0;
+    } else {
+        for (size_t i = 0; i < e->n; i++) { /* disarm: sent directly instead */
+            free(f->calls[slots[i]].hint);
+            f->calls[slots[i]].hint = NULL;
+        }
+    }
+    bs_buf_free(&env);
+    free(e);
+    return rc;
+}
+
+/* Sends every remote target its mutations (MUTATION; one MUTATION_FWD
+ * per remote DC, see forward_groups), or stores a hint for a target that
+ * is down; returns the local target's index, or SIZE_MAX when this node
+ * is not a replica. */
 static size_t write_send(bs_coord *c, bs__fan *f, wstate *w, const bs_mutation *m,
-                         bs_mutation *sub, bs_buf *pay, int64_t now_s) {
+                         bs_mutation *sub, bs_buf *pay, int64_t now_s, int64_t deadline) {
     size_t local_g = SIZE_MAX;
+    size_t via[BS__MAX_TARGETS * 4];
+    size_t *vp = w->ntg <= sizeof via / sizeof via[0] ? via : NULL;
+    if (vp) forward_groups(c, w, vp);
+    for (size_t g = 0; vp && g < w->ntg; g++) { /* one message per remote DC first */
+        if (vp[g] != g) continue;
+        size_t ns = for_target(w, m, g, sub);
+        bs_buf_reset(pay);
+        if (!bs_wire_write_encode(now_s, sub, ns, pay) && !forward_send(c, f, w, vp, g, pay, deadline))
+            continue;
+        for (size_t h = 0; h < w->ntg; h++) /* could not: each member directly */
+            if (vp[h] == g) vp[h] = SIZE_MAX;
+    }
     for (size_t g = 0; g < w->ntg; g++) {
         size_t ns = for_target(w, m, g, sub);
         bs__target *tg = &w->tg[g];
@@ -250,27 +359,21 @@ static size_t write_send(bs_coord *c, bs__fan *f, wstate *w, const bs_mutation *
             local_g = g; /* applied after the sends, to overlap with them */
             continue;
         }
+        if (vp && vp[g] != SIZE_MAX) continue; /* went through its DC's forwarder */
         bs_buf_reset(pay);
         if (bs_wire_write_encode(now_s, sub, ns, pay)) {
             bs__fan_local(f, g, BS_ENOMEM);
             continue;
         }
         if (!tg->alive) {
-            if (c->o.hints_enabled) {
+            if (bs__hints_for(c, tg->dc)) {
                 bs__hint_store(c, &tg->host, pay->data, pay->len);
                 w->hinted[g] = 1;
             }
             bs__fan_local(f, g, BS_EUNAVAIL);
             continue;
         }
-        if (c->o.hints_enabled) {
-            f->calls[g].hint = malloc(pay->len);
-            if (f->calls[g].hint) {
-                memcpy(f->calls[g].hint, pay->data, pay->len);
-                f->calls[g].hint_len = pay->len;
-            }
-        }
-        f->calls[g].host = tg->host;
+        arm_hint(c, f, g, tg, pay);
         bs__fan_send(f, g, &tg->peer, BS_VERB_MUTATION, pay->data, pay->len, c->o.write_timeout_ms);
     }
     return local_g;
@@ -339,7 +442,7 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
 #endif
     }
     int local_rc = 0;
-    size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s);
+    size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s, deadline);
     if (local_g != SIZE_MAX) {
         local_rc = bs__apply_local(c, sub, for_target(&w, m, local_g, sub), now_s);
         if (local_rc && local_rc != BS_EIO)
@@ -386,10 +489,18 @@ int bs__mutation_apply(bs_coord *c, bs__job *j) {
     int64_t now_s;
     bs_mutation *m;
     size_t n;
-    int rc = bs_wire_write_decode(j->data, j->len, &a, &now_s, &m, &n, e, sizeof e);
+    const uint8_t *w = j->data;
+    size_t wlen = j->len;
+    if (j->in.verb == BS_VERB_MUTATION_FWD) { /* relay first: overlaps with our apply */
+        int frc = bs__fwd_relay(c, j, &w, &wlen);
+        if (frc) {
+            bs_arena_free(&a);
+            return frc;
+        }
+    }
+    int rc = bs_wire_write_decode(w, wlen, &a, &now_s, &m, &n, e, sizeof e);
     if (rc) {
-        BS_WARN(LOG, "bad %s from %s: %s", j->in.verb == BS_VERB_HINT ? "HINT" : "MUTATION",
-                j->in.from.addr, e);
+        BS_WARN(LOG, "bad %s from %s: %s", bs__verb_name(j->in.verb), j->in.from.addr, e);
     } else {
         rc = bs__apply_local(c, m, n, now_s);
         if (rc && rc != BS_EIO) BS_WARN(LOG, "replica write failed: %s", bs_store_errmsg());
@@ -399,6 +510,11 @@ int bs__mutation_apply(bs_coord *c, bs__job *j) {
     return rc;
 }
 
+void bs__job_write_reply(bs_coord *c, bs__job *j, int status) {
+    if (j->fwd_ack) bs__fwd_ack_send(c, j, status);
+    bs__job_reply(c, j, status, NULL, 0);
+}
+
 void bs__job_mutation(bs_coord *c, bs__job *j) {
-    bs__job_reply(c, j, bs__mutation_apply(c, j), NULL, 0);
+    bs__job_write_reply(c, j, bs__mutation_apply(c, j));
 }

@@ -212,6 +212,9 @@ static const char *full_yaml =
     "hinted_handoff_enabled: false\n"
     "max_hint_window: 1d\n"
     "hinted_handoff_throttle: 2MiB\n"
+    "hinted_handoff_disabled_datacenters: [dc2, dc3]\n"
+    "cross_dc_write_forwarding: false\n"
+    "internode_compression: none\n"
     "auto_bootstrap: false\n"
     "consistent_range_movement: false\n"
     "stream_throughput_outbound: 8MiB\n"
@@ -328,6 +331,9 @@ static void check_full(const bs_config *c) {
     ck_assert(!c->hinted_handoff_enabled);
     ck_assert_uint_eq(c->max_hint_window_ms, 86400000ull);
     ck_assert_uint_eq(c->hinted_handoff_throttle_bytes, 2u << 20);
+    ck_assert_str_eq(c->hinted_handoff_disabled_datacenters, "dc2,dc3");
+    ck_assert(!c->cross_dc_write_forwarding);
+    ck_assert_int_eq(c->internode_compression, BS_INTERNODE_COMP_NONE);
     ck_assert(!c->auto_bootstrap);
     ck_assert(!c->consistent_range_movement);
     ck_assert_uint_eq(c->stream_throughput_outbound_bytes, 8u << 20);

@@ -115,6 +115,52 @@ START_TEST(frame_round_trip_plain_and_lz4) {
 }
 END_TEST
 
+/* bs_msg_frame_compress (internode_compression dc: a raw frame
+ * compressed on the loop thread): a compressible body is compressed and
+ * decodes to the same frame; a short, incompressible or already
+ * compressed one is left alone. */
+START_TEST(frame_compress_codec) {
+    size_t n = 20000;
+    uint8_t *pl = malloc(n);
+    for (size_t i = 0; i < n; i++) pl[i] = (uint8_t)(i % 13);
+    bs_msg_frame f = {BS_VERB_MUTATION, BS_MSG_KIND_REQUEST, 7, 99, 0, pl, n};
+    bs_buf raw = BS_BUF_INIT, z = BS_BUF_INIT, z2 = BS_BUF_INIT;
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &raw), 0);
+    ck_assert_int_eq(raw.data[4] & 1, 0);
+    ck_assert_int_eq(bs_msg_frame_compress(raw.data, raw.len, 256, &z), 0);
+    ck_assert_int_eq(z.data[4] & 1, 1);
+    ck_assert_uint_lt(z.len, raw.len / 4);
+    size_t fl = 0;
+    ck_assert_int_eq(bs_msg_frame_peek(z.data, z.len, MAX, &fl), 0);
+    ck_assert_uint_eq(fl, z.len);
+    bs_msg_frame g;
+    char err[128];
+    ck_assert_int_eq(bs_msg_frame_decode(z.data, z.len, MAX, &g, err, sizeof err), 0);
+    ck_assert_uint_eq(g.id, 7);
+    ck_assert_int_eq(g.deadline_ms, 99);
+    ck_assert_uint_eq(g.len, n);
+    ck_assert_mem_eq(g.payload, pl, n);
+    bs_msg_frame_free(&g);
+    for (size_t cut = 0; cut < z.len; cut += 7)
+        ck_assert_int_ne(bs_msg_frame_decode(z.data, cut, MAX, &g, err, sizeof err), 0);
+    /* already compressed, or below the threshold: left alone */
+    ck_assert_int_eq(bs_msg_frame_compress(z.data, z.len, 256, &z2), BS_EAGAIN);
+    ck_assert_int_eq(bs_msg_frame_compress(raw.data, raw.len, raw.len, &z2), BS_EAGAIN);
+    ck_assert_int_eq(bs_msg_frame_compress(raw.data, 4, 0, &z2), BS_EAGAIN);
+    /* incompressible: left alone */
+    srand(3);
+    for (size_t i = 0; i < n; i++) pl[i] = (uint8_t)rand();
+    bs_buf_reset(&raw);
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &raw), 0);
+    ck_assert_int_eq(bs_msg_frame_compress(raw.data, raw.len, 256, &z2), BS_EAGAIN);
+    ck_assert_uint_eq(z2.len, 0);
+    bs_buf_free(&raw);
+    bs_buf_free(&z);
+    bs_buf_free(&z2);
+    free(pl);
+}
+END_TEST
+
 START_TEST(frame_rejects_garbage) {
     uint8_t buf[64];
     size_t fl;
@@ -359,6 +405,85 @@ static bs_msg *start_with(const char *addr, const char *cluster, size_t qmax,
 static bs_msg *start(const char *addr, const char *cluster, size_t qmax) {
     return start_with(addr, cluster, qmax, SECRET);
 }
+
+static int remote_dc_yes(void *ud, const bs_msg_peer *p) {
+    (void)ud;
+    (void)p;
+    return 1;
+}
+static int remote_dc_no(void *ud, const bs_msg_peer *p) {
+    (void)ud;
+    (void)p;
+    return 0;
+}
+
+static bs_msg *start_comp(const char *addr, int mode, int (*remote)(void *, const bs_msg_peer *)) {
+    bs_msg_opts o;
+    bs_msg_opts_default(&o);
+    o.cluster_name = "C";
+    o.secret = (const uint8_t *)SECRET;
+    o.secret_len = strlen(SECRET);
+    o.listen_address = addr;
+    o.compress_threshold = 256;
+    o.compression = mode;
+    o.peer_remote_dc = remote;
+    bs_uuid_v4(&o.host_id);
+    bs_msg *m = NULL;
+    ck_assert_int_eq(bs_msg_start(&o, &m), 0);
+    bs_msg_register(m, BS_VERB_MUTATION, h_test, NULL);
+    return m;
+}
+
+static void send_big(bs_msg *from, bs_msg *to) {
+    bs_msg_peer p;
+    bs_msg_local(to, &p);
+    size_t n = 50000;
+    char *big = malloc(n);
+    memset(big, 'q', n);
+    resp r;
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(bs_msg_send(from, &p, BS_VERB_MUTATION, big, n, 5000, on_resp, &r), 0);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert(strncmp(r.body, "re:qqqq", 7) == 0);
+    free(big);
+}
+
+/* internode_compression per sender: dc compresses only to a peer the
+ * callback puts in another DC, none never; the receiver decodes either
+ * way (mixed settings interoperate); the cross-DC counters count the
+ * frames to and from the remote peer, by verb. */
+START_TEST(compression_modes_interoperate) {
+    bs_msg *a = start_comp("127.0.0.1", BS_MSG_COMPRESS_DC, remote_dc_yes);
+    bs_msg *b = start_comp("127.0.0.2", BS_MSG_COMPRESS_NONE, NULL);
+    bs_msg *c = start_comp("127.0.0.3", BS_MSG_COMPRESS_DC, remote_dc_no);
+    send_big(a, b);
+    send_big(b, a);
+    send_big(c, b);
+    bs_msg_stats sa, sb, sc;
+    bs_msg_get_stats(a, &sa);
+    bs_msg_get_stats(b, &sb);
+    bs_msg_get_stats(c, &sc);
+    ck_assert_uint_eq(sa.compressed, 1);            /* a -> b, remote */
+    ck_assert_uint_gt(sa.compress_raw_bytes, 50000);
+    ck_assert_uint_lt(sa.compress_wire_bytes, 5000);
+    ck_assert_uint_eq(sb.compressed, 0);            /* none */
+    ck_assert_uint_eq(sc.compressed, 0);            /* same DC */
+    ck_assert_uint_eq(sa.decode_errors + sb.decode_errors + sc.decode_errors, 0);
+    bs_msg_xdc x;
+    bs_msg_get_xdc(a, &x);
+    /* a -> b request, b's answer; b -> a request, a's answer */
+    ck_assert_uint_eq(x.sent_msgs[BS_VERB_MUTATION], 2);
+    ck_assert_uint_eq(x.recv_msgs[BS_VERB_MUTATION], 2);
+    ck_assert_uint_lt(x.sent_bytes[BS_VERB_MUTATION], 5000); /* compressed request + short answer */
+    ck_assert_uint_gt(x.recv_bytes[BS_VERB_MUTATION], 50000); /* b's uncompressed request */
+    bs_msg_get_xdc(c, &x);
+    ck_assert_uint_eq(x.sent_msgs[BS_VERB_MUTATION] + x.recv_msgs[BS_VERB_MUTATION], 0);
+    bs_msg_stop(a);
+    bs_msg_stop(b);
+    bs_msg_stop(c);
+}
+END_TEST
 
 START_TEST(request_response_between_instances) {
     bs_msg *a = start("127.0.0.1", "C", 0), *b = start("127.0.0.2", "C", 0);
@@ -1023,6 +1148,7 @@ static Suite *suite(void) {
     tcase_add_test(t, frame_round_trip_plain_and_lz4);
     tcase_add_test(t, frame_trace_id);
     tcase_add_test(t, frame_rejects_garbage);
+    tcase_add_test(t, frame_compress_codec);
     tcase_add_test(t, hello_round_trip);
     tcase_add_test(t, peer_parse_endpoints);
     tcase_add_test(t, proof_binds_secret_nonces_direction_and_endpoint);
@@ -1031,6 +1157,7 @@ static Suite *suite(void) {
     tcase_set_timeout(t, 60);
     tcase_add_test(t, request_response_between_instances);
     tcase_add_test(t, burst_is_coalesced_and_answered_in_full);
+    tcase_add_test(t, compression_modes_interoperate);
     tcase_add_test(t, timeout_and_close);
     tcase_add_test(t, other_cluster_is_refused);
     tcase_add_test(t, start_needs_a_secret);
