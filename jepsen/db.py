@@ -115,7 +115,7 @@ class Node(object):
             self.db.basaltd,
             "--cluster-name", "jepsen",
             "--listen-address", self.ip, "--rpc-address", self.ip,
-            "--admin-address", self.ip, "--seeds", self.db.net.ip(1),
+            "--admin-address", self.ip, "--seeds", self.db.seeds(),
             "--data-directory", self.data, "--log-file", self.log,
             "--io-threads", "1", "--num-tokens", "8",
             "--initial-token", ",".join(str(t) for t in self.db.tokens(self.i)),
@@ -125,6 +125,9 @@ class Node(object):
             "--clock-skew-us", str(self.skew_us),
             "--cluster-secret-file", self.db.secret_file(),
         ]
+        # a multi-DC test bed (wan.py) names each node's dc and rack
+        if hasattr(self.db.net, "node_args"):
+            a += self.db.net.node_args(self.i)
         return a + list(self.db.extra_args)
 
     def start(self, wait=True, timeout=30.0):
@@ -252,6 +255,12 @@ class DB(object):
             os.close(fd)
             os.rename(path + ".tmp", path)
         return path
+
+    def seeds(self):
+        """Node 1, or one node per DC on a multi-DC test bed (wan.py)."""
+        if hasattr(self.net, "seeds"):
+            return self.net.seeds()
+        return self.net.ip(1)
 
     def tokens(self, i):
         """Node i's 8 vnode tokens, derived from the run's seed, so that which

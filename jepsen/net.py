@@ -124,6 +124,21 @@ def cleanup_stale():
     return done
 
 
+def claim_subnet(hint):
+    """Claims a free subnet index S (198.18.S.0/24) by creating namespace
+    bj<S>-sw (atomic: `ip netns add` fails if it exists) and writes the
+    owner file; returns S.  wan.py claims its subnet the same way, so
+    cleanup_stale() covers both test beds."""
+    start = (hint % 250) + 1
+    for k in range(250):
+        s = (start - 1 + k) % 250 + 1
+        if _ip("netns", "add", "%s%d-sw" % (PREFIX, s), check=False).returncode == 0:
+            with open(_owner_file(s), "w") as f:
+                f.write(str(os.getpid()))
+            return s
+    raise RuntimeError("no free 198.18.S.0/24 subnet (stale bj*-sw namespaces?)")
+
+
 class Net(object):
     def __init__(self, n_nodes, hint=0):
         self.n = n_nodes
@@ -152,16 +167,7 @@ class Net(object):
     def setup(self):
         """Claims a subnet and builds the namespaces; on failure tears down
         whatever was built and re-raises."""
-        start = (self._hint % 250) + 1
-        for k in range(250):
-            s = (start - 1 + k) % 250 + 1
-            if _ip("netns", "add", "%s%d-sw" % (PREFIX, s), check=False).returncode == 0:
-                self.subnet = s
-                with open(_owner_file(s), "w") as f:
-                    f.write(str(os.getpid()))
-                break
-        if self.subnet is None:
-            raise RuntimeError("no free 198.18.S.0/24 subnet (stale bj*-sw namespaces?)")
+        self.subnet = claim_subnet(self._hint)
         try:
             sw = self.sw()
             _ip("-n", sw, "link", "add", "br0", "type", "bridge")
