@@ -380,6 +380,7 @@ static int start_admin(node_parts *n) {
         snprintf(n->err, sizeof n->err, "cannot start the repair service: %s", bs_strerror(rc));
         return rc;
     }
+    n->prov.repair = n->repair;
     bs_topology_opts to = {&n->cfg,   n->node,      n->cluster, n->repair,
                            n->coord, stop_process, NULL};
     if ((rc = bs_topology_new(&to, &n->topo))) {

@@ -13,6 +13,10 @@
  * ranges this node replicates) and pushes it to each node gaining it.
  * One task per (table, sub-range, peer).
  *
+ * A rebuild (a node of a new datacenter) has no future ring: its tasks
+ * are the vnode ranges this node replicates in the current ring, each
+ * pulled from the first live replica in the source datacenter.
+ *
  * State.  r->mv (under r->mu) is the movement running or last run; the
  * session thread updates its counters between tasks, readers copy it.
  */
@@ -58,6 +62,16 @@ typedef struct plan {
     size_t n, cap;
     int repair_needed;
 } plan;
+
+static const char *kind_name(bs_movement_kind k) {
+    switch (k) {
+    case BS_MOVE_BOOTSTRAP: return "bootstrap";
+    case BS_MOVE_DECOMMISSION: return "decommission";
+    case BS_MOVE_REMOVE: return "removenode";
+    case BS_MOVE_REBUILD: return "rebuild";
+    }
+    return "?";
+}
 
 static void set_phase(bs_repair *r, const char *phase) {
     pthread_mutex_lock(&r->mu);
@@ -253,6 +267,113 @@ out:
     return rc;
 }
 
+/* ---- rebuild ---------------------------------------------------------- */
+
+static int dc_is(const bs_ring_snapshot *ring, uint32_t i, const char *dc) {
+    bs_ring_node_desc d;
+    return !bs_ring_snapshot_node(ring, i, &d) && d.dc && !strcmp(d.dc, dc);
+}
+
+int bs_repair_check_source_dc(bs_repair *r, const char *dc, char *err,
+                              size_t errlen) {
+    char tmp[8];
+    if (!err) err = tmp, errlen = sizeof tmp;
+    bs_ring_snapshot *ring = r->env.ring(r->env.ud);
+    if (!ring) {
+        snprintf(err, errlen, "the ring is not known yet");
+        return BS_EUNAVAIL;
+    }
+    uint32_t n = bs_ring_snapshot_node_count(ring), members = 0, up = 0;
+    char known[256] = "";
+    for (uint32_t i = 0; i < n; i++) {
+        bs_ring_node_desc d;
+        if (bs_ring_snapshot_node(ring, i, &d) || !d.dc) continue;
+        if (!strcmp(d.dc, dc)) {
+            members++;
+            up += !memcmp(d.host_id.b, r->env.self.b, 16) ||
+                  r->env.alive(r->env.ud, &d.host_id) == 1;
+        } else if (!strstr(known, d.dc) && strlen(known) + strlen(d.dc) + 3 < sizeof known) {
+            if (known[0]) strcat(known, ", ");
+            strcat(known, d.dc);
+        }
+    }
+    bs_ring_snapshot_release(ring);
+    if (!members) {
+        snprintf(err, errlen, "unknown datacenter '%s' (the ring's other "
+                 "datacenters: %s)", dc, known[0] ? known : "none");
+        return BS_ENOTFOUND;
+    }
+    if (!up) {
+        snprintf(err, errlen, "no node of datacenter '%s' is up (%u members, "
+                 "all down)", dc, members);
+        return BS_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* The tasks of a rebuild for keyspace k: each vnode range this node
+ * replicates in `cur`, from the first live replica in o->source_dc.  A
+ * range with no replica there (SimpleStrategy, a keyspace not replicated
+ * in that DC) is left out with a warning, unless the keyspace was named;
+ * a range whose replicas there are all down fails the rebuild. */
+static int plan_rebuild_keyspace(bs_repair *r, const bs_movement_opts *o,
+                                 const bs_ring_snapshot *cur,
+                                 const bs__repair_ks_desc *k, plan *p,
+                                 bs_movement_report *rep) {
+    bs_ring_replica_map *m = NULL;
+    bs_ring_range *rg = NULL;
+    size_t nr = 0;
+    uint32_t self;
+    int rc = bs_ring_snapshot_find_node(cur, &r->env.self, &self);
+    if (rc) return fail(rep, BS_EINVAL, "this node is not a member of the ring");
+    rc = bs_ring_replica_map_build(cur, k->strategy, &m);
+    if (!rc) rc = bs_ring_replica_map_ranges(m, self, &rg, &nr);
+    if (rc) {
+        bs_ring_replica_map_release(m);
+        return fail(rep, rc, "keyspace %s: cannot place its replicas: %s",
+                    k->name, bs_strerror(rc));
+    }
+    size_t nodc = 0; /* ranges with no replica in the source DC */
+    for (size_t i = 0; i < nr && !rc; i++) {
+        const uint32_t *nodes;
+        size_t nn = 0, in_dc = 0;
+        bs_repair_peer src;
+        int found = 0;
+        bs_ring_replica_map_lookup(m, rg[i].end, &nodes, &nn);
+        for (size_t j = 0; j < nn && !found; j++) {
+            bs_ring_node_desc d;
+            if (nodes[j] == self || !dc_is(cur, nodes[j], o->source_dc) ||
+                bs_ring_snapshot_node(cur, nodes[j], &d))
+                continue;
+            in_dc++;
+            found = r->env.alive(r->env.ud, &d.host_id) == 1 &&
+                    !r->env.endpoint(r->env.ud, &d, &src);
+        }
+        if (!in_dc && o->keyspace) {
+            rc = fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64 "] of "
+                      "keyspace %s has no replica in datacenter %s",
+                      rg[i].start, rg[i].end, k->name, o->source_dc);
+        } else if (!in_dc) { /* e.g. SimpleStrategy, or no RF there */
+            nodc++;
+            continue;
+        } else if (!found)
+            rc = fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64 "] of "
+                      "keyspace %s: no live replica in datacenter %s",
+                      rg[i].start, rg[i].end, k->name, o->source_dc);
+        for (size_t t = 0; t < k->ntables && !rc; t++)
+            rc = add_task(p, k->tables[t].cf, rg[i].start, rg[i].end, &src, NULL);
+    }
+    if (nodc) {
+        BS_WARN(LOG, "rebuild: %zu of %zu ranges of keyspace %s have no replica "
+                "in datacenter %s and are not streamed (run repair on this "
+                "node for them)", nodc, nr, k->name, o->source_dc);
+        p->repair_needed = 1;
+    }
+    free(rg);
+    bs_ring_replica_map_release(m);
+    return rc;
+}
+
 static int build_plan(bs_repair *r, const bs_movement_opts *o,
                       const bs_ring_snapshot *cur, plan *p,
                       bs_movement_report *rep) {
@@ -265,12 +386,14 @@ static int build_plan(bs_repair *r, const bs_movement_opts *o,
     for (size_t i = 0; i < c.nks && !rc; i++) {
         const bs__repair_ks_desc *k = &c.ks[i];
         if (k->system || !k->ntables) continue;
+        if (o->keyspace && strcmp(o->keyspace, k->name)) continue;
         if (!k->strategy) {
             BS_WARN(LOG, "keyspace %s not moved: its replication cannot be "
                     "computed (%s)", k->name, bs_strerror(k->strategy_rc));
             continue;
         }
-        rc = plan_keyspace(r, o, cur, k, p, rep);
+        rc = o->kind == BS_MOVE_REBUILD ? plan_rebuild_keyspace(r, o, cur, k, p, rep)
+                                        : plan_keyspace(r, o, cur, k, p, rep);
     }
     bs__repair_catalog_free(&c);
     return rc;
@@ -361,15 +484,14 @@ static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
 }
 
 /* This node's endpoint (the bootstrap's stream target). */
-static int self_peer(bs_repair *r, const bs_movement_opts *o,
+static int self_peer(bs_repair *r, const bs_ring_snapshot *ring,
                      bs_repair_peer *out, bs_movement_report *rep) {
     uint32_t i;
     bs_ring_node_desc d;
-    const bs_ring_snapshot *ring = o->future;
     if (bs_ring_snapshot_find_node(ring, &r->env.self, &i) ||
         bs_ring_snapshot_node(ring, i, &d) ||
         r->env.endpoint(r->env.ud, &d, out))
-        return fail(rep, BS_EINVAL, "this node is not in the future ring");
+        return fail(rep, BS_EINVAL, "this node is not in the ring");
     return 0;
 }
 
@@ -397,7 +519,11 @@ static int begin(bs_repair *r, const bs_movement_opts *o,
 int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
                    bs_movement_report *rep) {
     memset(rep, 0, sizeof *rep);
-    if (!o->future) return fail(rep, BS_EINVAL, "no future ring");
+    if (!o->future && o->kind != BS_MOVE_REBUILD)
+        return fail(rep, BS_EINVAL, "no future ring");
+    if (o->kind == BS_MOVE_REBUILD &&
+        (!o->source_dc || !o->source_dc[0]))
+        return fail(rep, BS_EINVAL, "rebuild needs a source datacenter");
     int rc = begin(r, o, rep);
     if (rc) return rc;
     int64_t t0 = bs_clock_mono_ns();
@@ -408,7 +534,15 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
     if (!cur)
         rc = fail(rep, BS_EUNAVAIL, "the ring is not known yet");
     else if (o->kind == BS_MOVE_BOOTSTRAP)
-        rc = self_peer(r, o, &self, rep);
+        rc = self_peer(r, o->future, &self, rep);
+    else if (o->kind == BS_MOVE_REBUILD) {
+        char err[300];
+        rc = bs_repair_check_source_dc(r, o->source_dc, err, sizeof err);
+        if (rc)
+            fail(rep, rc, "%s", err);
+        else
+            rc = self_peer(r, cur, &self, rep);
+    }
     if (!rc && bs_ring_snapshot_node_count(cur)) rc = build_plan(r, o, cur, &p, rep);
     if (cur) bs_ring_snapshot_release(cur);
     pthread_mutex_lock(&r->mu);
@@ -417,10 +551,7 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
     pthread_mutex_unlock(&r->mu);
     if (!rc) {
         BS_INFO(LOG, "%s: %zu (table, range) streams planned%s",
-                o->kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
-                : o->kind == BS_MOVE_DECOMMISSION ? "decommission"
-                                                  : "removenode",
-                p.n, p.repair_needed ? " (some from replicas that keep their "
+                kind_name(o->kind), p.n, p.repair_needed ? " (some from replicas that keep their "
                                        "copy: run repair afterwards)"
                                      : "");
         set_phase(r, "stream");
@@ -460,9 +591,7 @@ int bs_repair_streams_json(bs_repair *r, bs_buf *out) {
             ",\"ranges_skipped\":%" PRIu64 ",\"rows\":%" PRIu64
             ",\"bytes\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
             ",\"bytes_per_s\":%" PRIu64 ",\"repair_needed\":%s,\"peer\":",
-            m.kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
-            : m.kind == BS_MOVE_DECOMMISSION ? "decommission"
-                                             : "removenode",
+            kind_name(m.kind),
             m.phase, m.running ? "true" : "false", m.rep.ranges_total,
             m.rep.ranges_done, m.rep.ranges_skipped, m.rep.rows, m.rep.bytes,
             ms, ms > 0 ? m.rep.bytes * 1000 / (uint64_t)ms : 0,

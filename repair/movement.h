@@ -47,9 +47,12 @@
 typedef enum bs_movement_kind {
     BS_MOVE_BOOTSTRAP = 1,    /* this node joins: pull what it gains */
     BS_MOVE_DECOMMISSION = 2, /* this node leaves: push what it gives up */
-    BS_MOVE_REMOVE = 3        /* a dead node is removed: each range it had
+    BS_MOVE_REMOVE = 3,       /* a dead node is removed: each range it had
                                  goes from a live replica to its new owner
                                  (this node asks the sources) */
+    BS_MOVE_REBUILD = 4       /* this node (of a new datacenter) pulls every
+                                 range it replicates in the current ring
+                                 from a live replica in opts.source_dc */
 } bs_movement_kind;
 
 typedef struct bs_movement_opts {
@@ -69,6 +72,13 @@ typedef struct bs_movement_opts {
      * dead node is skipped with a warning (its data is lost) instead of
      * failing the session.  A removal always does so. */
     int allow_lost;
+    /* Rebuild: the datacenter to stream from (future is then NULL: the
+     * ranges are those this node replicates in the current ring), and
+     * optionally one keyspace (NULL: every non-system keyspace this node
+     * replicates).  A keyspace with no replica in source_dc fails the
+     * rebuild with a message naming it. */
+    const char *source_dc;
+    const char *keyspace;
 } bs_movement_opts;
 
 typedef struct bs_movement_report {
@@ -87,6 +97,12 @@ typedef struct bs_movement_report {
  * the task that failed.  rep->error explains any failure. */
 int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
                    bs_movement_report *rep);
+
+/* Checks that datacenter `dc` is a rebuild source: 0; BS_ENOTFOUND no
+ * ring member is in it; BS_EUNAVAIL none of its members is up; or
+ * BS_EUNAVAIL no ring yet.  err (may be NULL) receives the message. */
+int bs_repair_check_source_dc(bs_repair *r, const char *dc, char *err,
+                              size_t errlen);
 
 /* Appends {"sessions":[...], "received_bytes", "received_rows",
  * "sent_bytes"} for the movement running or last run on this node and

@@ -221,6 +221,8 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
         reply(r, j, rc, NULL, 0);
         return;
     }
+    if (j->in.verb >= BS_VERB_REPAIR_TREE && j->in.verb <= BS_VERB_REPAIR_SEND_ALL)
+        atomic_fetch_add(&r->served[j->in.verb - BS_VERB_REPAIR_TREE], 1);
     switch (j->in.verb) {
     case BS_VERB_REPAIR_TREE: {
         bs_merkle *m = NULL;
@@ -279,6 +281,14 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
     else
         reply(r, j, 0, out.data, out.len);
     bs_buf_free(&out);
+}
+
+void bs_repair_get_stats(bs_repair *r, bs_repair_stats *out) {
+    out->tree = atomic_load(&r->served[0]);
+    out->digests = atomic_load(&r->served[1]);
+    out->send = atomic_load(&r->served[2]);
+    out->stream = atomic_load(&r->served[3]);
+    out->send_all = atomic_load(&r->served[4]);
 }
 
 static void job_free(bs__repair_job *j) {

@@ -50,6 +50,9 @@ struct bs_repair {
     /* streaming counters (every STREAM chunk applied here, every chunk
      * this node sent), for progress */
     atomic_uint_fast64_t rx_bytes, rx_rows, tx_bytes;
+    /* requests served per verb (index verb - BS_VERB_REPAIR_TREE) */
+    atomic_uint_fast64_t served[5];
+    int dc_parallel; /* of the running session (session thread) */
     /* the range movement in progress or last run (movement.c), under mu */
     struct bs__movement_state *mv;
     /* hosts that failed earlier in the running session (session thread) */
