@@ -132,6 +132,12 @@ static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
         if (!v[i].is_self && e->app[BS_GS_STATUS].value &&
             !strcmp(e->app[BS_GS_STATUS].value, "LEFT"))
             continue; /* decommissioned: no longer part of the cluster */
+        bs_uuid hid;
+        if (!v[i].is_self &&
+            !bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                           strlen(e->app[BS_GS_HOST_ID].value), &hid) &&
+            bs_cluster_is_removed(p->cluster, &hid))
+            continue; /* removed, back with its old host id: stays out */
         bs_admin_node *d = &nd[k++];
         d->address = adup(a, e->ep.addr);
         d->dc = adup(a, e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "?");
