@@ -418,22 +418,27 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
                     bs_movement_report *rep) {
     int rc;
     if (o->kind == BS_MOVE_REMOVE && is_self(r, &t->peer)) {
-        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->target, NULL, 0,
+        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->target, NULL, 0, 0,
                                 res);
     } else if (o->kind == BS_MOVE_DECOMMISSION) {
-        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->peer, NULL, 0,
+        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->peer, NULL, 0, 0,
                                 res);
     } else {
         bs_buf b = BS_BUF_INIT;
         uint8_t *ans = NULL;
         size_t alen = 0;
+        /* to this node: chunks carry a session id that only this request
+         * accepts, so a stream requested before a restart cannot land */
+        uint64_t sess = o->kind == BS_MOVE_REMOVE ? 0 : bs__repair_rx_begin(r);
         rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
         if (!rc)
             rc = bs__repair_req_encode_target(
                 &b, o->kind == BS_MOVE_REMOVE ? &t->target : self);
+        if (!rc && sess && bs_buf_append_u64(&b, sess)) rc = BS_ENOMEM;
         if (!rc)
             rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_SEND_ALL, &b,
                                  r->o.send_timeout_ms, &ans, &alen);
+        if (sess) bs__repair_rx_end(r, sess);
         if (!rc && alen >= 24) {
             bs_rbuf rb;
             bs_rbuf_init(&rb, ans, alen);

@@ -121,6 +121,7 @@ typedef struct sender {
     const bs_stream_digest *want;
     size_t nwant;
     int all; /* every record (range movement), not only `want` */
+    uint64_t session; /* carried by every chunk; 0 none */
     bs_stream_chunk chunk;
     bs_buf msg;
     uint64_t rows, bytes, chunks;
@@ -144,6 +145,10 @@ static int send_chunk(sender *sd) {
     int rc = bs_stream_chunk_finish(&sd->chunk);
     bs_buf_reset(&sd->msg);
     if (!rc) rc = bs__repair_req_encode(&sd->msg, sd->cf, NULL, NULL, 0);
+    if (!rc && sd->session &&
+        (bs_buf_append(&sd->msg, BS__STREAM_SESSION_MAGIC, 4) ||
+         bs_buf_append_u64(&sd->msg, sd->session)))
+        rc = BS_ENOMEM;
     if (!rc && bs_buf_append(&sd->msg, sd->chunk.b.data, sd->chunk.b.len))
         rc = BS_ENOMEM;
     /* one chunk in flight: wait for the target to have applied it */
@@ -178,13 +183,14 @@ static int send_cb(void *ud, const uint8_t *key, size_t klen,
 int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
                        const int64_t *e, size_t n, const bs_repair_peer *to,
                        const bs_stream_digest *want, size_t nwant,
-                       uint64_t res[3]) {
+                       uint64_t session, uint64_t res[3]) {
     bs_table *t;
     int rc = get_table(r, cf, &t);
     if (rc) return rc;
     sender sd;
     memset(&sd, 0, sizeof sd);
     sd.r = r;
+    sd.session = session;
     sd.cf = cf;
     sd.to = to;
     sd.want = want;
@@ -203,6 +209,39 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     res[1] = sd.bytes;
     res[2] = sd.chunks;
     return rc;
+}
+
+uint64_t bs__repair_rx_begin(bs_repair *r) {
+    bs_uuid u;
+    bs_uuid_v4(&u);
+    uint64_t id;
+    memcpy(&id, u.b, 8);
+    id |= 1;
+    pthread_mutex_lock(&r->mu);
+    if (r->nrx_sess < sizeof r->rx_sess / sizeof r->rx_sess[0])
+        r->rx_sess[r->nrx_sess++] = id;
+    else
+        id = 0;
+    pthread_mutex_unlock(&r->mu);
+    return id;
+}
+
+void bs__repair_rx_end(bs_repair *r, uint64_t id) {
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->nrx_sess; i++)
+        if (r->rx_sess[i] == id) {
+            r->rx_sess[i] = r->rx_sess[--r->nrx_sess];
+            break;
+        }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int rx_active(bs_repair *r, uint64_t id) {
+    int yes = 0;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->nrx_sess && !yes; i++) yes = r->rx_sess[i] == id;
+    pthread_mutex_unlock(&r->mu);
+    return yes;
 }
 
 static void reply(bs_repair *r, bs__repair_job *j, int status, const void *p,
@@ -243,7 +282,7 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
         if (!rc) {
             bs_stream_digests_sort(want, nwant);
             rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to,
-                                    want, nwant, res);
+                                    want, nwant, 0, res);
         }
         free(want);
         for (int i = 0; i < 3 && !rc; i++)
@@ -253,7 +292,10 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
     case BS_VERB_REPAIR_SEND_ALL: {
         uint64_t res[3] = {0, 0, 0};
         rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to,
-                                NULL, 0, res);
+                                NULL, 0, q.session, res);
+        if (rc == BS_ECANCELED)
+            BS_INFO(LOG, "%s refused a chunk of %s: it no longer waits for "
+                    "this stream (restarted, or gave up): stopped", q.to.addr, q.cf);
         for (int i = 0; i < 3 && !rc; i++)
             if (bs_buf_append_u64(&out, res[i])) rc = BS_ENOMEM;
         break;
@@ -261,7 +303,13 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
     case BS_VERB_REPAIR_STREAM: {
         bs_table *t;
         uint64_t rows = 0, bytes = 0;
-        if (!(rc = get_table(r, q.cf, &t)))
+        if (q.session && !rx_active(r, q.session)) {
+            atomic_fetch_add(&r->stale_chunks, 1);
+            BS_WARN(LOG, "stale stream chunk for %s from %s refused (session "
+                    "%016llx is not one this node waits for: a request of an "
+                    "earlier run)", q.cf, j->in.from, (unsigned long long)q.session);
+            rc = BS_ECANCELED;
+        } else if (!(rc = get_table(r, q.cf, &t)))
             rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, &rows,
                                        &bytes);
         if (!rc) {
@@ -289,6 +337,7 @@ void bs_repair_get_stats(bs_repair *r, bs_repair_stats *out) {
     out->send = atomic_load(&r->served[2]);
     out->stream = atomic_load(&r->served[3]);
     out->send_all = atomic_load(&r->served[4]);
+    out->stale_chunks = atomic_load(&r->stale_chunks);
 }
 
 static void job_free(bs__repair_job *j) {

@@ -241,6 +241,8 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
  * start: what /metrics shows. */
 typedef struct bs_repair_stats {
     uint64_t tree, digests, send, stream, send_all;
+    uint64_t stale_chunks; /* STREAM chunks of a session no longer
+                              waited for, refused */
 } bs_repair_stats;
 void bs_repair_get_stats(bs_repair *r, bs_repair_stats *out);
 

@@ -178,7 +178,7 @@ static int run_send(bs_repair *r, const replica *src, const replica *dst,
                     uint64_t res[3]) {
     bs_stream_digests_sort(want, nwant);
     if (src->local)
-        return bs__repair_do_send(r, cf, s, e, n, &dst->peer, want, nwant, res);
+        return bs__repair_do_send(r, cf, s, e, n, &dst->peer, want, nwant, 0, res);
     bs_buf b = BS_BUF_INIT;
     int rc = bs__repair_req_encode(&b, cf, s, e, (uint32_t)n);
     if (!rc) rc = bs__repair_req_encode_target(&b, &dst->peer);

@@ -454,6 +454,9 @@ static void metrics_repair(bs_buf *b, struct bs_repair *r) {
     for (int i = 0; i < 5; i++)
         bs_buf_appendf(b, "basalt_repair_requests_total{verb=\"%s\"} %llu\n",
                        vn[i], (unsigned long long)vv[i]);
+    metric(b, "basalt_stream_stale_chunks_total", "counter",
+           "Stream chunks refused: their session was requested before a restart "
+           "or given up", rs.stale_chunks);
 }
 
 static int r_metrics(void *ud, const bs_admin_request *req,
