@@ -624,24 +624,31 @@ static void print_streams(const bs_json *doc, FILE *f) {
     if (*err) fprintf(f, " (%s)", err);
     fputc('\n', f);
     if (s) {
-        int64_t tot = 0, done = 0, skip = 0, bytes = 0, rows = 0, rate = 0;
+        int64_t tot = 0, done = 0, skip = 0, bytes = 0, rows = 0, rate = 0, btot = 0;
+        bs_json_int(bs_json_get(s, "bytes_total"), &btot);
         bs_json_int(bs_json_get(s, "ranges_total"), &tot);
         bs_json_int(bs_json_get(s, "ranges_done"), &done);
         bs_json_int(bs_json_get(s, "ranges_skipped"), &skip);
         bs_json_int(bs_json_get(s, "bytes"), &bytes);
         bs_json_int(bs_json_get(s, "rows"), &rows);
         bs_json_int(bs_json_get(s, "bytes_per_s"), &rate);
-        int pct = tot ? (int)((done + skip) * 100 / tot) : 100;
-        char bar[21];
+        /* by bytes when the sources said how many (skipped ranges are
+         * not in bytes_total), else by ranges */
+        const char *phase = bs_json_string(bs_json_get(s, "phase"), "?");
+        int pct = btot > 0  ? (int)(bytes >= btot ? 100 : bytes * 100 / btot)
+                  : tot     ? (int)((done + skip) * 100 / tot)
+                            : 100;
+        if (!strcmp(phase, "complete")) pct = 100;
+        char bar[21], of[48] = "";
         for (int i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : '.';
         bar[20] = 0;
+        if (btot > 0) snprintf(of, sizeof of, " of %.1f MiB", (double)btot / 1048576.0);
         fprintf(f,
                 "%s %s [%s] %3d%%  ranges %lld/%lld (%lld skipped)  rows %lld  "
-                "%.1f MiB  %.1f MiB/s  peer %s\n",
-                bs_json_string(bs_json_get(s, "operation"), "?"),
-                bs_json_string(bs_json_get(s, "phase"), "?"), bar, pct,
+                "%.1f MiB%s  %.1f MiB/s  peer %s\n",
+                bs_json_string(bs_json_get(s, "operation"), "?"), phase, bar, pct,
                 (long long)(done + skip), (long long)tot, (long long)skip,
-                (long long)rows, (double)bytes / 1048576.0,
+                (long long)rows, (double)bytes / 1048576.0, of,
                 (double)rate / 1048576.0,
                 bs_json_string(bs_json_get(s, "peer"), "-"));
     } else {

@@ -46,6 +46,10 @@ typedef struct bs__movement_state {
     int64_t started_ms;
     char peer[BS_REPAIR_ADDRLEN + 8]; /* the peer of the task in progress */
     char cf[256];
+    /* the task in progress: the node's rx (pull) or tx (push) byte
+     * counter when it began, so /streams counts its chunks as they land */
+    int in_task, task_rx;
+    uint64_t task_base;
 } mv_state;
 
 typedef struct task {
@@ -55,6 +59,8 @@ typedef struct task {
                             the target */
     bs_repair_peer target; /* remove: where the source sends it */
     char peer_name[BS_REPAIR_ADDRLEN + 8];
+    uint64_t bytes; /* what the source holds in the range (prepare) */
+    int done;       /* arrived in an earlier run (opts.is_done) */
 } task;
 
 typedef struct plan {
@@ -99,6 +105,7 @@ static int add_task(plan *p, const char *cf, int64_t s, int64_t e,
         p->cap = nc;
     }
     task *t = &p->t[p->n++];
+    memset(t, 0, sizeof *t);
     snprintf(t->cf, sizeof t->cf, "%s", cf);
     t->s = s;
     t->e = e;
@@ -455,13 +462,68 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
     return rc;
 }
 
+/* 1 when task t's source is this node (decommission, or a removal's
+ * range this node sends itself). */
+static int pushes(bs_repair *r, const bs_movement_opts *o, const task *t) {
+    return o->kind == BS_MOVE_DECOMMISSION ||
+           (o->kind == BS_MOVE_REMOVE && is_self(r, &t->peer));
+}
+
+/* The bytes task t's source holds in its range: 0 or an error. */
+static int task_size(bs_repair *r, const bs_movement_opts *o, task *t) {
+    bs_merkle *m = NULL;
+    int rc;
+    if (pushes(r, o, t)) {
+        rc = bs__repair_do_tree(r, t->cf, t->s, t->e, 0, &m);
+    } else {
+        bs_buf b = BS_BUF_INIT;
+        uint8_t *ans = NULL;
+        size_t alen = 0;
+        rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
+        if (!rc && bs_buf_append_u8(&b, 0)) rc = BS_ENOMEM;
+        if (!rc)
+            rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_TREE, &b,
+                                 r->o.tree_timeout_ms, &ans, &alen);
+        if (!rc) rc = bs_merkle_decode(ans, alen, &m);
+        free(ans);
+        bs_buf_free(&b);
+    }
+    if (!rc) t->bytes = bs_merkle_bytes(m);
+    bs_merkle_free(m);
+    return rc;
+}
+
+/* Prepare: the size of every task not done yet into bytes_total (0 when
+ * a source cannot say: progress is then by ranges only). */
+static void size_all(bs_repair *r, const bs_movement_opts *o, plan *p) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < p->n; i++)
+        p->t[i].done = o->is_done && o->is_done(o->ud, p->t[i].cf, p->t[i].s, p->t[i].e);
+    for (size_t i = 0; i < p->n && !bs__repair_stopping(r); i++) {
+        task *t = &p->t[i];
+        if (t->done) continue;
+        int rc = task_size(r, o, t);
+        if (rc) {
+            BS_INFO(LOG, "%s cannot size %s (%" PRId64 ", %" PRId64 "]: %s; "
+                    "progress is counted in ranges", t->peer_name, t->cf, t->s,
+                    t->e, bs_strerror(rc));
+            total = 0;
+            break;
+        }
+        total += t->bytes;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->mv->rep.bytes_total = total;
+    pthread_mutex_unlock(&r->mu);
+}
+
 static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
                       const bs_repair_peer *self, bs_movement_report *rep) {
     for (size_t i = 0; i < p->n; i++) {
         const task *t = &p->t[i];
         if (bs__repair_stopping(r))
             return fail(rep, BS_ECLOSED, "the node is stopping");
-        if (o->is_done && o->is_done(o->ud, t->cf, t->s, t->e)) {
+        if (t->done) {
             pthread_mutex_lock(&r->mu);
             r->mv->rep.ranges_skipped++;
             pthread_mutex_unlock(&r->mu);
@@ -470,6 +532,10 @@ static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
         pthread_mutex_lock(&r->mu);
         snprintf(r->mv->peer, sizeof r->mv->peer, "%s", t->peer_name);
         snprintf(r->mv->cf, sizeof r->mv->cf, "%s", t->cf);
+        r->mv->in_task = 1;
+        r->mv->task_rx = !pushes(r, o, t);
+        r->mv->task_base = r->mv->task_rx ? atomic_load(&r->rx_bytes)
+                                          : atomic_load(&r->tx_bytes);
         pthread_mutex_unlock(&r->mu);
         uint64_t res[3] = {0, 0, 0};
         int rc = run_task(r, o, t, self, res, rep);
@@ -480,6 +546,7 @@ static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
             return rc;
         }
         pthread_mutex_lock(&r->mu);
+        r->mv->in_task = 0;
         r->mv->rep.ranges_done++;
         r->mv->rep.rows += res[0];
         r->mv->rep.bytes += res[1];
@@ -559,6 +626,7 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
                 kind_name(o->kind), p.n, p.repair_needed ? " (some from replicas that keep their "
                                        "copy: run repair afterwards)"
                                      : "");
+        size_all(r, o, &p);
         set_phase(r, "stream");
         rc = stream_all(r, o, &p, &self, rep);
     }
@@ -567,6 +635,7 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
     mv_state *m = r->mv;
     m->phase = rc ? "failed" : "complete";
     m->running = 0;
+    m->in_task = 0;
     m->rep.duration_ms = (bs_clock_mono_ns() - t0) / 1000000;
     snprintf(m->rep.error, sizeof m->rep.error, "%s", rep->error);
     bs_movement_report e = m->rep;
@@ -589,17 +658,22 @@ int bs_repair_streams_json(bs_repair *r, bs_buf *out) {
     if (have) {
         int64_t ms = m.running ? bs_clock_mono_ns() / 1000000 - m.started_ms
                                : m.rep.duration_ms;
+        /* the chunks of the task in progress count as they land */
+        if (m.in_task) {
+            uint64_t now = m.task_rx ? atomic_load(&r->rx_bytes) : atomic_load(&r->tx_bytes);
+            if (now > m.task_base) m.rep.bytes += now - m.task_base;
+        }
         rc |= bs_buf_appendf(
             out,
             "{\"operation\":\"%s\",\"phase\":\"%s\",\"running\":%s,"
             "\"ranges_total\":%" PRIu64 ",\"ranges_done\":%" PRIu64
             ",\"ranges_skipped\":%" PRIu64 ",\"rows\":%" PRIu64
-            ",\"bytes\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
+            ",\"bytes\":%" PRIu64 ",\"bytes_total\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
             ",\"bytes_per_s\":%" PRIu64 ",\"repair_needed\":%s,\"peer\":",
             kind_name(m.kind),
             m.phase, m.running ? "true" : "false", m.rep.ranges_total,
             m.rep.ranges_done, m.rep.ranges_skipped, m.rep.rows, m.rep.bytes,
-            ms, ms > 0 ? m.rep.bytes * 1000 / (uint64_t)ms : 0,
+            m.rep.bytes_total, ms, ms > 0 ? m.rep.bytes * 1000 / (uint64_t)ms : 0,
             m.rep.repair_needed ? "true" : "false");
         rc |= bs_json_quote(out, m.peer, strlen(m.peer));
         rc |= bs_buf_appendf(out, ",\"table\":");

@@ -30,6 +30,9 @@
  * message naming it when that replica is down.  Without it another live
  * replica serves, and the report says repair is needed.
  *
+ * Prepare also asks each task's source how many bytes its range holds
+ * (a depth-0 Merkle tree: the records' exact key + value bytes, what the
+ * stream will send), so progress is also bytes done of bytes_total.
  * Progress (phase, ranges, bytes, the peer in use) is visible while it
  * runs through bs_repair_streams_json.  One movement at a time per
  * service (BS_EBUSY).
@@ -86,6 +89,10 @@ typedef struct bs_movement_report {
     uint64_t ranges_done;    /* streamed in this run */
     uint64_t ranges_skipped; /* done in an earlier run */
     uint64_t rows, bytes;    /* streamed in this run */
+    /* what the ranges to stream in this run hold, as their sources
+     * counted it in the prepare phase (the bytes a stream sends); 0 when
+     * unknown (a source could not say) */
+    uint64_t bytes_total;
     int repair_needed;       /* a range came from another replica */
     int64_t duration_ms;
     char error[512]; /* the failure, "" on success */

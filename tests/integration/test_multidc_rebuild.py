@@ -10,7 +10,8 @@ Cassandra's runbook: it joins NORMAL with no data).  ALTER KEYSPACE makes
 it {dc1: 2, dc2: 1}: reads coordinated by node 3 at LOCAL_ONE now miss
 rows.  `basalt-admin rebuild dc9` fails naming the unknown DC;
 `basalt-admin rebuild dc1` on node 3 streams every range it replicates
-from dc1 (progress in /streams: operation rebuild, bytes, ranges), after
+from dc1 (progress in /streams: operation rebuild, ranges, bytes of
+bytes_total, which the sources counted beforehand), after
 which LOCAL_ONE and LOCAL_QUORUM reads through node 3 return every row.
 
 DC-scoped repair: `repair ks --dc dc1` (and `--local`) on node 1 only asks
@@ -174,6 +175,10 @@ class AddDatacenter(unittest.TestCase):
         self.assertGreater(sess["ranges_done"], 0)
         self.assertEqual(sess["ranges_done"], sess["ranges_total"])
         self.assertGreater(sess["bytes"], 0)
+        # the prepare phase sized every range at its source: progress in
+        # bytes ends at exactly what arrived (nothing was written meanwhile)
+        self.assertEqual(sess["bytes_total"], sess["bytes"])
+        self.assertRegex(out, r"rebuild complete \[#{20}\] 100%.* MiB of [0-9.]+ MiB")
         self.assert_every_row(s3, ConsistencyLevel.LOCAL_ONE)
         self.assert_every_row(s3, ConsistencyLevel.LOCAL_QUORUM)
 

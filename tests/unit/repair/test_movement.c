@@ -152,6 +152,8 @@ START_TEST(bootstrap_pulls_exactly_the_gained_ranges) {
     }
     ck_assert_int_gt(gained, NKEYS / 10);
     ck_assert_uint_gt(rep.rows, 0);
+    /* prepare asked the sources: exactly what then arrived */
+    ck_assert_uint_eq(rep.bytes_total, rep.bytes);
     bs_buf j = BS_BUF_INIT;
     ck_assert_int_eq(bs_repair_streams_json(g_c.repair[2], &j), 0);
     ck_assert_int_eq(bs_buf_append_u8(&j, 0), 0);
@@ -202,6 +204,8 @@ START_TEST(decommission_pushes_every_owned_key) {
     }
     ck_assert_int_gt(moved, 0);
     ck_assert_uint_eq(rep.rows, 2 * (uint64_t)moved); /* marker + cell */
+    ck_assert_uint_gt(rep.bytes, 0);
+    ck_assert_uint_eq(rep.bytes_total, rep.bytes);
 }
 END_TEST
 
