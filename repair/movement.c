@@ -436,7 +436,7 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
         size_t alen = 0;
         /* to this node: chunks carry a session id that only this request
          * accepts, so a stream requested before a restart cannot land */
-        uint64_t sess = o->kind == BS_MOVE_REMOVE ? 0 : bs__repair_rx_begin(r);
+        uint64_t sess = o->kind == BS_MOVE_REMOVE ? 0 : bs__repair_rx_begin(r, t->cf);
         rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
         if (!rc)
             rc = bs__repair_req_encode_target(
@@ -445,7 +445,10 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
         if (!rc)
             rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_SEND_ALL, &b,
                                  r->o.send_timeout_ms, &ans, &alen);
-        if (sess) bs__repair_rx_end(r, sess);
+        if (sess) { /* ingests what arrived (stream_ingest_sst) */
+            int irc = bs__repair_rx_end(r, sess, rc == 0);
+            if (!rc) rc = irc;
+        }
         if (!rc && alen >= 24) {
             bs_rbuf rb;
             bs_rbuf_init(&rb, ans, alen);

@@ -211,37 +211,105 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     return rc;
 }
 
-uint64_t bs__repair_rx_begin(bs_repair *r) {
+/* An incoming stream this node asked for (session_int.h). */
+typedef struct bs__rx_slot {
+    uint64_t id;
+    char cf[256];
+    pthread_mutex_t mu; /* held while a chunk is added */
+    bs_store_sst *sst;  /* stream_ingest_sst: what arrived so far */
+    int failed;         /* an add failed: rx_end reports it */
+} rx_slot;
+
+uint64_t bs__repair_rx_begin(bs_repair *r, const char *cf) {
     bs_uuid u;
     bs_uuid_v4(&u);
     uint64_t id;
     memcpy(&id, u.b, 8);
     id |= 1;
+    rx_slot *sl = calloc(1, sizeof *sl);
+    if (!sl) return 0;
+    sl->id = id;
+    snprintf(sl->cf, sizeof sl->cf, "%s", cf);
+    pthread_mutex_init(&sl->mu, NULL);
+    bs_table *t;
+    if (r->o.stream_ingest_sst && !get_table(r, cf, &t) && bs_store_sst_new(t, &sl->sst))
+        sl->sst = NULL; /* out of memory: batches then */
     pthread_mutex_lock(&r->mu);
-    if (r->nrx_sess < sizeof r->rx_sess / sizeof r->rx_sess[0])
-        r->rx_sess[r->nrx_sess++] = id;
-    else
-        id = 0;
+    int ok = r->nrx_sess < sizeof r->rx_sess / sizeof r->rx_sess[0];
+    if (ok) r->rx_sess[r->nrx_sess++] = sl;
     pthread_mutex_unlock(&r->mu);
-    return id;
+    if (ok) return id;
+    bs_store_sst_free(sl->sst);
+    pthread_mutex_destroy(&sl->mu);
+    free(sl);
+    return 0;
 }
 
-void bs__repair_rx_end(bs_repair *r, uint64_t id) {
+int bs__repair_rx_end(bs_repair *r, uint64_t id, int commit) {
+    rx_slot *sl = NULL;
     pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < r->nrx_sess; i++)
-        if (r->rx_sess[i] == id) {
+    for (size_t i = 0; i < r->nrx_sess && !sl; i++)
+        if (r->rx_sess[i]->id == id) {
+            sl = r->rx_sess[i];
             r->rx_sess[i] = r->rx_sess[--r->nrx_sess];
-            break;
         }
     pthread_mutex_unlock(&r->mu);
+    if (!sl) return 0;
+    pthread_mutex_lock(&sl->mu); /* a chunk being added finishes first */
+    pthread_mutex_unlock(&sl->mu);
+    int rc = 0;
+    if (commit && sl->failed) rc = sl->failed;
+    else if (commit && sl->sst && (rc = bs_store_sst_ingest(sl->sst)))
+        BS_WARN(LOG, "cannot ingest the stream of %s: %s (%s)", sl->cf, bs_strerror(rc),
+                bs_store_errmsg());
+    bs_store_sst_free(sl->sst);
+    pthread_mutex_destroy(&sl->mu);
+    free(sl);
+    return rc;
 }
 
-static int rx_active(bs_repair *r, uint64_t id) {
-    int yes = 0;
-    pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < r->nrx_sess && !yes; i++) yes = r->rx_sess[i] == id;
-    pthread_mutex_unlock(&r->mu);
-    return yes;
+typedef struct sst_add_ctx {
+    bs_store_sst *w;
+    uint64_t rows, bytes;
+} sst_add_ctx;
+
+static int sst_add_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    sst_add_ctx *c = ud;
+    int rc = bs_store_sst_add(c->w, k, kl, v, vl);
+    c->rows++;
+    c->bytes += kl + vl;
+    return rc;
+}
+
+/* A chunk of session id (0: none): applied with a batch, or added to the
+ * session's SST files.  0, BS_ECANCELED (no such session: stale) or an
+ * error. */
+static int rx_chunk(bs_repair *r, uint64_t id, bs_table *t, const uint8_t *p, size_t len,
+                    uint64_t *rows, uint64_t *bytes) {
+    rx_slot *sl = NULL;
+    if (id) {
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = 0; i < r->nrx_sess && !sl; i++)
+            if (r->rx_sess[i]->id == id) sl = r->rx_sess[i];
+        if (sl) pthread_mutex_lock(&sl->mu);
+        pthread_mutex_unlock(&r->mu);
+        if (!sl) return BS_ECANCELED;
+    }
+    int rc;
+    if (sl && sl->sst && !sl->failed) {
+        sst_add_ctx c = {sl->sst, 0, 0};
+        rc = bs_stream_chunk_walk(p, len, NULL, NULL); /* all of it first */
+        if (!rc) rc = bs_stream_chunk_walk(p, len, sst_add_cb, &c);
+        if (rc == BS_ENOTSUP) /* a kind that needs a batch: the whole chunk */
+            rc = bs_stream_chunk_apply(r->store, t, p, len, rows, bytes);
+        else if (!rc)
+            *rows = c.rows, *bytes = c.bytes;
+        if (rc && rc != BS_ECORRUPT) sl->failed = rc;
+    } else {
+        rc = bs_stream_chunk_apply(r->store, t, p, len, rows, bytes);
+    }
+    if (sl) pthread_mutex_unlock(&sl->mu);
+    return rc;
 }
 
 static void reply(bs_repair *r, bs__repair_job *j, int status, const void *p,
@@ -303,15 +371,14 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
     case BS_VERB_REPAIR_STREAM: {
         bs_table *t;
         uint64_t rows = 0, bytes = 0;
-        if (q.session && !rx_active(r, q.session)) {
+        if (!(rc = get_table(r, q.cf, &t)))
+            rc = rx_chunk(r, q.session, t, q.body, q.body_len, &rows, &bytes);
+        if (rc == BS_ECANCELED) {
             atomic_fetch_add(&r->stale_chunks, 1);
             BS_WARN(LOG, "stale stream chunk for %s from %s refused (session "
                     "%016llx is not one this node waits for: a request of an "
                     "earlier run)", q.cf, j->in.from, (unsigned long long)q.session);
-            rc = BS_ECANCELED;
-        } else if (!(rc = get_table(r, q.cf, &t)))
-            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, &rows,
-                                       &bytes);
+        }
         if (!rc) {
             atomic_fetch_add(&r->rx_bytes, bytes);
             atomic_fetch_add(&r->rx_rows, rows);
@@ -554,6 +621,7 @@ void bs_repair_opts_default(bs_repair_opts *o) {
     o->digest_batch_records = 200000;
     o->schedule_interval_ms = 0;
     o->stream_throughput_bytes = 0;
+    o->stream_ingest_sst = 1;
 }
 
 static const uint8_t k_verbs[] = {BS_VERB_REPAIR_TREE, BS_VERB_REPAIR_DIGESTS,
@@ -640,6 +708,11 @@ void bs_repair_free(bs_repair *r) {
     free(r->threads);
     free(r->args);
     free(r->mv);
+    for (size_t i = 0; i < r->nrx_sess; i++) { /* a stream never ended */
+        bs_store_sst_free(r->rx_sess[i]->sst);
+        pthread_mutex_destroy(&r->rx_sess[i]->mu);
+        free(r->rx_sess[i]);
+    }
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     void (*release)(void *) = r->env.release;

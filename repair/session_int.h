@@ -55,7 +55,7 @@ struct bs_repair {
      * only while its id is here, so chunks of a request made before a
      * restart, or given up, are refused (BS_ECANCELED) and stop their
      * sender */
-    uint64_t rx_sess[16];
+    struct bs__rx_slot *rx_sess[16];
     size_t nrx_sess;
     atomic_uint_fast64_t stale_chunks;
     /* requests served per verb (index verb - BS_VERB_REPAIR_TREE) */
@@ -86,11 +86,14 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
                        const int64_t *e, size_t n, const bs_repair_peer *to,
                        const bs_stream_digest *want, size_t nwant,
                        uint64_t session, uint64_t res[3]);
-/* A fresh incoming session id (random, non-zero), registered until
- * bs__repair_rx_end; 0 when the table is full (then chunks go without
- * one). */
-uint64_t bs__repair_rx_begin(bs_repair *r);
-void bs__repair_rx_end(bs_repair *r, uint64_t id);
+/* A fresh incoming session id (random, non-zero) for a stream of table
+ * cf, registered until bs__repair_rx_end; 0 when the table is full (then
+ * chunks go without one).  With o.stream_ingest_sst its chunks are
+ * written to SST files as they land and ingested by rx_end. */
+uint64_t bs__repair_rx_begin(bs_repair *r, const char *cf);
+/* Ends session id: commit (the stream completed) ingests what it
+ * buffered, else it is dropped.  0 or the ingestion's error. */
+int bs__repair_rx_end(bs_repair *r, uint64_t id, int commit);
 /* 1 once bs_repair_stop began. */
 int bs__repair_stopping(bs_repair *r);
 

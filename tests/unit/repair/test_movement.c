@@ -12,7 +12,8 @@
  * progress JSON.  Decommission - node 2 leaves and pushes every key it
  * owned to its new owner.  Stream sessions - chunks that name a session
  * id the target does not wait for (a request of its previous run) are
- * refused and stop the sender; a registered id and no id are accepted.
+ * refused and stop the sender; a registered id (its chunks buffered in
+ * SST files, ingested when the stream ends) and no id are accepted.
  * Rebuild - an unknown source datacenter is named.
  */
 #include <check.h>
@@ -233,14 +234,17 @@ START_TEST(stale_stream_session_refused) {
     bs_repair_get_stats(g_c.repair[2], &st);
     ck_assert_uint_eq(st.stale_chunks, 1); /* the first chunk stopped it */
     /* the id of a request node 2 is waiting for */
-    uint64_t id = bs__repair_rx_begin(g_c.repair[2]);
+    uint64_t id = bs__repair_rx_begin(g_c.repair[2], "ks.t");
     ck_assert_uint_ne(id, 0);
     ck_assert_int_eq(stream_0_to_2(id, res), 0);
     ck_assert_uint_eq(res[0], 100); /* marker + cell per key */
+    /* stream_ingest_sst (the default): in SST files until the end */
+    local_get(2, 7, v);
+    ck_assert_str_eq(v, "");
+    ck_assert_int_eq(bs__repair_rx_end(g_c.repair[2], id, 1), 0);
     local_get(2, 7, v);
     ck_assert_str_eq(v, "old-run");
-    /* once given up, the same id is refused again */
-    bs__repair_rx_end(g_c.repair[2], id);
+    /* once ended, the same id is refused again */
     ck_assert_int_eq(stream_0_to_2(id, res), BS_ECANCELED);
     /* no id (repair, decommission pushes): accepted */
     ck_assert_int_eq(stream_0_to_2(0, res), 0);
