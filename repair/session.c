@@ -34,13 +34,29 @@
 /* Blocking round trips (never on the messaging thread)                */
 /* ------------------------------------------------------------------ */
 
+/* The waiter gives up when the service stops (a peer that died with our
+ * request in flight answers nothing until the request's deadline, which
+ * can be minutes away); the answer may still come later, so the call
+ * lives on the heap until both sides let go of it. */
 typedef struct sync_call {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done, status;
+    int refs; /* the waiter and the callback */
     uint8_t *payload;
     size_t len;
 } sync_call;
+
+static void sync_release(sync_call *c) {
+    pthread_mutex_lock(&c->mu);
+    int last = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (!last) return;
+    free(c->payload);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
 
 static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
     sync_call *c = ud;
@@ -59,37 +75,44 @@ static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
     c->done = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    sync_release(c);
 }
 
 int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
                     const bs_buf *b, uint32_t tmo, uint8_t **out,
                     size_t *outlen) {
-    sync_call c;
-    memset(&c, 0, sizeof c);
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
+    sync_call *c = calloc(1, sizeof *c);
+    if (!c) return BS_ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->refs = 2;
     int rc =
-        r->env.send(r->env.ud, to, verb, b->data, b->len, tmo, sync_cb, &c);
-    if (!rc) {
-        pthread_mutex_lock(&c.mu);
-        while (!c.done)
-            pthread_cond_wait(&c.cv, &c.mu);
-        pthread_mutex_unlock(&c.mu);
-        rc = c.status;
-    }
-    pthread_mutex_destroy(&c.mu);
-    pthread_cond_destroy(&c.cv);
+        r->env.send(r->env.ud, to, verb, b->data, b->len, tmo, sync_cb, c);
     if (rc) {
-        free(c.payload);
+        c->refs = 1; /* the callback never runs */
+        sync_release(c);
         return rc;
     }
-    if (out) {
-        *out = c.payload;
-        *outlen = c.len;
-    } else {
-        free(c.payload);
+    pthread_mutex_lock(&c->mu);
+    while (!c->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        if (!c->done && bs__repair_stopping(r)) break;
     }
-    return 0;
+    rc = c->done ? c->status : BS_ECLOSED;
+    if (!rc) {
+        if (out) {
+            *out = c->payload;
+            *outlen = c->len;
+            c->payload = NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    sync_release(c);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -135,9 +158,13 @@ static void throttle(sender *sd) {
     int64_t due = sd->t0_ns + (int64_t)((double)sd->bytes / (double)rate * 1e9);
     int64_t now = bs_clock_mono_ns();
     if (due <= now) return;
-    int64_t d = due - now;
-    struct timespec ts = {d / 1000000000, d % 1000000000};
-    nanosleep(&ts, NULL);
+    /* in steps, so that a stopping service does not wait for it */
+    for (int64_t d = due - now; d > 0 && !bs__repair_stopping(sd->r);
+         d = due - bs_clock_mono_ns()) {
+        int64_t step = d < 100000000 ? d : 100000000;
+        struct timespec ts = {step / 1000000000, step % 1000000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int send_chunk(sender *sd) {
