@@ -761,6 +761,24 @@ static int cmd_cleanup(const opts *o, int argc, char **argv) {
     return 0;
 }
 
+/* The topology commands (netstats, decommission, removenode, cleanup,
+ * rebuild): their exit status, or -1 when cmd is none of them. */
+static int cmd_topology(const opts *o, const char *cmd, int nargs, char **args) {
+    if (!strcmp(cmd, "netstats")) return cmd_netstats(o);
+    if (!strcmp(cmd, "decommission")) return cmd_decommission(o, NULL);
+    if (!strcmp(cmd, "removenode")) {
+        if (nargs != 1) {
+            fprintf(stderr, "basalt-admin: removenode takes the host id of a "
+                            "dead node\n");
+            return 2;
+        }
+        return cmd_decommission(o, args[0]);
+    }
+    if (!strcmp(cmd, "cleanup")) return cmd_cleanup(o, nargs, args);
+    if (!strcmp(cmd, "rebuild")) return cmd_rebuild(o, nargs, args);
+    return -1;
+}
+
 /* Reads the token (see the top of the file); dies when an explicitly
  * named file cannot be used. */
 static void load_token(opts *o, const char *file) {
@@ -924,18 +942,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "repair")) return cmd_repair(&o, 0, nargs, args);
     if (!strcmp(cmd, "checksum")) return cmd_repair(&o, 1, nargs, args);
-    if (!strcmp(cmd, "netstats")) return cmd_netstats(&o);
-    if (!strcmp(cmd, "decommission")) return cmd_decommission(&o, NULL);
-    if (!strcmp(cmd, "removenode")) {
-        if (nargs != 1) {
-            fprintf(stderr, "basalt-admin: removenode takes the host id of a "
-                            "dead node\n");
-            return 2;
-        }
-        return cmd_decommission(&o, args[0]);
-    }
-    if (!strcmp(cmd, "cleanup")) return cmd_cleanup(&o, nargs, args);
-    if (!strcmp(cmd, "rebuild")) return cmd_rebuild(&o, nargs, args);
+    int rc = cmd_topology(&o, cmd, nargs, args);
+    if (rc != -1) return rc;
     if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);
     if (!strcmp(cmd, "compact")) return cmd_action(&o, "/compact", nargs, args);
     fprintf(stderr, "basalt-admin: unknown command '%s' (see --help)\n", cmd);
