@@ -111,10 +111,17 @@ static void usage(FILE *f) {
         "  enablehintsfordc DC       store hints for DC's replicas again\n"
         "  gethintsfordc             data centers whose replicas get no hints\n"
         "  repair [keyspace [table]] [--full] [--pr] [--range a:b]\n"
+        "         [--dc DC]... [--local] [--dc-parallel]\n"
         "                            anti-entropy repair of the ranges this "
         "node\n"
         "                            replicates (--pr: only those it is "
         "primary for);\n"
+        "                            --dc: only replicas in these DCs take "
+        "part\n"
+        "                            (repeatable), --local: only this node's "
+        "DC,\n"
+        "                            --dc-parallel: DCs build their trees at "
+        "once;\n"
         "                            exit 1 when a range failed\n"
         "  settraceprobability P     trace this fraction (0..1) of the CQL\n"
         "                            requests this node coordinates\n"
@@ -133,7 +140,13 @@ static void usage(FILE *f) {
         "from\n"
         "                            live replicas to their new owners\n"
         "  cleanup [keyspace]        drop data of ranges this node no longer "
-        "replicates\n");
+        "replicates\n"
+        "  rebuild SOURCE_DC [keyspace]\n"
+        "                            stream every range this node replicates "
+        "from\n"
+        "                            replicas in SOURCE_DC (a node of a new "
+        "DC;\n"
+        "                            shows progress)\n");
 }
 
 static void die(const char *fmt, ...)
@@ -521,10 +534,20 @@ static int cmd_traceprob(const opts *o, const char *value) {
 /* repair / checksum: [keyspace [table]] plus options. */
 static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
     const char *pos[2] = {NULL, NULL}, *range = NULL;
-    int npos = 0, full = 0, pr = 0;
+    int npos = 0, full = 0, pr = 0, local = 0, dcpar = 0;
+    bs_buf dcs = BS_BUF_INIT; /* "a,b" */
     for (int i = 0; i < argc; i++) {
         if (!checksum && !strcmp(argv[i], "--full"))
             full = 1;
+        else if (!checksum && (!strcmp(argv[i], "--dc") || !strcmp(argv[i], "-dc") ||
+                               !strcmp(argv[i], "--in-dc")) && i + 1 < argc) {
+            if (dcs.len) bs_buf_append_str(&dcs, ",");
+            bs_buf_append_str(&dcs, argv[++i]);
+        } else if (!checksum && (!strcmp(argv[i], "--local") || !strcmp(argv[i], "-local") ||
+                                 !strcmp(argv[i], "--in-local-dc")))
+            local = 1;
+        else if (!checksum && (!strcmp(argv[i], "--dc-parallel") || !strcmp(argv[i], "-dcpar")))
+            dcpar = 1;
         else if (!checksum &&
                  (!strcmp(argv[i], "--pr") || !strcmp(argv[i], "-pr")))
             pr = 1;
@@ -555,7 +578,26 @@ static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
         bs_buf_appendf(&target, "%cfull=1", sep);
         sep = '&';
     }
-    if (pr) bs_buf_appendf(&target, "%cpr=1", sep);
+    if (pr) {
+        bs_buf_appendf(&target, "%cpr=1", sep);
+        sep = '&';
+    }
+    if (local && dcs.len) {
+        fprintf(stderr, "basalt-admin: repair: --dc and --local exclude each other\n");
+        return 2;
+    }
+    if (dcs.len) {
+        bs_buf_appendf(&target, "%cdc=", sep);
+        bs_buf_append_u8(&dcs, 0);
+        append_escaped(&target, (const char *)dcs.data);
+        sep = '&';
+    }
+    bs_buf_free(&dcs);
+    if (local) {
+        bs_buf_appendf(&target, "%clocal=1", sep);
+        sep = '&';
+    }
+    if (dcpar) bs_buf_appendf(&target, "%cdc_parallel=1", sep);
     bs_buf_append_u8(&target, 0);
     const bs_json *doc;
     /* a repair takes as long as it takes: no default timeout */
@@ -582,24 +624,31 @@ static void print_streams(const bs_json *doc, FILE *f) {
     if (*err) fprintf(f, " (%s)", err);
     fputc('\n', f);
     if (s) {
-        int64_t tot = 0, done = 0, skip = 0, bytes = 0, rows = 0, rate = 0;
+        int64_t tot = 0, done = 0, skip = 0, bytes = 0, rows = 0, rate = 0, btot = 0;
+        bs_json_int(bs_json_get(s, "bytes_total"), &btot);
         bs_json_int(bs_json_get(s, "ranges_total"), &tot);
         bs_json_int(bs_json_get(s, "ranges_done"), &done);
         bs_json_int(bs_json_get(s, "ranges_skipped"), &skip);
         bs_json_int(bs_json_get(s, "bytes"), &bytes);
         bs_json_int(bs_json_get(s, "rows"), &rows);
         bs_json_int(bs_json_get(s, "bytes_per_s"), &rate);
-        int pct = tot ? (int)((done + skip) * 100 / tot) : 100;
-        char bar[21];
+        /* by bytes when the sources said how many (skipped ranges are
+         * not in bytes_total), else by ranges */
+        const char *phase = bs_json_string(bs_json_get(s, "phase"), "?");
+        int pct = btot > 0  ? (int)(bytes >= btot ? 100 : bytes * 100 / btot)
+                  : tot     ? (int)((done + skip) * 100 / tot)
+                            : 100;
+        if (!strcmp(phase, "complete")) pct = 100;
+        char bar[21], of[48] = "";
         for (int i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : '.';
         bar[20] = 0;
+        if (btot > 0) snprintf(of, sizeof of, " of %.1f MiB", (double)btot / 1048576.0);
         fprintf(f,
                 "%s %s [%s] %3d%%  ranges %lld/%lld (%lld skipped)  rows %lld  "
-                "%.1f MiB  %.1f MiB/s  peer %s\n",
-                bs_json_string(bs_json_get(s, "operation"), "?"),
-                bs_json_string(bs_json_get(s, "phase"), "?"), bar, pct,
+                "%.1f MiB%s  %.1f MiB/s  peer %s\n",
+                bs_json_string(bs_json_get(s, "operation"), "?"), phase, bar, pct,
                 (long long)(done + skip), (long long)tot, (long long)skip,
-                (long long)rows, (double)bytes / 1048576.0,
+                (long long)rows, (double)bytes / 1048576.0, of,
                 (double)rate / 1048576.0,
                 bs_json_string(bs_json_get(s, "peer"), "-"));
     } else {
@@ -622,21 +671,15 @@ static int cmd_netstats(const opts *o) {
     return 0;
 }
 
-/* Starts a decommission (host NULL) or the removal of dead node `host`,
- * then shows its progress until the node says it is done or failed (a
- * decommissioned node stops a few seconds later). */
-static int cmd_decommission(const opts *o, const char *host) {
+/* POSTs `target` (a topology change: decommission, removenode, rebuild),
+ * then shows its progress until the node's state is `done` or `failed`
+ * (a decommissioned node stops a few seconds later). */
+static int follow_change(const opts *o, const char *target, const char *done,
+                         const char *failed) {
     bs_arena a;
     bs_arena_init(&a, 0);
     const bs_json *doc;
-    bs_buf target = BS_BUF_INIT;
-    bs_buf_append_str(&target, host ? "/removenode?host=" : "/decommission");
-    if (host) append_escaped(&target, host);
-    bs_buf_append_u8(&target, 0);
-    call(o, "POST", (const char *)target.data, 30, &a, &doc);
-    bs_buf_free(&target);
-    const char *done = host ? "normal" : "decommissioned";
-    const char *failed = host ? "removenode_failed" : "decommission_failed";
+    call(o, "POST", target, 30, &a, &doc);
     for (;;) {
         usleep(500000);
         bs_arena_reset(&a);
@@ -653,6 +696,40 @@ static int cmd_decommission(const opts *o, const char *host) {
             print_streams(doc, stdout);
         }
     }
+}
+
+/* Starts a decommission (host NULL) or the removal of dead node `host`
+ * and follows it. */
+static int cmd_decommission(const opts *o, const char *host) {
+    bs_buf target = BS_BUF_INIT;
+    bs_buf_append_str(&target, host ? "/removenode?host=" : "/decommission");
+    if (host) append_escaped(&target, host);
+    bs_buf_append_u8(&target, 0);
+    int rc = follow_change(o, (const char *)target.data,
+                           host ? "normal" : "decommissioned",
+                           host ? "removenode_failed" : "decommission_failed");
+    bs_buf_free(&target);
+    return rc;
+}
+
+/* rebuild SOURCE_DC [keyspace] */
+static int cmd_rebuild(const opts *o, int argc, char **argv) {
+    if (argc < 1 || argc > 2 || argv[0][0] == '-') {
+        fprintf(stderr, "basalt-admin: rebuild takes a source datacenter and "
+                        "optionally a keyspace\n");
+        return 2;
+    }
+    bs_buf target = BS_BUF_INIT;
+    bs_buf_append_str(&target, "/rebuild?source_dc=");
+    append_escaped(&target, argv[0]);
+    if (argc > 1) {
+        bs_buf_append_str(&target, "&keyspace=");
+        append_escaped(&target, argv[1]);
+    }
+    bs_buf_append_u8(&target, 0);
+    int rc = follow_change(o, (const char *)target.data, "normal", "rebuild_failed");
+    bs_buf_free(&target);
+    return rc;
 }
 
 static int cmd_cleanup(const opts *o, int argc, char **argv) {
@@ -682,6 +759,24 @@ static int cmd_cleanup(const opts *o, int argc, char **argv) {
     bs_buf_free(&target);
     bs_arena_free(&a);
     return 0;
+}
+
+/* The topology commands (netstats, decommission, removenode, cleanup,
+ * rebuild): their exit status, or -1 when cmd is none of them. */
+static int cmd_topology(const opts *o, const char *cmd, int nargs, char **args) {
+    if (!strcmp(cmd, "netstats")) return cmd_netstats(o);
+    if (!strcmp(cmd, "decommission")) return cmd_decommission(o, NULL);
+    if (!strcmp(cmd, "removenode")) {
+        if (nargs != 1) {
+            fprintf(stderr, "basalt-admin: removenode takes the host id of a "
+                            "dead node\n");
+            return 2;
+        }
+        return cmd_decommission(o, args[0]);
+    }
+    if (!strcmp(cmd, "cleanup")) return cmd_cleanup(o, nargs, args);
+    if (!strcmp(cmd, "rebuild")) return cmd_rebuild(o, nargs, args);
+    return -1;
 }
 
 /* Reads the token (see the top of the file); dies when an explicitly
@@ -847,17 +942,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "repair")) return cmd_repair(&o, 0, nargs, args);
     if (!strcmp(cmd, "checksum")) return cmd_repair(&o, 1, nargs, args);
-    if (!strcmp(cmd, "netstats")) return cmd_netstats(&o);
-    if (!strcmp(cmd, "decommission")) return cmd_decommission(&o, NULL);
-    if (!strcmp(cmd, "removenode")) {
-        if (nargs != 1) {
-            fprintf(stderr, "basalt-admin: removenode takes the host id of a "
-                            "dead node\n");
-            return 2;
-        }
-        return cmd_decommission(&o, args[0]);
-    }
-    if (!strcmp(cmd, "cleanup")) return cmd_cleanup(&o, nargs, args);
+    int rc = cmd_topology(&o, cmd, nargs, args);
+    if (rc != -1) return rc;
     if (!strcmp(cmd, "flush")) return cmd_action(&o, "/flush", nargs, args);
     if (!strcmp(cmd, "compact")) return cmd_action(&o, "/compact", nargs, args);
     fprintf(stderr, "basalt-admin: unknown command '%s' (see --help)\n", cmd);

@@ -20,6 +20,12 @@ ones marked *):
   skew*       restart one node with clock_skew_us = +-(100 ms .. 5 s);
               the skew stays until the final heal restarts it at 0
   linkdown    `ip link set eth0 down` on one node (cuts clients too)
+  member      membership: one node other than the seed decommissions
+              (POST /decommission: it streams its ranges to their new
+              owners, announces LEFT and exits 0); at heal its data
+              directory is wiped and it joins again as a new node (new
+              host id, the same tokens), streaming its ranges back, and
+              the heal waits until it is NORMAL
   none        no faults
 
 final_heal() is what the runner calls after the workload: heals the
@@ -28,11 +34,13 @@ ones with skew 0.
 """
 
 import random
+import shutil
 import threading
 import time
 
 MIXED = ["partition", "isolate", "bridge", "ring", "kill", "pause", "skew"]
-ALL = MIXED + ["linkdown", "none"]
+ALL = MIXED + ["linkdown", "member", "none"]
+MEMBER_WAIT_S = 180   # a decommission or a join must finish within this
 
 
 def parse(spec):
@@ -70,6 +78,7 @@ class Nemesis(object):
         self.thread = None
         self.active = None
         self.killed = set()
+        self.left = set()      # decommissioned by "member", re-added at heal
         self.error = None
 
     # faults --------------------------------------------------------------
@@ -130,11 +139,57 @@ class Nemesis(object):
             n.skew_us = us
             n.start(wait=True)
             return {"node": x, "clock_skew_us": us}
+        if name == "member":
+            return self._decommission(rng.choice([i for i in nodes if i != 1]))
         if name == "linkdown":
             x = rng.choice(nodes)
             self.net.link_down(x)
             return {"link_down": x}
         raise ValueError(name)
+
+    def _decommission(self, x):
+        n = self.db.nodes[x]
+        if not n.alive():
+            return {"decommission": x, "skipped": "not running"}
+        try:
+            n.admin("/decommission", method="POST", timeout=10)
+        except Exception as e:   # refused (409: another change) or unreachable
+            return {"decommission": x, "refused": str(e)}
+        deadline = time.time() + MEMBER_WAIT_S
+        while n.alive() and time.time() < deadline:
+            time.sleep(0.5)
+        if n.alive():
+            raise RuntimeError("node %d did not finish its decommission in %d s (see %s)"
+                               % (x, MEMBER_WAIT_S, n.log))
+        rc = n.proc.returncode
+        n.proc = None
+        self.left.add(x)
+        if rc != 0:
+            raise RuntimeError("node %d exited %s after its decommission (see %s)" % (x, rc, n.log))
+        return {"decommissioned": x}
+
+    def _rejoin(self, x):
+        """A decommissioned node's directory cannot come back: wipe it and
+        join as a new node; wait until it is NORMAL."""
+        n = self.db.nodes[x]
+        shutil.rmtree(n.data, ignore_errors=True)
+        n.start(wait=True)
+        deadline = time.time() + MEMBER_WAIT_S
+        state = None
+        while time.time() < deadline:
+            if not n.alive():
+                raise RuntimeError("node %d exited while joining again (see %s)" % (x, n.log))
+            try:
+                state = n.admin("/streams").get("state")
+            except Exception:
+                state = None
+            if state == "normal":
+                self.record({"process": "nemesis", "type": "info", "f": "rejoined",
+                             "value": x})
+                return
+            time.sleep(0.5)
+        raise RuntimeError("node %d not NORMAL %d s after joining again (state %s)"
+                           % (x, MEMBER_WAIT_S, state))
 
     def _heal(self):
         self.net.heal()
@@ -143,6 +198,9 @@ class Nemesis(object):
         for v in sorted(self.killed):
             self.db.nodes[v].start(wait=True)
         self.killed.clear()
+        for v in sorted(self.left):
+            self._rejoin(v)
+        self.left.clear()
 
     # schedule ------------------------------------------------------------
     def _run(self, until):

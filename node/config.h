@@ -129,6 +129,7 @@ typedef struct bs_config {
     bool auto_bootstrap;                    /* true */
     bool consistent_range_movement;         /* true */
     uint64_t stream_throughput_outbound_bytes; /* 24MiB per second; 0 = off */
+    bool stream_ingest_sst;                 /* true: pulled ranges via SST ingestion */
     uint64_t ring_delay_ms;                 /* 5000 */
     char *replace_address_first_boot;       /* "": not replacing */
 

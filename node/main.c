@@ -375,11 +375,13 @@ static int start_admin(node_parts *n) {
     bs_repair_opts_default(&ro);
     ro.schedule_interval_ms = n->cfg.repair_interval_ms; /* 0: no scheduled repair */
     ro.stream_throughput_bytes = n->cfg.stream_throughput_outbound_bytes;
+    ro.stream_ingest_sst = n->cfg.stream_ingest_sst;
     int rc = bs_node_repair_new(&ro, n->node, bs_cluster_msg(n->cluster), &n->mem, &n->repair);
     if (rc) {
         snprintf(n->err, sizeof n->err, "cannot start the repair service: %s", bs_strerror(rc));
         return rc;
     }
+    n->prov.repair = n->repair;
     bs_topology_opts to = {&n->cfg,   n->node,      n->cluster, n->repair,
                            n->coord, stop_process, NULL};
     if ((rc = bs_topology_new(&to, &n->topo))) {

@@ -59,6 +59,7 @@ struct bs_topology {
     done_range *done;
     size_t ndone, capdone;
     bs_uuid removing; /* removenode's target */
+    char rebuild_dc[128], rebuild_ks[256]; /* rebuild's source, keyspace */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -522,6 +523,65 @@ int bs_topology_removenode(bs_topology *t, const bs_uuid *host, char *err,
     }
     pthread_mutex_unlock(&t->mu);
     if (ring) bs_ring_snapshot_release(ring);
+    if (fut) bs_ring_snapshot_release(fut);
+    return rc;
+}
+
+/* ---- rebuild ---------------------------------------------------------- */
+
+static void *rebuild_main(void *ud) {
+    bs_topology *t = ud;
+    bs_movement_opts mo;
+    memset(&mo, 0, sizeof mo);
+    mo.kind = BS_MOVE_REBUILD;
+    mo.source_dc = t->rebuild_dc;
+    mo.keyspace = t->rebuild_ks[0] ? t->rebuild_ks : NULL;
+    bs_movement_report rep;
+    int rc = bs_repair_move(t->o.repair, &mo, &rep);
+    if (!rc) {
+        set_state(t, "normal", NULL);
+        BS_INFO(LOG, "rebuild from datacenter %s streamed %" PRIu64 " ranges, %"
+                PRIu64 " rows, %" PRIu64 " bytes in %" PRId64 " ms", t->rebuild_dc,
+                rep.ranges_done, rep.rows, rep.bytes, rep.duration_ms);
+    } else if (rc != BS_ECLOSED) {
+        set_state(t, "rebuild_failed", rep.error[0] ? rep.error : bs_strerror(rc));
+        BS_ERROR(LOG, "rebuild from datacenter %s failed: %s (ranges already "
+                 "received are kept; run rebuild again)", t->rebuild_dc,
+                 rep.error[0] ? rep.error : bs_strerror(rc));
+    }
+    pthread_mutex_lock(&t->mu);
+    t->busy = 0;
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+int bs_topology_rebuild(bs_topology *t, const char *dc, const char *ks,
+                        char *err, size_t errlen) {
+    if (strlen(dc) >= sizeof t->rebuild_dc || (ks && strlen(ks) >= sizeof t->rebuild_ks)) {
+        snprintf(err, errlen, "name too long");
+        return BS_EINVAL;
+    }
+    int rc = bs_repair_check_source_dc(t->o.repair, dc, err, errlen);
+    if (rc) return rc;
+    bs_ring_snapshot *fut = bs_cluster_future_ring(t->o.cluster);
+    pthread_mutex_lock(&t->mu);
+    rc = BS_EBUSY;
+    if (t->busy)
+        snprintf(err, errlen, "this node is %s", t->state);
+    else if (strcmp(t->state, "normal") && strcmp(t->state, "rebuild_failed"))
+        snprintf(err, errlen, "this node is %s, not NORMAL", t->state);
+    else if (fut)
+        snprintf(err, errlen, "a node is joining or leaving: rebuild after it "
+                 "finished");
+    else {
+        snprintf(t->rebuild_dc, sizeof t->rebuild_dc, "%s", dc);
+        snprintf(t->rebuild_ks, sizeof t->rebuild_ks, "%s", ks ? ks : "");
+        if (!(rc = spawn(t, rebuild_main))) {
+            t->state = "rebuilding"; /* before anyone polls /streams */
+            t->error[0] = 0;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
     if (fut) bs_ring_snapshot_release(fut);
     return rc;
 }

@@ -28,6 +28,11 @@
  *                       or another node joins or leaves
  *   POST /removenode?host=UUID  starts removing a dead node (202); 404
  *                       unknown host, 409 up / busy
+ *   POST /rebuild?source_dc=DC[&keyspace=ks]  starts streaming every
+ *                       range this node replicates from replicas in DC
+ *                       (202; state "rebuilding", then "normal" or
+ *                       "rebuild_failed"); 404 unknown DC, 503 no node
+ *                       of DC up, 409 busy / a node joins or leaves
  *   POST /cleanup[?keyspace=ks]  drops unowned ranges, then compacts;
  *                       answers {"tables","ranges_dropped","bytes_before",
  *                       "bytes_after"}; 409 during a topology change
@@ -71,6 +76,12 @@ int bs_topology_decommission(bs_topology *t, char *err, size_t errlen);
  * err says which). */
 int bs_topology_removenode(bs_topology *t, const bs_uuid *host, char *err,
                            size_t errlen);
+/* Starts a rebuild from datacenter dc (thread; ks NULL: every keyspace).
+ * 0, BS_ENOTFOUND (no member in dc), BS_EUNAVAIL (none up), BS_EBUSY
+ * (something runs, not NORMAL, a node joins or leaves), BS_EINVAL; err
+ * says which. */
+int bs_topology_rebuild(bs_topology *t, const char *dc, const char *ks,
+                        char *err, size_t errlen);
 /* The state and the streams as JSON (GET /streams). */
 int bs_topology_json(bs_topology *t, bs_buf *out);
 int bs_topology_install_routes(bs_topology *t, bs_admin *a);

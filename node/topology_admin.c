@@ -137,10 +137,26 @@ static int h_removenode(void *ud, const bs_admin_request *req, bs_admin_response
     return bs_buf_appendf(&resp->body, "{\"started\":true}") ? BS_ENOMEM : 0;
 }
 
+static int h_rebuild(void *ud, const bs_admin_request *req, bs_admin_response *resp) {
+    const char *dc = NULL, *ks = NULL;
+    if (bs_admin_query_param(req, "source_dc", &dc) || !dc || !*dc)
+        return bs_admin_error(resp, 400, "rebuild needs source_dc=<datacenter>");
+    if (bs_admin_query_param(req, "keyspace", &ks) || (ks && !*ks)) ks = NULL;
+    char err[512] = "";
+    int rc = bs_topology_rebuild(ud, dc, ks, err, sizeof err);
+    if (rc == BS_ENOTFOUND) return bs_admin_error(resp, 404, "rebuild: %s", err);
+    if (rc == BS_EUNAVAIL) return bs_admin_error(resp, 503, "rebuild: %s", err);
+    if (rc == BS_EBUSY) return bs_admin_error(resp, 409, "rebuild refused: %s", err);
+    if (rc) return bs_admin_error(resp, 400, "rebuild: %s", err[0] ? err : bs_strerror(rc));
+    resp->status = 202;
+    return bs_buf_appendf(&resp->body, "{\"started\":true}") ? BS_ENOMEM : 0;
+}
+
 int bs_topology_install_routes(bs_topology *t, bs_admin *a) {
     int rc = bs_admin_route(a, "GET", "/streams", h_streams, t);
     if (!rc) rc = bs_admin_route(a, "POST", "/decommission", h_decommission, t);
     if (!rc) rc = bs_admin_route(a, "POST", "/removenode", h_removenode, t);
+    if (!rc) rc = bs_admin_route(a, "POST", "/rebuild", h_rebuild, t);
     if (!rc) rc = bs_admin_route_blocking(a, "POST", "/cleanup", h_cleanup, t);
     return rc;
 }

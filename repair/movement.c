@@ -13,6 +13,10 @@
  * ranges this node replicates) and pushes it to each node gaining it.
  * One task per (table, sub-range, peer).
  *
+ * A rebuild (a node of a new datacenter) has no future ring: its tasks
+ * are the vnode ranges this node replicates in the current ring, each
+ * pulled from the first live replica in the source datacenter.
+ *
  * State.  r->mv (under r->mu) is the movement running or last run; the
  * session thread updates its counters between tasks, readers copy it.
  */
@@ -42,6 +46,10 @@ typedef struct bs__movement_state {
     int64_t started_ms;
     char peer[BS_REPAIR_ADDRLEN + 8]; /* the peer of the task in progress */
     char cf[256];
+    /* the task in progress: the node's rx (pull) or tx (push) byte
+     * counter when it began, so /streams counts its chunks as they land */
+    int in_task, task_rx;
+    uint64_t task_base;
 } mv_state;
 
 typedef struct task {
@@ -51,6 +59,8 @@ typedef struct task {
                             the target */
     bs_repair_peer target; /* remove: where the source sends it */
     char peer_name[BS_REPAIR_ADDRLEN + 8];
+    uint64_t bytes; /* what the source holds in the range (prepare) */
+    int done;       /* arrived in an earlier run (opts.is_done) */
 } task;
 
 typedef struct plan {
@@ -58,6 +68,16 @@ typedef struct plan {
     size_t n, cap;
     int repair_needed;
 } plan;
+
+static const char *kind_name(bs_movement_kind k) {
+    switch (k) {
+    case BS_MOVE_BOOTSTRAP: return "bootstrap";
+    case BS_MOVE_DECOMMISSION: return "decommission";
+    case BS_MOVE_REMOVE: return "removenode";
+    case BS_MOVE_REBUILD: return "rebuild";
+    }
+    return "?";
+}
 
 static void set_phase(bs_repair *r, const char *phase) {
     pthread_mutex_lock(&r->mu);
@@ -85,6 +105,7 @@ static int add_task(plan *p, const char *cf, int64_t s, int64_t e,
         p->cap = nc;
     }
     task *t = &p->t[p->n++];
+    memset(t, 0, sizeof *t);
     snprintf(t->cf, sizeof t->cf, "%s", cf);
     t->s = s;
     t->e = e;
@@ -253,6 +274,113 @@ out:
     return rc;
 }
 
+/* ---- rebuild ---------------------------------------------------------- */
+
+static int dc_is(const bs_ring_snapshot *ring, uint32_t i, const char *dc) {
+    bs_ring_node_desc d;
+    return !bs_ring_snapshot_node(ring, i, &d) && d.dc && !strcmp(d.dc, dc);
+}
+
+int bs_repair_check_source_dc(bs_repair *r, const char *dc, char *err,
+                              size_t errlen) {
+    char tmp[8];
+    if (!err) err = tmp, errlen = sizeof tmp;
+    bs_ring_snapshot *ring = r->env.ring(r->env.ud);
+    if (!ring) {
+        snprintf(err, errlen, "the ring is not known yet");
+        return BS_EUNAVAIL;
+    }
+    uint32_t n = bs_ring_snapshot_node_count(ring), members = 0, up = 0;
+    char known[256] = "";
+    for (uint32_t i = 0; i < n; i++) {
+        bs_ring_node_desc d;
+        if (bs_ring_snapshot_node(ring, i, &d) || !d.dc) continue;
+        if (!strcmp(d.dc, dc)) {
+            members++;
+            up += !memcmp(d.host_id.b, r->env.self.b, 16) ||
+                  r->env.alive(r->env.ud, &d.host_id) == 1;
+        } else if (!strstr(known, d.dc) && strlen(known) + strlen(d.dc) + 3 < sizeof known) {
+            if (known[0]) strcat(known, ", ");
+            strcat(known, d.dc);
+        }
+    }
+    bs_ring_snapshot_release(ring);
+    if (!members) {
+        snprintf(err, errlen, "unknown datacenter '%s' (the ring's other "
+                 "datacenters: %s)", dc, known[0] ? known : "none");
+        return BS_ENOTFOUND;
+    }
+    if (!up) {
+        snprintf(err, errlen, "no node of datacenter '%s' is up (%u members, "
+                 "all down)", dc, members);
+        return BS_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* The tasks of a rebuild for keyspace k: each vnode range this node
+ * replicates in `cur`, from the first live replica in o->source_dc.  A
+ * range with no replica there (SimpleStrategy, a keyspace not replicated
+ * in that DC) is left out with a warning, unless the keyspace was named;
+ * a range whose replicas there are all down fails the rebuild. */
+static int plan_rebuild_keyspace(bs_repair *r, const bs_movement_opts *o,
+                                 const bs_ring_snapshot *cur,
+                                 const bs__repair_ks_desc *k, plan *p,
+                                 bs_movement_report *rep) {
+    bs_ring_replica_map *m = NULL;
+    bs_ring_range *rg = NULL;
+    size_t nr = 0;
+    uint32_t self;
+    int rc = bs_ring_snapshot_find_node(cur, &r->env.self, &self);
+    if (rc) return fail(rep, BS_EINVAL, "this node is not a member of the ring");
+    rc = bs_ring_replica_map_build(cur, k->strategy, &m);
+    if (!rc) rc = bs_ring_replica_map_ranges(m, self, &rg, &nr);
+    if (rc) {
+        bs_ring_replica_map_release(m);
+        return fail(rep, rc, "keyspace %s: cannot place its replicas: %s",
+                    k->name, bs_strerror(rc));
+    }
+    size_t nodc = 0; /* ranges with no replica in the source DC */
+    for (size_t i = 0; i < nr && !rc; i++) {
+        const uint32_t *nodes;
+        size_t nn = 0, in_dc = 0;
+        bs_repair_peer src;
+        int found = 0;
+        bs_ring_replica_map_lookup(m, rg[i].end, &nodes, &nn);
+        for (size_t j = 0; j < nn && !found; j++) {
+            bs_ring_node_desc d;
+            if (nodes[j] == self || !dc_is(cur, nodes[j], o->source_dc) ||
+                bs_ring_snapshot_node(cur, nodes[j], &d))
+                continue;
+            in_dc++;
+            found = r->env.alive(r->env.ud, &d.host_id) == 1 &&
+                    !r->env.endpoint(r->env.ud, &d, &src);
+        }
+        if (!in_dc && o->keyspace) {
+            rc = fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64 "] of "
+                      "keyspace %s has no replica in datacenter %s",
+                      rg[i].start, rg[i].end, k->name, o->source_dc);
+        } else if (!in_dc) { /* e.g. SimpleStrategy, or no RF there */
+            nodc++;
+            continue;
+        } else if (!found)
+            rc = fail(rep, BS_EUNAVAIL, "range (%" PRId64 ", %" PRId64 "] of "
+                      "keyspace %s: no live replica in datacenter %s",
+                      rg[i].start, rg[i].end, k->name, o->source_dc);
+        for (size_t t = 0; t < k->ntables && !rc; t++)
+            rc = add_task(p, k->tables[t].cf, rg[i].start, rg[i].end, &src, NULL);
+    }
+    if (nodc) {
+        BS_WARN(LOG, "rebuild: %zu of %zu ranges of keyspace %s have no replica "
+                "in datacenter %s and are not streamed (run repair on this "
+                "node for them)", nodc, nr, k->name, o->source_dc);
+        p->repair_needed = 1;
+    }
+    free(rg);
+    bs_ring_replica_map_release(m);
+    return rc;
+}
+
 static int build_plan(bs_repair *r, const bs_movement_opts *o,
                       const bs_ring_snapshot *cur, plan *p,
                       bs_movement_report *rep) {
@@ -265,12 +393,14 @@ static int build_plan(bs_repair *r, const bs_movement_opts *o,
     for (size_t i = 0; i < c.nks && !rc; i++) {
         const bs__repair_ks_desc *k = &c.ks[i];
         if (k->system || !k->ntables) continue;
+        if (o->keyspace && strcmp(o->keyspace, k->name)) continue;
         if (!k->strategy) {
             BS_WARN(LOG, "keyspace %s not moved: its replication cannot be "
                     "computed (%s)", k->name, bs_strerror(k->strategy_rc));
             continue;
         }
-        rc = plan_keyspace(r, o, cur, k, p, rep);
+        rc = o->kind == BS_MOVE_REBUILD ? plan_rebuild_keyspace(r, o, cur, k, p, rep)
+                                        : plan_keyspace(r, o, cur, k, p, rep);
     }
     bs__repair_catalog_free(&c);
     return rc;
@@ -295,22 +425,30 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
                     bs_movement_report *rep) {
     int rc;
     if (o->kind == BS_MOVE_REMOVE && is_self(r, &t->peer)) {
-        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->target, NULL, 0,
+        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->target, NULL, 0, 0,
                                 res);
     } else if (o->kind == BS_MOVE_DECOMMISSION) {
-        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->peer, NULL, 0,
+        rc = bs__repair_do_send(r, t->cf, &t->s, &t->e, 1, &t->peer, NULL, 0, 0,
                                 res);
     } else {
         bs_buf b = BS_BUF_INIT;
         uint8_t *ans = NULL;
         size_t alen = 0;
+        /* to this node: chunks carry a session id that only this request
+         * accepts, so a stream requested before a restart cannot land */
+        uint64_t sess = o->kind == BS_MOVE_REMOVE ? 0 : bs__repair_rx_begin(r, t->cf);
         rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
         if (!rc)
             rc = bs__repair_req_encode_target(
                 &b, o->kind == BS_MOVE_REMOVE ? &t->target : self);
+        if (!rc && sess && bs_buf_append_u64(&b, sess)) rc = BS_ENOMEM;
         if (!rc)
             rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_SEND_ALL, &b,
                                  r->o.send_timeout_ms, &ans, &alen);
+        if (sess) { /* ingests what arrived (stream_ingest_sst) */
+            int irc = bs__repair_rx_end(r, sess, rc == 0);
+            if (!rc) rc = irc;
+        }
         if (!rc && alen >= 24) {
             bs_rbuf rb;
             bs_rbuf_init(&rb, ans, alen);
@@ -327,13 +465,68 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
     return rc;
 }
 
+/* 1 when task t's source is this node (decommission, or a removal's
+ * range this node sends itself). */
+static int pushes(bs_repair *r, const bs_movement_opts *o, const task *t) {
+    return o->kind == BS_MOVE_DECOMMISSION ||
+           (o->kind == BS_MOVE_REMOVE && is_self(r, &t->peer));
+}
+
+/* The bytes task t's source holds in its range: 0 or an error. */
+static int task_size(bs_repair *r, const bs_movement_opts *o, task *t) {
+    bs_merkle *m = NULL;
+    int rc;
+    if (pushes(r, o, t)) {
+        rc = bs__repair_do_tree(r, t->cf, t->s, t->e, 0, &m);
+    } else {
+        bs_buf b = BS_BUF_INIT;
+        uint8_t *ans = NULL;
+        size_t alen = 0;
+        rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
+        if (!rc && bs_buf_append_u8(&b, 0)) rc = BS_ENOMEM;
+        if (!rc)
+            rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_TREE, &b,
+                                 r->o.tree_timeout_ms, &ans, &alen);
+        if (!rc) rc = bs_merkle_decode(ans, alen, &m);
+        free(ans);
+        bs_buf_free(&b);
+    }
+    if (!rc) t->bytes = bs_merkle_bytes(m);
+    bs_merkle_free(m);
+    return rc;
+}
+
+/* Prepare: the size of every task not done yet into bytes_total (0 when
+ * a source cannot say: progress is then by ranges only). */
+static void size_all(bs_repair *r, const bs_movement_opts *o, plan *p) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < p->n; i++)
+        p->t[i].done = o->is_done && o->is_done(o->ud, p->t[i].cf, p->t[i].s, p->t[i].e);
+    for (size_t i = 0; i < p->n && !bs__repair_stopping(r); i++) {
+        task *t = &p->t[i];
+        if (t->done) continue;
+        int rc = task_size(r, o, t);
+        if (rc) {
+            BS_INFO(LOG, "%s cannot size %s (%" PRId64 ", %" PRId64 "]: %s; "
+                    "progress is counted in ranges", t->peer_name, t->cf, t->s,
+                    t->e, bs_strerror(rc));
+            total = 0;
+            break;
+        }
+        total += t->bytes;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->mv->rep.bytes_total = total;
+    pthread_mutex_unlock(&r->mu);
+}
+
 static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
                       const bs_repair_peer *self, bs_movement_report *rep) {
     for (size_t i = 0; i < p->n; i++) {
         const task *t = &p->t[i];
         if (bs__repair_stopping(r))
             return fail(rep, BS_ECLOSED, "the node is stopping");
-        if (o->is_done && o->is_done(o->ud, t->cf, t->s, t->e)) {
+        if (t->done) {
             pthread_mutex_lock(&r->mu);
             r->mv->rep.ranges_skipped++;
             pthread_mutex_unlock(&r->mu);
@@ -342,6 +535,10 @@ static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
         pthread_mutex_lock(&r->mu);
         snprintf(r->mv->peer, sizeof r->mv->peer, "%s", t->peer_name);
         snprintf(r->mv->cf, sizeof r->mv->cf, "%s", t->cf);
+        r->mv->in_task = 1;
+        r->mv->task_rx = !pushes(r, o, t);
+        r->mv->task_base = r->mv->task_rx ? atomic_load(&r->rx_bytes)
+                                          : atomic_load(&r->tx_bytes);
         pthread_mutex_unlock(&r->mu);
         uint64_t res[3] = {0, 0, 0};
         int rc = run_task(r, o, t, self, res, rep);
@@ -352,6 +549,7 @@ static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
             return rc;
         }
         pthread_mutex_lock(&r->mu);
+        r->mv->in_task = 0;
         r->mv->rep.ranges_done++;
         r->mv->rep.rows += res[0];
         r->mv->rep.bytes += res[1];
@@ -361,15 +559,14 @@ static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
 }
 
 /* This node's endpoint (the bootstrap's stream target). */
-static int self_peer(bs_repair *r, const bs_movement_opts *o,
+static int self_peer(bs_repair *r, const bs_ring_snapshot *ring,
                      bs_repair_peer *out, bs_movement_report *rep) {
     uint32_t i;
     bs_ring_node_desc d;
-    const bs_ring_snapshot *ring = o->future;
     if (bs_ring_snapshot_find_node(ring, &r->env.self, &i) ||
         bs_ring_snapshot_node(ring, i, &d) ||
         r->env.endpoint(r->env.ud, &d, out))
-        return fail(rep, BS_EINVAL, "this node is not in the future ring");
+        return fail(rep, BS_EINVAL, "this node is not in the ring");
     return 0;
 }
 
@@ -397,7 +594,11 @@ static int begin(bs_repair *r, const bs_movement_opts *o,
 int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
                    bs_movement_report *rep) {
     memset(rep, 0, sizeof *rep);
-    if (!o->future) return fail(rep, BS_EINVAL, "no future ring");
+    if (!o->future && o->kind != BS_MOVE_REBUILD)
+        return fail(rep, BS_EINVAL, "no future ring");
+    if (o->kind == BS_MOVE_REBUILD &&
+        (!o->source_dc || !o->source_dc[0]))
+        return fail(rep, BS_EINVAL, "rebuild needs a source datacenter");
     int rc = begin(r, o, rep);
     if (rc) return rc;
     int64_t t0 = bs_clock_mono_ns();
@@ -408,7 +609,15 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
     if (!cur)
         rc = fail(rep, BS_EUNAVAIL, "the ring is not known yet");
     else if (o->kind == BS_MOVE_BOOTSTRAP)
-        rc = self_peer(r, o, &self, rep);
+        rc = self_peer(r, o->future, &self, rep);
+    else if (o->kind == BS_MOVE_REBUILD) {
+        char err[300];
+        rc = bs_repair_check_source_dc(r, o->source_dc, err, sizeof err);
+        if (rc)
+            fail(rep, rc, "%s", err);
+        else
+            rc = self_peer(r, cur, &self, rep);
+    }
     if (!rc && bs_ring_snapshot_node_count(cur)) rc = build_plan(r, o, cur, &p, rep);
     if (cur) bs_ring_snapshot_release(cur);
     pthread_mutex_lock(&r->mu);
@@ -417,12 +626,10 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
     pthread_mutex_unlock(&r->mu);
     if (!rc) {
         BS_INFO(LOG, "%s: %zu (table, range) streams planned%s",
-                o->kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
-                : o->kind == BS_MOVE_DECOMMISSION ? "decommission"
-                                                  : "removenode",
-                p.n, p.repair_needed ? " (some from replicas that keep their "
+                kind_name(o->kind), p.n, p.repair_needed ? " (some from replicas that keep their "
                                        "copy: run repair afterwards)"
                                      : "");
+        size_all(r, o, &p);
         set_phase(r, "stream");
         rc = stream_all(r, o, &p, &self, rep);
     }
@@ -431,6 +638,7 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
     mv_state *m = r->mv;
     m->phase = rc ? "failed" : "complete";
     m->running = 0;
+    m->in_task = 0;
     m->rep.duration_ms = (bs_clock_mono_ns() - t0) / 1000000;
     snprintf(m->rep.error, sizeof m->rep.error, "%s", rep->error);
     bs_movement_report e = m->rep;
@@ -453,19 +661,22 @@ int bs_repair_streams_json(bs_repair *r, bs_buf *out) {
     if (have) {
         int64_t ms = m.running ? bs_clock_mono_ns() / 1000000 - m.started_ms
                                : m.rep.duration_ms;
+        /* the chunks of the task in progress count as they land */
+        if (m.in_task) {
+            uint64_t now = m.task_rx ? atomic_load(&r->rx_bytes) : atomic_load(&r->tx_bytes);
+            if (now > m.task_base) m.rep.bytes += now - m.task_base;
+        }
         rc |= bs_buf_appendf(
             out,
             "{\"operation\":\"%s\",\"phase\":\"%s\",\"running\":%s,"
             "\"ranges_total\":%" PRIu64 ",\"ranges_done\":%" PRIu64
             ",\"ranges_skipped\":%" PRIu64 ",\"rows\":%" PRIu64
-            ",\"bytes\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
+            ",\"bytes\":%" PRIu64 ",\"bytes_total\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
             ",\"bytes_per_s\":%" PRIu64 ",\"repair_needed\":%s,\"peer\":",
-            m.kind == BS_MOVE_BOOTSTRAP      ? "bootstrap"
-            : m.kind == BS_MOVE_DECOMMISSION ? "decommission"
-                                             : "removenode",
+            kind_name(m.kind),
             m.phase, m.running ? "true" : "false", m.rep.ranges_total,
             m.rep.ranges_done, m.rep.ranges_skipped, m.rep.rows, m.rep.bytes,
-            ms, ms > 0 ? m.rep.bytes * 1000 / (uint64_t)ms : 0,
+            m.rep.bytes_total, ms, ms > 0 ? m.rep.bytes * 1000 / (uint64_t)ms : 0,
             m.rep.repair_needed ? "true" : "false");
         rc |= bs_json_quote(out, m.peer, strlen(m.peer));
         rc |= bs_buf_appendf(out, ",\"table\":");

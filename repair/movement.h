@@ -30,6 +30,9 @@
  * message naming it when that replica is down.  Without it another live
  * replica serves, and the report says repair is needed.
  *
+ * Prepare also asks each task's source how many bytes its range holds
+ * (a depth-0 Merkle tree: the records' exact key + value bytes, what the
+ * stream will send), so progress is also bytes done of bytes_total.
  * Progress (phase, ranges, bytes, the peer in use) is visible while it
  * runs through bs_repair_streams_json.  One movement at a time per
  * service (BS_EBUSY).
@@ -47,9 +50,12 @@
 typedef enum bs_movement_kind {
     BS_MOVE_BOOTSTRAP = 1,    /* this node joins: pull what it gains */
     BS_MOVE_DECOMMISSION = 2, /* this node leaves: push what it gives up */
-    BS_MOVE_REMOVE = 3        /* a dead node is removed: each range it had
+    BS_MOVE_REMOVE = 3,       /* a dead node is removed: each range it had
                                  goes from a live replica to its new owner
                                  (this node asks the sources) */
+    BS_MOVE_REBUILD = 4       /* this node (of a new datacenter) pulls every
+                                 range it replicates in the current ring
+                                 from a live replica in opts.source_dc */
 } bs_movement_kind;
 
 typedef struct bs_movement_opts {
@@ -69,6 +75,13 @@ typedef struct bs_movement_opts {
      * dead node is skipped with a warning (its data is lost) instead of
      * failing the session.  A removal always does so. */
     int allow_lost;
+    /* Rebuild: the datacenter to stream from (future is then NULL: the
+     * ranges are those this node replicates in the current ring), and
+     * optionally one keyspace (NULL: every non-system keyspace this node
+     * replicates).  A keyspace with no replica in source_dc fails the
+     * rebuild with a message naming it. */
+    const char *source_dc;
+    const char *keyspace;
 } bs_movement_opts;
 
 typedef struct bs_movement_report {
@@ -76,6 +89,10 @@ typedef struct bs_movement_report {
     uint64_t ranges_done;    /* streamed in this run */
     uint64_t ranges_skipped; /* done in an earlier run */
     uint64_t rows, bytes;    /* streamed in this run */
+    /* what the ranges to stream in this run hold, as their sources
+     * counted it in the prepare phase (the bytes a stream sends); 0 when
+     * unknown (a source could not say) */
+    uint64_t bytes_total;
     int repair_needed;       /* a range came from another replica */
     int64_t duration_ms;
     char error[512]; /* the failure, "" on success */
@@ -87,6 +104,12 @@ typedef struct bs_movement_report {
  * the task that failed.  rep->error explains any failure. */
 int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
                    bs_movement_report *rep);
+
+/* Checks that datacenter `dc` is a rebuild source: 0; BS_ENOTFOUND no
+ * ring member is in it; BS_EUNAVAIL none of its members is up; or
+ * BS_EUNAVAIL no ring yet.  err (may be NULL) receives the message. */
+int bs_repair_check_source_dc(bs_repair *r, const char *dc, char *err,
+                              size_t errlen);
 
 /* Appends {"sessions":[...], "received_bytes", "received_rows",
  * "sent_bytes"} for the movement running or last run on this node and

@@ -34,13 +34,29 @@
 /* Blocking round trips (never on the messaging thread)                */
 /* ------------------------------------------------------------------ */
 
+/* The waiter gives up when the service stops (a peer that died with our
+ * request in flight answers nothing until the request's deadline, which
+ * can be minutes away); the answer may still come later, so the call
+ * lives on the heap until both sides let go of it. */
 typedef struct sync_call {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done, status;
+    int refs; /* the waiter and the callback */
     uint8_t *payload;
     size_t len;
 } sync_call;
+
+static void sync_release(sync_call *c) {
+    pthread_mutex_lock(&c->mu);
+    int last = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (!last) return;
+    free(c->payload);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
 
 static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
     sync_call *c = ud;
@@ -59,37 +75,44 @@ static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
     c->done = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    sync_release(c);
 }
 
 int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
                     const bs_buf *b, uint32_t tmo, uint8_t **out,
                     size_t *outlen) {
-    sync_call c;
-    memset(&c, 0, sizeof c);
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
+    sync_call *c = calloc(1, sizeof *c);
+    if (!c) return BS_ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->refs = 2;
     int rc =
-        r->env.send(r->env.ud, to, verb, b->data, b->len, tmo, sync_cb, &c);
-    if (!rc) {
-        pthread_mutex_lock(&c.mu);
-        while (!c.done)
-            pthread_cond_wait(&c.cv, &c.mu);
-        pthread_mutex_unlock(&c.mu);
-        rc = c.status;
-    }
-    pthread_mutex_destroy(&c.mu);
-    pthread_cond_destroy(&c.cv);
+        r->env.send(r->env.ud, to, verb, b->data, b->len, tmo, sync_cb, c);
     if (rc) {
-        free(c.payload);
+        c->refs = 1; /* the callback never runs */
+        sync_release(c);
         return rc;
     }
-    if (out) {
-        *out = c.payload;
-        *outlen = c.len;
-    } else {
-        free(c.payload);
+    pthread_mutex_lock(&c->mu);
+    while (!c->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        if (!c->done && bs__repair_stopping(r)) break;
     }
-    return 0;
+    rc = c->done ? c->status : BS_ECLOSED;
+    if (!rc) {
+        if (out) {
+            *out = c->payload;
+            *outlen = c->len;
+            c->payload = NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    sync_release(c);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -121,6 +144,7 @@ typedef struct sender {
     const bs_stream_digest *want;
     size_t nwant;
     int all; /* every record (range movement), not only `want` */
+    uint64_t session; /* carried by every chunk; 0 none */
     bs_stream_chunk chunk;
     bs_buf msg;
     uint64_t rows, bytes, chunks;
@@ -134,9 +158,13 @@ static void throttle(sender *sd) {
     int64_t due = sd->t0_ns + (int64_t)((double)sd->bytes / (double)rate * 1e9);
     int64_t now = bs_clock_mono_ns();
     if (due <= now) return;
-    int64_t d = due - now;
-    struct timespec ts = {d / 1000000000, d % 1000000000};
-    nanosleep(&ts, NULL);
+    /* in steps, so that a stopping service does not wait for it */
+    for (int64_t d = due - now; d > 0 && !bs__repair_stopping(sd->r);
+         d = due - bs_clock_mono_ns()) {
+        int64_t step = d < 100000000 ? d : 100000000;
+        struct timespec ts = {step / 1000000000, step % 1000000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int send_chunk(sender *sd) {
@@ -144,6 +172,10 @@ static int send_chunk(sender *sd) {
     int rc = bs_stream_chunk_finish(&sd->chunk);
     bs_buf_reset(&sd->msg);
     if (!rc) rc = bs__repair_req_encode(&sd->msg, sd->cf, NULL, NULL, 0);
+    if (!rc && sd->session &&
+        (bs_buf_append(&sd->msg, BS__STREAM_SESSION_MAGIC, 4) ||
+         bs_buf_append_u64(&sd->msg, sd->session)))
+        rc = BS_ENOMEM;
     if (!rc && bs_buf_append(&sd->msg, sd->chunk.b.data, sd->chunk.b.len))
         rc = BS_ENOMEM;
     /* one chunk in flight: wait for the target to have applied it */
@@ -178,13 +210,14 @@ static int send_cb(void *ud, const uint8_t *key, size_t klen,
 int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
                        const int64_t *e, size_t n, const bs_repair_peer *to,
                        const bs_stream_digest *want, size_t nwant,
-                       uint64_t res[3]) {
+                       uint64_t session, uint64_t res[3]) {
     bs_table *t;
     int rc = get_table(r, cf, &t);
     if (rc) return rc;
     sender sd;
     memset(&sd, 0, sizeof sd);
     sd.r = r;
+    sd.session = session;
     sd.cf = cf;
     sd.to = to;
     sd.want = want;
@@ -205,6 +238,107 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     return rc;
 }
 
+/* An incoming stream this node asked for (session_int.h). */
+typedef struct bs__rx_slot {
+    uint64_t id;
+    char cf[256];
+    pthread_mutex_t mu; /* held while a chunk is added */
+    bs_store_sst *sst;  /* stream_ingest_sst: what arrived so far */
+    int failed;         /* an add failed: rx_end reports it */
+} rx_slot;
+
+uint64_t bs__repair_rx_begin(bs_repair *r, const char *cf) {
+    bs_uuid u;
+    bs_uuid_v4(&u);
+    uint64_t id;
+    memcpy(&id, u.b, 8);
+    id |= 1;
+    rx_slot *sl = calloc(1, sizeof *sl);
+    if (!sl) return 0;
+    sl->id = id;
+    snprintf(sl->cf, sizeof sl->cf, "%s", cf);
+    pthread_mutex_init(&sl->mu, NULL);
+    bs_table *t;
+    if (r->o.stream_ingest_sst && !get_table(r, cf, &t) && bs_store_sst_new(t, &sl->sst))
+        sl->sst = NULL; /* out of memory: batches then */
+    pthread_mutex_lock(&r->mu);
+    int ok = r->nrx_sess < sizeof r->rx_sess / sizeof r->rx_sess[0];
+    if (ok) r->rx_sess[r->nrx_sess++] = sl;
+    pthread_mutex_unlock(&r->mu);
+    if (ok) return id;
+    bs_store_sst_free(sl->sst);
+    pthread_mutex_destroy(&sl->mu);
+    free(sl);
+    return 0;
+}
+
+int bs__repair_rx_end(bs_repair *r, uint64_t id, int commit) {
+    rx_slot *sl = NULL;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->nrx_sess && !sl; i++)
+        if (r->rx_sess[i]->id == id) {
+            sl = r->rx_sess[i];
+            r->rx_sess[i] = r->rx_sess[--r->nrx_sess];
+        }
+    pthread_mutex_unlock(&r->mu);
+    if (!sl) return 0;
+    pthread_mutex_lock(&sl->mu); /* a chunk being added finishes first */
+    pthread_mutex_unlock(&sl->mu);
+    int rc = 0;
+    if (commit && sl->failed) rc = sl->failed;
+    else if (commit && sl->sst && (rc = bs_store_sst_ingest(sl->sst)))
+        BS_WARN(LOG, "cannot ingest the stream of %s: %s (%s)", sl->cf, bs_strerror(rc),
+                bs_store_errmsg());
+    bs_store_sst_free(sl->sst);
+    pthread_mutex_destroy(&sl->mu);
+    free(sl);
+    return rc;
+}
+
+typedef struct sst_add_ctx {
+    bs_store_sst *w;
+    uint64_t rows, bytes;
+} sst_add_ctx;
+
+static int sst_add_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    sst_add_ctx *c = ud;
+    int rc = bs_store_sst_add(c->w, k, kl, v, vl);
+    c->rows++;
+    c->bytes += kl + vl;
+    return rc;
+}
+
+/* A chunk of session id (0: none): applied with a batch, or added to the
+ * session's SST files.  0, BS_ECANCELED (no such session: stale) or an
+ * error. */
+static int rx_chunk(bs_repair *r, uint64_t id, bs_table *t, const uint8_t *p, size_t len,
+                    uint64_t *rows, uint64_t *bytes) {
+    rx_slot *sl = NULL;
+    if (id) {
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = 0; i < r->nrx_sess && !sl; i++)
+            if (r->rx_sess[i]->id == id) sl = r->rx_sess[i];
+        if (sl) pthread_mutex_lock(&sl->mu);
+        pthread_mutex_unlock(&r->mu);
+        if (!sl) return BS_ECANCELED;
+    }
+    int rc;
+    if (sl && sl->sst && !sl->failed) {
+        sst_add_ctx c = {sl->sst, 0, 0};
+        rc = bs_stream_chunk_walk(p, len, NULL, NULL); /* all of it first */
+        if (!rc) rc = bs_stream_chunk_walk(p, len, sst_add_cb, &c);
+        if (rc == BS_ENOTSUP) /* a kind that needs a batch: the whole chunk */
+            rc = bs_stream_chunk_apply(r->store, t, p, len, rows, bytes);
+        else if (!rc)
+            *rows = c.rows, *bytes = c.bytes;
+        if (rc && rc != BS_ECORRUPT) sl->failed = rc;
+    } else {
+        rc = bs_stream_chunk_apply(r->store, t, p, len, rows, bytes);
+    }
+    if (sl) pthread_mutex_unlock(&sl->mu);
+    return rc;
+}
+
 static void reply(bs_repair *r, bs__repair_job *j, int status, const void *p,
                   size_t len) {
     r->env.reply(r->env.ud, j->in.reply_to, status, p, len);
@@ -221,6 +355,8 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
         reply(r, j, rc, NULL, 0);
         return;
     }
+    if (j->in.verb >= BS_VERB_REPAIR_TREE && j->in.verb <= BS_VERB_REPAIR_SEND_ALL)
+        atomic_fetch_add(&r->served[j->in.verb - BS_VERB_REPAIR_TREE], 1);
     switch (j->in.verb) {
     case BS_VERB_REPAIR_TREE: {
         bs_merkle *m = NULL;
@@ -241,7 +377,7 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
         if (!rc) {
             bs_stream_digests_sort(want, nwant);
             rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to,
-                                    want, nwant, res);
+                                    want, nwant, 0, res);
         }
         free(want);
         for (int i = 0; i < 3 && !rc; i++)
@@ -251,7 +387,10 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
     case BS_VERB_REPAIR_SEND_ALL: {
         uint64_t res[3] = {0, 0, 0};
         rc = bs__repair_do_send(r, q.cf, q.starts, q.ends, q.nranges, &q.to,
-                                NULL, 0, res);
+                                NULL, 0, q.session, res);
+        if (rc == BS_ECANCELED)
+            BS_INFO(LOG, "%s refused a chunk of %s: it no longer waits for "
+                    "this stream (restarted, or gave up): stopped", q.to.addr, q.cf);
         for (int i = 0; i < 3 && !rc; i++)
             if (bs_buf_append_u64(&out, res[i])) rc = BS_ENOMEM;
         break;
@@ -260,8 +399,13 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
         bs_table *t;
         uint64_t rows = 0, bytes = 0;
         if (!(rc = get_table(r, q.cf, &t)))
-            rc = bs_stream_chunk_apply(r->store, t, q.body, q.body_len, &rows,
-                                       &bytes);
+            rc = rx_chunk(r, q.session, t, q.body, q.body_len, &rows, &bytes);
+        if (rc == BS_ECANCELED) {
+            atomic_fetch_add(&r->stale_chunks, 1);
+            BS_WARN(LOG, "stale stream chunk for %s from %s refused (session "
+                    "%016llx is not one this node waits for: a request of an "
+                    "earlier run)", q.cf, j->in.from, (unsigned long long)q.session);
+        }
         if (!rc) {
             atomic_fetch_add(&r->rx_bytes, bytes);
             atomic_fetch_add(&r->rx_rows, rows);
@@ -279,6 +423,15 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
     else
         reply(r, j, 0, out.data, out.len);
     bs_buf_free(&out);
+}
+
+void bs_repair_get_stats(bs_repair *r, bs_repair_stats *out) {
+    out->tree = atomic_load(&r->served[0]);
+    out->digests = atomic_load(&r->served[1]);
+    out->send = atomic_load(&r->served[2]);
+    out->stream = atomic_load(&r->served[3]);
+    out->send_all = atomic_load(&r->served[4]);
+    out->stale_chunks = atomic_load(&r->stale_chunks);
 }
 
 static void job_free(bs__repair_job *j) {
@@ -495,6 +648,7 @@ void bs_repair_opts_default(bs_repair_opts *o) {
     o->digest_batch_records = 200000;
     o->schedule_interval_ms = 0;
     o->stream_throughput_bytes = 0;
+    o->stream_ingest_sst = 1;
 }
 
 static const uint8_t k_verbs[] = {BS_VERB_REPAIR_TREE, BS_VERB_REPAIR_DIGESTS,
@@ -581,6 +735,11 @@ void bs_repair_free(bs_repair *r) {
     free(r->threads);
     free(r->args);
     free(r->mv);
+    for (size_t i = 0; i < r->nrx_sess; i++) { /* a stream never ended */
+        bs_store_sst_free(r->rx_sess[i]->sst);
+        pthread_mutex_destroy(&r->rx_sess[i]->mu);
+        free(r->rx_sess[i]);
+    }
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     void (*release)(void *) = r->env.release;

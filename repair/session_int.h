@@ -50,6 +50,17 @@ struct bs_repair {
     /* streaming counters (every STREAM chunk applied here, every chunk
      * this node sent), for progress */
     atomic_uint_fast64_t rx_bytes, rx_rows, tx_bytes;
+    /* incoming streams this node asked for (SEND_ALL to itself: bootstrap,
+     * rebuild), under mu: a STREAM chunk that names a session id accepts
+     * only while its id is here, so chunks of a request made before a
+     * restart, or given up, are refused (BS_ECANCELED) and stop their
+     * sender */
+    struct bs__rx_slot *rx_sess[16];
+    size_t nrx_sess;
+    atomic_uint_fast64_t stale_chunks;
+    /* requests served per verb (index verb - BS_VERB_REPAIR_TREE) */
+    atomic_uint_fast64_t served[5];
+    int dc_parallel; /* of the running session (session thread) */
     /* the range movement in progress or last run (movement.c), under mu */
     struct bs__movement_state *mv;
     /* hosts that failed earlier in the running session (session thread) */
@@ -70,11 +81,19 @@ int bs__repair_do_digests(bs_repair *r, const char *cf, const int64_t *s,
                           const int64_t *e, size_t n, bs_buf *out);
 /* Streams the wanted records (sorted) of the ranges to `to` (want NULL:
  * every record), throttled to o.stream_throughput_bytes; res = rows,
- * bytes, chunks sent. */
+ * bytes, chunks sent.  session (0: none) goes with every chunk. */
 int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
                        const int64_t *e, size_t n, const bs_repair_peer *to,
                        const bs_stream_digest *want, size_t nwant,
-                       uint64_t res[3]);
+                       uint64_t session, uint64_t res[3]);
+/* A fresh incoming session id (random, non-zero) for a stream of table
+ * cf, registered until bs__repair_rx_end; 0 when the table is full (then
+ * chunks go without one).  With o.stream_ingest_sst its chunks are
+ * written to SST files as they land and ingested by rx_end. */
+uint64_t bs__repair_rx_begin(bs_repair *r, const char *cf);
+/* Ends session id: commit (the stream completed) ingests what it
+ * buffered, else it is dropped.  0 or the ingestion's error. */
+int bs__repair_rx_end(bs_repair *r, uint64_t id, int commit);
 /* 1 once bs_repair_stop began. */
 int bs__repair_stopping(bs_repair *r);
 
@@ -119,6 +138,7 @@ typedef struct bs__repair_req {
     /* verb-specific, filled by bs__repair_req_parse */
     uint8_t depth;       /* TREE */
     bs_repair_peer to;   /* SEND */
+    uint64_t session;    /* SEND_ALL, STREAM: 0 = none */
     const uint8_t *body; /* SEND: wanted digests; STREAM: the chunk */
     size_t body_len;
 } bs__repair_req;
@@ -129,6 +149,9 @@ int bs__repair_req_encode(bs_buf *b, const char *cf, const int64_t *s,
                           const int64_t *e, uint32_t n);
 /* The SEND tail: the target's address and port. */
 int bs__repair_req_encode_target(bs_buf *b, const bs_repair_peer *to);
+/* STREAM: the session id prefix of the chunk ("BSS1", u64 id). */
+#define BS__STREAM_SESSION_MAGIC "BSS1"
+
 /* Decodes and validates a request of `verb` completely.  0 (then
  * bs__repair_req_free), BS_ECORRUPT, BS_EINVAL (not a repair verb) or
  * BS_ENOMEM. */

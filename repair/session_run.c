@@ -14,6 +14,7 @@
  * Everything the session knows of the cluster (ring, liveness,
  * endpoints, the tables and their placement) comes from bs_repair_env.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct replica {
     int local;
     bs_repair_peer peer;
     char addr[BS_REPAIR_ADDRLEN];
+    char dc[64];
 } replica;
 
 static int replica_of(bs_repair *r, const bs_ring_snapshot *snap, uint32_t idx,
@@ -45,6 +47,7 @@ static int replica_of(bs_repair *r, const bs_ring_snapshot *snap, uint32_t idx,
     memset(out, 0, sizeof *out);
     out->host = d.host_id;
     out->local = !memcmp(d.host_id.b, r->env.self.b, 16);
+    snprintf(out->dc, sizeof out->dc, "%s", d.dc ? d.dc : "");
     rc = r->env.endpoint(r->env.ud, &d, &out->peer);
     if (rc && !out->local) return rc;
     snprintf(out->addr, sizeof out->addr, "%s",
@@ -175,7 +178,7 @@ static int run_send(bs_repair *r, const replica *src, const replica *dst,
                     uint64_t res[3]) {
     bs_stream_digests_sort(want, nwant);
     if (src->local)
-        return bs__repair_do_send(r, cf, s, e, n, &dst->peer, want, nwant, res);
+        return bs__repair_do_send(r, cf, s, e, n, &dst->peer, want, nwant, 0, res);
     bs_buf b = BS_BUF_INIT;
     int rc = bs__repair_req_encode(&b, cf, s, e, (uint32_t)n);
     if (!rc) rc = bs__repair_req_encode_target(&b, &dst->peer);
@@ -319,6 +322,58 @@ static int sync_range(bs_repair *r, const char *cf, const replica *reps,
     return rc;
 }
 
+typedef struct tree_job {
+    bs_repair *r;
+    const replica *reps;
+    size_t nrep;
+    const char *dc, *cf;
+    const bs_merkle_range *rg;
+    unsigned depth;
+    bs_merkle **trees;
+    int *rcs;
+} tree_job;
+
+/* The trees of the replicas of job->dc, one after another. */
+static void *tree_thread(void *ud) {
+    tree_job *j = ud;
+    for (size_t i = 0; i < j->nrep; i++)
+        if (!strcmp(j->reps[i].dc, j->dc))
+            j->rcs[i] = fetch_tree(j->r, &j->reps[i], j->cf, j->rg, j->depth,
+                                   &j->trees[i]);
+    return NULL;
+}
+
+/* Every replica's tree of rg into trees[i] / rcs[i].  In turn, stopping
+ * at the first failure; with dc_parallel, one thread per datacenter. */
+static void fetch_trees(bs_repair *r, const replica *reps, size_t nrep,
+                        const char *cf, const bs_merkle_range *rg,
+                        unsigned depth, bs_merkle **trees, int *rcs) {
+    for (size_t i = 0; i < nrep; i++) rcs[i] = 0;
+    if (!r->dc_parallel) {
+        for (size_t i = 0; i < nrep; i++)
+            if ((rcs[i] = fetch_tree(r, &reps[i], cf, rg, depth, &trees[i])))
+                return;
+        return;
+    }
+    tree_job jobs[MAX_REPLICAS];
+    pthread_t th[MAX_REPLICAS];
+    int started[MAX_REPLICAS] = {0};
+    size_t nj = 0;
+    for (size_t i = 0; i < nrep; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < nj && !seen; k++) seen = !strcmp(jobs[k].dc, reps[i].dc);
+        if (seen) continue;
+        jobs[nj] = (tree_job){r, reps, nrep, reps[i].dc, cf, rg, depth, trees, rcs};
+        started[nj] = nj > 0 && !pthread_create(&th[nj], NULL, tree_thread, &jobs[nj]);
+        nj++;
+    }
+    /* the first DC on this thread, and any whose thread did not start */
+    for (size_t k = 0; k < nj; k++)
+        if (!started[k]) tree_thread(&jobs[k]);
+    for (size_t k = 0; k < nj; k++)
+        if (started[k]) pthread_join(th[k], NULL);
+}
+
 /* Repairs one range of one table among its replicas. */
 static int repair_range(bs_repair *r, const char *cf, bs_table *lt,
                         const bs_merkle_range *rg, const replica *reps,
@@ -341,8 +396,10 @@ static int repair_range(bs_repair *r, const char *cf, bs_table *lt,
             trees[i] = NULL;
         }
         uint64_t maxrows = 0;
+        int rcs[MAX_REPLICAS];
+        fetch_trees(r, reps, nrep, cf, rg, depth, trees, rcs);
         for (size_t i = 0; i < nrep && !rc; i++) {
-            rc = fetch_tree(r, &reps[i], cf, rg, depth, &trees[i]);
+            rc = rcs[i];
             if (rc) {
                 fail_range(rep, cf, rg, "tree from %s: %s", reps[i].addr, rc);
                 if (rc == BS_ETIMEDOUT || rc == BS_EOVERLOAD ||
@@ -425,6 +482,45 @@ out:
     return 0;
 }
 
+/* 1 when ring member idx is in one of o's datacenters. */
+static int dc_chosen(const bs_repair_run_opts *o, const bs_ring_snapshot *snap,
+                     uint32_t idx) {
+    bs_ring_node_desc d;
+    if (bs_ring_snapshot_node(snap, idx, &d) || !d.dc) return 0;
+    for (size_t i = 0; i < o->ndcs; i++)
+        if (!strcmp(o->dcs[i], d.dc)) return 1;
+    return 0;
+}
+
+/* The datacenter set of o is usable: each has a ring member and this
+ * node (ring member self) is in one of them.  0 or BS_ENOTFOUND /
+ * BS_EINVAL with the message in rep->first_error. */
+static int check_dcs(const bs_repair_run_opts *o, const bs_ring_snapshot *snap,
+                     uint32_t self, bs_repair_report *rep) {
+    uint32_t n = bs_ring_snapshot_node_count(snap);
+    for (size_t i = 0; i < o->ndcs; i++) {
+        int found = 0;
+        for (uint32_t k = 0; k < n && !found; k++) {
+            bs_ring_node_desc d;
+            found = !bs_ring_snapshot_node(snap, k, &d) && d.dc &&
+                    !strcmp(d.dc, o->dcs[i]);
+        }
+        if (!found) {
+            snprintf(rep->first_error, sizeof rep->first_error,
+                     "unknown datacenter '%.100s'", o->dcs[i]);
+            return BS_ENOTFOUND;
+        }
+    }
+    if (!o->ndcs || dc_chosen(o, snap, self)) return 0;
+    bs_ring_node_desc me;
+    bs_ring_snapshot_node(snap, self, &me);
+    snprintf(rep->first_error, sizeof rep->first_error,
+             "the datacenters to repair must include this node's own (%.100s): "
+             "run the repair on a node of one of them",
+             me.dc ? me.dc : "?");
+    return BS_EINVAL;
+}
+
 static int repair_table(bs_repair *r, const char *cf,
                         const bs_ring_replica_map *map, uint32_t self_idx,
                         const bs_repair_run_opts *o, bs_repair_report *rep) {
@@ -448,6 +544,7 @@ static int repair_table(bs_repair *r, const char *cf,
         size_t nrep = 0;
         int unknown = 0;
         for (size_t k = 0; k < nn; k++) {
+            if (o->ndcs && !dc_chosen(o, snap, nodes[k])) continue;
             if (!replica_of(r, snap, nodes[k], &reps[nrep]))
                 nrep++;
             else
@@ -568,6 +665,17 @@ int bs_repair_run(bs_repair *r, const bs_repair_run_opts *o,
     if (!snap || bs_ring_snapshot_find_node(snap, &r->env.self, &self_idx))
         rc = BS_EUNAVAIL;
     if (!rc && bs__repair_stopping(r)) rc = BS_ECLOSED;
+    bs_repair_run_opts oo = *o;
+    const char *mine[1];
+    bs_ring_node_desc me;
+    if (!rc && o->local_dc_only && !bs_ring_snapshot_node(snap, self_idx, &me) && me.dc) {
+        mine[0] = me.dc; /* lives as long as snap */
+        oo.dcs = mine;
+        oo.ndcs = 1;
+    }
+    o = &oo;
+    if (!rc) rc = check_dcs(o, snap, self_idx, rep);
+    r->dc_parallel = o->dc_parallel;
     if (!rc) rc = bs__repair_catalog_get(r, snap, &cat);
     if (!rc && o->keyspace) {
         const bs__repair_ks_desc *ks = bs__repair_catalog_ks(&cat, o->keyspace);

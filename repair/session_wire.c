@@ -14,10 +14,13 @@
  *                     SEND     u16 A, A bytes of target address (an IPv4
  *                              or IPv6 address in text), u16 port, then
  *                              the wanted digest list (stream.h)
- *                     STREAM   a chunk (stream.h; N is 0)
+ *                     STREAM   optionally "BSS1" and a u64 session id
+ *                              (non-zero), then a chunk (stream.h; N is 0)
  *                     SEND_ALL u16 A, A bytes of target address, u16 port
  *                              (every record of the ranges: range
- *                              movement)
+ *                              movement), optionally a u64 session id
+ *                              (non-zero) that every STREAM chunk of the
+ *                              answer carries
  * Responses: TREE bs_merkle_encode; DIGESTS a digest list; SEND and
  * SEND_ALL u64 rows,
  * u64 bytes, u64 chunks; STREAM nothing (the status says it).  Every
@@ -133,9 +136,22 @@ int bs__repair_req_parse(uint8_t verb, const uint8_t *p, size_t len,
         break;
     case BS_VERB_REPAIR_SEND_ALL:
         rc = parse_target(&q->tail, &q->to);
+        if (!rc && bs_rbuf_left(&q->tail) == 8 &&
+            (bs_rbuf_u64(&q->tail, &q->session) || !q->session))
+            rc = BS_ECORRUPT;
         if (!rc && bs_rbuf_left(&q->tail)) rc = BS_ECORRUPT;
         break;
     case BS_VERB_REPAIR_STREAM:
+        if (bs_rbuf_left(&q->tail) >= 12 &&
+            !memcmp(q->tail.p + q->tail.pos, BS__STREAM_SESSION_MAGIC, 4)) {
+            const uint8_t *m;
+            bs_rbuf_bytes(&q->tail, 4, &m);
+            bs_rbuf_u64(&q->tail, &q->session);
+            if (!q->session) {
+                rc = BS_ECORRUPT;
+                break;
+            }
+        }
         q->body = q->tail.p + q->tail.pos;
         q->body_len = bs_rbuf_left(&q->tail);
         if (q->nranges ||

@@ -158,6 +158,13 @@ rocksdb_options_t *bs__table_cf_options(bs_store *s, bs__gctab *gc) {
     return o;
 }
 
+rocksdb_options_t *bs__table_sst_options(bs_store *s) {
+    rocksdb_options_t *o = rocksdb_options_create();
+    set_common(s, o);
+    rocksdb_options_set_merge_operator(o, bs__merge_operator_create());
+    return o;
+}
+
 static bs_table *table_new(bs_store *s, const char *name, bs__gctab **gc_out) {
     bs_table *t = calloc(1, sizeof *t);
     bs__gctab *gc = calloc(1, sizeof *gc);
@@ -352,6 +359,8 @@ static void load_header_hints(bs_store *s, bs_table *t, rocksdb_readoptions_t *h
 
 /* RocksDB's WARN and above, into Basalt's log. */
 static void rocks_log(int level, const char *msg) {
+    /* said of every ingested SST file (SstFileWriter files carry none) */
+    if (strstr(msg, "opened without unique ID to verify")) return;
     if (level >= 3) BS_ERROR("rocksdb", "%s", msg);
     else BS_WARN("rocksdb", "%s", msg);
 }
@@ -362,6 +371,7 @@ int bs_store_open(const char *dir, const bs_store_opts *opts, bs_store **out) {
     if (!s) return BS_ENOMEM;
     store_options(s, opts);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
+    bs__ingest_cleanup(dir);
     /* RocksDB's LOG through a writer that survives a failing disk (see
      * rocks_shim.cc: the default one aborts the process) */
     bs__rocks_set_logger(s->dbopts, dir, 1 /* INFO */, rocks_log);

@@ -252,6 +252,28 @@ int bs_batch_delete_partition(bs_batch *b, bs_table *t, int64_t token,
  * order gives the same result. */
 int bs_batch_put_raw(bs_batch *b, bs_table *t, const void *key, size_t klen,
                      const void *val, size_t vlen);
+/* Raw records (as bs_batch_put_raw takes them), in strictly increasing
+ * key order, loaded into t through an SST file (storage/ingest.c): next
+ * yields one record (1), the end (0) or an error (< 0).  Merged by LWW
+ * like a batch.  0; BS_ENOTSUP a record needs a batch (partition deletion,
+ * range tombstone, static row: nothing was loaded); BS_ECORRUPT a bad
+ * record; BS_EINVAL keys out of order; BS_EIO. */
+typedef int (*bs_store_raw_iter)(void *ud, const uint8_t **key, size_t *klen,
+                                 const uint8_t **val, size_t *vlen);
+int bs_store_ingest_raw(bs_table *t, bs_store_raw_iter next, void *ud,
+                        uint64_t *rows, uint64_t *bytes);
+/* The same fed record by record (a streamed range as its chunks land):
+ * add checks each record as bs_batch_put_raw does (BS_ECORRUPT), refuses
+ * those that need a batch (BS_ENOTSUP: nothing added), and starts a new
+ * file when a key is not above the previous one; ingest moves every file
+ * into the table (one call; afterwards only free is allowed); free drops
+ * whatever was not ingested. */
+typedef struct bs_store_sst bs_store_sst;
+int bs_store_sst_new(bs_table *t, bs_store_sst **out);
+int bs_store_sst_add(bs_store_sst *w, const void *key, size_t klen, const void *val,
+                     size_t vlen);
+int bs_store_sst_ingest(bs_store_sst *w);
+void bs_store_sst_free(bs_store_sst *w);
 
 /* Applies the whole batch atomically (one RocksDB write across column
  * families) with the store's durability mode; returns when it is

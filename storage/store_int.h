@@ -305,6 +305,12 @@ int bs__corrupt(const char *table, const void *key, size_t klen,
 /* Creates the column family options for a table (merge operator and a
  * compaction filter factory over `gc`, which the factory then owns). */
 rocksdb_options_t *bs__table_cf_options(bs_store *s, bs__gctab *gc);
+/* A table's options without its compaction filter (SST files written
+ * for ingestion, storage/ingest.c); the caller destroys them. */
+rocksdb_options_t *bs__table_sst_options(bs_store *s);
+/* Removes ingest-*.sst files left in dir by a process that stopped
+ * mid-stream (storage/ingest.c). */
+void bs__ingest_cleanup(const char *dir);
 /* Test hook: writes raw bytes with a plain Put, bypassing every check. */
 int bs__raw_put(bs_table *t, const void *key, size_t klen, const void *val,
                 size_t vlen);

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "node/transport/server.h"
+#include "repair/session.h"
 #include "query/exec.h"
 #include "query/proto.h"
 #include "ring/strategy.h"
@@ -131,6 +132,12 @@ static int p_nodes(void *ud, bs_arena *a, bs_admin_node **out, size_t *n) {
         if (!v[i].is_self && e->app[BS_GS_STATUS].value &&
             !strcmp(e->app[BS_GS_STATUS].value, "LEFT"))
             continue; /* decommissioned: no longer part of the cluster */
+        bs_uuid hid;
+        if (!v[i].is_self &&
+            !bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
+                           strlen(e->app[BS_GS_HOST_ID].value), &hid) &&
+            bs_cluster_is_removed(p->cluster, &hid))
+            continue; /* removed, back with its old host id: stays out */
         bs_admin_node *d = &nd[k++];
         d->address = adup(a, e->ep.addr);
         d->dc = adup(a, e->app[BS_GS_DC].value ? e->app[BS_GS_DC].value : "?");
@@ -434,6 +441,24 @@ static void metrics_xdc(bs_buf *b, bs_msg *m) {
     pthread_mutex_unlock(&mu);
 }
 
+/* Requests served per repair verb (repair, streaming). */
+static void metrics_repair(bs_buf *b, struct bs_repair *r) {
+    if (!r) return;
+    bs_repair_stats rs;
+    bs_repair_get_stats(r, &rs);
+    bs_buf_appendf(b, "# HELP basalt_repair_requests_total Repair and "
+                      "streaming requests served as a replica, by verb\n"
+                      "# TYPE basalt_repair_requests_total counter\n");
+    const char *vn[] = {"tree", "digests", "send", "stream", "send_all"};
+    uint64_t vv[] = {rs.tree, rs.digests, rs.send, rs.stream, rs.send_all};
+    for (int i = 0; i < 5; i++)
+        bs_buf_appendf(b, "basalt_repair_requests_total{verb=\"%s\"} %llu\n",
+                       vn[i], (unsigned long long)vv[i]);
+    metric(b, "basalt_stream_stale_chunks_total", "counter",
+           "Stream chunks refused: their session was requested before a restart "
+           "or given up", rs.stale_chunks);
+}
+
 static int r_metrics(void *ud, const bs_admin_request *req,
                      bs_admin_response *resp) {
     (void)req;
@@ -544,6 +569,7 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                "Prepared statements dropped for room (executing one answers "
                "Unprepared)", es.evicted);
     }
+    metrics_repair(b, p->repair);
     metric(b, "basalt_load_bytes", "gauge",
            "Bytes on disk of every table (SST files)",
            (uint64_t)bs_local_load_bytes(p->node));

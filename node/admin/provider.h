@@ -19,6 +19,7 @@ typedef struct bs_provider {
     bs_coord *coord;          /* may be NULL: no /hints */
     struct bs_server *server; /* may be NULL: no CQL server counters */
     struct bs_exec *exec;     /* may be NULL: no prepared-statement gauges */
+    struct bs_repair *repair; /* may be NULL: no repair request counters */
     int64_t started_s;        /* wall clock at start */
     volatile int drained;     /* set by drain */
 } bs_provider;

@@ -51,8 +51,29 @@ static int h_repair(void *ud, const bs_admin_request *req,
                 resp, 400, "bad range '%s' (want start:end tokens)", range);
         o.has_range = 1;
     }
+    /* dc=a,b (the datacenters taking part), local=1, dc_parallel=1 */
+    const char *dcs[16];
+    const char *dcl = param(req, "dc"), *loc = param(req, "local"),
+               *par = param(req, "dc_parallel");
+    o.local_dc_only = loc && strcmp(loc, "0") && strcmp(loc, "false");
+    o.dc_parallel = par && strcmp(par, "0") && strcmp(par, "false");
+    if (dcl && o.local_dc_only)
+        return bs_admin_error(resp, 400, "dc and local exclude each other");
+    if (dcl) {
+        char *copy = bs_arena_strndup(req->arena, dcl, strlen(dcl)), *save = NULL;
+        if (!copy) return BS_ENOMEM;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (o.ndcs == sizeof dcs / sizeof dcs[0])
+                return bs_admin_error(resp, 400, "too many datacenters");
+            dcs[o.ndcs++] = t;
+        }
+        o.dcs = dcs;
+    }
     bs_repair_report rep;
     int rc = bs_repair_run(r, &o, &rep);
+    if ((rc == BS_ENOTFOUND || rc == BS_EINVAL) && rep.first_error[0])
+        return bs_admin_error(resp, rc == BS_EINVAL ? 400 : 404, "%s",
+                              rep.first_error);
     if (rc == BS_ENOTFOUND)
         return bs_admin_error(resp, 404, "unknown keyspace or table");
     if (rc == BS_EBUSY)

@@ -40,6 +40,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
@@ -48,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/clock.h"
@@ -84,7 +86,8 @@ struct bs_cluster {
     uv_timer_t timer;
     int timer_live;
     unsigned ticks;
-    bs_uuid *removed; /* host ids seen LEFT: never members again */
+    bs_uuid *removed; /* host ids seen LEFT: never members again (written
+                         on the loop thread under mu) */
     size_t nremoved;
     char *saved_peers;     /* as last saved (bs_local_save_peers) */
     bs_msg_peer *contacts; /* the saved members at start */
@@ -309,6 +312,63 @@ static int build_ring(const bs_gossip_view *v, size_t n, int future,
     return rc;
 }
 
+/* <data_directory>/removed_hosts: one host id per line, every node seen
+ * LEFT (appended and fsynced when first seen), so that a removed node is
+ * refused even after every node that saw it leave restarted. */
+static void removed_path(const bs_cluster *c, char *out, size_t cap) {
+    snprintf(out, cap, "%s/removed_hosts", c->cfg->data_directory);
+}
+
+static int add_removed(bs_cluster *c, const bs_uuid *h) {
+    pthread_mutex_lock(&c->mu);
+    bs_uuid *nr = realloc(c->removed, (c->nremoved + 1) * sizeof *nr);
+    if (nr) {
+        c->removed = nr;
+        c->removed[c->nremoved++] = *h;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return nr ? 0 : BS_ENOMEM;
+}
+
+int bs_cluster_is_removed(bs_cluster *c, const bs_uuid *host) {
+    int found = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->nremoved && !found; i++)
+        found = !memcmp(c->removed[i].b, host->b, 16);
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
+static void load_removed(bs_cluster *c) {
+    char path[4200], line[128];
+    removed_path(c, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        bs_uuid h;
+        size_t n = strcspn(line, "\r\n");
+        if (n && !bs_uuid_parse(line, n, &h) && add_removed(c, &h)) break;
+    }
+    fclose(f);
+    if (c->nremoved)
+        BS_INFO(LOG, "%zu removed host ids loaded from %s: those nodes stay out "
+                "of the ring", c->nremoved, path);
+}
+
+static void save_removed(bs_cluster *c, const bs_uuid *h) {
+    char path[4200], line[BS_UUID_STRLEN + 2];
+    removed_path(c, path, sizeof path);
+    bs_uuid_format(h, line);
+    size_t n = strlen(line);
+    line[n++] = '\n';
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && write(fd, line, n) == (ssize_t)n && fsync(fd) == 0;
+    if (fd >= 0) close(fd);
+    if (!ok)
+        BS_WARN(LOG, "cannot record removed host %.36s in %s: %s (it is "
+                "remembered until this node restarts)", line, path, strerror(errno));
+}
+
 /* Remembers the host ids of LEFT endpoints (loop thread) and clears the
  * STATUS of every endpoint whose host id left, so that a removed node
  * that comes back with a new generation is not a member again. */
@@ -322,10 +382,8 @@ static void note_removed(bs_cluster *c, bs_gossip_view *v, size_t n) {
         for (size_t j = 0; j < c->nremoved && !known; j++)
             known = !memcmp(c->removed[j].b, h.b, 16);
         if (!known && !strcmp(status_of(e), "LEFT") && !v[i].is_self) {
-            bs_uuid *nr = realloc(c->removed, (c->nremoved + 1) * sizeof *nr);
-            if (!nr) continue;
-            c->removed = nr;
-            c->removed[c->nremoved++] = h;
+            if (add_removed(c, &h)) continue;
+            save_removed(c, &h);
             known = 1;
         }
         if (known && strcmp(status_of(e), "LEFT")) {
@@ -692,7 +750,8 @@ static int peers_fn(void *ud, bs_arena *a, bs_exec_node **out, size_t *nout) {
         if (!is_member(e)) continue; /* joining nodes are no replicas yet */
         bs_exec_node *x = &p[k];
         if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
-                          strlen(e->app[BS_GS_HOST_ID].value), &x->host_id))
+                          strlen(e->app[BS_GS_HOST_ID].value), &x->host_id) ||
+            bs_cluster_is_removed(c, &x->host_id))
             continue;
         const char *sv = e->app[BS_GS_SCHEMA].value;
         if (sv) bs_uuid_parse(sv, strlen(sv), &x->schema_version);
@@ -894,6 +953,7 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     c->events_ud = events_ud;
     pthread_mutex_init(&c->mu, NULL);
     bs_local_host_id(node, &c->host_id);
+    load_removed(c);
     int32_t gen;
     int rc = bs_local_next_generation(node, bs_clock_now_s(NULL), &gen);
     if (rc) {

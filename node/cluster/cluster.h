@@ -71,6 +71,10 @@ int bs_cluster_is_alive(bs_cluster *c, const bs_uuid *host_id);
  * gossip does not know yet; *total (may be NULL) gets how many were
  * saved.  Any thread. */
 size_t bs_cluster_unmet_peers(bs_cluster *c, size_t *total);
+/* 1 when host_id was seen LEFT (decommissioned or removed; remembered in
+ * <data_directory>/removed_hosts across restarts): it is never a member
+ * again, whatever it gossips.  Any thread. */
+int bs_cluster_is_removed(bs_cluster *c, const bs_uuid *host_id);
 
 bs_msg *bs_cluster_msg(bs_cluster *c);
 bs_gossip *bs_cluster_gossip(bs_cluster *c);

@@ -159,8 +159,13 @@ class _Base(unittest.TestCase):
                          % (len(missing), len(want), cl))
 
     def wait_normal(self, n, k, timeout=120):
-        _wait(lambda: normal_count(n) == k, timeout,
-              "%s sees %d normal nodes (%r)" % (n.host, k, states(n)))
+        # the view goes into the failure message once the wait failed (a
+        # node just started may not answer on its admin port yet)
+        try:
+            _wait(lambda: normal_count(n) == k, timeout,
+                  "%s sees %d normal nodes" % (n.host, k))
+        except AssertionError as e:
+            raise AssertionError("%s; its view now: %r" % (e, states(n)))
 
     def wait_down(self, n, host):
         _wait(lambda: states(n).get(host, "")[:1] == "D", 30,

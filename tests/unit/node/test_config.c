@@ -220,6 +220,7 @@ static const char *full_yaml =
     "auto_bootstrap: false\n"
     "consistent_range_movement: false\n"
     "stream_throughput_outbound: 8MiB\n"
+    "stream_ingest_sst: false\n"
     "ring_delay: 2s\n"
     "replace_address_first_boot: 10.0.0.9\n"
     "read_request_timeout: 6s\n"
@@ -340,6 +341,7 @@ static void check_full(const bs_config *c) {
     ck_assert(!c->auto_bootstrap);
     ck_assert(!c->consistent_range_movement);
     ck_assert_uint_eq(c->stream_throughput_outbound_bytes, 8u << 20);
+    ck_assert(!c->stream_ingest_sst);
     ck_assert_uint_eq(c->ring_delay_ms, 2000);
     ck_assert_str_eq(c->replace_address_first_boot, "10.0.0.9");
     ck_assert_uint_eq(c->read_request_timeout_ms, 6000);

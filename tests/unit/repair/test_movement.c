@@ -10,7 +10,11 @@
  * arrived; the source of a range being down fails the session with a
  * message that names the way out (consistent_range_movement); the
  * progress JSON.  Decommission - node 2 leaves and pushes every key it
- * owned to its new owner.
+ * owned to its new owner.  Stream sessions - chunks that name a session
+ * id the target does not wait for (a request of its previous run) are
+ * refused and stop the sender; a registered id (its chunks buffered in
+ * SST files, ingested when the stream ends) and no id are accepted.
+ * Rebuild - an unknown source datacenter is named.
  */
 #include <check.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include "common/error.h"
 #include "repair/movement.h"
 #include "repair/session.h"
+#include "repair/session_int.h" /* stream session ids */
 #include "ring/murmur3.h"
 #include "ring/strategy.h"
 #include "ring/tokenmeta.h"
@@ -148,6 +153,8 @@ START_TEST(bootstrap_pulls_exactly_the_gained_ranges) {
     }
     ck_assert_int_gt(gained, NKEYS / 10);
     ck_assert_uint_gt(rep.rows, 0);
+    /* prepare asked the sources: exactly what then arrived */
+    ck_assert_uint_eq(rep.bytes_total, rep.bytes);
     bs_buf j = BS_BUF_INIT;
     ck_assert_int_eq(bs_repair_streams_json(g_c.repair[2], &j), 0);
     ck_assert_int_eq(bs_buf_append_u8(&j, 0), 0);
@@ -198,6 +205,66 @@ START_TEST(decommission_pushes_every_owned_key) {
     }
     ck_assert_int_gt(moved, 0);
     ck_assert_uint_eq(rep.rows, 2 * (uint64_t)moved); /* marker + cell */
+    ck_assert_uint_gt(rep.bytes, 0);
+    ck_assert_uint_eq(rep.bytes_total, rep.bytes);
+}
+END_TEST
+
+/* Node 0 streams every key it holds to node 2 with session id sess. */
+static int stream_0_to_2(uint64_t sess, uint64_t res[3]) {
+    bs_repair_peer to;
+    memset(&to, 0, sizeof to);
+    snprintf(to.addr, sizeof to.addr, "%s", g_c.peer[2].addr);
+    to.port = g_c.peer[2].port;
+    int64_t s = INT64_MIN, e = INT64_MAX;
+    return bs__repair_do_send(g_c.repair[0], "ks.t", &s, &e, 1, &to, NULL, 0, sess, res);
+}
+
+START_TEST(stale_stream_session_refused) {
+    for (int k = 0; k < 50; k++) put(0, k, "old-run");
+    uint64_t res[3] = {0, 0, 0};
+    bs_repair_stats st;
+    /* an id node 2 never asked for (or asked for before a restart) */
+    ck_assert_int_eq(stream_0_to_2(0x1234567890abcdefULL, res), BS_ECANCELED);
+    char v[64];
+    for (int k = 0; k < 50; k++) {
+        local_get(2, k, v);
+        ck_assert_msg(!strcmp(v, ""), "key %d landed from a stale session", k);
+    }
+    bs_repair_get_stats(g_c.repair[2], &st);
+    ck_assert_uint_eq(st.stale_chunks, 1); /* the first chunk stopped it */
+    /* the id of a request node 2 is waiting for */
+    uint64_t id = bs__repair_rx_begin(g_c.repair[2], "ks.t");
+    ck_assert_uint_ne(id, 0);
+    ck_assert_int_eq(stream_0_to_2(id, res), 0);
+    ck_assert_uint_eq(res[0], 100); /* marker + cell per key */
+    /* stream_ingest_sst (the default): in SST files until the end */
+    local_get(2, 7, v);
+    ck_assert_str_eq(v, "");
+    ck_assert_int_eq(bs__repair_rx_end(g_c.repair[2], id, 1), 0);
+    local_get(2, 7, v);
+    ck_assert_str_eq(v, "old-run");
+    /* once ended, the same id is refused again */
+    ck_assert_int_eq(stream_0_to_2(id, res), BS_ECANCELED);
+    /* no id (repair, decommission pushes): accepted */
+    ck_assert_int_eq(stream_0_to_2(0, res), 0);
+    bs_repair_get_stats(g_c.repair[2], &st);
+    ck_assert_uint_eq(st.stale_chunks, 2);
+}
+END_TEST
+
+START_TEST(rebuild_unknown_dc_named) {
+    char err[300];
+    ck_assert_int_eq(bs_repair_check_source_dc(g_c.repair[2], "dc9", err, sizeof err),
+                     BS_ENOTFOUND);
+    ck_assert_msg(strstr(err, "unknown datacenter 'dc9'") != NULL, "%s", err);
+    bs_movement_opts o;
+    memset(&o, 0, sizeof o);
+    o.kind = BS_MOVE_REBUILD;
+    o.source_dc = "dc9";
+    bs_movement_report rep;
+    ck_assert_int_eq(bs_repair_move(g_c.repair[2], &o, &rep), BS_ENOTFOUND);
+    ck_assert_msg(strstr(rep.error, "unknown datacenter 'dc9'") != NULL, "%s", rep.error);
 }
 END_TEST
 
@@ -209,6 +276,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, bootstrap_pulls_exactly_the_gained_ranges);
     tcase_add_test(tc, bootstrap_source_down_fails_clearly);
     tcase_add_test(tc, decommission_pushes_every_owned_key);
+    tcase_add_test(tc, stale_stream_session_refused);
+    tcase_add_test(tc, rebuild_unknown_dc_named);
     suite_add_tcase(s, tc);
     return s;
 }
