@@ -3,7 +3,8 @@
     /usr/bin/python3 jepsen/report.py [STORE_DIR] [--latest]
 
 One row per run (or per test with --latest): test, seed, time, ops
-acknowledged / indeterminate / failed, faults, the checker's key figures
+acknowledged / indeterminate / failed (a conditional write that was
+not applied is not counted as failed), faults, the checker's key figures
 and the verdict.  docs/JEPSEN.md's results table is made with it."""
 import glob
 import json
@@ -28,6 +29,13 @@ def row(s):
                 figs.append("resurrected=%d" % len(d["resurrected"]))
     if "stale_reads" in r:
         figs.append("stale=%d final_wrong=%d" % (r["stale_reads"], len(r.get("final_wrong", []))))
+    if "linearizable_keys" in r:
+        figs.append("linearizable keys %d/%d (%d ops, %d not applied), final SERIAL=QUORUM=ALL %s"
+                    % (r["linearizable_keys"], r.get("keys", 0),
+                       sum(v for k, v in r.get("ops", {}).items()
+                           if k.endswith(":ok") or k.endswith(":not-applied")),
+                       sum(v for k, v in ops.items() if k.endswith(":not-applied")),
+                       "yes" if not r.get("final_mismatch") else "NO"))
     if "convergence" in r:
         figs.append("converged=%s" % r["convergence"])
     verdict = "ERROR" if "error" in s else ("valid" if s.get("valid") else "INVALID")

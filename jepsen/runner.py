@@ -18,7 +18,9 @@ Phases:
      --settle seconds); anti-entropy repair of keyspace jepsen on every
      node (admin POST /repair; --no-repair skips it)
   5. final reads: convergence (every node at ONE agrees, retried for up to
-     --converge-timeout s), then QUORUM and ALL snapshots
+     --converge-timeout s), the workload's own final operations if it has
+     any (cas-register: a SERIAL read of every key, recorded in the
+     history as process "final"), then QUORUM and ALL snapshots
   6. check, then write the store directory:
        jepsen/store/<workload>-<nemesis>/<UTC time>/
          history.jsonl  one JSON object per op: process, type
@@ -59,6 +61,11 @@ import nemesis as nemmod    # noqa: E402
 import workloads as wl      # noqa: E402
 
 
+# every workload by --workload name (cas-register is kept apart from
+# workloads.WORKLOADS, which other branches extend)
+WORKLOADS = dict(wl.WORKLOADS, **{"cas-register": wl.CasRegisterWorkload})
+
+
 def _default_basaltd():
     root = os.path.dirname(HERE)
     for b in ("build", "build-jepsen", "build-lead"):
@@ -92,12 +99,14 @@ class Client(object):
             raise
         self.cluster = c
 
-    def execute(self, cql, cl, timeout=None):
+    def execute(self, cql, cl, timeout=None, serial=None):
         from cassandra.query import SimpleStatement
         if self.session is None:
             self.connect()
-        return self.session.execute(SimpleStatement(cql, consistency_level=cl),
-                                    timeout=timeout or self.timeout)
+        st = SimpleStatement(cql, consistency_level=cl)
+        if serial is not None:
+            st.serial_consistency_level = serial
+        return self.session.execute(st, timeout=timeout or self.timeout)
 
     def close(self):
         if self.cluster is not None:
@@ -137,6 +146,8 @@ class Run(object):
                 c = {"process": proc, "type": t, "f": f, "value": val, "node": client.node}
                 if err:
                     c["error"] = err
+                elif t == "fail":
+                    c["applied"] = False   # a conditional write whose condition was false
                 self.record(c)
                 if hasattr(self.wl, "after"):
                     self.wl.after(state, f, v, t)
@@ -145,7 +156,7 @@ class Run(object):
                     # Jepsen, continue as a new process
                     proc += a.concurrency
                     client.close()
-                if t != "ok":
+                if t != "ok" and err:
                     self.stop_ev.wait(0.2)
                 self.stop_ev.wait(a.delay)
         except Exception as e:  # a bug in the runner: surface it
@@ -232,6 +243,26 @@ class Run(object):
                               "replicas": {str(k): v for k, v in (reps or {}).items()},
                               "checksums": sums, "differences": diff}
 
+    def final_ops(self):
+        """The workload's reads after heal (cas-register: every key at
+        SERIAL), recorded in the history as process "final"; each is
+        retried through the next node until it succeeds (6 attempts)."""
+        order = sorted(self.readers)
+        for f, v in self.wl.final_ops():
+            for attempt in range(6):
+                c = self.readers[order[attempt % len(order)]]
+                self.record({"process": "final", "type": "invoke", "f": f, "value": v,
+                             "node": c.node})
+                t, val, err = self.wl.invoke(c, f, v)
+                done = {"process": "final", "type": t, "f": f, "value": val, "node": c.node}
+                if err:
+                    done["error"] = err
+                self.record(done)
+                if t == "ok":
+                    break
+                c.close()
+                time.sleep(1)
+
     def repair(self, fin):
         """Anti-entropy repair of keyspace jepsen on every node in turn
         (admin POST /repair, what `basalt-admin repair jepsen` sends).
@@ -304,7 +335,7 @@ class Run(object):
                 raise RuntimeError("cluster did not converge to 5 Up nodes in 60 s")
             skew = lambda i: self.db.nodes[i].skew_us   # noqa: E731
             self.wl = (wl.RegisterWorkload(skew) if a.workload == "register"
-                       else wl.WORKLOADS[a.workload]())
+                       else WORKLOADS[a.workload]())
             self.readers = {i: wl_client(i, self.net.ip(i), 8.0) for i in self.db.nodes}
             self.setup_schema()
 
@@ -352,6 +383,8 @@ class Run(object):
             if a.repair:
                 self.repair(fin)
             self.converge(fin)
+            if hasattr(self.wl, "final_ops"):
+                self.final_ops()
             if a.workload == "delete":
                 for n in self.db.nodes.values():
                     for path in ("/flush", "/compact"):
@@ -455,7 +488,7 @@ class Run(object):
         for op in self.hist:
             if op["process"] == "nemesis" or op["type"] == "invoke":
                 continue
-            k = "%s:%s" % (op["f"], op["type"])
+            k = "%s:%s" % (op["f"], "not-applied" if op.get("applied") is False else op["type"])
             ops[k] = ops.get(k, 0) + 1
         s["ops"] = ops
         if self.db is not None:
@@ -480,9 +513,13 @@ class Run(object):
                     if d.get("lost"):
                         lines.append("LOST      %s" % d["lost"][:200])
             for k in ("stale_reads", "impossible_reads", "nonmonotonic_reads", "final_wrong",
-                      "resurrected_during_run"):
+                      "resurrected_during_run", "linearizable_keys", "final_mismatch",
+                      "final_serial_missing", "acknowledged", "indeterminate", "bad_reads",
+                      "error"):
                 if k in r:
                     lines.append("%s %s" % (k, r[k] if not isinstance(r[k], list) else r[k][:10]))
+            for bad in r.get("nonlinearizable", [])[:5] + r.get("undecided", [])[:5]:
+                lines.append("key %s    %s" % (bad["key"], bad["explanation"]))
             if "repair" in r:
                 lines.append("repair    %s" % " ".join("n%s=%s" % kv for kv in sorted(r["repair"].items())))
             lines.append("converged %s" % r.get("convergence"))
@@ -503,7 +540,7 @@ def _sig(signum, frame):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="jepsen/run", description=__doc__.split("\n\n")[0])
-    p.add_argument("--workload", choices=sorted(wl.WORKLOADS), default="set")
+    p.add_argument("--workload", choices=sorted(WORKLOADS), default="set")
     p.add_argument("--nemesis", default="partition",
                    help="comma-separated: %s, mixed" % ", ".join(nemmod.ALL))
     p.add_argument("--time", type=float, default=60, help="seconds of workload")

@@ -346,6 +346,150 @@ class RegisterWorkload(object):
 
 
 # ---------------------------------------------------------------------------
+# cas-register: compare-and-set registers through lightweight transactions;
+# every key's history must be linearizable (linear.py).
+# ---------------------------------------------------------------------------
+class CasRegisterWorkload(object):
+    """Per key (one row of jepsen.cas; key k in partition k % 16, so the
+    keys in use at once sit in different Paxos partitions): reads at
+    SERIAL; writes as `UPDATE .. IF EXISTS` or `INSERT .. IF NOT EXISTS`;
+    compare-and-set as `UPDATE .. SET v = new WHERE .. IF v = old`; all
+    conditional writes at serial consistency SERIAL, commit at QUORUM.
+    Values are 0..4 (a small domain, as in Jepsen's cas-register, keeps
+    the search small).  Keys are independent registers: `SLOTS` keys are
+    in use at a time and every `PERIOD` seconds the workers move on to
+    fresh keys, so each key's history stays short (an indeterminate
+    operation stays concurrent with everything after it on its key) --
+    Jepsen's independent keys.
+
+    History values: [key, arg, result].  A conditional write the server
+    did not apply is type "fail" with "applied": False and result = the
+    current value it returned ("?" if it returned none); any other fail
+    (Unavailable, refused) did not happen; timeouts are "info".
+    After heal the runner reads every key at SERIAL (process "final"),
+    and those reads are checked as the last operations of each key."""
+    name = "cas-register"
+    table = "cas"
+    SLOTS = 3
+    PERIOD = 10.0
+    DOMAIN = 5
+
+    def __init__(self):
+        self.t0 = None
+        self.lock = threading.Lock()
+        self.max_key = -1
+
+    def schema(self):
+        return ["CREATE TABLE IF NOT EXISTS %s.cas (part int, k int, v int, PRIMARY KEY (part, k))" % KS]
+
+    def op(self, w, rng):
+        now = time.monotonic()
+        with self.lock:
+            if self.t0 is None:
+                self.t0 = now
+            k = int((now - self.t0) / self.PERIOD) * self.SLOTS + rng.randrange(self.SLOTS)
+            self.max_key = max(self.max_key, k)
+        r = rng.random()
+        if r < 0.4:
+            return "read", [k, None, None]
+        if r < 0.6:
+            return rng.choice(["insert", "update"]), [k, rng.randrange(self.DOMAIN), None]
+        return "cas", [k, [rng.randrange(self.DOMAIN), rng.randrange(self.DOMAIN)], None]
+
+    def invoke(self, c, f, val):
+        """-> (type, value, error); a not-applied write returns type
+        "fail" and error None (the runner records "applied": False)."""
+        k, arg, _ = val
+        where = "WHERE part = %d AND k = %d" % (k % NPART, k)
+        try:
+            if f == "read":
+                rows = list(c.execute("SELECT v FROM %s.cas %s" % (KS, where), CL.SERIAL))
+                return "ok", [k, None, rows[0].v if rows else None], None
+            if f == "insert":
+                cql = ("INSERT INTO %s.cas (part, k, v) VALUES (%d, %d, %d) IF NOT EXISTS"
+                       % (KS, k % NPART, k, arg))
+            elif f == "update":
+                cql = "UPDATE %s.cas SET v = %d %s IF EXISTS" % (KS, arg, where)
+            else:
+                cql = "UPDATE %s.cas SET v = %d %s IF v = %d" % (KS, arg[1], where, arg[0])
+            rs = c.execute(cql, CL.QUORUM, serial=CL.SERIAL)
+            if rs.was_applied:
+                return "ok", [k, arg, None], None
+            return "fail", [k, arg, self._current(f, rs)], None
+        except Exception as e:
+            t, m = _classify(e)
+            if f == "read":
+                t = "fail"   # a read that failed changed nothing
+            return t, [k, arg, None], m
+
+    @staticmethod
+    def _current(f, rs):
+        """The current value a not-applied conditional write returned:
+        UPDATE .. IF EXISTS fails only on a missing row (None); otherwise
+        the row's v if the server sent the column, else unknown."""
+        if f == "update":
+            return None
+        rows = list(rs.current_rows) if hasattr(rs, "current_rows") else []
+        if rows and "v" in rows[0]._fields:
+            return rows[0].v
+        return "?"
+
+    def final_ops(self):
+        """Reads the runner makes after heal, recorded in the history."""
+        return [("read", [k, None, None]) for k in range(self.max_key + 1)]
+
+    def snapshot(self, session, cl, parts=range(NPART)):
+        rows = _rows_by_partition(session, "cas", "k, v", cl, parts)
+        return sorted([r.k, r.v] for p in rows for r in rows[p])
+
+    def check(self, history, fin):
+        import linear
+        counts = {}
+        for op in history:
+            if op["process"] != "nemesis" and op["type"] != "invoke":
+                key = "%s:%s" % (op["f"], "not-applied" if op.get("applied") is False else op["type"])
+                counts[key] = counts.get(key, 0) + 1
+        by_key = linear.ops_from_history(history)
+        res = {"keys": len(by_key), "ops": counts, "nonlinearizable": [], "undecided": [],
+               "linearizable_keys": 0, "valid": True}
+        for k in sorted(by_key):
+            r = linear.check(by_key[k])
+            if r["valid"]:
+                res["linearizable_keys"] += 1
+                continue
+            r["key"] = k
+            r["explanation"] = linear.explain(r)
+            res["undecided" if r["valid"] is None else "nonlinearizable"].append(r)
+        acked = sum(v for kk, v in counts.items() if kk.endswith(":ok"))
+        if acked == 0:
+            res["error"] = "no operation was acknowledged"
+        # after heal and the SERIAL reads nothing is in flight: QUORUM and
+        # ALL must agree with the last SERIAL read of every key
+        last = {}
+        for op in history:
+            if op["process"] == "final" and op["type"] == "ok":
+                last[op["value"][0]] = op["value"][2]
+        res["final_serial_reads"] = len(last)
+        res["final_mismatch"] = []
+        for cl in ("QUORUM", "ALL"):
+            snap = fin.get("reads", {}).get(cl)
+            if snap is None:
+                res[cl] = {"error": fin.get("errors", {}).get(cl, "final read failed")}
+                res["valid"] = False
+                continue
+            got = {k: v for k, v in snap}
+            bad = [{"key": k, "serial": v, cl: got.get(k)} for k, v in sorted(last.items())
+                   if got.get(k) != v]
+            res[cl] = {"keys": len(got), "differ_from_serial": len(bad)}
+            res["final_mismatch"] += bad[:20]
+        res["final_serial_missing"] = sorted(set(by_key) - set(last))
+        if (res["nonlinearizable"] or res["undecided"] or res["final_mismatch"] or
+                "error" in res or res["final_serial_missing"]):
+            res["valid"] = False
+        return res
+
+
+# ---------------------------------------------------------------------------
 # delete: insert then delete unique rows; deleted rows never come back.
 # ---------------------------------------------------------------------------
 class DeleteWorkload(object):
