@@ -266,7 +266,35 @@ static void send_event(bs_cluster *c, const char *type, const char *change,
  */
 
 /* Adds endpoint e to b.  0, or an error (logged) that leaves it out. */
-static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e) {
+/* Tokens already in the ring being built (sorted): a token two members
+ * announce goes to the first, in host id order (every node builds the
+ * same ring), instead of failing the whole build.  Two seeds that found
+ * an empty ring at the same moment took identical tokens that way. */
+typedef struct claimed {
+    int64_t *t;
+    size_t n;
+} claimed;
+
+static int cmp_tok(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t drop_claimed(claimed *c, int64_t *toks, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!c->n || !bsearch(&toks[i], c->t, c->n, sizeof *c->t, cmp_tok)) toks[k++] = toks[i];
+    int64_t *nt = realloc(c->t, (c->n + k + 1) * sizeof *nt);
+    if (nt) {
+        memcpy(nt + c->n, toks, k * sizeof *nt);
+        c->t = nt;
+        c->n += k;
+        qsort(c->t, c->n, sizeof *c->t, cmp_tok);
+    }
+    return n - k;
+}
+
+static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e, claimed *cl) {
     bs_ring_node_desc d;
     memset(&d, 0, sizeof d);
     if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
@@ -280,13 +308,26 @@ static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e) {
     int64_t *toks = NULL;
     int rc = parse_tokens(e->app[BS_GS_TOKENS].value, &toks, &d.ntokens);
     if (rc) return rc;
+    size_t dup = drop_claimed(cl, toks, d.ntokens);
+    if (dup) {
+        static _Atomic unsigned warned;
+        if (atomic_fetch_add(&warned, 1) < 20)
+            BS_WARN(LOG, "endpoint %s announces %zu token(s) another member (smaller host "
+                    "id) holds: they stay with that member", epname, dup);
+        d.ntokens -= dup;
+    }
     d.tokens = toks;
-    rc = bs_ring_builder_add_node(b, &d);
+    rc = d.ntokens ? bs_ring_builder_add_node(b, &d) : BS_EEXIST;
     if (rc && rc != BS_EEXIST)
         BS_WARN(LOG, "endpoint %s left out of the ring: %s", epname,
                 bs_strerror(rc));
     free(toks);
     return rc;
+}
+
+static int cmp_host_id(const void *a, const void *b) {
+    const bs_gossip_ep *x = *(const bs_gossip_ep *const *)a, *y = *(const bs_gossip_ep *const *)b;
+    return strcasecmp(x->app[BS_GS_HOST_ID].value, y->app[BS_GS_HOST_ID].value);
 }
 
 /* The ring of the members (future 0) or the ring once every topology
@@ -298,14 +339,24 @@ static int build_ring(const bs_gossip_view *v, size_t n, int future,
     *out = NULL;
     if (bs_ring_builder_new(&b)) return BS_ENOMEM;
     int k = 0;
+    const bs_gossip_ep **in = calloc(n ? n : 1, sizeof *in);
+    size_t m = 0;
+    if (!in) {
+        bs_ring_builder_free(b);
+        return BS_ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         const bs_gossip_ep *e = &v[i].st;
         int leaving = strcmp(status_of(e), "LEAVING") == 0;
         int joining = is_joining(e);
         k += leaving || joining;
-        if (future ? (joining || (is_member(e) && !leaving)) : is_member(e))
-            add_to_ring(b, e);
+        if (future ? (joining || (is_member(e) && !leaving)) : is_member(e)) in[m++] = e;
     }
+    qsort(in, m, sizeof *in, cmp_host_id);
+    claimed cl = {NULL, 0};
+    for (size_t i = 0; i < m; i++) add_to_ring(b, in[i], &cl);
+    free(cl.t);
+    free(in);
     int rc = bs_ring_builder_build(b, out);
     bs_ring_builder_free(b);
     if (changes) *changes = k;

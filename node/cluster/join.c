@@ -112,6 +112,16 @@ static int allocate(const bs__join_env *e, const bs_ring_snapshot *ring,
                  bs_strerror(rc));
         return rc;
     }
+    /* The first node of a ring gets evenly spaced tokens, the same for
+     * every node that finds the ring empty: turned by an offset from its
+     * host id (balance unchanged), so that two seeds that decided at the
+     * same moment (one per data center) do not take identical tokens */
+    if ((!ring || bs_ring_snapshot_token_count(ring) == 0) && n) {
+        uint64_t step = UINT64_MAX / n, h = 0;
+        for (int i = 0; i < 16; i++) h = h * 131 + e->host_id->b[i];
+        uint64_t off = h % (step / 2 ? step / 2 : 1);
+        for (size_t i = 0; i < n; i++) t[i] = (int64_t)((uint64_t)t[i] + off);
+    }
     *tokens = t;
     *ntokens = n;
     return 0;

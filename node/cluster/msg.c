@@ -1214,6 +1214,10 @@ static void in_dispatch(inconn *c, bs_msg_frame *f) {
         in_close(c);
         return;
     }
+    /* "r": the deadline on our own clock (the sender's wall clock may be
+     * skewed: Jepsen finding F6 - with "d" alone a node 2 s ahead dropped
+     * every request as expired and was cut off from the cluster) */
+    if (f->has_remaining) f->deadline_ms = now_ms() + f->remaining_ms;
     if (f->deadline_ms && f->deadline_ms < now_ms()) {
         INC(m, dropped_expired);
         return;
@@ -1782,6 +1786,8 @@ int bs_msg_send_traced(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
     f.kind = cb ? BS_MSG_KIND_REQUEST : BS_MSG_KIND_ONEWAY;
     f.id = atomic_fetch_add(&m->next_id, 1);
     f.deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
+    f.has_remaining = timeout_ms != 0;
+    f.remaining_ms = timeout_ms;
     f.payload = (uint8_t *)payload;
     f.len = len;
     if (trace) {

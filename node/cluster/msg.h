@@ -285,6 +285,11 @@ void bs_msg_get_xdc(const bs_msg *m, bs_msg_xdc *out);
  *   "s" status (int32; responses)   "p" payload (bin)
  *   "t" trace session id (bin16; optional, requests of a traced CQL
  *       request: the receiver records its events under that session)
+ *   "r" timeout left when sent, ms (uint32; optional, requests with a
+ *       deadline): the receiver's deadline is its own clock at receipt
+ *       plus r, so a peer whose wall clock is skewed neither drops every
+ *       request as expired nor keeps stale ones; "d" is kept for peers
+ *       that predate "r" (they compare it with their own wall clock)
  * Unknown keys are ignored (newer peers may add some).
  */
 typedef enum {
@@ -303,6 +308,8 @@ typedef struct bs_msg_frame {
     size_t len;
     int has_trace;     /* requests: "t", the CQL trace session (below) */
     uint8_t trace[16];
+    int has_remaining; /* "r": the request's timeout left when sent, ms */
+    uint32_t remaining_ms;
 } bs_msg_frame;
 
 #define BS_MSG_FRAME_HDR 5

@@ -52,7 +52,8 @@ int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
     bs_buf body = BS_BUF_INIT;
     msgpack_packer p;
     msgpack_packer_init(&p, &body, pk_write);
-    int n = 5 + (f->kind == BS_MSG_KIND_RESPONSE) + (f->has_trace != 0);
+    int n = 5 + (f->kind == BS_MSG_KIND_RESPONSE) + (f->has_trace != 0) +
+            (f->has_remaining != 0);
     msgpack_pack_map(&p, (size_t)n);
     pk_key(&p, "v");
     msgpack_pack_uint8(&p, f->verb);
@@ -65,6 +66,10 @@ int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
     if (f->kind == BS_MSG_KIND_RESPONSE) {
         pk_key(&p, "s");
         msgpack_pack_int32(&p, f->status);
+    }
+    if (f->has_remaining) {
+        pk_key(&p, "r");
+        msgpack_pack_uint32(&p, f->remaining_ms);
     }
     if (f->has_trace) {
         pk_key(&p, "t");
@@ -261,6 +266,13 @@ int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
                 break;
             }
             f->deadline_ms = v;
+        } else if (key_is(k, "r")) {
+            if (get_int(val, 0, UINT32_MAX, &v)) {
+                rc = fail(err, errlen, BS_ECORRUPT, "bad remaining timeout");
+                break;
+            }
+            f->remaining_ms = (uint32_t)v;
+            f->has_remaining = 1;
         } else if (key_is(k, "k")) {
             if (get_int(val, 0, 2, &v)) {
                 rc = fail(err, errlen, BS_ECORRUPT, "bad kind");

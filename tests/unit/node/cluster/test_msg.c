@@ -115,6 +115,33 @@ START_TEST(frame_round_trip_plain_and_lz4) {
 }
 END_TEST
 
+/* "r", the timeout left when a request was sent (the receiver's deadline
+ * counts from its own clock, Jepsen F6): round trip, and absent when the
+ * sender set none (old peers; one-way messages). */
+START_TEST(frame_remaining_timeout) {
+    uint8_t pl[3] = {1, 2, 3};
+    bs_msg_frame f = {BS_VERB_READ, BS_MSG_KIND_REQUEST, 9, 1, 0, pl, 3};
+    f.has_remaining = 1;
+    f.remaining_ms = 2500;
+    bs_buf b = BS_BUF_INIT;
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &b), 0);
+    bs_msg_frame g;
+    char err[128];
+    ck_assert_int_eq(bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
+    ck_assert_int_eq(g.has_remaining, 1);
+    ck_assert_uint_eq(g.remaining_ms, 2500);
+    ck_assert_int_eq(g.deadline_ms, 1);
+    bs_msg_frame_free(&g);
+    bs_buf_reset(&b);
+    f.has_remaining = 0;
+    ck_assert_int_eq(bs_msg_frame_encode(&f, 0, MAX, &b), 0);
+    ck_assert_int_eq(bs_msg_frame_decode(b.data, b.len, MAX, &g, err, sizeof err), 0);
+    ck_assert_int_eq(g.has_remaining, 0);
+    bs_msg_frame_free(&g);
+    bs_buf_free(&b);
+}
+END_TEST
+
 /* bs_msg_frame_compress (internode_compression dc: a raw frame
  * compressed on the loop thread): a compressible body is compressed and
  * decodes to the same frame; a short, incompressible or already
@@ -1149,6 +1176,7 @@ static Suite *suite(void) {
     tcase_add_test(t, frame_trace_id);
     tcase_add_test(t, frame_rejects_garbage);
     tcase_add_test(t, frame_compress_codec);
+    tcase_add_test(t, frame_remaining_timeout);
     tcase_add_test(t, hello_round_trip);
     tcase_add_test(t, peer_parse_endpoints);
     tcase_add_test(t, proof_binds_secret_nonces_direction_and_endpoint);
