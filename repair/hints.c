@@ -30,9 +30,23 @@
  * and deletes each as soon as it is acknowledged; the first failure ends
  * the pass.  The throttle sleeps len / throttle_bytes seconds after each
  * delivery (on a condition variable, so close() interrupts it).
+ *
+ * Pipelined replay (the thread, when a sender is set).  One round serves
+ * every live target at once: each target has a window of `window` slots;
+ * the thread reads as many rows as there are free slots (after the
+ * target's cursor, the last row sent), sends them, and waits on `cond`
+ * for answers, which the sender's done() writes into the slots under
+ * `lock`.  An acknowledged slot's row is deleted (then the slot is free);
+ * a failed one stops that target's sending for this round (its row and
+ * every later one stay, and are sent again next round: at-least-once).
+ * The throttle is a budget: bytes sent <= throttle_bytes per second since
+ * the round began, plus a tenth of a second's worth.  The round returns
+ * once nothing is in flight and every target is done or failed; on close
+ * it stops sending and waits for the answers still due.
  */
 #include "repair/hints.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -71,6 +85,7 @@ struct bs_hints {
     int stopping;
     bs_hints_deliver_fn deliver;
     bs_hints_alive_fn alive;
+    bs_hints_send_fn send;
     void *ud;
 };
 
@@ -81,6 +96,8 @@ void bs_hints_opts_default(bs_hints_opts *o) {
     o->throttle_bytes = 1024 * 1024;
     o->poll_ms = 1000;
     o->page = 128;
+    o->window = 64;
+    o->window_bytes = 1024 * 1024;
 }
 
 /* ---- counts (lock held) ---------------------------------------------- */
@@ -298,6 +315,239 @@ int bs_hints_drop(bs_hints *h, const bs_uuid *target, uint64_t *dropped) {
     return pass(h, target, NULL, NULL, dropped);
 }
 
+/* ---- pipelined replay ----------------------------------------------- */
+
+enum { SL_FREE, SL_SENT, SL_ANSWERED };
+
+struct wtgt;
+typedef struct slot {
+    bs_hints *h;
+    uint8_t ck[CK_LEN];
+    size_t len;
+    int state; /* SL_*; SENT -> ANSWERED under h->lock (done) */
+    int status;
+} slot;
+
+typedef struct wtgt {
+    bs_uuid id;
+    uint8_t after[CK_LEN];
+    int has_after, eof, failed;
+    unsigned inflight;
+    uint64_t bytes, delivered, expired;
+    slot *slots;
+} wtgt;
+
+typedef struct wround {
+    bs_hints *h;
+    unsigned win;
+    int64_t t0_ns;
+    uint64_t sent_bytes;
+    bs_arena a;
+} wround;
+
+static void on_done(void *cookie, int status) {
+    slot *s = cookie;
+    bs_hints *h = s->h;
+    pthread_mutex_lock(&h->lock);
+    s->status = status;
+    s->state = SL_ANSWERED;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int throttled(const wround *w) {
+    uint64_t tb = w->h->o.throttle_bytes;
+    if (!tb) return 0;
+    uint64_t ms = (uint64_t)((bs_clock_mono_ns() - w->t0_ns) / 1000000);
+    return w->sent_bytes > tb * ms / 1000 + tb / 10;
+}
+
+/* Sends one row of t (slot free): 0, or the target failed. */
+static int send_row(wround *w, wtgt *t, const bs_rowv *r, const bs_cellv *c) {
+    bs_hints *h = w->h;
+    slot *s = NULL;
+    for (unsigned i = 0; i < w->win && !s; i++)
+        if (t->slots[i].state == SL_FREE) s = &t->slots[i];
+    assert(s); /* rows read <= free slots */
+    s->h = h;
+    memcpy(s->ck, r->ck, CK_LEN);
+    s->len = c->val_len;
+    pthread_mutex_lock(&h->lock);
+    s->state = SL_SENT; /* before send: done may run before it returns */
+    pthread_mutex_unlock(&h->lock);
+    int rc = h->send(h->ud, &t->id, c->val, c->val_len, on_done, s);
+    if (rc) {
+        pthread_mutex_lock(&h->lock);
+        s->state = SL_FREE;
+        h->st.delivery_failures++;
+        pthread_mutex_unlock(&h->lock);
+        t->failed = 1;
+        return rc;
+    }
+    t->inflight++;
+    t->bytes += c->val_len;
+    w->sent_bytes += c->val_len;
+    return 0;
+}
+
+/* Reads and sends rows of t while its window has room. */
+static void refill(wround *w, wtgt *t) {
+    bs_hints *h = w->h;
+    uint64_t wb = h->o.window_bytes;
+    while (!t->eof && !t->failed && t->inflight < w->win &&
+           (!wb || t->bytes < wb) && !throttled(w)) {
+        bs_slice sl;
+        memset(&sl, 0, sizeof sl);
+        sl.limit = w->win - t->inflight;
+        if (t->has_after) {
+            sl.has_after = 1;
+            sl.after_ck = t->after;
+            sl.after_len = CK_LEN;
+        }
+        bs_partv *p = NULL;
+        bs_arena_reset(&w->a);
+        if (bs_store_read(h->t, token_of(&t->id), t->id.b, 16, &sl, &w->a, &p)) {
+            t->failed = 1;
+            return;
+        }
+        if (!p || !p->nrows) {
+            t->eof = 1;
+            return;
+        }
+        for (size_t i = 0; i < p->nrows && !t->failed; i++) {
+            const bs_rowv *r = &p->rows[i];
+            if (r->ck_len != CK_LEN) continue;
+            memcpy(t->after, r->ck, CK_LEN);
+            t->has_after = 1;
+            const bs_cellv *c = NULL;
+            for (size_t j = 0; j < r->ncells; j++)
+                if (r->cells[j].col == COL_PAYLOAD && !r->cells[j].has_elem) c = &r->cells[j];
+            int64_t age_ms = (bs_clock_now_us(h->o.clock) - ck_created(r->ck)) / 1000;
+            if (!c || (h->o.max_window_ms && age_ms > (int64_t)h->o.max_window_ms)) {
+                if (delete_row(h, &t->id, r->ck)) t->failed = 1;
+                else t->expired++;
+            } else {
+                send_row(w, t, r, c);
+            }
+        }
+        if (!p->limited) t->eof = 1;
+    }
+}
+
+/* Takes the answered slots of t: deletes acknowledged rows. */
+static void reap(wround *w, wtgt *t) {
+    bs_hints *h = w->h;
+    for (unsigned i = 0; i < w->win; i++) {
+        slot *s = &t->slots[i];
+        pthread_mutex_lock(&h->lock);
+        int st = s->state, status = s->status;
+        pthread_mutex_unlock(&h->lock);
+        if (st != SL_ANSWERED) continue;
+        if (status == 0 && delete_row(h, &t->id, s->ck) == 0) {
+            t->delivered++;
+            pthread_mutex_lock(&h->lock);
+            h->st.replayed++;
+            pthread_mutex_unlock(&h->lock);
+        } else {
+            if (status) {
+                pthread_mutex_lock(&h->lock);
+                h->st.delivery_failures++;
+                pthread_mutex_unlock(&h->lock);
+            }
+            t->failed = 1;
+        }
+        t->inflight--;
+        t->bytes -= s->len;
+        s->state = SL_FREE; /* only this thread touches non-SENT slots */
+    }
+}
+
+/* Whether any slot of the round is answered (lock held). */
+static int any_answered(const wround *w, const wtgt *ts, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (unsigned j = 0; j < w->win; j++)
+            if (ts[i].slots[j].state == SL_ANSWERED) return 1;
+    return 0;
+}
+
+/* Waits up to 20 ms for an answer (or close). */
+static void await_answer(wround *w, const wtgt *ts, size_t n) {
+    bs_hints *h = w->h;
+    struct timespec ts_;
+    clock_gettime(CLOCK_REALTIME, &ts_);
+    ts_.tv_nsec += 20000000;
+    if (ts_.tv_nsec >= 1000000000) {
+        ts_.tv_sec++;
+        ts_.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping && !any_answered(w, ts, n))
+        if (pthread_cond_timedwait(&h->cond, &h->lock, &ts_)) break;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void log_round(bs_hints *h, const wtgt *t) {
+    char id[37];
+    bs_uuid_format(&t->id, id);
+    if (t->delivered)
+        BS_INFO(LOG, "replayed %llu hints to %s", (unsigned long long)t->delivered, id);
+    if (t->failed) BS_DEBUG(LOG, "hint replay to %s stopped by a failure", id);
+    if (t->expired) {
+        pthread_mutex_lock(&h->lock);
+        h->st.dropped_expired += t->expired;
+        pthread_mutex_unlock(&h->lock);
+        BS_INFO(LOG, "dropped %llu expired hints", (unsigned long long)t->expired);
+    }
+}
+
+/* One pipelined round over the live targets ids[0..n). */
+static void replay_round(bs_hints *h, const bs_uuid *ids, size_t n) {
+    wround w = {.h = h, .win = h->o.window ? h->o.window : 1};
+    wtgt *ts = calloc(n, sizeof *ts);
+    slot *slots = calloc(n * w.win, sizeof *slots);
+    if (!ts || !slots) {
+        free(ts);
+        free(slots);
+        return;
+    }
+    bs_arena_init(&w.a, 0);
+    for (size_t i = 0; i < n; i++) {
+        ts[i].id = ids[i];
+        ts[i].slots = slots + i * w.win;
+    }
+    pthread_mutex_lock(&h->pass_lock);
+    w.t0_ns = bs_clock_mono_ns();
+    for (;;) {
+        int stop = stopping(h), busy = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!stop) refill(&w, &ts[i]);
+            if (ts[i].inflight || (!stop && !ts[i].eof && !ts[i].failed)) busy = 1;
+        }
+        if (!busy) break;
+        await_answer(&w, ts, n);
+        for (size_t i = 0; i < n; i++) reap(&w, &ts[i]);
+    }
+    pthread_mutex_unlock(&h->pass_lock);
+    for (size_t i = 0; i < n; i++) log_round(h, &ts[i]);
+    bs_arena_free(&w.a);
+    free(slots);
+    free(ts);
+}
+
+/* The pipelined form of replay_main's pass over the targets. */
+static void replay_targets(bs_hints *h, const bs_uuid *ts, size_t n) {
+    bs_uuid *live = calloc(n, sizeof *live);
+    size_t nl = 0;
+    if (!live) return;
+    for (size_t i = 0; i < n && !stopping(h); i++) {
+        int al = h->alive(h->ud, &ts[i]);
+        if (al > 0) live[nl++] = ts[i];
+        else if (al < 0) pass(h, &ts[i], NULL, NULL, NULL);
+    }
+    if (nl && !stopping(h)) replay_round(h, live, nl);
+    free(live);
+}
+
 static void *replay_main(void *arg) {
     bs_hints *h = arg;
     while (!nap(h, h->o.poll_ms ? h->o.poll_ms : 1000)) {
@@ -307,6 +557,11 @@ static void *replay_main(void *arg) {
         bs_uuid *ts = calloc(n, sizeof *ts);
         if (!ts) continue;
         bs_hints_targets(h, ts, NULL, n, &n);
+        if (h->send) {
+            replay_targets(h, ts, n);
+            free(ts);
+            continue;
+        }
         for (size_t i = 0; i < n && !stopping(h); i++) {
             int al = h->alive(h->ud, &ts[i]);
             if (al > 0) {
@@ -380,6 +635,10 @@ int bs_hints_start(bs_hints *h, bs_hints_deliver_fn deliver,
     if (pthread_create(&h->thread, NULL, replay_main, h)) return BS_ENOMEM;
     h->started = 1;
     return 0;
+}
+
+void bs_hints_set_sender(bs_hints *h, bs_hints_send_fn send) {
+    h->send = send;
 }
 
 void bs_hints_close(bs_hints *h) {

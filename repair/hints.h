@@ -18,9 +18,15 @@
  *   - a replay thread wakes every poll_ms, asks alive() about every
  *     target that has hints: 1 -> replays them oldest first, 0 -> waits,
  *     -1 (the target left the ring) -> drops them all;
- *   - delivery is throttled to throttle_bytes per second (0 = no limit);
+ *   - delivery is throttled to throttle_bytes per second (0 = no limit;
+ *     with a sender: for all targets together);
  *   - a failed delivery ends the pass for that target (it probably went
- *     down again); the hint stays and is retried on a later pass.
+ *     down again); the hint stays and is retried on a later pass;
+ *   - with a sender (bs_hints_set_sender) the replay thread pipelines: up
+ *     to `window` hints (and about window_bytes) in flight per target,
+ *     every live target served at once, each hint deleted only after its
+ *     own acknowledgement (delivery stays at-least-once), so a pass is
+ *     not bound to one hint per round trip.
  *
  * Threads: every function is thread-safe.  Callbacks run on the replay
  * thread (or on the caller's thread for bs_hints_replay_now) and may
@@ -44,6 +50,9 @@ typedef struct bs_hints_opts {
     uint64_t throttle_bytes;  /* per second; 0 = unthrottled; default 1 MiB */
     uint32_t poll_ms;         /* replay thread period; default 1000 */
     uint32_t page;            /* hints read per store read; default 128 */
+    uint32_t window;          /* with a sender: hints in flight per
+                                 target; default 64 (1 = one at a time) */
+    uint64_t window_bytes;    /* ... and their payload bytes (soft); 1 MiB */
     bs_clock *clock;          /* borrowed; NULL = process clock */
 } bs_hints_opts;
 
@@ -53,6 +62,14 @@ void bs_hints_opts_default(bs_hints_opts *o);
  * (return 0) or failed (any negative code). */
 typedef int (*bs_hints_deliver_fn)(void *ud, const bs_uuid *target,
                                    const void *payload, size_t len);
+/* Asynchronous delivery: sends one hint to target and returns 0, after
+ * which done(cookie, status) runs exactly once, on any thread (status 0:
+ * acknowledged); or returns an error, and done is never called.  payload
+ * is borrowed for the call only. */
+typedef void (*bs_hints_done_fn)(void *cookie, int status);
+typedef int (*bs_hints_send_fn)(void *ud, const bs_uuid *target,
+                                const void *payload, size_t len,
+                                bs_hints_done_fn done, void *cookie);
 /* 1 alive, 0 down (keep the hints), -1 no longer a member (drop them). */
 typedef int (*bs_hints_alive_fn)(void *ud, const bs_uuid *target);
 
@@ -64,6 +81,9 @@ int bs_hints_open(bs_store *store, const bs_hints_opts *opts, bs_hints **out);
  * 0, BS_EEXIST (already started), BS_ENOMEM. */
 int bs_hints_start(bs_hints *h, bs_hints_deliver_fn deliver,
                    bs_hints_alive_fn alive, void *ud);
+/* Makes the replay thread deliver through send (same ud as start),
+ * pipelined (see Policy).  Before bs_hints_start. */
+void bs_hints_set_sender(bs_hints *h, bs_hints_send_fn send);
 /* Stops the replay thread (waits for the delivery in progress), frees.
  * The store is left open.  NULL is a no-op. */
 void bs_hints_close(bs_hints *h);

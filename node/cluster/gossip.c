@@ -27,6 +27,11 @@
  * a second instead of ~18 s of silence.  A paused process still holds
  * its socket open, so only phi catches it.
  *
+ * Marking an endpoint DOWN resets our outbound connection to it
+ * (bs_msg_reset_peer): after a network cut the new connection's first
+ * packets go out at once, instead of when the stalled one's next
+ * retransmission is due (tens of seconds after a long cut).
+ *
  * A restart (newer generation) of a live endpoint marks it DOWN, then UP
  * again after its ECHO, as Cassandra does.
  */
@@ -163,6 +168,10 @@ static void mark_dead(bs_gossip *g, node *x, const char *why) {
     BS_INFO(LOG, "InetAddress %s:%u is now DOWN (%s)", x->st.ep.addr,
             x->st.ep.port, why);
     push_ev(g, BS_GOSSIP_EV_DEAD, x, 0);
+    /* as Cassandra on convict: our connection to it may be stalled in the
+     * kernel's retransmission back-off (a network cut), which would keep
+     * it unreachable long after the path heals; start a fresh one */
+    bs_msg_reset_peer(g->msg, &x->st.ep);
 }
 
 /* ---- ECHO --------------------------------------------------------------- */

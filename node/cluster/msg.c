@@ -72,7 +72,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "common/buf.h"
@@ -152,7 +155,7 @@ typedef struct pending {
     void *ud;
 } pending;
 
-enum { CMD_SEND, CMD_CALL, CMD_FORGET };
+enum { CMD_SEND, CMD_CALL, CMD_FORGET, CMD_RESET };
 
 typedef struct syncwait {
     pthread_mutex_t mu;
@@ -228,7 +231,7 @@ struct bs_msg {
     struct {
         atomic_uint_fast64_t sent, received, dropped_overflow, dropped_expired,
             timeouts, decode_errors, refused, auth_failures, connects,
-            compressed, compress_raw_bytes, compress_wire_bytes;
+            compressed, compress_raw_bytes, compress_wire_bytes, resets;
     } st;
     struct {
         atomic_uint_fast64_t sent_msgs[BS_VERB_MAX], sent_bytes[BS_VERB_MAX],
@@ -303,6 +306,8 @@ void bs_msg_opts_default(bs_msg_opts *o) {
     o->queue_max = 4096;
     o->reconnect_min_ms = 100;
     o->reconnect_max_ms = 4000;
+    o->connect_timeout_ms = 2000;
+    o->tcp_user_timeout_ms = 10000;
     o->handshake_timeout_ms = 10000;
     o->max_unauthenticated = 256;
 }
@@ -542,6 +547,7 @@ static void batch_end(bs_msg *m) {
 
 static void oc_connect(outconn *oc);
 static void oc_fail(outconn *oc, const char *why);
+static void tune_socket(bs_msg *m, uv_tcp_t *tcp);
 
 static void notify(bs_msg *m, const bs_msg_peer *p, bs_msg_conn_event ev) {
     pthread_mutex_lock(&m->hmu);
@@ -790,6 +796,7 @@ static void oc_handle_frame(outconn *oc, const uint8_t *p, size_t len) {
         return;
     }
     oc->state = OC_READY;
+    uv_timer_stop(&oc->timer); /* the connect timeout */
     oc->refused_by_peer = 0;
     oc->refusals = 0;
     oc->backoff_ms = m->o.reconnect_min_ms;
@@ -920,6 +927,7 @@ static void on_connect(uv_connect_t *req, int status) {
     oc->state = OC_HANDSHAKE;
     oc->hs_step = 0;
     uv_tcp_nodelay(&oc->tcp, 1);
+    tune_socket(m, &oc->tcp);
     if (m->o.tls_client &&
         (!m->o.tls_needed || m->o.tls_needed(m->o.tls_ud, &oc->peer, 0))) {
         /* the peer's certificate must name the address we dialled */
@@ -943,6 +951,32 @@ static void on_connect(uv_connect_t *req, int status) {
     if (rc) oc_fail(oc, "cannot send the handshake");
 }
 
+/* A connection attempt (TCP connect plus handshake) that is not READY
+ * connect_timeout_ms after it began is abandoned and retried after the
+ * backoff: SYNs lost while a peer is unreachable back off in the kernel
+ * (1, 2, 4, 8... s), so a fresh attempt reaches a healed peer sooner. */
+static void on_connect_timeout(uv_timer_t *t) {
+    outconn *oc = t->data;
+    if (oc->state == OC_CONNECTING || oc->state == OC_HANDSHAKE)
+        oc_fail(oc, "connect timed out");
+}
+
+/* Bounds on a dead path the kernel would otherwise wait out for minutes:
+ * written bytes unacknowledged for tcp_user_timeout_ms abort the
+ * connection (TCP_USER_TIMEOUT), and keepalive probes an idle one (an
+ * inbound connection whose peer reset and reconnected during a cut is
+ * then closed instead of lingering half-open). */
+static void tune_socket(bs_msg *m, uv_tcp_t *tcp) {
+    if (!m->o.tcp_user_timeout_ms) return;
+    uv_os_fd_t fd;
+    unsigned ut = m->o.tcp_user_timeout_ms;
+    unsigned idle = ut / 1000 ? ut / 1000 : 1;
+    uv_tcp_keepalive(tcp, 1, idle);
+    if (uv_fileno((uv_handle_t *)tcp, &fd) == 0 &&
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut))
+        BS_DEBUG(LOG, "TCP_USER_TIMEOUT not set");
+}
+
 static void oc_connect(outconn *oc) {
     bs_msg *m = oc->m;
     struct sockaddr_storage ss;
@@ -951,6 +985,10 @@ static void oc_connect(outconn *oc) {
     oc->tcp.data = oc;
     oc->tcp_live = 1;
     oc->state = OC_CONNECTING;
+    if (m->o.connect_timeout_ms) {
+        oc->timer.data = oc;
+        uv_timer_start(&oc->timer, on_connect_timeout, m->o.connect_timeout_ms, 0);
+    }
     oc->creq.data = oc;
     /* connect from our listen address (as Cassandra does): the peer then
      * sees, and logs, the address this node is known by */
@@ -1388,6 +1426,7 @@ static void on_accept(uv_stream_t *srv, int status) {
         }
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    tune_socket(m, &c->tcp);
     c->accepted_ns = bs_clock_mono_ns();
     inconn *oldest;
     if (sweep_handshakes(m, c->accepted_ns, &oldest) >=
@@ -1504,6 +1543,19 @@ static void run_cmd(bs_msg *m, cmd *c) {
     case CMD_FORGET: {
         outconn *oc = oc_get(m, &c->peer, 0);
         if (oc) oc_forget(m, oc);
+        break;
+    }
+    case CMD_RESET: {
+        /* a connection (or attempt) to a peer gossip just convicted may
+         * be stalled in the kernel's retransmission back-off: drop it and
+         * start again from the shortest backoff; queued messages stay */
+        outconn *oc = oc_get(m, &c->peer, 0);
+        if (oc && oc->state != OC_IDLE && oc->state != OC_BACKOFF) {
+            oc->backoff_ms = m->o.reconnect_min_ms;
+            oc->refused_by_peer = 0;
+            INC(m, resets);
+            oc_fail(oc, "reset (peer convicted)");
+        }
         break;
     }
     }
@@ -1854,14 +1906,22 @@ void *bs_msg_loop(bs_msg *m) {
     return &m->loop;
 }
 
-int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer) {
+static int peer_cmd(bs_msg *m, const bs_msg_peer *peer, int type) {
     cmd *c = calloc(1, sizeof *c);
     if (!c) return BS_ENOMEM;
-    c->type = CMD_FORGET;
+    c->type = type;
     c->peer = *peer;
     int rc = push_cmd(m, c);
     if (rc) free(c);
     return rc;
+}
+
+int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer) {
+    return peer_cmd(m, peer, CMD_FORGET);
+}
+
+int bs_msg_reset_peer(bs_msg *m, const bs_msg_peer *peer) {
+    return peer_cmd(m, peer, CMD_RESET);
 }
 
 void bs_msg_get_xdc(const bs_msg *m, bs_msg_xdc *o) {
@@ -1889,5 +1949,6 @@ void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *o) {
     LD(compressed);
     LD(compress_raw_bytes);
     LD(compress_wire_bytes);
+    LD(resets);
 #undef LD
 }

@@ -122,6 +122,14 @@ typedef struct bs_msg_opts {
     size_t queue_max;              /* messages queued per peer; 4096 */
     uint32_t reconnect_min_ms;     /* first backoff; 100 */
     uint32_t reconnect_max_ms;     /* backoff cap; 4000 */
+    uint32_t connect_timeout_ms;   /* a connect + handshake not done by
+                                      then is abandoned and retried after
+                                      the backoff; 2000 (0 = none) */
+    uint32_t tcp_user_timeout_ms;  /* TCP_USER_TIMEOUT (written bytes
+                                      unacknowledged that long abort the
+                                      connection) and keepalive idle time
+                                      (ms / 1000 s) on every internode
+                                      socket; 10000 (0 = kernel defaults) */
     uint32_t handshake_timeout_ms; /* an inbound connection that has not
                                       proved the secret by then is closed;
                                       10000 */
@@ -196,6 +204,7 @@ typedef struct bs_msg_stats {
     uint64_t compressed;       /* frames sent lz4-compressed */
     uint64_t compress_raw_bytes;  /* their bodies before compression */
     uint64_t compress_wire_bytes; /* the same frames as sent (compressed) */
+    uint64_t resets;           /* connections reset (bs_msg_reset_peer) */
 } bs_msg_stats;
 
 /* Creates the instance and its thread, binds and listens.  0, BS_EINVAL
@@ -259,6 +268,13 @@ int bs_msg_call_sync(bs_msg *m, void (*fn)(void *ud), void *ud);
 void *bs_msg_loop(bs_msg *m);
 /* Closes the outbound connection to a peer and stops reconnecting. */
 int bs_msg_forget_peer(bs_msg *m, const bs_msg_peer *peer);
+/* Closes the outbound connection to a peer, or abandons the attempt in
+ * progress, and reconnects after the shortest backoff (queued messages
+ * wait for the new connection; those already written are lost, their
+ * requests time out).  Nothing when no connection is open or being
+ * opened.  Asynchronous (runs on the loop thread); any thread, the loop
+ * thread included.  0, BS_ENOMEM or BS_ECLOSED. */
+int bs_msg_reset_peer(bs_msg *m, const bs_msg_peer *peer);
 
 void bs_msg_get_stats(const bs_msg *m, bs_msg_stats *out);
 

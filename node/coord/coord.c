@@ -1014,6 +1014,36 @@ static int hint_deliver(void *ud, const bs_uuid *target, const void *payload, si
     return rc;
 }
 
+/* bs_hints_send_fn: the replay thread's pipelined delivery, one HINT
+ * request whose answer (or timeout) goes straight to done. */
+typedef struct hint_send_ud {
+    bs_hints_done_fn done;
+    void *cookie;
+} hint_send_ud;
+
+static void hint_sent_cb(void *ud, int status, const uint8_t *payload, size_t len) {
+    (void)payload;
+    (void)len;
+    hint_send_ud *u = ud;
+    u->done(u->cookie, status);
+    free(u);
+}
+
+static int hint_send(void *ud, const bs_uuid *target, const void *payload, size_t len,
+                     bs_hints_done_fn done, void *cookie) {
+    bs_coord *c = ud;
+    bs_msg_peer peer;
+    if (endpoint_of(c, target, NULL, &peer)) return BS_ENOTFOUND;
+    hint_send_ud *u = malloc(sizeof *u);
+    if (!u) return BS_ENOMEM;
+    u->done = done;
+    u->cookie = cookie;
+    int rc = bs_msg_send(c->msg, &peer, BS_VERB_HINT, payload, len, c->o.write_timeout_ms,
+                         hint_sent_cb, u);
+    if (rc) free(u);
+    return rc;
+}
+
 /* bs_hints_alive_fn: up, down, or gone from the ring. */
 static int hint_alive(void *ud, const bs_uuid *target) {
     bs_coord *c = ud;
@@ -1139,6 +1169,7 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     for (size_t i = 0; !rc && i < sizeof k_verbs / sizeof k_verbs[0]; i++)
         rc = bs_msg_register(msg, k_verbs[i].verb, on_request, c);
     if (!rc) bs_msg_set_batch_end(msg, on_batch_end, c);
+    if (!rc) bs_hints_set_sender(c->hints, hint_send);
     if (!rc) rc = bs_hints_start(c->hints, hint_deliver, hint_alive, c);
     if (!rc) rc = bs__batchlog_start(c);
     if (!rc) rc = bs__fwd_start(c);

@@ -2,7 +2,9 @@
  * test_hints.c - hinted handoff storage: counts per target, replay order
  * and deletion, failure keeps the hint, expiry after max_window, drop of a
  * departed target, persistence across reopening, disabled hints, and the
- * replay thread driven by alive().
+ * replay thread driven by alive(), and the pipelined replay with a
+ * sender (a window of hints in flight per target, targets served at
+ * once, a failed hint kept and sent again, nothing deleted unacked).
  */
 #include <check.h>
 #include <ftw.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -272,6 +275,169 @@ START_TEST(replay_thread_follows_alive) {
 }
 END_TEST
 
+/* A fake network for the sender: keeps every hint sent in flight until
+ * `release` are (or nothing new came for 500 ms), then answers them all
+ * from its own thread; the hint whose payload is `fail` fails once. */
+#define NET_MAX 1024
+typedef struct net {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct {
+        bs_hints_done_fn done;
+        void *cookie;
+        char p[16];
+    } q[NET_MAX];
+    int nq, release, max_out, sends, stop, failed_once;
+    const char *fail;
+    int fail_sends; /* sends of the `fail` payload */
+    unsigned char seen[NET_MAX]; /* acknowledged, by payload number */
+    pthread_t th;
+} net;
+
+static int net_send(void *ud, const bs_uuid *t, const void *p, size_t len,
+                    bs_hints_done_fn done, void *cookie) {
+    (void)t;
+    net *n = ud;
+    pthread_mutex_lock(&n->mu);
+    ck_assert_int_lt(n->nq, NET_MAX);
+    n->q[n->nq].done = done;
+    n->q[n->nq].cookie = cookie;
+    snprintf(n->q[n->nq].p, sizeof n->q[0].p, "%.*s", (int)len, (const char *)p);
+    if (n->fail && !strcmp(n->q[n->nq].p, n->fail)) n->fail_sends++;
+    n->nq++;
+    n->sends++;
+    if (n->nq > n->max_out) n->max_out = n->nq;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    return 0;
+}
+
+static void *net_main(void *arg) {
+    net *n = arg;
+    pthread_mutex_lock(&n->mu);
+    while (!n->stop) {
+        int before = n->sends;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        if (n->nq < n->release) pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+        if (!n->nq || (n->nq < n->release && n->sends != before)) continue;
+        int k = n->nq;
+        n->nq = 0;
+        for (int i = 0; i < k; i++) {
+            int st = 0;
+            if (n->fail && !strcmp(n->q[i].p, n->fail) && !n->failed_once) {
+                n->failed_once = 1;
+                st = BS_ETIMEDOUT;
+            } else {
+                n->seen[atoi(n->q[i].p + 1) % NET_MAX] = 1;
+            }
+            pthread_mutex_unlock(&n->mu);
+            n->q[i].done(n->q[i].cookie, st);
+            pthread_mutex_lock(&n->mu);
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+static int all_alive(void *ud, const bs_uuid *t) {
+    (void)ud;
+    (void)t;
+    return 1;
+}
+
+static bs_hints *open_pipelined(bs_store *s, unsigned window) {
+    bs_hints_opts o;
+    bs_hints_opts_default(&o);
+    o.clock = &g_clock;
+    o.poll_ms = 20;
+    o.throttle_bytes = 0;
+    o.window = window;
+    o.max_window_ms = 60 * 1000;
+    bs_hints *h = NULL;
+    ck_assert_int_eq(bs_hints_open(s, &o, &h), 0);
+    return h;
+}
+
+static void wait_drained(bs_hints *h, int ntargets) {
+    for (int i = 0; i < 3000; i++) {
+        bs_hints_stats st;
+        bs_hints_get_stats(h, &st);
+        if (!st.pending) break;
+        usleep(10000);
+    }
+    for (int t = 1; t <= ntargets; t++) {
+        bs_uuid u = target(t);
+        ck_assert_uint_eq(bs_hints_pending(h, &u), 0);
+    }
+}
+
+START_TEST(pipelined_replay_fills_every_window_at_once) {
+    bs_store *s = open_store();
+    bs_hints *h = open_pipelined(s, 64);
+    char p[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(p, sizeof p, "h%03d", i);
+        add(h, 1 + i % 2, T0_US + i, p); /* 100 hints for each of two targets */
+    }
+    net n = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+             .release = 128};
+    ck_assert_int_eq(pthread_create(&n.th, NULL, net_main, &n), 0);
+    bs_hints_set_sender(h, net_send);
+    ck_assert_int_eq(bs_hints_start(h, deliver, all_alive, &n), 0);
+    wait_drained(h, 2);
+    bs_hints_close(h);
+    pthread_mutex_lock(&n.mu);
+    n.stop = 1;
+    pthread_cond_broadcast(&n.cv);
+    pthread_mutex_unlock(&n.mu);
+    pthread_join(n.th, NULL);
+    /* both targets' windows (64 each) were in flight together: one hint
+     * per round trip would never have more than one outstanding */
+    ck_assert_int_eq(n.max_out, 128);
+    ck_assert_int_eq(n.sends, 200); /* each once: deleted after its ack */
+    for (int i = 0; i < 200; i++) ck_assert_int_eq(n.seen[i], 1);
+    bs_store_close(s);
+}
+END_TEST
+
+START_TEST(pipelined_replay_keeps_and_resends_a_failed_hint) {
+    bs_store *s = open_store();
+    bs_hints *h = open_pipelined(s, 16);
+    char p[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(p, sizeof p, "h%03d", i);
+        add(h, 1, T0_US + i, p);
+    }
+    net n = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+             .release = 16, .fail = "h050"};
+    ck_assert_int_eq(pthread_create(&n.th, NULL, net_main, &n), 0);
+    bs_hints_set_sender(h, net_send);
+    ck_assert_int_eq(bs_hints_start(h, deliver, all_alive, &n), 0);
+    wait_drained(h, 1);
+    bs_hints_stats st;
+    bs_hints_get_stats(h, &st);
+    bs_hints_close(h);
+    pthread_mutex_lock(&n.mu);
+    n.stop = 1;
+    pthread_cond_broadcast(&n.cv);
+    pthread_mutex_unlock(&n.mu);
+    pthread_join(n.th, NULL);
+    ck_assert_int_eq(n.max_out, 16);
+    ck_assert_int_eq(n.fail_sends, 2); /* failed, kept, sent again */
+    ck_assert_int_eq(n.sends, 101);
+    ck_assert_uint_eq(st.replayed, 100);
+    ck_assert_uint_ge(st.delivery_failures, 1);
+    for (int i = 0; i < 100; i++) ck_assert_int_eq(n.seen[i], 1);
+    bs_store_close(s);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hints");
     TCase *tc = tcase_create("hints");
@@ -283,6 +449,8 @@ int main(void) {
     tcase_add_test(tc, hints_survive_reopen_and_drop);
     tcase_add_test(tc, disabled_hints_are_refused);
     tcase_add_test(tc, replay_thread_follows_alive);
+    tcase_add_test(tc, pipelined_replay_fills_every_window_at_once);
+    tcase_add_test(tc, pipelined_replay_keeps_and_resends_a_failed_hint);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

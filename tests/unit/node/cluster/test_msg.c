@@ -406,6 +406,7 @@ static void h_test(void *ud, bs_msg *m, const bs_msg_in *in) {
 #define SECRET "test secret: 0123456789abcdef"
 
 static uint32_t g_hs_timeout; /* 0: default */
+static uint32_t g_connect_timeout; /* 0: default */
 static size_t g_max_unauth;   /* 0: default */
 
 static bs_msg *start_with(const char *addr, const char *cluster, size_t qmax,
@@ -414,6 +415,7 @@ static bs_msg *start_with(const char *addr, const char *cluster, size_t qmax,
     bs_msg_opts_default(&o);
     if (g_hs_timeout) o.handshake_timeout_ms = g_hs_timeout;
     if (g_max_unauth) o.max_unauthenticated = g_max_unauth;
+    if (g_connect_timeout) o.connect_timeout_ms = g_connect_timeout;
     o.cluster_name = cluster;
     o.secret = (const uint8_t *)secret;
     o.secret_len = strlen(secret);
@@ -1169,6 +1171,75 @@ START_TEST(reconnects_after_peer_restart) {
 }
 END_TEST
 
+/* What gossip does on convicting a peer: the connection is closed and a
+ * fresh one made at once; requests keep working over it. */
+START_TEST(reset_peer_reconnects) {
+    bs_msg *a = start("127.0.0.1", "C", 0), *b = start("127.0.0.2", "C", 0);
+    obs o;
+    memset(&o, 0, sizeof o);
+    bs_msg_set_conn_observer(a, on_conn, &o);
+    bs_msg_peer pb, nobody;
+    bs_msg_local(b, &pb);
+    resp r;
+    memset(&r, 0, sizeof r);
+    bs_msg_send(a, &pb, BS_VERB_MUTATION, "one", 3, 5000, on_resp, &r);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert_int_eq(atomic_load(&o.up), 1);
+    ck_assert_int_eq(bs_msg_reset_peer(a, &pb), 0);
+    ck_assert(wait_for(&o.lost, 1));
+    ck_assert(wait_for(&o.up, 2));
+    /* no connection to it: nothing to reset */
+    ck_assert_int_eq(bs_msg_peer_set(&nobody, "127.0.0.9", 9), 0);
+    ck_assert_int_eq(bs_msg_reset_peer(a, &nobody), 0);
+    memset(&r, 0, sizeof r);
+    bs_msg_send(a, &pb, BS_VERB_MUTATION, "two", 3, 5000, on_resp, &r);
+    ck_assert(wait_for(&r.done, 1));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.body, "re:two");
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_eq(st.resets, 1);
+    ck_assert_uint_eq(st.connects, 2);
+    bs_msg_stop(a);
+    bs_msg_stop(b);
+}
+END_TEST
+
+/* A peer that accepts TCP but never answers the handshake (a connection
+ * stuck like one whose packets are lost): the attempt is abandoned after
+ * connect_timeout_ms and a new connection made. */
+START_TEST(silent_peer_is_redialled) {
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.3", &sa.sin_addr);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(ls, 16), 0);
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+    struct timeval tv = {20, 0};
+    setsockopt(ls, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    g_connect_timeout = 200;
+    bs_msg *a = start("127.0.0.1", "C", 0);
+    g_connect_timeout = 0;
+    bs_msg_peer p;
+    ck_assert_int_eq(bs_msg_peer_set(&p, "127.0.0.3", ntohs(sa.sin_port)), 0);
+    ck_assert_int_eq(bs_msg_send(a, &p, BS_VERB_MUTATION, "x", 1, 0, NULL, NULL), 0);
+    int c1 = accept(ls, NULL, NULL);
+    ck_assert_int_ge(c1, 0);
+    int c2 = accept(ls, NULL, NULL); /* blocks (20 s at most) until redialled */
+    ck_assert_int_ge(c2, 0);
+    bs_msg_stats st;
+    bs_msg_get_stats(a, &st);
+    ck_assert_uint_eq(st.connects, 0);
+    bs_msg_stop(a);
+    close(c1);
+    close(c2);
+    close(ls);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("msg");
     TCase *t = tcase_create("codec");
@@ -1198,6 +1269,8 @@ static Suite *suite(void) {
     tcase_add_test(t, garbage_is_rejected_and_node_stays_up);
     tcase_add_test(t, bounded_queue_drops_and_counts);
     tcase_add_test(t, reconnects_after_peer_restart);
+    tcase_add_test(t, reset_peer_reconnects);
+    tcase_add_test(t, silent_peer_is_redialled);
     suite_add_tcase(s, t);
     return s;
 }
