@@ -50,10 +50,19 @@ bs__join_verdict bs__join_decide(const bs__join_view *v) {
 }
 
 /* 1 when a live node other than us waits for tokens (STATUS=BOOT and no
- * TOKENS) with a host id before ours.  *busy: the address of a live node
- * JOINING or LEAVING ("" when none). */
-static int earlier_waiter(bs_gossip *g, const bs_uuid *self, char *busy,
-                          size_t busylen) {
+ * TOKENS) with a host id before ours; only seeds count when seeds_only
+ * (the ring is empty: a non-seed cannot found it, so two seeds starting
+ * with a non-seed of a smaller host id waited for each other until the
+ * non-seeds gave up).  *busy: the address of a live node JOINING or
+ * LEAVING ("" when none). */
+static int is_seed(const bs_config *cfg, const char *addr) {
+    for (size_t i = 0; i < cfg->n_seeds; i++)
+        if (!strcmp(cfg->seeds[i], addr)) return 1;
+    return 0;
+}
+
+static int earlier_waiter(bs_gossip *g, const bs_config *cfg, int seeds_only,
+                          const bs_uuid *self, char *busy, size_t busylen) {
     bs_gossip_view *v;
     size_t n;
     busy[0] = 0;
@@ -69,6 +78,7 @@ static int earlier_waiter(bs_gossip *g, const bs_uuid *self, char *busy,
         if (!strcmp(st, "JOINING") || !strcmp(st, "LEAVING"))
             snprintf(busy, busylen, "%s (%s)", e->ep.addr, st);
         if (strcmp(st, "BOOT") != 0 || e->app[BS_GS_TOKENS].value) continue;
+        if (seeds_only && !is_seed(cfg, e->ep.addr)) continue;
         found |= strcasecmp(hid, mine) < 0;
     }
     bs_gossip_views_free(v, n);
@@ -146,7 +156,8 @@ int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
             last_tokens = ntok;
             since = now;
         }
-        int earlier = earlier_waiter(e->gossip, e->host_id, busy, sizeof busy);
+        int earlier = earlier_waiter(e->gossip, e->cfg, nodes == 0 && e->self_is_seed,
+                                     e->host_id, busy, sizeof busy);
         if (!busy[0]) busy_since = 0;
         else if (!busy_since) busy_since = now;
         bs__join_view v = {

@@ -144,7 +144,16 @@ typedef struct inconn {
     int sniffed; /* the first byte was seen: TLS or plaintext decided */
     int xdc;     /* as outconn's */
     int64_t xdc_at;
+    /* arrival - send time (ms, our wall clock minus the peer's) of the
+     * requests read: the smallest seen is the clocks' offset plus the
+     * shortest transit (in_deadline); two windows of OFFSET_WINDOW_MS so
+     * a clock step is forgotten */
+    int64_t off_min[2];
+    int64_t off_window_ms;
+    int have_off;
 } inconn;
+
+#define OFFSET_WINDOW_MS 10000
 
 typedef struct pending {
     struct pending *next;
@@ -1227,6 +1236,32 @@ static void in_proof(inconn *c, const bs_msg_frame *f) {
     c->hello_ok = 1;
 }
 
+/* A request's deadline on our clock.  "d" is the sender's wall clock:
+ * with it alone a node whose clock ran 2 s ahead dropped every request as
+ * expired and was cut off (Jepsen finding F6); "r" alone counts from when
+ * we read the frame, so requests that waited in our socket while this
+ * process was paused (SIGSTOP) looked fresh and were applied long after
+ * the coordinator gave up.  So: d shifted by the offset between the two
+ * clocks, estimated as the smallest (arrival - send time) of this
+ * connection's recent requests; a request that waited longer than the
+ * best one expires that much earlier.  Frames without "r" (older peers):
+ * d as it is. */
+static void in_deadline(inconn *c, bs_msg_frame *f) {
+    if (!f->has_remaining || !f->deadline_ms) return;
+    int64_t now = now_ms();
+    int64_t off = now - (f->deadline_ms - (int64_t)f->remaining_ms);
+    if (!c->have_off || now - c->off_window_ms >= OFFSET_WINDOW_MS) {
+        c->off_min[1] = c->have_off ? c->off_min[0] : off;
+        c->off_min[0] = off;
+        c->off_window_ms = now;
+        c->have_off = 1;
+    } else if (off < c->off_min[0]) {
+        c->off_min[0] = off;
+    }
+    int64_t best = c->off_min[0] < c->off_min[1] ? c->off_min[0] : c->off_min[1];
+    f->deadline_ms += best;
+}
+
 static void in_dispatch(inconn *c, bs_msg_frame *f) {
     bs_msg *m = c->m;
     if (f->kind == BS_MSG_KIND_RESPONSE) {
@@ -1252,10 +1287,7 @@ static void in_dispatch(inconn *c, bs_msg_frame *f) {
         in_close(c);
         return;
     }
-    /* "r": the deadline on our own clock (the sender's wall clock may be
-     * skewed: Jepsen finding F6 - with "d" alone a node 2 s ahead dropped
-     * every request as expired and was cut off from the cluster) */
-    if (f->has_remaining) f->deadline_ms = now_ms() + f->remaining_ms;
+    in_deadline(c, f);
     if (f->deadline_ms && f->deadline_ms < now_ms()) {
         INC(m, dropped_expired);
         return;

@@ -33,6 +33,10 @@ from harness import Node
 
 STRESS = os.environ.get("BASALT_STRESS", "")
 RSS_BUDGET_KIB = 1024 * 1024
+# The baseline's size: 20,000 writes (80 MB) fit in the memtables, a burst
+# rate; OVERLOAD_BASELINE_N=200000 (800 MB: flushes and compactions
+# included) measures the sustained rate instead (docs/BENCHMARKS.md).
+BASELINE_N = int(os.environ.get("OVERLOAD_BASELINE_N", "20000"))
 
 
 def rss_kib(pid):
@@ -96,9 +100,9 @@ class OverloadTest(unittest.TestCase):
 
     def test_open_loop_at_ten_times_the_sustainable_rate(self):
         pid = self.node.proc.pid
-        base = self.stress("baseline", "n=20000", "-rate", "threads=32", "-col", "size=4096",
-                           "-connections", "4")
-        self.assertEqual(base["ok"], 20000, base)
+        base = self.stress("baseline", "n=%d" % BASELINE_N, "-rate", "threads=32", "-col",
+                           "size=4096", "-connections", "4")
+        self.assertEqual(base["ok"], BASELINE_N, base)
         target = max(1000, int(base["op_rate"] * 10))
         peak = [rss_kib(pid)]
         stop = threading.Event()
