@@ -302,10 +302,13 @@ void bs_msg_get_xdc(const bs_msg *m, bs_msg_xdc *out);
  *   "t" trace session id (bin16; optional, requests of a traced CQL
  *       request: the receiver records its events under that session)
  *   "r" timeout left when sent, ms (uint32; optional, requests with a
- *       deadline): the receiver's deadline is its own clock at receipt
- *       plus r, so a peer whose wall clock is skewed neither drops every
- *       request as expired nor keeps stale ones; "d" is kept for peers
- *       that predate "r" (they compare it with their own wall clock)
+ *       deadline): d - r is the send time on the sender's clock; the
+ *       receiver learns the offset between the two clocks per connection
+ *       (the smallest arrival - send time of recent requests) and uses d
+ *       shifted by it, so a peer whose wall clock is skewed neither has
+ *       every request dropped as expired nor gets stale ones applied
+ *       (msg.c in_deadline); peers that predate "r" compare d with their
+ *       own wall clock
  * Unknown keys are ignored (newer peers may add some).
  */
 typedef enum {
