@@ -149,7 +149,10 @@ class Sequential(_Base):
         self.assertEqual(self.chose_against(n4), [3])
         _wait(lambda: len(owns(self.nodes[0], "k1")) == 4, 30, "k1 over 4 nodes")
         self.assert_balanced("k1", 1 / 4, 0.05)
-        self.assert_balanced("k3", 3 / 4, 0.05)
+        # the first node's tokens are turned by an offset from its host
+        # id, and the later choices vary with it: over 200 offsets the
+        # worst 4-node deviation is 0.052 (ring_test_alloc prints it)
+        self.assert_balanced("k3", 3 / 4, 0.065)
 
         # a restart keeps the tokens and chooses nothing again
         before = tokens_of(self.nodes[1])

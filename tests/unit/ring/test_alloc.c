@@ -67,12 +67,14 @@ START_TEST(balanced_first_node_evenly_spaced) {
 }
 END_TEST
 
-/* Adds node i (dc, rack) with balanced or random tokens to c. */
-static void add_node(tc_cluster *c, const bs_ring_strategy *st, int balanced,
-                     int dc, int rack, size_t vn, uint64_t *rng) {
+/* Adds a node with host id tc_id(id) (dc, rack) with balanced or random
+ * tokens to c. */
+static void add_node_id(tc_cluster *c, const bs_ring_strategy *st,
+                        int balanced, int id, int dc, int rack, size_t vn,
+                        uint64_t *rng) {
     bs_ring_snapshot *s = tc_build(c);
     tc_node *n = &c->nodes[c->n];
-    tc_set_node(n, c->n, dc, rack);
+    tc_set_node(n, id, dc, rack);
     if (balanced)
         ck_assert_int_eq(bs_ring_tokens_balanced(s, st, n->dc, n->rack, vn,
                                                  n->tokens), 0);
@@ -81,6 +83,12 @@ static void add_node(tc_cluster *c, const bs_ring_strategy *st, int balanced,
     n->ntokens = vn;
     c->n++;
     bs_ring_snapshot_release(s);
+}
+
+/* Adds node c->n (dc, rack) with balanced or random tokens to c. */
+static void add_node(tc_cluster *c, const bs_ring_strategy *st, int balanced,
+                     int dc, int rack, size_t vn, uint64_t *rng) {
+    add_node_id(c, st, balanced, c->n, dc, rack, vn, rng);
 }
 
 /* max/min effective ownership among nodes of dc (all when dc < 0) */
@@ -140,6 +148,81 @@ START_TEST(balanced_ownership_nts_rf3) {
     bs_ring_strategy_nts(dcs, (uint32_t[]){3}, 1, &st);
     ratio_run("NTS {dc0: 3}, one rack", st, 1);
     ratio_run("NTS {dc0: 3}, 3 racks (round robin)", st, 3);
+    bs_ring_strategy_free(st);
+}
+END_TEST
+
+/* The tokens a node chooses depend on the ring's tokens only, not on
+ * how the nodes' host ids (or addresses) happen to sort. */
+START_TEST(balanced_tokens_do_not_depend_on_host_id_order) {
+    static const int perms[][4] = {{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 3, 0, 2},
+                                   {2, 0, 3, 1}, {3, 0, 1, 2}, {1, 2, 3, 0}};
+    bs_ring_strategy *st;
+    bs_ring_strategy_simple(3, &st);
+    int64_t first[4][16];
+    for (size_t p = 0; p < sizeof perms / sizeof perms[0]; p++) {
+        tc_cluster c = {.n = 0};
+        uint64_t rng = 1;
+        for (int i = 0; i < 4; i++)
+            add_node_id(&c, st, 1, perms[p][i], 0, 0, 16, &rng);
+        for (int i = 0; i < 4; i++) {
+            if (p == 0) memcpy(first[i], c.nodes[i].tokens, sizeof first[i]);
+            for (int k = 0; k < 16; k++)
+                ck_assert_msg(c.nodes[i].tokens[k] == first[i][k],
+                              "order %zu: node %d token %d differs", p, i, k);
+        }
+    }
+    bs_ring_strategy_free(st);
+}
+END_TEST
+
+/* A cluster's first node takes evenly spaced tokens turned by an offset
+ * from its host id (node/cluster/join.c), and the nodes after it choose
+ * differently for each offset: the cost's floating-point sums break the
+ * exact ties of a symmetric ring one way or another.  Over 200 offsets,
+ * nodes added one by one (16 vnodes, RF 3) stay within the bounds that
+ * tests/integration/test_join.py relies on: at 4 nodes, every node's
+ * effective ownership within 0.065 of 3/4 (the offset-free ring above
+ * measures 1.045 max/min; the worst offset about 1.11). */
+START_TEST(balanced_ownership_any_first_offset) {
+    bs_ring_strategy *st;
+    bs_ring_strategy_simple(3, &st);
+    uint64_t seed = 99;
+    double worst[7] = {0}, dev4 = 0;
+    for (int r = 0; r < 200; r++) {
+        tc_cluster c = {.n = 0};
+        uint64_t rng = 1, off = bs_ring_rng_next(&seed) % (UINT64_MAX / 32);
+        for (int i = 0; i < 6; i++) {
+            add_node(&c, st, 1, 0, 0, 16, &rng);
+            if (i == 0)
+                for (int k = 0; k < 16; k++)
+                    c.nodes[0].tokens[k] =
+                        (int64_t)((uint64_t)c.nodes[0].tokens[k] + off);
+            if (i < 3) continue;
+            double b = spread(&c, st, -1);
+            if (b > worst[i + 1]) worst[i + 1] = b;
+            ck_assert_msg(b <= 1.15, "offset %d, %d nodes: max/min %.3f", r,
+                          i + 1, b);
+            if (i == 3) {
+                bs_ring_snapshot *s = tc_build(&c);
+                bs_ring_replica_map *m;
+                ck_assert_int_eq(bs_ring_replica_map_build(s, st, &m), 0);
+                double own[TC_MAX_NODES];
+                bs_ring_replica_map_ownership(m, own);
+                for (int k = 0; k < 4; k++) {
+                    double d = own[k] > 0.75 ? own[k] - 0.75 : 0.75 - own[k];
+                    if (d > dev4) dev4 = d;
+                }
+                bs_ring_replica_map_release(m);
+                bs_ring_snapshot_release(s);
+            }
+        }
+    }
+    printf("200 first-node offsets, 16 vnodes, RF 3: worst max/min at 4, 5, "
+           "6 nodes: %.3f %.3f %.3f; worst |own - 3/4| at 4 nodes: %.4f\n",
+           worst[4], worst[5], worst[6], dev4);
+    fflush(stdout);
+    ck_assert_msg(dev4 <= 0.065, "4 nodes: |own - 3/4| up to %.4f", dev4);
     bs_ring_strategy_free(st);
 }
 END_TEST
@@ -231,6 +314,8 @@ int main(void) {
     tcase_add_test(tc, balanced_first_node_evenly_spaced);
     tcase_add_test(tc, balanced_ownership_simple_rf3);
     tcase_add_test(tc, balanced_ownership_nts_rf3);
+    tcase_add_test(tc, balanced_tokens_do_not_depend_on_host_id_order);
+    tcase_add_test(tc, balanced_ownership_any_first_offset);
     tcase_add_test(tc, adding_a_node_moves_one_over_n_plus_one);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
