@@ -6,7 +6,7 @@ balanced tokens for it (node/cluster/join.c), with real basaltd processes.
     nodes 2 and 3 (seed: node 1) wait for the ring, choose 16 tokens
     against it and announce them.  Each of the 3 owns 1/3 +/- 3% of an
     RF=1 keyspace (the Owns column of `basalt-admin status`); a 4th node
-    joins and each owns 1/4 +/- 5%; every node owns 3/4 +/- 5% of an RF=3
+    joins and each owns 1/4 +/- 5%; every node owns 3/4 +/- 6.5% of an RF=3
     keyspace.  Random tokens gave 23-39% on 3 nodes.
   * all three listed as seeds and started at the same moment: the waiters
     take turns by host id, so no two choose against the same ring: all 48
