@@ -22,6 +22,8 @@ unknown DC; `--dc dc1 --dc dc2 --dc-parallel` asks node 3 too.
 
 Last, nodes 1 and 2 are killed: `rebuild dc1` on node 3 is refused with
 "no node of datacenter 'dc1' is up".
+
+dc3 under load (ThirdDatacenterUnderLoad): see its docstring.
 """
 import json
 import os
@@ -75,8 +77,7 @@ def admin(n, *args):
     return p.returncode, p.stdout.decode()
 
 
-class AddDatacenter(unittest.TestCase):
-    CLUSTER = "integ-multidc"
+class _DCBase(unittest.TestCase):
 
     def setUp(self):
         self.nodes, self.clusters = [], []
@@ -134,6 +135,10 @@ class AddDatacenter(unittest.TestCase):
             if not todo:
                 break
         self.assertEqual(todo[:5], [], "%d rows not written" % len(todo))
+
+
+class AddDatacenter(_DCBase):
+    CLUSTER = "integ-multidc"
 
     def test_add_dc_rebuild_and_dc_repair(self):
         self.hosts = [harness._pick_host() for _ in range(3)]
@@ -214,6 +219,108 @@ class AddDatacenter(unittest.TestCase):
         rc, out = admin(n3, "rebuild", "dc1")
         self.assertNotEqual(rc, 0, out)
         self.assertIn("no node of datacenter 'dc1' is up", out)
+
+
+class ThirdDatacenterUnderLoad(_DCBase):
+    """dc3 added with rebuild while dc1 serves traffic: dc1 (nodes 1, 2)
+    and dc2 (node 3), ks {dc1: 2, dc2: 1} with 5,000 rows.  A client
+    coordinated by dc1 (DCAwareRoundRobinPolicy, local_dc dc1) writes new
+    rows at LOCAL_QUORUM and reads at LOCAL_QUORUM the whole time.  Node 4
+    starts in dc3 (auto_bootstrap false), ALTER KEYSPACE adds {dc3: 1},
+    and once every node has that schema `rebuild dc1` on node 4 streams
+    its ranges while the writes go on.  Then LOCAL_QUORUM reads through
+    node 4 return every row: the 5,000 and every write dc1 acknowledged;
+    dc1's client saw no failed request."""
+    CLUSTER = "integ-multidc-dc3"
+
+    def test_dc3_rebuild_while_dc1_serves(self):
+        import threading
+        from cassandra.policies import DCAwareRoundRobinPolicy
+        self.hosts = [harness._pick_host() for _ in range(4)]
+        self.sp = harness.shared_port(self.hosts)
+        # dc1 streams slowly (256 KiB/s), so the rebuild takes seconds
+        slow = {"stream-throughput-outbound": "256KiB"}
+        n1, n2 = self.node(0, "dc1", **slow), self.node(1, "dc1", **slow)
+        n3 = self.node(2, "dc2")
+        for n in (n1, n2, n3):
+            n.start()
+        self.wait_normal(n1, 3)
+        s1 = self.session_on(n1)
+        s1.execute("CREATE KEYSPACE ks WITH replication = "
+                   "{'class': 'NetworkTopologyStrategy', 'dc1': 2, 'dc2': 1}")
+        s1.execute("CREATE TABLE ks.kv (k int PRIMARY KEY, v int)")
+        ps = s1.prepare("INSERT INTO ks.kv (k, v) VALUES (?, ?)")
+        ps.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+        res = execute_concurrent_with_args(s1, ps, [(k, k * 3) for k in range(NKEYS)],
+                                           concurrency=32, raise_on_first_error=True)
+        self.assertTrue(all(ok for ok, _ in res))
+
+        prof = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(
+            local_dc="dc1"), request_timeout=30)
+        c = Cluster([n1.host], port=n1.port, protocol_version=4,
+                    execution_profiles={EXEC_PROFILE_DEFAULT: prof})
+        self.clusters.append(c)
+        sw = c.connect()
+        wps = sw.prepare("INSERT INTO ks.kv (k, v) VALUES (?, ?)")
+        wps.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+        rps = sw.prepare("SELECT v FROM ks.kv WHERE k = ?")
+        rps.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+        acked, failed, reads = [], [], [0]
+        stop = threading.Event()
+
+        def traffic():
+            k = NKEYS
+            while not stop.is_set():
+                try:
+                    sw.execute(wps, (k, k * 3))
+                    acked.append(k)
+                    row = sw.execute(rps, (k - NKEYS // 2,)).one()
+                    if row is None or row.v != (k - NKEYS // 2) * 3:
+                        failed.append(("read", k - NKEYS // 2, row))
+                    reads[0] += 1
+                except Exception as e:  # noted; the test fails on any
+                    failed.append(("error", k, repr(e)))
+                k += 1
+
+        th = threading.Thread(target=traffic, daemon=True)
+        th.start()
+        try:
+            _wait(lambda: len(acked) > 200, 60, "dc1 traffic flows")
+            n4 = self.node(3, "dc3", **{"auto-bootstrap": "false"})
+            n4.start()
+            for n in (n1, n2, n3, n4):
+                self.wait_normal(n, 4)
+            s1.execute("ALTER KEYSPACE ks WITH replication = {'class': "
+                       "'NetworkTopologyStrategy', 'dc1': 2, 'dc2': 1, 'dc3': 1}")
+            for n in (n1, n2, n3, n4):
+                sn = self.session_on(n)
+                _wait(lambda sn=sn: "dc3" in dict(sn.execute(
+                    "SELECT replication FROM system_schema.keyspaces "
+                    "WHERE keyspace_name = 'ks'").one().replication), 60,
+                    "%s has the new replication" % n.host)
+            at_start = len(acked)
+            rc, out = admin(n4, "rebuild", "dc1")
+            print(out)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("rebuild complete", out)
+            during = len(acked) - at_start
+            _wait(lambda: len(acked) > at_start + during + 200, 60,
+                  "writes after the rebuild")
+            print("dc1 traffic: %d writes acknowledged (%d during the rebuild), "
+                  "%d reads" % (len(acked), during, reads[0]))
+            self.assertGreater(during, 0)
+        finally:
+            stop.set()
+            th.join(60)
+        self.assertEqual(failed[:10], [], "%d failed requests in dc1" % len(failed))
+        s4 = self.session_on(n4)
+        want = {k: k * 3 for k in list(range(NKEYS)) + acked}
+        got = self.rows(s4, ConsistencyLevel.LOCAL_QUORUM)
+        missing = [k for k, v in want.items() if got.get(k) != v]
+        print("LOCAL_QUORUM in dc3: %d rows, %d of %d missing"
+              % (len(got), len(missing), len(want)))
+        self.assertEqual(missing[:20], [], "%d of %d rows missing in dc3"
+                         % (len(missing), len(want)))
 
 
 if __name__ == "__main__":
