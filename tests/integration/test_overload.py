@@ -10,7 +10,12 @@ times the rate it sustains (issue 19, "Overload").
    64 MiB memtable + 64 MiB block cache + the in-flight budget + the
    per-connection queues, with a wide margin); clients get answers,
    Overloaded or timeouts, never a dead node;
-3. after the load drops, a closed-loop run of 10 s (the same shape as
+3. after the load drops, an open loop for 10 s at a rate the storage
+   sustains: 0.9 x the ok rate the node kept through the overload, or,
+   with OVERLOAD_BASELINE_N >= 100,000 (a sustained baseline), that
+   baseline rate itself; its ok op/s per second and the first second at
+   >= 90 % of the target are printed;
+4. then a closed-loop run of 10 s (the same shape as
    the baseline) completes every operation without an error; its
    per-second throughput is printed against two references, with the
    second in which it first reached 90 % of each: the baseline (a burst
@@ -132,16 +137,23 @@ class OverloadTest(unittest.TestCase):
         # included), as an open loop: how soon is all of it served?
         # Printed, not asserted (that rate depends on how much compaction
         # debt the overload left; above the sustained rate the node sheds)
-        steady = max(1000, int(0.9 * over_ok))
+        # With a sustained baseline (OVERLOAD_BASELINE_N of 100,000 or more:
+        # flushes and compactions included) the target is that rate itself:
+        # "full throughput" in the issue's words.
+        if BASELINE_N >= 100000:
+            steady, what = max(1000, int(base["op_rate"])), "1.0 x the sustained baseline"
+        else:
+            steady, what = max(1000, int(0.9 * over_ok)), "0.9 x the rate kept"
         calm = self.stress("after_sustainable", "n=%d" % (steady * 10), "-rate",
                            "fixed=%d/s" % steady, "-rate", "threads=64", "-col", "size=4096",
                            "-connections", "4", interval=1)
         cper = calm["per_interval"]
         first = next((t for t, rate in cper if rate >= 0.9 * steady), None)
-        print("after the overload, an open loop at %d/s (0.9 x the rate kept): ok op/s per "
-              "second: %s; first second at >= 90%%: %s" % (
-                  steady, " ".join("%.0f" % rate for _, rate in cper),
-                  "%.0f s" % first if first is not None else "none within 10 s"))
+        print("after the overload, an open loop at %d/s (%s): ok op/s per "
+              "second: %s; first second at >= 90%%: %s; errors %s" % (
+                  steady, what, " ".join("%.0f" % rate for _, rate in cper),
+                  "%.0f s" % first if first is not None else "none within 10 s",
+                  calm["errors"]))
         # then as fast as it answers (a second overload of the storage)
         after = self.stress("after", "duration=10s", "-rate", "threads=32", "-col",
                             "size=4096", "-connections", "4", interval=1)
