@@ -522,8 +522,8 @@ class Run(object):
             for cl in ["QUORUM", "ALL"] + sorted(k for k in r if k.startswith("HTTP")):
                 if isinstance(r.get(cl), dict):
                     d = r[cl]
-                    # ingest lists at most 200 of its lost points beside
-                    # their count: print the count only
+                    # ingest gives each list's length as *_count too:
+                    # print that once
                     lines.append("%-9s %s" % (cl, " ".join(
                         "%s=%s" % (k, (v if not isinstance(v, list) else len(v)))
                         for k, v in sorted(d.items())

@@ -936,7 +936,7 @@ class IngestWorkload(object):
             got = set(seen)
             lost = sorted(acked - got)
             fbp = sorted(got & failed)
-            res[name] = {"read": len(rows), "lost_count": len(lost), "lost": lost[:200],
+            res[name] = {"read": len(rows), "lost_count": len(lost), "lost": lost,
                          "unexpected_count": len(unexpected), "unexpected": unexpected[:50],
                          "duplicates": len(dup), "wrong_count": len(wrong), "wrong": wrong[:20],
                          "indeterminate_present": len(got & info),

@@ -11,10 +11,18 @@ acknowledged point with its series, time and fields, no point never
 attempted, none twice, none of a refused batch; and the run must really
 have done something: faults injected, batches acknowledged.
 
+test_wiped_replica_is_reported: RF=1 (CREATE DATABASE ... WITH
+REPLICATION 1), no faults, then the test-only --wipe 2 deletes node 2's
+data: the run must fail (exit status 1) and every view must list the
+lost points: acknowledged ones, whole series (one series is one
+partition per day, all on node 2), every other acknowledged point still
+there.
+
 Fails (with the reason; it does not skip) when not root or `ip netns` is
 unusable: CI runs as root.
 """
 import json
+import os
 
 import harness
 from test_jepsen_quick import JepsenCase, run_jepsen
@@ -45,6 +53,36 @@ class TestJepsenIngest(JepsenCase):
         self.assertTrue(res["convergence"])
         self.assertTrue(res["valid"], json.dumps(res)[:2000])
         self.assertEqual(rc, 0)
+
+    def test_wiped_replica_is_reported(self):
+        rc, d, res, hist = run_jepsen(["--workload", "ingest", "--nemesis", "none",
+                                       "--time", "8", "--seed", "21", "--rf", "1",
+                                       "--wipe", "2", "--settle", "3",
+                                       "--converge-timeout", "5"], 150)
+        self.assertIsNotNone(res, "no results.json in " + d)
+        self.assertEqual(rc, 1)
+        self.assertFalse(res["valid"])
+        series, acked = {}, set()
+        for op in hist:
+            if op["f"] == "write" and op["type"] == "ok":
+                for i, s, t in op["value"]["points"]:
+                    acked.add(i)
+                    series[i] = s
+        self.assertEqual(res["points"]["acknowledged"], len(acked))
+        for v in ["QUORUM", "ALL"] + ["HTTP@n%d" % i for i in range(1, 6)]:
+            lost = set(res[v]["lost"])
+            self.assertGreater(len(lost), 0, v)
+            self.assertEqual(res[v]["lost_count"], len(lost))
+            self.assertLessEqual(lost, acked)
+            gone = {series[i] for i in lost}
+            self.assertEqual(lost, {i for i in acked if series[i] in gone}, v)
+            self.assertLess(len(gone), len(set(series.values())), v)
+            self.assertEqual(res[v]["read"], len(acked - lost), v)
+            self.assertEqual(res[v]["unexpected_count"], 0, v)
+        with open(os.path.join(d, "summary.txt")) as f:
+            txt = f.read()
+        self.assertIn("RESULT    INVALID", txt)
+        self.assertIn("LOST", txt)
 
 
 if __name__ == "__main__":
