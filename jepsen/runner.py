@@ -136,7 +136,7 @@ class Run(object):
     def worker(self, w, client, rng):
         a = self.a
         proc = w
-        state = {}
+        state = {"worker": w}
         try:
             while not self.stop_ev.is_set():
                 f, v = self.wl.op(state, rng)
@@ -182,6 +182,8 @@ class Run(object):
         """{partition: [node indices of its replicas]} from the driver's
         token map (Murmur3, the same the nodes use); None if unknown."""
         import struct
+        if getattr(self.wl, "per_partition", True) is False:
+            return None
         by_ip = {self.net.ip(i): i for i in self.db.nodes}
         for r in self.readers.values():
             try:
@@ -334,8 +336,12 @@ class Run(object):
             if not self.db.wait_all_up(60):
                 raise RuntimeError("cluster did not converge to 5 Up nodes in 60 s")
             skew = lambda i: self.db.nodes[i].skew_us   # noqa: E731
-            self.wl = (wl.RegisterWorkload(skew) if a.workload == "register"
-                       else WORKLOADS[a.workload]())
+            if a.workload == "register":
+                self.wl = wl.RegisterWorkload(skew)
+            elif a.workload == "ingest":
+                self.wl = wl.IngestWorkload(self.net.ip, a.nodes, a.op_timeout, a.rf)
+            else:
+                self.wl = WORKLOADS[a.workload]()
             self.readers = {i: wl_client(i, self.net.ip(i), 8.0) for i in self.db.nodes}
             self.setup_schema()
 
@@ -400,6 +406,8 @@ class Run(object):
                     fin["errors"][name] = err
                 else:
                     fin["reads"][name] = snap
+            if hasattr(self.wl, "final_http"):
+                fin["http"], fin["http_errors"] = self.wl.final_http(sorted(self.db.nodes))
             res = self.wl.check(self.hist, fin)
             res["convergence"] = fin["convergence"]["agree"]
             if "repair" in fin:
@@ -447,6 +455,11 @@ class Run(object):
         from cassandra import ConsistencyLevel as CL
         stmts = ["CREATE KEYSPACE IF NOT EXISTS %s WITH replication = "
                  "{'class': 'SimpleStrategy', 'replication_factor': %d}" % (wl.KS, self.a.rf)]
+        if hasattr(self.wl, "setup"):
+            # the workload creates its keyspace itself (ingest: CREATE
+            # DATABASE ... WITH REPLICATION rf through the InfluxDB endpoint)
+            self.wl.setup(self)
+            stmts = []
         stmts += self.wl.schema()
         c = self.readers[1]
         for s in stmts:
@@ -504,12 +517,17 @@ class Run(object):
             lines.append("RESULT    ERROR %s" % s["error"])
         else:
             r = s["results"]
-            for cl in ("QUORUM", "ALL"):
+            if isinstance(r.get("points"), dict):
+                lines.append("points    %s" % " ".join("%s=%s" % kv for kv in sorted(r["points"].items())))
+            for cl in ["QUORUM", "ALL"] + sorted(k for k in r if k.startswith("HTTP")):
                 if isinstance(r.get(cl), dict):
                     d = r[cl]
+                    # ingest gives each list's length as *_count too:
+                    # print that once
                     lines.append("%-9s %s" % (cl, " ".join(
                         "%s=%s" % (k, (v if not isinstance(v, list) else len(v)))
-                        for k, v in sorted(d.items()))))
+                        for k, v in sorted(d.items())
+                        if not ("points" in r and k + "_count" in d))))
                     if d.get("lost"):
                         lines.append("LOST      %s" % d["lost"][:200])
             for k in ("stale_reads", "impossible_reads", "nonmonotonic_reads", "final_wrong",

@@ -702,5 +702,250 @@ class CounterWorkload(object):
         return res
 
 
+# ---------------------------------------------------------------------------
+# ingest: InfluxDB line protocol through the time-series HTTP endpoint;
+# every acknowledged point must be returned by the final queries.
+# ---------------------------------------------------------------------------
+class IngestWorkload(object):
+    """Batches of 1..20 points, measurement `jep`, POSTed with
+    consistency=quorum to a random node's /write (port 8086,
+    docs/TIMESERIES.md); database `jepsen` (the keyspace the runner
+    repairs), created with CREATE DATABASE ... WITH REPLICATION rf.
+
+    Point id i (unique, from 1) is the line
+        jep,c=<worker>,s=<0..3> v=<i>i,b=<batch's first id>i <T0 + i*1000>
+    so it is identified by its series and timestamp, and its field values
+    are known.  Answers (node/ts/ts_write.c, node/coord/coord_write.c):
+      204                     ok: every point of the batch acknowledged
+      503 / 429 (Unavailable, overloaded: refused before anything is
+      sent), 404, a 400 that is not a partial write, connection refused
+                              fail: nothing written
+      500 (timeout, write failure), a 400 "partial write", any other
+      answer, client timeout or a connection lost after sending
+                              info: each point may or may not be stored
+    A setup point (id 0, c=setup) written through node 1 before the run
+    creates the table and both columns, so no schema change happens under
+    faults (docs/TIMESERIES.md: concurrent schema changes of a new
+    measurement can lose one version).
+
+    Final reads, after heal and repair: the table read through CQL at
+    QUORUM and ALL (`_series`, `time`, v, b), and `SELECT * FROM jep`
+    through the InfluxDB endpoint of every node (InfluxQL reads at ONE).
+    Every view must hold every acknowledged point with its exact series,
+    time and fields (`lost`, `wrong`), no point that was never attempted
+    (`unexpected`), no id twice (`duplicates`), and no point of a batch
+    refused outright (`failed_but_present`); indeterminate points may be
+    present or absent (`indeterminate_present` / `_absent`)."""
+    name = "ingest"
+    table = "jep"
+    per_partition = False   # no (part int) partitions: converge per node
+    DB = KS
+    NSERIES = 4
+    MAXBATCH = 20
+    PORT = 8086
+
+    def __init__(self, ip_of=None, nodes=5, timeout=5.0, rf=3):
+        self.counter = itertools.count(1)
+        self.lock = threading.Lock()
+        self.ip_of = ip_of
+        self.nodes = nodes
+        self.timeout = timeout
+        self.rf = rf
+        self.t0 = (int(time.time()) - 3600) * 1000000000   # ns; ids 1 us apart
+
+    def schema(self):
+        return []
+
+    # ---- HTTP ----
+    def _http(self, node, method, path, body=None, timeout=None):
+        """-> (status, body text); raises OSError (incl. timeouts)."""
+        import http.client
+        conn = http.client.HTTPConnection(self.ip_of(node), self.PORT,
+                                          timeout=timeout or self.timeout)
+        try:
+            hdr = {"Content-Type": "application/x-www-form-urlencoded"} if method == "POST" else {}
+            conn.request(method, path, body=body, headers=hdr)
+            r = conn.getresponse()
+            return r.status, r.read().decode(errors="replace")
+        finally:
+            conn.close()
+
+    def query(self, node, q, timeout=30.0, method="GET"):
+        """InfluxQL through node -> parsed JSON; raises on any error."""
+        import json
+        from urllib.parse import urlencode
+        args = urlencode({"db": self.DB, "q": q, "epoch": "ns"})
+        if method == "POST":
+            st, txt = self._http(node, "POST", "/query", body=args, timeout=timeout)
+        else:
+            st, txt = self._http(node, "GET", "/query?" + args, timeout=timeout)
+        if st != 200:
+            raise RuntimeError("HTTP %d: %s" % (st, txt[:300]))
+        d = json.loads(txt)
+        for r in d.get("results", []):
+            if "error" in r:
+                raise RuntimeError("query error: %s" % r["error"])
+        return d
+
+    def line(self, pid, series, ts, batch):
+        return "jep,%s v=%di,b=%di %d" % (series, pid, batch, ts)
+
+    def setup(self, run):
+        """CREATE DATABASE and the setup point through node 1 (retried)."""
+        deadline = time.time() + 30
+        while True:
+            try:
+                self.query(1, "CREATE DATABASE %s WITH REPLICATION %d" % (self.DB, self.rf),
+                           method="POST")
+                st, txt = self._http(1, "POST", "/write?db=%s&consistency=all" % self.DB,
+                                     body=self.line(0, "c=setup,s=0", self.t0, 0), timeout=10)
+                if st != 204:
+                    raise RuntimeError("setup write: HTTP %d %s" % (st, txt[:200]))
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
+        run.record({"process": "setup", "type": "invoke", "f": "write",
+                    "value": {"node": 1, "points": [[0, "c=setup,s=0", self.t0]]}, "node": 1})
+        run.record({"process": "setup", "type": "ok", "f": "write",
+                    "value": {"node": 1, "points": [[0, "c=setup,s=0", self.t0]]}, "node": 1})
+
+    # ---- operations ----
+    def op(self, w, rng):
+        n = rng.randint(1, self.MAXBATCH)
+        with self.lock:
+            ids = [next(self.counter) for _ in range(n)]
+        worker = w.get("worker", 0)
+        pts = [[i, "c=%d,s=%d" % (worker, rng.randrange(self.NSERIES)), self.t0 + i * 1000]
+               for i in ids]
+        return "write", {"node": rng.randint(1, self.nodes), "points": pts}
+
+    @staticmethod
+    def classify(status, text):
+        """(type, error) of a /write answer."""
+        if status == 204:
+            return "ok", None
+        err = "HTTP %d: %s" % (status, text[:200])
+        if status in (503, 429, 404):
+            return "fail", err
+        if status == 400 and "partial write" not in text:
+            return "fail", err
+        return "info", err
+
+    def invoke(self, c, f, val):
+        pts = val["points"]
+        body = "\n".join(self.line(i, s, t, pts[0][0]) for i, s, t in pts) + "\n"
+        try:
+            st, txt = self._http(val["node"], "POST",
+                                 "/write?db=%s&consistency=quorum" % self.DB, body=body.encode())
+        except ConnectionRefusedError as e:
+            return "fail", val, "ConnectionRefusedError: %s" % e   # nothing sent
+        except Exception as e:
+            return "info", val, "%s: %s" % (type(e).__name__, str(e)[:200])
+        t, err = self.classify(st, txt)
+        return t, val, err
+
+    # ---- final reads ----
+    def snapshot(self, session, cl, parts=None):
+        """The whole table through CQL at cl -> sorted [series, time, v, b]
+        (series without the measurement: "c=..,s=..")."""
+        from cassandra.query import SimpleStatement
+        st = SimpleStatement('SELECT "_series", "time", v, b FROM %s.%s' % (self.DB, self.table),
+                             consistency_level=cl, fetch_size=5000)
+        rows = session.execute(st, timeout=30)
+        return sorted([r[0].split(",", 1)[1], r[1], r[2], r[3]] for r in rows)
+
+    def final_http(self, nodes):
+        """SELECT * FROM jep through every node -> ({node: rows}, {node: error})."""
+        out, errs = {}, {}
+        for i in nodes:
+            for attempt in range(3):
+                try:
+                    d = self.query(i, "SELECT * FROM jep", timeout=60)
+                    rows = []
+                    for r in d["results"]:
+                        for se in r.get("series", []):
+                            cols = se["columns"]
+                            for v in se["values"]:
+                                x = dict(zip(cols, v))
+                                rows.append(["c=%s,s=%s" % (x.get("c"), x.get("s")), x["time"],
+                                             x.get("v"), x.get("b")])
+                    out[str(i)] = sorted(rows)
+                    errs.pop(str(i), None)
+                    break
+                except Exception as e:
+                    errs[str(i)] = "%s: %s" % (type(e).__name__, str(e)[:300])
+                    time.sleep(1)
+        return out, errs
+
+    def check(self, history, fin):
+        attempted = {}          # id -> (series, time, batch)
+        status = {}             # id -> ok / info / fail
+        pending = {}
+        for op in history:
+            if op["process"] == "nemesis" or op["f"] != "write":
+                continue
+            if op["type"] == "invoke":
+                pending[op["process"]] = op
+                pts = op["value"]["points"]
+                for i, s, t in pts:
+                    attempted[i] = (s, t, pts[0][0])
+                continue
+            pending.pop(op["process"], None)
+            for i, s, t in op["value"]["points"]:
+                status[i] = op["type"]
+        for p, inv in pending.items():   # never completed: indeterminate
+            for i, s, t in inv["value"]["points"]:
+                status.setdefault(i, "info")
+        acked = {i for i, t in status.items() if t == "ok"}
+        info = {i for i, t in status.items() if t == "info"}
+        failed = {i for i, t in status.items() if t == "fail"}
+        res = {"points": {"attempted": len(attempted), "acknowledged": len(acked),
+                          "indeterminate": len(info), "failed": len(failed)},
+               "batches": {t: sum(1 for op in history if op["process"] != "nemesis"
+                                  and op["f"] == "write" and op["type"] == t)
+                           for t in ("ok", "info", "fail")},
+               "valid": True}
+        if not acked:
+            res["valid"] = False
+            res["error"] = "no point was acknowledged"
+        views = [(cl, fin.get("reads", {}).get(cl), fin.get("errors", {}).get(cl))
+                 for cl in ("QUORUM", "ALL")]
+        http = fin.get("http", {})
+        for node in sorted(set(http) | set(fin.get("http_errors", {})), key=str):
+            views.append(("HTTP@n%s" % node, http.get(node), fin.get("http_errors", {}).get(node)))
+        if not any(v[0].startswith("HTTP") for v in views):
+            views.append(("HTTP", None, "no query through the InfluxDB endpoint"))
+        for name, rows, err in views:
+            if rows is None:
+                res["valid"] = False
+                res[name] = {"error": err or "final read failed"}
+                continue
+            seen, dup, wrong, unexpected = {}, [], [], []
+            for series, t, v, b in rows:
+                if not isinstance(v, int) or v not in attempted:
+                    unexpected.append([series, t, v, b])
+                    continue
+                if v in seen:
+                    dup.append(v)
+                seen[v] = True
+                s0, t0, b0 = attempted[v]
+                if (series, t, b) != (s0, t0, b0):
+                    wrong.append({"id": v, "got": [series, t, v, b], "want": [s0, t0, v, b0]})
+            got = set(seen)
+            lost = sorted(acked - got)
+            fbp = sorted(got & failed)
+            res[name] = {"read": len(rows), "lost_count": len(lost), "lost": lost,
+                         "unexpected_count": len(unexpected), "unexpected": unexpected[:50],
+                         "duplicates": len(dup), "wrong_count": len(wrong), "wrong": wrong[:20],
+                         "indeterminate_present": len(got & info),
+                         "indeterminate_absent": len(info - got),
+                         "failed_but_present": len(fbp)}
+            if lost or unexpected or dup or wrong or fbp:
+                res["valid"] = False
+        return res
+
+
 WORKLOADS = {"set": SetWorkload, "register": RegisterWorkload, "delete": DeleteWorkload,
-             "counter": CounterWorkload}
+             "counter": CounterWorkload, "ingest": IngestWorkload}

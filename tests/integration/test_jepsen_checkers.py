@@ -2,7 +2,8 @@
 test_jepsen_checkers.py - the Jepsen checkers and the nemesis schedule on
 synthetic inputs (no cluster, no root needed): each checker must flag the
 violation it exists for (lost and unexpected set elements, a stale
-register read, a wrong final register value, a resurrected row) and
+register read, a wrong final register value, a resurrected row, an
+acknowledged time-series point missing, unknown, duplicated or changed) and
 accept a clean history; the fault schedule must be a pure function of
 the seed.
 """
@@ -485,6 +486,97 @@ class TestCounterChecker(unittest.TestCase):
             self.assertFalse(r["valid"], final)
             self.assertEqual(r["ALL"]["wrong"], 1)
             self.assertEqual(r["QUORUM"]["wrong"], 0)
+
+
+class TestIngestChecker(unittest.TestCase):
+    """Points 1-2 acknowledged (one batch), 3 indeterminate, 4 failed
+    (refused: nothing written), 0 the setup point."""
+    def h(self):
+        b1 = {"node": 1, "points": [[1, "c=0,s=0", 1001000], [2, "c=0,s=1", 1002000]]}
+        b2 = {"node": 2, "points": [[3, "c=1,s=2", 1003000]]}
+        b3 = {"node": 3, "points": [[4, "c=2,s=0", 1004000]]}
+        b0 = {"node": 1, "points": [[0, "c=setup,s=0", 1000000]]}
+        return hist(("setup", "invoke", "write", b0), ("setup", "ok", "write", b0),
+                    (0, "invoke", "write", b1), (1, "invoke", "write", b2),
+                    (0, "ok", "write", b1), (1, "info", "write", b2),
+                    (2, "invoke", "write", b3), (2, "fail", "write", b3))
+
+    # rows: [series, time, v, b]; b = the first id of the point's batch
+    P0, P1, P2 = ["c=setup,s=0", 1000000, 0, 0], ["c=0,s=0", 1001000, 1, 1], ["c=0,s=1", 1002000, 2, 1]
+    P3, P4 = ["c=1,s=2", 1003000, 3, 3], ["c=2,s=0", 1004000, 4, 4]
+
+    def fin(self, rows, http=None):
+        return {"reads": {"QUORUM": rows, "ALL": rows},
+                "http": {"1": http if http is not None else rows, "2": rows}}
+
+    def check(self, fin):
+        return workloads.IngestWorkload().check(self.h(), fin)
+
+    def test_clean_indeterminate_absent_or_present(self):
+        for rows in ([self.P0, self.P1, self.P2], [self.P0, self.P1, self.P2, self.P3]):
+            r = self.check(self.fin(rows))
+            self.assertTrue(r["valid"], r)
+            self.assertEqual(r["points"], {"attempted": 5, "acknowledged": 3,
+                                           "indeterminate": 1, "failed": 1})
+            present = len(rows) == 4
+            for v in ("QUORUM", "ALL", "HTTP@n1", "HTTP@n2"):
+                self.assertEqual(r[v]["indeterminate_present"], int(present))
+                self.assertEqual(r[v]["indeterminate_absent"], int(not present))
+                self.assertEqual(r[v]["lost_count"], 0)
+
+    def test_missing_acknowledged_point(self):
+        r = self.check(self.fin([self.P0, self.P1, self.P2], http=[self.P0, self.P1, self.P3]))
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["HTTP@n1"]["lost"], [2])
+        self.assertEqual(r["HTTP@n2"]["lost"], [])
+        self.assertEqual(r["QUORUM"]["lost_count"], 0)
+
+    def test_unknown_point(self):
+        r = self.check(self.fin([self.P0, self.P1, self.P2, ["c=0,s=0", 1099000, 99, 99]]))
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["ALL"]["unexpected_count"], 1)
+        self.assertEqual(r["ALL"]["unexpected"][0][2], 99)
+
+    def test_wrong_field_value_or_series(self):
+        for bad in (["c=0,s=1", 1002000, 2, 2], ["c=0,s=2", 1002000, 2, 1],
+                    ["c=0,s=1", 1002001, 2, 1]):
+            r = self.check(self.fin([self.P0, self.P1, bad]))
+            self.assertFalse(r["valid"], bad)
+            self.assertEqual(r["QUORUM"]["wrong_count"], 1)
+            self.assertEqual(r["QUORUM"]["wrong"][0]["id"], 2)
+
+    def test_duplicate_point(self):
+        r = self.check(self.fin([self.P0, self.P1, self.P2, ["c=0,s=3", 1002000, 2, 1]]))
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["QUORUM"]["duplicates"], 1)
+
+    def test_refused_batch_present(self):
+        r = self.check(self.fin([self.P0, self.P1, self.P2, self.P4]))
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["ALL"]["failed_but_present"], 1)
+
+    def test_failed_final_query_is_invalid(self):
+        f = self.fin([self.P0, self.P1, self.P2])
+        del f["http"]["2"]
+        f["http_errors"] = {"2": "timeout"}
+        r = self.check(f)
+        self.assertFalse(r["valid"])
+        self.assertEqual(r["HTTP@n2"]["error"], "timeout")
+        f = self.fin([self.P0, self.P1, self.P2])
+        del f["http"]
+        self.assertFalse(self.check(f)["valid"])
+
+    def test_answers_classified(self):
+        c = workloads.IngestWorkload.classify
+        self.assertEqual(c(204, "")[0], "ok")
+        for st, txt in ((503, '{"error":"Cannot achieve consistency level QUORUM"}'),
+                        (429, '{"error":"overloaded"}'), (404, '{"error":"database not found"}'),
+                        (400, '{"error":"unable to parse \'x\': missing fields"}')):
+            self.assertEqual(c(st, txt)[0], "fail", st)
+        for st, txt in ((500, '{"error":"timeout"}'),
+                        (400, '{"error":"partial write: unable to parse ... dropped=0"}'),
+                        (502, "")):
+            self.assertEqual(c(st, txt)[0], "info", st)
 
 if __name__ == "__main__":
     harness.main()
