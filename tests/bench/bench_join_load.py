@@ -155,6 +155,12 @@ def main():
     atexit.register(_kill_stress)     # runs before harness's node cleanup
 
     rows = int(a.gb * 1e9 / a.value_size)
+    # 3 full copies, node 4's ~3/4, the raw load's copy, ~15% overhead
+    need = rows * (a.value_size + 100) * 4.75 * 1.15
+    st = os.statvfs(a.dir)
+    if st.f_bavail * st.f_frsize < need:
+        raise SystemExit("FAILED: %s has %.1f GB free, the run needs about %.1f GB"
+                         % (a.dir, st.f_bavail * st.f_frsize / 1e9, need / 1e9))
     net = 100 + os.getpid() % 150
     hosts = ["127.0.%d.%d" % (net, i) for i in range(1, 5)]
     sp = harness.shared_port(hosts)
@@ -295,6 +301,8 @@ def main():
     print("read p50/p99.9  : before %.2f / %.2f ms, during %.2f / %.2f ms"
           % (before["latency"]["read"]["p50_ms"], before["latency"]["read"]["p999_ms"],
              during["latency"]["read"]["p50_ms"], during["latency"]["read"]["p999_ms"]))
+    print("machine load    : %s (1/5/15 min load average at the end)"
+          % " ".join(open("/proc/loadavg").read().split()[:3]))
     print("errors          : load %s, reads before %s, reads during %s"
           % (fmt_errors(load), fmt_errors(before), fmt_errors(during)))
     failed = errors(load) + errors(before) + errors(during)
