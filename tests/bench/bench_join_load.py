@@ -138,11 +138,16 @@ def main():
     ap.add_argument("-d", "--dir", default=tempfile.gettempdir(),
                     help="where the data directories go (removed at exit)")
     ap.add_argument("--read-seconds", type=float, default=20)
-    ap.add_argument("--read-threads", type=int, default=16)
+    ap.add_argument("--read-threads", type=int, default=16,
+                    help="reads in flight (closed loop: as fast as they complete)")
+    ap.add_argument("--read-rate", type=int, default=0,
+                    help="reads/s: an open loop at this rate instead (latency from "
+                    "intended start), at most --read-threads in flight")
     ap.add_argument("--load-threads", type=int, default=64)
-    ap.add_argument("--stream-throughput", default=None,
-                    help="stream_throughput_outbound of every node (default: the "
-                    "shipped default, 24MiB; 0 = unthrottled)")
+    ap.add_argument("--stream-throughput", default="0",
+                    help="stream_throughput_outbound of every node (default 0: "
+                    "unthrottled, to measure the streaming path; the shipped default "
+                    "24MiB caps a join near 25 MB/s, ranges streaming one at a time)")
     ap.add_argument("--ring-delay", default="2s")
     a = ap.parse_args()
 
@@ -168,8 +173,7 @@ def main():
     extra = {"storage-port": sp, "seeds": hosts[0], "cluster-name": "bench-join-load",
              "ring-delay": a.ring_delay, "num-tokens": 16,
              "allocate-tokens-for-local-replication-factor": 3}
-    if a.stream_throughput is not None:
-        extra["stream-throughput-outbound"] = a.stream_throughput
+    extra["stream-throughput-outbound"] = a.stream_throughput
     nodes = []
     for h in hosts:
         n = harness.Node(host=h, extra=dict(extra))
@@ -212,11 +216,15 @@ def main():
     log("flushed, no compaction pending after %.1f s; on disk: %s"
         % (settle_s, ", ".join("%s %.0f MB" % (h, b / 1e6) for h, b in sorted(load_bytes.items()))))
 
-    read = ["read", "cl=QUORUM", "-pop", "uniform", "-dist", str(rows), "-rate",
-            "threads=%d" % a.read_threads, "-log", "interval=5"] + common
+    rate = (["fixed=%d/s" % a.read_rate] if a.read_rate > 0 else []) + \
+        ["threads=%d" % a.read_threads]
+    read = ["read", "cl=QUORUM", "-pop", "uniform", "-dist", str(rows), "-rate"] + rate + \
+        ["-log", "interval=5"] + common
+    loop = ("open loop, %d/s, at most %d in flight" % (a.read_rate, a.read_threads)
+            if a.read_rate > 0 else "closed loop, %d in flight" % a.read_threads)
 
     # -- reads before the join -----------------------------------------------
-    log("QUORUM reads before the join: %.0f s, %d in flight" % (a.read_seconds, a.read_threads))
+    log("QUORUM reads before the join: %.0f s, %s" % (a.read_seconds, loop))
     before = Stress(a.stress, read + ["duration=%gs" % a.read_seconds, "-seed", "2"], "before", work).result()
     check_alive(serving)
 
@@ -278,7 +286,7 @@ def main():
           % (load_s, rows / load_s, rows * a.value_size / load_s / 1e6, settle_s,
              fmt_errors(load)))
     print("join            : %.1f s from start to NORMAL (ring_delay %s); stream_throughput_"
-          "outbound %s" % (join_s, a.ring_delay, a.stream_throughput or "default (24MiB)"))
+          "outbound %s" % (join_s, a.ring_delay, a.stream_throughput))
     print("streamed        : %.1f MB, %d records, %d ranges in %.1f s = %.1f MB/s "
           "(%.1f MB/s over the whole join)"
           % (sess["bytes"] / 1e6, sess["rows"], sess["ranges_done"], stream_s, stream_mbps,
@@ -293,9 +301,8 @@ def main():
     print("streaming / raw : %.2fx (goal >= 0.5x) %s"
           % (ratio, "met" if ratio >= 0.5 else "NOT met"))
     print("QUORUM read p99 : %.2f ms before (%.0f reads/s), %.2f ms during the join "
-          "(%.0f reads/s, %.1f s); %d in flight"
-          % (p99b, before["op_rate"], p99d, during["op_rate"], during["elapsed_s"],
-             a.read_threads))
+          "(%.0f reads/s, %.1f s); %s"
+          % (p99b, before["op_rate"], p99d, during["op_rate"], during["elapsed_s"], loop))
     print("during / before : %.2fx (goal <= 3x) %s"
           % (pratio, "met" if pratio <= 3 else "NOT met"))
     print("read p50/p99.9  : before %.2f / %.2f ms, during %.2f / %.2f ms"
