@@ -155,9 +155,19 @@ def main():
     os.makedirs(a.dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="basalt-integ-%d-bench-" % os.getpid(), dir=a.dir)
     tempfile.tempdir = a.dir          # harness.Node puts its directories here
+    harness._sweep_stale_dirs()       # of earlier runs that were SIGKILLed
     import atexit
     atexit.register(shutil.rmtree, work, True)
     atexit.register(_kill_stress)     # runs before harness's node cleanup
+
+    def on_signal(signum, frame):     # harness's handler skips atexit
+        _kill_stress()
+        shutil.rmtree(work, True)
+        for p in harness._SECRET:
+            shutil.rmtree(os.path.dirname(p), True)
+        harness._on_signal(signum, frame)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
 
     rows = int(a.gb * 1e9 / a.value_size)
     # 3 full copies, node 4's ~3/4, the raw load's copy, ~15% overhead
@@ -261,7 +271,8 @@ def main():
     log("raw RocksDB bulk load of %d rows of %d bytes under %s" % (rows, a.value_size, work))
     out = subprocess.run([a.bulkload, "-n", str(rows), "-v", str(a.value_size),
                           "-d", os.path.join(work, "bulkload")],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
+                         preexec_fn=harness._pdeathsig)
     text = out.stdout.decode(errors="replace")
     if out.returncode != 0:
         raise SystemExit("FAILED: bench_bulkload exited with %d:\n%s" % (out.returncode, text))
