@@ -23,8 +23,11 @@
  * ? AND c = ?` on table counter1 (key blob, c int, v counter, PRIMARY KEY
  * (key, c)); -col size is unused.  With -lwt the writes are
  * INSERT ... IF NOT EXISTS: a lightweight transaction (Paxos round) each.
+ * SIGINT or SIGTERM ends the run early: operations in flight complete and
+ * the report covers what completed (a second signal kills).
  */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +62,7 @@ typedef struct cfg {
     double tick_us; /* -tick: open-loop start granularity */
     const char *json;
     double interval;
-    uint64_t seed; /* -seed: value bytes */
+    uint64_t seed; /* -seed: value bytes, uniform/gaussian keys */
     const char *user, *credentials; /* -u, -credentials (PasswordAuthenticator) */
 } cfg;
 
@@ -258,7 +261,8 @@ static void usage(void) {
         "  -tick US: open loop starts due operations at most every US\n"
         "  microseconds (default 200); latency still counts from each\n"
         "  operation's own intended start\n"
-        "  -seed N: seed of the random value bytes (default 1)\n"
+        "  -seed N: seed of the random value bytes and of the keys of\n"
+        "  -pop uniform|gaussian (default 1)\n"
         "  -lwt: writes are lightweight transactions (INSERT ... IF NOT\n"
         "  EXISTS, serial consistency SERIAL, commit at cl=)\n");
 }
@@ -424,6 +428,11 @@ static int set_credentials(const cfg *c, bs_client_config *cc) {
     return rc ? -1 : 0;
 }
 
+static void on_signal(int sig) {
+    (void)sig;
+    bs_stress_interrupt();
+}
+
 int main(int argc, char **argv) {
     cfg c;
     if (parse_args(argc, argv, &c)) {
@@ -495,7 +504,11 @@ int main(int argc, char **argv) {
         bs_client_stmt_set_consistency(a.ws[i].ins, c.cl);
         bs_client_stmt_set_consistency(a.ws[i].sel, c.cl);
         a.ws[i].a = &a;
-        a.ws[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
+        /* keys of -pop uniform/gaussian: seed 1 keeps the historical
+         * sequence, another seed gives other keys */
+        a.ws[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1) +
+                      (c.seed - 1) * 0xBF58476D1CE4E5B9ULL;
+        if (!a.ws[i].rng) a.ws[i].rng = 1;
         a.ws[i].val = malloc((size_t)c.size);
         /* a distinct, never-zero xorshift state per slot and seed */
         a.ws[i].vrng = (c.seed + 1) * 0xD1B54A32D192ED03ULL ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ULL;
@@ -534,6 +547,15 @@ int main(int argc, char **argv) {
     o.ticker = ticker;
     o.ud = &a;
     o.errclass_name = errname;
+    /* SIGINT/SIGTERM end the run early with its report (a benchmark
+     * measures a window of unknown length); a second one kills */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     bs_stress_result *r = malloc(sizeof *r);
     if (!r || bs_stress_run(&o, r)) {
         fprintf(stderr, "basalt-stress: cannot run\n");

@@ -102,6 +102,10 @@ typedef struct bs_stress_result {
 /* Runs the workload to completion.  0, BS_EINVAL or BS_ENOMEM.  The result
  * struct is large (histograms): allocate it on the heap. */
 int bs_stress_run(const bs_stress_opts *o, bs_stress_result *r);
+/* Ends every run in progress (and any later one) early, as if its
+ * operations or duration were used up: operations in flight complete
+ * and the result covers what completed.  Async-signal-safe. */
+void bs_stress_interrupt(void);
 /* Prints the final report (text) and, when json is non-NULL, a JSON
  * document with the same figures. */
 void bs_stress_report(const bs_stress_opts *o, const bs_stress_result *r,

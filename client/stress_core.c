@@ -122,6 +122,14 @@ struct bs_stress_slot {
     int done_sync; /* ... and the operation already completed */
 };
 
+/* Set by bs_stress_interrupt (a signal handler): every run ends as if
+ * its operations or its duration were used up. */
+static atomic_int g_interrupted;
+
+void bs_stress_interrupt(void) { atomic_store(&g_interrupted, 1); }
+
+static int interrupted(void) { return atomic_load(&g_interrupted); }
+
 typedef struct run {
     const bs_stress_opts *o;
     int64_t t0;
@@ -167,7 +175,7 @@ static void *work(void *arg) {
     worker *w = arg;
     run *r = w->run;
     const bs_stress_opts *o = r->o;
-    while (!atomic_load(&r->stop)) {
+    while (!atomic_load(&r->stop) && !interrupted()) {
         uint64_t seq = atomic_fetch_add(&r->next, 1);
         if (o->n && seq >= o->n) break;
         int64_t intended = 0;
@@ -197,7 +205,7 @@ static int take_seq(run *r, int64_t now, uint64_t *seq, int64_t *intended) {
     if (r->exhausted) return -1;
     uint64_t s = atomic_load(&r->next);
     int64_t it = 0;
-    if (o->n && s >= o->n) {
+    if ((o->n && s >= o->n) || interrupted()) {
         r->exhausted = 1;
     } else if (o->rate > 0) {
         it = r->t0 + (int64_t)((double)s * 1e9 / o->rate);
@@ -370,6 +378,7 @@ static int wait_report(run *r, int64_t next) {
         }
         if (o->n && seq >= o->n + (uint64_t)o->threads) return 1;
         if (!o->n && now_ns() >= r->end + 50000000) return 1;
+        if (interrupted()) return 1;
     }
     return 0;
 }

@@ -411,6 +411,47 @@ START_TEST(async_open_loop_on_callers_ticker) {
 }
 END_TEST
 
+/* bs_stress_interrupt (basalt-stress's SIGINT/SIGTERM) ends an hour-long
+ * run, worker threads and asynchronous slots alike: it returns (the
+ * test's timeout bounds it) with every started operation completed and
+ * counted.  The flag is process-wide and stays set: check runs each test
+ * in its own process, and these are registered last. */
+static void *interrupt_later(void *arg) {
+    (void)arg;
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    bs_stress_interrupt();
+    return NULL;
+}
+
+static void run_interrupted(int async) {
+    atomic_store(&writes, 0);
+    atomic_store(&reads, 0);
+    pthread_t th = async ? fake_start(200000, 0) : (pthread_t)0, irq;
+    bs_stress_opts o = {0};
+    o.threads = async ? 16 : 2;
+    o.duration_s = 3600;
+    if (async)
+        o.op_async = async_op;
+    else
+        o.op = count_op;
+    pthread_create(&irq, NULL, interrupt_later, NULL);
+    bs_stress_result *r = malloc(sizeof *r);
+    ck_assert_int_eq(bs_stress_run(&o, r), 0);
+    pthread_join(irq, NULL);
+    if (async) fake_stop(th);
+    ck_assert_uint_gt(r->ops, 0);
+    ck_assert_uint_eq(r->ops, (uint64_t)(atomic_load(&writes) + atomic_load(&reads)));
+    if (async) ck_assert_int_eq(atomic_load(&FS.inflight), 0);
+    free(r);
+}
+
+START_TEST(interrupt_ends_a_long_run) { run_interrupted(0); }
+END_TEST
+
+START_TEST(async_interrupt_ends_a_long_run) { run_interrupted(1); }
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("stress");
     TCase *tc = tcase_create("core");
@@ -423,6 +464,9 @@ int main(void) {
     tcase_add_test(tc, async_open_loop_reports_from_intended_start);
     tcase_add_test(tc, async_duration_mode_stops);
     tcase_add_test(tc, async_open_loop_on_callers_ticker);
+    /* last: the flag stays set (in the test's process) */
+    tcase_add_test(tc, interrupt_ends_a_long_run);
+    tcase_add_test(tc, async_interrupt_ends_a_long_run);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
