@@ -229,6 +229,18 @@ static int is_joining(const bs_gossip_ep *e) {
            e->app[BS_GS_HOST_ID].value && e->app[BS_GS_TOKENS].value;
 }
 
+/* Replacement at the same address: gossip has one state per address, so
+ * the dead node's state is gone once its replacement gossips.  The
+ * replacement, JOINING with the dead node's tokens, names it in
+ * REPLACING; until it is NORMAL the current ring keeps the dead node's
+ * host id at those tokens (down: nobody is alive under that host id, so
+ * no read goes to the replacement, whose data is still streaming) and the
+ * future ring has the replacement's.  The dead host id, or NULL. */
+static const char *replaced_host(const bs_gossip_ep *e) {
+    const char *r = e->app[BS_GS_REPLACING].value;
+    return is_joining(e) && r && r[0] ? r : NULL;
+}
+
 static member *find_member(bs_cluster *c, const bs_msg_peer *p, int create) {
     for (size_t i = 0; i < c->nmembers; i++)
         if (bs_msg_peer_equal(&c->members[i].ep, p)) return &c->members[i];
@@ -294,12 +306,13 @@ static size_t drop_claimed(claimed *c, int64_t *toks, size_t n) {
     return n - k;
 }
 
-static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e, claimed *cl) {
+static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e, int future,
+                       claimed *cl) {
     bs_ring_node_desc d;
     memset(&d, 0, sizeof d);
-    if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
-                      strlen(e->app[BS_GS_HOST_ID].value), &d.host_id))
-        return BS_ECORRUPT;
+    const char *hid = future ? NULL : replaced_host(e);
+    if (!hid) hid = e->app[BS_GS_HOST_ID].value;
+    if (bs_uuid_parse(hid, strlen(hid), &d.host_id)) return BS_ECORRUPT;
     char epname[BS_MSG_ADDRLEN + 8];
     snprintf(epname, sizeof epname, "%s:%u", e->ep.addr, e->ep.port);
     d.endpoint = epname;
@@ -330,6 +343,14 @@ static int cmp_host_id(const void *a, const void *b) {
     return strcasecmp(x->app[BS_GS_HOST_ID].value, y->app[BS_GS_HOST_ID].value);
 }
 
+/* The current ring's entries sorted by the host id they stand for. */
+static int cmp_current_host_id(const void *a, const void *b) {
+    const bs_gossip_ep *x = *(const bs_gossip_ep *const *)a, *y = *(const bs_gossip_ep *const *)b;
+    const char *hx = replaced_host(x), *hy = replaced_host(y);
+    return strcasecmp(hx ? hx : x->app[BS_GS_HOST_ID].value,
+                      hy ? hy : y->app[BS_GS_HOST_ID].value);
+}
+
 /* The ring of the members (future 0) or the ring once every topology
  * change in progress completed (future 1: members that are not LEAVING
  * plus JOINING nodes).  *changes counts the JOINING and LEAVING nodes. */
@@ -350,11 +371,13 @@ static int build_ring(const bs_gossip_view *v, size_t n, int future,
         int leaving = strcmp(status_of(e), "LEAVING") == 0;
         int joining = is_joining(e);
         k += leaving || joining;
-        if (future ? (joining || (is_member(e) && !leaving)) : is_member(e)) in[m++] = e;
+        if (future ? (joining || (is_member(e) && !leaving))
+                   : (is_member(e) || replaced_host(e)))
+            in[m++] = e;
     }
-    qsort(in, m, sizeof *in, cmp_host_id);
+    qsort(in, m, sizeof *in, future ? cmp_host_id : cmp_current_host_id);
     claimed cl = {NULL, 0};
-    for (size_t i = 0; i < m; i++) add_to_ring(b, in[i], &cl);
+    for (size_t i = 0; i < m; i++) add_to_ring(b, in[i], future, &cl);
     free(cl.t);
     free(in);
     int rc = bs_ring_builder_build(b, out);
@@ -891,9 +914,13 @@ static bs_ring_snapshot *ring_of(void *ud) {
  * alive, then takes its tokens and announces it LEAVING on its behalf
  * (so the future ring has this node in its place).  0 or an error with a
  * message. */
+static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
+                                char *err, size_t errlen);
+
 static int replace_tokens(bs_cluster *c, int64_t **t, size_t *n, char *err,
                           size_t errlen) {
     const char *addr = c->cfg->replace_address_first_boot;
+    if (!strcmp(addr, c->self.addr)) return replace_same_address(c, t, n, err, errlen);
     int64_t t0 = bs_clock_mono_ns(), seen = 0;
     for (;;) {
         int64_t now = bs_clock_mono_ns();
@@ -937,6 +964,54 @@ static int replace_tokens(bs_cluster *c, int64_t **t, size_t *n, char *err,
             snprintf(err, errlen, "replace_address_first_boot: no member at %s "
                      "in the ring learned from the seeds within %d s", addr,
                      BS_JOIN_MAX_WAIT_MS / 1000);
+            return BS_ENOTFOUND;
+        }
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* replace_address_first_boot = our own address (a dead node comes back
+ * with an empty data directory on the same address): gossip was started
+ * hiding our state (bs_gossip_opts.hide_self), so the peers still hold
+ * the dead node's and send it to us.  Waits (at most BS_JOIN_MAX_WAIT_MS)
+ * for it, takes its tokens and names its host id in REPLACING (see
+ * replaced_host).  It cannot be alive: we hold its address. */
+static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
+                                char *err, size_t errlen) {
+    int64_t t0 = bs_clock_mono_ns();
+    *t = NULL;
+    *n = 0;
+    for (;;) {
+        bs_gossip_ep e;
+        if (bs_gossip_shadow(c->gossip, &e) == 0) {
+            int rc = is_member(&e) ? 0 : BS_EINVAL;
+            bs_uuid host;
+            const char *h = e.app[BS_GS_HOST_ID].value;
+            if (!rc && bs_uuid_parse(h, strlen(h), &host)) rc = BS_ECORRUPT;
+            if (!rc) rc = parse_tokens(e.app[BS_GS_TOKENS].value, t, n);
+            if (!rc) rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, h);
+            if (rc == BS_EINVAL)
+                snprintf(err, errlen, "replace_address_first_boot: the node at "
+                         "%s (host %s) is %s, not a member: nothing to replace",
+                         c->self.addr, h, status_of(&e)[0] ? status_of(&e) : "unknown");
+            else if (rc)
+                snprintf(err, errlen, "cannot take over the tokens of %s: %s",
+                         c->self.addr, bs_strerror(rc));
+            else
+                BS_INFO(LOG, "replacing dead node %s (host %s) at our own address: "
+                        "taking over its %zu tokens", c->self.addr, h, *n);
+            if (rc && *t) {
+                free(*t);
+                *t = NULL;
+            }
+            bs_gossip_ep_clear(&e);
+            return rc;
+        }
+        if ((bs_clock_mono_ns() - t0) / 1000000 >= BS_JOIN_MAX_WAIT_MS) {
+            snprintf(err, errlen, "replace_address_first_boot: no peer told us "
+                     "the state of the node at our own address %s within %d s",
+                     c->self.addr, BS_JOIN_MAX_WAIT_MS / 1000);
             return BS_ENOTFOUND;
         }
         struct timespec ts = {0, 100000000};
@@ -989,6 +1064,9 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
     /* bs_gossip_set_local runs on the messaging thread, in order: the
      * ring rebuilt after it there includes this node */
     bs_msg_call_sync(c->msg, rebuild_on_loop, c);
+    /* a same-address replacement: every state set above is in place, so
+     * the peers learn TOKENS, STATUS and REPLACING in one delta */
+    bs_gossip_unhide(c->gossip);
     return 0;
 }
 
@@ -1110,6 +1188,8 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     go.phi_threshold = cfg->phi_convict_threshold;
     go.listener = on_gossip;
     go.listener_ud = c;
+    go.hide_self = joining && cfg->replace_address_first_boot &&
+                   !strcmp(cfg->replace_address_first_boot, c->self.addr);
     rc = bs_gossip_start(&go, vals, &c->gossip);
     if (!rc) atomic_store(&c->tls_gossip, c->gossip);
     bs_buf_free(&tb);
@@ -1168,6 +1248,11 @@ void bs_cluster_stop(bs_cluster *c) {
 int bs_cluster_set_status(bs_cluster *c, const char *status) {
     int rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS, status);
     if (rc) return rc;
+    /* after NORMAL (replaced_host ignores REPLACING from then on): the
+     * replaced node's host id is gone from both rings */
+    if (!strcmp(status, "NORMAL") &&
+        (rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, "")))
+        return rc;
     /* set_local is applied on the messaging thread in order: the ring
      * rebuilt after it there sees the new status */
     bs_msg_call_sync(c->msg, rebuild_on_loop, c);
