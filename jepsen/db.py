@@ -32,7 +32,8 @@ ownership.
 
 State per node: proc (Popen or None), paused (SIGSTOPped), skew_us (the
 clock_skew_us it was started with; the clock-skew nemesis restarts a node
-with a new value).
+with a new value), replace_first (started with replace_address_first_boot
+= its own address until the "member" nemesis saw the replacement NORMAL).
 """
 
 import ctypes
@@ -107,6 +108,7 @@ class Node(object):
         self.proc = None
         self.paused = False
         self.skew_us = 0
+        self.replace_first = False  # start as the replacement of itself
         self.starts = 0
         self.ready_waits = []   # seconds each gated restart waited (None: gave up)
 
@@ -125,6 +127,8 @@ class Node(object):
             "--clock-skew-us", str(self.skew_us),
             "--cluster-secret-file", self.db.secret_file(),
         ]
+        if self.replace_first:   # the "member" nemesis' replace (nemesis.py)
+            a += ["--replace-address-first-boot", self.ip]
         # a multi-DC test bed (wan.py) names each node's dc and rack
         if hasattr(self.db.net, "node_args"):
             a += self.db.net.node_args(self.i)

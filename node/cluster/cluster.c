@@ -985,9 +985,12 @@ static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
     for (;;) {
         bs_gossip_ep e;
         if (bs_gossip_shadow(c->gossip, &e) == 0) {
-            int rc = is_member(&e) ? 0 : BS_EINVAL;
+            /* a replacement that failed before it was NORMAL: the node it
+             * replaced is the one still in the current ring */
+            const char *h = replaced_host(&e);
+            int rc = is_member(&e) || h ? 0 : BS_EINVAL;
             bs_uuid host;
-            const char *h = e.app[BS_GS_HOST_ID].value;
+            if (!h) h = e.app[BS_GS_HOST_ID].value;
             if (!rc && bs_uuid_parse(h, strlen(h), &host)) rc = BS_ECORRUPT;
             if (!rc) rc = parse_tokens(e.app[BS_GS_TOKENS].value, t, n);
             if (!rc) rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, h);
