@@ -909,14 +909,48 @@ static bs_ring_snapshot *ring_of(void *ud) {
     return bs_cluster_ring(ud);
 }
 
+/* <data_directory>/replacing_host: the host id a same-address
+ * replacement names in REPLACING (see replaced_host), written (fsynced)
+ * before it is gossiped and removed once NORMAL, so that a replacement
+ * restarted in the middle of its bootstrap names it again. */
+static void replacing_path(const bs_cluster *c, char *out, size_t cap) {
+    snprintf(out, cap, "%s/replacing_host", c->cfg->data_directory);
+}
+
+static int save_replacing(const bs_cluster *c, const char *host) {
+    char path[4200];
+    replacing_path(c, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return BS_EIO;
+    size_t len = strlen(host);
+    int rc = write(fd, host, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : BS_EIO;
+    close(fd);
+    return rc;
+}
+
+/* The saved host id into out (BS_UUID_STRLEN + 1), or 0 when none. */
+static int load_replacing(const bs_cluster *c, char *out) {
+    char path[4200];
+    replacing_path(c, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(out, 1, BS_UUID_STRLEN, f);
+    fclose(f);
+    out[n] = 0;
+    bs_uuid h;
+    if (n == BS_UUID_STRLEN && !bs_uuid_parse(out, n, &h)) return 1;
+    BS_WARN(LOG, "%s does not hold a host id: ignored", path);
+    return 0;
+}
+
+static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
+                                char *err, size_t errlen);
+
 /* replace_address_first_boot: waits (at most 60 s) until gossip has
  * shown the node at that address as a member for 3 s without it being
  * alive, then takes its tokens and announces it LEAVING on its behalf
  * (so the future ring has this node in its place).  0 or an error with a
- * message. */
-static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
-                                char *err, size_t errlen);
-
+ * message.  Our own address: replace_same_address. */
 static int replace_tokens(bs_cluster *c, int64_t **t, size_t *n, char *err,
                           size_t errlen) {
     const char *addr = c->cfg->replace_address_first_boot;
@@ -993,6 +1027,7 @@ static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
             if (!h) h = e.app[BS_GS_HOST_ID].value;
             if (!rc && bs_uuid_parse(h, strlen(h), &host)) rc = BS_ECORRUPT;
             if (!rc) rc = parse_tokens(e.app[BS_GS_TOKENS].value, t, n);
+            if (!rc) rc = save_replacing(c, h);
             if (!rc) rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, h);
             if (rc == BS_EINVAL)
                 snprintf(err, errlen, "replace_address_first_boot: the node at "
@@ -1177,6 +1212,12 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     vals[BS_GS_NATIVE_PORT] = port;
     vals[BS_GS_LOAD] = "0";
     vals[BS_GS_RELEASE_VERSION] = RELEASE;
+    /* a same-address replacement restarted before it was NORMAL */
+    char replacing[BS_UUID_STRLEN + 1];
+    if (!joining && bs_local_bootstrapping(node) && load_replacing(c, replacing)) {
+        vals[BS_GS_REPLACING] = replacing;
+        BS_INFO(LOG, "still replacing host %s at this address", replacing);
+    }
     bs_gossip_opts go;
     memset(&go, 0, sizeof go);
     go.msg = c->msg;
@@ -1253,9 +1294,12 @@ int bs_cluster_set_status(bs_cluster *c, const char *status) {
     if (rc) return rc;
     /* after NORMAL (replaced_host ignores REPLACING from then on): the
      * replaced node's host id is gone from both rings */
-    if (!strcmp(status, "NORMAL") &&
-        (rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, "")))
-        return rc;
+    if (!strcmp(status, "NORMAL")) {
+        char path[4200];
+        replacing_path(c, path, sizeof path);
+        unlink(path);
+        if ((rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, ""))) return rc;
+    }
     /* set_local is applied on the messaging thread in order: the ring
      * rebuilt after it there sees the new status */
     bs_msg_call_sync(c->msg, rebuild_on_loop, c);

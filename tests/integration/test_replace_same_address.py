@@ -13,6 +13,9 @@ writing at QUORUM:
     1 and 2: no read goes to the replacement, which has not streamed yet
     (the ring keeps the dead host id at its tokens, and that host id is
     down);
+  * killed with -9 in the middle of its bootstrap and started again
+    (data kept), it names the dead host id again (replacing_host) and
+    the reads at ONE still find every key;
   * it takes the dead node's tokens under a new host id, becomes NORMAL,
     and the old host id is in nobody's view any more;
   * every key loaded and every write acknowledged during the replace
@@ -35,6 +38,17 @@ def host_ids(n):
 
 class ReplaceSameAddress(_Base):
     CLUSTER = "integ-replace-same"
+
+    def read_while_joining(self, n, coords, want):
+        """Reads every key at ONE through each of coords while n is still
+        JOINING; how many full reads were made."""
+        reads = 0
+        for coord in coords:
+            if states(coords[0]).get(n.host, "")[1:] != "J":
+                break
+            self.assert_all(self.session(coord), want, ConsistencyLevel.ONE)
+            reads += 1
+        return reads
 
     def test_replace_dead_node_on_its_own_address(self):
         self.hosts = [harness._pick_host() for _ in range(3)]
@@ -65,13 +79,18 @@ class ReplaceSameAddress(_Base):
         self.assertNotEqual(new_id.lower(), old_id.lower())
         # reads at ONE through nodes 1 and 2 while it streams: the ranges
         # node 3 replicates come from the other replica only
-        reads = 0
-        for coord in (n1, n2):
-            if states(n1).get(n3.host, "")[1:] != "J":
-                break
-            self.assert_all(self.session(coord), want, ConsistencyLevel.ONE)
-            reads += 1
-        self.assertGreater(reads, 0, "node 3 finished streaming before any read")
+        self.assertGreater(self.read_while_joining(n3, (n1, n2), want), 0,
+                           "node 3 finished streaming before any read")
+        # killed in the middle of its bootstrap and started again (data
+        # kept): it still stands in for the dead host id, not beside it
+        n3.kill()
+        self.wait_down(n1, n3.host)
+        n3.start()
+        self.assertIn("still replacing host %s" % old_id.lower(), n3.log().lower())
+        _wait(lambda: states(n1).get(n3.host, "")[1:] == "J", 60,
+              "node 3 JOINING again after its restart (%r)" % states(n1))
+        self.assertEqual(host_ids(n1)[n3.host], new_id)
+        self.read_while_joining(n3, (n2, n1), want)
         _wait(lambda: all(states(n).get(n3.host) == "UN" for n in (n1, n2, n3)), 300,
               "node 3 NORMAL everywhere (%r)" % states(n1))
         w.finish()
