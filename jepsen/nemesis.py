@@ -25,8 +25,9 @@ ones marked *):
               - decommission: POST /decommission (it streams its ranges
                 to their new owners, announces LEFT and exits 0); at heal
                 its data directory is wiped and it joins again as a new
-                node (new host id, the same tokens), streaming its ranges
-                back;
+                node (new host id, tokens from the cluster's allocator:
+                no --initial-token, see F7 in docs/JEPSEN.md), streaming
+                its ranges back;
               - removenode: kill -9 the node, then POST /removenode?host=
                 its host id through another live node (as `basalt-admin
                 removenode` does) and wait until that node's /streams
@@ -202,6 +203,15 @@ class Nemesis(object):
         except Exception:
             return None
 
+    def _streamed(self, x):
+        """Ranges and rows node x's last bootstrap streamed (its /streams)."""
+        try:
+            st = self.db.nodes[x].admin("/streams") or {}
+        except Exception:
+            return None
+        sess = (st.get("streams") or {}).get("sessions") or []
+        return {k: sum(int(s.get(k) or 0) for s in sess) for k in ("ranges_done", "rows")}
+
     def _sees_down(self, c, x, timeout=30.0):
         """Waits until node c sees node x down; True when it does."""
         ip = self.db.nodes[x].ip
@@ -270,7 +280,7 @@ class Nemesis(object):
         old = self._host_id(x)
         n.kill()
         shutil.rmtree(n.data, ignore_errors=True)
-        n.replace_first = True
+        n.replace_first = n.join_new = True
         self.replacing.add(x)
         try:
             n.start(wait=True)
@@ -304,7 +314,7 @@ class Nemesis(object):
         while True:
             if not n.alive():
                 shutil.rmtree(n.data, ignore_errors=True)
-                n.replace_first = True
+                n.replace_first = n.join_new = True
                 try:
                     n.start(wait=True)
                 except Exception as e:
@@ -317,9 +327,10 @@ class Nemesis(object):
                     continue
             why = self._wait_normal(x, "its replacement started")
             if why is None:
-                n.replace_first = False
+                n.replace_first = n.join_new = False
                 self.record({"process": "nemesis", "type": "info", "f": "replaced",
-                             "value": {"node": x, "host_id": self._host_id(x)}})
+                             "value": {"node": x, "host_id": self._host_id(x),
+                                       "streamed": self._streamed(x)}})
                 return
             self.record({"process": "nemesis", "type": "info", "f": "replace-retry",
                          "value": {"node": x, "error": why}})
@@ -348,6 +359,7 @@ class Nemesis(object):
         join as a new node; wait until it is NORMAL."""
         n = self.db.nodes[x]
         shutil.rmtree(n.data, ignore_errors=True)
+        n.join_new = True
         n.start(wait=True)
         deadline = time.time() + MEMBER_WAIT_S
         state = None
@@ -359,8 +371,10 @@ class Nemesis(object):
             except Exception:
                 state = None
             if state == "normal":
+                n.join_new = False
                 self.record({"process": "nemesis", "type": "info", "f": "rejoined",
-                             "value": x})
+                             "value": {"node": x, "host_id": self._host_id(x),
+                                       "streamed": self._streamed(x)}})
                 return
             time.sleep(0.5)
         raise RuntimeError("node %d not NORMAL %d s after joining again (state %s)"

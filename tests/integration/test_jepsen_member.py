@@ -8,8 +8,8 @@ tokens and streams its ranges (the decommission, removenode and
 rejoin paths run in the 120 s runs of docs/JEPSEN.md and in
 tests/integration/test_bootstrap.py).  No acknowledged add is lost or
 unexpected at QUORUM and ALL, the replicas converge, the nemesis really
-replaced the node (a run that did nothing cannot pass) and every node
-ends NORMAL.
+replaced the node (a run that did nothing cannot pass), the replacement
+streamed the dead node's ranges, and every node ends NORMAL.
 """
 import json
 
@@ -27,10 +27,12 @@ class TestJepsenMember(JepsenCase):
                   if op["process"] == "nemesis" and op["f"] == "start"]
         self.assertTrue(any("replaced" in (x or {}) for x in starts), starts)
         old = [x["old_host_id"] for x in starts if "replaced" in (x or {})]
-        new = [op["value"]["host_id"] for op in hist
-               if op["process"] == "nemesis" and op["f"] == "replaced"]
-        self.assertTrue(new, "no replacement became NORMAL")
-        self.assertNotIn(new[0], old)
+        done = [op["value"] for op in hist
+                if op["process"] == "nemesis" and op["f"] == "replaced"]
+        self.assertTrue(done, "no replacement became NORMAL")
+        self.assertNotIn(done[0]["host_id"], old)
+        # it bootstrapped: the dead node's ranges were streamed to it
+        self.assertGreater(done[0]["streamed"]["ranges_done"], 0, done[0])
         self.assertTrue(any(op["process"] == "nemesis" and op["f"] == "all-normal"
                             and op["value"] is True for op in hist))
         acked = sum(1 for op in hist if op["f"] == "add" and op["type"] == "ok")
