@@ -44,7 +44,14 @@ ones marked *):
               progress; a node still down after an earlier fault) is
               recorded with "refused" and the node is brought back as it
               was (a killed node restarts); a removal that failed is run
-              again at heal.
+              again at heal ("removenode-again"), a replacement that
+              exited is wiped and started again ("replace-retry").  The
+              heals record "rejoined" / "replaced" with the new host id
+              and the ranges and rows its bootstrap streamed.  Combined
+              (`--nemesis member,partition,kill`), one fault is drawn per
+              period and healed before the next: a change never runs
+              during a partition, but may follow one before gossip has
+              seen every node up again (then it may be refused).
   none        no faults
 
 final_heal() is what the runner calls after the workload: heals the
