@@ -28,11 +28,16 @@ is only needed against older binaries.
 
 Tokens: node i gets 8 tokens drawn from random.Random(seed, i) via
 --initial-token, so a run is reproducible from its seed down to partition
-ownership.
+ownership - until the "member" nemesis wipes a node: it joins again with
+tokens from the cluster's allocator (a replacement: the dead node's).
 
 State per node: proc (Popen or None), paused (SIGSTOPped), skew_us (the
 clock_skew_us it was started with; the clock-skew nemesis restarts a node
-with a new value).
+with a new value), replace_first (started with replace_address_first_boot
+= its own address until the "member" nemesis saw the replacement NORMAL),
+join_new (started without --initial-token: a node the "member" nemesis
+wiped joins like a new node and streams; the tokens it then persists win
+over --initial-token on later restarts).
 """
 
 import ctypes
@@ -107,6 +112,8 @@ class Node(object):
         self.proc = None
         self.paused = False
         self.skew_us = 0
+        self.replace_first = False  # start as the replacement of itself
+        self.join_new = False       # start without --initial-token (see argv)
         self.starts = 0
         self.ready_waits = []   # seconds each gated restart waited (None: gave up)
 
@@ -118,13 +125,22 @@ class Node(object):
             "--admin-address", self.ip, "--seeds", self.db.seeds(),
             "--data-directory", self.data, "--log-file", self.log,
             "--io-threads", "1", "--num-tokens", "8",
-            "--initial-token", ",".join(str(t) for t in self.db.tokens(self.i)),
+        ]
+        # a node joining again with an empty data directory ("member"
+        # nemesis) gets no initial_token: with one, basaltd starts a new
+        # node NORMAL at once, streaming nothing (docs/JEPSEN.md, F7); the
+        # cluster's allocator or the replaced node gives it its tokens
+        if not self.join_new:
+            a += ["--initial-token", ",".join(str(t) for t in self.db.tokens(self.i))]
+        a += [
             "--write-request-timeout", "2000ms",
             "--read-request-timeout", "2000ms",
             "--range-request-timeout", "4000ms",
             "--clock-skew-us", str(self.skew_us),
             "--cluster-secret-file", self.db.secret_file(),
         ]
+        if self.replace_first:   # the "member" nemesis' replace (nemesis.py)
+            a += ["--replace-address-first-boot", self.ip]
         # a multi-DC test bed (wan.py) names each node's dc and rack
         if hasattr(self.db.net, "node_args"):
             a += self.db.net.node_args(self.i)

@@ -441,7 +441,9 @@ static const struct key keys[] = {
      "", 0, 0, NULL, KF_EMPTY, "Topology changes",
      "On this node's first start: take over the tokens of the dead node at "
      "this address and stream its ranges from the other replicas, instead "
-     "of choosing new tokens. Ignored once the node has bootstrapped."},
+     "of choosing new tokens. It may be this node's own address (the dead "
+     "node back on its address with an empty data directory). Ignored once "
+     "the node has bootstrapped."},
 
     /* Hinted handoff */
     {"hinted_handoff_enabled", K_BOOL, F(hinted_handoff_enabled), 0, "true", 0,

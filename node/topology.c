@@ -195,9 +195,10 @@ static int mark_done(void *ud, const char *cf, int64_t s, int64_t e) {
 /* ---- bootstrap -------------------------------------------------------- */
 
 /* 1 when this node replaces the node at replace_address_first_boot and
- * that node is still in the ring (LEAVING on our behalf); *host (may be
- * NULL) receives its host id. */
-static int replacing_host(bs_topology *t, bs_uuid *host) {
+ * that node is still in the ring (LEAVING on our behalf, or - replacing
+ * the node at our own address - named in our REPLACING state); *host (may
+ * be NULL) receives its host id, *same whether it was at our address. */
+static int replacing_host(bs_topology *t, bs_uuid *host, int *same) {
     const char *addr = t->o.cfg->replace_address_first_boot;
     if (!addr || !addr[0]) return 0;
     bs_gossip_view *v;
@@ -211,9 +212,15 @@ static int replacing_host(bs_topology *t, bs_uuid *host) {
     for (size_t i = 0; i < n && !found; i++) {
         const bs_gossip_ep *e = &v[i].st;
         const char *st = e->app[BS_GS_STATUS].value, *h = e->app[BS_GS_HOST_ID].value;
-        if (v[i].is_self || strcmp(e->ep.addr, addr) || !st || !h ||
-            strcmp(st, "LEAVING"))
+        if (v[i].is_self) {
+            h = e->app[BS_GS_REPLACING].value;
+            if (!h || !h[0] || !st || strcmp(st, "JOINING")) continue;
+            if (same) *same = 1;
+        } else if (strcmp(e->ep.addr, addr) || !st || !h || strcmp(st, "LEAVING")) {
             continue;
+        } else if (same) {
+            *same = 0;
+        }
         bs_uuid u;
         found = !bs_uuid_parse(h, strlen(h), &u);
         if (found && host) *host = u;
@@ -257,7 +264,7 @@ static int run_bootstrap(bs_topology *t, char *msg, size_t cap) {
     }
     /* a replacement streams the dead node's ranges from the other
      * replicas: the one that gives them up is the dead node */
-    int replacing = replacing_host(t, NULL);
+    int replacing = replacing_host(t, NULL, NULL);
     bs_movement_opts mo = {BS_MOVE_BOOTSTRAP, fut,
                            t->o.cfg->consistent_range_movement && !replacing,
                            is_done, mark_done, t, replacing};
@@ -282,7 +289,10 @@ static int run_bootstrap(bs_topology *t, char *msg, size_t cap) {
     }
     unlink(t->resume_path);
     bs_uuid dead;
-    if (replacing && replacing_host(t, &dead)) {
+    int same = 0;
+    /* at our own address the dead node's state is gone already: NORMAL
+     * (bs_cluster_set_status) takes its host id out of the ring */
+    if (replacing && replacing_host(t, &dead, &same) && !same) {
         pthread_mutex_lock(&t->mu);
         rc = t->halted ? BS_ECLOSED : bs_cluster_set_remote_status(t->o.cluster, &dead, "LEFT");
         pthread_mutex_unlock(&t->mu);

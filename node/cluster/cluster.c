@@ -229,6 +229,18 @@ static int is_joining(const bs_gossip_ep *e) {
            e->app[BS_GS_HOST_ID].value && e->app[BS_GS_TOKENS].value;
 }
 
+/* Replacement at the same address: gossip has one state per address, so
+ * the dead node's state is gone once its replacement gossips.  The
+ * replacement, JOINING with the dead node's tokens, names it in
+ * REPLACING; until it is NORMAL the current ring keeps the dead node's
+ * host id at those tokens (down: nobody is alive under that host id, so
+ * no read goes to the replacement, whose data is still streaming) and the
+ * future ring has the replacement's.  The dead host id, or NULL. */
+static const char *replaced_host(const bs_gossip_ep *e) {
+    const char *r = e->app[BS_GS_REPLACING].value;
+    return is_joining(e) && r && r[0] ? r : NULL;
+}
+
 static member *find_member(bs_cluster *c, const bs_msg_peer *p, int create) {
     for (size_t i = 0; i < c->nmembers; i++)
         if (bs_msg_peer_equal(&c->members[i].ep, p)) return &c->members[i];
@@ -294,12 +306,13 @@ static size_t drop_claimed(claimed *c, int64_t *toks, size_t n) {
     return n - k;
 }
 
-static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e, claimed *cl) {
+static int add_to_ring(bs_ring_builder *b, const bs_gossip_ep *e, int future,
+                       claimed *cl) {
     bs_ring_node_desc d;
     memset(&d, 0, sizeof d);
-    if (bs_uuid_parse(e->app[BS_GS_HOST_ID].value,
-                      strlen(e->app[BS_GS_HOST_ID].value), &d.host_id))
-        return BS_ECORRUPT;
+    const char *hid = future ? NULL : replaced_host(e);
+    if (!hid) hid = e->app[BS_GS_HOST_ID].value;
+    if (bs_uuid_parse(hid, strlen(hid), &d.host_id)) return BS_ECORRUPT;
     char epname[BS_MSG_ADDRLEN + 8];
     snprintf(epname, sizeof epname, "%s:%u", e->ep.addr, e->ep.port);
     d.endpoint = epname;
@@ -330,6 +343,14 @@ static int cmp_host_id(const void *a, const void *b) {
     return strcasecmp(x->app[BS_GS_HOST_ID].value, y->app[BS_GS_HOST_ID].value);
 }
 
+/* The current ring's entries sorted by the host id they stand for. */
+static int cmp_current_host_id(const void *a, const void *b) {
+    const bs_gossip_ep *x = *(const bs_gossip_ep *const *)a, *y = *(const bs_gossip_ep *const *)b;
+    const char *hx = replaced_host(x), *hy = replaced_host(y);
+    return strcasecmp(hx ? hx : x->app[BS_GS_HOST_ID].value,
+                      hy ? hy : y->app[BS_GS_HOST_ID].value);
+}
+
 /* The ring of the members (future 0) or the ring once every topology
  * change in progress completed (future 1: members that are not LEAVING
  * plus JOINING nodes).  *changes counts the JOINING and LEAVING nodes. */
@@ -350,11 +371,13 @@ static int build_ring(const bs_gossip_view *v, size_t n, int future,
         int leaving = strcmp(status_of(e), "LEAVING") == 0;
         int joining = is_joining(e);
         k += leaving || joining;
-        if (future ? (joining || (is_member(e) && !leaving)) : is_member(e)) in[m++] = e;
+        if (future ? (joining || (is_member(e) && !leaving))
+                   : (is_member(e) || replaced_host(e)))
+            in[m++] = e;
     }
-    qsort(in, m, sizeof *in, cmp_host_id);
+    qsort(in, m, sizeof *in, future ? cmp_host_id : cmp_current_host_id);
     claimed cl = {NULL, 0};
-    for (size_t i = 0; i < m; i++) add_to_ring(b, in[i], &cl);
+    for (size_t i = 0; i < m; i++) add_to_ring(b, in[i], future, &cl);
     free(cl.t);
     free(in);
     int rc = bs_ring_builder_build(b, out);
@@ -886,14 +909,52 @@ static bs_ring_snapshot *ring_of(void *ud) {
     return bs_cluster_ring(ud);
 }
 
+/* <data_directory>/replacing_host: the host id a same-address
+ * replacement names in REPLACING (see replaced_host), written (fsynced)
+ * before it is gossiped and removed once NORMAL, so that a replacement
+ * restarted in the middle of its bootstrap names it again. */
+static void replacing_path(const bs_cluster *c, char *out, size_t cap) {
+    snprintf(out, cap, "%s/replacing_host", c->cfg->data_directory);
+}
+
+static int save_replacing(const bs_cluster *c, const char *host) {
+    char path[4200];
+    replacing_path(c, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return BS_EIO;
+    size_t len = strlen(host);
+    int rc = write(fd, host, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : BS_EIO;
+    close(fd);
+    return rc;
+}
+
+/* The saved host id into out (BS_UUID_STRLEN + 1), or 0 when none. */
+static int load_replacing(const bs_cluster *c, char *out) {
+    char path[4200];
+    replacing_path(c, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(out, 1, BS_UUID_STRLEN, f);
+    fclose(f);
+    out[n] = 0;
+    bs_uuid h;
+    if (n == BS_UUID_STRLEN && !bs_uuid_parse(out, n, &h)) return 1;
+    BS_WARN(LOG, "%s does not hold a host id: ignored", path);
+    return 0;
+}
+
+static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
+                                char *err, size_t errlen);
+
 /* replace_address_first_boot: waits (at most 60 s) until gossip has
  * shown the node at that address as a member for 3 s without it being
  * alive, then takes its tokens and announces it LEAVING on its behalf
  * (so the future ring has this node in its place).  0 or an error with a
- * message. */
+ * message.  Our own address: replace_same_address. */
 static int replace_tokens(bs_cluster *c, int64_t **t, size_t *n, char *err,
                           size_t errlen) {
     const char *addr = c->cfg->replace_address_first_boot;
+    if (!strcmp(addr, c->self.addr)) return replace_same_address(c, t, n, err, errlen);
     int64_t t0 = bs_clock_mono_ns(), seen = 0;
     for (;;) {
         int64_t now = bs_clock_mono_ns();
@@ -937,6 +998,58 @@ static int replace_tokens(bs_cluster *c, int64_t **t, size_t *n, char *err,
             snprintf(err, errlen, "replace_address_first_boot: no member at %s "
                      "in the ring learned from the seeds within %d s", addr,
                      BS_JOIN_MAX_WAIT_MS / 1000);
+            return BS_ENOTFOUND;
+        }
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* replace_address_first_boot = our own address (a dead node comes back
+ * with an empty data directory on the same address): gossip was started
+ * hiding our state (bs_gossip_opts.hide_self), so the peers still hold
+ * the dead node's and send it to us.  Waits (at most BS_JOIN_MAX_WAIT_MS)
+ * for it, takes its tokens and names its host id in REPLACING (see
+ * replaced_host).  It cannot be alive: we hold its address. */
+static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
+                                char *err, size_t errlen) {
+    int64_t t0 = bs_clock_mono_ns();
+    *t = NULL;
+    *n = 0;
+    for (;;) {
+        bs_gossip_ep e;
+        if (bs_gossip_shadow(c->gossip, &e) == 0) {
+            /* a replacement that failed before it was NORMAL: the node it
+             * replaced is the one still in the current ring */
+            const char *h = replaced_host(&e);
+            int rc = is_member(&e) || h ? 0 : BS_EINVAL;
+            bs_uuid host;
+            if (!h) h = e.app[BS_GS_HOST_ID].value;
+            if (!rc && bs_uuid_parse(h, strlen(h), &host)) rc = BS_ECORRUPT;
+            if (!rc) rc = parse_tokens(e.app[BS_GS_TOKENS].value, t, n);
+            if (!rc) rc = save_replacing(c, h);
+            if (!rc) rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, h);
+            if (rc == BS_EINVAL)
+                snprintf(err, errlen, "replace_address_first_boot: the node at "
+                         "%s (host %s) is %s, not a member: nothing to replace",
+                         c->self.addr, h, status_of(&e)[0] ? status_of(&e) : "unknown");
+            else if (rc)
+                snprintf(err, errlen, "cannot take over the tokens of %s: %s",
+                         c->self.addr, bs_strerror(rc));
+            else
+                BS_INFO(LOG, "replacing dead node %s (host %s) at our own address: "
+                        "taking over its %zu tokens", c->self.addr, h, *n);
+            if (rc && *t) {
+                free(*t);
+                *t = NULL;
+            }
+            bs_gossip_ep_clear(&e);
+            return rc;
+        }
+        if ((bs_clock_mono_ns() - t0) / 1000000 >= BS_JOIN_MAX_WAIT_MS) {
+            snprintf(err, errlen, "replace_address_first_boot: no peer told us "
+                     "the state of the node at our own address %s within %d s",
+                     c->self.addr, BS_JOIN_MAX_WAIT_MS / 1000);
             return BS_ENOTFOUND;
         }
         struct timespec ts = {0, 100000000};
@@ -989,6 +1102,9 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
     /* bs_gossip_set_local runs on the messaging thread, in order: the
      * ring rebuilt after it there includes this node */
     bs_msg_call_sync(c->msg, rebuild_on_loop, c);
+    /* a same-address replacement: every state set above is in place, so
+     * the peers learn TOKENS, STATUS and REPLACING in one delta */
+    bs_gossip_unhide(c->gossip);
     return 0;
 }
 
@@ -1096,6 +1212,12 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     vals[BS_GS_NATIVE_PORT] = port;
     vals[BS_GS_LOAD] = "0";
     vals[BS_GS_RELEASE_VERSION] = RELEASE;
+    /* a same-address replacement restarted before it was NORMAL */
+    char replacing[BS_UUID_STRLEN + 1];
+    if (!joining && bs_local_bootstrapping(node) && load_replacing(c, replacing)) {
+        vals[BS_GS_REPLACING] = replacing;
+        BS_INFO(LOG, "still replacing host %s at this address", replacing);
+    }
     bs_gossip_opts go;
     memset(&go, 0, sizeof go);
     go.msg = c->msg;
@@ -1110,6 +1232,8 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
     go.phi_threshold = cfg->phi_convict_threshold;
     go.listener = on_gossip;
     go.listener_ud = c;
+    go.hide_self = joining && cfg->replace_address_first_boot &&
+                   !strcmp(cfg->replace_address_first_boot, c->self.addr);
     rc = bs_gossip_start(&go, vals, &c->gossip);
     if (!rc) atomic_store(&c->tls_gossip, c->gossip);
     bs_buf_free(&tb);
@@ -1168,6 +1292,14 @@ void bs_cluster_stop(bs_cluster *c) {
 int bs_cluster_set_status(bs_cluster *c, const char *status) {
     int rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS, status);
     if (rc) return rc;
+    /* after NORMAL (replaced_host ignores REPLACING from then on): the
+     * replaced node's host id is gone from both rings */
+    if (!strcmp(status, "NORMAL")) {
+        char path[4200];
+        replacing_path(c, path, sizeof path);
+        unlink(path);
+        if ((rc = bs_gossip_set_local(c->gossip, BS_GS_REPLACING, ""))) return rc;
+    }
     /* set_local is applied on the messaging thread in order: the ring
      * rebuilt after it there sees the new status */
     bs_msg_call_sync(c->msg, rebuild_on_loop, c);

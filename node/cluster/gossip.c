@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "common/clock.h"
@@ -76,6 +77,8 @@ struct bs_gossip {
     uv_timer_t timer;
     int timer_live;
     pthread_mutex_t mu;
+    int hiding;          /* opts.hide_self until bs_gossip_unhide */
+    bs_gossip_ep shadow; /* generation 0: none (see bs_gossip_shadow) */
     node **nodes; /* nodes[0] is self */
     size_t n, cap;
     int32_t version; /* our version counter */
@@ -238,8 +241,19 @@ static void apply_states(bs_gossip *g, bs_gossip_ep *eps, size_t n) {
     int64_t iv = (int64_t)g->o.interval_ms * 1000000;
     for (size_t i = 0; i < n; i++) {
         bs_gossip_ep *r = &eps[i];
-        if (bs_msg_peer_equal(&r->ep, &g->nodes[0]->st.ep))
-            continue; /* we own our state */
+        if (bs_msg_peer_equal(&r->ep, &g->nodes[0]->st.ep)) {
+            /* we own our state; a replacement keeps the dead node's */
+            const char *h = r->app[BS_GS_HOST_ID].value,
+                       *mine = g->nodes[0]->st.app[BS_GS_HOST_ID].value;
+            bs_gossip_ep cp;
+            if (g->hiding && h && (!mine || strcasecmp(h, mine)) &&
+                r->generation >= g->shadow.generation &&
+                bs_gossip_ep_copy(&cp, r) == 0) {
+                bs_gossip_ep_clear(&g->shadow);
+                g->shadow = cp;
+            }
+            continue;
+        }
         node *x = find(g, &r->ep);
         int created = 0;
         if (!x) {
@@ -289,7 +303,7 @@ static int answer_requests(bs_gossip *g, const bs_gossip_digest *r, size_t nr,
     if (!*out) return BS_ENOMEM;
     for (size_t i = 0; i < nr; i++) {
         node *x = find(g, &r[i].ep);
-        if (!x || x->st.generation == 0) continue;
+        if (!x || x->st.generation == 0 || (x->is_self && g->hiding)) continue;
         int32_t above =
             x->st.generation == r[i].generation ? r[i].max_version : -1;
         if (x->st.generation < r[i].generation) continue;
@@ -322,9 +336,12 @@ static void h_syn(void *ud, bs_msg *m, const bs_msg_in *in) {
     bs_gossip_ep *dl = NULL;
     size_t nr = 0, ndl = 0;
     pthread_mutex_lock(&g->mu);
+    /* hiding: as if we knew nothing of our own address, so the peer
+     * sends the state it holds for it */
+    size_t skip = g->hiding ? 1 : 0;
     int rc = g->stopped ? BS_ECLOSED
-                        : bs_gossip_examine((bs_gossip_ep *const *)g->nodes,
-                                            g->n, d, nd, &reqs, &nr, &dl, &ndl);
+                        : bs_gossip_examine((bs_gossip_ep *const *)g->nodes + skip,
+                                            g->n - skip, d, nd, &reqs, &nr, &dl, &ndl);
     pthread_mutex_unlock(&g->mu);
     free(d);
     if (rc) return;
@@ -427,20 +444,22 @@ static void on_round(uv_timer_t *t) {
             ndead++;
     }
     bs_gossip_digest *d = calloc(g->n, sizeof *d);
+    size_t nd = 0;
     if (d) {
-        for (size_t i = 0; i < g->n; i++) {
-            d[i].ep = g->nodes[i]->st.ep;
-            d[i].generation = g->nodes[i]->st.generation;
-            d[i].max_version = bs_gossip_ep_max_version(&g->nodes[i]->st);
+        /* hiding: our address left out, so the peer sends its state */
+        for (size_t i = g->hiding ? 1 : 0; i < g->n; i++, nd++) {
+            d[nd].ep = g->nodes[i]->st.ep;
+            d[nd].generation = g->nodes[i]->st.generation;
+            d[nd].max_version = bs_gossip_ep_max_version(&g->nodes[i]->st);
         }
         /* shuffle (Fisher-Yates) so no endpoint is always last */
-        for (size_t i = g->n; i > 1; i--) {
+        for (size_t i = nd; i > 1; i--) {
             size_t j = rnd(g) % i;
             bs_gossip_digest tmp = d[i - 1];
             d[i - 1] = d[j];
             d[j] = tmp;
         }
-        bs_gossip_syn_encode(g->cluster, d, g->n, &b);
+        bs_gossip_syn_encode(g->cluster, d, nd, &b);
         free(d);
     }
     if (nlive) {
@@ -585,6 +604,7 @@ int bs_gossip_start(const bs_gossip_opts *o,
     x->is_self = 1;
     x->alive = 1;
     x->st.generation = o->generation;
+    g->hiding = o->hide_self;
     for (int a = 0; a < BS_GS_NSTATES; a++)
         if (values && values[a] &&
             bs_gossip_ep_set(&x->st, a, values[a], ++g->version))
@@ -627,6 +647,7 @@ void bs_gossip_stop(bs_gossip *g) {
         free(g->nodes[i]);
     }
     free(g->nodes);
+    bs_gossip_ep_clear(&g->shadow);
     for (size_t i = 0; i < g->nev; i++)
         bs_gossip_ep_clear(&g->evs[i].ep);
     free(g->evs);
@@ -760,6 +781,19 @@ void bs_gossip_views_free(bs_gossip_view *v, size_t n) {
     for (size_t i = 0; v && i < n; i++)
         bs_gossip_ep_clear(&v[i].st);
     free(v);
+}
+
+int bs_gossip_shadow(bs_gossip *g, bs_gossip_ep *out) {
+    pthread_mutex_lock(&g->mu);
+    int rc = g->shadow.generation ? bs_gossip_ep_copy(out, &g->shadow) : BS_ENOTFOUND;
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
+void bs_gossip_unhide(bs_gossip *g) {
+    pthread_mutex_lock(&g->mu);
+    g->hiding = 0;
+    pthread_mutex_unlock(&g->mu);
 }
 
 int bs_gossip_is_alive(bs_gossip *g, const bs_msg_peer *ep) {

@@ -39,6 +39,8 @@ typedef enum {
     BS_GS_NATIVE_PORT, /* decimal */
     BS_GS_LOAD,        /* bytes on disk, decimal */
     BS_GS_RELEASE_VERSION,
+    BS_GS_REPLACING, /* host id this JOINING node replaces at its own
+                        address (replace_address_first_boot = itself) */
     BS_GS_NSTATES
 } bs_gossip_app;
 
@@ -191,6 +193,12 @@ typedef struct bs_gossip_opts {
     double phi_threshold; /* 8 */
     bs_gossip_listener listener;
     void *listener_ud;
+    /* 1: a node replacing the dead node at its own address.  Our own
+     * state is not gossiped (left out of digests and answers) until
+     * bs_gossip_unhide, so the peers keep the dead node's state for our
+     * address and send it to us: the newest one with another host id is
+     * kept for bs_gossip_shadow. */
+    int hide_self;
 } bs_gossip_opts;
 
 /* Starts gossip with this node's initial states (values[app], NULL for
@@ -214,6 +222,15 @@ int bs_gossip_set_local(bs_gossip *g, int app, const char *value);
  * set_local.  0 or an error. */
 int bs_gossip_set_remote(bs_gossip *g, const bs_msg_peer *ep, int app,
                          const char *value);
+
+/* The state the peers hold for our own address under another host id
+ * (opts.hide_self only): a deep copy into *out (bs_gossip_ep_clear it),
+ * or BS_ENOTFOUND while none arrived.  Any thread. */
+int bs_gossip_shadow(bs_gossip *g, bs_gossip_ep *out);
+/* Ends opts.hide_self: from the next round on, our state is gossiped like
+ * any other.  Any thread; set_local calls made before it have been
+ * applied once a bs_msg_call_sync after them returned. */
+void bs_gossip_unhide(bs_gossip *g);
 
 /* One endpoint as seen now. */
 typedef struct bs_gossip_view {

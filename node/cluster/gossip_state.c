@@ -26,7 +26,8 @@
 
 static const char *const app_names[BS_GS_NSTATES] = {
     "STATUS", "TOKENS",      "DC",          "RACK", "HOST_ID",
-    "SCHEMA", "RPC_ADDRESS", "NATIVE_PORT", "LOAD", "RELEASE_VERSION"};
+    "SCHEMA", "RPC_ADDRESS", "NATIVE_PORT", "LOAD", "RELEASE_VERSION",
+    "REPLACING"};
 
 const char *bs_gossip_app_name(int app) {
     return app >= 0 && app < BS_GS_NSTATES ? app_names[app] : "?";

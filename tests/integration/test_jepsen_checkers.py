@@ -436,6 +436,142 @@ class TestNemesisSchedule(unittest.TestCase):
 
 
 
+class MemberNode(object):
+    """A node for the "member" nemesis: admin answers from `routes`
+    ((method, path prefix) -> value, callable or exception to raise), else
+    a host id, a NORMAL /streams and the /status of the fake cluster."""
+    def __init__(self, db, i, tmp):
+        self.db, self.i, self.ip = db, i, "10.0.0.%d" % i
+        self.data = os.path.join(tmp, "n%d" % i, "data")
+        os.makedirs(self.data)
+        self.up, self.proc, self.skew_us, self.paused = True, None, 0, False
+        self.replace_first = self.join_new = False
+        self.fail_starts = 0
+        self.routes = {}
+
+    def alive(self):
+        return self.up
+
+    def kill(self):
+        self.db.log.append(("kill", self.i))
+        self.up = False
+
+    def start(self, wait=True):
+        self.db.log.append(("start", self.i, self.replace_first, self.join_new,
+                            os.path.exists(self.data)))
+        if self.fail_starts:
+            self.fail_starts -= 1
+            raise RuntimeError("node %d exited with 1" % self.i)
+        os.makedirs(self.data, exist_ok=True)
+        self.up = True
+
+    def resume(self):
+        pass
+
+    def admin(self, path, method="GET", timeout=3.0):
+        if not self.up:
+            raise OSError("connection refused")
+        for (m, p), v in self.routes.items():
+            if m == method and path.startswith(p):
+                if isinstance(v, Exception):
+                    raise v
+                return v() if callable(v) else v
+        if path == "/info":
+            return {"host_id": "host-%d" % self.i}
+        if path == "/streams":
+            return {"state": "normal", "streams": {"sessions": [{"ranges_done": 3, "rows": 9}]}}
+        if path == "/status":
+            return {"nodes": [{"address": n.ip, "status": "U" if n.up else "D", "state": "N"}
+                              for n in self.db.nodes.values()]}
+        raise AssertionError("unexpected admin call %s %s" % (method, path))
+
+
+class MemberDB(object):
+    def __init__(self, tmp):
+        self.log = []
+        self.nodes = {i: MemberNode(self, i, tmp) for i in range(1, 6)}
+
+    def up_view(self, c):
+        if not self.nodes[c].up:
+            return None
+        return {n.ip for n in self.nodes.values() if n.up}
+
+
+class TestMemberNemesisRefusals(unittest.TestCase):
+    """A topology change the cluster refuses or fails is recorded, the
+    node comes back, and the final heal sees every node NORMAL."""
+    def setUp(self):
+        import tempfile
+        self.tmp = tempfile.mkdtemp(prefix="jepsen-member-")
+        self.db = MemberDB(self.tmp)
+        self.ops = []
+        self.nem = nemesis.Nemesis(["member", "kill"], FakeNet(), self.db,
+                                   random.Random(1), self.ops.append)
+
+    def tearDown(self):
+        import shutil
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def fs(self, f):
+        return [op["value"] for op in self.ops if op["f"] == f]
+
+    def test_removenode_refused_409_restarts_the_node_as_it_was(self):
+        import urllib.error
+        self.db.nodes[2].routes[("POST", "/removenode")] = urllib.error.HTTPError(
+            "http://x/removenode", 409, "another topology change is in progress", None, None)
+        d = self.nem._removenode(3, 2)
+        self.assertIn("refused", d)
+        self.assertIn("409", d["refused"])
+        self.assertEqual(self.nem.killed, {3})
+        self.assertFalse(self.nem.left)
+        self.nem._heal()
+        # restarted with its data, not as a new node
+        self.assertEqual(self.db.log[-1], ("start", 3, False, False, True))
+        self.nem.final_heal()
+        self.assertEqual(self.fs("all-normal"), [True])
+
+    def test_removal_that_failed_runs_again_at_heal_then_the_node_rejoins(self):
+        states = iter(["removenode_failed", "normal"])
+        posts = []
+        c = self.db.nodes[4]
+        c.routes[("POST", "/removenode")] = lambda: posts.append(1) or {"started": True}
+        c.routes[("GET", "/streams")] = lambda: {"state": next(states), "error": "stream failed"}
+        d = self.nem._removenode(5, 4)
+        self.assertIn("failed", d)
+        self.assertEqual(self.nem.removing, {5: (4, "host-5")})
+        self.nem._heal()
+        self.assertEqual(len(posts), 2)
+        self.assertEqual([v["error"] for v in self.fs("removenode-again")], [None])
+        # wiped, joined again without --initial-token, NORMAL
+        self.assertEqual(self.db.log[-1], ("start", 5, False, True, False))
+        self.assertEqual([v["node"] for v in self.fs("rejoined")], [5])
+        self.assertFalse(self.db.nodes[5].join_new)
+
+    def test_replacement_that_exits_is_started_again_at_heal(self):
+        n = self.db.nodes[3]
+        n.fail_starts = 1
+        d = self.nem._replace(3)
+        self.assertIn("refused", d)
+        self.assertEqual(d["old_host_id"], "host-3")
+        self.assertEqual(self.db.log[:2], [("kill", 3), ("start", 3, True, True, False)])
+        self.nem._heal()
+        self.assertEqual(self.db.log[-1], ("start", 3, True, True, False))
+        self.assertEqual([v["node"] for v in self.fs("replaced")], [3])
+        self.assertEqual(self.fs("replaced")[0]["streamed"], {"ranges_done": 3, "rows": 9})
+        self.assertFalse(n.replace_first or n.join_new)
+
+    def test_final_heal_fails_when_a_node_stays_joining(self):
+        self.db.nodes[2].routes[("GET", "/streams")] = {"state": "bootstrapping"}
+        saved = nemesis.MEMBER_WAIT_S
+        nemesis.MEMBER_WAIT_S = 2
+        try:
+            with self.assertRaises(RuntimeError):
+                self.nem.final_heal()
+        finally:
+            nemesis.MEMBER_WAIT_S = saved
+        self.assertIn("self bootstrapping", self.fs("all-normal")[0]["2"])
+
+
 class TestCounterChecker(unittest.TestCase):
     """Increments of key 0: +2 ok, +3 info (may or may not apply), +5 fail
     (not applied), +1 ok; reads in between."""
