@@ -443,8 +443,8 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
                 &b, o->kind == BS_MOVE_REMOVE ? &t->target : self);
         if (!rc && sess && bs_buf_append_u64(&b, sess)) rc = BS_ENOMEM;
         if (!rc)
-            rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_SEND_ALL, &b,
-                                 r->o.send_timeout_ms, &ans, &alen);
+            rc = bs__repair_call_watched(r, &t->peer, BS_VERB_REPAIR_SEND_ALL, &b,
+                                         r->o.send_timeout_ms, 1, &ans, &alen);
         if (sess) { /* ingests what arrived (stream_ingest_sst) */
             int irc = bs__repair_rx_end(r, sess, rc == 0);
             if (!rc) rc = irc;
@@ -459,9 +459,10 @@ static int run_task(bs_repair *r, const bs_movement_opts *o, const task *t,
     }
     if (rc)
         fail(rep, rc, "streaming %s range (%" PRId64 ", %" PRId64 "] %s %s "
-             "failed: %s", t->cf, t->s, t->e,
+             "failed: %s%s", t->cf, t->s, t->e,
              o->kind == BS_MOVE_DECOMMISSION ? "to" : "from", t->peer_name,
-             bs_strerror(rc));
+             bs_strerror(rc),
+             rc == BS_EUNAVAIL ? " (the failure detector says that node is down)" : "");
     return rc;
 }
 

@@ -78,9 +78,35 @@ static void sync_cb(void *ud, int status, const uint8_t *p, size_t len) {
     sync_release(c);
 }
 
+/* 1 when the failure detector says the ring member reached at `to` is
+ * down (0 when it is up or unknown: the call's own timeout decides). */
+static int peer_down(bs_repair *r, const bs_repair_peer *to) {
+    bs_ring_snapshot *ring = r->env.ring(r->env.ud);
+    if (!ring) return 0;
+    int down = 0;
+    uint32_t n = bs_ring_snapshot_node_count(ring);
+    for (uint32_t i = 0; i < n; i++) {
+        bs_ring_node_desc d;
+        bs_repair_peer ep;
+        if (bs_ring_snapshot_node(ring, i, &d) || r->env.endpoint(r->env.ud, &d, &ep) ||
+            strcmp(ep.addr, to->addr) || ep.port != to->port)
+            continue;
+        down = r->env.alive(r->env.ud, &d.host_id) != 1;
+        break;
+    }
+    bs_ring_snapshot_release(ring);
+    return down;
+}
+
 int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
                     const bs_buf *b, uint32_t tmo, uint8_t **out,
                     size_t *outlen) {
+    return bs__repair_call_watched(r, to, verb, b, tmo, 0, out, outlen);
+}
+
+int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
+                            const bs_buf *b, uint32_t tmo, int watch,
+                            uint8_t **out, size_t *outlen) {
     sync_call *c = calloc(1, sizeof *c);
     if (!c) return BS_ENOMEM;
     pthread_mutex_init(&c->mu, NULL);
@@ -94,15 +120,23 @@ int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
         return rc;
     }
     pthread_mutex_lock(&c->mu);
-    while (!c->done) {
+    int gone = 0;
+    for (unsigned tick = 1; !c->done; tick++) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 200 * 1000000L;
         if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         if (!c->done && bs__repair_stopping(r)) break;
+        if (!c->done && watch && tick % 5 == 0) { /* once a second */
+            pthread_mutex_unlock(&c->mu);
+            gone = peer_down(r, to);
+            pthread_mutex_lock(&c->mu);
+            if (gone && !c->done) break;
+            gone = 0;
+        }
     }
-    rc = c->done ? c->status : BS_ECLOSED;
+    rc = c->done ? c->status : gone ? BS_EUNAVAIL : BS_ECLOSED;
     if (!rc) {
         if (out) {
             *out = c->payload;

@@ -74,6 +74,12 @@ struct bs_repair {
 int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
                     const bs_buf *b, uint32_t tmo, uint8_t **out,
                     size_t *outlen);
+/* The same, and with `watch` it gives up with BS_EUNAVAIL as soon as the
+ * failure detector convicts the node at `to` (a stream whose source died
+ * fails then, not after the whole call's timeout). */
+int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
+                            const bs_buf *b, uint32_t tmo, int watch,
+                            uint8_t **out, size_t *outlen);
 /* The replica side, on this node's store. */
 int bs__repair_do_tree(bs_repair *r, const char *cf, int64_t s, int64_t e,
                        unsigned depth, bs_merkle **out);

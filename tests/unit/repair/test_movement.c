@@ -17,6 +17,7 @@
  * Rebuild - an unknown source datacenter is named.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ static bs_nnode g_c;
 static bs_table *g_t[N];
 static uint16_t g_vid;
 
+static uint64_t g_throughput; /* repair's stream_throughput_bytes */
+
 static void setup(void) {
     bs_nnode_opts o;
     bs_nnode_opts_default(&o);
@@ -54,6 +57,7 @@ static void setup(void) {
     bs_repair_opts_default(&ro);
     ro.chunk_bytes = 2048; /* several chunks per range */
     ro.send_timeout_ms = 20000;
+    ro.stream_throughput_bytes = g_throughput;
     ck_assert_msg(bs_nnode_start_repair(&g_c, &ro) == 0, "%s", g_c.err);
     int vid = bs_nnode_vcol(&g_c, "ks");
     ck_assert_int_ge(vid, 0);
@@ -188,6 +192,64 @@ START_TEST(bootstrap_source_down_fails_clearly) {
 }
 END_TEST
 
+static void setup_slow(void) {
+    g_throughput = 2048; /* a chunk a second: the streams take seconds */
+    setup();
+}
+
+static void teardown_slow(void) {
+    teardown();
+    g_throughput = 0;
+}
+
+typedef struct move_arg {
+    bs_repair *r;
+    bs_movement_opts o;
+    bs_movement_report rep;
+    int rc;
+} move_arg;
+
+static void *move_thread(void *ud) {
+    move_arg *a = ud;
+    a->rc = bs_repair_move(a->r, &a->o, &a->rep);
+    return NULL;
+}
+
+/* A source the failure detector convicts while it streams fails the
+ * bootstrap at once with a message naming it, instead of the stream
+ * going on (or the call waiting for its whole timeout): the source here
+ * is alive and still sending, only the verdict changes. */
+START_TEST(bootstrap_source_convicted_mid_stream_fails) {
+    ck_assert_int_eq(bs_nnode_set_change(&g_c, 2, 0), 0);
+    char big[501];
+    memset(big, 'x', 500);
+    big[500] = 0;
+    for (int k = 0; k < NKEYS; k++) put(owner(g_c.ring, k), k, big);
+    move_arg a = {.r = g_c.repair[2]};
+    a.o = (bs_movement_opts){BS_MOVE_BOOTSTRAP, g_c.future, 1, NULL, NULL, NULL};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, move_thread, &a), 0);
+    /* wait for the first range to start streaming */
+    for (int i = 0; i < 200; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        bs_buf b = BS_BUF_INIT;
+        ck_assert_int_eq(bs_repair_streams_json(g_c.repair[2], &b), 0);
+        ck_assert_int_eq(bs_buf_append_u8(&b, 0), 0);
+        int streaming = strstr((const char *)b.data, "\"phase\": \"stream\"") != NULL ||
+                        strstr((const char *)b.data, "\"phase\":\"stream\"") != NULL;
+        bs_buf_free(&b);
+        if (streaming) break;
+    }
+    for (int i = 0; i < 2; i++) bs_nnode_set_alive(&g_c, i, 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    for (int i = 0; i < 2; i++) bs_nnode_set_alive(&g_c, i, 1);
+    ck_assert_int_eq(a.rc, BS_EUNAVAIL);
+    ck_assert_msg(strstr(a.rep.error, "that node is down") != NULL, "%s", a.rep.error);
+    ck_assert_uint_lt(a.rep.ranges_done, a.rep.ranges_total);
+}
+END_TEST
+
 START_TEST(decommission_pushes_every_owned_key) {
     ck_assert_int_eq(bs_nnode_set_change(&g_c, 2, 1), 0);
     for (int k = 0; k < NKEYS; k++)
@@ -281,6 +343,11 @@ static Suite *suite(void) {
     tcase_add_test(tc, stale_stream_session_refused);
     tcase_add_test(tc, rebuild_unknown_dc_named);
     suite_add_tcase(s, tc);
+    TCase *slow = tcase_create("slow");
+    tcase_set_timeout(slow, 60);
+    tcase_add_checked_fixture(slow, setup_slow, teardown_slow);
+    tcase_add_test(slow, bootstrap_source_convicted_mid_stream_fails);
+    suite_add_tcase(s, slow);
     return s;
 }
 
