@@ -1706,7 +1706,16 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     m->o.cluster_name = m->cluster;
     m->o.listen_address = m->listen;
     m->o.broadcast_address = NULL;
-    atomic_init(&m->next_id, 1);
+    /* Request ids start at a random point: a reply that a peer sends late
+     * to the previous process at this address (same peer, ids counted
+     * from the same start) would otherwise complete this process's
+     * request of the same number - seen as a restarted joining node's
+     * new stream failing with the old one's "canceled" */
+    uint64_t first = 0;
+    if (RAND_bytes((unsigned char *)&first, sizeof first) != 1)
+        first = (uint64_t)bs_clock_mono_ns() * 0x9e3779b97f4a7c15ULL;
+    first = (first >> 2) | 1; /* far from wrapping; never 0 */
+    atomic_init(&m->next_id, first);
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->hmu, NULL);
     struct sockaddr_storage ss;
