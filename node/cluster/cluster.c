@@ -1108,6 +1108,56 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
     return 0;
 }
 
+/* The cluster secret (created in data_directory on first start when no
+ * file is configured) and the internode messaging it authenticates.  0,
+ * or an error with err filled. */
+static int start_messaging(bs_cluster *c, char *err, size_t errlen) {
+    const bs_config *cfg = c->cfg;
+    int rc;
+    /* the operator copies a created secret to the other nodes; a missing
+     * configured file or an unsafe one stops start-up */
+    char spath[4096], serr[600];
+    uint8_t secret[BS_MSG_SECRET_MAX];
+    size_t slen = 0;
+    const char *sfile = bs_config_cluster_secret_file(cfg, spath, sizeof spath);
+    bs_secret_opts so = {cfg->cluster_secret_file[0] ? 0 : 32,
+                         BS_MSG_SECRET_MIN, 1};
+    rc = sfile ? bs_secret_load(sfile, &so, secret, sizeof secret, &slen, serr,
+                                sizeof serr)
+               : BS_EINVAL;
+    if (rc) {
+        snprintf(err, errlen, "cluster secret (cluster_secret_file): %s",
+                 sfile ? serr : "data_directory path too long");
+        return rc;
+    }
+    bs_msg_opts mo;
+    bs_msg_opts_default(&mo);
+    if ((rc = tls_setup(c, &mo, err, errlen))) {
+        OPENSSL_cleanse(secret, sizeof secret);
+        return rc;
+    }
+    mo.cluster_name = cfg->cluster_name;
+    mo.secret = secret;
+    mo.secret_len = slen;
+    mo.host_id = c->host_id;
+    mo.listen_address = cfg->listen_address;
+    mo.port = (uint16_t)cfg->storage_port;
+    mo.broadcast_address = bs_config_broadcast_address(cfg);
+    mo.max_message_bytes =
+        cfg->native_transport_max_frame_size_bytes > (16u << 20)
+            ? cfg->native_transport_max_frame_size_bytes
+            : (16u << 20);
+    rc = bs_msg_start(&mo, &c->msg);
+    OPENSSL_cleanse(secret, sizeof secret);
+    if (rc) {
+        snprintf(err, errlen,
+                 "cannot listen for internode messages on %s:%d: %s",
+                 cfg->listen_address, cfg->storage_port, bs_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
 int bs_cluster_start(const bs_config *cfg, bs_local *node,
                      bs_cluster_event_fn events, void *events_ud,
                      bs_cluster **out, char *err, size_t errlen) {
@@ -1128,48 +1178,7 @@ int bs_cluster_start(const bs_config *cfg, bs_local *node,
                  bs_strerror(rc));
         goto fail;
     }
-    /* the cluster secret: created in data_directory on first start when
-     * no file is configured (the operator then copies it to the other
-     * nodes); a missing configured file or an unsafe one stops start-up */
-    char spath[4096], serr[600];
-    uint8_t secret[BS_MSG_SECRET_MAX];
-    size_t slen = 0;
-    const char *sfile = bs_config_cluster_secret_file(cfg, spath, sizeof spath);
-    bs_secret_opts so = {cfg->cluster_secret_file[0] ? 0 : 32,
-                         BS_MSG_SECRET_MIN, 1};
-    rc = sfile ? bs_secret_load(sfile, &so, secret, sizeof secret, &slen, serr,
-                                sizeof serr)
-               : BS_EINVAL;
-    if (rc) {
-        snprintf(err, errlen, "cluster secret (cluster_secret_file): %s",
-                 sfile ? serr : "data_directory path too long");
-        goto fail;
-    }
-    bs_msg_opts mo;
-    bs_msg_opts_default(&mo);
-    if ((rc = tls_setup(c, &mo, err, errlen))) {
-        OPENSSL_cleanse(secret, sizeof secret);
-        goto fail;
-    }
-    mo.cluster_name = cfg->cluster_name;
-    mo.secret = secret;
-    mo.secret_len = slen;
-    mo.host_id = c->host_id;
-    mo.listen_address = cfg->listen_address;
-    mo.port = (uint16_t)cfg->storage_port;
-    mo.broadcast_address = bs_config_broadcast_address(cfg);
-    mo.max_message_bytes =
-        cfg->native_transport_max_frame_size_bytes > (16u << 20)
-            ? cfg->native_transport_max_frame_size_bytes
-            : (16u << 20);
-    rc = bs_msg_start(&mo, &c->msg);
-    OPENSSL_cleanse(secret, sizeof secret);
-    if (rc) {
-        snprintf(err, errlen,
-                 "cannot listen for internode messages on %s:%d: %s",
-                 cfg->listen_address, cfg->storage_port, bs_strerror(rc));
-        goto fail;
-    }
+    if ((rc = start_messaging(c, err, errlen))) goto fail;
     bs_msg_local(c->msg, &c->self);
     bs_msg_peer *seeds = calloc(cfg->n_seeds ? cfg->n_seeds : 1, sizeof *seeds);
     size_t nseeds = 0;
