@@ -9,8 +9,8 @@ keeps writing new keys at QUORUM.  Node 3 joins; once it has received
 some bytes, node 1 (a source: it gives ranges up to node 3) is killed.
 The join fails with a clear message naming the range and the source, the
 process exits 1, and node 3 never becomes NORMAL: node 2 still sees two
-NORMAL nodes.  Node 1 comes back; node 3, started again, resumes (the
-ranges already received are kept) and becomes NORMAL; every key written
+NORMAL nodes.  Node 1 comes back; node 3, started again, completes its
+bootstrap and becomes NORMAL; every key written
 at ALL and every write acknowledged at QUORUM reads back at ALL.
 """
 import re
@@ -67,7 +67,9 @@ class SourceDiesMidBootstrap(_Base):
         n3.start()
         self.wait_normal(n1, 3, timeout=180)
         self.wait_normal(n3, 3)
-        self.assertRegex(n3.log(), r"resuming the bootstrap: \d+ \(table, range\) streams")
+        # (a resume that skips the ranges already received is
+        # test_bootstrap.py's: here the kill may come before any range of
+        # node 3's was complete, so there may be nothing to skip)
         w.finish()
         print("writer: %d acknowledged, %d errors" % (len(w.acked), w.errors))
         self.assertGreater(len(w.acked), 0)
