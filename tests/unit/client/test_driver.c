@@ -22,6 +22,15 @@
 
 static bs_test_server srv;
 
+/* expr (a client call that fills the local `err`) must return 0; on
+ * failure the message says what the server or client reported */
+#define CALL_OK(expr)                                                       \
+    do {                                                                    \
+        int rc_ = (expr);                                                   \
+        ck_assert_msg(rc_ == 0, "%s: %s: %s", #expr,                       \
+                      bs_client_strerror(rc_), err.message);                \
+    } while (0)
+
 static void srv_up(void) {
     memset(&srv, 0, sizeof srv);
     ck_assert_int_eq(tsrv_start(&srv), 0);
@@ -134,7 +143,7 @@ START_TEST(test_connect_discovery) {
     uint64_t v = bs_client_topology_version(c);
     ck_assert_uint_ge(v, 1);
     bs_client_error err;
-    ck_assert_int_eq(bs_client_refresh_topology(c, &err), 0);
+    CALL_OK(bs_client_refresh_topology(c, &err));
     ck_assert_uint_gt(bs_client_topology_version(c), v);
     ck_assert_uint_eq(bs_client_host_count(c), 1);
     bs_client_close(c);
@@ -168,7 +177,7 @@ START_TEST(test_simple_and_ddl) {
         snprintf(v, sizeof v, "v%d", i);
         ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, i), 0);
         ck_assert_int_eq(bs_client_stmt_bind_text(s, 1, v), 0);
-        ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+        CALL_OK(bs_client_execute(c, s, &r, &err));
         ck_assert_int_eq(bs_client_result_kind(r), BS_CLIENT_RESULT_VOID);
         bs_client_result_free(r);
     }
@@ -232,7 +241,7 @@ START_TEST(test_prepared_typed) {
     bs_client_error err;
     const char *iq = "INSERT INTO ks.typed (id, ck, name, score, ok, u, ts, "
                      "small) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-    ck_assert_int_eq(bs_client_prepare(c, iq, &ins, &err), 0);
+    CALL_OK(bs_client_prepare(c, iq, &ins, &err));
     ck_assert_uint_eq(bs_client_prepared_param_count(ins), 8);
     ck_assert_str_eq(bs_client_prepared_param_name(ins, 2), "name");
     ck_assert_int_eq(bs_client_prepared_param_type(ins, 1)->kind,
@@ -241,7 +250,7 @@ START_TEST(test_prepared_typed) {
     ck_assert_uint_eq(bs_client_prepared_column_count(ins), 0);
     ck_assert_str_eq(bs_client_prepared_query(ins), iq);
     /* the cache answers the same text with the same handle */
-    ck_assert_int_eq(bs_client_prepare(c, iq, &ins2, &err), 0);
+    CALL_OK(bs_client_prepare(c, iq, &ins2, &err));
     ck_assert_ptr_eq(ins, ins2);
     bs_client_prepared_free(ins2);
 
@@ -274,7 +283,7 @@ START_TEST(test_prepared_typed) {
     ck_assert_int_eq(tok, bs_ring_partition_token(idb, 4));
 
     bs_client_result *r;
-    ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+    CALL_OK(bs_client_execute(c, s, &r, &err));
     ck_assert_str_eq(bs_client_result_host(r), srv.hostport);
     bs_client_result_free(r);
     bs_client_stmt_free(s);
@@ -286,7 +295,7 @@ START_TEST(test_prepared_typed) {
                      0);
     ck_assert_int_eq(bs_client_stmt_new_prepared(sel, &s), 0);
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 7), 0);
-    ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+    CALL_OK(bs_client_execute(c, s, &r, &err));
     ck_assert_int_eq(bs_client_result_next_row(r), 1);
     int64_t ck;
     ck_assert_int_eq(bs_client_result_get_int64(r, 0, &ck), 0);
@@ -328,7 +337,7 @@ START_TEST(test_prepared_typed) {
     /* a null value reads as null */
     x_ok(c, "INSERT INTO ks.typed (id, ck) VALUES (8, 1)");
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 8), 0);
-    ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+    CALL_OK(bs_client_execute(c, s, &r, &err));
     ck_assert_int_eq(bs_client_result_next_row(r), 1);
     ck_assert_int_eq(bs_client_result_is_null(r, 1), 1);
     ck_assert_int_eq(bs_client_result_get_text(r, 1, &txt, &tl), BS_ENOTFOUND);
@@ -361,7 +370,7 @@ START_TEST(test_paging) {
     for (int i = 0; i < 1000; i++) {
         bs_client_result *r;
         ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, i), 0);
-        ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+        CALL_OK(bs_client_execute(c, s, &r, &err));
         bs_client_result_free(r);
     }
     bs_client_stmt_free(s);
@@ -372,7 +381,7 @@ START_TEST(test_paging) {
         bs_client_stmt_new("SELECT n FROM ks.p WHERE pk = 'a'", 0, &sel), 0);
     ck_assert_int_eq(bs_client_stmt_set_page_size(sel, 100), 0);
     bs_client_result *page;
-    ck_assert_int_eq(bs_client_execute(c, sel, &page, &err), 0);
+    CALL_OK(bs_client_execute(c, sel, &page, &err));
     int pages_with_rows = 0, requests = 1, expect = 0;
     for (;;) {
         size_t rows = bs_client_result_row_count(page);
@@ -390,7 +399,7 @@ START_TEST(test_paging) {
         bs_client_result_paging_state(page, &ps, &pl);
         ck_assert_uint_gt(pl, 0);
         bs_client_result *next;
-        ck_assert_int_eq(bs_client_next_page(c, sel, page, &next, &err), 0);
+        CALL_OK(bs_client_next_page(c, sel, page, &next, &err));
         bs_client_result_free(page);
         page = next;
         requests++;
@@ -405,13 +414,13 @@ START_TEST(test_paging) {
     ck_assert_int_eq(pages_with_rows, 10);
 
     /* resuming from an explicit paging state gives the same rows */
-    ck_assert_int_eq(bs_client_execute(c, sel, &page, &err), 0);
+    CALL_OK(bs_client_execute(c, sel, &page, &err));
     const uint8_t *ps;
     size_t pl;
     bs_client_result_paging_state(page, &ps, &pl);
     ck_assert_int_eq(bs_client_stmt_set_paging_state(sel, ps, pl), 0);
     bs_client_result_free(page);
-    ck_assert_int_eq(bs_client_execute(c, sel, &page, &err), 0);
+    CALL_OK(bs_client_execute(c, sel, &page, &err));
     ck_assert_int_eq(bs_client_result_next_row(page), 1);
     int32_t n;
     ck_assert_int_eq(bs_client_result_get_int32(page, 0, &n), 0);
@@ -421,7 +430,7 @@ START_TEST(test_paging) {
     /* page size 0: everything at once */
     ck_assert_int_eq(bs_client_stmt_set_paging_state(sel, NULL, 0), 0);
     ck_assert_int_eq(bs_client_stmt_set_page_size(sel, 0), 0);
-    ck_assert_int_eq(bs_client_execute(c, sel, &page, &err), 0);
+    CALL_OK(bs_client_execute(c, sel, &page, &err));
     ck_assert_uint_eq(bs_client_result_row_count(page), 1000);
     ck_assert_int_eq(bs_client_result_has_more_pages(page), 0);
     bs_client_result_free(page);
@@ -541,7 +550,7 @@ START_TEST(test_ticker) {
     x_ok(c, "CREATE TABLE ks.t (k int PRIMARY KEY, v int)");
     bs_client_prepared *ins;
     bs_client_error err;
-    ck_assert_int_eq(bs_client_prepare(c, "INSERT INTO ks.t (k, v) VALUES (?, ?)", &ins, &err), 0);
+    CALL_OK(bs_client_prepare(c, "INSERT INTO ks.t (k, v) VALUES (?, ?)", &ins, &err));
     async_state st;
     memset(&st, 0, sizeof st);
     pthread_mutex_init(&st.mu, NULL);
@@ -626,7 +635,7 @@ START_TEST(test_batch) {
     bs_client_prepared_free(p);
     ck_assert_int_eq(bs_client_stmt_bind_int32(b, 0, 1), BS_EINVAL);
     ck_assert_int_eq(bs_client_stmt_set_timestamp(b, 1000), 0);
-    ck_assert_int_eq(bs_client_execute(c, b, &r, &err), 0);
+    CALL_OK(bs_client_execute(c, b, &r, &err));
     ck_assert_int_eq(bs_client_result_kind(r), BS_CLIENT_RESULT_VOID);
     bs_client_result_free(r);
     bs_client_stmt_free(b);
@@ -738,7 +747,7 @@ START_TEST(test_unprepared_after_restart) {
 
     ck_assert_int_eq(bs_client_stmt_new_prepared(sel, &s), 0);
     ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, 1), 0);
-    ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+    CALL_OK(bs_client_execute(c, s, &r, &err));
     ck_assert_int_eq(bs_client_result_next_row(r), 1);
     int32_t v;
     ck_assert_int_eq(bs_client_result_get_int32(r, 0, &v), 0);
@@ -830,7 +839,7 @@ START_TEST(test_lz4) {
         ck_assert_int_eq(bs_client_stmt_bind_int32(s, 0, i), 0);
         big[0] = (char)('A' + i);
         ck_assert_int_eq(bs_client_stmt_bind_text(s, 1, big), 0);
-        ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+        CALL_OK(bs_client_execute(c, s, &r, &err));
         bs_client_result_free(r);
     }
     bs_client_stmt_free(s);
@@ -878,7 +887,7 @@ START_TEST(test_connect_failures) {
     /* a dead one first, then the live one: the second is used */
     ck_assert_int_eq(bs_client_config_add_contact_points(cfg, hp), 0);
     ck_assert_int_eq(bs_client_config_add_contact_points(cfg, srv.hostport), 0);
-    ck_assert_int_eq(bs_client_connect(cfg, &c, &err), 0);
+    CALL_OK(bs_client_connect(cfg, &c, &err));
     ck_assert_uint_eq(bs_client_host_count(c), 1);
     bs_client_close(c);
     bs_client_config_free(cfg);
@@ -936,7 +945,7 @@ START_TEST(test_keyspace_config_and_routing) {
     ck_assert_int_eq(tok, bs_ring_partition_token(key, sizeof key));
     /* and the server agrees: token(a, b) of the stored row */
     bs_client_result *r;
-    ck_assert_int_eq(bs_client_execute(c, s, &r, &err), 0);
+    CALL_OK(bs_client_execute(c, s, &r, &err));
     bs_client_result_free(r);
     bs_client_stmt_free(s);
     bs_client_prepared_free(p);
@@ -1075,7 +1084,7 @@ START_TEST(test_retry_idempotent_on_connection_loss) {
     ck_assert_int_eq(bs_client_config_set_request_timeout(cfg, 45000), 0);
     bs_client *c;
     bs_client_error err;
-    ck_assert_int_eq(bs_client_connect(cfg, &c, &err), 0);
+    CALL_OK(bs_client_connect(cfg, &c, &err));
     bs_client_config_free(cfg);
     make_ks(c);
     x_ok(c, "CREATE TABLE ks.t (k int PRIMARY KEY, v int)");
