@@ -1070,6 +1070,12 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
     int rc = replacing ? replace_tokens(c, &t, &n, err, errlen)
                        : bs__join_choose_tokens(&je, &t, &n, err, errlen);
     if (rc) return rc;
+    /* the node that founds the ring has nobody to stream from and nobody
+     * coordinates for it: NORMAL at once, like a Cassandra seed (while
+     * JOINING its own CQL clients got "the ring has no tokens") */
+    bs_ring_snapshot *before = replacing ? NULL : ring_of(c);
+    int founding = !replacing && (!before || !bs_ring_snapshot_node_count(before));
+    if (before) bs_ring_snapshot_release(before);
     rc = bs_local_set_tokens(c->node, t, n);
     if (rc) {
         free(t);
@@ -1086,8 +1092,8 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
                                        (const char *)tb.data)
                  : BS_ENOMEM;
     /* JOINING until the bootstrap (node/main.c) has streamed the ranges
-     * this node gains; auto_bootstrap false: NORMAL at once */
-    if (!rc && !c->cfg->auto_bootstrap && !replacing)
+     * this node gains; auto_bootstrap false or founding: NORMAL at once */
+    if (!rc && (!c->cfg->auto_bootstrap || founding) && !replacing)
         rc = bs_local_set_bootstrapped(c->node);
     if (!rc)
         rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS,
