@@ -473,27 +473,25 @@ static int pushes(bs_repair *r, const bs_movement_opts *o, const task *t) {
            (o->kind == BS_MOVE_REMOVE && is_self(r, &t->peer));
 }
 
-/* The bytes task t's source holds in its range: 0 or an error. */
+/* The bytes task t's source holds in its range, as RocksDB estimates
+ * them from its files (REPAIR_SIZE: no read; a Merkle tree here read
+ * the whole range once more before streaming it): 0 or an error. */
 static int task_size(bs_repair *r, const bs_movement_opts *o, task *t) {
-    bs_merkle *m = NULL;
-    int rc;
-    if (pushes(r, o, t)) {
-        rc = bs__repair_do_tree(r, t->cf, t->s, t->e, 0, &m);
-    } else {
-        bs_buf b = BS_BUF_INIT;
-        uint8_t *ans = NULL;
-        size_t alen = 0;
-        rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
-        if (!rc && bs_buf_append_u8(&b, 0)) rc = BS_ENOMEM;
-        if (!rc)
-            rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_TREE, &b,
-                                 r->o.tree_timeout_ms, &ans, &alen);
-        if (!rc) rc = bs_merkle_decode(ans, alen, &m);
-        free(ans);
-        bs_buf_free(&b);
+    if (pushes(r, o, t)) return bs__repair_do_size(r, t->cf, &t->s, &t->e, 1, &t->bytes);
+    bs_buf b = BS_BUF_INIT;
+    uint8_t *ans = NULL;
+    size_t alen = 0;
+    int rc = bs__repair_req_encode(&b, t->cf, &t->s, &t->e, 1);
+    if (!rc)
+        rc = bs__repair_call(r, &t->peer, BS_VERB_REPAIR_SIZE, &b, r->o.tree_timeout_ms, &ans,
+                             &alen);
+    if (!rc) {
+        bs_rbuf rb;
+        bs_rbuf_init(&rb, ans, alen);
+        if (bs_rbuf_u64(&rb, &t->bytes) || bs_rbuf_left(&rb)) rc = BS_ECORRUPT;
     }
-    if (!rc) t->bytes = bs_merkle_bytes(m);
-    bs_merkle_free(m);
+    free(ans);
+    bs_buf_free(&b);
     return rc;
 }
 

@@ -35,6 +35,9 @@
  *   REPAIR_SEND_ALL (19) stream every record of (cf, ranges) to a target
  *                       (bootstrap, decommission: movement.h)
  *                                                      -> rows, bytes
+ *   REPAIR_SIZE (20)    what (cf, ranges) take on disk, estimated by
+ *                       RocksDB from its files (no read; counted when
+ *                       only in memtables)                -> bytes
  * Requests are handled on the service's worker threads (SEND on a thread
  * of its own while it streams), never on the messaging loop.
  *
@@ -69,6 +72,7 @@
 #define BS_VERB_REPAIR_SEND 17
 #define BS_VERB_REPAIR_STREAM 18
 #define BS_VERB_REPAIR_SEND_ALL 19 /* range movement (movement.h) */
+#define BS_VERB_REPAIR_SIZE 20     /* range movement's prepare */
 
 typedef struct bs_repair bs_repair;
 

@@ -83,6 +83,11 @@ int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb
 /* The replica side, on this node's store. */
 int bs__repair_do_tree(bs_repair *r, const char *cf, int64_t s, int64_t e,
                        unsigned depth, bs_merkle **out);
+/* What (cf, ranges) hold: RocksDB's estimate from its files, without a
+ * read; a range with nothing in files (in memtables only, or empty) is
+ * counted exactly (record bytes, as streamed). */
+int bs__repair_do_size(bs_repair *r, const char *cf, const int64_t *s,
+                       const int64_t *e, size_t n, uint64_t *bytes);
 int bs__repair_do_digests(bs_repair *r, const char *cf, const int64_t *s,
                           const int64_t *e, size_t n, bs_buf *out);
 /* Streams the wanted records (sorted) of the ranges to `to` (want NULL:

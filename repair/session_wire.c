@@ -11,6 +11,7 @@
  *   ...             verb-specific tail:
  *                     TREE     u8 depth (N must be 1)
  *                     DIGESTS  nothing
+ *                     SIZE     nothing
  *                     SEND     u16 A, A bytes of target address (an IPv4
  *                              or IPv6 address in text), u16 port, then
  *                              the wanted digest list (stream.h)
@@ -21,9 +22,8 @@
  *                              movement), optionally a u64 session id
  *                              (non-zero) that every STREAM chunk of the
  *                              answer carries
- * Responses: TREE bs_merkle_encode; DIGESTS a digest list; SEND and
- * SEND_ALL u64 rows,
- * u64 bytes, u64 chunks; STREAM nothing (the status says it).  Every
+ * Responses: TREE bs_merkle_encode; DIGESTS a digest list; SIZE u64
+ * bytes; SEND and SEND_ALL u64 rows, u64 bytes, u64 chunks; STREAM nothing (the status says it).  Every
  * request is validated against its length; a bad one is answered
  * BS_ECORRUPT.  Parsing is pure (no store, no network): fuzzed through
  * bs_repair_request_check (tests/fuzz/fuzz_repair.c).
@@ -125,6 +125,7 @@ int bs__repair_req_parse(uint8_t verb, const uint8_t *p, size_t len,
             rc = BS_ECORRUPT;
         break;
     case BS_VERB_REPAIR_DIGESTS:
+    case BS_VERB_REPAIR_SIZE:
         if (bs_rbuf_left(&q->tail)) rc = BS_ECORRUPT;
         break;
     case BS_VERB_REPAIR_SEND:

@@ -501,6 +501,7 @@ const char *bs_coord_verb_label(uint8_t verb, char buf[16]) {
     case 17: return "REPAIR_SEND";
     case 18: return "REPAIR_STREAM";
     case 19: return "REPAIR_SEND_ALL";
+    case 20: return "REPAIR_SIZE";
     default: break;
     }
     const char *n = bs__verb_name(verb);

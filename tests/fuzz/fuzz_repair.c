@@ -1,7 +1,7 @@
 /*
  * fuzz_repair.c - the repair parsers on arbitrary bytes: Merkle tree
  * decoding (a decoded tree re-encodes to the same bytes), record digest
- * lists, stream chunks, and the REPAIR_* request payloads (verbs 15-19).
+ * lists, stream chunks, and the REPAIR_* request payloads (verbs 15-20).
  * The first byte selects the parser.
  */
 #include <stdint.h>
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const uint8_t *p = data + 1;
     size_t n = size - 1;
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0: {
         bs_merkle *m;
         if (bs_merkle_decode(p, n, &m) == 0) {
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     default:
         bs_repair_request_check(
-            (uint8_t)(BS_VERB_REPAIR_TREE + data[0] % 8 - 3), p, n);
+            (uint8_t)(BS_VERB_REPAIR_TREE + data[0] % 9 - 3), p, n);
         break;
     }
     return 0;
