@@ -17,9 +17,11 @@
  * Connection lifecycle
  * --------------------
  *   accept -> reading; bytes accumulate in `in`
- *   pump(): parse one request at the front of `in` (admin_http.c), take
- *           its bytes off, dispatch it; repeat while requests are complete
- *           and the connection is neither busy nor closing
+ *   pump(): feed `in` to the connection's request reader (the shared
+ *           HTTP parser, node/transport/http_parse.c, with the admin's
+ *           policy from admin_http.c), take the bytes it used off, dispatch
+ *           a complete request; repeat while requests are complete and the
+ *           connection is neither busy nor closing
  *   dispatch: route lookup -> inline handler (admin thread) and write the
  *           response, or a blocking handler: `busy` set, reading stopped,
  *           uv_queue_work; after_work writes the response and pumps again
@@ -32,9 +34,9 @@
  * callback.
  *
  * Limits: a request head is at most 16 KiB and a body at most max_body
- * (the parser enforces both), so `in` holds at most one request plus one
- * read's worth of bytes beyond it, except while busy (reading is stopped
- * then).  When more than WQ_LIMIT response bytes wait for a client that
+ * (the reader enforces both, and keeps the request in its own buffers),
+ * so `in` holds at most one read's worth of bytes not yet fed, except
+ * while busy (reading is stopped then).  When more than WQ_LIMIT response bytes wait for a client that
  * does not read, the connection stops reading and parsing until they
  * drain.  An idle timer closes connections without a complete request for
  * idle_timeout_ms (slow or silent clients cannot pin a slot forever).
@@ -152,9 +154,7 @@ struct conn {
     uv_timer_t timer;
     bs_admin *adm;
     bs_buf in;
-    size_t need;        /* total bytes the pending request needs, 0 = ? */
-    bool sent_continue; /* 100 Continue already sent for it */
-    bs_arena arena;     /* the current request's memory */
+    bs__http_rd rd;     /* request reader; holds the current request */
     bool busy;          /* a blocking handler is running */
     bool closing;       /* conn_close called */
     bool fatal;         /* no more requests: close after the writes */
@@ -511,7 +511,7 @@ static void after_work_cb(uv_work_t *req, int status) {
         if (c->open_handles == 0) {
             bs_tls_free(c->tls);
             bs_buf_free(&c->in);
-            bs_arena_free(&c->arena);
+            bs__http_rd_free(&c->rd);
             free(c);
         }
         return;
@@ -545,7 +545,7 @@ static bool log_allowed(bs_admin *a) {
 }
 
 /* Logs a refused request (admin thread), rate-limited. */
-static void log_refusal(bs_admin *a, const conn *c, const bs__http_req *hr,
+static void log_refusal(bs_admin *a, const conn *c, const bs_http_request *hr,
                         int status, const char *why) {
     if (!log_allowed(a)) return;
     BS_WARN("admin", "refused %.16s %.100s from %s: %d %s", hr->method,
@@ -643,11 +643,18 @@ static int check_access(const bs_admin *a, const bs_admin_request *req,
     return 0;
 }
 
-static void dispatch(conn *c, const bs__http_req *hr) {
+static void dispatch(conn *c, const bs_http_request *hr) {
     bs_admin *a = c->adm;
-    bs_admin_request req = {hr->method,     hr->path, hr->query,    hr->headers,
-                            hr->n_headers,  hr->body, hr->body_len, hr->minor,
-                            hr->keep_alive, &c->arena};
+    bs_admin_request req = {hr->method,
+                            hr->path,
+                            hr->query,
+                            hr->headers,
+                            hr->n_headers,
+                            hr->body_len ? hr->body : NULL,
+                            hr->body_len,
+                            hr->minor ? 1 : 0,
+                            hr->keep_alive,
+                            hr->arena};
     const char *why = NULL;
     int deny = check_access(a, &req, &why);
     if (deny) {
@@ -825,47 +832,46 @@ static void set_reading(conn *c, bool on) {
     }
 }
 
+/* Sends the interim "100 Continue" the reader asks for (the head of a
+ * request with "Expect: 100-continue" is in, its body is not). */
+static void send_continue(conn *c) {
+    c->rd.want_continue = 0;
+    bs_buf b = BS_BUF_INIT;
+    if (bs_buf_append_str(&b, "HTTP/1.1 100 Continue\r\n\r\n")) {
+        bs_buf_free(&b);
+        conn_close(c);
+        return;
+    }
+    send_buf(c, &b);
+}
+
 static void pump(conn *c) {
-    while (!c->closing && !c->busy && !c->fatal && c->wq_bytes < WQ_LIMIT) {
-        if (c->in.len == 0 || (c->need && c->in.len < c->need)) break;
-        bs_arena_reset(&c->arena);
-        bs__http_req hr;
-        size_t consumed = 0;
+    while (!c->closing && !c->busy && !c->fatal && c->wq_bytes < WQ_LIMIT &&
+           c->in.len > 0) {
+        bs_http_request hr;
+        size_t used = 0;
         int status = 0;
         const char *why = "";
-        int rc = bs__http_parse(c->in.data, c->in.len, c->adm->opts.max_body,
-                                &c->arena, &hr, &consumed, &status, &why);
-        if (rc == BS_EAGAIN) {
-            c->need = consumed;
-            if (consumed && hr.expect_continue && !c->sent_continue) {
-                c->sent_continue = true;
-                bs_buf b = BS_BUF_INIT;
-                if (bs_buf_append_str(&b, "HTTP/1.1 100 Continue\r\n\r\n")) {
-                    bs_buf_free(&b);
-                    conn_close(c);
-                    return;
-                }
-                send_buf(c, &b);
-            }
-            break;
-        }
-        if (rc == BS_EPROTO) {
+        int rc = bs__http_rd_feed(&c->rd, (const char *)c->in.data, c->in.len,
+                                  &used, &hr, &status, &why);
+        memmove(c->in.data, c->in.data + used, c->in.len - used);
+        c->in.len -= used;
+        if (rc < 0) {
             BS_DEBUG("admin", "bad request from %s: %d %s", c->peer, status,
                      why);
-            send_error(c, status, why, false, NULL);
+            send_error(c, status ? status : 400, why ? why : "bad request",
+                       false, NULL);
             break;
         }
-        if (rc) {
-            conn_close(c);
-            return;
+        if (rc == 1) {
+            c->rd.want_continue = 0;
+            c->since = ++c->adm->ticks;
+            uv_timer_again(&c->timer);
+            dispatch(c, &hr);
+            continue;
         }
-        memmove(c->in.data, c->in.data + consumed, c->in.len - consumed);
-        c->in.len -= consumed;
-        c->need = 0;
-        c->sent_continue = false;
-        c->since = ++c->adm->ticks;
-        uv_timer_again(&c->timer);
-        dispatch(c, &hr);
+        if (c->rd.want_continue) send_continue(c);
+        if (used == 0) break; /* cannot happen: a feed uses all or errs */
     }
     set_reading(c,
                 !c->closing && !c->busy && !c->fatal && c->wq_bytes < WQ_LIMIT);
@@ -889,7 +895,7 @@ static void on_conn_closed(uv_handle_t *hd) {
     if (c->busy) return; /* after_work_cb frees it */
     bs_tls_free(c->tls);
     bs_buf_free(&c->in);
-    bs_arena_free(&c->arena);
+    bs__http_rd_free(&c->rd);
     free(c);
 }
 
@@ -1001,7 +1007,7 @@ static void on_connection(uv_stream_t *server, int status) {
     conn *c = calloc(1, sizeof *c);
     if (!c) return;
     c->adm = a;
-    bs_arena_init(&c->arena, 0);
+    bs__admin_rd_init(&c->rd, c->adm->opts.max_body);
     uv_tcp_init(&a->loop, &c->tcp);
     uv_timer_init(&a->loop, &c->timer);
     c->tcp.data = c;

@@ -23,8 +23,10 @@
  *     ...
  *     bs_admin_stop(adm); bs_admin_free(adm);
  *
- * HTTP: requests are parsed strictly (RFC 9112): request line, header
- * fields, Content-Length bodies up to opts.max_body (default 1 MiB).
+ * HTTP: requests are parsed by basaltd's one HTTP parser (node/transport/
+ * http_parse.c, Debian's http-parser, the time-series server's too) with
+ * a strict policy (RFC 9112): request line, header fields,
+ * Content-Length bodies up to opts.max_body (default 1 MiB).
  * Keep-alive is the default for HTTP/1.1 ("Connection: close" ends it),
  * pipelined requests are answered in order.  Bad requests get a JSON
  * error body with 400 (syntax), 404 (no route), 405 (route exists for
@@ -72,6 +74,7 @@
 #include "common/buf.h"
 #include "common/uuid.h"
 #include "node/config.h"
+#include "node/transport/http.h"
 
 typedef struct bs_admin bs_admin;
 
@@ -140,10 +143,9 @@ void bs_admin_free(bs_admin *a);
 /* Requests, responses, routes                                         */
 /* ------------------------------------------------------------------ */
 
-typedef struct bs_admin_header {
-    const char *name;  /* lower-cased */
-    const char *value; /* leading/trailing whitespace removed */
-} bs_admin_header;
+/* A header field: name lower-cased, value with leading/trailing
+ * whitespace removed (the shared HTTP reader's type). */
+typedef bs_http_header bs_admin_header;
 
 typedef struct bs_admin_request {
     const char *method; /* "GET", case-sensitive as in HTTP */

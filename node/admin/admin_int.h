@@ -11,41 +11,12 @@
 
 #include "common/arena.h"
 #include "node/admin/admin.h"
+#include "node/transport/http_parse.h"
 
-/* One parsed request; every pointer is into the arena given to
- * bs__http_parse. */
-typedef struct bs__http_req {
-    const char *method;
-    const char *path;  /* percent-decoded */
-    const char *query; /* raw, "" when none */
-    bs_admin_header *headers;
-    size_t n_headers;
-    const uint8_t *body;
-    size_t body_len;
-    int minor;            /* HTTP/1.<minor> */
-    bool keep_alive;      /* per version default and Connection header */
-    bool expect_continue; /* "Expect: 100-continue" */
-} bs__http_req;
-
-/* Parses one request at the start of p[0..len).
- *   0          complete: *consumed = head + body length, out filled.
- *   BS_EAGAIN  incomplete.  *consumed = 0 while the head is incomplete,
- *              else the total length needed (head + Content-Length); in
- *              that case out's head fields are filled (the server sends
- *              100 Continue when out->expect_continue).
- *   BS_EPROTO  malformed: *status is 400, 413, 431, 501 or 505 and *why a
- *              static explanation.  The connection must be closed after
- *              the error response: the stream can no longer be framed.
- *   BS_ENOMEM
- * Never reads past p + len.  Allocates from a (reset it between calls). */
-int bs__http_parse(const uint8_t *p, size_t len, size_t max_body, bs_arena *a,
-                   bs__http_req *out, size_t *consumed, int *status,
-                   const char **why);
-
-/* Percent-decodes s[0..n) into the arena ('+' -> ' ' when plus_space).
- * BS_EINVAL for a bad escape or an encoded NUL. */
-int bs__http_unescape(const char *s, size_t n, bool plus_space, bs_arena *a,
-                      const char **out);
+/* Sets up r as the admin server's request reader (the policy in
+ * admin_http.c's top comment); max_body 0 = BS_ADMIN_MAX_BODY.  Free it
+ * with bs__http_rd_free. */
+void bs__admin_rd_init(bs__http_rd *r, size_t max_body);
 
 /* Appends a complete response (status line, Content-Type, Content-Length,
  * Connection, optional extra header lines ending in CRLF, body). */

@@ -48,7 +48,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/tls.h"
-#include "node/transport/http_int.h"
+#include "node/transport/http_parse.h"
 
 #define READ_CHUNK 65536
 

@@ -1,6 +1,8 @@
 /*
- * http_parse.c - the HTTP server's request reader: Debian's http-parser
- * (nodejs/http-parser 2.9) plus limits, header collection, gzip bodies.
+ * http_parse.c - basaltd's HTTP request reader, used by both HTTP
+ * servers (time series: http.c; admin API: node/admin/admin.c): Debian's
+ * http-parser (nodejs/http-parser 2.9) plus limits, header collection,
+ * a per-server policy (bs__http_rd_opts) and gzip bodies.
  *
  * http-parser is a streaming state machine that calls back with pieces of
  * the URL, header names, header values and body as bytes arrive; a piece
@@ -21,9 +23,13 @@
  *
  * Limits are checked inside the callbacks (the parser then stops with
  * HPE_CB_*, and `status` says why): head bytes (URL + names + values)
- * over max_head or more than BS_HTTP_MAX_HEADERS fields -> 431; a
- * Content-Length or a body over max_body -> 413; gzip bodies are inflated
- * at message end with the same max_body bound on the inflated size.
+ * over max_head or more than max_headers fields -> 431; a Content-Length
+ * or a body over max_body -> 413.  The policy is applied in
+ * on_headers_complete, before any body byte is read, so a request that
+ * will be refused is refused before its body is waited for: `strict`
+ * (version, request target, Host, Transfer-Encoding), `codings`
+ * (Content-Encoding, Expect).  gzip bodies are inflated at message end
+ * with the same max_body bound on the inflated size.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -32,7 +38,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
-#include "node/transport/http_int.h"
+#include "node/transport/http_parse.h"
 
 static bs__http_rd *RD(http_parser *p) { return p->data; }
 
@@ -61,7 +67,7 @@ static int on_message_begin(http_parser *p) {
 
 static int count_head(bs__http_rd *r, size_t n) {
     r->head_bytes += n;
-    if (r->head_bytes > r->max_head)
+    if (r->head_bytes > r->o.max_head)
         return fail(r, 431, "request header fields too large");
     return 0;
 }
@@ -72,13 +78,29 @@ static int on_url(http_parser *p, const char *at, size_t n) {
     return bs_buf_append(&r->url, at, n) ? fail(r, 500, "out of memory") : 0;
 }
 
+/* strict: refuses obs-fold (a field line starting with SP/HT continues
+ * the previous value; RFC 9112 5.2 lets a server answer 400).  http-parser
+ * accepts it and hands the continuation over as one more piece of the
+ * same value.  A value is also cut into pieces where a read ends, but such
+ * pieces are contiguous in the stream; a fold has its line end between
+ * them. */
+static int fold_check(bs__http_rd *r, int is_value, const char *at, size_t n) {
+    if (!is_value || n == 0) return 0;
+    uint64_t pos = r->stream_pos + (uint64_t)(at - r->feed_start);
+    if (r->last_was_value && r->n_hdr_parts > 0 && pos != r->value_end)
+        return fail(r, 400, "obsolete line folding is not accepted");
+    r->value_end = pos + n;
+    return 0;
+}
+
 /* Starts a new header part (name or value) when the kind changes. */
 static int hdr_piece(bs__http_rd *r, int is_value, const char *at, size_t n) {
     if (count_head(r, n)) return -1;
+    if (r->o.strict && fold_check(r, is_value, at, n)) return -1;
     if (is_value != r->last_was_value || r->n_hdr_parts == 0) {
         if (r->n_hdr_parts && bs_buf_append_u8(&r->hdr, 0))
             return fail(r, 500, "out of memory");
-        if (!is_value && r->n_hdr_parts / 2 >= BS_HTTP_MAX_HEADERS)
+        if (!is_value && r->n_hdr_parts / 2 >= r->o.max_headers)
             return fail(r, 431, "too many header fields");
         if (is_value && r->n_hdr_parts % 2 == 0) /* value without name */
             return fail(r, 400, "malformed header field");
@@ -100,6 +122,47 @@ static const char *hdr_part(const bs__http_rd *r, size_t i) {
     return (const char *)r->hdr.data + r->hdr_off[i];
 }
 
+#define MAX_TARGET 8192
+
+/* strict: HTTP/1.x and an origin-form target of visible ASCII. */
+static int strict_line(bs__http_rd *r) {
+    if (r->p.http_major == 0) /* "GET /" alone: HTTP/0.9 */
+        return fail(r, 400, "malformed request line (no HTTP/1.x version)");
+    if (r->p.http_major != 1) return fail(r, 505, "only HTTP/1.x is supported");
+    const uint8_t *u = r->url.data;
+    size_t n = r->url.len;
+    if (n > MAX_TARGET) return fail(r, 400, "request target too long");
+    if (n == 0 || u[0] != '/')
+        return fail(r, 400, "request target must start with '/'");
+    for (size_t i = 0; i < n; i++)
+        if (u[i] <= 0x20 || u[i] >= 0x7f || u[i] == '#')
+            return fail(r, 400, "bad character in the request target");
+    return 0;
+}
+
+/* One field (value trimmed: v[0..vl)) against the policy; counts Host
+ * and Transfer-Encoding fields into hosts/te.  0 or fail(). */
+static int check_field(bs__http_rd *r, const char *name, const char *v,
+                       size_t vl, int *hosts, int *te) {
+    if (!strcasecmp(name, "host")) {
+        (*hosts)++;
+    } else if (!strcasecmp(name, "transfer-encoding")) {
+        *te = 1;
+    } else if (!strcasecmp(name, "expect")) {
+        if (vl == 12 && !strncasecmp(v, "100-continue", 12))
+            r->want_continue = r->p.http_major == 1 && r->p.http_minor >= 1;
+        else if (r->o.codings)
+            return fail(r, 417, "unsupported Expect");
+    } else if (r->o.codings && !strcasecmp(name, "content-encoding")) {
+        if ((vl == 4 && !strncasecmp(v, "gzip", 4)) ||
+            (vl == 6 && !strncasecmp(v, "x-gzip", 6)))
+            r->gzip = 1;
+        else if (!(vl == 8 && !strncasecmp(v, "identity", 8)) && vl)
+            return fail(r, 415, "unsupported Content-Encoding");
+    }
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p) {
     bs__http_rd *r = RD(p);
     if (r->n_hdr_parts % 2) { /* a name whose value was empty */
@@ -108,35 +171,32 @@ static int on_headers_complete(http_parser *p) {
     }
     if (bs_buf_append_u8(&r->hdr, 0)) return fail(r, 500, "out of memory");
     r->n_head_parts = r->n_hdr_parts;
+    if (r->o.strict && strict_line(r)) return -1;
     if (p->upgrade) return fail(r, 501, "protocol upgrade is not supported");
     if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
-        p->content_length > r->max_body)
+        p->content_length > r->o.max_body)
         return fail(r, 413, "Request Entity Too Large");
+    int hosts = 0, te = 0;
     for (size_t i = 0; i + 1 < r->n_hdr_parts; i += 2) {
         const char *name = hdr_part(r, i), *v = hdr_part(r, i + 1);
         while (*v == ' ' || *v == '\t') v++;
         size_t vl = strlen(v);
         while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
-        if (!strcasecmp(name, "content-encoding")) {
-            if ((vl == 4 && !strncasecmp(v, "gzip", 4)) ||
-                (vl == 6 && !strncasecmp(v, "x-gzip", 6)))
-                r->gzip = 1;
-            else if (!(vl == 8 && !strncasecmp(v, "identity", 8)) && vl)
-                return fail(r, 415, "unsupported Content-Encoding");
-        } else if (!strcasecmp(name, "expect")) {
-            if (vl == 12 && !strncasecmp(v, "100-continue", 12))
-                r->want_continue = p->http_major == 1 && p->http_minor >= 1;
-            else
-                return fail(r, 417, "unsupported Expect");
-        }
+        if (check_field(r, name, v, vl, &hosts, &te)) return -1;
     }
+    if (r->o.strict && te)
+        return fail(r, 501, "Transfer-Encoding is not supported");
+    if (r->o.strict && hosts > 1)
+        return fail(r, 400, "more than one Host header");
+    if (r->o.strict && hosts == 0 && p->http_minor >= 1)
+        return fail(r, 400, "missing Host header");
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n) {
     bs__http_rd *r = RD(p);
     r->want_continue = 0; /* the client did not wait */
-    if (r->body.len + n > r->max_body)
+    if (r->body.len + n > r->o.max_body)
         return fail(r, 413, "Request Entity Too Large");
     return bs_buf_append(&r->body, at, n) ? fail(r, 500, "out of memory") : 0;
 }
@@ -147,7 +207,7 @@ static int on_message_complete(http_parser *p) {
     return 0;
 }
 
-void bs__http_rd_init(bs__http_rd *r, size_t max_head, size_t max_body) {
+void bs__http_rd_init_opts(bs__http_rd *r, const bs__http_rd_opts *o) {
     memset(r, 0, sizeof *r);
     http_parser_init(&r->p, HTTP_REQUEST);
     r->p.data = r;
@@ -159,12 +219,20 @@ void bs__http_rd_init(bs__http_rd *r, size_t max_head, size_t max_body) {
     r->cb.on_headers_complete = on_headers_complete;
     r->cb.on_body = on_body;
     r->cb.on_message_complete = on_message_complete;
-    r->max_head = max_head ? max_head : BS_HTTP_MAX_HEAD;
-    r->max_body = max_body ? max_body : BS_HTTP_MAX_BODY;
+    r->o = *o;
+    if (!r->o.max_head) r->o.max_head = BS_HTTP_MAX_HEAD;
+    if (!r->o.max_body) r->o.max_body = BS_HTTP_MAX_BODY;
+    if (!r->o.max_headers || r->o.max_headers > BS_HTTP_MAX_HEADERS)
+        r->o.max_headers = BS_HTTP_MAX_HEADERS;
     bs_arena_init(&r->arena, 0);
     bs_buf_init(&r->url);
     bs_buf_init(&r->hdr);
     bs_buf_init(&r->body);
+}
+
+void bs__http_rd_init(bs__http_rd *r, size_t max_head, size_t max_body) {
+    bs__http_rd_opts o = {max_head, max_body, 0, true, false};
+    bs__http_rd_init_opts(r, &o);
 }
 
 void bs__http_rd_free(bs__http_rd *r) {
@@ -196,12 +264,15 @@ char *bs__http_rd_unescape(const char *s, size_t n, int form, bs_arena *a) {
             h = hexval((unsigned char)s[i + 1]);
             l = hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0) return NULL;
-            o[k++] = (char)(h * 16 + l);
+            o[k] = (char)(h * 16 + l);
+            if (!o[k++]) return NULL; /* %00 */
             i += 2;
         } else if (form && s[i] == '+') {
             o[k++] = ' ';
-        } else {
+        } else if (s[i]) {
             o[k++] = s[i];
+        } else {
+            return NULL;
         }
     }
     o[k] = 0;
@@ -227,7 +298,7 @@ static int gunzip(bs__http_rd *r) {
         z.avail_out = 65536;
         rc = inflate(&z, Z_NO_FLUSH);
         out.len = (size_t)(z.next_out - out.data);
-        if (out.len > r->max_body) {
+        if (out.len > r->o.max_body) {
             inflateEnd(&z);
             bs_buf_free(&out);
             return fail(r, 413, "Request Entity Too Large");
@@ -308,7 +379,9 @@ int bs__http_rd_feed(bs__http_rd *r, const char *data, size_t len,
         http_parser_pause(&r->p, 0);
     }
     if (len == 0) return 0;
+    r->feed_start = data;
     size_t n = http_parser_execute(&r->p, &r->cb, data, len);
+    r->stream_pos += n;
     enum http_errno e = HTTP_PARSER_ERRNO(&r->p);
     if (r->status) goto poison;
     if (e == HPE_PAUSED && r->complete) {

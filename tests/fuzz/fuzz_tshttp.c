@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "node/transport/http_int.h"
+#include "node/transport/http_parse.h"
 
 #define MAX_BODY 4096
 #define MAX_REQS 16

@@ -11,7 +11,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
-#include "node/transport/http_int.h"
+#include "node/transport/http_parse.h"
 
 /* Feeds all of s (in pieces of `step` bytes, 0 = at once) and expects
  * exactly one complete request at the end. */
@@ -230,6 +230,7 @@ START_TEST(test_limits_and_errors) {
         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
         "GET /a%zz HTTP/1.1\r\n\r\n",
+        "GET /write%00x HTTP/1.1\r\n\r\n", /* an encoded NUL would cut the path */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_int_eq(status_of(bad[i], strlen(bad[i]), 0, 0), 400);
@@ -237,6 +238,14 @@ START_TEST(test_limits_and_errors) {
     ck_assert_int_eq(status_of(enc, strlen(enc), 0, 0), 415);
     const char *up = "GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
     ck_assert_int_eq(status_of(up, strlen(up), 0, 0), 501);
+    /* the time-series policy is not the admin's strict one */
+    const char *lax = "GET http://h/ping HTTP/1.1\r\nX: a\r\n b\r\n\r\n";
+    ck_assert_int_eq(status_of(lax, strlen(lax), 0, 0), 0);
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    const char *v;
+    ck_assert_int_eq(bs_http_form_get("db=a%00b", 8, "db", &a, &v), BS_EINVAL);
+    bs_arena_free(&a);
 }
 END_TEST
 
