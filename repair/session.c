@@ -104,10 +104,13 @@ int bs__repair_call(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
     return bs__repair_call_watched(r, to, verb, b, tmo, 0, out, outlen);
 }
 
-int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
-                            const bs_buf *b, uint32_t tmo, int watch,
-                            uint8_t **out, size_t *outlen) {
+/* The two halves of a call: started (0, *out the call; or an error),
+ * then waited for (the call is released).  A sender keeps one chunk in
+ * flight while it reads the next. */
+static int call_start(bs_repair *r, const bs_repair_peer *to, uint8_t verb, const bs_buf *b,
+                      uint32_t tmo, sync_call **out) {
     sync_call *c = calloc(1, sizeof *c);
+    *out = NULL;
     if (!c) return BS_ENOMEM;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
@@ -119,6 +122,12 @@ int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb
         sync_release(c);
         return rc;
     }
+    *out = c;
+    return 0;
+}
+
+static int call_wait(bs_repair *r, const bs_repair_peer *to, sync_call *c, int watch,
+                     uint8_t **out, size_t *outlen) {
     pthread_mutex_lock(&c->mu);
     int gone = 0;
     for (unsigned tick = 1; !c->done; tick++) {
@@ -136,7 +145,7 @@ int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb
             gone = 0;
         }
     }
-    rc = c->done ? c->status : gone ? BS_EUNAVAIL : BS_ECLOSED;
+    int rc = c->done ? c->status : gone ? BS_EUNAVAIL : BS_ECLOSED;
     if (!rc) {
         if (out) {
             *out = c->payload;
@@ -147,6 +156,14 @@ int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb
     pthread_mutex_unlock(&c->mu);
     sync_release(c);
     return rc;
+}
+
+int bs__repair_call_watched(bs_repair *r, const bs_repair_peer *to, uint8_t verb,
+                            const bs_buf *b, uint32_t tmo, int watch,
+                            uint8_t **out, size_t *outlen) {
+    sync_call *c;
+    int rc = call_start(r, to, verb, b, tmo, &c);
+    return rc ? rc : call_wait(r, to, c, watch, out, outlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -200,6 +217,8 @@ typedef struct sender {
     uint64_t session; /* carried by every chunk; 0 none */
     bs_stream_chunk chunk;
     bs_buf msg;
+    sync_call *inflight; /* the chunk sent before, not acknowledged yet */
+    size_t inflight_len;
     uint64_t rows, bytes, chunks;
     int64_t t0_ns; /* for the throttle */
 } sender;
@@ -220,6 +239,17 @@ static void throttle(sender *sd) {
     }
 }
 
+/* Waits for the chunk in flight (if any) to be applied by the target. */
+static int wait_inflight(sender *sd) {
+    if (!sd->inflight) return 0;
+    int rc = call_wait(sd->r, sd->to, sd->inflight, 0, NULL, NULL);
+    sd->inflight = NULL;
+    if (rc) return rc;
+    sd->chunks++;
+    atomic_fetch_add(&sd->r->tx_bytes, sd->inflight_len);
+    return 0;
+}
+
 static int send_chunk(sender *sd) {
     if (!sd->chunk.count) return 0;
     int rc = bs_stream_chunk_finish(&sd->chunk);
@@ -231,13 +261,15 @@ static int send_chunk(sender *sd) {
         rc = BS_ENOMEM;
     if (!rc && bs_buf_append(&sd->msg, sd->chunk.b.data, sd->chunk.b.len))
         rc = BS_ENOMEM;
-    /* one chunk in flight: wait for the target to have applied it */
+    /* one chunk in flight, in order (the target may be writing an SST
+     * file): the one before must be applied before this one goes; this
+     * one is in flight while the next is read */
+    if (!rc) rc = wait_inflight(sd);
     if (!rc)
-        rc = bs__repair_call(sd->r, sd->to, BS_VERB_REPAIR_STREAM, &sd->msg,
-                             sd->r->o.tree_timeout_ms, NULL, NULL);
+        rc = call_start(sd->r, sd->to, BS_VERB_REPAIR_STREAM, &sd->msg,
+                        sd->r->o.tree_timeout_ms, &sd->inflight);
     if (!rc) {
-        sd->chunks++;
-        atomic_fetch_add(&sd->r->tx_bytes, sd->chunk.b.len);
+        sd->inflight_len = sd->chunk.b.len;
         throttle(sd);
     }
     bs_stream_chunk_reset(&sd->chunk);
@@ -283,6 +315,8 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
         if (rc > 0) rc = 0;
     }
     if (!rc) rc = send_chunk(&sd);
+    int wrc = wait_inflight(&sd); /* also after a failure: releases it */
+    if (!rc) rc = wrc;
     bs_stream_chunk_free(&sd.chunk);
     bs_buf_free(&sd.msg);
     res[0] = sd.rows;
