@@ -1089,7 +1089,9 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
     int founding = !replacing && (!before || !bs_ring_snapshot_node_count(before));
     if (before) bs_ring_snapshot_release(before);
     /* a seed given its tokens does not bootstrap, as in Cassandra (a seed
-     * with allocated tokens does: it could otherwise have none to choose) */
+     * whose tokens are allocated still bootstraps into an existing ring:
+     * Basalt's safer rule, kept - nobody configured that seed's tokens
+     * with Cassandra's behaviour in mind) */
     int seed_skip = fixed && self_is_seed && !founding && c->cfg->auto_bootstrap;
     if (seed_skip)
         BS_WARN(LOG, "this node will not auto bootstrap because it is "
