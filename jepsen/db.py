@@ -27,9 +27,11 @@ in basaltd by 85ef340: it now waits for gossip to settle), so the gate
 is only needed against older binaries.
 
 Tokens: node i gets 8 tokens drawn from random.Random(seed, i) via
---initial-token, so a run is reproducible from its seed down to partition
-ownership - until the "member" nemesis wipes a node: it joins again with
-tokens from the cluster's allocator (a replacement: the dead node's).
+--initial-token (and --auto-bootstrap false on its first start: the
+cluster is created whole, as Cassandra operators do), so a run is
+reproducible from its seed down to partition ownership - until the
+"member" nemesis wipes a node: it joins again with tokens from the
+cluster's allocator (a replacement: the dead node's).
 
 State per node: proc (Popen or None), paused (SIGSTOPped), skew_us (the
 clock_skew_us it was started with; the clock-skew nemesis restarts a node
@@ -126,12 +128,17 @@ class Node(object):
             "--data-directory", self.data, "--log-file", self.log,
             "--io-threads", "1", "--num-tokens", "8",
         ]
-        # a node joining again with an empty data directory ("member"
-        # nemesis) gets no initial_token: with one, basaltd starts a new
-        # node NORMAL at once, streaming nothing (docs/JEPSEN.md, F7); the
-        # cluster's allocator or the replaced node gives it its tokens
+        # the cluster is created whole from initial tokens: like Cassandra
+        # operators do, the first start sets auto_bootstrap false (nothing
+        # to stream yet, and the nodes need not take turns joining); later
+        # starts find their tokens in the data directory.  A node joining
+        # again with an empty data directory ("member" nemesis) gets no
+        # initial_token: the cluster's allocator or the replaced node gives
+        # it its tokens, and it bootstraps
         if not self.join_new:
             a += ["--initial-token", ",".join(str(t) for t in self.db.tokens(self.i))]
+            if self.starts == 0:
+                a += ["--auto-bootstrap", "false"]
         a += [
             "--write-request-timeout", "2000ms",
             "--read-request-timeout", "2000ms",

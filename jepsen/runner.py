@@ -288,13 +288,16 @@ class Run(object):
 
     def wipe(self, i):
         """Test-only: lose node i's data (kill -9, delete its data dir,
-        restart with the same tokens)."""
+        restart with the same tokens and auto_bootstrap false: a disk lost
+        under a node that comes back claiming its ranges, not a join - a
+        bootstrap would stream the data back and prove nothing)."""
         n = self.db.nodes[i]
         ring = self.db.nodes[1 if i != 1 else 2].admin("/ring")
         toks = [e["token"] for e in ring.get("ring", []) if e.get("address") == n.ip]
         n.kill()
         shutil.rmtree(n.data, ignore_errors=True)
-        extra = ["--initial-token", ",".join(toks), "--num-tokens", str(len(toks))] if toks else []
+        extra = ["--initial-token", ",".join(toks), "--num-tokens", str(len(toks)),
+                 "--auto-bootstrap", "false"] if toks else []
         saved = list(self.db.extra_args)
         self.db.extra_args = saved + extra
         try:

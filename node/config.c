@@ -140,7 +140,11 @@ static const struct key keys[] = {
     {"initial_token", K_TOKENS, F(initial_tokens), F(n_initial_tokens), "", 0,
      BS_CONFIG_MAX_TOKENS, NULL, KF_EMPTY, "Cluster",
      "Comma-separated list of exactly num_tokens Murmur3 tokens for this "
-     "node. Empty: tokens are chosen automatically on first start."},
+     "node, read on its first start only (not the minimum token). Empty: "
+     "tokens are chosen automatically. With auto_bootstrap true a non-seed "
+     "still joins with them (JOINING, streams, NORMAL) and a token a member "
+     "owns is refused; a seed, or auto_bootstrap false, is NORMAL at once "
+     "(docs/OPERATIONS.md)."},
 
     /* Network */
     {"listen_address", K_ADDR, F(listen_address), 0, "127.0.0.1", 0, 0, NULL, 0,
@@ -1450,6 +1454,16 @@ static int validate(const bs_config *c, const char **bad, char *err,
         if (!t) return BS_ENOMEM;
         memcpy(t, c->initial_tokens, c->n_initial_tokens * sizeof *t);
         qsort(t, c->n_initial_tokens, sizeof *t, cmp_i64);
+        /* the ring's minimum token marks its start: no node owns it
+         * (ring/tokenmeta.h), a node announcing it was left out */
+        if (t[0] == INT64_MIN) {
+            *bad = "initial_token";
+            seterr(err, errlen,
+                   "initial_token lists -9223372036854775808, the minimum "
+                   "token, which no node may own (use -9223372036854775807)");
+            free(t);
+            return BS_ECONFIG;
+        }
         for (size_t i = 1; i < c->n_initial_tokens; i++) {
             if (t[i] == t[i - 1]) {
                 *bad = "initial_token";

@@ -185,8 +185,11 @@ static int load_identity(bs_local *n, char *err, size_t errlen) {
     if (!rc) rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_CLUSTER, n->cfg->cluster_name,
                                   strlen(n->cfg->cluster_name));
     /* random tokens are placeholders the cluster replaces with balanced
-     * ones once it knows the ring; initial_token is the operator's word */
-    n->needs_tokens = !n->cfg->n_initial_tokens;
+     * ones once it knows the ring.  initial_token is the operator's word
+     * on the tokens, but with auto_bootstrap the node still joins (waits
+     * for the ring, then JOINING and the bootstrap, like Cassandra); with
+     * auto_bootstrap false it is NORMAL at once (a cluster created whole) */
+    n->needs_tokens = !n->cfg->n_initial_tokens || n->cfg->auto_bootstrap;
     if (!rc && n->needs_tokens)
         rc = put_system_cell(n, n->t_local, LOCAL_PK, COL_BOOTSTRAPPED, "NEEDS_BOOTSTRAP", 15);
     free(tb);

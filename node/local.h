@@ -49,12 +49,14 @@ int bs_local_compact_tables(bs_local *n, const char *ks, const char *table);
 /* Identity. */
 void bs_local_host_id(const bs_local *n, bs_uuid *out);
 size_t bs_local_tokens(const bs_local *n, const int64_t **tokens);
-/* 1 while the node's tokens are first-start placeholders (random, not
- * yet announced to any cluster; system.local's bootstrapped marker says
- * NEEDS_BOOTSTRAP): node/cluster/ replaces them with balanced tokens once
- * it has learned the ring from the seeds.  0 for tokens from initial_token
- * or from a node that completed this step (including data directories
- * older than the marker). */
+/* 1 while the node has not joined a ring yet (its tokens are not yet
+ * announced to any cluster; system.local's bootstrapped marker says
+ * NEEDS_BOOTSTRAP): node/cluster/ learns the ring from the seeds, then
+ * replaces the first-start placeholders (random) with balanced tokens,
+ * or with initial_token's when that is set (the first start then stores
+ * those).  0 for a first start with initial_token and auto_bootstrap
+ * false (NORMAL at once), or a node that completed this step (including
+ * data directories older than the marker). */
 int bs_local_needs_tokens(const bs_local *n);
 /* Replaces the placeholder tokens (copied) and persists them, then marks
  * the choice COMPLETED.  Only while bs_local_needs_tokens() and before

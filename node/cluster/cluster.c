@@ -5,7 +5,10 @@
  * Joining a new cluster: on its first start (bs_local_needs_tokens) a
  * node gossips STATUS=BOOT without tokens, learns the ring from the seeds
  * and chooses balanced tokens for it (join.c), persists them and only
- * then announces TOKENS and STATUS=JOINING; initial_token skips the wait.
+ * then announces TOKENS and STATUS=JOINING.  initial_token replaces only
+ * the choice (the node waits and bootstraps the same way; a seed then
+ * does not bootstrap), unless auto_bootstrap is false: then the first
+ * start is NORMAL at once with those tokens, without any wait.
  * While JOINING it is in the future ring only (bs_cluster_future_ring:
  * coordinators send it the writes of its pending ranges) and the
  * bootstrap (node/topology.c) streams its ranges; it then announces
@@ -1057,16 +1060,25 @@ static int replace_same_address(bs_cluster *c, int64_t **t, size_t *n,
     }
 }
 
-/* First start: learn the ring, choose balanced tokens, persist them,
- * announce TOKENS and then STATUS=NORMAL (see join.h). */
+/* First start: learn the ring, choose balanced tokens (or take
+ * initial_token's, or a replaced node's), persist them, announce TOKENS
+ * and then STATUS=JOINING, or NORMAL when there is nothing to bootstrap
+ * (see join.h). */
 static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
                      char *err, size_t errlen) {
-    bs__join_env je = {
-        c->gossip, c->cfg, &c->host_id, self_is_seed, other_seeds, ring_of, c};
-    int64_t *t;
-    size_t n;
     int replacing = c->cfg->replace_address_first_boot &&
                     c->cfg->replace_address_first_boot[0];
+    /* initial_token: the same wait and bootstrap with the operator's
+     * tokens (a replacement takes the dead node's: they are ignored) */
+    int fixed = !replacing && c->cfg->n_initial_tokens;
+    if (replacing && c->cfg->n_initial_tokens)
+        BS_WARN(LOG, "replace_address_first_boot is set: initial_token is "
+                "ignored, this node takes the tokens of the node it replaces");
+    bs__join_env je = {
+        c->gossip, c->cfg, &c->host_id, self_is_seed, other_seeds, ring_of, c,
+        fixed ? c->cfg->initial_tokens : NULL, fixed ? c->cfg->n_initial_tokens : 0};
+    int64_t *t;
+    size_t n;
     int rc = replacing ? replace_tokens(c, &t, &n, err, errlen)
                        : bs__join_choose_tokens(&je, &t, &n, err, errlen);
     if (rc) return rc;
@@ -1076,6 +1088,16 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
     bs_ring_snapshot *before = replacing ? NULL : ring_of(c);
     int founding = !replacing && (!before || !bs_ring_snapshot_node_count(before));
     if (before) bs_ring_snapshot_release(before);
+    /* a seed given its tokens does not bootstrap, as in Cassandra (a seed
+     * whose tokens are allocated still bootstraps into an existing ring:
+     * Basalt's safer rule, kept - nobody configured that seed's tokens
+     * with Cassandra's behaviour in mind) */
+    int seed_skip = fixed && self_is_seed && !founding && c->cfg->auto_bootstrap;
+    if (seed_skip)
+        BS_WARN(LOG, "this node will not auto bootstrap because it is "
+                "configured to be a seed node: NORMAL at once with its "
+                "initial_token, streaming nothing - run repair on it to "
+                "give it the data of its ranges");
     rc = bs_local_set_tokens(c->node, t, n);
     if (rc) {
         free(t);
@@ -1092,8 +1114,9 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
                                        (const char *)tb.data)
                  : BS_ENOMEM;
     /* JOINING until the bootstrap (node/main.c) has streamed the ranges
-     * this node gains; auto_bootstrap false or founding: NORMAL at once */
-    if (!rc && (!c->cfg->auto_bootstrap || founding) && !replacing)
+     * this node gains; auto_bootstrap false, founding or a seed with
+     * initial_token: NORMAL at once */
+    if (!rc && (!c->cfg->auto_bootstrap || founding || seed_skip) && !replacing)
         rc = bs_local_set_bootstrapped(c->node);
     if (!rc)
         rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS,

@@ -12,12 +12,18 @@
  * {dc: allocate_tokens_for_local_replication_factor} stays even.  The
  * caller persists and announces them (TOKENS, then STATUS=JOINING).
  *
+ * With initial_token (and auto_bootstrap) the wait is the same - the
+ * node learns the ring, waits its turn and for any other topology change
+ * to end - but it then takes the operator's tokens, refusing any that a
+ * member already owns (bs__join_check_tokens).
+ *
  * Invariant: this node's own gossip state carries no TOKENS while it
  * waits, so it is in no ring - its own included - until the caller
  * announces the chosen tokens.
  */
 #include "node/cluster/join.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +143,49 @@ static int allocate(const bs__join_env *e, const bs_ring_snapshot *ring,
     return 0;
 }
 
+int bs__join_check_tokens(const bs_ring_snapshot *ring, const int64_t *tokens,
+                          size_t n, char *err, size_t errlen) {
+    for (size_t i = 0; ring && i < n; i++) {
+        size_t vn;
+        int64_t at;
+        uint32_t owner;
+        bs_ring_node_desc d;
+        if (bs_ring_snapshot_vnode_of(ring, tokens[i], &vn) ||
+            bs_ring_snapshot_token_at(ring, vn, &at, &owner) || at != tokens[i])
+            continue;
+        char hid[BS_UUID_STRLEN + 1] = "?";
+        const char *ep = "?";
+        if (bs_ring_snapshot_node(ring, owner, &d) == 0) {
+            bs_uuid_format(&d.host_id, hid);
+            ep = d.endpoint;
+        }
+        snprintf(err, errlen,
+                 "initial_token %" PRId64 " is already owned by node %s "
+                 "(host %s): a new node cannot take a member's token - "
+                 "choose other tokens, or decommission/removenode that "
+                 "node first (to replace a dead node use "
+                 "replace_address_first_boot)",
+                 tokens[i], ep, hid);
+        return BS_EEXIST;
+    }
+    return 0;
+}
+
+/* initial_token: a copy of the operator's tokens, once no member owns
+ * any of them. */
+static int take_fixed(const bs__join_env *e, const bs_ring_snapshot *ring,
+                      int64_t **tokens, size_t *ntokens, char *err,
+                      size_t errlen) {
+    int rc = bs__join_check_tokens(ring, e->fixed, e->nfixed, err, errlen);
+    if (rc) return rc;
+    int64_t *t = malloc(e->nfixed * sizeof *t);
+    if (!t) return BS_ENOMEM;
+    memcpy(t, e->fixed, e->nfixed * sizeof *t);
+    *tokens = t;
+    *ntokens = e->nfixed;
+    return 0;
+}
+
 int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
                            size_t *ntokens, char *err, size_t errlen) {
     *tokens = NULL;
@@ -173,8 +222,15 @@ int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,
                         "%d s; choosing ours now (start new nodes one at a "
                         "time)",
                         BS_JOIN_MAX_WAIT_MS / 1000);
-            int rc = allocate(e, ring, tokens, ntokens, err, errlen);
-            if (!rc)
+            int rc = e->nfixed
+                         ? take_fixed(e, ring, tokens, ntokens, err, errlen)
+                         : allocate(e, ring, tokens, ntokens, err, errlen);
+            if (!rc && e->nfixed)
+                BS_INFO(LOG,
+                        "joining with the %zu tokens of initial_token; the "
+                        "ring has %u node(s)",
+                        *ntokens, nodes);
+            else if (!rc)
                 BS_INFO(LOG,
                         "chose %zu balanced tokens against a ring of %u "
                         "node(s) (replication factor %d in %s)",

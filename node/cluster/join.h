@@ -68,12 +68,24 @@ typedef struct bs__join_env {
     /* the current ring of NORMAL members, retained for the caller */
     bs_ring_snapshot *(*ring)(void *ud);
     void *ring_ud;
+    /* initial_token: join with these tokens instead of allocating
+     * (nfixed 0: allocate) */
+    const int64_t *fixed;
+    size_t nfixed;
 } bs__join_env;
+
+/* 0 when no member of ring owns any of the n tokens; else BS_EEXIST with
+ * err naming the first such token and its owner (pure; unit-tested). */
+int bs__join_check_tokens(const bs_ring_snapshot *ring, const int64_t *tokens,
+                          size_t n, char *err, size_t errlen);
 
 /* Waits (main thread, polling gossip every 100 ms) until bs__join_decide
  * says go, then allocates cfg->num_tokens balanced tokens for the ring it
- * learned: *tokens malloc'd (caller frees), ascending.  0, or BS_EUNAVAIL
- * (no seed answered), BS_EBUSY (another node joins or leaves), BS_ECANCELED (SIGTERM or SIGINT is pending: the
+ * learned (or, with e->nfixed, takes a copy of e->fixed once no member
+ * owns any of them): *tokens malloc'd (caller frees), ascending for
+ * allocated ones.  0, or BS_EUNAVAIL (no seed answered), BS_EBUSY
+ * (another node joins or leaves), BS_EEXIST (a member owns one of the
+ * fixed tokens), BS_ECANCELED (SIGTERM or SIGINT is pending: the
  * operator stops the node), BS_ENOMEM or an allocator error, with a
  * message in err. */
 int bs__join_choose_tokens(const bs__join_env *e, int64_t **tokens,

@@ -871,6 +871,10 @@ START_TEST(cross_field_validation) {
                  "3");
     expect_error("num_tokens: 3\ninitial_token: 1,2,1\n",
                  "t.yaml:2:1: initial_token lists token 1 twice");
+    expect_error("num_tokens: 2\ninitial_token: 5,-9223372036854775808\n",
+                 "t.yaml:2:1: initial_token lists -9223372036854775808, the "
+                 "minimum token, which no node may own (use "
+                 "-9223372036854775807)");
     expect_error("authorizer: CassandraAuthorizer\n",
                  "t.yaml:1:1: CassandraAuthorizer needs authenticator: "
                  "PasswordAuthenticator");

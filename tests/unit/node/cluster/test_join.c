@@ -2,10 +2,12 @@
  * test_join.c - a new node's token choice: the wait rule of
  * node/cluster/join.c (bs__join_decide) and the placeholder tokens of
  * node/local.c (bs_local_needs_tokens / bs_local_set_tokens) that the
- * choice replaces, across a reopen.
+ * choice replaces, across a reopen; initial_token with and without
+ * auto_bootstrap, and its check against the ring's tokens.
  */
 #include <check.h>
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,11 +168,16 @@ START_TEST(first_start_has_placeholders_until_chosen) {
 }
 END_TEST
 
-START_TEST(initial_token_is_final) {
+/* auto_bootstrap false: the tokens are final, the node NORMAL at once */
+START_TEST(initial_token_without_bootstrap_is_final) {
     bs_config c;
+    char err[256];
     cfg_for(&c, "-100,1,2,300");
+    ck_assert_int_eq(bs_config_set(&c, "auto_bootstrap", "false", err,
+                                   sizeof err), 0);
     bs_local *n = open_node(&c);
     ck_assert_int_eq(bs_local_needs_tokens(n), 0);
+    ck_assert_int_eq(bs_local_bootstrapping(n), 0);
     const int64_t *t;
     ck_assert_int_eq(bs_local_tokens(n, &t), 4);
     ck_assert_int_eq(t[0], -100);
@@ -179,6 +186,71 @@ START_TEST(initial_token_is_final) {
     ck_assert_int_eq(bs_local_set_tokens(n, other, 4), BS_EINVAL);
     bs_local_close(n);
     bs_config_free(&c);
+}
+END_TEST
+
+/* auto_bootstrap (the default): the node still has to join - it stores
+ * the operator's tokens, but the join (and then the bootstrap) is to come,
+ * across a restart too */
+START_TEST(initial_token_with_bootstrap_still_joins) {
+    bs_config c;
+    cfg_for(&c, "-100,1,2,300");
+    bs_local *n = open_node(&c);
+    ck_assert_int_eq(bs_local_needs_tokens(n), 1);
+    ck_assert_int_eq(bs_local_bootstrapping(n), 0);
+    const int64_t *t;
+    ck_assert_int_eq(bs_local_tokens(n, &t), 4);
+    ck_assert_int_eq(t[0], -100);
+    bs_local_close(n);
+    n = open_node(&c);
+    ck_assert_int_eq(bs_local_needs_tokens(n), 1);
+    const int64_t given[4] = {-100, 1, 2, 300};
+    ck_assert_int_eq(bs_local_set_tokens(n, given, 4), 0);
+    ck_assert_int_eq(bs_local_needs_tokens(n), 0);
+    ck_assert_int_eq(bs_local_bootstrapping(n), 1);
+    bs_local_close(n);
+    bs_config_free(&c);
+}
+END_TEST
+
+/* ---- initial_token against the ring ----------------------------------- */
+
+static void add_node(bs_ring_builder *b, int id, const char *ep,
+                     const int64_t *t, size_t n) {
+    bs_ring_node_desc d;
+    memset(&d, 0, sizeof d);
+    d.host_id.b[15] = (uint8_t)id;
+    d.endpoint = ep;
+    d.dc = "dc1";
+    d.rack = "r1";
+    d.tokens = t;
+    d.ntokens = n;
+    ck_assert_int_eq(bs_ring_builder_add_node(b, &d), 0);
+}
+
+START_TEST(initial_token_taken_by_a_member_is_refused) {
+    bs_ring_builder *b;
+    bs_ring_snapshot *r;
+    ck_assert_int_eq(bs_ring_builder_new(&b), 0);
+    const int64_t a[2] = {-500, 1000}, bt[2] = {-20, 7000};
+    add_node(b, 1, "127.0.0.1:7000", a, 2);
+    add_node(b, 2, "127.0.0.2:7000", bt, 2);
+    ck_assert_int_eq(bs_ring_builder_build(b, &r), 0);
+    char err[512] = "";
+    const int64_t free_ones[3] = {-501, -19, 7001};
+    ck_assert_int_eq(bs__join_check_tokens(r, free_ones, 3, err, sizeof err), 0);
+    /* above the last token and below the first (the wrap) are free too */
+    const int64_t edges[2] = {INT64_MAX, INT64_MIN + 1};
+    ck_assert_int_eq(bs__join_check_tokens(r, edges, 2, err, sizeof err), 0);
+    const int64_t clash[3] = {5, 7000, -500};
+    ck_assert_int_eq(bs__join_check_tokens(r, clash, 3, err, sizeof err),
+                     BS_EEXIST);
+    ck_assert_msg(strstr(err, "initial_token 7000 is already owned by node "
+                              "127.0.0.2:7000"), "%s", err);
+    /* an empty ring (or none known) owns nothing */
+    ck_assert_int_eq(bs__join_check_tokens(NULL, clash, 3, err, sizeof err), 0);
+    bs_ring_snapshot_release(r);
+    bs_ring_builder_free(b);
 }
 END_TEST
 
@@ -194,7 +266,9 @@ static Suite *suite(void) {
     t = tcase_create("local");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, first_start_has_placeholders_until_chosen);
-    tcase_add_test(t, initial_token_is_final);
+    tcase_add_test(t, initial_token_without_bootstrap_is_final);
+    tcase_add_test(t, initial_token_with_bootstrap_still_joins);
+    tcase_add_test(t, initial_token_taken_by_a_member_is_refused);
     suite_add_tcase(s, t);
     return s;
 }
