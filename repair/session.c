@@ -15,9 +15,18 @@
  * Every request gets exactly one env->reply: from its worker, from the
  * handler when it cannot be queued, or BS_ECLOSED when the service stops
  * with it still queued.
+ *
+ * The workers and the sender run at nice BS_REPAIR_NICE: streaming and
+ * tree building are background work, and at nice 0 on a 2-core machine
+ * they took a scheduler slice from the request loops they overlapped
+ * (QUORUM read p99 4x during a join, docs/BENCHMARKS.md); a waking loop
+ * now preempts them, and they still get most of an otherwise idle CPU.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -576,9 +585,14 @@ typedef struct bs__repair_worker_arg {
     int sender; /* serves q_send instead of q_work */
 } worker_arg;
 
+#define BS_REPAIR_NICE 5
+
 static void *worker(void *arg) {
     worker_arg *wa = arg;
     bs_repair *r = wa->r;
+    /* this thread only (Linux: a thread id is a PRIO_PROCESS target);
+     * best effort */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BS_REPAIR_NICE);
     bs__repair_queue *q = wa->sender ? &r->q_send : &r->q_work;
     pthread_mutex_lock(&r->mu);
     for (;;) {
