@@ -585,7 +585,7 @@ typedef struct bs__repair_worker_arg {
     int sender; /* serves q_send instead of q_work */
 } worker_arg;
 
-#define BS_REPAIR_NICE 5
+#define BS_REPAIR_NICE 10
 
 static void *worker(void *arg) {
     worker_arg *wa = arg;

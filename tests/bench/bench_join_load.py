@@ -304,7 +304,7 @@ def main():
              join_mbps))
     if "stream" in phases:
         print("phases (node 4) : %s (seen first at s after its start; prepare sizes "
-              "every range with a Merkle tree on its source, a full read)"
+              "every range from its source's RocksDB estimate, no read)"
               % ", ".join("%s %.1f" % kv for kv in sorted(phases.items(), key=lambda kv: kv[1])))
     print("raw bulk load   : %.1f MB (keys + values) in %.2f s = %.1f MB/s (batches of "
           "1000, WAL off, flushed)" % (bulk["bulk_bytes"] / 1e6, bulk["bulk_seconds"],
