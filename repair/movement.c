@@ -46,8 +46,9 @@ typedef struct bs__movement_state {
     int64_t started_ms;
     char peer[BS_REPAIR_ADDRLEN + 8]; /* the peer of the task in progress */
     char cf[256];
-    /* the task in progress: the node's rx (pull) or tx (push) byte
-     * counter when it began, so /streams counts its chunks as they land */
+    /* tasks in progress, and the node's rx (pull) or tx (push) byte
+     * counter when the stream phase began, so /streams counts chunks as
+     * they land (at least the bytes of the tasks done) */
     int in_task, task_rx;
     uint64_t task_base;
 } mv_state;
@@ -519,45 +520,94 @@ static void size_all(bs_repair *r, const bs_movement_opts *o, plan *p) {
     pthread_mutex_unlock(&r->mu);
 }
 
-static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
-                      const bs_repair_peer *self, bs_movement_report *rep) {
-    for (size_t i = 0; i < p->n; i++) {
-        const task *t = &p->t[i];
-        if (bs__repair_stopping(r))
-            return fail(rep, BS_ECLOSED, "the node is stopping");
-        if (t->done) {
+/* (table, range) tasks in flight at once: a join's ranges come from
+ * several sources, and one task at a time left all but one idle (a 2 GB
+ * join streamed at 0.38x a raw bulk load, docs/BENCHMARKS.md) */
+#define STREAM_PARALLEL 3
+
+typedef struct stream_ctx {
+    bs_repair *r;
+    const bs_movement_opts *o;
+    const plan *p;
+    const bs_repair_peer *self;
+    bs_movement_report *rep;
+    pthread_mutex_t mu; /* next, rc, rep's error, mark_done */
+    size_t next;
+    int rc;
+} stream_ctx;
+
+static void *stream_worker(void *ud) {
+    stream_ctx *c = ud;
+    bs_repair *r = c->r;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        if (c->rc || c->next == c->p->n) {
+            pthread_mutex_unlock(&c->mu);
+            return NULL;
+        }
+        const task *t = &c->p->t[c->next++];
+        pthread_mutex_unlock(&c->mu);
+        int rc = 0;
+        if (bs__repair_stopping(r)) rc = BS_ECLOSED;
+        if (!rc && t->done) {
             pthread_mutex_lock(&r->mu);
             r->mv->rep.ranges_skipped++;
             pthread_mutex_unlock(&r->mu);
             continue;
         }
-        pthread_mutex_lock(&r->mu);
-        snprintf(r->mv->peer, sizeof r->mv->peer, "%s", t->peer_name);
-        snprintf(r->mv->cf, sizeof r->mv->cf, "%s", t->cf);
-        r->mv->in_task = 1;
-        r->mv->task_rx = !pushes(r, o, t);
-        r->mv->task_base = r->mv->task_rx ? atomic_load(&r->rx_bytes)
-                                          : atomic_load(&r->tx_bytes);
-        pthread_mutex_unlock(&r->mu);
+        bs_movement_report one;
+        memset(&one, 0, sizeof one);
         uint64_t res[3] = {0, 0, 0};
-        int rc = run_task(r, o, t, self, res, rep);
-        if (!rc && o->mark_done) rc = o->mark_done(o->ud, t->cf, t->s, t->e);
-        if (rc) {
-            if (!rep->error[0])
-                fail(rep, rc, "cannot record progress: %s", bs_strerror(rc));
-            return rc;
+        if (!rc) {
+            pthread_mutex_lock(&r->mu);
+            snprintf(r->mv->peer, sizeof r->mv->peer, "%s", t->peer_name);
+            snprintf(r->mv->cf, sizeof r->mv->cf, "%s", t->cf);
+            r->mv->in_task++;
+            pthread_mutex_unlock(&r->mu);
+            rc = run_task(r, c->o, t, c->self, res, &one);
+            pthread_mutex_lock(&r->mu);
+            r->mv->in_task--;
+            pthread_mutex_unlock(&r->mu);
         }
+        pthread_mutex_lock(&c->mu);
+        if (!rc && c->o->mark_done) {
+            rc = c->o->mark_done(c->o->ud, t->cf, t->s, t->e);
+            if (rc) fail(&one, rc, "cannot record progress: %s", bs_strerror(rc));
+        }
+        if (rc && !c->rc) {
+            c->rc = rc;
+            if (rc == BS_ECLOSED && !one.error[0])
+                fail(&one, rc, "the node is stopping");
+            memcpy(c->rep->error, one.error, sizeof c->rep->error);
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (rc) return NULL;
         pthread_mutex_lock(&r->mu);
-        r->mv->in_task = 0;
         r->mv->rep.ranges_done++;
         r->mv->rep.rows += res[0];
         r->mv->rep.bytes += res[1];
         pthread_mutex_unlock(&r->mu);
     }
-    return 0;
 }
 
-/* This node's endpoint (the bootstrap's stream target). */
+static int stream_all(bs_repair *r, const bs_movement_opts *o, const plan *p,
+                      const bs_repair_peer *self, bs_movement_report *rep) {
+    stream_ctx c = {r, o, p, self, rep, PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    int task_rx = o->kind != BS_MOVE_DECOMMISSION;
+    pthread_mutex_lock(&r->mu);
+    r->mv->task_rx = task_rx;
+    r->mv->task_base = task_rx ? atomic_load(&r->rx_bytes) : atomic_load(&r->tx_bytes);
+    pthread_mutex_unlock(&r->mu);
+    pthread_t th[STREAM_PARALLEL];
+    int nth = 0;
+    for (; nth < STREAM_PARALLEL && (size_t)nth < p->n; nth++)
+        if (pthread_create(&th[nth], NULL, stream_worker, &c)) break;
+    if (nth == 0 && p->n) stream_worker(&c); /* no thread: this one */
+    for (int i = 0; i < nth; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&c.mu);
+    return c.rc;
+}
+
 static int self_peer(bs_repair *r, const bs_ring_snapshot *ring,
                      bs_repair_peer *out, bs_movement_report *rep) {
     uint32_t i;
@@ -663,7 +713,8 @@ int bs_repair_streams_json(bs_repair *r, bs_buf *out) {
         /* the chunks of the task in progress count as they land */
         if (m.in_task) {
             uint64_t now = m.task_rx ? atomic_load(&r->rx_bytes) : atomic_load(&r->tx_bytes);
-            if (now > m.task_base) m.rep.bytes += now - m.task_base;
+            if (now > m.task_base && now - m.task_base > m.rep.bytes)
+                m.rep.bytes = now - m.task_base;
         }
         rc |= bs_buf_appendf(
             out,
