@@ -87,13 +87,34 @@ def _pdeathsig():
         pass
 
 
+# Every port handed out by this process: the kernel may give a port
+# released a moment ago to the next bind, so two of a node's ports (or a
+# cluster's shared storage_port and a node's admin_port) once came out
+# equal, and basaltd refused to start.
+_GIVEN = set()
+
+
 def _free_port(host):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    return _free_ports(host, 1)[0]
+
+
+def _free_ports(host, n):
+    """n free ports on host, distinct and never handed out before by this
+    process (all bound at once, then released)."""
+    socks, out = [], []
     try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+        while len(out) < n:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((host, 0))
+            p = s.getsockname()[1]
+            if p not in _GIVEN:
+                _GIVEN.add(p)
+                out.append(p)
+        return out
     finally:
-        s.close()
+        for s in socks:
+            s.close()
 
 
 def shared_port(hosts):
@@ -198,10 +219,8 @@ class Node(object):
             raise RuntimeError("BASALTD not set (pass --basaltd PATH)")
         self.binary = binary    # None: BASALTD (may be changed between starts)
         self.host = host or _pick_host()
-        self.port = _free_port(self.host)
-        self.storage_port = _free_port(self.host)
-        self.http_port = _free_port(self.host)
-        self.admin_port = _free_port(self.host)
+        (self.port, self.storage_port, self.http_port,
+         self.admin_port) = _free_ports(self.host, 4)
         self.owns_dir = data_dir is None
         self.base = tempfile.mkdtemp(prefix="basalt-integ-%d-" % os.getpid())
         self.data_dir = data_dir or os.path.join(self.base, "data")
