@@ -117,6 +117,21 @@ def _free_ports(host, n):
             s.close()
 
 
+def write_retrying(session, ps, rows, tries=4):
+    """Executes prepared ps for every argument tuple of rows, 32 at a
+    time, retrying the ones that failed (a timed-out write; the writes
+    must be idempotent) up to tries rounds; returns those never written."""
+    from cassandra.concurrent import execute_concurrent_with_args
+    todo = list(rows)
+    for _ in range(tries):
+        res = execute_concurrent_with_args(session, ps, todo, concurrency=32,
+                                           raise_on_first_error=False)
+        todo = [a for a, (ok, _) in zip(todo, res) if not ok]
+        if not todo:
+            break
+    return todo
+
+
 def shared_port(hosts):
     """A port free on every host (a cluster's storage_port)."""
     for _ in range(200):

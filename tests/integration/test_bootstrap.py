@@ -39,7 +39,6 @@ import unittest
 import urllib.request
 
 from cassandra import ConsistencyLevel
-from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import SimpleStatement
 
 import harness
@@ -135,13 +134,7 @@ class _Base(unittest.TestCase):
         s.execute("CREATE TABLE ks.kv (k int PRIMARY KEY, v int)")
         ps = s.prepare("INSERT INTO ks.kv (k, v) VALUES (?, ?)")
         ps.consistency_level = ConsistencyLevel.ALL
-        todo = [(k, k * 7) for k in range(NKEYS)]
-        for _ in range(4):      # a timed-out write is retried (idempotent)
-            res = execute_concurrent_with_args(s, ps, todo, concurrency=32,
-                                               raise_on_first_error=False)
-            todo = [a for a, (ok, _) in zip(todo, res) if not ok]
-            if not todo:
-                break
+        todo = harness.write_retrying(s, ps, [(k, k * 7) for k in range(NKEYS)])
         self.assertEqual(todo[:5], [], "%d keys not written at ALL" % len(todo))
 
     def keys(self, s, cl):

@@ -127,13 +127,7 @@ class _DCBase(unittest.TestCase):
         s.execute("CREATE TABLE ks.kv (k int PRIMARY KEY, v int)")
         ps = s.prepare("INSERT INTO ks.kv (k, v) VALUES (?, ?)")
         ps.consistency_level = ConsistencyLevel.LOCAL_QUORUM
-        todo = [(k, k * 3) for k in range(NKEYS)]
-        for _ in range(4):      # a timed-out write is retried (idempotent)
-            res = execute_concurrent_with_args(s, ps, todo, concurrency=32,
-                                               raise_on_first_error=False)
-            todo = [a for a, (ok, _) in zip(todo, res) if not ok]
-            if not todo:
-                break
+        todo = harness.write_retrying(s, ps, [(k, k * 3) for k in range(NKEYS)])
         self.assertEqual(todo[:5], [], "%d rows not written" % len(todo))
 
 
