@@ -614,6 +614,33 @@ static int cmd_repair(const opts *o, int checksum, int argc, char **argv) {
 }
 
 /* One line about the streaming session of a /streams answer. */
+/* One line per stream running on the node (Cassandra's netstats lists
+ * its sending and receiving streams per peer the same way). */
+static void print_live(const bs_json *v, FILE *f) {
+    if (!v || v->type != BS_JSON_ARRAY || !v->n) return;
+    fprintf(f, "Streams running: %zu\n", v->n);
+    for (size_t i = 0; i < v->n; i++) {
+        const bs_json *s = v->items[i];
+        int64_t rows = 0, bytes = 0, rate = 0, ms = 0, nr = 0;
+        bs_json_int(bs_json_get(s, "rows"), &rows);
+        bs_json_int(bs_json_get(s, "bytes"), &bytes);
+        bs_json_int(bs_json_get(s, "bytes_per_s"), &rate);
+        bs_json_int(bs_json_get(s, "elapsed_ms"), &ms);
+        bs_json_int(bs_json_get(s, "ranges"), &nr);
+        int out = !strcmp(bs_json_string(bs_json_get(s, "direction"), ""), "sending");
+        char rg[96] = "";
+        if (nr)
+            snprintf(rg, sizeof rg, "  %lld range%s (%s, %s]", (long long)nr, nr > 1 ? "s" : "",
+                     bs_json_string(bs_json_get(s, "range_start"), "?"),
+                     bs_json_string(bs_json_get(s, "range_end"), "?"));
+        fprintf(f, "  %s %s %s  %s%s  rows %lld  %.1f MiB  %.1f MiB/s  %.1f s\n",
+                out ? "sending" : "receiving", out ? "to" : "from",
+                bs_json_string(bs_json_get(s, "peer"), "?"),
+                bs_json_string(bs_json_get(s, "table"), "?"), rg, (long long)rows,
+                (double)bytes / 1048576.0, (double)rate / 1048576.0, (double)ms / 1000.0);
+    }
+}
+
 static void print_streams(const bs_json *doc, FILE *f) {
     const bs_json *st = bs_json_get(doc, "streams");
     const bs_json *ss = bs_json_get(st, "sessions");
@@ -654,6 +681,7 @@ static void print_streams(const bs_json *doc, FILE *f) {
     } else {
         fprintf(f, "Not streaming\n");
     }
+    print_live(bs_json_get(st, "streams"), f);
     int64_t rx = 0, tx = 0;
     bs_json_int(bs_json_get(st, "received_bytes"), &rx);
     bs_json_int(bs_json_get(st, "sent_bytes"), &tx);

@@ -735,9 +735,11 @@ int bs_repair_streams_json(bs_repair *r, bs_buf *out) {
         rc |= bs_json_quote(out, m.rep.error, strlen(m.rep.error));
         rc |= bs_buf_appendf(out, "}");
     }
+    rc |= bs_buf_appendf(out, "],\"streams\":");
+    rc |= bs__repair_live_json(r, out);
     rc |= bs_buf_appendf(
         out,
-        "],\"received_bytes\":%" PRIu64 ",\"received_rows\":%" PRIu64
+        ",\"received_bytes\":%" PRIu64 ",\"received_rows\":%" PRIu64
         ",\"sent_bytes\":%" PRIu64 "}",
         (uint64_t)atomic_load(&r->rx_bytes), (uint64_t)atomic_load(&r->rx_rows),
         (uint64_t)atomic_load(&r->tx_bytes));

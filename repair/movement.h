@@ -111,9 +111,11 @@ int bs_repair_move(bs_repair *r, const bs_movement_opts *o,
 int bs_repair_check_source_dc(bs_repair *r, const char *dc, char *err,
                               size_t errlen);
 
-/* Appends {"sessions":[...], "received_bytes", "received_rows",
- * "sent_bytes"} for the movement running or last run on this node and
- * the node's stream counters.  0 or BS_ENOMEM. */
+/* Appends {"sessions":[...], "streams":[...], "received_bytes",
+ * "received_rows", "sent_bytes"}: the movement running or last run on
+ * this node, every stream running on it now (sending or receiving:
+ * peer, table, rows, bytes, rate; live.c) and the node's stream
+ * counters.  0 or BS_ENOMEM. */
 int bs_repair_streams_json(bs_repair *r, bs_buf *out);
 
 #endif

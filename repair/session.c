@@ -230,6 +230,7 @@ typedef struct sender {
     size_t inflight_len;
     uint64_t rows, bytes, chunks;
     int64_t t0_ns; /* for the throttle */
+    int live;      /* its netstats row (live.c), -1 none */
 } sender;
 
 /* stream_throughput_bytes: sleeps until bytes sent so far fit the rate. */
@@ -279,6 +280,7 @@ static int send_chunk(sender *sd) {
                         sd->r->o.tree_timeout_ms, &sd->inflight);
     if (!rc) {
         sd->inflight_len = sd->chunk.b.len;
+        bs__repair_live_set(sd->r, sd->live, sd->rows, sd->bytes);
         throttle(sd);
     }
     bs_stream_chunk_reset(&sd->chunk);
@@ -318,6 +320,7 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     sd.nwant = nwant;
     sd.all = want == NULL;
     sd.t0_ns = bs_clock_mono_ns();
+    sd.live = bs__repair_live_out(r, to, cf, s, e, n);
     bs_stream_chunk_init(&sd.chunk);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = bs_store_iterate_range(t, s[i], e[i], send_cb, &sd);
@@ -326,6 +329,7 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     if (!rc) rc = send_chunk(&sd);
     int wrc = wait_inflight(&sd); /* also after a failure: releases it */
     if (!rc) rc = wrc;
+    bs__repair_live_close(r, sd.live);
     bs_stream_chunk_free(&sd.chunk);
     bs_buf_free(&sd.msg);
     res[0] = sd.rows;
@@ -377,6 +381,7 @@ int bs__repair_rx_end(bs_repair *r, uint64_t id, int commit) {
             r->rx_sess[i] = r->rx_sess[--r->nrx_sess];
         }
     pthread_mutex_unlock(&r->mu);
+    bs__repair_live_in_end(r, id);
     if (!sl) return 0;
     pthread_mutex_lock(&sl->mu); /* a chunk being added finishes first */
     pthread_mutex_unlock(&sl->mu);
@@ -511,6 +516,7 @@ static void handle_job(bs_repair *r, bs__repair_job *j) {
         if (!rc) {
             atomic_fetch_add(&r->rx_bytes, bytes);
             atomic_fetch_add(&r->rx_rows, rows);
+            bs__repair_live_in(r, j->in.from, q.cf, q.session, rows, bytes);
         }
         if (rc == BS_ECORRUPT)
             BS_WARN(LOG, "corrupt stream chunk for %s from %s", q.cf,

@@ -32,6 +32,20 @@ typedef struct bs__repair_queue {
 
 struct bs__repair_worker_arg;
 
+/* A stream running on this node (live.c), under bs_repair.mu. */
+#define BS__REPAIR_LIVE 32
+enum { BS__LIVE_OUT = 1, BS__LIVE_IN = 2 };
+typedef struct bs__repair_live {
+    int used, dir;
+    char peer[BS_REPAIR_ADDRLEN + 8];
+    char cf[256];
+    uint64_t session;      /* incoming: the chunks' session (0: none) */
+    size_t nranges;        /* outgoing: ranges sent, first start..last end */
+    int64_t s, e;
+    uint64_t rows, bytes;
+    int64_t started_ms, last_ms;
+} bs__repair_live;
+
 struct bs_repair {
     bs_repair_opts o;
     bs_repair_env env;
@@ -57,6 +71,7 @@ struct bs_repair {
      * sender */
     struct bs__rx_slot *rx_sess[16];
     size_t nrx_sess;
+    bs__repair_live live[BS__REPAIR_LIVE]; /* live.c */
     atomic_uint_fast64_t stale_chunks;
     /* requests served per verb (index verb - BS_VERB_REPAIR_TREE) */
     atomic_uint_fast64_t served[5];
@@ -105,6 +120,22 @@ uint64_t bs__repair_rx_begin(bs_repair *r, const char *cf);
 /* Ends session id: commit (the stream completed) ingests what it
  * buffered, else it is dropped.  0 or the ingestion's error. */
 int bs__repair_rx_end(bs_repair *r, uint64_t id, int commit);
+/* ---- streams running now, for netstats (live.c) --------------------- */
+
+/* Opens an outgoing row: its index, or -1 when the table is full (every
+ * other call takes -1 and does nothing). */
+int bs__repair_live_out(bs_repair *r, const bs_repair_peer *to, const char *cf,
+                        const int64_t *s, const int64_t *e, size_t n);
+void bs__repair_live_set(bs_repair *r, int i, uint64_t rows, uint64_t bytes);
+void bs__repair_live_close(bs_repair *r, int i);
+/* A chunk of (from, cf, session) applied here. */
+void bs__repair_live_in(bs_repair *r, const char *from, const char *cf, uint64_t session,
+                        uint64_t rows, uint64_t bytes);
+/* Incoming session `session` ended. */
+void bs__repair_live_in_end(bs_repair *r, uint64_t session);
+/* Appends the JSON array of the running streams.  0 or BS_ENOMEM. */
+int bs__repair_live_json(bs_repair *r, bs_buf *out);
+
 /* 1 once bs_repair_stop began. */
 int bs__repair_stopping(bs_repair *r);
 

@@ -253,6 +253,34 @@ class JoinCleanupDecommission(_Base):
 class RefusedAndResumed(_Base):
     CLUSTER = "integ-boot-resume"
 
+    def check_netstats(self, joining, sources):
+        """While joining streams (throttled): every running stream is a row
+        of netstats, on the receiving node and on the sending one."""
+        def rows(n, direction):
+            return [x for x in http(n, "GET", "/streams")["streams"]["streams"]
+                    if x["direction"] == direction and x["bytes"] > 0]
+        _wait(lambda: rows(joining, "receiving"), 60, "a receiving stream with bytes")
+        got = rows(joining, "receiving")
+        print("node 3 receiving: %s" % json.dumps(got))
+        for x in got:
+            self.assertIn(x["peer"], [s.host for s in sources])
+            self.assertGreater(x["rows"], 0)
+            self.assertTrue(x["table"])
+        sending = []
+        _wait(lambda: sending.extend(x for s in sources for x in rows(s, "sending")) or sending,
+              60, "a source lists its sending stream")
+        print("sources sending: %s" % json.dumps(sending))
+        for x in sending:
+            self.assertEqual(x["peer"].rsplit(":", 1)[0], joining.host)
+            self.assertGreaterEqual(x["ranges"], 1)
+        rc, out = admin(joining, "netstats")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"receiving from (%s)  \S+" %
+                         "|".join(re.escape(s.host) for s in sources))
+        rc, out = admin(sources[0], "netstats")
+        rc2, out2 = admin(sources[1], "netstats")
+        self.assertRegex(out + out2, r"sending to %s:\d+  \S+  1 range" % re.escape(joining.host))
+
     def test_second_join_refused_and_restart_resumes(self):
         self.hosts = [harness._pick_host() for _ in range(4)]
         self.sp = harness.shared_port(self.hosts)
@@ -268,6 +296,7 @@ class RefusedAndResumed(_Base):
         _wait(lambda: (http(n3, "GET", "/streams")["streams"]["sessions"] or
                        [{}])[0].get("ranges_done", 0) > 0, 90,
               "node 3 streamed a range")
+        self.check_netstats(n3, (n1, n2))
         # a second join while node 3 streams is refused
         n4 = self.node(3)
         with self.assertRaises(RuntimeError) as cm:
