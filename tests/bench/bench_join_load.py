@@ -118,6 +118,17 @@ def _kill_stress():
             p.wait()
 
 
+def timeline(path):
+    """The p99 (ms) of each interval line of a basalt-stress log."""
+    out = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            w = line.split()
+            if len(w) == 9 and re.match(r"^\d+\.\d$", w[0]):
+                out.append(w[5])
+    return out
+
+
 def errors(doc):
     return sum(doc["errors"].values())
 
@@ -240,7 +251,8 @@ def main():
 
     # -- the join under the same reads ------------------------------------
     log("node 4 (%s) joins; the same reads run until it is NORMAL" % hosts[3])
-    during_st = Stress(a.stress, read + ["duration=24h", "-seed", "3"], "during", work)
+    during_st = Stress(a.stress, read + ["duration=24h", "-seed", "3", "-log", "interval=1"],
+                       "during", work)
     time.sleep(1.0)         # connected, warm
     j0 = time.monotonic()
     nodes[3].start(timeout=120)
@@ -319,6 +331,8 @@ def main():
     print("read p50/p99.9  : before %.2f / %.2f ms, during %.2f / %.2f ms"
           % (before["latency"]["read"]["p50_ms"], before["latency"]["read"]["p999_ms"],
              during["latency"]["read"]["p50_ms"], during["latency"]["read"]["p999_ms"]))
+    print("during, per s   : read p99 ms in each second of the join (node 4 started at "
+          "about 1 s): %s" % " ".join(timeline(during_st.out)))
     print("machine load    : %s (1/5/15 min load average at the end)"
           % " ".join(open("/proc/loadavg").read().split()[:3]))
     print("errors          : load %s, reads before %s, reads during %s"
