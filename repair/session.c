@@ -290,11 +290,11 @@ static int send_chunk(sender *sd) {
 static int send_cb(void *ud, const uint8_t *key, size_t klen,
                    const uint8_t *val, size_t vlen) {
     sender *sd = ud;
-    bs_stream_digest d;
-    bs_stream_digest_of(key, klen, val, vlen, &d);
-    if (!sd->all &&
-        !bs_stream_digest_find(sd->want, sd->nwant, d.key_hash, d.rec_hash))
-        return 0;
+    if (!sd->all) { /* a repair: only the records the target lacks */
+        bs_stream_digest d;
+        bs_stream_digest_of(key, klen, val, vlen, &d);
+        if (!bs_stream_digest_find(sd->want, sd->nwant, d.key_hash, d.rec_hash)) return 0;
+    }
     int rc = bs_stream_chunk_add(&sd->chunk, key, klen, val, vlen);
     if (rc) return rc;
     sd->rows++;
@@ -426,8 +426,9 @@ static int rx_chunk(bs_repair *r, uint64_t id, bs_table *t, const uint8_t *p, si
     int rc;
     if (sl && sl->sst && !sl->failed) {
         sst_add_ctx c = {sl->sst, 0, 0};
-        rc = bs_stream_chunk_walk(p, len, NULL, NULL); /* all of it first */
-        if (!rc) rc = bs_stream_chunk_walk(p, len, sst_add_cb, &c);
+        /* the request's parse checked the whole chunk (checksum and every
+         * record) before anything is added */
+        rc = bs_stream_chunk_each(p, len, sst_add_cb, &c);
         if (rc == BS_ENOTSUP) /* a kind that needs a batch: the whole chunk */
             rc = bs_stream_chunk_apply(r->store, t, p, len, rows, bytes);
         else if (!rc)

@@ -60,10 +60,8 @@ int bs_stream_chunk_finish(bs_stream_chunk *c) {
     return bs_buf_append_u64(&c->b, XXH64(c->b.data, c->b.len, 0));
 }
 
-int bs_stream_chunk_walk(const void *data, size_t len, bs_raw_cb cb, void *ud) {
-    const uint8_t *p = data;
-    if (len < 16 || memcmp(p, MAGIC, 4)) return BS_ECORRUPT;
-    if (bs_get_u64(p + len - 8) != XXH64(p, len - 8, 0)) return BS_ECORRUPT;
+/* The records of a chunk whose magic and checksum were checked. */
+static int walk_records(const uint8_t *p, size_t len, bs_raw_cb cb, void *ud) {
     uint32_t n = bs_get_u32(p + 4);
     bs_rbuf r;
     bs_rbuf_init(&r, p + 8, len - 16);
@@ -77,6 +75,19 @@ int bs_stream_chunk_walk(const void *data, size_t len, bs_raw_cb cb, void *ud) {
         if (rc) return rc < 0 ? rc : 0;
     }
     return bs_rbuf_left(&r) ? BS_ECORRUPT : 0;
+}
+
+int bs_stream_chunk_walk(const void *data, size_t len, bs_raw_cb cb, void *ud) {
+    const uint8_t *p = data;
+    if (len < 16 || memcmp(p, MAGIC, 4)) return BS_ECORRUPT;
+    if (bs_get_u64(p + len - 8) != XXH64(p, len - 8, 0)) return BS_ECORRUPT;
+    return walk_records(p, len, cb, ud);
+}
+
+int bs_stream_chunk_each(const void *data, size_t len, bs_raw_cb cb, void *ud) {
+    const uint8_t *p = data;
+    if (len < 16 || memcmp(p, MAGIC, 4)) return BS_ECORRUPT;
+    return walk_records(p, len, cb, ud);
 }
 
 typedef struct apply_ctx {
@@ -104,7 +115,7 @@ int bs_stream_chunk_apply(bs_store *s, bs_table *t, const void *data,
     if (rc) return rc;
     apply_ctx c = {NULL, t, 0, 0};
     if ((rc = bs_batch_new(s, &c.b))) return rc;
-    rc = bs_stream_chunk_walk(data, len, apply_cb, &c);
+    rc = bs_stream_chunk_each(data, len, apply_cb, &c); /* checked above */
     if (!rc && c.rows) rc = bs_store_write(s, c.b);
     bs_batch_free(c.b);
     if (!rc) {

@@ -55,6 +55,10 @@ int bs_stream_chunk_finish(bs_stream_chunk *c);
  * convention: > 0 stops, < 0 is returned).  0 or BS_ECORRUPT.  Pure: the
  * fuzz target's entry point. */
 int bs_stream_chunk_walk(const void *p, size_t len, bs_raw_cb cb, void *ud);
+/* The same for a chunk bs_stream_chunk_walk already accepted, without
+ * the checksum pass (the bytes are those checked; a receiver checks a
+ * chunk once when it parses the request, then walks it to apply it). */
+int bs_stream_chunk_each(const void *p, size_t len, bs_raw_cb cb, void *ud);
 
 /* Checks a received chunk (magic, bounds, checksum; BS_ECORRUPT) and
  * applies every record to table t in one atomic batch (BS_ECORRUPT also
