@@ -53,11 +53,12 @@ typedef struct bs__placement {
     const bs_ring_strategy *st;     /* owned by the cache entry (kept alive
                                        by `entry` reference) */
     void *entry;               /* cache entry reference */
-    bs__target t[BS__MAX_TARGETS];
     size_t n;                  /* natural replicas first (proximity order:
                                   local, same rack, same dc, others), then
                                   pending ones */
     size_t nnatural;
+    bs__target t[BS__MAX_TARGETS]; /* [0, n) set; last, so that filling a
+                                      placement touches only its head */
 } bs__placement;
 
 /* Consistency requirement: `need` acks from replicas of `dc` (NULL: any). */

@@ -57,11 +57,13 @@
 
 #define LOG "coord"
 
+/* pl last, its used head first: a write of many partitions (a
+ * time-series request has ~1000) touches one page of each wmut. */
 typedef struct wmut {
-    bs__placement pl;
     bs__req req[BS__MAX_REQS];
     size_t nreq;
     size_t tix[BS__MAX_TARGETS]; /* placement slot -> global target index */
+    bs__placement pl;
 } wmut;
 
 typedef struct wstate {

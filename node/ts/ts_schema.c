@@ -188,6 +188,10 @@ static int missing(const bs_table_schema *t, const bs_lp_point *const *pts, size
     for (size_t i = 0; i < n; i++)
         for (size_t f = 0; f < pts[i]->nfields; f++) {
             bs_lp_str k = pts[i]->fields[f].key;
+            if (i > 0 && f < pts[i - 1]->nfields) { /* the previous point's field: checked */
+                bs_lp_str pk = pts[i - 1]->fields[f].key;
+                if (pk.n == k.n && !memcmp(pk.p, k.p, k.n)) continue;
+            }
             if (reserved(k) || k.n >= sizeof name) continue;
             memcpy(name, k.p, k.n);
             name[k.n] = 0;

@@ -329,6 +329,37 @@ static int scan_fields(ctx *c, size_t pos, size_t *f0, size_t *f1) {
     return 0;
 }
 
+/* A float of at most 15 digits and no exponent ("-12.345"): exact as
+ * mantissa / 10^k (both exact in a double, k <= 15), so one division
+ * rounds it correctly, as strtod would.  0 when v is not of that form. */
+static int fast_float(const char *v, size_t n, double *out) {
+    static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = 0, digits = 0, frac = 0;
+    int neg = 0, dot = 0;
+    uint64_t m = 0;
+    if (i < n && v[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    for (; i < n; i++) {
+        char ch = v[i];
+        if (ch >= '0' && ch <= '9') {
+            if (++digits > 15) return 0;
+            m = m * 10 + (uint64_t)(ch - '0');
+            frac += (size_t)dot;
+        } else if (ch == '.' && !dot) {
+            dot = 1;
+        } else {
+            return 0;
+        }
+    }
+    if (!digits) return 0;
+    double d = (double)m / p10[frac];
+    *out = neg ? -d : d;
+    return 1;
+}
+
 /* Converts one raw value; the syntax was checked by scan_fields. */
 static int convert(ctx *c, const char *v, size_t n, bs_lp_field *f) {
     char tmp[64];
@@ -346,6 +377,10 @@ static int convert(ctx *c, const char *v, size_t n, bs_lp_field *f) {
         return 0;
     }
     char last = v[n - 1];
+    if (last != 'i' && last != 'u' && fast_float(v, n, &f->v.f)) {
+        f->type = BS_LP_FLOAT;
+        return 0;
+    }
     size_t dn = (last == 'i' || last == 'u') ? n - 1 : n;
     if (dn + 1 > sizeof tmp) {
         s = bs_arena_alloc(c->a, dn + 1);

@@ -135,6 +135,30 @@ START_TEST(test_comments_blank_lines_numbers) {
 }
 END_TEST
 
+/* Decimal floats (the parser converts the short ones without strtod) come
+ * out bit for bit as strtod reads them, also at 15/16 digits, where the
+ * exact path ends, and for -0. */
+START_TEST(test_floats_as_strtod) {
+    srand(7);
+    char line[128], num[64];
+    for (int it = 0; it < 20000; it++) {
+        int nd = 1 + rand() % 18, dp = rand() % (nd + 2) - 1, k = 0;
+        if (rand() % 2) num[k++] = '-';
+        for (int d = 0; d < nd; d++) {
+            if (d == dp) num[k++] = '.';
+            num[k++] = (char)('0' + rand() % 10);
+        }
+        if (dp == nd) num[k++] = '.';
+        num[k] = 0;
+        snprintf(line, sizeof line, "m v=%s 1", num);
+        bs_lp_result r = parse(line, BS_LP_NS, 0);
+        ck_assert_msg(r.npoints == 1, "%s", line);
+        double want = strtod(num, NULL), got = r.points[0].fields[0].v.f;
+        ck_assert_msg(!memcmp(&want, &got, sizeof want), "%s: %.17g, strtod %.17g", num, got, want);
+    }
+}
+END_TEST
+
 /* line -> InfluxDB 1.6.7's message (precision=s) */
 static const char *const bad[][2] = {
     {"cpu", "missing fields"},
@@ -209,6 +233,7 @@ int main(void) {
     tcase_add_test(tc, test_escapes_and_sorting);
     tcase_add_test(tc, test_time_and_precision);
     tcase_add_test(tc, test_comments_blank_lines_numbers);
+    tcase_add_test(tc, test_floats_as_strtod);
     tcase_add_test(tc, test_bad_lines);
     tcase_add_test(tc, test_long_key);
     suite_add_tcase(s, tc);
