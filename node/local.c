@@ -454,6 +454,22 @@ static int be_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc,
     return 0;
 }
 
+static int be_visit(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint16_t cl,
+                    const bs_visit *v, bs_exec_err *err) {
+    (void)cl;
+    bs_local *n = ud;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t;
+    if (get_table(n, cf, &t, err)) return -1;
+    int rc = bs_store_visit(t, sc, v);
+    if (rc < 0) {
+        set_err(err, BS_PROTO_ERR_SERVER, "scan failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
 static int be_truncate(void *ud, const bs_table_schema *ts, bs_exec_err *err) {
     bs_local *n = ud;
     char cf[200];
@@ -553,6 +569,7 @@ void bs_local_backend(bs_local *n, bs_exec_backend *be) {
     be->write = be_write;
     be->read = be_read;
     be->scan = be_scan;
+    be->visit = be_visit;
     be->truncate = be_truncate;
     be->nodes = be_nodes;
     be->estimate = be_estimate;

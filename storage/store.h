@@ -338,6 +338,16 @@ int bs_store_read(bs_table *t, int64_t token, const void *pk, size_t pk_len,
 /* Scans partitions of a token range from one RocksDB snapshot. */
 int bs_store_scan(bs_table *t, const bs_scan *sc, bs_part_cb cb, void *ud);
 
+/* The rows of a token range from one snapshot, one at a time, for
+ * aggregations (bs_visit in common/rowdata.h): each partition is offered
+ * to v->part before its rows are read, and each row with a live selected
+ * cell goes to v->row, borrowed (nothing is materialised; records of
+ * columns not selected are stepped over without being decoded).  The
+ * slice's bounds, columns and now_s apply; its limit, paging and static
+ * row do not; a cursor is refused (BS_EINVAL).  0; 1 when the row
+ * callback stopped it; the callbacks' error, or a store error. */
+int bs_store_visit(bs_table *t, const bs_scan *sc, const bs_visit *v);
+
 /* Raw records (repair / streaming).  key/val are borrowed for the call.
  * Same return convention as bs_part_cb. */
 typedef int (*bs_raw_cb)(void *ud, const uint8_t *key, size_t klen,
