@@ -942,9 +942,16 @@ int bs_store_visit(bs_table *t, const bs_scan *sc, const bs_visit *v) {
     bs_buf cur = BS_BUF_INIT;
     int rc = 0;
     const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(t->store->db);
+    /* a visit of a token range is an aggregation's pass over many
+     * partitions: read ahead, and leave the block cache to the reads
+     * that come back to their blocks (a 250 MB measurement through a
+     * 64 MiB cache evicted everything and gained nothing: 1.23 -> 1.03 s
+     * for a count over 5.5 M cells); a visit of one token (one
+     * partition) fills it like a read */
+    int bulk = !(sc->start_token < sc->end_token && sc->end_token - sc->start_token <= 1);
     for (int s = 0; s < nseg && !r.vstop && !rc; s++) {
         seg_iter si;
-        seg_open(&si, t, snap, lo[s], hi[s], 0);
+        seg_open(&si, t, snap, lo[s], hi[s], bulk);
         r.it = si.it;
         /* after the iterator exists: see the header hint in store_int.h */
         r.hdr = atomic_load(&t->hdr);

@@ -295,6 +295,23 @@ static int wal_flush(bs_store *s, int sync, const char *what) {
 
 int bs_store_sync(bs_store *s) { return wal_flush(s, 1, "WAL sync"); }
 
+/* The LRU block cache.  RocksDB's default sharding (capacity / 512 KiB
+ * shards, at most 64) gives a 64 MiB cache 1 MiB shards, and an entry
+ * larger than its shard is evicted as soon as it is released: the index
+ * block of a 64 MiB SST (~1.4 MiB) was then read from the file again by
+ * every new iterator (a one-partition time-series read spent a third of
+ * its time in that pread).  Shards of at least 16 MiB keep such blocks. */
+static rocksdb_cache_t *block_cache(size_t mb) {
+    int bits = 0;
+    while (bits < 6 && (mb >> (bits + 1)) >= 16) bits++;
+    rocksdb_lru_cache_options_t *lo = rocksdb_lru_cache_options_create();
+    rocksdb_lru_cache_options_set_capacity(lo, mb << 20);
+    rocksdb_lru_cache_options_set_num_shard_bits(lo, bits);
+    rocksdb_cache_t *c = rocksdb_cache_create_lru_opts(lo);
+    rocksdb_lru_cache_options_destroy(lo);
+    return c;
+}
+
 /* Fills s->opts (defaults for zero fields), the mutexes and the RocksDB
  * database and write options. */
 static void store_options(bs_store *s, const bs_store_opts *opts) {
@@ -308,7 +325,7 @@ static void store_options(bs_store *s, const bs_store_opts *opts) {
     pthread_mutex_init(&s->sync_mu, NULL);
     pthread_mutex_init(&s->commit_mu, NULL);
     pthread_cond_init(&s->sync_cv, NULL);
-    s->cache = rocksdb_cache_create_lru(s->opts.block_cache_mb << 20);
+    s->cache = block_cache(s->opts.block_cache_mb);
     s->dbopts = rocksdb_options_create();
     set_common(s, s->dbopts);
     rocksdb_options_set_create_if_missing(s->dbopts, s->opts.create_if_missing ? 1 : 0);
