@@ -683,7 +683,7 @@ static void series_head(sel *s, const group *g, bs_buf *o, int *first) {
 
 /* Raw rows of one output series. */
 static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
-    qsort(g->rows, g->nrows, sizeof *g->rows, cmp_raw);
+    if (g->nrows > 1) qsort(g->rows, g->nrows, sizeof *g->rows, cmp_raw);
     size_t from = (size_t)s->st->offset_rows, n = g->nrows;
     if (from >= n) return;
     size_t cnt = n - from;
@@ -733,7 +733,7 @@ static int cmp_win(const void *x, const void *y) {
 static void emit_agg(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
     const bs_iq_stmt *st = s->st;
     size_t ne = st->nexprs;
-    qsort(g->w, g->nw, sizeof *g->w, cmp_win);
+    if (g->nw > 1) qsort(g->w, g->nw, sizeof *g->w, cmp_win);
     /* the windows to output */
     int64_t w0, w1;
     size_t nwin;
@@ -1132,7 +1132,7 @@ static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_bu
         *emsg = s->err;
         return;
     }
-    qsort(s->g, s->ng, sizeof *s->g, cmp_group);
+    if (s->ng > 1) qsort(s->g, s->ng, sizeof *s->g, cmp_group);
     int first = 1;
     size_t g0 = (size_t)st->soffset, gn = s->ng;
     if (st->slimit > 0 && g0 + (size_t)st->slimit < gn) gn = g0 + (size_t)st->slimit;
