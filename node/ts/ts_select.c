@@ -31,10 +31,12 @@
  * series, BS_TS_MAX_ROWS raw rows per query.
  */
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "node/ts/ts_int.h"
@@ -1075,26 +1077,31 @@ static int index_path(sel *s, const bs_table_schema *ix) {
     if (ts->be.read(ts->be.ud, ix, bs_ring_partition_token(m, mn), m, mn, &all, BS_CL_ONE, s->a,
                     &ip, &err))
         goto fail;
-    size_t nreads = 0;
+    /* the matching series first: past INDEX_PATH_MAX_READS partitions
+     * nothing is read here (the scan then reads every partition once) */
     const bs_type *ty = ix->cols[ix->npk].type;
     bs__ts_tag tags[MAX_TAGS];
     bs_buf key = BS_BUF_INIT, pk = BS_BUF_INIT;
-    int rc = 0;
+    size_t nhit = 0, per = (size_t)(b1 - b0 + 1);
+    bs_buf *hits = ip && ip->nrows ? bs_arena_alloc(s->a, ip->nrows * sizeof *hits) : NULL;
+    int rc = ip && ip->nrows && !hits ? -1 : 0;
     for (size_t r = 0; ip && r < ip->nrows && !rc; r++) {
         bs_rbuf rb;
         bs_rbuf_init(&rb, ip->rows[r].ck, ip->rows[r].ck_len);
         bs_buf_reset(&key);
         if (bs_keycodec_decode(ty, 0, &rb, &key, NULL) || !key.data) continue;
         size_t nt = bs__ts_series_tags((const char *)key.data, key.len, s->a, tags, MAX_TAGS);
-        int hit = eval(s, st->where, tags, nt, NULL);
-        for (int64_t b = b0; hit && b <= b1 && !rc; b++) {
-            if (++nreads > INDEX_PATH_MAX_READS) {
-                rc = 1; /* too many partitions: a scan is cheaper */
-                break;
-            }
+        if (!eval(s, st->where, tags, nt, NULL)) continue;
+        if ((nhit + 1) * per > INDEX_PATH_MAX_READS) rc = 1; /* a scan is cheaper */
+        hits[nhit].data = bs_arena_memdup(s->a, key.data, key.len ? key.len : 1);
+        hits[nhit].len = key.len;
+        if (!hits[nhit++].data) rc = -1;
+    }
+    for (size_t h = 0; h < nhit && !rc; h++) {
+        for (int64_t b = b0; b <= b1 && !rc; b++) {
             uint8_t bb[8];
             for (int i = 0; i < 8; i++) bb[i] = (uint8_t)((uint64_t)b >> (56 - 8 * i));
-            bs_ring_keypart kp[2] = {{key.data, key.len}, {bb, 8}};
+            bs_ring_keypart kp[2] = {{hits[h].data, hits[h].len}, {bb, 8}};
             bs_buf_reset(&pk);
             rc = bs_ring_compose_key(kp, 2, &pk) ? -1 : read_one(s, pk.data, pk.len, &sl, &err);
         }
@@ -1106,6 +1113,152 @@ static int index_path(sel *s, const bs_table_schema *ix) {
 fail:
     if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
     return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Two halves of the ring at once (aggregates)                          */
+/* ------------------------------------------------------------------ */
+
+/* An aggregate scan reads (MIN, 0] on the calling thread and (0, MIN] on
+ * a second one, each half into groups of its own (the second half's in
+ * its own arena), then merges the second half into the first.  The
+ * serial scan visits the same two halves in the same order, and the
+ * merge keeps its choices on ties (first/last/min/max keep the first
+ * half's point when times or values are equal), so only the float sums'
+ * rounding may differ from a serial scan. */
+typedef struct half {
+    sel s;
+    bs_arena a;
+    bs_scan scan;
+    bs_exec_err err;
+    int rc;
+} half;
+
+static void *half_run(void *ud) {
+    half *h = ud;
+    bs_visit v = {sel_part, sel_row, &h->s};
+    h->rc = h->s.ts->be.visit(h->s.ts->be.ud, h->s.t, &h->scan, BS_CL_ONE, &v, &h->err) < 0;
+    return NULL;
+}
+
+/* Accumulator x (second half) into d.  0 or -1 (out of memory). */
+static int acc_merge(sel *s, acc *d, const acc *x, bs_iq_agg agg) {
+    if (!x->n) return 0;
+    if (!d->n) {
+        *d = *x; /* the value arrays stay in the half's arena until the end */
+        return 0;
+    }
+    if (x->tfirst < d->tfirst) d->first = x->first, d->tfirst = x->tfirst;
+    if (x->tlast > d->tlast) d->last = x->last, d->tlast = x->tlast;
+    d->isum += x->isum;
+    d->fsum += x->fsum;
+    int c = vcmp(&x->min, &d->min);
+    if (c < 0 || (c == 0 && x->tmin < d->tmin)) d->min = x->min, d->tmin = x->tmin;
+    c = vcmp(&x->max, &d->max);
+    if (c > 0 || (c == 0 && x->tmax < d->tmax)) d->max = x->max, d->tmax = x->tmax;
+    d->n += x->n;
+    if (!need_values(agg) || !x->nx) return 0;
+    size_t n = d->nx + x->nx;
+    double *xs = bs_arena_alloc(s->a, n * sizeof *xs);
+    int64_t *xt = bs_arena_alloc(s->a, n * sizeof *xt);
+    val *xv = bs_arena_alloc(s->a, n * sizeof *xv);
+    if (!xs || !xt || !xv) return -1;
+    if (d->nx) {
+        memcpy(xs, d->xs, d->nx * sizeof *xs);
+        memcpy(xt, d->xt, d->nx * sizeof *xt);
+        memcpy(xv, d->xv, d->nx * sizeof *xv);
+    }
+    memcpy(xs + d->nx, x->xs, x->nx * sizeof *xs);
+    memcpy(xt + d->nx, x->xt, x->nx * sizeof *xt);
+    memcpy(xv + d->nx, x->xv, x->nx * sizeof *xv);
+    d->xs = xs, d->xt = xt, d->xv = xv;
+    d->nx = d->xcap = n;
+    return 0;
+}
+
+/* Group x of the second half: s's group with the same key (added when
+ * missing), or NULL (out of memory). */
+static group *group_like(sel *s, const group *x) {
+    for (size_t i = 0; i < s->ng; i++)
+        if (s->g[i].kn == x->kn && !memcmp(s->g[i].key, x->key, x->kn)) return &s->g[i];
+    if (s->ng == s->gcap) {
+        size_t nc = s->gcap ? s->gcap * 2 : 16;
+        group *g = bs_arena_alloc(s->a, nc * sizeof *g);
+        if (!g) return NULL;
+        if (s->ng) memcpy(g, s->g, s->ng * sizeof *g);
+        s->g = g;
+        s->gcap = nc;
+    }
+    group *g = &s->g[s->ng++];
+    memset(g, 0, sizeof *g);
+    g->key = x->key; /* the half's arena outlives the answer */
+    g->kn = x->kn;
+    g->tv = x->tv;
+    g->last_idx = (size_t)-1;
+    return g;
+}
+
+/* Merges half h into s.  0 or -1 (s->err). */
+static int merge_half(sel *s, const sel *h) {
+    if (h->dmin < s->dmin) s->dmin = h->dmin;
+    if (h->dmax > s->dmax) s->dmax = h->dmax;
+    for (size_t i = 0; i < h->ng; i++) {
+        const group *x = &h->g[i];
+        group *g = group_like(s, x);
+        if (!g) goto oom;
+        for (size_t k = 0; k < x->nw; k++) {
+            win *w = get_window(s, g, x->w[k].start);
+            if (!w) {
+                snprintf(s->err, sizeof s->err, "too many GROUP BY time() windows (max %d)",
+                         BS_TS_MAX_WINDOWS);
+                return -1;
+            }
+            w->any |= x->w[k].any;
+            for (size_t e = 0; e < s->st->nexprs; e++)
+                if (acc_merge(s, &w->a[e], &x->w[k].a[e], s->st->exprs[e].agg)) goto oom;
+        }
+    }
+    return 0;
+oom:
+    snprintf(s->err, sizeof s->err, "out of memory");
+    return -1;
+}
+
+/* The whole-ring visit of an aggregate, in two halves at once when
+ * there are two CPUs.  h: the second half (its arena freed by the
+ * caller after the answer is written).  0 or -1 (s->err or *err). */
+static int visit_halves(sel *s, const bs_slice *sl, half *h, bs_exec_err *err) {
+    bs_ts *ts = s->ts;
+    bs_scan scan;
+    memset(&scan, 0, sizeof scan);
+    scan.start_token = INT64_MIN;
+    scan.end_token = INT64_MIN;
+    scan.slice = sl;
+    bs_visit v = {sel_part, sel_row, s};
+    pthread_t th;
+    if (!s->agg || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, err) < 0 ? -1 : 0;
+    h->s = *s;
+    h->s.a = &h->a;
+    h->s.g = NULL;
+    h->s.ng = h->s.gcap = 0;
+    h->s.ckb = (bs_buf)BS_BUF_INIT;
+    h->s.err[0] = 0;
+    h->scan = scan;
+    h->scan.start_token = 0;
+    memset(&h->err, 0, sizeof h->err);
+    if (pthread_create(&th, NULL, half_run, h))
+        return ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, err) < 0 ? -1 : 0;
+    scan.end_token = 0;
+    int rc = ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, err) < 0 ? -1 : 0;
+    pthread_join(th, NULL);
+    bs_buf_free(&h->s.ckb);
+    if (!rc && h->rc) {
+        snprintf(s->err, sizeof s->err, "%s",
+                 h->s.err[0] ? h->s.err : h->err.msg[0] ? h->err.msg : "read failed");
+        return -1;
+    }
+    return rc ? rc : merge_half(s, &h->s);
 }
 
 /* Reads the measurement (index path or scan) and writes the series
@@ -1122,14 +1275,16 @@ static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_bu
     scan.slice = &sl;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
-    bs_visit v = {sel_part, sel_row, s};
+    half h;
+    bs_arena_init(&h.a, 0);
     int ipath = time_slice(s, &sl) ? -1 : index_path(s, ix);
     if (ipath < 0 ||
-        (!ipath && (ts->be.visit ? ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, &err) < 0
+        (!ipath && (ts->be.visit ? visit_halves(s, &sl, &h, &err)
                                  : ts->be.scan(ts->be.ud, s->t, &scan, BS_CL_ONE, on_part, s,
                                                &err)))) {
         if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
         *emsg = s->err;
+        bs_arena_free(&h.a);
         return;
     }
     if (s->ng > 1) qsort(s->g, s->ng, sizeof *s->g, cmp_group);
@@ -1143,6 +1298,7 @@ static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_bu
             emit_raw(s, &s->g[i], ediv, o, &first);
     }
     if (!first) bs_buf_append_str(o, "]");
+    bs_arena_free(&h.a);
 }
 
 void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv, bs_arena *a,
