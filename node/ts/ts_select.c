@@ -8,7 +8,9 @@
  * the WHERE's time range is the slice's clustering bounds).  Partitions
  * whose bucket lies outside the WHERE time range, or whose series' tags
  * do not match the tag predicates, are skipped before their rows are
- * read (sel_part); each row inside the time range feeds either
+ * read (sel_part); an aggregate's scan reads the two halves of the ring
+ * on two threads and merges them (visit_halves); each row inside the
+ * time range feeds either
  *   - raw mode: a row (time, series, values) of its output series, or
  *   - aggregate mode: one accumulator per (output series, window, expr).
  * Output series are the GROUP BY tag combinations (one series when there
