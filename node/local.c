@@ -213,6 +213,12 @@ static int sync_tables(bs_local *n, const bs_schema *old, const bs_schema *s) {
             bs_table_opts o;
             bs_table_opts_default(&o);
             o.gc_grace_seconds = (int32_t)t->gc_grace;
+            /* a time-series database's series index (node/ts): one row
+             * per series, written again with every batch that carries
+             * the series; unbounded, a row in the memtable piled up a
+             * merge per batch and a query's read of the index merged
+             * them all (100 per row after 500k points: 20 ms) */
+            if (!strcmp(t->name, "_series_index")) o.max_successive_merges = 8;
             bs_table *h;
             const bs_table_schema *ot = old ? bs_schema_table(old, t->keyspace, t->name) : NULL;
             if (ot && memcmp(ot->id.b, t->id.b, 16)) {

@@ -154,6 +154,12 @@ void bs_store_mem_get(bs_store *s, bs_store_mem *out);
 
 typedef struct bs_table_opts {
     int32_t gc_grace_seconds; /* default 864000 (10 days); >= 0 */
+    /* For tables whose rows are rewritten over and over (an index row
+     * written again with every batch): the memtable keeps at most this
+     * many successive writes of one cell before folding them into one
+     * value, so a read does not merge hundreds of them.  Each write then
+     * costs a memtable lookup.  0 (default): no bound. */
+    uint32_t max_successive_merges;
 } bs_table_opts;
 
 void bs_table_opts_default(bs_table_opts *o);

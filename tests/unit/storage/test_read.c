@@ -452,6 +452,45 @@ START_TEST(visit_rows) {
 }
 END_TEST
 
+
+/* max_successive_merges: a cell written many times, timestamps out of
+ * order, folded in the memtable every 4 writes: a read still gets the
+ * write with the highest timestamp, and a newer deletion still wins. */
+START_TEST(folded_merges) {
+    bs_table_opts to;
+    bs_table_opts_default(&to);
+    to.max_successive_merges = 4;
+    bs_table *t = NULL;
+    ck_assert_int_eq(bs_store_table_open(S, "ks.fold", &to, &t), 0);
+    char v[16];
+    for (int i = 0; i < 40; i++) {
+        int ts = (i * 17) % 41 + 1; /* 1..41 shuffled, 41 - 1 = 40 distinct */
+        snprintf(v, sizeof v, "v%d", ts);
+        w_cell(S, t, 3, "k", "r", 1, v, ts, 0);
+    }
+    bs_arena_init(&A, 0);
+    int best = 0;
+    for (int i = 0; i < 40; i++)
+        if ((i * 17) % 41 + 1 > best) best = (i * 17) % 41 + 1;
+    snprintf(v, sizeof v, "v%d", best);
+    ck_assert_str_eq(cellval(rd_part(t, 3, "k", NULL, &A), "r", 1), v);
+    bs_batch *b;
+    ck_assert_int_eq(bs_batch_new(S, &b), 0);
+    bs_rowkey r = rk(3, "k", "r");
+    ck_assert_int_eq(bs_batch_delete_cell(b, t, &r, 1, NULL, 0, 100), 0);
+    ck_assert_int_eq(bs_store_write(S, b), 0);
+    bs_batch_free(b);
+    for (int i = 0; i < 10; i++) w_cell(S, t, 3, "k", "r", 1, "old", 50 + i, 0);
+    ck_assert_ptr_null(cellval(rd_part(t, 3, "k", NULL, &A), "r", 1));
+    w_cell(S, t, 3, "k", "r", 1, "new", 200, 0);
+    ck_assert_str_eq(cellval(rd_part(t, 3, "k", NULL, &A), "r", 1), "new");
+    /* the option can be changed on an open table */
+    to.max_successive_merges = 0;
+    ck_assert_int_eq(bs_table_set_opts(t, &to), 0);
+    bs_arena_free(&A);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage_read");
     TCase *tc = tcase_create("read");
@@ -464,6 +503,7 @@ int main(void) {
     tcase_add_test(tc, read_inside_scan);
     tcase_add_test(tc, concurrent_readers);
     tcase_add_test(tc, visit_rows);
+    tcase_add_test(tc, folded_merges);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
