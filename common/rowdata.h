@@ -90,4 +90,17 @@ typedef struct bs_scan {
 /* Per-partition callback of a scan: 0 go on, > 0 stop, < 0 error. */
 typedef int (*bs_part_cb)(void *ud, const bs_partv *p);
 
+/* A scan row by row, for aggregations (bs_store_visit): nothing is
+ * materialised.  part is called before a partition's rows are read: 0
+ * reads them, > 0 skips the partition, < 0 stops with that error.  row
+ * is called for each row of the partition that has at least one live
+ * selected cell (rows without are left out, unlike bs_store_scan), the
+ * row and its cells borrowed for the call: 0 go on, > 0 stop the whole
+ * scan, < 0 error. */
+typedef struct bs_visit {
+    int (*part)(void *ud, int64_t token, const uint8_t *pk, size_t pk_len);
+    int (*row)(void *ud, const bs_rowv *row);
+    void *ud;
+} bs_visit;
+
 #endif

@@ -213,6 +213,12 @@ static int sync_tables(bs_local *n, const bs_schema *old, const bs_schema *s) {
             bs_table_opts o;
             bs_table_opts_default(&o);
             o.gc_grace_seconds = (int32_t)t->gc_grace;
+            /* a time-series database's series index (node/ts): one row
+             * per series, written again with every batch that carries
+             * the series; unbounded, a row in the memtable piled up a
+             * merge per batch and a query's read of the index merged
+             * them all (100 per row after 500k points: 20 ms) */
+            if (!strcmp(t->name, "_series_index")) o.max_successive_merges = 8;
             bs_table *h;
             const bs_table_schema *ot = old ? bs_schema_table(old, t->keyspace, t->name) : NULL;
             if (ot && memcmp(ot->id.b, t->id.b, 16)) {
@@ -454,6 +460,22 @@ static int be_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc,
     return 0;
 }
 
+static int be_visit(void *ud, const bs_table_schema *ts, const bs_scan *sc, uint16_t cl,
+                    const bs_visit *v, bs_exec_err *err) {
+    (void)cl;
+    bs_local *n = ud;
+    char cf[200];
+    bs_table_cf_name(ts, cf, sizeof cf);
+    bs_table *t;
+    if (get_table(n, cf, &t, err)) return -1;
+    int rc = bs_store_visit(t, sc, v);
+    if (rc < 0) {
+        set_err(err, BS_PROTO_ERR_SERVER, "scan failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
 static int be_truncate(void *ud, const bs_table_schema *ts, bs_exec_err *err) {
     bs_local *n = ud;
     char cf[200];
@@ -553,6 +575,7 @@ void bs_local_backend(bs_local *n, bs_exec_backend *be) {
     be->write = be_write;
     be->read = be_read;
     be->scan = be_scan;
+    be->visit = be_visit;
     be->truncate = be_truncate;
     be->nodes = be_nodes;
     be->estimate = be_estimate;

@@ -108,6 +108,14 @@ typedef struct bs_exec_backend {
      * is valid during the call only). */
     int (*scan)(void *ud, const bs_table_schema *t, const bs_scan *sc,
                 uint16_t cl, bs_part_cb cb, void *cbud, bs_exec_err *err);
+    /* Optional (NULL: use scan).  The same range row by row, for
+     * aggregations: v as bs_store_visit describes (rows with a live
+     * selected cell, borrowed; the partition callback may skip a
+     * partition before it is read).  Data on this node is visited in
+     * its store without building partitions; other replicas' partitions
+     * are fetched as scan fetches them and fed to v.  No cursor. */
+    int (*visit)(void *ud, const bs_table_schema *t, const bs_scan *sc, uint16_t cl,
+                 const bs_visit *v, bs_exec_err *err);
     /* Removes every row of a table on every replica. */
     int (*truncate)(void *ud, const bs_table_schema *t, bs_exec_err *err);
     /* This node and its peers, for system.local/peers/peers_v2. */

@@ -81,6 +81,8 @@ typedef struct rd_bufs {
     size_t cap_rts;
     bs_rowv *rows;
     size_t cap_rows;
+    bs_cellv *vcells; /* the cells of a visited row (bs_store_visit) */
+    size_t cap_vcells;
 } rd_bufs;
 
 typedef struct rd {
@@ -96,6 +98,8 @@ typedef struct rd {
     int prefix_mode;     /* iterator has prefix_same_as_start (see below) */
     int hdr;             /* BS__HDR_* kinds the table may hold */
     int tls;             /* b was borrowed from this thread's cache */
+    const bs_visit *visit; /* row by row (bs_store_visit): rows are not kept */
+    int vstop;             /* the visit's row callback asked to stop */
 } rd;
 
 /* ------------------------------------------------------------------ */
@@ -130,6 +134,7 @@ static void bufs_free(rd_bufs *b) {
     free(b->ents);
     free(b->rts);
     free(b->rows);
+    free(b->vcells);
     memset(b, 0, sizeof *b);
 }
 
@@ -178,6 +183,8 @@ static void rd_free(rd *r) {
         if (b->cap_ents * sizeof *b->ents > RD_KEEP_MAX) free(b->ents), b->ents = NULL, b->cap_ents = 0;
         if (b->cap_rts * sizeof *b->rts > RD_KEEP_MAX) free(b->rts), b->rts = NULL, b->cap_rts = 0;
         if (b->cap_rows * sizeof *b->rows > RD_KEEP_MAX) free(b->rows), b->rows = NULL, b->cap_rows = 0;
+        if (b->cap_vcells * sizeof *b->vcells > RD_KEEP_MAX)
+            free(b->vcells), b->vcells = NULL, b->cap_vcells = 0;
         c->b = *b;
         c->busy = 0;
     } else {
@@ -253,12 +260,23 @@ typedef struct rowres {
     int live;
 } rowres;
 
-/* Copies live cell (k, c) into *cv (values in the arena). */
+/* Copies live cell (k, c) into *cv (values in the arena; a visit borrows
+ * them from the row scratch instead). */
 static int copy_cell(rd *r, const bs__key *k, const bs__cell *c, bs_cellv *cv) {
     cv->col = k->col;
     cv->has_elem = k->csub == BS__C_ELEM;
     cv->elem = NULL;
     cv->elem_len = 0;
+    if (r->visit) {
+        cv->elem = cv->has_elem ? k->elem : NULL;
+        cv->elem_len = cv->has_elem ? k->elem_len : 0;
+        cv->val = c->val;
+        cv->val_len = c->val_len;
+        cv->ts = c->ts;
+        cv->ttl = (c->flags & BS__CELL_EXP) ? c->ttl : 0;
+        cv->expiry_s = (c->flags & BS__CELL_EXP) ? (int64_t)c->ldt : 0;
+        return 0;
+    }
     if (cv->has_elem) {
         cv->elem = bs_arena_memdup(r->arena, k->elem, k->elem_len ? k->elem_len : 1);
         cv->elem_len = k->elem_len;
@@ -334,6 +352,35 @@ static int resolve_pass(rd *r, rowres *rr, int pass) {
     return 0;
 }
 
+/* A visit's row (its selected live cells counted in rr): the cells,
+ * borrowed from the scratch, go to the row callback; nothing is kept. */
+static int visit_row(rd *r, rowres *rr, const bs__key *k0) {
+    if (grow((void **)&r->b.vcells, &r->b.cap_vcells, rr->ncells, sizeof *r->b.vcells))
+        return BS_ENOMEM;
+    rr->row.cells = r->b.vcells;
+    rr->row.ncells = rr->ncells;
+    rr->live = 0;
+    int rc = resolve_pass(r, rr, 1);
+    if (rc) return rc;
+    rr->row.ck = k0->ck;
+    rr->row.ck_len = k0->ck_len;
+    r->nents = 0;
+    int c = r->visit->row(r->visit->ud, &rr->row);
+    if (c > 0) r->vstop = 1;
+    return c < 0 ? c : 0;
+}
+
+/* Whether a visit needs the record k (inside a row, row prefix rpl): not
+ * a marker, nor a cell of a column not selected (a visit reports only
+ * rows with a selected live cell, so those decide nothing).  A key too
+ * short to tell is collected, and the parse names it corrupt. */
+static int visit_wants(const rd *r, const char *k, size_t kl, size_t rpl) {
+    uint8_t slot = (uint8_t)k[rpl];
+    if (slot == BS__S_MARKER) return 0;
+    if (slot != BS__S_COL || rpl + 6 > kl) return 1;
+    return col_selected(r->sl, bs_get_u16((const uint8_t *)k + rpl + 1));
+}
+
 /* Resolves the collected records (r->b.ents, in key order when !rev) of one
  * row.  is_static: the static row.  Appends to r->b.rows or sets *srow. */
 static int finish_row(rd *r, size_t ppl, int is_static, int rev, bs_rowv **srow) {
@@ -355,10 +402,11 @@ static int finish_row(rd *r, size_t ppl, int is_static, int rev, bs_rowv **srow)
                 }
     }
     if ((rc = resolve_pass(r, &rr, 0))) return rc;
-    if (!rr.live) {
+    if (!rr.live || (r->visit && !rr.ncells)) {
         r->nents = 0;
         return 0;
     }
+    if (r->visit) return visit_row(r, &rr, k0);
     if (rr.ncells) {
         rr.row.cells = bs_arena_alloc(r->arena, rr.ncells * sizeof *rr.row.cells);
         if (!rr.row.cells) return BS_ENOMEM;
@@ -576,10 +624,16 @@ static int walk_rows(rd *r, size_t ppl, const bs_buf *lo, const bs_buf *hi, bs_p
         /* inside the window, so k starts with P|0x40 */
         size_t rpl = kl >= ppl + 4 ? ppl + 1 + bs_get_u16((const uint8_t *)k + kl - 2) : kl;
         if (rpl + 3 > kl || (uint8_t)k[ppl] != BS__K_ROW) return bs__corrupt(r->t->name, k, kl, "bad key");
+        if (r->visit && !visit_wants(r, k, kl, rpl)) {
+            if (!sl->reversed) rocksdb_iter_next(r->it);
+            else rocksdb_iter_prev(r->it);
+            continue;
+        }
         cur = r->nents ? r->b.scratch.data + curoff : NULL;
         if (cur && (curl != rpl || memcmp(cur, k, curl) != 0)) {
             if ((rc = finish_row(r, ppl, 0, sl->reversed, NULL))) return rc;
             bs_buf_reset(&r->b.scratch);
+            if (r->vstop) return 0;
             if (sl->limit && r->nrows >= sl->limit) {
                 pv->limited = 1;
                 return 0;
@@ -840,6 +894,76 @@ out:
     rd_free(&r);
     bs_arena_free(&arena);
     return rc;
+}
+
+/* The visit of one segment's iterator: the loop of bs_store_scan, with
+ * the partition callback asked before each partition is read. */
+static int visit_segment(rd *r, rocksdb_iterator_t *it, const bs_visit *v, bs_buf *cur) {
+    int rc = 0;
+    rocksdb_iter_seek_to_first(it);
+    while (!r->vstop && rocksdb_iter_valid(it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        if (kl < 10 || kl < 10 + (size_t)bs_get_u16((const uint8_t *)k + 8))
+            return bs__corrupt(r->t->name, k, kl, "bad key");
+        size_t ppl = 10 + bs_get_u16((const uint8_t *)k + 8);
+        bs_buf_reset(cur);
+        if (bs_buf_append(cur, k, ppl)) return BS_ENOMEM;
+        int c = v->part(v->ud, bs__token_dec(bs_get_u64(cur->data)), cur->data + 10, ppl - 10);
+        if (c < 0) return c;
+        if (!c) {
+            bs_partv *pv = NULL;
+            if ((rc = read_partition(r, cur->data, cur->len, 0, &pv))) return rc;
+            bs_arena_reset(r->arena);
+        }
+        if (bs__key_succ(cur)) break;
+        rocksdb_iter_seek(it, (const char *)cur->data, cur->len);
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    return err ? bs__rocks_err(err, "scan", r->t->name) : 0;
+}
+
+int bs_store_visit(bs_table *t, const bs_scan *sc, const bs_visit *v) {
+    if (atomic_load(&t->dropped)) return bs__seterr(BS_ENOTFOUND, "table %s was dropped", t->name);
+    if (sc->has_cursor || !v || !v->part || !v->row) return bs__seterr(BS_EINVAL, "bad visit");
+    bs_slice sl = sc->slice ? *sc->slice : k_all_slice;
+    sl.has_after = 0;
+    sl.with_static = 0;
+    sl.limit = 0;
+    bs_arena arena;
+    bs_arena_init(&arena, 0);
+    rd r;
+    rd_init(&r, t, &sl, &arena);
+    if (!sl.now_s) sl.now_s = r.now;
+    r.visit = v;
+    int64_t lo[2], hi[2];
+    int nseg = segments(sc->start_token, sc->end_token, lo, hi);
+    bs_buf cur = BS_BUF_INIT;
+    int rc = 0;
+    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(t->store->db);
+    /* a visit of a token range is an aggregation's pass over many
+     * partitions: read ahead, and leave the block cache to the reads
+     * that come back to their blocks (a 250 MB measurement through a
+     * 64 MiB cache evicted everything and gained nothing: 1.23 -> 1.03 s
+     * for a count over 5.5 M cells); a visit of one token (one
+     * partition) fills it like a read */
+    int bulk = !(sc->start_token < sc->end_token && sc->end_token - sc->start_token <= 1);
+    for (int s = 0; s < nseg && !r.vstop && !rc; s++) {
+        seg_iter si;
+        seg_open(&si, t, snap, lo[s], hi[s], bulk);
+        r.it = si.it;
+        /* after the iterator exists: see the header hint in store_int.h */
+        r.hdr = atomic_load(&t->hdr);
+        rc = visit_segment(&r, si.it, v, &cur);
+        seg_close(&si);
+    }
+    rocksdb_release_snapshot(t->store->db, snap);
+    bs_buf_free(&cur);
+    int stopped = r.vstop;
+    rd_free(&r);
+    bs_arena_free(&arena);
+    return rc ? rc : stopped;
 }
 
 int bs_store_iterate_range(bs_table *t, int64_t start_excl, int64_t end_incl, bs_raw_cb cb,

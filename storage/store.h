@@ -154,6 +154,12 @@ void bs_store_mem_get(bs_store *s, bs_store_mem *out);
 
 typedef struct bs_table_opts {
     int32_t gc_grace_seconds; /* default 864000 (10 days); >= 0 */
+    /* For tables whose rows are rewritten over and over (an index row
+     * written again with every batch): the memtable keeps at most this
+     * many successive writes of one cell before folding them into one
+     * value, so a read does not merge hundreds of them.  Each write then
+     * costs a memtable lookup.  0 (default): no bound. */
+    uint32_t max_successive_merges;
 } bs_table_opts;
 
 void bs_table_opts_default(bs_table_opts *o);
@@ -337,6 +343,16 @@ int bs_store_read(bs_table *t, int64_t token, const void *pk, size_t pk_len,
 
 /* Scans partitions of a token range from one RocksDB snapshot. */
 int bs_store_scan(bs_table *t, const bs_scan *sc, bs_part_cb cb, void *ud);
+
+/* The rows of a token range from one snapshot, one at a time, for
+ * aggregations (bs_visit in common/rowdata.h): each partition is offered
+ * to v->part before its rows are read, and each row with a live selected
+ * cell goes to v->row, borrowed (nothing is materialised; records of
+ * columns not selected are stepped over without being decoded).  The
+ * slice's bounds, columns and now_s apply; its limit, paging and static
+ * row do not; a cursor is refused (BS_EINVAL).  0; 1 when the row
+ * callback stopped it; the callbacks' error, or a store error. */
+int bs_store_visit(bs_table *t, const bs_scan *sc, const bs_visit *v);
 
 /* Raw records (repair / streaming).  key/val are borrowed for the call.
  * Same return convention as bs_part_cb. */

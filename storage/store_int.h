@@ -226,6 +226,7 @@ struct bs_table {
     _Atomic int dropped;
     _Atomic int hdr;        /* BS__HDR_* kinds the table may hold */
     _Atomic int hdr_logged; /* BS__HDR_* bits whose key has been written */
+    _Atomic uint32_t max_merges; /* max_successive_merges applied (bs_table_opts) */
     bs_table *next;
 };
 

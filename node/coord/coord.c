@@ -1101,6 +1101,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->write = bs__coord_write;
     be->read = bs__coord_read;
     be->scan = bs__coord_scan;
+    be->visit = bs__coord_visit;
     be->truncate = bs__coord_truncate;
     be->counter_write = bs__coord_counter_write;
     be->cas = bs__coord_cas;

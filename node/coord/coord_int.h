@@ -362,5 +362,9 @@ int bs__coord_read(void *ud, const bs_table_schema *t, int64_t token,
                    uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err);
 int bs__coord_scan(void *ud, const bs_table_schema *t, const bs_scan *sc,
                    uint16_t cl, bs_part_cb cb, void *cbud, bs_exec_err *err);
+/* The same row by row (bs_exec_backend.visit): pieces this node holds
+ * are visited in its store at ONE; the rest as the scan reads them. */
+int bs__coord_visit(void *ud, const bs_table_schema *t, const bs_scan *sc, uint16_t cl,
+                    const bs_visit *v, bs_exec_err *err);
 
 #endif

@@ -979,6 +979,7 @@ typedef struct scanctx {
     ahead_ent q[BS__SCAN_AHEAD_MAX];
     size_t qh, qn; /* queue head and length */
     int k;         /* concurrency factor */
+    const bs_visit *visit; /* a visit: local pieces are visited in the store */
 } scanctx;
 
 /* The piece that starts at pos: vnode *v, end *sub (<= hi).  0 or -1. */
@@ -1154,6 +1155,24 @@ static int scan_piece_local(scanctx *x, bs_table *t, int64_t lo, int64_t hi, int
     return 0;
 }
 
+/* A visit's piece (lo, hi] of this node's store, row by row (nothing
+ * is materialised).  0 or -1 with err. */
+static int visit_piece_local(scanctx *x, bs_table *t, int64_t lo, int64_t hi, fwd *w) {
+    bs_scan p;
+    memset(&p, 0, sizeof p);
+    p.start_token = lo;
+    p.end_token = hi;
+    p.slice = x->sc->slice;
+    int rc = t ? bs_store_visit(t, &p, x->visit) : BS_ENOTFOUND;
+    if (rc > 0) w->stopped = 1;
+    if (rc < 0) {
+        x->err->code = rc == BS_ENOTFOUND ? BS_PROTO_ERR_INVALID : BS_PROTO_ERR_SERVER;
+        snprintf(x->err->msg, sizeof x->err->msg, "scan failed: %s", bs_store_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
 /* Waits for the RANGE_READ answer of f (call 0; f is released) and
  * forwards its partitions (decoded into a).  *last: the last partition
  * of the page (NULL if empty); *more: the replica has more.  0 or a
@@ -1250,7 +1269,8 @@ static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub,
     int rc;
     if (tg.local) {
         bs__fan_release(pre); /* NULL: nothing is sent for a local piece */
-        rc = scan_piece_local(x, t, pos, sub, with_cursor, w);
+        rc = x->visit ? visit_piece_local(x, t, pos, sub, w)
+                      : scan_piece_local(x, t, pos, sub, with_cursor, w);
     } else {
         rc = scan_piece_remote(x, &tg, pos, sub, with_cursor, pre, w);
     }
@@ -1285,14 +1305,32 @@ static int scan_segment(scanctx *x, bs_table *t, scanround *sr, int64_t lo, int6
     return 0;
 }
 
-int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc0, uint16_t cl,
-                   bs_part_cb cb, void *cbud, bs_exec_err *err) {
-    bs_coord *c = ud;
+/* A visit's partitions that come from other replicas (or from the
+ * paths above ONE), fed to it row by row. */
+static int visit_part_cb(void *ud, const bs_partv *p) {
+    const bs_visit *v = ud;
+    int c = v->part(v->ud, p->token, p->pk, p->pk_len);
+    if (c) return c < 0 ? c : 0;
+    for (size_t i = 0; i < p->nrows; i++) {
+        if (!p->rows[i].ncells) continue;
+        if ((c = v->row(v->ud, &p->rows[i]))) return c;
+    }
+    return 0;
+}
+
+/* bs__coord_scan and bs__coord_visit (visit != NULL: cb/cbud unused). */
+static int coord_scan(bs_coord *c, const bs_table_schema *ts, const bs_scan *sc0, uint16_t cl,
+                      bs_part_cb cb, void *cbud, const bs_visit *visit, bs_exec_err *err) {
     BS__INC(c->range_reads);
     bs_schema *s = c->lbe.schema_get(c->lbe.ud);
     const bs_keyspace_schema *ks = bs_schema_keyspace(s, ts->keyspace);
+    if (visit) {
+        cb = visit_part_cb;
+        cbud = (void *)visit;
+    }
     if (is_local_ks(ks)) {
         bs_schema_release(s);
+        if (visit && c->lbe.visit) return c->lbe.visit(c->lbe.ud, ts, sc0, cl, visit, err);
         return c->lbe.scan(c->lbe.ud, ts, sc0, cl, cb, cbud, err);
     }
     /* one now_s for the whole scan (TTLs; equal requests give equal digests) */
@@ -1320,7 +1358,8 @@ int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc0, uint
         goto done;
     }
     *x = (scanctx){.c = c, .ts = ts, .cf = cf, .sc = &scv, .cl = cl, .pl = &pl,
-                   .snap = bs_ring_replica_map_snapshot(pl.map), .err = err, .k = 1};
+                   .snap = bs_ring_replica_map_snapshot(pl.map), .err = err, .k = 1,
+                   .visit = visit};
     if (bs__cl_reqs(c, cl, &pl, 0, x->req, &x->nreq, err)) goto done;
     for (size_t q = 0; q < x->nreq; q++) x->need += x->req[q].need;
     int64_t lo[2] = {scv.start_token, INT64_MIN}, hi[2] = {scv.end_token, scv.end_token};
@@ -1343,6 +1382,21 @@ done:
     bs__placement_done(c, &pl);
     bs_schema_release(s);
     return rc < 0 ? -1 : 0;
+}
+
+int bs__coord_scan(void *ud, const bs_table_schema *ts, const bs_scan *sc0, uint16_t cl,
+                   bs_part_cb cb, void *cbud, bs_exec_err *err) {
+    return coord_scan(ud, ts, sc0, cl, cb, cbud, NULL, err);
+}
+
+int bs__coord_visit(void *ud, const bs_table_schema *ts, const bs_scan *sc0, uint16_t cl,
+                    const bs_visit *v, bs_exec_err *err) {
+    if (sc0->has_cursor) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "a visit has no cursor");
+        return -1;
+    }
+    return coord_scan(ud, ts, sc0, cl, NULL, NULL, v, err);
 }
 
 /* ---- replica side -------------------------------------------------------- */

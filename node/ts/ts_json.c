@@ -21,11 +21,27 @@
 int bs__ts_fmt_float(double f, char *out, size_t cap) {
     if (isnan(f) || isinf(f)) return snprintf(out, cap, "null");
     if (f == 0) return snprintf(out, cap, signbit(f) ? "-0" : "0");
+    /* the fewest significant digits that read back as f: 17 always do,
+     * and if p digits do, so do p + 1 (the finer decimal grid holds the
+     * coarser one, so its nearest point is no farther from f; f's
+     * rounding interval is symmetric unless f is a power of two, which
+     * is searched digit by digit), so after short values (1-4 digits,
+     * tried in turn) the count is found by bisection */
     char e[40];
-    int p;
-    for (p = 1; p <= 17; p++) {
+    int p, lo = 5, hi = 17, ex2;
+    int pow2 = fabs(frexp(f, &ex2)) == 0.5;
+    for (p = 1; p <= (pow2 ? 17 : 4); p++) {
         snprintf(e, sizeof e, "%.*e", p - 1, f);
         if (strtod(e, NULL) == f) break;
+    }
+    if (p > 4 && !pow2) {
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            snprintf(e, sizeof e, "%.*e", mid - 1, f);
+            if (strtod(e, NULL) == f) hi = mid;
+            else lo = mid + 1;
+        }
+        snprintf(e, sizeof e, "%.*e", lo - 1, f);
     }
     /* e = [-]d[.ddd]e[+-]XX */
     const char *s = e;

@@ -202,7 +202,7 @@ static void show_field_keys(bs_ts *ts, const char *db, const char *from, bs_aren
         result_error(o, msg);
         return;
     }
-    qsort(v, n, sizeof *v, cmp_sref_m);
+    if (n > 1) qsort(v, n, sizeof *v, cmp_sref_m);
     bs_schema *s = ts->be.schema_get(ts->be.ud);
     int any = 0;
     for (size_t i = 0; i < n;) {
@@ -242,7 +242,7 @@ static void show_measurements(bs_ts *ts, const char *db, bs_arena *a, bs_buf *o)
         result_error(o, msg);
         return;
     }
-    qsort(v, n, sizeof *v, cmp_sref_m);
+    if (n > 1) qsort(v, n, sizeof *v, cmp_sref_m);
     int any = 0;
     for (size_t i = 0; i < n; i++) {
         if (i && v[i].mn == v[i - 1].mn && !memcmp(v[i].m, v[i - 1].m, v[i].mn)) continue;
@@ -282,7 +282,7 @@ static void show_tags(bs_ts *ts, const char *db, const char *from, const char *k
         result_error(o, msg);
         return;
     }
-    qsort(v, n, sizeof *v, cmp_sref_m);
+    if (n > 1) qsort(v, n, sizeof *v, cmp_sref_m);
     int any = 0;
     bs__ts_tag tags[256];
     for (size_t i = 0; i < n;) {
@@ -326,7 +326,7 @@ int bs__ts_measurements(bs_ts *ts, const char *db, bs_arena *a, const char ***ou
     sref *v;
     size_t nv;
     if (read_index(ts, db, NULL, a, &v, &nv, msg, msglen)) return -1;
-    qsort(v, nv, sizeof *v, cmp_sref_m);
+    if (nv > 1) qsort(v, nv, sizeof *v, cmp_sref_m);
     const char **ms = bs_arena_alloc(a, (nv ? nv : 1) * sizeof *ms);
     if (!ms) {
         snprintf(msg, msglen, "out of memory");

@@ -2,10 +2,15 @@
  * ts_select.c - InfluxQL SELECT over a measurement's table.
  *
  * Plan: one scan of the measurement's table through the backend (every
- * partition = one series over one time bucket).  Partitions whose bucket
- * lies outside the WHERE time range are skipped without looking at their
- * rows; the series key's tags are matched against the tag predicates
- * once per partition; each row inside the time range feeds either
+ * partition = one series over one time bucket), as a visit (bs_visit):
+ * rows come one at a time, and the partitions this node holds are read
+ * in its store without building them (only the fields read are decoded,
+ * the WHERE's time range is the slice's clustering bounds).  Partitions
+ * whose bucket lies outside the WHERE time range, or whose series' tags
+ * do not match the tag predicates, are skipped before their rows are
+ * read (sel_part); an aggregate's scan reads the two halves of the ring
+ * on two threads and merges them (visit_halves); each row inside the
+ * time range feeds either
  *   - raw mode: a row (time, series, values) of its output series, or
  *   - aggregate mode: one accumulator per (output series, window, expr).
  * Output series are the GROUP BY tag combinations (one series when there
@@ -22,16 +27,18 @@
  * range is open); SELECT * lists fields and tags sorted by name; a tag
  * missing from a series compares as "".
  *
- * Not yet (see docs/TIMESERIES.md): aggregates computed on the replicas
- * (partials are merged here, on the coordinator, after a full scan),
- * CSV, chunked answers.  Bounded: at most BS_TS_MAX_WINDOWS windows per
+ * Not yet (see docs/TIMESERIES.md): partial aggregates computed on
+ * other replicas (their partitions come here whole and are aggregated
+ * here).  Bounded: at most BS_TS_MAX_WINDOWS windows per
  * series, BS_TS_MAX_ROWS raw rows per query.
  */
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "node/ts/ts_int.h"
@@ -120,6 +127,15 @@ typedef struct sel {
     int64_t tmin, tmax;
     int64_t dmin, dmax; /* data time range seen */
     size_t rows;
+    /* the partition being read (sel_part): its tags, group, series key */
+    bs__ts_tag tags[MAX_TAGS];
+    size_t nt;
+    group *cur_g;
+    const char *series;
+    size_t sn;
+    const uint8_t *want_pk; /* only this partition (index path) */
+    size_t want_len;
+    bs_buf ckb; /* clustering key decoding */
     char err[512];
 } sel;
 
@@ -418,95 +434,118 @@ static int eval(sel *s, const bs_iq_where *w, const bs__ts_tag *tags, size_t nt,
     return eval_cmp(s, w, tags, nt, vals);
 }
 
-static int on_part(void *ud, const bs_partv *p) {
+/* The partition pk (series, bucket) before its rows: 0 read them, 1
+ * skip it (the bucket lies outside the range, the series' tags do not
+ * match the WHERE, or it is not the one partition wanted), -1 error
+ * (s->err).  Sets the partition's state (tags, group, series) the rows
+ * use. */
+static int sel_part(void *ud, int64_t token, const uint8_t *pk, size_t pk_len) {
+    (void)token;
     sel *s = ud;
+    s->cur_g = NULL;
+    if (s->want_pk && (pk_len != s->want_len || memcmp(pk, s->want_pk, pk_len))) return 1;
     bs_ring_keypart kp[2];
-    if (bs_ring_decompose_key(p->pk, p->pk_len, 2, kp) || kp[1].len != 8) return 0;
+    if (bs_ring_decompose_key(pk, pk_len, 2, kp) || kp[1].len != 8) return 1;
     int64_t bucket = (int64_t)rd64(kp[1].data), bw = s->ts->bucket_ns;
     int64_t b0, b1;
-    if (__builtin_mul_overflow(bucket, bw, &b0)) return 0;
+    if (__builtin_mul_overflow(bucket, bw, &b0)) return 1;
     if (__builtin_add_overflow(b0, bw - 1, &b1)) b1 = INT64_MAX;
-    if (b1 < s->tmin || b0 > s->tmax) return 0; /* the whole bucket is outside */
-    bs__ts_tag tags[MAX_TAGS];
-    size_t nt = bs__ts_series_tags((const char *)kp[0].data, kp[0].len, s->a, tags, MAX_TAGS);
-    if (!s->wrow && !eval(s, s->st->where, tags, nt, NULL)) return 0;
-    group *g = find_group(s, tags, nt);
-    if (!g) goto oom;
-    const char *series = NULL;
-    const bs_column *tc = &s->t->cols[s->t->npk];
-    for (size_t r = 0; r < p->nrows; r++) {
-        const bs_rowv *row = &p->rows[r];
-        bs_rbuf rb;
-        bs_rbuf_init(&rb, row->ck, row->ck_len);
-        uint8_t tb[8];
-        bs_buf out = BS_BUF_INIT;
-        if (bs_keycodec_decode(tc->type, tc->desc, &rb, &out, NULL) || out.len != 8) {
-            bs_buf_free(&out);
-            continue;
-        }
-        memcpy(tb, out.data, 8);
-        bs_buf_free(&out);
-        int64_t t = (int64_t)rd64(tb);
-        if (t < s->tmin || t > s->tmax) continue;
-        val vals[256];
-        int anyv = 0;
-        for (size_t f = 0; f < s->ncols; f++) {
-            vals[f].t = -1;
-            for (size_t c = 0; c < row->ncells; c++)
-                if (row->cells[c].col == s->cols[f] && !row->cells[c].has_elem) {
-                    vals[f] = decode(s->ctype[f], row->cells[c].val, row->cells[c].val_len);
-                    if (vals[f].t == BS_LP_STRING) {
-                        vals[f].s = bs_arena_memdup(s->a, vals[f].s, vals[f].sn ? vals[f].sn : 1);
-                        if (!vals[f].s) goto oom;
-                    }
-                    break;
-                }
-            anyv |= f < s->nout && vals[f].t >= 0;
-        }
-        if (!anyv) continue; /* InfluxDB: a row without any selected field is not output */
-        if (s->wrow && !eval(s, s->st->where, tags, nt, vals)) continue;
-        if (t < s->dmin) s->dmin = t;
-        if (t > s->dmax) s->dmax = t;
-        if (!s->agg) {
-            if (++s->rows > BS_TS_MAX_ROWS) {
-                snprintf(s->err, sizeof s->err, "the query would return more than %d rows",
-                         BS_TS_MAX_ROWS);
-                return -1;
-            }
-            if (!series) {
-                series = bs_arena_memdup(s->a, kp[0].data, kp[0].len);
-                if (!series) goto oom;
-            }
-            if (g->nrows == g->rcap) {
-                size_t nc = g->rcap ? g->rcap * 2 : 64;
-                rawrow *rr = bs_arena_alloc(s->a, nc * sizeof *rr);
-                if (!rr) goto oom;
-                if (g->nrows) memcpy(rr, g->rows, g->nrows * sizeof *rr);
-                g->rows = rr;
-                g->rcap = nc;
-            }
-            rawrow *rr = &g->rows[g->nrows++];
-            rr->t = t;
-            rr->series = series;
-            rr->sn = kp[0].len;
-            rr->v = bs_arena_memdup(s->a, vals, (s->ncols ? s->ncols : 1) * sizeof *vals);
-            if (!rr->v) goto oom;
-            continue;
-        }
-        win *w = get_window(s, g, window_of(s, t));
-        if (!w) {
-            snprintf(s->err, sizeof s->err, "too many GROUP BY time() windows (max %d)",
-                     BS_TS_MAX_WINDOWS);
-            return -1;
-        }
-        w->any = 1;
-        for (size_t e = 0; e < s->st->nexprs; e++)
-            if (feed(s, &w->a[e], s->st->exprs[e].agg, t, &vals[s->efield[e]])) goto oom;
+    if (b1 < s->tmin || b0 > s->tmax) return 1; /* the whole bucket is outside */
+    s->nt = bs__ts_series_tags((const char *)kp[0].data, kp[0].len, s->a, s->tags, MAX_TAGS);
+    if (!s->wrow && !eval(s, s->st->where, s->tags, s->nt, NULL)) return 1;
+    s->cur_g = find_group(s, s->tags, s->nt);
+    s->series = NULL;
+    s->sn = kp[0].len;
+    if (s->cur_g && !s->agg) s->series = bs_arena_memdup(s->a, kp[0].data, kp[0].len ? kp[0].len : 1);
+    if (!s->cur_g || (!s->agg && !s->series)) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        return -1;
     }
+    return 0;
+}
+
+/* One raw row: appended to its output series.  0 or -1 (s->err). */
+static int add_raw(sel *s, group *g, int64_t t, const val *vals) {
+    if (++s->rows > BS_TS_MAX_ROWS) {
+        snprintf(s->err, sizeof s->err, "the query would return more than %d rows", BS_TS_MAX_ROWS);
+        return -1;
+    }
+    if (g->nrows == g->rcap) {
+        size_t nc = g->rcap ? g->rcap * 2 : 64;
+        rawrow *rr = bs_arena_alloc(s->a, nc * sizeof *rr);
+        if (!rr) goto oom;
+        if (g->nrows) memcpy(rr, g->rows, g->nrows * sizeof *rr);
+        g->rows = rr;
+        g->rcap = nc;
+    }
+    rawrow *rr = &g->rows[g->nrows++];
+    rr->t = t;
+    rr->series = s->series;
+    rr->sn = s->sn;
+    rr->v = bs_arena_memdup(s->a, vals, (s->ncols ? s->ncols : 1) * sizeof *vals);
+    if (!rr->v) goto oom;
     return 0;
 oom:
     snprintf(s->err, sizeof s->err, "out of memory");
     return -1;
+}
+
+/* One row of the partition sel_part accepted (borrowed): its time and
+ * the fields read, then raw output or the window's accumulators.  0 or
+ * -1 (s->err). */
+static int sel_row(void *ud, const bs_rowv *row) {
+    sel *s = ud;
+    group *g = s->cur_g;
+    if (!g) return 0;
+    const bs_column *tc = &s->t->cols[s->t->npk];
+    bs_rbuf rb;
+    bs_rbuf_init(&rb, row->ck, row->ck_len);
+    bs_buf_reset(&s->ckb);
+    if (bs_keycodec_decode(tc->type, tc->desc, &rb, &s->ckb, NULL) || s->ckb.len != 8) return 0;
+    int64_t t = (int64_t)rd64(s->ckb.data);
+    if (t < s->tmin || t > s->tmax) return 0;
+    val vals[256];
+    int anyv = 0;
+    for (size_t f = 0; f < s->ncols; f++) {
+        vals[f].t = -1;
+        for (size_t c = 0; c < row->ncells; c++)
+            if (row->cells[c].col == s->cols[f] && !row->cells[c].has_elem) {
+                vals[f] = decode(s->ctype[f], row->cells[c].val, row->cells[c].val_len);
+                if (vals[f].t == BS_LP_STRING) {
+                    vals[f].s = bs_arena_memdup(s->a, vals[f].s, vals[f].sn ? vals[f].sn : 1);
+                    if (!vals[f].s) goto oom;
+                }
+                break;
+            }
+        anyv |= f < s->nout && vals[f].t >= 0;
+    }
+    if (!anyv) return 0; /* InfluxDB: a row without any selected field is not output */
+    if (s->wrow && !eval(s, s->st->where, s->tags, s->nt, vals)) return 0;
+    if (t < s->dmin) s->dmin = t;
+    if (t > s->dmax) s->dmax = t;
+    if (!s->agg) return add_raw(s, g, t, vals);
+    win *w = get_window(s, g, window_of(s, t));
+    if (!w) {
+        snprintf(s->err, sizeof s->err, "too many GROUP BY time() windows (max %d)",
+                 BS_TS_MAX_WINDOWS);
+        return -1;
+    }
+    w->any = 1;
+    for (size_t e = 0; e < s->st->nexprs; e++)
+        if (feed(s, &w->a[e], s->st->exprs[e].agg, t, &vals[s->efield[e]])) goto oom;
+    return 0;
+oom:
+    snprintf(s->err, sizeof s->err, "out of memory");
+    return -1;
+}
+
+/* A whole partition (from a backend without visit, or a read). */
+static int on_part(void *ud, const bs_partv *p) {
+    int c = sel_part(ud, p->token, p->pk, p->pk_len);
+    if (c) return c < 0 ? c : 0;
+    for (size_t r = 0; r < p->nrows; r++)
+        if ((c = sel_row(ud, &p->rows[r]))) return c;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -648,7 +687,7 @@ static void series_head(sel *s, const group *g, bs_buf *o, int *first) {
 
 /* Raw rows of one output series. */
 static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
-    qsort(g->rows, g->nrows, sizeof *g->rows, cmp_raw);
+    if (g->nrows > 1) qsort(g->rows, g->nrows, sizeof *g->rows, cmp_raw);
     size_t from = (size_t)s->st->offset_rows, n = g->nrows;
     if (from >= n) return;
     size_t cnt = n - from;
@@ -698,7 +737,7 @@ static int cmp_win(const void *x, const void *y) {
 static void emit_agg(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
     const bs_iq_stmt *st = s->st;
     size_t ne = st->nexprs;
-    qsort(g->w, g->nw, sizeof *g->w, cmp_win);
+    if (g->nw > 1) qsort(g->w, g->nw, sizeof *g->w, cmp_win);
     /* the windows to output */
     int64_t w0, w1;
     size_t nwin;
@@ -970,6 +1009,53 @@ static int time_bound(sel *s, int64_t t, bs_bound *b) {
     return b->prefix ? 0 : -1;
 }
 
+/* The slice every partition is read with: the fields read, and the
+ * WHERE's time range as clustering bounds (time is DESC or ASC).  0 or
+ * -1 (out of memory). */
+static int time_slice(sel *s, bs_slice *sl) {
+    memset(sl, 0, sizeof *sl);
+    sl->cols = s->cols;
+    sl->ncols = s->ncols;
+    bs_bound lo, hi;
+    memset(&lo, 0, sizeof lo);
+    memset(&hi, 0, sizeof hi);
+    if (s->st->has_tmin && time_bound(s, s->st->tmin, &lo)) return -1;
+    if (s->st->has_tmax && time_bound(s, s->st->tmax, &hi)) return -1;
+    int desc = s->t->cols[s->t->npk].desc;
+    sl->start = desc ? hi : lo;
+    sl->end = desc ? lo : hi;
+    return 0;
+}
+
+/* Reads partition pk (series, bucket) of the measurement with slice sl:
+ * visited where the backend can (nothing built), else read whole.  0 or
+ * -1 (s->err, or *err). */
+static int read_one(sel *s, const uint8_t *pk, size_t pk_len, const bs_slice *sl,
+                    bs_exec_err *err) {
+    bs_ts *ts = s->ts;
+    int64_t tok = bs_ring_partition_token(pk, pk_len);
+    if (ts->be.visit && tok != INT64_MIN) {
+        bs_scan sc;
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = tok - 1;
+        sc.end_token = tok;
+        sc.slice = sl;
+        bs_visit v = {sel_part, sel_row, s};
+        s->want_pk = pk;
+        s->want_len = pk_len;
+        int rc = ts->be.visit(ts->be.ud, s->t, &sc, BS_CL_ONE, &v, err);
+        s->want_pk = NULL;
+        return rc < 0 ? -1 : 0;
+    }
+    bs_partv *pv = NULL;
+    if (ts->be.read(ts->be.ud, s->t, tok, pk, pk_len, sl, BS_CL_ONE, s->a, &pv, err)) return -1;
+    if (!pv || !pv->nrows) return 0;
+    bs_partv p = *pv;
+    p.pk = pk;
+    p.pk_len = pk_len;
+    return on_part(s, &p);
+}
+
 /* The series-index path: when the WHERE names tags only and bounds the
  * time, the series it matches come from the measurement's index
  * partition and their (series, bucket) partitions inside the range are
@@ -985,66 +1071,196 @@ static int index_path(sel *s, const bs_table_schema *ix) {
     bs_partv *ip = NULL;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
-    bs_slice all, sl;
+    bs_slice all, sl; /* the series' partitions: the fields read, the time range */
     memset(&all, 0, sizeof all);
-    memset(&sl, 0, sizeof sl); /* the series' partitions: the fields read, the time range */
-    sl.cols = s->cols;
-    sl.ncols = s->ncols;
-    if (time_bound(s, st->tmax, &sl.start) || time_bound(s, st->tmin, &sl.end)) return 0;
-    if (!s->t->cols[s->t->npk].desc) {
-        bs_bound x = sl.start;
-        sl.start = sl.end;
-        sl.end = x;
-    }
+    if (time_slice(s, &sl)) return 0;
     const char *m = st->from;
     size_t mn = strlen(m);
     if (ts->be.read(ts->be.ud, ix, bs_ring_partition_token(m, mn), m, mn, &all, BS_CL_ONE, s->a,
                     &ip, &err))
         goto fail;
-    size_t nreads = 0;
+    /* the matching series first: past INDEX_PATH_MAX_READS partitions
+     * nothing is read here (the scan then reads every partition once) */
     const bs_type *ty = ix->cols[ix->npk].type;
     bs__ts_tag tags[MAX_TAGS];
-    for (size_t r = 0; ip && r < ip->nrows; r++) {
+    bs_buf key = BS_BUF_INIT, pk = BS_BUF_INIT;
+    size_t nhit = 0, per = (size_t)(b1 - b0 + 1);
+    bs_buf *hits = ip && ip->nrows ? bs_arena_alloc(s->a, ip->nrows * sizeof *hits) : NULL;
+    int rc = ip && ip->nrows && !hits ? -1 : 0;
+    for (size_t r = 0; ip && r < ip->nrows && !rc; r++) {
         bs_rbuf rb;
         bs_rbuf_init(&rb, ip->rows[r].ck, ip->rows[r].ck_len);
-        bs_buf key = BS_BUF_INIT;
-        if (bs_keycodec_decode(ty, 0, &rb, &key, NULL) || !key.data) {
-            bs_buf_free(&key);
-            continue;
-        }
+        bs_buf_reset(&key);
+        if (bs_keycodec_decode(ty, 0, &rb, &key, NULL) || !key.data) continue;
         size_t nt = bs__ts_series_tags((const char *)key.data, key.len, s->a, tags, MAX_TAGS);
-        int hit = eval(s, st->where, tags, nt, NULL);
-        for (int64_t b = b0; hit && b <= b1; b++) {
-            if (++nreads > INDEX_PATH_MAX_READS) {
-                bs_buf_free(&key);
-                return 0; /* too many partitions: a scan is cheaper */
-            }
+        if (!eval(s, st->where, tags, nt, NULL)) continue;
+        if ((nhit + 1) * per > INDEX_PATH_MAX_READS) rc = 1; /* a scan is cheaper */
+        hits[nhit].data = bs_arena_memdup(s->a, key.data, key.len ? key.len : 1);
+        hits[nhit].len = key.len;
+        if (!hits[nhit++].data) rc = -1;
+    }
+    for (size_t h = 0; h < nhit && !rc; h++) {
+        for (int64_t b = b0; b <= b1 && !rc; b++) {
             uint8_t bb[8];
             for (int i = 0; i < 8; i++) bb[i] = (uint8_t)((uint64_t)b >> (56 - 8 * i));
-            bs_ring_keypart kp[2] = {{key.data, key.len}, {bb, 8}};
-            bs_buf pk = BS_BUF_INIT;
-            bs_partv *pv = NULL;
-            int rc = bs_ring_compose_key(kp, 2, &pk) ||
-                     ts->be.read(ts->be.ud, s->t, bs_ring_partition_token(pk.data, pk.len),
-                                 pk.data, pk.len, &sl, BS_CL_ONE, s->a, &pv, &err);
-            if (!rc && pv && pv->nrows) {
-                bs_partv p = *pv;
-                p.pk = pk.data;
-                p.pk_len = pk.len;
-                rc = on_part(s, &p);
-            }
-            bs_buf_free(&pk);
-            if (rc) {
-                bs_buf_free(&key);
-                goto fail;
-            }
+            bs_ring_keypart kp[2] = {{hits[h].data, hits[h].len}, {bb, 8}};
+            bs_buf_reset(&pk);
+            rc = bs_ring_compose_key(kp, 2, &pk) ? -1 : read_one(s, pk.data, pk.len, &sl, &err);
         }
-        bs_buf_free(&key);
     }
-    return 1;
+    bs_buf_free(&key);
+    bs_buf_free(&pk);
+    if (rc > 0) return 0;
+    if (!rc) return 1;
 fail:
     if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
     return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Two halves of the ring at once (aggregates)                          */
+/* ------------------------------------------------------------------ */
+
+/* An aggregate scan reads (MIN, 0] on the calling thread and (0, MIN] on
+ * a second one, each half into groups of its own (the second half's in
+ * its own arena), then merges the second half into the first.  The
+ * serial scan visits the same two halves in the same order, and the
+ * merge keeps its choices on ties (first/last/min/max keep the first
+ * half's point when times or values are equal), so only the float sums'
+ * rounding may differ from a serial scan. */
+typedef struct half {
+    sel s;
+    bs_arena a;
+    bs_scan scan;
+    bs_exec_err err;
+    int rc;
+} half;
+
+static void *half_run(void *ud) {
+    half *h = ud;
+    bs_visit v = {sel_part, sel_row, &h->s};
+    h->rc = h->s.ts->be.visit(h->s.ts->be.ud, h->s.t, &h->scan, BS_CL_ONE, &v, &h->err) < 0;
+    return NULL;
+}
+
+/* Accumulator x (second half) into d.  0 or -1 (out of memory). */
+static int acc_merge(sel *s, acc *d, const acc *x, bs_iq_agg agg) {
+    if (!x->n) return 0;
+    if (!d->n) {
+        *d = *x; /* the value arrays stay in the half's arena until the end */
+        return 0;
+    }
+    if (x->tfirst < d->tfirst) d->first = x->first, d->tfirst = x->tfirst;
+    if (x->tlast > d->tlast) d->last = x->last, d->tlast = x->tlast;
+    d->isum += x->isum;
+    d->fsum += x->fsum;
+    int c = vcmp(&x->min, &d->min);
+    if (c < 0 || (c == 0 && x->tmin < d->tmin)) d->min = x->min, d->tmin = x->tmin;
+    c = vcmp(&x->max, &d->max);
+    if (c > 0 || (c == 0 && x->tmax < d->tmax)) d->max = x->max, d->tmax = x->tmax;
+    d->n += x->n;
+    if (!need_values(agg) || !x->nx) return 0;
+    size_t n = d->nx + x->nx;
+    double *xs = bs_arena_alloc(s->a, n * sizeof *xs);
+    int64_t *xt = bs_arena_alloc(s->a, n * sizeof *xt);
+    val *xv = bs_arena_alloc(s->a, n * sizeof *xv);
+    if (!xs || !xt || !xv) return -1;
+    if (d->nx) {
+        memcpy(xs, d->xs, d->nx * sizeof *xs);
+        memcpy(xt, d->xt, d->nx * sizeof *xt);
+        memcpy(xv, d->xv, d->nx * sizeof *xv);
+    }
+    memcpy(xs + d->nx, x->xs, x->nx * sizeof *xs);
+    memcpy(xt + d->nx, x->xt, x->nx * sizeof *xt);
+    memcpy(xv + d->nx, x->xv, x->nx * sizeof *xv);
+    d->xs = xs, d->xt = xt, d->xv = xv;
+    d->nx = d->xcap = n;
+    return 0;
+}
+
+/* Group x of the second half: s's group with the same key (added when
+ * missing), or NULL (out of memory). */
+static group *group_like(sel *s, const group *x) {
+    for (size_t i = 0; i < s->ng; i++)
+        if (s->g[i].kn == x->kn && !memcmp(s->g[i].key, x->key, x->kn)) return &s->g[i];
+    if (s->ng == s->gcap) {
+        size_t nc = s->gcap ? s->gcap * 2 : 16;
+        group *g = bs_arena_alloc(s->a, nc * sizeof *g);
+        if (!g) return NULL;
+        if (s->ng) memcpy(g, s->g, s->ng * sizeof *g);
+        s->g = g;
+        s->gcap = nc;
+    }
+    group *g = &s->g[s->ng++];
+    memset(g, 0, sizeof *g);
+    g->key = x->key; /* the half's arena outlives the answer */
+    g->kn = x->kn;
+    g->tv = x->tv;
+    g->last_idx = (size_t)-1;
+    return g;
+}
+
+/* Merges half h into s.  0 or -1 (s->err). */
+static int merge_half(sel *s, const sel *h) {
+    if (h->dmin < s->dmin) s->dmin = h->dmin;
+    if (h->dmax > s->dmax) s->dmax = h->dmax;
+    for (size_t i = 0; i < h->ng; i++) {
+        const group *x = &h->g[i];
+        group *g = group_like(s, x);
+        if (!g) goto oom;
+        for (size_t k = 0; k < x->nw; k++) {
+            win *w = get_window(s, g, x->w[k].start);
+            if (!w) {
+                snprintf(s->err, sizeof s->err, "too many GROUP BY time() windows (max %d)",
+                         BS_TS_MAX_WINDOWS);
+                return -1;
+            }
+            w->any |= x->w[k].any;
+            for (size_t e = 0; e < s->st->nexprs; e++)
+                if (acc_merge(s, &w->a[e], &x->w[k].a[e], s->st->exprs[e].agg)) goto oom;
+        }
+    }
+    return 0;
+oom:
+    snprintf(s->err, sizeof s->err, "out of memory");
+    return -1;
+}
+
+/* The whole-ring visit of an aggregate, in two halves at once when
+ * there are two CPUs.  h: the second half (its arena freed by the
+ * caller after the answer is written).  0 or -1 (s->err or *err). */
+static int visit_halves(sel *s, const bs_slice *sl, half *h, bs_exec_err *err) {
+    bs_ts *ts = s->ts;
+    bs_scan scan;
+    memset(&scan, 0, sizeof scan);
+    scan.start_token = INT64_MIN;
+    scan.end_token = INT64_MIN;
+    scan.slice = sl;
+    bs_visit v = {sel_part, sel_row, s};
+    pthread_t th;
+    if (!s->agg || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, err) < 0 ? -1 : 0;
+    h->s = *s;
+    h->s.a = &h->a;
+    h->s.g = NULL;
+    h->s.ng = h->s.gcap = 0;
+    h->s.ckb = (bs_buf)BS_BUF_INIT;
+    h->s.err[0] = 0;
+    h->scan = scan;
+    h->scan.start_token = 0;
+    memset(&h->err, 0, sizeof h->err);
+    if (pthread_create(&th, NULL, half_run, h))
+        return ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, err) < 0 ? -1 : 0;
+    scan.end_token = 0;
+    int rc = ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, err) < 0 ? -1 : 0;
+    pthread_join(th, NULL);
+    bs_buf_free(&h->s.ckb);
+    if (!rc && h->rc) {
+        snprintf(s->err, sizeof s->err, "%s",
+                 h->s.err[0] ? h->s.err : h->err.msg[0] ? h->err.msg : "read failed");
+        return -1;
+    }
+    return rc ? rc : merge_half(s, &h->s);
 }
 
 /* Reads the measurement (index path or scan) and writes the series
@@ -1053,20 +1269,27 @@ static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_bu
                           const char **emsg) {
     bs_ts *ts = s->ts;
     const bs_iq_stmt *st = s->st;
+    bs_slice sl;
     bs_scan scan;
     memset(&scan, 0, sizeof scan);
     scan.start_token = INT64_MIN;
     scan.end_token = INT64_MIN;
+    scan.slice = &sl;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
-    int ipath = index_path(s, ix);
+    half h;
+    bs_arena_init(&h.a, 0);
+    int ipath = time_slice(s, &sl) ? -1 : index_path(s, ix);
     if (ipath < 0 ||
-        (!ipath && ts->be.scan(ts->be.ud, s->t, &scan, BS_CL_ONE, on_part, s, &err))) {
+        (!ipath && (ts->be.visit ? visit_halves(s, &sl, &h, &err)
+                                 : ts->be.scan(ts->be.ud, s->t, &scan, BS_CL_ONE, on_part, s,
+                                               &err)))) {
         if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
         *emsg = s->err;
+        bs_arena_free(&h.a);
         return;
     }
-    qsort(s->g, s->ng, sizeof *s->g, cmp_group);
+    if (s->ng > 1) qsort(s->g, s->ng, sizeof *s->g, cmp_group);
     int first = 1;
     size_t g0 = (size_t)st->soffset, gn = s->ng;
     if (st->slimit > 0 && g0 + (size_t)st->slimit < gn) gn = g0 + (size_t)st->slimit;
@@ -1077,6 +1300,7 @@ static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_bu
             emit_raw(s, &s->g[i], ediv, o, &first);
     }
     if (!first) bs_buf_append_str(o, "]");
+    bs_arena_free(&h.a);
 }
 
 void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv, bs_arena *a,
@@ -1128,6 +1352,7 @@ out:
         free(re);
     }
     bs_schema_release(sc);
+    bs_buf_free(&s.ckb);
     if (emsg) {
         bs_buf_append_str(o, ",\"error\":");
         bs_http_json_str(o, emsg, strlen(emsg));

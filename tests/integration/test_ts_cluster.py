@@ -4,6 +4,11 @@ test_ts_cluster.py - the time-series endpoint on 3 nodes, RF=3:
   - a database created through node 1 (CREATE DATABASE ... WITH
     REPLICATION 3) reaches every node; points written through node 1 at
     consistency=all are read back, all of them, through node 3's /query;
+  - a database with REPLICATION 1, so each node holds a third of the
+    partitions: aggregates (count, sum, max GROUP BY a tag, mean GROUP BY
+    time() for one series) through each node equal the values computed
+    from the points written (the pieces a node holds are aggregated in
+    its store, the others fetched from their replica);
   - a node killed (SIGKILL) during ingestion at consistency=quorum through
     the two other nodes: once it is back, every acknowledged point is
     returned by a query through it (hinted handoff brings the points it
@@ -78,8 +83,9 @@ class TsClusterTest(unittest.TestCase):
                                {"db": db, "precision": "s", "consistency": cl},
                                "".join(lines).encode())
 
-    def create(self, db, m):
-        st, res, _ = influx_ref.query(self.url(0), "CREATE DATABASE %s WITH REPLICATION 3" % db)
+    def create(self, db, m, rf=3):
+        st, res, _ = influx_ref.query(self.url(0), "CREATE DATABASE %s WITH REPLICATION %d"
+                                      % (db, rf))
         self.assertEqual(st, 200)
         self.assertNotIn("error", res["results"][0])
         for i in (1, 2):
@@ -107,6 +113,36 @@ class TsClusterTest(unittest.TestCase):
                                       db="c1")
         self.assertEqual(res["results"][0]["series"][0]["values"][0][1],
                          sum(i for i in range(1000) if i % 20 == 3))
+
+    def test_rf1_aggregates_through_every_node(self):
+        self.create("c3", "r", rf=1)
+        pts = [("h%d" % (i % 20), (i * 7) % 101, T0 + i) for i in range(2000)]
+        st, body, _ = self.write(0, "c3", ["r,host=%s v=%d %d\n" % p for p in pts], "all")
+        self.assertEqual(st, 204, body)
+        pts.append(("init", 0, T0 - 1))  # create()'s point
+        hosts = sorted({h for h, _, _ in pts})
+        maxes = []
+        for h in hosts:
+            mx = max(v for hh, v, _ in pts if hh == h)
+            maxes.append([min(t for hh, v, t in pts if hh == h and v == mx), mx])
+        win = {}
+        for h, v, t in pts:
+            if h == "h3" and T0 <= t < T0 + 500:
+                win.setdefault((t - T0) // 100, []).append(v)
+        for i in range(3):
+            def q(s, i=i):
+                return influx_ref.query(self.url(i), s, db="c3", epoch="s")[1]["results"][0]
+            res = q("SELECT count(v), sum(v) FROM r")
+            self.assertEqual(res["series"][0]["values"],
+                             [[0, len(pts), sum(v for _, v, _ in pts)]], "node %d" % (i + 1))
+            res = q("SELECT max(v) FROM r GROUP BY host")
+            got = [(x["tags"]["host"], x["values"][0]) for x in res["series"]]
+            self.assertEqual(got, list(zip(hosts, maxes)), "node %d" % (i + 1))
+            res = q("SELECT mean(v) FROM r WHERE host = 'h3' AND time >= %ds AND time < %ds "
+                    "GROUP BY time(100s)" % (T0, T0 + 500))
+            self.assertEqual(res["series"][0]["values"],
+                             [[T0 + 100 * k, sum(win[k]) / len(win[k])] for k in range(5)],
+                             "node %d" % (i + 1))
 
     def test_kill_during_quorum_ingestion(self):
         self.create("c2", "k")

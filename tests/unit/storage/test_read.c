@@ -3,7 +3,8 @@
  * exclusive / prefix / unbounded, reversed, limit, paging cursor in both
  * directions, static row) and token-ordered partition scans with a
  * cross-partition paging cursor and wrap-around; a read nested in a scan
- * callback and reads from several threads (per-thread read buffers).
+ * callback and reads from several threads (per-thread read buffers);
+ * row-by-row visits (bs_store_visit).
  */
 #include "storetest.h"
 
@@ -360,6 +361,136 @@ START_TEST(concurrent_readers) {
 }
 END_TEST
 
+
+/* bs_store_visit: rows one at a time with their selected cells only,
+ * rows without a selected live cell left out, deletions applied, the
+ * partition callback skipping a partition before it is read, a stop. */
+typedef struct visres {
+    char buf[1024];
+    int rows, stop_after;
+} visres;
+
+static int vis_part(void *ud, int64_t tok, const uint8_t *pk, size_t pk_len) {
+    visres *r = ud;
+    size_t o = strlen(r->buf);
+    snprintf(r->buf + o, sizeof r->buf - o, "|%lld:%.*s:", (long long)tok, (int)pk_len,
+             (const char *)pk);
+    return pk_len == 4 && !memcmp(pk, "skip", 4) ? 1 : 0;
+}
+
+static int vis_row(void *ud, const bs_rowv *row) {
+    visres *r = ud;
+    size_t o = strlen(r->buf);
+    o += (size_t)snprintf(r->buf + o, sizeof r->buf - o, "%.*s", (int)row->ck_len,
+                          (const char *)row->ck);
+    for (size_t i = 0; i < row->ncells; i++)
+        o += (size_t)snprintf(r->buf + o, sizeof r->buf - o, "%s%u=%.*s", i ? "," : "(",
+                              row->cells[i].col, (int)row->cells[i].val_len,
+                              (const char *)row->cells[i].val);
+    snprintf(r->buf + o, sizeof r->buf - o, ")");
+    r->rows++;
+    return r->stop_after && r->rows >= r->stop_after ? 1 : 0;
+}
+
+START_TEST(visit_rows) {
+    bs_table *t = open_table(S, "ks.vis", 10);
+    const char *cks[] = {"r0", "r1", "r2", "r3", "r4", "r5"};
+    for (int i = 0; i < 6; i++) {
+        if (i != 1) w_cell(S, t, 5, "q", cks[i], 1, cks[i], 10, 0);
+        w_cell(S, t, 5, "q", cks[i], 3, "x", 10, 0);
+        w_cell(S, t, 7, "skip", cks[i], 1, "s", 10, 0);
+        w_cell(S, t, 9, "dead", cks[i], 1, "d", 10, 0);
+    }
+    bs_batch *b;
+    ck_assert_int_eq(bs_batch_new(S, &b), 0);
+    bs_rowkey r2 = rk(5, "q", "r2");
+    ck_assert_int_eq(bs_batch_delete_row(b, t, &r2, 20), 0);
+    bs_bound s4 = INC("r4"), e5 = INC("r5");
+    ck_assert_int_eq(bs_batch_delete_range(b, t, 5, "q", 1, &s4, &e5, 20), 0);
+    ck_assert_int_eq(bs_batch_delete_partition(b, t, 9, "dead", 4, 20), 0);
+    bs_rowkey r3 = rk(5, "q", "r3");
+    ck_assert_int_eq(bs_batch_put_cell(b, t, &r3, 1, NULL, 0, "new", 3, 30, 0), 0);
+    ck_assert_int_eq(bs_store_write(S, b), 0);
+    bs_batch_free(b);
+    uint16_t cols[1] = {1};
+    bs_slice sl;
+    memset(&sl, 0, sizeof sl);
+    sl.cols = cols;
+    sl.ncols = 1;
+    bs_scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.start_token = INT64_MIN;
+    sc.end_token = INT64_MIN;
+    sc.slice = &sl;
+    bs_visit v = {vis_part, vis_row, NULL};
+    visres r;
+    memset(&r, 0, sizeof r);
+    v.ud = &r;
+    ck_assert_int_eq(bs_store_visit(t, &sc, &v), 0);
+    /* r1 has no column 1, r2 and r4, r5 are deleted, "dead" has no rows */
+    ck_assert_str_eq(r.buf, "|5:q:r0(1=r0)r3(1=new)|7:skip:|9:dead:");
+    /* every column; a clustering window; a stop after one row */
+    sl.cols = NULL;
+    sl.ncols = 0;
+    sl.start = INC("r1");
+    sl.end = INC("r3");
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(bs_store_visit(t, &sc, &v), 0);
+    ck_assert_str_eq(r.buf, "|5:q:r1(3=x)r3(1=new,3=x)|7:skip:|9:dead:");
+    memset(&r, 0, sizeof r);
+    r.stop_after = 1;
+    ck_assert_int_eq(bs_store_visit(t, &sc, &v), 1);
+    ck_assert_str_eq(r.buf, "|5:q:r1(3=x)");
+    /* a token range; a cursor is refused */
+    sc.start_token = 5;
+    sc.end_token = 7;
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(bs_store_visit(t, &sc, &v), 0);
+    ck_assert_str_eq(r.buf, "|7:skip:");
+    sc.has_cursor = 1;
+    ck_assert_int_eq(bs_store_visit(t, &sc, &v), BS_EINVAL);
+}
+END_TEST
+
+
+/* max_successive_merges: a cell written many times, timestamps out of
+ * order, folded in the memtable every 4 writes: a read still gets the
+ * write with the highest timestamp, and a newer deletion still wins. */
+START_TEST(folded_merges) {
+    bs_table_opts to;
+    bs_table_opts_default(&to);
+    to.max_successive_merges = 4;
+    bs_table *t = NULL;
+    ck_assert_int_eq(bs_store_table_open(S, "ks.fold", &to, &t), 0);
+    char v[16];
+    for (int i = 0; i < 40; i++) {
+        int ts = (i * 17) % 41 + 1; /* 1..41 shuffled, 41 - 1 = 40 distinct */
+        snprintf(v, sizeof v, "v%d", ts);
+        w_cell(S, t, 3, "k", "r", 1, v, ts, 0);
+    }
+    bs_arena_init(&A, 0);
+    int best = 0;
+    for (int i = 0; i < 40; i++)
+        if ((i * 17) % 41 + 1 > best) best = (i * 17) % 41 + 1;
+    snprintf(v, sizeof v, "v%d", best);
+    ck_assert_str_eq(cellval(rd_part(t, 3, "k", NULL, &A), "r", 1), v);
+    bs_batch *b;
+    ck_assert_int_eq(bs_batch_new(S, &b), 0);
+    bs_rowkey r = rk(3, "k", "r");
+    ck_assert_int_eq(bs_batch_delete_cell(b, t, &r, 1, NULL, 0, 100), 0);
+    ck_assert_int_eq(bs_store_write(S, b), 0);
+    bs_batch_free(b);
+    for (int i = 0; i < 10; i++) w_cell(S, t, 3, "k", "r", 1, "old", 50 + i, 0);
+    ck_assert_ptr_null(cellval(rd_part(t, 3, "k", NULL, &A), "r", 1));
+    w_cell(S, t, 3, "k", "r", 1, "new", 200, 0);
+    ck_assert_str_eq(cellval(rd_part(t, 3, "k", NULL, &A), "r", 1), "new");
+    /* the option can be changed on an open table */
+    to.max_successive_merges = 0;
+    ck_assert_int_eq(bs_table_set_opts(t, &to), 0);
+    bs_arena_free(&A);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage_read");
     TCase *tc = tcase_create("read");
@@ -371,6 +502,8 @@ int main(void) {
     tcase_add_test(tc, scan_callback_error);
     tcase_add_test(tc, read_inside_scan);
     tcase_add_test(tc, concurrent_readers);
+    tcase_add_test(tc, visit_rows);
+    tcase_add_test(tc, folded_merges);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
