@@ -255,12 +255,16 @@ struct bs_msg {
 /* Whether a connection's peer is in another data center, asked of the
  * peer_remote_dc callback once per connection (cached); while the answer
  * is "unknown" (gossip has not told us yet) it is asked again at most once
- * a second.  Loop thread (the cache lives in the connection). */
+ * every 20 ms: until then the connection's messages are neither counted
+ * as cross-DC nor compressed (internode_compression: dc), so the window
+ * stays short (once a second let the first second of writes of a new
+ * cluster cross uncounted and uncompressed).  Loop thread (the cache
+ * lives in the connection). */
 enum { XDC_UNKNOWN = 0, XDC_SAME = 1, XDC_REMOTE = 2 };
 static int conn_xdc(bs_msg *m, const bs_msg_peer *p, int *cache, int64_t *at) {
     if (*cache != XDC_UNKNOWN || !m->o.peer_remote_dc) return *cache;
     int64_t now = (int64_t)uv_now(&m->loop);
-    if (*at && now - *at < 1000) return XDC_UNKNOWN;
+    if (*at && now - *at < 20) return XDC_UNKNOWN;
     *at = now ? now : 1;
     int r = m->o.peer_remote_dc(m->o.peer_dc_ud, p);
     *cache = r > 0 ? XDC_REMOTE : r == 0 ? XDC_SAME : XDC_UNKNOWN;
