@@ -250,6 +250,21 @@ static const char *tag_of(const bs__ts_tag *t, size_t n, const char *k) {
 /* Groups and windows                                                   */
 /* ------------------------------------------------------------------ */
 
+/* A zeroed group appended to s->g (grown in the arena), or NULL. */
+static group *new_group(sel *s) {
+    if (s->ng == s->gcap) {
+        size_t nc = s->gcap ? s->gcap * 2 : 16;
+        group *g = bs_arena_alloc(s->a, nc * sizeof *g);
+        if (!g) return NULL;
+        if (s->ng) memcpy(g, s->g, s->ng * sizeof *g);
+        s->g = g;
+        s->gcap = nc;
+    }
+    group *g = &s->g[s->ng++];
+    memset(g, 0, sizeof *g);
+    return g;
+}
+
 static group *find_group(sel *s, const bs__ts_tag *tags, size_t nt) {
     char kb[4096];
     size_t kn = 0;
@@ -263,16 +278,8 @@ static group *find_group(sel *s, const bs__ts_tag *tags, size_t nt) {
     }
     for (size_t i = 0; i < s->ng; i++)
         if (s->g[i].kn == kn && !memcmp(s->g[i].key, kb, kn)) return &s->g[i];
-    if (s->ng == s->gcap) {
-        size_t nc = s->gcap ? s->gcap * 2 : 16;
-        group *g = bs_arena_alloc(s->a, nc * sizeof *g);
-        if (!g) return NULL;
-        if (s->ng) memcpy(g, s->g, s->ng * sizeof *g);
-        s->g = g;
-        s->gcap = nc;
-    }
-    group *g = &s->g[s->ng++];
-    memset(g, 0, sizeof *g);
+    group *g = new_group(s);
+    if (!g) return NULL;
     g->key = bs_arena_memdup(s->a, kb, kn ? kn : 1);
     g->kn = kn;
     g->tv = bs_arena_alloc(s->a, (s->ngtags ? s->ngtags : 1) * sizeof *g->tv);
@@ -1183,16 +1190,8 @@ static int acc_merge(sel *s, acc *d, const acc *x, bs_iq_agg agg) {
 static group *group_like(sel *s, const group *x) {
     for (size_t i = 0; i < s->ng; i++)
         if (s->g[i].kn == x->kn && !memcmp(s->g[i].key, x->key, x->kn)) return &s->g[i];
-    if (s->ng == s->gcap) {
-        size_t nc = s->gcap ? s->gcap * 2 : 16;
-        group *g = bs_arena_alloc(s->a, nc * sizeof *g);
-        if (!g) return NULL;
-        if (s->ng) memcpy(g, s->g, s->ng * sizeof *g);
-        s->g = g;
-        s->gcap = nc;
-    }
-    group *g = &s->g[s->ng++];
-    memset(g, 0, sizeof *g);
+    group *g = new_group(s);
+    if (!g) return NULL;
     g->key = x->key; /* the half's arena outlives the answer */
     g->kn = x->kn;
     g->tv = x->tv;
