@@ -82,6 +82,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sched.h"
 #include "common/tls.h"
 
 #define SWEEP_MS 50
@@ -1674,6 +1675,7 @@ static int push_cmd(bs_msg *m, cmd *c) {
 static void *loop_main(void *arg) {
     bs_msg *m = arg;
     prctl(PR_SET_NAME, "bs-msg", 0, 0, 0); /* shown by top -H, perf */
+    (void)bs_sched_request_thread(); /* common/sched.h */
     m->loop_tid = pthread_self();
     uv_run(&m->loop, UV_RUN_DEFAULT);
     return NULL;

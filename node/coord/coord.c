@@ -50,6 +50,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sched.h"
 #include "node/coord/wire.h"
 #include "query/proto.h"
 
@@ -695,6 +696,7 @@ static void job_free(bs__job *j) {
 static void *worker_main(void *arg) {
     bs_coord *c = arg;
     prctl(PR_SET_NAME, "bs-stage", 0, 0, 0); /* shown by top -H, perf */
+    (void)bs_sched_request_thread(); /* common/sched.h */
     for (;;) {
         pthread_mutex_lock(&c->qlock);
         while (!c->qhead && !c->qstop) pthread_cond_wait(&c->qcond, &c->qlock);

@@ -112,6 +112,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sched.h"
 #include "common/tls.h"
 #include "node/transport/server.h"
 
@@ -1513,6 +1514,7 @@ static int make_socket(const struct sockaddr_storage *ss, socklen_t len, int reu
 static void loop_thread(void *arg) {
     srv_loop *lp = arg;
     prctl(PR_SET_NAME, "bs-cql", 0, 0, 0); /* shown by top -H, perf */
+    (void)bs_sched_request_thread(); /* common/sched.h */
     /* libuv writes with write(2), not send(MSG_NOSIGNAL): a write to a
      * connection the peer has reset may raise SIGPIPE, which must not end
      * the process.  Blocking it in the loop threads (rather than ignoring

@@ -1,10 +1,16 @@
 /*
  * test_common.c - unit tests for common/: buffers, readers, errors,
- * clocks, uuids, arena, type descriptors.
+ * clocks, uuids, arena, type descriptors, scheduling hints.
  */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "common/arena.h"
 #include "common/buf.h"
@@ -13,6 +19,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mpcheck.h"
+#include "common/sched.h"
 #include "common/types.h"
 #include "common/utf8.h"
 #include "common/uuid.h"
@@ -296,6 +303,35 @@ START_TEST(json_quote_escapes_and_repairs) {
 }
 END_TEST
 
+/* bs_sched_request_thread: the calling thread keeps its nice value and,
+ * on a kernel with custom slices (6.12+) that reports them
+ * (/proc/.../sched), gets the request slice.  Forked by Check: the nice value
+ * set here does not outlive the test. */
+START_TEST(sched_request_slice_keeps_nice) {
+    ck_assert_int_eq(setpriority(PRIO_PROCESS, 0, 3), 0);
+    ck_assert_int_eq(bs_sched_request_thread(), 0);
+    errno = 0;
+    ck_assert_int_eq(getpriority(PRIO_PROCESS, 0), 3);
+    ck_assert_int_eq(errno, 0);
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/sched",
+             (long)syscall(SYS_gettid));
+    FILE *f = fopen(path, "r");
+    long long slice = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "se.slice", 8))
+            sscanf(strchr(line, ':') + 1, "%lld", &slice);
+    if (f) fclose(f);
+    struct utsname u;
+    int major = 0, minor = 0;
+    ck_assert_int_eq(uname(&u), 0);
+    sscanf(u.release, "%d.%d", &major, &minor);
+    if (slice >= 0 && (major > 6 || (major == 6 && minor >= 12)))
+        ck_assert_int_eq(slice, BS_SCHED_REQUEST_SLICE_US *
+                                    1000LL); /* custom slices: 6.12+ */
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("common");
     TCase *tc = tcase_create("core");
@@ -312,6 +348,7 @@ int main(void) {
     tcase_add_test(tc, mpcheck_rejects_lying_counts);
     tcase_add_test(tc, utf8_strict_decode_and_validate);
     tcase_add_test(tc, json_quote_escapes_and_repairs);
+    tcase_add_test(tc, sched_request_slice_keeps_nice);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
