@@ -36,15 +36,14 @@
  * to the store on the messaging thread; schema changes are rare and
  * small, which keeps that acceptable for now.
  *
- * LOAD is the size of the files under <data_directory>/data, measured at
- * start and every LOAD_EVERY * CHECK_MS (a minute).
+ * LOAD is the size of the node's SST files (bs_local_load_bytes), measured
+ * at start and every LOAD_EVERY * CHECK_MS (a minute).
  */
 #include "node/cluster/cluster.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -683,23 +682,12 @@ static void check_schemas(bs_cluster *c) {
     bs_gossip_views_free(v, n);
 }
 
-/* LOAD: bytes under <data_directory>/data (what nodetool status shows). */
-static __thread uint64_t load_acc;
-
-static int load_add(const char *path, const struct stat *st, int flag,
-                    struct FTW *f) {
-    (void)path;
-    (void)f;
-    if (flag == FTW_F) load_acc += (uint64_t)st->st_size;
-    return 0;
-}
-
+/* LOAD: the bytes of the node's SST files (bs_local_load_bytes), what
+ * its own status row, `info` and basalt_load_bytes show, and what
+ * Cassandra's Load counts (live SSTables; not the memtables or the WAL). */
 static void update_load(bs_cluster *c) {
-    char dir[4096], v[32];
-    snprintf(dir, sizeof dir, "%s/data", c->cfg->data_directory);
-    load_acc = 0;
-    if (nftw(dir, load_add, 16, FTW_PHYS) != 0) return;
-    snprintf(v, sizeof v, "%" PRIu64, load_acc);
+    char v[32];
+    snprintf(v, sizeof v, "%" PRId64, bs_local_load_bytes(c->node));
     bs_gossip_set_local(c->gossip, BS_GS_LOAD, v);
 }
 
