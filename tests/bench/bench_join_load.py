@@ -112,10 +112,16 @@ class Stress(object):
 
 
 def _kill_stress():
+    # also called from the signal handler, which may have interrupted
+    # Stress.result()'s wait on the same Popen: that wait holds the Popen's
+    # non-reentrant lock, so a wait here without a timeout never returns
     for p in list(_STRESS):
         if p.poll() is None:
             p.kill()
-            p.wait()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
 
 
 def timeline(path):
