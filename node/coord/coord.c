@@ -1199,14 +1199,15 @@ void bs_coord_stop(bs_coord *c) {
      * this round trip */
     bs_msg_call_sync(c->msg, noop, NULL);
     bs__fwd_stop(c); /* hints of writes still waiting for relayed acks */
-    bs_hints_close(c->hints); /* stops replay; reopened below for shutdown hints */
-    c->hints = NULL;
     pthread_mutex_lock(&c->qlock);
     c->qstop = 1;
     pthread_cond_broadcast(&c->qcond);
     pthread_mutex_unlock(&c->qlock);
     for (size_t i = 0; i < c->nworkers; i++) pthread_join(c->workers[i], NULL);
     c->nworkers = 0;
+    /* after the stage: a queued hint job (job_hint) reads c->hints */
+    bs_hints_close(c->hints); /* stops replay; reopened below for shutdown hints */
+    c->hints = NULL;
     bs__counter_stop(c); /* forwarded counter writes being led */
     bs__batchlog_stop(c); /* no holder job can run any more */
     /* callbacks that fail after this (bs_msg_stop) store hints inline */
