@@ -3,8 +3,18 @@
  *
  * Threading.  One messaging thread runs its own uv_loop; every handle
  * below belongs to it.  Other threads talk to it through a command list
- * (mutex) and a uv_async: bs_msg_send() encodes the frame on the caller's
+ * (mutex) and a wake-up: bs_msg_send() encodes the frame on the caller's
  * thread (the codec is pure), queues a SEND command and wakes the loop.
+ * The wake-up is an eventfd the loop polls, not a uv_async_t: libuv 1.44's
+ * uv_async_send marks the handle busy, writes its eventfd, then marks it
+ * done, and the loop spins (pause, then sched_yield) on a handle still
+ * marked busy.  A sender preempted between the two marks - on a 2-core
+ * machine, typically by the very loop its write woke up - made the
+ * messaging thread spin until the sender ran again (perf during a
+ * bootstrap stream: 3% of the machine in that spin, senders being the
+ * nice-10 repair threads).  Here the sender only sets `wake_armed` and
+ * writes the eventfd when it was clear; the loop clears it before taking
+ * the commands and never waits for a sender.
  * DESIGN.md wants one connection per event loop per peer; until the
  * coordinator needs that, a single messaging loop with one outbound
  * connection per peer is used: simple, and enough for gossip and schema.
@@ -65,6 +75,7 @@
 #include "node/cluster/msg.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -72,8 +83,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -212,7 +225,9 @@ struct bs_msg {
     bs_msg_peer self;
     uv_loop_t loop;
     uv_tcp_t server;
-    uv_async_t async;
+    uv_poll_t wake;   /* readable: wake_fd was written */
+    int wake_fd;      /* eventfd */
+    atomic_int wake_armed; /* a wake-up is on its way; cleared by the loop */
     uv_timer_t sweep;
     pthread_t thread;
     int thread_started;
@@ -1619,12 +1634,28 @@ static void shutdown_loop(bs_msg *m) {
             free(p);
         }
     }
-    uv_close((uv_handle_t *)&m->async, on_close_noop);
+    uv_close((uv_handle_t *)&m->wake, on_close_noop);
 }
 
+/* Any thread: makes the loop run on_wake soon (see "Threading" above). */
+static void wake_loop(bs_msg *m) {
+    if (atomic_exchange(&m->wake_armed, 1)) return; /* one is on its way */
+    uint64_t one = 1;
+    while (write(m->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+    /* EAGAIN (the counter at its maximum) means the loop is woken anyway */
+}
 
-static void on_async(uv_async_t *a) {
-    bs_msg *m = a->data;
+static void on_wake(uv_poll_t *h, int status, int events) {
+    bs_msg *m = h->data;
+    (void)status;
+    (void)events;
+    uint64_t v;
+    while (read(m->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+    /* cleared before the commands are taken: a command queued after the
+     * take finds it clear and wakes the loop again */
+    atomic_store(&m->wake_armed, 0);
     for (;;) {
         pthread_mutex_lock(&m->mu);
         cmd *c = m->chead;
@@ -1664,7 +1695,7 @@ static int push_cmd(bs_msg *m, cmd *c) {
         m->chead = c;
     m->ctail = c;
     pthread_mutex_unlock(&m->mu);
-    uv_async_send(&m->async);
+    wake_loop(m);
     return 0;
 }
 
@@ -1752,8 +1783,20 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     m->self.port = ntohs(bound.ss_family == AF_INET
                              ? ((struct sockaddr_in *)&bound)->sin_port
                              : ((struct sockaddr_in6 *)&bound)->sin6_port);
-    uv_async_init(&m->loop, &m->async, on_async);
-    m->async.data = m;
+    m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (m->wake_fd < 0 || uv_poll_init(&m->loop, &m->wake, m->wake_fd)) {
+        rc = m->wake_fd < 0 ? -errno : BS_ENOMEM;
+        if (m->wake_fd >= 0) close(m->wake_fd);
+        uv_close((uv_handle_t *)&m->server, NULL);
+        uv_run(&m->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&m->loop);
+        pthread_mutex_destroy(&m->mu);
+        pthread_mutex_destroy(&m->hmu);
+        free(m);
+        return rc;
+    }
+    m->wake.data = m;
+    uv_poll_start(&m->wake, UV_READABLE, on_wake);
     uv_timer_init(&m->loop, &m->sweep);
     m->sweep.data = m;
     uv_timer_start(&m->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
@@ -1762,6 +1805,7 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
         shutdown_loop(m);
         uv_run(&m->loop, UV_RUN_DEFAULT);
         uv_loop_close(&m->loop);
+        close(m->wake_fd);
         pthread_mutex_destroy(&m->mu);
         pthread_mutex_destroy(&m->hmu);
         free(m);
@@ -1777,10 +1821,11 @@ void bs_msg_stop(bs_msg *m) {
     pthread_mutex_lock(&m->mu);
     m->stopping = 1;
     pthread_mutex_unlock(&m->mu);
-    uv_async_send(&m->async);
+    wake_loop(m);
     pthread_join(m->thread, NULL);
-    /* commands that raced with the stop flag were drained by on_async */
+    /* commands that raced with the stop flag were drained by on_wake */
     uv_loop_close(&m->loop);
+    close(m->wake_fd);
     pthread_mutex_destroy(&m->mu);
         pthread_mutex_destroy(&m->hmu);
     OPENSSL_cleanse(m->secret, sizeof m->secret);
