@@ -1932,7 +1932,7 @@ int bs_msg_send_traced(bs_msg *m, const bs_msg_peer *to, uint8_t verb,
     f.deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
     f.has_remaining = timeout_ms != 0;
     f.remaining_ms = timeout_ms;
-    f.payload = (uint8_t *)payload;
+    f.payload = payload;
     f.len = len;
     if (trace) {
         f.has_trace = 1;

@@ -323,8 +323,12 @@ typedef struct bs_msg_frame {
     uint64_t id;
     int64_t deadline_ms;
     int32_t status;
-    uint8_t *payload; /* malloc'd by decode (NULL when empty) */
+    /* decode: borrowed, no copy - it points into the bytes decoded, or
+     * into `owned` (a compressed frame's inflated body); NULL when empty.
+     * encode: the caller's bytes. */
+    const uint8_t *payload;
     size_t len;
+    uint8_t *owned; /* decode: freed by bs_msg_frame_free */
     int has_trace;     /* requests: "t", the CQL trace session (below) */
     uint8_t trace[16];
     int has_remaining; /* "r": the request's timeout left when sent, ms */
@@ -350,8 +354,9 @@ int bs_msg_frame_compress(const uint8_t *frame, size_t len, size_t threshold,
  * needed, BS_ETOOBIG/BS_ECORRUPT when the length field is out of range. */
 int bs_msg_frame_peek(const uint8_t *p, size_t len, size_t max,
                       size_t *frame_len);
-/* Decodes one whole frame (as measured by peek).  On success *f owns its
- * payload (free with bs_msg_frame_free).  BS_ECORRUPT/BS_ETRUNC/
+/* Decodes one whole frame (as measured by peek).  On success f->payload
+ * borrows from p (valid while p is), or from what *f owns when the body
+ * was compressed; bs_msg_frame_free releases it.  BS_ECORRUPT/BS_ETRUNC/
  * BS_ETOOBIG/BS_ENOMEM with a reason in err. */
 int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
                         bs_msg_frame *f, char *err, size_t errlen);

@@ -291,17 +291,10 @@ int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
                 rc = fail(err, errlen, BS_ECORRUPT, "payload is not bin");
                 break;
             }
-            free(f->payload);
-            f->payload = NULL;
+            /* borrowed: msgpack-c's bin points into body (the caller's
+             * bytes, or `raw`, which the frame then owns) */
             f->len = val->via.bin.size;
-            if (f->len) {
-                f->payload = malloc(f->len);
-                if (!f->payload) {
-                    rc = fail(err, errlen, BS_ENOMEM, "out of memory");
-                    break;
-                }
-                memcpy(f->payload, val->via.bin.ptr, f->len);
-            }
+            f->payload = f->len ? (const uint8_t *)val->via.bin.ptr : NULL;
         } else if (key_is(k, "t")) {
             if (val->type != MSGPACK_OBJECT_BIN || val->via.bin.size != 16) {
                 rc = fail(err, errlen, BS_ECORRUPT, "trace id is not bin16");
@@ -314,14 +307,19 @@ int bs_msg_frame_decode(const uint8_t *p, size_t len, size_t max,
     if (!rc && !(have_v && have_i && have_k))
         rc = fail(err, errlen, BS_ECORRUPT, "missing verb, id or kind");
 out:
-    if (rc) bs_msg_frame_free(f);
+    if (rc) {
+        bs_msg_frame_free(f);
+        free(raw);
+    } else {
+        f->owned = raw; /* NULL unless the body was inflated */
+    }
     msgpack_unpacked_destroy(&u);
-    free(raw);
     return rc;
 }
 
 void bs_msg_frame_free(bs_msg_frame *f) {
-    free(f->payload);
+    free(f->owned);
+    f->owned = NULL;
     f->payload = NULL;
     f->len = 0;
 }

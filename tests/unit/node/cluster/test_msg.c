@@ -794,7 +794,10 @@ static int raw_read_frame(int fd, bs_msg_frame *f, bs_buf *raw) {
     char err[128];
     int rc = bs_msg_frame_decode(b, 4 + len, MAX, f, err, sizeof err);
     if (raw) bs_buf_append(raw, b, 4 + len);
-    free(b);
+    if (rc == 0 && !f->owned)
+        f->owned = b; /* the payload borrows from b: freed with the frame */
+    else
+        free(b);
     ck_assert_int_eq(rc, 0);
     return 0;
 }
