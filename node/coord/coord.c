@@ -966,8 +966,10 @@ static int hints_dc_config(bs_coord *c, const char *list) {
 }
 
 void bs__hint_store(bs_coord *c, const bs_uuid *host, const void *payload, size_t len) {
-    if (!c->o.hints_enabled || !c->hints) return;
-    int rc = bs_hints_add(c->hints, host, 0, payload, len);
+    if (!c->o.hints_enabled) return;
+    pthread_rwlock_rdlock(&c->hints_lock);
+    int rc = c->hints ? bs_hints_add(c->hints, host, 0, payload, len) : 0;
+    pthread_rwlock_unlock(&c->hints_lock);
     if (rc) {
         char id[37];
         bs_uuid_format(host, id);
@@ -1061,12 +1063,18 @@ static int hint_alive(void *ud, const bs_uuid *target) {
 }
 
 uint64_t bs_coord_hints_pending(bs_coord *c, const bs_uuid *target) {
-    return c->hints ? bs_hints_pending(c->hints, target) : 0;
+    pthread_rwlock_rdlock(&c->hints_lock);
+    uint64_t n = c->hints ? bs_hints_pending(c->hints, target) : 0;
+    pthread_rwlock_unlock(&c->hints_lock);
+    return n;
 }
 
 int bs_coord_hints_replay(bs_coord *c, const bs_uuid *target, uint64_t *delivered) {
-    if (!c->hints) return BS_ENOTSUP;
-    return bs_hints_replay_now(c->hints, target, hint_deliver, c, delivered);
+    pthread_rwlock_rdlock(&c->hints_lock);
+    int rc = c->hints ? bs_hints_replay_now(c->hints, target, hint_deliver, c, delivered)
+                      : BS_ENOTSUP;
+    pthread_rwlock_unlock(&c->hints_lock);
+    return rc;
 }
 
 /* ---- backend delegation -------------------------------------------------- */
@@ -1139,6 +1147,7 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     pthread_mutex_init(&c->cache_lock, NULL);
     pthread_mutex_init(&c->hdc_lock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
+    pthread_rwlock_init(&c->hints_lock, NULL);
     pthread_cond_init(&c->qcond, NULL);
     c->o.hints_disabled_dcs = NULL;
     int rc = parse_spec(c, o->speculative_retry);
@@ -1205,9 +1214,15 @@ void bs_coord_stop(bs_coord *c) {
     pthread_mutex_unlock(&c->qlock);
     for (size_t i = 0; i < c->nworkers; i++) pthread_join(c->workers[i], NULL);
     c->nworkers = 0;
-    /* after the stage: a queued hint job (job_hint) reads c->hints */
-    bs_hints_close(c->hints); /* stops replay; reopened below for shutdown hints */
+    /* after the stage: a queued hint job (job_hint) reads c->hints.  Taken
+     * out under the lock (no user left once it is held), closed outside
+     * it: closing waits for a replay in progress, whose replies come
+     * through the messaging thread, which may want the read lock */
+    pthread_rwlock_wrlock(&c->hints_lock);
+    bs_hints *old = c->hints;
     c->hints = NULL;
+    pthread_rwlock_unlock(&c->hints_lock);
+    bs_hints_close(old); /* stops replay; reopened below for shutdown hints */
     bs__counter_stop(c); /* forwarded counter writes being led */
     bs__batchlog_stop(c); /* no holder job can run any more */
     /* callbacks that fail after this (bs_msg_stop) store hints inline */
@@ -1216,7 +1231,11 @@ void bs_coord_stop(bs_coord *c) {
     ho.enabled = c->o.hints_enabled;
     ho.max_window_ms = c->o.max_hint_window_ms;
     ho.clock = c->o.clock;
-    if (bs_hints_open(c->store, &ho, &c->hints)) c->hints = NULL;
+    bs_hints *h = NULL;
+    if (bs_hints_open(c->store, &ho, &h)) h = NULL;
+    pthread_rwlock_wrlock(&c->hints_lock);
+    c->hints = h;
+    pthread_rwlock_unlock(&c->hints_lock);
 }
 
 void bs_coord_free(bs_coord *c) {
@@ -1237,6 +1256,7 @@ void bs_coord_free(bs_coord *c) {
     pthread_mutex_destroy(&c->cache_lock);
     pthread_mutex_destroy(&c->hdc_lock);
     pthread_mutex_destroy(&c->qlock);
+    pthread_rwlock_destroy(&c->hints_lock);
     pthread_cond_destroy(&c->qcond);
     free(c);
 }
@@ -1260,6 +1280,7 @@ void bs_coord_get_stats(bs_coord *c, bs_coord_stats *out) {
     out->fwd_relayed = atomic_load(&c->fwd_relayed);
     out->fwd_acked = atomic_load(&c->fwd_acked);
     out->fwd_expired = atomic_load(&c->fwd_expired);
+    pthread_rwlock_rdlock(&c->hints_lock);
     if (c->hints) {
         bs_hints_stats hs;
         bs_hints_get_stats(c->hints, &hs);
@@ -1268,6 +1289,7 @@ void bs_coord_get_stats(bs_coord *c, bs_coord_stats *out) {
         out->hints_dropped = hs.dropped_expired + hs.dropped_left;
         out->hints_pending = hs.pending;
     }
+    pthread_rwlock_unlock(&c->hints_lock);
     out->write_p50_us = bs__hist_pct(&c->write_lat, 50);
     out->write_p99_us = bs__hist_pct(&c->write_lat, 99);
     out->read_p50_us = bs__hist_pct(&c->read_lat, 50);

@@ -217,6 +217,10 @@ struct bs_coord {
     bs_msg *msg;
     bs_coord_membership mem;
     bs_hints *hints;
+    /* read-held by every user of `hints`, write-held while bs_coord_stop
+     * closes it and opens it again for shutdown hints (a write callback
+     * on the messaging thread may store a hint at that moment) */
+    pthread_rwlock_t hints_lock;
     struct bs__batchlog *blog; /* node/coord/coord_batchlog.c */
     bs_table *paxos_t;         /* system.paxos (coord_paxos_replica.c) */
     bs_exec_backend lbe;  /* the local node's backend (delegation) */
