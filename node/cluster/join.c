@@ -60,7 +60,8 @@ bs__join_verdict bs__join_decide(const bs__join_view *v) {
  * (the ring is empty: a non-seed cannot found it, so two seeds starting
  * with a non-seed of a smaller host id waited for each other until the
  * non-seeds gave up).  *busy: the address of a live node JOINING or
- * LEAVING ("" when none). */
+ * LEAVING, or BOOT with TOKENS (announcing what it chose) ("" when
+ * none). */
 static int is_seed(const bs_config *cfg, const char *addr) {
     for (size_t i = 0; i < cfg->n_seeds; i++)
         if (!strcmp(cfg->seeds[i], addr)) return 1;
@@ -83,7 +84,17 @@ static int earlier_waiter(bs_gossip *g, const bs_config *cfg, int seeds_only,
         if (v[i].is_self || !v[i].alive || !st || !hid) continue;
         if (!strcmp(st, "JOINING") || !strcmp(st, "LEAVING"))
             snprintf(busy, busylen, "%s (%s)", e->ep.addr, st);
-        if (strcmp(st, "BOOT") != 0 || e->app[BS_GS_TOKENS].value) continue;
+        if (strcmp(st, "BOOT") != 0) continue;
+        if (e->app[BS_GS_TOKENS].value) {
+            /* it chose its tokens and announces them: TOKENS, then STATUS
+             * (two gossip updates, a disk write between them), so peers
+             * can see BOOT with TOKENS - neither waiting nor JOINING yet,
+             * nor in the ring.  A join under way: taking that for "no one
+             * ahead" let two seeds started together both found the ring
+             * (seen once in CI: test_join, chosen against [0, 0, 2]) */
+            snprintf(busy, busylen, "%s (announcing its tokens)", e->ep.addr);
+            continue;
+        }
         if (seeds_only && !is_seed(cfg, e->ep.addr)) continue;
         found |= strcasecmp(hid, mine) < 0;
     }
