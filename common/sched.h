@@ -8,12 +8,14 @@
  * SCHED_OTHER).  Background work that runs in bursts - a range being
  * streamed, a compaction - then holds a request's next step for up to a
  * slice at every hand-off between threads.  The CQL loops, the
- * messaging thread and the stage ask for a short slice: one that wakes
- * preempts background work at once.  The thread's share of the CPU is
- * unchanged (that is its nice value's); only the latency after a
- * wake-up is.  The pool workers keep the default: 64 of them with short
- * slices preempt one another, which cost 8% of the RF=1 read throughput
- * (docs/BENCHMARKS.md, session 12).
+ * request workers, the messaging thread and the stage ask for a short
+ * slice: one that wakes preempts background work at once.  The thread's
+ * share of the CPU is unchanged (that is its nice value's); only the
+ * latency after a wake-up is.  (Session 12 meant to leave the workers on
+ * the default slice, but they were libuv's pool threads, started by a
+ * CQL loop and inheriting its slice whenever a loop was the first to
+ * queue work; since the server has its own pool they ask for it
+ * themselves - docs/BENCHMARKS.md, session 13.)
  */
 #ifndef BS_SCHED_H
 #define BS_SCHED_H

@@ -7,17 +7,20 @@
  * io_threads loops (srv_loop), each run by its own thread.  A loop owns
  * its listener, its connections and everything in them; only that
  * loop's thread touches them.  Other threads reach a loop through its
- * uv_async_t and a mutex-protected inbox (EVENT frames to deliver, the
- * stop request).  The handler runs on libuv's thread pool: a work item
+ * wake-up (an eventfd the loop polls, see "Wake-ups" below) and a
+ * mutex-protected inbox (EVENT frames to deliver, sockets handed over,
+ * work items done, the stop request).  The handler runs on the server's
+ * own thread pool (worker_threads threads named bs-worker): a work item
  * (struct work) is touched by exactly one thread at a time - the loop
- * until uv_queue_work, the worker in work_cb, the loop again in
- * after_work_cb (libuv's queue gives the happens-before).  When the
+ * until pool_submit, the worker in work_cb, the loop again in
+ * after_work_cb (the pool's and the inbox's mutexes give the
+ * happens-before).  When the
  * handler's optional inline_ok says so for a request, handle runs right
  * on the loop thread instead (dispatch -> work_cb; the work item never
  * leaves the loop, its response joins the connection's `pend` buffer,
  * written with one uv_write when conn_pump has taken every buffered
  * frame, or at 64 KiB, or before a fatal error): on a 2-core machine the two thread
- * hand-offs (pool mutex + condition variable, then uv_async back) cost
+ * hand-offs (pool mutex + condition variable, then the wake-up back) cost
  * more CPU than a local RocksDB write (docs/BENCHMARKS.md).  Such a call
  * holds up the loop's other connections while it runs, which is why
  * only the embedder can judge when it is short (basaltd: EXECUTE on a
@@ -87,6 +90,21 @@
  * conn_write goes through the session and its ciphertext to uv_write
  * (raw_write).  A failed handshake is logged with the peer's address.
  *
+ * Wake-ups
+ * --------
+ * Not libuv's uv_async_t nor its thread pool (uv_queue_work answers
+ * through one): libuv 1.44's uv_async_send marks the handle busy, writes
+ * the loop's eventfd, then marks it done, and the loop spins (pause,
+ * then sched_yield) on a handle still marked busy.  A worker preempted
+ * between the two marks - on 2 cores, typically by the loop its write
+ * has just woken - kept the loop spinning until it ran again, holding up
+ * every connection of the loop (docs/BENCHMARKS.md, "Session 13"; the
+ * messaging loop, node/cluster/msg.c, had the same and does the same as
+ * here).  A thread with something for a loop puts it in the inbox, then
+ * writes the loop's eventfd only when no wake-up is on its way
+ * (`wake_armed`); the loop clears the flag before emptying the inbox and
+ * never waits for a sender.
+ *
  * Stop
  * ----
  * bs_server_stop sets every loop's stop flag and wakes it.  The loop
@@ -105,6 +123,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -138,7 +157,9 @@ typedef struct conn conn;
 /* ------------------------------------------------------------------ */
 
 typedef struct work {
-    uv_work_t uv;
+    struct work *qnext; /* the pool's queue, then the loop's done list */
+    int cancelled;      /* under the pool's mutex: skip the handler */
+    int status;         /* 0, or UV_ECANCELED: the handler did not run */
     conn *c;
     struct work *prev, *next; /* the conn's in-flight list */
     bs_arena arena;           /* body copy, decoded request, handler temps */
@@ -206,19 +227,24 @@ struct srv_loop {
     uv_tcp_t listener;
     uv_tcp_t spare; /* takes a connection that cannot be served (OOM) */
     int spare_busy;
-    uv_async_t async;
+    uv_poll_t wake;        /* readable: wake_fd was written */
+    int wake_fd;           /* eventfd; -1 none */
+    atomic_int wake_armed; /* a wake-up is on its way; cleared by the loop */
     uv_timer_t drain;
     uv_timer_t sweep; /* closes connections whose frame is overdue */
     uv_thread_t thread;
-    int have_loop, have_listener, have_async, have_timer, have_thread, have_sweep, have_check;
+    int have_loop, have_listener, have_wake, have_timer, have_thread, have_sweep, have_check;
     uv_check_t turn_end; /* runs after the loop turn's I/O: writes wlist */
     conn *wlist;         /* connections with pool responses in wout */
-    pthread_mutex_t mu; /* guards inbox, fds and stop_req */
+    pthread_mutex_t mu; /* guards inbox, fds, done and stop_req */
     evmsg *inbox, *inbox_tail;
     struct fdmsg *fds; /* accepted sockets handed over by another loop */
+    work *done, *done_tail; /* back from the pool, for after_work_cb */
     int stop_req;
     atomic_int nconns; /* connections linked on this loop */
     /* loop thread only */
+    int pool_out;      /* work items submitted and not back yet */
+    int wake_closing;  /* drained: close `wake` once pool_out is 0 */
     int stopping;
     uint64_t deadline;
     conn *conns;
@@ -245,6 +271,12 @@ struct bs_server {
     atomic_uint_fast64_t st_total, st_rejected, st_requests, st_in, st_out, st_inline;
     atomic_uint_fast64_t st_timedout, st_overloaded;
     atomic_uint_fast64_t inflight_bytes; /* request bytes with the handler */
+    /* the handler pool: nworkers threads taking `pq` in order */
+    pthread_mutex_t pmu; /* guards pq, pq_tail, pstop, work->cancelled */
+    pthread_cond_t pcv;
+    work *pq, *pq_tail;
+    int pstop, nworkers, have_pool;
+    pthread_t *workers;
     pthread_mutex_t ip_mu;               /* guards ipt */
     struct ipent *ipt[IP_BUCKETS];       /* open connections per address */
     atomic_uint_fast64_t st_err[BS_SERVER_NERRCODES], st_err_other;
@@ -463,7 +495,12 @@ static void conn_close(conn *c) {
     c->reading = 0;
     /* queued (not yet started) handler calls are cancelled; running ones
      * come back normally and their response is dropped */
-    for (work *w = c->works; w; w = w->next) uv_cancel((uv_req_t *)&w->uv);
+    if (c->works) {
+        bs_server *s = c->lp->srv;
+        pthread_mutex_lock(&s->pmu);
+        for (work *w = c->works; w; w = w->next) w->cancelled = 1;
+        pthread_mutex_unlock(&s->pmu);
+    }
     uv_close((uv_handle_t *)&c->tcp, on_conn_close);
 }
 
@@ -679,13 +716,7 @@ static void work_free(work *w) {
     free(w);
 }
 
-static void work_cb(uv_work_t *req) {
-    static _Thread_local int named;
-    if (!named) { /* a libuv pool thread: named for top -H and perf */
-        prctl(PR_SET_NAME, "bs-worker", 0, 0, 0);
-        named = 1;
-    }
-    work *w = (work *)req;
+static void work_cb(work *w) {
     bs_server *s = w->c->lp->srv;
     int rc = s->h.handle(s->h.ud, w->c->ud, &w->req, w->stream, w->comp, &w->arena, &w->out);
     if (rc || w->out.len < BS_PROTO_HEADER_LEN) {
@@ -700,8 +731,7 @@ static void work_cb(uv_work_t *req) {
     count_frame_error(s, w->out.data, w->out.len, &w->arena);
 }
 
-static void after_work_cb(uv_work_t *req, int status) {
-    work *w = (work *)req;
+static void after_work_cb(work *w, int status) {
     conn *c = w->c;
     if (w->prev) w->prev->next = w->next;
     else c->works = w->next;
@@ -718,6 +748,68 @@ static void after_work_cb(uv_work_t *req, int status) {
     work_free(w);
     if (c->closed) maybe_free(c);
     else conn_pump(c);
+}
+
+/* ---- wake-ups and the handler pool (see "Wake-ups" above) ---------- */
+
+/* Any thread: makes the loop run on_wake soon. */
+static void loop_wake(srv_loop *lp) {
+    if (atomic_exchange(&lp->wake_armed, 1)) return; /* one is on its way */
+    uint64_t one = 1;
+    while (write(lp->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+    /* EAGAIN (the counter at its maximum): the loop is woken anyway */
+}
+
+/* Loop thread: queues w for a worker.  0, or BS_ECLOSED (stopping). */
+static int pool_submit(bs_server *s, work *w) {
+    w->qnext = NULL;
+    w->cancelled = 0;
+    pthread_mutex_lock(&s->pmu);
+    if (s->pstop) {
+        pthread_mutex_unlock(&s->pmu);
+        return BS_ECLOSED;
+    }
+    if (s->pq_tail) s->pq_tail->qnext = w;
+    else s->pq = w;
+    s->pq_tail = w;
+    pthread_cond_signal(&s->pcv);
+    pthread_mutex_unlock(&s->pmu);
+    return 0;
+}
+
+/* A worker: runs the handler of each work item in turn (unless its
+ * connection closed while it waited) and hands it back to its loop. */
+static void *pool_main(void *arg) {
+    bs_server *s = arg;
+    prctl(PR_SET_NAME, "bs-worker", 0, 0, 0); /* shown by top -H, perf */
+    /* the short slice (common/sched.h), as the loops: libuv's pool
+     * threads, which the loops started, inherited theirs; without it RF=3
+     * writes lost 9% (a worker woken by a reply waited out the running
+     * thread's 1.4 ms slice) */
+    (void)bs_sched_request_thread();
+    for (;;) {
+        pthread_mutex_lock(&s->pmu);
+        while (!s->pq && !s->pstop) pthread_cond_wait(&s->pcv, &s->pmu);
+        work *w = s->pq;
+        if (w) {
+            s->pq = w->qnext;
+            if (!s->pq) s->pq_tail = NULL;
+            w->status = w->cancelled ? UV_ECANCELED : 0;
+        }
+        pthread_mutex_unlock(&s->pmu);
+        if (!w) return NULL; /* stopping, and nothing is queued */
+        if (w->status == 0) work_cb(w);
+        /* the conn (and its loop) outlive the item: inflight counts it */
+        srv_loop *lp = w->c->lp;
+        w->qnext = NULL;
+        pthread_mutex_lock(&lp->mu);
+        if (lp->done_tail) lp->done_tail->qnext = w;
+        else lp->done = w;
+        lp->done_tail = w;
+        pthread_mutex_unlock(&lp->mu);
+        loop_wake(lp);
+    }
 }
 
 /* Copies the frame body into a fresh request arena, decodes it and hands
@@ -775,7 +867,7 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
         /* on this loop thread: no hand-off to the pool and back */
         BUMP(s->st_inline, 1);
         if (s->h.inline_begin) s->h.inline_begin(s->h.ud);
-        work_cb(&w->uv);
+        work_cb(w);
         if (!c->closing && !c->fatal) {
             /* gathered: conn_pump writes every inline answer of this pass
              * at once (one send for a pipelined burst) */
@@ -789,12 +881,12 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
         work_free(w);
         return;
     }
-    rc = uv_queue_work(&c->lp->loop, &w->uv, work_cb, after_work_cb);
-    if (rc) {
+    if (pool_submit(s, w)) {
         work_free(w);
         send_error(c, f->h.stream, BS_PROTO_ERR_SERVER, "Internal server error: cannot queue work");
         return;
     }
+    c->lp->pool_out++;
     w->next = c->works;
     if (c->works) c->works->prev = w;
     c->works = w;
@@ -1215,7 +1307,7 @@ static void on_accept(uv_stream_t *ls, int status) {
         if (!stopping) {
             m->next = to->fds;
             to->fds = m;
-            uv_async_send(&to->async);
+            loop_wake(to);
         }
         pthread_mutex_unlock(&to->mu);
         if (stopping) {
@@ -1333,7 +1425,10 @@ static void on_drain(uv_timer_t *t) {
     if (busy) BS_WARN(LOGC, "loop %d: stop timeout; closing connections with work in flight", lp->idx);
     for (conn *c = lp->conns; c; c = c->next) conn_close(c);
     uv_close((uv_handle_t *)&lp->drain, NULL);
-    uv_close((uv_handle_t *)&lp->async, NULL);
+    /* the wake-up stays until every work item is back (after_work_cb
+     * frees it and its connection) */
+    lp->wake_closing = 1;
+    if (lp->pool_out == 0) uv_close((uv_handle_t *)&lp->wake, NULL);
     if (lp->have_sweep) uv_close((uv_handle_t *)&lp->sweep, NULL);
     if (lp->have_check) uv_close((uv_handle_t *)&lp->turn_end, NULL);
 }
@@ -1388,15 +1483,31 @@ static void begin_stop(srv_loop *lp) {
     uv_timer_start(&lp->drain, on_drain, 0, DRAIN_POLL_MS);
 }
 
-static void on_async(uv_async_t *a) {
-    srv_loop *lp = a->data;
+static void on_wake(uv_poll_t *h, int status, int events) {
+    srv_loop *lp = h->data;
+    (void)status;
+    (void)events;
+    uint64_t v;
+    while (read(lp->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+    /* cleared before the inbox is emptied: whatever is put there after
+     * finds it clear and wakes the loop again */
+    atomic_store(&lp->wake_armed, 0);
     pthread_mutex_lock(&lp->mu);
     evmsg *m = lp->inbox;
     lp->inbox = lp->inbox_tail = NULL;
     fdmsg *fm = lp->fds;
     lp->fds = NULL;
+    work *done = lp->done;
+    lp->done = lp->done_tail = NULL;
     int stop = lp->stop_req;
     pthread_mutex_unlock(&lp->mu);
+    while (done) {
+        work *next = done->qnext;
+        lp->pool_out--;
+        after_work_cb(done, done->status);
+        done = next;
+    }
     while (fm) {
         fdmsg *next = fm->next;
         if (lp->stopping) close(fm->fd);
@@ -1417,6 +1528,8 @@ static void on_async(uv_async_t *a) {
         m = next;
     }
     if (stop && !lp->stopping) begin_stop(lp);
+    if (lp->wake_closing && lp->pool_out == 0 && !uv_is_closing((uv_handle_t *)&lp->wake))
+        uv_close((uv_handle_t *)&lp->wake, NULL);
 }
 
 int bs_server_broadcast_event(bs_server *s, const bs_proto_event *ev) {
@@ -1458,7 +1571,7 @@ int bs_server_broadcast_event(bs_server *s, const bs_proto_event *ev) {
         if (lp->inbox_tail) lp->inbox_tail->next = m;
         else lp->inbox = m;
         lp->inbox_tail = m;
-        uv_async_send(&lp->async);
+        loop_wake(lp);
         pthread_mutex_unlock(&lp->mu);
     }
     bs_buf_free(&f[0]);
@@ -1535,7 +1648,7 @@ static void loop_dispose(srv_loop *lp) {
     } else {
         /* never started: close what was set up and let the callbacks run */
         if (lp->have_listener) uv_close((uv_handle_t *)&lp->listener, NULL);
-        if (lp->have_async) uv_close((uv_handle_t *)&lp->async, NULL);
+        if (lp->have_wake) uv_close((uv_handle_t *)&lp->wake, NULL);
         if (lp->have_timer) uv_close((uv_handle_t *)&lp->drain, NULL);
         if (lp->have_sweep) uv_close((uv_handle_t *)&lp->sweep, NULL);
         if (lp->have_check) uv_close((uv_handle_t *)&lp->turn_end, NULL);
@@ -1576,10 +1689,14 @@ static int loop_setup(srv_loop *lp, int fd) {
     }
     rc = uv_listen((uv_stream_t *)&lp->listener, 1024, on_accept);
     if (rc) return rc;
-    rc = uv_async_init(&lp->loop, &lp->async, on_async);
+    lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (lp->wake_fd < 0) return uv_translate_sys_error(errno);
+    rc = uv_poll_init(&lp->loop, &lp->wake, lp->wake_fd);
     if (rc) return rc;
-    lp->async.data = lp;
-    lp->have_async = 1;
+    lp->wake.data = lp;
+    lp->have_wake = 1;
+    rc = uv_poll_start(&lp->wake, UV_READABLE, on_wake);
+    if (rc) return rc;
     uv_timer_init(&lp->loop, &lp->drain);
     lp->drain.data = lp;
     lp->have_timer = 1;
@@ -1617,7 +1734,13 @@ int bs_server_start(const bs_server_opts *opts, const bs_server_handler *h, bs_s
     if (o->max_write_queue == 0) o->max_write_queue = 64u * 1024u * 1024u;
     if (o->stop_timeout_ms == 0) o->stop_timeout_ms = 5000;
     if (o->worker_threads <= 0) o->worker_threads = 64;
-    /* libuv reads this once, at its first uv_queue_work in the process */
+    /* UV_THREADPOOL_SIZE, when set, sizes the handler pool as it did
+     * when the handler ran on libuv's pool; it is set otherwise for
+     * libuv's own pool (the admin and HTTP endpoints' work), which libuv
+     * sizes once, at its first uv_queue_work in the process */
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    int nw = env ? atoi(env) : 0;
+    if (nw <= 0 || nw > 1024) nw = o->worker_threads;
     char nthreads[16];
     snprintf(nthreads, sizeof nthreads, "%d", o->worker_threads);
     setenv("UV_THREADPOOL_SIZE", nthreads, 0);
@@ -1657,8 +1780,21 @@ int bs_server_start(const bs_server_opts *opts, const bs_server_handler *h, bs_s
         free(s);
         return BS_ENOMEM;
     }
-    for (int i = 0; i < s->nloops; i++) pthread_mutex_init(&s->loops[i].mu, NULL);
+    for (int i = 0; i < s->nloops; i++) {
+        pthread_mutex_init(&s->loops[i].mu, NULL);
+        s->loops[i].wake_fd = -1;
+    }
     pthread_mutex_init(&s->ip_mu, NULL);
+    pthread_mutex_init(&s->pmu, NULL);
+    pthread_cond_init(&s->pcv, NULL);
+    s->have_pool = 1;
+    s->workers = calloc((size_t)nw, sizeof *s->workers);
+    if (!s->workers) rc = BS_ENOMEM;
+    for (int i = 0; i < nw && !rc; i++) {
+        rc = pthread_create(&s->workers[i], NULL, pool_main, s) ? BS_ENOMEM : 0;
+        if (rc) BS_ERROR(LOGC, "cannot start handler thread %d of %d", i + 1, nw);
+        else s->nworkers++;
+    }
     for (int i = 0; i < s->nloops && !rc; i++) {
         srv_loop *lp = &s->loops[i];
         lp->srv = s;
@@ -1695,10 +1831,24 @@ void bs_server_stop(bs_server *s) {
         srv_loop *lp = &s->loops[i];
         pthread_mutex_lock(&lp->mu);
         lp->stop_req = 1;
-        if (lp->have_thread) uv_async_send(&lp->async);
+        if (lp->have_thread) loop_wake(lp);
         pthread_mutex_unlock(&lp->mu);
     }
     for (int i = 0; i < s->nloops; i++) loop_dispose(&s->loops[i]);
+    /* the loops are gone, so every work item came back: the workers are
+     * idle */
+    pthread_mutex_lock(&s->pmu);
+    s->pstop = 1;
+    pthread_cond_broadcast(&s->pcv);
+    pthread_mutex_unlock(&s->pmu);
+    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    s->nworkers = 0;
+    /* only now: a worker writes the eventfd after handing its item over,
+     * so the loop may have taken the item (and ended) before the write */
+    for (int i = 0; i < s->nloops; i++) {
+        if (s->loops[i].wake_fd >= 0) close(s->loops[i].wake_fd);
+        s->loops[i].wake_fd = -1;
+    }
     s->stopped = 1;
     BS_INFO(LOGC, "CQL server on port %d stopped", s->port);
 }
@@ -1708,6 +1858,11 @@ void bs_server_free(bs_server *s) {
     bs_server_stop(s);
     for (int i = 0; s->loops && i < s->nloops; i++) pthread_mutex_destroy(&s->loops[i].mu);
     if (s->loops) pthread_mutex_destroy(&s->ip_mu);
+    if (s->have_pool) {
+        pthread_mutex_destroy(&s->pmu);
+        pthread_cond_destroy(&s->pcv);
+    }
+    free(s->workers);
     for (int i = 0; i < IP_BUCKETS; i++)
         while (s->ipt[i]) {
             ipent *e = s->ipt[i];

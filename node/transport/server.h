@@ -18,10 +18,13 @@
  *     SO_REUSEPORT listener on the same address and port; the kernel
  *     spreads new connections over the listeners and a connection stays
  *     on the loop that accepted it for its whole life.
- *   - the handler runs on libuv's thread pool (uv_queue_work).  libuv
- *     sizes that pool once per process from UV_THREADPOOL_SIZE; the
- *     server sets it (to opts.worker_threads) before its first libuv call
- *     unless the environment already sets it.
+ *   - the handler runs on the server's own pool of worker threads
+ *     (bs-worker): opts.worker_threads of them, or UV_THREADPOOL_SIZE
+ *     when the environment sets it (1..1024), as when the handler ran on
+ *     libuv's pool.  Results go back to the loop through an eventfd
+ *     (server.c, "Wake-ups").  The server also sets UV_THREADPOOL_SIZE
+ *     (to opts.worker_threads, unless set) for libuv's own pool, which
+ *     the admin and HTTP endpoints use.
  *   - bs_server_broadcast_event() and bs_server_stats() may be called from
  *     any thread; bs_server_start/stop/free from one controlling thread
  *     that is not a loop or handler thread.
@@ -107,8 +110,10 @@ typedef struct bs_server_opts {
     size_t max_write_queue;  /* per connection, bytes; 0 = 64 MiB */
     unsigned stop_timeout_ms; /* bs_server_stop's wait for in-flight work
                                  before closing connections; 0 = 5000 */
-    int worker_threads;      /* UV_THREADPOOL_SIZE to set when the
-                                environment has none; <= 0 means 64 */
+    int worker_threads;      /* handler threads (UV_THREADPOOL_SIZE in
+                                the environment wins), also set as
+                                UV_THREADPOOL_SIZE when the environment
+                                has none; <= 0 means 64 */
     const char *authenticator; /* NULL: STARTUP -> READY.  Else STARTUP
                                 is answered AUTHENTICATE with this class
                                 name, AUTH_RESPONSE goes to the handler,

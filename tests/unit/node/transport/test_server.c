@@ -1214,6 +1214,34 @@ START_TEST(client_gone_before_response) {
 }
 END_TEST
 
+START_TEST(queued_work_of_closed_connection_is_skipped) {
+    /* one worker, busy: requests queued behind it whose connection goes
+     * away never reach the handler */
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    o.worker_threads = 1;
+    bs_server *s = start(&o);
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    cli_query(&c, 1, "block");
+    for (int i = 0; i < 1000 && ld(&F.inside) < 1; i++) usleep(1000);
+    ck_assert_int_eq(ld(&F.inside), 1);
+    for (int i = 0; i < 5; i++) cli_query(&c, (int16_t)(10 + i), "queued");
+    for (int i = 0; i < 1000 && stats(s).requests_total < 7; i++) usleep(1000);
+    ck_assert_uint_eq(stats(s).requests_total, 7); /* STARTUP + 6 queries */
+    struct linger lg = {1, 0}; /* close with RST */
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    cli_close(&c);
+    wait_open(s, 0); /* the server closed it: the 5 are cancelled */
+    sem_post(&F.gate);
+    bs_server_stop(s); /* returns once every work item came back */
+    ck_assert_int_eq(ld(&F.handled), 1);
+    ck_assert_int_eq(ld(&F.closed), 1);
+    finish(s);
+}
+END_TEST
+
 typedef struct release_arg {
     int fd;
     int saw_close;
@@ -1511,6 +1539,7 @@ static Suite *suite(void) {
     tcase_add_test(t, write_backpressure);
     tcase_add_test(t, stop_with_work_in_flight);
     tcase_add_test(t, stop_timeout_drops_late_response);
+    tcase_add_test(t, queued_work_of_closed_connection_is_skipped);
     tcase_add_test(t, client_gone_before_response);
     tcase_add_test(t, bind_errors);
     tcase_add_test(t, ipv6_loopback);
