@@ -84,8 +84,21 @@ static int h_handle(void *ud, void *conn_ud, const bs_proto_request *req,
  * round trip costs more than a local write (node/transport/server.h inline_ok). */
 static int h_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
     app *ap = ud;
-    (void)conn_ud;
-    return req->opcode == BS_PROTO_OP_EXECUTE && bs_coord_local_only(ap->coord);
+    if (req->opcode != BS_PROTO_OP_EXECUTE) return 0;
+    if (bs_coord_local_only(ap->coord)) return 1;
+    /* a plain prepared write: started on the loop, answered when its
+     * replicas have (h_handle_inline) */
+    return bs_exec_async_ok(ap->exec, conn_ud, req) ? 2 : 0;
+}
+
+static void h_work_done(void *w) { bs_server_work_done(w); }
+
+static int h_handle_inline(void *ud, void *conn_ud, const bs_proto_request *req,
+                           int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
+                           bs_server_work *w) {
+    app *ap = ud;
+    int rc = bs_exec_request_async(ap->exec, conn_ud, req, stream, comp, a, out, h_work_done, w);
+    return rc == BS_EXEC_DEFERRED ? BS_SERVER_DEFERRED : rc;
 }
 
 /* Group commit of an inline burst: the mutations the pass's requests
@@ -323,7 +336,8 @@ static int start_cql(node_parts *n) {
     so.tls = n->cql_tls;
     so.tls_optional = n->cfg.client_enc_optional;
     bs_server_handler h = {&n->ap,      h_conn_open,    h_conn_close,   h_handle,
-                           h_inline_ok, h_inline_begin, h_inline_commit};
+                           h_inline_ok, h_inline_begin, h_inline_commit,
+                           h_handle_inline};
     bs_server *server = NULL;
     rc = bs_server_start(&so, &h, &server);
     if (rc) {

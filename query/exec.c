@@ -183,7 +183,7 @@ int bs__x_unprepared(xctx *c) {
     return -1;
 }
 
-static int write_error(xctx *c) {
+int bs__x_error_frame(xctx *c) {
     bs_proto_response r;
     memset(&r, 0, sizeof r);
     r.opcode = BS_PROTO_OP_ERROR;
@@ -1239,7 +1239,7 @@ static void send_unprepared(xctx *c, size_t before, bs_proto_val id) {
     c->prep_id = id;
     bs__x_unprepared(c);
     c->out->len = before;
-    write_error(c);
+    bs__x_error_frame(c);
     c->failed = 0;
 }
 
@@ -1373,15 +1373,54 @@ static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
         c->stmt = kids[i];
         if (bs__x_modification(c, kids[i], ts, &mv)) return 0;
     }
-    if (!bs__x_apply(c, &mv, logged, "BATCH")) bs__x_void_result(c);
+    if (!bs__x_apply(c, &mv, logged, "BATCH") && !c->deferred) bs__x_void_result(c);
     return 0;
 }
 
-int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
-                    int16_t stream, bs_proto_compression comp, bs_arena *a,
-                    bs_buf *out) {
+/* Whether an EXECUTE may leave its write in flight: a prepared INSERT,
+ * UPDATE or DELETE, not conditional, not of a counter table (those wait
+ * for a Paxos round or a leader), not traced. */
+int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req) {
+    if (!x->be.write_async || req->opcode != BS_PROTO_OP_EXECUTE || req->prelude.trace_request)
+        return 0;
+    const bs_proto_val *id = &req->u.execute.id;
+    if (id->len != 16) return 0;
+    size_t bkt = bs_get_u32(id->p) % x->nprep_buckets;
+    char ks[64] = "", tb[64] = "";
+    int ok = 0;
+    pthread_mutex_lock(&x->prep_lock);
+    prep_entry *e = x->prep[bkt];
+    while (e && memcmp(e->id, id->p, 16)) e = e->next;
+    if (e) {
+        const bs_cql_stmt *st = e->stmt;
+        const bs_cql_qname *q = stmt_table(st);
+        ok = q && st->kind != BS_CQL_STMT_SELECT && !bs__x_is_conditional(st);
+        if (ok) {
+            snprintf(ks, sizeof ks, "%s", q->ks ? q->ks : e->keyspace);
+            snprintf(tb, sizeof tb, "%s", q->name);
+        }
+    }
+    pthread_mutex_unlock(&x->prep_lock);
+    if (!ok) return 0;
+    if (!ks[0]) {
+        pthread_mutex_lock(&s->lock);
+        snprintf(ks, sizeof ks, "%s", s->keyspace);
+        pthread_mutex_unlock(&s->lock);
+    }
+    bs_schema *sc = x->be.schema_get(x->be.ud);
+    const bs_table_schema *t = bs_schema_table(sc, ks, tb);
+    ok = t && !bs__x_is_counter_table(t);
+    bs_schema_release(sc);
+    return ok;
+}
+
+static int run_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
+                       int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
+                       void (*done)(void *dud), void *dud) {
     xctx c;
     memset(&c, 0, sizeof c);
+    c.adone = done;
+    c.adud = dud;
     c.x = x;
     c.sess = s;
     c.a = a;
@@ -1422,7 +1461,7 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
     int rc = 0;
     if (c.failed && !answered) {
         out->len = before;
-        rc = write_error(&c);
+        rc = bs__x_error_frame(&c);
     }
     if (tr) {
         bs__x_trace_end(&c, tr, before, req->prelude.trace_request);
@@ -1431,5 +1470,17 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
     }
     release_held(&c);
     bs_schema_release(c.schema);
+    if (c.deferred) return BS_EXEC_DEFERRED;
     return rc ? BS_ENOMEM : 0;
+}
+
+int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
+                    int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out) {
+    return run_request(x, s, req, stream, comp, a, out, NULL, NULL);
+}
+
+int bs_exec_request_async(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
+                          int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
+                          void (*done)(void *dud), void *dud) {
+    return run_request(x, s, req, stream, comp, a, out, done, dud);
 }

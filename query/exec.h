@@ -11,7 +11,8 @@
  * Threading: a bs_exec is shared by every connection and thread; the
  * prepared-statement cache is internally locked.  bs_exec_request() may
  * block (it calls the backend synchronously), so the server runs it off
- * the event loops, on worker threads.  A bs_exec_session belongs to one
+ * the event loops, on worker threads; bs_exec_request_async (below)
+ * serves plain prepared writes on an event loop without waiting.  A bs_exec_session belongs to one
  * connection and is used by one request at a time... except that a
  * driver may pipeline requests on a connection: only `keyspace` is
  * shared, and it is guarded by the session's own lock.
@@ -143,6 +144,17 @@ typedef struct bs_exec_backend {
      * (docs/CQL.md, "Counters").  NULL: counters are refused. */
     int (*counter_write)(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
                          bs_exec_err *err);
+    /* Optional (NULL: write is used).  As write, without waiting for
+     * other nodes: returns 0 (written) or -1 (err) when the outcome is
+     * known at once, or 1 when it depends on replies still to come -
+     * done(dud, rc, err) is then called exactly once, later, on another
+     * thread (err valid during the call only).  m is not needed after
+     * the return.  Never blocks on the network; logged batches over
+     * several partitions are refused (BS_PROTO_ERR_SERVER): use write. */
+    int (*write_async)(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
+                       bs_exec_err *err,
+                       void (*done)(void *dud, int rc, const bs_exec_err *err),
+                       void *dud);
 } bs_exec_backend;
 
 typedef struct bs_exec bs_exec;
@@ -298,5 +310,30 @@ int bs_exec_permitted(bs_exec *x, const char *user, uint8_t perm, const char *ks
 int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
                     int16_t stream, bs_proto_compression comp, bs_arena *a,
                     bs_buf *out);
+
+/*
+ * For an event loop, which must not wait for other nodes.
+ * bs_exec_async_ok says whether req may go through
+ * bs_exec_request_async: an EXECUTE (not traced) of a prepared INSERT,
+ * UPDATE or DELETE that is neither conditional nor of a counter table,
+ * with a backend that has write_async.  Cheap: a cache and a schema
+ * look-up.
+ *
+ * bs_exec_request_async runs req as bs_exec_request does, except that
+ * its write goes through be.write_async.  When the outcome must wait for
+ * replies it returns BS_EXEC_DEFERRED with out untouched; later, on
+ * another thread, the response frame is appended to out (left empty
+ * when even an error frame could not be built) and done(dud) is called,
+ * once.  `a` and `out` must live until then; s need not.  A request
+ * that was not deferred (any error, a local-only write, a statement
+ * bs_exec_async_ok would refuse) is answered as bs_exec_request does.
+ * Anything else the statement does before its write (a permission or
+ * role read on a cache miss) still runs synchronously.
+ */
+#define BS_EXEC_DEFERRED 1
+int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req);
+int bs_exec_request_async(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
+                          int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
+                          void (*done)(void *dud), void *dud);
 
 #endif

@@ -57,6 +57,11 @@ typedef struct xctx {
     bs_buf *out;
     int16_t stream;
     bs_proto_compression comp;
+    /* bs_exec_request_async: a write may be left in flight (deferred set
+     * once it was; the response is then written by its completion) */
+    void (*adone)(void *dud);
+    void *adud;
+    int deferred;
 } xctx;
 
 struct bs_exec {
@@ -215,6 +220,8 @@ int bs__x_select_meta(xctx *c, const bs_cql_stmt *stmt, bs_proto_meta *meta);
 
 /* ---- results ---- */
 int bs__x_void_result(xctx *c);
+/* The ERROR frame of c->err (code mapped for c->version) into c->out. */
+int bs__x_error_frame(xctx *c);
 /* A fingerprint of column specs (names, tables, types); 0 for none. */
 uint64_t bs__x_meta_fp(const bs_proto_meta *m);
 /* Fails the request with UNPREPARED for c->prep_id (the driver then

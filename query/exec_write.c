@@ -31,6 +31,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "query/exec_int.h"
 
 #define TTL_MAX 630720000
@@ -908,6 +909,61 @@ static int check_batch_size(xctx *c, const bs__x_muts *mv) {
     return 0;
 }
 
+/* What a deferred write's completion needs to answer (request arena). */
+typedef struct xdefer {
+    bs_buf *out;
+    int16_t stream;
+    bs_proto_compression comp;
+    uint8_t version;
+    uint16_t cl;
+    const char *write_type;
+    void (*done)(void *dud);
+    void *dud;
+} xdefer;
+
+/* The backend's completion (another thread): the response, then the
+ * caller's done. */
+static void deferred_done(void *ud, int rc, const bs_exec_err *err) {
+    xdefer *q = ud;
+    xctx c;
+    memset(&c, 0, sizeof c);
+    c.out = q->out;
+    c.stream = q->stream;
+    c.comp = q->comp;
+    c.version = q->version;
+    c.cl = q->cl;
+    if (rc) {
+        c.failed = 1;
+        c.err = *err;
+        if (!c.err.write_type) c.err.write_type = q->write_type;
+        (void)bs__x_error_frame(&c);
+    } else {
+        (void)bs__x_void_result(&c);
+    }
+    q->done(q->dud); /* an empty out: the caller answers SERVER_ERROR */
+}
+
+/* The write through be.write_async: in flight (c->deferred), or done. */
+static int write_deferred(xctx *c, const bs__x_muts *mv, const char *write_type) {
+    xdefer *q = bs_arena_alloc(c->a, sizeof *q);
+    if (!q) return bs__x_fail(c, BS_PROTO_ERR_SERVER, "out of memory");
+    *q = (xdefer){c->out, c->stream, c->comp, c->version, c->cl, write_type, c->adone, c->adud};
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    int rc = c->x->be.write_async(c->x->be.ud, mv->m, mv->n, c->cl, &err, deferred_done, q);
+    if (rc == 1) {
+        c->deferred = 1;
+        return 0;
+    }
+    if (rc) {
+        c->failed = 1;
+        c->err = err;
+        if (!c->err.write_type) c->err.write_type = write_type;
+        return -1;
+    }
+    return 0;
+}
+
 int bs__x_apply(xctx *c, const bs__x_muts *mv, int logged,
                 const char *write_type) {
     if (!mv->n) return 0;
@@ -917,6 +973,8 @@ int bs__x_apply(xctx *c, const bs__x_muts *mv, int logged,
     if (bs__x_counter_muts(mv)) return bs__x_counter_apply(c, mv);
     bs_exec_err err;
     memset(&err, 0, sizeof err);
+    if (c->adone && !logged && c->x->be.write_async && !bs_trace_current())
+        return write_deferred(c, mv, write_type);
     if (c->x->be.write(c->x->be.ud, mv->m, mv->n, c->cl, logged, &err)) {
         c->failed = 1;
         c->err = err;
@@ -976,5 +1034,5 @@ int bs__x_write(xctx *c, const bs_cql_stmt *s) {
     if (bs__x_apply(c, &mv, logged,
                     s->kind == BS_CQL_STMT_BATCH ? "BATCH" : "SIMPLE"))
         return -1;
-    return bs__x_void_result(c);
+    return c->deferred ? 0 : bs__x_void_result(c);
 }

@@ -536,9 +536,33 @@ typedef struct fan_ud {
     size_t i;
 } fan_ud;
 
+/* Lock held.  When an armed fan is decided now: disarms it and returns
+ * its ready (to run after the unlock) with *met its outcome; else NULL. */
+static bs__fan_ready fan_decided(bs__fan *f, int *met) {
+    if (!f->ready) return NULL;
+    int ok = f->pred(f, f->ready_ud), all = 1;
+    for (size_t i = 0; i < f->n && all && !ok; i++) all = f->calls[i].done;
+    if (!ok && !all) return NULL;
+    *met = ok;
+    bs__fan_ready r = f->ready;
+    f->ready = NULL;
+    return r;
+}
+
+int bs__fan_arm(bs__fan *f, int (*pred)(bs__fan *f, void *ud), bs__fan_ready ready, void *ud,
+                int *met) {
+    pthread_mutex_lock(&f->lock);
+    f->pred = pred;
+    f->ready = ready;
+    f->ready_ud = ud;
+    int now = fan_decided(f, met) != NULL;
+    pthread_mutex_unlock(&f->lock);
+    return !now;
+}
+
 /* Fills call i with its outcome (first outcome only: a late forward ack
  * after the expiry is dropped), queues its hint when it failed, wakes the
- * waiter.  The caller holds a reference on f. */
+ * waiter or runs an armed fan's ready.  The caller holds a reference on f. */
 static void fan_fill(bs__fan *f, size_t i, int status, const uint8_t *payload, size_t len) {
     bs__call *k = &f->calls[i];
     uint8_t *copy = NULL;
@@ -577,11 +601,14 @@ static void fan_fill(bs__fan *f, size_t i, int status, const uint8_t *payload, s
                            bs_strerror(status));
         if (hint) bs_trace_event(f->trace, "Hint stored for /%s", k->peer);
     }
+    int met = 0;
+    bs__fan_ready ready = fan_decided(f, &met);
     pthread_mutex_unlock(&f->lock);
     /* after the unlock (our reference keeps f): the woken waiter does not
      * find the lock still held and sleep on it once more */
     pthread_cond_broadcast(&f->cond);
     if (hint) bs__hint_queue(f->c, &host, hint, hint_len);
+    if (ready) ready(f, f->ready_ud, met);
 }
 
 static void fan_cb(void *ud, int status, const uint8_t *payload, size_t len) {
@@ -649,7 +676,10 @@ void bs__fan_local(bs__fan *f, size_t i, int status) {
     free(f->calls[i].hint);
     f->calls[i].hint = NULL;
     pthread_cond_broadcast(&f->cond);
+    int met = 0;
+    bs__fan_ready ready = fan_decided(f, &met);
     pthread_mutex_unlock(&f->lock);
+    if (ready) ready(f, f->ready_ud, met);
 }
 
 int bs__fan_wait(bs__fan *f, int (*pred)(bs__fan *f, void *ud), void *ud,
@@ -1109,6 +1139,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->schema_get = d_schema_get;
     be->schema_apply = d_schema_apply;
     be->write = bs__coord_write;
+    be->write_async = bs__coord_write_async;
     be->read = bs__coord_read;
     be->scan = bs__coord_scan;
     be->visit = bs__coord_visit;

@@ -85,15 +85,22 @@ typedef struct bs__call {
     char peer[64];     /* its address, for trace events */
 } bs__call;
 
-typedef struct bs__fan {
+typedef struct bs__fan bs__fan;
+typedef void (*bs__fan_ready)(bs__fan *f, void *ud, int met);
+
+struct bs__fan {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int refs;
+    /* bs__fan_arm: decided by pred (or every call done), then ready */
+    int (*pred)(bs__fan *f, void *ud);
+    bs__fan_ready ready;
+    void *ready_ud;
     bs_coord *c;
     struct bs_trace *trace; /* the caller's current trace (retained) or NULL */
     size_t n;
     bs__call calls[];
-} bs__fan;
+};
 
 bs__fan *bs__fan_new(bs_coord *c, size_t n);
 /* "READ", "MUTATION", ... for trace events. */
@@ -113,6 +120,16 @@ void bs__fan_local(bs__fan *f, size_t i, int status);
  * done, or the monotonic deadline passes.  Returns pred's final value. */
 int bs__fan_wait(bs__fan *f, int (*pred)(bs__fan *f, void *ud), void *ud,
                  int64_t deadline_ns);
+
+/* The asynchronous bs__fan_wait, for callers that must not block (a CQL
+ * loop).  Once every call was sent (or marked local): when pred(f, ud)
+ * holds or every call is done already, returns 0 with *met = pred's
+ * value.  Otherwise returns 1: ready(f, ud, met) runs exactly once,
+ * on the thread whose outcome decided it (the messaging thread, the
+ * forward expiry), after f's lock is released.  The caller's reference
+ * on f passes to ready.  The deadline is the calls' own timeouts. */
+int bs__fan_arm(bs__fan *f, int (*pred)(bs__fan *f, void *ud), bs__fan_ready ready, void *ud,
+                int *met);
 
 /* ---- batchlog (coord_batchlog.c) ------------------------------------------ */
 
@@ -361,6 +378,10 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
  * acknowledged without applying them again. */
 int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t n, uint16_t cl, int logged,
                        int applied_here, bs_exec_err *err);
+/* bs_exec_backend.write_async (query/exec.h). */
+int bs__coord_write_async(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
+                          bs_exec_err *err,
+                          void (*done)(void *dud, int rc, const bs_exec_err *err), void *dud);
 int bs__coord_read(void *ud, const bs_table_schema *t, int64_t token,
                    const void *pk, size_t pk_len, const bs_slice *sl,
                    uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err);

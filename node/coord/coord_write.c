@@ -387,18 +387,70 @@ int bs__coord_write(void *ud, const bs_mutation *m, size_t nm, uint16_t cl, int 
     return bs__coord_write_ex(ud, m, nm, cl, logged, 0, err);
 }
 
-int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
-                       int applied_here, bs_exec_err *err) {
+/* A write whose fan-out is under way: what deciding its outcome needs. */
+typedef struct wop {
+    bs_coord *c;
+    bs_schema *s;
+    wstate w;
+    bs__fan *f;
+    uint16_t cl;
+    int logged;
+    int64_t t0, deadline;
+    bs__blog_ref bref;
+    int have_blog;
+    /* bs__coord_write_async */
+    void (*done)(void *dud, int rc, const bs_exec_err *err);
+    void *dud;
+} wop;
+
+static void wop_free(wop *o) {
+    bs_coord *c = o->c;
+    for (size_t i = 0; o->w.mu && i < o->w.nm; i++) bs__placement_done(c, &o->w.mu[i].pl);
+    bs__fan_release(o->f);
+    free(o->w.mu);
+    free(o->w.tg);
+    free(o->w.hinted);
+    bs_schema_release(o->s);
+    bs__hist_add(&c->write_lat, (uint64_t)(bs_clock_mono_ns() - o->t0) / 1000);
+    free(o);
+}
+
+/* The outcome of a fan-out once decided (met: the level was met).  0, or
+ * -1 with err. */
+static int write_outcome(wop *o, int met, bs_exec_err *err) {
+    const wstate *w = &o->w;
+    if (w->failed || (!met && w->numfailures)) {
+        write_failure(err, o->cl, o->logged, w->nm, w);
+        return -1;
+    }
+    if (met) {
+        if (o->have_blog) bs__batchlog_remove(o->c, &o->bref);
+        return 0;
+    }
+    write_timeout(o->c, err, o->cl, o->logged, w->nm, w->received, w->blockfor);
+    snprintf(err->msg, sizeof err->msg,
+             "Operation timed out - received only %d responses (%d required) at %s", w->received,
+             w->blockfor, bs__cl_name(o->cl));
+    return -1;
+}
+
+/* Everything of a write up to waiting for replies: admission, plan,
+ * batchlog, sends, the local replica.  Returns 0 (done) or -1 (err) when
+ * the outcome is known, with *out NULL; or 1 with *out, whose fan's
+ * calls are all sent. */
+static int write_start(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
+                       int applied_here, int async, wop **out, bs_exec_err *err) {
+    *out = NULL;
     int64_t t0 = bs_clock_mono_ns();
     if (cl < BS_COORD_NCL) BS__INC(c->writes[cl]);
     if (!nm) return 0;
     if (atomic_load(&c->drained)) return bs__drained_error(c, err);
     bs_schema *s = c->lbe.schema_get(c->lbe.ud);
-    int rc = -1, nsys = 0;
+    int nsys = 0;
     for (size_t i = 0; i < nm; i++) nsys += is_system(bs__keyspace_of(s, m[i].cf));
     if (nsys == (int)nm) { /* node-local tables: no replication */
         bs_schema_release(s);
-        return c->lbe.write(c->lbe.ud, m, nm, cl, logged, err);
+        return c->lbe.write(c->lbe.ud, m, nm, cl, logged, err) ? -1 : 0;
     }
     uint64_t l0;
     if (bs_store_shedding(c->store, &l0)) { /* store_bg.c: write admission */
@@ -410,45 +462,57 @@ int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl
                  "the backlog bounded; retry with backoff", l0);
         return -1;
     }
-    wstate w;
-    memset(&w, 0, sizeof w);
-    w.nm = nm;
-    w.any = cl == BS_CL_ANY;
-    w.mu = calloc(nm, sizeof *w.mu);
-    w.tg = calloc(nm * BS__MAX_TARGETS, sizeof *w.tg);
-    w.hinted = calloc(nm * BS__MAX_TARGETS, sizeof *w.hinted);
-    bs__fan *f = NULL;
+    wop *o = calloc(1, sizeof *o);
     bs_mutation *sub = NULL;
     bs_buf pay = BS_BUF_INIT;
-    if (!w.mu || !w.tg || !w.hinted) {
+    int rc = -1;
+    if (!o) {
+        bs_schema_release(s);
+        return out_of_memory(err);
+    }
+    o->c = c;
+    o->s = s;
+    o->cl = cl;
+    o->logged = logged;
+    o->t0 = t0;
+    wstate *w = &o->w;
+    w->nm = nm;
+    w->any = cl == BS_CL_ANY;
+    w->mu = calloc(nm, sizeof *w->mu);
+    w->tg = calloc(nm * BS__MAX_TARGETS, sizeof *w->tg);
+    w->hinted = calloc(nm * BS__MAX_TARGETS, sizeof *w->hinted);
+    if (!w->mu || !w->tg || !w->hinted) {
         out_of_memory(err);
         goto out;
     }
     BS_CQLTRACE("Determining replicas for %zu mutation%s at %s", nm, nm == 1 ? "" : "s",
                 bs__cl_name(cl));
-    if (write_plan(c, s, m, nm, cl, &w, err)) goto out;
-    if (w.ntg == 1 && w.tg[0].local && !(logged && nm > 1)) {
-        rc = applied_here ? 0 : write_local_only(c, &w, m, nm, cl, logged, err);
+    if (write_plan(c, s, m, nm, cl, w, err)) goto out;
+    if (w->ntg == 1 && w->tg[0].local && !(logged && nm > 1)) {
+        rc = applied_here ? 0 : write_local_only(c, w, m, nm, cl, logged, err);
+        goto out;
+    }
+    if (async && logged && nm > 1) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "a logged batch cannot be written asynchronously");
         goto out;
     }
     sub = calloc(nm, sizeof *sub);
-    f = bs__fan_new(c, w.ntg);
-    if (!sub || !f) {
+    o->f = bs__fan_new(c, w->ntg);
+    if (!sub || !o->f) {
         out_of_memory(err);
         goto out;
     }
     int64_t now_s = bs__coord_now_s(c);
-    int64_t deadline = t0 + (int64_t)c->o.write_timeout_ms * 1000000;
+    o->deadline = t0 + (int64_t)c->o.write_timeout_ms * 1000000;
     /* a logged batch over several partitions goes through the batchlog */
-    bs__blog_ref bref;
-    int have_blog = 0;
     if (logged && nm > 1 && c->blog) {
-        if (bs__batchlog_write(c, m, nm, now_s, deadline, &bref, err)) {
+        if (bs__batchlog_write(c, m, nm, now_s, o->deadline, &o->bref, err)) {
             BS__INC(c->write_timeouts);
             err->cl = cl;
             goto out;
         }
-        have_blog = 1;
+        o->have_blog = 1;
 #ifdef BS_TEST_HOOKS
         /* fault injection, compiled into basaltd-testhooks only (CMake
          * option BASALT_TEST_HOOKS); the shipped basaltd has no such switch */
@@ -459,42 +523,77 @@ int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl
 #endif
     }
     int local_rc = 0;
-    size_t local_g = write_send(c, f, &w, m, sub, &pay, now_s, deadline);
+    size_t local_g = write_send(c, o->f, w, m, sub, &pay, now_s, o->deadline);
     if (local_g != SIZE_MAX) {
+        size_t ns = for_target(w, m, local_g, sub);
+        /* async (a CQL loop's inline pass): not queued in the pass's
+         * group commit, whose failure would come after this replica
+         * counted as written */
         if (!applied_here)
-            local_rc = bs__apply_local(c, sub, for_target(&w, m, local_g, sub), now_s);
+            local_rc = async ? bs_local_apply_now(c->store, sub, ns, now_s)
+                             : bs__apply_local(c, sub, ns, now_s);
         if (local_rc && local_rc != BS_EIO)
             BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(local_rc), bs_store_errmsg());
-        bs__fan_local(f, local_g, local_rc);
+        if (refused_by_store(local_rc)) {
+            /* the local replica refused the mutation itself: a client
+             * error (the remote replicas refuse it as well) */
+            err->code = BS_PROTO_ERR_INVALID;
+            snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
+            bs__fan_local(o->f, local_g, local_rc);
+            goto out;
+        }
     }
-    if (refused_by_store(local_rc)) {
-        /* the local replica refused the mutation itself: a client error */
-        err->code = BS_PROTO_ERR_INVALID;
-        snprintf(err->msg, sizeof err->msg, "write refused: %s", bs_store_errmsg());
-        goto out;
-    }
-    int met = bs__fan_wait(f, write_met, &w, deadline);
-    if (w.failed || (!met && w.numfailures)) {
-        write_failure(err, cl, logged, nm, &w);
-    } else if (met) {
-        rc = 0;
-        if (have_blog) bs__batchlog_remove(c, &bref);
-    } else {
-        write_timeout(c, err, cl, logged, nm, w.received, w.blockfor);
-        snprintf(err->msg, sizeof err->msg,
-                 "Operation timed out - received only %d responses (%d required) at %s", w.received,
-                 w.blockfor, bs__cl_name(cl));
-    }
-out:
-    for (size_t i = 0; w.mu && i < nm; i++) bs__placement_done(c, &w.mu[i].pl);
-    bs__fan_release(f);
-    bs_buf_free(&pay);
+    /* after refused_by_store: an armed fan's ready must not run yet */
+    if (local_g != SIZE_MAX) bs__fan_local(o->f, local_g, local_rc);
     free(sub);
-    free(w.mu);
-    free(w.tg);
-    free(w.hinted);
-    bs_schema_release(s);
-    bs__hist_add(&c->write_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
+    bs_buf_free(&pay);
+    *out = o;
+    return 1;
+out:
+    free(sub);
+    bs_buf_free(&pay);
+    wop_free(o);
+    return rc;
+}
+
+int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
+                       int applied_here, bs_exec_err *err) {
+    wop *o;
+    int rc = write_start(c, m, nm, cl, logged, applied_here, 0, &o, err);
+    if (rc != 1) return rc;
+    int met = bs__fan_wait(o->f, write_met, &o->w, o->deadline);
+    rc = write_outcome(o, met, err);
+    wop_free(o);
+    return rc;
+}
+
+static int wop_met(bs__fan *f, void *ud) { return write_met(f, &((wop *)ud)->w); }
+
+/* The fan's ready (the messaging thread): answers the caller. */
+static void write_ready(bs__fan *f, void *ud, int met) {
+    (void)f;
+    wop *o = ud;
+    bs_exec_err err;
+    memset(&err, 0, sizeof err);
+    int rc = write_outcome(o, met, &err);
+    void (*done)(void *, int, const bs_exec_err *) = o->done;
+    void *dud = o->dud;
+    wop_free(o);
+    done(dud, rc, &err);
+}
+
+int bs__coord_write_async(void *ud, const bs_mutation *m, size_t nm, uint16_t cl,
+                          bs_exec_err *err,
+                          void (*done)(void *dud, int rc, const bs_exec_err *err), void *dud) {
+    wop *o;
+    int rc = write_start(ud, m, nm, cl, 0, 0, 1, &o, err);
+    if (rc != 1) return rc;
+    o->done = done;
+    o->dud = dud;
+    int met;
+    if (bs__fan_arm(o->f, wop_met, write_ready, o, &met)) return 1;
+    rc = write_outcome(o, met, err);
+    wop_free(o);
     return rc;
 }
 

@@ -11,7 +11,7 @@
  * mutex-protected inbox (EVENT frames to deliver, sockets handed over,
  * work items done, the stop request).  The handler runs on the server's
  * own thread pool (worker_threads threads named bs-worker): a work item
- * (struct work) is touched by exactly one thread at a time - the loop
+ * (struct bs_server_work) is touched by exactly one thread at a time - the loop
  * until pool_submit, the worker in work_cb, the loop again in
  * after_work_cb (the pool's and the inbox's mutexes give the
  * happens-before).  When the
@@ -25,6 +25,12 @@
  * holds up the loop's other connections while it runs, which is why
  * only the embedder can judge when it is short (basaltd: EXECUTE on a
  * node that owns the whole ring, so nothing waits for another node).
+ * An inline request may also be left in flight (inline_ok 2,
+ * handle_inline answering BS_SERVER_DEFERRED; basaltd: a prepared write
+ * waiting for its replicas): the loop counts it as a pool item
+ * (inflight, pool_out) and goes on; whichever thread completes it puts
+ * it on the loop's done list (bs_server_work_done), and after_work_cb
+ * writes its answer as a pooled one.
  *
  * Listening
  * ---------
@@ -156,12 +162,13 @@ typedef struct conn conn;
 /* Types                                                               */
 /* ------------------------------------------------------------------ */
 
-typedef struct work {
-    struct work *qnext; /* the pool's queue, then the loop's done list */
+typedef struct bs_server_work {
+    struct bs_server_work *qnext; /* the pool's queue, then the loop's done list */
     int cancelled;      /* under the pool's mutex: skip the handler */
+    int deferred;       /* handle_inline answered BS_SERVER_DEFERRED */
     int status;         /* 0, or UV_ECANCELED: the handler did not run */
     conn *c;
-    struct work *prev, *next; /* the conn's in-flight list */
+    struct bs_server_work *prev, *next; /* the conn's in-flight list */
     bs_arena arena;           /* body copy, decoded request, handler temps */
     bs_proto_request req;
     int16_t stream;
@@ -716,9 +723,10 @@ static void work_free(work *w) {
     free(w);
 }
 
-static void work_cb(work *w) {
+/* The handler's answer in w->out, checked: SERVER_ERROR when it failed
+ * (rc) or wrote no frame. */
+static void work_answered(work *w, int rc) {
     bs_server *s = w->c->lp->srv;
-    int rc = s->h.handle(s->h.ud, w->c->ud, &w->req, w->stream, w->comp, &w->arena, &w->out);
     if (rc || w->out.len < BS_PROTO_HEADER_LEN) {
         char msg[160];
         snprintf(msg, sizeof msg, "Internal server error: the request handler failed (%s)",
@@ -731,8 +739,15 @@ static void work_cb(work *w) {
     count_frame_error(s, w->out.data, w->out.len, &w->arena);
 }
 
+static void work_cb(work *w) {
+    bs_server *s = w->c->lp->srv;
+    work_answered(w, s->h.handle(s->h.ud, w->c->ud, &w->req, w->stream, w->comp, &w->arena,
+                                 &w->out));
+}
+
 static void after_work_cb(work *w, int status) {
     conn *c = w->c;
+    if (w->deferred) work_answered(w, 0);
     if (w->prev) w->prev->next = w->next;
     else c->works = w->next;
     if (w->next) w->next->prev = w->prev;
@@ -759,6 +774,19 @@ static void loop_wake(srv_loop *lp) {
     while (write(lp->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
     }
     /* EAGAIN (the counter at its maximum): the loop is woken anyway */
+}
+
+void bs_server_work_done(bs_server_work *w) {
+    srv_loop *lp = w->c->lp;
+    w->qnext = NULL;
+    /* the wake-up written under mu: the loop cannot take w, end, and
+     * have bs_server_stop close wake_fd before this write */
+    pthread_mutex_lock(&lp->mu);
+    if (lp->done_tail) lp->done_tail->qnext = w;
+    else lp->done = w;
+    lp->done_tail = w;
+    loop_wake(lp);
+    pthread_mutex_unlock(&lp->mu);
 }
 
 /* Loop thread: queues w for a worker.  0, or BS_ECLOSED (stopping). */
@@ -812,6 +840,15 @@ static void *pool_main(void *arg) {
     }
 }
 
+/* Counts w as in flight until it is back in the loop's done list. */
+static void track(conn *c, work *w) {
+    c->lp->pool_out++;
+    w->next = c->works;
+    if (c->works) c->works->prev = w;
+    c->works = w;
+    c->inflight++;
+}
+
 /* Copies the frame body into a fresh request arena, decodes it and hands
  * it to the pool.  Decoding errors are fatal to the connection. */
 static void dispatch(conn *c, const bs_proto_frame *f) {
@@ -862,12 +899,27 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
     w->c = c;
     w->stream = f->h.stream;
     w->comp = c->comp;
-    if (w->req.opcode != BS_PROTO_OP_AUTH_RESPONSE && s->h.inline_ok &&
-        s->h.inline_ok(s->h.ud, c->ud, &w->req)) {
+    int how = w->req.opcode != BS_PROTO_OP_AUTH_RESPONSE && s->h.inline_ok
+                  ? s->h.inline_ok(s->h.ud, c->ud, &w->req)
+                  : 0;
+    if (how) {
         /* on this loop thread: no hand-off to the pool and back */
         BUMP(s->st_inline, 1);
         if (s->h.inline_begin) s->h.inline_begin(s->h.ud);
-        work_cb(w);
+        if (how == 2 && s->h.handle_inline) {
+            int rc = s->h.handle_inline(s->h.ud, c->ud, &w->req, w->stream, w->comp, &w->arena,
+                                        &w->out, w);
+            if (rc == BS_SERVER_DEFERRED) {
+                /* in flight until bs_server_work_done (another thread,
+                 * maybe already): only loop-side fields from here on */
+                w->deferred = 1;
+                track(c, w);
+                return;
+            }
+            work_answered(w, rc);
+        } else {
+            work_cb(w);
+        }
         if (!c->closing && !c->fatal) {
             /* gathered: conn_pump writes every inline answer of this pass
              * at once (one send for a pipelined burst) */
@@ -886,11 +938,7 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
         send_error(c, f->h.stream, BS_PROTO_ERR_SERVER, "Internal server error: cannot queue work");
         return;
     }
-    c->lp->pool_out++;
-    w->next = c->works;
-    if (c->works) c->works->prev = w;
-    c->works = w;
-    c->inflight++;
+    track(c, w);
 }
 
 /* ------------------------------------------------------------------ */

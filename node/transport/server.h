@@ -167,6 +167,9 @@ void bs_server_opts_from_config(bs_server_opts *o, const bs_config *cfg);
  * the loop's other connections wait until it returns.  Only for requests
  * known to be short and never to block (e.g. writes to the local store).
  */
+/* A request in flight (handle_inline, BS_SERVER_DEFERRED). */
+typedef struct bs_server_work bs_server_work;
+
 typedef struct bs_server_handler {
     void *ud;
     int (*conn_open)(void *ud, const char *client_ip, void **conn_ud);
@@ -184,7 +187,22 @@ typedef struct bs_server_handler {
      * burst's writes (bs_store_defer_*). */
     void (*inline_begin)(void *ud);
     int (*inline_commit)(void *ud);
+    /* Optional, loop thread: for a request inline_ok answered 2 (not 1),
+     * handle_inline runs instead of handle, with the same contract,
+     * except that it may return BS_SERVER_DEFERRED when the response
+     * has to wait (for other nodes) - it must not block for it.  It then
+     * appends the response to `out` later, from any thread, and calls
+     * bs_server_work_done(w) once; until then `a`, `out` and the
+     * connection stay as they are (the request counts as in flight).
+     * Leaving `out` empty makes the server answer SERVER_ERROR. */
+    int (*handle_inline)(void *ud, void *conn_ud, const bs_proto_request *req,
+                         int16_t stream, bs_proto_compression comp, bs_arena *a,
+                         bs_buf *out, bs_server_work *w);
 } bs_server_handler;
+
+#define BS_SERVER_DEFERRED 1
+/* Any thread: a deferred request's response is in its `out`. */
+void bs_server_work_done(bs_server_work *w);
 
 /*
  * Binds every listener, then starts the loops.  opts and h are copied.

@@ -19,6 +19,10 @@ gossip over one shared storage port (as test_cluster.py does).  Checked:
     the paused one's ack would answer WriteTimeout, and the driver does
     not retry), and no write timeout is counted.  How fast they are
     answered is not asserted (that is a benchmark's job);
+  * a prepared write at ALL waiting for that paused replica (in flight
+    on the coordinator's CQL loop, not on a worker) ends in WriteTimeout
+    2/3 SIMPLE, later QUORUM writes are answered before it, and its hint
+    reaches the replica once it runs again;
   * (own cluster, hinted_handoff_enabled false) a stale replica is fixed
     by QUORUM reads coordinated by it: afterwards a CL=ONE read from it
     alone returns the new values.
@@ -300,6 +304,42 @@ class ReplicationTest(_ReplicatedCluster):
             os.kill(n2.proc.pid, signal.SIGCONT)
         _wait(lambda: self.write(0, -5, "w", ConsistencyLevel.ALL) is None, 60,
               "paused node writable again")
+
+    def test_4b_prepared_write_waiting_on_a_paused_replica(self):
+        """A prepared write is started on the CQL loop and answered when
+        its replicas have (node/main.c h_handle_inline): at ALL with node
+        2 paused it ends in WriteTimeout (received 2, required 3, SIMPLE)
+        after the write timeout, while prepared QUORUM writes sent after
+        it on the same session are answered first; its hint reaches node
+        2 once it runs again."""
+        n2 = self.nodes[2]
+        s = self.session(0)
+        ins = s.prepare("INSERT INTO rf3.t (k, v) VALUES (?, ?)")
+        ins_all = s.prepare("INSERT INTO rf3.t (k, v) VALUES (?, ?)")
+        ins_all.consistency_level = ConsistencyLevel.ALL
+        ins.consistency_level = ConsistencyLevel.QUORUM
+        harness.pause(n2.proc.pid)
+        try:
+            f_all = s.execute_async(ins_all, (60000, "all"))
+            ended = []
+            f_all.add_callbacks(ended.append, ended.append)
+            for k in range(20):
+                s.execute(ins, (60001 + k, "q"))
+            # the ALL write still waits for node 2's ack
+            self.assertEqual(ended, [], "the ALL write was answered before the "
+                             "QUORUM writes sent after it")
+            with self.assertRaises(WriteTimeout) as cm:
+                f_all.result()
+            e = cm.exception
+            self.assertEqual((e.received_responses, e.required_responses), (2, 3))
+            self.assertEqual(e.write_type, 0)  # SIMPLE
+            for i in (0, 1):
+                self.assertEqual(self.local_value(i, 60000), "all")
+                self.assertEqual(self.local_value(i, 60020), "q")
+        finally:
+            os.kill(n2.proc.pid, signal.SIGCONT)
+        _wait(lambda: self.local_value(2, 60000) == "all", 60,
+              "the timed-out write's hint replayed to node 2")
 
     def test_5_metrics(self):
         """GET /metrics: Prometheus text with the coordinator's, the

@@ -18,6 +18,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,6 +113,38 @@ static void teardown(void) { bs_nnode_stop(&g_c); }
 static bs_exec_err g_err;
 
 /* k = v (v NULL: delete the row) with timestamp ts through node i. */
+/* put_e through be.write_async (as a CQL loop does), waiting for the
+ * completion when the write was deferred (counted in g_deferred). */
+static int g_async;
+static atomic_int g_deferred;
+typedef struct adone {
+    sem_t sem;
+    int rc;
+    bs_exec_err err;
+} adone;
+
+static void on_adone(void *ud, int rc, const bs_exec_err *err) {
+    adone *d = ud;
+    d->rc = rc;
+    d->err = *err;
+    sem_post(&d->sem);
+}
+
+static int put_async(int i, const bs_mutation *m, uint16_t cl, bs_exec_err *err) {
+    adone d;
+    memset(&d, 0, sizeof d);
+    sem_init(&d.sem, 0, 0);
+    int rc = g_n[i].be.write_async(g_n[i].be.ud, m, 1, cl, err, on_adone, &d);
+    if (rc == 1) {
+        sem_wait(&d.sem);
+        rc = d.rc;
+        *err = d.err;
+        atomic_fetch_add(&g_deferred, 1);
+    }
+    sem_destroy(&d.sem);
+    return rc;
+}
+
 static int put_e(int i, const char *ks, const char *k, const char *v, int64_t ts, uint16_t cl,
                  bs_exec_err *err) {
     bs_mop ops[2];
@@ -141,6 +174,7 @@ static int put_e(int i, const char *ks, const char *k, const char *v, int64_t ts
     m.ops = ops;
     m.nops = nops;
     memset(err, 0, sizeof *err);
+    if (g_async) return put_async(i, &m, cl, err);
     return g_n[i].be.write(g_n[i].be.ud, &m, 1, cl, 0, err);
 }
 
@@ -261,7 +295,7 @@ START_TEST(joining_node_receives_pending_range_writes) {
 }
 END_TEST
 
-START_TEST(quorum_write_lands_on_all_replicas) {
+static void quorum_write_lands_on_all_replicas_body(void) {
     ck_assert_int_eq(put(0, "ks", "a", "1", 100, BS_CL_QUORUM), 0);
     for (int i = 0; i < N; i++) ck_assert_msg(wait_local(i, "a", "1"), "node %d lacks the write", i);
     char v[64];
@@ -278,6 +312,16 @@ START_TEST(quorum_write_lands_on_all_replicas) {
     bs_coord_get_stats(g_n[1].coord, &st);
     ck_assert_uint_eq(st.reads[BS_CL_ALL], 1);
     ck_assert_uint_eq(st.read_repairs, 0);
+}
+
+
+START_TEST(quorum_write_lands_on_all_replicas) { quorum_write_lands_on_all_replicas_body(); }
+END_TEST
+
+/* the same through be.write_async */
+START_TEST(quorum_write_lands_on_all_replicas_async) {
+    g_async = 1;
+    quorum_write_lands_on_all_replicas_body();
 }
 END_TEST
 
@@ -316,7 +360,7 @@ START_TEST(concurrent_all_writes_visible_when_acked) {
 }
 END_TEST
 
-START_TEST(one_down_quorum_ok_all_unavailable) {
+static void one_down_quorum_ok_all_unavailable_body(void) {
     node_down(2);
     ck_assert_int_eq(put(0, "ks", "b", "1", 100, BS_CL_QUORUM), 0);
     char v[64];
@@ -335,6 +379,16 @@ START_TEST(one_down_quorum_ok_all_unavailable) {
     char lv[64];
     local_get(0, "b", lv);
     ck_assert_str_eq(lv, "1");
+}
+
+
+START_TEST(one_down_quorum_ok_all_unavailable) { one_down_quorum_ok_all_unavailable_body(); }
+END_TEST
+
+/* the same through be.write_async */
+START_TEST(one_down_quorum_ok_all_unavailable_async) {
+    g_async = 1;
+    one_down_quorum_ok_all_unavailable_body();
 }
 END_TEST
 
@@ -364,7 +418,7 @@ static void blackhole(void *ud, bs_msg *m, const bs_msg_in *in) {
     (void)in; /* never answers */
 }
 
-START_TEST(silent_replica_gives_write_timeout) {
+static void silent_replica_gives_write_timeout_body(void) {
     /* node 2 is "alive" but swallows mutations */
     ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_MUTATION, blackhole, NULL), 0);
     ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_HINT, blackhole, NULL), 0);
@@ -386,6 +440,19 @@ START_TEST(silent_replica_gives_write_timeout) {
     bs_coord_get_stats(g_n[0].coord, &st);
     ck_assert_uint_eq(st.write_timeouts, 1);
 }
+
+
+START_TEST(silent_replica_gives_write_timeout) { silent_replica_gives_write_timeout_body(); }
+END_TEST
+
+/* the same through be.write_async */
+START_TEST(silent_replica_gives_write_timeout_async) {
+    g_async = 1;
+    silent_replica_gives_write_timeout_body();
+    /* the ALL write cannot be decided before node 2 answers: it was left
+     * in flight and completed by the messaging thread */
+    ck_assert_int_ge(atomic_load(&g_deferred), 1);
+}
 END_TEST
 
 /* A replica whose store fails: answers every request with BS_EIO. */
@@ -394,7 +461,7 @@ static void fail_eio(void *ud, bs_msg *m, const bs_msg_in *in) {
     bs_msg_reply(m, in, BS_EIO, NULL, 0);
 }
 
-START_TEST(failing_replica_gives_write_and_read_failure) {
+static void failing_replica_gives_write_and_read_failure_body(void) {
     ck_assert_int_eq(put(0, "ks", "f", "1", 100, BS_CL_ALL), 0);
     ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_MUTATION, fail_eio, NULL), 0);
     ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_READ, fail_eio, NULL), 0);
@@ -417,6 +484,16 @@ START_TEST(failing_replica_gives_write_and_read_failure) {
     ck_assert_int_eq(g_err.numfailures, 1);
     ck_assert_int_eq(g_err.blockfor, 3);
     ck_assert_int_eq(g_err.received, 2);
+}
+
+
+START_TEST(failing_replica_gives_write_and_read_failure) { failing_replica_gives_write_and_read_failure_body(); }
+END_TEST
+
+/* the same through be.write_async */
+START_TEST(failing_replica_gives_write_and_read_failure_async) {
+    g_async = 1;
+    failing_replica_gives_write_and_read_failure_body();
 }
 END_TEST
 
@@ -847,12 +924,16 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, quorum_write_lands_on_all_replicas);
+    tcase_add_test(tc, quorum_write_lands_on_all_replicas_async);
     tcase_add_test(tc, joining_node_receives_pending_range_writes);
     tcase_add_test(tc, concurrent_all_writes_visible_when_acked);
     tcase_add_test(tc, one_down_quorum_ok_all_unavailable);
+    tcase_add_test(tc, one_down_quorum_ok_all_unavailable_async);
     tcase_add_test(tc, two_down_quorum_unavailable);
     tcase_add_test(tc, silent_replica_gives_write_timeout);
+    tcase_add_test(tc, silent_replica_gives_write_timeout_async);
     tcase_add_test(tc, failing_replica_gives_write_and_read_failure);
+    tcase_add_test(tc, failing_replica_gives_write_and_read_failure_async);
     tcase_add_test(tc, read_repair_fixes_stale_replica);
     tcase_add_test(tc, read_repair_must_reach_every_replica_it_read);
     tcase_add_test(tc, hints_replayed_when_replica_returns);

@@ -1421,6 +1421,121 @@ START_TEST(inline_requests_run_on_loop) {
 }
 END_TEST
 
+/* ---- deferred inline requests (handle_inline, BS_SERVER_DEFERRED) ---- */
+
+typedef struct parked {
+    bs_server_work *w;
+    bs_buf *out;
+    int16_t stream;
+    bs_proto_compression comp;
+    char q[32];
+    int empty; /* complete with no frame: the server answers SERVER_ERROR */
+} parked;
+
+static parked P[8];
+static atomic_int nparked;
+
+static int defer_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
+    (void)ud;
+    if (!conn_ud) atomic_fetch_add(&F.bad_ud, 1);
+    if (req->opcode != BS_PROTO_OP_QUERY) return 0;
+    bs_proto_str q = req->u.query.query;
+    if (q.len >= 5 && memcmp(q.p, "defer", 5) == 0) return 2;
+    return q.len >= 6 && memcmp(q.p, "inline", 6) == 0;
+}
+
+/* "defer..." is parked (answered by complete_parked, another thread);
+ * anything else is answered at once. */
+static int defer_handle_inline(void *ud, void *conn_ud, const bs_proto_request *req,
+                               int16_t stream, bs_proto_compression comp, bs_arena *a,
+                               bs_buf *out, bs_server_work *w) {
+    bs_proto_str q = req->u.query.query;
+    if (q.len < 5 || memcmp(q.p, "defer", 5) != 0)
+        return fake_handle(ud, conn_ud, req, stream, comp, a, out);
+    int i = atomic_fetch_add(&nparked, 1);
+    ck_assert_int_lt(i, 8);
+    P[i] = (parked){w, out, stream, comp, "", bs_proto_str_eq(q, "defer-empty")};
+    snprintf(P[i].q, sizeof P[i].q, "%.*s", (int)q.len, q.p);
+    return BS_SERVER_DEFERRED;
+}
+
+static void *complete_fn(void *arg) {
+    parked *p = arg;
+    if (!p->empty) ck_assert_int_eq(rows_one(p->out, p->stream, p->comp, p->q, strlen(p->q)), 0);
+    bs_server_work_done(p->w);
+    return NULL;
+}
+
+/* Completes parked request i from a thread of its own (after delay_ms);
+ * returns the thread to join. */
+static pthread_t complete_parked(int i, int delay_ms) {
+    for (int k = 0; k < 1000 && ld(&nparked) <= i; k++) usleep(1000);
+    ck_assert_int_gt(ld(&nparked), i);
+    if (delay_ms) usleep((useconds_t)delay_ms * 1000);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, complete_fn, &P[i]), 0);
+    return t;
+}
+
+START_TEST(deferred_inline_requests) {
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    memset(&F, 0, sizeof F);
+    sem_init(&F.gate, 0, 0);
+    atomic_store(&nparked, 0);
+    bs_server_handler h = {&F, fake_open, fake_close, fake_handle, defer_inline_ok,
+                           NULL, NULL, defer_handle_inline};
+    bs_server *s = NULL;
+    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
+    F.srv = s;
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    rframe f;
+    /* a parked request does not hold up the loop: the inline request
+     * behind it is answered first */
+    cli_query(&c, 1, "defer a");
+    cli_query(&c, 2, "inline b");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 2, "inline b");
+    pthread_join(complete_parked(0, 0), NULL);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 1, "defer a");
+    /* completed without a frame: SERVER_ERROR on its stream */
+    cli_query(&c, 3, "defer-empty");
+    pthread_join(complete_parked(1, 0), NULL);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 3, BS_PROTO_ERR_SERVER, "no response");
+    ck_assert_uint_eq(stats(s).requests_inline, 3);
+    /* the client goes away while its request is parked: the connection is
+     * released (conn_close) only once the request came back */
+    cli c2;
+    cli_open(&c2, bs_server_port(s), 0);
+    cli_startup(&c2, NULL);
+    cli_query(&c2, 4, "defer gone");
+    for (int k = 0; k < 1000 && ld(&nparked) < 3; k++) usleep(1000);
+    struct linger lg = {1, 0}; /* close with RST */
+    setsockopt(c2.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    cli_close(&c2);
+    wait_open(s, 1);
+    usleep(50 * 1000);
+    ck_assert_int_eq(ld(&F.closed), 0);
+    pthread_join(complete_parked(2, 0), NULL);
+    for (int k = 0; k < 1000 && ld(&F.closed) < 1; k++) usleep(1000);
+    ck_assert_int_eq(ld(&F.closed), 1);
+    /* a stop waits for a parked request, whose answer goes out first */
+    cli_query(&c, 5, "defer stop");
+    pthread_t t = complete_parked(3, 200);
+    bs_server_stop(s);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 5, "defer stop");
+    cli_expect_closed(&c);
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
 static void fake_inline_begin(void *ud) { (void)ud; }
 static int fake_inline_commit(void *ud) {
     fake *f = ud;
@@ -1547,6 +1662,7 @@ static Suite *suite(void) {
     tcase_add_test(t, inline_requests_run_on_loop);
     tcase_add_test(t, inline_burst_then_fatal_frame);
     tcase_add_test(t, inline_commit_failure_answers_errors);
+    tcase_add_test(t, deferred_inline_requests);
     suite_add_tcase(s, t);
     return s;
 }
