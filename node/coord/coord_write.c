@@ -526,12 +526,11 @@ static int write_start(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl
     size_t local_g = write_send(c, o->f, w, m, sub, &pay, now_s, o->deadline);
     if (local_g != SIZE_MAX) {
         size_t ns = for_target(w, m, local_g, sub);
-        /* async (a CQL loop's inline pass): not queued in the pass's
-         * group commit, whose failure would come after this replica
-         * counted as written */
-        if (!applied_here)
-            local_rc = async ? bs_local_apply_now(c->store, sub, ns, now_s)
-                             : bs__apply_local(c, sub, ns, now_s);
+        /* on a CQL loop's inline pass this joins the pass's group
+         * commit; a failed commit turns the answer of a write left in
+         * flight into SERVER_ERROR (node/transport/server.c conn_flush),
+         * and its answer is only ever sent after that commit */
+        if (!applied_here) local_rc = bs__apply_local(c, sub, ns, now_s);
         if (local_rc && local_rc != BS_EIO)
             BS_WARN(LOG, "local write failed: %s (%s)", bs_strerror(local_rc), bs_store_errmsg());
         if (refused_by_store(local_rc)) {

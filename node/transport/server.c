@@ -166,6 +166,8 @@ typedef struct bs_server_work {
     struct bs_server_work *qnext; /* the pool's queue, then the loop's done list */
     int cancelled;      /* under the pool's mutex: skip the handler */
     int deferred;       /* handle_inline answered BS_SERVER_DEFERRED */
+    int commit_rc;      /* its pass's inline_commit failed: the answer is an error */
+    struct bs_server_work *pnext; /* the conn's pass_deferred list */
     int status;         /* 0, or UV_ECANCELED: the handler did not run */
     conn *c;
     struct bs_server_work *prev, *next; /* the conn's in-flight list */
@@ -210,6 +212,7 @@ struct conn {
     size_t nwrites;  /* uv_write requests not yet completed */
     size_t wq_bytes; /* their bytes */
     bs_buf pend;     /* inline responses of this pump, one uv_write at its end */
+    work *pass_deferred; /* inline requests of this pump left in flight */
     bs_tls *tls;     /* TLS session (client_encryption_options); NULL: plaintext */
     unsigned sniffed : 1; /* with TLS on: the first byte decided TLS or not */
     bs_buf wout;     /* pool responses of this loop turn, written by on_turn_end */
@@ -642,11 +645,32 @@ static void conn_write_later(conn *c, bs_buf *b) {
     }
 }
 
-/* Hands the inline responses gathered so far to one uv_write. */
+static void commit_error_msg(int rc, char *msg, size_t cap) {
+    snprintf(msg, cap,
+             "Server error: the node could not write to its storage (%s); this request "
+             "may not have been applied",
+             bs_strerror(rc));
+}
+
+/* Commits the pass's inline writes (inline_commit), then hands the
+ * inline responses gathered so far to one uv_write.  The pass's requests
+ * left in flight learn the commit's outcome (their answers come later). */
 static void conn_flush(conn *c) {
-    if (!c->pend.len) return;
+    if (!c->pend.len && !c->pass_deferred) return;
     bs_server *s = c->lp->srv;
     int rc = s->h.inline_commit ? s->h.inline_commit(s->h.ud) : 0;
+    for (work *w = c->pass_deferred, *next; w; w = next) {
+        next = w->pnext;
+        w->pnext = NULL;
+        w->commit_rc = rc;
+    }
+    c->pass_deferred = NULL;
+    if (!c->pend.len) {
+        if (rc)
+            BS_ERROR(LOGC, "connection %llu from %s: cannot commit a burst's writes: %s",
+                     (unsigned long long)c->id, c->peer, bs_strerror(rc));
+        return;
+    }
     if (rc) {
         /* The burst's writes did not reach the store (disk full, I/O
          * error): every answer of the burst is replaced by SERVER_ERROR on
@@ -655,10 +679,7 @@ static void conn_flush(conn *c) {
          * reads of the burst are answered the same way, as their answers
          * may not be trusted to follow writes that failed. */
         char msg[200];
-        snprintf(msg, sizeof msg,
-                 "Server error: the node could not write to its storage (%s); this request "
-                 "may not have been applied",
-                 bs_strerror(rc));
+        commit_error_msg(rc, msg, sizeof msg);
         BS_ERROR(LOGC, "connection %llu from %s: cannot commit a burst's writes: %s",
                  (unsigned long long)c->id, c->peer, bs_strerror(rc));
         bs_buf errs = BS_BUF_INIT;
@@ -747,7 +768,16 @@ static void work_cb(work *w) {
 
 static void after_work_cb(work *w, int status) {
     conn *c = w->c;
-    if (w->deferred) work_answered(w, 0);
+    if (w->deferred && w->commit_rc) {
+        /* its local write did not reach the store: as conn_flush answers */
+        char msg[200];
+        commit_error_msg(w->commit_rc, msg, sizeof msg);
+        bs_buf_reset(&w->out);
+        if (bs_proto_error_frame(&w->out, w->stream, BS_PROTO_ERR_SERVER, msg, w->comp) == 0)
+            count_error(c->lp->srv, BS_PROTO_ERR_SERVER);
+    } else if (w->deferred) {
+        work_answered(w, 0);
+    }
     if (w->prev) w->prev->next = w->next;
     else c->works = w->next;
     if (w->next) w->next->prev = w->prev;
@@ -913,6 +943,8 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
                 /* in flight until bs_server_work_done (another thread,
                  * maybe already): only loop-side fields from here on */
                 w->deferred = 1;
+                w->pnext = c->pass_deferred;
+                c->pass_deferred = w;
                 track(c, w);
                 return;
             }

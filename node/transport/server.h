@@ -194,7 +194,10 @@ typedef struct bs_server_handler {
      * appends the response to `out` later, from any thread, and calls
      * bs_server_work_done(w) once; until then `a`, `out` and the
      * connection stay as they are (the request counts as in flight).
-     * Leaving `out` empty makes the server answer SERVER_ERROR. */
+     * Leaving `out` empty makes the server answer SERVER_ERROR.  Such a
+     * request belongs to its pass's inline_commit (run for it even when
+     * the pass has no inline answer); when that fails, its answer is
+     * replaced by the SERVER_ERROR the pass's inline answers get. */
     int (*handle_inline)(void *ud, void *conn_ud, const bs_proto_request *req,
                          int16_t stream, bs_proto_compression comp, bs_arena *a,
                          bs_buf *out, bs_server_work *w);

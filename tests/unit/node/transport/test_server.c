@@ -1542,6 +1542,46 @@ static int fake_inline_commit(void *ud) {
     return atomic_load(&f->commit_fail) ? BS_EIO : 0;
 }
 
+/* A request left in flight belongs to its pass's commit: when that
+ * fails, its answer (made later, by another thread) is replaced by the
+ * SERVER_ERROR of the pass's inline answers; a pass of deferred requests
+ * alone commits too. */
+START_TEST(deferred_request_of_failed_commit) {
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    memset(&F, 0, sizeof F);
+    sem_init(&F.gate, 0, 0);
+    atomic_store(&nparked, 0);
+    bs_server_handler h = {&F,
+                           fake_open,
+                           fake_close,
+                           fake_handle,
+                           defer_inline_ok,
+                           fake_inline_begin,
+                           fake_inline_commit,
+                           defer_handle_inline};
+    bs_server *s = NULL;
+    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
+    F.srv = s;
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    rframe f;
+    atomic_store(&F.commit_fail, 1);
+    cli_query(&c, 1, "defer lost");
+    pthread_join(complete_parked(0, 0), NULL);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_error(&f, 1, BS_PROTO_ERR_SERVER, "could not write to its storage");
+    atomic_store(&F.commit_fail, 0);
+    cli_query(&c, 2, "defer kept");
+    pthread_join(complete_parked(1, 0), NULL);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 2, "defer kept");
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
 /* Issue 19 finding 4: when the burst's writes cannot be committed (disk
  * full), every answer of the burst becomes SERVER_ERROR on its stream
  * and the connection stays open (it used to be closed); once commits
@@ -1663,6 +1703,7 @@ static Suite *suite(void) {
     tcase_add_test(t, inline_burst_then_fatal_frame);
     tcase_add_test(t, inline_commit_failure_answers_errors);
     tcase_add_test(t, deferred_inline_requests);
+    tcase_add_test(t, deferred_request_of_failed_commit);
     suite_add_tcase(s, t);
     return s;
 }
