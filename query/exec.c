@@ -36,6 +36,7 @@
 #include "query/exec_int.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1379,9 +1380,12 @@ static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
 
 /* Whether an EXECUTE may leave its write in flight: a prepared INSERT,
  * UPDATE or DELETE, not conditional, not of a counter table (those wait
- * for a Paxos round or a leader), not traced. */
+ * for a Paxos round or a leader), not traced - nor possibly traced: a
+ * traced write is written synchronously, so while a trace probability
+ * is set they all take the blocking path. */
 int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req) {
-    if (!x->be.write_async || req->opcode != BS_PROTO_OP_EXECUTE || req->prelude.trace_request)
+    if (!x->be.write_async || req->opcode != BS_PROTO_OP_EXECUTE || req->prelude.trace_request ||
+        atomic_load_explicit(&x->trace_ppm, memory_order_relaxed))
         return 0;
     const bs_proto_val *id = &req->u.execute.id;
     if (id->len != 16) return 0;

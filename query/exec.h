@@ -314,10 +314,10 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
 /*
  * For an event loop, which must not wait for other nodes.
  * bs_exec_async_ok says whether req may go through
- * bs_exec_request_async: an EXECUTE (not traced) of a prepared INSERT,
- * UPDATE or DELETE that is neither conditional nor of a counter table,
- * with a backend that has write_async.  Cheap: a cache and a schema
- * look-up.
+ * bs_exec_request_async: an EXECUTE (not traced, and no trace
+ * probability set) of a prepared INSERT, UPDATE or DELETE that is
+ * neither conditional nor of a counter table, with a backend that has
+ * write_async.  Cheap: a cache and a schema look-up.
  *
  * bs_exec_request_async runs req as bs_exec_request does, except that
  * its write goes through be.write_async.  When the outcome must wait for
