@@ -156,6 +156,7 @@ static int out_of_memory(bs_exec_err *err) {
  * level; Unavailable when too few replicas are alive.  0 or -1 with err. */
 static int write_plan(bs_coord *c, bs_schema *s, const bs_mutation *m, size_t nm, uint16_t cl,
                       wstate *w, bs_exec_err *err) {
+    size_t ntargets = 0;
     for (size_t i = 0; i < nm; i++) {
         const bs_keyspace_schema *ks = bs__keyspace_of(s, m[i].cf);
         if (is_system(ks)) {
@@ -168,6 +169,15 @@ static int write_plan(bs_coord *c, bs_schema *s, const bs_mutation *m, size_t nm
         if (bs__placement_get(c, ks, m[i].token, 1, &u->pl, err) ||
             bs__cl_reqs(c, cl, &u->pl, 1, u->req, &u->nreq, err))
             return -1;
+        ntargets += u->pl.n;
+    }
+    /* the distinct targets, at most every placement's (3 for one RF=3
+     * write, not the 64 a placement can hold: a small allocation) */
+    w->tg = calloc(ntargets ? ntargets : 1, sizeof *w->tg);
+    w->hinted = calloc(ntargets ? ntargets : 1, sizeof *w->hinted);
+    if (!w->tg || !w->hinted) return out_of_memory(err);
+    for (size_t i = 0; i < nm; i++) {
+        wmut *u = &w->mu[i];
         for (size_t t = 0; t < u->pl.n; t++) {
             size_t g = 0;
             while (g < w->ntg && memcmp(w->tg[g].host.b, u->pl.t[t].host.b, 16)) g++;
@@ -479,9 +489,7 @@ static int write_start(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl
     w->nm = nm;
     w->any = cl == BS_CL_ANY;
     w->mu = calloc(nm, sizeof *w->mu);
-    w->tg = calloc(nm * BS__MAX_TARGETS, sizeof *w->tg);
-    w->hinted = calloc(nm * BS__MAX_TARGETS, sizeof *w->hinted);
-    if (!w->mu || !w->tg || !w->hinted) {
+    if (!w->mu) {
         out_of_memory(err);
         goto out;
     }
