@@ -90,6 +90,7 @@ void bs_exec_session_init(bs_exec_session *s) {
     s->authed = 0;
     s->internal = 0;
     s->client[0] = 0;
+    memset(s->async_seen, 0, sizeof s->async_seen);
 }
 
 void bs_exec_session_destroy(bs_exec_session *s) {
@@ -1389,6 +1390,8 @@ int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req
         return 0;
     const bs_proto_val *id = &req->u.execute.id;
     if (id->len != 16) return 0;
+    bs_exec_async_seen *seen = &s->async_seen[id->p[15] & 15];
+    if (seen->known && !memcmp(seen->id, id->p, 16)) return seen->ok;
     size_t bkt = bs_get_u32(id->p) % x->nprep_buckets;
     char ks[64] = "", tb[64] = "";
     int ok = 0;
@@ -1405,7 +1408,8 @@ int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req
         }
     }
     pthread_mutex_unlock(&x->prep_lock);
-    if (!ok) return 0;
+    if (!e) return 0; /* unknown: not remembered (it may be prepared next) */
+    if (!ok) goto remember;
     if (!ks[0]) {
         pthread_mutex_lock(&s->lock);
         snprintf(ks, sizeof ks, "%s", s->keyspace);
@@ -1415,6 +1419,11 @@ int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req
     const bs_table_schema *t = bs_schema_table(sc, ks, tb);
     ok = t && !bs__x_is_counter_table(t);
     bs_schema_release(sc);
+    if (!t) return 0; /* no such table (yet): not remembered */
+remember:
+    memcpy(seen->id, id->p, 16);
+    seen->known = 1;
+    seen->ok = (uint8_t)ok;
     return ok;
 }
 

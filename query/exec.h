@@ -199,6 +199,11 @@ typedef struct bs_exec_stats {
     uint64_t evicted;        /* dropped for room since start */
 } bs_exec_stats;
 
+typedef struct bs_exec_async_seen {
+    uint8_t id[16];
+    uint8_t known, ok;
+} bs_exec_async_seen;
+
 typedef struct bs_exec_session {
     pthread_mutex_t lock;
     char keyspace[64]; /* "" until USE */
@@ -208,6 +213,10 @@ typedef struct bs_exec_session {
     uint8_t internal; /* the executor's own requests: no permission checks */
     char client[64];   /* the client's IP (system_traces.sessions.client);
                           "" when unknown.  Set once at connect. */
+    /* bs_exec_async_ok's answers by prepared id (direct-mapped), kept by
+     * the one thread that asks (the connection's event loop).  A stale
+     * answer only sends a request the other way: both ways are correct. */
+    bs_exec_async_seen async_seen[16];
 } bs_exec_session;
 
 void bs_exec_session_init(bs_exec_session *s);
