@@ -806,11 +806,14 @@ static void loop_wake(srv_loop *lp) {
     /* EAGAIN (the counter at its maximum): the loop is woken anyway */
 }
 
+/* Any thread (a worker, or whoever completes a deferred request): w
+ * back to its loop's done list, for after_work_cb. */
 void bs_server_work_done(bs_server_work *w) {
     srv_loop *lp = w->c->lp;
     w->qnext = NULL;
     /* the wake-up written under mu: the loop cannot take w, end, and
-     * have bs_server_stop close wake_fd before this write */
+     * have bs_server_stop close wake_fd before this write (which joins
+     * the workers, but not the threads completing deferred requests) */
     pthread_mutex_lock(&lp->mu);
     if (lp->done_tail) lp->done_tail->qnext = w;
     else lp->done = w;
@@ -859,14 +862,7 @@ static void *pool_main(void *arg) {
         if (!w) return NULL; /* stopping, and nothing is queued */
         if (w->status == 0) work_cb(w);
         /* the conn (and its loop) outlive the item: inflight counts it */
-        srv_loop *lp = w->c->lp;
-        w->qnext = NULL;
-        pthread_mutex_lock(&lp->mu);
-        if (lp->done_tail) lp->done_tail->qnext = w;
-        else lp->done = w;
-        lp->done_tail = w;
-        pthread_mutex_unlock(&lp->mu);
-        loop_wake(lp);
+        bs_server_work_done(w);
     }
 }
 
@@ -1923,8 +1919,9 @@ void bs_server_stop(bs_server *s) {
     pthread_mutex_unlock(&s->pmu);
     for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
     s->nworkers = 0;
-    /* only now: a worker writes the eventfd after handing its item over,
-     * so the loop may have taken the item (and ended) before the write */
+    /* closed last: bs_server_work_done writes the eventfd under the
+     * loop's mu with the item it hands over, so once the loops ended on
+     * their last item no write to it can follow */
     for (int i = 0; i < s->nloops; i++) {
         if (s->loops[i].wake_fd >= 0) close(s->loops[i].wake_fd);
         s->loops[i].wake_fd = -1;
