@@ -149,8 +149,8 @@ typedef struct bs_exec_backend {
      * known at once, or 1 when it depends on replies still to come -
      * done(dud, rc, err) is then called exactly once, later, on another
      * thread (err valid during the call only).  m is not needed after
-     * the return.  Never blocks on the network; logged batches over
-     * several partitions are refused (BS_PROTO_ERR_SERVER): use write. */
+     * the return.  Never blocks on the network.  Never a logged batch
+     * (no batchlog here): those go through write. */
     int (*write_async)(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
                        bs_exec_err *err,
                        void (*done)(void *dud, int rc, const bs_exec_err *err),

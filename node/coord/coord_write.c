@@ -449,7 +449,7 @@ static int write_outcome(wop *o, int met, bs_exec_err *err) {
  * the outcome is known, with *out NULL; or 1 with *out, whose fan's
  * calls are all sent. */
 static int write_start(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
-                       int applied_here, int async, wop **out, bs_exec_err *err) {
+                       int applied_here, wop **out, bs_exec_err *err) {
     *out = NULL;
     int64_t t0 = bs_clock_mono_ns();
     if (cl < BS_COORD_NCL) BS__INC(c->writes[cl]);
@@ -498,11 +498,6 @@ static int write_start(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl
     if (write_plan(c, s, m, nm, cl, w, err)) goto out;
     if (w->ntg == 1 && w->tg[0].local && !(logged && nm > 1)) {
         rc = applied_here ? 0 : write_local_only(c, w, m, nm, cl, logged, err);
-        goto out;
-    }
-    if (async && logged && nm > 1) {
-        err->code = BS_PROTO_ERR_SERVER;
-        snprintf(err->msg, sizeof err->msg, "a logged batch cannot be written asynchronously");
         goto out;
     }
     sub = calloc(nm, sizeof *sub);
@@ -566,7 +561,7 @@ out:
 int bs__coord_write_ex(bs_coord *c, const bs_mutation *m, size_t nm, uint16_t cl, int logged,
                        int applied_here, bs_exec_err *err) {
     wop *o;
-    int rc = write_start(c, m, nm, cl, logged, applied_here, 0, &o, err);
+    int rc = write_start(c, m, nm, cl, logged, applied_here, &o, err);
     if (rc != 1) return rc;
     int met = bs__fan_wait(o->f, write_met, &o->w, o->deadline);
     rc = write_outcome(o, met, err);
@@ -593,7 +588,7 @@ int bs__coord_write_async(void *ud, const bs_mutation *m, size_t nm, uint16_t cl
                           bs_exec_err *err,
                           void (*done)(void *dud, int rc, const bs_exec_err *err), void *dud) {
     wop *o;
-    int rc = write_start(ud, m, nm, cl, 0, 0, 1, &o, err);
+    int rc = write_start(ud, m, nm, cl, 0, 0, &o, err);
     if (rc != 1) return rc;
     o->done = done;
     o->dud = dud;

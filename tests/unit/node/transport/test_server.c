@@ -160,15 +160,20 @@ static bs_server_opts test_opts(void) {
     return o;
 }
 
-static bs_server *start(const bs_server_opts *o) {
+/* A server with handler h over the fake's fresh state. */
+static bs_server *start_with(const bs_server_opts *o, const bs_server_handler *h) {
     memset(&F, 0, sizeof F);
     sem_init(&F.gate, 0, 0);
-    bs_server_handler h = {&F, fake_open, fake_close, fake_handle};
     bs_server *s = NULL;
-    ck_assert_int_eq(bs_server_start(o, &h, &s), 0);
+    ck_assert_int_eq(bs_server_start(o, h, &s), 0);
     ck_assert_int_gt(bs_server_port(s), 0);
     F.srv = s;
     return s;
+}
+
+static bs_server *start(const bs_server_opts *o) {
+    bs_server_handler h = {&F, fake_open, fake_close, fake_handle};
+    return start_with(o, &h);
 }
 
 static void finish(bs_server *s) {
@@ -1377,12 +1382,8 @@ static int fake_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) 
 START_TEST(inline_requests_run_on_loop) {
     bs_server_opts o = test_opts();
     o.io_threads = 1;
-    memset(&F, 0, sizeof F);
-    sem_init(&F.gate, 0, 0);
     bs_server_handler h = {&F, fake_open, fake_close, fake_handle, fake_inline_ok};
-    bs_server *s = NULL;
-    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
-    F.srv = s;
+    bs_server *s = start_with(&o, &h);
     cli c;
     cli_open(&c, bs_server_port(s), 0);
     cli_startup(&c, NULL);
@@ -1480,14 +1481,10 @@ static pthread_t complete_parked(int i, int delay_ms) {
 START_TEST(deferred_inline_requests) {
     bs_server_opts o = test_opts();
     o.io_threads = 1;
-    memset(&F, 0, sizeof F);
-    sem_init(&F.gate, 0, 0);
     atomic_store(&nparked, 0);
     bs_server_handler h = {&F, fake_open, fake_close, fake_handle, defer_inline_ok,
                            NULL, NULL, defer_handle_inline};
-    bs_server *s = NULL;
-    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
-    F.srv = s;
+    bs_server *s = start_with(&o, &h);
     cli c;
     cli_open(&c, bs_server_port(s), 0);
     cli_startup(&c, NULL);
@@ -1549,8 +1546,6 @@ static int fake_inline_commit(void *ud) {
 START_TEST(deferred_request_of_failed_commit) {
     bs_server_opts o = test_opts();
     o.io_threads = 1;
-    memset(&F, 0, sizeof F);
-    sem_init(&F.gate, 0, 0);
     atomic_store(&nparked, 0);
     bs_server_handler h = {&F,
                            fake_open,
@@ -1560,9 +1555,7 @@ START_TEST(deferred_request_of_failed_commit) {
                            fake_inline_begin,
                            fake_inline_commit,
                            defer_handle_inline};
-    bs_server *s = NULL;
-    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
-    F.srv = s;
+    bs_server *s = start_with(&o, &h);
     cli c;
     cli_open(&c, bs_server_port(s), 0);
     cli_startup(&c, NULL);
@@ -1589,13 +1582,9 @@ END_TEST
 START_TEST(inline_commit_failure_answers_errors) {
     bs_server_opts o = test_opts();
     o.io_threads = 1;
-    memset(&F, 0, sizeof F);
-    sem_init(&F.gate, 0, 0);
     bs_server_handler h = {&F, fake_open, fake_close, fake_handle, fake_inline_ok,
                            fake_inline_begin, fake_inline_commit};
-    bs_server *s = NULL;
-    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
-    F.srv = s;
+    bs_server *s = start_with(&o, &h);
     cli c;
     cli_open(&c, bs_server_port(s), 0);
     cli_startup(&c, NULL);
@@ -1632,12 +1621,8 @@ END_TEST
 START_TEST(inline_burst_then_fatal_frame) {
     bs_server_opts o = test_opts();
     o.io_threads = 1;
-    memset(&F, 0, sizeof F);
-    sem_init(&F.gate, 0, 0);
     bs_server_handler h = {&F, fake_open, fake_close, fake_handle, fake_inline_ok};
-    bs_server *s = NULL;
-    ck_assert_int_eq(bs_server_start(&o, &h, &s), 0);
-    F.srv = s;
+    bs_server *s = start_with(&o, &h);
     cli c;
     cli_open(&c, bs_server_port(s), 0);
     cli_startup(&c, NULL);
