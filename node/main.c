@@ -86,18 +86,24 @@ static int h_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req) {
     app *ap = ud;
     if (req->opcode != BS_PROTO_OP_EXECUTE) return 0;
     if (bs_coord_local_only(ap->coord)) return 1;
-    /* a plain prepared write: started on the loop, answered when its
-     * replicas have (h_handle_inline) */
+    /* a prepared SELECT or plain write: started on the loop, answered
+     * when its replicas have (h_handle_inline); one that must block
+     * moves to the pool from there */
     return bs_exec_async_ok(ap->exec, conn_ud, req) ? 2 : 0;
 }
 
-static void h_work_done(void *w) { bs_server_work_done(w); }
+static void h_work_done(void *w, int again) {
+    if (again) bs_server_work_resume(w);
+    else bs_server_work_done(w);
+}
 
 static int h_handle_inline(void *ud, void *conn_ud, const bs_proto_request *req,
                            int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
                            bs_server_work *w) {
     app *ap = ud;
-    int rc = bs_exec_request_async(ap->exec, conn_ud, req, stream, comp, a, out, h_work_done, w);
+    int rc = bs_exec_request_async(ap->exec, conn_ud, req, stream, comp, a, out, h_work_done, w,
+                                   bs_server_work_state(w));
+    if (rc == BS_EXEC_BLOCKING) return BS_SERVER_BLOCKING;
     return rc == BS_EXEC_DEFERRED ? BS_SERVER_DEFERRED : rc;
 }
 

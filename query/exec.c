@@ -1379,13 +1379,14 @@ static int exec_batch(xctx *c, const bs_proto_batch *b, size_t before) {
     return 0;
 }
 
-/* Whether an EXECUTE may leave its write in flight: a prepared INSERT,
- * UPDATE or DELETE, not conditional, not of a counter table (those wait
- * for a Paxos round or a leader), not traced - nor possibly traced: a
- * traced write is written synchronously, so while a trace probability
- * is set they all take the blocking path. */
+/* Whether an EXECUTE may leave its read or write in flight: a prepared
+ * SELECT, or INSERT, UPDATE or DELETE not conditional and not of a
+ * counter table (those wait for a Paxos round or a leader); not traced
+ * - nor possibly traced: a traced request is run synchronously, so
+ * while a trace probability is set they all take the blocking path. */
 int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req) {
-    if (!x->be.write_async || req->opcode != BS_PROTO_OP_EXECUTE || req->prelude.trace_request ||
+    if (!x->be.write_async || !x->be.read_async || req->opcode != BS_PROTO_OP_EXECUTE ||
+        req->prelude.trace_request ||
         atomic_load_explicit(&x->trace_ppm, memory_order_relaxed))
         return 0;
     const bs_proto_val *id = &req->u.execute.id;
@@ -1394,14 +1395,15 @@ int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req
     if (seen->known && !memcmp(seen->id, id->p, 16)) return seen->ok;
     size_t bkt = bs_get_u32(id->p) % x->nprep_buckets;
     char ks[64] = "", tb[64] = "";
-    int ok = 0;
+    int ok = 0, select = 0;
     pthread_mutex_lock(&x->prep_lock);
     prep_entry *e = x->prep[bkt];
     while (e && memcmp(e->id, id->p, 16)) e = e->next;
     if (e) {
         const bs_cql_stmt *st = e->stmt;
         const bs_cql_qname *q = stmt_table(st);
-        ok = q && st->kind != BS_CQL_STMT_SELECT && !bs__x_is_conditional(st);
+        select = st->kind == BS_CQL_STMT_SELECT;
+        ok = q && (select || !bs__x_is_conditional(st));
         if (ok) {
             snprintf(ks, sizeof ks, "%s", q->ks ? q->ks : e->keyspace);
             snprintf(tb, sizeof tb, "%s", q->name);
@@ -1417,7 +1419,7 @@ int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req
     }
     bs_schema *sc = x->be.schema_get(x->be.ud);
     const bs_table_schema *t = bs_schema_table(sc, ks, tb);
-    ok = t && !bs__x_is_counter_table(t);
+    ok = t && (select || !bs__x_is_counter_table(t));
     bs_schema_release(sc);
     if (!t) return 0; /* no such table (yet): not remembered */
 remember:
@@ -1427,13 +1429,157 @@ remember:
     return ok;
 }
 
+/* ---- reads left in flight (bs_exec_request_async) ---------------------- */
+
+/* A statement's read: sent by its first run, answered in its second. */
+typedef struct xpre {
+    bs_arena a; /* the backend's answer; the copies below */
+    /* the read, to know it again: same table (same schema), key, slice */
+    const bs_table_schema *t;
+    int64_t token;
+    const uint8_t *pk;
+    size_t pk_len;
+    bs_slice sl;
+    uint16_t cl;
+    /* the first run's schema (a reference) and clock, for the second */
+    bs_schema *schema;
+    int64_t now_us;
+    void (*done)(void *dud, int again);
+    void *dud;
+    /* the outcome, written by the completing thread before done */
+    int rc;
+    bs_exec_err err;
+    bs_partv *part;
+    int used; /* the second run took it */
+} xpre;
+
+static void pre_free(xpre *p) {
+    if (!p) return;
+    bs_schema_release(p->schema);
+    bs_arena_free(&p->a);
+    free(p);
+}
+
+static int bound_eq(const bs_bound *a, const bs_bound *b) {
+    if (a->kind != b->kind) return 0;
+    if (a->kind == BS_BOUND_NONE) return 1;
+    return a->len == b->len && (!a->len || !memcmp(a->prefix, b->prefix, a->len));
+}
+
+static int slice_eq(const bs_slice *a, const bs_slice *b) {
+    return bound_eq(&a->start, &b->start) && bound_eq(&a->end, &b->end) &&
+           a->ncols == b->ncols &&
+           (!a->ncols || !memcmp(a->cols, b->cols, a->ncols * sizeof *a->cols)) &&
+           a->with_static == b->with_static && a->reversed == b->reversed &&
+           a->limit == b->limit && a->has_after == b->has_after &&
+           (!a->has_after || (a->after_len == b->after_len &&
+                              !memcmp(a->after_ck, b->after_ck, a->after_len))) &&
+           a->now_s == b->now_s;
+}
+
+static const void *dup_or_null(bs_arena *a, const void *p, size_t n) {
+    return n ? bs_arena_memdup(a, p, n) : p;
+}
+
+/* Copies the read's key and slice into the state's arena.  0 or -1. */
+static int pre_keep(xpre *p, const bs_table_schema *t, int64_t token, const void *pk,
+                    size_t pk_len, const bs_slice *sl, uint16_t cl) {
+    p->t = t;
+    p->token = token;
+    p->cl = cl;
+    p->pk_len = pk_len;
+    p->pk = dup_or_null(&p->a, pk, pk_len);
+    p->sl = *sl;
+    p->sl.start.prefix = dup_or_null(&p->a, sl->start.prefix, sl->start.len);
+    p->sl.end.prefix = dup_or_null(&p->a, sl->end.prefix, sl->end.len);
+    p->sl.cols = dup_or_null(&p->a, sl->cols, sl->ncols * sizeof *sl->cols);
+    p->sl.after_ck = dup_or_null(&p->a, sl->after_ck, sl->has_after ? sl->after_len : 0);
+    return (pk_len && !p->pk) || (sl->start.len && !p->sl.start.prefix) ||
+                   (sl->end.len && !p->sl.end.prefix) || (sl->ncols && !p->sl.cols) ||
+                   (sl->has_after && sl->after_len && !p->sl.after_ck)
+               ? -1
+               : 0;
+}
+
+/* The backend's completion (another thread). */
+static void pre_done(void *ud, int rc, const bs_exec_err *err) {
+    xpre *p = ud;
+    p->rc = rc;
+    if (rc == -1) p->err = *err;
+    p->done(p->dud, 1);
+}
+
+static int suspended(xctx *c, int how, bs_exec_err *err) {
+    if (how > c->suspend) c->suspend = how;
+    err->code = BS_PROTO_ERR_SERVER;
+    snprintf(err->msg, sizeof err->msg, "request suspended");
+    return -1;
+}
+
+int bs__x_must_block(xctx *c) {
+    if (!c->adone) return 0;
+    bs_exec_err err;
+    suspended(c, 2, &err);
+    c->failed = 1;
+    c->err = err;
+    return 1;
+}
+
+int bs__x_read(xctx *c, const bs_table_schema *t, int64_t token, const void *pk, size_t pk_len,
+               const bs_slice *sl, uint16_t cl, bs_partv **out, bs_exec_err *err) {
+    bs_exec *x = c->x;
+    if (!c->adone) return x->be.read(x->be.ud, t, token, pk, pk_len, sl, cl, c->a, out, err);
+    xpre *p = c->pre;
+    if (p) { /* the second run: its first read is the one that was sent */
+        if (p->used || p->t != t || p->token != token || p->pk_len != pk_len ||
+            (pk_len && memcmp(p->pk, pk, pk_len)) || p->cl != cl || !slice_eq(&p->sl, sl))
+            return suspended(c, 2, err);
+        p->used = 1;
+        if (p->rc == 2) return suspended(c, 2, err);
+        if (p->rc) {
+            *err = p->err;
+            return -1;
+        }
+        *out = p->part;
+        return 0;
+    }
+    if (!x->be.read_async || bs_trace_current()) return suspended(c, 2, err);
+    p = calloc(1, sizeof *p);
+    if (!p) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return -1;
+    }
+    bs_arena_init(&p->a, 0);
+    c->pre = p;
+    p->used = 1; /* until it is known to be in flight */
+    if (pre_keep(p, t, token, pk, pk_len, sl, cl)) {
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return -1;
+    }
+    p->done = c->adone;
+    p->dud = c->adud;
+    int rc = x->be.read_async(x->be.ud, t, token, p->pk, pk_len, &p->sl, cl, &p->a, &p->part,
+                              err, pre_done, p);
+    if (rc == 1) {
+        p->used = 0;
+        return suspended(c, 1, err);
+    }
+    if (rc == 2) return suspended(c, 2, err);
+    if (!rc) *out = p->part; /* p lives until the request ends */
+    return rc ? -1 : 0;
+}
+
 static int run_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
                        int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
-                       void (*done)(void *dud), void *dud) {
+                       void (*done)(void *dud, int again), void *dud, void **state) {
     xctx c;
     memset(&c, 0, sizeof c);
     c.adone = done;
     c.adud = dud;
+    xpre *pre = state ? *state : NULL;
+    if (state) *state = NULL;
     c.x = x;
     c.sess = s;
     c.a = a;
@@ -1448,8 +1594,15 @@ static int run_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *r
     c.paging_state.len = BS_PROTO_NULL;
     c.prep_id.len = BS_PROTO_NULL;
     c.default_ts = INT64_MIN;
-    c.now_us = x->be.now_us(x->be.ud);
-    c.schema = x->be.schema_get(x->be.ud);
+    if (pre) { /* the second run of a statement whose read came back */
+        c.pre = pre;
+        c.now_us = pre->now_us;
+        c.schema = pre->schema;
+        pre->schema = NULL;
+    } else {
+        c.now_us = x->be.now_us(x->be.ud);
+        c.schema = x->be.schema_get(x->be.ud);
+    }
     size_t before = out->len;
     int answered = 0;
     bs_trace *tr = bs__x_trace_begin(&c, req);
@@ -1472,7 +1625,9 @@ static int run_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *r
         break;
     }
     int rc = 0;
-    if (c.failed && !answered) {
+    if (c.suspend) {
+        out->len = before;
+    } else if (c.failed && !answered) {
         out->len = before;
         rc = bs__x_error_frame(&c);
     }
@@ -1482,18 +1637,26 @@ static int run_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *r
         bs_trace_release(tr);
     }
     release_held(&c);
+    if (c.suspend == 1) { /* the read is in flight: the second run needs these */
+        c.pre->schema = c.schema;
+        c.pre->now_us = c.now_us;
+        *state = c.pre;
+        return BS_EXEC_DEFERRED;
+    }
     bs_schema_release(c.schema);
+    pre_free(c.pre);
+    if (c.suspend) return BS_EXEC_BLOCKING;
     if (c.deferred) return BS_EXEC_DEFERRED;
     return rc ? BS_ENOMEM : 0;
 }
 
 int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
                     int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out) {
-    return run_request(x, s, req, stream, comp, a, out, NULL, NULL);
+    return run_request(x, s, req, stream, comp, a, out, NULL, NULL, NULL);
 }
 
 int bs_exec_request_async(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
                           int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
-                          void (*done)(void *dud), void *dud) {
-    return run_request(x, s, req, stream, comp, a, out, done, dud);
+                          void (*done)(void *dud, int again), void *dud, void **state) {
+    return run_request(x, s, req, stream, comp, a, out, done, dud, state);
 }

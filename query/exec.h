@@ -155,6 +155,18 @@ typedef struct bs_exec_backend {
                        bs_exec_err *err,
                        void (*done)(void *dud, int rc, const bs_exec_err *err),
                        void *dud);
+    /* Optional (NULL: read is used).  As read, without waiting for other
+     * nodes: 0 (*out set) or -1 (err) when the outcome is known at once;
+     * 1 when it depends on replies still to come - done(dud, rc, err) is
+     * then called exactly once, later, on another thread, with *out set
+     * when rc is 0; `a` is the read's alone until then.  2 (now or in
+     * done): this read needs to block (a Paxos read at SERIAL, answers
+     * that differ and need a read repair): use read.  The slice, key and
+     * t are not needed after the return.  Never blocks on the network. */
+    int (*read_async)(void *ud, const bs_table_schema *t, int64_t token, const void *pk,
+                      size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a,
+                      bs_partv **out, bs_exec_err *err,
+                      void (*done)(void *dud, int rc, const bs_exec_err *err), void *dud);
 } bs_exec_backend;
 
 typedef struct bs_exec bs_exec;
@@ -324,25 +336,38 @@ int bs_exec_request(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
  * For an event loop, which must not wait for other nodes.
  * bs_exec_async_ok says whether req may go through
  * bs_exec_request_async: an EXECUTE (not traced, and no trace
- * probability set) of a prepared INSERT, UPDATE or DELETE that is
- * neither conditional nor of a counter table, with a backend that has
- * write_async.  Cheap: a cache and a schema look-up.
+ * probability set) of a prepared SELECT, or of a prepared INSERT,
+ * UPDATE or DELETE that is neither conditional nor of a counter table,
+ * with a backend that has read_async and write_async.  Cheap: a cache
+ * and a schema look-up.
  *
  * bs_exec_request_async runs req as bs_exec_request does, except that
- * its write goes through be.write_async.  When the outcome must wait for
- * replies it returns BS_EXEC_DEFERRED with out untouched; later, on
- * another thread, the response frame is appended to out (left empty
- * when even an error frame could not be built) and done(dud) is called,
- * once.  `a` and `out` must live until then; s need not.  A request
- * that was not deferred (any error, a local-only write, a statement
- * bs_exec_async_ok would refuse) is answered as bs_exec_request does.
- * Anything else the statement does before its write (a permission or
- * role read on a cache miss) still runs synchronously.
+ * its write goes through be.write_async and its read through
+ * be.read_async.  It returns:
+ *   0 (or BS_ENOMEM) - answered, as bs_exec_request;
+ *   BS_EXEC_DEFERRED - the outcome waits for replies; out is untouched.
+ *       Later, on another thread, done(dud, again) is called once.
+ *       again 0: a write's response frame was appended to out (left
+ *       empty when even an error frame could not be built).
+ *       again 1: a read's answer came; call bs_exec_request_async again
+ *       on the loop with the same arguments (done, dud and state too),
+ *       which runs the statement once more over that answer (the same
+ *       schema and clock) and returns any of these values.
+ *   BS_EXEC_BLOCKING - the request needs to wait in ways a loop must not
+ *       (a second read, a scan, a Paxos read, a read-before-write, a
+ *       digest mismatch to repair): nothing was written and out is
+ *       untouched; run it with bs_exec_request where blocking is fine.
+ * *state (NULL at first) carries a deferred read's answer between the
+ * calls; it is NULL again once a call returns anything but
+ * BS_EXEC_DEFERRED.  `a` and `out` must live until the request is
+ * answered; s need not.  Anything else the statement does (a permission
+ * or role read on a cache miss) still runs synchronously.
  */
 #define BS_EXEC_DEFERRED 1
+#define BS_EXEC_BLOCKING 2
 int bs_exec_async_ok(bs_exec *x, bs_exec_session *s, const bs_proto_request *req);
 int bs_exec_request_async(bs_exec *x, bs_exec_session *s, const bs_proto_request *req,
                           int16_t stream, bs_proto_compression comp, bs_arena *a, bs_buf *out,
-                          void (*done)(void *dud), void *dud);
+                          void (*done)(void *dud, int again), void *dud, void **state);
 
 #endif

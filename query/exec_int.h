@@ -59,9 +59,13 @@ typedef struct xctx {
     bs_proto_compression comp;
     /* bs_exec_request_async: a write may be left in flight (deferred set
      * once it was; the response is then written by its completion) */
-    void (*adone)(void *dud);
+    void (*adone)(void *dud, int again);
     void *adud;
     int deferred;
+    /* ... and a read may be (bs__x_read): its state, and suspend 1 when
+     * it was left in flight, 2 when the request needs the blocking path */
+    struct xpre *pre;
+    int suspend;
 } xctx;
 
 struct bs_exec {
@@ -92,6 +96,18 @@ int bs__x_check_access(xctx *c, const bs_cql_stmt *s);
 int bs__x_authorize(xctx *c, uint8_t perm, const char *ks, const char *table);
 /* CREATE/ALTER/DROP ROLE, LIST ROLES, GRANT, REVOKE, LIST PERMISSIONS. */
 int bs__x_role_stmt(xctx *c, const bs_cql_stmt *s);
+
+/* ---- reads ---- */
+/* be.read, or under bs_exec_request_async be.read_async: the first read
+ * is left in flight (c->suspend 1, -1 returned) and, when the statement
+ * runs again, answered from what came; any other read, or one that
+ * cannot go asynchronously, sets c->suspend 2 and returns -1.  On -1,
+ * err is set (a placeholder when suspended). */
+int bs__x_read(xctx *c, const bs_table_schema *t, int64_t token, const void *pk, size_t pk_len,
+               const bs_slice *sl, uint16_t cl, bs_partv **out, bs_exec_err *err);
+/* A scan, or any other step that must block: 1 (c->suspend 2) under
+ * bs_exec_request_async, else 0. */
+int bs__x_must_block(xctx *c);
 
 /* ---- errors ---- */
 int bs__x_fail(xctx *c, int32_t code, const char *fmt, ...)

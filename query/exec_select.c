@@ -1405,8 +1405,7 @@ static int read_partition(sctx *s, const uint8_t *pk, size_t pklen,
             bs_partv *p = NULL;
             bs_exec_err err;
             memset(&err, 0, sizeof err);
-            if (c->x->be.read(c->x->be.ud, s->t, token, pk, pklen, &sl, c->cl,
-                              c->a, &p, &err))
+            if (bs__x_read(c, s->t, token, pk, pklen, &sl, c->cl, &p, &err))
                 return backend_fail(c, &err);
             if (!p) break;
             int rc =
@@ -1513,6 +1512,7 @@ static int scan_table(sctx *s, const pstate *resume) {
             s->part_rows = resume->part_rows;
         }
     }
+    if (bs__x_must_block(c)) return -1; /* a scan waits for pages */
     for (;;) {
         scanctx ctx;
         memset(&ctx, 0, sizeof ctx);

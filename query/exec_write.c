@@ -212,6 +212,9 @@ static int read_list(xctx *c, wctx *w, const bs_column *col, bs_cellv **cells,
     bs_partv *p = NULL;
     bs_exec_err err;
     memset(&err, 0, sizeof err);
+    /* a read before the write: not on a loop (its second run would
+     * write outside the loop's pass) */
+    if (bs__x_must_block(c)) return -1;
     if (c->x->be.read(c->x->be.ud, w->t, w->m->token, w->m->pk, w->m->pk_len,
                       &sl, BS_CL_QUORUM == c->cl ? c->cl : c->cl, c->a, &p,
                       &err)) {
@@ -917,7 +920,7 @@ typedef struct xdefer {
     uint8_t version;
     uint16_t cl;
     const char *write_type;
-    void (*done)(void *dud);
+    void (*done)(void *dud, int again);
     void *dud;
 } xdefer;
 
@@ -940,7 +943,7 @@ static void deferred_done(void *ud, int rc, const bs_exec_err *err) {
     } else {
         (void)bs__x_void_result(&c);
     }
-    q->done(q->dud); /* an empty out: the caller answers SERVER_ERROR */
+    q->done(q->dud, 0); /* an empty out: the caller answers SERVER_ERROR */
 }
 
 /* The write through be.write_async: in flight (c->deferred), or done. */

@@ -544,6 +544,15 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                "CQL connections accepted", ss.connections_total);
         metric(b, "basalt_cql_requests_total", "counter", "CQL frames received",
                ss.requests_total);
+        metric(b, "basalt_cql_requests_on_loop_total", "counter",
+               "CQL requests started on an event loop instead of a worker thread",
+               ss.requests_inline);
+        metric(b, "basalt_cql_requests_deferred_total", "counter",
+               "Requests started on a loop and answered when replicas replied",
+               ss.requests_deferred);
+        metric(b, "basalt_cql_requests_moved_total", "counter",
+               "Requests started on a loop and moved to a worker thread (they had to block)",
+               ss.requests_moved);
         metric(b, "basalt_cql_bytes_in_total", "counter", "CQL bytes received",
                ss.bytes_in);
         metric(b, "basalt_cql_bytes_out_total", "counter", "CQL bytes sent",

@@ -540,10 +540,10 @@ typedef struct fan_ud {
  * its ready (to run after the unlock) with *met its outcome; else NULL. */
 static bs__fan_ready fan_decided(bs__fan *f, int *met) {
     if (!f->ready) return NULL;
-    int ok = f->pred(f, f->ready_ud), all = 1;
-    for (size_t i = 0; i < f->n && all && !ok; i++) all = f->calls[i].done;
-    if (!ok && !all) return NULL;
-    *met = ok;
+    int p = f->pred(f, f->ready_ud), all = 1;
+    for (size_t i = 0; i < f->n && all && !p; i++) all = f->calls[i].done;
+    if (!p && !all) return NULL;
+    *met = p > 0;
     bs__fan_ready r = f->ready;
     f->ready = NULL;
     return r;
@@ -667,6 +667,14 @@ int bs__fan_send(bs__fan *f, size_t i, const bs_msg_peer *to, uint8_t verb,
         }
     }
     return rc;
+}
+
+void bs__fan_poke(bs__fan *f) {
+    pthread_mutex_lock(&f->lock);
+    int met = 0;
+    bs__fan_ready ready = fan_decided(f, &met);
+    pthread_mutex_unlock(&f->lock);
+    if (ready) ready(f, f->ready_ud, met);
 }
 
 void bs__fan_local(bs__fan *f, size_t i, int status) {
@@ -1141,6 +1149,7 @@ void bs_coord_backend(bs_coord *c, bs_exec_backend *be) {
     be->write = bs__coord_write;
     be->write_async = bs__coord_write_async;
     be->read = bs__coord_read;
+    be->read_async = bs__coord_read_async;
     be->scan = bs__coord_scan;
     be->visit = bs__coord_visit;
     be->truncate = bs__coord_truncate;
@@ -1218,6 +1227,7 @@ int bs_coord_new(const bs_coord_opts *o, bs_local *local, bs_msg *msg,
     if (!rc) rc = bs_hints_start(c->hints, hint_deliver, hint_alive, c);
     if (!rc) rc = bs__batchlog_start(c);
     if (!rc) rc = bs__fwd_start(c);
+    if (!rc) rc = bs__spec_start(c);
     if (rc) {
         bs_coord_stop(c);
         bs_coord_free(c);
@@ -1239,6 +1249,7 @@ void bs_coord_stop(bs_coord *c) {
      * this round trip */
     bs_msg_call_sync(c->msg, noop, NULL);
     bs__fwd_stop(c); /* hints of writes still waiting for relayed acks */
+    bs__spec_stop(c); /* reads waiting for a speculative retry decide without it */
     pthread_mutex_lock(&c->qlock);
     c->qstop = 1;
     pthread_cond_broadcast(&c->qcond);
@@ -1274,6 +1285,7 @@ void bs_coord_free(bs_coord *c) {
     if (!c->stopped) bs_coord_stop(c);
     bs_hints_close(c->hints);
     bs__fwd_free(c);
+    bs__spec_free(c);
     free(c->workers);
     for (bs__cache_ent *e = c->cache, *nx; e; e = nx) {
         nx = e->next;

@@ -127,9 +127,15 @@ int bs__fan_wait(bs__fan *f, int (*pred)(bs__fan *f, void *ud), void *ud,
  * value.  Otherwise returns 1: ready(f, ud, met) runs exactly once,
  * on the thread whose outcome decided it (the messaging thread, the
  * forward expiry), after f's lock is released.  The caller's reference
- * on f passes to ready.  The deadline is the calls' own timeouts. */
+ * on f passes to ready.  The deadline is the calls' own timeouts.  An
+ * armed pred may also answer -1: decided, not met, though calls are
+ * still out (a read whose contacts all answered and that has no
+ * speculative retry left). */
 int bs__fan_arm(bs__fan *f, int (*pred)(bs__fan *f, void *ud), bs__fan_ready ready, void *ud,
                 int *met);
+/* Decides an armed fan again (its pred's inputs changed outside a
+ * call's outcome); runs ready when decided, as a call's outcome would. */
+void bs__fan_poke(bs__fan *f);
 
 /* ---- batchlog (coord_batchlog.c) ------------------------------------------ */
 
@@ -199,6 +205,7 @@ typedef struct bs__cache_ent bs__cache_ent;
 
 /* ---- write forwarding (coord_fwd.c) ---------------------------------------- */
 struct bs__fwd;
+struct bs__spec;
 /* Registry + sweeper thread + MUTATION_ACK handler.  0 or an error. */
 int bs__fwd_start(bs_coord *c);
 /* Fails (and hints) what is still registered; stops the sweeper. */
@@ -267,6 +274,7 @@ struct bs_coord {
     _Atomic uint64_t hints_written_here;
     _Atomic uint64_t writes_shed; /* Overloaded: storage behind (store_bg.c) */
     struct bs__fwd *fwd;  /* coord_fwd.c */
+    struct bs__spec *spec; /* coord_read.c: asynchronous reads' speculative retries */
     /* DCs whose replicas get no hints: ",dc1,dc2," ("" none) under hdc_lock;
      * hdc_any is 1 when the list is not empty (no lock on the fast path) */
     pthread_mutex_t hdc_lock;
@@ -385,6 +393,15 @@ int bs__coord_write_async(void *ud, const bs_mutation *m, size_t n, uint16_t cl,
 int bs__coord_read(void *ud, const bs_table_schema *t, int64_t token,
                    const void *pk, size_t pk_len, const bs_slice *sl,
                    uint16_t cl, bs_arena *a, bs_partv **out, bs_exec_err *err);
+/* bs_exec_backend.read_async (query/exec.h). */
+int bs__coord_read_async(void *ud, const bs_table_schema *t, int64_t token, const void *pk,
+                         size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a,
+                         bs_partv **out, bs_exec_err *err,
+                         void (*done)(void *dud, int rc, const bs_exec_err *err), void *dud);
+/* The speculative-retry timer of asynchronous reads (coord_read.c). */
+int bs__spec_start(bs_coord *c);
+void bs__spec_stop(bs_coord *c);
+void bs__spec_free(bs_coord *c);
 int bs__coord_scan(void *ud, const bs_table_schema *t, const bs_scan *sc,
                    uint16_t cl, bs_part_cb cb, void *cbud, bs_exec_err *err);
 /* The same row by row (bs_exec_backend.visit): pieces this node holds

@@ -527,6 +527,21 @@ static int read_repair_and_again(rctx *x, size_t dk, const bs__target *rt, size_
     return read_again(x, &x->pl.t[x->ct[dk].slot], out);
 }
 
+/* The level was not met: ReadTimeout, or ReadFailure when replicas
+ * answered with an error.  -1. */
+static int read_unmet(rctx *x) {
+    read_timeout(x->c, x->err, x->cl, x->r.received, x->r.blockfor, x->r.data_present);
+    if (x->r.numfailures) {
+        x->err->code = BS_PROTO_ERR_READ_FAILURE;
+        x->err->numfailures = x->r.numfailures;
+        snprintf(x->err->msg, sizeof x->err->msg,
+                 "Operation failed - received %d responses and %d failures (%d required) at "
+                 "%s: a replica could not read its storage (see that node's log)",
+                 x->r.received, x->r.numfailures, x->r.blockfor, bs__cl_name(x->cl));
+    }
+    return -1;
+}
+
 /* Steps of a read once placed: contacts, the RF=1 shortcut, requests,
  * the wait, the comparison and, on a mismatch, the repair. */
 static int read_placed(rctx *x, bs_partv **out) {
@@ -534,18 +549,7 @@ static int read_placed(rctx *x, bs_partv **out) {
         return -1;
     if (x->r.nct == 1 && x->pl.n == 1 && x->pl.t[x->ct[0].slot].local) return read_local_only(x, out);
     if (read_start(x)) return -1;
-    if (!read_wait(x)) {
-        read_timeout(x->c, x->err, x->cl, x->r.received, x->r.blockfor, x->r.data_present);
-        if (x->r.numfailures) { /* replicas answered with an error: ReadFailure */
-            x->err->code = BS_PROTO_ERR_READ_FAILURE;
-            x->err->numfailures = x->r.numfailures;
-            snprintf(x->err->msg, sizeof x->err->msg,
-                     "Operation failed - received %d responses and %d failures (%d required) at "
-                     "%s: a replica could not read its storage (see that node's log)",
-                     x->r.received, x->r.numfailures, x->r.blockfor, bs__cl_name(x->cl));
-        }
-        return -1;
-    }
+    if (!read_wait(x)) return read_unmet(x);
     bs_partv *part = NULL;
     uint8_t dg[16];
     size_t dk, nrt;
@@ -621,6 +625,318 @@ done:
     bs_schema_release(s);
     bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
     return rc;
+}
+
+/* ---- asynchronous single-partition reads -------------------------------
+ *
+ * bs__coord_read_async takes the steps above on the caller's thread up
+ * to the sends and the local replica's read; the fan then decides the
+ * read (bs__fan_arm) on the thread of the answer that settles it.  The
+ * speculative retry of a read still waiting after its delay is sent by
+ * the timer thread (spec_main).  A digest mismatch is not repaired here,
+ * since repairing blocks: the read answers 2 and its caller reads again
+ * through bs__coord_read, which repairs.
+ */
+
+typedef struct aread {
+    rctx x; /* x.err is &err, x.a the caller's arena */
+    bs_exec_err err;
+    bs_schema *s;
+    bs_partv **out;
+    void (*done)(void *dud, int rc, const bs_exec_err *err);
+    void *dud;
+    int64_t spec_at;
+    int spec_open; /* a speculative retry may still come (fan lock) */
+    /* under the timer's lock: references (the fan's ready, the timer's
+     * list or its thread), whether ready ran, the list */
+    int refs, finished, linked;
+    struct aread *prev, *next;
+} aread;
+
+struct bs__spec {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    aread *head, *tail;
+    int stop;
+    pthread_t thread;
+    int live;
+};
+
+static void aread_free(aread *ar) {
+    bs_coord *c = ar->x.c;
+    bs__placement_done(c, &ar->x.pl);
+    bs__fan_release(ar->x.f);
+    bs_buf_free(&ar->x.dpay);
+    bs_buf_free(&ar->x.gpay);
+    bs_schema_release(ar->s);
+    free(ar);
+}
+
+static void aread_unref(aread *ar) {
+    struct bs__spec *sp = ar->x.c->spec;
+    pthread_mutex_lock(&sp->lock);
+    int last = --ar->refs == 0;
+    pthread_mutex_unlock(&sp->lock);
+    if (last) aread_free(ar);
+}
+
+/* Timer's lock held. */
+static void spec_unlink(struct bs__spec *sp, aread *ar) {
+    if (ar->prev) ar->prev->next = ar->next;
+    else sp->head = ar->next;
+    if (ar->next) ar->next->prev = ar->prev;
+    else sp->tail = ar->prev;
+    ar->prev = ar->next = NULL;
+    ar->linked = 0;
+}
+
+/* Fan lock held: the read's pred.  Met (1); waiting (0); or -1 when every
+ * contact answered without meeting the level and no retry may come. */
+static int aread_met(bs__fan *f, void *ud) {
+    aread *ar = ud;
+    if (read_met(f, &ar->x.r)) return 1;
+    if (ar->spec_open) return 0;
+    for (size_t k = 0; k < ar->x.r.nct; k++)
+        if (!f->calls[k].done) return 0;
+    return -1;
+}
+
+/* The speculative retry of a read still waiting: one more live replica
+ * gets a request (data if no data answer has come); then no more. */
+static void spec_fire(aread *ar) {
+    rctx *x = &ar->x;
+    bs__fan *f = x->f;
+    size_t k = SIZE_MAX;
+    pthread_mutex_lock(&f->lock);
+    if (ar->spec_open && !read_met(f, &x->r)) { /* read_met refreshes data_present */
+        for (size_t i = 0; i < x->pl.n && k == SIZE_MAX; i++) {
+            int used = 0, helps = 0;
+            for (size_t j = 0; j < x->r.nct; j++) used |= x->ct[j].slot == i;
+            for (size_t q = 0; q < x->nreq; q++) helps |= bs__req_match(&x->req[q], &x->pl.t[i]);
+            if (!used && helps && x->pl.t[i].alive && !x->pl.t[i].local) k = i;
+        }
+        if (k != SIZE_MAX) {
+            x->ct[x->r.nct].slot = k;
+            x->ct[x->r.nct].data = !x->r.data_present;
+            k = x->r.nct++;
+        }
+    }
+    ar->spec_open = 0;
+    pthread_mutex_unlock(&f->lock);
+    if (k != SIZE_MAX) {
+        BS__INC(x->c->spec_retries);
+        send_contact(f, k, &x->r, &x->dpay, &x->gpay, x->deadline);
+    }
+    bs__fan_poke(f); /* a failed send, or no retry: the read may be decided */
+}
+
+/* The outcome of a decided read (met: the level was): 0 with *out, -1
+ * with err, or 2 (the answers differ: read again with repair). */
+static int aread_outcome(aread *ar, int met) {
+    rctx *x = &ar->x;
+    if (!met) return read_unmet(x);
+    bs_partv *part = NULL;
+    uint8_t dg[16];
+    size_t dk, nrt;
+    int mismatch;
+    bs__target rt[BS__MAX_TARGETS];
+    if (read_compare(x, &part, dg, &dk, &mismatch, rt, &nrt)) return -1;
+    if (mismatch) return 2;
+    *ar->out = part;
+    return 0;
+}
+
+/* The fan's ready (the thread whose answer decided the read). */
+static void aread_ready(bs__fan *f, void *ud, int met) {
+    (void)f;
+    aread *ar = ud;
+    bs_coord *c = ar->x.c;
+    int rc = aread_outcome(ar, met);
+    bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - ar->x.t0) / 1000);
+    struct bs__spec *sp = c->spec;
+    pthread_mutex_lock(&sp->lock);
+    ar->finished = 1;
+    if (ar->linked) {
+        spec_unlink(sp, ar);
+        ar->refs--;
+    }
+    pthread_mutex_unlock(&sp->lock);
+    ar->done(ar->dud, rc, &ar->err);
+    aread_unref(ar);
+}
+
+int bs__coord_read_async(void *ud, const bs_table_schema *ts, int64_t token, const void *pk,
+                         size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a,
+                         bs_partv **out, bs_exec_err *err,
+                         void (*done)(void *dud, int rc, const bs_exec_err *err), void *dud) {
+    bs_coord *c = ud;
+    if (cl == BS_CL_SERIAL || cl == BS_CL_LOCAL_SERIAL || !c->spec) return 2; /* Paxos */
+    bs_schema *s = c->lbe.schema_get(c->lbe.ud);
+    const bs_keyspace_schema *ks = bs_schema_keyspace(s, ts->keyspace);
+    if (bs__is_traces_ks(ks) || is_local_ks(ks)) {
+        bs_schema_release(s);
+        if (!is_local_ks(ks)) return 2;
+        return c->lbe.read(c->lbe.ud, ts, token, pk, pk_len, sl, cl, a, out, err);
+    }
+    int64_t t0 = bs_clock_mono_ns();
+    if (cl < BS_COORD_NCL) BS__INC(c->reads[cl]);
+    aread *ar = calloc(1, sizeof *ar);
+    if (!ar) {
+        bs_schema_release(s);
+        err->code = BS_PROTO_ERR_SERVER;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return -1;
+    }
+    rctx *x = &ar->x;
+    ar->s = s;
+    ar->out = out;
+    ar->done = done;
+    ar->dud = dud;
+    x->c = c;
+    x->cl = cl;
+    x->a = a;
+    x->err = &ar->err;
+    x->t0 = t0;
+    x->deadline = t0 + (int64_t)c->o.read_timeout_ms * 1000000;
+    x->lk = -1;
+    bs_buf_init(&x->dpay);
+    bs_buf_init(&x->gpay);
+    bs_table_cf_name(ts, x->cf, sizeof x->cf);
+    x->rd.table_id = ts->id;
+    x->rd.cf = x->cf;
+    x->rd.token = token;
+    x->rd.pk = pk;
+    x->rd.pk_len = pk_len;
+    if (sl) x->rd.slice = *sl;
+    if (!x->rd.slice.now_s) x->rd.slice.now_s = bs__coord_now_s(c);
+    int rc = -1;
+    if (bs__placement_get(c, ks, token, 0, &x->pl, x->err)) goto now;
+    if (bs__cl_reqs(c, cl, &x->pl, 0, x->req, &x->nreq, x->err) || read_contacts(x)) goto now;
+    if (x->r.nct == 1 && x->pl.n == 1 && x->pl.t[x->ct[0].slot].local) {
+        rc = read_local_only(x, out);
+        goto now;
+    }
+    if (read_start(x)) goto now;
+    int64_t spec = bs__spec_delay_ms(c);
+    ar->spec_open = spec >= 0 && x->r.nct < x->pl.n;
+    ar->spec_at = t0 + spec * 1000000;
+    if (ar->spec_open && spec == 0) spec_fire(ar); /* ALWAYS: at once */
+    ar->refs = ar->spec_open ? 2 : 1;
+    int met;
+    if (!bs__fan_arm(x->f, aread_met, aread_ready, ar, &met)) {
+        rc = aread_outcome(ar, met); /* decided already: ready will not run */
+        goto now;
+    }
+    if (!ar->spec_open) return 1; /* ar is ready's now */
+    struct bs__spec *sp = c->spec;
+    pthread_mutex_lock(&sp->lock);
+    int last = 0, stopped = sp->stop && !ar->finished;
+    if (ar->finished || sp->stop) {
+        last = --ar->refs == 0;
+    } else { /* by time from the tail: delays change slowly */
+        aread *p = sp->tail;
+        while (p && p->spec_at > ar->spec_at) p = p->prev;
+        ar->prev = p;
+        ar->next = p ? p->next : sp->head;
+        if (ar->next) ar->next->prev = ar;
+        else sp->tail = ar;
+        if (p) p->next = ar;
+        else sp->head = ar;
+        ar->linked = 1;
+        if (!p) pthread_cond_signal(&sp->cond);
+    }
+    if (stopped) ar->refs++; /* ours, for the poke below */
+    pthread_mutex_unlock(&sp->lock);
+    if (stopped) { /* no timer any more: decided without the retry */
+        pthread_mutex_lock(&x->f->lock);
+        ar->spec_open = 0;
+        pthread_mutex_unlock(&x->f->lock);
+        bs__fan_poke(x->f);
+        aread_unref(ar);
+    }
+    if (last) aread_free(ar);
+    return 1;
+now:
+    if (rc) *err = ar->err;
+    bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
+    aread_free(ar);
+    return rc;
+}
+
+static void *spec_main(void *arg) {
+    bs_coord *c = arg;
+    struct bs__spec *sp = c->spec;
+    pthread_mutex_lock(&sp->lock);
+    while (!sp->stop) {
+        aread *ar = sp->head;
+        if (!ar) {
+            pthread_cond_wait(&sp->cond, &sp->lock);
+            continue;
+        }
+        if (ar->spec_at > bs_clock_mono_ns()) {
+            struct timespec ts = {(time_t)(ar->spec_at / 1000000000),
+                                  (long)(ar->spec_at % 1000000000)};
+            pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
+            continue;
+        }
+        spec_unlink(sp, ar); /* its list reference is ours now */
+        pthread_mutex_unlock(&sp->lock);
+        spec_fire(ar);
+        aread_unref(ar);
+        pthread_mutex_lock(&sp->lock);
+    }
+    pthread_mutex_unlock(&sp->lock);
+    return NULL;
+}
+
+int bs__spec_start(bs_coord *c) {
+    struct bs__spec *sp = calloc(1, sizeof *sp);
+    if (!sp) return BS_ENOMEM;
+    pthread_mutex_init(&sp->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sp->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    c->spec = sp; /* before the thread, which reads it */
+    if (pthread_create(&sp->thread, NULL, spec_main, c)) return BS_ENOMEM; /* freed by bs_coord_free */
+    sp->live = 1;
+    return 0;
+}
+
+/* After the CQL server stopped (no read starts any more).  Reads still
+ * waiting for their retry are decided without it; the structure stays
+ * (their ready takes its lock) until bs_coord_free. */
+void bs__spec_stop(bs_coord *c) {
+    struct bs__spec *sp = c->spec;
+    if (!sp || !sp->live) return;
+    pthread_mutex_lock(&sp->lock);
+    sp->stop = 1;
+    pthread_cond_signal(&sp->cond);
+    pthread_mutex_unlock(&sp->lock);
+    pthread_join(sp->thread, NULL);
+    sp->live = 0;
+    for (;;) {
+        pthread_mutex_lock(&sp->lock);
+        aread *ar = sp->head;
+        if (ar) spec_unlink(sp, ar);
+        pthread_mutex_unlock(&sp->lock);
+        if (!ar) break;
+        pthread_mutex_lock(&ar->x.f->lock);
+        ar->spec_open = 0;
+        pthread_mutex_unlock(&ar->x.f->lock);
+        bs__fan_poke(ar->x.f);
+        aread_unref(ar);
+    }
+}
+
+void bs__spec_free(bs_coord *c) {
+    struct bs__spec *sp = c->spec;
+    if (!sp) return;
+    pthread_mutex_destroy(&sp->lock);
+    pthread_cond_destroy(&sp->cond);
+    free(sp);
+    c->spec = NULL;
 }
 
 /* ---- range scans ------------------------------------------------------- */

@@ -167,6 +167,8 @@ typedef struct bs_server_work {
     int cancelled;      /* under the pool's mutex: skip the handler */
     int deferred;       /* handle_inline answered BS_SERVER_DEFERRED */
     int commit_rc;      /* its pass's inline_commit failed: the answer is an error */
+    int resume;         /* bs_server_work_resume: handle_inline runs again */
+    void *hstate;       /* the handler's, between its runs (bs_server_work_state) */
     struct bs_server_work *pnext; /* the conn's pass_deferred list */
     int status;         /* 0, or UV_ECANCELED: the handler did not run */
     conn *c;
@@ -279,6 +281,7 @@ struct bs_server {
     atomic_uint_fast64_t next_id;
     atomic_uint_fast64_t next_loop; /* accepted connections dealt in turn */
     atomic_uint_fast64_t st_total, st_rejected, st_requests, st_in, st_out, st_inline;
+    atomic_uint_fast64_t st_deferred, st_moved; /* inline requests left in flight, sent on to the pool */
     atomic_uint_fast64_t st_timedout, st_overloaded;
     atomic_uint_fast64_t inflight_bytes; /* request bytes with the handler */
     /* the handler pool: nworkers threads taking `pq` in order */
@@ -401,6 +404,8 @@ void bs_server_stats_get(const bs_server *cs, bs_server_stats *out) {
     out->bytes_in = LOAD(s->st_in);
     out->bytes_out = LOAD(s->st_out);
     out->requests_inline = LOAD(s->st_inline);
+    out->requests_deferred = LOAD(s->st_deferred);
+    out->requests_moved = LOAD(s->st_moved);
     out->connections_timed_out = LOAD(s->st_timedout);
     out->requests_overloaded = LOAD(s->st_overloaded);
     out->inflight_bytes = LOAD(s->inflight_bytes);
@@ -766,8 +771,38 @@ static void work_cb(work *w) {
                                  &w->out));
 }
 
+static int pool_submit(bs_server *s, work *w);
+
+/* A deferred request that bs_server_work_resume sent back: handle_inline
+ * once more, on the loop.  1 when it is in flight again (deferred or on
+ * the pool), 0 when it is answered. */
+static int work_resumed(work *w) {
+    conn *c = w->c;
+    bs_server *s = c->lp->srv;
+    w->resume = 0;
+    w->commit_rc = 0; /* it wrote nothing: its pass's commit is not its own */
+    int rc = s->h.handle_inline(s->h.ud, c->ud, &w->req, w->stream, w->comp, &w->arena, &w->out,
+                                w);
+    if (rc == BS_SERVER_DEFERRED) {
+        c->lp->pool_out++; /* back in flight (on_wake counted it back) */
+        return 1;
+    }
+    w->deferred = 0;
+    if (rc == BS_SERVER_BLOCKING) {
+        BUMP(s->st_moved, 1);
+        if (!c->closing && !c->fatal && !pool_submit(s, w)) {
+            c->lp->pool_out++;
+            return 1;
+        }
+        rc = BS_ECLOSED;
+    }
+    work_answered(w, rc);
+    return 0;
+}
+
 static void after_work_cb(work *w, int status) {
     conn *c = w->c;
+    if (w->resume && work_resumed(w)) return;
     if (w->deferred && w->commit_rc) {
         /* its local write did not reach the store: as conn_flush answers */
         char msg[200];
@@ -821,6 +856,13 @@ void bs_server_work_done(bs_server_work *w) {
     loop_wake(lp);
     pthread_mutex_unlock(&lp->mu);
 }
+
+void bs_server_work_resume(bs_server_work *w) {
+    w->resume = 1;
+    bs_server_work_done(w);
+}
+
+void **bs_server_work_state(bs_server_work *w) { return &w->hstate; }
 
 /* Loop thread: queues w for a worker.  0, or BS_ECLOSED (stopping). */
 static int pool_submit(bs_server *s, work *w) {
@@ -938,11 +980,16 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
             if (rc == BS_SERVER_DEFERRED) {
                 /* in flight until bs_server_work_done (another thread,
                  * maybe already): only loop-side fields from here on */
+                BUMP(s->st_deferred, 1);
                 w->deferred = 1;
                 w->pnext = c->pass_deferred;
                 c->pass_deferred = w;
                 track(c, w);
                 return;
+            }
+            if (rc == BS_SERVER_BLOCKING) { /* out is untouched */
+                BUMP(s->st_moved, 1);
+                goto pool;
             }
             work_answered(w, rc);
         } else {
@@ -961,6 +1008,7 @@ static void dispatch(conn *c, const bs_proto_frame *f) {
         work_free(w);
         return;
     }
+pool:
     if (pool_submit(s, w)) {
         work_free(w);
         send_error(c, f->h.stream, BS_PROTO_ERR_SERVER, "Internal server error: cannot queue work");

@@ -204,8 +204,18 @@ typedef struct bs_server_handler {
 } bs_server_handler;
 
 #define BS_SERVER_DEFERRED 1
+/* handle_inline's: this request must run on the pool (handle); `out`
+ * and the request are as they came. */
+#define BS_SERVER_BLOCKING 2
 /* Any thread: a deferred request's response is in its `out`. */
 void bs_server_work_done(bs_server_work *w);
+/* Any thread, instead: handle_inline is to run again, on the loop, for
+ * the deferred request w (its answers as the first run's; it is not part
+ * of any pass's inline_commit, so it must not write). */
+void bs_server_work_resume(bs_server_work *w);
+/* The handler's slot in w, NULL at first: its state between the runs of
+ * handle_inline (loop thread only). */
+void **bs_server_work_state(bs_server_work *w);
 
 /*
  * Binds every listener, then starts the loops.  opts and h are copied.
@@ -259,6 +269,8 @@ typedef struct bs_server_stats {
     uint64_t bytes_in;
     uint64_t bytes_out;            /* bytes whose write completed */
     uint64_t requests_inline;      /* handle() calls run on a loop thread */
+    uint64_t requests_deferred;    /* ... of which left in flight (BS_SERVER_DEFERRED) */
+    uint64_t requests_moved;       /* ... sent on to the pool (BS_SERVER_BLOCKING) */
     /* connections on the busiest and the idlest loop (accepts are
      * rebalanced, so these differ by at most 1 while nothing closes) */
     uint64_t loop_connections_max, loop_connections_min;

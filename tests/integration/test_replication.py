@@ -216,6 +216,18 @@ class _ReplicatedCluster(unittest.TestCase):
         self.nodes[i].start()
         self._converge("node %d restarted" % i)
 
+    def metric(self, i, name):
+        """A sample of node i's GET /metrics (None: absent)."""
+        n = self.nodes[i]
+        req = urllib.request.Request("http://%s:%d/metrics" % (n.host, n.admin_port),
+                                     headers=n.admin_headers())
+        with urllib.request.urlopen(req, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return None
+
+
 
 class ReplicationTest(_ReplicatedCluster):
 
@@ -276,17 +288,6 @@ class ReplicationTest(_ReplicatedCluster):
         for k in (1000, 1000 + n_keys // 2, 1000 + n_keys - 1):
             self.assertEqual(self.local_value(2, k), want[k])
 
-    def metric(self, i, name):
-        """A sample of node i's GET /metrics (None: absent)."""
-        n = self.nodes[i]
-        req = urllib.request.Request("http://%s:%d/metrics" % (n.host, n.admin_port),
-                                     headers=n.admin_headers())
-        with urllib.request.urlopen(req, timeout=10) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-        return None
-
     def test_4_paused_node_does_not_fail_quorum_writes(self):
         n2 = self.nodes[2]
         timeouts0 = self.metric(0, "basalt_coordinator_write_timeouts_total")
@@ -341,6 +342,60 @@ class ReplicationTest(_ReplicatedCluster):
         _wait(lambda: self.local_value(2, 60000) == "all", 60,
               "the timed-out write's hint replayed to node 2")
 
+    def test_4c_prepared_reads_on_the_loop(self):
+        """A prepared single-partition SELECT is started on the CQL loop
+        and answered there once its replicas have (query/exec.c
+        bs__x_read): the values are right, the requests count as
+        deferred and none moves to a worker.  With node 1 paused, QUORUM
+        reads still answer (a speculative retry replaces node 1 where
+        it was a contact), reads sent after an ALL read are answered
+        before it, and the ALL read ends in ReadTimeout (2 of 3).
+        Statements that must block (IN over two partitions, a range
+        scan) move to a worker and answer the same rows."""
+        s = self.session(0)
+        for k in range(80000, 80020):
+            self.write(0, k, "r%d" % k, ConsistencyLevel.ALL)
+        sel = s.prepare("SELECT v FROM rf3.t WHERE k = ?")
+        sel.consistency_level = ConsistencyLevel.QUORUM
+        d0 = self.metric(0, "basalt_cql_requests_deferred_total")
+        m0 = self.metric(0, "basalt_cql_requests_moved_total")
+        for k in range(80000, 80020):
+            self.assertEqual(s.execute(sel, (k,)).one().v, "r%d" % k)
+        self.assertIsNone(s.execute(sel, (89999,)).one())
+        self.assertGreaterEqual(self.metric(0, "basalt_cql_requests_deferred_total") - d0, 21)
+        self.assertEqual(self.metric(0, "basalt_cql_requests_moved_total"), m0)
+        # statements a loop must not wait for: on a worker, same rows
+        sel_in = s.prepare("SELECT k, v FROM rf3.t WHERE k IN (?, ?)")
+        sel_in.consistency_level = ConsistencyLevel.QUORUM
+        rows = sorted((r.k, r.v) for r in s.execute(sel_in, (80001, 80002)))
+        self.assertEqual(rows, [(80001, "r80001"), (80002, "r80002")])
+        scan = s.prepare("SELECT k FROM rf3.t WHERE token(k) >= ? LIMIT 3")
+        scan.consistency_level = ConsistencyLevel.QUORUM
+        self.assertEqual(len(list(s.execute(scan, (-2**63,)))), 3)
+        self.assertEqual(self.metric(0, "basalt_cql_requests_moved_total") - m0, 2)
+        sel_all = s.prepare("SELECT v FROM rf3.t WHERE k = ?")
+        sel_all.consistency_level = ConsistencyLevel.ALL
+        n1 = self.nodes[1]
+        spec0 = self.metric(0, "basalt_speculative_retries_total")
+        harness.pause(n1.proc.pid)
+        try:
+            f_all = s.execute_async(sel_all, (80000,))
+            ended = []
+            f_all.add_callbacks(ended.append, ended.append)
+            for k in range(80000, 80020):
+                self.assertEqual(s.execute(sel, (k,)).one().v, "r%d" % k)
+            self.assertEqual(ended, [], "the ALL read was answered before the "
+                             "QUORUM reads sent after it")
+            with self.assertRaises(ReadTimeout) as cm:
+                f_all.result()
+            e = cm.exception
+            self.assertEqual((e.received_responses, e.required_responses), (2, 3))
+            self.assertGreater(self.metric(0, "basalt_speculative_retries_total"), spec0)
+        finally:
+            os.kill(n1.proc.pid, signal.SIGCONT)
+        _wait(lambda: self.write(0, -6, "w", ConsistencyLevel.ALL) is None, 60,
+              "paused node writable again")
+
     def test_5_metrics(self):
         """GET /metrics: Prometheus text with the coordinator's, the
         replica's and the storage's figures."""
@@ -389,8 +444,16 @@ class StaleReplicaTest(_ReplicatedCluster):
         self.restart(2)
         # no hints: node 2 is stale
         self.assertEqual(self.local_value(2, keys[0]), "old")
-        # QUORUM reads coordinated by the stale node repair it
-        for k in keys:
+        # QUORUM reads coordinated by the stale node repair it; prepared
+        # ones (half) are started on the loop, find the digests differ
+        # and move to a worker, which repairs
+        sel = self.session(2).prepare("SELECT v FROM rf3.t WHERE k = ?")
+        sel.consistency_level = ConsistencyLevel.QUORUM
+        m0 = self.metric(2, "basalt_cql_requests_moved_total")
+        for k in keys[:100]:
+            self.assertEqual(self.session(2).execute(sel, (k,)).one().v, "new")
+        self.assertGreater(self.metric(2, "basalt_cql_requests_moved_total"), m0)
+        for k in keys[100:]:
             self.assertEqual(self.local_value(2, k, ConsistencyLevel.QUORUM), "new")
         for k in keys:
             self.assertEqual(self.local_value(2, k, ConsistencyLevel.ONE), "new")

@@ -116,7 +116,7 @@ static bs_exec_err g_err;
 /* put_e through be.write_async (as a CQL loop does), waiting for the
  * completion when the write was deferred (counted in g_deferred). */
 static int g_async;
-static atomic_int g_deferred;
+static atomic_int g_deferred, g_moved;
 typedef struct adone {
     sem_t sem;
     int rc;
@@ -194,7 +194,28 @@ static int get_be_e(const bs_exec_backend *be, const char *ks, const char *k, ui
     bs_arena_init(&a, 0);
     bs_partv *p = NULL;
     memset(err, 0, sizeof *err);
-    int rc = be->read(be->ud, t, bs_ring_partition_token(k, strlen(k)), k, strlen(k), &sl, cl, &a, &p, err);
+    int64_t tok = bs_ring_partition_token(k, strlen(k));
+    int rc;
+    if (g_async && be->read_async) { /* as a CQL loop reads */
+        adone d;
+        memset(&d, 0, sizeof d);
+        sem_init(&d.sem, 0, 0);
+        rc = be->read_async(be->ud, t, tok, k, strlen(k), &sl, cl, &a, &p, err, on_adone, &d);
+        if (rc == 1) {
+            sem_wait(&d.sem);
+            rc = d.rc;
+            *err = d.err;
+            atomic_fetch_add(&g_deferred, 1);
+        }
+        sem_destroy(&d.sem);
+        if (rc == 2) { /* it must block: as the executor moves it to a worker */
+            atomic_fetch_add(&g_moved, 1);
+            p = NULL;
+            rc = be->read(be->ud, t, tok, k, strlen(k), &sl, cl, &a, &p, err);
+        }
+    } else {
+        rc = be->read(be->ud, t, tok, k, strlen(k), &sl, cl, &a, &p, err);
+    }
     out[0] = 0;
     if (!rc && p && p->nrows && p->rows[0].ncells)
         snprintf(out, cap, "%.*s", (int)p->rows[0].cells[0].val_len, (const char *)p->rows[0].cells[0].val);
@@ -497,7 +518,7 @@ START_TEST(failing_replica_gives_write_and_read_failure_async) {
 }
 END_TEST
 
-START_TEST(read_repair_fixes_stale_replica) {
+static void read_repair_fixes_stale_replica_body(void) {
     ck_assert_int_eq(put(0, "ks", "e", "old", 100, BS_CL_ALL), 0);
     ck_assert_int_eq(put(0, "ks", "f", "old", 100, BS_CL_ALL), 0);
     /* node 2 misses a newer value and a deletion (no hints) */
@@ -530,6 +551,47 @@ START_TEST(read_repair_fixes_stale_replica) {
     bs_coord_get_stats(g_n[2].coord, &st);
     ck_assert_uint_eq(st.read_repairs, 2);
     g_hints_enabled = 1;
+}
+
+START_TEST(read_repair_fixes_stale_replica) { read_repair_fixes_stale_replica_body(); }
+END_TEST
+
+/* the same through be.read_async: the differing answers make each of
+ * the two repairing reads answer 2 (read again, blocking), the
+ * consistent ones are answered asynchronously */
+START_TEST(read_repair_fixes_stale_replica_async) {
+    g_async = 1;
+    read_repair_fixes_stale_replica_body();
+    ck_assert_int_eq(atomic_load(&g_moved), 2);
+    ck_assert_int_ge(atomic_load(&g_deferred), 1);
+}
+END_TEST
+
+/* A replica that swallows READs: asynchronous QUORUM reads through node
+ * 0 are met by a speculative retry where it was a contact; at ALL the
+ * read ends in ReadTimeout (2 of 3) once its request expires. */
+START_TEST(silent_reader_async_spec_retry_and_timeout) {
+    g_async = 1;
+    char k[16], v[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "s%d", i);
+        ck_assert_int_eq(put(0, "ks", k, k, 100, BS_CL_ALL), 0);
+    }
+    ck_assert_int_eq(bs_msg_register(g_c.node[2].msg, BS_VERB_READ, blackhole, NULL), 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "s%d", i);
+        ck_assert_int_eq(get(0, k, BS_CL_QUORUM, v), 0);
+        ck_assert_str_eq(v, k);
+    }
+    bs_coord_stats st;
+    bs_coord_get_stats(g_n[0].coord, &st);
+    ck_assert_uint_ge(st.speculative_retries, 1);
+    ck_assert_int_eq(atomic_load(&g_moved), 0);
+    ck_assert_int_ne(get(0, "s0", BS_CL_ALL, v), 0);
+    ck_assert_int_eq(g_err.code, BS_PROTO_ERR_READ_TIMEOUT);
+    ck_assert_int_eq(g_err.received, 2);
+    ck_assert_int_eq(g_err.blockfor, 3);
+    ck_assert_int_eq(g_err.data_present, 1);
 }
 END_TEST
 
@@ -935,6 +997,8 @@ int main(void) {
     tcase_add_test(tc, failing_replica_gives_write_and_read_failure);
     tcase_add_test(tc, failing_replica_gives_write_and_read_failure_async);
     tcase_add_test(tc, read_repair_fixes_stale_replica);
+    tcase_add_test(tc, read_repair_fixes_stale_replica_async);
+    tcase_add_test(tc, silent_reader_async_spec_retry_and_timeout);
     tcase_add_test(tc, read_repair_must_reach_every_replica_it_read);
     tcase_add_test(tc, hints_replayed_when_replica_returns);
     tcase_add_test(tc, hints_survive_coordinator_restart);

@@ -1431,6 +1431,7 @@ typedef struct parked {
     bs_proto_compression comp;
     char q[32];
     int empty; /* complete with no frame: the server answers SERVER_ERROR */
+    int resume; /* "resume...": bs_server_work_resume instead */
 } parked;
 
 static parked P[8];
@@ -1441,7 +1442,8 @@ static int defer_inline_ok(void *ud, void *conn_ud, const bs_proto_request *req)
     if (!conn_ud) atomic_fetch_add(&F.bad_ud, 1);
     if (req->opcode != BS_PROTO_OP_QUERY) return 0;
     bs_proto_str q = req->u.query.query;
-    if (q.len >= 5 && memcmp(q.p, "defer", 5) == 0) return 2;
+    if (q.len >= 5 && (!memcmp(q.p, "defer", 5) || !memcmp(q.p, "block", 5))) return 2;
+    if (q.len >= 6 && !memcmp(q.p, "resume", 6)) return 2;
     return q.len >= 6 && memcmp(q.p, "inline", 6) == 0;
 }
 
@@ -1451,17 +1453,33 @@ static int defer_handle_inline(void *ud, void *conn_ud, const bs_proto_request *
                                int16_t stream, bs_proto_compression comp, bs_arena *a,
                                bs_buf *out, bs_server_work *w) {
     bs_proto_str q = req->u.query.query;
-    if (q.len < 5 || memcmp(q.p, "defer", 5) != 0)
+    void **st = bs_server_work_state(w);
+    if (q.len >= 5 && !memcmp(q.p, "block", 5)) return BS_SERVER_BLOCKING;
+    if (q.len >= 6 && !memcmp(q.p, "resume", 6) && *st) { /* its second run */
+        fake *f = ud;
+        atomic_fetch_add(pthread_equal(pthread_self(), f->open_thread) ? &f->on_loop : &f->off_loop,
+                         1);
+        *st = NULL;
+        if (bs_proto_str_eq(q, "resume-block")) return BS_SERVER_BLOCKING;
+        return rows_one(out, stream, comp, q.p, q.len);
+    }
+    int resume = q.len >= 6 && !memcmp(q.p, "resume", 6);
+    if (resume) *st = w;
+    else if (q.len < 5 || memcmp(q.p, "defer", 5) != 0)
         return fake_handle(ud, conn_ud, req, stream, comp, a, out);
     int i = atomic_fetch_add(&nparked, 1);
     ck_assert_int_lt(i, 8);
-    P[i] = (parked){w, out, stream, comp, "", bs_proto_str_eq(q, "defer-empty")};
+    P[i] = (parked){w, out, stream, comp, "", bs_proto_str_eq(q, "defer-empty"), resume};
     snprintf(P[i].q, sizeof P[i].q, "%.*s", (int)q.len, q.p);
     return BS_SERVER_DEFERRED;
 }
 
 static void *complete_fn(void *arg) {
     parked *p = arg;
+    if (p->resume) {
+        bs_server_work_resume(p->w);
+        return NULL;
+    }
     if (!p->empty) ck_assert_int_eq(rows_one(p->out, p->stream, p->comp, p->q, strlen(p->q)), 0);
     bs_server_work_done(p->w);
     return NULL;
@@ -1528,6 +1546,48 @@ START_TEST(deferred_inline_requests) {
     ck_assert_int_eq(cli_read(&c, &f), 0);
     expect_echo(&f, 5, "defer stop");
     cli_expect_closed(&c);
+    cli_close(&c);
+    finish(s);
+}
+END_TEST
+
+/* BS_SERVER_BLOCKING moves a request to the pool; a deferred request
+ * sent back with bs_server_work_resume runs handle_inline again on the
+ * loop (its state slot kept), which answers it or moves it to the pool. */
+START_TEST(resumed_and_moved_requests) {
+    bs_server_opts o = test_opts();
+    o.io_threads = 1;
+    atomic_store(&nparked, 0);
+    bs_server_handler h = {&F, fake_open, fake_close, fake_handle, defer_inline_ok,
+                           NULL, NULL, defer_handle_inline};
+    bs_server *s = start_with(&o, &h);
+    cli c;
+    cli_open(&c, bs_server_port(s), 0);
+    cli_startup(&c, NULL);
+    rframe f;
+    cli_query(&c, 1, "block a");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 1, "block a");
+    ck_assert_int_eq(ld(&F.off_loop), 1); /* fake_handle, on a worker */
+    ck_assert_int_eq(ld(&F.on_loop), 0);
+    cli_query(&c, 2, "resume b");
+    cli_query(&c, 3, "inline c");
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 3, "inline c");
+    pthread_join(complete_parked(0, 0), NULL);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 2, "resume b");
+    ck_assert_int_eq(ld(&F.on_loop), 2); /* "inline c", then "resume b" again */
+    cli_query(&c, 4, "resume-block");
+    pthread_join(complete_parked(1, 0), NULL);
+    ck_assert_int_eq(cli_read(&c, &f), 0);
+    expect_echo(&f, 4, "resume-block");
+    ck_assert_int_eq(ld(&F.on_loop), 3);
+    ck_assert_int_eq(ld(&F.off_loop), 2);
+    bs_server_stats st = stats(s);
+    ck_assert_uint_eq(st.requests_inline, 4);
+    ck_assert_uint_eq(st.requests_deferred, 2);
+    ck_assert_uint_eq(st.requests_moved, 2);
     cli_close(&c);
     finish(s);
 }
@@ -1689,6 +1749,7 @@ static Suite *suite(void) {
     tcase_add_test(t, inline_commit_failure_answers_errors);
     tcase_add_test(t, deferred_inline_requests);
     tcase_add_test(t, deferred_request_of_failed_commit);
+    tcase_add_test(t, resumed_and_moved_requests);
     suite_add_tcase(s, t);
     return s;
 }
