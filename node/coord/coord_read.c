@@ -821,13 +821,14 @@ int bs__coord_read_async(void *ud, const bs_table_schema *ts, int64_t token, con
     ar->spec_open = spec >= 0 && x->r.nct < x->pl.n;
     ar->spec_at = t0 + spec * 1000000;
     if (ar->spec_open && spec == 0) spec_fire(ar); /* ALWAYS: at once */
-    ar->refs = ar->spec_open ? 2 : 1;
+    int timed = ar->spec_open; /* read before arming: ready may free ar */
+    ar->refs = timed ? 2 : 1;
     int met;
     if (!bs__fan_arm(x->f, aread_met, aread_ready, ar, &met)) {
         rc = aread_outcome(ar, met); /* decided already: ready will not run */
         goto now;
     }
-    if (!ar->spec_open) return 1; /* ar is ready's now */
+    if (!timed) return 1; /* ar is ready's now */
     struct bs__spec *sp = c->spec;
     pthread_mutex_lock(&sp->lock);
     int last = 0, stopped = sp->stop && !ar->finished;
