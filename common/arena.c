@@ -4,9 +4,18 @@
  * Chunks form a singly linked list, newest first; an allocation larger
  * than a quarter of the chunk size gets a chunk of its own (inserted
  * behind the head so the head's free space is not wasted).
+ *
+ * Chunks of the default size that an arena frees are kept for the next
+ * arena of the same thread (up to CACHE_MAX of them; freed when the
+ * thread ends).  A request arena per request otherwise made an 8 KiB
+ * malloc and free per request, and glibc serves that size from its
+ * sorted bins: each such malloc first consolidated the fast bins
+ * (malloc_consolidate was a tenth of the allocator's time on an RF=3
+ * coordinator).
  */
 #include "common/arena.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +28,63 @@ struct bs_arena_chunk {
 };
 
 #define ALIGN16(n) (((n) + 15) & ~(size_t)15)
+#define DEFAULT_CHUNK 8192
+#define CACHE_MAX 32
+
+/* This thread's spare default chunks (a __thread root: leak checkers see
+ * them as reachable); the key only frees them when the thread ends. */
+static __thread bs_arena_chunk *t_spare;
+static __thread int t_nspare;
+static pthread_key_t spare_key;
+static int spare_keyed;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_drop(void *unused) {
+    (void)unused;
+    while (t_spare) {
+        bs_arena_chunk *c = t_spare;
+        t_spare = c->next;
+        free(c);
+    }
+    t_nspare = 0;
+}
+
+static void spare_init(void) {
+    spare_keyed = pthread_key_create(&spare_key, spare_drop) == 0;
+}
+
+static void chunk_free(bs_arena_chunk *c) {
+    if (c->size != DEFAULT_CHUNK || t_nspare >= CACHE_MAX) {
+        free(c);
+        return;
+    }
+    if (!t_spare) { /* the first of this thread: arm its destructor */
+        pthread_once(&spare_once, spare_init);
+        if (!spare_keyed || pthread_setspecific(spare_key, (void *)1)) {
+            free(c);
+            return;
+        }
+    }
+    c->next = t_spare;
+    t_spare = c;
+    t_nspare++;
+}
 
 void bs_arena_init(bs_arena *a, size_t chunk_size) {
     a->head = NULL;
-    a->chunk_size = chunk_size ? chunk_size : 8192;
+    a->chunk_size = chunk_size ? chunk_size : DEFAULT_CHUNK;
     a->total = 0;
 }
 
 static bs_arena_chunk *chunk_new(size_t size) {
-    bs_arena_chunk *c = malloc(sizeof *c + size);
+    bs_arena_chunk *c;
+    if (size == DEFAULT_CHUNK && t_spare) {
+        c = t_spare;
+        t_spare = c->next;
+        t_nspare--;
+    } else {
+        c = malloc(sizeof *c + size);
+    }
     if (!c) return NULL;
     c->next = NULL;
     c->size = size;
@@ -96,7 +153,7 @@ void bs_arena_reset(bs_arena *a) {
         if (!keep && c->size == a->chunk_size)
             keep = c;
         else
-            free(c);
+            chunk_free(c);
         c = next;
     }
     if (keep) {
@@ -111,7 +168,7 @@ void bs_arena_free(bs_arena *a) {
     bs_arena_chunk *c = a->head;
     while (c) {
         bs_arena_chunk *next = c->next;
-        free(c);
+        chunk_free(c);
         c = next;
     }
     a->head = NULL;

@@ -590,19 +590,9 @@ bs_ring_snapshot *bs_cluster_ring(bs_cluster *c) {
 
 int bs_cluster_is_alive(bs_cluster *c, const bs_uuid *host_id) {
     if (memcmp(host_id->b, c->host_id.b, 16) == 0) return 1;
-    bs_gossip_view *v;
-    size_t n;
-    int rc = bs_gossip_snapshot(c->gossip, &v, &n);
-    if (rc) return rc;
-    rc = BS_ENOTFOUND;
     char want[BS_UUID_STRLEN + 1];
     bs_uuid_format(host_id, want);
-    for (size_t i = 0; i < n; i++) {
-        const char *h = v[i].st.app[BS_GS_HOST_ID].value;
-        if (h && strcasecmp(h, want) == 0) rc = v[i].alive;
-    }
-    bs_gossip_views_free(v, n);
-    return rc;
+    return bs_gossip_host_alive(c->gossip, want);
 }
 
 /* ---- schema propagation

@@ -796,6 +796,17 @@ void bs_gossip_unhide(bs_gossip *g) {
     pthread_mutex_unlock(&g->mu);
 }
 
+int bs_gossip_host_alive(bs_gossip *g, const char *host_id) {
+    int rc = BS_ENOTFOUND;
+    pthread_mutex_lock(&g->mu);
+    for (size_t i = 0; i < g->n; i++) {
+        const char *h = g->nodes[i]->st.app[BS_GS_HOST_ID].value;
+        if (h && strcasecmp(h, host_id) == 0) rc = g->nodes[i]->alive;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
 int bs_gossip_is_alive(bs_gossip *g, const bs_msg_peer *ep) {
     pthread_mutex_lock(&g->mu);
     node *x = find(g, ep);

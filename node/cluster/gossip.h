@@ -246,5 +246,8 @@ int bs_gossip_snapshot(bs_gossip *g, bs_gossip_view **out, size_t *n);
 void bs_gossip_views_free(bs_gossip_view *v, size_t n);
 /* Up/down of one endpoint: 1 alive, 0 down, BS_ENOTFOUND unknown. */
 int bs_gossip_is_alive(bs_gossip *g, const bs_msg_peer *ep);
+/* The same by HOST_ID (text, any case); nothing is copied (the
+ * coordinator asks it for every replica of every request). */
+int bs_gossip_host_alive(bs_gossip *g, const char *host_id);
 
 #endif

@@ -158,6 +158,26 @@ START_TEST(uuid_v1_strictly_increasing_on_fixed_clock) {
 }
 END_TEST
 
+/* A freed arena's default-size chunk serves the next arena of the same
+ * thread, not a malloc of its size in between (glibc would hand the
+ * freed block to that malloc). */
+START_TEST(arena_chunks_reused_by_the_thread) {
+    bs_arena a, b;
+    bs_arena_init(&a, 0);
+    char *p1 = bs_arena_alloc(&a, 100);
+    ck_assert_ptr_nonnull(p1);
+    bs_arena_free(&a);
+    void *m = malloc(8192 + 32);
+    ck_assert_ptr_nonnull(m);
+    bs_arena_init(&b, 0);
+    char *p2 = bs_arena_alloc(&b, 100);
+    ck_assert_ptr_eq(p1, p2);
+    memset(p2, 1, 100);
+    bs_arena_free(&b);
+    free(m);
+}
+END_TEST
+
 START_TEST(arena_alloc_aligned_and_big) {
     bs_arena a;
     bs_arena_init(&a, 1024);
@@ -343,6 +363,7 @@ int main(void) {
     tcase_add_test(tc, uuid_text_roundtrip_and_versions);
     tcase_add_test(tc, uuid_v1_strictly_increasing_on_fixed_clock);
     tcase_add_test(tc, arena_alloc_aligned_and_big);
+    tcase_add_test(tc, arena_chunks_reused_by_the_thread);
     tcase_add_test(tc, types_clone_equal_free);
     tcase_add_test(tc, log_levels_parse);
     tcase_add_test(tc, mpcheck_rejects_lying_counts);
