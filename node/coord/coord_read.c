@@ -568,6 +568,29 @@ static int read_placed(rctx *x, bs_partv **out) {
     return rc;
 }
 
+/* A zeroed x set up for one read of (token, pk) started at t0. */
+static void rctx_init(rctx *x, bs_coord *c, const bs_table_schema *ts, int64_t token,
+                      const void *pk, size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a,
+                      bs_exec_err *err, int64_t t0) {
+    x->c = c;
+    x->cl = cl;
+    x->a = a;
+    x->err = err;
+    x->t0 = t0;
+    x->deadline = t0 + (int64_t)c->o.read_timeout_ms * 1000000;
+    x->lk = -1;
+    bs_buf_init(&x->dpay);
+    bs_buf_init(&x->gpay);
+    bs_table_cf_name(ts, x->cf, sizeof x->cf);
+    x->rd.table_id = ts->id;
+    x->rd.cf = x->cf;
+    x->rd.token = token;
+    x->rd.pk = pk;
+    x->rd.pk_len = pk_len;
+    if (sl) x->rd.slice = *sl;
+    if (!x->rd.slice.now_s) x->rd.slice.now_s = bs__coord_now_s(c);
+}
+
 int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const void *pk,
                    size_t pk_len, const bs_slice *sl, uint16_t cl, bs_arena *a, bs_partv **out,
                    bs_exec_err *err) {
@@ -593,23 +616,7 @@ int bs__coord_read(void *ud, const bs_table_schema *ts, int64_t token, const voi
         snprintf(err->msg, sizeof err->msg, "out of memory");
         goto done;
     }
-    x->c = c;
-    x->cl = cl;
-    x->a = a;
-    x->err = err;
-    x->t0 = t0;
-    x->deadline = t0 + (int64_t)c->o.read_timeout_ms * 1000000;
-    x->lk = -1;
-    bs_buf_init(&x->dpay);
-    bs_buf_init(&x->gpay);
-    bs_table_cf_name(ts, x->cf, sizeof x->cf);
-    x->rd.table_id = ts->id;
-    x->rd.cf = x->cf;
-    x->rd.token = token;
-    x->rd.pk = pk;
-    x->rd.pk_len = pk_len;
-    if (sl) x->rd.slice = *sl;
-    if (!x->rd.slice.now_s) x->rd.slice.now_s = bs__coord_now_s(c);
+    rctx_init(x, c, ts, token, pk, pk_len, sl, cl, a, err, t0);
     BS_CQLTRACE("Executing single-partition query on %s", x->cf);
     if (bs__placement_get(c, ks, token, 0, &x->pl, err)) goto done;
     rc = read_placed(x, out);
@@ -792,23 +799,7 @@ int bs__coord_read_async(void *ud, const bs_table_schema *ts, int64_t token, con
     ar->out = out;
     ar->done = done;
     ar->dud = dud;
-    x->c = c;
-    x->cl = cl;
-    x->a = a;
-    x->err = &ar->err;
-    x->t0 = t0;
-    x->deadline = t0 + (int64_t)c->o.read_timeout_ms * 1000000;
-    x->lk = -1;
-    bs_buf_init(&x->dpay);
-    bs_buf_init(&x->gpay);
-    bs_table_cf_name(ts, x->cf, sizeof x->cf);
-    x->rd.table_id = ts->id;
-    x->rd.cf = x->cf;
-    x->rd.token = token;
-    x->rd.pk = pk;
-    x->rd.pk_len = pk_len;
-    if (sl) x->rd.slice = *sl;
-    if (!x->rd.slice.now_s) x->rd.slice.now_s = bs__coord_now_s(c);
+    rctx_init(x, c, ts, token, pk, pk_len, sl, cl, a, &ar->err, t0);
     int rc = -1;
     if (bs__placement_get(c, ks, token, 0, &x->pl, x->err)) goto now;
     if (bs__cl_reqs(c, cl, &x->pl, 0, x->req, &x->nreq, x->err) || read_contacts(x)) goto now;

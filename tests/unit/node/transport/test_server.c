@@ -1496,16 +1496,22 @@ static pthread_t complete_parked(int i, int delay_ms) {
     return t;
 }
 
-START_TEST(deferred_inline_requests) {
+/* One loop with the deferring handler, and a client on it. */
+static bs_server *start_deferring(cli *c) {
     bs_server_opts o = test_opts();
     o.io_threads = 1;
     atomic_store(&nparked, 0);
     bs_server_handler h = {&F, fake_open, fake_close, fake_handle, defer_inline_ok,
                            NULL, NULL, defer_handle_inline};
     bs_server *s = start_with(&o, &h);
+    cli_open(c, bs_server_port(s), 0);
+    cli_startup(c, NULL);
+    return s;
+}
+
+START_TEST(deferred_inline_requests) {
     cli c;
-    cli_open(&c, bs_server_port(s), 0);
-    cli_startup(&c, NULL);
+    bs_server *s = start_deferring(&c);
     rframe f;
     /* a parked request does not hold up the loop: the inline request
      * behind it is answered first */
@@ -1555,15 +1561,8 @@ END_TEST
  * sent back with bs_server_work_resume runs handle_inline again on the
  * loop (its state slot kept), which answers it or moves it to the pool. */
 START_TEST(resumed_and_moved_requests) {
-    bs_server_opts o = test_opts();
-    o.io_threads = 1;
-    atomic_store(&nparked, 0);
-    bs_server_handler h = {&F, fake_open, fake_close, fake_handle, defer_inline_ok,
-                           NULL, NULL, defer_handle_inline};
-    bs_server *s = start_with(&o, &h);
     cli c;
-    cli_open(&c, bs_server_port(s), 0);
-    cli_startup(&c, NULL);
+    bs_server *s = start_deferring(&c);
     rframe f;
     cli_query(&c, 1, "block a");
     ck_assert_int_eq(cli_read(&c, &f), 0);
