@@ -542,6 +542,8 @@ static int read_unmet(rctx *x) {
     return -1;
 }
 
+static int read_settle(rctx *x, int repair, bs_partv **out);
+
 /* Steps of a read once placed: contacts, the RF=1 shortcut, requests,
  * the wait, the comparison and, on a mismatch, the repair. */
 static int read_placed(rctx *x, bs_partv **out) {
@@ -550,6 +552,13 @@ static int read_placed(rctx *x, bs_partv **out) {
     if (x->r.nct == 1 && x->pl.n == 1 && x->pl.t[x->ct[0].slot].local) return read_local_only(x, out);
     if (read_start(x)) return -1;
     if (!read_wait(x)) return read_unmet(x);
+    return read_settle(x, 1, out);
+}
+
+/* Once the level is met: the data answer when every digest agrees; else
+ * (repair set) the blocking repair and the data replica read again, or
+ * (not set) 2.  0 with *out, or -1 with err. */
+static int read_settle(rctx *x, int repair, bs_partv **out) {
     bs_partv *part = NULL;
     uint8_t dg[16];
     size_t dk, nrt;
@@ -562,6 +571,7 @@ static int read_placed(rctx *x, bs_partv **out) {
         *out = part;
         return 0;
     }
+    if (!repair) return 2;
     BS_CQLTRACE("Digest mismatch: repairing the partition on the %zu replicas that answered", nrt);
     int rc = read_repair_and_again(x, dk, rt, nrt, out);
     if (!rc) BS_CQLTRACE("Read repair of %zu replicas done; partition read again", nrt);
@@ -740,17 +750,8 @@ static void spec_fire(aread *ar) {
 /* The outcome of a decided read (met: the level was): 0 with *out, -1
  * with err, or 2 (the answers differ: read again with repair). */
 static int aread_outcome(aread *ar, int met) {
-    rctx *x = &ar->x;
-    if (!met) return read_unmet(x);
-    bs_partv *part = NULL;
-    uint8_t dg[16];
-    size_t dk, nrt;
-    int mismatch;
-    bs__target rt[BS__MAX_TARGETS];
-    if (read_compare(x, &part, dg, &dk, &mismatch, rt, &nrt)) return -1;
-    if (mismatch) return 2;
-    *ar->out = part;
-    return 0;
+    if (!met) return read_unmet(&ar->x);
+    return read_settle(&ar->x, 0, ar->out);
 }
 
 /* The fan's ready (the thread whose answer decided the read). */
