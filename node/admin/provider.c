@@ -441,6 +441,42 @@ static void metrics_xdc(bs_buf *b, bs_msg *m) {
     pthread_mutex_unlock(&mu);
 }
 
+/* The CQL server's connections, requests, bytes and errors. */
+static void metrics_cql(bs_buf *b, bs_server *srv) {
+    bs_server_stats ss;
+    bs_server_stats_get(srv, &ss);
+    metric(b, "basalt_cql_connections", "gauge", "Open CQL connections",
+           ss.connections_open);
+    metric(b, "basalt_cql_connections_total", "counter",
+           "CQL connections accepted", ss.connections_total);
+    metric(b, "basalt_cql_requests_total", "counter", "CQL frames received",
+           ss.requests_total);
+    metric(b, "basalt_cql_requests_on_loop_total", "counter",
+           "CQL requests started on an event loop instead of a worker thread",
+           ss.requests_inline);
+    metric(b, "basalt_cql_requests_in_flight", "gauge",
+           "CQL requests queued for a worker, running on one, or waiting for replicas",
+           ss.requests_in_flight);
+    metric(b, "basalt_cql_requests_deferred_total", "counter",
+           "Requests started on a loop and answered when replicas replied",
+           ss.requests_deferred);
+    metric(b, "basalt_cql_requests_moved_total", "counter",
+           "Requests started on a loop and moved to a worker thread (they had to block)",
+           ss.requests_moved);
+    metric(b, "basalt_cql_bytes_in_total", "counter", "CQL bytes received",
+           ss.bytes_in);
+    metric(b, "basalt_cql_bytes_out_total", "counter", "CQL bytes sent",
+           ss.bytes_out);
+    bs_buf_appendf(
+        b, "# HELP basalt_cql_errors_total ERROR responses by code\n"
+           "# TYPE basalt_cql_errors_total counter\n");
+    for (int i = 0; i < BS_SERVER_NERRCODES; i++)
+        if (ss.errors[i])
+            bs_buf_appendf(
+                b, "basalt_cql_errors_total{code=\"0x%04x\"} %llu\n",
+                (unsigned)ss.errcodes[i], (unsigned long long)ss.errors[i]);
+}
+
 /* Requests served per repair verb (repair, streaming). */
 static void metrics_repair(bs_buf *b, struct bs_repair *r) {
     if (!r) return;
@@ -535,37 +571,7 @@ static int r_metrics(void *ud, const bs_admin_request *req,
         metrics_xdc(b, bs_cluster_msg(p->cluster));
         metrics_compression(b, bs_cluster_msg(p->cluster));
     }
-    if (p->server) {
-        bs_server_stats ss;
-        bs_server_stats_get(p->server, &ss);
-        metric(b, "basalt_cql_connections", "gauge", "Open CQL connections",
-               ss.connections_open);
-        metric(b, "basalt_cql_connections_total", "counter",
-               "CQL connections accepted", ss.connections_total);
-        metric(b, "basalt_cql_requests_total", "counter", "CQL frames received",
-               ss.requests_total);
-        metric(b, "basalt_cql_requests_on_loop_total", "counter",
-               "CQL requests started on an event loop instead of a worker thread",
-               ss.requests_inline);
-        metric(b, "basalt_cql_requests_deferred_total", "counter",
-               "Requests started on a loop and answered when replicas replied",
-               ss.requests_deferred);
-        metric(b, "basalt_cql_requests_moved_total", "counter",
-               "Requests started on a loop and moved to a worker thread (they had to block)",
-               ss.requests_moved);
-        metric(b, "basalt_cql_bytes_in_total", "counter", "CQL bytes received",
-               ss.bytes_in);
-        metric(b, "basalt_cql_bytes_out_total", "counter", "CQL bytes sent",
-               ss.bytes_out);
-        bs_buf_appendf(
-            b, "# HELP basalt_cql_errors_total ERROR responses by code\n"
-               "# TYPE basalt_cql_errors_total counter\n");
-        for (int i = 0; i < BS_SERVER_NERRCODES; i++)
-            if (ss.errors[i])
-                bs_buf_appendf(
-                    b, "basalt_cql_errors_total{code=\"0x%04x\"} %llu\n",
-                    (unsigned)ss.errcodes[i], (unsigned long long)ss.errors[i]);
-    }
+    if (p->server) metrics_cql(b, p->server);
     if (p->exec) {
         bs_exec_stats es;
         bs_exec_stats_get(p->exec, &es);

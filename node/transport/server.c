@@ -282,6 +282,7 @@ struct bs_server {
     atomic_uint_fast64_t next_loop; /* accepted connections dealt in turn */
     atomic_uint_fast64_t st_total, st_rejected, st_requests, st_in, st_out, st_inline;
     atomic_uint_fast64_t st_deferred, st_moved; /* inline requests left in flight, sent on to the pool */
+    atomic_int_fast64_t st_inflight; /* requests with the handler: queued, on a worker, deferred */
     atomic_uint_fast64_t st_timedout, st_overloaded;
     atomic_uint_fast64_t inflight_bytes; /* request bytes with the handler */
     /* the handler pool: nworkers threads taking `pq` in order */
@@ -409,6 +410,7 @@ void bs_server_stats_get(const bs_server *cs, bs_server_stats *out) {
     out->connections_timed_out = LOAD(s->st_timedout);
     out->requests_overloaded = LOAD(s->st_overloaded);
     out->inflight_bytes = LOAD(s->inflight_bytes);
+    out->requests_in_flight = (uint64_t)atomic_load(&s->st_inflight);
     for (int i = 0; i < BS_SERVER_NERRCODES; i++) {
         out->errcodes[i] = k_errcodes[i];
         out->errors[i] = LOAD(s->st_err[i]);
@@ -817,6 +819,7 @@ static void after_work_cb(work *w, int status) {
     else c->works = w->next;
     if (w->next) w->next->prev = w->prev;
     c->inflight--;
+    atomic_fetch_sub(&c->lp->srv->st_inflight, 1);
     if (status == 0 && !c->closing && !c->fatal) {
         /* the handler's AUTH_SUCCESS (its header's opcode byte) logs the
          * connection in */
@@ -915,6 +918,7 @@ static void track(conn *c, work *w) {
     if (c->works) c->works->prev = w;
     c->works = w;
     c->inflight++;
+    atomic_fetch_add(&c->lp->srv->st_inflight, 1);
 }
 
 /* Copies the frame body into a fresh request arena, decodes it and hands

@@ -265,6 +265,9 @@ typedef struct bs_server_stats {
     uint64_t requests_overloaded;  /* answered OVERLOADED: over
                                       max_inflight_bytes */
     uint64_t inflight_bytes;       /* gauge: request bytes with the handler */
+    uint64_t requests_in_flight;   /* gauge: requests with the handler (queued for
+                                      a worker, running on one, or left in flight
+                                      on a loop); not the inline ones being run */
     uint64_t requests_total;       /* frames received (all opcodes) */
     uint64_t bytes_in;
     uint64_t bytes_out;            /* bytes whose write completed */

@@ -422,6 +422,9 @@ class ReplicationTest(_ReplicatedCluster):
         self.assertGreaterEqual(vals['basalt_coordinator_writes_total{cl="QUORUM"}'], 5)
         self.assertGreater(vals["basalt_replica_writes_total"], 0)  # node 0's writes
         self.assertGreaterEqual(vals["basalt_cql_requests_total"], 5)
+        # the gauge of requests with a worker or waiting for replicas (its
+        # value: test_server resumed_and_moved_requests)
+        self.assertIn("basalt_cql_requests_in_flight", vals)
         self.assertIn("basalt_hints_pending", vals)
         # flushes/compactions: caught up on an idle node; SCHED_IDLE usable
         # by root (CAP_SYS_NICE), maybe not by another user

@@ -1573,6 +1573,7 @@ START_TEST(resumed_and_moved_requests) {
     cli_query(&c, 3, "inline c");
     ck_assert_int_eq(cli_read(&c, &f), 0);
     expect_echo(&f, 3, "inline c");
+    ck_assert_uint_eq(stats(s).requests_in_flight, 1); /* "resume b", parked */
     pthread_join(complete_parked(0, 0), NULL);
     ck_assert_int_eq(cli_read(&c, &f), 0);
     expect_echo(&f, 2, "resume b");
@@ -1584,6 +1585,7 @@ START_TEST(resumed_and_moved_requests) {
     ck_assert_int_eq(ld(&F.on_loop), 3);
     ck_assert_int_eq(ld(&F.off_loop), 2);
     bs_server_stats st = stats(s);
+    ck_assert_uint_eq(st.requests_in_flight, 0);
     ck_assert_uint_eq(st.requests_inline, 4);
     ck_assert_uint_eq(st.requests_deferred, 2);
     ck_assert_uint_eq(st.requests_moved, 2);
