@@ -1509,8 +1509,10 @@ static void pre_done(void *ud, int rc, const bs_exec_err *err) {
     p->done(p->dud, 1);
 }
 
+/* Once a read is in flight (1) the run stays suspended that way: its
+ * state must outlive the run, whatever the unwinding still asks. */
 static int suspended(xctx *c, int how, bs_exec_err *err) {
-    if (how > c->suspend) c->suspend = how;
+    if (c->suspend != 1 && how > c->suspend) c->suspend = how;
     err->code = BS_PROTO_ERR_SERVER;
     snprintf(err->msg, sizeof err->msg, "request suspended");
     return -1;
@@ -1529,6 +1531,7 @@ int bs__x_read(xctx *c, const bs_table_schema *t, int64_t token, const void *pk,
                const bs_slice *sl, uint16_t cl, bs_partv **out, bs_exec_err *err) {
     bs_exec *x = c->x;
     if (!c->adone) return x->be.read(x->be.ud, t, token, pk, pk_len, sl, cl, c->a, out, err);
+    if (c->suspend) return suspended(c, c->suspend, err); /* no read after that */
     xpre *p = c->pre;
     if (p) { /* the second run: its first read is the one that was sent */
         if (p->used || p->t != t || p->token != token || p->pk_len != pk_len ||
