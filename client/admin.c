@@ -126,6 +126,13 @@ static void usage(FILE *f) {
         "  settraceprobability P     trace this fraction (0..1) of the CQL\n"
         "                            requests this node coordinates\n"
         "  gettraceprobability       the current trace probability\n"
+        "  setstreamthroughput [-m] N\n"
+        "                            cap this node's outbound streaming at N "
+        "megabits/s\n"
+        "                            (-m: MiB/s; or a size per second: "
+        "24MiB, 512KiB);\n"
+        "                            0 = unthrottled; until a restart\n"
+        "  getstreamthroughput [-m]  the current cap, in Mb/s (-m: MiB/s)\n"
         "  checksum [keyspace [table]]\n"
         "                            per-node checksum of each table; exit 1 "
         "on a\n"
@@ -527,6 +534,64 @@ static int cmd_traceprob(const opts *o, const char *value) {
     if (bs_json_double(bs_json_get(doc, "probability"), &p)) die("bad answer: no probability");
     if (!value) printf("Current trace probability: %g\n", p);
     bs_buf_free(&target);
+    bs_arena_free(&a);
+    return 0;
+}
+
+/* A stream rate as nodetool takes it: a whole number of megabits per
+ * second (10^6 bits), of MiB per second with mib, or a size per second
+ * with its unit ("24MiB", "512KiB/s").  0 or -1. */
+static int parse_rate(const char *s, int mib, uint64_t *out) {
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB"};
+    if (*s < '0' || *s > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno) return -1;
+    uint64_t mult = mib ? 1u << 20 : 125000;
+    if (*end) {
+        size_t u = 0, ulen = strcspn(end, "/");
+        while (u < 4 && !(strlen(units[u]) == ulen && !strncmp(end, units[u], ulen))) u++;
+        if (u == 4 || (end[ulen] && strcmp(end + ulen, "/s"))) return -1;
+        mult = (uint64_t)1 << (10 * u);
+    }
+    if (n > (64ull << 30) / mult) return -1; /* the node's maximum */
+    *out = n * mult;
+    return 0;
+}
+
+/* setstreamthroughput [-m] N / getstreamthroughput [-m]. */
+static int cmd_streamrate(const opts *o, int set, int nargs, char **args) {
+    int mib = nargs > 0 && !strcmp(args[0], "-m");
+    if (nargs != set + mib) {
+        fprintf(stderr, "basalt-admin: %s\n",
+                set ? "setstreamthroughput takes [-m] and one rate: megabits/s, "
+                      "MiB/s with -m, or a size per second like 24MiB (0 = unthrottled)"
+                    : "getstreamthroughput takes no argument but -m");
+        return 2;
+    }
+    char target[64] = "/streamthroughput";
+    if (set) {
+        uint64_t b;
+        if (parse_rate(args[mib], mib, &b))
+            die("bad stream throughput '%s': a whole number of %s, or a size per "
+                "second like 24MiB, at most 64GiB/s (0 = unthrottled)",
+                args[mib], mib ? "MiB/s" : "megabits/s");
+        snprintf(target, sizeof target, "/streamthroughput?bytes=%llu", (unsigned long long)b);
+    }
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    const bs_json *doc;
+    call(o, set ? "POST" : "GET", target, 0, &a, &doc);
+    int64_t b = 0;
+    if (bs_json_int(bs_json_get(doc, "stream_throughput_bytes"), &b) || b < 0)
+        die("bad answer: no stream_throughput_bytes");
+    if (!set && !b)
+        printf("Current stream throughput: unthrottled\n");
+    else if (!set && mib)
+        printf("Current stream throughput: %g MiB/s\n", (double)b / (1 << 20));
+    else if (!set)
+        printf("Current stream throughput: %g Mb/s\n", (double)b / 125000);
     bs_arena_free(&a);
     return 0;
 }
@@ -953,6 +1018,8 @@ int main(int argc, char **argv) {
         }
         return cmd_traceprob(&o, set ? args[0] : NULL);
     }
+    if (!strcmp(cmd, "setstreamthroughput") || !strcmp(cmd, "getstreamthroughput"))
+        return cmd_streamrate(&o, cmd[0] == 's', nargs, args);
     if (!strcmp(cmd, "disablehintsfordc") || !strcmp(cmd, "enablehintsfordc")) {
         if (nargs != 1) {
             fprintf(stderr, "basalt-admin: %s takes one argument, a data center name\n", cmd);

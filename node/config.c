@@ -429,8 +429,10 @@ static const struct key keys[] = {
      "replica serves instead, with a warning that repair is needed."},
     {"stream_throughput_outbound", K_SIZE, F(stream_throughput_outbound_bytes),
      0, "24MiB", 0, 64 * GIB, NULL, 0, "Topology changes",
-     "Rate (per second) at which this node sends streamed ranges to another "
-     "node (bootstrap, decommission). 0: unthrottled."},
+     "Rate (per second) at which this node sends streamed ranges to other "
+     "nodes (bootstrap, decommission), all its streams together. 0: "
+     "unthrottled. basalt-admin setstreamthroughput changes it until a "
+     "restart."},
     {"stream_ingest_sst", K_BOOL, F(stream_ingest_sst), 0, "true", 0, 0, NULL, 0,
      "Topology changes",
      "A range this node pulls (bootstrap, rebuild) is written to SST files as "

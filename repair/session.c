@@ -229,24 +229,44 @@ typedef struct sender {
     sync_call *inflight; /* the chunk sent before, not acknowledged yet */
     size_t inflight_len;
     uint64_t rows, bytes, chunks;
-    int64_t t0_ns; /* for the throttle */
     int live;      /* its netstats row (live.c), -1 none */
 } sender;
 
-/* stream_throughput_bytes: sleeps until bytes sent so far fit the rate. */
-static void throttle(sender *sd) {
-    uint64_t rate = sd->r->o.stream_throughput_bytes;
+/* Paces the node's outbound streams together: a chunk of n bytes takes
+ * n / rate seconds of the node's stream time, after the chunks already
+ * sent by any of its senders; the sender sleeps until its chunk's time is
+ * over.  Idle time builds no credit.  A new rate (basalt-admin
+ * setstreamthroughput) starts the pacing over from now and ends the
+ * sleeps in progress. */
+static void throttle(sender *sd, size_t n) {
+    bs_repair *r = sd->r;
+    uint64_t rate = atomic_load(&r->stream_rate);
     if (!rate) return;
-    int64_t due = sd->t0_ns + (int64_t)((double)sd->bytes / (double)rate * 1e9);
     int64_t now = bs_clock_mono_ns();
-    if (due <= now) return;
-    /* in steps, so that a stopping service does not wait for it */
-    for (int64_t d = due - now; d > 0 && !bs__repair_stopping(sd->r);
+    pthread_mutex_lock(&r->mu);
+    if (r->pace_rate != rate || r->pace_next_ns < now) {
+        r->pace_rate = rate;
+        r->pace_next_ns = now;
+    }
+    r->pace_next_ns += (int64_t)((double)n / (double)rate * 1e9);
+    int64_t due = r->pace_next_ns;
+    pthread_mutex_unlock(&r->mu);
+    /* in steps, so that a stopping service or a new rate does not wait */
+    for (int64_t d = due - now; d > 0 && !bs__repair_stopping(r) &&
+                                atomic_load(&r->stream_rate) == rate;
          d = due - bs_clock_mono_ns()) {
         int64_t step = d < 100000000 ? d : 100000000;
         struct timespec ts = {step / 1000000000, step % 1000000000};
         nanosleep(&ts, NULL);
     }
+}
+
+void bs_repair_set_stream_throughput(bs_repair *r, uint64_t bytes_per_s) {
+    atomic_store(&r->stream_rate, bytes_per_s);
+}
+
+uint64_t bs_repair_stream_throughput(bs_repair *r) {
+    return atomic_load(&r->stream_rate);
 }
 
 /* Waits for the chunk in flight (if any) to be applied by the target. */
@@ -281,7 +301,7 @@ static int send_chunk(sender *sd) {
     if (!rc) {
         sd->inflight_len = sd->chunk.b.len;
         bs__repair_live_set(sd->r, sd->live, sd->rows, sd->bytes);
-        throttle(sd);
+        throttle(sd, sd->inflight_len);
     }
     bs_stream_chunk_reset(&sd->chunk);
     return rc;
@@ -319,7 +339,6 @@ int bs__repair_do_send(bs_repair *r, const char *cf, const int64_t *s,
     sd.want = want;
     sd.nwant = nwant;
     sd.all = want == NULL;
-    sd.t0_ns = bs_clock_mono_ns();
     sd.live = bs__repair_live_out(r, to, cf, s, e, n);
     bs_stream_chunk_init(&sd.chunk);
     for (size_t i = 0; i < n && !rc; i++) {
@@ -796,6 +815,7 @@ int bs_repair_new(const bs_repair_opts *o, const bs_repair_env *env,
     r->env = *env;
     r->store = env->store;
     atomic_init(&r->session_running, 0);
+    atomic_init(&r->stream_rate, r->o.stream_throughput_bytes);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     int rc = bs_store_table_open(r->store, HISTORY_CF, NULL, &r->history);

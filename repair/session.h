@@ -255,6 +255,13 @@ typedef struct bs_repair_stats {
 } bs_repair_stats;
 void bs_repair_get_stats(bs_repair *r, bs_repair_stats *out);
 
+/* The outbound stream rate in bytes per second (0 = unthrottled): starts
+ * at opts.stream_throughput_bytes; a new rate applies to streams already
+ * running from their next chunk (nodetool setstreamthroughput).  Not
+ * persisted.  Any thread. */
+void bs_repair_set_stream_throughput(bs_repair *r, uint64_t bytes_per_s);
+uint64_t bs_repair_stream_throughput(bs_repair *r);
+
 /* The report as a JSON object (appended to out). */
 int bs_repair_report_json(const bs_repair_report *rep, bs_buf *out);
 

@@ -61,6 +61,12 @@ struct bs_repair {
     pthread_t sched; /* scheduled repair (schedule_interval_ms > 0) */
     int has_sched;
     atomic_int session_running;
+    /* outbound stream rate in bytes/s, 0 = unthrottled: o's value at
+     * start, changed at run time by bs_repair_set_stream_throughput */
+    atomic_uint_fast64_t stream_rate;
+    uint64_t pace_rate;   /* the rate pace_next_ns was computed at, */
+    int64_t pace_next_ns; /* when the chunks sent so far are paid for;
+                           * both under mu (session.c throttle) */
     /* streaming counters (every STREAM chunk applied here, every chunk
      * this node sent), for progress */
     atomic_uint_fast64_t rx_bytes, rx_rows, tx_bytes;

@@ -1,5 +1,6 @@
 /*
- * repair_admin.c - POST /repair and GET /checksum (see repair_admin.h):
+ * repair_admin.c - POST /repair, GET /checksum and the stream throttle
+ * (see repair_admin.h):
  * query parameters parsed and checked here, the work done by
  * the repair service (repair/session.h) on the admin thread pool.
  */
@@ -119,8 +120,46 @@ static int h_history(void *ud, const bs_admin_request *req,
     return 0;
 }
 
+/* Highest stream rate accepted: stream_throughput_outbound's maximum. */
+#define STREAM_RATE_MAX (64ull << 30)
+
+static int stream_rate_answer(bs_repair *r, bs_admin_response *resp) {
+    bs_admin_json w;
+    bs_admin_json_init(&w, &resp->body);
+    bs_admin_json_obj(&w);
+    bs_admin_json_key(&w, "stream_throughput_bytes");
+    bs_admin_json_int(&w, (int64_t)bs_repair_stream_throughput(r));
+    bs_admin_json_end(&w);
+    return bs_admin_json_finish(&w);
+}
+
+static int h_rate_get(void *ud, const bs_admin_request *req,
+                      bs_admin_response *resp) {
+    (void)req;
+    return stream_rate_answer(ud, resp);
+}
+
+static int h_rate_set(void *ud, const bs_admin_request *req,
+                      bs_admin_response *resp) {
+    const char *v = param(req, "bytes");
+    if (!v)
+        return bs_admin_error(resp, 400, "missing ?bytes=N (bytes per second; "
+                                         "0 = unthrottled)");
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || *v < '0' || *v > '9' || n > STREAM_RATE_MAX)
+        return bs_admin_error(resp, 400, "the stream throughput must be a number "
+                                         "of bytes per second from 0 to %llu, not '%s'",
+                              STREAM_RATE_MAX, v);
+    bs_repair_set_stream_throughput(ud, n);
+    return stream_rate_answer(ud, resp);
+}
+
 int bs_repair_admin_install(bs_admin *a, bs_repair *r) {
-    int rc = bs_admin_route_blocking(a, "POST", "/repair", h_repair, r);
+    int rc = bs_admin_route(a, "GET", "/streamthroughput", h_rate_get, r);
+    if (!rc) rc = bs_admin_route(a, "POST", "/streamthroughput", h_rate_set, r);
+    if (!rc) rc = bs_admin_route_blocking(a, "POST", "/repair", h_repair, r);
     if (!rc)
         rc = bs_admin_route_blocking(a, "GET", "/repair/history", h_history, r);
     return rc ? rc

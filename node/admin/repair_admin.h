@@ -12,9 +12,14 @@
  *        this node's sessions from system.repair_history (bs_repair_history)
  *   GET  /checksum[?keyspace=ks[&table=t]]
  *        per-node checksum of each table (bs_repair_checksum)
+ *   GET  /streamthroughput           {"stream_throughput_bytes": N}
+ *   POST /streamthroughput?bytes=N   sets this node's outbound stream rate
+ *        (bytes per second, 0 = unthrottled, at most 64 GiB; 400
+ *        otherwise) for the streams running and to come, until a restart
+ *        (nodetool setstreamthroughput); answers as GET
  *
- * Both run on the admin server's thread pool (they block for as long as
- * the session or the tree builds take).
+ * The first three run on the admin server's thread pool (they block for
+ * as long as the session or the tree builds take).
  */
 #ifndef BS_NODE_REPAIR_ADMIN_H
 #define BS_NODE_REPAIR_ADMIN_H

@@ -20,7 +20,9 @@ client keeps writing new keys at QUORUM (every acknowledged key noted):
 Refused and failed joins: 2 nodes RF=2 with keys, node 3 joining with a
 slow stream (stream_throughput_outbound 16KiB): a 4th node started then is
 refused with a clear message (one topology change at a time); node 3
-killed in the middle of its bootstrap and started again resumes (ranges
+killed in the middle of its bootstrap; the sources' throttle read back
+and lifted at run time (basalt-admin get/setstreamthroughput, bad values
+refused); node 3 started again resumes (ranges
 already received are skipped, logged) and becomes NORMAL with all the
 data: with node 1 killed, a range scan at ONE through node 2 still returns
 all 20,000 keys - the ranges node 3 shares with node 1 can only come from
@@ -36,6 +38,7 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from cassandra import ConsistencyLevel
@@ -281,6 +284,29 @@ class RefusedAndResumed(_Base):
         rc2, out2 = admin(sources[1], "netstats")
         self.assertRegex(out + out2, r"sending to %s:\d+  \S+  1 range" % re.escape(joining.host))
 
+    def lift_throttle(self, *nodes):
+        """The sources' 16 KiB/s read back and lifted at run time
+        (basalt-admin setstreamthroughput), without a restart."""
+        for n in nodes:
+            rc, out = admin(n, "getstreamthroughput", "-m")
+            self.assertEqual((rc, out.strip()), (0, "Current stream throughput: 0.015625 MiB/s"))
+            rc, out = admin(n, "getstreamthroughput")
+            self.assertEqual((rc, out.strip()), (0, "Current stream throughput: 0.131072 Mb/s"))
+            rc, out = admin(n, "setstreamthroughput", "12xB")
+            self.assertEqual(rc, 1, out)
+            self.assertIn("bad stream throughput '12xB'", out)
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                http(n, "POST", "/streamthroughput?bytes=-1")
+            self.assertEqual(cm.exception.code, 400)
+            rc, out = admin(n, "setstreamthroughput", "-m", "200")
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(http(n, "GET", "/streamthroughput"),
+                             {"stream_throughput_bytes": 200 << 20})
+            rc, out = admin(n, "setstreamthroughput", "0")
+            self.assertEqual(rc, 0, out)
+            rc, out = admin(n, "getstreamthroughput")
+            self.assertEqual((rc, out.strip()), (0, "Current stream throughput: unthrottled"))
+
     def test_second_join_refused_and_restart_resumes(self):
         self.hosts = [harness._pick_host() for _ in range(4)]
         self.sp = harness.shared_port(self.hosts)
@@ -305,11 +331,7 @@ class RefusedAndResumed(_Base):
         # node 3 killed in the middle, started again: it resumes
         n3.kill()
         self.assertEqual(states(n1).get(n3.host, "")[1:], "J")
-        for n in (n1, n2):
-            n.stop()
-            n.extra.pop("stream-throughput-outbound")
-            n.start()
-        self.wait_normal(n1, 2)
+        self.lift_throttle(n1, n2)
         n3.start()
         self.wait_normal(n1, 3)
         log = n3.log()

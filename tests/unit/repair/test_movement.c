@@ -18,6 +18,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,11 +208,13 @@ typedef struct move_arg {
     bs_movement_opts o;
     bs_movement_report rep;
     int rc;
+    atomic_int done;
 } move_arg;
 
 static void *move_thread(void *ud) {
     move_arg *a = ud;
     a->rc = bs_repair_move(a->r, &a->o, &a->rep);
+    atomic_store(&a->done, 1);
     return NULL;
 }
 
@@ -247,6 +250,49 @@ START_TEST(bootstrap_source_convicted_mid_stream_fails) {
     ck_assert_int_eq(a.rc, BS_EUNAVAIL);
     ck_assert_msg(strstr(a.rep.error, "that node is down") != NULL, "%s", a.rep.error);
     ck_assert_uint_lt(a.rep.ranges_done, a.rep.ranges_total);
+}
+END_TEST
+
+/* The stream rate changes at run time (basalt-admin setstreamthroughput):
+ * a bootstrap whose sources stream at 1 byte a second - days for one
+ * chunk - is held there, and finishes once the sources are set to
+ * unthrottled, with every gained key on the new node. */
+START_TEST(stream_rate_changed_while_streaming) {
+    for (int i = 0; i < N; i++) {
+        bs_repair_set_stream_throughput(g_c.repair[i], 1);
+        ck_assert_uint_eq(bs_repair_stream_throughput(g_c.repair[i]), 1);
+    }
+    ck_assert_int_eq(bs_nnode_set_change(&g_c, 2, 0), 0);
+    char big[501];
+    memset(big, 'y', 500);
+    big[500] = 0;
+    for (int k = 0; k < NKEYS; k++) put(owner(g_c.ring, k), k, big);
+    move_arg a = {.r = g_c.repair[2]};
+    a.o = (bs_movement_opts){BS_MOVE_BOOTSTRAP, g_c.future, 1, NULL, NULL, NULL};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, move_thread, &a), 0);
+    /* the first chunks arrive, then the throttle holds the rest */
+    for (int i = 0; i < 400 && !atomic_load(&g_c.repair[2]->rx_bytes); i++) {
+        struct timespec ts = {0, 25 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_uint_gt(atomic_load(&g_c.repair[2]->rx_bytes), 0);
+    struct timespec hold = {1, 0};
+    nanosleep(&hold, NULL);
+    ck_assert_int_eq(atomic_load(&a.done), 0);
+    for (int i = 0; i < N; i++) bs_repair_set_stream_throughput(g_c.repair[i], 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(a.rc == 0, "%s", a.rep.error);
+    ck_assert_uint_eq(a.rep.ranges_done, a.rep.ranges_total);
+    int gained = 0;
+    for (int k = 0; k < NKEYS; k++) {
+        if (owner(g_c.future, k) != 2) continue;
+        char v[64]; /* local_get keeps the first 63 bytes */
+        local_get(2, k, v);
+        ck_assert_msg(strlen(v) == 63 && !strncmp(v, big, 63), "key %d missing on node 2", k);
+        gained++;
+    }
+    ck_assert_int_gt(gained, 0);
 }
 END_TEST
 
@@ -347,6 +393,7 @@ static Suite *suite(void) {
     tcase_set_timeout(slow, 60);
     tcase_add_checked_fixture(slow, setup_slow, teardown_slow);
     tcase_add_test(slow, bootstrap_source_convicted_mid_stream_fails);
+    tcase_add_test(slow, stream_rate_changed_while_streaming);
     suite_add_tcase(s, slow);
     return s;
 }
