@@ -237,7 +237,7 @@ static void tag_key(span tags, bs_buf *o) {
         if (v.n && v.p[0] == '"') unquote(v, &t[n].v);
         n++;
     }
-    qsort(t, n, sizeof *t, cmp_kv);
+    if (n > 1) qsort(t, n, sizeof *t, cmp_kv);
     int first = 1;
     for (size_t i = 0; i < n; i++) {
         if (t[i].v.len) {

@@ -331,7 +331,7 @@ static int store_order(wctx *w) {
     }
     free(ix);
     free(tmp);
-    qsort(w->parts, w->nparts, sizeof *w->parts, cmp_part);
+    if (w->nparts > 1) qsort(w->parts, w->nparts, sizeof *w->parts, cmp_part);
     return 0;
 }
 
@@ -569,7 +569,7 @@ static void write_body(wctx *w, const bs_http_request *req, bs_http_response *re
         return;
     }
     for (size_t i = 0; i < r.npoints; i++) pts[i] = &r.points[i];
-    qsort(pts, r.npoints, sizeof *pts, cmp_name);
+    if (r.npoints > 1) qsort(pts, r.npoints, sizeof *pts, cmp_name);
     char msg[512] = "";
     for (size_t i = 0; i < r.npoints;) {
         size_t j = i + 1;
