@@ -1088,18 +1088,21 @@ static int join_ring(bs_cluster *c, int self_is_seed, int other_seeds,
         bs_buf_appendf(&tb, "%s%" PRId64, i ? "," : "", t[i]);
     bs_buf_append_u8(&tb, 0);
     free(t);
-    rc = tb.data ? bs_gossip_set_local(c->gossip, BS_GS_TOKENS,
-                                       (const char *)tb.data)
-                 : BS_ENOMEM;
+    rc = tb.data ? 0 : BS_ENOMEM;
     /* JOINING until the bootstrap (node/main.c) has streamed the ranges
      * this node gains; auto_bootstrap false, founding or a seed with
      * initial_token: NORMAL at once */
     if (!rc && (!c->cfg->auto_bootstrap || founding || seed_skip) && !replacing)
         rc = bs_local_set_bootstrapped(c->node);
-    if (!rc)
-        rc = bs_gossip_set_local(c->gossip, BS_GS_STATUS,
-                                 bs_local_bootstrapping(c->node) ? "JOINING"
-                                                                 : "NORMAL");
+    /* TOKENS and STATUS in one update: a peer never sees the tokens of a
+     * node still in BOOT (it would take that for neither a waiter nor a
+     * join under way) */
+    if (!rc) {
+        const int apps[2] = {BS_GS_TOKENS, BS_GS_STATUS};
+        const char *vals[2] = {(const char *)tb.data,
+                               bs_local_bootstrapping(c->node) ? "JOINING" : "NORMAL"};
+        rc = bs_gossip_set_locals(c->gossip, 2, apps, vals);
+    }
     bs_buf_free(&tb);
     if (rc) {
         snprintf(err, errlen, "cannot announce the chosen tokens: %s",

@@ -659,25 +659,36 @@ void bs_gossip_stop(bs_gossip *g) {
 
 typedef struct setcmd {
     bs_gossip *g;
-    int app;
-    char *value;
+    size_t n;
+    int app[BS_GS_NSTATES];
+    char *value[BS_GS_NSTATES];
 } setcmd;
 
+static void setcmd_free(setcmd *c) {
+    for (size_t i = 0; i < c->n; i++) free(c->value[i]);
+    free(c);
+}
+
+/* The states of one setcmd get consecutive versions under one hold of
+ * mu, so no gossip round sends some of them without the others. */
 static void set_on_loop(void *ud) {
     setcmd *c = ud;
     bs_gossip *g = c->g;
     pthread_mutex_lock(&g->mu);
     if (!g->stopped) {
         node *self = g->nodes[0];
-        const char *old = self->st.app[c->app].value;
-        int changed = !old || strcmp(old, c->value) != 0;
-        if (bs_gossip_ep_set(&self->st, c->app, c->value, ++g->version) == 0 &&
-            changed)
-            push_ev(g, BS_GOSSIP_EV_CHANGE, self, 1u << c->app);
+        uint32_t changed = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            const char *old = self->st.app[c->app[i]].value;
+            int differs = !old || strcmp(old, c->value[i]) != 0;
+            if (bs_gossip_ep_set(&self->st, c->app[i], c->value[i], ++g->version) == 0 &&
+                differs)
+                changed |= 1u << c->app[i];
+        }
+        if (changed) push_ev(g, BS_GOSSIP_EV_CHANGE, self, changed);
     }
     pthread_mutex_unlock(&g->mu);
-    free(c->value);
-    free(c);
+    setcmd_free(c);
     fire(g);
 }
 
@@ -727,25 +738,30 @@ int bs_gossip_set_remote(bs_gossip *g, const bs_msg_peer *ep, int app,
     return rc;
 }
 
-int bs_gossip_set_local(bs_gossip *g, int app, const char *value) {
-    if (app < 0 || app >= BS_GS_NSTATES || !value ||
-        strlen(value) > BS_GOSSIP_MAX_VALUE)
-        return BS_EINVAL;
-    setcmd *c = malloc(sizeof *c);
+int bs_gossip_set_locals(bs_gossip *g, size_t n, const int *apps,
+                         const char *const *values) {
+    if (n == 0 || n > BS_GS_NSTATES) return BS_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (apps[i] < 0 || apps[i] >= BS_GS_NSTATES || !values[i] ||
+            strlen(values[i]) > BS_GOSSIP_MAX_VALUE)
+            return BS_EINVAL;
+    setcmd *c = calloc(1, sizeof *c);
     if (!c) return BS_ENOMEM;
     c->g = g;
-    c->app = app;
-    c->value = strdup(value);
-    if (!c->value) {
-        free(c);
-        return BS_ENOMEM;
+    for (; c->n < n; c->n++) {
+        c->app[c->n] = apps[c->n];
+        if (!(c->value[c->n] = strdup(values[c->n]))) {
+            setcmd_free(c);
+            return BS_ENOMEM;
+        }
     }
     int rc = bs_msg_call(g->msg, set_on_loop, c);
-    if (rc) {
-        free(c->value);
-        free(c);
-    }
+    if (rc) setcmd_free(c);
     return rc;
+}
+
+int bs_gossip_set_local(bs_gossip *g, int app, const char *value) {
+    return bs_gossip_set_locals(g, 1, &app, &value);
 }
 
 int bs_gossip_snapshot(bs_gossip *g, bs_gossip_view **out, size_t *n) {

@@ -216,6 +216,13 @@ void bs_gossip_stop(bs_gossip *g);
 void bs_gossip_halt(bs_gossip *g);
 /* Sets a local state (new version); any thread.  0 or an error. */
 int bs_gossip_set_local(bs_gossip *g, int app, const char *value);
+/* Sets n local states at once (apps[i] to values[i]): they take
+ * consecutive versions together, so a peer learns all of them in the same
+ * gossip round or none (a joining node's TOKENS with its STATUS), and the
+ * listener gets one CHANGE event naming them all.  Any thread.  0 or an
+ * error (nothing set). */
+int bs_gossip_set_locals(bs_gossip *g, size_t n, const int *apps,
+                         const char *const *values);
 /* Sets a state of another endpoint (a dead one: removenode) with a
  * version above every version it announced, so that gossip spreads it;
  * an unknown endpoint is ignored.  Any thread; applied in order with

@@ -86,12 +86,12 @@ static int earlier_waiter(bs_gossip *g, const bs_config *cfg, int seeds_only,
             snprintf(busy, busylen, "%s (%s)", e->ep.addr, st);
         if (strcmp(st, "BOOT") != 0) continue;
         if (e->app[BS_GS_TOKENS].value) {
-            /* it chose its tokens and announces them: TOKENS, then STATUS
-             * (two gossip updates, a disk write between them), so peers
-             * can see BOOT with TOKENS - neither waiting nor JOINING yet,
-             * nor in the ring.  A join under way: taking that for "no one
-             * ahead" let two seeds started together both found the ring
-             * (seen once in CI: test_join, chosen against [0, 0, 2]) */
+            /* BOOT with TOKENS: neither waiting nor JOINING yet, nor in
+             * the ring.  This node announces TOKENS and STATUS in one
+             * update (cluster.c), but older nodes sent them apart, with a
+             * disk write between.  A join under way: taking that for "no
+             * one ahead" let two seeds started together both found the
+             * ring (seen once in CI: test_join, chosen against [0, 0, 2]) */
             snprintf(busy, busylen, "%s (announcing its tokens)", e->ep.addr);
             continue;
         }

@@ -315,12 +315,18 @@ static int alive_count(node *n, const char *schema_want, int *schema_ok) {
 }
 
 static int evs[8];
+/* CHANGE events naming TOKENS and STATUS together, or only one of them */
+static int tok_st_both, tok_st_one;
 static void listener(void *ud, bs_gossip_event ev, const bs_gossip_ep *ep,
                      uint32_t ch) {
     (void)ud;
     (void)ep;
-    (void)ch;
     __atomic_fetch_add(&evs[ev], 1, __ATOMIC_SEQ_CST);
+    uint32_t ts = ch & (1u << BS_GS_TOKENS | 1u << BS_GS_STATUS);
+    if (ev == BS_GOSSIP_EV_CHANGE && ts)
+        __atomic_fetch_add(ts == (1u << BS_GS_TOKENS | 1u << BS_GS_STATUS) ? &tok_st_both
+                                                                           : &tok_st_one,
+                           1, __ATOMIC_SEQ_CST);
 }
 
 static void start_node(node *n, const char *addr, uint16_t port,
@@ -384,6 +390,15 @@ START_TEST(three_gossipers_converge_detect_down_and_up) {
     int ok;
     for (int i = 0; i < 3; i++)
         WAIT((alive_count(&n[i], "s1", &ok), ok == 1));
+    /* states set together arrive together: one CHANGE naming both on
+     * node 2 itself and on each peer, never one without the other */
+    const int apps[2] = {BS_GS_TOKENS, BS_GS_STATUS};
+    const char *vals[2] = {"1,2,3", "JOINING"};
+    ck_assert_int_eq(bs_gossip_set_locals(n[2].g, 2, apps, vals), 0);
+    WAIT(__atomic_load_n(&tok_st_both, __ATOMIC_SEQ_CST) == 3);
+    ck_assert_int_eq(__atomic_load_n(&tok_st_one, __ATOMIC_SEQ_CST), 0);
+    const char *bad[2] = {"1", NULL};
+    ck_assert_int_eq(bs_gossip_set_locals(n[2].g, 2, apps, bad), BS_EINVAL);
     /* node 2 stops: both others mark it down */
     bs_msg_peer p2;
     bs_msg_local(n[2].m, &p2);
