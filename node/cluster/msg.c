@@ -12,9 +12,9 @@
  * machine, typically by the very loop its write woke up - made the
  * messaging thread spin until the sender ran again (perf during a
  * bootstrap stream: 3% of the machine in that spin, senders being the
- * nice-10 repair threads).  Here the sender only sets `wake_armed` and
- * writes the eventfd when it was clear; the loop clears it before taking
- * the commands and never waits for a sender.
+ * nice-10 repair threads).  Here (common/wake.h) the sender writes the
+ * eventfd only when no wake-up is on its way; the loop clears that before
+ * taking the commands and never waits for a sender.
  * DESIGN.md wants one connection per event loop per peer; until the
  * coordinator needs that, a single messaging loop with one outbound
  * connection per peer is used: simple, and enough for gossip and schema.
@@ -86,7 +86,6 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -97,6 +96,7 @@
 #include "common/log.h"
 #include "common/sched.h"
 #include "common/tls.h"
+#include "common/wake.h"
 
 #define SWEEP_MS 50
 #define WRITE_HIGH (1u << 20)
@@ -225,9 +225,8 @@ struct bs_msg {
     bs_msg_peer self;
     uv_loop_t loop;
     uv_tcp_t server;
-    uv_poll_t wake;   /* readable: wake_fd was written */
-    int wake_fd;      /* eventfd */
-    atomic_int wake_armed; /* a wake-up is on its way; cleared by the loop */
+    uv_poll_t wake;   /* readable: wk was signalled */
+    bs_wake wk;       /* common/wake.h */
     uv_timer_t sweep;
     pthread_t thread;
     int thread_started;
@@ -1639,23 +1638,16 @@ static void shutdown_loop(bs_msg *m) {
 
 /* Any thread: makes the loop run on_wake soon (see "Threading" above). */
 static void wake_loop(bs_msg *m) {
-    if (atomic_exchange(&m->wake_armed, 1)) return; /* one is on its way */
-    uint64_t one = 1;
-    while (write(m->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
-    /* EAGAIN (the counter at its maximum) means the loop is woken anyway */
+    bs_wake_signal(&m->wk);
 }
 
 static void on_wake(uv_poll_t *h, int status, int events) {
     bs_msg *m = h->data;
     (void)status;
     (void)events;
-    uint64_t v;
-    while (read(m->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
-    }
     /* cleared before the commands are taken: a command queued after the
      * take finds it clear and wakes the loop again */
-    atomic_store(&m->wake_armed, 0);
+    bs_wake_clear(&m->wk);
     for (;;) {
         pthread_mutex_lock(&m->mu);
         cmd *c = m->chead;
@@ -1712,6 +1704,20 @@ static void *loop_main(void *arg) {
     return NULL;
 }
 
+/* bs_msg_start's way out after the mutexes (and, with loop, the loop
+ * and its handles so far) were set up: closes them and frees m. */
+static int start_fail(bs_msg *m, int loop, int rc) {
+    if (loop) {
+        uv_run(&m->loop, UV_RUN_DEFAULT); /* the handles closed before */
+        uv_loop_close(&m->loop);
+    }
+    bs_wake_close(&m->wk);
+    pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->hmu);
+    free(m);
+    return rc;
+}
+
 int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     *out = NULL;
     if (!o->cluster_name || strlen(o->cluster_name) >= 256 ||
@@ -1756,13 +1762,9 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->hmu, NULL);
     struct sockaddr_storage ss;
+    m->wk.fd = -1;
     int rc = make_sockaddr(m->listen, o->port, &ss);
-    if (rc) {
-        pthread_mutex_destroy(&m->mu);
-        pthread_mutex_destroy(&m->hmu);
-        free(m);
-        return rc;
-    }
+    if (rc) return start_fail(m, 0, rc);
     uv_loop_init(&m->loop);
     uv_tcp_init(&m->loop, &m->server);
     m->server.data = m;
@@ -1770,12 +1772,7 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     if (!rc) rc = uv_listen((uv_stream_t *)&m->server, 128, on_accept);
     if (rc) {
         uv_close((uv_handle_t *)&m->server, NULL);
-        uv_run(&m->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&m->loop);
-        pthread_mutex_destroy(&m->mu);
-        pthread_mutex_destroy(&m->hmu);
-        free(m);
-        return rc;
+        return start_fail(m, 1, rc);
     }
     struct sockaddr_storage bound;
     int bl = sizeof bound;
@@ -1783,17 +1780,11 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     m->self.port = ntohs(bound.ss_family == AF_INET
                              ? ((struct sockaddr_in *)&bound)->sin_port
                              : ((struct sockaddr_in6 *)&bound)->sin6_port);
-    m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (m->wake_fd < 0 || uv_poll_init(&m->loop, &m->wake, m->wake_fd)) {
-        rc = m->wake_fd < 0 ? -errno : BS_ENOMEM;
-        if (m->wake_fd >= 0) close(m->wake_fd);
+    rc = bs_wake_open(&m->wk);
+    if (!rc && uv_poll_init(&m->loop, &m->wake, m->wk.fd)) rc = BS_ENOMEM;
+    if (rc) {
         uv_close((uv_handle_t *)&m->server, NULL);
-        uv_run(&m->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&m->loop);
-        pthread_mutex_destroy(&m->mu);
-        pthread_mutex_destroy(&m->hmu);
-        free(m);
-        return rc;
+        return start_fail(m, 1, rc);
     }
     m->wake.data = m;
     uv_poll_start(&m->wake, UV_READABLE, on_wake);
@@ -1803,13 +1794,7 @@ int bs_msg_start(const bs_msg_opts *o, bs_msg **out) {
     if (pthread_create(&m->thread, NULL, loop_main, m)) {
         m->stopping = 1;
         shutdown_loop(m);
-        uv_run(&m->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&m->loop);
-        close(m->wake_fd);
-        pthread_mutex_destroy(&m->mu);
-        pthread_mutex_destroy(&m->hmu);
-        free(m);
-        return BS_ENOMEM;
+        return start_fail(m, 1, BS_ENOMEM);
     }
     m->thread_started = 1;
     *out = m;
@@ -1825,7 +1810,7 @@ void bs_msg_stop(bs_msg *m) {
     pthread_join(m->thread, NULL);
     /* commands that raced with the stop flag were drained by on_wake */
     uv_loop_close(&m->loop);
-    close(m->wake_fd);
+    bs_wake_close(&m->wk);
     pthread_mutex_destroy(&m->mu);
         pthread_mutex_destroy(&m->hmu);
     OPENSSL_cleanse(m->secret, sizeof m->secret);

@@ -107,9 +107,9 @@
  * every connection of the loop (docs/BENCHMARKS.md, "Session 13"; the
  * messaging loop, node/cluster/msg.c, had the same and does the same as
  * here).  A thread with something for a loop puts it in the inbox, then
- * writes the loop's eventfd only when no wake-up is on its way
- * (`wake_armed`); the loop clears the flag before emptying the inbox and
- * never waits for a sender.
+ * signals the loop's bs_wake (common/wake.h: the eventfd is written only
+ * when no wake-up is on its way); the loop clears it before emptying the
+ * inbox and never waits for a sender.
  *
  * Stop
  * ----
@@ -129,7 +129,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -139,6 +138,7 @@
 #include "common/log.h"
 #include "common/sched.h"
 #include "common/tls.h"
+#include "common/wake.h"
 #include "node/transport/server.h"
 
 #define LOGC "cql"
@@ -239,9 +239,8 @@ struct srv_loop {
     uv_tcp_t listener;
     uv_tcp_t spare; /* takes a connection that cannot be served (OOM) */
     int spare_busy;
-    uv_poll_t wake;        /* readable: wake_fd was written */
-    int wake_fd;           /* eventfd; -1 none */
-    atomic_int wake_armed; /* a wake-up is on its way; cleared by the loop */
+    uv_poll_t wake;        /* readable: wk was signalled */
+    bs_wake wk;            /* common/wake.h; fd -1 none */
     uv_timer_t drain;
     uv_timer_t sweep; /* closes connections whose frame is overdue */
     uv_thread_t thread;
@@ -837,11 +836,7 @@ static void after_work_cb(work *w, int status) {
 
 /* Any thread: makes the loop run on_wake soon. */
 static void loop_wake(srv_loop *lp) {
-    if (atomic_exchange(&lp->wake_armed, 1)) return; /* one is on its way */
-    uint64_t one = 1;
-    while (write(lp->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
-    /* EAGAIN (the counter at its maximum): the loop is woken anyway */
+    bs_wake_signal(&lp->wk);
 }
 
 /* Any thread (a worker, or whoever completes a deferred request): w
@@ -850,7 +845,7 @@ void bs_server_work_done(bs_server_work *w) {
     srv_loop *lp = w->c->lp;
     w->qnext = NULL;
     /* the wake-up written under mu: the loop cannot take w, end, and
-     * have bs_server_stop close wake_fd before this write (which joins
+     * have bs_server_stop close the eventfd before this write (which joins
      * the workers, but not the threads completing deferred requests) */
     pthread_mutex_lock(&lp->mu);
     if (lp->done_tail) lp->done_tail->qnext = w;
@@ -1615,12 +1610,9 @@ static void on_wake(uv_poll_t *h, int status, int events) {
     srv_loop *lp = h->data;
     (void)status;
     (void)events;
-    uint64_t v;
-    while (read(lp->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
-    }
     /* cleared before the inbox is emptied: whatever is put there after
      * finds it clear and wakes the loop again */
-    atomic_store(&lp->wake_armed, 0);
+    bs_wake_clear(&lp->wk);
     pthread_mutex_lock(&lp->mu);
     evmsg *m = lp->inbox;
     lp->inbox = lp->inbox_tail = NULL;
@@ -1817,9 +1809,9 @@ static int loop_setup(srv_loop *lp, int fd) {
     }
     rc = uv_listen((uv_stream_t *)&lp->listener, 1024, on_accept);
     if (rc) return rc;
-    lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (lp->wake_fd < 0) return uv_translate_sys_error(errno);
-    rc = uv_poll_init(&lp->loop, &lp->wake, lp->wake_fd);
+    rc = bs_wake_open(&lp->wk);
+    if (rc) return uv_translate_sys_error(-rc);
+    rc = uv_poll_init(&lp->loop, &lp->wake, lp->wk.fd);
     if (rc) return rc;
     lp->wake.data = lp;
     lp->have_wake = 1;
@@ -1910,7 +1902,7 @@ int bs_server_start(const bs_server_opts *opts, const bs_server_handler *h, bs_s
     }
     for (int i = 0; i < s->nloops; i++) {
         pthread_mutex_init(&s->loops[i].mu, NULL);
-        s->loops[i].wake_fd = -1;
+        s->loops[i].wk.fd = -1;
     }
     pthread_mutex_init(&s->ip_mu, NULL);
     pthread_mutex_init(&s->pmu, NULL);
@@ -1974,10 +1966,7 @@ void bs_server_stop(bs_server *s) {
     /* closed last: bs_server_work_done writes the eventfd under the
      * loop's mu with the item it hands over, so once the loops ended on
      * their last item no write to it can follow */
-    for (int i = 0; i < s->nloops; i++) {
-        if (s->loops[i].wake_fd >= 0) close(s->loops[i].wake_fd);
-        s->loops[i].wake_fd = -1;
-    }
+    for (int i = 0; i < s->nloops; i++) bs_wake_close(&s->loops[i].wk);
     s->stopped = 1;
     BS_INFO(LOGC, "CQL server on port %d stopped", s->port);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -23,6 +24,7 @@
 #include "common/types.h"
 #include "common/utf8.h"
 #include "common/uuid.h"
+#include "common/wake.h"
 
 START_TEST(buf_append_and_read_back) {
     bs_buf b = BS_BUF_INIT;
@@ -327,6 +329,41 @@ END_TEST
  * on a kernel with custom slices (6.12+) that reports them
  * (/proc/.../sched), gets the request slice.  Forked by Check: the nice value
  * set here does not outlive the test. */
+/* 1 when the wake's eventfd is readable now. */
+static int wake_readable(const bs_wake *w) {
+    struct pollfd p = {w->fd, POLLIN, 0};
+    ck_assert_int_ge(poll(&p, 1, 0), 0);
+    return (p.revents & POLLIN) != 0;
+}
+
+/* Signals coalesce until the loop clears: one eventfd write per wake-up
+ * on its way, then a signal after the clear wakes again. */
+START_TEST(wake_signals_coalesce_until_cleared) {
+    bs_wake w;
+    ck_assert_int_eq(bs_wake_open(&w), 0);
+    ck_assert_int_eq(wake_readable(&w), 0);
+    bs_wake_signal(&w);
+    bs_wake_signal(&w);
+    bs_wake_signal(&w);
+    ck_assert_int_eq(wake_readable(&w), 1);
+    uint64_t v = 0;
+    ck_assert_int_eq(read(w.fd, &v, sizeof v), (ssize_t)sizeof v);
+    ck_assert_uint_eq(v, 1); /* one write for the three signals */
+    /* still armed (the loop has not cleared): no new write */
+    bs_wake_signal(&w);
+    ck_assert_int_eq(wake_readable(&w), 0);
+    bs_wake_clear(&w);
+    ck_assert_int_eq(wake_readable(&w), 0);
+    bs_wake_signal(&w);
+    ck_assert_int_eq(wake_readable(&w), 1);
+    bs_wake_clear(&w);
+    ck_assert_int_eq(wake_readable(&w), 0);
+    bs_wake_close(&w);
+    ck_assert_int_eq(w.fd, -1);
+    bs_wake_close(&w); /* closed: a no-op */
+}
+END_TEST
+
 START_TEST(sched_request_slice_keeps_nice) {
     ck_assert_int_eq(setpriority(PRIO_PROCESS, 0, 3), 0);
     ck_assert_int_eq(bs_sched_request_thread(), 0);
@@ -370,6 +407,7 @@ int main(void) {
     tcase_add_test(tc, utf8_strict_decode_and_validate);
     tcase_add_test(tc, json_quote_escapes_and_repairs);
     tcase_add_test(tc, sched_request_slice_keeps_nice);
+    tcase_add_test(tc, wake_signals_coalesce_until_cleared);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
