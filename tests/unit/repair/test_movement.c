@@ -218,20 +218,29 @@ static void *move_thread(void *ud) {
     return NULL;
 }
 
+/* Node 2 joins: every key, with a 500-byte value of c (in big), on its
+ * owner; the bootstrap runs on a thread, into *a. */
+static pthread_t start_big_bootstrap(char big[501], char c, move_arg *a) {
+    ck_assert_int_eq(bs_nnode_set_change(&g_c, 2, 0), 0);
+    memset(big, c, 500);
+    big[500] = 0;
+    for (int k = 0; k < NKEYS; k++) put(owner(g_c.ring, k), k, big);
+    memset(a, 0, sizeof *a);
+    a->r = g_c.repair[2];
+    a->o = (bs_movement_opts){BS_MOVE_BOOTSTRAP, g_c.future, 1, NULL, NULL, NULL};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, move_thread, a), 0);
+    return th;
+}
+
 /* A source the failure detector convicts while it streams fails the
  * bootstrap at once with a message naming it, instead of the stream
  * going on (or the call waiting for its whole timeout): the source here
  * is alive and still sending, only the verdict changes. */
 START_TEST(bootstrap_source_convicted_mid_stream_fails) {
-    ck_assert_int_eq(bs_nnode_set_change(&g_c, 2, 0), 0);
     char big[501];
-    memset(big, 'x', 500);
-    big[500] = 0;
-    for (int k = 0; k < NKEYS; k++) put(owner(g_c.ring, k), k, big);
-    move_arg a = {.r = g_c.repair[2]};
-    a.o = (bs_movement_opts){BS_MOVE_BOOTSTRAP, g_c.future, 1, NULL, NULL, NULL};
-    pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, move_thread, &a), 0);
+    move_arg a;
+    pthread_t th = start_big_bootstrap(big, 'x', &a);
     /* wait for the first range to start streaming */
     for (int i = 0; i < 200; i++) {
         struct timespec ts = {0, 50 * 1000000L};
@@ -262,15 +271,9 @@ START_TEST(stream_rate_changed_while_streaming) {
         bs_repair_set_stream_throughput(g_c.repair[i], 1);
         ck_assert_uint_eq(bs_repair_stream_throughput(g_c.repair[i]), 1);
     }
-    ck_assert_int_eq(bs_nnode_set_change(&g_c, 2, 0), 0);
     char big[501];
-    memset(big, 'y', 500);
-    big[500] = 0;
-    for (int k = 0; k < NKEYS; k++) put(owner(g_c.ring, k), k, big);
-    move_arg a = {.r = g_c.repair[2]};
-    a.o = (bs_movement_opts){BS_MOVE_BOOTSTRAP, g_c.future, 1, NULL, NULL, NULL};
-    pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, move_thread, &a), 0);
+    move_arg a;
+    pthread_t th = start_big_bootstrap(big, 'y', &a);
     /* the first chunks arrive, then the throttle holds the rest */
     for (int i = 0; i < 400 && !atomic_load(&g_c.repair[2]->rx_bytes); i++) {
         struct timespec ts = {0, 25 * 1000000L};
