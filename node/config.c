@@ -164,6 +164,17 @@ static const struct key keys[] = {
      65535, NULL, 0, "Network", "CQL native protocol port (on rpc_address)."},
     {"storage_port", K_INT, F(storage_port), 0, "7000", 1, 65535, NULL, 0,
      "Network", "Internode messaging and gossip port (on listen_address)."},
+    {"internode_tcp_connect_timeout", K_DURATION, F(internode_tcp_connect_timeout_ms), 0,
+     "2000ms", 100, 600000, NULL, 0, "Network",
+     "An internode connection whose TCP connect and handshake have not "
+     "finished by then is abandoned and retried after a backoff."},
+    {"internode_tcp_user_timeout", K_DURATION, F(internode_tcp_user_timeout_ms), 0,
+     "10s", 0, 600000, NULL, 0, "Network",
+     "Internode sockets: bytes written but not acknowledged by the peer for "
+     "this long abort the connection (TCP_USER_TIMEOUT), and an idle "
+     "connection is probed by keepalive after it (whole seconds), so a dead "
+     "path is noticed in seconds, not the kernel's minutes. 0: the "
+     "kernel's defaults."},
     {"http_port", K_INT, F(http_port), 0, "8086", 1, 65535, NULL, 0, "Network",
      "HTTP port for the time-series endpoint, /metrics and /health (on "
      "rpc_address)."},
@@ -605,6 +616,8 @@ static const struct alias aliases[] = {
     {"prepared_statements_cache_size_mb", "prepared_statements_cache_size", AL_INT_MIB},
     {"hinted_handoff_throttle_in_kb", "hinted_handoff_throttle", AL_INT_KIB},
     {"read_request_timeout_in_ms", "read_request_timeout", AL_INT_MS},
+    {"internode_tcp_connect_timeout_in_ms", "internode_tcp_connect_timeout", AL_INT_MS},
+    {"internode_tcp_user_timeout_in_ms", "internode_tcp_user_timeout", AL_INT_MS},
     {"write_request_timeout_in_ms", "write_request_timeout", AL_INT_MS},
     {"range_request_timeout_in_ms", "range_request_timeout", AL_INT_MS},
     {"request_timeout_in_ms", "request_timeout", AL_INT_MS},

@@ -90,6 +90,8 @@ typedef struct bs_config {
     char *broadcast_rpc_address; /* "" */
     int native_transport_port;   /* 9042, on rpc_address */
     int storage_port;            /* 7000, on listen_address */
+    uint64_t internode_tcp_connect_timeout_ms; /* 2000 */
+    uint64_t internode_tcp_user_timeout_ms;    /* 10000; 0 = kernel's */
     int http_port;               /* 8086, on rpc_address */
     char *admin_address;         /* "127.0.0.1" */
     int admin_port;              /* 7199, on admin_address */

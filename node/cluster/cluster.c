@@ -1152,6 +1152,8 @@ static int start_messaging(bs_cluster *c, char *err, size_t errlen) {
     mo.host_id = c->host_id;
     mo.listen_address = cfg->listen_address;
     mo.port = (uint16_t)cfg->storage_port;
+    mo.connect_timeout_ms = (uint32_t)cfg->internode_tcp_connect_timeout_ms;
+    mo.tcp_user_timeout_ms = (uint32_t)cfg->internode_tcp_user_timeout_ms;
     mo.broadcast_address = bs_config_broadcast_address(cfg);
     mo.max_message_bytes =
         cfg->native_transport_max_frame_size_bytes > (16u << 20)

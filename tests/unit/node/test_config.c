@@ -120,6 +120,8 @@ START_TEST(defaults) {
     ck_assert_uint_eq(c.max_hint_window_ms, 3ull * 3600 * 1000);
     ck_assert_uint_eq(c.hinted_handoff_throttle_bytes, 1024 * 1024);
     ck_assert_uint_eq(c.read_request_timeout_ms, 5000);
+    ck_assert_uint_eq(c.internode_tcp_connect_timeout_ms, 2000);
+    ck_assert_uint_eq(c.internode_tcp_user_timeout_ms, 10000);
     ck_assert_uint_eq(c.write_request_timeout_ms, 2000);
     ck_assert_uint_eq(c.range_request_timeout_ms, 10000);
     ck_assert_uint_eq(c.request_timeout_ms, 10000);
@@ -224,6 +226,8 @@ static const char *full_yaml =
     "ring_delay: 2s\n"
     "replace_address_first_boot: 10.0.0.9\n"
     "read_request_timeout: 6s\n"
+    "internode_tcp_connect_timeout: 1500ms\n"
+    "internode_tcp_user_timeout: 0ms\n"
     "write_request_timeout: 2500ms\n"
     "range_request_timeout: 1m\n"
     "range_concurrency_max: 4\n"
@@ -343,6 +347,8 @@ static void check_full(const bs_config *c) {
     ck_assert_uint_eq(c->stream_throughput_outbound_bytes, 8u << 20);
     ck_assert(!c->stream_ingest_sst);
     ck_assert_uint_eq(c->ring_delay_ms, 2000);
+    ck_assert_uint_eq(c->internode_tcp_connect_timeout_ms, 1500);
+    ck_assert_uint_eq(c->internode_tcp_user_timeout_ms, 0);
     ck_assert_str_eq(c->replace_address_first_boot, "10.0.0.9");
     ck_assert_uint_eq(c->read_request_timeout_ms, 6000);
     ck_assert_uint_eq(c->write_request_timeout_ms, 2500);
@@ -724,6 +730,8 @@ START_TEST(legacy_aliases) {
                            "max_hint_window_in_ms: 10800000\n"
                            "hinted_handoff_throttle_in_kb: 512\n"
                            "read_request_timeout_in_ms: 4000\n"
+                           "internode_tcp_connect_timeout_in_ms: 3000\n"
+                           "internode_tcp_user_timeout_in_ms: 30000\n"
                            "write_request_timeout_in_ms: 1000\n"
                            "range_request_timeout_in_ms: 9000\n"
                            "request_timeout_in_ms: 8000\n"
@@ -737,6 +745,8 @@ START_TEST(legacy_aliases) {
     ck_assert_uint_eq(c.max_hint_window_ms, 10800000);
     ck_assert_uint_eq(c.hinted_handoff_throttle_bytes, 512 * 1024);
     ck_assert_uint_eq(c.read_request_timeout_ms, 4000);
+    ck_assert_uint_eq(c.internode_tcp_connect_timeout_ms, 3000);
+    ck_assert_uint_eq(c.internode_tcp_user_timeout_ms, 30000);
     ck_assert_uint_eq(c.write_request_timeout_ms, 1000);
     ck_assert_uint_eq(c.range_request_timeout_ms, 9000);
     ck_assert_uint_eq(c.request_timeout_ms, 8000);
