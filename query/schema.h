@@ -31,6 +31,8 @@
 #include "common/uuid.h"
 
 #define BS_SCHEMA_FIRST_COLUMN_ID 16
+/* Ids from here up are chosen by bs_schema_add_shared_column. */
+#define BS_SCHEMA_SHARED_COLUMN_ID 32768
 
 typedef enum {
     BS_COL_PARTITION_KEY = 0,
@@ -144,6 +146,36 @@ int bs_schema_create_keyspace(bs_schema *s, const char *name,
                               const char *const *keys,
                               const char *const *values, int durable_writes,
                               int64_t now_us, char *err, size_t errlen);
+/* Schema objects every node may create on its own at the same time, as
+ * the time-series endpoint does on a write (a database, a measurement, a
+ * new field), are made so that concurrent creations converge on one
+ * object instead of one replacing the other (and the data written into
+ * it).  Ordinary DDL keeps Cassandra's rule: the later one wins.
+ *
+ * bs_schema_create_shared_keyspace: as bs_schema_create_keyspace
+ * (durable), but its creation stamp is one past the keyspace's last drop
+ * in s, not the clock, so two nodes' concurrent creations are one
+ * incarnation and the merge keeps the tables of both.
+ * bs_schema_shared_table_id: the id for a new table ks.name, derived from
+ * the names, the keyspace's creation stamp and the table's last drop:
+ * what every node creating that table now would choose.
+ * bs_schema_add_shared_column: as bs_schema_add_column (not static), but
+ * the id is derived from the name, the type's kind and the name's last
+ * drop (>= BS_SCHEMA_SHARED_COLUMN_ID), so two nodes adding the same
+ * field pick the same id, and different fields (almost always) different
+ * ones; the merge of two versions of one table (same id) keeps the
+ * columns of both. */
+int bs_schema_create_shared_keyspace(bs_schema *s, const char *name,
+                                     const char *repl_class, size_t nrepl,
+                                     const char *const *keys,
+                                     const char *const *values, int64_t now_us,
+                                     char *err, size_t errlen);
+void bs_schema_shared_table_id(const bs_schema *s, const char *ks,
+                               const char *name, bs_uuid *out);
+int bs_schema_add_shared_column(bs_schema *s, const char *ks,
+                                const char *table, const char *col,
+                                const bs_type *type, int64_t now_us, char *err,
+                                size_t errlen);
 int bs_schema_alter_keyspace(bs_schema *s, const char *name,
                              const char *repl_class, size_t nrepl,
                              const char *const *keys, const char *const *values,
@@ -202,7 +234,12 @@ int bs_schema_set_table_options(bs_schema *s, const char *ks, const char *table,
  *     ordered by their serialized bytes (larger wins);
  *   - inside a live keyspace, per table name, the same rule over live
  *     tables (whole-table last-write-wins: two concurrent ALTERs of one
- *     table keep only the later) and table tombstones; tables and
+ *     table keep only the later) and table tombstones, except that when
+ *     both sides hold the same table (same id) the winner also gets the
+ *     columns only the loser has (unless the winner dropped that name or
+ *     holds that column id), so concurrent additions of different
+ *     columns survive (shared columns, above; two sequential ids taken
+ *     at once keep the winner's); tables and
  *     tombstones stamped before the winning keyspace's creation belong to
  *     an older incarnation and are discarded;
  *   - the schema timestamp is the larger of the two.

@@ -347,9 +347,9 @@ static void dtable_free(dtable *d) {
     free(d->opts);
 }
 
-/* The column list (array o) of a table whose ids are below next. */
-static int d_columns(dctx *c, const msgpack_object *o, int64_t next,
-                     dtable *d) {
+/* The column list (array o) of a table (ids below next_col_id, or shared
+ * ones: see bs_schema_add_shared_column). */
+static int d_columns(dctx *c, const msgpack_object *o, dtable *d) {
     size_t n = o->via.array.size;
     d->defs = calloc(n + 1, sizeof *d->defs);
     d->cnames = calloc(n + 1, sizeof *d->cnames);
@@ -368,7 +368,7 @@ static int d_columns(dctx *c, const msgpack_object *o, int64_t next,
             (rc = d_int(c, &ca[2], 0, 3, &kind, "column kind")) ||
             (rc = d_int(c, &ca[3], -1, 1024, &pos, "column position")) ||
             (rc = d_int(c, &ca[4], 0, 1, &desc, "column order")) ||
-            (rc = d_int(c, &ca[5], BS_SCHEMA_FIRST_COLUMN_ID, next - 1, &cid,
+            (rc = d_int(c, &ca[5], BS_SCHEMA_FIRST_COLUMN_ID, UINT16_MAX - 1, &cid,
                         "column id")))
             return rc;
         d->defs[i].name = d->cnames[i];
@@ -455,7 +455,7 @@ static int d_table(dctx *c, bs_schema *s, const char *ks,
         (rc = d_array(c, &a[6], 0, "options")) ||
         (rc = d_array(c, &a[7], 0, "dropped")))
         goto out;
-    if ((rc = d_columns(c, &a[5], next, &d)) || (rc = d_options(c, &a[6], &d)))
+    if ((rc = d_columns(c, &a[5], &d)) || (rc = d_options(c, &a[6], &d)))
         goto out;
     char e2[256];
     rc = bs_schema_create_table(s, ks, name, &id, d.defs, d.ncols, d.opts,

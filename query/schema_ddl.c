@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "common/error.h"
+#include "common/buf.h"
 #include "query/schema_int.h"
 
 /* ==================================================================== */
@@ -141,6 +144,43 @@ int bs_schema_create_keyspace(bs_schema *s, const char *name,
     return 0;
 }
 
+int bs_schema_create_shared_keyspace(bs_schema *s, const char *name,
+                                     const char *repl_class, size_t nrepl,
+                                     const char *const *keys,
+                                     const char *const *values, int64_t now_us,
+                                     char *err, size_t errlen) {
+    int64_t dropped = bs_schema_tombstone(s, name, NULL);
+    int rc = bs_schema_create_keyspace(s, name, repl_class, nrepl, keys, values,
+                                       1, now_us, err, errlen);
+    if (rc) return rc;
+    int found;
+    size_t at = bs__schema_ks_index(s, name, &found);
+    s->ks[at]->created_us = dropped + 1;
+    bs__schema_recompute_version(s);
+    return 0;
+}
+
+void bs_schema_shared_table_id(const bs_schema *s, const char *ks,
+                               const char *name, bs_uuid *out) {
+    const bs_keyspace_schema *k = bs_schema_keyspace(s, ks);
+    size_t nk = strlen(ks), nn = strlen(name);
+    if (nk > 255) nk = 255;
+    if (nn > 255) nn = 255;
+    uint8_t buf[255 * 2 + 2 + 16];
+    memcpy(buf, ks, nk);
+    buf[nk] = 0;
+    memcpy(buf + nk + 1, name, nn);
+    buf[nk + 1 + nn] = 0;
+    uint8_t *p = buf + nk + nn + 2;
+    bs_put_u64(p, (uint64_t)(k ? k->created_us : 0));
+    bs_put_u64(p + 8, (uint64_t)bs_schema_tombstone(s, ks, name));
+    XXH128_hash_t h = XXH3_128bits(buf, (size_t)(p + 16 - buf));
+    bs_put_u64(out->b, h.high64);
+    bs_put_u64(out->b + 8, h.low64);
+    out->b[6] = (uint8_t)((out->b[6] & 0x0f) | 0x80); /* version 8 */
+    out->b[8] = (uint8_t)((out->b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+}
+
 static int user_keyspace(bs_schema *s, const char *name,
                          bs_keyspace_schema **out, char *err, size_t errlen) {
     int found;
@@ -213,7 +253,7 @@ static int type_has_kind(const bs_type *t, bs_type_kind k) {
     return 0;
 }
 
-static int col_order(const void *a, const void *b) {
+int bs__schema_col_order(const void *a, const void *b) {
     const bs_column *x = a, *y = b;
     if (x->kind != y->kind) {
         /* pk, clustering, then regular and static together by name */
@@ -406,7 +446,7 @@ static int new_table(const char *ks, const char *name, const bs_uuid *id,
         c->position = c->kind <= BS_COL_CLUSTERING ? defs[i].position : -1;
         c->desc = c->kind == BS_COL_CLUSTERING ? defs[i].desc : 0;
     }
-    qsort(t->cols, t->ncols, sizeof *t->cols, col_order);
+    qsort(t->cols, t->ncols, sizeof *t->cols, bs__schema_col_order);
     /* ids in schema order so every node assigns the same ones */
     for (size_t i = 0; i < t->ncols; i++)
         t->cols[i].id = (uint16_t)(BS_SCHEMA_FIRST_COLUMN_ID + i);
@@ -517,9 +557,34 @@ int bs_schema_drop_table(bs_schema *s, const char *ks, const char *name,
     return 0;
 }
 
-int bs_schema_add_column(bs_schema *s, const char *ks, const char *table,
+/* A shared column's id: a hash of its name, its type and the last drop
+ * of that name, in [BS_SCHEMA_SHARED_COLUMN_ID, UINT16_MAX), stepping past
+ * ids the table's columns hold.  Two nodes that add the same column to
+ * the same table at the same time pick the same id. */
+static uint16_t shared_col_id(const bs_table_schema *t, const char *col,
+                              const bs_type *type) {
+    int64_t dropped = 0;
+    for (size_t i = 0; i < t->ndropped; i++)
+        if (!strcmp(t->dropped[i].name, col))
+            dropped = t->dropped[i].dropped_time_us;
+    size_t n = strlen(col);
+    uint8_t buf[256 + 12];
+    if (n > 256) n = 256;
+    memcpy(buf, col, n);
+    bs_put_u32(buf + n, (uint32_t)type->kind);
+    bs_put_u64(buf + n + 4, (uint64_t)dropped);
+    uint32_t span = UINT16_MAX - BS_SCHEMA_SHARED_COLUMN_ID;
+    uint32_t id = BS_SCHEMA_SHARED_COLUMN_ID +
+                  (uint32_t)(XXH3_64bits(buf, n + 12) % span);
+    for (uint32_t i = 0; i < span && bs_table_column_by_id(t, (uint16_t)id); i++)
+        id = id + 1 == UINT16_MAX ? BS_SCHEMA_SHARED_COLUMN_ID : id + 1;
+    return (uint16_t)id;
+}
+
+static int add_column_as(bs_schema *s, const char *ks, const char *table,
                          const char *col, const bs_type *type, int is_static,
-                         int64_t now_us, char *err, size_t errlen) {
+                         int shared, int64_t now_us, char *err,
+                         size_t errlen) {
     bs_keyspace_schema *k = NULL;
     size_t ti;
     int rc = user_table(s, ks, table, &k, &ti, err, errlen);
@@ -546,15 +611,28 @@ int bs_schema_add_column(bs_schema *s, const char *ks, const char *table,
                 "Cannot re-add previously dropped column '%s' of type "
                 "with a different multi-cell-ness",
                 col);
-    if (t->next_col_id == UINT16_MAX)
+    if (t->ncols >= UINT16_MAX - BS_SCHEMA_FIRST_COLUMN_ID - 1)
         return bs__schema_fail(err, errlen, BS_EINVAL, "too many columns in %s",
                                table);
+    uint16_t id = 0;
+    if (shared) {
+        id = shared_col_id(t, col, type);
+    } else {
+        /* sequential, past the ids shared columns took */
+        while (t->next_col_id < UINT16_MAX &&
+               bs_table_column_by_id(t, t->next_col_id))
+            t->next_col_id++;
+        if (t->next_col_id == UINT16_MAX)
+            return bs__schema_fail(err, errlen, BS_EINVAL,
+                                   "too many columns in %s", table);
+        id = t->next_col_id;
+    }
     bs_column c = {0};
     c.name = bs__schema_xstrdup(col);
     c.type = bs_type_clone(type);
     c.kind = is_static ? BS_COL_STATIC : BS_COL_REGULAR;
     c.position = -1;
-    c.id = t->next_col_id;
+    c.id = id;
     bs_column *nc = realloc(t->cols, (t->ncols + 1) * sizeof *nc);
     if (!c.name || !c.type || !nc) {
         free(c.name);
@@ -564,11 +642,25 @@ int bs_schema_add_column(bs_schema *s, const char *ks, const char *table,
     }
     t->cols = nc;
     t->cols[t->ncols++] = c;
-    t->next_col_id++;
-    qsort(t->cols, t->ncols, sizeof *t->cols, col_order);
+    if (!shared) t->next_col_id++;
+    qsort(t->cols, t->ncols, sizeof *t->cols, bs__schema_col_order);
     t->ts_us = bs__schema_stamp(now_us, t->ts_us);
     touched(s, now_us);
     return 0;
+}
+
+int bs_schema_add_column(bs_schema *s, const char *ks, const char *table,
+                         const char *col, const bs_type *type, int is_static,
+                         int64_t now_us, char *err, size_t errlen) {
+    return add_column_as(s, ks, table, col, type, is_static, 0, now_us, err,
+                         errlen);
+}
+
+int bs_schema_add_shared_column(bs_schema *s, const char *ks,
+                                const char *table, const char *col,
+                                const bs_type *type, int64_t now_us, char *err,
+                                size_t errlen) {
+    return add_column_as(s, ks, table, col, type, 0, 1, now_us, err, errlen);
 }
 
 int bs_schema_drop_column(bs_schema *s, const char *ks, const char *table,

@@ -59,6 +59,9 @@ void bs__schema_ks_free(bs_keyspace_schema *k);
  * BS_ENOMEM (k unchanged). */
 int bs__schema_ks_set_repl(bs_keyspace_schema *k, const char *cls, size_t n,
                            const char *const *keys, const char *const *values);
+/* qsort order of a table's columns: partition key, clustering, then the
+ * rest by name (Cassandra's layout). */
+int bs__schema_col_order(const void *a, const void *b);
 /* Recomputes s->version from the digest of the serialized content. */
 void bs__schema_recompute_version(bs_schema *s);
 

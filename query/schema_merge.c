@@ -4,7 +4,9 @@
  * per table name, the candidate with the highest stamp wins among the
  * two sides' live objects and tombstones (a tombstone wins a tie; live
  * objects with equal stamps are ordered by their serialized bytes), so
- * the merge is commutative, associative and idempotent.
+ * the merge is commutative, associative and idempotent.  Two live
+ * versions of one table (the same id) also pool their columns
+ * (union_columns).
  */
 #include <ctype.h>
 #include <msgpack.h>
@@ -104,6 +106,42 @@ static int names_add(const char ***v, size_t *n, const char *name) {
     return 0;
 }
 
+static int dropped_in(const bs_table_schema *t, const char *name) {
+    for (size_t i = 0; i < t->ndropped; i++)
+        if (!strcmp(t->dropped[i].name, name)) return 1;
+    return 0;
+}
+
+/* Two versions of one table (the same id: created by both sides, see
+ * bs_schema_shared_table_id): the winner's clone c also gets the columns
+ * only the other version o has, unless c dropped that name or holds its
+ * id.  Concurrent additions of different columns thus all survive.  0 or
+ * BS_ENOMEM. */
+static int union_columns(bs_table_schema *c, const bs_table_schema *o) {
+    for (size_t i = 0; i < o->ncols; i++) {
+        const bs_column *oc = &o->cols[i];
+        if (oc->kind <= BS_COL_CLUSTERING || bs_table_column(c, oc->name) ||
+            bs_table_column_by_id(c, oc->id) || dropped_in(c, oc->name))
+            continue;
+        bs_column *nc = realloc(c->cols, (c->ncols + 1) * sizeof *nc);
+        if (!nc) return BS_ENOMEM;
+        c->cols = nc;
+        bs_column *d = &nc[c->ncols];
+        *d = *oc;
+        d->name = bs__schema_xstrdup(oc->name);
+        d->type = bs_type_clone(oc->type);
+        if (!d->name || !d->type) {
+            free(d->name);
+            bs_type_free(d->type);
+            return BS_ENOMEM;
+        }
+        c->ncols++;
+    }
+    if (o->next_col_id > c->next_col_id) c->next_col_id = o->next_col_id;
+    qsort(c->cols, c->ncols, sizeof *c->cols, bs__schema_col_order);
+    return 0;
+}
+
 /* Merges the tables of keyspace `name` into k (a fresh keyspace holding
  * the winner's attributes and no tables). */
 static int merge_tables(bs_schema *s, bs_keyspace_schema *k, const bs_schema *a,
@@ -134,6 +172,12 @@ static int merge_tables(bs_schema *s, bs_keyspace_schema *k, const bs_schema *a,
         const bs_table_schema *w = pick_table(ta, tb);
         if (w && w->ts_us > tomb) {
             bs_table_schema *c = bs__schema_table_clone(w);
+            const bs_table_schema *o = w == ta ? tb : ta;
+            if (c && o && !memcmp(o->id.b, w->id.b, 16) && union_columns(c, o)) {
+                bs__schema_table_free(c);
+                rc = BS_ENOMEM;
+                break;
+            }
             bs_table_schema **nt =
                 c ? realloc(k->tables, (k->ntables + 1) * sizeof *nt) : NULL;
             if (!nt) {

@@ -22,7 +22,12 @@
  * takes, so it is persisted, merged with what peers changed, pushed to
  * the cluster and announced to drivers.  Changes made here are
  * serialized by ts->schema_mu and re-checked under it, so concurrent
- * writers of a new field add it once.
+ * writers of a new field add it once.  Across nodes, the database, its
+ * tables and their field columns are "shared" schema objects (schema.h):
+ * two nodes that create the same database or measurement, or add fields
+ * to it, at the same moment derive the same creation stamp, table id and
+ * column ids, and the schema merge keeps both sides' fields, so the points
+ * either node wrote stay readable.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +111,9 @@ static int add_index_table(bs_ts *ts, bs_schema *s, const char *db, int64_t now,
         {BS_TS_COL_MEASUREMENT, text, BS_COL_PARTITION_KEY, 0, 0},
         {BS_TS_COL_SERIES, text, BS_COL_CLUSTERING, 0, 0},
     };
-    int rc = bs_schema_create_table(s, db, BS_TS_INDEX_TABLE, NULL, defs, 2, NULL, 0, now, msg,
+    bs_uuid id;
+    bs_schema_shared_table_id(s, db, BS_TS_INDEX_TABLE, &id);
+    int rc = bs_schema_create_table(s, db, BS_TS_INDEX_TABLE, &id, defs, 2, NULL, 0, now, msg,
                                     msglen);
     bs_type_free(text);
     (void)ts;
@@ -137,8 +144,8 @@ int bs__ts_create_database(bs_ts *ts, const char *db, int rf, const bs__ts_rp *r
         char rfs[16];
         snprintf(rfs, sizeof rfs, "%d", rf > 0 ? rf : ts->rf);
         const char *keys[1] = {ts->dc}, *vals[1] = {rfs};
-        rc = bs_schema_create_keyspace(next, db, "NetworkTopologyStrategy", 1, keys, vals, 1, now,
-                                       msg, msglen);
+        rc = bs_schema_create_shared_keyspace(next, db, "NetworkTopologyStrategy", 1, keys, vals,
+                                              now, msg, msglen);
     }
     if (!rc) rc = add_index_table(ts, next, db, now, msg, msglen);
     if (!rc && rp) rc = bs__ts_rp_store(next, db, rp, 1, now, msg, msglen);
@@ -237,7 +244,9 @@ int bs__ts_ensure_table(bs_ts *ts, const char *db, const char *m, const bs_lp_po
             {BS_TS_COL_BUCKET, big, BS_COL_PARTITION_KEY, 1, 0},
             {BS_TS_COL_TIME, big, BS_COL_CLUSTERING, 0, 1},
         };
-        rc = bs_schema_create_table(next, db, m, NULL, defs, 3, NULL, 0, now, msg, msglen);
+        bs_uuid id;
+        bs_schema_shared_table_id(next, db, m, &id);
+        rc = bs_schema_create_table(next, db, m, &id, defs, 3, NULL, 0, now, msg, msglen);
         bs_type_free(text);
         bs_type_free(big);
         if (rc) goto fail;
@@ -256,7 +265,7 @@ int bs__ts_ensure_table(bs_ts *ts, const char *db, const char *m, const bs_lp_po
                 rc = BS_ENOMEM;
                 break;
             }
-            rc = bs_schema_add_column(next, db, m, name, ty, 0, now, msg, msglen);
+            rc = bs_schema_add_shared_column(next, db, m, name, ty, now, msg, msglen);
             bs_type_free(ty);
             nt = bs_schema_table(next, db, m);
         }

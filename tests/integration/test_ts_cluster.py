@@ -12,7 +12,12 @@ test_ts_cluster.py - the time-series endpoint on 3 nodes, RF=3:
   - a node killed (SIGKILL) during ingestion at consistency=quorum through
     the two other nodes: once it is back, every acknowledged point is
     returned by a query through it (hinted handoff brings the points it
-    missed; the check polls until then, bounded by a deadline).
+    missed; the check polls until then, bounded by a deadline);
+  - the three nodes each create the same database at the same moment,
+    then each writes the first points of the same new measurements, with
+    a field of its own, at the same moment: the schema converges on one
+    database and one table per measurement holding every field, and every
+    acknowledged point is returned through every node.
 """
 import threading
 import time
@@ -186,6 +191,77 @@ class TsClusterTest(unittest.TestCase):
             for i in range(100):
                 if i % 7 == 3:
                     self.assertIn(T0 + b * 100 + i, times)
+
+    def converges(self, get, want, timeout, what):
+        seen = []
+
+        def check():
+            seen[:] = [get()]
+            return seen[0] == want
+        try:
+            wait(check, timeout, what)
+        except AssertionError as e:
+            raise AssertionError("%s: got %r, want %r" % (e, seen, want))
+
+    def test_concurrent_creation_through_every_node(self):
+        n = len(self.nodes)
+        bar = threading.Barrier(n)
+        errors, rounds, per = [], 4, 40
+
+        def create(i):
+            bar.wait(10)
+            st, res, _ = influx_ref.query(self.url(i), "CREATE DATABASE race WITH REPLICATION 3")
+            if st != 200 or "error" in res["results"][0]:
+                errors.append((i, st, res))
+
+        def first_writes(i, m):
+            lines = ["%s,host=n%d f%d=%d,s=%d %d\n" % (m, i, i, k, k, T0 + k) for k in range(per)]
+            bar.wait(10)
+            # a replica that has not learnt the new table yet fails the
+            # write: retried until a quorum acknowledges it
+            deadline = time.monotonic() + 60
+            while True:
+                st, body, _ = self.write(i, "race", lines, "quorum")
+                if st == 204:
+                    return
+                if time.monotonic() > deadline:
+                    errors.append((i, m, st, body))
+                    return
+                time.sleep(0.2)
+
+        def all_at_once(fn, *args):
+            ts = [threading.Thread(target=fn, args=(i,) + args) for i in range(n)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(90)
+
+        all_at_once(create)
+        self.assertEqual(errors, [])
+        for r in range(rounds):
+            all_at_once(first_writes, "m%d" % r)
+        self.assertEqual(errors, [])
+
+        want_fields = [["f%d" % i, "float"] for i in range(n)] + [["s", "float"]]
+        for j in range(n):
+            def q(s, j=j):
+                st, res, _ = influx_ref.query(self.url(j), s, db="race", epoch="s")
+                self.assertEqual(st, 200, res)
+                return res["results"][0]
+            for r in range(rounds):
+                m = "m%d" % r
+                self.converges(lambda: q("SHOW FIELD KEYS FROM %s" % m).get("series", [{}])[0]
+                               .get("values"), want_fields, 30,
+                               "every field of %s on node %d" % (m, j + 1))
+                # every acknowledged point of every writer, through node j
+                cols = ", ".join("count(f%d)" % i for i in range(n))
+                self.converges(lambda: q("SELECT %s, count(s) FROM %s" % (cols, m))
+                               .get("series", [{}])[0].get("values"),
+                               [[0] + [per] * n + [per * n]], 60,
+                               "all points of %s through node %d" % (m, j + 1))
+                res = q("SHOW SERIES FROM %s" % m)
+                self.assertEqual(res["series"][0]["values"],
+                                 [["%s,host=n%d" % (m, i)] for i in range(n)], "node %d" % (j + 1))
 
 
 if __name__ == "__main__":

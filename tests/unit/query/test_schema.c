@@ -270,6 +270,113 @@ START_TEST(encode_decode_round_trip) {
 }
 END_TEST
 
+/* What two nodes make when each creates database db, measurement m and
+ * some fields on its own (the time-series endpoint): the same table id,
+ * the same id for the same field, and a merge that keeps every field. */
+static bs_schema *shared_side(int64_t t0, const char *f, bs_type_kind kind) {
+    bs_schema *s = bs_schema_new();
+    const char *k[] = {"dc1"}, *v[] = {"3"};
+    ck_assert_int_eq(bs_schema_create_shared_keyspace(s, "db", "NetworkTopologyStrategy", 1, k,
+                                                      v, t0, err, sizeof err),
+                     0);
+    bs_type *text = bs_type_new(BS_TYPE_VARCHAR), *big = bs_type_new(BS_TYPE_BIGINT);
+    bs_column_def defs[] = {
+        {"_series", text, BS_COL_PARTITION_KEY, 0, 0},
+        {"time", big, BS_COL_CLUSTERING, 0, 1},
+    };
+    bs_uuid id;
+    bs_schema_shared_table_id(s, "db", "m", &id);
+    ck_assert_int_eq(
+        bs_schema_create_table(s, "db", "m", &id, defs, 2, NULL, 0, t0 + 1, err, sizeof err), 0);
+    bs_type *ft = bs_type_new(kind);
+    ck_assert_int_eq(bs_schema_add_shared_column(s, "db", "m", "f", ft, t0 + 2, err, sizeof err),
+                     0);
+    ck_assert_int_eq(bs_schema_add_shared_column(s, "db", "m", f, ft, t0 + 3, err, sizeof err), 0);
+    bs_type_free(ft);
+    bs_type_free(text);
+    bs_type_free(big);
+    return s;
+}
+
+static uint16_t col_id(const bs_schema *s, const char *name) {
+    const bs_column *c = bs_table_column(bs_schema_table(s, "db", "m"), name);
+    ck_assert_ptr_nonnull(c);
+    return c->id;
+}
+
+START_TEST(shared_objects_converge) {
+    bs_schema *a = shared_side(100, "fa", BS_TYPE_DOUBLE);
+    bs_schema *b = shared_side(105, "fb", BS_TYPE_DOUBLE);
+    const bs_table_schema *ta = bs_schema_table(a, "db", "m"), *tb = bs_schema_table(b, "db", "m");
+    ck_assert_int_eq(memcmp(ta->id.b, tb->id.b, 16), 0);
+    ck_assert_int_eq(bs_schema_keyspace(a, "db")->created_us, 1);
+    ck_assert_uint_eq(col_id(a, "f"), col_id(b, "f"));
+    ck_assert_uint_ge(col_id(a, "f"), BS_SCHEMA_SHARED_COLUMN_ID);
+    ck_assert_uint_ne(col_id(a, "fa"), col_id(b, "fb"));
+    ck_assert_uint_ne(col_id(a, "fa"), col_id(a, "f"));
+
+    bs_schema *ab, *ba;
+    ck_assert_int_eq(bs_schema_merge(a, b, &ab), 0);
+    ck_assert_int_eq(bs_schema_merge(b, a, &ba), 0);
+    bs_uuid v1, v2;
+    bs_schema_version(ab, &v1);
+    bs_schema_version(ba, &v2);
+    ck_assert_int_eq(memcmp(v1.b, v2.b, 16), 0);
+    const bs_table_schema *m = bs_schema_table(ab, "db", "m");
+    ck_assert_int_eq(memcmp(m->id.b, ta->id.b, 16), 0);
+    ck_assert_uint_eq(m->ncols, 5); /* _series, time, f, fa, fb */
+    ck_assert_uint_eq(col_id(ab, "fa"), col_id(a, "fa"));
+    ck_assert_uint_eq(col_id(ab, "fb"), col_id(b, "fb"));
+    bs_schema *again;
+    ck_assert_int_eq(bs_schema_merge(ab, a, &again), 0); /* idempotent */
+    bs_schema_version(again, &v2);
+    ck_assert_int_eq(memcmp(v1.b, v2.b, 16), 0);
+    bs_schema_release(again);
+
+    /* the shared ids survive the wire */
+    bs_buf buf = BS_BUF_INIT;
+    ck_assert_int_eq(bs_schema_encode(ab, &buf), 0);
+    bs_schema *d;
+    ck_assert_int_eq(bs_schema_decode(buf.data, buf.len, &d, err, sizeof err), 0);
+    ck_assert_uint_eq(col_id(d, "fb"), col_id(ab, "fb"));
+    bs_buf_free(&buf);
+
+    /* the same name with another type, or re-added after a drop, gets
+     * another id (the old cells must not show through) */
+    bs_schema *c = shared_side(100, "fa", BS_TYPE_BIGINT);
+    ck_assert_uint_ne(col_id(c, "fa"), col_id(a, "fa"));
+    uint16_t old = col_id(d, "fa");
+    bs_type *dbl = bs_type_new(BS_TYPE_DOUBLE), *i32 = bs_type_new(BS_TYPE_INT);
+    ck_assert_int_eq(bs_schema_drop_column(d, "db", "m", "fa", 300, err, sizeof err), 0);
+    ck_assert_int_eq(bs_schema_add_shared_column(d, "db", "m", "fa", dbl, 310, err, sizeof err), 0);
+    ck_assert_uint_ne(col_id(d, "fa"), old);
+    /* an ordinary ALTER ... ADD still takes the next sequential id */
+    ck_assert_int_eq(bs_schema_add_column(d, "db", "m", "seq", i32, 0, 320, err, sizeof err), 0);
+    ck_assert_uint_lt(col_id(d, "seq"), BS_SCHEMA_SHARED_COLUMN_ID);
+
+    /* a database dropped and created again is a new incarnation: its
+     * measurement gets a new table id */
+    ck_assert_int_eq(bs_schema_drop_keyspace(d, "db", 400, err, sizeof err), 0);
+    const char *k[] = {"dc1"}, *v[] = {"1"};
+    ck_assert_int_eq(bs_schema_create_shared_keyspace(d, "db", "NetworkTopologyStrategy", 1, k, v,
+                                                      410, err, sizeof err),
+                     0);
+    ck_assert_int_gt(bs_schema_keyspace(d, "db")->created_us, 400);
+    bs_uuid nid;
+    bs_schema_shared_table_id(d, "db", "m", &nid);
+    ck_assert_int_ne(memcmp(nid.b, ta->id.b, 16), 0);
+
+    bs_type_free(dbl);
+    bs_type_free(i32);
+    bs_schema_release(d);
+    bs_schema_release(c);
+    bs_schema_release(ab);
+    bs_schema_release(ba);
+    bs_schema_release(a);
+    bs_schema_release(b);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("schema");
     TCase *tc = tcase_create("core");
@@ -280,6 +387,7 @@ int main(void) {
     tcase_add_test(tc, alter_columns_never_reuse_ids);
     tcase_add_test(tc, clone_is_independent);
     tcase_add_test(tc, encode_decode_round_trip);
+    tcase_add_test(tc, shared_objects_converge);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
