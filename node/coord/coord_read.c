@@ -749,9 +749,13 @@ static void spec_fire(aread *ar) {
 
 /* The outcome of a decided read (met: the level was): 0 with *out, -1
  * with err, or 2 (the answers differ: read again with repair). */
+/* A digest mismatch (2) is read again through bs__coord_read, which
+ * counts the read and its latency: not counted here too. */
 static int aread_outcome(aread *ar, int met) {
-    if (!met) return read_unmet(&ar->x);
-    return read_settle(&ar->x, 0, ar->out);
+    int rc = met ? read_settle(&ar->x, 0, ar->out) : read_unmet(&ar->x);
+    if (rc == 2 && ar->x.cl < BS_COORD_NCL)
+        atomic_fetch_sub_explicit(&ar->x.c->reads[ar->x.cl], 1, memory_order_relaxed);
+    return rc;
 }
 
 /* The fan's ready (the thread whose answer decided the read). */
@@ -760,7 +764,7 @@ static void aread_ready(bs__fan *f, void *ud, int met) {
     aread *ar = ud;
     bs_coord *c = ar->x.c;
     int rc = aread_outcome(ar, met);
-    bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - ar->x.t0) / 1000);
+    if (rc != 2) bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - ar->x.t0) / 1000);
     struct bs__spec *sp = c->spec;
     pthread_mutex_lock(&sp->lock);
     ar->finished = 1;
@@ -851,7 +855,7 @@ int bs__coord_read_async(void *ud, const bs_table_schema *ts, int64_t token, con
     return 1;
 now:
     if (rc) *err = ar->err;
-    bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
+    if (rc != 2) bs__hist_add(&c->read_lat, (uint64_t)(bs_clock_mono_ns() - t0) / 1000);
     aread_free(ar);
     return rc;
 }

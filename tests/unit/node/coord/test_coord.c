@@ -550,6 +550,9 @@ static void read_repair_fixes_stale_replica_body(void) {
     ck_assert_int_eq(get(2, "e", BS_CL_ALL, v), 0);
     bs_coord_get_stats(g_n[2].coord, &st);
     ck_assert_uint_eq(st.read_repairs, 2);
+    /* each read counted once, also when it went on as a blocking read */
+    ck_assert_uint_eq(st.reads[BS_CL_QUORUM], 2);
+    ck_assert_uint_eq(st.reads[BS_CL_ALL], 1);
     g_hints_enabled = 1;
 }
 
