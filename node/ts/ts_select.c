@@ -655,6 +655,16 @@ static val result(sel *s, const bs_iq_expr *e, acc *c, int64_t *t) {
     return r;
 }
 
+/* The value of expression e after its arithmetic (InfluxDB applies it
+ * after fill()). */
+static val math_val(const bs_iq_expr *e, val v) {
+    if (!e->nmath || v.t < 0) return v;
+    bs_iq_value x = {v.t == BS_LP_INT, v.i, v.t == BS_LP_UINT ? (double)v.u : v.f};
+    x = bs_iq_math_apply(e->math, e->nmath, x);
+    val r = {.t = x.is_int ? BS_LP_INT : BS_LP_FLOAT, .i = x.i, .f = x.f};
+    return r;
+}
+
 static int is_selector(bs_iq_agg a) {
     return a == BS_IQ_MIN || a == BS_IQ_MAX || a == BS_IQ_FIRST || a == BS_IQ_LAST ||
            a == BS_IQ_PERCENTILE;
@@ -692,6 +702,21 @@ static void series_head(sel *s, const group *g, bs_buf *o, int *first) {
     bs_buf_append_str(o, ",\"columns\":[\"time\"");
 }
 
+/* ",\"name\"" of output column c: InfluxDB names a repeated column
+ * name_1, name_2, ... */
+static void column_name(bs_buf *o, const char *const *names, size_t c) {
+    int dup = 0;
+    for (size_t x = 0; x < c; x++) dup += !strcmp(names[x], names[c]);
+    bs_buf_append_str(o, ",");
+    if (dup) {
+        char b[300];
+        snprintf(b, sizeof b, "%.280s_%d", names[c], dup);
+        bs_http_json_str(o, b, strlen(b));
+    } else {
+        bs_http_json_str(o, names[c], strlen(names[c]));
+    }
+}
+
 /* Raw rows of one output series. */
 static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
     if (g->nrows > 1) qsort(g->rows, g->nrows, sizeof *g->rows, cmp_raw);
@@ -700,10 +725,8 @@ static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
     size_t cnt = n - from;
     if (s->st->limit > 0 && (size_t)s->st->limit < cnt) cnt = (size_t)s->st->limit;
     series_head(s, g, o, first);
-    for (size_t c = 0; c < s->nnames; c++) {
-        bs_buf_append_str(o, ",");
-        bs_http_json_str(o, s->names[c], strlen(s->names[c]));
-    }
+    for (size_t c = 0; c < s->nnames; c++)
+        column_name(o, s->names, c);
     bs_buf_append_str(o, "],\"values\":[");
     bs__ts_tag tags[MAX_TAGS];
     for (size_t k = 0; k < cnt; k++) {
@@ -717,7 +740,9 @@ static void emit_raw(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
         for (size_t c = 0; c < s->nnames; c++) {
             bs_buf_append_str(o, ",");
             if (s->efield[c] >= 0) {
-                put_val(o, &r->v[s->efield[c]]);
+                val v = r->v[s->efield[c]];
+                if (c < s->st->nexprs) v = math_val(&s->st->exprs[c], v);
+                put_val(o, &v);
                 continue;
             }
             if (!parsed) {
@@ -807,6 +832,10 @@ static void emit_agg(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
             }
         }
     }
+    for (size_t e = 0; e < ne; e++)
+        if (st->exprs[e].nmath)
+            for (size_t k = 0; k < nwin; k++)
+                grid[k * ne + e] = math_val(&st->exprs[e], grid[k * ne + e]);
     /* rows kept: fill(none) drops windows without points */
     size_t *keep = bs_arena_alloc(s->a, nwin * sizeof *keep);
     if (!keep) return;
@@ -819,22 +848,11 @@ static void emit_agg(sel *s, group *g, int64_t ediv, bs_buf *o, int *first) {
     size_t cnt = nk - from;
     if (st->limit > 0 && (size_t)st->limit < cnt) cnt = (size_t)st->limit;
     series_head(s, g, o, first);
-    for (size_t e = 0; e < ne; e++) {
-        const char *nm = st->exprs[e].alias ? st->exprs[e].alias : bs_iq_agg_name(st->exprs[e].agg);
-        int dup = 0; /* InfluxDB names a repeated column name_1, name_2, ... */
-        for (size_t x = 0; x < e; x++) {
-            const char *pn = st->exprs[x].alias ? st->exprs[x].alias : bs_iq_agg_name(st->exprs[x].agg);
-            dup += !strcmp(pn, nm);
-        }
-        bs_buf_append_str(o, ",");
-        if (dup) {
-            char b[128];
-            snprintf(b, sizeof b, "%s_%d", nm, dup);
-            bs_http_json_str(o, b, strlen(b));
-        } else {
-            bs_http_json_str(o, nm, strlen(nm));
-        }
-    }
+    const char **names = bs_arena_alloc(s->a, ne * sizeof *names);
+    if (!names) return;
+    for (size_t e = 0; e < ne; e++)
+        names[e] = st->exprs[e].alias ? st->exprs[e].alias : bs_iq_agg_name(st->exprs[e].agg);
+    for (size_t e = 0; e < ne; e++) column_name(o, names, e);
     bs_buf_append_str(o, "],\"values\":[");
     for (size_t i = 0; i < cnt; i++) {
         size_t k = keep[st->desc ? nk - 1 - from - i : from + i];
@@ -863,6 +881,38 @@ static size_t tag_keys(bs_ts *ts, const char *db, const char *m, bs_arena *a, co
 
 /* The columns and fields a SELECT reads and how it groups (into s).
  * 1: go on; 0: the answer has no series; -1: *emsg says why not. */
+static const char *lp_type_name(int t) {
+    switch (t) {
+    case BS_LP_FLOAT: return "float";
+    case BS_LP_INT: return "integer";
+    case BS_LP_UINT: return "unsigned";
+    case BS_LP_STRING: return "string";
+    case BS_LP_BOOL: return "boolean";
+    default: return "tag";
+    }
+}
+
+/* Arithmetic needs a number: the field's type (lp, -1 for a tag) for
+ * expression e.  0, or -1 with InfluxDB's type error in s->err. */
+static int check_math(sel *s, const bs_iq_expr *e, int lp) {
+    if (!e->nmath || e->agg == BS_IQ_COUNT || e->agg == BS_IQ_MEAN || e->agg == BS_IQ_MEDIAN ||
+        e->agg == BS_IQ_STDDEV || lp == BS_LP_FLOAT || lp == BS_LP_INT || lp == BS_LP_UINT)
+        return 0;
+    const bs_iq_math *m = &e->math[0];
+    char var[160], k[48];
+    if (e->agg)
+        snprintf(var, sizeof var, "%s(%s::%s)", bs_iq_agg_name(e->agg), e->name, lp_type_name(lp));
+    else
+        snprintf(var, sizeof var, "%s::%s", e->name, lp_type_name(lp));
+    if (m->is_int) snprintf(k, sizeof k, "%lld", (long long)m->ki);
+    else snprintf(k, sizeof k, "%.3f", m->kf);
+    const char *kt = m->is_int ? "integer" : "float";
+    snprintf(s->err, sizeof s->err, "type error: %s %c %s: incompatible types: %s and %s",
+             m->left ? k : var, m->op, m->left ? var : k, m->left ? kt : lp_type_name(lp),
+             m->left ? lp_type_name(lp) : kt);
+    return -1;
+}
+
 static int plan_select(sel *s, const char *db, const char **emsg) {
     bs_ts *ts = s->ts;
     const bs_iq_stmt *st = s->st;
@@ -888,6 +938,11 @@ static int plan_select(sel *s, const char *db, const char **emsg) {
         *emsg = "aggregate functions over * are not supported by Basalt yet; name the field";
         return -1;
     }
+    for (size_t e = 0; e < ne && star; e++)
+        if (st->exprs[e].nmath) {
+            *emsg = "arithmetic next to * is not supported by Basalt yet; name the fields";
+            return -1;
+        }
     if (star || st->group_all) ntk = tag_keys(ts, db, st->from, a, &tkeys);
     size_t cap = s->t->ncols + ne + ntk + 1;
     s->cols = bs_arena_alloc(a, cap * sizeof *s->cols);
@@ -934,6 +989,11 @@ static int plan_select(sel *s, const char *db, const char **emsg) {
             }
         } else if (s->agg) {
             return 0; /* aggregate of a tag or unknown field: no series, as InfluxDB */
+        }
+        if (!star && (col || !s->agg) &&
+            check_math(s, &st->exprs[c], col && idx >= 0 ? s->ctype[idx] : -1)) {
+            *emsg = s->err;
+            return -1;
         }
         s->efield[c] = idx;
         s->etag[c] = cn[c];

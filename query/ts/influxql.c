@@ -54,7 +54,17 @@ typedef struct P {
     int64_t now;
     const char *err;
     int oom;
+    int depth; /* parentheses and unary minus open (bounded: the stack) */
 } P;
+
+#define MAX_DEPTH 100
+
+/* Enters one more level of nesting; -1 (with the error) past MAX_DEPTH. */
+static int deeper(P *p) {
+    if (++p->depth <= MAX_DEPTH) return 0;
+    if (!p->err) p->err = "expression nested too deeply (more than 100 levels)";
+    return -1;
+}
 
 static int fail(P *p, const char *expected) {
     if (p->err) return -1;
@@ -471,11 +481,58 @@ static int cond_or(P *p, bs_iq_stmt *s, bs_iq_where **out);
 
 /* One comparison or a parenthesised condition; *out NULL for a time
  * comparison (it only narrows the time range). */
+/* The C library compiles a regex recursively and expands {n,m}
+ * repetitions: a pattern too long, nested too deeply or repeated inside a
+ * repetition would exhaust the stack or memory.  1 (with the error) for
+ * such a pattern. */
+static int regex_too_complex(P *p, const char *re) {
+    size_t n = strlen(re);
+    int depth = 0, max = 0;
+    double rep = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+        if (c == '\\') {
+            i++;
+        } else if (c == '[') { /* a bracket expression: to its ']' */
+            size_t j = i + 1;
+            if (j < n && re[j] == '^') j++;
+            if (j < n && re[j] == ']') j++;
+            while (j < n && re[j] != ']') j++;
+            i = j;
+        } else if (c == '(') {
+            if (++depth > max) max = depth;
+        } else if (c == ')') {
+            depth -= depth > 0;
+        } else if (c == '{') { /* {n}, {n,}, {n,m}: the larger bound */
+            double b = 0, x = 0;
+            size_t j = i + 1;
+            for (; j < n && (isdigit((unsigned char)re[j]) || re[j] == ','); j++)
+                if (re[j] == ',') x = 0;
+                else if ((x = x * 10 + (re[j] - '0')) > b) b = x;
+            if (b > 1) rep *= b;
+            i = j - 1;
+        }
+    }
+    /* copies the compiler may make: the pattern times every bound */
+    const char *why = n > 65536 ? "longer than 65536 bytes"
+                    : max > MAX_DEPTH ? "nested more than 100 levels deep"
+                    : rep * (double)n > 1e6 ? "its {n,m} repetitions expand it past 1000000 bytes"
+                                            : NULL;
+    if (!why) return 0;
+    if (!p->err) {
+        char *m = bs_arena_alloc(p->a, 128);
+        if (m) snprintf(m, 128, "regular expression too complex: %s", why);
+        p->err = m ? m : "regular expression too complex";
+    }
+    return 1;
+}
+
 static int cond_term(P *p, bs_iq_stmt *s, bs_iq_where **out) {
     *out = NULL;
     if (punct(p, "(")) {
         next(p);
-        if (cond_or(p, s, out)) return -1;
+        if (deeper(p) || cond_or(p, s, out)) return -1;
+        p->depth--;
         return expect_punct(p, ")");
     }
     bs_iq_where *w = wnode(p, BS_IQ_W_CMP);
@@ -508,6 +565,7 @@ static int cond_term(P *p, bs_iq_stmt *s, bs_iq_where **out) {
         next(p);
         if (op >= 7) {
             if (p->t.k != T_REGEX) return fail(p, "regex");
+            if (regex_too_complex(p, p->t.s)) return -1;
             w->lit = BS_IQ_LIT_REGEX;
             w->s = p->t.s;
             next(p);
@@ -599,8 +657,7 @@ static int where_clause(P *p, bs_iq_stmt *s) {
 static const char *const aggs[] = {"",    "count", "sum",   "mean",   "median", "min",
                                    "max", "first", "last", "spread", "stddev", "percentile"};
 
-static int select_expr(P *p, bs_iq_expr *e) {
-    memset(e, 0, sizeof *e);
+static int select_var(P *p, bs_iq_expr *e) {
     if (punct(p, "*")) {
         e->name = "*";
         next(p);
@@ -644,11 +701,165 @@ static int select_expr(P *p, bs_iq_expr *e) {
         e->name = ident(p, "field key, function or *");
         if (!e->name) return -1;
     }
+    return 0;
+}
+
+/* An arithmetic operand: a constant, or (var) the expression's field or
+ * function with the steps that apply to it so far. */
+typedef struct mterm {
+    int var;
+    int is_int;
+    int64_t ki;
+    double kf;
+    bs_iq_math *steps;
+    size_t nsteps, cap;
+} mterm;
+
+static int64_t wrap_op(char op, int64_t a, int64_t b) {
+    uint64_t x = (uint64_t)a, y = (uint64_t)b;
+    switch (op) {
+    case '+': return (int64_t)(x + y);
+    case '-': return (int64_t)(x - y);
+    case '*': return (int64_t)(x * y);
+    default: return b == 0 || b == -1 ? 0 : a % b; /* '%' */
+    }
+}
+
+/* k1 op k2 for two constants, as bs_iq_math_apply would. */
+static void fold(char op, mterm *a, const mterm *b) {
+    if (a->is_int && b->is_int && op != '/') {
+        a->ki = wrap_op(op, a->ki, b->ki);
+        return;
+    }
+    double x = a->is_int ? (double)a->ki : a->kf, y = b->is_int ? (double)b->ki : b->kf;
+    a->is_int = 0;
+    a->kf = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y
+          : y == 0 ? 0 : op == '/' ? x / y : fmod(x, y);
+}
+
+static int math_step(P *p, char op, mterm *a, const mterm *b, int left) {
+    if (a->nsteps == a->cap) {
+        size_t nc = a->cap ? a->cap * 2 : 4;
+        bs_iq_math *st = bs_arena_alloc(p->a, nc * sizeof *st);
+        if (!st) {
+            p->oom = 1;
+            return -1;
+        }
+        if (a->nsteps) memcpy(st, a->steps, a->nsteps * sizeof *st);
+        a->steps = st;
+        a->cap = nc;
+    }
+    a->steps[a->nsteps++] = (bs_iq_math){op, left, b->is_int, b->ki, b->kf};
+    return 0;
+}
+
+/* a = a op b: folds constants, or adds a step to the side holding the
+ * variable.  Two variables are refused. */
+static int combine(P *p, char op, mterm *a, mterm *b) {
+    if (a->var && b->var)
+        return fail(p, "a number (arithmetic between two fields or functions is not supported "
+                       "by Basalt yet)");
+    if (!a->var && !b->var) {
+        fold(op, a, b);
+        return 0;
+    }
+    if (a->var) return math_step(p, op, a, b, 0);
+    if (math_step(p, op, b, a, 1)) return -1;
+    *a = *b;
+    return 0;
+}
+
+static int m_sum(P *p, bs_iq_expr *e, mterm *out);
+
+static int m_unary(P *p, bs_iq_expr *e, mterm *out) {
+    memset(out, 0, sizeof *out);
+    if (punct(p, "-")) {
+        next(p);
+        if (deeper(p) || m_unary(p, e, out)) return -1;
+        p->depth--;
+        mterm neg = {0, 1, -1, 0, NULL, 0, 0};
+        return combine(p, '*', out, &neg);
+    }
+    if (punct(p, "(")) {
+        next(p);
+        if (deeper(p) || m_sum(p, e, out)) return -1;
+        p->depth--;
+        return expect_punct(p, ")");
+    }
+    if (p->t.k == T_INT || p->t.k == T_NUM) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.*s", (int)(p->t.n < 63 ? p->t.n : 63), p->t.p);
+        out->is_int = p->t.k == T_INT;
+        if (out->is_int) out->ki = strtoll(buf, NULL, 10);
+        else out->kf = strtod(buf, NULL);
+        next(p);
+        return 0;
+    }
+    if (e->name) return fail(p, "a number (arithmetic between two fields or functions is not "
+                                "supported by Basalt yet)");
+    out->var = 1;
+    return select_var(p, e);
+}
+
+static int m_product(P *p, bs_iq_expr *e, mterm *out) {
+    if (m_unary(p, e, out)) return -1;
+    while (punct(p, "*") || punct(p, "/") || punct(p, "%")) {
+        char op = p->t.p[0];
+        next(p);
+        mterm r;
+        if (m_unary(p, e, &r) || combine(p, op, out, &r)) return -1;
+    }
+    return 0;
+}
+
+static int m_sum(P *p, bs_iq_expr *e, mterm *out) {
+    if (m_product(p, e, out)) return -1;
+    while (punct(p, "+") || punct(p, "-")) {
+        char op = p->t.p[0];
+        next(p);
+        mterm r;
+        if (m_product(p, e, &r) || combine(p, op, out, &r)) return -1;
+    }
+    return 0;
+}
+
+static int select_expr(P *p, bs_iq_expr *e) {
+    memset(e, 0, sizeof *e);
+    if (punct(p, "*")) { /* every field and tag: no arithmetic */
+        if (select_var(p, e)) return -1;
+    } else {
+        mterm m;
+        if (m_sum(p, e, &m)) return -1;
+        if (!m.var) {
+            if (!p->err) p->err = "field must contain at least one variable";
+            return -1;
+        }
+        if (m.nsteps && !strcmp(e->name, "*"))
+            return fail(p, "a field or function of a field (arithmetic over * is not supported)");
+        e->math = m.steps;
+        e->nmath = m.nsteps;
+    }
     if (accept_kw(p, "as")) {
         e->alias = ident(p, "alias");
         if (!e->alias) return -1;
     }
     return 0;
+}
+
+bs_iq_value bs_iq_math_apply(const bs_iq_math *m, size_t n, bs_iq_value v) {
+    for (size_t i = 0; i < n; i++) {
+        const bs_iq_math *s = &m[i];
+        if (v.is_int && s->is_int && s->op != '/') {
+            v.i = s->left ? wrap_op(s->op, s->ki, v.i) : wrap_op(s->op, v.i, s->ki);
+            continue;
+        }
+        double x = v.is_int ? (double)v.i : v.f, k = s->is_int ? (double)s->ki : s->kf;
+        double a = s->left ? k : x, b = s->left ? x : k;
+        v.is_int = 0;
+        v.f = s->op == '+' ? a + b : s->op == '-' ? a - b : s->op == '*' ? a * b
+            : b == 0 ? 0 : s->op == '/' ? a / b : fmod(a, b);
+    }
+    return v;
 }
 
 static int int_arg(P *p, int64_t *out) {

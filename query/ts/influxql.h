@@ -9,7 +9,8 @@
  *          [LIMIT n] [OFFSET n] [SLIMIT n] [SOFFSET n] [tz('...')]
  *     expr: * | <field or tag> | agg(<field>) | percentile(<field>, N)
  *           [AS alias]; agg: count sum mean median min max first last
- *           spread stddev
+ *           spread stddev; arithmetic (+ - * / %, unary -, parentheses)
+ *           with numbers around one field or function: mean(v) / 100
  *     cond: AND / OR (parentheses allowed) of  time <op> <time expr>  |
  *           <key> = | != | <> | < | <= | > | >= <literal>  |
  *           <key> =~ | !~ /regex/   (key: a tag or a field; literal: 'string',
@@ -77,12 +78,38 @@ typedef enum {
 /* The function's name as written in InfluxDB's output column ("mean"). */
 const char *bs_iq_agg_name(bs_iq_agg a);
 
+/* One step of arithmetic with a constant, applied to the expression's
+ * value: x op k, or k op x when left.  Integer steps (is_int: ki) keep an
+ * integer value integer, except '/'; division and modulo by zero give 0,
+ * as in InfluxDB. */
+typedef struct bs_iq_math {
+    char op; /* + - * / % */
+    int left;
+    int is_int;
+    int64_t ki;
+    double kf;
+} bs_iq_math;
+
 typedef struct bs_iq_expr {
     bs_iq_agg agg;
     const char *name;  /* field/tag name; "*" for all */
     double arg;        /* percentile's N */
     const char *alias; /* AS alias or NULL */
+    /* arithmetic around the one field or function ("mean(v) / 100",
+     * "(v + 1) * 2"): steps applied innermost first */
+    const bs_iq_math *math;
+    size_t nmath;
 } bs_iq_expr;
+
+/* A number an arithmetic step works on: integer (i) or float (f). */
+typedef struct bs_iq_value {
+    int is_int;
+    int64_t i;
+    double f;
+} bs_iq_value;
+
+/* v after the n steps m (see bs_iq_math). */
+bs_iq_value bs_iq_math_apply(const bs_iq_math *m, size_t n, bs_iq_value v);
 
 typedef enum { BS_IQ_EQ = 0, BS_IQ_NE, BS_IQ_RE, BS_IQ_NRE, BS_IQ_LT, BS_IQ_LE, BS_IQ_GT,
                BS_IQ_GE } bs_iq_op;

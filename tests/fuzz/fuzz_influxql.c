@@ -5,7 +5,8 @@
  * Oracles, beyond "no crash, no sanitizer report": only 0, BS_ESYNTAX
  * (with a message) or BS_ENOMEM; a parsed SELECT names a measurement,
  * has at least one expression and tmin <= tmax unless the WHERE clause
- * is contradictory; a positive GROUP BY interval; parsing is
+ * is contradictory; a positive GROUP BY interval; an expression's
+ * arithmetic applies to any value (integer overflow wraps); parsing is
  * deterministic (a second parse gives the same statement count).
  * Seed corpus: tests/fuzz/influxql/.
  */
@@ -31,8 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (s[i].kind == BS_IQ_SELECT) {
                 if (!s[i].from || s[i].nexprs == 0) abort();
                 if (s[i].interval < 0) abort();
-                for (size_t e = 0; e < s[i].nexprs; e++)
-                    if (!s[i].exprs[e].name) abort();
+                for (size_t e = 0; e < s[i].nexprs; e++) {
+                    const bs_iq_expr *x = &s[i].exprs[e];
+                    if (!x->name || (x->nmath && !x->math)) abort();
+                    /* arithmetic is total: any value, any steps */
+                    bs_iq_value v = {1, INT64_MIN, 0};
+                    bs_iq_math_apply(x->math, x->nmath, v);
+                    v = (bs_iq_value){0, 0, -0.0};
+                    bs_iq_math_apply(x->math, x->nmath, v);
+                }
             }
         }
         bs_iq_stmt *s2;

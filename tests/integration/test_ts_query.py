@@ -130,6 +130,25 @@ QUERIES = [
     # bounds equal to point times (i = 4 and i = 7 of host h1): both kept
     "SELECT usage FROM cpu WHERE host = 'h1' AND time >= %ds AND time <= %ds" % (T0 + 148, T0 + 259),
     "SELECT usage FROM cpu WHERE host = 'h1' AND time > %ds AND time < %ds" % (T0 + 148, T0 + 259),
+    # arithmetic with numbers (Grafana's math()): integer stays integer but
+    # for '/', division and modulo by zero give 0, fill() comes first, a
+    # repeated column name gets _1
+    "SELECT usage * 2 FROM cpu WHERE host = 'h1'",
+    "SELECT mean(usage) / 100 FROM cpu",
+    "SELECT max(cores) * 2, min(usage) + 1 FROM cpu",
+    "SELECT cores / 2 FROM cpu WHERE host = 'h0'",
+    "SELECT cores % 3, -cores FROM cpu WHERE host = 'h2'",
+    "SELECT (usage + 1) * 2 AS u FROM cpu WHERE host = 'h0'",
+    "SELECT 10 - usage, usage FROM cpu WHERE region = 'eu'",
+    "SELECT 2 * 3 + cores - 0.5 FROM cpu WHERE host = 'h1'",
+    "SELECT count(usage) / 2 FROM cpu GROUP BY host",
+    "SELECT mean(free) * 2 FROM mem WHERE %s GROUP BY time(1m) fill(5)" % W,
+    "SELECT mean(free) * 2 FROM mem WHERE %s GROUP BY time(1m) fill(linear)" % W,
+    "SELECT max(usage) * 2 FROM cpu GROUP BY host",
+    "SELECT used / 0, free % 0 FROM mem",
+    "SELECT percentile(usage, 90) - 1 FROM cpu",
+    "SELECT usage, usage FROM cpu WHERE host = 'h1'",
+    "SELECT note * 2 FROM cpu",
 ]
 
 

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -228,6 +229,104 @@ START_TEST(test_errors) {
 }
 END_TEST
 
+/* the value of expression e of q for x */
+static bs_iq_value calc(const char *q, int is_int, int64_t i, double f) {
+    bs_iq_stmt *s = parse1(q, 0);
+    bs_iq_value v = {is_int, i, f};
+    return bs_iq_math_apply(s->exprs[0].math, s->exprs[0].nmath, v);
+}
+
+START_TEST(test_arithmetic) {
+    bs_iq_stmt *s = parse1("SELECT mean(v) / 100 AS pct, (w + 1) * 2, 10 - x, -y, z FROM m", 0);
+    ck_assert_uint_eq(s->nexprs, 5);
+    ck_assert_int_eq(s->exprs[0].agg, BS_IQ_MEAN);
+    ck_assert_str_eq(s->exprs[0].name, "v");
+    ck_assert_str_eq(s->exprs[0].alias, "pct");
+    ck_assert_uint_eq(s->exprs[0].nmath, 1);
+    ck_assert_int_eq(s->exprs[0].math[0].op, '/');
+    ck_assert_int_eq(s->exprs[0].math[0].ki, 100);
+    ck_assert_uint_eq(s->exprs[1].nmath, 2); /* innermost first */
+    ck_assert_int_eq(s->exprs[1].math[0].op, '+');
+    ck_assert_int_eq(s->exprs[1].math[1].op, '*');
+    ck_assert_int_eq(s->exprs[2].math[0].left, 1);
+    ck_assert_str_eq(s->exprs[3].name, "y");
+    ck_assert_uint_eq(s->exprs[4].nmath, 0);
+
+    /* InfluxDB's arithmetic: integers stay integers except for '/';
+     * division and modulo by zero give 0; constants fold first */
+    bs_iq_value r = calc("SELECT v * 2 FROM m", 1, 7, 0);
+    ck_assert(r.is_int && r.i == 14);
+    r = calc("SELECT v / 2 FROM m", 1, 7, 0);
+    ck_assert(!r.is_int && r.f == 3.5);
+    r = calc("SELECT v % 4 FROM m", 1, 7, 0);
+    ck_assert(r.is_int && r.i == 3);
+    r = calc("SELECT v / 0 FROM m", 0, 0, 1.5);
+    ck_assert(!r.is_int && r.f == 0);
+    r = calc("SELECT v % 0 FROM m", 1, 7, 0);
+    ck_assert(r.is_int && r.i == 0);
+    r = calc("SELECT v % 2 FROM m", 0, 0, 2.5);
+    ck_assert(!r.is_int && r.f == 0.5);
+    r = calc("SELECT 10 / v FROM m", 1, 4, 0);
+    ck_assert(!r.is_int && r.f == 2.5);
+    r = calc("SELECT 2 * 3 + v - 0.5 FROM m", 1, 1, 0);
+    ck_assert(!r.is_int && r.f == 6.5);
+    r = calc("SELECT -(v - 1) * 2 FROM m", 1, 5, 0);
+    ck_assert(r.is_int && r.i == -8);
+    r = calc("SELECT v - -1 FROM m", 0, 0, 1.5);
+    ck_assert(!r.is_int && r.f == 2.5);
+    r = calc("SELECT v * 2 FROM m", 1, INT64_MAX, 0); /* wraps, as Go's int64 */
+    ck_assert(r.is_int && r.i == -2);
+
+    ck_assert_str_eq(parse_err("SELECT 1 + 2 FROM m"), "field must contain at least one variable");
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT v + w FROM m"), "two fields or functions"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT max(v) - min(v) FROM m"), "two fields"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT count(*) * 2 FROM m"), "over *"));
+    ck_assert_ptr_nonnull(strstr(parse_err("SELECT (v * 2 FROM m"), "expected )"));
+    /* nesting is bounded (a recursive parser on a 25 MB body): an error,
+     * not a stack overflow; 100 levels still parse */
+    char *deep = malloc(2000100);
+    for (int k = 0; k < 2; k++) {
+        const char *head = k ? "SELECT v FROM m WHERE " : "SELECT ";
+        size_t n = strlen(head);
+        memcpy(deep, head, n);
+        for (size_t j = 0; j < 2000000; j++) /* "- - - ...": "--" starts a comment */
+            deep[n + j] = k ? '(' : j % 2 ? ' ' : '-';
+        strcpy(deep + n + 2000000, k ? "a = 'x'" : "v FROM m");
+        ck_assert_str_eq(parse_err(deep), "expression nested too deeply (more than 100 levels)");
+    }
+    char ok[512] = "SELECT ";
+    for (int k = 0; k < 100; k++) strcat(ok, "(");
+    strcat(ok, "v");
+    for (int k = 0; k < 100; k++) strcat(ok, ")");
+    strcat(ok, " * 2 FROM m");
+    ck_assert_uint_eq(parse1(ok, 0)->exprs[0].nmath, 1);
+    free(deep);
+}
+END_TEST
+
+/* regexes the C library would compile recursively past the stack, or
+ * expand past memory, are refused when parsed */
+START_TEST(test_regex_limits) {
+    char q[2048] = "SELECT v FROM m WHERE h =~ /";
+    for (int k = 0; k < 101; k++) strcat(q, "(");
+    strcat(q, "a");
+    for (int k = 0; k < 101; k++) strcat(q, ")");
+    strcat(q, "/");
+    ck_assert_ptr_nonnull(strstr(parse_err(q), "nested more than 100 levels deep"));
+    ck_assert_ptr_nonnull(
+        strstr(parse_err("SELECT v FROM m WHERE h =~ /(a{1000}){1000}/"), "expand it past"));
+    ck_assert_ptr_nonnull(
+        strstr(parse_err("SELECT v FROM m WHERE h !~ /((a{10,}){10}){10}x{10,100}/"), "expand"));
+    strcpy(q, "SELECT v FROM m WHERE h =~ /");
+    for (int k = 0; k < 150; k++) strcat(q, "\\("); /* escaped, or in brackets: not groups */
+    for (int k = 0; k < 150; k++) strcat(q, "[(]");
+    strcat(q, "/");
+    parse1(q, 0);
+    parse1("SELECT v FROM m WHERE h =~ /^(host1|host2|web-[0-9]{1,3}\\.[0-9]{1,3})$/", 0);
+    parse1("SELECT v FROM m WHERE h =~ /a{32767}/", 0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("influxql");
     TCase *tc = tcase_create("parse");
@@ -238,6 +337,8 @@ int main(void) {
     tcase_add_test(tc, test_delete_and_policies);
     tcase_add_test(tc, test_where_tree);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_arithmetic);
+    tcase_add_test(tc, test_regex_limits);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
