@@ -15,12 +15,16 @@ reference:
   - partial writes: the same bodies (bad lines, type conflicts inside a
     batch and against stored fields, comments, escapes) posted to Basalt
     and to a real influxd 1.6 get the same status and error text, and
-    the same points are stored.
+    the same points are stored;
+  - hostile queries (a million nested parentheses or unary minuses, a
+    deeply nested or exploding regex, in SELECT and DELETE) get a 400 with
+    the reason, and the node keeps answering.
 """
 import gzip
 import os
 import subprocess
 import tempfile
+import urllib.parse
 
 import harness
 import influx_ref
@@ -174,6 +178,38 @@ BODIES = [
     b"",
     b"only bad\nalso = bad\n",
 ]
+
+
+class TsHostileQueryTest(harness.NodeTestCase):
+    keyspace = None
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.node.host, self.node.http_port)
+
+    def test_hostile_queries_answered(self):
+        """Queries built to exhaust a recursive parser or the regex compiler
+        get a 400 with the reason; the node keeps serving."""
+        influx_ref.query(self.url, "CREATE DATABASE hq")
+        st, _, _ = influx_ref.http(self.url, "POST", "/write", {"db": "hq"}, b"m,h=a v=1 1\n")
+        self.assertEqual(st, 204)
+        n = 1000000
+        cases = [
+            ("SELECT v FROM m WHERE " + "(" * n + "h = 'a'" + ")" * n, "nested too deeply"),
+            ("SELECT " + "- " * n + "v FROM m", "nested too deeply"),
+            ("SELECT v FROM m WHERE h =~ /" + "(" * n + "a" + ")" * n + "/", "too complex"),
+            ("SELECT v FROM m WHERE h =~ /(a{30000}){30000}/", "too complex"),
+            ("DELETE FROM m WHERE h =~ /" + "(" * n + "/", "too complex"),
+        ]
+        for q, why in cases:
+            st, res, _ = influx_ref.http(self.url, "POST", "/query", None,
+                                         urllib.parse.urlencode({"q": q, "db": "hq"}).encode(),
+                                         {"Content-Type": "application/x-www-form-urlencoded"})
+            self.assertEqual(st, 400, q[:60])
+            self.assertIn(why, res["error"], q[:60])
+        st, res, _ = influx_ref.query(self.url, "SELECT v * 2 FROM m WHERE h =~ /^(a|b)$/",
+                                      db="hq", epoch="ns")
+        self.assertEqual(res["results"][0]["series"][0]["values"], [[1, 2]])
 
 
 class TsPartialWriteReferenceTest(harness.NodeTestCase):
