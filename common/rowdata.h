@@ -101,6 +101,13 @@ typedef struct bs_visit {
     int (*part)(void *ud, int64_t token, const uint8_t *pk, size_t pk_len);
     int (*row)(void *ud, const bs_rowv *row);
     void *ud;
+    /* Optional (a coordinator's visit at ONE): the ranges another replica
+     * holds may be visited there, by the replica's partial-visit handler
+     * (node/coord/coord.h) given this request, and only its result comes
+     * back, to merge: 0, or -1 (the ranges are then read whole). */
+    const uint8_t *partial;
+    size_t partial_len;
+    int (*merge)(void *ud, const uint8_t *answer, size_t len);
 } bs_visit;
 
 #endif

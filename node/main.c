@@ -371,6 +371,9 @@ static int start_http(node_parts *n) {
     bs_ts_opts_from_config(&to, &n->cfg);
     rc = bs_ts_new(&to, &n->be, &n->ts);
     if (!rc) {
+        /* aggregates over the ranges this node holds, for other coordinators */
+        bs_coord_partial pv = {bs_ts_partial_open, bs_ts_partial_close, n->ts};
+        bs_coord_set_partial(n->coord, &pv);
         bs_ts_set_auth(n->ts, n->ap.exec);
         bs_ts_http_handler(n->ts, &hh);
         rc = bs_http_start(&ho, &hh, &n->http);

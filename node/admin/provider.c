@@ -551,6 +551,14 @@ static int r_metrics(void *ud, const bs_admin_request *req,
                "Mutations applied for other coordinators", st.replica_writes);
         metric(b, "basalt_replica_reads_total", "counter",
                "Reads served for other coordinators", st.replica_reads);
+        metric(b, "basalt_coordinator_partial_visits_total", "counter",
+               "Aggregations asked of other replicas (only their results come back)",
+               st.partial_sent);
+        metric(b, "basalt_coordinator_partial_visits_failed_total", "counter",
+               "Aggregations asked of other replicas that failed (their ranges read whole)",
+               st.partial_failed);
+        metric(b, "basalt_replica_partial_visits_total", "counter",
+               "Aggregations run for other coordinators", st.partial_served);
         metrics_fwd(b, &st);
         bs_buf_appendf(b,
                        "# HELP basalt_coordinator_latency_seconds Coordinator "

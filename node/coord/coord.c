@@ -475,6 +475,7 @@ bs__fan *bs__fan_new(bs_coord *c, size_t n) {
 const char *bs__verb_name(uint8_t verb) {
     switch (verb) {
     case BS_VERB_MUTATION: return "MUTATION";
+    case BS_VERB_PARTIAL: return "PARTIAL";
     case BS_VERB_READ: return "READ";
     case BS_VERB_HINT: return "HINT";
     case BS_VERB_READ_RAW: return "READ_RAW";
@@ -834,12 +835,20 @@ static const verb_ent k_verbs[] = {
     {BS_VERB_READ_RAW, bs__job_read_raw, 0},
     {BS_VERB_REPAIR_RAW, bs__job_repair_raw, 1},
     {BS_VERB_RANGE_READ, bs__job_range, 0},
+    {BS_VERB_PARTIAL, bs__job_partial, 0},
     {BS_VERB_BATCHLOG_STORE, bs__job_batchlog_store, 1},
     {BS_VERB_BATCHLOG_REMOVE, bs__job_batchlog_remove, 1},
     {BS_VERB_TRUNCATE, bs__job_truncate, 1},
     {BS_VERB_COUNTER, bs__job_counter, 1},
     {BS_VERB_PAXOS, bs__job_paxos, 1},
 };
+
+void bs_coord_set_partial(bs_coord *c, const bs_coord_partial *p) {
+    bs_coord_partial *h = malloc(sizeof *h);
+    if (!h) return; /* without it, partial visits are read whole */
+    *h = *p;
+    free(atomic_exchange(&c->partial, h));
+}
 
 void bs_coord_drain(bs_coord *c) {
     if (c && !atomic_exchange(&c->drained, 1))
@@ -1286,6 +1295,7 @@ void bs_coord_free(bs_coord *c) {
     bs_hints_close(c->hints);
     bs__fwd_free(c);
     bs__spec_free(c);
+    free(atomic_load(&c->partial));
     free(c->workers);
     for (bs__cache_ent *e = c->cache, *nx; e; e = nx) {
         nx = e->next;
@@ -1319,6 +1329,9 @@ void bs_coord_get_stats(bs_coord *c, bs_coord_stats *out) {
     out->speculative_retries = atomic_load(&c->spec_retries);
     out->replica_writes = atomic_load(&c->replica_writes);
     out->replica_reads = atomic_load(&c->replica_reads);
+    out->partial_sent = atomic_load(&c->partial_sent);
+    out->partial_served = atomic_load(&c->partial_served);
+    out->partial_failed = atomic_load(&c->partial_failed);
     out->fwd_sent = atomic_load(&c->fwd_sent);
     out->fwd_relayed = atomic_load(&c->fwd_relayed);
     out->fwd_acked = atomic_load(&c->fwd_acked);

@@ -71,6 +71,8 @@
  * PAXOS (lwt), 26 COUNTER. */
 #define BS_VERB_MUTATION_FWD 25
 #define BS_VERB_MUTATION_ACK 27
+/* A visit run on a replica, only its result sent back (bs_visit.partial). */
+#define BS_VERB_PARTIAL 21
 
 typedef struct bs_coord bs_coord;
 
@@ -206,6 +208,9 @@ typedef struct bs_coord_stats {
     uint64_t speculative_retries;
     uint64_t replica_writes;     /* MUTATION/HINT applied for peers */
     uint64_t replica_reads;      /* READ/READ_RAW/RANGE_READ served */
+    uint64_t partial_sent;       /* partial visits asked of other replicas */
+    uint64_t partial_served;     /* partial visits run for other coordinators */
+    uint64_t partial_failed;     /* partial visits that failed: ranges read whole */
     uint64_t fwd_sent;           /* MUTATION_FWD sent to a remote DC's forwarder */
     uint64_t fwd_relayed;        /* copies passed on as a forwarder */
     uint64_t fwd_acked;          /* MUTATION_ACKs received from relayed replicas */
@@ -215,5 +220,20 @@ typedef struct bs_coord_stats {
 } bs_coord_stats;
 
 void bs_coord_get_stats(bs_coord *c, bs_coord_stats *out);
+
+/* The replica side of partial visits (bs_visit.partial; the time-series
+ * endpoint's aggregates): open turns a request into the visit to run
+ * over this node's data of table *t (cf name) with slice *sl; the
+ * coordinator visits each requested range of its store with it, then
+ * close encodes the result into out (ok: every range was visited) and
+ * frees ctx.  open: 0, or -1 with msg (the coordinator then reads the
+ * ranges whole). */
+typedef struct bs_coord_partial {
+    int (*open)(void *ud, const uint8_t *req, size_t len, void **ctx, bs_visit *v,
+                bs_slice *sl, char *cf, size_t cflen, char *msg, size_t msglen);
+    int (*close)(void *ud, void *ctx, int ok, bs_buf *out);
+    void *ud;
+} bs_coord_partial;
+void bs_coord_set_partial(bs_coord *c, const bs_coord_partial *p);
 
 #endif

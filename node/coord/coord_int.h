@@ -281,6 +281,9 @@ struct bs_coord {
     char hdc[1024];
     atomic_int hdc_any;
     _Atomic uint64_t fwd_sent, fwd_relayed, fwd_acked, fwd_expired;
+    _Atomic uint64_t partial_sent, partial_served, partial_failed;
+    /* the partial-visit handler, set once (bs_coord_set_partial), or NULL */
+    _Atomic(bs_coord_partial *) partial;
     bs__hist write_lat, read_lat, replica_read_lat;
 };
 
@@ -369,6 +372,7 @@ void bs__job_read(bs_coord *c, bs__job *j);
 void bs__job_read_raw(bs_coord *c, bs__job *j);
 void bs__job_repair_raw(bs_coord *c, bs__job *j);
 void bs__job_range(bs_coord *c, bs__job *j);
+void bs__job_partial(bs_coord *c, bs__job *j);
 /* Counter writes (coord_counter.c): the backend's counter_write, and the
  * leader side of a forwarded one. */
 int bs__coord_counter_write(void *ud, const bs_mutation *m, size_t n, uint16_t cl,

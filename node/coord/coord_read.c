@@ -1293,6 +1293,7 @@ typedef struct scanctx {
     size_t qh, qn; /* queue head and length */
     int k;         /* concurrency factor */
     const bs_visit *visit; /* a visit: local pieces are visited in the store */
+    struct pplan *pp;      /* remote pieces asked as partial visits, or NULL */
 } scanctx;
 
 /* The piece that starts at pos: vnode *v, end *sub (<= hi).  0 or -1. */
@@ -1569,6 +1570,159 @@ static int scan_piece_remote(scanctx *x, const bs__target *tg, int64_t lo, int64
     return 0;
 }
 
+/* ---- partial visits ------------------------------------------------------
+ *
+ * A visit at ONE that can be run on the replicas (bs_visit.partial): the
+ * remote pieces are grouped by the replica chosen for each, and each
+ * replica is sent one PARTIAL request naming its pieces, before the walk
+ * starts, so the replicas visit their pieces while this node visits its
+ * own.  The walk skips the pieces asked (pp_asked); their answers are
+ * merged after it.  A replica that fails (timeout, error, an answer the
+ * visitor cannot merge) has its pieces read whole, as without partial
+ * visits. */
+
+typedef struct ppeer {
+    bs__target tg;
+    int64_t *lo, *hi;
+    size_t n, cap;
+} ppeer;
+
+typedef struct pplan {
+    ppeer *p;
+    size_t np;
+    bs__fan *f;
+    int64_t *alo, *ahi; /* every piece asked, in walk order */
+    size_t na, acap, next;
+} pplan;
+
+static int pp_push(int64_t **lo, int64_t **hi, size_t *n, size_t *cap, int64_t a, int64_t b) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        int64_t *nl = realloc(*lo, nc * sizeof *nl);
+        if (!nl) return -1;
+        *lo = nl;
+        int64_t *nh = realloc(*hi, nc * sizeof *nh);
+        if (!nh) return -1;
+        *hi = nh;
+        *cap = nc;
+    }
+    (*lo)[*n] = a;
+    (*hi)[(*n)++] = b;
+    return 0;
+}
+
+/* The walk reaches piece (lo, hi]: 1 if it was asked of its replica. */
+static int pp_asked(pplan *pp, int64_t lo, int64_t hi) {
+    while (pp->next < pp->na && pp->ahi[pp->next] <= lo) pp->next++;
+    return pp->next < pp->na && pp->alo[pp->next] == lo && pp->ahi[pp->next] == hi;
+}
+
+static void pp_free(pplan *pp) {
+    if (!pp) return;
+    for (size_t i = 0; i < pp->np; i++) {
+        free(pp->p[i].lo);
+        free(pp->p[i].hi);
+    }
+    free(pp->p);
+    free(pp->alo);
+    free(pp->ahi);
+    bs__fan_release(pp->f);
+    free(pp);
+}
+
+/* Groups the remote pieces of the segments by replica and sends each
+ * replica its request.  NULL when there is nothing to ask (or no
+ * memory): the walk then reads every remote piece whole. */
+static pplan *pp_start(scanctx *x, const int64_t *lo, const int64_t *hi, int nseg) {
+    pplan *pp = calloc(1, sizeof *pp);
+    if (!pp) return NULL;
+    bs_exec_err ignore;
+    bs_exec_err *keep = x->err;
+    x->err = &ignore;
+    int bad = 0;
+    for (int g = 0; g < nseg && !bad; g++) {
+        for (int64_t pos = lo[g]; pos < hi[g] && !bad;) {
+            size_t v, n;
+            int64_t sub;
+            bs__target tg;
+            if (piece_at(x, pos, hi[g], &v, &sub)) break;
+            if (!piece_contacts(x, v, &tg, &n, &ignore) && !tg.local && tg.has_peer) {
+                size_t i = 0;
+                while (i < pp->np && memcmp(pp->p[i].tg.host.b, tg.host.b, 16)) i++;
+                if (i == pp->np) {
+                    ppeer *np = realloc(pp->p, (pp->np + 1) * sizeof *np);
+                    if (!np) {
+                        bad = 1;
+                        break;
+                    }
+                    pp->p = np;
+                    memset(&np[pp->np], 0, sizeof *np);
+                    np[pp->np++].tg = tg;
+                }
+                ppeer *pe = &pp->p[i];
+                bad = pe->n == 4096 || pp_push(&pe->lo, &pe->hi, &pe->n, &pe->cap, pos, sub) ||
+                      pp_push(&pp->alo, &pp->ahi, &pp->na, &pp->acap, pos, sub);
+            }
+            pos = sub;
+        }
+    }
+    x->err = keep;
+    if (bad || !pp->np || !(pp->f = bs__fan_new(x->c, pp->np))) {
+        pp_free(pp);
+        return NULL;
+    }
+    for (size_t i = 0; i < pp->np; i++) {
+        ppeer *pe = &pp->p[i];
+        bs_wire_partial wp = {x->cf, pe->lo, pe->hi, pe->n, x->visit->partial,
+                              x->visit->partial_len};
+        bs_buf pay = BS_BUF_INIT;
+        if (bs_wire_partial_encode(&wp, &pay))
+            bs__fan_complete(pp->f, i, BS_ENOMEM);
+        else
+            bs__fan_send(pp->f, i, &pe->tg.peer, BS_VERB_PARTIAL, pay.data, pay.len,
+                         x->c->o.range_timeout_ms);
+        BS__INC(x->c->partial_sent);
+        bs_buf_free(&pay);
+    }
+    return pp;
+}
+
+static int scan_segment(scanctx *x, bs_table *t, scanround *sr, int64_t lo, int64_t hi, fwd *w,
+                        int *cursor_pending);
+
+/* After the walk: merges each replica's answer; the pieces of a replica
+ * that failed are read whole.  0 or -1 with err. */
+static int pp_finish(scanctx *x, bs_table *t, scanround *sr, fwd *w) {
+    pplan *pp = x->pp;
+    int64_t deadline = bs_clock_mono_ns() + (int64_t)x->c->o.range_timeout_ms * 1000000;
+    bs__fan_wait(pp->f, pred_all_done, NULL, deadline);
+    x->pp = NULL; /* the fallback reads pieces whole */
+    for (size_t i = 0; i < pp->np && !w->stopped; i++) {
+        pthread_mutex_lock(&pp->f->lock);
+        int ok = pp->f->calls[i].done && !pp->f->calls[i].status;
+        const uint8_t *resp = pp->f->calls[i].resp;
+        size_t len = pp->f->calls[i].len;
+        pthread_mutex_unlock(&pp->f->lock);
+        int m = ok ? x->visit->merge(x->visit->ud, resp, len) : -1;
+        if (m < -1) {
+            x->err->code = BS_PROTO_ERR_SERVER;
+            snprintf(x->err->msg, sizeof x->err->msg, "merging the result of %s failed",
+                     pp->p[i].tg.peer.addr);
+            return -1;
+        }
+        if (!m) continue;
+        BS__INC(x->c->partial_failed);
+        BS_DEBUG(LOG, "partial visit of %s by %s failed: reading its %zu pieces whole", x->cf,
+                 pp->p[i].tg.peer.addr, pp->p[i].n);
+        for (size_t k = 0; k < pp->p[i].n && !w->stopped; k++) {
+            int cp = 0;
+            if (scan_segment(x, t, sr, pp->p[i].lo[k], pp->p[i].hi[k], w, &cp)) return -1;
+            ahead_drop_all(x);
+        }
+    }
+    return 0;
+}
+
 /* One piece at ONE / LOCAL_ONE: one live replica, remote ones with
  * read-ahead.  0 or -1 with err. */
 static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub, int64_t hi,
@@ -1576,6 +1730,7 @@ static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub,
     bs__target tg;
     size_t n;
     if (piece_contacts(x, v, &tg, &n, x->err)) return -1;
+    if (x->pp && pp_asked(x->pp, pos, sub)) return 0; /* its replica visits it */
     bs__fan *pre = with_cursor ? NULL : ahead_take(x, pos, sub, &tg, 1);
     size_t before = w->n;
     ahead_fill(x, sub, hi);
@@ -1588,7 +1743,7 @@ static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub,
         rc = scan_piece_remote(x, &tg, pos, sub, with_cursor, pre, w);
     }
     if (rc) return -1;
-    factor_grow(x, w, before);
+    if (!x->pp) factor_grow(x, w, before); /* read-ahead: not with partial visits */
     return 0;
 }
 
@@ -1685,10 +1840,15 @@ static int coord_scan(bs_coord *c, const bs_table_schema *ts, const bs_scan *sc0
     int cursor_pending = scv.has_cursor;
     scanround sr = {c, NULL, 0, t, cl, err, NULL};
     rc = 0;
+    pplan *pp = NULL;
+    if (visit && visit->merge && x->need == 1 && !cursor_pending)
+        pp = x->pp = pp_start(x, lo, hi, nseg);
     for (int g = 0; g < nseg && !rc && !w.stopped; g++) {
         rc = scan_segment(x, t, &sr, lo[g], hi[g], &w, &cursor_pending);
         ahead_drop_all(x); /* pieces of a segment only */
     }
+    if (pp && !rc) rc = pp_finish(x, t, &sr, &w);
+    pp_free(pp);
 done:
     if (x) ahead_drop_all(x);
     free(x);
@@ -1809,6 +1969,48 @@ static int range_cb(void *ud, const bs_partv *p) {
     int rc = bs_wire_result_encode(p, 0, &r->parts[r->n]);
     r->n++;
     return rc;
+}
+
+/* A partial visit: the handler's visit over each requested range of
+ * this node's store, its result as the answer. */
+void bs__job_partial(bs_coord *c, bs__job *j) {
+    bs_arena a;
+    bs_arena_init(&a, 0);
+    char e[256], cf[200];
+    bs_wire_partial wp;
+    bs_buf out = BS_BUF_INIT;
+    bs_table *t = NULL;
+    void *ctx = NULL;
+    bs_visit v;
+    bs_slice sl;
+    memset(&v, 0, sizeof v);
+    memset(&sl, 0, sizeof sl);
+    const bs_coord_partial *ph = atomic_load(&c->partial);
+    int rc = bs_wire_partial_decode(j->data, j->len, &a, &wp, e, sizeof e), opened = 0;
+    if (rc) BS_WARN(LOG, "bad PARTIAL from %s: %s", j->in.from.addr, e);
+    else if (!ph) rc = BS_ENOTSUP;
+    else if (ph->open(ph->ud, wp.req, wp.req_len, &ctx, &v, &sl, cf, sizeof cf, e, sizeof e)) {
+        BS_DEBUG(LOG, "PARTIAL from %s not run: %s", j->in.from.addr, e);
+        rc = BS_EINVAL;
+    } else {
+        opened = 1;
+        if (strcmp(cf, wp.cf) || !(t = job_table(c, cf))) rc = BS_ENOTFOUND;
+    }
+    for (size_t i = 0; !rc && i < wp.nranges; i++) {
+        bs_scan sc;
+        memset(&sc, 0, sizeof sc);
+        sc.start_token = wp.lo[i];
+        sc.end_token = wp.hi[i];
+        sc.slice = &sl;
+        int r = bs_store_visit(t, &sc, &v);
+        if (r < 0) rc = r;
+        if (r > 0) break; /* the visitor stopped */
+    }
+    if (opened && ph->close(ph->ud, ctx, !rc, &out) && !rc) rc = BS_ENOMEM;
+    if (!rc) BS__INC(c->partial_served);
+    bs__job_reply(c, j, rc, out.data, out.len);
+    bs_buf_free(&out);
+    bs_arena_free(&a);
 }
 
 void bs__job_range(bs_coord *c, bs__job *j) {

@@ -674,6 +674,62 @@ out:
     return rc;
 }
 
+int bs_wire_partial_encode(const bs_wire_partial *p, bs_buf *out) {
+    size_t before = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, wr);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, WIRE_VERSION);
+    msgpack_pack_str(&pk, strlen(p->cf));
+    msgpack_pack_str_body(&pk, p->cf, strlen(p->cf));
+    msgpack_pack_array(&pk, (uint32_t)p->nranges * 2);
+    for (size_t i = 0; i < p->nranges; i++) {
+        msgpack_pack_int64(&pk, p->lo[i]);
+        msgpack_pack_int64(&pk, p->hi[i]);
+    }
+    p_bin(&pk, p->req, p->req_len);
+    return out->len > before ? 0 : BS_ENOMEM;
+}
+
+int bs_wire_partial_decode(const void *p, size_t len, bs_arena *a, bs_wire_partial *out,
+                           char *err, size_t errlen) {
+    dc c = {a, err, errlen};
+    msgpack_unpacked u;
+    int rc = unpack(&c, p, len, &u);
+    if (rc) return rc;
+    memset(out, 0, sizeof *out);
+    const msgpack_object *f, *r;
+    int64_t v;
+    if ((rc = g_arr(&c, &u.data, 4, "partial", &f)) ||
+        (rc = g_int(&c, &f[0], WIRE_VERSION, WIRE_VERSION, &v, "version")) ||
+        (rc = g_str(&c, &f[1], &out->cf, "table")) ||
+        (rc = g_bin(&c, &f[3], 0, &out->req, &out->req_len, 1 << 20, "request")))
+        goto out;
+    if (f[2].type != MSGPACK_OBJECT_ARRAY || f[2].via.array.size < 2 ||
+        f[2].via.array.size > 8192 || f[2].via.array.size % 2) {
+        rc = bad(&c, "wire: partial: expected 1 to 4096 ranges");
+        goto out;
+    }
+    r = f[2].via.array.ptr;
+    size_t n = f[2].via.array.size / 2;
+    int64_t *lo = bs_arena_alloc(a, n * sizeof *lo), *hi = bs_arena_alloc(a, n * sizeof *hi);
+    if (!lo || !hi) {
+        rc = BS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!(rc = g_int(&c, &r[2 * i], INT64_MIN, INT64_MAX, &lo[i], "range start")) &&
+            !(rc = g_int(&c, &r[2 * i + 1], INT64_MIN, INT64_MAX, &hi[i], "range end")) &&
+            lo[i] >= hi[i])
+            rc = bad(&c, "wire: partial: empty range");
+    out->lo = lo;
+    out->hi = hi;
+    out->nranges = n;
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
 int bs_wire_scan_encode(const bs_wire_scan *s, bs_buf *out) {
     bs_buf inner = BS_BUF_INIT;
     int rc = bs_wire_read_encode(&s->read, &inner);

@@ -118,6 +118,21 @@ typedef struct bs_wire_scan {
     uint32_t max_parts; /* >= 1 */
 } bs_wire_scan;
 
+/* A partial visit (BS_VERB_PARTIAL): the visitor's request run over
+ * ranges (lo, hi] of table cf on the replica; the answer is the bytes its
+ * handler encodes. */
+typedef struct bs_wire_partial {
+    const char *cf;
+    const int64_t *lo, *hi;
+    size_t nranges; /* 1..4096 */
+    const uint8_t *req;
+    size_t req_len;
+} bs_wire_partial;
+
+int bs_wire_partial_encode(const bs_wire_partial *p, bs_buf *out);
+int bs_wire_partial_decode(const void *p, size_t len, bs_arena *a, bs_wire_partial *out,
+                           char *err, size_t errlen);
+
 int bs_wire_scan_encode(const bs_wire_scan *s, bs_buf *out);
 int bs_wire_scan_decode(const void *p, size_t len, bs_arena *a,
                         bs_wire_scan *out, char *err, size_t errlen);

@@ -56,6 +56,15 @@ void bs_ts_free(bs_ts *ts);
  * credentials (docs/SECURITY.md).  Call before serving. */
 void bs_ts_set_auth(bs_ts *ts, bs_exec *x);
 
+/* The replica side of a partial aggregate (node/coord/coord.h,
+ * bs_coord_partial, ud = ts): open plans the statement a coordinator's
+ * request carries over this node's schema and returns the visit and the
+ * slice to run over table cf; close encodes the groups it aggregated
+ * (ok) and frees ctx.  See ts_select.c, "Partial aggregates". */
+int bs_ts_partial_open(void *ud, const uint8_t *req, size_t len, void **ctx, bs_visit *v,
+                       bs_slice *sl, char *cf, size_t cflen, char *msg, size_t msglen);
+int bs_ts_partial_close(void *ud, void *ctx, int ok, bs_buf *out);
+
 /* The HTTP handler of the endpoint (ud = ts). */
 void bs_ts_http_handler(bs_ts *ts, bs_http_handler *h);
 

@@ -27,10 +27,10 @@
  * range is open); SELECT * lists fields and tags sorted by name; a tag
  * missing from a series compares as "".
  *
- * Not yet (see docs/TIMESERIES.md): partial aggregates computed on
- * other replicas (their partitions come here whole and are aggregated
- * here).  Bounded: at most BS_TS_MAX_WINDOWS windows per
- * series, BS_TS_MAX_ROWS raw rows per query.
+ * An aggregate's scan has the ranges other replicas hold aggregated
+ * there ("Partial aggregates" below); the series-index path and raw
+ * SELECTs read partitions.  Bounded: at most BS_TS_MAX_WINDOWS windows
+ * per series, BS_TS_MAX_ROWS raw rows per query.
  */
 #include <math.h>
 #include <pthread.h>
@@ -40,7 +40,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <msgpack.h>
+
 #include "common/error.h"
+#include "common/mpcheck.h"
 #include "node/ts/ts_int.h"
 #include "query/ts/influxql.h"
 #include "ring/murmur3.h"
@@ -136,6 +139,8 @@ typedef struct sel {
     const uint8_t *want_pk; /* only this partition (index path) */
     size_t want_len;
     bs_buf ckb; /* clustering key decoding */
+    const bs_buf *preq; /* the partial-visit request (aggregates), or NULL */
+    const char *db;
     char err[512];
 } sel;
 
@@ -1185,6 +1190,361 @@ fail:
 }
 
 /* ------------------------------------------------------------------ */
+/* Partial aggregates: run on the replicas, merged here                 */
+/* ------------------------------------------------------------------ */
+
+/* The ranges other replicas hold are aggregated by them (the coordinator
+ * asks each replica once per scan: bs_visit.partial), and only their
+ * groups, windows and accumulators come back, not the partitions.
+ *   request: [db, statement text, now ns]: the replica parses and plans
+ *            the same statement against its schema (partial_open);
+ *   answer:  [dmin, dmax, ngtags, nexprs, [group...]]
+ *            group  [key bin, [tag value...], [window...]]
+ *            window [start, any, [acc...]]
+ *            acc    [n, fsum, isum, tmin, tmax, tfirst, tlast, min, max,
+ *                    first, last, values]
+ *            val    nil | [type, f, i, u, bytes]
+ *            values nil | [[x...], [t...], [val...]] (median, stddev,
+ *                   percentile)
+ * An answer the coordinator cannot use changes nothing and its ranges
+ * are read whole (sel_merge answers -1). */
+
+#define PARTIAL_MAX_DEPTH 12
+
+static int pk_write(void *data, const char *buf, size_t len) {
+    return bs_buf_append((bs_buf *)data, buf, len) ? -1 : 0;
+}
+
+static int partial_request(sel *s, const char *db, bs_buf *out) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, pk_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_str_with_body(&pk, db, strlen(db));
+    msgpack_pack_str_with_body(&pk, s->st->src, s->st->src_len);
+    msgpack_pack_int64(&pk, s->st->now_ns);
+    return out->len ? 0 : -1;
+}
+
+static void pack_val(msgpack_packer *pk, const val *v) {
+    if (v->t < 0) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_array(pk, 5);
+    msgpack_pack_int(pk, v->t);
+    msgpack_pack_double(pk, v->f);
+    msgpack_pack_int64(pk, v->i);
+    msgpack_pack_uint64(pk, v->u);
+    msgpack_pack_bin_with_body(pk, v->t == BS_LP_STRING && v->s ? v->s : "", v->t == BS_LP_STRING ? v->sn : 0);
+}
+
+static void pack_acc(msgpack_packer *pk, const acc *c, bs_iq_agg agg) {
+    msgpack_pack_array(pk, 12);
+    msgpack_pack_int64(pk, c->n);
+    msgpack_pack_double(pk, c->fsum);
+    msgpack_pack_int64(pk, c->isum);
+    msgpack_pack_int64(pk, c->tmin);
+    msgpack_pack_int64(pk, c->tmax);
+    msgpack_pack_int64(pk, c->tfirst);
+    msgpack_pack_int64(pk, c->tlast);
+    const val *vs[4] = {&c->min, &c->max, &c->first, &c->last};
+    for (int i = 0; i < 4; i++) pack_val(pk, c->n ? vs[i] : &(val){.t = -1});
+    if (!need_values(agg) || !c->nx) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_array(pk, (uint32_t)c->nx);
+    for (size_t i = 0; i < c->nx; i++) msgpack_pack_double(pk, c->xs[i]);
+    msgpack_pack_array(pk, (uint32_t)c->nx);
+    for (size_t i = 0; i < c->nx; i++) msgpack_pack_int64(pk, c->xt[i]);
+    msgpack_pack_array(pk, (uint32_t)c->nx);
+    for (size_t i = 0; i < c->nx; i++) pack_val(pk, &c->xv[i]);
+}
+
+static void pack_groups(const sel *s, bs_buf *out) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, pk_write);
+    size_t ne = s->st->nexprs;
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_int64(&pk, s->dmin);
+    msgpack_pack_int64(&pk, s->dmax);
+    msgpack_pack_uint64(&pk, s->ngtags);
+    msgpack_pack_uint64(&pk, ne);
+    msgpack_pack_array(&pk, (uint32_t)s->ng);
+    for (size_t i = 0; i < s->ng; i++) {
+        const group *g = &s->g[i];
+        msgpack_pack_array(&pk, 3);
+        msgpack_pack_bin_with_body(&pk, g->key, g->kn);
+        msgpack_pack_array(&pk, (uint32_t)s->ngtags);
+        for (size_t k = 0; k < s->ngtags; k++)
+            msgpack_pack_str_with_body(&pk, g->tv[k], strlen(g->tv[k]));
+        msgpack_pack_array(&pk, (uint32_t)g->nw);
+        for (size_t k = 0; k < g->nw; k++) {
+            msgpack_pack_array(&pk, 3);
+            msgpack_pack_int64(&pk, g->w[k].start);
+            msgpack_pack_int(&pk, g->w[k].any);
+            msgpack_pack_array(&pk, (uint32_t)ne);
+            for (size_t e = 0; e < ne; e++) pack_acc(&pk, &g->w[k].a[e], s->st->exprs[e].agg);
+        }
+    }
+}
+
+static int pu_arr(const msgpack_object *o, uint32_t n, const msgpack_object **it) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || (n != UINT32_MAX && o->via.array.size != n)) return -1;
+    *it = o->via.array.ptr;
+    return 0;
+}
+
+static int pu_int(const msgpack_object *o, int64_t *v) {
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) *v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) *v = o->via.i64;
+    else return -1;
+    return 0;
+}
+
+static int pu_dbl(const msgpack_object *o, double *v) {
+    if (o->type != MSGPACK_OBJECT_FLOAT64 && o->type != MSGPACK_OBJECT_FLOAT32) return -1;
+    *v = o->via.f64;
+    return 0;
+}
+
+static int pu_val(sel *s, const msgpack_object *o, val *v) {
+    memset(v, 0, sizeof *v);
+    v->t = -1;
+    if (o->type == MSGPACK_OBJECT_NIL) return 0;
+    const msgpack_object *f;
+    int64_t t, i;
+    if (pu_arr(o, 5, &f) || pu_int(&f[0], &t) || t < BS_LP_FLOAT || t > BS_LP_BOOL ||
+        pu_dbl(&f[1], &v->f) || pu_int(&f[2], &i) || f[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        f[4].type != MSGPACK_OBJECT_BIN)
+        return -1;
+    v->t = (int)t;
+    v->i = i;
+    v->u = f[3].via.u64;
+    if (t == BS_LP_STRING) {
+        v->sn = f[4].via.bin.size;
+        v->s = bs_arena_memdup(s->a, v->sn ? f[4].via.bin.ptr : "", v->sn ? v->sn : 1);
+        if (!v->s) return -1;
+    }
+    return 0;
+}
+
+static int pu_acc(sel *s, const msgpack_object *o, acc *c) {
+    const msgpack_object *f, *xv;
+    if (pu_arr(o, 12, &f) || pu_int(&f[0], &c->n) || c->n < 0 || pu_dbl(&f[1], &c->fsum) ||
+        pu_int(&f[2], &c->isum) || pu_int(&f[3], &c->tmin) || pu_int(&f[4], &c->tmax) ||
+        pu_int(&f[5], &c->tfirst) || pu_int(&f[6], &c->tlast) || pu_val(s, &f[7], &c->min) ||
+        pu_val(s, &f[8], &c->max) || pu_val(s, &f[9], &c->first) || pu_val(s, &f[10], &c->last))
+        return -1;
+    if (f[11].type == MSGPACK_OBJECT_NIL) return 0;
+    const msgpack_object *xs, *xt, *xx;
+    if (pu_arr(&f[11], 3, &xv) || pu_arr(&xv[0], UINT32_MAX, &xs)) return -1;
+    uint32_t n = xv[0].via.array.size;
+    if (pu_arr(&xv[1], n, &xt) || pu_arr(&xv[2], n, &xx) || n > (uint64_t)c->n) return -1;
+    c->xs = bs_arena_alloc(s->a, (n ? n : 1) * sizeof *c->xs);
+    c->xt = bs_arena_alloc(s->a, (n ? n : 1) * sizeof *c->xt);
+    c->xv = bs_arena_alloc(s->a, (n ? n : 1) * sizeof *c->xv);
+    if (!c->xs || !c->xt || !c->xv) return -1;
+    for (uint32_t i = 0; i < n; i++)
+        if (pu_dbl(&xs[i], &c->xs[i]) || pu_int(&xt[i], &c->xt[i]) || pu_val(s, &xx[i], &c->xv[i]))
+            return -1;
+    c->nx = c->xcap = n;
+    return 0;
+}
+
+/* The answer into h (a copy of s without groups).  0 or -1. */
+static int pu_groups(sel *h, const msgpack_object *root) {
+    const msgpack_object *f, *gs;
+    int64_t ngt, ne;
+    if (pu_arr(root, 5, &f) || pu_int(&f[0], &h->dmin) || pu_int(&f[1], &h->dmax) ||
+        pu_int(&f[2], &ngt) || pu_int(&f[3], &ne) || (size_t)ngt != h->ngtags ||
+        (size_t)ne != h->st->nexprs || pu_arr(&f[4], UINT32_MAX, &gs))
+        return -1;
+    for (uint32_t i = 0; i < f[4].via.array.size; i++) {
+        const msgpack_object *gf, *tv, *ws;
+        if (pu_arr(&gs[i], 3, &gf) || gf[0].type != MSGPACK_OBJECT_BIN ||
+            pu_arr(&gf[1], (uint32_t)h->ngtags, &tv) || pu_arr(&gf[2], UINT32_MAX, &ws) ||
+            gf[2].via.array.size > BS_TS_MAX_WINDOWS)
+            return -1;
+        group *g = new_group(h);
+        if (!g) return -1;
+        g->kn = gf[0].via.bin.size;
+        g->key = bs_arena_memdup(h->a, g->kn ? gf[0].via.bin.ptr : "", g->kn ? g->kn : 1);
+        g->tv = bs_arena_alloc(h->a, (h->ngtags ? h->ngtags : 1) * sizeof *g->tv);
+        g->last_idx = (size_t)-1;
+        if (!g->key || !g->tv) return -1;
+        for (size_t k = 0; k < h->ngtags; k++) {
+            if (tv[k].type != MSGPACK_OBJECT_STR ||
+                memchr(tv[k].via.str.ptr, 0, tv[k].via.str.size) ||
+                !(g->tv[k] = bs_arena_strndup(h->a, tv[k].via.str.ptr, tv[k].via.str.size)))
+                return -1;
+        }
+        for (uint32_t k = 0; k < gf[2].via.array.size; k++) {
+            const msgpack_object *wf, *as;
+            int64_t start, any;
+            if (pu_arr(&ws[k], 3, &wf) || pu_int(&wf[0], &start) || pu_int(&wf[1], &any) ||
+                pu_arr(&wf[2], (uint32_t)ne, &as))
+                return -1;
+            win *w = get_window(h, g, start);
+            if (!w) return -1;
+            w->any |= any != 0;
+            for (int64_t e = 0; e < ne; e++)
+                if (w->a[e].n || pu_acc(h, &as[e], &w->a[e])) return -1; /* a window twice */
+        }
+    }
+    return 0;
+}
+
+static int merge_half(sel *s, const sel *h);
+
+/* bs_visit.merge: 0 merged, -1 unusable (nothing changed), -2 failed
+ * while merging (s->err). */
+static int sel_merge(void *ud, const uint8_t *p, size_t len) {
+    sel *s = ud;
+    if (bs_mpcheck(p, len, PARTIAL_MAX_DEPTH)) return -1;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    if (msgpack_unpack_next(&u, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
+        msgpack_unpacked_destroy(&u);
+        return -1;
+    }
+    sel h = *s;
+    h.g = NULL;
+    h.ng = h.gcap = 0;
+    int rc = pu_groups(&h, &u.data);
+    msgpack_unpacked_destroy(&u);
+    if (rc) return -1;
+    return merge_half(s, &h) ? -2 : 0;
+}
+
+/* ---- the replica's side (bs_coord_partial) ---- */
+
+typedef struct pctx {
+    bs_arena a;
+    sel s;
+    bs_schema *sc;
+    regex_t *re;
+    size_t nre;
+} pctx;
+
+static void pctx_free(pctx *c) {
+    if (!c) return;
+    for (size_t i = 0; c->re && i < c->nre; i++)
+        if (c->s.wre_ok[i]) regfree(&c->re[i]);
+    free(c->re);
+    if (c->sc) bs_schema_release(c->sc);
+    bs_buf_free(&c->s.ckb);
+    bs_arena_free(&c->a);
+    free(c);
+}
+
+/* Plans the request's statement as the coordinator did.  0 or -1 (msg). */
+static int partial_plan(bs_ts *ts, pctx *c, const msgpack_object *f, char *msg, size_t msglen) {
+    char db[64];
+    if (f[0].type != MSGPACK_OBJECT_STR || f[0].via.str.size >= sizeof db ||
+        f[1].type != MSGPACK_OBJECT_STR || f[2].type > MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+        f[2].type < MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        snprintf(msg, msglen, "malformed request");
+        return -1;
+    }
+    memcpy(db, f[0].via.str.ptr, f[0].via.str.size);
+    db[f[0].via.str.size] = 0;
+    int64_t now = f[2].type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? f[2].via.i64 : (int64_t)f[2].via.u64;
+    bs_iq_stmt *st;
+    size_t n;
+    const char *err = NULL;
+    if (bs_iq_parse(f[1].via.str.ptr, f[1].via.str.size, now, &c->a, &st, &n, &err) || n != 1 ||
+        st->kind != BS_IQ_SELECT) {
+        snprintf(msg, msglen, "not one SELECT: %s", err ? err : "");
+        return -1;
+    }
+    sel *s = &c->s;
+    s->ts = ts;
+    s->st = st;
+    s->a = &c->a;
+    s->tmin = st->tmin;
+    s->tmax = st->tmax;
+    s->dmin = INT64_MAX;
+    s->dmax = INT64_MIN;
+    char tn[64];
+    bs__ts_table_name(st->from, strlen(st->from), tn);
+    c->sc = ts->be.schema_get(ts->be.ud);
+    s->t = bs_schema_table(c->sc, db, tn);
+    const char *emsg = "no such measurement here";
+    if (!s->t || s->t->npk != 2 || s->t->nck != 1 || plan_select(s, db, &emsg) <= 0 || !s->agg) {
+        snprintf(msg, msglen, "%s", emsg ? emsg : "not an aggregate");
+        return -1;
+    }
+    s->nout = s->ncols;
+    size_t nw = st->nwhere > 0 ? (size_t)st->nwhere : 1;
+    s->wfield = bs_arena_alloc(&c->a, nw * sizeof *s->wfield);
+    s->wre_ok = bs_arena_calloc(&c->a, nw * sizeof *s->wre_ok);
+    c->re = calloc(nw, sizeof *c->re);
+    if (!s->wfield || !s->wre_ok || !c->re) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    s->wre = c->re;
+    c->nre = (size_t)st->nwhere;
+    if (plan_where(s, st->where, &emsg)) {
+        snprintf(msg, msglen, "%s", emsg);
+        return -1;
+    }
+    return 0;
+}
+
+int bs_ts_partial_open(void *ud, const uint8_t *req, size_t len, void **ctx, bs_visit *v,
+                       bs_slice *sl, char *cf, size_t cflen, char *msg, size_t msglen) {
+    bs_ts *ts = ud;
+    *ctx = NULL;
+    pctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    bs_arena_init(&c->a, 0);
+    c->s.ckb = (bs_buf)BS_BUF_INIT;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    const msgpack_object *f;
+    int rc = -1;
+    if (!ts->have_be || bs_mpcheck(req, len, PARTIAL_MAX_DEPTH) ||
+        msgpack_unpack_next(&u, (const char *)req, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len || pu_arr(&u.data, 3, &f))
+        snprintf(msg, msglen, "malformed request");
+    else if (!partial_plan(ts, c, f, msg, msglen) && !time_slice(&c->s, sl))
+        rc = 0;
+    msgpack_unpacked_destroy(&u);
+    if (rc) {
+        pctx_free(c);
+        return -1;
+    }
+    bs_table_cf_name(c->s.t, cf, cflen);
+    memset(v, 0, sizeof *v);
+    v->part = sel_part;
+    v->row = sel_row;
+    v->ud = &c->s;
+    *ctx = c;
+    return 0;
+}
+
+int bs_ts_partial_close(void *ud, void *ctx, int ok, bs_buf *out) {
+    (void)ud;
+    pctx *c = ctx;
+    int rc = 0;
+    if (ok) {
+        pack_groups(&c->s, out);
+        rc = out->len ? 0 : -1;
+    }
+    pctx_free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* Two halves of the ring at once (aggregates)                          */
 /* ------------------------------------------------------------------ */
 
@@ -1205,7 +1565,12 @@ typedef struct half {
 
 static void *half_run(void *ud) {
     half *h = ud;
-    bs_visit v = {sel_part, sel_row, &h->s};
+    bs_visit v = {sel_part, sel_row, &h->s, NULL, 0, NULL};
+    if (h->s.preq) {
+        v.partial = h->s.preq->data;
+        v.partial_len = h->s.preq->len;
+        v.merge = sel_merge;
+    }
     h->rc = h->s.ts->be.visit(h->s.ts->be.ud, h->s.t, &h->scan, BS_CL_ONE, &v, &h->err) < 0;
     return NULL;
 }
@@ -1295,7 +1660,12 @@ static int visit_halves(sel *s, const bs_slice *sl, half *h, bs_exec_err *err) {
     scan.start_token = INT64_MIN;
     scan.end_token = INT64_MIN;
     scan.slice = sl;
-    bs_visit v = {sel_part, sel_row, s};
+    bs_visit v = {sel_part, sel_row, s, NULL, 0, NULL};
+    if (s->preq) {
+        v.partial = s->preq->data;
+        v.partial_len = s->preq->len;
+        v.merge = sel_merge;
+    }
     pthread_t th;
     if (!s->agg || sysconf(_SC_NPROCESSORS_ONLN) < 2)
         return ts->be.visit(ts->be.ud, s->t, &scan, BS_CL_ONE, &v, err) < 0 ? -1 : 0;
@@ -1339,6 +1709,8 @@ static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_bu
     half h;
     bs_arena_init(&h.a, 0);
     int ipath = time_slice(s, &sl) ? -1 : index_path(s, ix);
+    bs_buf preq = BS_BUF_INIT; /* aggregates: the other replicas' ranges aggregated there */
+    if (!ipath && s->agg && !partial_request(s, s->db, &preq)) s->preq = &preq;
     if (ipath < 0 ||
         (!ipath && (ts->be.visit ? visit_halves(s, &sl, &h, &err)
                                  : ts->be.scan(ts->be.ud, s->t, &scan, BS_CL_ONE, on_part, s,
@@ -1346,8 +1718,11 @@ static void scan_and_emit(sel *s, const bs_table_schema *ix, int64_t ediv, bs_bu
         if (!s->err[0]) snprintf(s->err, sizeof s->err, "%s", err.msg[0] ? err.msg : "read failed");
         *emsg = s->err;
         bs_arena_free(&h.a);
+        bs_buf_free(&preq);
         return;
     }
+    bs_buf_free(&preq);
+    s->preq = NULL;
     if (s->ng > 1) qsort(s->g, s->ng, sizeof *s->g, cmp_group);
     int first = 1;
     size_t g0 = (size_t)st->soffset, gn = s->ng;
@@ -1368,6 +1743,7 @@ void bs__ts_select(bs_ts *ts, const bs_iq_stmt *st, const char *db, int64_t ediv
     memset(&s, 0, sizeof s);
     s.ts = ts;
     s.st = st;
+    s.db = db;
     s.a = a;
     s.tmin = st->tmin;
     s.tmax = st->tmax;

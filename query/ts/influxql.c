@@ -1158,7 +1158,11 @@ int bs_iq_parse(const char *q, size_t len, int64_t now_ns, bs_arena *a, bs_iq_st
             *out = s;
             cap = nc;
         }
+        size_t start = p.t.pos;
         if (parse_stmt(&p, &(*out)[*n])) break;
+        (*out)[*n].src = q + start;
+        (*out)[*n].src_len = (p.t.pos > len ? len : p.t.pos) - start;
+        (*out)[*n].now_ns = now_ns;
         (*n)++;
         if (p.t.k != T_EOF && !punct(&p, ";")) {
             fail(&p, ";");

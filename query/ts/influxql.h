@@ -150,6 +150,12 @@ typedef enum {
 
 typedef struct bs_iq_stmt {
     bs_iq_kind kind;
+    /* the statement's own text in the query, and what now() meant: parsed
+     * again from these, it is the same statement (a replica's partial
+     * aggregate, node/ts/ts_select.c) */
+    const char *src;
+    size_t src_len;
+    int64_t now_ns;
     /* SELECT */
     bs_iq_expr *exprs;
     size_t nexprs;

@@ -1,6 +1,7 @@
 /*
  * fuzz_coord_wire.c - the coordinator's internode payload decoders
- * (node/coord/wire.h: write, raw records, scan request, scan result) on
+ * (node/coord/wire.h: write, raw records, scan request, scan result,
+ * partial visit request) on
  * arbitrary bytes; the first byte picks the decoder.  Whatever decodes
  * must re-encode and decode again to the same shape (counts, digests).
  */
@@ -18,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     bs_buf b = BS_BUF_INIT;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0: {
         int64_t now, now2;
         bs_mutation *m, *m2;
@@ -52,6 +53,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (bs_wire_scan_decode(b.data, b.len, &a, &s2, err, sizeof err) || s2.start != s.start ||
                 s2.end != s.end || s2.has_cursor != s.has_cursor || s2.max_parts != s.max_parts)
                 abort();
+        }
+        break;
+    }
+    case 4: {
+        bs_wire_partial w, w2;
+        if (bs_wire_partial_decode(p, n, &a, &w, err, sizeof err) == 0) {
+            if (bs_wire_partial_encode(&w, &b)) abort();
+            if (bs_wire_partial_decode(b.data, b.len, &a, &w2, err, sizeof err) ||
+                w2.nranges != w.nranges || w2.req_len != w.req_len || strcmp(w2.cf, w.cf))
+                abort();
+            for (size_t i = 0; i < w.nranges; i++)
+                if (w.lo[i] >= w.hi[i] || w2.lo[i] != w.lo[i] || w2.hi[i] != w.hi[i]) abort();
         }
         break;
     }

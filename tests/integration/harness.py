@@ -258,6 +258,20 @@ class Node(object):
         """Headers an admin API request needs (the bearer token)."""
         return {"Authorization": "Bearer " + self.admin_token()}
 
+    def metrics(self):
+        """The node's /metrics as {'name{labels}': value}."""
+        import re
+        import urllib.request
+        req = urllib.request.Request("http://%s:%d/metrics" % (self.host, self.admin_port),
+                                     headers=self.admin_headers())
+        text = urllib.request.urlopen(req, timeout=30).read().decode()
+        out = {}
+        for line in text.splitlines():
+            m = re.match(r'^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$', line)
+            if m:
+                out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        return out
+
     # -- process control ------------------------------------------------
     def argv(self):
         a = [self.binary or BASALTD,

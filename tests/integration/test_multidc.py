@@ -142,16 +142,7 @@ class MultiDC(unittest.TestCase):
 
     # -- helpers ----------------------------------------------------------
     def metrics(self, i):
-        n = self.nodes[i]
-        req = urllib.request.Request("http://%s:%d/metrics" % (n.host, n.admin_port),
-                                     headers=n.admin_headers())
-        text = urllib.request.urlopen(req, timeout=30).read().decode()
-        out = {}
-        for line in text.splitlines():
-            m = re.match(r'^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$', line)
-            if m:
-                out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-        return out
+        return self.nodes[i].metrics()
 
     def xdc_write_bytes(self, i):
         m = self.metrics(i)

@@ -8,7 +8,8 @@ test_ts_cluster.py - the time-series endpoint on 3 nodes, RF=3:
     partitions: aggregates (count, sum, max GROUP BY a tag, mean GROUP BY
     time() for one series) through each node equal the values computed
     from the points written (the pieces a node holds are aggregated in
-    its store, the others fetched from their replica);
+    its store, the others by their replica, which sends back only its
+    partial aggregates: no partition is read for the scans);
   - a node killed (SIGKILL) during ingestion at consistency=quorum through
     the two other nodes: once it is back, every acknowledged point is
     returned by a query through it (hinted handoff brings the points it
@@ -134,15 +135,43 @@ class TsClusterTest(unittest.TestCase):
         for h, v, t in pts:
             if h == "h3" and T0 <= t < T0 + 500:
                 win.setdefault((t - T0) // 100, []).append(v)
+        def counters():
+            return [(m.get("basalt_replica_reads_total", 0),
+                     m.get("basalt_replica_partial_visits_total", 0),
+                     m.get("basalt_coordinator_partial_visits_total", 0),
+                     m.get("basalt_coordinator_partial_visits_failed_total", 0))
+                    for m in (n.metrics() for n in self.nodes)]
         for i in range(3):
             def q(s, i=i):
                 return influx_ref.query(self.url(i), s, db="c3", epoch="s")[1]["results"][0]
+            before = counters()
             res = q("SELECT count(v), sum(v) FROM r")
             self.assertEqual(res["series"][0]["values"],
                              [[0, len(pts), sum(v for _, v, _ in pts)]], "node %d" % (i + 1))
             res = q("SELECT max(v) FROM r GROUP BY host")
             got = [(x["tags"]["host"], x["values"][0]) for x in res["series"]]
             self.assertEqual(got, list(zip(hosts, maxes)), "node %d" % (i + 1))
+            vs = sorted(v for _, v, _ in pts)
+            mean = sum(vs) / len(vs)
+            res = q("SELECT median(v), percentile(v, 90), stddev(v), spread(v) FROM r")
+            got = res["series"][0]["values"][0][1:]
+            want = [(vs[len(vs) // 2 - 1] + vs[len(vs) // 2]) / 2,
+                    vs[int(len(vs) * 90 / 100.0 + 0.5) - 1],
+                    (sum((x - mean) ** 2 for x in vs) / (len(vs) - 1)) ** 0.5,
+                    vs[-1] - vs[0]]
+            for g, w in zip(got, want):
+                self.assertAlmostEqual(g, w, 9, "node %d: %r != %r" % (i + 1, got, want))
+            # the other nodes aggregated their ranges and sent only that:
+            # no partition was read for node i, and nothing failed over
+            after = counters()
+            for j in range(3):
+                if j == i:
+                    self.assertGreaterEqual(after[j][2] - before[j][2], 6, "node %d" % (i + 1))
+                    self.assertEqual(after[j][3], before[j][3], "node %d" % (i + 1))
+                else:
+                    self.assertEqual(after[j][0], before[j][0], "reads on node %d" % (j + 1))
+                    self.assertGreaterEqual(after[j][1] - before[j][1], 3,
+                                            "partials on node %d" % (j + 1))
             res = q("SELECT mean(v) FROM r WHERE host = 'h3' AND time >= %ds AND time < %ds "
                     "GROUP BY time(100s)" % (T0, T0 + 500))
             self.assertEqual(res["series"][0]["values"],

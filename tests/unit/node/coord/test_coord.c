@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/error.h"
 #include "node/coord/coord.h"
 #include "query/proto.h"
@@ -924,6 +925,130 @@ static int qscan_paged(int i, uint16_t cl, int page, qseen *q) {
     return rc;
 }
 
+/* Partial visits (bs_visit.partial): a visit at ONE from node 0 over
+ * ks1 (rf 1): nodes 1 and 2 count their partitions themselves and send
+ * only the count back; node 0 counts its own.  The total is every key
+ * once, and no partition is read remotely.  An answer the visitor cannot
+ * merge, or a replica without a handler, has its ranges read whole. */
+typedef struct pcount {
+    int parts;      /* partitions the visitor saw itself */
+    int merged;     /* counts merged from replicas */
+    int refuse;     /* merge answers -1 */
+} pcount;
+
+static int pc_part(void *ud, int64_t token, const uint8_t *pk, size_t pk_len) {
+    (void)token, (void)pk, (void)pk_len;
+    ((pcount *)ud)->parts++;
+    return 1; /* skip its rows */
+}
+
+static int pc_row(void *ud, const bs_rowv *row) {
+    (void)ud, (void)row;
+    return 0;
+}
+
+static int pc_merge(void *ud, const uint8_t *p, size_t n) {
+    pcount *c = ud;
+    if (c->refuse || n != 4) return -1;
+    c->merged += (int)bs_get_u32(p);
+    return 0;
+}
+
+static int pc_open(void *ud, const uint8_t *req, size_t len, void **ctx, bs_visit *v, bs_slice *sl,
+                   char *cf, size_t cflen, char *msg, size_t msglen) {
+    (void)ud;
+    if (len != 5 || memcmp(req, "count", 5)) {
+        snprintf(msg, msglen, "unknown request");
+        return -1;
+    }
+    pcount *c = calloc(1, sizeof *c);
+    *ctx = c;
+    memset(v, 0, sizeof *v);
+    v->part = pc_part;
+    v->row = pc_row;
+    v->ud = c;
+    memset(sl, 0, sizeof *sl);
+    snprintf(cf, cflen, "ks1.t");
+    return 0;
+}
+
+static int pc_close(void *ud, void *ctx, int ok, bs_buf *out) {
+    (void)ud;
+    pcount *c = ctx;
+    uint8_t b[4];
+    bs_put_u32(b, (uint32_t)c->parts);
+    int rc = ok ? bs_buf_append(out, b, 4) : 0;
+    free(c);
+    return rc;
+}
+
+static void partial_visit(pcount *c) {
+    bs_schema *s = g_n[0].be.schema_get(g_n[0].be.ud);
+    const bs_table_schema *t = bs_schema_table(s, "ks1", "t");
+    bs_scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.start_token = sc.end_token = INT64_MIN;
+    bs_visit v = {pc_part, pc_row, c, (const uint8_t *)"count", 5, pc_merge};
+    memset(&g_err, 0, sizeof g_err);
+    ck_assert_int_eq(g_n[0].be.visit(g_n[0].be.ud, t, &sc, BS_CL_ONE, &v, &g_err), 0);
+    bs_schema_release(s);
+}
+
+START_TEST(partial_visits_merge_or_fall_back) {
+    for (int i = 0; i < 60; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "s%03d", i);
+        ck_assert_int_eq(put(i % 3, "ks1", k, "v", 100, BS_CL_ALL), 0);
+    }
+    bs_coord_partial h = {pc_open, pc_close, NULL};
+    bs_coord_set_partial(g_n[1].coord, &h);
+    bs_coord_set_partial(g_n[2].coord, &h);
+    bs_coord_stats st0, st1, st2, a0, a1, a2;
+    bs_coord_get_stats(g_n[0].coord, &st0);
+    bs_coord_get_stats(g_n[1].coord, &st1);
+    bs_coord_get_stats(g_n[2].coord, &st2);
+    pcount c = {0, 0, 0};
+    partial_visit(&c);
+    bs_coord_get_stats(g_n[0].coord, &a0);
+    bs_coord_get_stats(g_n[1].coord, &a1);
+    bs_coord_get_stats(g_n[2].coord, &a2);
+    ck_assert_int_eq(c.parts + c.merged, 60);
+    ck_assert_int_gt(c.merged, 0);
+    ck_assert_int_gt(c.parts, 0); /* node 0's own ranges */
+    ck_assert_uint_eq(a0.partial_sent - st0.partial_sent, 2);
+    ck_assert_uint_eq(a0.partial_failed, st0.partial_failed);
+    ck_assert_uint_eq(a1.partial_served - st1.partial_served, 1);
+    ck_assert_uint_eq(a2.partial_served - st2.partial_served, 1);
+    ck_assert_uint_eq(a1.replica_reads, st1.replica_reads); /* nothing read whole */
+    ck_assert_uint_eq(a2.replica_reads, st2.replica_reads);
+
+    /* answers the visitor refuses: both replicas' ranges are read whole */
+    pcount r = {0, 0, 1};
+    partial_visit(&r);
+    ck_assert_int_eq(r.parts, 60);
+    ck_assert_int_eq(r.merged, 0);
+    bs_coord_get_stats(g_n[0].coord, &st0);
+    ck_assert_uint_eq(st0.partial_failed - a0.partial_failed, 2);
+    bs_coord_get_stats(g_n[1].coord, &st1);
+    ck_assert_uint_gt(st1.replica_reads, a1.replica_reads);
+
+    /* a request the handler does not know: refused there, read whole */
+    bs_coord_get_stats(g_n[0].coord, &a0);
+    bs_schema *s = g_n[0].be.schema_get(g_n[0].be.ud);
+    const bs_table_schema *t = bs_schema_table(s, "ks1", "t");
+    bs_scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.start_token = sc.end_token = INT64_MIN;
+    pcount u = {0, 0, 0};
+    bs_visit v = {pc_part, pc_row, &u, (const uint8_t *)"other", 5, pc_merge};
+    ck_assert_int_eq(g_n[0].be.visit(g_n[0].be.ud, t, &sc, BS_CL_ONE, &v, &g_err), 0);
+    bs_schema_release(s);
+    ck_assert_int_eq(u.parts, 60);
+    bs_coord_get_stats(g_n[0].coord, &st0);
+    ck_assert_uint_eq(st0.partial_failed - a0.partial_failed, 2);
+}
+END_TEST
+
 START_TEST(range_scan_quorum_repairs_stale_replica) {
     char k[16], v[64];
     for (int i = 0; i < QK; i++) {
@@ -1009,6 +1134,7 @@ int main(void) {
     tcase_add_test(tc, hints_disabled_for_dc);
     tcase_add_test(tc, any_succeeds_with_a_hint_alone);
     tcase_add_test(tc, range_scan_across_nodes_with_paging);
+    tcase_add_test(tc, partial_visits_merge_or_fall_back);
     tcase_add_test(tc, range_scan_quorum_repairs_stale_replica);
     tcase_add_test(tc, rf1_reads_through_owner_and_others);
     suite_add_tcase(s, tc);
