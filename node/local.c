@@ -868,8 +868,12 @@ int bs_local_schema_merge(bs_local *n, const void *data, size_t len,
     n->schema = next;
     pthread_rwlock_unlock(&n->lock);
     bs_schema_release(old);
+    /* ours for the events: once the lock is released, the next change may
+     * replace n->schema and drop its reference to next */
+    bs_schema *now = bs_schema_retain(next);
     pthread_mutex_unlock(&n->schema_lock);
-    diff_events(n, cur, next);
+    diff_events(n, cur, now);
+    bs_schema_release(now);
     bs_schema_release(cur);
     if (changed) *changed = 1;
     return 0;
