@@ -178,3 +178,7 @@ int bs_rbuf_skip(bs_rbuf *r, size_t n) {
     r->pos += n;
     return 0;
 }
+
+int bs_buf_pack_write(void *data, const char *p, size_t n) {
+    return bs_buf_append(data, p, n) ? -1 : 0;
+}

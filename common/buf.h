@@ -36,6 +36,9 @@ static inline void bs_buf_reset(bs_buf *b) {
 int bs_buf_reserve(bs_buf *b, size_t extra);
 /* Appends; 0 or BS_ENOMEM.  On error the buf is unchanged. */
 int bs_buf_append(bs_buf *b, const void *p, size_t n);
+/* msgpack-c's write callback over a bs_buf (data):
+ * msgpack_packer_init(&pk, &buf, bs_buf_pack_write).  0, or -1 (OOM). */
+int bs_buf_pack_write(void *data, const char *p, size_t n);
 int bs_buf_append_u8(bs_buf *b, uint8_t v);
 int bs_buf_append_u16(bs_buf *b, uint16_t v);
 int bs_buf_append_u32(bs_buf *b, uint32_t v);

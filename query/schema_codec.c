@@ -39,10 +39,6 @@
 /* serialization                                                          */
 /* ==================================================================== */
 
-int bs__schema_pk_write(void *data, const char *buf, size_t len) {
-    return bs_buf_append((bs_buf *)data, buf, len) ? -1 : 0;
-}
-
 void bs__schema_pk_str(msgpack_packer *p, const char *s) {
     if (!s) {
         msgpack_pack_nil(p);
@@ -115,7 +111,7 @@ void bs__schema_pk_table(msgpack_packer *p, const bs_table_schema *t) {
 
 int bs_schema_encode(const bs_schema *s, bs_buf *out) {
     msgpack_packer p;
-    msgpack_packer_init(&p, out, bs__schema_pk_write);
+    msgpack_packer_init(&p, out, bs_buf_pack_write);
     size_t nuser = 0;
     for (size_t i = 0; i < s->nks; i++)
         nuser += !s->ks[i]->system;

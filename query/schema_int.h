@@ -91,8 +91,6 @@ int bs__schema_add_builtin(bs_schema *s);
 
 /* ---- msgpack (schema_codec.c) ------------------------------------------ */
 
-/* msgpack_packer write callback appending to a bs_buf (data). */
-int bs__schema_pk_write(void *data, const char *buf, size_t len);
 void bs__schema_pk_str(msgpack_packer *p, const char *s);
 void bs__schema_pk_strmap(msgpack_packer *p, size_t n, char **k, char **v);
 /* A table in the serialized form (see schema_codec.c). */

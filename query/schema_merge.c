@@ -45,7 +45,7 @@ static int bytes_cmp(const bs_buf *x, const bs_buf *y) {
 
 static void pk_ks_attrs(bs_buf *b, const bs_keyspace_schema *k) {
     msgpack_packer p;
-    msgpack_packer_init(&p, b, bs__schema_pk_write);
+    msgpack_packer_init(&p, b, bs_buf_pack_write);
     msgpack_pack_array(&p, 4);
     if (k->durable_writes)
         msgpack_pack_true(&p);
@@ -75,9 +75,9 @@ static const bs_table_schema *pick_table(const bs_table_schema *x,
     if (x->ts_us != y->ts_us) return x->ts_us > y->ts_us ? x : y;
     bs_buf bx = BS_BUF_INIT, by = BS_BUF_INIT;
     msgpack_packer p;
-    msgpack_packer_init(&p, &bx, bs__schema_pk_write);
+    msgpack_packer_init(&p, &bx, bs_buf_pack_write);
     bs__schema_pk_table(&p, x);
-    msgpack_packer_init(&p, &by, bs__schema_pk_write);
+    msgpack_packer_init(&p, &by, bs_buf_pack_write);
     bs__schema_pk_table(&p, y);
     int c = bytes_cmp(&bx, &by);
     bs_buf_free(&bx);

@@ -210,10 +210,6 @@ nomem:
 
 /* ---- codecs ------------------------------------------------------------- */
 
-static int pk_write(void *data, const char *buf, size_t len) {
-    return bs_buf_append((bs_buf *)data, buf, len) ? -1 : 0;
-}
-
 static void pk_str(msgpack_packer *p, const char *s) {
     size_t n = strlen(s);
     msgpack_pack_str(p, n);
@@ -235,7 +231,7 @@ int bs_gossip_syn_encode(const char *cluster, const bs_gossip_digest *d,
                          size_t n, bs_buf *out) {
     size_t before = out->len;
     msgpack_packer p;
-    msgpack_packer_init(&p, out, pk_write);
+    msgpack_packer_init(&p, out, bs_buf_pack_write);
     msgpack_pack_map(&p, 2);
     pk_str(&p, "c");
     pk_str(&p, cluster);
@@ -248,7 +244,7 @@ int bs_gossip_ack_encode(const bs_gossip_ep *eps, size_t ne,
                          const bs_gossip_digest *reqs, size_t nr, bs_buf *out) {
     size_t before = out->len;
     msgpack_packer p;
-    msgpack_packer_init(&p, out, pk_write);
+    msgpack_packer_init(&p, out, bs_buf_pack_write);
     msgpack_pack_map(&p, 2);
     pk_str(&p, "e");
     msgpack_pack_array(&p, ne);

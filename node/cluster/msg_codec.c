@@ -32,10 +32,6 @@
 
 #define FLAG_LZ4 0x01
 
-static int pk_write(void *data, const char *buf, size_t len) {
-    return bs_buf_append((bs_buf *)data, buf, len) ? -1 : 0;
-}
-
 static void pk_key(msgpack_packer *p, const char *k) {
     size_t n = strlen(k);
     msgpack_pack_str(p, n);
@@ -51,7 +47,7 @@ int bs_msg_frame_encode(const bs_msg_frame *f, size_t compress_threshold,
                         size_t max, bs_buf *out) {
     bs_buf body = BS_BUF_INIT;
     msgpack_packer p;
-    msgpack_packer_init(&p, &body, pk_write);
+    msgpack_packer_init(&p, &body, bs_buf_pack_write);
     int n = 5 + (f->kind == BS_MSG_KIND_RESPONSE) + (f->has_trace != 0) +
             (f->has_remaining != 0);
     msgpack_pack_map(&p, (size_t)n);
@@ -339,7 +335,7 @@ int bs_msg_hello_encode(const bs_msg_hello *h, bs_buf *out) {
         n++;
     if (f & BS_HELLO_FROM) n++; /* two keys */
     msgpack_packer p;
-    msgpack_packer_init(&p, out, pk_write);
+    msgpack_packer_init(&p, out, bs_buf_pack_write);
     msgpack_pack_map(&p, n);
     if (f & BS_HELLO_CLUSTER) {
         pk_key(&p, "c");

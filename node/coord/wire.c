@@ -24,10 +24,6 @@
 
 /* ---- encoding ------------------------------------------------------------ */
 
-static int wr(void *data, const char *buf, size_t len) {
-    return bs_buf_append((bs_buf *)data, buf, len) ? -1 : 0;
-}
-
 static void p_bin(msgpack_packer *pk, const void *p, size_t n) {
     msgpack_pack_bin(pk, n);
     if (n) msgpack_pack_bin_body(pk, p, n);
@@ -56,7 +52,7 @@ static void p_bound(msgpack_packer *pk, const bs_bound *b) {
 int bs_wire_mutations_encode(const bs_mutation *m, size_t n, bs_buf *out) {
     size_t before = out->len;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_array(&pk, 6);
@@ -108,7 +104,7 @@ static void p_slice(msgpack_packer *pk, const bs_slice *s) {
 int bs_wire_read_encode(const bs_wire_read *r, bs_buf *out) {
     size_t before = out->len;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 8);
     msgpack_pack_int(&pk, WIRE_VERSION);
     p_bin(&pk, r->table_id.b, 16);
@@ -200,7 +196,7 @@ int bs_wire_result_encode(const bs_partv *p, int digest_only, bs_buf *out) {
     uint8_t dg[16];
     bs_wire_digest(p, dg);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_int(&pk, WIRE_VERSION);
     p_bin(&pk, dg, 16);
@@ -584,7 +580,7 @@ int bs_wire_write_encode(int64_t now_s, const bs_mutation *m, size_t n,
     }
     size_t before = out->len;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_int(&pk, WIRE_VERSION);
     msgpack_pack_int64(&pk, now_s);
@@ -622,7 +618,7 @@ int bs_wire_raw_encode(const char *cf, const bs_wire_rec *r, size_t n,
                        bs_buf *out) {
     size_t before = out->len;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_int(&pk, WIRE_VERSION);
     p_str(&pk, cf);
@@ -677,7 +673,7 @@ out:
 int bs_wire_partial_encode(const bs_wire_partial *p, bs_buf *out) {
     size_t before = out->len;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 4);
     msgpack_pack_int(&pk, WIRE_VERSION);
     msgpack_pack_str(&pk, strlen(p->cf));
@@ -739,7 +735,7 @@ int bs_wire_scan_encode(const bs_wire_scan *s, bs_buf *out) {
     }
     size_t before = out->len;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 6);
     msgpack_pack_int(&pk, WIRE_VERSION);
     p_bin(&pk, inner.data, inner.len);
@@ -806,7 +802,7 @@ int bs_wire_scanres_encode(int more, const bs_buf *parts, size_t n,
                            bs_buf *out) {
     size_t before = out->len;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, wr);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_int(&pk, WIRE_VERSION);
     p_bool(&pk, more);
