@@ -884,17 +884,16 @@ static int cmp_cstr(const void *x, const void *y) {
 /* Tag keys of measurement m (from the series index), sorted. */
 static size_t tag_keys(bs_ts *ts, const char *db, const char *m, bs_arena *a, const char ***out);
 
-/* The columns and fields a SELECT reads and how it groups (into s).
- * 1: go on; 0: the answer has no series; -1: *emsg says why not. */
 static const char *lp_type_name(int t) {
-    switch (t) {
-    case BS_LP_FLOAT: return "float";
-    case BS_LP_INT: return "integer";
-    case BS_LP_UINT: return "unsigned";
-    case BS_LP_STRING: return "string";
-    case BS_LP_BOOL: return "boolean";
-    default: return "tag";
-    }
+    return t < 0 ? "tag" : bs_lp_type_name((bs_lp_type)t);
+}
+
+static int is_tag(sel *s, const char *db, const char *key) {
+    const char **tk = NULL;
+    size_t n = tag_keys(s->ts, db, s->st->from, s->a, &tk);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(tk[i], key)) return 1;
+    return 0;
 }
 
 /* Arithmetic needs a number: the field's type (lp, -1 for a tag) for
@@ -918,6 +917,8 @@ static int check_math(sel *s, const bs_iq_expr *e, int lp) {
     return -1;
 }
 
+/* The columns and fields a SELECT reads and how it groups (into s).
+ * 1: go on; 0: the answer has no series; -1: *emsg says why not. */
 static int plan_select(sel *s, const char *db, const char **emsg) {
     bs_ts *ts = s->ts;
     const bs_iq_stmt *st = s->st;
@@ -995,8 +996,9 @@ static int plan_select(sel *s, const char *db, const char **emsg) {
         } else if (s->agg) {
             return 0; /* aggregate of a tag or unknown field: no series, as InfluxDB */
         }
-        if (!star && (col || !s->agg) &&
-            check_math(s, &st->exprs[c], col && idx >= 0 ? s->ctype[idx] : -1)) {
+        /* arithmetic on a tag is a type error; on an unknown key, null */
+        if (!star && st->exprs[c].nmath && (idx >= 0 || is_tag(s, db, cn[c])) &&
+            check_math(s, &st->exprs[c], idx >= 0 ? s->ctype[idx] : -1)) {
             *emsg = s->err;
             return -1;
         }
@@ -1211,13 +1213,9 @@ fail:
 
 #define PARTIAL_MAX_DEPTH 12
 
-static int pk_write(void *data, const char *buf, size_t len) {
-    return bs_buf_append((bs_buf *)data, buf, len) ? -1 : 0;
-}
-
 static int partial_request(sel *s, const char *db, bs_buf *out) {
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, pk_write);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_str_with_body(&pk, db, strlen(db));
     msgpack_pack_str_with_body(&pk, s->st->src, s->st->src_len);
@@ -1264,7 +1262,7 @@ static void pack_acc(msgpack_packer *pk, const acc *c, bs_iq_agg agg) {
 
 static void pack_groups(const sel *s, bs_buf *out) {
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, pk_write);
+    msgpack_packer_init(&pk, out, bs_buf_pack_write);
     size_t ne = s->st->nexprs;
     msgpack_pack_array(&pk, 5);
     msgpack_pack_int64(&pk, s->dmin);
@@ -1375,9 +1373,9 @@ static int pu_groups(sel *h, const msgpack_object *root) {
         g->last_idx = (size_t)-1;
         if (!g->key || !g->tv) return -1;
         for (size_t k = 0; k < h->ngtags; k++) {
-            if (tv[k].type != MSGPACK_OBJECT_STR ||
-                memchr(tv[k].via.str.ptr, 0, tv[k].via.str.size) ||
-                !(g->tv[k] = bs_arena_strndup(h->a, tv[k].via.str.ptr, tv[k].via.str.size)))
+            size_t n = tv[k].type == MSGPACK_OBJECT_STR ? tv[k].via.str.size : 0;
+            if (tv[k].type != MSGPACK_OBJECT_STR || (n && memchr(tv[k].via.str.ptr, 0, n)) ||
+                !(g->tv[k] = bs_arena_strndup(h->a, n ? tv[k].via.str.ptr : "", n)))
                 return -1;
         }
         for (uint32_t k = 0; k < gf[2].via.array.size; k++) {

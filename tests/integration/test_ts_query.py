@@ -149,6 +149,9 @@ QUERIES = [
     "SELECT percentile(usage, 90) - 1 FROM cpu",
     "SELECT usage, usage FROM cpu WHERE host = 'h1'",
     "SELECT note * 2 FROM cpu",
+    "SELECT host * 2 FROM cpu",
+    "SELECT usage, nosuch * 2 FROM cpu WHERE host = 'h1'",
+    "SELECT nosuch * 2 FROM cpu",
 ]
 
 
