@@ -1727,10 +1727,10 @@ static int pp_finish(scanctx *x, bs_table *t, scanround *sr, fwd *w) {
  * read-ahead.  0 or -1 with err. */
 static int scan_one(scanctx *x, bs_table *t, size_t v, int64_t pos, int64_t sub, int64_t hi,
                     int with_cursor, fwd *w) {
+    if (x->pp && pp_asked(x->pp, pos, sub)) return 0; /* its replica visits it */
     bs__target tg;
     size_t n;
     if (piece_contacts(x, v, &tg, &n, x->err)) return -1;
-    if (x->pp && pp_asked(x->pp, pos, sub)) return 0; /* its replica visits it */
     bs__fan *pre = with_cursor ? NULL : ahead_take(x, pos, sub, &tg, 1);
     size_t before = w->n;
     ahead_fill(x, sub, hi);
